@@ -1,0 +1,235 @@
+//! Storage backends: drivers that store jobs and apply the state machine's
+//! transitions atomically.
+//!
+//! A backend decides nothing about a job's life: [`crate::state`] computes
+//! every new state, and the backend stores it if the guard still holds. The
+//! one exception is [`Backend::claim`], which must pick and take the best
+//! ready jobs in one atomic step; it applies [`crate::state::claim`] to them.
+//!
+//! Every backend passes the same conformance suite (`tests/conformance`).
+
+pub mod sqlite;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::event::Event;
+use crate::job::{Job, JobId, LeaseToken, QueueName, Status, Timestamp};
+use crate::state::Transition;
+
+/// Which backend is in use and where its data lives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackendInfo {
+    /// `sqlite` or `redis`.
+    pub name: String,
+    /// A file path or a URL with any password removed.
+    pub location: String,
+    /// Settings worth showing an operator (journal mode, server version, ...).
+    #[serde(default)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The result of inserting one job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inserted {
+    New(Job),
+    /// A job with this id exists and is not reusable (see
+    /// [`crate::state::id_is_reusable`]): it is returned unchanged.
+    Existing(Job),
+}
+
+impl Inserted {
+    pub fn job(&self) -> &Job {
+        match self {
+            Inserted::New(job) | Inserted::Existing(job) => job,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    pub queues: Vec<QueueName>,
+    pub worker: String,
+    /// At most this many jobs.
+    pub max: usize,
+    pub lease: Duration,
+    pub now: Timestamp,
+}
+
+/// One lease a worker renews.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaseRef {
+    pub id: JobId,
+    pub token: LeaseToken,
+}
+
+/// What a worker learns about a job it holds when it renews the lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseState {
+    Held { cancel_requested: bool },
+    /// The job is no longer this worker's (the lease expired and the reaper
+    /// took it back, or the record is gone): stop and discard the result.
+    Lost,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgressUpdate {
+    pub lease: LeaseRef,
+    pub progress: f64,
+    pub message: Option<String>,
+}
+
+/// Filters for listing jobs, newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobQuery {
+    pub queue: Option<QueueName>,
+    pub status: Option<Status>,
+    pub limit: usize,
+    /// Opaque cursor from the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobPage {
+    pub jobs: Vec<Job>,
+    pub next_cursor: Option<String>,
+}
+
+/// How many jobs of one queue are in each status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueCounts {
+    pub name: String,
+    pub scheduled: u64,
+    pub queued: u64,
+    pub running: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+}
+
+impl QueueCounts {
+    pub fn add(&mut self, status: Status, n: u64) {
+        *match status {
+            Status::Scheduled => &mut self.scheduled,
+            Status::Queued => &mut self.queued,
+            Status::Running => &mut self.running,
+            Status::Completed => &mut self.completed,
+            Status::Failed => &mut self.failed,
+            Status::Cancelled => &mut self.cancelled,
+        } += n;
+    }
+
+    pub fn get(&self, status: Status) -> u64 {
+        match status {
+            Status::Scheduled => self.scheduled,
+            Status::Queued => self.queued,
+            Status::Running => self.running,
+            Status::Completed => self.completed,
+            Status::Failed => self.failed,
+            Status::Cancelled => self.cancelled,
+        }
+    }
+}
+
+/// A live worker, as it registers itself with every heartbeat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerRecord {
+    pub name: String,
+    pub host: String,
+    pub pid: u32,
+    pub queues: Vec<String>,
+    pub concurrency: usize,
+    pub started_at: Timestamp,
+    pub heartbeat_at: Timestamp,
+    /// The jobs it runs right now.
+    pub current_jobs: Vec<String>,
+    /// After this the record is stale: the worker died without saying so.
+    pub expires_at: Timestamp,
+}
+
+/// What one maintenance pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Maintenance {
+    pub promoted: u64,
+    pub requeued_lost: u64,
+    pub failed_lost: u64,
+    pub expired_deleted: u64,
+}
+
+/// A storage driver for the state machine.
+///
+/// Methods taking batches exist so hot paths (enqueue, claim, complete) cost
+/// one round trip or one transaction for many jobs.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    fn info(&self) -> BackendInfo;
+
+    /// Cheap reachability check.
+    async fn ping(&self) -> Result<()>;
+
+    /// Stores new jobs in one atomic step, honouring id reuse rules.
+    async fn insert(&self, jobs: Vec<Job>) -> Result<Vec<Inserted>>;
+
+    /// A job by id; `None` if it never existed or its record expired.
+    async fn get(&self, id: &JobId) -> Result<Option<Job>>;
+
+    async fn list(&self, query: &JobQuery) -> Result<JobPage>;
+
+    /// Takes up to `max` ready jobs (status queued, or scheduled and due) of
+    /// the given queues: highest priority first, then earliest run-at, then
+    /// first enqueued. Each comes back running under a fresh lease.
+    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<Job>>;
+
+    /// Applies guarded transitions; `true` for each that applied, `false`
+    /// where the stored job no longer matched the guard.
+    async fn apply(&self, transitions: Vec<Transition>) -> Result<Vec<bool>>;
+
+    /// Extends the leases a worker holds until `until`.
+    async fn renew_leases(&self, leases: &[LeaseRef], until: Timestamp)
+        -> Result<Vec<LeaseState>>;
+
+    /// Records progress of running jobs (ignored where the lease is stale).
+    async fn set_progress(&self, updates: Vec<ProgressUpdate>) -> Result<()>;
+
+    /// Flags a running job as cancelled; its worker stops it. `false` if the
+    /// job is not running.
+    async fn request_cancel(&self, id: &JobId) -> Result<bool>;
+
+    /// Running jobs whose lease expired before `now`.
+    async fn expired_leases(&self, now: Timestamp, limit: usize) -> Result<Vec<Job>>;
+
+    /// Scheduled jobs whose run-at time has come.
+    async fn due_scheduled(&self, now: Timestamp, limit: usize) -> Result<Vec<Job>>;
+
+    /// Deletes ended jobs past their TTL, stale workers and old events.
+    async fn delete_expired(&self, now: Timestamp) -> Result<u64>;
+
+    /// Counts by status for every queue given (zeros included).
+    async fn counts(&self, queues: &[QueueName]) -> Result<Vec<QueueCounts>>;
+
+    /// Deletes the ended jobs of one queue with one status; refuses live ones.
+    async fn purge(&self, queue: &QueueName, status: Status) -> Result<u64>;
+
+    async fn register_worker(&self, worker: &WorkerRecord) -> Result<()>;
+    async fn remove_worker(&self, name: &str) -> Result<()>;
+    /// Workers whose record has not expired.
+    async fn workers(&self, now: Timestamp) -> Result<Vec<WorkerRecord>>;
+
+    /// Events after the given cursor (all retained events when `None`),
+    /// oldest first.
+    async fn events_after(&self, cursor: Option<&str>, limit: usize) -> Result<Vec<Event>>;
+
+    /// The cursor of the newest event, to follow only what happens next.
+    async fn last_event_id(&self) -> Result<Option<String>>;
+
+    /// Waits until jobs may have become ready in these queues, or `max_wait`
+    /// passes. Spurious wake-ups are allowed; missed ones are not (beyond
+    /// `max_wait`).
+    async fn wait_for_jobs(&self, queues: &[QueueName], max_wait: Duration) -> Result<()>;
+
+    /// Waits until new events may exist, or `max_wait` passes.
+    async fn wait_for_events(&self, max_wait: Duration) -> Result<()>;
+}

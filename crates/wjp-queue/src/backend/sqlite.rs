@@ -1,0 +1,969 @@
+//! The embedded backend: one SQLite file in WAL mode, shared by every process
+//! on the machine (API, workers, CLI).
+//!
+//! Each state change is one `BEGIN IMMEDIATE` transaction that updates the
+//! job row under its guard and appends the event row. Within a process all
+//! writes go through one connection (SQLite has one writer at a time anyway,
+//! and queuing on a mutex is cheaper than spinning on the busy handler);
+//! across processes the busy timeout arbitrates. Readers use their own
+//! connections, which WAL lets run beside the writer.
+//!
+//! Waiting for work needs no server: a process that commits wakes its own
+//! waiters at once, and waiters in other processes notice within a few
+//! milliseconds by polling `PRAGMA data_version`, which changes when another
+//! connection commits and costs no disk read.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+use tokio::sync::Notify;
+
+use super::{
+    Backend, BackendInfo, ClaimRequest, Inserted, JobPage, JobQuery, LeaseRef, LeaseState,
+    ProgressUpdate, QueueCounts, WorkerRecord,
+};
+use crate::error::{QueueError, Result};
+use crate::event::Event;
+use crate::job::{
+    ErrorKind, Job, JobError, JobId, JobState, Kind, LeaseToken, QueueName, Status, Timestamp,
+};
+use crate::state::{self, Transition};
+
+/// How long a connection waits for another process's write lock before it
+/// reports the database as busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Events kept for followers; older ones are pruned by maintenance.
+const EVENTS_KEPT: i64 = 100_000;
+const EVENTS_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// Schema version in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    queue TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    max_attempts INTEGER NOT NULL,
+    timeout_ms INTEGER NOT NULL,
+    result_ttl_ms INTEGER NOT NULL,
+    failure_ttl_ms INTEGER NOT NULL,
+    backoff_ms INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    progress REAL,
+    progress_message TEXT,
+    result TEXT,
+    error_kind TEXT,
+    error_message TEXT,
+    attempt INTEGER NOT NULL,
+    run_at INTEGER NOT NULL,
+    enqueued_at INTEGER,
+    started_at INTEGER,
+    completed_at INTEGER,
+    expires_at INTEGER,
+    worker TEXT,
+    lease_token INTEGER,
+    lease_expires_at INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(queue, priority DESC, run_at, seq)
+    WHERE status IN ('queued', 'scheduled');
+CREATE INDEX IF NOT EXISTS jobs_leases ON jobs(lease_expires_at) WHERE status = 'running';
+CREATE INDEX IF NOT EXISTS jobs_scheduled ON jobs(run_at) WHERE status = 'scheduled';
+CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs(expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_by_queue_status ON jobs(queue, status, seq);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    body TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS workers (
+    name TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+";
+
+const JOB_COLUMNS: &str = "id, kind, queue, payload, priority, max_attempts, timeout_ms, \
+    result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, status, progress, progress_message, \
+    result, error_kind, error_message, attempt, run_at, enqueued_at, started_at, completed_at, \
+    expires_at, worker, lease_token, lease_expires_at, cancel_requested, seq";
+
+/// How the database syncs to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// WAL + NORMAL: a crash of any process loses nothing; a power cut may
+    /// lose the last transactions but never corrupts the file.
+    Normal,
+    /// Every commit reaches the disk before it returns; several times slower.
+    Full,
+}
+
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub synchronous: Synchronous,
+    /// Reader connections kept open for reuse.
+    pub readers: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            synchronous: Synchronous::Normal,
+            readers: 4,
+        }
+    }
+}
+
+struct Shared {
+    path: PathBuf,
+    options: SqliteOptions,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    /// Polled for commits made by other processes.
+    watcher: Mutex<(Connection, i64)>,
+    /// Wakes waiters in this process when it commits.
+    changed: Notify,
+    journal_mode: String,
+}
+
+/// The embedded SQLite backend. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteBackend {
+    shared: Arc<Shared>,
+}
+
+fn storage(err: rusqlite::Error) -> QueueError {
+    if let rusqlite::Error::SqliteFailure(code, _) = &err {
+        if matches!(
+            code.code,
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+        ) {
+            return QueueError::Unavailable(format!("database is busy: {err}"));
+        }
+    }
+    QueueError::Storage(err.to_string())
+}
+
+fn open_connection(path: &Path, options: &SqliteOptions) -> Result<(Connection, String)> {
+    let conn = Connection::open(path).map_err(|e| {
+        QueueError::Unavailable(format!("cannot open database {}: {e}", path.display()))
+    })?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(storage)?;
+    let journal: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(storage)?;
+    let sync = match options.synchronous {
+        Synchronous::Normal => 1,
+        Synchronous::Full => 2,
+    };
+    conn.execute_batch(&format!("PRAGMA synchronous = {sync}"))
+        .map_err(storage)?;
+    // Read the settings back: SQLite silently ignores a pragma it does not
+    // know or cannot apply (a WAL database on a network file system, say).
+    let sync_now: i64 = conn
+        .query_row("PRAGMA synchronous", [], |r| r.get(0))
+        .map_err(storage)?;
+    let busy_now: i64 = conn
+        .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
+        .map_err(storage)?;
+    if !journal.eq_ignore_ascii_case("wal") {
+        return Err(QueueError::Unavailable(format!(
+            "{} could not be put in WAL mode (journal_mode is {journal}); \
+             is it on a network file system?",
+            path.display()
+        )));
+    }
+    if sync_now != sync || busy_now != BUSY_TIMEOUT.as_millis() as i64 {
+        return Err(QueueError::Unavailable(format!(
+            "{}: pragmas did not take (synchronous={sync_now}, busy_timeout={busy_now})",
+            path.display()
+        )));
+    }
+    Ok((conn, journal))
+}
+
+impl SqliteBackend {
+    /// Opens (or creates) the database `wjp.db` in `data_dir`.
+    pub fn open_dir(data_dir: &Path, options: SqliteOptions) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            QueueError::Unavailable(format!(
+                "cannot create data directory {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        Self::open(&data_dir.join("wjp.db"), options)
+    }
+
+    /// Opens (or creates) the database file at `path`.
+    pub fn open(path: &Path, options: SqliteOptions) -> Result<Self> {
+        let (writer, journal_mode) = open_connection(path, &options)?;
+        migrate(&writer)?;
+        let (watcher, _) = open_connection(path, &options)?;
+        let version = data_version(&watcher)?;
+        Ok(SqliteBackend {
+            shared: Arc::new(Shared {
+                path: path.to_owned(),
+                options,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                watcher: Mutex::new((watcher, version)),
+                changed: Notify::new(),
+                journal_mode,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// Runs `f` in a write transaction on the blocking pool.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let shared = self.shared.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            let mut conn = shared.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(storage)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(storage)?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| QueueError::Storage(format!("database task failed: {e}")))?;
+        if out.is_ok() {
+            self.shared.changed.notify_waiters();
+        }
+        out
+    }
+
+    /// Runs `f` on a reader connection on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = shared
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop();
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => open_connection(&shared.path, &shared.options)?.0,
+            };
+            let out = f(&conn);
+            let mut readers = shared.readers.lock().unwrap_or_else(|p| p.into_inner());
+            if readers.len() < shared.options.readers {
+                readers.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| QueueError::Storage(format!("database task failed: {e}")))?
+    }
+
+    /// Waits for a commit by this process, or polls for one by another.
+    async fn wait_for_change(&self, max_wait: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + max_wait;
+        let mut poll = Duration::from_millis(1);
+        loop {
+            let notified = self.shared.changed.notified();
+            let shared = self.shared.clone();
+            let changed = tokio::task::spawn_blocking(move || {
+                let mut watch = shared.watcher.lock().unwrap_or_else(|p| p.into_inner());
+                let version = data_version(&watch.0)?;
+                let changed = version != watch.1;
+                watch.1 = version;
+                Ok::<_, QueueError>(changed)
+            })
+            .await
+            .map_err(|e| QueueError::Storage(format!("database task failed: {e}")))??;
+            if changed {
+                return Ok(());
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(());
+            }
+            let sleep = poll.min(deadline - now);
+            tokio::select! {
+                _ = notified => return Ok(()),
+                _ = tokio::time::sleep(sleep) => {}
+            }
+            // Back off while nothing happens: a few ms of latency across
+            // processes, without spinning an idle worker.
+            poll = (poll * 2).min(Duration::from_millis(20));
+        }
+    }
+}
+
+fn data_version(conn: &Connection) -> Result<i64> {
+    conn.query_row("PRAGMA data_version", [], |r| r.get(0))
+        .map_err(storage)
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(storage)?;
+    if version > SCHEMA_VERSION {
+        return Err(QueueError::Unavailable(format!(
+            "the database has schema version {version}, newer than this wjp \
+             understands ({SCHEMA_VERSION}); upgrade wjp"
+        )));
+    }
+    conn.execute_batch(SCHEMA).map_err(storage)?;
+    conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+        .map_err(storage)?;
+    Ok(())
+}
+
+fn to_json_text(value: &serde_json::Value) -> String {
+    value.to_string()
+}
+
+fn corrupt(what: &str, err: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("{what}: {err}").into(),
+    )
+}
+
+fn ts(value: Option<i64>) -> Option<Timestamp> {
+    value.map(Timestamp)
+}
+
+/// Reads a row selected with [`JOB_COLUMNS`]; the last column (`seq`) is
+/// returned beside the job for cursors and ordering.
+fn row_to_job(row: &Row<'_>) -> rusqlite::Result<(Job, i64)> {
+    let parse_json = |idx: usize, what: &str| -> rusqlite::Result<Option<serde_json::Value>> {
+        match row.get::<_, Option<String>>(idx)? {
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| corrupt(what, e)),
+            None => Ok(None),
+        }
+    };
+    let id: String = row.get(0)?;
+    let error = match (
+        row.get::<_, Option<String>>(15)?,
+        row.get::<_, Option<String>>(16)?,
+    ) {
+        (Some(kind), message) => Some(JobError {
+            kind: kind.parse::<ErrorKind>().map_err(|e| corrupt("error kind", e))?,
+            message: message.unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    let job = Job {
+        id: JobId::parse(&id).map_err(|e| corrupt("job id", e))?,
+        kind: Kind::parse(&row.get::<_, String>(1)?).map_err(|e| corrupt("kind", e))?,
+        queue: QueueName::parse(&row.get::<_, String>(2)?).map_err(|e| corrupt("queue", e))?,
+        payload: parse_json(3, "payload")?.unwrap_or_default(),
+        priority: row.get(4)?,
+        max_attempts: row.get(5)?,
+        timeout_ms: row.get::<_, i64>(6)? as u64,
+        result_ttl_ms: row.get::<_, i64>(7)? as u64,
+        failure_ttl_ms: row.get::<_, i64>(8)? as u64,
+        backoff_ms: row.get::<_, i64>(9)? as u64,
+        created_at: Timestamp(row.get(10)?),
+        state: JobState {
+            status: row
+                .get::<_, String>(11)?
+                .parse()
+                .map_err(|e| corrupt("status", e))?,
+            progress: row.get(12)?,
+            progress_message: row.get(13)?,
+            result: parse_json(14, "result")?,
+            error,
+            attempt: row.get(17)?,
+            run_at: Timestamp(row.get(18)?),
+            enqueued_at: ts(row.get(19)?),
+            started_at: ts(row.get(20)?),
+            completed_at: ts(row.get(21)?),
+            expires_at: ts(row.get(22)?),
+            worker: row.get(23)?,
+            lease_token: row
+                .get::<_, Option<i64>>(24)?
+                .map(|t| LeaseToken(t as u64)),
+            lease_expires_at: ts(row.get(25)?),
+            cancel_requested: row.get::<_, i64>(26)? != 0,
+        },
+    };
+    Ok((job, row.get(27)?))
+}
+
+fn select_jobs(
+    conn: &Connection,
+    where_clause: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<(Job, i64)>> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {where_clause}");
+    let mut stmt = conn.prepare_cached(&sql).map_err(storage)?;
+    let rows = stmt.query_map(params, row_to_job).map_err(storage)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(|e| QueueError::Corrupt(e.to_string()))
+}
+
+fn get_live(conn: &Connection, id: &JobId, now: Timestamp) -> Result<Option<Job>> {
+    Ok(select_jobs(
+        conn,
+        "id = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+        params![id.as_str(), now.0],
+    )?
+    .pop()
+    .map(|(job, _)| job))
+}
+
+fn insert_job(tx: &Transaction<'_>, job: &Job) -> Result<()> {
+    let s = &job.state;
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO jobs (id, kind, queue, payload, priority, max_attempts, timeout_ms, \
+             result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, status, progress, \
+             progress_message, result, error_kind, error_message, attempt, run_at, enqueued_at, \
+             started_at, completed_at, expires_at, worker, lease_token, lease_expires_at, \
+             cancel_requested) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
+             ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+        )
+        .map_err(storage)?;
+    stmt.execute(params![
+        job.id.as_str(),
+        job.kind.as_str(),
+        job.queue.as_str(),
+        to_json_text(&job.payload),
+        job.priority,
+        job.max_attempts,
+        job.timeout_ms as i64,
+        job.result_ttl_ms as i64,
+        job.failure_ttl_ms as i64,
+        job.backoff_ms as i64,
+        job.created_at.0,
+        s.status.as_str(),
+        s.progress,
+        s.progress_message,
+        s.result.as_ref().map(to_json_text),
+        s.error.as_ref().map(|e| e.kind.as_str()),
+        s.error.as_ref().map(|e| e.message.as_str()),
+        s.attempt,
+        s.run_at.0,
+        s.enqueued_at.map(|t| t.0),
+        s.started_at.map(|t| t.0),
+        s.completed_at.map(|t| t.0),
+        s.expires_at.map(|t| t.0),
+        s.worker,
+        s.lease_token.map(|t| t.0 as i64),
+        s.lease_expires_at.map(|t| t.0),
+        s.cancel_requested as i64,
+    ])
+    .map_err(storage)?;
+    Ok(())
+}
+
+/// Writes a transition's new state if the guard holds; `true` if it did.
+fn apply_transition(tx: &Transaction<'_>, t: &Transition) -> Result<bool> {
+    let s = &t.job.state;
+    let mut stmt = tx
+        .prepare_cached(
+            "UPDATE jobs SET status = ?1, progress = ?2, progress_message = ?3, result = ?4, \
+             error_kind = ?5, error_message = ?6, attempt = ?7, run_at = ?8, enqueued_at = ?9, \
+             started_at = ?10, completed_at = ?11, expires_at = ?12, worker = ?13, \
+             lease_token = ?14, lease_expires_at = ?15, cancel_requested = ?16 \
+             WHERE id = ?17 AND status = ?18 AND lease_token IS ?19",
+        )
+        .map_err(storage)?;
+    let changed = stmt
+        .execute(params![
+            s.status.as_str(),
+            s.progress,
+            s.progress_message,
+            s.result.as_ref().map(to_json_text),
+            s.error.as_ref().map(|e| e.kind.as_str()),
+            s.error.as_ref().map(|e| e.message.as_str()),
+            s.attempt,
+            s.run_at.0,
+            s.enqueued_at.map(|t| t.0),
+            s.started_at.map(|t| t.0),
+            s.completed_at.map(|t| t.0),
+            s.expires_at.map(|t| t.0),
+            s.worker,
+            s.lease_token.map(|t| t.0 as i64),
+            s.lease_expires_at.map(|t| t.0),
+            s.cancel_requested as i64,
+            t.job.id.as_str(),
+            t.expect.status.as_str(),
+            t.expect.lease_token.map(|t| t.0 as i64),
+        ])
+        .map_err(storage)?;
+    if changed == 1 {
+        append_event(tx, &Event::of(&t.job, Timestamp::now()))?;
+    }
+    Ok(changed == 1)
+}
+
+fn append_event(tx: &Transaction<'_>, event: &Event) -> Result<()> {
+    let body = serde_json::to_string(event).map_err(|e| QueueError::Storage(e.to_string()))?;
+    tx.prepare_cached("INSERT INTO events (body, at) VALUES (?1, ?2)")
+        .map_err(storage)?
+        .execute(params![body, event.at.0])
+        .map_err(storage)?;
+    Ok(())
+}
+
+fn queue_placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    fn info(&self) -> BackendInfo {
+        let mut details = serde_json::Map::new();
+        details.insert("journal_mode".into(), self.shared.journal_mode.clone().into());
+        details.insert(
+            "synchronous".into(),
+            match self.shared.options.synchronous {
+                Synchronous::Normal => "normal",
+                Synchronous::Full => "full",
+            }
+            .into(),
+        );
+        details.insert("sqlite_version".into(), rusqlite::version().into());
+        BackendInfo {
+            name: "sqlite".into(),
+            location: self.shared.path.display().to_string(),
+            details,
+        }
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(storage)
+        })
+        .await
+    }
+
+    async fn insert(&self, jobs: Vec<Job>) -> Result<Vec<Inserted>> {
+        self.write(move |tx| {
+            let now = Timestamp::now();
+            let mut out = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                // A stored job under this id, live or expired-but-not-yet-swept.
+                let existing = select_jobs(tx, "id = ?1", params![job.id.as_str()])?.pop();
+                if let Some((existing, _)) = existing {
+                    let expired = existing.state.expires_at.is_some_and(|t| t <= now);
+                    if !expired && !state::id_is_reusable(&existing) {
+                        out.push(Inserted::Existing(existing));
+                        continue;
+                    }
+                    tx.execute("DELETE FROM jobs WHERE id = ?1", params![job.id.as_str()])
+                        .map_err(storage)?;
+                }
+                insert_job(tx, &job)?;
+                append_event(tx, &Event::of(&job, now))?;
+                out.push(Inserted::New(job));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn get(&self, id: &JobId) -> Result<Option<Job>> {
+        let id = id.clone();
+        self.read(move |conn| get_live(conn, &id, Timestamp::now()))
+            .await
+    }
+
+    async fn list(&self, query: &JobQuery) -> Result<JobPage> {
+        let query = query.clone();
+        self.read(move |conn| {
+            let before = match &query.cursor {
+                Some(c) => c.parse::<i64>().map_err(|_| {
+                    QueueError::InvalidRequest(format!("invalid cursor {c:?}"))
+                })?,
+                None => i64::MAX,
+            };
+            let limit = query.limit.clamp(1, 1000);
+            let jobs = select_jobs(
+                conn,
+                "seq < ?1 AND (?2 IS NULL OR queue = ?2) AND (?3 IS NULL OR status = ?3) \
+                 AND (expires_at IS NULL OR expires_at > ?4) ORDER BY seq DESC LIMIT ?5",
+                params![
+                    before,
+                    query.queue.as_ref().map(QueueName::as_str),
+                    query.status.map(Status::as_str),
+                    Timestamp::now().0,
+                    limit as i64 + 1,
+                ],
+            )?;
+            let more = jobs.len() > limit;
+            let jobs: Vec<_> = jobs.into_iter().take(limit).collect();
+            let next_cursor = if more {
+                jobs.last().map(|(_, seq)| seq.to_string())
+            } else {
+                None
+            };
+            Ok(JobPage {
+                jobs: jobs.into_iter().map(|(job, _)| job).collect(),
+                next_cursor,
+            })
+        })
+        .await
+    }
+
+    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<Job>> {
+        if request.max == 0 || request.queues.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Look before taking the write lock: an idle worker must not hold up
+        // writers in other processes.
+        let queues: Vec<String> = request.queues.iter().map(|q| q.to_string()).collect();
+        let now = request.now;
+        let probe_queues = queues.clone();
+        let any_ready: bool = self
+            .read(move |conn| {
+                let sql = format!(
+                    "SELECT EXISTS (SELECT 1 FROM jobs WHERE queue IN ({}) \
+                     AND status IN ('queued', 'scheduled') AND run_at <= ?)",
+                    queue_placeholders(probe_queues.len())
+                );
+                let mut values: Vec<rusqlite::types::Value> = probe_queues
+                    .into_iter()
+                    .map(rusqlite::types::Value::Text)
+                    .collect();
+                values.push(rusqlite::types::Value::Integer(now.0));
+                conn.query_row(&sql, rusqlite::params_from_iter(values), |r| r.get(0))
+                    .map_err(storage)
+            })
+            .await?;
+        if !any_ready {
+            return Ok(Vec::new());
+        }
+        let request = request.clone();
+        self.write(move |tx| {
+            // The best `max` of each queue, then the best `max` of those:
+            // each per-queue scan walks the ready index in claim order.
+            let mut candidates = Vec::new();
+            for queue in &request.queues {
+                candidates.extend(select_jobs(
+                    tx,
+                    "queue = ?1 AND status IN ('queued', 'scheduled') AND run_at <= ?2 \
+                     ORDER BY priority DESC, run_at, seq LIMIT ?3",
+                    params![queue.as_str(), request.now.0, request.max as i64],
+                )?);
+            }
+            candidates.sort_by_key(|(job, seq)| (-(job.priority as i64), job.state.run_at, *seq));
+            let mut claimed = Vec::new();
+            for (job, _) in candidates.into_iter().take(request.max) {
+                let t = state::claim(&job, &request.worker, request.lease, request.now);
+                if apply_transition(tx, &t)? {
+                    claimed.push(t.job);
+                }
+            }
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn apply(&self, transitions: Vec<Transition>) -> Result<Vec<bool>> {
+        if transitions.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(move |tx| transitions.iter().map(|t| apply_transition(tx, t)).collect())
+            .await
+    }
+
+    async fn renew_leases(
+        &self,
+        leases: &[LeaseRef],
+        until: Timestamp,
+    ) -> Result<Vec<LeaseState>> {
+        if leases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let leases = leases.to_vec();
+        self.write(move |tx| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE jobs SET lease_expires_at = ?1 \
+                     WHERE id = ?2 AND status = 'running' AND lease_token = ?3 \
+                     RETURNING cancel_requested",
+                )
+                .map_err(storage)?;
+            leases
+                .iter()
+                .map(|lease| {
+                    let cancel: Option<i64> = stmt
+                        .query_row(
+                            params![until.0, lease.id.as_str(), lease.token.0 as i64],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(storage)?;
+                    Ok(match cancel {
+                        Some(flag) => LeaseState::Held {
+                            cancel_requested: flag != 0,
+                        },
+                        None => LeaseState::Lost,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn set_progress(&self, updates: Vec<ProgressUpdate>) -> Result<()> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        self.write(move |tx| {
+            let now = Timestamp::now();
+            for update in updates {
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE jobs SET progress = ?1, progress_message = ?2 \
+                         WHERE id = ?3 AND status = 'running' AND lease_token = ?4",
+                    )
+                    .map_err(storage)?
+                    .execute(params![
+                        update.progress,
+                        update.message,
+                        update.lease.id.as_str(),
+                        update.lease.token.0 as i64
+                    ])
+                    .map_err(storage)?;
+                if changed == 1 {
+                    if let Some(job) = get_live(tx, &update.lease.id, now)? {
+                        append_event(tx, &Event::of(&job, now))?;
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn request_cancel(&self, id: &JobId) -> Result<bool> {
+        let id = id.clone();
+        self.write(move |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND status = 'running'",
+                    params![id.as_str()],
+                )
+                .map_err(storage)?;
+            if changed == 1 {
+                let now = Timestamp::now();
+                if let Some(job) = get_live(tx, &id, now)? {
+                    let mut event = Event::of(&job, now);
+                    event.message = Some("cancel requested".into());
+                    append_event(tx, &event)?;
+                }
+            }
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn expired_leases(&self, now: Timestamp, limit: usize) -> Result<Vec<Job>> {
+        self.read(move |conn| {
+            Ok(select_jobs(
+                conn,
+                "status = 'running' AND lease_expires_at < ?1 LIMIT ?2",
+                params![now.0, limit as i64],
+            )?
+            .into_iter()
+            .map(|(job, _)| job)
+            .collect())
+        })
+        .await
+    }
+
+    async fn due_scheduled(&self, now: Timestamp, limit: usize) -> Result<Vec<Job>> {
+        self.read(move |conn| {
+            Ok(select_jobs(
+                conn,
+                "status = 'scheduled' AND run_at <= ?1 ORDER BY run_at LIMIT ?2",
+                params![now.0, limit as i64],
+            )?
+            .into_iter()
+            .map(|(job, _)| job)
+            .collect())
+        })
+        .await
+    }
+
+    async fn delete_expired(&self, now: Timestamp) -> Result<u64> {
+        self.write(move |tx| {
+            let jobs = tx
+                .execute(
+                    "DELETE FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+                    params![now.0],
+                )
+                .map_err(storage)?;
+            tx.execute("DELETE FROM workers WHERE expires_at <= ?1", params![now.0])
+                .map_err(storage)?;
+            tx.execute(
+                "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?1 OR at < ?2",
+                params![
+                    EVENTS_KEPT,
+                    now.0 - EVENTS_MAX_AGE.as_millis() as i64
+                ],
+            )
+            .map_err(storage)?;
+            Ok(jobs as u64)
+        })
+        .await
+    }
+
+    async fn counts(&self, queues: &[QueueName]) -> Result<Vec<QueueCounts>> {
+        let queues = queues.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT status, COUNT(*) FROM jobs WHERE queue = ?1 \
+                     AND (expires_at IS NULL OR expires_at > ?2) GROUP BY status",
+                )
+                .map_err(storage)?;
+            let now = Timestamp::now();
+            queues
+                .iter()
+                .map(|queue| {
+                    let mut counts = QueueCounts {
+                        name: queue.to_string(),
+                        ..QueueCounts::default()
+                    };
+                    let rows = stmt
+                        .query_map(params![queue.as_str(), now.0], |r| {
+                            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                        })
+                        .map_err(storage)?;
+                    for row in rows {
+                        let (status, n) = row.map_err(storage)?;
+                        let status = status.parse::<Status>()?;
+                        counts.add(status, n as u64);
+                    }
+                    Ok(counts)
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn purge(&self, queue: &QueueName, status: Status) -> Result<u64> {
+        let queue = queue.clone();
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM jobs WHERE queue = ?1 AND status = ?2",
+                    params![queue.as_str(), status.as_str()],
+                )
+                .map_err(storage)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn register_worker(&self, worker: &WorkerRecord) -> Result<()> {
+        let body = serde_json::to_string(worker).map_err(|e| QueueError::Storage(e.to_string()))?;
+        let (name, expires) = (worker.name.clone(), worker.expires_at.0);
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO workers (name, body, expires_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO UPDATE SET body = ?2, expires_at = ?3",
+                params![name, body, expires],
+            )
+            .map_err(storage)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove_worker(&self, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM workers WHERE name = ?1", params![name])
+                .map_err(storage)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn workers(&self, now: Timestamp) -> Result<Vec<WorkerRecord>> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT body FROM workers WHERE expires_at > ?1 ORDER BY name")
+                .map_err(storage)?;
+            let rows = stmt
+                .query_map(params![now.0], |r| r.get::<_, String>(0))
+                .map_err(storage)?;
+            rows.map(|row| {
+                let body = row.map_err(storage)?;
+                serde_json::from_str(&body).map_err(|e| QueueError::Corrupt(e.to_string()))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn events_after(&self, cursor: Option<&str>, limit: usize) -> Result<Vec<Event>> {
+        let after = match cursor {
+            Some(c) => c
+                .parse::<i64>()
+                .map_err(|_| QueueError::InvalidRequest(format!("invalid event id {c:?}")))?,
+            None => 0,
+        };
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT id, body FROM events WHERE id > ?1 ORDER BY id LIMIT ?2")
+                .map_err(storage)?;
+            let rows = stmt
+                .query_map(params![after, limit as i64], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(storage)?;
+            rows.map(|row| {
+                let (id, body) = row.map_err(storage)?;
+                let mut event: Event =
+                    serde_json::from_str(&body).map_err(|e| QueueError::Corrupt(e.to_string()))?;
+                event.id = id.to_string();
+                Ok(event)
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn last_event_id(&self) -> Result<Option<String>> {
+        self.read(|conn| {
+            let id: Option<i64> = conn
+                .query_row("SELECT MAX(id) FROM events", [], |r| r.get(0))
+                .map_err(storage)?;
+            Ok(id.map(|id| id.to_string()))
+        })
+        .await
+    }
+
+    async fn wait_for_jobs(&self, _queues: &[QueueName], max_wait: Duration) -> Result<()> {
+        self.wait_for_change(max_wait).await
+    }
+
+    async fn wait_for_events(&self, max_wait: Duration) -> Result<()> {
+        self.wait_for_change(max_wait).await
+    }
+}

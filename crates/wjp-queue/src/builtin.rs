@@ -1,0 +1,112 @@
+//! The engine's own job kinds, for tests, benchmarks and rehearsing
+//! operations: `noop`, `sleep`, `spin` and `fail`, all on the `default` queue.
+
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::catalog::Catalog;
+use crate::error::Result;
+use crate::worker::{HandlerError, Handlers, JobContext};
+
+pub const KINDS: [&str; 4] = ["noop", "sleep", "spin", "fail"];
+
+/// Adds the built-in kinds to a catalog.
+pub fn register(catalog: &mut Catalog) -> Result<()> {
+    for kind in KINDS {
+        catalog.register(kind, "default", None)?;
+    }
+    Ok(())
+}
+
+/// Adds the built-in handlers.
+pub fn add_handlers(handlers: &mut Handlers) -> Result<()> {
+    handlers.add("noop", noop)?;
+    handlers.add("sleep", sleep)?;
+    handlers.add("spin", spin)?;
+    handlers.add("fail", fail)?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Seconds {
+    seconds: f64,
+}
+
+fn seconds(ctx: &JobContext) -> Result<Duration, HandlerError> {
+    let args: Seconds = ctx.parse_payload()?;
+    if !args.seconds.is_finite() || !(0.0..=86_400.0).contains(&args.seconds) {
+        return Err(HandlerError::InvalidPayload(format!(
+            "seconds must be between 0 and 86400, got {}",
+            args.seconds
+        )));
+    }
+    Ok(Duration::from_secs_f64(args.seconds))
+}
+
+/// Returns its payload.
+fn noop(ctx: &JobContext) -> Result<Value, HandlerError> {
+    Ok(ctx.job().payload.clone())
+}
+
+/// Sleeps `{"seconds": S}`, reporting progress ten times, and stops early
+/// when cancelled.
+fn sleep(ctx: &JobContext) -> Result<Value, HandlerError> {
+    let total = seconds(ctx)?;
+    let step = total / 10;
+    for i in 0..10 {
+        ctx.sleep(step)?;
+        ctx.progress((i + 1) as f64 / 10.0, format!("slept {} of 10 steps", i + 1));
+    }
+    Ok(json!({ "slept_seconds": total.as_secs_f64() }))
+}
+
+/// Burns CPU for `{"seconds": S}` without ever looking at cancellation or
+/// its deadline: the worst-behaved handler, to prove timeouts hold anyway.
+fn spin(ctx: &JobContext) -> Result<Value, HandlerError> {
+    let total = seconds(ctx)?;
+    let start = Instant::now();
+    let mut counter: u64 = 0;
+    while start.elapsed() < total {
+        for _ in 0..10_000 {
+            counter = std::hint::black_box(counter.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
+    Ok(json!({ "spun_seconds": total.as_secs_f64(), "checksum": counter % 1000 }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FailArgs {
+    #[serde(default)]
+    message: Option<String>,
+    /// Panic instead of returning an error.
+    #[serde(default)]
+    panic: bool,
+    /// Succeed from this attempt on (to test retries).
+    #[serde(default)]
+    succeed_on_attempt: Option<u32>,
+}
+
+/// Fails with `{"message": M}` (or panics with `"panic": true`), unless the
+/// attempt has reached `succeed_on_attempt`.
+fn fail(ctx: &JobContext) -> Result<Value, HandlerError> {
+    let args: FailArgs = if ctx.job().payload.is_null() {
+        FailArgs::default()
+    } else {
+        ctx.parse_payload()?
+    };
+    let attempt = ctx.job().state.attempt;
+    if args.succeed_on_attempt.is_some_and(|n| attempt >= n) {
+        return Ok(json!({ "succeeded_on_attempt": attempt }));
+    }
+    let message = args
+        .message
+        .unwrap_or_else(|| format!("failed on purpose (attempt {attempt})"));
+    if args.panic {
+        panic!("{message}");
+    }
+    Err(HandlerError::Failed(message))
+}

@@ -1,0 +1,68 @@
+//! The engine's errors, each with a stable machine-readable code.
+
+use crate::job::{JobId, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("invalid job id {0:?}: use 1 to 128 characters of letters, digits, '_', '.', ':' or '-'")]
+    InvalidJobId(String),
+
+    #[error("invalid {what} {name:?}: use 1 to 64 characters of lowercase letters, digits or '_'")]
+    InvalidName { what: &'static str, name: String },
+
+    #[error("unknown job kind {kind:?}; registered kinds: {known}")]
+    UnknownKind { kind: String, known: String },
+
+    #[error("unknown queue {queue:?}; known queues: {known}")]
+    UnknownQueue { queue: String, known: String },
+
+    #[error("invalid job request: {0}")]
+    InvalidRequest(String),
+
+    #[error("job {0} not found (it never existed, or its record expired)")]
+    NotFound(JobId),
+
+    #[error("job {id} is {status}; cannot {action} it")]
+    InvalidTransition {
+        id: JobId,
+        status: Status,
+        action: &'static str,
+    },
+
+    #[error("the queue backend is unavailable: {0}")]
+    Unavailable(String),
+
+    #[error("the queue backend failed: {0}")]
+    Storage(String),
+
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl QueueError {
+    /// A stable name for programs (HTTP error bodies, CLI exit messages).
+    pub fn code(&self) -> &'static str {
+        match self {
+            QueueError::InvalidJobId(_) => "invalid_job_id",
+            QueueError::InvalidName { .. } => "invalid_name",
+            QueueError::UnknownKind { .. } => "unknown_kind",
+            QueueError::UnknownQueue { .. } => "unknown_queue",
+            QueueError::InvalidRequest(_) => "invalid_request",
+            QueueError::NotFound(_) => "job_not_found",
+            QueueError::InvalidTransition { .. } => "invalid_transition",
+            QueueError::Unavailable(_) => "backend_unavailable",
+            QueueError::Storage(_) => "backend_error",
+            QueueError::Corrupt(_) => "corrupt_record",
+        }
+    }
+
+    /// Whether the caller's input was at fault (as opposed to the backend).
+    pub fn is_client_error(&self) -> bool {
+        !matches!(
+            self,
+            QueueError::Unavailable(_) | QueueError::Storage(_) | QueueError::Corrupt(_)
+        )
+    }
+}
+
+pub type Result<T, E = QueueError> = std::result::Result<T, E>;

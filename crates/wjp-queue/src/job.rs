@@ -1,0 +1,448 @@
+//! The job model: what a job is, independent of where it is stored.
+//!
+//! A [`Job`] is an immutable specification (id, kind, queue, payload, limits)
+//! plus a mutable [`JobState`]. Only the state machine in [`crate::state`]
+//! produces new states; backends store them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::error::QueueError;
+
+/// Longest client-given job id we accept; long enough for any UUID or
+/// hash-based id, short enough to keep keys and index entries small.
+pub const MAX_JOB_ID_LEN: usize = 128;
+
+/// A job's identity: a UUID by default, or an id the client chose (which
+/// makes enqueueing idempotent).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct JobId(String);
+
+impl JobId {
+    pub fn random() -> Self {
+        JobId(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// Accepts 1 to 128 characters of `[A-Za-z0-9_.:-]`: safe in file names,
+    /// URLs, SQL and Redis keys without escaping.
+    pub fn parse(text: &str) -> Result<Self, QueueError> {
+        let valid_chars = text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'));
+        if text.is_empty() || text.len() > MAX_JOB_ID_LEN || !valid_chars {
+            return Err(QueueError::InvalidJobId(text.chars().take(200).collect()));
+        }
+        Ok(JobId(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for JobId {
+    type Error = QueueError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        JobId::parse(&value)
+    }
+}
+
+impl From<JobId> for String {
+    fn from(id: JobId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Declares a validated lowercase name type (job kinds, queue names).
+macro_rules! name_type {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Accepts 1 to 64 characters of `[a-z0-9_]`.
+            pub fn parse(text: &str) -> Result<Self, QueueError> {
+                let valid = !text.is_empty()
+                    && text.len() <= 64
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                if valid {
+                    Ok($name(text.to_owned()))
+                } else {
+                    Err(QueueError::InvalidName {
+                        what: $what,
+                        name: text.chars().take(100).collect(),
+                    })
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = QueueError;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                $name::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(name: $name) -> String {
+                name.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+name_type!(
+    /// What a job does (`analyze_dxf`, `noop`, ...); workers dispatch on it.
+    Kind,
+    "job kind"
+);
+name_type!(
+    /// A named queue (`default`, `analysis`, ...).
+    QueueName,
+    "queue name"
+);
+
+/// Where a job is in its life. See [`crate::state`] for the allowed moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Waiting for its run-at time (delayed job, or a retry after backoff).
+    Scheduled,
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Scheduled,
+        Status::Queued,
+        Status::Running,
+        Status::Completed,
+        Status::Failed,
+        Status::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Scheduled => "scheduled",
+            Status::Queued => "queued",
+            Status::Running => "running",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    /// A terminal job never runs again unless someone retries it by hand.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Status::Completed | Status::Failed | Status::Cancelled)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = QueueError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| QueueError::InvalidName {
+                what: "job status",
+                name: text.chars().take(100).collect(),
+            })
+    }
+}
+
+/// Why a job failed, as a stable machine-readable word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The handler ran past the job's timeout.
+    Timeout,
+    /// Someone cancelled the job.
+    Cancelled,
+    /// The handler returned an error.
+    HandlerError,
+    /// The handler rejected its payload; retrying cannot help.
+    InvalidPayload,
+    /// The handler panicked.
+    Panic,
+    /// The worker holding the job stopped renewing its lease (it died or hung)
+    /// and the job had no attempts left.
+    LostLease,
+    /// No worker of this deployment has a handler for the job's kind.
+    NoHandler,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::HandlerError => "handler_error",
+            ErrorKind::InvalidPayload => "invalid_payload",
+            ErrorKind::Panic => "panic",
+            ErrorKind::LostLease => "lost_lease",
+            ErrorKind::NoHandler => "no_handler",
+        }
+    }
+
+    /// Whether another attempt could succeed where this one failed.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Timeout | ErrorKind::HandlerError | ErrorKind::Panic | ErrorKind::LostLease
+        )
+    }
+}
+
+impl FromStr for ErrorKind {
+    type Err = QueueError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        serde_json::from_value(Value::String(text.to_owned())).map_err(|_| {
+            QueueError::InvalidName {
+                what: "error kind",
+                name: text.chars().take(100).collect(),
+            }
+        })
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl JobError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        JobError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, shown as RFC 3339 (ISO 8601) text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Timestamp(Utc::now().timestamp_millis())
+    }
+
+    pub fn millis(self) -> i64 {
+        self.0
+    }
+
+    pub fn plus_millis(self, ms: u64) -> Self {
+        Timestamp(self.0.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)))
+    }
+
+    pub fn to_rfc3339(self) -> String {
+        match Utc.timestamp_millis_opt(self.0).single() {
+            Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),
+            None => self.0.to_string(),
+        }
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| Timestamp(t.timestamp_millis()))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The secret a worker holds while it runs a job. Every write the worker makes
+/// to the job must present it, so a worker whose lease expired and was taken
+/// over cannot overwrite the new owner's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LeaseToken(pub u64);
+
+impl LeaseToken {
+    pub fn random() -> Self {
+        // Zero is never handed out, so it can't collide with a default value.
+        LeaseToken(rand::random::<u64>() | 1)
+    }
+}
+
+impl fmt::Display for LeaseToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+/// What a client asks for; [`crate::Queue::enqueue`] fills the gaps from the
+/// kind's defaults and turns it into a [`Job`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobRequest {
+    pub kind: String,
+    #[serde(default)]
+    pub payload: Value,
+    #[serde(default)]
+    pub queue: Option<String>,
+    #[serde(default)]
+    pub priority: Option<i32>,
+    /// Seconds to wait before the job may run.
+    #[serde(default)]
+    pub delay: Option<f64>,
+    /// Seconds the handler may run before it is stopped.
+    #[serde(default)]
+    pub timeout: Option<f64>,
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    #[serde(default)]
+    pub job_id: Option<String>,
+    /// Seconds a completed job's result is kept.
+    #[serde(default)]
+    pub result_ttl: Option<f64>,
+    /// Seconds a failed or cancelled job is kept in the failed registry.
+    #[serde(default)]
+    pub failure_ttl: Option<f64>,
+    /// Seconds before the first retry; each further retry waits twice as long.
+    #[serde(default)]
+    pub backoff: Option<f64>,
+}
+
+impl JobRequest {
+    pub fn new(kind: impl Into<String>, payload: Value) -> Self {
+        JobRequest {
+            kind: kind.into(),
+            payload,
+            ..JobRequest::default()
+        }
+    }
+}
+
+/// The parts of a job that change as it moves through its life.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobState {
+    pub status: Status,
+    /// 0..1 while running; 1 once completed.
+    pub progress: Option<f64>,
+    pub progress_message: Option<String>,
+    pub result: Option<Value>,
+    pub error: Option<JobError>,
+    /// How many times a worker has started this job (1 on the first run).
+    pub attempt: u32,
+    /// When the job may run next (its delay, or its retry backoff).
+    pub run_at: Timestamp,
+    /// When the job last entered the queue.
+    pub enqueued_at: Option<Timestamp>,
+    pub started_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
+    /// When the record is deleted (completed: result TTL; failed or cancelled:
+    /// failure TTL). `None` while the job is live.
+    pub expires_at: Option<Timestamp>,
+    /// The worker running (or that last ran) the job.
+    pub worker: Option<String>,
+    #[serde(skip)]
+    pub lease_token: Option<LeaseToken>,
+    pub lease_expires_at: Option<Timestamp>,
+    /// Set when a running job is cancelled; the worker stops the handler.
+    pub cancel_requested: bool,
+}
+
+/// A job: its immutable specification and its current state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: JobId,
+    pub kind: Kind,
+    pub queue: QueueName,
+    pub payload: Value,
+    /// Higher runs first.
+    pub priority: i32,
+    pub max_attempts: u32,
+    pub timeout_ms: u64,
+    pub result_ttl_ms: u64,
+    pub failure_ttl_ms: u64,
+    pub backoff_ms: u64,
+    pub created_at: Timestamp,
+    #[serde(flatten)]
+    pub state: JobState,
+}
+
+impl Job {
+    pub fn status(&self) -> Status {
+        self.state.status
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_ids_refuse_unsafe_text() {
+        assert!(JobId::parse("abc-123_x.y:z").is_ok());
+        for bad in ["", "a b", "../etc", "x/y", "é", &"x".repeat(129)] {
+            assert!(JobId::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn timestamps_round_trip_as_rfc3339() {
+        let t = Timestamp(1_700_000_000_123);
+        let text = serde_json::to_string(&t).unwrap();
+        assert_eq!(text, "\"2023-11-14T22:13:20.123Z\"");
+        assert_eq!(serde_json::from_str::<Timestamp>(&text).unwrap(), t);
+    }
+
+    #[test]
+    fn status_names_round_trip() {
+        for s in Status::ALL {
+            assert_eq!(s.as_str().parse::<Status>().unwrap(), s);
+        }
+        assert!("started".parse::<Status>().is_err());
+    }
+}

@@ -1,0 +1,47 @@
+//! # wjp-queue: the job queue engine
+//!
+//! A durable job queue with named queues, priorities, delayed jobs, retries
+//! with backoff, timeouts, leases, cancellation, progress and events. It
+//! knows nothing of DXF, waterjets or HTTP.
+//!
+//! ## How it fits together
+//! - [`job`]: what a job is. [`state`]: the one state machine, as pure
+//!   functions from a job to its next state.
+//! - [`backend`]: storage drivers that apply the state machine's
+//!   transitions atomically under a guard ([`backend::sqlite`] embedded;
+//!   Redis for many machines).
+//! - [`Queue`]: the public API (enqueue, status, cancel, retry, counts,
+//!   failed registry, events, maintenance). Everything else uses this.
+//! - [`worker`]: the runtime that claims jobs and runs registered handlers
+//!   under leases, timeouts and cancellation.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), wjp_queue::QueueError> {
+//! use std::sync::Arc;
+//! use wjp_queue::{backend::sqlite::{SqliteBackend, SqliteOptions}, Catalog, JobRequest, Queue};
+//!
+//! let backend = SqliteBackend::open_dir("wjp-data".as_ref(), SqliteOptions::default())?;
+//! let mut catalog = Catalog::standard();
+//! wjp_queue::builtin::register(&mut catalog)?;
+//! let queue = Queue::new(Arc::new(backend), catalog);
+//! let job = queue.enqueue(JobRequest::new("noop", serde_json::json!({"x": 1}))).await?.job;
+//! println!("{} is {}", job.id, job.status());
+//! # Ok(()) }
+//! ```
+
+pub mod backend;
+pub mod builtin;
+pub mod catalog;
+pub mod error;
+pub mod event;
+pub mod job;
+pub mod queue;
+pub mod state;
+pub mod worker;
+
+pub use catalog::Catalog;
+pub use error::QueueError;
+pub use event::Event;
+pub use job::{ErrorKind, Job, JobError, JobId, JobRequest, Kind, QueueName, Status, Timestamp};
+pub use queue::{CancelOutcome, Enqueued, Queue, SystemInfo};
+pub use worker::{HandlerError, Handlers, JobContext, Worker, WorkerConfig, WorkerExit};

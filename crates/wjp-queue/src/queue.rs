@@ -1,0 +1,296 @@
+//! [`Queue`]: the engine's public API. The CLI and the HTTP API use this and
+//! nothing underneath it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{
+    Backend, BackendInfo, Inserted, JobPage, JobQuery, Maintenance, QueueCounts, WorkerRecord,
+};
+use crate::catalog::Catalog;
+use crate::error::{QueueError, Result};
+use crate::event::Event;
+use crate::job::{Job, JobId, JobRequest, QueueName, Status, Timestamp};
+use crate::state;
+
+/// How many jobs one maintenance pass moves at most per kind of work, so a
+/// backlog is worked off in bounded steps.
+const MAINTENANCE_BATCH: usize = 1000;
+
+/// The outcome of an enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enqueued {
+    pub job: Job,
+    /// `false` when a job with the requested id already existed and was
+    /// returned instead of creating a duplicate.
+    pub created: bool,
+}
+
+/// What a cancel did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelOutcome {
+    /// The job had not started; it is cancelled.
+    Cancelled,
+    /// The job is running; its worker has been told to stop it.
+    Requested,
+    /// The job had already ended; nothing changed.
+    AlreadyEnded(Status),
+}
+
+/// A snapshot of the whole system for `wjp info` and the dashboard.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SystemInfo {
+    pub backend: BackendInfo,
+    pub queues: Vec<QueueCounts>,
+    pub workers: Vec<WorkerRecord>,
+}
+
+/// A handle on the queue system. Cheap to clone; share it freely.
+#[derive(Clone)]
+pub struct Queue {
+    backend: Arc<dyn Backend>,
+    catalog: Arc<Catalog>,
+}
+
+impl Queue {
+    pub fn new(backend: Arc<dyn Backend>, catalog: Catalog) -> Self {
+        Queue {
+            backend,
+            catalog: Arc::new(catalog),
+        }
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Enqueues one job (the old `enqueue_job`). With a client-given id that
+    /// exists and is waiting, running or completed, that job is returned.
+    pub async fn enqueue(&self, request: JobRequest) -> Result<Enqueued> {
+        let mut out = self.enqueue_batch(vec![request]).await?;
+        out.pop()
+            .ok_or_else(|| QueueError::Storage("backend returned no job for an insert".into()))
+    }
+
+    /// Enqueues many jobs in one atomic step. Every request is checked first:
+    /// one bad request refuses the whole batch, naming its position.
+    pub async fn enqueue_batch(&self, requests: Vec<JobRequest>) -> Result<Vec<Enqueued>> {
+        let now = Timestamp::now();
+        let mut jobs = Vec::with_capacity(requests.len());
+        for (i, request) in requests.into_iter().enumerate() {
+            match state::new_job(request, &self.catalog, now) {
+                Ok(job) => jobs.push(job),
+                Err(e) if jobs.is_empty() && i == 0 => return Err(e),
+                Err(e) => {
+                    return Err(QueueError::InvalidRequest(format!("job {}: {e}", i + 1)));
+                }
+            }
+        }
+        let inserted = self.backend.insert(jobs).await?;
+        Ok(inserted
+            .into_iter()
+            .map(|i| match i {
+                Inserted::New(job) => Enqueued { job, created: true },
+                Inserted::Existing(job) => Enqueued {
+                    job,
+                    created: false,
+                },
+            })
+            .collect())
+    }
+
+    /// A job by id (the old `get_job_status`); `None` if unknown or expired.
+    pub async fn job(&self, id: &JobId) -> Result<Option<Job>> {
+        self.backend.get(id).await
+    }
+
+    /// Cancels a job: a waiting one at once, a running one by telling its
+    /// worker to stop it (it ends `cancelled` within a few seconds).
+    pub async fn cancel(&self, id: &JobId) -> Result<CancelOutcome> {
+        // The job may change between reading and writing (a worker claims
+        // it, say): retry on a lost race, a few times at most.
+        for _ in 0..5 {
+            let job = self
+                .backend
+                .get(id)
+                .await?
+                .ok_or_else(|| QueueError::NotFound(id.clone()))?;
+            match job.status() {
+                Status::Queued | Status::Scheduled => {
+                    let t = state::cancel_waiting(&job, Timestamp::now())?;
+                    if self.backend.apply(vec![t]).await?.first() == Some(&true) {
+                        return Ok(CancelOutcome::Cancelled);
+                    }
+                }
+                Status::Running => {
+                    if self.backend.request_cancel(id).await? {
+                        return Ok(CancelOutcome::Requested);
+                    }
+                }
+                ended => return Ok(CancelOutcome::AlreadyEnded(ended)),
+            }
+        }
+        Err(QueueError::Unavailable(format!(
+            "job {id} kept changing while being cancelled; try again"
+        )))
+    }
+
+    /// Runs a failed or cancelled job again, with all its attempts.
+    pub async fn retry(&self, id: &JobId) -> Result<Job> {
+        let job = self
+            .backend
+            .get(id)
+            .await?
+            .ok_or_else(|| QueueError::NotFound(id.clone()))?;
+        let t = state::retry(&job, Timestamp::now())?;
+        let next = t.job.clone();
+        if self.backend.apply(vec![t]).await?.first() == Some(&true) {
+            Ok(next)
+        } else {
+            Err(QueueError::InvalidTransition {
+                id: id.clone(),
+                status: job.status(),
+                action: "retry (it changed meanwhile)",
+            })
+        }
+    }
+
+    /// Jobs waiting in a queue, ready or scheduled (the old `get_queue_length`).
+    pub async fn queue_length(&self, queue: &str) -> Result<u64> {
+        let queue = self.catalog.queue(queue)?;
+        let counts = self.backend.counts(std::slice::from_ref(&queue)).await?;
+        Ok(counts.first().map_or(0, |c| c.queued + c.scheduled))
+    }
+
+    /// The failed registry, newest first (the old `get_failed_jobs`).
+    pub async fn failed_jobs(&self, queue: Option<&str>, limit: usize) -> Result<Vec<Job>> {
+        let queue = queue.map(|q| self.catalog.queue(q)).transpose()?;
+        Ok(self
+            .list(JobQuery {
+                queue,
+                status: Some(Status::Failed),
+                limit,
+                cursor: None,
+            })
+            .await?
+            .jobs)
+    }
+
+    /// Whether the backend answers (the old `is_redis_available`).
+    pub async fn is_available(&self) -> bool {
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), self.backend.ping()).await,
+            Ok(Ok(()))
+        )
+    }
+
+    pub async fn list(&self, query: JobQuery) -> Result<JobPage> {
+        self.backend.list(&query).await
+    }
+
+    pub async fn counts(&self) -> Result<Vec<QueueCounts>> {
+        self.backend.counts(self.catalog.queues()).await
+    }
+
+    pub async fn workers(&self) -> Result<Vec<WorkerRecord>> {
+        self.backend.workers(Timestamp::now()).await
+    }
+
+    pub async fn info(&self) -> Result<SystemInfo> {
+        Ok(SystemInfo {
+            backend: self.backend.info(),
+            queues: self.counts().await?,
+            workers: self.workers().await?,
+        })
+    }
+
+    /// Deletes the jobs of a queue in a status. Running jobs belong to their
+    /// workers and cannot be purged.
+    pub async fn purge(&self, queue: &str, status: Status) -> Result<u64> {
+        let queue = self.catalog.queue(queue)?;
+        if status == Status::Running {
+            return Err(QueueError::InvalidRequest(
+                "running jobs cannot be purged; cancel them instead".into(),
+            ));
+        }
+        self.backend.purge(&queue, status).await
+    }
+
+    /// Events after `cursor` (the oldest retained when `None`).
+    pub async fn events_after(&self, cursor: Option<&str>, limit: usize) -> Result<Vec<Event>> {
+        self.backend.events_after(cursor, limit).await
+    }
+
+    /// The id of the newest event: follow from here to see only new events.
+    pub async fn last_event_id(&self) -> Result<Option<String>> {
+        self.backend.last_event_id().await
+    }
+
+    /// Waits for the next events after `cursor`, up to `max_wait`; returns
+    /// an empty list when none came.
+    pub async fn next_events(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+        max_wait: Duration,
+    ) -> Result<Vec<Event>> {
+        let deadline = tokio::time::Instant::now() + max_wait;
+        loop {
+            let events = self.backend.events_after(cursor, limit).await?;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if !events.is_empty() || left.is_zero() {
+                return Ok(events);
+            }
+            self.backend.wait_for_events(left).await?;
+        }
+    }
+
+    /// Moves time-driven transitions along: promotes due scheduled jobs,
+    /// takes back jobs whose worker stopped renewing its lease, and deletes
+    /// records past their TTL. Every worker runs this on a fixed interval;
+    /// running it from several processes at once is safe (guarded writes).
+    pub async fn maintain(&self) -> Result<Maintenance> {
+        let now = Timestamp::now();
+        let mut report = Maintenance::default();
+
+        let due = self.backend.due_scheduled(now, MAINTENANCE_BATCH).await?;
+        let applied = self
+            .backend
+            .apply(due.iter().map(|job| state::promote(job, now)).collect())
+            .await?;
+        report.promoted = applied.iter().filter(|a| **a).count() as u64;
+
+        let lost = self.backend.expired_leases(now, MAINTENANCE_BATCH).await?;
+        let transitions: Vec<_> = lost.iter().map(|job| state::lease_expired(job, now)).collect();
+        let outcomes: Vec<Status> = transitions.iter().map(|t| t.job.status()).collect();
+        let applied = self.backend.apply(transitions).await?;
+        for (status, applied) in outcomes.into_iter().zip(applied) {
+            match (applied, status) {
+                (true, Status::Queued) => report.requeued_lost += 1,
+                (true, _) => report.failed_lost += 1,
+                (false, _) => {}
+            }
+        }
+        if report.requeued_lost + report.failed_lost > 0 {
+            tracing::warn!(
+                requeued = report.requeued_lost,
+                failed = report.failed_lost,
+                "took back jobs whose worker stopped renewing its lease"
+            );
+        }
+        report.expired_deleted = self.backend.delete_expired(now).await?;
+        Ok(report)
+    }
+
+    /// Validates a queue list such as `analysis,conversion`.
+    pub fn parse_queues(&self, list: &str) -> Result<Vec<QueueName>> {
+        self.catalog.parse_queue_list(list)
+    }
+}

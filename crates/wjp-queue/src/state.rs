@@ -1,0 +1,409 @@
+//! The job state machine, written once for every backend.
+//!
+//! ```text
+//!              delay > 0                      run_at reached
+//!  enqueue ──────────────► scheduled ─────────────────────────┐
+//!     │                        │ cancel                        ▼
+//!     └───────────────────────►│──────────────────────────► queued ◄──── retry (by hand)
+//!                              ▼                               │ claim       ▲
+//!                          cancelled ◄── cancel ── running ◄───┘             │
+//!                                                   │  │  │                  │
+//!              completed ◄── handler returns Ok ────┘  │  └── lease expired, │
+//!                                                      │      attempts left ─┘ (queued)
+//!   failed ◄── error, no attempts left (or not retryable)
+//!   scheduled ◄── error, attempts left (run_at = now + backoff)
+//! ```
+//!
+//! Every function here is pure: it takes the job as last read and returns the
+//! job as it must become. A backend applies the result as a [`Transition`]:
+//! atomically, and only if the stored job still matches [`Expect`] (same
+//! status and, for a running job, the same lease token). That guard is what
+//! makes concurrent workers, reapers and cancellers safe.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::catalog::Catalog;
+use crate::error::{QueueError, Result};
+use crate::job::{
+    ErrorKind, Job, JobError, JobId, JobRequest, JobState, LeaseToken, Status, Timestamp,
+};
+
+/// Largest payload accepted, as JSON text. Jobs carry file paths and
+/// parameters, not files.
+pub const MAX_PAYLOAD_BYTES: usize = 4 * 1024 * 1024;
+/// Longest delay, TTL or timeout accepted: one year.
+const MAX_SECONDS: f64 = 366.0 * 24.0 * 3600.0;
+/// Longest wait between two retries.
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+pub const MAX_ATTEMPTS: u32 = 100;
+
+/// What the stored job must still look like for a transition to apply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expect {
+    pub status: Status,
+    /// For a running job: the lease of the worker making the change.
+    pub lease_token: Option<LeaseToken>,
+}
+
+/// A guarded change of one job: `job` is the whole job as it must become.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub job: Job,
+    pub expect: Expect,
+}
+
+impl Transition {
+    fn from(current: &Job, next: JobState) -> Transition {
+        Transition {
+            expect: Expect {
+                status: current.state.status,
+                lease_token: current.state.lease_token,
+            },
+            job: Job {
+                state: next,
+                ..current.clone()
+            },
+        }
+    }
+}
+
+fn seconds_to_ms(field: &str, seconds: Option<f64>, default: Duration) -> Result<u64> {
+    match seconds {
+        None => Ok(default.as_millis() as u64),
+        Some(s) if s.is_finite() && (0.0..=MAX_SECONDS).contains(&s) => Ok((s * 1000.0) as u64),
+        Some(s) => Err(QueueError::InvalidRequest(format!(
+            "{field} must be between 0 and {MAX_SECONDS} seconds, got {s}"
+        ))),
+    }
+}
+
+/// Turns a client's request into a new job, filling defaults from the kind.
+pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result<Job> {
+    let spec = catalog.kind(&request.kind)?;
+    let queue = match &request.queue {
+        Some(name) => catalog.queue(name)?,
+        None => spec.queue.clone(),
+    };
+    let id = match &request.job_id {
+        Some(id) => JobId::parse(id)?,
+        None => JobId::random(),
+    };
+    let payload_len = serde_json::to_string(&request.payload)
+        .map(|text| text.len())
+        .unwrap_or(usize::MAX);
+    if payload_len > MAX_PAYLOAD_BYTES {
+        return Err(QueueError::InvalidRequest(format!(
+            "payload is {payload_len} bytes of JSON; the limit is {MAX_PAYLOAD_BYTES}"
+        )));
+    }
+    let max_attempts = request.max_attempts.unwrap_or(spec.max_attempts);
+    if !(1..=MAX_ATTEMPTS).contains(&max_attempts) {
+        return Err(QueueError::InvalidRequest(format!(
+            "max_attempts must be between 1 and {MAX_ATTEMPTS}, got {max_attempts}"
+        )));
+    }
+    let timeout_ms = seconds_to_ms("timeout", request.timeout, spec.timeout)?;
+    if timeout_ms == 0 {
+        return Err(QueueError::InvalidRequest(
+            "timeout must be more than 0 seconds".into(),
+        ));
+    }
+    let delay_ms = seconds_to_ms("delay", request.delay, Duration::ZERO)?;
+    let defaults = &catalog.defaults;
+    let run_at = now.plus_millis(delay_ms);
+    let status = if delay_ms > 0 {
+        Status::Scheduled
+    } else {
+        Status::Queued
+    };
+    Ok(Job {
+        id,
+        kind: spec.kind.clone(),
+        queue,
+        payload: request.payload,
+        priority: request.priority.unwrap_or(0),
+        max_attempts,
+        timeout_ms,
+        result_ttl_ms: seconds_to_ms("result_ttl", request.result_ttl, defaults.result_ttl)?,
+        failure_ttl_ms: seconds_to_ms("failure_ttl", request.failure_ttl, defaults.failure_ttl)?,
+        backoff_ms: seconds_to_ms("backoff", request.backoff, defaults.backoff)?,
+        created_at: now,
+        state: JobState {
+            status,
+            progress: None,
+            progress_message: None,
+            result: None,
+            error: None,
+            attempt: 0,
+            run_at,
+            enqueued_at: (status == Status::Queued).then_some(now),
+            started_at: None,
+            completed_at: None,
+            expires_at: None,
+            worker: None,
+            lease_token: None,
+            lease_expires_at: None,
+            cancel_requested: false,
+        },
+    })
+}
+
+/// Whether enqueueing a new job under an existing job's id replaces it.
+/// A job that is waiting, running or done is returned instead of duplicated;
+/// a failed or cancelled one may be submitted afresh.
+pub fn id_is_reusable(existing: &Job) -> bool {
+    matches!(existing.status(), Status::Failed | Status::Cancelled)
+}
+
+/// Whether a job may be claimed now.
+pub fn is_ready(job: &Job, now: Timestamp) -> bool {
+    matches!(job.status(), Status::Queued | Status::Scheduled) && job.state.run_at <= now
+}
+
+/// A worker takes the job: it starts a new attempt under a fresh lease.
+pub fn claim(job: &Job, worker: &str, lease: Duration, now: Timestamp) -> Transition {
+    let mut next = job.state.clone();
+    next.status = Status::Running;
+    next.attempt = job.state.attempt + 1;
+    next.started_at = Some(now);
+    next.completed_at = None;
+    next.enqueued_at = next.enqueued_at.or(Some(job.state.run_at));
+    next.worker = Some(worker.to_owned());
+    next.lease_token = Some(LeaseToken::random());
+    next.lease_expires_at = Some(now.plus_millis(lease.as_millis() as u64));
+    next.progress = Some(0.0);
+    next.progress_message = None;
+    next.error = None;
+    next.cancel_requested = false;
+    Transition::from(job, next)
+}
+
+fn finished(job: &Job, status: Status, ttl_ms: u64, now: Timestamp) -> JobState {
+    let mut next = job.state.clone();
+    next.status = status;
+    next.completed_at = Some(now);
+    next.expires_at = Some(now.plus_millis(ttl_ms));
+    next.lease_token = None;
+    next.lease_expires_at = None;
+    next.cancel_requested = false;
+    next
+}
+
+/// The handler returned a result.
+pub fn complete(job: &Job, result: Value, now: Timestamp) -> Transition {
+    let mut next = finished(job, Status::Completed, job.result_ttl_ms, now);
+    next.result = Some(result);
+    next.error = None;
+    next.progress = Some(1.0);
+    Transition::from(job, next)
+}
+
+/// How long to wait before attempt `attempt + 1`: the job's backoff, doubled
+/// for every attempt already made after the first, capped at an hour.
+pub fn backoff_delay(job: &Job) -> Duration {
+    let doublings = job.state.attempt.saturating_sub(1).min(20);
+    let delay = job.backoff_ms.saturating_mul(1u64 << doublings);
+    Duration::from_millis(delay).min(MAX_BACKOFF)
+}
+
+/// The attempt failed. With attempts left and a retryable error, the job is
+/// scheduled again after its backoff; otherwise it joins the failed registry.
+pub fn fail(job: &Job, error: JobError, now: Timestamp) -> Transition {
+    let retry = error.kind.is_retryable() && job.state.attempt < job.max_attempts;
+    let next = if retry {
+        let mut next = job.state.clone();
+        next.status = Status::Scheduled;
+        next.run_at = now.plus_millis(backoff_delay(job).as_millis() as u64);
+        next.enqueued_at = None;
+        next.lease_token = None;
+        next.lease_expires_at = None;
+        next.cancel_requested = false;
+        next.error = Some(error);
+        next
+    } else {
+        let mut next = finished(job, Status::Failed, job.failure_ttl_ms, now);
+        next.error = Some(error);
+        next
+    };
+    Transition::from(job, next)
+}
+
+/// A waiting job (queued or scheduled) is cancelled before it runs.
+pub fn cancel_waiting(job: &Job, now: Timestamp) -> Result<Transition> {
+    if !matches!(job.status(), Status::Queued | Status::Scheduled) {
+        return Err(QueueError::InvalidTransition {
+            id: job.id.clone(),
+            status: job.status(),
+            action: "cancel",
+        });
+    }
+    let mut next = finished(job, Status::Cancelled, job.failure_ttl_ms, now);
+    next.error = Some(JobError::new(
+        ErrorKind::Cancelled,
+        "cancelled before it ran",
+    ));
+    Ok(Transition::from(job, next))
+}
+
+/// The worker stopped a running job because it was cancelled.
+pub fn cancelled_while_running(job: &Job, now: Timestamp) -> Transition {
+    let mut next = finished(job, Status::Cancelled, job.failure_ttl_ms, now);
+    next.error = Some(JobError::new(
+        ErrorKind::Cancelled,
+        "cancelled while running",
+    ));
+    Transition::from(job, next)
+}
+
+/// The worker holding the job stopped renewing its lease (it died or hung).
+/// The job goes back to the queue, or fails with `lost_lease` when it has
+/// no attempts left.
+pub fn lease_expired(job: &Job, now: Timestamp) -> Transition {
+    let worker = job.state.worker.as_deref().unwrap_or("unknown worker");
+    let error = JobError::new(
+        ErrorKind::LostLease,
+        format!(
+            "worker {worker} stopped renewing its lease during attempt {}",
+            job.state.attempt
+        ),
+    );
+    if job.state.cancel_requested {
+        return cancelled_while_running(job, now);
+    }
+    if job.state.attempt < job.max_attempts {
+        let mut next = job.state.clone();
+        next.status = Status::Queued;
+        next.run_at = now;
+        next.enqueued_at = Some(now);
+        next.lease_token = None;
+        next.lease_expires_at = None;
+        next.error = Some(error);
+        Transition::from(job, next)
+    } else {
+        let mut next = finished(job, Status::Failed, job.failure_ttl_ms, now);
+        next.error = Some(error);
+        Transition::from(job, next)
+    }
+}
+
+/// A worker shutting down gives back a job it could not finish in time. The
+/// attempt does not count: the job did nothing wrong.
+pub fn hand_back(job: &Job, now: Timestamp) -> Transition {
+    let mut next = job.state.clone();
+    next.status = Status::Queued;
+    next.attempt = job.state.attempt.saturating_sub(1);
+    next.run_at = now;
+    next.enqueued_at = Some(now);
+    next.lease_token = None;
+    next.lease_expires_at = None;
+    next.progress = None;
+    next.progress_message = None;
+    Transition::from(job, next)
+}
+
+/// Someone asks for a failed or cancelled job to run again: it starts over
+/// with all its attempts.
+pub fn retry(job: &Job, now: Timestamp) -> Result<Transition> {
+    if !matches!(job.status(), Status::Failed | Status::Cancelled) {
+        return Err(QueueError::InvalidTransition {
+            id: job.id.clone(),
+            status: job.status(),
+            action: "retry",
+        });
+    }
+    let mut next = job.state.clone();
+    next.status = Status::Queued;
+    next.attempt = 0;
+    next.run_at = now;
+    next.enqueued_at = Some(now);
+    next.completed_at = None;
+    next.expires_at = None;
+    next.result = None;
+    next.progress = None;
+    next.progress_message = None;
+    next.cancel_requested = false;
+    Ok(Transition::from(job, next))
+}
+
+/// A scheduled job whose time has come joins its queue.
+pub fn promote(job: &Job, now: Timestamp) -> Transition {
+    let mut next = job.state.clone();
+    next.status = Status::Queued;
+    next.enqueued_at = Some(now);
+    Transition::from(job, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn job(max_attempts: u32) -> Job {
+        let mut catalog = Catalog::standard();
+        catalog.register("noop", "default", None).unwrap();
+        let mut request = JobRequest::new("noop", json!({}));
+        request.max_attempts = Some(max_attempts);
+        request.backoff = Some(1.0);
+        new_job(request, &catalog, Timestamp(1_000)).unwrap()
+    }
+
+    fn run(job: &Job, now: i64) -> Job {
+        claim(job, "w1", Duration::from_secs(30), Timestamp(now)).job
+    }
+
+    #[test]
+    fn a_failure_with_attempts_left_is_retried_after_a_doubling_backoff() {
+        let j = run(&job(3), 1_000);
+        let t = fail(&j, JobError::new(ErrorKind::HandlerError, "x"), Timestamp(2_000));
+        assert_eq!(t.job.status(), Status::Scheduled);
+        assert_eq!(t.job.state.run_at, Timestamp(3_000));
+        let j = run(&t.job, 3_000);
+        assert_eq!(j.state.attempt, 2);
+        let t = fail(&j, JobError::new(ErrorKind::Timeout, "x"), Timestamp(4_000));
+        assert_eq!(t.job.state.run_at, Timestamp(6_000));
+        let j = run(&t.job, 6_000);
+        let t = fail(&j, JobError::new(ErrorKind::Panic, "x"), Timestamp(7_000));
+        assert_eq!(t.job.status(), Status::Failed);
+        assert!(t.job.state.expires_at.is_some());
+    }
+
+    #[test]
+    fn an_invalid_payload_is_not_retried() {
+        let j = run(&job(5), 1_000);
+        let t = fail(&j, JobError::new(ErrorKind::InvalidPayload, "x"), Timestamp(2_000));
+        assert_eq!(t.job.status(), Status::Failed);
+    }
+
+    #[test]
+    fn transitions_are_guarded_by_the_lease_of_the_running_attempt() {
+        let j = run(&job(1), 1_000);
+        let t = complete(&j, json!(1), Timestamp(2_000));
+        assert_eq!(t.expect.status, Status::Running);
+        assert_eq!(t.expect.lease_token, j.state.lease_token);
+        assert!(t.job.state.lease_token.is_none());
+    }
+
+    #[test]
+    fn a_lost_lease_requeues_or_fails_when_attempts_are_used_up() {
+        let j = run(&job(2), 1_000);
+        let t = lease_expired(&j, Timestamp(40_000));
+        assert_eq!(t.job.status(), Status::Queued);
+        let j = run(&t.job, 40_000);
+        let t = lease_expired(&j, Timestamp(80_000));
+        assert_eq!(t.job.status(), Status::Failed);
+        assert_eq!(t.job.state.error.unwrap().kind, ErrorKind::LostLease);
+    }
+
+    #[test]
+    fn only_waiting_jobs_can_be_cancelled_directly_and_only_ended_ones_retried() {
+        let j = job(1);
+        assert!(retry(&j, Timestamp(1)).is_err());
+        let running = run(&j, 1_000);
+        assert!(cancel_waiting(&running, Timestamp(1)).is_err());
+        let cancelled = cancel_waiting(&j, Timestamp(2_000)).unwrap().job;
+        assert_eq!(cancelled.status(), Status::Cancelled);
+        assert_eq!(retry(&cancelled, Timestamp(3_000)).unwrap().job.status(), Status::Queued);
+    }
+}

@@ -1,0 +1,834 @@
+//! The backend conformance suite: what every backend must do, tested through
+//! the public [`Queue`] and [`Worker`] API only. A backend module provides a
+//! [`Store`] and invokes `conformance_suite!` with an expression that builds
+//! one; each test gets a fresh store.
+//!
+//! Waits are bounded to keep a broken backend from hanging CI; they are
+//! generous limits on a hang, not speed targets.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use wjp_queue::backend::{Backend, ClaimRequest, JobQuery};
+use wjp_queue::state;
+use wjp_queue::{
+    builtin, CancelOutcome, Catalog, ErrorKind, Handlers, Job, JobId, JobRequest, Queue,
+    QueueName, Status, Timestamp, Worker, WorkerConfig, WorkerExit,
+};
+
+/// A place jobs are stored, which several handles can connect to, as
+/// several processes would.
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn connect(&self) -> Arc<dyn Backend>;
+}
+
+pub fn catalog() -> Catalog {
+    let mut catalog = Catalog::standard();
+    builtin::register(&mut catalog).unwrap();
+    catalog.register("record", "analysis", None).unwrap();
+    catalog
+}
+
+pub async fn queue_on(store: &dyn Store) -> Queue {
+    Queue::new(store.connect().await, catalog())
+}
+
+fn q(name: &str) -> QueueName {
+    QueueName::parse(name).unwrap()
+}
+
+pub fn request(kind: &str, payload: Value) -> JobRequest {
+    JobRequest::new(kind, payload)
+}
+
+/// A worker running in the background until `stop` is sent.
+pub struct RunningWorker {
+    stop: Option<oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<wjp_queue::error::Result<WorkerExit>>,
+}
+
+impl RunningWorker {
+    pub async fn stop(mut self) -> WorkerExit {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.handle.await.unwrap().unwrap()
+    }
+
+    pub async fn finish(self) -> WorkerExit {
+        tokio::time::timeout(Duration::from_secs(60), self.handle)
+            .await
+            .expect("worker did not finish within 60 s")
+            .unwrap()
+            .unwrap()
+    }
+}
+
+pub fn fast_config(name: &str, queues: &[&str]) -> WorkerConfig {
+    let mut config = WorkerConfig::new(name, queues.iter().map(|n| q(n)).collect());
+    config.concurrency = 4;
+    config.lease = Duration::from_secs(5);
+    config.heartbeat = Duration::from_millis(100);
+    config.maintenance = Duration::from_millis(100);
+    config.shutdown_grace = Duration::from_secs(10);
+    config.stuck_grace = Duration::from_millis(300);
+    config.idle_wait = Duration::from_millis(50);
+    config
+}
+
+pub fn builtin_handlers() -> Handlers {
+    let mut handlers = Handlers::new();
+    builtin::add_handlers(&mut handlers).unwrap();
+    handlers
+}
+
+pub fn start_worker(queue: &Queue, handlers: Handlers, config: WorkerConfig) -> RunningWorker {
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let worker = Worker::new(queue.clone(), handlers, config).unwrap();
+    let handle = tokio::spawn(worker.run(async move {
+        let _ = stop_rx.await;
+    }));
+    RunningWorker {
+        stop: Some(stop_tx),
+        handle,
+    }
+}
+
+/// Polls `job` until `done` holds, for at most `limit`.
+pub async fn wait_for_job(
+    queue: &Queue,
+    id: &JobId,
+    limit: Duration,
+    done: impl Fn(&Job) -> bool,
+) -> Job {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let job = queue.job(id).await.unwrap();
+        if let Some(job) = &job {
+            if done(job) {
+                return job.clone();
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "job {id} did not reach the expected state within {limit:?}; last seen: {job:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub async fn claim(queue: &Queue, queues: &[&str], max: usize, lease: Duration) -> Vec<Job> {
+    queue
+        .backend()
+        .claim(&ClaimRequest {
+            queues: queues.iter().map(|n| q(n)).collect(),
+            worker: "test-claimer".into(),
+            max,
+            lease,
+            now: Timestamp::now(),
+        })
+        .await
+        .unwrap()
+}
+
+macro_rules! conformance_suite {
+    ($store:expr) => {
+        conformance_suite!(@tests $store;
+            a_job_moves_from_queued_to_running_to_completed_with_events,
+            claims_take_the_highest_priority_then_the_oldest,
+            claims_across_queues_respect_priority,
+            delayed_jobs_wait_for_their_time,
+            failures_are_retried_with_a_doubling_backoff,
+            completed_results_expire_after_their_ttl,
+            failed_jobs_stay_in_the_failed_registry_until_their_ttl,
+            a_client_given_id_is_idempotent,
+            a_batch_with_a_bad_request_stores_nothing,
+            cancelling_a_queued_job_stops_it_from_running,
+            cancelling_a_running_job_stops_it,
+            a_handler_that_never_yields_is_timed_out,
+            an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite,
+            a_lost_lease_with_no_attempts_left_fails_the_job,
+            two_workers_racing_complete_every_job_exactly_once,
+            jobs_survive_a_restart_of_everything,
+            shutdown_hands_running_jobs_back,
+            panics_and_missing_handlers_fail_the_job_and_the_worker_carries_on,
+            progress_is_recorded_and_published,
+            retrying_a_failed_job_runs_it_again,
+            counts_listing_and_purge,
+            unknown_kinds_queues_and_bad_values_are_refused,
+            events_can_be_followed_from_a_cursor,
+        );
+    };
+    (@tests $store:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store = $store;
+                $crate::conformance::$name(&store).await;
+            }
+        )*
+    };
+}
+
+pub async fn a_job_moves_from_queued_to_running_to_completed_with_events(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let before = queue.last_event_id().await.unwrap();
+    let job = queue.enqueue(request("noop", json!({"x": 1}))).await.unwrap();
+    assert!(job.created);
+    let job = job.job;
+    assert_eq!(job.status(), Status::Queued);
+    assert_eq!(job.queue.as_str(), "default");
+    assert_eq!(job.timeout_ms, 300_000);
+    assert_eq!(job.result_ttl_ms, 3_600_000);
+    assert_eq!(job.state.attempt, 0);
+
+    let claimed = claim(&queue, &["default"], 10, Duration::from_secs(30)).await;
+    assert_eq!(claimed.len(), 1);
+    let running = &claimed[0];
+    assert_eq!(running.status(), Status::Running);
+    assert_eq!(running.state.attempt, 1);
+    assert!(running.state.lease_token.is_some());
+    assert_eq!(running.state.worker.as_deref(), Some("test-claimer"));
+    let stored = queue.job(&job.id).await.unwrap().unwrap();
+    assert_eq!(stored.status(), Status::Running);
+    assert!(stored.state.started_at.is_some());
+
+    let t = state::complete(running, json!({"ok": true}), Timestamp::now());
+    assert_eq!(queue.backend().apply(vec![t]).await.unwrap(), vec![true]);
+    let done = queue.job(&job.id).await.unwrap().unwrap();
+    assert_eq!(done.status(), Status::Completed);
+    assert_eq!(done.state.result, Some(json!({"ok": true})));
+    assert_eq!(done.state.progress, Some(1.0));
+    assert!(done.state.completed_at.is_some());
+    assert!(done.state.expires_at.is_some());
+
+    let events = queue.events_after(before.as_deref(), 100).await.unwrap();
+    let statuses: Vec<Status> = events
+        .iter()
+        .filter(|e| e.job_id == job.id)
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![Status::Queued, Status::Running, Status::Completed]
+    );
+}
+
+pub async fn claims_take_the_highest_priority_then_the_oldest(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let mut ids = HashMap::new();
+    for (name, priority) in [("low-1", 0), ("high", 5), ("mid", 1), ("low-2", 0), ("neg", -3)] {
+        let mut r = request("noop", json!({}));
+        r.priority = Some(priority);
+        r.job_id = Some(name.into());
+        ids.insert(name, queue.enqueue(r).await.unwrap().job.id);
+        // Distinct enqueue times, so "oldest" is well defined.
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let mut order = Vec::new();
+    for _ in 0..5 {
+        let claimed = claim(&queue, &["default"], 1, Duration::from_secs(30)).await;
+        assert_eq!(claimed.len(), 1);
+        order.push(claimed[0].id.to_string());
+    }
+    assert_eq!(order, ["high", "mid", "low-1", "low-2", "neg"]);
+    assert!(claim(&queue, &["default"], 1, Duration::from_secs(30)).await.is_empty());
+}
+
+pub async fn claims_across_queues_respect_priority(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    for (id, q, priority) in [("a", "default", 1), ("b", "analysis", 9), ("c", "gcode", 5)] {
+        let mut r = request("noop", json!({}));
+        r.queue = Some(q.into());
+        r.priority = Some(priority);
+        r.job_id = Some(id.into());
+        queue.enqueue(r).await.unwrap();
+    }
+    let claimed = claim(&queue, &["default", "analysis"], 10, Duration::from_secs(30)).await;
+    let ids: Vec<_> = claimed.iter().map(|j| j.id.to_string()).collect();
+    assert_eq!(ids, ["b", "a"], "gcode is not listened to; analysis outranks default");
+}
+
+pub async fn delayed_jobs_wait_for_their_time(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let mut r = request("noop", json!({}));
+    r.delay = Some(0.4);
+    let job = queue.enqueue(r).await.unwrap().job;
+    assert_eq!(job.status(), Status::Scheduled);
+    assert!(job.state.run_at > job.created_at);
+    assert!(claim(&queue, &["default"], 5, Duration::from_secs(30)).await.is_empty());
+    assert_eq!(queue.queue_length("default").await.unwrap(), 1);
+
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let report = queue.maintain().await.unwrap();
+    assert_eq!(report.promoted, 1);
+    assert_eq!(
+        queue.job(&job.id).await.unwrap().unwrap().status(),
+        Status::Queued
+    );
+    assert_eq!(claim(&queue, &["default"], 5, Duration::from_secs(30)).await.len(), 1);
+}
+
+pub async fn failures_are_retried_with_a_doubling_backoff(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let mut r = request("fail", json!({"succeed_on_attempt": 3}));
+    r.max_attempts = Some(3);
+    r.backoff = Some(0.2);
+    let id = queue.enqueue(r).await.unwrap().job.id;
+
+    let first = claim(&queue, &["default"], 1, Duration::from_secs(30)).await.remove(0);
+    let failed_at = Timestamp::now();
+    let t = state::fail(
+        &first,
+        wjp_queue::JobError::new(ErrorKind::HandlerError, "boom"),
+        failed_at,
+    );
+    assert!(queue.backend().apply(vec![t]).await.unwrap()[0]);
+    let waiting = queue.job(&id).await.unwrap().unwrap();
+    assert_eq!(waiting.status(), Status::Scheduled);
+    assert_eq!(waiting.state.run_at, failed_at.plus_millis(200));
+    assert_eq!(waiting.state.error.as_ref().unwrap().message, "boom");
+
+    // The worker does the rest: attempt 2 fails, attempt 3 succeeds.
+    let worker = start_worker(&queue, builtin_handlers(), fast_config("w-retry", &["default"]));
+    let done = wait_for_job(&queue, &id, Duration::from_secs(30), |j| j.status().is_terminal()).await;
+    worker.stop().await;
+    assert_eq!(done.status(), Status::Completed, "{done:#?}");
+    assert_eq!(done.state.attempt, 3);
+    assert_eq!(done.state.result, Some(json!({"succeeded_on_attempt": 3})));
+}
+
+pub async fn completed_results_expire_after_their_ttl(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let mut r = request("noop", json!(7));
+    r.result_ttl = Some(0.3);
+    let id = queue.enqueue(r).await.unwrap().job.id;
+    let job = claim(&queue, &["default"], 1, Duration::from_secs(30)).await.remove(0);
+    queue
+        .backend()
+        .apply(vec![state::complete(&job, json!(7), Timestamp::now())])
+        .await
+        .unwrap();
+    assert!(queue.job(&id).await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(queue.job(&id).await.unwrap().is_none(), "expired results are gone");
+    let report = queue.maintain().await.unwrap();
+    assert_eq!(report.expired_deleted, 1);
+    assert_eq!(queue.counts().await.unwrap()[0].completed, 0);
+}
+
+pub async fn failed_jobs_stay_in_the_failed_registry_until_their_ttl(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let mut keep = request("fail", json!({"message": "kept"}));
+    keep.failure_ttl = Some(3600.0);
+    let mut short = request("fail", json!({"message": "short"}));
+    short.failure_ttl = Some(0.5);
+    let kept = queue.enqueue(keep).await.unwrap().job.id;
+    let gone = queue.enqueue(short).await.unwrap().job.id;
+    let worker = start_worker(&queue, builtin_handlers(), fast_config("w-fail", &["default"]));
+    for id in [&kept, &gone] {
+        wait_for_job(&queue, id, Duration::from_secs(30), |j| j.status() == Status::Failed).await;
+    }
+    worker.stop().await;
+    let failed = queue.failed_jobs(Some("default"), 10).await.unwrap();
+    assert_eq!(failed.len(), 2);
+    let job = queue.job(&kept).await.unwrap().unwrap();
+    let error = job.state.error.unwrap();
+    assert_eq!((error.kind, error.message.as_str()), (ErrorKind::HandlerError, "kept"));
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    queue.maintain().await.unwrap();
+    let failed: Vec<_> = queue
+        .failed_jobs(None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(failed, vec![kept]);
+}
+
+pub async fn a_client_given_id_is_idempotent(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let mut r = request("noop", json!({"n": 1}));
+    r.job_id = Some("quote-42".into());
+    let first = queue.enqueue(r.clone()).await.unwrap();
+    assert!(first.created);
+    let mut again = r.clone();
+    again.payload = json!({"n": 2});
+    let second = queue.enqueue(again.clone()).await.unwrap();
+    assert!(!second.created);
+    assert_eq!(second.job.payload, json!({"n": 1}), "the existing job is returned");
+    assert_eq!(queue.counts().await.unwrap()[0].queued, 1);
+
+    // Still the same job once it runs and once it completes.
+    let job = claim(&queue, &["default"], 1, Duration::from_secs(30)).await.remove(0);
+    assert!(!queue.enqueue(again.clone()).await.unwrap().created);
+    queue
+        .backend()
+        .apply(vec![state::complete(&job, json!(1), Timestamp::now())])
+        .await
+        .unwrap();
+    let third = queue.enqueue(again.clone()).await.unwrap();
+    assert!(!third.created);
+    assert_eq!(third.job.status(), Status::Completed);
+
+    // A cancelled job's id may be used afresh.
+    let mut other = request("noop", json!({}));
+    other.job_id = Some("quote-43".into());
+    let id = queue.enqueue(other.clone()).await.unwrap().job.id;
+    queue.cancel(&id).await.unwrap();
+    let fresh = queue.enqueue(other).await.unwrap();
+    assert!(fresh.created);
+    assert_eq!(fresh.job.status(), Status::Queued);
+}
+
+pub async fn a_batch_with_a_bad_request_stores_nothing(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let good = request("noop", json!({}));
+    let bad = request("no_such_kind", json!({}));
+    let err = queue
+        .enqueue_batch(vec![good.clone(), good.clone(), bad])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("job 3"), "{err}");
+    assert_eq!(queue.counts().await.unwrap()[0].queued, 0);
+    let ok = queue.enqueue_batch(vec![good.clone(); 50]).await.unwrap();
+    assert_eq!(ok.len(), 50);
+    assert_eq!(queue.queue_length("default").await.unwrap(), 50);
+}
+
+pub async fn cancelling_a_queued_job_stops_it_from_running(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let id = queue.enqueue(request("noop", json!({}))).await.unwrap().job.id;
+    assert_eq!(queue.cancel(&id).await.unwrap(), CancelOutcome::Cancelled);
+    let job = queue.job(&id).await.unwrap().unwrap();
+    assert_eq!(job.status(), Status::Cancelled);
+    assert_eq!(job.state.error.unwrap().kind, ErrorKind::Cancelled);
+    assert!(claim(&queue, &["default"], 1, Duration::from_secs(30)).await.is_empty());
+    assert_eq!(
+        queue.cancel(&id).await.unwrap(),
+        CancelOutcome::AlreadyEnded(Status::Cancelled)
+    );
+    let missing = JobId::parse("nope").unwrap();
+    assert_eq!(queue.cancel(&missing).await.unwrap_err().code(), "job_not_found");
+}
+
+pub async fn cancelling_a_running_job_stops_it(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let id = queue
+        .enqueue(request("sleep", json!({"seconds": 60})))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let worker = start_worker(&queue, builtin_handlers(), fast_config("w-cancel", &["default"]));
+    wait_for_job(&queue, &id, Duration::from_secs(20), |j| j.status() == Status::Running).await;
+    assert_eq!(queue.cancel(&id).await.unwrap(), CancelOutcome::Requested);
+    let job = wait_for_job(&queue, &id, Duration::from_secs(20), |j| j.status().is_terminal()).await;
+    assert_eq!(job.status(), Status::Cancelled);
+    assert_eq!(job.state.error.unwrap().kind, ErrorKind::Cancelled);
+    // The worker is still healthy: the cooperative handler stopped by itself.
+    let next = queue.enqueue(request("noop", json!(1))).await.unwrap().job.id;
+    wait_for_job(&queue, &next, Duration::from_secs(20), |j| j.status() == Status::Completed).await;
+    assert_eq!(worker.stop().await, WorkerExit::Shutdown);
+}
+
+pub async fn a_handler_that_never_yields_is_timed_out(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let mut r = request("spin", json!({"seconds": 4}));
+    r.timeout = Some(0.5);
+    let id = queue.enqueue(r).await.unwrap().job.id;
+    let healthy = queue.enqueue(request("noop", json!(2))).await.unwrap().job.id;
+    let mut config = fast_config("w-spin", &["default"]);
+    config.concurrency = 2;
+    let worker = start_worker(&queue, builtin_handlers(), config);
+    let job = wait_for_job(&queue, &id, Duration::from_secs(20), |j| j.status().is_terminal()).await;
+    assert_eq!(job.status(), Status::Failed);
+    let error = job.state.error.unwrap();
+    assert_eq!(error.kind, ErrorKind::Timeout);
+    assert!(error.message.contains("0.5 s"), "{}", error.message);
+    // The thread cannot be stopped, so the worker asks to be replaced, after
+    // finishing its healthy work.
+    assert_eq!(worker.finish().await, WorkerExit::RestartNeeded);
+    let healthy = queue.job(&healthy).await.unwrap().unwrap();
+    assert_eq!(healthy.status(), Status::Completed);
+}
+
+pub async fn an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite(
+    store: &dyn Store,
+) {
+    let queue = queue_on(store).await;
+    let mut r = request("noop", json!({}));
+    r.max_attempts = Some(3);
+    let id = queue.enqueue(r).await.unwrap().job.id;
+    let stale = claim(&queue, &["default"], 1, Duration::from_millis(200)).await.remove(0);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let report = queue.maintain().await.unwrap();
+    assert_eq!(report.requeued_lost, 1);
+    let requeued = queue.job(&id).await.unwrap().unwrap();
+    assert_eq!(requeued.status(), Status::Queued);
+    assert_eq!(requeued.state.error.unwrap().kind, ErrorKind::LostLease);
+
+    let owner = claim(&queue, &["default"], 1, Duration::from_secs(30)).await.remove(0);
+    assert_eq!(owner.state.attempt, 2);
+    // The first worker wakes up and tries to record its result: refused.
+    let late = state::complete(&stale, json!("stale"), Timestamp::now());
+    assert_eq!(queue.backend().apply(vec![late]).await.unwrap(), vec![false]);
+    let renewal = queue
+        .backend()
+        .renew_leases(
+            &[wjp_queue::backend::LeaseRef {
+                id: stale.id.clone(),
+                token: stale.state.lease_token.unwrap(),
+            }],
+            Timestamp::now().plus_millis(10_000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(renewal, vec![wjp_queue::backend::LeaseState::Lost]);
+    let fresh = state::complete(&owner, json!("owner"), Timestamp::now());
+    assert_eq!(queue.backend().apply(vec![fresh]).await.unwrap(), vec![true]);
+    let job = queue.job(&id).await.unwrap().unwrap();
+    assert_eq!(job.state.result, Some(json!("owner")));
+}
+
+pub async fn a_lost_lease_with_no_attempts_left_fails_the_job(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let id = queue.enqueue(request("noop", json!({}))).await.unwrap().job.id;
+    claim(&queue, &["default"], 1, Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(queue.maintain().await.unwrap().failed_lost, 1);
+    let job = queue.job(&id).await.unwrap().unwrap();
+    assert_eq!(job.status(), Status::Failed);
+    assert_eq!(job.state.error.unwrap().kind, ErrorKind::LostLease);
+}
+
+pub async fn two_workers_racing_complete_every_job_exactly_once(store: &dyn Store) {
+    const JOBS: usize = 1000;
+    let runs: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let make_handlers = || {
+        let runs = runs.clone();
+        let mut handlers = Handlers::new();
+        handlers
+            .add("record", move |ctx: &wjp_queue::JobContext| {
+                *runs
+                    .lock()
+                    .unwrap()
+                    .entry(ctx.job().id.to_string())
+                    .or_default() += 1;
+                Ok(json!(ctx.job().id.to_string()))
+            })
+            .unwrap();
+        handlers
+    };
+    let producer = queue_on(store).await;
+    let requests: Vec<_> = (0..JOBS).map(|i| request("record", json!(i))).collect();
+    let ids: Vec<JobId> = producer
+        .enqueue_batch(requests)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.job.id)
+        .collect();
+    // Two handles on the store, as two processes would have.
+    let a = queue_on(store).await;
+    let b = queue_on(store).await;
+    let mut ca = fast_config("racer-a", &["analysis"]);
+    ca.burst = true;
+    let mut cb = fast_config("racer-b", &["analysis"]);
+    cb.burst = true;
+    let wa = start_worker(&a, make_handlers(), ca);
+    let wb = start_worker(&b, make_handlers(), cb);
+    assert_eq!(wa.finish().await, WorkerExit::Drained);
+    assert_eq!(wb.finish().await, WorkerExit::Drained);
+
+    let runs = runs.lock().unwrap();
+    assert_eq!(runs.len(), JOBS);
+    assert!(runs.values().all(|n| *n == 1), "some job ran twice");
+    for id in &ids {
+        let job = producer.job(id).await.unwrap().unwrap();
+        assert_eq!(job.status(), Status::Completed);
+        assert_eq!(job.state.result, Some(json!(id.to_string())));
+    }
+    let counts = &producer.counts().await.unwrap()[1];
+    assert_eq!((counts.name.as_str(), counts.completed), ("analysis", JOBS as u64));
+}
+
+pub async fn jobs_survive_a_restart_of_everything(store: &dyn Store) {
+    let ids: Vec<JobId> = {
+        let queue = queue_on(store).await;
+        let requests: Vec<_> = (0..100).map(|i| request("noop", json!(i))).collect();
+        queue
+            .enqueue_batch(requests)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.job.id)
+            .collect()
+    };
+    // Everything from before is dropped; a new handle finds the jobs.
+    let queue = queue_on(store).await;
+    assert_eq!(queue.queue_length("default").await.unwrap(), 100);
+    let mut config = fast_config("w-restart", &["default"]);
+    config.burst = true;
+    start_worker(&queue, builtin_handlers(), config).finish().await;
+    for (i, id) in ids.iter().enumerate() {
+        let job = queue.job(id).await.unwrap().unwrap();
+        assert_eq!(job.state.result, Some(json!(i)));
+    }
+}
+
+pub async fn shutdown_hands_running_jobs_back(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let id = queue
+        .enqueue(request("spin", json!({"seconds": 3})))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let mut config = fast_config("w-shutdown", &["default"]);
+    config.shutdown_grace = Duration::from_millis(200);
+    let worker = start_worker(&queue, builtin_handlers(), config);
+    wait_for_job(&queue, &id, Duration::from_secs(20), |j| j.status() == Status::Running).await;
+    assert_eq!(worker.stop().await, WorkerExit::Shutdown);
+    let job = queue.job(&id).await.unwrap().unwrap();
+    assert_eq!(job.status(), Status::Queued, "{job:#?}");
+    assert_eq!(job.state.attempt, 0, "a handed-back attempt does not count");
+    assert!(queue.workers().await.unwrap().is_empty(), "the worker deregistered");
+}
+
+pub async fn panics_and_missing_handlers_fail_the_job_and_the_worker_carries_on(
+    store: &dyn Store,
+) {
+    let queue = queue_on(store).await;
+    let panicking = queue
+        .enqueue(request("fail", json!({"panic": true, "message": "bad arc"})))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let mut r = request("record", json!({}));
+    r.queue = Some("default".into());
+    let unhandled = queue.enqueue(r).await.unwrap().job.id;
+    let fine = queue.enqueue(request("noop", json!("ok"))).await.unwrap().job.id;
+    let mut config = fast_config("w-panic", &["default"]);
+    config.burst = true;
+    assert_eq!(
+        start_worker(&queue, builtin_handlers(), config).finish().await,
+        WorkerExit::Drained
+    );
+    let job = queue.job(&panicking).await.unwrap().unwrap();
+    let error = job.state.error.unwrap();
+    assert_eq!(error.kind, ErrorKind::Panic);
+    assert!(error.message.contains("bad arc"), "{}", error.message);
+    let job = queue.job(&unhandled).await.unwrap().unwrap();
+    assert_eq!(job.state.error.unwrap().kind, ErrorKind::NoHandler);
+    let job = queue.job(&fine).await.unwrap().unwrap();
+    assert_eq!(job.state.result, Some(json!("ok")));
+}
+
+pub async fn progress_is_recorded_and_published(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let cursor = queue.last_event_id().await.unwrap();
+    let id = queue
+        .enqueue(request("sleep", json!({"seconds": 1.5})))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let worker = start_worker(&queue, builtin_handlers(), fast_config("w-progress", &["default"]));
+    let midway = wait_for_job(&queue, &id, Duration::from_secs(20), |j| {
+        j.state.progress.is_some_and(|p| p > 0.0 && p < 1.0)
+    })
+    .await;
+    assert!(midway
+        .state
+        .progress_message
+        .as_deref()
+        .is_some_and(|m| m.contains("of 10 steps")));
+    wait_for_job(&queue, &id, Duration::from_secs(20), |j| j.status() == Status::Completed).await;
+    worker.stop().await;
+    let events = queue.events_after(cursor.as_deref(), 1000).await.unwrap();
+    let progress: Vec<f64> = events
+        .iter()
+        .filter(|e| e.job_id == id && e.status == Status::Running)
+        .filter_map(|e| e.progress)
+        .collect();
+    assert!(progress.len() >= 3, "progress events: {progress:?}");
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    assert_eq!(events.last().filter(|e| e.job_id == id).map(|e| e.status), Some(Status::Completed));
+}
+
+pub async fn retrying_a_failed_job_runs_it_again(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let id = queue
+        .enqueue(request("fail", json!({"succeed_on_attempt": 2})))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let mut config = fast_config("w-manual-retry", &["default"]);
+    config.burst = true;
+    start_worker(&queue, builtin_handlers(), config.clone()).finish().await;
+    assert_eq!(queue.job(&id).await.unwrap().unwrap().status(), Status::Failed);
+    let err = queue.retry(&JobId::parse("missing").unwrap()).await.unwrap_err();
+    assert_eq!(err.code(), "job_not_found");
+    let again = queue.retry(&id).await.unwrap();
+    assert_eq!(again.status(), Status::Queued);
+    assert_eq!(again.state.attempt, 0);
+    start_worker(&queue, builtin_handlers(), config).finish().await;
+    let job = queue.job(&id).await.unwrap().unwrap();
+    // Attempts restart from zero, so the retried run is attempt 1 and fails
+    // again: the handler succeeds only from attempt 2.
+    assert_eq!(job.status(), Status::Failed);
+    assert_eq!(job.state.attempt, 1);
+    assert_eq!(queue.retry(&id).await.unwrap().status(), Status::Queued);
+    let done = queue.enqueue(request("noop", json!({}))).await.unwrap().job.id;
+    claim(&queue, &["default"], 10, Duration::from_secs(30)).await;
+    let err = queue.retry(&done).await.unwrap_err();
+    assert_eq!(err.code(), "invalid_transition");
+}
+
+pub async fn counts_listing_and_purge(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    for i in 0..25 {
+        let mut r = request("noop", json!(i));
+        if i % 5 == 0 {
+            r.queue = Some("nesting".into());
+        }
+        queue.enqueue(r).await.unwrap();
+    }
+    let counts = queue.counts().await.unwrap();
+    let names: Vec<_> = counts.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["default", "analysis", "conversion", "nesting", "gcode"]);
+    assert_eq!((counts[0].queued, counts[3].queued), (20, 5));
+
+    // Newest first, in pages.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = queue
+            .list(JobQuery {
+                queue: Some(q("default")),
+                status: Some(Status::Queued),
+                limit: 7,
+                cursor,
+            })
+            .await
+            .unwrap();
+        seen.extend(page.jobs.iter().map(|j| j.payload.as_i64().unwrap()));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<i64> = (0..25).rev().filter(|i| i % 5 != 0).collect();
+    assert_eq!(seen, expected);
+
+    assert_eq!(queue.purge("nesting", Status::Queued).await.unwrap(), 5);
+    assert_eq!(queue.queue_length("nesting").await.unwrap(), 0);
+    assert_eq!(
+        queue.purge("default", Status::Running).await.unwrap_err().code(),
+        "invalid_request"
+    );
+    assert_eq!(
+        queue.purge("cutting", Status::Queued).await.unwrap_err().code(),
+        "unknown_queue"
+    );
+}
+
+pub async fn unknown_kinds_queues_and_bad_values_are_refused(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let cases: Vec<(JobRequest, &str)> = vec![
+        (request("unknown_kind", json!({})), "unknown_kind"),
+        (
+            JobRequest {
+                queue: Some("cutting".into()),
+                ..request("noop", json!({}))
+            },
+            "unknown_queue",
+        ),
+        (
+            JobRequest {
+                job_id: Some("../../etc/passwd".into()),
+                ..request("noop", json!({}))
+            },
+            "invalid_job_id",
+        ),
+        (
+            JobRequest {
+                timeout: Some(f64::NAN),
+                ..request("noop", json!({}))
+            },
+            "invalid_request",
+        ),
+        (
+            JobRequest {
+                delay: Some(-1.0),
+                ..request("noop", json!({}))
+            },
+            "invalid_request",
+        ),
+        (
+            JobRequest {
+                max_attempts: Some(0),
+                ..request("noop", json!({}))
+            },
+            "invalid_request",
+        ),
+        (
+            request("noop", json!("x".repeat(state::MAX_PAYLOAD_BYTES + 1))),
+            "invalid_request",
+        ),
+    ];
+    for (r, code) in cases {
+        let err = queue.enqueue(r.clone()).await.unwrap_err();
+        assert_eq!(err.code(), code, "{r:?} gave {err}");
+    }
+    assert_eq!(queue.counts().await.unwrap().iter().map(|c| c.queued).sum::<u64>(), 0);
+}
+
+pub async fn events_can_be_followed_from_a_cursor(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let start = queue.last_event_id().await.unwrap();
+    let follower = queue.clone();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let seen_by_follower = seen.clone();
+    let follow = tokio::spawn(async move {
+        let mut cursor = start;
+        let mut ids = Vec::new();
+        while ids.len() < 5 {
+            let events = follower
+                .next_events(cursor.as_deref(), 100, Duration::from_secs(10))
+                .await
+                .unwrap();
+            assert!(!events.is_empty(), "no event within 10 s");
+            for e in &events {
+                ids.push(e.job_id.to_string());
+                seen_by_follower.fetch_add(1, Ordering::SeqCst);
+            }
+            cursor = events.last().map(|e| e.id.clone());
+        }
+        ids
+    });
+    let mut expected = Vec::new();
+    for i in 0..5 {
+        let mut r = request("noop", json!(i));
+        r.job_id = Some(format!("follow-{i}"));
+        expected.push(queue.enqueue(r).await.unwrap().job.id.to_string());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ids = tokio::time::timeout(Duration::from_secs(30), follow)
+        .await
+        .expect("follower finished")
+        .unwrap();
+    assert_eq!(ids, expected);
+    assert_eq!(seen.load(Ordering::SeqCst), 5);
+}

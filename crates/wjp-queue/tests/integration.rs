@@ -1,0 +1,8 @@
+//! The engine's integration tests: one binary, so linking stays fast.
+//!
+//! `conformance` holds the backend conformance suite, written once and run
+//! against every backend through the `conformance_suite!` macro.
+
+#[macro_use]
+mod conformance;
+mod sqlite;
