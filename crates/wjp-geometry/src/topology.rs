@@ -1,0 +1,980 @@
+//! Topology: from loose cut paths (millimetres) to contours, parts and a cut order.
+//!
+//! Steps, in order: drop zero-length paths; remove exact duplicates (they would be
+//! cut twice) and measure collinear overlaps; join open paths end to end within the
+//! snap tolerance (reporting the gaps closed and the junctions where more than two
+//! ends meet); classify closed contours by containment (even depth = a part's
+//! outer boundary, odd = a hole, depth 2 = an island, i.e. another part); order the
+//! cuts (holes before their outer, nearest neighbour next) and measure the rapid
+//! travel; derive the manufacturability figures.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::expand::SourcePath;
+use crate::geom::{
+    bulge_arc, point_in_ring, segment_distance, segment_length, Bbox, Path, Point, Vertex,
+};
+use crate::report::Warning;
+
+/// What a contour is in the part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContourRole {
+    /// Outer boundary of a part (even nesting depth).
+    Outer,
+    /// A hole (odd nesting depth).
+    Hole,
+    /// An open chain: cut, but encloses nothing.
+    Open,
+}
+
+/// One contour of the drawing, in millimetres. Arcs are kept as bulges.
+#[derive(Debug, Clone, Serialize)]
+pub struct Contour {
+    pub id: usize,
+    /// The path (bulge polyline). Not serialized in reports (they would be huge);
+    /// use [`crate::Drawing::contours`].
+    #[serde(skip)]
+    pub path: Path,
+    pub closed: bool,
+    pub role: ContourRole,
+    pub layer: String,
+    pub length_mm: f64,
+    /// Signed area, positive counter-clockwise (0 for open chains).
+    pub area_mm2: f64,
+    /// "ccw", "cw" or "open".
+    pub orientation: &'static str,
+    pub bbox_mm: [f64; 4],
+    /// Number of closed contours that contain this one.
+    pub depth: usize,
+    /// The smallest closed contour containing this one.
+    pub parent: Option<usize>,
+    /// The part this contour belongs to.
+    pub part: Option<usize>,
+    /// Smallest radius of an arc on the material side (an inside corner).
+    pub smallest_inside_radius_mm: Option<f64>,
+    pub vertex_count: usize,
+    /// Entities joined into this contour.
+    pub source_entities: usize,
+    /// DXF type of the first entity of the contour.
+    pub source_entity: String,
+    /// Gaps (0 < gap <= snap tolerance) closed while joining.
+    pub gaps_closed: usize,
+}
+
+impl Contour {
+    /// The contour's vertices (mm, bulges).
+    pub fn vertices(&self) -> &[Vertex] {
+        &self.path.vertices
+    }
+}
+
+/// A part: an outer boundary with its holes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Part {
+    pub id: usize,
+    pub outer: usize,
+    pub holes: Vec<usize>,
+    /// Outer area minus hole areas, mm².
+    pub net_area_mm2: f64,
+    pub bbox_mm: [f64; 4],
+    pub width_mm: f64,
+    pub height_mm: f64,
+    pub cut_length_mm: f64,
+    pub pierces: u64,
+}
+
+/// Tunables of the topology pass.
+#[derive(Debug, Clone, Copy)]
+pub struct TopologyOptions {
+    pub snap_tolerance_mm: f64,
+    pub tiny_segment_mm: f64,
+    pub kerf_mm: f64,
+    pub small_radius_mm: f64,
+    /// Corner angle above which a vertex is a sharp corner (degrees of turn).
+    pub sharp_corner_deg: f64,
+    pub dense_polyline_vertices: usize,
+    pub dense_polyline_mean_segment_mm: f64,
+    /// Cap on segment pairs examined by the web check.
+    pub web_check_budget: u64,
+}
+
+/// The result of the topology pass.
+#[derive(Debug, Clone, Default)]
+pub struct Topology {
+    pub contours: Vec<Contour>,
+    pub parts: Vec<Part>,
+    /// Contour ids in cutting order.
+    pub cut_order: Vec<usize>,
+    /// Pierce points in cutting order.
+    pub pierce_points: Vec<Point>,
+    pub rapid_mm: f64,
+    pub rapid_start: Option<Point>,
+    pub duplicates: usize,
+    pub duplicate_length_mm: f64,
+    pub overlap_length_mm: f64,
+    pub zero_length: usize,
+    pub tiny_segments: usize,
+    pub gaps_closed: usize,
+    pub max_gap_closed_mm: f64,
+    pub junctions: usize,
+    pub sharp_corners: u64,
+    pub small_radius_length_mm: f64,
+    pub min_web_mm: Option<f64>,
+    pub warnings: Vec<Warning>,
+}
+
+fn warn(code: &str, count: u64, message: String) -> Warning {
+    Warning {
+        code: code.to_owned(),
+        count,
+        message,
+    }
+}
+
+/// Run the topology pass.
+pub fn build(paths: Vec<SourcePath>, o: &TopologyOptions) -> Topology {
+    let mut t = Topology::default();
+    let tol = o.snap_tolerance_mm.max(1e-9);
+
+    // 1. Zero-length paths, tiny segments, dense polylines.
+    let mut dense = 0u64;
+    let mut live: Vec<SourcePath> = Vec::with_capacity(paths.len());
+    for mut sp in paths {
+        // A closed path that repeats its first vertex at the end.
+        if sp.path.closed && sp.path.vertices.len() > 1 {
+            let n = sp.path.vertices.len();
+            if sp.path.vertices[0]
+                .point()
+                .dist(sp.path.vertices[n - 1].point())
+                < 1e-9
+            {
+                sp.path.vertices.pop();
+            }
+        }
+        let len = sp.path.length();
+        if len <= 1e-9 {
+            t.zero_length += 1;
+            continue;
+        }
+        if !sp.flattened {
+            let mut segs = 0usize;
+            for (a, b, k) in sp.path.segments() {
+                segs += 1;
+                let l = segment_length(a, b, k);
+                if l < o.tiny_segment_mm {
+                    t.tiny_segments += 1;
+                }
+            }
+            if (sp.entity == "LWPOLYLINE" || sp.entity == "POLYLINE")
+                && sp.path.vertices.len() >= o.dense_polyline_vertices
+                && len / (segs.max(1) as f64) < o.dense_polyline_mean_segment_mm
+            {
+                dense += 1;
+            }
+        }
+        live.push(sp);
+    }
+
+    // 2. Duplicates.
+    let q = tol.max(1e-6);
+    let key = |p: &Path| -> (i64, i64, i64, i64, bool) {
+        let bb = p.bbox();
+        (
+            (p.length() / q).round() as i64,
+            (bb.min_x / q).round() as i64,
+            (bb.min_y / q).round() as i64,
+            ((bb.max_x + bb.max_y) / q).round() as i64,
+            p.closed,
+        )
+    };
+    let mut buckets: HashMap<(i64, i64, i64, i64, bool), Vec<usize>> = HashMap::new();
+    let mut unique: Vec<SourcePath> = Vec::with_capacity(live.len());
+    for sp in live {
+        let k = key(&sp.path);
+        let bucket = buckets.entry(k).or_default();
+        if bucket
+            .iter()
+            .any(|&i| same_path(&unique[i].path, &sp.path, tol))
+        {
+            t.duplicates += 1;
+            t.duplicate_length_mm += sp.path.length();
+            continue;
+        }
+        bucket.push(unique.len());
+        unique.push(sp);
+    }
+    t.overlap_length_mm = collinear_overlap(&unique, tol);
+
+    // 3. Join open paths.
+    let mut chains: Vec<(Path, String, String, usize, usize)> = Vec::new(); // path, layer, entity, sources, gaps
+    let mut open: Vec<SourcePath> = Vec::new();
+    for sp in unique {
+        if sp.path.closed {
+            chains.push((sp.path, sp.layer, sp.entity, 1, 0));
+        } else {
+            open.push(sp);
+        }
+    }
+    let joined = join_open(&open, tol, &mut t);
+    chains.extend(joined);
+
+    // 4. Contours with their figures.
+    for (path, layer, entity, sources, gaps) in chains {
+        let bb = path.bbox();
+        let area = path.signed_area();
+        let closed = path.closed;
+        let id = t.contours.len();
+        t.contours.push(Contour {
+            id,
+            closed,
+            role: if closed {
+                ContourRole::Outer
+            } else {
+                ContourRole::Open
+            },
+            layer,
+            length_mm: path.length(),
+            area_mm2: area,
+            orientation: if !closed {
+                "open"
+            } else if area >= 0.0 {
+                "ccw"
+            } else {
+                "cw"
+            },
+            bbox_mm: bb.to_array().unwrap_or([0.0; 4]),
+            depth: 0,
+            parent: None,
+            part: None,
+            smallest_inside_radius_mm: None,
+            vertex_count: path.vertices.len(),
+            source_entities: sources,
+            source_entity: entity,
+            gaps_closed: gaps,
+            path,
+        });
+    }
+
+    // 5. Nesting.
+    nest(&mut t.contours);
+
+    // 6. Parts.
+    for c in 0..t.contours.len() {
+        if t.contours[c].closed && t.contours[c].depth % 2 == 0 {
+            let pid = t.parts.len();
+            t.contours[c].part = Some(pid);
+            let bb = t.contours[c].bbox_mm;
+            t.parts.push(Part {
+                id: pid,
+                outer: c,
+                holes: Vec::new(),
+                net_area_mm2: t.contours[c].area_mm2.abs(),
+                bbox_mm: bb,
+                width_mm: bb[2] - bb[0],
+                height_mm: bb[3] - bb[1],
+                cut_length_mm: t.contours[c].length_mm,
+                pierces: 1,
+            });
+        }
+    }
+    for c in 0..t.contours.len() {
+        if t.contours[c].closed && t.contours[c].depth % 2 == 1 {
+            t.contours[c].role = ContourRole::Hole;
+            if let Some(parent) = t.contours[c].parent {
+                if let Some(pid) = t.contours[parent].part {
+                    t.contours[c].part = Some(pid);
+                    let (a, l) = (t.contours[c].area_mm2.abs(), t.contours[c].length_mm);
+                    let p = &mut t.parts[pid];
+                    p.holes.push(c);
+                    p.net_area_mm2 -= a;
+                    p.cut_length_mm += l;
+                    p.pierces += 1;
+                }
+            }
+        }
+    }
+
+    // 7. Per-contour radii and corners.
+    for c in &mut t.contours {
+        let (inside_r, small_len, corners) =
+            radii_and_corners(&c.path, c.role, o.small_radius_mm, o.sharp_corner_deg);
+        c.smallest_inside_radius_mm = inside_r;
+        t.small_radius_length_mm += small_len;
+        t.sharp_corners += corners;
+    }
+
+    // 8. Cut order and rapid travel.
+    order_cuts(&mut t);
+
+    // 9. Web check.
+    t.min_web_mm = min_web(
+        &t.contours,
+        2.0 * o.kerf_mm,
+        o.web_check_budget,
+        &mut t.warnings,
+    );
+
+    // Warnings.
+    if t.zero_length > 0 {
+        t.warnings.push(warn(
+            "zero_length",
+            t.zero_length as u64,
+            format!("{} zero-length entities were ignored", t.zero_length),
+        ));
+    }
+    if t.duplicates > 0 {
+        t.warnings.push(warn(
+            "duplicates",
+            t.duplicates as u64,
+            format!(
+                "{} duplicate entities ({:.2} mm) would be cut twice; they are counted once",
+                t.duplicates, t.duplicate_length_mm
+            ),
+        ));
+    }
+    if t.overlap_length_mm > 0.0 {
+        t.warnings.push(warn(
+            "overlaps",
+            1,
+            format!(
+                "collinear lines overlap over {:.2} mm: that length would be cut twice",
+                t.overlap_length_mm
+            ),
+        ));
+    }
+    if t.tiny_segments > 0 {
+        t.warnings.push(warn(
+            "tiny_segments",
+            t.tiny_segments as u64,
+            format!(
+                "{} segments are shorter than {} mm",
+                t.tiny_segments, o.tiny_segment_mm
+            ),
+        ));
+    }
+    if dense > 0 {
+        t.warnings.push(warn(
+            "dense_polyline",
+            dense,
+            format!(
+                "{dense} polylines have {}+ vertices under {} mm apart on average (traced from an image?): expect slow, jerky cutting",
+                o.dense_polyline_vertices, o.dense_polyline_mean_segment_mm
+            ),
+        ));
+    }
+    if t.gaps_closed > 0 {
+        t.warnings.push(warn(
+            "gaps_closed",
+            t.gaps_closed as u64,
+            format!(
+                "{} gaps up to {:.4} mm (snap tolerance {} mm) were closed while joining contours",
+                t.gaps_closed, t.max_gap_closed_mm, o.snap_tolerance_mm
+            ),
+        ));
+    }
+    if t.junctions > 0 {
+        t.warnings.push(warn(
+            "junctions",
+            t.junctions as u64,
+            format!(
+                "{} points where three or more entity ends meet: the contour path is ambiguous there",
+                t.junctions
+            ),
+        ));
+    }
+    let open: Vec<&Contour> = t.contours.iter().filter(|c| !c.closed).collect();
+    if !open.is_empty() {
+        let mut layers: Vec<&str> = open.iter().map(|c| c.layer.as_str()).collect();
+        layers.sort_unstable();
+        layers.dedup();
+        t.warnings.push(warn(
+            "open_contours",
+            open.len() as u64,
+            format!(
+                "{} open chains (layers: {}) are cut as open paths, one pierce each; close them if they are part outlines",
+                open.len(),
+                layers.join(", ")
+            ),
+        ));
+    }
+    let half = o.kerf_mm / 2.0;
+    let small_r = t
+        .contours
+        .iter()
+        .filter(|c| c.smallest_inside_radius_mm.is_some_and(|r| r < half))
+        .count();
+    if small_r > 0 {
+        t.warnings.push(warn(
+            "inside_radius_below_kerf",
+            small_r as u64,
+            format!(
+                "{small_r} contours have an inside radius below kerf/2 = {half} mm: the jet cannot follow it"
+            ),
+        ));
+    }
+    let small_feat = t
+        .contours
+        .iter()
+        .filter(|c| {
+            c.closed && (c.bbox_mm[2] - c.bbox_mm[0]).min(c.bbox_mm[3] - c.bbox_mm[1]) < o.kerf_mm
+        })
+        .count();
+    if small_feat > 0 {
+        t.warnings.push(warn(
+            "feature_smaller_than_kerf",
+            small_feat as u64,
+            format!(
+                "{small_feat} closed contours are narrower than the kerf ({} mm): they will be cut away",
+                o.kerf_mm
+            ),
+        ));
+    }
+    if let Some(w) = t.min_web_mm {
+        if w < 2.0 * o.kerf_mm {
+            t.warnings.push(warn(
+                "narrow_web",
+                1,
+                format!(
+                    "the narrowest web or gap between contours is {w:.3} mm, below 2 x kerf = {} mm",
+                    2.0 * o.kerf_mm
+                ),
+            ));
+        }
+    }
+    t
+}
+
+fn same_path(a: &Path, b: &Path, tol: f64) -> bool {
+    if a.closed != b.closed || a.vertices.len() != b.vertices.len() {
+        return false;
+    }
+    let eq = |x: &[Vertex], y: &[Vertex], closed: bool| -> bool {
+        let n = x.len();
+        x.iter().zip(y).enumerate().all(|(i, (p, q))| {
+            p.point().dist(q.point()) <= tol
+                && (!(closed || i + 1 < n) || (p.bulge - q.bulge).abs() <= 1e-6)
+        })
+    };
+    if !a.closed {
+        return eq(&a.vertices, &b.vertices, false)
+            || eq(&a.vertices, &b.reversed().vertices, false);
+    }
+    let n = a.vertices.len();
+    for cand in [b.clone(), b.reversed()] {
+        for shift in 0..n {
+            if cand.vertices[shift].point().dist(a.vertices[0].point()) <= tol {
+                let rotated: Vec<Vertex> = (0..n).map(|i| cand.vertices[(i + shift) % n]).collect();
+                if eq(&a.vertices, &rotated, true) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Total length where straight segments of different paths lie on each other.
+fn collinear_overlap(paths: &[SourcePath], tol: f64) -> f64 {
+    // (angle bucket, offset bucket) -> intervals along the line.
+    let mut lines: HashMap<(i64, i64), Vec<(f64, f64)>> = HashMap::new();
+    for sp in paths.iter().filter(|s| !s.flattened) {
+        for (a, b, k) in sp.path.segments() {
+            if k.abs() > 1e-12 {
+                continue;
+            }
+            let len = a.dist(b);
+            if len <= tol {
+                continue;
+            }
+            let mut ang = (b.y - a.y).atan2(b.x - a.x);
+            if ang < 0.0 {
+                ang += std::f64::consts::PI;
+            }
+            if ang >= std::f64::consts::PI - 1e-9 {
+                ang = 0.0;
+            }
+            let (s, c) = ang.sin_cos();
+            let off = -s * a.x + c * a.y;
+            let (t0, t1) = {
+                let u = c * a.x + s * a.y;
+                let v = c * b.x + s * b.y;
+                (u.min(v), u.max(v))
+            };
+            lines
+                .entry(((ang / 1e-6).round() as i64, (off / tol).round() as i64))
+                .or_default()
+                .push((t0, t1));
+        }
+    }
+    let mut total = 0.0;
+    for (_, mut iv) in lines {
+        if iv.len() < 2 {
+            continue;
+        }
+        iv.sort_by(|x, y| x.0.total_cmp(&y.0));
+        let mut end = iv[0].1;
+        for &(s, e) in &iv[1..] {
+            if s < end - tol {
+                total += end.min(e) - s;
+            }
+            end = end.max(e);
+        }
+    }
+    total
+}
+
+type Chain = (Path, String, String, usize, usize);
+
+fn join_open(open: &[SourcePath], tol: f64, t: &mut Topology) -> Vec<Chain> {
+    let cell = tol;
+    let key = |p: Point| ((p.x / cell).floor() as i64, (p.y / cell).floor() as i64);
+    // Endpoint e = 2*i (start of path i) or 2*i+1 (end).
+    let ends: Vec<Point> = open
+        .iter()
+        .flat_map(|s| {
+            [
+                s.path.start().unwrap_or(Point::new(0.0, 0.0)),
+                s.path.end().unwrap_or(Point::new(0.0, 0.0)),
+            ]
+        })
+        .collect();
+    let mut grid: HashMap<(i64, i64), Vec<usize>> = HashMap::new();
+    for (e, p) in ends.iter().enumerate() {
+        grid.entry(key(*p)).or_default().push(e);
+    }
+    let neighbours = |p: Point, grid: &HashMap<(i64, i64), Vec<usize>>| -> Vec<usize> {
+        let (kx, ky) = key(p);
+        let mut v = Vec::new();
+        for dx in -1..=1 {
+            for dy in -1..=1 {
+                if let Some(list) = grid.get(&(kx + dx, ky + dy)) {
+                    v.extend(list.iter().copied().filter(|&e| ends[e].dist(p) <= tol));
+                }
+            }
+        }
+        v
+    };
+    // Junctions: ends where three or more ends meet.
+    let mut seen = vec![false; ends.len()];
+    for e in 0..ends.len() {
+        if seen[e] {
+            continue;
+        }
+        let nb = neighbours(ends[e], &grid);
+        if nb.len() >= 3 {
+            t.junctions += 1;
+            for n in nb {
+                seen[n] = true;
+            }
+        }
+    }
+    let mut used = vec![false; open.len()];
+    let mut out = Vec::new();
+    for i in 0..open.len() {
+        if used[i] {
+            continue;
+        }
+        used[i] = true;
+        let mut verts = open[i].path.vertices.clone();
+        let mut sources = 1usize;
+        let mut gaps = 0usize;
+        // Extend at the tail, then at the head.
+        for head in [false, true] {
+            loop {
+                let p = if head {
+                    verts[0].point()
+                } else {
+                    verts[verts.len() - 1].point()
+                };
+                let best = neighbours(p, &grid)
+                    .into_iter()
+                    .filter(|&e| !used[e / 2])
+                    .min_by(|&a, &b| ends[a].dist(p).total_cmp(&ends[b].dist(p)));
+                let Some(e) = best else { break };
+                let j = e / 2;
+                used[j] = true;
+                sources += 1;
+                let gap = ends[e].dist(p);
+                if gap > 1e-9 {
+                    gaps += 1;
+                    t.gaps_closed += 1;
+                    t.max_gap_closed_mm = t.max_gap_closed_mm.max(gap);
+                }
+                let at_start = e % 2 == 0;
+                if !head {
+                    let q = if at_start {
+                        open[j].path.clone()
+                    } else {
+                        open[j].path.reversed()
+                    };
+                    let n = verts.len();
+                    verts[n - 1].bulge = q.vertices[0].bulge;
+                    verts.extend_from_slice(&q.vertices[1..]);
+                } else {
+                    // Need q ending at the head.
+                    let q = if at_start {
+                        open[j].path.reversed()
+                    } else {
+                        open[j].path.clone()
+                    };
+                    let mut nv = q.vertices[..q.vertices.len() - 1].to_vec();
+                    nv.extend_from_slice(&verts);
+                    verts = nv;
+                }
+            }
+        }
+        let mut closed = false;
+        if verts.len() >= 3 {
+            let d = verts[0].point().dist(verts[verts.len() - 1].point());
+            if d <= tol {
+                if d > 1e-9 {
+                    gaps += 1;
+                    t.gaps_closed += 1;
+                    t.max_gap_closed_mm = t.max_gap_closed_mm.max(d);
+                }
+                verts.pop();
+                closed = true;
+            }
+        }
+        if let Some(last) = verts.last_mut() {
+            if !closed {
+                last.bulge = 0.0;
+            }
+        }
+        out.push((
+            Path {
+                vertices: verts,
+                closed,
+            },
+            open[i].layer.clone(),
+            open[i].entity.clone(),
+            sources,
+            gaps,
+        ));
+    }
+    out
+}
+
+fn ring_tol(bb: &Bbox) -> f64 {
+    (bb.width().max(bb.height()) * 1e-4).clamp(1e-6, 0.05)
+}
+
+fn nest(contours: &mut [Contour]) {
+    let mut idx: Vec<usize> = (0..contours.len())
+        .filter(|&i| contours[i].closed)
+        .collect();
+    idx.sort_by(|&a, &b| {
+        contours[b]
+            .area_mm2
+            .abs()
+            .total_cmp(&contours[a].area_mm2.abs())
+    });
+    let bbox = |c: &Contour| Bbox {
+        min_x: c.bbox_mm[0],
+        min_y: c.bbox_mm[1],
+        max_x: c.bbox_mm[2],
+        max_y: c.bbox_mm[3],
+    };
+    let mut rings: HashMap<usize, Vec<Point>> = HashMap::new();
+    for pos in 0..idx.len() {
+        let i = idx[pos];
+        let bi = bbox(&contours[i]);
+        let samples = sample_points(&contours[i].path);
+        let mut parent = None;
+        for &j in idx[..pos].iter().rev() {
+            let bj = bbox(&contours[j]);
+            if !bj.contains(&bi, 1e-9) || contours[j].area_mm2.abs() <= contours[i].area_mm2.abs() {
+                continue;
+            }
+            let ring = rings
+                .entry(j)
+                .or_insert_with(|| contours[j].path.flatten(ring_tol(&bj)));
+            let inside = samples.iter().filter(|p| point_in_ring(**p, ring)).count();
+            if inside * 2 > samples.len() {
+                parent = Some(j);
+                break;
+            }
+        }
+        contours[i].parent = parent;
+        contours[i].depth = parent.map(|p| contours[p].depth + 1).unwrap_or(0);
+    }
+}
+
+fn sample_points(p: &Path) -> Vec<Point> {
+    let n = p.vertices.len();
+    let mut v = Vec::with_capacity(3);
+    if n == 0 {
+        return v;
+    }
+    v.push(p.vertices[0].point());
+    // Midpoints of the first and the middle segment (on the arc for bulges).
+    for i in [0, n / 2] {
+        let a = p.vertices[i].point();
+        let b = p.vertices[(i + 1) % n].point();
+        let m = match bulge_arc(a, b, p.vertices[i].bulge) {
+            Some(arc) => {
+                let ang = arc.start_angle + arc.sweep / 2.0;
+                Point::new(
+                    arc.center.x + arc.radius * ang.cos(),
+                    arc.center.y + arc.radius * ang.sin(),
+                )
+            }
+            None => Point::new((a.x + b.x) / 2.0, (a.y + b.y) / 2.0),
+        };
+        v.push(m);
+    }
+    v
+}
+
+/// Smallest inside radius, length of small-radius arcs, number of sharp corners.
+fn radii_and_corners(
+    p: &Path,
+    role: ContourRole,
+    small_radius_mm: f64,
+    sharp_deg: f64,
+) -> (Option<f64>, f64, u64) {
+    let orient = p.signed_area().signum();
+    let mut inside: Option<f64> = None;
+    let mut small = 0.0;
+    let segs: Vec<(Point, Point, f64)> = p.segments().collect();
+    for &(a, b, k) in &segs {
+        if let Some(arc) = bulge_arc(a, b, k) {
+            if arc.radius < small_radius_mm {
+                small += arc.radius * arc.sweep.abs();
+            }
+            let concave = match role {
+                // Outer: material inside; arcs turning against the orientation are
+                // inside corners. Hole: material outside; arcs turning with it.
+                ContourRole::Outer => arc.sweep.signum() != orient,
+                ContourRole::Hole => arc.sweep.signum() == orient,
+                ContourRole::Open => false,
+            };
+            if concave {
+                inside = Some(inside.map_or(arc.radius, |r: f64| r.min(arc.radius)));
+            }
+        }
+    }
+    // Sharp corners between consecutive segments.
+    let tangent = |a: Point, b: Point, k: f64, at_end: bool| -> f64 {
+        let chord = (b.y - a.y).atan2(b.x - a.x);
+        let half = 2.0 * k.atan(); // sweep / 2
+        if at_end {
+            chord + half
+        } else {
+            chord - half
+        }
+    };
+    let mut corners = 0u64;
+    let n = segs.len();
+    let pairs = if p.closed { n } else { n.saturating_sub(1) };
+    for i in 0..pairs {
+        let (a0, b0, k0) = segs[i];
+        let (a1, b1, k1) = segs[(i + 1) % n];
+        if a0.dist(b0) < 1e-12 || a1.dist(b1) < 1e-12 {
+            continue;
+        }
+        let t0 = tangent(a0, b0, k0, true);
+        let t1 = tangent(a1, b1, k1, false);
+        let mut d = (t1 - t0).rem_euclid(std::f64::consts::TAU);
+        if d > std::f64::consts::PI {
+            d = std::f64::consts::TAU - d;
+        }
+        if d.to_degrees() > sharp_deg {
+            corners += 1;
+        }
+    }
+    (inside, small, corners)
+}
+
+fn order_cuts(t: &mut Topology) {
+    // Items: parts (holes first, then the outer) and open chains.
+    enum Item {
+        Part(usize),
+        Open(usize),
+    }
+    let mut items: Vec<Item> = (0..t.parts.len()).map(Item::Part).collect();
+    for c in &t.contours {
+        if !c.closed {
+            items.push(Item::Open(c.id));
+        }
+        // Holes without a part (cannot happen: every odd depth has a parent).
+    }
+    let mut bb = Bbox::EMPTY;
+    for c in &t.contours {
+        bb.add(Point::new(c.bbox_mm[0], c.bbox_mm[1]));
+        bb.add(Point::new(c.bbox_mm[2], c.bbox_mm[3]));
+    }
+    if bb.is_empty() {
+        return;
+    }
+    let mut cur = Point::new(bb.min_x, bb.min_y);
+    t.rapid_start = Some(cur);
+    let entry = |it: &Item, t: &Topology| -> Point {
+        match it {
+            Item::Part(p) => {
+                let part = &t.parts[*p];
+                let c = part.holes.first().copied().unwrap_or(part.outer);
+                t.contours[c].path.start().unwrap_or(Point::new(0.0, 0.0))
+            }
+            Item::Open(c) => t.contours[*c].path.start().unwrap_or(Point::new(0.0, 0.0)),
+        }
+    };
+    let nn = items.len() <= 20_000;
+    let mut done = vec![false; items.len()];
+    let mut rapid = 0.0;
+    let mut order = Vec::new();
+    let mut pierces = Vec::new();
+    for step in 0..items.len() {
+        let k = if nn {
+            (0..items.len())
+                .filter(|&k| !done[k])
+                .min_by(|&a, &b| {
+                    entry(&items[a], t)
+                        .dist(cur)
+                        .total_cmp(&entry(&items[b], t).dist(cur))
+                })
+                .unwrap_or(step)
+        } else {
+            step
+        };
+        done[k] = true;
+        match &items[k] {
+            Item::Part(p) => {
+                // Holes by nearest neighbour, then the outer.
+                let mut holes = t.parts[*p].holes.clone();
+                while !holes.is_empty() {
+                    let (hi, _) = holes
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &h)| (i, t.contours[h].path.start().unwrap_or(cur).dist(cur)))
+                        .min_by(|a, b| a.1.total_cmp(&b.1))
+                        .unwrap_or((0, 0.0));
+                    let h = holes.swap_remove(hi);
+                    let s = t.contours[h].path.start().unwrap_or(cur);
+                    rapid += s.dist(cur);
+                    cur = s;
+                    order.push(h);
+                    pierces.push(s);
+                }
+                let o = t.parts[*p].outer;
+                let s = t.contours[o].path.start().unwrap_or(cur);
+                rapid += s.dist(cur);
+                cur = s;
+                order.push(o);
+                pierces.push(s);
+            }
+            Item::Open(c) => {
+                let path = &t.contours[*c].path;
+                let (s, e) = (path.start().unwrap_or(cur), path.end().unwrap_or(cur));
+                let (s, e) = if e.dist(cur) < s.dist(cur) {
+                    (e, s)
+                } else {
+                    (s, e)
+                };
+                rapid += s.dist(cur);
+                order.push(*c);
+                pierces.push(s);
+                cur = e;
+            }
+        }
+    }
+    // Holes with no part (should not happen) are appended so nothing is lost.
+    for c in &t.contours {
+        if !order.contains(&c.id) {
+            order.push(c.id);
+            if let Some(s) = c.path.start() {
+                rapid += s.dist(cur);
+                cur = s;
+                pierces.push(s);
+            }
+        }
+    }
+    t.cut_order = order;
+    t.pierce_points = pierces;
+    t.rapid_mm = rapid;
+}
+
+/// Narrowest distance between two different closed contours, when below `limit`
+/// (None when all are farther apart). Bounded by `budget` segment pairs.
+fn min_web(
+    contours: &[Contour],
+    limit: f64,
+    budget: u64,
+    warnings: &mut Vec<Warning>,
+) -> Option<f64> {
+    if limit <= 0.0 {
+        return None;
+    }
+    let cell = limit.max(1e-3);
+    let mut segs: Vec<(usize, Point, Point)> = Vec::new();
+    for c in contours.iter().filter(|c| c.closed) {
+        let bb = Bbox {
+            min_x: c.bbox_mm[0],
+            min_y: c.bbox_mm[1],
+            max_x: c.bbox_mm[2],
+            max_y: c.bbox_mm[3],
+        };
+        let pts = c.path.flatten(ring_tol(&bb).min(limit / 20.0).max(1e-6));
+        for i in 0..pts.len() {
+            segs.push((c.id, pts[i], pts[(i + 1) % pts.len()]));
+        }
+    }
+    let mut grid: HashMap<(i64, i64), Vec<usize>> = HashMap::new();
+    let mut inserted = 0u64;
+    for (s, (_, a, b)) in segs.iter().enumerate() {
+        let (x0, x1) = (
+            (a.x.min(b.x) / cell).floor() as i64,
+            (a.x.max(b.x) / cell).floor() as i64,
+        );
+        let (y0, y1) = (
+            (a.y.min(b.y) / cell).floor() as i64,
+            (a.y.max(b.y) / cell).floor() as i64,
+        );
+        for x in x0..=x1 {
+            for y in y0..=y1 {
+                inserted += 1;
+                if inserted > budget {
+                    warnings.push(warn("web_check_skipped", 1, "the web/gap check was stopped: the drawing has too many segments for its budget".into()));
+                    return None;
+                }
+                grid.entry((x, y)).or_default().push(s);
+            }
+        }
+    }
+    let mut best: Option<f64> = None;
+    let mut checked = 0u64;
+    let mut pairs_seen: HashSet<(usize, usize)> = HashSet::new();
+    for ((x, y), list) in &grid {
+        for &s in list {
+            for dx in 0..=1i64 {
+                for dy in -1..=1i64 {
+                    if dx == 0 && dy < 0 {
+                        continue;
+                    }
+                    let Some(other) = grid.get(&(x + dx, y + dy)) else {
+                        continue;
+                    };
+                    for &u in other {
+                        if segs[s].0 == segs[u].0 || (dx == 0 && dy == 0 && u <= s) {
+                            continue;
+                        }
+                        checked += 1;
+                        if checked > budget {
+                            warnings.push(warn("web_check_skipped", 1, "the web/gap check was stopped: the drawing has too many close segments for its budget".into()));
+                            return best;
+                        }
+                        let d = segment_distance(segs[s].1, segs[s].2, segs[u].1, segs[u].2);
+                        if d < limit {
+                            pairs_seen.insert((segs[s].0.min(segs[u].0), segs[s].0.max(segs[u].0)));
+                            best = Some(best.map_or(d, |b| b.min(d)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    best
+}
