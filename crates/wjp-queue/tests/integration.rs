@@ -5,4 +5,5 @@
 
 #[macro_use]
 mod conformance;
+mod redis;
 mod sqlite;

@@ -1,1 +1,40 @@
-fn main() {}
+//! `wjp`: the waterjet job-queue service in one binary.
+//!
+//! This crate wires the pieces together: it parses the command line, opens
+//! the configured backend, registers the job kinds with their handlers, and
+//! runs a command. The queue engine (`wjp-queue`) and the geometry
+//! (`wjp-geometry`) know nothing of each other; only this crate sees both.
+
+mod bench;
+mod cli;
+mod config;
+mod kinds;
+mod worker_cmd;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let args = cli::Cli::parse();
+    config::init_logging(&args.global, args.command.is_service());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(cli::run(args));
+    // Handler threads that ignored a timeout may still be spinning; the
+    // process is ending, so don't wait for them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -8,6 +8,7 @@
 //!
 //! Every backend passes the same conformance suite (`tests/conformance`).
 
+pub mod redis;
 pub mod sqlite;
 
 use std::time::Duration;

@@ -1,0 +1,93 @@
+-- Shared prelude of every wjp script; the Rust side prepends it to each.
+--
+-- KEYS[1..11] are the index keys of one queue, always in this order (all
+-- share the queue's hash tag, `wjp:{queue}:`); KEYS[12..] are job hashes.
+-- ARGV[1] is the job key prefix (`wjp:{queue}:job:`), used only for jobs
+-- found through an index (claim, sweep, purge, list): such keys carry the
+-- same hash tag, so they live in the same cluster slot. ARGV[2] is the
+-- approximate cap of the event stream.
+local K_READY, K_SCHED, K_RUN, K_ALL, K_EXP = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local K_ENDED = { completed = KEYS[6], failed = KEYS[7], cancelled = KEYS[8] }
+local K_EVENTS, K_WAKE, K_SEQ = KEYS[9], KEYS[10], KEYS[11]
+local PREFIX = ARGV[1]
+local MAXLEN = ARGV[2]
+
+-- Integers as exact decimal text (tostring would round big ones).
+local function int(n)
+  return string.format('%.0f', n)
+end
+
+-- Claim order as a fixed-width text: priority (highest first), run-at,
+-- then enqueue sequence. Ready members are `<ready key>|<id>`.
+local function ready_key(priority, run_at, seq)
+  return string.format('%010.0f%015.0f%012.0f', 2147483647 - tonumber(priority),
+    tonumber(run_at), tonumber(seq))
+end
+local READY_KEY_LEN = 37
+
+-- Takes a job out of the index of the status it is in.
+local function unindex(key, id, status)
+  if status == 'queued' then
+    local rk = redis.call('HGET', key, 'rk')
+    if rk then redis.call('ZREM', K_READY, rk .. '|' .. id) end
+  elseif status == 'scheduled' then
+    redis.call('ZREM', K_SCHED, id)
+  elseif status == 'running' then
+    redis.call('ZREM', K_RUN, id)
+  elseif K_ENDED[status] then
+    redis.call('ZREM', K_ENDED[status], id)
+    redis.call('ZREM', K_EXP, id)
+  end
+end
+
+-- Puts a job into the index of its (new) status. Ended jobs get their TTL;
+-- live ones lose any TTL they had (a retried failure).
+local function index(key, id, status, run_at, priority, seq, ls, lease_until, expires_at)
+  if status == 'queued' or status == 'scheduled' then
+    local rk = ready_key(priority, run_at, seq)
+    redis.call('HSET', key, 'rk', rk)
+    if status == 'queued' then
+      redis.call('ZADD', K_READY, 0, rk .. '|' .. id)
+    else
+      redis.call('ZADD', K_SCHED, run_at, id)
+    end
+  elseif status == 'running' then
+    redis.call('ZADD', K_RUN, lease_until, id)
+  end
+  if K_ENDED[status] then
+    redis.call('ZADD', K_ENDED[status], ls, id)
+    redis.call('ZADD', K_EXP, expires_at, id)
+    redis.call('PEXPIREAT', key, expires_at)
+  else
+    redis.call('PERSIST', key)
+  end
+end
+
+-- Appends an event. `progress`, `message` and `error_kind` may be false.
+local function emit(id, kind, status, attempt, progress, message, error_kind, at)
+  local fields = { 'j', id, 'k', kind, 's', status, 'a', attempt, 't', at }
+  if progress and progress ~= '' then
+    fields[#fields + 1] = 'p'
+    fields[#fields + 1] = progress
+  end
+  if message then
+    fields[#fields + 1] = 'm'
+    fields[#fields + 1] = message
+  end
+  if error_kind and error_kind ~= '' then
+    fields[#fields + 1] = 'e'
+    fields[#fields + 1] = error_kind
+  end
+  redis.call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
+end
+
+-- Tells blocked workers that jobs became ready in this queue.
+local function wake()
+  redis.call('XADD', K_WAKE, 'MAXLEN', '~', 100, '*', 'w', '1')
+end
+
+-- Optional text arguments: '-' for none, '+' followed by the text.
+local function optional(text)
+  if text == '-' then return false end
+  return string.sub(text, 2)
+end

@@ -1,0 +1,38 @@
+-- Inserts new jobs of one queue. A job whose id exists and is not reusable
+-- (waiting, running or completed) is left alone and returned as stored;
+-- a failed or cancelled one is replaced.
+-- ARGV[3]: now. Then per job: id, status, body, priority, run_at,
+-- created_at, kind. KEYS[11 + i]: the job's hash.
+-- Returns per job: 1 when inserted, or the stored hash (HGETALL).
+local now = ARGV[3]
+local N = 7
+local n = (#ARGV - 3) / N
+local out = {}
+local seq0 = redis.call('INCRBY', K_SEQ, n) - n
+local woke = false
+for i = 1, n do
+  local b = 3 + (i - 1) * N
+  local id, status, body = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local priority, run_at, created_at, kind = ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7]
+  local key = KEYS[11 + i]
+  local current = redis.call('HGET', key, 'status')
+  if current and current ~= 'failed' and current ~= 'cancelled' then
+    out[i] = redis.call('HGETALL', key)
+  else
+    if current then
+      unindex(key, id, current)
+      redis.call('DEL', key)
+    end
+    local seq = seq0 + i
+    local ls = int(tonumber(created_at) * 1000 + seq % 1000)
+    redis.call('HSET', key, 'status', status, 'body', body, 'seq', int(seq), 'ls', ls,
+      'kind', kind, 'attempt', 0, 'ek', '')
+    redis.call('ZADD', K_ALL, ls, id)
+    index(key, id, status, run_at, priority, seq, ls, 0, 0)
+    emit(id, kind, status, 0, false, false, false, now)
+    if status == 'queued' then woke = true end
+    out[i] = 1
+  end
+end
+if woke then wake() end
+return out

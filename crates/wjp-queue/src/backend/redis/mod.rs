@@ -1,0 +1,1523 @@
+//! The Redis backend: the same state machine, shared by processes on many
+//! machines.
+//!
+//! # Key layout
+//! Every key of a queue shares the queue's hash tag, so a queue lives in one
+//! Redis Cluster slot and every script touches one slot only:
+//!
+//! | key                       | type   | what                                        |
+//! |---------------------------|--------|---------------------------------------------|
+//! | `wjp:{q}:job:<id>`        | hash   | one job (see below); ended jobs expire      |
+//! | `wjp:{q}:ready`           | zset   | queued jobs in claim order (lexicographic)  |
+//! | `wjp:{q}:scheduled`       | zset   | scheduled jobs by run-at                    |
+//! | `wjp:{q}:running`         | zset   | running jobs by lease expiry                |
+//! | `wjp:{q}:all`             | zset   | every job by list score (newest last)       |
+//! | `wjp:{q}:completed` ...   | zset   | ended jobs by list score, one per status    |
+//! | `wjp:{q}:expiry`          | zset   | ended jobs by expiry time (for the sweep)   |
+//! | `wjp:{q}:events`          | stream | events, capped (`MAXLEN ~`) and aged out    |
+//! | `wjp:{q}:wake`            | stream | "jobs became ready" signals, capped at ~100 |
+//! | `wjp:{q}:seq`             | string | enqueue sequence                            |
+//! | `wjp:queues`              | set    | names of queues that ever had a job         |
+//! | `wjp:worker:<name>`       | string | worker record, expires                      |
+//! | `wjp:workers`             | zset   | worker names by expiry                      |
+//!
+//! A job hash holds the job as JSON (`body`) as the state machine last wrote
+//! it, plus the fields scripts read and write: `status`, `token`, `attempt`,
+//! `kind`, `ek` (error kind), `seq`, `ls` (list score), `rk` (ready key);
+//! a claim (`cw`, `cl`, `cn`: worker, lease, time), from which a reader
+//! derives the running job with [`state::claim`] itself; and the changes a
+//! running job gets without a new state: `lu` (lease renewed until), `pg`
+//! and `pm` (progress), `cx` (cancel requested).
+//!
+//! # Atomicity
+//! Every change is one Lua script (the `.lua` files beside this one, each
+//! prefixed with `common.lua`): check the guard, write the hash, move the id
+//! between indexes, append the event. Batches (insert, claim, apply) are one
+//! script per queue, sent in one pipeline.
+//!
+//! # Waiting
+//! Blocking reads never go through the shared connection (whose commands
+//! time out): one background task per backend, started by the first wait,
+//! blocks in `XREAD` on the `wake` and `events` streams of every queue over
+//! its own connection, and bumps counters that waiters watch.
+//!
+//! # Events
+//! Each queue has its own event stream, so a follower's cursor is the last
+//! stream id seen in each queue (`default=1700000000000-0,gcode=...`);
+//! [`Backend::events_after`] merges the streams by id.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::{AsyncConnectionConfig, Client, Cmd, Pipeline, Script, Value};
+use tokio::sync::watch;
+
+use super::{
+    Backend, BackendInfo, ClaimRequest, Inserted, JobPage, JobQuery, LeaseRef, LeaseState,
+    ProgressUpdate, QueueCounts, WorkerRecord,
+};
+use crate::error::{QueueError, Result};
+use crate::event::Event;
+use crate::job::{ErrorKind, Job, JobId, LeaseToken, QueueName, Status, Timestamp};
+use crate::state::{self, Transition};
+
+/// Events kept per queue (approximately: trimming is `MAXLEN ~`).
+const EVENTS_KEPT: u64 = 100_000;
+/// Events older than this are trimmed by maintenance.
+const EVENTS_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// Jobs per script call: bounds how long one script blocks the server.
+const SCRIPT_BATCH: usize = 500;
+/// Index entries one listing call looks at, at most.
+const LIST_SCAN: usize = 5_000;
+/// How long the list of known queues is trusted before it is read again.
+const QUEUES_TTL: Duration = Duration::from_secs(1);
+/// How long the waiting task blocks in one `XREAD`.
+const BLOCK: Duration = Duration::from_secs(2);
+
+const COMMON: &str = include_str!("common.lua");
+
+struct Scripts {
+    insert: Script,
+    apply: Script,
+    claim: Script,
+    peek: Script,
+    renew: Script,
+    progress: Script,
+    cancel: Script,
+    forget: Script,
+    sweep: Script,
+    purge: Script,
+    list: Script,
+    /// The code of every script, to load them all in one pipeline.
+    code: Vec<String>,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        let code = std::cell::RefCell::new(Vec::new());
+        let s = |body: &str| {
+            let text = format!("{COMMON}\n{body}");
+            let script = Script::new(&text);
+            code.borrow_mut().push(text);
+            script
+        };
+        let scripts = Scripts {
+            insert: s(include_str!("insert.lua")),
+            apply: s(include_str!("apply.lua")),
+            claim: s(include_str!("claim.lua")),
+            peek: s(include_str!("peek.lua")),
+            renew: s(include_str!("renew.lua")),
+            progress: s(include_str!("progress.lua")),
+            cancel: s(include_str!("cancel.lua")),
+            forget: s(include_str!("forget.lua")),
+            sweep: s(include_str!("sweep.lua")),
+            purge: s(include_str!("purge.lua")),
+            list: s(include_str!("list.lua")),
+            code: Vec::new(),
+        };
+        Scripts {
+            code: code.into_inner(),
+            ..scripts
+        }
+    }
+}
+
+/// What the waiting task has seen change: a counter per queue for jobs
+/// becoming ready, and one for events.
+#[derive(Debug, Clone, Default)]
+struct Signals {
+    wake: HashMap<String, u64>,
+    events: u64,
+}
+
+struct KnownQueues {
+    names: Vec<String>,
+    read_at: Option<Instant>,
+}
+
+struct Shared {
+    client: Client,
+    conn: ConnectionManager,
+    location: String,
+    details: serde_json::Map<String, serde_json::Value>,
+    scripts: Scripts,
+    queues: Mutex<KnownQueues>,
+    signals: Mutex<Option<watch::Receiver<Signals>>>,
+}
+
+/// The Redis backend. Cheap to clone.
+#[derive(Clone)]
+pub struct RedisBackend {
+    shared: Arc<Shared>,
+}
+
+/// A `redis://` URL from its parts (for `REDIS_HOST`, `REDIS_PORT`, `REDIS_DB`).
+pub fn redis_url(host: &str, port: u16, db: u32) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("redis://[{host}]:{port}/{db}")
+    } else {
+        format!("redis://{host}:{port}/{db}")
+    }
+}
+
+/// The URL with any password removed, fit to show and log.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            if user.is_empty() {
+                host.to_owned()
+            } else {
+                format!("{user}@{host}")
+            }
+        }
+        None => authority.to_owned(),
+    };
+    let path = match path.split_once('?') {
+        Some((p, query)) => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|kv| !kv.to_ascii_lowercase().starts_with("password"))
+                .collect();
+            if kept.is_empty() {
+                p.to_owned()
+            } else {
+                format!("{p}?{}", kept.join("&"))
+            }
+        }
+        None => path.to_owned(),
+    };
+    format!("{scheme}://{authority}{path}")
+}
+
+fn redis_err(e: redis::RedisError) -> QueueError {
+    if e.is_io_error()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || matches!(
+            e.kind(),
+            redis::ErrorKind::Io | redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading)
+        )
+    {
+        QueueError::Unavailable(format!("Redis: {e}"))
+    } else {
+        QueueError::Storage(format!("Redis: {e}"))
+    }
+}
+
+fn corrupt(what: impl std::fmt::Display) -> QueueError {
+    QueueError::Corrupt(what.to_string())
+}
+
+fn key_prefix(queue: &str) -> String {
+    format!("wjp:{{{queue}}}:")
+}
+
+fn job_key(queue: &str, id: &str) -> String {
+    format!("wjp:{{{queue}}}:job:{id}")
+}
+
+fn events_key(queue: &str) -> String {
+    format!("wjp:{{{queue}}}:events")
+}
+
+fn wake_key(queue: &str) -> String {
+    format!("wjp:{{{queue}}}:wake")
+}
+
+const QUEUES_KEY: &str = "wjp:queues";
+const WORKERS_KEY: &str = "wjp:workers";
+
+fn worker_key(name: &str) -> String {
+    format!("wjp:worker:{name}")
+}
+
+/// The index keys every script gets as KEYS[1..11], in `common.lua`'s order.
+fn index_keys(queue: &str) -> [String; 11] {
+    let p = key_prefix(queue);
+    [
+        format!("{p}ready"),
+        format!("{p}scheduled"),
+        format!("{p}running"),
+        format!("{p}all"),
+        format!("{p}expiry"),
+        format!("{p}completed"),
+        format!("{p}failed"),
+        format!("{p}cancelled"),
+        format!("{p}events"),
+        format!("{p}wake"),
+        format!("{p}seq"),
+    ]
+}
+
+/// Builds one `EVALSHA` of a queue script: the index keys, the given job
+/// keys, the common arguments, then the script's own.
+struct Call {
+    cmd: Cmd,
+}
+
+impl Call {
+    fn new(script: &Script, queue: &str, job_ids: &[&str]) -> Call {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(script.get_hash()).arg(11 + job_ids.len());
+        for key in index_keys(queue) {
+            cmd.arg(key);
+        }
+        for id in job_ids {
+            cmd.arg(job_key(queue, id));
+        }
+        cmd.arg(format!("{}job:", key_prefix(queue))).arg(EVENTS_KEPT);
+        Call { cmd }
+    }
+
+    fn arg<T: redis::ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+        self.cmd.arg(arg);
+        self
+    }
+}
+
+fn opt_text(text: Option<&str>) -> String {
+    match text {
+        Some(t) => format!("+{t}"),
+        None => "-".into(),
+    }
+}
+
+fn text(value: &Value) -> Result<String> {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).map_err(corrupt),
+        Value::SimpleString(s) => Ok(s.clone()),
+        Value::Int(n) => Ok(n.to_string()),
+        Value::Okay => Ok("OK".into()),
+        other => Err(corrupt(format!("expected text from Redis, got {other:?}"))),
+    }
+}
+
+fn int(value: &Value) -> Result<i64> {
+    match value {
+        Value::Int(n) => Ok(*n),
+        other => text(other)?
+            .parse()
+            .map_err(|_| corrupt(format!("expected an integer from Redis, got {other:?}"))),
+    }
+}
+
+fn array(value: Value) -> Result<Vec<Value>> {
+    match value {
+        Value::Array(items) | Value::Set(items) => Ok(items),
+        Value::Nil => Ok(Vec::new()),
+        other => Err(corrupt(format!("expected an array from Redis, got {other:?}"))),
+    }
+}
+
+fn hash(value: Value) -> Result<HashMap<String, String>> {
+    match value {
+        Value::Map(pairs) => pairs
+            .iter()
+            .map(|(k, v)| Ok((text(k)?, text(v)?)))
+            .collect(),
+        other => {
+            let items = array(other)?;
+            items
+                .chunks(2)
+                .map(|pair| match pair {
+                    [k, v] => Ok((text(k)?, text(v)?)),
+                    _ => Err(corrupt("odd number of hash fields")),
+                })
+                .collect()
+        }
+    }
+}
+
+fn parse_field<T: std::str::FromStr>(h: &HashMap<String, String>, field: &str) -> Result<Option<T>> {
+    match h.get(field).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| corrupt(format!("job field {field} has an invalid value {v:?}"))),
+    }
+}
+
+/// Rebuilds a job from its hash (see the module docs for the fields).
+fn job_from_hash(h: &HashMap<String, String>) -> Result<Job> {
+    let body = h.get("body").ok_or_else(|| corrupt("job hash without a body"))?;
+    let mut job: Job = serde_json::from_str(body).map_err(corrupt)?;
+    let status: Status = h
+        .get("status")
+        .ok_or_else(|| corrupt("job hash without a status"))?
+        .parse()?;
+    if status == Status::Running && job.state.status != Status::Running {
+        let worker = h.get("cw").map(String::as_str).unwrap_or("unknown worker");
+        let lease: u64 = parse_field(h, "cl")?.unwrap_or(0);
+        let at: i64 = parse_field(h, "cn")?.unwrap_or(job.state.run_at.0);
+        job = state::claim(&job, worker, Duration::from_millis(lease), Timestamp(at)).job;
+    }
+    job.state.status = status;
+    job.state.lease_token = parse_field::<u64>(h, "token")?.map(LeaseToken);
+    if let Some(until) = parse_field::<i64>(h, "lu")? {
+        job.state.lease_expires_at = Some(Timestamp(until));
+    }
+    if let Some(progress) = parse_field::<f64>(h, "pg")? {
+        job.state.progress = Some(progress);
+        job.state.progress_message = h.get("pm").cloned();
+    }
+    if h.get("cx").is_some_and(|v| v == "1") {
+        job.state.cancel_requested = true;
+    }
+    Ok(job)
+}
+
+/// A stream entry id, `<ms>-<seq>`, ordered numerically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct StreamPos(u64, u64);
+
+impl StreamPos {
+    fn parse(text: &str) -> Option<StreamPos> {
+        let (ms, seq) = text.split_once('-')?;
+        Some(StreamPos(ms.parse().ok()?, seq.parse().ok()?))
+    }
+}
+
+impl std::fmt::Display for StreamPos {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.0, self.1)
+    }
+}
+
+/// An event cursor: the last stream position seen in each queue.
+fn parse_cursor(cursor: &str) -> Result<BTreeMap<String, StreamPos>> {
+    let invalid = || QueueError::InvalidRequest(format!("invalid event id {cursor:?}"));
+    if cursor.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    cursor
+        .split(',')
+        .map(|part| {
+            let (queue, pos) = part.split_once('=').ok_or_else(invalid)?;
+            let queue = QueueName::parse(queue).map_err(|_| invalid())?;
+            Ok((queue.to_string(), StreamPos::parse(pos).ok_or_else(invalid)?))
+        })
+        .collect()
+}
+
+fn format_cursor(positions: &BTreeMap<String, StreamPos>) -> String {
+    positions
+        .iter()
+        .map(|(q, p)| format!("{q}={p}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn event_from_entry(queue: &str, fields: &HashMap<String, String>) -> Result<Event> {
+    let get = |f: &str| {
+        fields
+            .get(f)
+            .ok_or_else(|| corrupt(format!("event without field {f}")))
+    };
+    Ok(Event {
+        id: String::new(),
+        job_id: JobId::parse(get("j")?)?,
+        queue: QueueName::parse(queue)?,
+        kind: crate::job::Kind::parse(get("k")?)?,
+        status: get("s")?.parse()?,
+        attempt: get("a")?.parse().map_err(corrupt)?,
+        progress: parse_field(fields, "p")?,
+        message: fields.get("m").cloned(),
+        error_kind: match fields.get("e").filter(|e| !e.is_empty()) {
+            Some(e) => Some(e.parse::<ErrorKind>()?),
+            None => None,
+        },
+        at: Timestamp(get("t")?.parse().map_err(corrupt)?),
+    })
+}
+
+/// Stream entries from an `XRANGE`/`XREVRANGE` reply.
+fn stream_entries(value: Value) -> Result<Vec<(StreamPos, HashMap<String, String>)>> {
+    array(value)?
+        .into_iter()
+        .map(|entry| {
+            let mut parts = array(entry)?.into_iter();
+            let (Some(id), Some(fields)) = (parts.next(), parts.next()) else {
+                return Err(corrupt("malformed stream entry"));
+            };
+            let id = text(&id)?;
+            let pos = StreamPos::parse(&id).ok_or_else(|| corrupt(format!("stream id {id}")))?;
+            Ok((pos, hash(fields)?))
+        })
+        .collect()
+}
+
+fn connection_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(3)))
+        // Scripts are bounded (SCRIPT_BATCH jobs), but a busy server with
+        // an fsync-always AOF can be slow: be patient before calling it dead.
+        .set_response_timeout(Some(Duration::from_secs(10)))
+        .set_number_of_retries(3)
+        .set_max_delay(Duration::from_secs(1))
+}
+
+impl RedisBackend {
+    /// Connects to `redis://` or `rediss://` (TLS) URL, checks the server
+    /// answers, loads the scripts, and warns when the server may evict keys.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let client = Self::client(url)?;
+        let conn = ConnectionManager::new_with_config(client.clone(), connection_config())
+            .await
+            .map_err(|e| {
+                QueueError::Unavailable(format!("cannot connect to {}: {e}", redact_url(url)))
+            })?;
+        let mut backend = Self::build(client, conn, url);
+        backend.load_scripts().await?;
+        let details = backend.server_details().await?;
+        Arc::get_mut(&mut backend.shared)
+            .expect("not shared yet")
+            .details = details;
+        Ok(backend)
+    }
+
+    /// Like [`RedisBackend::connect`], but succeeds while the server is
+    /// unreachable: commands fail with `backend_unavailable` until it
+    /// answers, and the connection is made by itself when it does.
+    pub fn connect_lazy(url: &str) -> Result<Self> {
+        let client = Self::client(url)?;
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), connection_config())
+            .map_err(|e| QueueError::InvalidRequest(format!("invalid Redis URL: {e}")))?;
+        Ok(Self::build(client, conn, url))
+    }
+
+    fn client(url: &str) -> Result<Client> {
+        if url.starts_with("rediss://") {
+            // rustls needs a process-wide crypto provider; ours is ring.
+            // Installing fails harmlessly when one is already installed.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        Client::open(url).map_err(|e| {
+            QueueError::InvalidRequest(format!("invalid Redis URL {}: {e}", redact_url(url)))
+        })
+    }
+
+    fn build(client: Client, conn: ConnectionManager, url: &str) -> Self {
+        RedisBackend {
+            shared: Arc::new(Shared {
+                client,
+                conn,
+                location: redact_url(url),
+                details: serde_json::Map::new(),
+                scripts: Scripts::new(),
+                queues: Mutex::new(KnownQueues {
+                    names: Vec::new(),
+                    read_at: None,
+                }),
+                signals: Mutex::new(None),
+            }),
+        }
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.shared.conn.clone()
+    }
+
+    async fn load_scripts(&self) -> Result<()> {
+        let mut pipe = redis::pipe();
+        for code in &self.shared.scripts.code {
+            pipe.cmd("SCRIPT").arg("LOAD").arg(code);
+        }
+        pipe.query_async::<Vec<String>>(&mut self.conn())
+            .await
+            .map_err(redis_err)?;
+        Ok(())
+    }
+
+    /// Runs a pipeline; when the server lost the scripts (a restart without
+    /// them, `SCRIPT FLUSH`), loads them and runs it again: inside a
+    /// pipeline, `EVALSHA` has no fallback of its own.
+    async fn run(&self, pipe: &Pipeline) -> Result<Vec<Value>> {
+        match pipe.query_async::<Vec<Value>>(&mut self.conn()).await {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                tracing::info!("Redis lost the wjp scripts (restarted?); loading them again");
+                self.load_scripts().await?;
+                pipe.query_async(&mut self.conn()).await.map_err(redis_err)
+            }
+            other => other.map_err(redis_err),
+        }
+    }
+
+    async fn server_details(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .arg("memory")
+            .arg("persistence")
+            .query_async(&mut self.conn())
+            .await
+            .map_err(redis_err)?;
+        let fields: HashMap<&str, &str> = info
+            .lines()
+            .filter_map(|line| line.trim().split_once(':'))
+            .collect();
+        let mut details = serde_json::Map::new();
+        for (field, name) in [
+            ("redis_version", "server_version"),
+            ("maxmemory_policy", "maxmemory_policy"),
+            ("aof_enabled", "aof_enabled"),
+        ] {
+            if let Some(value) = fields.get(field) {
+                details.insert(name.into(), (*value).into());
+            }
+        }
+        if let Some(policy) = fields.get("maxmemory_policy") {
+            if *policy != "noeviction" {
+                tracing::warn!(
+                    policy,
+                    location = %self.shared.location,
+                    "Redis may evict keys under memory pressure (maxmemory-policy is not \
+                     noeviction): jobs could vanish; set `maxmemory-policy noeviction`"
+                );
+            }
+        }
+        Ok(details)
+    }
+
+    /// The queues that ever had a job, as last read (at most a second ago
+    /// unless `fresh`).
+    async fn known_queues(&self, fresh: bool) -> Result<Vec<String>> {
+        {
+            let known = self.shared.queues.lock().unwrap_or_else(|p| p.into_inner());
+            if !fresh && known.read_at.is_some_and(|t| t.elapsed() < QUEUES_TTL) {
+                return Ok(known.names.clone());
+            }
+        }
+        let mut names: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(QUEUES_KEY)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(redis_err)?;
+        names.sort();
+        let mut known = self.shared.queues.lock().unwrap_or_else(|p| p.into_inner());
+        known.names = names.clone();
+        known.read_at = Some(Instant::now());
+        Ok(names)
+    }
+
+    fn note_queues<'a>(&self, queues: impl IntoIterator<Item = &'a str>) {
+        let mut known = self.shared.queues.lock().unwrap_or_else(|p| p.into_inner());
+        for q in queues {
+            if let Err(i) = known.names.binary_search_by(|n| n.as_str().cmp(q)) {
+                known.names.insert(i, q.to_owned());
+            }
+        }
+    }
+
+    /// Reads job hashes by id from every known queue (one round trip), and
+    /// once more after re-reading the queue list if some were not found.
+    async fn find_hashes(&self, id: &JobId) -> Result<Option<(String, HashMap<String, String>)>> {
+        let mut fresh = false;
+        loop {
+            let queues = self.known_queues(fresh).await?;
+            let mut pipe = redis::pipe();
+            for q in &queues {
+                pipe.cmd("HGETALL").arg(job_key(q, id.as_str()));
+            }
+            let replies = if queues.is_empty() {
+                Vec::new()
+            } else {
+                self.run(&pipe).await?
+            };
+            for (q, reply) in queues.iter().zip(replies) {
+                let h = hash(reply)?;
+                if !h.is_empty() {
+                    return Ok(Some((q.clone(), h)));
+                }
+            }
+            if fresh {
+                return Ok(None);
+            }
+            fresh = true;
+        }
+    }
+
+    /// Starts the task that blocks on the streams (once), and returns a
+    /// receiver of what it sees.
+    fn signals(&self) -> watch::Receiver<Signals> {
+        let mut slot = self.shared.signals.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(rx) = slot.as_ref() {
+            return rx.clone();
+        }
+        let (tx, rx) = watch::channel(Signals::default());
+        tokio::spawn(watch_streams(self.shared.client.clone(), self.conn(), tx));
+        *slot = Some(rx.clone());
+        rx
+    }
+
+    async fn claim_in(
+        &self,
+        allotment: &[(String, usize)],
+        request: &ClaimRequest,
+    ) -> Result<Vec<(String, Job)>> {
+        let mut pipe = redis::pipe();
+        for (queue, n) in allotment {
+            let mut call = Call::new(&self.shared.scripts.claim, queue, &[]);
+            call.arg(request.now.0)
+                .arg(*n)
+                .arg(&request.worker)
+                .arg(request.lease.as_millis() as u64);
+            for _ in 0..*n {
+                call.arg(LeaseToken::random().0);
+            }
+            pipe.add_command(call.cmd);
+        }
+        let replies = self.run(&pipe).await?;
+        let mut claimed = Vec::new();
+        for reply in replies {
+            for item in array(reply)? {
+                let item = array(item)?;
+                let [id, body, token, rk] = &item[..] else {
+                    return Err(corrupt("malformed claim reply"));
+                };
+                let _ = text(id)?;
+                let job: Job = serde_json::from_str(&text(body)?).map_err(corrupt)?;
+                let mut t = state::claim(&job, &request.worker, request.lease, request.now);
+                t.job.state.lease_token = Some(LeaseToken(
+                    text(token)?.parse().map_err(corrupt)?,
+                ));
+                claimed.push((text(rk)?, t.job));
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Runs a per-queue script once for every known queue, with the same
+    /// job ids and arguments, for callers that know a job's id but not its
+    /// queue. Returns each queue's reply.
+    async fn on_every_queue(
+        &self,
+        script: &Script,
+        ids: &[&str],
+        args: impl Fn(&mut Call),
+    ) -> Result<Vec<Value>> {
+        let queues = self.known_queues(false).await?;
+        if queues.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for q in &queues {
+            let mut call = Call::new(script, q, ids);
+            args(&mut call);
+            pipe.add_command(call.cmd);
+        }
+        self.run(&pipe).await
+    }
+}
+
+/// The background task behind waits: blocks in `XREAD` on every queue's
+/// `wake` and `events` streams over its own connection (no response
+/// timeout), and bumps the counters of what changed. It ends when the
+/// backend is dropped.
+async fn watch_streams(client: Client, conn: ConnectionManager, tx: watch::Sender<Signals>) {
+    let mut blocking: Option<MultiplexedConnection> = None;
+    let mut last: HashMap<String, String> = HashMap::new();
+    loop {
+        if tx.is_closed() {
+            return;
+        }
+        let step = async {
+            let c = match blocking.take() {
+                Some(c) => c,
+                None => client
+                    .get_multiplexed_async_connection_with_config(
+                        &AsyncConnectionConfig::new()
+                            .set_connection_timeout(Some(Duration::from_secs(3)))
+                            .set_response_timeout(None),
+                    )
+                    .await?,
+            };
+            // Where each stream is now; whatever came since the last look
+            // is a change.
+            let mut queues: Vec<String> = redis::cmd("SMEMBERS")
+                .arg(QUEUES_KEY)
+                .query_async(&mut conn.clone())
+                .await?;
+            queues.sort();
+            let mut pipe = redis::pipe();
+            let mut keys = Vec::new();
+            for q in &queues {
+                for key in [wake_key(q), events_key(q)] {
+                    pipe.cmd("XREVRANGE").arg(&key).arg("+").arg("-").arg("COUNT").arg(1);
+                    keys.push(key);
+                }
+            }
+            let tops: Vec<Value> = if keys.is_empty() {
+                Vec::new()
+            } else {
+                pipe.query_async(&mut conn.clone()).await?
+            };
+            let mut now_at = HashMap::new();
+            for (key, top) in keys.iter().zip(tops) {
+                let id = stream_entries(top)
+                    .ok()
+                    .and_then(|e| e.first().map(|(pos, _)| pos.to_string()))
+                    .unwrap_or_else(|| "0-0".into());
+                now_at.insert(key.clone(), id);
+            }
+            Ok::<_, redis::RedisError>((c, queues, now_at))
+        };
+        let (mut c, queues, now_at) = match step.await {
+            Ok(ok) => ok,
+            Err(e) => {
+                tracing::debug!(error = %e, "waiting for Redis streams failed; retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+        };
+        let changed: Vec<&String> = now_at
+            .iter()
+            .filter(|(k, id)| last.get(*k) != Some(id))
+            .map(|(k, _)| k)
+            .collect();
+        if !changed.is_empty() {
+            tx.send_modify(|s| {
+                for key in &changed {
+                    if key.ends_with(":events") {
+                        s.events += 1;
+                    } else if let Some(q) = queues.iter().find(|q| **key == wake_key(q)) {
+                        *s.wake.entry(q.clone()).or_default() += 1;
+                    }
+                }
+            });
+        }
+        last = now_at;
+        if last.is_empty() {
+            // No queue yet: look again in a while.
+            tokio::select! {
+                _ = tokio::time::sleep(BLOCK) => {}
+                _ = tx.closed() => return,
+            }
+            blocking = Some(c);
+            continue;
+        }
+        let mut read = redis::cmd("XREAD");
+        read.arg("COUNT").arg(1).arg("BLOCK").arg(BLOCK.as_millis() as u64).arg("STREAMS");
+        let keys: Vec<&String> = last.keys().collect();
+        for key in &keys {
+            read.arg(*key);
+        }
+        for key in &keys {
+            read.arg(&last[*key]);
+        }
+        tokio::select! {
+            result = read.query_async::<Value>(&mut c) => match result {
+                Ok(Value::Nil) => blocking = Some(c),
+                Ok(_) => {
+                    blocking = Some(c);
+                    // Under load entries come all the time: look at most
+                    // once a millisecond.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "blocking read on Redis failed; reconnecting");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            },
+            _ = tx.closed() => return,
+        }
+    }
+}
+
+/// Waits until `changed` says yes about a new value, or the deadline.
+async fn wait_until(
+    mut rx: watch::Receiver<Signals>,
+    max_wait: Duration,
+    changed: impl Fn(&Signals, &Signals) -> bool,
+) {
+    let before = rx.borrow_and_update().clone();
+    let deadline = tokio::time::Instant::now() + max_wait;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => {
+                if changed(&before, &rx.borrow_and_update()) {
+                    return;
+                }
+            }
+            Ok(Err(_)) => {
+                // The watcher is gone (backend dropping): wait out the time.
+                tokio::time::sleep_until(deadline).await;
+                return;
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()> {
+    let s = &t.job.state;
+    let event = Event::of(&t.job, now);
+    let body = serde_json::to_string(&t.job).map_err(|e| QueueError::Storage(e.to_string()))?;
+    call.arg(t.job.id.as_str())
+        .arg(t.expect.status.as_str())
+        .arg(t.expect.lease_token.map(|t| t.0.to_string()).unwrap_or_default())
+        .arg(s.status.as_str())
+        .arg(s.lease_token.map(|t| t.0.to_string()).unwrap_or_default())
+        .arg(body)
+        .arg(s.attempt)
+        .arg(s.error.as_ref().map(|e| e.kind.as_str()).unwrap_or(""))
+        .arg(t.job.priority)
+        .arg(s.run_at.0)
+        .arg(s.lease_expires_at.map_or(0, |t| t.0))
+        .arg(s.expires_at.map_or(0, |t| t.0))
+        .arg(event.progress.map(|p| p.to_string()).unwrap_or_default())
+        .arg(opt_text(event.message.as_deref()))
+        .arg(now.0);
+    Ok(())
+}
+
+#[async_trait]
+impl Backend for RedisBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            name: "redis".into(),
+            location: self.shared.location.clone(),
+            details: self.shared.details.clone(),
+        }
+    }
+
+    async fn ping(&self) -> Result<()> {
+        redis::cmd("PING")
+            .query_async::<String>(&mut self.conn())
+            .await
+            .map_err(redis_err)?;
+        Ok(())
+    }
+
+    async fn insert(&self, jobs: Vec<Job>) -> Result<Vec<Inserted>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = Timestamp::now();
+        let mut out: Vec<Option<Inserted>> = vec![None; jobs.len()];
+        // An id is one job across all queues: a job enqueued under an id
+        // that lives in another queue is that job (or replaces it when it
+        // failed or was cancelled).
+        let queues = self.known_queues(false).await?;
+        let mut probes = Vec::new();
+        let mut pipe = redis::pipe();
+        for (i, job) in jobs.iter().enumerate() {
+            for q in queues.iter().filter(|q| **q != job.queue.as_str()) {
+                pipe.cmd("EXISTS").arg(job_key(q, job.id.as_str()));
+                probes.push((i, q.clone()));
+            }
+        }
+        if !probes.is_empty() {
+            let found = self.run(&pipe).await?;
+            let mut pipe = redis::pipe();
+            let mut forgets = Vec::new();
+            for ((i, q), exists) in probes.into_iter().zip(found) {
+                if int(&exists)? == 1 {
+                    let mut call = Call::new(&self.shared.scripts.forget, &q, &[jobs[i].id.as_str()]);
+                    call.arg(jobs[i].id.as_str());
+                    pipe.add_command(call.cmd);
+                    forgets.push(i);
+                }
+            }
+            if !forgets.is_empty() {
+                for (i, reply) in forgets.into_iter().zip(self.run(&pipe).await?) {
+                    if !matches!(reply, Value::Int(_)) {
+                        out[i] = Some(Inserted::Existing(job_from_hash(&hash(reply)?)?));
+                    }
+                }
+            }
+        }
+
+        let mut by_queue: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, job) in jobs.iter().enumerate() {
+            if out[i].is_none() {
+                by_queue.entry(job.queue.as_str()).or_default().push(i);
+            }
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("SADD").arg(QUEUES_KEY).arg(by_queue.keys().collect::<Vec<_>>()).ignore();
+        let mut chunks = Vec::new();
+        for (queue, indexes) in &by_queue {
+            for chunk in indexes.chunks(SCRIPT_BATCH) {
+                let ids: Vec<&str> = chunk.iter().map(|i| jobs[*i].id.as_str()).collect();
+                let mut call = Call::new(&self.shared.scripts.insert, queue, &ids);
+                call.arg(now.0);
+                for i in chunk {
+                    let job = &jobs[*i];
+                    let body =
+                        serde_json::to_string(job).map_err(|e| QueueError::Storage(e.to_string()))?;
+                    call.arg(job.id.as_str())
+                        .arg(job.status().as_str())
+                        .arg(body)
+                        .arg(job.priority)
+                        .arg(job.state.run_at.0)
+                        .arg(job.created_at.0)
+                        .arg(job.kind.as_str());
+                }
+                pipe.add_command(call.cmd);
+                chunks.push(chunk);
+            }
+        }
+        if !chunks.is_empty() {
+            let replies = self.run(&pipe).await?;
+            for (chunk, reply) in chunks.into_iter().zip(replies) {
+                for (i, item) in chunk.iter().zip(array(reply)?) {
+                    out[*i] = Some(match item {
+                        Value::Int(_) => Inserted::New(jobs[*i].clone()),
+                        stored => Inserted::Existing(job_from_hash(&hash(stored)?)?),
+                    });
+                }
+            }
+            self.note_queues(by_queue.keys().copied());
+        }
+        out.into_iter()
+            .map(|o| o.ok_or_else(|| QueueError::Storage("Redis returned no insert result".into())))
+            .collect()
+    }
+
+    async fn get(&self, id: &JobId) -> Result<Option<Job>> {
+        let Some((_, h)) = self.find_hashes(id).await? else {
+            return Ok(None);
+        };
+        let job = job_from_hash(&h)?;
+        if job.state.expires_at.is_some_and(|t| t <= Timestamp::now()) {
+            return Ok(None);
+        }
+        Ok(Some(job))
+    }
+
+    async fn list(&self, query: &JobQuery) -> Result<JobPage> {
+        let limit = query.limit.clamp(1, 1000);
+        let bound = match &query.cursor {
+            Some(c) => {
+                let score: i64 = c
+                    .parse()
+                    .map_err(|_| QueueError::InvalidRequest(format!("invalid cursor {c:?}")))?;
+                format!("({score}")
+            }
+            None => "+inf".into(),
+        };
+        let queues = match &query.queue {
+            Some(q) => vec![q.to_string()],
+            None => self.known_queues(false).await?,
+        };
+        if queues.is_empty() {
+            return Ok(JobPage {
+                jobs: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        let mut pipe = redis::pipe();
+        for q in &queues {
+            let mut call = Call::new(&self.shared.scripts.list, q, &[]);
+            call.arg(&bound)
+                .arg(query.status.map_or("", Status::as_str))
+                .arg(limit + 1)
+                .arg(LIST_SCAN);
+            pipe.add_command(call.cmd);
+        }
+        let now = Timestamp::now();
+        let mut found: Vec<(i64, Job)> = Vec::new();
+        // Below the highest point where some queue stopped looking, the
+        // merge is incomplete: only what lies above it is certain.
+        let mut cutoff: Option<i64> = None;
+        for reply in self.run(&pipe).await? {
+            let mut items = array(reply)?.into_iter();
+            let resume = text(&items.next().unwrap_or(Value::Nil)).unwrap_or_default();
+            if let Some(score) = resume.strip_prefix('(') {
+                let score: i64 = score.parse().map_err(corrupt)?;
+                cutoff = Some(cutoff.map_or(score, |c| c.max(score)));
+            }
+            while let (Some(score), Some(h)) = (items.next(), items.next()) {
+                let score: i64 = text(&score)?.parse().map_err(corrupt)?;
+                let job = job_from_hash(&hash(h)?)?;
+                if job.state.expires_at.is_some_and(|t| t <= now) {
+                    continue;
+                }
+                found.push((score, job));
+            }
+        }
+        found.retain(|(score, _)| cutoff.is_none_or(|c| *score >= c));
+        found.sort_by(|a, b| b.0.cmp(&a.0));
+        let next_cursor = if found.len() > limit {
+            found.truncate(limit);
+            found.last().map(|(s, _)| s.to_string())
+        } else {
+            cutoff.map(|c| found.last().map_or(c, |(s, _)| (*s).min(c)).to_string())
+        };
+        Ok(JobPage {
+            jobs: found.into_iter().map(|(_, job)| job).collect(),
+            next_cursor,
+        })
+    }
+
+    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<Job>> {
+        if request.max == 0 || request.queues.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.note_queues(request.queues.iter().map(QueueName::as_str));
+        let allotment: Vec<(String, usize)> = if request.queues.len() == 1 {
+            vec![(request.queues[0].to_string(), request.max)]
+        } else {
+            // Look at the best of each queue, then take the best overall.
+            let mut pipe = redis::pipe();
+            for q in &request.queues {
+                let mut call = Call::new(&self.shared.scripts.peek, q.as_str(), &[]);
+                call.arg(request.now.0).arg(request.max);
+                pipe.add_command(call.cmd);
+            }
+            let mut best: Vec<(String, usize)> = Vec::new();
+            for (qi, reply) in self.run(&pipe).await?.into_iter().enumerate() {
+                for rk in array(reply)? {
+                    best.push((text(&rk)?, qi));
+                }
+            }
+            best.sort();
+            best.truncate(request.max);
+            let mut counts = vec![0usize; request.queues.len()];
+            for (_, qi) in best {
+                counts[qi] += 1;
+            }
+            request
+                .queues
+                .iter()
+                .zip(counts)
+                .filter(|(_, n)| *n > 0)
+                .map(|(q, n)| (q.to_string(), n))
+                .collect()
+        };
+        if allotment.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut claimed = self.claim_in(&allotment, request).await?;
+        claimed.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(claimed.into_iter().map(|(_, job)| job).collect())
+    }
+
+    async fn apply(&self, transitions: Vec<Transition>) -> Result<Vec<bool>> {
+        if transitions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = Timestamp::now();
+        let mut by_queue: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, t) in transitions.iter().enumerate() {
+            by_queue.entry(t.job.queue.as_str()).or_default().push(i);
+        }
+        let mut pipe = redis::pipe();
+        let mut chunks = Vec::new();
+        for (queue, indexes) in &by_queue {
+            for chunk in indexes.chunks(SCRIPT_BATCH) {
+                let ids: Vec<&str> = chunk.iter().map(|i| transitions[*i].job.id.as_str()).collect();
+                let mut call = Call::new(&self.shared.scripts.apply, queue, &ids);
+                for i in chunk {
+                    transition_args(&mut call, &transitions[*i], now)?;
+                }
+                pipe.add_command(call.cmd);
+                chunks.push(chunk);
+            }
+        }
+        let mut out = vec![false; transitions.len()];
+        for (chunk, reply) in chunks.into_iter().zip(self.run(&pipe).await?) {
+            for (i, applied) in chunk.iter().zip(array(reply)?) {
+                out[*i] = int(&applied)? == 1;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn renew_leases(
+        &self,
+        leases: &[LeaseRef],
+        until: Timestamp,
+    ) -> Result<Vec<LeaseState>> {
+        if leases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = leases.iter().map(|l| l.id.as_str()).collect();
+        let replies = self
+            .on_every_queue(&self.shared.scripts.renew, &ids, |call| {
+                call.arg(until.0);
+                for lease in leases {
+                    call.arg(lease.id.as_str()).arg(lease.token.0);
+                }
+            })
+            .await?;
+        let mut best = vec![0i64; leases.len()];
+        for reply in replies {
+            for (b, state) in best.iter_mut().zip(array(reply)?) {
+                *b = (*b).max(int(&state)?);
+            }
+        }
+        Ok(best
+            .into_iter()
+            .map(|b| match b {
+                0 => LeaseState::Lost,
+                n => LeaseState::Held {
+                    cancel_requested: n == 2,
+                },
+            })
+            .collect())
+    }
+
+    async fn set_progress(&self, updates: Vec<ProgressUpdate>) -> Result<()> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let now = Timestamp::now();
+        let ids: Vec<&str> = updates.iter().map(|u| u.lease.id.as_str()).collect();
+        self.on_every_queue(&self.shared.scripts.progress, &ids, |call| {
+            call.arg(now.0);
+            for u in &updates {
+                call.arg(u.lease.id.as_str())
+                    .arg(u.lease.token.0)
+                    .arg(u.progress.to_string())
+                    .arg(opt_text(u.message.as_deref()));
+            }
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn request_cancel(&self, id: &JobId) -> Result<bool> {
+        let now = Timestamp::now();
+        let Some((queue, _)) = self.find_hashes(id).await? else {
+            return Ok(false);
+        };
+        let mut call = Call::new(&self.shared.scripts.cancel, &queue, &[id.as_str()]);
+        call.arg(now.0).arg(id.as_str());
+        let mut pipe = redis::pipe();
+        pipe.add_command(call.cmd);
+        let reply = self.run(&pipe).await?;
+        Ok(reply.first().map(int).transpose()? == Some(1))
+    }
+
+    async fn expired_leases(&self, now: Timestamp, limit: usize) -> Result<Vec<Job>> {
+        self.jobs_by_index("running", now, limit).await
+    }
+
+    async fn due_scheduled(&self, now: Timestamp, limit: usize) -> Result<Vec<Job>> {
+        self.jobs_by_index("scheduled", now, limit).await
+    }
+
+    async fn delete_expired(&self, now: Timestamp) -> Result<u64> {
+        let min_event = StreamPos(
+            (now.0 - EVENTS_MAX_AGE.as_millis() as i64).max(0) as u64,
+            0,
+        );
+        let mut deleted = 0u64;
+        for q in self.known_queues(false).await? {
+            // Bounded rounds: a huge backlog is worked off over several passes.
+            for _ in 0..20 {
+                let mut call = Call::new(&self.shared.scripts.sweep, &q, &[]);
+                call.arg(now.0).arg(1000).arg(min_event.to_string());
+                let mut pipe = redis::pipe();
+                pipe.add_command(call.cmd);
+                let reply = array(self.run(&pipe).await?.remove(0))?;
+                deleted += int(&reply[0])? as u64;
+                if int(&reply[1])? < 1000 {
+                    break;
+                }
+            }
+        }
+        redis::cmd("ZREMRANGEBYSCORE")
+            .arg(WORKERS_KEY)
+            .arg("-inf")
+            .arg(now.0)
+            .query_async::<i64>(&mut self.conn())
+            .await
+            .map_err(redis_err)?;
+        Ok(deleted)
+    }
+
+    async fn counts(&self, queues: &[QueueName]) -> Result<Vec<QueueCounts>> {
+        if queues.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for q in queues {
+            let keys = index_keys(q.as_str());
+            for key in [&keys[1], &keys[0], &keys[2], &keys[5], &keys[6], &keys[7]] {
+                pipe.cmd("ZCARD").arg(key);
+            }
+        }
+        let replies = self.run(&pipe).await?;
+        queues
+            .iter()
+            .zip(replies.chunks(6))
+            .map(|(q, n)| {
+                let mut counts = QueueCounts {
+                    name: q.to_string(),
+                    ..QueueCounts::default()
+                };
+                for (status, n) in Status::ALL.into_iter().zip(n) {
+                    counts.add(status, int(n)? as u64);
+                }
+                Ok(counts)
+            })
+            .collect()
+    }
+
+    async fn purge(&self, queue: &QueueName, status: Status) -> Result<u64> {
+        if status == Status::Running {
+            return Err(QueueError::InvalidRequest(
+                "running jobs cannot be purged; cancel them instead".into(),
+            ));
+        }
+        let mut deleted = 0u64;
+        loop {
+            let mut call = Call::new(&self.shared.scripts.purge, queue.as_str(), &[]);
+            call.arg(status.as_str()).arg(1000);
+            let mut pipe = redis::pipe();
+            pipe.add_command(call.cmd);
+            let reply = array(self.run(&pipe).await?.remove(0))?;
+            deleted += int(&reply[0])? as u64;
+            if int(&reply[1])? < 1000 {
+                return Ok(deleted);
+            }
+        }
+    }
+
+    async fn register_worker(&self, worker: &WorkerRecord) -> Result<()> {
+        let body = serde_json::to_string(worker).map_err(|e| QueueError::Storage(e.to_string()))?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(worker_key(&worker.name))
+            .arg(body)
+            .arg("PXAT")
+            .arg(worker.expires_at.0)
+            .ignore();
+        pipe.cmd("ZADD")
+            .arg(WORKERS_KEY)
+            .arg(worker.expires_at.0)
+            .arg(&worker.name)
+            .ignore();
+        self.run(&pipe).await?;
+        Ok(())
+    }
+
+    async fn remove_worker(&self, name: &str) -> Result<()> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("DEL").arg(worker_key(name)).ignore();
+        pipe.cmd("ZREM").arg(WORKERS_KEY).arg(name).ignore();
+        self.run(&pipe).await?;
+        Ok(())
+    }
+
+    async fn workers(&self, now: Timestamp) -> Result<Vec<WorkerRecord>> {
+        let names: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(WORKERS_KEY)
+            .arg(format!("({}", now.0))
+            .arg("+inf")
+            .query_async(&mut self.conn())
+            .await
+            .map_err(redis_err)?;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for name in &names {
+            pipe.cmd("GET").arg(worker_key(name));
+        }
+        let mut workers = Vec::new();
+        for body in self.run(&pipe).await? {
+            if body == Value::Nil {
+                continue;
+            }
+            let record: WorkerRecord = serde_json::from_str(&text(&body)?).map_err(corrupt)?;
+            if record.expires_at > now {
+                workers.push(record);
+            }
+        }
+        workers.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(workers)
+    }
+
+    async fn events_after(&self, cursor: Option<&str>, limit: usize) -> Result<Vec<Event>> {
+        let mut positions = match cursor {
+            Some(c) => parse_cursor(c)?,
+            None => BTreeMap::new(),
+        };
+        let mut queues = self.known_queues(false).await?;
+        if positions.keys().any(|q| queues.binary_search(q).is_err()) {
+            queues = self.known_queues(true).await?;
+        }
+        if queues.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for q in &queues {
+            let start = match positions.get(q) {
+                Some(pos) => format!("({pos}"),
+                None => "-".into(),
+            };
+            pipe.cmd("XRANGE")
+                .arg(events_key(q))
+                .arg(start)
+                .arg("+")
+                .arg("COUNT")
+                .arg(limit);
+        }
+        let mut entries = Vec::new();
+        for (q, reply) in queues.iter().zip(self.run(&pipe).await?) {
+            for (pos, fields) in stream_entries(reply)? {
+                entries.push((pos, q.as_str(), fields));
+            }
+        }
+        entries.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        entries.truncate(limit);
+        entries
+            .into_iter()
+            .map(|(pos, q, fields)| {
+                let mut event = event_from_entry(q, &fields)?;
+                positions.insert(q.to_owned(), pos);
+                event.id = format_cursor(&positions);
+                Ok(event)
+            })
+            .collect()
+    }
+
+    async fn last_event_id(&self) -> Result<Option<String>> {
+        let queues = self.known_queues(false).await?;
+        if queues.is_empty() {
+            return Ok(None);
+        }
+        let mut pipe = redis::pipe();
+        for q in &queues {
+            pipe.cmd("XREVRANGE")
+                .arg(events_key(q))
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1);
+        }
+        let mut positions = BTreeMap::new();
+        for (q, reply) in queues.iter().zip(self.run(&pipe).await?) {
+            if let Some((pos, _)) = stream_entries(reply)?.first() {
+                positions.insert(q.clone(), *pos);
+            }
+        }
+        Ok((!positions.is_empty()).then(|| format_cursor(&positions)))
+    }
+
+    async fn wait_for_jobs(&self, queues: &[QueueName], max_wait: Duration) -> Result<()> {
+        let names: Vec<String> = queues.iter().map(|q| q.to_string()).collect();
+        wait_until(self.signals(), max_wait, |before, now| {
+            names
+                .iter()
+                .any(|q| before.wake.get(q) != now.wake.get(q))
+        })
+        .await;
+        Ok(())
+    }
+
+    async fn wait_for_events(&self, max_wait: Duration) -> Result<()> {
+        // A follower that read just before an event and subscribes just
+        // after it would miss the signal: look again within a second.
+        let max_wait = max_wait.min(Duration::from_secs(1));
+        wait_until(self.signals(), max_wait, |before, now| {
+            before.events != now.events
+        })
+        .await;
+        Ok(())
+    }
+}
+
+impl RedisBackend {
+    /// Jobs whose score in a per-queue index (`running` by lease expiry,
+    /// `scheduled` by run-at) is before `now`.
+    async fn jobs_by_index(&self, index: &str, now: Timestamp, limit: usize) -> Result<Vec<Job>> {
+        let queues = self.known_queues(false).await?;
+        if queues.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        // Leases expire strictly before now; scheduled jobs are due at now.
+        let max = if index == "running" {
+            format!("({}", now.0)
+        } else {
+            now.0.to_string()
+        };
+        let mut pipe = redis::pipe();
+        for q in &queues {
+            pipe.cmd("ZRANGEBYSCORE")
+                .arg(format!("{}{index}", key_prefix(q)))
+                .arg("-inf")
+                .arg(&max)
+                .arg("LIMIT")
+                .arg(0)
+                .arg(limit);
+        }
+        let mut keys = Vec::new();
+        for (q, reply) in queues.iter().zip(self.run(&pipe).await?) {
+            for id in array(reply)? {
+                keys.push(job_key(q, &text(&id)?));
+            }
+        }
+        keys.truncate(limit);
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for key in &keys {
+            pipe.cmd("HGETALL").arg(key);
+        }
+        let mut jobs = Vec::new();
+        for reply in self.run(&pipe).await? {
+            let h = hash(reply)?;
+            if !h.is_empty() {
+                jobs.push(job_from_hash(&h)?);
+            }
+        }
+        Ok(jobs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_password() {
+        assert_eq!(
+            redact_url("rediss://:s3cret@cache.example:6380/2"),
+            "rediss://cache.example:6380/2"
+        );
+        assert_eq!(
+            redact_url("redis://wjp:s3cret@10.0.0.5/0"),
+            "redis://wjp@10.0.0.5/0"
+        );
+        assert_eq!(redact_url("redis://localhost:6379"), "redis://localhost:6379");
+        assert_eq!(
+            redact_url("redis://h/0?password=x&protocol=resp3"),
+            "redis://h/0?protocol=resp3"
+        );
+    }
+
+    #[test]
+    fn urls_are_built_from_host_port_and_db() {
+        assert_eq!(redis_url("localhost", 6379, 0), "redis://localhost:6379/0");
+        assert_eq!(redis_url("::1", 6380, 3), "redis://[::1]:6380/3");
+    }
+
+    #[test]
+    fn event_cursors_round_trip() {
+        let c = parse_cursor("default=1700000000000-3,gcode=1700000000001-0").unwrap();
+        assert_eq!(c["default"], StreamPos(1_700_000_000_000, 3));
+        assert_eq!(
+            format_cursor(&c),
+            "default=1700000000000-3,gcode=1700000000001-0"
+        );
+        assert!(parse_cursor("12").is_err());
+        assert!(parse_cursor("Bad=1-0").is_err());
+    }
+}

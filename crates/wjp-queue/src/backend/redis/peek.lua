@@ -1,0 +1,15 @@
+-- The ready keys of the best `max` ready jobs of one queue, best first,
+-- without taking them (to merge several queues before claiming).
+-- ARGV[3]: now, [4]: max.
+local now, max = tonumber(ARGV[3]), tonumber(ARGV[4])
+local out = {}
+for _, member in ipairs(redis.call('ZRANGE', K_READY, '-', '+', 'BYLEX', 'LIMIT', 0, max)) do
+  out[#out + 1] = string.sub(member, 1, READY_KEY_LEN)
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0, max)) do
+  local rk = redis.call('HGET', PREFIX .. id, 'rk')
+  if rk then out[#out + 1] = rk end
+end
+table.sort(out)
+while #out > max do table.remove(out) end
+return out

@@ -1,0 +1,33 @@
+-- Deletes up to `limit` jobs of one queue in one waiting or ended status.
+-- ARGV[3]: status, [4]: limit. Returns {deleted, index entries looked at}.
+local status, limit = ARGV[3], tonumber(ARGV[4])
+local members
+if status == 'queued' then
+  members = redis.call('ZRANGE', K_READY, 0, limit - 1)
+elseif status == 'scheduled' then
+  members = redis.call('ZRANGE', K_SCHED, 0, limit - 1)
+elseif K_ENDED[status] then
+  members = redis.call('ZRANGE', K_ENDED[status], 0, limit - 1)
+else
+  return redis.error_reply('only waiting or ended jobs can be purged')
+end
+local deleted = 0
+for _, member in ipairs(members) do
+  local id = member
+  if status == 'queued' then
+    id = string.sub(member, READY_KEY_LEN + 2)
+    redis.call('ZREM', K_READY, member)
+  end
+  local key = PREFIX .. id
+  local current = redis.call('HGET', key, 'status')
+  if current == status then
+    unindex(key, id, status)
+    redis.call('ZREM', K_ALL, id)
+    redis.call('DEL', key)
+    deleted = deleted + 1
+  elseif status ~= 'queued' then
+    -- A stale index entry: the job moved on or its record expired.
+    redis.call('ZREM', K_ENDED[status] or K_SCHED, id)
+  end
+end
+return { deleted, #members }

@@ -1,0 +1,24 @@
+-- Deletes ended jobs of one queue past their TTL (Redis has usually expired
+-- the hash already; this cleans the indexes) and trims old events.
+-- ARGV[3]: now, [4]: limit, [5]: oldest event id to keep.
+-- Returns {deleted, index entries looked at}.
+local ids = redis.call('ZRANGEBYSCORE', K_EXP, '-inf', ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
+local deleted = 0
+for _, id in ipairs(ids) do
+  local key = PREFIX .. id
+  redis.call('ZREM', K_EXP, id)
+  local status = redis.call('HGET', key, 'status')
+  if not status or K_ENDED[status] then
+    for _, k in pairs(K_ENDED) do redis.call('ZREM', k, id) end
+    redis.call('ZREM', K_ALL, id)
+    redis.call('DEL', key)
+    deleted = deleted + 1
+  else
+    -- The id was enqueued afresh after its old record expired.
+    for s, k in pairs(K_ENDED) do
+      if s ~= status then redis.call('ZREM', k, id) end
+    end
+  end
+end
+redis.call('XTRIM', K_EVENTS, 'MINID', '~', ARGV[5])
+return { deleted, #ids }

@@ -1,0 +1,220 @@
+//! The conformance suite against a real `redis-server`, plus what only a
+//! server can do: restart under a running worker, expire every key,
+//! authenticate.
+
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::json;
+use wjp_queue::backend::redis::RedisBackend;
+use wjp_queue::backend::Backend;
+use wjp_queue::{JobId, Status};
+
+use self::redis_server::RedisServer;
+use crate::conformance::{
+    builtin_handlers, fast_config, queue_on, request, start_worker, wait_for_job, Store,
+};
+
+pub struct RedisStore {
+    server: RedisServer,
+}
+
+impl RedisStore {
+    pub async fn new() -> Self {
+        RedisStore {
+            server: RedisServer::start(&[]),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn connect(&self) -> Arc<dyn Backend> {
+        Arc::new(
+            RedisBackend::connect(&self.server.url(0))
+                .await
+                .expect("connect to the test redis-server"),
+        )
+    }
+}
+
+conformance_suite!(RedisStore::new().await);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redis_restart_under_a_running_worker_loses_nothing() {
+    // fsync on every write: a SIGKILL loses nothing acknowledged.
+    let store = RedisStore {
+        server: RedisServer::start(&["--appendfsync", "always"]),
+    };
+    let queue = queue_on(&store).await;
+    let mut before = Vec::new();
+    for i in 0..40 {
+        let r = request("sleep", json!({"seconds": 0.05, "n": i}));
+        before.push(queue.enqueue(r).await.unwrap().job.id);
+    }
+    let worker = start_worker(&queue, builtin_handlers(), fast_config("w-restart", &["default"]));
+    wait_for_job(&queue, &before[0], Duration::from_secs(20), |j| {
+        j.status() == Status::Completed
+    })
+    .await;
+
+    let mut server = store.server;
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!queue.is_available().await, "Redis is down");
+    server.restart();
+    let store = RedisStore { server };
+
+    // The same handles carry on: the API enqueues, the worker finishes.
+    let mut after = Vec::new();
+    for i in 0..20 {
+        let r = request("noop", json!(i));
+        after.push(queue.enqueue(r).await.unwrap().job.id);
+    }
+    for id in before.iter().chain(&after) {
+        let job = wait_for_job(&queue, id, Duration::from_secs(60), |j| {
+            j.status().is_terminal()
+        })
+        .await;
+        assert_eq!(job.status(), Status::Completed, "{job:#?}");
+    }
+    worker.stop().await;
+    let counts = &queue.counts().await.unwrap()[0];
+    assert_eq!(counts.completed, 60, "{counts:?}");
+    assert_eq!(counts.queued + counts.running + counts.scheduled, 0);
+    drop(store);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_and_waits_resume_after_a_redis_restart() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let first = queue.enqueue(request("noop", json!(1))).await.unwrap().job.id;
+    let cursor = queue.last_event_id().await.unwrap();
+    assert!(cursor.is_some());
+    let mut server = store.server;
+    server.restart();
+    let store = RedisStore { server };
+    let worker = start_worker(&queue, builtin_handlers(), fast_config("w-events", &["default"]));
+    wait_for_job(&queue, &first, Duration::from_secs(30), |j| j.status() == Status::Completed)
+        .await;
+    let events = queue
+        .next_events(cursor.as_deref(), 100, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let statuses: Vec<Status> = events.iter().map(|e| e.status).collect();
+    assert_eq!(statuses, [Status::Running, Status::Completed]);
+    worker.stop().await;
+    drop(store);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_key_lives_forever() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut ids = Vec::new();
+    for (kind, payload) in [
+        ("noop", json!(1)),
+        ("fail", json!({"message": "x"})),
+        ("sleep", json!({"seconds": 0.2})),
+        ("noop", json!(2)),
+    ] {
+        let mut r = request(kind, payload);
+        r.result_ttl = Some(0.3);
+        r.failure_ttl = Some(0.3);
+        r.max_attempts = Some(1);
+        ids.push(queue.enqueue(r).await.unwrap().job.id);
+    }
+    let mut r = request("noop", json!({}));
+    r.result_ttl = Some(0.3);
+    r.failure_ttl = Some(0.3);
+    r.queue = Some("gcode".into());
+    let cancelled = queue.enqueue(r).await.unwrap().job.id;
+    queue.cancel(&cancelled).await.unwrap();
+    let mut config = fast_config("w-ttl", &["default"]);
+    config.burst = true;
+    start_worker(&queue, builtin_handlers(), config).finish().await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    queue.maintain().await.unwrap();
+    for id in ids.iter().chain([&cancelled]) {
+        assert!(queue.job(id).await.unwrap().is_none(), "{id} expired");
+    }
+
+    let mut conn = store.server.connection(0);
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
+    let mut bounded = HashSet::new();
+    for key in &keys {
+        let ttl: i64 = redis::cmd("PTTL").arg(key).query(&mut conn).unwrap();
+        if ttl > 0 {
+            continue;
+        }
+        let kind: String = redis::cmd("TYPE").arg(key).query(&mut conn).unwrap();
+        let ok = match kind.as_str() {
+            // Capped streams: events (MAXLEN ~ and aged out) and wake-ups.
+            "stream" if key.ends_with(":events") || key.ends_with(":wake") => {
+                let len: u64 = redis::cmd("XLEN").arg(key).query(&mut conn).unwrap();
+                len <= 200
+            }
+            // One counter per queue.
+            "string" if key.ends_with(":seq") => true,
+            // The queue names.
+            "set" if key == "wjp:queues" => true,
+            _ => false,
+        };
+        assert!(ok, "{key} ({kind}) has no TTL and is not a bounded structure");
+        bounded.insert(key.clone());
+    }
+    assert!(
+        keys.iter().all(|k| !k.contains(":job:")),
+        "no job record is left: {keys:?}"
+    );
+    assert!(bounded.contains("wjp:queues"), "{keys:?}");
+}
+
+#[tokio::test]
+async fn a_password_is_used_but_never_shown() {
+    let server = RedisServer::start(&["--requirepass", "s3cret"]);
+    let url = format!("redis://:s3cret@127.0.0.1:{}/1", server.port());
+    let backend = RedisBackend::connect(&url).await.unwrap();
+    backend.ping().await.unwrap();
+    let info = backend.info();
+    assert_eq!(info.name, "redis");
+    assert!(!info.location.contains("s3cret"), "{}", info.location);
+    assert!(info.location.ends_with(&format!(":{}/1", server.port())), "{}", info.location);
+    assert!(info.details.contains_key("server_version"), "{info:?}");
+
+    let wrong = format!("redis://:nope@127.0.0.1:{}/1", server.port());
+    let err = RedisBackend::connect(&wrong).await.err().expect("wrong password");
+    assert!(!err.to_string().contains("nope"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_reported_and_a_lazy_backend_waits_for_it() {
+    let port = {
+        let server = RedisServer::start(&[]);
+        server.port()
+    };
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let err = RedisBackend::connect(&url).await.err().expect("nothing listens");
+    assert_eq!(err.code(), "backend_unavailable", "{err}");
+    let lazy = RedisBackend::connect_lazy(&url).unwrap();
+    assert_eq!(lazy.ping().await.unwrap_err().code(), "backend_unavailable");
+}
+
+#[tokio::test]
+async fn scripts_flushed_from_the_server_are_loaded_again() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut conn = store.server.connection(0);
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut conn).unwrap();
+    let id = queue.enqueue(request("noop", json!({}))).await.unwrap().job.id;
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut conn).unwrap();
+    assert_eq!(queue.cancel(&id).await.unwrap(), wjp_queue::CancelOutcome::Cancelled);
+    let missing = JobId::parse("missing").unwrap();
+    assert!(queue.job(&missing).await.unwrap().is_none());
+}

@@ -1,0 +1,142 @@
+//! A real `redis-server` for tests: started on a free port in a temporary
+//! directory (append-only file on, so a restart keeps the data), stopped
+//! when dropped. CI installs `redis-server`; without it the tests fail with
+//! a message saying so rather than skip.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+    extra: Vec<String>,
+}
+
+fn binary() -> PathBuf {
+    let path = std::env::var_os("WJP_REDIS_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/redis-server"));
+    assert!(
+        path.exists(),
+        "{} not found: the Redis backend tests need a real redis-server \
+         (install Debian's `redis-server` package, or set WJP_REDIS_SERVER to its path)",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free local port")
+        .port()
+}
+
+impl RedisServer {
+    /// Starts a server; `extra` are more `redis-server` arguments.
+    pub fn start(extra: &[&str]) -> RedisServer {
+        let mut server = RedisServer {
+            child: None,
+            port: free_port(),
+            dir: tempfile::tempdir().expect("temp dir"),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        server.spawn(true);
+        server
+    }
+
+    fn spawn(&mut self, may_move: bool) {
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            let child = Command::new(binary())
+                .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+                .arg("--dir")
+                .arg(self.dir.path())
+                .args(["--save", "", "--appendonly", "yes", "--daemonize", "no"])
+                .args(["--logfile", "redis.log"])
+                .args(&self.extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start redis-server");
+            self.child = Some(child);
+            match self.wait_ready(Duration::from_secs(10)) {
+                Ok(()) => return,
+                Err(e) => {
+                    last_error = e;
+                    self.kill();
+                    if may_move {
+                        // The port may have been taken meanwhile: pick another.
+                        self.port = free_port();
+                    }
+                }
+            }
+        }
+        let log = std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default();
+        panic!("redis-server did not start: {last_error}\n{log}");
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> Result<(), String> {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                return Err(format!("redis-server exited with {status}"));
+            }
+            let ping = redis::Client::open(self.plain_url())
+                .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+            match ping {
+                Ok(_) => return Ok(()),
+                // With a password set, an unauthenticated PING is refused:
+                // the server is up.
+                Err(e) if e.to_string().contains("NOAUTH") => return Ok(()),
+                Err(e) if started.elapsed() > limit => return Err(e.to_string()),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+
+    fn plain_url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// The URL of database `db`.
+    pub fn url(&self, db: u32) -> String {
+        format!("redis://127.0.0.1:{}/{db}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// SIGKILL: no chance to flush anything (the AOF has what was fsynced).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and data directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn(false);
+    }
+
+    /// A synchronous connection, for inspecting keys.
+    pub fn connection(&self, db: u32) -> redis::Connection {
+        redis::Client::open(self.url(db))
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,383 @@
+//! The command line: one subcommand per task, each a thin layer over the
+//! engine's [`Queue`] API.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use serde_json::Value;
+use wjp_queue::{Job, JobId, JobRequest, Queue, Status};
+
+use crate::config::GlobalArgs;
+
+#[derive(Debug, Parser)]
+#[command(name = "wjp", version, about = "Job queue service for waterjet cutting shops")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API and dashboard (with in-process workers on the
+    /// embedded backend).
+    Api(wjp_api::ApiArgs),
+    /// Run a worker that takes jobs from the queues and runs them.
+    Worker(crate::worker_cmd::WorkerArgs),
+    /// Submit a job (or a batch of jobs) and print its id.
+    Submit(SubmitArgs),
+    /// Show a job.
+    Status {
+        id: String,
+        /// Print the whole job as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a job (a running one stops within a few seconds).
+    Cancel { id: String },
+    /// Run a failed or cancelled job again.
+    Retry { id: String },
+    /// Show the backend, the jobs per queue and status, and the live workers.
+    Info {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List failed jobs, newest first.
+    Failed {
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the jobs of a queue in one status.
+    Purge {
+        #[arg(long)]
+        queue: String,
+        #[arg(long)]
+        status: String,
+    },
+    /// Measure end-to-end throughput and latency of no-op jobs.
+    Bench(crate::bench::BenchArgs),
+}
+
+impl Command {
+    /// Long-running commands log at info level by default.
+    pub fn is_service(&self) -> bool {
+        matches!(self, Command::Worker(_) | Command::Api(_))
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    /// The job kind (noop, sleep, analyze_dxf, ...). Not used with --batch.
+    #[arg(required_unless_present = "batch")]
+    pub kind: Option<String>,
+    /// The payload: JSON text, or @FILE to read it from a file.
+    #[arg(long, default_value = "{}")]
+    pub payload: String,
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Higher runs first.
+    #[arg(long, allow_negative_numbers = true)]
+    pub priority: Option<i32>,
+    /// Seconds to wait before the job may run.
+    #[arg(long)]
+    pub delay: Option<f64>,
+    /// Seconds the job may run.
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    #[arg(long)]
+    pub max_attempts: Option<u32>,
+    /// A job id of your own; submitting it again returns the same job.
+    #[arg(long)]
+    pub job_id: Option<String>,
+    /// Wait for the job to end, showing its progress, then print it as JSON.
+    #[arg(long)]
+    pub wait: bool,
+    /// A JSON Lines file of jobs: {"kind", "payload", ...} one a line.
+    #[arg(long, conflicts_with_all = ["kind", "wait", "job_id"])]
+    pub batch: Option<PathBuf>,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let global = cli.global;
+    match cli.command {
+        Command::Worker(args) => crate::worker_cmd::run(&global, args).await,
+        Command::Api(args) => {
+            let queue = global.open_queue().await?;
+            wjp_api::run(args, queue, crate::kinds::handlers(), global.data_dir.clone()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => crate::bench::run(&global, args).await,
+        Command::Submit(args) => submit(&global.open_queue().await?, args).await,
+        Command::Status { id, json } => {
+            let queue = global.open_queue().await?;
+            let job = find(&queue, &id).await?;
+            if json {
+                print_json(&job)?;
+            } else {
+                print!("{}", describe(&job));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cancel { id } => {
+            let queue = global.open_queue().await?;
+            let outcome = queue.cancel(&JobId::parse(&id)?).await?;
+            match outcome {
+                wjp_queue::CancelOutcome::Cancelled => println!("{id} cancelled"),
+                wjp_queue::CancelOutcome::Requested => {
+                    println!("{id} is running; its worker was told to stop it")
+                }
+                wjp_queue::CancelOutcome::AlreadyEnded(status) => {
+                    println!("{id} had already ended ({status}); nothing to cancel")
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Retry { id } => {
+            let queue = global.open_queue().await?;
+            let job = queue.retry(&JobId::parse(&id)?).await?;
+            println!("{} queued again on {}", job.id, job.queue);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Info { json } => {
+            let queue = global.open_queue().await?;
+            let info = queue.info().await?;
+            if json {
+                print_json(&info)?;
+            } else {
+                print!("{}", describe_info(&info));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Failed { queue: q, limit, json } => {
+            let queue = global.open_queue().await?;
+            let jobs = queue.failed_jobs(q.as_deref(), limit).await?;
+            if json {
+                print_json(&jobs)?;
+            } else if jobs.is_empty() {
+                println!("no failed jobs");
+            } else {
+                for job in jobs {
+                    let error = job.state.error.as_ref();
+                    println!(
+                        "{}  {}  {}  {}: {}",
+                        job.id,
+                        job.kind,
+                        job.state.completed_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                        error.map_or("unknown", |e| e.kind.as_str()),
+                        error.map_or("", |e| e.message.as_str()),
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Purge { queue: q, status } => {
+            let queue = global.open_queue().await?;
+            let status: Status = status.parse()?;
+            let n = queue.purge(&q, status).await?;
+            println!("deleted {n} {status} jobs from {q}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn find(queue: &Queue, id: &str) -> anyhow::Result<Job> {
+    let id = JobId::parse(id)?;
+    queue
+        .job(&id)
+        .await?
+        .with_context(|| format!("job {id} not found (it never existed, or its record expired)"))
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Reads `--payload`: JSON text, or `@path` for a file holding it.
+fn read_payload(text: &str) -> anyhow::Result<Value> {
+    let (source, body) = match text.strip_prefix('@') {
+        Some(path) => (
+            format!("payload file {path}"),
+            std::fs::read_to_string(path).with_context(|| format!("reading payload file {path}"))?,
+        ),
+        None => ("--payload".to_owned(), text.to_owned()),
+    };
+    serde_json::from_str(&body).with_context(|| format!("{source} is not valid JSON"))
+}
+
+async fn submit(queue: &Queue, args: SubmitArgs) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &args.batch {
+        let requests = read_batch(path)?;
+        let out = queue.enqueue_batch(requests).await?;
+        let mut stdout = std::io::stdout().lock();
+        for e in out {
+            writeln!(stdout, "{}", e.job.id)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let kind = args.kind.clone().unwrap_or_default();
+    if crate::kinds::unimplemented_kinds().any(|k| k == kind) {
+        bail!("job kind {kind} is not available in this build of wjp yet");
+    }
+    let request = JobRequest {
+        kind,
+        payload: read_payload(&args.payload)?,
+        queue: args.queue,
+        priority: args.priority,
+        delay: args.delay,
+        timeout: args.timeout,
+        max_attempts: args.max_attempts,
+        job_id: args.job_id,
+        ..JobRequest::default()
+    };
+    let enqueued = queue.enqueue(request).await?;
+    if !enqueued.created {
+        eprintln!(
+            "job {} already exists ({}); not submitted again",
+            enqueued.job.id,
+            enqueued.job.status()
+        );
+    }
+    if !args.wait {
+        println!("{}", enqueued.job.id);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let job = follow(queue, &enqueued.job.id).await?;
+    print_json(&job)?;
+    Ok(if job.status() == Status::Completed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn read_batch(path: &PathBuf) -> anyhow::Result<Vec<JobRequest>> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("opening batch file {}", path.display()))?;
+    let mut requests = Vec::new();
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("reading {} line {}", path.display(), n + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let request: JobRequest = serde_json::from_str(&line)
+            .with_context(|| format!("{} line {}: not a job request", path.display(), n + 1))?;
+        requests.push(request);
+    }
+    if requests.is_empty() {
+        bail!("batch file {} holds no jobs", path.display());
+    }
+    Ok(requests)
+}
+
+/// Follows a job's events with a progress bar until it ends.
+async fn follow(queue: &Queue, id: &JobId) -> anyhow::Result<Job> {
+    let bar = indicatif::ProgressBar::new(1000);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{bar:40}] {percent:>3}% {msg}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    let mut cursor = queue.last_event_id().await?;
+    let mut job = find(queue, &id.to_string()).await?;
+    while !job.status().is_terminal() {
+        bar.set_position((job.state.progress.unwrap_or(0.0) * 1000.0) as u64);
+        let message = job.state.progress_message.clone().unwrap_or_default();
+        bar.set_message(format!("{} {}", job.status(), message));
+        let events = queue
+            .next_events(cursor.as_deref(), 1000, Duration::from_millis(500))
+            .await?;
+        if let Some(last) = events.last() {
+            cursor = Some(last.id.clone());
+        }
+        // The job itself is the truth (events may have been pruned).
+        job = find(queue, &id.to_string()).await?;
+    }
+    bar.finish_and_clear();
+    Ok(job)
+}
+
+fn describe(job: &Job) -> String {
+    let s = &job.state;
+    let mut out = format!(
+        "job       {}\nkind      {}\nqueue     {}\nstatus    {}\nattempt   {} of {}\n",
+        job.id, job.kind, job.queue, s.status, s.attempt, job.max_attempts
+    );
+    if let Some(p) = s.progress {
+        out += &format!(
+            "progress  {:.0}% {}\n",
+            p * 100.0,
+            s.progress_message.as_deref().unwrap_or("")
+        );
+    }
+    out += &format!("created   {}\n", job.created_at.to_rfc3339());
+    for (label, t) in [
+        ("run at", Some(s.run_at).filter(|_| s.status == Status::Scheduled)),
+        ("started", s.started_at),
+        ("ended", s.completed_at),
+        ("expires", s.expires_at),
+    ] {
+        if let Some(t) = t {
+            out += &format!("{label:<9} {}\n", t.to_rfc3339());
+        }
+    }
+    if let Some(worker) = &s.worker {
+        out += &format!("worker    {worker}\n");
+    }
+    if let Some(error) = &s.error {
+        out += &format!("error     {}: {}\n", error.kind, error.message);
+    }
+    if let Some(result) = &s.result {
+        out += &format!("result    {result}\n");
+    }
+    out
+}
+
+fn describe_info(info: &wjp_queue::SystemInfo) -> String {
+    let mut out = format!(
+        "backend  {} at {}\n\n{:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n",
+        info.backend.name,
+        info.backend.location,
+        "queue",
+        "scheduled",
+        "queued",
+        "running",
+        "completed",
+        "failed",
+        "cancelled"
+    );
+    for q in &info.queues {
+        out += &format!(
+            "{:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n",
+            q.name, q.scheduled, q.queued, q.running, q.completed, q.failed, q.cancelled
+        );
+    }
+    if info.workers.is_empty() {
+        out += "\nno live workers\n";
+    } else {
+        out += &format!("\n{} live workers\n", info.workers.len());
+        for w in &info.workers {
+            out += &format!(
+                "  {} (pid {} on {}) queues {} running [{}], heartbeat {}\n",
+                w.name,
+                w.pid,
+                w.host,
+                w.queues.join(","),
+                w.current_jobs.join(", "),
+                w.heartbeat_at.to_rfc3339()
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,136 @@
+//! Configuration shared by every command: where the data lives (SQLite
+//! directory or Redis server) and how to log. Flags override environment
+//! variables; with no Redis setting, the embedded backend is used.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use wjp_queue::backend::sqlite::{SqliteBackend, SqliteOptions};
+use wjp_queue::backend::Backend;
+use wjp_queue::Queue;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Directory of the embedded database (used when no Redis is configured).
+    #[arg(long, global = true, env = "WJP_DATA_DIR", default_value = "./wjp-data")]
+    pub data_dir: PathBuf,
+
+    /// Redis server URL (redis:// or rediss://, may carry a password). Setting
+    /// it, or REDIS_HOST, selects the Redis backend.
+    #[arg(long, global = true, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    #[arg(long, global = true, env = "REDIS_HOST")]
+    pub redis_host: Option<String>,
+
+    #[arg(long, global = true, env = "REDIS_PORT", default_value_t = 6379)]
+    pub redis_port: u16,
+
+    #[arg(long, global = true, env = "REDIS_DB", default_value_t = 0)]
+    pub redis_db: u32,
+
+    /// Log lines as text or JSON (one object a line).
+    #[arg(long, global = true, env = "WJP_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// Which backend the settings select.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendChoice {
+    Sqlite(PathBuf),
+    Redis(String),
+}
+
+impl GlobalArgs {
+    pub fn backend_choice(&self) -> BackendChoice {
+        if let Some(url) = self.redis_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            return BackendChoice::Redis(url.trim().to_owned());
+        }
+        if let Some(host) = self.redis_host.as_deref().filter(|h| !h.trim().is_empty()) {
+            return BackendChoice::Redis(format!(
+                "redis://{}:{}/{}",
+                host.trim(),
+                self.redis_port,
+                self.redis_db
+            ));
+        }
+        BackendChoice::Sqlite(self.data_dir.clone())
+    }
+
+    pub async fn open_backend(&self) -> anyhow::Result<Arc<dyn Backend>> {
+        match self.backend_choice() {
+            BackendChoice::Sqlite(dir) => {
+                let backend = SqliteBackend::open_dir(&dir, SqliteOptions::default())
+                    .with_context(|| format!("opening the embedded backend in {}", dir.display()))?;
+                Ok(Arc::new(backend))
+            }
+            BackendChoice::Redis(url) => open_redis(&url).await,
+        }
+    }
+
+    pub async fn open_queue(&self) -> anyhow::Result<Queue> {
+        Ok(Queue::new(self.open_backend().await?, crate::kinds::catalog()))
+    }
+}
+
+async fn open_redis(url: &str) -> anyhow::Result<Arc<dyn Backend>> {
+    let _ = url;
+    anyhow::bail!(
+        "the Redis backend is not available in this build yet; unset REDIS_URL/REDIS_HOST \
+         to use the embedded backend"
+    )
+}
+
+pub fn init_logging(args: &GlobalArgs, service: bool) {
+    use tracing_subscriber::EnvFilter;
+    // Services log their life at info; one-shot commands only what goes wrong.
+    let default = if service { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Probe {
+        #[command(flatten)]
+        global: GlobalArgs,
+    }
+
+    fn parse(args: &[&str]) -> GlobalArgs {
+        let mut argv = vec!["probe"];
+        argv.extend_from_slice(args);
+        Probe::parse_from(argv).global
+    }
+
+    #[test]
+    fn redis_is_chosen_by_url_or_host_and_flags_build_the_url() {
+        let g = parse(&["--redis-host", "cache", "--redis-port", "6380", "--redis-db", "2"]);
+        assert_eq!(
+            g.backend_choice(),
+            BackendChoice::Redis("redis://cache:6380/2".into())
+        );
+        let g = parse(&["--redis-url", "rediss://:pw@cache:6380/1", "--redis-host", "x"]);
+        assert_eq!(
+            g.backend_choice(),
+            BackendChoice::Redis("rediss://:pw@cache:6380/1".into())
+        );
+    }
+}

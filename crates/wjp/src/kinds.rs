@@ -1,0 +1,109 @@
+//! The job kinds of a waterjet shop, their queues and timeouts, and the
+//! handlers that run them. This is the only place where the queue engine
+//! meets the domain.
+
+use std::time::Duration;
+
+use wjp_queue::{builtin, Catalog, Handlers};
+
+/// A domain kind: its queue, its timeout, and whether this build has its
+/// handler. Kinds without a handler are refused at enqueue, so no job waits
+/// for a worker that can never run it.
+struct DomainKind {
+    kind: &'static str,
+    queue: &'static str,
+    timeout: Option<Duration>,
+    implemented: bool,
+}
+
+/// The routing table of the system we replace: job type to queue.
+const DOMAIN_KINDS: [DomainKind; 6] = [
+    DomainKind {
+        kind: "analyze_dxf",
+        queue: "analysis",
+        // Analysis of a large drawing can be slow; the old system gave 600 s.
+        timeout: Some(Duration::from_secs(600)),
+        implemented: false,
+    },
+    DomainKind {
+        kind: "calculate_cost",
+        queue: "analysis",
+        timeout: None,
+        implemented: false,
+    },
+    DomainKind {
+        kind: "convert_image",
+        queue: "conversion",
+        timeout: None,
+        implemented: false,
+    },
+    DomainKind {
+        kind: "analyze_csv",
+        queue: "default",
+        timeout: None,
+        implemented: false,
+    },
+    DomainKind {
+        kind: "nest",
+        queue: "nesting",
+        timeout: None,
+        implemented: false,
+    },
+    DomainKind {
+        kind: "generate_gcode",
+        queue: "gcode",
+        timeout: None,
+        implemented: false,
+    },
+];
+
+/// Every kind this build can run, with its routing.
+pub fn catalog() -> Catalog {
+    let mut catalog = Catalog::standard();
+    builtin::register(&mut catalog).expect("built-in kinds are valid");
+    for k in DOMAIN_KINDS.iter().filter(|k| k.implemented) {
+        catalog
+            .register(k.kind, k.queue, k.timeout)
+            .expect("domain kinds are valid");
+    }
+    catalog
+}
+
+/// The handler of every kind in [`catalog`].
+pub fn handlers() -> Handlers {
+    let mut handlers = Handlers::new();
+    builtin::add_handlers(&mut handlers).expect("built-in kinds are valid");
+    handlers
+}
+
+/// Kinds the shop's clients know of that this build cannot run yet.
+pub fn unimplemented_kinds() -> impl Iterator<Item = &'static str> {
+    DOMAIN_KINDS
+        .iter()
+        .filter(|k| !k.implemented)
+        .map(|k| k.kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_kind_has_a_handler_and_the_old_routing() {
+        let catalog = catalog();
+        let handlers = handlers();
+        for spec in catalog.kinds() {
+            assert!(
+                handlers.get(&spec.kind).is_some(),
+                "{} has no handler",
+                spec.kind
+            );
+        }
+        for k in DOMAIN_KINDS.iter().filter(|k| k.implemented) {
+            assert_eq!(catalog.kind(k.kind).unwrap().queue.as_str(), k.queue);
+        }
+        if let Ok(spec) = catalog.kind("analyze_dxf") {
+            assert_eq!(spec.timeout, Duration::from_secs(600));
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! `wjp worker`: runs the worker runtime and replaces its own process when
+//! a handler thread is stuck (see `wjp_queue::worker` for why).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use wjp_queue::{Worker, WorkerConfig, WorkerExit};
+
+use crate::config::GlobalArgs;
+
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// Comma-separated queues to take jobs from, in any order (the job's
+    /// priority decides, then its age).
+    #[arg(long, default_value = "default,analysis,conversion,nesting,gcode")]
+    pub queues: String,
+    /// Exit when no job is ready and none is running.
+    #[arg(long)]
+    pub burst: bool,
+    /// The worker's name (default: HOST.PID); must be unique among live workers.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Jobs run at the same time (default: the number of CPU cores).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Seconds a job stays claimed without a heartbeat before another worker
+    /// may take it over.
+    #[arg(long, default_value_t = 30.0)]
+    pub lease_secs: f64,
+    /// On SIGINT/SIGTERM, seconds running jobs get to finish before they are
+    /// handed back to the queue.
+    #[arg(long, default_value_t = 30.0)]
+    pub shutdown_grace_secs: f64,
+}
+
+fn seconds(name: &str, value: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero() && *d <= Duration::from_secs(86_400))
+        .with_context(|| format!("--{name} must be between 0 and 86400 seconds, got {value}"))
+}
+
+pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let queue = global.open_queue().await?;
+    let queues = queue.parse_queues(&args.queues)?;
+    let name = args.name.clone().unwrap_or_else(|| {
+        let host = hostname::get()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "localhost".into());
+        format!("{host}.{}", std::process::id())
+    });
+    let mut config = WorkerConfig::new(name, queues);
+    config.burst = args.burst;
+    if let Some(n) = args.concurrency {
+        config.concurrency = n;
+    }
+    config.lease = seconds("lease-secs", args.lease_secs)?;
+    // Renew well inside the lease, and at least once a second so
+    // cancellations are seen quickly.
+    config.heartbeat = (config.lease / 4).min(Duration::from_secs(1));
+    config.shutdown_grace = seconds("shutdown-grace-secs", args.shutdown_grace_secs)?;
+    let worker = Worker::new(queue, crate::kinds::handlers(), config)?;
+    match worker.run(shutdown_signal()).await? {
+        WorkerExit::Drained | WorkerExit::Shutdown => Ok(ExitCode::SUCCESS),
+        WorkerExit::RestartNeeded => restart_self(),
+    }
+}
+
+/// Completes on the first SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            std::future::pending::<()>().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutdown requested: finishing running jobs");
+}
+
+/// Replaces this process with a fresh copy of itself (same arguments and
+/// environment). Only the stuck handler thread is lost with the old image:
+/// its job was already recorded as timed out or cancelled, and every other
+/// job finished before the worker returned.
+fn restart_self() -> anyhow::Result<ExitCode> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().context("finding this program to restart it")?;
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    tracing::warn!("restarting the worker process to end a stuck handler thread");
+    let err = std::process::Command::new(exe).args(args).exec();
+    Err(err).context("restarting the worker process")
+}
