@@ -58,7 +58,10 @@ fn sleep(ctx: &JobContext) -> Result<Value, HandlerError> {
     let step = total / 10;
     for i in 0..10 {
         ctx.sleep(step)?;
-        ctx.progress((i + 1) as f64 / 10.0, format!("slept {} of 10 steps", i + 1));
+        ctx.progress(
+            (i + 1) as f64 / 10.0,
+            format!("slept {} of 10 steps", i + 1),
+        );
     }
     Ok(json!({ "slept_seconds": total.as_secs_f64() }))
 }
@@ -71,7 +74,8 @@ fn spin(ctx: &JobContext) -> Result<Value, HandlerError> {
     let mut counter: u64 = 0;
     while start.elapsed() < total {
         for _ in 0..10_000 {
-            counter = std::hint::black_box(counter.wrapping_mul(6364136223846793005).wrapping_add(1));
+            counter =
+                std::hint::black_box(counter.wrapping_mul(6364136223846793005).wrapping_add(1));
         }
     }
     Ok(json!({ "spun_seconds": total.as_secs_f64(), "checksum": counter % 1000 }))

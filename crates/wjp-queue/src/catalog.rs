@@ -163,7 +163,10 @@ mod tests {
         let err = catalog.parse_queue_list("analysis,cutting").unwrap_err();
         assert_eq!(err.code(), "unknown_queue");
         let text = err.to_string();
-        assert!(text.contains("\"cutting\"") && text.contains("analysis"), "{text}");
+        assert!(
+            text.contains("\"cutting\"") && text.contains("analysis"),
+            "{text}"
+        );
         assert_eq!(catalog.parse_queue_list("gcode, gcode").unwrap().len(), 1);
     }
 }

@@ -4,7 +4,9 @@ use crate::job::{JobId, Status};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("invalid job id {0:?}: use 1 to 128 characters of letters, digits, '_', '.', ':' or '-'")]
+    #[error(
+        "invalid job id {0:?}: use 1 to 128 characters of letters, digits, '_', '.', ':' or '-'"
+    )]
     InvalidJobId(String),
 
     #[error("invalid {what} {name:?}: use 1 to 64 characters of lowercase letters, digits or '_'")]

@@ -44,4 +44,6 @@ pub use error::QueueError;
 pub use event::Event;
 pub use job::{ErrorKind, Job, JobError, JobId, JobRequest, Kind, QueueName, Status, Timestamp};
 pub use queue::{CancelOutcome, Enqueued, Queue, SystemInfo};
-pub use worker::{HandlerError, Handlers, JobContext, Worker, WorkerConfig, WorkerExit};
+pub use worker::{
+    run_inline, HandlerError, Handlers, JobContext, Worker, WorkerConfig, WorkerExit,
+};

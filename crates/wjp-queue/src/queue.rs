@@ -268,7 +268,10 @@ impl Queue {
         report.promoted = applied.iter().filter(|a| **a).count() as u64;
 
         let lost = self.backend.expired_leases(now, MAINTENANCE_BATCH).await?;
-        let transitions: Vec<_> = lost.iter().map(|job| state::lease_expired(job, now)).collect();
+        let transitions: Vec<_> = lost
+            .iter()
+            .map(|job| state::lease_expired(job, now))
+            .collect();
         let outcomes: Vec<Status> = transitions.iter().map(|t| t.job.status()).collect();
         let applied = self.backend.apply(transitions).await?;
         for (status, applied) in outcomes.into_iter().zip(applied) {

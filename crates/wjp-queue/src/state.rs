@@ -356,7 +356,11 @@ mod tests {
     #[test]
     fn a_failure_with_attempts_left_is_retried_after_a_doubling_backoff() {
         let j = run(&job(3), 1_000);
-        let t = fail(&j, JobError::new(ErrorKind::HandlerError, "x"), Timestamp(2_000));
+        let t = fail(
+            &j,
+            JobError::new(ErrorKind::HandlerError, "x"),
+            Timestamp(2_000),
+        );
         assert_eq!(t.job.status(), Status::Scheduled);
         assert_eq!(t.job.state.run_at, Timestamp(3_000));
         let j = run(&t.job, 3_000);
@@ -372,7 +376,11 @@ mod tests {
     #[test]
     fn an_invalid_payload_is_not_retried() {
         let j = run(&job(5), 1_000);
-        let t = fail(&j, JobError::new(ErrorKind::InvalidPayload, "x"), Timestamp(2_000));
+        let t = fail(
+            &j,
+            JobError::new(ErrorKind::InvalidPayload, "x"),
+            Timestamp(2_000),
+        );
         assert_eq!(t.job.status(), Status::Failed);
     }
 
@@ -404,6 +412,9 @@ mod tests {
         assert!(cancel_waiting(&running, Timestamp(1)).is_err());
         let cancelled = cancel_waiting(&j, Timestamp(2_000)).unwrap().job;
         assert_eq!(cancelled.status(), Status::Cancelled);
-        assert_eq!(retry(&cancelled, Timestamp(3_000)).unwrap().job.status(), Status::Queued);
+        assert_eq!(
+            retry(&cancelled, Timestamp(3_000)).unwrap().job.status(),
+            Status::Queued
+        );
     }
 }

@@ -224,9 +224,12 @@ struct RunningJob {
 impl RunningJob {
     fn interrupt(&self, why: u8) {
         // The first reason wins: a job cancelled and then lost stays cancelled.
-        let _ = self
-            .interrupt
-            .compare_exchange(INTERRUPT_NONE, why, Ordering::SeqCst, Ordering::SeqCst);
+        let _ = self.interrupt.compare_exchange(
+            INTERRUPT_NONE,
+            why,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
         self.stop.store(true, Ordering::SeqCst);
         self.wake.notify_one();
     }
@@ -249,7 +252,9 @@ pub struct Worker {
 impl Worker {
     pub fn new(queue: Queue, handlers: Handlers, config: WorkerConfig) -> Result<Self> {
         if config.queues.is_empty() {
-            return Err(QueueError::InvalidRequest("a worker needs at least one queue".into()));
+            return Err(QueueError::InvalidRequest(
+                "a worker needs at least one queue".into(),
+            ));
         }
         if config.concurrency == 0 || config.concurrency > 1024 {
             return Err(QueueError::InvalidRequest(format!(
@@ -480,9 +485,13 @@ impl JobRun {
         let Some(handler) = self.handler.clone() else {
             let error = JobError::new(
                 ErrorKind::NoHandler,
-                format!("worker {} has no handler for kind {}", self.config.name, job.kind),
+                format!(
+                    "worker {} has no handler for kind {}",
+                    self.config.name, job.kind
+                ),
             );
-            self.record(state::fail(&job, error, Timestamp::now())).await;
+            self.record(state::fail(&job, error, Timestamp::now()))
+                .await;
             return;
         };
         let ctx = JobContext {
@@ -510,39 +519,41 @@ impl JobRun {
         self.stop.store(true, Ordering::SeqCst);
         let now = Timestamp::now();
         let interrupt = self.interrupt.load(Ordering::SeqCst);
-        let transition = match (ending, interrupt) {
-            // A lost lease means another worker owns the job now: whatever
-            // this attempt produced is discarded.
-            (_, INTERRUPT_LOST) => None,
-            (Ending::Interrupted, INTERRUPT_SHUTDOWN) => Some(state::hand_back(&job, now)),
-            (Ending::Interrupted, _) | (Ending::Returned(Err(HandlerError::Cancelled)), _) => {
-                Some(state::cancelled_while_running(&job, now))
-            }
-            (Ending::Returned(Ok(value)), _) => Some(state::complete(&job, value, now)),
-            (Ending::Returned(Err(HandlerError::Failed(message))), _) => Some(state::fail(
-                &job,
-                JobError::new(ErrorKind::HandlerError, message),
-                now,
-            )),
-            (Ending::Returned(Err(HandlerError::InvalidPayload(message))), _) => Some(state::fail(
-                &job,
-                JobError::new(ErrorKind::InvalidPayload, message),
-                now,
-            )),
-            (Ending::Panicked(message), _) => Some(state::fail(
-                &job,
-                JobError::new(ErrorKind::Panic, format!("the handler panicked: {message}")),
-                now,
-            )),
-            (Ending::TimedOut, _) => Some(state::fail(
-                &job,
-                JobError::new(
-                    ErrorKind::Timeout,
-                    format!("ran longer than its timeout of {:.1} s", job.timeout_ms as f64 / 1000.0),
+        let transition =
+            match (ending, interrupt) {
+                // A lost lease means another worker owns the job now: whatever
+                // this attempt produced is discarded.
+                (_, INTERRUPT_LOST) => None,
+                (Ending::Interrupted, INTERRUPT_SHUTDOWN) => Some(state::hand_back(&job, now)),
+                (Ending::Interrupted, _) | (Ending::Returned(Err(HandlerError::Cancelled)), _) => {
+                    Some(state::cancelled_while_running(&job, now))
+                }
+                (Ending::Returned(Ok(value)), _) => Some(state::complete(&job, value, now)),
+                (Ending::Returned(Err(HandlerError::Failed(message))), _) => Some(state::fail(
+                    &job,
+                    JobError::new(ErrorKind::HandlerError, message),
+                    now,
+                )),
+                (Ending::Returned(Err(HandlerError::InvalidPayload(message))), _) => Some(
+                    state::fail(&job, JobError::new(ErrorKind::InvalidPayload, message), now),
                 ),
-                now,
-            )),
-        };
+                (Ending::Panicked(message), _) => Some(state::fail(
+                    &job,
+                    JobError::new(ErrorKind::Panic, format!("the handler panicked: {message}")),
+                    now,
+                )),
+                (Ending::TimedOut, _) => Some(state::fail(
+                    &job,
+                    JobError::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "ran longer than its timeout of {:.1} s",
+                            job.timeout_ms as f64 / 1000.0
+                        ),
+                    ),
+                    now,
+                )),
+            };
         if let Some(transition) = transition {
             self.record(transition).await;
         } else {
@@ -743,7 +754,11 @@ async fn flush_progress(queue: &Queue, running: &RunningMap) -> Result<()> {
         .unwrap_or_else(|p| p.into_inner())
         .values()
         .filter_map(|r| {
-            let (progress, message) = r.progress.lock().unwrap_or_else(|p| p.into_inner()).take()?;
+            let (progress, message) = r
+                .progress
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()?;
             Some(ProgressUpdate {
                 lease: r.lease.clone(),
                 progress,
@@ -752,4 +767,62 @@ async fn flush_progress(queue: &Queue, running: &RunningMap) -> Result<()> {
         })
         .collect();
     queue.backend().set_progress(updates).await
+}
+
+/// Runs a job's handler at once, in this process, without storing anything:
+/// for synchronous API requests, and for keeping clients served while the
+/// backend is unreachable. The request is checked against the catalog as
+/// an enqueue would be; the handler runs on the blocking pool, under the
+/// job's timeout, with panics caught.
+pub async fn run_inline(
+    queue: &Queue,
+    handlers: &Handlers,
+    request: crate::job::JobRequest,
+) -> Result<std::result::Result<Value, JobError>> {
+    let mut job = state::new_job(request, queue.catalog(), Timestamp::now())?;
+    let handler = handlers
+        .get(&job.kind)
+        .ok_or_else(|| QueueError::UnknownKind {
+            kind: job.kind.to_string(),
+            known: handlers
+                .kinds()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    job.state.attempt = 1;
+    let timeout = Duration::from_millis(job.timeout_ms);
+    let stop = Arc::new(AtomicBool::new(false));
+    let ctx = JobContext {
+        job,
+        stop: stop.clone(),
+        progress: Arc::new(Mutex::new(None)),
+    };
+    let run = tokio::task::spawn_blocking(move || {
+        std::panic::catch_unwind(AssertUnwindSafe(|| handler.run(&ctx))).map_err(panic_message)
+    });
+    let outcome = match tokio::time::timeout(timeout, run).await {
+        Err(_) => {
+            stop.store(true, Ordering::SeqCst);
+            Err(JobError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "ran longer than its timeout of {:.1} s",
+                    timeout.as_secs_f64()
+                ),
+            ))
+        }
+        Ok(Err(join)) => Err(JobError::new(ErrorKind::Panic, join.to_string())),
+        Ok(Ok(Err(panic))) => Err(JobError::new(
+            ErrorKind::Panic,
+            format!("the handler panicked: {panic}"),
+        )),
+        Ok(Ok(Ok(Ok(value)))) => Ok(value),
+        Ok(Ok(Ok(Err(e)))) => Err(match e {
+            HandlerError::Failed(m) => JobError::new(ErrorKind::HandlerError, m),
+            HandlerError::InvalidPayload(m) => JobError::new(ErrorKind::InvalidPayload, m),
+            HandlerError::Cancelled => JobError::new(ErrorKind::Cancelled, "cancelled"),
+        }),
+    };
+    Ok(outcome)
 }

@@ -70,7 +70,9 @@ pub struct LeaseRef {
 /// What a worker learns about a job it holds when it renews the lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaseState {
-    Held { cancel_requested: bool },
+    Held {
+        cancel_requested: bool,
+    },
     /// The job is no longer this worker's (the lease expired and the reaper
     /// took it back, or the record is gone): stop and discard the result.
     Lost,
@@ -189,8 +191,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn apply(&self, transitions: Vec<Transition>) -> Result<Vec<bool>>;
 
     /// Extends the leases a worker holds until `until`.
-    async fn renew_leases(&self, leases: &[LeaseRef], until: Timestamp)
-        -> Result<Vec<LeaseState>>;
+    async fn renew_leases(&self, leases: &[LeaseRef], until: Timestamp) -> Result<Vec<LeaseState>>;
 
     /// Records progress of running jobs (ignored where the lease is stale).
     async fn set_progress(&self, updates: Vec<ProgressUpdate>) -> Result<()>;

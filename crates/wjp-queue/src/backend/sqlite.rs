@@ -375,7 +375,9 @@ fn row_to_job(row: &Row<'_>) -> rusqlite::Result<(Job, i64)> {
         row.get::<_, Option<String>>(16)?,
     ) {
         (Some(kind), message) => Some(JobError {
-            kind: kind.parse::<ErrorKind>().map_err(|e| corrupt("error kind", e))?,
+            kind: kind
+                .parse::<ErrorKind>()
+                .map_err(|e| corrupt("error kind", e))?,
             message: message.unwrap_or_default(),
         }),
         _ => None,
@@ -408,9 +410,7 @@ fn row_to_job(row: &Row<'_>) -> rusqlite::Result<(Job, i64)> {
             completed_at: ts(row.get(21)?),
             expires_at: ts(row.get(22)?),
             worker: row.get(23)?,
-            lease_token: row
-                .get::<_, Option<i64>>(24)?
-                .map(|t| LeaseToken(t as u64)),
+            lease_token: row.get::<_, Option<i64>>(24)?.map(|t| LeaseToken(t as u64)),
             lease_expires_at: ts(row.get(25)?),
             cancel_requested: row.get::<_, i64>(26)? != 0,
         },
@@ -543,7 +543,10 @@ fn queue_placeholders(n: usize) -> String {
 impl Backend for SqliteBackend {
     fn info(&self) -> BackendInfo {
         let mut details = serde_json::Map::new();
-        details.insert("journal_mode".into(), self.shared.journal_mode.clone().into());
+        details.insert(
+            "journal_mode".into(),
+            self.shared.journal_mode.clone().into(),
+        );
         details.insert(
             "synchronous".into(),
             match self.shared.options.synchronous {
@@ -561,11 +564,8 @@ impl Backend for SqliteBackend {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.read(|conn| {
-            conn.query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(storage)
-        })
-        .await
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(storage))
+            .await
     }
 
     async fn insert(&self, jobs: Vec<Job>) -> Result<Vec<Inserted>> {
@@ -603,9 +603,9 @@ impl Backend for SqliteBackend {
         let query = query.clone();
         self.read(move |conn| {
             let before = match &query.cursor {
-                Some(c) => c.parse::<i64>().map_err(|_| {
-                    QueueError::InvalidRequest(format!("invalid cursor {c:?}"))
-                })?,
+                Some(c) => c
+                    .parse::<i64>()
+                    .map_err(|_| QueueError::InvalidRequest(format!("invalid cursor {c:?}")))?,
                 None => i64::MAX,
             };
             let limit = query.limit.clamp(1, 1000);
@@ -648,49 +648,51 @@ impl Backend for SqliteBackend {
         let busy = self.shared.busy.load(std::sync::atomic::Ordering::Relaxed);
         let any_ready: bool = busy
             || self
-            .read(move |conn| {
-                let sql = format!(
-                    "SELECT EXISTS (SELECT 1 FROM jobs WHERE queue IN ({}) \
+                .read(move |conn| {
+                    let sql = format!(
+                        "SELECT EXISTS (SELECT 1 FROM jobs WHERE queue IN ({}) \
                      AND status IN ('queued', 'scheduled') AND run_at <= ?)",
-                    queue_placeholders(probe_queues.len())
-                );
-                let mut values: Vec<rusqlite::types::Value> = probe_queues
-                    .into_iter()
-                    .map(rusqlite::types::Value::Text)
-                    .collect();
-                values.push(rusqlite::types::Value::Integer(now.0));
-                conn.query_row(&sql, rusqlite::params_from_iter(values), |r| r.get(0))
-                    .map_err(storage)
-            })
-            .await?;
+                        queue_placeholders(probe_queues.len())
+                    );
+                    let mut values: Vec<rusqlite::types::Value> = probe_queues
+                        .into_iter()
+                        .map(rusqlite::types::Value::Text)
+                        .collect();
+                    values.push(rusqlite::types::Value::Integer(now.0));
+                    conn.query_row(&sql, rusqlite::params_from_iter(values), |r| r.get(0))
+                        .map_err(storage)
+                })
+                .await?;
         if !any_ready {
             return Ok(Vec::new());
         }
         let request = request.clone();
         let max = request.max;
-        let claimed = self.write(move |tx| {
-            // The best `max` of each queue, then the best `max` of those:
-            // each per-queue scan walks the ready index in claim order.
-            let mut candidates = Vec::new();
-            for queue in &request.queues {
-                candidates.extend(select_jobs(
-                    tx,
-                    "queue = ?1 AND status IN ('queued', 'scheduled') AND run_at <= ?2 \
+        let claimed = self
+            .write(move |tx| {
+                // The best `max` of each queue, then the best `max` of those:
+                // each per-queue scan walks the ready index in claim order.
+                let mut candidates = Vec::new();
+                for queue in &request.queues {
+                    candidates.extend(select_jobs(
+                        tx,
+                        "queue = ?1 AND status IN ('queued', 'scheduled') AND run_at <= ?2 \
                      ORDER BY priority DESC, run_at, seq LIMIT ?3",
-                    params![queue.as_str(), request.now.0, request.max as i64],
-                )?);
-            }
-            candidates.sort_by_key(|(job, seq)| (-(job.priority as i64), job.state.run_at, *seq));
-            let mut claimed = Vec::new();
-            for (job, _) in candidates.into_iter().take(request.max) {
-                let t = state::claim(&job, &request.worker, request.lease, request.now);
-                if apply_transition(tx, &t)? {
-                    claimed.push(t.job);
+                        params![queue.as_str(), request.now.0, request.max as i64],
+                    )?);
                 }
-            }
-            Ok(claimed)
-        })
-        .await?;
+                candidates
+                    .sort_by_key(|(job, seq)| (-(job.priority as i64), job.state.run_at, *seq));
+                let mut claimed = Vec::new();
+                for (job, _) in candidates.into_iter().take(request.max) {
+                    let t = state::claim(&job, &request.worker, request.lease, request.now);
+                    if apply_transition(tx, &t)? {
+                        claimed.push(t.job);
+                    }
+                }
+                Ok(claimed)
+            })
+            .await?;
         self.shared
             .busy
             .store(claimed.len() == max, std::sync::atomic::Ordering::Relaxed);
@@ -701,15 +703,16 @@ impl Backend for SqliteBackend {
         if transitions.is_empty() {
             return Ok(Vec::new());
         }
-        self.write(move |tx| transitions.iter().map(|t| apply_transition(tx, t)).collect())
-            .await
+        self.write(move |tx| {
+            transitions
+                .iter()
+                .map(|t| apply_transition(tx, t))
+                .collect()
+        })
+        .await
     }
 
-    async fn renew_leases(
-        &self,
-        leases: &[LeaseRef],
-        until: Timestamp,
-    ) -> Result<Vec<LeaseState>> {
+    async fn renew_leases(&self, leases: &[LeaseRef], until: Timestamp) -> Result<Vec<LeaseState>> {
         if leases.is_empty() {
             return Ok(Vec::new());
         }
@@ -837,10 +840,7 @@ impl Backend for SqliteBackend {
                 .map_err(storage)?;
             tx.execute(
                 "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?1 OR at < ?2",
-                params![
-                    EVENTS_KEPT,
-                    now.0 - EVENTS_MAX_AGE.as_millis() as i64
-                ],
+                params![EVENTS_KEPT, now.0 - EVENTS_MAX_AGE.as_millis() as i64],
             )
             .map_err(storage)?;
             Ok(jobs as u64)

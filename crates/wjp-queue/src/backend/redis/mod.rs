@@ -277,7 +277,8 @@ impl Call {
         for id in job_ids {
             cmd.arg(job_key(queue, id));
         }
-        cmd.arg(format!("{}job:", key_prefix(queue))).arg(EVENTS_KEPT);
+        cmd.arg(format!("{}job:", key_prefix(queue)))
+            .arg(EVENTS_KEPT);
         Call { cmd }
     }
 
@@ -317,7 +318,9 @@ fn array(value: Value) -> Result<Vec<Value>> {
     match value {
         Value::Array(items) | Value::Set(items) => Ok(items),
         Value::Nil => Ok(Vec::new()),
-        other => Err(corrupt(format!("expected an array from Redis, got {other:?}"))),
+        other => Err(corrupt(format!(
+            "expected an array from Redis, got {other:?}"
+        ))),
     }
 }
 
@@ -340,7 +343,10 @@ fn hash(value: Value) -> Result<HashMap<String, String>> {
     }
 }
 
-fn parse_field<T: std::str::FromStr>(h: &HashMap<String, String>, field: &str) -> Result<Option<T>> {
+fn parse_field<T: std::str::FromStr>(
+    h: &HashMap<String, String>,
+    field: &str,
+) -> Result<Option<T>> {
     match h.get(field).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) => v
@@ -352,7 +358,9 @@ fn parse_field<T: std::str::FromStr>(h: &HashMap<String, String>, field: &str) -
 
 /// Rebuilds a job from its hash (see the module docs for the fields).
 fn job_from_hash(h: &HashMap<String, String>) -> Result<Job> {
-    let body = h.get("body").ok_or_else(|| corrupt("job hash without a body"))?;
+    let body = h
+        .get("body")
+        .ok_or_else(|| corrupt("job hash without a body"))?;
     let mut job: Job = serde_json::from_str(body).map_err(corrupt)?;
     let status: Status = h
         .get("status")
@@ -407,7 +415,10 @@ fn parse_cursor(cursor: &str) -> Result<BTreeMap<String, StreamPos>> {
         .map(|part| {
             let (queue, pos) = part.split_once('=').ok_or_else(invalid)?;
             let queue = QueueName::parse(queue).map_err(|_| invalid())?;
-            Ok((queue.to_string(), StreamPos::parse(pos).ok_or_else(invalid)?))
+            Ok((
+                queue.to_string(),
+                StreamPos::parse(pos).ok_or_else(invalid)?,
+            ))
         })
         .collect()
 }
@@ -651,7 +662,11 @@ impl RedisBackend {
     /// Starts the task that blocks on the streams (once), and returns a
     /// receiver of what it sees.
     fn signals(&self) -> watch::Receiver<Signals> {
-        let mut slot = self.shared.signals.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self
+            .shared
+            .signals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(rx) = slot.as_ref() {
             return rx.clone();
         }
@@ -689,9 +704,7 @@ impl RedisBackend {
                 let _ = text(id)?;
                 let job: Job = serde_json::from_str(&text(body)?).map_err(corrupt)?;
                 let mut t = state::claim(&job, &request.worker, request.lease, request.now);
-                t.job.state.lease_token = Some(LeaseToken(
-                    text(token)?.parse().map_err(corrupt)?,
-                ));
+                t.job.state.lease_token = Some(LeaseToken(text(token)?.parse().map_err(corrupt)?));
                 claimed.push((text(rk)?, t.job));
             }
         }
@@ -735,13 +748,15 @@ async fn watch_streams(client: Client, conn: ConnectionManager, tx: watch::Sende
         let step = async {
             let c = match blocking.take() {
                 Some(c) => c,
-                None => client
-                    .get_multiplexed_async_connection_with_config(
-                        &AsyncConnectionConfig::new()
-                            .set_connection_timeout(Some(Duration::from_secs(3)))
-                            .set_response_timeout(None),
-                    )
-                    .await?,
+                None => {
+                    client
+                        .get_multiplexed_async_connection_with_config(
+                            &AsyncConnectionConfig::new()
+                                .set_connection_timeout(Some(Duration::from_secs(3)))
+                                .set_response_timeout(None),
+                        )
+                        .await?
+                }
             };
             // Where each stream is now; whatever came since the last look
             // is a change.
@@ -754,7 +769,12 @@ async fn watch_streams(client: Client, conn: ConnectionManager, tx: watch::Sende
             let mut keys = Vec::new();
             for q in &queues {
                 for key in [wake_key(q), events_key(q)] {
-                    pipe.cmd("XREVRANGE").arg(&key).arg("+").arg("-").arg("COUNT").arg(1);
+                    pipe.cmd("XREVRANGE")
+                        .arg(&key)
+                        .arg("+")
+                        .arg("-")
+                        .arg("COUNT")
+                        .arg(1);
                     keys.push(key);
                 }
             }
@@ -808,7 +828,11 @@ async fn watch_streams(client: Client, conn: ConnectionManager, tx: watch::Sende
             continue;
         }
         let mut read = redis::cmd("XREAD");
-        read.arg("COUNT").arg(1).arg("BLOCK").arg(BLOCK.as_millis() as u64).arg("STREAMS");
+        read.arg("COUNT")
+            .arg(1)
+            .arg("BLOCK")
+            .arg(BLOCK.as_millis() as u64)
+            .arg("STREAMS");
         let keys: Vec<&String> = last.keys().collect();
         for key in &keys {
             read.arg(*key);
@@ -866,7 +890,12 @@ fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()
     let body = serde_json::to_string(&t.job).map_err(|e| QueueError::Storage(e.to_string()))?;
     call.arg(t.job.id.as_str())
         .arg(t.expect.status.as_str())
-        .arg(t.expect.lease_token.map(|t| t.0.to_string()).unwrap_or_default())
+        .arg(
+            t.expect
+                .lease_token
+                .map(|t| t.0.to_string())
+                .unwrap_or_default(),
+        )
         .arg(s.status.as_str())
         .arg(s.lease_token.map(|t| t.0.to_string()).unwrap_or_default())
         .arg(body)
@@ -924,7 +953,8 @@ impl Backend for RedisBackend {
             let mut forgets = Vec::new();
             for ((i, q), exists) in probes.into_iter().zip(found) {
                 if int(&exists)? == 1 {
-                    let mut call = Call::new(&self.shared.scripts.forget, &q, &[jobs[i].id.as_str()]);
+                    let mut call =
+                        Call::new(&self.shared.scripts.forget, &q, &[jobs[i].id.as_str()]);
                     call.arg(jobs[i].id.as_str());
                     pipe.add_command(call.cmd);
                     forgets.push(i);
@@ -946,7 +976,10 @@ impl Backend for RedisBackend {
             }
         }
         let mut pipe = redis::pipe();
-        pipe.cmd("SADD").arg(QUEUES_KEY).arg(by_queue.keys().collect::<Vec<_>>()).ignore();
+        pipe.cmd("SADD")
+            .arg(QUEUES_KEY)
+            .arg(by_queue.keys().collect::<Vec<_>>())
+            .ignore();
         let mut chunks = Vec::new();
         for (queue, indexes) in &by_queue {
             for chunk in indexes.chunks(SCRIPT_BATCH) {
@@ -955,8 +988,8 @@ impl Backend for RedisBackend {
                 call.arg(now.0);
                 for i in chunk {
                     let job = &jobs[*i];
-                    let body =
-                        serde_json::to_string(job).map_err(|e| QueueError::Storage(e.to_string()))?;
+                    let body = serde_json::to_string(job)
+                        .map_err(|e| QueueError::Storage(e.to_string()))?;
                     call.arg(job.id.as_str())
                         .arg(job.status().as_str())
                         .arg(body)
@@ -1118,7 +1151,10 @@ impl Backend for RedisBackend {
         let mut chunks = Vec::new();
         for (queue, indexes) in &by_queue {
             for chunk in indexes.chunks(SCRIPT_BATCH) {
-                let ids: Vec<&str> = chunk.iter().map(|i| transitions[*i].job.id.as_str()).collect();
+                let ids: Vec<&str> = chunk
+                    .iter()
+                    .map(|i| transitions[*i].job.id.as_str())
+                    .collect();
                 let mut call = Call::new(&self.shared.scripts.apply, queue, &ids);
                 for i in chunk {
                     transition_args(&mut call, &transitions[*i], now)?;
@@ -1136,11 +1172,7 @@ impl Backend for RedisBackend {
         Ok(out)
     }
 
-    async fn renew_leases(
-        &self,
-        leases: &[LeaseRef],
-        until: Timestamp,
-    ) -> Result<Vec<LeaseState>> {
+    async fn renew_leases(&self, leases: &[LeaseRef], until: Timestamp) -> Result<Vec<LeaseState>> {
         if leases.is_empty() {
             return Ok(Vec::new());
         }
@@ -1211,10 +1243,7 @@ impl Backend for RedisBackend {
     }
 
     async fn delete_expired(&self, now: Timestamp) -> Result<u64> {
-        let min_event = StreamPos(
-            (now.0 - EVENTS_MAX_AGE.as_millis() as i64).max(0) as u64,
-            0,
-        );
+        let min_event = StreamPos((now.0 - EVENTS_MAX_AGE.as_millis() as i64).max(0) as u64, 0);
         let mut deleted = 0u64;
         for q in self.known_queues(false).await? {
             // Bounded rounds: a huge backlog is worked off over several passes.
@@ -1413,9 +1442,7 @@ impl Backend for RedisBackend {
     async fn wait_for_jobs(&self, queues: &[QueueName], max_wait: Duration) -> Result<()> {
         let names: Vec<String> = queues.iter().map(|q| q.to_string()).collect();
         wait_until(self.signals(), max_wait, |before, now| {
-            names
-                .iter()
-                .any(|q| before.wake.get(q) != now.wake.get(q))
+            names.iter().any(|q| before.wake.get(q) != now.wake.get(q))
         })
         .await;
         Ok(())
@@ -1496,7 +1523,10 @@ mod tests {
             redact_url("redis://wjp:s3cret@10.0.0.5/0"),
             "redis://wjp@10.0.0.5/0"
         );
-        assert_eq!(redact_url("redis://localhost:6379"), "redis://localhost:6379");
+        assert_eq!(
+            redact_url("redis://localhost:6379"),
+            "redis://localhost:6379"
+        );
         assert_eq!(
             redact_url("redis://h/0?password=x&protocol=resp3"),
             "redis://h/0?protocol=resp3"
