@@ -55,6 +55,17 @@ pub enum HandlerError {
     Cancelled,
 }
 
+impl HandlerError {
+    /// The error recorded on the job.
+    pub fn into_job_error(self) -> JobError {
+        match self {
+            HandlerError::Failed(m) => JobError::new(ErrorKind::HandlerError, m),
+            HandlerError::InvalidPayload(m) => JobError::new(ErrorKind::InvalidPayload, m),
+            HandlerError::Cancelled => JobError::new(ErrorKind::Cancelled, "cancelled"),
+        }
+    }
+}
+
 /// A job kind's implementation. Handlers run on their own thread and may
 /// block; long ones should call [`JobContext::progress`] and check
 /// [`JobContext::is_cancelled`] now and then.
@@ -519,41 +530,35 @@ impl JobRun {
         self.stop.store(true, Ordering::SeqCst);
         let now = Timestamp::now();
         let interrupt = self.interrupt.load(Ordering::SeqCst);
-        let transition =
-            match (ending, interrupt) {
-                // A lost lease means another worker owns the job now: whatever
-                // this attempt produced is discarded.
-                (_, INTERRUPT_LOST) => None,
-                (Ending::Interrupted, INTERRUPT_SHUTDOWN) => Some(state::hand_back(&job, now)),
-                (Ending::Interrupted, _) | (Ending::Returned(Err(HandlerError::Cancelled)), _) => {
-                    Some(state::cancelled_while_running(&job, now))
-                }
-                (Ending::Returned(Ok(value)), _) => Some(state::complete(&job, value, now)),
-                (Ending::Returned(Err(HandlerError::Failed(message))), _) => Some(state::fail(
-                    &job,
-                    JobError::new(ErrorKind::HandlerError, message),
-                    now,
-                )),
-                (Ending::Returned(Err(HandlerError::InvalidPayload(message))), _) => Some(
-                    state::fail(&job, JobError::new(ErrorKind::InvalidPayload, message), now),
-                ),
-                (Ending::Panicked(message), _) => Some(state::fail(
-                    &job,
-                    JobError::new(ErrorKind::Panic, format!("the handler panicked: {message}")),
-                    now,
-                )),
-                (Ending::TimedOut, _) => Some(state::fail(
-                    &job,
-                    JobError::new(
-                        ErrorKind::Timeout,
-                        format!(
-                            "ran longer than its timeout of {:.1} s",
-                            job.timeout_ms as f64 / 1000.0
-                        ),
+        let transition = match (ending, interrupt) {
+            // A lost lease means another worker owns the job now: whatever
+            // this attempt produced is discarded.
+            (_, INTERRUPT_LOST) => None,
+            (Ending::Interrupted, INTERRUPT_SHUTDOWN) => Some(state::hand_back(&job, now)),
+            (Ending::Interrupted, _) | (Ending::Returned(Err(HandlerError::Cancelled)), _) => {
+                Some(state::cancelled_while_running(&job, now))
+            }
+            (Ending::Returned(Ok(value)), _) => Some(state::complete(&job, value, now)),
+            (Ending::Returned(Err(error)), _) => {
+                Some(state::fail(&job, error.into_job_error(), now))
+            }
+            (Ending::Panicked(message), _) => Some(state::fail(
+                &job,
+                JobError::new(ErrorKind::Panic, format!("the handler panicked: {message}")),
+                now,
+            )),
+            (Ending::TimedOut, _) => Some(state::fail(
+                &job,
+                JobError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "ran longer than its timeout of {:.1} s",
+                        job.timeout_ms as f64 / 1000.0
                     ),
-                    now,
-                )),
-            };
+                ),
+                now,
+            )),
+        };
         if let Some(transition) = transition {
             self.record(transition).await;
         } else {
@@ -818,11 +823,7 @@ pub async fn run_inline(
             format!("the handler panicked: {panic}"),
         )),
         Ok(Ok(Ok(Ok(value)))) => Ok(value),
-        Ok(Ok(Ok(Err(e)))) => Err(match e {
-            HandlerError::Failed(m) => JobError::new(ErrorKind::HandlerError, m),
-            HandlerError::InvalidPayload(m) => JobError::new(ErrorKind::InvalidPayload, m),
-            HandlerError::Cancelled => JobError::new(ErrorKind::Cancelled, "cancelled"),
-        }),
+        Ok(Ok(Ok(Err(e)))) => Err(e.into_job_error()),
     };
     Ok(outcome)
 }

@@ -17,8 +17,8 @@ use tokio::sync::oneshot;
 use wjp_queue::backend::{Backend, ClaimRequest, JobQuery};
 use wjp_queue::state;
 use wjp_queue::{
-    builtin, CancelOutcome, Catalog, ErrorKind, Handlers, Job, JobId, JobRequest, Queue,
-    QueueName, Status, Timestamp, Worker, WorkerConfig, WorkerExit,
+    builtin, CancelOutcome, Catalog, ErrorKind, Handlers, Job, JobId, JobRequest, Queue, QueueName,
+    Status, Timestamp, Worker, WorkerConfig, WorkerExit,
 };
 
 /// A place jobs are stored, which several handles can connect to, as
@@ -179,7 +179,10 @@ macro_rules! conformance_suite {
 pub async fn a_job_moves_from_queued_to_running_to_completed_with_events(store: &dyn Store) {
     let queue = queue_on(store).await;
     let before = queue.last_event_id().await.unwrap();
-    let job = queue.enqueue(request("noop", json!({"x": 1}))).await.unwrap();
+    let job = queue
+        .enqueue(request("noop", json!({"x": 1})))
+        .await
+        .unwrap();
     assert!(job.created);
     let job = job.job;
     assert_eq!(job.status(), Status::Queued);
@@ -223,7 +226,13 @@ pub async fn a_job_moves_from_queued_to_running_to_completed_with_events(store: 
 pub async fn claims_take_the_highest_priority_then_the_oldest(store: &dyn Store) {
     let queue = queue_on(store).await;
     let mut ids = HashMap::new();
-    for (name, priority) in [("low-1", 0), ("high", 5), ("mid", 1), ("low-2", 0), ("neg", -3)] {
+    for (name, priority) in [
+        ("low-1", 0),
+        ("high", 5),
+        ("mid", 1),
+        ("low-2", 0),
+        ("neg", -3),
+    ] {
         let mut r = request("noop", json!({}));
         r.priority = Some(priority);
         r.job_id = Some(name.into());
@@ -238,7 +247,9 @@ pub async fn claims_take_the_highest_priority_then_the_oldest(store: &dyn Store)
         order.push(claimed[0].id.to_string());
     }
     assert_eq!(order, ["high", "mid", "low-1", "low-2", "neg"]);
-    assert!(claim(&queue, &["default"], 1, Duration::from_secs(30)).await.is_empty());
+    assert!(claim(&queue, &["default"], 1, Duration::from_secs(30))
+        .await
+        .is_empty());
 }
 
 pub async fn claims_across_queues_respect_priority(store: &dyn Store) {
@@ -250,9 +261,19 @@ pub async fn claims_across_queues_respect_priority(store: &dyn Store) {
         r.job_id = Some(id.into());
         queue.enqueue(r).await.unwrap();
     }
-    let claimed = claim(&queue, &["default", "analysis"], 10, Duration::from_secs(30)).await;
+    let claimed = claim(
+        &queue,
+        &["default", "analysis"],
+        10,
+        Duration::from_secs(30),
+    )
+    .await;
     let ids: Vec<_> = claimed.iter().map(|j| j.id.to_string()).collect();
-    assert_eq!(ids, ["b", "a"], "gcode is not listened to; analysis outranks default");
+    assert_eq!(
+        ids,
+        ["b", "a"],
+        "gcode is not listened to; analysis outranks default"
+    );
 }
 
 pub async fn delayed_jobs_wait_for_their_time(store: &dyn Store) {
@@ -262,7 +283,9 @@ pub async fn delayed_jobs_wait_for_their_time(store: &dyn Store) {
     let job = queue.enqueue(r).await.unwrap().job;
     assert_eq!(job.status(), Status::Scheduled);
     assert!(job.state.run_at > job.created_at);
-    assert!(claim(&queue, &["default"], 5, Duration::from_secs(30)).await.is_empty());
+    assert!(claim(&queue, &["default"], 5, Duration::from_secs(30))
+        .await
+        .is_empty());
     assert_eq!(queue.queue_length("default").await.unwrap(), 1);
 
     tokio::time::sleep(Duration::from_millis(450)).await;
@@ -272,7 +295,12 @@ pub async fn delayed_jobs_wait_for_their_time(store: &dyn Store) {
         queue.job(&job.id).await.unwrap().unwrap().status(),
         Status::Queued
     );
-    assert_eq!(claim(&queue, &["default"], 5, Duration::from_secs(30)).await.len(), 1);
+    assert_eq!(
+        claim(&queue, &["default"], 5, Duration::from_secs(30))
+            .await
+            .len(),
+        1
+    );
 }
 
 pub async fn failures_are_retried_with_a_doubling_backoff(store: &dyn Store) {
@@ -282,7 +310,9 @@ pub async fn failures_are_retried_with_a_doubling_backoff(store: &dyn Store) {
     r.backoff = Some(0.2);
     let id = queue.enqueue(r).await.unwrap().job.id;
 
-    let first = claim(&queue, &["default"], 1, Duration::from_secs(30)).await.remove(0);
+    let first = claim(&queue, &["default"], 1, Duration::from_secs(30))
+        .await
+        .remove(0);
     let failed_at = Timestamp::now();
     let t = state::fail(
         &first,
@@ -296,8 +326,15 @@ pub async fn failures_are_retried_with_a_doubling_backoff(store: &dyn Store) {
     assert_eq!(waiting.state.error.as_ref().unwrap().message, "boom");
 
     // The worker does the rest: attempt 2 fails, attempt 3 succeeds.
-    let worker = start_worker(&queue, builtin_handlers(), fast_config("w-retry", &["default"]));
-    let done = wait_for_job(&queue, &id, Duration::from_secs(30), |j| j.status().is_terminal()).await;
+    let worker = start_worker(
+        &queue,
+        builtin_handlers(),
+        fast_config("w-retry", &["default"]),
+    );
+    let done = wait_for_job(&queue, &id, Duration::from_secs(30), |j| {
+        j.status().is_terminal()
+    })
+    .await;
     worker.stop().await;
     assert_eq!(done.status(), Status::Completed, "{done:#?}");
     assert_eq!(done.state.attempt, 3);
@@ -309,7 +346,9 @@ pub async fn completed_results_expire_after_their_ttl(store: &dyn Store) {
     let mut r = request("noop", json!(7));
     r.result_ttl = Some(0.3);
     let id = queue.enqueue(r).await.unwrap().job.id;
-    let job = claim(&queue, &["default"], 1, Duration::from_secs(30)).await.remove(0);
+    let job = claim(&queue, &["default"], 1, Duration::from_secs(30))
+        .await
+        .remove(0);
     queue
         .backend()
         .apply(vec![state::complete(&job, json!(7), Timestamp::now())])
@@ -317,7 +356,10 @@ pub async fn completed_results_expire_after_their_ttl(store: &dyn Store) {
         .unwrap();
     assert!(queue.job(&id).await.unwrap().is_some());
     tokio::time::sleep(Duration::from_millis(350)).await;
-    assert!(queue.job(&id).await.unwrap().is_none(), "expired results are gone");
+    assert!(
+        queue.job(&id).await.unwrap().is_none(),
+        "expired results are gone"
+    );
     let report = queue.maintain().await.unwrap();
     assert_eq!(report.expired_deleted, 1);
     assert_eq!(queue.counts().await.unwrap()[0].completed, 0);
@@ -331,16 +373,26 @@ pub async fn failed_jobs_stay_in_the_failed_registry_until_their_ttl(store: &dyn
     short.failure_ttl = Some(0.5);
     let kept = queue.enqueue(keep).await.unwrap().job.id;
     let gone = queue.enqueue(short).await.unwrap().job.id;
-    let worker = start_worker(&queue, builtin_handlers(), fast_config("w-fail", &["default"]));
+    let worker = start_worker(
+        &queue,
+        builtin_handlers(),
+        fast_config("w-fail", &["default"]),
+    );
     for id in [&kept, &gone] {
-        wait_for_job(&queue, id, Duration::from_secs(30), |j| j.status() == Status::Failed).await;
+        wait_for_job(&queue, id, Duration::from_secs(30), |j| {
+            j.status() == Status::Failed
+        })
+        .await;
     }
     worker.stop().await;
     let failed = queue.failed_jobs(Some("default"), 10).await.unwrap();
     assert_eq!(failed.len(), 2);
     let job = queue.job(&kept).await.unwrap().unwrap();
     let error = job.state.error.unwrap();
-    assert_eq!((error.kind, error.message.as_str()), (ErrorKind::HandlerError, "kept"));
+    assert_eq!(
+        (error.kind, error.message.as_str()),
+        (ErrorKind::HandlerError, "kept")
+    );
 
     tokio::time::sleep(Duration::from_millis(600)).await;
     queue.maintain().await.unwrap();
@@ -364,11 +416,17 @@ pub async fn a_client_given_id_is_idempotent(store: &dyn Store) {
     again.payload = json!({"n": 2});
     let second = queue.enqueue(again.clone()).await.unwrap();
     assert!(!second.created);
-    assert_eq!(second.job.payload, json!({"n": 1}), "the existing job is returned");
+    assert_eq!(
+        second.job.payload,
+        json!({"n": 1}),
+        "the existing job is returned"
+    );
     assert_eq!(queue.counts().await.unwrap()[0].queued, 1);
 
     // Still the same job once it runs and once it completes.
-    let job = claim(&queue, &["default"], 1, Duration::from_secs(30)).await.remove(0);
+    let job = claim(&queue, &["default"], 1, Duration::from_secs(30))
+        .await
+        .remove(0);
     assert!(!queue.enqueue(again.clone()).await.unwrap().created);
     queue
         .backend()
@@ -406,18 +464,28 @@ pub async fn a_batch_with_a_bad_request_stores_nothing(store: &dyn Store) {
 
 pub async fn cancelling_a_queued_job_stops_it_from_running(store: &dyn Store) {
     let queue = queue_on(store).await;
-    let id = queue.enqueue(request("noop", json!({}))).await.unwrap().job.id;
+    let id = queue
+        .enqueue(request("noop", json!({})))
+        .await
+        .unwrap()
+        .job
+        .id;
     assert_eq!(queue.cancel(&id).await.unwrap(), CancelOutcome::Cancelled);
     let job = queue.job(&id).await.unwrap().unwrap();
     assert_eq!(job.status(), Status::Cancelled);
     assert_eq!(job.state.error.unwrap().kind, ErrorKind::Cancelled);
-    assert!(claim(&queue, &["default"], 1, Duration::from_secs(30)).await.is_empty());
+    assert!(claim(&queue, &["default"], 1, Duration::from_secs(30))
+        .await
+        .is_empty());
     assert_eq!(
         queue.cancel(&id).await.unwrap(),
         CancelOutcome::AlreadyEnded(Status::Cancelled)
     );
     let missing = JobId::parse("nope").unwrap();
-    assert_eq!(queue.cancel(&missing).await.unwrap_err().code(), "job_not_found");
+    assert_eq!(
+        queue.cancel(&missing).await.unwrap_err().code(),
+        "job_not_found"
+    );
 }
 
 pub async fn cancelling_a_running_job_stops_it(store: &dyn Store) {
@@ -428,15 +496,33 @@ pub async fn cancelling_a_running_job_stops_it(store: &dyn Store) {
         .unwrap()
         .job
         .id;
-    let worker = start_worker(&queue, builtin_handlers(), fast_config("w-cancel", &["default"]));
-    wait_for_job(&queue, &id, Duration::from_secs(20), |j| j.status() == Status::Running).await;
+    let worker = start_worker(
+        &queue,
+        builtin_handlers(),
+        fast_config("w-cancel", &["default"]),
+    );
+    wait_for_job(&queue, &id, Duration::from_secs(20), |j| {
+        j.status() == Status::Running
+    })
+    .await;
     assert_eq!(queue.cancel(&id).await.unwrap(), CancelOutcome::Requested);
-    let job = wait_for_job(&queue, &id, Duration::from_secs(20), |j| j.status().is_terminal()).await;
+    let job = wait_for_job(&queue, &id, Duration::from_secs(20), |j| {
+        j.status().is_terminal()
+    })
+    .await;
     assert_eq!(job.status(), Status::Cancelled);
     assert_eq!(job.state.error.unwrap().kind, ErrorKind::Cancelled);
     // The worker is still healthy: the cooperative handler stopped by itself.
-    let next = queue.enqueue(request("noop", json!(1))).await.unwrap().job.id;
-    wait_for_job(&queue, &next, Duration::from_secs(20), |j| j.status() == Status::Completed).await;
+    let next = queue
+        .enqueue(request("noop", json!(1)))
+        .await
+        .unwrap()
+        .job
+        .id;
+    wait_for_job(&queue, &next, Duration::from_secs(20), |j| {
+        j.status() == Status::Completed
+    })
+    .await;
     assert_eq!(worker.stop().await, WorkerExit::Shutdown);
 }
 
@@ -445,11 +531,19 @@ pub async fn a_handler_that_never_yields_is_timed_out(store: &dyn Store) {
     let mut r = request("spin", json!({"seconds": 4}));
     r.timeout = Some(0.5);
     let id = queue.enqueue(r).await.unwrap().job.id;
-    let healthy = queue.enqueue(request("noop", json!(2))).await.unwrap().job.id;
+    let healthy = queue
+        .enqueue(request("noop", json!(2)))
+        .await
+        .unwrap()
+        .job
+        .id;
     let mut config = fast_config("w-spin", &["default"]);
     config.concurrency = 2;
     let worker = start_worker(&queue, builtin_handlers(), config);
-    let job = wait_for_job(&queue, &id, Duration::from_secs(20), |j| j.status().is_terminal()).await;
+    let job = wait_for_job(&queue, &id, Duration::from_secs(20), |j| {
+        j.status().is_terminal()
+    })
+    .await;
     assert_eq!(job.status(), Status::Failed);
     let error = job.state.error.unwrap();
     assert_eq!(error.kind, ErrorKind::Timeout);
@@ -461,14 +555,14 @@ pub async fn a_handler_that_never_yields_is_timed_out(store: &dyn Store) {
     assert_eq!(healthy.status(), Status::Completed);
 }
 
-pub async fn an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite(
-    store: &dyn Store,
-) {
+pub async fn an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite(store: &dyn Store) {
     let queue = queue_on(store).await;
     let mut r = request("noop", json!({}));
     r.max_attempts = Some(3);
     let id = queue.enqueue(r).await.unwrap().job.id;
-    let stale = claim(&queue, &["default"], 1, Duration::from_millis(200)).await.remove(0);
+    let stale = claim(&queue, &["default"], 1, Duration::from_millis(200))
+        .await
+        .remove(0);
     tokio::time::sleep(Duration::from_millis(250)).await;
     let report = queue.maintain().await.unwrap();
     assert_eq!(report.requeued_lost, 1);
@@ -476,11 +570,16 @@ pub async fn an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite(
     assert_eq!(requeued.status(), Status::Queued);
     assert_eq!(requeued.state.error.unwrap().kind, ErrorKind::LostLease);
 
-    let owner = claim(&queue, &["default"], 1, Duration::from_secs(30)).await.remove(0);
+    let owner = claim(&queue, &["default"], 1, Duration::from_secs(30))
+        .await
+        .remove(0);
     assert_eq!(owner.state.attempt, 2);
     // The first worker wakes up and tries to record its result: refused.
     let late = state::complete(&stale, json!("stale"), Timestamp::now());
-    assert_eq!(queue.backend().apply(vec![late]).await.unwrap(), vec![false]);
+    assert_eq!(
+        queue.backend().apply(vec![late]).await.unwrap(),
+        vec![false]
+    );
     let renewal = queue
         .backend()
         .renew_leases(
@@ -494,14 +593,22 @@ pub async fn an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite(
         .unwrap();
     assert_eq!(renewal, vec![wjp_queue::backend::LeaseState::Lost]);
     let fresh = state::complete(&owner, json!("owner"), Timestamp::now());
-    assert_eq!(queue.backend().apply(vec![fresh]).await.unwrap(), vec![true]);
+    assert_eq!(
+        queue.backend().apply(vec![fresh]).await.unwrap(),
+        vec![true]
+    );
     let job = queue.job(&id).await.unwrap().unwrap();
     assert_eq!(job.state.result, Some(json!("owner")));
 }
 
 pub async fn a_lost_lease_with_no_attempts_left_fails_the_job(store: &dyn Store) {
     let queue = queue_on(store).await;
-    let id = queue.enqueue(request("noop", json!({}))).await.unwrap().job.id;
+    let id = queue
+        .enqueue(request("noop", json!({})))
+        .await
+        .unwrap()
+        .job
+        .id;
     claim(&queue, &["default"], 1, Duration::from_millis(100)).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(queue.maintain().await.unwrap().failed_lost, 1);
@@ -558,7 +665,10 @@ pub async fn two_workers_racing_complete_every_job_exactly_once(store: &dyn Stor
         assert_eq!(job.state.result, Some(json!(id.to_string())));
     }
     let counts = &producer.counts().await.unwrap()[1];
-    assert_eq!((counts.name.as_str(), counts.completed), ("analysis", JOBS as u64));
+    assert_eq!(
+        (counts.name.as_str(), counts.completed),
+        ("analysis", JOBS as u64)
+    );
 }
 
 pub async fn jobs_survive_a_restart_of_everything(store: &dyn Store) {
@@ -578,7 +688,9 @@ pub async fn jobs_survive_a_restart_of_everything(store: &dyn Store) {
     assert_eq!(queue.queue_length("default").await.unwrap(), 100);
     let mut config = fast_config("w-restart", &["default"]);
     config.burst = true;
-    start_worker(&queue, builtin_handlers(), config).finish().await;
+    start_worker(&queue, builtin_handlers(), config)
+        .finish()
+        .await;
     for (i, id) in ids.iter().enumerate() {
         let job = queue.job(id).await.unwrap().unwrap();
         assert_eq!(job.state.result, Some(json!(i)));
@@ -596,20 +708,27 @@ pub async fn shutdown_hands_running_jobs_back(store: &dyn Store) {
     let mut config = fast_config("w-shutdown", &["default"]);
     config.shutdown_grace = Duration::from_millis(200);
     let worker = start_worker(&queue, builtin_handlers(), config);
-    wait_for_job(&queue, &id, Duration::from_secs(20), |j| j.status() == Status::Running).await;
+    wait_for_job(&queue, &id, Duration::from_secs(20), |j| {
+        j.status() == Status::Running
+    })
+    .await;
     assert_eq!(worker.stop().await, WorkerExit::Shutdown);
     let job = queue.job(&id).await.unwrap().unwrap();
     assert_eq!(job.status(), Status::Queued, "{job:#?}");
     assert_eq!(job.state.attempt, 0, "a handed-back attempt does not count");
-    assert!(queue.workers().await.unwrap().is_empty(), "the worker deregistered");
+    assert!(
+        queue.workers().await.unwrap().is_empty(),
+        "the worker deregistered"
+    );
 }
 
-pub async fn panics_and_missing_handlers_fail_the_job_and_the_worker_carries_on(
-    store: &dyn Store,
-) {
+pub async fn panics_and_missing_handlers_fail_the_job_and_the_worker_carries_on(store: &dyn Store) {
     let queue = queue_on(store).await;
     let panicking = queue
-        .enqueue(request("fail", json!({"panic": true, "message": "bad arc"})))
+        .enqueue(request(
+            "fail",
+            json!({"panic": true, "message": "bad arc"}),
+        ))
         .await
         .unwrap()
         .job
@@ -617,11 +736,18 @@ pub async fn panics_and_missing_handlers_fail_the_job_and_the_worker_carries_on(
     let mut r = request("record", json!({}));
     r.queue = Some("default".into());
     let unhandled = queue.enqueue(r).await.unwrap().job.id;
-    let fine = queue.enqueue(request("noop", json!("ok"))).await.unwrap().job.id;
+    let fine = queue
+        .enqueue(request("noop", json!("ok")))
+        .await
+        .unwrap()
+        .job
+        .id;
     let mut config = fast_config("w-panic", &["default"]);
     config.burst = true;
     assert_eq!(
-        start_worker(&queue, builtin_handlers(), config).finish().await,
+        start_worker(&queue, builtin_handlers(), config)
+            .finish()
+            .await,
         WorkerExit::Drained
     );
     let job = queue.job(&panicking).await.unwrap().unwrap();
@@ -643,7 +769,11 @@ pub async fn progress_is_recorded_and_published(store: &dyn Store) {
         .unwrap()
         .job
         .id;
-    let worker = start_worker(&queue, builtin_handlers(), fast_config("w-progress", &["default"]));
+    let worker = start_worker(
+        &queue,
+        builtin_handlers(),
+        fast_config("w-progress", &["default"]),
+    );
     let midway = wait_for_job(&queue, &id, Duration::from_secs(20), |j| {
         j.state.progress.is_some_and(|p| p > 0.0 && p < 1.0)
     })
@@ -653,7 +783,10 @@ pub async fn progress_is_recorded_and_published(store: &dyn Store) {
         .progress_message
         .as_deref()
         .is_some_and(|m| m.contains("of 10 steps")));
-    wait_for_job(&queue, &id, Duration::from_secs(20), |j| j.status() == Status::Completed).await;
+    wait_for_job(&queue, &id, Duration::from_secs(20), |j| {
+        j.status() == Status::Completed
+    })
+    .await;
     worker.stop().await;
     let events = queue.events_after(cursor.as_deref(), 1000).await.unwrap();
     let progress: Vec<f64> = events
@@ -663,7 +796,10 @@ pub async fn progress_is_recorded_and_published(store: &dyn Store) {
         .collect();
     assert!(progress.len() >= 3, "progress events: {progress:?}");
     assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
-    assert_eq!(events.last().filter(|e| e.job_id == id).map(|e| e.status), Some(Status::Completed));
+    assert_eq!(
+        events.last().filter(|e| e.job_id == id).map(|e| e.status),
+        Some(Status::Completed)
+    );
 }
 
 pub async fn retrying_a_failed_job_runs_it_again(store: &dyn Store) {
@@ -676,21 +812,36 @@ pub async fn retrying_a_failed_job_runs_it_again(store: &dyn Store) {
         .id;
     let mut config = fast_config("w-manual-retry", &["default"]);
     config.burst = true;
-    start_worker(&queue, builtin_handlers(), config.clone()).finish().await;
-    assert_eq!(queue.job(&id).await.unwrap().unwrap().status(), Status::Failed);
-    let err = queue.retry(&JobId::parse("missing").unwrap()).await.unwrap_err();
+    start_worker(&queue, builtin_handlers(), config.clone())
+        .finish()
+        .await;
+    assert_eq!(
+        queue.job(&id).await.unwrap().unwrap().status(),
+        Status::Failed
+    );
+    let err = queue
+        .retry(&JobId::parse("missing").unwrap())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "job_not_found");
     let again = queue.retry(&id).await.unwrap();
     assert_eq!(again.status(), Status::Queued);
     assert_eq!(again.state.attempt, 0);
-    start_worker(&queue, builtin_handlers(), config).finish().await;
+    start_worker(&queue, builtin_handlers(), config)
+        .finish()
+        .await;
     let job = queue.job(&id).await.unwrap().unwrap();
     // Attempts restart from zero, so the retried run is attempt 1 and fails
     // again: the handler succeeds only from attempt 2.
     assert_eq!(job.status(), Status::Failed);
     assert_eq!(job.state.attempt, 1);
     assert_eq!(queue.retry(&id).await.unwrap().status(), Status::Queued);
-    let done = queue.enqueue(request("noop", json!({}))).await.unwrap().job.id;
+    let done = queue
+        .enqueue(request("noop", json!({})))
+        .await
+        .unwrap()
+        .job
+        .id;
     claim(&queue, &["default"], 10, Duration::from_secs(30)).await;
     let err = queue.retry(&done).await.unwrap_err();
     assert_eq!(err.code(), "invalid_transition");
@@ -707,7 +858,10 @@ pub async fn counts_listing_and_purge(store: &dyn Store) {
     }
     let counts = queue.counts().await.unwrap();
     let names: Vec<_> = counts.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["default", "analysis", "conversion", "nesting", "gcode"]);
+    assert_eq!(
+        names,
+        ["default", "analysis", "conversion", "nesting", "gcode"]
+    );
     assert_eq!((counts[0].queued, counts[3].queued), (20, 5));
 
     // Newest first, in pages.
@@ -735,11 +889,19 @@ pub async fn counts_listing_and_purge(store: &dyn Store) {
     assert_eq!(queue.purge("nesting", Status::Queued).await.unwrap(), 5);
     assert_eq!(queue.queue_length("nesting").await.unwrap(), 0);
     assert_eq!(
-        queue.purge("default", Status::Running).await.unwrap_err().code(),
+        queue
+            .purge("default", Status::Running)
+            .await
+            .unwrap_err()
+            .code(),
         "invalid_request"
     );
     assert_eq!(
-        queue.purge("cutting", Status::Queued).await.unwrap_err().code(),
+        queue
+            .purge("cutting", Status::Queued)
+            .await
+            .unwrap_err()
+            .code(),
         "unknown_queue"
     );
 }
@@ -792,7 +954,16 @@ pub async fn unknown_kinds_queues_and_bad_values_are_refused(store: &dyn Store) 
         let err = queue.enqueue(r.clone()).await.unwrap_err();
         assert_eq!(err.code(), code, "{r:?} gave {err}");
     }
-    assert_eq!(queue.counts().await.unwrap().iter().map(|c| c.queued).sum::<u64>(), 0);
+    assert_eq!(
+        queue
+            .counts()
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.queued)
+            .sum::<u64>(),
+        0
+    );
 }
 
 pub async fn events_can_be_followed_from_a_cursor(store: &dyn Store) {
