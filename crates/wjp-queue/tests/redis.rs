@@ -57,7 +57,11 @@ async fn a_redis_restart_under_a_running_worker_loses_nothing() {
         let r = request("sleep", json!({"seconds": 0.05, "n": i}));
         before.push(queue.enqueue(r).await.unwrap().job.id);
     }
-    let worker = start_worker(&queue, builtin_handlers(), fast_config("w-restart", &["default"]));
+    let worker = start_worker(
+        &queue,
+        builtin_handlers(),
+        fast_config("w-restart", &["default"]),
+    );
     wait_for_job(&queue, &before[0], Duration::from_secs(20), |j| {
         j.status() == Status::Completed
     })
@@ -94,15 +98,26 @@ async fn a_redis_restart_under_a_running_worker_loses_nothing() {
 async fn events_and_waits_resume_after_a_redis_restart() {
     let store = RedisStore::new().await;
     let queue = queue_on(&store).await;
-    let first = queue.enqueue(request("noop", json!(1))).await.unwrap().job.id;
+    let first = queue
+        .enqueue(request("noop", json!(1)))
+        .await
+        .unwrap()
+        .job
+        .id;
     let cursor = queue.last_event_id().await.unwrap();
     assert!(cursor.is_some());
     let mut server = store.server;
     server.restart();
     let store = RedisStore { server };
-    let worker = start_worker(&queue, builtin_handlers(), fast_config("w-events", &["default"]));
-    wait_for_job(&queue, &first, Duration::from_secs(30), |j| j.status() == Status::Completed)
-        .await;
+    let worker = start_worker(
+        &queue,
+        builtin_handlers(),
+        fast_config("w-events", &["default"]),
+    );
+    wait_for_job(&queue, &first, Duration::from_secs(30), |j| {
+        j.status() == Status::Completed
+    })
+    .await;
     let events = queue
         .next_events(cursor.as_deref(), 100, Duration::from_secs(5))
         .await
@@ -138,7 +153,9 @@ async fn no_key_lives_forever() {
     queue.cancel(&cancelled).await.unwrap();
     let mut config = fast_config("w-ttl", &["default"]);
     config.burst = true;
-    start_worker(&queue, builtin_handlers(), config).finish().await;
+    start_worker(&queue, builtin_handlers(), config)
+        .finish()
+        .await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     queue.maintain().await.unwrap();
     for id in ids.iter().chain([&cancelled]) {
@@ -166,7 +183,10 @@ async fn no_key_lives_forever() {
             "set" if key == "wjp:queues" => true,
             _ => false,
         };
-        assert!(ok, "{key} ({kind}) has no TTL and is not a bounded structure");
+        assert!(
+            ok,
+            "{key} ({kind}) has no TTL and is not a bounded structure"
+        );
         bounded.insert(key.clone());
     }
     assert!(
@@ -185,11 +205,18 @@ async fn a_password_is_used_but_never_shown() {
     let info = backend.info();
     assert_eq!(info.name, "redis");
     assert!(!info.location.contains("s3cret"), "{}", info.location);
-    assert!(info.location.ends_with(&format!(":{}/1", server.port())), "{}", info.location);
+    assert!(
+        info.location.ends_with(&format!(":{}/1", server.port())),
+        "{}",
+        info.location
+    );
     assert!(info.details.contains_key("server_version"), "{info:?}");
 
     let wrong = format!("redis://:nope@127.0.0.1:{}/1", server.port());
-    let err = RedisBackend::connect(&wrong).await.err().expect("wrong password");
+    let err = RedisBackend::connect(&wrong)
+        .await
+        .err()
+        .expect("wrong password");
     assert!(!err.to_string().contains("nope"), "{err}");
 }
 
@@ -200,7 +227,10 @@ async fn an_unreachable_server_is_reported_and_a_lazy_backend_waits_for_it() {
         server.port()
     };
     let url = format!("redis://127.0.0.1:{port}/0");
-    let err = RedisBackend::connect(&url).await.err().expect("nothing listens");
+    let err = RedisBackend::connect(&url)
+        .await
+        .err()
+        .expect("nothing listens");
     assert_eq!(err.code(), "backend_unavailable", "{err}");
     let lazy = RedisBackend::connect_lazy(&url).unwrap();
     assert_eq!(lazy.ping().await.unwrap_err().code(), "backend_unavailable");
@@ -212,9 +242,17 @@ async fn scripts_flushed_from_the_server_are_loaded_again() {
     let queue = queue_on(&store).await;
     let mut conn = store.server.connection(0);
     let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut conn).unwrap();
-    let id = queue.enqueue(request("noop", json!({}))).await.unwrap().job.id;
+    let id = queue
+        .enqueue(request("noop", json!({})))
+        .await
+        .unwrap()
+        .job
+        .id;
     let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut conn).unwrap();
-    assert_eq!(queue.cancel(&id).await.unwrap(), wjp_queue::CancelOutcome::Cancelled);
+    assert_eq!(
+        queue.cancel(&id).await.unwrap(),
+        wjp_queue::CancelOutcome::Cancelled
+    );
     let missing = JobId::parse("missing").unwrap();
     assert!(queue.job(&missing).await.unwrap().is_none());
 }

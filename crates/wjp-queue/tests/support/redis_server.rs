@@ -82,7 +82,11 @@ impl RedisServer {
     fn wait_ready(&mut self, limit: Duration) -> Result<(), String> {
         let started = Instant::now();
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 return Err(format!("redis-server exited with {status}"));
             }
             let ping = redis::Client::open(self.plain_url())

@@ -1082,7 +1082,7 @@ impl Backend for RedisBackend {
             }
         }
         found.retain(|(score, _)| cutoff.is_none_or(|c| *score >= c));
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
         let next_cursor = if found.len() > limit {
             found.truncate(limit);
             found.last().map(|(s, _)| s.to_string())
