@@ -54,7 +54,8 @@ async fn a_redis_restart_under_a_running_worker_loses_nothing() {
     let queue = queue_on(&store).await;
     let mut before = Vec::new();
     for i in 0..40 {
-        let r = request("sleep", json!({"seconds": 0.05, "n": i}));
+        let mut r = request("sleep", json!({"seconds": 0.05}));
+        r.job_id = Some(format!("before-{i}"));
         before.push(queue.enqueue(r).await.unwrap().job.id);
     }
     let worker = start_worker(
@@ -67,6 +68,8 @@ async fn a_redis_restart_under_a_running_worker_loses_nothing() {
     })
     .await;
 
+    let done = queue.counts().await.unwrap()[0].completed;
+    assert!(done < 40, "the worker is still busy when Redis goes down");
     let mut server = store.server;
     server.kill();
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -200,16 +200,23 @@ pub fn redact_url(url: &str) -> String {
     format!("{scheme}://{authority}{path}")
 }
 
-fn redis_err(e: redis::RedisError) -> QueueError {
-    if e.is_io_error()
+/// Errors that go away by themselves: a broken connection (the manager
+/// reconnects), a server loading its data after a restart.
+fn is_transient(e: &redis::RedisError) -> bool {
+    e.is_io_error()
         || e.is_connection_refusal()
         || e.is_timeout()
         || e.is_connection_dropped()
         || matches!(
             e.kind(),
-            redis::ErrorKind::Io | redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading)
+            redis::ErrorKind::Io
+                | redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading)
+                | redis::ErrorKind::Server(redis::ServerErrorKind::TryAgain)
         )
-    {
+}
+
+fn redis_err(e: redis::RedisError) -> QueueError {
+    if is_transient(&e) {
         QueueError::Unavailable(format!("Redis: {e}"))
     } else {
         QueueError::Storage(format!("Redis: {e}"))
@@ -546,34 +553,58 @@ impl RedisBackend {
         for code in &self.shared.scripts.code {
             pipe.cmd("SCRIPT").arg("LOAD").arg(code);
         }
-        pipe.query_async::<Vec<String>>(&mut self.conn())
-            .await
-            .map_err(redis_err)?;
+        self.run(&pipe).await?;
         Ok(())
     }
 
-    /// Runs a pipeline; when the server lost the scripts (a restart without
-    /// them, `SCRIPT FLUSH`), loads them and runs it again: inside a
-    /// pipeline, `EVALSHA` has no fallback of its own.
+    /// Runs a pipeline (one round trip). When the connection just broke (a
+    /// restart: the connection manager reconnects by itself) or the server
+    /// is still loading its data, tries again a few times over about a
+    /// second. When the server lost the scripts (a restart, `SCRIPT
+    /// FLUSH`), loads them and runs it again: inside a pipeline, `EVALSHA`
+    /// has no fallback of its own.
     async fn run(&self, pipe: &Pipeline) -> Result<Vec<Value>> {
-        match pipe.query_async::<Vec<Value>>(&mut self.conn()).await {
-            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                tracing::info!("Redis lost the wjp scripts (restarted?); loading them again");
-                self.load_scripts().await?;
-                pipe.query_async(&mut self.conn()).await.map_err(redis_err)
+        let mut tries = 0u64;
+        loop {
+            tries += 1;
+            let err = match pipe.query_async::<Vec<Value>>(&mut self.conn()).await {
+                Ok(values) => return Ok(values),
+                Err(e) => e,
+            };
+            if tries > 3 {
+                return Err(redis_err(err));
             }
-            other => other.map_err(redis_err),
+            if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) {
+                tracing::info!("Redis lost the wjp scripts (restarted?); loading them again");
+                let mut load = redis::pipe();
+                for code in &self.shared.scripts.code {
+                    load.cmd("SCRIPT").arg("LOAD").arg(code).ignore();
+                }
+                if let Err(e) = load.query_async::<()>(&mut self.conn()).await {
+                    return Err(redis_err(e));
+                }
+            } else if is_transient(&err) {
+                tokio::time::sleep(Duration::from_millis(150 * tries)).await;
+            } else {
+                return Err(redis_err(err));
+            }
         }
     }
 
+    /// One command, through [`RedisBackend::run`].
+    async fn query(&self, cmd: Cmd) -> Result<Value> {
+        let mut pipe = redis::pipe();
+        pipe.add_command(cmd);
+        self.run(&pipe)
+            .await?
+            .pop()
+            .ok_or_else(|| QueueError::Storage("Redis gave no reply".into()))
+    }
+
     async fn server_details(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
-        let info: String = redis::cmd("INFO")
-            .arg("server")
-            .arg("memory")
-            .arg("persistence")
-            .query_async(&mut self.conn())
-            .await
-            .map_err(redis_err)?;
+        let mut cmd = redis::cmd("INFO");
+        cmd.arg("server").arg("memory").arg("persistence");
+        let info = text(&self.query(cmd).await?)?;
         let fields: HashMap<&str, &str> = info
             .lines()
             .filter_map(|line| line.trim().split_once(':'))
@@ -610,11 +641,12 @@ impl RedisBackend {
                 return Ok(known.names.clone());
             }
         }
-        let mut names: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(QUEUES_KEY)
-            .query_async(&mut self.conn())
-            .await
-            .map_err(redis_err)?;
+        let mut cmd = redis::cmd("SMEMBERS");
+        cmd.arg(QUEUES_KEY);
+        let mut names = array(self.query(cmd).await?)?
+            .iter()
+            .map(text)
+            .collect::<Result<Vec<_>>>()?;
         names.sort();
         let mut known = self.shared.queues.lock().unwrap_or_else(|p| p.into_inner());
         known.names = names.clone();
@@ -922,10 +954,7 @@ impl Backend for RedisBackend {
     }
 
     async fn ping(&self) -> Result<()> {
-        redis::cmd("PING")
-            .query_async::<String>(&mut self.conn())
-            .await
-            .map_err(redis_err)?;
+        self.query(redis::cmd("PING")).await?;
         Ok(())
     }
 
@@ -1259,13 +1288,9 @@ impl Backend for RedisBackend {
                 }
             }
         }
-        redis::cmd("ZREMRANGEBYSCORE")
-            .arg(WORKERS_KEY)
-            .arg("-inf")
-            .arg(now.0)
-            .query_async::<i64>(&mut self.conn())
-            .await
-            .map_err(redis_err)?;
+        let mut cmd = redis::cmd("ZREMRANGEBYSCORE");
+        cmd.arg(WORKERS_KEY).arg("-inf").arg(now.0);
+        self.query(cmd).await?;
         Ok(deleted)
     }
 
@@ -1344,13 +1369,12 @@ impl Backend for RedisBackend {
     }
 
     async fn workers(&self, now: Timestamp) -> Result<Vec<WorkerRecord>> {
-        let names: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-            .arg(WORKERS_KEY)
-            .arg(format!("({}", now.0))
-            .arg("+inf")
-            .query_async(&mut self.conn())
-            .await
-            .map_err(redis_err)?;
+        let mut cmd = redis::cmd("ZRANGEBYSCORE");
+        cmd.arg(WORKERS_KEY).arg(format!("({}", now.0)).arg("+inf");
+        let names = array(self.query(cmd).await?)?
+            .iter()
+            .map(text)
+            .collect::<Result<Vec<_>>>()?;
         if names.is_empty() {
             return Ok(Vec::new());
         }
