@@ -358,7 +358,13 @@ impl Worker {
             if claimed.is_empty() {
                 drop(slots);
                 if config.burst && running.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
-                    break WorkerExit::Drained;
+                    // Before calling the queues empty, move time along: due
+                    // jobs and jobs of dead workers may be waiting for it.
+                    match queue.maintain().await {
+                        Ok(m) if m.promoted + m.requeued_lost > 0 => continue,
+                        Ok(_) => break WorkerExit::Drained,
+                        Err(e) => tracing::warn!(error = %e, "queue maintenance failed"),
+                    }
                 }
                 tokio::select! {
                     r = queue.backend().wait_for_jobs(&config.queues, config.idle_wait) => {

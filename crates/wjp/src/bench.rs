@@ -72,7 +72,12 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<ExitCod
     }
     let producer = global.open_queue().await?;
     let backend = producer.backend().info();
-    if producer.counts().await?.iter().any(|c| c.queued + c.running + c.scheduled > 0) {
+    if producer
+        .counts()
+        .await?
+        .iter()
+        .any(|c| c.queued + c.running + c.scheduled > 0)
+    {
         bail!(
             "the backend at {} has jobs waiting or running; bench needs idle queues",
             backend.location
@@ -148,7 +153,9 @@ async fn enqueue_all(queue: &Queue, jobs: usize, batch: usize) -> anyhow::Result
     let mut left = jobs;
     while left > 0 {
         let n = left.min(batch);
-        let requests = (0..n).map(|i| JobRequest::new("noop", json!({ "i": i }))).collect();
+        let requests = (0..n)
+            .map(|i| JobRequest::new("noop", json!({ "i": i })))
+            .collect();
         queue.enqueue_batch(requests).await?;
         left -= n;
     }
@@ -170,7 +177,10 @@ async fn wait_completed(queue: &Queue, target: u64) -> anyhow::Result<()> {
             return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("only {} of {target} jobs completed in 10 minutes", default.completed);
+            bail!(
+                "only {} of {target} jobs completed in 10 minutes",
+                default.completed
+            );
         }
         // Counting is not free: poll often enough for a fair timing, no more.
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -219,8 +229,7 @@ impl WorkerPool {
         };
         for (i, queue) in queues.iter().enumerate() {
             let names = queue.parse_queues("default")?;
-            let mut config =
-                WorkerConfig::new(format!("bench-{}-{i}", std::process::id()), names);
+            let mut config = WorkerConfig::new(format!("bench-{}-{i}", std::process::id()), names);
             config.concurrency = args.concurrency;
             config.idle_wait = Duration::from_millis(100);
             let worker = Worker::new(queue.clone(), crate::kinds::handlers(), config)?;

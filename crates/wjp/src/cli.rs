@@ -14,7 +14,11 @@ use wjp_queue::{Job, JobId, JobRequest, Queue, Status};
 use crate::config::GlobalArgs;
 
 #[derive(Debug, Parser)]
-#[command(name = "wjp", version, about = "Job queue service for waterjet cutting shops")]
+#[command(
+    name = "wjp",
+    version,
+    about = "Job queue service for waterjet cutting shops"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -88,10 +92,10 @@ pub struct SubmitArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub priority: Option<i32>,
     /// Seconds to wait before the job may run.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub delay: Option<f64>,
     /// Seconds the job may run.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub timeout: Option<f64>,
     #[arg(long)]
     pub max_attempts: Option<u32>,
@@ -112,7 +116,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(args) => crate::worker_cmd::run(&global, args).await,
         Command::Api(args) => {
             let queue = global.open_queue().await?;
-            wjp_api::run(args, queue, crate::kinds::handlers(), global.data_dir.clone()).await?;
+            wjp_api::run(
+                args,
+                queue,
+                crate::kinds::handlers(),
+                global.data_dir.clone(),
+            )
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => crate::bench::run(&global, args).await,
@@ -157,7 +167,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Failed { queue: q, limit, json } => {
+        Command::Failed {
+            queue: q,
+            limit,
+            json,
+        } => {
             let queue = global.open_queue().await?;
             let jobs = queue.failed_jobs(q.as_deref(), limit).await?;
             if json {
@@ -171,7 +185,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         "{}  {}  {}  {}: {}",
                         job.id,
                         job.kind,
-                        job.state.completed_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                        job.state
+                            .completed_at
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_default(),
                         error.map_or("unknown", |e| e.kind.as_str()),
                         error.map_or("", |e| e.message.as_str()),
                     );
@@ -209,7 +226,8 @@ fn read_payload(text: &str) -> anyhow::Result<Value> {
     let (source, body) = match text.strip_prefix('@') {
         Some(path) => (
             format!("payload file {path}"),
-            std::fs::read_to_string(path).with_context(|| format!("reading payload file {path}"))?,
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading payload file {path}"))?,
         ),
         None => ("--payload".to_owned(), text.to_owned()),
     };
@@ -323,7 +341,10 @@ fn describe(job: &Job) -> String {
     }
     out += &format!("created   {}\n", job.created_at.to_rfc3339());
     for (label, t) in [
-        ("run at", Some(s.run_at).filter(|_| s.status == Status::Scheduled)),
+        (
+            "run at",
+            Some(s.run_at).filter(|_| s.status == Status::Scheduled),
+        ),
         ("started", s.started_at),
         ("ended", s.completed_at),
         ("expires", s.expires_at),

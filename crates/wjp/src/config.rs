@@ -20,7 +20,12 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Directory of the embedded database (used when no Redis is configured).
-    #[arg(long, global = true, env = "WJP_DATA_DIR", default_value = "./wjp-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "WJP_DATA_DIR",
+        default_value = "./wjp-data"
+    )]
     pub data_dir: PathBuf,
 
     /// Redis server URL (redis:// or rediss://, may carry a password). Setting
@@ -38,7 +43,13 @@ pub struct GlobalArgs {
     pub redis_db: u32,
 
     /// Log lines as text or JSON (one object a line).
-    #[arg(long, global = true, env = "WJP_LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        env = "WJP_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     pub log_format: LogFormat,
 }
 
@@ -69,7 +80,9 @@ impl GlobalArgs {
         match self.backend_choice() {
             BackendChoice::Sqlite(dir) => {
                 let backend = SqliteBackend::open_dir(&dir, SqliteOptions::default())
-                    .with_context(|| format!("opening the embedded backend in {}", dir.display()))?;
+                    .with_context(|| {
+                        format!("opening the embedded backend in {}", dir.display())
+                    })?;
                 Ok(Arc::new(backend))
             }
             BackendChoice::Redis(url) => open_redis(&url).await,
@@ -77,7 +90,10 @@ impl GlobalArgs {
     }
 
     pub async fn open_queue(&self) -> anyhow::Result<Queue> {
-        Ok(Queue::new(self.open_backend().await?, crate::kinds::catalog()))
+        Ok(Queue::new(
+            self.open_backend().await?,
+            crate::kinds::catalog(),
+        ))
     }
 }
 
@@ -122,12 +138,24 @@ mod tests {
 
     #[test]
     fn redis_is_chosen_by_url_or_host_and_flags_build_the_url() {
-        let g = parse(&["--redis-host", "cache", "--redis-port", "6380", "--redis-db", "2"]);
+        let g = parse(&[
+            "--redis-host",
+            "cache",
+            "--redis-port",
+            "6380",
+            "--redis-db",
+            "2",
+        ]);
         assert_eq!(
             g.backend_choice(),
             BackendChoice::Redis("redis://cache:6380/2".into())
         );
-        let g = parse(&["--redis-url", "rediss://:pw@cache:6380/1", "--redis-host", "x"]);
+        let g = parse(&[
+            "--redis-url",
+            "rediss://:pw@cache:6380/1",
+            "--redis-host",
+            "x",
+        ]);
         assert_eq!(
             g.backend_choice(),
             BackendChoice::Redis("rediss://:pw@cache:6380/1".into())

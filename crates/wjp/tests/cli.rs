@@ -1,0 +1,204 @@
+//! The one-shot commands, run as a user would run them.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::{status_of, Env};
+
+#[test]
+fn submit_then_burst_worker_completes_the_job_and_status_shows_it() {
+    let env = Env::new();
+    let id = env.submit(&["noop", "--payload", r#"{"drawing": "a.dxf"}"#]);
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let job = env.job(&id);
+    assert_eq!(status_of(&job), "queued");
+    assert_eq!(job["kind"], "noop");
+    assert_eq!(job["queue"], "default");
+
+    env.ok(&["worker", "--burst", "--name", "w1"]);
+    let job = env.job(&id);
+    assert_eq!(status_of(&job), "completed");
+    assert_eq!(job["result"], json!({"drawing": "a.dxf"}));
+    assert_eq!(job["worker"], "w1");
+    assert_eq!(job["attempt"], 1);
+    let text = env.ok(&["status", &id]);
+    assert!(text.contains("status    completed"), "{text}");
+}
+
+#[test]
+fn submit_wait_follows_the_job_to_its_end() {
+    let env = Env::new();
+    let mut worker = env.spawn_worker(&["--name", "waiter"]);
+    let out = env.ok(&[
+        "submit",
+        "sleep",
+        "--payload",
+        r#"{"seconds": 0.5}"#,
+        "--wait",
+    ]);
+    let job: Value = serde_json::from_str(&out).expect("final job as JSON");
+    assert_eq!(status_of(&job), "completed");
+    assert_eq!(job["progress"], 1.0);
+    crate::support::signal(&worker, "TERM");
+    assert!(crate::support::wait_exit(&mut worker, Duration::from_secs(30)).success());
+
+    // A failing job makes --wait exit non-zero, with the job still printed.
+    let mut worker = env.spawn_worker(&["--name", "waiter2"]);
+    let out = env.run(&[
+        "submit",
+        "fail",
+        "--payload",
+        r#"{"message": "no"}"#,
+        "--wait",
+    ]);
+    assert!(!out.status.success());
+    let job: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(job["error"]["kind"], "handler_error");
+    crate::support::signal(&worker, "TERM");
+    crate::support::wait_exit(&mut worker, Duration::from_secs(30));
+}
+
+#[test]
+fn payload_files_batches_and_idempotent_ids() {
+    let env = Env::new();
+    let payload = env.write("payload.json", r#"{"seconds": 0}"#);
+    let id = env.submit(&["sleep", "--payload", &format!("@{}", payload.display())]);
+    assert_eq!(env.job(&id)["payload"], json!({"seconds": 0}));
+
+    let first = env.submit(&["noop", "--job-id", "quote-7", "--priority", "-2"]);
+    let again = env.submit(&["noop", "--job-id", "quote-7"]);
+    assert_eq!((first.as_str(), again.as_str()), ("quote-7", "quote-7"));
+    assert_eq!(env.job("quote-7")["priority"], -2);
+
+    let batch = env.write(
+        "jobs.jsonl",
+        "{\"kind\": \"noop\", \"payload\": 1}\n\n{\"kind\": \"sleep\", \"payload\": {\"seconds\": 0}, \"queue\": \"gcode\", \"priority\": 3}\n{\"kind\": \"noop\", \"payload\": 3, \"delay\": 3600}\n",
+    );
+    let out = env.ok(&["submit", "--batch", batch.to_str().unwrap()]);
+    let ids: Vec<&str> = out.lines().collect();
+    assert_eq!(ids.len(), 3);
+    assert_eq!(env.job(ids[1])["queue"], "gcode");
+    assert_eq!(status_of(&env.job(ids[2])), "scheduled");
+
+    let info: Value = serde_json::from_str(&env.ok(&["info", "--json"])).unwrap();
+    assert_eq!(info["backend"]["name"], "sqlite");
+    let queues = info["queues"].as_array().unwrap();
+    let default = queues.iter().find(|q| q["name"] == "default").unwrap();
+    assert_eq!(
+        (default["queued"].as_u64(), default["scheduled"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let gcode = queues.iter().find(|q| q["name"] == "gcode").unwrap();
+    assert_eq!(gcode["queued"], 1);
+    assert_eq!(info["workers"], json!([]));
+}
+
+#[test]
+fn cancel_retry_failed_and_purge() {
+    let env = Env::new();
+    let waiting = env.submit(&["noop"]);
+    assert!(env.ok(&["cancel", &waiting]).contains("cancelled"));
+    assert_eq!(status_of(&env.job(&waiting)), "cancelled");
+    assert!(env.ok(&["cancel", &waiting]).contains("already ended"));
+
+    let failing = env.submit(&["fail", "--payload", r#"{"message": "bad contour"}"#]);
+    env.ok(&["worker", "--burst", "--queues", "default"]);
+    let failed = env.ok(&["failed", "--queue", "default"]);
+    assert!(
+        failed.contains(&failing) && failed.contains("handler_error: bad contour"),
+        "{failed}"
+    );
+    let failed_json: Value = serde_json::from_str(&env.ok(&["failed", "--json"])).unwrap();
+    assert_eq!(failed_json.as_array().unwrap().len(), 1);
+
+    assert!(env.ok(&["retry", &failing]).contains("queued again"));
+    assert_eq!(status_of(&env.job(&failing)), "queued");
+    assert!(env.fails(&["retry", &failing]).contains("cannot retry"));
+
+    env.submit(&["noop"]);
+    assert!(env
+        .ok(&["purge", "--queue", "default", "--status", "queued"])
+        .contains("deleted 2"));
+    let text = env.ok(&["info"]);
+    assert!(text.contains("backend  sqlite"), "{text}");
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_naming_what_is_wrong() {
+    let env = Env::new();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["submit", "cut_everything"],
+            "unknown job kind \"cut_everything\"",
+        ),
+        (
+            &["submit", "noop", "--queue", "cutting"],
+            "unknown queue \"cutting\"",
+        ),
+        (
+            &["submit", "noop", "--payload", "{nope"],
+            "--payload is not valid JSON",
+        ),
+        (
+            &["submit", "noop", "--payload", "@/no/such/file.json"],
+            "/no/such/file.json",
+        ),
+        (&["submit", "noop", "--job-id", "../../x"], "invalid job id"),
+        (
+            &["submit", "noop", "--timeout", "-5"],
+            "timeout must be between",
+        ),
+        (&["submit", "nest"], "not available in this build"),
+        (&["status", "no-such-job"], "job no-such-job not found"),
+        (
+            &["worker", "--queues", "analysis,cutting"],
+            "unknown queue \"cutting\"",
+        ),
+        (
+            &["worker", "--lease-secs", "0"],
+            "--lease-secs must be between",
+        ),
+        (
+            &["purge", "--queue", "default", "--status", "started"],
+            "invalid job status",
+        ),
+        (
+            &["purge", "--queue", "default", "--status", "running"],
+            "cannot be purged",
+        ),
+        (
+            &["submit", "--batch", "/no/such.jsonl"],
+            "opening batch file",
+        ),
+    ];
+    for (args, expected) in cases {
+        let stderr = env.fails(args);
+        assert!(
+            stderr.contains(expected),
+            "wjp {args:?}: expected {expected:?} in: {stderr}"
+        );
+        assert!(
+            !stderr.contains("panicked"),
+            "wjp {args:?} panicked: {stderr}"
+        );
+    }
+    let bad_batch = env.write("bad.jsonl", "{\"kind\": \"noop\"}\n{\"kind\": 5}\n");
+    let stderr = env.fails(&["submit", "--batch", bad_batch.to_str().unwrap()]);
+    assert!(stderr.contains("line 2"), "{stderr}");
+}
+
+#[test]
+fn a_data_dir_that_cannot_be_used_is_reported() {
+    let env = Env::new();
+    let file = env.write("plain-file", "x");
+    let out = env
+        .command()
+        .env("WJP_DATA_DIR", file.join("sub"))
+        .args(["info"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot create data directory"), "{stderr}");
+}

@@ -1,0 +1,142 @@
+//! Worker processes under faults: killed, timed out, stopped, cancelled.
+
+use std::time::Duration;
+
+use crate::support::{signal, status_of, stderr_text, wait_exit, Env};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+#[test]
+fn a_worker_killed_mid_job_loses_nothing_the_job_runs_again_and_completes_once() {
+    let env = Env::new();
+    let id = env.submit(&[
+        "sleep",
+        "--payload",
+        r#"{"seconds": 2}"#,
+        "--max-attempts",
+        "2",
+    ]);
+    let mut doomed = env.spawn_worker(&["--name", "doomed", "--lease-secs", "1"]);
+    env.wait_for(&id, LIMIT, |j| status_of(j) == "running");
+    signal(&doomed, "KILL");
+    wait_exit(&mut doomed, LIMIT);
+    assert_eq!(
+        status_of(&env.job(&id)),
+        "running",
+        "nobody has noticed yet"
+    );
+
+    let mut rescuer = env.spawn_worker(&["--name", "rescuer", "--lease-secs", "1"]);
+    let job = env.wait_for(&id, LIMIT, |j| status_of(j) == "completed");
+    assert_eq!(job["attempt"], 2);
+    assert_eq!(job["worker"], "rescuer");
+    assert_eq!(job["error"], serde_json::Value::Null);
+    signal(&rescuer, "TERM");
+    assert!(wait_exit(&mut rescuer, LIMIT).success());
+    // The dead worker's record expires; it is no longer listed.
+    let info: serde_json::Value = serde_json::from_str(&env.ok(&["info", "--json"])).unwrap();
+    assert!(info["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|w| w["name"] != "doomed"));
+}
+
+#[test]
+fn a_handler_that_never_yields_is_timed_out_and_the_worker_replaces_itself() {
+    let env = Env::new();
+    let spinning = env.submit(&["spin", "--payload", r#"{"seconds": 600}"#, "--timeout", "1"]);
+    let after = env.submit(&["noop", "--payload", "1", "--priority", "-1"]);
+    let worker = env.spawn_worker(&["--burst", "--concurrency", "1", "--name", "spinner"]);
+    let pid = worker.id();
+    let mut worker = worker;
+    let status = wait_exit(&mut worker, LIMIT);
+    let stderr = stderr_text(worker);
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains("restarting the worker process"),
+        "the stuck thread is ended by replacing the process: {stderr}"
+    );
+    let job = env.job(&spinning);
+    assert_eq!(status_of(&job), "failed");
+    assert_eq!(job["error"]["kind"], "timeout");
+    // The replacement (same pid: exec) drained the rest of the queue.
+    let job = env.job(&after);
+    assert_eq!(status_of(&job), "completed");
+    assert_eq!(job["worker"], "spinner");
+    assert!(pid > 0);
+}
+
+#[test]
+fn sigterm_lets_running_jobs_finish_within_the_grace_period() {
+    let env = Env::new();
+    let id = env.submit(&["sleep", "--payload", r#"{"seconds": 1}"#]);
+    let mut worker = env.spawn_worker(&["--name", "graceful", "--shutdown-grace-secs", "30"]);
+    env.wait_for(&id, LIMIT, |j| status_of(j) == "running");
+    signal(&worker, "TERM");
+    assert!(wait_exit(&mut worker, LIMIT).success());
+    assert_eq!(status_of(&env.job(&id)), "completed");
+}
+
+#[test]
+fn sigterm_hands_back_jobs_that_outlast_the_grace_period() {
+    let env = Env::new();
+    let id = env.submit(&["spin", "--payload", r#"{"seconds": 5}"#]);
+    let mut worker = env.spawn_worker(&["--name", "impatient", "--shutdown-grace-secs", "0.2"]);
+    env.wait_for(&id, LIMIT, |j| status_of(j) == "running");
+    signal(&worker, "INT");
+    assert!(wait_exit(&mut worker, LIMIT).success());
+    let job = env.job(&id);
+    assert_eq!(status_of(&job), "queued");
+    assert_eq!(job["attempt"], 0);
+}
+
+#[test]
+fn cancelling_a_job_running_in_another_process_stops_it() {
+    let env = Env::new();
+    let id = env.submit(&["sleep", "--payload", r#"{"seconds": 120}"#]);
+    let mut worker = env.spawn_worker(&["--name", "busy"]);
+    env.wait_for(&id, LIMIT, |j| status_of(j) == "running");
+    // The worker lists the job at its next heartbeat.
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        let info: serde_json::Value = serde_json::from_str(&env.ok(&["info", "--json"])).unwrap();
+        let listed = info["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["name"] == "busy" && w["current_jobs"] == serde_json::json!([id]));
+        if listed {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "worker never listed its job: {info:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(env.ok(&["cancel", &id]).contains("told to stop"));
+    let job = env.wait_for(&id, LIMIT, |j| status_of(j) == "cancelled");
+    assert_eq!(job["error"]["kind"], "cancelled");
+    signal(&worker, "TERM");
+    assert!(wait_exit(&mut worker, LIMIT).success());
+}
+
+#[test]
+fn two_worker_processes_share_the_database_and_drain_it() {
+    let env = Env::new();
+    let lines: String = (0..500)
+        .map(|i| format!("{{\"kind\": \"noop\", \"payload\": {i}}}\n"))
+        .collect();
+    let batch = env.write("many.jsonl", &lines);
+    env.ok(&["submit", "--batch", batch.to_str().unwrap()]);
+    let mut a = env.spawn_worker(&["--burst", "--name", "a"]);
+    let mut b = env.spawn_worker(&["--burst", "--name", "b"]);
+    assert!(wait_exit(&mut a, LIMIT).success());
+    assert!(wait_exit(&mut b, LIMIT).success());
+    let info: serde_json::Value = serde_json::from_str(&env.ok(&["info", "--json"])).unwrap();
+    let default = &info["queues"][0];
+    assert_eq!(default["completed"], 500);
+    assert_eq!(default["queued"], 0);
+    assert_eq!(default["failed"], 0);
+}
