@@ -1,20 +1,370 @@
-//! The wjp HTTP API (placeholder: being built).
+//! # wjp-api: the HTTP API
+//!
+//! The old FastAPI contract (`shared/docs/API.md`) kept path for path and
+//! field for field, the queue exposed over HTTP, and live updates as
+//! Server-Sent Events. It talks to the engine through [`wjp_queue::Queue`]
+//! only, and knows no job kind's internals: the domain endpoints turn a
+//! request into a job payload and hand it to the kind's handler.
+//!
+//! ## How a request flows
+//! - [`router`] builds every route ([`legacy`]: the old endpoints; [`jobs`]:
+//!   the queue; [`events`]: SSE; [`ops`]: health, metrics, OpenAPI) and wraps
+//!   them in the layers of [`layers`]: JSON errors, metrics, panic catching,
+//!   CORS, API key.
+//! - A domain endpoint ([`legacy`]) checks that its job kind is registered
+//!   (501 otherwise), confines client paths to the managed folders
+//!   ([`files`]), then either runs the handler at once on the blocking pool
+//!   (`run_inline`: sync requests) or enqueues a job (`async_mode=true`).
+//!   When the backend is unreachable, an async request runs synchronously
+//!   and is answered like a sync one, so clients keep working.
+//! - [`run`] binds the socket, starts the in-process workers unless told not
+//!   to, and on SIGINT/SIGTERM stops accepting, ends event streams, and lets
+//!   the workers finish or hand back their jobs.
+//!
+//! **Invariant**: no handler does CPU-heavy work on the async runtime, and
+//! every error a client sees is JSON `{success: false, error, code}`.
 
-use std::path::PathBuf;
+pub mod error;
+pub mod events;
+pub mod files;
+pub mod jobs;
+pub mod layers;
+pub mod legacy;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
 
-use wjp_queue::{Handlers, Queue};
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+use wjp_queue::{Handlers, Queue, Worker, WorkerConfig, WorkerExit};
+
+use crate::files::Folders;
+use crate::metrics::HttpMetrics;
 
 /// Flags of `wjp api`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApiArgs {
-    #[arg(long, default_value = "127.0.0.1")]
+    /// Address to listen on. Anything but loopback needs an API key (or
+    /// --allow-public-without-key).
+    #[arg(long, env = "WJP_API_HOST", default_value = "127.0.0.1")]
     pub host: String,
-    #[arg(long, default_value_t = 8000)]
+    #[arg(long, env = "WJP_API_PORT", default_value_t = 8000)]
     pub port: u16,
+    /// In-process worker slots running jobs of every queue (default: the
+    /// number of CPU cores).
+    #[arg(long, conflicts_with = "no_workers")]
+    pub workers: Option<usize>,
+    /// Run no in-process workers (separate `wjp worker` processes do the work).
+    #[arg(long)]
+    pub no_workers: bool,
+    /// Key required on every endpoint but /health, as `X-API-Key: KEY` or
+    /// `Authorization: Bearer KEY`.
+    #[arg(long, env = "WJP_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Listen on a non-loopback address without an API key.
+    #[arg(long)]
+    pub allow_public_without_key: bool,
+    /// Origins allowed to call the API from a browser (repeat, or comma-separate;
+    /// `*` for any). Default: same origin only.
+    #[arg(long = "cors-origin", env = "WJP_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Largest upload (POST /upload, /convert-image, /csv/ai-analysis), in MB.
+    #[arg(long, env = "WJP_MAX_UPLOAD_MB", default_value_t = 50.0)]
+    pub max_upload_mb: f64,
+    /// Largest JSON request body, in MB.
+    #[arg(long, env = "WJP_MAX_BODY_MB", default_value_t = 5.0)]
+    pub max_body_mb: f64,
+    /// On shutdown, seconds running jobs of the in-process workers get to
+    /// finish before they are handed back to the queue.
+    #[arg(long, default_value_t = 30.0)]
+    pub shutdown_grace_secs: f64,
+}
+
+/// What the router needs besides the queue: the safety settings.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub api_key: Option<String>,
+    pub cors_origins: Vec<String>,
+    pub max_upload_bytes: u64,
+    pub max_body_bytes: usize,
+    /// Interval of SSE keep-alive comments.
+    pub keep_alive: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            api_key: None,
+            cors_origins: Vec::new(),
+            max_upload_bytes: 50_000_000,
+            max_body_bytes: 5_000_000,
+            keep_alive: Duration::from_secs(15),
+        }
+    }
+}
+
+impl ApiConfig {
+    pub fn from_args(args: &ApiArgs) -> anyhow::Result<Self> {
+        let mb = |name: &str, v: f64| -> anyhow::Result<u64> {
+            if !v.is_finite() || v <= 0.0 || v > 1e6 {
+                bail!("--{name} must be a positive number of MB, got {v}");
+            }
+            Ok((v * 1e6) as u64)
+        };
+        Ok(ApiConfig {
+            api_key: args
+                .api_key
+                .as_deref()
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned),
+            cors_origins: args
+                .cors_origins
+                .iter()
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            max_upload_bytes: mb("max-upload-mb", args.max_upload_mb)?,
+            max_body_bytes: usize::try_from(mb("max-body-mb", args.max_body_mb)?)?,
+            keep_alive: Duration::from_secs(15),
+        })
+    }
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub queue: Queue,
+    pub handlers: Handlers,
+    pub folders: Arc<Folders>,
+    pub config: Arc<ApiConfig>,
+    pub metrics: Arc<HttpMetrics>,
+    /// Cancelled on shutdown: ends event streams so the server can stop.
+    pub shutdown: CancellationToken,
+}
+
+/// The whole API, for [`run`] and for tests. Creates the managed folders
+/// under `data_dir`. Event streams end when `shutdown` is cancelled.
+pub fn router(
+    queue: Queue,
+    handlers: Handlers,
+    data_dir: &Path,
+    config: ApiConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Router> {
+    let folders = Folders::create(data_dir).with_context(|| {
+        format!(
+            "creating the managed folders (uploads, data, output) in {}",
+            data_dir.display()
+        )
+    })?;
+    let state = AppState {
+        queue,
+        handlers,
+        folders: Arc::new(folders),
+        config: Arc::new(config),
+        metrics: Arc::new(HttpMetrics::default()),
+        shutdown,
+    };
+    let routes = Router::new()
+        .merge(ops::routes())
+        .merge(legacy::routes(&state.config))
+        .merge(jobs::routes())
+        .merge(events::routes());
+    layers::apply(routes, state.clone()).map(|r| r.with_state(state))
 }
 
 /// Serves the API until SIGINT/SIGTERM.
-pub async fn run(args: ApiArgs, queue: Queue, handlers: Handlers, data_dir: PathBuf) -> anyhow::Result<()> {
-    let _ = (args, queue, handlers, data_dir);
-    anyhow::bail!("the HTTP API is not built yet")
+pub async fn run(
+    args: ApiArgs,
+    queue: Queue,
+    handlers: Handlers,
+    data_dir: std::path::PathBuf,
+) -> anyhow::Result<()> {
+    let addr = bind_address(&args)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    serve(
+        listener,
+        &args,
+        queue,
+        handlers,
+        &data_dir,
+        shutdown_signal(),
+    )
+    .await
+}
+
+/// Checks the listen address against the key policy.
+pub fn bind_address(args: &ApiArgs) -> anyhow::Result<SocketAddr> {
+    let ip: IpAddr = if args.host == "localhost" {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        args.host
+            .parse()
+            .with_context(|| format!("--host {:?} is not an IP address", args.host))?
+    };
+    let has_key = args
+        .api_key
+        .as_deref()
+        .is_some_and(|k| !k.trim().is_empty());
+    if !ip.is_loopback() && !has_key && !args.allow_public_without_key {
+        bail!(
+            "refusing to listen on {ip} without an API key: anyone on the network could submit \
+             and cancel jobs. Set WJP_API_KEY (or --api-key), or pass \
+             --allow-public-without-key if the network is trusted"
+        );
+    }
+    Ok(SocketAddr::new(ip, args.port))
+}
+
+/// Serves on `listener` (with in-process workers unless `--no-workers`)
+/// until `shutdown` completes; then stops accepting, ends event streams,
+/// and waits for the workers to finish or hand back their jobs.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    args: &ApiArgs,
+    queue: Queue,
+    handlers: Handlers,
+    data_dir: &Path,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let config = ApiConfig::from_args(args)?;
+    let token = CancellationToken::new();
+    let app = router(
+        queue.clone(),
+        handlers.clone(),
+        data_dir,
+        config,
+        token.clone(),
+    )?;
+
+    let workers = if args.no_workers {
+        None
+    } else {
+        let mut config = WorkerConfig::new(
+            format!(
+                "api-{}.{}-{}",
+                host_name(),
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..6]
+            ),
+            queue.catalog().queues().to_vec(),
+        );
+        if let Some(n) = args.workers {
+            config.concurrency = n;
+        }
+        config.shutdown_grace = Duration::try_from_secs_f64(args.shutdown_grace_secs)
+            .ok()
+            .filter(|d| *d <= Duration::from_secs(86_400))
+            .with_context(|| {
+                format!(
+                    "--shutdown-grace-secs must be between 0 and 86400, got {}",
+                    args.shutdown_grace_secs
+                )
+            })?;
+        // Checks the settings before the socket starts answering.
+        Worker::new(queue.clone(), handlers.clone(), config.clone())?;
+        Some(tokio::spawn(run_workers(
+            queue.clone(),
+            handlers,
+            config,
+            token.clone(),
+        )))
+    };
+
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, workers = !args.no_workers, auth = args.api_key.is_some(), "serving the HTTP API");
+    let signal_token = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        signal_token.cancel();
+    });
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(token.clone().cancelled_owned())
+        .await;
+    // Whatever ended the server ends the workers too.
+    token.cancel();
+    if let Some(workers) = workers {
+        match workers.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "the in-process workers failed"),
+            Err(e) => tracing::error!(error = %e, "the in-process workers panicked"),
+        }
+    }
+    served.context("serving HTTP")?;
+    tracing::info!("the HTTP API stopped");
+    Ok(())
+}
+
+/// Runs the in-process workers until shutdown. A worker that needs a
+/// restart (a handler thread would not stop) is replaced by a fresh one: the
+/// stuck thread is lost, the service goes on.
+async fn run_workers(
+    queue: Queue,
+    handlers: Handlers,
+    config: WorkerConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut generation = 0u32;
+    loop {
+        let mut config = config.clone();
+        if generation > 0 {
+            config.name = format!("{}-r{generation}", config.name);
+        }
+        let worker = Worker::new(queue.clone(), handlers.clone(), config)?;
+        match worker.run(shutdown.clone().cancelled_owned()).await {
+            Ok(WorkerExit::RestartNeeded) if !shutdown.is_cancelled() => {
+                tracing::warn!("a handler thread is stuck; starting a fresh in-process worker");
+                generation += 1;
+            }
+            Ok(_) => return Ok(()),
+            Err(e) if !shutdown.is_cancelled() => {
+                tracing::error!(error = %e, "the in-process worker failed; restarting it shortly");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = shutdown.cancelled() => return Ok(()),
+                }
+                generation += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        .take(64)
+        .collect()
+}
+
+/// Completes on the first SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the API");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("shutdown requested: no new connections; finishing running jobs");
 }

@@ -1,0 +1,225 @@
+//! Live updates as Server-Sent Events: `GET /jobs/{job_id}/events` (one
+//! job, ending once it has ended) and `GET /events` (every job, optionally
+//! one queue).
+//!
+//! Each SSE message carries the engine's event id as its `id`, so a client
+//! that reconnects with `Last-Event-ID` (browsers do it by themselves)
+//! resumes right after the last event it saw. A job stream opened without
+//! it starts with a snapshot of the job as it is now. Streams follow the
+//! backend with [`wjp_queue::Queue::next_events`], send keep-alive comments,
+//! and end on server shutdown.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::routing::get;
+use axum::Router;
+use futures_util::Stream;
+use serde::Deserialize;
+use wjp_queue::{Event, JobId, Queue, Timestamp};
+
+use crate::error::{ApiError, ApiResult};
+use crate::jobs::{parse_id, ApiQuery};
+use crate::AppState;
+
+/// Longest wait of one backend read; bounds how late a shutdown is seen by
+/// a backend that cannot be interrupted.
+const FOLLOW_WAIT: Duration = Duration::from_secs(10);
+const BATCH: usize = 200;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/events", get(all_events))
+        .route("/jobs/{job_id}/events", get(job_events))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// Resume after this event id (same as the `Last-Event-ID` header).
+    last_event_id: Option<String>,
+    /// Only events of this queue (`/events` only).
+    queue: Option<String>,
+}
+
+fn resume_point(headers: &HeaderMap, query: &EventsQuery) -> Option<String> {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .or_else(|| query.last_event_id.clone().filter(|v| !v.is_empty()))
+}
+
+async fn all_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<EventsQuery>,
+) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let queue = query
+        .queue
+        .as_deref()
+        .filter(|q| !q.is_empty())
+        .map(|q| state.queue.catalog().queue(q))
+        .transpose()?;
+    let cursor = match resume_point(&headers, &query) {
+        Some(c) => Some(c),
+        // Only what happens from now on.
+        None => state.queue.last_event_id().await?,
+    };
+    let follow = Follow {
+        queue: state.queue.clone(),
+        cursor,
+        buffer: VecDeque::new(),
+        job: None,
+        queue_filter: queue.map(|q| q.to_string()),
+        first: None,
+        done: false,
+        shutdown: state.shutdown.clone(),
+    };
+    Ok(Sse::new(follow.into_stream())
+        .keep_alive(KeepAlive::new().interval(state.config.keep_alive)))
+}
+
+async fn job_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<EventsQuery>,
+) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let id = parse_id(&id)?;
+    if query.queue.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "queue is a filter of GET /events only",
+        ));
+    }
+    let resume = resume_point(&headers, &query);
+    // The cursor is read before the job, so nothing between the snapshot
+    // and the first followed event is lost (at worst an event repeats it).
+    let cursor = match &resume {
+        Some(c) => Some(c.clone()),
+        None => state.queue.last_event_id().await?,
+    };
+    let job = state
+        .queue
+        .job(&id)
+        .await?
+        .ok_or_else(|| wjp_queue::QueueError::NotFound(id.clone()))?;
+    let mut follow = Follow {
+        queue: state.queue.clone(),
+        cursor: cursor.clone(),
+        buffer: VecDeque::new(),
+        job: Some(id),
+        queue_filter: None,
+        first: None,
+        done: false,
+        shutdown: state.shutdown.clone(),
+    };
+    if resume.is_none() {
+        let mut snapshot = Event::of(&job, Timestamp::now());
+        snapshot.id = cursor.unwrap_or_default();
+        follow.done = job.status().is_terminal();
+        follow.first = Some(snapshot);
+    }
+    Ok(Sse::new(follow.into_stream())
+        .keep_alive(KeepAlive::new().interval(state.config.keep_alive)))
+}
+
+/// The state of one stream.
+struct Follow {
+    queue: Queue,
+    cursor: Option<String>,
+    buffer: VecDeque<Event>,
+    job: Option<JobId>,
+    queue_filter: Option<String>,
+    /// Sent before anything else (the job snapshot).
+    first: Option<Event>,
+    /// No more events after the buffered ones.
+    done: bool,
+    shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl Follow {
+    fn into_stream(self) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+        futures_util::stream::unfold(self, |mut f| async move {
+            let event = f.next().await?;
+            Some((Ok(event), f))
+        })
+    }
+
+    fn wanted(&self, e: &Event) -> bool {
+        self.job.as_ref().is_none_or(|id| &e.job_id == id)
+            && self
+                .queue_filter
+                .as_deref()
+                .is_none_or(|q| e.queue.as_str() == q)
+    }
+
+    async fn next(&mut self) -> Option<SseEvent> {
+        if let Some(first) = self.first.take() {
+            return Some(message(&first));
+        }
+        loop {
+            if let Some(e) = self.buffer.pop_front() {
+                if self.job.is_some() && e.status.is_terminal() {
+                    // The job ended: this is the last event of its stream.
+                    self.buffer.clear();
+                    self.done = true;
+                }
+                return Some(message(&e));
+            }
+            if self.done || self.shutdown.is_cancelled() {
+                return None;
+            }
+            let read = tokio::select! {
+                r = self.queue.next_events(self.cursor.as_deref(), BATCH, FOLLOW_WAIT) => r,
+                _ = self.shutdown.cancelled() => return None,
+            };
+            match read {
+                Ok(events) => {
+                    if let Some(last) = events.last() {
+                        self.cursor = Some(last.id.clone());
+                    }
+                    let wanted: Vec<Event> =
+                        events.into_iter().filter(|e| self.wanted(e)).collect();
+                    self.buffer.extend(wanted);
+                }
+                Err(e) if e.is_client_error() => {
+                    // A cursor the backend does not know: say so and end.
+                    self.done = true;
+                    return Some(
+                        SseEvent::default()
+                            .event("error")
+                            .json_data(crate::error::error_body(&e.to_string(), e.code()))
+                            .unwrap_or_default(),
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "event stream: the backend did not answer; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = self.shutdown.cancelled() => return None,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One event as an SSE message: `id` for resuming, the event as JSON data.
+fn message(e: &Event) -> SseEvent {
+    let mut sse = SseEvent::default()
+        .json_data(e)
+        .unwrap_or_else(|_| SseEvent::default().data("{}"));
+    // An id with a line break cannot be sent (and never comes from a backend).
+    if !e.id.is_empty() && !e.id.contains(['\n', '\r', '\0']) {
+        sse = sse.id(e.id.clone());
+    }
+    sse
+}

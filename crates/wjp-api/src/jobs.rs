@@ -1,0 +1,229 @@
+//! The queue over HTTP: submit any job kind, list the history, look at one
+//! job (the old `GET /jobs/{job_id}` shape plus more), cancel, retry, counts
+//! per queue, live workers.
+
+use axum::extract::{FromRequest, FromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use wjp_queue::backend::JobQuery;
+use wjp_queue::{CancelOutcome, Job, JobId, JobRequest, Status};
+
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+
+/// The kinds the shop's clients know of. Asking for one this build has no
+/// handler for answers 501 (not implemented) rather than 400 (unknown).
+pub const DOMAIN_KINDS: [&str; 8] = [
+    "analyze_dxf",
+    "calculate_cost",
+    "convert_image",
+    "analyze_csv",
+    "nest",
+    "generate_gcode",
+    "export_components_csv",
+    "export_layered_dxf",
+];
+
+/// Longest page of `GET /jobs`.
+pub const MAX_PAGE: usize = 500;
+
+/// `Json` whose rejection is our JSON error.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// `Query` whose rejection is our JSON error.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/jobs", post(submit).get(list))
+        .route("/jobs/{job_id}", get(show))
+        .route("/jobs/{job_id}/cancel", post(cancel))
+        .route("/jobs/{job_id}/retry", post(retry))
+        .route("/queues", get(queues))
+        .route("/workers", get(workers))
+}
+
+/// A job as clients see it: the old fields first (`job_id`, `status`,
+/// `progress`, `result`, `error` as a message, `created_at`,
+/// `completed_at`), then the new ones.
+pub fn job_view(job: &Job) -> Value {
+    let s = &job.state;
+    json!({
+        "job_id": job.id,
+        "status": s.status,
+        "progress": s.progress,
+        "result": s.result,
+        "error": s.error.as_ref().map(|e| e.message.clone()),
+        "created_at": job.created_at,
+        "completed_at": s.completed_at,
+        "kind": job.kind,
+        "queue": job.queue,
+        "attempt": s.attempt,
+        "max_attempts": job.max_attempts,
+        "priority": job.priority,
+        "started_at": s.started_at,
+        "enqueued_at": s.enqueued_at,
+        "run_at": s.run_at,
+        "progress_message": s.progress_message,
+        "error_kind": s.error.as_ref().map(|e| e.kind),
+        "worker": s.worker,
+        "cancel_requested": s.cancel_requested,
+        "timeout": job.timeout_ms as f64 / 1000.0,
+        "payload": job.payload,
+    })
+}
+
+/// Refuses a domain kind this build cannot run with 501.
+pub fn check_kind(state: &AppState, kind: &str) -> ApiResult<()> {
+    if DOMAIN_KINDS.contains(&kind) && state.queue.catalog().kind(kind).is_err() {
+        return Err(ApiError::not_implemented(
+            kind,
+            &format!("the job kind {kind}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A job id from a URL: one that cannot exist is simply not found.
+pub fn parse_id(text: &str) -> ApiResult<JobId> {
+    JobId::parse(text).map_err(|_| {
+        ApiError::not_found(
+            "job_not_found",
+            format!(
+                "job {:?} not found (it never existed, or its record expired)",
+                text.chars().take(200).collect::<String>()
+            ),
+        )
+    })
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<JobRequest>,
+) -> ApiResult<impl IntoResponse> {
+    check_kind(&state, &request.kind)?;
+    let enqueued = state.queue.enqueue(request).await?;
+    let status = if enqueued.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut view = job_view(&enqueued.job);
+    view["success"] = json!(true);
+    view["created"] = json!(enqueued.created);
+    Ok((status, Json(view)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    queue: Option<String>,
+    status: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let queue = q
+        .queue
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|name| state.queue.catalog().queue(name))
+        .transpose()?;
+    let status = q
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(str::parse::<Status>)
+        .transpose()?;
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be between 1 and {MAX_PAGE}, got {limit}"),
+        ));
+    }
+    let page = state
+        .queue
+        .list(JobQuery {
+            queue,
+            status,
+            limit,
+            cursor: q.cursor.filter(|c| !c.is_empty()),
+        })
+        .await?;
+    Ok(Json(json!({
+        "success": true,
+        "jobs": page.jobs.iter().map(job_view).collect::<Vec<_>>(),
+        "next_cursor": page.next_cursor,
+    })))
+}
+
+async fn show(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = parse_id(&id)?;
+    match state.queue.job(&id).await? {
+        Some(job) => Ok(Json(job_view(&job))),
+        None => Err(wjp_queue::QueueError::NotFound(id).into()),
+    }
+}
+
+async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = parse_id(&id)?;
+    let outcome = state.queue.cancel(&id).await?;
+    let (word, message) = match outcome {
+        CancelOutcome::Cancelled => (
+            "cancelled",
+            "the job was cancelled before it ran".to_owned(),
+        ),
+        CancelOutcome::Requested => (
+            "requested",
+            "the job is running; its worker was told to stop it".to_owned(),
+        ),
+        CancelOutcome::AlreadyEnded(status) => (
+            "already_ended",
+            format!("the job had already ended ({status}); nothing to cancel"),
+        ),
+    };
+    let job = state.queue.job(&id).await?;
+    Ok(Json(json!({
+        "success": true,
+        "job_id": id,
+        "outcome": word,
+        "message": message,
+        "status": job.as_ref().map(|j| j.status()),
+        "job": job.as_ref().map(job_view),
+    })))
+}
+
+async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = parse_id(&id)?;
+    let job = state.queue.retry(&id).await?;
+    let mut view = job_view(&job);
+    view["success"] = json!(true);
+    Ok(Json(view))
+}
+
+async fn queues(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let counts = state.queue.counts().await?;
+    Ok(Json(json!({
+        "success": true,
+        "backend": state.queue.backend().info(),
+        "queues": counts,
+    })))
+}
+
+async fn workers(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let workers = state.queue.workers().await?;
+    Ok(Json(json!({ "success": true, "workers": workers })))
+}

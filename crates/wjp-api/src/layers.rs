@@ -1,0 +1,237 @@
+//! The layers around every route, outermost first:
+//! 1. **JSON errors**: any error response the framework made itself (404 of
+//!    an unknown path, 405, 413 of a body limit) becomes the JSON error shape;
+//! 2. **metrics**: requests and latencies by route template;
+//! 3. **panic catching**: a panicking handler answers 500 JSON, never a
+//!    dropped connection;
+//! 4. **CORS** (only with configured origins: the default is same origin);
+//! 5. **API key**, on everything but `/health` and CORS preflights.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use crate::error::{error_body, ApiError};
+use crate::AppState;
+
+pub fn apply(routes: Router<AppState>, state: AppState) -> anyhow::Result<Router<AppState>> {
+    let mut router = routes
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), require_key));
+    if let Some(cors) = cors(&state.config.cors_origins)? {
+        router = router.layer(cors);
+    }
+    Ok(router
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(state, record_metrics))
+        .layer(middleware::from_fn(json_errors)))
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(
+        "route_not_found",
+        format!(
+            "no endpoint {method} {}; GET /openapi.json lists them",
+            uri.path()
+        ),
+    )
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::internal("the server hit a bug while answering; the error was logged").into_response()
+}
+
+fn cors(origins: &[String]) -> anyhow::Result<Option<CorsLayer>> {
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::HeaderName::from_static("x-api-key"),
+            header::HeaderName::from_static("last-event-id"),
+        ]);
+    if origins.iter().any(|o| o == "*") {
+        return Ok(Some(layer.allow_origin(Any)));
+    }
+    let list = origins
+        .iter()
+        .map(|o| {
+            HeaderValue::from_str(o).with_context(|| format!("CORS origin {o:?} is not valid"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Some(layer.allow_origin(AllowOrigin::list(list))))
+}
+
+/// Compares without stopping at the first differing byte, so response time
+/// tells nothing about how much of a guess was right.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(!x));
+    }
+    diff == 0
+}
+
+async fn require_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(key) = state.config.api_key.as_deref() else {
+        return next.run(request).await;
+    };
+    if request.uri().path() == "/health" || request.method() == Method::OPTIONS {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    let given = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .or_else(|| {
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().strip_prefix("Bearer "))
+                .map(str::trim)
+        });
+    match given {
+        Some(g) if same_secret(g.as_bytes(), key.as_bytes()) => next.run(request).await,
+        Some(_) => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+            "the API key is wrong",
+        )
+        .into_response(),
+        None => {
+            let mut response = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing_api_key",
+                "this endpoint needs the API key: send it as `X-API-Key: KEY` or \
+                 `Authorization: Bearer KEY`",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+    }
+}
+
+async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    state
+        .metrics
+        .record(&method, &route, response.status().as_u16(), start.elapsed());
+    response
+}
+
+/// Most error bodies the framework writes are short plain text; a longer
+/// one is cut.
+const MAX_ERROR_TEXT: usize = 4096;
+
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, MAX_ERROR_TEXT).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_owned()
+    } else {
+        text
+    };
+    let code = match status {
+        StatusCode::NOT_FOUND => "route_not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::BAD_REQUEST => "bad_request",
+        s if s.is_server_error() => "internal_error",
+        _ => "http_error",
+    };
+    let mut response =
+        Response::from_parts(parts, Body::from(error_body(&message, code).to_string()));
+    let headers = response.headers_mut();
+    headers.remove(header::CONTENT_LENGTH);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abc", b"abd"));
+        assert!(!same_secret(b"abc", b"abcd"));
+        assert!(!same_secret(b"", b"a"));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend =
+            wjp_queue::backend::sqlite::SqliteBackend::open_dir(dir.path(), Default::default())
+                .unwrap();
+        let queue =
+            wjp_queue::Queue::new(std::sync::Arc::new(backend), wjp_queue::Catalog::standard());
+        let state = AppState {
+            queue,
+            handlers: Default::default(),
+            folders: std::sync::Arc::new(crate::files::Folders::create(dir.path()).unwrap()),
+            config: Default::default(),
+            metrics: Default::default(),
+            shutdown: Default::default(),
+        };
+        let routes: Router<AppState> =
+            Router::new().route("/boom", get(|| async { panic!("bug") as &'static str }));
+        let app = apply(routes, state.clone()).unwrap().with_state(state);
+        let response = app
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = axum::body::to_bytes(response.into_body(), 10_000)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["success"], false);
+        assert_eq!(body["code"], "internal_error");
+    }
+}

@@ -1,0 +1,656 @@
+//! The endpoints of the service we replace, same paths, parameters and
+//! fields (see `shared/docs/API.md`), plus `GET /files/{folder}/{name}` to
+//! download artefacts.
+//!
+//! Each domain endpoint is the same few steps: check that its job kind is
+//! registered in this build (501 otherwise: never a fake success), confine
+//! client paths to the managed folders, build the job payload, then run the
+//! handler at once ([`wjp_queue::run_inline`], on the blocking pool) or,
+//! with `async_mode=true`, enqueue the job and answer its id. When the
+//! backend is unreachable an async request runs synchronously instead.
+//!
+//! A job that ran and failed answers `{success: false, error, code}` with
+//! status 200 on JSON endpoints (as the old service did: the request was
+//! fine, the drawing was not) and 422 on endpoints that return a file.
+//!
+//! Payloads the handlers receive (absolute paths, inside managed folders):
+//! - `analyze_dxf`: the request body with `dxf_path` resolved;
+//! - `calculate_cost`: likewise;
+//! - `convert_image`: `{image_path, output_path, min_area?, threshold?}`,
+//!   the handler writes the DXF to `output_path`;
+//! - `analyze_csv`: `{csv_path, report?}`;
+//! - `nest`: `{dxf_path, sheet_width, sheet_height, gap, kerf}`;
+//! - `generate_gcode`: `{dxf_path, material, thickness, kerf}`;
+//! - `export_components_csv`, `export_layered_dxf`: `{report, output_path}`,
+//!   the handler writes the file to `output_path`.
+
+use std::path::{Path, PathBuf};
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use tokio::io::AsyncWriteExt;
+use wjp_queue::{run_inline, JobError, JobRequest, Kind};
+
+use crate::error::{ApiError, ApiResult};
+use crate::files::unique_name;
+use crate::jobs::{ApiJson, ApiQuery};
+use crate::{ApiConfig, AppState};
+
+pub fn routes(config: &ApiConfig) -> Router<AppState> {
+    // Multipart bodies carry some framing beyond the file itself; the exact
+    // file limit is enforced while streaming it to disk.
+    let upload_limit = DefaultBodyLimit::max(
+        usize::try_from(config.max_upload_bytes)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1 << 20),
+    );
+    Router::new()
+        .route("/analyze-dxf", post(analyze_dxf))
+        .route("/cost", post(cost))
+        .route("/convert-image", post(convert_image).layer(upload_limit))
+        .route("/csv/ai-analysis", post(csv_analysis).layer(upload_limit))
+        .route("/upload", post(upload).layer(upload_limit))
+        .route("/nest", post(nest))
+        .route("/gcode", post(gcode))
+        .route("/export/components-csv", post(export_components_csv))
+        .route("/export/layered-dxf", post(export_layered_dxf))
+        .route("/files/{folder}/{name}", get(download))
+}
+
+/// `async_mode` as the old service parsed booleans (`true`, `1`, `yes`, `on`).
+fn flag(value: Option<&str>) -> ApiResult<bool> {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("false" | "0" | "no" | "off") => Ok(false),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("async_mode must be true or false, got {other:?}"),
+        )),
+    }
+}
+
+/// What became of a domain request.
+enum Ran {
+    /// It ran here and now.
+    Done(Result<Value, JobError>),
+    /// It waits in the queue.
+    Queued(String),
+}
+
+/// Refuses a kind this build has no handler for.
+fn require_kind(state: &AppState, kind: &str, what: &str) -> ApiResult<()> {
+    if state.queue.catalog().kind(kind).is_err() {
+        return Err(ApiError::not_implemented(kind, what));
+    }
+    Ok(())
+}
+
+/// Runs a job now, or enqueues it; falls back to running it now when the
+/// backend is unreachable.
+async fn dispatch(
+    state: &AppState,
+    kind: &str,
+    what: &str,
+    payload: Value,
+    async_mode: bool,
+) -> ApiResult<Ran> {
+    require_kind(state, kind, what)?;
+    let request = JobRequest::new(kind, payload);
+    if async_mode {
+        match state.queue.enqueue(request.clone()).await {
+            Ok(enqueued) => return Ok(Ran::Queued(enqueued.job.id.to_string())),
+            Err(e) if e.is_client_error() => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!(error = %e, kind, "the queue backend is unreachable: running the job synchronously");
+            }
+        }
+    }
+    let has_handler = Kind::parse(kind)
+        .ok()
+        .and_then(|k| state.handlers.get(&k))
+        .is_some();
+    if !has_handler {
+        return Err(ApiError::not_implemented(kind, what));
+    }
+    Ok(Ran::Done(
+        run_inline(&state.queue, &state.handlers, request).await?,
+    ))
+}
+
+fn queued(job_id: &str) -> Response {
+    Json(json!({
+        "success": true,
+        "job_id": job_id,
+        "status": "queued",
+        "status_url": format!("/jobs/{job_id}"),
+    }))
+    .into_response()
+}
+
+fn failed(e: &JobError, extra: &[&str]) -> Value {
+    let mut body = json!({
+        "success": false,
+        "error": e.message,
+        "code": e.kind.as_str(),
+    });
+    for field in extra {
+        body[*field] = Value::Null;
+    }
+    body
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AsyncQuery {
+    async_mode: Option<String>,
+}
+
+/// Takes `dxf_path` out of a JSON body and puts back the resolved path.
+async fn resolve_body_path(state: &AppState, mut body: Map<String, Value>) -> ApiResult<Value> {
+    let path = match body.get("dxf_path") {
+        Some(Value::String(p)) => p.clone(),
+        None | Some(Value::Null) => {
+            return Err(ApiError::bad_request(
+                "missing_path",
+                "dxf_path is required",
+            ))
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_path",
+                "dxf_path must be a string",
+            ))
+        }
+    };
+    let real = state.folders.resolve("dxf_path", &path).await?;
+    body.insert("dxf_path".into(), json!(real));
+    Ok(Value::Object(body))
+}
+
+async fn analyze_dxf(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<AsyncQuery>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> ApiResult<Response> {
+    require_kind(&state, "analyze_dxf", "DXF analysis")?;
+    let async_mode = flag(q.async_mode.as_deref())?;
+    let payload = resolve_body_path(&state, body).await?;
+    Ok(
+        match dispatch(&state, "analyze_dxf", "DXF analysis", payload, async_mode).await? {
+            Ran::Queued(id) => queued(&id),
+            Ran::Done(Ok(report)) => {
+                Json(json!({ "success": true, "report": report })).into_response()
+            }
+            Ran::Done(Err(e)) => Json(failed(&e, &[])).into_response(),
+        },
+    )
+}
+
+async fn cost(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<AsyncQuery>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> ApiResult<Response> {
+    require_kind(&state, "calculate_cost", "cost calculation")?;
+    let async_mode = flag(q.async_mode.as_deref())?;
+    let payload = resolve_body_path(&state, body).await?;
+    Ok(
+        match dispatch(
+            &state,
+            "calculate_cost",
+            "cost calculation",
+            payload,
+            async_mode,
+        )
+        .await?
+        {
+            Ran::Queued(id) => queued(&id),
+            Ran::Done(Ok(cost)) => {
+                Json(json!({ "success": true, "cost": cost, "error": null })).into_response()
+            }
+            Ran::Done(Err(e)) => Json(failed(&e, &["cost"])).into_response(),
+        },
+    )
+}
+
+/// A file stored from an upload.
+struct Saved {
+    path: PathBuf,
+    name: String,
+    file_id: String,
+    original: String,
+    size: u64,
+}
+
+/// Streams the multipart field `field` into `dir` under a sanitised unique
+/// name, refusing it with 413 past `limit` bytes. Other fields are skipped.
+async fn save_field(
+    multipart: &mut Multipart,
+    field: &str,
+    dir: &Path,
+    default_stem: &str,
+    limit: u64,
+) -> ApiResult<Saved> {
+    while let Some(mut part) = multipart.next_field().await? {
+        if part.name() != Some(field) {
+            continue;
+        }
+        let original = part
+            .file_name()
+            .map(str::to_owned)
+            .unwrap_or_else(|| default_stem.to_owned());
+        let (name, file_id) = unique_name(&original, default_stem);
+        let path = dir.join(&name);
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await
+            .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+        let mut size = 0u64;
+        let written: ApiResult<()> = async {
+            while let Some(chunk) = part.chunk().await? {
+                size += chunk.len() as u64;
+                if size > limit {
+                    return Err(ApiError::too_large(limit));
+                }
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+            }
+            file.flush()
+                .await
+                .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+            Ok(())
+        }
+        .await;
+        drop(file);
+        if let Err(e) = written {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(e);
+        }
+        return Ok(Saved {
+            path,
+            name,
+            file_id,
+            original,
+            size,
+        });
+    }
+    Err(ApiError::bad_request(
+        "missing_field",
+        format!("the multipart form needs a file in the field `{field}`"),
+    ))
+}
+
+async fn upload(State(state): State<AppState>, mut multipart: Multipart) -> ApiResult<Json<Value>> {
+    let saved = save_field(
+        &mut multipart,
+        "file",
+        &state.folders.uploads,
+        "file",
+        state.config.max_upload_bytes,
+    )
+    .await?;
+    tracing::info!(file = %saved.name, size = saved.size, "stored an upload");
+    Ok(Json(json!({
+        "success": true,
+        "file_id": saved.file_id,
+        "file_path": saved.path,
+        "relative_path": saved.name,
+        "filename": saved.original,
+        "size": saved.size,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConvertQuery {
+    min_area: Option<f64>,
+    threshold: Option<f64>,
+    async_mode: Option<String>,
+}
+
+/// A fresh output file name: `requested` (or `default_stem`) sanitised, made
+/// unique, with extension `ext`.
+fn output_file(
+    state: &AppState,
+    requested: Option<&str>,
+    default_stem: &str,
+    ext: &str,
+) -> (PathBuf, String) {
+    let base = requested
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .unwrap_or(default_stem);
+    let base = base.rsplit(['/', '\\']).next().unwrap_or(base);
+    let stem = base.rsplit_once('.').map_or(base, |(s, _)| s);
+    let (name, _) = unique_name(&format!("{stem}.{ext}"), default_stem);
+    (state.folders.output.join(&name), name)
+}
+
+/// A file the handler wrote, as the response.
+async fn file_response(path: &Path, content_type: &'static str) -> ApiResult<Response> {
+    let file = tokio::fs::File::open(path).await.map_err(|e| {
+        ApiError::internal(format!(
+            "the job succeeded but its output file cannot be read: {e}"
+        ))
+    })?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut response = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+/// The answer of an endpoint that returns a file.
+async fn file_outcome(
+    ran: Ran,
+    path: &Path,
+    name: &str,
+    content_type: &'static str,
+) -> ApiResult<Response> {
+    match ran {
+        Ran::Queued(id) => {
+            let mut body = json!({
+                "success": true,
+                "job_id": id,
+                "status": "queued",
+                "status_url": format!("/jobs/{id}"),
+                "download_url": format!("/files/output/{name}"),
+            });
+            body["output_path"] = json!(path);
+            Ok(Json(body).into_response())
+        }
+        Ran::Done(Ok(_)) => file_response(path, content_type).await,
+        Ran::Done(Err(e)) => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(failed(&e, &[]))).into_response())
+        }
+    }
+}
+
+async fn convert_image(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ConvertQuery>,
+    mut multipart: Multipart,
+) -> ApiResult<Response> {
+    require_kind(&state, "convert_image", "image conversion")?;
+    let async_mode = flag(q.async_mode.as_deref())?;
+    let saved = save_field(
+        &mut multipart,
+        "image_file",
+        &state.folders.uploads,
+        "image",
+        state.config.max_upload_bytes,
+    )
+    .await?;
+    let (output, name) = output_file(&state, Some(&saved.original), "image", "dxf");
+    let mut payload = json!({ "image_path": saved.path, "output_path": output });
+    if let Some(v) = q.min_area {
+        payload["min_area"] = json!(v);
+    }
+    if let Some(v) = q.threshold {
+        payload["threshold"] = json!(v);
+    }
+    let ran = dispatch(
+        &state,
+        "convert_image",
+        "image conversion",
+        payload,
+        async_mode,
+    )
+    .await?;
+    file_outcome(ran, &output, &name, "application/dxf").await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsvQuery {
+    report: Option<String>,
+    async_mode: Option<String>,
+}
+
+async fn csv_analysis(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<CsvQuery>,
+    mut multipart: Multipart,
+) -> ApiResult<Response> {
+    require_kind(&state, "analyze_csv", "CSV analysis")?;
+    let async_mode = flag(q.async_mode.as_deref())?;
+    let report = match q.report.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        None => Value::Null,
+        Some(text) => serde_json::from_str::<Value>(text).map_err(|e| {
+            ApiError::bad_request("invalid_json", format!("report is not valid JSON: {e}"))
+        })?,
+    };
+    let saved = save_field(
+        &mut multipart,
+        "csv_file",
+        &state.folders.uploads,
+        "components",
+        state.config.max_upload_bytes,
+    )
+    .await?;
+    let payload = json!({ "csv_path": saved.path, "report": report });
+    Ok(
+        match dispatch(&state, "analyze_csv", "CSV analysis", payload, async_mode).await? {
+            Ran::Queued(id) => queued(&id),
+            Ran::Done(Ok(analysis)) => Json(analysis).into_response(),
+            Ran::Done(Err(e)) => Json(failed(&e, &[])).into_response(),
+        },
+    )
+}
+
+fn default_gap() -> f64 {
+    3.0
+}
+fn default_kerf() -> f64 {
+    1.1
+}
+fn default_material() -> String {
+    "steel".into()
+}
+fn default_thickness() -> f64 {
+    6.0
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NestQuery {
+    dxf_path: String,
+    sheet_width: f64,
+    sheet_height: f64,
+    #[serde(default = "default_gap")]
+    gap: f64,
+    #[serde(default = "default_kerf")]
+    kerf: f64,
+    async_mode: Option<String>,
+}
+
+fn positive(name: &str, v: f64) -> ApiResult<f64> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_query",
+            format!("{name} must be a finite number of at least 0, got {v}"),
+        ))
+    }
+}
+
+/// The answer of `/nest` and `/gcode`: `{success, result}`.
+fn result_outcome(ran: Ran) -> Response {
+    match ran {
+        Ran::Queued(id) => queued(&id),
+        Ran::Done(Ok(result)) => Json(json!({ "success": true, "result": result })).into_response(),
+        Ran::Done(Err(e)) => Json(failed(&e, &["result"])).into_response(),
+    }
+}
+
+async fn nest(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<NestQuery>,
+) -> ApiResult<Response> {
+    require_kind(&state, "nest", "nesting")?;
+    let async_mode = flag(q.async_mode.as_deref())?;
+    let dxf = state.folders.resolve("dxf_path", &q.dxf_path).await?;
+    let payload = json!({
+        "dxf_path": dxf,
+        "sheet_width": positive("sheet_width", q.sheet_width)?,
+        "sheet_height": positive("sheet_height", q.sheet_height)?,
+        "gap": positive("gap", q.gap)?,
+        "kerf": positive("kerf", q.kerf)?,
+    });
+    Ok(result_outcome(
+        dispatch(&state, "nest", "nesting", payload, async_mode).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GcodeQuery {
+    dxf_path: String,
+    #[serde(default = "default_material")]
+    material: String,
+    #[serde(default = "default_thickness")]
+    thickness: f64,
+    #[serde(default = "default_kerf")]
+    kerf: f64,
+    async_mode: Option<String>,
+}
+
+async fn gcode(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<GcodeQuery>,
+) -> ApiResult<Response> {
+    require_kind(&state, "generate_gcode", "G-code generation")?;
+    let async_mode = flag(q.async_mode.as_deref())?;
+    let dxf = state.folders.resolve("dxf_path", &q.dxf_path).await?;
+    let payload = json!({
+        "dxf_path": dxf,
+        "material": q.material,
+        "thickness": positive("thickness", q.thickness)?,
+        "kerf": positive("kerf", q.kerf)?,
+    });
+    Ok(result_outcome(
+        dispatch(
+            &state,
+            "generate_gcode",
+            "G-code generation",
+            payload,
+            async_mode,
+        )
+        .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExportQuery {
+    output_filename: Option<String>,
+    async_mode: Option<String>,
+}
+
+/// What distinguishes the two exports.
+struct ExportSpec {
+    kind: &'static str,
+    what: &'static str,
+    default_stem: &'static str,
+    ext: &'static str,
+    content_type: &'static str,
+}
+
+const COMPONENTS_CSV: ExportSpec = ExportSpec {
+    kind: "export_components_csv",
+    what: "the components CSV export",
+    default_stem: "components",
+    ext: "csv",
+    content_type: "text/csv; charset=utf-8",
+};
+
+const LAYERED_DXF: ExportSpec = ExportSpec {
+    kind: "export_layered_dxf",
+    what: "the layered DXF export",
+    default_stem: "layered",
+    ext: "dxf",
+    content_type: "application/dxf",
+};
+
+async fn export(
+    state: AppState,
+    q: ExportQuery,
+    report: Value,
+    spec: &ExportSpec,
+) -> ApiResult<Response> {
+    require_kind(&state, spec.kind, spec.what)?;
+    let async_mode = flag(q.async_mode.as_deref())?;
+    let (output, name) = output_file(
+        &state,
+        q.output_filename.as_deref(),
+        spec.default_stem,
+        spec.ext,
+    );
+    let payload = json!({ "report": report, "output_path": output });
+    let ran = dispatch(&state, spec.kind, spec.what, payload, async_mode).await?;
+    file_outcome(ran, &output, &name, spec.content_type).await
+}
+
+async fn export_components_csv(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+    ApiJson(report): ApiJson<Value>,
+) -> ApiResult<Response> {
+    export(state, q, report, &COMPONENTS_CSV).await
+}
+
+async fn export_layered_dxf(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+    ApiJson(report): ApiJson<Value>,
+) -> ApiResult<Response> {
+    export(state, q, report, &LAYERED_DXF).await
+}
+
+/// Downloads a file of a managed folder (job artefacts, uploads).
+async fn download(
+    State(state): State<AppState>,
+    axum::extract::Path((folder, name)): axum::extract::Path<(String, String)>,
+) -> ApiResult<Response> {
+    let dir = state.folders.by_name(&folder).ok_or_else(|| {
+        ApiError::not_found(
+            "folder_not_found",
+            format!("no folder {folder:?}: use uploads, data or output"),
+        )
+    })?;
+    if name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(ApiError::bad_request(
+            "path_outside_managed_folders",
+            "a file name, not a path, is expected",
+        ));
+    }
+    let path = state
+        .folders
+        .resolve("file", &dir.join(&name).to_string_lossy())
+        .await?;
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let content_type = match ext.as_str() {
+        "dxf" => "application/dxf",
+        "csv" => "text/csv; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "json" => "application/json",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "nc" | "gcode" | "ngc" | "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    };
+    file_response(&path, content_type).await
+}

@@ -1,0 +1,52 @@
+//! Operations: `/health`, `/metrics`, `/openapi.json`.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+}
+
+/// The old health check; `degraded` when the queue backend does not answer
+/// (requests are then served synchronously).
+async fn health(State(state): State<AppState>) -> Json<Value> {
+    let available = state.queue.is_available().await;
+    Json(json!({
+        "status": if available { "healthy" } else { "degraded" },
+        "service": "wjp",
+        "version": env!("CARGO_PKG_VERSION"),
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "backend": state.queue.backend().info().name,
+        "backend_available": available,
+    }))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let counts = match state.queue.counts().await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: the backend did not answer");
+            None
+        }
+    };
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(counts.as_deref()),
+    )
+}
+
+async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}
