@@ -111,7 +111,7 @@ impl Handlers {
 pub struct JobContext {
     job: Job,
     stop: Arc<AtomicBool>,
-    progress: Arc<Mutex<Option<(f64, Option<String>)>>>,
+    progress: ProgressSlot,
 }
 
 impl JobContext {
@@ -229,7 +229,7 @@ struct RunningJob {
     stop: Arc<AtomicBool>,
     interrupt: Arc<AtomicU8>,
     wake: Arc<Notify>,
-    progress: Arc<Mutex<Option<(f64, Option<String>)>>>,
+    progress: ProgressSlot,
 }
 
 impl RunningJob {
@@ -245,6 +245,9 @@ impl RunningJob {
         self.wake.notify_one();
     }
 }
+
+/// The latest progress a handler reported, taken by the next flush.
+type ProgressSlot = Arc<Mutex<Option<(f64, Option<String>)>>>;
 
 type RunningMap = Arc<Mutex<HashMap<JobId, RunningJob>>>;
 
@@ -479,7 +482,7 @@ struct JobRun {
     stop: Arc<AtomicBool>,
     interrupt: Arc<AtomicU8>,
     wake: Arc<Notify>,
-    progress: Arc<Mutex<Option<(f64, Option<String>)>>>,
+    progress: ProgressSlot,
     config: Arc<WorkerConfig>,
     outcomes: mpsc::UnboundedSender<Outcome>,
     running: RunningMap,

@@ -115,7 +115,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Worker(args) => crate::worker_cmd::run(&global, args).await,
         Command::Api(args) => {
-            let queue = global.open_queue().await?;
+            let queue = global.open_queue_tolerating_outage().await?;
             wjp_api::run(
                 args,
                 queue,

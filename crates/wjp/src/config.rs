@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use wjp_queue::backend::redis::{redact_url, redis_url, RedisBackend};
 use wjp_queue::backend::sqlite::{SqliteBackend, SqliteOptions};
 use wjp_queue::backend::Backend;
 use wjp_queue::Queue;
@@ -66,17 +67,14 @@ impl GlobalArgs {
             return BackendChoice::Redis(url.trim().to_owned());
         }
         if let Some(host) = self.redis_host.as_deref().filter(|h| !h.trim().is_empty()) {
-            return BackendChoice::Redis(format!(
-                "redis://{}:{}/{}",
-                host.trim(),
-                self.redis_port,
-                self.redis_db
-            ));
+            return BackendChoice::Redis(redis_url(host.trim(), self.redis_port, self.redis_db));
         }
         BackendChoice::Sqlite(self.data_dir.clone())
     }
 
-    pub async fn open_backend(&self) -> anyhow::Result<Arc<dyn Backend>> {
+    /// Opens the chosen backend. With `tolerate_outage`, an unreachable
+    /// Redis is not an error: the backend reconnects by itself later.
+    pub async fn open_backend(&self, tolerate_outage: bool) -> anyhow::Result<Arc<dyn Backend>> {
         match self.backend_choice() {
             BackendChoice::Sqlite(dir) => {
                 let backend = SqliteBackend::open_dir(&dir, SqliteOptions::default())
@@ -85,24 +83,37 @@ impl GlobalArgs {
                     })?;
                 Ok(Arc::new(backend))
             }
-            BackendChoice::Redis(url) => open_redis(&url).await,
+            BackendChoice::Redis(url) => open_redis(&url, tolerate_outage).await,
         }
     }
 
     pub async fn open_queue(&self) -> anyhow::Result<Queue> {
         Ok(Queue::new(
-            self.open_backend().await?,
+            self.open_backend(false).await?,
+            crate::kinds::catalog(),
+        ))
+    }
+
+    /// For services that must start even while Redis is down.
+    pub async fn open_queue_tolerating_outage(&self) -> anyhow::Result<Queue> {
+        Ok(Queue::new(
+            self.open_backend(true).await?,
             crate::kinds::catalog(),
         ))
     }
 }
 
-async fn open_redis(url: &str) -> anyhow::Result<Arc<dyn Backend>> {
-    let _ = url;
-    anyhow::bail!(
-        "the Redis backend is not available in this build yet; unset REDIS_URL/REDIS_HOST \
-         to use the embedded backend"
-    )
+async fn open_redis(url: &str, tolerate_outage: bool) -> anyhow::Result<Arc<dyn Backend>> {
+    match RedisBackend::connect(url).await {
+        Ok(backend) => Ok(Arc::new(backend)),
+        Err(e) if tolerate_outage && !e.is_client_error() => {
+            // The API keeps serving (degraded, processing requests itself)
+            // and the connection is made by itself when Redis answers.
+            tracing::warn!(error = %e, "Redis is unreachable; starting degraded");
+            Ok(Arc::new(RedisBackend::connect_lazy(url)?))
+        }
+        Err(e) => Err(e).with_context(|| format!("connecting to Redis at {}", redact_url(url))),
+    }
 }
 
 pub fn init_logging(args: &GlobalArgs, service: bool) {

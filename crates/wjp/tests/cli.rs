@@ -202,3 +202,47 @@ fn a_data_dir_that_cannot_be_used_is_reported() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot create data directory"), "{stderr}");
 }
+
+#[test]
+fn redis_is_selected_by_url_or_by_host_port_and_db() {
+    let env = Env::redis();
+    let port = env.redis.as_ref().unwrap().port().to_string();
+    let id = env.submit(&["noop"]);
+    let info: Value = serde_json::from_str(&env.ok(&["info", "--json"])).unwrap();
+    assert_eq!(info["backend"]["name"], "redis");
+    assert_eq!(info["queues"][0]["queued"], 1);
+
+    // The same server and database through REDIS_HOST/REDIS_PORT/REDIS_DB.
+    let out = env
+        .command()
+        .env_remove("REDIS_URL")
+        .env("REDIS_HOST", "127.0.0.1")
+        .env("REDIS_PORT", &port)
+        .env("REDIS_DB", "0")
+        .args(["status", &id, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Another database of the same server holds other jobs.
+    let out = env
+        .command()
+        .env("REDIS_URL", format!("redis://127.0.0.1:{port}/3"))
+        .args(["status", &id])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+
+    // Flags override the environment.
+    let out = env
+        .command()
+        .args(["--redis-url", "redis://127.0.0.1:1/0", "info"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
+}

@@ -1,4 +1,5 @@
-//! Worker processes under faults: killed, timed out, stopped, cancelled.
+//! Worker processes under faults: killed, timed out, stopped, cancelled;
+//! on every backend.
 
 use std::time::Duration;
 
@@ -6,9 +7,46 @@ use crate::support::{signal, status_of, stderr_text, wait_exit, Env};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-#[test]
-fn a_worker_killed_mid_job_loses_nothing_the_job_runs_again_and_completes_once() {
-    let env = Env::new();
+macro_rules! process_suite {
+    ($env:expr) => {
+        #[test]
+        fn a_worker_killed_mid_job_loses_nothing_the_job_runs_again_and_completes_once() {
+            $crate::processes::a_worker_killed_mid_job_loses_nothing_the_job_runs_again_and_completes_once(&$env);
+        }
+        #[test]
+        fn a_handler_that_never_yields_is_timed_out_and_the_worker_replaces_itself() {
+            $crate::processes::a_handler_that_never_yields_is_timed_out_and_the_worker_replaces_itself(&$env);
+        }
+        #[test]
+        fn sigterm_lets_running_jobs_finish_within_the_grace_period() {
+            $crate::processes::sigterm_lets_running_jobs_finish_within_the_grace_period(&$env);
+        }
+        #[test]
+        fn sigterm_hands_back_jobs_that_outlast_the_grace_period() {
+            $crate::processes::sigterm_hands_back_jobs_that_outlast_the_grace_period(&$env);
+        }
+        #[test]
+        fn cancelling_a_job_running_in_another_process_stops_it() {
+            $crate::processes::cancelling_a_job_running_in_another_process_stops_it(&$env);
+        }
+        #[test]
+        fn two_worker_processes_share_the_database_and_drain_it() {
+            $crate::processes::two_worker_processes_share_the_database_and_drain_it(&$env);
+        }
+    };
+}
+
+mod sqlite {
+    use crate::support::Env;
+    process_suite!(Env::new());
+}
+
+mod redis {
+    use crate::support::Env;
+    process_suite!(Env::redis());
+}
+
+pub fn a_worker_killed_mid_job_loses_nothing_the_job_runs_again_and_completes_once(env: &Env) {
     let id = env.submit(&[
         "sleep",
         "--payload",
@@ -42,9 +80,7 @@ fn a_worker_killed_mid_job_loses_nothing_the_job_runs_again_and_completes_once()
         .all(|w| w["name"] != "doomed"));
 }
 
-#[test]
-fn a_handler_that_never_yields_is_timed_out_and_the_worker_replaces_itself() {
-    let env = Env::new();
+pub fn a_handler_that_never_yields_is_timed_out_and_the_worker_replaces_itself(env: &Env) {
     let spinning = env.submit(&["spin", "--payload", r#"{"seconds": 600}"#, "--timeout", "1"]);
     let after = env.submit(&["noop", "--payload", "1", "--priority", "-1"]);
     let worker = env.spawn_worker(&["--burst", "--concurrency", "1", "--name", "spinner"]);
@@ -67,9 +103,7 @@ fn a_handler_that_never_yields_is_timed_out_and_the_worker_replaces_itself() {
     assert!(pid > 0);
 }
 
-#[test]
-fn sigterm_lets_running_jobs_finish_within_the_grace_period() {
-    let env = Env::new();
+pub fn sigterm_lets_running_jobs_finish_within_the_grace_period(env: &Env) {
     let id = env.submit(&["sleep", "--payload", r#"{"seconds": 1}"#]);
     let mut worker = env.spawn_worker(&["--name", "graceful", "--shutdown-grace-secs", "30"]);
     env.wait_for(&id, LIMIT, |j| status_of(j) == "running");
@@ -78,9 +112,7 @@ fn sigterm_lets_running_jobs_finish_within_the_grace_period() {
     assert_eq!(status_of(&env.job(&id)), "completed");
 }
 
-#[test]
-fn sigterm_hands_back_jobs_that_outlast_the_grace_period() {
-    let env = Env::new();
+pub fn sigterm_hands_back_jobs_that_outlast_the_grace_period(env: &Env) {
     let id = env.submit(&["spin", "--payload", r#"{"seconds": 5}"#]);
     let mut worker = env.spawn_worker(&["--name", "impatient", "--shutdown-grace-secs", "0.2"]);
     env.wait_for(&id, LIMIT, |j| status_of(j) == "running");
@@ -91,9 +123,7 @@ fn sigterm_hands_back_jobs_that_outlast_the_grace_period() {
     assert_eq!(job["attempt"], 0);
 }
 
-#[test]
-fn cancelling_a_job_running_in_another_process_stops_it() {
-    let env = Env::new();
+pub fn cancelling_a_job_running_in_another_process_stops_it(env: &Env) {
     let id = env.submit(&["sleep", "--payload", r#"{"seconds": 120}"#]);
     let mut worker = env.spawn_worker(&["--name", "busy"]);
     env.wait_for(&id, LIMIT, |j| status_of(j) == "running");
@@ -122,9 +152,7 @@ fn cancelling_a_job_running_in_another_process_stops_it() {
     assert!(wait_exit(&mut worker, LIMIT).success());
 }
 
-#[test]
-fn two_worker_processes_share_the_database_and_drain_it() {
-    let env = Env::new();
+pub fn two_worker_processes_share_the_database_and_drain_it(env: &Env) {
     let lines: String = (0..500)
         .map(|i| format!("{{\"kind\": \"noop\", \"payload\": {i}}}\n"))
         .collect();

@@ -6,15 +6,32 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// A fresh embedded backend in a temporary directory.
+// The engine's harness, shared rather than copied; not all of it is used here.
+#[allow(dead_code)]
+#[path = "../../wjp-queue/tests/support/redis_server.rs"]
+mod redis_server;
+
+pub use redis_server::RedisServer;
+
+/// A fresh backend: the embedded one in a temporary directory, or a
+/// private redis-server.
 pub struct Env {
     pub dir: tempfile::TempDir,
+    pub redis: Option<RedisServer>,
 }
 
 impl Env {
     pub fn new() -> Self {
         Env {
             dir: tempfile::tempdir().expect("temp dir"),
+            redis: None,
+        }
+    }
+
+    pub fn redis() -> Self {
+        Env {
+            redis: Some(RedisServer::start(&[])),
+            ..Env::new()
         }
     }
 
@@ -29,6 +46,9 @@ impl Env {
             .env_remove("REDIS_HOST")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null());
+        if let Some(redis) = &self.redis {
+            cmd.env("REDIS_URL", redis.url(0));
+        }
         cmd
     }
 
