@@ -1,1 +1,11 @@
-//! placeholder
+//! End-to-end tests of the HTTP API over a real socket, with the SQLite
+//! backend in a temp dir and in-process workers. One test binary keeps
+//! linking fast.
+
+mod support;
+
+mod events;
+mod fallback;
+mod legacy;
+mod queue_api;
+mod safety;

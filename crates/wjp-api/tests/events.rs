@@ -1,0 +1,188 @@
+//! Live updates over Server-Sent Events.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+use crate::support::Server;
+
+/// One SSE message: its id and its JSON data.
+#[derive(Debug, Clone)]
+struct Message {
+    id: Option<String>,
+    data: Value,
+}
+
+/// Reads SSE messages from a response, skipping keep-alive comments.
+struct Reader {
+    body: futures_util::stream::BoxStream<'static, reqwest::Result<axum::body::Bytes>>,
+    buffer: String,
+}
+
+impl Reader {
+    fn new(response: reqwest::Response) -> Reader {
+        Reader {
+            body: response.bytes_stream().boxed(),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next message, or `None` when the stream ended. Waits at most a
+    /// few minutes (a hang guard, not a timing assertion).
+    async fn next(&mut self) -> Option<Message> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut id = None;
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if data.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                let data = serde_json::from_str(&data).expect("SSE data is JSON");
+                return Some(Message { id, data });
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(180), self.body.next())
+                .await
+                .expect("the event stream stalled");
+            match chunk {
+                Some(Ok(bytes)) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
+                Some(Err(e)) => panic!("event stream failed: {e}"),
+                None => return None,
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_stream_shows_progress_and_ends_with_the_job() {
+    let s = Server::start().await;
+    let (status, job) = s
+        .post(
+            "/jobs",
+            json!({ "kind": "sleep", "payload": { "seconds": 2 } }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let id = job["job_id"].as_str().unwrap().to_owned();
+    let r = s
+        .client
+        .get(s.url(&format!("/jobs/{id}/events")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut reader = Reader::new(r);
+    let mut messages = Vec::new();
+    while let Some(m) = reader.next().await {
+        assert_eq!(m.data["job_id"], id.as_str());
+        messages.push(m);
+    }
+    // A snapshot first, then what happened, ending with completion.
+    assert!(messages.len() >= 3, "{messages:?}");
+    let last = &messages.last().unwrap().data;
+    assert_eq!(last["status"], "completed", "{messages:?}");
+    let progress: Vec<f64> = messages
+        .iter()
+        .filter(|m| m.data["status"] == "running")
+        .filter_map(|m| m.data["progress"].as_f64())
+        .filter(|p| *p > 0.0 && *p < 1.0)
+        .collect();
+    assert!(
+        !progress.is_empty(),
+        "no progress while running: {messages:?}"
+    );
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    assert!(
+        messages.iter().skip(1).all(|m| m.id.is_some()),
+        "{messages:?}"
+    );
+
+    // A stream opened on an ended job is its snapshot alone.
+    let r = s
+        .client
+        .get(s.url(&format!("/jobs/{id}/events")))
+        .send()
+        .await
+        .unwrap();
+    let mut reader = Reader::new(r);
+    let only = reader.next().await.unwrap();
+    assert_eq!(only.data["status"], "completed");
+    assert!(reader.next().await.is_none());
+
+    let (status, body) = s.get("/jobs/unknown/events").await;
+    assert_eq!(status, 404, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_global_stream_resumes_after_last_event_id() {
+    let s = Server::with(crate::support::Options {
+        workers: false,
+        ..Default::default()
+    })
+    .await;
+    let r = s.client.get(s.url("/events")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let mut reader = Reader::new(r);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let (_, job) = s
+            .post("/jobs", json!({ "kind": "noop", "payload": { "i": i } }))
+            .await;
+        ids.push(job["job_id"].as_str().unwrap().to_owned());
+    }
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(reader.next().await.unwrap());
+    }
+    let got: Vec<_> = seen
+        .iter()
+        .map(|m| m.data["job_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ids, "every new job's event, in order");
+    assert!(seen.iter().all(|m| m.data["status"] == "queued"));
+    drop(reader);
+
+    // Reconnect after the first: the second and third come again.
+    let first = seen[0].id.clone().unwrap();
+    let r = s
+        .client
+        .get(s.url("/events"))
+        .header("Last-Event-ID", &first)
+        .send()
+        .await
+        .unwrap();
+    let mut reader = Reader::new(r);
+    let again = reader.next().await.unwrap();
+    assert_eq!(again.id, seen[1].id);
+    assert_eq!(again.data["job_id"], ids[1].as_str());
+    let again = reader.next().await.unwrap();
+    assert_eq!(again.data["job_id"], ids[2].as_str());
+
+    // A queue filter leaves the others out.
+    let r = s
+        .client
+        .get(s.url("/events?queue=gcode"))
+        .send()
+        .await
+        .unwrap();
+    let mut reader = Reader::new(r);
+    s.post("/jobs", json!({ "kind": "noop" })).await;
+    let (_, g) = s
+        .post("/jobs", json!({ "kind": "noop", "queue": "gcode" }))
+        .await;
+    let m = reader.next().await.unwrap();
+    assert_eq!(m.data["job_id"], g["job_id"]);
+    assert_eq!(m.data["queue"], "gcode");
+}

@@ -1,0 +1,359 @@
+//! The queue over HTTP: submit, poll, list, cancel, retry, counts, workers,
+//! metrics, the OpenAPI document.
+
+use serde_json::json;
+
+use crate::support::{error_code, status_json, Options, Server};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_a_sleep_job_and_poll_it_to_completion() {
+    let s = Server::start().await;
+    let (status, job) = s
+        .post(
+            "/jobs",
+            json!({ "kind": "sleep", "payload": { "seconds": 1.5 }, "priority": 5, "timeout": 60 }),
+        )
+        .await;
+    assert_eq!(status, 201, "{job}");
+    assert_eq!(job["created"], true);
+    assert_eq!(job["kind"], "sleep");
+    assert_eq!(job["queue"], "default");
+    assert_eq!(job["priority"], 5);
+    let id = job["job_id"].as_str().unwrap().to_owned();
+    // While it runs: progress with its message.
+    let running = s
+        .wait_job(&id, |j| {
+            j["status"] == "running" && j["progress_message"].is_string()
+        })
+        .await;
+    assert!(
+        running["progress"].as_f64().is_some_and(|p| p > 0.0),
+        "{running}"
+    );
+    assert!(running["completed_at"].is_null());
+    let done = s.wait_job(&id, |j| j["status"] == "completed").await;
+    assert_eq!(done["result"]["slept_seconds"], 1.5);
+    assert_eq!(done["progress"], 1.0);
+    assert_eq!(done["attempt"], 1);
+    assert!(done["started_at"].is_string() && done["completed_at"].is_string());
+    assert!(done["error"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_job_id_returns_that_job() {
+    let s = Server::with(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let request =
+        json!({ "kind": "noop", "payload": { "n": 1 }, "job_id": "order-42", "delay": 60 });
+    let (status, first) = s.post("/jobs", request.clone()).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["status"], "scheduled");
+    let (status, again) = s.post("/jobs", request).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["created"], false);
+    assert_eq!(again["job_id"], "order-42");
+    assert_eq!(again["created_at"], first["created_at"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_is_newest_first_and_paginated() {
+    let s = Server::with(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let (status, job) = s
+            .post(
+                "/jobs",
+                json!({ "kind": "noop", "payload": { "i": i }, "delay": 600 }),
+            )
+            .await;
+        assert_eq!(status, 201);
+        ids.push(job["job_id"].as_str().unwrap().to_owned());
+    }
+    let (_, job) = s
+        .post("/jobs", json!({ "kind": "noop", "queue": "gcode" }))
+        .await;
+    let gcode_id = job["job_id"].as_str().unwrap().to_owned();
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = "/jobs?queue=default&status=scheduled&limit=2".to_owned();
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={}", urlencode(c)));
+        }
+        let (status, page) = s.get(&path).await;
+        assert_eq!(status, 200, "{page}");
+        let jobs = page["jobs"].as_array().unwrap();
+        assert!(jobs.len() <= 2);
+        seen.extend(
+            jobs.iter()
+                .map(|j| j["job_id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+        assert!(seen.len() <= 5, "pagination does not end");
+    }
+    ids.reverse();
+    assert_eq!(seen, ids, "newest first, every job once");
+
+    let (_, page) = s.get("/jobs?queue=gcode").await;
+    assert_eq!(page["jobs"][0]["job_id"], gcode_id.as_str());
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 1);
+
+    for bad in [
+        "/jobs?status=started",
+        "/jobs?queue=cutting",
+        "/jobs?limit=0",
+        "/jobs?limit=x",
+    ] {
+        let (status, body) = s.get(bad).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        error_code(&body);
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_a_running_job_then_retry_it() {
+    let s = Server::start().await;
+    let (_, job) = s
+        .post(
+            "/jobs",
+            json!({ "kind": "sleep", "payload": { "seconds": 60 } }),
+        )
+        .await;
+    let id = job["job_id"].as_str().unwrap().to_owned();
+    s.wait_job(&id, |j| j["status"] == "running").await;
+    let (status, body) = s.post(&format!("/jobs/{id}/cancel"), json!(null)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["outcome"], "requested");
+    let cancelled = s.wait_job(&id, |j| j["status"] == "cancelled").await;
+    assert!(cancelled["error"].is_string(), "{cancelled}");
+
+    // Cancelling again: nothing to do.
+    let (_, body) = s.post(&format!("/jobs/{id}/cancel"), json!(null)).await;
+    assert_eq!(body["outcome"], "already_ended");
+
+    // Retry runs it again.
+    let (status, body) = s.post(&format!("/jobs/{id}/retry"), json!(null)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        ["queued", "running"].contains(&body["status"].as_str().unwrap()),
+        "{body}"
+    );
+    s.wait_job(&id, |j| j["status"] == "running").await;
+    let (_, body) = s.post(&format!("/jobs/{id}/cancel"), json!(null)).await;
+    assert_eq!(body["outcome"], "requested");
+    s.wait_job(&id, |j| j["status"] == "cancelled").await;
+
+    // A completed job cannot be retried; unknown ones are 404.
+    let (_, job) = s.post("/jobs", json!({ "kind": "noop" })).await;
+    let done = job["job_id"].as_str().unwrap().to_owned();
+    s.wait_job(&done, |j| j["status"] == "completed").await;
+    let (status, body) = s.post(&format!("/jobs/{done}/retry"), json!(null)).await;
+    assert_eq!((status, error_code(&body)), (409, "invalid_transition"));
+    let (status, body) = s.post("/jobs/nope/cancel", json!(null)).await;
+    assert_eq!((status, error_code(&body)), (404, "job_not_found"));
+    let (status, body) = s.post("/jobs/nope/retry", json!(null)).await;
+    assert_eq!((status, error_code(&body)), (404, "job_not_found"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_job_is_cancelled_at_once() {
+    let s = Server::with(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let (_, job) = s.post("/jobs", json!({ "kind": "noop" })).await;
+    let id = job["job_id"].as_str().unwrap();
+    let (_, body) = s.post(&format!("/jobs/{id}/cancel"), json!(null)).await;
+    assert_eq!(body["outcome"], "cancelled");
+    assert_eq!(body["status"], "cancelled");
+    let (_, job) = s.get(&format!("/jobs/{id}")).await;
+    assert_eq!(job["status"], "cancelled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queues_workers_and_metrics() {
+    let s = Server::start().await;
+    let (_, job) = s.post("/jobs", json!({ "kind": "noop" })).await;
+    s.wait_job(job["job_id"].as_str().unwrap(), |j| {
+        j["status"] == "completed"
+    })
+    .await;
+    let (_, _) = s
+        .post(
+            "/jobs",
+            json!({ "kind": "noop", "queue": "nesting", "delay": 600 }),
+        )
+        .await;
+
+    let (status, body) = s.get("/queues").await;
+    assert_eq!(status, 200);
+    let queues = body["queues"].as_array().unwrap();
+    let names: Vec<_> = queues.iter().map(|q| q["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["default", "analysis", "conversion", "nesting", "gcode"]
+    );
+    assert_eq!(queues[0]["completed"], 1);
+    assert_eq!(queues[3]["scheduled"], 1);
+    assert_eq!(body["backend"]["name"], "sqlite");
+
+    // The in-process worker registers itself with its first heartbeat.
+    let mut workers = Vec::new();
+    for _ in 0..600 {
+        let (status, body) = s.get("/workers").await;
+        assert_eq!(status, 200);
+        workers = body["workers"].as_array().unwrap().clone();
+        if !workers.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(workers.len(), 1);
+    assert!(workers[0]["name"].as_str().unwrap().starts_with("api-"));
+    assert_eq!(workers[0]["queues"].as_array().unwrap().len(), 5);
+
+    let r = s.client.get(s.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("wjp_jobs{queue=\"default\",status=\"completed\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("wjp_jobs{queue=\"nesting\",status=\"scheduled\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "wjp_http_requests_total{method=\"GET\",route=\"/jobs/{job_id}\",status=\"200\"}"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("wjp_http_request_duration_seconds_count{method=\"POST\",route=\"/jobs\"}")
+    );
+    assert!(text.contains("wjp_backend_up 1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_are_json_errors() {
+    let s = Server::start().await;
+    let r = s
+        .client
+        .post(s.url("/jobs"))
+        .header("content-type", "application/json")
+        .body("{\"kind\": ")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_json(r).await;
+    assert_eq!((status, error_code(&body)), (400, "invalid_json"));
+
+    let r = s
+        .client
+        .post(s.url("/analyze-dxf"))
+        .header("content-type", "application/json")
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_json(r).await;
+    assert_eq!((status, error_code(&body)), (400, "invalid_json"));
+
+    let (status, body) = s
+        .post("/jobs", json!({ "kind": "noop", "colour": "red" }))
+        .await;
+    assert_eq!((status, error_code(&body)), (400, "invalid_json"));
+    let (status, body) = s
+        .post("/jobs", json!({ "kind": "noop", "queue": "cutting" }))
+        .await;
+    assert_eq!((status, error_code(&body)), (400, "unknown_queue"));
+    let (status, body) = s
+        .post("/jobs", json!({ "kind": "noop", "job_id": "a b" }))
+        .await;
+    assert_eq!((status, error_code(&body)), (400, "invalid_job_id"));
+
+    let (status, body) = s.get("/no/such/endpoint").await;
+    assert_eq!((status, error_code(&body)), (404, "route_not_found"));
+    let r = s.client.delete(s.url("/jobs")).send().await.unwrap();
+    let (status, body) = status_json(r).await;
+    assert_eq!((status, error_code(&body)), (405, "method_not_allowed"));
+    let r = s
+        .client
+        .post(s.url("/jobs"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_json(r).await;
+    assert_eq!((status, error_code(&body)), (415, "unsupported_media_type"));
+}
+
+/// Every operation the OpenAPI document lists is routed, and every route
+/// is documented.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_matches_the_routes() {
+    let s = Server::start().await;
+    let (status, doc) = s.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let mut documented = 0;
+    for (path, ops) in paths {
+        for method in ops.as_object().unwrap().keys() {
+            documented += 1;
+            assert!(
+                wjp_api::openapi::OPERATIONS.contains(&(method.as_str(), path.as_str())),
+                "{method} {path}"
+            );
+            let url = path
+                .replace("{job_id}", "some-job")
+                .replace("{folder}", "output")
+                .replace("{name}", "x.dxf");
+            let request = match method.as_str() {
+                "get" => s.client.get(s.url(&url)),
+                "post" => s.client.post(s.url(&url)),
+                other => panic!("unexpected method {other}"),
+            };
+            let r = request.send().await.unwrap();
+            let status = r.status().as_u16();
+            if status >= 400 {
+                let (_, body) = status_json(r).await;
+                let code = error_code(&body);
+                assert!(
+                    code != "route_not_found" && code != "method_not_allowed",
+                    "{method} {path} is documented but not routed: {body}"
+                );
+            }
+        }
+    }
+    assert_eq!(documented, wjp_api::openapi::OPERATIONS.len());
+}
