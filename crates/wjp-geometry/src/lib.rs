@@ -128,7 +128,7 @@ impl Default for AnalysisOptions {
             quality: 3,
             kerf_mm: 1.1,
             snap_tolerance_mm: 0.05,
-            curve_tolerance_mm: 0.001,
+            curve_tolerance_mm: 0.0002,
             tiny_segment_mm: 0.05,
             sharp_corner_deg: 30.0,
             dense_polyline_vertices: 500,

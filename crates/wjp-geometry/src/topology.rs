@@ -908,7 +908,15 @@ fn min_web(
     if limit <= 0.0 {
         return None;
     }
-    let cell = limit.max(1e-3);
+    let mut extent = Bbox::EMPTY;
+    for c in contours.iter().filter(|c| c.closed) {
+        extent.add(Point::new(c.bbox_mm[0], c.bbox_mm[1]));
+        extent.add(Point::new(c.bbox_mm[2], c.bbox_mm[3]));
+    }
+    // Cells at least `limit` wide (so neighbours suffice) and at most ~2048 across.
+    let cell = limit
+        .max(1e-3)
+        .max(extent.width().max(extent.height()) / 2048.0);
     let mut segs: Vec<(usize, Point, Point)> = Vec::new();
     for c in contours.iter().filter(|c| c.closed) {
         let bb = Bbox {
@@ -924,23 +932,26 @@ fn min_web(
     }
     let mut grid: HashMap<(i64, i64), Vec<usize>> = HashMap::new();
     let mut inserted = 0u64;
+    let key = |p: Point| ((p.x / cell).floor() as i64, (p.y / cell).floor() as i64);
     for (s, (_, a, b)) in segs.iter().enumerate() {
-        let (x0, x1) = (
-            (a.x.min(b.x) / cell).floor() as i64,
-            (a.x.max(b.x) / cell).floor() as i64,
-        );
-        let (y0, y1) = (
-            (a.y.min(b.y) / cell).floor() as i64,
-            (a.y.max(b.y) / cell).floor() as i64,
-        );
-        for x in x0..=x1 {
-            for y in y0..=y1 {
-                inserted += 1;
-                if inserted > budget {
-                    warnings.push(warn("web_check_skipped", 1, "the web/gap check was stopped: the drawing has too many segments for its budget".into()));
-                    return None;
-                }
-                grid.entry((x, y)).or_default().push(s);
+        // Walk the segment in steps shorter than a cell; register each cell once.
+        let steps = ((a.dist(*b) / cell).ceil() as u64).max(1);
+        let mut last = None;
+        for k in 0..=steps {
+            let t = k as f64 / steps as f64;
+            let cell_key = key(Point::new(a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t));
+            if last == Some(cell_key) {
+                continue;
+            }
+            last = Some(cell_key);
+            inserted += 1;
+            if inserted > budget {
+                warnings.push(warn("web_check_skipped", 1, "the web/gap check was stopped: the drawing has too many segments for its budget".into()));
+                return None;
+            }
+            let list = grid.entry(cell_key).or_default();
+            if list.last() != Some(&s) {
+                list.push(s);
             }
         }
     }

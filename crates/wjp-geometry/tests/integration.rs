@@ -1,0 +1,9 @@
+//! The one integration-test binary of wjp-geometry (one link, fast CI).
+
+mod integration {
+    pub mod fixtures;
+    pub mod handmade;
+    pub mod hostile;
+    pub mod properties;
+    pub mod support;
+}
