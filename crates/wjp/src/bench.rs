@@ -93,7 +93,7 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<ExitCod
     let enqueue_secs = enqueue_start.elapsed().as_secs_f64();
 
     let drain_start = Instant::now();
-    let pool = WorkerPool::start(&workers, &args)?;
+    let pool = WorkerPool::start(&workers, &args, &global)?;
     wait_completed(&producer, args.jobs as u64).await?;
     let drain_secs = drain_start.elapsed().as_secs_f64();
 
@@ -222,7 +222,7 @@ struct WorkerPool {
 }
 
 impl WorkerPool {
-    fn start(queues: &[Queue], args: &BenchArgs) -> anyhow::Result<Self> {
+    fn start(queues: &[Queue], args: &BenchArgs, global: &GlobalArgs) -> anyhow::Result<Self> {
         let mut pool = WorkerPool {
             stops: Vec::new(),
             handles: Vec::new(),
@@ -232,7 +232,11 @@ impl WorkerPool {
             let mut config = WorkerConfig::new(format!("bench-{}-{i}", std::process::id()), names);
             config.concurrency = args.concurrency;
             config.idle_wait = Duration::from_millis(100);
-            let worker = Worker::new(queue.clone(), crate::kinds::handlers(), config)?;
+            let worker = Worker::new(
+                queue.clone(),
+                crate::kinds::handlers(&global.data_dir),
+                config,
+            )?;
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             pool.stops.push(tx);
             pool.handles.push(tokio::spawn(worker.run(async move {

@@ -69,6 +69,29 @@ pub enum Command {
     },
     /// Measure end-to-end throughput and latency of no-op jobs.
     Bench(crate::bench::BenchArgs),
+    /// Analyse a DXF drawing here and now: cut length, pierces, parts, time, cost.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    pub file: PathBuf,
+    /// Material name or alias (mild_steel, stainless, aluminium, granite, glass, ...).
+    #[arg(long)]
+    pub material: Option<String>,
+    #[arg(long)]
+    pub thickness: Option<f64>,
+    /// Cut quality, 1 (rough separation) to 5 (finest).
+    #[arg(long)]
+    pub quality: Option<u8>,
+    #[arg(long)]
+    pub kerf: Option<f64>,
+    /// Print the whole report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write an SVG picture of the drawing to this file.
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
 }
 
 impl Command {
@@ -119,13 +142,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             wjp_api::run(
                 args,
                 queue,
-                crate::kinds::handlers(),
+                crate::kinds::handlers(&global.data_dir),
                 global.data_dir.clone(),
             )
             .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => crate::bench::run(&global, args).await,
+        Command::Analyze(args) => analyze(args),
         Command::Submit(args) => submit(&global.open_queue().await?, args).await,
         Command::Status { id, json } => {
             let queue = global.open_queue().await?;
@@ -204,6 +228,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let mut options = wjp_geometry::AnalysisOptions::default();
+    if let Some(m) = args.material {
+        options.material = m;
+    }
+    if let Some(t) = args.thickness {
+        options.thickness_mm = t;
+    }
+    if let Some(q) = args.quality {
+        options.quality = q;
+    }
+    if let Some(k) = args.kerf {
+        options.kerf_mm = k;
+    }
+    let report = wjp_geometry::analyze_dxf_file(&args.file, &options, &mut |_, _| {})
+        .with_context(|| format!("analysing {}", args.file.display()))?;
+    if let Some(svg) = &args.svg {
+        std::fs::write(svg, report.to_svg())
+            .with_context(|| format!("writing {}", svg.display()))?;
+    }
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print!("{}", report.summary_text());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn find(queue: &Queue, id: &str) -> anyhow::Result<Job> {

@@ -2,9 +2,12 @@
 //! handlers that run them. This is the only place where the queue engine
 //! meets the domain.
 
+use std::path::Path;
 use std::time::Duration;
 
-use wjp_queue::{builtin, Catalog, Handlers};
+use wjp_queue::{builtin, Catalog, Handlers, JobContext};
+
+use crate::domain::{self, Artifacts};
 
 /// A domain kind: its queue, its timeout, and whether this build has its
 /// handler. Kinds without a handler are refused at enqueue, so no job waits
@@ -23,13 +26,13 @@ const DOMAIN_KINDS: [DomainKind; 6] = [
         queue: "analysis",
         // Analysis of a large drawing can be slow; the old system gave 600 s.
         timeout: Some(Duration::from_secs(600)),
-        implemented: false,
+        implemented: true,
     },
     DomainKind {
         kind: "calculate_cost",
         queue: "analysis",
         timeout: None,
-        implemented: false,
+        implemented: true,
     },
     DomainKind {
         kind: "convert_image",
@@ -69,10 +72,21 @@ pub fn catalog() -> Catalog {
     catalog
 }
 
-/// The handler of every kind in [`catalog`].
-pub fn handlers() -> Handlers {
+/// The handler of every kind in [`catalog`]. Files they produce go under
+/// `data_dir/output`.
+pub fn handlers(data_dir: &Path) -> Handlers {
     let mut handlers = Handlers::new();
     builtin::add_handlers(&mut handlers).expect("built-in kinds are valid");
+    let artifacts = Artifacts {
+        output_dir: data_dir.join("output"),
+    };
+    handlers
+        .add("analyze_dxf", move |ctx: &JobContext| {
+            domain::analyze_dxf(ctx, &artifacts)
+        })
+        .expect("valid kind")
+        .add("calculate_cost", domain::calculate_cost)
+        .expect("valid kind");
     handlers
 }
 
@@ -91,7 +105,7 @@ mod tests {
     #[test]
     fn every_registered_kind_has_a_handler_and_the_old_routing() {
         let catalog = catalog();
-        let handlers = handlers();
+        let handlers = handlers(Path::new("unused"));
         for spec in catalog.kinds() {
             assert!(
                 handlers.get(&spec.kind).is_some(),

@@ -8,6 +8,7 @@
 mod bench;
 mod cli;
 mod config;
+mod domain;
 mod kinds;
 mod worker_cmd;
 

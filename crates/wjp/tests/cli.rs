@@ -246,3 +246,79 @@ fn redis_is_selected_by_url_or_by_host_port_and_db() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
 }
+
+/// A 100 mm square plate with a 20 mm square hole, in millimetres.
+fn plate_with_hole_dxf() -> String {
+    let square = |x0: f64, y0: f64, side: f64| {
+        let mut s = String::from("0\nLWPOLYLINE\n8\nCUT\n90\n4\n70\n1\n");
+        for (x, y) in [
+            (x0, y0),
+            (x0 + side, y0),
+            (x0 + side, y0 + side),
+            (x0, y0 + side),
+        ] {
+            s += &format!("10\n{x}\n20\n{y}\n");
+        }
+        s
+    };
+    format!(
+        "0\nSECTION\n2\nHEADER\n9\n$INSUNITS\n70\n4\n0\nENDSEC\n0\nSECTION\n2\nENTITIES\n{}{}0\nENDSEC\n0\nEOF\n",
+        square(0.0, 0.0, 100.0),
+        square(40.0, 40.0, 20.0)
+    )
+}
+
+#[test]
+fn analyze_dxf_runs_as_a_job_and_here_and_now() {
+    let env = Env::new();
+    let drawing = env.write("plate.dxf", &plate_with_hole_dxf());
+    let payload =
+        json!({"dxf_path": drawing, "material": "aluminium", "thickness": 10}).to_string();
+    let id = env.submit(&["analyze_dxf", "--payload", &payload]);
+    let job = env.job(&id);
+    assert_eq!(job["queue"], "analysis");
+    assert_eq!(job["timeout_ms"], 600_000);
+    env.ok(&["worker", "--burst", "--queues", "analysis"]);
+    let job = env.job(&id);
+    assert_eq!(status_of(&job), "completed", "{job:#}");
+    let metrics = &job["result"]["metrics"];
+    assert!(
+        (metrics["cut_length_mm"].as_f64().unwrap() - 480.0).abs() < 1e-6,
+        "{metrics}"
+    );
+    assert_eq!(metrics["pierce_count"], 2);
+    let preview = job["result"]["artifacts"]["preview_svg"].as_str().unwrap();
+    let svg = std::fs::read_to_string(env.data_dir().join(preview)).unwrap();
+    assert!(
+        svg.starts_with("<svg") || svg.starts_with("<?xml"),
+        "{}",
+        &svg[..40.min(svg.len())]
+    );
+
+    let text = env.ok(&[
+        "analyze",
+        drawing.to_str().unwrap(),
+        "--material",
+        "aluminium",
+    ]);
+    assert!(text.contains("Pierces: 2"), "{text}");
+    let report: Value =
+        serde_json::from_str(&env.ok(&["analyze", drawing.to_str().unwrap(), "--json"])).unwrap();
+    assert_eq!(report["metrics"]["pierce_count"], 2);
+
+    // A drawing that cannot be read fails its job with a reason, once.
+    let junk = env.write("junk.dxf", "this is not a drawing");
+    let bad = json!({"dxf_path": junk}).to_string();
+    let id = env.submit(&["analyze_dxf", "--payload", &bad, "--max-attempts", "3"]);
+    env.ok(&["worker", "--burst", "--queues", "analysis"]);
+    let job = env.job(&id);
+    assert_eq!(status_of(&job), "failed");
+    assert_eq!(job["attempt"], 1, "a broken file is not retried");
+    assert_eq!(job["error"]["kind"], "invalid_payload");
+    assert!(job["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("junk.dxf"));
+    let stderr = env.fails(&["analyze", junk.to_str().unwrap()]);
+    assert!(stderr.contains("not a readable DXF"), "{stderr}");
+}
