@@ -87,7 +87,7 @@ pub fn find_material<'a>(table: &'a [Material], name: &str) -> Option<&'a Materi
     let key = name.trim().to_ascii_lowercase().replace(['-', ' '], "_");
     table
         .iter()
-        .find(|m| m.name == key || m.aliases.iter().any(|a| *a == key))
+        .find(|m| m.name == key || m.aliases.contains(&key))
 }
 
 /// Constants of the shop's machine.

@@ -300,20 +300,18 @@ fn read_blocks(
                     doc.notes.push(format!("block \"{name}\" has no ENDBLK"));
                 }
                 let key = name.to_ascii_uppercase();
-                if doc.blocks.contains_key(&key) {
-                    doc.notes.push(format!(
+                match doc.blocks.entry(key) {
+                    std::collections::hash_map::Entry::Occupied(_) => doc.notes.push(format!(
                         "block \"{name}\" is defined twice; the first is used"
-                    ));
-                } else {
-                    doc.blocks.insert(
-                        key,
-                        Block {
+                    )),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(Block {
                             name,
                             base,
                             entities,
                             pos,
-                        },
-                    );
+                        });
+                    }
                 }
             }
             _ => {

@@ -164,8 +164,7 @@ fn tokenize_ascii(bytes: &[u8]) -> Result<(Vec<Tag>, TokenInfo), AnalysisError> 
     let mut tags = Vec::with_capacity(text.len() / 12);
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let mut line_no = 0usize;
-    loop {
-        let Some(code_line) = lines.next() else { break };
+    while let Some(code_line) = lines.next() {
         line_no += 1;
         let code_text = code_line.trim();
         if code_text.is_empty() && tags.is_empty() {

@@ -181,8 +181,9 @@ impl Nurbs {
                 } else {
                     (t - self.knots[i]) / denom
                 };
-                for c in 0..4 {
-                    d[j][c] = (1.0 - alpha) * d[j - 1][c] + alpha * d[j][c];
+                let prev = d[j - 1];
+                for (c, v) in d[j].iter_mut().enumerate() {
+                    *v = (1.0 - alpha) * prev[c] + alpha * *v;
                 }
             }
         }
@@ -195,17 +196,10 @@ impl Nurbs {
 }
 
 fn clamped_uniform(n: usize, p: usize) -> Vec<f64> {
-    let mut k = Vec::with_capacity(n + p + 1);
     let inner = n - p;
-    for _ in 0..=p {
-        k.push(0.0);
-    }
-    for i in 1..inner {
-        k.push(i as f64 / inner as f64);
-    }
-    for _ in 0..=p {
-        k.push(1.0);
-    }
+    let mut k = vec![0.0; p + 1];
+    k.extend((1..inner).map(|i| i as f64 / inner as f64));
+    k.extend(std::iter::repeat_n(1.0, p + 1));
     k
 }
 
