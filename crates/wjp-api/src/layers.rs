@@ -5,13 +5,14 @@
 //! 3. **panic catching**: a panicking handler answers 500 JSON, never a
 //!    dropped connection;
 //! 4. **CORS** (only with configured origins: the default is same origin);
-//! 5. **API key**, on everything but `/health` and CORS preflights.
+//! 5. **API key**, on everything but `/health` and CORS preflights;
+//! 6. the **body limit** of JSON requests (upload routes set their own).
 
 use std::time::Instant;
 
 use anyhow::Context;
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -25,6 +26,8 @@ use crate::AppState;
 pub fn apply(routes: Router<AppState>, state: AppState) -> anyhow::Result<Router<AppState>> {
     let mut router = routes
         .fallback(not_found)
+        // Upload routes raise this for themselves (see `legacy::routes`).
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), require_key));
     if let Some(cors) = cors(&state.config.cors_origins)? {
         router = router.layer(cors);
@@ -137,7 +140,7 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
     let response = next.run(request).await;
     state
         .metrics
-        .record(&method, &route, response.status().as_u16(), start.elapsed());
+        .record_http(&method, &route, response.status().as_u16(), start.elapsed());
     response
 }
 

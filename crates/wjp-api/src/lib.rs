@@ -46,7 +46,7 @@ use tokio_util::sync::CancellationToken;
 use wjp_queue::{Handlers, Queue, Worker, WorkerConfig, WorkerExit};
 
 use crate::files::Folders;
-use crate::metrics::HttpMetrics;
+use crate::metrics::Metrics;
 
 /// Flags of `wjp api`.
 #[derive(Debug, Clone, clap::Args)]
@@ -145,7 +145,7 @@ pub struct AppState {
     pub handlers: Handlers,
     pub folders: Arc<Folders>,
     pub config: Arc<ApiConfig>,
-    pub metrics: Arc<HttpMetrics>,
+    pub metrics: Arc<Metrics>,
     /// Cancelled on shutdown: ends event streams so the server can stop.
     pub shutdown: CancellationToken,
 }
@@ -159,6 +159,24 @@ pub fn router(
     config: ApiConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Router> {
+    build(
+        queue,
+        handlers,
+        data_dir,
+        config,
+        shutdown,
+        Arc::new(Metrics::default()),
+    )
+}
+
+fn build(
+    queue: Queue,
+    handlers: Handlers,
+    data_dir: &Path,
+    config: ApiConfig,
+    shutdown: CancellationToken,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<Router> {
     let folders = Folders::create(data_dir).with_context(|| {
         format!(
             "creating the managed folders (uploads, data, output) in {}",
@@ -170,7 +188,7 @@ pub fn router(
         handlers,
         folders: Arc::new(folders),
         config: Arc::new(config),
-        metrics: Arc::new(HttpMetrics::default()),
+        metrics,
         shutdown,
     };
     let routes = Router::new()
@@ -239,13 +257,16 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let config = ApiConfig::from_args(args)?;
     let token = CancellationToken::new();
-    let app = router(
+    let metrics = Arc::new(Metrics::default());
+    let app = build(
         queue.clone(),
         handlers.clone(),
         data_dir,
         config,
         token.clone(),
+        metrics.clone(),
     )?;
+    tokio::spawn(metrics::follow_jobs(queue.clone(), metrics, token.clone()));
 
     let workers = if args.no_workers {
         None

@@ -3,72 +3,136 @@
 //! HTTP requests and latencies are counted as they happen, keyed by the
 //! route template (`/jobs/{job_id}`, never the raw path, so the series stay
 //! bounded). Job counts per queue and status are read from the backend at
-//! scrape time: a gauge kept by increments would drift.
+//! scrape time: a gauge kept by increments would drift. Job durations and
+//! failures by kind come from following the engine's event stream
+//! ([`follow_jobs`]): they count what this process saw since it started, as
+//! Prometheus counters do.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
 use wjp_queue::backend::QueueCounts;
-use wjp_queue::Status;
+use wjp_queue::{Event, Queue, Status};
 
-/// Upper bounds of the latency histogram, in seconds.
-const BUCKETS: [f64; 12] = [
+/// Upper bounds of the HTTP latency histogram, in seconds.
+const HTTP_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
+/// Upper bounds of the job duration histogram, in seconds.
+const JOB_BUCKETS: [f64; 12] = [
+    0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 3600.0,
+];
+
+/// Running attempts whose start is remembered at most; beyond, what is
+/// remembered is dropped (those durations go unmeasured, nothing else).
+const MAX_TRACKED: usize = 100_000;
+
 #[derive(Default)]
 struct Histogram {
-    counts: [u64; BUCKETS.len()],
+    counts: [u64; 12],
     count: u64,
     sum: f64,
 }
 
-#[derive(Default)]
-pub struct HttpMetrics {
-    /// (method, route, status) -> requests.
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    /// (method, route) -> latency histogram.
-    latency: Mutex<BTreeMap<(String, String), Histogram>>,
-}
-
-impl HttpMetrics {
-    pub fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        *self
-            .requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry((method.to_owned(), route.to_owned(), status))
-            .or_default() += 1;
-        let secs = elapsed.as_secs_f64();
-        let mut latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
-        let h = latency
-            .entry((method.to_owned(), route.to_owned()))
-            .or_default();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                h.counts[i] += 1;
+impl Histogram {
+    fn observe(&mut self, bounds: &[f64; 12], value: f64) {
+        for (n, bound) in self.counts.iter_mut().zip(bounds) {
+            if value <= *bound {
+                *n += 1;
             }
         }
-        h.count += 1;
-        h.sum += secs;
+        self.count += 1;
+        self.sum += value;
     }
 
-    /// The whole exposition: the HTTP series, then the job gauges (or a
-    /// `wjp_backend_up 0` when the backend did not answer).
+    fn render(&self, out: &mut String, name: &str, labels: &str, bounds: &[f64; 12]) {
+        for (bound, n) in bounds.iter().zip(self.counts) {
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    /// (method, route, status) -> requests.
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// (method, route) -> latency.
+    latency: Mutex<BTreeMap<(String, String), Histogram>>,
+    /// (kind, error kind) -> failed jobs.
+    failures: Mutex<BTreeMap<(String, String), u64>>,
+    /// (kind, final status) -> run time of attempts.
+    durations: Mutex<BTreeMap<(String, String), Histogram>>,
+    /// (job id, attempt) -> when it started running, in ms.
+    started: Mutex<HashMap<(String, u32), i64>>,
+}
+
+impl Metrics {
+    pub fn record_http(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        *lock(&self.requests)
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default() += 1;
+        lock(&self.latency)
+            .entry((method.to_owned(), route.to_owned()))
+            .or_default()
+            .observe(&HTTP_BUCKETS, elapsed.as_secs_f64());
+    }
+
+    /// Takes note of one engine event (see [`follow_jobs`]).
+    pub fn record_event(&self, e: &Event) {
+        let key = (e.job_id.to_string(), e.attempt);
+        let mut started = lock(&self.started);
+        match e.status {
+            Status::Running => {
+                if started.len() >= MAX_TRACKED {
+                    started.clear();
+                }
+                // Progress events repeat `running`: the first one counts.
+                started.entry(key).or_insert(e.at.millis());
+            }
+            Status::Completed | Status::Failed | Status::Cancelled => {
+                if let Some(start) = started.remove(&key) {
+                    let secs = (e.at.millis() - start).max(0) as f64 / 1000.0;
+                    lock(&self.durations)
+                        .entry((e.kind.to_string(), e.status.to_string()))
+                        .or_default()
+                        .observe(&JOB_BUCKETS, secs);
+                }
+                if e.status == Status::Failed {
+                    let why = e.error_kind.map_or("unknown", |k| k.as_str());
+                    *lock(&self.failures)
+                        .entry((e.kind.to_string(), why.to_owned()))
+                        .or_default() += 1;
+                }
+            }
+            // An attempt that went back to wait (retry, lost lease).
+            Status::Queued | Status::Scheduled => {
+                started.remove(&key);
+            }
+        }
+    }
+
+    /// The whole exposition; `counts` is `None` when the backend did not
+    /// answer this scrape.
     pub fn render(&self, counts: Option<&[QueueCounts]>) -> String {
         let mut out = String::new();
-        out.push_str(
-            "# HELP wjp_http_requests_total HTTP requests answered, by method, route and status.\n",
+        header(
+            &mut out,
+            "wjp_http_requests_total",
+            "counter",
+            "HTTP requests answered, by method, route and status.",
         );
-        out.push_str("# TYPE wjp_http_requests_total counter\n");
-        for ((method, route, status), n) in self
-            .requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
+        for ((method, route, status), n) in lock(&self.requests).iter() {
             let _ = writeln!(
                 out,
                 "wjp_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
@@ -76,45 +140,59 @@ impl HttpMetrics {
                 escape(route)
             );
         }
-        out.push_str("# HELP wjp_http_request_duration_seconds Time to answer HTTP requests (to the first byte of the body).\n");
-        out.push_str("# TYPE wjp_http_request_duration_seconds histogram\n");
-        for ((method, route), h) in self
-            .latency
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
+        header(
+            &mut out,
+            "wjp_http_request_duration_seconds",
+            "histogram",
+            "Time to answer HTTP requests (to the response head).",
+        );
+        for ((method, route), h) in lock(&self.latency).iter() {
             let labels = format!("method=\"{}\",route=\"{}\"", escape(method), escape(route));
-            for (bound, n) in BUCKETS.iter().zip(h.counts) {
-                let _ = writeln!(
-                    out,
-                    "wjp_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "wjp_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "wjp_http_request_duration_seconds_sum{{{labels}}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "wjp_http_request_duration_seconds_count{{{labels}}} {}",
-                h.count
+            h.render(
+                &mut out,
+                "wjp_http_request_duration_seconds",
+                &labels,
+                &HTTP_BUCKETS,
             );
         }
-        out.push_str("# HELP wjp_backend_up Whether the queue backend answered this scrape.\n");
-        out.push_str("# TYPE wjp_backend_up gauge\n");
+        header(
+            &mut out,
+            "wjp_job_failures_total",
+            "counter",
+            "Jobs that failed, by kind and reason, seen since this process started.",
+        );
+        for ((kind, why), n) in lock(&self.failures).iter() {
+            let _ = writeln!(
+                out,
+                "wjp_job_failures_total{{kind=\"{}\",error_kind=\"{}\"}} {n}",
+                escape(kind),
+                escape(why)
+            );
+        }
+        header(
+            &mut out,
+            "wjp_job_duration_seconds",
+            "histogram",
+            "Run time of job attempts, by kind and outcome, seen since this process started.",
+        );
+        for ((kind, status), h) in lock(&self.durations).iter() {
+            let labels = format!("kind=\"{}\",status=\"{}\"", escape(kind), escape(status));
+            h.render(&mut out, "wjp_job_duration_seconds", &labels, &JOB_BUCKETS);
+        }
+        header(
+            &mut out,
+            "wjp_backend_up",
+            "gauge",
+            "Whether the queue backend answered this scrape.",
+        );
         let _ = writeln!(out, "wjp_backend_up {}", u8::from(counts.is_some()));
         if let Some(counts) = counts {
-            out.push_str(
-                "# HELP wjp_jobs Jobs in the backend, by queue and status, read at scrape time.\n",
+            header(
+                &mut out,
+                "wjp_jobs",
+                "gauge",
+                "Jobs in the backend, by queue and status, read at scrape time.",
             );
-            out.push_str("# TYPE wjp_jobs gauge\n");
             for q in counts {
                 for status in Status::ALL {
                     let _ = writeln!(
@@ -127,6 +205,50 @@ impl HttpMetrics {
             }
         }
         out
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// Follows the engine's events from now on and feeds job durations and
+/// failures into `metrics`, until `shutdown`.
+pub async fn follow_jobs(queue: Queue, metrics: Arc<Metrics>, shutdown: CancellationToken) {
+    // Start at the newest event: what happened before is not this
+    // process's to count.
+    let mut cursor = loop {
+        match queue.last_event_id().await {
+            Ok(c) => break c,
+            Err(_) => tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                _ = shutdown.cancelled() => return,
+            },
+        }
+    };
+    loop {
+        let read = tokio::select! {
+            r = queue.next_events(cursor.as_deref(), 500, Duration::from_secs(10)) => r,
+            _ = shutdown.cancelled() => return,
+        };
+        match read {
+            Ok(events) => {
+                for e in &events {
+                    metrics.record_event(e);
+                }
+                if let Some(last) = events.last() {
+                    cursor = Some(last.id.clone());
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "job metrics: the backend did not answer");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.cancelled() => return,
+                }
+            }
+        }
     }
 }
 
@@ -144,9 +266,9 @@ mod tests {
 
     #[test]
     fn exposition_has_requests_histogram_and_job_gauges() {
-        let m = HttpMetrics::default();
-        m.record("GET", "/jobs/{job_id}", 200, Duration::from_millis(3));
-        m.record("GET", "/jobs/{job_id}", 200, Duration::from_millis(30));
+        let m = Metrics::default();
+        m.record_http("GET", "/jobs/{job_id}", 200, Duration::from_millis(3));
+        m.record_http("GET", "/jobs/{job_id}", 200, Duration::from_millis(30));
         let mut counts = QueueCounts {
             name: "default".into(),
             ..QueueCounts::default()

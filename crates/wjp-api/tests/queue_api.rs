@@ -261,6 +261,41 @@ async fn queues_workers_and_metrics() {
         text.contains("wjp_http_request_duration_seconds_count{method=\"POST\",route=\"/jobs\"}")
     );
     assert!(text.contains("wjp_backend_up 1"));
+
+    // Failures by kind and job durations, from the event stream.
+    let (_, job) = s
+        .post(
+            "/jobs",
+            json!({ "kind": "fail", "payload": { "message": "boom" } }),
+        )
+        .await;
+    s.wait_job(job["job_id"].as_str().unwrap(), |j| j["status"] == "failed")
+        .await;
+    let mut text = String::new();
+    for _ in 0..600 {
+        text = s
+            .client
+            .get(s.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("wjp_job_failures_total{kind=\"fail\"") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        text.contains("wjp_job_failures_total{kind=\"fail\",error_kind=\"handler_error\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("wjp_job_duration_seconds_count{kind=\"noop\",status=\"completed\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("wjp_job_duration_seconds_count{kind=\"fail\",status=\"failed\"} 1"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

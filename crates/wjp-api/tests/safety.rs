@@ -159,6 +159,33 @@ async fn oversize_uploads_are_refused_with_413_and_not_kept() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_bodies_have_a_limit() {
+    let s = Server::with(Options {
+        args: vec!["--max-body-mb".into(), "0.01".into()],
+        ..Options::default()
+    })
+    .await;
+    let (status, _) = s
+        .post(
+            "/jobs",
+            json!({ "kind": "noop", "payload": "x".repeat(5_000) }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, body) = s
+        .post(
+            "/jobs",
+            json!({ "kind": "noop", "payload": "x".repeat(20_000) }),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (413, "payload_too_large"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_key_guards_everything_but_health() {
     let s = Server::with(Options {
         args: vec!["--api-key".into(), "s3cret-key".into()],
