@@ -259,3 +259,85 @@ async fn scripts_flushed_from_the_server_are_loaded_again() {
     let missing = JobId::parse("missing").unwrap();
     assert!(queue.job(&missing).await.unwrap().is_none());
 }
+
+/// A quick throughput check of the hot paths (run in release:
+/// `cargo test --release --test integration redis::throughput -- --ignored --nocapture`).
+/// `wjp bench` is the real benchmark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn throughput() {
+    use std::time::Instant;
+    const JOBS: usize = 20_000;
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let batch = |n: usize| -> Vec<wjp_queue::JobRequest> {
+        (0..n).map(|i| request("noop", json!({ "i": i }))).collect()
+    };
+    let t = Instant::now();
+    for _ in 0..JOBS / 100 {
+        queue.enqueue_batch(batch(100)).await.unwrap();
+    }
+    let enqueue = JOBS as f64 / t.elapsed().as_secs_f64();
+    {
+        let mut conn = store.server.connection(0);
+        let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut conn).unwrap();
+        for line in stats.lines().filter(|l| l.contains("evalsha")) {
+            println!("after enqueue: {line}");
+        }
+    }
+    let handles: Vec<_> = futures_join(&store, 2).await;
+    let t = Instant::now();
+    let mut workers = Vec::new();
+    for (i, q) in handles.iter().enumerate() {
+        let mut config = fast_config(&format!("bench-{i}"), &["default"]);
+        config.concurrency = 32;
+        config.burst = true;
+        workers.push(start_worker(q, builtin_handlers(), config));
+    }
+    for w in workers {
+        w.finish().await;
+    }
+    let drain = JOBS as f64 / t.elapsed().as_secs_f64();
+    let mut conn = store.server.connection(0);
+    let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut conn).unwrap();
+    for line in stats.lines().filter(|l| l.contains("calls=")) {
+        println!("{line}");
+    }
+    let t = Instant::now();
+    let mut latencies = Vec::new();
+    let worker = start_worker(&handles[0], builtin_handlers(), fast_config("lat", &["default"]));
+    let mut cursor = queue.last_event_id().await.unwrap();
+    for _ in 0..300 {
+        let start = Instant::now();
+        let id = queue.enqueue(request("noop", json!({}))).await.unwrap().job.id;
+        'wait: loop {
+            let events = queue
+                .next_events(cursor.as_deref(), 1000, Duration::from_secs(10))
+                .await
+                .unwrap();
+            cursor = events.last().map(|e| e.id.clone()).or(cursor);
+            for e in &events {
+                if e.job_id == id && e.status == Status::Completed {
+                    break 'wait;
+                }
+            }
+        }
+        latencies.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    worker.stop().await;
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "enqueue {enqueue:.0}/s, drain {drain:.0}/s, latency p50 {:.2} ms p99 {:.2} ms ({:.1} s)",
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() * 99 / 100],
+        t.elapsed().as_secs_f64()
+    );
+}
+
+async fn futures_join(store: &RedisStore, n: usize) -> Vec<wjp_queue::Queue> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(queue_on(store).await);
+    }
+    out
+}

@@ -2,12 +2,13 @@
 -- enqueued afresh in another queue. ARGV[3]: id. KEYS[12]: job hash.
 -- Returns the stored hash when the job exists and is not reusable, else 1.
 local key, id = KEYS[12], ARGV[3]
-local status = redis.call('HGET', key, 'status')
-if not status then return 1 end
-if status ~= 'failed' and status ~= 'cancelled' then
+local cur = redis.call('HMGET', key, 'status', 'rk')
+if not cur[1] then return 1 end
+if cur[1] ~= 'failed' and cur[1] ~= 'cancelled' then
   return redis.call('HGETALL', key)
 end
-unindex(key, id, status)
-redis.call('ZREM', K_ALL, id)
+unindex(id, cur[1], cur[2])
+zrem(K_ALL, id)
+flush()
 redis.call('DEL', key)
 return 1

@@ -15,24 +15,26 @@ for i = 1, n do
   local id, status, body = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local priority, run_at, created_at, kind = ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7]
   local key = KEYS[11 + i]
-  local current = redis.call('HGET', key, 'status')
-  if current and current ~= 'failed' and current ~= 'cancelled' then
+  local current = redis.call('HMGET', key, 'status', 'rk')
+  if current[1] and current[1] ~= 'failed' and current[1] ~= 'cancelled' then
     out[i] = redis.call('HGETALL', key)
   else
-    if current then
-      unindex(key, id, current)
+    if current[1] then
+      unindex(id, current[1], current[2])
       redis.call('DEL', key)
     end
     local seq = seq0 + i
     local ls = int(tonumber(created_at) * 1000 + seq % 1000)
+    local rk = ready_key(priority, run_at, seq)
     redis.call('HSET', key, 'status', status, 'body', body, 'seq', int(seq), 'ls', ls,
-      'kind', kind, 'attempt', 0, 'ek', '')
-    redis.call('ZADD', K_ALL, ls, id)
-    index(key, id, status, run_at, priority, seq, ls, 0, 0)
+      'kind', kind, 'attempt', 0, 'ek', '', 'rk', rk)
+    zadd(K_ALL, ls, id)
+    index(id, status, rk, run_at, ls, 0, 0)
     emit(id, kind, status, 0, false, false, false, now)
     if status == 'queued' then woke = true end
     out[i] = 1
   end
 end
+flush()
 if woke then wake() end
 return out

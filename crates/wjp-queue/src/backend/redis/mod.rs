@@ -772,84 +772,50 @@ impl RedisBackend {
 /// backend is dropped.
 async fn watch_streams(client: Client, conn: ConnectionManager, tx: watch::Sender<Signals>) {
     let mut blocking: Option<MultiplexedConnection> = None;
-    let mut last: HashMap<String, String> = HashMap::new();
+    // Stream key -> last id seen; rebuilt from the streams' tops on a refresh.
+    let mut last: BTreeMap<String, String> = BTreeMap::new();
+    let mut queues: Vec<String> = Vec::new();
+    let mut refresh = true;
+    let mut last_signal = Instant::now() - Duration::from_secs(1);
     loop {
         if tx.is_closed() {
             return;
         }
-        let step = async {
-            let c = match blocking.take() {
-                Some(c) => c,
-                None => {
-                    client
-                        .get_multiplexed_async_connection_with_config(
-                            &AsyncConnectionConfig::new()
-                                .set_connection_timeout(Some(Duration::from_secs(3)))
-                                .set_response_timeout(None),
-                        )
-                        .await?
-                }
-            };
-            // Where each stream is now; whatever came since the last look
-            // is a change.
-            let mut queues: Vec<String> = redis::cmd("SMEMBERS")
-                .arg(QUEUES_KEY)
-                .query_async(&mut conn.clone())
-                .await?;
-            queues.sort();
-            let mut pipe = redis::pipe();
-            let mut keys = Vec::new();
-            for q in &queues {
-                for key in [wake_key(q), events_key(q)] {
-                    pipe.cmd("XREVRANGE")
-                        .arg(&key)
-                        .arg("+")
-                        .arg("-")
-                        .arg("COUNT")
-                        .arg(1);
-                    keys.push(key);
-                }
-            }
-            let tops: Vec<Value> = if keys.is_empty() {
-                Vec::new()
-            } else {
-                pipe.query_async(&mut conn.clone()).await?
-            };
-            let mut now_at = HashMap::new();
-            for (key, top) in keys.iter().zip(tops) {
-                let id = stream_entries(top)
-                    .ok()
-                    .and_then(|e| e.first().map(|(pos, _)| pos.to_string()))
-                    .unwrap_or_else(|| "0-0".into());
-                now_at.insert(key.clone(), id);
-            }
-            Ok::<_, redis::RedisError>((c, queues, now_at))
-        };
-        let (mut c, queues, now_at) = match step.await {
-            Ok(ok) => ok,
-            Err(e) => {
-                tracing::debug!(error = %e, "waiting for Redis streams failed; retrying");
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                continue;
-            }
-        };
-        let changed: Vec<&String> = now_at
-            .iter()
-            .filter(|(k, id)| last.get(*k) != Some(id))
-            .map(|(k, _)| k)
-            .collect();
-        if !changed.is_empty() {
-            tx.send_modify(|s| {
-                for key in &changed {
-                    if key.ends_with(":events") {
-                        s.events += 1;
-                    } else if let Some(q) = queues.iter().find(|q| **key == wake_key(q)) {
-                        *s.wake.entry(q.clone()).or_default() += 1;
+        let c = match blocking.take() {
+            Some(c) => c,
+            None => {
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(3)))
+                    .set_response_timeout(None);
+                match client.get_multiplexed_async_connection_with_config(&config).await {
+                    Ok(c) => {
+                        refresh = true;
+                        c
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot connect to Redis to wait; retrying");
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        continue;
                     }
                 }
-            });
+            }
+        };
+        if refresh {
+            // Where each stream is now; whatever moved since is a change.
+            match stream_tops(&conn).await {
+                Ok((names, tops)) => {
+                    signal(&tx, &names, tops.iter().filter(|(k, id)| last.get(*k) != Some(*id)).map(|(k, _)| k));
+                    queues = names;
+                    last = tops;
+                    refresh = false;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "reading Redis streams failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    continue;
+                }
+            }
         }
-        last = now_at;
         if last.is_empty() {
             // No queue yet: look again in a while.
             tokio::select! {
@@ -857,38 +823,120 @@ async fn watch_streams(client: Client, conn: ConnectionManager, tx: watch::Sende
                 _ = tx.closed() => return,
             }
             blocking = Some(c);
+            refresh = true;
             continue;
         }
         let mut read = redis::cmd("XREAD");
-        read.arg("COUNT")
-            .arg(1)
-            .arg("BLOCK")
-            .arg(BLOCK.as_millis() as u64)
-            .arg("STREAMS");
-        let keys: Vec<&String> = last.keys().collect();
-        for key in &keys {
-            read.arg(*key);
-        }
-        for key in &keys {
-            read.arg(&last[*key]);
-        }
-        tokio::select! {
-            result = read.query_async::<Value>(&mut c) => match result {
-                Ok(Value::Nil) => blocking = Some(c),
-                Ok(_) => {
-                    blocking = Some(c);
-                    // Under load entries come all the time: look at most
-                    // once a millisecond.
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "blocking read on Redis failed; reconnecting");
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-            },
+        read.arg("COUNT").arg(1).arg("BLOCK").arg(BLOCK.as_millis() as u64).arg("STREAMS");
+        read.arg(last.keys().collect::<Vec<_>>());
+        read.arg(last.values().collect::<Vec<_>>());
+        let mut c = c;
+        // No response timeout on this connection, but a bound all the same:
+        // a connection that died silently (no reset) must not hang forever.
+        let guarded = tokio::time::timeout(BLOCK * 3, read.query_async::<Value>(&mut c));
+        let reply = tokio::select! {
+            reply = guarded => reply.unwrap_or_else(|_| {
+                Err(redis::RedisError::from((redis::ErrorKind::Io, "blocking read hung")))
+            }),
             _ = tx.closed() => return,
+        };
+        match reply {
+            // Nothing for a while: look for new queues.
+            Ok(Value::Nil) => refresh = true,
+            Ok(reply) => {
+                let moved = read_reply_tops(reply);
+                signal(&tx, &queues, moved.iter().map(|(k, _)| k));
+                last.extend(moved);
+                // Under load entries come all the time: rather than walk
+                // them one by one, skip to the tops, at most once a
+                // millisecond.
+                if last_signal.elapsed() < Duration::from_millis(2) {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    refresh = true;
+                }
+                last_signal = Instant::now();
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "blocking read on Redis failed; reconnecting");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+        }
+        blocking = Some(c);
+    }
+}
+
+/// The known queues, and the last id of each of their streams ("0-0" for
+/// an empty one).
+async fn stream_tops(
+    conn: &ConnectionManager,
+) -> redis::RedisResult<(Vec<String>, BTreeMap<String, String>)> {
+    let mut queues: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(QUEUES_KEY)
+        .query_async(&mut conn.clone())
+        .await?;
+    queues.sort();
+    let mut tops = BTreeMap::new();
+    if queues.is_empty() {
+        return Ok((queues, tops));
+    }
+    let mut pipe = redis::pipe();
+    let mut keys = Vec::new();
+    for q in &queues {
+        for key in [wake_key(q), events_key(q)] {
+            pipe.cmd("XREVRANGE").arg(&key).arg("+").arg("-").arg("COUNT").arg(1);
+            keys.push(key);
         }
     }
+    let replies: Vec<Value> = pipe.query_async(&mut conn.clone()).await?;
+    for (key, top) in keys.into_iter().zip(replies) {
+        let id = stream_entries(top)
+            .ok()
+            .and_then(|e| e.first().map(|(pos, _)| pos.to_string()))
+            .unwrap_or_else(|| "0-0".into());
+        tops.insert(key, id);
+    }
+    Ok((queues, tops))
+}
+
+/// The newest id per stream in an `XREAD` reply.
+fn read_reply_tops(reply: Value) -> Vec<(String, String)> {
+    let streams = match reply {
+        Value::Map(pairs) => pairs.into_iter().map(|(k, v)| (k, v)).collect::<Vec<_>>(),
+        other => array(other)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|s| {
+                let mut parts = array(s).ok()?.into_iter();
+                Some((parts.next()?, parts.next()?))
+            })
+            .collect(),
+    };
+    streams
+        .into_iter()
+        .filter_map(|(key, entries)| {
+            let key = text(&key).ok()?;
+            let top = stream_entries(entries).ok()?.last()?.0;
+            Some((key, top.to_string()))
+        })
+        .collect()
+}
+
+/// Bumps the counters of the streams that moved.
+fn signal<'a>(tx: &watch::Sender<Signals>, queues: &[String], moved: impl Iterator<Item = &'a String>) {
+    let moved: Vec<&String> = moved.collect();
+    if moved.is_empty() {
+        return;
+    }
+    tx.send_modify(|s| {
+        for key in moved {
+            if key.ends_with(":events") {
+                s.events += 1;
+            } else if let Some(q) = queues.iter().find(|q| *key == wake_key(q)) {
+                *s.wake.entry(q.clone()).or_default() += 1;
+            }
+        }
+    });
 }
 
 /// Waits until `changed` says yes about a new value, or the deadline.
@@ -1179,13 +1227,27 @@ impl Backend for RedisBackend {
         let mut pipe = redis::pipe();
         let mut chunks = Vec::new();
         for (queue, indexes) in &by_queue {
-            for chunk in indexes.chunks(SCRIPT_BATCH) {
+            // A script call changes each job at most once (see common.lua).
+            let mut split: Vec<Vec<usize>> = vec![Vec::new()];
+            let mut seen = std::collections::HashSet::new();
+            for &i in indexes {
+                let id = transitions[i].job.id.as_str();
+                let current = split.last_mut().expect("never empty");
+                if current.len() >= SCRIPT_BATCH || !seen.insert(id) {
+                    seen.clear();
+                    seen.insert(id);
+                    split.push(vec![i]);
+                } else {
+                    current.push(i);
+                }
+            }
+            for chunk in split {
                 let ids: Vec<&str> = chunk
                     .iter()
                     .map(|i| transitions[*i].job.id.as_str())
                     .collect();
                 let mut call = Call::new(&self.shared.scripts.apply, queue, &ids);
-                for i in chunk {
+                for i in &chunk {
                     transition_args(&mut call, &transitions[*i], now)?;
                 }
                 pipe.add_command(call.cmd);

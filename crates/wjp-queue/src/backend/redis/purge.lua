@@ -14,20 +14,21 @@ end
 local deleted = 0
 for _, member in ipairs(members) do
   local id = member
-  if status == 'queued' then
-    id = string.sub(member, READY_KEY_LEN + 2)
-    redis.call('ZREM', K_READY, member)
-  end
+  if status == 'queued' then id = string.sub(member, READY_KEY_LEN + 2) end
   local key = PREFIX .. id
-  local current = redis.call('HGET', key, 'status')
-  if current == status then
-    unindex(key, id, status)
-    redis.call('ZREM', K_ALL, id)
+  local cur = redis.call('HMGET', key, 'status', 'rk')
+  if cur[1] == status then
+    unindex(id, status, cur[2])
+    zrem(K_ALL, id)
     redis.call('DEL', key)
     deleted = deleted + 1
-  elseif status ~= 'queued' then
-    -- A stale index entry: the job moved on or its record expired.
-    redis.call('ZREM', K_ENDED[status] or K_SCHED, id)
+  end
+  -- Stale entries (the job moved on, or its record expired) go as well.
+  if status == 'queued' then
+    zrem(K_READY, member)
+  else
+    zrem(K_ENDED[status] or K_SCHED, id)
   end
 end
+flush()
 return { deleted, #members }

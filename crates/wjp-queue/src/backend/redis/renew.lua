@@ -10,10 +10,11 @@ for i = 1, n do
   local cur = redis.call('HMGET', key, 'status', 'token', 'cx')
   if cur[1] == 'running' and cur[2] == token then
     redis.call('HSET', key, 'lu', until_ms)
-    redis.call('ZADD', K_RUN, until_ms, id)
+    zadd(K_RUN, until_ms, id)
     if cur[3] == '1' then out[i] = 2 else out[i] = 1 end
   else
     out[i] = 0
   end
 end
+flush()
 return out

@@ -6,19 +6,20 @@ local ids = redis.call('ZRANGEBYSCORE', K_EXP, '-inf', ARGV[3], 'LIMIT', 0, tonu
 local deleted = 0
 for _, id in ipairs(ids) do
   local key = PREFIX .. id
-  redis.call('ZREM', K_EXP, id)
+  zrem(K_EXP, id)
   local status = redis.call('HGET', key, 'status')
   if not status or K_ENDED[status] then
-    for _, k in pairs(K_ENDED) do redis.call('ZREM', k, id) end
-    redis.call('ZREM', K_ALL, id)
-    redis.call('DEL', key)
+    for _, k in pairs(K_ENDED) do zrem(k, id) end
+    zrem(K_ALL, id)
+    if status then redis.call('DEL', key) end
     deleted = deleted + 1
   else
     -- The id was enqueued afresh after its old record expired.
     for s, k in pairs(K_ENDED) do
-      if s ~= status then redis.call('ZREM', k, id) end
+      if s ~= status then zrem(k, id) end
     end
   end
 end
+flush()
 redis.call('XTRIM', K_EVENTS, 'MINID', '~', ARGV[5])
 return { deleted, #ids }
