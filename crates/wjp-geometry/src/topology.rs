@@ -822,23 +822,39 @@ fn order_cuts(t: &mut Topology) {
             Item::Open(c) => t.contours[*c].path.start().unwrap_or(Point::new(0.0, 0.0)),
         }
     };
+    // Deeper parts first (an island inside a hole is cut before that hole drops),
+    // nearest neighbour among the parts of the same depth.
+    let depth: Vec<usize> = items
+        .iter()
+        .map(|it| match it {
+            Item::Part(p) => t.contours[t.parts[*p].outer].depth,
+            Item::Open(_) => 0,
+        })
+        .collect();
     let nn = items.len() <= 20_000;
+    let mut by_depth: Vec<usize> = (0..items.len()).collect();
+    by_depth.sort_by_key(|&k| std::cmp::Reverse(depth[k]));
     let mut done = vec![false; items.len()];
     let mut rapid = 0.0;
     let mut order = Vec::new();
     let mut pierces = Vec::new();
     for step in 0..items.len() {
         let k = if nn {
-            (0..items.len())
+            let deepest = (0..items.len())
                 .filter(|&k| !done[k])
+                .map(|k| depth[k])
+                .max()
+                .unwrap_or(0);
+            (0..items.len())
+                .filter(|&k| !done[k] && depth[k] == deepest)
                 .min_by(|&a, &b| {
                     entry(&items[a], t)
                         .dist(cur)
                         .total_cmp(&entry(&items[b], t).dist(cur))
                 })
-                .unwrap_or(step)
+                .unwrap_or(by_depth[step])
         } else {
-            step
+            by_depth[step]
         };
         done[k] = true;
         match &items[k] {

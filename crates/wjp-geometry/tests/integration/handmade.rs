@@ -65,6 +65,10 @@ fn island_inside_a_hole_is_another_part() {
     assert_eq!(r.metrics.hole_count, 1);
     let depths: Vec<usize> = r.contours.iter().map(|c| c.depth).collect();
     assert!(depths.contains(&2));
+    // The island is cut first, while the hole around it still holds it.
+    let island = r.contours.iter().find(|c| c.depth == 2).unwrap().id;
+    assert_eq!(r.cut_order.first(), Some(&island));
+    assert_eq!(r.cut_order.len(), 3);
 }
 
 // Mistake 3: bulges ignored.
