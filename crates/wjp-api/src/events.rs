@@ -80,6 +80,7 @@ async fn all_events(
         queue_filter: queue.map(|q| q.to_string()),
         first: None,
         done: false,
+        no_wait: false,
         shutdown: state.shutdown.clone(),
     };
     Ok(Sse::new(follow.into_stream())
@@ -119,8 +120,10 @@ async fn job_events(
         queue_filter: None,
         first: None,
         done: false,
+        no_wait: false,
         shutdown: state.shutdown.clone(),
     };
+    follow.no_wait = job.status().is_terminal();
     if resume.is_none() {
         let mut snapshot = Event::of(&job, Timestamp::now());
         snapshot.id = cursor.unwrap_or_default();
@@ -142,6 +145,8 @@ struct Follow {
     first: Option<Event>,
     /// No more events after the buffered ones.
     done: bool,
+    /// The first read returns at once, even with nothing new.
+    no_wait: bool,
     shutdown: tokio_util::sync::CancellationToken,
 }
 
@@ -177,18 +182,30 @@ impl Follow {
             if self.done || self.shutdown.is_cancelled() {
                 return None;
             }
+            // A resumed stream of an ended job looks without waiting.
+            let wait = if std::mem::take(&mut self.no_wait) {
+                Duration::ZERO
+            } else {
+                FOLLOW_WAIT
+            };
             let read = tokio::select! {
-                r = self.queue.next_events(self.cursor.as_deref(), BATCH, FOLLOW_WAIT) => r,
+                r = self.queue.next_events(self.cursor.as_deref(), BATCH, wait) => r,
                 _ = self.shutdown.cancelled() => return None,
             };
             match read {
                 Ok(events) => {
+                    let caught_up = events.len() < BATCH;
                     if let Some(last) = events.last() {
                         self.cursor = Some(last.id.clone());
                     }
                     let wanted: Vec<Event> =
                         events.into_iter().filter(|e| self.wanted(e)).collect();
                     self.buffer.extend(wanted);
+                    if caught_up && self.buffer.is_empty() {
+                        if let Some(last) = self.check_job_ended().await {
+                            return Some(last);
+                        }
+                    }
                 }
                 Err(e) if e.is_client_error() => {
                     // A cursor the backend does not know: say so and end.
@@ -208,6 +225,28 @@ impl Follow {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Follow {
+    /// With nothing new for a job stream: whether the job ended anyway (a
+    /// stream resumed after its last event, or events pruned). If so, its
+    /// state is the stream's last message.
+    async fn check_job_ended(&mut self) -> Option<SseEvent> {
+        let id = self.job.as_ref()?;
+        match self.queue.job(id).await {
+            Ok(Some(job)) if job.status().is_terminal() => {
+                self.done = true;
+                let mut e = Event::of(&job, Timestamp::now());
+                e.id = self.cursor.clone().unwrap_or_default();
+                Some(message(&e))
+            }
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            _ => None,
         }
     }
 }

@@ -121,6 +121,20 @@ async fn a_job_stream_shows_progress_and_ends_with_the_job() {
     assert_eq!(only.data["status"], "completed");
     assert!(reader.next().await.is_none());
 
+    // Resuming after the job's last event: its final state, then the end.
+    let last_id = messages.last().unwrap().id.clone().unwrap();
+    let r = s
+        .client
+        .get(s.url(&format!("/jobs/{id}/events")))
+        .header("Last-Event-ID", &last_id)
+        .send()
+        .await
+        .unwrap();
+    let mut reader = Reader::new(r);
+    let only = reader.next().await.unwrap();
+    assert_eq!(only.data["status"], "completed");
+    assert!(reader.next().await.is_none());
+
     let (status, body) = s.get("/jobs/unknown/events").await;
     assert_eq!(status, 404, "{body}");
 }
