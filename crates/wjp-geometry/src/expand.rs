@@ -154,7 +154,7 @@ pub fn expand(doc: &Document, limits: ExpandLimits) -> Result<Expansion, Analysi
         w.out.notes.push((
             "nonuniform_scale",
             format!(
-                "{} arc(s) inside non-uniformly scaled blocks became elliptical and were flattened",
+                "{} arc(s) under a non-uniform transform (block scale or a tilted extrusion) became elliptical and were flattened",
                 w.nonuniform_arcs
             ),
         ));
@@ -265,13 +265,16 @@ impl Walker<'_> {
         t1: f64,
         min_segments: usize,
         m: &Affine,
+        size: f64,
         start: &mut Vec<Point>,
     ) {
         let g = |t: f64| {
             let p = f(t);
             m.apply(Point::new(p[0], p[1]))
         };
-        let tol = self.limits.tolerance;
+        // Small curves get a relative tolerance (1e-5 of their size) so their
+        // length stays exact whatever the absolute tolerance.
+        let tol = self.limits.tolerance.min(size * 1e-5).max(1e-12);
         let remaining = self.limits.max_points.saturating_sub(self.points);
         let mut budget = (remaining.min(1_000_000)) as usize;
         if start.is_empty() {
@@ -418,7 +421,8 @@ impl Walker<'_> {
                 };
                 let segs = (((t1 - t0) / TAU) * 16.0).ceil().max(2.0) as usize;
                 let mut pts = Vec::new();
-                self.curve(f, t0, t1, segs, m, &mut pts);
+                let size = m.max_scale() * (mj[0].hypot(mj[1]) * r.max(1.0));
+                self.curve(f, t0, t1, segs, m, size, &mut pts);
                 if full && pts.len() > 1 {
                     pts.pop();
                 }
@@ -451,10 +455,18 @@ impl Walker<'_> {
                         self.repaired_splines += 1;
                     }
                     let bps = nurbs.breakpoints();
+                    let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
+                    for c in &nurbs.control {
+                        for i in 0..2 {
+                            lo[i] = lo[i].min(c[i]);
+                            hi[i] = hi[i].max(c[i]);
+                        }
+                    }
+                    let size = m.max_scale() * (hi[0] - lo[0]).hypot(hi[1] - lo[1]);
                     let min_seg = if nurbs.degree == 1 { 1 } else { 4 };
                     for w in bps.windows(2) {
                         let nn = &nurbs;
-                        self.curve(|t| nn.eval(t), w[0], w[1], min_seg, m, &mut pts);
+                        self.curve(|t| nn.eval(t), w[0], w[1], min_seg, m, size, &mut pts);
                     }
                 } else if fit.len() >= 2 {
                     self.fit_splines += 1;

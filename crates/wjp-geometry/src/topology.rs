@@ -913,6 +913,39 @@ fn order_cuts(t: &mut Topology) {
     t.rapid_mm = rapid;
 }
 
+/// A small multiplicative hasher for integer grid keys (SipHash is needlessly slow
+/// here and the keys are not attacker-chosen in a way that matters: the work is
+/// bounded by the budget anyway).
+#[derive(Default, Clone, Copy)]
+struct FastHash;
+
+#[derive(Default)]
+struct FastHasher(u64);
+
+impl std::hash::BuildHasher for FastHash {
+    type Hasher = FastHasher;
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(0)
+    }
+}
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.write_u64(v as u64);
+    }
+}
+
 /// Narrowest distance between two different closed contours, when below `limit`
 /// (None when all are farther apart). Bounded by `budget` segment pairs.
 fn min_web(
@@ -929,10 +962,6 @@ fn min_web(
         extent.add(Point::new(c.bbox_mm[0], c.bbox_mm[1]));
         extent.add(Point::new(c.bbox_mm[2], c.bbox_mm[3]));
     }
-    // Cells at least `limit` wide (so neighbours suffice) and at most ~2048 across.
-    let cell = limit
-        .max(1e-3)
-        .max(extent.width().max(extent.height()) / 2048.0);
     let mut segs: Vec<(usize, Point, Point)> = Vec::new();
     for c in contours.iter().filter(|c| c.closed) {
         let bb = Bbox {
@@ -946,7 +975,19 @@ fn min_web(
             segs.push((c.id, pts[i], pts[(i + 1) % pts.len()]));
         }
     }
-    let mut grid: HashMap<(i64, i64), Vec<usize>> = HashMap::new();
+    let total_length: f64 = contours
+        .iter()
+        .filter(|c| c.closed)
+        .map(|c| c.length_mm)
+        .sum();
+    let n_segments = segs.len();
+    // Cells at least `limit` wide (so neighbours suffice), at most ~2048 across, and
+    // large enough that walking all segments registers about 4 cells per segment.
+    let cell = limit
+        .max(1e-3)
+        .max(extent.width().max(extent.height()) / 2048.0)
+        .max(total_length / (4.0 * n_segments.max(1) as f64));
+    let mut grid: HashMap<(i64, i64), Vec<usize>, FastHash> = HashMap::default();
     let mut inserted = 0u64;
     let key = |p: Point| ((p.x / cell).floor() as i64, (p.y / cell).floor() as i64);
     for (s, (_, a, b)) in segs.iter().enumerate() {

@@ -440,7 +440,13 @@ impl Path {
                 pts.push(s);
             }
             for (a, b, k) in self.segments() {
-                flatten_segment(a, b, k, local_tol, &mut pts);
+                // Small arcs get a relative tolerance so their length stays exact
+                // to about 1e-5 whatever the absolute tolerance.
+                let t = match bulge_arc(a, b, k) {
+                    Some(arc) => local_tol.min(arc.radius * 1e-5),
+                    None => local_tol,
+                };
+                flatten_segment(a, b, k, t, &mut pts);
             }
             if self.closed && pts.len() > 1 {
                 pts.pop();
