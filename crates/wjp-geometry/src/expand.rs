@@ -258,6 +258,7 @@ impl Walker<'_> {
     }
 
     /// Flatten a curve given in world 3D (projected to XY), then map by `m`.
+    #[allow(clippy::too_many_arguments)]
     fn curve<F: Fn(f64) -> P3>(
         &mut self,
         f: F,

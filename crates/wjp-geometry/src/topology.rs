@@ -838,7 +838,7 @@ fn order_cuts(t: &mut Topology) {
     let mut rapid = 0.0;
     let mut order = Vec::new();
     let mut pierces = Vec::new();
-    for step in 0..items.len() {
+    for &fallback in &by_depth {
         let k = if nn {
             let deepest = (0..items.len())
                 .filter(|&k| !done[k])
@@ -852,9 +852,9 @@ fn order_cuts(t: &mut Topology) {
                         .dist(cur)
                         .total_cmp(&entry(&items[b], t).dist(cur))
                 })
-                .unwrap_or(by_depth[step])
+                .unwrap_or(fallback)
         } else {
-            by_depth[step]
+            fallback
         };
         done[k] = true;
         match &items[k] {
