@@ -280,7 +280,10 @@ async fn throughput() {
     let enqueue = JOBS as f64 / t.elapsed().as_secs_f64();
     {
         let mut conn = store.server.connection(0);
-        let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut conn).unwrap();
+        let stats: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query(&mut conn)
+            .unwrap();
         for line in stats.lines().filter(|l| l.contains("evalsha")) {
             println!("after enqueue: {line}");
         }
@@ -299,17 +302,29 @@ async fn throughput() {
     }
     let drain = JOBS as f64 / t.elapsed().as_secs_f64();
     let mut conn = store.server.connection(0);
-    let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut conn).unwrap();
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut conn)
+        .unwrap();
     for line in stats.lines().filter(|l| l.contains("calls=")) {
         println!("{line}");
     }
     let t = Instant::now();
     let mut latencies = Vec::new();
-    let worker = start_worker(&handles[0], builtin_handlers(), fast_config("lat", &["default"]));
+    let worker = start_worker(
+        &handles[0],
+        builtin_handlers(),
+        fast_config("lat", &["default"]),
+    );
     let mut cursor = queue.last_event_id().await.unwrap();
     for _ in 0..300 {
         let start = Instant::now();
-        let id = queue.enqueue(request("noop", json!({}))).await.unwrap().job.id;
+        let id = queue
+            .enqueue(request("noop", json!({})))
+            .await
+            .unwrap()
+            .job
+            .id;
         'wait: loop {
             let events = queue
                 .next_events(cursor.as_deref(), 1000, Duration::from_secs(10))

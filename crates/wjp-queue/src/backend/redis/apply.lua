@@ -3,8 +3,8 @@
 -- Per transition (15 arguments from ARGV[3]): id, expected status,
 -- expected token ('' for none), new status, new token ('' for none), body,
 -- attempt, error kind ('' for none), priority, run_at, lease until,
--- expires_at, event progress ('' for none), event message ('-' or '+text'),
--- event time. KEYS[11 + i]: the job's hash.
+-- expires_at, event progress ('' for none), event message (hex, '' for
+-- none), event time. KEYS[11 + i]: the job's key.
 -- Returns per transition: 1 applied, 0 refused.
 local N = 15
 local n = (#ARGV - 2) / N
@@ -14,35 +14,23 @@ for i = 1, n do
   local b = 2 + (i - 1) * N
   local id = ARGV[b + 1]
   local key = KEYS[11 + i]
-  local cur = redis.call('HMGET', key, 'status', 'token', 'seq', 'ls', 'kind', 'rk')
-  local old = cur[1]
-  if old == ARGV[b + 2] and (cur[2] or '') == ARGV[b + 3] then
-    local status, token = ARGV[b + 4], ARGV[b + 5]
-    local run_at = ARGV[b + 10]
-    unindex(id, old, cur[6])
-    if old == 'running' then
-      redis.call('HDEL', key, 'token', 'cw', 'cl', 'cn', 'lu', 'pg', 'pm', 'cx')
-    end
-    local fields = { 'status', status, 'body', ARGV[b + 6], 'attempt', ARGV[b + 7],
-      'ek', ARGV[b + 8] }
-    if token ~= '' then
-      fields[#fields + 1] = 'token'
-      fields[#fields + 1] = token
-    end
+  local cur = parse(redis.call('GET', key))
+  if cur and cur[F_STATUS] == ARGV[b + 2] and cur[F_TOKEN] == ARGV[b + 3] then
+    local status, run_at = ARGV[b + 4], ARGV[b + 10]
+    unindex(id, cur[F_STATUS], cur[F_RK])
     local rk = false
     if status == 'queued' or status == 'scheduled' then
-      rk = ready_key(ARGV[b + 9], run_at, cur[3])
-      fields[#fields + 1] = 'rk'
-      fields[#fields + 1] = rk
+      rk = ready_key(ARGV[b + 9], run_at, cur[F_SEQ])
     end
-    redis.call('HSET', key, unpack(fields))
-    index(id, status, rk, run_at, cur[4], ARGV[b + 11], ARGV[b + 12])
+    local value = format(header(status, ARGV[b + 5], ARGV[b + 7], cur[F_KIND], ARGV[b + 8],
+      cur[F_SEQ], cur[F_LS], rk), ARGV[b + 6])
     if K_ENDED[status] then
-      redis.call('PEXPIREAT', key, ARGV[b + 12])
-    elseif K_ENDED[old] then
-      redis.call('PERSIST', key)
+      redis.call('SET', key, value, 'PXAT', ARGV[b + 12])
+    else
+      redis.call('SET', key, value)
     end
-    emit(id, cur[5], status, ARGV[b + 7], ARGV[b + 13], optional(ARGV[b + 14]), ARGV[b + 8],
+    index(id, status, rk, run_at, cur[F_LS], ARGV[b + 11], ARGV[b + 12])
+    emit(id, cur[F_KIND], status, ARGV[b + 7], ARGV[b + 13], ARGV[b + 14], ARGV[b + 8],
       ARGV[b + 15])
     if status == 'queued' then woke = true end
     out[i] = 1
@@ -51,5 +39,6 @@ for i = 1, n do
   end
 end
 flush()
+publish()
 if woke then wake() end
 return out

@@ -48,7 +48,7 @@ local function zrem(key, member)
   end
   list[#list + 1] = member
 end
-local CHUNK = 4000 -- stays under Lua's limit on unpacked arguments
+local CHUNK = 2000 -- stays under Lua's limit on unpacked arguments
 local function flush()
   for key, list in pairs(removals) do
     for i = 1, #list, CHUNK do
@@ -92,31 +92,52 @@ local function index(id, status, rk, run_at, ls, lease_until, expires_at)
   end
 end
 
--- Appends an event. `progress`, `message` and `error_kind` may be false.
-local function emit(id, kind, status, attempt, progress, message, error_kind, at)
-  local fields = { 'j', id, 'k', kind, 's', status, 'a', attempt, 't', at }
-  if progress and progress ~= '' then
-    fields[#fields + 1] = 'p'
-    fields[#fields + 1] = progress
+-- A job is one string: a header line of `|`-separated fields, then the job
+-- as JSON (which has no raw newline). One GET and one SET per change: each
+-- `redis.call` costs about as much as the work it does. Header fields:
+local F_STATUS, F_TOKEN, F_ATTEMPT, F_KIND, F_ERROR, F_SEQ, F_LS, F_RK = 1, 2, 3, 4, 5, 6, 7, 8
+local F_WORKER, F_LEASE, F_CLAIMED, F_UNTIL, F_PROGRESS, F_MESSAGE, F_CANCEL = 9, 10, 11, 12, 13, 14, 15
+local FIELDS = 15
+-- Worker names and progress messages arrive hex-encoded, so they never
+-- contain a separator.
+
+-- The header fields and the body of a stored job, or nil.
+local function parse(value)
+  if not value then return nil end
+  local nl = string.find(value, '\n', 1, true)
+  local header = string.sub(value, 1, nl - 1)
+  local fields = {}
+  for field in string.gmatch(header .. '|', '([^|]*)|') do
+    fields[#fields + 1] = field
   end
-  if message then
-    fields[#fields + 1] = 'm'
-    fields[#fields + 1] = message
+  return fields, string.sub(value, nl + 1)
+end
+
+local function format(fields, body)
+  return table.concat(fields, '|', 1, FIELDS) .. '\n' .. body
+end
+
+-- A fresh header: what a job carries in a waiting or ended status.
+local function header(status, token, attempt, kind, error_kind, seq, ls, rk)
+  return { status, token or '', attempt, kind, error_kind or '', seq, ls, rk or '',
+    '', '', '', '', '', '', '' }
+end
+
+-- Events of one script call go out as one stream entry (field `e`), one
+-- line each: job|kind|status|attempt|progress|error kind|time|message (hex).
+local events = {}
+local function emit(id, kind, status, attempt, progress, message_hex, error_kind, at)
+  events[#events + 1] = table.concat({ id, kind, status, attempt, progress or '',
+    error_kind or '', at, message_hex or '' }, '|')
+end
+local function publish()
+  if #events > 0 then
+    redis.call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'e', table.concat(events, '\n'))
+    events = {}
   end
-  if error_kind and error_kind ~= '' then
-    fields[#fields + 1] = 'e'
-    fields[#fields + 1] = error_kind
-  end
-  redis.call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
 end
 
 -- Tells blocked workers that jobs became ready in this queue.
 local function wake()
   redis.call('XADD', K_WAKE, 'MAXLEN', '~', 100, '*', 'w', '1')
-end
-
--- Optional text arguments: '-' for none, '+' followed by the text.
-local function optional(text)
-  if text == '-' then return false end
-  return string.sub(text, 2)
 end

@@ -2,8 +2,8 @@
 -- (waiting, running or completed) is left alone and returned as stored;
 -- a failed or cancelled one is replaced.
 -- ARGV[3]: now. Then per job: id, status, body, priority, run_at,
--- created_at, kind. KEYS[11 + i]: the job's hash.
--- Returns per job: 1 when inserted, or the stored hash (HGETALL).
+-- created_at, kind. KEYS[11 + i]: the job's key.
+-- Returns per job: 1 when inserted, or the stored job.
 local now = ARGV[3]
 local N = 7
 local n = (#ARGV - 3) / N
@@ -15,19 +15,23 @@ for i = 1, n do
   local id, status, body = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local priority, run_at, created_at, kind = ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7]
   local key = KEYS[11 + i]
-  local current = redis.call('HMGET', key, 'status', 'rk')
-  if current[1] and current[1] ~= 'failed' and current[1] ~= 'cancelled' then
-    out[i] = redis.call('HGETALL', key)
-  else
-    if current[1] then
-      unindex(id, current[1], current[2])
-      redis.call('DEL', key)
+  local seq = seq0 + i
+  local ls = int(tonumber(created_at) * 1000 + seq % 1000)
+  local rk = ready_key(priority, run_at, seq)
+  local value = format(header(status, '', 0, kind, '', int(seq), ls, rk), body)
+  local stored = redis.call('SET', key, value, 'NX', 'GET')
+  local inserted = not stored
+  if stored then
+    local old = parse(stored)
+    if old[F_STATUS] == 'failed' or old[F_STATUS] == 'cancelled' then
+      unindex(id, old[F_STATUS], old[F_RK])
+      redis.call('SET', key, value)
+      inserted = true
+    else
+      out[i] = stored
     end
-    local seq = seq0 + i
-    local ls = int(tonumber(created_at) * 1000 + seq % 1000)
-    local rk = ready_key(priority, run_at, seq)
-    redis.call('HSET', key, 'status', status, 'body', body, 'seq', int(seq), 'ls', ls,
-      'kind', kind, 'attempt', 0, 'ek', '', 'rk', rk)
+  end
+  if inserted then
     zadd(K_ALL, ls, id)
     index(id, status, rk, run_at, ls, 0, 0)
     emit(id, kind, status, 0, false, false, false, now)
@@ -36,5 +40,6 @@ for i = 1, n do
   end
 end
 flush()
+publish()
 if woke then wake() end
 return out

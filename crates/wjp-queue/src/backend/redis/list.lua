@@ -1,7 +1,7 @@
 -- Lists jobs of one queue, newest first, below a list score.
 -- ARGV[3]: exclusive upper bound ('+inf' or '(score'), [4]: status or '',
 -- [5]: how many, [6]: how many index entries to look at at most.
--- Returns {resume bound or '' when the index is exhausted, score1, hash1, ...}.
+-- Returns {resume bound or '' when the index is exhausted, score1, job1, ...}.
 local bound, status = ARGV[3], ARGV[4]
 local want, cap = tonumber(ARGV[5]), tonumber(ARGV[6])
 local source = K_ALL
@@ -19,11 +19,11 @@ while found < want and scanned < cap do
     local id, score = chunk[i], chunk[i + 1]
     scanned = scanned + 1
     bound = '(' .. score
-    local key = PREFIX .. id
-    local current = redis.call('HGET', key, 'status')
-    if current and (status == '' or current == status) then
+    local stored = redis.call('GET', PREFIX .. id)
+    local cur = parse(stored)
+    if cur and (status == '' or cur[F_STATUS] == status) then
       out[#out + 1] = score
-      out[#out + 1] = redis.call('HGETALL', key)
+      out[#out + 1] = stored
       found = found + 1
       if found >= want then break end
     end

@@ -295,13 +295,6 @@ impl Call {
     }
 }
 
-fn opt_text(text: Option<&str>) -> String {
-    match text {
-        Some(t) => format!("+{t}"),
-        None => "-".into(),
-    }
-}
-
 fn text(value: &Value) -> Result<String> {
     match value {
         Value::BulkString(bytes) => String::from_utf8(bytes.clone()).map_err(corrupt),
@@ -350,45 +343,75 @@ fn hash(value: Value) -> Result<HashMap<String, String>> {
     }
 }
 
-fn parse_field<T: std::str::FromStr>(
-    h: &HashMap<String, String>,
-    field: &str,
-) -> Result<Option<T>> {
-    match h.get(field).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => v
+fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Result<String> {
+    let bytes = (0..text.len() / 2)
+        .map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2).unwrap_or("zz"), 16))
+        .collect::<std::result::Result<Vec<u8>, _>>()
+        .map_err(|_| corrupt(format!("invalid hex text {text:?}")))?;
+    String::from_utf8(bytes).map_err(corrupt)
+}
+
+fn optional_hex(text: Option<&str>) -> String {
+    text.map(hex).unwrap_or_default()
+}
+
+/// Header fields of a stored job, in `common.lua`'s order.
+const F_STATUS: usize = 0;
+const F_TOKEN: usize = 1;
+const F_WORKER: usize = 8;
+const F_LEASE: usize = 9;
+const F_CLAIMED: usize = 10;
+const F_UNTIL: usize = 11;
+const F_PROGRESS: usize = 12;
+const F_MESSAGE: usize = 13;
+const F_CANCEL: usize = 14;
+const FIELDS: usize = 15;
+
+fn header_field<T: std::str::FromStr>(fields: &[&str], i: usize) -> Result<Option<T>> {
+    match fields[i] {
+        "" => Ok(None),
+        v => v
             .parse()
             .map(Some)
-            .map_err(|_| corrupt(format!("job field {field} has an invalid value {v:?}"))),
+            .map_err(|_| corrupt(format!("job header field {i} has an invalid value {v:?}"))),
     }
 }
 
-/// Rebuilds a job from its hash (see the module docs for the fields).
-fn job_from_hash(h: &HashMap<String, String>) -> Result<Job> {
-    let body = h
-        .get("body")
-        .ok_or_else(|| corrupt("job hash without a body"))?;
+/// Rebuilds a job from its stored form: a header line (see `common.lua`),
+/// then the job as JSON as the state machine last wrote it.
+fn job_from_value(value: &str) -> Result<Job> {
+    let (header, body) = value
+        .split_once('\n')
+        .ok_or_else(|| corrupt("stored job without a header"))?;
+    let fields: Vec<&str> = header.split('|').collect();
+    if fields.len() != FIELDS {
+        return Err(corrupt(format!("stored job header {header:?}")));
+    }
     let mut job: Job = serde_json::from_str(body).map_err(corrupt)?;
-    let status: Status = h
-        .get("status")
-        .ok_or_else(|| corrupt("job hash without a status"))?
-        .parse()?;
+    let status: Status = fields[F_STATUS].parse()?;
     if status == Status::Running && job.state.status != Status::Running {
-        let worker = h.get("cw").map(String::as_str).unwrap_or("unknown worker");
-        let lease: u64 = parse_field(h, "cl")?.unwrap_or(0);
-        let at: i64 = parse_field(h, "cn")?.unwrap_or(job.state.run_at.0);
-        job = state::claim(&job, worker, Duration::from_millis(lease), Timestamp(at)).job;
+        let worker = unhex(fields[F_WORKER])?;
+        let lease: u64 = header_field(&fields, F_LEASE)?.unwrap_or(0);
+        let at: i64 = header_field(&fields, F_CLAIMED)?.unwrap_or(job.state.run_at.0);
+        job = state::claim(&job, &worker, Duration::from_millis(lease), Timestamp(at)).job;
     }
     job.state.status = status;
-    job.state.lease_token = parse_field::<u64>(h, "token")?.map(LeaseToken);
-    if let Some(until) = parse_field::<i64>(h, "lu")? {
+    job.state.lease_token = header_field::<u64>(&fields, F_TOKEN)?.map(LeaseToken);
+    if let Some(until) = header_field::<i64>(&fields, F_UNTIL)? {
         job.state.lease_expires_at = Some(Timestamp(until));
     }
-    if let Some(progress) = parse_field::<f64>(h, "pg")? {
+    if let Some(progress) = header_field::<f64>(&fields, F_PROGRESS)? {
         job.state.progress = Some(progress);
-        job.state.progress_message = h.get("pm").cloned();
+        job.state.progress_message = match fields[F_MESSAGE] {
+            "" => None,
+            m => Some(unhex(m)?),
+        };
     }
-    if h.get("cx").is_some_and(|v| v == "1") {
+    if fields[F_CANCEL] == "1" {
         job.state.cancel_requested = true;
     }
     Ok(job)
@@ -411,8 +434,18 @@ impl std::fmt::Display for StreamPos {
     }
 }
 
-/// An event cursor: the last stream position seen in each queue.
-fn parse_cursor(cursor: &str) -> Result<BTreeMap<String, StreamPos>> {
+/// How far a follower has read one queue's stream: a whole entry, or the
+/// events of an entry up to and including one (an entry holds the events
+/// of one script call).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    entry: StreamPos,
+    through: Option<usize>,
+}
+
+/// An event cursor: how far the follower has read each queue's stream,
+/// `default=1700000000000-3,gcode=1700000000001-0.4`.
+fn parse_cursor(cursor: &str) -> Result<BTreeMap<String, Seen>> {
     let invalid = || QueueError::InvalidRequest(format!("invalid event id {cursor:?}"));
     if cursor.is_empty() {
         return Ok(BTreeMap::new());
@@ -422,42 +455,53 @@ fn parse_cursor(cursor: &str) -> Result<BTreeMap<String, StreamPos>> {
         .map(|part| {
             let (queue, pos) = part.split_once('=').ok_or_else(invalid)?;
             let queue = QueueName::parse(queue).map_err(|_| invalid())?;
-            Ok((
-                queue.to_string(),
-                StreamPos::parse(pos).ok_or_else(invalid)?,
-            ))
+            let (entry, through) = match pos.split_once('.') {
+                Some((entry, k)) => (entry, Some(k.parse().map_err(|_| invalid())?)),
+                None => (pos, None),
+            };
+            let entry = StreamPos::parse(entry).ok_or_else(invalid)?;
+            Ok((queue.to_string(), Seen { entry, through }))
         })
         .collect()
 }
 
-fn format_cursor(positions: &BTreeMap<String, StreamPos>) -> String {
+fn format_cursor(positions: &BTreeMap<String, Seen>) -> String {
     positions
         .iter()
-        .map(|(q, p)| format!("{q}={p}"))
+        .map(|(q, seen)| match seen.through {
+            Some(k) => format!("{q}={}.{k}", seen.entry),
+            None => format!("{q}={}", seen.entry),
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
 
-fn event_from_entry(queue: &str, fields: &HashMap<String, String>) -> Result<Event> {
-    let get = |f: &str| {
-        fields
-            .get(f)
-            .ok_or_else(|| corrupt(format!("event without field {f}")))
+/// One event line of a stream entry (see `common.lua`).
+fn event_from_line(queue: &str, line: &str) -> Result<Event> {
+    let f: Vec<&str> = line.split('|').collect();
+    let [job, kind, status, attempt, progress, error_kind, at, message] = f[..] else {
+        return Err(corrupt(format!("malformed event {line:?}")));
     };
     Ok(Event {
         id: String::new(),
-        job_id: JobId::parse(get("j")?)?,
+        job_id: JobId::parse(job)?,
         queue: QueueName::parse(queue)?,
-        kind: crate::job::Kind::parse(get("k")?)?,
-        status: get("s")?.parse()?,
-        attempt: get("a")?.parse().map_err(corrupt)?,
-        progress: parse_field(fields, "p")?,
-        message: fields.get("m").cloned(),
-        error_kind: match fields.get("e").filter(|e| !e.is_empty()) {
-            Some(e) => Some(e.parse::<ErrorKind>()?),
-            None => None,
+        kind: crate::job::Kind::parse(kind)?,
+        status: status.parse()?,
+        attempt: attempt.parse().map_err(corrupt)?,
+        progress: match progress {
+            "" => None,
+            p => Some(p.parse().map_err(corrupt)?),
         },
-        at: Timestamp(get("t")?.parse().map_err(corrupt)?),
+        message: match message {
+            "" => None,
+            m => Some(unhex(m)?),
+        },
+        error_kind: match error_kind {
+            "" => None,
+            e => Some(e.parse::<ErrorKind>()?),
+        },
+        at: Timestamp(at.parse().map_err(corrupt)?),
     })
 }
 
@@ -663,15 +707,15 @@ impl RedisBackend {
         }
     }
 
-    /// Reads job hashes by id from every known queue (one round trip), and
-    /// once more after re-reading the queue list if some were not found.
-    async fn find_hashes(&self, id: &JobId) -> Result<Option<(String, HashMap<String, String>)>> {
+    /// Reads a job by id from every known queue (one round trip), and once
+    /// more after re-reading the queue list if it was not found.
+    async fn find_stored(&self, id: &JobId) -> Result<Option<(String, String)>> {
         let mut fresh = false;
         loop {
             let queues = self.known_queues(fresh).await?;
             let mut pipe = redis::pipe();
             for q in &queues {
-                pipe.cmd("HGETALL").arg(job_key(q, id.as_str()));
+                pipe.cmd("GET").arg(job_key(q, id.as_str()));
             }
             let replies = if queues.is_empty() {
                 Vec::new()
@@ -679,9 +723,8 @@ impl RedisBackend {
                 self.run(&pipe).await?
             };
             for (q, reply) in queues.iter().zip(replies) {
-                let h = hash(reply)?;
-                if !h.is_empty() {
-                    return Ok(Some((q.clone(), h)));
+                if reply != Value::Nil {
+                    return Ok(Some((q.clone(), text(&reply)?)));
                 }
             }
             if fresh {
@@ -718,7 +761,7 @@ impl RedisBackend {
             let mut call = Call::new(&self.shared.scripts.claim, queue, &[]);
             call.arg(request.now.0)
                 .arg(*n)
-                .arg(&request.worker)
+                .arg(hex(&request.worker))
                 .arg(request.lease.as_millis() as u64);
             for _ in 0..*n {
                 call.arg(LeaseToken::random().0);
@@ -787,7 +830,10 @@ async fn watch_streams(client: Client, conn: ConnectionManager, tx: watch::Sende
                 let config = AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(Duration::from_secs(3)))
                     .set_response_timeout(None);
-                match client.get_multiplexed_async_connection_with_config(&config).await {
+                match client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                {
                     Ok(c) => {
                         refresh = true;
                         c
@@ -804,7 +850,13 @@ async fn watch_streams(client: Client, conn: ConnectionManager, tx: watch::Sende
             // Where each stream is now; whatever moved since is a change.
             match stream_tops(&conn).await {
                 Ok((names, tops)) => {
-                    signal(&tx, &names, tops.iter().filter(|(k, id)| last.get(*k) != Some(*id)).map(|(k, _)| k));
+                    signal(
+                        &tx,
+                        &names,
+                        tops.iter()
+                            .filter(|(k, id)| last.get(*k) != Some(*id))
+                            .map(|(k, _)| k),
+                    );
                     queues = names;
                     last = tops;
                     refresh = false;
@@ -827,7 +879,11 @@ async fn watch_streams(client: Client, conn: ConnectionManager, tx: watch::Sende
             continue;
         }
         let mut read = redis::cmd("XREAD");
-        read.arg("COUNT").arg(1).arg("BLOCK").arg(BLOCK.as_millis() as u64).arg("STREAMS");
+        read.arg("COUNT")
+            .arg(1)
+            .arg("BLOCK")
+            .arg(BLOCK.as_millis() as u64)
+            .arg("STREAMS");
         read.arg(last.keys().collect::<Vec<_>>());
         read.arg(last.values().collect::<Vec<_>>());
         let mut c = c;
@@ -884,7 +940,12 @@ async fn stream_tops(
     let mut keys = Vec::new();
     for q in &queues {
         for key in [wake_key(q), events_key(q)] {
-            pipe.cmd("XREVRANGE").arg(&key).arg("+").arg("-").arg("COUNT").arg(1);
+            pipe.cmd("XREVRANGE")
+                .arg(&key)
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1);
             keys.push(key);
         }
     }
@@ -923,7 +984,11 @@ fn read_reply_tops(reply: Value) -> Vec<(String, String)> {
 }
 
 /// Bumps the counters of the streams that moved.
-fn signal<'a>(tx: &watch::Sender<Signals>, queues: &[String], moved: impl Iterator<Item = &'a String>) {
+fn signal<'a>(
+    tx: &watch::Sender<Signals>,
+    queues: &[String],
+    moved: impl Iterator<Item = &'a String>,
+) {
     let moved: Vec<&String> = moved.collect();
     if moved.is_empty() {
         return;
@@ -986,7 +1051,7 @@ fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()
         .arg(s.lease_expires_at.map_or(0, |t| t.0))
         .arg(s.expires_at.map_or(0, |t| t.0))
         .arg(event.progress.map(|p| p.to_string()).unwrap_or_default())
-        .arg(opt_text(event.message.as_deref()))
+        .arg(optional_hex(event.message.as_deref()))
         .arg(now.0);
     Ok(())
 }
@@ -1040,7 +1105,7 @@ impl Backend for RedisBackend {
             if !forgets.is_empty() {
                 for (i, reply) in forgets.into_iter().zip(self.run(&pipe).await?) {
                     if !matches!(reply, Value::Int(_)) {
-                        out[i] = Some(Inserted::Existing(job_from_hash(&hash(reply)?)?));
+                        out[i] = Some(Inserted::Existing(job_from_value(&text(&reply)?)?));
                     }
                 }
             }
@@ -1085,7 +1150,7 @@ impl Backend for RedisBackend {
                 for (i, item) in chunk.iter().zip(array(reply)?) {
                     out[*i] = Some(match item {
                         Value::Int(_) => Inserted::New(jobs[*i].clone()),
-                        stored => Inserted::Existing(job_from_hash(&hash(stored)?)?),
+                        stored => Inserted::Existing(job_from_value(&text(&stored)?)?),
                     });
                 }
             }
@@ -1097,10 +1162,10 @@ impl Backend for RedisBackend {
     }
 
     async fn get(&self, id: &JobId) -> Result<Option<Job>> {
-        let Some((_, h)) = self.find_hashes(id).await? else {
+        let Some((_, stored)) = self.find_stored(id).await? else {
             return Ok(None);
         };
-        let job = job_from_hash(&h)?;
+        let job = job_from_value(&stored)?;
         if job.state.expires_at.is_some_and(|t| t <= Timestamp::now()) {
             return Ok(None);
         }
@@ -1151,7 +1216,7 @@ impl Backend for RedisBackend {
             }
             while let (Some(score), Some(h)) = (items.next(), items.next()) {
                 let score: i64 = text(&score)?.parse().map_err(corrupt)?;
-                let job = job_from_hash(&hash(h)?)?;
+                let job = job_from_value(&text(&h)?)?;
                 if job.state.expires_at.is_some_and(|t| t <= now) {
                     continue;
                 }
@@ -1305,7 +1370,7 @@ impl Backend for RedisBackend {
                 call.arg(u.lease.id.as_str())
                     .arg(u.lease.token.0)
                     .arg(u.progress.to_string())
-                    .arg(opt_text(u.message.as_deref()));
+                    .arg(optional_hex(u.message.as_deref()));
             }
         })
         .await?;
@@ -1314,7 +1379,7 @@ impl Backend for RedisBackend {
 
     async fn request_cancel(&self, id: &JobId) -> Result<bool> {
         let now = Timestamp::now();
-        let Some((queue, _)) = self.find_hashes(id).await? else {
+        let Some((queue, _)) = self.find_stored(id).await? else {
             return Ok(false);
         };
         let mut call = Call::new(&self.shared.scripts.cancel, &queue, &[id.as_str()]);
@@ -1473,9 +1538,14 @@ impl Backend for RedisBackend {
         let mut pipe = redis::pipe();
         for q in &queues {
             let start = match positions.get(q) {
-                Some(pos) => format!("({pos}"),
+                Some(Seen {
+                    entry,
+                    through: None,
+                }) => format!("({entry}"),
+                Some(Seen { entry, .. }) => entry.to_string(),
                 None => "-".into(),
             };
+            // Every entry holds at least one event: `limit` entries suffice.
             pipe.cmd("XRANGE")
                 .arg(events_key(q))
                 .arg(start)
@@ -1483,19 +1553,37 @@ impl Backend for RedisBackend {
                 .arg("COUNT")
                 .arg(limit);
         }
-        let mut entries = Vec::new();
+        // (entry, queue, index in entry, events in entry, line)
+        let mut lines: Vec<(StreamPos, &str, usize, usize, String)> = Vec::new();
         for (q, reply) in queues.iter().zip(self.run(&pipe).await?) {
-            for (pos, fields) in stream_entries(reply)? {
-                entries.push((pos, q.as_str(), fields));
+            let seen = positions.get(q).copied();
+            for (pos, mut fields) in stream_entries(reply)? {
+                let packed = fields.remove("e").unwrap_or_default();
+                let count = packed.split('\n').count();
+                for (k, line) in packed.split('\n').enumerate() {
+                    let already = seen.is_some_and(|s| {
+                        s.entry == pos && s.through.is_none_or(|through| k <= through)
+                    });
+                    if !already {
+                        lines.push((pos, q.as_str(), k, count, line.to_owned()));
+                    }
+                }
             }
         }
-        entries.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        entries.truncate(limit);
-        entries
+        lines.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        lines.truncate(limit);
+        lines
             .into_iter()
-            .map(|(pos, q, fields)| {
-                let mut event = event_from_entry(q, &fields)?;
-                positions.insert(q.to_owned(), pos);
+            .map(|(pos, q, k, count, line)| {
+                let mut event = event_from_line(q, &line)?;
+                let through = (k + 1 < count).then_some(k);
+                positions.insert(
+                    q.to_owned(),
+                    Seen {
+                        entry: pos,
+                        through,
+                    },
+                );
                 event.id = format_cursor(&positions);
                 Ok(event)
             })
@@ -1518,8 +1606,14 @@ impl Backend for RedisBackend {
         }
         let mut positions = BTreeMap::new();
         for (q, reply) in queues.iter().zip(self.run(&pipe).await?) {
-            if let Some((pos, _)) = stream_entries(reply)?.first() {
-                positions.insert(q.clone(), *pos);
+            if let Some((entry, _)) = stream_entries(reply)?.first() {
+                positions.insert(
+                    q.clone(),
+                    Seen {
+                        entry: *entry,
+                        through: None,
+                    },
+                );
             }
         }
         Ok((!positions.is_empty()).then(|| format_cursor(&positions)))
@@ -1582,13 +1676,12 @@ impl RedisBackend {
         }
         let mut pipe = redis::pipe();
         for key in &keys {
-            pipe.cmd("HGETALL").arg(key);
+            pipe.cmd("GET").arg(key);
         }
         let mut jobs = Vec::new();
         for reply in self.run(&pipe).await? {
-            let h = hash(reply)?;
-            if !h.is_empty() {
-                jobs.push(job_from_hash(&h)?);
+            if reply != Value::Nil {
+                jobs.push(job_from_value(&text(&reply)?)?);
             }
         }
         Ok(jobs)
@@ -1627,13 +1720,21 @@ mod tests {
 
     #[test]
     fn event_cursors_round_trip() {
-        let c = parse_cursor("default=1700000000000-3,gcode=1700000000001-0").unwrap();
-        assert_eq!(c["default"], StreamPos(1_700_000_000_000, 3));
+        let c = parse_cursor("default=1700000000000-3,gcode=1700000000001-0.4").unwrap();
+        assert_eq!(c["default"].entry, StreamPos(1_700_000_000_000, 3));
+        assert_eq!(c["gcode"].through, Some(4));
         assert_eq!(
             format_cursor(&c),
-            "default=1700000000000-3,gcode=1700000000001-0"
+            "default=1700000000000-3,gcode=1700000000001-0.4"
         );
         assert!(parse_cursor("12").is_err());
         assert!(parse_cursor("Bad=1-0").is_err());
+        assert!(parse_cursor("default=1-0.x").is_err());
+    }
+
+    #[test]
+    fn text_survives_hex() {
+        assert_eq!(hex("cancel requested"), "63616e63656c20726571756573746564");
+        assert_eq!(unhex(&hex("step 3|4\né")).unwrap(), "step 3|4\né");
     }
 }

@@ -16,9 +16,9 @@ for _, member in ipairs(members) do
   local id = member
   if status == 'queued' then id = string.sub(member, READY_KEY_LEN + 2) end
   local key = PREFIX .. id
-  local cur = redis.call('HMGET', key, 'status', 'rk')
-  if cur[1] == status then
-    unindex(id, status, cur[2])
+  local cur = parse(redis.call('GET', key))
+  if cur and cur[F_STATUS] == status then
+    unindex(id, status, cur[F_RK])
     zrem(K_ALL, id)
     redis.call('DEL', key)
     deleted = deleted + 1

@@ -1,5 +1,5 @@
 -- Extends leases of running jobs of one queue.
--- ARGV[3]: until. Per lease from ARGV[4]: id, token. KEYS[11 + i]: job hash.
+-- ARGV[3]: until. Per lease from ARGV[4]: id, token. KEYS[11 + i]: job key.
 -- Returns per lease: 0 lost, 1 held, 2 held and cancel requested.
 local until_ms = ARGV[3]
 local n = (#ARGV - 3) / 2
@@ -7,11 +7,12 @@ local out = {}
 for i = 1, n do
   local id, token = ARGV[2 + i * 2], ARGV[3 + i * 2]
   local key = KEYS[11 + i]
-  local cur = redis.call('HMGET', key, 'status', 'token', 'cx')
-  if cur[1] == 'running' and cur[2] == token then
-    redis.call('HSET', key, 'lu', until_ms)
+  local cur, body = parse(redis.call('GET', key))
+  if cur and cur[F_STATUS] == 'running' and cur[F_TOKEN] == token then
+    cur[F_UNTIL] = until_ms
+    redis.call('SET', key, format(cur, body))
     zadd(K_RUN, until_ms, id)
-    if cur[3] == '1' then out[i] = 2 else out[i] = 1 end
+    if cur[F_CANCEL] == '1' then out[i] = 2 else out[i] = 1 end
   else
     out[i] = 0
   end

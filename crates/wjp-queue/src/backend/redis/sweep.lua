@@ -1,5 +1,5 @@
 -- Deletes ended jobs of one queue past their TTL (Redis has usually expired
--- the hash already; this cleans the indexes) and trims old events.
+-- the record already; this cleans the indexes) and trims old events.
 -- ARGV[3]: now, [4]: limit, [5]: oldest event id to keep.
 -- Returns {deleted, index entries looked at}.
 local ids = redis.call('ZRANGEBYSCORE', K_EXP, '-inf', ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
@@ -7,7 +7,8 @@ local deleted = 0
 for _, id in ipairs(ids) do
   local key = PREFIX .. id
   zrem(K_EXP, id)
-  local status = redis.call('HGET', key, 'status')
+  local cur = parse(redis.call('GET', key))
+  local status = cur and cur[F_STATUS]
   if not status or K_ENDED[status] then
     for _, k in pairs(K_ENDED) do zrem(k, id) end
     zrem(K_ALL, id)
