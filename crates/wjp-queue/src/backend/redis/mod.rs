@@ -963,7 +963,7 @@ async fn stream_tops(
 /// The newest id per stream in an `XREAD` reply.
 fn read_reply_tops(reply: Value) -> Vec<(String, String)> {
     let streams = match reply {
-        Value::Map(pairs) => pairs.into_iter().map(|(k, v)| (k, v)).collect::<Vec<_>>(),
+        Value::Map(pairs) => pairs,
         other => array(other)
             .unwrap_or_default()
             .into_iter()
