@@ -8,7 +8,7 @@
 //! cuts (holes before their outer, nearest neighbour next) and measure the rapid
 //! travel; derive the manufacturability figures.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -1014,7 +1014,6 @@ fn min_web(
     }
     let mut best: Option<f64> = None;
     let mut checked = 0u64;
-    let mut pairs_seen: HashSet<(usize, usize)> = HashSet::new();
     for ((x, y), list) in &grid {
         for &s in list {
             for dx in 0..=1i64 {
@@ -1034,10 +1033,24 @@ fn min_web(
                             warnings.push(warn("web_check_skipped", 1, "the web/gap check was stopped: the drawing has too many close segments for its budget".into()));
                             return best;
                         }
-                        let d = segment_distance(segs[s].1, segs[s].2, segs[u].1, segs[u].2);
+                        // Cheap box test first: only pairs that could beat the
+                        // current best need the exact distance.
+                        let bound = best.unwrap_or(limit).min(limit);
+                        let (a0, a1, b0, b1) = (segs[s].1, segs[s].2, segs[u].1, segs[u].2);
+                        let gap_x =
+                            (b0.x.min(b1.x) - a0.x.max(a1.x)).max(a0.x.min(a1.x) - b0.x.max(b1.x));
+                        let gap_y =
+                            (b0.y.min(b1.y) - a0.y.max(a1.y)).max(a0.y.min(a1.y) - b0.y.max(b1.y));
+                        if gap_x >= bound || gap_y >= bound {
+                            continue;
+                        }
+                        let d = segment_distance(a0, a1, b0, b1);
                         if d < limit {
-                            pairs_seen.insert((segs[s].0.min(segs[u].0), segs[s].0.max(segs[u].0)));
                             best = Some(best.map_or(d, |b| b.min(d)));
+                            if d <= 0.0 {
+                                // Contours touch or cross: nothing is narrower.
+                                return best;
+                            }
                         }
                     }
                 }

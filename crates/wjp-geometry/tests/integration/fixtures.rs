@@ -123,7 +123,15 @@ fn agrees_with_reference_figures() {
                 );
                 (w, why)
             }
-            None => (rl, "reference"),
+            None => {
+                // Cuttable entity counts agree too (blocks expanded).
+                for k in wjp_geometry::CUT_ENTITIES {
+                    let theirs = r["counts"][*k].as_u64().unwrap_or(0);
+                    let mine = ours.entity_counts.get(*k).copied().unwrap_or(0);
+                    assert_eq!(mine, theirs, "{file}: {k} count");
+                }
+                (rl, "reference")
+            }
         };
         if rl > 0.0 {
             assert!(
