@@ -356,3 +356,30 @@ async fn futures_join(store: &RedisStore, n: usize) -> Vec<wjp_queue::Queue> {
     }
     out
 }
+
+#[tokio::test]
+async fn a_job_id_is_one_job_across_queues() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut first = request("noop", json!(1));
+    first.job_id = Some("order-7".into());
+    assert!(queue.enqueue(first.clone()).await.unwrap().created);
+    let mut elsewhere = request("noop", json!(2));
+    elsewhere.job_id = Some("order-7".into());
+    elsewhere.queue = Some("gcode".into());
+    let again = queue.enqueue(elsewhere.clone()).await.unwrap();
+    assert!(!again.created);
+    assert_eq!(again.job.queue.as_str(), "default");
+
+    // Once cancelled, the id may be used afresh, in another queue too.
+    queue.cancel(&again.job.id).await.unwrap();
+    let fresh = queue.enqueue(elsewhere).await.unwrap();
+    assert!(fresh.created);
+    let stored = queue.job(&fresh.job.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.queue.as_str(), stored.payload.clone()),
+        ("gcode", json!(2))
+    );
+    let counts = queue.counts().await.unwrap();
+    assert_eq!(counts[0].cancelled + counts[0].queued, 0, "{counts:?}");
+}

@@ -7,11 +7,11 @@
 //!
 //! | key                       | type   | what                                        |
 //! |---------------------------|--------|---------------------------------------------|
-//! | `wjp:{q}:job:<id>`        | hash   | one job (see below); ended jobs expire      |
+//! | `wjp:{q}:job:<id>`        | string | one job (see below); ended jobs expire      |
 //! | `wjp:{q}:ready`           | zset   | queued jobs in claim order (lexicographic)  |
 //! | `wjp:{q}:scheduled`       | zset   | scheduled jobs by run-at                    |
 //! | `wjp:{q}:running`         | zset   | running jobs by lease expiry                |
-//! | `wjp:{q}:all`             | zset   | every job by list score (newest last)       |
+//! | `wjp:{q}:all`             | zset   | every job by list score (for listing)       |
 //! | `wjp:{q}:completed` ...   | zset   | ended jobs by list score, one per status    |
 //! | `wjp:{q}:expiry`          | zset   | ended jobs by expiry time (for the sweep)   |
 //! | `wjp:{q}:events`          | stream | events, capped (`MAXLEN ~`) and aged out    |
@@ -21,19 +21,29 @@
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
 //!
-//! A job hash holds the job as JSON (`body`) as the state machine last wrote
-//! it, plus the fields scripts read and write: `status`, `token`, `attempt`,
-//! `kind`, `ek` (error kind), `seq`, `ls` (list score), `rk` (ready key);
-//! a claim (`cw`, `cl`, `cn`: worker, lease, time), from which a reader
-//! derives the running job with [`state::claim`] itself; and the changes a
-//! running job gets without a new state: `lu` (lease renewed until), `pg`
-//! and `pm` (progress), `cx` (cancel requested).
+//! A job is one string: a header line of `|`-separated fields that scripts
+//! read and write (status, lease token, attempt, kind, error kind, enqueue
+//! sequence, list score, ready key; a claim: worker, lease, time; and what a
+//! running job gets without a new state: lease renewed until, progress,
+//! cancel requested), then the job as JSON as the state machine last wrote
+//! it. A claim does not rewrite the JSON: a reader derives the running job
+//! from the stored claim with [`state::claim`] itself. So every change is one
+//! `GET` and one `SET` inside a script, and an ended job's `SET` carries its
+//! expiry (`PXAT`).
+//!
+//! An id names one job across all queues: an insert first checks the other
+//! known queues (one multi-key `EXISTS` each). Readers that know an id but
+//! not its queue (`get`, renewals, cancel) ask every known queue in one
+//! pipeline.
 //!
 //! # Atomicity
 //! Every change is one Lua script (the `.lua` files beside this one, each
-//! prefixed with `common.lua`): check the guard, write the hash, move the id
-//! between indexes, append the event. Batches (insert, claim, apply) are one
-//! script per queue, sent in one pipeline.
+//! prefixed with `common.lua`): check the guard, write the job, move the id
+//! between indexes, append the events. Batches (insert, claim, apply) are
+//! one script call per queue and up to 500 jobs, sent in one pipeline;
+//! inside a call, index changes go out as one `ZADD`/`ZREM` per index and
+//! the events as one stream entry, because each `redis.call` costs about as
+//! much as the work it does.
 //!
 //! # Waiting
 //! Blocking reads never go through the shared connection (whose commands
@@ -42,9 +52,11 @@
 //! its own connection, and bumps counters that waiters watch.
 //!
 //! # Events
-//! Each queue has its own event stream, so a follower's cursor is the last
-//! stream id seen in each queue (`default=1700000000000-0,gcode=...`);
-//! [`Backend::events_after`] merges the streams by id.
+//! Each queue has its own event stream (one entry per script call, one line
+//! per event), so a follower's cursor says how far it read each queue:
+//! `default=1700000000000-0,gcode=1700000000001-3.4` (the whole first entry;
+//! the second up to its fifth event). [`Backend::events_after`] merges the
+//! streams by entry id.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -64,8 +76,10 @@ use crate::event::Event;
 use crate::job::{ErrorKind, Job, JobId, LeaseToken, QueueName, Status, Timestamp};
 use crate::state::{self, Transition};
 
-/// Events kept per queue (approximately: trimming is `MAXLEN ~`).
-const EVENTS_KEPT: u64 = 100_000;
+/// Event stream entries kept per queue (approximately: trimming is
+/// `MAXLEN ~`). An entry holds the events of one script call: one for a
+/// lone change, up to a batch (500) for batched ones.
+const EVENTS_KEPT: u64 = 20_000;
 /// Events older than this are trimmed by maintenance.
 const EVENTS_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Jobs per script call: bounds how long one script blocks the server.
@@ -1081,32 +1095,62 @@ impl Backend for RedisBackend {
         // that lives in another queue is that job (or replaces it when it
         // failed or was cancelled).
         let queues = self.known_queues(false).await?;
+        // One multi-key EXISTS per other queue (its keys share a slot);
+        // only when one counts a hit, look at each id of it.
+        let groups: Vec<(&String, Vec<usize>)> = queues
+            .iter()
+            .map(|q| {
+                let ids: Vec<usize> = (0..jobs.len())
+                    .filter(|i| jobs[*i].queue.as_str() != q.as_str())
+                    .collect();
+                (q, ids)
+            })
+            .filter(|(_, ids)| !ids.is_empty())
+            .collect();
         let mut probes = Vec::new();
-        let mut pipe = redis::pipe();
-        for (i, job) in jobs.iter().enumerate() {
-            for q in queues.iter().filter(|q| **q != job.queue.as_str()) {
-                pipe.cmd("EXISTS").arg(job_key(q, job.id.as_str()));
-                probes.push((i, q.clone()));
+        if !groups.is_empty() {
+            let mut pipe = redis::pipe();
+            for (q, ids) in &groups {
+                let keys: Vec<String> = ids
+                    .iter()
+                    .map(|i| job_key(q, jobs[*i].id.as_str()))
+                    .collect();
+                pipe.cmd("EXISTS").arg(keys);
+            }
+            let mut pipe_each = redis::pipe();
+            for ((q, ids), hits) in groups.iter().zip(self.run(&pipe).await?) {
+                if int(&hits)? > 0 {
+                    for i in ids {
+                        pipe_each
+                            .cmd("EXISTS")
+                            .arg(job_key(q, jobs[*i].id.as_str()));
+                        probes.push((*i, (*q).clone()));
+                    }
+                }
+            }
+            if !probes.is_empty() {
+                let found = self.run(&pipe_each).await?;
+                let mut hits = Vec::new();
+                for (probe, exists) in probes.into_iter().zip(found) {
+                    if int(&exists)? == 1 {
+                        hits.push(probe);
+                    }
+                }
+                probes = hits;
             }
         }
         if !probes.is_empty() {
-            let found = self.run(&pipe).await?;
             let mut pipe = redis::pipe();
             let mut forgets = Vec::new();
-            for ((i, q), exists) in probes.into_iter().zip(found) {
-                if int(&exists)? == 1 {
-                    let mut call =
-                        Call::new(&self.shared.scripts.forget, &q, &[jobs[i].id.as_str()]);
-                    call.arg(jobs[i].id.as_str());
-                    pipe.add_command(call.cmd);
-                    forgets.push(i);
-                }
+            for (i, q) in probes {
+                let mut call = Call::new(&self.shared.scripts.forget, &q, &[jobs[i].id.as_str()]);
+                call.arg(jobs[i].id.as_str());
+                pipe.add_command(call.cmd);
+                forgets.push(i);
             }
-            if !forgets.is_empty() {
-                for (i, reply) in forgets.into_iter().zip(self.run(&pipe).await?) {
-                    if !matches!(reply, Value::Int(_)) {
-                        out[i] = Some(Inserted::Existing(job_from_value(&text(&reply)?)?));
-                    }
+            for (i, reply) in forgets.into_iter().zip(self.run(&pipe).await?) {
+                if !matches!(reply, Value::Int(_)) {
+                    out[i] = Some(Inserted::Existing(job_from_value(&text(&reply)?)?));
                 }
             }
         }
