@@ -47,6 +47,10 @@ pub use report::{AnalysisReport, FileInfo, Metrics, OptionsEcho, Warning};
 pub use topology::{Contour, ContourRole, Part};
 pub use units::UnitsReport;
 
+/// Block nesting deeper than this is refused even if `Limits::max_block_depth` is
+/// larger (expansion recurses once per level).
+pub const MAX_BLOCK_DEPTH_CAP: usize = 256;
+
 /// Bounds on the work one analysis may do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -270,7 +274,8 @@ pub fn load_drawing(
     let exp = expand::expand(
         &doc,
         expand::ExpandLimits {
-            max_depth: limits.max_block_depth,
+            // Recursion: keep the stack bounded whatever the caller asks.
+            max_depth: limits.max_block_depth.min(MAX_BLOCK_DEPTH_CAP),
             max_expanded_entities: limits.max_expanded_entities,
             max_minsert_cells: limits.max_minsert_cells,
             max_points: limits.max_points,

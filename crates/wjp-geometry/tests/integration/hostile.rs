@@ -164,6 +164,17 @@ fn garbage_is_a_parse_error() {
 }
 
 #[test]
+fn empty_and_non_dxf_text_are_refused() {
+    assert_eq!(err(b"").code(), "dxf_parse_error");
+    assert_eq!(err(b"\n\n  \n").code(), "dxf_parse_error");
+    let e = err(b"0\nHELLO\n5\nworld\n");
+    assert!(e.to_string().contains("not a DXF"), "{e}");
+    // A bare entity list without sections is still read.
+    let r = analyze(line(0.0, 0.0, 3.0, 4.0).as_bytes());
+    assert!((r.metrics.cut_length_mm - 5.0).abs() < 1e-12);
+}
+
+#[test]
 fn file_size_limit() {
     let o = AnalysisOptions {
         limits: Limits {
