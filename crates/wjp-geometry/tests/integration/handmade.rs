@@ -547,3 +547,48 @@ fn svg_shows_styles_and_arcs() {
     assert!(svg.contains(" A10.0000 10.0000"));
     assert!(svg.ends_with("</svg>\n"));
 }
+
+#[test]
+fn layer_names_carry_intent() {
+    let hole_on_outer_layer = square(0.0, 0.0, 100.0).replace("8\nCUT\n", "8\nHOLES\n")
+        + &square(10.0, 10.0, 10.0).replace("8\nCUT\n", "8\nETCH\n");
+    let r = analyze(&mm(&hole_on_outer_layer));
+    assert!(has_warning(&r, "layer_role_mismatch"), "{:?}", r.warnings);
+    assert!(has_warning(&r, "surface_layers"), "{:?}", r.warnings);
+    let r = analyze(&mm(&square(0.0, 0.0, 100.0)));
+    assert!(!has_warning(&r, "layer_role_mismatch"));
+}
+
+// Mutated real files: flipped, deleted and inserted bytes never panic.
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    #[test]
+    fn mutated_fixtures_never_panic(
+        which in 0usize..6,
+        edits in proptest::collection::vec((0.0f64..1.0, 0u8..3, proptest::prelude::any::<u8>()), 1..20),
+    ) {
+        let files = [
+            "ezdxf_ASCII_R12.dxf",
+            "ezdxf_bin_dxf_r12.dxf",
+            "ezdxf_bin_dxf_r2000.dxf",
+            "sky_blocks2.dxf",
+            "sky_splines.dxf",
+            "wjp_medallion_sample.dxf",
+        ];
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/dxf")
+            .join(files[which]);
+        let mut d = std::fs::read(path).unwrap();
+        for (at, kind, byte) in edits {
+            let i = ((d.len() as f64) * at) as usize;
+            match kind {
+                0 if i < d.len() => d[i] = byte,
+                1 if i < d.len() => {
+                    d.remove(i);
+                }
+                _ => d.insert(i.min(d.len()), byte),
+            }
+        }
+        let _ = analyze_dxf_bytes(&d, &AnalysisOptions::default(), &mut |_, _| {});
+    }
+}
