@@ -83,9 +83,9 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<ExitCod
             backend.location
         );
     }
-    // Producer and workers share one backend handle, as `wjp api` and its in-process workers
-    // do: SQLite has one
-    // writer at a time, and a process queues its writes on one connection.
+    // Producer and workers share one backend handle, as `wjp api` and its
+    // in-process workers do: SQLite has one writer at a time, and a process
+    // queues its writes on one connection.
     let workers = vec![producer.clone(); args.workers];
 
     let enqueue_start = Instant::now();
