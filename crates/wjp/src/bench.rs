@@ -1,5 +1,5 @@
 //! `wjp bench`: end-to-end throughput and latency of `noop` jobs through the
-//! configured backend (a fresh temporary database unless `--data-dir` or a
+//! configured backend, with the producer and the workers in this process (a fresh temporary database unless `--data-dir` or a
 //! Redis server is given).
 //!
 //! Phases, each on an empty queue:
@@ -24,7 +24,7 @@ pub struct BenchArgs {
     /// Jobs per throughput phase.
     #[arg(long, default_value_t = 20_000)]
     pub jobs: usize,
-    /// Worker runtimes, each with its own backend connection.
+    /// Worker runtimes in this process, sharing its backend connection.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
     /// Jobs each worker runs at once.
@@ -83,10 +83,10 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<ExitCod
             backend.location
         );
     }
-    let mut workers = Vec::new();
-    for _ in 0..args.workers {
-        workers.push(global.open_queue().await?);
-    }
+    // Producer and workers share one backend handle, as `wjp api` and its
+    // in-process workers do: SQLite has one writer at a time, and a process
+    // queues its writes on one connection.
+    let workers = vec![producer.clone(); args.workers];
 
     let enqueue_start = Instant::now();
     enqueue_all(&producer, args.jobs, args.batch).await?;
