@@ -597,12 +597,17 @@ fn join_open(open: &[SourcePath], tol: f64, t: &mut Topology) -> Vec<Chain> {
     for (e, p) in ends.iter().enumerate() {
         grid.entry(key(*p)).or_default().push(e);
     }
+    // Endpoint comparisons allowed: many ends piled on one point would otherwise
+    // make joining quadratic.
+    const JOIN_BUDGET: u64 = 20_000_000;
+    let work = std::cell::Cell::new(0u64);
     let neighbours = |p: Point, grid: &HashMap<(i64, i64), Vec<usize>>| -> Vec<usize> {
         let (kx, ky) = key(p);
         let mut v = Vec::new();
         for dx in -1..=1 {
             for dy in -1..=1 {
                 if let Some(list) = grid.get(&(kx + dx, ky + dy)) {
+                    work.set(work.get() + list.len() as u64);
                     v.extend(list.iter().copied().filter(|&e| ends[e].dist(p) <= tol));
                 }
             }
@@ -624,6 +629,7 @@ fn join_open(open: &[SourcePath], tol: f64, t: &mut Topology) -> Vec<Chain> {
         }
     }
     let mut used = vec![false; open.len()];
+    let mut budget_hit = false;
     let mut out = Vec::new();
     for i in 0..open.len() {
         if used[i] {
@@ -635,7 +641,7 @@ fn join_open(open: &[SourcePath], tol: f64, t: &mut Topology) -> Vec<Chain> {
         let mut gaps = 0usize;
         // Extend at the tail, then at the head.
         for head in [false, true] {
-            loop {
+            while work.get() <= JOIN_BUDGET {
                 let p = if head {
                     verts[0].point()
                 } else {
@@ -678,6 +684,7 @@ fn join_open(open: &[SourcePath], tol: f64, t: &mut Topology) -> Vec<Chain> {
                 }
             }
         }
+        budget_hit |= work.get() > JOIN_BUDGET;
         let mut closed = false;
         if verts.len() >= 3 {
             let d = verts[0].point().dist(verts[verts.len() - 1].point());
@@ -707,6 +714,13 @@ fn join_open(open: &[SourcePath], tol: f64, t: &mut Topology) -> Vec<Chain> {
             gaps,
         ));
     }
+    if budget_hit {
+        t.warnings.push(warn(
+            "join_budget_exceeded",
+            1,
+            format!("too many entity ends meet at the same points: joining stopped after {JOIN_BUDGET} comparisons; some chains may be split"),
+        ));
+    }
     out
 }
 
@@ -718,6 +732,7 @@ fn nest(contours: &mut [Contour]) {
     let mut idx: Vec<usize> = (0..contours.len())
         .filter(|&i| contours[i].closed)
         .collect();
+    // Parents (larger) before children, so depths can be filled in one pass.
     idx.sort_by(|&a, &b| {
         contours[b]
             .area_mm2
@@ -730,17 +745,66 @@ fn nest(contours: &mut [Contour]) {
         max_x: c.bbox_mm[2],
         max_y: c.bbox_mm[3],
     };
+    // Candidate parents of a contour contain its first vertex. A uniform grid of
+    // about sqrt(n) x sqrt(n) cells finds them: small contours are registered in
+    // the cells their box covers, the few big ones are kept in one list.
+    let mut extent = Bbox::EMPTY;
+    for &i in &idx {
+        extent.union(&bbox(&contours[i]));
+    }
+    let across = ((idx.len() as f64).sqrt().ceil() as i64).clamp(1, 1024);
+    let cell = (extent.width().max(extent.height()) / across as f64).max(1e-9);
+    let key = |x: f64, y: f64| {
+        (
+            ((x - extent.min_x) / cell).floor() as i64,
+            ((y - extent.min_y) / cell).floor() as i64,
+        )
+    };
+    let mut grid: HashMap<(i64, i64), Vec<usize>, FastHash> = HashMap::default();
+    let mut big: Vec<usize> = Vec::new();
+    for &i in &idx {
+        let b = bbox(&contours[i]);
+        let (x0, y0) = key(b.min_x, b.min_y);
+        let (x1, y1) = key(b.max_x, b.max_y);
+        if (x1 - x0 + 1) * (y1 - y0 + 1) > 64 {
+            big.push(i);
+        } else {
+            for x in x0..=x1 {
+                for y in y0..=y1 {
+                    grid.entry((x, y)).or_default().push(i);
+                }
+            }
+        }
+    }
     let mut rings: HashMap<usize, Vec<Point>> = HashMap::new();
-    for pos in 0..idx.len() {
-        let i = idx[pos];
+    let mut candidates: Vec<usize> = Vec::new();
+    for &i in &idx {
         let bi = bbox(&contours[i]);
+        let ai = contours[i].area_mm2.abs();
+        let Some(p0) = contours[i].path.start() else {
+            continue;
+        };
+        candidates.clear();
+        let from_grid = grid
+            .get(&key(p0.x, p0.y))
+            .map(|v| v.as_slice())
+            .unwrap_or(&[]);
+        for &j in big.iter().chain(from_grid) {
+            if j != i && contours[j].area_mm2.abs() > ai && bbox(&contours[j]).contains(&bi, 1e-9) {
+                candidates.push(j);
+            }
+        }
+        // The parent is the smallest contour that contains this one.
+        candidates.sort_by(|&a, &b| {
+            contours[a]
+                .area_mm2
+                .abs()
+                .total_cmp(&contours[b].area_mm2.abs())
+        });
         let samples = sample_points(&contours[i].path);
         let mut parent = None;
-        for &j in idx[..pos].iter().rev() {
+        for &j in &candidates {
             let bj = bbox(&contours[j]);
-            if !bj.contains(&bi, 1e-9) || contours[j].area_mm2.abs() <= contours[i].area_mm2.abs() {
-                continue;
-            }
             let ring = rings
                 .entry(j)
                 .or_insert_with(|| contours[j].path.flatten(ring_tol(&bj)));
@@ -841,6 +905,49 @@ fn radii_and_corners(
     (inside, small, corners)
 }
 
+/// Visit order of points: nearest neighbour from `start` when there are few, a
+/// serpentine sweep over horizontal bands when there are many (O(n log n)).
+fn visit_order(points: &[Point], start: Point) -> Vec<usize> {
+    const NEAREST_NEIGHBOUR_MAX: usize = 2000;
+    let n = points.len();
+    if n <= NEAREST_NEIGHBOUR_MAX {
+        let mut left: Vec<usize> = (0..n).collect();
+        let mut cur = start;
+        let mut out = Vec::with_capacity(n);
+        while !left.is_empty() {
+            let (k, _) = left
+                .iter()
+                .enumerate()
+                .map(|(k, &i)| (k, points[i].dist(cur)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .unwrap_or((0, 0.0));
+            let i = left.swap_remove(k);
+            cur = points[i];
+            out.push(i);
+        }
+        return out;
+    }
+    let mut bb = Bbox::EMPTY;
+    for p in points {
+        bb.add(*p);
+    }
+    let bands = (n as f64).sqrt().ceil();
+    let band_h = (bb.height() / bands).max(1e-9);
+    let band = |p: Point| ((p.y - bb.min_y) / band_h).floor() as i64;
+    let mut out: Vec<usize> = (0..n).collect();
+    out.sort_by(|&a, &b| {
+        let (ba, bb_) = (band(points[a]), band(points[b]));
+        ba.cmp(&bb_).then_with(|| {
+            if ba % 2 == 0 {
+                points[a].x.total_cmp(&points[b].x)
+            } else {
+                points[b].x.total_cmp(&points[a].x)
+            }
+        })
+    });
+    out
+}
+
 fn order_cuts(t: &mut Topology) {
     // Items: parts (holes first, then the outer) and open chains.
     enum Item {
@@ -883,69 +990,49 @@ fn order_cuts(t: &mut Topology) {
             Item::Open(_) => 0,
         })
         .collect();
-    let nn = items.len() <= 20_000;
-    let mut by_depth: Vec<usize> = (0..items.len()).collect();
-    by_depth.sort_by_key(|&k| std::cmp::Reverse(depth[k]));
-    let mut done = vec![false; items.len()];
+    let max_depth = depth.iter().copied().max().unwrap_or(0);
     let mut rapid = 0.0;
     let mut order = Vec::new();
     let mut pierces = Vec::new();
-    for &fallback in &by_depth {
-        let k = if nn {
-            let deepest = (0..items.len())
-                .filter(|&k| !done[k])
-                .map(|k| depth[k])
-                .max()
-                .unwrap_or(0);
-            (0..items.len())
-                .filter(|&k| !done[k] && depth[k] == deepest)
-                .min_by(|&a, &b| {
-                    entry(&items[a], t)
-                        .dist(cur)
-                        .total_cmp(&entry(&items[b], t).dist(cur))
-                })
-                .unwrap_or(fallback)
-        } else {
-            fallback
-        };
-        done[k] = true;
-        match &items[k] {
-            Item::Part(p) => {
-                // Holes by nearest neighbour, then the outer.
-                let mut holes = t.parts[*p].holes.clone();
-                while !holes.is_empty() {
-                    let (hi, _) = holes
+    for level in (0..=max_depth).rev() {
+        let group: Vec<usize> = (0..items.len()).filter(|&k| depth[k] == level).collect();
+        let entries: Vec<Point> = group.iter().map(|&k| entry(&items[k], t)).collect();
+        for gi in visit_order(&entries, cur) {
+            match &items[group[gi]] {
+                Item::Part(p) => {
+                    // Holes by nearest neighbour, then the outer.
+                    let holes = &t.parts[*p].holes;
+                    let starts: Vec<Point> = holes
                         .iter()
-                        .enumerate()
-                        .map(|(i, &h)| (i, t.contours[h].path.start().unwrap_or(cur).dist(cur)))
-                        .min_by(|a, b| a.1.total_cmp(&b.1))
-                        .unwrap_or((0, 0.0));
-                    let h = holes.swap_remove(hi);
-                    let s = t.contours[h].path.start().unwrap_or(cur);
+                        .map(|&h| t.contours[h].path.start().unwrap_or(cur))
+                        .collect();
+                    for hi in visit_order(&starts, cur) {
+                        let s = starts[hi];
+                        rapid += s.dist(cur);
+                        cur = s;
+                        order.push(holes[hi]);
+                        pierces.push(s);
+                    }
+                    let o = t.parts[*p].outer;
+                    let s = t.contours[o].path.start().unwrap_or(cur);
                     rapid += s.dist(cur);
                     cur = s;
-                    order.push(h);
+                    order.push(o);
                     pierces.push(s);
                 }
-                let o = t.parts[*p].outer;
-                let s = t.contours[o].path.start().unwrap_or(cur);
-                rapid += s.dist(cur);
-                cur = s;
-                order.push(o);
-                pierces.push(s);
-            }
-            Item::Open(c) => {
-                let path = &t.contours[*c].path;
-                let (s, e) = (path.start().unwrap_or(cur), path.end().unwrap_or(cur));
-                let (s, e) = if e.dist(cur) < s.dist(cur) {
-                    (e, s)
-                } else {
-                    (s, e)
-                };
-                rapid += s.dist(cur);
-                order.push(*c);
-                pierces.push(s);
-                cur = e;
+                Item::Open(c) => {
+                    let path = &t.contours[*c].path;
+                    let (s, e) = (path.start().unwrap_or(cur), path.end().unwrap_or(cur));
+                    let (s, e) = if e.dist(cur) < s.dist(cur) {
+                        (e, s)
+                    } else {
+                        (s, e)
+                    };
+                    rapid += s.dist(cur);
+                    order.push(*c);
+                    pierces.push(s);
+                    cur = e;
+                }
             }
         }
     }

@@ -238,3 +238,41 @@ fn missing_file_is_an_io_error() {
     .unwrap_err();
     assert_eq!(e.code(), "dxf_io_error");
 }
+
+#[test]
+fn perforated_sheet_with_many_holes_is_fast_enough_to_finish() {
+    // 90 x 90 = 8100 holes in one sheet: nesting, ordering and the web check must
+    // not be quadratic (this would take minutes if they were).
+    let mut e = super::support::lwpoly(
+        &[
+            (0.0, 0.0, 0.0),
+            (1000.0, 0.0, 0.0),
+            (1000.0, 1000.0, 0.0),
+            (0.0, 1000.0, 0.0),
+        ],
+        true,
+    );
+    for i in 0..90 {
+        for j in 0..90 {
+            e += &circle(10.0 + i as f64 * 11.0, 10.0 + j as f64 * 11.0, 2.0);
+        }
+    }
+    let r = super::support::analyze(&mm(&e));
+    assert_eq!(r.metrics.part_count, 1);
+    assert_eq!(r.metrics.hole_count, 8100);
+    assert_eq!(r.metrics.pierce_count, 8101);
+    assert_eq!(r.cut_order.last(), Some(&r.parts[0].outer));
+}
+
+#[test]
+fn star_of_lines_from_one_point_is_bounded() {
+    let e: String = (0..4000)
+        .map(|k| {
+            let a = k as f64 * 0.0015;
+            line(0.0, 0.0, 100.0 * a.cos(), 100.0 * a.sin())
+        })
+        .collect();
+    let r = super::support::analyze(&mm(&e));
+    assert!(r.metrics.junctions >= 1);
+    assert!(r.metrics.pierce_count >= 2000);
+}
