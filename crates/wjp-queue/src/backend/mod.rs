@@ -115,14 +115,18 @@ pub struct QueueCounts {
 
 impl QueueCounts {
     pub fn add(&mut self, status: Status, n: u64) {
-        *match status {
+        *self.get_mut(status) += n;
+    }
+
+    pub fn get_mut(&mut self, status: Status) -> &mut u64 {
+        match status {
             Status::Scheduled => &mut self.scheduled,
             Status::Queued => &mut self.queued,
             Status::Running => &mut self.running,
             Status::Completed => &mut self.completed,
             Status::Failed => &mut self.failed,
             Status::Cancelled => &mut self.cancelled,
-        } += n;
+        }
     }
 
     pub fn get(&self, status: Status) -> u64 {

@@ -80,6 +80,7 @@ CREATE INDEX IF NOT EXISTS jobs_leases ON jobs(lease_expires_at) WHERE status = 
 CREATE INDEX IF NOT EXISTS jobs_scheduled ON jobs(run_at) WHERE status = 'scheduled';
 CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs(expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_by_queue_status ON jobs(queue, status, seq);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, seq);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     body TEXT NOT NULL,
@@ -609,18 +610,22 @@ impl Backend for SqliteBackend {
                 None => i64::MAX,
             };
             let limit = query.limit.clamp(1, 1000);
-            let jobs = select_jobs(
-                conn,
-                "seq < ?1 AND (?2 IS NULL OR queue = ?2) AND (?3 IS NULL OR status = ?3) \
-                 AND (expires_at IS NULL OR expires_at > ?4) ORDER BY seq DESC LIMIT ?5",
-                params![
-                    before,
-                    query.queue.as_ref().map(QueueName::as_str),
-                    query.status.map(Status::as_str),
-                    Timestamp::now().0,
-                    limit as i64 + 1,
-                ],
-            )?;
+            // Only the filters given appear in the SQL, so SQLite can walk
+            // the matching index in `seq` order instead of scanning history.
+            let mut sql = String::from("seq < ?1 AND (expires_at IS NULL OR expires_at > ?2)");
+            let mut values: Vec<rusqlite::types::Value> =
+                vec![before.into(), Timestamp::now().0.into()];
+            if let Some(queue) = &query.queue {
+                values.push(queue.to_string().into());
+                sql += &format!(" AND queue = ?{}", values.len());
+            }
+            if let Some(status) = query.status {
+                values.push(status.as_str().to_owned().into());
+                sql += &format!(" AND status = ?{}", values.len());
+            }
+            values.push((limit as i64 + 1).into());
+            sql += &format!(" ORDER BY seq DESC LIMIT ?{}", values.len());
+            let jobs = select_jobs(conn, &sql, rusqlite::params_from_iter(values))?;
             let more = jobs.len() > limit;
             let jobs: Vec<_> = jobs.into_iter().take(limit).collect();
             let next_cursor = if more {
@@ -838,9 +843,18 @@ impl Backend for SqliteBackend {
                 .map_err(storage)?;
             tx.execute("DELETE FROM workers WHERE expires_at <= ?1", params![now.0])
                 .map_err(storage)?;
+            // Events are in id order and time order alike: cut both ways
+            // from the low end, through the primary key, without a scan.
             tx.execute(
-                "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?1 OR at < ?2",
-                params![EVENTS_KEPT, now.0 - EVENTS_MAX_AGE.as_millis() as i64],
+                "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?1",
+                params![EVENTS_KEPT],
+            )
+            .map_err(storage)?;
+            tx.execute(
+                "DELETE FROM events WHERE id < COALESCE(\
+                 (SELECT id FROM events WHERE at >= ?1 ORDER BY id LIMIT 1), \
+                 (SELECT MAX(id) + 1 FROM events))",
+                params![now.0 - EVENTS_MAX_AGE.as_millis() as i64],
             )
             .map_err(storage)?;
             Ok(jobs as u64)
@@ -851,13 +865,35 @@ impl Backend for SqliteBackend {
     async fn counts(&self, queues: &[QueueName]) -> Result<Vec<QueueCounts>> {
         let queues = queues.to_vec();
         self.read(move |conn| {
-            let mut stmt = conn
+            // All rows by (queue, status) from the covering index, minus the
+            // few that expired but await the next sweep (from the expiry
+            // index): exact, without reading the rows themselves.
+            let now = Timestamp::now();
+            let mut all = conn
                 .prepare_cached(
-                    "SELECT status, COUNT(*) FROM jobs WHERE queue = ?1 \
-                     AND (expires_at IS NULL OR expires_at > ?2) GROUP BY status",
+                    "SELECT status, COUNT(*) FROM jobs WHERE queue = ?1 GROUP BY status",
                 )
                 .map_err(storage)?;
-            let now = Timestamp::now();
+            let mut expired = conn
+                .prepare_cached(
+                    "SELECT status, COUNT(*) FROM jobs WHERE expires_at <= ?1 AND queue = ?2 \
+                     GROUP BY status",
+                )
+                .map_err(storage)?;
+            let status_counts = |stmt: &mut rusqlite::CachedStatement<'_>,
+                                 params: &[&dyn rusqlite::ToSql]|
+             -> Result<Vec<(Status, u64)>> {
+                let rows = stmt
+                    .query_map(params, |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                    })
+                    .map_err(storage)?;
+                rows.map(|row| {
+                    let (status, n) = row.map_err(storage)?;
+                    Ok((status.parse::<Status>()?, n as u64))
+                })
+                .collect()
+            };
             queues
                 .iter()
                 .map(|queue| {
@@ -865,15 +901,12 @@ impl Backend for SqliteBackend {
                         name: queue.to_string(),
                         ..QueueCounts::default()
                     };
-                    let rows = stmt
-                        .query_map(params![queue.as_str(), now.0], |r| {
-                            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-                        })
-                        .map_err(storage)?;
-                    for row in rows {
-                        let (status, n) = row.map_err(storage)?;
-                        let status = status.parse::<Status>()?;
-                        counts.add(status, n as u64);
+                    for (status, n) in status_counts(&mut all, &[&queue.as_str()])? {
+                        counts.add(status, n);
+                    }
+                    for (status, n) in status_counts(&mut expired, &[&now.0, &queue.as_str()])? {
+                        let count = counts.get_mut(status);
+                        *count = count.saturating_sub(n);
                     }
                     Ok(counts)
                 })
