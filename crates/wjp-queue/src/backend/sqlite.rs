@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 use tokio::sync::Notify;
 
@@ -441,85 +442,116 @@ fn get_live(conn: &Connection, id: &JobId, now: Timestamp) -> Result<Option<Job>
     .map(|(job, _)| job))
 }
 
+/// The mutable columns, in the order [`state_values`] gives them.
+const STATE_COLUMNS: [&str; 16] = [
+    "status",
+    "progress",
+    "progress_message",
+    "result",
+    "error_kind",
+    "error_message",
+    "attempt",
+    "run_at",
+    "enqueued_at",
+    "started_at",
+    "completed_at",
+    "expires_at",
+    "worker",
+    "lease_token",
+    "lease_expires_at",
+    "cancel_requested",
+];
+
+/// A job state as SQL values, in [`STATE_COLUMNS`] order: the one mapping
+/// used by inserts and updates alike.
+fn state_values(s: &JobState) -> Vec<SqlValue> {
+    let time = |t: Option<Timestamp>| t.map_or(SqlValue::Null, |t| SqlValue::Integer(t.0));
+    let text = |t: Option<&str>| t.map_or(SqlValue::Null, |t| SqlValue::Text(t.to_owned()));
+    vec![
+        SqlValue::Text(s.status.as_str().to_owned()),
+        s.progress.map_or(SqlValue::Null, SqlValue::Real),
+        text(s.progress_message.as_deref()),
+        s.result
+            .as_ref()
+            .map_or(SqlValue::Null, |r| SqlValue::Text(to_json_text(r))),
+        text(s.error.as_ref().map(|e| e.kind.as_str())),
+        text(s.error.as_ref().map(|e| e.message.as_str())),
+        SqlValue::Integer(s.attempt.into()),
+        SqlValue::Integer(s.run_at.0),
+        time(s.enqueued_at),
+        time(s.started_at),
+        time(s.completed_at),
+        time(s.expires_at),
+        text(s.worker.as_deref()),
+        s.lease_token
+            .map_or(SqlValue::Null, |t| SqlValue::Integer(t.0 as i64)),
+        time(s.lease_expires_at),
+        SqlValue::Integer(s.cancel_requested.into()),
+    ]
+}
+
 fn insert_job(tx: &Transaction<'_>, job: &Job) -> Result<()> {
-    let s = &job.state;
-    let mut stmt = tx
-        .prepare_cached(
-            "INSERT INTO jobs (id, kind, queue, payload, priority, max_attempts, timeout_ms, \
-             result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, status, progress, \
-             progress_message, result, error_kind, error_message, attempt, run_at, enqueued_at, \
-             started_at, completed_at, expires_at, worker, lease_token, lease_expires_at, \
-             cancel_requested) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
-             ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
-        )
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        let columns = "id, kind, queue, payload, priority, max_attempts, timeout_ms, \
+                       result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, "
+            .to_owned()
+            + &STATE_COLUMNS.join(", ");
+        let n = 11 + STATE_COLUMNS.len();
+        let marks: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
+        format!("INSERT INTO jobs ({columns}) VALUES ({})", marks.join(", "))
+    });
+    let mut values = vec![
+        SqlValue::Text(job.id.to_string()),
+        SqlValue::Text(job.kind.to_string()),
+        SqlValue::Text(job.queue.to_string()),
+        SqlValue::Text(to_json_text(&job.payload)),
+        SqlValue::Integer(job.priority.into()),
+        SqlValue::Integer(job.max_attempts.into()),
+        SqlValue::Integer(job.timeout_ms as i64),
+        SqlValue::Integer(job.result_ttl_ms as i64),
+        SqlValue::Integer(job.failure_ttl_ms as i64),
+        SqlValue::Integer(job.backoff_ms as i64),
+        SqlValue::Integer(job.created_at.0),
+    ];
+    values.extend(state_values(&job.state));
+    tx.prepare_cached(sql)
+        .map_err(storage)?
+        .execute(rusqlite::params_from_iter(values))
         .map_err(storage)?;
-    stmt.execute(params![
-        job.id.as_str(),
-        job.kind.as_str(),
-        job.queue.as_str(),
-        to_json_text(&job.payload),
-        job.priority,
-        job.max_attempts,
-        job.timeout_ms as i64,
-        job.result_ttl_ms as i64,
-        job.failure_ttl_ms as i64,
-        job.backoff_ms as i64,
-        job.created_at.0,
-        s.status.as_str(),
-        s.progress,
-        s.progress_message,
-        s.result.as_ref().map(to_json_text),
-        s.error.as_ref().map(|e| e.kind.as_str()),
-        s.error.as_ref().map(|e| e.message.as_str()),
-        s.attempt,
-        s.run_at.0,
-        s.enqueued_at.map(|t| t.0),
-        s.started_at.map(|t| t.0),
-        s.completed_at.map(|t| t.0),
-        s.expires_at.map(|t| t.0),
-        s.worker,
-        s.lease_token.map(|t| t.0 as i64),
-        s.lease_expires_at.map(|t| t.0),
-        s.cancel_requested as i64,
-    ])
-    .map_err(storage)?;
     Ok(())
 }
 
 /// Writes a transition's new state if the guard holds; `true` if it did.
 fn apply_transition(tx: &Transaction<'_>, t: &Transition) -> Result<bool> {
-    let s = &t.job.state;
-    let mut stmt = tx
-        .prepare_cached(
-            "UPDATE jobs SET status = ?1, progress = ?2, progress_message = ?3, result = ?4, \
-             error_kind = ?5, error_message = ?6, attempt = ?7, run_at = ?8, enqueued_at = ?9, \
-             started_at = ?10, completed_at = ?11, expires_at = ?12, worker = ?13, \
-             lease_token = ?14, lease_expires_at = ?15, cancel_requested = ?16 \
-             WHERE id = ?17 AND status = ?18 AND lease_token IS ?19",
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        let n = STATE_COLUMNS.len();
+        let set: Vec<String> = STATE_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ?{}", i + 1))
+            .collect();
+        format!(
+            "UPDATE jobs SET {} WHERE id = ?{} AND status = ?{} AND lease_token IS ?{}",
+            set.join(", "),
+            n + 1,
+            n + 2,
+            n + 3
         )
-        .map_err(storage)?;
-    let changed = stmt
-        .execute(params![
-            s.status.as_str(),
-            s.progress,
-            s.progress_message,
-            s.result.as_ref().map(to_json_text),
-            s.error.as_ref().map(|e| e.kind.as_str()),
-            s.error.as_ref().map(|e| e.message.as_str()),
-            s.attempt,
-            s.run_at.0,
-            s.enqueued_at.map(|t| t.0),
-            s.started_at.map(|t| t.0),
-            s.completed_at.map(|t| t.0),
-            s.expires_at.map(|t| t.0),
-            s.worker,
-            s.lease_token.map(|t| t.0 as i64),
-            s.lease_expires_at.map(|t| t.0),
-            s.cancel_requested as i64,
-            t.job.id.as_str(),
-            t.expect.status.as_str(),
-            t.expect.lease_token.map(|t| t.0 as i64),
-        ])
+    });
+    let mut values = state_values(&t.job.state);
+    values.push(SqlValue::Text(t.job.id.to_string()));
+    values.push(SqlValue::Text(t.expect.status.as_str().to_owned()));
+    values.push(
+        t.expect
+            .lease_token
+            .map_or(SqlValue::Null, |t| SqlValue::Integer(t.0 as i64)),
+    );
+    let changed = tx
+        .prepare_cached(sql)
+        .map_err(storage)?
+        .execute(rusqlite::params_from_iter(values))
         .map_err(storage)?;
     if changed == 1 {
         append_event(tx, &Event::of(&t.job, Timestamp::now()))?;
