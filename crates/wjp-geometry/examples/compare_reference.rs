@@ -12,9 +12,9 @@ fn main() {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/dxf")
         });
     let reference = std::fs::read_to_string(dir.join("REFERENCE.jsonl")).expect("REFERENCE.jsonl");
+    // `--reference-convention` skips INSERTs with a Z scale of 0, as ezdxf does.
     let opts = wjp_geometry::AnalysisOptions {
-        // The reference (ezdxf) skips INSERTs with a Z scale of 0.
-        expand_zero_z_scale_inserts: false,
+        expand_zero_z_scale_inserts: !std::env::args().any(|a| a == "--reference-convention"),
         ..Default::default()
     };
     for line in reference.lines().filter(|l| !l.trim().is_empty()) {

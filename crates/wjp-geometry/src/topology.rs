@@ -465,6 +465,7 @@ pub fn intent_of_layer(layer: &str) -> Option<&'static str> {
 
 /// Warn where layer names and geometry disagree, and about layers that look like
 /// surface work (etching, pockets) rather than through-cuts.
+#[inline(never)] // one call per analysis; kept separate for profiles
 fn check_layer_intent(contours: &[Contour], warnings: &mut Vec<Warning>) {
     let mut mismatched = 0u64;
     let mut surface: Vec<&str> = Vec::new();
@@ -529,6 +530,7 @@ fn same_path(a: &Path, b: &Path, tol: f64) -> bool {
 }
 
 /// Total length where straight segments of different paths lie on each other.
+#[inline(never)] // one call per analysis; kept separate for profiles
 fn collinear_overlap(paths: &[SourcePath], tol: f64) -> f64 {
     // (angle bucket, offset bucket) -> intervals along the line.
     let mut lines: HashMap<(i64, i64), Vec<(f64, f64)>> = HashMap::new();
@@ -580,6 +582,7 @@ fn collinear_overlap(paths: &[SourcePath], tol: f64) -> f64 {
 
 type Chain = (Path, String, String, usize, usize);
 
+#[inline(never)] // one call per analysis; kept separate for profiles
 fn join_open(open: &[SourcePath], tol: f64, t: &mut Topology) -> Vec<Chain> {
     let cell = tol;
     let key = |p: Point| ((p.x / cell).floor() as i64, (p.y / cell).floor() as i64);
@@ -728,6 +731,7 @@ fn ring_tol(bb: &Bbox) -> f64 {
     (bb.width().max(bb.height()) * 1e-4).clamp(1e-6, 0.05)
 }
 
+#[inline(never)] // one call per analysis; kept separate for profiles
 fn nest(contours: &mut [Contour]) {
     let mut idx: Vec<usize> = (0..contours.len())
         .filter(|&i| contours[i].closed)
@@ -846,6 +850,7 @@ fn sample_points(p: &Path) -> Vec<Point> {
 }
 
 /// Smallest inside radius, length of small-radius arcs, number of sharp corners.
+#[inline(never)] // one call per analysis; kept separate for profiles
 fn radii_and_corners(
     p: &Path,
     role: ContourRole,
@@ -948,6 +953,7 @@ fn visit_order(points: &[Point], start: Point) -> Vec<usize> {
     out
 }
 
+#[inline(never)] // one call per analysis; kept separate for profiles
 fn order_cuts(t: &mut Topology) {
     // Items: parts (holes first, then the outer) and open chains.
     enum Item {
@@ -1087,6 +1093,7 @@ impl std::hash::Hasher for FastHasher {
 
 /// Narrowest distance between two different closed contours, when below `limit`
 /// (None when all are farther apart). Bounded by `budget` segment pairs.
+#[inline(never)] // one call per analysis; kept separate for profiles
 fn min_web(
     contours: &[Contour],
     limit: f64,
@@ -1109,7 +1116,16 @@ fn min_web(
             max_x: c.bbox_mm[2],
             max_y: c.bbox_mm[3],
         };
-        let pts = c.path.flatten(ring_tol(&bb).min(limit / 20.0).max(1e-6));
+        let raw = c.path.flatten(ring_tol(&bb).min(limit / 20.0).max(1e-6));
+        // Finely flattened curves carry far more points than a web check needs:
+        // keep points at least limit/20 apart (the shape moves by far less).
+        let step = limit / 20.0;
+        let mut pts: Vec<Point> = Vec::with_capacity(raw.len());
+        for p in raw {
+            if pts.last().is_none_or(|q: &Point| q.dist(p) >= step) {
+                pts.push(p);
+            }
+        }
         for i in 0..pts.len() {
             segs.push((c.id, pts[i], pts[(i + 1) % pts.len()]));
         }
