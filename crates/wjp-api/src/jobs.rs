@@ -110,7 +110,7 @@ async fn submit(
     ApiJson(request): ApiJson<JobRequest>,
 ) -> ApiResult<impl IntoResponse> {
     check_kind(&state, &request.kind)?;
-    let enqueued = state.queue.enqueue(request).await?;
+    let enqueued = state.enqueuer.enqueue(request).await?;
     let status = if enqueued.created {
         StatusCode::CREATED
     } else {

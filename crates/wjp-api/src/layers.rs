@@ -215,6 +215,7 @@ mod tests {
         let queue =
             wjp_queue::Queue::new(std::sync::Arc::new(backend), wjp_queue::Catalog::standard());
         let state = AppState {
+            enqueuer: crate::enqueue::Enqueuer::start(queue.clone()),
             queue,
             handlers: Default::default(),
             folders: std::sync::Arc::new(crate::files::Folders::create(dir.path()).unwrap()),

@@ -103,7 +103,7 @@ async fn dispatch(
     require_kind(state, kind, what)?;
     let request = JobRequest::new(kind, payload);
     if async_mode {
-        match state.queue.enqueue(request.clone()).await {
+        match state.enqueuer.enqueue(request.clone()).await {
             Ok(enqueued) => return Ok(Ran::Queued(enqueued.job.id.to_string())),
             Err(e) if e.is_client_error() => return Err(e.into()),
             Err(e) => {

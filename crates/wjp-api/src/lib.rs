@@ -24,6 +24,7 @@
 //! **Invariant**: no handler does CPU-heavy work on the async runtime, and
 //! every error a client sees is JSON `{success: false, error, code}`.
 
+pub mod enqueue;
 pub mod error;
 pub mod events;
 pub mod files;
@@ -146,12 +147,15 @@ pub struct AppState {
     pub folders: Arc<Folders>,
     pub config: Arc<ApiConfig>,
     pub metrics: Arc<Metrics>,
+    /// Writes enqueues in groups (see [`enqueue`]).
+    pub enqueuer: enqueue::Enqueuer,
     /// Cancelled on shutdown: ends event streams so the server can stop.
     pub shutdown: CancellationToken,
 }
 
 /// The whole API, for [`run`] and for tests. Creates the managed folders
-/// under `data_dir`. Event streams end when `shutdown` is cancelled.
+/// under `data_dir`. Event streams end when `shutdown` is cancelled. Call
+/// within a Tokio runtime (it starts the enqueue loop).
 pub fn router(
     queue: Queue,
     handlers: Handlers,
@@ -184,11 +188,12 @@ fn build(
         )
     })?;
     let state = AppState {
-        queue,
+        queue: queue.clone(),
         handlers,
         folders: Arc::new(folders),
         config: Arc::new(config),
         metrics,
+        enqueuer: enqueue::Enqueuer::start(queue.clone()),
         shutdown,
     };
     let routes = Router::new()

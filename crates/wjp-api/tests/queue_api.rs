@@ -392,3 +392,48 @@ async fn the_openapi_document_matches_the_routes() {
     }
     assert_eq!(documented, wjp_api::openapi::OPERATIONS.len());
 }
+
+/// Concurrent submissions are written in groups: each gets its own answer,
+/// a bad one is refused alone, and a repeated job id makes one job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_submissions_each_get_their_own_answer() {
+    let s = std::sync::Arc::new(
+        Server::with(Options {
+            workers: false,
+            ..Options::default()
+        })
+        .await,
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let s = s.clone();
+        tasks.spawn(async move {
+            let body = match i {
+                7 => json!({ "kind": "noop", "queue": "cutting" }),
+                20 | 21 | 22 => json!({ "kind": "noop", "job_id": "same-order" }),
+                _ => json!({ "kind": "noop", "payload": { "i": i } }),
+            };
+            let (status, body) = s.post("/jobs", body).await;
+            (i, status, body)
+        });
+    }
+    let mut created = 0;
+    let mut same = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        let (i, status, body) = r.unwrap();
+        match i {
+            7 => assert_eq!((status, error_code(&body)), (400, "unknown_queue")),
+            20..=22 => same.push((status, body["created"].as_bool().unwrap())),
+            _ => {
+                assert_eq!(status, 201, "{body}");
+                assert_eq!(body["payload"]["i"], i);
+                created += 1;
+            }
+        }
+    }
+    assert_eq!(created, 56);
+    same.sort();
+    assert_eq!(same, [(200, false), (200, false), (201, true)]);
+    let (_, page) = s.get("/jobs?limit=500").await;
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 57);
+}
