@@ -410,7 +410,7 @@ async fn concurrent_submissions_each_get_their_own_answer() {
         tasks.spawn(async move {
             let body = match i {
                 7 => json!({ "kind": "noop", "queue": "cutting" }),
-                20 | 21 | 22 => json!({ "kind": "noop", "job_id": "same-order" }),
+                20..=22 => json!({ "kind": "noop", "job_id": "same-order" }),
                 _ => json!({ "kind": "noop", "payload": { "i": i } }),
             };
             let (status, body) = s.post("/jobs", body).await;
