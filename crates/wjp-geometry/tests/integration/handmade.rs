@@ -592,3 +592,25 @@ proptest::proptest! {
         let _ = analyze_dxf_bytes(&d, &AnalysisOptions::default(), &mut |_, _| {});
     }
 }
+
+#[test]
+fn drawing_exposes_contours_with_arcs_kept() {
+    let d = wjp_geometry::load_drawing(
+        &mm(&(circle(50.0, 50.0, 10.0) + &square(0.0, 0.0, 100.0))),
+        &AnalysisOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let hole = d
+        .contours()
+        .iter()
+        .find(|c| c.role == ContourRole::Hole)
+        .unwrap();
+    assert_eq!(hole.vertices().len(), 2);
+    assert!(hole
+        .vertices()
+        .iter()
+        .all(|v| (v.bulge.abs() - 1.0).abs() < 1e-12));
+    assert_eq!(d.parts().len(), 1);
+    assert_eq!(d.parts()[0].holes, vec![hole.id]);
+}
