@@ -29,13 +29,10 @@ impl fmt::Display for SourcePos {
 /// Why an analysis could not produce a report.
 #[derive(Debug, thiserror::Error)]
 pub enum AnalysisError {
-    /// The file could not be read from disk.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The file could not be read from disk. The cause is part of the
+    /// message (not a chained source) so every caller shows it exactly once.
+    #[error("cannot read {path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
     /// The bytes are not a DXF file we can tokenize.
     #[error("not a readable DXF file: {message} at {pos}")]
     Parse { message: String, pos: SourcePos },

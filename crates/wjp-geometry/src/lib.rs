@@ -566,9 +566,9 @@ pub fn analyze_dxf_bytes(
 }
 
 fn read_file(path: &FsPath, limit: usize) -> Result<Vec<u8>, AnalysisError> {
-    let io = |source| AnalysisError::Io {
+    let io = |cause| AnalysisError::Io {
         path: path.display().to_string(),
-        source,
+        cause,
     };
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.len() as usize > limit {
