@@ -1,0 +1,1 @@
+//! CSV analysis (tests come with the analysis).
