@@ -19,7 +19,7 @@ pub mod error;
 pub mod image;
 pub mod options;
 
-pub use csv_analysis::{analyze_components_csv, CsvAnalysis, CsvFormat, CsvOptions};
+pub use csv_analysis::{analyze_components_csv, CsvAnalysis, CsvFormat, CsvOptions, Viability};
 pub use error::{ConvertError, CsvError};
 pub use image::{
     image_to_dxf, ContourRole, Conversion, ConversionReport, TracedContour, Vertex, INNER_LAYER,
