@@ -331,3 +331,96 @@ fn photo_fixtures_convert_and_are_read_back() {
         );
     }
 }
+
+/// A small deterministic generator, so failures reproduce.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+}
+
+#[test]
+fn outlines_enclose_exactly_the_foreground_pixels() {
+    // Random masks, saddles everywhere: outer areas minus hole areas is the pixel
+    // count, and nesting alternates outer/hole.
+    let mut rng = Lcg(7);
+    for case in 0..30 {
+        let (w, h) = (1 + rng.next() % 40, 1 + rng.next() % 40);
+        let density = rng.next() % 100;
+        let cells: Vec<bool> = (0..w * h).map(|_| rng.next() % 100 < density).collect();
+        let ink = cells.iter().filter(|&&b| b).count() as f64;
+        let bytes = png(w as u32, h as u32, |x, y| {
+            if cells[(u64::from(y) * w + u64::from(x)) as usize] {
+                0
+            } else {
+                255
+            }
+        });
+        let o = ConvertOptions {
+            min_area_px: 0.0,
+            threshold: Some(127),
+            auto_invert: false,
+            ..ConvertOptions::default()
+        };
+        match image_to_dxf(&bytes, &o) {
+            Ok(conv) => {
+                let net: f64 = conv
+                    .contours
+                    .iter()
+                    .map(|c| match c.role {
+                        ContourRole::Outer => c.area_px,
+                        ContourRole::Hole => -c.area_px,
+                    })
+                    .sum();
+                assert_eq!(net, ink, "case {case}: {w}x{h}");
+                for c in &conv.contours {
+                    match c.parent {
+                        Some(p) => {
+                            let parent = &conv.contours[p];
+                            assert_eq!(parent.depth + 1, c.depth, "case {case}");
+                            assert_ne!(parent.role, c.role, "case {case}");
+                        }
+                        None => {
+                            assert_eq!(c.depth, 0);
+                            assert_eq!(c.role, ContourRole::Outer);
+                        }
+                    }
+                }
+                // Every outline is read back closed by wjp-geometry.
+                let report = analyse(&conv.dxf);
+                assert_eq!(
+                    report.metrics.closed_contours as usize,
+                    conv.contours.len(),
+                    "case {case}"
+                );
+            }
+            Err(e) => {
+                assert_eq!(ink, 0.0, "case {case}: {e}");
+                assert_eq!(e.code(), "no_shapes");
+            }
+        }
+    }
+}
+
+#[test]
+fn mutated_images_never_panic() {
+    let base = fixture("images/simple_shapes.png");
+    let mut rng = Lcg(11);
+    let o = ConvertOptions::default();
+    for _ in 0..40 {
+        let mut bytes = base.clone();
+        for _ in 0..1 + rng.next() % 8 {
+            let i = (rng.next() as usize) % bytes.len();
+            bytes[i] = rng.next() as u8;
+        }
+        if let Err(e) = image_to_dxf(&bytes, &o) {
+            assert!(!e.code().is_empty());
+        }
+    }
+}
