@@ -2,8 +2,10 @@
 //! of simplified segments replaced by circular arcs (bulges) where every dense point
 //! of the run lies within the tolerance of one circle.
 //!
-//! Invariant: every dense point lies within `tol` of the output (lines and arcs pass
-//! through dense points; a run becomes an arc only if all its points fit).
+//! Invariant: every dense point lies within `tol` of the fitted lines and arcs (they
+//! pass through dense points; a run becomes an arc only if all its points fit); then
+//! a corner between two straight segments may move by at most `tol` to the
+//! intersection of the lines fitted to their points (the grid cuts traced corners).
 //! Work is bounded by a budget of point evaluations shared by a whole conversion.
 
 use serde::Serialize;
@@ -91,28 +93,42 @@ fn douglas_peucker(pts: &[[f64; 2]], tol: f64, budget: &mut Budget) -> Option<Ve
     Some((0..=n).filter(|&i| keep[i]).collect())
 }
 
-/// The bulge of the arc through dense points `a..=b` (indices mod n) if they all lie
-/// within `tol` of the circle through the first, middle and last point.
+/// The bulge of an arc from dense point `a` to `b` (indices mod n) if all points
+/// between lie within `tol` of it.
 fn arc_bulge(pts: &[[f64; 2]], a: usize, b: usize, tol: f64, budget: &mut Budget) -> Option<f64> {
     let n = pts.len();
     let p = |i: usize| pts[i % n];
     if b < a + 2 || !budget.spend(b - a + 1) {
         return None;
     }
-    let (pa, pm, pb) = (p(a), p((a + b) / 2), p(b));
-    let (bx, by) = (pb[0] - pa[0], pb[1] - pa[1]);
-    let (cx, cy) = (pm[0] - pa[0], pm[1] - pa[1]);
-    let d = 2.0 * (bx * cy - by * cx);
-    let scale2 = (bx * bx + by * by).max(cx * cx + cy * cy);
-    if d.abs() <= 1e-9 * scale2 {
+    // The circle through both ends that best fits the points between them: its
+    // centre lies on the chord's perpendicular bisector, m + s * u, and the
+    // algebraic residual |p - c|^2 - r^2 is linear in s (closed-form least squares).
+    let (pa, pb) = (p(a), p(b));
+    let mid = [(pa[0] + pb[0]) / 2.0, (pa[1] + pb[1]) / 2.0];
+    let half = (pb[0] - pa[0]).hypot(pb[1] - pa[1]) / 2.0;
+    if half <= 0.0 {
         return None;
     }
-    let b2 = bx * bx + by * by;
-    let c2 = cx * cx + cy * cy;
-    let ux = (cy * b2 - by * c2) / d;
-    let uy = (bx * c2 - cx * b2) / d;
-    let r = ux.hypot(uy);
-    let centre = [pa[0] + ux, pa[1] + uy];
+    let u = [
+        -(pb[1] - pa[1]) / (2.0 * half),
+        (pb[0] - pa[0]) / (2.0 * half),
+    ];
+    let (mut sab, mut sbb) = (0.0f64, 0.0f64);
+    for i in a + 1..b {
+        let q = p(i);
+        let (dx, dy) = (q[0] - mid[0], q[1] - mid[1]);
+        let aa = dx * dx + dy * dy - half * half;
+        let bb = dx * u[0] + dy * u[1];
+        sab += aa * bb;
+        sbb += bb * bb;
+    }
+    if sbb <= 1e-12 * half * half {
+        return None;
+    }
+    let s_off = sab / (2.0 * sbb);
+    let centre = [mid[0] + s_off * u[0], mid[1] + s_off * u[1]];
+    let r = s_off.hypot(half);
     if !(r.is_finite() && r >= tol) {
         return None;
     }
@@ -168,6 +184,8 @@ pub(crate) fn fit_outline(
     let v = douglas_peucker(pts, tol, budget)?;
     let m = v.len() - 1;
     let mut out = Vec::with_capacity(m);
+    // Dense index of each output vertex.
+    let mut at = Vec::with_capacity(m);
     let mut k = 0;
     while k < m {
         let mut best: Option<(usize, f64)> = None;
@@ -208,15 +226,89 @@ pub(crate) fn fit_outline(
         match best {
             Some((j, bulge)) => {
                 out.push(vertex(v[k], bulge));
+                at.push(v[k]);
                 k = j;
             }
             None => {
                 out.push(vertex(v[k], 0.0));
+                at.push(v[k]);
                 k += 1;
             }
         }
     }
+    sharpen_corners(pts, &mut out, &at, tol);
     Some(out)
+}
+
+/// Total-least-squares line through dense points `a..b` (indices mod n), trimmed by
+/// two points at each end (the corner region): a point on it and its unit direction.
+fn fit_line(pts: &[[f64; 2]], a: usize, b: usize) -> Option<([f64; 2], [f64; 2])> {
+    let n = pts.len();
+    if b < a + 7 {
+        return None;
+    }
+    let range = a + 2..=b - 2;
+    let count = range.clone().count() as f64;
+    let (mut mx, mut my) = (0.0, 0.0);
+    for i in range.clone() {
+        mx += pts[i % n][0];
+        my += pts[i % n][1];
+    }
+    let (mx, my) = (mx / count, my / count);
+    let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
+    for i in range {
+        let (dx, dy) = (pts[i % n][0] - mx, pts[i % n][1] - my);
+        sxx += dx * dx;
+        sxy += dx * dy;
+        syy += dy * dy;
+    }
+    let angle = 0.5 * (2.0 * sxy).atan2(sxx - syy);
+    Some(([mx, my], [angle.cos(), angle.sin()]))
+}
+
+/// Where two straight segments meet, move the vertex to the intersection of the
+/// lines fitted to their dense points, if that is within `tol` of it: a traced
+/// corner is cut by the pixel grid, the intersection restores it.
+fn sharpen_corners(pts: &[[f64; 2]], out: &mut [Vertex], at: &[usize], tol: f64) {
+    let m = out.len();
+    let n = pts.len();
+    if m < 3 {
+        return;
+    }
+    // Dense index range of segment i (from vertex i to vertex i + 1), unwrapped.
+    let seg = |i: usize| {
+        let a = at[i];
+        let b = if i + 1 < m { at[i + 1] } else { at[0] + n };
+        (a, b)
+    };
+    let lines: Vec<Option<([f64; 2], [f64; 2])>> = (0..m)
+        .map(|i| {
+            if out[i].bulge != 0.0 {
+                return None;
+            }
+            let (a, b) = seg(i);
+            fit_line(pts, a, b)
+        })
+        .collect();
+    for i in 0..m {
+        let prev = (i + m - 1) % m;
+        let (Some((p, d)), Some((q, e))) = (lines[prev], lines[i]) else {
+            continue;
+        };
+        let cross = d[0] * e[1] - d[1] * e[0];
+        // Nearly parallel lines (under about 10 degrees) have no stable corner.
+        if cross.abs() < 0.17 {
+            continue;
+        }
+        let t = ((q[0] - p[0]) * e[1] - (q[1] - p[1]) * e[0]) / cross;
+        let x = [p[0] + t * d[0], p[1] + t * d[1]];
+        let moved = (x[0] - out[i].x).hypot(x[1] - out[i].y);
+        // Exact corners (runs along the pixel grid) stay exact.
+        if moved > 1e-9 && moved <= tol {
+            out[i].x = x[0];
+            out[i].y = x[1];
+        }
+    }
 }
 
 /// Signed area of a closed polyline with bulges (counter-clockwise positive).
