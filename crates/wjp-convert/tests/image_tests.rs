@@ -434,3 +434,32 @@ fn mutated_images_never_panic() {
         }
     }
 }
+
+#[test]
+fn work_budget_bounds_simplification() {
+    let o = ConvertOptions {
+        work_budget: 100,
+        ..ConvertOptions::default()
+    };
+    let err = image_to_dxf(&fixture("images/simple_shapes.png"), &o).unwrap_err();
+    assert_eq!(err.code(), "too_complex", "{err}");
+}
+
+#[test]
+fn report_serializes_for_the_job_result() {
+    let conv = image_to_dxf(
+        &fixture("images/sample_image.jpg"),
+        &ConvertOptions::default(),
+    )
+    .unwrap();
+    let json = serde_json::to_value(&conv.report).unwrap();
+    eprintln!("{}", serde_json::to_string(&json).unwrap());
+    assert_eq!(json["image"]["format"], "JPEG");
+    assert_eq!(json["image"]["width_px"], 400);
+    assert_eq!(json["insunits"], 4);
+    assert_eq!(
+        json["contours_found"].as_u64().unwrap(),
+        json["contours_kept"].as_u64().unwrap() + json["contours_dropped"].as_u64().unwrap()
+    );
+    assert_eq!(json["options"]["min_area_px"], 25.0);
+}
