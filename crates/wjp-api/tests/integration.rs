@@ -1,6 +1,6 @@
 //! End-to-end tests of the HTTP API over a real socket, with the SQLite
-//! backend in a temp dir and in-process workers. One test binary keeps
-//! linking fast.
+//! backend in a temp dir (and, in `redis`, a real redis-server) and
+//! in-process workers. One test binary keeps linking fast.
 
 mod support;
 
@@ -8,4 +8,5 @@ mod events;
 mod fallback;
 mod legacy;
 mod queue_api;
+mod redis;
 mod safety;

@@ -338,6 +338,15 @@ async fn throughput() {
             }
         }
         latencies.push(start.elapsed().as_secs_f64() * 1000.0);
+        if start.elapsed() > Duration::from_millis(200) {
+            let all = queue.events_after(None, 100_000).await.unwrap();
+            let mine: Vec<_> = all
+                .iter()
+                .filter(|e| e.job_id == id)
+                .map(|e| (e.status, e.at.0, e.id.clone()))
+                .collect();
+            println!("slow: {:?} {mine:?}", start.elapsed());
+        }
     }
     worker.stop().await;
     latencies.sort_by(f64::total_cmp);

@@ -29,7 +29,7 @@ use wjp_queue::{
 
 /// The real backend, with a switch that makes every call fail.
 pub struct Switchable {
-    inner: SqliteBackend,
+    inner: Arc<dyn Backend>,
     down: AtomicBool,
 }
 
@@ -241,6 +241,8 @@ pub struct Options {
     pub shop: bool,
     pub workers: bool,
     pub args: Vec<String>,
+    /// The backend to serve (default: SQLite in the server's temp dir).
+    pub backend: Option<Arc<dyn Backend>>,
 }
 
 impl Default for Options {
@@ -249,6 +251,7 @@ impl Default for Options {
             shop: true,
             workers: true,
             args: Vec::new(),
+            backend: None,
         }
     }
 }
@@ -276,7 +279,12 @@ impl Server {
 
     pub async fn with(options: Options) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let inner = SqliteBackend::open_dir(&dir.path().join("db"), Default::default()).unwrap();
+        let inner: Arc<dyn Backend> = match options.backend {
+            Some(b) => b,
+            None => Arc::new(
+                SqliteBackend::open_dir(&dir.path().join("db"), Default::default()).unwrap(),
+            ),
+        };
         let backend = Arc::new(Switchable {
             inner,
             down: AtomicBool::new(false),

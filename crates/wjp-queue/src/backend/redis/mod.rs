@@ -143,8 +143,53 @@ impl Scripts {
 /// becoming ready, and one for events.
 #[derive(Debug, Clone, Default)]
 struct Signals {
-    wake: HashMap<String, u64>,
-    events: u64,
+    /// Per queue: how many times, and when last.
+    wake: HashMap<String, (u64, Instant)>,
+    events: (u64, Option<Instant>),
+}
+
+/// When each task last started a read (a claim, or reading events), so
+/// that its next wait can tell whether a signal came after the read, which
+/// the read may have missed: then the wait returns at once.
+#[derive(Default)]
+struct Reads(Mutex<HashMap<Reader, Instant>>);
+
+/// Who reads: a task, or a thread blocking on a future outside any task
+/// (`block_on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Reader {
+    Task(tokio::task::Id),
+    Thread(std::thread::ThreadId),
+}
+
+fn reader() -> Reader {
+    match tokio::task::try_id() {
+        Some(task) => Reader::Task(task),
+        None => Reader::Thread(std::thread::current().id()),
+    }
+}
+
+impl Reads {
+    fn started(&self) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Readers that never wait leave entries: keep it bounded.
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(reader(), Instant::now());
+    }
+
+    /// When this reader's last read started (and forget it).
+    fn take(&self) -> Option<Instant> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&reader())
+    }
+}
+
+fn after(signal: Option<Instant>, read: Option<Instant>) -> bool {
+    matches!((signal, read), (Some(s), Some(r)) if s >= r)
 }
 
 struct KnownQueues {
@@ -160,6 +205,8 @@ struct Shared {
     scripts: Scripts,
     queues: Mutex<KnownQueues>,
     signals: Mutex<Option<watch::Receiver<Signals>>>,
+    claims: Reads,
+    event_reads: Reads,
 }
 
 /// The Redis backend. Cheap to clone.
@@ -598,6 +645,8 @@ impl RedisBackend {
                     read_at: None,
                 }),
                 signals: Mutex::new(None),
+                claims: Reads::default(),
+                event_reads: Reads::default(),
             }),
         }
     }
@@ -833,7 +882,8 @@ async fn watch_streams(client: Client, conn: ConnectionManager, tx: watch::Sende
     let mut last: BTreeMap<String, String> = BTreeMap::new();
     let mut queues: Vec<String> = Vec::new();
     let mut refresh = true;
-    let mut last_signal = Instant::now() - Duration::from_secs(1);
+    let mut burst_start = Instant::now();
+    let mut burst = 0u32;
     loop {
         if tx.is_closed() {
             return;
@@ -919,12 +969,17 @@ async fn watch_streams(client: Client, conn: ConnectionManager, tx: watch::Sende
                 last.extend(moved);
                 // Under load entries come all the time: rather than walk
                 // them one by one, skip to the tops, at most once a
-                // millisecond.
-                if last_signal.elapsed() < Duration::from_millis(2) {
+                // millisecond. A few entries in a row (one job's life) are
+                // passed on at once.
+                if burst_start.elapsed() > Duration::from_millis(10) {
+                    burst_start = Instant::now();
+                    burst = 0;
+                }
+                burst += 1;
+                if burst > 8 {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                     refresh = true;
                 }
-                last_signal = Instant::now();
             }
             Err(e) => {
                 tracing::debug!(error = %e, "blocking read on Redis failed; reconnecting");
@@ -1007,24 +1062,31 @@ fn signal<'a>(
     if moved.is_empty() {
         return;
     }
+    let now = Instant::now();
     tx.send_modify(|s| {
         for key in moved {
             if key.ends_with(":events") {
-                s.events += 1;
+                s.events = (s.events.0 + 1, Some(now));
             } else if let Some(q) = queues.iter().find(|q| *key == wake_key(q)) {
-                *s.wake.entry(q.clone()).or_default() += 1;
+                let entry = s.wake.entry(q.clone()).or_insert((0, now));
+                *entry = (entry.0 + 1, now);
             }
         }
     });
 }
 
-/// Waits until `changed` says yes about a new value, or the deadline.
+/// Waits until `changed` says yes about a new value, or the deadline; at
+/// once if `recent` says a signal came just now.
 async fn wait_until(
     mut rx: watch::Receiver<Signals>,
     max_wait: Duration,
+    recent: impl Fn(&Signals) -> bool,
     changed: impl Fn(&Signals, &Signals) -> bool,
 ) {
     let before = rx.borrow_and_update().clone();
+    if recent(&before) {
+        return;
+    }
     let deadline = tokio::time::Instant::now() + max_wait;
     loop {
         match tokio::time::timeout_at(deadline, rx.changed()).await {
@@ -1285,6 +1347,7 @@ impl Backend for RedisBackend {
         if request.max == 0 || request.queues.is_empty() {
             return Ok(Vec::new());
         }
+        self.shared.claims.started();
         self.note_queues(request.queues.iter().map(QueueName::as_str));
         let allotment: Vec<(String, usize)> = if request.queues.len() == 1 {
             vec![(request.queues[0].to_string(), request.max)]
@@ -1568,6 +1631,7 @@ impl Backend for RedisBackend {
     }
 
     async fn events_after(&self, cursor: Option<&str>, limit: usize) -> Result<Vec<Event>> {
+        self.shared.event_reads.started();
         let mut positions = match cursor {
             Some(c) => parse_cursor(c)?,
             None => BTreeMap::new(),
@@ -1665,20 +1729,38 @@ impl Backend for RedisBackend {
 
     async fn wait_for_jobs(&self, queues: &[QueueName], max_wait: Duration) -> Result<()> {
         let names: Vec<String> = queues.iter().map(|q| q.to_string()).collect();
-        wait_until(self.signals(), max_wait, |before, now| {
-            names.iter().any(|q| before.wake.get(q) != now.wake.get(q))
-        })
+        let claimed = self.shared.claims.take();
+        wait_until(
+            self.signals(),
+            max_wait,
+            |now| {
+                names
+                    .iter()
+                    .any(|q| after(now.wake.get(q).map(|w| w.1), claimed))
+            },
+            |before, now| {
+                names
+                    .iter()
+                    .any(|q| before.wake.get(q).map(|w| w.0) != now.wake.get(q).map(|w| w.0))
+            },
+        )
         .await;
         Ok(())
     }
 
     async fn wait_for_events(&self, max_wait: Duration) -> Result<()> {
-        // A follower that read just before an event and subscribes just
-        // after it would miss the signal: look again within a second.
+        // A signal that came between the follower's read and this wait
+        // returns at once (see `Reads`); as a last resort against a missed
+        // one (a follower that reads in one task and waits in another),
+        // look again within a second.
+        let read = self.shared.event_reads.take();
         let max_wait = max_wait.min(Duration::from_secs(1));
-        wait_until(self.signals(), max_wait, |before, now| {
-            before.events != now.events
-        })
+        wait_until(
+            self.signals(),
+            max_wait,
+            |now| after(now.events.1, read),
+            |before, now| before.events.0 != now.events.0,
+        )
         .await;
         Ok(())
     }

@@ -1,0 +1,259 @@
+//! An R2000 (AC1015) ASCII DXF writer for closed LWPOLYLINEs: HEADER with
+//! `$INSUNITS = 4` (millimetres) and `$MEASUREMENT = 1`, the symbol tables a reader
+//! expects (LTYPE, LAYER, STYLE, APPID, DIMSTYLE, BLOCK_RECORD...), the model and
+//! paper space blocks, ENTITIES and a root dictionary in OBJECTS.
+
+use std::fmt::Write;
+
+use super::fit::Vertex;
+
+/// A layer and its ACI colour.
+pub(crate) struct Layer {
+    pub name: &'static str,
+    pub color: i32,
+}
+
+pub(crate) struct Entity<'a> {
+    pub layer: &'static str,
+    pub vertices: &'a [Vertex],
+}
+
+/// Numbers with up to 6 decimals, trailing zeros trimmed.
+pub(crate) fn num(v: f64) -> String {
+    let v = if v.abs() < 5e-7 { 0.0 } else { v };
+    let s = format!("{v:.6}");
+    let s = s.trim_end_matches('0');
+    let s = s.strip_suffix('.').unwrap_or(s);
+    if s.contains('.') {
+        s.to_string()
+    } else {
+        format!("{s}.0")
+    }
+}
+
+struct Out {
+    s: String,
+    next_handle: u32,
+}
+
+impl Out {
+    fn pair(&mut self, code: i32, value: impl std::fmt::Display) {
+        let _ = write!(self.s, "{code:>3}\n{value}\n");
+    }
+    fn handle(&mut self) -> String {
+        let h = format!("{:X}", self.next_handle);
+        self.next_handle += 1;
+        h
+    }
+    fn table(&mut self, name: &str, count: usize) -> String {
+        self.pair(0, "TABLE");
+        self.pair(2, name);
+        let h = self.handle();
+        self.pair(5, &h);
+        self.pair(330, "0");
+        self.pair(100, "AcDbSymbolTable");
+        self.pair(70, count);
+        h
+    }
+    fn record(&mut self, kind: &str, owner: &str, subclass: &str) -> String {
+        self.pair(0, kind);
+        let h = self.handle();
+        self.pair(5, &h);
+        self.pair(330, owner);
+        self.pair(100, "AcDbSymbolTableRecord");
+        self.pair(100, subclass);
+        h
+    }
+}
+
+/// The whole file. `extents` is `[min_x, min_y, max_x, max_y]` in mm.
+pub(crate) fn write_dxf(layers: &[Layer], entities: &[Entity<'_>], extents: [f64; 4]) -> String {
+    let mut o = Out {
+        s: String::new(),
+        next_handle: 0x20,
+    };
+    // Fixed handles: model and paper space block records.
+    let (ms_rec, ps_rec) = ("1F".to_string(), "1E".to_string());
+
+    o.pair(999, "wjp-convert: traced from a raster image, units mm");
+    o.pair(0, "SECTION");
+    o.pair(2, "HEADER");
+    o.pair(9, "$ACADVER");
+    o.pair(1, "AC1015");
+    o.pair(9, "$INSUNITS");
+    o.pair(70, 4);
+    o.pair(9, "$MEASUREMENT");
+    o.pair(70, 1);
+    o.pair(9, "$EXTMIN");
+    o.pair(10, num(extents[0]));
+    o.pair(20, num(extents[1]));
+    o.pair(30, "0.0");
+    o.pair(9, "$EXTMAX");
+    o.pair(10, num(extents[2]));
+    o.pair(20, num(extents[3]));
+    o.pair(30, "0.0");
+    // The handle seed is patched in at the end.
+    o.pair(9, "$HANDSEED");
+    o.pair(5, "@HANDSEED@");
+    o.pair(0, "ENDSEC");
+
+    o.pair(0, "SECTION");
+    o.pair(2, "TABLES");
+
+    let t = o.table("VPORT", 0);
+    let _ = t;
+    o.pair(0, "ENDTAB");
+
+    let t = o.table("LTYPE", 3);
+    for name in ["ByBlock", "ByLayer", "Continuous"] {
+        o.record("LTYPE", &t, "AcDbLinetypeTableRecord");
+        o.pair(2, name);
+        o.pair(70, 0);
+        o.pair(
+            3,
+            if name == "Continuous" {
+                "Solid line"
+            } else {
+                ""
+            },
+        );
+        o.pair(72, 65);
+        o.pair(73, 0);
+        o.pair(40, "0.0");
+    }
+    o.pair(0, "ENDTAB");
+
+    let t = o.table("LAYER", layers.len() + 1);
+    for (name, color) in std::iter::once(("0", 7)).chain(layers.iter().map(|l| (l.name, l.color))) {
+        o.record("LAYER", &t, "AcDbLayerTableRecord");
+        o.pair(2, name);
+        o.pair(70, 0);
+        o.pair(62, color);
+        o.pair(6, "Continuous");
+    }
+    o.pair(0, "ENDTAB");
+
+    let t = o.table("STYLE", 1);
+    o.record("STYLE", &t, "AcDbTextStyleTableRecord");
+    o.pair(2, "Standard");
+    o.pair(70, 0);
+    o.pair(40, "0.0");
+    o.pair(41, "1.0");
+    o.pair(50, "0.0");
+    o.pair(71, 0);
+    o.pair(42, "2.5");
+    o.pair(3, "txt");
+    o.pair(4, "");
+    o.pair(0, "ENDTAB");
+
+    for name in ["VIEW", "UCS"] {
+        o.table(name, 0);
+        o.pair(0, "ENDTAB");
+    }
+
+    let t = o.table("APPID", 1);
+    o.record("APPID", &t, "AcDbRegAppTableRecord");
+    o.pair(2, "ACAD");
+    o.pair(70, 0);
+    o.pair(0, "ENDTAB");
+
+    let t = o.table("DIMSTYLE", 1);
+    o.pair(100, "AcDbDimStyleTable");
+    o.pair(0, "DIMSTYLE");
+    let h = o.handle();
+    o.pair(105, h);
+    o.pair(330, &t);
+    o.pair(100, "AcDbSymbolTableRecord");
+    o.pair(100, "AcDbDimStyleTableRecord");
+    o.pair(2, "Standard");
+    o.pair(70, 0);
+    o.pair(0, "ENDTAB");
+
+    let t = o.table("BLOCK_RECORD", 2);
+    for (h, name) in [(&ms_rec, "*Model_Space"), (&ps_rec, "*Paper_Space")] {
+        o.pair(0, "BLOCK_RECORD");
+        o.pair(5, h);
+        o.pair(330, &t);
+        o.pair(100, "AcDbSymbolTableRecord");
+        o.pair(100, "AcDbBlockTableRecord");
+        o.pair(2, name);
+    }
+    o.pair(0, "ENDTAB");
+    o.pair(0, "ENDSEC");
+
+    o.pair(0, "SECTION");
+    o.pair(2, "BLOCKS");
+    for (rec, name) in [(&ms_rec, "*Model_Space"), (&ps_rec, "*Paper_Space")] {
+        o.pair(0, "BLOCK");
+        let h = o.handle();
+        o.pair(5, h);
+        o.pair(330, rec);
+        o.pair(100, "AcDbEntity");
+        if name == "*Paper_Space" {
+            o.pair(67, 1);
+        }
+        o.pair(8, "0");
+        o.pair(100, "AcDbBlockBegin");
+        o.pair(2, name);
+        o.pair(70, 0);
+        o.pair(10, "0.0");
+        o.pair(20, "0.0");
+        o.pair(30, "0.0");
+        o.pair(3, name);
+        o.pair(1, "");
+        o.pair(0, "ENDBLK");
+        let h = o.handle();
+        o.pair(5, h);
+        o.pair(330, rec);
+        o.pair(100, "AcDbEntity");
+        if name == "*Paper_Space" {
+            o.pair(67, 1);
+        }
+        o.pair(8, "0");
+        o.pair(100, "AcDbBlockEnd");
+    }
+    o.pair(0, "ENDSEC");
+
+    o.pair(0, "SECTION");
+    o.pair(2, "ENTITIES");
+    for e in entities {
+        o.pair(0, "LWPOLYLINE");
+        let h = o.handle();
+        o.pair(5, h);
+        o.pair(330, &ms_rec);
+        o.pair(100, "AcDbEntity");
+        o.pair(8, e.layer);
+        o.pair(100, "AcDbPolyline");
+        o.pair(90, e.vertices.len());
+        o.pair(70, 1);
+        o.pair(43, "0.0");
+        for v in e.vertices {
+            o.pair(10, num(v.x));
+            o.pair(20, num(v.y));
+            if v.bulge != 0.0 {
+                o.pair(42, num(v.bulge));
+            }
+        }
+    }
+    o.pair(0, "ENDSEC");
+
+    o.pair(0, "SECTION");
+    o.pair(2, "OBJECTS");
+    o.pair(0, "DICTIONARY");
+    o.pair(5, "C");
+    o.pair(330, "0");
+    o.pair(100, "AcDbDictionary");
+    o.pair(281, 1);
+    o.pair(3, "ACAD_GROUP");
+    o.pair(350, "D");
+    o.pair(0, "DICTIONARY");
+    o.pair(5, "D");
+    o.pair(330, "C");
+    o.pair(100, "AcDbDictionary");
+    o.pair(281, 1);
+    o.pair(0, "ENDSEC");
+    o.pair(0, "EOF");
+
+    let seed = format!("{:X}", o.next_handle);
+    o.s.replacen("@HANDSEED@", &seed, 1)
+}
