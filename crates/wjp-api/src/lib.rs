@@ -367,8 +367,10 @@ async fn run_workers(
 }
 
 fn host_name() -> String {
-    std::env::var("HOSTNAME")
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into())
         .chars()
