@@ -71,6 +71,34 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Analyse a DXF drawing here and now: cut length, pierces, parts, time, cost.
     Analyze(AnalyzeArgs),
+    /// Trace a picture (PNG, JPEG, BMP) into a cuttable DXF, here and now.
+    Convert(ConvertArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConvertArgs {
+    pub image: PathBuf,
+    /// Where to write the DXF.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Longer side of the drawing in millimetres (default: 1 pixel = 1 mm).
+    #[arg(long)]
+    pub size_mm: Option<f64>,
+    /// Grey level 0-255 separating shapes from background (default: Otsu's).
+    #[arg(long)]
+    pub threshold: Option<u8>,
+    /// Cut out the light parts instead of the dark ones.
+    #[arg(long)]
+    pub invert: bool,
+    /// Drop specks enclosing fewer pixels than this.
+    #[arg(long)]
+    pub min_area: Option<f64>,
+    /// Also write an SVG preview to this file.
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+    /// Print the conversion report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -150,6 +178,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(args) => crate::bench::run(&global, args).await,
         Command::Analyze(args) => analyze(args),
+        Command::Convert(args) => convert(args),
         Command::Submit(args) => submit(&global.open_queue().await?, args).await,
         Command::Status { id, json } => {
             let queue = global.open_queue().await?;
@@ -254,6 +283,46 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         print_json(&report)?;
     } else {
         print!("{}", report.summary_text());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
+    let mut options = wjp_convert::ConvertOptions {
+        size_mm: args.size_mm,
+        threshold: args.threshold,
+        invert: args.invert,
+        ..Default::default()
+    };
+    if let Some(area) = args.min_area {
+        options.min_area_px = area;
+    }
+    let bytes =
+        std::fs::read(&args.image).with_context(|| format!("reading {}", args.image.display()))?;
+    let conversion = wjp_convert::image_to_dxf(&bytes, &options)
+        .with_context(|| format!("converting {}", args.image.display()))?;
+    std::fs::write(&args.output, &conversion.dxf)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    if let Some(svg) = &args.svg {
+        std::fs::write(svg, &conversion.svg)
+            .with_context(|| format!("writing {}", svg.display()))?;
+    }
+    let r = &conversion.report;
+    if args.json {
+        print_json(r)?;
+    } else {
+        println!(
+            "{}: {} outlines kept of {} found ({} outer, {} holes), {} dropped; {:.1} x {:.1} mm; wrote {}",
+            args.image.display(),
+            r.contours_kept,
+            r.contours_found,
+            r.outer_count,
+            r.hole_count,
+            r.contours_dropped,
+            r.size_mm[0],
+            r.size_mm[1],
+            args.output.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

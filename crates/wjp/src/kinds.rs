@@ -38,13 +38,13 @@ const DOMAIN_KINDS: [DomainKind; 6] = [
         kind: "convert_image",
         queue: "conversion",
         timeout: None,
-        implemented: false,
+        implemented: true,
     },
     DomainKind {
         kind: "analyze_csv",
         queue: "default",
         timeout: None,
-        implemented: false,
+        implemented: true,
     },
     DomainKind {
         kind: "nest",
@@ -86,6 +86,16 @@ pub fn handlers(data_dir: &Path) -> Handlers {
         })
         .expect("valid kind")
         .add("calculate_cost", domain::calculate_cost)
+        .expect("valid kind")
+        .add("analyze_csv", domain::analyze_csv)
+        .expect("valid kind");
+    let artifacts = Artifacts {
+        output_dir: data_dir.join("output"),
+    };
+    handlers
+        .add("convert_image", move |ctx: &JobContext| {
+            domain::convert_image(ctx, &artifacts)
+        })
         .expect("valid kind");
     handlers
 }

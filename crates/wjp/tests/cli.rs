@@ -322,3 +322,93 @@ fn analyze_dxf_runs_as_a_job_and_here_and_now() {
     let stderr = env.fails(&["analyze", junk.to_str().unwrap()]);
     assert!(stderr.contains("not a readable DXF"), "{stderr}");
 }
+
+fn fixture(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures")
+        .join(path)
+}
+
+#[test]
+fn images_convert_to_dxf_as_jobs_and_here_and_now() {
+    let env = Env::new();
+    let image = fixture("images/simple_shapes.png");
+    let payload = json!({"image_path": image, "size_mm": 400.0, "min_area": 10}).to_string();
+    let id = env.submit(&["convert_image", "--payload", &payload]);
+    assert_eq!(env.job(&id)["queue"], "conversion");
+    env.ok(&["worker", "--burst", "--queues", "conversion"]);
+    let job = env.job(&id);
+    assert_eq!(status_of(&job), "completed", "{job:#}");
+    let report = &job["result"]["report"];
+    // The circle touches the L-bar in this picture: three connected shapes.
+    assert_eq!(report["contours_kept"], 3, "{report:#}");
+    let dxf_path = env
+        .data_dir()
+        .join(job["result"]["artifacts"]["dxf"].as_str().unwrap());
+    let analysis: Value =
+        serde_json::from_str(&env.ok(&["analyze", dxf_path.to_str().unwrap(), "--json"])).unwrap();
+    assert_eq!(analysis["units"]["declared"], 4);
+    assert_eq!(analysis["metrics"]["pierce_count"], 3);
+    let width = analysis["metrics"]["width_mm"].as_f64().unwrap();
+    assert!((width - 400.0).abs() < 1.0, "scaled to 400 mm: {width}");
+
+    let out = env.dir.path().join("shapes.dxf");
+    let text = env.ok(&[
+        "convert",
+        image.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--size-mm",
+        "200",
+    ]);
+    assert!(text.contains("3 outlines kept"), "{text}");
+    assert!(std::fs::read_to_string(&out).unwrap().contains("$INSUNITS"));
+
+    let not_an_image = fixture("csv/lengths.csv");
+    let stderr = env.fails(&[
+        "convert",
+        not_an_image.to_str().unwrap(),
+        "-o",
+        "/tmp/never.dxf",
+    ]);
+    assert!(stderr.contains("unsupported image format"), "{stderr}");
+}
+
+#[test]
+fn a_csv_export_is_analysed_as_a_job() {
+    let env = Env::new();
+    let csv = fixture("csv/lengths.csv");
+    let expected_rows = std::fs::read_to_string(&csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    let payload = json!({"csv_path": csv, "report": null}).to_string();
+    let id = env.submit(&["analyze_csv", "--payload", &payload]);
+    env.ok(&["worker", "--burst", "--queues", "default"]);
+    let job = env.job(&id);
+    assert_eq!(status_of(&job), "completed", "{job:#}");
+    let result = &job["result"];
+    assert_eq!(result["format"], "lengths");
+    assert_eq!(
+        result["statistics"]["total_objects"], expected_rows as u64,
+        "{:#}",
+        result["statistics"]
+    );
+    assert!(result["recommendations"]["warnings"].is_array());
+
+    let bad = env.write("bad.csv", "ID,Layer\n1,CUT\n");
+    let payload = json!({"csv_path": bad}).to_string();
+    let id = env.submit(&["analyze_csv", "--payload", &payload]);
+    env.ok(&["worker", "--burst", "--queues", "default"]);
+    let job = env.job(&id);
+    assert_eq!(job["error"]["kind"], "invalid_payload");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("csv_missing_column"),
+        "{job:#}"
+    );
+}
