@@ -1,0 +1,3 @@
+//! The one integration test binary of wjp-cam.
+mod common;
+mod gcode_test;
