@@ -71,6 +71,8 @@ pub fn analyze_dxf(ctx: &JobContext, artifacts: &Artifacts) -> Result<Value, Han
     let mut result = serde_json::to_value(&report)
         .map_err(|e| HandlerError::Failed(format!("cannot encode the report: {e}")))?;
     result["artifacts"] = json!({ "preview_svg": preview });
+    // The exports read the drawing again from here.
+    result["dxf_path"] = json!(args.dxf_path);
     Ok(result)
 }
 
@@ -163,4 +165,163 @@ pub fn analyze_csv(ctx: &JobContext) -> Result<Value, HandlerError> {
     })?;
     serde_json::to_value(&analysis)
         .map_err(|e| HandlerError::Failed(format!("cannot encode the analysis: {e}")))
+}
+
+/// The payload of the export kinds: an analysis report (the `result` of an
+/// `analyze_dxf` job) and where to write the file (default: an artefact).
+#[derive(Deserialize)]
+struct Export {
+    report: Value,
+    #[serde(default)]
+    output_path: Option<PathBuf>,
+}
+
+impl Export {
+    /// Writes the exported file where asked, and as an artefact of the job.
+    fn write(
+        &self,
+        ctx: &JobContext,
+        artifacts: &Artifacts,
+        ext: &str,
+        bytes: &[u8],
+    ) -> Result<Value, HandlerError> {
+        let artefact = artifacts.store(ctx, "exports", ext, bytes)?;
+        if let Some(out) = &self.output_path {
+            std::fs::write(out, bytes).map_err(|e| {
+                HandlerError::Failed(format!("cannot write {}: {e}", out.display()))
+            })?;
+        }
+        Ok(json!({
+            "output_path": self.output_path,
+            "bytes": bytes.len(),
+            "artifacts": { ext: artefact },
+        }))
+    }
+}
+
+/// The report's contours, refusing a report that has none.
+fn report_contours(report: &Value) -> Result<&Vec<Value>, HandlerError> {
+    report["contours"].as_array().ok_or_else(|| {
+        HandlerError::InvalidPayload(
+            "report has no `contours` list: send the result of an analyze_dxf job".into(),
+        )
+    })
+}
+
+/// `export_components_csv`: one row per contour in the component export
+/// format the CSV analysis reads (`ID, Layer, Group, Area_mm2, Perimeter_mm,
+/// Selected`; Group is the part, Selected marks closed contours).
+pub fn export_components_csv(
+    ctx: &JobContext,
+    artifacts: &Artifacts,
+) -> Result<Value, HandlerError> {
+    let args: Export = ctx.parse_payload()?;
+    let contours = report_contours(&args.report)?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let failed = |e: csv::Error| HandlerError::Failed(format!("cannot write CSV: {e}"));
+    out.write_record([
+        "ID",
+        "Layer",
+        "Group",
+        "Area_mm2",
+        "Perimeter_mm",
+        "Selected",
+    ])
+    .map_err(failed)?;
+    for (i, c) in contours.iter().enumerate() {
+        let number = |key: &str| {
+            c[key].as_f64().ok_or_else(|| {
+                HandlerError::InvalidPayload(format!("contour {i} has no number `{key}`"))
+            })
+        };
+        out.write_record([
+            c["id"].as_u64().unwrap_or(i as u64).to_string(),
+            c["layer"].as_str().unwrap_or("0").to_owned(),
+            c["part"]
+                .as_u64()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+            format!("{:.3}", number("area_mm2")?.abs()),
+            format!("{:.3}", number("length_mm")?),
+            c["closed"].as_bool().unwrap_or(false).to_string(),
+        ])
+        .map_err(failed)?;
+    }
+    let bytes = out
+        .into_inner()
+        .map_err(|e| HandlerError::Failed(format!("cannot write CSV: {e}")))?;
+    args.write(ctx, artifacts, "csv", &bytes)
+}
+
+/// `export_layered_dxf`: the analysed drawing again, every contour on a
+/// layer by its role (OUTER boundaries, INNER holes, OPEN chains), arcs as
+/// arcs. The report must name its drawing (`dxf_path`, as wjp's analysis
+/// results do), which is read again for the geometry.
+pub fn export_layered_dxf(ctx: &JobContext, artifacts: &Artifacts) -> Result<Value, HandlerError> {
+    use wjp_convert::image::dxf::{write_dxf, Entity, Layer};
+    use wjp_geometry::ContourRole;
+
+    let args: Export = ctx.parse_payload()?;
+    let path = args.report["dxf_path"].as_str().ok_or_else(|| {
+        HandlerError::InvalidPayload(
+            "report names no `dxf_path`: send the result of a wjp analyze_dxf job".into(),
+        )
+    })?;
+    let path = PathBuf::from(path);
+    let options: AnalysisOptions =
+        serde_json::from_value(args.report["options"].clone()).unwrap_or_default();
+    let bytes = read_input(&path, options.limits.max_file_bytes as u64, "drawing")?;
+    let drawing =
+        wjp_geometry::load_drawing(&bytes, &options, &mut |p, m| ctx.progress(p * 0.8, m))
+            .map_err(|e| analysis_failed(&path, e))?;
+    let vertices: Vec<Vec<wjp_convert::Vertex>> = drawing
+        .contours()
+        .iter()
+        .map(|c| {
+            c.vertices()
+                .iter()
+                .map(|v| wjp_convert::Vertex {
+                    x: v.x,
+                    y: v.y,
+                    bulge: v.bulge,
+                })
+                .collect()
+        })
+        .collect();
+    let entities: Vec<Entity<'_>> = drawing
+        .contours()
+        .iter()
+        .zip(&vertices)
+        .map(|(c, vs)| Entity {
+            layer: match c.role {
+                ContourRole::Outer => "OUTER",
+                ContourRole::Hole => "INNER",
+                ContourRole::Open => "OPEN",
+            },
+            vertices: vs,
+            closed: c.closed,
+        })
+        .collect();
+    let extents = drawing.bbox_mm.unwrap_or([0.0; 4]);
+    let layers = [
+        Layer {
+            name: "OUTER",
+            color: 5,
+        },
+        Layer {
+            name: "INNER",
+            color: 1,
+        },
+        Layer {
+            name: "OPEN",
+            color: 2,
+        },
+    ];
+    let text = write_dxf(
+        "wjp: analysed contours by role, units mm",
+        &layers,
+        &entities,
+        extents,
+    );
+    args.write(ctx, artifacts, "dxf", text.as_bytes())
 }

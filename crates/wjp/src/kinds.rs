@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use wjp_queue::{builtin, Catalog, Handlers, JobContext};
+use serde_json::Value;
+use wjp_queue::{builtin, Catalog, HandlerError, Handlers, JobContext};
 
 use crate::domain::{self, Artifacts};
 
@@ -20,7 +21,7 @@ struct DomainKind {
 }
 
 /// The routing table of the system we replace: job type to queue.
-const DOMAIN_KINDS: [DomainKind; 6] = [
+const DOMAIN_KINDS: [DomainKind; 8] = [
     DomainKind {
         kind: "analyze_dxf",
         queue: "analysis",
@@ -53,6 +54,18 @@ const DOMAIN_KINDS: [DomainKind; 6] = [
         implemented: false,
     },
     DomainKind {
+        kind: "export_components_csv",
+        queue: "default",
+        timeout: None,
+        implemented: true,
+    },
+    DomainKind {
+        kind: "export_layered_dxf",
+        queue: "default",
+        timeout: None,
+        implemented: true,
+    },
+    DomainKind {
         kind: "generate_gcode",
         queue: "gcode",
         timeout: None,
@@ -80,23 +93,24 @@ pub fn handlers(data_dir: &Path) -> Handlers {
     let artifacts = Artifacts {
         output_dir: data_dir.join("output"),
     };
-    handlers
-        .add("analyze_dxf", move |ctx: &JobContext| {
-            domain::analyze_dxf(ctx, &artifacts)
-        })
-        .expect("valid kind")
-        .add("calculate_cost", domain::calculate_cost)
-        .expect("valid kind")
-        .add("analyze_csv", domain::analyze_csv)
-        .expect("valid kind");
-    let artifacts = Artifacts {
-        output_dir: data_dir.join("output"),
+    // Handlers that write files get the artefact folder with them.
+    let writing = |handler: fn(&JobContext, &Artifacts) -> Result<Value, HandlerError>| {
+        let artifacts = artifacts.clone();
+        move |ctx: &JobContext| handler(ctx, &artifacts)
     };
     handlers
-        .add("convert_image", move |ctx: &JobContext| {
-            domain::convert_image(ctx, &artifacts)
+        .add("analyze_dxf", writing(domain::analyze_dxf))
+        .and_then(|h| h.add("calculate_cost", domain::calculate_cost))
+        .and_then(|h| h.add("analyze_csv", domain::analyze_csv))
+        .and_then(|h| h.add("convert_image", writing(domain::convert_image)))
+        .and_then(|h| {
+            h.add(
+                "export_components_csv",
+                writing(domain::export_components_csv),
+            )
         })
-        .expect("valid kind");
+        .and_then(|h| h.add("export_layered_dxf", writing(domain::export_layered_dxf)))
+        .expect("domain kinds are valid");
     handlers
 }
 

@@ -412,3 +412,64 @@ fn a_csv_export_is_analysed_as_a_job() {
         "{job:#}"
     );
 }
+
+#[test]
+fn an_analysis_exports_to_a_components_csv_and_a_layered_dxf() {
+    let env = Env::new();
+    let drawing = env.write("plate.dxf", &plate_with_hole_dxf());
+    let payload = json!({"dxf_path": drawing}).to_string();
+    let analysis = env.submit(&["analyze_dxf", "--payload", &payload]);
+    env.ok(&["worker", "--burst", "--queues", "analysis"]);
+    let report = env.job(&analysis)["result"].clone();
+    assert_eq!(report["metrics"]["pierce_count"], 2);
+
+    let csv_out = env.dir.path().join("components.csv");
+    let dxf_out = env.dir.path().join("layered.dxf");
+    let csv_job = env.submit(&[
+        "export_components_csv",
+        "--payload",
+        &json!({"report": report, "output_path": csv_out}).to_string(),
+    ]);
+    let dxf_job = env.submit(&[
+        "export_layered_dxf",
+        "--payload",
+        &json!({"report": report, "output_path": dxf_out}).to_string(),
+    ]);
+    let broken = env.submit(&[
+        "export_layered_dxf",
+        "--payload",
+        r#"{"report": {"metrics": {}}}"#,
+    ]);
+    env.ok(&["worker", "--burst", "--queues", "default"]);
+    assert_eq!(status_of(&env.job(&csv_job)), "completed");
+    assert_eq!(status_of(&env.job(&dxf_job)), "completed");
+    let job = env.job(&broken);
+    assert_eq!(job["error"]["kind"], "invalid_payload");
+    assert!(job["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("dxf_path"));
+
+    // The CSV reads back as a component export: 2 contours, 10000 - 400 mm².
+    let text = std::fs::read_to_string(&csv_out).unwrap();
+    assert!(
+        text.starts_with("ID,Layer,Group,Area_mm2,Perimeter_mm,Selected"),
+        "{text}"
+    );
+    let csv_analysis = env.submit(&[
+        "analyze_csv",
+        "--payload",
+        &json!({"csv_path": csv_out}).to_string(),
+    ]);
+    env.ok(&["worker", "--burst", "--queues", "default"]);
+    let stats = env.job(&csv_analysis)["result"]["statistics"].clone();
+    assert_eq!(stats["total_objects"], 2, "{stats:#}");
+
+    // The layered DXF has the same cut: 480 mm, 2 pierces, outer and hole apart.
+    let text = std::fs::read_to_string(&dxf_out).unwrap();
+    assert!(text.contains("\nOUTER\n") && text.contains("\nINNER\n"));
+    let again: Value =
+        serde_json::from_str(&env.ok(&["analyze", dxf_out.to_str().unwrap(), "--json"])).unwrap();
+    assert!((again["metrics"]["cut_length_mm"].as_f64().unwrap() - 480.0).abs() < 1e-6);
+    assert_eq!(again["metrics"]["pierce_count"], 2);
+}

@@ -1,4 +1,4 @@
-//! An R2000 (AC1015) ASCII DXF writer for closed LWPOLYLINEs: HEADER with
+//! An R2000 (AC1015) ASCII DXF writer for LWPOLYLINEs (closed or open): HEADER with
 //! `$INSUNITS = 4` (millimetres) and `$MEASUREMENT = 1`, the symbol tables a reader
 //! expects (LTYPE, LAYER, STYLE, APPID, DIMSTYLE, BLOCK_RECORD...), the model and
 //! paper space blocks, ENTITIES and a root dictionary in OBJECTS.
@@ -8,14 +8,17 @@ use std::fmt::Write;
 use super::fit::Vertex;
 
 /// A layer and its ACI colour.
-pub(crate) struct Layer {
+pub struct Layer {
     pub name: &'static str,
     pub color: i32,
 }
 
-pub(crate) struct Entity<'a> {
+/// One LWPOLYLINE: its layer, its vertices in mm (bulges for arcs), and
+/// whether it closes back to its first vertex.
+pub struct Entity<'a> {
     pub layer: &'static str,
     pub vertices: &'a [Vertex],
+    pub closed: bool,
 }
 
 /// Numbers with up to 6 decimals, trailing zeros trimmed.
@@ -66,8 +69,14 @@ impl Out {
     }
 }
 
-/// The whole file. `extents` is `[min_x, min_y, max_x, max_y]` in mm.
-pub(crate) fn write_dxf(layers: &[Layer], entities: &[Entity<'_>], extents: [f64; 4]) -> String {
+/// The whole file. `comment` is written as a DXF comment at the top;
+/// `extents` is `[min_x, min_y, max_x, max_y]` in mm.
+pub fn write_dxf(
+    comment: &str,
+    layers: &[Layer],
+    entities: &[Entity<'_>],
+    extents: [f64; 4],
+) -> String {
     let mut o = Out {
         s: String::new(),
         next_handle: 0x20,
@@ -75,7 +84,7 @@ pub(crate) fn write_dxf(layers: &[Layer], entities: &[Entity<'_>], extents: [f64
     // Fixed handles: model and paper space block records.
     let (ms_rec, ps_rec) = ("1F".to_string(), "1E".to_string());
 
-    o.pair(999, "wjp-convert: traced from a raster image, units mm");
+    o.pair(999, comment);
     o.pair(0, "SECTION");
     o.pair(2, "HEADER");
     o.pair(9, "$ACADVER");
@@ -225,7 +234,7 @@ pub(crate) fn write_dxf(layers: &[Layer], entities: &[Entity<'_>], extents: [f64
         o.pair(8, e.layer);
         o.pair(100, "AcDbPolyline");
         o.pair(90, e.vertices.len());
-        o.pair(70, 1);
+        o.pair(70, u8::from(e.closed));
         o.pair(43, "0.0");
         for v in e.vertices {
             o.pair(10, num(v.x));

@@ -8,7 +8,7 @@
 //! so y is flipped). Outer boundaries run counter-clockwise on layer `OUTER`, holes
 //! clockwise on layer `INNER`; an island inside a hole is another part's outer.
 
-mod dxf;
+pub mod dxf;
 mod fit;
 mod raster;
 mod svg;
@@ -294,9 +294,11 @@ pub fn image_to_dxf(bytes: &[u8], options: &ConvertOptions) -> Result<Conversion
         .map(|c| dxf::Entity {
             layer: c.layer,
             vertices: &c.vertices,
+            closed: true,
         })
         .collect();
     let dxf_text = dxf::write_dxf(
+        "wjp-convert: traced from a raster image, units mm",
         &[
             dxf::Layer {
                 name: OUTER_LAYER,
