@@ -109,7 +109,15 @@ async fn events_and_waits_resume_after_a_redis_restart() {
         .id;
     let cursor = queue.last_event_id().await.unwrap();
     assert!(cursor.is_some());
+    // A long outage: the connection manager gives up its quick retries,
+    // and must still come back when the server does.
     let mut server = store.server;
+    server.kill();
+    for _ in 0..3 {
+        let err = queue.backend().ping().await.unwrap_err();
+        assert_eq!(err.code(), "backend_unavailable");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     server.restart();
     let store = RedisStore { server };
     let worker = start_worker(

@@ -693,7 +693,9 @@ impl RedisBackend {
                 if let Err(e) = load.query_async::<()>(&mut self.conn()).await {
                     return Err(redis_err(e));
                 }
-            } else if is_transient(&err) {
+            } else if is_transient(&err) && !err.is_connection_refusal() {
+                // A refusal means the server is down, not restarting under
+                // us: say so at once rather than after the retries.
                 tokio::time::sleep(Duration::from_millis(150 * tries)).await;
             } else {
                 return Err(redis_err(err));
