@@ -20,6 +20,7 @@
 pub mod dialect;
 pub mod error;
 pub mod gcode;
+pub mod nest;
 pub mod svg;
 pub mod toolpath;
 
@@ -28,6 +29,9 @@ use serde::Serialize;
 pub use dialect::{CommentStyle, Dialect, DwellUnit};
 pub use error::CamError;
 pub use gcode::{generate_gcode, GcodeOptions, GcodeProgram, GcodeSummary, OpenContourPolicy};
+pub use nest::{
+    nest, FailedObject, NestOptions, NestResult, PartInput, Placement, SheetResult, SheetSpec,
+};
 pub use toolpath::{LeadKind, LeadOptions};
 
 /// A warning about the output: stable `code`, and a message for people.
