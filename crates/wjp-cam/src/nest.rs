@@ -240,6 +240,8 @@ pub struct NestResult {
     pub warnings: Vec<Warning>,
 }
 
+/// Lowest grid rows with a free point whose slides are compared.
+const CANDIDATE_ROWS: usize = 3;
 /// Bounds.
 pub const MAX_COPIES: usize = 5000;
 pub const MAX_SHEETS: usize = 1000;
@@ -804,58 +806,60 @@ fn find_position(
         }
         let (iw, ih) = (bx1 - bx0, by1 - by0);
         let nx = (((tx1 - tx0) / (iw / 4.0).max(w / 60.0)).ceil() as usize).clamp(1, 60);
-        let ny = (((ty1 - ty0) / (ih / 4.0).max(h / 60.0)).ceil() as usize).clamp(1, 60);
-        let mut found = None;
-        'rows: for j in 0..=ny {
+        let ny = (((ty1 - ty0) / (ih / 4.0)).ceil() as usize).clamp(1, 400);
+        // The first free grid point of each of the lowest CANDIDATE_ROWS rows that have one.
+        let mut starts = Vec::new();
+        for j in 0..=ny {
             let y = ty0 + (ty1 - ty0).max(0.0) * j as f64 / ny as f64;
             for i in 0..=nx {
                 let x = tx0 + (tx1 - tx0).max(0.0) * i as f64 / nx as f64;
                 if free(layout, &rotated, x, y) {
-                    found = Some((x, y));
-                    break 'rows;
+                    starts.push((x, y));
+                    break;
                 }
             }
-        }
-        let Some((mut x, mut y)) = found else {
-            continue;
-        };
-        // Slide down, then left, with halving steps; a few rounds.
-        let step0 = ((tx1 - tx0) / nx as f64)
-            .max((ty1 - ty0) / ny as f64)
-            .max(1.0);
-        for _ in 0..3 {
-            let mut moved = false;
-            let mut step = step0;
-            while step > 0.05 {
-                if y - step >= ty0 - 1e-9 && free(layout, &rotated, x, y - step) {
-                    y -= step;
-                    moved = true;
-                } else {
-                    step /= 2.0;
-                }
-            }
-            let mut step = step0;
-            while step > 0.05 {
-                if x - step >= tx0 - 1e-9 && free(layout, &rotated, x - step, y) {
-                    x -= step;
-                    moved = true;
-                } else {
-                    step /= 2.0;
-                }
-            }
-            if !moved {
+            if starts.len() >= CANDIDATE_ROWS {
                 break;
             }
         }
-        let top = y + by1;
-        let score = top * (w + 1.0) + (x + bx1);
-        if best.as_ref().is_none_or(|b| score < b.0 - 1e-9) {
-            best = Some((
-                score,
-                rot,
-                DTransformation::new(rad, (x as f32, y as f32)),
-                top,
-            ));
+        let step0 = ((tx1 - tx0) / nx as f64).max((ty1 - ty0) / ny as f64);
+        let min_step = (iw.max(ih) * 5e-4).max(1e-4);
+        for (mut x, mut y) in starts {
+            // Slide down, then left, with halving steps; a few rounds.
+            for _ in 0..4 {
+                let mut moved = false;
+                let mut step = step0;
+                while step > min_step {
+                    if y - step >= ty0 - 1e-9 && free(layout, &rotated, x, y - step) {
+                        y -= step;
+                        moved = true;
+                    } else {
+                        step /= 2.0;
+                    }
+                }
+                let mut step = step0;
+                while step > min_step {
+                    if x - step >= tx0 - 1e-9 && free(layout, &rotated, x - step, y) {
+                        x -= step;
+                        moved = true;
+                    } else {
+                        step /= 2.0;
+                    }
+                }
+                if !moved {
+                    break;
+                }
+            }
+            let top = y + by1;
+            let score = top * (w + 1.0) + (x + bx1);
+            if best.as_ref().is_none_or(|b| score < b.0 - 1e-9) {
+                best = Some((
+                    score,
+                    rot,
+                    DTransformation::new(rad, (x as f32, y as f32)),
+                    top,
+                ));
+            }
         }
     }
     best.map(|(_, rot, t, top)| (rot, t, top))
