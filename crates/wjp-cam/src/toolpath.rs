@@ -255,6 +255,8 @@ struct Obstacles {
     polys: Vec<Option<Vec<Point>>>,
     bboxes: Vec<[f64; 4]>,
     grid: Vec<Vec<usize>>,
+    /// Contours whose box covers too many cells: always checked.
+    big: Vec<usize>,
     origin: Point,
     cell: f64,
     nx: usize,
@@ -299,9 +301,14 @@ impl Obstacles {
             .max(cell.min(1.0));
         let origin = Point::new(all[0], all[1]);
         let mut grid = vec![Vec::new(); nx * ny];
+        let mut big = Vec::new();
         for (i, b) in bboxes.iter().enumerate() {
             let (x0, y0) = cell_of(origin, cell, nx, ny, b[0] - margin, b[1] - margin);
             let (x1, y1) = cell_of(origin, cell, nx, ny, b[2] + margin, b[3] + margin);
+            if (x1 - x0 + 1) * (y1 - y0 + 1) > 256 {
+                big.push(i);
+                continue;
+            }
             for gy in y0..=y1 {
                 for gx in x0..=x1 {
                     grid[gy * nx + gx].push(i);
@@ -316,6 +323,7 @@ impl Obstacles {
                 .collect(),
             bboxes,
             grid,
+            big,
             origin,
             cell,
             nx,
@@ -323,16 +331,18 @@ impl Obstacles {
         }
     }
 
-    fn near(&self, p: Point) -> &[usize] {
-        if p.x < self.origin.x - self.cell
+    fn near(&self, p: Point) -> impl Iterator<Item = &usize> {
+        let outside = p.x < self.origin.x - self.cell
             || p.y < self.origin.y - self.cell
             || p.x > self.origin.x + self.cell * (self.nx as f64 + 1.0)
-            || p.y > self.origin.y + self.cell * (self.ny as f64 + 1.0)
-        {
-            return &[];
-        }
-        let (gx, gy) = cell_of(self.origin, self.cell, self.nx, self.ny, p.x, p.y);
-        &self.grid[gy * self.nx + gx]
+            || p.y > self.origin.y + self.cell * (self.ny as f64 + 1.0);
+        let cell: &[usize] = if outside {
+            &[]
+        } else {
+            let (gx, gy) = cell_of(self.origin, self.cell, self.nx, self.ny, p.x, p.y);
+            &self.grid[gy * self.nx + gx]
+        };
+        cell.iter().chain(self.big.iter())
     }
 
     /// Is `p` in scrap (inside an even number of closed contours) and at least
@@ -699,20 +709,29 @@ pub fn build_toolpath(
             .map(|v| v.point())
             .unwrap_or(s.home)
     };
-    let near_dist = |i: usize, from: Point| -> f64 {
-        let p = &pending[i];
-        let path = p.loops.first().unwrap_or(&contours[p.contour].path);
-        let mut best = f64::INFINITY;
-        let step = (path.vertices.len() / 256).max(1);
-        for v in path.vertices.iter().step_by(step) {
-            best = best.min(v.point().dist(from));
-        }
-        if contours[p.contour].role == CutRole::Open {
-            if let Some(e) = path.end() {
-                best = best.min(e.dist(from));
+    // Up to 16 sample points per contour stand for it in the nearest-neighbour search.
+    let samples: Vec<Vec<Point>> = pending
+        .iter()
+        .map(|p| {
+            let path = p.loops.first().unwrap_or(&contours[p.contour].path);
+            let step = (path.vertices.len() / 16).max(1);
+            let mut v: Vec<Point> = path
+                .vertices
+                .iter()
+                .step_by(step)
+                .map(|v| v.point())
+                .collect();
+            if contours[p.contour].role == CutRole::Open {
+                v.extend(path.end());
             }
-        }
-        best
+            v
+        })
+        .collect();
+    let near_dist = |i: usize, from: Point| -> f64 {
+        samples[i]
+            .iter()
+            .map(|q| q.dist(from))
+            .fold(f64::INFINITY, f64::min)
     };
     if n <= NEAREST_NEIGHBOUR_LIMIT {
         for _ in 0..n {
