@@ -256,8 +256,12 @@ async function loadJobs() {
   if (!found.length) body.append(el('tr', { class: 'empty' }, el('td', { colspan: '6', text: 'No jobs match.' })));
   $('page-older').disabled = !next;
   $('page-newest').disabled = !jobs.cursor;
-  const where = jobs.cursor ? `older page ${jobs.cursors.length + 1}` : 'newest';
-  $('page-info').textContent = `${found.length} jobs · ${where}${jobs.cursor ? '' : ' · live'}`;
+  pageInfo();
+}
+
+function pageInfo() {
+  const where = jobs.cursor ? `older page ${jobs.cursors.length + 1}` : 'newest, live';
+  $('page-info').textContent = `${jobs.rows.size} jobs · ${where}`;
 }
 
 function reloadJobs() {
@@ -290,6 +294,7 @@ function jobEvent(e) {
       jobs.rows.delete(last.dataset.jobId);
       last.remove();
     }
+    pageInfo();
   }
 }
 
@@ -427,14 +432,14 @@ function renderWorkers() {
       type: 'button', class: 'link mono', text: shortId(id), title: id,
       'aria-label': `Open job ${id}`, onclick: () => openDetail(id, true),
     }));
-    tbody.append(el('tr', {},
-      el('td', { class: 'mono', text: w.name }),
-      el('td', { text: `${w.host} (pid ${w.pid})` }),
-      el('td', { text: `${(w.queues || []).join(', ')} ×${w.concurrency}` }),
+    tbody.append(el('tr', { dataset: { worker: w.name } },
+      el('td', {}, el('div', { class: 'mono', text: w.name }),
+        el('div', { class: 'msg', text: `${w.host}, pid ${w.pid}` })),
+      el('td', { class: 'wrap', text: `${(w.queues || []).join(', ')} (×${w.concurrency})` }),
       el('td', {}, current.length ? current : 'idle'),
       el('td', { text: `${fmtSeconds(Math.max(0, age))} ago` })));
   }
-  if (!workerList.length) tbody.append(el('tr', {}, el('td', { colspan: '5', text: 'No live workers.' })));
+  if (!workerList.length) tbody.append(el('tr', {}, el('td', { colspan: '4', text: 'No live workers.' })));
 }
 
 // ---------------------------------------------------------------- job detail

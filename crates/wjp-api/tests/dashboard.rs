@@ -277,6 +277,15 @@ impl Browser {
         }
     }
 
+    async fn resize(&self, width: u32, height: u32) {
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .await;
+    }
+
     async fn screenshot(&self, path: &Path) {
         let b64 = self.cmd("GET", "/screenshot", None).await;
         let png = base64::engine::general_purpose::STANDARD
@@ -311,11 +320,11 @@ impl Drop for Browser {
     }
 }
 
-fn screenshot_path() -> PathBuf {
+fn screenshot_path(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    target.join("dashboard-screenshot.png")
+    target.join(name)
 }
 
 // ------------------------------------------------------------ the test
@@ -364,7 +373,7 @@ async fn dashboard_in_a_real_browser() {
         .await;
     browser
         .wait(
-            "document.querySelector('#worker-body td.mono')",
+            "document.querySelector('#worker-body tr[data-worker]')",
             "the worker table",
         )
         .await;
@@ -523,10 +532,107 @@ async fn dashboard_in_a_real_browser() {
     browser
         .script("window.scrollTo(0, 0); return null;", json!([]))
         .await;
-    let path = screenshot_path();
+    let path = screenshot_path("dashboard-screenshot.png");
     browser.screenshot(&path).await;
     eprintln!("dashboard screenshot: {}", path.display());
+
+    // The same page on a phone: one column, nothing wider than the screen.
+    browser.resize(390, 844).await;
+    let overflow = browser
+        .wait(
+            "(() => { const w = document.documentElement; \
+             return w.clientWidth < 500 && String(w.scrollWidth - w.clientWidth); })()",
+            "the phone layout",
+        )
+        .await;
+    assert_eq!(overflow, "0", "the page is wider than a phone screen");
+    browser
+        .script("window.scrollTo(0, 0); return null;", json!([]))
+        .await;
+    browser
+        .screenshot(&screenshot_path("dashboard-screenshot-phone.png"))
+        .await;
     drop(browser);
+    let (stopped, _, _) = s.stop().await;
+    stopped.unwrap();
+}
+
+// ------------------------------------------------------------ without a browser
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_is_public_the_data_is_not() {
+    let s = Server::with(Options {
+        workers: false,
+        args: vec!["--api-key".into(), KEY.into()],
+        ..Options::default()
+    })
+    .await;
+    for (path, content_type) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/assets/app.js", "text/javascript; charset=utf-8"),
+        ("/assets/app.css", "text/css; charset=utf-8"),
+        ("/assets/icon.svg", "image/svg+xml"),
+    ] {
+        let r = s.client.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["content-type"], content_type, "{path}");
+        assert!(
+            r.headers().contains_key("content-security-policy"),
+            "{path}"
+        );
+    }
+    let page = s.client.get(s.url("/")).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/assets/app.js") && !html.contains("https://"));
+    // Unknown assets are a JSON 404; the API itself still needs the key.
+    let (status, body) = s.get("/assets/nope.js").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("asset_not_found"))
+    );
+    for path in ["/jobs", "/queues", "/events", "/files/output/x.svg"] {
+        let (status, body) = s.get(path).await;
+        assert_eq!(status, 401, "{path}: {body}");
+    }
+    // Only reads of the page are public.
+    let r = s.client.post(s.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let (stopped, _, _) = s.stop().await;
+    stopped.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn artefacts_below_a_folder_are_downloadable() {
+    let s = Server::with(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let previews = s.dir.path().join("output/previews");
+    std::fs::create_dir_all(&previews).unwrap();
+    std::fs::write(previews.join("job.svg"), "<svg/>").unwrap();
+    std::fs::write(s.dir.path().join("secret.txt"), "no").unwrap();
+    let r = s
+        .client
+        .get(s.url("/files/output/previews/job.svg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    assert_eq!(r.text().await.unwrap(), "<svg/>");
+    for path in [
+        "/files/output/previews/../../secret.txt",
+        "/files/output/previews/..%2F..%2Fsecret.txt",
+        "/files/output/.previews/job.svg",
+        "/files/output/previews//job.svg",
+        "/files/output/previews/",
+        "/files/output/previews",
+    ] {
+        let (status, body) = s.get(path).await;
+        assert!(status == 400 || status == 404, "{path}: {status} {body}");
+        assert_eq!(body["success"], false, "{path}");
+    }
     let (stopped, _, _) = s.stop().await;
     stopped.unwrap();
 }
