@@ -5,7 +5,9 @@
 //! 3. **panic catching**: a panicking handler answers 500 JSON, never a
 //!    dropped connection;
 //! 4. **CORS** (only with configured origins: the default is same origin);
-//! 5. **API key**, on everything but `/health` and CORS preflights;
+//! 5. **API key**, on everything but `/health`, the dashboard page and its
+//!    assets (they hold no data; the page sends the key itself), and CORS
+//!    preflights;
 //! 6. the **body limit** of JSON requests (upload routes set their own).
 
 use std::time::Instant;
@@ -91,7 +93,9 @@ async fn require_key(State(state): State<AppState>, request: Request, next: Next
     let Some(key) = state.config.api_key.as_deref() else {
         return next.run(request).await;
     };
-    if request.uri().path() == "/health" || request.method() == Method::OPTIONS {
+    let path = request.uri().path();
+    let public_page = request.method() == Method::GET && crate::dashboard::is_public(path);
+    if path == "/health" || public_page || request.method() == Method::OPTIONS {
         return next.run(request).await;
     }
     let headers = request.headers();

@@ -1,6 +1,7 @@
 //! The endpoints of the service we replace, same paths, parameters and
 //! fields (see `shared/docs/API.md`), plus `GET /files/{folder}/{name}` to
-//! download artefacts.
+//! download artefacts (`name` may be a path below the folder, such as
+//! `previews/<job id>.svg`).
 //!
 //! Each domain endpoint is the same few steps: check that its job kind is
 //! registered in this build (501 otherwise: never a fake success), confine
@@ -60,7 +61,7 @@ pub fn routes(config: &ApiConfig) -> Router<AppState> {
         .route("/gcode", post(gcode))
         .route("/export/components-csv", post(export_components_csv))
         .route("/export/layered-dxf", post(export_layered_dxf))
-        .route("/files/{folder}/{name}", get(download))
+        .route("/files/{folder}/{*name}", get(download))
 }
 
 /// `async_mode` as the old service parsed booleans (`true`, `1`, `yes`, `on`).
@@ -628,10 +629,16 @@ async fn download(
             format!("no folder {folder:?}: use uploads, data or output"),
         )
     })?;
-    if name.contains(['/', '\\']) || name.starts_with('.') {
+    // A name, or a path below the folder (`previews/<job id>.svg`): every
+    // segment a plain name, none hidden, none climbing.
+    if name.contains('\\')
+        || name
+            .split('/')
+            .any(|segment| segment.is_empty() || segment.starts_with('.'))
+    {
         return Err(ApiError::bad_request(
             "path_outside_managed_folders",
-            "a file name, not a path, is expected",
+            "a file name or a path below the folder (such as previews/NAME.svg) is expected",
         ));
     }
     let path = state

@@ -8,9 +8,9 @@
 //!
 //! ## How a request flows
 //! - [`router`] builds every route ([`legacy`]: the old endpoints; [`jobs`]:
-//!   the queue; [`events`]: SSE; [`ops`]: health, metrics, OpenAPI) and wraps
-//!   them in the layers of [`layers`]: JSON errors, metrics, panic catching,
-//!   CORS, API key.
+//!   the queue; [`events`]: SSE; [`ops`]: health, metrics, OpenAPI;
+//!   [`dashboard`]: the operators' page at `/`) and wraps them in the layers
+//!   of [`layers`]: JSON errors, metrics, panic catching, CORS, API key.
 //! - A domain endpoint ([`legacy`]) checks that its job kind is registered
 //!   (501 otherwise), confines client paths to the managed folders
 //!   ([`files`]), then either runs the handler at once on the blocking pool
@@ -24,6 +24,7 @@
 //! **Invariant**: no handler does CPU-heavy work on the async runtime, and
 //! every error a client sees is JSON `{success: false, error, code}`.
 
+pub mod dashboard;
 pub mod enqueue;
 pub mod error;
 pub mod events;
@@ -200,7 +201,8 @@ fn build(
         .merge(ops::routes())
         .merge(legacy::routes(&state.config))
         .merge(jobs::routes())
-        .merge(events::routes());
+        .merge(events::routes())
+        .merge(dashboard::routes());
     layers::apply(routes, state.clone()).map(|r| r.with_state(state))
 }
 

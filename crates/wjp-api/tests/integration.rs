@@ -4,6 +4,7 @@
 
 mod support;
 
+mod dashboard;
 mod events;
 mod fallback;
 mod legacy;

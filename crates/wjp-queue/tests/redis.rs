@@ -109,7 +109,15 @@ async fn events_and_waits_resume_after_a_redis_restart() {
         .id;
     let cursor = queue.last_event_id().await.unwrap();
     assert!(cursor.is_some());
+    // A long outage: the connection manager gives up its quick retries,
+    // and must still come back when the server does.
     let mut server = store.server;
+    server.kill();
+    for _ in 0..3 {
+        let err = queue.backend().ping().await.unwrap_err();
+        assert_eq!(err.code(), "backend_unavailable");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     server.restart();
     let store = RedisStore { server };
     let worker = start_worker(
@@ -391,4 +399,100 @@ async fn a_job_id_is_one_job_across_queues() {
     );
     let counts = queue.counts().await.unwrap();
     assert_eq!(counts[0].cancelled + counts[0].queued, 0, "{counts:?}");
+}
+
+/// The backend's hot paths alone, without the worker runtime: batched
+/// inserts, claims and completions from one task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn hot_paths() {
+    use std::time::Instant;
+    use wjp_queue::backend::ClaimRequest;
+    use wjp_queue::{state, QueueName, Timestamp};
+    const JOBS: usize = 20_000;
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let t = Instant::now();
+    for _ in 0..JOBS / 100 {
+        let batch = (0..100)
+            .map(|i| request("noop", json!({ "i": i })))
+            .collect();
+        queue.enqueue_batch(batch).await.unwrap();
+    }
+    let insert = t.elapsed();
+    let t = Instant::now();
+    let mut claimed = Vec::new();
+    loop {
+        let jobs = queue
+            .backend()
+            .claim(&ClaimRequest {
+                queues: vec![QueueName::parse("default").unwrap()],
+                worker: "bench".into(),
+                max: 32,
+                lease: Duration::from_secs(30),
+                now: Timestamp::now(),
+            })
+            .await
+            .unwrap();
+        if jobs.is_empty() {
+            break;
+        }
+        claimed.extend(jobs);
+    }
+    let claim = t.elapsed();
+    assert_eq!(claimed.len(), JOBS);
+    let t = Instant::now();
+    for chunk in claimed.chunks(32) {
+        let now = Timestamp::now();
+        let ts = chunk
+            .iter()
+            .map(|j| state::complete(j, json!(1), now))
+            .collect();
+        let applied = queue.backend().apply(ts).await.unwrap();
+        assert!(applied.iter().all(|a| *a));
+    }
+    let complete = t.elapsed();
+    let rate = |d: Duration| JOBS as f64 / d.as_secs_f64();
+    println!(
+        "insert {:.0}/s, claim {:.0}/s, complete {:.0}/s (batches of 100, 32, 32)",
+        rate(insert),
+        rate(claim),
+        rate(complete)
+    );
+    let mut conn = store.server.connection(0);
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut conn)
+        .unwrap();
+    for line in stats.lines().filter(|l| l.contains("evalsha")) {
+        println!("{line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_worker_wakes_as_soon_as_a_job_comes() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut config = fast_config("w-idle", &["gcode"]);
+    // Long waits: only a wake-up from Redis can make this fast.
+    config.idle_wait = Duration::from_secs(10);
+    let worker = start_worker(&queue, builtin_handlers(), config);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..3 {
+        let mut r = request("noop", json!(i));
+        r.queue = Some("gcode".into());
+        let started = std::time::Instant::now();
+        let id = queue.enqueue(r).await.unwrap().job.id;
+        wait_for_job(&queue, &id, Duration::from_secs(5), |j| {
+            j.status() == Status::Completed
+        })
+        .await;
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "job {i} took {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    worker.stop().await;
 }

@@ -243,6 +243,9 @@ pub struct Options {
     pub args: Vec<String>,
     /// The backend to serve (default: SQLite in the server's temp dir).
     pub backend: Option<Arc<dyn Backend>>,
+    /// Registers more kinds and handlers (after the built-in and shop
+    /// ones), given the data directory.
+    pub configure: Option<fn(&mut Catalog, &mut Handlers, &Path)>,
 }
 
 impl Default for Options {
@@ -252,6 +255,7 @@ impl Default for Options {
             workers: true,
             args: Vec::new(),
             backend: None,
+            configure: None,
         }
     }
 }
@@ -298,6 +302,9 @@ impl Server {
                 catalog.register(kind, queue, None).unwrap();
             }
             shop_handlers(&mut handlers);
+        }
+        if let Some(configure) = options.configure {
+            configure(&mut catalog, &mut handlers, dir.path());
         }
         let queue = Queue::new(backend.clone(), catalog);
         let mut argv = vec![

@@ -1,10 +1,11 @@
 -- Flags a running job as cancelled; its worker sees it at the next renewal.
 -- ARGV[3]: now, [4]: id. KEYS[12]: job key. Returns 1 if it was running.
 local key, id = KEYS[12], ARGV[4]
-local cur, body = parse(redis.call('GET', key))
+local stored = redis.call('GET', key)
+  local cur = parse(stored)
 if not cur or cur[F_STATUS] ~= 'running' then return 0 end
 cur[F_CANCEL] = '1'
-redis.call('SET', key, format(cur, body))
+redis.call('SET', key, format(cur, body_of(stored)))
 local progress = cur[F_PROGRESS]
 if progress == '' then progress = '0' end
 -- 'cancel requested', hex-encoded like every message.

@@ -7,7 +7,7 @@
 -- (`state::claim`).
 -- ARGV[3]: now, [4]: max, [5]: worker (hex), [6]: lease ms,
 -- [7..]: one token per job.
--- Returns per job: id, body (before the claim), token, ready key.
+-- Returns per job: id, the job as stored before the claim, token, ready key.
 local now, max = tonumber(ARGV[3]), tonumber(ARGV[4])
 local worker, lease = ARGV[5], ARGV[6]
 local candidates = redis.call('ZRANGE', K_READY, '-', '+', 'BYLEX', 'LIMIT', 0, max)
@@ -28,7 +28,8 @@ for _, member in ipairs(candidates) do
   if taken >= max then break end
   local id = string.sub(member, READY_KEY_LEN + 2)
   local key = PREFIX .. id
-  local cur, body = parse(redis.call('GET', key))
+  local stored = redis.call('GET', key)
+  local cur = parse(stored)
   local status = cur and cur[F_STATUS]
   if status == 'scheduled' then
     zrem(K_SCHED, id)
@@ -42,10 +43,10 @@ for _, member in ipairs(candidates) do
     local attempt = (tonumber(cur[F_ATTEMPT]) or 0) + 1
     cur[F_STATUS], cur[F_TOKEN], cur[F_ATTEMPT], cur[F_ERROR] = 'running', token, attempt, ''
     cur[F_WORKER], cur[F_LEASE], cur[F_CLAIMED] = worker, lease, ARGV[3]
-    redis.call('SET', key, format(cur, body))
+    redis.call('SET', key, format(cur, body_of(stored)))
     zadd(K_RUN, until_ms, id)
     emit(id, cur[F_KIND], 'running', attempt, '0', false, false, ARGV[3])
-    out[#out + 1] = { id, body, token, string.sub(member, 1, READY_KEY_LEN) }
+    out[#out + 1] = { id, stored, token, string.sub(member, 1, READY_KEY_LEN) }
   end
 end
 flush()

@@ -101,16 +101,20 @@ local FIELDS = 15
 -- Worker names and progress messages arrive hex-encoded, so they never
 -- contain a separator.
 
--- The header fields and the body of a stored job, or nil.
+-- The header fields of a stored job, or nil. One pattern match: no
+-- splitting into pieces, no copy of the body (copies of long strings are
+-- what a script spends its time on).
+local HEADER = '^' .. string.rep('([^|]*)|', FIELDS - 1) .. '([^\n]*)\n'
 local function parse(value)
   if not value then return nil end
-  local nl = string.find(value, '\n', 1, true)
-  local header = string.sub(value, 1, nl - 1)
-  local fields = {}
-  for field in string.gmatch(header .. '|', '([^|]*)|') do
-    fields[#fields + 1] = field
-  end
-  return fields, string.sub(value, nl + 1)
+  local fields = { string.match(value, HEADER) }
+  if #fields ~= FIELDS then return nil end
+  return fields
+end
+
+-- The JSON part of a stored job.
+local function body_of(value)
+  return string.sub(value, string.find(value, '\n', 1, true) + 1)
 end
 
 local function format(fields, body)

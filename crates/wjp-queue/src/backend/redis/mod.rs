@@ -205,6 +205,8 @@ struct Shared {
     scripts: Scripts,
     queues: Mutex<KnownQueues>,
     signals: Mutex<Option<watch::Receiver<Signals>>>,
+    /// Queues someone waits on, watched even before they have a job.
+    wanted: Arc<Mutex<std::collections::BTreeSet<String>>>,
     claims: Reads,
     event_reads: Reads,
 }
@@ -645,6 +647,7 @@ impl RedisBackend {
                     read_at: None,
                 }),
                 signals: Mutex::new(None),
+                wanted: Arc::default(),
                 claims: Reads::default(),
                 event_reads: Reads::default(),
             }),
@@ -690,7 +693,9 @@ impl RedisBackend {
                 if let Err(e) = load.query_async::<()>(&mut self.conn()).await {
                     return Err(redis_err(e));
                 }
-            } else if is_transient(&err) {
+            } else if is_transient(&err) && !err.is_connection_refusal() {
+                // A refusal means the server is down, not restarting under
+                // us: say so at once rather than after the retries.
                 tokio::time::sleep(Duration::from_millis(150 * tries)).await;
             } else {
                 return Err(redis_err(err));
@@ -809,7 +814,12 @@ impl RedisBackend {
             return rx.clone();
         }
         let (tx, rx) = watch::channel(Signals::default());
-        tokio::spawn(watch_streams(self.shared.client.clone(), self.conn(), tx));
+        tokio::spawn(watch_streams(
+            self.shared.client.clone(),
+            self.conn(),
+            self.shared.wanted.clone(),
+            tx,
+        ));
         *slot = Some(rx.clone());
         rx
     }
@@ -840,7 +850,11 @@ impl RedisBackend {
                     return Err(corrupt("malformed claim reply"));
                 };
                 let _ = text(id)?;
-                let job: Job = serde_json::from_str(&text(body)?).map_err(corrupt)?;
+                let stored = text(body)?;
+                let (_, json) = stored
+                    .split_once('\n')
+                    .ok_or_else(|| corrupt("stored job without a header"))?;
+                let job: Job = serde_json::from_str(json).map_err(corrupt)?;
                 let mut t = state::claim(&job, &request.worker, request.lease, request.now);
                 t.job.state.lease_token = Some(LeaseToken(text(token)?.parse().map_err(corrupt)?));
                 claimed.push((text(rk)?, t.job));
@@ -876,12 +890,18 @@ impl RedisBackend {
 /// `wake` and `events` streams over its own connection (no response
 /// timeout), and bumps the counters of what changed. It ends when the
 /// backend is dropped.
-async fn watch_streams(client: Client, conn: ConnectionManager, tx: watch::Sender<Signals>) {
+async fn watch_streams(
+    client: Client,
+    conn: ConnectionManager,
+    wanted: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    tx: watch::Sender<Signals>,
+) {
     let mut blocking: Option<MultiplexedConnection> = None;
     // Stream key -> last id seen; rebuilt from the streams' tops on a refresh.
     let mut last: BTreeMap<String, String> = BTreeMap::new();
     let mut queues: Vec<String> = Vec::new();
     let mut refresh = true;
+    let mut refreshed = Instant::now();
     let mut burst_start = Instant::now();
     let mut burst = 0u32;
     loop {
@@ -910,9 +930,16 @@ async fn watch_streams(client: Client, conn: ConnectionManager, tx: watch::Sende
                 }
             }
         };
-        if refresh {
+        // Now and then, even when busy: queues appear.
+        if refresh || refreshed.elapsed() > BLOCK {
+            let wanted: Vec<String> = wanted
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .cloned()
+                .collect();
             // Where each stream is now; whatever moved since is a change.
-            match stream_tops(&conn).await {
+            match stream_tops(&conn, wanted).await {
                 Ok((names, tops)) => {
                     signal(
                         &tx,
@@ -924,6 +951,7 @@ async fn watch_streams(client: Client, conn: ConnectionManager, tx: watch::Sende
                     queues = names;
                     last = tops;
                     refresh = false;
+                    refreshed = Instant::now();
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "reading Redis streams failed; retrying");
@@ -995,12 +1023,15 @@ async fn watch_streams(client: Client, conn: ConnectionManager, tx: watch::Sende
 /// an empty one).
 async fn stream_tops(
     conn: &ConnectionManager,
+    wanted: Vec<String>,
 ) -> redis::RedisResult<(Vec<String>, BTreeMap<String, String>)> {
     let mut queues: Vec<String> = redis::cmd("SMEMBERS")
         .arg(QUEUES_KEY)
         .query_async(&mut conn.clone())
         .await?;
+    queues.extend(wanted);
     queues.sort();
+    queues.dedup();
     let mut tops = BTreeMap::new();
     if queues.is_empty() {
         return Ok((queues, tops));
@@ -1729,6 +1760,11 @@ impl Backend for RedisBackend {
 
     async fn wait_for_jobs(&self, queues: &[QueueName], max_wait: Duration) -> Result<()> {
         let names: Vec<String> = queues.iter().map(|q| q.to_string()).collect();
+        self.shared
+            .wanted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(names.iter().cloned());
         let claimed = self.shared.claims.take();
         wait_until(
             self.signals(),

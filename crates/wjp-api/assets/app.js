@@ -1,0 +1,878 @@
+// wjp dashboard: a client of the public HTTP API, in plain JavaScript.
+//
+// - Every call goes through api(), which adds the API key (asked once, kept
+//   in sessionStorage) as X-API-Key and turns error bodies into Errors.
+// - Live updates come from GET /events, read with fetch() as a stream (so
+//   the key travels as a header) and resumed with Last-Event-ID.
+// - Everything on screen is built with DOM calls and textContent: nothing
+//   from the server is ever parsed as HTML.
+'use strict';
+
+const KEY_STORE = 'wjp.apiKey';
+const PAGE = 50;
+const WINDOW_MIN = 15;
+const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+const STATUS = {
+  scheduled: ['🕒', 'Scheduled'],
+  queued: ['⏳', 'Queued'],
+  running: ['▶', 'Running'],
+  completed: ['✔', 'Completed'],
+  failed: ['✖', 'Failed'],
+  cancelled: ['⊘', 'Cancelled'],
+};
+
+const $ = (id) => document.getElementById(id);
+
+// ---------------------------------------------------------------- helpers
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === 'class') node.className = v;
+    else if (k === 'text') node.textContent = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(node.dataset, v);
+    else node.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+function statusBadge(status) {
+  const [icon, word] = STATUS[status] || ['?', status || 'unknown'];
+  return el('span', { class: `status s-${status}` },
+    el('span', { class: 'icon', 'aria-hidden': 'true', text: icon }), word);
+}
+
+function progressCell(progress, message, status) {
+  const p = typeof progress === 'number' ? Math.max(0, Math.min(1, progress))
+    : status === 'completed' ? 1 : null;
+  const pct = p === null ? '–' : `${Math.round(p * 100)} %`;
+  const bar = el('progress', { max: '1', 'aria-label': `Progress ${pct}` });
+  if (p !== null) bar.value = p;
+  return el('div', {},
+    el('div', { class: 'prog' }, bar, el('span', { class: 'pct', text: pct })),
+    message ? el('div', { class: 'msg', text: message }) : null);
+}
+
+function fmtTime(iso) {
+  if (!iso) return '–';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const sameDay = d.toDateString() === new Date().toDateString();
+  return sameDay ? d.toLocaleTimeString() : d.toLocaleString();
+}
+
+function fmtSeconds(s) {
+  if (s === null || s === undefined || !Number.isFinite(s)) return '–';
+  if (s < 1) return `${Math.round(s * 1000)} ms`;
+  if (s < 90) return `${s.toFixed(1)} s`;
+  if (s < 5400) return `${(s / 60).toFixed(1)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+function between(a, b) {
+  if (!a || !b) return null;
+  return (new Date(b) - new Date(a)) / 1000;
+}
+
+function num(v, digits = 1) {
+  return typeof v === 'number' && Number.isFinite(v)
+    ? v.toLocaleString(undefined, { maximumFractionDigits: digits }) : '–';
+}
+
+function shortId(id) {
+  return String(id).length > 12 ? `${String(id).slice(0, 8)}…` : String(id);
+}
+
+function announce(text) {
+  const region = $('announce');
+  region.textContent = '';
+  // A fresh text node is what screen readers notice.
+  setTimeout(() => { region.textContent = text; }, 30);
+}
+
+// ---------------------------------------------------------------- API key
+
+let keyPrompt = null;
+
+function apiKey() {
+  return sessionStorage.getItem(KEY_STORE) || '';
+}
+
+function askKey(message) {
+  if (keyPrompt) return keyPrompt;
+  keyPrompt = new Promise((resolve) => {
+    const dialog = $('key-dialog');
+    $('key-error').textContent = message || '';
+    $('api-key').value = '';
+    const done = (event) => {
+      event.preventDefault();
+      const key = $('api-key').value.trim();
+      if (!key) return;
+      sessionStorage.setItem(KEY_STORE, key);
+      $('key-form').removeEventListener('submit', done);
+      dialog.close();
+      $('forget-key').hidden = false;
+      keyPrompt = null;
+      resolve(key);
+    };
+    $('key-form').addEventListener('submit', done);
+    if (!dialog.open) dialog.showModal();
+    $('api-key').focus();
+  });
+  return keyPrompt;
+}
+
+function headers(extra) {
+  const h = Object.assign({}, extra || {});
+  const key = apiKey();
+  if (key) h['X-API-Key'] = key;
+  return h;
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && (body.error || body.message || body.detail)) || `HTTP ${status}`);
+    this.status = status;
+    this.code = body && body.code;
+  }
+}
+
+// Calls the API; on 401 asks for the key and tries again.
+async function api(path, options = {}) {
+  for (;;) {
+    const response = await fetch(path, Object.assign({}, options, {
+      headers: headers(options.headers),
+      cache: 'no-store',
+    }));
+    if (response.status === 401) {
+      const body = await response.json().catch(() => ({}));
+      sessionStorage.removeItem(KEY_STORE);
+      await askKey(body.code === 'invalid_api_key' ? 'That key was refused; try again.' : '');
+      continue;
+    }
+    if (options.raw) {
+      if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+      return response;
+    }
+    const body = await response.json().catch(() => null);
+    if (!response.ok || (body && body.success === false)) throw new ApiError(response.status, body);
+    return body;
+  }
+}
+
+function postJson(path, value) {
+  return api(path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(value),
+  });
+}
+
+// ---------------------------------------------------------------- jobs table
+
+const jobs = {
+  rows: new Map(), // job id -> <tr>
+  cursors: [], // cursors of the pages before the current one
+  cursor: null, // cursor of the current page (null: newest)
+  next: null,
+  loading: 0,
+};
+
+function filters() {
+  return {
+    queue: $('f-queue').value,
+    status: $('f-status').value,
+    kind: $('f-kind').value.trim(),
+  };
+}
+
+function matches(job, f) {
+  return (!f.queue || job.queue === f.queue)
+    && (!f.status || job.status === f.status)
+    && (!f.kind || job.kind === f.kind);
+}
+
+function jobRow(job) {
+  const tr = el('tr', { dataset: { jobId: job.job_id, kind: job.kind, queue: job.queue } });
+  fillRow(tr, job);
+  return tr;
+}
+
+function fillRow(tr, job) {
+  tr.dataset.status = job.status;
+  const open = el('button', {
+    type: 'button', class: 'link mono', text: shortId(job.job_id),
+    title: String(job.job_id), 'aria-label': `Open job ${job.job_id}`,
+    onclick: () => openDetail(job.job_id, true),
+  });
+  tr.replaceChildren(
+    el('td', {}, statusBadge(job.status)),
+    el('td', {}, open),
+    el('td', { text: job.kind }),
+    el('td', { text: job.queue }),
+    el('td', {}, progressCell(job.progress, job.progress_message, job.status)),
+    el('td', { text: fmtTime(job.created_at) }),
+  );
+  tr.classList.toggle('selected', detail.id === job.job_id);
+}
+
+// Loads one page; with a kind filter (the API filters queue and status only)
+// it reads on until a page is full or a bounded number of rows was scanned.
+async function loadJobs() {
+  const f = filters();
+  const ticket = ++jobs.loading;
+  const found = [];
+  let cursor = jobs.cursor;
+  let scanned = 0;
+  let next = null;
+  for (;;) {
+    const q = new URLSearchParams({ limit: String(f.kind ? 200 : PAGE) });
+    if (f.queue) q.set('queue', f.queue);
+    if (f.status) q.set('status', f.status);
+    if (cursor) q.set('cursor', cursor);
+    const page = await api(`/jobs?${q}`);
+    if (ticket !== jobs.loading) return;
+    scanned += page.jobs.length;
+    for (const j of page.jobs) if (matches(j, f)) found.push(j);
+    next = page.next_cursor || null;
+    if (!f.kind || found.length >= PAGE || !next || scanned >= 2000) break;
+    cursor = next;
+  }
+  jobs.next = next;
+  jobs.rows.clear();
+  const body = $('jobs-body');
+  body.replaceChildren();
+  for (const j of found) {
+    const tr = jobRow(j);
+    jobs.rows.set(j.job_id, tr);
+    body.append(tr);
+  }
+  if (!found.length) body.append(el('tr', { class: 'empty' }, el('td', { colspan: '6', text: 'No jobs match.' })));
+  $('page-older').disabled = !next;
+  $('page-newest').disabled = !jobs.cursor;
+  pageInfo();
+}
+
+function pageInfo() {
+  const where = jobs.cursor ? `older page ${jobs.cursors.length + 1}` : 'newest, live';
+  $('page-info').textContent = `${jobs.rows.size} jobs · ${where}`;
+}
+
+function reloadJobs() {
+  jobs.cursor = null;
+  jobs.cursors = [];
+  loadJobs().catch(showError);
+}
+
+// A live event: move the row, or add a new job at the top of the newest page.
+function jobEvent(e) {
+  const view = {
+    job_id: e.job_id, status: e.status, kind: e.kind, queue: e.queue,
+    progress: e.progress, progress_message: e.message, created_at: e.at,
+  };
+  const tr = jobs.rows.get(e.job_id);
+  if (tr) {
+    const created = tr.lastChild ? tr.lastChild.textContent : '';
+    fillRow(tr, view);
+    tr.lastChild.textContent = created;
+  } else if (!jobs.cursor && matches(view, filters())) {
+    const body = $('jobs-body');
+    const empty = body.querySelector('tr.empty');
+    if (empty) empty.remove();
+    const row = jobRow(view);
+    row.classList.add('fresh');
+    jobs.rows.set(e.job_id, row);
+    body.prepend(row);
+    while (jobs.rows.size > PAGE * 2) {
+      const last = body.lastElementChild;
+      jobs.rows.delete(last.dataset.jobId);
+      last.remove();
+    }
+    pageInfo();
+  }
+}
+
+// ---------------------------------------------------------------- queues, throughput
+
+const stats = {
+  counted: new Set(), // job ids already counted as finished
+  finished: [], // {at: ms, queue, ok: bool}
+  queues: [],
+};
+
+function countFinished(id, queue, status, at) {
+  if (!TERMINAL.has(status) || status === 'cancelled' || stats.counted.has(id)) return;
+  const t = new Date(at).getTime();
+  if (!Number.isFinite(t) || t < Date.now() - WINDOW_MIN * 60000) return;
+  stats.counted.add(id);
+  stats.finished.push({ at: t, queue, ok: status === 'completed' });
+}
+
+async function seedThroughput() {
+  for (const status of ['completed', 'failed']) {
+    const page = await api(`/jobs?status=${status}&limit=500`);
+    for (const j of page.jobs) countFinished(j.job_id, j.queue, j.status, j.completed_at);
+  }
+  drawChart();
+}
+
+function windowStats(queue) {
+  const since = Date.now() - WINDOW_MIN * 60000;
+  let ok = 0;
+  let bad = 0;
+  for (const f of stats.finished) {
+    if (f.at < since || (queue && f.queue !== queue)) continue;
+    if (f.ok) ok += 1; else bad += 1;
+  }
+  return { ok, bad, rate: ok + bad ? bad / (ok + bad) : null };
+}
+
+function drawChart() {
+  const now = Date.now();
+  const since = now - WINDOW_MIN * 60000;
+  stats.finished = stats.finished.filter((f) => f.at >= since);
+  const buckets = Array.from({ length: WINDOW_MIN }, () => ({ ok: 0, bad: 0 }));
+  for (const f of stats.finished) {
+    const i = Math.min(WINDOW_MIN - 1, Math.floor((f.at - since) / 60000));
+    if (f.ok) buckets[i].ok += 1; else buckets[i].bad += 1;
+  }
+  const max = Math.max(1, ...buckets.map((b) => b.ok + b.bad));
+  const W = 300; const H = 90; const top = 10; const bottom = 14; const bw = W / WINDOW_MIN;
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.setAttribute('role', 'img');
+  const add = (tag, attrs, text) => {
+    const n = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+    if (text) n.textContent = text;
+    svg.append(n);
+    return n;
+  };
+  const scale = (H - top - bottom) / max;
+  buckets.forEach((b, i) => {
+    const x = i * bw + 1.5;
+    const hOk = b.ok * scale;
+    const hBad = b.bad * scale;
+    const base = H - bottom;
+    if (b.ok) add('rect', { class: 'ok', x, y: base - hOk, width: bw - 3, height: hOk });
+    // Failures sit on top, hatched by a gap so they differ by shape too.
+    if (b.bad) add('rect', { class: 'bad', x: x + 2, y: base - hOk - hBad - 1, width: bw - 7, height: hBad });
+  });
+  add('line', { class: 'axis', x1: 0, x2: W, y1: H - bottom + 0.5, y2: H - bottom + 0.5 });
+  add('text', { x: 0, y: H - 2 }, `−${WINDOW_MIN} min`);
+  add('text', { x: W, y: H - 2, 'text-anchor': 'end' }, 'now');
+  add('text', { x: 0, y: 8 }, `max ${max}/min`);
+  $('chart').replaceChildren(svg);
+  const all = windowStats(null);
+  const rate = all.rate === null ? 'no failures measured' : `${(all.rate * 100).toFixed(0)} % failure rate`;
+  $('chart-caption').textContent = `Last ${WINDOW_MIN} minutes: ${all.ok} completed (solid bars), `
+    + `${all.bad} failed (narrow bars on top), ${rate}; ${(all.ok / WINDOW_MIN).toFixed(1)} jobs/min.`;
+}
+
+async function loadQueues() {
+  const body = await api('/queues');
+  stats.queues = body.queues || [];
+  renderQueues();
+}
+
+function renderQueues() {
+  const tbody = $('queue-body');
+  tbody.replaceChildren();
+  const fq = $('f-queue');
+  const known = new Set([...fq.options].map((o) => o.value));
+  const list = $('queues');
+  for (const q of stats.queues) {
+    const w = windowStats(q.name);
+    const rate = w.rate === null ? '–' : `${(w.rate * 100).toFixed(0)} %`;
+    const cell = (n) => el('td', { class: 'num', text: String(n ?? 0) });
+    tbody.append(el('tr', { dataset: { queue: q.name } },
+      el('th', { scope: 'row', text: q.name }),
+      cell(q.queued), cell(q.running), cell(q.scheduled), cell(q.completed), cell(q.failed), cell(q.cancelled),
+      cell(w.ok + w.bad), el('td', { class: 'num', text: rate })));
+    if (!known.has(q.name)) {
+      fq.append(el('option', { value: q.name, text: q.name }));
+      list.append(el('option', { value: q.name }));
+    }
+  }
+  if (!stats.queues.length) tbody.append(el('tr', {}, el('td', { colspan: '9', text: 'No queues.' })));
+}
+
+let queueTimer = null;
+function refreshQueuesSoon() {
+  if (queueTimer) return;
+  queueTimer = setTimeout(() => {
+    queueTimer = null;
+    loadQueues().catch(() => {});
+  }, 700);
+}
+
+// ---------------------------------------------------------------- workers
+
+let workerList = [];
+
+async function loadWorkers() {
+  const body = await api('/workers');
+  workerList = body.workers || [];
+  renderWorkers();
+}
+
+function renderWorkers() {
+  const tbody = $('worker-body');
+  tbody.replaceChildren();
+  for (const w of workerList) {
+    const age = (Date.now() - new Date(w.heartbeat_at).getTime()) / 1000;
+    const current = (w.current_jobs || []).map((id) => el('button', {
+      type: 'button', class: 'link mono', text: shortId(id), title: id,
+      'aria-label': `Open job ${id}`, onclick: () => openDetail(id, true),
+    }));
+    tbody.append(el('tr', { dataset: { worker: w.name } },
+      el('td', {}, el('div', { class: 'mono', text: w.name }),
+        el('div', { class: 'msg', text: `${w.host}, pid ${w.pid}` })),
+      el('td', { class: 'wrap', text: `${(w.queues || []).join(', ')} (×${w.concurrency})` }),
+      el('td', {}, current.length ? current : 'idle'),
+      el('td', { text: `${fmtSeconds(Math.max(0, age))} ago` })));
+  }
+  if (!workerList.length) tbody.append(el('tr', {}, el('td', { colspan: '4', text: 'No live workers.' })));
+}
+
+// ---------------------------------------------------------------- job detail
+
+const detail = { id: null, job: null, timer: null, previewUrl: null };
+
+// What this page saw of each job, from the live stream: job id -> [{status, at, message}].
+const timeline = new Map();
+
+function remember(id, status, at, message) {
+  if (!timeline.has(id)) {
+    if (timeline.size > 500) timeline.delete(timeline.keys().next().value);
+    timeline.set(id, []);
+  }
+  const list = timeline.get(id);
+  const last = list[list.length - 1];
+  if (!last || last.status !== status || (message && last.message !== message)) {
+    list.push({ status, at, message: message || '' });
+    if (list.length > 50) list.splice(1, 1);
+  }
+}
+
+async function openDetail(id, focus) {
+  if (detail.id !== id) {
+    if (detail.previewUrl) URL.revokeObjectURL(detail.previewUrl);
+    detail.previewUrl = null;
+  }
+  detail.id = id;
+  for (const tr of jobs.rows.values()) tr.classList.toggle('selected', tr.dataset.jobId === id);
+  const section = $('detail');
+  section.hidden = false;
+  await refreshDetail();
+  if (focus) section.focus();
+}
+
+function refreshDetailSoon() {
+  if (detail.timer) return;
+  detail.timer = setTimeout(() => {
+    detail.timer = null;
+    refreshDetail().catch(showError);
+  }, 250);
+}
+
+async function refreshDetail() {
+  const id = detail.id;
+  if (!id) return;
+  const job = await api(`/jobs/${encodeURIComponent(id)}`);
+  if (detail.id !== id) return;
+  const before = detail.job && detail.job.job_id === id ? detail.job.status : null;
+  detail.job = job;
+  if (!timeline.has(id)) remember(id, job.status, new Date().toISOString(), '');
+  renderDetail(job);
+  if (before && before !== job.status) announce(`Job ${shortId(id)} (${job.kind}) is ${job.status}.`);
+}
+
+function fact(name, value) {
+  return el('div', {}, el('dt', { text: name }), el('dd', { text: value }));
+}
+
+function renderDetail(job) {
+  const section = $('detail');
+  section.dataset.jobId = job.job_id;
+  section.dataset.status = job.status;
+  $('detail-h').replaceChildren(`Job ${shortId(job.job_id)} · ${job.kind} `, statusBadge(job.status));
+  const cancel = el('button', {
+    type: 'button', id: 'cancel-btn', class: 'danger',
+    disabled: TERMINAL.has(job.status) || job.cancel_requested,
+    onclick: () => cancelJob(job.job_id),
+  }, job.cancel_requested && !TERMINAL.has(job.status) ? 'Cancel requested…' : 'Cancel job');
+  const retry = el('button', {
+    type: 'button', id: 'retry-btn', class: 'secondary',
+    disabled: !(job.status === 'failed' || job.status === 'cancelled'),
+    onclick: () => retryJob(job.job_id),
+  }, 'Retry job');
+  const parts = [
+    el('div', { class: 'actions' }, cancel, retry),
+    el('div', { class: 'prog-big', 'aria-live': 'polite' }, progressCell(job.progress, job.progress_message, job.status)),
+    el('dl', { class: 'facts' },
+      fact('Job id', String(job.job_id)),
+      fact('Queue', job.queue),
+      fact('Attempt', `${job.attempt} of ${job.max_attempts}`),
+      fact('Priority', String(job.priority)),
+      fact('Worker', job.worker || '–'),
+      fact('Created', fmtTime(job.created_at)),
+      fact('Started', fmtTime(job.started_at)),
+      fact('Ended', fmtTime(job.completed_at)),
+      fact('Waited', fmtSeconds(between(job.created_at, job.started_at))),
+      fact('Ran', fmtSeconds(between(job.started_at, job.completed_at))),
+      fact('Timeout', fmtSeconds(job.timeout))),
+  ];
+  if (job.error) {
+    parts.push(el('div', { class: 'error', role: 'alert' },
+      el('strong', { text: `Error (${job.error_kind || 'unknown'}): ` }), job.error));
+  }
+  if (job.result !== null && job.result !== undefined) parts.push(renderResult(job));
+  parts.push(el('h3', { text: 'Payload' }), el('pre', { text: JSON.stringify(job.payload, null, 2) }));
+  parts.push(el('h3', { text: 'Seen on this page' }),
+    el('ol', { class: 'history', id: 'detail-history' },
+      (timeline.get(job.job_id) || []).map((h) => el('li', { dataset: { status: h.status } },
+        `${fmtTime(h.at)} · ${(STATUS[h.status] || ['', h.status])[1]}${h.message ? ` · ${h.message}` : ''}`))));
+  $('detail-body').replaceChildren(...parts);
+}
+
+function renderResult(job) {
+  const r = job.result;
+  const box = el('section', { id: 'result', 'aria-label': 'Result' }, el('h3', { text: 'Result' }));
+  const links = artifactLinks(r);
+  if (r && r.metrics && r.time && r.cost) {
+    box.append(renderReport(r));
+  } else {
+    box.append(el('pre', { text: JSON.stringify(r, null, 2) }));
+  }
+  if (links.length) {
+    box.append(el('p', {}, 'Files: ', links.flatMap((l, i) => (i ? [' · ', l] : [l]))));
+  }
+  return box;
+}
+
+function artifactLinks(result) {
+  const links = [];
+  const artifacts = (result && result.artifacts) || {};
+  for (const [name, path] of Object.entries(artifacts)) {
+    if (typeof path !== 'string') continue;
+    links.push(el('button', {
+      type: 'button', class: 'link', text: `${name} (${path.split('/').pop()})`,
+      onclick: () => download(path),
+    }));
+  }
+  return links;
+}
+
+async function download(path) {
+  const response = await api(`/files/${path.split('/').map(encodeURIComponent).join('/')}`, { raw: true });
+  const url = URL.createObjectURL(await response.blob());
+  const a = el('a', { href: url, download: path.split('/').pop() });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+function renderReport(r) {
+  const m = r.metrics;
+  const t = r.time;
+  const c = r.cost;
+  const mode = c[c.mode] || c.physical || { lines: [] };
+  const lines = el('table', { class: 'cost' },
+    el('caption', { class: 'visually-hidden', text: 'Cost breakdown' }),
+    el('thead', {}, el('tr', {}, el('th', { scope: 'col', text: 'Cost line' }), el('th', { scope: 'col', class: 'num', text: c.currency }))),
+    el('tbody', {}, (mode.lines || []).map((l) => el('tr', { title: l.formula || '' },
+      el('td', { text: l.name }), el('td', { class: 'num', text: num(l.amount, 2) })))),
+    el('tfoot', {}, el('tr', {}, el('th', { scope: 'row', text: 'Total' }), el('td', { class: 'num', text: num(c.total, 2) }))));
+  const warnings = r.warnings || [];
+  const left = el('div', {},
+    el('dl', { class: 'facts', id: 'report-facts' },
+      fact('Cut length', `${num(m.cut_length_mm / 1000, 3)} m`),
+      fact('Pierces', String(m.pierce_count)),
+      fact('Parts', String(m.part_count)),
+      fact('Holes', String(m.hole_count)),
+      fact('Size', `${num(m.width_mm)} × ${num(m.height_mm)} mm`),
+      fact('Cutting time', `${num(t.total_min, 2)} min`),
+      fact('Material', `${t.material}, ${num(t.thickness_mm)} mm, quality ${t.quality}`),
+      fact('Cost', `${num(c.total, 2)} ${c.currency}`)),
+    el('p', { class: 'msg', text: `Time: cut ${num(t.cut_min, 2)} min, pierce ${num(t.pierce_min, 2)} min, rapid ${num(t.rapid_min, 2)} min, corners ${num(t.corner_min, 2)} min.` }),
+    lines,
+    el('h4', { text: warnings.length ? `Warnings (${warnings.length})` : 'Warnings: none' }),
+    warnings.length ? el('ul', { class: 'warnings' }, warnings.map((w) => el('li', {},
+      el('span', { 'aria-hidden': 'true', text: '⚠ ' }), el('code', { text: w.code }), ` ${w.message}`))) : null);
+  const preview = el('figure', { class: 'preview', id: 'preview' }, el('figcaption', { class: 'msg', text: 'Preview of the drawing' }));
+  const path = r.artifacts && r.artifacts.preview_svg;
+  if (path) showPreview(preview, path);
+  else preview.append(el('p', { text: 'No preview.' }));
+  return el('div', { class: 'report', id: 'report' }, left, preview);
+}
+
+// The preview comes through api() (it needs the key) and is shown as an
+// <img> of a blob URL: an image cannot run scripts.
+async function showPreview(figure, path) {
+  try {
+    if (!detail.previewUrl) {
+      const response = await api(`/files/${path.split('/').map(encodeURIComponent).join('/')}`, { raw: true });
+      detail.previewUrl = URL.createObjectURL(await response.blob());
+    }
+    figure.prepend(el('img', { id: 'preview-img', src: detail.previewUrl, alt: 'Preview of the analysed drawing: contours to cut' }));
+  } catch (e) {
+    figure.append(el('p', { class: 'error', text: `The preview cannot be shown: ${e.message}` }));
+  }
+}
+
+async function cancelJob(id) {
+  try {
+    const r = await api(`/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+    setStatus(r.message || `Cancel: ${r.outcome}`);
+  } catch (e) {
+    showError(e);
+  }
+  refreshDetailSoon();
+}
+
+async function retryJob(id) {
+  try {
+    await api(`/jobs/${encodeURIComponent(id)}/retry`, { method: 'POST' });
+    setStatus(`Job ${shortId(id)} queued again.`);
+  } catch (e) {
+    showError(e);
+  }
+  refreshDetailSoon();
+}
+
+// ---------------------------------------------------------------- submit
+
+function setStatus(text, isError) {
+  const p = $('submit-status');
+  p.textContent = text;
+  p.classList.toggle('error', Boolean(isError));
+}
+
+function showError(e) {
+  setStatus(`⚠ ${e.message || e}`, true);
+}
+
+async function submitted(body, what) {
+  if (body.job_id) {
+    setStatus(`${what}: job ${shortId(body.job_id)} queued. Following it below.`);
+    await openDetail(body.job_id, false);
+  } else {
+    setStatus(`${what}: done at once (the queue was unreachable).`);
+  }
+}
+
+function busy(form, on) {
+  for (const b of form.querySelectorAll('button')) b.disabled = on;
+}
+
+async function submitDxf(event) {
+  event.preventDefault();
+  const form = event.target;
+  const file = $('dxf-file').files[0];
+  if (!file) return;
+  busy(form, true);
+  try {
+    setStatus(`Uploading ${file.name}…`);
+    const data = new FormData();
+    data.append('file', file, file.name);
+    const up = await api('/upload', { method: 'POST', body: data });
+    const body = await postJson('/analyze-dxf?async_mode=true', {
+      dxf_path: up.relative_path,
+      material: $('dxf-material').value,
+      thickness: Number($('dxf-thickness').value),
+      quality: Number($('dxf-quality').value),
+    });
+    await submitted(body, `Analysis of ${file.name}`);
+  } catch (e) {
+    showError(e);
+  } finally {
+    busy(form, false);
+  }
+}
+
+async function submitImage(event) {
+  event.preventDefault();
+  const form = event.target;
+  const file = $('image-file').files[0];
+  if (!file) return;
+  busy(form, true);
+  try {
+    setStatus(`Uploading ${file.name}…`);
+    const data = new FormData();
+    data.append('image_file', file, file.name);
+    const response = await api('/convert-image?async_mode=true', { method: 'POST', body: data, raw: true });
+    const type = response.headers.get('content-type') || '';
+    if (type.startsWith('application/json')) await submitted(await response.json(), `Conversion of ${file.name}`);
+    else setStatus(`Conversion of ${file.name}: done at once (the queue was unreachable).`);
+  } catch (e) {
+    showError(e);
+  } finally {
+    busy(form, false);
+  }
+}
+
+async function submitJob(event) {
+  event.preventDefault();
+  const form = event.target;
+  let payload;
+  try {
+    const text = $('job-payload').value.trim();
+    payload = text ? JSON.parse(text) : {};
+  } catch (e) {
+    setStatus(`⚠ The payload is not JSON: ${e.message}`, true);
+    $('job-payload').focus();
+    return;
+  }
+  const request = { kind: $('job-kind').value.trim(), payload };
+  const queue = $('job-queue').value.trim();
+  if (queue) request.queue = queue;
+  busy(form, true);
+  try {
+    await submitted(await postJson('/jobs', request), `Job ${request.kind}`);
+  } catch (e) {
+    showError(e);
+  } finally {
+    busy(form, false);
+  }
+}
+
+// ---------------------------------------------------------------- live stream
+
+const live = { lastId: null, backoff: 1000 };
+
+function setLive(state, text) {
+  const p = $('live');
+  p.dataset.state = state;
+  p.querySelector('.dot').textContent = state === 'open' ? '●' : state === 'closed' ? '○' : '…';
+  p.querySelector('.text').textContent = text;
+}
+
+function onEvent(e) {
+  jobEvent(e);
+  if (TERMINAL.has(e.status)) {
+    countFinished(e.job_id, e.queue, e.status, e.at);
+    drawChart();
+  }
+  refreshQueuesSoon();
+  remember(e.job_id, e.status, e.at, e.message);
+  if (e.job_id === detail.id) refreshDetailSoon();
+}
+
+function parseBlock(block) {
+  let data = '';
+  let id = null;
+  let type = 'message';
+  for (const line of block.split('\n')) {
+    if (!line || line.startsWith(':')) continue;
+    const i = line.indexOf(':');
+    const field = i < 0 ? line : line.slice(0, i);
+    let value = i < 0 ? '' : line.slice(i + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') data += (data ? '\n' : '') + value;
+    else if (field === 'id') id = value;
+    else if (field === 'event') type = value;
+  }
+  if (id) live.lastId = id;
+  if (!data) return;
+  if (type === 'error') {
+    // The server does not know our resume point: start from now.
+    live.lastId = null;
+    return;
+  }
+  try {
+    onEvent(JSON.parse(data));
+  } catch (err) {
+    console.warn('bad event', err);
+  }
+}
+
+async function follow() {
+  for (;;) {
+    try {
+      const h = headers({ Accept: 'text/event-stream' });
+      if (live.lastId) h['Last-Event-ID'] = live.lastId;
+      const response = await fetch('/events', { headers: h, cache: 'no-store' });
+      if (response.status === 401) {
+        sessionStorage.removeItem(KEY_STORE);
+        await askKey();
+        continue;
+      }
+      if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+      setLive('open', 'Live: updates as they happen');
+      live.backoff = 1000;
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value.replace(/\r\n?/g, '\n');
+        let cut;
+        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+          parseBlock(buffer.slice(0, cut));
+          buffer = buffer.slice(cut + 2);
+        }
+      }
+      throw new Error('the stream ended');
+    } catch (e) {
+      setLive('closed', `Live updates lost (${e.message}); reconnecting…`);
+      await new Promise((r) => { setTimeout(r, live.backoff); });
+      live.backoff = Math.min(live.backoff * 2, 15000);
+      // Catch up on what the stream may have missed.
+      loadQueues().catch(() => {});
+    }
+  }
+}
+
+// ---------------------------------------------------------------- start
+
+function start() {
+  $('dxf-form').addEventListener('submit', submitDxf);
+  $('image-form').addEventListener('submit', submitImage);
+  $('job-form').addEventListener('submit', submitJob);
+  $('filters').addEventListener('submit', (e) => { e.preventDefault(); reloadJobs(); });
+  $('f-queue').addEventListener('change', reloadJobs);
+  $('f-status').addEventListener('change', reloadJobs);
+  $('f-kind').addEventListener('change', reloadJobs);
+  $('page-older').addEventListener('click', () => {
+    if (!jobs.next) return;
+    jobs.cursors.push(jobs.cursor);
+    jobs.cursor = jobs.next;
+    loadJobs().catch(showError);
+  });
+  $('page-newest').addEventListener('click', reloadJobs);
+  $('detail-close').addEventListener('click', () => {
+    detail.id = null;
+    $('detail').hidden = true;
+    for (const tr of jobs.rows.values()) tr.classList.remove('selected');
+  });
+  $('forget-key').hidden = !apiKey();
+  $('forget-key').addEventListener('click', () => {
+    sessionStorage.removeItem(KEY_STORE);
+    $('forget-key').hidden = true;
+    askKey();
+  });
+  // The key is asked for once, by the first call, before the others start.
+  loadQueues()
+    .then(() => {
+      follow();
+      reloadJobs();
+      loadWorkers().catch(() => {});
+      seedThroughput().then(renderQueues).catch(() => {});
+    })
+    .catch((e) => showError(e));
+  setInterval(() => { loadWorkers().catch(() => {}); }, 5000);
+  setInterval(() => { loadQueues().catch(() => {}); }, 15000);
+  setInterval(() => { drawChart(); renderWorkers(); }, 5000);
+  drawChart();
+}
+
+document.addEventListener('DOMContentLoaded', start);

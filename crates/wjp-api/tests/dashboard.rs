@@ -1,0 +1,638 @@
+//! The dashboard end to end, in a real headless Chromium driven over
+//! WebDriver (Debian's `chromium` and `chromium-driver`; `.ci/run` installs
+//! them). The server runs with an API key and the real DXF analysis, so the
+//! page has to ask for the key, upload a drawing, follow its job live to the
+//! report and its preview, and cancel a running job.
+//!
+//! A missing browser fails the test: it is part of CI, not optional. Waits
+//! are bounded hang guards, never timing assertions. The screenshot is
+//! saved as `target/dashboard-screenshot.png` (a CI artefact).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use wjp_geometry::AnalysisOptions;
+use wjp_queue::{Catalog, HandlerError, Handlers, JobContext};
+
+use crate::support::{Options, Server};
+
+const KEY: &str = "dashboard-test-key";
+/// Longest wait for one thing to appear on the page (a hang guard).
+const WAIT: Duration = Duration::from_secs(90);
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+// ------------------------------------------------------------ the real analysis
+
+#[derive(Deserialize)]
+struct AnalyzeDxf {
+    dxf_path: PathBuf,
+    #[serde(flatten)]
+    options: AnalysisOptions,
+}
+
+/// `analyze_dxf` as the `wjp` binary wires it: the analysis of
+/// `wjp-geometry`, its SVG preview stored as `output/previews/<id>.svg`.
+fn analyze_dxf(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
+    let args: AnalyzeDxf = ctx.parse_payload()?;
+    let report = wjp_geometry::analyze_dxf_file(&args.dxf_path, &args.options, &mut |p, m| {
+        ctx.progress(p * 0.95, m)
+    })
+    .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
+    let dir = output.join("previews");
+    std::fs::create_dir_all(&dir).map_err(|e| HandlerError::Failed(e.to_string()))?;
+    let name = format!("{}.svg", ctx.job().id);
+    std::fs::write(dir.join(&name), report.to_svg())
+        .map_err(|e| HandlerError::Failed(e.to_string()))?;
+    let mut result =
+        serde_json::to_value(&report).map_err(|e| HandlerError::Failed(e.to_string()))?;
+    result["artifacts"] = json!({ "preview_svg": format!("output/previews/{name}") });
+    Ok(result)
+}
+
+fn real_analysis(catalog: &mut Catalog, handlers: &mut Handlers, data_dir: &Path) {
+    catalog
+        .register("analyze_dxf", "analysis", Some(Duration::from_secs(600)))
+        .unwrap();
+    let output = data_dir.join("output");
+    handlers
+        .add("analyze_dxf", move |ctx: &JobContext| {
+            analyze_dxf(ctx, &output)
+        })
+        .unwrap();
+}
+
+// ------------------------------------------------------------ a small WebDriver client
+
+fn find_program(env: &str, candidates: &[&str]) -> PathBuf {
+    if let Some(p) = std::env::var_os(env) {
+        return PathBuf::from(p);
+    }
+    for c in candidates {
+        let p = Path::new(c);
+        if p.is_absolute() && p.is_file() {
+            return p.to_path_buf();
+        }
+        if let Some(paths) = std::env::var_os("PATH") {
+            for dir in std::env::split_paths(&paths) {
+                if dir.join(c).is_file() {
+                    return dir.join(c);
+                }
+            }
+        }
+    }
+    panic!(
+        "the dashboard test needs {} (set {env}, or install Debian's chromium and \
+         chromium-driver: `.ci/run` does)",
+        candidates.join(" or ")
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A chromedriver process and one browser session; both end on drop, even
+/// when the test panics.
+struct Browser {
+    driver: Child,
+    port: u16,
+    session: String,
+    http: reqwest::Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let chromium = find_program("WJP_CHROMIUM", &["/usr/bin/chromium", "chromium"]);
+        let chromedriver = find_program(
+            "WJP_CHROMEDRIVER",
+            &["/usr/bin/chromedriver", "chromedriver"],
+        );
+        let http = reqwest::Client::new();
+        let port = free_port();
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
+        let profile = tempfile::tempdir().unwrap();
+        let mut browser = Browser {
+            driver,
+            port,
+            session: String::new(),
+            http,
+            _profile: profile,
+        };
+        let started = Instant::now();
+        loop {
+            let ready = browser
+                .http
+                .get(format!("http://127.0.0.1:{port}/status"))
+                .send()
+                .await;
+            if let Ok(r) = ready {
+                let body: Value = r.json().await.unwrap_or_default();
+                if body["value"]["ready"] == true {
+                    break;
+                }
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "chromedriver did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let args = [
+            "--headless".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-dev-shm-usage".into(),
+            "--window-size=1280,1700".into(),
+            format!("--user-data-dir={}", browser._profile.path().display()),
+        ];
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": chromium, "args": args },
+        }}});
+        let r = browser.raw("POST", "/session", Some(caps)).await;
+        browser.session = r["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {r}"))
+            .to_owned();
+        browser
+    }
+
+    async fn raw(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("http://127.0.0.1:{}{path}", self.port);
+        let request = match method {
+            "GET" => self.http.get(url),
+            "DELETE" => self.http.delete(url),
+            _ => self.http.post(url).json(&body.unwrap_or_else(|| json!({}))),
+        };
+        let response = request
+            .timeout(Duration::from_secs(120))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert!(status.is_success(), "WebDriver {method} {path}: {body}");
+        body["value"].clone()
+    }
+
+    async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.raw(method, &format!("/session/{}{path}", self.session), body)
+            .await
+    }
+
+    async fn goto(&self, url: &str) {
+        self.cmd("POST", "/url", Some(json!({ "url": url }))).await;
+    }
+
+    async fn script(&self, script: &str, args: Value) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
+    }
+
+    async fn find(&self, css: &str) -> String {
+        self.wait(&format!("document.querySelector({css:?}) !== null"), css)
+            .await;
+        let r = self
+            .cmd(
+                "POST",
+                "/element",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
+        r[ELEMENT].as_str().unwrap().to_owned()
+    }
+
+    async fn click(&self, css: &str) {
+        // Enabled and visible first: clicks on a disabled button do nothing.
+        self.wait(
+            &format!(
+                "(() => {{ const e = document.querySelector({css:?}); \
+                 return e && !e.disabled && e.offsetParent !== null; }})()"
+            ),
+            &format!("{css} clickable"),
+        )
+        .await;
+        let id = self.find(css).await;
+        self.cmd("POST", &format!("/element/{id}/click"), None)
+            .await;
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        if !css.contains("file") {
+            self.cmd("POST", &format!("/element/{id}/clear"), None)
+                .await;
+        }
+        self.cmd(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    /// Waits until the JavaScript expression is truthy; returns its value.
+    async fn wait(&self, expression: &str, what: &str) -> Value {
+        let started = Instant::now();
+        let script = format!("return ({expression}) || null;");
+        loop {
+            let v = self.script(&script, json!([])).await;
+            if !v.is_null() && v != false {
+                return v;
+            }
+            if started.elapsed() > WAIT {
+                let page = self
+                    .script(
+                        "return document.body ? document.body.innerText.slice(0, 3000) : '';",
+                        json!([]),
+                    )
+                    .await;
+                panic!("waited in vain for {what} ({expression}); the page shows:\n{page}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn resize(&self, width: u32, height: u32) {
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .await;
+    }
+
+    async fn screenshot(&self, path: &Path) {
+        let b64 = self.cmd("GET", "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().unwrap())
+            .unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(path, png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Ends the session (and Chromium with it) with a plain blocking
+        // request: no runtime is needed in a destructor.
+        if !self.session.is_empty() {
+            if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+                let _ = write!(
+                    stream,
+                    "DELETE /session/{} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+                    self.session, self.port
+                );
+                let mut sink = Vec::new();
+                let _ = stream.read_to_end(&mut sink);
+            }
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn screenshot_path(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join(name)
+}
+
+// ------------------------------------------------------------ the test
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_in_a_real_browser() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/dxf/sky_squareandcircle.dxf")
+        .canonicalize()
+        .expect("the fixture DXF sky_squareandcircle.dxf");
+    let s = Server::with(Options {
+        shop: false,
+        args: vec![
+            "--api-key".into(),
+            KEY.into(),
+            "--workers".into(),
+            "2".into(),
+        ],
+        configure: Some(real_analysis),
+        ..Options::default()
+    })
+    .await;
+    let browser = Browser::start().await;
+
+    // The page loads without the key, then asks for it once.
+    browser.goto(&s.url("/")).await;
+    browser
+        .wait(
+            "document.getElementById('key-dialog').open",
+            "the API key dialog",
+        )
+        .await;
+    browser.type_into("#api-key", KEY).await;
+    browser.click("#key-submit").await;
+    browser
+        .wait(
+            "document.getElementById('live').dataset.state === 'open'",
+            "the live stream",
+        )
+        .await;
+    browser
+        .wait(
+            "document.querySelector('#queue-body tr[data-queue=\"analysis\"]')",
+            "the queue table",
+        )
+        .await;
+    browser
+        .wait(
+            "document.querySelector('#worker-body tr[data-worker]')",
+            "the worker table",
+        )
+        .await;
+    // Marks this page load: it must survive everything below (no reload).
+    browser
+        .script("window.wjpTestMark = 'same page'; return null;", json!([]))
+        .await;
+
+    // Upload and analyse the fixture.
+    browser
+        .type_into("#dxf-file", &fixture.display().to_string())
+        .await;
+    browser
+        .script(
+            "document.getElementById('dxf-material').value = 'stainless_steel'; return null;",
+            json!([]),
+        )
+        .await;
+    browser.type_into("#dxf-thickness", "12").await;
+    browser.click("#dxf-submit").await;
+    let job_id = browser
+        .wait(
+            "(() => { const d = document.getElementById('detail'); \
+             return !d.hidden && d.querySelector('#detail-h') \
+               && d.querySelector('#detail-h').textContent.includes('analyze_dxf') \
+               && d.dataset.jobId; })()",
+            "the submitted job's detail",
+        )
+        .await;
+    let job_id = job_id.as_str().unwrap().to_owned();
+    browser
+        .wait(
+            "document.getElementById('detail').dataset.status === 'completed'",
+            "the analysis to complete",
+        )
+        .await;
+    // The page saw it queued and completed through the live stream, and the
+    // table row moved too.
+    let seen = browser
+        .script(
+            "return [...document.querySelectorAll('#detail-history li')].map(li => li.dataset.status);",
+            json!([]),
+        )
+        .await;
+    let seen: Vec<&str> = seen
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        seen.contains(&"queued") && seen.last() == Some(&"completed"),
+        "statuses seen live: {seen:?}"
+    );
+    browser
+        .wait(
+            &format!(
+                "document.querySelector('#jobs-body tr[data-job-id=\"{job_id}\"]')?.dataset.status === 'completed'"
+            ),
+            "the job's row to say completed",
+        )
+        .await;
+
+    // The report, readable, with its preview.
+    let facts = browser
+        .wait(
+            "document.getElementById('report-facts')?.innerText",
+            "the analysis report",
+        )
+        .await;
+    let facts = facts.as_str().unwrap();
+    for word in ["Cut length", "Pierces", "Parts", "Cutting time", "Cost"] {
+        assert!(
+            facts.contains(word),
+            "{word} missing from the report: {facts}"
+        );
+    }
+    let (_, job) = s
+        .client
+        .get(s.url(&format!("/jobs/{job_id}")))
+        .header("X-API-Key", KEY)
+        .send()
+        .await
+        .map(|r| (r.status(), r))
+        .unwrap();
+    let job: Value = job.json().await.unwrap();
+    let pierces = job["result"]["metrics"]["pierce_count"].as_u64().unwrap();
+    assert!(pierces > 0, "{job}");
+    assert!(facts.contains(&pierces.to_string()), "{facts}");
+    browser
+        .wait(
+            "(() => { const i = document.getElementById('preview-img'); \
+             return i && i.complete && i.naturalWidth > 0; })()",
+            "the SVG preview",
+        )
+        .await;
+
+    // A long sleep job, submitted and cancelled from the page.
+    browser.type_into("#job-kind", "sleep").await;
+    browser
+        .type_into("#job-payload", "{\"seconds\": 600}")
+        .await;
+    browser.click("#job-submit").await;
+    let sleep_id = browser
+        .wait(
+            &format!(
+                "(() => {{ const d = document.getElementById('detail'); \
+                 return d.dataset.jobId !== '{job_id}' && d.dataset.status === 'running' && d.dataset.jobId; }})()"
+            ),
+            "the sleep job to run",
+        )
+        .await;
+    let sleep_id = sleep_id.as_str().unwrap().to_owned();
+    browser.click("#cancel-btn").await;
+    browser
+        .wait(
+            "document.getElementById('detail').dataset.status === 'cancelled'",
+            "the sleep job to be cancelled",
+        )
+        .await;
+    let job: Value = s
+        .client
+        .get(s.url(&format!("/jobs/{sleep_id}")))
+        .header("X-API-Key", KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(job["status"], "cancelled", "{job}");
+    browser
+        .wait(
+            &format!(
+                "document.querySelector('#jobs-body tr[data-job-id=\"{sleep_id}\"]')?.dataset.status === 'cancelled'"
+            ),
+            "the sleep job's row to say cancelled",
+        )
+        .await;
+    let mark = browser
+        .script("return window.wjpTestMark || null;", json!([]))
+        .await;
+    assert_eq!(mark, "same page", "the page reloaded");
+
+    // Back to the report for the screenshot.
+    browser
+        .click(&format!("#jobs-body tr[data-job-id=\"{job_id}\"] button"))
+        .await;
+    browser
+        .wait(
+            "(() => { const i = document.getElementById('preview-img'); \
+             return i && i.complete && i.naturalWidth > 0; })()",
+            "the preview again",
+        )
+        .await;
+    browser
+        .script("window.scrollTo(0, 0); return null;", json!([]))
+        .await;
+    let path = screenshot_path("dashboard-screenshot.png");
+    browser.screenshot(&path).await;
+    eprintln!("dashboard screenshot: {}", path.display());
+
+    // The same page on a phone: one column, nothing wider than the screen.
+    browser.resize(390, 844).await;
+    let overflow = browser
+        .wait(
+            "(() => { const w = document.documentElement; \
+             return w.clientWidth < 500 && String(w.scrollWidth - w.clientWidth); })()",
+            "the phone layout",
+        )
+        .await;
+    assert_eq!(overflow, "0", "the page is wider than a phone screen");
+    browser
+        .script("window.scrollTo(0, 0); return null;", json!([]))
+        .await;
+    browser
+        .screenshot(&screenshot_path("dashboard-screenshot-phone.png"))
+        .await;
+    drop(browser);
+    let (stopped, _, _) = s.stop().await;
+    stopped.unwrap();
+}
+
+// ------------------------------------------------------------ without a browser
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_is_public_the_data_is_not() {
+    let s = Server::with(Options {
+        workers: false,
+        args: vec!["--api-key".into(), KEY.into()],
+        ..Options::default()
+    })
+    .await;
+    for (path, content_type) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/assets/app.js", "text/javascript; charset=utf-8"),
+        ("/assets/app.css", "text/css; charset=utf-8"),
+        ("/assets/icon.svg", "image/svg+xml"),
+    ] {
+        let r = s.client.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["content-type"], content_type, "{path}");
+        assert!(
+            r.headers().contains_key("content-security-policy"),
+            "{path}"
+        );
+    }
+    let page = s.client.get(s.url("/")).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/assets/app.js") && !html.contains("https://"));
+    // Unknown assets are a JSON 404; the API itself still needs the key.
+    let (status, body) = s.get("/assets/nope.js").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("asset_not_found"))
+    );
+    for path in ["/jobs", "/queues", "/events", "/files/output/x.svg"] {
+        let (status, body) = s.get(path).await;
+        assert_eq!(status, 401, "{path}: {body}");
+    }
+    // Only reads of the page are public.
+    let r = s.client.post(s.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let (stopped, _, _) = s.stop().await;
+    stopped.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn artefacts_below_a_folder_are_downloadable() {
+    let s = Server::with(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let previews = s.dir.path().join("output/previews");
+    std::fs::create_dir_all(&previews).unwrap();
+    std::fs::write(previews.join("job.svg"), "<svg/>").unwrap();
+    std::fs::write(s.dir.path().join("secret.txt"), "no").unwrap();
+    let r = s
+        .client
+        .get(s.url("/files/output/previews/job.svg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    assert_eq!(r.text().await.unwrap(), "<svg/>");
+    for path in [
+        "/files/output/previews/../../secret.txt",
+        "/files/output/previews/..%2F..%2Fsecret.txt",
+        "/files/output/.previews/job.svg",
+        "/files/output/previews//job.svg",
+        "/files/output/previews/",
+        "/files/output/previews",
+    ] {
+        let (status, body) = s.get(path).await;
+        assert!(status == 400 || status == 404, "{path}: {status} {body}");
+        assert_eq!(body["success"], false, "{path}");
+    }
+    let (stopped, _, _) = s.stop().await;
+    stopped.unwrap();
+}

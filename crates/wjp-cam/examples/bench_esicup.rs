@@ -1,0 +1,121 @@
+//! Strip-packing density on ESICUP instances in the jagua-rs JSON format.
+//!
+//! `cargo run --release -p wjp-cam --example bench_esicup -- TIME_LIMIT_S FILE.json...`
+//!
+//! The instance files are NOT in this repository (see BENCHMARKS.md for where they
+//! come from). A strip of fixed height and open length is modelled as one sheet
+//! whose width is the strip height and whose height is the sum of the items'
+//! diameters, with every coordinate transposed (x <-> y): transposing the whole
+//! instance is a mirror, which maps layouts to layouts and keeps the rotation sets
+//! {0, 180} and {0, 90, 180, 270}, so the density is the same. Density = items'
+//! area / (strip height x used length). The gap is 0.001 (ESICUP has none).
+
+use serde_json::Value;
+use wjp_cam::{nest, NestOptions, PartInput};
+use wjp_geometry::{Path, Vertex};
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(0.0)
+}
+
+fn get<'a>(v: &'a Value, a: &str, b: &str) -> &'a Value {
+    if v.get(a).is_some() {
+        &v[a]
+    } else {
+        &v[b]
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 3 {
+        eprintln!("usage: bench_esicup TIME_LIMIT_S FILE.json...");
+        std::process::exit(2);
+    }
+    let limit: f64 = args[1].parse().expect("time limit in seconds");
+    println!("| instance | items | strip height | length | density | passes | time s |");
+    println!("|---|---|---|---|---|---|---|");
+    for file in &args[2..] {
+        let text = std::fs::read_to_string(file).expect("read instance");
+        let v: Value = serde_json::from_str(&text).expect("JSON");
+        let name = get(&v, "name", "Name").as_str().unwrap_or(file).to_string();
+        let strip = if v.get("strip_height").is_some() {
+            num(&v["strip_height"])
+        } else {
+            num(&v["Strip"]["Height"])
+        };
+        let mut parts = Vec::new();
+        let mut total_area = 0.0;
+        let mut length_bound = 0.0;
+        for (i, it) in get(&v, "items", "Items")
+            .as_array()
+            .expect("items")
+            .iter()
+            .enumerate()
+        {
+            let demand = num(get(it, "demand", "Demand")) as u32;
+            let rots: Vec<f64> = get(it, "allowed_orientations", "AllowedOrientations")
+                .as_array()
+                .map(|a| a.iter().map(num).collect())
+                .unwrap_or_else(|| vec![0.0]);
+            let shape = get(it, "shape", "Shape");
+            let data = get(shape, "data", "Data").as_array().expect("polygon");
+            let mut verts: Vec<Vertex> = data
+                .iter()
+                // Transposed: (x, y) -> (y, x).
+                .map(|p| Vertex::new(num(&p[1]), num(&p[0]), 0.0))
+                .collect();
+            if verts.len() > 1 && verts[0].point() == verts[verts.len() - 1].point() {
+                verts.pop();
+            }
+            let outer = Path {
+                vertices: verts,
+                closed: true,
+            };
+            let bb = outer.bbox();
+            length_bound += demand as f64 * bb.width().hypot(bb.height());
+            total_area += demand as f64 * outer.signed_area().abs();
+            parts.push(PartInput {
+                name: format!("{name}_{i}"),
+                quantity: demand,
+                outer,
+                holes: vec![],
+                rotations: Some(rots),
+            });
+        }
+        let o = NestOptions {
+            sheet_width: strip,
+            sheet_height: length_bound,
+            max_sheets: 1,
+            gap: 0.001,
+            kerf: 0.001,
+            curve_tolerance_mm: 0.001,
+            time_limit_s: limit,
+            max_iterations: u32::MAX,
+            outputs: false,
+            ..NestOptions::default()
+        };
+        let r = nest(&parts, &o, &mut |_, _| {}, &|| false).expect("nest");
+        // Used length: the highest point of any placed outline (transposed x).
+        let mut used: f64 = 0.0;
+        for p in &r.positioned_objects {
+            let (s, c) = p.rotation.to_radians().sin_cos();
+            for q in &parts[p.part_index].outer.vertices {
+                used = used.max(s * q.x + c * q.y + p.y);
+            }
+        }
+        let placed: u32 = r.positioned_objects.len() as u32;
+        let items: u32 = parts.iter().map(|p| p.quantity).sum();
+        let density = if used > 0.0 {
+            total_area / (strip * used)
+        } else {
+            0.0
+        };
+        println!(
+            "| {name} | {placed}/{items} | {strip} | {used:.2} | {:.1}% | {} | {:.1} |",
+            100.0 * density,
+            r.iterations,
+            r.elapsed_s
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! `cargo run -p wjp-cam --example gcode FILE.dxf [dialect]`: print the program and summary.
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(path) = args.get(1) else {
+        eprintln!("usage: gcode FILE.dxf [linuxcnc|fanuc]");
+        std::process::exit(2);
+    };
+    let bytes = std::fs::read(path).expect("read");
+    let mut o = wjp_cam::GcodeOptions::default();
+    if let Some(d) = args.get(2) {
+        o.dialect = d.clone();
+    }
+    match wjp_cam::generate_gcode(&bytes, &o) {
+        Ok(p) => {
+            print!("{}", p.program);
+            eprintln!(
+                "{}",
+                serde_json::to_string_pretty(&p.summary).unwrap_or_default()
+            );
+            eprintln!("{:?}", p.warnings);
+        }
+        Err(e) => {
+            eprintln!("error {}: {e}", e.code());
+            std::process::exit(1);
+        }
+    }
+}

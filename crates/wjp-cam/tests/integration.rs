@@ -1,0 +1,4 @@
+//! The one integration test binary of wjp-cam.
+mod common;
+mod gcode_test;
+mod nest_test;
