@@ -11,10 +11,13 @@
 //! committed. Across processes the busy timeout arbitrates. Readers use
 //! their own connections, which WAL lets run beside the writer.
 //!
-//! Waiting for work needs no server: a process that commits wakes its own
-//! waiters at once, and waiters in other processes notice within a few
-//! milliseconds by polling `PRAGMA data_version`, which changes when another
-//! connection commits and costs no disk read.
+//! Waiting needs no server: a waiter looks for what it waits for (a ready
+//! job, an event after its cursor) with one indexed read, then sleeps until
+//! this process commits or a short poll interval (1 ms growing to 20 ms)
+//! passes, and looks again. Its own process wakes it at once; other
+//! processes' commits are seen within the poll interval. Because it looks at
+//! the data, not at a change counter, no wake-up is lost between a caller's
+//! read and its wait.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -134,8 +137,6 @@ struct Shared {
     /// Sends writes to the writer thread.
     writer: Mutex<std::sync::mpsc::Sender<Box<dyn WriteOp>>>,
     readers: Mutex<Vec<Connection>>,
-    /// Polled for commits made by other processes.
-    watcher: Mutex<(Connection, i64)>,
     /// Wakes waiters in this process when it commits.
     changed: Arc<Notify>,
     journal_mode: String,
@@ -220,8 +221,6 @@ impl SqliteBackend {
     pub fn open(path: &Path, options: SqliteOptions) -> Result<Self> {
         let (writer, journal_mode) = open_connection(path, &options)?;
         migrate(&writer)?;
-        let (watcher, _) = open_connection(path, &options)?;
-        let version = data_version(&watcher)?;
         let changed = Arc::new(Notify::new());
         let (ops_tx, ops_rx) = std::sync::mpsc::channel();
         let notify = changed.clone();
@@ -235,7 +234,6 @@ impl SqliteBackend {
                 options,
                 writer: Mutex::new(ops_tx),
                 readers: Mutex::new(Vec::new()),
-                watcher: Mutex::new((watcher, version)),
                 changed,
                 journal_mode,
                 busy: std::sync::atomic::AtomicBool::new(false),
@@ -299,36 +297,29 @@ impl SqliteBackend {
         .map_err(|e| QueueError::Storage(format!("database task failed: {e}")))?
     }
 
-    /// Waits for a commit by this process, or polls for one by another.
-    async fn wait_for_change(&self, max_wait: Duration) -> Result<()> {
+    /// Waits until `check` holds (it reads the data), this process commits,
+    /// or `max_wait` passes; between looks it sleeps a poll interval that
+    /// grows from 1 ms to 20 ms while nothing happens.
+    async fn wait_until<F>(&self, max_wait: Duration, check: F) -> Result<()>
+    where
+        F: Fn(&Connection) -> Result<bool> + Clone + Send + 'static,
+    {
         let deadline = tokio::time::Instant::now() + max_wait;
         let mut poll = Duration::from_millis(1);
         loop {
+            // Registered before the look: a commit after it wakes us.
             let notified = self.shared.changed.notified();
-            let shared = self.shared.clone();
-            let changed = tokio::task::spawn_blocking(move || {
-                let mut watch = shared.watcher.lock().unwrap_or_else(|p| p.into_inner());
-                let version = data_version(&watch.0)?;
-                let changed = version != watch.1;
-                watch.1 = version;
-                Ok::<_, QueueError>(changed)
-            })
-            .await
-            .map_err(|e| QueueError::Storage(format!("database task failed: {e}")))??;
-            if changed {
+            if self.read(check.clone()).await? {
                 return Ok(());
             }
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
                 return Ok(());
             }
-            let sleep = poll.min(deadline - now);
             tokio::select! {
-                _ = notified => return Ok(()),
-                _ = tokio::time::sleep(sleep) => {}
+                _ = notified => {}
+                _ = tokio::time::sleep(poll.min(left)) => {}
             }
-            // Back off while nothing happens: a few ms of latency across
-            // processes, without spinning an idle worker.
             poll = (poll * 2).min(Duration::from_millis(20));
         }
     }
@@ -424,9 +415,23 @@ fn run_writer(
     }
 }
 
-fn data_version(conn: &Connection) -> Result<i64> {
-    conn.query_row("PRAGMA data_version", [], |r| r.get(0))
+/// Whether any job of these queues may be claimed now.
+fn any_ready(conn: &Connection, queues: &[String], now: Timestamp) -> Result<bool> {
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE queue IN ({}) \
+         AND status IN ('queued', 'scheduled') AND run_at <= ?)",
+        queue_placeholders(queues.len())
+    );
+    let mut values: Vec<SqlValue> = queues.iter().map(|q| SqlValue::Text(q.clone())).collect();
+    values.push(SqlValue::Integer(now.0));
+    conn.query_row(&sql, rusqlite::params_from_iter(values), |r| r.get(0))
         .map_err(storage)
+}
+
+fn parse_event_id(cursor: &str) -> Result<i64> {
+    cursor
+        .parse::<i64>()
+        .map_err(|_| QueueError::InvalidRequest(format!("invalid event id {cursor:?}")))
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
@@ -784,22 +789,9 @@ impl Backend for SqliteBackend {
         let now = request.now;
         let probe_queues = queues.clone();
         let busy = self.shared.busy.load(std::sync::atomic::Ordering::Relaxed);
-        let any_ready: bool = busy
+        let any_ready = busy
             || self
-                .read(move |conn| {
-                    let sql = format!(
-                        "SELECT EXISTS (SELECT 1 FROM jobs WHERE queue IN ({}) \
-                     AND status IN ('queued', 'scheduled') AND run_at <= ?)",
-                        queue_placeholders(probe_queues.len())
-                    );
-                    let mut values: Vec<rusqlite::types::Value> = probe_queues
-                        .into_iter()
-                        .map(rusqlite::types::Value::Text)
-                        .collect();
-                    values.push(rusqlite::types::Value::Integer(now.0));
-                    conn.query_row(&sql, rusqlite::params_from_iter(values), |r| r.get(0))
-                        .map_err(storage)
-                })
+                .read(move |conn| any_ready(conn, &probe_queues, now))
                 .await?;
         if !any_ready {
             return Ok(Vec::new());
@@ -1105,12 +1097,7 @@ impl Backend for SqliteBackend {
     }
 
     async fn events_after(&self, cursor: Option<&str>, limit: usize) -> Result<Vec<Event>> {
-        let after = match cursor {
-            Some(c) => c
-                .parse::<i64>()
-                .map_err(|_| QueueError::InvalidRequest(format!("invalid event id {c:?}")))?,
-            None => 0,
-        };
+        let after = cursor.map(parse_event_id).transpose()?.unwrap_or(0);
         self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT id, body FROM events WHERE id > ?1 ORDER BY id LIMIT ?2")
@@ -1142,11 +1129,22 @@ impl Backend for SqliteBackend {
         .await
     }
 
-    async fn wait_for_jobs(&self, _queues: &[QueueName], max_wait: Duration) -> Result<()> {
-        self.wait_for_change(max_wait).await
+    async fn wait_for_jobs(&self, queues: &[QueueName], max_wait: Duration) -> Result<()> {
+        let queues: Vec<String> = queues.iter().map(|q| q.to_string()).collect();
+        self.wait_until(max_wait, move |conn| {
+            any_ready(conn, &queues, Timestamp::now())
+        })
+        .await
     }
 
-    async fn wait_for_events(&self, max_wait: Duration) -> Result<()> {
-        self.wait_for_change(max_wait).await
+    async fn wait_for_events(&self, after: Option<&str>, max_wait: Duration) -> Result<()> {
+        let after = after.map(parse_event_id).transpose()?.unwrap_or(0);
+        self.wait_until(max_wait, move |conn| {
+            let newest: Option<i64> = conn
+                .query_row("SELECT MAX(id) FROM events", [], |r| r.get(0))
+                .map_err(storage)?;
+            Ok(newest.is_some_and(|id| id > after))
+        })
+        .await
     }
 }
