@@ -39,6 +39,13 @@ pub enum QueueError {
 
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+
+    /// One request of a batch is wrong; the batch was refused whole.
+    #[error("job {position} of the batch: {error}")]
+    InBatch {
+        position: usize,
+        error: Box<QueueError>,
+    },
 }
 
 impl QueueError {
@@ -55,15 +62,17 @@ impl QueueError {
             QueueError::Unavailable(_) => "backend_unavailable",
             QueueError::Storage(_) => "backend_error",
             QueueError::Corrupt(_) => "corrupt_record",
+            QueueError::InBatch { error, .. } => error.code(),
         }
     }
 
     /// Whether the caller's input was at fault (as opposed to the backend).
     pub fn is_client_error(&self) -> bool {
-        !matches!(
-            self,
-            QueueError::Unavailable(_) | QueueError::Storage(_) | QueueError::Corrupt(_)
-        )
+        match self {
+            QueueError::Unavailable(_) | QueueError::Storage(_) | QueueError::Corrupt(_) => false,
+            QueueError::InBatch { error, .. } => error.is_client_error(),
+            _ => true,
+        }
     }
 }
 

@@ -84,12 +84,16 @@ impl Queue {
     pub async fn enqueue_batch(&self, requests: Vec<JobRequest>) -> Result<Vec<Enqueued>> {
         let now = Timestamp::now();
         let mut jobs = Vec::with_capacity(requests.len());
+        let single = requests.len() == 1;
         for (i, request) in requests.into_iter().enumerate() {
             match state::new_job(request, &self.catalog, now) {
                 Ok(job) => jobs.push(job),
-                Err(e) if jobs.is_empty() && i == 0 => return Err(e),
+                Err(e) if single => return Err(e),
                 Err(e) => {
-                    return Err(QueueError::InvalidRequest(format!("job {}: {e}", i + 1)));
+                    return Err(QueueError::InBatch {
+                        position: i + 1,
+                        error: Box::new(e),
+                    })
                 }
             }
         }

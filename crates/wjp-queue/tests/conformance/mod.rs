@@ -455,7 +455,8 @@ pub async fn a_batch_with_a_bad_request_stores_nothing(store: &dyn Store) {
         .enqueue_batch(vec![good.clone(), good.clone(), bad])
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("job 3"), "{err}");
+    assert!(err.to_string().contains("job 3 of the batch"), "{err}");
+    assert_eq!(err.code(), "unknown_kind");
     assert_eq!(queue.counts().await.unwrap()[0].queued, 0);
     let ok = queue.enqueue_batch(vec![good.clone(); 50]).await.unwrap();
     assert_eq!(ok.len(), 50);
