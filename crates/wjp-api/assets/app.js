@@ -404,13 +404,19 @@ function renderQueues() {
   if (!stats.queues.length) tbody.append(el('tr', {}, el('td', { colspan: '9', text: 'No queues.' })));
 }
 
-let queueTimer = null;
+// Counts and workers are read again shortly after the last of a burst of
+// events (and at least once a second while events keep coming).
+let countsTimer = null;
+let countsDue = 0;
 function refreshQueuesSoon() {
-  if (queueTimer) return;
-  queueTimer = setTimeout(() => {
-    queueTimer = null;
+  const now = Date.now();
+  if (!countsTimer) countsDue = now + 1000;
+  clearTimeout(countsTimer);
+  countsTimer = setTimeout(() => {
+    countsTimer = null;
     loadQueues().catch(() => {});
-  }, 700);
+    loadWorkers().catch(() => {});
+  }, Math.max(0, Math.min(300, countsDue - now)));
 }
 
 // ---------------------------------------------------------------- workers

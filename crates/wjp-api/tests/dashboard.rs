@@ -347,6 +347,53 @@ async fn dashboard_in_a_real_browser() {
         ..Options::default()
     })
     .await;
+    // History to page through, and failures for the failure rate.
+    let submit = |body: Value| {
+        let request = s
+            .client
+            .post(s.url("/jobs"))
+            .header("X-API-Key", KEY)
+            .json(&body);
+        async move {
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status(), 201);
+        }
+    };
+    for _ in 0..55 {
+        submit(json!({ "kind": "noop", "payload": {} })).await;
+    }
+    for i in 0..3 {
+        submit(json!({
+            "kind": "fail",
+            "payload": { "message": format!("drawing {i} has no outline") },
+            "max_attempts": 1,
+        }))
+        .await;
+    }
+    let started = Instant::now();
+    loop {
+        let body: Value = s
+            .client
+            .get(s.url("/queues"))
+            .header("X-API-Key", KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let default = &body["queues"][0];
+        assert_eq!(default["name"], "default", "{body}");
+        if default["completed"] == 55 && default["failed"] == 3 {
+            break;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the history jobs did not finish: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     let browser = Browser::start().await;
 
     // The page loads without the key, then asks for it once.
@@ -377,6 +424,69 @@ async fn dashboard_in_a_real_browser() {
             "the worker table",
         )
         .await;
+    // Paging through history, and filtering it.
+    browser.click("#page-older").await;
+    browser
+        .wait(
+            "document.getElementById('page-info').textContent.includes('older page 2') \
+             && document.querySelectorAll('#jobs-body tr[data-job-id]').length === 8",
+            "the older page",
+        )
+        .await;
+    browser.click("#page-newest").await;
+    browser
+        .wait(
+            "document.getElementById('page-info').textContent.includes('newest') \
+             && document.querySelectorAll('#jobs-body tr[data-job-id]').length === 50",
+            "the newest page",
+        )
+        .await;
+    let set_filter = |id: &'static str, value: &'static str| {
+        let script = format!(
+            "const e = document.getElementById('{id}'); e.value = '{value}'; \
+             e.dispatchEvent(new Event('change')); return null;"
+        );
+        let browser = &browser;
+        async move {
+            browser.script(&script, json!([])).await;
+        }
+    };
+    set_filter("f-status", "failed").await;
+    browser
+        .wait(
+            "(() => { const rows = [...document.querySelectorAll('#jobs-body tr[data-job-id]')]; \
+             return rows.length === 3 && rows.every(r => r.dataset.status === 'failed'); })()",
+            "the failed jobs only",
+        )
+        .await;
+    set_filter("f-status", "").await;
+    set_filter("f-kind", "fail").await;
+    browser
+        .wait(
+            "(() => { const rows = [...document.querySelectorAll('#jobs-body tr[data-job-id]')]; \
+             return rows.length === 3 && rows.every(r => r.dataset.kind === 'fail'); })()",
+            "the jobs of kind fail only",
+        )
+        .await;
+    set_filter("f-kind", "").await;
+    browser
+        .wait(
+            "document.querySelectorAll('#jobs-body tr[data-job-id]').length === 50",
+            "the unfiltered table",
+        )
+        .await;
+    let caption = browser
+        .wait(
+            "document.getElementById('chart-caption').textContent.includes('3 failed') \
+             && document.getElementById('chart-caption').textContent",
+            "the throughput chart",
+        )
+        .await;
+    assert!(
+        caption.as_str().unwrap().contains("55 completed"),
+        "{caption}"
+    );
+
     // Marks this page load: it must survive everything below (no reload).
     browser
         .script("window.wjpTestMark = 'same page'; return null;", json!([]))
@@ -492,6 +602,24 @@ async fn dashboard_in_a_real_browser() {
         .wait(
             "document.getElementById('detail').dataset.status === 'cancelled'",
             "the sleep job to be cancelled",
+        )
+        .await;
+    // Retried from the page, then cancelled again.
+    browser.click("#retry-btn").await;
+    browser
+        .wait(
+            &format!(
+                "(() => {{ const d = document.getElementById('detail'); \
+                 return d.dataset.jobId === '{sleep_id}' && d.dataset.status === 'running'; }})()"
+            ),
+            "the retried sleep job to run",
+        )
+        .await;
+    browser.click("#cancel-btn").await;
+    browser
+        .wait(
+            "document.getElementById('detail').dataset.status === 'cancelled'",
+            "the retried sleep job to be cancelled",
         )
         .await;
     let job: Value = s
