@@ -1559,6 +1559,8 @@ impl Backend for RedisBackend {
         Ok(deleted)
     }
 
+    /// Index sizes: ended jobs whose record expired count until the next
+    /// maintenance pass (every second in a running worker) sweeps them.
     async fn counts(&self, queues: &[QueueName]) -> Result<Vec<QueueCounts>> {
         if queues.is_empty() {
             return Ok(Vec::new());
