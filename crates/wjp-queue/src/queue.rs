@@ -248,7 +248,7 @@ impl Queue {
             if !events.is_empty() || left.is_zero() {
                 return Ok(events);
             }
-            self.backend.wait_for_events(left).await?;
+            self.backend.wait_for_events(cursor, left).await?;
         }
     }
 

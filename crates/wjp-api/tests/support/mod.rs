@@ -146,9 +146,13 @@ impl Backend for Switchable {
         self.check()?;
         self.inner.wait_for_jobs(queues, max_wait).await
     }
-    async fn wait_for_events(&self, max_wait: Duration) -> Result<(), QueueError> {
+    async fn wait_for_events(
+        &self,
+        after: Option<&str>,
+        max_wait: Duration,
+    ) -> Result<(), QueueError> {
         self.check()?;
-        self.inner.wait_for_events(max_wait).await
+        self.inner.wait_for_events(after, max_wait).await
     }
 }
 

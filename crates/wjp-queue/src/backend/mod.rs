@@ -236,6 +236,8 @@ pub trait Backend: Send + Sync + 'static {
     /// `max_wait`).
     async fn wait_for_jobs(&self, queues: &[QueueName], max_wait: Duration) -> Result<()>;
 
-    /// Waits until new events may exist, or `max_wait` passes.
-    async fn wait_for_events(&self, max_wait: Duration) -> Result<()>;
+    /// Waits until events after the cursor `after` (any event when `None`)
+    /// may exist, or `max_wait` passes. Taking the caller's cursor makes a
+    /// wake-up impossible to lose between the caller's read and this wait.
+    async fn wait_for_events(&self, after: Option<&str>, max_wait: Duration) -> Result<()>;
 }

@@ -1,17 +1,23 @@
 //! The embedded backend: one SQLite file in WAL mode, shared by every process
 //! on the machine (API, workers, CLI).
 //!
-//! Each state change is one `BEGIN IMMEDIATE` transaction that updates the
-//! job row under its guard and appends the event row. Within a process all
-//! writes go through one connection (SQLite has one writer at a time anyway,
-//! and queuing on a mutex is cheaper than spinning on the busy handler);
-//! across processes the busy timeout arbitrates. Readers use their own
-//! connections, which WAL lets run beside the writer.
+//! Each state change updates the job row under its guard and appends the
+//! event row, atomically. Within a process all writes go to one writer
+//! thread that owns the write connection (SQLite has one writer at a time
+//! anyway): it takes the writes in arrival order, so none starves, and runs
+//! all that are waiting in one `BEGIN IMMEDIATE` transaction, each in its own
+//! savepoint (group commit: one commit for many changes, and a write that
+//! fails rolls back alone). Callers hear of their write only once it is
+//! committed. Across processes the busy timeout arbitrates. Readers use
+//! their own connections, which WAL lets run beside the writer.
 //!
-//! Waiting for work needs no server: a process that commits wakes its own
-//! waiters at once, and waiters in other processes notice within a few
-//! milliseconds by polling `PRAGMA data_version`, which changes when another
-//! connection commits and costs no disk read.
+//! Waiting needs no server: a waiter looks for what it waits for (a ready
+//! job, an event after its cursor) with one indexed read, then sleeps until
+//! this process commits or a short poll interval (1 ms growing to 20 ms)
+//! passes, and looks again. Its own process wakes it at once; other
+//! processes' commits are seen within the poll interval. Because it looks at
+//! the data, not at a change counter, no wake-up is lost between a caller's
+//! read and its wait.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -19,8 +25,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
-use tokio::sync::Notify;
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use tokio::sync::{oneshot, Notify};
 
 use super::{
     Backend, BackendInfo, ClaimRequest, Inserted, JobPage, JobQuery, LeaseRef, LeaseState,
@@ -128,12 +134,11 @@ impl Default for SqliteOptions {
 struct Shared {
     path: PathBuf,
     options: SqliteOptions,
-    writer: Mutex<Connection>,
+    /// Sends writes to the writer thread.
+    writer: Mutex<std::sync::mpsc::Sender<Box<dyn WriteOp>>>,
     readers: Mutex<Vec<Connection>>,
-    /// Polled for commits made by other processes.
-    watcher: Mutex<(Connection, i64)>,
     /// Wakes waiters in this process when it commits.
-    changed: Notify,
+    changed: Arc<Notify>,
     journal_mode: String,
     /// Set when the last claim filled its batch: the next claim skips the
     /// read-only look for ready jobs, which then almost surely exist.
@@ -216,16 +221,20 @@ impl SqliteBackend {
     pub fn open(path: &Path, options: SqliteOptions) -> Result<Self> {
         let (writer, journal_mode) = open_connection(path, &options)?;
         migrate(&writer)?;
-        let (watcher, _) = open_connection(path, &options)?;
-        let version = data_version(&watcher)?;
+        let changed = Arc::new(Notify::new());
+        let (ops_tx, ops_rx) = std::sync::mpsc::channel();
+        let notify = changed.clone();
+        std::thread::Builder::new()
+            .name("wjp-sqlite-writer".into())
+            .spawn(move || run_writer(writer, ops_rx, &notify))
+            .map_err(|e| QueueError::Unavailable(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteBackend {
             shared: Arc::new(Shared {
                 path: path.to_owned(),
                 options,
-                writer: Mutex::new(writer),
+                writer: Mutex::new(ops_tx),
                 readers: Mutex::new(Vec::new()),
-                watcher: Mutex::new((watcher, version)),
-                changed: Notify::new(),
+                changed,
                 journal_mode,
                 busy: std::sync::atomic::AtomicBool::new(false),
             }),
@@ -236,28 +245,28 @@ impl SqliteBackend {
         &self.shared.path
     }
 
-    /// Runs `f` in a write transaction on the blocking pool.
+    /// Runs `f` in a write transaction on the writer thread; returns once
+    /// its changes are committed.
     async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let shared = self.shared.clone();
-        let out = tokio::task::spawn_blocking(move || {
-            let mut conn = shared.writer.lock().unwrap_or_else(|p| p.into_inner());
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(storage)?;
-            let out = f(&tx)?;
-            tx.commit().map_err(storage)?;
-            Ok(out)
-        })
-        .await
-        .map_err(|e| QueueError::Storage(format!("database task failed: {e}")))?;
-        if out.is_ok() {
-            self.shared.changed.notify_waiters();
-        }
-        out
+        let (reply, answer) = oneshot::channel();
+        let op = Box::new(Write {
+            f: Some(f),
+            outcome: None,
+            reply: Some(reply),
+        });
+        self.shared
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(op)
+            .map_err(|_| QueueError::Storage("the database writer thread has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| QueueError::Storage("the database writer thread has stopped".into()))?
     }
 
     /// Runs `f` on a reader connection on the blocking pool.
@@ -288,44 +297,141 @@ impl SqliteBackend {
         .map_err(|e| QueueError::Storage(format!("database task failed: {e}")))?
     }
 
-    /// Waits for a commit by this process, or polls for one by another.
-    async fn wait_for_change(&self, max_wait: Duration) -> Result<()> {
+    /// Waits until `check` holds (it reads the data), this process commits,
+    /// or `max_wait` passes; between looks it sleeps a poll interval that
+    /// grows from 1 ms to 20 ms while nothing happens.
+    async fn wait_until<F>(&self, max_wait: Duration, check: F) -> Result<()>
+    where
+        F: Fn(&Connection) -> Result<bool> + Clone + Send + 'static,
+    {
         let deadline = tokio::time::Instant::now() + max_wait;
         let mut poll = Duration::from_millis(1);
         loop {
+            // Registered before the look: a commit after it wakes us.
             let notified = self.shared.changed.notified();
-            let shared = self.shared.clone();
-            let changed = tokio::task::spawn_blocking(move || {
-                let mut watch = shared.watcher.lock().unwrap_or_else(|p| p.into_inner());
-                let version = data_version(&watch.0)?;
-                let changed = version != watch.1;
-                watch.1 = version;
-                Ok::<_, QueueError>(changed)
-            })
-            .await
-            .map_err(|e| QueueError::Storage(format!("database task failed: {e}")))??;
-            if changed {
+            if self.read(check.clone()).await? {
                 return Ok(());
             }
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
                 return Ok(());
             }
-            let sleep = poll.min(deadline - now);
             tokio::select! {
-                _ = notified => return Ok(()),
-                _ = tokio::time::sleep(sleep) => {}
+                _ = notified => {}
+                _ = tokio::time::sleep(poll.min(left)) => {}
             }
-            // Back off while nothing happens: a few ms of latency across
-            // processes, without spinning an idle worker.
             poll = (poll * 2).min(Duration::from_millis(20));
         }
     }
 }
 
-fn data_version(conn: &Connection) -> Result<i64> {
-    conn.query_row("PRAGMA data_version", [], |r| r.get(0))
+/// One write waiting for the writer thread.
+trait WriteOp: Send {
+    /// Runs the write inside the open transaction (in its own savepoint).
+    fn run(&mut self, tx: &mut rusqlite::Transaction<'_>);
+    /// Tells the caller the outcome once the transaction ended.
+    fn finish(self: Box<Self>, commit: std::result::Result<(), String>);
+}
+
+struct Write<T, F> {
+    f: Option<F>,
+    outcome: Option<Result<T>>,
+    reply: Option<oneshot::Sender<Result<T>>>,
+}
+
+impl<T, F> WriteOp for Write<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+{
+    fn run(&mut self, tx: &mut rusqlite::Transaction<'_>) {
+        let Some(f) = self.f.take() else { return };
+        let outcome = match tx.savepoint() {
+            Ok(savepoint) => match f(&savepoint) {
+                // A savepoint dropped without commit rolls back: a write that
+                // failed leaves nothing behind, and its neighbours go on.
+                Ok(value) => savepoint.commit().map(|()| value).map_err(storage),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(storage(e)),
+        };
+        self.outcome = Some(outcome);
+    }
+
+    fn finish(mut self: Box<Self>, commit: std::result::Result<(), String>) {
+        let outcome = match (commit, self.outcome.take()) {
+            (Ok(()), Some(outcome)) => outcome,
+            (Err(e), Some(Ok(_)) | None) => Err(QueueError::Storage(e)),
+            // The write failed on its own: that is the better answer.
+            (Err(_), Some(Err(e))) => Err(e),
+            (Ok(()), None) => Err(QueueError::Storage("the write never ran".into())),
+        };
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// Largest number of writes committed together.
+const GROUP_COMMIT_MAX: usize = 512;
+
+/// The writer thread: takes the writes waiting, in arrival order, and runs
+/// them in one transaction. Ends when every handle on the backend is gone.
+fn run_writer(
+    mut conn: Connection,
+    ops: std::sync::mpsc::Receiver<Box<dyn WriteOp>>,
+    changed: &Notify,
+) {
+    while let Ok(first) = ops.recv() {
+        let mut batch = vec![first];
+        while batch.len() < GROUP_COMMIT_MAX {
+            match ops.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let commit = (|| {
+            let mut tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| storage(e).to_string())?;
+            for op in batch.iter_mut() {
+                // A write that panics answers with an error; the thread and
+                // the other writes carry on.
+                let ran =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op.run(&mut tx)));
+                if ran.is_err() {
+                    tracing::error!("a database write panicked; it was rolled back");
+                }
+            }
+            tx.commit().map_err(|e| storage(e).to_string())
+        })();
+        let committed = commit.is_ok();
+        for op in batch {
+            op.finish(commit.clone());
+        }
+        if committed {
+            changed.notify_waiters();
+        }
+    }
+}
+
+/// Whether any job of these queues may be claimed now.
+fn any_ready(conn: &Connection, queues: &[String], now: Timestamp) -> Result<bool> {
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE queue IN ({}) \
+         AND status IN ('queued', 'scheduled') AND run_at <= ?)",
+        queue_placeholders(queues.len())
+    );
+    let mut values: Vec<SqlValue> = queues.iter().map(|q| SqlValue::Text(q.clone())).collect();
+    values.push(SqlValue::Integer(now.0));
+    conn.query_row(&sql, rusqlite::params_from_iter(values), |r| r.get(0))
         .map_err(storage)
+}
+
+fn parse_event_id(cursor: &str) -> Result<i64> {
+    cursor
+        .parse::<i64>()
+        .map_err(|_| QueueError::InvalidRequest(format!("invalid event id {cursor:?}")))
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
@@ -490,7 +596,7 @@ fn state_values(s: &JobState) -> Vec<SqlValue> {
     ]
 }
 
-fn insert_job(tx: &Transaction<'_>, job: &Job) -> Result<()> {
+fn insert_job(tx: &Connection, job: &Job) -> Result<()> {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let sql = SQL.get_or_init(|| {
         let columns = "id, kind, queue, payload, priority, max_attempts, timeout_ms, \
@@ -523,7 +629,7 @@ fn insert_job(tx: &Transaction<'_>, job: &Job) -> Result<()> {
 }
 
 /// Writes a transition's new state if the guard holds; `true` if it did.
-fn apply_transition(tx: &Transaction<'_>, t: &Transition) -> Result<bool> {
+fn apply_transition(tx: &Connection, t: &Transition) -> Result<bool> {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let sql = SQL.get_or_init(|| {
         let n = STATE_COLUMNS.len();
@@ -559,7 +665,7 @@ fn apply_transition(tx: &Transaction<'_>, t: &Transition) -> Result<bool> {
     Ok(changed == 1)
 }
 
-fn append_event(tx: &Transaction<'_>, event: &Event) -> Result<()> {
+fn append_event(tx: &Connection, event: &Event) -> Result<()> {
     let body = serde_json::to_string(event).map_err(|e| QueueError::Storage(e.to_string()))?;
     tx.prepare_cached("INSERT INTO events (body, at) VALUES (?1, ?2)")
         .map_err(storage)?
@@ -683,22 +789,9 @@ impl Backend for SqliteBackend {
         let now = request.now;
         let probe_queues = queues.clone();
         let busy = self.shared.busy.load(std::sync::atomic::Ordering::Relaxed);
-        let any_ready: bool = busy
+        let any_ready = busy
             || self
-                .read(move |conn| {
-                    let sql = format!(
-                        "SELECT EXISTS (SELECT 1 FROM jobs WHERE queue IN ({}) \
-                     AND status IN ('queued', 'scheduled') AND run_at <= ?)",
-                        queue_placeholders(probe_queues.len())
-                    );
-                    let mut values: Vec<rusqlite::types::Value> = probe_queues
-                        .into_iter()
-                        .map(rusqlite::types::Value::Text)
-                        .collect();
-                    values.push(rusqlite::types::Value::Integer(now.0));
-                    conn.query_row(&sql, rusqlite::params_from_iter(values), |r| r.get(0))
-                        .map_err(storage)
-                })
+                .read(move |conn| any_ready(conn, &probe_queues, now))
                 .await?;
         if !any_ready {
             return Ok(Vec::new());
@@ -1004,12 +1097,7 @@ impl Backend for SqliteBackend {
     }
 
     async fn events_after(&self, cursor: Option<&str>, limit: usize) -> Result<Vec<Event>> {
-        let after = match cursor {
-            Some(c) => c
-                .parse::<i64>()
-                .map_err(|_| QueueError::InvalidRequest(format!("invalid event id {c:?}")))?,
-            None => 0,
-        };
+        let after = cursor.map(parse_event_id).transpose()?.unwrap_or(0);
         self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT id, body FROM events WHERE id > ?1 ORDER BY id LIMIT ?2")
@@ -1041,11 +1129,22 @@ impl Backend for SqliteBackend {
         .await
     }
 
-    async fn wait_for_jobs(&self, _queues: &[QueueName], max_wait: Duration) -> Result<()> {
-        self.wait_for_change(max_wait).await
+    async fn wait_for_jobs(&self, queues: &[QueueName], max_wait: Duration) -> Result<()> {
+        let queues: Vec<String> = queues.iter().map(|q| q.to_string()).collect();
+        self.wait_until(max_wait, move |conn| {
+            any_ready(conn, &queues, Timestamp::now())
+        })
+        .await
     }
 
-    async fn wait_for_events(&self, max_wait: Duration) -> Result<()> {
-        self.wait_for_change(max_wait).await
+    async fn wait_for_events(&self, after: Option<&str>, max_wait: Duration) -> Result<()> {
+        let after = after.map(parse_event_id).transpose()?.unwrap_or(0);
+        self.wait_until(max_wait, move |conn| {
+            let newest: Option<i64> = conn
+                .query_row("SELECT MAX(id) FROM events", [], |r| r.get(0))
+                .map_err(storage)?;
+            Ok(newest.is_some_and(|id| id > after))
+        })
+        .await
     }
 }

@@ -1786,7 +1786,7 @@ impl Backend for RedisBackend {
         Ok(())
     }
 
-    async fn wait_for_events(&self, max_wait: Duration) -> Result<()> {
+    async fn wait_for_events(&self, _after: Option<&str>, max_wait: Duration) -> Result<()> {
         // A signal that came between the follower's read and this wait
         // returns at once (see `Reads`); as a last resort against a missed
         // one (a follower that reads in one task and waits in another),
