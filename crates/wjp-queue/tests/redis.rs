@@ -526,3 +526,38 @@ async fn an_idle_worker_wakes_as_soon_as_a_job_comes() {
     }
     worker.stop().await;
 }
+
+#[tokio::test]
+async fn rediss_with_a_password_works_and_hides_the_password() {
+    let server = RedisServer::start_tls("t0ps3cret");
+    let ca = std::fs::read(RedisServer::tls_certificate()).unwrap();
+    let url = format!("rediss://:t0ps3cret@localhost:{}/0", server.port());
+    // Not signed by a public authority: refused unless trusted.
+    assert!(RedisBackend::connect(&url).await.is_err());
+    let backend: Arc<dyn Backend> = Arc::new(
+        RedisBackend::connect_trusting(&url, ca.clone())
+            .await
+            .unwrap(),
+    );
+    let info = backend.info();
+    assert_eq!(
+        info.location,
+        format!("rediss://localhost:{}/0", server.port())
+    );
+    let queue = wjp_queue::Queue::new(backend, crate::conformance::catalog());
+    let job = queue.enqueue(request("noop", json!(1))).await.unwrap().job;
+    assert_eq!(
+        queue.job(&job.id).await.unwrap().unwrap().status(),
+        Status::Queued
+    );
+
+    // Plain text to a TLS port, or a wrong password: refused, clearly.
+    let plain = format!("redis://:t0ps3cret@localhost:{}/0", server.port());
+    assert!(RedisBackend::connect(&plain).await.is_err());
+    let wrong = format!("rediss://:nope@localhost:{}/0", server.port());
+    let err = RedisBackend::connect_trusting(&wrong, ca)
+        .await
+        .err()
+        .expect("wrong password");
+    assert!(!err.to_string().contains("nope"), "{err}");
+}
