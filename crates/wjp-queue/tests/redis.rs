@@ -229,6 +229,10 @@ async fn a_password_is_used_but_never_shown() {
         .err()
         .expect("wrong password");
     assert!(!err.to_string().contains("nope"), "{err}");
+    assert!(
+        err.is_client_error(),
+        "a wrong password is a configuration error: {err}"
+    );
 }
 
 #[tokio::test]

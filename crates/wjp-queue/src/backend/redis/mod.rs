@@ -612,7 +612,17 @@ impl RedisBackend {
         let conn = ConnectionManager::new_with_config(client.clone(), connection_config())
             .await
             .map_err(|e| {
-                QueueError::Unavailable(format!("cannot connect to {}: {e}", redact_url(url)))
+                let auth = e.kind() == redis::ErrorKind::AuthenticationFailed
+                    || matches!(e.code(), Some("WRONGPASS" | "NOAUTH"));
+                if auth {
+                    // Waiting will not help: say what to fix.
+                    QueueError::InvalidRequest(format!(
+                        "Redis at {} refused the credentials: check the password in the URL ({e})",
+                        redact_url(url)
+                    ))
+                } else {
+                    QueueError::Unavailable(format!("cannot connect to {}: {e}", redact_url(url)))
+                }
             })?;
         let mut backend = Self::build(client, conn, url);
         backend.load_scripts().await?;
