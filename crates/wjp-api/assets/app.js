@@ -452,6 +452,9 @@ function renderWorkers() {
 
 const detail = { id: null, job: null, timer: null, previewUrl: null };
 
+// Output files of jobs submitted from this page: job id -> /files/... URL.
+const downloads = new Map();
+
 // What this page saw of each job, from the live stream: job id -> [{status, at, message}].
 const timeline = new Map();
 
@@ -553,8 +556,21 @@ function renderResult(job) {
   const r = job.result;
   const box = el('section', { id: 'result', 'aria-label': 'Result' }, el('h3', { text: 'Result' }));
   const links = artifactLinks(r);
+  const url = downloads.get(job.job_id);
+  if (url && job.status === 'completed') {
+    links.unshift(el('button', {
+      type: 'button', class: 'link', id: 'download-output', text: `output (${url.split('/').pop()})`,
+      onclick: () => download(url.replace(/^\/files\//, '')),
+    }));
+  }
+  const preview = r && r.artifacts && r.artifacts.preview_svg;
   if (r && r.metrics && r.time && r.cost) {
     box.append(renderReport(r));
+  } else if (preview) {
+    // A conversion: its drawing, and its report for the curious.
+    const figure = el('figure', { class: 'preview', id: 'preview' }, el('figcaption', { class: 'msg', text: 'Preview of the result' }));
+    showPreview(figure, preview);
+    box.append(figure, el('details', {}, el('summary', { text: 'Full result' }), el('pre', { text: JSON.stringify(r, null, 2) })));
   } else {
     box.append(el('pre', { text: JSON.stringify(r, null, 2) }));
   }
@@ -717,7 +733,11 @@ async function submitImage(event) {
     data.append('image_file', file, file.name);
     const response = await api('/convert-image?async_mode=true', { method: 'POST', body: data, raw: true });
     const type = response.headers.get('content-type') || '';
-    if (type.startsWith('application/json')) await submitted(await response.json(), `Conversion of ${file.name}`);
+    if (type.startsWith('application/json')) {
+      const body = await response.json();
+      if (body.job_id && body.download_url) downloads.set(body.job_id, body.download_url);
+      await submitted(body, `Conversion of ${file.name}`);
+    }
     else setStatus(`Conversion of ${file.name}: done at once (the queue was unreachable).`);
   } catch (e) {
     showError(e);

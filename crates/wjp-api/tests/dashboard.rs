@@ -54,14 +54,52 @@ fn analyze_dxf(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
     Ok(result)
 }
 
-fn real_analysis(catalog: &mut Catalog, handlers: &mut Handlers, data_dir: &Path) {
+#[derive(Deserialize)]
+struct ConvertImage {
+    image_path: PathBuf,
+    output_path: PathBuf,
+    #[serde(flatten)]
+    options: wjp_convert::ConvertOptions,
+}
+
+/// `convert_image` as the binary wires it: the tracing of `wjp-convert`,
+/// the DXF written where the API asked, the preview under `output/`.
+fn convert_image(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
+    let args: ConvertImage = ctx.parse_payload()?;
+    let bytes = std::fs::read(&args.image_path).map_err(|e| HandlerError::Failed(e.to_string()))?;
+    let conversion = wjp_convert::image_to_dxf(&bytes, &args.options)
+        .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
+    std::fs::write(&args.output_path, conversion.dxf.as_bytes())
+        .map_err(|e| HandlerError::Failed(e.to_string()))?;
+    let dir = output.join("conversions");
+    std::fs::create_dir_all(&dir).map_err(|e| HandlerError::Failed(e.to_string()))?;
+    let name = format!("{}.svg", ctx.job().id);
+    std::fs::write(dir.join(&name), conversion.svg.as_bytes())
+        .map_err(|e| HandlerError::Failed(e.to_string()))?;
+    Ok(json!({
+        "report": conversion.report,
+        "output_path": args.output_path,
+        "artifacts": { "preview_svg": format!("output/conversions/{name}") },
+    }))
+}
+
+fn real_handlers(catalog: &mut Catalog, handlers: &mut Handlers, data_dir: &Path) {
     catalog
         .register("analyze_dxf", "analysis", Some(Duration::from_secs(600)))
         .unwrap();
+    catalog
+        .register("convert_image", "conversion", None)
+        .unwrap();
     let output = data_dir.join("output");
+    let out = output.clone();
     handlers
         .add("analyze_dxf", move |ctx: &JobContext| {
-            analyze_dxf(ctx, &output)
+            analyze_dxf(ctx, &out)
+        })
+        .unwrap();
+    handlers
+        .add("convert_image", move |ctx: &JobContext| {
+            convert_image(ctx, &output)
         })
         .unwrap();
 }
@@ -343,7 +381,7 @@ async fn dashboard_in_a_real_browser() {
             "--workers".into(),
             "2".into(),
         ],
-        configure: Some(real_analysis),
+        configure: Some(real_handlers),
         ..Options::default()
     })
     .await;
@@ -578,6 +616,32 @@ async fn dashboard_in_a_real_browser() {
             "(() => { const i = document.getElementById('preview-img'); \
              return i && i.complete && i.naturalWidth > 0; })()",
             "the SVG preview",
+        )
+        .await;
+
+    // An image, converted to a drawing: followed to its preview and output.
+    let image = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/images/simple_shapes.png")
+        .canonicalize()
+        .expect("the fixture image simple_shapes.png");
+    browser
+        .type_into("#image-file", &image.display().to_string())
+        .await;
+    browser.click("#image-submit").await;
+    browser
+        .wait(
+            "(() => { const d = document.getElementById('detail'); \
+             return d.querySelector('#detail-h').textContent.includes('convert_image') \
+               && d.dataset.status === 'completed'; })()",
+            "the image conversion to complete",
+        )
+        .await;
+    browser
+        .wait(
+            "(() => { const i = document.getElementById('preview-img'); \
+             return i && i.complete && i.naturalWidth > 0 \
+               && document.getElementById('download-output'); })()",
+            "the conversion's preview and download",
         )
         .await;
 
