@@ -311,7 +311,7 @@ function countFinished(id, queue, status, at) {
   const t = new Date(at).getTime();
   if (!Number.isFinite(t) || t < Date.now() - WINDOW_MIN * 60000) return;
   stats.counted.add(id);
-  stats.finished.push({ at: t, queue, ok: status === 'completed' });
+  stats.finished.push({ id, at: t, queue, ok: status === 'completed' });
 }
 
 async function seedThroughput() {
@@ -337,6 +337,7 @@ function drawChart() {
   const now = Date.now();
   const since = now - WINDOW_MIN * 60000;
   stats.finished = stats.finished.filter((f) => f.at >= since);
+  if (stats.counted.size > 20000) stats.counted = new Set(stats.finished.map((f) => f.id));
   const buckets = Array.from({ length: WINDOW_MIN }, () => ({ ok: 0, bad: 0 }));
   for (const f of stats.finished) {
     const i = Math.min(WINDOW_MIN - 1, Math.floor((f.at - since) / 60000));
@@ -443,7 +444,7 @@ function renderWorkers() {
         el('div', { class: 'msg', text: `${w.host}, pid ${w.pid}` })),
       el('td', { class: 'wrap', text: `${(w.queues || []).join(', ')} (×${w.concurrency})` }),
       el('td', {}, current.length ? current : 'idle'),
-      el('td', { text: `${fmtSeconds(Math.max(0, age))} ago` })));
+      el('td', { text: `${fmtSeconds(Math.max(0, age))} ago${age > 60 ? ' ⚠ late' : ''}` })));
   }
   if (!workerList.length) tbody.append(el('tr', {}, el('td', { colspan: '4', text: 'No live workers.' })));
 }
