@@ -311,7 +311,7 @@ function countFinished(id, queue, status, at) {
   const t = new Date(at).getTime();
   if (!Number.isFinite(t) || t < Date.now() - WINDOW_MIN * 60000) return;
   stats.counted.add(id);
-  stats.finished.push({ at: t, queue, ok: status === 'completed' });
+  stats.finished.push({ id, at: t, queue, ok: status === 'completed' });
 }
 
 async function seedThroughput() {
@@ -337,6 +337,7 @@ function drawChart() {
   const now = Date.now();
   const since = now - WINDOW_MIN * 60000;
   stats.finished = stats.finished.filter((f) => f.at >= since);
+  if (stats.counted.size > 20000) stats.counted = new Set(stats.finished.map((f) => f.id));
   const buckets = Array.from({ length: WINDOW_MIN }, () => ({ ok: 0, bad: 0 }));
   for (const f of stats.finished) {
     const i = Math.min(WINDOW_MIN - 1, Math.floor((f.at - since) / 60000));
@@ -404,13 +405,19 @@ function renderQueues() {
   if (!stats.queues.length) tbody.append(el('tr', {}, el('td', { colspan: '9', text: 'No queues.' })));
 }
 
-let queueTimer = null;
+// Counts and workers are read again shortly after the last of a burst of
+// events (and at least once a second while events keep coming).
+let countsTimer = null;
+let countsDue = 0;
 function refreshQueuesSoon() {
-  if (queueTimer) return;
-  queueTimer = setTimeout(() => {
-    queueTimer = null;
+  const now = Date.now();
+  if (!countsTimer) countsDue = now + 1000;
+  clearTimeout(countsTimer);
+  countsTimer = setTimeout(() => {
+    countsTimer = null;
     loadQueues().catch(() => {});
-  }, 700);
+    loadWorkers().catch(() => {});
+  }, Math.max(0, Math.min(300, countsDue - now)));
 }
 
 // ---------------------------------------------------------------- workers
@@ -437,7 +444,7 @@ function renderWorkers() {
         el('div', { class: 'msg', text: `${w.host}, pid ${w.pid}` })),
       el('td', { class: 'wrap', text: `${(w.queues || []).join(', ')} (×${w.concurrency})` }),
       el('td', {}, current.length ? current : 'idle'),
-      el('td', { text: `${fmtSeconds(Math.max(0, age))} ago` })));
+      el('td', { text: `${fmtSeconds(Math.max(0, age))} ago${age > 60 ? ' ⚠ late' : ''}` })));
   }
   if (!workerList.length) tbody.append(el('tr', {}, el('td', { colspan: '4', text: 'No live workers.' })));
 }
@@ -445,6 +452,9 @@ function renderWorkers() {
 // ---------------------------------------------------------------- job detail
 
 const detail = { id: null, job: null, timer: null, previewUrl: null };
+
+// Output files of jobs submitted from this page: job id -> /files/... URL.
+const downloads = new Map();
 
 // What this page saw of each job, from the live stream: job id -> [{status, at, message}].
 const timeline = new Map();
@@ -547,8 +557,21 @@ function renderResult(job) {
   const r = job.result;
   const box = el('section', { id: 'result', 'aria-label': 'Result' }, el('h3', { text: 'Result' }));
   const links = artifactLinks(r);
+  const url = downloads.get(job.job_id);
+  if (url && job.status === 'completed') {
+    links.unshift(el('button', {
+      type: 'button', class: 'link', id: 'download-output', text: `output (${url.split('/').pop()})`,
+      onclick: () => download(url.replace(/^\/files\//, '')),
+    }));
+  }
+  const preview = r && r.artifacts && r.artifacts.preview_svg;
   if (r && r.metrics && r.time && r.cost) {
     box.append(renderReport(r));
+  } else if (preview) {
+    // A conversion: its drawing, and its report for the curious.
+    const figure = el('figure', { class: 'preview', id: 'preview' }, el('figcaption', { class: 'msg', text: 'Preview of the result' }));
+    showPreview(figure, preview);
+    box.append(figure, el('details', {}, el('summary', { text: 'Full result' }), el('pre', { text: JSON.stringify(r, null, 2) })));
   } else {
     box.append(el('pre', { text: JSON.stringify(r, null, 2) }));
   }
@@ -711,7 +734,11 @@ async function submitImage(event) {
     data.append('image_file', file, file.name);
     const response = await api('/convert-image?async_mode=true', { method: 'POST', body: data, raw: true });
     const type = response.headers.get('content-type') || '';
-    if (type.startsWith('application/json')) await submitted(await response.json(), `Conversion of ${file.name}`);
+    if (type.startsWith('application/json')) {
+      const body = await response.json();
+      if (body.job_id && body.download_url) downloads.set(body.job_id, body.download_url);
+      await submitted(body, `Conversion of ${file.name}`);
+    }
     else setStatus(`Conversion of ${file.name}: done at once (the queue was unreachable).`);
   } catch (e) {
     showError(e);

@@ -196,9 +196,9 @@ pub fn document() -> Value {
             Some(json!({ "required": true, "content": json_content(json!({ "type": "object", "description": "An analysis report." })) })),
             file_responses("application/dxf", "The DXF file")) },
         "/files/{folder}/{name}": { "get": op("download", "shop", "Download a file of a managed folder (job artefacts, uploads).",
-            json!([path_param("folder", "uploads, data or output."), path_param("name", "The file name.")]), None,
+            json!([path_param("folder", "uploads, data or output."), path_param("name", "The file name, or a path below the folder such as previews/<job id>.svg (the preview_svg artefact of an analysis).")]), None,
             json!({ "200": { "description": "The file.", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
-                    "400": error("A path instead of a name."), "401": error("API key missing or wrong."), "404": error("No such folder or file.") })) },
+                    "400": error("A path that leaves the folder or names a hidden file."), "401": error("API key missing or wrong."), "404": error("No such folder or file.") })) },
         "/jobs": {
             "post": op("submitJob", "queue", "Submit a job of any registered kind. An existing job_id returns that job (200) instead of a duplicate (201).", json!([]),
                 Some(json!({ "required": true, "content": json_content(schema_ref("JobRequest")) })),

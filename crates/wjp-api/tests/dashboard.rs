@@ -54,14 +54,52 @@ fn analyze_dxf(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
     Ok(result)
 }
 
-fn real_analysis(catalog: &mut Catalog, handlers: &mut Handlers, data_dir: &Path) {
+#[derive(Deserialize)]
+struct ConvertImage {
+    image_path: PathBuf,
+    output_path: PathBuf,
+    #[serde(flatten)]
+    options: wjp_convert::ConvertOptions,
+}
+
+/// `convert_image` as the binary wires it: the tracing of `wjp-convert`,
+/// the DXF written where the API asked, the preview under `output/`.
+fn convert_image(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
+    let args: ConvertImage = ctx.parse_payload()?;
+    let bytes = std::fs::read(&args.image_path).map_err(|e| HandlerError::Failed(e.to_string()))?;
+    let conversion = wjp_convert::image_to_dxf(&bytes, &args.options)
+        .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
+    std::fs::write(&args.output_path, conversion.dxf.as_bytes())
+        .map_err(|e| HandlerError::Failed(e.to_string()))?;
+    let dir = output.join("conversions");
+    std::fs::create_dir_all(&dir).map_err(|e| HandlerError::Failed(e.to_string()))?;
+    let name = format!("{}.svg", ctx.job().id);
+    std::fs::write(dir.join(&name), conversion.svg.as_bytes())
+        .map_err(|e| HandlerError::Failed(e.to_string()))?;
+    Ok(json!({
+        "report": conversion.report,
+        "output_path": args.output_path,
+        "artifacts": { "preview_svg": format!("output/conversions/{name}") },
+    }))
+}
+
+fn real_handlers(catalog: &mut Catalog, handlers: &mut Handlers, data_dir: &Path) {
     catalog
         .register("analyze_dxf", "analysis", Some(Duration::from_secs(600)))
         .unwrap();
+    catalog
+        .register("convert_image", "conversion", None)
+        .unwrap();
     let output = data_dir.join("output");
+    let out = output.clone();
     handlers
         .add("analyze_dxf", move |ctx: &JobContext| {
-            analyze_dxf(ctx, &output)
+            analyze_dxf(ctx, &out)
+        })
+        .unwrap();
+    handlers
+        .add("convert_image", move |ctx: &JobContext| {
+            convert_image(ctx, &output)
         })
         .unwrap();
 }
@@ -343,10 +381,57 @@ async fn dashboard_in_a_real_browser() {
             "--workers".into(),
             "2".into(),
         ],
-        configure: Some(real_analysis),
+        configure: Some(real_handlers),
         ..Options::default()
     })
     .await;
+    // History to page through, and failures for the failure rate.
+    let submit = |body: Value| {
+        let request = s
+            .client
+            .post(s.url("/jobs"))
+            .header("X-API-Key", KEY)
+            .json(&body);
+        async move {
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status(), 201);
+        }
+    };
+    for _ in 0..55 {
+        submit(json!({ "kind": "noop", "payload": {} })).await;
+    }
+    for i in 0..3 {
+        submit(json!({
+            "kind": "fail",
+            "payload": { "message": format!("drawing {i} has no outline") },
+            "max_attempts": 1,
+        }))
+        .await;
+    }
+    let started = Instant::now();
+    loop {
+        let body: Value = s
+            .client
+            .get(s.url("/queues"))
+            .header("X-API-Key", KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let default = &body["queues"][0];
+        assert_eq!(default["name"], "default", "{body}");
+        if default["completed"] == 55 && default["failed"] == 3 {
+            break;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the history jobs did not finish: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     let browser = Browser::start().await;
 
     // The page loads without the key, then asks for it once.
@@ -377,6 +462,69 @@ async fn dashboard_in_a_real_browser() {
             "the worker table",
         )
         .await;
+    // Paging through history, and filtering it.
+    browser.click("#page-older").await;
+    browser
+        .wait(
+            "document.getElementById('page-info').textContent.includes('older page 2') \
+             && document.querySelectorAll('#jobs-body tr[data-job-id]').length === 8",
+            "the older page",
+        )
+        .await;
+    browser.click("#page-newest").await;
+    browser
+        .wait(
+            "document.getElementById('page-info').textContent.includes('newest') \
+             && document.querySelectorAll('#jobs-body tr[data-job-id]').length === 50",
+            "the newest page",
+        )
+        .await;
+    let set_filter = |id: &'static str, value: &'static str| {
+        let script = format!(
+            "const e = document.getElementById('{id}'); e.value = '{value}'; \
+             e.dispatchEvent(new Event('change')); return null;"
+        );
+        let browser = &browser;
+        async move {
+            browser.script(&script, json!([])).await;
+        }
+    };
+    set_filter("f-status", "failed").await;
+    browser
+        .wait(
+            "(() => { const rows = [...document.querySelectorAll('#jobs-body tr[data-job-id]')]; \
+             return rows.length === 3 && rows.every(r => r.dataset.status === 'failed'); })()",
+            "the failed jobs only",
+        )
+        .await;
+    set_filter("f-status", "").await;
+    set_filter("f-kind", "fail").await;
+    browser
+        .wait(
+            "(() => { const rows = [...document.querySelectorAll('#jobs-body tr[data-job-id]')]; \
+             return rows.length === 3 && rows.every(r => r.dataset.kind === 'fail'); })()",
+            "the jobs of kind fail only",
+        )
+        .await;
+    set_filter("f-kind", "").await;
+    browser
+        .wait(
+            "document.querySelectorAll('#jobs-body tr[data-job-id]').length === 50",
+            "the unfiltered table",
+        )
+        .await;
+    let caption = browser
+        .wait(
+            "document.getElementById('chart-caption').textContent.includes('3 failed') \
+             && document.getElementById('chart-caption').textContent",
+            "the throughput chart",
+        )
+        .await;
+    assert!(
+        caption.as_str().unwrap().contains("55 completed"),
+        "{caption}"
+    );
+
     // Marks this page load: it must survive everything below (no reload).
     browser
         .script("window.wjpTestMark = 'same page'; return null;", json!([]))
@@ -471,6 +619,32 @@ async fn dashboard_in_a_real_browser() {
         )
         .await;
 
+    // An image, converted to a drawing: followed to its preview and output.
+    let image = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/images/simple_shapes.png")
+        .canonicalize()
+        .expect("the fixture image simple_shapes.png");
+    browser
+        .type_into("#image-file", &image.display().to_string())
+        .await;
+    browser.click("#image-submit").await;
+    browser
+        .wait(
+            "(() => { const d = document.getElementById('detail'); \
+             return d.querySelector('#detail-h').textContent.includes('convert_image') \
+               && d.dataset.status === 'completed'; })()",
+            "the image conversion to complete",
+        )
+        .await;
+    browser
+        .wait(
+            "(() => { const i = document.getElementById('preview-img'); \
+             return i && i.complete && i.naturalWidth > 0 \
+               && document.getElementById('download-output'); })()",
+            "the conversion's preview and download",
+        )
+        .await;
+
     // A long sleep job, submitted and cancelled from the page.
     browser.type_into("#job-kind", "sleep").await;
     browser
@@ -492,6 +666,24 @@ async fn dashboard_in_a_real_browser() {
         .wait(
             "document.getElementById('detail').dataset.status === 'cancelled'",
             "the sleep job to be cancelled",
+        )
+        .await;
+    // Retried from the page, then cancelled again.
+    browser.click("#retry-btn").await;
+    browser
+        .wait(
+            &format!(
+                "(() => {{ const d = document.getElementById('detail'); \
+                 return d.dataset.jobId === '{sleep_id}' && d.dataset.status === 'running'; }})()"
+            ),
+            "the retried sleep job to run",
+        )
+        .await;
+    browser.click("#cancel-btn").await;
+    browser
+        .wait(
+            "document.getElementById('detail').dataset.status === 'cancelled'",
+            "the retried sleep job to be cancelled",
         )
         .await;
     let job: Value = s

@@ -1,4 +1,5 @@
-//! `cargo run -p wjp-cam --example gcode FILE.dxf [dialect]`: print the program and summary.
+//! `cargo run -p wjp-cam --example gcode FILE.dxf [dialect]`: print the program and
+//! summary (`WJP_SVG=out.svg` also writes the toolpath picture).
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let Some(path) = args.get(1) else {
@@ -13,6 +14,9 @@ fn main() {
     match wjp_cam::generate_gcode(&bytes, &o) {
         Ok(p) => {
             print!("{}", p.program);
+            if let Ok(svg) = std::env::var("WJP_SVG") {
+                std::fs::write(svg, &p.svg).expect("write SVG");
+            }
             eprintln!(
                 "{}",
                 serde_json::to_string_pretty(&p.summary).unwrap_or_default()

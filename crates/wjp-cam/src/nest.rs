@@ -260,6 +260,8 @@ struct PartDef {
     /// Why it cannot be nested at all.
     unusable: Option<String>,
     bbox: [f64; 4],
+    /// A warning about how it is nested.
+    note: Option<String>,
 }
 
 #[derive(Clone, Copy)]
@@ -309,6 +311,8 @@ pub fn nest(
     let cde = CDEConfig {
         quadtree_depth: 5,
         cd_threshold: 16,
+        // No fail-fast surrogates: measured here, generating their poles for detailed
+        // outlines (traced designs) cost more than they saved.
         item_surrogate_config: SPSurrogateConfig::none(),
     };
     let importer = Importer::new(cde, None, None)
@@ -322,6 +326,11 @@ pub fn nest(
         .enumerate()
         .map(|(i, p)| part_def(i, p, options, &importer))
         .collect();
+    for d in &defs {
+        if let Some(n) = &d.note {
+            warnings.push(Warning::new("nested_by_hull", n.clone()));
+        }
+    }
     let mut copies = Vec::new();
     for (i, p) in parts.iter().enumerate() {
         for c in 0..p.quantity {
@@ -382,7 +391,8 @@ pub fn nest(
                 &format!("first layout: {k}/{n} parts"),
             )
         };
-        run_pass(&ctx, &order, &mut report, &|| false).ok_or_else(|| CamError::Engine {
+        // The first layout ignores the time limit (there must be one) but not a stop.
+        run_pass(&ctx, &order, &mut report, should_stop, true).ok_or_else(|| CamError::Engine {
             what: "first pass".into(),
             message: "no layout".into(),
         })?
@@ -413,7 +423,7 @@ pub fn nest(
                 cand.swap(a, b);
             }
             let stop = || should_stop() || out_of_time(&started);
-            let r = run_pass(&ctx, &cand, &mut |_, _| {}, &stop);
+            let r = run_pass(&ctx, &cand, &mut |_, _| {}, &stop, false);
             iterations += 1;
             let Some(r) = r else {
                 stopped_by = if should_stop() {
@@ -570,6 +580,7 @@ fn part_def(i: usize, p: &PartInput, o: &NestOptions, importer: &Importer) -> Pa
         item: None,
         unusable: None,
         bbox: [0.0; 4],
+        note: None,
     };
     let bad = |def: &mut PartDef, m: String| def.unusable = Some(m);
     if !p.outer.closed || p.outer.vertices.len() < 2 {
@@ -584,7 +595,7 @@ fn part_def(i: usize, p: &PartInput, o: &NestOptions, importer: &Importer) -> Pa
         bad(&mut def, "its outer contour has no area".into());
         return def;
     }
-    let pts = p.outer.flatten(o.curve_tolerance_mm);
+    let mut pts = dedupe(p.outer.flatten(o.curve_tolerance_mm), 1e-3);
     if pts.len() > MAX_OUTLINE_POINTS {
         bad(
             &mut def,
@@ -594,6 +605,22 @@ fn part_def(i: usize, p: &PartInput, o: &NestOptions, importer: &Importer) -> Pa
             ),
         );
         return def;
+    }
+    if pts.len() < 3 {
+        bad(
+            &mut def,
+            "its outline has fewer than 3 distinct points".into(),
+        );
+        return def;
+    }
+    if !is_simple(&pts) {
+        // Self-touching or self-crossing outline: nest its convex hull, which
+        // contains it, so the gap still holds (some material is wasted).
+        pts = convex_hull(&pts);
+        def.note = Some(format!(
+            "part \"{}\": its outline touches or crosses itself; it is nested by its convex hull",
+            p.name
+        ));
     }
     let ext = ExtItem {
         id: i as u64,
@@ -641,11 +668,16 @@ fn next(s: &mut u64) -> u64 {
 }
 
 /// One greedy pass; `None` if stopped before the end.
+///
+/// With `keep_on_stop` (the first pass) a stop does not discard the pass: the copies
+/// not yet tried are reported as failed ("stopped before ...") and the layout so far
+/// is kept.
 fn run_pass(
     ctx: &PassCtx,
     order: &[usize],
     report: &mut dyn FnMut(usize, usize),
     stop: &dyn Fn() -> bool,
+    keep_on_stop: bool,
 ) -> Option<PassResult> {
     let n_sheets = ctx.sheet_sizes.len();
     let mut layouts: Vec<Option<Layout>> = (0..n_sheets).map(|_| None).collect();
@@ -658,7 +690,16 @@ fn run_pass(
         if k % 4 == 0 {
             report(k, order.len());
             if stop() {
-                return None;
+                if !keep_on_stop {
+                    return None;
+                }
+                for &rest in &order[k..] {
+                    failed.push((
+                        ctx.copies[rest],
+                        "not tried: the nesting was stopped before this part".to_string(),
+                    ));
+                }
+                break;
             }
         }
         let copy = ctx.copies[ci];
@@ -769,9 +810,11 @@ fn too_big(def: &PartDef, ctx: &PassCtx, s: usize) -> String {
     )
 }
 
-fn free(layout: &Layout, shape: &SPolygon, x: f64, y: f64) -> bool {
-    let t = DTransformation::new(0.0, (x as f32, y as f32));
-    let moved = shape.transform_clone(&t.compose());
+/// Is the item, rotated by `rad` about its centre and moved by (x, y), free of
+/// collisions (other parts, sheet edge)?
+fn free(layout: &Layout, item: &Item, rad: f32, x: f64, y: f64) -> bool {
+    let t = DTransformation::new(rad, (x as f32, y as f32)).compose();
+    let moved: SPolygon = item.shape_cd().as_ref().transform_clone(&t);
     !layout.cde().detect_poly_collision(&moved, &NoFilter)
 }
 
@@ -813,7 +856,7 @@ fn find_position(
             let y = ty0 + (ty1 - ty0).max(0.0) * j as f64 / ny as f64;
             for i in 0..=nx {
                 let x = tx0 + (tx1 - tx0).max(0.0) * i as f64 / nx as f64;
-                if free(layout, &rotated, x, y) {
+                if free(layout, item, rad, x, y) {
                     starts.push((x, y));
                     break;
                 }
@@ -830,7 +873,7 @@ fn find_position(
                 let mut moved = false;
                 let mut step = step0;
                 while step > min_step {
-                    if y - step >= ty0 - 1e-9 && free(layout, &rotated, x, y - step) {
+                    if y - step >= ty0 - 1e-9 && free(layout, item, rad, x, y - step) {
                         y -= step;
                         moved = true;
                     } else {
@@ -839,7 +882,7 @@ fn find_position(
                 }
                 let mut step = step0;
                 while step > min_step {
-                    if x - step >= tx0 - 1e-9 && free(layout, &rotated, x - step, y) {
+                    if x - step >= tx0 - 1e-9 && free(layout, item, rad, x - step, y) {
                         x -= step;
                         moved = true;
                     } else {
@@ -1080,6 +1123,129 @@ fn all_sheets_svg(per_sheet: &[(usize, Vec<PlacedShape>)], sizes: &[(f64, f64)])
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// Drop points closer than `eps` to the previous kept one (and a closing duplicate).
+fn dedupe(pts: Vec<Point>, eps: f64) -> Vec<Point> {
+    let mut out: Vec<Point> = Vec::with_capacity(pts.len());
+    for p in pts {
+        if !(p.x.is_finite() && p.y.is_finite()) {
+            continue;
+        }
+        if out.last().is_none_or(|q| q.dist(p) > eps) {
+            out.push(p);
+        }
+    }
+    while out.len() > 1 && out[0].dist(out[out.len() - 1]) <= eps {
+        out.pop();
+    }
+    out
+}
+
+fn orient(a: Point, b: Point, c: Point) -> f64 {
+    (b.x - a.x) * (c.y - a.y) - (b.y - a.y) * (c.x - a.x)
+}
+
+fn on_segment(a: Point, b: Point, p: Point) -> bool {
+    p.x >= a.x.min(b.x) && p.x <= a.x.max(b.x) && p.y >= a.y.min(b.y) && p.y <= a.y.max(b.y)
+}
+
+/// Do segments ab and cd touch or cross?
+fn segments_meet(a: Point, b: Point, c: Point, d: Point) -> bool {
+    let (o1, o2, o3, o4) = (
+        orient(a, b, c),
+        orient(a, b, d),
+        orient(c, d, a),
+        orient(c, d, b),
+    );
+    if ((o1 > 0.0 && o2 < 0.0) || (o1 < 0.0 && o2 > 0.0))
+        && ((o3 > 0.0 && o4 < 0.0) || (o3 < 0.0 && o4 > 0.0))
+    {
+        return true;
+    }
+    (o1 == 0.0 && on_segment(a, b, c))
+        || (o2 == 0.0 && on_segment(a, b, d))
+        || (o3 == 0.0 && on_segment(c, d, a))
+        || (o4 == 0.0 && on_segment(c, d, b))
+}
+
+/// Is the closed polygon simple (no two non-adjacent edges meet)? Edges are
+/// bucketed in a grid, so the work stays near-linear for ordinary outlines.
+pub fn is_simple(pts: &[Point]) -> bool {
+    let n = pts.len();
+    if n < 3 {
+        return false;
+    }
+    let (mut x0, mut y0, mut x1, mut y1) = (
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for p in pts {
+        x0 = x0.min(p.x);
+        y0 = y0.min(p.y);
+        x1 = x1.max(p.x);
+        y1 = y1.max(p.y);
+    }
+    let g = ((n as f64).sqrt().ceil() as usize).clamp(1, 256);
+    let cw = ((x1 - x0) / g as f64).max(1e-12);
+    let ch = ((y1 - y0) / g as f64).max(1e-12);
+    let cell = |v: f64, lo: f64, c: f64| (((v - lo) / c).floor().max(0.0) as usize).min(g - 1);
+    let mut grid: Vec<Vec<usize>> = vec![Vec::new(); g * g];
+    let mut budget: u64 = 50_000_000;
+    for i in 0..n {
+        let (a, b) = (pts[i], pts[(i + 1) % n]);
+        let (cx0, cx1) = (cell(a.x.min(b.x), x0, cw), cell(a.x.max(b.x), x0, cw));
+        let (cy0, cy1) = (cell(a.y.min(b.y), y0, ch), cell(a.y.max(b.y), y0, ch));
+        for gy in cy0..=cy1 {
+            for gx in cx0..=cx1 {
+                let bucket = &mut grid[gy * g + gx];
+                for &j in bucket.iter() {
+                    budget = budget.saturating_sub(1);
+                    if budget == 0 {
+                        return false; // too costly to prove: treat as not simple
+                    }
+                    let adjacent = j + 1 == i || (i + 1) % n == j || (j + 1) % n == i;
+                    if adjacent {
+                        continue;
+                    }
+                    if segments_meet(a, b, pts[j], pts[(j + 1) % n]) {
+                        return false;
+                    }
+                }
+                bucket.push(i);
+            }
+        }
+    }
+    true
+}
+
+/// Convex hull (Andrew's monotone chain), counter-clockwise.
+pub fn convex_hull(pts: &[Point]) -> Vec<Point> {
+    let mut p: Vec<Point> = pts.to_vec();
+    p.sort_by(|a, b| a.x.total_cmp(&b.x).then(a.y.total_cmp(&b.y)));
+    p.dedup_by(|a, b| a.x == b.x && a.y == b.y);
+    if p.len() < 3 {
+        return p;
+    }
+    let mut h: Vec<Point> = Vec::with_capacity(2 * p.len());
+    for pass in 0..2 {
+        let start = h.len();
+        let iter: Box<dyn Iterator<Item = &Point>> = if pass == 0 {
+            Box::new(p.iter())
+        } else {
+            Box::new(p.iter().rev())
+        };
+        for &q in iter {
+            while h.len() >= start + 2 && orient(h[h.len() - 2], h[h.len() - 1], q) <= 0.0 {
+                h.pop();
+            }
+            h.push(q);
+        }
+        h.pop();
+    }
+    h
 }
 
 /// Points of a placed outline (for checks and pictures).

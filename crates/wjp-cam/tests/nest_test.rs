@@ -40,7 +40,7 @@ fn opts(w: f64, h: f64, sheets: u32) -> NestOptions {
         sheet_width: w,
         sheet_height: h,
         max_sheets: sheets,
-        max_iterations: 3,
+        max_iterations: 1,
         time_limit_s: 600.0,
         ..NestOptions::default()
     }
@@ -188,8 +188,10 @@ fn placed_parts_never_overlap_keep_the_gap_and_stay_on_the_sheet() {
 #[test]
 fn the_gap_option_is_respected_when_larger() {
     let parts = vec![part("sq", &dxf(&rect(0.0, 0.0, 50.0, 50.0)), 6)];
+    // Three improvement passes: they may only replace the layout by a better one.
     let o = NestOptions {
         gap: 10.0,
+        max_iterations: 3,
         ..opts(200.0, 200.0, 2)
     };
     let r = run(&parts, &o);
@@ -269,14 +271,20 @@ fn a_long_part_is_rotated_to_fit() {
 }
 
 #[test]
-fn should_stop_ends_the_search_with_a_complete_layout() {
+fn should_stop_after_the_first_layout_keeps_it() {
     let parts = vec![square_hole(), ell(), disc()];
+    let first_done = std::cell::Cell::new(false);
     let mut seen = Vec::new();
     let r = nest(
         &parts,
         &opts(400.0, 300.0, 3),
-        &mut |f, m| seen.push((f, m.to_string())),
-        &|| true,
+        &mut |f, m| {
+            seen.push((f, m.to_string()));
+            if f >= 0.5 {
+                first_done.set(true);
+            }
+        },
+        &|| first_done.get(),
     )
     .unwrap();
     assert_eq!(r.stopped_by, "stopped");
@@ -287,6 +295,74 @@ fn should_stop_ends_the_search_with_a_complete_layout() {
         "progress never goes back"
     );
     assert_eq!(seen.last().unwrap().0, 1.0);
+}
+
+#[test]
+fn should_stop_at_once_reports_every_part_as_not_tried() {
+    let parts = vec![square_hole(), disc()];
+    let r = nest(&parts, &opts(400.0, 300.0, 3), &mut |_, _| {}, &|| true).unwrap();
+    assert_eq!(r.stopped_by, "stopped");
+    assert!(r.positioned_objects.is_empty());
+    assert_eq!(r.failed_objects.len(), 7);
+    assert!(r
+        .failed_objects
+        .iter()
+        .all(|f| f.reason.contains("stopped")));
+    assert_eq!(r.sheets_required, 0);
+    assert_eq!(r.final_utilization, 0.0);
+}
+
+#[test]
+fn a_self_crossing_outline_is_nested_by_its_hull() {
+    // A lopsided bow tie: two edges cross.
+    let bow = part(
+        "bow",
+        &dxf(&lwpoly(
+            &[
+                (0.0, 0.0, 0.0),
+                (100.0, 50.0, 0.0),
+                (100.0, 0.0, 0.0),
+                (0.0, 40.0, 0.0),
+            ],
+            true,
+        )),
+        3,
+    );
+    let o = opts(400.0, 300.0, 1);
+    let r = run(std::slice::from_ref(&bow), &o);
+    assert!(
+        r.warnings.iter().any(|w| w.code == "nested_by_hull"),
+        "{:?}",
+        r.warnings
+    );
+    assert_eq!(r.positioned_objects.len(), 3);
+    // The hulls keep the gap, so the outlines inside them do too.
+    let rect_part = part(
+        "hull",
+        &dxf(&lwpoly(
+            &[
+                (0.0, 0.0, 0.0),
+                (100.0, 0.0, 0.0),
+                (100.0, 50.0, 0.0),
+                (0.0, 40.0, 0.0),
+            ],
+            true,
+        )),
+        1,
+    );
+    let boxes = vec![rect_part];
+    let as_boxes = NestResult {
+        positioned_objects: r
+            .positioned_objects
+            .iter()
+            .map(|p| wjp_cam::Placement {
+                part_index: 0,
+                ..p.clone()
+            })
+            .collect(),
+        ..r.clone()
+    };
+    check_layout(&boxes, &o, &as_boxes);
 }
 
 #[test]

@@ -229,6 +229,10 @@ async fn a_password_is_used_but_never_shown() {
         .err()
         .expect("wrong password");
     assert!(!err.to_string().contains("nope"), "{err}");
+    assert!(
+        err.is_client_error(),
+        "a wrong password is a configuration error: {err}"
+    );
 }
 
 #[tokio::test]
@@ -412,6 +416,15 @@ async fn hot_paths() {
     const JOBS: usize = 20_000;
     let store = RedisStore::new().await;
     let queue = queue_on(&store).await;
+    let used_memory = || {
+        let mut conn = store.server.connection(0);
+        let info: String = redis::cmd("INFO").arg("memory").query(&mut conn).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let memory_before = used_memory();
     let t = Instant::now();
     for _ in 0..JOBS / 100 {
         let batch = (0..100)
@@ -420,6 +433,33 @@ async fn hot_paths() {
         queue.enqueue_batch(batch).await.unwrap();
     }
     let insert = t.elapsed();
+    println!(
+        "{:.0} bytes of Redis memory per queued job",
+        (used_memory() - memory_before) / JOBS as f64
+    );
+    let server_time = |phase: &str| {
+        let mut conn = store.server.connection(0);
+        let stats: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query(&mut conn)
+            .unwrap();
+        let line = stats
+            .lines()
+            .find(|l| l.contains("evalsha"))
+            .unwrap_or("")
+            .to_owned();
+        let _: () = redis::cmd("CONFIG")
+            .arg("RESETSTAT")
+            .query(&mut conn)
+            .unwrap();
+        let usec: f64 = line
+            .split(',')
+            .find_map(|f| f.strip_prefix("usec="))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        println!("{phase}: {:.1} us of scripts per job", usec / JOBS as f64);
+    };
+    server_time("insert");
     let t = Instant::now();
     let mut claimed = Vec::new();
     loop {
@@ -440,6 +480,7 @@ async fn hot_paths() {
         claimed.extend(jobs);
     }
     let claim = t.elapsed();
+    server_time("claim");
     assert_eq!(claimed.len(), JOBS);
     let t = Instant::now();
     for chunk in claimed.chunks(32) {
@@ -452,6 +493,7 @@ async fn hot_paths() {
         assert!(applied.iter().all(|a| *a));
     }
     let complete = t.elapsed();
+    server_time("complete");
     let rate = |d: Duration| JOBS as f64 / d.as_secs_f64();
     println!(
         "insert {:.0}/s, claim {:.0}/s, complete {:.0}/s (batches of 100, 32, 32)",
@@ -459,14 +501,6 @@ async fn hot_paths() {
         rate(claim),
         rate(complete)
     );
-    let mut conn = store.server.connection(0);
-    let stats: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(&mut conn)
-        .unwrap();
-    for line in stats.lines().filter(|l| l.contains("evalsha")) {
-        println!("{line}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -495,4 +529,39 @@ async fn an_idle_worker_wakes_as_soon_as_a_job_comes() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     worker.stop().await;
+}
+
+#[tokio::test]
+async fn rediss_with_a_password_works_and_hides_the_password() {
+    let server = RedisServer::start_tls("t0ps3cret");
+    let ca = std::fs::read(RedisServer::tls_certificate()).unwrap();
+    let url = format!("rediss://:t0ps3cret@localhost:{}/0", server.port());
+    // Not signed by a public authority: refused unless trusted.
+    assert!(RedisBackend::connect(&url).await.is_err());
+    let backend: Arc<dyn Backend> = Arc::new(
+        RedisBackend::connect_trusting(&url, ca.clone())
+            .await
+            .unwrap(),
+    );
+    let info = backend.info();
+    assert_eq!(
+        info.location,
+        format!("rediss://localhost:{}/0", server.port())
+    );
+    let queue = wjp_queue::Queue::new(backend, crate::conformance::catalog());
+    let job = queue.enqueue(request("noop", json!(1))).await.unwrap().job;
+    assert_eq!(
+        queue.job(&job.id).await.unwrap().unwrap().status(),
+        Status::Queued
+    );
+
+    // Plain text to a TLS port, or a wrong password: refused, clearly.
+    let plain = format!("redis://:t0ps3cret@localhost:{}/0", server.port());
+    assert!(RedisBackend::connect(&plain).await.is_err());
+    let wrong = format!("rediss://:nope@localhost:{}/0", server.port());
+    let err = RedisBackend::connect_trusting(&wrong, ca)
+        .await
+        .err()
+        .expect("wrong password");
+    assert!(!err.to_string().contains("nope"), "{err}");
 }

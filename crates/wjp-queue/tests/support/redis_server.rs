@@ -13,6 +13,7 @@ pub struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     extra: Vec<String>,
+    tls: bool,
 }
 
 fn binary() -> PathBuf {
@@ -43,9 +44,46 @@ impl RedisServer {
             port: free_port(),
             dir: tempfile::tempdir().expect("temp dir"),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            tls: false,
         };
         server.spawn(true);
         server
+    }
+
+    /// A server that speaks only TLS (with the test certificate in
+    /// `support/tls`, valid for `localhost` and 127.0.0.1) and requires a
+    /// password.
+    pub fn start_tls(password: &str) -> RedisServer {
+        let tls = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/tls");
+        let path = |name: &str| tls.join(name).display().to_string();
+        let port = free_port();
+        let mut server = RedisServer {
+            child: None,
+            port,
+            dir: tempfile::tempdir().expect("temp dir"),
+            extra: vec![
+                "--port".into(),
+                "0".into(),
+                "--tls-port".into(),
+                port.to_string(),
+                "--tls-cert-file".into(),
+                path("server.crt"),
+                "--tls-key-file".into(),
+                path("server.key"),
+                "--tls-auth-clients".into(),
+                "no".into(),
+                "--requirepass".into(),
+                password.into(),
+            ],
+            tls: true,
+        };
+        server.spawn(false);
+        server
+    }
+
+    /// The test certificate, for clients to trust.
+    pub fn tls_certificate() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/tls/server.crt")
     }
 
     fn spawn(&mut self, may_move: bool) {
@@ -88,6 +126,17 @@ impl RedisServer {
                 .and_then(|c| c.try_wait().ok().flatten())
             {
                 return Err(format!("redis-server exited with {status}"));
+            }
+            if self.tls {
+                // Listening is enough: speaking TLS is the test's business.
+                match std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                    Ok(_) => return Ok(()),
+                    Err(e) if started.elapsed() > limit => return Err(e.to_string()),
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    }
+                }
             }
             let ping = redis::Client::open(self.plain_url())
                 .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))

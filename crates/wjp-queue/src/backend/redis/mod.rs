@@ -595,14 +595,34 @@ fn connection_config() -> ConnectionManagerConfig {
 }
 
 impl RedisBackend {
-    /// Connects to `redis://` or `rediss://` (TLS) URL, checks the server
+    /// Connects to a `redis://` or `rediss://` (TLS) URL, checks the server
     /// answers, loads the scripts, and warns when the server may evict keys.
+    /// TLS trusts the system's certificate authorities.
     pub async fn connect(url: &str) -> Result<Self> {
-        let client = Self::client(url)?;
+        Self::connect_with(Self::client(url, None)?, url).await
+    }
+
+    /// Like [`RedisBackend::connect`], trusting only the certificate
+    /// authority given (PEM), as for a server with a private CA.
+    pub async fn connect_trusting(url: &str, ca_certificate_pem: Vec<u8>) -> Result<Self> {
+        Self::connect_with(Self::client(url, Some(ca_certificate_pem))?, url).await
+    }
+
+    async fn connect_with(client: Client, url: &str) -> Result<Self> {
         let conn = ConnectionManager::new_with_config(client.clone(), connection_config())
             .await
             .map_err(|e| {
-                QueueError::Unavailable(format!("cannot connect to {}: {e}", redact_url(url)))
+                let auth = e.kind() == redis::ErrorKind::AuthenticationFailed
+                    || matches!(e.code(), Some("WRONGPASS" | "NOAUTH"));
+                if auth {
+                    // Waiting will not help: say what to fix.
+                    QueueError::InvalidRequest(format!(
+                        "Redis at {} refused the credentials: check the password in the URL ({e})",
+                        redact_url(url)
+                    ))
+                } else {
+                    QueueError::Unavailable(format!("cannot connect to {}: {e}", redact_url(url)))
+                }
             })?;
         let mut backend = Self::build(client, conn, url);
         backend.load_scripts().await?;
@@ -617,21 +637,33 @@ impl RedisBackend {
     /// unreachable: commands fail with `backend_unavailable` until it
     /// answers, and the connection is made by itself when it does.
     pub fn connect_lazy(url: &str) -> Result<Self> {
-        let client = Self::client(url)?;
+        let client = Self::client(url, None)?;
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), connection_config())
             .map_err(|e| QueueError::InvalidRequest(format!("invalid Redis URL: {e}")))?;
         Ok(Self::build(client, conn, url))
     }
 
-    fn client(url: &str) -> Result<Client> {
-        if url.starts_with("rediss://") {
-            // rustls needs a process-wide crypto provider; ours is ring.
-            // Installing fails harmlessly when one is already installed.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        }
-        Client::open(url).map_err(|e| {
+    fn client(url: &str, ca_certificate_pem: Option<Vec<u8>>) -> Result<Client> {
+        let invalid = |e: redis::RedisError| {
             QueueError::InvalidRequest(format!("invalid Redis URL {}: {e}", redact_url(url)))
-        })
+        };
+        if !url.starts_with("rediss://") {
+            return Client::open(url).map_err(invalid);
+        }
+        // rustls needs a process-wide crypto provider; ours is ring.
+        // Installing fails harmlessly when one is already installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        match ca_certificate_pem {
+            None => Client::open(url).map_err(invalid),
+            Some(pem) => Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                },
+            )
+            .map_err(invalid),
+        }
     }
 
     fn build(client: Client, conn: ConnectionManager, url: &str) -> Self {
@@ -1559,6 +1591,8 @@ impl Backend for RedisBackend {
         Ok(deleted)
     }
 
+    /// Index sizes: ended jobs whose record expired count until the next
+    /// maintenance pass (every second in a running worker) sweeps them.
     async fn counts(&self, queues: &[QueueName]) -> Result<Vec<QueueCounts>> {
         if queues.is_empty() {
             return Ok(Vec::new());

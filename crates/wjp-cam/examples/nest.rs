@@ -1,0 +1,77 @@
+//! `cargo run --release -p wjp-cam --example nest -- WxH TIME_S OUT_DIR FILE[:QTY]...`:
+//! nest DXF parts, print the result's figures, write one DXF and SVG per sheet.
+use wjp_cam::{nest, NestOptions, PartInput};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 5 {
+        eprintln!("usage: nest WxH TIME_S OUT_DIR FILE[:QTY]...");
+        std::process::exit(2);
+    }
+    let (w, h) = args[1].split_once('x').expect("WxH");
+    let mut o = NestOptions {
+        sheet_width: w.parse().expect("width"),
+        sheet_height: h.parse().expect("height"),
+        time_limit_s: args[2].parse().expect("seconds"),
+        max_iterations: u32::MAX,
+        ..NestOptions::default()
+    };
+    o.max_sheets = 20;
+    let out = std::path::Path::new(&args[3]);
+    std::fs::create_dir_all(out).expect("out dir");
+    let mut parts = Vec::new();
+    for spec in &args[4..] {
+        let (file, qty) = match spec.rsplit_once(':') {
+            Some((f, q)) if q.parse::<u32>().is_ok() => (f, q.parse().unwrap_or(1)),
+            _ => (spec.as_str(), 1),
+        };
+        let bytes = std::fs::read(file).expect("read DXF");
+        let name = std::path::Path::new(file)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("part");
+        let analysis = wjp_geometry::AnalysisOptions {
+            units_override: std::env::var("WJP_UNITS").ok().and_then(|u| u.parse().ok()),
+            ..Default::default()
+        };
+        match PartInput::from_dxf(name, &bytes, qty, &analysis) {
+            Ok(p) => parts.extend(p),
+            Err(e) => eprintln!("{file}: {} {e}", e.code()),
+        }
+    }
+    let t = std::time::Instant::now();
+    let verbose = std::env::var("WJP_VERBOSE").is_ok();
+    let mut report = |f: f64, m: &str| {
+        if verbose {
+            eprintln!("{:7.3}s {:5.1}% {m}", t.elapsed().as_secs_f64(), 100.0 * f);
+        }
+    };
+    let r = match nest(&parts, &o, &mut report, &|| false) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error {}: {e}", e.code());
+            std::process::exit(1);
+        }
+    };
+    println!(
+        "{} parts placed, {} failed, {} sheets, utilisation {:.1}%, {} passes, first+search {:.2}s, stopped by {}",
+        r.positioned_objects.len(),
+        r.failed_objects.len(),
+        r.sheets_required,
+        r.final_utilization,
+        r.iterations,
+        t.elapsed().as_secs_f64(),
+        r.stopped_by
+    );
+    for f in r.failed_objects.iter().take(5) {
+        println!("failed {} #{}: {}", f.part, f.copy, f.reason);
+    }
+    for s in &r.sheets {
+        std::fs::write(out.join(format!("sheet{}.dxf", s.sheet)), &s.dxf).expect("write");
+        std::fs::write(out.join(format!("sheet{}.svg", s.sheet)), &s.svg).expect("write");
+        println!(
+            "sheet {}: {} parts, {:.1}%",
+            s.sheet, s.parts, s.utilization
+        );
+    }
+}
