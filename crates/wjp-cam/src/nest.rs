@@ -827,6 +827,12 @@ fn find_position(
     (w, h): (f64, f64),
     margin: f64,
 ) -> Option<(f64, DTransformation, f64)> {
+    // Cheap necessary condition: the areas must add up (saves the probing on full sheets).
+    if f64::from(layout.placed_item_area()) + f64::from(item.area())
+        > f64::from(layout.container().area()) * 1.000_001
+    {
+        return None;
+    }
     let mut best: Option<(f64, f64, DTransformation, f64)> = None; // score, rot, t, top
     for &rot in rotations {
         let rad = (rot.to_radians()) as f32;
@@ -849,7 +855,7 @@ fn find_position(
         }
         let (iw, ih) = (bx1 - bx0, by1 - by0);
         let nx = (((tx1 - tx0) / (iw / 4.0).max(w / 60.0)).ceil() as usize).clamp(1, 60);
-        let ny = (((ty1 - ty0) / (ih / 4.0)).ceil() as usize).clamp(1, 400);
+        let ny = (((ty1 - ty0) / (ih / 4.0).max(h / 200.0)).ceil() as usize).clamp(1, 200);
         // The first free grid point of each of the lowest CANDIDATE_ROWS rows that have one.
         let mut starts = Vec::new();
         for j in 0..=ny {
