@@ -240,6 +240,8 @@ pub struct NestResult {
     pub warnings: Vec<Warning>,
 }
 
+/// Probes per rotation, about, for parts much smaller than the sheet.
+const MAX_PROBES: f64 = 2000.0;
 /// Lowest grid rows with a free point whose slides are compared.
 const CANDIDATE_ROWS: usize = 3;
 /// Bounds.
@@ -854,8 +856,13 @@ fn find_position(
             continue;
         }
         let (iw, ih) = (bx1 - bx0, by1 - by0);
-        let nx = (((tx1 - tx0) / (iw / 4.0).max(w / 60.0)).ceil() as usize).clamp(1, 60);
-        let ny = (((ty1 - ty0) / (ih / 4.0).max(h / 200.0)).ceil() as usize).clamp(1, 200);
+        // Probe steps: a quarter of the part, but no more than about MAX_PROBES
+        // probes per rotation (small parts on big sheets rely on the slides).
+        let coarse = (w * h / MAX_PROBES).sqrt();
+        let nx =
+            (((tx1 - tx0) / (iw / 4.0).max(w / 60.0).max(coarse)).ceil() as usize).clamp(1, 60);
+        let ny =
+            (((ty1 - ty0) / (ih / 4.0).max(h / 200.0).max(coarse)).ceil() as usize).clamp(1, 200);
         // The first free grid point of each of the lowest CANDIDATE_ROWS rows that have one.
         let mut starts = Vec::new();
         for j in 0..=ny {

@@ -115,7 +115,7 @@ fn random_drawings_give_programs_the_reader_accepts_or_clear_errors() {
 #[test]
 fn random_parts_nest_without_panics_and_account_for_every_copy() {
     let mut r = Rng(12345);
-    for case in 0..4 {
+    for case in 0..3 {
         let mut parts = Vec::new();
         for _ in 0..3 {
             if let Ok(ps) =
@@ -130,12 +130,32 @@ fn random_parts_nest_without_panics_and_account_for_every_copy() {
         let o = NestOptions {
             sheet_width: 400.0,
             sheet_height: 300.0,
-            max_sheets: 2,
+            max_sheets: 1,
             max_iterations: 0,
             outputs: false,
             ..NestOptions::default()
         };
-        let res = nest(&parts, &o, &mut |_, _| {}, &|| false).unwrap();
+        let t = std::time::Instant::now();
+        let res = nest(
+            &parts,
+            &o,
+            &mut |f, m| eprintln!("{:?} {f} {m}", t.elapsed()),
+            &|| false,
+        )
+        .unwrap();
+        eprintln!(
+            "case {case}: {} parts {:?} {:?}",
+            parts.len(),
+            t.elapsed(),
+            parts
+                .iter()
+                .map(|p| (
+                    p.outer.vertices.len(),
+                    p.outer.bbox().width(),
+                    p.outer.bbox().height()
+                ))
+                .collect::<Vec<_>>()
+        );
         let copies: usize = parts.iter().map(|p| p.quantity as usize).sum();
         assert_eq!(
             res.positioned_objects.len() + res.failed_objects.len(),
