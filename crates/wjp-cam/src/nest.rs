@@ -147,6 +147,9 @@ pub struct NestOptions {
     pub kerf: f64,
     /// Allowed rotations in degrees (per part overridable).
     pub rotations: Vec<f64>,
+    /// "Free" rotation: when set, every multiple of this many degrees (1..=180) is
+    /// allowed, for every part, instead of `rotations`.
+    pub rotation_step: Option<f64>,
     pub time_limit_s: f64,
     /// Upper bound on improvement passes (the first layout plus this many).
     pub max_iterations: u32,
@@ -175,6 +178,7 @@ impl Default for NestOptions {
             gap: 3.0,
             kerf: 1.1,
             rotations: vec![0.0, 90.0, 180.0, 270.0],
+            rotation_step: None,
             time_limit_s: 10.0,
             max_iterations: 200,
             curve_tolerance_mm: 0.05,
@@ -533,6 +537,14 @@ fn validate(parts: &[PartInput], o: &NestOptions) -> Result<Vec<SheetSpec>, CamE
         ));
     }
     check_rotations("rotations", &o.rotations)?;
+    if let Some(step) = o.rotation_step {
+        if !(step.is_finite() && (1.0..=180.0).contains(&step)) {
+            return Err(CamError::option(
+                "rotation_step",
+                format!("{step} is not in [1, 180] degrees"),
+            ));
+        }
+    }
     let sheets = if o.sheets.is_empty() {
         vec![SheetSpec {
             width: o.sheet_width,
@@ -596,7 +608,12 @@ fn part_def(i: usize, p: &PartInput, o: &NestOptions, importer: &Importer) -> Pa
         outer: p.outer.clone(),
         holes: p.holes.clone(),
         net_area: 0.0,
-        rotations: p.rotations.clone().unwrap_or_else(|| o.rotations.clone()),
+        rotations: match o.rotation_step {
+            Some(step) => (0..(360.0 / step).floor() as usize)
+                .map(|k| k as f64 * step)
+                .collect(),
+            None => p.rotations.clone().unwrap_or_else(|| o.rotations.clone()),
+        },
         item: None,
         unusable: None,
         bbox: [0.0; 4],

@@ -567,3 +567,39 @@ fn small_parts_go_into_holes_only_when_allowed() {
     .unwrap();
     assert_eq!(d.parts().len(), 5);
 }
+
+#[test]
+fn free_rotation_turns_a_diagonal_bar_flat() {
+    // A 200 x 20 bar drawn at 45 degrees fits a 240 x 40 sheet only when turned by 45.
+    let (c, s) = (
+        std::f64::consts::FRAC_1_SQRT_2,
+        std::f64::consts::FRAC_1_SQRT_2,
+    );
+    let corners = [(0.0, 0.0), (200.0, 0.0), (200.0, 20.0), (0.0, 20.0)];
+    let v: Vec<(f64, f64, f64)> = corners
+        .iter()
+        .map(|(x, y)| (c * x - s * y, s * x + c * y, 0.0))
+        .collect();
+    let bar = part("bar", &dxf(&lwpoly(&v, true)), 1);
+    let o = opts(240.0, 40.0, 1);
+    let r = run(std::slice::from_ref(&bar), &o);
+    assert_eq!(r.failed_objects.len(), 1, "the right angles cannot fit it");
+    let o = NestOptions {
+        rotation_step: Some(15.0),
+        ..o
+    };
+    let r = run(std::slice::from_ref(&bar), &o);
+    assert_eq!(r.positioned_objects.len(), 1, "{:?}", r.failed_objects);
+    assert_eq!(r.positioned_objects[0].rotation % 180.0, 135.0);
+    check_layout(&[bar], &o, &r);
+    let bad = NestOptions {
+        rotation_step: Some(0.0),
+        ..o
+    };
+    assert_eq!(
+        nest(&[], &bad, &mut |_, _| {}, &|| false)
+            .unwrap_err()
+            .code(),
+        "invalid_option"
+    );
+}
