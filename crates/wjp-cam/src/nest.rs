@@ -15,6 +15,11 @@
 //!   the first free one is slid down and left (halving steps) and the lowest,
 //!   leftmost result over the rotations wins. A copy that fits no open sheet opens
 //!   the next one.
+//! - With `allow_parts_in_holes`, every hole of a placed part becomes a small
+//!   container of its own (flattened hole, same gap to its edge), tried before the
+//!   sheets.
+//! - An outline that touches or crosses itself is nested by its convex hull (a
+//!   superset, so the gap still holds), with a warning.
 //! - The first pass orders copies by area, largest first. Further passes perturb
 //!   the best order (swaps) and keep a layout only if it is better (fewer failed
 //!   parts, fewer sheets, then a lower top on the last sheet). The search stops at
@@ -142,6 +147,9 @@ pub struct NestOptions {
     pub kerf: f64,
     /// Allowed rotations in degrees (per part overridable).
     pub rotations: Vec<f64>,
+    /// "Free" rotation: when set, every multiple of this many degrees (1..=180) is
+    /// allowed, for every part, instead of `rotations`.
+    pub rotation_step: Option<f64>,
     pub time_limit_s: f64,
     /// Upper bound on improvement passes (the first layout plus this many).
     pub max_iterations: u32,
@@ -154,6 +162,10 @@ pub struct NestOptions {
     pub thickness: f64,
     /// Write the per-sheet DXF and SVG.
     pub outputs: bool,
+    /// Let small parts be placed inside the holes of larger ones (with the same gap
+    /// to the hole's edge). Off by default: a part cut inside a hole drops with the
+    /// slug unless the shop tabs or catches it.
+    pub allow_parts_in_holes: bool,
 }
 
 impl Default for NestOptions {
@@ -166,6 +178,7 @@ impl Default for NestOptions {
             gap: 3.0,
             kerf: 1.1,
             rotations: vec![0.0, 90.0, 180.0, 270.0],
+            rotation_step: None,
             time_limit_s: 10.0,
             max_iterations: 200,
             curve_tolerance_mm: 0.05,
@@ -173,6 +186,7 @@ impl Default for NestOptions {
             material: "mild_steel".into(),
             thickness: 6.0,
             outputs: true,
+            allow_parts_in_holes: false,
         }
     }
 }
@@ -240,6 +254,8 @@ pub struct NestResult {
     pub warnings: Vec<Warning>,
 }
 
+/// Probes per rotation, about, for parts much smaller than the sheet.
+const MAX_PROBES: f64 = 2000.0;
 /// Lowest grid rows with a free point whose slides are compared.
 const CANDIDATE_ROWS: usize = 3;
 /// Bounds.
@@ -383,6 +399,14 @@ pub fn nest(
         containers: &containers,
         gap: options.gap,
         margin: sep / 2.0,
+        parts_in_holes: options.allow_parts_in_holes,
+        importer: &importer,
+        tolerance: options.curve_tolerance_mm,
+        smallest_part_area: defs
+            .iter()
+            .filter(|d| d.item.is_some())
+            .map(|d| d.net_area)
+            .fold(f64::INFINITY, f64::min),
     };
     let mut best = {
         let mut report = |k: usize, n: usize| {
@@ -513,6 +537,14 @@ fn validate(parts: &[PartInput], o: &NestOptions) -> Result<Vec<SheetSpec>, CamE
         ));
     }
     check_rotations("rotations", &o.rotations)?;
+    if let Some(step) = o.rotation_step {
+        if !(step.is_finite() && (1.0..=180.0).contains(&step)) {
+            return Err(CamError::option(
+                "rotation_step",
+                format!("{step} is not in [1, 180] degrees"),
+            ));
+        }
+    }
     let sheets = if o.sheets.is_empty() {
         vec![SheetSpec {
             width: o.sheet_width,
@@ -576,7 +608,12 @@ fn part_def(i: usize, p: &PartInput, o: &NestOptions, importer: &Importer) -> Pa
         outer: p.outer.clone(),
         holes: p.holes.clone(),
         net_area: 0.0,
-        rotations: p.rotations.clone().unwrap_or_else(|| o.rotations.clone()),
+        rotations: match o.rotation_step {
+            Some(step) => (0..(360.0 / step).floor() as usize)
+                .map(|k| k as f64 * step)
+                .collect(),
+            None => p.rotations.clone().unwrap_or_else(|| o.rotations.clone()),
+        },
         item: None,
         unusable: None,
         bbox: [0.0; 4],
@@ -649,6 +686,68 @@ fn part_def(i: usize, p: &PartInput, o: &NestOptions, importer: &Importer) -> Pa
     def
 }
 
+/// A hole of a placed part, used as a container of its own.
+struct HoleSpace {
+    sheet: usize,
+    layout: Layout,
+    region: [f64; 4],
+    free_area: f64,
+}
+
+/// The sheet as a region `[x0, y0, x1, y1]`.
+fn sheet_region((w, h): (f64, f64)) -> [f64; 4] {
+    [0.0, 0.0, w, h]
+}
+
+/// Upper bound on hole containers per pass.
+const MAX_HOLE_SPACES: usize = 500;
+
+/// Register the holes of a part just placed (rotation `rot` degrees, jagua-rs
+/// transformation `t`) as containers, if parts may go in holes.
+fn add_holes(
+    ctx: &PassCtx,
+    holes: &mut Vec<HoleSpace>,
+    part: usize,
+    sheet: usize,
+    rot: f64,
+    t: DTransformation,
+) {
+    if !ctx.parts_in_holes || holes.len() >= MAX_HOLE_SPACES {
+        return;
+    }
+    let def = &ctx.defs[part];
+    let Some(item) = &def.item else { return };
+    let ext = int_to_ext_transformation(&t, &item.shape_orig().pre_transform);
+    let (x, y) = ext.translation();
+    for h in &def.holes {
+        // Chords lie inside a hole's arcs: the flattened hole is never larger.
+        let placed = place_path(h, rot, f64::from(x), f64::from(y));
+        let pts = dedupe(placed.flatten(ctx.tolerance), 1e-3);
+        let area = placed.signed_area().abs();
+        if area < ctx.smallest_part_area || pts.len() < 3 || !is_simple(&pts) {
+            continue;
+        }
+        let container = ctx.importer.import_container(&ExtContainer {
+            id: 0,
+            shape: ExtShape::SimplePolygon(ExtSPolygon(
+                pts.iter().map(|q| (q.x as f32, q.y as f32)).collect(),
+            )),
+            zones: vec![],
+        });
+        let Ok(container) = container else { continue };
+        let bb = placed.bbox();
+        holes.push(HoleSpace {
+            sheet,
+            layout: Layout::new(container),
+            region: [bb.min_x, bb.min_y, bb.max_x, bb.max_y],
+            free_area: area,
+        });
+        if holes.len() >= MAX_HOLE_SPACES {
+            return;
+        }
+    }
+}
+
 struct PassCtx<'a> {
     defs: &'a [PartDef],
     copies: &'a [Copy],
@@ -657,6 +756,10 @@ struct PassCtx<'a> {
     gap: f64,
     /// How far jagua-rs deflates the sheet (half the separation).
     margin: f64,
+    parts_in_holes: bool,
+    importer: &'a Importer,
+    tolerance: f64,
+    smallest_part_area: f64,
 }
 
 fn next(s: &mut u64) -> u64 {
@@ -686,6 +789,8 @@ fn run_pass(
     let mut failed = Vec::new();
     // Parts known not to fit an empty sheet of index k.
     let mut no_fit_empty: Vec<Vec<bool>> = vec![vec![false; n_sheets]; ctx.defs.len()];
+    // Holes of placed parts, usable as small sheets when the options allow it.
+    let mut holes: Vec<HoleSpace> = Vec::new();
     for (k, &ci) in order.iter().enumerate() {
         if k % 4 == 0 {
             report(k, order.len());
@@ -714,12 +819,38 @@ fn run_pass(
             continue;
         };
         let mut done = false;
-        // Open sheets first, in order.
+        // Holes of placed parts first (when allowed), then open sheets, in order.
+        for hole in holes.iter_mut() {
+            if f64::from(item.area()) > hole.free_area {
+                continue;
+            }
+            if let Some((rot, t, _)) =
+                find_position(&hole.layout, item, &def.rotations, hole.region, ctx.margin)
+            {
+                hole.layout.place_item(item, t);
+                hole.free_area -= f64::from(item.area());
+                placed.push(Placed {
+                    copy,
+                    sheet: hole.sheet,
+                    rot_deg: rot,
+                    int: t,
+                });
+                done = true;
+                break;
+            }
+        }
+        if done {
+            continue;
+        }
         for (s, slot) in layouts.iter_mut().enumerate() {
             let Some(layout) = slot else { continue };
-            if let Some((rot, t, top)) =
-                find_position(layout, item, &def.rotations, ctx.sheet_sizes[s], ctx.margin)
-            {
+            if let Some((rot, t, top)) = find_position(
+                layout,
+                item,
+                &def.rotations,
+                sheet_region(ctx.sheet_sizes[s]),
+                ctx.margin,
+            ) {
                 layout.place_item(item, t);
                 tops[s] = tops[s].max(top);
                 placed.push(Placed {
@@ -728,6 +859,7 @@ fn run_pass(
                     rot_deg: rot,
                     int: t,
                 });
+                add_holes(ctx, &mut holes, copy.part, s, rot, t);
                 done = true;
                 break;
             }
@@ -750,7 +882,7 @@ fn run_pass(
                 &layout,
                 item,
                 &def.rotations,
-                ctx.sheet_sizes[s],
+                sheet_region(ctx.sheet_sizes[s]),
                 ctx.margin,
             ) {
                 layout.place_item(item, t);
@@ -762,6 +894,7 @@ fn run_pass(
                     rot_deg: rot,
                     int: t,
                 });
+                add_holes(ctx, &mut holes, copy.part, s, rot, t);
                 done = true;
                 break;
             }
@@ -824,9 +957,16 @@ fn find_position(
     layout: &Layout,
     item: &Arc<Item>,
     rotations: &[f64],
-    (w, h): (f64, f64),
+    [rx0, ry0, rx1, ry1]: [f64; 4],
     margin: f64,
 ) -> Option<(f64, DTransformation, f64)> {
+    let (w, h) = (rx1 - rx0, ry1 - ry0);
+    // Cheap necessary condition: the areas must add up (saves the probing on full sheets).
+    if f64::from(layout.placed_item_area()) + f64::from(item.area())
+        > f64::from(layout.container().area()) * 1.000_001
+    {
+        return None;
+    }
     let mut best: Option<(f64, f64, DTransformation, f64)> = None; // score, rot, t, top
     for &rot in rotations {
         let rad = (rot.to_radians()) as f32;
@@ -842,14 +982,19 @@ fn find_position(
         );
         // Translations keeping the (inflated) shape's box inside the (deflated) sheet.
         let m = margin + 1e-3;
-        let (tx0, tx1) = (m - bx0, w - m - bx1);
-        let (ty0, ty1) = (m - by0, h - m - by1);
+        let (tx0, tx1) = (rx0 + m - bx0, rx1 - m - bx1);
+        let (ty0, ty1) = (ry0 + m - by0, ry1 - m - by1);
         if tx1 < tx0 - 1e-6 || ty1 < ty0 - 1e-6 {
             continue;
         }
         let (iw, ih) = (bx1 - bx0, by1 - by0);
-        let nx = (((tx1 - tx0) / (iw / 4.0).max(w / 60.0)).ceil() as usize).clamp(1, 60);
-        let ny = (((ty1 - ty0) / (ih / 4.0)).ceil() as usize).clamp(1, 400);
+        // Probe steps: a quarter of the part, but no more than about MAX_PROBES
+        // probes per rotation (small parts on big sheets rely on the slides).
+        let coarse = (w * h / MAX_PROBES).sqrt();
+        let nx =
+            (((tx1 - tx0) / (iw / 4.0).max(w / 60.0).max(coarse)).ceil() as usize).clamp(1, 60);
+        let ny =
+            (((ty1 - ty0) / (ih / 4.0).max(h / 200.0).max(coarse)).ceil() as usize).clamp(1, 200);
         // The first free grid point of each of the lowest CANDIDATE_ROWS rows that have one.
         let mut starts = Vec::new();
         for j in 0..=ny {

@@ -496,3 +496,110 @@ fn a_nested_sheet_becomes_a_gcode_program() {
         closed: false,
     };
 }
+
+#[test]
+fn small_parts_go_into_holes_only_when_allowed() {
+    // A 200 mm frame with a 120 mm square hole fills the sheet; four 50 mm squares fit
+    // only inside the hole (3 + 50 + 3 + 50 + 3 = 109 <= 120).
+    let frame = part(
+        "frame",
+        &dxf(&(rect(0.0, 0.0, 200.0, 200.0) + &rect(40.0, 40.0, 120.0, 120.0))),
+        1,
+    );
+    let small = part("small", &dxf(&rect(0.0, 0.0, 50.0, 50.0)), 4);
+    let parts = vec![frame, small];
+    let o = opts(210.0, 210.0, 1);
+    let r = run(&parts, &o);
+    assert_eq!(r.positioned_objects.len(), 1);
+    assert_eq!(r.failed_objects.len(), 4);
+    let o = NestOptions {
+        allow_parts_in_holes: true,
+        ..o
+    };
+    let r = run(&parts, &o);
+    assert_eq!(r.positioned_objects.len(), 5, "{:?}", r.failed_objects);
+    // Where is the hole on the sheet?
+    let f = r
+        .positioned_objects
+        .iter()
+        .find(|p| p.part == "frame")
+        .unwrap();
+    let (s, c) = f.rotation.to_radians().sin_cos();
+    let hole: Vec<Point> = parts[0].holes[0]
+        .flatten(0.01)
+        .iter()
+        .map(|q| Point::new(c * q.x - s * q.y + f.x, s * q.x + c * q.y + f.y))
+        .collect();
+    let outlines = placed_outlines(&parts, &r);
+    let smalls: Vec<&Vec<Point>> = r
+        .positioned_objects
+        .iter()
+        .zip(&outlines)
+        .filter(|(p, _)| p.part == "small")
+        .map(|(_, o)| &o.1)
+        .collect();
+    for (i, a) in smalls.iter().enumerate() {
+        // Inside the hole, at least the gap from its edge...
+        assert!(
+            a.iter().all(|p| inside(*p, &hole)),
+            "small part {i} is not in the hole"
+        );
+        let h: &[Point] = &hole;
+        let d = a
+            .iter()
+            .flat_map(|p| (0..h.len()).map(move |k| seg_dist(h[k], h[(k + 1) % h.len()], *p)))
+            .fold(f64::INFINITY, f64::min);
+        assert!(
+            d >= o.gap - 0.02,
+            "small part {i} is {d} mm from the hole's edge"
+        );
+        // ...and the gap from each other.
+        for b in smalls.iter().skip(i + 1) {
+            assert!(poly_distance(a, b) >= o.gap - 0.02);
+        }
+    }
+    // The nested DXF reads back with the small parts as islands in the hole.
+    let d = wjp_geometry::load_drawing(
+        r.sheets[0].dxf.as_bytes(),
+        &AnalysisOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(d.parts().len(), 5);
+}
+
+#[test]
+fn free_rotation_turns_a_diagonal_bar_flat() {
+    // A 200 x 20 bar drawn at 45 degrees fits a 240 x 40 sheet only when turned by 45.
+    let (c, s) = (
+        std::f64::consts::FRAC_1_SQRT_2,
+        std::f64::consts::FRAC_1_SQRT_2,
+    );
+    let corners = [(0.0, 0.0), (200.0, 0.0), (200.0, 20.0), (0.0, 20.0)];
+    let v: Vec<(f64, f64, f64)> = corners
+        .iter()
+        .map(|(x, y)| (c * x - s * y, s * x + c * y, 0.0))
+        .collect();
+    let bar = part("bar", &dxf(&lwpoly(&v, true)), 1);
+    let o = opts(240.0, 40.0, 1);
+    let r = run(std::slice::from_ref(&bar), &o);
+    assert_eq!(r.failed_objects.len(), 1, "the right angles cannot fit it");
+    let o = NestOptions {
+        rotation_step: Some(15.0),
+        ..o
+    };
+    let r = run(std::slice::from_ref(&bar), &o);
+    assert_eq!(r.positioned_objects.len(), 1, "{:?}", r.failed_objects);
+    assert_eq!(r.positioned_objects[0].rotation % 180.0, 135.0);
+    check_layout(&[bar], &o, &r);
+    let bad = NestOptions {
+        rotation_step: Some(0.0),
+        ..o
+    };
+    assert_eq!(
+        nest(&[], &bad, &mut |_, _| {}, &|| false)
+            .unwrap_err()
+            .code(),
+        "invalid_option"
+    );
+}

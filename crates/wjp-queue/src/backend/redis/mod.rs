@@ -49,7 +49,10 @@
 //! Blocking reads never go through the shared connection (whose commands
 //! time out): one background task per backend, started by the first wait,
 //! blocks in `XREAD` on the `wake` and `events` streams of every queue over
-//! its own connection, and bumps counters that waiters watch.
+//! its own connection, and bumps counters that waiters watch. A waiter
+//! subscribes before it looks, so nothing falls in between: a follower of
+//! events compares its cursor with the streams' tops; a worker waiting for
+//! jobs returns at once if a wake-up came after its last claim went out.
 //!
 //! # Events
 //! Each queue has its own event stream (one entry per script call, one line
@@ -148,9 +151,10 @@ struct Signals {
     events: (u64, Option<Instant>),
 }
 
-/// When each task last started a read (a claim, or reading events), so
-/// that its next wait can tell whether a signal came after the read, which
-/// the read may have missed: then the wait returns at once.
+/// When each task last started a claim, so that its next wait for jobs can
+/// tell whether a wake-up came after the claim went out, which the claim
+/// may have missed: then the wait returns at once. (`wait_for_jobs` gets no
+/// cursor to compare with, unlike `wait_for_events`.)
 #[derive(Default)]
 struct Reads(Mutex<HashMap<Reader, Instant>>);
 
@@ -208,7 +212,6 @@ struct Shared {
     /// Queues someone waits on, watched even before they have a job.
     wanted: Arc<Mutex<std::collections::BTreeSet<String>>>,
     claims: Reads,
-    event_reads: Reads,
 }
 
 /// The Redis backend. Cheap to clone.
@@ -681,7 +684,6 @@ impl RedisBackend {
                 signals: Mutex::new(None),
                 wanted: Arc::default(),
                 claims: Reads::default(),
-                event_reads: Reads::default(),
             }),
         }
     }
@@ -1138,18 +1140,14 @@ fn signal<'a>(
     });
 }
 
-/// Waits until `changed` says yes about a new value, or the deadline; at
-/// once if `recent` says a signal came just now.
-async fn wait_until(
+/// Waits until `changed` says yes about a value newer than `before`, or the
+/// deadline.
+async fn wait_changed(
     mut rx: watch::Receiver<Signals>,
+    before: Signals,
     max_wait: Duration,
-    recent: impl Fn(&Signals) -> bool,
     changed: impl Fn(&Signals, &Signals) -> bool,
 ) {
-    let before = rx.borrow_and_update().clone();
-    if recent(&before) {
-        return;
-    }
     let deadline = tokio::time::Instant::now() + max_wait;
     loop {
         match tokio::time::timeout_at(deadline, rx.changed()).await {
@@ -1696,7 +1694,6 @@ impl Backend for RedisBackend {
     }
 
     async fn events_after(&self, cursor: Option<&str>, limit: usize) -> Result<Vec<Event>> {
-        self.shared.event_reads.started();
         let mut positions = match cursor {
             Some(c) => parse_cursor(c)?,
             None => BTreeMap::new(),
@@ -1800,43 +1797,88 @@ impl Backend for RedisBackend {
             .unwrap_or_else(|p| p.into_inner())
             .extend(names.iter().cloned());
         let claimed = self.shared.claims.take();
-        wait_until(
-            self.signals(),
-            max_wait,
-            |now| {
-                names
-                    .iter()
-                    .any(|q| after(now.wake.get(q).map(|w| w.1), claimed))
-            },
-            |before, now| {
-                names
-                    .iter()
-                    .any(|q| before.wake.get(q).map(|w| w.0) != now.wake.get(q).map(|w| w.0))
-            },
-        )
+        let mut rx = self.signals();
+        let before = rx.borrow_and_update().clone();
+        // A wake-up after this caller's claim went out may be one the
+        // claim missed (see `Reads`): look again at once.
+        if names
+            .iter()
+            .any(|q| after(before.wake.get(q).map(|w| w.1), claimed))
+        {
+            return Ok(());
+        }
+        wait_changed(rx, before, max_wait, |before, now| {
+            names
+                .iter()
+                .any(|q| before.wake.get(q).map(|w| w.0) != now.wake.get(q).map(|w| w.0))
+        })
         .await;
         Ok(())
     }
 
-    async fn wait_for_events(&self, _after: Option<&str>, max_wait: Duration) -> Result<()> {
-        // A signal that came between the follower's read and this wait
-        // returns at once (see `Reads`); as a last resort against a missed
-        // one (a follower that reads in one task and waits in another),
-        // look again within a second.
-        let read = self.shared.event_reads.take();
-        let max_wait = max_wait.min(Duration::from_secs(1));
-        wait_until(
-            self.signals(),
-            max_wait,
-            |now| after(now.events.1, read),
-            |before, now| before.events.0 != now.events.0,
-        )
+    async fn wait_for_events(&self, cursor: Option<&str>, max_wait: Duration) -> Result<()> {
+        // Subscribe first, then look: an event written after the look
+        // signals the subscription, one written before it is seen by it.
+        let mut rx = self.signals();
+        let before = rx.borrow_and_update().clone();
+        if self.events_exist_after(cursor).await? {
+            return Ok(());
+        }
+        // A last resort against a watcher that is reconnecting: look again
+        // within a few seconds.
+        let max_wait = max_wait.min(Duration::from_secs(5));
+        wait_changed(rx, before, max_wait, |before, now| {
+            before.events.0 != now.events.0
+        })
         .await;
         Ok(())
     }
 }
 
 impl RedisBackend {
+    /// Whether some queue's stream holds events past the cursor (any event
+    /// when there is no cursor).
+    async fn events_exist_after(&self, cursor: Option<&str>) -> Result<bool> {
+        let positions = match cursor {
+            Some(c) => parse_cursor(c)?,
+            None => BTreeMap::new(),
+        };
+        let queues = self.known_queues(false).await?;
+        if queues.is_empty() {
+            return Ok(false);
+        }
+        let mut pipe = redis::pipe();
+        for q in &queues {
+            pipe.cmd("XREVRANGE")
+                .arg(events_key(q))
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1);
+        }
+        for (q, reply) in queues.iter().zip(self.run(&pipe).await?) {
+            let Some((top, fields)) = stream_entries(reply)?.into_iter().next() else {
+                continue;
+            };
+            let unread = match positions.get(q) {
+                None => true,
+                Some(seen) if top > seen.entry => true,
+                Some(Seen {
+                    entry,
+                    through: Some(k),
+                }) if top == *entry => {
+                    let count = fields.get("e").map_or(0, |e| e.split('\n').count());
+                    count > k + 1
+                }
+                Some(_) => false,
+            };
+            if unread {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Jobs whose score in a per-queue index (`running` by lease expiry,
     /// `scheduled` by run-at) is before `now`.
     async fn jobs_by_index(&self, index: &str, now: Timestamp, limit: usize) -> Result<Vec<Job>> {
