@@ -50,8 +50,11 @@ pub struct Dialect {
     /// `N10`, `N20`... before every line (not before `%`).
     pub line_numbers: bool,
     pub line_number_step: u32,
-    /// Digits after the decimal point for X, Y, I, J.
+    /// Digits after the decimal point for X, Y, I, J and F.
     pub coordinate_decimals: usize,
+    /// Always write a decimal point (`X53.0`): a Fanuc control reads `X53` as 53
+    /// least increments (0.053 mm), not 53 mm.
+    pub always_decimal_point: bool,
     /// Rapid, linear, clockwise-arc and counter-clockwise-arc words.
     pub rapid: String,
     pub linear: String,
@@ -82,6 +85,7 @@ impl Dialect {
             line_numbers: false,
             line_number_step: 10,
             coordinate_decimals: 4,
+            always_decimal_point: false,
             rapid: "G0".into(),
             linear: "G1".into(),
             arc_cw: "G2".into(),
@@ -109,6 +113,7 @@ impl Dialect {
             line_numbers: true,
             line_number_step: 10,
             coordinate_decimals: 3,
+            always_decimal_point: true,
             rapid: "G00".into(),
             linear: "G01".into(),
             arc_cw: "G02".into(),
@@ -158,6 +163,16 @@ impl Dialect {
         match self.comment_style {
             CommentStyle::Parentheses => format!("({})", clean.trim()),
             CommentStyle::Semicolon => format!("; {}", clean.trim()),
+        }
+    }
+
+    /// A coordinate or feed value as this dialect writes it.
+    pub fn num(&self, v: f64) -> String {
+        let s = trim_num(v, self.coordinate_decimals);
+        if self.always_decimal_point && !s.contains('.') {
+            s + ".0"
+        } else {
+            s
         }
     }
 

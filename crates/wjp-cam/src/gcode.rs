@@ -317,7 +317,6 @@ pub(crate) fn gcode_for_contours(
         dialect,
         options.line_numbers.unwrap_or(dialect.line_numbers),
     );
-    let dec = dialect.coordinate_decimals;
     w.raw_percent();
     for l in &dialect.preamble {
         w.line(l);
@@ -363,8 +362,8 @@ pub(crate) fn gcode_for_contours(
         w.line(&format!(
             "{} X{} Y{}",
             dialect.rapid,
-            trim_num(cut.pierce.x, dec),
-            trim_num(cut.pierce.y, dec)
+            dialect.num(cut.pierce.x),
+            dialect.num(cut.pierce.y)
         ));
         pos = w.rounded(cut.pierce);
         w.line(&dialect.jet_on);
@@ -413,10 +412,10 @@ pub(crate) fn gcode_for_contours(
                     });
                     words.push_str(&format!(
                         " X{} Y{} I{} J{}",
-                        trim_num(end.x, dec),
-                        trim_num(end.y, dec),
-                        trim_num(a.center.x - pos.x, dec),
-                        trim_num(a.center.y - pos.y, dec)
+                        dialect.num(end.x),
+                        dialect.num(end.y),
+                        dialect.num(a.center.x - pos.x),
+                        dialect.num(a.center.y - pos.y)
                     ));
                 }
                 None => {
@@ -424,13 +423,13 @@ pub(crate) fn gcode_for_contours(
                     words.push_str(&format!(
                         "{} X{} Y{}",
                         dialect.linear,
-                        trim_num(end.x, dec),
-                        trim_num(end.y, dec)
+                        dialect.num(end.x),
+                        dialect.num(end.y)
                     ));
                 }
             }
             if last_feed != Some(f) {
-                words.push_str(&format!(" F{}", trim_num(f, 1)));
+                words.push_str(&format!(" F{}", dialect.num((f * 10.0).round() / 10.0)));
                 last_feed = Some(f);
             }
             w.line(&words);
@@ -440,7 +439,12 @@ pub(crate) fn gcode_for_contours(
         w.line(&dialect.jet_off);
     }
     rapid += pos.dist(settings.home);
-    w.line(&format!("{} X0 Y0", dialect.rapid));
+    w.line(&format!(
+        "{} X{} Y{}",
+        dialect.rapid,
+        dialect.num(0.0),
+        dialect.num(0.0)
+    ));
     for l in &dialect.postamble {
         w.line(l);
     }
@@ -532,7 +536,8 @@ impl<'a> Writer<'a> {
         }
     }
     fn line(&mut self, s: &str) {
-        if self.numbers {
+        // The program number line (`O0001`) never carries a line number.
+        if self.numbers && !s.starts_with('O') {
             self.n += u64::from(self.dialect.line_number_step.max(1));
             self.out.push_str(&format!("N{} ", self.n));
         }

@@ -9,9 +9,10 @@
 //!    and ordered holes-before-outer by nearest neighbour ([`toolpath`]); the moves
 //!    are written in a named, documented [`Dialect`] (`linuxcnc`, `fanuc`) with the
 //!    feed and pierce time of wjp-geometry's speed model;
-//! 2. **nests parts on sheets** ([`nest`]): true-shape placement on the `jagua-rs`
+//! 2. **nests parts on sheets** ([`nest()`]): true-shape placement on the `jagua-rs`
 //!    collision engine (each part by its flattened outer contour, its holes carried
-//!    along), a bottom-left fill tried over several orders until the time limit.
+//!    along), a bottom-left fill tried over several orders until the time limit;
+//!    optionally small parts inside the holes of large ones.
 //!
 //! Invariants: nothing here panics on any input (the offset engine runs under
 //! `catch_unwind`), every loop is bounded, all lengths are millimetres, the

@@ -312,8 +312,27 @@ impl PassResult {
     }
 }
 
-/// Nest the parts on the sheets.
+/// Nest the parts on the sheets. A panic inside the collision engine (none is
+/// known) becomes a `geometry_engine_failed` error rather than unwinding into the
+/// worker.
 pub fn nest(
+    parts: &[PartInput],
+    options: &NestOptions,
+    progress: &mut dyn FnMut(f64, &str),
+    should_stop: &dyn Fn() -> bool,
+) -> Result<NestResult, CamError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        nest_inner(parts, options, progress, should_stop)
+    }))
+    .unwrap_or_else(|_| {
+        Err(CamError::Engine {
+            what: "nesting".into(),
+            message: "the collision engine panicked on this input".into(),
+        })
+    })
+}
+
+fn nest_inner(
     parts: &[PartInput],
     options: &NestOptions,
     progress: &mut dyn FnMut(f64, &str),

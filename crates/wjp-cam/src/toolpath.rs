@@ -229,7 +229,7 @@ pub fn point_in_polygon(p: Point, poly: &[Point]) -> bool {
     inside
 }
 
-/// Point at parameter `t` in [0,1] along a segment.
+/// Point at parameter `t` (0 to 1) along a segment.
 pub fn segment_point(p0: Point, p1: Point, bulge: f64, t: f64) -> Point {
     match bulge_arc(p0, p1, bulge) {
         None => add(p0, scale(sub(p1, p0), t)),

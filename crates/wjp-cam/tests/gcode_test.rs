@@ -158,7 +158,16 @@ fn fanuc_dwell_is_milliseconds_with_line_numbers() {
     assert_eq!(sim.dwell_p, vec![500.0, 500.0]);
     assert!(prog.program.starts_with("%\n"));
     assert!(prog.program.trim_end().ends_with('%'));
-    assert!(prog.program.lines().nth(1).unwrap().starts_with("N10 "));
+    assert!(prog.program.lines().nth(1).unwrap().starts_with("O0001"));
+    assert!(prog.program.lines().nth(2).unwrap().starts_with("N10 "));
+    // Every coordinate and feed has a decimal point (Fanuc reads X53 as 0.053 mm).
+    for line in prog.program.lines().filter(|l| !l.contains('(')) {
+        for w in line.split_whitespace().skip(1) {
+            if matches!(w.chars().next(), Some('X' | 'Y' | 'I' | 'J' | 'F')) {
+                assert!(w.contains('.'), "{w} in {line}");
+            }
+        }
+    }
     assert_eq!(sim.jet_ons, 2);
     assert!(sim.ended_with_m30);
     assert!(sim.motion_words.iter().any(|w| w == "G03"));

@@ -603,3 +603,41 @@ fn free_rotation_turns_a_diagonal_bar_flat() {
         "invalid_option"
     );
 }
+
+#[test]
+fn leads_on_a_nested_sheet_never_cut_a_neighbour() {
+    let parts = vec![part("sq", &dxf(&rect(0.0, 0.0, 60.0, 60.0)), 9)];
+    let o = opts(200.0, 200.0, 1);
+    let r = run(&parts, &o);
+    assert_eq!(r.positioned_objects.len(), 9);
+    let outlines = placed_outlines(&parts, &r);
+    let g = wjp_cam::GcodeOptions {
+        lead_in: wjp_cam::LeadOptions {
+            kind: wjp_cam::LeadKind::Arc,
+            length_mm: 5.0,
+        },
+        lead_out: wjp_cam::LeadOptions {
+            kind: wjp_cam::LeadKind::Line,
+            length_mm: 5.0,
+        },
+        ..wjp_cam::GcodeOptions::default()
+    };
+    let prog = wjp_cam::generate_gcode(r.sheets[0].dxf.as_bytes(), &g).unwrap();
+    assert_eq!(prog.summary.pierces, 9);
+    let sim = simulate(&prog.program, &prog.dialect.jet_on, &prog.dialect.jet_off);
+    for m in sim.moves.iter().filter(|m| m.jet) {
+        for (x, y) in m.samples(12) {
+            let p = Point::new(x, y);
+            for (k, (_, poly)) in outlines.iter().enumerate() {
+                assert!(!inside(p, poly), "the jet at {p:?} is inside part {k}");
+                let d = (0..poly.len())
+                    .map(|i| seg_dist(poly[i], poly[(i + 1) % poly.len()], p))
+                    .fold(f64::INFINITY, f64::min);
+                assert!(
+                    d >= 1.1 / 2.0 - 0.01,
+                    "the jet at {p:?} is {d} mm from part {k}"
+                );
+            }
+        }
+    }
+}
