@@ -657,9 +657,11 @@ pub async fn two_workers_racing_complete_every_job_exactly_once(store: &dyn Stor
     assert_eq!(wa.finish().await, WorkerExit::Drained);
     assert_eq!(wb.finish().await, WorkerExit::Drained);
 
-    let runs = runs.lock().unwrap();
-    assert_eq!(runs.len(), JOBS);
-    assert!(runs.values().all(|n| *n == 1), "some job ran twice");
+    {
+        let runs = runs.lock().unwrap();
+        assert_eq!(runs.len(), JOBS);
+        assert!(runs.values().all(|n| *n == 1), "some job ran twice");
+    }
     for id in &ids {
         let job = producer.job(id).await.unwrap().unwrap();
         assert_eq!(job.status(), Status::Completed);
