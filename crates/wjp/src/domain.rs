@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::{json, Value};
+use wjp_cam::{GcodeOptions, NestOptions, PartInput};
 use wjp_convert::{ConvertOptions, CsvOptions};
 use wjp_geometry::{AnalysisError, AnalysisOptions, CostRequest};
 use wjp_queue::{HandlerError, JobContext};
@@ -324,4 +325,133 @@ pub fn export_layered_dxf(ctx: &JobContext, artifacts: &Artifacts) -> Result<Val
         extents,
     );
     args.write(ctx, artifacts, "dxf", text.as_bytes())
+}
+
+/// One drawing to nest and how many copies of each of its parts.
+#[derive(Deserialize)]
+struct NestFile {
+    dxf_path: PathBuf,
+    #[serde(default = "one")]
+    quantity: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// The payload of `nest`: one drawing (`dxf_path`, the old API's form) or
+/// several (`files`), and any nesting option by name (the old API's
+/// `sheet_width`, `sheet_height`, `gap` and `kerf` included).
+#[derive(Deserialize)]
+struct Nest {
+    #[serde(default)]
+    dxf_path: Option<PathBuf>,
+    #[serde(default)]
+    quantity: Option<u32>,
+    #[serde(default)]
+    files: Vec<NestFile>,
+    #[serde(flatten)]
+    options: NestOptions,
+}
+
+pub fn nest(ctx: &JobContext, artifacts: &Artifacts) -> Result<Value, HandlerError> {
+    let args: Nest = ctx.parse_payload()?;
+    let mut files = args.files;
+    if let Some(path) = args.dxf_path {
+        files.push(NestFile {
+            dxf_path: path,
+            quantity: args.quantity.unwrap_or(1),
+        });
+    }
+    if files.is_empty() {
+        return Err(HandlerError::InvalidPayload(
+            "nothing to nest: give `dxf_path` or `files: [{dxf_path, quantity}]`".into(),
+        ));
+    }
+    let analysis = AnalysisOptions::default();
+    let mut parts = Vec::new();
+    for file in &files {
+        let bytes = read_input(
+            &file.dxf_path,
+            analysis.limits.max_file_bytes as u64,
+            "drawing",
+        )?;
+        let name = file
+            .dxf_path
+            .file_stem()
+            .map_or_else(|| "part".into(), |s| s.to_string_lossy().into_owned());
+        parts.extend(
+            PartInput::from_dxf(&name, &bytes, file.quantity, &analysis).map_err(|e| {
+                HandlerError::InvalidPayload(format!(
+                    "{} ({}): {e}",
+                    file.dxf_path.display(),
+                    e.code()
+                ))
+            })?,
+        );
+    }
+    let result = wjp_cam::nest(
+        &parts,
+        &args.options,
+        &mut |p, m| ctx.progress(p * 0.95, m),
+        &|| ctx.is_cancelled(),
+    )
+    .map_err(|e| HandlerError::InvalidPayload(format!("nesting ({}): {e}", e.code())))?;
+    ctx.check_cancelled()?;
+    // Sheet drawings go to files; the result names them.
+    let mut sheets = Vec::new();
+    for sheet in &result.sheets {
+        let n = sheet.sheet;
+        sheets.push(json!({
+            "sheet": n,
+            "dxf": artifacts.store(ctx, "nesting", &format!("sheet{n}.dxf"), sheet.dxf.as_bytes())?,
+            "svg": artifacts.store(ctx, "nesting", &format!("sheet{n}.svg"), sheet.svg.as_bytes())?,
+        }));
+    }
+    let overview = artifacts.store(ctx, "nesting", "svg", result.svg.as_bytes())?;
+    let mut value = serde_json::to_value(&result)
+        .map_err(|e| HandlerError::Failed(format!("cannot encode the layout: {e}")))?;
+    value["svg"] = Value::Null;
+    if let Some(list) = value["sheets"].as_array_mut() {
+        for sheet in list {
+            sheet["dxf"] = Value::Null;
+            sheet["svg"] = Value::Null;
+        }
+    }
+    value["artifacts"] = json!({ "preview_svg": overview, "sheets": sheets });
+    Ok(value)
+}
+
+/// The payload of `generate_gcode`: the drawing and any G-code option by
+/// name (the old API's `material`, `thickness` and `kerf` included).
+#[derive(Deserialize)]
+struct GenerateGcode {
+    dxf_path: PathBuf,
+    #[serde(flatten)]
+    options: GcodeOptions,
+}
+
+pub fn generate_gcode(ctx: &JobContext, artifacts: &Artifacts) -> Result<Value, HandlerError> {
+    let args: GenerateGcode = ctx.parse_payload()?;
+    let limit = args.options.analysis.limits.max_file_bytes as u64;
+    let bytes = read_input(&args.dxf_path, limit, "drawing")?;
+    ctx.progress(0.1, "planning the toolpath");
+    let program = wjp_cam::generate_gcode(&bytes, &args.options).map_err(|e| {
+        HandlerError::InvalidPayload(format!("{} ({}): {e}", args.dxf_path.display(), e.code()))
+    })?;
+    ctx.check_cancelled()?;
+    // LinuxCNC reads `.ngc`; other controls take `.nc`.
+    let ext = if program.dialect.name == "linuxcnc" {
+        "ngc"
+    } else {
+        "nc"
+    };
+    let gcode = artifacts.store(ctx, "gcode", ext, program.program.as_bytes())?;
+    let svg = artifacts.store(ctx, "gcode", "svg", program.svg.as_bytes())?;
+    Ok(json!({
+        "dialect": program.dialect,
+        "summary": program.summary,
+        "warnings": program.warnings,
+        "artifacts": { "gcode": gcode, "preview_svg": svg },
+    }))
 }

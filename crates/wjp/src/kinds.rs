@@ -10,14 +10,11 @@ use wjp_queue::{builtin, Catalog, HandlerError, Handlers, JobContext};
 
 use crate::domain::{self, Artifacts};
 
-/// A domain kind: its queue, its timeout, and whether this build has its
-/// handler. Kinds without a handler are refused at enqueue, so no job waits
-/// for a worker that can never run it.
+/// A domain kind: its queue and its timeout (default: the catalog's).
 struct DomainKind {
     kind: &'static str,
     queue: &'static str,
     timeout: Option<Duration>,
-    implemented: bool,
 }
 
 /// The routing table of the system we replace: job type to queue.
@@ -27,49 +24,41 @@ const DOMAIN_KINDS: [DomainKind; 8] = [
         queue: "analysis",
         // Analysis of a large drawing can be slow; the old system gave 600 s.
         timeout: Some(Duration::from_secs(600)),
-        implemented: true,
     },
     DomainKind {
         kind: "calculate_cost",
         queue: "analysis",
         timeout: None,
-        implemented: true,
     },
     DomainKind {
         kind: "convert_image",
         queue: "conversion",
         timeout: None,
-        implemented: true,
     },
     DomainKind {
         kind: "analyze_csv",
         queue: "default",
         timeout: None,
-        implemented: true,
     },
     DomainKind {
         kind: "nest",
         queue: "nesting",
         timeout: None,
-        implemented: false,
     },
     DomainKind {
         kind: "export_components_csv",
         queue: "default",
         timeout: None,
-        implemented: true,
     },
     DomainKind {
         kind: "export_layered_dxf",
         queue: "default",
         timeout: None,
-        implemented: true,
     },
     DomainKind {
         kind: "generate_gcode",
         queue: "gcode",
         timeout: None,
-        implemented: false,
     },
 ];
 
@@ -77,7 +66,7 @@ const DOMAIN_KINDS: [DomainKind; 8] = [
 pub fn catalog() -> Catalog {
     let mut catalog = Catalog::standard();
     builtin::register(&mut catalog).expect("built-in kinds are valid");
-    for k in DOMAIN_KINDS.iter().filter(|k| k.implemented) {
+    for k in &DOMAIN_KINDS {
         catalog
             .register(k.kind, k.queue, k.timeout)
             .expect("domain kinds are valid");
@@ -110,16 +99,10 @@ pub fn handlers(data_dir: &Path) -> Handlers {
             )
         })
         .and_then(|h| h.add("export_layered_dxf", writing(domain::export_layered_dxf)))
+        .and_then(|h| h.add("nest", writing(domain::nest)))
+        .and_then(|h| h.add("generate_gcode", writing(domain::generate_gcode)))
         .expect("domain kinds are valid");
     handlers
-}
-
-/// Kinds the shop's clients know of that this build cannot run yet.
-pub fn unimplemented_kinds() -> impl Iterator<Item = &'static str> {
-    DOMAIN_KINDS
-        .iter()
-        .filter(|k| !k.implemented)
-        .map(|k| k.kind)
 }
 
 #[cfg(test)]
@@ -137,7 +120,7 @@ mod tests {
                 spec.kind
             );
         }
-        for k in DOMAIN_KINDS.iter().filter(|k| k.implemented) {
+        for k in &DOMAIN_KINDS {
             assert_eq!(catalog.kind(k.kind).unwrap().queue.as_str(), k.queue);
         }
         if let Ok(spec) = catalog.kind("analyze_dxf") {

@@ -149,7 +149,10 @@ fn bad_input_gets_a_clear_error_naming_what_is_wrong() {
             &["submit", "noop", "--timeout", "-5"],
             "timeout must be between",
         ),
-        (&["submit", "nest"], "not available in this build"),
+        (
+            &["submit", "noop", "--max-attempts", "0"],
+            "max_attempts must be between",
+        ),
         (&["status", "no-such-job"], "job no-such-job not found"),
         (
             &["worker", "--queues", "analysis,cutting"],
@@ -472,4 +475,75 @@ fn an_analysis_exports_to_a_components_csv_and_a_layered_dxf() {
         serde_json::from_str(&env.ok(&["analyze", dxf_out.to_str().unwrap(), "--json"])).unwrap();
     assert!((again["metrics"]["cut_length_mm"].as_f64().unwrap() - 480.0).abs() < 1e-6);
     assert_eq!(again["metrics"]["pierce_count"], 2);
+}
+
+#[test]
+fn nesting_and_gcode_run_as_jobs() {
+    let env = Env::new();
+    let drawing = env.write("plate.dxf", &plate_with_hole_dxf());
+    let nest = json!({
+        "dxf_path": drawing, "quantity": 3, "sheet_width": 400, "sheet_height": 250,
+        "gap": 3.0, "kerf": 1.1, "time_limit_s": 2
+    });
+    let nest_id = env.submit(&["nest", "--payload", &nest.to_string()]);
+    assert_eq!(env.job(&nest_id)["queue"], "nesting");
+    let gcode = json!({"dxf_path": drawing, "material": "steel", "thickness": 6, "kerf": 1.1});
+    let gcode_id = env.submit(&["generate_gcode", "--payload", &gcode.to_string()]);
+    assert_eq!(env.job(&gcode_id)["queue"], "gcode");
+    let too_big = json!({"dxf_path": drawing, "sheet_width": 50, "sheet_height": 50});
+    let failed_id = env.submit(&["nest", "--payload", &too_big.to_string()]);
+    env.ok(&["worker", "--burst", "--queues", "nesting,gcode"]);
+
+    let job = env.job(&nest_id);
+    assert_eq!(status_of(&job), "completed", "{job:#}");
+    let result = &job["result"];
+    assert_eq!(result["positioned_objects"].as_array().unwrap().len(), 3);
+    assert_eq!(result["sheets_required"], 1);
+    let utilization = result["final_utilization"].as_f64().unwrap();
+    let expected = 3.0 * (100.0 * 100.0 - 20.0 * 20.0) / (400.0 * 250.0) * 100.0;
+    assert!(
+        (utilization - expected).abs() < 0.5,
+        "{utilization} vs {expected}"
+    );
+    let sheet = result["artifacts"]["sheets"][0]["dxf"].as_str().unwrap();
+    let nested: Value = serde_json::from_str(&env.ok(&[
+        "analyze",
+        env.data_dir().join(sheet).to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        nested["metrics"]["pierce_count"], 6,
+        "3 plates with a hole each"
+    );
+
+    let job = env.job(&gcode_id);
+    assert_eq!(status_of(&job), "completed", "{job:#}");
+    assert_eq!(job["result"]["summary"]["pierces"], 2);
+    let program = std::fs::read_to_string(
+        env.data_dir()
+            .join(job["result"]["artifacts"]["gcode"].as_str().unwrap()),
+    )
+    .unwrap();
+    assert!(
+        program.contains("G21") && program.contains("G90"),
+        "{program}"
+    );
+    assert!(
+        !program.contains("G4 P500"),
+        "dwell in seconds for LinuxCNC"
+    );
+
+    let job = env.job(&failed_id);
+    let result = &job["result"];
+    assert_eq!(
+        status_of(&job),
+        "completed",
+        "a part that does not fit is reported, not a crash"
+    );
+    assert_eq!(
+        result["failed_objects"].as_array().unwrap().len(),
+        1,
+        "{result:#}"
+    );
 }
