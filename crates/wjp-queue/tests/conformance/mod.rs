@@ -123,6 +123,16 @@ pub async fn wait_for_job(
     }
 }
 
+/// Enqueues one job and returns its id.
+pub async fn enqueue_id(queue: &Queue, request: JobRequest) -> JobId {
+    queue.enqueue(request).await.unwrap().job.id
+}
+
+/// Polls the job until it has `status` (at most 20 s).
+pub async fn wait_for_status(queue: &Queue, id: &JobId, status: Status) -> Job {
+    wait_for_job(queue, id, Duration::from_secs(20), |j| j.status() == status).await
+}
+
 pub async fn claim(queue: &Queue, queues: &[&str], max: usize, lease: Duration) -> Vec<Job> {
     queue
         .backend()
@@ -465,12 +475,7 @@ pub async fn a_batch_with_a_bad_request_stores_nothing(store: &dyn Store) {
 
 pub async fn cancelling_a_queued_job_stops_it_from_running(store: &dyn Store) {
     let queue = queue_on(store).await;
-    let id = queue
-        .enqueue(request("noop", json!({})))
-        .await
-        .unwrap()
-        .job
-        .id;
+    let id = enqueue_id(&queue, request("noop", json!({}))).await;
     assert_eq!(queue.cancel(&id).await.unwrap(), CancelOutcome::Cancelled);
     let job = queue.job(&id).await.unwrap().unwrap();
     assert_eq!(job.status(), Status::Cancelled);
@@ -491,21 +496,13 @@ pub async fn cancelling_a_queued_job_stops_it_from_running(store: &dyn Store) {
 
 pub async fn cancelling_a_running_job_stops_it(store: &dyn Store) {
     let queue = queue_on(store).await;
-    let id = queue
-        .enqueue(request("sleep", json!({"seconds": 60})))
-        .await
-        .unwrap()
-        .job
-        .id;
+    let id = enqueue_id(&queue, request("sleep", json!({"seconds": 60}))).await;
     let worker = start_worker(
         &queue,
         builtin_handlers(),
         fast_config("w-cancel", &["default"]),
     );
-    wait_for_job(&queue, &id, Duration::from_secs(20), |j| {
-        j.status() == Status::Running
-    })
-    .await;
+    wait_for_status(&queue, &id, Status::Running).await;
     assert_eq!(queue.cancel(&id).await.unwrap(), CancelOutcome::Requested);
     let job = wait_for_job(&queue, &id, Duration::from_secs(20), |j| {
         j.status().is_terminal()
@@ -514,16 +511,8 @@ pub async fn cancelling_a_running_job_stops_it(store: &dyn Store) {
     assert_eq!(job.status(), Status::Cancelled);
     assert_eq!(job.state.error.unwrap().kind, ErrorKind::Cancelled);
     // The worker is still healthy: the cooperative handler stopped by itself.
-    let next = queue
-        .enqueue(request("noop", json!(1)))
-        .await
-        .unwrap()
-        .job
-        .id;
-    wait_for_job(&queue, &next, Duration::from_secs(20), |j| {
-        j.status() == Status::Completed
-    })
-    .await;
+    let next = enqueue_id(&queue, request("noop", json!(1))).await;
+    wait_for_status(&queue, &next, Status::Completed).await;
     assert_eq!(worker.stop().await, WorkerExit::Shutdown);
 }
 
@@ -532,12 +521,7 @@ pub async fn a_handler_that_never_yields_is_timed_out(store: &dyn Store) {
     let mut r = request("spin", json!({"seconds": 4}));
     r.timeout = Some(0.5);
     let id = queue.enqueue(r).await.unwrap().job.id;
-    let healthy = queue
-        .enqueue(request("noop", json!(2)))
-        .await
-        .unwrap()
-        .job
-        .id;
+    let healthy = enqueue_id(&queue, request("noop", json!(2))).await;
     let mut config = fast_config("w-spin", &["default"]);
     config.concurrency = 2;
     let worker = start_worker(&queue, builtin_handlers(), config);
@@ -604,12 +588,7 @@ pub async fn an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite(
 
 pub async fn a_lost_lease_with_no_attempts_left_fails_the_job(store: &dyn Store) {
     let queue = queue_on(store).await;
-    let id = queue
-        .enqueue(request("noop", json!({})))
-        .await
-        .unwrap()
-        .job
-        .id;
+    let id = enqueue_id(&queue, request("noop", json!({}))).await;
     claim(&queue, &["default"], 1, Duration::from_millis(100)).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(queue.maintain().await.unwrap().failed_lost, 1);
@@ -702,19 +681,11 @@ pub async fn jobs_survive_a_restart_of_everything(store: &dyn Store) {
 
 pub async fn shutdown_hands_running_jobs_back(store: &dyn Store) {
     let queue = queue_on(store).await;
-    let id = queue
-        .enqueue(request("spin", json!({"seconds": 3})))
-        .await
-        .unwrap()
-        .job
-        .id;
+    let id = enqueue_id(&queue, request("spin", json!({"seconds": 3}))).await;
     let mut config = fast_config("w-shutdown", &["default"]);
     config.shutdown_grace = Duration::from_millis(200);
     let worker = start_worker(&queue, builtin_handlers(), config);
-    wait_for_job(&queue, &id, Duration::from_secs(20), |j| {
-        j.status() == Status::Running
-    })
-    .await;
+    wait_for_status(&queue, &id, Status::Running).await;
     assert_eq!(worker.stop().await, WorkerExit::Shutdown);
     let job = queue.job(&id).await.unwrap().unwrap();
     assert_eq!(job.status(), Status::Queued, "{job:#?}");
@@ -727,24 +698,15 @@ pub async fn shutdown_hands_running_jobs_back(store: &dyn Store) {
 
 pub async fn panics_and_missing_handlers_fail_the_job_and_the_worker_carries_on(store: &dyn Store) {
     let queue = queue_on(store).await;
-    let panicking = queue
-        .enqueue(request(
-            "fail",
-            json!({"panic": true, "message": "bad arc"}),
-        ))
-        .await
-        .unwrap()
-        .job
-        .id;
+    let panicking = enqueue_id(
+        &queue,
+        request("fail", json!({"panic": true, "message": "bad arc"})),
+    )
+    .await;
     let mut r = request("record", json!({}));
     r.queue = Some("default".into());
     let unhandled = queue.enqueue(r).await.unwrap().job.id;
-    let fine = queue
-        .enqueue(request("noop", json!("ok")))
-        .await
-        .unwrap()
-        .job
-        .id;
+    let fine = enqueue_id(&queue, request("noop", json!("ok"))).await;
     let mut config = fast_config("w-panic", &["default"]);
     config.burst = true;
     assert_eq!(
@@ -766,12 +728,7 @@ pub async fn panics_and_missing_handlers_fail_the_job_and_the_worker_carries_on(
 pub async fn progress_is_recorded_and_published(store: &dyn Store) {
     let queue = queue_on(store).await;
     let cursor = queue.last_event_id().await.unwrap();
-    let id = queue
-        .enqueue(request("sleep", json!({"seconds": 1.5})))
-        .await
-        .unwrap()
-        .job
-        .id;
+    let id = enqueue_id(&queue, request("sleep", json!({"seconds": 1.5}))).await;
     let worker = start_worker(
         &queue,
         builtin_handlers(),
@@ -786,10 +743,7 @@ pub async fn progress_is_recorded_and_published(store: &dyn Store) {
         .progress_message
         .as_deref()
         .is_some_and(|m| m.contains("of 10 steps")));
-    wait_for_job(&queue, &id, Duration::from_secs(20), |j| {
-        j.status() == Status::Completed
-    })
-    .await;
+    wait_for_status(&queue, &id, Status::Completed).await;
     worker.stop().await;
     let events = queue.events_after(cursor.as_deref(), 1000).await.unwrap();
     let progress: Vec<f64> = events
@@ -807,12 +761,7 @@ pub async fn progress_is_recorded_and_published(store: &dyn Store) {
 
 pub async fn retrying_a_failed_job_runs_it_again(store: &dyn Store) {
     let queue = queue_on(store).await;
-    let id = queue
-        .enqueue(request("fail", json!({"succeed_on_attempt": 2})))
-        .await
-        .unwrap()
-        .job
-        .id;
+    let id = enqueue_id(&queue, request("fail", json!({"succeed_on_attempt": 2}))).await;
     let mut config = fast_config("w-manual-retry", &["default"]);
     config.burst = true;
     start_worker(&queue, builtin_handlers(), config.clone())
@@ -839,12 +788,7 @@ pub async fn retrying_a_failed_job_runs_it_again(store: &dyn Store) {
     assert_eq!(job.status(), Status::Failed);
     assert_eq!(job.state.attempt, 1);
     assert_eq!(queue.retry(&id).await.unwrap().status(), Status::Queued);
-    let done = queue
-        .enqueue(request("noop", json!({})))
-        .await
-        .unwrap()
-        .job
-        .id;
+    let done = enqueue_id(&queue, request("noop", json!({}))).await;
     claim(&queue, &["default"], 10, Duration::from_secs(30)).await;
     let err = queue.retry(&done).await.unwrap_err();
     assert_eq!(err.code(), "invalid_transition");

@@ -1761,30 +1761,15 @@ impl Backend for RedisBackend {
     }
 
     async fn last_event_id(&self) -> Result<Option<String>> {
-        let queues = self.known_queues(false).await?;
-        if queues.is_empty() {
-            return Ok(None);
-        }
-        let mut pipe = redis::pipe();
-        for q in &queues {
-            pipe.cmd("XREVRANGE")
-                .arg(events_key(q))
-                .arg("+")
-                .arg("-")
-                .arg("COUNT")
-                .arg(1);
-        }
         let mut positions = BTreeMap::new();
-        for (q, reply) in queues.iter().zip(self.run(&pipe).await?) {
-            if let Some((entry, _)) = stream_entries(reply)?.first() {
-                positions.insert(
-                    q.clone(),
-                    Seen {
-                        entry: *entry,
-                        through: None,
-                    },
-                );
-            }
+        for (q, (entry, _)) in self.newest_events().await? {
+            positions.insert(
+                q,
+                Seen {
+                    entry,
+                    through: None,
+                },
+            );
         }
         Ok((!positions.is_empty()).then(|| format_cursor(&positions)))
     }
@@ -1836,16 +1821,12 @@ impl Backend for RedisBackend {
 }
 
 impl RedisBackend {
-    /// Whether some queue's stream holds events past the cursor (any event
-    /// when there is no cursor).
-    async fn events_exist_after(&self, cursor: Option<&str>) -> Result<bool> {
-        let positions = match cursor {
-            Some(c) => parse_cursor(c)?,
-            None => BTreeMap::new(),
-        };
+    /// The newest entry of each known queue's event stream, for queues that
+    /// have one.
+    async fn newest_events(&self) -> Result<Vec<(String, (StreamPos, HashMap<String, String>))>> {
         let queues = self.known_queues(false).await?;
         if queues.is_empty() {
-            return Ok(false);
+            return Ok(Vec::new());
         }
         let mut pipe = redis::pipe();
         for q in &queues {
@@ -1856,11 +1837,24 @@ impl RedisBackend {
                 .arg("COUNT")
                 .arg(1);
         }
-        for (q, reply) in queues.iter().zip(self.run(&pipe).await?) {
-            let Some((top, fields)) = stream_entries(reply)?.into_iter().next() else {
-                continue;
-            };
-            let unread = match positions.get(q) {
+        let mut newest = Vec::new();
+        for (q, reply) in queues.into_iter().zip(self.run(&pipe).await?) {
+            if let Some(top) = stream_entries(reply)?.into_iter().next() {
+                newest.push((q, top));
+            }
+        }
+        Ok(newest)
+    }
+
+    /// Whether some queue's stream holds events past the cursor (any event
+    /// when there is no cursor).
+    async fn events_exist_after(&self, cursor: Option<&str>) -> Result<bool> {
+        let positions = match cursor {
+            Some(c) => parse_cursor(c)?,
+            None => BTreeMap::new(),
+        };
+        for (q, (top, fields)) in self.newest_events().await? {
+            let unread = match positions.get(&q) {
                 None => true,
                 Some(seen) if top > seen.entry => true,
                 Some(Seen {
