@@ -46,7 +46,21 @@ pub struct EventsQuery {
     queue: Option<String>,
 }
 
-fn resume_point(headers: &HeaderMap, query: &EventsQuery) -> Option<String> {
+/// The event id to resume after, checked before the stream starts: a bad
+/// one is a 400, not an error in the middle of a 200 stream.
+async fn resume_point(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &EventsQuery,
+) -> ApiResult<Option<String>> {
+    let given = given_resume_point(headers, query);
+    if let Some(cursor) = &given {
+        state.queue.events_after(Some(cursor), 1).await?;
+    }
+    Ok(given)
+}
+
+fn given_resume_point(headers: &HeaderMap, query: &EventsQuery) -> Option<String> {
     headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -67,7 +81,7 @@ async fn all_events(
         .filter(|q| !q.is_empty())
         .map(|q| state.queue.catalog().queue(q))
         .transpose()?;
-    let cursor = match resume_point(&headers, &query) {
+    let cursor = match resume_point(&state, &headers, &query).await? {
         Some(c) => Some(c),
         // Only what happens from now on.
         None => state.queue.last_event_id().await?,
@@ -100,7 +114,7 @@ async fn job_events(
             "queue is a filter of GET /events only",
         ));
     }
-    let resume = resume_point(&headers, &query);
+    let resume = resume_point(&state, &headers, &query).await?;
     // The cursor is read before the job, so nothing between the snapshot
     // and the first followed event is lost (at worst an event repeats it).
     let cursor = match &resume {

@@ -224,10 +224,10 @@ pub fn document() -> Value {
                     "404": error("Unknown job."), "409": error("The job is not failed or cancelled.") })) },
         "/jobs/{job_id}/events": { "get": op("jobEvents", "events", "Live status and progress of one job (SSE); starts with a snapshot unless resuming, ends when the job ends.",
             json!([job_id, last_event_id[0], last_event_id[1]]), None,
-            json!({ "200": sse("The job's events."), "401": error("API key missing or wrong."), "404": error("Unknown job.") })) },
+            json!({ "200": sse("The job's events."), "400": error("Invalid job id, event id or query."), "401": error("API key missing or wrong."), "404": error("Unknown job.") })) },
         "/events": { "get": op("events", "events", "Live status and progress of every job (SSE).",
             json!([last_event_id[0], last_event_id[1], query("queue", false, json!({ "type": "string" }), "Only this queue.")]), None,
-            json!({ "200": sse("Every job's events from now on (or after Last-Event-ID)."), "400": error("Unknown queue."), "401": error("API key missing or wrong.") })) },
+            json!({ "200": sse("Every job's events from now on (or after Last-Event-ID)."), "400": error("Unknown queue or invalid event id."), "401": error("API key missing or wrong.") })) },
         "/queues": { "get": op("queues", "queue", "Jobs per queue and status, and the backend in use.", json!([]), None,
             json!({ "200": ok_json("Counts.", json!({ "type": "object", "properties": {
                 "success": { "type": "boolean" }, "backend": { "type": "object" },

@@ -200,3 +200,22 @@ async fn the_global_stream_resumes_after_last_event_id() {
     assert_eq!(m.data["job_id"], g["job_id"]);
     assert_eq!(m.data["queue"], "gcode");
 }
+
+#[tokio::test]
+async fn a_bad_event_id_is_refused_before_the_stream_starts() {
+    let s = Server::start().await;
+    for path in ["/events", "/jobs/some-job/events"] {
+        let r = s
+            .client
+            .get(s.url(path))
+            .header("Last-Event-ID", "__main__")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["success"], false);
+        assert_eq!(body["code"], "invalid_request", "{body}");
+        assert!(body["error"].as_str().unwrap().contains("__main__"), "{body}");
+    }
+}
