@@ -1,5 +1,6 @@
 //! Tests of the real `wjp` binary: its commands and its processes.
 
+mod api_fuzz;
 mod chaos;
 mod cli;
 mod processes;
