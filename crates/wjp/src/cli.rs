@@ -73,6 +73,64 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Trace a picture (PNG, JPEG, BMP) into a cuttable DXF, here and now.
     Convert(ConvertArgs),
+    /// Analyse a component CSV export here and now.
+    Csv {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Nest the parts of DXF drawings on sheets, here and now.
+    Nest(NestArgs),
+    /// Write the G-code program of a DXF drawing, here and now.
+    Gcode(GcodeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NestArgs {
+    /// Drawings, each optionally with a quantity: `bracket.dxf:4`.
+    #[arg(required = true)]
+    pub files: Vec<String>,
+    /// Sheet size in mm, `WIDTHxHEIGHT`.
+    #[arg(long)]
+    pub sheet: String,
+    /// Gap between parts and to the sheet edge, kerf included (mm).
+    #[arg(long, default_value_t = 3.0)]
+    pub gap: f64,
+    #[arg(long, default_value_t = 1.1)]
+    pub kerf: f64,
+    /// Allowed rotations in degrees.
+    #[arg(long, value_delimiter = ',', default_value = "0,90,180,270")]
+    pub rotations: Vec<f64>,
+    /// Seconds to spend improving the layout.
+    #[arg(long, default_value_t = 10.0)]
+    pub time_limit: f64,
+    /// Where to write one DXF and one SVG per sheet.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GcodeArgs {
+    pub file: PathBuf,
+    #[arg(long, default_value = "mild_steel")]
+    pub material: String,
+    #[arg(long, default_value_t = 6.0)]
+    pub thickness: f64,
+    #[arg(long, default_value_t = 1.1)]
+    pub kerf: f64,
+    #[arg(long, default_value_t = 3)]
+    pub quality: u8,
+    /// `linuxcnc` or `fanuc`.
+    #[arg(long, default_value = "linuxcnc")]
+    pub dialect: String,
+    /// Where to write the program.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -179,6 +237,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => crate::bench::run(&global, args).await,
         Command::Analyze(args) => analyze(args),
         Command::Convert(args) => convert(args),
+        Command::Csv { file, json } => csv(&file, json),
+        Command::Nest(args) => nest(args),
+        Command::Gcode(args) => gcode(args),
         Command::Submit(args) => submit(&global.open_queue().await?, args).await,
         Command::Status { id, json } => {
             let queue = global.open_queue().await?;
@@ -321,6 +382,139 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
             r.contours_dropped,
             r.size_mm[0],
             r.size_mm[1],
+            args.output.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn csv(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let analysis = wjp_convert::analyze_components_csv(&bytes, &Default::default())
+        .with_context(|| format!("analysing {}", file.display()))?;
+    let value = serde_json::to_value(&analysis)?;
+    if json {
+        print_json(&value)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let stats = &value["statistics"];
+    let summary = &value["summary"];
+    println!(
+        "{}: {} export, {} objects; cutting length {:.3} m, about {} pierces; viability {}",
+        file.display(),
+        value["format"].as_str().unwrap_or("?"),
+        stats["total_objects"],
+        summary["cutting_length_m"].as_f64().unwrap_or(0.0),
+        summary["pierces_estimate"],
+        value["recommendations"]["viability_score"]
+    );
+    for w in value["recommendations"]["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        println!(
+            "  - {}: {}",
+            w["type"].as_str().unwrap_or("?"),
+            w["message"].as_str().unwrap_or("")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn nest(args: NestArgs) -> anyhow::Result<ExitCode> {
+    let (width, height) = args
+        .sheet
+        .split_once(['x', 'X'])
+        .and_then(|(w, h)| Some((w.trim().parse::<f64>().ok()?, h.trim().parse::<f64>().ok()?)))
+        .with_context(|| format!("--sheet {:?} is not WIDTHxHEIGHT in mm", args.sheet))?;
+    let analysis = wjp_geometry::AnalysisOptions::default();
+    let mut parts = Vec::new();
+    for spec in &args.files {
+        let (path, quantity) = match spec.rsplit_once(':') {
+            Some((p, q)) if q.parse::<u32>().is_ok() => (p, q.parse::<u32>()?),
+            _ => (spec.as_str(), 1),
+        };
+        let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
+        let name = std::path::Path::new(path)
+            .file_stem()
+            .map_or_else(|| "part".into(), |s| s.to_string_lossy().into_owned());
+        parts.extend(
+            wjp_cam::PartInput::from_dxf(&name, &bytes, quantity, &analysis)
+                .with_context(|| format!("reading the parts of {path}"))?,
+        );
+    }
+    let options = wjp_cam::NestOptions {
+        sheet_width: width,
+        sheet_height: height,
+        gap: args.gap,
+        kerf: args.kerf,
+        rotations: args.rotations,
+        time_limit_s: args.time_limit,
+        ..Default::default()
+    };
+    let result = wjp_cam::nest(&parts, &options, &mut |_, _| {}, &|| false).context("nesting")?;
+    if let Some(dir) = &args.output {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for sheet in &result.sheets {
+            for (ext, text) in [("dxf", &sheet.dxf), ("svg", &sheet.svg)] {
+                let path = dir.join(format!("sheet{}.{ext}", sheet.sheet));
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+    }
+    if args.json {
+        let mut value = serde_json::to_value(&result)?;
+        value["svg"] = Value::Null;
+        for sheet in value["sheets"].as_array_mut().into_iter().flatten() {
+            sheet["dxf"] = Value::Null;
+            sheet["svg"] = Value::Null;
+        }
+        print_json(&value)?;
+    } else {
+        println!(
+            "{} parts placed on {} sheets, utilisation {:.1}%, {} did not fit",
+            result.positioned_objects.len(),
+            result.sheets_required,
+            result.final_utilization,
+            result.failed_objects.len()
+        );
+        for failed in &result.failed_objects {
+            println!("  - {}: {}", failed.part, failed.reason);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn gcode(args: GcodeArgs) -> anyhow::Result<ExitCode> {
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let options = wjp_cam::GcodeOptions {
+        material: args.material,
+        thickness_mm: args.thickness,
+        kerf_mm: args.kerf,
+        quality: args.quality,
+        dialect: args.dialect,
+        ..Default::default()
+    };
+    let program = wjp_cam::generate_gcode(&bytes, &options)
+        .with_context(|| format!("writing the G-code of {}", args.file.display()))?;
+    std::fs::write(&args.output, &program.program)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    if args.json {
+        print_json(
+            &serde_json::json!({ "summary": program.summary, "warnings": program.warnings }),
+        )?;
+    } else {
+        let s = serde_json::to_value(&program.summary)?;
+        println!(
+            "{}: {} pierces, cut {:.1} mm, rapid {:.1} mm, about {:.2} min; wrote {}",
+            args.file.display(),
+            s["pierces"],
+            s["cut_length_mm"].as_f64().unwrap_or(0.0),
+            s["rapid_length_mm"].as_f64().unwrap_or(0.0),
+            s["estimated_time_min"].as_f64().unwrap_or(0.0),
             args.output.display()
         );
     }

@@ -547,3 +547,59 @@ fn nesting_and_gcode_run_as_jobs() {
         "{result:#}"
     );
 }
+
+#[test]
+fn csv_nest_and_gcode_commands_work_here_and_now() {
+    let env = Env::new();
+    let csv = fixture("csv/lengths.csv");
+    let text = env.ok(&["csv", csv.to_str().unwrap()]);
+    assert!(
+        text.contains("lengths export") && text.contains("viability"),
+        "{text}"
+    );
+    let report: Value =
+        serde_json::from_str(&env.ok(&["csv", csv.to_str().unwrap(), "--json"])).unwrap();
+    assert!(report["statistics"]["total_objects"].as_u64().unwrap() > 0);
+
+    let drawing = env.write("plate.dxf", &plate_with_hole_dxf());
+    let out = env.dir.path().join("sheets");
+    let spec = format!("{}:2", drawing.display());
+    let result: Value = serde_json::from_str(&env.ok(&[
+        "nest",
+        &spec,
+        "--sheet",
+        "300x150",
+        "--time-limit",
+        "1",
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(result["positioned_objects"].as_array().unwrap().len(), 2);
+    assert!(out.join("sheet0.dxf").exists() && out.join("sheet0.svg").exists());
+    let stderr = env.fails(&["nest", &spec, "--sheet", "300 by 150"]);
+    assert!(stderr.contains("WIDTHxHEIGHT"), "{stderr}");
+
+    let program = env.dir.path().join("plate.nc");
+    let text = env.ok(&[
+        "gcode",
+        drawing.to_str().unwrap(),
+        "--dialect",
+        "fanuc",
+        "-o",
+        program.to_str().unwrap(),
+    ]);
+    assert!(text.contains("2 pierces"), "{text}");
+    let g = std::fs::read_to_string(&program).unwrap();
+    assert!(g.contains("M30"), "the program ends");
+    let stderr = env.fails(&[
+        "gcode",
+        drawing.to_str().unwrap(),
+        "--dialect",
+        "mazak",
+        "-o",
+        "/tmp/never.nc",
+    ]);
+    assert!(stderr.contains("unknown G-code dialect"), "{stderr}");
+}
