@@ -216,6 +216,9 @@ async fn a_bad_event_id_is_refused_before_the_stream_starts() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["success"], false);
         assert_eq!(body["code"], "invalid_request", "{body}");
-        assert!(body["error"].as_str().unwrap().contains("__main__"), "{body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("__main__"),
+            "{body}"
+        );
     }
 }
