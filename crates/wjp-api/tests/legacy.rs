@@ -389,3 +389,40 @@ async fn unregistered_kinds_answer_501() {
     let (_, page) = s.get("/jobs").await;
     assert_eq!(page["jobs"].as_array().unwrap().len(), 0, "{page}");
 }
+
+#[tokio::test]
+async fn broken_multipart_bodies_get_a_clear_400_and_store_nothing() {
+    let s = Server::start().await;
+    let cases: [(&str, &[u8], &str); 3] = [
+        // A part cut off before its closing boundary.
+        (
+            "multipart/form-data; boundary=XX",
+            b"--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.dxf\"\r\n\r\nabc",
+            "invalid_multipart",
+        ),
+        // No boundary at all.
+        ("multipart/form-data", b"whatever", "bad_request"),
+        // Not multipart.
+        ("application/json", b"{}", "bad_request"),
+    ];
+    for (content_type, body, code) in cases {
+        let r = s
+            .client
+            .post(s.url("/upload"))
+            .header("content-type", content_type)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let (status, json) = status_json(r).await;
+        assert!(
+            (400..500).contains(&status),
+            "{content_type}: {status} {json}"
+        );
+        assert_eq!(error_code(&json), code, "{content_type}");
+    }
+    let uploads = std::fs::read_dir(s.uploads())
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(uploads, 0, "nothing half-written is left behind");
+}
