@@ -105,59 +105,43 @@ pub fn expand(doc: &Document, limits: ExpandLimits) -> Result<Expansion, Analysi
             format!("INSERT at {pos} references block \"{name}\", which is not defined; ignored"),
         ));
     }
-    if w.repaired_splines > 0 {
-        w.out.notes.push((
+    // Counted repairs and skips, each reported once with its count.
+    let counted: [(u64, &'static str, &str); 6] = [
+        (
+            w.repaired_splines,
             "spline_repaired",
-            format!(
-                "{} SPLINE(s) had inconsistent knots or weights; a clamped uniform knot vector or unit weights were used",
-                w.repaired_splines
-            ),
-        ));
-    }
-    if w.fit_splines > 0 {
-        w.out.notes.push((
+            "SPLINE(s) had inconsistent knots or weights; a clamped uniform knot vector or unit weights were used",
+        ),
+        (
+            w.fit_splines,
             "spline_fit_points",
-            format!(
-                "{} SPLINE(s) carry only fit points; the curve through them is approximated",
-                w.fit_splines
-            ),
-        ));
-    }
-    if w.zero_z_expanded > 0 {
-        w.out.notes.push((
+            "SPLINE(s) carry only fit points; the curve through them is approximated",
+        ),
+        (
+            w.zero_z_expanded,
             "insert_zero_z_scale",
-            format!(
-                "{} INSERT(s) have a Z scale of 0; expanded in 2D (the Z scale does not change a flat cut)",
-                w.zero_z_expanded
-            ),
-        ));
-    }
-    if w.zero_z_skipped > 0 {
-        w.out.notes.push((
+            "INSERT(s) have a Z scale of 0; expanded in 2D (the Z scale does not change a flat cut)",
+        ),
+        (
+            w.zero_z_skipped,
             "insert_zero_z_scale",
-            format!(
-                "{} INSERT(s) have a Z scale of 0 and were skipped (expand_zero_z_scale_inserts = false)",
-                w.zero_z_skipped
-            ),
-        ));
-    }
-    if w.degenerate_inserts > 0 {
-        w.out.notes.push((
+            "INSERT(s) have a Z scale of 0 and were skipped (expand_zero_z_scale_inserts = false)",
+        ),
+        (
+            w.degenerate_inserts,
             "insert_zero_scale",
-            format!(
-                "{} INSERT(s) have an X or Y scale of 0 (the block collapses to a line) and were skipped",
-                w.degenerate_inserts
-            ),
-        ));
-    }
-    if w.nonuniform_arcs > 0 {
-        w.out.notes.push((
+            "INSERT(s) have an X or Y scale of 0 (the block collapses to a line) and were skipped",
+        ),
+        (
+            w.nonuniform_arcs,
             "nonuniform_scale",
-            format!(
-                "{} arc(s) under a non-uniform transform (block scale or a tilted extrusion) became elliptical and were flattened",
-                w.nonuniform_arcs
-            ),
-        ));
+            "arc(s) under a non-uniform transform (block scale or a tilted extrusion) became elliptical and were flattened",
+        ),
+    ];
+    for (count, code, text) in counted {
+        if count > 0 {
+            w.out.notes.push((code, format!("{count} {text}")));
+        }
     }
     Ok(w.out)
 }

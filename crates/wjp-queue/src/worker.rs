@@ -381,11 +381,20 @@ impl Worker {
                 continue;
             }
             for job in claimed {
-                let permit = slots.pop().expect("never more jobs than slots");
+                // A backend returns at most `max` jobs, each under a lease;
+                // one that breaks that promise is reported, not obeyed.
+                let (Some(permit), Some(token)) = (slots.pop(), job.state.lease_token) else {
+                    tracing::error!(
+                        job = %job.id,
+                        "the backend returned a claimed job beyond the request or without a \
+                         lease; it is left to lease expiry"
+                    );
+                    continue;
+                };
                 let entry = RunningJob {
                     lease: LeaseRef {
                         id: job.id.clone(),
-                        token: job.state.lease_token.expect("a claimed job has a lease"),
+                        token,
                     },
                     stop: Arc::new(AtomicBool::new(false)),
                     interrupt: Arc::new(AtomicU8::new(INTERRUPT_NONE)),

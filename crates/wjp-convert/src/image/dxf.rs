@@ -193,15 +193,19 @@ pub fn write_dxf(
     o.pair(0, "SECTION");
     o.pair(2, "BLOCKS");
     for (rec, name) in [(&ms_rec, "*Model_Space"), (&ps_rec, "*Paper_Space")] {
-        o.pair(0, "BLOCK");
-        let h = o.handle();
-        o.pair(5, h);
-        o.pair(330, rec);
-        o.pair(100, "AcDbEntity");
-        if name == "*Paper_Space" {
-            o.pair(67, 1);
-        }
-        o.pair(8, "0");
+        // BLOCK and ENDBLK open alike: handle, owner, entity, space, layer.
+        let head = |o: &mut Out, kind: &str| {
+            o.pair(0, kind);
+            let h = o.handle();
+            o.pair(5, h);
+            o.pair(330, rec);
+            o.pair(100, "AcDbEntity");
+            if name == "*Paper_Space" {
+                o.pair(67, 1);
+            }
+            o.pair(8, "0");
+        };
+        head(&mut o, "BLOCK");
         o.pair(100, "AcDbBlockBegin");
         o.pair(2, name);
         o.pair(70, 0);
@@ -210,15 +214,7 @@ pub fn write_dxf(
         o.pair(30, "0.0");
         o.pair(3, name);
         o.pair(1, "");
-        o.pair(0, "ENDBLK");
-        let h = o.handle();
-        o.pair(5, h);
-        o.pair(330, rec);
-        o.pair(100, "AcDbEntity");
-        if name == "*Paper_Space" {
-            o.pair(67, 1);
-        }
-        o.pair(8, "0");
+        head(&mut o, "ENDBLK");
         o.pair(100, "AcDbBlockEnd");
     }
     o.pair(0, "ENDSEC");
