@@ -82,10 +82,28 @@ where
     }
 }
 
+/// Where a handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// On a blocking-pool thread, under the timeout watchdog: the default,
+    /// and the only safe choice for anything that may take a while.
+    Thread,
+    /// On the async runtime, in the job's own task: no thread hand-off
+    /// (two context switches per job, most of a trivial job's cost), but
+    /// also no timeout and no cancellation while it runs.
+    Inline,
+}
+
+#[derive(Clone)]
+struct Registered {
+    handler: Arc<dyn Handler>,
+    placement: Placement,
+}
+
 /// Handlers by job kind.
 #[derive(Clone, Default)]
 pub struct Handlers {
-    map: HashMap<Kind, Arc<dyn Handler>>,
+    map: HashMap<Kind, Registered>,
 }
 
 impl Handlers {
@@ -94,11 +112,37 @@ impl Handlers {
     }
 
     pub fn add(&mut self, kind: &str, handler: impl Handler) -> Result<&mut Self> {
-        self.map.insert(Kind::parse(kind)?, Arc::new(handler));
+        self.insert(kind, handler, Placement::Thread)
+    }
+
+    /// Adds a handler that returns within microseconds and never blocks
+    /// (no I/O, no locks held by others, no unbounded loops). It runs
+    /// inline on the async runtime: a job's timeout cannot interrupt it,
+    /// and a slow one stalls every other job of the worker. Anything else
+    /// belongs in [`Handlers::add`].
+    pub fn add_inline(&mut self, kind: &str, handler: impl Handler) -> Result<&mut Self> {
+        self.insert(kind, handler, Placement::Inline)
+    }
+
+    fn insert(
+        &mut self,
+        kind: &str,
+        handler: impl Handler,
+        placement: Placement,
+    ) -> Result<&mut Self> {
+        let registered = Registered {
+            handler: Arc::new(handler),
+            placement,
+        };
+        self.map.insert(Kind::parse(kind)?, registered);
         Ok(self)
     }
 
     pub fn get(&self, kind: &Kind) -> Option<Arc<dyn Handler>> {
+        self.map.get(kind).map(|r| r.handler.clone())
+    }
+
+    fn get_registered(&self, kind: &Kind) -> Option<Registered> {
         self.map.get(kind).cloned()
     }
 
@@ -406,7 +450,7 @@ impl Worker {
                     interrupt: entry.interrupt.clone(),
                     wake: entry.wake.clone(),
                     progress: entry.progress.clone(),
-                    handler: handlers.get(&job.kind),
+                    handler: handlers.get_registered(&job.kind),
                     job,
                     config: config.clone(),
                     outcomes: outcome_tx.clone(),
@@ -487,7 +531,7 @@ async fn refuse_duplicate_name(queue: &Queue, config: &WorkerConfig, host: &str)
 /// Everything one job task needs.
 struct JobRun {
     job: Job,
-    handler: Option<Arc<dyn Handler>>,
+    handler: Option<Registered>,
     stop: Arc<AtomicBool>,
     interrupt: Arc<AtomicU8>,
     wake: Arc<Notify>,
@@ -501,6 +545,14 @@ struct JobRun {
 /// What the handler thread sends back: its return, or the panic message.
 type HandlerReturn = std::result::Result<std::result::Result<Value, HandlerError>, String>;
 
+fn ending_of(result: std::result::Result<HandlerReturn, oneshot::error::RecvError>) -> Ending {
+    match result {
+        Ok(Ok(returned)) => Ending::Returned(returned),
+        Ok(Err(panic)) => Ending::Panicked(panic),
+        Err(_) => Ending::Panicked("the handler thread vanished".into()),
+    }
+}
+
 enum Ending {
     Returned(std::result::Result<Value, HandlerError>),
     Panicked(String),
@@ -511,7 +563,7 @@ enum Ending {
 impl JobRun {
     async fn execute(self) {
         let job = self.job.clone();
-        let Some(handler) = self.handler.clone() else {
+        let Some(Registered { handler, placement }) = self.handler.clone() else {
             let error = JobError::new(
                 ErrorKind::NoHandler,
                 format!(
@@ -528,20 +580,24 @@ impl JobRun {
             stop: self.stop.clone(),
             progress: self.progress.clone(),
         };
-        let (done_tx, mut done_rx) = oneshot::channel::<HandlerReturn>();
-        tokio::task::spawn_blocking(move || {
-            let result = std::panic::catch_unwind(AssertUnwindSafe(|| handler.run(&ctx)));
-            let _ = done_tx.send(result.map_err(panic_message));
-        });
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(job.timeout_ms);
-        let ending = tokio::select! {
-            result = &mut done_rx => match result {
-                Ok(Ok(returned)) => Ending::Returned(returned),
-                Ok(Err(panic)) => Ending::Panicked(panic),
-                Err(_) => Ending::Panicked("the handler thread vanished".into()),
-            },
-            _ = tokio::time::sleep_until(deadline) => Ending::TimedOut,
-            _ = self.wake.notified() => Ending::Interrupted,
+        let run = move || {
+            std::panic::catch_unwind(AssertUnwindSafe(|| handler.run(&ctx))).map_err(panic_message)
+        };
+        let (ending, done_rx) = match placement {
+            Placement::Inline => (ending_of(Ok(run())), None),
+            Placement::Thread => {
+                let (done_tx, mut done_rx) = oneshot::channel::<HandlerReturn>();
+                tokio::task::spawn_blocking(move || {
+                    let _ = done_tx.send(run());
+                });
+                let deadline = tokio::time::Instant::now() + Duration::from_millis(job.timeout_ms);
+                let ending = tokio::select! {
+                    result = &mut done_rx => ending_of(result),
+                    _ = tokio::time::sleep_until(deadline) => Ending::TimedOut,
+                    _ = self.wake.notified() => Ending::Interrupted,
+                };
+                (ending, Some(done_rx))
+            }
         };
         let handler_returned = matches!(ending, Ending::Returned(_) | Ending::Panicked(_));
         // Tell a handler that is still going to stop (it may not listen).
@@ -583,7 +639,7 @@ impl JobRun {
             tracing::warn!(job = %job.id, "lease lost; this attempt's outcome is discarded");
             self.forget();
         }
-        if !handler_returned {
+        if let (false, Some(done_rx)) = (handler_returned, done_rx) {
             self.await_stuck_handler(done_rx).await;
         }
     }
