@@ -4,17 +4,29 @@
 -- expected token ('' for none), new status, new token ('' for none), body,
 -- attempt, error kind ('' for none), priority, run_at, lease until,
 -- expires_at, event progress ('' for none), event message (hex, '' for
--- none), event time. KEYS[11 + i]: the job's key.
+-- none), event time. KEYS[JOB_KEYS + i]: the job's key.
 -- Returns per transition: 1 applied, 0 refused.
 local N = 15
 local n = (#ARGV - 2) / N
+local ids, keys = {}, {}
+for i = 1, n do
+  local b = 2 + (i - 1) * N
+  ids[i] = ARGV[b + 1]
+  keys[i] = KEYS[JOB_KEYS + i]
+  if ARGV[b + 4] == 'running' then
+    return redis.error_reply('a job becomes running only by a claim')
+  end
+end
+-- Two calls for the whole batch instead of two per job.
+local values = redis.call('MGET', unpack(keys))
+local leases = redis.call('HMGET', K_LEASES, unpack(ids))
 local out = {}
 local woke = false
 for i = 1, n do
   local b = 2 + (i - 1) * N
-  local id = ARGV[b + 1]
-  local key = KEYS[11 + i]
-  local cur = parse(redis.call('GET', key))
+  local id, key = ids[i], keys[i]
+  local cur = parse_head(values[i])
+  if cur then merge(cur, parse_lease(leases[i])) end
   if cur and cur[F_STATUS] == ARGV[b + 2] and cur[F_TOKEN] == ARGV[b + 3] then
     local status, run_at = ARGV[b + 4], ARGV[b + 10]
     unindex(id, cur[F_STATUS], cur[F_RK])

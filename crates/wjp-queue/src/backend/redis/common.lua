@@ -1,14 +1,15 @@
 -- Shared prelude of every wjp script; the Rust side prepends it to each.
 --
--- KEYS[1..11] are the index keys of one queue, always in this order (all
--- share the queue's hash tag, `wjp:{queue}:`); KEYS[12..] are job hashes.
+-- KEYS[1..12] are the index keys of one queue, always in this order (all
+-- share the queue's hash tag, `wjp:{queue}:`); KEYS[13..] are job keys.
 -- ARGV[1] is the job key prefix (`wjp:{queue}:job:`), used only for jobs
 -- found through an index (claim, sweep, purge, list): such keys carry the
 -- same hash tag, so they live in the same cluster slot. ARGV[2] is the
 -- approximate cap of the event stream.
 local K_READY, K_SCHED, K_RUN, K_ALL, K_EXP = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local K_ENDED = { completed = KEYS[6], failed = KEYS[7], cancelled = KEYS[8] }
-local K_EVENTS, K_WAKE, K_SEQ = KEYS[9], KEYS[10], KEYS[11]
+local K_EVENTS, K_WAKE, K_SEQ, K_LEASES = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local JOB_KEYS = 12 -- KEYS[JOB_KEYS + i] is the i-th job's key
 local PREFIX = ARGV[1]
 local MAXLEN = ARGV[2]
 
@@ -30,7 +31,7 @@ local READY_KEY_LEN = 37
 -- a microsecond besides its own work. A script call never changes the
 -- same job twice (the Rust side splits batches on repeated ids), so
 -- removals-then-additions is the same as doing them in order.
-local adds, removals = {}, {}
+local adds, removals, lease_sets, lease_dels = {}, {}, {}, {}
 local function zadd(key, score, member)
   local list = adds[key]
   if not list then
@@ -48,19 +49,25 @@ local function zrem(key, member)
   end
   list[#list + 1] = member
 end
+local function set_lease(id, text)
+  lease_sets[#lease_sets + 1] = id
+  lease_sets[#lease_sets + 1] = text
+end
+local function drop_lease(id)
+  lease_dels[#lease_dels + 1] = id
+end
 local CHUNK = 2000 -- stays under Lua's limit on unpacked arguments
+local function in_chunks(command, key, list)
+  for i = 1, #list, CHUNK do
+    redis.call(command, key, unpack(list, i, math.min(i + CHUNK - 1, #list)))
+  end
+end
 local function flush()
-  for key, list in pairs(removals) do
-    for i = 1, #list, CHUNK do
-      redis.call('ZREM', key, unpack(list, i, math.min(i + CHUNK - 1, #list)))
-    end
-  end
-  for key, list in pairs(adds) do
-    for i = 1, #list, CHUNK do
-      redis.call('ZADD', key, unpack(list, i, math.min(i + CHUNK - 1, #list)))
-    end
-  end
-  adds, removals = {}, {}
+  for key, list in pairs(removals) do in_chunks('ZREM', key, list) end
+  for key, list in pairs(adds) do in_chunks('ZADD', key, list) end
+  in_chunks('HDEL', K_LEASES, lease_dels)
+  in_chunks('HSET', K_LEASES, lease_sets)
+  adds, removals, lease_sets, lease_dels = {}, {}, {}, {}
 end
 
 -- Takes a job out of the index of the status it is in (`rk`: its ready key).
@@ -71,6 +78,7 @@ local function unindex(id, status, rk)
     zrem(K_SCHED, id)
   elseif status == 'running' then
     zrem(K_RUN, id)
+    drop_lease(id)
   elseif K_ENDED[status] then
     zrem(K_ENDED[status], id)
     zrem(K_EXP, id)
@@ -94,7 +102,14 @@ end
 
 -- A job is one string: a header line of `|`-separated fields, then the job
 -- as JSON (which has no raw newline). One GET and one SET per change: each
--- `redis.call` costs about as much as the work it does. Header fields:
+-- `redis.call` costs about as much as the work it does.
+--
+-- A running job is the exception: claiming leaves its string as it was
+-- (status queued or scheduled) and adds an entry to the queue's lease hash
+-- (K_LEASES, see below). The job *is* running while that entry exists;
+-- every reader merges the two (`load`, `view`). Claims and renewals then
+-- cost no per-job call at all, only one HSET for the whole batch, and the
+-- job's body is not copied through Lua twice more per attempt. Header fields:
 local F_STATUS, F_TOKEN, F_ATTEMPT, F_KIND, F_ERROR, F_SEQ, F_LS, F_RK = 1, 2, 3, 4, 5, 6, 7, 8
 local F_WORKER, F_LEASE, F_CLAIMED, F_UNTIL, F_PROGRESS, F_MESSAGE, F_CANCEL = 9, 10, 11, 12, 13, 14, 15
 local FIELDS = 15
@@ -112,6 +127,51 @@ local function parse(value)
   return fields
 end
 
+-- The first eight header fields (through F_RK), which is all the hot paths
+-- need: fewer captures, less work for the matcher.
+local HEAD = '^' .. string.rep('([^|]*)|', F_RK)
+local function parse_head(value)
+  if not value then return nil end
+  local fields = { string.match(value, HEAD) }
+  if #fields ~= F_RK then return nil end
+  return fields
+end
+
+-- A lease entry: token|attempt|worker (hex)|lease ms|claimed at|lease
+-- until|progress|message (hex)|cancel requested ('1' or '')|kind.
+local L_TOKEN, L_ATTEMPT, L_WORKER, L_LEASE, L_CLAIMED, L_UNTIL = 1, 2, 3, 4, 5, 6
+local L_PROGRESS, L_MESSAGE, L_CANCEL, L_KIND = 7, 8, 9, 10
+local LEASE_FIELDS = 10
+local LEASE = '^' .. string.rep('([^|]*)|', LEASE_FIELDS - 1) .. '([^|]*)$'
+local function parse_lease(text)
+  if not text then return nil end
+  local fields = { string.match(text, LEASE) }
+  if #fields ~= LEASE_FIELDS then return nil end
+  return fields
+end
+local function lease_text(l)
+  return table.concat(l, '|', 1, LEASE_FIELDS)
+end
+
+-- The header as a reader must see it: running under the lease, if any.
+local function merge(cur, l)
+  if l then
+    cur[F_STATUS], cur[F_TOKEN], cur[F_ATTEMPT], cur[F_ERROR] = 'running', l[L_TOKEN], l[L_ATTEMPT], ''
+    cur[F_WORKER], cur[F_LEASE], cur[F_CLAIMED], cur[F_UNTIL] =
+      l[L_WORKER], l[L_LEASE], l[L_CLAIMED], l[L_UNTIL]
+    cur[F_PROGRESS], cur[F_MESSAGE], cur[F_CANCEL] = l[L_PROGRESS], l[L_MESSAGE], l[L_CANCEL]
+  end
+  return cur
+end
+
+-- A job's current header (nil when there is no job) and its stored value.
+local function load(id, key)
+  local stored = redis.call('GET', key)
+  local cur = parse(stored)
+  if cur then merge(cur, parse_lease(redis.call('HGET', K_LEASES, id))) end
+  return cur, stored
+end
+
 -- The JSON part of a stored job.
 local function body_of(value)
   return string.sub(value, string.find(value, '\n', 1, true) + 1)
@@ -119,6 +179,12 @@ end
 
 local function format(fields, body)
   return table.concat(fields, '|', 1, FIELDS) .. '\n' .. body
+end
+
+-- A stored job as readers get it: with its current header.
+local function view(cur, stored)
+  if cur[F_STATUS] == 'running' then return format(cur, body_of(stored)) end
+  return stored
 end
 
 -- A fresh header: what a job carries in a waiting or ended status.

@@ -2,7 +2,7 @@
 -- (waiting, running or completed) is left alone and returned as stored;
 -- a failed or cancelled one is replaced.
 -- ARGV[3]: now. Then per job: id, status, body, priority, run_at,
--- created_at, kind. KEYS[11 + i]: the job's key.
+-- created_at, kind. KEYS[JOB_KEYS + i]: the job's key.
 -- Returns per job: 1 when inserted, or the stored job.
 local now = ARGV[3]
 local N = 7
@@ -14,7 +14,7 @@ for i = 1, n do
   local b = 3 + (i - 1) * N
   local id, status, body = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local priority, run_at, created_at, kind = ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7]
-  local key = KEYS[11 + i]
+  local key = KEYS[JOB_KEYS + i]
   local seq = seq0 + i
   local ls = int(tonumber(created_at) * 1000 + seq % 1000)
   local rk = ready_key(priority, run_at, seq)
@@ -28,7 +28,7 @@ for i = 1, n do
       redis.call('SET', key, value)
       inserted = true
     else
-      out[i] = stored
+      out[i] = view(merge(old, parse_lease(redis.call('HGET', K_LEASES, id))), stored)
     end
   end
   if inserted then

@@ -19,11 +19,10 @@ while found < want and scanned < cap do
     local id, score = chunk[i], chunk[i + 1]
     scanned = scanned + 1
     bound = '(' .. score
-    local stored = redis.call('GET', PREFIX .. id)
-    local cur = parse(stored)
+    local cur, stored = load(id, PREFIX .. id)
     if cur and (status == '' or cur[F_STATUS] == status) then
       out[#out + 1] = score
-      out[#out + 1] = stored
+      out[#out + 1] = view(cur, stored)
       found = found + 1
       if found >= want then break end
     end

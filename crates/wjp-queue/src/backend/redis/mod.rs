@@ -108,6 +108,7 @@ struct Scripts {
     sweep: Script,
     purge: Script,
     list: Script,
+    read: Script,
     /// The code of every script, to load them all in one pipeline.
     code: Vec<String>,
 }
@@ -133,6 +134,7 @@ impl Scripts {
             sweep: s(include_str!("sweep.lua")),
             purge: s(include_str!("purge.lua")),
             list: s(include_str!("list.lua")),
+            read: s(include_str!("read.lua")),
             code: Vec::new(),
         };
         Scripts {
@@ -316,8 +318,8 @@ fn worker_key(name: &str) -> String {
     format!("wjp:worker:{name}")
 }
 
-/// The index keys every script gets as KEYS[1..11], in `common.lua`'s order.
-fn index_keys(queue: &str) -> [String; 11] {
+/// The index keys every script gets as KEYS[1..12], in `common.lua`'s order.
+fn index_keys(queue: &str) -> [String; 12] {
     let p = key_prefix(queue);
     [
         format!("{p}ready"),
@@ -331,6 +333,7 @@ fn index_keys(queue: &str) -> [String; 11] {
         format!("{p}events"),
         format!("{p}wake"),
         format!("{p}seq"),
+        format!("{p}leases"),
     ]
 }
 
@@ -343,7 +346,7 @@ struct Call {
 impl Call {
     fn new(script: &Script, queue: &str, job_ids: &[&str]) -> Call {
         let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(script.get_hash()).arg(11 + job_ids.len());
+        cmd.arg(script.get_hash()).arg(12 + job_ids.len());
         for key in index_keys(queue) {
             cmd.arg(key);
         }
@@ -817,7 +820,7 @@ impl RedisBackend {
             let queues = self.known_queues(fresh).await?;
             let mut pipe = redis::pipe();
             for q in &queues {
-                pipe.cmd("GET").arg(job_key(q, id.as_str()));
+                pipe.add_command(self.read_call(q, &[id.as_str()]));
             }
             let replies = if queues.is_empty() {
                 Vec::new()
@@ -825,8 +828,10 @@ impl RedisBackend {
                 self.run(&pipe).await?
             };
             for (q, reply) in queues.iter().zip(replies) {
-                if reply != Value::Nil {
-                    return Ok(Some((q.clone(), text(&reply)?)));
+                if let Some(stored) = array(reply)?.into_iter().next() {
+                    if stored != Value::Nil {
+                        return Ok(Some((q.clone(), text(&stored)?)));
+                    }
                 }
             }
             if fresh {
@@ -834,6 +839,15 @@ impl RedisBackend {
             }
             fresh = true;
         }
+    }
+
+    /// A call of `read.lua`: these jobs of one queue as readers see them.
+    fn read_call(&self, queue: &str, ids: &[&str]) -> Cmd {
+        let mut call = Call::new(&self.shared.scripts.read, queue, ids);
+        for id in ids {
+            call.arg(*id);
+        }
+        call.cmd
     }
 
     /// Starts the task that blocks on the streams (once), and returns a
@@ -1896,24 +1910,33 @@ impl RedisBackend {
                 .arg(0)
                 .arg(limit);
         }
-        let mut keys = Vec::new();
+        let mut found: Vec<(&String, Vec<String>)> = Vec::new();
+        let mut total = 0;
         for (q, reply) in queues.iter().zip(self.run(&pipe).await?) {
-            for id in array(reply)? {
-                keys.push(job_key(q, &text(&id)?));
+            let ids = array(reply)?
+                .iter()
+                .take(limit - total)
+                .map(text)
+                .collect::<Result<Vec<_>>>()?;
+            total += ids.len();
+            if !ids.is_empty() {
+                found.push((q, ids));
             }
         }
-        keys.truncate(limit);
-        if keys.is_empty() {
+        if found.is_empty() {
             return Ok(Vec::new());
         }
         let mut pipe = redis::pipe();
-        for key in &keys {
-            pipe.cmd("GET").arg(key);
+        for (q, ids) in &found {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            pipe.add_command(self.read_call(q, &ids));
         }
         let mut jobs = Vec::new();
         for reply in self.run(&pipe).await? {
-            if reply != Value::Nil {
-                jobs.push(job_from_value(&text(&reply)?)?);
+            for stored in array(reply)? {
+                if stored != Value::Nil {
+                    jobs.push(job_from_value(&text(&stored)?)?);
+                }
             }
         }
         Ok(jobs)

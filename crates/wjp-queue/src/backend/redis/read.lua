@@ -1,0 +1,9 @@
+-- Reads jobs of one queue as readers must see them (running ones merged
+-- with their lease). KEYS[JOB_KEYS + i]: the job keys; ARGV[3..]: their ids.
+-- Returns per job its stored form, or false when there is none.
+local out = {}
+for i = 3, #ARGV do
+  local cur, stored = load(ARGV[i], KEYS[JOB_KEYS + i - 2])
+  if cur then out[#out + 1] = view(cur, stored) else out[#out + 1] = false end
+end
+return out
