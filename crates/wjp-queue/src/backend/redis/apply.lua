@@ -8,25 +8,26 @@
 -- Returns per transition: 1 applied, 0 refused.
 local N = 15
 local n = (#ARGV - 2) / N
-local ids, keys = {}, {}
+local ids = {}
 for i = 1, n do
   local b = 2 + (i - 1) * N
   ids[i] = ARGV[b + 1]
-  keys[i] = KEYS[JOB_KEYS + i]
   if ARGV[b + 4] == 'running' then
     return redis.error_reply('a job becomes running only by a claim')
   end
 end
--- Two calls for the whole batch instead of two per job.
-local values = redis.call('MGET', unpack(keys))
 local leases = redis.call('HMGET', K_LEASES, unpack(ids))
 local out = {}
 local woke = false
 for i = 1, n do
   local b = 2 + (i - 1) * N
-  local id, key = ids[i], keys[i]
-  local cur = parse_head(values[i])
-  if cur then merge(cur, parse_lease(leases[i])) end
+  local id, key = ids[i], KEYS[JOB_KEYS + i]
+  local cur = parse(redis.call('HGET', key, 'h'))
+  local was = cur and cur[F_STATUS]
+  if cur and leases[i] then
+    -- Running: of the lease, the guard needs only the token.
+    cur[F_STATUS], cur[F_TOKEN] = 'running', string.match(leases[i], '^[^|]*')
+  end
   if cur and cur[F_STATUS] == ARGV[b + 2] and cur[F_TOKEN] == ARGV[b + 3] then
     local status, run_at = ARGV[b + 4], ARGV[b + 10]
     unindex(id, cur[F_STATUS], cur[F_RK])
@@ -34,13 +35,9 @@ for i = 1, n do
     if status == 'queued' or status == 'scheduled' then
       rk = ready_key(ARGV[b + 9], run_at, cur[F_SEQ])
     end
-    local value = format(header(status, ARGV[b + 5], ARGV[b + 7], cur[F_KIND], ARGV[b + 8],
-      cur[F_SEQ], cur[F_LS], rk), ARGV[b + 6])
-    if K_ENDED[status] then
-      redis.call('SET', key, value, 'PXAT', ARGV[b + 12])
-    else
-      redis.call('SET', key, value)
-    end
+    local ended = K_ENDED[status] and ARGV[b + 12]
+    store(key, header(status, ARGV[b + 5], ARGV[b + 7], cur[F_KIND], ARGV[b + 8], cur[F_SEQ],
+      cur[F_LS], rk), ARGV[b + 6], ended, K_ENDED[was])
     index(id, status, rk, run_at, cur[F_LS], ARGV[b + 11], ARGV[b + 12])
     emit(id, cur[F_KIND], status, ARGV[b + 7], ARGV[b + 13], ARGV[b + 14], ARGV[b + 8],
       ARGV[b + 15])

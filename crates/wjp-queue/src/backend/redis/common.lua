@@ -100,40 +100,45 @@ local function index(id, status, rk, run_at, ls, lease_until, expires_at)
   end
 end
 
--- A job is one string: a header line of `|`-separated fields, then the job
--- as JSON (which has no raw newline). One GET and one SET per change: each
--- `redis.call` costs about as much as the work it does.
+-- A job is a hash of two fields: `h`, a header of `|`-separated fields
+-- that scripts read and write, and `b`, the job as JSON as the state
+-- machine last wrote it, which scripts only store and never read on the
+-- hot paths. Every byte that enters Lua costs (Redis's Lua collects
+-- garbage in proportion to what is allocated, about a dozen instructions
+-- a byte): a claim reads only the header, and the worker fetches the bodies
+-- it claimed with a plain HGET that never goes through Lua.
 --
--- A running job is the exception: claiming leaves its string as it was
--- (status queued or scheduled) and adds an entry to the queue's lease hash
--- (K_LEASES, see below). The job *is* running while that entry exists;
--- every reader merges the two (`load`, `view`). Claims and renewals then
--- cost no per-job call at all, only one HSET for the whole batch, and the
--- job's body is not copied through Lua twice more per attempt. Header fields:
+-- A running job's hash keeps the header it had before the claim (status
+-- queued or scheduled); the claim is an entry in the queue's lease hash
+-- (K_LEASES, below). The job *is* running while that entry exists; readers
+-- merge the two (`load`, `view`). Claims, renewals and progress then touch
+-- only the lease entries, in one HSET per batch.
+--
+-- Stored header fields:
 local F_STATUS, F_TOKEN, F_ATTEMPT, F_KIND, F_ERROR, F_SEQ, F_LS, F_RK = 1, 2, 3, 4, 5, 6, 7, 8
+local STORED = F_RK
+-- and, in the header a reader sees of a running job, from its lease:
 local F_WORKER, F_LEASE, F_CLAIMED, F_UNTIL, F_PROGRESS, F_MESSAGE, F_CANCEL = 9, 10, 11, 12, 13, 14, 15
 local FIELDS = 15
 -- Worker names and progress messages arrive hex-encoded, so they never
 -- contain a separator.
 
--- The header fields of a stored job, or nil. One pattern match: no
--- splitting into pieces, no copy of the body (copies of long strings are
--- what a script spends its time on).
-local HEADER = '^' .. string.rep('([^|]*)|', FIELDS - 1) .. '([^\n]*)\n'
-local function parse(value)
-  if not value then return nil end
-  local fields = { string.match(value, HEADER) }
-  if #fields ~= FIELDS then return nil end
+-- The fields of a stored header, or nil.
+local HEADER = '^' .. string.rep('([^|]*)|', STORED - 1) .. '([^|]*)$'
+local function parse(head)
+  if not head then return nil end
+  local fields = { string.match(head, HEADER) }
+  if #fields ~= STORED then return nil end
   return fields
 end
 
--- The first eight header fields (through F_RK), which is all the hot paths
--- need: fewer captures, less work for the matcher.
-local HEAD = '^' .. string.rep('([^|]*)|', F_RK)
-local function parse_head(value)
-  if not value then return nil end
-  local fields = { string.match(value, HEAD) }
-  if #fields ~= F_RK then return nil end
+-- Only status, token, attempt and kind: all a claim needs, with half the
+-- captures.
+local HEAD = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|'
+local function parse_head(head)
+  if not head then return nil end
+  local fields = { string.match(head, HEAD) }
+  if #fields ~= F_KIND then return nil end
   return fields
 end
 
@@ -164,41 +169,46 @@ local function merge(cur, l)
   return cur
 end
 
--- A job's current header (nil when there is no job) and its stored value.
+-- A job's current header, or nil when there is no job.
 local function load(id, key)
-  local stored = redis.call('GET', key)
-  local cur = parse(stored)
+  local cur = parse(redis.call('HGET', key, 'h'))
   if cur then merge(cur, parse_lease(redis.call('HGET', K_LEASES, id))) end
-  return cur, stored
+  return cur
 end
 
--- The JSON part of a stored job.
-local function body_of(value)
-  return string.sub(value, string.find(value, '\n', 1, true) + 1)
+-- A job as readers get it: the header they see, a newline, the JSON.
+local function view(key, cur)
+  local out = {}
+  for i = 1, FIELDS do out[i] = cur[i] or '' end
+  return table.concat(out, '|') .. '\n' .. redis.call('HGET', key, 'b')
 end
 
-local function format(fields, body)
-  return table.concat(fields, '|', 1, FIELDS) .. '\n' .. body
+-- Stores a job: its header (the stored fields of `fields`) and body. An
+-- ended job expires at `expires_at`; a job that lived on a TTL and is alive
+-- again (retried) must lose it.
+local function store(key, head, body, expires_at, had_ttl)
+  redis.call('HSET', key, 'h', head, 'b', body)
+  if expires_at then
+    redis.call('PEXPIREAT', key, expires_at)
+  elseif had_ttl then
+    redis.call('PERSIST', key)
+  end
 end
 
--- A stored job as readers get it: with its current header.
-local function view(cur, stored)
-  if cur[F_STATUS] == 'running' then return format(cur, body_of(stored)) end
-  return stored
-end
-
--- A fresh header: what a job carries in a waiting or ended status.
+-- A fresh stored header: what a job carries in a waiting or ended status.
 local function header(status, token, attempt, kind, error_kind, seq, ls, rk)
-  return { status, token or '', attempt, kind, error_kind or '', seq, ls, rk or '',
-    '', '', '', '', '', '', '' }
+  return status .. '|' .. (token or '') .. '|' .. attempt .. '|' .. kind .. '|' ..
+    (error_kind or '') .. '|' .. seq .. '|' .. ls .. '|' .. (rk or '')
 end
 
 -- Events of one script call go out as one stream entry (field `e`), one
 -- line each: job|kind|status|attempt|progress|error kind|time|message (hex).
 local events = {}
 local function emit(id, kind, status, attempt, progress, message_hex, error_kind, at)
-  events[#events + 1] = table.concat({ id, kind, status, attempt, progress or '',
-    error_kind or '', at, message_hex or '' }, '|')
+  -- One concatenation, one string: every table or string a script makes
+  -- costs more than the work it holds.
+  events[#events + 1] = id .. '|' .. kind .. '|' .. status .. '|' .. attempt .. '|' ..
+    (progress or '') .. '|' .. (error_kind or '') .. '|' .. at .. '|' .. (message_hex or '')
 end
 local function publish()
   if #events > 0 then

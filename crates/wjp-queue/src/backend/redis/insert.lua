@@ -18,17 +18,19 @@ for i = 1, n do
   local seq = seq0 + i
   local ls = int(tonumber(created_at) * 1000 + seq % 1000)
   local rk = ready_key(priority, run_at, seq)
-  local value = format(header(status, '', 0, kind, '', int(seq), ls, rk), body)
-  local stored = redis.call('SET', key, value, 'NX', 'GET')
-  local inserted = not stored
-  if stored then
-    local old = parse(stored)
-    if old[F_STATUS] == 'failed' or old[F_STATUS] == 'cancelled' then
-      unindex(id, old[F_STATUS], old[F_RK])
-      redis.call('SET', key, value)
+  local head = header(status, '', 0, kind, '', int(seq), ls, rk)
+  -- The header goes in only if the job is new; the body follows it.
+  local inserted = redis.call('HSETNX', key, 'h', head) == 1
+  if inserted then
+    redis.call('HSET', key, 'b', body)
+  else
+    local old = load(id, key)
+    if not old or old[F_STATUS] == 'failed' or old[F_STATUS] == 'cancelled' then
+      if old then unindex(id, old[F_STATUS], old[F_RK]) end
+      store(key, head, body, false, true)
       inserted = true
     else
-      out[i] = view(merge(old, parse_lease(redis.call('HGET', K_LEASES, id))), stored)
+      out[i] = view(key, old)
     end
   end
   if inserted then

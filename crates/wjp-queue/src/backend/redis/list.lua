@@ -19,10 +19,11 @@ while found < want and scanned < cap do
     local id, score = chunk[i], chunk[i + 1]
     scanned = scanned + 1
     bound = '(' .. score
-    local cur, stored = load(id, PREFIX .. id)
+    local key = PREFIX .. id
+    local cur = load(id, key)
     if cur and (status == '' or cur[F_STATUS] == status) then
       out[#out + 1] = score
-      out[#out + 1] = view(cur, stored)
+      out[#out + 1] = view(key, cur)
       found = found + 1
       if found >= want then break end
     end

@@ -3,7 +3,8 @@
 -- Returns per job its stored form, or false when there is none.
 local out = {}
 for i = 3, #ARGV do
-  local cur, stored = load(ARGV[i], KEYS[JOB_KEYS + i - 2])
-  if cur then out[#out + 1] = view(cur, stored) else out[#out + 1] = false end
+  local key = KEYS[JOB_KEYS + i - 2]
+  local cur = load(ARGV[i], key)
+  if cur then out[#out + 1] = view(key, cur) else out[#out + 1] = false end
 end
 return out
