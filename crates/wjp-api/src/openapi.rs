@@ -125,13 +125,14 @@ fn file_responses(media: &str, description: &str) -> Value {
     }))
 }
 
+/// An event stream. Under OpenAPI 3.1 a `text/event-stream` schema
+/// describes one message as an SSE parser hands it over (`event`, `data`,
+/// `id`); the JSON inside `data` is described with `contentMediaType` and
+/// `contentSchema`, which schema-driven fuzzers check message by message.
 fn sse(description: &str) -> Value {
     json!({
         "description": description,
-        "content": { "text/event-stream": { "schema": {
-            "type": "string",
-            "description": "Server-Sent Events; each `data:` is a JSON JobEvent and each `id:` resumes the stream via Last-Event-ID."
-        } } }
+        "content": { "text/event-stream": { "schema": schema_ref("EventMessage") } }
     })
 }
 
@@ -224,10 +225,12 @@ pub fn document() -> Value {
                     "404": error("Unknown job."), "409": error("The job is not failed or cancelled.") })) },
         "/jobs/{job_id}/events": { "get": op("jobEvents", "events", "Live status and progress of one job (SSE); starts with a snapshot unless resuming, ends when the job ends.",
             json!([job_id, last_event_id[0], last_event_id[1]]), None,
-            json!({ "200": sse("The job's events."), "400": error("Invalid job id, event id or query."), "401": error("API key missing or wrong."), "404": error("Unknown job.") })) },
+            json!({ "200": sse("The job's events."), "400": error("Invalid job id, event id (Last-Event-ID or last_event_id) or query."), "401": error("API key missing or wrong."), "404": error("Unknown job."),
+                    "503": error("The queue backend is unreachable.") })) },
         "/events": { "get": op("events", "events", "Live status and progress of every job (SSE).",
             json!([last_event_id[0], last_event_id[1], query("queue", false, json!({ "type": "string" }), "Only this queue.")]), None,
-            json!({ "200": sse("Every job's events from now on (or after Last-Event-ID)."), "400": error("Unknown queue or invalid event id."), "401": error("API key missing or wrong.") })) },
+            json!({ "200": sse("Every job's events from now on (or after Last-Event-ID)."), "400": error("Unknown queue, invalid event id (Last-Event-ID or last_event_id) or query."), "401": error("API key missing or wrong."),
+                    "503": error("The queue backend is unreachable.") })) },
         "/queues": { "get": op("queues", "queue", "Jobs per queue and status, and the backend in use.", json!([]), None,
             json!({ "200": ok_json("Counts.", json!({ "type": "object", "properties": {
                 "success": { "type": "boolean" }, "backend": { "type": "object" },
@@ -317,10 +320,27 @@ pub fn document() -> Value {
             "queues": { "type": "array", "items": { "type": "string" } }, "concurrency": { "type": "integer" },
             "started_at": { "type": "string", "format": "date-time" }, "heartbeat_at": { "type": "string", "format": "date-time" },
             "current_jobs": { "type": "array", "items": { "type": "string" } }, "expires_at": { "type": "string", "format": "date-time" } } },
-        "JobEvent": { "type": "object", "properties": {
-            "id": { "type": "string" }, "job_id": { "type": "string" }, "queue": { "type": "string" }, "kind": { "type": "string" },
-            "status": schema_ref("Status"), "attempt": { "type": "integer" },
-            "progress": { "type": ["number", "null"] }, "message": nullable_string.clone(),
+        "EventMessage": {
+            "type": "object",
+            "description": "One message of an event stream. `message` events carry a JobEvent; a stream whose resume point the backend no longer knows ends with one `error` event carrying an Error. Each message's `id` resumes the stream via Last-Event-ID. Comment lines keep the connection alive.",
+            "required": ["event", "data"],
+            "oneOf": [
+                { "properties": {
+                    "event": { "const": "message" },
+                    "data": { "type": "string", "contentMediaType": "application/json", "contentSchema": schema_ref("JobEvent") },
+                    "id": { "type": "string" } } },
+                { "properties": {
+                    "event": { "const": "error" },
+                    "data": { "type": "string", "contentMediaType": "application/json", "contentSchema": schema_ref("Error") } } },
+            ] },
+        "JobEvent": { "type": "object", "description": "The data of one message of an event stream: a job's state after a change.",
+            "required": ["id", "job_id", "queue", "kind", "status", "attempt", "progress", "message", "error_kind", "at"],
+            "additionalProperties": false, "properties": {
+            "id": { "type": "string", "description": "The event's cursor (also the message's id); empty in a snapshot when no event exists yet." },
+            "job_id": { "type": "string" }, "queue": { "type": "string" }, "kind": { "type": "string" },
+            "status": schema_ref("Status"), "attempt": { "type": "integer", "minimum": 0 },
+            "progress": { "type": ["number", "null"], "minimum": 0, "maximum": 1 },
+            "message": { "type": ["string", "null"], "description": "The progress message, or a word on the change." },
             "error_kind": nullable_string, "at": { "type": "string", "format": "date-time" } } },
     });
     json!({
