@@ -591,6 +591,14 @@ async fn export(
 ) -> ApiResult<Response> {
     require_kind(&state, spec.kind, spec.what)?;
     let async_mode = flag(q.async_mode.as_deref())?;
+    // Checked here, not left to the job: a queued job would only fail later,
+    // while the client's request was wrong from the start.
+    if !report.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "the body must be a JSON object: the report of an analyze_dxf job",
+        ));
+    }
     let (output, name) = output_file(
         &state,
         q.output_filename.as_deref(),
