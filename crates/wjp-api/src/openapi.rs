@@ -42,6 +42,19 @@ fn ok_json(description: &str, schema: Value) -> Value {
     json!({ "description": description, "content": json_content(schema) })
 }
 
+/// What can be done with the job a response returns: links let tools
+/// (and stateful fuzzing) follow a new job through the other endpoints.
+fn with_job_links(mut response: Value) -> Value {
+    let link = |operation: &str| json!({ "operationId": operation, "parameters": { "job_id": "$response.body#/job_id" } });
+    response["links"] = json!({
+        "GetJob": link("getJob"),
+        "JobEvents": link("jobEvents"),
+        "CancelJob": link("cancelJob"),
+        "RetryJob": link("retryJob"),
+    });
+    response
+}
+
 fn error(description: &str) -> Value {
     ok_json(description, schema_ref("Error"))
 }
@@ -106,6 +119,23 @@ fn op(
         "responses": responses,
     });
     if let Some(body) = body {
+        // Every JSON body goes through the same extractor and limit.
+        if body["content"]["application/json"].is_object() {
+            for (status, description) in [
+                (
+                    "413",
+                    "The JSON body is larger than the limit (default 5 MB).",
+                ),
+                (
+                    "415",
+                    "The body is not sent as Content-Type: application/json.",
+                ),
+            ] {
+                if op["responses"][status].is_null() {
+                    op["responses"][status] = error(description);
+                }
+            }
+        }
         op["requestBody"] = body;
     }
     op
@@ -204,12 +234,13 @@ pub fn document() -> Value {
         "/jobs": {
             "post": op("submitJob", "queue", "Submit a job of any registered kind. An existing job_id returns that job (200) instead of a duplicate (201).", json!([]),
                 Some(json!({ "required": true, "content": json_content(schema_ref("JobRequest")) })),
-                json!({ "201": ok_json("The new job.", schema_ref("Job")), "200": ok_json("The existing job with this job_id.", schema_ref("Job")),
+                json!({ "201": with_job_links(ok_json("The new job.", schema_ref("Job"))),
+                        "200": with_job_links(ok_json("The existing job with this job_id.", schema_ref("Job"))),
                         "400": error("Invalid request (unknown kind or queue, bad field)."), "401": error("API key missing or wrong."),
                         "501": error("A shop job kind this build cannot run yet."), "503": error("The queue backend is unreachable.") })),
             "get": op("listJobs", "queue", "Job history, newest first, paginated.",
                 json!([query("queue", false, json!({ "type": "string" }), "Only this queue."),
-                       query("status", false, schema_ref("Status"), "Only this status."),
+                       query("status", false, json!({ "anyOf": [schema_ref("Status"), { "const": "" }] }), "Only this status (empty: any, as a form sends it)."),
                        query("limit", false, json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 50 }), "Page size."),
                        query("cursor", false, json!({ "type": "string" }), "next_cursor of the previous page.")]), None,
                 json!({ "200": ok_json("A page of jobs.", schema_ref("JobPage")), "400": error("Invalid filter."), "401": error("API key missing or wrong.") }))
