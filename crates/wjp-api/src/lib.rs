@@ -87,17 +87,27 @@ pub struct ApiArgs {
     /// finish before they are handed back to the queue.
     #[arg(long, default_value_t = 30.0)]
     pub shutdown_grace_secs: f64,
+    // 20 s: a request head is a few hundred bytes that an honest client
+    // sends at once even over a poor link; a dashboard polling every few
+    // seconds still reuses its connection; idle and trickling connections
+    // give their slot back soon.
     /// Seconds a client gets to send a request's line and headers, counted
     /// from when the server starts waiting for them: on a new connection,
     /// and between the requests of a kept-alive one (so it is also how long
     /// an idle connection stays open). Then the connection is closed.
     #[arg(long, env = "WJP_HEADER_READ_TIMEOUT_SECS", default_value_t = 20.0)]
     pub header_read_timeout_secs: f64,
+    // 30 s between pieces: a working upload never pauses that long. The
+    // whole body is not bounded: 50 MB over a slow link may rightly take
+    // minutes.
     /// Longest pause, in seconds, between two pieces of a request body (not
     /// the whole body: a large upload on a slow link keeps going as long as
     /// bytes keep arriving). A stalled body is answered 408.
     #[arg(long, env = "WJP_BODY_READ_TIMEOUT_SECS", default_value_t = 30.0)]
     pub body_read_timeout_secs: f64,
+    // 1024: far more than a shop's clients open (the web app, a few
+    // dashboards each holding an event stream), few enough that a flood
+    // costs a bounded amount of memory and file descriptors.
     /// Connections served at once (event streams included); further clients
     /// wait in the listen backlog until one closes. Keep it below the open
     /// files limit (`ulimit -n`).
@@ -309,6 +319,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let config = ApiConfig::from_args(args)?;
     let connections = Connections::of(&config);
+    warn_if_files_run_out(config.max_connections);
     let token = CancellationToken::new();
     let metrics = Arc::new(Metrics::default());
     let app = build(
@@ -451,6 +462,29 @@ impl Connections {
         // No new connections from here on.
         drop(listener);
         graceful.shutdown().await;
+    }
+}
+
+/// Each connection is a file descriptor: with a cap above the process's
+/// open files limit, a flood would meet "too many open files" (accepts
+/// failing, and the database too) before the cap. Said at start-up, when it
+/// can be fixed, rather than found during the flood.
+fn warn_if_files_run_out(max_connections: usize) {
+    // Files the server holds besides connections: database, logs, uploads.
+    const SPARE: usize = 64;
+    let limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+            line.split_whitespace().nth(3)?.parse::<usize>().ok()
+        });
+    if let Some(limit) = limit.filter(|l| max_connections + SPARE > *l) {
+        tracing::warn!(
+            max_connections,
+            open_files_limit = limit,
+            "--max-connections is near or above the open files limit: raise the limit \
+             (ulimit -n, LimitNOFILE=) or lower --max-connections"
+        );
     }
 }
 
