@@ -342,7 +342,9 @@ pub fn document() -> Value {
         "CancelResult": { "type": "object", "required": ["success", "job_id", "outcome"], "properties": {
             "success": { "type": "boolean" }, "job_id": { "type": "string" },
             "outcome": { "type": "string", "enum": ["cancelled", "requested", "already_ended"] },
-            "message": { "type": "string" }, "status": schema_ref("Status"), "job": schema_ref("Job") } },
+            "message": { "type": "string" },
+            "status": { "oneOf": [schema_ref("Status"), { "type": "null" }], "description": "The job's status after the cancel; null when its record is already gone (a failure_ttl of 0)." },
+            "job": { "oneOf": [schema_ref("Job"), { "type": "null" }], "description": "The job after the cancel; null when its record is already gone." } } },
         "QueueCounts": { "type": "object", "properties": {
             "name": { "type": "string" }, "scheduled": { "type": "integer" }, "queued": { "type": "integer" },
             "running": { "type": "integer" }, "completed": { "type": "integer" }, "failed": { "type": "integer" },
