@@ -71,7 +71,9 @@ fn async_mode() -> Value {
     query(
         "async_mode",
         false,
-        json!({ "type": "boolean", "default": false }),
+        // Forms send an empty value for "off", and the old service took
+        // the usual spellings of a yes or no (in any case).
+        json!({ "anyOf": [{ "type": "boolean" }, { "type": "string", "enum": ["", "0", "1", "yes", "no", "on", "off"] }], "default": false }),
         "Enqueue the job and answer its id instead of waiting for the result. When the queue backend is unreachable the request runs synchronously and is answered like a sync one.",
     )
 }

@@ -231,6 +231,24 @@ async fn csv_analysis_takes_the_file_and_the_report() {
         .unwrap();
     let (status, body) = status_json(r).await;
     assert_eq!((status, error_code(&body)), (400, "invalid_json"));
+
+    // JSON, but not a report (found by the fuzzer: `""` was taken).
+    for report in ["\"\"", "null", "[1]", "7"] {
+        let r = s
+            .client
+            .post(s.url("/csv/ai-analysis"))
+            .query(&[("report", report)])
+            .multipart(form())
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = status_json(r).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (400, "invalid_json"),
+            "{report}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
