@@ -2,14 +2,18 @@
 //! 1. **JSON errors**: any error response the framework made itself (404 of
 //!    an unknown path, 405, 413 of a body limit) becomes the JSON error shape;
 //! 2. **metrics**: requests and latencies by route template;
-//! 3. **panic catching**: a panicking handler answers 500 JSON, never a
+//! 3. **body pace**: a request body that stalls longer than
+//!    `--body-read-timeout-secs` fails, and is answered 408;
+//! 4. **panic catching**: a panicking handler answers 500 JSON, never a
 //!    dropped connection;
-//! 4. **CORS** (only with configured origins: the default is same origin);
-//! 5. **API key**, on everything but `/health`, the dashboard page and its
+//! 5. **CORS** (only with configured origins: the default is same origin);
+//! 6. **API key**, on everything but `/health`, the dashboard page and its
 //!    assets (they hold no data; the page sends the key itself), and CORS
 //!    preflights;
-//! 6. the **body limit** of JSON requests (upload routes set their own).
+//! 7. the **body limit** of JSON requests (upload routes set their own).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -19,8 +23,10 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use http_body_util::BodyExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::timeout::{TimeoutBody, TimeoutError};
 
 use crate::error::{error_body, ApiError};
 use crate::AppState;
@@ -36,6 +42,7 @@ pub fn apply(routes: Router<AppState>, state: AppState) -> anyhow::Result<Router
     }
     Ok(router
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(state.clone(), body_pace))
         .layer(middleware::from_fn_with_state(state, record_metrics))
         .layer(middleware::from_fn(json_errors)))
 }
@@ -132,6 +139,44 @@ async fn require_key(State(state): State<AppState>, request: Request, next: Next
             response
         }
     }
+}
+
+/// Bounds how slowly a request body may arrive. tower-http's `TimeoutBody`
+/// fails a body that sends nothing for the timeout while it is being read
+/// (time the handler spends between reads, writing to disk, does not
+/// count), so uploads of any size keep going while bytes flow. Whatever
+/// extractor read the body (JSON, multipart) turns the failure into its own
+/// 400; the flag makes the answer a 408 that says what happened, and the
+/// connection is closed since the rest of the body was never read.
+async fn body_pace(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let timeout = state.config.body_read_timeout;
+    let stalled = Arc::new(AtomicBool::new(false));
+    let seen = stalled.clone();
+    let request = request.map(|body| {
+        Body::new(TimeoutBody::new(timeout, body).map_err(move |e| {
+            if e.is::<TimeoutError>() {
+                seen.store(true, Ordering::Relaxed);
+            }
+            e
+        }))
+    });
+    let response = next.run(request).await;
+    if !stalled.load(Ordering::Relaxed) {
+        return response;
+    }
+    let mut response = ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_body_timeout",
+        format!(
+            "the request body stalled: nothing arrived for {} s",
+            timeout.as_secs_f64()
+        ),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -429,9 +429,20 @@ async fn csv_analysis(
     let async_mode = flag(q.async_mode.as_deref())?;
     let report = match q.report.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
         None => Value::Null,
-        Some(text) => serde_json::from_str::<Value>(text).map_err(|e| {
-            ApiError::bad_request("invalid_json", format!("report is not valid JSON: {e}"))
-        })?,
+        Some(text) => {
+            let report = serde_json::from_str::<Value>(text).map_err(|e| {
+                ApiError::bad_request("invalid_json", format!("report is not valid JSON: {e}"))
+            })?;
+            // An analysis report is an object; anything else is the
+            // client's mistake, better said now than by the job.
+            if !report.is_object() {
+                return Err(ApiError::bad_request(
+                    "invalid_json",
+                    "report must be a JSON object (an analysis report)",
+                ));
+            }
+            report
+        }
     };
     let saved = save_field(
         &mut multipart,
@@ -591,6 +602,14 @@ async fn export(
 ) -> ApiResult<Response> {
     require_kind(&state, spec.kind, spec.what)?;
     let async_mode = flag(q.async_mode.as_deref())?;
+    // Checked here, not left to the job: a queued job would only fail later,
+    // while the client's request was wrong from the start.
+    if !report.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "the body must be a JSON object: the report of an analyze_dxf job",
+        ));
+    }
     let (output, name) = output_file(
         &state,
         q.output_filename.as_deref(),

@@ -87,6 +87,32 @@ pub struct ApiArgs {
     /// finish before they are handed back to the queue.
     #[arg(long, default_value_t = 30.0)]
     pub shutdown_grace_secs: f64,
+    // 20 s: a request head is a few hundred bytes that an honest client
+    // sends at once even over a poor link; a dashboard polling every few
+    // seconds still reuses its connection; idle and trickling connections
+    // give their slot back soon.
+    /// Seconds a client gets to send a request's line and headers, counted
+    /// from when the server starts waiting for them: on a new connection,
+    /// and between the requests of a kept-alive one (so it is also how long
+    /// an idle connection stays open). Then the connection is closed.
+    #[arg(long, env = "WJP_HEADER_READ_TIMEOUT_SECS", default_value_t = 20.0)]
+    pub header_read_timeout_secs: f64,
+    // 30 s between pieces: a working upload never pauses that long. The
+    // whole body is not bounded: 50 MB over a slow link may rightly take
+    // minutes.
+    /// Longest pause, in seconds, between two pieces of a request body (not
+    /// the whole body: a large upload on a slow link keeps going as long as
+    /// bytes keep arriving). A stalled body is answered 408.
+    #[arg(long, env = "WJP_BODY_READ_TIMEOUT_SECS", default_value_t = 30.0)]
+    pub body_read_timeout_secs: f64,
+    // 1024: far more than a shop's clients open (the web app, a few
+    // dashboards each holding an event stream), few enough that a flood
+    // costs a bounded amount of memory and file descriptors.
+    /// Connections served at once (event streams included); further clients
+    /// wait in the listen backlog until one closes. Keep it below the open
+    /// files limit (`ulimit -n`).
+    #[arg(long, env = "WJP_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
 }
 
 /// What the router needs besides the queue: the safety settings.
@@ -98,6 +124,13 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Interval of SSE keep-alive comments.
     pub keep_alive: Duration,
+    /// How long a client may take to send a request's headers (and how long
+    /// an idle connection is kept).
+    pub header_read_timeout: Duration,
+    /// Longest pause between two pieces of a request body.
+    pub body_read_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
 }
 
 impl Default for ApiConfig {
@@ -108,6 +141,9 @@ impl Default for ApiConfig {
             max_upload_bytes: 50_000_000,
             max_body_bytes: 5_000_000,
             keep_alive: Duration::from_secs(15),
+            header_read_timeout: Duration::from_secs(20),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 1024,
         }
     }
 }
@@ -120,6 +156,22 @@ impl ApiConfig {
             }
             Ok((v * 1e6) as u64)
         };
+        // Zero would close every connection at once, and more than an hour
+        // is no protection at all: both are mistakes worth refusing.
+        let secs = |name: &str, v: f64| -> anyhow::Result<Duration> {
+            Duration::try_from_secs_f64(v)
+                .ok()
+                .filter(|d| !d.is_zero() && *d <= Duration::from_secs(3600))
+                .with_context(|| {
+                    format!("--{name} must be more than 0 and at most 3600 seconds, got {v}")
+                })
+        };
+        if !(1..=1_000_000).contains(&args.max_connections) {
+            bail!(
+                "--max-connections must be between 1 and 1000000, got {}",
+                args.max_connections
+            );
+        }
         Ok(ApiConfig {
             api_key: args
                 .api_key
@@ -136,6 +188,9 @@ impl ApiConfig {
             max_upload_bytes: mb("max-upload-mb", args.max_upload_mb)?,
             max_body_bytes: usize::try_from(mb("max-body-mb", args.max_body_mb)?)?,
             keep_alive: Duration::from_secs(15),
+            header_read_timeout: secs("header-read-timeout-secs", args.header_read_timeout_secs)?,
+            body_read_timeout: secs("body-read-timeout-secs", args.body_read_timeout_secs)?,
+            max_connections: args.max_connections,
         })
     }
 }
@@ -263,6 +318,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let config = ApiConfig::from_args(args)?;
+    let connections = Connections::of(&config);
+    warn_if_files_run_out(config.max_connections);
     let token = CancellationToken::new();
     let metrics = Arc::new(Metrics::default());
     let app = build(
@@ -316,9 +373,7 @@ pub async fn serve(
         shutdown.await;
         signal_token.cancel();
     });
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(token.clone().cancelled_owned())
-        .await;
+    connections.serve(listener, app, &token).await;
     // Whatever ended the server ends the workers too.
     token.cancel();
     if let Some(workers) = workers {
@@ -328,9 +383,127 @@ pub async fn serve(
             Err(e) => tracing::error!(error = %e, "the in-process workers panicked"),
         }
     }
-    served.context("serving HTTP")?;
     tracing::info!("the HTTP API stopped");
     Ok(())
+}
+
+/// The accept loop. `axum::serve` sets no header-read timeout and takes
+/// every connection it is offered, so a client trickling header bytes (or
+/// sending none) would hold a connection and a task for ever, and enough
+/// of them would exhaust the open files limit.
+struct Connections {
+    http: hyper::server::conn::http1::Builder,
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl Connections {
+    fn of(config: &ApiConfig) -> Connections {
+        let mut http = hyper::server::conn::http1::Builder::new();
+        // hyper's timeout starts whenever it waits for a request head: on a
+        // new connection that sends nothing, mid-header, and between the
+        // requests of a kept-alive connection. It needs a timer to run.
+        http.timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(config.header_read_timeout);
+        Connections {
+            http,
+            slots: Arc::new(tokio::sync::Semaphore::new(config.max_connections)),
+        }
+    }
+
+    /// Serves until `shutdown` is cancelled; then stops accepting and
+    /// waits for the open connections: requests in flight finish, idle
+    /// connections close, event streams end on `shutdown` themselves.
+    async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        app: Router,
+        shutdown: &CancellationToken,
+    ) {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        loop {
+            // A free slot first, then a connection. When every slot is
+            // taken the server stops accepting: new clients wait in the
+            // kernel's listen backlog (bounded by the kernel, costing this
+            // process nothing) and are served as soon as a connection
+            // closes, which the header-read timeout makes happen soon for
+            // idle ones. Accepting and closing at once instead would turn
+            // a burst of honest clients into errors and retry storms.
+            let slot = tokio::select! {
+                slot = self.slots.clone().acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break, // never closed
+                },
+                _ = shutdown.cancelled() => break,
+            };
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        accept_failed(e, shutdown).await;
+                        continue;
+                    }
+                },
+                _ = shutdown.cancelled() => break,
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app.clone());
+            let connection = graceful.watch(
+                self.http
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
+            tokio::spawn(async move {
+                // Timeouts, resets and malformed requests end here; they
+                // are the client's business, not worth more than a trace.
+                if let Err(e) = connection.await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                drop(slot);
+            });
+        }
+        // No new connections from here on.
+        drop(listener);
+        graceful.shutdown().await;
+    }
+}
+
+/// Each connection is a file descriptor: with a cap above the process's
+/// open files limit, a flood would meet "too many open files" (accepts
+/// failing, and the database too) before the cap. Said at start-up, when it
+/// can be fixed, rather than found during the flood.
+fn warn_if_files_run_out(max_connections: usize) {
+    // Files the server holds besides connections: database, logs, uploads.
+    const SPARE: usize = 64;
+    let limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+            line.split_whitespace().nth(3)?.parse::<usize>().ok()
+        });
+    if let Some(limit) = limit.filter(|l| max_connections + SPARE > *l) {
+        tracing::warn!(
+            max_connections,
+            open_files_limit = limit,
+            "--max-connections is near or above the open files limit: raise the limit \
+             (ulimit -n, LimitNOFILE=) or lower --max-connections"
+        );
+    }
+}
+
+/// After a failed accept: errors of one connection (the client gave up
+/// before it was accepted) are skipped; others (out of file descriptors)
+/// are logged and retried after a pause rather than spinning.
+async fn accept_failed(e: std::io::Error, shutdown: &CancellationToken) {
+    use std::io::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "cannot accept connections; retrying in a second");
+    tokio::select! {
+        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        _ = shutdown.cancelled() => {}
+    }
 }
 
 /// Runs the in-process workers until shutdown. A worker that needs a

@@ -42,6 +42,19 @@ fn ok_json(description: &str, schema: Value) -> Value {
     json!({ "description": description, "content": json_content(schema) })
 }
 
+/// What can be done with the job a response returns: links let tools
+/// (and stateful fuzzing) follow a new job through the other endpoints.
+fn with_job_links(mut response: Value) -> Value {
+    let link = |operation: &str| json!({ "operationId": operation, "parameters": { "job_id": "$response.body#/job_id" } });
+    response["links"] = json!({
+        "GetJob": link("getJob"),
+        "JobEvents": link("jobEvents"),
+        "CancelJob": link("cancelJob"),
+        "RetryJob": link("retryJob"),
+    });
+    response
+}
+
 fn error(description: &str) -> Value {
     ok_json(description, schema_ref("Error"))
 }
@@ -58,7 +71,9 @@ fn async_mode() -> Value {
     query(
         "async_mode",
         false,
-        json!({ "type": "boolean", "default": false }),
+        // Forms send an empty value for "off", and the old service took
+        // the usual spellings of a yes or no (in any case).
+        json!({ "anyOf": [{ "type": "boolean" }, { "type": "string", "enum": ["", "0", "1", "yes", "no", "on", "off"] }], "default": false }),
         "Enqueue the job and answer its id instead of waiting for the result. When the queue backend is unreachable the request runs synchronously and is answered like a sync one.",
     )
 }
@@ -106,6 +121,23 @@ fn op(
         "responses": responses,
     });
     if let Some(body) = body {
+        // Every JSON body goes through the same extractor and limit.
+        if body["content"]["application/json"].is_object() {
+            for (status, description) in [
+                (
+                    "413",
+                    "The JSON body is larger than the limit (default 5 MB).",
+                ),
+                (
+                    "415",
+                    "The body is not sent as Content-Type: application/json.",
+                ),
+            ] {
+                if op["responses"][status].is_null() {
+                    op["responses"][status] = error(description);
+                }
+            }
+        }
         op["requestBody"] = body;
     }
     op
@@ -125,13 +157,14 @@ fn file_responses(media: &str, description: &str) -> Value {
     }))
 }
 
+/// An event stream. Under OpenAPI 3.1 a `text/event-stream` schema
+/// describes one message as an SSE parser hands it over (`event`, `data`,
+/// `id`); the JSON inside `data` is described with `contentMediaType` and
+/// `contentSchema`, which schema-driven fuzzers check message by message.
 fn sse(description: &str) -> Value {
     json!({
         "description": description,
-        "content": { "text/event-stream": { "schema": {
-            "type": "string",
-            "description": "Server-Sent Events; each `data:` is a JSON JobEvent and each `id:` resumes the stream via Last-Event-ID."
-        } } }
+        "content": { "text/event-stream": { "schema": schema_ref("EventMessage") } }
     })
 }
 
@@ -163,7 +196,8 @@ pub fn document() -> Value {
                    query("threshold", false, json!({ "type": "number" }), "Binarisation threshold."), async_mode()]),
             Some(multipart("image_file", "The image.")), file_responses("application/dxf", "The DXF file")) },
         "/csv/ai-analysis": { "post": op("csvAnalysis", "shop", "Analyse a components CSV export (job kind analyze_csv).",
-            json!([query("report", false, json!({ "type": "string" }), "The analysis report, as JSON text."), async_mode()]),
+            json!([json!({ "name": "report", "in": "query", "required": false, "description": "The analysis report, as JSON text.",
+                     "content": { "application/json": { "schema": { "type": "object" } } } }), async_mode()]),
             Some(multipart("csv_file", "The CSV file.")),
             domain_errors(json!({ "200": ok_json("The CSV analysis object, the queued job, or the failure.", json!({ "type": "object" })),
                                   "413": error("The upload is larger than the limit.") }))) },
@@ -173,7 +207,7 @@ pub fn document() -> Value {
                     "400": error("No `file` field."), "401": error("API key missing or wrong."),
                     "413": error("The upload is larger than the limit (default 50 MB).") })) },
         "/nest": { "post": op("nest", "shop", "Nest the parts of a drawing on a sheet (job kind nest).",
-            json!([query("dxf_path", true, json!({ "type": "string" }), "A file in the managed folders; relative paths are taken in uploads."),
+            json!([query("dxf_path", true, json!({ "type": "string", "minLength": 1 }), "A file in the managed folders; relative paths are taken in uploads."),
                    query("sheet_width", true, json!({ "type": "number" }), "mm"),
                    query("sheet_height", true, json!({ "type": "number" }), "mm"),
                    query("gap", false, json!({ "type": "number", "default": 3.0 }), "mm between parts"),
@@ -181,7 +215,7 @@ pub fn document() -> Value {
             None, domain_errors(json!({ "200": ok_json("{success, result}, the queued job, or the failure.",
                 json!({ "oneOf": [schema_ref("Result"), schema_ref("Queued"), schema_ref("Error")] })) }))) },
         "/gcode": { "post": op("gcode", "shop", "Generate G-code for a drawing (job kind generate_gcode).",
-            json!([query("dxf_path", true, json!({ "type": "string" }), "A file in the managed folders; relative paths are taken in uploads."),
+            json!([query("dxf_path", true, json!({ "type": "string", "minLength": 1 }), "A file in the managed folders; relative paths are taken in uploads."),
                    query("material", false, json!({ "type": "string", "default": "steel" }), "Material name."),
                    query("thickness", false, json!({ "type": "number", "default": 6.0 }), "mm"),
                    query("kerf", false, json!({ "type": "number", "default": 1.1 }), "mm"), async_mode()]),
@@ -202,12 +236,13 @@ pub fn document() -> Value {
         "/jobs": {
             "post": op("submitJob", "queue", "Submit a job of any registered kind. An existing job_id returns that job (200) instead of a duplicate (201).", json!([]),
                 Some(json!({ "required": true, "content": json_content(schema_ref("JobRequest")) })),
-                json!({ "201": ok_json("The new job.", schema_ref("Job")), "200": ok_json("The existing job with this job_id.", schema_ref("Job")),
+                json!({ "201": with_job_links(ok_json("The new job.", schema_ref("Job"))),
+                        "200": with_job_links(ok_json("The existing job with this job_id.", schema_ref("Job"))),
                         "400": error("Invalid request (unknown kind or queue, bad field)."), "401": error("API key missing or wrong."),
                         "501": error("A shop job kind this build cannot run yet."), "503": error("The queue backend is unreachable.") })),
             "get": op("listJobs", "queue", "Job history, newest first, paginated.",
                 json!([query("queue", false, json!({ "type": "string" }), "Only this queue."),
-                       query("status", false, schema_ref("Status"), "Only this status."),
+                       query("status", false, json!({ "anyOf": [schema_ref("Status"), { "const": "" }] }), "Only this status (empty: any, as a form sends it)."),
                        query("limit", false, json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 50 }), "Page size."),
                        query("cursor", false, json!({ "type": "string" }), "next_cursor of the previous page.")]), None,
                 json!({ "200": ok_json("A page of jobs.", schema_ref("JobPage")), "400": error("Invalid filter."), "401": error("API key missing or wrong.") }))
@@ -224,10 +259,12 @@ pub fn document() -> Value {
                     "404": error("Unknown job."), "409": error("The job is not failed or cancelled.") })) },
         "/jobs/{job_id}/events": { "get": op("jobEvents", "events", "Live status and progress of one job (SSE); starts with a snapshot unless resuming, ends when the job ends.",
             json!([job_id, last_event_id[0], last_event_id[1]]), None,
-            json!({ "200": sse("The job's events."), "400": error("Invalid job id, event id or query."), "401": error("API key missing or wrong."), "404": error("Unknown job.") })) },
+            json!({ "200": sse("The job's events."), "400": error("Invalid job id, event id (Last-Event-ID or last_event_id) or query."), "401": error("API key missing or wrong."), "404": error("Unknown job."),
+                    "503": error("The queue backend is unreachable.") })) },
         "/events": { "get": op("events", "events", "Live status and progress of every job (SSE).",
             json!([last_event_id[0], last_event_id[1], query("queue", false, json!({ "type": "string" }), "Only this queue.")]), None,
-            json!({ "200": sse("Every job's events from now on (or after Last-Event-ID)."), "400": error("Unknown queue or invalid event id."), "401": error("API key missing or wrong.") })) },
+            json!({ "200": sse("Every job's events from now on (or after Last-Event-ID)."), "400": error("Unknown queue, invalid event id (Last-Event-ID or last_event_id) or query."), "401": error("API key missing or wrong."),
+                    "503": error("The queue backend is unreachable.") })) },
         "/queues": { "get": op("queues", "queue", "Jobs per queue and status, and the backend in use.", json!([]), None,
             json!({ "200": ok_json("Counts.", json!({ "type": "object", "properties": {
                 "success": { "type": "boolean" }, "backend": { "type": "object" },
@@ -251,7 +288,7 @@ pub fn document() -> Value {
             "backend": { "type": "string" }, "backend_available": { "type": "boolean" } } },
         "Status": { "type": "string", "enum": ["scheduled", "queued", "running", "completed", "failed", "cancelled"] },
         "DxfRequest": { "type": "object", "required": ["dxf_path"], "additionalProperties": true, "properties": {
-            "dxf_path": { "type": "string", "description": "A file in the managed folders (uploads, data, output); a relative path is taken in uploads." },
+            "dxf_path": { "type": "string", "minLength": 1, "description": "A file in the managed folders (uploads, data, output); a relative path is taken in uploads." },
             "material": { "type": "string" }, "thickness": { "type": "number" }, "kerf": { "type": "number" },
             "quality": { "type": "integer" }, "normalize": { "type": "boolean" },
             "target_frame_w": { "type": "number" }, "target_frame_h": { "type": "number" },
@@ -280,14 +317,14 @@ pub fn document() -> Value {
             "kind": { "type": "string", "description": "A registered job kind (noop, sleep, analyze_dxf, ...)." },
             "payload": { "description": "The handler's input." },
             "queue": { "type": "string", "description": "Default: the kind's queue." },
-            "priority": { "type": "integer", "description": "Higher runs first." },
-            "delay": { "type": "number", "description": "Seconds before the job may run." },
-            "timeout": { "type": "number", "description": "Seconds the handler may run." },
-            "max_attempts": { "type": "integer", "minimum": 1 },
-            "job_id": { "type": "string", "description": "An id of your own; submitting it again returns the same job." },
-            "result_ttl": { "type": "number", "description": "Seconds a completed job's result is kept." },
-            "failure_ttl": { "type": "number", "description": "Seconds a failed or cancelled job is kept." },
-            "backoff": { "type": "number", "description": "Seconds before the first retry; doubles each time." } } },
+            "priority": { "type": "integer", "minimum": -2147483648, "maximum": 2147483647, "description": "Higher runs first." },
+            "delay": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds before the job may run (at most a year)." },
+            "timeout": { "type": "number", "minimum": 0.001, "maximum": 31622400, "description": "Seconds the handler may run (at most a year)." },
+            "max_attempts": { "type": "integer", "minimum": 1, "maximum": 100 },
+            "job_id": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$", "description": "An id of your own; submitting it again returns the same job." },
+            "result_ttl": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds a completed job's result is kept (at most a year)." },
+            "failure_ttl": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds a failed or cancelled job is kept (at most a year)." },
+            "backoff": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds before the first retry; doubles each time." } } },
         "Job": { "type": "object", "required": ["job_id", "status", "progress", "result", "error", "created_at", "completed_at"], "properties": {
             "job_id": { "type": "string" }, "status": schema_ref("Status"),
             "progress": { "type": ["number", "null"], "minimum": 0, "maximum": 1 },
@@ -307,7 +344,9 @@ pub fn document() -> Value {
         "CancelResult": { "type": "object", "required": ["success", "job_id", "outcome"], "properties": {
             "success": { "type": "boolean" }, "job_id": { "type": "string" },
             "outcome": { "type": "string", "enum": ["cancelled", "requested", "already_ended"] },
-            "message": { "type": "string" }, "status": schema_ref("Status"), "job": schema_ref("Job") } },
+            "message": { "type": "string" },
+            "status": { "oneOf": [schema_ref("Status"), { "type": "null" }], "description": "The job's status after the cancel; null when its record is already gone (a failure_ttl of 0)." },
+            "job": { "oneOf": [schema_ref("Job"), { "type": "null" }], "description": "The job after the cancel; null when its record is already gone." } } },
         "QueueCounts": { "type": "object", "properties": {
             "name": { "type": "string" }, "scheduled": { "type": "integer" }, "queued": { "type": "integer" },
             "running": { "type": "integer" }, "completed": { "type": "integer" }, "failed": { "type": "integer" },
@@ -317,10 +356,27 @@ pub fn document() -> Value {
             "queues": { "type": "array", "items": { "type": "string" } }, "concurrency": { "type": "integer" },
             "started_at": { "type": "string", "format": "date-time" }, "heartbeat_at": { "type": "string", "format": "date-time" },
             "current_jobs": { "type": "array", "items": { "type": "string" } }, "expires_at": { "type": "string", "format": "date-time" } } },
-        "JobEvent": { "type": "object", "properties": {
-            "id": { "type": "string" }, "job_id": { "type": "string" }, "queue": { "type": "string" }, "kind": { "type": "string" },
-            "status": schema_ref("Status"), "attempt": { "type": "integer" },
-            "progress": { "type": ["number", "null"] }, "message": nullable_string.clone(),
+        "EventMessage": {
+            "type": "object",
+            "description": "One message of an event stream. `message` events carry a JobEvent; a stream whose resume point the backend no longer knows ends with one `error` event carrying an Error. Each message's `id` resumes the stream via Last-Event-ID. Comment lines keep the connection alive.",
+            "required": ["event", "data"],
+            "oneOf": [
+                { "properties": {
+                    "event": { "const": "message" },
+                    "data": { "type": "string", "contentMediaType": "application/json", "contentSchema": schema_ref("JobEvent") },
+                    "id": { "type": "string" } } },
+                { "properties": {
+                    "event": { "const": "error" },
+                    "data": { "type": "string", "contentMediaType": "application/json", "contentSchema": schema_ref("Error") } } },
+            ] },
+        "JobEvent": { "type": "object", "description": "The data of one message of an event stream: a job's state after a change.",
+            "required": ["id", "job_id", "queue", "kind", "status", "attempt", "progress", "message", "error_kind", "at"],
+            "additionalProperties": false, "properties": {
+            "id": { "type": "string", "description": "The event's cursor (also the message's id); empty in a snapshot when no event exists yet." },
+            "job_id": { "type": "string" }, "queue": { "type": "string" }, "kind": { "type": "string" },
+            "status": schema_ref("Status"), "attempt": { "type": "integer", "minimum": 0 },
+            "progress": { "type": ["number", "null"], "minimum": 0, "maximum": 1 },
+            "message": { "type": ["string", "null"], "description": "The progress message, or a word on the change." },
             "error_kind": nullable_string, "at": { "type": "string", "format": "date-time" } } },
     });
     json!({

@@ -11,6 +11,10 @@ use crate::support::Server;
 #[derive(Debug, Clone)]
 struct Message {
     id: Option<String>,
+    /// The `event:` field (absent: a plain `message`).
+    event: Option<String>,
+    /// The raw `data:` text, and the same as JSON.
+    text: String,
     data: Value,
 }
 
@@ -35,10 +39,13 @@ impl Reader {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
                 let mut id = None;
+                let mut event = None;
                 let mut data = String::new();
                 for line in block.lines() {
                     if let Some(v) = line.strip_prefix("id:") {
                         id = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        event = Some(v.trim().to_owned());
                     } else if let Some(v) = line.strip_prefix("data:") {
                         data.push_str(v.trim_start());
                     }
@@ -46,8 +53,13 @@ impl Reader {
                 if data.is_empty() {
                     continue; // a keep-alive comment
                 }
-                let data = serde_json::from_str(&data).expect("SSE data is JSON");
-                return Some(Message { id, data });
+                let json = serde_json::from_str(&data).expect("SSE data is JSON");
+                return Some(Message {
+                    id,
+                    event,
+                    text: data,
+                    data: json,
+                });
             }
             let chunk = tokio::time::timeout(Duration::from_secs(180), self.body.next())
                 .await
@@ -220,5 +232,123 @@ async fn a_bad_event_id_is_refused_before_the_stream_starts() {
             body["error"].as_str().unwrap().contains("__main__"),
             "{body}"
         );
+    }
+}
+
+/// The stream's messages, checked against what the API publishes for them
+/// in /openapi.json: each message (event name, data, id) against the
+/// stream's schema, and its data against the schema the message names for
+/// it. The fuzzer checks the same, but only on the few streams it happens
+/// to open; here a job's whole life goes through both endpoints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_messages_match_the_published_schema() {
+    let s = Server::start().await;
+    let (status, doc) = s.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    let mut message_schema = None;
+    for path in ["/events", "/jobs/{job_id}/events"] {
+        let schema = &doc["paths"][path]["get"]["responses"]["200"]["content"]["text/event-stream"]
+            ["schema"];
+        assert!(schema.is_object(), "{path} documents no stream schema");
+        assert!(
+            message_schema.get_or_insert(schema.clone()) == schema,
+            "the two streams differ"
+        );
+    }
+    // A reference resolves against the whole document: validate with the
+    // document's components beside the schema.
+    let validator = |schema: &Value| {
+        let mut schema = schema.clone();
+        schema["components"] = doc["components"].clone();
+        jsonschema::draft202012::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .expect("a valid JSON Schema")
+    };
+    let message = validator(&message_schema.unwrap());
+    // The schema the stream's plain messages give their JSON data.
+    let message_ref = doc["paths"]["/events"]["get"]["responses"]["200"]["content"]
+        ["text/event-stream"]["schema"]["$ref"]
+        .as_str()
+        .expect("the stream schema is a component")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let branches = doc["components"]["schemas"][&message_ref]["oneOf"]
+        .as_array()
+        .expect("message kinds");
+    let data_schema = branches
+        .iter()
+        .find(|b| b["properties"]["event"]["const"] == "message")
+        .map(|b| b["properties"]["data"].clone())
+        .expect("a schema for plain messages");
+    assert_eq!(data_schema["contentMediaType"], "application/json");
+    let data = validator(&data_schema["contentSchema"]);
+    // Neither accepts anything.
+    assert!(!message.is_valid(&json!({ "event": "message", "data": 1 })));
+    assert!(!data.is_valid(&json!({ "job_id": 1 })));
+    assert!(!data.is_valid(&json!({})));
+
+    let r = s.client.get(s.url("/events")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let mut global = Reader::new(r);
+    let (status, job) = s
+        .post(
+            "/jobs",
+            json!({ "kind": "sleep", "payload": { "seconds": 1 } }),
+        )
+        .await;
+    assert_eq!(status, 201, "{job}");
+    let id = job["job_id"].as_str().unwrap().to_owned();
+    let r = s
+        .client
+        .get(s.url(&format!("/jobs/{id}/events")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut one = Reader::new(r);
+    let mut messages = Vec::new();
+    while let Some(m) = one.next().await {
+        messages.push(m);
+    }
+    loop {
+        let m = global.next().await.expect("the global stream ended");
+        let done = m.data["job_id"] == id.as_str() && m.data["status"] == "completed";
+        messages.push(m);
+        if done {
+            break;
+        }
+    }
+    let statuses: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m.data["status"].as_str())
+        .collect();
+    for wanted in ["queued", "running", "completed"] {
+        assert!(
+            statuses.contains(&wanted),
+            "no {wanted} event: {statuses:?}"
+        );
+    }
+    let problems = |v: &jsonschema::Validator, instance: &Value| -> Vec<String> {
+        v.iter_errors(instance)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect()
+    };
+    for m in &messages {
+        // The message as an SSE parser hands it over.
+        let mut parsed = json!({
+            "event": m.event.as_deref().unwrap_or("message"),
+            "data": m.text,
+        });
+        if let Some(sse_id) = &m.id {
+            parsed["id"] = json!(sse_id);
+            assert_eq!(m.data["id"], sse_id.as_str(), "{m:?}");
+        }
+        let wrong = problems(&message, &parsed);
+        assert!(wrong.is_empty(), "{parsed}: {wrong:?}");
+        let wrong = problems(&data, &m.data);
+        assert!(wrong.is_empty(), "{}: {wrong:?}", m.data);
     }
 }

@@ -11,3 +11,4 @@ mod legacy;
 mod queue_api;
 mod redis;
 mod safety;
+mod slow_clients;

@@ -231,6 +231,24 @@ async fn csv_analysis_takes_the_file_and_the_report() {
         .unwrap();
     let (status, body) = status_json(r).await;
     assert_eq!((status, error_code(&body)), (400, "invalid_json"));
+
+    // JSON, but not a report (found by the fuzzer: `""` was taken).
+    for report in ["\"\"", "null", "[1]", "7"] {
+        let r = s
+            .client
+            .post(s.url("/csv/ai-analysis"))
+            .query(&[("report", report)])
+            .multipart(form())
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = status_json(r).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (400, "invalid_json"),
+            "{report}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -425,4 +443,26 @@ async fn broken_multipart_bodies_get_a_clear_400_and_store_nothing() {
         .map(|d| d.count())
         .unwrap_or(0);
     assert_eq!(uploads, 0, "nothing half-written is left behind");
+}
+
+/// An export's body is an analysis report: anything but a JSON object is
+/// refused at once, in either mode, and no job is queued for it (found by
+/// the schema-driven fuzzer: a number was queued as a report).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_of_anything_but_an_object_is_refused() {
+    let s = Server::start().await;
+    for path in ["/export/components-csv", "/export/layered-dxf"] {
+        for mode in ["", "?async_mode=true"] {
+            for body in [json!(7.5), json!("report"), json!([1, 2]), Value::Null] {
+                let (status, answer) = s.post(&format!("{path}{mode}"), body.clone()).await;
+                assert_eq!(
+                    (status, error_code(&answer)),
+                    (400, "invalid_json"),
+                    "{path}{mode} {body}: {answer}"
+                );
+            }
+        }
+    }
+    let (_, page) = s.get("/jobs").await;
+    assert!(page["jobs"].as_array().unwrap().is_empty(), "{page}");
 }

@@ -1,0 +1,301 @@
+//! Slow and idle clients (slowloris): they are disconnected by the server,
+//! and they do not keep others from being served. Raw TCP sockets, since an
+//! HTTP client library will not send half a request.
+//!
+//! Every wait here is a hang guard of tens of seconds, never a measure of
+//! how fast the server was: the timeouts under test are 1 s, and a test
+//! fails if the server never closes the connection.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::{Options, Server};
+
+/// Longest a test waits for something the server must do.
+const GUARD: Duration = Duration::from_secs(30);
+
+/// A client that opens a connection per request: the server closes idle
+/// connections after the 1 s timeouts under test, and a pooled one could be
+/// closed just as a request is sent on it.
+fn unpooled() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+fn with_args(args: &[&str]) -> Options {
+    Options {
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+        ..Options::default()
+    }
+}
+
+async fn connect(s: &Server) -> TcpStream {
+    TcpStream::connect(s.base.trim_start_matches("http://"))
+        .await
+        .unwrap()
+}
+
+/// Reads until the server closes the connection; returns what it sent.
+/// Panics if it is still open after [`GUARD`].
+async fn read_until_closed(stream: &mut TcpStream, what: &str) -> String {
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(GUARD, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "{what}: the server kept the connection open (sent {:?})",
+        String::from_utf8_lossy(&got)
+    );
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// Reads one HTTP/1.1 response with a Content-Length; returns its status
+/// and body. Panics if it does not come within [`GUARD`].
+async fn read_response(stream: &mut TcpStream) -> (u16, String) {
+    let response = tokio::time::timeout(GUARD, async {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(
+                n > 0,
+                "closed mid-response: {:?}",
+                String::from_utf8_lossy(&got)
+            );
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).into_owned();
+            let Some(end) = text.find("\r\n\r\n") else {
+                continue;
+            };
+            let length: usize = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse().unwrap())
+                })
+                .expect("a content-length");
+            if got.len() >= end + 4 + length {
+                let status = text[9..12].parse().unwrap();
+                return (status, text[end + 4..end + 4 + length].to_owned());
+            }
+        }
+    })
+    .await;
+    response.expect("no response from the server")
+}
+
+const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: wjp\r\n\r\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_stall_or_idle_are_disconnected_while_others_are_served() {
+    let mut s = Server::with(with_args(&["--header-read-timeout-secs", "1"])).await;
+    s.client = unpooled();
+    // Half a request line; a whole line and half the headers; nothing.
+    let mut half_line = connect(&s).await;
+    half_line.write_all(b"GET /hea").await.unwrap();
+    let mut half_headers = connect(&s).await;
+    half_headers
+        .write_all(b"GET /health HTTP/1.1\r\nHost: wjp\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let mut silent = connect(&s).await;
+    // A connection kept alive after a request, then left idle.
+    let mut kept = connect(&s).await;
+    kept.write_all(HEALTH).await.unwrap();
+    let (status, body) = read_response(&mut kept).await;
+    assert_eq!(status, 200, "{body}");
+
+    // While they hang on, others are served.
+    let (status, body) = s.get("/health").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("healthy")));
+
+    for (stream, what) in [
+        (&mut half_line, "half a request line"),
+        (&mut half_headers, "half the headers"),
+        (&mut silent, "a connection that sent nothing"),
+        (&mut kept, "an idle kept-alive connection"),
+    ] {
+        let sent = read_until_closed(stream, what).await;
+        // Whatever the server says on the way out, it never served the
+        // unfinished request.
+        assert!(!sent.contains("healthy"), "{what}: {sent}");
+    }
+
+    // The server is still fine, and stops cleanly.
+    let (status, _) = s.get("/health").await;
+    assert_eq!(status, 200);
+    let (result, _, _) = s.stop().await;
+    result.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_request_body_is_answered_408_and_closed() {
+    let mut s = Server::with(with_args(&["--body-read-timeout-secs", "1"])).await;
+    s.client = unpooled();
+    let mut stream = connect(&s).await;
+    stream
+        .write_all(
+            b"POST /jobs HTTP/1.1\r\nHost: wjp\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"kind\": \"noop\", ",
+        )
+        .await
+        .unwrap();
+    let sent = read_until_closed(&mut stream, "a stalled body").await;
+    assert!(sent.starts_with("HTTP/1.1 408"), "{sent}");
+    let body: Value = serde_json::from_str(&sent[sent.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+    assert_eq!(body["code"], "request_body_timeout", "{body}");
+    // Nothing was queued from half a body.
+    let (_, page) = s.get("/jobs").await;
+    assert!(page["jobs"].as_array().unwrap().is_empty(), "{page}");
+
+    // A body that keeps arriving is not cut, however long it takes as a
+    // whole: a piece every half of the timeout, for three timeouts' worth.
+    let mut stream = connect(&s).await;
+    let body = json!({ "kind": "noop", "payload": { "pad": "x".repeat(40) } }).to_string();
+    let head = format!(
+        "POST /jobs HTTP/1.1\r\nHost: wjp\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for piece in body.as_bytes().chunks(body.len().div_ceil(6)) {
+        stream.write_all(piece).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (status, answer) = read_response(&mut stream).await;
+    assert_eq!(status, 201, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_streams_outlive_the_header_timeout() {
+    let mut s = Server::with(Options {
+        workers: false,
+        ..with_args(&[
+            "--header-read-timeout-secs",
+            "1",
+            "--body-read-timeout-secs",
+            "1",
+        ])
+    })
+    .await;
+    s.client = unpooled();
+    let mut stream = connect(&s).await;
+    stream
+        .write_all(b"GET /events HTTP/1.1\r\nHost: wjp\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = String::new();
+    let mut buf = [0u8; 4096];
+    while !got.contains("\r\n\r\n") {
+        let n = tokio::time::timeout(GUARD, stream.read(&mut buf))
+            .await
+            .expect("no response head")
+            .unwrap();
+        assert!(n > 0, "closed: {got}");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    // Well past both timeouts, the stream still delivers.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, job) = s.post("/jobs", json!({ "kind": "noop" })).await;
+    assert_eq!(status, 201, "{job}");
+    let id = job["job_id"].as_str().unwrap();
+    while !got.contains(id) {
+        let n = tokio::time::timeout(GUARD, stream.read(&mut buf))
+            .await
+            .expect("the event never came")
+            .unwrap();
+        assert!(n > 0, "the stream was closed: {got}");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    // Shutdown ends the stream and the server.
+    let (result, _, _) = s.stop().await;
+    result.unwrap();
+    read_until_closed(&mut stream, "an event stream at shutdown").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_limit_wait_until_one_closes() {
+    let mut s = Server::with(with_args(&["--max-connections", "2"])).await;
+    // The start-up check's pooled connection would hold a slot for a while:
+    // drop it, and fill both slots with connections that were served.
+    s.client = unpooled();
+    let mut first = connect(&s).await;
+    first.write_all(HEALTH).await.unwrap();
+    assert_eq!(read_response(&mut first).await.0, 200);
+    let mut second = connect(&s).await;
+    second.write_all(HEALTH).await.unwrap();
+    assert_eq!(read_response(&mut second).await.0, 200);
+
+    // A third connects (the kernel's backlog takes it) but is not served
+    // while both slots are held. It cannot be, so waiting a little proves
+    // nothing wrong on a slow machine; it only gives a broken limit the
+    // chance to show.
+    let mut third = connect(&s).await;
+    third.write_all(HEALTH).await.unwrap();
+    let mut buf = [0u8; 64];
+    let early = tokio::time::timeout(Duration::from_secs(1), third.read(&mut buf)).await;
+    assert!(early.is_err(), "served beyond the limit: {early:?}");
+
+    // One closes: the waiting one is served.
+    drop(first);
+    assert_eq!(read_response(&mut third).await.0, 200);
+    drop((second, third));
+    let (result, _, _) = s.stop().await;
+    result.unwrap();
+}
+
+#[test]
+fn bad_connection_settings_are_refused_clearly() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        api: wjp_api::ApiArgs,
+    }
+    for (flag, value, says) in [
+        (
+            "--header-read-timeout-secs",
+            "0",
+            "--header-read-timeout-secs must be",
+        ),
+        (
+            "--header-read-timeout-secs",
+            "NaN",
+            "--header-read-timeout-secs must be",
+        ),
+        (
+            "--body-read-timeout-secs",
+            "-1",
+            "--body-read-timeout-secs must be",
+        ),
+        ("--body-read-timeout-secs", "86400", "at most 3600"),
+        ("--max-connections", "0", "--max-connections must be"),
+    ] {
+        let args = Cli::try_parse_from(["wjp-api".to_owned(), format!("{flag}={value}")])
+            .unwrap()
+            .api;
+        let e = wjp_api::ApiConfig::from_args(&args)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(says), "{flag} {value}: {e}");
+    }
+    let args = Cli::try_parse_from(["wjp-api"]).unwrap().api;
+    let config = wjp_api::ApiConfig::from_args(&args).unwrap();
+    assert_eq!(config.header_read_timeout, Duration::from_secs(20));
+    assert_eq!(config.max_connections, 1024);
+}
