@@ -2,8 +2,8 @@
 -- the stored job still has the expected status and lease token.
 -- Per transition (15 arguments from ARGV[3]): id, expected status,
 -- expected token ('' for none), new status, new token ('' for none), body,
--- attempt, error kind ('' for none), priority, run_at, lease until,
--- expires_at, event progress ('' for none), event message (hex, '' for
+-- attempt, error kind ('' for none), priority, run_at, lease until
+-- (unused: a job becomes running only by a claim), expires_at, event progress ('' for none), event message (hex, '' for
 -- none), event time. KEYS[JOB_KEYS + i]: the job's key.
 -- Returns per transition: 1 applied, 0 refused.
 local N = 15
@@ -38,7 +38,7 @@ for i = 1, n do
     local ended = K_ENDED[status] and ARGV[b + 12]
     store(key, header(status, ARGV[b + 5], ARGV[b + 7], cur[F_KIND], ARGV[b + 8], cur[F_SEQ],
       cur[F_LS], rk), ARGV[b + 6], ended, K_ENDED[was])
-    index(id, status, rk, run_at, cur[F_LS], ARGV[b + 11], ARGV[b + 12])
+    index(id, status, rk, run_at, cur[F_LS], ARGV[b + 12])
     emit(id, cur[F_KIND], status, ARGV[b + 7], ARGV[b + 13], ARGV[b + 14], ARGV[b + 8],
       ARGV[b + 15])
     if status == 'queued' then woke = true end

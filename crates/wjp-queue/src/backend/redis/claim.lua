@@ -41,7 +41,6 @@ for _, member in ipairs(candidates) do
     local attempt = (tonumber(cur[F_ATTEMPT]) or 0) + 1
     set_lease(id, token .. '|' .. attempt .. '|' .. worker .. '|' .. lease .. '|' .. ARGV[3] ..
       '|' .. until_ms .. '||||' .. cur[F_KIND])
-    zadd(K_RUN, until_ms, id)
     emit(id, cur[F_KIND], 'running', attempt, '0', false, false, ARGV[3])
     out[#out + 1] = { id, token, string.sub(member, 1, READY_KEY_LEN) }
   end

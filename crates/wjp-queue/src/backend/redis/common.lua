@@ -1,15 +1,15 @@
 -- Shared prelude of every wjp script; the Rust side prepends it to each.
 --
--- KEYS[1..12] are the index keys of one queue, always in this order (all
--- share the queue's hash tag, `wjp:{queue}:`); KEYS[13..] are job keys.
+-- KEYS[1..11] are the index keys of one queue, always in this order (all
+-- share the queue's hash tag, `wjp:{queue}:`); KEYS[12..] are job keys.
 -- ARGV[1] is the job key prefix (`wjp:{queue}:job:`), used only for jobs
 -- found through an index (claim, sweep, purge, list): such keys carry the
 -- same hash tag, so they live in the same cluster slot. ARGV[2] is the
 -- approximate cap of the event stream.
-local K_READY, K_SCHED, K_RUN, K_ALL, K_EXP = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local K_ENDED = { completed = KEYS[6], failed = KEYS[7], cancelled = KEYS[8] }
-local K_EVENTS, K_WAKE, K_SEQ, K_LEASES = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
-local JOB_KEYS = 12 -- KEYS[JOB_KEYS + i] is the i-th job's key
+local K_EVENTS, K_WAKE, K_SEQ = KEYS[9], KEYS[10], KEYS[11]
+local JOB_KEYS = 11 -- KEYS[JOB_KEYS + i] is the i-th job's key
 local PREFIX = ARGV[1]
 local MAXLEN = ARGV[2]
 
@@ -77,7 +77,6 @@ local function unindex(id, status, rk)
   elseif status == 'scheduled' then
     zrem(K_SCHED, id)
   elseif status == 'running' then
-    zrem(K_RUN, id)
     drop_lease(id)
   elseif K_ENDED[status] then
     zrem(K_ENDED[status], id)
@@ -87,13 +86,11 @@ end
 
 -- Puts a job into the index of its (new) status. The caller sets the TTL
 -- of an ended job's hash.
-local function index(id, status, rk, run_at, ls, lease_until, expires_at)
+local function index(id, status, rk, run_at, ls, expires_at)
   if status == 'queued' then
     zadd(K_READY, 0, rk .. '|' .. id)
   elseif status == 'scheduled' then
     zadd(K_SCHED, run_at, id)
-  elseif status == 'running' then
-    zadd(K_RUN, lease_until, id)
   elseif K_ENDED[status] then
     zadd(K_ENDED[status], ls, id)
     zadd(K_EXP, expires_at, id)

@@ -35,7 +35,7 @@ for i = 1, n do
   end
   if inserted then
     zadd(K_ALL, ls, id)
-    index(id, status, rk, run_at, ls, 0, 0)
+    index(id, status, rk, run_at, ls, 0)
     emit(id, kind, status, 0, false, false, false, now)
     if status == 'queued' then woke = true end
     out[i] = 1

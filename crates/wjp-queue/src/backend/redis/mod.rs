@@ -318,13 +318,13 @@ fn worker_key(name: &str) -> String {
     format!("wjp:worker:{name}")
 }
 
-/// The index keys every script gets as KEYS[1..12], in `common.lua`'s order.
-fn index_keys(queue: &str) -> [String; 12] {
+/// The index keys every script gets as KEYS[1..11], in `common.lua`'s order.
+fn index_keys(queue: &str) -> [String; 11] {
     let p = key_prefix(queue);
     [
         format!("{p}ready"),
         format!("{p}scheduled"),
-        format!("{p}running"),
+        format!("{p}leases"),
         format!("{p}all"),
         format!("{p}expiry"),
         format!("{p}completed"),
@@ -333,7 +333,6 @@ fn index_keys(queue: &str) -> [String; 12] {
         format!("{p}events"),
         format!("{p}wake"),
         format!("{p}seq"),
-        format!("{p}leases"),
     ]
 }
 
@@ -346,7 +345,7 @@ struct Call {
 impl Call {
     fn new(script: &Script, queue: &str, job_ids: &[&str]) -> Call {
         let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(script.get_hash()).arg(12 + job_ids.len());
+        cmd.arg(script.get_hash()).arg(11 + job_ids.len());
         for key in index_keys(queue) {
             cmd.arg(key);
         }
@@ -1581,11 +1580,20 @@ impl Backend for RedisBackend {
     }
 
     async fn expired_leases(&self, now: Timestamp, limit: usize) -> Result<Vec<Job>> {
-        self.jobs_by_index("running", now, limit).await
+        let found = self.expired_ids(now).await?;
+        let jobs = self.read_jobs(found, limit).await?;
+        // A lease renewed between the two reads is not expired.
+        Ok(jobs
+            .into_iter()
+            .filter(|j| {
+                j.status() == Status::Running && j.state.lease_expires_at.is_some_and(|t| t < now)
+            })
+            .collect())
     }
 
     async fn due_scheduled(&self, now: Timestamp, limit: usize) -> Result<Vec<Job>> {
-        self.jobs_by_index("scheduled", now, limit).await
+        let found = self.due_ids(now, limit).await?;
+        self.read_jobs(found, limit).await
     }
 
     async fn delete_expired(&self, now: Timestamp) -> Result<u64> {
@@ -1620,8 +1628,12 @@ impl Backend for RedisBackend {
         let mut pipe = redis::pipe();
         for q in queues {
             let keys = index_keys(q.as_str());
-            for key in [&keys[1], &keys[0], &keys[2], &keys[5], &keys[6], &keys[7]] {
-                pipe.cmd("ZCARD").arg(key);
+            for (i, key) in [&keys[1], &keys[0], &keys[2], &keys[5], &keys[6], &keys[7]]
+                .into_iter()
+                .enumerate()
+            {
+                // Running jobs are the entries of the lease hash.
+                pipe.cmd(if i == 2 { "HLEN" } else { "ZCARD" }).arg(key);
             }
         }
         let replies = self.run(&pipe).await?;
@@ -1895,49 +1907,75 @@ impl RedisBackend {
         Ok(false)
     }
 
-    /// Jobs whose score in a per-queue index (`running` by lease expiry,
-    /// `scheduled` by run-at) is before `now`.
-    async fn jobs_by_index(&self, index: &str, now: Timestamp, limit: usize) -> Result<Vec<Job>> {
+    /// Scheduled jobs whose run-at time has come, at most `limit`.
+    async fn due_ids(&self, now: Timestamp, limit: usize) -> Result<Vec<(String, Vec<String>)>> {
         let queues = self.known_queues(false).await?;
-        if queues.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
-        // Leases expire strictly before now; scheduled jobs are due at now.
-        let max = if index == "running" {
-            format!("({}", now.0)
-        } else {
-            now.0.to_string()
-        };
         let mut pipe = redis::pipe();
         for q in &queues {
             pipe.cmd("ZRANGEBYSCORE")
-                .arg(format!("{}{index}", key_prefix(q)))
+                .arg(format!("{}scheduled", key_prefix(q)))
                 .arg("-inf")
-                .arg(&max)
+                .arg(now.0)
                 .arg("LIMIT")
                 .arg(0)
                 .arg(limit);
         }
-        let mut found: Vec<(&String, Vec<String>)> = Vec::new();
-        let mut total = 0;
-        for (q, reply) in queues.iter().zip(self.run(&pipe).await?) {
-            let ids = array(reply)?
-                .iter()
-                .take(limit - total)
-                .map(text)
-                .collect::<Result<Vec<_>>>()?;
-            total += ids.len();
-            if !ids.is_empty() {
-                found.push((q, ids));
+        let replies = if queues.is_empty() {
+            Vec::new()
+        } else {
+            self.run(&pipe).await?
+        };
+        let mut found = Vec::new();
+        for (q, reply) in queues.into_iter().zip(replies) {
+            let ids = array(reply)?.iter().map(text).collect::<Result<Vec<_>>>()?;
+            found.push((q, ids));
+        }
+        Ok(found)
+    }
+
+    /// Running jobs whose lease ran out before `now`. The
+    /// lease hash holds only running jobs (a few per worker slot), so the
+    /// reaper reads it whole rather than keep a second index that every
+    /// claim, renewal and completion would have to update.
+    async fn expired_ids(&self, now: Timestamp) -> Result<Vec<(String, Vec<String>)>> {
+        let queues = self.known_queues(false).await?;
+        let mut pipe = redis::pipe();
+        for q in &queues {
+            pipe.cmd("HGETALL").arg(format!("{}leases", key_prefix(q)));
+        }
+        let replies = if queues.is_empty() {
+            Vec::new()
+        } else {
+            self.run(&pipe).await?
+        };
+        let mut found = Vec::new();
+        for (q, reply) in queues.into_iter().zip(replies) {
+            let mut ids = Vec::new();
+            for (id, lease) in hash(reply)? {
+                // The lease entry's sixth field is its end (see common.lua).
+                let until: Option<i64> = lease.split('|').nth(5).and_then(|u| u.parse().ok());
+                if until.is_some_and(|u| u < now.0) {
+                    ids.push(id);
+                }
             }
+            found.push((q, ids));
         }
-        if found.is_empty() {
-            return Ok(Vec::new());
-        }
+        Ok(found)
+    }
+
+    /// Jobs by id, per queue, as readers see them; at most `limit`.
+    async fn read_jobs(&self, found: Vec<(String, Vec<String>)>, limit: usize) -> Result<Vec<Job>> {
+        let mut left = limit;
         let mut pipe = redis::pipe();
         for (q, ids) in &found {
-            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-            pipe.add_command(self.read_call(q, &ids));
+            let ids: Vec<&str> = ids.iter().take(left).map(String::as_str).collect();
+            left -= ids.len();
+            if !ids.is_empty() {
+                pipe.add_command(self.read_call(q, &ids));
+            }
+        }
+        if left == limit {
+            return Ok(Vec::new());
         }
         let mut jobs = Vec::new();
         for reply in self.run(&pipe).await? {

@@ -13,7 +13,6 @@ for i = 1, n do
   if l and l[L_TOKEN] == token then
     l[L_UNTIL] = until_ms
     set_lease(id, lease_text(l))
-    zadd(K_RUN, until_ms, id)
     if l[L_CANCEL] == '1' then out[i] = 2 else out[i] = 1 end
   else
     out[i] = 0
