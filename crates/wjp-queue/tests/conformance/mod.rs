@@ -707,14 +707,34 @@ pub async fn panics_and_missing_handlers_fail_the_job_and_the_worker_carries_on(
     r.queue = Some("default".into());
     let unhandled = queue.enqueue(r).await.unwrap().job.id;
     let fine = enqueue_id(&queue, request("noop", json!("ok"))).await;
+    // A handler that runs inline, on the worker's own runtime, is caught
+    // the same way.
+    let inline = enqueue_id(&queue, request("spin", json!({}))).await;
+    let mut handlers = builtin_handlers();
+    handlers
+        .add_inline(
+            "spin",
+            |_: &wjp_queue::JobContext| -> Result<Value, wjp_queue::HandlerError> {
+                panic!("inline arc")
+            },
+        )
+        .unwrap();
     let mut config = fast_config("w-panic", &["default"]);
     config.burst = true;
     assert_eq!(
-        start_worker(&queue, builtin_handlers(), config)
-            .finish()
-            .await,
+        start_worker(&queue, handlers, config).finish().await,
         WorkerExit::Drained
     );
+    let error = queue
+        .job(&inline)
+        .await
+        .unwrap()
+        .unwrap()
+        .state
+        .error
+        .unwrap();
+    assert_eq!(error.kind, ErrorKind::Panic);
+    assert!(error.message.contains("inline arc"), "{}", error.message);
     let job = queue.job(&panicking).await.unwrap().unwrap();
     let error = job.state.error.unwrap();
     assert_eq!(error.kind, ErrorKind::Panic);
