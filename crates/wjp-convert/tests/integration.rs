@@ -3,3 +3,4 @@
 mod csv_tests;
 mod image_tests;
 mod support;
+mod properties;
