@@ -2,5 +2,5 @@
 
 mod csv_tests;
 mod image_tests;
-mod support;
 mod properties;
+mod support;

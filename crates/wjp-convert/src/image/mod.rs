@@ -152,10 +152,16 @@ pub fn image_to_dxf(bytes: &[u8], options: &ConvertOptions) -> Result<Conversion
     }
     // Specks are dropped while tracing, with everything inside them (an outline
     // nested in a speck encloses fewer pixels still), so they cost no memory.
-    let traced = trace::trace(&mask.fg, w, h, options.min_area_px, options.max_outline_points)
-        .map_err(|points| ConvertError::TooComplex {
-            points: usize::try_from(points).unwrap_or(usize::MAX),
-        })?;
+    let traced = trace::trace(
+        &mask.fg,
+        w,
+        h,
+        options.min_area_px,
+        options.max_outline_points,
+    )
+    .map_err(|points| ConvertError::TooComplex {
+        points: usize::try_from(points).unwrap_or(usize::MAX),
+    })?;
     drop(mask.fg);
     let found = traced.found();
     let dropped = DroppedCounts {
