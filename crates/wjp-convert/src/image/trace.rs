@@ -99,17 +99,9 @@ impl Traced {
     }
 }
 
-/// A dropped speck, remembered only by its two components, to tell afterwards
-/// whether the outline around it was kept.
-struct Speck {
-    fg_comp: u32,
-    bg_comp: u32,
-    hole: bool,
-}
-
 /// Trace the outlines of `fg` (`width * height`, row-major) enclosing at least
-/// `min_area_px` pixels. `Err(edges)` when the kept outlines (or one outline being
-/// walked) run over `max_points` unit edges in total.
+/// `min_area_px` pixels. `Err(edges)` when the kept outlines run over `max_points`
+/// unit edges in total, or one outline does while it is walked.
 pub(crate) fn trace(
     fg: &[bool],
     width: usize,
@@ -184,7 +176,11 @@ pub(crate) fn trace(
     let mut outlines = Vec::new();
     let mut fg_comp = Vec::new();
     let mut bg_comp = Vec::new();
-    let mut specks: Vec<Speck> = Vec::new();
+    // Dropped specks, remembered only by the component whose outline would be
+    // their parent (4 bytes each), to tell afterwards whether that one was kept:
+    // holes by their foreground, outers by the background around them.
+    let mut hole_specks: Vec<u32> = Vec::new();
+    let mut outer_specks: Vec<u32> = Vec::new();
     let mut kept_points = 0u64;
     // One buffer for every walk: most outlines of a noisy image are specks.
     let mut corners: Vec<[i32; 2]> = Vec::new();
@@ -217,8 +213,10 @@ pub(crate) fn trace(
                 }
                 edges[v] &= !d;
                 steps += 1;
-                if kept_points + steps > max_points {
-                    return Err(kept_points + steps);
+                // One outline this long is refused whatever its area: its corners
+                // are what would take the memory.
+                if steps > max_points {
+                    return Err(steps);
                 }
                 let next = match d {
                     E => v + 1,
@@ -245,14 +243,17 @@ pub(crate) fn trace(
                 corners.remove(0);
             }
             if (area2.unsigned_abs() as f64 / 2.0) < min_area_px {
-                specks.push(Speck {
-                    fg_comp: fc,
-                    bg_comp: bc,
-                    hole: area2 < 0,
-                });
+                if area2 < 0 {
+                    hole_specks.push(fc);
+                } else {
+                    outer_specks.push(bc);
+                }
                 continue;
             }
             kept_points += steps;
+            if kept_points > max_points {
+                return Err(kept_points);
+            }
             fg_comp.push(fc);
             bg_comp.push(bc);
             outlines.push(Outline {
@@ -301,12 +302,12 @@ pub(crate) fn trace(
     // A speck is inside a dropped outline when the outline that would be its
     // parent (same rule as above) was not kept.
     let mut traced = Traced::default();
-    for s in &specks {
-        let parent_kept = if s.hole {
-            outer_of.contains_key(&s.fg_comp)
-        } else {
-            s.bg_comp == outside || hole_of.contains_key(&s.bg_comp)
-        };
+    let parents_kept = hole_specks.iter().map(|c| outer_of.contains_key(c)).chain(
+        outer_specks
+            .iter()
+            .map(|c| *c == outside || hole_of.contains_key(c)),
+    );
+    for parent_kept in parents_kept {
         if parent_kept {
             traced.below_min_area += 1;
         } else {
