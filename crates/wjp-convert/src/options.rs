@@ -45,6 +45,10 @@ pub struct ConvertOptions {
     pub max_input_bytes: usize,
     /// Point evaluations simplification and arc fitting may spend in total.
     pub work_budget: u64,
+    /// Unit pixel edges the kept outlines may have in total (and any one outline
+    /// while it is traced); more is refused as too complex. Bounds the memory of
+    /// tracing and fitting, whatever the pixel count.
+    pub max_outline_points: u64,
 }
 
 impl Default for ConvertOptions {
@@ -64,6 +68,7 @@ impl Default for ConvertOptions {
             max_pixels: 40_000_000,
             max_input_bytes: 64 * 1024 * 1024,
             work_budget: 2_000_000_000,
+            max_outline_points: 5_000_000,
         }
     }
 }
@@ -128,6 +133,9 @@ impl ConvertOptions {
         }
         if self.max_pixels == 0 {
             return Err(bad("max_pixels", "must be at least 1".into()));
+        }
+        if self.max_outline_points == 0 {
+            return Err(bad("max_outline_points", "must be at least 1".into()));
         }
         Ok(())
     }

@@ -463,3 +463,62 @@ fn report_serializes_for_the_job_result() {
     );
     assert_eq!(json["options"]["min_area_px"], 25.0);
 }
+
+#[test]
+fn many_tiny_outlines_are_counted_not_kept() {
+    // Found by looking at the default limits after fuzzing: a checkerboard is one
+    // 8-connected foreground with a one-pixel hole per background pixel. A 6000 x
+    // 6000 one (a small PNG) used to keep all 18 M holes as outlines before dropping
+    // them as specks: 3.1 GB. Specks are now dropped as they are traced, so the kept
+    // outlines are the outer square alone, well within a cap far below the holes'
+    // total length.
+    let side = 600u32;
+    let board = png(side, side, |x, y| if (x + y) % 2 == 0 { 0 } else { 255 });
+    let holes = (side * side / 2 - 2 * side + 2) as usize;
+    let o = ConvertOptions {
+        max_outline_points: 10_000,
+        auto_invert: false,
+        threshold: Some(127),
+        ..ConvertOptions::default()
+    };
+    let conv = image_to_dxf(&board, &o).unwrap();
+    assert_eq!(conv.report.contours_kept, 1);
+    assert_eq!(conv.report.contours_found, 1 + holes);
+    assert_eq!(conv.report.dropped.below_min_area, holes);
+    assert_eq!(conv.report.dropped.inside_dropped, 0);
+
+    // Kept, the holes would run over the cap: refused before they take memory.
+    let keep_all = ConvertOptions {
+        min_area_px: 0.0,
+        ..o.clone()
+    };
+    let err = image_to_dxf(&board, &keep_all).unwrap_err();
+    assert_eq!(err.code(), "too_complex", "{err}");
+}
+
+#[test]
+fn specks_inside_specks_are_counted_as_inside_dropped() {
+    // A 6 x 6 ring (enclosing 36 px) around a 4 x 4 hole with a 1-pixel island,
+    // next to a 10 x 10 square: with min_area_px 40 the ring goes, and its hole and
+    // island are inside a dropped outline.
+    let img = png(30, 20, |x, y| {
+        let ring = (2..8).contains(&x) && (2..8).contains(&y);
+        let hole = (3..7).contains(&x) && (3..7).contains(&y);
+        let island = x == 5 && y == 5;
+        let square = (15..25).contains(&x) && (5..15).contains(&y);
+        if (ring && !hole) || island || square {
+            0
+        } else {
+            255
+        }
+    });
+    let o = ConvertOptions {
+        min_area_px: 40.0,
+        ..ConvertOptions::default()
+    };
+    let conv = image_to_dxf(&img, &o).unwrap();
+    assert_eq!(conv.report.contours_found, 4);
+    assert_eq!(conv.report.contours_kept, 1);
+    assert_eq!(conv.report.dropped.below_min_area, 1);
+    assert_eq!(conv.report.dropped.inside_dropped, 2);
+}

@@ -2,4 +2,5 @@
 
 mod csv_tests;
 mod image_tests;
+mod properties;
 mod support;

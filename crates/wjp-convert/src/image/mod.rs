@@ -150,41 +150,44 @@ pub fn image_to_dxf(bytes: &[u8], options: &ConvertOptions) -> Result<Conversion
             fraction * 100.0
         ));
     }
-    let outlines = trace::trace(&mask.fg, w, h);
+    // Specks are dropped while tracing, with everything inside them (an outline
+    // nested in a speck encloses fewer pixels still), so they cost no memory.
+    let traced = trace::trace(
+        &mask.fg,
+        w,
+        h,
+        options.min_area_px,
+        options.max_outline_points,
+    )
+    .map_err(|points| ConvertError::TooComplex {
+        points: usize::try_from(points).unwrap_or(usize::MAX),
+    })?;
     drop(mask.fg);
-
-    // Drop specks, parents first (depth order), and everything inside a dropped one.
-    let mut order: Vec<usize> = (0..outlines.len()).collect();
-    order.sort_by_key(|&i| outlines[i].depth);
-    let mut kept_index: Vec<Option<usize>> = vec![None; outlines.len()];
-    let mut dropped_flag = vec![false; outlines.len()];
-    let mut dropped = DroppedCounts::default();
-    let mut kept: Vec<usize> = Vec::new();
-    for &i in &order {
-        let o = &outlines[i];
-        if o.parent.is_some_and(|p| dropped_flag[p]) {
-            dropped_flag[i] = true;
-            dropped.inside_dropped += 1;
-        } else if o.area_px() < options.min_area_px {
-            dropped_flag[i] = true;
-            dropped.below_min_area += 1;
-        } else {
-            kept_index[i] = Some(kept.len());
-            kept.push(i);
-        }
-    }
-    if kept.is_empty() {
+    let found = traced.found();
+    let dropped = DroppedCounts {
+        below_min_area: traced.below_min_area,
+        inside_dropped: traced.inside_dropped,
+    };
+    let outlines = traced.outlines;
+    if outlines.is_empty() {
         return Err(ConvertError::NoShapes {
-            found: outlines.len(),
+            found,
             threshold: mask.threshold,
             min_area_px: options.min_area_px,
         });
     }
+    // Parents first (depth order), as the DXF lists them.
+    let mut kept: Vec<usize> = (0..outlines.len()).collect();
+    kept.sort_by_key(|&i| outlines[i].depth);
+    let mut kept_index = vec![0usize; outlines.len()];
+    for (k, &i) in kept.iter().enumerate() {
+        kept_index[i] = k;
+    }
 
     // The whole drawing is scaled as one piece.
     let mut bb = [i32::MAX, i32::MAX, i32::MIN, i32::MIN];
-    for &i in &kept {
-        for c in &outlines[i].corners {
+    for o in &outlines {
+        for c in &o.corners {
             bb[0] = bb[0].min(c[0]);
             bb[1] = bb[1].min(c[1]);
             bb[2] = bb[2].max(c[0]);
@@ -205,7 +208,7 @@ pub fn image_to_dxf(bytes: &[u8], options: &ConvertOptions) -> Result<Conversion
     let tol = options.simplify_tolerance_px * scale;
     let mut budget = fit::Budget(options.work_budget);
 
-    let mut contours = Vec::with_capacity(kept.len());
+    let mut contours = Vec::with_capacity(outlines.len());
     let mut total_points = 0usize;
     for &i in &kept {
         let o = &outlines[i];
@@ -271,7 +274,7 @@ pub fn image_to_dxf(bytes: &[u8], options: &ConvertOptions) -> Result<Conversion
                 ContourRole::Outer
             },
             depth: o.depth,
-            parent: o.parent.and_then(|p| kept_index[p]),
+            parent: o.parent.map(|p| kept_index[p]),
             layer: if hole { INNER_LAYER } else { OUTER_LAYER },
             area_mm2: polyline_area(&vertices).abs(),
             length_mm: polyline_length(&vertices),
@@ -339,9 +342,9 @@ pub fn image_to_dxf(bytes: &[u8], options: &ConvertOptions) -> Result<Conversion
         inverted: options.invert || mask.auto_inverted,
         auto_inverted: mask.auto_inverted,
         foreground_fraction: fraction,
-        contours_found: outlines.len(),
+        contours_found: found,
         contours_kept: contours.len(),
-        contours_dropped: outlines.len() - contours.len(),
+        contours_dropped: found - contours.len(),
         dropped,
         outer_count: contours.len() - hole_count,
         hole_count,

@@ -15,6 +15,11 @@
 //! Nesting comes from connected components, not from point-in-polygon tests: a hole's
 //! parent is the outline of the foreground component it bounds; an island's parent is
 //! the hole outline of the background component around it. Linear in the pixel count.
+//!
+//! Memory: outlines enclosing fewer pixels than `min_area_px` (specks) are counted
+//! and forgotten as they are found, and the kept outlines' total length is capped,
+//! so a small file of many tiny outlines (a checkerboard) cannot claim gigabytes.
+//! Anything nested in a speck is a speck too: it encloses no more pixels.
 
 const E: u8 = 1;
 const S: u8 = 2;
@@ -77,8 +82,33 @@ impl UnionFind {
     }
 }
 
-/// Trace all outlines of `fg` (`width * height`, row-major).
-pub(crate) fn trace(fg: &[bool], width: usize, height: usize) -> Vec<Outline> {
+/// The outlines kept, and how many specks were dropped on the way.
+#[derive(Debug, Default)]
+pub(crate) struct Traced {
+    /// Outlines enclosing at least `min_area_px` pixels.
+    pub outlines: Vec<Outline>,
+    /// Specks whose enclosing outline was kept (or that lie in the outside).
+    pub below_min_area: usize,
+    /// Specks inside another speck.
+    pub inside_dropped: usize,
+}
+
+impl Traced {
+    pub fn found(&self) -> usize {
+        self.outlines.len() + self.below_min_area + self.inside_dropped
+    }
+}
+
+/// Trace the outlines of `fg` (`width * height`, row-major) enclosing at least
+/// `min_area_px` pixels. `Err(edges)` when the kept outlines run over `max_points`
+/// unit edges in total, or one outline does while it is walked.
+pub(crate) fn trace(
+    fg: &[bool],
+    width: usize,
+    height: usize,
+    min_area_px: f64,
+    max_points: u64,
+) -> Result<Traced, u64> {
     // Padded grid: a one-pixel background ring, so every outline is closed and the
     // outside background is one component containing padded pixel 0.
     let pw = width + 2;
@@ -146,6 +176,14 @@ pub(crate) fn trace(fg: &[bool], width: usize, height: usize) -> Vec<Outline> {
     let mut outlines = Vec::new();
     let mut fg_comp = Vec::new();
     let mut bg_comp = Vec::new();
+    // Dropped specks, remembered only by the component whose outline would be
+    // their parent (4 bytes each), to tell afterwards whether that one was kept:
+    // holes by their foreground, outers by the background around them.
+    let mut hole_specks: Vec<u32> = Vec::new();
+    let mut outer_specks: Vec<u32> = Vec::new();
+    let mut kept_points = 0u64;
+    // One buffer for every walk: most outlines of a noisy image are specks.
+    let mut corners: Vec<[i32; 2]> = Vec::new();
     for start in 0..edges.len() {
         while edges[start] & 0x0f != 0 {
             let start_dir = edges[start] & edges[start].wrapping_neg() & 0x0f;
@@ -157,10 +195,13 @@ pub(crate) fn trace(fg: &[bool], width: usize, height: usize) -> Vec<Outline> {
                 W => ((sx - 1, sy - 1), (sx - 1, sy)),
                 _ => ((sx, sy - 1), (sx - 1, sy - 1)),
             };
-            fg_comp.push(uf.find((f.1 * pw + f.0) as u32));
-            bg_comp.push(uf.find((b.1 * pw + b.0) as u32));
+            let (fc, bc) = (
+                uf.find((f.1 * pw + f.0) as u32),
+                uf.find((b.1 * pw + b.0) as u32),
+            );
 
-            let mut corners: Vec<[i32; 2]> = Vec::new();
+            corners.clear();
+            let mut steps = 0u64;
             let mut area2: i64 = 0;
             let (mut v, mut d) = (start, start_dir);
             let mut prev_dir = 0u8;
@@ -171,6 +212,12 @@ pub(crate) fn trace(fg: &[bool], width: usize, height: usize) -> Vec<Outline> {
                     corners.push([(x - 1) as i32, (y - 1) as i32]);
                 }
                 edges[v] &= !d;
+                steps += 1;
+                // One outline this long is refused whatever its area: its corners
+                // are what would take the memory.
+                if steps > max_points {
+                    return Err(steps);
+                }
                 let next = match d {
                     E => v + 1,
                     S => v + vw,
@@ -195,14 +242,30 @@ pub(crate) fn trace(fg: &[bool], width: usize, height: usize) -> Vec<Outline> {
             if prev_dir == start_dir && corners.len() > 1 {
                 corners.remove(0);
             }
+            if (area2.unsigned_abs() as f64 / 2.0) < min_area_px {
+                if area2 < 0 {
+                    hole_specks.push(fc);
+                } else {
+                    outer_specks.push(bc);
+                }
+                continue;
+            }
+            kept_points += steps;
+            if kept_points > max_points {
+                return Err(kept_points);
+            }
+            fg_comp.push(fc);
+            bg_comp.push(bc);
             outlines.push(Outline {
-                corners,
+                corners: corners.clone(),
                 area2,
                 parent: None,
                 depth: 0,
             });
         }
     }
+    drop(edges);
+    drop(uf);
 
     // Nesting from components.
     use std::collections::HashMap;
@@ -236,5 +299,21 @@ pub(crate) fn trace(fg: &[bool], width: usize, height: usize) -> Vec<Outline> {
         }
         outlines[i].depth = depth;
     }
-    outlines
+    // A speck is inside a dropped outline when the outline that would be its
+    // parent (same rule as above) was not kept.
+    let mut traced = Traced::default();
+    let parents_kept = hole_specks.iter().map(|c| outer_of.contains_key(c)).chain(
+        outer_specks
+            .iter()
+            .map(|c| *c == outside || hole_of.contains_key(c)),
+    );
+    for parent_kept in parents_kept {
+        if parent_kept {
+            traced.below_min_area += 1;
+        } else {
+            traced.inside_dropped += 1;
+        }
+    }
+    traced.outlines = outlines;
+    Ok(traced)
 }

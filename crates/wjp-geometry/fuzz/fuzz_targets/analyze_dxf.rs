@@ -2,8 +2,8 @@
 //! SVG) with arbitrary bytes: it must return a report or an error, never panic or
 //! hang. Tight limits keep each run short.
 //!
-//! `cargo +nightly fuzz run analyze_dxf -- -max_total_time=300` from this folder;
-//! seed the corpus with `cp ../../../../shared/fixtures/dxf/*.dxf corpus/analyze_dxf/`.
+//! `scripts/fuzz.sh analyze_dxf 600` from the project root (it seeds the corpus
+//! from `../shared/fixtures/dxf`).
 
 #![no_main]
 
