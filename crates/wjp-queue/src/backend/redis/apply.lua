@@ -2,8 +2,9 @@
 -- the stored job still has the expected status and lease token.
 -- Per transition (15 arguments from ARGV[3]): id, expected status,
 -- expected token ('' for none), new status, new token ('' for none), body,
--- attempt, error kind ('' for none), priority, run_at, lease until
--- (unused: a job becomes running only by a claim), expires_at, event progress ('' for none), event message (hex, '' for
+-- attempt, error kind ('' for none), priority and run_at (for a waiting
+-- job, else ''), lease until (unused: a job becomes running only by a
+-- claim), expires_at, event progress ('' for none), event message (hex, '' for
 -- none), event time. KEYS[JOB_KEYS + i]: the job's key.
 -- Returns per transition: 1 applied, 0 refused.
 local N = 15

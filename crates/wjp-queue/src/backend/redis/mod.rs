@@ -1191,6 +1191,7 @@ fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()
     let s = &t.job.state;
     let event = Event::of(&t.job, now);
     let body = serde_json::to_string(&t.job).map_err(|e| QueueError::Storage(e.to_string()))?;
+    let waiting = matches!(s.status, Status::Queued | Status::Scheduled);
     call.arg(t.job.id.as_str())
         .arg(t.expect.status.as_str())
         .arg(
@@ -1204,9 +1205,16 @@ fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()
         .arg(body)
         .arg(s.attempt)
         .arg(s.error.as_ref().map(|e| e.kind.as_str()).unwrap_or(""))
-        .arg(t.job.priority)
-        .arg(s.run_at.0)
-        .arg(s.lease_expires_at.map_or(0, |t| t.0))
+        // Ordering fields matter only to a waiting job, and a lease end is
+        // never set here (only a claim starts one): empty strings are one
+        // shared string in Lua, numbers a new one each.
+        .arg(
+            waiting
+                .then(|| t.job.priority.to_string())
+                .unwrap_or_default(),
+        )
+        .arg(waiting.then(|| s.run_at.0.to_string()).unwrap_or_default())
+        .arg("")
         .arg(s.expires_at.map_or(0, |t| t.0))
         .arg(event.progress.map(|p| p.to_string()).unwrap_or_default())
         .arg(optional_hex(event.message.as_deref()))
