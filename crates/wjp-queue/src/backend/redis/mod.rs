@@ -1192,6 +1192,11 @@ fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()
     let event = Event::of(&t.job, now);
     let body = serde_json::to_string(&t.job).map_err(|e| QueueError::Storage(e.to_string()))?;
     let waiting = matches!(s.status, Status::Queued | Status::Scheduled);
+    let (priority, run_at) = if waiting {
+        (t.job.priority.to_string(), s.run_at.0.to_string())
+    } else {
+        (String::new(), String::new())
+    };
     call.arg(t.job.id.as_str())
         .arg(t.expect.status.as_str())
         .arg(
@@ -1208,12 +1213,8 @@ fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()
         // Ordering fields matter only to a waiting job, and a lease end is
         // never set here (only a claim starts one): empty strings are one
         // shared string in Lua, numbers a new one each.
-        .arg(
-            waiting
-                .then(|| t.job.priority.to_string())
-                .unwrap_or_default(),
-        )
-        .arg(waiting.then(|| s.run_at.0.to_string()).unwrap_or_default())
+        .arg(priority)
+        .arg(run_at)
         .arg("")
         .arg(s.expires_at.map_or(0, |t| t.0))
         .arg(event.progress.map(|p| p.to_string()).unwrap_or_default())
