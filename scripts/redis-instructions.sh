@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Counts the instructions redis-server spends per job, for enqueueing and for draining
+# `noop` jobs, under valgrind's callgrind: a count that does not depend on how busy the
+# machine is, so two builds can be compared on a noisy machine.
+# usage: scripts/redis-instructions.sh [WJP_BINARY] [JOBS]   (needs valgrind, redis-server)
+set -euo pipefail
+bin=${1:-target/release/wjp}
+jobs=${2:-2000}
+work=$(mktemp -d)
+port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+valgrind --tool=callgrind --callgrind-out-file="$work/cg.%p" \
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save "" --appendonly no \
+  >"$work/valgrind.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 300); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+export REDIS_URL="redis://127.0.0.1:$port/0"
+for i in $(seq "$jobs"); do echo "{\"kind\":\"noop\",\"payload\":{\"i\":$i}}"; done >"$work/jobs.jsonl"
+# Instructions since the last zeroing: dump, read the newest dump's total.
+instructions() {
+  callgrind_control -d "$server" >/dev/null 2>&1
+  awk '/^(summary|totals):/ {n = $2} END {print n}' "$(ls -t "$work"/cg.* | head -1)"
+}
+# Scripts are loaded on first use: one warm-up job keeps that out of the counts.
+echo '{"kind":"noop"}' | "$bin" submit --batch /dev/stdin >/dev/null
+"$bin" worker --queues default --burst --name warm-up >/dev/null 2>&1
+callgrind_control -z "$server" >/dev/null 2>&1
+"$bin" submit --batch "$work/jobs.jsonl" >/dev/null
+enqueue=$(instructions)
+callgrind_control -z "$server" >/dev/null 2>&1
+"$bin" worker --queues default --burst --concurrency 50 --name counted >/dev/null 2>&1
+drain=$(instructions)
+echo "redis-server instructions per job: enqueue $((enqueue / jobs)), drain (claim + complete) $((drain / jobs))"
