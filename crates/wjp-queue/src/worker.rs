@@ -758,12 +758,18 @@ async fn heartbeat_loop(
     progress_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut maintain = tokio::time::interval(config.maintenance);
     maintain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // While the backend was unreachable, every worker's leases may have run
+    // out. Reaping waits until two heartbeats after the last failed one, so
+    // that this worker and the others renewed theirs first; otherwise the
+    // first pass after an outage fails healthy running jobs as lost.
+    let mut reap_after: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             _ = stop.notified() => return,
             _ = beat.tick() => {
                 if let Err(e) = renew(&queue, &config, &running, started_at, &host).await {
                     tracing::warn!(error = %e, "heartbeat failed");
+                    reap_after = Some(tokio::time::Instant::now() + config.heartbeat * 2);
                 }
             }
             _ = progress_tick.tick() => {
@@ -772,6 +778,9 @@ async fn heartbeat_loop(
                 }
             }
             _ = maintain.tick() => {
+                if reap_after.is_some_and(|t| tokio::time::Instant::now() < t) {
+                    continue;
+                }
                 if let Err(e) = queue.maintain().await {
                     tracing::warn!(error = %e, "queue maintenance failed");
                 }
