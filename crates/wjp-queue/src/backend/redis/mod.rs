@@ -927,17 +927,14 @@ impl RedisBackend {
         ids: &[&str],
         args: impl Fn(&mut Call),
     ) -> Result<Vec<Value>> {
-        let queues = self.known_queues(false).await?;
-        if queues.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for q in &queues {
-            let mut call = Call::new(script, q, ids);
-            args(&mut call);
-            pipe.add_command(call.cmd);
-        }
-        self.run(&pipe).await
+        let replies = self
+            .ask_every_queue(|q| {
+                let mut call = Call::new(script, q, ids);
+                args(&mut call);
+                call.cmd
+            })
+            .await?;
+        Ok(replies.into_iter().map(|(_, reply)| reply).collect())
     }
 }
 
@@ -1637,12 +1634,16 @@ impl Backend for RedisBackend {
         let mut pipe = redis::pipe();
         for q in queues {
             let keys = index_keys(q.as_str());
-            for (i, key) in [&keys[1], &keys[0], &keys[2], &keys[5], &keys[6], &keys[7]]
-                .into_iter()
-                .enumerate()
-            {
-                // Running jobs are the entries of the lease hash.
-                pipe.cmd(if i == 2 { "HLEN" } else { "ZCARD" }).arg(key);
+            // In Status::ALL's order; running jobs are the lease hash's entries.
+            for (command, key) in [
+                ("ZCARD", &keys[1]),
+                ("ZCARD", &keys[0]),
+                ("HLEN", &keys[2]),
+                ("ZCARD", &keys[5]),
+                ("ZCARD", &keys[6]),
+                ("ZCARD", &keys[7]),
+            ] {
+                pipe.cmd(command).arg(key);
             }
         }
         let replies = self.run(&pipe).await?;
@@ -1916,49 +1917,53 @@ impl RedisBackend {
         Ok(false)
     }
 
-    /// Scheduled jobs whose run-at time has come, at most `limit`.
-    async fn due_ids(&self, now: Timestamp, limit: usize) -> Result<Vec<(String, Vec<String>)>> {
+    /// Runs one command on every known queue; each queue's reply.
+    async fn ask_every_queue(&self, command: impl Fn(&str) -> Cmd) -> Result<Vec<(String, Value)>> {
         let queues = self.known_queues(false).await?;
+        if queues.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
         for q in &queues {
-            pipe.cmd("ZRANGEBYSCORE")
-                .arg(format!("{}scheduled", key_prefix(q)))
-                .arg("-inf")
-                .arg(now.0)
-                .arg("LIMIT")
-                .arg(0)
-                .arg(limit);
+            pipe.add_command(command(q));
         }
-        let replies = if queues.is_empty() {
-            Vec::new()
-        } else {
-            self.run(&pipe).await?
-        };
-        let mut found = Vec::new();
-        for (q, reply) in queues.into_iter().zip(replies) {
-            let ids = array(reply)?.iter().map(text).collect::<Result<Vec<_>>>()?;
-            found.push((q, ids));
-        }
-        Ok(found)
+        Ok(queues.into_iter().zip(self.run(&pipe).await?).collect())
     }
 
-    /// Running jobs whose lease ran out before `now`. The
-    /// lease hash holds only running jobs (a few per worker slot), so the
-    /// reaper reads it whole rather than keep a second index that every
-    /// claim, renewal and completion would have to update.
+    /// Scheduled jobs whose run-at time has come, at most `limit` a queue.
+    async fn due_ids(&self, now: Timestamp, limit: usize) -> Result<Vec<(String, Vec<String>)>> {
+        let replies = self
+            .ask_every_queue(|q| {
+                let mut cmd = redis::cmd("ZRANGEBYSCORE");
+                cmd.arg(format!("{}scheduled", key_prefix(q)))
+                    .arg("-inf")
+                    .arg(now.0)
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(limit);
+                cmd
+            })
+            .await?;
+        replies
+            .into_iter()
+            .map(|(q, reply)| Ok((q, array(reply)?.iter().map(text).collect::<Result<_>>()?)))
+            .collect()
+    }
+
+    /// Running jobs whose lease ran out before `now`. The lease hash holds
+    /// only running jobs (a few per worker slot), so the reaper reads it
+    /// whole rather than keep a second index that every claim, renewal and
+    /// completion would have to update.
     async fn expired_ids(&self, now: Timestamp) -> Result<Vec<(String, Vec<String>)>> {
-        let queues = self.known_queues(false).await?;
-        let mut pipe = redis::pipe();
-        for q in &queues {
-            pipe.cmd("HGETALL").arg(format!("{}leases", key_prefix(q)));
-        }
-        let replies = if queues.is_empty() {
-            Vec::new()
-        } else {
-            self.run(&pipe).await?
-        };
+        let replies = self
+            .ask_every_queue(|q| {
+                let mut cmd = redis::cmd("HGETALL");
+                cmd.arg(format!("{}leases", key_prefix(q)));
+                cmd
+            })
+            .await?;
         let mut found = Vec::new();
-        for (q, reply) in queues.into_iter().zip(replies) {
+        for (q, reply) in replies {
             let mut ids = Vec::new();
             for (id, lease) in hash(reply)? {
                 // The lease entry's sixth field is its end (see common.lua).
