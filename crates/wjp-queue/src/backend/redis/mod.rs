@@ -7,10 +7,10 @@
 //!
 //! | key                       | type   | what                                        |
 //! |---------------------------|--------|---------------------------------------------|
-//! | `wjp:{q}:job:<id>`        | string | one job (see below); ended jobs expire      |
+//! | `wjp:{q}:job:<id>`        | hash   | one job (see below); ended jobs expire      |
+//! | `wjp:{q}:leases`          | hash   | running jobs: id -> lease entry             |
 //! | `wjp:{q}:ready`           | zset   | queued jobs in claim order (lexicographic)  |
 //! | `wjp:{q}:scheduled`       | zset   | scheduled jobs by run-at                    |
-//! | `wjp:{q}:running`         | zset   | running jobs by lease expiry                |
 //! | `wjp:{q}:all`             | zset   | every job by list score (for listing)       |
 //! | `wjp:{q}:completed` ...   | zset   | ended jobs by list score, one per status    |
 //! | `wjp:{q}:expiry`          | zset   | ended jobs by expiry time (for the sweep)   |
@@ -21,15 +21,22 @@
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
 //!
-//! A job is one string: a header line of `|`-separated fields that scripts
-//! read and write (status, lease token, attempt, kind, error kind, enqueue
-//! sequence, list score, ready key; a claim: worker, lease, time; and what a
-//! running job gets without a new state: lease renewed until, progress,
-//! cancel requested), then the job as JSON as the state machine last wrote
-//! it. A claim does not rewrite the JSON: a reader derives the running job
-//! from the stored claim with [`state::claim`] itself. So every change is one
-//! `GET` and one `SET` inside a script, and an ended job's `SET` carries its
-//! expiry (`PXAT`).
+//! A job is a hash of two fields: `h`, a header of `|`-separated fields that
+//! scripts read and write (status, lease token, attempt, kind, error kind,
+//! enqueue sequence, list score, ready key), and `b`, the job as JSON as the
+//! state machine last wrote it, which scripts store but never read on the
+//! hot paths: in Redis's Lua every byte a script allocates costs about a
+//! dozen instructions, so a claim reads headers only and the worker fetches
+//! the bodies it claimed with plain `HGET`s (see BENCHMARKS.md).
+//!
+//! A claim writes neither: it adds an entry to the queue's lease hash
+//! (token, attempt, worker, lease, claim time, lease end, progress, message,
+//! cancel requested, kind). The job is running while the entry exists;
+//! readers merge the entry into the header (`load`/`view` in `common.lua`,
+//! then [`state::claim`] on the JSON). Renewals, progress and cancel
+//! requests change only lease entries, one `HSET` per batch, and the reaper
+//! reads the lease hash, which holds only running jobs. An ended job's hash
+//! carries its expiry (`PEXPIREAT`).
 //!
 //! An id names one job across all queues: an insert first checks the other
 //! known queues (one multi-key `EXISTS` each). Readers that know an id but
