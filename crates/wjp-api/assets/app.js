@@ -222,28 +222,19 @@ function fillRow(tr, job) {
   tr.classList.toggle('selected', detail.id === job.job_id);
 }
 
-// Loads one page; with a kind filter (the API filters queue and status only)
-// it reads on until a page is full or a bounded number of rows was scanned.
+// Loads one page of the history; the API applies every filter.
 async function loadJobs() {
   const f = filters();
   const ticket = ++jobs.loading;
-  const found = [];
-  let cursor = jobs.cursor;
-  let scanned = 0;
-  let next = null;
-  for (;;) {
-    const q = new URLSearchParams({ limit: String(f.kind ? 200 : PAGE) });
-    if (f.queue) q.set('queue', f.queue);
-    if (f.status) q.set('status', f.status);
-    if (cursor) q.set('cursor', cursor);
-    const page = await api(`/jobs?${q}`);
-    if (ticket !== jobs.loading) return;
-    scanned += page.jobs.length;
-    for (const j of page.jobs) if (matches(j, f)) found.push(j);
-    next = page.next_cursor || null;
-    if (!f.kind || found.length >= PAGE || !next || scanned >= 2000) break;
-    cursor = next;
-  }
+  const q = new URLSearchParams({ limit: String(PAGE) });
+  if (f.queue) q.set('queue', f.queue);
+  if (f.status) q.set('status', f.status);
+  if (f.kind) q.set('kind', f.kind);
+  if (jobs.cursor) q.set('cursor', jobs.cursor);
+  const page = await api(`/jobs?${q}`);
+  if (ticket !== jobs.loading) return;
+  const found = page.jobs;
+  const next = page.next_cursor || null;
   jobs.next = next;
   jobs.rows.clear();
   const body = $('jobs-body');

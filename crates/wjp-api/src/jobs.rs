@@ -127,6 +127,7 @@ async fn submit(
 pub struct ListQuery {
     queue: Option<String>,
     status: Option<String>,
+    kind: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
 }
@@ -147,6 +148,16 @@ async fn list(
         .filter(|s| !s.is_empty())
         .map(str::parse::<Status>)
         .transpose()?;
+    // A kind this build does not know is refused by name, like a queue.
+    let kind = q
+        .kind
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|name| {
+            state.queue.catalog().kind(name)?;
+            wjp_queue::Kind::parse(name)
+        })
+        .transpose()?;
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::bad_request(
@@ -159,6 +170,7 @@ async fn list(
         .list(JobQuery {
             queue,
             status,
+            kind,
             limit,
             cursor: q.cursor.filter(|c| !c.is_empty()),
         })

@@ -243,6 +243,7 @@ pub fn document() -> Value {
             "get": op("listJobs", "queue", "Job history, newest first, paginated.",
                 json!([query("queue", false, json!({ "type": "string" }), "Only this queue."),
                        query("status", false, json!({ "anyOf": [schema_ref("Status"), { "const": "" }] }), "Only this status (empty: any, as a form sends it)."),
+                       query("kind", false, json!({ "type": "string" }), "Only this job kind (empty: any). A kind this build does not register is a 400."),
                        query("limit", false, json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 50 }), "Page size."),
                        query("cursor", false, json!({ "type": "string" }), "next_cursor of the previous page.")]), None,
                 json!({ "200": ok_json("A page of jobs.", schema_ref("JobPage")), "400": error("Invalid filter."), "401": error("API key missing or wrong.") }))

@@ -109,7 +109,30 @@ async fn the_history_is_newest_first_and_paginated() {
     assert_eq!(page["jobs"][0]["job_id"], gcode_id.as_str());
     assert_eq!(page["jobs"].as_array().unwrap().len(), 1);
 
+    // By kind, across queues; an empty filter (a form's) is no filter.
+    let (_, job) = s
+        .post(
+            "/jobs",
+            json!({ "kind": "sleep", "payload": { "seconds": 1 }, "delay": 600 }),
+        )
+        .await;
+    let sleep_id = job["job_id"].as_str().unwrap().to_owned();
+    let (status, page) = s.get("/jobs?kind=sleep").await;
+    assert_eq!(status, 200, "{page}");
+    let kinds: Vec<_> = page["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job_id"].clone())
+        .collect();
+    assert_eq!(kinds, [json!(sleep_id)]);
+    let (_, page) = s.get("/jobs?kind=noop&status=").await;
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 6);
+    let (_, page) = s.get("/jobs?kind=").await;
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 7);
+
     for bad in [
+        "/jobs?kind=plasma_cut",
         "/jobs?status=started",
         "/jobs?queue=cutting",
         "/jobs?limit=0",

@@ -180,6 +180,7 @@ impl Queue {
             .list(JobQuery {
                 queue,
                 status: Some(Status::Failed),
+                kind: None,
                 limit,
                 cursor: None,
             })

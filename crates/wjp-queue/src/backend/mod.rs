@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::event::Event;
-use crate::job::{Job, JobId, LeaseToken, QueueName, Status, Timestamp};
+use crate::job::{Job, JobId, Kind, LeaseToken, QueueName, Status, Timestamp};
 use crate::state::Transition;
 
 /// Which backend is in use and where its data lives.
@@ -90,6 +90,7 @@ pub struct ProgressUpdate {
 pub struct JobQuery {
     pub queue: Option<QueueName>,
     pub status: Option<Status>,
+    pub kind: Option<Kind>,
     pub limit: usize,
     /// Opaque cursor from the previous page.
     pub cursor: Option<String>,

@@ -86,6 +86,7 @@ CREATE INDEX IF NOT EXISTS jobs_scheduled ON jobs(run_at) WHERE status = 'schedu
 CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs(expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_by_queue_status ON jobs(queue, status, seq);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, seq);
+CREATE INDEX IF NOT EXISTS jobs_by_kind ON jobs(kind, seq);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     body TEXT NOT NULL,
@@ -762,6 +763,10 @@ impl Backend for SqliteBackend {
             if let Some(status) = query.status {
                 values.push(status.as_str().to_owned().into());
                 sql += &format!(" AND status = ?{}", values.len());
+            }
+            if let Some(kind) = &query.kind {
+                values.push(kind.to_string().into());
+                sql += &format!(" AND kind = ?{}", values.len());
             }
             values.push((limit as i64 + 1).into());
             sql += &format!(" ORDER BY seq DESC LIMIT ?{}", values.len());

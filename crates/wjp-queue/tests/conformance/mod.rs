@@ -17,8 +17,8 @@ use tokio::sync::oneshot;
 use wjp_queue::backend::{Backend, ClaimRequest, JobQuery};
 use wjp_queue::state;
 use wjp_queue::{
-    builtin, CancelOutcome, Catalog, ErrorKind, Handlers, Job, JobId, JobRequest, Queue, QueueName,
-    Status, Timestamp, Worker, WorkerConfig, WorkerExit,
+    builtin, CancelOutcome, Catalog, ErrorKind, Handlers, Job, JobId, JobRequest, Kind, Queue,
+    QueueName, Status, Timestamp, Worker, WorkerConfig, WorkerExit,
 };
 
 /// A place jobs are stored, which several handles can connect to, as
@@ -839,6 +839,7 @@ pub async fn counts_listing_and_purge(store: &dyn Store) {
             .list(JobQuery {
                 queue: Some(q("default")),
                 status: Some(Status::Queued),
+                kind: None,
                 limit: 7,
                 cursor,
             })
@@ -852,6 +853,20 @@ pub async fn counts_listing_and_purge(store: &dyn Store) {
     }
     let expected: Vec<i64> = (0..25).rev().filter(|i| i % 5 != 0).collect();
     assert_eq!(seen, expected);
+
+    // By kind, across queues.
+    let sleeper = enqueue_id(&queue, request("sleep", json!({"seconds": 1}))).await;
+    let by_kind = |kind: &str| JobQuery {
+        kind: Some(Kind::parse(kind).unwrap()),
+        limit: 100,
+        ..JobQuery::default()
+    };
+    let sleeps = queue.list(by_kind("sleep")).await.unwrap().jobs;
+    assert_eq!(sleeps.iter().map(|j| &j.id).collect::<Vec<_>>(), [&sleeper]);
+    let noops = queue.list(by_kind("noop")).await.unwrap().jobs;
+    assert_eq!(noops.len(), 25);
+    assert!(noops.iter().all(|j| j.kind.as_str() == "noop"));
+    assert!(queue.list(by_kind("fail")).await.unwrap().jobs.is_empty());
 
     assert_eq!(queue.purge("nesting", Status::Queued).await.unwrap(), 5);
     assert_eq!(queue.queue_length("nesting").await.unwrap(), 0);

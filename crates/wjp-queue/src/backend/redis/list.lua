@@ -1,9 +1,10 @@
 -- Lists jobs of one queue, newest first, below a list score.
 -- ARGV[3]: exclusive upper bound ('+inf' or '(score'), [4]: status or '',
--- [5]: how many, [6]: how many index entries to look at at most.
+-- [5]: how many, [6]: how many index entries to look at at most, [7]: kind
+-- or ''.
 -- Returns {resume bound or '' when the index is exhausted, score1, job1, ...}.
 local bound, status = ARGV[3], ARGV[4]
-local want, cap = tonumber(ARGV[5]), tonumber(ARGV[6])
+local want, cap, kind = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 local source = K_ALL
 if K_ENDED[status] then source = K_ENDED[status] end
 local out = { '' }
@@ -21,7 +22,7 @@ while found < want and scanned < cap do
     bound = '(' .. score
     local key = PREFIX .. id
     local cur = load(id, key)
-    if cur and (status == '' or cur[F_STATUS] == status) then
+    if cur and (status == '' or cur[F_STATUS] == status) and (kind == '' or cur[F_KIND] == kind) then
       out[#out + 1] = score
       out[#out + 1] = view(key, cur)
       found = found + 1

@@ -83,7 +83,7 @@ use super::{
 };
 use crate::error::{QueueError, Result};
 use crate::event::Event;
-use crate::job::{ErrorKind, Job, JobId, LeaseToken, QueueName, Status, Timestamp};
+use crate::job::{ErrorKind, Job, JobId, Kind, LeaseToken, QueueName, Status, Timestamp};
 use crate::state::{self, Transition};
 
 /// Event stream entries kept per queue (approximately: trimming is
@@ -1400,7 +1400,8 @@ impl Backend for RedisBackend {
             call.arg(&bound)
                 .arg(query.status.map_or("", Status::as_str))
                 .arg(limit + 1)
-                .arg(LIST_SCAN);
+                .arg(LIST_SCAN)
+                .arg(query.kind.as_ref().map_or("", Kind::as_str));
             pipe.add_command(call.cmd);
         }
         let now = Timestamp::now();
