@@ -216,6 +216,13 @@ impl Browser {
     }
 
     async fn raw(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_raw(method, path, body)
+            .await
+            .unwrap_or_else(|body| panic!("WebDriver {method} {path}: {body}"))
+    }
+
+    /// The command's value, or WebDriver's error body.
+    async fn try_raw(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Value> {
         let url = format!("http://127.0.0.1:{}{path}", self.port);
         let request = match method {
             "GET" => self.http.get(url),
@@ -229,8 +236,11 @@ impl Browser {
             .unwrap();
         let status = response.status();
         let body: Value = response.json().await.unwrap();
-        assert!(status.is_success(), "WebDriver {method} {path}: {body}");
-        body["value"].clone()
+        if status.is_success() {
+            Ok(body["value"].clone())
+        } else {
+            Err(body)
+        }
     }
 
     async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -274,9 +284,20 @@ impl Browser {
             &format!("{css} clickable"),
         )
         .await;
-        let id = self.find(css).await;
-        self.cmd("POST", &format!("/element/{id}/click"), None)
-            .await;
+        // The page re-renders parts of itself on live events: an element
+        // found a moment ago may be gone by the click. Find it again then.
+        let started = Instant::now();
+        loop {
+            let id = self.find(css).await;
+            let path = format!("/session/{}/element/{id}/click", self.session);
+            match self.try_raw("POST", &path, None).await {
+                Ok(_) => return,
+                Err(body)
+                    if body["value"]["error"] == "stale element reference"
+                        && started.elapsed() < WAIT => {}
+                Err(body) => panic!("WebDriver click on {css}: {body}"),
+            }
+        }
     }
 
     async fn type_into(&self, css: &str, text: &str) {
