@@ -26,18 +26,21 @@ fn get<'a>(v: &'a Value, a: &str, b: &str) -> &'a Value {
     }
 }
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
         eprintln!("usage: bench_esicup TIME_LIMIT_S FILE.json...");
         std::process::exit(2);
     }
-    let limit: f64 = args[1].parse().expect("time limit in seconds");
+    let limit: f64 = args[1]
+        .parse()
+        .map_err(|e| format!("time limit in seconds {:?}: {e}", args[1]))?;
     println!("| instance | items | strip height | length | density | passes | time s |");
     println!("|---|---|---|---|---|---|---|");
     for file in &args[2..] {
-        let text = std::fs::read_to_string(file).expect("read instance");
-        let v: Value = serde_json::from_str(&text).expect("JSON");
+        let text = std::fs::read_to_string(file).map_err(|e| format!("reading {file}: {e}"))?;
+        let v: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{file} is not JSON: {e}"))?;
         let name = get(&v, "name", "Name").as_str().unwrap_or(file).to_string();
         let strip = if v.get("strip_height").is_some() {
             num(&v["strip_height"])
@@ -49,7 +52,7 @@ fn main() {
         let mut length_bound = 0.0;
         for (i, it) in get(&v, "items", "Items")
             .as_array()
-            .expect("items")
+            .ok_or_else(|| format!("{file}: no items array"))?
             .iter()
             .enumerate()
         {
@@ -59,7 +62,9 @@ fn main() {
                 .map(|a| a.iter().map(num).collect())
                 .unwrap_or_else(|| vec![0.0]);
             let shape = get(it, "shape", "Shape");
-            let data = get(shape, "data", "Data").as_array().expect("polygon");
+            let data = get(shape, "data", "Data")
+                .as_array()
+                .ok_or_else(|| format!("{file}: item {i} has no polygon"))?;
             let mut verts: Vec<Vertex> = data
                 .iter()
                 // Transposed: (x, y) -> (y, x).
@@ -95,7 +100,8 @@ fn main() {
             outputs: false,
             ..NestOptions::default()
         };
-        let r = nest(&parts, &o, &mut |_, _| {}, &|| false).expect("nest");
+        let r = nest(&parts, &o, &mut |_, _| {}, &|| false)
+            .map_err(|e| format!("{file}: {} {e}", e.code()))?;
         // Used length: the highest point of any placed outline (transposed x).
         let mut used: f64 = 0.0;
         for p in &r.positioned_objects {
@@ -118,4 +124,5 @@ fn main() {
             r.elapsed_s
         );
     }
+    Ok(())
 }

@@ -2,30 +2,35 @@
 //! nest DXF parts, print the result's figures, write one DXF and SVG per sheet.
 use wjp_cam::{nest, NestOptions, PartInput};
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 5 {
         eprintln!("usage: nest WxH TIME_S OUT_DIR FILE[:QTY]...");
         std::process::exit(2);
     }
-    let (w, h) = args[1].split_once('x').expect("WxH");
+    let bad = |what: &str, text: &str| format!("{what} must be a number, got {text:?}");
+    let (w, h) = args[1]
+        .split_once('x')
+        .ok_or_else(|| format!("the sheet must be WxH, got {:?}", args[1]))?;
     let mut o = NestOptions {
-        sheet_width: w.parse().expect("width"),
-        sheet_height: h.parse().expect("height"),
-        time_limit_s: args[2].parse().expect("seconds"),
+        sheet_width: w.parse().map_err(|_| bad("the sheet width", w))?,
+        sheet_height: h.parse().map_err(|_| bad("the sheet height", h))?,
+        time_limit_s: args[2]
+            .parse()
+            .map_err(|_| bad("the time limit", &args[2]))?,
         max_iterations: u32::MAX,
         ..NestOptions::default()
     };
     o.max_sheets = 20;
     let out = std::path::Path::new(&args[3]);
-    std::fs::create_dir_all(out).expect("out dir");
+    std::fs::create_dir_all(out).map_err(|e| format!("creating {}: {e}", out.display()))?;
     let mut parts = Vec::new();
     for spec in &args[4..] {
         let (file, qty) = match spec.rsplit_once(':') {
             Some((f, q)) if q.parse::<u32>().is_ok() => (f, q.parse().unwrap_or(1)),
             _ => (spec.as_str(), 1),
         };
-        let bytes = std::fs::read(file).expect("read DXF");
+        let bytes = std::fs::read(file).map_err(|e| format!("reading {file}: {e}"))?;
         let name = std::path::Path::new(file)
             .file_stem()
             .and_then(|s| s.to_str())
@@ -67,11 +72,14 @@ fn main() {
         println!("failed {} #{}: {}", f.part, f.copy, f.reason);
     }
     for s in &r.sheets {
-        std::fs::write(out.join(format!("sheet{}.dxf", s.sheet)), &s.dxf).expect("write");
-        std::fs::write(out.join(format!("sheet{}.svg", s.sheet)), &s.svg).expect("write");
+        for (ext, text) in [("dxf", &s.dxf), ("svg", &s.svg)] {
+            let path = out.join(format!("sheet{}.{ext}", s.sheet));
+            std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        }
         println!(
             "sheet {}: {} parts, {:.1}%",
             s.sheet, s.parts, s.utilization
         );
     }
+    Ok(())
 }

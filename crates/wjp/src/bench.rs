@@ -312,7 +312,7 @@ impl WorkerPool {
             config.idle_wait = Duration::from_millis(100);
             let worker = Worker::new(
                 queue.clone(),
-                crate::kinds::handlers(&global.data_dir),
+                crate::kinds::handlers(&global.data_dir)?,
                 config,
             )?;
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();

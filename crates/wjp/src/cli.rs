@@ -228,7 +228,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             wjp_api::run(
                 args,
                 queue,
-                crate::kinds::handlers(&global.data_dir),
+                crate::kinds::handlers(&global.data_dir)?,
                 global.data_dir.clone(),
             )
             .await?;

@@ -90,7 +90,7 @@ impl GlobalArgs {
     pub async fn open_queue(&self) -> anyhow::Result<Queue> {
         Ok(Queue::new(
             self.open_backend(false).await?,
-            crate::kinds::catalog(),
+            crate::kinds::catalog()?,
         ))
     }
 
@@ -98,7 +98,7 @@ impl GlobalArgs {
     pub async fn open_queue_tolerating_outage(&self) -> anyhow::Result<Queue> {
         Ok(Queue::new(
             self.open_backend(true).await?,
-            crate::kinds::catalog(),
+            crate::kinds::catalog()?,
         ))
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
-use wjp_queue::{builtin, Catalog, HandlerError, Handlers, JobContext};
+use wjp_queue::{builtin, Catalog, HandlerError, Handlers, JobContext, QueueError};
 
 use crate::domain::{self, Artifacts};
 
@@ -62,23 +62,22 @@ const DOMAIN_KINDS: [DomainKind; 8] = [
     },
 ];
 
-/// Every kind this build can run, with its routing.
-pub fn catalog() -> Catalog {
+/// Every kind this build can run, with its routing. An error means the
+/// table above names a kind or queue the engine refuses.
+pub fn catalog() -> Result<Catalog, QueueError> {
     let mut catalog = Catalog::standard();
-    builtin::register(&mut catalog).expect("built-in kinds are valid");
+    builtin::register(&mut catalog)?;
     for k in &DOMAIN_KINDS {
-        catalog
-            .register(k.kind, k.queue, k.timeout)
-            .expect("domain kinds are valid");
+        catalog.register(k.kind, k.queue, k.timeout)?;
     }
-    catalog
+    Ok(catalog)
 }
 
 /// The handler of every kind in [`catalog`]. Files they produce go under
 /// `data_dir/output`.
-pub fn handlers(data_dir: &Path) -> Handlers {
+pub fn handlers(data_dir: &Path) -> Result<Handlers, QueueError> {
     let mut handlers = Handlers::new();
-    builtin::add_handlers(&mut handlers).expect("built-in kinds are valid");
+    builtin::add_handlers(&mut handlers)?;
     let artifacts = Artifacts {
         output_dir: data_dir.join("output"),
     };
@@ -100,9 +99,8 @@ pub fn handlers(data_dir: &Path) -> Handlers {
         })
         .and_then(|h| h.add("export_layered_dxf", writing(domain::export_layered_dxf)))
         .and_then(|h| h.add("nest", writing(domain::nest)))
-        .and_then(|h| h.add("generate_gcode", writing(domain::generate_gcode)))
-        .expect("domain kinds are valid");
-    handlers
+        .and_then(|h| h.add("generate_gcode", writing(domain::generate_gcode)))?;
+    Ok(handlers)
 }
 
 #[cfg(test)]
@@ -111,8 +109,8 @@ mod tests {
 
     #[test]
     fn every_registered_kind_has_a_handler_and_the_old_routing() {
-        let catalog = catalog();
-        let handlers = handlers(Path::new("unused"));
+        let catalog = catalog().expect("the kind table is valid");
+        let handlers = handlers(Path::new("unused")).expect("every handler registers");
         for spec in catalog.kinds() {
             assert!(
                 handlers.get(&spec.kind).is_some(),
