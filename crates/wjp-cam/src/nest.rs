@@ -1152,7 +1152,7 @@ fn build_result(
                 String::new()
             },
             svg: if outputs {
-                sheet_svg(w, h, list, 0.0)
+                sheet_svg(w, h, list)
             } else {
                 String::new()
             },
@@ -1226,18 +1226,16 @@ fn sheet_dxf(list: &[PlacedShape]) -> String {
     s
 }
 
-fn sheet_svg(w: f64, h: f64, list: &[PlacedShape], _x0: f64) -> String {
-    let mut s = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="-5 -5 {} {}" width="{}mm" height="{}mm">"#,
-        w + 10.0,
-        h + 10.0,
-        w + 10.0,
-        h + 10.0
-    );
-    s.push('\n');
-    s.push_str(&sheet_group(w, h, list, 0.0));
-    s.push_str("</svg>\n");
-    s
+fn sheet_svg(w: f64, h: f64, list: &[PlacedShape]) -> String {
+    svg_document(-5.0, w + 10.0, h + 10.0, &sheet_group(w, h, list, 0.0))
+}
+
+/// An SVG document in millimetres whose view starts at (`origin`, `origin`).
+fn svg_document(origin: f64, width: f64, height: f64, body: &str) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"{origin} {origin} {width} {height}\" \
+         width=\"{width}mm\" height=\"{height}mm\">\n{body}</svg>\n"
+    )
 }
 
 fn sheet_group(w: f64, h: f64, list: &[PlacedShape], x0: f64) -> String {
@@ -1272,21 +1270,13 @@ fn all_sheets_svg(per_sheet: &[(usize, Vec<PlacedShape>)], sizes: &[(f64, f64)])
         .iter()
         .map(|(i, _)| sizes[*i].1)
         .fold(1.0, f64::max);
-    let mut s = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="-10 -10 {} {}" width="{}mm" height="{}mm">"#,
-        total_w + 10.0,
-        max_h + 20.0,
-        total_w + 10.0,
-        max_h + 20.0
-    );
-    s.push('\n');
+    let mut body = String::new();
     let mut x0 = 0.0;
     for (i, list) in per_sheet {
-        s.push_str(&sheet_group(sizes[*i].0, sizes[*i].1, list, x0));
+        body.push_str(&sheet_group(sizes[*i].0, sizes[*i].1, list, x0));
         x0 += sizes[*i].0 + 20.0;
     }
-    s.push_str("</svg>\n");
-    s
+    svg_document(-10.0, total_w + 10.0, max_h + 20.0, &body)
 }
 
 /// Drop points closer than `eps` to the previous kept one (and a closing duplicate).
