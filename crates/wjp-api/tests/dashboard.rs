@@ -510,22 +510,21 @@ async fn dashboard_in_a_real_browser() {
             browser.script(&script, json!([])).await;
         }
     };
+    // The table holds exactly `n` rows, each with this data attribute.
+    let only_rows = |n: usize, field: &str, value: &str| {
+        format!(
+            "(() => {{ const rows = [...document.querySelectorAll('#jobs-body tr[data-job-id]')]; \
+             return rows.length === {n} && rows.every(r => r.dataset.{field} === '{value}'); }})()"
+        )
+    };
     set_filter("f-status", "failed").await;
     browser
-        .wait(
-            "(() => { const rows = [...document.querySelectorAll('#jobs-body tr[data-job-id]')]; \
-             return rows.length === 3 && rows.every(r => r.dataset.status === 'failed'); })()",
-            "the failed jobs only",
-        )
+        .wait(&only_rows(3, "status", "failed"), "the failed jobs only")
         .await;
     set_filter("f-status", "").await;
     set_filter("f-kind", "fail").await;
     browser
-        .wait(
-            "(() => { const rows = [...document.querySelectorAll('#jobs-body tr[data-job-id]')]; \
-             return rows.length === 3 && rows.every(r => r.dataset.kind === 'fail'); })()",
-            "the jobs of kind fail only",
-        )
+        .wait(&only_rows(3, "kind", "fail"), "the jobs of kind fail only")
         .await;
     set_filter("f-kind", "").await;
     browser
