@@ -917,7 +917,11 @@ impl RedisBackend {
         }
         let mut claimed = Vec::new();
         for ((token, rk), body) in taken.into_iter().zip(self.run(&bodies).await?) {
-            let job: Job = serde_json::from_str(&text(&body)?).map_err(corrupt)?;
+            // Parsed where it lies: no copy of each body on the claim path.
+            let Value::BulkString(json) = &body else {
+                return Err(corrupt(format!("a claimed job without a body: {body:?}")));
+            };
+            let job: Job = serde_json::from_slice(json).map_err(corrupt)?;
             let mut t = state::claim(&job, &request.worker, request.lease, request.now);
             t.job.state.lease_token = Some(token);
             claimed.push((rk, t.job));
