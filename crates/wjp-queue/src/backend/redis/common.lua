@@ -123,23 +123,26 @@ local FIELDS = 15
 -- Worker names and progress messages arrive hex-encoded, so they never
 -- contain a separator.
 
+-- The `n` captures of `pattern` in `text` as a list, or nil when the text
+-- is missing (false from Redis) or does not match.
+local function fields_of(text, pattern, n)
+  if not text then return nil end
+  local fields = { string.match(text, pattern) }
+  if #fields ~= n then return nil end
+  return fields
+end
+
 -- The fields of a stored header, or nil.
 local HEADER = '^' .. string.rep('([^|]*)|', STORED - 1) .. '([^|]*)$'
 local function parse(head)
-  if not head then return nil end
-  local fields = { string.match(head, HEADER) }
-  if #fields ~= STORED then return nil end
-  return fields
+  return fields_of(head, HEADER, STORED)
 end
 
 -- Only status, token, attempt and kind: all a claim needs, with half the
 -- captures.
 local HEAD = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|'
 local function parse_head(head)
-  if not head then return nil end
-  local fields = { string.match(head, HEAD) }
-  if #fields ~= F_KIND then return nil end
-  return fields
+  return fields_of(head, HEAD, F_KIND)
 end
 
 -- A lease entry: token|attempt|worker (hex)|lease ms|claimed at|lease
@@ -149,10 +152,7 @@ local L_PROGRESS, L_MESSAGE, L_CANCEL, L_KIND = 7, 8, 9, 10
 local LEASE_FIELDS = 10
 local LEASE = '^' .. string.rep('([^|]*)|', LEASE_FIELDS - 1) .. '([^|]*)$'
 local function parse_lease(text)
-  if not text then return nil end
-  local fields = { string.match(text, LEASE) }
-  if #fields ~= LEASE_FIELDS then return nil end
-  return fields
+  return fields_of(text, LEASE, LEASE_FIELDS)
 end
 local function lease_text(l)
   return table.concat(l, '|', 1, LEASE_FIELDS)
