@@ -106,6 +106,7 @@ const COMMON: &str = include_str!("common.lua");
 struct Scripts {
     insert: Script,
     apply: Script,
+    finish: Script,
     claim: Script,
     peek: Script,
     renew: Script,
@@ -132,6 +133,7 @@ impl Scripts {
         let scripts = Scripts {
             insert: s(include_str!("insert.lua")),
             apply: s(include_str!("apply.lua")),
+            finish: s(include_str!("finish.lua")),
             claim: s(include_str!("claim.lua")),
             peek: s(include_str!("peek.lua")),
             renew: s(include_str!("renew.lua")),
@@ -1195,10 +1197,21 @@ async fn wait_changed(
     }
 }
 
+/// Whether `finish.lua` can apply a transition: a running job ends.
+fn finishes(t: &Transition) -> bool {
+    t.expect.status == Status::Running
+        && t.expect.lease_token.is_some()
+        && t.job.state.status.is_terminal()
+}
+
+fn body_of(job: &Job) -> Result<String> {
+    serde_json::to_string(job).map_err(|e| QueueError::Storage(e.to_string()))
+}
+
+/// The arguments of one transition for `apply.lua`.
 fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()> {
     let s = &t.job.state;
     let event = Event::of(&t.job, now);
-    let body = serde_json::to_string(&t.job).map_err(|e| QueueError::Storage(e.to_string()))?;
     let waiting = matches!(s.status, Status::Queued | Status::Scheduled);
     let (priority, run_at) = if waiting {
         (t.job.priority.to_string(), s.run_at.0.to_string())
@@ -1215,7 +1228,7 @@ fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()
         )
         .arg(s.status.as_str())
         .arg(s.lease_token.map(|t| t.0.to_string()).unwrap_or_default())
-        .arg(body)
+        .arg(body_of(&t.job)?)
         .arg(s.attempt)
         .arg(s.error.as_ref().map(|e| e.kind.as_str()).unwrap_or(""))
         // Ordering fields matter only to a waiting job, and a lease end is
@@ -1229,6 +1242,36 @@ fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()
         .arg(optional_hex(event.message.as_deref()))
         .arg(now.0);
     Ok(())
+}
+
+/// The arguments of one transition for `finish.lua` (see `finishes`).
+fn finish_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()> {
+    let s = &t.job.state;
+    let token = t.expect.lease_token.map_or(0, |t| t.0);
+    call.arg(t.job.id.as_str())
+        .arg(format!("{token}|"))
+        .arg(s.status.as_str())
+        .arg(s.attempt)
+        .arg(s.error.as_ref().map(|e| e.kind.as_str()).unwrap_or(""))
+        .arg(body_of(&t.job)?)
+        .arg(s.expires_at.map_or(0, |t| t.0))
+        .arg(event_line(&Event::of(&t.job, now)));
+    Ok(())
+}
+
+/// An event as one line of a stream entry, the inverse of `event_from_line`.
+fn event_line(e: &Event) -> String {
+    format!(
+        "{}|{}|{}|{}|{}|{}|{}|{}",
+        e.job_id.as_str(),
+        e.kind.as_str(),
+        e.status.as_str(),
+        e.attempt,
+        e.progress.map(|p| p.to_string()).unwrap_or_default(),
+        e.error_kind.map_or("", |k| k.as_str()),
+        e.at.0,
+        optional_hex(e.message.as_deref()),
+    )
 }
 
 #[async_trait]
@@ -1499,18 +1542,26 @@ impl Backend for RedisBackend {
         let mut pipe = redis::pipe();
         let mut chunks = Vec::new();
         for (queue, indexes) in &by_queue {
-            // A script call changes each job at most once (see common.lua).
-            let mut split: Vec<Vec<usize>> = vec![Vec::new()];
+            // A script call changes each job at most once (see common.lua),
+            // and runs one script: a run of ends goes to `finish.lua`, the
+            // rest to `apply.lua`, in their order.
+            let mut split: Vec<Vec<usize>> = Vec::new();
             let mut seen = std::collections::HashSet::new();
             for &i in indexes {
                 let id = transitions[i].job.id.as_str();
-                let current = split.last_mut().expect("never empty");
-                if current.len() >= SCRIPT_BATCH || !seen.insert(id) {
-                    seen.clear();
-                    seen.insert(id);
-                    split.push(vec![i]);
-                } else {
-                    current.push(i);
+                match split.last_mut() {
+                    Some(current)
+                        if current.len() < SCRIPT_BATCH
+                            && finishes(&transitions[current[0]]) == finishes(&transitions[i])
+                            && seen.insert(id) =>
+                    {
+                        current.push(i)
+                    }
+                    _ => {
+                        seen.clear();
+                        seen.insert(id);
+                        split.push(vec![i]);
+                    }
                 }
             }
             for chunk in split {
@@ -1518,9 +1569,19 @@ impl Backend for RedisBackend {
                     .iter()
                     .map(|i| transitions[*i].job.id.as_str())
                     .collect();
-                let mut call = Call::new(&self.shared.scripts.apply, queue, &ids);
+                let finishing = finishes(&transitions[chunk[0]]);
+                let script = if finishing {
+                    &self.shared.scripts.finish
+                } else {
+                    &self.shared.scripts.apply
+                };
+                let mut call = Call::new(script, queue, &ids);
                 for i in &chunk {
-                    transition_args(&mut call, &transitions[*i], now)?;
+                    if finishing {
+                        finish_args(&mut call, &transitions[*i], now)?;
+                    } else {
+                        transition_args(&mut call, &transitions[*i], now)?;
+                    }
                 }
                 pipe.add_command(call.cmd);
                 chunks.push(chunk);
