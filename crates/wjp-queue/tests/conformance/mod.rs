@@ -154,6 +154,7 @@ macro_rules! conformance_suite {
             claims_take_the_highest_priority_then_the_oldest,
             claims_across_queues_respect_priority,
             delayed_jobs_wait_for_their_time,
+            a_due_delayed_job_is_claimed_in_its_place_before_promotion,
             failures_are_retried_with_a_doubling_backoff,
             completed_results_expire_after_their_ttl,
             failed_jobs_stay_in_the_failed_registry_until_their_ttl,
@@ -311,6 +312,30 @@ pub async fn delayed_jobs_wait_for_their_time(store: &dyn Store) {
             .len(),
         1
     );
+}
+
+/// A delayed job that is due but not yet promoted competes with the queued
+/// ones by run-at time; jobs it outranks in one claim stay claimable.
+pub async fn a_due_delayed_job_is_claimed_in_its_place_before_promotion(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let mut r = request("noop", json!({}));
+    r.delay = Some(0.1);
+    r.job_id = Some("delayed".into());
+    queue.enqueue(r).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    for name in ["later-1", "later-2"] {
+        let mut r = request("noop", json!({}));
+        r.job_id = Some(name.into());
+        queue.enqueue(r).await.unwrap();
+    }
+    let ids = |jobs: Vec<Job>| jobs.iter().map(|j| j.id.to_string()).collect::<Vec<_>>();
+    let first = claim(&queue, &["default"], 1, Duration::from_secs(30)).await;
+    assert_eq!(ids(first), ["delayed"], "its run-at is the earliest");
+    let rest = claim(&queue, &["default"], 5, Duration::from_secs(30)).await;
+    assert_eq!(ids(rest), ["later-1", "later-2"]);
+    assert!(claim(&queue, &["default"], 5, Duration::from_secs(30))
+        .await
+        .is_empty());
 }
 
 pub async fn failures_are_retried_with_a_doubling_backoff(store: &dyn Store) {

@@ -7,42 +7,57 @@
 -- (`state::claim`).
 -- ARGV[3]: now, [4]: max, [5]: worker (hex), [6]: lease ms,
 -- [7..]: one token per job.
--- Returns per job: id, token, ready key.
+-- Returns per job three items: id, token, ready member (`<ready key>|<id>`).
 local now, max = tonumber(ARGV[3]), tonumber(ARGV[4])
-local worker, lease = ARGV[5], ARGV[6]
-local candidates = redis.call('ZRANGE', K_READY, '-', '+', 'BYLEX', 'LIMIT', 0, max)
 local due = redis.call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0, max)
+-- The best ready jobs leave the index in one step (all members score 0,
+-- so they pop in key order); those a due scheduled job outranks go back.
+local popped = redis.call('ZPOPMIN', K_READY, max)
+local candidates = {}
+for i = 1, #popped, 2 do candidates[#candidates + 1] = popped[i] end
 local scheduled = {}
-for _, id in ipairs(due) do
-  local cur = parse(redis.call('HGET', PREFIX .. id, 'h'))
-  if cur and cur[F_STATUS] == 'scheduled' and redis.call('HEXISTS', K_LEASES, id) == 0 then
-    candidates[#candidates + 1] = cur[F_RK] .. '|' .. id
-    scheduled[id] = true
-  else
-    zrem(K_SCHED, id)
+if #due > 0 then
+  for _, id in ipairs(due) do
+    local cur = parse(redis.call('HGET', PREFIX .. id, 'h'))
+    if cur and cur[F_STATUS] == 'scheduled' and redis.call('HEXISTS', K_LEASES, id) == 0 then
+      local member = cur[F_RK] .. '|' .. id
+      candidates[#candidates + 1] = member
+      scheduled[member] = id
+    else
+      zrem(K_SCHED, id)
+    end
+  end
+  table.sort(candidates)
+  for i = max + 1, #candidates do
+    if not scheduled[candidates[i]] then zadd(K_READY, '0', candidates[i]) end
   end
 end
-if #due > 0 then table.sort(candidates) end
-local until_ms = int(now + tonumber(lease))
+-- A fresh job's next attempt without number formatting, which costs a
+-- script more than the rest of the claim's string work.
+local NEXT_ATTEMPT = { ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5' }
+-- Shared by every lease of this call: worker|lease ms|claimed at|lease until,
+-- then no progress, no message, no cancel request.
+local middle = '|' .. ARGV[5] .. '|' .. ARGV[6] .. '|' .. ARGV[3] .. '|' ..
+  int(now + tonumber(ARGV[6])) .. '||||'
 local out = {}
-for _, member in ipairs(candidates) do
-  if #out >= max then break end
+local taken = 0
+for i = 1, math.min(#candidates, max) do
+  local member = candidates[i]
   local id = string.sub(member, READY_KEY_LEN + 2)
   local cur = parse_head(redis.call('HGET', PREFIX .. id, 'h'))
   local status = cur and cur[F_STATUS]
-  if scheduled[id] then
-    zrem(K_SCHED, id)
-  else
-    -- Also drops a stale entry (cannot happen unless keys were edited).
-    zrem(K_READY, member)
-  end
+  if scheduled[member] then zrem(K_SCHED, id) end
+  -- Anything else is a stale entry (cannot happen unless keys were
+  -- edited): it is dropped.
   if status == 'queued' or status == 'scheduled' then
-    local token = ARGV[7 + #out]
-    local attempt = (tonumber(cur[F_ATTEMPT]) or 0) + 1
-    set_lease(id, token .. '|' .. attempt .. '|' .. worker .. '|' .. lease .. '|' .. ARGV[3] ..
-      '|' .. until_ms .. '||||' .. cur[F_KIND])
+    taken = taken + 1
+    local token = ARGV[6 + taken]
+    local attempt = NEXT_ATTEMPT[cur[F_ATTEMPT]] or int((tonumber(cur[F_ATTEMPT]) or 0) + 1)
+    set_lease(id, token .. '|' .. attempt .. middle .. cur[F_KIND])
     emit(id, cur[F_KIND], 'running', attempt, '0', false, false, ARGV[3])
-    out[#out + 1] = { id, token, string.sub(member, 1, READY_KEY_LEN) }
+    out[#out + 1] = id
+    out[#out + 1] = token
+    out[#out + 1] = member
   end
 end
 flush()

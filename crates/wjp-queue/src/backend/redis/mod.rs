@@ -903,9 +903,14 @@ impl RedisBackend {
         let mut taken = Vec::new();
         let mut bodies = redis::pipe();
         for ((queue, _), reply) in allotment.iter().zip(replies) {
-            for item in array(reply)? {
-                let item = array(item)?;
-                let [id, token, rk] = &item[..] else {
+            let items = array(reply)?;
+            if items.len() % 3 != 0 {
+                return Err(corrupt("malformed claim reply"));
+            }
+            // Per job: id, token, ready member (its ready key comes first,
+            // so members sort as the jobs' claim order).
+            for item in items.chunks(3) {
+                let [id, token, rk] = item else {
                     return Err(corrupt("malformed claim reply"));
                 };
                 let id = text(id)?;
