@@ -91,7 +91,7 @@ end
 -- of an ended job's hash.
 local function index(id, status, rk, run_at, ls, expires_at)
   if status == 'queued' then
-    zadd(K_READY, 0, rk .. '|' .. id)
+    zadd(K_READY, '0', rk .. '|' .. id)
   elseif status == 'scheduled' then
     zadd(K_SCHED, run_at, id)
   elseif K_ENDED[status] then

@@ -18,7 +18,7 @@ for i = 1, n do
   local seq = seq0 + i
   local ls = int(tonumber(created_at) * 1000 + seq % 1000)
   local rk = ready_key(priority, run_at, seq)
-  local head = header(status, '', 0, kind, '', int(seq), ls, rk)
+  local head = header(status, '', '0', kind, '', int(seq), ls, rk)
   -- The header goes in only if the job is new; the body follows it.
   local inserted = redis.call('HSETNX', key, 'h', head) == 1
   if inserted then
@@ -36,7 +36,7 @@ for i = 1, n do
   if inserted then
     zadd(K_ALL, ls, id)
     index(id, status, rk, run_at, ls, 0)
-    emit(id, kind, status, 0, false, false, false, now)
+    emit(id, kind, status, '0', false, false, false, now)
     if status == 'queued' then woke = true end
     out[i] = 1
   end
