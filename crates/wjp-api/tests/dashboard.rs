@@ -665,11 +665,11 @@ async fn dashboard_in_a_real_browser() {
         )
         .await;
 
-    // A long sleep job, submitted and cancelled from the page.
+    // A long sleep job, submitted and cancelled from the page. Long enough
+    // to outlast the clicks on a slow machine, short enough that a failing
+    // run reports within a minute: the runtime waits for the job's thread.
     browser.type_into("#job-kind", "sleep").await;
-    browser
-        .type_into("#job-payload", "{\"seconds\": 600}")
-        .await;
+    browser.type_into("#job-payload", "{\"seconds\": 60}").await;
     browser.click("#job-submit").await;
     let sleep_id = browser
         .wait(

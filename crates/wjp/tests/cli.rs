@@ -29,15 +29,18 @@ fn submit_then_burst_worker_completes_the_job_and_status_shows_it() {
 #[test]
 fn submit_wait_follows_the_job_to_its_end() {
     let env = Env::new();
+    // Bounded: a job that never ends would otherwise hang the suite.
+    let wait = |args: &[&str]| env.run_within(args, Duration::from_secs(120), "submit --wait");
     let mut worker = env.spawn_worker(&["--name", "waiter"]);
-    let out = env.ok(&[
+    let out = wait(&[
         "submit",
         "sleep",
         "--payload",
         r#"{"seconds": 0.5}"#,
         "--wait",
     ]);
-    let job: Value = serde_json::from_str(&out).expect("final job as JSON");
+    assert!(out.status.success(), "{out:?}");
+    let job: Value = serde_json::from_slice(&out.stdout).expect("final job as JSON");
     assert_eq!(status_of(&job), "completed");
     assert_eq!(job["progress"], 1.0);
     crate::support::signal(&worker, "TERM");
@@ -45,7 +48,7 @@ fn submit_wait_follows_the_job_to_its_end() {
 
     // A failing job makes --wait exit non-zero, with the job still printed.
     let mut worker = env.spawn_worker(&["--name", "waiter2"]);
-    let out = env.run(&[
+    let out = wait(&[
         "submit",
         "fail",
         "--payload",

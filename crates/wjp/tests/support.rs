@@ -57,6 +57,34 @@ impl Env {
         self.command().args(args).output().expect("run wjp")
     }
 
+    /// Runs `wjp ARGS` to completion, at most `limit` (a bound on a hang:
+    /// the process is killed and the test fails, naming `context` and
+    /// showing the workers' log).
+    pub fn run_within(&self, args: &[&str], limit: Duration, context: &str) -> Output {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn wjp");
+        let deadline = Instant::now() + limit;
+        while child.try_wait().expect("try_wait").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("collect output");
+                panic!(
+                    "wjp {args:?} did not finish within {limit:?} ({context}); stderr: {}\n\
+                     workers' log: {}",
+                    String::from_utf8_lossy(&out.stderr),
+                    self.worker_log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().expect("collect output")
+    }
+
     /// Runs `wjp ARGS`, requires success, returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
@@ -107,15 +135,31 @@ impl Env {
         }
     }
 
-    /// Starts `wjp worker ARGS` in the background.
+    /// Starts `wjp worker ARGS` in the background. Its log goes to a file
+    /// (`worker_log`): a pipe nobody reads would stall a chatty worker.
     pub fn spawn_worker(&self, args: &[&str]) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.worker_log())
+            .expect("worker log file");
         self.command()
             .arg("worker")
             .args(args)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(log)
             .spawn()
             .expect("spawn worker")
+    }
+
+    /// Where the workers started by `spawn_worker` write their log.
+    pub fn worker_log(&self) -> PathBuf {
+        self.dir.path().join("workers.log")
+    }
+
+    /// The workers' log so far, for failure messages.
+    pub fn worker_log_text(&self) -> String {
+        std::fs::read_to_string(self.worker_log()).unwrap_or_default()
     }
 
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
