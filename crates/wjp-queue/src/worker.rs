@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
+use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::backend::{ClaimRequest, LeaseRef, LeaseState, ProgressUpdate, WorkerRecord};
 use crate::error::{QueueError, Result};
@@ -461,10 +461,7 @@ impl Worker {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(entry.lease.id.clone(), entry);
-                job_tasks.spawn(async move {
-                    run.execute().await;
-                    drop(permit);
-                });
+                job_tasks.spawn(run.execute(permit));
             }
         };
 
@@ -561,7 +558,12 @@ enum Ending {
 }
 
 impl JobRun {
-    async fn execute(self) {
+    /// Runs the job and records its outcome. `slot` is its place among the
+    /// worker's `concurrency`: freed as soon as the handler is done, since
+    /// recording is the recorder's work and holding the slot through it
+    /// would idle the worker for a round trip per job. A handler that has
+    /// not returned keeps its slot until it does, or the worker restarts.
+    async fn execute(self, slot: OwnedSemaphorePermit) {
         let job = self.job.clone();
         let Some(Registered { handler, placement }) = self.handler.clone() else {
             let error = JobError::new(
@@ -633,6 +635,12 @@ impl JobRun {
                 now,
             )),
         };
+        let slot = if handler_returned {
+            drop(slot);
+            None
+        } else {
+            Some(slot)
+        };
         if let Some(transition) = transition {
             self.record(transition).await;
         } else {
@@ -642,6 +650,7 @@ impl JobRun {
         if let (false, Some(done_rx)) = (handler_returned, done_rx) {
             self.await_stuck_handler(done_rx).await;
         }
+        drop(slot);
     }
 
     /// After a timeout or interruption, gives the handler `stuck_grace` to
