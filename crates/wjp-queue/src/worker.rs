@@ -8,7 +8,9 @@
 //! - each **job task** runs the handler on a blocking-pool thread (handlers
 //!   are synchronous and may be CPU-heavy: they never stall the runtime) and
 //!   waits for whichever comes first: the handler's return, the job's
-//!   timeout, or an interruption (cancel, lost lease, shutdown);
+//!   timeout, or an interruption (cancel, lost lease, shutdown); its permit
+//!   is freed when the handler returns, before the outcome is written (a
+//!   handler that does not return keeps it);
 //! - the **recorder** writes outcomes in batches (one transaction for all
 //!   that finished meanwhile);
 //! - the **heartbeat** renews every held lease, registers the worker, learns
