@@ -185,6 +185,14 @@ impl Command {
     pub fn is_service(&self) -> bool {
         matches!(self, Command::Worker(_) | Command::Api(_))
     }
+
+    /// A worker's async work is coordination (claims, outcome writes,
+    /// heartbeats) while its handlers run on the blocking pool: on one
+    /// runtime thread it skips the cross-thread wake-ups that cost half of
+    /// its CPU per `noop` job. Everything else serves many clients at once.
+    pub fn runs_on_one_thread(&self) -> bool {
+        matches!(self, Command::Worker(_))
+    }
 }
 
 #[derive(Debug, clap::Args)]

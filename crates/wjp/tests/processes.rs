@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::{signal, status_of, stderr_text, wait_exit, Env};
+use crate::support::{signal, status_of, wait_exit, Env};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -87,7 +87,7 @@ pub fn a_handler_that_never_yields_is_timed_out_and_the_worker_replaces_itself(e
     let pid = worker.id();
     let mut worker = worker;
     let status = wait_exit(&mut worker, LIMIT);
-    let stderr = stderr_text(worker);
+    let stderr = env.worker_log_text();
     assert!(status.success(), "{stderr}");
     assert!(
         stderr.contains("restarting the worker process"),

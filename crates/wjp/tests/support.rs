@@ -195,8 +195,3 @@ pub fn signal(child: &Child, signal: &str) {
 pub fn status_of(job: &Value) -> &str {
     job["status"].as_str().unwrap_or("?")
 }
-
-pub fn stderr_text(child: Child) -> String {
-    let out = child.wait_with_output().expect("collect output");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
