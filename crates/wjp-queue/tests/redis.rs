@@ -12,8 +12,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use wjp_queue::backend::redis::RedisBackend;
-use wjp_queue::backend::Backend;
-use wjp_queue::{JobId, Status};
+use wjp_queue::backend::{Backend, ClaimRequest};
+use wjp_queue::{state, JobId, QueueName, Status, Timestamp};
 
 use self::redis_server::RedisServer;
 use crate::conformance::{
@@ -360,4 +360,79 @@ async fn rediss_with_a_password_works_and_hides_the_password() {
         .err()
         .expect("wrong password");
     assert!(!err.to_string().contains("nope"), "{err}");
+}
+
+/// The stored header of an ended job keeps the sequence and list score it
+/// was enqueued with, whether the process that claimed it ends it (it sends
+/// the whole header, from the sequence it noted at the claim) or another
+/// process does (the script reads the stored header for them).
+#[tokio::test]
+async fn an_ended_job_keeps_its_sequence_and_list_score_whoever_ends_it() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let ids: Vec<JobId> = {
+        let mut ids = Vec::new();
+        for i in 0..2 {
+            ids.push(
+                queue
+                    .enqueue(request("noop", json!(i)))
+                    .await
+                    .unwrap()
+                    .job
+                    .id,
+            );
+        }
+        ids
+    };
+    let mut conn = store.server.connection(0);
+    let header = |conn: &mut redis::Connection, id: &JobId| -> String {
+        redis::cmd("HGET")
+            .arg(format!("wjp:{{default}}:job:{id}"))
+            .arg("h")
+            .query(conn)
+            .unwrap()
+    };
+    // Fields 6 and 7 of the header: sequence and list score.
+    let enqueued: Vec<(String, String)> = ids
+        .iter()
+        .map(|id| {
+            let h = header(&mut conn, id);
+            let f: Vec<&str> = h.split('|').collect();
+            (f[5].to_owned(), f[6].to_owned())
+        })
+        .collect();
+
+    let claimer = store.connect().await;
+    let jobs = claimer
+        .claim(&ClaimRequest {
+            queues: vec![QueueName::parse("default").unwrap()],
+            worker: "claimer".into(),
+            max: 2,
+            lease: Duration::from_secs(30),
+            now: Timestamp::now(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 2);
+    let other = store.connect().await;
+    for (job, ender) in jobs.iter().zip([&claimer, &other]) {
+        let ended = state::complete(job, json!("done"), Timestamp::now());
+        assert_eq!(ender.apply(vec![ended]).await.unwrap(), [true]);
+    }
+
+    for (id, (seq, score)) in ids.iter().zip(enqueued) {
+        assert_eq!(
+            header(&mut conn, id),
+            format!("completed||1|noop||{seq}|{score}|"),
+            "{id}"
+        );
+        for index in ["completed", "all"] {
+            let z: String = redis::cmd("ZSCORE")
+                .arg(format!("wjp:{{default}}:{index}"))
+                .arg(id.as_str())
+                .query(&mut conn)
+                .unwrap();
+            assert_eq!(z, score, "{id} in {index}");
+        }
+    }
 }

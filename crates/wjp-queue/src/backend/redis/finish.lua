@@ -1,16 +1,17 @@
 -- Ends running jobs of one queue (completed, failed or cancelled): the
 -- common case of `apply`, on a path that costs Redis about half as much.
 -- A job is running under a token iff its lease entry starts with that
--- token, so the guard needs only the lease; the stored header is read
--- only for the three fields a transition never changes (kind, sequence,
--- list score). The Rust side sends what it already knows ready-made (the
--- event line, the token with its separator), so the script makes few
--- strings of its own.
--- Per transition (8 arguments from ARGV[3]): id, expected token followed by
--- '|', new status, attempt, error kind ('' for none), body, expires_at,
--- event line (see `emit`). KEYS[JOB_KEYS + i]: the job's key.
+-- token, so the guard needs only the lease. The Rust side sends what it
+-- already knows ready-made: the event line, the token with its separator,
+-- and, when it knows the job's enqueue sequence (it claimed the job), the
+-- whole new header; else the stored header is read for the three fields a
+-- transition never changes (kind, sequence, list score).
+-- Per transition (10 arguments from ARGV[3]): id, expected token followed
+-- by '|', new status, attempt, error kind ('' for none), body, expires_at,
+-- event line (see `emit`), new header and list score (or '' and '').
+-- KEYS[JOB_KEYS + i]: the job's key.
 -- Returns per transition: 1 applied, 0 refused.
-local N = 8
+local N = 10
 local n = (#ARGV - 2) / N
 local ids = {}
 for i = 1, n do ids[i] = ARGV[3 + (i - 1) * N] end
@@ -23,14 +24,20 @@ for i = 1, n do
   local lease, expect = leases[i], ARGV[b + 2]
   out[i] = 0
   if lease and string.sub(lease, 1, #expect) == expect then
-    local key = KEYS[JOB_KEYS + i]
-    local kind, seq, ls = string.match(redis.call('HGET', key, 'h') or '', TAIL)
-    local status = ARGV[b + 3]
+    local key, status, head = KEYS[JOB_KEYS + i], ARGV[b + 3], ARGV[b + 9]
+    local ls = ARGV[b + 10]
+    if head == '' then
+      local kind, seq
+      kind, seq, ls = string.match(redis.call('HGET', key, 'h') or '', TAIL)
+      if ls then
+        head = status .. '||' .. ARGV[b + 4] .. '|' .. kind .. '|' .. ARGV[b + 5] .. '|' ..
+          seq .. '|' .. ls .. '|'
+      end
+    end
     if ls and K_ENDED[status] then
       local id, expires_at = ids[i], ARGV[b + 7]
       drop_lease(id)
-      store(key, status .. '||' .. ARGV[b + 4] .. '|' .. kind .. '|' .. ARGV[b + 5] .. '|' ..
-        seq .. '|' .. ls .. '|', ARGV[b + 6], expires_at, false)
+      store(key, head, ARGV[b + 6], expires_at, false)
       zadd(K_ENDED[status], ls, id)
       zadd(K_EXP, expires_at, id)
       events[#events + 1] = ARGV[b + 8]

@@ -223,7 +223,17 @@ struct Shared {
     /// Queues someone waits on, watched even before they have a job.
     wanted: Arc<Mutex<std::collections::BTreeSet<String>>>,
     claims: Reads,
+    /// Per job this process claimed and has not ended: its lease token and
+    /// enqueue sequence, so that `finish.lua` can be sent the job's whole
+    /// ended header and need not read the stored one. Only a hint: a job
+    /// without one (claimed elsewhere, or the map was cleared) ends through
+    /// the same script reading its header.
+    sequences: Mutex<HashMap<JobId, (u64, u64)>>,
 }
+
+/// Bounds `Shared::sequences`: entries of jobs whose lease was lost are
+/// never taken out, so past this size the map starts again.
+const SEQUENCES_KEPT: usize = 100_000;
 
 /// The Redis backend. Cheap to clone.
 #[derive(Clone)]
@@ -695,6 +705,7 @@ impl RedisBackend {
                 signals: Mutex::new(None),
                 wanted: Arc::default(),
                 claims: Reads::default(),
+                sequences: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -849,6 +860,20 @@ impl RedisBackend {
         }
     }
 
+    /// The enqueue sequence this process noted when it claimed the job
+    /// under the lease that `t` ends, taken out of the map.
+    fn take_sequence(&self, t: &Transition) -> Option<u64> {
+        let mut sequences = self
+            .shared
+            .sequences
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match sequences.remove(&t.job.id) {
+            Some((token, seq)) if Some(token) == t.expect.lease_token.map(|l| l.0) => Some(seq),
+            _ => None,
+        }
+    }
+
     /// A call of `read.lua`: these jobs of one queue as readers see them.
     fn read_call(&self, queue: &str, ids: &[&str]) -> Cmd {
         let mut call = Call::new(&self.shared.scripts.read, queue, ids);
@@ -922,8 +947,17 @@ impl RedisBackend {
         if taken.is_empty() {
             return Ok(Vec::new());
         }
+        let bodies = self.run(&bodies).await?;
         let mut claimed = Vec::new();
-        for ((token, rk), body) in taken.into_iter().zip(self.run(&bodies).await?) {
+        let mut sequences = self
+            .shared
+            .sequences
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if sequences.len() > SEQUENCES_KEPT {
+            sequences.clear();
+        }
+        for ((token, rk), body) in taken.into_iter().zip(bodies) {
             // Parsed where it lies: no copy of each body on the claim path.
             let Value::BulkString(json) = &body else {
                 return Err(corrupt(format!("a claimed job without a body: {body:?}")));
@@ -931,6 +965,9 @@ impl RedisBackend {
             let job: Job = serde_json::from_slice(json).map_err(corrupt)?;
             let mut t = state::claim(&job, &request.worker, request.lease, request.now);
             t.job.state.lease_token = Some(token);
+            if let Some(seq) = sequence_of(&rk) {
+                sequences.insert(t.job.id.clone(), (token.0, seq));
+            }
             claimed.push((rk, t.job));
         }
         Ok(claimed)
@@ -1250,18 +1287,50 @@ fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()
 }
 
 /// The arguments of one transition for `finish.lua` (see `finishes`).
-fn finish_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()> {
+/// With the job's enqueue sequence known, the whole ended header goes
+/// along (see `common.lua`'s `header`); without it, the script reads the
+/// stored header for it.
+fn finish_args(call: &mut Call, t: &Transition, seq: Option<u64>, now: Timestamp) -> Result<()> {
     let s = &t.job.state;
     let token = t.expect.lease_token.map_or(0, |t| t.0);
+    let error_kind = s.error.as_ref().map(|e| e.kind.as_str()).unwrap_or("");
+    let (head, score) = match seq {
+        Some(seq) => {
+            let score = list_score(t.job.created_at, seq).to_string();
+            let head = format!(
+                "{}||{}|{}|{error_kind}|{seq}|{score}|",
+                s.status.as_str(),
+                s.attempt,
+                t.job.kind.as_str(),
+            );
+            (head, score)
+        }
+        None => (String::new(), String::new()),
+    };
     call.arg(t.job.id.as_str())
         .arg(format!("{token}|"))
         .arg(s.status.as_str())
         .arg(s.attempt)
-        .arg(s.error.as_ref().map(|e| e.kind.as_str()).unwrap_or(""))
+        .arg(error_kind)
         .arg(body_of(&t.job)?)
         .arg(s.expires_at.map_or(0, |t| t.0))
-        .arg(event_line(&Event::of(&t.job, now)));
+        .arg(event_line(&Event::of(&t.job, now)))
+        .arg(head)
+        .arg(score);
     Ok(())
+}
+
+/// A job's list score: enqueue time in ms, then the sequence's last three
+/// digits, so jobs of one millisecond keep their order (as `insert.lua`).
+fn list_score(created_at: Timestamp, seq: u64) -> i64 {
+    created_at.0 * 1000 + (seq % 1000) as i64
+}
+
+/// The enqueue sequence at the end of a ready member's key (see
+/// `common.lua`'s `ready_key`: 10 digits of priority, 15 of run-at, 12 of
+/// sequence).
+fn sequence_of(member: &str) -> Option<u64> {
+    member.get(25..37)?.parse().ok()
 }
 
 /// An event as one line of a stream entry, the inverse of `event_from_line`.
@@ -1583,7 +1652,9 @@ impl Backend for RedisBackend {
                 let mut call = Call::new(script, queue, &ids);
                 for i in &chunk {
                     if finishing {
-                        finish_args(&mut call, &transitions[*i], now)?;
+                        let t = &transitions[*i];
+                        let seq = self.take_sequence(t);
+                        finish_args(&mut call, t, seq, now)?;
                     } else {
                         transition_args(&mut call, &transitions[*i], now)?;
                     }
