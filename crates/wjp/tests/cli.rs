@@ -606,3 +606,42 @@ fn csv_nest_and_gcode_commands_work_here_and_now() {
     ]);
     assert!(stderr.contains("unknown G-code dialect"), "{stderr}");
 }
+
+/// An API and its workers started together open the same fresh database:
+/// every process waits its turn to create the schema instead of failing
+/// with "database is locked" (seen when a worker and `submit` started at
+/// once on a loaded machine).
+#[test]
+fn processes_opening_a_fresh_database_together_all_succeed() {
+    for round in 0..10 {
+        let env = Env::new();
+        let started: Vec<_> = (0..12)
+            .map(|i| {
+                let args: &[&str] = if i % 2 == 0 {
+                    &["info"]
+                } else {
+                    &["submit", "noop"]
+                };
+                env.command()
+                    .args(args)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("spawn wjp")
+            })
+            .collect();
+        for child in started {
+            let out = child.wait_with_output().expect("wait for wjp");
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let info: Value = serde_json::from_str(&env.ok(&["info", "--json"])).expect("info JSON");
+        assert_eq!(
+            info["queues"][0]["queued"], 6,
+            "round {round}: every submitted job is there: {info:#}"
+        );
+    }
+}

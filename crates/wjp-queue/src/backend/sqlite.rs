@@ -154,15 +154,34 @@ pub struct SqliteBackend {
 }
 
 fn storage(err: rusqlite::Error) -> QueueError {
-    if let rusqlite::Error::SqliteFailure(code, _) = &err {
-        if matches!(
-            code.code,
-            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-        ) {
-            return QueueError::Unavailable(format!("database is busy: {err}"));
-        }
+    if is_busy(&err) {
+        return QueueError::Unavailable(format!("database is busy: {err}"));
     }
     QueueError::Storage(err.to_string())
+}
+
+fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Runs `f` again while SQLite answers busy, for up to `BUSY_TIMEOUT` in
+/// all. Some lock waits never reach the busy handler: switching a new file
+/// to WAL, and a read that must turn into a write after another process
+/// wrote (WAL's stale snapshot). Both happen when several processes (an
+/// API and its workers, started together) open a fresh database at once.
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn open_connection(path: &Path, options: &SqliteOptions) -> Result<(Connection, String)> {
@@ -170,9 +189,9 @@ fn open_connection(path: &Path, options: &SqliteOptions) -> Result<(Connection, 
         QueueError::Unavailable(format!("cannot open database {}: {e}", path.display()))
     })?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(storage)?;
-    let journal: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(storage)?;
+    let journal: String =
+        retry_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)))
+            .map_err(storage)?;
     let sync = match options.synchronous {
         Synchronous::Normal => 1,
         Synchronous::Full => 2,
@@ -437,19 +456,37 @@ fn parse_event_id(cursor: &str) -> Result<i64> {
         .map_err(|_| QueueError::InvalidRequest(format!("invalid event id {cursor:?}")))
 }
 
+/// Creates or checks the schema in one `BEGIN IMMEDIATE` transaction: it
+/// takes the write lock before reading the version, so processes opening
+/// the same fresh file take turns instead of colliding mid-way.
 fn migrate(conn: &Connection) -> Result<()> {
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(storage)?;
+    let version = retry_busy(|| {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let outcome = conn
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .and_then(|version| {
+                if version <= SCHEMA_VERSION {
+                    conn.execute_batch(SCHEMA)?;
+                    conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+                }
+                Ok(version)
+            });
+        match outcome {
+            Ok(version) => conn.execute_batch("COMMIT").map(|()| version),
+            Err(e) => {
+                // The error is what matters; a failed rollback adds nothing.
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    })
+    .map_err(storage)?;
     if version > SCHEMA_VERSION {
         return Err(QueueError::Unavailable(format!(
             "the database has schema version {version}, newer than this wjp \
              understands ({SCHEMA_VERSION}); upgrade wjp"
         )));
     }
-    conn.execute_batch(SCHEMA).map_err(storage)?;
-    conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
-        .map_err(storage)?;
     Ok(())
 }
 
