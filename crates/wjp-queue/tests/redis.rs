@@ -436,3 +436,80 @@ async fn an_ended_job_keeps_its_sequence_and_list_score_whoever_ends_it() {
         }
     }
 }
+
+/// Times the server has run `XREAD` (only the watchers of waiting backends
+/// send it).
+fn xread_calls(conn: &mut redis::Connection) -> u64 {
+    let stats: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();
+    stats
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_xread:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+/// Whether some client is blocked in `XREAD` right now.
+fn blocked_in_xread(conn: &mut redis::Connection) -> bool {
+    let clients: String = redis::cmd("CLIENT").arg("LIST").query(conn).unwrap();
+    clients.lines().any(|c| c.contains("cmd=xread"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_worker_is_woken_by_its_own_queues_only() {
+    let store = RedisStore::new().await;
+    let producer = queue_on(&store).await;
+    let on = |queue: &str, i: usize| {
+        let mut r = request("noop", json!(i));
+        r.queue = Some(queue.into());
+        r
+    };
+    // The other queue exists before the waiter starts watching.
+    producer.enqueue(on("nesting", 0)).await.unwrap();
+
+    let waiter = store.connect().await;
+    let gcode = QueueName::parse("gcode").unwrap();
+    // The first wait starts the watcher, whose first look at the streams
+    // counts as news; the wait that matters comes after it.
+    waiter
+        .wait_for_jobs(std::slice::from_ref(&gcode), Duration::from_millis(300))
+        .await
+        .unwrap();
+    let waiting = tokio::spawn(async move {
+        waiter
+            .wait_for_jobs(&[gcode], Duration::from_secs(60))
+            .await
+    });
+    let mut conn = store.server.connection(0);
+    for _ in 0..200 {
+        if blocked_in_xread(&mut conn) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(blocked_in_xread(&mut conn), "the waiter never blocked");
+    let before = xread_calls(&mut conn);
+
+    // Jobs of another queue, with all their events: none of it is the
+    // waiter's business. (A watcher that woke for them would read again
+    // after each.)
+    for i in 1..=30 {
+        producer.enqueue(on("nesting", i)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let woken = xread_calls(&mut conn) - before;
+    // A few more reads at most, when the test is slow enough for blocking
+    // reads to time out and start again.
+    assert!(
+        woken <= 3,
+        "the waiter read {woken} times for other queues' jobs"
+    );
+    assert!(!waiting.is_finished(), "the waiter returned without a job");
+
+    // A job of its own queue wakes it.
+    producer.enqueue(on("gcode", 0)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .expect("the waiter was not woken by a job of its queue")
+        .unwrap()
+        .unwrap();
+}
