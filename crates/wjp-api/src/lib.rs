@@ -105,6 +105,14 @@ pub struct ApiArgs {
     /// bytes keep arriving). A stalled body is answered 408.
     #[arg(long, env = "WJP_BODY_READ_TIMEOUT_SECS", default_value_t = 30.0)]
     pub body_read_timeout_secs: f64,
+    // 30 s: a client that reads at all frees the buffers within a moment
+    // even over a poor link; one that stopped reading (a dashboard tab put
+    // to sleep, a stuck script) gives its slot back soon.
+    /// Longest a response write may wait on a client that does not read it
+    /// (the connection's buffers full), event streams included. Then the
+    /// connection is closed. A slow reader that keeps reading is not cut.
+    #[arg(long, env = "WJP_WRITE_STALL_TIMEOUT_SECS", default_value_t = 30.0)]
+    pub write_stall_timeout_secs: f64,
     // 1024: far more than a shop's clients open (the web app, a few
     // dashboards each holding an event stream), few enough that a flood
     // costs a bounded amount of memory and file descriptors.
@@ -129,6 +137,8 @@ pub struct ApiConfig {
     pub header_read_timeout: Duration,
     /// Longest pause between two pieces of a request body.
     pub body_read_timeout: Duration,
+    /// Longest a response write may wait for the client to read.
+    pub write_stall_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
 }
@@ -143,6 +153,7 @@ impl Default for ApiConfig {
             keep_alive: Duration::from_secs(15),
             header_read_timeout: Duration::from_secs(20),
             body_read_timeout: Duration::from_secs(30),
+            write_stall_timeout: Duration::from_secs(30),
             max_connections: 1024,
         }
     }
@@ -190,6 +201,7 @@ impl ApiConfig {
             keep_alive: Duration::from_secs(15),
             header_read_timeout: secs("header-read-timeout-secs", args.header_read_timeout_secs)?,
             body_read_timeout: secs("body-read-timeout-secs", args.body_read_timeout_secs)?,
+            write_stall_timeout: secs("write-stall-timeout-secs", args.write_stall_timeout_secs)?,
             max_connections: args.max_connections,
         })
     }
@@ -390,10 +402,13 @@ pub async fn serve(
 /// The accept loop. `axum::serve` sets no header-read timeout and takes
 /// every connection it is offered, so a client trickling header bytes (or
 /// sending none) would hold a connection and a task for ever, and enough
-/// of them would exhaust the open files limit.
+/// of them would exhaust the open files limit. Neither it nor hyper bounds
+/// a write, so a client that stops reading would do the same: each
+/// connection's writes are bounded here.
 struct Connections {
     http: hyper::server::conn::http1::Builder,
     slots: Arc<tokio::sync::Semaphore>,
+    write_stall_timeout: Duration,
 }
 
 impl Connections {
@@ -407,6 +422,7 @@ impl Connections {
         Connections {
             http,
             slots: Arc::new(tokio::sync::Semaphore::new(config.max_connections)),
+            write_stall_timeout: config.write_stall_timeout,
         }
     }
 
@@ -445,10 +461,15 @@ impl Connections {
                 },
                 _ = shutdown.cancelled() => break,
             };
+            // The timer runs only while a write waits for room in the
+            // buffers: slow but steady readers, and idle event streams
+            // between events, never meet it.
+            let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+            stream.set_write_timeout(Some(self.write_stall_timeout));
             let service = hyper_util::service::TowerToHyperService::new(app.clone());
             let connection = graceful.watch(
                 self.http
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+                    .serve_connection(hyper_util::rt::TokioIo::new(Box::pin(stream)), service),
             );
             tokio::spawn(async move {
                 // Timeouts, resets and malformed requests end here; they

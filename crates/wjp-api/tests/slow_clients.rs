@@ -1,5 +1,6 @@
-//! Slow and idle clients (slowloris): they are disconnected by the server,
-//! and they do not keep others from being served. Raw TCP sockets, since an
+//! Slow and idle clients (slowloris), and clients that stop reading: they
+//! are disconnected by the server, and they do not keep others from being
+//! served. Raw TCP sockets, since an
 //! HTTP client library will not send half a request.
 //!
 //! Every wait here is a hang guard of tens of seconds, never a measure of
@@ -284,6 +285,11 @@ fn bad_connection_settings_are_refused_clearly() {
             "--body-read-timeout-secs must be",
         ),
         ("--body-read-timeout-secs", "86400", "at most 3600"),
+        (
+            "--write-stall-timeout-secs",
+            "0",
+            "--write-stall-timeout-secs must be",
+        ),
         ("--max-connections", "0", "--max-connections must be"),
     ] {
         let args = Cli::try_parse_from(["wjp-api".to_owned(), format!("{flag}={value}")])
@@ -298,4 +304,67 @@ fn bad_connection_settings_are_refused_clearly() {
     let config = wjp_api::ApiConfig::from_args(&args).unwrap();
     assert_eq!(config.header_read_timeout, Duration::from_secs(20));
     assert_eq!(config.max_connections, 1024);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_disconnected_and_frees_its_slot() {
+    let mut s = Server::with(with_args(&[
+        "--max-connections",
+        "1",
+        "--write-stall-timeout-secs",
+        "1",
+    ]))
+    .await;
+    // The start-up check's pooled connection would hold the only slot.
+    s.client = unpooled();
+    let spec = s
+        .client
+        .get(s.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    // 32 MB of answers: more than the kernel buffers at both ends hold, so
+    // the server's writes stall once the client stops reading.
+    let answers = (32 << 20) / spec.len() + 1;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let address = s.base.trim_start_matches("http://").parse().unwrap();
+    let (mut reader, mut writer) = socket.connect(address).await.unwrap().into_split();
+    // Pipelined requests, from a task: the server stops reading requests
+    // when its writes stall, and so may this write.
+    let requests = b"GET /openapi.json HTTP/1.1\r\nHost: wjp\r\n\r\n".repeat(answers);
+    let sending = tokio::spawn(async move {
+        let _ = writer.write_all(&requests).await;
+        writer
+    });
+
+    // The stalled connection holds the only slot until the server gives up
+    // on it; then another client is served.
+    let health = tokio::time::timeout(GUARD, s.get("/health")).await;
+    let (status, _) = health.expect("the client that stopped reading kept the only slot");
+    assert_eq!(status, 200);
+
+    // The stalled client got a part of what it asked for, then the end.
+    let mut received = 0usize;
+    let ended = tokio::time::timeout(GUARD, async {
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received += n,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stalled connection stayed open");
+    assert!(
+        received < answers * spec.len(),
+        "all {answers} answers arrived ({received} bytes): nothing stalled"
+    );
+    drop(sending.await.unwrap());
+    let (result, _, _) = s.stop().await;
+    result.unwrap();
 }
