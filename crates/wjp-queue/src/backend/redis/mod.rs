@@ -60,7 +60,7 @@
 //! the queues its workers wait on, and the `events` streams of every queue
 //! once something here follows events. (Watching everything woke each worker
 //! process three times per job, for events no worker reads: with those
-//! wake-ups gone, enqueue-to-completion latency halved.) A waiter
+//! wake-ups gone, enqueue-to-completion latency fell by a third.) A waiter
 //! subscribes before it looks, so nothing falls in between: a follower of
 //! events compares its cursor with the streams' tops; a worker waiting for
 //! jobs returns at once if a wake-up came after its last claim went out.
