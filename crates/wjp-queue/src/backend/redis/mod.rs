@@ -966,31 +966,42 @@ impl RedisBackend {
             pipe.add_command(call.cmd);
         }
         let replies = self.run(&pipe).await?;
-        // The claims hold ids; the bodies come with a plain HGET each,
-        // which costs Redis far less than passing them through Lua.
+        // A small claim brings the bodies along; for a large one they come
+        // with a plain HGET each, which costs Redis far less than passing
+        // them through Lua (see claim.lua).
         let mut taken = Vec::new();
-        let mut bodies = redis::pipe();
+        let mut fetch = redis::pipe();
         for ((queue, _), reply) in allotment.iter().zip(replies) {
             let items = array(reply)?;
-            if items.len() % 3 != 0 {
+            if items.len() % 4 != 0 {
                 return Err(corrupt("malformed claim reply"));
             }
             // Per job: id, token, ready member (its ready key comes first,
-            // so members sort as the jobs' claim order).
-            for item in items.chunks(3) {
-                let [id, token, rk] = item else {
+            // so members sort as the jobs' claim order), body or ''.
+            for item in items.chunks(4) {
+                let [id, token, rk, body] = item else {
                     return Err(corrupt("malformed claim reply"));
                 };
-                let id = text(id)?;
-                bodies.cmd("HGET").arg(job_key(queue, &id)).arg("b");
+                let body = match body {
+                    Value::BulkString(b) if !b.is_empty() => Some(body.clone()),
+                    _ => {
+                        fetch.cmd("HGET").arg(job_key(queue, &text(id)?)).arg("b");
+                        None
+                    }
+                };
                 let token = LeaseToken(text(token)?.parse().map_err(corrupt)?);
-                taken.push((token, text(rk)?));
+                taken.push((token, text(rk)?, body));
             }
         }
         if taken.is_empty() {
             return Ok(Vec::new());
         }
-        let bodies = self.run(&bodies).await?;
+        let mut fetched = if fetch.is_empty() {
+            Vec::new()
+        } else {
+            self.run(&fetch).await?
+        }
+        .into_iter();
         let mut claimed = Vec::new();
         let mut sequences = self
             .shared
@@ -1000,7 +1011,8 @@ impl RedisBackend {
         if sequences.len() > SEQUENCES_KEPT {
             sequences.clear();
         }
-        for ((token, rk), body) in taken.into_iter().zip(bodies) {
+        for (token, rk, body) in taken {
+            let body = body.or_else(|| fetched.next()).unwrap_or(Value::Nil);
             // Parsed where it lies: no copy of each body on the claim path.
             let Value::BulkString(json) = &body else {
                 return Err(corrupt(format!("a claimed job without a body: {body:?}")));
