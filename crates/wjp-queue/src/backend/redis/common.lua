@@ -102,11 +102,11 @@ end
 
 -- A job is a hash of two fields: `h`, a header of `|`-separated fields
 -- that scripts read and write, and `b`, the job as JSON as the state
--- machine last wrote it, which scripts only store and never read on the
--- hot paths. Every byte that enters Lua costs (Redis's Lua collects
--- garbage in proportion to what is allocated, about a dozen instructions
--- a byte): a claim reads only the header, and the worker fetches the bodies
--- it claimed with a plain HGET that never goes through Lua.
+-- machine last wrote it, which scripts store, pass on, and never parse.
+-- Every byte that enters Lua costs (Redis's Lua collects garbage in
+-- proportion to what is allocated, about a dozen instructions a byte), so
+-- scripts match on headers only; the claim passes the bodies through
+-- because the round trip a separate fetch costs matters more (claim.lua).
 --
 -- A running job's hash keeps the header it had before the claim (status
 -- queued or scheduled); the claim is an entry in the queue's lease hash

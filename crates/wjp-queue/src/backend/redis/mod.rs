@@ -24,10 +24,11 @@
 //! A job is a hash of two fields: `h`, a header of `|`-separated fields that
 //! scripts read and write (status, lease token, attempt, kind, error kind,
 //! enqueue sequence, list score, ready key), and `b`, the job as JSON as the
-//! state machine last wrote it, which scripts store but never read on the
-//! hot paths: in Redis's Lua every byte a script allocates costs about a
-//! dozen instructions, so a claim reads headers only and the worker fetches
-//! the bodies it claimed with plain `HGET`s (see BENCHMARKS.md).
+//! state machine last wrote it, which scripts store and pass on but never
+//! parse: in Redis's Lua every byte a script allocates costs about a dozen
+//! instructions, so scripts match on headers only. A claim returns the
+//! bodies with the claim: a second round trip to fetch them cost each
+//! claim more time than Redis spends passing them (see BENCHMARKS.md).
 //!
 //! A claim writes neither: it adds an entry to the queue's lease hash
 //! (token, attempt, worker, lease, claim time, lease end, progress, message,
@@ -966,42 +967,6 @@ impl RedisBackend {
             pipe.add_command(call.cmd);
         }
         let replies = self.run(&pipe).await?;
-        // A small claim brings the bodies along; for a large one they come
-        // with a plain HGET each, which costs Redis far less than passing
-        // them through Lua (see claim.lua).
-        let mut taken = Vec::new();
-        let mut fetch = redis::pipe();
-        for ((queue, _), reply) in allotment.iter().zip(replies) {
-            let items = array(reply)?;
-            if items.len() % 4 != 0 {
-                return Err(corrupt("malformed claim reply"));
-            }
-            // Per job: id, token, ready member (its ready key comes first,
-            // so members sort as the jobs' claim order), body or ''.
-            for item in items.chunks(4) {
-                let [id, token, rk, body] = item else {
-                    return Err(corrupt("malformed claim reply"));
-                };
-                let body = match body {
-                    Value::BulkString(b) if !b.is_empty() => Some(body.clone()),
-                    _ => {
-                        fetch.cmd("HGET").arg(job_key(queue, &text(id)?)).arg("b");
-                        None
-                    }
-                };
-                let token = LeaseToken(text(token)?.parse().map_err(corrupt)?);
-                taken.push((token, text(rk)?, body));
-            }
-        }
-        if taken.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut fetched = if fetch.is_empty() {
-            Vec::new()
-        } else {
-            self.run(&fetch).await?
-        }
-        .into_iter();
         let mut claimed = Vec::new();
         let mut sequences = self
             .shared
@@ -1011,19 +976,31 @@ impl RedisBackend {
         if sequences.len() > SEQUENCES_KEPT {
             sequences.clear();
         }
-        for (token, rk, body) in taken {
-            let body = body.or_else(|| fetched.next()).unwrap_or(Value::Nil);
-            // Parsed where it lies: no copy of each body on the claim path.
-            let Value::BulkString(json) = &body else {
-                return Err(corrupt(format!("a claimed job without a body: {body:?}")));
-            };
-            let job: Job = serde_json::from_slice(json).map_err(corrupt)?;
-            let mut t = state::claim(&job, &request.worker, request.lease, request.now);
-            t.job.state.lease_token = Some(token);
-            if let Some(seq) = sequence_of(&rk) {
-                sequences.insert(t.job.id.clone(), (token.0, seq));
+        for reply in replies {
+            let items = array(reply)?;
+            if items.len() % 3 != 0 {
+                return Err(corrupt("malformed claim reply"));
             }
-            claimed.push((rk, t.job));
+            // Per job: token, ready member (its ready key comes first, so
+            // members sort as the jobs' claim order), body.
+            for item in items.chunks(3) {
+                let [token, rk, body] = item else {
+                    return Err(corrupt("malformed claim reply"));
+                };
+                let token = LeaseToken(text(token)?.parse().map_err(corrupt)?);
+                let rk = text(rk)?;
+                // Parsed where it lies: no copy of each body on the claim path.
+                let Value::BulkString(json) = body else {
+                    return Err(corrupt(format!("a claimed job without a body: {body:?}")));
+                };
+                let job: Job = serde_json::from_slice(json).map_err(corrupt)?;
+                let mut t = state::claim(&job, &request.worker, request.lease, request.now);
+                t.job.state.lease_token = Some(token);
+                if let Some(seq) = sequence_of(&rk) {
+                    sequences.insert(t.job.id.clone(), (token.0, seq));
+                }
+                claimed.push((rk, t.job));
+            }
         }
         Ok(claimed)
     }
