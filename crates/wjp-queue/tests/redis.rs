@@ -304,24 +304,20 @@ async fn an_idle_worker_wakes_as_soon_as_a_job_comes() {
     let store = RedisStore::new().await;
     let queue = queue_on(&store).await;
     let mut config = fast_config("w-idle", &["gcode"]);
-    // Long waits: only a wake-up from Redis can make this fast.
-    config.idle_wait = Duration::from_secs(10);
+    // An idle worker looks again on its own only after this long: a job
+    // done well before it was woken by Redis. (The wait below is a bound
+    // on a hang, not a measure of speed.)
+    config.idle_wait = Duration::from_secs(600);
     let worker = start_worker(&queue, builtin_handlers(), config);
     tokio::time::sleep(Duration::from_millis(300)).await;
     for i in 0..3 {
         let mut r = request("noop", json!(i));
         r.queue = Some("gcode".into());
-        let started = std::time::Instant::now();
         let id = queue.enqueue(r).await.unwrap().job.id;
-        wait_for_job(&queue, &id, Duration::from_secs(5), |j| {
+        wait_for_job(&queue, &id, Duration::from_secs(60), |j| {
             j.status() == Status::Completed
         })
         .await;
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "job {i} took {:?}",
-            started.elapsed()
-        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     worker.stop().await;
