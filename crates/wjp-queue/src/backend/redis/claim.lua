@@ -43,12 +43,29 @@ local NEXT_ATTEMPT = { ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4']
 -- then no progress, no message, no cancel request.
 local middle = '|' .. ARGV[5] .. '|' .. ARGV[6] .. '|' .. ARGV[3] .. '|' ..
   int(now + tonumber(ARGV[6])) .. '||||'
+-- Past this many bytes of bodies a claim takes no more jobs: the rest stay
+-- ready for the next claim, so that claiming jobs with large payloads
+-- (up to 4 MB each) cannot hold the server for long. The first job is
+-- always taken, whatever its size.
+local BODY_BUDGET = 1048576
+local bytes = 0
 local out = {}
 local taken = 0
-for i = 1, math.min(#candidates, max) do
+local last = math.min(#candidates, max)
+for i = 1, last do
   local member = candidates[i]
   local id = string.sub(member, READY_KEY_LEN + 2)
   local stored = redis.call('HMGET', PREFIX .. id, 'h', 'b')
+  local size = stored[2] and #stored[2] or 0
+  if taken > 0 and bytes + size > BODY_BUDGET then
+    -- Back to the index: ready members as they were; a due scheduled job
+    -- never left its own.
+    for j = i, last do
+      if not scheduled[candidates[j]] then zadd(K_READY, '0', candidates[j]) end
+    end
+    break
+  end
+  bytes = bytes + size
   local cur = parse_head(stored[1])
   local status = cur and cur[F_STATUS]
   if scheduled[member] then zrem(K_SCHED, id) end
