@@ -20,6 +20,13 @@ local popped = redis.call('ZPOPMIN', K_READY, max)
 local candidates = {}
 for i = 1, #popped, 2 do candidates[#candidates + 1] = popped[i] end
 local scheduled = {}
+-- Candidates `from`..`to` are not taken: popped ready members go back as
+-- they were; a due scheduled job never left its own index.
+local function put_back(from, to)
+  for i = from, to do
+    if not scheduled[candidates[i]] then zadd(K_READY, '0', candidates[i]) end
+  end
+end
 if #due > 0 then
   for _, id in ipairs(due) do
     local cur = parse(redis.call('HGET', PREFIX .. id, 'h'))
@@ -32,9 +39,7 @@ if #due > 0 then
     end
   end
   table.sort(candidates)
-  for i = max + 1, #candidates do
-    if not scheduled[candidates[i]] then zadd(K_READY, '0', candidates[i]) end
-  end
+  put_back(max + 1, #candidates)
 end
 -- A fresh job's next attempt without number formatting, which costs a
 -- script more than the rest of the claim's string work.
@@ -58,11 +63,7 @@ for i = 1, last do
   local stored = redis.call('HMGET', PREFIX .. id, 'h', 'b')
   local size = stored[2] and #stored[2] or 0
   if taken > 0 and bytes + size > BODY_BUDGET then
-    -- Back to the index: ready members as they were; a due scheduled job
-    -- never left its own.
-    for j = i, last do
-      if not scheduled[candidates[j]] then zadd(K_READY, '0', candidates[j]) end
-    end
+    put_back(i, last)
     break
   end
   bytes = bytes + size

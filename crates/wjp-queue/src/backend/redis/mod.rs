@@ -233,7 +233,11 @@ impl Interest {
         let mut wake = self.wake.lock().unwrap_or_else(|p| p.into_inner());
         let mut grew = false;
         for q in queues {
-            grew |= wake.insert(q.clone());
+            // Called at every wait: no allocation for a queue already known.
+            if !wake.contains(q) {
+                wake.insert(q.clone());
+                grew = true;
+            }
         }
         if grew {
             self.grew.notify_one();
