@@ -720,6 +720,10 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
 async fn record_outcomes(queue: Queue, mut rx: mpsc::UnboundedReceiver<Outcome>) {
     const MAX_BATCH: usize = 512;
     while let Some(first) = rx.recv().await {
+        // Let the claimer go first: the jobs whose outcomes arrive together
+        // freed their slots together, and a claim sent before this batch's
+        // write comes back while Redis is still writing the batch.
+        tokio::task::yield_now().await;
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {

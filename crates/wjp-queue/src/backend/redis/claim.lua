@@ -14,11 +14,12 @@
 -- body.
 local now, max = tonumber(ARGV[3]), tonumber(ARGV[4])
 local due = redis.call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0, max)
--- The best ready jobs leave the index in one step (all members score 0,
--- so they pop in key order); those a due scheduled job outranks go back.
-local popped = redis.call('ZPOPMIN', K_READY, max)
-local candidates = {}
-for i = 1, #popped, 2 do candidates[#candidates + 1] = popped[i] end
+-- The best ready jobs leave the index (all members score 0, so rank is
+-- key order); those a due scheduled job outranks go back. A range and a
+-- removal by rank, not ZPOPMIN: its scores cost formatting and a Lua
+-- string per job, for nothing.
+local candidates = redis.call('ZRANGE', K_READY, 0, max - 1)
+if #candidates > 0 then redis.call('ZREMRANGEBYRANK', K_READY, 0, #candidates - 1) end
 local scheduled = {}
 -- Candidates `from`..`to` are not taken: popped ready members go back as
 -- they were; a due scheduled job never left its own index.
@@ -67,17 +68,16 @@ for i = 1, last do
     break
   end
   bytes = bytes + size
-  local cur = parse_head(stored[1])
-  local status = cur and cur[F_STATUS]
+  local status, attempt_was, kind = head_fields(stored[1])
   if scheduled[member] then zrem(K_SCHED, id) end
   -- Anything else is a stale entry (cannot happen unless keys were
   -- edited): it is dropped.
   if status == 'queued' or status == 'scheduled' then
     taken = taken + 1
     local token = ARGV[6 + taken]
-    local attempt = NEXT_ATTEMPT[cur[F_ATTEMPT]] or int((tonumber(cur[F_ATTEMPT]) or 0) + 1)
-    set_lease(id, token .. '|' .. attempt .. middle .. cur[F_KIND])
-    emit(id, cur[F_KIND], 'running', attempt, '0', false, false, ARGV[3])
+    local attempt = NEXT_ATTEMPT[attempt_was] or int((tonumber(attempt_was) or 0) + 1)
+    set_lease(id, token .. '|' .. attempt .. middle .. kind)
+    emit(id, kind, 'running', attempt, '0', false, false, ARGV[3])
     out[#out + 1] = token
     out[#out + 1] = member
     out[#out + 1] = stored[2] or ''

@@ -23,7 +23,8 @@ for i = 1, n do
   local b = 2 + (i - 1) * N
   local lease, expect = leases[i], ARGV[b + 2]
   out[i] = 0
-  if lease and string.sub(lease, 1, #expect) == expect then
+  -- A plain search anchored by its answer: no substring to allocate.
+  if lease and string.find(lease, expect, 1, true) == 1 then
     local key, status, head = KEYS[JOB_KEYS + i], ARGV[b + 3], ARGV[b + 9]
     local ls = ARGV[b + 10]
     if head == '' then
