@@ -73,6 +73,8 @@
 //! the second up to its fifth event). [`Backend::events_after`] merges the
 //! streams by entry id.
 
+mod body;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -517,7 +519,7 @@ fn header_field<T: std::str::FromStr>(fields: &[&str], i: usize) -> Result<Optio
 }
 
 /// Rebuilds a job from its stored form: a header line (see `common.lua`),
-/// then the job as JSON as the state machine last wrote it.
+/// then the job's body (see `body`).
 fn job_from_value(value: &str) -> Result<Job> {
     let (header, body) = value
         .split_once('\n')
@@ -526,7 +528,7 @@ fn job_from_value(value: &str) -> Result<Job> {
     if fields.len() != FIELDS {
         return Err(corrupt(format!("stored job header {header:?}")));
     }
-    let mut job: Job = serde_json::from_str(body).map_err(corrupt)?;
+    let mut job = body::decode(body.as_bytes())?;
     let status: Status = fields[F_STATUS].parse()?;
     if status == Status::Running && job.state.status != Status::Running {
         let worker = unhex(fields[F_WORKER])?;
@@ -997,7 +999,7 @@ impl RedisBackend {
                 let Value::BulkString(json) = body else {
                     return Err(corrupt(format!("a claimed job without a body: {body:?}")));
                 };
-                let job: Job = serde_json::from_slice(json).map_err(corrupt)?;
+                let job = body::decode(json)?;
                 let mut t = state::claim(&job, &request.worker, request.lease, request.now);
                 t.job.state.lease_token = Some(token);
                 if let Some(seq) = sequence_of(&rk) {
@@ -1285,10 +1287,6 @@ fn finishes(t: &Transition) -> bool {
         && t.job.state.status.is_terminal()
 }
 
-fn body_of(job: &Job) -> Result<String> {
-    serde_json::to_string(job).map_err(|e| QueueError::Storage(e.to_string()))
-}
-
 /// The arguments of one transition for `apply.lua`.
 fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()> {
     let s = &t.job.state;
@@ -1309,7 +1307,7 @@ fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()
         )
         .arg(s.status.as_str())
         .arg(s.lease_token.map(|t| t.0.to_string()).unwrap_or_default())
-        .arg(body_of(&t.job)?)
+        .arg(body::encode(&t.job)?)
         .arg(s.attempt)
         .arg(s.error.as_ref().map(|e| e.kind.as_str()).unwrap_or(""))
         // Ordering fields matter only to a waiting job, and a lease end is
@@ -1351,7 +1349,7 @@ fn finish_args(call: &mut Call, t: &Transition, seq: Option<u64>, now: Timestamp
         .arg(s.status.as_str())
         .arg(s.attempt)
         .arg(error_kind)
-        .arg(body_of(&t.job)?)
+        .arg(body::encode(&t.job)?)
         .arg(s.expires_at.map_or(0, |t| t.0))
         .arg(event_line(&Event::of(&t.job, now)))
         .arg(head)
@@ -1491,8 +1489,7 @@ impl Backend for RedisBackend {
                 call.arg(now.0);
                 for i in chunk {
                     let job = &jobs[*i];
-                    let body = serde_json::to_string(job)
-                        .map_err(|e| QueueError::Storage(e.to_string()))?;
+                    let body = body::encode(job)?;
                     call.arg(job.id.as_str())
                         .arg(job.status().as_str())
                         .arg(body)

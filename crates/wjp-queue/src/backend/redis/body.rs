@@ -1,0 +1,249 @@
+//! A job's body as Redis stores it: the job as compact JSON, short field
+//! names and times as integer milliseconds, about half the size of the
+//! job's public JSON (`Job`'s own serde form, which the API and the SQLite
+//! backend use).
+//!
+//! Every body passes through Lua twice per run (returned by a claim,
+//! written by the completion), and Redis's Lua hashes every byte of every
+//! string it receives; the worker parses and writes every body once per run
+//! too. With the public form, both sides spent more time on bodies than on
+//! anything else: a third of a worker's CPU went to serde (a `flatten`ed
+//! state read through serde's buffering, timestamps formatted and parsed as
+//! RFC 3339 text). See BENCHMARKS.md.
+//!
+//! Bodies written before this format (the public form) are still read: the
+//! public form begins with `{"id":`, this one with `{"k":`.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{QueueError, Result};
+use crate::job::{Job, JobError, JobId, JobState, Kind, QueueName, Status, Timestamp};
+
+/// The stored fields of a [`Job`], borrowed when written and owned when read.
+/// `kind` comes first: a body's first key tells the formats apart.
+#[derive(Serialize, Deserialize)]
+struct Record<'a> {
+    #[serde(rename = "k")]
+    kind: Cow<'a, str>,
+    id: Cow<'a, str>,
+    #[serde(rename = "q")]
+    queue: Cow<'a, str>,
+    #[serde(rename = "p")]
+    payload: Cow<'a, Value>,
+    #[serde(rename = "pr", default, skip_serializing_if = "is_zero")]
+    priority: i32,
+    #[serde(rename = "ma")]
+    max_attempts: u32,
+    #[serde(rename = "to")]
+    timeout_ms: u64,
+    #[serde(rename = "rt")]
+    result_ttl_ms: u64,
+    #[serde(rename = "ft")]
+    failure_ttl_ms: u64,
+    #[serde(rename = "bo")]
+    backoff_ms: u64,
+    #[serde(rename = "c")]
+    created_at: i64,
+    #[serde(rename = "s")]
+    status: Status,
+    #[serde(rename = "pg", default, skip_serializing_if = "Option::is_none")]
+    progress: Option<f64>,
+    #[serde(rename = "pm", default, skip_serializing_if = "Option::is_none")]
+    progress_message: Option<Cow<'a, str>>,
+    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
+    result: Option<Cow<'a, Value>>,
+    #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
+    error: Option<Cow<'a, JobError>>,
+    #[serde(rename = "a")]
+    attempt: u32,
+    #[serde(rename = "ra")]
+    run_at: i64,
+    #[serde(rename = "eq", default, skip_serializing_if = "Option::is_none")]
+    enqueued_at: Option<i64>,
+    #[serde(rename = "st", default, skip_serializing_if = "Option::is_none")]
+    started_at: Option<i64>,
+    #[serde(rename = "ca", default, skip_serializing_if = "Option::is_none")]
+    completed_at: Option<i64>,
+    #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
+    #[serde(rename = "w", default, skip_serializing_if = "Option::is_none")]
+    worker: Option<Cow<'a, str>>,
+    #[serde(rename = "le", default, skip_serializing_if = "Option::is_none")]
+    lease_expires_at: Option<i64>,
+    #[serde(rename = "cr", default, skip_serializing_if = "is_false")]
+    cancel_requested: bool,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn millis(t: Option<Timestamp>) -> Option<i64> {
+    t.map(|t| t.0)
+}
+
+/// The body to store for `job`. The lease token is not part of it: the
+/// job's header and lease entry carry it.
+pub(super) fn encode(job: &Job) -> Result<String> {
+    let s = &job.state;
+    let record = Record {
+        kind: Cow::Borrowed(job.kind.as_str()),
+        id: Cow::Borrowed(job.id.as_str()),
+        queue: Cow::Borrowed(job.queue.as_str()),
+        payload: Cow::Borrowed(&job.payload),
+        priority: job.priority,
+        max_attempts: job.max_attempts,
+        timeout_ms: job.timeout_ms,
+        result_ttl_ms: job.result_ttl_ms,
+        failure_ttl_ms: job.failure_ttl_ms,
+        backoff_ms: job.backoff_ms,
+        created_at: job.created_at.0,
+        status: s.status,
+        progress: s.progress,
+        progress_message: s.progress_message.as_deref().map(Cow::Borrowed),
+        result: s.result.as_ref().map(Cow::Borrowed),
+        error: s.error.as_ref().map(Cow::Borrowed),
+        attempt: s.attempt,
+        run_at: s.run_at.0,
+        enqueued_at: millis(s.enqueued_at),
+        started_at: millis(s.started_at),
+        completed_at: millis(s.completed_at),
+        expires_at: millis(s.expires_at),
+        worker: s.worker.as_deref().map(Cow::Borrowed),
+        lease_expires_at: millis(s.lease_expires_at),
+        cancel_requested: s.cancel_requested,
+    };
+    serde_json::to_string(&record).map_err(|e| QueueError::Storage(e.to_string()))
+}
+
+/// The job a stored body holds, in either format.
+pub(super) fn decode(body: &[u8]) -> Result<Job> {
+    let corrupt = |e: serde_json::Error| QueueError::Corrupt(format!("stored job body: {e}"));
+    if body.starts_with(br#"{"id":"#) {
+        return serde_json::from_slice(body).map_err(corrupt);
+    }
+    let r: Record = serde_json::from_slice(body).map_err(corrupt)?;
+    let time = |ms: Option<i64>| ms.map(Timestamp);
+    Ok(Job {
+        id: JobId::parse(&r.id)?,
+        kind: Kind::parse(&r.kind)?,
+        queue: QueueName::parse(&r.queue)?,
+        payload: r.payload.into_owned(),
+        priority: r.priority,
+        max_attempts: r.max_attempts,
+        timeout_ms: r.timeout_ms,
+        result_ttl_ms: r.result_ttl_ms,
+        failure_ttl_ms: r.failure_ttl_ms,
+        backoff_ms: r.backoff_ms,
+        created_at: Timestamp(r.created_at),
+        state: JobState {
+            status: r.status,
+            progress: r.progress,
+            progress_message: r.progress_message.map(Cow::into_owned),
+            result: r.result.map(Cow::into_owned),
+            error: r.error.map(Cow::into_owned),
+            attempt: r.attempt,
+            run_at: Timestamp(r.run_at),
+            enqueued_at: time(r.enqueued_at),
+            started_at: time(r.started_at),
+            completed_at: time(r.completed_at),
+            expires_at: time(r.expires_at),
+            worker: r.worker.map(Cow::into_owned),
+            lease_token: None,
+            lease_expires_at: time(r.lease_expires_at),
+            cancel_requested: r.cancel_requested,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::job::ErrorKind;
+
+    fn sample() -> Job {
+        let body = json!({
+            "id": "0f0261f9-9e4c-4bd3-a6e1-bd2d2b05583b", "kind": "analyze_dxf",
+            "queue": "analysis", "payload": {"file": "part.dxf", "sheet": [1, 2]},
+            "priority": -3, "max_attempts": 4, "timeout_ms": 300000,
+            "result_ttl_ms": 3600000, "failure_ttl_ms": 604800000, "backoff_ms": 10000,
+            "created_at": "2026-12-03T17:48:47.849Z", "status": "failed",
+            "progress": 0.5, "progress_message": "nesting – sheet 2",
+            "result": {"partial": true},
+            "error": {"kind": "timeout", "message": "ran longer than its timeout"},
+            "attempt": 4, "run_at": "2026-12-03T17:48:47.849Z",
+            "enqueued_at": "2026-12-03T17:48:47.850Z", "started_at": "2026-12-03T17:48:51.070Z",
+            "completed_at": "2026-12-03T17:48:51.074Z", "expires_at": "2026-12-10T17:48:51.074Z",
+            "worker": "w1@host", "lease_expires_at": "2026-12-03T17:49:51.070Z",
+            "cancel_requested": true
+        });
+        serde_json::from_value(body).unwrap()
+    }
+
+    #[test]
+    fn every_field_survives_the_compact_form() {
+        let job = sample();
+        assert_eq!(job.state.error.as_ref().unwrap().kind, ErrorKind::Timeout);
+        let body = encode(&job).unwrap();
+        assert!(body.starts_with(r#"{"k":"analyze_dxf","id":"#), "{body}");
+        assert_eq!(decode(body.as_bytes()).unwrap(), job);
+    }
+
+    #[test]
+    fn defaults_are_left_out_and_read_back() {
+        let mut job = sample();
+        job.priority = 0;
+        job.state = JobState {
+            status: Status::Queued,
+            progress: None,
+            progress_message: None,
+            result: None,
+            error: None,
+            attempt: 0,
+            run_at: job.created_at,
+            enqueued_at: None,
+            started_at: None,
+            completed_at: None,
+            expires_at: None,
+            worker: None,
+            lease_token: None,
+            lease_expires_at: None,
+            cancel_requested: false,
+        };
+        let body = encode(&job).unwrap();
+        for left_out in ["\"pr\"", "\"pg\"", "\"r\"", "\"e\"", "\"w\"", "\"cr\""] {
+            assert!(!body.contains(left_out), "{left_out} in {body}");
+        }
+        assert_eq!(decode(body.as_bytes()).unwrap(), job);
+        let public = serde_json::to_string(&job).unwrap();
+        assert!(body.len() * 2 < public.len(), "{body} vs {public}");
+    }
+
+    #[test]
+    fn bodies_in_the_public_form_are_still_read() {
+        let job = sample();
+        let old = serde_json::to_string(&job).unwrap();
+        assert_eq!(decode(old.as_bytes()).unwrap(), job);
+    }
+
+    #[test]
+    fn a_bad_body_is_an_error_naming_what_is_wrong() {
+        for (body, says) in [
+            (r#"{"k":"noop"}"#, "missing field"),
+            (r#"{"k":"no op","id":"x","q":"default","p":null,"ma":1,"to":1,"rt":1,"ft":1,"bo":1,"c":0,"s":"queued","a":0,"ra":0}"#, "kind"),
+            ("not json", "stored job body"),
+        ] {
+            let e = decode(body.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains(says), "{body}: {e}");
+        }
+    }
+}
