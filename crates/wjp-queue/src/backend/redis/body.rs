@@ -239,7 +239,10 @@ mod tests {
     fn a_bad_body_is_an_error_naming_what_is_wrong() {
         for (body, says) in [
             (r#"{"k":"noop"}"#, "missing field"),
-            (r#"{"k":"no op","id":"x","q":"default","p":null,"ma":1,"to":1,"rt":1,"ft":1,"bo":1,"c":0,"s":"queued","a":0,"ra":0}"#, "kind"),
+            (
+                r#"{"k":"no op","id":"x","q":"default","p":null,"ma":1,"to":1,"rt":1,"ft":1,"bo":1,"c":0,"s":"queued","a":0,"ra":0}"#,
+                "kind",
+            ),
             ("not json", "stored job body"),
         ] {
             let e = decode(body.as_bytes()).unwrap_err().to_string();

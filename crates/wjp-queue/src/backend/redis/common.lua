@@ -101,11 +101,11 @@ local function index(id, status, rk, run_at, ls, expires_at)
 end
 
 -- A job is a hash of two fields: `h`, a header of `|`-separated fields
--- that scripts read and write, and `b`, the job as JSON as the state
--- machine last wrote it, which scripts store, pass on, and never parse.
--- Every byte that enters Lua costs (Redis's Lua collects garbage in
--- proportion to what is allocated, about a dozen instructions a byte), so
--- scripts match on headers only; the claim passes the bodies through
+-- that scripts read and write, and `b`, the job's body (compact JSON, see
+-- body.rs), which scripts store, pass on, and never parse. Every byte that
+-- enters Lua costs about a dozen instructions (each string a script
+-- receives or makes is interned, and collected later), so scripts match on
+-- headers only; the claim passes the bodies through
 -- because the round trip a separate fetch costs matters more (claim.lua).
 --
 -- A running job's hash keeps the header it had before the claim (status
@@ -182,7 +182,7 @@ local function load(id, key)
   return cur
 end
 
--- A job as readers get it: the header they see, a newline, the JSON.
+-- A job as readers get it: the header they see, a newline, the body.
 local function view(key, cur)
   local out = {}
   for i = 1, FIELDS do out[i] = cur[i] or '' end

@@ -23,10 +23,12 @@
 //!
 //! A job is a hash of two fields: `h`, a header of `|`-separated fields that
 //! scripts read and write (status, lease token, attempt, kind, error kind,
-//! enqueue sequence, list score, ready key), and `b`, the job as JSON as the
-//! state machine last wrote it, which scripts store and pass on but never
-//! parse: in Redis's Lua every byte a script allocates costs about a dozen
-//! instructions, so scripts match on headers only. A claim returns the
+//! enqueue sequence, list score, ready key), and `b`, the job's body: the
+//! job as the state machine last wrote it, in a compact JSON form of its own
+//! (`body.rs`), which scripts store and pass on but never parse. In Redis's
+//! Lua every byte a script receives or makes costs about a dozen
+//! instructions (each string is interned on arrival), so scripts match on
+//! headers only, and bodies are kept small. A claim returns the
 //! bodies with the claim: a second round trip to fetch them cost each
 //! claim more time than Redis spends passing them (see BENCHMARKS.md).
 //!
@@ -34,7 +36,7 @@
 //! (token, attempt, worker, lease, claim time, lease end, progress, message,
 //! cancel requested, kind). The job is running while the entry exists;
 //! readers merge the entry into the header (`load`/`view` in `common.lua`,
-//! then [`state::claim`] on the JSON). Renewals, progress and cancel
+//! then [`state::claim`] on the body). Renewals, progress and cancel
 //! requests change only lease entries, one `HSET` per batch, and the reaper
 //! reads the lease hash, which holds only running jobs. An ended job's hash
 //! carries its expiry (`PEXPIREAT`).
