@@ -378,7 +378,13 @@ impl Worker {
             }
             // Wait for a free slot (or shutdown), then take every free slot.
             let first = tokio::select! {
-                permit = permits.clone().acquire_owned() => permit.expect("semaphore never closes"),
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    // Only a closed semaphore refuses, and nothing closes
+                    // this one; should that change, stop taking work rather
+                    // than panic with jobs running.
+                    Err(_) => break WorkerExit::Shutdown,
+                },
                 _ = &mut shutdown => break WorkerExit::Shutdown,
             };
             let mut slots = vec![first];
