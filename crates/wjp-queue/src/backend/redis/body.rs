@@ -200,25 +200,18 @@ mod tests {
 
     #[test]
     fn defaults_are_left_out_and_read_back() {
-        let mut job = sample();
-        job.priority = 0;
-        job.state = JobState {
-            status: Status::Queued,
-            progress: None,
-            progress_message: None,
-            result: None,
-            error: None,
-            attempt: 0,
-            run_at: job.created_at,
-            enqueued_at: None,
-            started_at: None,
-            completed_at: None,
-            expires_at: None,
-            worker: None,
-            lease_token: None,
-            lease_expires_at: None,
-            cancel_requested: false,
-        };
+        // A fresh job: every optional field unset, every flag at its default.
+        let job: Job = serde_json::from_value(json!({
+            "id": "j1", "kind": "noop", "queue": "default", "payload": {},
+            "priority": 0, "max_attempts": 1, "timeout_ms": 300000,
+            "result_ttl_ms": 3600000, "failure_ttl_ms": 604800000, "backoff_ms": 10000,
+            "created_at": "2026-12-03T17:48:47.849Z", "status": "queued",
+            "progress": null, "progress_message": null, "result": null, "error": null,
+            "attempt": 0, "run_at": "2026-12-03T17:48:47.849Z", "enqueued_at": null,
+            "started_at": null, "completed_at": null, "expires_at": null, "worker": null,
+            "lease_expires_at": null, "cancel_requested": false
+        }))
+        .unwrap();
         let body = encode(&job).unwrap();
         for left_out in ["\"pr\"", "\"pg\"", "\"r\"", "\"e\"", "\"w\"", "\"cr\""] {
             assert!(!body.contains(left_out), "{left_out} in {body}");
