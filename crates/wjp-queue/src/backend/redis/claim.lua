@@ -1,18 +1,21 @@
 -- Takes up to `max` ready jobs of one queue (queued, or scheduled and due),
 -- best first: highest priority, then earliest run-at, then first enqueued.
--- Each starts a new attempt under the lease token given for it: the claim
--- is one entry in the lease hash, and the job's hash stays as it was (see
+-- Each starts a new attempt under the call's lease token: the claim is
+-- one entry in the lease hash, and the job's hash stays as it was (see
 -- common.lua). The caller derives the running jobs from the bodies with
 -- the same pure function that decided them (`state::claim`).
 -- The bodies come back with the claim. Passing them through Lua costs
 -- Redis about 5% more per job than fetching them with plain `HGET`s
 -- afterwards, but that second round trip was most of a claim's time: a
 -- worker's free slots wait for it, and Redis sat partly idle meanwhile.
--- ARGV[3]: now, [4]: max, [5]: worker (hex), [6]: lease ms,
--- [7..]: one token per job.
--- Returns per job three items: token, ready member (`<ready key>|<id>`),
--- body.
+-- ARGV[3]: now, [4]: max, [5]: worker (hex), [6]: lease ms, [7]: the lease
+-- token. One token serves every job of a call: a token only has to tell
+-- this claim of a job from any later claim of it, and one string for all
+-- spares Lua a new string per job (in the completions too, which send it
+-- back per job).
+-- Returns per job two items: ready member (`<ready key>|<id>`), body.
 local now, max = tonumber(ARGV[3]), tonumber(ARGV[4])
+local token = ARGV[7]
 local due = redis.call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0, max)
 -- The best ready jobs leave the index (all members score 0, so rank is
 -- key order); those a due scheduled job outranks go back. A range and a
@@ -74,11 +77,9 @@ for i = 1, last do
   -- edited): it is dropped.
   if status == 'queued' or status == 'scheduled' then
     taken = taken + 1
-    local token = ARGV[6 + taken]
     local attempt = NEXT_ATTEMPT[attempt_was] or int((tonumber(attempt_was) or 0) + 1)
     set_lease(id, token .. '|' .. attempt .. middle .. kind)
     emit(id, kind, 'running', attempt, '0', false, false, ARGV[3])
-    out[#out + 1] = token
     out[#out + 1] = member
     out[#out + 1] = stored[2] or ''
   end

@@ -218,7 +218,9 @@ local function emit(id, kind, status, attempt, progress, message_hex, error_kind
 end
 local function publish()
   if #events > 0 then
-    redis.call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'e', table.concat(events, '\n'))
+    -- One piece goes as it is: joining would copy it into a new string.
+    local entry = #events == 1 and events[1] or table.concat(events, '\n')
+    redis.call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'e', entry)
     events = {}
   end
 end

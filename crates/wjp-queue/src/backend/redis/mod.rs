@@ -963,16 +963,18 @@ impl RedisBackend {
         request: &ClaimRequest,
     ) -> Result<Vec<(String, Job)>> {
         let mut pipe = redis::pipe();
+        // One token for the jobs of a call (see claim.lua), new for each call.
+        let mut tokens = Vec::with_capacity(allotment.len());
         for (queue, n) in allotment {
+            let token = LeaseToken::random();
             let mut call = Call::new(&self.shared.scripts.claim, queue, &[]);
             call.arg(request.now.0)
                 .arg(*n)
                 .arg(hex(&request.worker))
-                .arg(request.lease.as_millis() as u64);
-            for _ in 0..*n {
-                call.arg(LeaseToken::random().0);
-            }
+                .arg(request.lease.as_millis() as u64)
+                .arg(token.0);
             pipe.add_command(call.cmd);
+            tokens.push(token);
         }
         let replies = self.run(&pipe).await?;
         let mut claimed = Vec::new();
@@ -984,18 +986,17 @@ impl RedisBackend {
         if sequences.len() > SEQUENCES_KEPT {
             sequences.clear();
         }
-        for reply in replies {
+        for (reply, token) in replies.into_iter().zip(tokens) {
             let items = array(reply)?;
-            if items.len() % 3 != 0 {
+            if items.len() % 2 != 0 {
                 return Err(corrupt("malformed claim reply"));
             }
-            // Per job: token, ready member (its ready key comes first, so
-            // members sort as the jobs' claim order), body.
-            for item in items.chunks(3) {
-                let [token, rk, body] = item else {
+            // Per job: ready member (its ready key comes first, so members
+            // sort as the jobs' claim order), body.
+            for item in items.chunks(2) {
+                let [rk, body] = item else {
                     return Err(corrupt("malformed claim reply"));
                 };
-                let token = LeaseToken(text(token)?.parse().map_err(corrupt)?);
                 let rk = text(rk)?;
                 // Parsed where it lies: no copy of each body on the claim path.
                 let Value::BulkString(json) = body else {
@@ -1328,8 +1329,9 @@ fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()
 /// The arguments of one transition for `finish.lua` (see `finishes`).
 /// With the job's enqueue sequence known, the whole ended header goes
 /// along (see `common.lua`'s `header`); without it, the script reads the
-/// stored header for it.
-fn finish_args(call: &mut Call, t: &Transition, seq: Option<u64>, now: Timestamp) -> Result<()> {
+/// stored header for it. The event lines of a call go ahead of all its
+/// transitions, joined (see `finish.lua`).
+fn finish_args(call: &mut Call, t: &Transition, seq: Option<u64>) -> Result<()> {
     let s = &t.job.state;
     let token = t.expect.lease_token.map_or(0, |t| t.0);
     let error_kind = s.error.as_ref().map(|e| e.kind.as_str()).unwrap_or("");
@@ -1353,7 +1355,6 @@ fn finish_args(call: &mut Call, t: &Transition, seq: Option<u64>, now: Timestamp
         .arg(error_kind)
         .arg(body::encode(&t.job)?)
         .arg(s.expires_at.map_or(0, |t| t.0))
-        .arg(event_line(&Event::of(&t.job, now)))
         .arg(head)
         .arg(score);
     Ok(())
@@ -1688,11 +1689,18 @@ impl Backend for RedisBackend {
                     &self.shared.scripts.apply
                 };
                 let mut call = Call::new(script, queue, &ids);
+                if finishing {
+                    let lines: Vec<String> = chunk
+                        .iter()
+                        .map(|i| event_line(&Event::of(&transitions[*i].job, now)))
+                        .collect();
+                    call.arg(lines.join("\n"));
+                }
                 for i in &chunk {
                     if finishing {
                         let t = &transitions[*i];
                         let seq = self.take_sequence(t);
-                        finish_args(&mut call, t, seq, now)?;
+                        finish_args(&mut call, t, seq)?;
                     } else {
                         transition_args(&mut call, &transitions[*i], now)?;
                     }
