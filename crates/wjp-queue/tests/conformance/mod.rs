@@ -17,8 +17,8 @@ use tokio::sync::oneshot;
 use wjp_queue::backend::{Backend, ClaimRequest, JobQuery};
 use wjp_queue::state;
 use wjp_queue::{
-    builtin, CancelOutcome, Catalog, ErrorKind, Handlers, Job, JobId, JobRequest, Kind, Queue,
-    QueueName, Status, Timestamp, Worker, WorkerConfig, WorkerExit,
+    builtin, CancelOutcome, Catalog, ErrorKind, Handlers, Job, JobError, JobId, JobRequest, Kind,
+    Queue, QueueName, Status, Timestamp, Worker, WorkerConfig, WorkerExit,
 };
 
 /// A place jobs are stored, which several handles can connect to, as
@@ -165,6 +165,7 @@ macro_rules! conformance_suite {
             a_handler_that_never_yields_is_timed_out,
             an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite,
             a_lost_lease_with_no_attempts_left_fails_the_job,
+            a_batch_of_outcomes_records_and_publishes_only_those_that_apply,
             two_workers_racing_complete_every_job_exactly_once,
             jobs_survive_a_restart_of_everything,
             shutdown_hands_running_jobs_back,
@@ -620,6 +621,46 @@ pub async fn a_lost_lease_with_no_attempts_left_fails_the_job(store: &dyn Store)
     let job = queue.job(&id).await.unwrap().unwrap();
     assert_eq!(job.status(), Status::Failed);
     assert_eq!(job.state.error.unwrap().kind, ErrorKind::LostLease);
+}
+
+pub async fn a_batch_of_outcomes_records_and_publishes_only_those_that_apply(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(enqueue_id(&queue, request("noop", json!({}))).await);
+    }
+    let running = claim(&queue, &["default"], 3, Duration::from_secs(30)).await;
+    assert_eq!(running.len(), 3);
+    // The middle job ends first, so its second outcome in the batch is stale.
+    let first = state::complete(&running[1], json!("first"), Timestamp::now());
+    assert_eq!(queue.backend().apply(vec![first]).await.unwrap(), [true]);
+    let cursor = queue.last_event_id().await.unwrap();
+    let batch = running
+        .iter()
+        .map(|job| {
+            state::fail(
+                job,
+                JobError::new(ErrorKind::HandlerError, "x"),
+                Timestamp::now(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        queue.backend().apply(batch).await.unwrap(),
+        [true, false, true]
+    );
+    let events = queue.events_after(cursor.as_deref(), 100).await.unwrap();
+    let ended: Vec<(&JobId, Status)> = events.iter().map(|e| (&e.job_id, e.status)).collect();
+    assert_eq!(
+        ended,
+        [
+            (&running[0].id, Status::Failed),
+            (&running[2].id, Status::Failed)
+        ]
+    );
+    let middle = queue.job(&running[1].id).await.unwrap().unwrap();
+    assert_eq!(middle.status(), Status::Completed);
+    assert_eq!(middle.state.result, Some(json!("first")));
 }
 
 pub async fn two_workers_racing_complete_every_job_exactly_once(store: &dyn Store) {
