@@ -382,11 +382,11 @@ async fn an_ended_job_keeps_its_sequence_and_list_score_whoever_ends_it() {
     };
     let mut conn = store.server.connection(0);
     let header = |conn: &mut redis::Connection, id: &JobId| -> String {
-        redis::cmd("HGET")
+        let record: String = redis::cmd("GET")
             .arg(format!("wjp:{{default}}:job:{id}"))
-            .arg("h")
             .query(conn)
-            .unwrap()
+            .unwrap();
+        record.split_once('\n').unwrap().0.to_owned()
     };
     // Fields 6 and 7 of the header: sequence and list score.
     let enqueued: Vec<(String, String)> = ids
@@ -431,6 +431,61 @@ async fn an_ended_job_keeps_its_sequence_and_list_score_whoever_ends_it() {
             assert_eq!(z, score, "{id} in {index}");
         }
     }
+}
+
+/// Jobs stored by earlier versions are hashes of header (`h`) and body
+/// (`b`, the job's public JSON). They are read, claimed and ended like any
+/// other, and stored as strings from then on.
+#[tokio::test]
+async fn a_job_stored_as_a_hash_by_an_earlier_version_still_runs() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let job = queue
+        .enqueue(request("noop", json!({"legacy": true})))
+        .await
+        .unwrap()
+        .job;
+    let key = format!("wjp:{{default}}:job:{}", job.id);
+    let mut conn = store.server.connection(0);
+    let record: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
+    let (head, _) = record.split_once('\n').unwrap();
+    let _: () = redis::cmd("DEL").arg(&key).query(&mut conn).unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(&key)
+        .arg("h")
+        .arg(head)
+        .arg("b")
+        .arg(serde_json::to_string(&job).unwrap())
+        .query(&mut conn)
+        .unwrap();
+
+    assert_eq!(queue.job(&job.id).await.unwrap().unwrap(), job);
+    let claimer = store.connect().await;
+    let claimed = claimer
+        .claim(&ClaimRequest {
+            queues: vec![QueueName::parse("default").unwrap()],
+            worker: "claimer".into(),
+            max: 1,
+            lease: Duration::from_secs(30),
+            now: Timestamp::now(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].payload, json!({"legacy": true}));
+    // Ended by another process: it reads the stored (hash) header.
+    let ended = state::complete(&claimed[0], json!("done"), Timestamp::now());
+    assert_eq!(
+        store.connect().await.apply(vec![ended]).await.unwrap(),
+        [true]
+    );
+    let done = queue.job(&job.id).await.unwrap().unwrap();
+    assert_eq!(done.status(), Status::Completed);
+    assert_eq!(done.state.result, Some(json!("done")));
+    let kind: String = redis::cmd("TYPE").arg(&key).query(&mut conn).unwrap();
+    assert_eq!(kind, "string");
+    let ttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut conn).unwrap();
+    assert!(ttl > 0, "an ended job expires: {ttl}");
 }
 
 /// Times the server has run `XREAD` (only the watchers of waiting backends

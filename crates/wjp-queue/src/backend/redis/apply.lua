@@ -23,8 +23,7 @@ local woke = false
 for i = 1, n do
   local b = 2 + (i - 1) * N
   local id, key = ids[i], KEYS[JOB_KEYS + i]
-  local cur = parse(redis.call('HGET', key, 'h'))
-  local was = cur and cur[F_STATUS]
+  local cur = parse(stored_head(key))
   if cur and leases[i] then
     -- Running: of the lease, the guard needs only the token.
     cur[F_STATUS], cur[F_TOKEN] = 'running', string.match(leases[i], '^[^|]*')
@@ -38,7 +37,7 @@ for i = 1, n do
     end
     local ended = K_ENDED[status] and ARGV[b + 12]
     store(key, header(status, ARGV[b + 5], ARGV[b + 7], cur[F_KIND], ARGV[b + 8], cur[F_SEQ],
-      cur[F_LS], rk), ARGV[b + 6], ended, K_ENDED[was])
+      cur[F_LS], rk), ARGV[b + 6], ended)
     index(id, status, rk, run_at, cur[F_LS], ARGV[b + 12])
     emit(id, cur[F_KIND], status, ARGV[b + 7], ARGV[b + 13], ARGV[b + 14], ARGV[b + 8],
       ARGV[b + 15])

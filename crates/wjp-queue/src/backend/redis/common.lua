@@ -100,15 +100,21 @@ local function index(id, status, rk, run_at, ls, expires_at)
   end
 end
 
--- A job is a hash of two fields: `h`, a header of `|`-separated fields
--- that scripts read and write, and `b`, the job's body (compact JSON, see
--- body.rs), which scripts store, pass on, and never parse. Every byte that
--- enters Lua costs about a dozen instructions (each string a script
--- receives or makes is interned, and collected later), so scripts match on
--- headers only; the claim passes the bodies through
--- because the round trip a separate fetch costs matters more (claim.lua).
+-- A job is one string, its record: a header of `|`-separated fields that
+-- scripts read and write, a newline, and the job's body (compact JSON, see
+-- body.rs), which scripts store, pass on, and never parse. One string is
+-- written by one SET, whose PXAT gives an ended job its expiry in the same
+-- call. Every byte that enters Lua costs (each string a script receives or
+-- makes is interned: hashed in full, and collected later), so scripts that
+-- need only the header read only the start of the record (`stored_head`);
+-- the claim passes the records through because the round trip a separate
+-- fetch of the bodies costs matters more (claim.lua).
 --
--- A running job's hash keeps the header it had before the claim (status
+-- Jobs stored before records were strings are hashes of `h` (header) and
+-- `b` (body). They are read the same way (`record`, `stored_head`), and
+-- become strings when next stored.
+--
+-- A running job's record keeps the header it had before the claim (status
 -- queued or scheduled); the claim is an entry in the queue's lease hash
 -- (K_LEASES, below). The job *is* running while that entry exists; readers
 -- merge the two (`load`, `view`). Claims, renewals and progress then touch
@@ -138,9 +144,9 @@ local function parse(head)
   return fields_of(head, HEADER, STORED)
 end
 
--- Status, attempt and kind of a stored header (three values, no table),
--- found with plain searches: a pattern match costs a claim about 5,000
--- instructions per job, more than the rest of its string work.
+-- Status, attempt and kind of a stored header, or of a whole record (three
+-- values, no table), found with plain searches: a pattern match costs a
+-- claim more than the rest of its string work.
 local function head_fields(head)
   if not head then return nil end
   local a = string.find(head, '|', 1, true)
@@ -175,9 +181,40 @@ local function merge(cur, l)
   return cur
 end
 
+-- A job's whole record (header, newline, body), or false when there is none.
+local function record(key)
+  local rec = redis.pcall('GET', key)
+  if type(rec) == 'table' then
+    -- An older job: a hash of header and body.
+    local hb = redis.call('HMGET', key, 'h', 'b')
+    if not hb[1] then return false end
+    return hb[1] .. '\n' .. (hb[2] or '')
+  end
+  return rec
+end
+
+-- Headers are short (the longest fields are the kind, at most 64 bytes, and
+-- the 37-byte ready key), so the first bytes of a record hold the header.
+local HEAD_READ = 511
+
+-- A job's stored header, or false when there is none, without reading its
+-- body (which may be megabytes) into Lua.
+local function stored_head(key)
+  local start = redis.pcall('GETRANGE', key, 0, HEAD_READ)
+  if type(start) == 'table' then return redis.call('HGET', key, 'h') end
+  local nl = string.find(start, '\n', 1, true)
+  if nl then return string.sub(start, 1, nl - 1) end
+  if start == '' then return false end
+  -- Cannot happen with headers written by these scripts; read it all
+  -- rather than guess.
+  local rec = redis.call('GET', key)
+  nl = string.find(rec, '\n', 1, true)
+  return nl and string.sub(rec, 1, nl - 1) or false
+end
+
 -- A job's current header, or nil when there is no job.
 local function load(id, key)
-  local cur = parse(redis.call('HGET', key, 'h'))
+  local cur = parse(stored_head(key))
   if cur then merge(cur, parse_lease(redis.call('HGET', K_LEASES, id))) end
   return cur
 end
@@ -186,18 +223,18 @@ end
 local function view(key, cur)
   local out = {}
   for i = 1, FIELDS do out[i] = cur[i] or '' end
-  return table.concat(out, '|') .. '\n' .. redis.call('HGET', key, 'b')
+  local rec = record(key) or '\n'
+  return table.concat(out, '|') .. string.sub(rec, string.find(rec, '\n', 1, true) or #rec + 1)
 end
 
 -- Stores a job: its header (the stored fields of `fields`) and body. An
--- ended job expires at `expires_at`; a job that lived on a TTL and is alive
--- again (retried) must lose it.
-local function store(key, head, body, expires_at, had_ttl)
-  redis.call('HSET', key, 'h', head, 'b', body)
+-- ended job expires at `expires_at`; any other is kept until it ends (a
+-- SET without PXAT also drops the expiry of a job that is alive again).
+local function store(key, head, body, expires_at)
   if expires_at then
-    redis.call('PEXPIREAT', key, expires_at)
-  elseif had_ttl then
-    redis.call('PERSIST', key)
+    redis.call('SET', key, head .. '\n' .. body, 'PXAT', expires_at)
+  else
+    redis.call('SET', key, head .. '\n' .. body)
   end
 end
 

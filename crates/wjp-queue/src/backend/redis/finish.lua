@@ -4,17 +4,19 @@
 -- token, so the guard needs only the lease. The Rust side sends what it
 -- already knows ready-made: the event lines, the token with its separator,
 -- and, when it knows the job's enqueue sequence (it claimed the job), the
--- whole new header; else the stored header is read for the three fields a
--- transition never changes (kind, sequence, list score).
+-- whole new record, written as it comes; else the body, and the stored
+-- header is read for the three fields a transition never changes (kind,
+-- sequence, list score).
 -- ARGV[3]: the event lines of all the transitions (see `emit`), in order,
 -- joined by newlines: one string for the call, where a string per line
 -- cost Lua a string per job (lines never hold a newline: messages are hex).
--- Then per transition (9 arguments from ARGV[4]): id, expected token
--- followed by '|', new status, attempt, error kind ('' for none), body,
--- expires_at, new header and list score (or '' and '').
+-- Then per transition (8 arguments from ARGV[4]): id, expected token
+-- followed by '|', new status, attempt, error kind ('' for none), the new
+-- record, expires_at, list score; or, when the list score is '', the body
+-- in place of the record.
 -- KEYS[JOB_KEYS + i]: the job's key.
 -- Returns per transition: 1 applied, 0 refused.
-local N = 9
+local N = 8
 local n = (#ARGV - 3) / N
 local ids = {}
 for i = 1, n do ids[i] = ARGV[4 + (i - 1) * N] end
@@ -29,20 +31,20 @@ for i = 1, n do
   out[i] = 0
   -- A plain search anchored by its answer: no substring to allocate.
   if lease and string.find(lease, expect, 1, true) == 1 then
-    local key, status, head = KEYS[JOB_KEYS + i], ARGV[b + 3], ARGV[b + 8]
-    local ls = ARGV[b + 9]
-    if head == '' then
+    local key, status, rec = KEYS[JOB_KEYS + i], ARGV[b + 3], ARGV[b + 6]
+    local ls = ARGV[b + 8]
+    if ls == '' then
       local kind, seq
-      kind, seq, ls = string.match(redis.call('HGET', key, 'h') or '', TAIL)
+      kind, seq, ls = string.match(stored_head(key) or '', TAIL)
       if ls then
-        head = status .. '||' .. ARGV[b + 4] .. '|' .. kind .. '|' .. ARGV[b + 5] .. '|' ..
-          seq .. '|' .. ls .. '|'
+        rec = status .. '||' .. ARGV[b + 4] .. '|' .. kind .. '|' .. ARGV[b + 5] .. '|' ..
+          seq .. '|' .. ls .. '|\n' .. rec
       end
     end
     if ls and K_ENDED[status] then
       local id, expires_at = ids[i], ARGV[b + 7]
       drop_lease(id)
-      store(key, head, ARGV[b + 6], expires_at, false)
+      redis.call('SET', key, rec, 'PXAT', expires_at)
       zadd(K_ENDED[status], ls, id)
       zadd(K_EXP, expires_at, id)
       out[i] = 1

@@ -19,15 +19,13 @@ for i = 1, n do
   local ls = int(tonumber(created_at) * 1000 + seq % 1000)
   local rk = ready_key(priority, run_at, seq)
   local head = header(status, '', '0', kind, '', int(seq), ls, rk)
-  -- The header goes in only if the job is new; the body follows it.
-  local inserted = redis.call('HSETNX', key, 'h', head) == 1
-  if inserted then
-    redis.call('HSET', key, 'b', body)
-  else
+  -- The record goes in only if the job is new.
+  local inserted = redis.call('SET', key, head .. '\n' .. body, 'NX') ~= false
+  if not inserted then
     local old = load(id, key)
     if not old or old[F_STATUS] == 'failed' or old[F_STATUS] == 'cancelled' then
       if old then unindex(id, old[F_STATUS], old[F_RK]) end
-      store(key, head, body, false, true)
+      store(key, head, body, false)
       inserted = true
     else
       out[i] = view(key, old)

@@ -992,17 +992,24 @@ impl RedisBackend {
                 return Err(corrupt("malformed claim reply"));
             }
             // Per job: ready member (its ready key comes first, so members
-            // sort as the jobs' claim order), body.
+            // sort as the jobs' claim order), record.
             for item in items.chunks(2) {
-                let [rk, body] = item else {
+                let [rk, record] = item else {
                     return Err(corrupt("malformed claim reply"));
                 };
                 let rk = text(rk)?;
                 // Parsed where it lies: no copy of each body on the claim path.
-                let Value::BulkString(json) = body else {
-                    return Err(corrupt(format!("a claimed job without a body: {body:?}")));
+                let body = match record {
+                    Value::BulkString(record) => record
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map(|nl| &record[nl + 1..]),
+                    _ => None,
                 };
-                let job = body::decode(json)?;
+                let Some(body) = body else {
+                    return Err(corrupt(format!("a claimed job without a record: {rk}")));
+                };
+                let job = body::decode(body)?;
                 let mut t = state::claim(&job, &request.worker, request.lease, request.now);
                 t.job.state.lease_token = Some(token);
                 if let Some(seq) = sequence_of(&rk) {
@@ -1327,35 +1334,35 @@ fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()
 }
 
 /// The arguments of one transition for `finish.lua` (see `finishes`).
-/// With the job's enqueue sequence known, the whole ended header goes
-/// along (see `common.lua`'s `header`); without it, the script reads the
-/// stored header for it. The event lines of a call go ahead of all its
+/// With the job's enqueue sequence known, the whole ended record goes
+/// along (header as `common.lua`'s `header`, newline, body); without it,
+/// the body alone, and the script reads the stored header for the rest. The event lines of a call go ahead of all its
 /// transitions, joined (see `finish.lua`).
 fn finish_args(call: &mut Call, t: &Transition, seq: Option<u64>) -> Result<()> {
     let s = &t.job.state;
     let token = t.expect.lease_token.map_or(0, |t| t.0);
     let error_kind = s.error.as_ref().map(|e| e.kind.as_str()).unwrap_or("");
-    let (head, score) = match seq {
+    let body = body::encode(&t.job)?;
+    let (record, score) = match seq {
         Some(seq) => {
             let score = list_score(t.job.created_at, seq).to_string();
-            let head = format!(
-                "{}||{}|{}|{error_kind}|{seq}|{score}|",
+            let record = format!(
+                "{}||{}|{}|{error_kind}|{seq}|{score}|\n{body}",
                 s.status.as_str(),
                 s.attempt,
                 t.job.kind.as_str(),
             );
-            (head, score)
+            (record, score)
         }
-        None => (String::new(), String::new()),
+        None => (body, String::new()),
     };
     call.arg(t.job.id.as_str())
         .arg(format!("{token}|"))
         .arg(s.status.as_str())
         .arg(s.attempt)
         .arg(error_kind)
-        .arg(body::encode(&t.job)?)
+        .arg(record)
         .arg(s.expires_at.map_or(0, |t| t.0))
-        .arg(head)
         .arg(score);
     Ok(())
 }

@@ -7,7 +7,7 @@ local deleted = 0
 for _, id in ipairs(ids) do
   local key = PREFIX .. id
   zrem(K_EXP, id)
-  local cur = parse(redis.call('HGET', key, 'h'))
+  local cur = parse(stored_head(key))
   local status = cur and cur[F_STATUS]
   if not status or K_ENDED[status] then
     for _, k in pairs(K_ENDED) do zrem(k, id) end
