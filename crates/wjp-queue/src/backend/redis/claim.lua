@@ -53,6 +53,23 @@ local NEXT_ATTEMPT = { ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4']
 -- then no progress, no message, no cancel request.
 local middle = '|' .. ARGV[5] .. '|' .. ARGV[6] .. '|' .. ARGV[3] .. '|' ..
   int(now + tonumber(ARGV[6])) .. '||||'
+-- The lease entry of a job of this call depends only on its attempt and
+-- kind, which most jobs of a call share: each distinct entry is made once
+-- (a string a script makes costs it more than a table lookup).
+local lease_texts = {}
+local function lease_text(attempt, kind)
+  local by_kind = lease_texts[attempt]
+  if not by_kind then
+    by_kind = {}
+    lease_texts[attempt] = by_kind
+  end
+  local text = by_kind[kind]
+  if not text then
+    text = token .. '|' .. attempt .. middle .. kind
+    by_kind[kind] = text
+  end
+  return text
+end
 -- Past this many bytes of bodies a claim takes no more jobs: the rest stay
 -- ready for the next claim, so that claiming jobs with large payloads
 -- (up to 4 MB each) cannot hold the server for long. The first job is
@@ -79,7 +96,7 @@ for i = 1, last do
   if status == 'queued' or status == 'scheduled' then
     taken = taken + 1
     local attempt = NEXT_ATTEMPT[attempt_was] or int((tonumber(attempt_was) or 0) + 1)
-    set_lease(id, token .. '|' .. attempt .. middle .. kind)
+    set_lease(id, lease_text(attempt, kind))
     emit(id, kind, 'running', attempt, '0', false, false, ARGV[3])
     out[#out + 1] = member
     out[#out + 1] = rec
