@@ -1290,7 +1290,8 @@ async fn wait_changed(
     }
 }
 
-/// Whether `finish.lua` can apply a transition: a running job ends.
+/// Whether a transition ends a running job: `finish.lua`'s case, when this
+/// process noted the job's enqueue sequence at its claim.
 fn finishes(t: &Transition) -> bool {
     t.expect.status == Status::Running
         && t.expect.lease_token.is_some()
@@ -1333,34 +1334,23 @@ fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()
     Ok(())
 }
 
-/// The arguments of one transition for `finish.lua` (see `finishes`).
-/// With the job's enqueue sequence known, the whole ended record goes
-/// along (header as `common.lua`'s `header`, newline, body); without it,
-/// the body alone, and the script reads the stored header for the rest. The event lines of a call go ahead of all its
-/// transitions, joined (see `finish.lua`).
-fn finish_args(call: &mut Call, t: &Transition, seq: Option<u64>) -> Result<()> {
+/// The arguments of one transition for `finish.lua` (see `finishes`): the
+/// whole ended record (header as `common.lua`'s `header`, newline, body),
+/// from the job's enqueue sequence noted at the claim.
+fn finish_args(call: &mut Call, t: &Transition, seq: u64) -> Result<()> {
     let s = &t.job.state;
     let token = t.expect.lease_token.map_or(0, |t| t.0);
     let error_kind = s.error.as_ref().map(|e| e.kind.as_str()).unwrap_or("");
-    let body = body::encode(&t.job)?;
-    let (record, score) = match seq {
-        Some(seq) => {
-            let score = list_score(t.job.created_at, seq).to_string();
-            let record = format!(
-                "{}||{}|{}|{error_kind}|{seq}|{score}|\n{body}",
-                s.status.as_str(),
-                s.attempt,
-                t.job.kind.as_str(),
-            );
-            (record, score)
-        }
-        None => (body, String::new()),
-    };
+    let score = list_score(t.job.created_at, seq).to_string();
+    let record = format!(
+        "{}||{}|{}|{error_kind}|{seq}|{score}|\n{}",
+        s.status.as_str(),
+        s.attempt,
+        t.job.kind.as_str(),
+        body::encode(&t.job)?,
+    );
     call.arg(t.job.id.as_str())
         .arg(format!("{token}|"))
-        .arg(s.status.as_str())
-        .arg(s.attempt)
-        .arg(error_kind)
         .arg(record)
         .arg(s.expires_at.map_or(0, |t| t.0))
         .arg(score);
@@ -1659,12 +1649,19 @@ impl Backend for RedisBackend {
         for (i, t) in transitions.iter().enumerate() {
             by_queue.entry(t.job.queue.as_str()).or_default().push(i);
         }
+        // Ends of jobs this process claimed go to `finish.lua`, which needs
+        // their enqueue sequence (noted at the claim); the rest to `apply.lua`.
+        let sequences: Vec<Option<u64>> = transitions
+            .iter()
+            .map(|t| finishes(t).then(|| self.take_sequence(t)).flatten())
+            .collect();
+        let finishing_to = |i: usize| sequences[i].map(|_| transitions[i].job.state.status);
         let mut pipe = redis::pipe();
         let mut chunks = Vec::new();
         for (queue, indexes) in &by_queue {
             // A script call changes each job at most once (see common.lua),
-            // and runs one script: a run of ends goes to `finish.lua`, the
-            // rest to `apply.lua`, in their order.
+            // and runs one script: a run of ends to one status goes to
+            // `finish.lua`, the rest to `apply.lua`, in their order.
             let mut split: Vec<Vec<usize>> = Vec::new();
             let mut seen = std::collections::HashSet::new();
             for &i in indexes {
@@ -1672,7 +1669,7 @@ impl Backend for RedisBackend {
                 match split.last_mut() {
                     Some(current)
                         if current.len() < SCRIPT_BATCH
-                            && finishes(&transitions[current[0]]) == finishes(&transitions[i])
+                            && finishing_to(current[0]) == finishing_to(i)
                             && seen.insert(id) =>
                     {
                         current.push(i)
@@ -1689,29 +1686,29 @@ impl Backend for RedisBackend {
                     .iter()
                     .map(|i| transitions[*i].job.id.as_str())
                     .collect();
-                let finishing = finishes(&transitions[chunk[0]]);
-                let script = if finishing {
-                    &self.shared.scripts.finish
-                } else {
-                    &self.shared.scripts.apply
-                };
-                let mut call = Call::new(script, queue, &ids);
-                if finishing {
-                    let lines: Vec<String> = chunk
-                        .iter()
-                        .map(|i| event_line(&Event::of(&transitions[*i].job, now)))
-                        .collect();
-                    call.arg(lines.join("\n"));
-                }
-                for i in &chunk {
-                    if finishing {
-                        let t = &transitions[*i];
-                        let seq = self.take_sequence(t);
-                        finish_args(&mut call, t, seq)?;
-                    } else {
-                        transition_args(&mut call, &transitions[*i], now)?;
+                let call = match finishing_to(chunk[0]) {
+                    Some(status) => {
+                        let mut call = Call::new(&self.shared.scripts.finish, queue, &ids);
+                        let lines: Vec<String> = chunk
+                            .iter()
+                            .map(|i| event_line(&Event::of(&transitions[*i].job, now)))
+                            .collect();
+                        call.arg(status.as_str()).arg(lines.join("\n"));
+                        for &i in &chunk {
+                            if let Some(seq) = sequences[i] {
+                                finish_args(&mut call, &transitions[i], seq)?;
+                            }
+                        }
+                        call
                     }
-                }
+                    None => {
+                        let mut call = Call::new(&self.shared.scripts.apply, queue, &ids);
+                        for &i in &chunk {
+                            transition_args(&mut call, &transitions[i], now)?;
+                        }
+                        call
+                    }
+                };
                 pipe.add_command(call.cmd);
                 chunks.push(chunk);
             }
