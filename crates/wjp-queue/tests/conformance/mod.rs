@@ -157,6 +157,7 @@ macro_rules! conformance_suite {
             a_due_delayed_job_is_claimed_in_its_place_before_promotion,
             failures_are_retried_with_a_doubling_backoff,
             completed_results_expire_after_their_ttl,
+            an_old_expiry_never_removes_a_later_job_under_the_same_id,
             failed_jobs_stay_in_the_failed_registry_until_their_ttl,
             a_client_given_id_is_idempotent,
             a_batch_with_a_bad_request_stores_nothing,
@@ -399,6 +400,48 @@ pub async fn completed_results_expire_after_their_ttl(store: &dyn Store) {
     let report = queue.maintain().await.unwrap();
     assert_eq!(report.expired_deleted, 1);
     assert_eq!(queue.counts().await.unwrap()[0].completed, 0);
+}
+
+pub async fn an_old_expiry_never_removes_a_later_job_under_the_same_id(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let lease = Duration::from_secs(30);
+    // Fails with a short TTL, is retried, and completes with a long one
+    // before the first expiry comes.
+    let mut r = request("noop", json!(1));
+    r.job_id = Some("retried".into());
+    r.failure_ttl = Some(0.3);
+    let retried = queue.enqueue(r).await.unwrap().job.id;
+    let job = claim(&queue, &["default"], 1, lease).await.remove(0);
+    let error = JobError::new(ErrorKind::HandlerError, "first run");
+    let failed = state::fail(&job, error, Timestamp::now());
+    assert_eq!(queue.backend().apply(vec![failed]).await.unwrap(), [true]);
+    queue.retry(&retried).await.unwrap();
+    let job = claim(&queue, &["default"], 1, lease).await.remove(0);
+    let done = state::complete(&job, json!("second run"), Timestamp::now());
+    assert_eq!(queue.backend().apply(vec![done]).await.unwrap(), [true]);
+    // Completes with a short TTL, expires, and its id is enqueued afresh.
+    let mut r = request("noop", json!(2));
+    r.job_id = Some("reused".into());
+    r.result_ttl = Some(0.3);
+    let reused = queue.enqueue(r.clone()).await.unwrap().job.id;
+    let job = claim(&queue, &["default"], 1, lease).await.remove(0);
+    let done = state::complete(&job, json!("first"), Timestamp::now());
+    assert_eq!(queue.backend().apply(vec![done]).await.unwrap(), [true]);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(queue.enqueue(r).await.unwrap().created);
+
+    // Neither is an expired job now: one ended again, one is new.
+    let report = queue.maintain().await.unwrap();
+    assert_eq!(report.expired_deleted, 0, "{report:?}");
+    let kept = queue.job(&retried).await.unwrap().unwrap();
+    assert_eq!(kept.status(), Status::Completed);
+    assert_eq!(kept.state.result, Some(json!("second run")));
+    assert_eq!(
+        queue.job(&reused).await.unwrap().unwrap().status(),
+        Status::Queued
+    );
+    let counts = &queue.counts().await.unwrap()[0];
+    assert_eq!((counts.queued, counts.completed, counts.failed), (1, 1, 0));
 }
 
 pub async fn failed_jobs_stay_in_the_failed_registry_until_their_ttl(store: &dyn Store) {
