@@ -12,11 +12,6 @@
 -- Then per transition (5 arguments from ARGV[5]): id, expected token
 -- followed by '|', the new record, expires_at, list score.
 -- KEYS[JOB_KEYS + i]: the job's key.
--- The call's ended jobs enter the expiry index as one entry, not one per
--- job (a sorted-set insert costs more than the rest of a job's end): a
--- list of id, expires_at pairs under `<expiry key>#<n>`, filed at the
--- earliest of those expiries; the sweep files the pairs not yet due again
--- (sweep.lua).
 -- Returns per transition: 1 applied, 0 refused.
 local N = 5
 local n = (#ARGV - 4) / N
@@ -27,7 +22,6 @@ for i = 1, n do ids[i] = ARGV[5 + (i - 1) * N] end
 local leases = redis.call('HMGET', K_LEASES, unpack(ids))
 local out = {}
 local refused = false
-local due, earliest = {}, nil
 for i = 1, n do
   local b = 4 + (i - 1) * N
   local lease, expect = leases[i], ARGV[b + 2]
@@ -37,10 +31,7 @@ for i = 1, n do
     drop_lease(id)
     redis.call('SET', KEYS[JOB_KEYS + i], ARGV[b + 3], 'PXAT', expires_at)
     zadd(ended, ARGV[b + 5], id)
-    due[#due + 1] = id
-    due[#due + 1] = expires_at
-    local at = tonumber(expires_at)
-    if not earliest or at < earliest then earliest = at end
+    zadd(K_EXP, expires_at, id)
     out[i] = 1
   else
     out[i] = 0
@@ -55,11 +46,6 @@ elseif n > 0 then
     i = i + 1
     if out[i] == 1 then events[#events + 1] = line end
   end
-end
-if earliest then
-  local batch = '#' .. redis.call('INCR', K_SEQ)
-  in_chunks('RPUSH', K_EXP .. batch, due)
-  zadd(K_EXP, int(earliest), batch)
 end
 flush()
 publish()
