@@ -7,7 +7,7 @@
 //!
 //! | key                       | type   | what                                        |
 //! |---------------------------|--------|---------------------------------------------|
-//! | `wjp:{q}:job:<id>`        | hash   | one job (see below); ended jobs expire      |
+//! | `wjp:{q}:job:<id>`        | string | one job's record (below); ended ones expire |
 //! | `wjp:{q}:leases`          | hash   | running jobs: id -> lease entry             |
 //! | `wjp:{q}:ready`           | zset   | queued jobs in claim order (lexicographic)  |
 //! | `wjp:{q}:scheduled`       | zset   | scheduled jobs by run-at                    |
@@ -21,25 +21,31 @@
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
 //!
-//! A job is a hash of two fields: `h`, a header of `|`-separated fields that
+//! A job is one string, its record: a header of `|`-separated fields that
 //! scripts read and write (status, lease token, attempt, kind, error kind,
-//! enqueue sequence, list score, ready key), and `b`, the job's body: the
-//! job as the state machine last wrote it, in a compact JSON form of its own
-//! (`body.rs`), which scripts store and pass on but never parse. In Redis's
-//! Lua every byte a script receives or makes costs about a dozen
-//! instructions (each string is interned on arrival), so scripts match on
-//! headers only, and bodies are kept small. A claim returns the
-//! bodies with the claim: a second round trip to fetch them cost each
-//! claim more time than Redis spends passing them (see BENCHMARKS.md).
+//! enqueue sequence, list score, ready key), a newline, and the job's body:
+//! the job as the state machine last wrote it, in a compact JSON form of its
+//! own (`body.rs`), which scripts store and pass on but never parse. One
+//! `SET` writes a record, and its `PXAT` gives an ended job its expiry in the
+//! same call. In Redis's Lua every byte a script receives or makes costs
+//! (each string is interned on arrival, hashed in full), so scripts that
+//! need a header read only the start of the record (`GETRANGE`), and bodies
+//! are kept small. A claim returns the records it took: a second round trip
+//! to fetch the bodies cost each claim more time than Redis spends passing
+//! them (see BENCHMARKS.md). Jobs stored by earlier versions are hashes of
+//! `h` (header) and `b` (body); they are read alike and become strings when
+//! next written.
 //!
-//! A claim writes neither: it adds an entry to the queue's lease hash
-//! (token, attempt, worker, lease, claim time, lease end, progress, message,
-//! cancel requested, kind). The job is running while the entry exists;
-//! readers merge the entry into the header (`load`/`view` in `common.lua`,
-//! then [`state::claim`] on the body). Renewals, progress and cancel
-//! requests change only lease entries, one `HSET` per batch, and the reaper
-//! reads the lease hash, which holds only running jobs. An ended job's hash
-//! carries its expiry (`PEXPIREAT`).
+//! A claim does not write the record: it adds an entry to the queue's lease
+//! hash (token, attempt, worker, lease, claim time, lease end, progress,
+//! message, cancel requested, kind), under one token for all the jobs of the
+//! call. The job is running while the entry exists; readers merge the entry
+//! into the header (`load`/`view` in `common.lua`, then [`state::claim`] on
+//! the body). Renewals, progress and cancel requests change only lease
+//! entries, one `HSET` per batch, and the reaper reads the lease hash, which
+//! holds only running jobs. Ends of jobs this process claimed go through
+//! `finish.lua` with their whole new record and the call's event lines
+//! joined; other changes through `apply.lua`.
 //!
 //! An id names one job across all queues: an insert first checks the other
 //! known queues (one multi-key `EXISTS` each). Readers that know an id but
@@ -277,9 +283,9 @@ struct Shared {
     claims: Reads,
     /// Per job this process claimed and has not ended: its lease token and
     /// enqueue sequence, so that `finish.lua` can be sent the job's whole
-    /// ended header and need not read the stored one. Only a hint: a job
+    /// ended record and need not read the stored one. Only a hint: a job
     /// without one (claimed elsewhere, or the map was cleared) ends through
-    /// the same script reading its header.
+    /// `apply.lua`, which reads its header.
     sequences: Mutex<HashMap<JobId, (u64, u64)>>,
 }
 
