@@ -1,13 +1,13 @@
 -- Takes up to `max` ready jobs of one queue (queued, or scheduled and due),
 -- best first: highest priority, then earliest run-at, then first enqueued.
 -- Each starts a new attempt under the call's lease token: the claim is
--- one entry in the lease hash, and the job's hash stays as it was (see
+-- one entry in the lease hash, and the job's record stays as it was (see
 -- common.lua). The caller derives the running jobs from the bodies with
 -- the same pure function that decided them (`state::claim`).
--- The bodies come back with the claim, in the records. Passing them through Lua costs
--- Redis about 5% more per job than fetching them with plain `HGET`s
--- afterwards, but that second round trip was most of a claim's time: a
--- worker's free slots wait for it, and Redis sat partly idle meanwhile.
+-- The records, bodies included, come back with the claim. Passing them
+-- through Lua costs Redis about 5% more per job than fetching them with
+-- plain reads afterwards, but that second round trip was most of a
+-- claim's time: a worker's free slots wait for it.
 -- ARGV[3]: now, [4]: max, [5]: worker (hex), [6]: lease ms, [7]: the lease
 -- token. One token serves every job of a call: a token only has to tell
 -- this claim of a job from any later claim of it, and one string for all
@@ -70,7 +70,7 @@ local function lease_text(attempt, kind)
   end
   return text
 end
--- Past this many bytes of bodies a claim takes no more jobs: the rest stay
+-- Past this many bytes of records a claim takes no more jobs: the rest stay
 -- ready for the next claim, so that claiming jobs with large payloads
 -- (up to 4 MB each) cannot hold the server for long. The first job is
 -- always taken, whatever its size.
