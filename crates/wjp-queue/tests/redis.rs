@@ -358,6 +358,17 @@ async fn rediss_with_a_password_works_and_hides_the_password() {
     assert!(!err.to_string().contains("nope"), "{err}");
 }
 
+/// A claim of up to `max` jobs of the default queue by worker "claimer".
+fn claim_default(max: usize) -> ClaimRequest {
+    ClaimRequest {
+        queues: vec![QueueName::parse("default").unwrap()],
+        worker: "claimer".into(),
+        max,
+        lease: Duration::from_secs(30),
+        now: Timestamp::now(),
+    }
+}
+
 /// The stored header of an ended job keeps the sequence and list score it
 /// was enqueued with, whether the process that claimed it ends it (it sends
 /// the whole header, from the sequence it noted at the claim) or another
@@ -399,16 +410,7 @@ async fn an_ended_job_keeps_its_sequence_and_list_score_whoever_ends_it() {
         .collect();
 
     let claimer = store.connect().await;
-    let jobs = claimer
-        .claim(&ClaimRequest {
-            queues: vec![QueueName::parse("default").unwrap()],
-            worker: "claimer".into(),
-            max: 2,
-            lease: Duration::from_secs(30),
-            now: Timestamp::now(),
-        })
-        .await
-        .unwrap();
+    let jobs = claimer.claim(&claim_default(2)).await.unwrap();
     assert_eq!(jobs.len(), 2);
     let other = store.connect().await;
     for (job, ender) in jobs.iter().zip([&claimer, &other]) {
@@ -461,16 +463,7 @@ async fn a_job_stored_as_a_hash_by_an_earlier_version_still_runs() {
 
     assert_eq!(queue.job(&job.id).await.unwrap().unwrap(), job);
     let claimer = store.connect().await;
-    let claimed = claimer
-        .claim(&ClaimRequest {
-            queues: vec![QueueName::parse("default").unwrap()],
-            worker: "claimer".into(),
-            max: 1,
-            lease: Duration::from_secs(30),
-            now: Timestamp::now(),
-        })
-        .await
-        .unwrap();
+    let claimed = claimer.claim(&claim_default(1)).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].payload, json!({"legacy": true}));
     // Ended by another process: it reads the stored (hash) header.

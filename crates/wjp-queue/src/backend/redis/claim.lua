@@ -58,11 +58,7 @@ local middle = '|' .. ARGV[5] .. '|' .. ARGV[6] .. '|' .. ARGV[3] .. '|' ..
 -- (a string a script makes costs it more than a table lookup).
 local lease_texts = {}
 local function lease_text(attempt, kind)
-  local by_kind = lease_texts[attempt]
-  if not by_kind then
-    by_kind = {}
-    lease_texts[attempt] = by_kind
-  end
+  local by_kind = table_at(lease_texts, attempt)
   local text = by_kind[kind]
   if not text then
     text = token .. '|' .. attempt .. middle .. kind

@@ -35,21 +35,22 @@ local READY_KEY_LEN = 37
 -- same job twice (the Rust side splits batches on repeated ids), so
 -- removals-then-additions is the same as doing them in order.
 local adds, removals, lease_sets, lease_dels = {}, {}, {}, {}
-local function zadd(key, score, member)
-  local list = adds[key]
-  if not list then
-    list = {}
-    adds[key] = list
+-- t[k], made an empty table first if there is none.
+local function table_at(t, k)
+  local v = t[k]
+  if not v then
+    v = {}
+    t[k] = v
   end
+  return v
+end
+local function zadd(key, score, member)
+  local list = table_at(adds, key)
   list[#list + 1] = score
   list[#list + 1] = member
 end
 local function zrem(key, member)
-  local list = removals[key]
-  if not list then
-    list = {}
-    removals[key] = list
-  end
+  local list = table_at(removals, key)
   list[#list + 1] = member
 end
 local function set_lease(id, text)
