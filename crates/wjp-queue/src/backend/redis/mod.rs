@@ -299,6 +299,20 @@ pub struct RedisBackend {
     shared: Arc<Shared>,
 }
 
+/// The oldest Redis release the scripts run on (major, minor).
+const OLDEST_SERVER: (u32, u32) = (6, 2);
+
+/// Whether a server reporting `version` (`redis_version`) runs the scripts.
+/// A version that does not parse is given the benefit of the doubt: forks
+/// and builds report odd strings, and the scripts will say what fails.
+fn supported_server(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>());
+    match (parts.next(), parts.next()) {
+        (Some(Ok(major)), Some(Ok(minor))) => (major, minor) >= OLDEST_SERVER,
+        _ => true,
+    }
+}
+
 /// A `redis://` URL from its parts (for `REDIS_HOST`, `REDIS_PORT`, `REDIS_DB`).
 pub fn redis_url(host: &str, port: u16, db: u32) -> String {
     if host.contains(':') && !host.starts_with('[') {
@@ -707,8 +721,19 @@ impl RedisBackend {
                 }
             })?;
         let mut backend = Self::build(client, conn, url);
-        backend.load_scripts().await?;
         let details = backend.server_details().await?;
+        if let Some(version) = details.get("server_version").and_then(|v| v.as_str()) {
+            if !supported_server(version) {
+                return Err(QueueError::InvalidRequest(format!(
+                    "Redis at {} is version {version}; wjp needs Redis {}.{} or later \
+                     (its scripts use SET ... PXAT and ZRANGE ... BYLEX)",
+                    redact_url(url),
+                    OLDEST_SERVER.0,
+                    OLDEST_SERVER.1,
+                )));
+            }
+        }
+        backend.load_scripts().await?;
         Arc::get_mut(&mut backend.shared)
             .expect("not shared yet")
             .details = details;
@@ -2208,6 +2233,18 @@ impl RedisBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn servers_older_than_6_2_are_refused() {
+        for old in ["6.0.16", "5.0.7", "2.8.24"] {
+            assert!(!supported_server(old), "{old}");
+        }
+        for fine in [
+            "6.2.0", "6.2.14", "7.0.15", "7.4.1", "10.0.0", "unknown", "7",
+        ] {
+            assert!(supported_server(fine), "{fine}");
+        }
+    }
 
     #[test]
     fn urls_lose_their_password() {
