@@ -321,15 +321,7 @@ async fn queues_workers_and_metrics() {
         .await;
     let mut text = String::new();
     for _ in 0..600 {
-        text = s
-            .client
-            .get(s.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        text = s.get_text("/metrics").await;
         if text.contains("wjp_job_failures_total{kind=\"fail\"") {
             break;
         }

@@ -317,15 +317,7 @@ async fn a_client_that_stops_reading_is_disconnected_and_frees_its_slot() {
     .await;
     // The start-up check's pooled connection would hold the only slot.
     s.client = unpooled();
-    let spec = s
-        .client
-        .get(s.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let spec = s.get_text("/openapi.json").await;
     // 32 MB of answers: more than the kernel buffers at both ends hold, so
     // the server's writes stall once the client stops reading.
     let answers = (32 << 20) / spec.len() + 1;

@@ -361,6 +361,12 @@ impl Server {
         status_json(r).await
     }
 
+    /// The body of a GET as text, whatever its type.
+    pub async fn get_text(&self, path: &str) -> String {
+        let r = self.client.get(self.url(path)).send().await.unwrap();
+        r.text().await.unwrap()
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let r = self
             .client

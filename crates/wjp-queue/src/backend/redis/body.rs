@@ -170,7 +170,9 @@ mod tests {
     use super::*;
     use crate::job::ErrorKind;
 
-    fn sample() -> Job {
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    fn sample() -> serde_json::Result<Job> {
         let body = json!({
             "id": "0f0261f9-9e4c-4bd3-a6e1-bd2d2b05583b", "kind": "analyze_dxf",
             "queue": "analysis", "payload": {"file": "part.dxf", "sheet": [1, 2]},
@@ -186,20 +188,24 @@ mod tests {
             "worker": "w1@host", "lease_expires_at": "2026-12-03T17:49:51.070Z",
             "cancel_requested": true
         });
-        serde_json::from_value(body).unwrap()
+        serde_json::from_value(body)
     }
 
     #[test]
-    fn every_field_survives_the_compact_form() {
-        let job = sample();
-        assert_eq!(job.state.error.as_ref().unwrap().kind, ErrorKind::Timeout);
-        let body = encode(&job).unwrap();
+    fn every_field_survives_the_compact_form() -> TestResult {
+        let job = sample()?;
+        assert_eq!(
+            job.state.error.as_ref().map(|e| e.kind),
+            Some(ErrorKind::Timeout)
+        );
+        let body = encode(&job)?;
         assert!(body.starts_with(r#"{"k":"analyze_dxf","id":"#), "{body}");
-        assert_eq!(decode(body.as_bytes()).unwrap(), job);
+        assert_eq!(decode(body.as_bytes())?, job);
+        Ok(())
     }
 
     #[test]
-    fn defaults_are_left_out_and_read_back() {
+    fn defaults_are_left_out_and_read_back() -> TestResult {
         // A fresh job: every optional field unset, every flag at its default.
         let job: Job = serde_json::from_value(json!({
             "id": "j1", "kind": "noop", "queue": "default", "payload": {},
@@ -210,22 +216,23 @@ mod tests {
             "attempt": 0, "run_at": "2026-12-03T17:48:47.849Z", "enqueued_at": null,
             "started_at": null, "completed_at": null, "expires_at": null, "worker": null,
             "lease_expires_at": null, "cancel_requested": false
-        }))
-        .unwrap();
-        let body = encode(&job).unwrap();
+        }))?;
+        let body = encode(&job)?;
         for left_out in ["\"pr\"", "\"pg\"", "\"r\"", "\"e\"", "\"w\"", "\"cr\""] {
             assert!(!body.contains(left_out), "{left_out} in {body}");
         }
-        assert_eq!(decode(body.as_bytes()).unwrap(), job);
-        let public = serde_json::to_string(&job).unwrap();
+        assert_eq!(decode(body.as_bytes())?, job);
+        let public = serde_json::to_string(&job)?;
         assert!(body.len() * 2 < public.len(), "{body} vs {public}");
+        Ok(())
     }
 
     #[test]
-    fn bodies_in_the_public_form_are_still_read() {
-        let job = sample();
-        let old = serde_json::to_string(&job).unwrap();
-        assert_eq!(decode(old.as_bytes()).unwrap(), job);
+    fn bodies_in_the_public_form_are_still_read() -> TestResult {
+        let job = sample()?;
+        let old = serde_json::to_string(&job)?;
+        assert_eq!(decode(old.as_bytes())?, job);
+        Ok(())
     }
 
     #[test]

@@ -198,19 +198,22 @@ end
 -- the 37-byte ready key), so the first bytes of a record hold the header.
 local HEAD_READ = 511
 
+-- The header of a record (or of its start): the text before the first
+-- newline, or false when there is none.
+local function head_of(rec)
+  local nl = rec and string.find(rec, '\n', 1, true)
+  return nl and string.sub(rec, 1, nl - 1) or false
+end
+
 -- A job's stored header, or false when there is none, without reading its
 -- body (which may be megabytes) into Lua.
 local function stored_head(key)
   local start = redis.pcall('GETRANGE', key, 0, HEAD_READ)
   if type(start) == 'table' then return redis.call('HGET', key, 'h') end
-  local nl = string.find(start, '\n', 1, true)
-  if nl then return string.sub(start, 1, nl - 1) end
   if start == '' then return false end
-  -- Cannot happen with headers written by these scripts; read it all
-  -- rather than guess.
-  local rec = redis.call('GET', key)
-  nl = string.find(rec, '\n', 1, true)
-  return nl and string.sub(rec, 1, nl - 1) or false
+  -- A header longer than HEAD_READ cannot come from these scripts; read
+  -- the whole record rather than guess.
+  return head_of(start) or head_of(record(key))
 end
 
 -- A job's current header, or nil when there is no job.

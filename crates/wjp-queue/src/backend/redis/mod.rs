@@ -275,7 +275,9 @@ struct Shared {
     client: Client,
     conn: ConnectionManager,
     location: String,
-    details: serde_json::Map<String, serde_json::Value>,
+    /// The server's version and settings, read when the connection was made
+    /// (empty for a backend that connected later by itself).
+    details: std::sync::OnceLock<serde_json::Map<String, serde_json::Value>>,
     scripts: Scripts,
     queues: Mutex<KnownQueues>,
     signals: Mutex<Option<watch::Receiver<Signals>>>,
@@ -720,7 +722,7 @@ impl RedisBackend {
                     QueueError::Unavailable(format!("cannot connect to {}: {e}", redact_url(url)))
                 }
             })?;
-        let mut backend = Self::build(client, conn, url);
+        let backend = Self::build(client, conn, url);
         let details = backend.server_details().await?;
         if let Some(version) = details.get("server_version").and_then(|v| v.as_str()) {
             if !supported_server(version) {
@@ -734,9 +736,8 @@ impl RedisBackend {
             }
         }
         backend.load_scripts().await?;
-        Arc::get_mut(&mut backend.shared)
-            .expect("not shared yet")
-            .details = details;
+        // Set once, here, before anyone else holds the backend.
+        let _ = backend.shared.details.set(details);
         Ok(backend)
     }
 
@@ -779,7 +780,7 @@ impl RedisBackend {
                 client,
                 conn,
                 location: redact_url(url),
-                details: serde_json::Map::new(),
+                details: std::sync::OnceLock::new(),
                 scripts: Scripts::new(),
                 queues: Mutex::new(KnownQueues {
                     names: Vec::new(),
@@ -1321,8 +1322,8 @@ async fn wait_changed(
     }
 }
 
-/// Whether a transition ends a running job: `finish.lua`'s case, when this
-/// process noted the job's enqueue sequence at its claim.
+/// Whether a transition ends a running job. `finish.lua` takes such ends of
+/// jobs whose enqueue sequence this process noted at the claim.
 fn finishes(t: &Transition) -> bool {
     t.expect.status == Status::Running
         && t.expect.lease_token.is_some()
@@ -1401,9 +1402,13 @@ fn sequence_of(member: &str) -> Option<u64> {
     member.get(25..37)?.parse().ok()
 }
 
-/// An event as one line of a stream entry, the inverse of `event_from_line`.
-fn event_line(e: &Event) -> String {
-    format!(
+/// Appends an event as one line of a stream entry, the inverse of
+/// `event_from_line`.
+fn write_event_line(out: &mut String, e: &Event) {
+    use std::fmt::Write;
+    // Writing to a String cannot fail.
+    let _ = write!(
+        out,
         "{}|{}|{}|{}|{}|{}|{}|{}",
         e.job_id.as_str(),
         e.kind.as_str(),
@@ -1413,7 +1418,7 @@ fn event_line(e: &Event) -> String {
         e.error_kind.map_or("", |k| k.as_str()),
         e.at.0,
         optional_hex(e.message.as_deref()),
-    )
+    );
 }
 
 #[async_trait]
@@ -1422,7 +1427,7 @@ impl Backend for RedisBackend {
         BackendInfo {
             name: "redis".into(),
             location: self.shared.location.clone(),
-            details: self.shared.details.clone(),
+            details: self.shared.details.get().cloned().unwrap_or_default(),
         }
     }
 
@@ -1720,11 +1725,15 @@ impl Backend for RedisBackend {
                 let call = match finishing_to(chunk[0]) {
                     Some(status) => {
                         let mut call = Call::new(&self.shared.scripts.finish, queue, &ids);
-                        let lines: Vec<String> = chunk
-                            .iter()
-                            .map(|i| event_line(&Event::of(&transitions[*i].job, now)))
-                            .collect();
-                        call.arg(status.as_str()).arg(lines.join("\n"));
+                        // The event lines go joined, in one string built once.
+                        let mut lines = String::new();
+                        for (n, &i) in chunk.iter().enumerate() {
+                            if n > 0 {
+                                lines.push('\n');
+                            }
+                            write_event_line(&mut lines, &Event::of(&transitions[i].job, now));
+                        }
+                        call.arg(status.as_str()).arg(lines);
                         for &i in &chunk {
                             if let Some(seq) = sequences[i] {
                                 finish_args(&mut call, &transitions[i], seq)?;
