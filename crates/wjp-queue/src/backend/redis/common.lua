@@ -250,12 +250,25 @@ end
 
 -- Events of one script call go out as one stream entry (field `e`), one
 -- line each: job|kind|status|attempt|progress|error kind|time|message (hex).
+-- A line that is only a job id has every other field of the line before
+-- it: a batch of jobs moving alike (a claim, an enqueue, a completion call)
+-- costs a script no new string per job, where a full line cost one string
+-- and its bytes twice (made, then joined).
 local events = {}
+local last = {}
 local function emit(id, kind, status, attempt, progress, message_hex, error_kind, at)
+  progress, error_kind, message_hex = progress or '', error_kind or '', message_hex or ''
+  -- Comparing interned strings compares pointers: no string is made here.
+  if #events > 0 and last[1] == kind and last[2] == status and last[3] == attempt and
+    last[4] == progress and last[5] == error_kind and last[6] == at and last[7] == message_hex then
+    events[#events + 1] = id
+    return
+  end
+  last = { kind, status, attempt, progress, error_kind, at, message_hex }
   -- One concatenation, one string: every table or string a script makes
   -- costs more than the work it holds.
   events[#events + 1] = id .. '|' .. kind .. '|' .. status .. '|' .. attempt .. '|' ..
-    (progress or '') .. '|' .. (error_kind or '') .. '|' .. at .. '|' .. (message_hex or '')
+    progress .. '|' .. error_kind .. '|' .. at .. '|' .. message_hex
 end
 local function publish()
   if #events > 0 then

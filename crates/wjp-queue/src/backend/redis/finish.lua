@@ -6,9 +6,9 @@
 -- and the whole new record. It knows the record only for jobs this process
 -- claimed (it noted their enqueue sequence); other ends go to `apply`.
 -- ARGV[3]: the new status. ARGV[4]: the event lines of all the transitions
--- (see `emit`), in order, joined by newlines: one string for the call,
--- where a string per line cost Lua a string per job (lines never hold a
--- newline: messages are hex).
+-- (see `emit`; bare job ids included), in order, joined by newlines: one
+-- string for the call, where a string per line cost Lua a string per job
+-- (lines never hold a newline: messages are hex).
 -- Then per transition (5 arguments from ARGV[5]): id, expected token
 -- followed by '|', the new record, expires_at, list score.
 -- KEYS[JOB_KEYS + i]: the job's key.
@@ -41,10 +41,15 @@ end
 if n > 0 and not refused then
   events[1] = ARGV[4]
 elseif n > 0 then
-  local i = 0
+  -- Only the applied ends are published. A line that is a bare job id
+  -- takes the fields of the line before it (see `emit`), which may be a
+  -- refused one: kept lines are written whole.
+  local i, fields = 0, ''
   for line in string.gmatch(ARGV[4], '[^\n]+') do
     i = i + 1
-    if out[i] == 1 then events[#events + 1] = line end
+    local bar = string.find(line, '|', 1, true)
+    if bar then fields = string.sub(line, bar) end
+    if out[i] == 1 then events[#events + 1] = bar and line or line .. fields end
   end
 end
 flush()

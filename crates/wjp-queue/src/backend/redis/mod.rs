@@ -637,7 +637,30 @@ fn format_cursor(positions: &BTreeMap<String, Seen>) -> String {
         .join(",")
 }
 
-/// One event line of a stream entry (see `common.lua`).
+/// The events of one stream entry's `e` field (see `common.lua`'s `emit`):
+/// one line each, and a line that is only a job id repeats the line before
+/// it for that job.
+fn events_of_entry(queue: &str, packed: &str) -> Result<Vec<Event>> {
+    let mut events: Vec<Event> = Vec::new();
+    for line in packed.split('\n') {
+        let event = match (line.contains('|'), events.last()) {
+            (true, _) => event_from_line(queue, line)?,
+            (false, Some(before)) => Event {
+                job_id: JobId::parse(line)?,
+                ..before.clone()
+            },
+            (false, None) => {
+                return Err(corrupt(format!(
+                    "event entry starts with a bare job id {line:?}"
+                )))
+            }
+        };
+        events.push(event);
+    }
+    Ok(events)
+}
+
+/// One whole event line (see `common.lua`).
 fn event_from_line(queue: &str, line: &str) -> Result<Event> {
     let f: Vec<&str> = line.split('|').collect();
     let [job, kind, status, attempt, progress, error_kind, at, message] = f[..] else {
@@ -1402,23 +1425,37 @@ fn sequence_of(member: &str) -> Option<u64> {
     member.get(25..37)?.parse().ok()
 }
 
-/// Appends an event as one line of a stream entry, the inverse of
-/// `event_from_line`.
-fn write_event_line(out: &mut String, e: &Event) {
+/// Events as the lines of one stream entry, the inverse of
+/// `events_of_entry`: an event that differs from the one before it only in
+/// its job is written as the job id alone.
+fn event_lines<'a>(events: impl IntoIterator<Item = &'a Event>) -> String {
     use std::fmt::Write;
-    // Writing to a String cannot fail.
-    let _ = write!(
-        out,
-        "{}|{}|{}|{}|{}|{}|{}|{}",
-        e.job_id.as_str(),
-        e.kind.as_str(),
-        e.status.as_str(),
-        e.attempt,
-        e.progress.map(|p| p.to_string()).unwrap_or_default(),
-        e.error_kind.map_or("", |k| k.as_str()),
-        e.at.0,
-        optional_hex(e.message.as_deref()),
-    );
+    let mut out = String::new();
+    let (mut fields, mut fields_before) = (String::new(), String::new());
+    for (n, e) in events.into_iter().enumerate() {
+        fields.clear();
+        // Writing to a String cannot fail.
+        let _ = write!(
+            fields,
+            "|{}|{}|{}|{}|{}|{}|{}",
+            e.kind.as_str(),
+            e.status.as_str(),
+            e.attempt,
+            e.progress.map(|p| p.to_string()).unwrap_or_default(),
+            e.error_kind.map_or("", |k| k.as_str()),
+            e.at.0,
+            optional_hex(e.message.as_deref()),
+        );
+        if n > 0 {
+            out.push('\n');
+        }
+        out.push_str(e.job_id.as_str());
+        if n == 0 || fields != fields_before {
+            out.push_str(&fields);
+            std::mem::swap(&mut fields, &mut fields_before);
+        }
+    }
+    out
 }
 
 #[async_trait]
@@ -1726,14 +1763,11 @@ impl Backend for RedisBackend {
                     Some(status) => {
                         let mut call = Call::new(&self.shared.scripts.finish, queue, &ids);
                         // The event lines go joined, in one string built once.
-                        let mut lines = String::new();
-                        for (n, &i) in chunk.iter().enumerate() {
-                            if n > 0 {
-                                lines.push('\n');
-                            }
-                            write_event_line(&mut lines, &Event::of(&transitions[i].job, now));
-                        }
-                        call.arg(status.as_str()).arg(lines);
+                        let events: Vec<Event> = chunk
+                            .iter()
+                            .map(|&i| Event::of(&transitions[i].job, now))
+                            .collect();
+                        call.arg(status.as_str()).arg(event_lines(&events));
                         for &i in &chunk {
                             if let Some(seq) = sequences[i] {
                                 finish_args(&mut call, &transitions[i], seq)?;
@@ -2006,29 +2040,28 @@ impl Backend for RedisBackend {
                 .arg("COUNT")
                 .arg(limit);
         }
-        // (entry, queue, index in entry, events in entry, line)
-        let mut lines: Vec<(StreamPos, &str, usize, usize, String)> = Vec::new();
+        // (entry, queue, index in entry, events in entry, event)
+        let mut found: Vec<(StreamPos, &str, usize, usize, Event)> = Vec::new();
         for (q, reply) in queues.iter().zip(self.run(&pipe).await?) {
             let seen = positions.get(q).copied();
-            for (pos, mut fields) in stream_entries(reply)? {
-                let packed = fields.remove("e").unwrap_or_default();
-                let count = packed.split('\n').count();
-                for (k, line) in packed.split('\n').enumerate() {
+            for (pos, fields) in stream_entries(reply)? {
+                let events = events_of_entry(q, fields.get("e").map_or("", String::as_str))?;
+                let count = events.len();
+                for (k, event) in events.into_iter().enumerate() {
                     let already = seen.is_some_and(|s| {
                         s.entry == pos && s.through.is_none_or(|through| k <= through)
                     });
                     if !already {
-                        lines.push((pos, q.as_str(), k, count, line.to_owned()));
+                        found.push((pos, q.as_str(), k, count, event));
                     }
                 }
             }
         }
-        lines.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
-        lines.truncate(limit);
-        lines
+        found.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        found.truncate(limit);
+        Ok(found
             .into_iter()
-            .map(|(pos, q, k, count, line)| {
-                let mut event = event_from_line(q, &line)?;
+            .map(|(pos, q, k, count, mut event)| {
                 let through = (k + 1 < count).then_some(k);
                 positions.insert(
                     q.to_owned(),
@@ -2038,9 +2071,9 @@ impl Backend for RedisBackend {
                     },
                 );
                 event.id = format_cursor(&positions);
-                Ok(event)
+                event
             })
-            .collect()
+            .collect())
     }
 
     async fn last_event_id(&self) -> Result<Option<String>> {
@@ -2279,6 +2312,32 @@ mod tests {
     fn urls_are_built_from_host_port_and_db() {
         assert_eq!(redis_url("localhost", 6379, 0), "redis://localhost:6379/0");
         assert_eq!(redis_url("::1", 6380, 3), "redis://[::1]:6380/3");
+    }
+
+    #[test]
+    fn event_lines_shorten_repeats_and_read_back_whole() -> Result<()> {
+        let line = |job: &str, status: &str, at: u64| {
+            event_from_line("default", &format!("{job}|noop|{status}|1|||{at}|"))
+        };
+        let a = "00000000-0000-4000-8000-00000000000a";
+        let b = "00000000-0000-4000-8000-00000000000b";
+        let c = "00000000-0000-4000-8000-00000000000c";
+        let events = vec![
+            line(a, "completed", 5)?,
+            line(b, "completed", 5)?,
+            line(c, "failed", 5)?,
+            line(a, "failed", 5)?,
+        ];
+        let packed = event_lines(&events);
+        assert_eq!(
+            packed,
+            format!("{a}|noop|completed|1|||5|\n{b}\n{c}|noop|failed|1|||5|\n{a}")
+        );
+        assert_eq!(events_of_entry("default", &packed)?, events);
+        // A bare id needs a line before it.
+        assert!(events_of_entry("default", b).is_err());
+        assert!(events_of_entry("default", "").is_err());
+        Ok(())
     }
 
     #[test]
