@@ -669,14 +669,18 @@ pub async fn a_lost_lease_with_no_attempts_left_fails_the_job(store: &dyn Store)
 pub async fn a_batch_of_outcomes_records_and_publishes_only_those_that_apply(store: &dyn Store) {
     let queue = queue_on(store).await;
     let mut ids = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..4 {
         ids.push(enqueue_id(&queue, request("noop", json!({}))).await);
     }
-    let running = claim(&queue, &["default"], 3, Duration::from_secs(30)).await;
-    assert_eq!(running.len(), 3);
-    // The middle job ends first, so its second outcome in the batch is stale.
-    let first = state::complete(&running[1], json!("first"), Timestamp::now());
-    assert_eq!(queue.backend().apply(vec![first]).await.unwrap(), [true]);
+    let running = claim(&queue, &["default"], 4, Duration::from_secs(30)).await;
+    assert_eq!(running.len(), 4);
+    // The first and third jobs end first, so their second outcomes in the
+    // batch are stale (and the refused first one leads the batch).
+    let early: Vec<_> = [0, 2]
+        .iter()
+        .map(|&i| state::complete(&running[i], json!("first"), Timestamp::now()))
+        .collect();
+    assert_eq!(queue.backend().apply(early).await.unwrap(), [true, true]);
     let cursor = queue.last_event_id().await.unwrap();
     let batch = running
         .iter()
@@ -690,20 +694,27 @@ pub async fn a_batch_of_outcomes_records_and_publishes_only_those_that_apply(sto
         .collect();
     assert_eq!(
         queue.backend().apply(batch).await.unwrap(),
-        [true, false, true]
+        [false, true, false, true]
     );
     let events = queue.events_after(cursor.as_deref(), 100).await.unwrap();
-    let ended: Vec<(&JobId, Status)> = events.iter().map(|e| (&e.job_id, e.status)).collect();
-    assert_eq!(
-        ended,
-        [
-            (&running[0].id, Status::Failed),
-            (&running[2].id, Status::Failed)
-        ]
-    );
-    let middle = queue.job(&running[1].id).await.unwrap().unwrap();
-    assert_eq!(middle.status(), Status::Completed);
-    assert_eq!(middle.state.result, Some(json!("first")));
+    let ended: Vec<(&JobId, Status, u32, Option<ErrorKind>)> = events
+        .iter()
+        .map(|e| (&e.job_id, e.status, e.attempt, e.error_kind))
+        .collect();
+    let failed = |i: usize| {
+        (
+            &running[i].id,
+            Status::Failed,
+            1,
+            Some(ErrorKind::HandlerError),
+        )
+    };
+    assert_eq!(ended, [failed(1), failed(3)]);
+    for i in [0, 2] {
+        let early = queue.job(&running[i].id).await.unwrap().unwrap();
+        assert_eq!(early.status(), Status::Completed);
+        assert_eq!(early.state.result, Some(json!("first")));
+    }
 }
 
 pub async fn two_workers_racing_complete_every_job_exactly_once(store: &dyn Store) {
