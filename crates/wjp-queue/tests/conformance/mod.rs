@@ -167,6 +167,7 @@ macro_rules! conformance_suite {
             an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite,
             a_lost_lease_with_no_attempts_left_fails_the_job,
             a_batch_of_outcomes_records_and_publishes_only_those_that_apply,
+            a_stale_end_leading_a_batch_is_refused_alone,
             two_workers_racing_complete_every_job_exactly_once,
             jobs_survive_a_restart_of_everything,
             shutdown_hands_running_jobs_back,
@@ -715,6 +716,59 @@ pub async fn a_batch_of_outcomes_records_and_publishes_only_those_that_apply(sto
         assert_eq!(early.status(), Status::Completed);
         assert_eq!(early.state.result, Some(json!("first")));
     }
+}
+
+/// As above, with the refused end first in the batch and taken back by a
+/// new claim: the ends that apply are published with their own fields.
+pub async fn a_stale_end_leading_a_batch_is_refused_alone(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let mut r = request("noop", json!({}));
+    r.max_attempts = Some(3);
+    let lost = enqueue_id(&queue, r).await;
+    let stale = claim(&queue, &["default"], 1, Duration::from_millis(200))
+        .await
+        .remove(0);
+    for _ in 0..2 {
+        enqueue_id(&queue, request("noop", json!({}))).await;
+    }
+    let running = claim(&queue, &["default"], 2, Duration::from_secs(30)).await;
+    assert_eq!(running.len(), 2);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(queue.maintain().await.unwrap().requeued_lost, 1);
+    let owner = claim(&queue, &["default"], 1, Duration::from_secs(30))
+        .await
+        .remove(0);
+    assert_eq!((&owner.id, owner.state.attempt), (&lost, 2));
+    let cursor = queue.last_event_id().await.unwrap();
+    let failing = |job: &Job| {
+        state::fail(
+            job,
+            JobError::new(ErrorKind::HandlerError, "x"),
+            Timestamp::now(),
+        )
+    };
+    let batch = vec![failing(&stale), failing(&running[0]), failing(&running[1])];
+    assert_eq!(
+        queue.backend().apply(batch).await.unwrap(),
+        [false, true, true]
+    );
+    let events = queue.events_after(cursor.as_deref(), 100).await.unwrap();
+    let ended: Vec<(&JobId, Status, u32, Option<ErrorKind>)> = events
+        .iter()
+        .map(|e| (&e.job_id, e.status, e.attempt, e.error_kind))
+        .collect();
+    let failed = |i: usize| {
+        (
+            &running[i].id,
+            Status::Failed,
+            1,
+            Some(ErrorKind::HandlerError),
+        )
+    };
+    assert_eq!(ended, [failed(0), failed(1)]);
+    let owned = queue.job(&lost).await.unwrap().unwrap();
+    assert_eq!(owned.status(), Status::Running);
+    assert_eq!(owned.state.lease_token, owner.state.lease_token);
 }
 
 pub async fn two_workers_racing_complete_every_job_exactly_once(store: &dyn Store) {
