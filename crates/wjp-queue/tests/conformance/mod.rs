@@ -743,32 +743,21 @@ pub async fn a_stale_end_leading_a_batch_is_refused_alone(store: &dyn Store) {
         .remove(0);
     assert_eq!((&owner.id, owner.state.attempt), (&lost, 2));
     let cursor = queue.last_event_id().await.unwrap();
-    let failing = |job: &Job| {
-        state::fail(
-            job,
-            JobError::new(ErrorKind::HandlerError, "x"),
-            Timestamp::now(),
-        )
-    };
-    let batch = vec![failing(&stale), failing(&running[0]), failing(&running[1])];
+    let batch = [&stale, &running[0], &running[1]]
+        .iter()
+        .map(|job| state::complete(job, json!("done"), Timestamp::now()))
+        .collect();
     assert_eq!(
         queue.backend().apply(batch).await.unwrap(),
         [false, true, true]
     );
     let events = queue.events_after(cursor.as_deref(), 100).await.unwrap();
-    let ended: Vec<(&JobId, Status, u32, Option<ErrorKind>)> = events
+    let ended: Vec<(&JobId, Status, u32, Option<f64>)> = events
         .iter()
-        .map(|e| (&e.job_id, e.status, e.attempt, e.error_kind))
+        .map(|e| (&e.job_id, e.status, e.attempt, e.progress))
         .collect();
-    let failed = |i: usize| {
-        (
-            &running[i].id,
-            Status::Failed,
-            1,
-            Some(ErrorKind::HandlerError),
-        )
-    };
-    assert_eq!(ended, [failed(0), failed(1)]);
+    let completed = |i: usize| (&running[i].id, Status::Completed, 1, Some(1.0));
+    assert_eq!(ended, [completed(0), completed(1)]);
     let owned = queue.job(&lost).await.unwrap().unwrap();
     assert_eq!(owned.status(), Status::Running);
     assert_eq!(owned.state.lease_token, owner.state.lease_token);
