@@ -17,7 +17,7 @@ for i = 1, n do
     return redis.error_reply('a job becomes running only by a claim')
   end
 end
-local leases = redis.call('HMGET', K_LEASES, unpack(ids))
+local leases = redis_call('HMGET', K_LEASES, unpack(ids))
 local out = {}
 local woke = false
 for i = 1, n do

@@ -1,7 +1,7 @@
 -- Flags a running job as cancelled; its worker sees it at the next renewal.
 -- ARGV[3]: now, [4]: id. Returns 1 if it was running.
 local id = ARGV[4]
-local l = parse_lease(redis.call('HGET', K_LEASES, id))
+local l = parse_lease(redis_call('HGET', K_LEASES, id))
 if not l then return 0 end
 l[L_CANCEL] = '1'
 set_lease(id, lease_text(l))

@@ -17,13 +17,13 @@
 -- (header, newline, body).
 local now, max = tonumber(ARGV[3]), tonumber(ARGV[4])
 local token = ARGV[7]
-local due = redis.call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0, max)
+local due = redis_call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0, max)
 -- The best ready jobs leave the index (all members score 0, so rank is
 -- key order); those a due scheduled job outranks go back. A range and a
 -- removal by rank, not ZPOPMIN: its scores cost formatting and a Lua
 -- string per job, for nothing.
-local candidates = redis.call('ZRANGE', K_READY, 0, max - 1)
-if #candidates > 0 then redis.call('ZREMRANGEBYRANK', K_READY, 0, #candidates - 1) end
+local candidates = redis_call('ZRANGE', K_READY, 0, max - 1)
+if #candidates > 0 then redis_call('ZREMRANGEBYRANK', K_READY, 0, #candidates - 1) end
 local scheduled = {}
 -- Candidates `from`..`to` are not taken: popped ready members go back as
 -- they were; a due scheduled job never left its own index.
@@ -35,7 +35,7 @@ end
 if #due > 0 then
   for _, id in ipairs(due) do
     local cur = parse(stored_head(PREFIX .. id))
-    if cur and cur[F_STATUS] == 'scheduled' and redis.call('HEXISTS', K_LEASES, id) == 0 then
+    if cur and cur[F_STATUS] == 'scheduled' and redis_call('HEXISTS', K_LEASES, id) == 0 then
       local member = cur[F_RK] .. '|' .. id
       candidates[#candidates + 1] = member
       scheduled[member] = id
@@ -77,7 +77,7 @@ local taken = 0
 local last = math.min(#candidates, max)
 for i = 1, last do
   local member = candidates[i]
-  local id = string.sub(member, READY_KEY_LEN + 2)
+  local id = sub(member, READY_KEY_LEN + 2)
   local rec = record(PREFIX .. id)
   local size = rec and #rec or 0
   if taken > 0 and bytes + size > BODY_BUDGET then

@@ -6,6 +6,11 @@
 -- found through an index (claim, sweep, purge, list): such keys carry the
 -- same hash tag, so they live in the same cluster slot. ARGV[2] is the
 -- approximate cap of the event stream.
+-- Library functions as locals: a script reaches a global through two table
+-- lookups (Redis guards the global table), a local in one step, and the
+-- per-job paths call these several times per job.
+local find, sub, type, redis_call, redis_pcall = string.find, string.sub, type, redis.call, redis.pcall
+
 local K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local K_ENDED = { completed = KEYS[6], failed = KEYS[7], cancelled = KEYS[8] }
 local K_EVENTS, K_WAKE, K_SEQ = KEYS[9], KEYS[10], KEYS[11]
@@ -63,7 +68,7 @@ end
 local CHUNK = 2000 -- stays under Lua's limit on unpacked arguments
 local function in_chunks(command, key, list)
   for i = 1, #list, CHUNK do
-    redis.call(command, key, unpack(list, i, math.min(i + CHUNK - 1, #list)))
+    redis_call(command, key, unpack(list, i, math.min(i + CHUNK - 1, #list)))
   end
 end
 local function flush()
@@ -150,12 +155,12 @@ end
 -- claim more than the rest of its string work.
 local function head_fields(head)
   if not head then return nil end
-  local a = string.find(head, '|', 1, true)
-  local b = a and string.find(head, '|', a + 1, true)
-  local c = b and string.find(head, '|', b + 1, true)
-  local d = c and string.find(head, '|', c + 1, true)
+  local a = find(head, '|', 1, true)
+  local b = a and find(head, '|', a + 1, true)
+  local c = b and find(head, '|', b + 1, true)
+  local d = c and find(head, '|', c + 1, true)
   if not d then return nil end
-  return string.sub(head, 1, a - 1), string.sub(head, b + 1, c - 1), string.sub(head, c + 1, d - 1)
+  return sub(head, 1, a - 1), sub(head, b + 1, c - 1), sub(head, c + 1, d - 1)
 end
 
 -- A lease entry: token|attempt|worker (hex)|lease ms|claimed at|lease
@@ -184,10 +189,10 @@ end
 
 -- A job's whole record (header, newline, body), or false when there is none.
 local function record(key)
-  local rec = redis.pcall('GET', key)
+  local rec = redis_pcall('GET', key)
   if type(rec) == 'table' then
     -- An older job: a hash of header and body.
-    local hb = redis.call('HMGET', key, 'h', 'b')
+    local hb = redis_call('HMGET', key, 'h', 'b')
     if not hb[1] then return false end
     return hb[1] .. '\n' .. (hb[2] or '')
   end
@@ -201,15 +206,15 @@ local HEAD_READ = 511
 -- The header of a record (or of its start): the text before the first
 -- newline, or false when there is none.
 local function head_of(rec)
-  local nl = rec and string.find(rec, '\n', 1, true)
-  return nl and string.sub(rec, 1, nl - 1) or false
+  local nl = rec and find(rec, '\n', 1, true)
+  return nl and sub(rec, 1, nl - 1) or false
 end
 
 -- A job's stored header, or false when there is none, without reading its
 -- body (which may be megabytes) into Lua.
 local function stored_head(key)
-  local start = redis.pcall('GETRANGE', key, 0, HEAD_READ)
-  if type(start) == 'table' then return redis.call('HGET', key, 'h') end
+  local start = redis_pcall('GETRANGE', key, 0, HEAD_READ)
+  if type(start) == 'table' then return redis_call('HGET', key, 'h') end
   if start == '' then return false end
   -- A header longer than HEAD_READ cannot come from these scripts; read
   -- the whole record rather than guess.
@@ -219,7 +224,7 @@ end
 -- A job's current header, or nil when there is no job.
 local function load(id, key)
   local cur = parse(stored_head(key))
-  if cur then merge(cur, parse_lease(redis.call('HGET', K_LEASES, id))) end
+  if cur then merge(cur, parse_lease(redis_call('HGET', K_LEASES, id))) end
   return cur
 end
 
@@ -228,7 +233,7 @@ local function view(key, cur)
   local out = {}
   for i = 1, FIELDS do out[i] = cur[i] or '' end
   local rec = record(key) or '\n'
-  return table.concat(out, '|') .. string.sub(rec, string.find(rec, '\n', 1, true) or #rec + 1)
+  return table.concat(out, '|') .. sub(rec, find(rec, '\n', 1, true) or #rec + 1)
 end
 
 -- Stores a job: its header (the stored fields of `fields`) and body. An
@@ -236,9 +241,9 @@ end
 -- SET without PXAT also drops the expiry of a job that is alive again).
 local function store(key, head, body, expires_at)
   if expires_at then
-    redis.call('SET', key, head .. '\n' .. body, 'PXAT', expires_at)
+    redis_call('SET', key, head .. '\n' .. body, 'PXAT', expires_at)
   else
-    redis.call('SET', key, head .. '\n' .. body)
+    redis_call('SET', key, head .. '\n' .. body)
   end
 end
 
@@ -274,12 +279,12 @@ local function publish()
   if #events > 0 then
     -- One piece goes as it is: joining would copy it into a new string.
     local entry = #events == 1 and events[1] or table.concat(events, '\n')
-    redis.call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'e', entry)
+    redis_call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'e', entry)
     events = {}
   end
 end
 
 -- Tells blocked workers that jobs became ready in this queue.
 local function wake()
-  redis.call('XADD', K_WAKE, 'MAXLEN', '~', 100, '*', 'w', '1')
+  redis_call('XADD', K_WAKE, 'MAXLEN', '~', 100, '*', 'w', '1')
 end

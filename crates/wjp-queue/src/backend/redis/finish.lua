@@ -19,17 +19,17 @@ local ended = K_ENDED[ARGV[3]]
 if not ended then return redis.error_reply('finish.lua ends jobs only') end
 local ids = {}
 for i = 1, n do ids[i] = ARGV[5 + (i - 1) * N] end
-local leases = redis.call('HMGET', K_LEASES, unpack(ids))
+local leases = redis_call('HMGET', K_LEASES, unpack(ids))
 local out = {}
 local refused = false
 for i = 1, n do
   local b = 4 + (i - 1) * N
   local lease, expect = leases[i], ARGV[b + 2]
   -- A plain search anchored by its answer: no substring to allocate.
-  if lease and string.find(lease, expect, 1, true) == 1 then
+  if lease and find(lease, expect, 1, true) == 1 then
     local id, expires_at = ids[i], ARGV[b + 4]
     drop_lease(id)
-    redis.call('SET', KEYS[JOB_KEYS + i], ARGV[b + 3], 'PXAT', expires_at)
+    redis_call('SET', KEYS[JOB_KEYS + i], ARGV[b + 3], 'PXAT', expires_at)
     zadd(ended, ARGV[b + 5], id)
     zadd(K_EXP, expires_at, id)
     out[i] = 1
@@ -47,8 +47,8 @@ elseif n > 0 then
   local i, fields = 0, ''
   for line in string.gmatch(ARGV[4], '[^\n]+') do
     i = i + 1
-    local bar = string.find(line, '|', 1, true)
-    if bar then fields = string.sub(line, bar) end
+    local bar = find(line, '|', 1, true)
+    if bar then fields = sub(line, bar) end
     if out[i] == 1 then events[#events + 1] = bar and line or line .. fields end
   end
 end

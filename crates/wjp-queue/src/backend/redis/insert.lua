@@ -8,7 +8,7 @@ local now = ARGV[3]
 local N = 7
 local n = (#ARGV - 3) / N
 local out = {}
-local seq0 = redis.call('INCRBY', K_SEQ, n) - n
+local seq0 = redis_call('INCRBY', K_SEQ, n) - n
 local woke = false
 for i = 1, n do
   local b = 3 + (i - 1) * N
@@ -20,7 +20,7 @@ for i = 1, n do
   local rk = ready_key(priority, run_at, seq)
   local head = header(status, '', '0', kind, '', int(seq), ls, rk)
   -- The record goes in only if the job is new.
-  local inserted = redis.call('SET', key, head .. '\n' .. body, 'NX') ~= false
+  local inserted = redis_call('SET', key, head .. '\n' .. body, 'NX') ~= false
   if not inserted then
     local old = load(id, key)
     if not old or old[F_STATUS] == 'failed' or old[F_STATUS] == 'cancelled' then

@@ -11,7 +11,7 @@ local out = { '' }
 local found, scanned = 0, 0
 local exhausted = false
 while found < want and scanned < cap do
-  local chunk = redis.call('ZREVRANGEBYSCORE', source, bound, '-inf', 'WITHSCORES', 'LIMIT', 0, 100)
+  local chunk = redis_call('ZREVRANGEBYSCORE', source, bound, '-inf', 'WITHSCORES', 'LIMIT', 0, 100)
   if #chunk == 0 then
     exhausted = true
     break

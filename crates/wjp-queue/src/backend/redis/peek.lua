@@ -3,10 +3,10 @@
 -- ARGV[3]: now, [4]: max.
 local now, max = tonumber(ARGV[3]), tonumber(ARGV[4])
 local out = {}
-for _, member in ipairs(redis.call('ZRANGE', K_READY, '-', '+', 'BYLEX', 'LIMIT', 0, max)) do
-  out[#out + 1] = string.sub(member, 1, READY_KEY_LEN)
+for _, member in ipairs(redis_call('ZRANGE', K_READY, '-', '+', 'BYLEX', 'LIMIT', 0, max)) do
+  out[#out + 1] = sub(member, 1, READY_KEY_LEN)
 end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0, max)) do
+for _, id in ipairs(redis_call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0, max)) do
   local cur = parse(stored_head(PREFIX .. id))
   if cur and cur[F_RK] ~= '' then out[#out + 1] = cur[F_RK] end
 end

@@ -7,7 +7,7 @@ local N = 4
 local n = (#ARGV - 3) / N
 local ids = {}
 for i = 1, n do ids[i] = ARGV[3 + (i - 1) * N + 1] end
-local leases = redis.call('HMGET', K_LEASES, unpack(ids))
+local leases = redis_call('HMGET', K_LEASES, unpack(ids))
 local out = {}
 for i = 1, n do
   local b = 3 + (i - 1) * N

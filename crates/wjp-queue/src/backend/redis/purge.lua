@@ -3,24 +3,24 @@
 local status, limit = ARGV[3], tonumber(ARGV[4])
 local members
 if status == 'queued' then
-  members = redis.call('ZRANGE', K_READY, 0, limit - 1)
+  members = redis_call('ZRANGE', K_READY, 0, limit - 1)
 elseif status == 'scheduled' then
-  members = redis.call('ZRANGE', K_SCHED, 0, limit - 1)
+  members = redis_call('ZRANGE', K_SCHED, 0, limit - 1)
 elseif K_ENDED[status] then
-  members = redis.call('ZRANGE', K_ENDED[status], 0, limit - 1)
+  members = redis_call('ZRANGE', K_ENDED[status], 0, limit - 1)
 else
   return redis.error_reply('only waiting or ended jobs can be purged')
 end
 local deleted = 0
 for _, member in ipairs(members) do
   local id = member
-  if status == 'queued' then id = string.sub(member, READY_KEY_LEN + 2) end
+  if status == 'queued' then id = sub(member, READY_KEY_LEN + 2) end
   local key = PREFIX .. id
   local cur = parse(stored_head(key))
   if cur and cur[F_STATUS] == status then
     unindex(id, status, cur[F_RK])
     zrem(K_ALL, id)
-    redis.call('DEL', key)
+    redis_call('DEL', key)
     deleted = deleted + 1
   end
   -- Stale entries (the job moved on, or its record expired) go as well.

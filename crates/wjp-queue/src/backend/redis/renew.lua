@@ -5,7 +5,7 @@ local until_ms = ARGV[3]
 local n = (#ARGV - 3) / 2
 local ids = {}
 for i = 1, n do ids[i] = ARGV[2 + i * 2] end
-local leases = redis.call('HMGET', K_LEASES, unpack(ids))
+local leases = redis_call('HMGET', K_LEASES, unpack(ids))
 local out = {}
 for i = 1, n do
   local id, token = ids[i], ARGV[3 + i * 2]

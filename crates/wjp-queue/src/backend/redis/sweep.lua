@@ -2,7 +2,7 @@
 -- the record already; this cleans the indexes) and trims old events.
 -- ARGV[3]: now, [4]: limit, [5]: oldest event id to keep.
 -- Returns {deleted, index entries looked at}.
-local ids = redis.call('ZRANGEBYSCORE', K_EXP, '-inf', ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
+local ids = redis_call('ZRANGEBYSCORE', K_EXP, '-inf', ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
 local deleted = 0
 for _, id in ipairs(ids) do
   local key = PREFIX .. id
@@ -12,7 +12,7 @@ for _, id in ipairs(ids) do
   if not status or K_ENDED[status] then
     for _, k in pairs(K_ENDED) do zrem(k, id) end
     zrem(K_ALL, id)
-    if status then redis.call('DEL', key) end
+    if status then redis_call('DEL', key) end
     deleted = deleted + 1
   else
     -- The id was enqueued afresh after its old record expired.
@@ -22,5 +22,5 @@ for _, id in ipairs(ids) do
   end
 end
 flush()
-redis.call('XTRIM', K_EVENTS, 'MINID', '~', ARGV[5])
+redis_call('XTRIM', K_EVENTS, 'MINID', '~', ARGV[5])
 return { deleted, #ids }
