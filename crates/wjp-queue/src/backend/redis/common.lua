@@ -6,10 +6,10 @@
 -- found through an index (claim, sweep, purge, list): such keys carry the
 -- same hash tag, so they live in the same cluster slot. ARGV[2] is the
 -- approximate cap of the event stream.
--- Library functions as locals: a script reaches a global through two table
--- lookups (Redis guards the global table), a local in one step, and the
--- per-job paths call these several times per job.
+-- Globals the per-job paths use, as locals: each read of a global is a
+-- table lookup (`string.find` two), each read of a local none.
 local find, sub, type, redis_call, redis_pcall = string.find, string.sub, type, redis.call, redis.pcall
+local KEYS, ARGV = KEYS, ARGV
 
 local K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local K_ENDED = { completed = KEYS[6], failed = KEYS[7], cancelled = KEYS[8] }
