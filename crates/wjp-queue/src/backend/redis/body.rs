@@ -19,6 +19,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::catalog::Defaults;
 use crate::error::{QueueError, Result};
 use crate::job::{Job, JobError, JobId, JobState, Kind, QueueName, Status, Timestamp};
 
@@ -35,15 +36,23 @@ struct Record<'a> {
     payload: Cow<'a, Value>,
     #[serde(rename = "pr", default, skip_serializing_if = "is_zero")]
     priority: i32,
-    #[serde(rename = "ma")]
+    // The engine's defaults are left out: most jobs have them, and every
+    // byte of a body costs Redis twice per run (see the top of this file).
+    // Bodies written before this always carry these fields.
+    #[serde(rename = "ma", default = "default_max_attempts")]
+    #[serde(skip_serializing_if = "is_default_max_attempts")]
     max_attempts: u32,
-    #[serde(rename = "to")]
+    #[serde(rename = "to", default = "default_timeout_ms")]
+    #[serde(skip_serializing_if = "is_default_timeout_ms")]
     timeout_ms: u64,
-    #[serde(rename = "rt")]
+    #[serde(rename = "rt", default = "default_result_ttl_ms")]
+    #[serde(skip_serializing_if = "is_default_result_ttl_ms")]
     result_ttl_ms: u64,
-    #[serde(rename = "ft")]
+    #[serde(rename = "ft", default = "default_failure_ttl_ms")]
+    #[serde(skip_serializing_if = "is_default_failure_ttl_ms")]
     failure_ttl_ms: u64,
-    #[serde(rename = "bo")]
+    #[serde(rename = "bo", default = "default_backoff_ms")]
+    #[serde(skip_serializing_if = "is_default_backoff_ms")]
     backoff_ms: u64,
     #[serde(rename = "c")]
     created_at: i64,
@@ -59,8 +68,10 @@ struct Record<'a> {
     error: Option<Cow<'a, JobError>>,
     #[serde(rename = "a")]
     attempt: u32,
-    #[serde(rename = "ra")]
-    run_at: i64,
+    /// Left out when it is the creation time, as for every job enqueued to
+    /// run now.
+    #[serde(rename = "ra", default, skip_serializing_if = "Option::is_none")]
+    run_at: Option<i64>,
     #[serde(rename = "eq", default, skip_serializing_if = "Option::is_none")]
     enqueued_at: Option<i64>,
     #[serde(rename = "st", default, skip_serializing_if = "Option::is_none")]
@@ -75,6 +86,53 @@ struct Record<'a> {
     lease_expires_at: Option<i64>,
     #[serde(rename = "cr", default, skip_serializing_if = "is_false")]
     cancel_requested: bool,
+}
+
+/// Each engine default (`Defaults::default()`) as a serde default, and the
+/// test that leaves it out.
+macro_rules! engine_default {
+    ($value:ident, $test:ident, $ty:ty, $read:expr) => {
+        fn $value() -> $ty {
+            $read(&Defaults::default())
+        }
+        fn $test(v: &$ty) -> bool {
+            *v == $value()
+        }
+    };
+}
+engine_default!(
+    default_max_attempts,
+    is_default_max_attempts,
+    u32,
+    |d: &Defaults| d.max_attempts
+);
+engine_default!(
+    default_timeout_ms,
+    is_default_timeout_ms,
+    u64,
+    |d: &Defaults| millis_of(d.timeout)
+);
+engine_default!(
+    default_result_ttl_ms,
+    is_default_result_ttl_ms,
+    u64,
+    |d: &Defaults| millis_of(d.result_ttl)
+);
+engine_default!(
+    default_failure_ttl_ms,
+    is_default_failure_ttl_ms,
+    u64,
+    |d: &Defaults| millis_of(d.failure_ttl)
+);
+engine_default!(
+    default_backoff_ms,
+    is_default_backoff_ms,
+    u64,
+    |d: &Defaults| millis_of(d.backoff)
+);
+
+fn millis_of(d: std::time::Duration) -> u64 {
+    d.as_millis() as u64
 }
 
 fn is_zero(n: &i32) -> bool {
@@ -111,7 +169,7 @@ pub(super) fn encode(job: &Job) -> Result<String> {
         result: s.result.as_ref().map(Cow::Borrowed),
         error: s.error.as_ref().map(Cow::Borrowed),
         attempt: s.attempt,
-        run_at: s.run_at.0,
+        run_at: (s.run_at != job.created_at).then_some(s.run_at.0),
         enqueued_at: millis(s.enqueued_at),
         started_at: millis(s.started_at),
         completed_at: millis(s.completed_at),
@@ -150,7 +208,7 @@ pub(super) fn decode(body: &[u8]) -> Result<Job> {
             result: r.result.map(Cow::into_owned),
             error: r.error.map(Cow::into_owned),
             attempt: r.attempt,
-            run_at: Timestamp(r.run_at),
+            run_at: Timestamp(r.run_at.unwrap_or(r.created_at)),
             enqueued_at: time(r.enqueued_at),
             started_at: time(r.started_at),
             completed_at: time(r.completed_at),
@@ -218,12 +276,54 @@ mod tests {
             "lease_expires_at": null, "cancel_requested": false
         }))?;
         let body = encode(&job)?;
-        for left_out in ["\"pr\"", "\"pg\"", "\"r\"", "\"e\"", "\"w\"", "\"cr\""] {
-            assert!(!body.contains(left_out), "{left_out} in {body}");
+        let left_out = [
+            "pr", "pg", "r", "e", "w", "cr", // unset
+            "ma", "to", "rt", "ft", "bo", // the engine's defaults
+            "ra", // the creation time
+        ];
+        for left_out in left_out.map(|name| format!("\"{name}\"")) {
+            assert!(!body.contains(&left_out), "{left_out} in {body}");
         }
         assert_eq!(decode(body.as_bytes())?, job);
         let public = serde_json::to_string(&job)?;
         assert!(body.len() * 2 < public.len(), "{body} vs {public}");
+        Ok(())
+    }
+
+    #[test]
+    fn values_other_than_the_defaults_are_kept() -> TestResult {
+        let mut job = sample()?;
+        job.max_attempts = 2;
+        job.timeout_ms = 1;
+        job.result_ttl_ms = 2;
+        job.failure_ttl_ms = 3;
+        job.backoff_ms = 4;
+        job.state.run_at = Timestamp(job.created_at.0 + 5);
+        let body = encode(&job)?;
+        for kept in [
+            r#""to":1,"#,
+            r#""rt":2,"#,
+            r#""ft":3,"#,
+            r#""bo":4,"#,
+            r#""ra":"#,
+        ] {
+            assert!(body.contains(kept), "{kept} not in {body}");
+        }
+        assert_eq!(decode(body.as_bytes())?, job);
+        Ok(())
+    }
+
+    #[test]
+    fn bodies_of_the_first_compact_form_are_still_read() -> TestResult {
+        // As the previous version wrote them: every default spelled out.
+        let body = r#"{"k":"noop","id":"j1","q":"default","p":{"i":1},"ma":1,"to":300000,"rt":3600000,"ft":604800000,"bo":10000,"c":1796333333291,"s":"queued","a":0,"ra":1796333333291,"eq":1796333333291}"#;
+        let job = decode(body.as_bytes())?;
+        assert_eq!(
+            encode(&job)?,
+            r#"{"k":"noop","id":"j1","q":"default","p":{"i":1},"c":1796333333291,"s":"queued","a":0,"eq":1796333333291}"#
+        );
+        assert_eq!(job.timeout_ms, 300_000);
+        assert_eq!(job.state.run_at, Timestamp(1_796_333_333_291));
         Ok(())
     }
 
