@@ -72,6 +72,10 @@ end
 -- always taken, whatever its size.
 local BODY_BUDGET = 1048576
 local bytes = 0
+-- The jobs of a call mostly share the start of their header (status,
+-- token, attempt, kind): a record that starts as the one before is not
+-- taken apart again (each piece cut is a new string).
+local start, status, attempt_was, kind
 local out = {}
 local taken = 0
 local last = math.min(#candidates, max)
@@ -85,7 +89,9 @@ for i = 1, last do
     break
   end
   bytes = bytes + size
-  local status, attempt_was, kind = head_fields(rec)
+  if not (rec and start and find(rec, start, 1, true) == 1) then
+    status, attempt_was, kind, start = head_fields(rec)
+  end
   if scheduled[member] then zrem(K_SCHED, id) end
   -- Anything else is a stale entry (cannot happen unless keys were
   -- edited): it is dropped.

@@ -150,9 +150,10 @@ local function parse(head)
   return fields_of(head, HEADER, STORED)
 end
 
--- Status, attempt and kind of a stored header, or of a whole record (three
--- values, no table), found with plain searches: a pattern match costs a
--- claim more than the rest of its string work.
+-- Status, attempt and kind of a stored header, or of a whole record, and
+-- the header's start through the kind (four values, no table), found with
+-- plain searches: a pattern match costs a claim more than the rest of its
+-- string work.
 local function head_fields(head)
   if not head then return nil end
   local a = find(head, '|', 1, true)
@@ -160,7 +161,7 @@ local function head_fields(head)
   local c = b and find(head, '|', b + 1, true)
   local d = c and find(head, '|', c + 1, true)
   if not d then return nil end
-  return sub(head, 1, a - 1), sub(head, b + 1, c - 1), sub(head, c + 1, d - 1)
+  return sub(head, 1, a - 1), sub(head, b + 1, c - 1), sub(head, c + 1, d - 1), sub(head, 1, d)
 end
 
 -- A lease entry: token|attempt|worker (hex)|lease ms|claimed at|lease
