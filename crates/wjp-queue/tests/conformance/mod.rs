@@ -153,6 +153,7 @@ macro_rules! conformance_suite {
             a_job_moves_from_queued_to_running_to_completed_with_events,
             claims_take_the_highest_priority_then_the_oldest,
             claims_across_queues_respect_priority,
+            one_claim_of_mixed_jobs_gives_each_its_own_kind_and_attempt,
             delayed_jobs_wait_for_their_time,
             a_due_delayed_job_is_claimed_in_its_place_before_promotion,
             failures_are_retried_with_a_doubling_backoff,
@@ -264,6 +265,63 @@ pub async fn claims_take_the_highest_priority_then_the_oldest(store: &dyn Store)
     assert!(claim(&queue, &["default"], 1, Duration::from_secs(30))
         .await
         .is_empty());
+}
+
+/// One claim of jobs of several kinds and attempts: each runs, is stored
+/// and is published with its own kind and attempt.
+pub async fn one_claim_of_mixed_jobs_gives_each_its_own_kind_and_attempt(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let mut r = request("noop", json!({}));
+    r.max_attempts = Some(3);
+    r.job_id = Some("again".into());
+    queue.enqueue(r).await.unwrap();
+    claim(&queue, &["default"], 1, Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(queue.maintain().await.unwrap().requeued_lost, 1);
+    for (id, kind) in [
+        ("n1", "noop"),
+        ("s1", "sleep"),
+        ("n2", "noop"),
+        ("n3", "noop"),
+    ] {
+        let mut r = request(kind, json!({}));
+        r.job_id = Some(id.into());
+        queue.enqueue(r).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let cursor = queue.last_event_id().await.unwrap();
+    let claimed = claim(&queue, &["default"], 10, Duration::from_secs(30)).await;
+    // (id, kind, attempt) of each job
+    let expected: Vec<(String, String, u32)> = [
+        ("again", "noop", 2),
+        ("n1", "noop", 1),
+        ("s1", "sleep", 1),
+        ("n2", "noop", 1),
+        ("n3", "noop", 1),
+    ]
+    .iter()
+    .map(|&(id, kind, attempt)| (id.to_string(), kind.to_string(), attempt))
+    .collect();
+    let of = |id: &JobId, kind: &Kind, attempt: u32| (id.to_string(), kind.to_string(), attempt);
+    let got: Vec<_> = claimed
+        .iter()
+        .map(|j| of(&j.id, &j.kind, j.state.attempt))
+        .collect();
+    assert_eq!(got, expected);
+    let mut stored = Vec::new();
+    for job in &claimed {
+        let job = queue.job(&job.id).await.unwrap().unwrap();
+        assert_eq!(job.status(), Status::Running);
+        stored.push(of(&job.id, &job.kind, job.state.attempt));
+    }
+    assert_eq!(stored, expected);
+    let events = queue.events_after(cursor.as_deref(), 100).await.unwrap();
+    assert!(events.iter().all(|e| e.status == Status::Running));
+    let published: Vec<_> = events
+        .iter()
+        .map(|e| of(&e.job_id, &e.kind, e.attempt))
+        .collect();
+    assert_eq!(published, expected);
 }
 
 pub async fn claims_across_queues_respect_priority(store: &dyn Store) {
