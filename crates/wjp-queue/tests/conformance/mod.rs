@@ -159,6 +159,7 @@ macro_rules! conformance_suite {
             failures_are_retried_with_a_doubling_backoff,
             completed_results_expire_after_their_ttl,
             an_old_expiry_never_removes_a_later_job_under_the_same_id,
+            jobs_ended_in_one_batch_expire_together,
             failed_jobs_stay_in_the_failed_registry_until_their_ttl,
             a_client_given_id_is_idempotent,
             a_batch_with_a_bad_request_stores_nothing,
@@ -501,6 +502,48 @@ pub async fn an_old_expiry_never_removes_a_later_job_under_the_same_id(store: &d
     );
     let counts = &queue.counts().await.unwrap()[0];
     assert_eq!((counts.queued, counts.completed, counts.failed), (1, 1, 0));
+}
+
+/// Jobs that end together expire together, except one that ended again
+/// since with a longer TTL.
+pub async fn jobs_ended_in_one_batch_expire_together(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let lease = Duration::from_secs(30);
+    for _ in 0..3 {
+        let mut r = request("noop", json!({}));
+        r.failure_ttl = Some(0.3);
+        queue.enqueue(r).await.unwrap();
+    }
+    let running = claim(&queue, &["default"], 3, lease).await;
+    assert_eq!(running.len(), 3);
+    let at = Timestamp::now();
+    let failed = running
+        .iter()
+        .map(|job| state::fail(job, JobError::new(ErrorKind::HandlerError, "x"), at))
+        .collect();
+    assert_eq!(
+        queue.backend().apply(failed).await.unwrap(),
+        [true, true, true]
+    );
+    // The first runs again and completes, kept for an hour.
+    queue.retry(&running[0].id).await.unwrap();
+    let again = claim(&queue, &["default"], 1, lease).await.remove(0);
+    assert_eq!(again.id, running[0].id);
+    let done = state::complete(&again, json!("again"), Timestamp::now());
+    assert_eq!(queue.backend().apply(vec![done]).await.unwrap(), [true]);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+
+    let report = queue.maintain().await.unwrap();
+    assert_eq!(report.expired_deleted, 2, "{report:?}");
+    for job in &running[1..] {
+        assert!(queue.job(&job.id).await.unwrap().is_none());
+    }
+    let kept = queue.job(&running[0].id).await.unwrap().unwrap();
+    assert_eq!(kept.state.result, Some(json!("again")));
+    let counts = &queue.counts().await.unwrap()[0];
+    assert_eq!((counts.completed, counts.failed), (1, 0));
+    // Nothing is counted twice.
+    assert_eq!(queue.maintain().await.unwrap().expired_deleted, 0);
 }
 
 pub async fn failed_jobs_stay_in_the_failed_registry_until_their_ttl(store: &dyn Store) {

@@ -22,6 +22,10 @@ for i = 1, n do ids[i] = ARGV[5 + (i - 1) * N] end
 local leases = redis_call('HMGET', K_LEASES, unpack(ids))
 local out = {}
 local refused = false
+-- The jobs of this call by expiry: each expiry gets one expiry index entry
+-- naming its jobs (see sweep.lua). One sorted-set insert per job cost a
+-- completion more than anything else it did (8% of a drained job's cost).
+local expiring = {}
 for i = 1, n do
   local b = 4 + (i - 1) * N
   local lease, expect = leases[i], ARGV[b + 2]
@@ -31,7 +35,8 @@ for i = 1, n do
     drop_lease(id)
     redis_call('SET', KEYS[JOB_KEYS + i], ARGV[b + 3], 'PXAT', expires_at)
     zadd(ended, ARGV[b + 5], id)
-    zadd(K_EXP, expires_at, id)
+    local same_expiry = table_at(expiring, expires_at)
+    same_expiry[#same_expiry + 1] = id
     out[i] = 1
   else
     out[i] = 0
@@ -51,6 +56,10 @@ elseif n > 0 then
     if bar then fields = sub(line, bar) end
     if out[i] == 1 then events[#events + 1] = bar and line or line .. fields end
   end
+end
+for expires_at, jobs in pairs(expiring) do
+  -- Ids never hold a space.
+  zadd(K_EXP, expires_at, #jobs == 1 and jobs[1] or table.concat(jobs, ' '))
 end
 flush()
 publish()

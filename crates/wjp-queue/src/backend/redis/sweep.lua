@@ -1,26 +1,40 @@
 -- Deletes ended jobs of one queue past their TTL (Redis has usually expired
 -- the record already; this cleans the indexes) and trims old events.
--- ARGV[3]: now, [4]: limit, [5]: oldest event id to keep.
--- Returns {deleted, index entries looked at}.
-local ids = redis_call('ZRANGEBYSCORE', K_EXP, '-inf', ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
-local deleted = 0
-for _, id in ipairs(ids) do
-  local key = PREFIX .. id
-  zrem(K_EXP, id)
-  local cur = parse(stored_head(key))
-  local status = cur and cur[F_STATUS]
-  if not status or K_ENDED[status] then
-    for _, k in pairs(K_ENDED) do zrem(k, id) end
-    zrem(K_ALL, id)
-    if status then redis_call('DEL', key) end
-    deleted = deleted + 1
-  else
-    -- The id was enqueued afresh after its old record expired.
-    for s, k in pairs(K_ENDED) do
-      if s ~= status then zrem(k, id) end
+-- An expiry index entry names one job, or every job of one completion call
+-- with that expiry, space-separated (finish.lua); an entry is taken whole.
+-- The entry of a job that ended again since, or of an id enqueued afresh,
+-- may still come due: whether the job is gone is asked of its record.
+-- ARGV[3]: now, [4]: about how many jobs to look at, [5]: oldest event id
+-- to keep.
+-- Returns {deleted, jobs looked at}.
+local now, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
+local entries = redis_call('ZRANGEBYSCORE', K_EXP, '-inf', ARGV[3], 'LIMIT', 0, limit)
+local deleted, looked = 0, 0
+for _, entry in ipairs(entries) do
+  if looked >= limit then break end
+  zrem(K_EXP, entry)
+  for id in string.gmatch(entry, '[^ ]+') do
+    looked = looked + 1
+    local key = PREFIX .. id
+    local ttl = redis_call('PTTL', key)
+    if ttl > 0 then
+      -- Ended again since, with a later expiry (or this server's clock is
+      -- behind the one that set it): look again then.
+      zadd(K_EXP, int(now + ttl), id)
+    else
+      local cur = ttl == -1 and parse(stored_head(key))
+      local status = cur and cur[F_STATUS]
+      for _, k in pairs(K_ENDED) do zrem(k, id) end
+      if not status or K_ENDED[status] then
+        -- Gone, or (written by an older version) ended without an expiry.
+        -- Counted once, however many entries name it.
+        deleted = deleted + redis_call('ZREM', K_ALL, id)
+        if status then redis_call('DEL', key) end
+      end
+      -- Otherwise the id was enqueued afresh after its old record expired.
     end
   end
 end
 flush()
 redis_call('XTRIM', K_EVENTS, 'MINID', '~', ARGV[5])
-return { deleted, #ids }
+return { deleted, looked }
