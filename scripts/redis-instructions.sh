@@ -3,13 +3,16 @@
 # `noop` jobs, under valgrind's callgrind: a count that does not depend on how busy the
 # machine is, so two builds can be compared on a noisy machine.
 # usage: scripts/redis-instructions.sh [WJP_BINARY] [JOBS]   (needs valgrind, redis-server)
+# REDIS_SERVER=path runs another redis-server build (one built with symbols names Lua's
+# own functions in a profile); PROFILE=file keeps the drain's callgrind profile, for
+# `callgrind_annotate --inclusive=yes --tree=calling file`.
 set -euo pipefail
 bin=${1:-target/release/wjp}
 jobs=${2:-2000}
 work=$(mktemp -d)
 port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 valgrind --tool=callgrind --callgrind-out-file="$work/cg.%p" \
-  redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save "" --appendonly no \
+  "${REDIS_SERVER:-redis-server}" --port "$port" --bind 127.0.0.1 --dir "$work" --save "" --appendonly no \
   >"$work/valgrind.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
@@ -30,4 +33,5 @@ enqueue=$(instructions)
 callgrind_control -z "$server" >/dev/null 2>&1
 "$bin" worker --queues default --burst --concurrency 50 --name counted >/dev/null 2>&1
 drain=$(instructions)
+if [ -n "${PROFILE:-}" ]; then cp "$(ls -t "$work"/cg.* | head -1)" "$PROFILE"; fi
 echo "redis-server instructions per job: enqueue $((enqueue / jobs)), drain (claim + complete) $((drain / jobs))"

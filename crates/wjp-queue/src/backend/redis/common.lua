@@ -261,16 +261,17 @@ end
 -- costs a script no new string per job, where a full line cost one string
 -- and its bytes twice (made, then joined).
 local events = {}
-local last = {}
+local line_before = {}
 local function emit(id, kind, status, attempt, progress, message_hex, error_kind, at)
   progress, error_kind, message_hex = progress or '', error_kind or '', message_hex or ''
   -- Comparing interned strings compares pointers: no string is made here.
-  if #events > 0 and last[1] == kind and last[2] == status and last[3] == attempt and
-    last[4] == progress and last[5] == error_kind and last[6] == at and last[7] == message_hex then
+  local b = line_before
+  if #events > 0 and b[1] == kind and b[2] == status and b[3] == attempt and
+    b[4] == progress and b[5] == error_kind and b[6] == at and b[7] == message_hex then
     events[#events + 1] = id
     return
   end
-  last = { kind, status, attempt, progress, error_kind, at, message_hex }
+  line_before = { kind, status, attempt, progress, error_kind, at, message_hex }
   -- One concatenation, one string: every table or string a script makes
   -- costs more than the work it holds.
   events[#events + 1] = id .. '|' .. kind .. '|' .. status .. '|' .. attempt .. '|' ..
