@@ -289,30 +289,6 @@ struct Shared {
     /// without one (claimed elsewhere, or the map was cleared) ends through
     /// `apply.lua`, which reads its header.
     sequences: Mutex<HashMap<JobId, (u64, u64)>>,
-    /// Claims of this process waiting for their reply (see `apply`).
-    claims_waiting: watch::Sender<usize>,
-}
-
-/// How long a write of outcomes waits for this process's claims to be
-/// answered before it goes anyway (see `apply`).
-const CLAIM_FIRST_WAIT: Duration = Duration::from_millis(20);
-/// Writes of fewer outcomes than this do not wait for claims.
-const CLAIM_FIRST_BATCH: usize = 16;
-
-/// Counts a claim as waiting for its reply while it lives.
-struct WaitingClaim<'a>(&'a watch::Sender<usize>);
-
-impl<'a> WaitingClaim<'a> {
-    fn new(waiting: &'a watch::Sender<usize>) -> Self {
-        waiting.send_modify(|n| *n += 1);
-        WaitingClaim(waiting)
-    }
-}
-
-impl Drop for WaitingClaim<'_> {
-    fn drop(&mut self) {
-        self.0.send_modify(|n| *n = n.saturating_sub(1));
-    }
 }
 
 /// Bounds `Shared::sequences`: entries of jobs whose lease was lost are
@@ -837,7 +813,6 @@ impl RedisBackend {
                 interest: Arc::default(),
                 claims: Reads::default(),
                 sequences: Mutex::new(HashMap::new()),
-                claims_waiting: watch::Sender::new(0),
             }),
         }
     }
@@ -1056,13 +1031,7 @@ impl RedisBackend {
             pipe.add_command(call.cmd);
             tokens.push(token);
         }
-        let waiting = WaitingClaim::new(&self.shared.claims_waiting);
-        let replies = self.run(&pipe).await;
-        drop(waiting);
-        // A write of outcomes that waited for this reply goes out now,
-        // before the jobs are read: Redis runs it meanwhile.
-        tokio::task::yield_now().await;
-        let replies = replies?;
+        let replies = self.run(&pipe).await?;
         let mut claimed = Vec::new();
         let mut sequences = self
             .shared
@@ -1817,19 +1786,6 @@ impl Backend for RedisBackend {
                 pipe.add_command(call.cmd);
                 chunks.push(chunk);
             }
-        }
-        // Redis answers the commands that reach it together only once it
-        // has run them all. A claim of this process sent just before a
-        // large write would come back only after the write, and its worker
-        // would wait idle meanwhile: so such a write, encoded already,
-        // waits for the claim's reply and then runs while the worker runs
-        // the jobs. A small write goes at once: there, each job's latency
-        // matters more.
-        if transitions.len() >= CLAIM_FIRST_BATCH {
-            let mut waiting = self.shared.claims_waiting.subscribe();
-            // Ok or Err, it is time to write: the claims were answered, or
-            // waited on long enough.
-            let _ = tokio::time::timeout(CLAIM_FIRST_WAIT, waiting.wait_for(|n| *n == 0)).await;
         }
         let mut out = vec![false; transitions.len()];
         for (chunk, reply) in chunks.into_iter().zip(self.run(&pipe).await?) {
