@@ -90,46 +90,24 @@ struct Record<'a> {
 
 /// Each engine default (`Defaults::default()`) as a serde default, and the
 /// test that leaves it out.
-macro_rules! engine_default {
-    ($value:ident, $test:ident, $ty:ty, $read:expr) => {
+macro_rules! engine_defaults {
+    ($($value:ident, $test:ident: $ty:ty = $read:expr;)*) => {$(
         fn $value() -> $ty {
-            $read(&Defaults::default())
+            let read: fn(&Defaults) -> $ty = $read;
+            read(&Defaults::default())
         }
         fn $test(v: &$ty) -> bool {
             *v == $value()
         }
-    };
+    )*};
 }
-engine_default!(
-    default_max_attempts,
-    is_default_max_attempts,
-    u32,
-    |d: &Defaults| d.max_attempts
-);
-engine_default!(
-    default_timeout_ms,
-    is_default_timeout_ms,
-    u64,
-    |d: &Defaults| millis_of(d.timeout)
-);
-engine_default!(
-    default_result_ttl_ms,
-    is_default_result_ttl_ms,
-    u64,
-    |d: &Defaults| millis_of(d.result_ttl)
-);
-engine_default!(
-    default_failure_ttl_ms,
-    is_default_failure_ttl_ms,
-    u64,
-    |d: &Defaults| millis_of(d.failure_ttl)
-);
-engine_default!(
-    default_backoff_ms,
-    is_default_backoff_ms,
-    u64,
-    |d: &Defaults| millis_of(d.backoff)
-);
+engine_defaults! {
+    default_max_attempts, is_default_max_attempts: u32 = |d| d.max_attempts;
+    default_timeout_ms, is_default_timeout_ms: u64 = |d| millis_of(d.timeout);
+    default_result_ttl_ms, is_default_result_ttl_ms: u64 = |d| millis_of(d.result_ttl);
+    default_failure_ttl_ms, is_default_failure_ttl_ms: u64 = |d| millis_of(d.failure_ttl);
+    default_backoff_ms, is_default_backoff_ms: u64 = |d| millis_of(d.backoff);
+}
 
 fn millis_of(d: std::time::Duration) -> u64 {
     d.as_millis() as u64
