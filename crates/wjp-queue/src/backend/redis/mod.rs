@@ -1431,29 +1431,46 @@ fn sequence_of(member: &str) -> Option<u64> {
 fn event_lines<'a>(events: impl IntoIterator<Item = &'a Event>) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let (mut fields, mut fields_before) = (String::new(), String::new());
-    for (n, e) in events.into_iter().enumerate() {
-        fields.clear();
-        // Writing to a String cannot fail.
-        let _ = write!(
-            fields,
-            "|{}|{}|{}|{}|{}|{}|{}",
-            e.kind.as_str(),
-            e.status.as_str(),
-            e.attempt,
-            e.progress.map(|p| p.to_string()).unwrap_or_default(),
-            e.error_kind.map_or("", |k| k.as_str()),
-            e.at.0,
-            optional_hex(e.message.as_deref()),
-        );
-        if n > 0 {
+    let mut before: Option<&Event> = None;
+    for e in events {
+        if before.is_some() {
             out.push('\n');
         }
         out.push_str(e.job_id.as_str());
-        if n == 0 || fields != fields_before {
-            out.push_str(&fields);
-            std::mem::swap(&mut fields, &mut fields_before);
+        let same_fields = before.is_some_and(|b| {
+            (
+                &b.kind,
+                b.status,
+                b.attempt,
+                b.progress,
+                b.error_kind,
+                b.at,
+                &b.message,
+            ) == (
+                &e.kind,
+                e.status,
+                e.attempt,
+                e.progress,
+                e.error_kind,
+                e.at,
+                &e.message,
+            )
+        });
+        if !same_fields {
+            // Writing to a String cannot fail.
+            let _ = write!(
+                out,
+                "|{}|{}|{}|{}|{}|{}|{}",
+                e.kind.as_str(),
+                e.status.as_str(),
+                e.attempt,
+                e.progress.map(|p| p.to_string()).unwrap_or_default(),
+                e.error_kind.map_or("", |k| k.as_str()),
+                e.at.0,
+                optional_hex(e.message.as_deref()),
+            );
         }
+        before = Some(e);
     }
     out
 }
