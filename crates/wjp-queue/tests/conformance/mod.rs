@@ -147,6 +147,17 @@ pub async fn claim(queue: &Queue, queues: &[&str], max: usize, lease: Duration) 
         .unwrap()
 }
 
+/// Claims the best job of `default` under a lease that then runs out, and
+/// has maintenance take it back; returns the job as its claimer holds it.
+async fn claim_and_lose_lease(queue: &Queue) -> Job {
+    let stale = claim(queue, &["default"], 1, Duration::from_millis(200))
+        .await
+        .remove(0);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(queue.maintain().await.unwrap().requeued_lost, 1);
+    stale
+}
+
 macro_rules! conformance_suite {
     ($store:expr) => {
         conformance_suite!(@tests $store;
@@ -276,9 +287,7 @@ pub async fn one_claim_of_mixed_jobs_gives_each_its_own_kind_and_attempt(store: 
     r.max_attempts = Some(3);
     r.job_id = Some("again".into());
     queue.enqueue(r).await.unwrap();
-    claim(&queue, &["default"], 1, Duration::from_millis(200)).await;
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    assert_eq!(queue.maintain().await.unwrap().requeued_lost, 1);
+    claim_and_lose_lease(&queue).await;
     for (id, kind) in [
         ("n1", "noop"),
         ("s1", "sleep"),
@@ -716,12 +725,7 @@ pub async fn an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite(
     let mut r = request("noop", json!({}));
     r.max_attempts = Some(3);
     let id = queue.enqueue(r).await.unwrap().job.id;
-    let stale = claim(&queue, &["default"], 1, Duration::from_millis(200))
-        .await
-        .remove(0);
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    let report = queue.maintain().await.unwrap();
-    assert_eq!(report.requeued_lost, 1);
+    let stale = claim_and_lose_lease(&queue).await;
     let requeued = queue.job(&id).await.unwrap().unwrap();
     assert_eq!(requeued.status(), Status::Queued);
     assert_eq!(requeued.state.error.unwrap().kind, ErrorKind::LostLease);

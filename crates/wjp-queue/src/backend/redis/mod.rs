@@ -637,27 +637,26 @@ fn format_cursor(positions: &BTreeMap<String, Seen>) -> String {
         .join(",")
 }
 
-/// The events of one stream entry's `e` field (see `common.lua`'s `emit`):
-/// one line each, and a line that is only a job id repeats the line before
-/// it for that job.
-fn events_of_entry(queue: &str, packed: &str) -> Result<Vec<Event>> {
-    let mut events: Vec<Event> = Vec::new();
+/// The event lines of one stream entry's `e` field (see `common.lua`'s
+/// `emit`), each made whole: a line that is only a job id repeats the line
+/// before it for that job. Parsing waits until a reader knows which events
+/// it keeps.
+fn whole_lines(packed: &str) -> Result<Vec<String>> {
+    let mut lines: Vec<String> = Vec::new();
     for line in packed.split('\n') {
-        let event = match (line.contains('|'), events.last()) {
-            (true, _) => event_from_line(queue, line)?,
-            (false, Some(before)) => Event {
-                job_id: JobId::parse(line)?,
-                ..before.clone()
-            },
-            (false, None) => {
-                return Err(corrupt(format!(
-                    "event entry starts with a bare job id {line:?}"
-                )))
-            }
+        if line.contains('|') {
+            lines.push(line.to_owned());
+            continue;
+        }
+        let Some(before) = lines.last() else {
+            return Err(corrupt(format!(
+                "event entry starts with a bare job id {line:?}"
+            )));
         };
-        events.push(event);
+        let fields = before.find('|').map_or("", |bar| &before[bar..]);
+        lines.push(format!("{line}{fields}"));
     }
-    Ok(events)
+    Ok(lines)
 }
 
 /// One whole event line (see `common.lua`).
@@ -1426,7 +1425,7 @@ fn sequence_of(member: &str) -> Option<u64> {
 }
 
 /// Events as the lines of one stream entry, the inverse of
-/// `events_of_entry`: an event that differs from the one before it only in
+/// `whole_lines`: an event that differs from the one before it only in
 /// its job is written as the job id alone.
 fn event_lines<'a>(events: impl IntoIterator<Item = &'a Event>) -> String {
     use std::fmt::Write;
@@ -2057,28 +2056,29 @@ impl Backend for RedisBackend {
                 .arg("COUNT")
                 .arg(limit);
         }
-        // (entry, queue, index in entry, events in entry, event)
-        let mut found: Vec<(StreamPos, &str, usize, usize, Event)> = Vec::new();
+        // (entry, queue, index in entry, events in entry, line)
+        let mut found: Vec<(StreamPos, &str, usize, usize, String)> = Vec::new();
         for (q, reply) in queues.iter().zip(self.run(&pipe).await?) {
             let seen = positions.get(q).copied();
             for (pos, fields) in stream_entries(reply)? {
-                let events = events_of_entry(q, fields.get("e").map_or("", String::as_str))?;
-                let count = events.len();
-                for (k, event) in events.into_iter().enumerate() {
+                let lines = whole_lines(fields.get("e").map_or("", String::as_str))?;
+                let count = lines.len();
+                for (k, line) in lines.into_iter().enumerate() {
                     let already = seen.is_some_and(|s| {
                         s.entry == pos && s.through.is_none_or(|through| k <= through)
                     });
                     if !already {
-                        found.push((pos, q.as_str(), k, count, event));
+                        found.push((pos, q.as_str(), k, count, line));
                     }
                 }
             }
         }
         found.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
         found.truncate(limit);
-        Ok(found
+        found
             .into_iter()
-            .map(|(pos, q, k, count, mut event)| {
+            .map(|(pos, q, k, count, line)| {
+                let mut event = event_from_line(q, &line)?;
                 let through = (k + 1 < count).then_some(k);
                 positions.insert(
                     q.to_owned(),
@@ -2088,9 +2088,9 @@ impl Backend for RedisBackend {
                     },
                 );
                 event.id = format_cursor(&positions);
-                event
+                Ok(event)
             })
-            .collect())
+            .collect()
     }
 
     async fn last_event_id(&self) -> Result<Option<String>> {
@@ -2350,10 +2350,14 @@ mod tests {
             packed,
             format!("{a}|noop|completed|1|||5|\n{b}\n{c}|noop|failed|1|||5|\n{a}")
         );
-        assert_eq!(events_of_entry("default", &packed)?, events);
+        let read: Vec<Event> = whole_lines(&packed)?
+            .iter()
+            .map(|l| event_from_line("default", l))
+            .collect::<Result<_>>()?;
+        assert_eq!(read, events);
         // A bare id needs a line before it.
-        assert!(events_of_entry("default", b).is_err());
-        assert!(events_of_entry("default", "").is_err());
+        assert!(whole_lines(b).is_err());
+        assert!(whole_lines("").is_err());
         Ok(())
     }
 
