@@ -27,7 +27,7 @@
 //! own process (exec), which ends the stuck thread. Cancelling a running
 //! job works the same way.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -297,6 +297,55 @@ type ProgressSlot = Arc<Mutex<Option<(f64, Option<String>)>>>;
 
 type RunningMap = Arc<Mutex<HashMap<JobId, RunningJob>>>;
 
+/// A claim sent to the backend and not yet answered.
+type ClaimCall = tokio::task::JoinHandle<Result<Vec<Job>>>;
+
+/// How long this worker's jobs have lately taken, to decide whether it may
+/// claim jobs before it has slots for them.
+///
+/// A worker that claims only for free slots leaves the server idle while it
+/// runs what it claimed, and itself idle while the server answers the next
+/// claim: with jobs of microseconds, half of each is waiting. Claiming up
+/// to `concurrency` more jobs keeps a claim in flight while the last one's
+/// jobs run. It is fair only while jobs are short: a job claimed ahead
+/// waits here, shown as running, until a slot frees; other workers cannot
+/// take it. So a worker claims ahead only while the slowest of its recent
+/// jobs ran under [`Pace::SHORT`] (less than a claim's round trip under
+/// load), and stops at the first longer one.
+#[derive(Default)]
+struct Pace {
+    /// The slowest recent run in µs, plus one, decaying by an eighth per
+    /// job; 0 until a job has run.
+    slowest_micros: std::sync::atomic::AtomicU64,
+}
+
+impl Pace {
+    const SHORT: Duration = Duration::from_millis(1);
+
+    fn record(&self, run: Duration) {
+        let sample = u64::try_from(run.as_micros()).unwrap_or(u64::MAX - 1) + 1;
+        let _ = self
+            .slowest_micros
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some(if old == 0 {
+                    sample
+                } else {
+                    sample.max(old - old / 8)
+                })
+            });
+    }
+
+    /// How many jobs the worker may hold beyond its free slots.
+    fn claim_ahead(&self, concurrency: usize) -> usize {
+        let slowest = self.slowest_micros.load(Ordering::Relaxed);
+        if slowest != 0 && slowest <= Self::SHORT.as_micros() as u64 {
+            concurrency
+        } else {
+            0
+        }
+    }
+}
+
 struct Outcome {
     transition: Transition,
     written: oneshot::Sender<bool>,
@@ -372,46 +421,91 @@ impl Worker {
 
         let mut shutdown = std::pin::pin!(shutdown);
         let mut job_tasks = tokio::task::JoinSet::new();
+        let pace = Arc::new(Pace::default());
+        let prepare = |job: Job| -> Option<JobRun> {
+            // A backend returns jobs under a lease; one that breaks that
+            // promise is reported, not obeyed.
+            let Some(token) = job.state.lease_token else {
+                tracing::error!(
+                    job = %job.id,
+                    "the backend returned a claimed job without a lease; it is left to lease expiry"
+                );
+                return None;
+            };
+            let entry = RunningJob {
+                lease: LeaseRef {
+                    id: job.id.clone(),
+                    token,
+                },
+                stop: Arc::new(AtomicBool::new(false)),
+                interrupt: Arc::new(AtomicU8::new(INTERRUPT_NONE)),
+                wake: Arc::new(Notify::new()),
+                progress: Arc::new(Mutex::new(None)),
+            };
+            let run = JobRun {
+                stop: entry.stop.clone(),
+                interrupt: entry.interrupt.clone(),
+                wake: entry.wake.clone(),
+                progress: entry.progress.clone(),
+                handler: handlers.get_registered(&job.kind),
+                job,
+                config: config.clone(),
+                outcomes: outcome_tx.clone(),
+                running: running.clone(),
+                restart_needed: restart_needed.clone(),
+                pace: pace.clone(),
+            };
+            // In the running set from the claim on: the heartbeat renews its
+            // lease and hears of its cancellation even before it starts.
+            running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(entry.lease.id.clone(), entry);
+            Some(run)
+        };
+        // Jobs claimed and waiting for a slot (see `Pace`), the claim in
+        // flight, and whether the last claim found the queues empty.
+        let mut claimed_ahead: VecDeque<JobRun> = VecDeque::new();
+        let mut claiming: Option<ClaimCall> = None;
+        let mut queues_empty = false;
         let exit = loop {
             if restart_needed.load(Ordering::SeqCst) {
                 break WorkerExit::RestartNeeded;
             }
-            // Wait for a free slot (or shutdown), then take every free slot.
-            let first = tokio::select! {
-                permit = permits.clone().acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    // Only a closed semaphore refuses, and nothing closes
-                    // this one; should that change, stop taking work rather
-                    // than panic with jobs running.
-                    Err(_) => break WorkerExit::Shutdown,
-                },
-                _ = &mut shutdown => break WorkerExit::Shutdown,
-            };
-            let mut slots = vec![first];
-            while let Ok(p) = permits.clone().try_acquire_owned() {
-                slots.push(p);
-            }
-            let request = ClaimRequest {
-                queues: config.queues.clone(),
-                worker: config.name.clone(),
-                max: slots.len(),
-                lease: config.lease,
-                now: Timestamp::now(),
-            };
-            let claimed = match queue.backend().claim(&request).await {
-                Ok(jobs) => jobs,
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming failed; retrying shortly");
-                    drop(slots);
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
-                        _ = &mut shutdown => break WorkerExit::Shutdown,
-                    }
+            if claiming.is_none() && !queues_empty {
+                let room = (permits.available_permits() + pace.claim_ahead(config.concurrency))
+                    .saturating_sub(claimed_ahead.len());
+                if room > 0 {
+                    let request = ClaimRequest {
+                        queues: config.queues.clone(),
+                        worker: config.name.clone(),
+                        max: room,
+                        lease: config.lease,
+                        now: Timestamp::now(),
+                    };
+                    let queue = queue.clone();
+                    claiming = Some(tokio::spawn(async move {
+                        queue.backend().claim(&request).await
+                    }));
+                    // Let the claim reach the server before the jobs below
+                    // run: on a one-thread runtime tasks run in the order
+                    // they were woken, and a connection woken after a batch
+                    // of job tasks would send the claim only once they had
+                    // all run, leaving the server idle meanwhile.
+                    tokio::task::yield_now().await;
                 }
-            };
+            }
+            while !claimed_ahead.is_empty() {
+                let Ok(slot) = permits.clone().try_acquire_owned() else {
+                    break;
+                };
+                if let Some(run) = claimed_ahead.pop_front() {
+                    job_tasks.spawn(run.execute(Some(slot)));
+                }
+            }
             while job_tasks.try_join_next().is_some() {}
-            if claimed.is_empty() {
-                drop(slots);
+            if claiming.is_none() && queues_empty && claimed_ahead.is_empty() {
+                queues_empty = false;
                 if config.burst && running.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
                     // Before calling the queues empty, move time along: due
                     // jobs and jobs of dead workers may be waiting for it.
@@ -432,46 +526,52 @@ impl Worker {
                 }
                 continue;
             }
-            for job in claimed {
-                // A backend returns at most `max` jobs, each under a lease;
-                // one that breaks that promise is reported, not obeyed.
-                let (Some(permit), Some(token)) = (slots.pop(), job.state.lease_token) else {
-                    tracing::error!(
-                        job = %job.id,
-                        "the backend returned a claimed job beyond the request or without a \
-                         lease; it is left to lease expiry"
-                    );
-                    continue;
-                };
-                let entry = RunningJob {
-                    lease: LeaseRef {
-                        id: job.id.clone(),
-                        token,
-                    },
-                    stop: Arc::new(AtomicBool::new(false)),
-                    interrupt: Arc::new(AtomicU8::new(INTERRUPT_NONE)),
-                    wake: Arc::new(Notify::new()),
-                    progress: Arc::new(Mutex::new(None)),
-                };
-                let run = JobRun {
-                    stop: entry.stop.clone(),
-                    interrupt: entry.interrupt.clone(),
-                    wake: entry.wake.clone(),
-                    progress: entry.progress.clone(),
-                    handler: handlers.get_registered(&job.kind),
-                    job,
-                    config: config.clone(),
-                    outcomes: outcome_tx.clone(),
-                    running: running.clone(),
-                    restart_needed: restart_needed.clone(),
-                };
-                running
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(entry.lease.id.clone(), entry);
-                job_tasks.spawn(run.execute(permit));
+            tokio::select! {
+                claimed = async {
+                    match claiming.as_mut() {
+                        Some(call) => call.await,
+                        None => std::future::pending().await,
+                    }
+                }, if claiming.is_some() => {
+                    claiming = None;
+                    match claimed.unwrap_or_else(|e| Err(QueueError::Storage(format!("the claim task ended: {e}")))) {
+                        Ok(jobs) => {
+                            queues_empty = jobs.is_empty();
+                            claimed_ahead.extend(jobs.into_iter().filter_map(prepare));
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "claiming failed; retrying shortly");
+                            tokio::select! {
+                                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                                _ = &mut shutdown => break WorkerExit::Shutdown,
+                            }
+                        }
+                    }
+                }
+                // A slot freed: go round to fill it.
+                permit = permits.clone().acquire_owned(), if claiming.is_none() || !claimed_ahead.is_empty() => {
+                    // Only a closed semaphore refuses, and nothing closes
+                    // this one; should that change, stop taking work rather
+                    // than panic with jobs running.
+                    if permit.is_err() {
+                        break WorkerExit::Shutdown;
+                    }
+                }
+                _ = &mut shutdown => break WorkerExit::Shutdown,
             }
         };
+
+        // Jobs claimed but not started go back to the queue (a claim still
+        // in flight is awaited: its jobs are leased to this worker).
+        if let Some(call) = claiming.take() {
+            if let Ok(Ok(jobs)) = call.await {
+                claimed_ahead.extend(jobs.into_iter().filter_map(prepare));
+            }
+        }
+        for run in claimed_ahead.drain(..) {
+            run.interrupt.store(INTERRUPT_SHUTDOWN, Ordering::SeqCst);
+            job_tasks.spawn(run.execute(None));
+        }
 
         // Let running jobs finish within the grace period (a restart waits
         // for the healthy ones too), then hand back what is left.
@@ -545,6 +645,7 @@ struct JobRun {
     outcomes: mpsc::UnboundedSender<Outcome>,
     running: RunningMap,
     restart_needed: Arc<AtomicBool>,
+    pace: Arc<Pace>,
 }
 
 /// What the handler thread sends back: its return, or the panic message.
@@ -571,43 +672,55 @@ impl JobRun {
     /// recording is the recorder's work and holding the slot through it
     /// would idle the worker for a round trip per job. A handler that has
     /// not returned keeps its slot until it does, or the worker restarts.
-    async fn execute(self, slot: OwnedSemaphorePermit) {
+    /// A job claimed ahead and handed back unstarted has no slot.
+    async fn execute(self, slot: Option<OwnedSemaphorePermit>) {
         let job = self.job.clone();
-        let Some(Registered { handler, placement }) = self.handler.clone() else {
-            let error = JobError::new(
-                ErrorKind::NoHandler,
-                format!(
-                    "worker {} has no handler for kind {}",
-                    self.config.name, job.kind
-                ),
-            );
-            self.record(state::fail(&job, error, Timestamp::now()))
-                .await;
-            return;
-        };
-        let ctx = JobContext {
-            job: job.clone(),
-            stop: self.stop.clone(),
-            progress: self.progress.clone(),
-        };
-        let run = move || {
-            std::panic::catch_unwind(AssertUnwindSafe(|| handler.run(&ctx))).map_err(panic_message)
-        };
-        let (ending, done_rx) = match placement {
-            Placement::Inline => (ending_of(Ok(run())), None),
-            Placement::Thread => {
-                let (done_tx, mut done_rx) = oneshot::channel::<HandlerReturn>();
-                tokio::task::spawn_blocking(move || {
-                    let _ = done_tx.send(run());
-                });
-                let deadline = tokio::time::Instant::now() + Duration::from_millis(job.timeout_ms);
-                let ending = tokio::select! {
-                    result = &mut done_rx => ending_of(result),
-                    _ = tokio::time::sleep_until(deadline) => Ending::TimedOut,
-                    _ = self.wake.notified() => Ending::Interrupted,
-                };
-                (ending, Some(done_rx))
-            }
+        let (ending, done_rx) = if self.interrupt.load(Ordering::SeqCst) != INTERRUPT_NONE {
+            // Cancelled, taken over or shut down while it waited for a slot
+            // (claimed ahead): it never starts.
+            (Ending::Interrupted, None)
+        } else {
+            let Some(Registered { handler, placement }) = self.handler.clone() else {
+                let error = JobError::new(
+                    ErrorKind::NoHandler,
+                    format!(
+                        "worker {} has no handler for kind {}",
+                        self.config.name, job.kind
+                    ),
+                );
+                self.record(state::fail(&job, error, Timestamp::now()))
+                    .await;
+                return;
+            };
+            let ctx = JobContext {
+                job: job.clone(),
+                stop: self.stop.clone(),
+                progress: self.progress.clone(),
+            };
+            let run = move || {
+                std::panic::catch_unwind(AssertUnwindSafe(|| handler.run(&ctx)))
+                    .map_err(panic_message)
+            };
+            let started = std::time::Instant::now();
+            let (ending, done_rx) = match placement {
+                Placement::Inline => (ending_of(Ok(run())), None),
+                Placement::Thread => {
+                    let (done_tx, mut done_rx) = oneshot::channel::<HandlerReturn>();
+                    tokio::task::spawn_blocking(move || {
+                        let _ = done_tx.send(run());
+                    });
+                    let deadline =
+                        tokio::time::Instant::now() + Duration::from_millis(job.timeout_ms);
+                    let ending = tokio::select! {
+                        result = &mut done_rx => ending_of(result),
+                        _ = tokio::time::sleep_until(deadline) => Ending::TimedOut,
+                        _ = self.wake.notified() => Ending::Interrupted,
+                    };
+                    (ending, Some(done_rx))
+                }
+            };
+            self.pace.record(started.elapsed());
+            (ending, done_rx)
         };
         let handler_returned = matches!(ending, Ending::Returned(_) | Ending::Panicked(_));
         // Tell a handler that is still going to stop (it may not listen).

@@ -184,6 +184,8 @@ macro_rules! conformance_suite {
             two_workers_racing_complete_every_job_exactly_once,
             jobs_survive_a_restart_of_everything,
             shutdown_hands_running_jobs_back,
+            a_worker_of_short_jobs_hands_back_the_jobs_it_claimed_ahead,
+            a_worker_of_long_jobs_claims_only_what_it_can_start,
             panics_and_missing_handlers_fail_the_job_and_the_worker_carries_on,
             progress_is_recorded_and_published,
             retrying_a_failed_job_runs_it_again,
@@ -965,6 +967,61 @@ pub async fn shutdown_hands_running_jobs_back(store: &dyn Store) {
         queue.workers().await.unwrap().is_empty(),
         "the worker deregistered"
     );
+}
+
+/// Short jobs are claimed before a slot is free for them (see the worker's
+/// `Pace`); the ones not started when the worker stops go back unharmed.
+pub async fn a_worker_of_short_jobs_hands_back_the_jobs_it_claimed_ahead(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let total: u64 = 3000;
+    let requests = (0..total).map(|i| request("noop", json!(i))).collect();
+    queue.enqueue_batch(requests).await.unwrap();
+    let worker = start_worker(
+        &queue,
+        builtin_handlers(),
+        fast_config("w-ahead", &["default"]),
+    );
+    let counts = loop {
+        let counts = queue.counts().await.unwrap()[0].clone();
+        if counts.completed >= 200 {
+            break counts;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    assert!(
+        counts.queued > 0,
+        "the worker stops before the queue is empty"
+    );
+    assert_eq!(worker.stop().await, WorkerExit::Shutdown);
+    let counts = queue.counts().await.unwrap()[0].clone();
+    assert_eq!(counts.running, 0, "{counts:?}");
+    assert_eq!(counts.completed + counts.queued, total, "{counts:?}");
+    assert_eq!(counts.failed + counts.cancelled, 0, "{counts:?}");
+}
+
+/// A job claimed ahead would wait for a slot while other workers idle: a
+/// worker whose jobs take a while holds no more than it runs.
+pub async fn a_worker_of_long_jobs_claims_only_what_it_can_start(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let requests = (0..4)
+        .map(|_| request("sleep", json!({"seconds": 0.1})))
+        .collect();
+    queue.enqueue_batch(requests).await.unwrap();
+    let mut config = fast_config("w-long", &["default"]);
+    config.concurrency = 1;
+    config.burst = true;
+    let worker = start_worker(&queue, builtin_handlers(), config);
+    let mut most_running = 0;
+    loop {
+        let counts = queue.counts().await.unwrap()[0].clone();
+        most_running = most_running.max(counts.running);
+        if counts.completed == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(worker.finish().await, WorkerExit::Drained);
+    assert_eq!(most_running, 1);
 }
 
 pub async fn panics_and_missing_handlers_fail_the_job_and_the_worker_carries_on(store: &dyn Store) {
