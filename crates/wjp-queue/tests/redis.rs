@@ -252,18 +252,24 @@ async fn an_unreachable_server_is_reported_and_a_lazy_backend_waits_for_it() {
 }
 
 #[tokio::test]
-async fn scripts_flushed_from_the_server_are_loaded_again() {
+async fn functions_flushed_from_the_server_are_loaded_again() {
     let store = RedisStore::new().await;
     let queue = queue_on(&store).await;
     let mut conn = store.server.connection(0);
-    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut conn).unwrap();
+    let _: () = redis::cmd("FUNCTION")
+        .arg("FLUSH")
+        .query(&mut conn)
+        .unwrap();
     let id = queue
         .enqueue(request("noop", json!({})))
         .await
         .unwrap()
         .job
         .id;
-    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut conn).unwrap();
+    let _: () = redis::cmd("FUNCTION")
+        .arg("FLUSH")
+        .query(&mut conn)
+        .unwrap();
     assert_eq!(
         queue.cancel(&id).await.unwrap(),
         wjp_queue::CancelOutcome::Cancelled

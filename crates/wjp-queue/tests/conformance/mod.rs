@@ -1000,28 +1000,42 @@ pub async fn a_worker_of_short_jobs_hands_back_the_jobs_it_claimed_ahead(store: 
 }
 
 /// A job claimed ahead would wait for a slot while other workers idle: a
-/// worker whose jobs take a while holds no more than it runs.
+/// worker whose jobs take a while claims a job only when a slot is free, so
+/// each job is claimed (its `started_at`) after the one before it ended.
+/// (Counting `running` would not tell: a claim may reach the store just
+/// before the completion that freed its slot.)
 pub async fn a_worker_of_long_jobs_claims_only_what_it_can_start(store: &dyn Store) {
     let queue = queue_on(store).await;
     let requests = (0..4)
         .map(|_| request("sleep", json!({"seconds": 0.1})))
         .collect();
-    queue.enqueue_batch(requests).await.unwrap();
+    let ids: Vec<JobId> = queue
+        .enqueue_batch(requests)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.job.id)
+        .collect();
     let mut config = fast_config("w-long", &["default"]);
     config.concurrency = 1;
     config.burst = true;
     let worker = start_worker(&queue, builtin_handlers(), config);
-    let mut most_running = 0;
-    loop {
-        let counts = queue.counts().await.unwrap()[0].clone();
-        most_running = most_running.max(counts.running);
-        if counts.completed == 4 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
     assert_eq!(worker.finish().await, WorkerExit::Drained);
-    assert_eq!(most_running, 1);
+    let mut jobs = Vec::new();
+    for id in &ids {
+        let job = queue.job(id).await.unwrap().unwrap();
+        assert_eq!(job.status(), Status::Completed, "{job:?}");
+        jobs.push(job);
+    }
+    jobs.sort_by_key(|j| j.state.started_at);
+    for pair in jobs.windows(2) {
+        assert!(
+            pair[1].state.started_at >= pair[0].state.completed_at,
+            "claimed at {:?}, before the job before it ended at {:?}",
+            pair[1].state.started_at,
+            pair[0].state.completed_at
+        );
+    }
 }
 
 pub async fn panics_and_missing_handlers_fail_the_job_and_the_worker_carries_on(store: &dyn Store) {

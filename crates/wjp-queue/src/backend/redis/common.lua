@@ -1,22 +1,51 @@
--- Shared prelude of every wjp script; the Rust side prepends it to each.
+-- The shared part of the wjp function library. The Rust side builds the
+-- library from this file and one function per operation (the other `.lua`
+-- files, each the body of a function that starts with `begin`), and loads
+-- it with FUNCTION LOAD: this code runs once, when the library loads, not
+-- on every call as a script's prelude would (that cost each call more than
+-- a claim's work for ten jobs).
 --
--- KEYS[1..11] are the index keys of one queue, always in this order (all
--- share the queue's hash tag, `wjp:{queue}:`); KEYS[12..] are job keys.
--- ARGV[1] is the job key prefix (`wjp:{queue}:job:`), used only for jobs
+-- While the library loads, only `redis.register_function` is reachable: the
+-- standard library and `redis.call` are taken on the first call (`begin`).
+--
+-- keys[1..11] are the index keys of one queue, always in this order (all
+-- share the queue's hash tag, `wjp:{queue}:`); keys[12..] are job keys.
+-- args[1] is the job key prefix (`wjp:{queue}:job:`), used only for jobs
 -- found through an index (claim, sweep, purge, list): such keys carry the
--- same hash tag, so they live in the same cluster slot. ARGV[2] is the
--- approximate cap of the event stream.
--- Globals the per-job paths use, as locals: each read of a global is a
--- table lookup (`string.find` two), each read of a local none.
-local find, sub, type, redis_call, redis_pcall = string.find, string.sub, type, redis.call, redis.pcall
-local KEYS, ARGV = KEYS, ARGV
-
-local K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local K_ENDED = { completed = KEYS[6], failed = KEYS[7], cancelled = KEYS[8] }
-local K_EVENTS, K_WAKE, K_SEQ = KEYS[9], KEYS[10], KEYS[11]
+-- same hash tag, so they live in the same cluster slot. args[2] is the
+-- approximate cap of the event stream. The functions know them as KEYS and
+-- ARGV, as scripts would.
+--
+-- Globals the per-job paths use, as upvalues: each read of a global is a
+-- table lookup (`string.find` two), each read of an upvalue none.
+local find, sub, type_of, redis_call, redis_pcall
+local KEYS, ARGV
+local K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP, K_ENDED, K_EVENTS, K_WAKE, K_SEQ
 local JOB_KEYS = 11 -- KEYS[JOB_KEYS + i] is the i-th job's key
-local PREFIX = ARGV[1]
-local MAXLEN = ARGV[2]
+local PREFIX, MAXLEN
+-- What one call collects and writes at its end (see `flush`, `publish`).
+local adds, removals, lease_sets, lease_dels, events, line_before
+-- Patterns of a stored header and of a lease entry (see `parse`).
+local HEADER, LEASE
+local STORED, LEASE_FIELDS = 8, 10
+
+-- The start of every function: takes what the library could not reach
+-- while it loaded (once), the call's keys and arguments, and fresh
+-- collections (a call that failed may have left some behind).
+local function begin(keys, args)
+  if not find then
+    find, sub, type_of, redis_call, redis_pcall = string.find, string.sub, type, redis.call, redis.pcall
+    HEADER = '^' .. string.rep('([^|]*)|', STORED - 1) .. '([^|]*)$'
+    LEASE = '^' .. string.rep('([^|]*)|', LEASE_FIELDS - 1) .. '([^|]*)$'
+  end
+  KEYS, ARGV = keys, args
+  K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP = keys[1], keys[2], keys[3], keys[4], keys[5]
+  K_ENDED = { completed = keys[6], failed = keys[7], cancelled = keys[8] }
+  K_EVENTS, K_WAKE, K_SEQ = keys[9], keys[10], keys[11]
+  PREFIX, MAXLEN = args[1], args[2]
+  adds, removals, lease_sets, lease_dels = {}, {}, {}, {}
+  events, line_before = {}, {}
+end
 
 -- Integers as exact decimal text (tostring would round big ones). `%d`
 -- formats through a 64-bit integer, exact for every value we store
@@ -34,12 +63,11 @@ local function ready_key(priority, run_at, seq)
 end
 local READY_KEY_LEN = 37
 
--- Index changes are collected and sent at the end of a script, one
+-- Index changes are collected and sent at the end of a call, one
 -- ZADD/ZREM per index instead of one per job: each `redis.call` costs about
--- a microsecond besides its own work. A script call never changes the
+-- a microsecond besides its own work. A call never changes the
 -- same job twice (the Rust side splits batches on repeated ids), so
 -- removals-then-additions is the same as doing them in order.
-local adds, removals, lease_sets, lease_dels = {}, {}, {}, {}
 -- t[k], made an empty table first if there is none.
 local function table_at(t, k)
   local v = t[k]
@@ -128,7 +156,7 @@ end
 --
 -- Stored header fields:
 local F_STATUS, F_TOKEN, F_ATTEMPT, F_KIND, F_ERROR, F_SEQ, F_LS, F_RK = 1, 2, 3, 4, 5, 6, 7, 8
-local STORED = F_RK
+-- (STORED, the number of stored fields, is F_RK: declared above, for `begin`.)
 -- and, in the header a reader sees of a running job, from its lease:
 local F_WORKER, F_LEASE, F_CLAIMED, F_UNTIL, F_PROGRESS, F_MESSAGE, F_CANCEL = 9, 10, 11, 12, 13, 14, 15
 local FIELDS = 15
@@ -145,7 +173,6 @@ local function fields_of(text, pattern, n)
 end
 
 -- The fields of a stored header, or nil.
-local HEADER = '^' .. string.rep('([^|]*)|', STORED - 1) .. '([^|]*)$'
 local function parse(head)
   return fields_of(head, HEADER, STORED)
 end
@@ -168,8 +195,7 @@ end
 -- until|progress|message (hex)|cancel requested ('1' or '')|kind.
 local L_TOKEN, L_ATTEMPT, L_WORKER, L_LEASE, L_CLAIMED, L_UNTIL = 1, 2, 3, 4, 5, 6
 local L_PROGRESS, L_MESSAGE, L_CANCEL, L_KIND = 7, 8, 9, 10
-local LEASE_FIELDS = 10
-local LEASE = '^' .. string.rep('([^|]*)|', LEASE_FIELDS - 1) .. '([^|]*)$'
+-- (LEASE_FIELDS, 10, is declared above, for `begin`.)
 local function parse_lease(text)
   return fields_of(text, LEASE, LEASE_FIELDS)
 end
@@ -191,7 +217,7 @@ end
 -- A job's whole record (header, newline, body), or false when there is none.
 local function record(key)
   local rec = redis_pcall('GET', key)
-  if type(rec) == 'table' then
+  if type_of(rec) == 'table' then
     -- An older job: a hash of header and body.
     local hb = redis_call('HMGET', key, 'h', 'b')
     if not hb[1] then return false end
@@ -215,7 +241,7 @@ end
 -- body (which may be megabytes) into Lua.
 local function stored_head(key)
   local start = redis_pcall('GETRANGE', key, 0, HEAD_READ)
-  if type(start) == 'table' then return redis_call('HGET', key, 'h') end
+  if type_of(start) == 'table' then return redis_call('HGET', key, 'h') end
   if start == '' then return false end
   -- A header longer than HEAD_READ cannot come from these scripts; read
   -- the whole record rather than guess.
@@ -260,8 +286,6 @@ end
 -- it: a batch of jobs moving alike (a claim, an enqueue, a completion call)
 -- costs a script no new string per job, where a full line cost one string
 -- and its bytes twice (made, then joined).
-local events = {}
-local line_before = {}
 local function emit(id, kind, status, attempt, progress, message_hex, error_kind, at)
   progress, error_kind, message_hex = progress or '', error_kind or '', message_hex or ''
   -- Comparing interned strings compares pointers: no string is made here.

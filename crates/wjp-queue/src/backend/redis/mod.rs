@@ -119,52 +119,75 @@ const BLOCK: Duration = Duration::from_secs(2);
 
 const COMMON: &str = include_str!("common.lua");
 
+/// One operation of the wjp function library: its name on the server.
+struct Function(String);
+
+/// The wjp function library (see `common.lua`): one function per operation.
 struct Scripts {
-    insert: Script,
-    apply: Script,
-    finish: Script,
-    claim: Script,
-    peek: Script,
-    renew: Script,
-    progress: Script,
-    cancel: Script,
-    forget: Script,
-    sweep: Script,
-    purge: Script,
-    list: Script,
-    read: Script,
-    /// The code of every script, to load them all in one pipeline.
-    code: Vec<String>,
+    insert: Function,
+    apply: Function,
+    finish: Function,
+    claim: Function,
+    peek: Function,
+    renew: Function,
+    progress: Function,
+    cancel: Function,
+    forget: Function,
+    sweep: Function,
+    purge: Function,
+    list: Function,
+    read: Function,
+    /// The library's code, for `FUNCTION LOAD`.
+    library: String,
 }
 
 impl Scripts {
     fn new() -> Self {
-        let code = std::cell::RefCell::new(Vec::new());
-        let s = |body: &str| {
-            let text = format!("{COMMON}\n{body}");
-            let script = Script::new(&text);
-            code.borrow_mut().push(text);
-            script
+        const BODIES: [(&str, &str); 13] = [
+            ("insert", include_str!("insert.lua")),
+            ("apply", include_str!("apply.lua")),
+            ("finish", include_str!("finish.lua")),
+            ("claim", include_str!("claim.lua")),
+            ("peek", include_str!("peek.lua")),
+            ("renew", include_str!("renew.lua")),
+            ("progress", include_str!("progress.lua")),
+            ("cancel", include_str!("cancel.lua")),
+            ("forget", include_str!("forget.lua")),
+            ("sweep", include_str!("sweep.lua")),
+            ("purge", include_str!("purge.lua")),
+            ("list", include_str!("list.lua")),
+            ("read", include_str!("read.lua")),
+        ];
+        let code = |prefix: &str| {
+            let mut code = String::from(COMMON);
+            for (op, body) in BODIES {
+                code.push_str(&format!(
+                    "\nredis.register_function('{prefix}{op}', function(keys, args)\n\
+                     begin(keys, args)\n{body}\nend)\n"
+                ));
+            }
+            code
         };
-        let scripts = Scripts {
-            insert: s(include_str!("insert.lua")),
-            apply: s(include_str!("apply.lua")),
-            finish: s(include_str!("finish.lua")),
-            claim: s(include_str!("claim.lua")),
-            peek: s(include_str!("peek.lua")),
-            renew: s(include_str!("renew.lua")),
-            progress: s(include_str!("progress.lua")),
-            cancel: s(include_str!("cancel.lua")),
-            forget: s(include_str!("forget.lua")),
-            sweep: s(include_str!("sweep.lua")),
-            purge: s(include_str!("purge.lua")),
-            list: s(include_str!("list.lua")),
-            read: s(include_str!("read.lua")),
-            code: Vec::new(),
-        };
+        // Named after its code: processes of different versions sharing a
+        // server (a rolling upgrade) each call their own functions.
+        let name = format!("wjp_{}", &Script::new(&code("")).get_hash()[..16]);
+        let prefix = format!("{name}_");
+        let function = |op: &str| Function(format!("{prefix}{op}"));
         Scripts {
-            code: code.into_inner(),
-            ..scripts
+            insert: function("insert"),
+            apply: function("apply"),
+            finish: function("finish"),
+            claim: function("claim"),
+            peek: function("peek"),
+            renew: function("renew"),
+            progress: function("progress"),
+            cancel: function("cancel"),
+            forget: function("forget"),
+            sweep: function("sweep"),
+            purge: function("purge"),
+            list: function("list"),
+            read: function("read"),
+            library: format!("#!lua name={name}\n{}", code(&prefix)),
         }
     }
 }
@@ -302,7 +325,7 @@ pub struct RedisBackend {
 }
 
 /// The oldest Redis release the scripts run on (major, minor).
-const OLDEST_SERVER: (u32, u32) = (6, 2);
+const OLDEST_SERVER: (u32, u32) = (7, 0);
 
 /// Whether a server reporting `version` (`redis_version`) runs the scripts.
 /// A version that does not parse is given the benefit of the doubt: forks
@@ -376,6 +399,20 @@ fn is_transient(e: &redis::RedisError) -> bool {
         )
 }
 
+/// Whether the server answered, to any command of a pipeline, that a
+/// function does not exist: it lost the library (see `RedisBackend::run`).
+fn is_missing_function(e: &redis::RedisError) -> bool {
+    // Errors inside a pipeline are reached only through `into_server_errors`.
+    e.clone().into_server_errors().is_some_and(|errors| {
+        errors.iter().any(|(_, error)| {
+            error.code() == "ERR"
+                && error
+                    .details()
+                    .is_some_and(|d| d.starts_with("Function not found"))
+        })
+    })
+}
+
 fn redis_err(e: redis::RedisError) -> QueueError {
     if is_transient(&e) {
         QueueError::Unavailable(format!("Redis: {e}"))
@@ -429,16 +466,16 @@ fn index_keys(queue: &str) -> [String; 11] {
     ]
 }
 
-/// Builds one `EVALSHA` of a queue script: the index keys, the given job
+/// Builds one `FCALL` of a queue function: the index keys, the given job
 /// keys, the common arguments, then the script's own.
 struct Call {
     cmd: Cmd,
 }
 
 impl Call {
-    fn new(script: &Script, queue: &str, job_ids: &[&str]) -> Call {
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(script.get_hash()).arg(11 + job_ids.len());
+    fn new(function: &Function, queue: &str, job_ids: &[&str]) -> Call {
+        let mut cmd = redis::cmd("FCALL");
+        cmd.arg(&function.0).arg(11 + job_ids.len());
         for key in index_keys(queue) {
             cmd.arg(key);
         }
@@ -750,7 +787,7 @@ impl RedisBackend {
             if !supported_server(version) {
                 return Err(QueueError::InvalidRequest(format!(
                     "Redis at {} is version {version}; wjp needs Redis {}.{} or later \
-                     (its scripts use SET ... PXAT and ZRANGE ... BYLEX)",
+                     (it runs as a function library, FUNCTION LOAD)",
                     redact_url(url),
                     OLDEST_SERVER.0,
                     OLDEST_SERVER.1,
@@ -820,21 +857,25 @@ impl RedisBackend {
         self.shared.conn.clone()
     }
 
+    /// Loads the function library (again, if the server has it: harmless).
     async fn load_scripts(&self) -> Result<()> {
-        let mut pipe = redis::pipe();
-        for code in &self.shared.scripts.code {
-            pipe.cmd("SCRIPT").arg("LOAD").arg(code);
-        }
-        self.run(&pipe).await?;
-        Ok(())
+        self.load_library().await.map_err(redis_err)
+    }
+
+    async fn load_library(&self) -> redis::RedisResult<()> {
+        redis::cmd("FUNCTION")
+            .arg("LOAD")
+            .arg("REPLACE")
+            .arg(&self.shared.scripts.library)
+            .query_async::<()>(&mut self.conn())
+            .await
     }
 
     /// Runs a pipeline (one round trip). When the connection just broke (a
     /// restart: the connection manager reconnects by itself) or the server
     /// is still loading its data, tries again a few times over about a
-    /// second. When the server lost the scripts (a restart, `SCRIPT
-    /// FLUSH`), loads them and runs it again: inside a pipeline, `EVALSHA`
-    /// has no fallback of its own.
+    /// second. When the server lost the function library (a restart without
+    /// persistence, `FUNCTION FLUSH`), loads it and runs the pipeline again.
     async fn run(&self, pipe: &Pipeline) -> Result<Vec<Value>> {
         let mut tries = 0u64;
         loop {
@@ -846,15 +887,9 @@ impl RedisBackend {
             if tries > 3 {
                 return Err(redis_err(err));
             }
-            if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) {
-                tracing::info!("Redis lost the wjp scripts (restarted?); loading them again");
-                let mut load = redis::pipe();
-                for code in &self.shared.scripts.code {
-                    load.cmd("SCRIPT").arg("LOAD").arg(code).ignore();
-                }
-                if let Err(e) = load.query_async::<()>(&mut self.conn()).await {
-                    return Err(redis_err(e));
-                }
+            if is_missing_function(&err) {
+                tracing::info!("Redis lost the wjp functions (restarted?); loading them again");
+                self.load_library().await.map_err(redis_err)?;
             } else if is_transient(&err) && !err.is_connection_refusal() {
                 // A refusal means the server is down, not restarting under
                 // us: say so at once rather than after the retries.
@@ -1080,7 +1115,7 @@ impl RedisBackend {
     /// queue. Returns each queue's reply.
     async fn on_every_queue(
         &self,
-        script: &Script,
+        script: &Function,
         ids: &[&str],
         args: impl Fn(&mut Call),
     ) -> Result<Vec<Value>> {
@@ -2294,13 +2329,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn servers_older_than_6_2_are_refused() {
-        for old in ["6.0.16", "5.0.7", "2.8.24"] {
+    fn servers_older_than_7_0_are_refused() {
+        for old in ["6.2.14", "6.0.16", "5.0.7", "2.8.24"] {
             assert!(!supported_server(old), "{old}");
         }
-        for fine in [
-            "6.2.0", "6.2.14", "7.0.15", "7.4.1", "10.0.0", "unknown", "7",
-        ] {
+        for fine in ["7.0.0", "7.0.15", "7.4.1", "10.0.0", "unknown", "7"] {
             assert!(supported_server(fine), "{fine}");
         }
     }
