@@ -413,6 +413,11 @@ fn is_missing_function(e: &redis::RedisError) -> bool {
     })
 }
 
+/// Whether `FUNCTION LOAD` was refused because the library is there.
+fn is_library_present(e: &redis::RedisError) -> bool {
+    e.code() == Some("ERR") && e.detail().is_some_and(|d| d.ends_with("already exists"))
+}
+
 fn redis_err(e: redis::RedisError) -> QueueError {
     if is_transient(&e) {
         QueueError::Unavailable(format!("Redis: {e}"))
@@ -794,7 +799,7 @@ impl RedisBackend {
                 )));
             }
         }
-        backend.load_scripts().await?;
+        backend.load_library().await?;
         // Set once, here, before anyone else holds the backend.
         let _ = backend.shared.details.set(details);
         Ok(backend)
@@ -857,18 +862,19 @@ impl RedisBackend {
         self.shared.conn.clone()
     }
 
-    /// Loads the function library (again, if the server has it: harmless).
-    async fn load_scripts(&self) -> Result<()> {
-        self.load_library().await.map_err(redis_err)
-    }
-
-    async fn load_library(&self) -> redis::RedisResult<()> {
-        redis::cmd("FUNCTION")
+    /// Loads the function library unless the server has it. Its name
+    /// is made from its code, so a library of that name is this code: no
+    /// `REPLACE`, which would compile it again on every connect.
+    async fn load_library(&self) -> Result<()> {
+        let loaded = redis::cmd("FUNCTION")
             .arg("LOAD")
-            .arg("REPLACE")
             .arg(&self.shared.scripts.library)
             .query_async::<()>(&mut self.conn())
-            .await
+            .await;
+        match loaded {
+            Err(e) if !is_library_present(&e) => Err(redis_err(e)),
+            _ => Ok(()),
+        }
     }
 
     /// Runs a pipeline (one round trip). When the connection just broke (a
@@ -889,7 +895,7 @@ impl RedisBackend {
             }
             if is_missing_function(&err) {
                 tracing::info!("Redis lost the wjp functions (restarted?); loading them again");
-                self.load_library().await.map_err(redis_err)?;
+                self.load_library().await?;
             } else if is_transient(&err) && !err.is_connection_refusal() {
                 // A refusal means the server is down, not restarting under
                 // us: say so at once rather than after the retries.
