@@ -278,6 +278,45 @@ async fn functions_flushed_from_the_server_are_loaded_again() {
     assert!(queue.job(&missing).await.unwrap().is_none());
 }
 
+/// A server past `maxmemory` refuses writes; the API must still show jobs
+/// (an operator looks at them to see what is wrong), and say why a write
+/// was refused.
+#[tokio::test]
+async fn a_server_out_of_memory_refuses_writes_and_still_answers_reads() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let id = queue
+        .enqueue(request("noop", json!({})))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let mut conn = store.server.connection(0);
+    let set_maxmemory = |conn: &mut redis::Connection, bytes: &str| {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxmemory")
+            .arg(bytes)
+            .query(conn)
+            .unwrap();
+    };
+    set_maxmemory(&mut conn, "1");
+    let refused = queue.enqueue(request("noop", json!({}))).await.unwrap_err();
+    assert!(refused.to_string().contains("OOM"), "{refused}");
+    let job = queue.job(&id).await.unwrap().unwrap();
+    assert_eq!(job.status(), Status::Queued);
+    let page = queue
+        .list(wjp_queue::backend::JobQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.jobs.len(), 1, "{page:?}");
+    set_maxmemory(&mut conn, "0");
+    queue.enqueue(request("noop", json!({}))).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_job_id_is_one_job_across_queues() {
     let store = RedisStore::new().await;

@@ -158,12 +158,22 @@ impl Scripts {
             ("list", include_str!("list.lua")),
             ("read", include_str!("read.lua")),
         ];
+        const READS: [&str; 3] = ["peek", "list", "read"];
         let code = |prefix: &str| {
             let mut code = String::from(COMMON);
             for (op, body) in BODIES {
+                // Reads are flagged so that a server out of memory (or a
+                // replica) still answers them: a function without flags
+                // is refused there before it runs.
+                let flags = if READS.contains(&op) {
+                    "{'no-writes'}"
+                } else {
+                    "{}"
+                };
                 code.push_str(&format!(
-                    "\nredis.register_function('{prefix}{op}', function(keys, args)\n\
-                     begin(keys, args)\n{body}\nend)\n"
+                    "\nredis.register_function{{function_name = '{prefix}{op}', \
+                     flags = {flags}, callback = function(keys, args)\n\
+                     begin(keys, args)\n{body}\nend}}\n"
                 ));
             }
             code
