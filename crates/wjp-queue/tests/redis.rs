@@ -17,7 +17,8 @@ use wjp_queue::{state, JobId, QueueName, Status, Timestamp};
 
 use self::redis_server::RedisServer;
 use crate::conformance::{
-    builtin_handlers, claim, fast_config, queue_on, request, start_worker, wait_for_job, Store,
+    builtin_handlers, claim, enqueue_id, fast_config, queue_on, request, start_worker,
+    wait_for_job, Store,
 };
 
 pub struct RedisStore {
@@ -256,20 +257,15 @@ async fn functions_flushed_from_the_server_are_loaded_again() {
     let store = RedisStore::new().await;
     let queue = queue_on(&store).await;
     let mut conn = store.server.connection(0);
-    let _: () = redis::cmd("FUNCTION")
-        .arg("FLUSH")
-        .query(&mut conn)
-        .unwrap();
-    let id = queue
-        .enqueue(request("noop", json!({})))
-        .await
-        .unwrap()
-        .job
-        .id;
-    let _: () = redis::cmd("FUNCTION")
-        .arg("FLUSH")
-        .query(&mut conn)
-        .unwrap();
+    let mut flush = || {
+        let _: () = redis::cmd("FUNCTION")
+            .arg("FLUSH")
+            .query(&mut conn)
+            .unwrap();
+    };
+    flush();
+    let id = enqueue_id(&queue, request("noop", json!({}))).await;
+    flush();
     assert_eq!(
         queue.cancel(&id).await.unwrap(),
         wjp_queue::CancelOutcome::Cancelled
@@ -285,12 +281,7 @@ async fn functions_flushed_from_the_server_are_loaded_again() {
 async fn a_server_out_of_memory_refuses_writes_and_still_answers_reads() {
     let store = RedisStore::new().await;
     let queue = queue_on(&store).await;
-    let id = queue
-        .enqueue(request("noop", json!({})))
-        .await
-        .unwrap()
-        .job
-        .id;
+    let id = enqueue_id(&queue, request("noop", json!({}))).await;
     let mut conn = store.server.connection(0);
     let set_maxmemory = |conn: &mut redis::Connection, bytes: &str| {
         let _: () = redis::cmd("CONFIG")

@@ -128,6 +128,12 @@ pub async fn enqueue_id(queue: &Queue, request: JobRequest) -> JobId {
     queue.enqueue(request).await.unwrap().job.id
 }
 
+/// Enqueues a batch and returns the ids, in order.
+pub async fn enqueue_ids(queue: &Queue, requests: Vec<JobRequest>) -> Vec<JobId> {
+    let enqueued = queue.enqueue_batch(requests).await.unwrap();
+    enqueued.into_iter().map(|e| e.job.id).collect()
+}
+
 /// Polls the job until it has `status` (at most 20 s).
 pub async fn wait_for_status(queue: &Queue, id: &JobId, status: Status) -> Job {
     wait_for_job(queue, id, Duration::from_secs(20), |j| j.status() == status).await
@@ -890,13 +896,7 @@ pub async fn two_workers_racing_complete_every_job_exactly_once(store: &dyn Stor
     };
     let producer = queue_on(store).await;
     let requests: Vec<_> = (0..JOBS).map(|i| request("record", json!(i))).collect();
-    let ids: Vec<JobId> = producer
-        .enqueue_batch(requests)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.job.id)
-        .collect();
+    let ids = enqueue_ids(&producer, requests).await;
     // Two handles on the store, as two processes would have.
     let a = queue_on(store).await;
     let b = queue_on(store).await;
@@ -930,13 +930,7 @@ pub async fn jobs_survive_a_restart_of_everything(store: &dyn Store) {
     let ids: Vec<JobId> = {
         let queue = queue_on(store).await;
         let requests: Vec<_> = (0..100).map(|i| request("noop", json!(i))).collect();
-        queue
-            .enqueue_batch(requests)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.job.id)
-            .collect()
+        enqueue_ids(&queue, requests).await
     };
     // Everything from before is dropped; a new handle finds the jobs.
     let queue = queue_on(store).await;
@@ -1009,13 +1003,7 @@ pub async fn a_worker_of_long_jobs_claims_only_what_it_can_start(store: &dyn Sto
     let requests = (0..4)
         .map(|_| request("sleep", json!({"seconds": 0.1})))
         .collect();
-    let ids: Vec<JobId> = queue
-        .enqueue_batch(requests)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.job.id)
-        .collect();
+    let ids = enqueue_ids(&queue, requests).await;
     let mut config = fast_config("w-long", &["default"]);
     config.concurrency = 1;
     config.burst = true;

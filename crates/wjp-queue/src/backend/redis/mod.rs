@@ -122,84 +122,61 @@ const COMMON: &str = include_str!("common.lua");
 /// One operation of the wjp function library: its name on the server.
 struct Function(String);
 
-/// The wjp function library (see `common.lua`): one function per operation.
-struct Scripts {
-    insert: Function,
-    apply: Function,
-    finish: Function,
-    claim: Function,
-    peek: Function,
-    renew: Function,
-    progress: Function,
-    cancel: Function,
-    forget: Function,
-    sweep: Function,
-    purge: Function,
-    list: Function,
-    read: Function,
-    /// The library's code, for `FUNCTION LOAD`.
-    library: String,
+/// Declares `Scripts`, the wjp function library (see `common.lua`): one
+/// function per operation, its body in `<operation>.lua`.
+macro_rules! function_library {
+    ($($op:ident),* $(,)?) => {
+        struct Scripts {
+            $($op: Function,)*
+            /// The library's code, for `FUNCTION LOAD`.
+            library: String,
+        }
+
+        impl Scripts {
+            fn new() -> Self {
+                let bodies = [$((stringify!($op), include_str!(concat!(stringify!($op), ".lua")))),*];
+                let (name, library) = library_code(&bodies);
+                Scripts {
+                    $($op: Function(format!("{name}_{}", stringify!($op))),)*
+                    library,
+                }
+            }
+        }
+    };
 }
 
-impl Scripts {
-    fn new() -> Self {
-        const BODIES: [(&str, &str); 13] = [
-            ("insert", include_str!("insert.lua")),
-            ("apply", include_str!("apply.lua")),
-            ("finish", include_str!("finish.lua")),
-            ("claim", include_str!("claim.lua")),
-            ("peek", include_str!("peek.lua")),
-            ("renew", include_str!("renew.lua")),
-            ("progress", include_str!("progress.lua")),
-            ("cancel", include_str!("cancel.lua")),
-            ("forget", include_str!("forget.lua")),
-            ("sweep", include_str!("sweep.lua")),
-            ("purge", include_str!("purge.lua")),
-            ("list", include_str!("list.lua")),
-            ("read", include_str!("read.lua")),
-        ];
-        const READS: [&str; 3] = ["peek", "list", "read"];
-        let code = |prefix: &str| {
-            let mut code = String::from(COMMON);
-            for (op, body) in BODIES {
-                // Reads are flagged so that a server out of memory (or a
-                // replica) still answers them: a function without flags
-                // is refused there before it runs.
-                let flags = if READS.contains(&op) {
-                    "{'no-writes'}"
-                } else {
-                    "{}"
-                };
-                code.push_str(&format!(
-                    "\nredis.register_function{{function_name = '{prefix}{op}', \
-                     flags = {flags}, callback = function(keys, args)\n\
-                     begin(keys, args)\n{body}\nend}}\n"
-                ));
-            }
-            code
-        };
-        // Named after its code: processes of different versions sharing a
-        // server (a rolling upgrade) each call their own functions.
-        let name = format!("wjp_{}", &Script::new(&code("")).get_hash()[..16]);
-        let prefix = format!("{name}_");
-        let function = |op: &str| Function(format!("{prefix}{op}"));
-        Scripts {
-            insert: function("insert"),
-            apply: function("apply"),
-            finish: function("finish"),
-            claim: function("claim"),
-            peek: function("peek"),
-            renew: function("renew"),
-            progress: function("progress"),
-            cancel: function("cancel"),
-            forget: function("forget"),
-            sweep: function("sweep"),
-            purge: function("purge"),
-            list: function("list"),
-            read: function("read"),
-            library: format!("#!lua name={name}\n{}", code(&prefix)),
+function_library!(
+    insert, apply, finish, claim, peek, renew, progress, cancel, forget, sweep, purge, list, read,
+);
+
+/// Operations that only read: flagged so that a server out of memory (or
+/// a replica) still runs them; a function without flags is refused there
+/// before it runs.
+const READS: [&str; 3] = ["peek", "list", "read"];
+
+/// The library's name and code, from each operation's name and body. The
+/// name is made from the code: processes of different versions sharing a
+/// server (a rolling upgrade) each call their own functions.
+fn library_code(bodies: &[(&str, &str)]) -> (String, String) {
+    let code = |prefix: &str| {
+        let mut code = String::from(COMMON);
+        for (op, body) in bodies {
+            let flags = if READS.contains(op) {
+                "{'no-writes'}"
+            } else {
+                "{}"
+            };
+            code.push_str(&format!(
+                "\nredis.register_function{{function_name = '{prefix}{op}', \
+                 flags = {flags}, callback = function(keys, args)\n\
+                 begin(keys, args)\n{body}\nend}}\n"
+            ));
         }
-    }
+        code
+    };
+    let name = format!("wjp_{}", &Script::new(&code("")).get_hash()[..16]);
+    let library = format!("#!lua name={name}\n{}", code(&format!("{name}_")));
+    (name, library)
 }
 
 /// What the waiting task has seen change: a counter per queue for jobs
