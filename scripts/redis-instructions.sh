@@ -24,7 +24,7 @@ instructions() {
   callgrind_control -d "$server" >/dev/null 2>&1
   awk '/^(summary|totals):/ {n = $2} END {print n}' "$(ls -t "$work"/cg.* | head -1)"
 }
-# Scripts are loaded on first use: one warm-up job keeps that out of the counts.
+# The function library is loaded on first connect: one warm-up job keeps that out of the counts.
 echo '{"kind":"noop"}' | "$bin" submit --batch /dev/stdin >/dev/null
 "$bin" worker --queues default --burst --name warm-up >/dev/null 2>&1
 callgrind_control -z "$server" >/dev/null 2>&1

@@ -53,8 +53,9 @@
 //! pipeline.
 //!
 //! # Atomicity
-//! Every change is one Lua script (the `.lua` files beside this one, each
-//! prefixed with `common.lua`): check the guard, write the job, move the id
+//! Every change is one call of a Lua function (the `.lua` files beside this
+//! one, loaded with `common.lua` as one function library, see `Scripts`):
+//! check the guard, write the job, move the id
 //! between indexes, append the events. Batches (insert, claim, apply) are
 //! one script call per queue and up to 500 jobs, sent in one pipeline;
 //! inside a call, index changes go out as one `ZADD`/`ZREM` per index and
@@ -745,7 +746,7 @@ fn connection_config() -> ConnectionManagerConfig {
 
 impl RedisBackend {
     /// Connects to a `redis://` or `rediss://` (TLS) URL, checks the server
-    /// answers, loads the scripts, and warns when the server may evict keys.
+    /// answers, loads the function library, and warns when the server may evict keys.
     /// TLS trusts the system's certificate authorities.
     pub async fn connect(url: &str) -> Result<Self> {
         Self::connect_with(Self::client(url, None)?, url).await
