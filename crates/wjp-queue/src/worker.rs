@@ -297,8 +297,24 @@ type ProgressSlot = Arc<Mutex<Option<(f64, Option<String>)>>>;
 
 type RunningMap = Arc<Mutex<HashMap<JobId, RunningJob>>>;
 
-/// A claim sent to the backend and not yet answered.
-type ClaimCall = tokio::task::JoinHandle<Result<Vec<Job>>>;
+/// A claim sent to the backend and not yet answered. A future of the
+/// claimer's own task, not a task of its own: the Redis backend notes which
+/// task claimed, so that the same task's next wait for jobs returns at once
+/// when jobs came after that claim went out. A claim in another task left
+/// that wait blind to them: a job enqueued then waited out the idle wait.
+type ClaimCall = std::pin::Pin<Box<dyn Future<Output = Result<Vec<Job>>> + Send>>;
+
+/// Starts a claim: polls it once, so that it is handed to the backend's
+/// connection now, in this task.
+fn start_claim(queue: Queue, request: ClaimRequest) -> ClaimCall {
+    let mut call: ClaimCall = Box::pin(async move { queue.backend().claim(&request).await });
+    // The claimer polls it again, with its own waker, when it next waits.
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match call.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(answer) => Box::pin(std::future::ready(answer)),
+        std::task::Poll::Pending => call,
+    }
+}
 
 /// How long this worker's jobs have lately taken, to decide whether it may
 /// claim jobs before it has slots for them.
@@ -483,10 +499,7 @@ impl Worker {
                         lease: config.lease,
                         now: Timestamp::now(),
                     };
-                    let queue = queue.clone();
-                    claiming = Some(tokio::spawn(async move {
-                        queue.backend().claim(&request).await
-                    }));
+                    claiming = Some(start_claim(queue.clone(), request));
                     // Let the claim reach the server before the jobs below
                     // run: on a one-thread runtime tasks run in the order
                     // they were woken, and a connection woken after a batch
@@ -534,7 +547,7 @@ impl Worker {
                     }
                 }, if claiming.is_some() => {
                     claiming = None;
-                    match claimed.unwrap_or_else(|e| Err(QueueError::Storage(format!("the claim task ended: {e}")))) {
+                    match claimed {
                         Ok(jobs) => {
                             queues_empty = jobs.is_empty();
                             claimed_ahead.extend(jobs.into_iter().filter_map(prepare));
@@ -564,7 +577,7 @@ impl Worker {
         // Jobs claimed but not started go back to the queue (a claim still
         // in flight is awaited: its jobs are leased to this worker).
         if let Some(call) = claiming.take() {
-            if let Ok(Ok(jobs)) = call.await {
+            if let Ok(jobs) = call.await {
                 claimed_ahead.extend(jobs.into_iter().filter_map(prepare));
             }
         }

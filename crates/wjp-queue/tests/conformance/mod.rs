@@ -192,6 +192,7 @@ macro_rules! conformance_suite {
             shutdown_hands_running_jobs_back,
             a_worker_of_short_jobs_hands_back_the_jobs_it_claimed_ahead,
             a_worker_of_long_jobs_claims_only_what_it_can_start,
+            jobs_enqueued_one_after_another_never_wait_out_the_idle_wait,
             panics_and_missing_handlers_fail_the_job_and_the_worker_carries_on,
             progress_is_recorded_and_published,
             retrying_a_failed_job_runs_it_again,
@@ -1024,6 +1025,37 @@ pub async fn a_worker_of_long_jobs_claims_only_what_it_can_start(store: &dyn Sto
             pair[0].state.completed_at
         );
     }
+}
+
+/// A job enqueued while a worker's claim finds the queue empty must not
+/// wait out the worker's idle wait. Jobs come one at a time, each as soon as
+/// the one before is seen completed, so some arrive just as the worker,
+/// having found nothing, goes to wait. (The minute is a bound on a hang;
+/// the idle wait is ten.)
+pub async fn jobs_enqueued_one_after_another_never_wait_out_the_idle_wait(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let mut config = fast_config("w-one-by-one", &["default"]);
+    config.idle_wait = Duration::from_secs(600);
+    let worker = start_worker(&queue, builtin_handlers(), config);
+    let mut cursor = queue.last_event_id().await.unwrap();
+    for i in 0..1500 {
+        let id = enqueue_id(&queue, request("noop", json!(i))).await;
+        loop {
+            let events = queue
+                .next_events(cursor.as_deref(), 1000, Duration::from_secs(60))
+                .await
+                .unwrap();
+            assert!(!events.is_empty(), "job {i} was not done within a minute");
+            cursor = events.last().map(|e| e.id.clone());
+            if events
+                .iter()
+                .any(|e| e.job_id == id && e.status == Status::Completed)
+            {
+                break;
+            }
+        }
+    }
+    worker.stop().await;
 }
 
 pub async fn panics_and_missing_handlers_fail_the_job_and_the_worker_carries_on(store: &dyn Store) {
