@@ -297,24 +297,8 @@ type ProgressSlot = Arc<Mutex<Option<(f64, Option<String>)>>>;
 
 type RunningMap = Arc<Mutex<HashMap<JobId, RunningJob>>>;
 
-/// A claim sent to the backend and not yet answered. A future of the
-/// claimer's own task, not a task of its own: the Redis backend notes which
-/// task claimed, so that the same task's next wait for jobs returns at once
-/// when jobs came after that claim went out. A claim in another task left
-/// that wait blind to them: a job enqueued then waited out the idle wait.
-type ClaimCall = std::pin::Pin<Box<dyn Future<Output = Result<Vec<Job>>> + Send>>;
-
-/// Starts a claim: polls it once, so that it is handed to the backend's
-/// connection now, in this task.
-fn start_claim(queue: Queue, request: ClaimRequest) -> ClaimCall {
-    let mut call: ClaimCall = Box::pin(async move { queue.backend().claim(&request).await });
-    // The claimer polls it again, with its own waker, when it next waits.
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match call.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(answer) => Box::pin(std::future::ready(answer)),
-        std::task::Poll::Pending => call,
-    }
-}
+/// A claim sent to the backend and not yet answered.
+type ClaimCall = tokio::task::JoinHandle<Result<Vec<Job>>>;
 
 /// How long this worker's jobs have lately taken, to decide whether it may
 /// claim jobs before it has slots for them.
@@ -481,6 +465,13 @@ impl Worker {
         };
         // Jobs claimed and waiting for a slot (see `Pace`), the claim in
         // flight, and whether the last claim found the queues empty.
+        let claim_request = |max: usize| ClaimRequest {
+            queues: config.queues.clone(),
+            worker: config.name.clone(),
+            max,
+            lease: config.lease,
+            now: Timestamp::now(),
+        };
         let mut claimed_ahead: VecDeque<JobRun> = VecDeque::new();
         let mut claiming: Option<ClaimCall> = None;
         let mut queues_empty = false;
@@ -492,14 +483,11 @@ impl Worker {
                 let room = (permits.available_permits() + pace.claim_ahead(config.concurrency))
                     .saturating_sub(claimed_ahead.len());
                 if room > 0 {
-                    let request = ClaimRequest {
-                        queues: config.queues.clone(),
-                        worker: config.name.clone(),
-                        max: room,
-                        lease: config.lease,
-                        now: Timestamp::now(),
-                    };
-                    claiming = Some(start_claim(queue.clone(), request));
+                    let request = claim_request(room);
+                    let queue = queue.clone();
+                    claiming = Some(tokio::spawn(async move {
+                        queue.backend().claim(&request).await
+                    }));
                     // Let the claim reach the server before the jobs below
                     // run: on a one-thread runtime tasks run in the order
                     // they were woken, and a connection woken after a batch
@@ -528,6 +516,22 @@ impl Worker {
                         Err(e) => tracing::warn!(error = %e, "queue maintenance failed"),
                     }
                 }
+                // The empty claim ran in a task of its own, and the Redis
+                // backend tells a wait whether jobs came after the waiting
+                // task's own last claim: claim once more from this task, or
+                // a job enqueued meanwhile would wait out the idle wait.
+                let room = permits.available_permits();
+                if room > 0 {
+                    let request = claim_request(room);
+                    match queue.backend().claim(&request).await {
+                        Ok(jobs) if !jobs.is_empty() => {
+                            claimed_ahead.extend(jobs.into_iter().filter_map(prepare));
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "claiming failed"),
+                    }
+                }
                 tokio::select! {
                     r = queue.backend().wait_for_jobs(&config.queues, config.idle_wait) => {
                         if let Err(e) = r {
@@ -547,7 +551,7 @@ impl Worker {
                     }
                 }, if claiming.is_some() => {
                     claiming = None;
-                    match claimed {
+                    match claimed.unwrap_or_else(|e| Err(QueueError::Storage(format!("the claim task ended: {e}")))) {
                         Ok(jobs) => {
                             queues_empty = jobs.is_empty();
                             claimed_ahead.extend(jobs.into_iter().filter_map(prepare));
@@ -577,7 +581,7 @@ impl Worker {
         // Jobs claimed but not started go back to the queue (a claim still
         // in flight is awaited: its jobs are leased to this worker).
         if let Some(call) = claiming.take() {
-            if let Ok(jobs) = call.await {
+            if let Ok(Ok(jobs)) = call.await {
                 claimed_ahead.extend(jobs.into_iter().filter_map(prepare));
             }
         }
