@@ -465,16 +465,12 @@ impl Worker {
         };
         // Jobs claimed and waiting for a slot (see `Pace`), the claim in
         // flight, and whether the last claim found the queues empty.
-        let claim_request = |max: usize| ClaimRequest {
-            queues: config.queues.clone(),
-            worker: config.name.clone(),
-            max,
-            lease: config.lease,
-            now: Timestamp::now(),
-        };
         let mut claimed_ahead: VecDeque<JobRun> = VecDeque::new();
         let mut claiming: Option<ClaimCall> = None;
         let mut queues_empty = false;
+        // When the last claim started: the wait for jobs after a claim that
+        // found none returns at once for jobs that came since.
+        let mut last_claim_at = std::time::Instant::now();
         let exit = loop {
             if restart_needed.load(Ordering::SeqCst) {
                 break WorkerExit::RestartNeeded;
@@ -483,7 +479,14 @@ impl Worker {
                 let room = (permits.available_permits() + pace.claim_ahead(config.concurrency))
                     .saturating_sub(claimed_ahead.len());
                 if room > 0 {
-                    let request = claim_request(room);
+                    let request = ClaimRequest {
+                        queues: config.queues.clone(),
+                        worker: config.name.clone(),
+                        max: room,
+                        lease: config.lease,
+                        now: Timestamp::now(),
+                    };
+                    last_claim_at = std::time::Instant::now();
                     let queue = queue.clone();
                     claiming = Some(tokio::spawn(async move {
                         queue.backend().claim(&request).await
@@ -516,24 +519,8 @@ impl Worker {
                         Err(e) => tracing::warn!(error = %e, "queue maintenance failed"),
                     }
                 }
-                // The empty claim ran in a task of its own, and the Redis
-                // backend tells a wait whether jobs came after the waiting
-                // task's own last claim: claim once more from this task, or
-                // a job enqueued meanwhile would wait out the idle wait.
-                let room = permits.available_permits();
-                if room > 0 {
-                    let request = claim_request(room);
-                    match queue.backend().claim(&request).await {
-                        Ok(jobs) if !jobs.is_empty() => {
-                            claimed_ahead.extend(jobs.into_iter().filter_map(prepare));
-                            continue;
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "claiming failed"),
-                    }
-                }
                 tokio::select! {
-                    r = queue.backend().wait_for_jobs(&config.queues, config.idle_wait) => {
+                    r = queue.backend().wait_for_jobs(&config.queues, last_claim_at, config.idle_wait) => {
                         if let Err(e) = r {
                             tracing::warn!(error = %e, "waiting for jobs failed");
                             tokio::time::sleep(Duration::from_millis(200)).await;

@@ -7,7 +7,7 @@ mod redis_server;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde_json::json;
@@ -551,12 +551,16 @@ async fn a_waiting_worker_is_woken_by_its_own_queues_only() {
     // The first wait starts the watcher, whose first look at the streams
     // counts as news; the wait that matters comes after it.
     waiter
-        .wait_for_jobs(std::slice::from_ref(&gcode), Duration::from_millis(300))
+        .wait_for_jobs(
+            std::slice::from_ref(&gcode),
+            Instant::now(),
+            Duration::from_millis(300),
+        )
         .await
         .unwrap();
     let waiting = tokio::spawn(async move {
         waiter
-            .wait_for_jobs(&[gcode], Duration::from_secs(60))
+            .wait_for_jobs(&[gcode], Instant::now(), Duration::from_secs(60))
             .await
     });
     let mut conn = store.server.connection(0);

@@ -141,10 +141,11 @@ impl Backend for Switchable {
     async fn wait_for_jobs(
         &self,
         queues: &[QueueName],
+        claimed_at: std::time::Instant,
         max_wait: Duration,
     ) -> Result<(), QueueError> {
         self.check()?;
-        self.inner.wait_for_jobs(queues, max_wait).await
+        self.inner.wait_for_jobs(queues, claimed_at, max_wait).await
     }
     async fn wait_for_events(
         &self,

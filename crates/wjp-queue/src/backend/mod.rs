@@ -234,8 +234,17 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Waits until jobs may have become ready in these queues, or `max_wait`
     /// passes. Spurious wake-ups are allowed; missed ones are not (beyond
-    /// `max_wait`).
-    async fn wait_for_jobs(&self, queues: &[QueueName], max_wait: Duration) -> Result<()>;
+    /// `max_wait`). `claimed_at` is when the caller's last claim on these
+    /// queues started (or now, if there was none): jobs that came after it
+    /// may be ones that claim missed, so the wait returns at once. Taking
+    /// it from the caller, as `wait_for_events` takes a cursor, makes a
+    /// wake-up impossible to lose between the claim and this wait.
+    async fn wait_for_jobs(
+        &self,
+        queues: &[QueueName],
+        claimed_at: std::time::Instant,
+        max_wait: Duration,
+    ) -> Result<()>;
 
     /// Waits until events after the cursor `after` (any event when `None`)
     /// may exist, or `max_wait` passes. Taking the caller's cursor makes a

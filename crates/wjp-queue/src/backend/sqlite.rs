@@ -1174,7 +1174,13 @@ impl Backend for SqliteBackend {
         .await
     }
 
-    async fn wait_for_jobs(&self, queues: &[QueueName], max_wait: Duration) -> Result<()> {
+    async fn wait_for_jobs(
+        &self,
+        queues: &[QueueName],
+        // Not needed: the wait looks at the ready jobs themselves.
+        _claimed_at: std::time::Instant,
+        max_wait: Duration,
+    ) -> Result<()> {
         let queues: Vec<String> = queues.iter().map(|q| q.to_string()).collect();
         self.wait_until(max_wait, move |conn| {
             any_ready(conn, &queues, Timestamp::now())

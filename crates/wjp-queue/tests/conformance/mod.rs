@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
@@ -193,6 +193,7 @@ macro_rules! conformance_suite {
             a_worker_of_short_jobs_hands_back_the_jobs_it_claimed_ahead,
             a_worker_of_long_jobs_claims_only_what_it_can_start,
             jobs_enqueued_one_after_another_never_wait_out_the_idle_wait,
+            a_wait_after_an_empty_claim_sees_a_job_enqueued_since,
             panics_and_missing_handlers_fail_the_job_and_the_worker_carries_on,
             progress_is_recorded_and_published,
             retrying_a_failed_job_runs_it_again,
@@ -1025,6 +1026,37 @@ pub async fn a_worker_of_long_jobs_claims_only_what_it_can_start(store: &dyn Sto
             pair[0].state.completed_at
         );
     }
+}
+
+/// A wait for jobs that follows a claim which found none returns at once
+/// for a job enqueued after that claim started, wherever the claim ran
+/// (here in another task, as a worker's claims run). The first wait starts
+/// the backend's watch on the queue; the pause lets it see the job's
+/// wake-up before the wait looks, the case a wait could miss. (The minute
+/// is a bound on a hang; the wait asked for is ten.)
+pub async fn a_wait_after_an_empty_claim_sees_a_job_enqueued_since(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let queues = [q("default")];
+    let backend = queue.backend();
+    let short = Duration::from_millis(100);
+    backend
+        .wait_for_jobs(&queues, Instant::now(), short)
+        .await
+        .unwrap();
+    let claimed_at = Instant::now();
+    let claimer = queue.clone();
+    let found =
+        tokio::spawn(
+            async move { claim(&claimer, &["default"], 10, Duration::from_secs(30)).await },
+        );
+    assert!(found.await.unwrap().is_empty());
+    enqueue_id(&queue, request("noop", json!({}))).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let wait = backend.wait_for_jobs(&queues, claimed_at, Duration::from_secs(600));
+    tokio::time::timeout(Duration::from_secs(60), wait)
+        .await
+        .expect("the wait missed a job enqueued after the claim")
+        .unwrap();
 }
 
 /// A job enqueued while a worker's claim finds the queue empty must not

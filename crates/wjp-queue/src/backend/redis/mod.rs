@@ -189,49 +189,9 @@ struct Signals {
     events: (u64, Option<Instant>),
 }
 
-/// When each task last started a claim, so that its next wait for jobs can
-/// tell whether a wake-up came after the claim went out, which the claim
-/// may have missed: then the wait returns at once. (`wait_for_jobs` gets no
-/// cursor to compare with, unlike `wait_for_events`.)
-#[derive(Default)]
-struct Reads(Mutex<HashMap<Reader, Instant>>);
-
-/// Who reads: a task, or a thread blocking on a future outside any task
-/// (`block_on`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Reader {
-    Task(tokio::task::Id),
-    Thread(std::thread::ThreadId),
-}
-
-fn reader() -> Reader {
-    match tokio::task::try_id() {
-        Some(task) => Reader::Task(task),
-        None => Reader::Thread(std::thread::current().id()),
-    }
-}
-
-impl Reads {
-    fn started(&self) {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        // Readers that never wait leave entries: keep it bounded.
-        if map.len() > 10_000 {
-            map.clear();
-        }
-        map.insert(reader(), Instant::now());
-    }
-
-    /// When this reader's last read started (and forget it).
-    fn take(&self) -> Option<Instant> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&reader())
-    }
-}
-
-fn after(signal: Option<Instant>, read: Option<Instant>) -> bool {
-    matches!((signal, read), (Some(s), Some(r)) if s >= r)
+/// Whether a signal (its time, if any) came at or after `since`.
+fn after(signal: Option<Instant>, since: Instant) -> bool {
+    signal.is_some_and(|s| s >= since)
 }
 
 /// The streams this process's watcher blocks on: the wake streams of the
@@ -293,7 +253,6 @@ struct Shared {
     queues: Mutex<KnownQueues>,
     signals: Mutex<Option<watch::Receiver<Signals>>>,
     interest: Arc<Interest>,
-    claims: Reads,
     /// Per job this process claimed and has not ended: its lease token and
     /// enqueue sequence, so that `finish.lua` can be sent the job's whole
     /// ended record and need not read the stored one. Only a hint: a job
@@ -840,7 +799,6 @@ impl RedisBackend {
                 }),
                 signals: Mutex::new(None),
                 interest: Arc::default(),
-                claims: Reads::default(),
                 sequences: Mutex::new(HashMap::new()),
             }),
         }
@@ -1718,7 +1676,6 @@ impl Backend for RedisBackend {
         if request.max == 0 || request.queues.is_empty() {
             return Ok(Vec::new());
         }
-        self.shared.claims.started();
         self.note_queues(request.queues.iter().map(QueueName::as_str));
         let allotment: Vec<(String, usize)> = if request.queues.len() == 1 {
             vec![(request.queues[0].to_string(), request.max)]
@@ -2136,17 +2093,21 @@ impl Backend for RedisBackend {
         Ok((!positions.is_empty()).then(|| format_cursor(&positions)))
     }
 
-    async fn wait_for_jobs(&self, queues: &[QueueName], max_wait: Duration) -> Result<()> {
+    async fn wait_for_jobs(
+        &self,
+        queues: &[QueueName],
+        claimed_at: Instant,
+        max_wait: Duration,
+    ) -> Result<()> {
         let names: Vec<String> = queues.iter().map(|q| q.to_string()).collect();
         self.shared.interest.want_wake(&names);
-        let claimed = self.shared.claims.take();
         let mut rx = self.signals();
         let before = rx.borrow_and_update().clone();
-        // A wake-up after this caller's claim went out may be one the
-        // claim missed (see `Reads`): look again at once.
+        // A wake-up after the caller's claim went out may be one the claim
+        // missed: look again at once.
         if names
             .iter()
-            .any(|q| after(before.wake.get(q).map(|w| w.1), claimed))
+            .any(|q| after(before.wake.get(q).map(|w| w.1), claimed_at))
         {
             return Ok(());
         }
