@@ -37,10 +37,11 @@ local function begin(keys, args)
     find, sub, type_of, redis_call, redis_pcall = string.find, string.sub, type, redis.call, redis.pcall
     HEADER = '^' .. string.rep('([^|]*)|', STORED - 1) .. '([^|]*)$'
     LEASE = '^' .. string.rep('([^|]*)|', LEASE_FIELDS - 1) .. '([^|]*)$'
+    K_ENDED = {}
   end
   KEYS, ARGV = keys, args
   K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP = keys[1], keys[2], keys[3], keys[4], keys[5]
-  K_ENDED = { completed = keys[6], failed = keys[7], cancelled = keys[8] }
+  K_ENDED.completed, K_ENDED.failed, K_ENDED.cancelled = keys[6], keys[7], keys[8]
   K_EVENTS, K_WAKE, K_SEQ = keys[9], keys[10], keys[11]
   PREFIX, MAXLEN = args[1], args[2]
   adds, removals, lease_sets, lease_dels = {}, {}, {}, {}

@@ -54,7 +54,7 @@
 //!
 //! # Atomicity
 //! Every change is one call of a Lua function (the `.lua` files beside this
-//! one, loaded with `common.lua` as one function library, see `Scripts`):
+//! one, loaded with `common.lua` as one function library, see `Functions`):
 //! check the guard, write the job, move the id
 //! between indexes, append the events. Batches (insert, claim, apply) are
 //! one script call per queue and up to 500 jobs, sent in one pipeline;
@@ -123,21 +123,21 @@ const COMMON: &str = include_str!("common.lua");
 /// One operation of the wjp function library: its name on the server.
 struct Function(String);
 
-/// Declares `Scripts`, the wjp function library (see `common.lua`): one
+/// Declares `Functions`, the wjp function library (see `common.lua`): one
 /// function per operation, its body in `<operation>.lua`.
 macro_rules! function_library {
     ($($op:ident),* $(,)?) => {
-        struct Scripts {
+        struct Functions {
             $($op: Function,)*
             /// The library's code, for `FUNCTION LOAD`.
             library: String,
         }
 
-        impl Scripts {
+        impl Functions {
             fn new() -> Self {
                 let bodies = [$((stringify!($op), include_str!(concat!(stringify!($op), ".lua")))),*];
                 let (name, library) = library_code(&bodies);
-                Scripts {
+                Functions {
                     $($op: Function(format!("{name}_{}", stringify!($op))),)*
                     library,
                 }
@@ -249,7 +249,7 @@ struct Shared {
     /// The server's version and settings, read when the connection was made
     /// (empty for a backend that connected later by itself).
     details: std::sync::OnceLock<serde_json::Map<String, serde_json::Value>>,
-    scripts: Scripts,
+    functions: Functions,
     queues: Mutex<KnownQueues>,
     signals: Mutex<Option<watch::Receiver<Signals>>>,
     interest: Arc<Interest>,
@@ -271,12 +271,12 @@ pub struct RedisBackend {
     shared: Arc<Shared>,
 }
 
-/// The oldest Redis release the scripts run on (major, minor).
+/// The oldest Redis release wjp's functions run on (major, minor).
 const OLDEST_SERVER: (u32, u32) = (7, 0);
 
-/// Whether a server reporting `version` (`redis_version`) runs the scripts.
+/// Whether a server reporting `version` (`redis_version`) runs wjp's functions.
 /// A version that does not parse is given the benefit of the doubt: forks
-/// and builds report odd strings, and the scripts will say what fails.
+/// and builds report odd strings, and the functions will say what fails.
 fn supported_server(version: &str) -> bool {
     let mut parts = version.split('.').map(|p| p.parse::<u32>());
     match (parts.next(), parts.next()) {
@@ -346,23 +346,25 @@ fn is_transient(e: &redis::RedisError) -> bool {
         )
 }
 
-/// Whether the server answered, to any command of a pipeline, that a
-/// function does not exist: it lost the library (see `RedisBackend::run`).
-fn is_missing_function(e: &redis::RedisError) -> bool {
-    // Errors inside a pipeline are reached only through `into_server_errors`.
+/// Whether the server answered, to the command or to any command of a
+/// pipeline, with an `ERR` whose text passes `says`. Errors inside a
+/// pipeline are reached only through `into_server_errors`.
+fn server_answered(e: &redis::RedisError, says: impl Fn(&str) -> bool) -> bool {
     e.clone().into_server_errors().is_some_and(|errors| {
-        errors.iter().any(|(_, error)| {
-            error.code() == "ERR"
-                && error
-                    .details()
-                    .is_some_and(|d| d.starts_with("Function not found"))
-        })
+        errors
+            .iter()
+            .any(|(_, error)| error.code() == "ERR" && error.details().is_some_and(&says))
     })
+}
+
+/// Whether the server lost the library (see `RedisBackend::run`).
+fn is_missing_function(e: &redis::RedisError) -> bool {
+    server_answered(e, |d| d.starts_with("Function not found"))
 }
 
 /// Whether `FUNCTION LOAD` was refused because the library is there.
 fn is_library_present(e: &redis::RedisError) -> bool {
-    e.code() == Some("ERR") && e.detail().is_some_and(|d| d.ends_with("already exists"))
+    server_answered(e, |d| d.ends_with("already exists"))
 }
 
 fn redis_err(e: redis::RedisError) -> QueueError {
@@ -792,7 +794,7 @@ impl RedisBackend {
                 conn,
                 location: redact_url(url),
                 details: std::sync::OnceLock::new(),
-                scripts: Scripts::new(),
+                functions: Functions::new(),
                 queues: Mutex::new(KnownQueues {
                     names: Vec::new(),
                     read_at: None,
@@ -814,7 +816,7 @@ impl RedisBackend {
     async fn load_library(&self) -> Result<()> {
         let loaded = redis::cmd("FUNCTION")
             .arg("LOAD")
-            .arg(&self.shared.scripts.library)
+            .arg(&self.shared.functions.library)
             .query_async::<()>(&mut self.conn())
             .await;
         match loaded {
@@ -969,7 +971,7 @@ impl RedisBackend {
 
     /// A call of `read.lua`: these jobs of one queue as readers see them.
     fn read_call(&self, queue: &str, ids: &[&str]) -> Cmd {
-        let mut call = Call::new(&self.shared.scripts.read, queue, ids);
+        let mut call = Call::new(&self.shared.functions.read, queue, ids);
         for id in ids {
             call.arg(*id);
         }
@@ -1008,7 +1010,7 @@ impl RedisBackend {
         let mut tokens = Vec::with_capacity(allotment.len());
         for (queue, n) in allotment {
             let token = LeaseToken::random();
-            let mut call = Call::new(&self.shared.scripts.claim, queue, &[]);
+            let mut call = Call::new(&self.shared.functions.claim, queue, &[]);
             call.arg(request.now.0)
                 .arg(*n)
                 .arg(hex(&request.worker))
@@ -1067,13 +1069,13 @@ impl RedisBackend {
     /// queue. Returns each queue's reply.
     async fn on_every_queue(
         &self,
-        script: &Function,
+        function: &Function,
         ids: &[&str],
         args: impl Fn(&mut Call),
     ) -> Result<Vec<Value>> {
         let replies = self
             .ask_every_queue(|q| {
-                let mut call = Call::new(script, q, ids);
+                let mut call = Call::new(function, q, ids);
                 args(&mut call);
                 call.cmd
             })
@@ -1534,7 +1536,7 @@ impl Backend for RedisBackend {
             let mut pipe = redis::pipe();
             let mut forgets = Vec::new();
             for (i, q) in probes {
-                let mut call = Call::new(&self.shared.scripts.forget, &q, &[jobs[i].id.as_str()]);
+                let mut call = Call::new(&self.shared.functions.forget, &q, &[jobs[i].id.as_str()]);
                 call.arg(jobs[i].id.as_str());
                 pipe.add_command(call.cmd);
                 forgets.push(i);
@@ -1561,7 +1563,7 @@ impl Backend for RedisBackend {
         for (queue, indexes) in &by_queue {
             for chunk in indexes.chunks(SCRIPT_BATCH) {
                 let ids: Vec<&str> = chunk.iter().map(|i| jobs[*i].id.as_str()).collect();
-                let mut call = Call::new(&self.shared.scripts.insert, queue, &ids);
+                let mut call = Call::new(&self.shared.functions.insert, queue, &ids);
                 call.arg(now.0);
                 for i in chunk {
                     let job = &jobs[*i];
@@ -1629,7 +1631,7 @@ impl Backend for RedisBackend {
         }
         let mut pipe = redis::pipe();
         for q in &queues {
-            let mut call = Call::new(&self.shared.scripts.list, q, &[]);
+            let mut call = Call::new(&self.shared.functions.list, q, &[]);
             call.arg(&bound)
                 .arg(query.status.map_or("", Status::as_str))
                 .arg(limit + 1)
@@ -1683,7 +1685,7 @@ impl Backend for RedisBackend {
             // Look at the best of each queue, then take the best overall.
             let mut pipe = redis::pipe();
             for q in &request.queues {
-                let mut call = Call::new(&self.shared.scripts.peek, q.as_str(), &[]);
+                let mut call = Call::new(&self.shared.functions.peek, q.as_str(), &[]);
                 call.arg(request.now.0).arg(request.max);
                 pipe.add_command(call.cmd);
             }
@@ -1763,7 +1765,7 @@ impl Backend for RedisBackend {
                     .collect();
                 let call = match finishing_to(chunk[0]) {
                     Some(status) => {
-                        let mut call = Call::new(&self.shared.scripts.finish, queue, &ids);
+                        let mut call = Call::new(&self.shared.functions.finish, queue, &ids);
                         // The event lines go joined, in one string built once.
                         let events: Vec<Event> = chunk
                             .iter()
@@ -1778,7 +1780,7 @@ impl Backend for RedisBackend {
                         call
                     }
                     None => {
-                        let mut call = Call::new(&self.shared.scripts.apply, queue, &ids);
+                        let mut call = Call::new(&self.shared.functions.apply, queue, &ids);
                         for &i in &chunk {
                             transition_args(&mut call, &transitions[i], now)?;
                         }
@@ -1804,7 +1806,7 @@ impl Backend for RedisBackend {
         }
         let ids: Vec<&str> = leases.iter().map(|l| l.id.as_str()).collect();
         let replies = self
-            .on_every_queue(&self.shared.scripts.renew, &ids, |call| {
+            .on_every_queue(&self.shared.functions.renew, &ids, |call| {
                 call.arg(until.0);
                 for lease in leases {
                     call.arg(lease.id.as_str()).arg(lease.token.0);
@@ -1834,7 +1836,7 @@ impl Backend for RedisBackend {
         }
         let now = Timestamp::now();
         let ids: Vec<&str> = updates.iter().map(|u| u.lease.id.as_str()).collect();
-        self.on_every_queue(&self.shared.scripts.progress, &ids, |call| {
+        self.on_every_queue(&self.shared.functions.progress, &ids, |call| {
             call.arg(now.0);
             for u in &updates {
                 call.arg(u.lease.id.as_str())
@@ -1852,7 +1854,7 @@ impl Backend for RedisBackend {
         let Some((queue, _)) = self.find_stored(id).await? else {
             return Ok(false);
         };
-        let mut call = Call::new(&self.shared.scripts.cancel, &queue, &[id.as_str()]);
+        let mut call = Call::new(&self.shared.functions.cancel, &queue, &[id.as_str()]);
         call.arg(now.0).arg(id.as_str());
         let mut pipe = redis::pipe();
         pipe.add_command(call.cmd);
@@ -1883,7 +1885,7 @@ impl Backend for RedisBackend {
         for q in self.known_queues(false).await? {
             // Bounded rounds: a huge backlog is worked off over several passes.
             for _ in 0..20 {
-                let mut call = Call::new(&self.shared.scripts.sweep, &q, &[]);
+                let mut call = Call::new(&self.shared.functions.sweep, &q, &[]);
                 call.arg(now.0).arg(1000).arg(min_event.to_string());
                 let mut pipe = redis::pipe();
                 pipe.add_command(call.cmd);
@@ -1946,7 +1948,7 @@ impl Backend for RedisBackend {
         }
         let mut deleted = 0u64;
         loop {
-            let mut call = Call::new(&self.shared.scripts.purge, queue.as_str(), &[]);
+            let mut call = Call::new(&self.shared.functions.purge, queue.as_str(), &[]);
             call.arg(status.as_str()).arg(1000);
             let mut pipe = redis::pipe();
             pipe.add_command(call.cmd);
