@@ -449,15 +449,18 @@ async fn an_ended_job_keeps_its_sequence_and_list_score_whoever_ends_it() {
     let jobs = claimer.claim(&claim_default(2)).await.unwrap();
     assert_eq!(jobs.len(), 2);
     let other = store.connect().await;
+    let mut expiries = Vec::new();
     for (job, ender) in jobs.iter().zip([&claimer, &other]) {
         let ended = state::complete(job, json!("done"), Timestamp::now());
+        expiries.push(ended.job.state.expires_at.unwrap().0);
         assert_eq!(ender.apply(vec![ended]).await.unwrap(), [true]);
     }
 
-    for (id, (seq, score)) in ids.iter().zip(enqueued) {
+    // The last field of an ended job's header is its expiry.
+    for ((id, (seq, score)), expires) in ids.iter().zip(enqueued).zip(expiries) {
         assert_eq!(
             header(&mut conn, id),
-            format!("completed||1|noop||{seq}|{score}|"),
+            format!("completed||1|noop||{seq}|{score}|{expires}"),
             "{id}"
         );
         for index in ["completed", "all"] {

@@ -476,6 +476,13 @@ pub async fn completed_results_expire_after_their_ttl(store: &dyn Store) {
         queue.job(&id).await.unwrap().is_none(),
         "expired results are gone"
     );
+    // Gone from the listings too, before any maintenance pass.
+    let completed = JobQuery {
+        status: Some(Status::Completed),
+        limit: 10,
+        ..JobQuery::default()
+    };
+    assert!(queue.list(completed).await.unwrap().jobs.is_empty());
     let report = queue.maintain().await.unwrap();
     assert_eq!(report.expired_deleted, 1);
     assert_eq!(queue.counts().await.unwrap()[0].completed, 0);

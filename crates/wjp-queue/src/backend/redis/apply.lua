@@ -37,7 +37,7 @@ for i = 1, n do
     end
     local ended = K_ENDED[status] and ARGV[b + 12]
     store(key, header(status, ARGV[b + 5], ARGV[b + 7], cur[F_KIND], ARGV[b + 8], cur[F_SEQ],
-      cur[F_LS], rk), ARGV[b + 6], ended)
+      cur[F_LS], rk or ended), ARGV[b + 6], ended)
     index(id, status, rk, run_at, cur[F_LS], ARGV[b + 12])
     emit(id, cur[F_KIND], status, ARGV[b + 7], ARGV[b + 13], ARGV[b + 14], ARGV[b + 8],
       ARGV[b + 15])

@@ -25,6 +25,8 @@ local JOB_KEYS = 11 -- KEYS[JOB_KEYS + i] is the i-th job's key
 local PREFIX, MAXLEN
 -- What one call collects and writes at its end (see `flush`, `publish`).
 local adds, removals, lease_sets, lease_dels, events, line_before
+-- The server's clock in ms, read once per call (see `server_now`).
+local now_ms
 -- Patterns of a stored header and of a lease entry (see `parse`).
 local HEADER, LEASE
 local STORED, LEASE_FIELDS = 8, 10
@@ -46,6 +48,17 @@ local function begin(keys, args)
   PREFIX, MAXLEN = args[1], args[2]
   adds, removals, lease_sets, lease_dels = {}, {}, {}, {}
   events, line_before = {}, {}
+  now_ms = nil
+end
+
+-- The server's clock in ms: what judges an ended job's expiry, as the
+-- server's own expiry of a key with a TTL does. One TIME per call at most.
+local function server_now()
+  if not now_ms then
+    local t = redis_call('TIME')
+    now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return now_ms
 end
 
 -- Integers as exact decimal text (tostring would round big ones). `%d`
@@ -94,10 +107,17 @@ end
 local function drop_lease(id)
   lease_dels[#lease_dels + 1] = id
 end
+-- `command key item...`, or `command item...` without a key, over the
+-- items in calls of at most CHUNK (an even number: pairs stay together).
 local CHUNK = 2000 -- stays under Lua's limit on unpacked arguments
 local function in_chunks(command, key, list)
   for i = 1, #list, CHUNK do
-    redis_call(command, key, unpack(list, i, math.min(i + CHUNK - 1, #list)))
+    local last = math.min(i + CHUNK - 1, #list)
+    if key then
+      redis_call(command, key, unpack(list, i, last))
+    else
+      redis_call(command, unpack(list, i, last))
+    end
   end
 end
 local function flush()
@@ -122,8 +142,8 @@ local function unindex(id, status, rk)
   end
 end
 
--- Puts a job into the index of its (new) status. The caller sets the TTL
--- of an ended job's hash.
+-- Puts a job into the index of its (new) status. The caller stores an
+-- ended job's expiry (see `store`).
 local function index(id, status, rk, run_at, ls, expires_at)
   if status == 'queued' then
     zadd(K_READY, '0', rk .. '|' .. id)
@@ -137,9 +157,7 @@ end
 
 -- A job is one string, its record: a header of `|`-separated fields that
 -- scripts read and write, a newline, and the job's body (compact JSON, see
--- body.rs), which scripts store, pass on, and never parse. One string is
--- written by one SET, whose PXAT gives an ended job its expiry in the same
--- call. Every byte that enters Lua costs (each string a script receives or
+-- body.rs), which scripts store, pass on, and never parse. Every byte that enters Lua costs (each string a script receives or
 -- makes is interned: hashed in full, and collected later), so scripts that
 -- need only the header read only the start of the record (`stored_head`);
 -- the claim passes the records through because the round trip a separate
@@ -155,8 +173,18 @@ end
 -- merge the two (`load`, `view`). Claims, renewals and progress then touch
 -- only the lease entries, in one HSET per batch.
 --
+-- An ended job's header ends with its expiry (ms). The completion path
+-- (finish.lua) writes its records with one MSET and no TTL: a SET with
+-- PXAT per job cost a drained job about a tenth of its Redis time, most of
+-- it the command call itself. Such a record is gone for every reader once
+-- the server's clock passes that expiry (`stored_head`), and the sweep
+-- deletes it (sweep.lua). Records ended elsewhere (`store`) also get a
+-- TTL; ended records of older versions have a TTL and no expiry field.
+--
 -- Stored header fields:
 local F_STATUS, F_TOKEN, F_ATTEMPT, F_KIND, F_ERROR, F_SEQ, F_LS, F_RK = 1, 2, 3, 4, 5, 6, 7, 8
+-- The last field is a waiting job's ready key, or an ended job's expiry.
+local F_EXPIRES = F_RK
 -- (STORED, the number of stored fields, is F_RK: declared above, for `begin`.)
 -- and, in the header a reader sees of a running job, from its lease:
 local F_WORKER, F_LEASE, F_CLAIMED, F_UNTIL, F_PROGRESS, F_MESSAGE, F_CANCEL = 9, 10, 11, 12, 13, 14, 15
@@ -239,14 +267,29 @@ local function head_of(rec)
 end
 
 -- A job's stored header, or false when there is none, without reading its
--- body (which may be megabytes) into Lua.
-local function stored_head(key)
+-- body (which may be megabytes) into Lua. Expired or not (see `stored_head`).
+local function raw_head(key)
   local start = redis_pcall('GETRANGE', key, 0, HEAD_READ)
   if type_of(start) == 'table' then return redis_call('HGET', key, 'h') end
   if start == '' then return false end
   -- A header longer than HEAD_READ cannot come from these scripts; read
   -- the whole record rather than guess.
   return head_of(start) or head_of(record(key))
+end
+
+-- Whether a stored header is of an ended job whose expiry has passed.
+local function expired(head)
+  local status = sub(head, 1, (find(head, '|', 1, true) or 1) - 1)
+  if not K_ENDED[status] then return false end
+  local expires = tonumber(string.match(head, '|(%d+)$'))
+  return expires ~= nil and expires <= server_now()
+end
+
+-- A job's stored header, or false when there is none or it has expired.
+local function stored_head(key)
+  local head = raw_head(key)
+  if head and expired(head) then return false end
+  return head
 end
 
 -- A job's current header, or nil when there is no job.

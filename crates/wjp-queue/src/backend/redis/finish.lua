@@ -3,7 +3,8 @@
 -- half as much. A job is running under a token iff its lease entry starts
 -- with that token, so the guard needs only the lease. The Rust side sends
 -- what it knows ready-made: the event lines, the token with its separator,
--- and the whole new record. It knows the record only for jobs this process
+-- and the whole new record, its header ending with the job's expiry (see
+-- common.lua: the records go in one MSET, without a TTL). It knows the record only for jobs this process
 -- claimed (it noted their enqueue sequence); other ends go to `apply`.
 -- ARGV[3]: the new status. ARGV[4]: the event lines of all the transitions
 -- (see `emit`; bare job ids included), in order, joined by newlines: one
@@ -26,6 +27,7 @@ local refused = false
 -- naming its jobs (see sweep.lua). One sorted-set insert per job cost a
 -- completion more than anything else it did (8% of a drained job's cost).
 local expiring = {}
+local records = {}
 for i = 1, n do
   local b = 4 + (i - 1) * N
   local lease, expect = leases[i], ARGV[b + 2]
@@ -33,7 +35,8 @@ for i = 1, n do
   if lease and find(lease, expect, 1, true) == 1 then
     local id, expires_at = ids[i], ARGV[b + 4]
     drop_lease(id)
-    redis_call('SET', KEYS[JOB_KEYS + i], ARGV[b + 3], 'PXAT', expires_at)
+    records[#records + 1] = KEYS[JOB_KEYS + i]
+    records[#records + 1] = ARGV[b + 3]
     zadd(ended, ARGV[b + 5], id)
     local same_expiry = table_at(expiring, expires_at)
     same_expiry[#same_expiry + 1] = id
@@ -43,6 +46,7 @@ for i = 1, n do
     refused = true
   end
 end
+in_chunks('MSET', false, records)
 if n > 0 and not refused then
   events[1] = ARGV[4]
 elseif n > 0 then

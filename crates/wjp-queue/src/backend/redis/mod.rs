@@ -23,11 +23,14 @@
 //!
 //! A job is one string, its record: a header of `|`-separated fields that
 //! scripts read and write (status, lease token, attempt, kind, error kind,
-//! enqueue sequence, list score, ready key), a newline, and the job's body:
-//! the job as the state machine last wrote it, in a compact JSON form of its
-//! own (`body.rs`), which scripts store and pass on but never parse. One
-//! `SET` writes a record, and its `PXAT` gives an ended job its expiry in the
-//! same call. In Redis's Lua every byte a script receives or makes costs
+//! enqueue sequence, list score, and a waiting job's ready key or an ended
+//! job's expiry), a newline, and the job's body: the job as the state
+//! machine last wrote it, in a compact JSON form of its own (`body.rs`),
+//! which scripts store and pass on but never parse. The completion path
+//! writes its records with one `MSET` and no TTL (a `SET` with `PXAT` per
+//! job was a tenth of a drained job's Redis time): readers in Lua treat an
+//! ended record past its expiry as gone, by the server's clock, and the
+//! sweep deletes it. Other writes of an ended record give it a TTL too. In Redis's Lua every byte a script receives or makes costs
 //! (each string is interned on arrival, hashed in full), so scripts that
 //! need a header read only the start of the record (`GETRANGE`), and bodies
 //! are kept small. A claim returns the records it took: a second round trip
@@ -1378,15 +1381,17 @@ fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()
 }
 
 /// The arguments of one transition for `finish.lua` (see `finishes`): the
-/// whole ended record (header as `common.lua`'s `header`, newline, body),
-/// from the job's enqueue sequence noted at the claim.
+/// whole ended record (header as `common.lua`'s `header`, ending with the
+/// expiry; newline; body), from the job's enqueue sequence noted at the
+/// claim.
 fn finish_args(call: &mut Call, t: &Transition, seq: u64) -> Result<()> {
     let s = &t.job.state;
     let token = t.expect.lease_token.map_or(0, |t| t.0);
     let error_kind = s.error.as_ref().map(|e| e.kind.as_str()).unwrap_or("");
     let score = list_score(t.job.created_at, seq).to_string();
+    let expires_at = s.expires_at.map_or(0, |t| t.0);
     let record = format!(
-        "{}||{}|{}|{error_kind}|{seq}|{score}|\n{}",
+        "{}||{}|{}|{error_kind}|{seq}|{score}|{expires_at}\n{}",
         s.status.as_str(),
         s.attempt,
         t.job.kind.as_str(),
@@ -1395,7 +1400,7 @@ fn finish_args(call: &mut Call, t: &Transition, seq: u64) -> Result<()> {
     call.arg(t.job.id.as_str())
         .arg(format!("{token}|"))
         .arg(record)
-        .arg(s.expires_at.map_or(0, |t| t.0))
+        .arg(expires_at)
         .arg(score);
     Ok(())
 }

@@ -1,5 +1,6 @@
--- Deletes ended jobs of one queue past their TTL (Redis has usually expired
--- the record already; this cleans the indexes) and trims old events.
+-- Deletes ended jobs of one queue past their expiry and trims old events.
+-- An ended record's header carries its expiry (common.lua); the server
+-- deletes a record that has a TTL by itself, and this cleans the indexes.
 -- An expiry index entry names one job, or every job of one completion call
 -- with that expiry, space-separated (finish.lua); an entry is taken whole.
 -- The entry of a job that ended again since, or of an id enqueued afresh,
@@ -10,31 +11,37 @@
 local now, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
 local entries = redis_call('ZRANGEBYSCORE', K_EXP, '-inf', ARGV[3], 'LIMIT', 0, limit)
 local deleted, looked = 0, 0
+local gone = {}
 for _, entry in ipairs(entries) do
   if looked >= limit then break end
   zrem(K_EXP, entry)
   for id in string.gmatch(entry, '[^ ]+') do
     looked = looked + 1
     local key = PREFIX .. id
-    local ttl = redis_call('PTTL', key)
-    if ttl > 0 then
+    local cur = parse(raw_head(key))
+    local status = cur and cur[F_STATUS]
+    local expires = cur and K_ENDED[status] and tonumber(cur[F_EXPIRES])
+    local ttl = cur and not expires and redis_call('PTTL', key) or -1
+    if expires and expires > now then
       -- Ended again since, with a later expiry (or this server's clock is
-      -- behind the one that set it): look again then.
+      -- behind the one that ended it): look again then.
+      zadd(K_EXP, cur[F_EXPIRES], id)
+    elseif ttl > 0 then
+      -- The same, for a record with a TTL.
       zadd(K_EXP, int(now + ttl), id)
     else
-      local cur = ttl == -1 and parse(stored_head(key))
-      local status = cur and cur[F_STATUS]
       for _, k in pairs(K_ENDED) do zrem(k, id) end
       if not status or K_ENDED[status] then
-        -- Gone, or (written by an older version) ended without an expiry.
-        -- Counted once, however many entries name it.
+        -- Gone, past its expiry, or (written by an older version) ended
+        -- without one. Counted once, however many entries name it.
         deleted = deleted + redis_call('ZREM', K_ALL, id)
-        if status then redis_call('DEL', key) end
+        if status then gone[#gone + 1] = key end
       end
       -- Otherwise the id was enqueued afresh after its old record expired.
     end
   end
 end
 flush()
+in_chunks('DEL', false, gone)
 redis_call('XTRIM', K_EVENTS, 'MINID', '~', ARGV[5])
 return { deleted, looked }
