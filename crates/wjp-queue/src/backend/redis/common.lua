@@ -183,8 +183,8 @@ end
 --
 -- Stored header fields:
 local F_STATUS, F_TOKEN, F_ATTEMPT, F_KIND, F_ERROR, F_SEQ, F_LS, F_RK = 1, 2, 3, 4, 5, 6, 7, 8
--- The last field is a waiting job's ready key, or an ended job's expiry.
-local F_EXPIRES = F_RK
+-- The last field is a waiting job's ready key, or an ended job's expiry
+-- (`status_and_expiry`).
 -- (STORED, the number of stored fields, is F_RK: declared above, for `begin`.)
 -- and, in the header a reader sees of a running job, from its lease:
 local F_WORKER, F_LEASE, F_CLAIMED, F_UNTIL, F_PROGRESS, F_MESSAGE, F_CANCEL = 9, 10, 11, 12, 13, 14, 15
@@ -277,11 +277,17 @@ local function raw_head(key)
   return head_of(start) or head_of(record(key))
 end
 
+-- The status of a stored header, and an ended job's expiry (nil when its
+-- header carries none), without taking the header apart.
+local function status_and_expiry(head)
+  local status = sub(head, 1, (find(head, '|', 1, true) or 1) - 1)
+  if not K_ENDED[status] then return status, nil end
+  return status, tonumber(string.match(head, '|(%d+)$'))
+end
+
 -- Whether a stored header is of an ended job whose expiry has passed.
 local function expired(head)
-  local status = sub(head, 1, (find(head, '|', 1, true) or 1) - 1)
-  if not K_ENDED[status] then return false end
-  local expires = tonumber(string.match(head, '|(%d+)$'))
+  local _, expires = status_and_expiry(head)
   return expires ~= nil and expires <= server_now()
 end
 

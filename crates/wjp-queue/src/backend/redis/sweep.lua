@@ -18,14 +18,14 @@ for _, entry in ipairs(entries) do
   for id in string.gmatch(entry, '[^ ]+') do
     looked = looked + 1
     local key = PREFIX .. id
-    local cur = parse(raw_head(key))
-    local status = cur and cur[F_STATUS]
-    local expires = cur and K_ENDED[status] and tonumber(cur[F_EXPIRES])
-    local ttl = cur and not expires and redis_call('PTTL', key) or -1
+    local head = raw_head(key)
+    local status, expires
+    if head then status, expires = status_and_expiry(head) end
+    local ttl = head and not expires and redis_call('PTTL', key) or -1
     if expires and expires > now then
       -- Ended again since, with a later expiry (or this server's clock is
       -- behind the one that ended it): look again then.
-      zadd(K_EXP, cur[F_EXPIRES], id)
+      zadd(K_EXP, int(expires), id)
     elseif ttl > 0 then
       -- The same, for a record with a TTL.
       zadd(K_EXP, int(now + ttl), id)
