@@ -252,6 +252,29 @@ async fn an_unreachable_server_is_reported_and_a_lazy_backend_waits_for_it() {
     assert_eq!(lazy.ping().await.unwrap_err().code(), "backend_unavailable");
 }
 
+/// A server without functions (older than Redis 7; here, one that renamed
+/// them away) reached by a lazily connected backend, which skips the version
+/// check: its errors say what wjp needs.
+#[tokio::test]
+async fn a_server_without_functions_is_named_in_the_error() {
+    let server = RedisServer::start(&[
+        "--rename-command",
+        "FCALL",
+        "",
+        "--rename-command",
+        "FUNCTION",
+        "",
+    ]);
+    let url = format!("redis://127.0.0.1:{}/0", server.port());
+    let lazy = RedisBackend::connect_lazy(&url).unwrap();
+    let err = lazy.claim(&claim_default(1)).await.unwrap_err();
+    assert_eq!(err.code(), "backend_error", "{err}");
+    assert!(
+        err.to_string().contains("needs Redis 7.0 or later"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn functions_flushed_from_the_server_are_loaded_again() {
     let store = RedisStore::new().await;

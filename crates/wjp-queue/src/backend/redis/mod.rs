@@ -365,6 +365,16 @@ fn is_missing_function(e: &redis::RedisError) -> bool {
     server_answered(e, |d| d.starts_with("Function not found"))
 }
 
+/// Whether the server has no function commands (`FCALL`, `FUNCTION`): a
+/// release older than Redis 7, reached without the version check that
+/// `connect` makes (a lazily connected backend), or a server that renamed
+/// them away.
+fn is_without_functions(e: &redis::RedisError) -> bool {
+    server_answered(e, |d| {
+        d.starts_with("unknown command") && (d.contains("FCALL") || d.contains("FUNCTION"))
+    })
+}
+
 /// Whether `FUNCTION LOAD` was refused because the library is there.
 fn is_library_present(e: &redis::RedisError) -> bool {
     server_answered(e, |d| d.ends_with("already exists"))
@@ -823,9 +833,22 @@ impl RedisBackend {
             .query_async::<()>(&mut self.conn())
             .await;
         match loaded {
-            Err(e) if !is_library_present(&e) => Err(redis_err(e)),
+            Err(e) if !is_library_present(&e) => Err(self.storage_err(e)),
             _ => Ok(()),
         }
+    }
+
+    /// The error for a failed command, saying what to fix when the server
+    /// cannot run wjp's functions at all.
+    fn storage_err(&self, e: redis::RedisError) -> QueueError {
+        if is_without_functions(&e) {
+            return QueueError::Storage(format!(
+                "Redis at {} does not run functions (FCALL, FUNCTION LOAD): wjp needs \
+                 Redis {}.{} or later ({e})",
+                self.shared.location, OLDEST_SERVER.0, OLDEST_SERVER.1,
+            ));
+        }
+        redis_err(e)
     }
 
     /// Runs a pipeline (one round trip). When the connection just broke (a
@@ -842,7 +865,7 @@ impl RedisBackend {
                 Err(e) => e,
             };
             if tries > 3 {
-                return Err(redis_err(err));
+                return Err(self.storage_err(err));
             }
             if is_missing_function(&err) {
                 tracing::info!("Redis lost the wjp functions (restarted?); loading them again");
@@ -852,7 +875,7 @@ impl RedisBackend {
                 // us: say so at once rather than after the retries.
                 tokio::time::sleep(Duration::from_millis(150 * tries)).await;
             } else {
-                return Err(redis_err(err));
+                return Err(self.storage_err(err));
             }
         }
     }
