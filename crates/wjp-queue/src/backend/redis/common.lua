@@ -157,9 +157,10 @@ end
 
 -- A job is one string, its record: a header of `|`-separated fields that
 -- scripts read and write, a newline, and the job's body (compact JSON, see
--- body.rs), which scripts store, pass on, and never parse. Every byte that enters Lua costs (each string a script receives or
--- makes is interned: hashed in full, and collected later), so scripts that
--- need only the header read only the start of the record (`stored_head`);
+-- body.rs), which scripts store, pass on, and never parse. Every byte that
+-- enters Lua costs (each string a script receives or makes is interned:
+-- hashed in full, and collected later), so scripts that need only the
+-- header read only the start of the record (`stored_head`);
 -- the claim passes the records through because the round trip a separate
 -- fetch of the bodies costs matters more (claim.lua).
 --

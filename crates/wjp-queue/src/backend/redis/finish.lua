@@ -4,8 +4,9 @@
 -- with that token, so the guard needs only the lease. The Rust side sends
 -- what it knows ready-made: the event lines, the token with its separator,
 -- and the whole new record, its header ending with the job's expiry (see
--- common.lua: the records go in one MSET, without a TTL). It knows the record only for jobs this process
--- claimed (it noted their enqueue sequence); other ends go to `apply`.
+-- common.lua: the records go in one MSET, without a TTL). It knows the
+-- record only for jobs this process claimed (it noted their enqueue
+-- sequence); other ends go to `apply`.
 -- ARGV[3]: the new status. ARGV[4]: the event lines of all the transitions
 -- (see `emit`; bare job ids included), in order, joined by newlines: one
 -- string for the call, where a string per line cost Lua a string per job

@@ -30,8 +30,9 @@
 //! writes its records with one `MSET` and no TTL (a `SET` with `PXAT` per
 //! job was a tenth of a drained job's Redis time): readers in Lua treat an
 //! ended record past its expiry as gone, by the server's clock, and the
-//! sweep deletes it. Other writes of an ended record give it a TTL too. In Redis's Lua every byte a script receives or makes costs
-//! (each string is interned on arrival, hashed in full), so scripts that
+//! sweep deletes it. Other writes of an ended record give it a TTL too. In
+//! Redis's Lua every byte a script receives or makes costs (each string is
+//! interned on arrival, hashed in full), so scripts that
 //! need a header read only the start of the record (`GETRANGE`), and bodies
 //! are kept small. A claim returns the records it took: a second round trip
 //! to fetch the bodies cost each claim more time than Redis spends passing
