@@ -669,3 +669,65 @@ async fn a_claim_of_large_jobs_stops_at_its_byte_budget_and_leaves_the_rest_read
         assert_eq!(job.status(), Status::Running, "{id}");
     }
 }
+
+/// An ended record written by an earlier version has a TTL and no expiry in
+/// its header. The sweep judges it by its TTL: it keeps the record (and
+/// looks again when the TTL runs out) while the TTL runs, and cleans the
+/// indexes once the server has expired it.
+#[tokio::test]
+async fn an_ended_record_of_an_earlier_version_is_swept_by_its_ttl() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let id = enqueue_id(&queue, request("noop", json!(1))).await;
+    let backend = store.connect().await;
+    let claimed = backend.claim(&claim_default(1)).await.unwrap();
+    let ended = state::complete(&claimed[0], json!("done"), Timestamp::now());
+    assert_eq!(backend.apply(vec![ended]).await.unwrap(), [true]);
+
+    // Rewrite it as an earlier version stored it, and make it due.
+    let key = format!("wjp:{{default}}:job:{id}");
+    let expiry_index = "wjp:{default}:expiry";
+    let mut conn = store.server.connection(0);
+    let record: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
+    let (head, body) = record.split_once('\n').unwrap();
+    let (head, _expiry) = head.rsplit_once('|').unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(format!("{head}|\n{body}"))
+        .arg("PX")
+        .arg(600_000)
+        .query(&mut conn)
+        .unwrap();
+    let due = |conn: &mut redis::Connection| {
+        let _: () = redis::cmd("ZADD")
+            .arg(expiry_index)
+            .arg(0)
+            .arg(id.as_str())
+            .query(conn)
+            .unwrap();
+    };
+    due(&mut conn);
+
+    let report = queue.maintain().await.unwrap();
+    assert_eq!(report.expired_deleted, 0, "its TTL still runs");
+    assert_eq!(
+        queue.job(&id).await.unwrap().unwrap().status(),
+        Status::Completed
+    );
+    let again: f64 = redis::cmd("ZSCORE")
+        .arg(expiry_index)
+        .arg(id.as_str())
+        .query(&mut conn)
+        .unwrap();
+    assert!(
+        again > Timestamp::now().0 as f64,
+        "looked at again when its TTL runs out: {again}"
+    );
+
+    // The server expires it; the sweep then cleans the indexes.
+    let _: () = redis::cmd("DEL").arg(&key).query(&mut conn).unwrap();
+    due(&mut conn);
+    let report = queue.maintain().await.unwrap();
+    assert_eq!(report.expired_deleted, 1);
+    assert_eq!(queue.counts().await.unwrap()[0].completed, 0);
+}

@@ -200,11 +200,11 @@ fn swept_at_its_expiry(conn: &mut redis::Connection, key: &str) -> bool {
     let ended = ["completed|", "failed|", "cancelled|"]
         .iter()
         .any(|s| header.starts_with(s));
-    let Some(expires) = header
+    let expiry = header
         .rsplit('|')
         .next()
-        .and_then(|e| e.parse::<i64>().ok())
-    else {
+        .and_then(|e| e.parse::<i64>().ok());
+    let (true, Some(expires)) = (ended, expiry) else {
         return false;
     };
     let entries: Vec<String> = redis::cmd("ZRANGEBYSCORE")
@@ -213,8 +213,7 @@ fn swept_at_its_expiry(conn: &mut redis::Connection, key: &str) -> bool {
         .arg(expires)
         .query(conn)
         .unwrap();
-    ended
-        && entries
-            .iter()
-            .any(|e| e.split(' ').any(|named| named == id))
+    entries
+        .iter()
+        .any(|e| e.split(' ').any(|named| named == id))
 }

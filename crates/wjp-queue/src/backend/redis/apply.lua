@@ -23,7 +23,7 @@ local woke = false
 for i = 1, n do
   local b = 2 + (i - 1) * N
   local id, key = ids[i], KEYS[JOB_KEYS + i]
-  local cur = parse(stored_head(key))
+  local cur = stored(key)
   if cur and leases[i] then
     -- Running: of the lease, the guard needs only the token.
     cur[F_STATUS], cur[F_TOKEN] = 'running', string.match(leases[i], '^[^|]*')

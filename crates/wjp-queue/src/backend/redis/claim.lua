@@ -34,7 +34,7 @@ local function put_back(from, to)
 end
 if #due > 0 then
   for _, id in ipairs(due) do
-    local cur = parse(stored_head(PREFIX .. id))
+    local cur = stored(PREFIX .. id)
     if cur and cur[F_STATUS] == 'scheduled' and redis_call('HEXISTS', K_LEASES, id) == 0 then
       local member = cur[F_RK] .. '|' .. id
       candidates[#candidates + 1] = member

@@ -160,12 +160,12 @@ end
 -- body.rs), which scripts store, pass on, and never parse. Every byte that
 -- enters Lua costs (each string a script receives or makes is interned:
 -- hashed in full, and collected later), so scripts that need only the
--- header read only the start of the record (`stored_head`);
+-- header read only the start of the record (`raw_head`);
 -- the claim passes the records through because the round trip a separate
 -- fetch of the bodies costs matters more (claim.lua).
 --
 -- Jobs stored before records were strings are hashes of `h` (header) and
--- `b` (body). They are read the same way (`record`, `stored_head`), and
+-- `b` (body). They are read the same way (`record`, `raw_head`), and
 -- become strings when next stored.
 --
 -- A running job's record keeps the header it had before the claim (status
@@ -178,14 +178,14 @@ end
 -- (finish.lua) writes its records with one MSET and no TTL: a SET with
 -- PXAT per job cost a drained job about a tenth of its Redis time, most of
 -- it the command call itself. Such a record is gone for every reader once
--- the server's clock passes that expiry (`stored_head`), and the sweep
+-- the server's clock passes that expiry (`stored`), and the sweep
 -- deletes it (sweep.lua). Records ended elsewhere (`store`) also get a
 -- TTL; ended records of older versions have a TTL and no expiry field.
 --
 -- Stored header fields:
 local F_STATUS, F_TOKEN, F_ATTEMPT, F_KIND, F_ERROR, F_SEQ, F_LS, F_RK = 1, 2, 3, 4, 5, 6, 7, 8
 -- The last field is a waiting job's ready key, or an ended job's expiry
--- (`status_and_expiry`).
+-- (`stored`, `status_and_expiry`).
 -- (STORED, the number of stored fields, is F_RK: declared above, for `begin`.)
 -- and, in the header a reader sees of a running job, from its lease:
 local F_WORKER, F_LEASE, F_CLAIMED, F_UNTIL, F_PROGRESS, F_MESSAGE, F_CANCEL = 9, 10, 11, 12, 13, 14, 15
@@ -268,7 +268,7 @@ local function head_of(rec)
 end
 
 -- A job's stored header, or false when there is none, without reading its
--- body (which may be megabytes) into Lua. Expired or not (see `stored_head`).
+-- body (which may be megabytes) into Lua. Expired or not (see `stored`).
 local function raw_head(key)
   local start = redis_pcall('GETRANGE', key, 0, HEAD_READ)
   if type_of(start) == 'table' then return redis_call('HGET', key, 'h') end
@@ -286,22 +286,20 @@ local function status_and_expiry(head)
   return status, tonumber(string.match(head, '|(%d+)$'))
 end
 
--- Whether a stored header is of an ended job whose expiry has passed.
-local function expired(head)
-  local _, expires = status_and_expiry(head)
-  return expires ~= nil and expires <= server_now()
-end
-
--- A job's stored header, or false when there is none or it has expired.
-local function stored_head(key)
-  local head = raw_head(key)
-  if head and expired(head) then return false end
-  return head
+-- The fields of a job's stored header, or nil when there is none or it is
+-- an ended job past its expiry (its last field; empty in records of older
+-- versions, which have a TTL instead).
+local function stored(key)
+  local cur = parse(raw_head(key))
+  if cur and K_ENDED[cur[F_STATUS]] and (tonumber(cur[F_RK]) or math.huge) <= server_now() then
+    return nil
+  end
+  return cur
 end
 
 -- A job's current header, or nil when there is no job.
 local function load(id, key)
-  local cur = parse(stored_head(key))
+  local cur = stored(key)
   if cur then merge(cur, parse_lease(redis_call('HGET', K_LEASES, id))) end
   return cur
 end

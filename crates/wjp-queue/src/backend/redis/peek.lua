@@ -7,7 +7,7 @@ for _, member in ipairs(redis_call('ZRANGE', K_READY, '-', '+', 'BYLEX', 'LIMIT'
   out[#out + 1] = sub(member, 1, READY_KEY_LEN)
 end
 for _, id in ipairs(redis_call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0, max)) do
-  local cur = parse(stored_head(PREFIX .. id))
+  local cur = stored(PREFIX .. id)
   if cur and cur[F_STATUS] == 'scheduled' then out[#out + 1] = cur[F_RK] end
 end
 table.sort(out)

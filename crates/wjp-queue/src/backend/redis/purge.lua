@@ -16,7 +16,7 @@ for _, member in ipairs(members) do
   local id = member
   if status == 'queued' then id = sub(member, READY_KEY_LEN + 2) end
   local key = PREFIX .. id
-  local cur = parse(stored_head(key))
+  local cur = stored(key)
   if cur and cur[F_STATUS] == status then
     unindex(id, status, cur[F_RK])
     zrem(K_ALL, id)

@@ -21,14 +21,15 @@ for _, entry in ipairs(entries) do
     local head = raw_head(key)
     local status, expires
     if head then status, expires = status_and_expiry(head) end
-    local ttl = head and not expires and redis_call('PTTL', key) or -1
+    if head and not expires then
+      -- Ended records of older versions carry a TTL instead.
+      local ttl = redis_call('PTTL', key)
+      if ttl > 0 then expires = now + ttl end
+    end
     if expires and expires > now then
       -- Ended again since, with a later expiry (or this server's clock is
       -- behind the one that ended it): look again then.
       zadd(K_EXP, int(expires), id)
-    elseif ttl > 0 then
-      -- The same, for a record with a TTL.
-      zadd(K_EXP, int(now + ttl), id)
     else
       for _, k in pairs(K_ENDED) do zrem(k, id) end
       if not status or K_ENDED[status] then
