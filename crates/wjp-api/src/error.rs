@@ -15,6 +15,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds after which the client may try again (`Retry-After`).
+    pub retry_after_secs: Option<u32>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -25,6 +27,16 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// Every slot for work done during a request is taken: 503, try again
+    /// shortly.
+    pub fn busy(message: impl Into<String>) -> Self {
+        ApiError {
+            retry_after_secs: Some(1),
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_busy", message)
         }
     }
 
@@ -81,7 +93,14 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             tracing::warn!(status = %self.status, code = self.code, error = %self.message, "request failed");
         }
-        (self.status, Json(error_body(&self.message, self.code))).into_response()
+        let mut response =
+            (self.status, Json(error_body(&self.message, self.code))).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
@@ -89,6 +108,7 @@ impl From<QueueError> for ApiError {
     fn from(e: QueueError) -> Self {
         let status = match &e {
             QueueError::NotFound(_) => StatusCode::NOT_FOUND,
+            QueueError::PayloadRefused(refusal) if refusal.not_found => StatusCode::NOT_FOUND,
             QueueError::InvalidTransition { .. } => StatusCode::CONFLICT,
             QueueError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             QueueError::Storage(_) | QueueError::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -47,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/jobs/{job_id}", get(show))
         .route("/jobs/{job_id}/cancel", post(cancel))
         .route("/jobs/{job_id}/retry", post(retry))
+        .route("/jobs/{job_id}/artifacts/{name}", get(artefact))
         .route("/queues", get(queues))
         .route("/workers", get(workers))
 }
@@ -105,10 +106,26 @@ pub fn parse_id(text: &str) -> ApiResult<JobId> {
     })
 }
 
+/// Refuses the engine's test kinds (`spin` burns a core for as long as it
+/// is told) unless the server was started with `--enable-test-kinds`.
+pub fn check_served(state: &AppState, kind: &str) -> ApiResult<()> {
+    if !state.config.test_kinds && wjp_queue::builtin::KINDS.contains(&kind) {
+        return Err(ApiError::bad_request(
+            "kind_not_served",
+            format!(
+                "the test kind {kind:?} is not served over HTTP by this server; \
+                 start wjp api with --enable-test-kinds to rehearse with it"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 async fn submit(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<JobRequest>,
 ) -> ApiResult<impl IntoResponse> {
+    check_served(&state, &request.kind)?;
     check_kind(&state, &request.kind)?;
     let enqueued = state.enqueuer.enqueue(request).await?;
     let status = if enqueued.created {
@@ -238,4 +255,71 @@ async fn queues(State(state): State<AppState>) -> ApiResult<Json<Value>> {
 async fn workers(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let workers = state.queue.workers().await?;
     Ok(Json(json!({ "success": true, "workers": workers })))
+}
+
+/// The file of artefact `name` of a completed job's result (`artifacts`
+/// lists them, as paths below the data directory's `output/`).
+pub fn artefact_path(
+    folders: &crate::files::Folders,
+    result: &Value,
+    name: &str,
+) -> ApiResult<std::path::PathBuf> {
+    let relative = result["artifacts"][name]
+        .as_str()
+        .and_then(|p| p.strip_prefix("output/"))
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "artefact_not_found",
+                format!("the job's result lists no artefact {name:?}"),
+            )
+        })?;
+    Ok(folders.resolve("artefact", &folders.output.join(relative).to_string_lossy())?)
+}
+
+/// The media type of a file the API serves, by its extension.
+pub fn content_type_of(path: &std::path::Path) -> &'static str {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "dxf" => "application/dxf",
+        "csv" => "text/csv; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "json" => "application/json",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "nc" | "gcode" | "ngc" | "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// `GET /jobs/{id}/artifacts/{name}`: a file a completed job wrote.
+async fn artefact(
+    State(state): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+) -> ApiResult<axum::response::Response> {
+    let id = parse_id(&id)?;
+    let job = state
+        .queue
+        .job(&id)
+        .await?
+        .ok_or(wjp_queue::QueueError::NotFound(id))?;
+    if job.status() != Status::Completed {
+        return Err(ApiError::not_found(
+            "artefact_not_ready",
+            format!(
+                "job {} is {}; its files exist once it completed",
+                job.id,
+                job.status()
+            ),
+        ));
+    }
+    let result = job.state.result.unwrap_or(Value::Null);
+    let path = artefact_path(&state.folders, &result, &name)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    crate::legacy::file_response(&path, &file_name, content_type_of(&path)).await
 }

@@ -268,6 +268,7 @@ mod tests {
             queue,
             handlers: Default::default(),
             folders: std::sync::Arc::new(crate::files::Folders::create(dir.path()).unwrap()),
+            inline_slots: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
             config: Default::default(),
             metrics: Default::default(),
             shutdown: Default::default(),

@@ -1,29 +1,33 @@
 //! The endpoints of the service we replace, same paths, parameters and
-//! fields (see `shared/docs/API.md`), plus `GET /files/{folder}/{name}` to
-//! download artefacts (`name` may be a path below the folder, such as
-//! `previews/<job id>.svg`).
+//! fields (described in `docs/legacy-api.md`), plus `GET /files/{folder}/{name}`
+//! to download files of the managed folders (`name` may be a path below the
+//! folder, such as `previews/<job id>.svg`).
 //!
 //! Each domain endpoint is the same few steps: check that its job kind is
 //! registered in this build (501 otherwise: never a fake success), confine
 //! client paths to the managed folders, build the job payload, then run the
-//! handler at once ([`wjp_queue::run_inline`], on the blocking pool) or,
-//! with `async_mode=true`, enqueue the job and answer its id. When the
-//! backend is unreachable an async request runs synchronously instead.
+//! handler at once ([`wjp_queue::run_inline`], holding one of the
+//! `--max-inline-jobs` slots; 503 when none is free) or, with
+//! `async_mode=true`, enqueue the job and answer its id. When the backend is
+//! unreachable an async request runs synchronously instead.
 //!
 //! A job that ran and failed answers `{success: false, error, code}` with
 //! status 200 on JSON endpoints (as the old service did: the request was
 //! fine, the drawing was not) and 422 on endpoints that return a file.
 //!
-//! Payloads the handlers receive (absolute paths, inside managed folders):
+//! Payloads the handlers receive (paths canonical, inside managed folders;
+//! the kind's payload check resolves them again when the job is made):
 //! - `analyze_dxf`: the request body with `dxf_path` resolved;
 //! - `calculate_cost`: likewise;
-//! - `convert_image`: `{image_path, output_path, min_area?, threshold?}`,
-//!   the handler writes the DXF to `output_path`;
+//! - `convert_image`: `{image_path, min_area?, threshold?}`;
 //! - `analyze_csv`: `{csv_path, report?}`;
 //! - `nest`: `{dxf_path, sheet_width, sheet_height, gap, kerf}`;
 //! - `generate_gcode`: `{dxf_path, material, thickness, kerf}`;
-//! - `export_components_csv`, `export_layered_dxf`: `{report, output_path}`,
-//!   the handler writes the file to `output_path`.
+//! - `export_components_csv`, `export_layered_dxf`: `{report}`.
+//!
+//! Files a job writes are its artefacts, named by the service after the job
+//! id and listed in its result (`artifacts`): the endpoints that answer with
+//! a file send that artefact, or, queued, a `download_url` for it.
 
 use std::path::{Path, PathBuf};
 
@@ -39,8 +43,8 @@ use tokio::io::AsyncWriteExt;
 use wjp_queue::{run_inline, JobError, JobRequest, Kind};
 
 use crate::error::{ApiError, ApiResult};
-use crate::files::unique_name;
-use crate::jobs::{ApiJson, ApiQuery};
+use crate::files::{tagged_name, unique_name};
+use crate::jobs::{artefact_path, content_type_of, ApiJson, ApiQuery};
 use crate::{ApiConfig, AppState};
 
 pub fn routes(config: &ApiConfig) -> Router<AppState> {
@@ -96,13 +100,12 @@ fn require_kind(state: &AppState, kind: &str, what: &str) -> ApiResult<()> {
 /// backend is unreachable.
 async fn dispatch(
     state: &AppState,
-    kind: &str,
     what: &str,
-    payload: Value,
+    request: JobRequest,
     async_mode: bool,
 ) -> ApiResult<Ran> {
+    let kind = request.kind.as_str();
     require_kind(state, kind, what)?;
-    let request = JobRequest::new(kind, payload);
     if async_mode {
         match state.enqueuer.enqueue(request.clone()).await {
             Ok(enqueued) => return Ok(Ran::Queued(enqueued.job.id.to_string())),
@@ -119,9 +122,27 @@ async fn dispatch(
     if !has_handler {
         return Err(ApiError::not_implemented(kind, what));
     }
+    // Work done while a client waits is bounded like the workers' work:
+    // beyond the slots, the client is asked to come back (or to queue it).
+    let Ok(_slot) = state.inline_slots.clone().try_acquire_owned() else {
+        return Err(ApiError::busy(format!(
+            "{what}: every slot for synchronous work is taken (--max-inline-jobs); \
+             try again shortly, or send async_mode=true to queue the job"
+        )));
+    };
+    // Dropping this future (the client left) stops the handler.
     Ok(Ran::Done(
         run_inline(&state.queue, &state.handlers, request).await?,
     ))
+}
+
+/// A job of `kind`, with an id chosen here so that the name of its
+/// artefacts is known before it runs.
+fn request_with_id(kind: &str, payload: Value) -> JobRequest {
+    JobRequest {
+        job_id: Some(uuid::Uuid::new_v4().simple().to_string()),
+        ..JobRequest::new(kind, payload)
+    }
 }
 
 fn queued(job_id: &str) -> Response {
@@ -168,7 +189,7 @@ async fn resolve_body_path(state: &AppState, mut body: Map<String, Value>) -> Ap
             ))
         }
     };
-    let real = state.folders.resolve("dxf_path", &path).await?;
+    let real = state.folders.resolve("dxf_path", &path)?;
     body.insert("dxf_path".into(), json!(real));
     Ok(Value::Object(body))
 }
@@ -182,7 +203,14 @@ async fn analyze_dxf(
     let async_mode = flag(q.async_mode.as_deref())?;
     let payload = resolve_body_path(&state, body).await?;
     Ok(
-        match dispatch(&state, "analyze_dxf", "DXF analysis", payload, async_mode).await? {
+        match dispatch(
+            &state,
+            "DXF analysis",
+            JobRequest::new("analyze_dxf", payload),
+            async_mode,
+        )
+        .await?
+        {
             Ran::Queued(id) => queued(&id),
             Ran::Done(Ok(report)) => {
                 Json(json!({ "success": true, "report": report })).into_response()
@@ -203,9 +231,8 @@ async fn cost(
     Ok(
         match dispatch(
             &state,
-            "calculate_cost",
             "cost calculation",
-            payload,
+            JobRequest::new("calculate_cost", payload),
             async_mode,
         )
         .await?
@@ -316,35 +343,31 @@ pub struct ConvertQuery {
     async_mode: Option<String>,
 }
 
-/// A fresh output file name: `requested` (or `default_stem`) sanitised, made
-/// unique, with extension `ext`.
-fn output_file(
-    state: &AppState,
-    requested: Option<&str>,
-    default_stem: &str,
-    ext: &str,
-) -> (PathBuf, String) {
+/// The name a file answer is downloaded under: `requested` (or
+/// `default_stem`) made safe, tagged with the job id, with extension `ext`.
+fn download_name(requested: Option<&str>, default_stem: &str, ext: &str, job_id: &str) -> String {
     let base = requested
         .map(str::trim)
         .filter(|r| !r.is_empty())
         .unwrap_or(default_stem);
     let base = base.rsplit(['/', '\\']).next().unwrap_or(base);
     let stem = base.rsplit_once('.').map_or(base, |(s, _)| s);
-    let (name, _) = unique_name(&format!("{stem}.{ext}"), default_stem);
-    (state.folders.output.join(&name), name)
+    let tag: String = job_id.chars().take(8).collect();
+    tagged_name(&format!("{stem}.{ext}"), default_stem, &tag)
 }
 
-/// A file the handler wrote, as the response.
-async fn file_response(path: &Path, content_type: &'static str) -> ApiResult<Response> {
+/// A file of the managed folders, as the response, downloaded as `name`.
+pub(crate) async fn file_response(
+    path: &Path,
+    name: &str,
+    content_type: &'static str,
+) -> ApiResult<Response> {
     let file = tokio::fs::File::open(path).await.map_err(|e| {
         ApiError::internal(format!(
-            "the job succeeded but its output file cannot be read: {e}"
+            "the job succeeded but its output file cannot be read: {}",
+            e.kind()
         ))
     })?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let mut response = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -354,26 +377,29 @@ async fn file_response(path: &Path, content_type: &'static str) -> ApiResult<Res
     Ok(response)
 }
 
-/// The answer of an endpoint that returns a file.
-async fn file_outcome(
-    ran: Ran,
-    path: &Path,
-    name: &str,
+/// What an endpoint that answers with a file sends: the job's artefact
+/// `artefact` (a key of its result's `artifacts`), downloaded as `name`.
+struct FileAnswer<'a> {
+    artefact: &'a str,
+    name: String,
     content_type: &'static str,
-) -> ApiResult<Response> {
+}
+
+/// The answer of an endpoint that returns a file.
+async fn file_outcome(state: &AppState, ran: Ran, answer: FileAnswer<'_>) -> ApiResult<Response> {
     match ran {
-        Ran::Queued(id) => {
-            let mut body = json!({
-                "success": true,
-                "job_id": id,
-                "status": "queued",
-                "status_url": format!("/jobs/{id}"),
-                "download_url": format!("/files/output/{name}"),
-            });
-            body["output_path"] = json!(path);
-            Ok(Json(body).into_response())
+        Ran::Queued(id) => Ok(Json(json!({
+            "success": true,
+            "job_id": id,
+            "status": "queued",
+            "status_url": format!("/jobs/{id}"),
+            "download_url": format!("/jobs/{id}/artifacts/{}", answer.artefact),
+        }))
+        .into_response()),
+        Ran::Done(Ok(result)) => {
+            let path = artefact_path(&state.folders, &result, answer.artefact)?;
+            file_response(&path, &answer.name, answer.content_type).await
         }
-        Ran::Done(Ok(_)) => file_response(path, content_type).await,
         Ran::Done(Err(e)) => {
             Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(failed(&e, &[]))).into_response())
         }
@@ -395,23 +421,27 @@ async fn convert_image(
         state.config.max_upload_bytes,
     )
     .await?;
-    let (output, name) = output_file(&state, Some(&saved.original), "image", "dxf");
-    let mut payload = json!({ "image_path": saved.path, "output_path": output });
+    let mut payload = json!({ "image_path": saved.path });
     if let Some(v) = q.min_area {
         payload["min_area"] = json!(v);
     }
     if let Some(v) = q.threshold {
         payload["threshold"] = json!(v);
     }
-    let ran = dispatch(
-        &state,
-        "convert_image",
-        "image conversion",
-        payload,
-        async_mode,
-    )
-    .await?;
-    file_outcome(ran, &output, &name, "application/dxf").await
+    let request = request_with_id("convert_image", payload);
+    let name = download_name(
+        Some(&saved.original),
+        "image",
+        "dxf",
+        request.job_id.as_deref().unwrap_or_default(),
+    );
+    let ran = dispatch(&state, "image conversion", request, async_mode).await?;
+    let answer = FileAnswer {
+        artefact: "dxf",
+        name,
+        content_type: "application/dxf",
+    };
+    file_outcome(&state, ran, answer).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -454,7 +484,14 @@ async fn csv_analysis(
     .await?;
     let payload = json!({ "csv_path": saved.path, "report": report });
     Ok(
-        match dispatch(&state, "analyze_csv", "CSV analysis", payload, async_mode).await? {
+        match dispatch(
+            &state,
+            "CSV analysis",
+            JobRequest::new("analyze_csv", payload),
+            async_mode,
+        )
+        .await?
+        {
             Ran::Queued(id) => queued(&id),
             Ran::Done(Ok(analysis)) => Json(analysis).into_response(),
             Ran::Done(Err(e)) => Json(failed(&e, &[])).into_response(),
@@ -513,7 +550,7 @@ async fn nest(
 ) -> ApiResult<Response> {
     require_kind(&state, "nest", "nesting")?;
     let async_mode = flag(q.async_mode.as_deref())?;
-    let dxf = state.folders.resolve("dxf_path", &q.dxf_path).await?;
+    let dxf = state.folders.resolve("dxf_path", &q.dxf_path)?;
     let payload = json!({
         "dxf_path": dxf,
         "sheet_width": positive("sheet_width", q.sheet_width)?,
@@ -522,7 +559,13 @@ async fn nest(
         "kerf": positive("kerf", q.kerf)?,
     });
     Ok(result_outcome(
-        dispatch(&state, "nest", "nesting", payload, async_mode).await?,
+        dispatch(
+            &state,
+            "nesting",
+            JobRequest::new("nest", payload),
+            async_mode,
+        )
+        .await?,
     ))
 }
 
@@ -544,7 +587,7 @@ async fn gcode(
 ) -> ApiResult<Response> {
     require_kind(&state, "generate_gcode", "G-code generation")?;
     let async_mode = flag(q.async_mode.as_deref())?;
-    let dxf = state.folders.resolve("dxf_path", &q.dxf_path).await?;
+    let dxf = state.folders.resolve("dxf_path", &q.dxf_path)?;
     let payload = json!({
         "dxf_path": dxf,
         "material": q.material,
@@ -554,9 +597,8 @@ async fn gcode(
     Ok(result_outcome(
         dispatch(
             &state,
-            "generate_gcode",
             "G-code generation",
-            payload,
+            JobRequest::new("generate_gcode", payload),
             async_mode,
         )
         .await?,
@@ -610,15 +652,20 @@ async fn export(
             "the body must be a JSON object: the report of an analyze_dxf job",
         ));
     }
-    let (output, name) = output_file(
-        &state,
+    let request = request_with_id(spec.kind, json!({ "report": report }));
+    let name = download_name(
         q.output_filename.as_deref(),
         spec.default_stem,
         spec.ext,
+        request.job_id.as_deref().unwrap_or_default(),
     );
-    let payload = json!({ "report": report, "output_path": output });
-    let ran = dispatch(&state, spec.kind, spec.what, payload, async_mode).await?;
-    file_outcome(ran, &output, &name, spec.content_type).await
+    let ran = dispatch(&state, spec.what, request, async_mode).await?;
+    let answer = FileAnswer {
+        artefact: spec.ext,
+        name,
+        content_type: spec.content_type,
+    };
+    file_outcome(&state, ran, answer).await
 }
 
 async fn export_components_csv(
@@ -662,21 +709,10 @@ async fn download(
     }
     let path = state
         .folders
-        .resolve("file", &dir.join(&name).to_string_lossy())
-        .await?;
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .resolve("file", &dir.join(&name).to_string_lossy())?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let content_type = match ext.as_str() {
-        "dxf" => "application/dxf",
-        "csv" => "text/csv; charset=utf-8",
-        "svg" => "image/svg+xml",
-        "json" => "application/json",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "nc" | "gcode" | "ngc" | "txt" => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
-    };
-    file_response(&path, content_type).await
+    file_response(&path, &file_name, content_type_of(&path)).await
 }

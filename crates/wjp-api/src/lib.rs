@@ -83,6 +83,14 @@ pub struct ApiArgs {
     /// Largest JSON request body, in MB.
     #[arg(long, env = "WJP_MAX_BODY_MB", default_value_t = 5.0)]
     pub max_body_mb: f64,
+    /// Domain requests run synchronously (without async_mode) at once; more
+    /// are answered 503 with Retry-After (default: the number of CPU cores).
+    #[arg(long, env = "WJP_MAX_INLINE_JOBS")]
+    pub max_inline_jobs: Option<usize>,
+    /// Serve the engine's test kinds (noop, sleep, spin, fail) over HTTP,
+    /// for rehearsals. Off by default: `spin` burns a core on request.
+    #[arg(long, env = "WJP_ENABLE_TEST_KINDS")]
+    pub enable_test_kinds: bool,
     /// On shutdown, seconds running jobs of the in-process workers get to
     /// finish before they are handed back to the queue.
     #[arg(long, default_value_t = 30.0)]
@@ -141,6 +149,15 @@ pub struct ApiConfig {
     pub write_stall_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// Synchronous domain requests running at once.
+    pub max_inline_jobs: usize,
+    /// Whether the engine's test kinds are served over HTTP.
+    pub test_kinds: bool,
+}
+
+/// One slot per core: synchronous work beyond that only waits for a core.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 impl Default for ApiConfig {
@@ -155,6 +172,8 @@ impl Default for ApiConfig {
             body_read_timeout: Duration::from_secs(30),
             write_stall_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            max_inline_jobs: cores(),
+            test_kinds: false,
         }
     }
 }
@@ -183,6 +202,10 @@ impl ApiConfig {
                 args.max_connections
             );
         }
+        let max_inline_jobs = args.max_inline_jobs.unwrap_or_else(cores);
+        if !(1..=4096).contains(&max_inline_jobs) {
+            bail!("--max-inline-jobs must be between 1 and 4096, got {max_inline_jobs}");
+        }
         Ok(ApiConfig {
             api_key: args
                 .api_key
@@ -203,6 +226,8 @@ impl ApiConfig {
             body_read_timeout: secs("body-read-timeout-secs", args.body_read_timeout_secs)?,
             write_stall_timeout: secs("write-stall-timeout-secs", args.write_stall_timeout_secs)?,
             max_connections: args.max_connections,
+            max_inline_jobs,
+            test_kinds: args.enable_test_kinds,
         })
     }
 }
@@ -217,6 +242,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Writes enqueues in groups (see [`enqueue`]).
     pub enqueuer: enqueue::Enqueuer,
+    /// One permit per synchronous domain request that may run at once.
+    pub inline_slots: Arc<tokio::sync::Semaphore>,
     /// Cancelled on shutdown: ends event streams so the server can stop.
     pub shutdown: CancellationToken,
 }
@@ -259,6 +286,7 @@ fn build(
         queue: queue.clone(),
         handlers,
         folders: Arc::new(folders),
+        inline_slots: Arc::new(tokio::sync::Semaphore::new(config.max_inline_jobs)),
         config: Arc::new(config),
         metrics,
         enqueuer: enqueue::Enqueuer::start(queue.clone()),

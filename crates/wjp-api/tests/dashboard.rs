@@ -57,29 +57,30 @@ fn analyze_dxf(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
 #[derive(Deserialize)]
 struct ConvertImage {
     image_path: PathBuf,
-    output_path: PathBuf,
     #[serde(flatten)]
     options: wjp_convert::ConvertOptions,
 }
 
 /// `convert_image` as the binary wires it: the tracing of `wjp-convert`,
-/// the DXF written where the API asked, the preview under `output/`.
+/// the DXF and its preview as artefacts under `output/`.
 fn convert_image(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
     let args: ConvertImage = ctx.parse_payload()?;
     let bytes = std::fs::read(&args.image_path).map_err(|e| HandlerError::Failed(e.to_string()))?;
     let conversion = wjp_convert::image_to_dxf(&bytes, &args.options)
         .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
-    std::fs::write(&args.output_path, conversion.dxf.as_bytes())
-        .map_err(|e| HandlerError::Failed(e.to_string()))?;
     let dir = output.join("conversions");
     std::fs::create_dir_all(&dir).map_err(|e| HandlerError::Failed(e.to_string()))?;
-    let name = format!("{}.svg", ctx.job().id);
-    std::fs::write(dir.join(&name), conversion.svg.as_bytes())
+    let id = &ctx.job().id;
+    std::fs::write(dir.join(format!("{id}.dxf")), conversion.dxf.as_bytes())
+        .map_err(|e| HandlerError::Failed(e.to_string()))?;
+    std::fs::write(dir.join(format!("{id}.svg")), conversion.svg.as_bytes())
         .map_err(|e| HandlerError::Failed(e.to_string()))?;
     Ok(json!({
         "report": conversion.report,
-        "output_path": args.output_path,
-        "artifacts": { "preview_svg": format!("output/conversions/{name}") },
+        "artifacts": {
+            "dxf": format!("output/conversions/{id}.dxf"),
+            "preview_svg": format!("output/conversions/{id}.svg"),
+        },
     }))
 }
 

@@ -180,7 +180,7 @@ async fn convert_image_returns_the_dxf_and_async_gives_a_download_url() {
     let job = s.wait_job(id, |j| j["status"] == "completed").await;
     assert_eq!(job["queue"], "conversion");
     let url = body["download_url"].as_str().unwrap();
-    assert!(url.starts_with("/files/output/logo_"), "{url}");
+    assert_eq!(url, format!("/jobs/{id}/artifacts/dxf"));
     let r = s.client.get(s.url(url)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/dxf");

@@ -3,7 +3,10 @@
 //! test kinds; programs (the `wjp` binary) register theirs.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use serde_json::Value;
 
 use crate::error::{QueueError, Result};
 use crate::job::{Kind, QueueName};
@@ -35,13 +38,101 @@ impl Default for Defaults {
     }
 }
 
-/// What a registered kind gets unless the request says otherwise.
+/// What a registered kind gets unless the request says otherwise, and the
+/// most a request may ask of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KindSpec {
     pub kind: Kind,
     pub queue: QueueName,
     pub timeout: Duration,
     pub max_attempts: u32,
+    /// The server's caps: a request asking for more is refused.
+    pub caps: KindCaps,
+    /// The program's check of this kind's payloads, if it registered one.
+    pub check: Option<PayloadGate>,
+}
+
+/// The most a request may ask of a kind. A client cannot raise them: they
+/// are the program's, set when it registers the kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KindCaps {
+    /// Longest timeout a request may set.
+    pub max_timeout: Duration,
+    /// Most attempts a request may set.
+    pub max_attempts: u32,
+}
+
+impl Default for KindCaps {
+    fn default() -> Self {
+        KindCaps {
+            max_timeout: Duration::from_secs(crate::state::MAX_SECONDS as u64),
+            max_attempts: crate::state::MAX_ATTEMPTS,
+        }
+    }
+}
+
+/// A program's check of the payloads of one kind, run whenever a job of
+/// that kind is made from a request (every enqueue, every inline run),
+/// before anything is stored. It may refuse the payload, or return it
+/// changed (for instance with client-given paths made canonical). The
+/// engine knows nothing of what it checks.
+pub trait PayloadCheck: Send + Sync + 'static {
+    fn check(&self, payload: Value) -> std::result::Result<Value, PayloadRefusal>;
+}
+
+impl<F> PayloadCheck for F
+where
+    F: Fn(Value) -> std::result::Result<Value, PayloadRefusal> + Send + Sync + 'static,
+{
+    fn check(&self, payload: Value) -> std::result::Result<Value, PayloadRefusal> {
+        self(payload)
+    }
+}
+
+/// Why a [`PayloadCheck`] refused a payload: a stable code, the field at
+/// fault, and a message that says what to send instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct PayloadRefusal {
+    pub code: &'static str,
+    pub field: String,
+    pub message: String,
+    /// The payload names something that does not exist (a missing file),
+    /// as opposed to something it may not name.
+    pub not_found: bool,
+}
+
+impl PayloadRefusal {
+    pub fn new(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
+        PayloadRefusal {
+            code,
+            field: field.into(),
+            message: message.into(),
+            not_found: false,
+        }
+    }
+}
+
+/// A registered [`PayloadCheck`]; equal only to itself.
+#[derive(Clone)]
+pub struct PayloadGate(Arc<dyn PayloadCheck>);
+
+impl PayloadGate {
+    pub fn check(&self, payload: Value) -> std::result::Result<Value, PayloadRefusal> {
+        self.0.check(payload)
+    }
+}
+
+impl std::fmt::Debug for PayloadGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PayloadGate")
+    }
+}
+
+impl PartialEq for PayloadGate {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -85,9 +176,50 @@ impl Catalog {
             queue,
             timeout: timeout.unwrap_or(self.defaults.timeout),
             max_attempts: self.defaults.max_attempts,
+            caps: KindCaps::default(),
+            check: None,
         };
         self.kinds.insert(kind, spec);
         Ok(self)
+    }
+
+    /// Caps what requests may ask of a registered kind. The kind's own
+    /// timeout and attempts must fit under the caps.
+    pub fn cap(&mut self, kind: &str, caps: KindCaps) -> Result<&mut Self> {
+        let spec = self.kind_mut(kind)?;
+        if spec.timeout > caps.max_timeout || spec.max_attempts > caps.max_attempts {
+            return Err(QueueError::InvalidRequest(format!(
+                "the caps of {kind} are below its own defaults"
+            )));
+        }
+        spec.caps = caps;
+        Ok(self)
+    }
+
+    /// Has every payload of a registered kind checked by `check` before a
+    /// job is made of it.
+    pub fn check_payloads(&mut self, kind: &str, check: impl PayloadCheck) -> Result<&mut Self> {
+        self.kind_mut(kind)?.check = Some(PayloadGate(Arc::new(check)));
+        Ok(self)
+    }
+
+    fn kind_mut(&mut self, name: &str) -> Result<&mut KindSpec> {
+        let kind = Kind::parse(name)?;
+        let known = self.kind_list();
+        self.kinds
+            .get_mut(&kind)
+            .ok_or_else(|| QueueError::UnknownKind {
+                kind: name.chars().take(100).collect(),
+                known,
+            })
+    }
+
+    fn kind_list(&self) -> String {
+        self.kinds
+            .keys()
+            .map(Kind::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub fn queues(&self) -> &[QueueName] {
@@ -135,12 +267,7 @@ impl Catalog {
             .map(|(_, spec)| spec)
             .ok_or_else(|| QueueError::UnknownKind {
                 kind: name.chars().take(100).collect(),
-                known: self
-                    .kinds
-                    .keys()
-                    .map(Kind::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                known: self.kind_list(),
             })
     }
 

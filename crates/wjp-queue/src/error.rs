@@ -40,6 +40,10 @@ pub enum QueueError {
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 
+    /// The program's check of the kind's payload refused it.
+    #[error("invalid payload: {0}")]
+    PayloadRefused(#[from] crate::catalog::PayloadRefusal),
+
     /// One request of a batch is wrong; the batch was refused whole.
     #[error("job {position} of the batch: {error}")]
     InBatch {
@@ -62,6 +66,7 @@ impl QueueError {
             QueueError::Unavailable(_) => "backend_unavailable",
             QueueError::Storage(_) => "backend_error",
             QueueError::Corrupt(_) => "corrupt_record",
+            QueueError::PayloadRefused(refusal) => refusal.code,
             QueueError::InBatch { error, .. } => error.code(),
         }
     }

@@ -34,7 +34,7 @@ use crate::job::{
 /// parameters, not files.
 pub const MAX_PAYLOAD_BYTES: usize = 4 * 1024 * 1024;
 /// Longest delay, TTL or timeout accepted: one year.
-const MAX_SECONDS: f64 = 366.0 * 24.0 * 3600.0;
+pub(crate) const MAX_SECONDS: f64 = 366.0 * 24.0 * 3600.0;
 /// Longest wait between two retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 pub const MAX_ATTEMPTS: u32 = 100;
@@ -99,9 +99,11 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
         )));
     }
     let max_attempts = request.max_attempts.unwrap_or(spec.max_attempts);
-    if !(1..=MAX_ATTEMPTS).contains(&max_attempts) {
+    let attempts_cap = spec.caps.max_attempts.min(MAX_ATTEMPTS);
+    if !(1..=attempts_cap).contains(&max_attempts) {
         return Err(QueueError::InvalidRequest(format!(
-            "max_attempts must be between 1 and {MAX_ATTEMPTS}, got {max_attempts}"
+            "max_attempts of {} jobs must be between 1 and {attempts_cap}, got {max_attempts}",
+            spec.kind
         )));
     }
     let timeout_ms = seconds_to_ms("timeout", request.timeout, spec.timeout)?;
@@ -110,6 +112,18 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
             "timeout must be more than 0 seconds".into(),
         ));
     }
+    if timeout_ms > spec.caps.max_timeout.as_millis() as u64 {
+        return Err(QueueError::InvalidRequest(format!(
+            "timeout of {} jobs is at most {} seconds on this server, got {}",
+            spec.kind,
+            spec.caps.max_timeout.as_secs(),
+            timeout_ms as f64 / 1000.0
+        )));
+    }
+    let payload = match &spec.check {
+        Some(gate) => gate.check(request.payload)?,
+        None => request.payload,
+    };
     let delay_ms = seconds_to_ms("delay", request.delay, Duration::ZERO)?;
     let defaults = &catalog.defaults;
     let run_at = now.plus_millis(delay_ms);
@@ -122,7 +136,7 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
         id,
         kind: spec.kind.clone(),
         queue,
-        payload: request.payload,
+        payload,
         priority: request.priority.unwrap_or(0),
         max_attempts,
         timeout_ms,

@@ -55,6 +55,10 @@ pub enum HandlerError {
     /// The handler saw that its job was cancelled and stopped.
     #[error("cancelled")]
     Cancelled,
+    /// The handler's code panicked somewhere the worker could not catch it
+    /// (a handler that runs its work in a child process reports it so).
+    #[error("the handler panicked: {0}")]
+    Panicked(String),
 }
 
 impl HandlerError {
@@ -64,6 +68,9 @@ impl HandlerError {
             HandlerError::Failed(m) => JobError::new(ErrorKind::HandlerError, m),
             HandlerError::InvalidPayload(m) => JobError::new(ErrorKind::InvalidPayload, m),
             HandlerError::Cancelled => JobError::new(ErrorKind::Cancelled, "cancelled"),
+            HandlerError::Panicked(m) => {
+                JobError::new(ErrorKind::Panic, format!("the handler panicked: {m}"))
+            }
         }
     }
 }
@@ -999,7 +1006,8 @@ async fn flush_progress(queue: &Queue, running: &RunningMap) -> Result<()> {
 /// for synchronous API requests, and for keeping clients served while the
 /// backend is unreachable. The request is checked against the catalog as
 /// an enqueue would be; the handler runs on the blocking pool, under the
-/// job's timeout, with panics caught.
+/// job's timeout, with panics caught. Dropping the returned future (the
+/// client went away) tells the handler to stop, as a cancel would.
 pub async fn run_inline(
     queue: &Queue,
     handlers: &Handlers,
@@ -1019,6 +1027,7 @@ pub async fn run_inline(
     job.state.attempt = 1;
     let timeout = Duration::from_millis(job.timeout_ms);
     let stop = Arc::new(AtomicBool::new(false));
+    let _stop_when_dropped = StopOnDrop(stop.clone());
     let ctx = JobContext {
         job,
         stop: stop.clone(),
@@ -1047,4 +1056,14 @@ pub async fn run_inline(
         Ok(Ok(Ok(Err(e)))) => Err(e.into_job_error()),
     };
     Ok(outcome)
+}
+
+/// Tells an inline handler to stop when its caller stops waiting for it:
+/// the work of a request nobody waits for is wasted, and may be large.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 }

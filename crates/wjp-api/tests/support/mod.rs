@@ -181,8 +181,21 @@ fn read(path: &Path) -> Result<String, HandlerError> {
         .map_err(|e| HandlerError::Failed(format!("{}: {e}", path.display())))
 }
 
-fn write(path: &Path, text: &str) -> Result<(), HandlerError> {
-    std::fs::write(path, text).map_err(|e| HandlerError::Failed(format!("{}: {e}", path.display())))
+/// Writes an artefact as the real handlers do: `output/<folder>/<job
+/// id>.<ext>` of the data directory; returns its path below it.
+fn write_artefact(
+    ctx: &JobContext,
+    data_dir: &Path,
+    folder: &str,
+    ext: &str,
+    text: &str,
+) -> Result<String, HandlerError> {
+    let relative = format!("output/{folder}/{}.{ext}", ctx.job().id);
+    let path = data_dir.join(&relative);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text)
+        .map_err(|e| HandlerError::Failed(format!("{}: {e}", path.display())))?;
+    Ok(relative)
 }
 
 /// Stand-ins for the shop's handlers: each reads what it is given and
@@ -196,7 +209,7 @@ fn analyze(ctx: &JobContext) -> Result<Value, HandlerError> {
     Ok(json!({ "bytes": text.len(), "dxf_path": path, "payload": ctx.job().payload }))
 }
 
-pub fn shop_handlers(handlers: &mut Handlers) {
+pub fn shop_handlers(handlers: &mut Handlers, data_dir: &Path) {
     handlers.add("analyze_dxf", analyze).unwrap();
     handlers
         .add("calculate_cost", |ctx: &JobContext| {
@@ -204,12 +217,13 @@ pub fn shop_handlers(handlers: &mut Handlers) {
             Ok(json!({ "total": text.len() as f64 * 0.5, "currency": "EUR" }))
         })
         .unwrap();
+    let dir = data_dir.to_path_buf();
     handlers
-        .add("convert_image", |ctx: &JobContext| {
+        .add("convert_image", move |ctx: &JobContext| {
             let image = read(&path_of(ctx, "image_path")?)?;
-            let out = path_of(ctx, "output_path")?;
-            write(&out, &format!("0\nSECTION\n999\n{image}\n0\nEOF\n"))?;
-            Ok(json!({ "output_path": out }))
+            let dxf = format!("0\nSECTION\n999\n{image}\n0\nEOF\n");
+            let artefact = write_artefact(ctx, &dir, "conversions", "dxf", &dxf)?;
+            Ok(json!({ "artifacts": { "dxf": artefact } }))
         })
         .unwrap();
     handlers
@@ -228,13 +242,14 @@ pub fn shop_handlers(handlers: &mut Handlers) {
             Ok(json!({ "gcode_for": ctx.job().payload }))
         })
         .unwrap();
-    for kind in ["export_components_csv", "export_layered_dxf"] {
+    for (kind, ext) in [("export_components_csv", "csv"), ("export_layered_dxf", "dxf")] {
+        let dir = data_dir.to_path_buf();
         handlers
-            .add(kind, |ctx: &JobContext| {
-                let out = path_of(ctx, "output_path")?;
+            .add(kind, move |ctx: &JobContext| {
                 let parts = ctx.job().payload["report"]["parts"].as_u64().unwrap_or(0);
-                write(&out, &format!("Area_mm2,Perimeter_mm\n{parts},1\n"))?;
-                Ok(json!({ "output_path": out }))
+                let text = format!("Area_mm2,Perimeter_mm\n{parts},1\n");
+                let artefact = write_artefact(ctx, &dir, "exports", ext, &text)?;
+                Ok(json!({ "artifacts": { ext: artefact } }))
             })
             .unwrap();
     }
@@ -306,16 +321,18 @@ impl Server {
             for (kind, queue) in SHOP_KINDS {
                 catalog.register(kind, queue, None).unwrap();
             }
-            shop_handlers(&mut handlers);
+            shop_handlers(&mut handlers, dir.path());
         }
         if let Some(configure) = options.configure {
             configure(&mut catalog, &mut handlers, dir.path());
         }
         let queue = Queue::new(backend.clone(), catalog);
+        // The tests rehearse with the engine's test kinds.
         let mut argv = vec![
             "wjp-api".to_owned(),
             "--shutdown-grace-secs".into(),
             "0.5".into(),
+            "--enable-test-kinds".into(),
         ];
         if !options.workers {
             argv.push("--no-workers".into());

@@ -1,0 +1,298 @@
+//! # wjp-store: where wjp keeps files
+//!
+//! The data directory holds three managed folders: `uploads/` (files clients
+//! sent), `data/` (files an operator put there) and `output/` (artefacts the
+//! jobs wrote). Clients name files by path; every such path is resolved here
+//! and must stay inside the managed folders.
+//!
+//! **Invariant**: a path a client gave reaches the file system only through
+//! [`Folders::resolve`], and a file the service writes is named by the
+//! service ([`unique_name`], or a job's artefact name), never by a client.
+//! A path is checked twice: on its text first (so a path outside is refused
+//! without telling whether it exists), then after following symlinks.
+
+use std::path::{Component, Path, PathBuf};
+
+/// Why a client's path was refused. Messages quote the path as given (cut to
+/// 200 characters), never anything read from a file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("{field} is required")]
+    Missing { field: String },
+
+    #[error(
+        "{field} {given:?} is outside the managed folders (uploads, data, output); \
+         give a name returned by POST /upload"
+    )]
+    Outside { field: String, given: String },
+
+    #[error("{field} {given:?} does not exist; upload it first with POST /upload")]
+    NotFound { field: String, given: String },
+
+    #[error("{field} {given:?} is not a readable file: {reason}")]
+    Unreadable {
+        field: String,
+        given: String,
+        reason: String,
+    },
+}
+
+impl PathError {
+    /// A stable name for programs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PathError::Missing { .. } => "missing_path",
+            PathError::Outside { .. } => "path_outside_managed_folders",
+            PathError::NotFound { .. } => "file_not_found",
+            PathError::Unreadable { .. } => "invalid_path",
+        }
+    }
+
+    /// The field the error is about.
+    pub fn field(&self) -> &str {
+        match self {
+            PathError::Missing { field }
+            | PathError::Outside { field, .. }
+            | PathError::NotFound { field, .. }
+            | PathError::Unreadable { field, .. } => field,
+        }
+    }
+}
+
+/// The three folders the service reads from and writes to.
+#[derive(Debug, Clone)]
+pub struct Folders {
+    /// Canonical paths, so a symlinked data directory still compares equal.
+    pub uploads: PathBuf,
+    pub data: PathBuf,
+    pub output: PathBuf,
+}
+
+impl Folders {
+    /// The folders under `data_dir`, created if needed.
+    pub fn create(data_dir: &Path) -> std::io::Result<Folders> {
+        let make = |name: &str| -> std::io::Result<PathBuf> {
+            let dir = data_dir.join(name);
+            std::fs::create_dir_all(&dir)?;
+            dir.canonicalize()
+        };
+        Ok(Folders {
+            uploads: make("uploads")?,
+            data: make("data")?,
+            output: make("output")?,
+        })
+    }
+
+    fn roots(&self) -> [&Path; 3] {
+        [&self.uploads, &self.data, &self.output]
+    }
+
+    /// The folder of a name used in URLs (`/files/{folder}/{name}`).
+    pub fn by_name(&self, name: &str) -> Option<&Path> {
+        match name {
+            "uploads" => Some(&self.uploads),
+            "data" => Some(&self.data),
+            "output" => Some(&self.output),
+            _ => None,
+        }
+    }
+
+    /// Resolves a client-given path to an existing file inside a managed
+    /// folder. A relative path is taken inside `uploads/`; anything that
+    /// leads elsewhere (`..`, another absolute path, a symlink pointing
+    /// out) is [`PathError::Outside`]. The path returned is canonical, so
+    /// resolving it again gives itself.
+    pub fn resolve(&self, field: &str, text: &str) -> Result<PathBuf, PathError> {
+        let given = text.trim();
+        let outside = || PathError::Outside {
+            field: field.to_owned(),
+            given: shorten(given),
+        };
+        if given.is_empty() {
+            return Err(PathError::Missing {
+                field: field.to_owned(),
+            });
+        }
+        if given.contains('\0') {
+            return Err(outside());
+        }
+        let path = Path::new(given);
+        let joined = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.uploads.join(path)
+        };
+        let lexical = normalize(&joined).ok_or_else(outside)?;
+        if !self.roots().iter().any(|r| lexical.starts_with(r)) {
+            return Err(outside());
+        }
+        let real = lexical.canonicalize().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                PathError::NotFound {
+                    field: field.to_owned(),
+                    given: shorten(given),
+                }
+            } else {
+                PathError::Unreadable {
+                    field: field.to_owned(),
+                    given: shorten(given),
+                    reason: e.kind().to_string(),
+                }
+            }
+        })?;
+        if !self.roots().iter().any(|r| real.starts_with(r)) {
+            return Err(outside());
+        }
+        if !real.is_file() {
+            return Err(PathError::Unreadable {
+                field: field.to_owned(),
+                given: shorten(given),
+                reason: "not a file".into(),
+            });
+        }
+        Ok(real)
+    }
+
+    /// The path of an artefact the service names: `output/<folder>/<name>`,
+    /// its folder created. `folder` and `name` come from the service (a job
+    /// id is one), never from a client.
+    pub fn artefact(&self, folder: &str, name: &str) -> std::io::Result<PathBuf> {
+        let dir = self.output.join(folder);
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir.join(name))
+    }
+}
+
+fn shorten(text: &str) -> String {
+    text.chars().take(200).collect()
+}
+
+/// Removes `.` and resolves `..` without touching the file system; `None`
+/// when `..` climbs above the root.
+fn normalize(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Prefix(_) | Component::RootDir => out.push(c.as_os_str()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            Component::Normal(part) => out.push(part),
+        }
+    }
+    Some(out)
+}
+
+/// A safe, unique file name for a client-given one:
+/// `../../blueprint.DXF` becomes `blueprint_<hex>.dxf`. Returns the name and
+/// its hex id.
+pub fn unique_name(original: &str, default_stem: &str) -> (String, String) {
+    let hex = uuid::Uuid::new_v4().simple().to_string();
+    (tagged_name(original, default_stem, &hex), hex)
+}
+
+/// A safe file name made of a client-given one and a tag the service chose:
+/// `../../blueprint.DXF` with tag `x1` becomes `blueprint_x1.dxf`. Only the
+/// last path component counts, of either kind of separator.
+pub fn tagged_name(original: &str, default_stem: &str, tag: &str) -> String {
+    let base = original
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .trim();
+    let (stem, ext) = match base.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => (stem, Some(ext)),
+        _ => (base, None),
+    };
+    let stem: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    let stem = match stem.trim_matches('_') {
+        "" => default_stem,
+        trimmed => trimmed,
+    };
+    let ext: String = ext
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(10)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if ext.is_empty() {
+        format!("{stem}_{tag}")
+    } else {
+        format!("{stem}_{tag}.{ext}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_sanitised_and_unique() {
+        let (name, hex) = unique_name("../../blueprint.DXF", "file");
+        assert_eq!(name, format!("blueprint_{hex}.dxf"));
+        assert_eq!(hex.len(), 32);
+        assert!(hex.chars().all(|c| c.is_ascii_hexdigit()));
+        let (other, _) = unique_name("../../blueprint.DXF", "file");
+        assert_ne!(name, other);
+        let (name, hex) = unique_name("..\\evil dir\\a b$.Png", "file");
+        assert_eq!(name, format!("a_b_{hex}.png"));
+        let (name, hex) = unique_name("..", "file");
+        assert_eq!(name, format!("file_{hex}"));
+        let (name, hex) = unique_name(".bashrc", "file");
+        assert_eq!(name, format!("bashrc_{hex}"));
+    }
+
+    #[test]
+    fn normalize_refuses_climbing_above_the_root() {
+        assert_eq!(
+            normalize(Path::new("/a/b/../c")),
+            Some(PathBuf::from("/a/c"))
+        );
+        assert_eq!(normalize(Path::new("/a/./b")), Some(PathBuf::from("/a/b")));
+        assert_eq!(normalize(Path::new("/..")), None);
+    }
+
+    #[test]
+    fn paths_resolve_inside_the_folders_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let folders = Folders::create(dir.path()).unwrap();
+        std::fs::write(folders.uploads.join("a.dxf"), "0\nEOF\n").unwrap();
+        let inside = folders.resolve("dxf_path", "a.dxf").unwrap();
+        assert_eq!(inside, folders.uploads.join("a.dxf"));
+        // Resolving a resolved path gives itself.
+        let again = folders
+            .resolve("dxf_path", &inside.to_string_lossy())
+            .unwrap();
+        assert_eq!(again, inside);
+        for outside in ["/etc/passwd", "../../etc/passwd", "a\0b", "/"] {
+            let e = folders.resolve("dxf_path", outside).unwrap_err();
+            assert_eq!(e.code(), "path_outside_managed_folders", "{outside}");
+        }
+        // A symlink inside pointing out is outside.
+        std::os::unix::fs::symlink("/etc/passwd", folders.uploads.join("link")).unwrap();
+        let e = folders.resolve("dxf_path", "link").unwrap_err();
+        assert_eq!(e.code(), "path_outside_managed_folders");
+        assert_eq!(
+            folders.resolve("csv_path", "missing.csv").unwrap_err().code(),
+            "file_not_found"
+        );
+        assert_eq!(
+            folders.resolve("csv_path", " ").unwrap_err().field(),
+            "csv_path"
+        );
+    }
+}
