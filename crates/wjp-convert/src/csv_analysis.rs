@@ -291,15 +291,14 @@ pub fn analyze_components_csv(bytes: &[u8], options: &CsvOptions) -> Result<CsvA
         }
         Ok(found)
     };
-    let listed = || header.join(", ");
     let cols = Columns {
         area: find("Area_mm2")?.ok_or_else(|| CsvError::MissingColumn {
             name: "Area_mm2",
-            found: listed(),
+            found: header.len(),
         })?,
         perimeter: find("Perimeter_mm")?.ok_or_else(|| CsvError::MissingColumn {
             name: "Perimeter_mm",
-            found: listed(),
+            found: header.len(),
         })?,
         id: find("ID")?,
         layer: find("Layer")?,

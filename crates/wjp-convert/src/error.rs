@@ -78,8 +78,10 @@ pub enum CsvError {
         column: usize,
         name: String,
     },
-    #[error("required column {name} is missing (columns found: {found})")]
-    MissingColumn { name: &'static str, found: String },
+    /// Messages name positions and our own column names, never the
+    /// file's text: an error may reach someone who did not send the file.
+    #[error("required column {name} is missing from the header ({found} columns)")]
+    MissingColumn { name: &'static str, found: usize },
     #[error("column {name} appears twice in the header (columns {first} and {second})")]
     DuplicateColumn {
         name: String,
@@ -104,18 +106,20 @@ pub enum CsvError {
         expected: usize,
         found: usize,
     },
-    #[error("line {line}, column {column} ({name}): {value:?} is not a number")]
+    #[error("line {line}, column {column} ({name}) is not a number")]
     BadNumber {
         line: u64,
         column: usize,
         name: String,
+        /// The text found (for programs; not in the message).
         value: String,
     },
-    #[error("line {line}, column {column} ({name}): {value:?} {reason}")]
+    #[error("line {line}, column {column} ({name}): the value {reason}")]
     BadValue {
         line: u64,
         column: usize,
         name: String,
+        /// The text found (for programs; not in the message).
         value: String,
         reason: &'static str,
     },

@@ -37,10 +37,10 @@ pub enum AnalysisError {
     #[error("not a readable DXF file: {message} at {pos}")]
     Parse { message: String, pos: SourcePos },
     /// The file is larger than the configured limit.
-    #[error("the file has {bytes} bytes, over the limit of {limit} bytes; raise limits.max_file_bytes to analyse it")]
+    #[error("the file has {bytes} bytes, over the limit of {limit} bytes; the server's limit must be raised to analyse it")]
     TooLarge { bytes: usize, limit: usize },
     /// The drawing would need more work than the configured limits allow.
-    #[error("the drawing is too complex: {what} (limit {limit}) near {pos}; raise the limit in AnalysisOptions.limits if the file is genuine")]
+    #[error("the drawing is too complex: {what} (limit {limit}) near {pos}; if the file is genuine, the server's limits must be raised")]
     TooComplex {
         what: String,
         limit: u64,

@@ -90,9 +90,10 @@ where
 }
 
 /// Why a [`PayloadCheck`] refused a payload: a stable code, the field at
-/// fault, and a message that says what to send instead.
+/// fault, and a message that names the field and says what to send
+/// instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
+#[error("{message}")]
 pub struct PayloadRefusal {
     pub code: &'static str,
     pub field: String,

@@ -41,8 +41,8 @@ pub enum QueueError {
     Corrupt(String),
 
     /// The program's check of the kind's payload refused it.
-    #[error("invalid payload: {0}")]
-    PayloadRefused(#[from] crate::catalog::PayloadRefusal),
+    #[error("invalid payload: {}", .0.message)]
+    PayloadRefused(crate::catalog::PayloadRefusal),
 
     /// One request of a batch is wrong; the batch was refused whole.
     #[error("job {position} of the batch: {error}")]
@@ -78,6 +78,12 @@ impl QueueError {
             QueueError::InBatch { error, .. } => error.is_client_error(),
             _ => true,
         }
+    }
+}
+
+impl From<crate::catalog::PayloadRefusal> for QueueError {
+    fn from(refusal: crate::catalog::PayloadRefusal) -> Self {
+        QueueError::PayloadRefused(refusal)
     }
 }
 

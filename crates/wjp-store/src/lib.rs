@@ -287,7 +287,10 @@ mod tests {
         let e = folders.resolve("dxf_path", "link").unwrap_err();
         assert_eq!(e.code(), "path_outside_managed_folders");
         assert_eq!(
-            folders.resolve("csv_path", "missing.csv").unwrap_err().code(),
+            folders
+                .resolve("csv_path", "missing.csv")
+                .unwrap_err()
+                .code(),
             "file_not_found"
         );
         assert_eq!(

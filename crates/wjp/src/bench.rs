@@ -310,11 +310,7 @@ impl WorkerPool {
             let mut config = WorkerConfig::new(name(i), queue.parse_queues("default")?);
             config.concurrency = args.concurrency;
             config.idle_wait = Duration::from_millis(100);
-            let worker = Worker::new(
-                queue.clone(),
-                crate::kinds::handlers(&global.data_dir)?,
-                config,
-            )?;
+            let worker = Worker::new(queue.clone(), global.handlers()?, config)?;
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             pool.stops.push(tx);
             pool.handles.push(tokio::spawn(worker.run(async move {

@@ -83,6 +83,18 @@ pub enum Command {
     Nest(NestArgs),
     /// Write the G-code program of a DXF drawing, here and now.
     Gcode(GcodeArgs),
+    /// Run one job of a shop kind, read from standard input (the process
+    /// workers start for each such job).
+    #[command(hide = true)]
+    RunJob(RunJobArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunJobArgs {
+    #[arg(long)]
+    pub kind: String,
+    #[arg(long)]
+    pub memory_budget_mb: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -233,13 +245,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(args) => crate::worker_cmd::run(&global, args).await,
         Command::Api(args) => {
             let queue = global.open_queue_tolerating_outage().await?;
-            wjp_api::run(
-                args,
-                queue,
-                crate::kinds::handlers(&global.data_dir)?,
-                global.data_dir.clone(),
-            )
-            .await?;
+            wjp_api::run(args, queue, global.handlers()?, global.data_dir.clone()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => crate::bench::run(&global, args).await,
@@ -248,6 +254,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Csv { file, json } => csv(&file, json),
         Command::Nest(args) => nest(args),
         Command::Gcode(args) => gcode(args),
+        // main() runs it before any runtime exists.
+        Command::RunJob(_) => bail!("run-job is started by workers, not from here"),
         Command::Submit(args) => submit(&global.open_queue().await?, args).await,
         Command::Status { id, json } => {
             let queue = global.open_queue().await?;

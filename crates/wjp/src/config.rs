@@ -43,6 +43,19 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "REDIS_DB", default_value_t = 0)]
     pub redis_db: u32,
 
+    /// Memory a job of a shop kind may use, in MB: each runs in a process
+    /// of its own, which ends when it asks for more (the job fails with a
+    /// message saying so). A service's peak is about its job slots (worker
+    /// concurrency, plus --max-inline-jobs for the API) times this.
+    #[arg(
+        long,
+        global = true,
+        env = "WJP_JOB_MEMORY_MB",
+        default_value_t = 256,
+        value_parser = clap::value_parser!(u64).range(64..=1_048_576)
+    )]
+    pub job_memory_mb: u64,
+
     /// Log lines as text or JSON (one object a line).
     #[arg(
         long,
@@ -90,15 +103,21 @@ impl GlobalArgs {
     pub async fn open_queue(&self) -> anyhow::Result<Queue> {
         Ok(Queue::new(
             self.open_backend(false).await?,
-            crate::kinds::catalog()?,
+            crate::kinds::catalog(&self.data_dir)?,
         ))
+    }
+
+    /// The handlers of every kind, shop kinds under this configuration's
+    /// memory budget.
+    pub fn handlers(&self) -> anyhow::Result<wjp_queue::Handlers> {
+        Ok(crate::kinds::handlers(&self.data_dir, self.job_memory_mb)?)
     }
 
     /// For services that must start even while Redis is down.
     pub async fn open_queue_tolerating_outage(&self) -> anyhow::Result<Queue> {
         Ok(Queue::new(
             self.open_backend(true).await?,
-            crate::kinds::catalog()?,
+            crate::kinds::catalog(&self.data_dir)?,
         ))
     }
 }

@@ -1,39 +1,109 @@
 //! Handlers of the waterjet job kinds: each parses its payload, calls one
-//! function of `wjp-geometry`, and shapes the result.
+//! domain function, and shapes the result. They run in a child process of
+//! their own ([`crate::child`]); their payloads were checked by
+//! [`crate::kinds::admit`] (input paths canonical, inside the managed
+//! folders; no reserved field). The protective limits they apply are the
+//! server's ([`ServerLimits`]), never the request's.
 
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use wjp_cam::{GcodeOptions, NestOptions, PartInput};
 use wjp_convert::{ConvertOptions, CsvOptions};
-use wjp_geometry::{AnalysisError, AnalysisOptions, CostRequest};
-use wjp_queue::{HandlerError, JobContext};
+use wjp_geometry::{AnalysisError, AnalysisOptions, CostRequest, Limits};
+use wjp_queue::HandlerError;
+use wjp_store::Folders;
 
-/// Where handlers write the files they produce (previews, converted
-/// drawings): the service's managed `output` folder.
-#[derive(Debug, Clone)]
-pub struct Artifacts {
-    pub output_dir: PathBuf,
+/// What a handler sees of its job.
+pub struct Task<'a> {
+    pub id: &'a str,
+    pub payload: &'a Value,
+    pub progress: &'a dyn Fn(f64, &str),
 }
 
-impl Artifacts {
+impl Task<'_> {
+    /// The payload as a typed value; an error names what does not fit.
+    fn parse<T: DeserializeOwned>(&self) -> Result<T, HandlerError> {
+        T::deserialize(self.payload).map_err(|e| HandlerError::InvalidPayload(e.to_string()))
+    }
+
+    fn progress(&self, fraction: f64, message: &str) {
+        (self.progress)(fraction, message)
+    }
+}
+
+/// The protective limits of the domain functions. They are the server's:
+/// every handler overwrites whatever its options say with these.
+#[derive(Debug, Clone, Default)]
+pub struct ServerLimits {
+    pub drawing: Limits,
+    pub image: ConvertOptions,
+    pub csv: CsvOptions,
+}
+
+impl ServerLimits {
+    fn apply_to_image(&self, options: &mut ConvertOptions) {
+        options.max_pixels = self.image.max_pixels;
+        options.max_input_bytes = self.image.max_input_bytes;
+        options.work_budget = self.image.work_budget;
+        options.max_outline_points = self.image.max_outline_points;
+    }
+
+    fn apply_to_csv(&self, options: &mut CsvOptions) {
+        options.max_bytes = self.csv.max_bytes;
+        options.max_rows = self.csv.max_rows;
+        options.max_columns = self.csv.max_columns;
+        options.max_field_bytes = self.csv.max_field_bytes;
+    }
+
+    /// Analysis options of the server's defaults with its limits.
+    fn analysis(&self) -> AnalysisOptions {
+        AnalysisOptions {
+            limits: self.drawing.clone(),
+            ..AnalysisOptions::default()
+        }
+    }
+}
+
+/// Where handlers read and write, and the limits they apply.
+pub struct Shop {
+    pub folders: Folders,
+    pub limits: ServerLimits,
+}
+
+impl Shop {
+    pub fn open(data_dir: &Path) -> Result<Shop, String> {
+        let folders = Folders::create(data_dir).map_err(|e| {
+            format!(
+                "cannot open the managed folders in {}: {e}",
+                data_dir.display()
+            )
+        })?;
+        Ok(Shop {
+            folders,
+            limits: ServerLimits::default(),
+        })
+    }
+
     /// Writes `bytes` as `output/<folder>/<job id>.<ext>` and returns that
     /// path relative to the data directory, as the API serves it.
     fn store(
         &self,
-        ctx: &JobContext,
+        task: &Task,
         folder: &str,
         ext: &str,
         bytes: &[u8],
     ) -> Result<String, HandlerError> {
-        let dir = self.output_dir.join(folder);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| HandlerError::Failed(format!("cannot create {}: {e}", dir.display())))?;
-        let name = format!("{}.{ext}", ctx.job().id);
-        let path = dir.join(&name);
-        std::fs::write(&path, bytes)
-            .map_err(|e| HandlerError::Failed(format!("cannot write {}: {e}", path.display())))?;
+        let name = format!("{}.{ext}", task.id);
+        let path = self
+            .folders
+            .artefact(folder, &name)
+            .map_err(|e| HandlerError::Failed(format!("cannot create output/{folder}: {e}")))?;
+        std::fs::write(&path, bytes).map_err(|e| {
+            HandlerError::Failed(format!("cannot write output/{folder}/{name}: {e}"))
+        })?;
         Ok(format!("output/{folder}/{name}"))
     }
 }
@@ -61,14 +131,14 @@ fn analysis_failed(path: &Path, e: AnalysisError) -> HandlerError {
     HandlerError::InvalidPayload(format!("{} ({}): {e}", path.display(), e.code()))
 }
 
-pub fn analyze_dxf(ctx: &JobContext, artifacts: &Artifacts) -> Result<Value, HandlerError> {
-    let args: AnalyzeDxf = ctx.parse_payload()?;
+pub fn analyze_dxf(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
+    let mut args: AnalyzeDxf = task.parse()?;
+    args.options.limits = shop.limits.drawing.clone();
     let report = wjp_geometry::analyze_dxf_file(&args.dxf_path, &args.options, &mut |p, m| {
-        ctx.progress(p * 0.95, m)
+        task.progress(p * 0.95, m)
     })
     .map_err(|e| analysis_failed(&args.dxf_path, e))?;
-    ctx.check_cancelled()?;
-    let preview = artifacts.store(ctx, "previews", "svg", report.to_svg().as_bytes())?;
+    let preview = shop.store(task, "previews", "svg", report.to_svg().as_bytes())?;
     let mut result = serde_json::to_value(&report)
         .map_err(|e| HandlerError::Failed(format!("cannot encode the report: {e}")))?;
     result["artifacts"] = json!({ "preview_svg": preview });
@@ -77,13 +147,13 @@ pub fn analyze_dxf(ctx: &JobContext, artifacts: &Artifacts) -> Result<Value, Han
     Ok(result)
 }
 
-pub fn calculate_cost(ctx: &JobContext) -> Result<Value, HandlerError> {
-    let args: CalculateCost = ctx.parse_payload()?;
+pub fn calculate_cost(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
+    let args: CalculateCost = task.parse()?;
     let summary = wjp_geometry::calculate_cost_file(
         &args.dxf_path,
         &args.request,
-        &AnalysisOptions::default(),
-        &mut |p, m| ctx.progress(p, m),
+        &shop.limits.analysis(),
+        &mut |p, m| task.progress(p, m),
     )
     .map_err(|e| analysis_failed(&args.dxf_path, e))?;
     serde_json::to_value(&summary)
@@ -106,41 +176,33 @@ fn read_input(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, HandlerErr
     std::fs::read(path).map_err(cannot)
 }
 
-/// The payload of `convert_image`: the picture, where to write the DXF
-/// (default: an artefact of the job), and any conversion option by name
-/// (the old API's `min_area` and `threshold` included).
+/// The payload of `convert_image`: the picture and any conversion option
+/// by name (the old API's `min_area` and `threshold` included).
 #[derive(Deserialize)]
 struct ConvertImage {
     image_path: PathBuf,
-    #[serde(default)]
-    output_path: Option<PathBuf>,
     #[serde(flatten)]
     options: ConvertOptions,
 }
 
-pub fn convert_image(ctx: &JobContext, artifacts: &Artifacts) -> Result<Value, HandlerError> {
-    let args: ConvertImage = ctx.parse_payload()?;
-    ctx.progress(0.05, "reading the image");
+pub fn convert_image(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
+    let mut args: ConvertImage = task.parse()?;
+    shop.limits.apply_to_image(&mut args.options);
+    task.progress(0.05, "reading the image");
     let bytes = read_input(
         &args.image_path,
         args.options.max_input_bytes as u64,
         "image",
     )?;
-    ctx.progress(0.1, "tracing");
+    task.progress(0.1, "tracing");
     let conversion = wjp_convert::image_to_dxf(&bytes, &args.options).map_err(|e| {
         HandlerError::InvalidPayload(format!("{} ({}): {e}", args.image_path.display(), e.code()))
     })?;
-    ctx.check_cancelled()?;
-    ctx.progress(0.9, "writing the drawing");
-    let dxf = artifacts.store(ctx, "conversions", "dxf", conversion.dxf.as_bytes())?;
-    let svg = artifacts.store(ctx, "conversions", "svg", conversion.svg.as_bytes())?;
-    if let Some(out) = &args.output_path {
-        std::fs::write(out, conversion.dxf.as_bytes())
-            .map_err(|e| HandlerError::Failed(format!("cannot write {}: {e}", out.display())))?;
-    }
+    task.progress(0.9, "writing the drawing");
+    let dxf = shop.store(task, "conversions", "dxf", conversion.dxf.as_bytes())?;
+    let svg = shop.store(task, "conversions", "svg", conversion.svg.as_bytes())?;
     Ok(json!({
         "report": conversion.report,
-        "output_path": args.output_path,
         "artifacts": { "dxf": dxf, "preview_svg": svg },
     }))
 }
@@ -157,10 +219,11 @@ struct AnalyzeCsv {
     options: CsvOptions,
 }
 
-pub fn analyze_csv(ctx: &JobContext) -> Result<Value, HandlerError> {
-    let args: AnalyzeCsv = ctx.parse_payload()?;
+pub fn analyze_csv(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
+    let mut args: AnalyzeCsv = task.parse()?;
+    shop.limits.apply_to_csv(&mut args.options);
     let bytes = read_input(&args.csv_path, args.options.max_bytes as u64, "CSV file")?;
-    ctx.progress(0.2, "analysing");
+    task.progress(0.2, "analysing");
     let analysis = wjp_convert::analyze_components_csv(&bytes, &args.options).map_err(|e| {
         HandlerError::InvalidPayload(format!("{} ({}): {e}", args.csv_path.display(), e.code()))
     })?;
@@ -169,34 +232,30 @@ pub fn analyze_csv(ctx: &JobContext) -> Result<Value, HandlerError> {
 }
 
 /// The payload of the export kinds: an analysis report (the `result` of an
-/// `analyze_dxf` job) and where to write the file (default: an artefact).
+/// `analyze_dxf` job).
 #[derive(Deserialize)]
 struct Export {
     report: Value,
-    #[serde(default)]
-    output_path: Option<PathBuf>,
 }
 
-impl Export {
-    /// Writes the exported file where asked, and as an artefact of the job.
-    fn write(
-        &self,
-        ctx: &JobContext,
-        artifacts: &Artifacts,
-        ext: &str,
-        bytes: &[u8],
-    ) -> Result<Value, HandlerError> {
-        let artefact = artifacts.store(ctx, "exports", ext, bytes)?;
-        if let Some(out) = &self.output_path {
-            std::fs::write(out, bytes).map_err(|e| {
-                HandlerError::Failed(format!("cannot write {}: {e}", out.display()))
-            })?;
-        }
-        Ok(json!({
-            "output_path": self.output_path,
-            "bytes": bytes.len(),
-            "artifacts": { ext: artefact },
-        }))
+/// Writes an exported file as an artefact of the job.
+fn exported(task: &Task, shop: &Shop, ext: &str, bytes: &[u8]) -> Result<Value, HandlerError> {
+    let artefact = shop.store(task, "exports", ext, bytes)?;
+    Ok(json!({
+        "bytes": bytes.len(),
+        "artifacts": { ext: artefact },
+    }))
+}
+
+/// A text cell of a CSV export, made inert for spreadsheets: a cell that
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return would be read
+/// as a formula (layer names come from customers' drawings), so it gets a
+/// leading apostrophe, which spreadsheets show as text.
+fn inert_cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
     }
 }
 
@@ -212,11 +271,8 @@ fn report_contours(report: &Value) -> Result<&Vec<Value>, HandlerError> {
 /// `export_components_csv`: one row per contour in the component export
 /// format the CSV analysis reads (`ID, Layer, Group, Area_mm2, Perimeter_mm,
 /// Selected`; Group is the part, Selected marks closed contours).
-pub fn export_components_csv(
-    ctx: &JobContext,
-    artifacts: &Artifacts,
-) -> Result<Value, HandlerError> {
-    let args: Export = ctx.parse_payload()?;
+pub fn export_components_csv(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
+    let args: Export = task.parse()?;
     let contours = report_contours(&args.report)?;
     let mut out = csv::Writer::from_writer(Vec::new());
     let failed = |e: csv::Error| HandlerError::Failed(format!("cannot write CSV: {e}"));
@@ -237,7 +293,7 @@ pub fn export_components_csv(
         };
         out.write_record([
             c["id"].as_u64().unwrap_or(i as u64).to_string(),
-            c["layer"].as_str().unwrap_or("0").to_owned(),
+            inert_cell(c["layer"].as_str().unwrap_or("0")),
             c["part"]
                 .as_u64()
                 .map(|p| p.to_string())
@@ -251,29 +307,30 @@ pub fn export_components_csv(
     let bytes = out
         .into_inner()
         .map_err(|e| HandlerError::Failed(format!("cannot write CSV: {e}")))?;
-    args.write(ctx, artifacts, "csv", &bytes)
+    exported(task, shop, "csv", &bytes)
 }
 
 /// `export_layered_dxf`: the analysed drawing again, every contour on a
 /// layer by its role (OUTER boundaries, INNER holes, OPEN chains), arcs as
 /// arcs. The report must name its drawing (`dxf_path`, as wjp's analysis
 /// results do), which is read again for the geometry.
-pub fn export_layered_dxf(ctx: &JobContext, artifacts: &Artifacts) -> Result<Value, HandlerError> {
+pub fn export_layered_dxf(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
     use wjp_convert::image::dxf::{write_dxf, Entity, Layer};
     use wjp_geometry::ContourRole;
 
-    let args: Export = ctx.parse_payload()?;
+    let args: Export = task.parse()?;
     let path = args.report["dxf_path"].as_str().ok_or_else(|| {
         HandlerError::InvalidPayload(
             "report names no `dxf_path`: send the result of a wjp analyze_dxf job".into(),
         )
     })?;
     let path = PathBuf::from(path);
-    let options: AnalysisOptions =
+    let mut options: AnalysisOptions =
         serde_json::from_value(args.report["options"].clone()).unwrap_or_default();
+    options.limits = shop.limits.drawing.clone();
     let bytes = read_input(&path, options.limits.max_file_bytes as u64, "drawing")?;
     let drawing =
-        wjp_geometry::load_drawing(&bytes, &options, &mut |p, m| ctx.progress(p * 0.8, m))
+        wjp_geometry::load_drawing(&bytes, &options, &mut |p, m| task.progress(p * 0.8, m))
             .map_err(|e| analysis_failed(&path, e))?;
     let vertices: Vec<Vec<wjp_convert::Vertex>> = drawing
         .contours()
@@ -324,7 +381,7 @@ pub fn export_layered_dxf(ctx: &JobContext, artifacts: &Artifacts) -> Result<Val
         &entities,
         extents,
     );
-    args.write(ctx, artifacts, "dxf", text.as_bytes())
+    exported(task, shop, "dxf", text.as_bytes())
 }
 
 /// One drawing to nest and how many copies of each of its parts.
@@ -354,8 +411,8 @@ struct Nest {
     options: NestOptions,
 }
 
-pub fn nest(ctx: &JobContext, artifacts: &Artifacts) -> Result<Value, HandlerError> {
-    let args: Nest = ctx.parse_payload()?;
+pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
+    let args: Nest = task.parse()?;
     let mut files = args.files;
     if let Some(path) = args.dxf_path {
         files.push(NestFile {
@@ -368,7 +425,7 @@ pub fn nest(ctx: &JobContext, artifacts: &Artifacts) -> Result<Value, HandlerErr
             "nothing to nest: give `dxf_path` or `files: [{dxf_path, quantity}]`".into(),
         ));
     }
-    let analysis = AnalysisOptions::default();
+    let analysis = shop.limits.analysis();
     let mut parts = Vec::new();
     for file in &files {
         let bytes = read_input(
@@ -393,22 +450,22 @@ pub fn nest(ctx: &JobContext, artifacts: &Artifacts) -> Result<Value, HandlerErr
     let result = wjp_cam::nest(
         &parts,
         &args.options,
-        &mut |p, m| ctx.progress(p * 0.95, m),
-        &|| ctx.is_cancelled(),
+        &mut |p, m| task.progress(p * 0.95, m),
+        // A cancelled job's process is killed: nothing to ask here.
+        &|| false,
     )
     .map_err(|e| HandlerError::InvalidPayload(format!("nesting ({}): {e}", e.code())))?;
-    ctx.check_cancelled()?;
     // Sheet drawings go to files; the result names them.
     let mut sheets = Vec::new();
     for sheet in &result.sheets {
         let n = sheet.sheet;
         sheets.push(json!({
             "sheet": n,
-            "dxf": artifacts.store(ctx, "nesting", &format!("sheet{n}.dxf"), sheet.dxf.as_bytes())?,
-            "svg": artifacts.store(ctx, "nesting", &format!("sheet{n}.svg"), sheet.svg.as_bytes())?,
+            "dxf": shop.store(task, "nesting", &format!("sheet{n}.dxf"), sheet.dxf.as_bytes())?,
+            "svg": shop.store(task, "nesting", &format!("sheet{n}.svg"), sheet.svg.as_bytes())?,
         }));
     }
-    let overview = artifacts.store(ctx, "nesting", "svg", result.svg.as_bytes())?;
+    let overview = shop.store(task, "nesting", "svg", result.svg.as_bytes())?;
     let mut value = serde_json::to_value(&result)
         .map_err(|e| HandlerError::Failed(format!("cannot encode the layout: {e}")))?;
     value["svg"] = Value::Null;
@@ -431,27 +488,50 @@ struct GenerateGcode {
     options: GcodeOptions,
 }
 
-pub fn generate_gcode(ctx: &JobContext, artifacts: &Artifacts) -> Result<Value, HandlerError> {
-    let args: GenerateGcode = ctx.parse_payload()?;
+pub fn generate_gcode(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
+    let mut args: GenerateGcode = task.parse()?;
+    args.options.analysis.limits = shop.limits.drawing.clone();
     let limit = args.options.analysis.limits.max_file_bytes as u64;
     let bytes = read_input(&args.dxf_path, limit, "drawing")?;
-    ctx.progress(0.1, "planning the toolpath");
+    task.progress(0.1, "planning the toolpath");
     let program = wjp_cam::generate_gcode(&bytes, &args.options).map_err(|e| {
         HandlerError::InvalidPayload(format!("{} ({}): {e}", args.dxf_path.display(), e.code()))
     })?;
-    ctx.check_cancelled()?;
     // LinuxCNC reads `.ngc`; other controls take `.nc`.
     let ext = if program.dialect.name == "linuxcnc" {
         "ngc"
     } else {
         "nc"
     };
-    let gcode = artifacts.store(ctx, "gcode", ext, program.program.as_bytes())?;
-    let svg = artifacts.store(ctx, "gcode", "svg", program.svg.as_bytes())?;
+    let gcode = shop.store(task, "gcode", ext, program.program.as_bytes())?;
+    let svg = shop.store(task, "gcode", "svg", program.svg.as_bytes())?;
     Ok(json!({
         "dialect": program.dialect,
         "summary": program.summary,
         "warnings": program.warnings,
         "artifacts": { "gcode": gcode, "preview_svg": svg },
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_that_spreadsheets_would_run_are_made_inert() {
+        for evil in [
+            "=HYPERLINK(\"x\")",
+            "=cmd|' /C calc'!A0",
+            "+1",
+            "-1",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
+            assert_eq!(inert_cell(evil), format!("'{evil}"));
+        }
+        for plain in ["0", "OUTER", "holes-2", "a=b"] {
+            assert_eq!(inert_cell(plain), plain);
+        }
+    }
 }

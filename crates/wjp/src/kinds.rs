@@ -1,116 +1,341 @@
-//! The job kinds of a waterjet shop, their queues and timeouts, and the
-//! handlers that run them. This is the only place where the queue engine
-//! meets the domain.
+//! The job kinds of a waterjet shop, each described once: its queue, its
+//! timeout and the most a request may ask, the payload fields that name
+//! input files, the fields a client may not set, and its handler. This is
+//! the only place where the queue engine meets the domain.
+//!
+//! **Invariants**
+//! - A payload is checked ([`admit`]) whenever a job is made of it, by any
+//!   door (the API's old endpoints and `POST /jobs`, `wjp submit`, inline
+//!   runs), and again by the handler before it reads anything: every input
+//!   path resolves inside the managed folders, and no reserved field (a
+//!   protective limit, an output location) is present.
+//! - Shop handlers run in a child process each ([`crate::child`]), under a
+//!   memory budget, killed when their job times out or is cancelled.
 
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
-use wjp_queue::{builtin, Catalog, HandlerError, Handlers, JobContext, QueueError};
+use wjp_queue::catalog::{KindCaps, PayloadRefusal};
+use wjp_queue::{builtin, Catalog, HandlerError, Handlers, QueueError};
+use wjp_store::{Folders, PathError};
 
-use crate::domain::{self, Artifacts};
+use crate::child::InChild;
+use crate::domain::{self, Shop, Task};
 
-/// A domain kind: its queue and its timeout (default: the catalog's).
-struct DomainKind {
-    kind: &'static str,
-    queue: &'static str,
-    timeout: Option<Duration>,
+/// A shop's job kind.
+pub struct ShopKind {
+    pub name: &'static str,
+    pub queue: &'static str,
+    pub timeout: Duration,
+    /// The longest timeout a request may set.
+    pub max_timeout: Duration,
+    /// Payload fields that name input files, as paths into the JSON (`*`
+    /// stands for every item of an array).
+    pub inputs: &'static [&'static str],
+    /// Payload fields a client may not set: the server's protective limits,
+    /// and output locations, which the service chooses.
+    pub reserved: &'static [&'static str],
+    pub run: fn(&Task, &Shop) -> Result<Value, HandlerError>,
 }
 
-/// The routing table of the system we replace: job type to queue.
-const DOMAIN_KINDS: [DomainKind; 8] = [
-    DomainKind {
-        kind: "analyze_dxf",
+/// Attempts a request may ask of a shop kind: a drawing that failed three
+/// times fails the fourth time too, and a poison file must not be retried
+/// at length.
+const MAX_ATTEMPTS: u32 = 3;
+
+// The default timeouts are the old system's (600 s for analysis, 300 s
+// otherwise); a request may ask for up to three times as much.
+const FIVE_MINUTES: Duration = Duration::from_secs(300);
+const TEN_MINUTES: Duration = Duration::from_secs(600);
+const FIFTEEN_MINUTES: Duration = Duration::from_secs(900);
+const HALF_AN_HOUR: Duration = Duration::from_secs(1800);
+
+/// The limits of drawing analysis, under whatever option holds them.
+const DRAWING_LIMITS: &str = "limits";
+/// The limits of image conversion and CSV analysis (`ConvertOptions`,
+/// `CsvOptions`).
+const IMAGE_LIMITS: [&str; 4] = [
+    "max_pixels",
+    "max_input_bytes",
+    "work_budget",
+    "max_outline_points",
+];
+const CSV_LIMITS: [&str; 4] = ["max_bytes", "max_rows", "max_columns", "max_field_bytes"];
+
+/// The routing table of the system we replace (job type to queue), with
+/// what this service adds to each kind.
+pub static SHOP_KINDS: [ShopKind; 8] = [
+    ShopKind {
+        name: "analyze_dxf",
         queue: "analysis",
-        // Analysis of a large drawing can be slow; the old system gave 600 s.
-        timeout: Some(Duration::from_secs(600)),
+        timeout: TEN_MINUTES,
+        max_timeout: HALF_AN_HOUR,
+        inputs: &["dxf_path"],
+        reserved: &[DRAWING_LIMITS],
+        run: domain::analyze_dxf,
     },
-    DomainKind {
-        kind: "calculate_cost",
+    ShopKind {
+        name: "calculate_cost",
         queue: "analysis",
-        timeout: None,
+        timeout: FIVE_MINUTES,
+        max_timeout: FIFTEEN_MINUTES,
+        inputs: &["dxf_path"],
+        reserved: &[DRAWING_LIMITS],
+        run: domain::calculate_cost,
     },
-    DomainKind {
-        kind: "convert_image",
+    ShopKind {
+        name: "convert_image",
         queue: "conversion",
-        timeout: None,
+        timeout: FIVE_MINUTES,
+        max_timeout: FIFTEEN_MINUTES,
+        inputs: &["image_path"],
+        reserved: &[
+            IMAGE_LIMITS[0],
+            IMAGE_LIMITS[1],
+            IMAGE_LIMITS[2],
+            IMAGE_LIMITS[3],
+            "output_path",
+        ],
+        run: domain::convert_image,
     },
-    DomainKind {
-        kind: "analyze_csv",
+    ShopKind {
+        name: "analyze_csv",
         queue: "default",
-        timeout: None,
+        timeout: FIVE_MINUTES,
+        max_timeout: FIFTEEN_MINUTES,
+        inputs: &["csv_path"],
+        reserved: &CSV_LIMITS,
+        run: domain::analyze_csv,
     },
-    DomainKind {
-        kind: "nest",
+    ShopKind {
+        name: "nest",
         queue: "nesting",
-        timeout: None,
+        timeout: FIVE_MINUTES,
+        max_timeout: FIFTEEN_MINUTES,
+        inputs: &["dxf_path", "files/*/dxf_path"],
+        reserved: &[DRAWING_LIMITS],
+        run: domain::nest,
     },
-    DomainKind {
-        kind: "export_components_csv",
+    ShopKind {
+        name: "export_components_csv",
         queue: "default",
-        timeout: None,
+        timeout: FIVE_MINUTES,
+        max_timeout: FIFTEEN_MINUTES,
+        inputs: &[],
+        reserved: &["output_path"],
+        run: domain::export_components_csv,
     },
-    DomainKind {
-        kind: "export_layered_dxf",
+    ShopKind {
+        name: "export_layered_dxf",
         queue: "default",
-        timeout: None,
+        timeout: FIVE_MINUTES,
+        max_timeout: FIFTEEN_MINUTES,
+        inputs: &["report/dxf_path"],
+        reserved: &["output_path", "report/options/limits"],
+        run: domain::export_layered_dxf,
     },
-    DomainKind {
-        kind: "generate_gcode",
+    ShopKind {
+        name: "generate_gcode",
         queue: "gcode",
-        timeout: None,
+        timeout: FIVE_MINUTES,
+        max_timeout: FIFTEEN_MINUTES,
+        inputs: &["dxf_path"],
+        reserved: &["analysis/limits"],
+        run: domain::generate_gcode,
     },
 ];
 
-/// Every kind this build can run, with its routing. An error means the
-/// table above names a kind or queue the engine refuses.
-pub fn catalog() -> Result<Catalog, QueueError> {
+/// The shop kind called `name`.
+pub fn shop_kind(name: &str) -> Option<&'static ShopKind> {
+    SHOP_KINDS.iter().find(|k| k.name == name)
+}
+
+/// Every kind this build can run, with its routing, caps and payload
+/// check. The managed folders under `data_dir` are made when the first
+/// payload is checked, so commands that submit nothing never create them.
+pub fn catalog(data_dir: &Path) -> Result<Catalog, QueueError> {
     let mut catalog = Catalog::standard();
     builtin::register(&mut catalog)?;
-    for k in &DOMAIN_KINDS {
-        catalog.register(k.kind, k.queue, k.timeout)?;
+    let folders = Arc::new(LazyFolders::new(data_dir));
+    for kind in &SHOP_KINDS {
+        catalog.register(kind.name, kind.queue, Some(kind.timeout))?;
+        catalog.cap(
+            kind.name,
+            KindCaps {
+                max_timeout: kind.max_timeout,
+                max_attempts: MAX_ATTEMPTS,
+            },
+        )?;
+        let folders = folders.clone();
+        catalog.check_payloads(kind.name, move |payload: Value| {
+            admit(kind, folders.get()?, payload)
+        })?;
     }
     Ok(catalog)
 }
 
-/// The handler of every kind in [`catalog`]. Files they produce go under
-/// `data_dir/output`.
-pub fn handlers(data_dir: &Path) -> Result<Handlers, QueueError> {
+/// The handler of every kind in [`catalog`]: the engine's own kinds in
+/// this process, the shop's in a child process each.
+pub fn handlers(data_dir: &Path, memory_budget_mb: u64) -> Result<Handlers, QueueError> {
     let mut handlers = Handlers::new();
     builtin::add_handlers(&mut handlers)?;
-    let artifacts = Artifacts {
-        output_dir: data_dir.join("output"),
-    };
-    // Handlers that write files get the artefact folder with them.
-    let writing = |handler: fn(&JobContext, &Artifacts) -> Result<Value, HandlerError>| {
-        let artifacts = artifacts.clone();
-        move |ctx: &JobContext| handler(ctx, &artifacts)
-    };
-    handlers
-        .add("analyze_dxf", writing(domain::analyze_dxf))
-        .and_then(|h| h.add("calculate_cost", domain::calculate_cost))
-        .and_then(|h| h.add("analyze_csv", domain::analyze_csv))
-        .and_then(|h| h.add("convert_image", writing(domain::convert_image)))
-        .and_then(|h| {
-            h.add(
-                "export_components_csv",
-                writing(domain::export_components_csv),
-            )
-        })
-        .and_then(|h| h.add("export_layered_dxf", writing(domain::export_layered_dxf)))
-        .and_then(|h| h.add("nest", writing(domain::nest)))
-        .and_then(|h| h.add("generate_gcode", writing(domain::generate_gcode)))?;
+    let exe = std::env::current_exe().map_err(|e| {
+        QueueError::InvalidRequest(format!("cannot find this program's own file: {e}"))
+    })?;
+    for kind in &SHOP_KINDS {
+        handlers.add(
+            kind.name,
+            InChild {
+                kind: kind.name,
+                exe: exe.clone(),
+                data_dir: data_dir.to_path_buf(),
+                memory_budget_mb,
+            },
+        )?;
+    }
     Ok(handlers)
+}
+
+/// The managed folders, made on first use.
+struct LazyFolders {
+    data_dir: std::path::PathBuf,
+    folders: OnceLock<Result<Folders, String>>,
+}
+
+impl LazyFolders {
+    fn new(data_dir: &Path) -> Self {
+        LazyFolders {
+            data_dir: data_dir.to_path_buf(),
+            folders: OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> Result<&Folders, PayloadRefusal> {
+        self.folders
+            .get_or_init(|| {
+                Folders::create(&self.data_dir).map_err(|e| {
+                    format!(
+                        "the data directory {} cannot hold the managed folders: {e}",
+                        self.data_dir.display()
+                    )
+                })
+            })
+            .as_ref()
+            .map_err(|message| PayloadRefusal::new("data_dir_unusable", "payload", message))
+    }
+}
+
+/// Checks a payload of `kind` and returns it with every input path made
+/// canonical. Refuses a payload that is not an object, sets a reserved
+/// field, or names a file outside the managed folders (or a missing one).
+pub fn admit(
+    kind: &ShopKind,
+    folders: &Folders,
+    mut payload: Value,
+) -> Result<Value, PayloadRefusal> {
+    if !payload.is_object() {
+        return Err(PayloadRefusal::new(
+            "invalid_payload",
+            "payload",
+            format!("the payload of {} must be a JSON object", kind.name),
+        ));
+    }
+    for reserved in kind.reserved {
+        let mut found = None;
+        visit(&mut payload, reserved, String::new(), &mut |_, at| {
+            found.get_or_insert(at);
+            Ok(())
+        })?;
+        if let Some(at) = found {
+            let why = if reserved.ends_with("output_path") {
+                "the service names the files a job writes: they are listed in the job's \
+                 result under `artifacts`"
+            } else {
+                "protective limits are the server's configuration; a request cannot change them"
+            };
+            return Err(PayloadRefusal::new(
+                "field_not_allowed",
+                at.clone(),
+                format!("{at} may not be set by a request: {why}"),
+            ));
+        }
+    }
+    for input in kind.inputs {
+        visit(&mut payload, input, String::new(), &mut |value, at| {
+            let Value::String(text) = value else {
+                return Err(PayloadRefusal::new(
+                    "invalid_path",
+                    at.clone(),
+                    format!("{at} must be a string naming a file"),
+                ));
+            };
+            let real = folders.resolve(&at, text).map_err(refusal)?;
+            *value = Value::String(real.to_string_lossy().into_owned());
+            Ok(())
+        })?;
+    }
+    Ok(payload)
+}
+
+fn refusal(e: PathError) -> PayloadRefusal {
+    PayloadRefusal {
+        not_found: matches!(e, PathError::NotFound { .. }),
+        code: e.code(),
+        field: e.field().to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// Calls `found` on every value at `path` (`a/b`, `files/*/dxf_path`) that
+/// is present and not null, with its name for messages (`files[2].dxf_path`).
+fn visit(
+    value: &mut Value,
+    path: &str,
+    at: String,
+    found: &mut dyn FnMut(&mut Value, String) -> Result<(), PayloadRefusal>,
+) -> Result<(), PayloadRefusal> {
+    let (head, rest) = match path.split_once('/') {
+        Some((head, rest)) => (head, Some(rest)),
+        None => (path, None),
+    };
+    let mut step = |child: &mut Value, name: String| match rest {
+        _ if child.is_null() => Ok(()),
+        Some(rest) => visit(child, rest, name, found),
+        None => found(child, name),
+    };
+    match (head, value) {
+        ("*", Value::Array(items)) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                step(item, format!("{at}[{i}]"))?;
+            }
+            Ok(())
+        }
+        (field, Value::Object(map)) => match map.get_mut(field) {
+            Some(child) => {
+                let name = if at.is_empty() {
+                    field.to_owned()
+                } else {
+                    format!("{at}.{field}")
+                };
+                step(child, name)
+            }
+            None => Ok(()),
+        },
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn every_registered_kind_has_a_handler_and_the_old_routing() {
-        let catalog = catalog().expect("the kind table is valid");
-        let handlers = handlers(Path::new("unused")).expect("every handler registers");
+        let catalog = catalog(Path::new("unused")).expect("the kind table is valid");
+        let handlers = handlers(Path::new("unused"), 512).expect("every handler registers");
         for spec in catalog.kinds() {
             assert!(
                 handlers.get(&spec.kind).is_some(),
@@ -118,11 +343,74 @@ mod tests {
                 spec.kind
             );
         }
-        for k in &DOMAIN_KINDS {
-            assert_eq!(catalog.kind(k.kind).unwrap().queue.as_str(), k.queue);
+        for k in &SHOP_KINDS {
+            let spec = catalog.kind(k.name).unwrap();
+            assert_eq!(spec.queue.as_str(), k.queue);
+            assert_eq!(spec.caps.max_attempts, MAX_ATTEMPTS);
+            assert!(spec.check.is_some());
         }
-        if let Ok(spec) = catalog.kind("analyze_dxf") {
-            assert_eq!(spec.timeout, Duration::from_secs(600));
+        assert_eq!(
+            catalog.kind("analyze_dxf").unwrap().timeout,
+            Duration::from_secs(600)
+        );
+    }
+
+    #[test]
+    fn inputs_resolve_inside_and_reserved_fields_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let folders = Folders::create(dir.path()).unwrap();
+        std::fs::write(folders.uploads.join("a.dxf"), "0\nEOF\n").unwrap();
+        let nest = shop_kind("nest").unwrap();
+        let admitted = admit(
+            nest,
+            &folders,
+            json!({"files": [{"dxf_path": "a.dxf"}, {"dxf_path": "a.dxf", "quantity": 2}]}),
+        )
+        .unwrap();
+        let real = folders.uploads.join("a.dxf");
+        assert_eq!(admitted["files"][1]["dxf_path"], json!(real));
+
+        let e = admit(
+            nest,
+            &folders,
+            json!({"files": [{"dxf_path": "a.dxf"}, {"dxf_path": "/etc/passwd"}]}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_str()),
+            ("path_outside_managed_folders", "files[1].dxf_path")
+        );
+
+        let layered = shop_kind("export_layered_dxf").unwrap();
+        let e = admit(
+            layered,
+            &folders,
+            json!({"report": {"dxf_path": "a.dxf", "options": {"limits": {}}}}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_str()),
+            ("field_not_allowed", "report.options.limits")
+        );
+        let e = admit(
+            layered,
+            &folders,
+            json!({"report": {"dxf_path": "/etc/shadow"}}),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "path_outside_managed_folders");
+
+        let convert = shop_kind("convert_image").unwrap();
+        for field in ["max_pixels", "output_path"] {
+            let e = admit(convert, &folders, json!({"image_path": "a.dxf", field: 1})).unwrap_err();
+            assert_eq!((e.code, e.field.as_str()), ("field_not_allowed", field));
         }
+        let csv = shop_kind("analyze_csv").unwrap();
+        let e = admit(csv, &folders, json!({"csv_path": "missing.csv"})).unwrap_err();
+        assert!(e.not_found, "{e}");
+        let e = admit(csv, &folders, json!({"csv_path": 7})).unwrap_err();
+        assert_eq!(e.code, "invalid_path");
+        let e = admit(csv, &folders, json!(["csv_path"])).unwrap_err();
+        assert_eq!(e.code, "invalid_payload");
     }
 }

@@ -6,6 +6,7 @@
 //! (`wjp-geometry`) know nothing of each other; only this crate sees both.
 
 mod bench;
+mod child;
 mod cli;
 mod config;
 mod domain;
@@ -22,6 +23,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
+    // A job's own process: no runtime, no logging, just the job.
+    if let cli::Command::RunJob(job) = &args.command {
+        return child::serve(&job.kind, &args.global.data_dir, job.memory_budget_mb);
+    }
     config::init_logging(&args.global, args.command.is_service());
     let mut builder = if args.command.runs_on_one_thread() {
         tokio::runtime::Builder::new_current_thread()

@@ -60,7 +60,7 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> anyhow::Result<ExitCo
     // cancellations are seen quickly.
     config.heartbeat = (config.lease / 4).min(Duration::from_secs(1));
     config.shutdown_grace = seconds("shutdown-grace-secs", args.shutdown_grace_secs)?;
-    let worker = Worker::new(queue, crate::kinds::handlers(&global.data_dir)?, config)?;
+    let worker = Worker::new(queue, global.handlers()?, config)?;
     match worker.run(shutdown_signal()).await? {
         WorkerExit::Drained | WorkerExit::Shutdown => Ok(ExitCode::SUCCESS),
         WorkerExit::RestartNeeded => restart_self(),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::{status_of, Env};
+use crate::support::{fixture, status_of, Env};
 
 #[test]
 fn submit_then_burst_worker_completes_the_job_and_status_shows_it() {
@@ -254,7 +254,7 @@ fn redis_is_selected_by_url_or_by_host_port_and_db() {
 }
 
 /// A 100 mm square plate with a 20 mm square hole, in millimetres.
-fn plate_with_hole_dxf() -> String {
+pub fn plate_with_hole_dxf() -> String {
     let square = |x0: f64, y0: f64, side: f64| {
         let mut s = String::from("0\nLWPOLYLINE\n8\nCUT\n90\n4\n70\n1\n");
         for (x, y) in [
@@ -277,7 +277,7 @@ fn plate_with_hole_dxf() -> String {
 #[test]
 fn analyze_dxf_runs_as_a_job_and_here_and_now() {
     let env = Env::new();
-    let drawing = env.write("plate.dxf", &plate_with_hole_dxf());
+    let drawing = env.upload("plate.dxf", plate_with_hole_dxf());
     let payload =
         json!({"dxf_path": drawing, "material": "aluminium", "thickness": 10}).to_string();
     let id = env.submit(&["analyze_dxf", "--payload", &payload]);
@@ -313,7 +313,7 @@ fn analyze_dxf_runs_as_a_job_and_here_and_now() {
     assert_eq!(report["metrics"]["pierce_count"], 2);
 
     // A drawing that cannot be read fails its job with a reason, once.
-    let junk = env.write("junk.dxf", "this is not a drawing");
+    let junk = env.upload("junk.dxf", "this is not a drawing");
     let bad = json!({"dxf_path": junk}).to_string();
     let id = env.submit(&["analyze_dxf", "--payload", &bad, "--max-attempts", "3"]);
     env.ok(&["worker", "--burst", "--queues", "analysis"]);
@@ -329,16 +329,10 @@ fn analyze_dxf_runs_as_a_job_and_here_and_now() {
     assert!(stderr.contains("not a readable DXF"), "{stderr}");
 }
 
-fn fixture(path: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures")
-        .join(path)
-}
-
 #[test]
 fn images_convert_to_dxf_as_jobs_and_here_and_now() {
     let env = Env::new();
-    let image = fixture("images/simple_shapes.png");
+    let image = env.upload_fixture("images/simple_shapes.png");
     let payload = json!({"image_path": image, "size_mm": 400.0, "min_area": 10}).to_string();
     let id = env.submit(&["convert_image", "--payload", &payload]);
     assert_eq!(env.job(&id)["queue"], "conversion");
@@ -383,7 +377,7 @@ fn images_convert_to_dxf_as_jobs_and_here_and_now() {
 #[test]
 fn a_csv_export_is_analysed_as_a_job() {
     let env = Env::new();
-    let csv = fixture("csv/lengths.csv");
+    let csv = env.upload_fixture("csv/lengths.csv");
     let expected_rows = std::fs::read_to_string(&csv)
         .unwrap()
         .lines()
@@ -404,7 +398,7 @@ fn a_csv_export_is_analysed_as_a_job() {
     );
     assert!(result["recommendations"]["warnings"].is_array());
 
-    let bad = env.write("bad.csv", "ID,Layer\n1,CUT\n");
+    let bad = env.upload("bad.csv", "ID,Layer\n1,CUT\n");
     let payload = json!({"csv_path": bad}).to_string();
     let id = env.submit(&["analyze_csv", "--payload", &payload]);
     env.ok(&["worker", "--burst", "--queues", "default"]);
@@ -422,24 +416,22 @@ fn a_csv_export_is_analysed_as_a_job() {
 #[test]
 fn an_analysis_exports_to_a_components_csv_and_a_layered_dxf() {
     let env = Env::new();
-    let drawing = env.write("plate.dxf", &plate_with_hole_dxf());
+    let drawing = env.upload("plate.dxf", plate_with_hole_dxf());
     let payload = json!({"dxf_path": drawing}).to_string();
     let analysis = env.submit(&["analyze_dxf", "--payload", &payload]);
     env.ok(&["worker", "--burst", "--queues", "analysis"]);
     let report = env.job(&analysis)["result"].clone();
     assert_eq!(report["metrics"]["pierce_count"], 2);
 
-    let csv_out = env.dir.path().join("components.csv");
-    let dxf_out = env.dir.path().join("layered.dxf");
     let csv_job = env.submit(&[
         "export_components_csv",
         "--payload",
-        &json!({"report": report, "output_path": csv_out}).to_string(),
+        &json!({ "report": report }).to_string(),
     ]);
     let dxf_job = env.submit(&[
         "export_layered_dxf",
         "--payload",
-        &json!({"report": report, "output_path": dxf_out}).to_string(),
+        &json!({ "report": report }).to_string(),
     ]);
     let broken = env.submit(&[
         "export_layered_dxf",
@@ -447,8 +439,14 @@ fn an_analysis_exports_to_a_components_csv_and_a_layered_dxf() {
         r#"{"report": {"metrics": {}}}"#,
     ]);
     env.ok(&["worker", "--burst", "--queues", "default"]);
-    assert_eq!(status_of(&env.job(&csv_job)), "completed");
-    assert_eq!(status_of(&env.job(&dxf_job)), "completed");
+    let artefact = |id: &str, name: &str| {
+        let job = env.job(id);
+        assert_eq!(status_of(&job), "completed", "{job:#}");
+        env.data_dir()
+            .join(job["result"]["artifacts"][name].as_str().unwrap())
+    };
+    let csv_out = artefact(&csv_job, "csv");
+    let dxf_out = artefact(&dxf_job, "dxf");
     let job = env.job(&broken);
     assert_eq!(job["error"]["kind"], "invalid_payload");
     assert!(job["error"]["message"]
@@ -483,7 +481,7 @@ fn an_analysis_exports_to_a_components_csv_and_a_layered_dxf() {
 #[test]
 fn nesting_and_gcode_run_as_jobs() {
     let env = Env::new();
-    let drawing = env.write("plate.dxf", &plate_with_hole_dxf());
+    let drawing = env.upload("plate.dxf", plate_with_hole_dxf());
     let nest = json!({
         "dxf_path": drawing, "quantity": 3, "sheet_width": 400, "sheet_height": 250,
         "gap": 3.0, "kerf": 1.1, "time_limit_s": 2
@@ -564,7 +562,7 @@ fn csv_nest_and_gcode_commands_work_here_and_now() {
         serde_json::from_str(&env.ok(&["csv", csv.to_str().unwrap(), "--json"])).unwrap();
     assert!(report["statistics"]["total_objects"].as_u64().unwrap() > 0);
 
-    let drawing = env.write("plate.dxf", &plate_with_hole_dxf());
+    let drawing = env.upload("plate.dxf", plate_with_hole_dxf());
     let out = env.dir.path().join("sheets");
     let spec = format!("{}:2", drawing.display());
     let result: Value = serde_json::from_str(&env.ok(&[

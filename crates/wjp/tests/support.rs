@@ -167,6 +167,30 @@ impl Env {
         std::fs::write(&path, text).expect("write file");
         path
     }
+
+    /// Puts a file in the data directory's `uploads/` folder, where jobs
+    /// may read it (as `POST /upload` would); returns its path.
+    pub fn upload(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let dir = self.data_dir().join("uploads");
+        std::fs::create_dir_all(&dir).expect("create uploads/");
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).expect("write upload");
+        path
+    }
+
+    /// A shared fixture (`dxf/…`, `images/…`, `csv/…`) put in `uploads/`.
+    pub fn upload_fixture(&self, path: &str) -> PathBuf {
+        let bytes = std::fs::read(fixture(path)).expect("read fixture");
+        let name = std::path::Path::new(path).file_name().expect("file name");
+        self.upload(&name.to_string_lossy(), bytes)
+    }
+}
+
+/// A file of the shared fixtures beside the checkout.
+pub fn fixture(path: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures")
+        .join(path)
 }
 
 /// Waits for a child to exit, at most `limit`.
@@ -194,4 +218,251 @@ pub fn signal(child: &Child, signal: &str) {
 
 pub fn status_of(job: &Value) -> &str {
     job["status"].as_str().unwrap_or("?")
+}
+
+/// A `wjp api` process on a free port, killed when dropped.
+pub struct Api {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Env {
+    /// Starts `wjp api` with `args` and waits until it answers.
+    pub fn spawn_api(&self, args: &[&str]) -> Api {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = self
+            .command()
+            .args(["api", "--port", &port.to_string()])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(self.dir.path().join("api.log")).expect("api log"),
+            ))
+            .spawn()
+            .expect("start wjp api");
+        let api = Api { child, port };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while api.request("GET", "/health", &[], b"").is_err() {
+            assert!(Instant::now() < deadline, "wjp api did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        api
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {}: not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The error code of a JSON error body.
+    pub fn code(&self) -> String {
+        self.json()["code"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+impl Api {
+    /// Sends one HTTP/1.1 request on a fresh connection and reads the whole
+    /// answer (the server closes the connection after it).
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Answer> {
+        use std::io::Read;
+        let mut stream = self.send(method, path, headers, body)?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw)?;
+        parse_answer(&raw)
+    }
+
+    /// Sends a request and returns the open connection, answer unread.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<std::net::TcpStream> {
+        use std::io::Write;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port))?;
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            head += &format!("{name}: {value}\r\n");
+        }
+        head += "\r\n";
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(body)?;
+        Ok(stream)
+    }
+
+    pub fn post_json(&self, path: &str, body: &Value) -> Answer {
+        self.request(
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+        .expect("request")
+    }
+
+    pub fn get(&self, path: &str) -> Answer {
+        self.request("GET", path, &[], b"").expect("request")
+    }
+
+    /// The pids of the job processes (`wjp run-job`) this server runs now.
+    pub fn job_processes(&self) -> Vec<u32> {
+        descendants(self.child.id())
+            .into_iter()
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .map(|c| String::from_utf8_lossy(&c).contains("run-job"))
+                    .unwrap_or(false)
+            })
+            .collect()
+    }
+
+    /// Resident memory of the server and its job processes, in bytes.
+    pub fn tree_rss(&self) -> u64 {
+        let mut pids = descendants(self.child.id());
+        pids.push(self.child.id());
+        pids.iter().map(|pid| rss_bytes(*pid)).sum()
+    }
+
+    /// Waits until `done` holds, giving up after a minute.
+    pub fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !done() {
+            assert!(Instant::now() < deadline, "gave up waiting: {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn parse_answer(raw: &[u8]) -> std::io::Result<Answer> {
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no end of head"))?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("no status"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        body = unchunk(&body);
+    }
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn unchunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&raw[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = end + 2;
+        out.extend_from_slice(&raw[start..(start + size).min(raw.len())]);
+        raw = &raw[(start + size + 2).min(raw.len())..];
+    }
+    out
+}
+
+/// Every process below `pid`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parents = std::collections::HashMap::<u32, Vec<u32>>::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // The field after the command (which may hold spaces) in parens.
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(parent) = parent {
+            parents.entry(parent).or_default().push(child);
+        }
+    }
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        for &c in parents.get(&p).into_iter().flatten() {
+            out.push(c);
+            todo.push(c);
+        }
+    }
+    out
+}
+
+fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
 }

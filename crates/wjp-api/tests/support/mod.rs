@@ -242,7 +242,10 @@ pub fn shop_handlers(handlers: &mut Handlers, data_dir: &Path) {
             Ok(json!({ "gcode_for": ctx.job().payload }))
         })
         .unwrap();
-    for (kind, ext) in [("export_components_csv", "csv"), ("export_layered_dxf", "dxf")] {
+    for (kind, ext) in [
+        ("export_components_csv", "csv"),
+        ("export_layered_dxf", "dxf"),
+    ] {
         let dir = data_dir.to_path_buf();
         handlers
             .add(kind, move |ctx: &JobContext| {

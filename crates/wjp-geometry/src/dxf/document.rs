@@ -417,9 +417,8 @@ fn real_of(t: &Tag, what: &str, limits: &ReadLimits) -> Result<f64, AnalysisErro
         Some(v) => check_num(v, what, t.pos, limits),
         None => Err(AnalysisError::parse(
             format!(
-                "{what}: group code {} expects a number, found \"{}\"",
-                t.code,
-                t.text().chars().take(40).collect::<String>()
+                "{what}: group code {} expects a number, found other text",
+                t.code
             ),
             t.pos,
         )),

@@ -180,9 +180,10 @@ fn tokenize_ascii(bytes: &[u8]) -> Result<(Vec<Tag>, TokenInfo), AnalysisError> 
                         break;
                     }
                 }
-                let shown: String = code_text.chars().take(40).collect();
+                // The text itself is not quoted: an error may reach someone
+                // who did not send the file.
                 return Err(AnalysisError::parse(
-                    format!("expected a group code (an integer), found \"{shown}\""),
+                    "expected a group code (an integer), found other text",
                     SourcePos::Line(line_no),
                 ));
             }

@@ -1,0 +1,312 @@
+//! Shop handlers run in a child process each: `wjp run-job`, the same
+//! program, fed the job on its standard input.
+//!
+//! Why: a thread cannot be stopped from outside, and a drawing can ask for
+//! more memory or time than any check can foresee (blocks that expand to
+//! billions of entities, pictures of noise). A process can be stopped, and
+//! limited. So the parent (a worker slot or a synchronous API request)
+//! - starts the child with a memory budget (the child limits its own data
+//!   segment before it reads anything: an allocation past the budget fails
+//!   and ends the child, not the service);
+//! - forwards the child's progress to the job;
+//! - kills the child as soon as the job is cancelled, times out, or its
+//!   request was dropped, so a runaway job stops using the CPU at once,
+//!   in `wjp api` as in `wjp worker`.
+//!
+//! The child ends by itself when its parent goes away (its standard input
+//! closes), so no orphan keeps running after a crash of the service.
+//!
+//! The protocol is JSON lines. In: one line `{"id", "payload"}`. Out:
+//! `{"progress": f, "message": m}` lines, then one `{"result": v}` or
+//! `{"error": {"kind", "message"}}`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use wjp_queue::worker::Handler;
+use wjp_queue::{HandlerError, JobContext};
+
+use crate::domain::{Shop, Task};
+use crate::kinds;
+
+/// How often the parent looks at its job's cancel flag while the child
+/// works: the longest a cancelled or timed-out child runs on.
+const POLL: Duration = Duration::from_millis(20);
+
+/// How much of the child's error output is kept for the job's error.
+const STDERR_KEPT: usize = 4096;
+
+/// The message Rust's allocator prints before it aborts the process.
+const ALLOCATION_FAILED: &str = "memory allocation of";
+
+/// A shop kind's handler, as the engine sees it: runs the job in a child.
+pub struct InChild {
+    pub kind: &'static str,
+    pub exe: PathBuf,
+    pub data_dir: PathBuf,
+    pub memory_budget_mb: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    id: String,
+    payload: Value,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Report {
+    Progress { progress: f64, message: String },
+    Result(Value),
+    Error { kind: ErrorWord, message: String },
+}
+
+/// How a handler's error crosses the process boundary.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ErrorWord {
+    Failed,
+    InvalidPayload,
+    Cancelled,
+    Panicked,
+}
+
+impl From<HandlerError> for Report {
+    fn from(e: HandlerError) -> Self {
+        let (kind, message) = match e {
+            HandlerError::Failed(m) => (ErrorWord::Failed, m),
+            HandlerError::InvalidPayload(m) => (ErrorWord::InvalidPayload, m),
+            HandlerError::Cancelled => (ErrorWord::Cancelled, String::new()),
+            HandlerError::Panicked(m) => (ErrorWord::Panicked, m),
+        };
+        Report::Error { kind, message }
+    }
+}
+
+impl Report {
+    fn into_outcome(self) -> Option<Result<Value, HandlerError>> {
+        match self {
+            Report::Progress { .. } => None,
+            Report::Result(value) => Some(Ok(value)),
+            Report::Error { kind, message } => Some(Err(match kind {
+                ErrorWord::Failed => HandlerError::Failed(message),
+                ErrorWord::InvalidPayload => HandlerError::InvalidPayload(message),
+                ErrorWord::Cancelled => HandlerError::Cancelled,
+                ErrorWord::Panicked => HandlerError::Panicked(message),
+            })),
+        }
+    }
+}
+
+impl Handler for InChild {
+    fn run(&self, ctx: &JobContext) -> Result<Value, HandlerError> {
+        let failed = |what: &str, e: std::io::Error| {
+            HandlerError::Failed(format!("cannot {what} the job's process: {e}"))
+        };
+        let child = Command::new(&self.exe)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["run-job", "--kind", self.kind, "--memory-budget-mb"])
+            .arg(self.memory_budget_mb.to_string())
+            // mimalloc commits its first arena (1 GiB) up front by default,
+            // which a data-segment budget counts in full: commit on use.
+            .env("MIMALLOC_ARENA_EAGER_COMMIT", "0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| failed("start", e))?;
+        // From here on the child is killed on every way out.
+        let mut child = KillOnDrop(child);
+        let (Some(mut stdin), Some(stdout), Some(mut stderr)) = (
+            child.0.stdin.take(),
+            child.0.stdout.take(),
+            child.0.stderr.take(),
+        ) else {
+            return Err(HandlerError::Failed(
+                "the job's process has no pipes".into(),
+            ));
+        };
+        let envelope = Envelope {
+            id: ctx.job().id.to_string(),
+            payload: ctx.job().payload.clone(),
+        };
+        let line = serde_json::to_string(&envelope)
+            .map_err(|e| HandlerError::Failed(format!("cannot encode the job: {e}")))?;
+        writeln!(stdin, "{line}").map_err(|e| failed("feed", e))?;
+        // stdin stays open: its end tells the child that its parent is gone.
+
+        let (reports, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if reports.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let errors = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = (&mut stderr).take(1 << 20).read_to_end(&mut text);
+            let start = text.len().saturating_sub(STDERR_KEPT);
+            String::from_utf8_lossy(&text[start..]).into_owned()
+        });
+
+        let mut outcome = None;
+        loop {
+            if ctx.is_cancelled() {
+                // Cancelled, timed out, or nobody waits any more: the
+                // engine records which; the child only has to stop now.
+                return Err(HandlerError::Cancelled);
+            }
+            match received.recv_timeout(POLL) {
+                Ok(line) => match serde_json::from_str::<Report>(&line) {
+                    Ok(Report::Progress { progress, message }) => ctx.progress(progress, message),
+                    Ok(report) => outcome = report.into_outcome(),
+                    Err(e) => {
+                        return Err(HandlerError::Failed(format!(
+                            "the job's process answered something unreadable: {e}"
+                        )))
+                    }
+                },
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        drop(stdin);
+        let status = child.0.wait().map_err(|e| failed("wait for", e))?;
+        if let Some(outcome) = outcome {
+            return outcome;
+        }
+        let stderr = errors.join().unwrap_or_default();
+        if stderr.contains(ALLOCATION_FAILED) {
+            return Err(HandlerError::InvalidPayload(format!(
+                "the job needed more memory than the budget of {} MB a job may use \
+                 (--job-memory-mb); the input is too large or too complex for this server",
+                self.memory_budget_mb
+            )));
+        }
+        Err(HandlerError::Failed(format!(
+            "the job's process ended without an answer ({status}){}",
+            if stderr.trim().is_empty() {
+                String::new()
+            } else {
+                format!(": {}", stderr.trim())
+            }
+        )))
+    }
+}
+
+/// Kills and reaps the child when the handler returns, whatever the way.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// `wjp run-job`: the child's side. Limits its own memory, reads the job,
+/// runs the kind's handler with panics caught, and reports on stdout.
+pub fn serve(kind: &str, data_dir: &std::path::Path, memory_budget_mb: u64) -> ExitCode {
+    let report = run_job(kind, data_dir, memory_budget_mb);
+    let mut out = std::io::stdout().lock();
+    match serde_json::to_string(&report) {
+        Ok(line) if writeln!(out, "{line}").and_then(|()| out.flush()).is_ok() => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    }
+}
+
+fn run_job(kind: &str, data_dir: &std::path::Path, memory_budget_mb: u64) -> Report {
+    let Some(kind) = kinds::shop_kind(kind) else {
+        return HandlerError::Failed(format!("run-job: unknown kind {kind:?}")).into();
+    };
+    if let Err(e) = limit_memory(memory_budget_mb) {
+        return HandlerError::Failed(format!("cannot set the job's memory budget: {e}")).into();
+    }
+    let mut line = String::new();
+    let stdin = std::io::stdin();
+    if let Err(e) = stdin.lock().read_line(&mut line) {
+        return HandlerError::Failed(format!("cannot read the job: {e}")).into();
+    }
+    // The parent keeps our stdin open while it waits; its end means the
+    // parent is gone (or gave up on us), and the work is wasted.
+    std::thread::spawn(|| {
+        let mut rest = Vec::new();
+        let _ = std::io::stdin().lock().read_to_end(&mut rest);
+        std::process::exit(3);
+    });
+    let envelope: Envelope = match serde_json::from_str(&line) {
+        Ok(envelope) => envelope,
+        Err(e) => return HandlerError::Failed(format!("cannot read the job: {e}")).into(),
+    };
+    let shop = match Shop::open(data_dir) {
+        Ok(shop) => shop,
+        Err(e) => return HandlerError::Failed(e).into(),
+    };
+    // Checked again here: a payload may have reached the queue by a door
+    // that did not check it (an older client, a hand-written record).
+    let payload = match kinds::admit(kind, &shop.folders, envelope.payload) {
+        Ok(payload) => payload,
+        Err(refusal) => return HandlerError::InvalidPayload(refusal.to_string()).into(),
+    };
+    let progress = Progress::default();
+    let task = Task {
+        id: &envelope.id,
+        payload: &payload,
+        progress: &|fraction, message| progress.report(fraction, message),
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (kind.run)(&task, &shop))) {
+        Ok(Ok(value)) => Report::Result(value),
+        Ok(Err(e)) => e.into(),
+        Err(panic) => HandlerError::Panicked(
+            panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into()),
+        )
+        .into(),
+    }
+}
+
+/// Caps the process's data segment (heap and private mappings): past it an
+/// allocation fails, and Rust ends the process with a message the parent
+/// recognises.
+fn limit_memory(budget_mb: u64) -> std::io::Result<()> {
+    let bytes = budget_mb.saturating_mul(1 << 20);
+    rlimit::setrlimit(rlimit::Resource::DATA, bytes, bytes)
+}
+
+/// Progress reports, at most one every 50 ms: a handler may report far more
+/// often than anyone reads.
+#[derive(Default)]
+struct Progress {
+    last: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Progress {
+    fn report(&self, fraction: f64, message: &str) {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|t| t.elapsed() < Duration::from_millis(50)) {
+            return;
+        }
+        *last = Some(Instant::now());
+        let report = Report::Progress {
+            progress: fraction,
+            message: message.to_owned(),
+        };
+        if let Ok(line) = serde_json::to_string(&report) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+        }
+    }
+}

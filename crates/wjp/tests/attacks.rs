@@ -1,0 +1,369 @@
+//! Hostile requests against the real `wjp api`, over a socket: each test is
+//! an attack that once got through, and must now be refused or bounded.
+//! (The connection flood is in wjp-api's `slow_clients` tests.)
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::{status_of, Api, Env};
+
+/// A drawing whose blocks nest `depth` deep, each holding ten of the one
+/// below: 10^depth squares once expanded, in a few kilobytes.
+fn block_bomb(depth: u32) -> String {
+    let mut dxf = String::from("0\nSECTION\n2\nBLOCKS\n");
+    dxf += "0\nBLOCK\n8\n0\n2\nB0\n70\n0\n10\n0\n20\n0\n30\n0\n";
+    dxf += "0\nLWPOLYLINE\n8\n0\n90\n4\n70\n1\n10\n0\n20\n0\n10\n1\n20\n0\n10\n1\n20\n1\n10\n0\n20\n1\n";
+    dxf += "0\nENDBLK\n";
+    for d in 1..=depth {
+        dxf += &format!("0\nBLOCK\n8\n0\n2\nB{d}\n70\n0\n10\n0\n20\n0\n30\n0\n");
+        for i in 0..10 {
+            dxf += &format!(
+                "0\nINSERT\n8\n0\n2\nB{}\n10\n{}\n20\n{}\n30\n0\n",
+                d - 1,
+                i * 2,
+                i * 2
+            );
+        }
+        dxf += "0\nENDBLK\n";
+    }
+    dxf += "0\nENDSEC\n0\nSECTION\n2\nENTITIES\n";
+    dxf += &format!("0\nINSERT\n8\n0\n2\nB{depth}\n10\n0\n20\n0\n30\n0\n");
+    dxf += "0\nENDSEC\n0\nEOF\n";
+    dxf
+}
+
+/// Submits a job through `POST /jobs`.
+fn submit(api: &Api, request: Value) -> crate::support::Answer {
+    api.post_json("/jobs", &request)
+}
+
+fn assert_refused(answer: &crate::support::Answer, status: u16, code: &str) {
+    assert_eq!(
+        (answer.status, answer.code().as_str()),
+        (status, code),
+        "{}",
+        answer.text()
+    );
+}
+
+#[test]
+fn post_jobs_cannot_read_or_write_outside_the_data_directory() {
+    let env = Env::new();
+    let api = env.spawn_api(&["--no-workers"]);
+    let passwd = submit(
+        &api,
+        json!({"kind": "analyze_csv", "payload": {"csv_path": "/etc/passwd"}}),
+    );
+    assert_refused(&passwd, 400, "path_outside_managed_folders");
+    assert!(!passwd.text().contains("root:"), "{}", passwd.text());
+    let climbing = submit(
+        &api,
+        json!({"kind": "analyze_csv", "payload": {"csv_path": "../../../../../etc/passwd"}}),
+    );
+    assert_refused(&climbing, 400, "path_outside_managed_folders");
+
+    // Outside is outside, whether the file exists or not: no probing.
+    let exists = submit(
+        &api,
+        json!({"kind": "convert_image", "payload": {"image_path": "/etc/hostname"}}),
+    );
+    let missing = submit(
+        &api,
+        json!({"kind": "convert_image", "payload": {"image_path": "/no/such/file.png"}}),
+    );
+    assert_refused(&exists, 400, "path_outside_managed_folders");
+    assert_refused(&missing, 400, "path_outside_managed_folders");
+
+    // No output location of the client's choosing.
+    let victim = env.dir.path().join("victim.txt");
+    let export = submit(
+        &api,
+        json!({"kind": "export_components_csv",
+               "payload": {"report": {"contours": []}, "output_path": victim}}),
+    );
+    assert_refused(&export, 400, "field_not_allowed");
+    assert!(export.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("output_path"));
+    assert!(!victim.exists());
+
+    // Every path of a payload, at any depth, and symlinks pointing out.
+    env.upload("part.dxf", "0\nEOF\n");
+    let nest = submit(
+        &api,
+        json!({"kind": "nest", "payload": {"files": [
+            {"dxf_path": "part.dxf"}, {"dxf_path": "/etc/passwd"}]}}),
+    );
+    assert_refused(&nest, 400, "path_outside_managed_folders");
+    assert!(nest.text().contains("files[1].dxf_path"), "{}", nest.text());
+    std::os::unix::fs::symlink("/etc/passwd", env.data_dir().join("uploads/link.csv")).unwrap();
+    let link = submit(
+        &api,
+        json!({"kind": "analyze_csv", "payload": {"csv_path": "link.csv"}}),
+    );
+    assert_refused(&link, 400, "path_outside_managed_folders");
+
+    // The CLI is a door too.
+    let stderr = env.fails(&[
+        "submit",
+        "analyze_csv",
+        "--payload",
+        r#"{"csv_path": "/etc/passwd"}"#,
+    ]);
+    assert!(stderr.contains("outside the managed folders"), "{stderr}");
+    // Nothing was queued by any of these.
+    let jobs = api.get("/jobs").json();
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 0, "{jobs}");
+}
+
+#[test]
+fn errors_never_quote_the_files_they_could_not_parse() {
+    let env = Env::new();
+    let api = env.spawn_api(&[]);
+    let layered = api.post_json("/export/layered-dxf", &json!({"dxf_path": "/etc/shadow"}));
+    assert_refused(&layered, 400, "path_outside_managed_folders");
+
+    env.upload("secret.dxf", "SECRET-LINE-42\nmore secrets\n");
+    let layered = api.post_json("/export/layered-dxf", &json!({"dxf_path": "secret.dxf"}));
+    assert_eq!(layered.status, 422, "{}", layered.text());
+    assert_eq!(layered.code(), "invalid_payload");
+    assert!(!layered.text().contains("SECRET"), "{}", layered.text());
+    let analysed = api.post_json("/analyze-dxf", &json!({"dxf_path": "secret.dxf"}));
+    assert_eq!(analysed.json()["success"], false, "{}", analysed.text());
+    assert!(!analysed.text().contains("SECRET"), "{}", analysed.text());
+
+    env.upload("secret.csv", "SECRET-HEADER,x\nSECRET-VALUE,y\n");
+    let id = submit(
+        &api,
+        json!({"kind": "analyze_csv", "payload": {"csv_path": "secret.csv"}}),
+    )
+    .json()["job_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.wait_until("the CSV job ends", || {
+        status_of(&api.get(&format!("/jobs/{id}")).json()) == "failed"
+    });
+    let job = api.get(&format!("/jobs/{id}")).text();
+    assert!(!job.contains("SECRET-HEADER"), "{job}");
+}
+
+#[test]
+fn clients_cannot_raise_protective_limits() {
+    let env = Env::new();
+    let api = env.spawn_api(&["--no-workers"]);
+    env.upload("bomb.dxf", block_bomb(20));
+    let raised = api.post_json(
+        "/analyze-dxf",
+        &json!({"dxf_path": "bomb.dxf", "limits": {"max_expanded_entities": 1e15}}),
+    );
+    assert_refused(&raised, 400, "field_not_allowed");
+    assert!(raised.text().contains("limits"), "{}", raised.text());
+    for (kind, payload) in [
+        (
+            "convert_image",
+            json!({"image_path": "bomb.dxf", "max_pixels": 1e10}),
+        ),
+        (
+            "convert_image",
+            json!({"image_path": "bomb.dxf", "work_budget": 1e15}),
+        ),
+        (
+            "analyze_csv",
+            json!({"csv_path": "bomb.dxf", "max_rows": 1e12}),
+        ),
+        (
+            "generate_gcode",
+            json!({"dxf_path": "bomb.dxf", "analysis": {"limits": {}}}),
+        ),
+        (
+            "export_layered_dxf",
+            json!({"report": {"dxf_path": "bomb.dxf", "options": {"limits": {}}}}),
+        ),
+    ] {
+        let answer = submit(&api, json!({"kind": kind, "payload": payload}));
+        assert_refused(&answer, 400, "field_not_allowed");
+    }
+    // Attempts and timeouts of shop kinds have the server's caps.
+    let retried = submit(
+        &api,
+        json!({"kind": "analyze_dxf", "payload": {"dxf_path": "bomb.dxf"}, "max_attempts": 5}),
+    );
+    assert_refused(&retried, 400, "invalid_request");
+    assert!(
+        retried.text().contains("between 1 and 3"),
+        "{}",
+        retried.text()
+    );
+    let forever = submit(
+        &api,
+        json!({"kind": "analyze_dxf", "payload": {"dxf_path": "bomb.dxf"}, "timeout": 86400}),
+    );
+    assert_refused(&forever, 400, "invalid_request");
+    // The engine's test kinds are not served over HTTP by default.
+    let spin = submit(&api, json!({"kind": "spin", "payload": {"seconds": 86400}}));
+    assert_refused(&spin, 400, "kind_not_served");
+}
+
+/// A nesting job that would run for ten minutes: it stops only if it is
+/// stopped.
+fn endless_nest(env: &Env) -> Value {
+    env.upload_fixture("dxf/wjp_medallion_sample.dxf");
+    json!({"files": [{"dxf_path": "wjp_medallion_sample.dxf", "quantity": 30}],
+           "time_limit_s": 600, "max_iterations": 1_000_000})
+}
+
+#[test]
+fn synchronous_work_is_bounded_and_a_dropped_request_stops_its_job() {
+    let env = Env::new();
+    let api = env.spawn_api(&["--no-workers", "--max-inline-jobs", "1"]);
+    env.upload("bomb.dxf", block_bomb(20));
+    // A long synchronous analysis holds the only slot...
+    let body = json!({"dxf_path": "bomb.dxf"}).to_string();
+    let request = api
+        .send(
+            "POST",
+            "/analyze-dxf",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+        .unwrap();
+    api.wait_until("the analysis runs", || !api.job_processes().is_empty());
+    // ...so the next one is asked to come back.
+    let busy = api.post_json("/analyze-dxf", &json!({"dxf_path": "bomb.dxf"}));
+    assert_refused(&busy, 503, "server_busy");
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    // The client leaves: its job's process ends, the slot is free again.
+    drop(request);
+    api.wait_until("the abandoned job's process ends", || {
+        api.job_processes().is_empty()
+    });
+    env.upload("plate.dxf", crate::cli::plate_with_hole_dxf());
+    let fine = api.post_json("/analyze-dxf", &json!({"dxf_path": "plate.dxf"}));
+    assert_eq!(fine.json()["success"], true, "{}", fine.text());
+}
+
+#[test]
+fn a_job_that_times_out_or_is_cancelled_stops_using_the_cpu_in_the_api() {
+    let env = Env::new();
+    let api = env.spawn_api(&["--workers", "1"]);
+    let payload = endless_nest(&env);
+    let timed = submit(
+        &api,
+        json!({"kind": "nest", "payload": payload, "timeout": 2}),
+    );
+    assert_eq!(timed.status, 201, "{}", timed.text());
+    let id = timed.json()["job_id"].as_str().unwrap().to_owned();
+    api.wait_until("the job times out", || {
+        api.get(&format!("/jobs/{id}")).json()["error_kind"] == "timeout"
+    });
+    api.wait_until("its process ends", || api.job_processes().is_empty());
+
+    let cancelled = submit(&api, json!({"kind": "nest", "payload": payload}));
+    let id = cancelled.json()["job_id"].as_str().unwrap().to_owned();
+    api.wait_until("the job runs", || !api.job_processes().is_empty());
+    let answer = api.post_json(&format!("/jobs/{id}/cancel"), &Value::Null);
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    api.wait_until("its process ends", || api.job_processes().is_empty());
+    api.wait_until("the job is cancelled", || {
+        status_of(&api.get(&format!("/jobs/{id}")).json()) == "cancelled"
+    });
+}
+
+#[test]
+fn twelve_parallel_analyses_of_a_block_bomb_stay_within_memory() {
+    let env = Env::new();
+    // The defaults: a worker slot and a synchronous slot per core, 256 MB a job.
+    let api = env.spawn_api(&[]);
+    env.upload("bomb.dxf", block_bomb(20));
+    let peak = std::sync::atomic::AtomicU64::new(0);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let answers: Vec<crate::support::Answer> = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                peak.fetch_max(api.tree_rss(), std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let requests: Vec<_> = (0..12)
+            .map(|i| {
+                let api = &api;
+                s.spawn(move || {
+                    let path = if i % 2 == 0 {
+                        "/analyze-dxf"
+                    } else {
+                        "/analyze-dxf?async_mode=true"
+                    };
+                    api.post_json(path, &json!({"dxf_path": "bomb.dxf"}))
+                })
+            })
+            .collect();
+        let answers: Vec<_> = requests.into_iter().map(|r| r.join().unwrap()).collect();
+        for answer in answers.iter().filter(|a| a.json()["job_id"].is_string()) {
+            let id = answer.json()["job_id"].as_str().unwrap().to_owned();
+            api.wait_until("the queued analysis ends", || {
+                status_of(&api.get(&format!("/jobs/{id}")).json()) == "failed"
+            });
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        answers
+    });
+    let peak = peak.into_inner();
+    assert!(
+        peak < 1_500_000_000,
+        "the server and its jobs peaked at {} MB",
+        peak / 1_000_000
+    );
+    for answer in &answers {
+        let body = answer.json();
+        match answer.status {
+            // Refused for its size, or queued (and failed above).
+            200 => assert!(
+                body["success"] == false || body["job_id"].is_string(),
+                "{body}"
+            ),
+            503 => assert_eq!(body["code"], "server_busy"),
+            other => panic!("status {other}: {body}"),
+        }
+    }
+    let refused_for_size = answers
+        .iter()
+        .filter(|a| a.json()["success"] == false)
+        .count();
+    assert!(refused_for_size >= 1, "no analysis ran to its limit");
+    let log = std::fs::read_to_string(env.dir.path().join("api.log")).unwrap_or_default();
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn csv_exports_neutralise_formulas_from_layer_names() {
+    let env = Env::new();
+    let api = env.spawn_api(&[]);
+    let evil = [
+        "=HYPERLINK(\"http://example.invalid\",\"x\")",
+        "=cmd|' /C calc'!A0",
+        "+SUM(1)",
+        "-2+3",
+        "@SUM(1)",
+        "\tTAB",
+        "\rCR",
+    ];
+    let contours: Vec<Value> = evil
+        .iter()
+        .enumerate()
+        .map(|(i, layer)| {
+            json!({"id": i, "layer": layer, "part": 0, "area_mm2": 1.0,
+                   "length_mm": 4.0, "closed": true})
+        })
+        .collect();
+    let answer = api.post_json("/export/components-csv", &json!({ "contours": contours }));
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let mut reader = csv::Reader::from_reader(answer.body.as_slice());
+    let layers: Vec<String> = reader.records().map(|r| r.unwrap()[1].to_owned()).collect();
+    assert_eq!(layers.len(), evil.len());
+    for (layer, original) in layers.iter().zip(evil) {
+        assert_eq!(layer, &format!("'{original}"));
+    }
+}
