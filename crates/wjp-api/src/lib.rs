@@ -119,11 +119,30 @@ pub struct ApiArgs {
     // dashboards each holding an event stream), few enough that a flood
     // costs a bounded amount of memory and file descriptors.
     /// Connections served at once (event streams included); further clients
-    /// wait in the listen backlog until one closes. Keep it below the open
-    /// files limit (`ulimit -n`).
+    /// wait in the listen backlog until one closes. The last tenth is kept
+    /// for clients holding few connections. Keep it below the open files
+    /// limit (`ulimit -n`).
     #[arg(long, env = "WJP_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+    // 256 (DEFAULT_MAX_CONNECTIONS_PER_CLIENT): an honest client holds far
+    // fewer (a browser opens up to 6 connections to one server, a web
+    // app's pool a few dozen), but one address may be the shop's reverse
+    // proxy, carrying every user's requests and every dashboard's event
+    // stream; 256 covers a shop's proxy, while a flood from one address
+    // still takes only a quarter of the default 1024 and the reserve keeps
+    // room for everyone else.
+    /// Connections one client address may hold at once (an IPv4-mapped
+    /// IPv6 address counts as its IPv4 address); more are answered 503 and
+    /// closed. Behind a reverse proxy every client has the proxy's address:
+    /// raise this to what the proxy may open, up to --max-connections (even
+    /// then one address cannot take the reserved last tenth of the slots).
+    /// Default: 256, or --max-connections if lower.
+    #[arg(long, env = "WJP_MAX_CONNECTIONS_PER_CLIENT")]
+    pub max_connections_per_client: Option<usize>,
 }
+
+/// See `ApiArgs::max_connections_per_client`.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 256;
 
 /// What the router needs besides the queue: the safety settings.
 #[derive(Debug, Clone)]
@@ -143,6 +162,9 @@ pub struct ApiConfig {
     pub write_stall_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// Connections one client address may hold at once (1 to
+    /// `max_connections`).
+    pub max_connections_per_client: usize,
 }
 
 impl Default for ApiConfig {
@@ -157,6 +179,7 @@ impl Default for ApiConfig {
             body_read_timeout: Duration::from_secs(30),
             write_stall_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
         }
     }
 }
@@ -185,6 +208,15 @@ impl ApiConfig {
                 args.max_connections
             );
         }
+        let max_connections_per_client = match args.max_connections_per_client {
+            None => DEFAULT_MAX_CONNECTIONS_PER_CLIENT.min(args.max_connections),
+            Some(n) if (1..=args.max_connections).contains(&n) => n,
+            Some(n) => bail!(
+                "--max-connections-per-client must be between 1 and --max-connections ({}), \
+                 got {n}",
+                args.max_connections
+            ),
+        };
         Ok(ApiConfig {
             api_key: args
                 .api_key
@@ -205,6 +237,7 @@ impl ApiConfig {
             body_read_timeout: secs("body-read-timeout-secs", args.body_read_timeout_secs)?,
             write_stall_timeout: secs("write-stall-timeout-secs", args.write_stall_timeout_secs)?,
             max_connections: args.max_connections,
+            max_connections_per_client,
         })
     }
 }
@@ -332,10 +365,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let config = ApiConfig::from_args(args)?;
-    let connections = Connections::of(&config);
+    let metrics = Arc::new(Metrics::default());
+    let connections = Connections::of(&config, metrics.clone());
     connections::warn_if_files_run_out(config.max_connections);
     let token = CancellationToken::new();
-    let metrics = Arc::new(Metrics::default());
     let app = build(
         queue.clone(),
         handlers.clone(),
