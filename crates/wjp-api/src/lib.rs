@@ -24,6 +24,7 @@
 //! **Invariant**: no handler does CPU-heavy work on the async runtime, and
 //! every error a client sees is JSON `{success: false, error, code}`.
 
+mod connections;
 pub mod dashboard;
 pub mod enqueue;
 pub mod error;
@@ -47,6 +48,7 @@ use axum::Router;
 use tokio_util::sync::CancellationToken;
 use wjp_queue::{Handlers, Queue, Worker, WorkerConfig, WorkerExit};
 
+use crate::connections::Connections;
 use crate::files::Folders;
 use crate::metrics::Metrics;
 
@@ -125,11 +127,30 @@ pub struct ApiArgs {
     // dashboards each holding an event stream), few enough that a flood
     // costs a bounded amount of memory and file descriptors.
     /// Connections served at once (event streams included); further clients
-    /// wait in the listen backlog until one closes. Keep it below the open
-    /// files limit (`ulimit -n`).
+    /// wait in the listen backlog until one closes. The last tenth is kept
+    /// for clients holding few connections. Keep it below the open files
+    /// limit (`ulimit -n`).
     #[arg(long, env = "WJP_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+    // 256 (DEFAULT_MAX_CONNECTIONS_PER_CLIENT): an honest client holds far
+    // fewer (a browser opens up to 6 connections to one server, a web
+    // app's pool a few dozen), but one address may be the shop's reverse
+    // proxy, carrying every user's requests and every dashboard's event
+    // stream; 256 covers a shop's proxy, while a flood from one address
+    // still takes only a quarter of the default 1024 and the reserve keeps
+    // room for everyone else.
+    /// Connections one client address may hold at once (an IPv4-mapped
+    /// IPv6 address counts as its IPv4 address); more are answered 503 and
+    /// closed. Behind a reverse proxy every client has the proxy's address:
+    /// raise this to what the proxy may open, up to --max-connections (even
+    /// then one address cannot take the reserved last tenth of the slots).
+    /// Default: 256, or --max-connections if lower.
+    #[arg(long, env = "WJP_MAX_CONNECTIONS_PER_CLIENT")]
+    pub max_connections_per_client: Option<usize>,
 }
+
+/// See `ApiArgs::max_connections_per_client`.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 256;
 
 /// What the router needs besides the queue: the safety settings.
 #[derive(Debug, Clone)]
@@ -149,6 +170,9 @@ pub struct ApiConfig {
     pub write_stall_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// Connections one client address may hold at once (1 to
+    /// `max_connections`).
+    pub max_connections_per_client: usize,
     /// Synchronous domain requests running at once.
     pub max_inline_jobs: usize,
     /// Whether the engine's test kinds are served over HTTP.
@@ -172,6 +196,7 @@ impl Default for ApiConfig {
             body_read_timeout: Duration::from_secs(30),
             write_stall_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
             max_inline_jobs: cores(),
             test_kinds: false,
         }
@@ -202,6 +227,15 @@ impl ApiConfig {
                 args.max_connections
             );
         }
+        let max_connections_per_client = match args.max_connections_per_client {
+            None => DEFAULT_MAX_CONNECTIONS_PER_CLIENT.min(args.max_connections),
+            Some(n) if (1..=args.max_connections).contains(&n) => n,
+            Some(n) => bail!(
+                "--max-connections-per-client must be between 1 and --max-connections ({}), \
+                 got {n}",
+                args.max_connections
+            ),
+        };
         let max_inline_jobs = args.max_inline_jobs.unwrap_or_else(cores);
         if !(1..=4096).contains(&max_inline_jobs) {
             bail!("--max-inline-jobs must be between 1 and 4096, got {max_inline_jobs}");
@@ -226,6 +260,7 @@ impl ApiConfig {
             body_read_timeout: secs("body-read-timeout-secs", args.body_read_timeout_secs)?,
             write_stall_timeout: secs("write-stall-timeout-secs", args.write_stall_timeout_secs)?,
             max_connections: args.max_connections,
+            max_connections_per_client,
             max_inline_jobs,
             test_kinds: args.enable_test_kinds,
         })
@@ -358,10 +393,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let config = ApiConfig::from_args(args)?;
-    let connections = Connections::of(&config);
-    warn_if_files_run_out(config.max_connections);
-    let token = CancellationToken::new();
     let metrics = Arc::new(Metrics::default());
+    let connections = Connections::of(&config, metrics.clone());
+    connections::warn_if_files_run_out(config.max_connections);
+    let token = CancellationToken::new();
     let app = build(
         queue.clone(),
         handlers.clone(),
@@ -425,134 +460,6 @@ pub async fn serve(
     }
     tracing::info!("the HTTP API stopped");
     Ok(())
-}
-
-/// The accept loop. `axum::serve` sets no header-read timeout and takes
-/// every connection it is offered, so a client trickling header bytes (or
-/// sending none) would hold a connection and a task for ever, and enough
-/// of them would exhaust the open files limit. Neither it nor hyper bounds
-/// a write, so a client that stops reading would do the same: each
-/// connection's writes are bounded here.
-struct Connections {
-    http: hyper::server::conn::http1::Builder,
-    slots: Arc<tokio::sync::Semaphore>,
-    write_stall_timeout: Duration,
-}
-
-impl Connections {
-    fn of(config: &ApiConfig) -> Connections {
-        let mut http = hyper::server::conn::http1::Builder::new();
-        // hyper's timeout starts whenever it waits for a request head: on a
-        // new connection that sends nothing, mid-header, and between the
-        // requests of a kept-alive connection. It needs a timer to run.
-        http.timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(config.header_read_timeout);
-        Connections {
-            http,
-            slots: Arc::new(tokio::sync::Semaphore::new(config.max_connections)),
-            write_stall_timeout: config.write_stall_timeout,
-        }
-    }
-
-    /// Serves until `shutdown` is cancelled; then stops accepting and
-    /// waits for the open connections: requests in flight finish, idle
-    /// connections close, event streams end on `shutdown` themselves.
-    async fn serve(
-        self,
-        listener: tokio::net::TcpListener,
-        app: Router,
-        shutdown: &CancellationToken,
-    ) {
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        loop {
-            // A free slot first, then a connection. When every slot is
-            // taken the server stops accepting: new clients wait in the
-            // kernel's listen backlog (bounded by the kernel, costing this
-            // process nothing) and are served as soon as a connection
-            // closes, which the header-read timeout makes happen soon for
-            // idle ones. Accepting and closing at once instead would turn
-            // a burst of honest clients into errors and retry storms.
-            let slot = tokio::select! {
-                slot = self.slots.clone().acquire_owned() => match slot {
-                    Ok(slot) => slot,
-                    Err(_) => break, // never closed
-                },
-                _ = shutdown.cancelled() => break,
-            };
-            let (stream, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        accept_failed(e, shutdown).await;
-                        continue;
-                    }
-                },
-                _ = shutdown.cancelled() => break,
-            };
-            // The timer runs only while a write waits for room in the
-            // buffers: slow but steady readers, and idle event streams
-            // between events, never meet it.
-            let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
-            stream.set_write_timeout(Some(self.write_stall_timeout));
-            let service = hyper_util::service::TowerToHyperService::new(app.clone());
-            let connection = graceful.watch(
-                self.http
-                    .serve_connection(hyper_util::rt::TokioIo::new(Box::pin(stream)), service),
-            );
-            tokio::spawn(async move {
-                // Timeouts, resets and malformed requests end here; they
-                // are the client's business, not worth more than a trace.
-                if let Err(e) = connection.await {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
-                }
-                drop(slot);
-            });
-        }
-        // No new connections from here on.
-        drop(listener);
-        graceful.shutdown().await;
-    }
-}
-
-/// Each connection is a file descriptor: with a cap above the process's
-/// open files limit, a flood would meet "too many open files" (accepts
-/// failing, and the database too) before the cap. Said at start-up, when it
-/// can be fixed, rather than found during the flood.
-fn warn_if_files_run_out(max_connections: usize) {
-    // Files the server holds besides connections: database, logs, uploads.
-    const SPARE: usize = 64;
-    let limit = std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|text| {
-            let line = text.lines().find(|l| l.starts_with("Max open files"))?;
-            line.split_whitespace().nth(3)?.parse::<usize>().ok()
-        });
-    if let Some(limit) = limit.filter(|l| max_connections + SPARE > *l) {
-        tracing::warn!(
-            max_connections,
-            open_files_limit = limit,
-            "--max-connections is near or above the open files limit: raise the limit \
-             (ulimit -n, LimitNOFILE=) or lower --max-connections"
-        );
-    }
-}
-
-/// After a failed accept: errors of one connection (the client gave up
-/// before it was accepted) are skipped; others (out of file descriptors)
-/// are logged and retried after a pause rather than spinning.
-async fn accept_failed(e: std::io::Error, shutdown: &CancellationToken) {
-    use std::io::ErrorKind;
-    if matches!(
-        e.kind(),
-        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
-    ) {
-        return;
-    }
-    tracing::error!(error = %e, "cannot accept connections; retrying in a second");
-    tokio::select! {
-        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-        _ = shutdown.cancelled() => {}
-    }
 }
 
 /// Runs the in-process workers until shutdown. A worker that needs a

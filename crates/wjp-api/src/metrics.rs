@@ -10,12 +10,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use wjp_queue::backend::QueueCounts;
 use wjp_queue::{Event, Queue, Status};
+
+use crate::connections::Refusal;
 
 /// Upper bounds of the HTTP latency histogram, in seconds.
 const HTTP_BUCKETS: [f64; 12] = [
@@ -75,6 +78,8 @@ pub struct Metrics {
     durations: Mutex<BTreeMap<(String, String), Histogram>>,
     /// (job id, attempt) -> when it started running, in ms.
     started: Mutex<HashMap<(String, u32), i64>>,
+    /// Connections answered 503 and closed at accept, by [`Refusal`].
+    refused_connections: [AtomicU64; 2],
 }
 
 impl Metrics {
@@ -86,6 +91,10 @@ impl Metrics {
             .entry((method.to_owned(), route.to_owned()))
             .or_default()
             .observe(&HTTP_BUCKETS, elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn record_connection_refused(&self, refusal: Refusal) {
+        self.refused_connections[refusal as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Takes note of one engine event (see [`follow_jobs`]).
@@ -153,6 +162,22 @@ impl Metrics {
                 "wjp_http_request_duration_seconds",
                 &labels,
                 &HTTP_BUCKETS,
+            );
+        }
+        header(
+            &mut out,
+            "wjp_connections_refused_total",
+            "counter",
+            "Connections answered 503 and closed at once: their client address held \
+             --max-connections-per-client (per_client), or only reserved slots were free \
+             and it held too many to take one (reserve).",
+        );
+        for refusal in Refusal::ALL {
+            let _ = writeln!(
+                out,
+                "wjp_connections_refused_total{{reason=\"{}\"}} {}",
+                refusal.as_str(),
+                self.refused_connections[refusal as usize].load(Ordering::Relaxed)
             );
         }
         header(
