@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 /// Every documented (method, path), in the router's path syntax.
-pub const OPERATIONS: [(&str, &str); 22] = [
+pub const OPERATIONS: [(&str, &str); 23] = [
     ("get", "/health"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -24,6 +24,7 @@ pub const OPERATIONS: [(&str, &str); 22] = [
     ("get", "/jobs/{job_id}"),
     ("post", "/jobs/{job_id}/cancel"),
     ("post", "/jobs/{job_id}/retry"),
+    ("get", "/jobs/{job_id}/artifacts/{name}"),
     ("get", "/jobs/{job_id}/events"),
     ("get", "/events"),
     ("get", "/queues"),
@@ -81,10 +82,12 @@ fn async_mode() -> Value {
 /// The responses every domain endpoint can give besides its success.
 fn domain_errors(mut responses: Value) -> Value {
     let extra = json!({
-        "400": error("Invalid request: bad JSON or query, or a path outside the managed folders."),
+        "400": error("Invalid request: bad JSON or query, a path outside the managed folders, or a field a request may not set (protective limits, output locations)."),
         "401": error("The API key is missing or wrong (only when one is configured)."),
         "404": error("The file named by dxf_path does not exist."),
+        "429": error("With async_mode=true: the queue holds as many waiting jobs as the server allows."),
         "501": error("This build has no handler for the endpoint's job kind yet."),
+        "503": error("Every slot for synchronous work is taken (Retry-After says when to try again), or the queue backend is unreachable."),
     });
     if let (Some(r), Some(e)) = (responses.as_object_mut(), extra.as_object()) {
         for (k, v) in e {
@@ -238,7 +241,8 @@ pub fn document() -> Value {
                 Some(json!({ "required": true, "content": json_content(schema_ref("JobRequest")) })),
                 json!({ "201": with_job_links(ok_json("The new job.", schema_ref("Job"))),
                         "200": with_job_links(ok_json("The existing job with this job_id.", schema_ref("Job"))),
-                        "400": error("Invalid request (unknown kind or queue, bad field)."), "401": error("API key missing or wrong."),
+                        "400": error("Invalid request (unknown kind or queue, bad field, a path outside the managed folders, a field a request may not set, a test kind this server does not serve)."), "401": error("API key missing or wrong."),
+                        "404": error("The payload names a file that does not exist."), "413": error("The payload is larger than the server accepts."), "429": error("The queue holds as many waiting jobs (or payload bytes) as the server allows."),
                         "501": error("A shop job kind this build cannot run yet."), "503": error("The queue backend is unreachable.") })),
             "get": op("listJobs", "queue", "Job history, newest first, paginated.",
                 json!([query("queue", false, json!({ "type": "string" }), "Only this queue."),
@@ -258,6 +262,10 @@ pub fn document() -> Value {
             json!([job_id]), None,
             json!({ "200": ok_json("The job, queued again.", schema_ref("Job")), "401": error("API key missing or wrong."),
                     "404": error("Unknown job."), "409": error("The job is not failed or cancelled.") })) },
+        "/jobs/{job_id}/artifacts/{name}": { "get": op("jobArtifact", "queue", "A file a completed job wrote: one of the paths its result lists under `artifacts` (dxf, csv, preview_svg...).",
+            json!([job_id, path_param("name", "The artefact's name in the job's result, such as dxf or preview_svg.")]), None,
+            json!({ "200": { "description": "The file.", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+                    "401": error("API key missing or wrong."), "404": error("Unknown job, a job not completed yet, or no such artefact.") })) },
         "/jobs/{job_id}/events": { "get": op("jobEvents", "events", "Live status and progress of one job (SSE); starts with a snapshot unless resuming, ends when the job ends.",
             json!([job_id, last_event_id[0], last_event_id[1]]), None,
             json!({ "200": sse("The job's events."), "400": error("Invalid job id, event id (Last-Event-ID or last_event_id) or query."), "401": error("API key missing or wrong."), "404": error("Unknown job."),
@@ -306,8 +314,7 @@ pub fn document() -> Value {
             "status": { "type": "string" }, "status_url": { "type": "string" } } },
         "QueuedFile": { "type": "object", "required": ["success", "job_id", "download_url"], "properties": {
             "success": { "type": "boolean" }, "job_id": { "type": "string" }, "status": { "type": "string" },
-            "status_url": { "type": "string" }, "download_url": { "type": "string", "description": "Where the file can be downloaded once the job completed." },
-            "output_path": { "type": "string" } } },
+            "status_url": { "type": "string" }, "download_url": { "type": "string", "description": "Where the file can be downloaded once the job completed (/jobs/{job_id}/artifacts/{name})." } } },
         "Upload": { "type": "object", "required": ["success", "file_id", "file_path", "relative_path", "filename", "size"], "properties": {
             "success": { "type": "boolean" }, "file_id": { "type": "string" },
             "file_path": { "type": "string", "description": "Absolute path on the server." },

@@ -102,7 +102,7 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
     let attempts_cap = spec.caps.max_attempts.min(MAX_ATTEMPTS);
     if !(1..=attempts_cap).contains(&max_attempts) {
         return Err(QueueError::InvalidRequest(format!(
-            "max_attempts of {} jobs must be between 1 and {attempts_cap}, got {max_attempts}",
+            "max_attempts must be between 1 and {attempts_cap} for {} jobs, got {max_attempts}",
             spec.kind
         )));
     }
