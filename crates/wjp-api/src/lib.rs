@@ -1,6 +1,6 @@
 //! # wjp-api: the HTTP API
 //!
-//! The old FastAPI contract (`shared/docs/API.md`) kept path for path and
+//! The old FastAPI contract (`docs/legacy-api.md`) kept path for path and
 //! field for field, the queue exposed over HTTP, and live updates as
 //! Server-Sent Events. It talks to the engine through [`wjp_queue::Queue`]
 //! only, and knows no job kind's internals: the domain endpoints turn a
