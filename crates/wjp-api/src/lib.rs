@@ -17,9 +17,9 @@
 //!   (`run_inline`: sync requests) or enqueues a job (`async_mode=true`).
 //!   When the backend is unreachable, an async request runs synchronously
 //!   and is answered like a sync one, so clients keep working.
-//! - [`run`] binds the socket, starts the in-process workers unless told not
-//!   to, and on SIGINT/SIGTERM stops accepting, ends event streams, and lets
-//!   the workers finish or hand back their jobs.
+//! - [`serve`] serves a bound socket until its shutdown token is cancelled;
+//!   then it stops accepting, ends event streams and lets requests in flight
+//!   finish. Process wiring (in-process workers, signals) is the binary's.
 //!
 //! **Invariant**: no handler does CPU-heavy work on the async runtime, and
 //! every error a client sees is JSON `{success: false, error, code}`.
@@ -37,7 +37,6 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
@@ -46,7 +45,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
-use wjp_queue::{Handlers, Queue, Worker, WorkerConfig, WorkerExit};
+use wjp_queue::{Handlers, Queue};
 
 use crate::connections::Connections;
 use crate::files::Folders;
@@ -61,13 +60,6 @@ pub struct ApiArgs {
     pub host: String,
     #[arg(long, env = "WJP_API_PORT", default_value_t = 8000)]
     pub port: u16,
-    /// In-process worker slots running jobs of every queue (default: the
-    /// number of CPU cores).
-    #[arg(long, conflicts_with = "no_workers")]
-    pub workers: Option<usize>,
-    /// Run no in-process workers (separate `wjp worker` processes do the work).
-    #[arg(long)]
-    pub no_workers: bool,
     /// Key required on every endpoint but /health, as `X-API-Key: KEY` or
     /// `Authorization: Bearer KEY`.
     #[arg(long, env = "WJP_API_KEY", hide_env_values = true)]
@@ -93,10 +85,6 @@ pub struct ApiArgs {
     /// for rehearsals. Off by default: `spin` burns a core on request.
     #[arg(long, env = "WJP_ENABLE_TEST_KINDS")]
     pub enable_test_kinds: bool,
-    /// On shutdown, seconds running jobs of the in-process workers get to
-    /// finish before they are handed back to the queue.
-    #[arg(long, default_value_t = 30.0)]
-    pub shutdown_grace_secs: f64,
     // 20 s: a request head is a few hundred bytes that an honest client
     // sends at once even over a poor link; a dashboard polling every few
     // seconds still reuses its connection; idle and trickling connections
@@ -336,28 +324,6 @@ fn build(
     layers::apply(routes, state.clone()).map(|r| r.with_state(state))
 }
 
-/// Serves the API until SIGINT/SIGTERM.
-pub async fn run(
-    args: ApiArgs,
-    queue: Queue,
-    handlers: Handlers,
-    data_dir: std::path::PathBuf,
-) -> anyhow::Result<()> {
-    let addr = bind_address(&args)?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listening on {addr}"))?;
-    serve(
-        listener,
-        &args,
-        queue,
-        handlers,
-        &data_dir,
-        shutdown_signal(),
-    )
-    .await
-}
-
 /// Checks the listen address against the key policy.
 pub fn bind_address(args: &ApiArgs) -> anyhow::Result<SocketAddr> {
     let ip: IpAddr = if args.host == "localhost" {
@@ -381,149 +347,32 @@ pub fn bind_address(args: &ApiArgs) -> anyhow::Result<SocketAddr> {
     Ok(SocketAddr::new(ip, args.port))
 }
 
-/// Serves on `listener` (with in-process workers unless `--no-workers`)
-/// until `shutdown` completes; then stops accepting, ends event streams,
-/// and waits for the workers to finish or hand back their jobs.
+/// Serves on `listener` until `shutdown` is cancelled; then stops
+/// accepting, ends event streams, and lets requests in flight finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     args: &ApiArgs,
     queue: Queue,
     handlers: Handlers,
     data_dir: &Path,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let config = ApiConfig::from_args(args)?;
     let metrics = Arc::new(Metrics::default());
     let connections = Connections::of(&config, metrics.clone());
     connections::warn_if_files_run_out(config.max_connections);
-    let token = CancellationToken::new();
     let app = build(
         queue.clone(),
-        handlers.clone(),
+        handlers,
         data_dir,
         config,
-        token.clone(),
+        shutdown.clone(),
         metrics.clone(),
     )?;
-    tokio::spawn(metrics::follow_jobs(queue.clone(), metrics, token.clone()));
-
-    let workers = if args.no_workers {
-        None
-    } else {
-        let mut config = WorkerConfig::new(
-            format!(
-                "api-{}.{}-{}",
-                host_name(),
-                std::process::id(),
-                &uuid::Uuid::new_v4().simple().to_string()[..6]
-            ),
-            queue.catalog().queues().to_vec(),
-        );
-        if let Some(n) = args.workers {
-            config.concurrency = n;
-        }
-        config.shutdown_grace = Duration::try_from_secs_f64(args.shutdown_grace_secs)
-            .ok()
-            .filter(|d| *d <= Duration::from_secs(86_400))
-            .with_context(|| {
-                format!(
-                    "--shutdown-grace-secs must be between 0 and 86400, got {}",
-                    args.shutdown_grace_secs
-                )
-            })?;
-        // Checks the settings before the socket starts answering.
-        Worker::new(queue.clone(), handlers.clone(), config.clone())?;
-        Some(tokio::spawn(run_workers(
-            queue.clone(),
-            handlers,
-            config,
-            token.clone(),
-        )))
-    };
-
+    tokio::spawn(metrics::follow_jobs(queue, metrics, shutdown.clone()));
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, workers = !args.no_workers, auth = args.api_key.is_some(), "serving the HTTP API");
-    let signal_token = token.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        signal_token.cancel();
-    });
-    connections.serve(listener, app, &token).await;
-    // Whatever ended the server ends the workers too.
-    token.cancel();
-    if let Some(workers) = workers {
-        match workers.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "the in-process workers failed"),
-            Err(e) => tracing::error!(error = %e, "the in-process workers panicked"),
-        }
-    }
+    tracing::info!(%addr, auth = args.api_key.is_some(), "serving the HTTP API");
+    connections.serve(listener, app, &shutdown).await;
     tracing::info!("the HTTP API stopped");
     Ok(())
-}
-
-/// Runs the in-process workers until shutdown. A worker that needs a
-/// restart (a handler thread would not stop) is replaced by a fresh one: the
-/// stuck thread is lost, the service goes on.
-async fn run_workers(
-    queue: Queue,
-    handlers: Handlers,
-    config: WorkerConfig,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let mut generation = 0u32;
-    loop {
-        let mut config = config.clone();
-        if generation > 0 {
-            config.name = format!("{}-r{generation}", config.name);
-        }
-        let worker = Worker::new(queue.clone(), handlers.clone(), config)?;
-        match worker.run(shutdown.clone().cancelled_owned()).await {
-            Ok(WorkerExit::RestartNeeded) if !shutdown.is_cancelled() => {
-                tracing::warn!("a handler thread is stuck; starting a fresh in-process worker");
-                generation += 1;
-            }
-            Ok(_) => return Ok(()),
-            Err(e) if !shutdown.is_cancelled() => {
-                tracing::error!(error = %e, "the in-process worker failed; restarting it shortly");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-                    _ = shutdown.cancelled() => return Ok(()),
-                }
-                generation += 1;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-        .take(64)
-        .collect()
-}
-
-/// Completes on the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the API");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-    tracing::info!("shutdown requested: no new connections; finishing running jobs");
 }

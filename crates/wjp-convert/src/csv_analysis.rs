@@ -292,11 +292,11 @@ pub fn analyze_components_csv(bytes: &[u8], options: &CsvOptions) -> Result<CsvA
         Ok(found)
     };
     let cols = Columns {
-        area: find("Area_mm2")?.ok_or_else(|| CsvError::MissingColumn {
+        area: find("Area_mm2")?.ok_or(CsvError::MissingColumn {
             name: "Area_mm2",
             found: header.len(),
         })?,
-        perimeter: find("Perimeter_mm")?.ok_or_else(|| CsvError::MissingColumn {
+        perimeter: find("Perimeter_mm")?.ok_or(CsvError::MissingColumn {
             name: "Perimeter_mm",
             found: header.len(),
         })?,

@@ -136,11 +136,13 @@ fn bad_files_name_the_line_and_column() {
     let err = analyse("Area_mm2,Perimeter_mm\n1,2\n3,abc\n").unwrap_err();
     assert_eq!(err.code(), "csv_bad_number");
     let msg = err.to_string();
+    // The position and the column, never the file's text: the message may
+    // reach someone who did not send the file.
     assert!(
         msg.contains("line 3")
             && msg.contains("column 2")
             && msg.contains("Perimeter_mm")
-            && msg.contains("abc"),
+            && !msg.contains("abc"),
         "{msg}"
     );
 

@@ -30,7 +30,7 @@ pub struct Cli {
 pub enum Command {
     /// Serve the HTTP API and dashboard (with in-process workers on the
     /// embedded backend).
-    Api(wjp_api::ApiArgs),
+    Api(crate::api_cmd::ApiCommandArgs),
     /// Run a worker that takes jobs from the queues and runs them.
     Worker(crate::worker_cmd::WorkerArgs),
     /// Submit a job (or a batch of jobs) and print its id.
@@ -243,11 +243,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let global = cli.global;
     match cli.command {
         Command::Worker(args) => crate::worker_cmd::run(&global, args).await,
-        Command::Api(args) => {
-            let queue = global.open_queue_tolerating_outage().await?;
-            wjp_api::run(args, queue, global.handlers()?, global.data_dir.clone()).await?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Api(args) => crate::api_cmd::run(&global, args).await,
         Command::Bench(args) => crate::bench::run(&global, args).await,
         Command::Analyze(args) => analyze(args),
         Command::Convert(args) => convert(args),

@@ -5,12 +5,14 @@
 //! runs a command. The queue engine (`wjp-queue`) and the geometry
 //! (`wjp-geometry`) know nothing of each other; only this crate sees both.
 
+mod api_cmd;
 mod bench;
 mod child;
 mod cli;
 mod config;
 mod domain;
 mod kinds;
+mod service;
 mod worker_cmd;
 
 use clap::Parser;

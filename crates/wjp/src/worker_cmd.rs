@@ -8,6 +8,7 @@ use anyhow::Context;
 use wjp_queue::{Worker, WorkerConfig, WorkerExit};
 
 use crate::config::GlobalArgs;
+use crate::service;
 
 #[derive(Debug, clap::Args)]
 pub struct WorkerArgs {
@@ -34,55 +35,28 @@ pub struct WorkerArgs {
     pub shutdown_grace_secs: f64,
 }
 
-fn seconds(name: &str, value: f64) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(value)
-        .ok()
-        .filter(|d| !d.is_zero() && *d <= Duration::from_secs(86_400))
-        .with_context(|| format!("--{name} must be between 0 and 86400 seconds, got {value}"))
-}
-
 pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let queue = global.open_queue().await?;
     let queues = queue.parse_queues(&args.queues)?;
-    let name = args.name.clone().unwrap_or_else(|| {
-        let host = hostname::get()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| "localhost".into());
-        format!("{host}.{}", std::process::id())
-    });
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}.{}", service::host_name(), std::process::id()));
     let mut config = WorkerConfig::new(name, queues);
     config.burst = args.burst;
     if let Some(n) = args.concurrency {
         config.concurrency = n;
     }
-    config.lease = seconds("lease-secs", args.lease_secs)?;
+    config.lease = service::seconds("lease-secs", args.lease_secs)?;
     // Renew well inside the lease, and at least once a second so
     // cancellations are seen quickly.
     config.heartbeat = (config.lease / 4).min(Duration::from_secs(1));
-    config.shutdown_grace = seconds("shutdown-grace-secs", args.shutdown_grace_secs)?;
+    config.shutdown_grace = service::seconds("shutdown-grace-secs", args.shutdown_grace_secs)?;
     let worker = Worker::new(queue, global.handlers()?, config)?;
-    match worker.run(shutdown_signal()).await? {
+    match worker.run(service::shutdown_signal()).await? {
         WorkerExit::Drained | WorkerExit::Shutdown => Ok(ExitCode::SUCCESS),
         WorkerExit::RestartNeeded => restart_self(),
     }
-}
-
-/// Completes on the first SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM");
-            std::future::pending::<()>().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutdown requested: finishing running jobs");
 }
 
 /// Replaces this process with a fresh copy of itself (same arguments and

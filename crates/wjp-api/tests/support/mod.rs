@@ -24,7 +24,7 @@ use wjp_queue::backend::{
 use wjp_queue::state::Transition;
 use wjp_queue::{
     builtin, Catalog, Event, HandlerError, Handlers, Job, JobContext, JobId, Queue, QueueError,
-    QueueName, Status, Timestamp,
+    QueueName, Status, Timestamp, Worker, WorkerConfig,
 };
 
 /// The real backend, with a switch that makes every call fail.
@@ -283,10 +283,18 @@ impl Default for Options {
     }
 }
 
+/// The flags of `wjp api`: the HTTP ones, and the in-process workers the
+/// binary wires beside the server (as the harness does here).
 #[derive(Parser)]
 struct Cli {
     #[command(flatten)]
     api: wjp_api::ApiArgs,
+    #[arg(long)]
+    workers: Option<usize>,
+    #[arg(long)]
+    no_workers: bool,
+    #[arg(long, default_value_t = 0.5)]
+    shutdown_grace_secs: f64,
 }
 
 pub struct Server {
@@ -331,27 +339,44 @@ impl Server {
         }
         let queue = Queue::new(backend.clone(), catalog);
         // The tests rehearse with the engine's test kinds.
-        let mut argv = vec![
-            "wjp-api".to_owned(),
-            "--shutdown-grace-secs".into(),
-            "0.5".into(),
-            "--enable-test-kinds".into(),
-        ];
+        let mut argv = vec!["wjp-api".to_owned(), "--enable-test-kinds".into()];
         if !options.workers {
             argv.push("--no-workers".into());
         }
         argv.extend(options.args);
-        let args = Cli::try_parse_from(argv).unwrap().api;
+        let cli = Cli::try_parse_from(argv).unwrap();
+        let args = cli.api;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let data_dir = dir.path().to_path_buf();
         let q = queue.clone();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let on_stop = shutdown.clone();
+        tokio::spawn(async move {
+            let _ = stopped.await;
+            on_stop.cancel();
+        });
+        let workers = (!cli.no_workers).then(|| {
+            let mut config = WorkerConfig::new(
+                format!("api-test-{}", std::process::id()),
+                q.catalog().queues().to_vec(),
+            );
+            if let Some(n) = cli.workers {
+                config.concurrency = n;
+            }
+            config.shutdown_grace = Duration::from_secs_f64(cli.shutdown_grace_secs);
+            let worker = Worker::new(q.clone(), handlers.clone(), config).unwrap();
+            tokio::spawn(worker.run(shutdown.clone().cancelled_owned()))
+        });
         let task = tokio::spawn(async move {
-            wjp_api::serve(listener, &args, q, handlers, &data_dir, async {
-                let _ = stopped.await;
-            })
-            .await
+            let served =
+                wjp_api::serve(listener, &args, q, handlers, &data_dir, shutdown.clone()).await;
+            shutdown.cancel();
+            if let Some(workers) = workers {
+                workers.await??;
+            }
+            served
         });
         // The socket is bound already; one answer means the router (and
         // the managed folders) exist.

@@ -1,0 +1,50 @@
+//! What the long-running commands (`wjp api`, `wjp worker`) share: the
+//! signals that stop them, the names their workers go by, and the flags of
+//! a shutdown's grace.
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+/// Completes on the first SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the process");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("shutdown requested: finishing running jobs");
+}
+
+/// This machine's name, as worker names carry it: letters, digits, `-`,
+/// `.` and `_` only, at most 64 characters.
+pub fn host_name() -> String {
+    let name: String = hostname::get()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        .take(64)
+        .collect();
+    if name.is_empty() {
+        "localhost".into()
+    } else {
+        name
+    }
+}
+
+/// A positive number of seconds up to a day, from a flag.
+pub fn seconds(flag: &str, value: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero() && *d <= Duration::from_secs(86_400))
+        .with_context(|| format!("--{flag} must be between 0 and 86400 seconds, got {value}"))
+}
