@@ -15,19 +15,6 @@ use wjp_queue::{CancelOutcome, Job, JobId, JobRequest, Status};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
-/// The kinds the shop's clients know of. Asking for one this build has no
-/// handler for answers 501 (not implemented) rather than 400 (unknown).
-pub const DOMAIN_KINDS: [&str; 8] = [
-    "analyze_dxf",
-    "calculate_cost",
-    "convert_image",
-    "analyze_csv",
-    "nest",
-    "generate_gcode",
-    "export_components_csv",
-    "export_layered_dxf",
-];
-
 /// Longest page of `GET /jobs`.
 pub const MAX_PAGE: usize = 500;
 
@@ -82,15 +69,13 @@ pub fn job_view(job: &Job) -> Value {
     })
 }
 
-/// Refuses a domain kind this build cannot run with 501.
+/// Refuses a shop kind this build cannot run with 501 (rather than 400:
+/// the shop's clients know it).
 pub fn check_kind(state: &AppState, kind: &str) -> ApiResult<()> {
-    if DOMAIN_KINDS.contains(&kind) && state.queue.catalog().kind(kind).is_err() {
-        return Err(ApiError::not_implemented(
-            kind,
-            &format!("the job kind {kind}"),
-        ));
+    match crate::shop::SHOP_JOBS.iter().find(|job| job.kind == kind) {
+        Some(job) => crate::shop::require_kind(state, *job),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// A job id from a URL: one that cannot exist is simply not found.
@@ -321,5 +306,5 @@ async fn artefact(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    crate::legacy::file_response(&path, &file_name, content_type_of(&path)).await
+    crate::shop::file_response(&path, &file_name, content_type_of(&path)).await
 }

@@ -34,7 +34,7 @@ use crate::AppState;
 pub fn apply(routes: Router<AppState>, state: AppState) -> anyhow::Result<Router<AppState>> {
     let mut router = routes
         .fallback(not_found)
-        // Upload routes raise this for themselves (see `legacy::routes`).
+        // Upload routes raise this for themselves (see `shop::routes`).
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), require_key));
     if let Some(cors) = cors(&state.config.cors_origins)? {

@@ -7,11 +7,11 @@
 //! request into a job payload and hand it to the kind's handler.
 //!
 //! ## How a request flows
-//! - [`router`] builds every route ([`legacy`]: the old endpoints; [`jobs`]:
+//! - [`router`] builds every route ([`shop`]: the old endpoints; [`jobs`]:
 //!   the queue; [`events`]: SSE; [`ops`]: health, metrics, OpenAPI;
 //!   [`dashboard`]: the operators' page at `/`) and wraps them in the layers
 //!   of [`layers`]: JSON errors, metrics, panic catching, CORS, API key.
-//! - A domain endpoint ([`legacy`]) checks that its job kind is registered
+//! - A domain endpoint ([`shop`]) checks that its job kind is registered
 //!   (501 otherwise), confines client paths to the managed folders
 //!   ([`files`]), then either runs the handler at once on the blocking pool
 //!   (`run_inline`: sync requests) or enqueues a job (`async_mode=true`).
@@ -32,10 +32,10 @@ pub mod events;
 pub mod files;
 pub mod jobs;
 pub mod layers;
-pub mod legacy;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod shop;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -317,7 +317,7 @@ fn build(
     };
     let routes = Router::new()
         .merge(ops::routes())
-        .merge(legacy::routes(&state.config))
+        .merge(shop::routes(&state.config))
         .merge(jobs::routes())
         .merge(events::routes())
         .merge(dashboard::routes());

@@ -1,5 +1,5 @@
-//! The endpoints of the service we replace, same paths, parameters and
-//! fields (described in `docs/legacy-api.md`), plus `GET /files/{folder}/{name}`
+//! The shop's API: the endpoints of the service wjp replaced, same paths,
+//! parameters and fields (described in `docs/legacy-api.md`), plus `GET /files/{folder}/{name}`
 //! to download files of the managed folders (`name` may be a path below the
 //! folder, such as `previews/<job id>.svg`).
 //!
@@ -47,6 +47,60 @@ use crate::files::{tagged_name, unique_name};
 use crate::jobs::{artefact_path, content_type_of, ApiJson, ApiQuery};
 use crate::{ApiConfig, AppState};
 
+/// A job kind the shop's endpoints run: its name (the old service's job
+/// type) and what it does, for messages.
+#[derive(Debug, Clone, Copy)]
+pub struct ShopJob {
+    pub kind: &'static str,
+    pub what: &'static str,
+}
+
+pub const ANALYZE_DXF: ShopJob = ShopJob {
+    kind: "analyze_dxf",
+    what: "DXF analysis",
+};
+pub const CALCULATE_COST: ShopJob = ShopJob {
+    kind: "calculate_cost",
+    what: "cost calculation",
+};
+pub const CONVERT_IMAGE: ShopJob = ShopJob {
+    kind: "convert_image",
+    what: "image conversion",
+};
+pub const ANALYZE_CSV: ShopJob = ShopJob {
+    kind: "analyze_csv",
+    what: "CSV analysis",
+};
+pub const NEST: ShopJob = ShopJob {
+    kind: "nest",
+    what: "nesting",
+};
+pub const GENERATE_GCODE: ShopJob = ShopJob {
+    kind: "generate_gcode",
+    what: "G-code generation",
+};
+pub const EXPORT_COMPONENTS_CSV: ShopJob = ShopJob {
+    kind: "export_components_csv",
+    what: "the components CSV export",
+};
+pub const EXPORT_LAYERED_DXF: ShopJob = ShopJob {
+    kind: "export_layered_dxf",
+    what: "the layered DXF export",
+};
+
+/// Every kind the shop's endpoints run. A build that does not register
+/// one answers 501 for it, on its endpoint and on `POST /jobs`.
+pub const SHOP_JOBS: [ShopJob; 8] = [
+    ANALYZE_DXF,
+    CALCULATE_COST,
+    CONVERT_IMAGE,
+    ANALYZE_CSV,
+    NEST,
+    GENERATE_GCODE,
+    EXPORT_COMPONENTS_CSV,
+    EXPORT_LAYERED_DXF,
+];
+
 pub fn routes(config: &ApiConfig) -> Router<AppState> {
     // Multipart bodies carry some framing beyond the file itself; the exact
     // file limit is enforced while streaming it to disk.
@@ -89,9 +143,9 @@ enum Ran {
 }
 
 /// Refuses a kind this build has no handler for.
-fn require_kind(state: &AppState, kind: &str, what: &str) -> ApiResult<()> {
-    if state.queue.catalog().kind(kind).is_err() {
-        return Err(ApiError::not_implemented(kind, what));
+pub fn require_kind(state: &AppState, job: ShopJob) -> ApiResult<()> {
+    if state.queue.catalog().kind(job.kind).is_err() {
+        return Err(ApiError::not_implemented(job.kind, job.what));
     }
     Ok(())
 }
@@ -100,12 +154,12 @@ fn require_kind(state: &AppState, kind: &str, what: &str) -> ApiResult<()> {
 /// backend is unreachable.
 async fn dispatch(
     state: &AppState,
-    what: &str,
+    job: ShopJob,
     request: JobRequest,
     async_mode: bool,
 ) -> ApiResult<Ran> {
-    let kind = request.kind.as_str();
-    require_kind(state, kind, what)?;
+    let (kind, what) = (job.kind, job.what);
+    require_kind(state, job)?;
     if async_mode {
         match state.enqueuer.enqueue(request.clone()).await {
             Ok(enqueued) => return Ok(Ran::Queued(enqueued.job.id.to_string())),
@@ -138,10 +192,10 @@ async fn dispatch(
 
 /// A job of `kind`, with an id chosen here so that the name of its
 /// artefacts is known before it runs.
-fn request_with_id(kind: &str, payload: Value) -> JobRequest {
+fn request_with_id(job: ShopJob, payload: Value) -> JobRequest {
     JobRequest {
         job_id: Some(uuid::Uuid::new_v4().simple().to_string()),
-        ..JobRequest::new(kind, payload)
+        ..JobRequest::new(job.kind, payload)
     }
 }
 
@@ -199,14 +253,14 @@ async fn analyze_dxf(
     ApiQuery(q): ApiQuery<AsyncQuery>,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Response> {
-    require_kind(&state, "analyze_dxf", "DXF analysis")?;
+    require_kind(&state, ANALYZE_DXF)?;
     let async_mode = flag(q.async_mode.as_deref())?;
     let payload = resolve_body_path(&state, body).await?;
     Ok(
         match dispatch(
             &state,
-            "DXF analysis",
-            JobRequest::new("analyze_dxf", payload),
+            ANALYZE_DXF,
+            JobRequest::new(ANALYZE_DXF.kind, payload),
             async_mode,
         )
         .await?
@@ -225,14 +279,14 @@ async fn cost(
     ApiQuery(q): ApiQuery<AsyncQuery>,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Response> {
-    require_kind(&state, "calculate_cost", "cost calculation")?;
+    require_kind(&state, CALCULATE_COST)?;
     let async_mode = flag(q.async_mode.as_deref())?;
     let payload = resolve_body_path(&state, body).await?;
     Ok(
         match dispatch(
             &state,
-            "cost calculation",
-            JobRequest::new("calculate_cost", payload),
+            CALCULATE_COST,
+            JobRequest::new(CALCULATE_COST.kind, payload),
             async_mode,
         )
         .await?
@@ -411,7 +465,7 @@ async fn convert_image(
     ApiQuery(q): ApiQuery<ConvertQuery>,
     mut multipart: Multipart,
 ) -> ApiResult<Response> {
-    require_kind(&state, "convert_image", "image conversion")?;
+    require_kind(&state, CONVERT_IMAGE)?;
     let async_mode = flag(q.async_mode.as_deref())?;
     let saved = save_field(
         &mut multipart,
@@ -428,14 +482,14 @@ async fn convert_image(
     if let Some(v) = q.threshold {
         payload["threshold"] = json!(v);
     }
-    let request = request_with_id("convert_image", payload);
+    let request = request_with_id(CONVERT_IMAGE, payload);
     let name = download_name(
         Some(&saved.original),
         "image",
         "dxf",
         request.job_id.as_deref().unwrap_or_default(),
     );
-    let ran = dispatch(&state, "image conversion", request, async_mode).await?;
+    let ran = dispatch(&state, CONVERT_IMAGE, request, async_mode).await?;
     let answer = FileAnswer {
         artefact: "dxf",
         name,
@@ -455,7 +509,7 @@ async fn csv_analysis(
     ApiQuery(q): ApiQuery<CsvQuery>,
     mut multipart: Multipart,
 ) -> ApiResult<Response> {
-    require_kind(&state, "analyze_csv", "CSV analysis")?;
+    require_kind(&state, ANALYZE_CSV)?;
     let async_mode = flag(q.async_mode.as_deref())?;
     let report = match q.report.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
         None => Value::Null,
@@ -486,8 +540,8 @@ async fn csv_analysis(
     Ok(
         match dispatch(
             &state,
-            "CSV analysis",
-            JobRequest::new("analyze_csv", payload),
+            ANALYZE_CSV,
+            JobRequest::new(ANALYZE_CSV.kind, payload),
             async_mode,
         )
         .await?
@@ -548,7 +602,7 @@ async fn nest(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<NestQuery>,
 ) -> ApiResult<Response> {
-    require_kind(&state, "nest", "nesting")?;
+    require_kind(&state, NEST)?;
     let async_mode = flag(q.async_mode.as_deref())?;
     let dxf = state.folders.resolve("dxf_path", &q.dxf_path)?;
     let payload = json!({
@@ -561,8 +615,8 @@ async fn nest(
     Ok(result_outcome(
         dispatch(
             &state,
-            "nesting",
-            JobRequest::new("nest", payload),
+            NEST,
+            JobRequest::new(NEST.kind, payload),
             async_mode,
         )
         .await?,
@@ -585,7 +639,7 @@ async fn gcode(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<GcodeQuery>,
 ) -> ApiResult<Response> {
-    require_kind(&state, "generate_gcode", "G-code generation")?;
+    require_kind(&state, GENERATE_GCODE)?;
     let async_mode = flag(q.async_mode.as_deref())?;
     let dxf = state.folders.resolve("dxf_path", &q.dxf_path)?;
     let payload = json!({
@@ -597,8 +651,8 @@ async fn gcode(
     Ok(result_outcome(
         dispatch(
             &state,
-            "G-code generation",
-            JobRequest::new("generate_gcode", payload),
+            GENERATE_GCODE,
+            JobRequest::new(GENERATE_GCODE.kind, payload),
             async_mode,
         )
         .await?,
@@ -613,24 +667,21 @@ pub struct ExportQuery {
 
 /// What distinguishes the two exports.
 struct ExportSpec {
-    kind: &'static str,
-    what: &'static str,
+    job: ShopJob,
     default_stem: &'static str,
     ext: &'static str,
     content_type: &'static str,
 }
 
 const COMPONENTS_CSV: ExportSpec = ExportSpec {
-    kind: "export_components_csv",
-    what: "the components CSV export",
+    job: EXPORT_COMPONENTS_CSV,
     default_stem: "components",
     ext: "csv",
     content_type: "text/csv; charset=utf-8",
 };
 
 const LAYERED_DXF: ExportSpec = ExportSpec {
-    kind: "export_layered_dxf",
-    what: "the layered DXF export",
+    job: EXPORT_LAYERED_DXF,
     default_stem: "layered",
     ext: "dxf",
     content_type: "application/dxf",
@@ -642,7 +693,7 @@ async fn export(
     report: Value,
     spec: &ExportSpec,
 ) -> ApiResult<Response> {
-    require_kind(&state, spec.kind, spec.what)?;
+    require_kind(&state, spec.job)?;
     let async_mode = flag(q.async_mode.as_deref())?;
     // Checked here, not left to the job: a queued job would only fail later,
     // while the client's request was wrong from the start.
@@ -652,14 +703,14 @@ async fn export(
             "the body must be a JSON object: the report of an analyze_dxf job",
         ));
     }
-    let request = request_with_id(spec.kind, json!({ "report": report }));
+    let request = request_with_id(spec.job, json!({ "report": report }));
     let name = download_name(
         q.output_filename.as_deref(),
         spec.default_stem,
         spec.ext,
         request.job_id.as_deref().unwrap_or_default(),
     );
-    let ran = dispatch(&state, spec.what, request, async_mode).await?;
+    let ran = dispatch(&state, spec.job, request, async_mode).await?;
     let answer = FileAnswer {
         artefact: spec.ext,
         name,
