@@ -262,7 +262,7 @@ mod tests {
             wjp_queue::backend::sqlite::SqliteBackend::open_dir(dir.path(), Default::default())
                 .unwrap();
         let queue =
-            wjp_queue::Queue::new(std::sync::Arc::new(backend), wjp_queue::Catalog::standard());
+            wjp_queue::Queue::new(std::sync::Arc::new(backend), wjp_queue::Catalog::default());
         let state = AppState {
             enqueuer: crate::enqueue::Enqueuer::start(queue.clone()),
             queue,

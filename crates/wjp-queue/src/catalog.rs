@@ -1,6 +1,6 @@
 //! Which queues exist, which job kinds a program registered, and the defaults
-//! each kind gets. The engine knows no kind by name except its own built-in
-//! test kinds; programs (the `wjp` binary) register theirs.
+//! each kind gets. The engine knows no queue but `default` and no kind but
+//! its own built-in test kinds; programs (the `wjp` binary) hand it theirs.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,8 +11,8 @@ use serde_json::Value;
 use crate::error::{QueueError, Result};
 use crate::job::{Kind, QueueName};
 
-/// The queues of a waterjet shop, in the order `wjp info` lists them.
-pub const STANDARD_QUEUES: [&str; 5] = ["default", "analysis", "conversion", "nesting", "gcode"];
+/// The queue the engine's own kinds run on; every catalog has it.
+pub const DEFAULT_QUEUE: &str = "default";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Defaults {
@@ -144,22 +144,29 @@ pub struct Catalog {
 }
 
 impl Default for Catalog {
+    /// The `default` queue alone, and no kinds.
     fn default() -> Self {
-        Catalog::standard()
+        Catalog {
+            queues: vec![QueueName::default_queue()],
+            kinds: BTreeMap::new(),
+            defaults: Defaults::default(),
+        }
     }
 }
 
 impl Catalog {
-    /// The five standard queues and no kinds.
-    pub fn standard() -> Self {
-        Catalog {
-            queues: STANDARD_QUEUES
-                .iter()
-                .map(|q| QueueName::parse(q).expect("standard queue names are valid"))
-                .collect(),
-            kinds: BTreeMap::new(),
-            defaults: Defaults::default(),
+    /// A program's queues, in the order it lists them, and no kinds.
+    /// `default` is added first when missing: the engine's own kinds run on
+    /// it.
+    pub fn new(queues: &[&str]) -> Result<Self> {
+        let mut catalog = Catalog::default();
+        for name in queues {
+            let queue = QueueName::parse(name)?;
+            if !catalog.queues.contains(&queue) {
+                catalog.queues.push(queue);
+            }
         }
+        Ok(catalog)
     }
 
     /// Registers a kind routed to `queue` with the given timeout (or the
@@ -287,7 +294,8 @@ mod tests {
 
     #[test]
     fn unknown_queues_are_named_in_the_error() {
-        let catalog = Catalog::standard();
+        let catalog = Catalog::new(&["analysis", "gcode"]).unwrap();
+        assert_eq!(catalog.queues()[0].as_str(), DEFAULT_QUEUE);
         let err = catalog.parse_queue_list("analysis,cutting").unwrap_err();
         assert_eq!(err.code(), "unknown_queue");
         let text = err.to_string();

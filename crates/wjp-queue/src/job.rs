@@ -127,6 +127,13 @@ name_type!(
     "queue name"
 );
 
+impl QueueName {
+    /// The queue every catalog has ([`crate::catalog::DEFAULT_QUEUE`]).
+    pub fn default_queue() -> QueueName {
+        QueueName(crate::catalog::DEFAULT_QUEUE.to_owned())
+    }
+}
+
 /// Where a job is in its life. See [`crate::state`] for the allowed moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -21,7 +21,7 @@
 //! use wjp_queue::{backend::sqlite::{SqliteBackend, SqliteOptions}, Catalog, JobRequest, Queue};
 //!
 //! let backend = SqliteBackend::open_dir("wjp-data".as_ref(), SqliteOptions::default())?;
-//! let mut catalog = Catalog::standard();
+//! let mut catalog = Catalog::new(&["default", "analysis"])?;
 //! wjp_queue::builtin::register(&mut catalog)?;
 //! let queue = Queue::new(Arc::new(backend), catalog);
 //! let job = queue.enqueue(JobRequest::new("noop", serde_json::json!({"x": 1}))).await?.job;

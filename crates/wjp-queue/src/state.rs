@@ -355,7 +355,7 @@ mod tests {
     use serde_json::json;
 
     fn job(max_attempts: u32) -> Job {
-        let mut catalog = Catalog::standard();
+        let mut catalog = Catalog::default();
         catalog.register("noop", "default", None).unwrap();
         let mut request = JobRequest::new("noop", json!({}));
         request.max_attempts = Some(max_attempts);

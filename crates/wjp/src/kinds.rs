@@ -24,6 +24,9 @@ use wjp_store::{Folders, PathError};
 use crate::child::InChild;
 use crate::domain::{self, Shop, Task};
 
+/// The queues of a waterjet shop, in the order `wjp info` lists them.
+pub const QUEUES: [&str; 5] = ["default", "analysis", "conversion", "nesting", "gcode"];
+
 /// A shop's job kind.
 pub struct ShopKind {
     pub name: &'static str,
@@ -156,7 +159,7 @@ pub fn shop_kind(name: &str) -> Option<&'static ShopKind> {
 /// check. The managed folders under `data_dir` are made when the first
 /// payload is checked, so commands that submit nothing never create them.
 pub fn catalog(data_dir: &Path) -> Result<Catalog, QueueError> {
-    let mut catalog = Catalog::standard();
+    let mut catalog = Catalog::new(&QUEUES)?;
     builtin::register(&mut catalog)?;
     let folders = Arc::new(LazyFolders::new(data_dir));
     for kind in &SHOP_KINDS {

@@ -13,9 +13,9 @@ use crate::service;
 #[derive(Debug, clap::Args)]
 pub struct WorkerArgs {
     /// Comma-separated queues to take jobs from, in any order (the job's
-    /// priority decides, then its age).
-    #[arg(long, default_value = "default,analysis,conversion,nesting,gcode")]
-    pub queues: String,
+    /// priority decides, then its age). Default: every queue.
+    #[arg(long)]
+    pub queues: Option<String>,
     /// Exit when no job is ready and none is running.
     #[arg(long)]
     pub burst: bool,
@@ -37,7 +37,10 @@ pub struct WorkerArgs {
 
 pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let queue = global.open_queue().await?;
-    let queues = queue.parse_queues(&args.queues)?;
+    let queues = match &args.queues {
+        Some(list) => queue.parse_queues(list)?,
+        None => queue.catalog().queues().to_vec(),
+    };
     let name = args
         .name
         .clone()

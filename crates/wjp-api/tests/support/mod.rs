@@ -324,7 +324,8 @@ impl Server {
             inner,
             down: AtomicBool::new(false),
         });
-        let mut catalog = Catalog::standard();
+        let mut catalog =
+            Catalog::new(&["default", "analysis", "conversion", "nesting", "gcode"]).unwrap();
         builtin::register(&mut catalog).unwrap();
         let mut handlers = Handlers::new();
         builtin::add_handlers(&mut handlers).unwrap();
