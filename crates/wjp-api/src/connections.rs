@@ -25,7 +25,7 @@ use axum::Router;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::error::error_body;
+use crate::error::{error_body, Code};
 use crate::metrics::Metrics;
 use crate::ApiConfig;
 
@@ -309,7 +309,7 @@ impl Connections {
 /// hit a limit learns why and when to come back rather than seeing the
 /// connection cut.
 fn refusal_response(message: String) -> Vec<u8> {
-    let body = error_body(&message, "too_many_connections").to_string();
+    let body = error_body(&message, Code::TooManyConnections).to_string();
     format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
          content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",

@@ -10,10 +10,122 @@ use axum::Json;
 use serde_json::json;
 use wjp_queue::QueueError;
 
+/// Every code the API answers with, and its HTTP status, in one table.
+/// The engine's and the file store's errors keep their own codes
+/// (`QueueError::code`, `PathError::code`) and get the status the API
+/// gives them ([`Code::Queue`], [`Code::Store`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// A JSON body or parameter that does not parse or has the wrong shape.
+    InvalidJson,
+    /// A query parameter that does not parse or is out of range.
+    InvalidQuery,
+    /// A multipart form that does not parse.
+    InvalidMultipart,
+    /// A multipart form without the file field the endpoint needs.
+    MissingField,
+    /// A request the framework refused before any handler saw it.
+    BadRequest,
+    /// One of the engine's test kinds, which this server does not serve over HTTP.
+    KindNotServed,
+    /// No API key on a request that needs one.
+    MissingApiKey,
+    /// A wrong API key.
+    InvalidApiKey,
+    /// No job with this id (or its record expired).
+    JobNotFound,
+    /// No managed folder of this name.
+    FolderNotFound,
+    /// The job's result lists no artefact of this name.
+    ArtefactNotFound,
+    /// The job has not completed, so its files do not exist yet.
+    ArtefactNotReady,
+    /// No dashboard asset of this name.
+    AssetNotFound,
+    /// No endpoint at this path.
+    RouteNotFound,
+    /// The endpoint exists, not with this method.
+    MethodNotAllowed,
+    /// The request body stalled.
+    RequestBodyTimeout,
+    /// A body or upload over its limit.
+    PayloadTooLarge,
+    /// A body of a type the endpoint does not read.
+    UnsupportedMediaType,
+    /// A bug or a failure of the server's own; logged.
+    Internal,
+    /// A shop job kind this build does not run.
+    NotImplemented,
+    /// Every slot for synchronous work is taken; comes with Retry-After.
+    ServerBusy,
+    /// The client holds too many connections; comes with Retry-After.
+    TooManyConnections,
+    /// An error of the queue engine, by its code.
+    Queue(&'static str, StatusCode),
+    /// A refused path of the managed folders, by its code.
+    Store(&'static str, StatusCode),
+}
+
+impl Code {
+    /// The stable name clients see in `code`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidJson => "invalid_json",
+            Code::InvalidQuery => "invalid_query",
+            Code::InvalidMultipart => "invalid_multipart",
+            Code::MissingField => "missing_field",
+            Code::BadRequest => "bad_request",
+            Code::KindNotServed => "kind_not_served",
+            Code::MissingApiKey => "missing_api_key",
+            Code::InvalidApiKey => "invalid_api_key",
+            Code::JobNotFound => "job_not_found",
+            Code::FolderNotFound => "folder_not_found",
+            Code::ArtefactNotFound => "artefact_not_found",
+            Code::ArtefactNotReady => "artefact_not_ready",
+            Code::AssetNotFound => "asset_not_found",
+            Code::RouteNotFound => "route_not_found",
+            Code::MethodNotAllowed => "method_not_allowed",
+            Code::RequestBodyTimeout => "request_body_timeout",
+            Code::PayloadTooLarge => "payload_too_large",
+            Code::UnsupportedMediaType => "unsupported_media_type",
+            Code::Internal => "internal_error",
+            Code::NotImplemented => "not_implemented",
+            Code::ServerBusy => "server_busy",
+            Code::TooManyConnections => "too_many_connections",
+            Code::Queue(code, _) | Code::Store(code, _) => code,
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Code::InvalidJson
+            | Code::InvalidQuery
+            | Code::InvalidMultipart
+            | Code::MissingField
+            | Code::BadRequest
+            | Code::KindNotServed => StatusCode::BAD_REQUEST,
+            Code::MissingApiKey | Code::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            Code::JobNotFound
+            | Code::FolderNotFound
+            | Code::ArtefactNotFound
+            | Code::ArtefactNotReady
+            | Code::AssetNotFound
+            | Code::RouteNotFound => StatusCode::NOT_FOUND,
+            Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Code::RequestBodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Code::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            Code::ServerBusy | Code::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
+            Code::Queue(_, status) | Code::Store(_, status) => status,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     /// Seconds after which the client may try again (`Retry-After`).
     pub retry_after_secs: Option<u32>,
@@ -22,9 +134,8 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         ApiError {
-            status,
             code,
             message: message.into(),
             retry_after_secs: None,
@@ -36,27 +147,22 @@ impl ApiError {
     pub fn busy(message: impl Into<String>) -> Self {
         ApiError {
             retry_after_secs: Some(1),
-            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_busy", message)
+            ..ApiError::new(Code::ServerBusy, message)
         }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, code, message)
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message)
+        ApiError::new(Code::Internal, message)
     }
 
     /// A job kind the clients know of that this build cannot run yet.
     pub fn not_implemented(kind: &str, what: &str) -> Self {
         ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "not_implemented",
+            Code::NotImplemented,
             format!(
                 "{what} is not available in this build: the job kind {kind:?} has no handler yet"
             ),
@@ -65,8 +171,7 @@ impl ApiError {
 
     pub fn too_large(limit: u64) -> Self {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            Code::PayloadTooLarge,
             format!(
                 "the upload is larger than the limit of {} bytes ({:.1} MB)",
                 limit,
@@ -78,23 +183,29 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.status, self.code, self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.status(),
+            self.code.as_str(),
+            self.message
+        )
     }
 }
 
 /// The JSON body of an error, shared with the middleware that turns
 /// framework-made error responses into JSON.
-pub fn error_body(message: &str, code: &str) -> serde_json::Value {
-    json!({ "success": false, "error": message, "code": code })
+pub fn error_body(message: &str, code: Code) -> serde_json::Value {
+    json!({ "success": false, "error": message, "code": code.as_str() })
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
-            tracing::warn!(status = %self.status, code = self.code, error = %self.message, "request failed");
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(%status, code = self.code.as_str(), error = %self.message, "request failed");
         }
-        let mut response =
-            (self.status, Json(error_body(&self.message, self.code))).into_response();
+        let mut response = (status, Json(error_body(&self.message, self.code))).into_response();
         if let Some(secs) = self.retry_after_secs {
             response
                 .headers_mut()
@@ -114,48 +225,99 @@ impl From<QueueError> for ApiError {
             QueueError::Storage(_) | QueueError::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };
-        ApiError::new(status, e.code(), e.to_string())
+        ApiError::new(Code::Queue(e.code(), status), e.to_string())
     }
 }
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
-        let status = match &r {
-            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        let code = match &r {
+            JsonRejection::MissingJsonContentType(_) => Code::UnsupportedMediaType,
             JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                StatusCode::PAYLOAD_TOO_LARGE
+                Code::PayloadTooLarge
             }
-            _ => StatusCode::BAD_REQUEST,
+            _ => Code::InvalidJson,
         };
-        let code = match status {
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-            _ => "invalid_json",
-        };
-        ApiError::new(status, code, r.body_text())
+        ApiError::new(code, r.body_text())
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        ApiError::bad_request("invalid_query", r.body_text())
+        ApiError::new(Code::InvalidQuery, r.body_text())
+    }
+}
+
+/// The code of a multipart failure with the framework's status.
+fn multipart_code(status: StatusCode) -> Code {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => Code::PayloadTooLarge,
+        s if s.is_server_error() => Code::Internal,
+        _ => Code::InvalidMultipart,
     }
 }
 
 impl From<MultipartError> for ApiError {
     fn from(e: MultipartError) -> Self {
-        let status = e.status();
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "payload_too_large"
-        } else {
-            "invalid_multipart"
-        };
-        ApiError::new(status, code, e.body_text())
+        ApiError::new(multipart_code(e.status()), e.body_text())
     }
 }
 
 impl From<axum::extract::multipart::MultipartRejection> for ApiError {
     fn from(r: axum::extract::multipart::MultipartRejection) -> Self {
-        ApiError::new(r.status(), "invalid_multipart", r.body_text())
+        ApiError::new(multipart_code(r.status()), r.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_a_distinct_snake_case_name_with_an_error_status() {
+        let codes = [
+            Code::InvalidJson,
+            Code::InvalidQuery,
+            Code::InvalidMultipart,
+            Code::MissingField,
+            Code::BadRequest,
+            Code::KindNotServed,
+            Code::MissingApiKey,
+            Code::InvalidApiKey,
+            Code::JobNotFound,
+            Code::FolderNotFound,
+            Code::ArtefactNotFound,
+            Code::ArtefactNotReady,
+            Code::AssetNotFound,
+            Code::RouteNotFound,
+            Code::MethodNotAllowed,
+            Code::RequestBodyTimeout,
+            Code::PayloadTooLarge,
+            Code::UnsupportedMediaType,
+            Code::Internal,
+            Code::NotImplemented,
+            Code::ServerBusy,
+            Code::TooManyConnections,
+        ];
+        let mut names: Vec<_> = codes.iter().map(|c| c.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), codes.len(), "two codes share a name");
+        for code in codes {
+            let name = code.as_str();
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{name}"
+            );
+            assert!(
+                code.status().is_client_error() || code.status().is_server_error(),
+                "{name}"
+            );
+        }
+        let queue: ApiError = QueueError::InvalidJobId("x y".into()).into();
+        assert_eq!(
+            (queue.status(), queue.code.as_str()),
+            (StatusCode::BAD_REQUEST, "invalid_job_id")
+        );
     }
 }

@@ -22,7 +22,7 @@ use futures_util::Stream;
 use serde::Deserialize;
 use wjp_queue::{Event, JobId, Queue, Timestamp};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::jobs::{parse_id, ApiQuery};
 use crate::AppState;
 
@@ -109,8 +109,8 @@ async fn job_events(
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     let id = parse_id(&id)?;
     if query.queue.is_some() {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            Code::InvalidQuery,
             "queue is a filter of GET /events only",
         ));
     }
@@ -227,7 +227,10 @@ impl Follow {
                     return Some(
                         SseEvent::default()
                             .event("error")
-                            .json_data(crate::error::error_body(&e.to_string(), e.code()))
+                            .json_data(crate::error::error_body(
+                                &e.to_string(),
+                                crate::error::ApiError::from(e).code,
+                            ))
                             .unwrap_or_default(),
                     );
                 }

@@ -8,14 +8,16 @@
 
 pub use wjp_store::{tagged_name, unique_name, Folders, PathError};
 
-use crate::error::ApiError;
+use axum::http::StatusCode;
+
+use crate::error::{ApiError, Code};
 
 impl From<PathError> for ApiError {
     fn from(e: PathError) -> Self {
-        let message = e.to_string();
-        match e {
-            PathError::NotFound { .. } => ApiError::not_found(e.code(), message),
-            _ => ApiError::bad_request(e.code(), message),
-        }
+        let status = match e {
+            PathError::NotFound { .. } => StatusCode::NOT_FOUND,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(Code::Store(e.code(), status), e.to_string())
     }
 }

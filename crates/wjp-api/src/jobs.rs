@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use wjp_queue::backend::JobQuery;
 use wjp_queue::{CancelOutcome, Job, JobId, JobRequest, Status};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::AppState;
 
 /// Longest page of `GET /jobs`.
@@ -81,8 +81,8 @@ pub fn check_kind(state: &AppState, kind: &str) -> ApiResult<()> {
 /// A job id from a URL: one that cannot exist is simply not found.
 pub fn parse_id(text: &str) -> ApiResult<JobId> {
     JobId::parse(text).map_err(|_| {
-        ApiError::not_found(
-            "job_not_found",
+        ApiError::new(
+            Code::JobNotFound,
             format!(
                 "job {:?} not found (it never existed, or its record expired)",
                 text.chars().take(200).collect::<String>()
@@ -95,8 +95,8 @@ pub fn parse_id(text: &str) -> ApiResult<JobId> {
 /// is told) unless the server was started with `--enable-test-kinds`.
 pub fn check_served(state: &AppState, kind: &str) -> ApiResult<()> {
     if !state.config.test_kinds && wjp_queue::builtin::KINDS.contains(&kind) {
-        return Err(ApiError::bad_request(
-            "kind_not_served",
+        return Err(ApiError::new(
+            Code::KindNotServed,
             format!(
                 "the test kind {kind:?} is not served over HTTP by this server; \
                  start wjp api with --enable-test-kinds to rehearse with it"
@@ -162,8 +162,8 @@ async fn list(
         .transpose()?;
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            Code::InvalidQuery,
             format!("limit must be between 1 and {MAX_PAGE}, got {limit}"),
         ));
     }
@@ -253,8 +253,8 @@ pub fn artefact_path(
         .as_str()
         .and_then(|p| p.strip_prefix("output/"))
         .ok_or_else(|| {
-            ApiError::not_found(
-                "artefact_not_found",
+            ApiError::new(
+                Code::ArtefactNotFound,
                 format!("the job's result lists no artefact {name:?}"),
             )
         })?;
@@ -291,8 +291,8 @@ async fn artefact(
         .await?
         .ok_or(wjp_queue::QueueError::NotFound(id))?;
     if job.status() != Status::Completed {
-        return Err(ApiError::not_found(
-            "artefact_not_ready",
+        return Err(ApiError::new(
+            Code::ArtefactNotReady,
             format!(
                 "job {} is {}; its files exist once it completed",
                 job.id,

@@ -28,7 +28,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::timeout::{TimeoutBody, TimeoutError};
 
-use crate::error::{error_body, ApiError};
+use crate::error::{error_body, ApiError, Code};
 use crate::AppState;
 
 pub fn apply(routes: Router<AppState>, state: AppState) -> anyhow::Result<Router<AppState>> {
@@ -48,8 +48,8 @@ pub fn apply(routes: Router<AppState>, state: AppState) -> anyhow::Result<Router
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found(
-        "route_not_found",
+    ApiError::new(
+        Code::RouteNotFound,
         format!(
             "no endpoint {method} {}; GET /openapi.json lists them",
             uri.path()
@@ -119,16 +119,10 @@ async fn require_key(State(state): State<AppState>, request: Request, next: Next
         });
     match given {
         Some(g) if same_secret(g.as_bytes(), key.as_bytes()) => next.run(request).await,
-        Some(_) => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_api_key",
-            "the API key is wrong",
-        )
-        .into_response(),
+        Some(_) => ApiError::new(Code::InvalidApiKey, "the API key is wrong").into_response(),
         None => {
             let mut response = ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "missing_api_key",
+                Code::MissingApiKey,
                 "this endpoint needs the API key: send it as `X-API-Key: KEY` or \
                  `Authorization: Bearer KEY`",
             )
@@ -165,8 +159,7 @@ async fn body_pace(State(state): State<AppState>, request: Request, next: Next) 
         return response;
     }
     let mut response = ApiError::new(
-        StatusCode::REQUEST_TIMEOUT,
-        "request_body_timeout",
+        Code::RequestBodyTimeout,
         format!(
             "the request body stalled: nothing arrived for {} s",
             timeout.as_secs_f64()
@@ -222,13 +215,13 @@ async fn json_errors(request: Request, next: Next) -> Response {
         text
     };
     let code = match status {
-        StatusCode::NOT_FOUND => "route_not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        StatusCode::BAD_REQUEST => "bad_request",
-        s if s.is_server_error() => "internal_error",
-        _ => "http_error",
+        StatusCode::NOT_FOUND => Code::RouteNotFound,
+        StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => Code::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::UnsupportedMediaType,
+        StatusCode::REQUEST_TIMEOUT => Code::RequestBodyTimeout,
+        s if s.is_server_error() => Code::Internal,
+        _ => Code::BadRequest,
     };
     let mut response =
         Response::from_parts(parts, Body::from(error_body(&message, code).to_string()));

@@ -42,8 +42,8 @@ use serde_json::{json, Map, Value};
 use tokio::io::AsyncWriteExt;
 use wjp_queue::{run_inline, JobError, JobRequest, Kind};
 
-use crate::error::{ApiError, ApiResult};
-use crate::files::{tagged_name, unique_name};
+use crate::error::{ApiError, ApiResult, Code};
+use crate::files::{tagged_name, unique_name, PathError};
 use crate::jobs::{artefact_path, content_type_of, ApiJson, ApiQuery};
 use crate::{ApiConfig, AppState};
 
@@ -127,8 +127,8 @@ fn flag(value: Option<&str>) -> ApiResult<bool> {
     match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
         None | Some("") | Some("false" | "0" | "no" | "off") => Ok(false),
         Some("true" | "1" | "yes" | "on") => Ok(true),
-        Some(other) => Err(ApiError::bad_request(
-            "invalid_query",
+        Some(other) => Err(ApiError::new(
+            Code::InvalidQuery,
             format!("async_mode must be true or false, got {other:?}"),
         )),
     }
@@ -231,15 +231,15 @@ async fn resolve_body_path(state: &AppState, mut body: Map<String, Value>) -> Ap
     let path = match body.get("dxf_path") {
         Some(Value::String(p)) => p.clone(),
         None | Some(Value::Null) => {
-            return Err(ApiError::bad_request(
-                "missing_path",
-                "dxf_path is required",
-            ))
+            return Err(PathError::Missing {
+                field: "dxf_path".into(),
+            }
+            .into())
         }
         Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_path",
-                "dxf_path must be a string",
+            return Err(ApiError::new(
+                Code::InvalidJson,
+                "dxf_path must be a string naming a file",
             ))
         }
     };
@@ -364,8 +364,8 @@ async fn save_field(
             size,
         });
     }
-    Err(ApiError::bad_request(
-        "missing_field",
+    Err(ApiError::new(
+        Code::MissingField,
         format!("the multipart form needs a file in the field `{field}`"),
     ))
 }
@@ -515,13 +515,13 @@ async fn csv_analysis(
         None => Value::Null,
         Some(text) => {
             let report = serde_json::from_str::<Value>(text).map_err(|e| {
-                ApiError::bad_request("invalid_json", format!("report is not valid JSON: {e}"))
+                ApiError::new(Code::InvalidJson, format!("report is not valid JSON: {e}"))
             })?;
             // An analysis report is an object; anything else is the
             // client's mistake, better said now than by the job.
             if !report.is_object() {
-                return Err(ApiError::bad_request(
-                    "invalid_json",
+                return Err(ApiError::new(
+                    Code::InvalidJson,
                     "report must be a JSON object (an analysis report)",
                 ));
             }
@@ -582,8 +582,8 @@ fn positive(name: &str, v: f64) -> ApiResult<f64> {
     if v.is_finite() && v >= 0.0 {
         Ok(v)
     } else {
-        Err(ApiError::bad_request(
-            "invalid_query",
+        Err(ApiError::new(
+            Code::InvalidQuery,
             format!("{name} must be a finite number of at least 0, got {v}"),
         ))
     }
@@ -698,8 +698,8 @@ async fn export(
     // Checked here, not left to the job: a queued job would only fail later,
     // while the client's request was wrong from the start.
     if !report.is_object() {
-        return Err(ApiError::bad_request(
-            "invalid_json",
+        return Err(ApiError::new(
+            Code::InvalidJson,
             "the body must be a JSON object: the report of an analyze_dxf job",
         ));
     }
@@ -741,8 +741,8 @@ async fn download(
     axum::extract::Path((folder, name)): axum::extract::Path<(String, String)>,
 ) -> ApiResult<Response> {
     let dir = state.folders.by_name(&folder).ok_or_else(|| {
-        ApiError::not_found(
-            "folder_not_found",
+        ApiError::new(
+            Code::FolderNotFound,
             format!("no folder {folder:?}: use uploads, data or output"),
         )
     })?;
@@ -753,10 +753,11 @@ async fn download(
             .split('/')
             .any(|segment| segment.is_empty() || segment.starts_with('.'))
     {
-        return Err(ApiError::bad_request(
-            "path_outside_managed_folders",
-            "a file name or a path below the folder (such as previews/NAME.svg) is expected",
-        ));
+        return Err(PathError::Outside {
+            field: "name".into(),
+            given: name.chars().take(200).collect(),
+        }
+        .into());
     }
     let path = state
         .folders

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::AppState;
 
 /// One embedded file.
@@ -87,8 +87,8 @@ async fn index() -> Response {
 
 async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
     let asset = ASSETS.iter().find(|a| a.name == name).ok_or_else(|| {
-        ApiError::not_found(
-            "asset_not_found",
+        ApiError::new(
+            Code::AssetNotFound,
             format!("the dashboard has no asset {name:?}"),
         )
     })?;

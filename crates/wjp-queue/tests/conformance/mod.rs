@@ -29,8 +29,8 @@ pub trait Store: Send + Sync {
 }
 
 pub fn catalog() -> Catalog {
-    let mut catalog = Catalog::new(&["default", "analysis", "conversion", "nesting", "gcode"])
-        .unwrap();
+    let mut catalog =
+        Catalog::new(&["default", "analysis", "conversion", "nesting", "gcode"]).unwrap();
     builtin::register(&mut catalog).unwrap();
     catalog.register("record", "analysis", None).unwrap();
     catalog
