@@ -54,7 +54,7 @@ async fn with_the_backend_down_async_requests_run_synchronously() {
     let id = body["job_id"]
         .as_str()
         .expect("a job id once the backend is back");
-    s.wait_job(id, |j| j["status"] == "completed").await;
+    s.wait_completed(id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

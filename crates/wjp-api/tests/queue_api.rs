@@ -31,7 +31,7 @@ async fn submit_a_sleep_job_and_poll_it_to_completion() {
         "{running}"
     );
     assert!(running["completed_at"].is_null());
-    let done = s.wait_job(&id, |j| j["status"] == "completed").await;
+    let done = s.wait_completed(&id).await;
     assert_eq!(done["result"]["slept_seconds"], 1.5);
     assert_eq!(done["progress"], 1.0);
     assert_eq!(done["attempt"], 1);
@@ -192,7 +192,7 @@ async fn cancel_a_running_job_then_retry_it() {
     // A completed job cannot be retried; unknown ones are 404.
     let (_, job) = s.post("/jobs", json!({ "kind": "noop" })).await;
     let done = job["job_id"].as_str().unwrap().to_owned();
-    s.wait_job(&done, |j| j["status"] == "completed").await;
+    s.wait_completed(&done).await;
     let (status, body) = s.post(&format!("/jobs/{done}/retry"), json!(null)).await;
     assert_eq!((status, error_code(&body)), (409, "invalid_transition"));
     let (status, body) = s.post("/jobs/nope/cancel", json!(null)).await;
@@ -246,10 +246,7 @@ async fn a_waiting_job_is_cancelled_at_once() {
 async fn queues_workers_and_metrics() {
     let s = Server::start().await;
     let (_, job) = s.post("/jobs", json!({ "kind": "noop" })).await;
-    s.wait_job(job["job_id"].as_str().unwrap(), |j| {
-        j["status"] == "completed"
-    })
-    .await;
+    s.wait_completed(job["job_id"].as_str().unwrap()).await;
     let (_, _) = s
         .post(
             "/jobs",

@@ -99,11 +99,7 @@ async fn the_api_on_redis() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let job = s
-        .wait_job(body["job_id"].as_str().unwrap(), |j| {
-            j["status"] == "completed"
-        })
-        .await;
+    let job = s.wait_completed(body["job_id"].as_str().unwrap()).await;
     assert_eq!(job["result"]["bytes"], 16);
 
     // Cancel a running job.

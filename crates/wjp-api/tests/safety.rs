@@ -65,8 +65,7 @@ async fn paths_outside_the_managed_folders_are_refused() {
         );
     }
     // Nothing was queued by any of it.
-    let (_, page) = s.get("/jobs").await;
-    assert!(page["jobs"].as_array().unwrap().is_empty(), "{page}");
+    s.assert_nothing_queued().await;
 
     // Files in data/ and output/ are fine, by absolute path; a symlink that
     // stays inside is fine too.
@@ -122,14 +121,7 @@ async fn oversize_uploads_are_refused_with_413_and_not_kept() {
     // Over it: 413, and nothing left behind.
     let part = reqwest::multipart::Part::bytes(vec![b'x'; 6000]).file_name("big.dxf");
     let form = reqwest::multipart::Form::new().part("file", part);
-    let r = s
-        .client
-        .post(s.url("/upload"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = status_json(r).await;
+    let (status, body) = s.post_form("/upload", form).await;
     assert_eq!(
         (status, error_code(&body)),
         (413, "payload_too_large"),
@@ -230,13 +222,7 @@ async fn the_api_key_guards_everything_but_health() {
         "file",
         reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("a.dxf"),
     );
-    let r = s
-        .client
-        .post(s.url("/upload"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let r = s.send_form("/upload", form).await;
     assert_eq!(r.status(), 401);
     assert_eq!(std::fs::read_dir(s.uploads()).unwrap().count(), 0);
 

@@ -51,14 +51,7 @@ async fn upload_stores_under_a_sanitised_unique_name() {
 
     // No `file` field.
     let form = reqwest::multipart::Form::new().text("other", "x");
-    let r = s
-        .client
-        .post(s.url("/upload"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = status_json(r).await;
+    let (status, body) = s.post_form("/upload", form).await;
     assert_eq!((status, error_code(&body)), (400, "missing_field"));
 }
 
@@ -88,7 +81,7 @@ async fn analyze_dxf_sync_async_and_failure() {
     assert_eq!(status, 200, "{queued}");
     assert_eq!(queued["success"], true);
     let id = queued["job_id"].as_str().unwrap();
-    let job = s.wait_job(id, |j| j["status"] == "completed").await;
+    let job = s.wait_completed(id).await;
     assert_eq!(job["job_id"], id);
     assert_eq!(job["result"]["bytes"], 16);
     assert_eq!(job["kind"], "analyze_dxf");
@@ -153,12 +146,8 @@ async fn convert_image_returns_the_dxf_and_async_gives_a_download_url() {
         )
     };
     let r = s
-        .client
-        .post(s.url("/convert-image?min_area=5&threshold=128"))
-        .multipart(form())
-        .send()
-        .await
-        .unwrap();
+        .send_form("/convert-image?min_area=5&threshold=128", form())
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/dxf");
     let text = r.text().await.unwrap();
@@ -167,17 +156,10 @@ async fn convert_image_returns_the_dxf_and_async_gives_a_download_url() {
         "{text}"
     );
 
-    let r = s
-        .client
-        .post(s.url("/convert-image?async_mode=true"))
-        .multipart(form())
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = status_json(r).await;
+    let (status, body) = s.post_form("/convert-image?async_mode=true", form()).await;
     assert_eq!(status, 200, "{body}");
     let id = body["job_id"].as_str().unwrap();
-    let job = s.wait_job(id, |j| j["status"] == "completed").await;
+    let job = s.wait_completed(id).await;
     assert_eq!(job["queue"], "conversion");
     let url = body["download_url"].as_str().unwrap();
     assert_eq!(url, format!("/jobs/{id}/artifacts/dxf"));
@@ -187,14 +169,12 @@ async fn convert_image_returns_the_dxf_and_async_gives_a_download_url() {
     assert!(r.text().await.unwrap().contains("PNGDATA"));
 
     // Missing file field.
-    let r = s
-        .client
-        .post(s.url("/convert-image"))
-        .multipart(reqwest::multipart::Form::new().text("x", "y"))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = status_json(r).await;
+    let (status, body) = s
+        .post_form(
+            "/convert-image",
+            reqwest::multipart::Form::new().text("x", "y"),
+        )
+        .await;
     assert_eq!((status, error_code(&body)), (400, "missing_field"));
 }
 
@@ -286,11 +266,7 @@ async fn nest_and_gcode_take_the_old_query_with_its_defaults() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let job = s
-        .wait_job(body["job_id"].as_str().unwrap(), |j| {
-            j["status"] == "completed"
-        })
-        .await;
+    let job = s.wait_completed(body["job_id"].as_str().unwrap()).await;
     assert_eq!(job["queue"], "gcode");
 
     // A required parameter missing: a JSON 400.
@@ -383,14 +359,7 @@ async fn unregistered_kinds_answer_501() {
             field,
             reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("a.png"),
         );
-        let r = s
-            .client
-            .post(s.url(path))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        let (status, body) = status_json(r).await;
+        let (status, body) = s.post_form(path, form).await;
         assert_eq!(
             (status, error_code(&body)),
             (501, "not_implemented"),
@@ -463,6 +432,5 @@ async fn an_export_of_anything_but_an_object_is_refused() {
             }
         }
     }
-    let (_, page) = s.get("/jobs").await;
-    assert!(page["jobs"].as_array().unwrap().is_empty(), "{page}");
+    s.assert_nothing_queued().await;
 }

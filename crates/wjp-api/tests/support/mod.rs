@@ -425,19 +425,41 @@ impl Server {
         status_json(r).await
     }
 
+    /// Sends a multipart form; the raw response, for file answers.
+    pub async fn send_form(&self, path: &str, form: reqwest::multipart::Form) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Sends a multipart form and reads a JSON answer.
+    pub async fn post_form(&self, path: &str, form: reqwest::multipart::Form) -> (u16, Value) {
+        status_json(self.send_form(path, form).await).await
+    }
+
+    /// Asserts that no job exists: a refused request queued nothing.
+    pub async fn assert_nothing_queued(&self) {
+        let (_, page) = self.get("/jobs").await;
+        assert!(
+            page["jobs"].as_array().is_some_and(|jobs| jobs.is_empty()),
+            "{page}"
+        );
+    }
+
+    /// Waits for a job to complete and returns it.
+    pub async fn wait_completed(&self, id: &str) -> Value {
+        self.wait_job(id, |j| j["status"] == "completed").await
+    }
+
     /// Stores a file in the uploads folder through POST /upload; returns
     /// the response body.
     pub async fn upload(&self, name: &str, content: &[u8]) -> Value {
         let part = reqwest::multipart::Part::bytes(content.to_vec()).file_name(name.to_owned());
         let form = reqwest::multipart::Form::new().part("file", part);
-        let r = self
-            .client
-            .post(self.url("/upload"))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        let (status, body) = status_json(r).await;
+        let (status, body) = self.post_form("/upload", form).await;
         assert_eq!(status, 200, "{body}");
         body
     }
