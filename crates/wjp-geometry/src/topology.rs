@@ -16,7 +16,7 @@ use crate::expand::SourcePath;
 use crate::geom::{
     bulge_arc, point_in_ring, segment_distance, segment_length, Bbox, Path, Point, Vertex,
 };
-use crate::report::Warning;
+use crate::warning::Warning;
 
 /// What a contour is in the part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
