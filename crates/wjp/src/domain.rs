@@ -259,7 +259,7 @@ pub fn export_components_csv(
 /// arcs. The report must name its drawing (`dxf_path`, as wjp's analysis
 /// results do), which is read again for the geometry.
 pub fn export_layered_dxf(ctx: &JobContext, artifacts: &Artifacts) -> Result<Value, HandlerError> {
-    use wjp_convert::image::dxf::{write_dxf, Entity, Layer};
+    use wjp_geometry::dxf::{write_dxf, Layer, Polyline};
     use wjp_geometry::ContourRole;
 
     let args: Export = ctx.parse_payload()?;
@@ -289,11 +289,11 @@ pub fn export_layered_dxf(ctx: &JobContext, artifacts: &Artifacts) -> Result<Val
                 .collect()
         })
         .collect();
-    let entities: Vec<Entity<'_>> = drawing
+    let entities: Vec<Polyline<'_>> = drawing
         .contours()
         .iter()
         .zip(&vertices)
-        .map(|(c, vs)| Entity {
+        .map(|(c, vs)| Polyline {
             layer: match c.role {
                 ContourRole::Outer => "OUTER",
                 ContourRole::Hole => "INNER",
