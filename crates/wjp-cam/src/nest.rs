@@ -363,7 +363,7 @@ fn nest_inner(
         .collect();
     for d in &defs {
         if let Some(n) = &d.note {
-            warnings.push(Warning::new("nested_by_hull", n.clone()));
+            warnings.push(Warning::new("nested_by_hull", 1, n.clone()));
         }
     }
     let mut copies = Vec::new();
@@ -495,6 +495,7 @@ fn nest_inner(
     if options.gap < options.kerf * 2.0 {
         warnings.push(Warning::new(
             "narrow_gap",
+            1,
             format!(
                 "gap {} mm leaves {} mm of web between neighbouring cuts (kerf {} mm)",
                 options.gap,
@@ -1245,11 +1246,16 @@ fn sheet_group(w: f64, h: f64, list: &[PlacedShape], x0: f64) -> String {
     );
     s.push('\n');
     for (pi, outer, holes) in list {
-        let mut d = crate::svg::path_d(outer, h);
+        let mut d = wjp_geometry::svg::PathData::new(wjp_geometry::svg::SvgFrame {
+            left: 0.0,
+            top: h,
+            decimals: 3,
+        });
+        d.path(outer);
         for hole in holes {
-            d.push(' ');
-            d.push_str(&crate::svg::path_d(hole, h));
+            d.path(hole);
         }
+        let d = d.into_string();
         let hue = (pi * 67) % 360;
         s.push_str(&format!(
             r#"<path d="{d}" fill="hsl({hue},60%,70%)" fill-rule="evenodd" stroke="black" stroke-width="{sw}"/>"#
