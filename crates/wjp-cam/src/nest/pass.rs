@@ -187,15 +187,13 @@ fn in_a_hole(
     copy: PartCopy,
     item: &Arc<Item>,
 ) -> Option<Placed> {
-    let def = &ctx.defs[copy.part];
+    let rotations = &ctx.defs[copy.part].rotations;
     for hole in sheets.holes.iter_mut() {
         if f64::from(item.area()) > hole.free_area {
             continue;
         }
-        if let Some(position) =
-            find_position(&hole.layout, item, &def.rotations, hole.region, ctx.margin)
+        if let Some(position) = place_in(&mut hole.layout, item, rotations, hole.region, ctx.margin)
         {
-            hole.layout.place_item(item, position.transform);
             hole.free_area -= f64::from(item.area());
             return Some(Placed {
                 copy,
@@ -217,14 +215,13 @@ fn on_an_open_sheet(
     let def = &ctx.defs[copy.part];
     for (s, slot) in sheets.layouts.iter_mut().enumerate() {
         let Some(layout) = slot else { continue };
-        if let Some(position) = find_position(
+        if let Some(position) = place_in(
             layout,
             item,
             &def.rotations,
             ctx.sheet_sizes[s].region(),
             ctx.margin,
         ) {
-            layout.place_item(item, position.transform);
             sheets.tops[s] = sheets.tops[s].max(position.top);
             add_holes(ctx, &mut sheets.holes, copy.part, s, &position);
             return Some(Placed {
@@ -256,14 +253,13 @@ fn on_a_new_sheet(
             continue;
         }
         let mut layout = Layout::new(ctx.containers[s].clone());
-        if let Some(position) = find_position(
-            &layout,
+        if let Some(position) = place_in(
+            &mut layout,
             item,
             &def.rotations,
             ctx.sheet_sizes[s].region(),
             ctx.margin,
         ) {
-            layout.place_item(item, position.transform);
             sheets.layouts[s] = Some(layout);
             sheets.tops[s] = position.top;
             add_holes(ctx, &mut sheets.holes, copy.part, s, &position);
@@ -282,6 +278,19 @@ fn on_a_new_sheet(
         reason = Some(too_big(def, ctx, s));
     }
     Err(reason.unwrap_or_else(|| format!("no room left on the {n_sheets} available sheet(s)")))
+}
+
+/// Place the item bottom-left in `layout` (`region` of it) if it fits there.
+fn place_in(
+    layout: &mut Layout,
+    item: &Arc<Item>,
+    rotations: &[f64],
+    region: [f64; 4],
+    margin: f64,
+) -> Option<Position> {
+    let position = find_position(layout, item, rotations, region, margin)?;
+    layout.place_item(item, position.transform);
+    Some(position)
 }
 
 /// Register the holes of a part just placed as containers, if parts may go in

@@ -60,6 +60,30 @@ impl Out {
         self.pair(70, count);
         h
     }
+    /// A table of one record, `name`, with flags 0 and then `fields`.
+    fn table_of_one(&mut self, table: &str, subclass: &str, name: &str, fields: &[(i32, &str)]) {
+        let t = self.table(table, 1);
+        self.record(table, &t, subclass);
+        self.pair(2, name);
+        self.pair(70, 0);
+        for (code, value) in fields {
+            self.pair(*code, value);
+        }
+        self.pair(0, "ENDTAB");
+    }
+    /// A DICTIONARY object with a fixed handle, its owner, and at most one entry
+    /// (name, handle).
+    fn dictionary(&mut self, handle: &str, owner: &str, entry: Option<(&str, &str)>) {
+        self.pair(0, "DICTIONARY");
+        self.pair(5, handle);
+        self.pair(330, owner);
+        self.pair(100, "AcDbDictionary");
+        self.pair(281, 1);
+        if let Some((name, target)) = entry {
+            self.pair(3, name);
+            self.pair(350, target);
+        }
+    }
     fn record(&mut self, kind: &str, owner: &str, subclass: &str) -> String {
         self.pair(0, kind);
         let h = self.handle();
@@ -145,29 +169,28 @@ pub fn write_dxf(
     }
     o.pair(0, "ENDTAB");
 
-    let t = o.table("STYLE", 1);
-    o.record("STYLE", &t, "AcDbTextStyleTableRecord");
-    o.pair(2, "Standard");
-    o.pair(70, 0);
-    o.pair(40, "0.0");
-    o.pair(41, "1.0");
-    o.pair(50, "0.0");
-    o.pair(71, 0);
-    o.pair(42, "2.5");
-    o.pair(3, "txt");
-    o.pair(4, "");
-    o.pair(0, "ENDTAB");
+    let standard_style = [
+        (40, "0.0"),
+        (41, "1.0"),
+        (50, "0.0"),
+        (71, "0"),
+        (42, "2.5"),
+        (3, "txt"),
+        (4, ""),
+    ];
+    o.table_of_one(
+        "STYLE",
+        "AcDbTextStyleTableRecord",
+        "Standard",
+        &standard_style,
+    );
 
     for name in ["VIEW", "UCS"] {
         o.table(name, 0);
         o.pair(0, "ENDTAB");
     }
 
-    let t = o.table("APPID", 1);
-    o.record("APPID", &t, "AcDbRegAppTableRecord");
-    o.pair(2, "ACAD");
-    o.pair(70, 0);
-    o.pair(0, "ENDTAB");
+    o.table_of_one("APPID", "AcDbRegAppTableRecord", "ACAD", &[]);
 
     let t = o.table("DIMSTYLE", 1);
     o.pair(100, "AcDbDimStyleTable");
@@ -247,18 +270,9 @@ pub fn write_dxf(
 
     o.pair(0, "SECTION");
     o.pair(2, "OBJECTS");
-    o.pair(0, "DICTIONARY");
-    o.pair(5, "C");
-    o.pair(330, "0");
-    o.pair(100, "AcDbDictionary");
-    o.pair(281, 1);
-    o.pair(3, "ACAD_GROUP");
-    o.pair(350, "D");
-    o.pair(0, "DICTIONARY");
-    o.pair(5, "D");
-    o.pair(330, "C");
-    o.pair(100, "AcDbDictionary");
-    o.pair(281, 1);
+    // The root dictionary (handle C) names the empty group dictionary (D).
+    o.dictionary("C", "0", Some(("ACAD_GROUP", "D")));
+    o.dictionary("D", "C", None);
     o.pair(0, "ENDSEC");
     o.pair(0, "EOF");
 

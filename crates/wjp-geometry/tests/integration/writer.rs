@@ -44,20 +44,10 @@ fn written() -> String {
             closed: p.closed,
         })
         .collect();
-    let layers = [
-        Layer {
-            name: "OUTER",
-            color: 5,
-        },
-        Layer {
-            name: "INNER",
-            color: 1,
-        },
-        Layer {
-            name: "OPEN",
-            color: 2,
-        },
-    ];
+    let layers: Vec<Layer<'_>> = [("OUTER", 5), ("INNER", 1), ("OPEN", 2)]
+        .into_iter()
+        .map(|(name, color)| Layer { name, color })
+        .collect();
     write_dxf("round trip", &layers, &polylines, [0.0, 0.0, 100.0, 60.0])
 }
 
