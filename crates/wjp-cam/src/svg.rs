@@ -1,5 +1,5 @@
 //! SVG pictures of a program's toolpath (the sheets of a nesting are drawn in
-//! [`crate::nest`]). Path data is wjp-geometry's `svg::PathData`.
+//! [`mod@crate::nest`]). Path data is wjp-geometry's `svg::PathData`.
 
 use std::fmt::Write;
 
