@@ -5,6 +5,7 @@
 //! the jet codes are fields of a named dialect, and the tests read them back.
 
 use serde::Serialize;
+use wjp_geometry::number::decimal;
 
 use crate::error::CamError;
 
@@ -138,7 +139,7 @@ impl Dialect {
     /// The dwell words for `seconds` of dwell, e.g. `G4 P0.5` or `G04 P500`.
     pub fn dwell(&self, seconds: f64) -> String {
         match self.dwell_unit {
-            DwellUnit::Seconds => format!("{} P{}", self.dwell_word, trim_num(seconds, 3)),
+            DwellUnit::Seconds => format!("{} P{}", self.dwell_word, decimal(seconds, 3)),
             DwellUnit::Milliseconds => {
                 format!("{} P{}", self.dwell_word, (seconds * 1000.0).round() as i64)
             }
@@ -168,7 +169,7 @@ impl Dialect {
 
     /// A coordinate or feed value as this dialect writes it.
     pub fn num(&self, v: f64) -> String {
-        let s = trim_num(v, self.coordinate_decimals);
+        let s = decimal(v, self.coordinate_decimals);
         if self.always_decimal_point && !s.contains('.') {
             s + ".0"
         } else {
@@ -180,22 +181,4 @@ impl Dialect {
     pub fn tape_markers(&self) -> bool {
         self.name == "fanuc"
     }
-}
-
-/// A number with at most `decimals` digits, trailing zeros removed, never `-0`.
-pub fn trim_num(v: f64, decimals: usize) -> String {
-    let v = if v.is_finite() { v } else { 0.0 };
-    let mut s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        while s.ends_with('0') {
-            s.pop();
-        }
-        if s.ends_with('.') {
-            s.pop();
-        }
-    }
-    if s == "-0" || s.is_empty() {
-        s = "0".into();
-    }
-    s
 }

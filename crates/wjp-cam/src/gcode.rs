@@ -4,16 +4,16 @@ use serde::{Deserialize, Serialize};
 use wjp_geometry::cost::{
     cut_speed_mm_min, estimate_time, find_material, pierce_time_s, CutFigures,
 };
-use wjp_geometry::geom::bulge_arc;
-use wjp_geometry::{AnalysisOptions, ContourRole, Drawing, Point, TimeEstimate};
+use wjp_geometry::geom::{bulge_arc, segment_length, segment_tangent};
+use wjp_geometry::number::decimal;
+use wjp_geometry::{AnalysisOptions, ContourRole, Drawing, Point, TimeEstimate, Warning};
 
-use crate::dialect::{trim_num, Dialect};
+use crate::dialect::Dialect;
 use crate::error::CamError;
 use crate::toolpath::{
-    build_toolpath, segment_tangent, ContourCut, CutContour, CutKind, CutRole, LeadKind,
-    LeadOptions, Move, ToolpathSettings,
+    build_toolpath, ContourCut, CutContour, CutKind, CutRole, LeadKind, LeadOptions, Move,
+    ToolpathSettings,
 };
-use crate::Warning;
 
 /// What to do with open contours (chains that enclose nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,7 +135,7 @@ pub fn generate_gcode(bytes: &[u8], options: &GcodeOptions) -> Result<GcodeProgr
                 "units_missing" | "units_suspicious" | "open_contours" | "text_not_exploded"
             )
         })
-        .map(|w| Warning::new(&w.code, w.message.clone()))
+        .cloned()
         .collect();
     let parts = drawing.parts().len();
     let out = gcode_for_contours(
@@ -266,6 +266,7 @@ pub(crate) fn gcode_for_contours(
             }
             OpenContourPolicy::Cut => warnings.push(Warning::new(
                 "open_contour_uncompensated",
+                open.len() as u64,
                 format!(
                     "{} open contour(s) are cut along the drawn line without kerf compensation or leads (first: contour {})",
                     open.len(),
@@ -325,11 +326,11 @@ pub(crate) fn gcode_for_contours(
         "wjp-cam {} | material {} {} mm Q{} | kerf {} mm | feed {} mm/min | pierce {} s",
         dialect.name,
         material.name,
-        trim_num(options.thickness_mm, 3),
+        decimal(options.thickness_mm, 3),
         options.quality,
-        trim_num(options.kerf_mm, 3),
-        trim_num(feed, 1),
-        trim_num(dwell_s, 3)
+        decimal(options.kerf_mm, 3),
+        decimal(feed, 1),
+        decimal(dwell_s, 3)
     )));
     let mut pos = settings.home;
     let mut rapid = 0.0;
@@ -374,7 +375,7 @@ pub(crate) fn gcode_for_contours(
             let Move::Cut { to, bulge, kind } = *m else {
                 continue;
             };
-            let seg_len = wjp_geometry::geom::segment_length(cur_exact, to, bulge);
+            let seg_len = segment_length(cur_exact, to, bulge);
             let arc =
                 bulge_arc(cur_exact, to, bulge).filter(|a| a.radius < 1e5 && bulge.abs() > 1e-9);
             match kind {
@@ -388,7 +389,7 @@ pub(crate) fn gcode_for_contours(
             if kind == CutKind::Contour && seg_len > 1e-9 {
                 let t0 = segment_tangent(cur_exact, to, bulge, false);
                 if let Some(pt) = prev_t {
-                    let c = (pt.x * t0.x + pt.y * t0.y).clamp(-1.0, 1.0);
+                    let c = pt.dot(t0).clamp(-1.0, 1.0);
                     if c.acos().to_degrees() > analysis.sharp_corner_deg {
                         sharp += 1;
                     }
@@ -477,8 +478,8 @@ pub(crate) fn gcode_for_contours(
         time.total_min = time.cut_min + time.pierce_min + time.rapid_min + time.corner_min;
         time.formulas.push(format!(
             "overrides: feed {} mm/min, pierce dwell {} s",
-            trim_num(feed, 1),
-            trim_num(dwell_s, 3)
+            decimal(feed, 1),
+            decimal(dwell_s, 3)
         ));
     }
     let total = time.total_min;
@@ -552,7 +553,7 @@ impl<'a> Writer<'a> {
     /// The point as the controller will read it back.
     fn rounded(&self, p: Point) -> Point {
         let d = self.dialect.coordinate_decimals;
-        let r = |v: f64| trim_num(v, d).parse::<f64>().unwrap_or(0.0);
+        let r = |v: f64| decimal(v, d).parse::<f64>().unwrap_or(0.0);
         Point::new(r(p.x), r(p.y))
     }
 }

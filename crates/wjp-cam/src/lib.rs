@@ -25,8 +25,6 @@ pub mod nest;
 pub mod svg;
 pub mod toolpath;
 
-use serde::Serialize;
-
 pub use dialect::{CommentStyle, Dialect, DwellUnit};
 pub use error::CamError;
 pub use gcode::{generate_gcode, GcodeOptions, GcodeProgram, GcodeSummary, OpenContourPolicy};
@@ -34,19 +32,6 @@ pub use nest::{
     nest, FailedObject, NestOptions, NestResult, PartInput, Placement, SheetResult, SheetSpec,
 };
 pub use toolpath::{LeadKind, LeadOptions};
-
-/// A warning about the output: stable `code`, and a message for people.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Warning {
-    pub code: String,
-    pub message: String,
-}
-
-impl Warning {
-    pub fn new(code: &str, message: String) -> Self {
-        Warning {
-            code: code.to_owned(),
-            message,
-        }
-    }
-}
+/// Warnings of the output: wjp-geometry's one warning type (stable `code`, the
+/// `count` of things it concerns, a message for people).
+pub use wjp_geometry::Warning;

@@ -199,7 +199,11 @@ fn y_is_not_mirrored() {
         large.bbox_mm
     );
     // Outers counter-clockwise.
-    assert!(wjp_convert::image::polyline_area(&small.vertices) > 0.0);
+    let small_outline = wjp_geometry::Path {
+        vertices: small.vertices.clone(),
+        closed: true,
+    };
+    assert!(small_outline.signed_area() > 0.0);
 }
 
 #[test]

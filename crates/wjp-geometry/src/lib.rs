@@ -19,6 +19,11 @@
 //!    and the old per-metre formula).
 //! 7. [`report`] and [`svg`] present the result.
 //!
+//! Beside the pipeline, for the rest of wjp: [`geom`] is the one place of plane
+//! geometry (points and vectors, bulge segments and paths, ring predicates),
+//! [`dxf::writer`] the one DXF writer, [`svg::path`] the one SVG path writer,
+//! [`number`] the one number formatter, [`warning`] the one warning type.
+//!
 //! Invariants: nothing here panics on any input, every loop is bounded by the
 //! [`Limits`], every length is in millimetres after step 4, and arcs are measured
 //! as arcs.
@@ -28,10 +33,12 @@ pub mod dxf;
 pub mod error;
 pub mod expand;
 pub mod geom;
+pub mod number;
 pub mod report;
 pub mod svg;
 pub mod topology;
 pub mod units;
+pub mod warning;
 
 use std::collections::BTreeMap;
 use std::path::Path as FsPath;
@@ -43,9 +50,10 @@ pub use cost::{
 };
 pub use error::{AnalysisError, SourcePos};
 pub use geom::{Bbox, Path, Point, Vertex};
-pub use report::{AnalysisReport, FileInfo, Metrics, OptionsEcho, Warning};
+pub use report::{AnalysisReport, FileInfo, Metrics, OptionsEcho};
 pub use topology::{Contour, ContourRole, Part};
 pub use units::UnitsReport;
+pub use warning::Warning;
 
 /// Block nesting deeper than this is refused even if `Limits::max_block_depth` is
 /// larger (expansion recurses once per level).
@@ -232,14 +240,6 @@ impl Drawing {
     }
 }
 
-fn w(code: &str, count: u64, message: String) -> Warning {
-    Warning {
-        code: code.to_owned(),
-        count,
-        message,
-    }
-}
-
 /// Read, expand and join a DXF: everything but time and cost.
 pub fn load_drawing(
     bytes: &[u8],
@@ -306,48 +306,48 @@ pub fn load_drawing(
 
     // File-level warnings.
     if doc.token_info.missing_eof {
-        warnings.push(w(
+        warnings.push(Warning::new(
             "missing_eof",
             1,
-            "the file has no 0/EOF: it may be truncated; what was read is analysed".into(),
+            "the file has no 0/EOF: it may be truncated; what was read is analysed",
         ));
     }
     if doc.token_info.junk_after_eof {
-        warnings.push(w(
+        warnings.push(Warning::new(
             "junk_after_eof",
             1,
-            "bytes after 0/EOF were ignored".into(),
+            "bytes after 0/EOF were ignored",
         ));
     }
     for n in &doc.notes {
-        warnings.push(w("damaged_structure", 1, n.clone()));
+        warnings.push(Warning::new("damaged_structure", 1, n.clone()));
     }
     for (code, msg) in &exp.notes {
-        warnings.push(w(code, 1, msg.clone()));
+        warnings.push(Warning::new(code, 1, msg.clone()));
     }
     if !doc.header.present {
-        warnings.push(w(
+        warnings.push(Warning::new(
             "no_header",
             1,
-            "the file has no HEADER section: units are unknown".into(),
+            "the file has no HEADER section: units are unknown",
         ));
     }
     if !units.declared_present || units.declared == 0 {
-        warnings.push(w(
+        warnings.push(Warning::new(
             "units_missing",
             1,
             format!("$INSUNITS is missing or unitless: {}", units.source),
         ));
     }
     if let Some(note) = &units.note {
-        warnings.push(w("units_suspicious", 1, note.clone()));
+        warnings.push(Warning::new("units_suspicious", 1, note.clone()));
     }
     let text = ["TEXT", "MTEXT", "ATTDEF"]
         .iter()
         .map(|t| exp.counts.get(*t).copied().unwrap_or(0))
         .sum::<u64>();
     if text > 0 {
-        warnings.push(w(
+        warnings.push(Warning::new(
             "text_not_exploded",
             text,
             format!("{text} TEXT/MTEXT entities are not cut: explode them to outlines if they should be"),
@@ -364,14 +364,14 @@ pub fn load_drawing(
         .collect();
     not_cut.sort();
     if !not_cut.is_empty() {
-        warnings.push(w(
+        warnings.push(Warning::new(
             "not_cut",
             not_cut.len() as u64,
             format!("entities reported but not cut: {}", not_cut.join(", ")),
         ));
     }
     if exp.paper_space > 0 {
-        warnings.push(w(
+        warnings.push(Warning::new(
             "paper_space",
             exp.paper_space,
             format!("{} paper-space entities were ignored", exp.paper_space),

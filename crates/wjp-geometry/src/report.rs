@@ -1,4 +1,5 @@
-//! The analysis report: what the API returns, the CLI prints and the dashboard draws.
+//! The analysis report: what the API returns, the CLI prints and the dashboard
+//! draws (its picture, `AnalysisReport::to_svg`, is drawn by [`crate::svg`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -8,16 +9,7 @@ use serde::Serialize;
 use crate::cost::{CostReport, TimeEstimate};
 use crate::topology::{Contour, Part};
 use crate::units::UnitsReport;
-
-/// A warning (or note) with a stable code.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Warning {
-    /// Stable machine-readable name (`units_suspicious`, `open_contours`...).
-    pub code: String,
-    /// How many things it concerns.
-    pub count: u64,
-    pub message: String,
-}
+use crate::warning::Warning;
 
 /// About the file itself.
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
@@ -198,10 +190,5 @@ impl AnalysisReport {
             }
         }
         s
-    }
-
-    /// An SVG picture of the drawing (see [`crate::svg`]).
-    pub fn to_svg(&self) -> String {
-        crate::svg::render(self)
     }
 }

@@ -6,4 +6,5 @@ mod integration {
     pub mod hostile;
     pub mod properties;
     pub mod support;
+    pub mod writer;
 }

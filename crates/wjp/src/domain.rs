@@ -315,7 +315,7 @@ pub fn export_components_csv(task: &Task, shop: &Shop) -> Result<Value, HandlerE
 /// arcs. The report must name its drawing (`dxf_path`, as wjp's analysis
 /// results do), which is read again for the geometry.
 pub fn export_layered_dxf(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
-    use wjp_convert::image::dxf::{write_dxf, Entity, Layer};
+    use wjp_geometry::dxf::{write_dxf, Layer, Polyline};
     use wjp_geometry::ContourRole;
 
     let args: Export = task.parse()?;
@@ -332,31 +332,16 @@ pub fn export_layered_dxf(task: &Task, shop: &Shop) -> Result<Value, HandlerErro
     let drawing =
         wjp_geometry::load_drawing(&bytes, &options, &mut |p, m| task.progress(p * 0.8, m))
             .map_err(|e| analysis_failed(&path, e))?;
-    let vertices: Vec<Vec<wjp_convert::Vertex>> = drawing
+    let entities: Vec<Polyline<'_>> = drawing
         .contours()
         .iter()
-        .map(|c| {
-            c.vertices()
-                .iter()
-                .map(|v| wjp_convert::Vertex {
-                    x: v.x,
-                    y: v.y,
-                    bulge: v.bulge,
-                })
-                .collect()
-        })
-        .collect();
-    let entities: Vec<Entity<'_>> = drawing
-        .contours()
-        .iter()
-        .zip(&vertices)
-        .map(|(c, vs)| Entity {
+        .map(|c| Polyline {
             layer: match c.role {
                 ContourRole::Outer => "OUTER",
                 ContourRole::Hole => "INNER",
                 ContourRole::Open => "OPEN",
             },
-            vertices: vs,
+            vertices: c.vertices(),
             closed: c.closed,
         })
         .collect();

@@ -8,17 +8,8 @@
 //! intersection of the lines fitted to their points (the grid cuts traced corners).
 //! Work is bounded by a budget of point evaluations shared by a whole conversion.
 
-use serde::Serialize;
-
-/// A polyline vertex in mm; `bulge` describes the segment to the next vertex
-/// (0 straight, tan(theta/4) for an arc of included angle theta, positive
-/// counter-clockwise), as in DXF LWPOLYLINE.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Vertex {
-    pub x: f64,
-    pub y: f64,
-    pub bulge: f64,
-}
+use wjp_geometry::geom::point_segment_distance;
+use wjp_geometry::{Point, Vertex};
 
 /// The arc of the largest sweep allowed in one bulge (half a turn: |bulge| <= 1).
 const MAX_SWEEP: f64 = std::f64::consts::PI;
@@ -39,29 +30,13 @@ impl Budget {
     }
 }
 
-fn seg_dist(p: [f64; 2], a: [f64; 2], b: [f64; 2]) -> f64 {
-    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
-    let len2 = dx * dx + dy * dy;
-    let t = if len2 > 0.0 {
-        (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    let (qx, qy) = (a[0] + t * dx, a[1] + t * dy);
-    ((p[0] - qx).powi(2) + (p[1] - qy).powi(2)).sqrt()
-}
-
 /// Indices (into `pts`, closed: the last index is `pts.len()`, meaning point 0 again)
 /// of the Douglas-Peucker vertices. `None` when the budget ran out.
-fn douglas_peucker(pts: &[[f64; 2]], tol: f64, budget: &mut Budget) -> Option<Vec<usize>> {
+fn douglas_peucker(pts: &[Point], tol: f64, budget: &mut Budget) -> Option<Vec<usize>> {
     let n = pts.len();
     let p = |i: usize| pts[i % n];
     let far = (1..n)
-        .max_by(|&a, &b| {
-            let da = (p(a)[0] - p(0)[0]).hypot(p(a)[1] - p(0)[1]);
-            let db = (p(b)[0] - p(0)[0]).hypot(p(b)[1] - p(0)[1]);
-            da.total_cmp(&db)
-        })
+        .max_by(|&a, &b| p(a).dist(p(0)).total_cmp(&p(b).dist(p(0))))
         .unwrap_or(0);
     let mut keep = vec![false; n + 1];
     keep[0] = true;
@@ -78,7 +53,7 @@ fn douglas_peucker(pts: &[[f64; 2]], tol: f64, budget: &mut Budget) -> Option<Ve
         let (pa, pb) = (p(a), p(b));
         let (mut worst, mut at) = (-1.0, a);
         for i in a + 1..b {
-            let d = seg_dist(p(i), pa, pb);
+            let d = point_segment_distance(p(i), pa, pb);
             if d > worst {
                 worst = d;
                 at = i;
@@ -95,7 +70,7 @@ fn douglas_peucker(pts: &[[f64; 2]], tol: f64, budget: &mut Budget) -> Option<Ve
 
 /// The bulge of an arc from dense point `a` to `b` (indices mod n) if all points
 /// between lie within `tol` of it.
-fn arc_bulge(pts: &[[f64; 2]], a: usize, b: usize, tol: f64, budget: &mut Budget) -> Option<f64> {
+fn arc_bulge(pts: &[Point], a: usize, b: usize, tol: f64, budget: &mut Budget) -> Option<f64> {
     let n = pts.len();
     let p = |i: usize| pts[i % n];
     if b < a + 2 || !budget.spend(b - a + 1) {
@@ -105,21 +80,18 @@ fn arc_bulge(pts: &[[f64; 2]], a: usize, b: usize, tol: f64, budget: &mut Budget
     // centre lies on the chord's perpendicular bisector, m + s * u, and the
     // algebraic residual |p - c|^2 - r^2 is linear in s (closed-form least squares).
     let (pa, pb) = (p(a), p(b));
-    let mid = [(pa[0] + pb[0]) / 2.0, (pa[1] + pb[1]) / 2.0];
-    let half = (pb[0] - pa[0]).hypot(pb[1] - pa[1]) / 2.0;
+    let mid = pa.midpoint(pb);
+    let half = pb.dist(pa) / 2.0;
     if half <= 0.0 {
         return None;
     }
-    let u = [
-        -(pb[1] - pa[1]) / (2.0 * half),
-        (pb[0] - pa[0]) / (2.0 * half),
-    ];
+    // The unit normal of the chord, to its left.
+    let u = Point::new(-(pb.y - pa.y) / (2.0 * half), (pb.x - pa.x) / (2.0 * half));
     let (mut sab, mut sbb) = (0.0f64, 0.0f64);
     for i in a + 1..b {
-        let q = p(i);
-        let (dx, dy) = (q[0] - mid[0], q[1] - mid[1]);
-        let aa = dx * dx + dy * dy - half * half;
-        let bb = dx * u[0] + dy * u[1];
+        let d = p(i) - mid;
+        let aa = d.dot(d) - half * half;
+        let bb = d.dot(u);
         sab += aa * bb;
         sbb += bb * bb;
     }
@@ -127,18 +99,18 @@ fn arc_bulge(pts: &[[f64; 2]], a: usize, b: usize, tol: f64, budget: &mut Budget
         return None;
     }
     let s_off = sab / (2.0 * sbb);
-    let centre = [mid[0] + s_off * u[0], mid[1] + s_off * u[1]];
+    let centre = mid + u * s_off;
     let r = s_off.hypot(half);
     if !(r.is_finite() && r >= tol) {
         return None;
     }
-    let ang = |q: [f64; 2]| (q[1] - centre[1]).atan2(q[0] - centre[0]);
+    let ang = |q: Point| (q.y - centre.y).atan2(q.x - centre.x);
     let mut sweep = 0.0f64;
     let mut prev = ang(pa);
     let mut sign = 0.0f64;
     for i in a + 1..=b {
         let q = p(i);
-        if ((q[0] - centre[0]).hypot(q[1] - centre[1]) - r).abs() > tol {
+        if (q.dist(centre) - r).abs() > tol {
             return None;
         }
         let cur = ang(q);
@@ -167,17 +139,13 @@ fn arc_bulge(pts: &[[f64; 2]], a: usize, b: usize, tol: f64, budget: &mut Budget
 /// Simplify a closed dense outline (in its final orientation) and fit arcs.
 /// Returns the vertices, or `None` when the budget ran out during simplification.
 pub(crate) fn fit_outline(
-    pts: &[[f64; 2]],
+    pts: &[Point],
     tol: f64,
     fit_arcs: bool,
     budget: &mut Budget,
 ) -> Option<Vec<Vertex>> {
     let n = pts.len();
-    let vertex = |i: usize, bulge: f64| Vertex {
-        x: pts[i % n][0],
-        y: pts[i % n][1],
-        bulge,
-    };
+    let vertex = |i: usize, bulge: f64| Vertex::new(pts[i % n].x, pts[i % n].y, bulge);
     if n < 4 {
         return Some((0..n).map(|i| vertex(i, 0.0)).collect());
     }
@@ -240,9 +208,16 @@ pub(crate) fn fit_outline(
     Some(out)
 }
 
+/// A straight line: a point on it and its unit direction.
+#[derive(Clone, Copy)]
+struct FittedLine {
+    through: Point,
+    direction: Point,
+}
+
 /// Total-least-squares line through dense points `a..b` (indices mod n), trimmed by
-/// two points at each end (the corner region): a point on it and its unit direction.
-fn fit_line(pts: &[[f64; 2]], a: usize, b: usize) -> Option<([f64; 2], [f64; 2])> {
+/// two points at each end (the corner region).
+fn fit_line(pts: &[Point], a: usize, b: usize) -> Option<FittedLine> {
     let n = pts.len();
     if b < a + 7 {
         return None;
@@ -251,25 +226,28 @@ fn fit_line(pts: &[[f64; 2]], a: usize, b: usize) -> Option<([f64; 2], [f64; 2])
     let count = range.clone().count() as f64;
     let (mut mx, mut my) = (0.0, 0.0);
     for i in range.clone() {
-        mx += pts[i % n][0];
-        my += pts[i % n][1];
+        mx += pts[i % n].x;
+        my += pts[i % n].y;
     }
     let (mx, my) = (mx / count, my / count);
     let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
     for i in range {
-        let (dx, dy) = (pts[i % n][0] - mx, pts[i % n][1] - my);
+        let (dx, dy) = (pts[i % n].x - mx, pts[i % n].y - my);
         sxx += dx * dx;
         sxy += dx * dy;
         syy += dy * dy;
     }
     let angle = 0.5 * (2.0 * sxy).atan2(sxx - syy);
-    Some(([mx, my], [angle.cos(), angle.sin()]))
+    Some(FittedLine {
+        through: Point::new(mx, my),
+        direction: Point::new(angle.cos(), angle.sin()),
+    })
 }
 
 /// Where two straight segments meet, move the vertex to the intersection of the
 /// lines fitted to their dense points, if that is within `tol` of it: a traced
 /// corner is cut by the pixel grid, the intersection restores it.
-fn sharpen_corners(pts: &[[f64; 2]], out: &mut [Vertex], at: &[usize], tol: f64) {
+fn sharpen_corners(pts: &[Point], out: &mut [Vertex], at: &[usize], tol: f64) {
     let m = out.len();
     let n = pts.len();
     if m < 3 {
@@ -281,7 +259,7 @@ fn sharpen_corners(pts: &[[f64; 2]], out: &mut [Vertex], at: &[usize], tol: f64)
         let b = if i + 1 < m { at[i + 1] } else { at[0] + n };
         (a, b)
     };
-    let lines: Vec<Option<([f64; 2], [f64; 2])>> = (0..m)
+    let lines: Vec<Option<FittedLine>> = (0..m)
         .map(|i| {
             if out[i].bulge != 0.0 {
                 return None;
@@ -292,56 +270,23 @@ fn sharpen_corners(pts: &[[f64; 2]], out: &mut [Vertex], at: &[usize], tol: f64)
         .collect();
     for i in 0..m {
         let prev = (i + m - 1) % m;
-        let (Some((p, d)), Some((q, e))) = (lines[prev], lines[i]) else {
+        let (Some(before), Some(after)) = (lines[prev], lines[i]) else {
             continue;
         };
-        let cross = d[0] * e[1] - d[1] * e[0];
+        let (p, d) = (before.through, before.direction);
+        let (q, e) = (after.through, after.direction);
+        let cross = d.cross(e);
         // Nearly parallel lines (under about 10 degrees) have no stable corner.
         if cross.abs() < 0.17 {
             continue;
         }
-        let t = ((q[0] - p[0]) * e[1] - (q[1] - p[1]) * e[0]) / cross;
-        let x = [p[0] + t * d[0], p[1] + t * d[1]];
-        let moved = (x[0] - out[i].x).hypot(x[1] - out[i].y);
+        let t = (q - p).cross(e) / cross;
+        let x = p + d * t;
+        let moved = x.dist(out[i].point());
         // Exact corners (runs along the pixel grid) stay exact.
         if moved > 1e-9 && moved <= tol {
-            out[i].x = x[0];
-            out[i].y = x[1];
+            out[i].x = x.x;
+            out[i].y = x.y;
         }
     }
-}
-
-/// Signed area of a closed polyline with bulges (counter-clockwise positive).
-pub fn polyline_area(vs: &[Vertex]) -> f64 {
-    let n = vs.len();
-    let mut area = 0.0;
-    for i in 0..n {
-        let (a, b) = (vs[i], vs[(i + 1) % n]);
-        area += (a.x * b.y - b.x * a.y) / 2.0;
-        if a.bulge != 0.0 {
-            let theta = 4.0 * a.bulge.atan();
-            let c = (b.x - a.x).hypot(b.y - a.y);
-            let r = c / (2.0 * (theta / 2.0).sin().abs());
-            area += theta.signum() * r * r / 2.0 * (theta.abs() - theta.abs().sin());
-        }
-    }
-    area
-}
-
-/// Length of a closed polyline with bulges (arcs measured as arcs).
-pub fn polyline_length(vs: &[Vertex]) -> f64 {
-    let n = vs.len();
-    (0..n)
-        .map(|i| {
-            let (a, b) = (vs[i], vs[(i + 1) % n]);
-            let c = (b.x - a.x).hypot(b.y - a.y);
-            if a.bulge == 0.0 {
-                c
-            } else {
-                let theta = 4.0 * a.bulge.atan();
-                let r = c / (2.0 * (theta / 2.0).sin().abs());
-                r * theta.abs()
-            }
-        })
-        .sum()
 }

@@ -8,16 +8,17 @@
 //! so y is flipped). Outer boundaries run counter-clockwise on layer `OUTER`, holes
 //! clockwise on layer `INNER`; an island inside a hole is another part's outer.
 
-pub mod dxf;
 mod fit;
 mod raster;
 mod svg;
 mod trace;
 
-pub use fit::{polyline_area, polyline_length, Vertex};
 pub use raster::otsu_level;
+pub use wjp_geometry::Vertex;
 
 use serde::Serialize;
+use wjp_geometry::dxf::{write_dxf, Layer, Polyline};
+use wjp_geometry::{Bbox, Path, Point};
 
 use crate::error::ConvertError;
 use crate::options::ConvertOptions;
@@ -200,10 +201,10 @@ pub fn image_to_dxf(bytes: &[u8], options: &ConvertOptions) -> Result<Conversion
         None => options.pixel_size_mm,
     };
     let to_mm = |x: f64, y: f64| {
-        [
+        Point::new(
             (x - f64::from(bb[0])) * scale,
             (f64::from(bb[3]) - y) * scale,
-        ]
+        )
     };
     let tol = options.simplify_tolerance_px * scale;
     let mut budget = fit::Budget(options.work_budget);
@@ -221,7 +222,7 @@ pub fn image_to_dxf(bytes: &[u8], options: &ConvertOptions) -> Result<Conversion
             let (a, b) = (o.corners[k % n], o.corners[(k + 1) % n]);
             (b[0] - a[0]).abs() + (b[1] - a[1]).abs()
         };
-        let mut dense: Vec<[f64; 2]> = Vec::new();
+        let mut dense: Vec<Point> = Vec::new();
         for k in 0..n {
             let (a, b) = (o.corners[k], o.corners[(k + 1) % n]);
             let (dx, dy) = ((b[0] - a[0]).signum(), (b[1] - a[1]).signum());
@@ -242,14 +243,12 @@ pub fn image_to_dxf(bytes: &[u8], options: &ConvertOptions) -> Result<Conversion
         dense.reverse();
         // Start at the point farthest from the centroid: a corner, not mid-edge.
         let cnt = dense.len() as f64;
-        let cx = dense.iter().map(|p| p[0]).sum::<f64>() / cnt;
-        let cy = dense.iter().map(|p| p[1]).sum::<f64>() / cnt;
+        let centroid = Point::new(
+            dense.iter().map(|p| p.x).sum::<f64>() / cnt,
+            dense.iter().map(|p| p.y).sum::<f64>() / cnt,
+        );
         let start = (0..dense.len())
-            .max_by(|&a, &b| {
-                let da = (dense[a][0] - cx).hypot(dense[a][1] - cy);
-                let db = (dense[b][0] - cx).hypot(dense[b][1] - cy);
-                da.total_cmp(&db)
-            })
+            .max_by(|&a, &b| dense[a].dist(centroid).total_cmp(&dense[b].dist(centroid)))
             .unwrap_or(0);
         dense.rotate_left(start);
         let vertices = fit::fit_outline(&dense, tol, options.fit_arcs, &mut budget).ok_or(
@@ -257,15 +256,11 @@ pub fn image_to_dxf(bytes: &[u8], options: &ConvertOptions) -> Result<Conversion
                 points: total_points,
             },
         )?;
-        let mut bbox = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
-        for v in &vertices {
-            bbox = [
-                bbox[0].min(v.x),
-                bbox[1].min(v.y),
-                bbox[2].max(v.x),
-                bbox[3].max(v.y),
-            ];
-        }
+        let bbox = Bbox::around(vertices.iter().map(Vertex::point));
+        let outline = Path {
+            vertices,
+            closed: true,
+        };
         let hole = o.is_hole();
         contours.push(TracedContour {
             role: if hole {
@@ -276,12 +271,12 @@ pub fn image_to_dxf(bytes: &[u8], options: &ConvertOptions) -> Result<Conversion
             depth: o.depth,
             parent: o.parent.map(|p| kept_index[p]),
             layer: if hole { INNER_LAYER } else { OUTER_LAYER },
-            area_mm2: polyline_area(&vertices).abs(),
-            length_mm: polyline_length(&vertices),
-            bbox_mm: bbox,
+            area_mm2: outline.signed_area().abs(),
+            length_mm: outline.length(),
+            bbox_mm: bbox.to_array().unwrap_or([0.0; 4]),
             area_px: o.area_px(),
-            arcs: vertices.iter().filter(|v| v.bulge != 0.0).count(),
-            vertices,
+            arcs: outline.vertices.iter().filter(|v| v.bulge != 0.0).count(),
+            vertices: outline.vertices,
         });
     }
     if budget.0 == 0 && options.fit_arcs {
@@ -292,27 +287,27 @@ pub fn image_to_dxf(bytes: &[u8], options: &ConvertOptions) -> Result<Conversion
     }
 
     let extents = [0.0, 0.0, bw * scale, bh * scale];
-    let entities: Vec<dxf::Entity<'_>> = contours
+    let polylines: Vec<Polyline<'_>> = contours
         .iter()
-        .map(|c| dxf::Entity {
+        .map(|c| Polyline {
             layer: c.layer,
             vertices: &c.vertices,
             closed: true,
         })
         .collect();
-    let dxf_text = dxf::write_dxf(
+    let dxf_text = write_dxf(
         "wjp-convert: traced from a raster image, units mm",
         &[
-            dxf::Layer {
+            Layer {
                 name: OUTER_LAYER,
                 color: 5,
             },
-            dxf::Layer {
+            Layer {
                 name: INNER_LAYER,
                 color: 1,
             },
         ],
-        &entities,
+        &polylines,
         extents,
     );
     let svg_contours: Vec<svg::SvgContour<'_>> = contours

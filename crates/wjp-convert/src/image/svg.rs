@@ -4,47 +4,19 @@
 
 use std::fmt::Write;
 
-use super::dxf::num;
-use super::fit::Vertex;
+use wjp_geometry::number::decimal;
+use wjp_geometry::svg::{PathData, SvgFrame};
+use wjp_geometry::Vertex;
 
 pub(crate) struct SvgContour<'a> {
     pub hole: bool,
     pub vertices: &'a [Vertex],
 }
 
-fn path_data(out: &mut String, vs: &[Vertex], top: f64) {
-    let n = vs.len();
-    if n == 0 {
-        return;
-    }
-    let y = |v: &Vertex| top - v.y;
-    let _ = write!(out, "M{} {}", num(vs[0].x), num(y(&vs[0])));
-    for i in 0..n {
-        let (a, b) = (&vs[i], &vs[(i + 1) % n]);
-        if a.bulge == 0.0 {
-            let _ = write!(out, "L{} {}", num(b.x), num(y(b)));
-        } else {
-            let theta = 4.0 * a.bulge.atan();
-            let c = (b.x - a.x).hypot(b.y - a.y);
-            let r = c / (2.0 * (theta / 2.0).sin().abs());
-            let large = u8::from(theta.abs() > std::f64::consts::PI);
-            // Counter-clockwise with y up is clockwise on screen: SVG's sweep 1.
-            let sweep = u8::from(theta > 0.0);
-            let _ = write!(
-                out,
-                "A{} {} 0 {large} {sweep} {} {}",
-                num(r),
-                num(r),
-                num(b.x),
-                num(y(b))
-            );
-        }
-    }
-    out.push('Z');
-}
-
-/// The preview; `extents` is `[min_x, min_y, max_x, max_y]` in mm.
+/// The preview; `extents` is `[min_x, min_y, max_x, max_y]` in mm. The view box is
+/// in drawing millimetres with y negated (drawing y = -SVG y).
 pub(crate) fn write_svg(contours: &[SvgContour<'_>], extents: [f64; 4]) -> String {
+    let num = |v: f64| decimal(v, 6);
     let margin = ((extents[2] - extents[0]).max(extents[3] - extents[1]) * 0.02).max(1.0);
     let (x0, y0) = (extents[0] - margin, -extents[3] - margin);
     let (w, h) = (
@@ -63,29 +35,34 @@ pub(crate) fn write_svg(contours: &[SvgContour<'_>], extents: [f64; 4]) -> Strin
         num(w),
         num(h)
     );
-    let mut all = String::new();
-    let mut outer = String::new();
-    let mut holes = String::new();
+    let frame = SvgFrame {
+        left: 0.0,
+        top: 0.0,
+        decimals: 6,
+    };
+    let mut all = PathData::new(frame);
+    let mut outer = PathData::new(frame);
+    let mut holes = PathData::new(frame);
     for c in contours {
-        path_data(&mut all, c.vertices, 0.0);
-        path_data(
-            if c.hole { &mut holes } else { &mut outer },
-            c.vertices,
-            0.0,
-        );
+        all.polyline(c.vertices, true);
+        let own = if c.hole { &mut holes } else { &mut outer };
+        own.polyline(c.vertices, true);
     }
     let _ = writeln!(
         s,
-        "<path d=\"{all}\" fill=\"#c8d3e0\" fill-rule=\"evenodd\" stroke=\"none\"/>"
+        "<path d=\"{}\" fill=\"#c8d3e0\" fill-rule=\"evenodd\" stroke=\"none\"/>",
+        all.as_str()
     );
     let _ = writeln!(
         s,
-        "<path d=\"{outer}\" fill=\"none\" stroke=\"#1f4e9c\" stroke-width=\"{}\"/>",
+        "<path d=\"{}\" fill=\"none\" stroke=\"#1f4e9c\" stroke-width=\"{}\"/>",
+        outer.as_str(),
         num(stroke)
     );
     let _ = writeln!(
         s,
-        "<path d=\"{holes}\" fill=\"none\" stroke=\"#c0392b\" stroke-width=\"{}\"/>",
+        "<path d=\"{}\" fill=\"none\" stroke=\"#c0392b\" stroke-width=\"{}\"/>",
+        holes.as_str(),
         num(stroke)
     );
     s.push_str("</svg>\n");

@@ -1,11 +1,15 @@
-//! DXF reading: bytes to tags ([`tokenizer`]), tags to a document of header
-//! variables, blocks and typed entities ([`document`]).
+//! DXF in and out. Reading: bytes to tags ([`tokenizer`]), tags to a document of
+//! header variables, blocks and typed entities ([`document`]). Writing: contours
+//! to an R2000 file of LWPOLYLINEs on layers ([`writer`], the one DXF writer of
+//! wjp). The writer shares nothing with the reader but the geometry types.
 
 pub mod document;
 pub mod tokenizer;
+pub mod writer;
 
 pub use document::{Block, Document, Entity, EntityKind, Header, RawVertex, ReadLimits, P3};
 pub use tokenizer::{Tag, TokenInfo, Value};
+pub use writer::{write_dxf, Layer, Polyline};
 
 use crate::error::AnalysisError;
 

@@ -2,7 +2,7 @@
 //! flattened to polylines by adaptive subdivision so that no chord deviates from the
 //! curve by more than the stated tolerance, within a point budget.
 
-use super::Point;
+use super::point::Point;
 
 /// Adaptive flattening of a parametric curve on `[t0, t1]`.
 ///
@@ -49,7 +49,7 @@ fn subdivide<F: Fn(f64) -> Point>(
 ) {
     let m = 0.5 * (a + b);
     let pm = f(m);
-    let dev = super::point_segment_distance(pm, pa, pb);
+    let dev = super::polygon::point_segment_distance(pm, pa, pb);
     if dev > tol && depth < 18 && *budget > 2 {
         subdivide(f, a, pa, m, pm, tol, depth + 1, budget, out);
         subdivide(f, m, pm, b, pb, tol, depth + 1, budget, out);

@@ -4,9 +4,17 @@
 
 use std::fmt::Write as _;
 
-use crate::geom::bulge_arc;
+use super::path::{PathData, SvgFrame};
+use crate::geom::Point;
 use crate::report::AnalysisReport;
 use crate::topology::ContourRole;
+
+impl AnalysisReport {
+    /// An SVG picture of the drawing (see [`render`]).
+    pub fn to_svg(&self) -> String {
+        render(self)
+    }
+}
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -25,8 +33,11 @@ pub fn render(r: &AnalysisReport) -> String {
     let margin = 0.05 * w.max(h);
     let size = w.max(h);
     let stroke = size / 800.0;
-    let px = |x: f64| x - x0 + margin;
-    let py = |y: f64| y1 - y + margin;
+    let frame = SvgFrame {
+        left: x0 - margin,
+        top: y1 + margin,
+        decimals: 4,
+    };
     let vw = w + 2.0 * margin;
     let vh = h + 2.0 * margin;
     let mut s = String::new();
@@ -67,39 +78,12 @@ pub fn render(r: &AnalysisReport) -> String {
             ContourRole::Hole => "hole",
             ContourRole::Open => "open",
         };
-        let v = &c.path.vertices;
-        if v.is_empty() {
+        if c.path.vertices.is_empty() {
             continue;
         }
-        let mut d = format!("M{:.4} {:.4}", px(v[0].x), py(v[0].y));
-        for (a, b, k) in c.path.segments() {
-            match bulge_arc(a, b, k) {
-                Some(arc) => {
-                    let large = if arc.sweep.abs() > std::f64::consts::PI {
-                        1
-                    } else {
-                        0
-                    };
-                    // After the Y flip a counter-clockwise arc runs clockwise on screen,
-                    // which is SVG's positive sweep (flag 1).
-                    let sweep = if arc.sweep > 0.0 { 1 } else { 0 };
-                    let _ = write!(
-                        d,
-                        " A{:.4} {:.4} 0 {large} {sweep} {:.4} {:.4}",
-                        arc.radius,
-                        arc.radius,
-                        px(b.x),
-                        py(b.y)
-                    );
-                }
-                None => {
-                    let _ = write!(d, " L{:.4} {:.4}", px(b.x), py(b.y));
-                }
-            }
-        }
-        if c.closed {
-            d.push_str(" Z");
-        }
+        let mut d = PathData::new(frame);
+        d.path(&c.path);
+        let d = d.into_string();
         let _ = writeln!(
             s,
             "<path class=\"{class}\" data-contour=\"{}\" data-layer=\"{}\" d=\"{d}\"/>",
@@ -109,33 +93,33 @@ pub fn render(r: &AnalysisReport) -> String {
     }
     // Rapid moves between pierce points, pierce points, order numbers.
     if r.pierce_points_mm.len() > 1 {
-        let mut d = String::new();
+        let mut d = PathData::new(frame);
         for (i, p) in r.pierce_points_mm.iter().enumerate() {
-            let _ = write!(
-                d,
-                "{}{:.4} {:.4} ",
-                if i == 0 { "M" } else { "L" },
-                px(p[0]),
-                py(p[1])
-            );
+            let p = Point::new(p[0], p[1]);
+            if i == 0 {
+                d.move_to(p);
+            } else {
+                d.line_to(p);
+            }
         }
-        let _ = writeln!(s, "<path class=\"rapid\" d=\"{}\"/>", d.trim_end());
+        let _ = writeln!(s, "<path class=\"rapid\" d=\"{}\"/>", d.as_str());
     }
     let dot = size / 250.0;
     let label_every = (r.pierce_points_mm.len() / 200).max(1);
     for (i, p) in r.pierce_points_mm.iter().enumerate() {
         let _ = writeln!(
             s,
-            "<circle class=\"pierce\" cx=\"{:.4}\" cy=\"{:.4}\" r=\"{dot:.4}\"/>",
-            px(p[0]),
-            py(p[1])
+            "<circle class=\"pierce\" cx=\"{}\" cy=\"{}\" r=\"{}\"/>",
+            frame.x(p[0]),
+            frame.y(p[1]),
+            frame.size(dot)
         );
         if i % label_every == 0 {
             let _ = writeln!(
                 s,
-                "<text class=\"order\" x=\"{:.4}\" y=\"{:.4}\">{}</text>",
-                px(p[0]) + dot * 1.5,
-                py(p[1]) - dot * 1.5,
+                "<text class=\"order\" x=\"{}\" y=\"{}\">{}</text>",
+                frame.x(p[0] + dot * 1.5),
+                frame.y(p[1] + dot * 1.5),
                 i + 1
             );
         }

@@ -1,36 +1,38 @@
-//! An R2000 (AC1015) ASCII DXF writer for LWPOLYLINEs (closed or open): HEADER with
-//! `$INSUNITS = 4` (millimetres) and `$MEASUREMENT = 1`, the symbol tables a reader
+//! The one DXF writer: an R2000 (AC1015) ASCII file of LWPOLYLINEs (closed or
+//! open, arcs as bulges) on named layers, in millimetres. HEADER with `$INSUNITS = 4`
+//! and `$MEASUREMENT = 1` and the drawing's extents, the symbol tables a reader
 //! expects (LTYPE, LAYER, STYLE, APPID, DIMSTYLE, BLOCK_RECORD...), the model and
-//! paper space blocks, ENTITIES and a root dictionary in OBJECTS.
+//! paper space blocks, ENTITIES, and a root dictionary in OBJECTS. Every object has
+//! a handle and its owner, so CAD programs that check them accept the file, and
+//! [`crate::load_drawing`] reads it back exactly (to the 6 decimals written).
 
 use std::fmt::Write;
 
-use super::fit::Vertex;
+use crate::geom::Vertex;
+use crate::number::decimal;
 
-/// A layer and its ACI colour.
-pub struct Layer {
-    pub name: &'static str,
-    pub color: i32,
+/// A layer and its colour (AutoCAD colour index: 1 red, 2 yellow, 5 blue, 7 white).
+pub struct Layer<'a> {
+    pub name: &'a str,
+    pub color: i16,
 }
 
-/// One LWPOLYLINE: its layer, its vertices in mm (bulges for arcs), and
-/// whether it closes back to its first vertex.
-pub struct Entity<'a> {
-    pub layer: &'static str,
+/// One LWPOLYLINE: its layer, its vertices in mm (bulges for arcs), and whether it
+/// closes back to its first vertex.
+pub struct Polyline<'a> {
+    pub layer: &'a str,
     pub vertices: &'a [Vertex],
     pub closed: bool,
 }
 
-/// Numbers with up to 6 decimals, trailing zeros trimmed.
-pub(crate) fn num(v: f64) -> String {
-    let v = if v.abs() < 5e-7 { 0.0 } else { v };
-    let s = format!("{v:.6}");
-    let s = s.trim_end_matches('0');
-    let s = s.strip_suffix('.').unwrap_or(s);
+/// A coordinate or bulge: up to 6 decimals (a nanometre), always with a decimal
+/// point, as real-valued group codes are written by CAD programs.
+fn num(v: f64) -> String {
+    let s = decimal(v, 6);
     if s.contains('.') {
-        s.to_string()
+        s
     } else {
-        format!("{s}.0")
+        s + ".0"
     }
 }
 
@@ -58,6 +60,30 @@ impl Out {
         self.pair(70, count);
         h
     }
+    /// A table of one record, `name`, with flags 0 and then `fields`.
+    fn table_of_one(&mut self, table: &str, subclass: &str, name: &str, fields: &[(i32, &str)]) {
+        let t = self.table(table, 1);
+        self.record(table, &t, subclass);
+        self.pair(2, name);
+        self.pair(70, 0);
+        for (code, value) in fields {
+            self.pair(*code, value);
+        }
+        self.pair(0, "ENDTAB");
+    }
+    /// A DICTIONARY object with a fixed handle, its owner, and at most one entry
+    /// (name, handle).
+    fn dictionary(&mut self, handle: &str, owner: &str, entry: Option<(&str, &str)>) {
+        self.pair(0, "DICTIONARY");
+        self.pair(5, handle);
+        self.pair(330, owner);
+        self.pair(100, "AcDbDictionary");
+        self.pair(281, 1);
+        if let Some((name, target)) = entry {
+            self.pair(3, name);
+            self.pair(350, target);
+        }
+    }
     fn record(&mut self, kind: &str, owner: &str, subclass: &str) -> String {
         self.pair(0, kind);
         let h = self.handle();
@@ -69,12 +95,13 @@ impl Out {
     }
 }
 
-/// The whole file. `comment` is written as a DXF comment at the top;
-/// `extents` is `[min_x, min_y, max_x, max_y]` in mm.
+/// The whole file. `comment` is written as a DXF comment at the top; layer `0`
+/// is always defined, `layers` are added after it; `extents` is `[min_x, min_y,
+/// max_x, max_y]` in mm.
 pub fn write_dxf(
     comment: &str,
-    layers: &[Layer],
-    entities: &[Entity<'_>],
+    layers: &[Layer<'_>],
+    polylines: &[Polyline<'_>],
     extents: [f64; 4],
 ) -> String {
     let mut o = Out {
@@ -142,29 +169,28 @@ pub fn write_dxf(
     }
     o.pair(0, "ENDTAB");
 
-    let t = o.table("STYLE", 1);
-    o.record("STYLE", &t, "AcDbTextStyleTableRecord");
-    o.pair(2, "Standard");
-    o.pair(70, 0);
-    o.pair(40, "0.0");
-    o.pair(41, "1.0");
-    o.pair(50, "0.0");
-    o.pair(71, 0);
-    o.pair(42, "2.5");
-    o.pair(3, "txt");
-    o.pair(4, "");
-    o.pair(0, "ENDTAB");
+    let standard_style = [
+        (40, "0.0"),
+        (41, "1.0"),
+        (50, "0.0"),
+        (71, "0"),
+        (42, "2.5"),
+        (3, "txt"),
+        (4, ""),
+    ];
+    o.table_of_one(
+        "STYLE",
+        "AcDbTextStyleTableRecord",
+        "Standard",
+        &standard_style,
+    );
 
     for name in ["VIEW", "UCS"] {
         o.table(name, 0);
         o.pair(0, "ENDTAB");
     }
 
-    let t = o.table("APPID", 1);
-    o.record("APPID", &t, "AcDbRegAppTableRecord");
-    o.pair(2, "ACAD");
-    o.pair(70, 0);
-    o.pair(0, "ENDTAB");
+    o.table_of_one("APPID", "AcDbRegAppTableRecord", "ACAD", &[]);
 
     let t = o.table("DIMSTYLE", 1);
     o.pair(100, "AcDbDimStyleTable");
@@ -221,7 +247,7 @@ pub fn write_dxf(
 
     o.pair(0, "SECTION");
     o.pair(2, "ENTITIES");
-    for e in entities {
+    for e in polylines {
         o.pair(0, "LWPOLYLINE");
         let h = o.handle();
         o.pair(5, h);
@@ -244,18 +270,9 @@ pub fn write_dxf(
 
     o.pair(0, "SECTION");
     o.pair(2, "OBJECTS");
-    o.pair(0, "DICTIONARY");
-    o.pair(5, "C");
-    o.pair(330, "0");
-    o.pair(100, "AcDbDictionary");
-    o.pair(281, 1);
-    o.pair(3, "ACAD_GROUP");
-    o.pair(350, "D");
-    o.pair(0, "DICTIONARY");
-    o.pair(5, "D");
-    o.pair(330, "C");
-    o.pair(100, "AcDbDictionary");
-    o.pair(281, 1);
+    // The root dictionary (handle C) names the empty group dictionary (D).
+    o.dictionary("C", "0", Some(("ACAD_GROUP", "D")));
+    o.dictionary("D", "C", None);
     o.pair(0, "ENDSEC");
     o.pair(0, "EOF");
 

@@ -1,0 +1,273 @@
+//! `nest`: true-shape nesting of parts on sheets, on the `jagua-rs` collision
+//! engine.
+//!
+//! How it works:
+//! - Each part is nested by its **outer contour**, flattened (chords within
+//!   `curve_tolerance_mm`), as a simple polygon; its holes are carried along and
+//!   written back in the output. jagua-rs inflates every part by half the
+//!   separation and deflates the sheet by the same, so outlines end up at least
+//!   `gap` apart and at least `gap` from the sheet edge. The separation given to
+//!   jagua-rs is `gap + 2 * curve_tolerance_mm`, so flattening can never eat into
+//!   the gap. (The gap includes the kerf, as in the shop's practice: it must be at
+//!   least the kerf, or two cuts would overlap.)
+//! - Placement is a bottom-left fill: for every part copy, for every open sheet,
+//!   for every allowed rotation, positions on a grid are tried bottom row first;
+//!   the first free one is slid down and left (halving steps) and the lowest,
+//!   leftmost result over the rotations wins. A copy that fits no open sheet opens
+//!   the next one.
+//! - With `allow_parts_in_holes`, every hole of a placed part becomes a small
+//!   container of its own (flattened hole, same gap to its edge), tried before the
+//!   sheets.
+//! - An outline that touches or crosses itself is nested by its convex hull (a
+//!   superset, so the gap still holds), with a warning.
+//! - The first pass orders copies by area, largest first. Further passes perturb
+//!   the best order (swaps) and keep a layout only if it is better (fewer failed
+//!   parts, fewer sheets, then a lower top on the last sheet). The search stops at
+//!   `time_limit_s`, `max_iterations`, or when `should_stop()` says so; the first
+//!   pass always completes, so there is always a layout.
+//!
+//! The rooms: `options` (what is asked, validation), `parts` (outlines made ready
+//! for the engine), `position` (bottom-left placement of one part), `pass` (one
+//! greedy pass), `search` (the improvement passes), `result` and `drawings` (the
+//! answer, with a DXF and an SVG per sheet). [`nest`] calls them in that order.
+
+mod drawings;
+mod options;
+mod parts;
+mod pass;
+mod position;
+mod result;
+mod search;
+
+use std::time::Instant;
+
+use jagua_rs::collision_detection::CDEConfig;
+use jagua_rs::entities::Container;
+use jagua_rs::geometry::fail_fast::SPSurrogateConfig;
+use jagua_rs::io::ext_repr::{ExtContainer, ExtShape};
+use jagua_rs::io::import::Importer;
+use wjp_geometry::geom::Affine;
+use wjp_geometry::{Path, Warning};
+
+use crate::error::CamError;
+use parts::PartDef;
+use pass::{run_pass, PartCopy, PassCtx, PassResult};
+
+pub use options::{NestOptions, PartInput, SheetSpec};
+pub use result::{FailedObject, NestResult, Placement, SheetResult};
+
+/// Bounds.
+pub const MAX_COPIES: usize = 5000;
+pub const MAX_SHEETS: usize = 1000;
+
+/// The size of one sheet instance, mm.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SheetSize {
+    pub width: f64,
+    pub height: f64,
+}
+
+impl SheetSize {
+    /// The sheet as a region `[x0, y0, x1, y1]`.
+    fn region(self) -> [f64; 4] {
+        [0.0, 0.0, self.width, self.height]
+    }
+}
+
+/// A path as placed: rotated by `rotation_deg` counter-clockwise about the drawing
+/// origin, then moved by (x, y). Bulges are unchanged (a rotation keeps arcs).
+fn place(path: &Path, rotation_deg: f64, x: f64, y: f64) -> Path {
+    let placement = Affine::rotate(rotation_deg.to_radians()).then(&Affine::translate(x, y));
+    // A rotation is a similarity, so no arc is flattened and the tolerance is unused.
+    path.transformed(&placement, 0.0)
+}
+
+/// Nest the parts on the sheets. A panic inside the collision engine (none is
+/// known) becomes a `geometry_engine_failed` error rather than unwinding into the
+/// worker.
+pub fn nest(
+    parts: &[PartInput],
+    options: &NestOptions,
+    progress: &mut dyn FnMut(f64, &str),
+    should_stop: &dyn Fn() -> bool,
+) -> Result<NestResult, CamError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        nest_inner(parts, options, progress, should_stop)
+    }))
+    .unwrap_or_else(|_| {
+        Err(CamError::Engine {
+            what: "nesting".into(),
+            message: "the collision engine panicked on this input".into(),
+        })
+    })
+}
+
+fn nest_inner(
+    parts: &[PartInput],
+    options: &NestOptions,
+    progress: &mut dyn FnMut(f64, &str),
+    should_stop: &dyn Fn() -> bool,
+) -> Result<NestResult, CamError> {
+    let started = Instant::now();
+    let sheets = options::validate(parts, options)?;
+    progress(0.0, "preparing parts");
+    let separation = options.gap + 2.0 * options.curve_tolerance_mm;
+    let importer = importer(separation)?;
+    let defs: Vec<PartDef> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| parts::part_def(i, p, options, &importer))
+        .collect();
+    let mut warnings: Vec<Warning> = defs
+        .iter()
+        .filter_map(|d| d.note.clone())
+        .map(|note| Warning::new("nested_by_hull", 1, note))
+        .collect();
+    let copies = copies_of(parts);
+    let sheet_sizes = sheet_instances(&sheets);
+    let containers = containers(&importer, &sheet_sizes)?;
+    let ctx = PassCtx {
+        defs: &defs,
+        copies: &copies,
+        sheet_sizes: &sheet_sizes,
+        containers: &containers,
+        gap: options.gap,
+        margin: separation / 2.0,
+        parts_in_holes: options.allow_parts_in_holes,
+        importer: &importer,
+        tolerance: options.curve_tolerance_mm,
+        smallest_part_area: defs
+            .iter()
+            .filter(|d| d.item.is_some())
+            .map(|d| d.net_area)
+            .fold(f64::INFINITY, f64::min),
+    };
+    let order = largest_first(&defs, &copies);
+    let first = first_layout(&ctx, &order, progress, should_stop)?;
+    let outcome = search::improve(&ctx, first, order, options, started, progress, should_stop);
+    progress(0.95, "writing sheets");
+    if options.gap < options.kerf * 2.0 {
+        warnings.push(Warning::new(
+            "narrow_gap",
+            1,
+            format!(
+                "gap {} mm leaves {} mm of web between neighbouring cuts (kerf {} mm)",
+                options.gap,
+                options.gap - options.kerf,
+                options.kerf
+            ),
+        ));
+    }
+    let result = result::build_result(
+        &defs,
+        &outcome,
+        &sheet_sizes,
+        started,
+        warnings,
+        options.outputs,
+    );
+    progress(1.0, "done");
+    Ok(result)
+}
+
+/// The collision engine's importer: parts inflated and sheets deflated by half
+/// the separation.
+fn importer(separation: f64) -> Result<Importer, CamError> {
+    let cde = CDEConfig {
+        quadtree_depth: 5,
+        cd_threshold: 16,
+        // No fail-fast surrogates: measured here, generating their poles for detailed
+        // outlines (traced designs) cost more than they saved.
+        item_surrogate_config: SPSurrogateConfig::none(),
+    };
+    Importer::new(cde, None, None)
+        .with_min_item_separation(separation as f32)
+        .map_err(|e| CamError::Engine {
+            what: "separation".into(),
+            message: e.to_string(),
+        })
+}
+
+/// Every copy of every part, part by part.
+fn copies_of(parts: &[PartInput]) -> Vec<PartCopy> {
+    let mut copies = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        for c in 0..p.quantity {
+            copies.push(PartCopy { part: i, copy: c });
+        }
+    }
+    copies
+}
+
+/// The sheet instances in the order given (each spec repeated by its quantity),
+/// at most [`MAX_SHEETS`].
+fn sheet_instances(sheets: &[SheetSpec]) -> Vec<SheetSize> {
+    let mut sizes = Vec::new();
+    for s in sheets {
+        for _ in 0..s.quantity {
+            if sizes.len() < MAX_SHEETS {
+                sizes.push(SheetSize {
+                    width: s.width,
+                    height: s.height,
+                });
+            }
+        }
+    }
+    sizes
+}
+
+/// The empty sheets as the engine's containers.
+fn containers(importer: &Importer, sizes: &[SheetSize]) -> Result<Vec<Container>, CamError> {
+    sizes
+        .iter()
+        .map(|&SheetSize { width, height }| {
+            importer
+                .import_container(&ExtContainer {
+                    id: 0,
+                    shape: ExtShape::Rectangle {
+                        x_min: 0.0,
+                        y_min: 0.0,
+                        width: width as f32,
+                        height: height as f32,
+                    },
+                    zones: vec![],
+                })
+                .map_err(|e| CamError::Engine {
+                    what: format!("sheet {width} x {height}"),
+                    message: e.to_string(),
+                })
+        })
+        .collect()
+}
+
+/// The order of the first pass: largest net area first (ties in input order).
+fn largest_first(defs: &[PartDef], copies: &[PartCopy]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..copies.len()).collect();
+    order.sort_by(|&a, &b| {
+        defs[copies[b].part]
+            .net_area
+            .total_cmp(&defs[copies[a].part].net_area)
+            .then(a.cmp(&b))
+    });
+    order
+}
+
+/// The first layout. It ignores the time limit (there must be a layout) but not
+/// a stop.
+fn first_layout(
+    ctx: &PassCtx,
+    order: &[usize],
+    progress: &mut dyn FnMut(f64, &str),
+    should_stop: &dyn Fn() -> bool,
+) -> Result<PassResult, CamError> {
+    let mut report = |k: usize, n: usize| {
+        progress(
+            0.05 + 0.45 * k as f64 / n.max(1) as f64,
+            &format!("first layout: {k}/{n} parts"),
+        )
+    };
+    run_pass(ctx, order, &mut report, should_stop, true).ok_or_else(|| CamError::Engine {
+        what: "first pass".into(),
+        message: "no layout".into(),
+    })
+}

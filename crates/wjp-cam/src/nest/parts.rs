@@ -1,0 +1,121 @@
+//! Parts made ready for the collision engine: each outer contour flattened to a
+//! simple polygon (its convex hull when it touches or crosses itself) and imported
+//! as a jagua-rs item.
+
+use std::sync::Arc;
+
+use jagua_rs::entities::Item;
+use jagua_rs::io::ext_repr::{ExtItem, ExtOrientation, ExtRotation, ExtSPolygon, ExtShape};
+use jagua_rs::io::import::Importer;
+use wjp_geometry::geom::{convex_hull, dedupe_ring, is_simple};
+use wjp_geometry::Path;
+
+use super::options::{NestOptions, PartInput};
+
+/// Outlines with more points than this after flattening are refused.
+const MAX_OUTLINE_POINTS: usize = 20_000;
+
+/// A part as the passes use it.
+pub(super) struct PartDef {
+    pub name: String,
+    pub outer: Path,
+    pub holes: Vec<Path>,
+    /// Outer area minus hole areas, mm².
+    pub net_area: f64,
+    /// Allowed rotations, degrees.
+    pub rotations: Vec<f64>,
+    /// The outline in the engine; `None` when unusable.
+    pub item: Option<Arc<Item>>,
+    /// Why it cannot be nested at all.
+    pub unusable: Option<String>,
+    /// `[min_x, min_y, max_x, max_y]` of the outer contour.
+    pub bbox: [f64; 4],
+    /// A warning about how it is nested.
+    pub note: Option<String>,
+}
+
+/// Part `i` made ready for the engine: its allowed rotations, its net area and
+/// box, and its outline as a jagua-rs item (or why it cannot be nested).
+pub(super) fn part_def(i: usize, p: &PartInput, o: &NestOptions, importer: &Importer) -> PartDef {
+    let mut def = PartDef {
+        name: p.name.clone(),
+        outer: p.outer.clone(),
+        holes: p.holes.clone(),
+        net_area: 0.0,
+        rotations: match o.rotation_step {
+            Some(step) => (0..(360.0 / step).floor() as usize)
+                .map(|k| k as f64 * step)
+                .collect(),
+            None => p.rotations.clone().unwrap_or_else(|| o.rotations.clone()),
+        },
+        item: None,
+        unusable: None,
+        bbox: [0.0; 4],
+        note: None,
+    };
+    let bad = |def: &mut PartDef, m: String| def.unusable = Some(m);
+    if !p.outer.closed || p.outer.vertices.len() < 2 {
+        bad(&mut def, "its outer contour is not closed".into());
+        return def;
+    }
+    let area = p.outer.signed_area().abs();
+    def.net_area = area - p.holes.iter().map(|h| h.signed_area().abs()).sum::<f64>();
+    let bb = p.outer.bbox();
+    def.bbox = [bb.min_x, bb.min_y, bb.max_x, bb.max_y];
+    if area.is_nan() || area <= 1e-6 || !def.net_area.is_finite() {
+        bad(&mut def, "its outer contour has no area".into());
+        return def;
+    }
+    let mut pts = dedupe_ring(p.outer.flatten(o.curve_tolerance_mm), 1e-3);
+    if pts.len() > MAX_OUTLINE_POINTS {
+        bad(
+            &mut def,
+            format!(
+                "its outline has {} points after flattening (limit {MAX_OUTLINE_POINTS})",
+                pts.len()
+            ),
+        );
+        return def;
+    }
+    if pts.len() < 3 {
+        bad(
+            &mut def,
+            "its outline has fewer than 3 distinct points".into(),
+        );
+        return def;
+    }
+    if !is_simple(&pts) {
+        // Self-touching or self-crossing outline: nest its convex hull, which
+        // contains it, so the gap still holds (some material is wasted).
+        pts = convex_hull(&pts);
+        def.note = Some(format!(
+            "part \"{}\": its outline touches or crosses itself; it is nested by its convex hull",
+            p.name
+        ));
+    }
+    let ext = ExtItem {
+        id: i as u64,
+        shape: ExtShape::SimplePolygon(ExtSPolygon(
+            pts.iter().map(|q| (q.x as f32, q.y as f32)).collect(),
+        )),
+        orientation: ExtOrientation {
+            rotation: ExtRotation::Discrete { angles: vec![0.0] },
+            reflection_axes: vec![],
+        },
+        min_quality: None,
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        importer.import_item(&ext, i)
+    })) {
+        Ok(Ok(item)) => def.item = Some(item),
+        Ok(Err(e)) => bad(
+            &mut def,
+            format!("its outline is not a simple polygon ({e})"),
+        ),
+        Err(_) => bad(
+            &mut def,
+            "the nesting engine could not read its outline".into(),
+        ),
+    }
+    def
+}

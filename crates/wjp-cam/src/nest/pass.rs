@@ -1,0 +1,355 @@
+//! One greedy pass: the part copies in a given order, each placed bottom-left in
+//! the first place that takes it (holes of placed parts when allowed, then the
+//! sheets already open, then a new sheet), or reported as failed with the reason.
+
+use std::sync::Arc;
+
+use jagua_rs::entities::{Container, Item, Layout};
+use jagua_rs::geometry::DTransformation;
+use jagua_rs::io::export::int_to_ext_transformation;
+use jagua_rs::io::ext_repr::{ExtContainer, ExtSPolygon, ExtShape};
+use jagua_rs::io::import::Importer;
+use wjp_geometry::geom::{dedupe_ring, is_simple};
+
+use super::parts::PartDef;
+use super::position::{find_position, Position};
+use super::{place, SheetSize};
+
+/// Upper bound on hole containers per pass.
+const MAX_HOLE_SPACES: usize = 500;
+
+/// One copy of a part.
+#[derive(Clone, Copy)]
+pub(super) struct PartCopy {
+    pub part: usize,
+    /// 0-based copy number of this part.
+    pub copy: u32,
+}
+
+/// A copy placed on a sheet.
+#[derive(Clone)]
+pub(super) struct Placed {
+    pub copy: PartCopy,
+    pub sheet: usize,
+    pub position: Position,
+}
+
+/// A copy that could not be placed, and why.
+#[derive(Clone)]
+pub(super) struct FailedCopy {
+    pub copy: PartCopy,
+    pub reason: String,
+}
+
+/// The layout of one pass.
+#[derive(Clone)]
+pub(super) struct PassResult {
+    pub placed: Vec<Placed>,
+    pub failed: Vec<FailedCopy>,
+    pub sheets_used: usize,
+    /// Top of the highest part on the last sheet used.
+    pub last_top: f64,
+}
+
+impl PassResult {
+    /// Fewer failed copies, then fewer sheets, then a lower top on the last sheet.
+    pub fn better_than(&self, o: &PassResult) -> bool {
+        let (a, b) = (
+            (self.failed.len(), self.sheets_used),
+            (o.failed.len(), o.sheets_used),
+        );
+        a < b || (a == b && self.last_top < o.last_top - 1e-6)
+    }
+}
+
+/// What every pass shares.
+pub(super) struct PassCtx<'a> {
+    pub defs: &'a [PartDef],
+    pub copies: &'a [PartCopy],
+    pub sheet_sizes: &'a [SheetSize],
+    pub containers: &'a [Container],
+    pub gap: f64,
+    /// How far jagua-rs deflates the sheet (half the separation).
+    pub margin: f64,
+    pub parts_in_holes: bool,
+    pub importer: &'a Importer,
+    /// Curve tolerance: holes become containers flattened to it.
+    pub tolerance: f64,
+    /// Holes smaller than the smallest part are not worth a container.
+    pub smallest_part_area: f64,
+}
+
+/// A hole of a placed part, used as a container of its own.
+struct HoleSpace {
+    sheet: usize,
+    layout: Layout,
+    /// `[x0, y0, x1, y1]` of the hole.
+    region: [f64; 4],
+    free_area: f64,
+}
+
+/// The layout being built by one pass.
+struct Sheets {
+    /// Open sheets' layouts, by sheet instance (`None`: not opened).
+    layouts: Vec<Option<Layout>>,
+    tops: Vec<f64>,
+    /// Holes of placed parts, usable as small sheets when the options allow it.
+    holes: Vec<HoleSpace>,
+    /// Parts known not to fit an empty sheet of index k.
+    no_fit_empty: Vec<Vec<bool>>,
+}
+
+/// Where a placed item's drawing origin went (the engine's transformation turns
+/// its own centred copy of the outline).
+pub(super) fn drawing_offset(item: &Item, t: &DTransformation) -> (f64, f64) {
+    let ext = int_to_ext_transformation(t, &item.shape_orig().pre_transform);
+    let (x, y) = ext.translation();
+    (f64::from(x), f64::from(y))
+}
+
+/// One greedy pass; `None` if stopped before the end.
+///
+/// With `keep_on_stop` (the first pass) a stop does not discard the pass: the copies
+/// not yet tried are reported as failed ("not tried ...") and the layout so far is
+/// kept.
+pub(super) fn run_pass(
+    ctx: &PassCtx,
+    order: &[usize],
+    report: &mut dyn FnMut(usize, usize),
+    stop: &dyn Fn() -> bool,
+    keep_on_stop: bool,
+) -> Option<PassResult> {
+    let n_sheets = ctx.sheet_sizes.len();
+    let mut sheets = Sheets {
+        layouts: (0..n_sheets).map(|_| None).collect(),
+        tops: vec![0.0; n_sheets],
+        holes: Vec::new(),
+        no_fit_empty: vec![vec![false; n_sheets]; ctx.defs.len()],
+    };
+    let mut placed = Vec::new();
+    let mut failed = Vec::new();
+    for (k, &ci) in order.iter().enumerate() {
+        if k % 4 == 0 {
+            report(k, order.len());
+            if stop() {
+                if !keep_on_stop {
+                    return None;
+                }
+                for &rest in &order[k..] {
+                    failed.push(FailedCopy {
+                        copy: ctx.copies[rest],
+                        reason: "not tried: the nesting was stopped before this part".into(),
+                    });
+                }
+                break;
+            }
+        }
+        let copy = ctx.copies[ci];
+        let def = &ctx.defs[copy.part];
+        let Some(item) = &def.item else {
+            failed.push(FailedCopy {
+                copy,
+                reason: def
+                    .unusable
+                    .clone()
+                    .unwrap_or_else(|| "unusable outline".into()),
+            });
+            continue;
+        };
+        let placement = match in_a_hole(ctx, &mut sheets, copy, item)
+            .or_else(|| on_an_open_sheet(ctx, &mut sheets, copy, item))
+        {
+            Some(p) => Ok(p),
+            None => on_a_new_sheet(ctx, &mut sheets, copy, item),
+        };
+        match placement {
+            Ok(p) => placed.push(p),
+            Err(reason) => failed.push(FailedCopy { copy, reason }),
+        }
+    }
+    report(order.len(), order.len());
+    let used: Vec<usize> = (0..n_sheets)
+        .filter(|&s| sheets.layouts[s].is_some())
+        .collect();
+    let last_top = used.last().map(|&s| sheets.tops[s]).unwrap_or(0.0);
+    Some(PassResult {
+        placed,
+        failed,
+        sheets_used: used.len(),
+        last_top,
+    })
+}
+
+/// In the first hole of a placed part that takes the copy.
+fn in_a_hole(
+    ctx: &PassCtx,
+    sheets: &mut Sheets,
+    copy: PartCopy,
+    item: &Arc<Item>,
+) -> Option<Placed> {
+    let rotations = &ctx.defs[copy.part].rotations;
+    for hole in sheets.holes.iter_mut() {
+        if f64::from(item.area()) > hole.free_area {
+            continue;
+        }
+        if let Some(position) = place_in(&mut hole.layout, item, rotations, hole.region, ctx.margin)
+        {
+            hole.free_area -= f64::from(item.area());
+            return Some(Placed {
+                copy,
+                sheet: hole.sheet,
+                position,
+            });
+        }
+    }
+    None
+}
+
+/// On the first open sheet that takes the copy.
+fn on_an_open_sheet(
+    ctx: &PassCtx,
+    sheets: &mut Sheets,
+    copy: PartCopy,
+    item: &Arc<Item>,
+) -> Option<Placed> {
+    let def = &ctx.defs[copy.part];
+    for (s, slot) in sheets.layouts.iter_mut().enumerate() {
+        let Some(layout) = slot else { continue };
+        if let Some(position) = place_in(
+            layout,
+            item,
+            &def.rotations,
+            ctx.sheet_sizes[s].region(),
+            ctx.margin,
+        ) {
+            sheets.tops[s] = sheets.tops[s].max(position.top);
+            add_holes(ctx, &mut sheets.holes, copy.part, s, &position);
+            return Some(Placed {
+                copy,
+                sheet: s,
+                position,
+            });
+        }
+    }
+    None
+}
+
+/// On the first unused sheet that takes the copy; else why not.
+fn on_a_new_sheet(
+    ctx: &PassCtx,
+    sheets: &mut Sheets,
+    copy: PartCopy,
+    item: &Arc<Item>,
+) -> Result<Placed, String> {
+    let def = &ctx.defs[copy.part];
+    let n_sheets = ctx.sheet_sizes.len();
+    let mut reason = None;
+    for s in 0..n_sheets {
+        if sheets.layouts[s].is_some() {
+            continue;
+        }
+        if sheets.no_fit_empty[copy.part][s] {
+            reason = Some(too_big(def, ctx, s));
+            continue;
+        }
+        let mut layout = Layout::new(ctx.containers[s].clone());
+        if let Some(position) = place_in(
+            &mut layout,
+            item,
+            &def.rotations,
+            ctx.sheet_sizes[s].region(),
+            ctx.margin,
+        ) {
+            sheets.layouts[s] = Some(layout);
+            sheets.tops[s] = position.top;
+            add_holes(ctx, &mut sheets.holes, copy.part, s, &position);
+            return Ok(Placed {
+                copy,
+                sheet: s,
+                position,
+            });
+        }
+        // Does not fit an empty sheet of this size: remember it for every such sheet.
+        for (j, size) in ctx.sheet_sizes.iter().enumerate() {
+            if *size == ctx.sheet_sizes[s] {
+                sheets.no_fit_empty[copy.part][j] = true;
+            }
+        }
+        reason = Some(too_big(def, ctx, s));
+    }
+    Err(reason.unwrap_or_else(|| format!("no room left on the {n_sheets} available sheet(s)")))
+}
+
+/// Place the item bottom-left in `layout` (`region` of it) if it fits there.
+fn place_in(
+    layout: &mut Layout,
+    item: &Arc<Item>,
+    rotations: &[f64],
+    region: [f64; 4],
+    margin: f64,
+) -> Option<Position> {
+    let position = find_position(layout, item, rotations, region, margin)?;
+    layout.place_item(item, position.transform);
+    Some(position)
+}
+
+/// Register the holes of a part just placed as containers, if parts may go in
+/// holes.
+fn add_holes(
+    ctx: &PassCtx,
+    holes: &mut Vec<HoleSpace>,
+    part: usize,
+    sheet: usize,
+    position: &Position,
+) {
+    if !ctx.parts_in_holes || holes.len() >= MAX_HOLE_SPACES {
+        return;
+    }
+    let def = &ctx.defs[part];
+    let Some(item) = &def.item else { return };
+    let (x, y) = drawing_offset(item, &position.transform);
+    for h in &def.holes {
+        // Chords lie inside a hole's arcs: the flattened hole is never larger.
+        let placed = place(h, position.rotation_deg, x, y);
+        let pts = dedupe_ring(placed.flatten(ctx.tolerance), 1e-3);
+        let area = placed.signed_area().abs();
+        if area < ctx.smallest_part_area || pts.len() < 3 || !is_simple(&pts) {
+            continue;
+        }
+        let container = ctx.importer.import_container(&ExtContainer {
+            id: 0,
+            shape: ExtShape::SimplePolygon(ExtSPolygon(
+                pts.iter().map(|q| (q.x as f32, q.y as f32)).collect(),
+            )),
+            zones: vec![],
+        });
+        let Ok(container) = container else { continue };
+        let bb = placed.bbox();
+        holes.push(HoleSpace {
+            sheet,
+            layout: Layout::new(container),
+            region: [bb.min_x, bb.min_y, bb.max_x, bb.max_y],
+            free_area: area,
+        });
+        if holes.len() >= MAX_HOLE_SPACES {
+            return;
+        }
+    }
+}
+
+fn too_big(def: &PartDef, ctx: &PassCtx, s: usize) -> String {
+    let size = ctx.sheet_sizes[s];
+    format!(
+        "does not fit on an empty {} x {} mm sheet with a {} mm gap to the edge in any allowed rotation ({}); part is {:.1} x {:.1} mm",
+        size.width,
+        size.height,
+        ctx.gap,
+        def.rotations
+            .iter()
+            .map(|r| format!("{r}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        def.bbox[2] - def.bbox[0],
+        def.bbox[3] - def.bbox[1]
+    )
+}

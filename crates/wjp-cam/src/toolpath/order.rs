@@ -1,0 +1,133 @@
+//! The cut order: a contour only after every contour inside it (holes before
+//! their outer, islands before the hole around them); among the ready ones the
+//! nearest to the head next. Above [`NEAREST_NEIGHBOUR_LIMIT`] contours (the
+//! greedy search is quadratic), or if parents form a cycle, the rest go deepest
+//! first, then along X.
+
+use wjp_geometry::{Path, Point};
+
+use super::{CutContour, CutRole, NEAREST_NEIGHBOUR_LIMIT};
+
+/// Contour indices in cutting order; `loops` are the offset loops by contour.
+pub(super) fn cut_order(contours: &[CutContour], loops: &[Vec<Path>], home: Point) -> Vec<usize> {
+    let n = contours.len();
+    // Where the head ends up after cutting contour `i`: where its first loop (or
+    // the contour as drawn) starts.
+    let start_of = |i: usize| -> Point {
+        loops[i]
+            .first()
+            .or(Some(&contours[i].path))
+            .and_then(|l| l.vertices.first())
+            .map(|v| v.point())
+            .unwrap_or(home)
+    };
+    let mut done = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    if n <= NEAREST_NEIGHBOUR_LIMIT {
+        nearest_ready_first(contours, loops, &start_of, home, &mut done, &mut order);
+    }
+    if order.len() < n {
+        let depth = depths(contours);
+        let mut rest: Vec<usize> = (0..n).filter(|&i| !done[i]).collect();
+        rest.sort_by(|&a, &b| {
+            depth[b]
+                .cmp(&depth[a])
+                .then(start_of(a).x.total_cmp(&start_of(b).x))
+        });
+        order.extend(rest);
+    }
+    order
+}
+
+/// Greedy nearest neighbour over the contours whose insides are all cut; stops
+/// early only if parents form a cycle.
+fn nearest_ready_first(
+    contours: &[CutContour],
+    loops: &[Vec<Path>],
+    start_of: &dyn Fn(usize) -> Point,
+    home: Point,
+    done: &mut [bool],
+    order: &mut Vec<usize>,
+) {
+    let n = contours.len();
+    // Children not yet cut, per contour.
+    let mut waiting = vec![0usize; n];
+    for c in contours {
+        if let Some(p) = c.parent {
+            if p < n {
+                waiting[p] += 1;
+            }
+        }
+    }
+    let samples = sample_points(contours, loops);
+    let near_dist = |i: usize, from: Point| -> f64 {
+        samples[i]
+            .iter()
+            .map(|q| q.dist(from))
+            .fold(f64::INFINITY, f64::min)
+    };
+    let mut cur = home;
+    for _ in 0..n {
+        let mut best: Option<(f64, usize)> = None;
+        for i in 0..n {
+            if done[i] || waiting[i] > 0 {
+                continue;
+            }
+            let d = near_dist(i, cur);
+            if best.is_none_or(|b| d < b.0) {
+                best = Some((d, i));
+            }
+        }
+        let Some((_, i)) = best else { break };
+        done[i] = true;
+        if let Some(p) = contours[i].parent {
+            if p < n {
+                waiting[p] = waiting[p].saturating_sub(1);
+            }
+        }
+        order.push(i);
+        cur = start_of(i);
+    }
+}
+
+/// Up to 16 points per contour (of its first loop, or as drawn; an open chain's
+/// end too) stand for it in the nearest-neighbour search.
+fn sample_points(contours: &[CutContour], loops: &[Vec<Path>]) -> Vec<Vec<Point>> {
+    contours
+        .iter()
+        .zip(loops)
+        .map(|(c, l)| {
+            let path = l.first().unwrap_or(&c.path);
+            let step = (path.vertices.len() / 16).max(1);
+            let mut v: Vec<Point> = path
+                .vertices
+                .iter()
+                .step_by(step)
+                .map(|v| v.point())
+                .collect();
+            if c.role == CutRole::Open {
+                v.extend(path.end());
+            }
+            v
+        })
+        .collect()
+}
+
+/// How many contours enclose each contour (bounded, so a parent cycle ends).
+fn depths(contours: &[CutContour]) -> Vec<usize> {
+    let n = contours.len();
+    let mut depth = vec![0usize; n];
+    for (i, d) in depth.iter_mut().enumerate() {
+        let mut p = contours[i].parent;
+        let mut k = 0;
+        while let Some(q) = p {
+            if k > n || q >= n {
+                break;
+            }
+            k += 1;
+            p = contours[q].parent;
+        }
+        *d = k;
+    }
+    depth
+}
