@@ -1,7 +1,7 @@
 //! Random and hostile drawings: never a panic, always a readable program or a clear
 //! error, and nesting results that keep their invariants.
 
-use crate::common::*;
+use crate::support::*;
 use wjp_cam::{generate_gcode, nest, GcodeOptions, NestOptions, PartInput};
 use wjp_geometry::AnalysisOptions;
 

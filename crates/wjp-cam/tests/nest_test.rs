@@ -1,7 +1,7 @@
 //! Nesting: placed outlines never overlap, keep the gap, stay on the sheet; parts
 //! that cannot be placed are reported with a reason; utilisation adds up.
 
-use crate::common::*;
+use crate::support::*;
 use wjp_cam::{nest, NestOptions, NestResult, PartInput, SheetSpec};
 use wjp_geometry::{AnalysisOptions, Path, Point};
 

@@ -55,7 +55,8 @@ fn m(name: &str, aliases: &[&str], nm: f64, brittle: bool, density: f64) -> Mate
     }
 }
 
-/// THE material table (DOMAIN.md's approximate machinability numbers, mid-range).
+/// THE material table: approximate machinability numbers of the abrasive
+/// waterjet literature (mid-range of the published spans).
 pub fn default_materials() -> Vec<Material> {
     vec![
         m(

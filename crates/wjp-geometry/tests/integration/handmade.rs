@@ -1,4 +1,6 @@
-//! Hand-made drawings: one per entity type and one per mistake of the old system.
+//! Hand-made drawings: one per entity type, and one per mistake the analyser
+//! wjp replaced made (numbered as the team's list of them; each test says what
+//! the mistake was).
 
 use std::f64::consts::PI;
 
@@ -184,7 +186,7 @@ fn big_parts_are_not_rescaled() {
     assert!(has_warning(&r, "units_suspicious"));
 }
 
-// Mistake 8: material table not physical. DOMAIN.md's machinability numbers put
+// Mistake 8: material table not physical. Published machinability numbers put
 // glass (450-550) above aluminium (200-220): in Zeng's model glass cuts faster, but
 // its low-pressure pierce is slower; steel is the slowest of them.
 #[test]
