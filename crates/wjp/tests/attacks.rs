@@ -311,6 +311,10 @@ fn twelve_parallel_analyses_of_a_block_bomb_stay_within_memory() {
         answers
     });
     let peak = peak.into_inner();
+    eprintln!(
+        "12 parallel analyses of a block bomb: the server and its jobs peaked at {} MB",
+        peak / 1_000_000
+    );
     assert!(
         peak < 1_500_000_000,
         "the server and its jobs peaked at {} MB",
