@@ -1,0 +1,242 @@
+//! A job task: runs one job's handler and records its outcome.
+//!
+//! The handler runs on a blocking-pool thread (or inline, for handlers
+//! registered so), and the task waits for whichever comes first: its
+//! return, the job's timeout (the watchdog), or an interruption (cancel,
+//! lost lease, shutdown). The outcome goes to the recorder.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
+
+use super::handler::{
+    panic_error, panic_message, timeout_error, HandlerError, JobContext, Placement, Registered,
+};
+use super::recorder::Recorded;
+use super::running::{Interrupt, JobSignals};
+use super::Shared;
+use crate::job::{ErrorKind, Job, JobError, Timestamp};
+use crate::state::{self, Transition};
+
+/// Everything one job task needs.
+pub(super) struct JobRun {
+    job: Job,
+    signals: Arc<JobSignals>,
+    worker: Arc<Shared>,
+}
+
+/// What the handler thread sends back: its return, or the panic message.
+type HandlerReturn = std::result::Result<std::result::Result<Value, HandlerError>, String>;
+
+/// How a job's run ended, as the job task saw it.
+enum Ending {
+    Returned(std::result::Result<Value, HandlerError>),
+    Panicked(String),
+    TimedOut,
+    Interrupted,
+}
+
+impl Ending {
+    fn of(result: std::result::Result<HandlerReturn, oneshot::error::RecvError>) -> Ending {
+        match result {
+            Ok(Ok(returned)) => Ending::Returned(returned),
+            Ok(Err(panic)) => Ending::Panicked(panic),
+            Err(_) => Ending::Panicked("the handler thread vanished".into()),
+        }
+    }
+
+    /// Whether the handler is done; otherwise it may still be running.
+    fn handler_returned(&self) -> bool {
+        matches!(self, Ending::Returned(_) | Ending::Panicked(_))
+    }
+}
+
+/// A run's ending, and where the return of a handler thread still running
+/// will arrive.
+struct HandlerRun {
+    ending: Ending,
+    thread_return: Option<oneshot::Receiver<HandlerReturn>>,
+}
+
+impl JobRun {
+    pub(super) fn new(job: Job, signals: Arc<JobSignals>, worker: Arc<Shared>) -> Self {
+        JobRun {
+            job,
+            signals,
+            worker,
+        }
+    }
+
+    pub(super) fn signals(&self) -> &JobSignals {
+        &self.signals
+    }
+
+    /// Runs the job and records its outcome. `slot` is its place among the
+    /// worker's `concurrency`: freed as soon as the handler is done, since
+    /// recording is the recorder's work and holding the slot through it
+    /// would idle the worker for a round trip per job. A handler that has
+    /// not returned keeps its slot until it does, or the worker restarts.
+    /// A job claimed ahead and handed back unstarted has no slot.
+    pub(super) async fn execute(self, slot: Option<OwnedSemaphorePermit>) {
+        let HandlerRun {
+            ending,
+            thread_return,
+        } = if self.signals.interruption() != Interrupt::None {
+            // Cancelled, taken over or shut down while it waited for a slot
+            // (claimed ahead): it never starts.
+            HandlerRun {
+                ending: Ending::Interrupted,
+                thread_return: None,
+            }
+        } else {
+            let Some(registered) = self.worker.handlers.registered(&self.job.kind) else {
+                self.record(self.no_handler()).await;
+                return;
+            };
+            self.run_handler(registered).await
+        };
+        let handler_returned = ending.handler_returned();
+        // Tell a handler that is still going to stop (it may not listen).
+        self.signals.ask_to_stop();
+        let transition = self.transition_after(ending);
+        let kept_slot = if handler_returned {
+            drop(slot);
+            None
+        } else {
+            slot
+        };
+        if let Some(transition) = transition {
+            self.record(transition).await;
+        } else {
+            tracing::warn!(job = %self.job.id, "lease lost; this attempt's outcome is discarded");
+            self.forget();
+        }
+        if let (false, Some(thread_return)) = (handler_returned, thread_return) {
+            self.await_stuck_handler(thread_return).await;
+        }
+        drop(kept_slot);
+    }
+
+    /// The job fails at once: this worker has no handler for its kind.
+    fn no_handler(&self) -> Transition {
+        let error = JobError::new(
+            ErrorKind::NoHandler,
+            format!(
+                "worker {} has no handler for kind {}",
+                self.worker.config.name, self.job.kind
+            ),
+        );
+        state::fail(&self.job, error, Timestamp::now())
+    }
+
+    /// Runs the handler where it was registered to run, with panics caught.
+    async fn run_handler(&self, registered: &Registered) -> HandlerRun {
+        let handler = registered.handler.clone();
+        let ctx = JobContext::new(self.job.clone(), self.signals.clone());
+        let run = move || {
+            std::panic::catch_unwind(AssertUnwindSafe(|| handler.run(&ctx))).map_err(panic_message)
+        };
+        let started = std::time::Instant::now();
+        let handler_run = match registered.placement {
+            Placement::Inline => HandlerRun {
+                ending: Ending::of(Ok(run())),
+                thread_return: None,
+            },
+            Placement::Thread => self.run_on_thread(run).await,
+        };
+        self.worker.pace.record(started.elapsed());
+        handler_run
+    }
+
+    /// Hands the handler to a blocking-pool thread and waits for its
+    /// return, the job's deadline, or an interruption.
+    async fn run_on_thread(
+        &self,
+        run: impl FnOnce() -> HandlerReturn + Send + 'static,
+    ) -> HandlerRun {
+        let (done_tx, mut done_rx) = oneshot::channel::<HandlerReturn>();
+        tokio::task::spawn_blocking(move || {
+            let _ = done_tx.send(run());
+        });
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(self.job.timeout_ms);
+        let ending = tokio::select! {
+            result = &mut done_rx => Ending::of(result),
+            _ = tokio::time::sleep_until(deadline) => Ending::TimedOut,
+            _ = self.signals.interrupted() => Ending::Interrupted,
+        };
+        HandlerRun {
+            ending,
+            thread_return: Some(done_rx),
+        }
+    }
+
+    /// The job's next state after `ending`; none when its lease was lost.
+    fn transition_after(&self, ending: Ending) -> Option<Transition> {
+        let job = &self.job;
+        let now = Timestamp::now();
+        match (ending, self.signals.interruption()) {
+            // A lost lease means another worker owns the job now: whatever
+            // this attempt produced is discarded.
+            (_, Interrupt::LostLease) => None,
+            (Ending::Interrupted, Interrupt::Shutdown) => Some(state::hand_back(job, now)),
+            (Ending::Interrupted, _) | (Ending::Returned(Err(HandlerError::Cancelled)), _) => {
+                Some(state::cancelled_while_running(job, now))
+            }
+            (Ending::Returned(Ok(value)), _) => Some(state::complete(job, value, now)),
+            (Ending::Returned(Err(error)), _) => {
+                Some(state::fail(job, error.into_job_error(), now))
+            }
+            (Ending::Panicked(message), _) => Some(state::fail(job, panic_error(&message), now)),
+            (Ending::TimedOut, _) => Some(state::fail(
+                job,
+                timeout_error(job.timeout_ms as f64 / 1000.0),
+                now,
+            )),
+        }
+    }
+
+    /// After a timeout or interruption, gives the handler `stuck_grace` to
+    /// return; if it does not, asks for the process to be replaced.
+    async fn await_stuck_handler(&self, thread_return: oneshot::Receiver<HandlerReturn>) {
+        let stuck_grace = self.worker.config.stuck_grace;
+        if tokio::time::timeout(stuck_grace, thread_return)
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                job = %self.job.id,
+                kind = %self.job.kind,
+                "the handler did not stop {:?} after being told to; restarting the worker",
+                stuck_grace
+            );
+            self.worker.restart_needed.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Sends the outcome to the recorder and, once it is written (or not),
+    /// drops the job from the running set.
+    async fn record(&self, transition: Transition) {
+        let status = transition.job.status();
+        match self.worker.recorder.write(transition).await {
+            Recorded::Written => tracing::debug!(job = %self.job.id, %status, "recorded"),
+            Recorded::Refused => tracing::warn!(
+                job = %self.job.id,
+                "the job changed under this worker (lease taken over or record gone); \
+                 outcome discarded"
+            ),
+            Recorded::Failed => {
+                tracing::error!(job = %self.job.id, "outcome could not be recorded")
+            }
+            Recorded::NotSent => {}
+        }
+        self.forget();
+    }
+
+    fn forget(&self) {
+        self.worker.running.remove(&self.job.id);
+    }
+}
