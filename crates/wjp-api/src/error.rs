@@ -87,14 +87,22 @@ impl IntoResponse for ApiError {
 
 impl From<QueueError> for ApiError {
     fn from(e: QueueError) -> Self {
-        let status = match &e {
-            QueueError::NotFound(_) => StatusCode::NOT_FOUND,
-            QueueError::InvalidTransition { .. } => StatusCode::CONFLICT,
-            QueueError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            QueueError::Storage(_) | QueueError::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        ApiError::new(status, e.code(), e.to_string())
+        ApiError::new(queue_error_status(&e), e.code(), e.to_string())
+    }
+}
+
+fn queue_error_status(e: &QueueError) -> StatusCode {
+    match e {
+        QueueError::NotFound(_) => StatusCode::NOT_FOUND,
+        QueueError::InvalidTransition { .. } => StatusCode::CONFLICT,
+        QueueError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        QueueError::Storage(_) | QueueError::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        // A queue at its waiting quota: the client should come back later.
+        QueueError::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+        QueueError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        // The refused job of a batch answers for the batch.
+        QueueError::InBatch { error, .. } => queue_error_status(error),
+        _ => StatusCode::BAD_REQUEST,
     }
 }
 
@@ -137,5 +145,44 @@ impl From<MultipartError> for ApiError {
 impl From<axum::extract::multipart::MultipartRejection> for ApiError {
     fn from(r: axum::extract::multipart::MultipartRejection) -> Self {
         ApiError::new(r.status(), "invalid_multipart", r.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wjp_queue::catalog::{Quotas, WaitingQuota};
+
+    #[test]
+    fn quota_refusals_are_429_and_413_even_inside_a_batch() {
+        let full = || QueueError::QueueFull {
+            queue: "default".into(),
+            quota: WaitingQuota::Jobs,
+            current: 3,
+            adding: 1,
+            limit: 3,
+        };
+        let e = ApiError::from(full());
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::TOO_MANY_REQUESTS, "queue_full")
+        );
+        assert!(e.message.contains("--max-waiting-jobs"), "{}", e.message);
+        let e = ApiError::from(QueueError::InBatch {
+            position: 2,
+            error: Box::new(full()),
+        });
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::TOO_MANY_REQUESTS, "queue_full")
+        );
+        let big = Quotas::default().check_payload(5 << 20).unwrap_err();
+        let e = ApiError::from(big);
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+        );
+        let e = ApiError::from(QueueError::InvalidRequest("x".into()));
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
     }
 }
