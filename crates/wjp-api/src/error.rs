@@ -217,15 +217,23 @@ impl IntoResponse for ApiError {
 
 impl From<QueueError> for ApiError {
     fn from(e: QueueError) -> Self {
-        let status = match &e {
-            QueueError::NotFound(_) => StatusCode::NOT_FOUND,
-            QueueError::PayloadRefused(refusal) if refusal.not_found => StatusCode::NOT_FOUND,
-            QueueError::InvalidTransition { .. } => StatusCode::CONFLICT,
-            QueueError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            QueueError::Storage(_) | QueueError::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        ApiError::new(Code::Queue(e.code(), status), e.to_string())
+        ApiError::new(Code::Queue(e.code(), queue_error_status(&e)), e.to_string())
+    }
+}
+
+fn queue_error_status(e: &QueueError) -> StatusCode {
+    match e {
+        QueueError::NotFound(_) => StatusCode::NOT_FOUND,
+        QueueError::PayloadRefused(refusal) if refusal.not_found => StatusCode::NOT_FOUND,
+        QueueError::InvalidTransition { .. } => StatusCode::CONFLICT,
+        QueueError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        QueueError::Storage(_) | QueueError::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        // A queue at its waiting quota: the client should come back later.
+        QueueError::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+        QueueError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        // The refused job of a batch answers for the batch.
+        QueueError::InBatch { error, .. } => queue_error_status(error),
+        _ => StatusCode::BAD_REQUEST,
     }
 }
 
@@ -319,5 +327,39 @@ mod tests {
             (queue.status(), queue.code.as_str()),
             (StatusCode::BAD_REQUEST, "invalid_job_id")
         );
+    }
+
+    #[test]
+    fn quota_refusals_are_429_and_413_even_inside_a_batch() {
+        use wjp_queue::catalog::{Quotas, WaitingQuota};
+        let full = || QueueError::QueueFull {
+            queue: "default".into(),
+            quota: WaitingQuota::Jobs,
+            current: 3,
+            adding: 1,
+            limit: 3,
+        };
+        let e = ApiError::from(full());
+        assert_eq!(
+            (e.status(), e.code.as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, "queue_full")
+        );
+        assert!(e.message.contains("--max-waiting-jobs"), "{}", e.message);
+        let e = ApiError::from(QueueError::InBatch {
+            position: 2,
+            error: Box::new(full()),
+        });
+        assert_eq!(
+            (e.status(), e.code.as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, "queue_full")
+        );
+        let big = Quotas::default().check_payload(5 << 20).unwrap_err();
+        let e = ApiError::from(big);
+        assert_eq!(
+            (e.status(), e.code.as_str()),
+            (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+        );
+        let e = ApiError::from(QueueError::InvalidRequest("x".into()));
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
     }
 }

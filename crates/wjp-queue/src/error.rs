@@ -1,5 +1,6 @@
 //! The engine's errors, each with a stable machine-readable code.
 
+use crate::catalog::WaitingQuota;
 use crate::job::{JobId, Status};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,28 @@ pub enum QueueError {
     #[error("invalid payload: {}", .0.message)]
     PayloadRefused(crate::catalog::PayloadRefusal),
 
+    /// A queue holds as much waiting work as one of its quotas allows
+    /// (`catalog::Quotas`). `current` is the figure before this job: the
+    /// stored waiting jobs, and those ahead of it in its batch.
+    #[error(
+        "queue {queue:?} is full: {}; wait for workers to drain it, or raise the limit ({})",
+        full_figures(*quota, *current, *adding, *limit),
+        quota.flag()
+    )]
+    QueueFull {
+        queue: String,
+        quota: WaitingQuota,
+        current: u64,
+        adding: u64,
+        limit: u64,
+    },
+
+    #[error(
+        "the payload is {bytes} bytes of JSON; the limit is {limit} (max_payload_bytes): \
+         pass large data as a file path, or raise the limit (--max-payload-mb)"
+    )]
+    PayloadTooLarge { bytes: u64, limit: u64 },
+
     /// One request of a batch is wrong; the batch was refused whole.
     #[error("job {position} of the batch: {error}")]
     InBatch {
@@ -67,6 +90,8 @@ impl QueueError {
             QueueError::Storage(_) => "backend_error",
             QueueError::Corrupt(_) => "corrupt_record",
             QueueError::PayloadRefused(refusal) => refusal.code,
+            QueueError::QueueFull { .. } => "queue_full",
+            QueueError::PayloadTooLarge { .. } => "payload_too_large",
             QueueError::InBatch { error, .. } => error.code(),
         }
     }
@@ -84,6 +109,20 @@ impl QueueError {
 impl From<crate::catalog::PayloadRefusal> for QueueError {
     fn from(refusal: crate::catalog::PayloadRefusal) -> Self {
         QueueError::PayloadRefused(refusal)
+    }
+}
+
+fn full_figures(quota: WaitingQuota, current: u64, adding: u64, limit: u64) -> String {
+    match quota {
+        WaitingQuota::Jobs => format!(
+            "it holds {current} waiting jobs (queued or scheduled) and its limit is {limit} ({})",
+            quota.field()
+        ),
+        WaitingQuota::PayloadBytes => format!(
+            "its waiting jobs hold {current} bytes of payload, and {adding} more would pass \
+             its limit of {limit} bytes ({})",
+            quota.field()
+        ),
     }
 }
 

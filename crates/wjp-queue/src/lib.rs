@@ -39,7 +39,7 @@ pub mod queue;
 pub mod state;
 pub mod worker;
 
-pub use catalog::Catalog;
+pub use catalog::{Catalog, Quotas};
 pub use error::QueueError;
 pub use event::Event;
 pub use job::{ErrorKind, Job, JobError, JobId, JobRequest, Kind, QueueName, Status, Timestamp};

@@ -80,7 +80,9 @@ impl Queue {
     }
 
     /// Enqueues many jobs in one atomic step. Every request is checked first:
-    /// one bad request refuses the whole batch, naming its position.
+    /// one bad request refuses the whole batch, naming its position. So is a
+    /// batch that would take a queue past its waiting quotas
+    /// (`Catalog::quotas`; `queue_full`), in the step that stores it.
     pub async fn enqueue_batch(&self, requests: Vec<JobRequest>) -> Result<Vec<Enqueued>> {
         let now = Timestamp::now();
         let mut jobs = Vec::with_capacity(requests.len());
@@ -97,7 +99,10 @@ impl Queue {
                 }
             }
         }
-        let inserted = self.backend.insert(jobs).await?;
+        let inserted = self
+            .backend
+            .insert_within(jobs, &self.catalog.quotas)
+            .await?;
         Ok(inserted
             .into_iter()
             .map(|i| match i {

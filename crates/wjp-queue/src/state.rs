@@ -30,8 +30,8 @@ use crate::job::{
     ErrorKind, Job, JobError, JobId, JobRequest, JobState, LeaseToken, Status, Timestamp,
 };
 
-/// Largest payload accepted, as JSON text. Jobs carry file paths and
-/// parameters, not files.
+/// Largest payload accepted by default, as JSON text (`Quotas::max_payload_bytes`).
+/// Jobs carry file paths and parameters, not files.
 pub const MAX_PAYLOAD_BYTES: usize = 4 * 1024 * 1024;
 /// Longest delay, TTL or timeout accepted: one year.
 pub(crate) const MAX_SECONDS: f64 = 366.0 * 24.0 * 3600.0;
@@ -93,11 +93,7 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
     let payload_len = serde_json::to_string(&request.payload)
         .map(|text| text.len())
         .unwrap_or(usize::MAX);
-    if payload_len > MAX_PAYLOAD_BYTES {
-        return Err(QueueError::InvalidRequest(format!(
-            "payload is {payload_len} bytes of JSON; the limit is {MAX_PAYLOAD_BYTES}"
-        )));
-    }
+    catalog.quotas.check_payload(payload_len as u64)?;
     let max_attempts = request.max_attempts.unwrap_or(spec.max_attempts);
     let attempts_cap = spec.caps.max_attempts.min(MAX_ATTEMPTS);
     if !(1..=attempts_cap).contains(&max_attempts) {
@@ -125,6 +121,7 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
         None => request.payload,
     };
     let delay_ms = seconds_to_ms("delay", request.delay, Duration::ZERO)?;
+    catalog.quotas.check_delay(delay_ms)?;
     let defaults = &catalog.defaults;
     let run_at = now.plus_millis(delay_ms);
     let status = if delay_ms > 0 {

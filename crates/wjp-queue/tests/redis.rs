@@ -18,7 +18,7 @@ use wjp_queue::{state, JobId, QueueName, Status, Timestamp};
 use self::redis_server::RedisServer;
 use crate::conformance::{
     builtin_handlers, claim, enqueue_id, fast_config, queue_on, request, start_worker,
-    wait_for_job, Store,
+    wait_for_job, waiting_bytes, Store,
 };
 
 pub struct RedisStore {
@@ -730,4 +730,64 @@ async fn an_ended_record_of_an_earlier_version_is_swept_by_its_ttl() {
     let report = queue.maintain().await.unwrap();
     assert_eq!(report.expired_deleted, 1);
     assert_eq!(queue.counts().await.unwrap()[0].completed, 0);
+}
+
+/// The count of a queue's waiting payload bytes can drift only through
+/// writers that do not keep it (an earlier version sharing the server, a
+/// hand edit): the sweep sets it right, and a waiting body written by an
+/// earlier version, which carries no size, counts nothing either way.
+#[tokio::test]
+async fn the_sweep_sets_a_drifted_count_of_waiting_payload_bytes_right() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        // 10 bytes of JSON each.
+        ids.push(enqueue_id(&queue, request("noop", json!("12345678"))).await);
+    }
+    let counter = "wjp:{default}:waiting_bytes";
+    let mut conn = store.server.connection(0);
+    let read = |conn: &mut redis::Connection| -> Option<i64> {
+        redis::cmd("GET").arg(counter).query(conn).unwrap()
+    };
+    assert_eq!(read(&mut conn), Some(30));
+    let _: () = redis::cmd("SET")
+        .arg(counter)
+        .arg(5000)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(waiting_bytes(&queue, "default").await, 5000);
+    queue.maintain().await.unwrap();
+    assert_eq!(read(&mut conn), Some(30));
+
+    // One record as an earlier version wrote it: a body without a size.
+    let key = format!("wjp:{{default}}:job:{}", ids[0]);
+    let record: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
+    assert!(record.contains("\n{\"pl\":10,\"k\":"), "{record}");
+    let earlier = record.replacen("\n{\"pl\":10,", "\n{", 1);
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(earlier)
+        .query(&mut conn)
+        .unwrap();
+    // Summed again at most once a minute: as if a minute had passed.
+    let _: () = redis::cmd("DEL")
+        .arg(format!("{counter}:recounted"))
+        .query(&mut conn)
+        .unwrap();
+    queue.maintain().await.unwrap();
+    assert_eq!(waiting_bytes(&queue, "default").await, 20);
+    let taken = claim(&queue, &["default"], 10, Duration::from_secs(30)).await;
+    assert_eq!(taken.len(), 3);
+    assert_eq!(taken[0].payload, json!("12345678"));
+    assert_eq!(read(&mut conn), Some(0));
+
+    // No waiting job: no waiting payload, whatever the counter said.
+    let _: () = redis::cmd("SET")
+        .arg(counter)
+        .arg(777)
+        .query(&mut conn)
+        .unwrap();
+    queue.maintain().await.unwrap();
+    assert_eq!(read(&mut conn), None);
 }

@@ -7,7 +7,12 @@ use async_trait::async_trait;
 use wjp_queue::backend::sqlite::{SqliteBackend, SqliteOptions};
 use wjp_queue::backend::Backend;
 
-use crate::conformance::Store;
+use std::time::Duration;
+
+use serde_json::json;
+use wjp_queue::Status;
+
+use crate::conformance::{claim, queue_on, request, waiting_bytes, Store};
 
 pub struct SqliteStore {
     dir: tempfile::TempDir,
@@ -64,4 +69,63 @@ async fn a_file_that_is_not_a_database_is_refused() {
         .err()
         .expect("must fail");
     assert!(err.to_string().contains("not a database"), "{err}");
+}
+
+/// A database made by a version without the usage table gets it when
+/// opened, counted from its jobs, and kept from then on; a count that a
+/// writer did not keep (an earlier version, a hand edit) is set right by
+/// maintenance.
+#[tokio::test]
+async fn waiting_usage_is_counted_from_the_jobs_when_it_is_missing_or_wrong() {
+    let store = SqliteStore::new().await;
+    let queue = queue_on(&store).await;
+    // 10 bytes of JSON each in `default`, 4 in `gcode`; a running job
+    // does not wait.
+    for _ in 0..3 {
+        queue
+            .enqueue(request("noop", json!("12345678")))
+            .await
+            .unwrap();
+    }
+    let gcode = wjp_queue::JobRequest {
+        queue: Some("gcode".into()),
+        ..request("noop", json!("ab"))
+    };
+    queue.enqueue(gcode).await.unwrap();
+    claim(&queue, &["default"], 1, Duration::from_secs(30)).await;
+    drop(queue);
+
+    let file = store.dir.path().join("wjp.db");
+    let edit = |sql: &str| {
+        rusqlite::Connection::open(&file)
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap()
+    };
+    // As an earlier version left it.
+    edit("DROP TABLE queue_usage");
+    let queue = queue_on(&store).await;
+    assert_eq!(waiting_bytes(&queue, "default").await, 20);
+    assert_eq!(waiting_bytes(&queue, "gcode").await, 4);
+    claim(&queue, &["default"], 1, Duration::from_secs(30)).await;
+    assert_eq!(waiting_bytes(&queue, "default").await, 10);
+    assert_eq!(queue.purge("gcode", Status::Queued).await.unwrap(), 1);
+    assert_eq!(waiting_bytes(&queue, "gcode").await, 0);
+
+    // Written by a writer that did not keep it.
+    edit(
+        "UPDATE queue_usage SET waiting_jobs = 50, waiting_bytes = 9999 WHERE queue = 'default'; \
+         INSERT INTO queue_usage VALUES ('nesting', 7, 70)",
+    );
+    assert_eq!(waiting_bytes(&queue, "default").await, 9999);
+    queue.maintain().await.unwrap();
+    assert_eq!(waiting_bytes(&queue, "default").await, 10);
+    assert_eq!(waiting_bytes(&queue, "nesting").await, 0);
+    // The count too: one waiting job, so room for exactly one more of two.
+    let mut two = crate::conformance::catalog();
+    two.quotas.max_waiting_jobs = 2;
+    let two = wjp_queue::Queue::new(queue.backend().clone(), two);
+    two.enqueue(request("noop", json!(1))).await.unwrap();
+    let err = two.enqueue(request("noop", json!(2))).await.unwrap_err();
+    assert_eq!(err.code(), "queue_full");
 }

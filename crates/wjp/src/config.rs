@@ -56,6 +56,27 @@ pub struct GlobalArgs {
     )]
     pub job_memory_mb: u64,
 
+    /// Waiting (queued or scheduled) jobs a queue may hold; beyond, an
+    /// enqueue is refused (HTTP 429).
+    #[arg(long, global = true, env = "WJP_MAX_WAITING_JOBS", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_waiting_jobs: u64,
+
+    /// Payload of the waiting jobs of a queue, all together, in MB.
+    #[arg(long, global = true, env = "WJP_MAX_WAITING_PAYLOAD_MB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub max_waiting_payload_mb: u64,
+
+    /// Payload of one job, in MB (HTTP 413 beyond).
+    #[arg(long, global = true, env = "WJP_MAX_PAYLOAD_MB", default_value_t = 4,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub max_payload_mb: u64,
+
+    /// Longest delay before a job runs, in days.
+    #[arg(long, global = true, env = "WJP_MAX_DELAY_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=366))]
+    pub max_delay_days: u64,
+
     /// Log lines as text or JSON (one object a line).
     #[arg(
         long,
@@ -101,10 +122,20 @@ impl GlobalArgs {
     }
 
     pub async fn open_queue(&self) -> anyhow::Result<Queue> {
-        Ok(Queue::new(
-            self.open_backend(false).await?,
-            crate::kinds::catalog(&self.data_dir)?,
-        ))
+        Ok(Queue::new(self.open_backend(false).await?, self.catalog()?))
+    }
+
+    /// The shop's catalog under this configuration's quotas.
+    fn catalog(&self) -> anyhow::Result<wjp_queue::Catalog> {
+        let mut catalog = crate::kinds::catalog(&self.data_dir)?;
+        const MB: u64 = 1024 * 1024;
+        catalog.quotas = wjp_queue::catalog::Quotas {
+            max_waiting_jobs: self.max_waiting_jobs,
+            max_waiting_payload_bytes: self.max_waiting_payload_mb * MB,
+            max_payload_bytes: self.max_payload_mb * MB,
+            max_delay: std::time::Duration::from_secs(self.max_delay_days * 24 * 3600),
+        };
+        Ok(catalog)
     }
 
     /// The handlers of every kind, shop kinds under this configuration's
@@ -115,10 +146,7 @@ impl GlobalArgs {
 
     /// For services that must start even while Redis is down.
     pub async fn open_queue_tolerating_outage(&self) -> anyhow::Result<Queue> {
-        Ok(Queue::new(
-            self.open_backend(true).await?,
-            crate::kinds::catalog(&self.data_dir)?,
-        ))
+        Ok(Queue::new(self.open_backend(true).await?, self.catalog()?))
     }
 }
 

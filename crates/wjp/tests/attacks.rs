@@ -371,3 +371,52 @@ fn csv_exports_neutralise_formulas_from_layer_names() {
         assert_eq!(layer, &format!("'{original}"));
     }
 }
+
+#[test]
+fn storage_is_bounded_by_quotas() {
+    let env = Env::new();
+    let api = env.spawn_api(&[
+        "--no-workers",
+        "--enable-test-kinds",
+        "--max-waiting-jobs",
+        "2",
+        "--max-payload-mb",
+        "1",
+    ]);
+    // Jobs delayed past the longest delay are refused outright.
+    let year = submit(
+        &api,
+        json!({"kind": "noop", "payload": {}, "delay": 366.0 * 86400.0}),
+    );
+    assert_refused(&year, 400, "invalid_request");
+    // A payload over the server's limit: 413.
+    let big = "x".repeat(1 << 20);
+    let fat = submit(&api, json!({"kind": "noop", "payload": {"blob": big}}));
+    assert_refused(&fat, 413, "payload_too_large");
+    // Two waiting jobs fill the queue; the third is refused with 429.
+    for _ in 0..2 {
+        let ok = submit(&api, json!({"kind": "noop", "payload": {}, "delay": 3600}));
+        assert_eq!(ok.status, 201, "{}", ok.text());
+    }
+    let full = submit(&api, json!({"kind": "noop", "payload": {}, "delay": 3600}));
+    assert_refused(&full, 429, "queue_full");
+    assert!(
+        full.text().contains("--max-waiting-jobs"),
+        "{}",
+        full.text()
+    );
+    // Quotas are per queue: the analysis queue still takes work, through
+    // the old endpoints too, until it is full in turn.
+    env.upload("plate.dxf", crate::cli::plate_with_hole_dxf());
+    let analyse = || {
+        api.post_json(
+            "/analyze-dxf?async_mode=true",
+            &json!({"dxf_path": "plate.dxf"}),
+        )
+    };
+    for _ in 0..2 {
+        let queued = analyse();
+        assert!(queued.json()["job_id"].is_string(), "{}", queued.text());
+    }
+    assert_refused(&analyse(), 429, "queue_full");
+}

@@ -62,6 +62,14 @@ impl Backend for Switchable {
         self.check()?;
         self.inner.insert(jobs).await
     }
+    async fn insert_within(
+        &self,
+        jobs: Vec<Job>,
+        quotas: &wjp_queue::catalog::Quotas,
+    ) -> Result<Vec<Inserted>, QueueError> {
+        self.check()?;
+        self.inner.insert_within(jobs, quotas).await
+    }
     async fn get(&self, id: &JobId) -> Result<Option<Job>, QueueError> {
         self.check()?;
         self.inner.get(id).await

@@ -16,7 +16,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::catalog::Quotas;
+use crate::error::{QueueError, Result};
 use crate::event::Event;
 use crate::job::{Job, JobId, Kind, LeaseToken, QueueName, Status, Timestamp};
 use crate::state::Transition;
@@ -167,6 +168,20 @@ pub struct Maintenance {
     pub expired_deleted: u64,
 }
 
+/// A refusal of the job at `index` of a batch of `batch_len`: named by its
+/// position when the batch holds more than one, as `Queue` does for
+/// requests it refuses itself.
+pub(crate) fn refused_at(index: usize, batch_len: usize, error: QueueError) -> QueueError {
+    if batch_len > 1 {
+        QueueError::InBatch {
+            position: index + 1,
+            error: Box::new(error),
+        }
+    } else {
+        error
+    }
+}
+
 /// A storage driver for the state machine.
 ///
 /// Methods taking batches exist so hot paths (enqueue, claim, complete) cost
@@ -178,8 +193,25 @@ pub trait Backend: Send + Sync + 'static {
     /// Cheap reachability check.
     async fn ping(&self) -> Result<()>;
 
-    /// Stores new jobs in one atomic step, honouring id reuse rules.
+    /// Stores new jobs in one atomic step, honouring id reuse rules, with
+    /// no quota (for tools and tests; [`crate::Queue`] uses
+    /// [`Backend::insert_within`]).
     async fn insert(&self, jobs: Vec<Job>) -> Result<Vec<Inserted>>;
+
+    /// Stores new jobs as [`Backend::insert`] does, unless that would take
+    /// a queue past its waiting limits (`quotas.max_waiting_jobs`,
+    /// `quotas.max_waiting_payload_bytes`): then nothing is stored, and the
+    /// error is [`QueueError::QueueFull`] (inside [`QueueError::InBatch`],
+    /// naming the job, when there are several). The check and the writes
+    /// are one atomic step, so concurrent enqueues cannot pass a limit
+    /// together. Jobs returned as [`Inserted::Existing`] do not count.
+    ///
+    /// The default checks nothing: it is for wrappers that forward
+    /// `insert`; a wrapper that must keep the quotas forwards this too.
+    async fn insert_within(&self, jobs: Vec<Job>, quotas: &Quotas) -> Result<Vec<Inserted>> {
+        let _ = quotas;
+        self.insert(jobs).await
+    }
 
     /// A job by id; `None` if it never existed or its record expired.
     async fn get(&self, id: &JobId) -> Result<Option<Job>>;

@@ -11,6 +11,24 @@
 //! committed. Across processes the busy timeout arbitrates. Readers use
 //! their own connections, which WAL lets run beside the writer.
 //!
+//! Quotas: the table `queue_usage` holds, per queue, the number of waiting
+//! (queued or scheduled) jobs and the bytes of their payloads, so an
+//! enqueue checks `Quotas` with one indexed read instead of counting the
+//! queue. Its invariant: each row is the count and byte sum of its queue's
+//! waiting jobs. Every write that moves jobs into or out of waiting (an
+//! insert, a claim, a transition, a purge) adds its change to one
+//! `UsageChange` and writes it at its end, in the same savepoint: one row
+//! update per write and queue, where a trigger on `jobs` cost an update per
+//! job (a sixth more writer instructions per job). Jobs never change queue
+//! or payload. Processes of earlier versions sharing the file do not keep
+//! it, and a hand edit may not: so each process counts the waiting jobs
+//! again at most once a minute in maintenance, on a reader's snapshot
+//! (`COUNT_WAITING`; `octet_length` reads no payload), and the writer adds
+//! the difference it found to the table. A difference is a delta, so writes
+//! committed between the snapshot and the fix keep theirs. When the table
+//! is created in a database that already holds jobs, it is filled from them
+//! in the same transaction.
+//!
 //! Waiting needs no server: a waiter looks for what it waits for (a ready
 //! job, an event after its cursor) with one indexed read, then sleeps until
 //! this process commits or a short poll interval (1 ms growing to 20 ms)
@@ -19,6 +37,7 @@
 //! the data, not at a change counter, no wake-up is lost between a caller's
 //! read and its wait.
 
+use std::collections::hash_map::{Entry, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,6 +51,7 @@ use super::{
     Backend, BackendInfo, ClaimRequest, Inserted, JobPage, JobQuery, LeaseRef, LeaseState,
     ProgressUpdate, QueueCounts, WorkerRecord,
 };
+use crate::catalog::Quotas;
 use crate::error::{QueueError, Result};
 use crate::event::Event;
 use crate::job::{
@@ -97,7 +117,27 @@ CREATE TABLE IF NOT EXISTS workers (
     body TEXT NOT NULL,
     expires_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS queue_usage (
+    queue TEXT PRIMARY KEY,
+    waiting_jobs INTEGER NOT NULL,
+    waiting_bytes INTEGER NOT NULL
+) WITHOUT ROWID;
 ";
+
+/// Fills `queue_usage` from the jobs, when it is created in a database
+/// that already holds some (made by a version without it).
+const COUNT_USAGE: &str = "
+INSERT INTO queue_usage (queue, waiting_jobs, waiting_bytes)
+SELECT queue, COUNT(*), SUM(octet_length(payload)) FROM jobs
+WHERE status IN ('queued', 'scheduled') GROUP BY queue;
+";
+/// Each queue's waiting jobs and their payload bytes, counted from the jobs
+/// (octet_length reads a value's size without its content).
+const COUNT_WAITING: &str = "SELECT queue, COUNT(*), SUM(octet_length(payload)) FROM jobs \
+    WHERE status IN ('queued', 'scheduled') GROUP BY queue";
+/// How often a process counts the waiting jobs again to set `queue_usage`
+/// right (see the module doc).
+const RECOUNT_EVERY: Duration = Duration::from_secs(60);
 
 const JOB_COLUMNS: &str = "id, kind, queue, payload, priority, max_attempts, timeout_ms, \
     result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, status, progress, progress_message, \
@@ -145,6 +185,8 @@ struct Shared {
     /// Set when the last claim filled its batch: the next claim skips the
     /// read-only look for ready jobs, which then almost surely exist.
     busy: std::sync::atomic::AtomicBool,
+    /// When maintenance last counted the waiting jobs again (module doc).
+    last_recount: Mutex<Option<std::time::Instant>>,
 }
 
 /// The embedded SQLite backend. Cheap to clone.
@@ -258,6 +300,7 @@ impl SqliteBackend {
                 changed,
                 journal_mode,
                 busy: std::sync::atomic::AtomicBool::new(false),
+                last_recount: Mutex::new(None),
             }),
         })
     }
@@ -450,6 +493,109 @@ fn any_ready(conn: &Connection, queues: &[String], now: Timestamp) -> Result<boo
         .map_err(storage)
 }
 
+/// A queue's waiting jobs and their payload bytes, from `queue_usage`.
+fn waiting_usage(conn: &Connection, queue: &QueueName) -> Result<(u64, u64)> {
+    let usage: Option<(i64, i64)> = conn
+        .prepare_cached("SELECT waiting_jobs, waiting_bytes FROM queue_usage WHERE queue = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![queue.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(storage)?;
+    let (jobs, bytes) = usage.unwrap_or((0, 0));
+    Ok((jobs.max(0) as u64, bytes.max(0) as u64))
+}
+
+fn is_waiting(status: Status) -> bool {
+    matches!(status, Status::Queued | Status::Scheduled)
+}
+
+/// What one write changes in `queue_usage`, per queue: waiting jobs and
+/// their payload bytes, written once at the write's end (see the module doc).
+#[derive(Default)]
+struct UsageChange(HashMap<QueueName, (i64, i64)>);
+
+impl UsageChange {
+    fn add(&mut self, queue: &QueueName, jobs: i64, bytes: i64) {
+        let change = match self.0.get_mut(queue) {
+            Some(change) => change,
+            None => self.0.entry(queue.clone()).or_default(),
+        };
+        change.0 += jobs;
+        change.1 += bytes;
+    }
+
+    /// The change of a transition that applied: a job that starts or
+    /// stops waiting (its payload's size is read from its row).
+    fn add_transition(&mut self, tx: &Connection, t: &Transition) -> Result<()> {
+        let (was, is) = (is_waiting(t.expect.status), is_waiting(t.job.status()));
+        if was == is {
+            return Ok(());
+        }
+        let bytes: i64 = tx
+            .prepare_cached("SELECT octet_length(payload) FROM jobs WHERE id = ?1")
+            .and_then(|mut stmt| stmt.query_row(params![t.job.id.as_str()], |r| r.get(0)))
+            .map_err(storage)?;
+        let sign = if is { 1 } else { -1 };
+        self.add(&t.job.queue, sign, sign * bytes);
+        Ok(())
+    }
+
+    /// Whether it changes nothing.
+    fn is_empty(&self) -> bool {
+        self.0.values().all(|change| *change == (0, 0))
+    }
+
+    fn write(self, tx: &Connection) -> Result<()> {
+        for (queue, (jobs, bytes)) in self.0 {
+            if (jobs, bytes) == (0, 0) {
+                continue;
+            }
+            tx.prepare_cached(
+                "INSERT INTO queue_usage (queue, waiting_jobs, waiting_bytes) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (queue) DO UPDATE SET \
+                 waiting_jobs = waiting_jobs + excluded.waiting_jobs, \
+                 waiting_bytes = waiting_bytes + excluded.waiting_bytes",
+            )
+            .and_then(|mut stmt| stmt.execute(params![queue.as_str(), jobs, bytes]))
+            .map_err(storage)?;
+        }
+        Ok(())
+    }
+}
+
+/// What `queue_usage` lacks, per queue, on one snapshot: what the jobs
+/// count minus what the table says (see the module doc).
+fn usage_correction(conn: &Connection) -> Result<UsageChange> {
+    let snapshot = conn.unchecked_transaction().map_err(storage)?;
+    let mut drift = UsageChange::default();
+    let mut read = |sql: &str, sign: i64| -> Result<()> {
+        let mut stmt = snapshot.prepare_cached(sql).map_err(storage)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<i64>>(2)?.unwrap_or(0),
+                ))
+            })
+            .map_err(storage)?;
+        for row in rows {
+            let (queue, jobs, bytes) = row.map_err(storage)?;
+            let queue = QueueName::parse(&queue).map_err(|e| QueueError::Corrupt(e.to_string()))?;
+            drift.add(&queue, sign * jobs, sign * bytes);
+        }
+        Ok(())
+    };
+    read(
+        "SELECT queue, waiting_jobs, waiting_bytes FROM queue_usage",
+        -1,
+    )?;
+    read(COUNT_WAITING, 1)?;
+    snapshot.finish().map_err(storage)?;
+    Ok(drift)
+}
+
 fn parse_event_id(cursor: &str) -> Result<i64> {
     cursor
         .parse::<i64>()
@@ -466,7 +612,15 @@ fn migrate(conn: &Connection) -> Result<()> {
             .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .and_then(|version| {
                 if version <= SCHEMA_VERSION {
+                    let had_usage: bool = conn.query_row(
+                        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'queue_usage')",
+                        [],
+                        |r| r.get(0),
+                    )?;
                     conn.execute_batch(SCHEMA)?;
+                    if !had_usage {
+                        conn.execute_batch(COUNT_USAGE)?;
+                    }
                     conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
                 }
                 Ok(version)
@@ -506,9 +660,17 @@ fn ts(value: Option<i64>) -> Option<Timestamp> {
     value.map(Timestamp)
 }
 
-/// Reads a row selected with [`JOB_COLUMNS`]; the last column (`seq`) is
-/// returned beside the job for cursors and ordering.
-fn row_to_job(row: &Row<'_>) -> rusqlite::Result<(Job, i64)> {
+/// A job as read, with what its row holds besides.
+struct StoredJob {
+    job: Job,
+    /// For cursors and claim order.
+    seq: i64,
+    /// The bytes of the payload's JSON text, as `queue_usage` counts them.
+    payload_bytes: u64,
+}
+
+/// Reads a row selected with [`JOB_COLUMNS`].
+fn row_to_job(row: &Row<'_>) -> rusqlite::Result<StoredJob> {
     let parse_json = |idx: usize, what: &str| -> rusqlite::Result<Option<serde_json::Value>> {
         match row.get::<_, Option<String>>(idx)? {
             Some(text) => serde_json::from_str(&text)
@@ -516,6 +678,12 @@ fn row_to_job(row: &Row<'_>) -> rusqlite::Result<(Job, i64)> {
                 .map_err(|e| corrupt(what, e)),
             None => Ok(None),
         }
+    };
+    let payload_text: Option<String> = row.get(3)?;
+    let payload_bytes = payload_text.as_ref().map_or(0, |text| text.len() as u64);
+    let payload = match payload_text {
+        Some(text) => serde_json::from_str(&text).map_err(|e| corrupt("payload", e))?,
+        None => serde_json::Value::Null,
     };
     let id: String = row.get(0)?;
     let error = match (
@@ -534,7 +702,7 @@ fn row_to_job(row: &Row<'_>) -> rusqlite::Result<(Job, i64)> {
         id: JobId::parse(&id).map_err(|e| corrupt("job id", e))?,
         kind: Kind::parse(&row.get::<_, String>(1)?).map_err(|e| corrupt("kind", e))?,
         queue: QueueName::parse(&row.get::<_, String>(2)?).map_err(|e| corrupt("queue", e))?,
-        payload: parse_json(3, "payload")?.unwrap_or_default(),
+        payload,
         priority: row.get(4)?,
         max_attempts: row.get(5)?,
         timeout_ms: row.get::<_, i64>(6)? as u64,
@@ -563,14 +731,18 @@ fn row_to_job(row: &Row<'_>) -> rusqlite::Result<(Job, i64)> {
             cancel_requested: row.get::<_, i64>(26)? != 0,
         },
     };
-    Ok((job, row.get(27)?))
+    Ok(StoredJob {
+        job,
+        seq: row.get(27)?,
+        payload_bytes,
+    })
 }
 
 fn select_jobs(
     conn: &Connection,
     where_clause: &str,
     params: impl rusqlite::Params,
-) -> Result<Vec<(Job, i64)>> {
+) -> Result<Vec<StoredJob>> {
     let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {where_clause}");
     let mut stmt = conn.prepare_cached(&sql).map_err(storage)?;
     let rows = stmt.query_map(params, row_to_job).map_err(storage)?;
@@ -585,7 +757,7 @@ fn get_live(conn: &Connection, id: &JobId, now: Timestamp) -> Result<Option<Job>
         params![id.as_str(), now.0],
     )?
     .pop()
-    .map(|(job, _)| job))
+    .map(|stored| stored.job))
 }
 
 /// The mutable columns, in the order [`state_values`] gives them.
@@ -636,7 +808,8 @@ fn state_values(s: &JobState) -> Vec<SqlValue> {
     ]
 }
 
-fn insert_job(tx: &Connection, job: &Job) -> Result<()> {
+/// Stores a new job; `payload` is its payload as JSON text.
+fn insert_job(tx: &Connection, job: &Job, payload: String) -> Result<()> {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let sql = SQL.get_or_init(|| {
         let columns = "id, kind, queue, payload, priority, max_attempts, timeout_ms, \
@@ -651,7 +824,7 @@ fn insert_job(tx: &Connection, job: &Job) -> Result<()> {
         SqlValue::Text(job.id.to_string()),
         SqlValue::Text(job.kind.to_string()),
         SqlValue::Text(job.queue.to_string()),
-        SqlValue::Text(to_json_text(&job.payload)),
+        SqlValue::Text(payload),
         SqlValue::Integer(job.priority.into()),
         SqlValue::Integer(job.max_attempts.into()),
         SqlValue::Integer(job.timeout_ms as i64),
@@ -748,25 +921,59 @@ impl Backend for SqliteBackend {
     }
 
     async fn insert(&self, jobs: Vec<Job>) -> Result<Vec<Inserted>> {
+        self.insert_within(jobs, &Quotas::unlimited()).await
+    }
+
+    async fn insert_within(&self, jobs: Vec<Job>, quotas: &Quotas) -> Result<Vec<Inserted>> {
+        let quotas = quotas.clone();
         self.write(move |tx| {
             let now = Timestamp::now();
-            let mut out = Vec::with_capacity(jobs.len());
-            for job in jobs {
+            let batch_len = jobs.len();
+            // Per queue of the batch: its waiting jobs and payload bytes, as
+            // stored and then with the batch's new jobs ahead of this one.
+            let mut usage: HashMap<QueueName, (u64, u64)> = HashMap::new();
+            let mut change = UsageChange::default();
+            let mut out = Vec::with_capacity(batch_len);
+            for (index, job) in jobs.into_iter().enumerate() {
                 // A stored job under this id, live or expired-but-not-yet-swept.
                 let existing = select_jobs(tx, "id = ?1", params![job.id.as_str()])?.pop();
-                if let Some((existing, _)) = existing {
-                    let expired = existing.state.expires_at.is_some_and(|t| t <= now);
-                    if !expired && !state::id_is_reusable(&existing) {
-                        out.push(Inserted::Existing(existing));
-                        continue;
+                let replaces = match existing {
+                    Some(StoredJob { job: existing, .. }) => {
+                        let expired = existing.state.expires_at.is_some_and(|t| t <= now);
+                        if !expired && !state::id_is_reusable(&existing) {
+                            out.push(Inserted::Existing(existing));
+                            continue;
+                        }
+                        true
                     }
+                    None => false,
+                };
+                let payload = to_json_text(&job.payload);
+                let payload_len = payload.len() as u64;
+                if is_waiting(job.status()) {
+                    let (waiting, bytes) = match usage.entry(job.queue.clone()) {
+                        Entry::Occupied(seen) => seen.into_mut(),
+                        Entry::Vacant(first) => first.insert(waiting_usage(tx, &job.queue)?),
+                    };
+                    quotas
+                        .admit(job.queue.as_str(), *waiting, *bytes, payload_len)
+                        .map_err(|e| super::refused_at(index, batch_len, e))?;
+                    *waiting += 1;
+                    *bytes += payload_len;
+                }
+                if replaces {
+                    // Failed or cancelled, or expired: not waiting.
                     tx.execute("DELETE FROM jobs WHERE id = ?1", params![job.id.as_str()])
                         .map_err(storage)?;
                 }
-                insert_job(tx, &job)?;
+                if is_waiting(job.status()) {
+                    change.add(&job.queue, 1, payload_len as i64);
+                }
+                insert_job(tx, &job, payload)?;
                 append_event(tx, &Event::of(&job, now))?;
                 out.push(Inserted::New(job));
             }
+            change.write(tx)?;
             Ok(out)
         })
         .await
@@ -811,12 +1018,12 @@ impl Backend for SqliteBackend {
             let more = jobs.len() > limit;
             let jobs: Vec<_> = jobs.into_iter().take(limit).collect();
             let next_cursor = if more {
-                jobs.last().map(|(_, seq)| seq.to_string())
+                jobs.last().map(|stored| stored.seq.to_string())
             } else {
                 None
             };
             Ok(JobPage {
-                jobs: jobs.into_iter().map(|(job, _)| job).collect(),
+                jobs: jobs.into_iter().map(|stored| stored.job).collect(),
                 next_cursor,
             })
         })
@@ -855,15 +1062,17 @@ impl Backend for SqliteBackend {
                         params![queue.as_str(), request.now.0, request.max as i64],
                     )?);
                 }
-                candidates
-                    .sort_by_key(|(job, seq)| (-(job.priority as i64), job.state.run_at, *seq));
+                candidates.sort_by_key(|c| (-(c.job.priority as i64), c.job.state.run_at, c.seq));
                 let mut claimed = Vec::new();
-                for (job, _) in candidates.into_iter().take(request.max) {
-                    let t = state::claim(&job, &request.worker, request.lease, request.now);
+                let mut usage = UsageChange::default();
+                for c in candidates.into_iter().take(request.max) {
+                    let t = state::claim(&c.job, &request.worker, request.lease, request.now);
                     if apply_transition(tx, &t)? {
+                        usage.add(&c.job.queue, -1, -(c.payload_bytes as i64));
                         claimed.push(t.job);
                     }
                 }
+                usage.write(tx)?;
                 Ok(claimed)
             })
             .await?;
@@ -878,10 +1087,17 @@ impl Backend for SqliteBackend {
             return Ok(Vec::new());
         }
         self.write(move |tx| {
-            transitions
-                .iter()
-                .map(|t| apply_transition(tx, t))
-                .collect()
+            let mut usage = UsageChange::default();
+            let mut applied = Vec::with_capacity(transitions.len());
+            for t in &transitions {
+                let done = apply_transition(tx, t)?;
+                if done {
+                    usage.add_transition(tx, t)?;
+                }
+                applied.push(done);
+            }
+            usage.write(tx)?;
+            Ok(applied)
         })
         .await
     }
@@ -982,7 +1198,7 @@ impl Backend for SqliteBackend {
                 params![now.0, limit as i64],
             )?
             .into_iter()
-            .map(|(job, _)| job)
+            .map(|stored| stored.job)
             .collect())
         })
         .await
@@ -996,13 +1212,35 @@ impl Backend for SqliteBackend {
                 params![now.0, limit as i64],
             )?
             .into_iter()
-            .map(|(job, _)| job)
+            .map(|stored| stored.job)
             .collect())
         })
         .await
     }
 
     async fn delete_expired(&self, now: Timestamp) -> Result<u64> {
+        let recount = {
+            let mut last = self
+                .shared
+                .last_recount
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let due = last.is_none_or(|at| at.elapsed() >= RECOUNT_EVERY);
+            if due {
+                *last = Some(std::time::Instant::now());
+            }
+            due
+        };
+        if recount {
+            let correction = self.read(usage_correction).await?;
+            if !correction.is_empty() {
+                tracing::info!(
+                    "queue usage counts were off (a hand edit, or an earlier version \
+                     sharing the database); set right"
+                );
+                self.write(move |tx| correction.write(tx)).await?;
+            }
+        }
         self.write(move |tx| {
             let jobs = tx
                 .execute(
@@ -1087,6 +1325,19 @@ impl Backend for SqliteBackend {
     async fn purge(&self, queue: &QueueName, status: Status) -> Result<u64> {
         let queue = queue.clone();
         self.write(move |tx| {
+            if is_waiting(status) {
+                let (jobs, bytes): (i64, Option<i64>) = tx
+                    .query_row(
+                        "SELECT COUNT(*), SUM(octet_length(payload)) FROM jobs \
+                         WHERE queue = ?1 AND status = ?2",
+                        params![queue.as_str(), status.as_str()],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .map_err(storage)?;
+                let mut usage = UsageChange::default();
+                usage.add(&queue, -jobs, -bytes.unwrap_or(0));
+                usage.write(tx)?;
+            }
             let n = tx
                 .execute(
                     "DELETE FROM jobs WHERE queue = ?1 AND status = ?2",

@@ -21,6 +21,9 @@ use wjp_queue::{
     Queue, QueueName, Status, Timestamp, Worker, WorkerConfig, WorkerExit,
 };
 
+mod quotas;
+pub use quotas::*;
+
 /// A place jobs are stored, which several handles can connect to, as
 /// several processes would.
 #[async_trait]
@@ -201,6 +204,13 @@ macro_rules! conformance_suite {
             counts_listing_and_purge,
             unknown_kinds_queues_and_bad_values_are_refused,
             events_can_be_followed_from_a_cursor,
+            a_full_queue_refuses_jobs_until_a_claim_makes_room,
+            the_payload_bytes_a_queue_holds_waiting_are_capped,
+            an_existing_id_is_not_counted_twice,
+            a_batch_over_a_quota_is_refused_whole,
+            jobs_already_admitted_come_back_to_wait_whatever_the_quota,
+            delays_past_the_longest_allowed_are_refused,
+            payloads_past_the_largest_allowed_are_refused,
         );
     };
     (@tests $store:expr; $($name:ident),* $(,)?) => {
@@ -1331,7 +1341,7 @@ pub async fn unknown_kinds_queues_and_bad_values_are_refused(store: &dyn Store) 
         ),
         (
             request("noop", json!("x".repeat(state::MAX_PAYLOAD_BYTES + 1))),
-            "invalid_request",
+            "payload_too_large",
         ),
     ];
     for (r, code) in cases {

@@ -23,13 +23,21 @@ local woke = false
 for i = 1, n do
   local b = 2 + (i - 1) * N
   local id, key = ids[i], KEYS[JOB_KEYS + i]
-  local cur = stored(key)
+  local cur, start = stored(key)
   if cur and leases[i] then
     -- Running: of the lease, the guard needs only the token.
     cur[F_STATUS], cur[F_TOKEN] = 'running', string.match(leases[i], '^[^|]*')
   end
   if cur and cur[F_STATUS] == ARGV[b + 2] and cur[F_TOKEN] == ARGV[b + 3] then
     local status, run_at = ARGV[b + 4], ARGV[b + 10]
+    -- The queue's waiting payload bytes (see `body_payload_bytes`): the
+    -- stored record's leave with it, the new body's come in with it.
+    if waiting_status(cur[F_STATUS]) then
+      bytes_delta = bytes_delta - record_payload_bytes(start)
+    end
+    if waiting_status(status) then
+      bytes_delta = bytes_delta + body_payload_bytes(ARGV[b + 6], 1)
+    end
     unindex(id, cur[F_STATUS], cur[F_RK])
     local rk = false
     if status == 'queued' or status == 'scheduled' then

@@ -12,7 +12,13 @@
 //! RFC 3339 text). See BENCHMARKS.md.
 //!
 //! Bodies written before this format (the public form) are still read: the
-//! public form begins with `{"id":`, this one with `{"k":`.
+//! public form begins with `{"id":`, this one with `{"pl":` (a waiting
+//! job's) or `{"k":`.
+//!
+//! A waiting job's body begins with its payload's size (`pl`, the bytes of
+//! its compact JSON), where the scripts find it without parsing the body:
+//! they keep each queue's waiting payload bytes from it (see `mod.rs`,
+//! Quotas). Readers of earlier versions skip the field.
 
 use std::borrow::Cow;
 
@@ -24,9 +30,13 @@ use crate::error::{QueueError, Result};
 use crate::job::{Job, JobError, JobId, JobState, Kind, QueueName, Status, Timestamp};
 
 /// The stored fields of a [`Job`], borrowed when written and owned when read.
-/// `kind` comes first: a body's first key tells the formats apart.
+/// `payload_bytes` (when there is one) or `kind` comes first: a body's first
+/// key tells the formats apart.
 #[derive(Serialize, Deserialize)]
 struct Record<'a> {
+    /// Only in bodies of waiting jobs, first (see the top of this file).
+    #[serde(rename = "pl", default, skip_serializing_if = "Option::is_none")]
+    payload_bytes: Option<u64>,
     #[serde(rename = "k")]
     kind: Cow<'a, str>,
     id: Cow<'a, str>,
@@ -129,7 +139,9 @@ fn millis(t: Option<Timestamp>) -> Option<i64> {
 /// job's header and lease entry carry it.
 pub(super) fn encode(job: &Job) -> Result<String> {
     let s = &job.state;
+    let waiting = matches!(s.status, Status::Queued | Status::Scheduled);
     let record = Record {
+        payload_bytes: waiting.then(|| json_len(&job.payload)),
         kind: Cow::Borrowed(job.kind.as_str()),
         id: Cow::Borrowed(job.id.as_str()),
         queue: Cow::Borrowed(job.queue.as_str()),
@@ -157,6 +169,37 @@ pub(super) fn encode(job: &Job) -> Result<String> {
         cancel_requested: s.cancel_requested,
     };
     serde_json::to_string(&record).map_err(|e| QueueError::Storage(e.to_string()))
+}
+
+/// The bytes of `value` as compact JSON (as `serde_json::to_string` writes
+/// it, and as `state::new_job` measures a payload), without building the text.
+pub(super) fn json_len(value: &Value) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len() as u64;
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail, and a `Value` always serialises.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
+/// The payload size a body begins with (a waiting job's, see the top of
+/// this file), or 0 for a body without one. As `common.lua` reads it.
+pub(super) fn payload_bytes_of(body: &str) -> u64 {
+    let Some(rest) = body.strip_prefix(r#"{"pl":"#) else {
+        return 0;
+    };
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().unwrap_or(0)
 }
 
 /// The job a stored body holds, in either format.
@@ -298,10 +341,42 @@ mod tests {
         let job = decode(body.as_bytes())?;
         assert_eq!(
             encode(&job)?,
-            r#"{"k":"noop","id":"j1","q":"default","p":{"i":1},"c":1796333333291,"s":"queued","a":0,"eq":1796333333291}"#
+            r#"{"pl":7,"k":"noop","id":"j1","q":"default","p":{"i":1},"c":1796333333291,"s":"queued","a":0,"eq":1796333333291}"#
         );
         assert_eq!(job.timeout_ms, 300_000);
         assert_eq!(job.state.run_at, Timestamp(1_796_333_333_291));
+        Ok(())
+    }
+
+    #[test]
+    fn a_waiting_job_s_body_begins_with_its_payload_bytes() -> TestResult {
+        let mut job = sample()?;
+        job.payload = json!({"part": "plaque – 3 mm", "holes": [1.5, 2], "note": "a \"b\""});
+        let bytes = serde_json::to_string(&job.payload)?.len() as u64;
+        assert_eq!(json_len(&job.payload), bytes);
+        // Ended: no size (the scripts need it only while the job waits).
+        assert_eq!(payload_bytes_of(&encode(&job)?), 0);
+        for status in [Status::Queued, Status::Scheduled] {
+            job.state.status = status;
+            let body = encode(&job)?;
+            assert!(
+                body.starts_with(&format!(r#"{{"pl":{bytes},"k":"#)),
+                "{body}"
+            );
+            assert_eq!(payload_bytes_of(&body), bytes);
+            assert_eq!(decode(body.as_bytes())?, job);
+            // A reader that knows no `pl` (an earlier version) skips it.
+            #[derive(Deserialize)]
+            struct EarlierReader {
+                k: String,
+                p: Value,
+            }
+            let earlier: EarlierReader = serde_json::from_str(&body)?;
+            assert_eq!(
+                (earlier.k.as_str(), &earlier.p),
+                ("analyze_dxf", &job.payload)
+            );
+        }
         Ok(())
     }
 

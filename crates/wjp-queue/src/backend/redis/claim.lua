@@ -77,7 +77,7 @@ local bytes = 0
 -- taken apart again (each piece cut is a new string).
 local start, status, attempt_was, kind
 local out = {}
-local taken = 0
+local taken, taken_bytes = 0, 0
 local last = math.min(#candidates, max)
 for i = 1, last do
   local member = candidates[i]
@@ -97,6 +97,11 @@ for i = 1, last do
   -- edited): it is dropped.
   if status == 'queued' or status == 'scheduled' then
     taken = taken + 1
+    -- No longer waiting: its payload leaves the queue's waiting bytes
+    -- (`record_payload_bytes`, written out: a call per job costs).
+    local nl = find(rec, '\n', 1, true)
+    local digits = nl and match(rec, '^{"pl":(%d+)', nl + 1)
+    if digits then taken_bytes = taken_bytes + (size_numbers[digits] or size_number(digits)) end
     local attempt = NEXT_ATTEMPT[attempt_was] or int((tonumber(attempt_was) or 0) + 1)
     set_lease(id, lease_text(attempt, kind))
     emit(id, kind, 'running', attempt, '0', false, false, ARGV[3])
@@ -104,6 +109,7 @@ for i = 1, last do
     out[#out + 1] = rec
   end
 end
+bytes_delta = bytes_delta - taken_bytes
 flush()
 publish()
 return out

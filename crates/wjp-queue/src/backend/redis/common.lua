@@ -8,8 +8,9 @@
 -- While the library loads, only `redis.register_function` is reachable: the
 -- standard library and `redis.call` are taken on the first call (`begin`).
 --
--- keys[1..11] are the index keys of one queue, always in this order (all
--- share the queue's hash tag, `wjp:{queue}:`); keys[12..] are job keys.
+-- keys[1..12] are the keys of one queue (its indexes, streams and
+-- counters), always in this order (all share the queue's hash tag,
+-- `wjp:{queue}:`); keys[13..] are job keys.
 -- args[1] is the job key prefix (`wjp:{queue}:job:`), used only for jobs
 -- found through an index (claim, sweep, purge, list): such keys carry the
 -- same hash tag, so they live in the same cluster slot. args[2] is the
@@ -18,13 +19,15 @@
 --
 -- Globals the per-job paths use, as upvalues: each read of a global is a
 -- table lookup (`string.find` two), each read of an upvalue none.
-local find, sub, type_of, redis_call, redis_pcall
+local find, sub, match, type_of, redis_call, redis_pcall
 local KEYS, ARGV
-local K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP, K_ENDED, K_EVENTS, K_WAKE, K_SEQ
-local JOB_KEYS = 11 -- KEYS[JOB_KEYS + i] is the i-th job's key
+local K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP, K_ENDED, K_EVENTS, K_WAKE, K_SEQ, K_BYTES
+local JOB_KEYS = 12 -- KEYS[JOB_KEYS + i] is the i-th job's key
 local PREFIX, MAXLEN
 -- What one call collects and writes at its end (see `flush`, `publish`).
 local adds, removals, lease_sets, lease_dels, events, line_before
+-- The change of the queue's waiting payload bytes (K_BYTES) in this call.
+local bytes_delta
 -- The server's clock in ms, read once per call (see `server_now`).
 local now_ms
 -- Patterns of a stored header and of a lease entry (see `parse`).
@@ -36,7 +39,8 @@ local STORED, LEASE_FIELDS = 8, 10
 -- collections (a call that failed may have left some behind).
 local function begin(keys, args)
   if not find then
-    find, sub, type_of, redis_call, redis_pcall = string.find, string.sub, type, redis.call, redis.pcall
+    find, sub, match, type_of = string.find, string.sub, string.match, type
+    redis_call, redis_pcall = redis.call, redis.pcall
     HEADER = '^' .. string.rep('([^|]*)|', STORED - 1) .. '([^|]*)$'
     LEASE = '^' .. string.rep('([^|]*)|', LEASE_FIELDS - 1) .. '([^|]*)$'
     K_ENDED = {}
@@ -44,9 +48,10 @@ local function begin(keys, args)
   KEYS, ARGV = keys, args
   K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP = keys[1], keys[2], keys[3], keys[4], keys[5]
   K_ENDED.completed, K_ENDED.failed, K_ENDED.cancelled = keys[6], keys[7], keys[8]
-  K_EVENTS, K_WAKE, K_SEQ = keys[9], keys[10], keys[11]
+  K_EVENTS, K_WAKE, K_SEQ, K_BYTES = keys[9], keys[10], keys[11], keys[12]
   PREFIX, MAXLEN = args[1], args[2]
   adds, removals, lease_sets, lease_dels = {}, {}, {}, {}
+  bytes_delta = 0
   events, line_before = {}, {}
   now_ms = nil
 end
@@ -126,6 +131,10 @@ local function flush()
   in_chunks('HDEL', K_LEASES, lease_dels)
   in_chunks('HSET', K_LEASES, lease_sets)
   adds, removals, lease_sets, lease_dels = {}, {}, {}, {}
+  if bytes_delta ~= 0 then
+    redis_call('INCRBY', K_BYTES, int(bytes_delta))
+    bytes_delta = 0
+  end
 end
 
 -- Takes a job out of the index of the status it is in (`rk`: its ready key).
@@ -269,13 +278,18 @@ end
 
 -- A job's stored header, or false when there is none, without reading its
 -- body (which may be megabytes) into Lua. Expired or not (see `stored`).
+-- Second, the start of the record read (header, newline, the body's first
+-- bytes), or nil for a job stored as a hash.
 local function raw_head(key)
   local start = redis_pcall('GETRANGE', key, 0, HEAD_READ)
   if type_of(start) == 'table' then return redis_call('HGET', key, 'h') end
   if start == '' then return false end
+  local head = head_of(start)
+  if head then return head, start end
   -- A header longer than HEAD_READ cannot come from these scripts; read
   -- the whole record rather than guess.
-  return head_of(start) or head_of(record(key))
+  local rec = record(key)
+  return head_of(rec), rec
 end
 
 -- The status of a stored header, and an ended job's expiry (nil when its
@@ -288,13 +302,15 @@ end
 
 -- The fields of a job's stored header, or nil when there is none or it is
 -- an ended job past its expiry (its last field; empty in records of older
--- versions, which have a TTL instead).
+-- versions, which have a TTL instead). Second, the start of its record
+-- (see `raw_head`).
 local function stored(key)
-  local cur = parse(raw_head(key))
+  local head, start = raw_head(key)
+  local cur = parse(head)
   if cur and K_ENDED[cur[F_STATUS]] and (tonumber(cur[F_RK]) or math.huge) <= server_now() then
     return nil
   end
-  return cur
+  return cur, start
 end
 
 -- A job's current header, or nil when there is no job.
@@ -357,6 +373,83 @@ local function publish()
     redis_call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'e', entry)
     events = {}
   end
+end
+
+-- Quotas. A waiting job's body begins with the size of its payload,
+-- `{"pl":<bytes>,` (body.rs); K_BYTES holds the sum of those sizes over
+-- the queue's waiting (queued or scheduled, not running) jobs. Every call
+-- that makes a job waiting adds its size (insert, apply), and every call
+-- that ends its waiting takes off the size in the record it ends (claim,
+-- apply, purge): through `bytes_delta`, written by `flush`. Bodies of
+-- earlier versions carry no size and count 0 both ways. The waiting jobs
+-- themselves are counted by the sizes of the `ready` and `scheduled` sets.
+-- The numbers of the size texts met so far: converting a text costs a
+-- claim more than finding it (glibc's strtod), and sizes repeat. Bounded.
+local size_numbers, sizes_known = {}, 0
+local function size_number(digits)
+  local n = size_numbers[digits]
+  if not n then
+    if sizes_known >= 10000 then size_numbers, sizes_known = {}, 0 end
+    n = tonumber(digits)
+    size_numbers[digits], sizes_known = n, sizes_known + 1
+  end
+  return n
+end
+-- The size a body (at `at` in `text`) begins with, or 0.
+local function body_payload_bytes(text, at)
+  local digits = match(text, '^{"pl":(%d+)', at)
+  return digits and size_number(digits) or 0
+end
+-- The size in a record, or in the start of one (see `raw_head`), or 0.
+local function record_payload_bytes(rec)
+  local nl = rec and find(rec, '\n', 1, true)
+  return nl and body_payload_bytes(rec, nl + 1) or 0
+end
+local function waiting_status(status)
+  return status == 'queued' or status == 'scheduled'
+end
+
+-- Whether `n` more jobs with `total` payload bytes in all fit the queue's
+-- waiting quotas (`max_jobs`, `max_bytes`; nil for no limit). Near a
+-- limit the jobs are looked at one by one, leaving out repeats and ids
+-- already stored and not reusable (their enqueue returns the stored job):
+-- `job_at(i)` gives the i-th job's id, key and payload bytes. Returns nil
+-- when they fit, else {0, i, quota, current, adding, limit} for the first
+-- job that does not; without `job_at`, 2 when they may not fit. A queue
+-- with no waiting job holds no payload, whatever K_BYTES says (see mod.rs
+-- on drift); with `writable`, K_BYTES is set right then.
+local function over_quota(max_jobs, max_bytes, n, total, writable, job_at)
+  local waiting = redis_call('ZCARD', K_READY) + redis_call('ZCARD', K_SCHED)
+  local bytes = tonumber(redis_call('GET', K_BYTES)) or 0
+  if waiting == 0 and bytes ~= 0 then
+    if writable then redis_call('DEL', K_BYTES) end
+    bytes = 0
+  end
+  if bytes < 0 then bytes = 0 end
+  if (not max_jobs or waiting + n <= max_jobs) and (not max_bytes or bytes + total <= max_bytes) then
+    return nil
+  end
+  if not job_at then return 2 end
+  local seen = {}
+  for i = 1, n do
+    local id, key, size = job_at(i)
+    local new = not seen[id]
+    seen[id] = true
+    if new then
+      local old = load(id, key)
+      new = not old or old[F_STATUS] == 'failed' or old[F_STATUS] == 'cancelled'
+    end
+    if new then
+      if max_jobs and waiting + 1 > max_jobs then
+        return { 0, i, 'waiting_jobs', waiting, 1, max_jobs }
+      end
+      if max_bytes and bytes + size > max_bytes then
+        return { 0, i, 'waiting_payload_bytes', bytes, size, max_bytes }
+      end
+      waiting, bytes = waiting + 1, bytes + size
+    end
+  end
+  return nil
 end
 
 -- Tells blocked workers that jobs became ready in this queue.

@@ -17,6 +17,8 @@
 //! | `wjp:{q}:events`          | stream | events, capped (`MAXLEN ~`) and aged out    |
 //! | `wjp:{q}:wake`            | stream | "jobs became ready" signals, capped at ~100 |
 //! | `wjp:{q}:seq`             | string | enqueue sequence                            |
+//! | `wjp:{q}:waiting_bytes`   | string | payload bytes of the waiting jobs (Quotas)  |
+//! | `wjp:{q}:waiting_bytes:recounted` | string | when they were last summed again; expires |
 //! | `wjp:queues`              | set    | names of queues that ever had a job         |
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
@@ -66,6 +68,41 @@
 //! the events as one stream entry, because each `redis.call` costs about as
 //! much as the work it does.
 //!
+//! # Quotas
+//! An enqueue is checked against the queue's waiting limits (`Quotas`) in
+//! the call that writes it (`insert.lua`): the waiting jobs are the sizes
+//! of `ready` and `scheduled` (`ZCARD`, exact), and their payload bytes are
+//! kept in `waiting_bytes`. Its invariant: it is the sum of the payload
+//! sizes that the bodies of the queue's waiting records begin with (`pl`,
+//! see `body.rs`; bodies without one count 0). Each call that makes a job
+//! waiting adds the size in the body it writes (`insert`, `apply`); each
+//! call that ends a job's waiting takes off the size in the record it
+//! ends (`claim`, `apply`: cancel, promotion's rewrite, `purge`). Running,
+//! ended and expired records are never counted, so completions, the
+//! sweep and `forget` leave it alone. A claim reads the size from the
+//! record it returns anyway, an `apply` from the start of the record it
+//! reads for the header: no extra command per job. Finding the size still
+//! costs a claim about 2,500 instructions per job, 4% of a drained job's
+//! Redis instructions (`scripts/redis-instructions.sh`).
+//!
+//! Drift: only writers that do not keep the counter can move it from that
+//! sum: processes of an earlier version sharing the server during an
+//! upgrade (their claims and cancels take nothing off), and hand edits.
+//! A queue with no waiting job holds no waiting payload, so an enqueue
+//! that finds none sets the counter to 0, and so does the sweep
+//! (`Queue::maintain`, every second in every worker); with a hundred
+//! waiting jobs or fewer the sweep sums their sizes again (it reads the
+//! start of each record), at most once a minute per queue, and sets the
+//! counter right. Readers treat a negative count as 0.
+//!
+//! A batch is refused whole: one script call per queue writes up to 500
+//! jobs. A batch that needs several calls (jobs of several queues, or
+//! more than 500 of one) is checked by `admit.lua` for every queue first
+//! (one round trip with each queue's totals; a second, with the jobs, for
+//! a queue near a limit), and then written without a second check; an enqueue
+//! that lands between the two may take a queue past its limit by what it
+//! adds. An id stored in another queue counts in that first check as new.
+//!
 //! # Waiting
 //! Blocking reads never go through the shared connection (whose commands
 //! time out): one background task per backend, started by the first wait,
@@ -102,6 +139,7 @@ use super::{
     Backend, BackendInfo, ClaimRequest, Inserted, JobPage, JobQuery, LeaseRef, LeaseState,
     ProgressUpdate, QueueCounts, WorkerRecord,
 };
+use crate::catalog::{Quotas, WaitingQuota};
 use crate::error::{QueueError, Result};
 use crate::event::Event;
 use crate::job::{ErrorKind, Job, JobId, Kind, LeaseToken, QueueName, Status, Timestamp};
@@ -151,13 +189,14 @@ macro_rules! function_library {
 }
 
 function_library!(
-    insert, apply, finish, claim, peek, renew, progress, cancel, forget, sweep, purge, list, read,
+    insert, admit, apply, finish, claim, peek, renew, progress, cancel, forget, sweep, purge, list,
+    read,
 );
 
 /// Operations that only read: flagged so that a server out of memory (or
 /// a replica) still runs them; a function without flags is refused there
 /// before it runs.
-const READS: [&str; 3] = ["peek", "list", "read"];
+const READS: [&str; 4] = ["admit", "peek", "list", "read"];
 
 /// The library's name and code, from each operation's name and body. The
 /// name is made from the code: processes of different versions sharing a
@@ -416,8 +455,8 @@ fn worker_key(name: &str) -> String {
     format!("wjp:worker:{name}")
 }
 
-/// The index keys every script gets as KEYS[1..11], in `common.lua`'s order.
-fn index_keys(queue: &str) -> [String; 11] {
+/// The keys of a queue every script gets as KEYS[1..12], in `common.lua`'s order.
+fn index_keys(queue: &str) -> [String; QUEUE_KEYS] {
     let p = key_prefix(queue);
     [
         format!("{p}ready"),
@@ -431,8 +470,12 @@ fn index_keys(queue: &str) -> [String; 11] {
         format!("{p}events"),
         format!("{p}wake"),
         format!("{p}seq"),
+        format!("{p}waiting_bytes"),
     ]
 }
+
+/// How many keys of a queue every script gets before its job keys.
+const QUEUE_KEYS: usize = 12;
 
 /// Builds one `FCALL` of a queue function: the index keys, the given job
 /// keys, the common arguments, then the script's own.
@@ -443,7 +486,7 @@ struct Call {
 impl Call {
     fn new(function: &Function, queue: &str, job_ids: &[&str]) -> Call {
         let mut cmd = redis::cmd("FCALL");
-        cmd.arg(&function.0).arg(11 + job_ids.len());
+        cmd.arg(&function.0).arg(QUEUE_KEYS + job_ids.len());
         for key in index_keys(queue) {
             cmd.arg(key);
         }
@@ -1429,6 +1472,29 @@ fn finish_args(call: &mut Call, t: &Transition, seq: u64) -> Result<()> {
     Ok(())
 }
 
+/// A refusal from `over_quota` (`common.lua`): `{0, i, quota, current,
+/// adding, limit}`, as the index (from 0) of the job refused among the
+/// call's jobs and its error; `None` for any other reply.
+fn quota_refusal(queue: &QueueName, items: &[Value]) -> Result<Option<(usize, QueueError)>> {
+    let [Value::Int(0), at, quota, current, adding, limit] = items else {
+        return Ok(None);
+    };
+    let quota = match text(quota)?.as_str() {
+        "waiting_jobs" => WaitingQuota::Jobs,
+        "waiting_payload_bytes" => WaitingQuota::PayloadBytes,
+        other => return Err(corrupt(format!("unknown quota {other:?} in a refusal"))),
+    };
+    let number = |v: &Value| int(v).map(|n| n.max(0) as u64);
+    let error = QueueError::QueueFull {
+        queue: queue.to_string(),
+        quota,
+        current: number(current)?,
+        adding: number(adding)?,
+        limit: number(limit)?,
+    };
+    Ok(Some(((number(at)? as usize).saturating_sub(1), error)))
+}
+
 /// A job's list score: enqueue time in ms, then the sequence's last three
 /// digits, so jobs of one millisecond keep their order (as `insert.lua`).
 fn list_score(created_at: Timestamp, seq: u64) -> i64 {
@@ -1508,6 +1574,10 @@ impl Backend for RedisBackend {
     }
 
     async fn insert(&self, jobs: Vec<Job>) -> Result<Vec<Inserted>> {
+        self.insert_within(jobs, &Quotas::unlimited()).await
+    }
+
+    async fn insert_within(&self, jobs: Vec<Job>, quotas: &Quotas) -> Result<Vec<Inserted>> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
@@ -1561,6 +1631,41 @@ impl Backend for RedisBackend {
                 probes = hits;
             }
         }
+        let mut bodies = jobs
+            .iter()
+            .map(body::encode)
+            .collect::<Result<Vec<String>>>()?;
+        let sizes: Vec<u64> = bodies.iter().map(|b| body::payload_bytes_of(b)).collect();
+        // One call writes a queue's jobs when they are few and none needs a
+        // look in another queue: it checks the quotas itself. Otherwise
+        // every queue is checked first, and the writes check nothing more
+        // (see the module's doc, Quotas).
+        let limited =
+            quotas.max_waiting_jobs != u64::MAX || quotas.max_waiting_payload_bytes != u64::MAX;
+        let mut all_by_queue: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, job) in jobs.iter().enumerate() {
+            all_by_queue.entry(job.queue.as_str()).or_default().push(i);
+        }
+        let calls: usize = all_by_queue
+            .values()
+            .map(|ix| ix.len().div_ceil(SCRIPT_BATCH))
+            .sum();
+        let checked_first = limited && (calls > 1 || !probes.is_empty());
+        if checked_first {
+            self.check_quotas(&jobs, &sizes, &all_by_queue, quotas)
+                .await?;
+        }
+        let limit = |max: u64| {
+            if limited && !checked_first && max != u64::MAX {
+                max.to_string()
+            } else {
+                String::new()
+            }
+        };
+        let (max_jobs, max_bytes) = (
+            limit(quotas.max_waiting_jobs),
+            limit(quotas.max_waiting_payload_bytes),
+        );
         if !probes.is_empty() {
             let mut pipe = redis::pipe();
             let mut forgets = Vec::new();
@@ -1593,13 +1698,15 @@ impl Backend for RedisBackend {
             for chunk in indexes.chunks(SCRIPT_BATCH) {
                 let ids: Vec<&str> = chunk.iter().map(|i| jobs[*i].id.as_str()).collect();
                 let mut call = Call::new(&self.shared.functions.insert, queue, &ids);
-                call.arg(now.0);
+                call.arg(now.0)
+                    .arg(&max_jobs)
+                    .arg(&max_bytes)
+                    .arg(chunk.iter().map(|i| sizes[*i]).sum::<u64>());
                 for i in chunk {
                     let job = &jobs[*i];
-                    let body = body::encode(job)?;
                     call.arg(job.id.as_str())
                         .arg(job.status().as_str())
-                        .arg(body)
+                        .arg(std::mem::take(&mut bodies[*i]))
                         .arg(job.priority)
                         .arg(job.state.run_at.0)
                         .arg(job.created_at.0)
@@ -1612,7 +1719,12 @@ impl Backend for RedisBackend {
         if !chunks.is_empty() {
             let replies = self.run(&pipe).await?;
             for (chunk, reply) in chunks.into_iter().zip(replies) {
-                for (i, item) in chunk.iter().zip(array(reply)?) {
+                let items = array(reply)?;
+                if let Some((at, error)) = quota_refusal(&jobs[chunk[0]].queue, &items)? {
+                    let index = chunk.get(at).copied().unwrap_or(chunk[0]);
+                    return Err(super::refused_at(index, jobs.len(), error));
+                }
+                for (i, item) in chunk.iter().zip(items) {
                     out[*i] = Some(match item {
                         Value::Int(_) => Inserted::New(jobs[*i].clone()),
                         stored => Inserted::Existing(job_from_value(&text(&stored)?)?),
@@ -2172,6 +2284,74 @@ impl Backend for RedisBackend {
 }
 
 impl RedisBackend {
+    /// Checks the jobs of every queue of a batch against its waiting quotas
+    /// (`admit.lua`), for a batch written in several calls: one round trip
+    /// with each queue's totals, and a second, with the jobs themselves,
+    /// only for queues near a limit.
+    async fn check_quotas(
+        &self,
+        jobs: &[Job],
+        sizes: &[u64],
+        by_queue: &BTreeMap<&str, Vec<usize>>,
+        quotas: &Quotas,
+    ) -> Result<()> {
+        let limit = |max: u64| {
+            if max == u64::MAX {
+                String::new()
+            } else {
+                max.to_string()
+            }
+        };
+        let call = |queue: &str, indexes: &[usize], each: bool| {
+            let ids: Vec<&str> = if each {
+                indexes.iter().map(|i| jobs[*i].id.as_str()).collect()
+            } else {
+                Vec::new()
+            };
+            let mut call = Call::new(&self.shared.functions.admit, queue, &ids);
+            call.arg(limit(quotas.max_waiting_jobs))
+                .arg(limit(quotas.max_waiting_payload_bytes))
+                .arg(indexes.len())
+                .arg(indexes.iter().map(|i| sizes[*i]).sum::<u64>());
+            if each {
+                for i in indexes {
+                    call.arg(jobs[*i].id.as_str()).arg(sizes[*i]);
+                }
+            }
+            call.cmd
+        };
+        let mut pipe = redis::pipe();
+        for (queue, indexes) in by_queue {
+            pipe.add_command(call(queue, indexes, false));
+        }
+        let mut near = Vec::new();
+        for (entry, reply) in by_queue.iter().zip(self.run(&pipe).await?) {
+            match reply {
+                Value::Int(1) => {}
+                Value::Int(2) => near.push(entry),
+                other => return Err(corrupt(format!("unexpected reply {other:?} from admit"))),
+            }
+        }
+        if near.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (queue, indexes) in &near {
+            pipe.add_command(call(queue, indexes, true));
+        }
+        for ((_, indexes), reply) in near.into_iter().zip(self.run(&pipe).await?) {
+            if matches!(reply, Value::Int(_)) {
+                continue;
+            }
+            let queue = &jobs[indexes[0]].queue;
+            if let Some((at, error)) = quota_refusal(queue, &array(reply)?)? {
+                let index = indexes.get(at).copied().unwrap_or(indexes[0]);
+                return Err(super::refused_at(index, jobs.len(), error));
+            }
+        }
+        Ok(())
+    }
+
     /// The newest entry of each known queue's event stream, for queues that
     /// have one.
     async fn newest_events(&self) -> Result<Vec<(String, (StreamPos, HashMap<String, String>))>> {

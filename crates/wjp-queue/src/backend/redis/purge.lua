@@ -16,8 +16,9 @@ for _, member in ipairs(members) do
   local id = member
   if status == 'queued' then id = sub(member, READY_KEY_LEN + 2) end
   local key = PREFIX .. id
-  local cur = stored(key)
+  local cur, start = stored(key)
   if cur and cur[F_STATUS] == status then
+    if waiting_status(status) then bytes_delta = bytes_delta - record_payload_bytes(start) end
     unindex(id, status, cur[F_RK])
     zrem(K_ALL, id)
     redis_call('DEL', key)

@@ -1,4 +1,6 @@
--- Deletes ended jobs of one queue past their expiry and trims old events.
+-- Deletes ended jobs of one queue past their expiry and trims old events,
+-- and counts the queue's waiting payload bytes again where that is cheap
+-- (see mod.rs on drift).
 -- An ended record's header carries its expiry (common.lua); the server
 -- deletes a record that has a TTL by itself, and this cleans the indexes.
 -- An expiry index entry names one job, or every job of one completion call
@@ -45,4 +47,26 @@ end
 flush()
 in_chunks('DEL', false, gone)
 redis_call('XTRIM', K_EVENTS, 'MINID', '~', ARGV[5])
+-- With no waiting job there is no waiting payload; with a few, their sizes
+-- are read again (the start of each record: see `raw_head`), at most once
+-- a minute (a key with a TTL says when it was done).
+local RECOUNT_UP_TO = 100
+local waiting = redis_call('ZCARD', K_READY) + redis_call('ZCARD', K_SCHED)
+if waiting == 0 then
+  redis_call('DEL', K_BYTES)
+elseif waiting <= RECOUNT_UP_TO
+  and redis_call('SET', K_BYTES .. ':recounted', '1', 'NX', 'PX', 60000) then
+  local sum = 0
+  local function add(key)
+    local head, start = raw_head(key)
+    if head and waiting_status(status_and_expiry(head)) then
+      sum = sum + record_payload_bytes(start)
+    end
+  end
+  for _, member in ipairs(redis_call('ZRANGE', K_READY, 0, -1)) do
+    add(PREFIX .. sub(member, READY_KEY_LEN + 2))
+  end
+  for _, id in ipairs(redis_call('ZRANGE', K_SCHED, 0, -1)) do add(PREFIX .. id) end
+  if tonumber(redis_call('GET', K_BYTES)) ~= sum then redis_call('SET', K_BYTES, int(sum)) end
+end
 return { deleted, looked }
