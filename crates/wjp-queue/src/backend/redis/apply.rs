@@ -1,0 +1,208 @@
+//! Changes of jobs: guarded transitions go to `apply.lua`, except ends of
+//! jobs this process claimed, which go to `finish.lua` with their whole new
+//! record.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::body;
+use super::events::event_lines;
+use super::library::Call;
+use super::record::list_score;
+use super::reply::{array, int, optional_hex};
+use super::{RedisBackend, SCRIPT_BATCH};
+use crate::error::Result;
+use crate::event::Event;
+use crate::job::{Status, Timestamp};
+use crate::state::Transition;
+
+impl RedisBackend {
+    /// Applies transitions (see [`Backend::apply`](crate::backend::Backend::apply)).
+    pub(super) async fn apply_transitions(
+        &self,
+        transitions: Vec<Transition>,
+    ) -> Result<Vec<bool>> {
+        if transitions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = Timestamp::now();
+        let mut by_queue: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, t) in transitions.iter().enumerate() {
+            by_queue.entry(t.job.queue.as_str()).or_default().push(i);
+        }
+        // Ends of jobs this process claimed go to `finish.lua`, which needs
+        // their enqueue sequence (noted at the claim); the rest to `apply.lua`.
+        let sequences: Vec<Option<u64>> = transitions
+            .iter()
+            .map(|t| finishes(t).then(|| self.take_sequence(t)).flatten())
+            .collect();
+        let finishing_to = |i: usize| sequences[i].map(|_| transitions[i].job.state.status);
+        let mut pipe = redis::pipe();
+        let mut chunks = Vec::new();
+        for (queue, indexes) in &by_queue {
+            for chunk in calls_of_queue(&transitions, indexes, finishing_to) {
+                let call = match finishing_to(chunk[0]) {
+                    Some(status) => {
+                        self.finish_call(queue, &transitions, &chunk, &sequences, status, now)?
+                    }
+                    None => self.apply_call(queue, &transitions, &chunk, now)?,
+                };
+                pipe.add_command(call.cmd);
+                chunks.push(chunk);
+            }
+        }
+        let mut out = vec![false; transitions.len()];
+        for (chunk, reply) in chunks.into_iter().zip(self.run(&pipe).await?) {
+            for (i, applied) in chunk.iter().zip(array(reply)?) {
+                out[*i] = int(&applied)? == 1;
+            }
+        }
+        Ok(out)
+    }
+
+    /// A `finish.lua` call ending the jobs of `chunk`, all to `status`.
+    fn finish_call(
+        &self,
+        queue: &str,
+        transitions: &[Transition],
+        chunk: &[usize],
+        sequences: &[Option<u64>],
+        status: Status,
+        now: Timestamp,
+    ) -> Result<Call> {
+        let ids: Vec<&str> = chunk
+            .iter()
+            .map(|i| transitions[*i].job.id.as_str())
+            .collect();
+        let mut call = Call::new(&self.shared.functions.finish, queue, &ids);
+        // The event lines go joined, in one string built once.
+        let events: Vec<Event> = chunk
+            .iter()
+            .map(|&i| Event::of(&transitions[i].job, now))
+            .collect();
+        call.arg(status.as_str()).arg(event_lines(&events));
+        for &i in chunk {
+            if let Some(seq) = sequences[i] {
+                finish_args(&mut call, &transitions[i], seq)?;
+            }
+        }
+        Ok(call)
+    }
+
+    /// An `apply.lua` call with the transitions of `chunk`.
+    fn apply_call(
+        &self,
+        queue: &str,
+        transitions: &[Transition],
+        chunk: &[usize],
+        now: Timestamp,
+    ) -> Result<Call> {
+        let ids: Vec<&str> = chunk
+            .iter()
+            .map(|i| transitions[*i].job.id.as_str())
+            .collect();
+        let mut call = Call::new(&self.shared.functions.apply, queue, &ids);
+        for &i in chunk {
+            transition_args(&mut call, &transitions[i], now)?;
+        }
+        Ok(call)
+    }
+}
+
+/// The transitions of one queue (`indexes`, in order) split into script
+/// calls. A call changes each job at most once (see common.lua), runs one
+/// script and takes at most `SCRIPT_BATCH` jobs: a run of ends to one
+/// status goes to `finish.lua`, the rest to `apply.lua`, in their order.
+fn calls_of_queue(
+    transitions: &[Transition],
+    indexes: &[usize],
+    finishing_to: impl Fn(usize) -> Option<Status>,
+) -> Vec<Vec<usize>> {
+    let mut split: Vec<Vec<usize>> = Vec::new();
+    let mut seen = HashSet::new();
+    for &i in indexes {
+        let id = transitions[i].job.id.as_str();
+        match split.last_mut() {
+            Some(current)
+                if current.len() < SCRIPT_BATCH
+                    && finishing_to(current[0]) == finishing_to(i)
+                    && seen.insert(id) =>
+            {
+                current.push(i)
+            }
+            _ => {
+                seen.clear();
+                seen.insert(id);
+                split.push(vec![i]);
+            }
+        }
+    }
+    split
+}
+
+/// jobs whose enqueue sequence this process noted at the claim.
+fn finishes(t: &Transition) -> bool {
+    t.expect.status == Status::Running
+        && t.expect.lease_token.is_some()
+        && t.job.state.status.is_terminal()
+}
+
+/// The arguments of one transition for `apply.lua`.
+fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()> {
+    let s = &t.job.state;
+    let event = Event::of(&t.job, now);
+    let waiting = matches!(s.status, Status::Queued | Status::Scheduled);
+    let (priority, run_at) = if waiting {
+        (t.job.priority.to_string(), s.run_at.0.to_string())
+    } else {
+        (String::new(), String::new())
+    };
+    call.arg(t.job.id.as_str())
+        .arg(t.expect.status.as_str())
+        .arg(
+            t.expect
+                .lease_token
+                .map(|t| t.0.to_string())
+                .unwrap_or_default(),
+        )
+        .arg(s.status.as_str())
+        .arg(s.lease_token.map(|t| t.0.to_string()).unwrap_or_default())
+        .arg(body::encode(&t.job)?)
+        .arg(s.attempt)
+        .arg(s.error.as_ref().map(|e| e.kind.as_str()).unwrap_or(""))
+        // Ordering fields matter only to a waiting job, and a lease end is
+        // never set here (only a claim starts one): empty strings are one
+        // shared string in Lua, numbers a new one each.
+        .arg(priority)
+        .arg(run_at)
+        .arg("")
+        .arg(s.expires_at.map_or(0, |t| t.0))
+        .arg(event.progress.map(|p| p.to_string()).unwrap_or_default())
+        .arg(optional_hex(event.message.as_deref()))
+        .arg(now.0);
+    Ok(())
+}
+
+/// The arguments of one transition for `finish.lua` (see `finishes`): the
+/// whole ended record (header as `common.lua`'s `header`, ending with the
+/// expiry; newline; body), from the job's enqueue sequence noted at the
+/// claim.
+fn finish_args(call: &mut Call, t: &Transition, seq: u64) -> Result<()> {
+    let s = &t.job.state;
+    let token = t.expect.lease_token.map_or(0, |t| t.0);
+    let error_kind = s.error.as_ref().map(|e| e.kind.as_str()).unwrap_or("");
+    let score = list_score(t.job.created_at, seq).to_string();
+    let expires_at = s.expires_at.map_or(0, |t| t.0);
+    let record = format!(
+        "{}||{}|{}|{error_kind}|{seq}|{score}|{expires_at}\n{}",
+        s.status.as_str(),
+        s.attempt,
+        t.job.kind.as_str(),
+        body::encode(&t.job)?,
+    );
+    call.arg(t.job.id.as_str())
+        .arg(format!("{token}|"))
+        .arg(record)
+        .arg(expires_at)
+        .arg(score);
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! Claiming: which queues to take from (a peek at each when there are
+//! several), then one `claim.lua` call per queue; and the enqueue
+//! sequences noted per claimed job, which let its end go to `finish.lua`.
+
+use redis::Value;
+
+use super::body;
+use super::library::Call;
+use super::record::sequence_of;
+use super::reply::{array, corrupt, hex, text};
+use super::RedisBackend;
+use crate::backend::ClaimRequest;
+use crate::error::Result;
+use crate::job::{Job, LeaseToken, QueueName};
+use crate::state::{self, Transition};
+
+/// Bounds `Shared::sequences`: entries of jobs whose lease was lost are
+/// never taken out, so past this size the map starts again.
+const SEQUENCES_KEPT: usize = 100_000;
+
+impl RedisBackend {
+    /// Claims up to `request.max` jobs (see [`Backend::claim`](crate::backend::Backend::claim)).
+    pub(super) async fn claim_jobs(&self, request: &ClaimRequest) -> Result<Vec<Job>> {
+        if request.max == 0 || request.queues.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.note_queues(request.queues.iter().map(QueueName::as_str));
+        let allotment = self.allotment(request).await?;
+        if allotment.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut claimed = self.claim_in(&allotment, request).await?;
+        claimed.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(claimed.into_iter().map(|(_, job)| job).collect())
+    }
+
+    /// How many jobs to claim from each queue: all from a lone queue; from
+    /// several, as many as each holds of the best `request.max` of all
+    /// (a peek at each first).
+    async fn allotment(&self, request: &ClaimRequest) -> Result<Vec<(String, usize)>> {
+        if request.queues.len() == 1 {
+            return Ok(vec![(request.queues[0].to_string(), request.max)]);
+        }
+        // Look at the best of each queue, then take the best overall.
+        let mut pipe = redis::pipe();
+        for q in &request.queues {
+            let mut call = Call::new(&self.shared.functions.peek, q.as_str(), &[]);
+            call.arg(request.now.0).arg(request.max);
+            pipe.add_command(call.cmd);
+        }
+        let mut best: Vec<(String, usize)> = Vec::new();
+        for (qi, reply) in self.run(&pipe).await?.into_iter().enumerate() {
+            for rk in array(reply)? {
+                best.push((text(&rk)?, qi));
+            }
+        }
+        best.sort();
+        best.truncate(request.max);
+        let mut counts = vec![0usize; request.queues.len()];
+        for (_, qi) in best {
+            counts[qi] += 1;
+        }
+        Ok(request
+            .queues
+            .iter()
+            .zip(counts)
+            .filter(|(_, n)| *n > 0)
+            .map(|(q, n)| (q.to_string(), n))
+            .collect())
+    }
+
+    /// Claims the allotted number of jobs of each queue, one call each.
+    async fn claim_in(
+        &self,
+        allotment: &[(String, usize)],
+        request: &ClaimRequest,
+    ) -> Result<Vec<(String, Job)>> {
+        let mut pipe = redis::pipe();
+        // One token for the jobs of a call (see claim.lua), new for each call.
+        let mut tokens = Vec::with_capacity(allotment.len());
+        for (queue, n) in allotment {
+            let token = LeaseToken::random();
+            let mut call = Call::new(&self.shared.functions.claim, queue, &[]);
+            call.arg(request.now.0)
+                .arg(*n)
+                .arg(hex(&request.worker))
+                .arg(request.lease.as_millis() as u64)
+                .arg(token.0);
+            pipe.add_command(call.cmd);
+            tokens.push(token);
+        }
+        let replies = self.run(&pipe).await?;
+        let mut claimed = Vec::new();
+        let mut sequences = self
+            .shared
+            .sequences
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if sequences.len() > SEQUENCES_KEPT {
+            sequences.clear();
+        }
+        for (reply, token) in replies.into_iter().zip(tokens) {
+            let items = array(reply)?;
+            if items.len() % 2 != 0 {
+                return Err(corrupt("malformed claim reply"));
+            }
+            // Per job: ready member (its ready key comes first, so members
+            // sort as the jobs' claim order), record.
+            for item in items.chunks(2) {
+                let [rk, record] = item else {
+                    return Err(corrupt("malformed claim reply"));
+                };
+                let rk = text(rk)?;
+                // Parsed where it lies: no copy of each body on the claim path.
+                let body = match record {
+                    Value::BulkString(record) => record
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map(|nl| &record[nl + 1..]),
+                    _ => None,
+                };
+                let Some(body) = body else {
+                    return Err(corrupt(format!("a claimed job without a record: {rk}")));
+                };
+                let job = body::decode(body)?;
+                let mut t = state::claim(&job, &request.worker, request.lease, request.now);
+                t.job.state.lease_token = Some(token);
+                if let Some(seq) = sequence_of(&rk) {
+                    sequences.insert(t.job.id.clone(), (token.0, seq));
+                }
+                claimed.push((rk, t.job));
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// The enqueue sequence this process noted when it claimed the job
+    /// under the lease that `t` ends, taken out of the map.
+    pub(super) fn take_sequence(&self, t: &Transition) -> Option<u64> {
+        let mut sequences = self
+            .shared
+            .sequences
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match sequences.remove(&t.job.id) {
+            Some((token, seq)) if Some(token) == t.expect.lease_token.map(|l| l.0) => Some(seq),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! Reaching the server: URLs (built, parsed, shown without a password),
+//! the connection with its timeouts, the version check, and running
+//! commands with retries across reconnects and a lost function library.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, Cmd, Pipeline, Value};
+
+use super::reply::text;
+use super::RedisBackend;
+use crate::error::{QueueError, Result};
+
+/// The oldest Redis release wjp's functions run on (major, minor).
+const OLDEST_SERVER: (u32, u32) = (7, 0);
+
+/// Whether a server reporting `version` (`redis_version`) runs wjp's functions.
+/// A version that does not parse is given the benefit of the doubt: forks
+/// and builds report odd strings, and the functions will say what fails.
+fn supported_server(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>());
+    match (parts.next(), parts.next()) {
+        (Some(Ok(major)), Some(Ok(minor))) => (major, minor) >= OLDEST_SERVER,
+        _ => true,
+    }
+}
+
+/// A `redis://` URL from its parts (for `REDIS_HOST`, `REDIS_PORT`, `REDIS_DB`).
+pub fn redis_url(host: &str, port: u16, db: u32) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("redis://[{host}]:{port}/{db}")
+    } else {
+        format!("redis://{host}:{port}/{db}")
+    }
+}
+
+/// The URL with any password removed, fit to show and log.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            if user.is_empty() {
+                host.to_owned()
+            } else {
+                format!("{user}@{host}")
+            }
+        }
+        None => authority.to_owned(),
+    };
+    let path = match path.split_once('?') {
+        Some((p, query)) => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|kv| !kv.to_ascii_lowercase().starts_with("password"))
+                .collect();
+            if kept.is_empty() {
+                p.to_owned()
+            } else {
+                format!("{p}?{}", kept.join("&"))
+            }
+        }
+        None => path.to_owned(),
+    };
+    format!("{scheme}://{authority}{path}")
+}
+
+/// Errors that go away by themselves: a broken connection (the manager
+/// reconnects), a server loading its data after a restart.
+fn is_transient(e: &redis::RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || matches!(
+            e.kind(),
+            redis::ErrorKind::Io
+                | redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading)
+                | redis::ErrorKind::Server(redis::ServerErrorKind::TryAgain)
+        )
+}
+
+/// Whether the server answered, to the command or to any command of a
+/// pipeline, with an `ERR` whose text passes `says`. Errors inside a
+/// pipeline are reached only through `into_server_errors`.
+fn server_answered(e: &redis::RedisError, says: impl Fn(&str) -> bool) -> bool {
+    e.clone().into_server_errors().is_some_and(|errors| {
+        errors
+            .iter()
+            .any(|(_, error)| error.code() == "ERR" && error.details().is_some_and(&says))
+    })
+}
+
+/// Whether the server lost the library (see `RedisBackend::run`).
+pub(super) fn is_missing_function(e: &redis::RedisError) -> bool {
+    server_answered(e, |d| d.starts_with("Function not found"))
+}
+
+/// Whether the server has no function commands (`FCALL`, `FUNCTION`): a
+/// release older than Redis 7, reached without the version check that
+/// `connect` makes (a lazily connected backend), or a server that renamed
+/// them away.
+fn is_without_functions(e: &redis::RedisError) -> bool {
+    server_answered(e, |d| {
+        d.starts_with("unknown command") && (d.contains("FCALL") || d.contains("FUNCTION"))
+    })
+}
+
+/// Whether `FUNCTION LOAD` was refused because the library is there.
+pub(super) fn is_library_present(e: &redis::RedisError) -> bool {
+    server_answered(e, |d| d.ends_with("already exists"))
+}
+
+/// A failed command as a queue error: unavailable when it may pass.
+fn redis_err(e: redis::RedisError) -> QueueError {
+    if is_transient(&e) {
+        QueueError::Unavailable(format!("Redis: {e}"))
+    } else {
+        QueueError::Storage(format!("Redis: {e}"))
+    }
+}
+
+/// The shared connection's timeouts and retries.
+fn connection_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(3)))
+        // Scripts are bounded (SCRIPT_BATCH jobs), but a busy server with
+        // an fsync-always AOF can be slow: be patient before calling it dead.
+        .set_response_timeout(Some(Duration::from_secs(10)))
+        .set_number_of_retries(3)
+        .set_max_delay(Duration::from_secs(1))
+}
+
+impl RedisBackend {
+    /// Connects to a `redis://` or `rediss://` (TLS) URL, checks the server
+    /// answers, loads the function library, and warns when the server may evict keys.
+    /// TLS trusts the system's certificate authorities.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(Self::client(url, None)?, url).await
+    }
+
+    /// Like [`RedisBackend::connect`], trusting only the certificate
+    /// authority given (PEM), as for a server with a private CA.
+    pub async fn connect_trusting(url: &str, ca_certificate_pem: Vec<u8>) -> Result<Self> {
+        Self::connect_with(Self::client(url, Some(ca_certificate_pem))?, url).await
+    }
+
+    /// Connects with a client made from `url`; see [`RedisBackend::connect`].
+    async fn connect_with(client: Client, url: &str) -> Result<Self> {
+        let conn = ConnectionManager::new_with_config(client.clone(), connection_config())
+            .await
+            .map_err(|e| {
+                let auth = e.kind() == redis::ErrorKind::AuthenticationFailed
+                    || matches!(e.code(), Some("WRONGPASS" | "NOAUTH"));
+                if auth {
+                    // Waiting will not help: say what to fix.
+                    QueueError::InvalidRequest(format!(
+                        "Redis at {} refused the credentials: check the password in the URL ({e})",
+                        redact_url(url)
+                    ))
+                } else {
+                    QueueError::Unavailable(format!("cannot connect to {}: {e}", redact_url(url)))
+                }
+            })?;
+        let backend = Self::build(client, conn, url);
+        let details = backend.server_details().await?;
+        if let Some(version) = details.get("server_version").and_then(|v| v.as_str()) {
+            if !supported_server(version) {
+                return Err(QueueError::InvalidRequest(format!(
+                    "Redis at {} is version {version}; wjp needs Redis {}.{} or later \
+                     (it runs as a function library, FUNCTION LOAD)",
+                    redact_url(url),
+                    OLDEST_SERVER.0,
+                    OLDEST_SERVER.1,
+                )));
+            }
+        }
+        backend.load_library().await?;
+        // Set once, here, before anyone else holds the backend.
+        let _ = backend.shared.details.set(details);
+        Ok(backend)
+    }
+
+    /// Like [`RedisBackend::connect`], but succeeds while the server is
+    /// unreachable: commands fail with `backend_unavailable` until it
+    /// answers, and the connection is made by itself when it does.
+    pub fn connect_lazy(url: &str) -> Result<Self> {
+        let client = Self::client(url, None)?;
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), connection_config())
+            .map_err(|e| QueueError::InvalidRequest(format!("invalid Redis URL: {e}")))?;
+        Ok(Self::build(client, conn, url))
+    }
+
+    /// A client for `url`, trusting `ca_certificate_pem` alone for TLS when given.
+    fn client(url: &str, ca_certificate_pem: Option<Vec<u8>>) -> Result<Client> {
+        let invalid = |e: redis::RedisError| {
+            QueueError::InvalidRequest(format!("invalid Redis URL {}: {e}", redact_url(url)))
+        };
+        if !url.starts_with("rediss://") {
+            return Client::open(url).map_err(invalid);
+        }
+        // rustls needs a process-wide crypto provider; ours is ring.
+        // Installing fails harmlessly when one is already installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        match ca_certificate_pem {
+            None => Client::open(url).map_err(invalid),
+            Some(pem) => Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                },
+            )
+            .map_err(invalid),
+        }
+    }
+
+    /// The error for a failed command, saying what to fix when the server
+    /// cannot run wjp's functions at all.
+    pub(super) fn storage_err(&self, e: redis::RedisError) -> QueueError {
+        if is_without_functions(&e) {
+            return QueueError::Storage(format!(
+                "Redis at {} does not run functions (FCALL, FUNCTION LOAD): wjp needs \
+                 Redis {}.{} or later ({e})",
+                self.shared.location, OLDEST_SERVER.0, OLDEST_SERVER.1,
+            ));
+        }
+        redis_err(e)
+    }
+
+    /// Runs a pipeline (one round trip). When the connection just broke (a
+    /// restart: the connection manager reconnects by itself) or the server
+    /// is still loading its data, tries again a few times over about a
+    /// second. When the server lost the function library (a restart without
+    /// persistence, `FUNCTION FLUSH`), loads it and runs the pipeline again.
+    pub(super) async fn run(&self, pipe: &Pipeline) -> Result<Vec<Value>> {
+        let mut tries = 0u64;
+        loop {
+            tries += 1;
+            let err = match pipe.query_async::<Vec<Value>>(&mut self.conn()).await {
+                Ok(values) => return Ok(values),
+                Err(e) => e,
+            };
+            if tries > 3 {
+                return Err(self.storage_err(err));
+            }
+            if is_missing_function(&err) {
+                tracing::info!("Redis lost the wjp functions (restarted?); loading them again");
+                self.load_library().await?;
+            } else if is_transient(&err) && !err.is_connection_refusal() {
+                // A refusal means the server is down, not restarting under
+                // us: say so at once rather than after the retries.
+                tokio::time::sleep(Duration::from_millis(150 * tries)).await;
+            } else {
+                return Err(self.storage_err(err));
+            }
+        }
+    }
+
+    /// One command, through [`RedisBackend::run`].
+    pub(super) async fn query(&self, cmd: Cmd) -> Result<Value> {
+        let mut pipe = redis::pipe();
+        pipe.add_command(cmd);
+        self.run(&pipe)
+            .await?
+            .pop()
+            .ok_or_else(|| QueueError::Storage("Redis gave no reply".into()))
+    }
+
+    /// The server's version and the settings worth showing, with a warning
+    /// when it may evict keys.
+    async fn server_details(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let mut cmd = redis::cmd("INFO");
+        cmd.arg("server").arg("memory").arg("persistence");
+        let info = text(&self.query(cmd).await?)?;
+        let fields: HashMap<&str, &str> = info
+            .lines()
+            .filter_map(|line| line.trim().split_once(':'))
+            .collect();
+        let mut details = serde_json::Map::new();
+        for (field, name) in [
+            ("redis_version", "server_version"),
+            ("maxmemory_policy", "maxmemory_policy"),
+            ("aof_enabled", "aof_enabled"),
+        ] {
+            if let Some(value) = fields.get(field) {
+                details.insert(name.into(), (*value).into());
+            }
+        }
+        if let Some(policy) = fields.get("maxmemory_policy") {
+            if *policy != "noeviction" {
+                tracing::warn!(
+                    policy,
+                    location = %self.shared.location,
+                    "Redis may evict keys under memory pressure (maxmemory-policy is not \
+                     noeviction): jobs could vanish; set `maxmemory-policy noeviction`"
+                );
+            }
+        }
+        Ok(details)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_older_than_7_0_are_refused() {
+        for old in ["6.2.14", "6.0.16", "5.0.7", "2.8.24"] {
+            assert!(!supported_server(old), "{old}");
+        }
+        for fine in ["7.0.0", "7.0.15", "7.4.1", "10.0.0", "unknown", "7"] {
+            assert!(supported_server(fine), "{fine}");
+        }
+    }
+
+    #[test]
+    fn urls_lose_their_password() {
+        assert_eq!(
+            redact_url("rediss://:s3cret@cache.example:6380/2"),
+            "rediss://cache.example:6380/2"
+        );
+        assert_eq!(
+            redact_url("redis://wjp:s3cret@10.0.0.5/0"),
+            "redis://wjp@10.0.0.5/0"
+        );
+        assert_eq!(
+            redact_url("redis://localhost:6379"),
+            "redis://localhost:6379"
+        );
+        assert_eq!(
+            redact_url("redis://h/0?password=x&protocol=resp3"),
+            "redis://h/0?protocol=resp3"
+        );
+    }
+
+    #[test]
+    fn urls_are_built_from_host_port_and_db() {
+        assert_eq!(redis_url("localhost", 6379, 0), "redis://localhost:6379/0");
+        assert_eq!(redis_url("::1", 6380, 3), "redis://[::1]:6380/3");
+    }
+}

@@ -1,0 +1,55 @@
+//! Key names. Every key of a queue starts with `wjp:{queue}:`: the queue's
+//! hash tag puts them in one Redis Cluster slot, so every script touches
+//! one slot only (the table of keys is in the module's doc).
+
+/// The start of every key of a queue: `wjp:{queue}:`, the queue's hash tag.
+pub(super) fn key_prefix(queue: &str) -> String {
+    format!("wjp:{{{queue}}}:")
+}
+
+/// A job's record.
+pub(super) fn job_key(queue: &str, id: &str) -> String {
+    format!("wjp:{{{queue}}}:job:{id}")
+}
+
+/// A queue's event stream.
+pub(super) fn events_key(queue: &str) -> String {
+    format!("wjp:{{{queue}}}:events")
+}
+
+/// A queue's stream of "jobs became ready" signals.
+pub(super) fn wake_key(queue: &str) -> String {
+    format!("wjp:{{{queue}}}:wake")
+}
+
+/// The names of the queues that ever had a job.
+pub(super) const QUEUES_KEY: &str = "wjp:queues";
+/// Worker names by the expiry of their records.
+pub(super) const WORKERS_KEY: &str = "wjp:workers";
+
+/// A worker's record.
+pub(super) fn worker_key(name: &str) -> String {
+    format!("wjp:worker:{name}")
+}
+
+/// The keys of a queue every script gets as KEYS[1..12], in `common.lua`'s order.
+pub(super) fn index_keys(queue: &str) -> [String; QUEUE_KEYS] {
+    let p = key_prefix(queue);
+    [
+        format!("{p}ready"),
+        format!("{p}scheduled"),
+        format!("{p}leases"),
+        format!("{p}all"),
+        format!("{p}expiry"),
+        format!("{p}completed"),
+        format!("{p}failed"),
+        format!("{p}cancelled"),
+        format!("{p}events"),
+        format!("{p}wake"),
+        format!("{p}seq"),
+        format!("{p}waiting_bytes"),
+    ]
+}
+
+/// How many keys of a queue every script gets before its job keys.
+pub(super) const QUEUE_KEYS: usize = 12;

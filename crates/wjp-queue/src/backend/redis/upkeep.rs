@@ -1,0 +1,155 @@
+//! Upkeep and the small things: the sweep of expired jobs and old events,
+//! purges, queue counts, and worker records.
+
+use redis::Value;
+
+use super::events::StreamPos;
+use super::keys::{index_keys, worker_key, WORKERS_KEY};
+use super::library::Call;
+use super::reply::{array, corrupt, int, text};
+use super::{RedisBackend, EVENTS_MAX_AGE};
+use crate::backend::{QueueCounts, WorkerRecord};
+use crate::error::{QueueError, Result};
+use crate::job::{QueueName, Status, Timestamp};
+
+impl RedisBackend {
+    /// Sweeps every queue (see [`Backend::delete_expired`](crate::backend::Backend::delete_expired)).
+    pub(super) async fn sweep(&self, now: Timestamp) -> Result<u64> {
+        let min_event = StreamPos((now.0 - EVENTS_MAX_AGE.as_millis() as i64).max(0) as u64, 0);
+        let mut deleted = 0u64;
+        for q in self.known_queues(false).await? {
+            // Bounded rounds: a huge backlog is worked off over several passes.
+            for _ in 0..20 {
+                let mut call = Call::new(&self.shared.functions.sweep, &q, &[]);
+                call.arg(now.0).arg(1000).arg(min_event.to_string());
+                let mut pipe = redis::pipe();
+                pipe.add_command(call.cmd);
+                let reply = array(self.run(&pipe).await?.remove(0))?;
+                deleted += int(&reply[0])? as u64;
+                if int(&reply[1])? < 1000 {
+                    break;
+                }
+            }
+        }
+        let mut cmd = redis::cmd("ZREMRANGEBYSCORE");
+        cmd.arg(WORKERS_KEY).arg("-inf").arg(now.0);
+        self.query(cmd).await?;
+        Ok(deleted)
+    }
+
+    /// Index sizes: ended jobs whose record expired count until the next
+    /// maintenance pass (every second in a running worker) sweeps them.
+    pub(super) async fn queue_counts(&self, queues: &[QueueName]) -> Result<Vec<QueueCounts>> {
+        if queues.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for q in queues {
+            let keys = index_keys(q.as_str());
+            // In Status::ALL's order; running jobs are the lease hash's entries.
+            for (command, key) in [
+                ("ZCARD", &keys[1]),
+                ("ZCARD", &keys[0]),
+                ("HLEN", &keys[2]),
+                ("ZCARD", &keys[5]),
+                ("ZCARD", &keys[6]),
+                ("ZCARD", &keys[7]),
+            ] {
+                pipe.cmd(command).arg(key);
+            }
+        }
+        let replies = self.run(&pipe).await?;
+        queues
+            .iter()
+            .zip(replies.chunks(6))
+            .map(|(q, n)| {
+                let mut counts = QueueCounts {
+                    name: q.to_string(),
+                    ..QueueCounts::default()
+                };
+                for (status, n) in Status::ALL.into_iter().zip(n) {
+                    counts.add(status, int(n)? as u64);
+                }
+                Ok(counts)
+            })
+            .collect()
+    }
+
+    /// Deletes a queue's jobs in one waiting or ended status.
+    pub(super) async fn purge_jobs(&self, queue: &QueueName, status: Status) -> Result<u64> {
+        if status == Status::Running {
+            return Err(QueueError::InvalidRequest(
+                "running jobs cannot be purged; cancel them instead".into(),
+            ));
+        }
+        let mut deleted = 0u64;
+        loop {
+            let mut call = Call::new(&self.shared.functions.purge, queue.as_str(), &[]);
+            call.arg(status.as_str()).arg(1000);
+            let mut pipe = redis::pipe();
+            pipe.add_command(call.cmd);
+            let reply = array(self.run(&pipe).await?.remove(0))?;
+            deleted += int(&reply[0])? as u64;
+            if int(&reply[1])? < 1000 {
+                return Ok(deleted);
+            }
+        }
+    }
+
+    /// Writes a worker's record, which expires by itself.
+    pub(super) async fn put_worker(&self, worker: &WorkerRecord) -> Result<()> {
+        let body = serde_json::to_string(worker).map_err(|e| QueueError::Storage(e.to_string()))?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(worker_key(&worker.name))
+            .arg(body)
+            .arg("PXAT")
+            .arg(worker.expires_at.0)
+            .ignore();
+        pipe.cmd("ZADD")
+            .arg(WORKERS_KEY)
+            .arg(worker.expires_at.0)
+            .arg(&worker.name)
+            .ignore();
+        self.run(&pipe).await?;
+        Ok(())
+    }
+
+    /// Deletes a worker's record.
+    pub(super) async fn delete_worker(&self, name: &str) -> Result<()> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("DEL").arg(worker_key(name)).ignore();
+        pipe.cmd("ZREM").arg(WORKERS_KEY).arg(name).ignore();
+        self.run(&pipe).await?;
+        Ok(())
+    }
+
+    /// The workers whose records have not expired, by name.
+    pub(super) async fn live_workers(&self, now: Timestamp) -> Result<Vec<WorkerRecord>> {
+        let mut cmd = redis::cmd("ZRANGEBYSCORE");
+        cmd.arg(WORKERS_KEY).arg(format!("({}", now.0)).arg("+inf");
+        let names = array(self.query(cmd).await?)?
+            .iter()
+            .map(text)
+            .collect::<Result<Vec<_>>>()?;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for name in &names {
+            pipe.cmd("GET").arg(worker_key(name));
+        }
+        let mut workers = Vec::new();
+        for body in self.run(&pipe).await? {
+            if body == Value::Nil {
+                continue;
+            }
+            let record: WorkerRecord = serde_json::from_str(&text(&body)?).map_err(corrupt)?;
+            if record.expires_at > now {
+                workers.push(record);
+            }
+        }
+        workers.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(workers)
+    }
+}
