@@ -497,52 +497,6 @@ async fn an_ended_job_keeps_its_sequence_and_list_score_whoever_ends_it() {
     }
 }
 
-/// Jobs stored by earlier versions are hashes of header (`h`) and body
-/// (`b`, the job's public JSON). They are read, claimed and ended like any
-/// other, and stored as strings from then on.
-#[tokio::test]
-async fn a_job_stored_as_a_hash_by_an_earlier_version_still_runs() {
-    let store = RedisStore::new().await;
-    let queue = queue_on(&store).await;
-    let job = queue
-        .enqueue(request("noop", json!({"legacy": true})))
-        .await
-        .unwrap()
-        .job;
-    let key = format!("wjp:{{default}}:job:{}", job.id);
-    let mut conn = store.server.connection(0);
-    let record: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
-    let (head, _) = record.split_once('\n').unwrap();
-    let _: () = redis::cmd("DEL").arg(&key).query(&mut conn).unwrap();
-    let _: () = redis::cmd("HSET")
-        .arg(&key)
-        .arg("h")
-        .arg(head)
-        .arg("b")
-        .arg(serde_json::to_string(&job).unwrap())
-        .query(&mut conn)
-        .unwrap();
-
-    assert_eq!(queue.job(&job.id).await.unwrap().unwrap(), job);
-    let claimer = store.connect().await;
-    let claimed = claimer.claim(&claim_default(1)).await.unwrap();
-    assert_eq!(claimed.len(), 1);
-    assert_eq!(claimed[0].payload, json!({"legacy": true}));
-    // Ended by another process: it reads the stored (hash) header.
-    let ended = state::complete(&claimed[0], json!("done"), Timestamp::now());
-    assert_eq!(
-        store.connect().await.apply(vec![ended]).await.unwrap(),
-        [true]
-    );
-    let done = queue.job(&job.id).await.unwrap().unwrap();
-    assert_eq!(done.status(), Status::Completed);
-    assert_eq!(done.state.result, Some(json!("done")));
-    let kind: String = redis::cmd("TYPE").arg(&key).query(&mut conn).unwrap();
-    assert_eq!(kind, "string");
-    let ttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut conn).unwrap();
-    assert!(ttl > 0, "an ended job expires: {ttl}");
-}
-
 /// Times the server has run `XREAD` (only the watchers of waiting backends
 /// send it).
 fn xread_calls(conn: &mut redis::Connection) -> u64 {
@@ -670,72 +624,10 @@ async fn a_claim_of_large_jobs_stops_at_its_byte_budget_and_leaves_the_rest_read
     }
 }
 
-/// An ended record written by an earlier version has a TTL and no expiry in
-/// its header. The sweep judges it by its TTL: it keeps the record (and
-/// looks again when the TTL runs out) while the TTL runs, and cleans the
-/// indexes once the server has expired it.
-#[tokio::test]
-async fn an_ended_record_of_an_earlier_version_is_swept_by_its_ttl() {
-    let store = RedisStore::new().await;
-    let queue = queue_on(&store).await;
-    let id = enqueue_id(&queue, request("noop", json!(1))).await;
-    let backend = store.connect().await;
-    let claimed = backend.claim(&claim_default(1)).await.unwrap();
-    let ended = state::complete(&claimed[0], json!("done"), Timestamp::now());
-    assert_eq!(backend.apply(vec![ended]).await.unwrap(), [true]);
-
-    // Rewrite it as an earlier version stored it, and make it due.
-    let key = format!("wjp:{{default}}:job:{id}");
-    let expiry_index = "wjp:{default}:expiry";
-    let mut conn = store.server.connection(0);
-    let record: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
-    let (head, body) = record.split_once('\n').unwrap();
-    let (head, _expiry) = head.rsplit_once('|').unwrap();
-    let _: () = redis::cmd("SET")
-        .arg(&key)
-        .arg(format!("{head}|\n{body}"))
-        .arg("PX")
-        .arg(600_000)
-        .query(&mut conn)
-        .unwrap();
-    let due = |conn: &mut redis::Connection| {
-        let _: () = redis::cmd("ZADD")
-            .arg(expiry_index)
-            .arg(0)
-            .arg(id.as_str())
-            .query(conn)
-            .unwrap();
-    };
-    due(&mut conn);
-
-    let report = queue.maintain().await.unwrap();
-    assert_eq!(report.expired_deleted, 0, "its TTL still runs");
-    assert_eq!(
-        queue.job(&id).await.unwrap().unwrap().status(),
-        Status::Completed
-    );
-    let again: f64 = redis::cmd("ZSCORE")
-        .arg(expiry_index)
-        .arg(id.as_str())
-        .query(&mut conn)
-        .unwrap();
-    assert!(
-        again > Timestamp::now().0 as f64,
-        "looked at again when its TTL runs out: {again}"
-    );
-
-    // The server expires it; the sweep then cleans the indexes.
-    let _: () = redis::cmd("DEL").arg(&key).query(&mut conn).unwrap();
-    due(&mut conn);
-    let report = queue.maintain().await.unwrap();
-    assert_eq!(report.expired_deleted, 1);
-    assert_eq!(queue.counts().await.unwrap()[0].completed, 0);
-}
-
 /// The count of a queue's waiting payload bytes can drift only through
-/// writers that do not keep it (an earlier version sharing the server, a
-/// hand edit): the sweep sets it right, and a waiting body written by an
-/// earlier version, which carries no size, counts nothing either way.
+/// writers that do not keep it (a hand edit, or a process of another
+/// version sharing the server): the sweep sets it right, and a waiting body
+/// without a size counts nothing either way.
 #[tokio::test]
 async fn the_sweep_sets_a_drifted_count_of_waiting_payload_bytes_right() {
     let store = RedisStore::new().await;
@@ -760,14 +652,14 @@ async fn the_sweep_sets_a_drifted_count_of_waiting_payload_bytes_right() {
     queue.maintain().await.unwrap();
     assert_eq!(read(&mut conn), Some(30));
 
-    // One record as an earlier version wrote it: a body without a size.
+    // One record edited by hand: a body without a size.
     let key = format!("wjp:{{default}}:job:{}", ids[0]);
     let record: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
     assert!(record.contains("\n{\"pl\":10,\"k\":"), "{record}");
-    let earlier = record.replacen("\n{\"pl\":10,", "\n{", 1);
+    let edited = record.replacen("\n{\"pl\":10,", "\n{", 1);
     let _: () = redis::cmd("SET")
         .arg(&key)
-        .arg(earlier)
+        .arg(edited)
         .query(&mut conn)
         .unwrap();
     // Summed again at most once a minute: as if a minute had passed.

@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, HashSet};
 use super::body;
 use super::events::event_lines;
 use super::library::Call;
-use super::record::list_score;
+use super::record::{ended_record, list_score, ApplyArg, ArgWriter, EndedHeader, FinishArg};
 use super::reply::{array, int, optional_hex};
 use super::{RedisBackend, SCRIPT_BATCH};
 use crate::error::Result;
 use crate::event::Event;
-use crate::job::{Status, Timestamp};
+use crate::job::{LeaseToken, Status, Timestamp};
 use crate::state::Transition;
 
 impl RedisBackend {
@@ -146,63 +146,64 @@ fn finishes(t: &Transition) -> bool {
         && t.job.state.status.is_terminal()
 }
 
-/// The arguments of one transition for `apply.lua`.
+/// The arguments of one transition for `apply.lua`, in `ApplyArg`'s order.
 fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()> {
     let s = &t.job.state;
     let event = Event::of(&t.job, now);
+    // Ordering fields matter only to a waiting job: empty strings are one
+    // shared string in Lua, numbers a new one each.
     let waiting = matches!(s.status, Status::Queued | Status::Scheduled);
     let (priority, run_at) = if waiting {
         (t.job.priority.to_string(), s.run_at.0.to_string())
     } else {
         (String::new(), String::new())
     };
-    call.arg(t.job.id.as_str())
-        .arg(t.expect.status.as_str())
-        .arg(
-            t.expect
-                .lease_token
-                .map(|t| t.0.to_string())
-                .unwrap_or_default(),
+    let token = |token: Option<LeaseToken>| token.map(|t| t.0.to_string()).unwrap_or_default();
+    ArgWriter::<ApplyArg>::new(&mut call.cmd)
+        .put(ApplyArg::Id, t.job.id.as_str())
+        .put(ApplyArg::ExpectStatus, t.expect.status.as_str())
+        .put(ApplyArg::ExpectToken, token(t.expect.lease_token))
+        .put(ApplyArg::Status, s.status.as_str())
+        .put(ApplyArg::Token, token(s.lease_token))
+        .put(ApplyArg::Body, body::encode(&t.job)?)
+        .put(ApplyArg::Attempt, s.attempt)
+        .put(
+            ApplyArg::ErrorKind,
+            s.error.as_ref().map(|e| e.kind.as_str()).unwrap_or(""),
         )
-        .arg(s.status.as_str())
-        .arg(s.lease_token.map(|t| t.0.to_string()).unwrap_or_default())
-        .arg(body::encode(&t.job)?)
-        .arg(s.attempt)
-        .arg(s.error.as_ref().map(|e| e.kind.as_str()).unwrap_or(""))
-        // Ordering fields matter only to a waiting job, and a lease end is
-        // never set here (only a claim starts one): empty strings are one
-        // shared string in Lua, numbers a new one each.
-        .arg(priority)
-        .arg(run_at)
-        .arg("")
-        .arg(s.expires_at.map_or(0, |t| t.0))
-        .arg(event.progress.map(|p| p.to_string()).unwrap_or_default())
-        .arg(optional_hex(event.message.as_deref()))
-        .arg(now.0);
+        .put(ApplyArg::Priority, priority)
+        .put(ApplyArg::RunAt, run_at)
+        .put(ApplyArg::ExpiresAt, s.expires_at.map_or(0, |t| t.0))
+        .put(
+            ApplyArg::Progress,
+            event.progress.map(|p| p.to_string()).unwrap_or_default(),
+        )
+        .put(ApplyArg::Message, optional_hex(event.message.as_deref()))
+        .put(ApplyArg::At, now.0);
     Ok(())
 }
 
-/// The arguments of one transition for `finish.lua` (see `finishes`): the
-/// whole ended record (header as `common.lua`'s `header`, ending with the
-/// expiry; newline; body), from the job's enqueue sequence noted at the
-/// claim.
+/// The arguments of one transition for `finish.lua` (see `finishes`), in
+/// `FinishArg`'s order: among them the whole ended record, made with the
+/// job's enqueue sequence noted at the claim.
 fn finish_args(call: &mut Call, t: &Transition, seq: u64) -> Result<()> {
     let s = &t.job.state;
     let token = t.expect.lease_token.map_or(0, |t| t.0);
-    let error_kind = s.error.as_ref().map(|e| e.kind.as_str()).unwrap_or("");
-    let score = list_score(t.job.created_at, seq).to_string();
-    let expires_at = s.expires_at.map_or(0, |t| t.0);
-    let record = format!(
-        "{}||{}|{}|{error_kind}|{seq}|{score}|{expires_at}\n{}",
-        s.status.as_str(),
-        s.attempt,
-        t.job.kind.as_str(),
-        body::encode(&t.job)?,
-    );
-    call.arg(t.job.id.as_str())
-        .arg(format!("{token}|"))
-        .arg(record)
-        .arg(expires_at)
-        .arg(score);
+    let header = EndedHeader {
+        status: s.status.as_str(),
+        attempt: s.attempt,
+        kind: t.job.kind.as_str(),
+        error_kind: s.error.as_ref().map(|e| e.kind.as_str()).unwrap_or(""),
+        sequence: seq,
+        list_score: list_score(t.job.created_at, seq),
+        expires_at: s.expires_at.map_or(0, |t| t.0),
+    };
+    let record = ended_record(&header, &body::encode(&t.job)?);
+    ArgWriter::<FinishArg>::new(&mut call.cmd)
+        .put(FinishArg::Id, t.job.id.as_str())
+        .put(FinishArg::ExpectToken, format!("{token}|"))
+        .put(FinishArg::Record, record)
+        .put(FinishArg::ExpiresAt, header.expires_at)
+        .put(FinishArg::ListScore, header.list_score);
     Ok(())
 }

@@ -11,14 +11,10 @@
 //! state read through serde's buffering, timestamps formatted and parsed as
 //! RFC 3339 text). See BENCHMARKS.md.
 //!
-//! Bodies written before this format (the public form) are still read: the
-//! public form begins with `{"id":`, this one with `{"pl":` (a waiting
-//! job's) or `{"k":`.
-//!
 //! A waiting job's body begins with its payload's size (`pl`, the bytes of
 //! its compact JSON), where the scripts find it without parsing the body:
 //! they keep each queue's waiting payload bytes from it (see `mod.rs`,
-//! Quotas). Readers of earlier versions skip the field.
+//! Quotas).
 
 use std::borrow::Cow;
 
@@ -30,8 +26,8 @@ use crate::error::{QueueError, Result};
 use crate::job::{Job, JobError, JobId, JobState, Kind, QueueName, Status, Timestamp};
 
 /// The stored fields of a [`Job`], borrowed when written and owned when read.
-/// `payload_bytes` (when there is one) or `kind` comes first: a body's first
-/// key tells the formats apart.
+/// `payload_bytes` (when there is one) comes first, where the scripts find
+/// it.
 #[derive(Serialize, Deserialize)]
 struct Record<'a> {
     /// Only in bodies of waiting jobs, first (see the top of this file).
@@ -48,7 +44,6 @@ struct Record<'a> {
     priority: i32,
     // The engine's defaults are left out: most jobs have them, and every
     // byte of a body costs Redis twice per run (see the top of this file).
-    // Bodies written before this always carry these fields.
     #[serde(rename = "ma", default = "default_max_attempts")]
     #[serde(skip_serializing_if = "is_default_max_attempts")]
     max_attempts: u32,
@@ -202,12 +197,9 @@ pub(super) fn payload_bytes_of(body: &str) -> u64 {
     rest[..end].parse().unwrap_or(0)
 }
 
-/// The job a stored body holds, in either format.
+/// The job a stored body holds.
 pub(super) fn decode(body: &[u8]) -> Result<Job> {
     let corrupt = |e: serde_json::Error| QueueError::Corrupt(format!("stored job body: {e}"));
-    if body.starts_with(br#"{"id":"#) {
-        return serde_json::from_slice(body).map_err(corrupt);
-    }
     let r: Record = serde_json::from_slice(body).map_err(corrupt)?;
     let time = |ms: Option<i64>| ms.map(Timestamp);
     Ok(Job {
@@ -335,20 +327,6 @@ mod tests {
     }
 
     #[test]
-    fn bodies_of_the_first_compact_form_are_still_read() -> TestResult {
-        // As the previous version wrote them: every default spelled out.
-        let body = r#"{"k":"noop","id":"j1","q":"default","p":{"i":1},"ma":1,"to":300000,"rt":3600000,"ft":604800000,"bo":10000,"c":1796333333291,"s":"queued","a":0,"ra":1796333333291,"eq":1796333333291}"#;
-        let job = decode(body.as_bytes())?;
-        assert_eq!(
-            encode(&job)?,
-            r#"{"pl":7,"k":"noop","id":"j1","q":"default","p":{"i":1},"c":1796333333291,"s":"queued","a":0,"eq":1796333333291}"#
-        );
-        assert_eq!(job.timeout_ms, 300_000);
-        assert_eq!(job.state.run_at, Timestamp(1_796_333_333_291));
-        Ok(())
-    }
-
-    #[test]
     fn a_waiting_job_s_body_begins_with_its_payload_bytes() -> TestResult {
         let mut job = sample()?;
         job.payload = json!({"part": "plaque – 3 mm", "holes": [1.5, 2], "note": "a \"b\""});
@@ -365,26 +343,7 @@ mod tests {
             );
             assert_eq!(payload_bytes_of(&body), bytes);
             assert_eq!(decode(body.as_bytes())?, job);
-            // A reader that knows no `pl` (an earlier version) skips it.
-            #[derive(Deserialize)]
-            struct EarlierReader {
-                k: String,
-                p: Value,
-            }
-            let earlier: EarlierReader = serde_json::from_str(&body)?;
-            assert_eq!(
-                (earlier.k.as_str(), &earlier.p),
-                ("analyze_dxf", &job.payload)
-            );
         }
-        Ok(())
-    }
-
-    #[test]
-    fn bodies_in_the_public_form_are_still_read() -> TestResult {
-        let job = sample()?;
-        let old = serde_json::to_string(&job)?;
-        assert_eq!(decode(old.as_bytes())?, job);
         Ok(())
     }
 

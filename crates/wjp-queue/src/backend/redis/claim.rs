@@ -6,7 +6,7 @@ use redis::Value;
 
 use super::body;
 use super::library::Call;
-use super::record::sequence_of;
+use super::record::{body_of, sequence_of};
 use super::reply::{array, corrupt, hex, text};
 use super::RedisBackend;
 use crate::backend::ClaimRequest;
@@ -113,10 +113,7 @@ impl RedisBackend {
                 let rk = text(rk)?;
                 // Parsed where it lies: no copy of each body on the claim path.
                 let body = match record {
-                    Value::BulkString(record) => record
-                        .iter()
-                        .position(|&b| b == b'\n')
-                        .map(|nl| &record[nl + 1..]),
+                    Value::BulkString(record) => body_of(record),
                     _ => None,
                 };
                 let Some(body) = body else {

@@ -10,7 +10,7 @@ use super::body;
 use super::keys::{job_key, QUEUES_KEY};
 use super::library::Call;
 use super::quotas::quota_refusal;
-use super::record::job_from_value;
+use super::record::{job_from_value, ArgWriter, InsertArg};
 use super::reply::{array, int, text};
 use super::{RedisBackend, SCRIPT_BATCH};
 use crate::backend::Inserted;
@@ -219,13 +219,14 @@ impl RedisBackend {
                     .arg(chunk.iter().map(|i| sizes[*i]).sum::<u64>());
                 for i in chunk {
                     let job = &jobs[*i];
-                    call.arg(job.id.as_str())
-                        .arg(job.status().as_str())
-                        .arg(std::mem::take(&mut bodies[*i]))
-                        .arg(job.priority)
-                        .arg(job.state.run_at.0)
-                        .arg(job.created_at.0)
-                        .arg(job.kind.as_str());
+                    ArgWriter::<InsertArg>::new(&mut call.cmd)
+                        .put(InsertArg::Id, job.id.as_str())
+                        .put(InsertArg::Status, job.status().as_str())
+                        .put(InsertArg::Body, std::mem::take(&mut bodies[*i]))
+                        .put(InsertArg::Priority, job.priority)
+                        .put(InsertArg::RunAt, job.state.run_at.0)
+                        .put(InsertArg::CreatedAt, job.created_at.0)
+                        .put(InsertArg::Kind, job.kind.as_str());
                 }
                 pipe.add_command(call.cmd);
                 chunks.push(chunk);

@@ -7,10 +7,12 @@ use redis::{Cmd, Script};
 
 use super::connection::is_library_present;
 use super::keys::{index_keys, job_key, key_prefix, QUEUE_KEYS};
+use super::record::lua_prelude;
 use super::{RedisBackend, EVENTS_KEPT};
 use crate::error::Result;
 
-/// The shared part of the library, before every operation's function.
+/// The shared part of the library, before every operation's function
+/// (after the prelude that `record.rs` generates).
 const COMMON: &str = include_str!("lua/common.lua");
 
 /// One operation of the wjp function library: its name on the server.
@@ -59,7 +61,8 @@ const READS: [&str; 4] = ["admit", "peek", "list", "read"];
 /// server (a rolling upgrade) each call their own functions.
 fn library_code(bodies: &[(&str, &str)]) -> (String, String) {
     let code = |prefix: &str| {
-        let mut code = String::from(COMMON);
+        let mut code = lua_prelude();
+        code.push_str(COMMON);
         for (op, body) in bodies {
             let flags = if READS.contains(op) {
                 "{'no-writes'}"

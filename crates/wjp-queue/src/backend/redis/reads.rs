@@ -6,7 +6,7 @@ use redis::{Cmd, Value};
 
 use super::keys::key_prefix;
 use super::library::Call;
-use super::record::job_from_value;
+use super::record::{job_from_value, lease_until};
 use super::reply::{array, corrupt, hash, text};
 use super::{RedisBackend, LIST_SCAN};
 use crate::backend::{JobPage, JobQuery};
@@ -212,9 +212,7 @@ impl RedisBackend {
         for (q, reply) in replies {
             let mut ids = Vec::new();
             for (id, lease) in hash(reply)? {
-                // The lease entry's sixth field is its end (see common.lua).
-                let until: Option<i64> = lease.split('|').nth(5).and_then(|u| u.parse().ok());
-                if until.is_some_and(|u| u < now.0) {
+                if lease_until(&lease).is_some_and(|u| u < now.0) {
                     ids.push(id);
                 }
             }

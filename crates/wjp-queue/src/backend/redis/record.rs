@@ -1,7 +1,19 @@
 //! A job's record: the one string Redis stores per job, a header of
 //! `|`-separated fields that scripts read and write, a newline, and the
-//! job's body (`body.rs`).
+//! job's body (`body.rs`), which scripts store and pass on but never parse.
+//!
+//! The header's fields, a lease entry's fields and the per-job arguments
+//! of the scripts that take several are each defined once, here, as a list
+//! in order ([`Header`], [`Lease`], [`ApplyArg`], [`FinishArg`],
+//! [`InsertArg`]). The Rust side reads and writes them by those lists, and
+//! the Lua side by constants generated from them ([`lua_prelude`], put
+//! before `common.lua` when the library is assembled). They are generated
+//! at run time, when the library text is put together, rather than by a
+//! build script: the library is assembled once per backend anyway, the
+//! constants come from the very lists this file reads records with, and
+//! there is no second build step to keep in step with the crate.
 
+use std::fmt::Write;
 use std::time::Duration;
 
 use super::body;
@@ -10,62 +22,400 @@ use crate::error::Result;
 use crate::job::{Job, LeaseToken, Status, Timestamp};
 use crate::state;
 
-/// Header fields of a stored job, in `common.lua`'s order.
-const F_STATUS: usize = 0;
-const F_TOKEN: usize = 1;
-const F_WORKER: usize = 8;
-const F_LEASE: usize = 9;
-const F_CLAIMED: usize = 10;
-const F_UNTIL: usize = 11;
-const F_PROGRESS: usize = 12;
-const F_MESSAGE: usize = 13;
-const F_CANCEL: usize = 14;
-const FIELDS: usize = 15;
+/// Declares a list of fields in order: an enum whose variants are the
+/// fields (a field's position is its discriminant) and the Lua constant
+/// that names each position.
+macro_rules! field_list {
+    (
+        $(#[$meta:meta])*
+        $name:ident, count $count:literal {
+            $($(#[$doc:meta])* $field:ident = $lua:literal,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(super) enum $name {
+            $($(#[$doc])* $field,)*
+        }
 
-fn header_field<T: std::str::FromStr>(fields: &[&str], i: usize) -> Result<Option<T>> {
-    match fields[i] {
-        "" => Ok(None),
-        v => v
-            .parse()
-            .map(Some)
-            .map_err(|_| corrupt(format!("job header field {i} has an invalid value {v:?}"))),
+        impl FieldList for $name {
+            const ALL: &'static [Self] = &[$($name::$field),*];
+            const LUA_NAMES: &'static [&'static str] = &[$($lua),*];
+            const LUA_COUNT: &'static str = $count;
+
+            fn index(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}
+
+/// A list of fields in order, as declared by `field_list!`.
+pub(super) trait FieldList: Copy + Sized + std::fmt::Debug + 'static {
+    /// Every field, in order.
+    const ALL: &'static [Self];
+    /// The Lua constant naming each field's position (from 1), in order.
+    const LUA_NAMES: &'static [&'static str];
+    /// The Lua constant holding how many fields there are.
+    const LUA_COUNT: &'static str;
+
+    /// The field's position, from 0.
+    fn index(self) -> usize;
+}
+
+field_list! {
+    /// The fields of a job's header, in order. A record stores the first
+    /// [`STORED`]; the header a reader gets of a running job (`view` in
+    /// `common.lua`) adds the rest from its lease entry.
+    Header, count "FIELDS" {
+        /// The job's status as stored: a running job's record keeps the
+        /// status it had before the claim; readers see `running`.
+        Status = "F_STATUS",
+        /// The lease token ('' for none).
+        Token = "F_TOKEN",
+        /// The attempt.
+        Attempt = "F_ATTEMPT",
+        /// The job's kind.
+        Kind = "F_KIND",
+        /// The last error's kind ('' for none).
+        ErrorKind = "F_ERROR",
+        /// The enqueue sequence.
+        Sequence = "F_SEQ",
+        /// The list score (see [`list_score`]).
+        ListScore = "F_LS",
+        /// A waiting job's ready key, an ended job's expiry (ms). Last:
+        /// scripts find the expiry at the header's end.
+        ReadyKeyOrExpiry = "F_RK",
+        /// From here on only in a reader's header: the worker (hex).
+        Worker = "F_WORKER",
+        /// The lease's length (ms).
+        Lease = "F_LEASE",
+        /// When the job was claimed (ms).
+        ClaimedAt = "F_CLAIMED",
+        /// When the lease ends (ms).
+        LeaseUntil = "F_UNTIL",
+        /// Progress ('' for none).
+        Progress = "F_PROGRESS",
+        /// The progress message (hex, '' for none).
+        Message = "F_MESSAGE",
+        /// '1' when a cancel was requested.
+        CancelRequested = "F_CANCEL",
     }
 }
 
-/// Rebuilds a job from its stored form: a header line (see `common.lua`),
-/// then the job's body (see `body`).
+/// How many of the header's fields a record stores (through
+/// [`Header::ReadyKeyOrExpiry`]); Lua's `STORED`.
+pub(super) const STORED: usize = Header::ReadyKeyOrExpiry as usize + 1;
+
+field_list! {
+    /// The fields of a running job's entry in its queue's lease hash, in
+    /// order.
+    Lease, count "LEASE_FIELDS" {
+        /// The lease token.
+        Token = "L_TOKEN",
+        /// The attempt the claim started.
+        Attempt = "L_ATTEMPT",
+        /// The worker (hex).
+        Worker = "L_WORKER",
+        /// The lease's length (ms).
+        Length = "L_LEASE",
+        /// When the job was claimed (ms).
+        ClaimedAt = "L_CLAIMED",
+        /// When the lease ends (ms).
+        Until = "L_UNTIL",
+        /// Progress ('' for none).
+        Progress = "L_PROGRESS",
+        /// The progress message (hex, '' for none).
+        Message = "L_MESSAGE",
+        /// '1' when a cancel was requested, else ''.
+        CancelRequested = "L_CANCEL",
+        /// The job's kind.
+        Kind = "L_KIND",
+    }
+}
+
+field_list! {
+    /// The arguments of one transition for `apply.lua`, in order.
+    ApplyArg, count "APPLY_ARGS" {
+        /// The job's id.
+        Id = "APPLY_ID",
+        /// The status the job must be in.
+        ExpectStatus = "APPLY_EXPECT_STATUS",
+        /// The lease token it must hold ('' for none).
+        ExpectToken = "APPLY_EXPECT_TOKEN",
+        /// The new status.
+        Status = "APPLY_STATUS",
+        /// The new lease token ('' for none).
+        Token = "APPLY_TOKEN",
+        /// The new body.
+        Body = "APPLY_BODY",
+        /// The attempt.
+        Attempt = "APPLY_ATTEMPT",
+        /// The error's kind ('' for none).
+        ErrorKind = "APPLY_ERROR",
+        /// A waiting job's priority, else ''.
+        Priority = "APPLY_PRIORITY",
+        /// A waiting job's run-at, else ''.
+        RunAt = "APPLY_RUN_AT",
+        /// An ended job's expiry (ms).
+        ExpiresAt = "APPLY_EXPIRES_AT",
+        /// The event's progress ('' for none).
+        Progress = "APPLY_PROGRESS",
+        /// The event's message (hex, '' for none).
+        Message = "APPLY_MESSAGE",
+        /// The event's time.
+        At = "APPLY_AT",
+    }
+}
+
+field_list! {
+    /// The arguments of one job's end for `finish.lua`, in order.
+    FinishArg, count "FINISH_ARGS" {
+        /// The job's id.
+        Id = "FINISH_ID",
+        /// The lease token it must hold, followed by `|`.
+        ExpectToken = "FINISH_EXPECT",
+        /// The whole new record ([`ended_record`]).
+        Record = "FINISH_RECORD",
+        /// Its expiry (ms).
+        ExpiresAt = "FINISH_EXPIRES_AT",
+        /// Its list score.
+        ListScore = "FINISH_LS",
+    }
+}
+
+field_list! {
+    /// The arguments of one new job for `insert.lua`, in order.
+    InsertArg, count "INSERT_ARGS" {
+        /// The job's id.
+        Id = "INSERT_ID",
+        /// Its status (queued or scheduled).
+        Status = "INSERT_STATUS",
+        /// Its body.
+        Body = "INSERT_BODY",
+        /// Its priority.
+        Priority = "INSERT_PRIORITY",
+        /// When it may run (ms).
+        RunAt = "INSERT_RUN_AT",
+        /// When it was created (ms).
+        CreatedAt = "INSERT_CREATED_AT",
+        /// Its kind.
+        Kind = "INSERT_KIND",
+    }
+}
+
+/// The Lua that names the positions of every list's fields, and the
+/// `header` function that joins a record's stored fields in their order.
+/// Goes before `common.lua`.
+pub(super) fn lua_prelude() -> String {
+    let mut lua = String::from(
+        "-- Generated from record.rs (`lua_prelude`): positions of fields and\n\
+         -- arguments, from 1.\n",
+    );
+    constants::<Header>(&mut lua);
+    let _ = writeln!(lua, "local STORED = {STORED}");
+    constants::<Lease>(&mut lua);
+    constants::<ApplyArg>(&mut lua);
+    constants::<FinishArg>(&mut lua);
+    constants::<InsertArg>(&mut lua);
+    // A fresh stored header, its fields given in order (false or nil
+    // for an empty one). Parameters are named after the fields.
+    let stored = &Header::LUA_NAMES[..STORED];
+    let params: Vec<String> = stored.iter().map(|n| lua_param(n)).collect();
+    let joined: Vec<String> = params.iter().map(|p| format!("({p} or '')")).collect();
+    let _ = writeln!(
+        lua,
+        "local function header({})\n  return {}\nend",
+        params.join(", "),
+        joined.join(" .. '|' .. ")
+    );
+    lua
+}
+
+/// `local A, B = 1, 2` and `local COUNT = 2` for one list.
+fn constants<F: FieldList>(lua: &mut String) {
+    let positions: Vec<String> = (1..=F::LUA_NAMES.len()).map(|i| i.to_string()).collect();
+    let _ = writeln!(
+        lua,
+        "local {} = {}\nlocal {} = {}",
+        F::LUA_NAMES.join(", "),
+        positions.join(", "),
+        F::LUA_COUNT,
+        F::LUA_NAMES.len()
+    );
+}
+
+/// A field's Lua constant as a parameter name: `F_ERROR` -> `error`.
+fn lua_param(name: &str) -> String {
+    let field = name.split_once('_').map_or(name, |(_, field)| field);
+    field.to_ascii_lowercase()
+}
+
+/// Writes the arguments of one job of a script call, in the order of their
+/// list. Debug builds (the tests) check that order and that none is left
+/// out; release builds only write.
+pub(super) struct ArgWriter<'c, F: FieldList> {
+    cmd: &'c mut redis::Cmd,
+    next: usize,
+    _list: std::marker::PhantomData<F>,
+}
+
+impl<'c, F: FieldList> ArgWriter<'c, F> {
+    /// Starts the arguments of one job.
+    pub(super) fn new(cmd: &'c mut redis::Cmd) -> Self {
+        ArgWriter {
+            cmd,
+            next: 0,
+            _list: std::marker::PhantomData,
+        }
+    }
+
+    /// Writes `field`, which must be the next of the list.
+    pub(super) fn put<T: redis::ToRedisArgs>(&mut self, field: F, value: T) -> &mut Self {
+        debug_assert_eq!(field.index(), self.next, "argument {field:?} out of order");
+        self.next += 1;
+        self.cmd.arg(value);
+        self
+    }
+}
+
+impl<F: FieldList> Drop for ArgWriter<'_, F> {
+    fn drop(&mut self) {
+        debug_assert!(
+            std::thread::panicking() || self.next == F::ALL.len(),
+            "{} of {} arguments written",
+            self.next,
+            F::ALL.len()
+        );
+    }
+}
+
+/// The stored header of a job that ended in this process's hands, which
+/// `finish.lua` stores as given.
+pub(super) struct EndedHeader<'a> {
+    /// completed, failed or cancelled.
+    pub(super) status: &'a str,
+    /// The attempt that ended.
+    pub(super) attempt: u32,
+    /// The job's kind.
+    pub(super) kind: &'a str,
+    /// The error's kind ('' for none).
+    pub(super) error_kind: &'a str,
+    /// The enqueue sequence.
+    pub(super) sequence: u64,
+    /// The list score.
+    pub(super) list_score: i64,
+    /// When the record expires (ms).
+    pub(super) expires_at: i64,
+}
+
+/// A whole ended record: `header`, a newline, `body`.
+pub(super) fn ended_record(header: &EndedHeader, body: &str) -> String {
+    let mut record = String::with_capacity(96 + header.kind.len() + body.len());
+    for (i, field) in Header::ALL[..STORED].iter().enumerate() {
+        if i > 0 {
+            record.push('|');
+        }
+        // Writing to a String cannot fail.
+        let _ = match field {
+            Header::Status => write!(record, "{}", header.status),
+            Header::Attempt => write!(record, "{}", header.attempt),
+            Header::Kind => write!(record, "{}", header.kind),
+            Header::ErrorKind => write!(record, "{}", header.error_kind),
+            Header::Sequence => write!(record, "{}", header.sequence),
+            Header::ListScore => write!(record, "{}", header.list_score),
+            Header::ReadyKeyOrExpiry => write!(record, "{}", header.expires_at),
+            // An ended job holds no lease; the rest is not stored.
+            Header::Token
+            | Header::Worker
+            | Header::Lease
+            | Header::ClaimedAt
+            | Header::LeaseUntil
+            | Header::Progress
+            | Header::Message
+            | Header::CancelRequested => Ok(()),
+        };
+    }
+    record.push('\n');
+    record.push_str(body);
+    record
+}
+
+/// The body of a record (the bytes after its header's newline), or `None`
+/// for a record without a header.
+pub(super) fn body_of(record: &[u8]) -> Option<&[u8]> {
+    let nl = record.iter().position(|&b| b == b'\n')?;
+    Some(&record[nl + 1..])
+}
+
+/// The fields of a header line as a reader gets it, by [`Header`].
+struct HeaderFields<'a>(Vec<&'a str>);
+
+impl<'a> HeaderFields<'a> {
+    fn parse(line: &'a str) -> Result<Self> {
+        let fields: Vec<&str> = line.split('|').collect();
+        if fields.len() != Header::ALL.len() {
+            return Err(corrupt(format!("stored job header {line:?}")));
+        }
+        Ok(HeaderFields(fields))
+    }
+
+    fn text(&self, field: Header) -> &'a str {
+        self.0[field.index()]
+    }
+
+    /// The field's value, `None` when empty.
+    fn value<T: std::str::FromStr>(&self, field: Header) -> Result<Option<T>> {
+        match self.text(field) {
+            "" => Ok(None),
+            v => v.parse().map(Some).map_err(|_| {
+                corrupt(format!(
+                    "job header field {field:?} has an invalid value {v:?}"
+                ))
+            }),
+        }
+    }
+}
+
+/// Rebuilds a job from a record as readers get it: the header (with a
+/// running job's lease merged in, see `view` in `common.lua`), a newline,
+/// the body.
 pub(super) fn job_from_value(value: &str) -> Result<Job> {
     let (header, body) = value
         .split_once('\n')
         .ok_or_else(|| corrupt("stored job without a header"))?;
-    let fields: Vec<&str> = header.split('|').collect();
-    if fields.len() != FIELDS {
-        return Err(corrupt(format!("stored job header {header:?}")));
-    }
+    let fields = HeaderFields::parse(header)?;
     let mut job = body::decode(body.as_bytes())?;
-    let status: Status = fields[F_STATUS].parse()?;
+    let status: Status = fields.text(Header::Status).parse()?;
     if status == Status::Running && job.state.status != Status::Running {
-        let worker = unhex(fields[F_WORKER])?;
-        let lease: u64 = header_field(&fields, F_LEASE)?.unwrap_or(0);
-        let at: i64 = header_field(&fields, F_CLAIMED)?.unwrap_or(job.state.run_at.0);
+        let worker = unhex(fields.text(Header::Worker))?;
+        let lease: u64 = fields.value(Header::Lease)?.unwrap_or(0);
+        let at: i64 = fields
+            .value(Header::ClaimedAt)?
+            .unwrap_or(job.state.run_at.0);
         job = state::claim(&job, &worker, Duration::from_millis(lease), Timestamp(at)).job;
     }
     job.state.status = status;
-    job.state.lease_token = header_field::<u64>(&fields, F_TOKEN)?.map(LeaseToken);
-    if let Some(until) = header_field::<i64>(&fields, F_UNTIL)? {
+    job.state.lease_token = fields.value::<u64>(Header::Token)?.map(LeaseToken);
+    if let Some(until) = fields.value::<i64>(Header::LeaseUntil)? {
         job.state.lease_expires_at = Some(Timestamp(until));
     }
-    if let Some(progress) = header_field::<f64>(&fields, F_PROGRESS)? {
+    if let Some(progress) = fields.value::<f64>(Header::Progress)? {
         job.state.progress = Some(progress);
-        job.state.progress_message = match fields[F_MESSAGE] {
+        job.state.progress_message = match fields.text(Header::Message) {
             "" => None,
             m => Some(unhex(m)?),
         };
     }
-    if fields[F_CANCEL] == "1" {
+    if fields.text(Header::CancelRequested) == "1" {
         job.state.cancel_requested = true;
     }
     Ok(job)
+}
+
+/// When a lease entry's lease ends, if it says.
+pub(super) fn lease_until(entry: &str) -> Option<i64> {
+    entry.split('|').nth(Lease::Until.index())?.parse().ok()
 }
 
 /// A job's list score: enqueue time in ms, then the sequence's last three
@@ -79,4 +429,51 @@ pub(super) fn list_score(created_at: Timestamp, seq: u64) -> i64 {
 /// sequence).
 pub(super) fn sequence_of(member: &str) -> Option<u64> {
     member.get(25..37)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prelude_numbers_every_list_from_one() {
+        let lua = lua_prelude();
+        assert!(lua.contains(
+            "local F_STATUS, F_TOKEN, F_ATTEMPT, F_KIND, F_ERROR, F_SEQ, F_LS, F_RK, F_WORKER,"
+        ));
+        assert!(lua.contains("local FIELDS = 15\nlocal STORED = 8\n"));
+        assert!(lua.contains("local LEASE_FIELDS = 10\n"));
+        assert!(lua.contains("local APPLY_ARGS = 14\n"));
+        assert!(lua
+            .contains("local function header(status, token, attempt, kind, error, seq, ls, rk)\n"));
+    }
+
+    /// `head_fields` in `common.lua` cuts status, attempt and kind by
+    /// counting separators, for speed: it relies on these positions.
+    #[test]
+    fn the_fields_a_claim_cuts_by_position_stay_put() {
+        assert_eq!(
+            [Header::Status, Header::Attempt, Header::Kind].map(Header::index),
+            [0, 2, 3]
+        );
+        assert_eq!(STORED, Header::ALL.len() - 7);
+    }
+
+    #[test]
+    fn an_ended_record_is_written_in_header_order() {
+        let header = EndedHeader {
+            status: "completed",
+            attempt: 2,
+            kind: "noop",
+            error_kind: "",
+            sequence: 17,
+            list_score: 1_700_000_000_000_017,
+            expires_at: 1_700_000_360_000,
+        };
+        let record = ended_record(&header, "{}");
+        assert_eq!(
+            record,
+            "completed||2|noop||17|1700000000000017|1700000360000\n{}"
+        );
+    }
 }

@@ -49,19 +49,22 @@ end
 -- A fresh job's next attempt without number formatting, which costs a
 -- script more than the rest of the claim's string work.
 local NEXT_ATTEMPT = { ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5' }
--- Shared by every lease of this call: worker|lease ms|claimed at|lease until,
--- then no progress, no message, no cancel request.
-local middle = '|' .. ARGV[5] .. '|' .. ARGV[6] .. '|' .. ARGV[3] .. '|' ..
-  int(now + tonumber(ARGV[6])) .. '||||'
+local worker, lease_ms = ARGV[5], ARGV[6]
+local lease_until = int(now + tonumber(lease_ms))
 -- The lease entry of a job of this call depends only on its attempt and
 -- kind, which most jobs of a call share: each distinct entry is made once
--- (a string a script makes costs it more than a table lookup).
+-- (a string a script makes costs it more than a table lookup). No
+-- progress, no message, no cancel request yet.
 local lease_texts = {}
-local function lease_text(attempt, kind)
+local function lease_of(attempt, kind)
   local by_kind = table_at(lease_texts, attempt)
   local text = by_kind[kind]
   if not text then
-    text = token .. '|' .. attempt .. middle .. kind
+    local l = {}
+    l[L_TOKEN], l[L_ATTEMPT], l[L_WORKER], l[L_LEASE] = token, attempt, worker, lease_ms
+    l[L_CLAIMED], l[L_UNTIL], l[L_KIND] = ARGV[3], lease_until, kind
+    l[L_PROGRESS], l[L_MESSAGE], l[L_CANCEL] = '', '', ''
+    text = lease_text(l)
     by_kind[kind] = text
   end
   return text
@@ -103,7 +106,7 @@ for i = 1, last do
     local digits = nl and match(rec, '^{"pl":(%d+)', nl + 1)
     if digits then taken_bytes = taken_bytes + (size_numbers[digits] or size_number(digits)) end
     local attempt = NEXT_ATTEMPT[attempt_was] or int((tonumber(attempt_was) or 0) + 1)
-    set_lease(id, lease_text(attempt, kind))
+    set_lease(id, lease_of(attempt, kind))
     emit(id, kind, 'running', attempt, '0', false, false, ARGV[3])
     out[#out + 1] = member
     out[#out + 1] = rec

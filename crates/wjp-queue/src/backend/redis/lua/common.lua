@@ -1,5 +1,7 @@
 -- The shared part of the wjp function library. The Rust side builds the
--- library from this file and one function per operation (the other `.lua`
+-- library from a generated prelude (record.rs, `lua_prelude`: the
+-- positions of header fields, lease fields and per-job arguments, and
+-- `header`), this file, and one function per operation (the other `.lua`
 -- files, each the body of a function that starts with `begin`), and loads
 -- it with FUNCTION LOAD: this code runs once, when the library loads, not
 -- on every call as a script's prelude would (that cost each call more than
@@ -19,7 +21,7 @@
 --
 -- Globals the per-job paths use, as upvalues: each read of a global is a
 -- table lookup (`string.find` two), each read of an upvalue none.
-local find, sub, match, type_of, redis_call, redis_pcall
+local find, sub, match, redis_call
 local KEYS, ARGV
 local K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP, K_ENDED, K_EVENTS, K_WAKE, K_SEQ, K_BYTES
 local JOB_KEYS = 12 -- KEYS[JOB_KEYS + i] is the i-th job's key
@@ -32,15 +34,14 @@ local bytes_delta
 local now_ms
 -- Patterns of a stored header and of a lease entry (see `parse`).
 local HEADER, LEASE
-local STORED, LEASE_FIELDS = 8, 10
 
 -- The start of every function: takes what the library could not reach
 -- while it loaded (once), the call's keys and arguments, and fresh
 -- collections (a call that failed may have left some behind).
 local function begin(keys, args)
   if not find then
-    find, sub, match, type_of = string.find, string.sub, string.match, type
-    redis_call, redis_pcall = redis.call, redis.pcall
+    find, sub, match = string.find, string.sub, string.match
+    redis_call = redis.call
     HEADER = '^' .. string.rep('([^|]*)|', STORED - 1) .. '([^|]*)$'
     LEASE = '^' .. string.rep('([^|]*)|', LEASE_FIELDS - 1) .. '([^|]*)$'
     K_ENDED = {}
@@ -173,10 +174,6 @@ end
 -- the claim passes the records through because the round trip a separate
 -- fetch of the bodies costs matters more (claim.lua).
 --
--- Jobs stored before records were strings are hashes of `h` (header) and
--- `b` (body). They are read the same way (`record`, `raw_head`), and
--- become strings when next stored.
---
 -- A running job's record keeps the header it had before the claim (status
 -- queued or scheduled); the claim is an entry in the queue's lease hash
 -- (K_LEASES, below). The job *is* running while that entry exists; readers
@@ -189,16 +186,13 @@ end
 -- it the command call itself. Such a record is gone for every reader once
 -- the server's clock passes that expiry (`stored`), and the sweep
 -- deletes it (sweep.lua). Records ended elsewhere (`store`) also get a
--- TTL; ended records of older versions have a TTL and no expiry field.
+-- TTL.
 --
--- Stored header fields:
-local F_STATUS, F_TOKEN, F_ATTEMPT, F_KIND, F_ERROR, F_SEQ, F_LS, F_RK = 1, 2, 3, 4, 5, 6, 7, 8
--- The last field is a waiting job's ready key, or an ended job's expiry
--- (`stored`, `status_and_expiry`).
--- (STORED, the number of stored fields, is F_RK: declared above, for `begin`.)
--- and, in the header a reader sees of a running job, from its lease:
-local F_WORKER, F_LEASE, F_CLAIMED, F_UNTIL, F_PROGRESS, F_MESSAGE, F_CANCEL = 9, 10, 11, 12, 13, 14, 15
-local FIELDS = 15
+-- The header's fields (F_*, STORED of them in a record, FIELDS in the
+-- header a reader sees of a running job, the rest from its lease) are
+-- defined in record.rs; the prelude numbers them. The last stored field is
+-- a waiting job's ready key, or an ended job's expiry (`stored`,
+-- `status_and_expiry`).
 -- Worker names and progress messages arrive hex-encoded, so they never
 -- contain a separator.
 
@@ -219,7 +213,8 @@ end
 -- Status, attempt and kind of a stored header, or of a whole record, and
 -- the header's start through the kind (four values, no table), found with
 -- plain searches: a pattern match costs a claim more than the rest of its
--- string work.
+-- string work. It relies on their being the first, third and fourth fields
+-- (a test in record.rs keeps them there).
 local function head_fields(head)
   if not head then return nil end
   local a = find(head, '|', 1, true)
@@ -230,11 +225,9 @@ local function head_fields(head)
   return sub(head, 1, a - 1), sub(head, b + 1, c - 1), sub(head, c + 1, d - 1), sub(head, 1, d)
 end
 
--- A lease entry: token|attempt|worker (hex)|lease ms|claimed at|lease
--- until|progress|message (hex)|cancel requested ('1' or '')|kind.
-local L_TOKEN, L_ATTEMPT, L_WORKER, L_LEASE, L_CLAIMED, L_UNTIL = 1, 2, 3, 4, 5, 6
-local L_PROGRESS, L_MESSAGE, L_CANCEL, L_KIND = 7, 8, 9, 10
--- (LEASE_FIELDS, 10, is declared above, for `begin`.)
+-- A lease entry: its fields (L_*, LEASE_FIELDS of them: token, attempt,
+-- worker (hex), lease ms, claimed at, lease until, progress, message
+-- (hex), cancel requested ('1' or ''), kind) are defined in record.rs.
 local function parse_lease(text)
   return fields_of(text, LEASE, LEASE_FIELDS)
 end
@@ -255,14 +248,7 @@ end
 
 -- A job's whole record (header, newline, body), or false when there is none.
 local function record(key)
-  local rec = redis_pcall('GET', key)
-  if type_of(rec) == 'table' then
-    -- An older job: a hash of header and body.
-    local hb = redis_call('HMGET', key, 'h', 'b')
-    if not hb[1] then return false end
-    return hb[1] .. '\n' .. (hb[2] or '')
-  end
-  return rec
+  return redis_call('GET', key)
 end
 
 -- Headers are short (the longest fields are the kind, at most 64 bytes, and
@@ -279,10 +265,9 @@ end
 -- A job's stored header, or false when there is none, without reading its
 -- body (which may be megabytes) into Lua. Expired or not (see `stored`).
 -- Second, the start of the record read (header, newline, the body's first
--- bytes), or nil for a job stored as a hash.
+-- bytes).
 local function raw_head(key)
-  local start = redis_pcall('GETRANGE', key, 0, HEAD_READ)
-  if type_of(start) == 'table' then return redis_call('HGET', key, 'h') end
+  local start = redis_call('GETRANGE', key, 0, HEAD_READ)
   if start == '' then return false end
   local head = head_of(start)
   if head then return head, start end
@@ -292,8 +277,8 @@ local function raw_head(key)
   return head_of(rec), rec
 end
 
--- The status of a stored header, and an ended job's expiry (nil when its
--- header carries none), without taking the header apart.
+-- The status of a stored header, and an ended job's expiry, without taking
+-- the header apart.
 local function status_and_expiry(head)
   local status = sub(head, 1, (find(head, '|', 1, true) or 1) - 1)
   if not K_ENDED[status] then return status, nil end
@@ -301,9 +286,8 @@ local function status_and_expiry(head)
 end
 
 -- The fields of a job's stored header, or nil when there is none or it is
--- an ended job past its expiry (its last field; empty in records of older
--- versions, which have a TTL instead). Second, the start of its record
--- (see `raw_head`).
+-- an ended job past its expiry (its last field). Second, the start of its
+-- record (see `raw_head`).
 local function stored(key)
   local head, start = raw_head(key)
   local cur = parse(head)
@@ -339,11 +323,9 @@ local function store(key, head, body, expires_at)
   end
 end
 
--- A fresh stored header: what a job carries in a waiting or ended status.
-local function header(status, token, attempt, kind, error_kind, seq, ls, rk)
-  return status .. '|' .. (token or '') .. '|' .. attempt .. '|' .. kind .. '|' ..
-    (error_kind or '') .. '|' .. seq .. '|' .. ls .. '|' .. (rk or '')
-end
+-- A fresh stored header (what a job carries in a waiting or ended status)
+-- is made by `header`, generated in the prelude: its parameters are the
+-- stored fields in order.
 
 -- Events of one script call go out as one stream entry (field `e`), one
 -- line each: job|kind|status|attempt|progress|error kind|time|message (hex).
@@ -380,8 +362,7 @@ end
 -- the queue's waiting (queued or scheduled, not running) jobs. Every call
 -- that makes a job waiting adds its size (insert, apply), and every call
 -- that ends its waiting takes off the size in the record it ends (claim,
--- apply, purge): through `bytes_delta`, written by `flush`. Bodies of
--- earlier versions carry no size and count 0 both ways. The waiting jobs
+-- apply, purge): through `bytes_delta`, written by `flush`. The waiting jobs
 -- themselves are counted by the sizes of the `ready` and `scheduled` sets.
 -- The numbers of the size texts met so far: converting a text costs a
 -- claim more than finding it (glibc's strtod), and sizes repeat. Bounded.

@@ -11,16 +11,20 @@
 -- (see `emit`; bare job ids included), in order, joined by newlines: one
 -- string for the call, where a string per line cost Lua a string per job
 -- (lines never hold a newline: messages are hex).
--- Then per transition (5 arguments from ARGV[5]): id, expected token
--- followed by '|', the new record, expires_at, list score.
+-- Then per transition, FINISH_ARGS arguments from ARGV[5], in the order of
+-- `FinishArg` (record.rs): id, expected token followed by '|', the new
+-- record, expires_at, list score.
 -- KEYS[JOB_KEYS + i]: the job's key.
 -- Returns per transition: 1 applied, 0 refused.
-local N = 5
-local n = (#ARGV - 4) / N
+local n = (#ARGV - 4) / FINISH_ARGS
 local ended = K_ENDED[ARGV[3]]
 if not ended then return redis.error_reply('finish.lua ends jobs only') end
+-- Where the i-th end's arguments start (ARGV[base(i) + FINISH_ID] is its id).
+local function base(i)
+  return 4 + (i - 1) * FINISH_ARGS
+end
 local ids = {}
-for i = 1, n do ids[i] = ARGV[5 + (i - 1) * N] end
+for i = 1, n do ids[i] = ARGV[base(i) + FINISH_ID] end
 local leases = redis_call('HMGET', K_LEASES, unpack(ids))
 local out = {}
 local refused = false
@@ -30,15 +34,15 @@ local refused = false
 local expiring = {}
 local records = {}
 for i = 1, n do
-  local b = 4 + (i - 1) * N
-  local lease, expect = leases[i], ARGV[b + 2]
+  local b = base(i)
+  local lease, expect = leases[i], ARGV[b + FINISH_EXPECT]
   -- A plain search anchored by its answer: no substring to allocate.
   if lease and find(lease, expect, 1, true) == 1 then
-    local id, expires_at = ids[i], ARGV[b + 4]
+    local id, expires_at = ids[i], ARGV[b + FINISH_EXPIRES_AT]
     drop_lease(id)
     records[#records + 1] = KEYS[JOB_KEYS + i]
-    records[#records + 1] = ARGV[b + 3]
-    zadd(ended, ARGV[b + 5], id)
+    records[#records + 1] = ARGV[b + FINISH_RECORD]
+    zadd(ended, ARGV[b + FINISH_LS], id)
     local same_expiry = table_at(expiring, expires_at)
     same_expiry[#same_expiry + 1] = id
     out[i] = 1

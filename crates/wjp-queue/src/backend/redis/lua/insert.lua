@@ -4,20 +4,24 @@
 -- ARGV[3]: now, [4]: most waiting jobs, [5]: most waiting payload bytes
 -- ('' for no limit: the caller checked them first, see admit.lua), [6]:
 -- the payload bytes of all the jobs (the sum of their bodies' sizes). Then
--- per job (7 arguments from ARGV[7]): id, status, body, priority, run_at,
--- created_at, kind. KEYS[JOB_KEYS + i]: the job's key.
+-- per job, INSERT_ARGS arguments from ARGV[7], in the order of `InsertArg`
+-- (record.rs): id, status, body, priority, run_at, created_at, kind.
+-- KEYS[JOB_KEYS + i]: the job's key.
 -- Returns per job: 1 when inserted, or the stored job. When the jobs would
 -- take the queue past a quota, nothing is written, and it returns the
 -- refusal (see `over_quota`).
 local now = ARGV[3]
-local H, N = 6, 7
-local n = (#ARGV - H) / N
+local n = (#ARGV - 6) / INSERT_ARGS
+-- Where the i-th job's arguments start (ARGV[base(i) + INSERT_ID] is its id).
+local function base(i)
+  return 6 + (i - 1) * INSERT_ARGS
+end
 local added = tonumber(ARGV[6])
 local max_jobs, max_bytes = tonumber(ARGV[4]), tonumber(ARGV[5])
 if max_jobs or max_bytes then
   local refusal = over_quota(max_jobs, max_bytes, n, added, true, function(i)
-    local b = H + (i - 1) * N
-    return ARGV[b + 1], KEYS[JOB_KEYS + i], body_payload_bytes(ARGV[b + 3], 1)
+    local b = base(i)
+    return ARGV[b + INSERT_ID], KEYS[JOB_KEYS + i], body_payload_bytes(ARGV[b + INSERT_BODY], 1)
   end)
   if refusal then return refusal end
 end
@@ -25,9 +29,10 @@ local out = {}
 local seq0 = redis_call('INCRBY', K_SEQ, n) - n
 local woke = false
 for i = 1, n do
-  local b = H + (i - 1) * N
-  local id, status, body = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
-  local priority, run_at, created_at, kind = ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7]
+  local b = base(i)
+  local id, status, body = ARGV[b + INSERT_ID], ARGV[b + INSERT_STATUS], ARGV[b + INSERT_BODY]
+  local priority, run_at = ARGV[b + INSERT_PRIORITY], ARGV[b + INSERT_RUN_AT]
+  local created_at, kind = ARGV[b + INSERT_CREATED_AT], ARGV[b + INSERT_KIND]
   local key = KEYS[JOB_KEYS + i]
   local seq = seq0 + i
   local ls = int(tonumber(created_at) * 1000 + seq % 1000)

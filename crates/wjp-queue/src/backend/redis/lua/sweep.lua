@@ -23,11 +23,6 @@ for _, entry in ipairs(entries) do
     local head = raw_head(key)
     local status, expires
     if head then status, expires = status_and_expiry(head) end
-    if head and not expires then
-      -- Ended records of older versions carry a TTL instead.
-      local ttl = redis_call('PTTL', key)
-      if ttl > 0 then expires = now + ttl end
-    end
     if expires and expires > now then
       -- Ended again since, with a later expiry (or this server's clock is
       -- behind the one that ended it): look again then.
@@ -35,8 +30,8 @@ for _, entry in ipairs(entries) do
     else
       for _, k in pairs(K_ENDED) do zrem(k, id) end
       if not status or K_ENDED[status] then
-        -- Gone, past its expiry, or (written by an older version) ended
-        -- without one. Counted once, however many entries name it.
+        -- Gone, or past its expiry. Counted once, however many entries
+        -- name it.
         deleted = deleted + redis_call('ZREM', K_ALL, id)
         if status then gone[#gone + 1] = key end
       end
