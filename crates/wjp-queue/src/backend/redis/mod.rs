@@ -1,6 +1,29 @@
 //! The Redis backend: the same state machine, shared by processes on many
 //! machines.
 //!
+//! # Files
+//! This file holds the shared state and the [`Backend`] impl, each method
+//! a call into the file that does the work:
+//!
+//! | file            | what                                                      |
+//! |-----------------|-----------------------------------------------------------|
+//! | `connection.rs` | URLs, connecting, version check, retries and reconnects   |
+//! | `library.rs`    | the function library: assembled, named, (re)loaded, called |
+//! | `lua/`          | one function per operation, and `common.lua`              |
+//! | `keys.rs`       | key names under the queue's hash tag                      |
+//! | `record.rs`     | a job's record: header fields (defined once), parse, build |
+//! | `body.rs`       | a job's body, the compact JSON after the header           |
+//! | `reply.rs`      | replies read as Rust values                               |
+//! | `insert.rs`     | enqueue: ids stored elsewhere, quotas, the writes         |
+//! | `quotas.rs`     | waiting quotas: refusals, the check of a large batch      |
+//! | `claim.rs`      | claims, and the sequences that let ends go to `finish`    |
+//! | `apply.rs`      | transitions: `apply.lua`, and `finish.lua` for ends       |
+//! | `leases.rs`     | renewals, progress, cancel requests                       |
+//! | `reads.rs`      | reading and listing jobs; what the reaper looks at        |
+//! | `events.rs`     | event streams, packed lines, cursors                      |
+//! | `waits.rs`      | blocking reads on their own connection, waiters           |
+//! | `upkeep.rs`     | the sweep, purges, counts, worker records                 |
+//!
 //! # Key layout
 //! Every key of a queue shares the queue's hash tag, so a queue lives in one
 //! Redis Cluster slot and every script touches one slot only:
@@ -38,9 +61,8 @@
 //! need a header read only the start of the record (`GETRANGE`), and bodies
 //! are kept small. A claim returns the records it took: a second round trip
 //! to fetch the bodies cost each claim more time than Redis spends passing
-//! them (see BENCHMARKS.md). Jobs stored by earlier versions are hashes of
-//! `h` (header) and `b` (body); they are read alike and become strings when
-//! next written.
+//! them (see BENCHMARKS.md). The header's fields are listed once, in
+//! `record.rs`, which also generates the Lua constants that name them.
 //!
 //! A claim does not write the record: it adds an entry to the queue's lease
 //! hash (token, attempt, worker, lease, claim time, lease end, progress,
@@ -86,8 +108,8 @@
 //! Redis instructions (`scripts/redis-instructions.sh`).
 //!
 //! Drift: only writers that do not keep the counter can move it from that
-//! sum: processes of an earlier version sharing the server during an
-//! upgrade (their claims and cancels take nothing off), and hand edits.
+//! sum: hand edits, or processes of another version sharing the server
+//! during an upgrade.
 //! A queue with no waiting job holds no waiting payload, so an enqueue
 //! that finds none sets the counter to 0, and so does the sweep
 //! (`Queue::maintain`, every second in every worker); with a hundred

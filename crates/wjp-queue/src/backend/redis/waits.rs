@@ -167,129 +167,200 @@ async fn watch_streams(
     interest: Arc<Interest>,
     tx: watch::Sender<Signals>,
 ) {
+    let mut w = Watcher {
+        client,
+        conn,
+        interest,
+        tx,
+        last: BTreeMap::new(),
+        queues: Vec::new(),
+        refresh: true,
+        refreshed: Instant::now(),
+        burst_start: Instant::now(),
+        burst: 0,
+    };
     let mut blocking: Option<MultiplexedConnection> = None;
-    // Stream key -> last id seen; rebuilt from the streams' tops on a refresh.
-    let mut last: BTreeMap<String, String> = BTreeMap::new();
-    let mut queues: Vec<String> = Vec::new();
-    let mut refresh = true;
-    let mut refreshed = Instant::now();
-    let mut burst_start = Instant::now();
-    let mut burst = 0u32;
     loop {
-        if tx.is_closed() {
+        if w.tx.is_closed() {
             return;
         }
-        let c = match blocking.take() {
+        let mut c = match blocking.take() {
             Some(c) => c,
-            None => {
-                let config = AsyncConnectionConfig::new()
-                    .set_connection_timeout(Some(Duration::from_secs(3)))
-                    .set_response_timeout(None);
-                match client
-                    .get_multiplexed_async_connection_with_config(&config)
-                    .await
-                {
-                    Ok(c) => {
-                        refresh = true;
-                        c
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "cannot connect to Redis to wait; retrying");
-                        tokio::time::sleep(Duration::from_millis(250)).await;
-                        continue;
-                    }
-                }
-            }
+            None => match w.connect().await {
+                Some(c) => c,
+                None => continue,
+            },
         };
         // Now and then, even when busy: queues appear.
-        if refresh || refreshed.elapsed() > BLOCK {
-            // Where each stream is now; whatever moved since is a change
-            // (and so is a stream watched for the first time: a waiter
-            // may have looked before it was watched).
-            let events = interest.events.load(Ordering::SeqCst);
-            match stream_tops(&conn, interest.wake_queues(), events).await {
-                Ok((names, tops)) => {
-                    signal(
-                        &tx,
-                        &names,
-                        tops.iter()
-                            .filter(|(k, id)| last.get(*k) != Some(*id))
-                            .map(|(k, _)| k),
-                    );
-                    queues = names;
-                    last = tops;
-                    refresh = false;
-                    refreshed = Instant::now();
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "reading Redis streams failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                    continue;
-                }
-            }
-        }
-        if last.is_empty() {
-            // No queue yet: look again in a while.
-            tokio::select! {
-                _ = tokio::time::sleep(BLOCK) => {}
-                _ = interest.grew.notified() => {}
-                _ = tx.closed() => return,
-            }
-            blocking = Some(c);
-            refresh = true;
+        if (w.refresh || w.refreshed.elapsed() > BLOCK) && !w.refresh_tops().await {
             continue;
         }
-        let mut read = redis::cmd("XREAD");
-        read.arg("COUNT")
-            .arg(1)
-            .arg("BLOCK")
-            .arg(BLOCK.as_millis() as u64)
-            .arg("STREAMS");
-        read.arg(last.keys().collect::<Vec<_>>());
-        read.arg(last.values().collect::<Vec<_>>());
-        let mut c = c;
-        // No response timeout on this connection, but a bound all the same:
-        // a connection that died silently (no reset) must not hang forever.
-        let guarded = tokio::time::timeout(BLOCK * 3, read.query_async::<Value>(&mut c));
-        let reply = tokio::select! {
-            reply = guarded => reply.unwrap_or_else(|_| {
-                Err(redis::RedisError::from((redis::ErrorKind::Io, "blocking read hung")))
-            }),
-            _ = interest.grew.notified() => {
-                // The connection is blocked in the old read: it goes, and
-                // the next one starts with the new set.
-                continue;
+        if w.last.is_empty() {
+            // No queue yet: look again in a while.
+            if !w.idle().await {
+                return;
             }
-            _ = tx.closed() => return,
-        };
-        match reply {
+            blocking = Some(c);
+            w.refresh = true;
+            continue;
+        }
+        match w.read(&mut c).await {
+            Read::Closed => return,
+            // The connection is blocked in the old read: it goes, and the
+            // next one starts with the new set.
+            Read::Grew => continue,
             // Nothing for a while: look for new queues.
-            Ok(Value::Nil) => refresh = true,
-            Ok(reply) => {
-                let moved = read_reply_tops(reply);
-                signal(&tx, &queues, moved.iter().map(|(k, _)| k));
-                last.extend(moved);
-                // Under load entries come all the time: rather than walk
-                // them one by one, skip to the tops, at most once a
-                // millisecond. A few entries in a row (one job's life) are
-                // passed on at once.
-                if burst_start.elapsed() > Duration::from_millis(10) {
-                    burst_start = Instant::now();
-                    burst = 0;
-                }
-                burst += 1;
-                if burst > 8 {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                    refresh = true;
-                }
-            }
-            Err(e) => {
+            Read::Nothing => w.refresh = true,
+            Read::Moved(reply) => w.pass_on(reply).await,
+            Read::Failed(e) => {
                 tracing::debug!(error = %e, "blocking read on Redis failed; reconnecting");
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 continue;
             }
         }
         blocking = Some(c);
+    }
+}
+
+/// The waiting task's state.
+struct Watcher {
+    client: Client,
+    conn: ConnectionManager,
+    interest: Arc<Interest>,
+    tx: watch::Sender<Signals>,
+    /// Stream key -> last id seen; rebuilt from the streams' tops on a refresh.
+    last: BTreeMap<String, String>,
+    /// The queues whose wake streams are watched, to name signals by.
+    queues: Vec<String>,
+    /// Whether to read the streams' tops before the next read.
+    refresh: bool,
+    refreshed: Instant,
+    /// Reads with news in the current 10 ms, to pace a busy stream.
+    burst_start: Instant,
+    burst: u32,
+}
+
+/// How one blocking read ended.
+enum Read {
+    /// The backend is gone.
+    Closed,
+    /// Someone here wants more streams watched.
+    Grew,
+    /// Nothing came within `BLOCK`.
+    Nothing,
+    /// Some streams moved: the reply.
+    Moved(Value),
+    /// The read failed (or hung).
+    Failed(redis::RedisError),
+}
+
+impl Watcher {
+    /// A connection of its own for blocking reads (no response timeout);
+    /// `None` after a pause when the server cannot be reached.
+    async fn connect(&mut self) -> Option<MultiplexedConnection> {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(3)))
+            .set_response_timeout(None);
+        match self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+        {
+            Ok(c) => {
+                self.refresh = true;
+                Some(c)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot connect to Redis to wait; retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                None
+            }
+        }
+    }
+
+    /// Reads where each watched stream is now; whatever moved since is a
+    /// change (and so is a stream watched for the first time: a waiter may
+    /// have looked before it was watched). False, after a pause, when the
+    /// read failed.
+    async fn refresh_tops(&mut self) -> bool {
+        let events = self.interest.events.load(Ordering::SeqCst);
+        match stream_tops(&self.conn, self.interest.wake_queues(), events).await {
+            Ok((names, tops)) => {
+                signal(
+                    &self.tx,
+                    &names,
+                    tops.iter()
+                        .filter(|(k, id)| self.last.get(*k) != Some(*id))
+                        .map(|(k, _)| k),
+                );
+                self.queues = names;
+                self.last = tops;
+                self.refresh = false;
+                self.refreshed = Instant::now();
+                true
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "reading Redis streams failed; retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                false
+            }
+        }
+    }
+
+    /// Waits a while with nothing to watch; false when the backend is gone.
+    async fn idle(&self) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(BLOCK) => true,
+            _ = self.interest.grew.notified() => true,
+            _ = self.tx.closed() => false,
+        }
+    }
+
+    /// One `XREAD` past the last ids seen, blocking up to `BLOCK`.
+    async fn read(&self, c: &mut MultiplexedConnection) -> Read {
+        let mut read = redis::cmd("XREAD");
+        read.arg("COUNT")
+            .arg(1)
+            .arg("BLOCK")
+            .arg(BLOCK.as_millis() as u64)
+            .arg("STREAMS");
+        read.arg(self.last.keys().collect::<Vec<_>>());
+        read.arg(self.last.values().collect::<Vec<_>>());
+        // No response timeout on this connection, but a bound all the same:
+        // a connection that died silently (no reset) must not hang forever.
+        let guarded = tokio::time::timeout(BLOCK * 3, read.query_async::<Value>(c));
+        tokio::select! {
+            reply = guarded => match reply {
+                Ok(Ok(Value::Nil)) => Read::Nothing,
+                Ok(Ok(reply)) => Read::Moved(reply),
+                Ok(Err(e)) => Read::Failed(e),
+                Err(_) => Read::Failed(redis::RedisError::from((
+                    redis::ErrorKind::Io,
+                    "blocking read hung",
+                ))),
+            },
+            _ = self.interest.grew.notified() => Read::Grew,
+            _ = self.tx.closed() => Read::Closed,
+        }
+    }
+
+    /// Signals the streams that moved, and paces a busy stream.
+    async fn pass_on(&mut self, reply: Value) {
+        let moved = read_reply_tops(reply);
+        signal(&self.tx, &self.queues, moved.iter().map(|(k, _)| k));
+        self.last.extend(moved);
+        // Under load entries come all the time: rather than walk them one
+        // by one, skip to the tops, at most once a millisecond. A few
+        // entries in a row (one job's life) are passed on at once.
+        if self.burst_start.elapsed() > Duration::from_millis(10) {
+            self.burst_start = Instant::now();
+            self.burst = 0;
+        }
+        self.burst += 1;
+        if self.burst > 8 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            self.refresh = true;
+        }
     }
 }
 
