@@ -63,8 +63,23 @@ impl Queue {
         }
     }
 
+    /// The storage driver underneath. The engine's own parts use it; the
+    /// conformance tests reach it through the `testing` feature, to put a
+    /// backend in states no public call makes. Programs use `Queue` only.
+    #[cfg(not(feature = "testing"))]
+    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// The storage driver underneath, for the engine's conformance tests.
+    #[cfg(feature = "testing")]
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
+    }
+
+    /// Which backend this is and where (for `wjp info`, `/queues`, health).
+    pub fn backend_info(&self) -> crate::backend::BackendInfo {
+        self.backend.info()
     }
 
     pub fn catalog(&self) -> &Catalog {
