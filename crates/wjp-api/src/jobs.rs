@@ -232,7 +232,7 @@ async fn queues(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let counts = state.queue.counts().await?;
     Ok(Json(json!({
         "success": true,
-        "backend": state.queue.backend().info(),
+        "backend": state.queue.backend_info(),
         "queues": counts,
     })))
 }

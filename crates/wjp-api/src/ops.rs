@@ -25,7 +25,7 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
         "service": "wjp",
         "version": env!("CARGO_PKG_VERSION"),
         "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "backend": state.queue.backend().info().name,
+        "backend": state.queue.backend_info().name,
         "backend_available": available,
     }))
 }

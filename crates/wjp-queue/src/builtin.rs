@@ -10,6 +10,7 @@ use crate::catalog::Catalog;
 use crate::error::Result;
 use crate::worker::{HandlerError, Handlers, JobContext};
 
+/// The names of the built-in kinds, as [`register`] adds them.
 pub const KINDS: [&str; 4] = ["noop", "sleep", "spin", "fail"];
 
 /// Adds the built-in kinds to a catalog.

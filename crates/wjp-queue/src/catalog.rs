@@ -14,15 +14,22 @@ use crate::job::{Kind, QueueName};
 /// The queue the engine's own kinds run on; every catalog has it.
 pub const DEFAULT_QUEUE: &str = "default";
 
+/// What a job gets when neither its request nor its kind says otherwise.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Defaults {
+    /// How long a handler may run, for kinds registered without a timeout
+    /// of their own.
     pub timeout: Duration,
+    /// How long a completed job's record and result are kept.
     pub result_ttl: Duration,
     /// How long failed and cancelled jobs stay in the failed registry. Python RQ
     /// kept them a year, which grew Redis without bound; a week is enough to
     /// look into a failure.
     pub failure_ttl: Duration,
+    /// How many times a job may run in all (first run included), for kinds
+    /// registered from now on.
     pub max_attempts: u32,
+    /// The wait before the first retry; doubled for each further one.
     pub backoff: Duration,
 }
 
@@ -75,7 +82,10 @@ impl Default for Quotas {
 /// One of the limits on what a queue holds waiting, as named in errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitingQuota {
+    /// The number of waiting jobs ([`Quotas::max_waiting_jobs`]).
     Jobs,
+    /// The payload bytes of the waiting jobs
+    /// ([`Quotas::max_waiting_payload_bytes`]).
     PayloadBytes,
 }
 
@@ -181,9 +191,13 @@ impl Quotas {
 /// most a request may ask of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KindSpec {
+    /// The kind this describes.
     pub kind: Kind,
+    /// The queue its jobs go to when a request names none.
     pub queue: QueueName,
+    /// How long its handler may run when a request sets no timeout.
     pub timeout: Duration,
+    /// How many times its jobs may run in all when a request does not say.
     pub max_attempts: u32,
     /// The server's caps: a request asking for more is refused.
     pub caps: KindCaps,
@@ -216,6 +230,7 @@ impl Default for KindCaps {
 /// changed (for instance with client-given paths made canonical). The
 /// engine knows nothing of what it checks.
 pub trait PayloadCheck: Send + Sync + 'static {
+    /// The payload to store (as given, or changed), or why it is refused.
     fn check(&self, payload: Value) -> std::result::Result<Value, PayloadRefusal>;
 }
 
@@ -234,8 +249,13 @@ where
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct PayloadRefusal {
+    /// A stable machine-readable name the program chose; it becomes the
+    /// [`QueueError::code`] of the refusal, so clients can act on it.
     pub code: &'static str,
+    /// The payload field at fault, as the program names it for messages
+    /// (`files[2].dxf_path`), or `payload` for the whole of it.
     pub field: String,
+    /// What is wrong and what to send instead, for people.
     pub message: String,
     /// The payload names something that does not exist (a missing file),
     /// as opposed to something it may not name.
@@ -243,6 +263,7 @@ pub struct PayloadRefusal {
 }
 
 impl PayloadRefusal {
+    /// A refusal of something the payload may not name (`not_found` false).
     pub fn new(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
         PayloadRefusal {
             code,
@@ -258,6 +279,7 @@ impl PayloadRefusal {
 pub struct PayloadGate(Arc<dyn PayloadCheck>);
 
 impl PayloadGate {
+    /// Runs the registered check on a payload.
     pub fn check(&self, payload: Value) -> std::result::Result<Value, PayloadRefusal> {
         self.0.check(payload)
     }
@@ -275,11 +297,16 @@ impl PartialEq for PayloadGate {
     }
 }
 
+/// A program's queues and job kinds, with the defaults and quotas every job
+/// is made under. Built once at startup and handed to [`crate::Queue::new`].
 #[derive(Debug, Clone)]
 pub struct Catalog {
     queues: Vec<QueueName>,
     kinds: BTreeMap<Kind, KindSpec>,
+    /// What kinds and jobs get when they do not say otherwise; set before
+    /// registering kinds, which copy the timeout and attempts.
     pub defaults: Defaults,
+    /// How much clients may store.
     pub quotas: Quotas,
 }
 
@@ -371,10 +398,12 @@ impl Catalog {
             .join(", ")
     }
 
+    /// The configured queues, `default` first, then in the program's order.
     pub fn queues(&self) -> &[QueueName] {
         &self.queues
     }
 
+    /// The registered kinds, in name order.
     pub fn kinds(&self) -> impl Iterator<Item = &KindSpec> {
         self.kinds.values()
     }
@@ -409,6 +438,8 @@ impl Catalog {
         Ok(queues)
     }
 
+    /// Looks up a registered kind by name; an unknown one is
+    /// [`QueueError::UnknownKind`], which lists the registered kinds.
     pub fn kind(&self, name: &str) -> Result<&KindSpec> {
         self.kinds
             .iter()

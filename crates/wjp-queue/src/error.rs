@@ -3,42 +3,77 @@
 use crate::catalog::WaitingQuota;
 use crate::job::{JobId, Status};
 
+/// Everything the engine can refuse or fail at. [`QueueError::code`] gives
+/// each a stable name; [`QueueError::is_client_error`] says whose fault it is.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
+    /// A client-given job id has characters or a length [`crate::JobId`]
+    /// refuses; the text is cut to 200 characters.
     #[error(
         "invalid job id {0:?}: use 1 to 128 characters of letters, digits, '_', '.', ':' or '-'"
     )]
     InvalidJobId(String),
 
+    /// A kind, queue, status or error-kind name is malformed.
     #[error("invalid {what} {name:?}: use 1 to 64 characters of lowercase letters, digits or '_'")]
-    InvalidName { what: &'static str, name: String },
+    InvalidName {
+        /// What the name was for (`job kind`, `queue name`, ...).
+        what: &'static str,
+        /// The name as given, cut to 100 characters.
+        name: String,
+    },
 
     #[error("unknown job kind {kind:?}; registered kinds: {known}")]
-    UnknownKind { kind: String, known: String },
+    /// No job kind of this name is registered in the catalog.
+    UnknownKind {
+        /// The kind asked for.
+        kind: String,
+        /// The registered kinds, comma-separated, so the caller can pick one.
+        known: String,
+    },
 
     #[error("unknown queue {queue:?}; known queues: {known}")]
-    UnknownQueue { queue: String, known: String },
+    /// The queue is not one the catalog configures.
+    UnknownQueue {
+        /// The queue asked for.
+        queue: String,
+        /// The configured queues, comma-separated.
+        known: String,
+    },
 
     #[error("invalid job request: {0}")]
+    /// A request's value is out of range or contradicts the server's caps
+    /// or quotas; the message names the field and its bounds.
     InvalidRequest(String),
 
     #[error("job {0} not found (it never existed, or its record expired)")]
+    /// No job has this id: it never existed, or its record passed its TTL.
     NotFound(JobId),
 
     #[error("job {id} is {status}; cannot {action} it")]
+    /// The job's status does not allow the action (retrying a job that has
+    /// not failed or been cancelled); fetch the job to see where it is.
     InvalidTransition {
+        /// The job acted on.
         id: JobId,
+        /// Its status when the action was refused.
         status: Status,
+        /// The action refused (`retry`, `cancel`, ...).
         action: &'static str,
     },
 
     #[error("the queue backend is unavailable: {0}")]
+    /// The backend cannot be reached or is busy (Redis down, the SQLite
+    /// database locked or unopenable); the same call may succeed later.
     Unavailable(String),
 
     #[error("the queue backend failed: {0}")]
+    /// The backend answered with an error other than unavailability.
     Storage(String),
 
     #[error("stored data is corrupt: {0}")]
+    /// A stored record could not be read back (bad JSON, a missing field);
+    /// retrying will not help, the record needs an operator's look.
     Corrupt(String),
 
     /// The program's check of the kind's payload refused it.
@@ -54,10 +89,15 @@ pub enum QueueError {
         quota.flag()
     )]
     QueueFull {
+        /// The queue that is full.
         queue: String,
+        /// Which of its limits the job would pass.
         quota: WaitingQuota,
+        /// Jobs or payload bytes waiting before this job.
         current: u64,
+        /// What this job would add (1 job, or its payload bytes).
         adding: u64,
+        /// The limit, in the quota's unit.
         limit: u64,
     },
 
@@ -65,12 +105,20 @@ pub enum QueueError {
         "the payload is {bytes} bytes of JSON; the limit is {limit} (max_payload_bytes): \
          pass large data as a file path, or raise the limit (--max-payload-mb)"
     )]
-    PayloadTooLarge { bytes: u64, limit: u64 },
+    /// One job's payload is larger than [`crate::Quotas::max_payload_bytes`].
+    PayloadTooLarge {
+        /// The payload's size as compact JSON, in bytes.
+        bytes: u64,
+        /// The most one payload may have, in bytes.
+        limit: u64,
+    },
 
     /// One request of a batch is wrong; the batch was refused whole.
     #[error("job {position} of the batch: {error}")]
     InBatch {
+        /// The refused request's place in the batch, counted from 1.
         position: usize,
+        /// Why it was refused; its code is the batch error's code.
         error: Box<QueueError>,
     },
 }
@@ -126,4 +174,5 @@ fn full_figures(quota: WaitingQuota, current: u64, adding: u64, limit: u64) -> S
     }
 }
 
+/// The engine's result type, with [`QueueError`] as the default error.
 pub type Result<T, E = QueueError> = std::result::Result<T, E>;

@@ -7,19 +7,29 @@ use serde::{Deserialize, Serialize};
 
 use crate::job::{ErrorKind, Job, JobId, Kind, QueueName, Status, Timestamp};
 
+/// One change of one job (a transition or a progress update), as the job
+/// was right after it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Opaque, increasing cursor: resume a stream after it.
     pub id: String,
+    /// The job that changed.
     pub job_id: JobId,
+    /// Its queue.
     pub queue: QueueName,
+    /// Its kind.
     pub kind: Kind,
+    /// Its status after the change.
     pub status: Status,
+    /// Its attempt number after the change (0 before its first run).
     pub attempt: u32,
+    /// Its progress, 0 to 1, when it has any.
     pub progress: Option<f64>,
     /// The progress message, or a word on the change (such as `cancel requested`).
     pub message: Option<String>,
+    /// Why its last attempt failed, when it did.
     pub error_kind: Option<ErrorKind>,
+    /// When the change happened.
     pub at: Timestamp,
 }
 

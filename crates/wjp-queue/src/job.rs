@@ -24,6 +24,7 @@ pub const MAX_JOB_ID_LEN: usize = 128;
 pub struct JobId(String);
 
 impl JobId {
+    /// A fresh random (version 4) UUID, for requests that name no id.
     pub fn random() -> Self {
         JobId(uuid::Uuid::new_v4().to_string())
     }
@@ -40,6 +41,7 @@ impl JobId {
         Ok(JobId(text.to_owned()))
     }
 
+    /// The id as text, as stored and shown.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -90,6 +92,7 @@ macro_rules! name_type {
                 }
             }
 
+            /// The name as text, as stored and shown.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -140,14 +143,22 @@ impl QueueName {
 pub enum Status {
     /// Waiting for its run-at time (delayed job, or a retry after backoff).
     Scheduled,
+    /// Ready to run; the next free worker of its queue takes it.
     Queued,
+    /// A worker holds a lease on it and runs its handler.
     Running,
+    /// The handler returned a result; kept for the job's result TTL.
     Completed,
+    /// The last attempt failed; kept in the failed registry for the job's
+    /// failure TTL.
     Failed,
+    /// Someone cancelled it; kept for the job's failure TTL, as a failed
+    /// job is.
     Cancelled,
 }
 
 impl Status {
+    /// Every status, in the order of a job's life.
     pub const ALL: [Status; 6] = [
         Status::Scheduled,
         Status::Queued,
@@ -157,6 +168,7 @@ impl Status {
         Status::Cancelled,
     ];
 
+    /// The stable snake_case word used in storage, the API and events.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Scheduled => "scheduled",
@@ -215,6 +227,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The stable snake_case word used in storage, the API and events.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Timeout => "timeout",
@@ -254,13 +267,18 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// Why a job's attempt failed: a stable kind for programs and a message for
+/// people.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobError {
+    /// The class of failure; decides whether the job may be retried.
     pub kind: ErrorKind,
+    /// What went wrong, in words (the handler's error, the panic message, ...).
     pub message: String,
 }
 
 impl JobError {
+    /// An error of `kind` with a message for people.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         JobError {
             kind,
@@ -274,18 +292,23 @@ impl JobError {
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
+    /// The current wall-clock time of this machine.
     pub fn now() -> Self {
         Timestamp(Utc::now().timestamp_millis())
     }
 
+    /// Milliseconds since the Unix epoch.
     pub fn millis(self) -> i64 {
         self.0
     }
 
+    /// This time `ms` milliseconds later, saturating instead of overflowing.
     pub fn plus_millis(self, ms: u64) -> Self {
         Timestamp(self.0.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)))
     }
 
+    /// RFC 3339 text in UTC with milliseconds (`2023-11-14T22:13:20.123Z`);
+    /// the bare number for times chrono cannot represent.
     pub fn to_rfc3339(self) -> String {
         match Utc.timestamp_millis_opt(self.0).single() {
             Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),
@@ -316,6 +339,7 @@ impl<'de> Deserialize<'de> for Timestamp {
 pub struct LeaseToken(pub u64);
 
 impl LeaseToken {
+    /// A fresh random token, never zero; each claim gets its own.
     pub fn random() -> Self {
         // Zero is never handed out, so it can't collide with a default value.
         LeaseToken(rand::random::<u64>() | 1)
@@ -333,11 +357,17 @@ impl fmt::Display for LeaseToken {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobRequest {
+    /// The kind of job: a name the program registered in its
+    /// [`crate::Catalog`].
     pub kind: String,
+    /// The handler's input, as JSON; `null` when missing. Checked against
+    /// the kind's payload check and [`crate::Quotas::max_payload_bytes`].
     #[serde(default)]
     pub payload: Value,
+    /// The queue to put the job on; the kind's own queue when `None`.
     #[serde(default)]
     pub queue: Option<String>,
+    /// Higher runs first; 0 when `None`.
     #[serde(default)]
     pub priority: Option<i32>,
     /// Seconds to wait before the job may run.
@@ -346,8 +376,12 @@ pub struct JobRequest {
     /// Seconds the handler may run before it is stopped.
     #[serde(default)]
     pub timeout: Option<f64>,
+    /// How many times the job may run in all (first run included); the
+    /// kind's default when `None`, at most the kind's cap.
     #[serde(default)]
     pub max_attempts: Option<u32>,
+    /// An id of the client's choosing, which makes the enqueue idempotent
+    /// (see [`crate::state::id_is_reusable`]); a random UUID when `None`.
     #[serde(default)]
     pub job_id: Option<String>,
     /// Seconds a completed job's result is kept.
@@ -362,6 +396,8 @@ pub struct JobRequest {
 }
 
 impl JobRequest {
+    /// A request for a job of `kind` with `payload`, leaving every other
+    /// choice to the kind's defaults.
     pub fn new(kind: impl Into<String>, payload: Value) -> Self {
         JobRequest {
             kind: kind.into(),
@@ -374,11 +410,16 @@ impl JobRequest {
 /// The parts of a job that change as it moves through its life.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobState {
+    /// Where the job is in its life.
     pub status: Status,
     /// 0..1 while running; 1 once completed.
     pub progress: Option<f64>,
+    /// What the handler last said it was doing.
     pub progress_message: Option<String>,
+    /// What the handler returned, once completed.
     pub result: Option<Value>,
+    /// Why the last attempt failed; kept while a retry waits, so the cause
+    /// shows, and cleared when the next attempt starts.
     pub error: Option<JobError>,
     /// How many times a worker has started this job (1 on the first run).
     pub attempt: u32,
@@ -386,15 +427,21 @@ pub struct JobState {
     pub run_at: Timestamp,
     /// When the job last entered the queue.
     pub enqueued_at: Option<Timestamp>,
+    /// When the current (or last) attempt started.
     pub started_at: Option<Timestamp>,
+    /// When the job ended: completed, failed or cancelled.
     pub completed_at: Option<Timestamp>,
     /// When the record is deleted (completed: result TTL; failed or cancelled:
     /// failure TTL). `None` while the job is live.
     pub expires_at: Option<Timestamp>,
     /// The worker running (or that last ran) the job.
     pub worker: Option<String>,
+    /// The running worker's secret. Left out of the job's JSON, so it cannot
+    /// leak through the API; backends store it beside the record.
     #[serde(skip)]
     pub lease_token: Option<LeaseToken>,
+    /// When the running worker's lease ends unless it renews it; after
+    /// that, maintenance takes the job back.
     pub lease_expires_at: Option<Timestamp>,
     /// Set when a running job is cancelled; the worker stops the handler.
     pub cancel_requested: bool,
@@ -403,23 +450,38 @@ pub struct JobState {
 /// A job: its immutable specification and its current state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
+    /// The job's identity, unique in the store.
     pub id: JobId,
+    /// What the job does; picks its handler.
     pub kind: Kind,
+    /// The queue it waits in.
     pub queue: QueueName,
+    /// The handler's input, as checked and stored at enqueue.
     pub payload: Value,
     /// Higher runs first.
     pub priority: i32,
+    /// How many times the job may run in all, first run included (1 to
+    /// [`crate::state::MAX_ATTEMPTS`]).
     pub max_attempts: u32,
+    /// Milliseconds one attempt's handler may run before it is stopped and
+    /// the attempt fails with `timeout`.
     pub timeout_ms: u64,
+    /// Milliseconds a completed job's record and result are kept.
     pub result_ttl_ms: u64,
+    /// Milliseconds a failed or cancelled job is kept in the failed registry.
     pub failure_ttl_ms: u64,
+    /// Milliseconds before the first retry; doubled for each further one
+    /// (see [`crate::state::backoff_delay`]).
     pub backoff_ms: u64,
+    /// When the job was made from its request; a retry keeps it.
     pub created_at: Timestamp,
+    /// Where the job is in its life; changed only through [`crate::state`].
     #[serde(flatten)]
     pub state: JobState,
 }
 
 impl Job {
+    /// The job's current status (shorthand for `state.status`).
     pub fn status(&self) -> Status {
         self.state.status
     }

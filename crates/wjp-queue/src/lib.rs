@@ -1,3 +1,5 @@
+#![warn(missing_docs)]
+
 //! # wjp-queue: the job queue engine
 //!
 //! A durable job queue with named queues, priorities, delayed jobs, retries

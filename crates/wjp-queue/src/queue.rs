@@ -22,6 +22,7 @@ const MAINTENANCE_BATCH: usize = 1000;
 /// The outcome of an enqueue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enqueued {
+    /// The job as stored: the new one, or the existing one with the same id.
     pub job: Job,
     /// `false` when a job with the requested id already existed and was
     /// returned instead of creating a duplicate.
@@ -43,8 +44,11 @@ pub enum CancelOutcome {
 /// A snapshot of the whole system for `wjp info` and the dashboard.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SystemInfo {
+    /// Which backend is in use and where its data lives.
     pub backend: BackendInfo,
+    /// Job counts by status for every configured queue.
     pub queues: Vec<QueueCounts>,
+    /// The workers whose records have not expired.
     pub workers: Vec<WorkerRecord>,
 }
 
@@ -56,6 +60,8 @@ pub struct Queue {
 }
 
 impl Queue {
+    /// A queue system on `backend` that accepts the queues and kinds of
+    /// `catalog`, under its defaults and quotas.
     pub fn new(backend: Arc<dyn Backend>, catalog: Catalog) -> Self {
         Queue {
             backend,
@@ -63,10 +69,26 @@ impl Queue {
         }
     }
 
+    /// The storage driver underneath. The engine's own parts use it; the
+    /// conformance tests reach it through the `testing` feature, to put a
+    /// backend in states no public call makes. Programs use `Queue` only.
+    #[cfg(not(feature = "testing"))]
+    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// The storage driver underneath, for the engine's conformance tests.
+    #[cfg(feature = "testing")]
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
     }
 
+    /// Which backend this is and where (for `wjp info`, `/queues`, health).
+    pub fn backend_info(&self) -> crate::backend::BackendInfo {
+        self.backend.info()
+    }
+
+    /// The queues, kinds, defaults and quotas this queue was built with.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }
@@ -201,18 +223,24 @@ impl Queue {
         )
     }
 
+    /// One page of jobs matching `query`, newest first; pass the page's
+    /// `next_cursor` back in the query for the next one.
     pub async fn list(&self, query: JobQuery) -> Result<JobPage> {
         self.backend.list(&query).await
     }
 
+    /// Job counts by status for every configured queue, in catalog order.
     pub async fn counts(&self) -> Result<Vec<QueueCounts>> {
         self.backend.counts(self.catalog.queues()).await
     }
 
+    /// The workers whose last heartbeat has not expired.
     pub async fn workers(&self) -> Result<Vec<WorkerRecord>> {
         self.backend.workers(Timestamp::now()).await
     }
 
+    /// The backend, the counts of every queue and the live workers, in one
+    /// snapshot (three backend calls, not one atomic read).
     pub async fn info(&self) -> Result<SystemInfo> {
         Ok(SystemInfo {
             backend: self.backend.info(),

@@ -37,11 +37,13 @@ pub const MAX_PAYLOAD_BYTES: usize = 4 * 1024 * 1024;
 pub(crate) const MAX_SECONDS: f64 = 366.0 * 24.0 * 3600.0;
 /// Longest wait between two retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+/// Most attempts any job may have, whatever a kind's caps say.
 pub const MAX_ATTEMPTS: u32 = 100;
 
 /// What the stored job must still look like for a transition to apply.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expect {
+    /// The status the job had when the transition was computed.
     pub status: Status,
     /// For a running job: the lease of the worker making the change.
     pub lease_token: Option<LeaseToken>,
@@ -50,7 +52,9 @@ pub struct Expect {
 /// A guarded change of one job: `job` is the whole job as it must become.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transition {
+    /// The job after the change, to store whole.
     pub job: Job,
+    /// The guard: the change applies only if the stored job still matches.
     pub expect: Expect,
 }
 

@@ -85,7 +85,7 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<ExitCod
         _temp_dir = dir;
     }
     let producer = global.open_queue().await?;
-    let backend = producer.backend().info();
+    let backend = producer.backend_info();
     let busy = producer
         .counts()
         .await?

@@ -37,6 +37,8 @@ pub struct BackendInfo {
 /// The result of inserting one job.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inserted {
+    /// The job was stored as given (no job had its id, or the one that had
+    /// it was reusable and has been replaced).
     New(Job),
     /// A job with this id exists and is not reusable (see
     /// [`crate::state::id_is_reusable`]): it is returned unchanged.
@@ -44,6 +46,7 @@ pub enum Inserted {
 }
 
 impl Inserted {
+    /// The job now stored under the id, whether new or existing.
     pub fn job(&self) -> &Job {
         match self {
             Inserted::New(job) | Inserted::Existing(job) => job,
@@ -51,27 +54,41 @@ impl Inserted {
     }
 }
 
+/// What a worker asks of [`Backend::claim`].
 #[derive(Debug, Clone)]
 pub struct ClaimRequest {
+    /// The queues to take jobs from; the order does not rank them (priority
+    /// and run-at do).
     pub queues: Vec<QueueName>,
+    /// The claiming worker's name, recorded on each job it takes.
     pub worker: String,
     /// At most this many jobs.
     pub max: usize,
+    /// How long each lease lasts from `now` unless renewed; a job whose
+    /// lease runs out is taken back by maintenance.
     pub lease: Duration,
+    /// The claim's clock: decides which scheduled jobs are due and when the
+    /// leases expire.
     pub now: Timestamp,
 }
 
 /// One lease a worker renews.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeaseRef {
+    /// The job held.
     pub id: JobId,
+    /// The token the claim handed out; a renewal with any other token finds
+    /// the lease [`LeaseState::Lost`].
     pub token: LeaseToken,
 }
 
 /// What a worker learns about a job it holds when it renews the lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaseState {
+    /// The lease is still this worker's and now runs to the new time.
     Held {
+        /// Someone asked to cancel the job: stop the handler and record the
+        /// job cancelled.
         cancel_requested: bool,
     },
     /// The job is no longer this worker's (the lease expired and the reaper
@@ -79,47 +96,70 @@ pub enum LeaseState {
     Lost,
 }
 
+/// Progress a handler reported for a job it runs, written with
+/// [`Backend::set_progress`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProgressUpdate {
+    /// The job and the lease under which it runs; a stale lease makes the
+    /// update a no-op.
     pub lease: LeaseRef,
+    /// The fraction done, from 0 to 1.
     pub progress: f64,
+    /// What the handler is doing, for people watching (`step 3 of 5`).
     pub message: Option<String>,
 }
 
 /// Filters for listing jobs, newest first.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobQuery {
+    /// Only jobs of this queue; all queues when `None`.
     pub queue: Option<QueueName>,
+    /// Only jobs in this status; every status when `None`.
     pub status: Option<Status>,
+    /// Only jobs of this kind; every kind when `None`.
     pub kind: Option<Kind>,
+    /// The most jobs one page holds.
     pub limit: usize,
     /// Opaque cursor from the previous page.
     pub cursor: Option<String>,
 }
 
+/// One page of a [`JobQuery`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobPage {
+    /// The jobs of this page, newest first.
     pub jobs: Vec<Job>,
+    /// Pass as [`JobQuery::cursor`] to get the next page; `None` on the
+    /// last one.
     pub next_cursor: Option<String>,
 }
 
 /// How many jobs of one queue are in each status.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueCounts {
+    /// The queue's name.
     pub name: String,
+    /// Jobs waiting for their run-at time (a delay or a retry backoff).
     pub scheduled: u64,
+    /// Jobs ready to run, waiting for a worker.
     pub queued: u64,
+    /// Jobs a worker holds a lease on.
     pub running: u64,
+    /// Completed jobs whose result has not expired yet.
     pub completed: u64,
+    /// Failed jobs not yet past their failure TTL (the failed registry).
     pub failed: u64,
+    /// Cancelled jobs not yet past their failure TTL.
     pub cancelled: u64,
 }
 
 impl QueueCounts {
+    /// Adds `n` jobs to the count of `status`.
     pub fn add(&mut self, status: Status, n: u64) {
         *self.get_mut(status) += n;
     }
 
+    /// The count of `status`, to change in place.
     pub fn get_mut(&mut self, status: Status) -> &mut u64 {
         match status {
             Status::Scheduled => &mut self.scheduled,
@@ -131,6 +171,7 @@ impl QueueCounts {
         }
     }
 
+    /// The count of `status`.
     pub fn get(&self, status: Status) -> u64 {
         match status {
             Status::Scheduled => self.scheduled,
@@ -146,12 +187,20 @@ impl QueueCounts {
 /// A live worker, as it registers itself with every heartbeat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerRecord {
+    /// The worker's name and the record's key: two live workers with the
+    /// same name overwrite each other's record.
     pub name: String,
+    /// The machine it runs on.
     pub host: String,
+    /// Its process id on that machine.
     pub pid: u32,
+    /// The queues it claims from.
     pub queues: Vec<String>,
+    /// The most jobs it runs at once.
     pub concurrency: usize,
+    /// When the worker started.
     pub started_at: Timestamp,
+    /// Its latest heartbeat, which wrote this record.
     pub heartbeat_at: Timestamp,
     /// The jobs it runs right now.
     pub current_jobs: Vec<String>,
@@ -162,9 +211,15 @@ pub struct WorkerRecord {
 /// What one maintenance pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Maintenance {
+    /// Scheduled jobs whose run-at time had come, moved to their queue.
     pub promoted: u64,
+    /// Jobs whose worker stopped renewing its lease, put back in their queue
+    /// for another attempt.
     pub requeued_lost: u64,
+    /// Jobs whose worker stopped renewing its lease and that had no attempts
+    /// left: failed with `lost_lease`.
     pub failed_lost: u64,
+    /// Ended jobs deleted because they passed their result or failure TTL.
     pub expired_deleted: u64,
 }
 
@@ -188,6 +243,8 @@ pub(crate) fn refused_at(index: usize, batch_len: usize, error: QueueError) -> Q
 /// one round trip or one transaction for many jobs.
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
+    /// Which backend this is and where its data lives, for `wjp info` and the
+    /// dashboard; makes no call to the store.
     fn info(&self) -> BackendInfo;
 
     /// Cheap reachability check.
@@ -216,6 +273,7 @@ pub trait Backend: Send + Sync + 'static {
     /// A job by id; `None` if it never existed or its record expired.
     async fn get(&self, id: &JobId) -> Result<Option<Job>>;
 
+    /// One page of the jobs that match `query`, newest first.
     async fn list(&self, query: &JobQuery) -> Result<JobPage>;
 
     /// Takes up to `max` ready jobs (status queued, or scheduled and due) of
@@ -252,7 +310,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Deletes the ended jobs of one queue with one status; refuses live ones.
     async fn purge(&self, queue: &QueueName, status: Status) -> Result<u64>;
 
+    /// Writes a worker's record (a new one, or a heartbeat over the old); it
+    /// lives until its `expires_at` unless written again.
     async fn register_worker(&self, worker: &WorkerRecord) -> Result<()>;
+    /// Deletes a worker's record, as a worker does when it stops; unknown
+    /// names are not an error.
     async fn remove_worker(&self, name: &str) -> Result<()>;
     /// Workers whose record has not expired.
     async fn workers(&self, now: Timestamp) -> Result<Vec<WorkerRecord>>;

@@ -154,8 +154,10 @@ pub enum Synchronous {
     Full,
 }
 
+/// How the embedded backend opens its file.
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
+    /// How commits reach the disk.
     pub synchronous: Synchronous,
     /// Reader connections kept open for reuse.
     pub readers: usize,
@@ -305,6 +307,7 @@ impl SqliteBackend {
         })
     }
 
+    /// The database file.
     pub fn path(&self) -> &Path {
         &self.shared.path
     }

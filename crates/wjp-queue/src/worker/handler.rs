@@ -15,6 +15,7 @@ use crate::job::{ErrorKind, Job, JobError, Kind};
 /// Why a handler did not return a result.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum HandlerError {
+    /// The work failed; the job is retried if it has attempts left.
     #[error("{0}")]
     Failed(String),
     /// The payload is wrong; retrying cannot help.
@@ -69,6 +70,7 @@ pub(super) fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
 /// block; long ones should call [`JobContext::progress`] and check
 /// [`JobContext::is_cancelled`] now and then.
 pub trait Handler: Send + Sync + 'static {
+    /// Does the job's work; the value returned becomes the job's result.
     fn run(&self, ctx: &JobContext) -> std::result::Result<Value, HandlerError>;
 }
 
@@ -107,10 +109,14 @@ pub struct Handlers {
 }
 
 impl Handlers {
+    /// No handlers yet.
     pub fn new() -> Self {
         Handlers::default()
     }
 
+    /// Adds the handler of `kind`, run on a blocking-pool thread under its
+    /// job's timeout; replaces any handler the kind had, and refuses a
+    /// malformed kind name.
     pub fn add(&mut self, kind: &str, handler: impl Handler) -> Result<&mut Self> {
         self.insert(kind, handler, Placement::Thread)
     }
@@ -138,6 +144,7 @@ impl Handlers {
         Ok(self)
     }
 
+    /// The handler of `kind`, if one was added.
     pub fn get(&self, kind: &Kind) -> Option<Arc<dyn Handler>> {
         self.map.get(kind).map(|r| r.handler.clone())
     }
@@ -146,6 +153,7 @@ impl Handlers {
         self.map.get(kind)
     }
 
+    /// The kinds that have a handler, in no particular order.
     pub fn kinds(&self) -> impl Iterator<Item = &Kind> {
         self.map.keys()
     }
@@ -162,6 +170,8 @@ impl JobContext {
         JobContext { job, signals }
     }
 
+    /// The job being run, as it was claimed (this attempt's number, its
+    /// payload and limits).
     pub fn job(&self) -> &Job {
         &self.job
     }
@@ -178,6 +188,8 @@ impl JobContext {
         self.signals.stop_requested()
     }
 
+    /// [`HandlerError::Cancelled`] once the handler should stop (see
+    /// [`JobContext::is_cancelled`]), for use with `?` in a loop.
     pub fn check_cancelled(&self) -> std::result::Result<(), HandlerError> {
         if self.is_cancelled() {
             Err(HandlerError::Cancelled)

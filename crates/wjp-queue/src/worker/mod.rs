@@ -70,10 +70,15 @@ use pace::Pace;
 use recorder::Recorder;
 use running::RunningJobs;
 
+/// How a worker runs: its identity, its queues, its slots and its timings.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
+    /// The worker's name in its record and on the jobs it runs; live
+    /// workers need different names.
     pub name: String,
+    /// The queues it claims from; at least one.
     pub queues: Vec<QueueName>,
+    /// The most jobs it runs at once (1 to 1024).
     pub concurrency: usize,
     /// Exit when no job is ready and none is running.
     pub burst: bool,
@@ -94,6 +99,8 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
+    /// A worker of `name` on `queues` with one slot per CPU, a 30 s lease
+    /// renewed every second, and a 30 s shutdown grace.
     pub fn new(name: impl Into<String>, queues: Vec<QueueName>) -> Self {
         WorkerConfig {
             name: name.into(),
@@ -152,6 +159,9 @@ struct Started {
 }
 
 impl Worker {
+    /// A worker that runs `handlers` for jobs of `queue`. Refuses, with
+    /// [`QueueError::InvalidRequest`], a config that cannot work: no queue,
+    /// a concurrency out of range, or a lease not above twice the heartbeat.
     pub fn new(queue: Queue, handlers: Handlers, config: WorkerConfig) -> Result<Self> {
         if config.queues.is_empty() {
             return Err(QueueError::InvalidRequest(
