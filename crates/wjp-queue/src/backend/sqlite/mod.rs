@@ -37,12 +37,12 @@
 //! the data, not at a change counter, no wake-up is lost between a caller's
 //! read and its wait.
 //!
-//! The rooms: `connection` opens connections and keeps the readers,
-//! `writer` is the writer thread, `schema` creates the tables, `rows` maps
-//! jobs to rows and back, `insert`, `claim`, `updates` and `maintenance`
-//! are the writes and reads of each operation, `quotas` keeps
-//! `queue_usage`, `events` the event log, `workers` the worker records,
-//! `reads` the listings and counts, and `wait` the waits.
+//! Where each part lives: `connection` opens connections and keeps the
+//! readers, `writer` is the writer thread, `schema` creates the tables,
+//! `rows` maps jobs to rows and back, `insert`, `claim`, `updates` and
+//! `maintenance` are the writes and reads of each operation, `quotas`
+//! keeps `queue_usage`, `events` the event log, `workers` the worker
+//! records, `reads` the listings and counts, and `wait` the waits.
 
 mod claim;
 mod connection;
