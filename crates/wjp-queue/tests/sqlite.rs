@@ -129,3 +129,40 @@ async fn waiting_usage_is_counted_from_the_jobs_when_it_is_missing_or_wrong() {
     let err = two.enqueue(request("noop", json!(2))).await.unwrap_err();
     assert_eq!(err.code(), "queue_full");
 }
+
+/// Enqueues that reach the writer thread together commit together, each in
+/// its own savepoint: a batch the quota refuses after storing its first job
+/// rolls back alone, leaving no row and no event, and the usage counts
+/// match what was stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_refused_within_a_group_commit_roll_back_alone() {
+    let store = SqliteStore::new().await;
+    let backend = store.connect().await;
+    // Five batches of two fill ten places; the next batch's first job
+    // takes the eleventh, its second is refused, and the first must go.
+    let mut eleven = crate::conformance::catalog();
+    eleven.quotas.max_waiting_jobs = 11;
+    let queue = Arc::new(wjp_queue::Queue::new(backend.clone(), eleven));
+    let enqueues: Vec<_> = (0..20)
+        .map(|_| {
+            let queue = queue.clone();
+            let pair = vec![request("noop", json!("ab")), request("noop", json!("cd"))];
+            tokio::spawn(async move { queue.enqueue_batch(pair).await })
+        })
+        .collect();
+    let (mut admitted, mut refused) = (0, 0);
+    for enqueue in enqueues {
+        match enqueue.await.expect("enqueue task") {
+            Ok(_) => admitted += 1,
+            Err(err) => {
+                assert_eq!(err.code(), "queue_full", "{err}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((admitted, refused), (5, 15));
+    assert_eq!(queue.queue_length("default").await.unwrap(), 10);
+    assert_eq!(backend.events_after(None, 1000).await.unwrap().len(), 10);
+    // 4 bytes of JSON each.
+    assert_eq!(waiting_bytes(&queue, "default").await, 40);
+}

@@ -1,0 +1,96 @@
+//! Inserting a batch of new jobs: the id reuse rules, the quota check and
+//! the rows, in one write.
+
+use std::collections::hash_map::{Entry, HashMap};
+
+use rusqlite::{params, Connection};
+
+use super::connection::storage;
+use super::events::append_event;
+use super::quotas::{is_waiting, waiting_usage, UsageChange, WaitingUsage};
+use super::rows::{insert_job, select_jobs, to_json_text, StoredJob};
+use crate::backend::{refused_at, Inserted};
+use crate::catalog::Quotas;
+use crate::error::Result;
+use crate::event::Event;
+use crate::job::{Job, QueueName, Timestamp};
+use crate::state;
+
+/// What a new job's id finds among the stored jobs.
+enum IdUse {
+    /// No job has it.
+    Free,
+    /// A job has it that may be replaced (ended and reusable, or expired).
+    Replaces,
+    /// A live job has it and keeps it.
+    Taken(Box<Job>),
+}
+
+/// Stores `jobs` in order, unless one would take its queue past `quotas`:
+/// then the error names it and the write stores nothing.
+pub(super) fn insert_batch(
+    tx: &Connection,
+    jobs: Vec<Job>,
+    quotas: &Quotas,
+) -> Result<Vec<Inserted>> {
+    let now = Timestamp::now();
+    let batch_len = jobs.len();
+    // Per queue of the batch: its waiting jobs and payload bytes, as
+    // stored and then with the batch's new jobs ahead of this one.
+    let mut usage: HashMap<QueueName, WaitingUsage> = HashMap::new();
+    let mut change = UsageChange::default();
+    let mut out = Vec::with_capacity(batch_len);
+    for (index, job) in jobs.into_iter().enumerate() {
+        let replaces = match id_use(tx, &job, now)? {
+            IdUse::Taken(existing) => {
+                out.push(Inserted::Existing(*existing));
+                continue;
+            }
+            IdUse::Free => false,
+            IdUse::Replaces => true,
+        };
+        let payload = to_json_text(&job.payload);
+        let payload_len = payload.len() as u64;
+        if is_waiting(job.status()) {
+            let waiting = match usage.entry(job.queue.clone()) {
+                Entry::Occupied(seen) => seen.into_mut(),
+                Entry::Vacant(first) => first.insert(waiting_usage(tx, &job.queue)?),
+            };
+            quotas
+                .admit(job.queue.as_str(), waiting.jobs, waiting.bytes, payload_len)
+                .map_err(|e| refused_at(index, batch_len, e))?;
+            waiting.jobs += 1;
+            waiting.bytes += payload_len;
+        }
+        if replaces {
+            // Failed or cancelled, or expired: not waiting.
+            tx.execute("DELETE FROM jobs WHERE id = ?1", params![job.id.as_str()])
+                .map_err(storage)?;
+        }
+        if is_waiting(job.status()) {
+            change.add(&job.queue, 1, payload_len as i64);
+        }
+        insert_job(tx, &job, payload)?;
+        append_event(tx, &Event::of(&job, now))?;
+        out.push(Inserted::New(job));
+    }
+    change.write(tx)?;
+    Ok(out)
+}
+
+/// Whether `job`'s id is free, held by a job it may replace, or taken.
+fn id_use(tx: &Connection, job: &Job, now: Timestamp) -> Result<IdUse> {
+    // A stored job under this id, live or expired-but-not-yet-swept.
+    let existing = select_jobs(tx, "id = ?1", params![job.id.as_str()])?.pop();
+    Ok(match existing {
+        Some(StoredJob { job: existing, .. }) => {
+            let expired = existing.state.expires_at.is_some_and(|t| t <= now);
+            if !expired && !state::id_is_reusable(&existing) {
+                IdUse::Taken(Box::new(existing))
+            } else {
+                IdUse::Replaces
+            }
+        }
+        None => IdUse::Free,
+    })
+}

@@ -1,0 +1,122 @@
+//! The tables and indexes, and the migration that creates or checks them
+//! (filling `queue_usage` when it is new in a database that holds jobs).
+
+use rusqlite::Connection;
+
+use super::connection::{retry_busy, storage};
+use crate::error::{QueueError, Result};
+
+/// Schema version in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    queue TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    max_attempts INTEGER NOT NULL,
+    timeout_ms INTEGER NOT NULL,
+    result_ttl_ms INTEGER NOT NULL,
+    failure_ttl_ms INTEGER NOT NULL,
+    backoff_ms INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    progress REAL,
+    progress_message TEXT,
+    result TEXT,
+    error_kind TEXT,
+    error_message TEXT,
+    attempt INTEGER NOT NULL,
+    run_at INTEGER NOT NULL,
+    enqueued_at INTEGER,
+    started_at INTEGER,
+    completed_at INTEGER,
+    expires_at INTEGER,
+    worker TEXT,
+    lease_token INTEGER,
+    lease_expires_at INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(queue, priority DESC, run_at, seq)
+    WHERE status IN ('queued', 'scheduled');
+CREATE INDEX IF NOT EXISTS jobs_leases ON jobs(lease_expires_at) WHERE status = 'running';
+CREATE INDEX IF NOT EXISTS jobs_scheduled ON jobs(run_at) WHERE status = 'scheduled';
+CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs(expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_by_queue_status ON jobs(queue, status, seq);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, seq);
+CREATE INDEX IF NOT EXISTS jobs_by_kind ON jobs(kind, seq);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    body TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS workers (
+    name TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS queue_usage (
+    queue TEXT PRIMARY KEY,
+    waiting_jobs INTEGER NOT NULL,
+    waiting_bytes INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+/// Fills `queue_usage` from the jobs, when it is created in a database
+/// that already holds some (made by a version without it).
+const COUNT_USAGE: &str = "
+INSERT INTO queue_usage (queue, waiting_jobs, waiting_bytes)
+SELECT queue, COUNT(*), SUM(octet_length(payload)) FROM jobs
+WHERE status IN ('queued', 'scheduled') GROUP BY queue;
+";
+
+/// Creates or checks the schema in one `BEGIN IMMEDIATE` transaction: it
+/// takes the write lock before reading the version, so processes opening
+/// the same fresh file take turns instead of colliding mid-way.
+pub(super) fn migrate(conn: &Connection) -> Result<()> {
+    let version = retry_busy(|| {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let outcome = conn
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .and_then(|version| {
+                if version <= SCHEMA_VERSION {
+                    create_schema(conn)?;
+                }
+                Ok(version)
+            });
+        match outcome {
+            Ok(version) => conn.execute_batch("COMMIT").map(|()| version),
+            Err(e) => {
+                // The error is what matters; a failed rollback adds nothing.
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    })
+    .map_err(storage)?;
+    if version > SCHEMA_VERSION {
+        return Err(QueueError::Unavailable(format!(
+            "the database has schema version {version}, newer than this wjp \
+             understands ({SCHEMA_VERSION}); upgrade wjp"
+        )));
+    }
+    Ok(())
+}
+
+/// Creates whatever of the schema is missing, inside the migration's
+/// transaction, and counts `queue_usage` from the jobs if it is new.
+fn create_schema(conn: &Connection) -> rusqlite::Result<()> {
+    let had_usage: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'queue_usage')",
+        [],
+        |r| r.get(0),
+    )?;
+    conn.execute_batch(SCHEMA)?;
+    if !had_usage {
+        conn.execute_batch(COUNT_USAGE)?;
+    }
+    conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+}
