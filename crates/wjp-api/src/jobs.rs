@@ -56,6 +56,8 @@ pub fn job_view(job: &Job) -> Value {
         "queue": job.queue,
         "attempt": s.attempt,
         "max_attempts": job.max_attempts,
+        "stalls": s.stalls,
+        "max_stalls": job.max_stalls,
         "priority": job.priority,
         "started_at": s.started_at,
         "enqueued_at": s.enqueued_at,

@@ -286,6 +286,36 @@ pub fn document() -> Value {
     });
     let nullable_string = json!({ "type": ["string", "null"] });
     let time = json!({ "type": ["string", "null"], "format": "date-time" });
+    // Separate values: one `json!` of every schema passes the macro's
+    // recursion limit.
+    let job_request_schema = json!({ "type": "object", "required": ["kind"], "additionalProperties": false, "properties": {
+            "kind": { "type": "string", "description": "A registered job kind (noop, sleep, analyze_dxf, ...)." },
+            "payload": { "description": "The handler's input." },
+            "queue": { "type": "string", "description": "Default: the kind's queue." },
+            "priority": { "type": "integer", "minimum": -2147483648, "maximum": 2147483647, "description": "Higher runs first." },
+            "delay": { "type": "number", "minimum": 0, "maximum": 2592000, "description": "Seconds before the job may run (at most 30 days unless the server's --max-delay-days says otherwise)." },
+            "timeout": { "type": "number", "minimum": 0.001, "maximum": 31622400, "description": "Seconds the handler may run (at most a year; shop kinds have lower caps, refused with 400 beyond)." },
+            "max_attempts": { "type": "integer", "minimum": 1, "maximum": 100 },
+            "max_stalls": { "type": "integer", "minimum": 0, "maximum": 100, "description": "How many times the job is put back, without spending an attempt, when the worker running it dies (default 2); the next such death fails it with lost_lease." },
+            "job_id": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$", "description": "An id of your own; submitting it again returns the same job." },
+            "result_ttl": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds a completed job's result is kept (at most a year)." },
+            "failure_ttl": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds a failed or cancelled job is kept (at most a year)." },
+            "backoff": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds before the first retry; doubles each time." } } });
+    let job_schema = json!({ "type": "object", "required": ["job_id", "status", "progress", "result", "error", "created_at", "completed_at"], "properties": {
+            "job_id": { "type": "string" }, "status": schema_ref("Status"),
+            "progress": { "type": ["number", "null"], "minimum": 0, "maximum": 1 },
+            "result": {}, "error": nullable_string.clone(),
+            "created_at": { "type": "string", "format": "date-time" }, "completed_at": time.clone(),
+            "kind": { "type": "string" }, "queue": { "type": "string" }, "attempt": { "type": "integer" },
+            "max_attempts": { "type": "integer" }, "priority": { "type": "integer" },
+            "stalls": { "type": "integer", "description": "How many times the job was put back because its worker died under it." },
+            "max_stalls": { "type": "integer" },
+            "started_at": time.clone(), "enqueued_at": time.clone(), "run_at": { "type": "string", "format": "date-time" },
+            "progress_message": nullable_string.clone(), "error_kind": nullable_string.clone(),
+            "worker": nullable_string.clone(), "cancel_requested": { "type": "boolean" },
+            "timeout": { "type": "number" }, "payload": {},
+            "success": { "type": "boolean", "description": "POST /jobs and retry only." },
+            "created": { "type": "boolean", "description": "POST /jobs only: false when an existing job was returned." } } });
     let schemas = json!({
         "Error": { "type": "object", "required": ["success", "error", "code"], "properties": {
             "success": { "type": "boolean", "const": false },
@@ -321,31 +351,8 @@ pub fn document() -> Value {
             "relative_path": { "type": "string", "description": "The stored name; pass it as dxf_path." },
             "filename": { "type": "string", "description": "The name the client sent." },
             "size": { "type": "integer" } } },
-        "JobRequest": { "type": "object", "required": ["kind"], "additionalProperties": false, "properties": {
-            "kind": { "type": "string", "description": "A registered job kind (noop, sleep, analyze_dxf, ...)." },
-            "payload": { "description": "The handler's input." },
-            "queue": { "type": "string", "description": "Default: the kind's queue." },
-            "priority": { "type": "integer", "minimum": -2147483648, "maximum": 2147483647, "description": "Higher runs first." },
-            "delay": { "type": "number", "minimum": 0, "maximum": 2592000, "description": "Seconds before the job may run (at most 30 days unless the server's --max-delay-days says otherwise)." },
-            "timeout": { "type": "number", "minimum": 0.001, "maximum": 31622400, "description": "Seconds the handler may run (at most a year; shop kinds have lower caps, refused with 400 beyond)." },
-            "max_attempts": { "type": "integer", "minimum": 1, "maximum": 100 },
-            "job_id": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$", "description": "An id of your own; submitting it again returns the same job." },
-            "result_ttl": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds a completed job's result is kept (at most a year)." },
-            "failure_ttl": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds a failed or cancelled job is kept (at most a year)." },
-            "backoff": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds before the first retry; doubles each time." } } },
-        "Job": { "type": "object", "required": ["job_id", "status", "progress", "result", "error", "created_at", "completed_at"], "properties": {
-            "job_id": { "type": "string" }, "status": schema_ref("Status"),
-            "progress": { "type": ["number", "null"], "minimum": 0, "maximum": 1 },
-            "result": {}, "error": nullable_string.clone(),
-            "created_at": { "type": "string", "format": "date-time" }, "completed_at": time.clone(),
-            "kind": { "type": "string" }, "queue": { "type": "string" }, "attempt": { "type": "integer" },
-            "max_attempts": { "type": "integer" }, "priority": { "type": "integer" },
-            "started_at": time.clone(), "enqueued_at": time.clone(), "run_at": { "type": "string", "format": "date-time" },
-            "progress_message": nullable_string.clone(), "error_kind": nullable_string.clone(),
-            "worker": nullable_string.clone(), "cancel_requested": { "type": "boolean" },
-            "timeout": { "type": "number" }, "payload": {},
-            "success": { "type": "boolean", "description": "POST /jobs and retry only." },
-            "created": { "type": "boolean", "description": "POST /jobs only: false when an existing job was returned." } } },
+        "JobRequest": job_request_schema,
+        "Job": job_schema,
         "JobPage": { "type": "object", "required": ["jobs", "next_cursor"], "properties": {
             "success": { "type": "boolean" }, "jobs": { "type": "array", "items": schema_ref("Job") },
             "next_cursor": nullable_string.clone() } },

@@ -29,6 +29,11 @@ pub struct Defaults {
     /// How many times a job may run in all (first run included), for kinds
     /// registered from now on.
     pub max_attempts: u32,
+    /// How many times a job is put back when its worker dies under it,
+    /// apart from its attempts, for kinds registered from now on. Workers
+    /// die for reasons of their own (an OOM kill, a redeploy, a reboot):
+    /// the job did nothing wrong, and must not fail for it.
+    pub max_stalls: u32,
     /// The wait before the first retry; doubled for each further one.
     pub backoff: Duration,
 }
@@ -40,6 +45,7 @@ impl Default for Defaults {
             result_ttl: Duration::from_secs(3600),
             failure_ttl: Duration::from_secs(7 * 24 * 3600),
             max_attempts: 1,
+            max_stalls: 2,
             backoff: Duration::from_secs(10),
         }
     }
@@ -199,6 +205,8 @@ pub struct KindSpec {
     pub timeout: Duration,
     /// How many times its jobs may run in all when a request does not say.
     pub max_attempts: u32,
+    /// How many stalls its jobs survive when a request does not say.
+    pub max_stalls: u32,
     /// The server's caps: a request asking for more is refused.
     pub caps: KindCaps,
     /// The program's check of this kind's payloads, if it registered one.
@@ -213,6 +221,8 @@ pub struct KindCaps {
     pub max_timeout: Duration,
     /// Most attempts a request may set.
     pub max_attempts: u32,
+    /// Most stalls a request may let a job survive.
+    pub max_stalls: u32,
 }
 
 impl Default for KindCaps {
@@ -220,6 +230,7 @@ impl Default for KindCaps {
         KindCaps {
             max_timeout: Duration::from_secs(crate::state::MAX_SECONDS as u64),
             max_attempts: crate::state::MAX_ATTEMPTS,
+            max_stalls: crate::state::MAX_STALLS,
         }
     }
 }
@@ -324,15 +335,23 @@ impl Default for Catalog {
 
 impl Catalog {
     /// A program's queues, in the order it lists them, and no kinds.
-    /// `default` is added first when missing: the engine's own kinds run on
-    /// it.
+    /// `default` is added last when missing: the engine's own kinds run on
+    /// it. The order is the one workers serve the queues in when told no
+    /// other (see [`crate::WorkerConfig::queues`]).
     pub fn new(queues: &[&str]) -> Result<Self> {
-        let mut catalog = Catalog::default();
+        let mut catalog = Catalog {
+            queues: Vec::new(),
+            ..Catalog::default()
+        };
         for name in queues {
             let queue = QueueName::parse(name)?;
             if !catalog.queues.contains(&queue) {
                 catalog.queues.push(queue);
             }
+        }
+        let default = QueueName::default_queue();
+        if !catalog.queues.contains(&default) {
+            catalog.queues.push(default);
         }
         Ok(catalog)
     }
@@ -352,6 +371,7 @@ impl Catalog {
             queue,
             timeout: timeout.unwrap_or(self.defaults.timeout),
             max_attempts: self.defaults.max_attempts,
+            max_stalls: self.defaults.max_stalls,
             caps: KindCaps::default(),
             check: None,
         };
@@ -363,7 +383,10 @@ impl Catalog {
     /// timeout and attempts must fit under the caps.
     pub fn cap(&mut self, kind: &str, caps: KindCaps) -> Result<&mut Self> {
         let spec = self.kind_mut(kind)?;
-        if spec.timeout > caps.max_timeout || spec.max_attempts > caps.max_attempts {
+        if spec.timeout > caps.max_timeout
+            || spec.max_attempts > caps.max_attempts
+            || spec.max_stalls > caps.max_stalls
+        {
             return Err(QueueError::InvalidRequest(format!(
                 "the caps of {kind} are below its own defaults"
             )));
@@ -398,7 +421,8 @@ impl Catalog {
             .join(", ")
     }
 
-    /// The configured queues, `default` first, then in the program's order.
+    /// The configured queues, in the program's order (`default` last unless
+    /// the program placed it).
     pub fn queues(&self) -> &[QueueName] {
         &self.queues
     }
@@ -467,7 +491,8 @@ mod tests {
     #[test]
     fn unknown_queues_are_named_in_the_error() {
         let catalog = Catalog::new(&["analysis", "gcode"]).unwrap();
-        assert_eq!(catalog.queues()[0].as_str(), DEFAULT_QUEUE);
+        let names: Vec<&str> = catalog.queues().iter().map(QueueName::as_str).collect();
+        assert_eq!(names, ["analysis", "gcode", DEFAULT_QUEUE]);
         let err = catalog.parse_queue_list("analysis,cutting").unwrap_err();
         assert_eq!(err.code(), "unknown_queue");
         let text = err.to_string();

@@ -380,6 +380,11 @@ pub struct JobRequest {
     /// kind's default when `None`, at most the kind's cap.
     #[serde(default)]
     pub max_attempts: Option<u32>,
+    /// How many times the job may be put back after its worker died under
+    /// it (a stall), apart from its attempts; the kind's default when
+    /// `None`, at most the kind's cap.
+    #[serde(default)]
+    pub max_stalls: Option<u32>,
     /// An id of the client's choosing, which makes the enqueue idempotent
     /// (see [`crate::state::id_is_reusable`]); a random UUID when `None`.
     #[serde(default)]
@@ -421,8 +426,13 @@ pub struct JobState {
     /// Why the last attempt failed; kept while a retry waits, so the cause
     /// shows, and cleared when the next attempt starts.
     pub error: Option<JobError>,
-    /// How many times a worker has started this job (1 on the first run).
+    /// Which attempt runs or ran last (1 on the first run). A stall does
+    /// not spend one: the attempt a dead worker held runs again.
     pub attempt: u32,
+    /// How many times the job was put back because its worker stopped
+    /// renewing the lease (it died, or its machine did) before it ended.
+    #[serde(default)]
+    pub stalls: u32,
     /// When the job may run next (its delay, or its retry backoff).
     pub run_at: Timestamp,
     /// When the job last entered the queue.
@@ -463,6 +473,11 @@ pub struct Job {
     /// How many times the job may run in all, first run included (1 to
     /// [`crate::state::MAX_ATTEMPTS`]).
     pub max_attempts: u32,
+    /// How many stalls the job survives (see [`JobState::stalls`]); the
+    /// next one fails it with `lost_lease`, so a job that kills every
+    /// worker it touches stops somewhere.
+    #[serde(default = "default_max_stalls")]
+    pub max_stalls: u32,
     /// Milliseconds one attempt's handler may run before it is stopped and
     /// the attempt fails with `timeout`.
     pub timeout_ms: u64,
@@ -478,6 +493,10 @@ pub struct Job {
     /// Where the job is in its life; changed only through [`crate::state`].
     #[serde(flatten)]
     pub state: JobState,
+}
+
+fn default_max_stalls() -> u32 {
+    crate::catalog::Defaults::default().max_stalls
 }
 
 impl Job {

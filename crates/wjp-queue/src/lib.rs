@@ -47,5 +47,5 @@ pub use event::Event;
 pub use job::{ErrorKind, Job, JobError, JobId, JobRequest, Kind, QueueName, Status, Timestamp};
 pub use queue::{CancelOutcome, Enqueued, Queue, SystemInfo};
 pub use worker::{
-    run_inline, HandlerError, Handlers, JobContext, Worker, WorkerConfig, WorkerExit,
+    run_inline, HandlerError, Handlers, JobContext, QueueOrder, Worker, WorkerConfig, WorkerExit,
 };

@@ -9,10 +9,19 @@
 //!                          cancelled ◄── cancel ── running ◄───┘             │
 //!                                                   │  │  │                  │
 //!              completed ◄── handler returns Ok ────┘  │  └── lease expired, │
-//!                                                      │      attempts left ─┘ (queued)
-//!   failed ◄── error, no attempts left (or not retryable)
+//!                                                      │      stalls left ───┘ (queued,
+//!                                                      │      same attempt again)
+//!   failed ◄── error, no attempts left (or not retryable); lease expired, no stalls left
 //!   scheduled ◄── error, attempts left (run_at = now + backoff)
 //! ```
+//!
+//! Attempts and stalls are counted apart. An attempt is spent when the
+//! handler fails (an error, a panic, a timeout); a stall when the worker
+//! holding the job stops renewing its lease, which is what a worker killed
+//! by the kernel, a redeploy or a reboot looks like from outside. Such a job
+//! did nothing wrong, so it runs the same attempt again, up to
+//! [`Job::max_stalls`] times; past that it fails with `lost_lease`, so a
+//! job that kills every worker it touches stops somewhere.
 //!
 //! Every function here is pure: it takes the job as last read and returns the
 //! job as it must become. A backend applies the result as a [`Transition`]:
@@ -39,6 +48,8 @@ pub(crate) const MAX_SECONDS: f64 = 366.0 * 24.0 * 3600.0;
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// Most attempts any job may have, whatever a kind's caps say.
 pub const MAX_ATTEMPTS: u32 = 100;
+/// Most stalls any job may survive, whatever a kind's caps say.
+pub const MAX_STALLS: u32 = 100;
 
 /// What the stored job must still look like for a transition to apply.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +117,14 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
             spec.kind
         )));
     }
+    let max_stalls = request.max_stalls.unwrap_or(spec.max_stalls);
+    let stalls_cap = spec.caps.max_stalls.min(MAX_STALLS);
+    if max_stalls > stalls_cap {
+        return Err(QueueError::InvalidRequest(format!(
+            "max_stalls must be between 0 and {stalls_cap} for {} jobs, got {max_stalls}",
+            spec.kind
+        )));
+    }
     let timeout_ms = seconds_to_ms("timeout", request.timeout, spec.timeout)?;
     if timeout_ms == 0 {
         return Err(QueueError::InvalidRequest(
@@ -140,6 +159,7 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
         payload,
         priority: request.priority.unwrap_or(0),
         max_attempts,
+        max_stalls,
         timeout_ms,
         result_ttl_ms: seconds_to_ms("result_ttl", request.result_ttl, defaults.result_ttl)?,
         failure_ttl_ms: seconds_to_ms("failure_ttl", request.failure_ttl, defaults.failure_ttl)?,
@@ -152,6 +172,7 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
             result: None,
             error: None,
             attempt: 0,
+            stalls: 0,
             run_at,
             enqueued_at: (status == Status::Queued).then_some(now),
             started_at: None,
@@ -273,32 +294,46 @@ pub fn cancelled_while_running(job: &Job, now: Timestamp) -> Transition {
 }
 
 /// The worker holding the job stopped renewing its lease (it died or hung).
-/// The job goes back to the queue, or fails with `lost_lease` when it has
-/// no attempts left.
+/// The job goes back to the queue to run the same attempt again, or fails
+/// with `lost_lease` when it has no stalls left (see the top of this file).
 pub fn lease_expired(job: &Job, now: Timestamp) -> Transition {
-    let worker = job.state.worker.as_deref().unwrap_or("unknown worker");
-    let error = JobError::new(
-        ErrorKind::LostLease,
-        format!(
-            "worker {worker} stopped renewing its lease during attempt {}",
-            job.state.attempt
-        ),
-    );
     if job.state.cancel_requested {
         return cancelled_while_running(job, now);
     }
-    if job.state.attempt < job.max_attempts {
+    let worker = job.state.worker.as_deref().unwrap_or("unknown worker");
+    let stalls = job.state.stalls + 1;
+    if stalls <= job.max_stalls {
         let mut next = job.state.clone();
         next.status = Status::Queued;
+        next.attempt = job.state.attempt.saturating_sub(1);
+        next.stalls = stalls;
         next.run_at = now;
         next.enqueued_at = Some(now);
         next.lease_token = None;
         next.lease_expires_at = None;
-        next.error = Some(error);
+        next.progress = None;
+        next.progress_message = None;
+        // Why it waits again shows until the attempt starts over.
+        next.error = Some(JobError::new(
+            ErrorKind::LostLease,
+            format!(
+                "worker {worker} stopped renewing its lease during attempt {}; \
+                 put back to run again (stall {stalls} of {})",
+                job.state.attempt, job.max_stalls
+            ),
+        ));
         Transition::from(job, next)
     } else {
         let mut next = finished(job, Status::Failed, job.failure_ttl_ms, now);
-        next.error = Some(error);
+        next.stalls = stalls;
+        next.error = Some(JobError::new(
+            ErrorKind::LostLease,
+            format!(
+                "worker {worker} stopped renewing its lease during attempt {}, \
+                 and the job had stalled {} times before (max_stalls {})",
+                job.state.attempt, job.state.stalls, job.max_stalls
+            ),
+        ));
         Transition::from(job, next)
     }
 }
@@ -319,7 +354,7 @@ pub fn hand_back(job: &Job, now: Timestamp) -> Transition {
 }
 
 /// Someone asks for a failed or cancelled job to run again: it starts over
-/// with all its attempts.
+/// with all its attempts and stalls, and no error until its new run ends.
 pub fn retry(job: &Job, now: Timestamp) -> Result<Transition> {
     if !matches!(job.status(), Status::Failed | Status::Cancelled) {
         return Err(QueueError::InvalidTransition {
@@ -331,11 +366,13 @@ pub fn retry(job: &Job, now: Timestamp) -> Result<Transition> {
     let mut next = job.state.clone();
     next.status = Status::Queued;
     next.attempt = 0;
+    next.stalls = 0;
     next.run_at = now;
     next.enqueued_at = Some(now);
     next.completed_at = None;
     next.expires_at = None;
     next.result = None;
+    next.error = None;
     next.progress = None;
     next.progress_message = None;
     next.cancel_requested = false;
@@ -409,14 +446,48 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_lease_requeues_or_fails_when_attempts_are_used_up() {
-        let j = run(&job(2), 1_000);
-        let t = lease_expired(&j, Timestamp(40_000));
-        assert_eq!(t.job.status(), Status::Queued);
-        let j = run(&t.job, 40_000);
-        let t = lease_expired(&j, Timestamp(80_000));
+    fn a_stall_puts_the_same_attempt_back_until_the_stall_budget_is_spent() {
+        let mut j = job(1);
+        assert_eq!(j.max_stalls, 2);
+        for stall in 1..=2 {
+            let running = run(&j, 1_000);
+            assert_eq!(running.state.attempt, 1);
+            let t = lease_expired(&running, Timestamp(40_000));
+            assert_eq!(t.job.status(), Status::Queued);
+            assert_eq!(t.job.state.attempt, 0, "a stall spends no attempt");
+            assert_eq!(t.job.state.stalls, stall);
+            j = t.job;
+        }
+        let t = lease_expired(&run(&j, 80_000), Timestamp(120_000));
         assert_eq!(t.job.status(), Status::Failed);
+        assert_eq!(t.job.state.stalls, 3);
         assert_eq!(t.job.state.error.unwrap().kind, ErrorKind::LostLease);
+    }
+
+    #[test]
+    fn a_job_without_stall_budget_fails_on_its_first_stall() {
+        let mut catalog = Catalog::default();
+        catalog.register("noop", "default", None).unwrap();
+        let mut request = JobRequest::new("noop", json!({}));
+        request.max_stalls = Some(0);
+        request.max_attempts = Some(3);
+        let j = new_job(request, &catalog, Timestamp(1_000)).unwrap();
+        let t = lease_expired(&run(&j, 1_000), Timestamp(40_000));
+        assert_eq!(t.job.status(), Status::Failed);
+    }
+
+    #[test]
+    fn a_retry_by_hand_starts_clean() {
+        let j = run(&job(1), 1_000);
+        let failed = fail(
+            &j,
+            JobError::new(ErrorKind::HandlerError, "x"),
+            Timestamp(2_000),
+        )
+        .job;
+        let again = retry(&failed, Timestamp(3_000)).unwrap().job;
+        assert!(again.state.error.is_none());
+        assert_eq!((again.state.attempt, again.state.stalls), (0, 0));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
-use wjp_queue::{Handlers, Queue, Worker, WorkerConfig, WorkerExit};
+use wjp_queue::{Handlers, Queue, QueueName, Worker, WorkerConfig, WorkerExit};
 
 use crate::config::GlobalArgs;
 use crate::service;
@@ -23,10 +23,14 @@ use crate::service;
 pub struct ApiCommandArgs {
     #[command(flatten)]
     pub http: wjp_api::ApiArgs,
-    /// In-process worker slots running jobs of every queue (default: the
-    /// number of CPU cores).
+    /// In-process worker slots: per queue (`analysis=2,conversion=1,
+    /// default=1`: each listed queue gets its own slots, unlisted queues
+    /// none), or one number for slots shared by every queue, served
+    /// strictly in order, shop queues first. Default: every queue its own
+    /// slots, half the CPU cores each (at least one), so that work in one
+    /// queue never holds up another.
     #[arg(long, conflicts_with = "no_workers")]
-    pub workers: Option<usize>,
+    pub workers: Option<String>,
     /// Run no in-process workers (separate `wjp worker` processes do the work).
     #[arg(long)]
     pub no_workers: bool,
@@ -41,19 +45,17 @@ pub async fn run(global: &GlobalArgs, args: ApiCommandArgs) -> anyhow::Result<Ex
     let queue = global.open_queue_tolerating_outage().await?;
     let handlers = global.handlers()?;
     let shutdown = CancellationToken::new();
-    let workers = match worker_config(&args, &queue)? {
-        Some(config) => {
-            // Checks the settings before the socket starts answering.
-            Worker::new(queue.clone(), handlers.clone(), config.clone())?;
-            Some(tokio::spawn(run_workers(
-                queue.clone(),
-                handlers.clone(),
-                config,
-                shutdown.clone(),
-            )))
-        }
-        None => None,
-    };
+    let mut workers = Vec::new();
+    for config in worker_configs(&args, &queue)? {
+        // Checks the settings before the socket starts answering.
+        Worker::new(queue.clone(), handlers.clone(), config.clone())?;
+        workers.push(tokio::spawn(run_workers(
+            queue.clone(),
+            handlers.clone(),
+            config,
+            shutdown.clone(),
+        )));
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
@@ -73,7 +75,7 @@ pub async fn run(global: &GlobalArgs, args: ApiCommandArgs) -> anyhow::Result<Ex
     .await;
     // Whatever ended the server ends the workers too.
     shutdown.cancel();
-    if let Some(workers) = workers {
+    for workers in workers {
         match workers.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "the in-process workers failed"),
@@ -84,27 +86,59 @@ pub async fn run(global: &GlobalArgs, args: ApiCommandArgs) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-/// The in-process workers' settings, or `None` with `--no-workers`.
-fn worker_config(args: &ApiCommandArgs, queue: &Queue) -> anyhow::Result<Option<WorkerConfig>> {
+/// The in-process workers' settings: one worker per group of slots, none
+/// with `--no-workers`.
+fn worker_configs(args: &ApiCommandArgs, queue: &Queue) -> anyhow::Result<Vec<WorkerConfig>> {
     if args.no_workers {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    let name = format!(
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let groups: Vec<(Vec<QueueName>, usize)> = match args.workers.as_deref().map(str::trim) {
+        Some(n) if n.chars().all(|c| c.is_ascii_digit()) => {
+            let n: usize = n
+                .parse()
+                .ok()
+                .filter(|n| (1..=1024).contains(n))
+                .with_context(|| format!("--workers must be from 1 to 1024, got {n}"))?;
+            vec![(queue.catalog().queues().to_vec(), n)]
+        }
+        Some(list) => service::queue_numbers("workers", list, '=', 1024, queue)?
+            .into_iter()
+            .map(|(q, n)| (vec![q], n.unwrap_or(1) as usize))
+            .collect(),
+        None => queue
+            .catalog()
+            .queues()
+            .iter()
+            .map(|q| (vec![q.clone()], (cores / 2).max(1)))
+            .collect(),
+    };
+    let base = format!(
         "api-{}.{}-{}",
         service::host_name(),
         std::process::id(),
         &uuid::Uuid::new_v4().simple().to_string()[..6]
     );
-    let mut config = WorkerConfig::new(name, queue.catalog().queues().to_vec());
-    if let Some(n) = args.workers {
-        config.concurrency = n;
-    }
-    config.shutdown_grace = if args.shutdown_grace_secs == 0.0 {
+    let grace = if args.shutdown_grace_secs == 0.0 {
         Duration::ZERO
     } else {
         service::seconds("shutdown-grace-secs", args.shutdown_grace_secs)?
     };
-    Ok(Some(config))
+    let single = groups.len() == 1;
+    Ok(groups
+        .into_iter()
+        .map(|(queues, slots)| {
+            let name = if single {
+                base.clone()
+            } else {
+                format!("{base}-{}", queues[0])
+            };
+            let mut config = WorkerConfig::new(name, queues);
+            config.concurrency = slots;
+            config.shutdown_grace = grace;
+            config
+        })
+        .collect())
 }
 
 /// Runs the in-process workers until shutdown. A worker that needs a

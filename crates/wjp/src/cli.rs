@@ -226,8 +226,14 @@ pub struct SubmitArgs {
     /// Seconds the job may run.
     #[arg(long, allow_negative_numbers = true)]
     pub timeout: Option<f64>,
+    /// How many times the job may run in all (first run included) when it
+    /// fails; the kind's default when not given.
     #[arg(long)]
     pub max_attempts: Option<u32>,
+    /// How many times the job is put back, without spending an attempt,
+    /// when the worker running it dies (default 2).
+    #[arg(long)]
+    pub max_stalls: Option<u32>,
     /// A job id of your own; submitting it again returns the same job.
     #[arg(long)]
     pub job_id: Option<String>,
@@ -580,6 +586,7 @@ async fn submit(queue: &Queue, args: SubmitArgs) -> anyhow::Result<ExitCode> {
         delay: args.delay,
         timeout: args.timeout,
         max_attempts: args.max_attempts,
+        max_stalls: args.max_stalls,
         job_id: args.job_id,
         ..JobRequest::default()
     };
@@ -656,6 +663,12 @@ fn describe(job: &Job) -> String {
         "job       {}\nkind      {}\nqueue     {}\nstatus    {}\nattempt   {} of {}\n",
         job.id, job.kind, job.queue, s.status, s.attempt, job.max_attempts
     );
+    if s.stalls > 0 {
+        out += &format!(
+            "stalls    {} of {} (its worker died under it)\n",
+            s.stalls, job.max_stalls
+        );
+    }
     if let Some(p) = s.progress {
         out += &format!(
             "progress  {:.0}% {}\n",

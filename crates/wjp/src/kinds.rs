@@ -24,8 +24,10 @@ use wjp_store::{Folders, PathError};
 use crate::child::InChild;
 use crate::domain::{self, Shop, Task};
 
-/// The queues of a waterjet shop, in the order `wjp info` lists them.
-pub const QUEUES: [&str; 5] = ["default", "analysis", "conversion", "nesting", "gcode"];
+/// The queues of a waterjet shop, in the order `wjp info` lists them and
+/// a worker told no other order serves them: shop work first, `default`
+/// (rehearsals, tests) last.
+pub const QUEUES: [&str; 5] = ["analysis", "conversion", "nesting", "gcode", "default"];
 
 /// A shop's job kind.
 pub struct ShopKind {
@@ -169,6 +171,7 @@ pub fn catalog(data_dir: &Path) -> Result<Catalog, QueueError> {
             KindCaps {
                 max_timeout: kind.max_timeout,
                 max_attempts: MAX_ATTEMPTS,
+                ..KindCaps::default()
             },
         )?;
         let folders = folders.clone();

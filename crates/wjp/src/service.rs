@@ -48,3 +48,48 @@ pub fn seconds(flag: &str, value: f64) -> anyhow::Result<Duration> {
         .filter(|d| !d.is_zero() && *d <= Duration::from_secs(86_400))
         .with_context(|| format!("--{flag} must be between 0 and 86400 seconds, got {value}"))
 }
+
+/// A comma-separated list of queues, each with an optional number after
+/// `separator` (`analysis:3,default` for weights, `analysis=2,default=1`
+/// for slots), checked against the catalog: unknown queues, repeated
+/// queues, and numbers that are not whole numbers from 1 to `max` are
+/// refused, naming the flag.
+pub fn queue_numbers(
+    flag: &str,
+    list: &str,
+    separator: char,
+    max: u32,
+    queue: &wjp_queue::Queue,
+) -> anyhow::Result<Vec<(wjp_queue::QueueName, Option<u32>)>> {
+    let mut out: Vec<(wjp_queue::QueueName, Option<u32>)> = Vec::new();
+    for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (name, number) = match entry.split_once(separator) {
+            Some((name, number)) => {
+                let n = number
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .with_context(|| {
+                        format!(
+                            "--{flag}: the number after {name:?} must be a whole number \
+                             from 1 to {max}, got {number:?}"
+                        )
+                    })?;
+                (name.trim(), Some(n))
+            }
+            None => (entry, None),
+        };
+        let name = queue
+            .catalog()
+            .queue(name)
+            .with_context(|| format!("--{flag}"))?;
+        anyhow::ensure!(
+            out.iter().all(|(q, _)| *q != name),
+            "--{flag}: queue {name} is listed twice"
+        );
+        out.push((name, number));
+    }
+    anyhow::ensure!(!out.is_empty(), "--{flag}: no queue given");
+    Ok(out)
+}

@@ -5,17 +5,25 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use wjp_queue::{Worker, WorkerConfig, WorkerExit};
+use wjp_queue::{QueueName, QueueOrder, Worker, WorkerConfig, WorkerExit};
 
 use crate::config::GlobalArgs;
 use crate::service;
 
 #[derive(Debug, clap::Args)]
 pub struct WorkerArgs {
-    /// Comma-separated queues to take jobs from, in any order (the job's
-    /// priority decides, then its age). Default: every queue.
+    /// Comma-separated queues to take jobs from, strictly in this order: a
+    /// queue's jobs are taken only while the queues before it have none
+    /// ready (within a queue: priority, then age). With --weighted, a queue
+    /// may carry a weight (`analysis:3,default:1`). Default: every queue,
+    /// shop queues first and `default` last.
     #[arg(long)]
     pub queues: Option<String>,
+    /// Draw the queues' order afresh for every claim, at random by their
+    /// weights (1 when not given), so that no queue waits for another to
+    /// empty.
+    #[arg(long)]
+    pub weighted: bool,
     /// Exit when no job is ready and none is running.
     #[arg(long)]
     pub burst: bool,
@@ -37,15 +45,29 @@ pub struct WorkerArgs {
 
 pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let queue = global.open_queue().await?;
-    let queues = match &args.queues {
-        Some(list) => queue.parse_queues(list)?,
-        None => queue.catalog().queues().to_vec(),
+    let weighted: Vec<(QueueName, Option<u32>)> = match &args.queues {
+        Some(list) => service::queue_numbers("queues", list, ':', 1000, &queue)?,
+        None => queue
+            .catalog()
+            .queues()
+            .iter()
+            .map(|q| (q.clone(), None))
+            .collect(),
     };
+    if !args.weighted {
+        if let Some((q, _)) = weighted.iter().find(|(_, w)| w.is_some()) {
+            anyhow::bail!("--queues: a weight (on {q}) needs --weighted");
+        }
+    }
     let name = args
         .name
         .clone()
         .unwrap_or_else(|| format!("{}.{}", service::host_name(), std::process::id()));
+    let queues = weighted.iter().map(|(q, _)| q.clone()).collect();
     let mut config = WorkerConfig::new(name, queues);
+    if args.weighted {
+        config.order = QueueOrder::Weighted(weighted.iter().map(|(_, w)| w.unwrap_or(1)).collect());
+    }
     config.burst = args.burst;
     if let Some(n) = args.concurrency {
         config.concurrency = n;

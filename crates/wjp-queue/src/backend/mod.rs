@@ -57,8 +57,9 @@ impl Inserted {
 /// What a worker asks of [`Backend::claim`].
 #[derive(Debug, Clone)]
 pub struct ClaimRequest {
-    /// The queues to take jobs from; the order does not rank them (priority
-    /// and run-at do).
+    /// The queues to take jobs from, strictly in this order: a queue's jobs
+    /// are taken only when the queues before it have no more ready. Within
+    /// a queue, priority ranks, then run-at, then age.
     pub queues: Vec<QueueName>,
     /// The claiming worker's name, recorded on each job it takes.
     pub worker: String,

@@ -97,7 +97,7 @@ impl Claimer {
             return;
         }
         let request = ClaimRequest {
-            queues: config.queues.clone(),
+            queues: config.order.arrange(&config.queues),
             worker: config.name.clone(),
             max: room,
             lease: config.lease,

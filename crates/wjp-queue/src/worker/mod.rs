@@ -47,6 +47,7 @@ mod handler;
 mod heartbeat;
 mod inline;
 mod job_task;
+mod order;
 mod pace;
 mod recorder;
 mod running;
@@ -60,6 +61,7 @@ use tokio::task::JoinHandle;
 
 pub use handler::{Handler, HandlerError, Handlers, JobContext};
 pub use inline::run_inline;
+pub use order::QueueOrder;
 
 use crate::error::{QueueError, Result};
 use crate::job::{QueueName, Timestamp};
@@ -76,8 +78,10 @@ pub struct WorkerConfig {
     /// The worker's name in its record and on the jobs it runs; live
     /// workers need different names.
     pub name: String,
-    /// The queues it claims from; at least one.
+    /// The queues it claims from, at least one, ranked by `order`.
     pub queues: Vec<QueueName>,
+    /// How the queues rank: strictly in their order unless weighted.
+    pub order: QueueOrder,
     /// The most jobs it runs at once (1 to 1024).
     pub concurrency: usize,
     /// Exit when no job is ready and none is running.
@@ -105,6 +109,7 @@ impl WorkerConfig {
         WorkerConfig {
             name: name.into(),
             queues,
+            order: QueueOrder::Strict,
             concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             burst: false,
             lease: Duration::from_secs(30),
@@ -161,12 +166,21 @@ struct Started {
 impl Worker {
     /// A worker that runs `handlers` for jobs of `queue`. Refuses, with
     /// [`QueueError::InvalidRequest`], a config that cannot work: no queue,
-    /// a concurrency out of range, or a lease not above twice the heartbeat.
+    /// weights that do not match the queues, a concurrency out of range, or a lease not above twice the heartbeat.
     pub fn new(queue: Queue, handlers: Handlers, config: WorkerConfig) -> Result<Self> {
         if config.queues.is_empty() {
             return Err(QueueError::InvalidRequest(
                 "a worker needs at least one queue".into(),
             ));
+        }
+        if let QueueOrder::Weighted(weights) = &config.order {
+            if weights.len() != config.queues.len() || weights.contains(&0) {
+                return Err(QueueError::InvalidRequest(format!(
+                    "weighted queues need one weight of at least 1 per queue: {} queues, \
+                     weights {weights:?}",
+                    config.queues.len()
+                )));
+            }
         }
         if config.concurrency == 0 || config.concurrency > 1024 {
             return Err(QueueError::InvalidRequest(format!(

@@ -173,7 +173,7 @@ macro_rules! conformance_suite {
         conformance_suite!(@tests $store;
             a_job_moves_from_queued_to_running_to_completed_with_events,
             claims_take_the_highest_priority_then_the_oldest,
-            claims_across_queues_respect_priority,
+            claims_take_queues_strictly_in_the_given_order,
             one_claim_of_mixed_jobs_gives_each_its_own_kind_and_attempt,
             delayed_jobs_wait_for_their_time,
             a_due_delayed_job_is_claimed_in_its_place_before_promotion,
@@ -188,7 +188,8 @@ macro_rules! conformance_suite {
             cancelling_a_running_job_stops_it,
             a_handler_that_never_yields_is_timed_out,
             an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite,
-            a_lost_lease_with_no_attempts_left_fails_the_job,
+            a_job_past_its_stall_budget_fails_with_lost_lease,
+            a_job_running_again_shows_no_error_of_the_last_attempt,
             a_batch_of_outcomes_records_and_publishes_only_those_that_apply,
             a_stale_end_leading_a_batch_is_refused_alone,
             two_workers_racing_complete_every_job_exactly_once,
@@ -306,9 +307,16 @@ pub async fn one_claim_of_mixed_jobs_gives_each_its_own_kind_and_attempt(store: 
     let queue = queue_on(store).await;
     let mut r = request("noop", json!({}));
     r.max_attempts = Some(3);
+    r.backoff = Some(0.0);
     r.job_id = Some("again".into());
     queue.enqueue(r).await.unwrap();
-    claim_and_lose_lease(&queue).await;
+    let first = claim(&queue, &["default"], 1, Duration::from_secs(30)).await;
+    let failed = state::fail(
+        &first[0],
+        JobError::new(ErrorKind::HandlerError, "x"),
+        Timestamp::now(),
+    );
+    assert_eq!(queue.backend().apply(vec![failed]).await.unwrap(), [true]);
     for (id, kind) in [
         ("n1", "noop"),
         ("s1", "sleep"),
@@ -355,28 +363,35 @@ pub async fn one_claim_of_mixed_jobs_gives_each_its_own_kind_and_attempt(store: 
     assert_eq!(published, expected);
 }
 
-pub async fn claims_across_queues_respect_priority(store: &dyn Store) {
+pub async fn claims_take_queues_strictly_in_the_given_order(store: &dyn Store) {
     let queue = queue_on(store).await;
-    for (id, q, priority) in [("a", "default", 1), ("b", "analysis", 9), ("c", "gcode", 5)] {
+    for (id, q, priority) in [
+        ("a", "default", 1),
+        ("b", "analysis", 9),
+        ("c", "gcode", 5),
+        ("d", "analysis", 0),
+    ] {
         let mut r = request("noop", json!({}));
         r.queue = Some(q.into());
         r.priority = Some(priority);
         r.job_id = Some(id.into());
         queue.enqueue(r).await.unwrap();
     }
-    let claimed = claim(
+    let ids = |jobs: Vec<Job>| jobs.iter().map(|j| j.id.to_string()).collect::<Vec<_>>();
+    let first = claim(&queue, &["default", "analysis"], 2, Duration::from_secs(30)).await;
+    assert_eq!(
+        ids(first),
+        ["a", "b"],
+        "default comes first although b outranks a; then the best of analysis"
+    );
+    let rest = claim(
         &queue,
-        &["default", "analysis"],
+        &["analysis", "default"],
         10,
         Duration::from_secs(30),
     )
     .await;
-    let ids: Vec<_> = claimed.iter().map(|j| j.id.to_string()).collect();
-    assert_eq!(
-        ids,
-        ["b", "a"],
-        "gcode is not listened to; analysis outranks default"
-    );
+    assert_eq!(ids(rest), ["d"], "gcode is not listened to");
 }
 
 pub async fn delayed_jobs_wait_for_their_time(store: &dyn Store) {
@@ -756,12 +771,14 @@ pub async fn an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite(
     let stale = claim_and_lose_lease(&queue).await;
     let requeued = queue.job(&id).await.unwrap().unwrap();
     assert_eq!(requeued.status(), Status::Queued);
+    assert_eq!(requeued.state.stalls, 1);
     assert_eq!(requeued.state.error.unwrap().kind, ErrorKind::LostLease);
 
     let owner = claim(&queue, &["default"], 1, Duration::from_secs(30))
         .await
         .remove(0);
-    assert_eq!(owner.state.attempt, 2);
+    assert_eq!(owner.state.attempt, 1, "a stall spends no attempt");
+    assert!(owner.state.error.is_none());
     // The first worker wakes up and tries to record its result: refused.
     let late = state::complete(&stale, json!("stale"), Timestamp::now());
     assert_eq!(
@@ -789,15 +806,68 @@ pub async fn an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite(
     assert_eq!(job.state.result, Some(json!("owner")));
 }
 
-pub async fn a_lost_lease_with_no_attempts_left_fails_the_job(store: &dyn Store) {
+pub async fn a_job_past_its_stall_budget_fails_with_lost_lease(store: &dyn Store) {
     let queue = queue_on(store).await;
-    let id = enqueue_id(&queue, request("noop", json!({}))).await;
+    let mut r = request("noop", json!({}));
+    r.max_stalls = Some(1);
+    r.max_attempts = Some(3);
+    let id = enqueue_id(&queue, r).await;
+    claim_and_lose_lease(&queue).await;
+    let requeued = queue.job(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            requeued.status(),
+            requeued.state.stalls,
+            requeued.state.attempt
+        ),
+        (Status::Queued, 1, 0)
+    );
     claim(&queue, &["default"], 1, Duration::from_millis(100)).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(queue.maintain().await.unwrap().failed_lost, 1);
     let job = queue.job(&id).await.unwrap().unwrap();
-    assert_eq!(job.status(), Status::Failed);
+    assert_eq!(job.status(), Status::Failed, "attempts left do not matter");
+    assert_eq!(job.state.stalls, 2);
     assert_eq!(job.state.error.unwrap().kind, ErrorKind::LostLease);
+}
+
+pub async fn a_job_running_again_shows_no_error_of_the_last_attempt(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let mut r = request("noop", json!({}));
+    r.max_attempts = Some(3);
+    r.backoff = Some(0.0);
+    let id = enqueue_id(&queue, r).await;
+    let first = claim(&queue, &["default"], 1, Duration::from_secs(30)).await;
+    let failed = state::fail(
+        &first[0],
+        JobError::new(ErrorKind::HandlerError, "first attempt broke"),
+        Timestamp::now(),
+    );
+    assert_eq!(queue.backend().apply(vec![failed]).await.unwrap(), [true]);
+    let waiting = queue.job(&id).await.unwrap().unwrap();
+    assert_eq!(
+        waiting.state.error.map(|e| e.kind),
+        Some(ErrorKind::HandlerError),
+        "while the retry waits, its cause shows"
+    );
+    let again = claim(&queue, &["default"], 1, Duration::from_secs(30)).await;
+    assert_eq!(again.len(), 1);
+    let running = queue.job(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (running.status(), running.state.attempt),
+        (Status::Running, 2)
+    );
+    assert!(running.state.error.is_none(), "{:?}", running.state.error);
+    let listed = queue
+        .list(JobQuery {
+            status: Some(Status::Running),
+            limit: 10,
+            ..JobQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.jobs.len(), 1);
+    assert!(listed.jobs[0].state.error.is_none());
 }
 
 pub async fn a_batch_of_outcomes_records_and_publishes_only_those_that_apply(store: &dyn Store) {
@@ -874,7 +944,10 @@ pub async fn a_stale_end_leading_a_batch_is_refused_alone(store: &dyn Store) {
     let owner = claim(&other_host, &["default"], 1, Duration::from_secs(30))
         .await
         .remove(0);
-    assert_eq!((&owner.id, owner.state.attempt), (&lost, 2));
+    assert_eq!(
+        (&owner.id, owner.state.attempt, owner.state.stalls),
+        (&lost, 1, 1)
+    );
     let cursor = queue.last_event_id().await.unwrap();
     let batch = [&stale, &running[0], &running[1]]
         .iter()

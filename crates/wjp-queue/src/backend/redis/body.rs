@@ -47,6 +47,9 @@ struct Record<'a> {
     #[serde(rename = "ma", default = "default_max_attempts")]
     #[serde(skip_serializing_if = "is_default_max_attempts")]
     max_attempts: u32,
+    #[serde(rename = "ms", default = "default_max_stalls")]
+    #[serde(skip_serializing_if = "is_default_max_stalls")]
+    max_stalls: u32,
     #[serde(rename = "to", default = "default_timeout_ms")]
     #[serde(skip_serializing_if = "is_default_timeout_ms")]
     timeout_ms: u64,
@@ -73,6 +76,8 @@ struct Record<'a> {
     error: Option<Cow<'a, JobError>>,
     #[serde(rename = "a")]
     attempt: u32,
+    #[serde(rename = "sl", default, skip_serializing_if = "is_zero_u32")]
+    stalls: u32,
     /// Left out when it is the creation time, as for every job enqueued to
     /// run now.
     #[serde(rename = "ra", default, skip_serializing_if = "Option::is_none")]
@@ -108,6 +113,7 @@ macro_rules! engine_defaults {
 }
 engine_defaults! {
     default_max_attempts, is_default_max_attempts: u32 = |d| d.max_attempts;
+    default_max_stalls, is_default_max_stalls: u32 = |d| d.max_stalls;
     default_timeout_ms, is_default_timeout_ms: u64 = |d| millis_of(d.timeout);
     default_result_ttl_ms, is_default_result_ttl_ms: u64 = |d| millis_of(d.result_ttl);
     default_failure_ttl_ms, is_default_failure_ttl_ms: u64 = |d| millis_of(d.failure_ttl);
@@ -119,6 +125,10 @@ fn millis_of(d: std::time::Duration) -> u64 {
 }
 
 fn is_zero(n: &i32) -> bool {
+    *n == 0
+}
+
+fn is_zero_u32(n: &u32) -> bool {
     *n == 0
 }
 
@@ -143,6 +153,7 @@ pub(super) fn encode(job: &Job) -> Result<String> {
         payload: Cow::Borrowed(&job.payload),
         priority: job.priority,
         max_attempts: job.max_attempts,
+        max_stalls: job.max_stalls,
         timeout_ms: job.timeout_ms,
         result_ttl_ms: job.result_ttl_ms,
         failure_ttl_ms: job.failure_ttl_ms,
@@ -154,6 +165,7 @@ pub(super) fn encode(job: &Job) -> Result<String> {
         result: s.result.as_ref().map(Cow::Borrowed),
         error: s.error.as_ref().map(Cow::Borrowed),
         attempt: s.attempt,
+        stalls: s.stalls,
         run_at: (s.run_at != job.created_at).then_some(s.run_at.0),
         enqueued_at: millis(s.enqueued_at),
         started_at: millis(s.started_at),
@@ -209,6 +221,7 @@ pub(super) fn decode(body: &[u8]) -> Result<Job> {
         payload: r.payload.into_owned(),
         priority: r.priority,
         max_attempts: r.max_attempts,
+        max_stalls: r.max_stalls,
         timeout_ms: r.timeout_ms,
         result_ttl_ms: r.result_ttl_ms,
         failure_ttl_ms: r.failure_ttl_ms,
@@ -221,6 +234,7 @@ pub(super) fn decode(body: &[u8]) -> Result<Job> {
             result: r.result.map(Cow::into_owned),
             error: r.error.map(Cow::into_owned),
             attempt: r.attempt,
+            stalls: r.stalls,
             run_at: Timestamp(r.run_at.unwrap_or(r.created_at)),
             enqueued_at: time(r.enqueued_at),
             started_at: time(r.started_at),

@@ -29,44 +29,33 @@ impl RedisBackend {
         if allotment.is_empty() {
             return Ok(Vec::new());
         }
-        let mut claimed = self.claim_in(&allotment, request).await?;
-        claimed.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(claimed.into_iter().map(|(_, job)| job).collect())
+        // In the queues' order, and best first within each.
+        self.claim_in(&allotment, request).await
     }
 
     /// How many jobs to claim from each queue: all from a lone queue; from
-    /// several, as many as each holds of the best `request.max` of all
-    /// (a peek at each first).
+    /// several, strictly in their order, as many as each holds ready while
+    /// room is left (a peek at each first).
     async fn allotment(&self, request: &ClaimRequest) -> Result<Vec<(String, usize)>> {
         if request.queues.len() == 1 {
             return Ok(vec![(request.queues[0].to_string(), request.max)]);
         }
-        // Look at the best of each queue, then take the best overall.
         let mut pipe = redis::pipe();
         for q in &request.queues {
             let mut call = Call::new(&self.shared.functions.peek, q.as_str(), &[]);
             call.arg(request.now.0).arg(request.max);
             pipe.add_command(call.cmd);
         }
-        let mut best: Vec<(String, usize)> = Vec::new();
-        for (qi, reply) in self.run(&pipe).await?.into_iter().enumerate() {
-            for rk in array(reply)? {
-                best.push((text(&rk)?, qi));
+        let mut room = request.max;
+        let mut allotment = Vec::new();
+        for (q, reply) in request.queues.iter().zip(self.run(&pipe).await?) {
+            let ready = array(reply)?.len().min(room);
+            if ready > 0 {
+                allotment.push((q.to_string(), ready));
+                room -= ready;
             }
         }
-        best.sort();
-        best.truncate(request.max);
-        let mut counts = vec![0usize; request.queues.len()];
-        for (_, qi) in best {
-            counts[qi] += 1;
-        }
-        Ok(request
-            .queues
-            .iter()
-            .zip(counts)
-            .filter(|(_, n)| *n > 0)
-            .map(|(q, n)| (q.to_string(), n))
-            .collect())
+        Ok(allotment)
     }
 
     /// Claims the allotted number of jobs of each queue, one call each.
@@ -74,7 +63,7 @@ impl RedisBackend {
         &self,
         allotment: &[(String, usize)],
         request: &ClaimRequest,
-    ) -> Result<Vec<(String, Job)>> {
+    ) -> Result<Vec<Job>> {
         let mut pipe = redis::pipe();
         // One token for the jobs of a call (see claim.lua), new for each call.
         let mut tokens = Vec::with_capacity(allotment.len());
@@ -125,7 +114,7 @@ impl RedisBackend {
                 if let Some(seq) = sequence_of(&rk) {
                     sequences.insert(t.job.id.clone(), (token.0, seq));
                 }
-                claimed.push((rk, t.job));
+                claimed.push(t.job);
             }
         }
         Ok(claimed)

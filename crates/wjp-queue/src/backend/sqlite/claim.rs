@@ -81,19 +81,22 @@ fn take_ready(tx: &Connection, request: &ClaimRequest) -> Result<Vec<Job>> {
     Ok(claimed)
 }
 
-/// The best `max` of each queue, then the best `max` of those: each
-/// per-queue scan walks the ready index in claim order.
+/// The best ready jobs of the first queue, then of the next while room is
+/// left (queues rank strictly in the request's order): each per-queue
+/// scan walks the ready index in claim order.
 fn best_candidates(tx: &Connection, request: &ClaimRequest) -> Result<Vec<StoredJob>> {
     let mut candidates = Vec::new();
     for queue in &request.queues {
+        let room = request.max - candidates.len();
+        if room == 0 {
+            break;
+        }
         candidates.extend(select_jobs(
             tx,
             "queue = ?1 AND status IN ('queued', 'scheduled') AND run_at <= ?2 \
                      ORDER BY priority DESC, run_at, seq LIMIT ?3",
-            params![queue.as_str(), request.now.0, request.max as i64],
+            params![queue.as_str(), request.now.0, room as i64],
         )?);
     }
-    candidates.sort_by_key(|c| (-(c.job.priority as i64), c.job.state.run_at, c.seq));
-    candidates.truncate(request.max);
     Ok(candidates)
 }

@@ -17,10 +17,10 @@ use crate::state::Transition;
 const JOB_COLUMNS: &str = "id, kind, queue, payload, priority, max_attempts, timeout_ms, \
     result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, status, progress, progress_message, \
     result, error_kind, error_message, attempt, run_at, enqueued_at, started_at, completed_at, \
-    expires_at, worker, lease_token, lease_expires_at, cancel_requested, seq";
+    expires_at, worker, lease_token, lease_expires_at, cancel_requested, seq, max_stalls, stalls";
 
 /// The mutable columns, in the order [`state_values`] gives them.
-const STATE_COLUMNS: [&str; 16] = [
+const STATE_COLUMNS: [&str; 17] = [
     "status",
     "progress",
     "progress_message",
@@ -37,6 +37,7 @@ const STATE_COLUMNS: [&str; 16] = [
     "lease_token",
     "lease_expires_at",
     "cancel_requested",
+    "stalls",
 ];
 
 /// A job as read, with what its row holds besides.
@@ -82,6 +83,7 @@ fn row_to_job(row: &Row<'_>) -> rusqlite::Result<StoredJob> {
         payload,
         priority: row.get(4)?,
         max_attempts: row.get(5)?,
+        max_stalls: row.get(28)?,
         timeout_ms: row.get::<_, i64>(6)? as u64,
         result_ttl_ms: row.get::<_, i64>(7)? as u64,
         failure_ttl_ms: row.get::<_, i64>(8)? as u64,
@@ -135,6 +137,7 @@ fn read_state(row: &Row<'_>, error: Option<JobError>) -> rusqlite::Result<JobSta
         lease_token: row.get::<_, Option<i64>>(24)?.map(|t| LeaseToken(t as u64)),
         lease_expires_at: ts(row.get(25)?),
         cancel_requested: row.get::<_, i64>(26)? != 0,
+        stalls: row.get(29)?,
     })
 }
 
@@ -198,6 +201,7 @@ fn state_values(s: &JobState) -> Vec<SqlValue> {
             .map_or(SqlValue::Null, |t| SqlValue::Integer(t.0 as i64)),
         time(s.lease_expires_at),
         SqlValue::Integer(s.cancel_requested.into()),
+        SqlValue::Integer(s.stalls.into()),
     ]
 }
 
@@ -206,10 +210,10 @@ pub(super) fn insert_job(tx: &Connection, job: &Job, payload: String) -> Result<
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let sql = SQL.get_or_init(|| {
         let columns = "id, kind, queue, payload, priority, max_attempts, timeout_ms, \
-                       result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, "
+                       result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, max_stalls, "
             .to_owned()
             + &STATE_COLUMNS.join(", ");
-        let n = 11 + STATE_COLUMNS.len();
+        let n = 12 + STATE_COLUMNS.len();
         let marks: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
         format!("INSERT INTO jobs ({columns}) VALUES ({})", marks.join(", "))
     });
@@ -225,6 +229,7 @@ pub(super) fn insert_job(tx: &Connection, job: &Job, payload: String) -> Result<
         SqlValue::Integer(job.failure_ttl_ms as i64),
         SqlValue::Integer(job.backoff_ms as i64),
         SqlValue::Integer(job.created_at.0),
+        SqlValue::Integer(job.max_stalls.into()),
     ];
     values.extend(state_values(&job.state));
     tx.prepare_cached(sql)

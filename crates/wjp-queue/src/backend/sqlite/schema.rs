@@ -6,8 +6,8 @@ use rusqlite::Connection;
 use super::connection::{retry_busy, storage};
 use crate::error::{QueueError, Result};
 
-/// Schema version in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+/// Schema version in `PRAGMA user_version`: 2 added the stall columns.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     worker TEXT,
     lease_token INTEGER,
     lease_expires_at INTEGER,
-    cancel_requested INTEGER NOT NULL DEFAULT 0
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    max_stalls INTEGER NOT NULL DEFAULT 2,
+    stalls INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(queue, priority DESC, run_at, seq)
     WHERE status IN ('queued', 'scheduled');
@@ -83,7 +85,7 @@ pub(super) fn migrate(conn: &Connection) -> Result<()> {
             .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .and_then(|version| {
                 if version <= SCHEMA_VERSION {
-                    create_schema(conn)?;
+                    create_schema(conn, version)?;
                 }
                 Ok(version)
             });
@@ -106,14 +108,42 @@ pub(super) fn migrate(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Columns added after version 1, with the version that added them: a
+/// file of an earlier version gets them, each job its default (jobs stored
+/// before stalls were counted have stalled 0 times, with the default
+/// budget).
+const ADDED_COLUMNS: [(i64, &str); 2] = [
+    (
+        2,
+        "ALTER TABLE jobs ADD COLUMN max_stalls INTEGER NOT NULL DEFAULT 2",
+    ),
+    (
+        2,
+        "ALTER TABLE jobs ADD COLUMN stalls INTEGER NOT NULL DEFAULT 0",
+    ),
+];
+
 /// Creates whatever of the schema is missing, inside the migration's
-/// transaction, and counts `queue_usage` from the jobs if it is new.
-fn create_schema(conn: &Connection) -> rusqlite::Result<()> {
+/// transaction: the columns a file of version `version` lacks (0: a new
+/// file), and `queue_usage` counted from the jobs if it is new.
+fn create_schema(conn: &Connection, version: i64) -> rusqlite::Result<()> {
     let had_usage: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'queue_usage')",
         [],
         |r| r.get(0),
     )?;
+    let had_jobs: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'jobs')",
+        [],
+        |r| r.get(0),
+    )?;
+    if had_jobs {
+        for (added_in, sql) in ADDED_COLUMNS {
+            if version < added_in {
+                conn.execute_batch(sql)?;
+            }
+        }
+    }
     conn.execute_batch(SCHEMA)?;
     if !had_usage {
         conn.execute_batch(COUNT_USAGE)?;

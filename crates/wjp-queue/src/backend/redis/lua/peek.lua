@@ -1,5 +1,5 @@
 -- The ready keys of the best `max` ready jobs of one queue, best first,
--- without taking them (to merge several queues before claiming).
+-- without taking them (to share a claim among several queues, in order).
 -- ARGV[3]: now, [4]: max.
 local now, max = tonumber(ARGV[3]), tonumber(ARGV[4])
 local out = {}
