@@ -130,6 +130,45 @@ async fn waiting_usage_is_counted_from_the_jobs_when_it_is_missing_or_wrong() {
     assert_eq!(err.code(), "queue_full");
 }
 
+/// A file of schema version 1 (before stalls were counted) is migrated
+/// when opened: its jobs keep their data and get the default stall budget.
+#[tokio::test]
+async fn a_version_1_file_gets_the_stall_columns() {
+    let store = SqliteStore::new().await;
+    let queue = queue_on(&store).await;
+    let id = queue
+        .enqueue(request("noop", json!("kept")))
+        .await
+        .unwrap()
+        .job
+        .id;
+    drop(queue);
+    let file = store.dir.path().join("wjp.db");
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    // As version 1 left it.
+    conn.execute_batch(
+        "ALTER TABLE jobs DROP COLUMN max_stalls; ALTER TABLE jobs DROP COLUMN stalls; \
+         PRAGMA user_version = 1",
+    )
+    .unwrap();
+    drop(conn);
+
+    let queue = queue_on(&store).await;
+    let job = queue.job(&id).await.unwrap().unwrap();
+    assert_eq!(job.payload, json!("kept"));
+    assert_eq!((job.max_stalls, job.state.stalls), (2, 0));
+    let version: i64 = rusqlite::Connection::open(&file)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    // Stalls are counted on the migrated job.
+    claim(&queue, &["default"], 1, Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(queue.maintain().await.unwrap().requeued_lost, 1);
+    assert_eq!(queue.job(&id).await.unwrap().unwrap().state.stalls, 1);
+}
+
 /// Enqueues that reach the writer thread together commit together, each in
 /// its own savepoint: a batch the quota refuses after storing its first job
 /// rolls back alone, leaving no row and no event, and the usage counts

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{signal, wait_exit, Env, RedisServer};
+use crate::support::{queue_counts, signal, wait_exit, Env, RedisServer};
 
 struct Plan {
     jobs: usize,
@@ -49,7 +49,7 @@ impl Lcg {
 
 fn counts(env: &Env) -> Value {
     let info: Value = serde_json::from_str(&env.ok(&["info", "--json"])).expect("info JSON");
-    info["queues"][0].clone()
+    queue_counts(&info, "default").clone()
 }
 
 fn spawn(env: &Env, name: &str) -> Child {

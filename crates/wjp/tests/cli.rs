@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::{fixture, status_of, Env};
+use crate::support::{fixture, queue_counts, status_of, Env};
 
 #[test]
 fn submit_then_burst_worker_completes_the_job_and_status_shows_it() {
@@ -216,7 +216,7 @@ fn redis_is_selected_by_url_or_by_host_port_and_db() {
     let id = env.submit(&["noop"]);
     let info: Value = serde_json::from_str(&env.ok(&["info", "--json"])).unwrap();
     assert_eq!(info["backend"]["name"], "redis");
-    assert_eq!(info["queues"][0]["queued"], 1);
+    assert_eq!(queue_counts(&info, "default")["queued"], 1);
 
     // The same server and database through REDIS_HOST/REDIS_PORT/REDIS_DB.
     let out = env
@@ -638,8 +638,77 @@ fn processes_opening_a_fresh_database_together_all_succeed() {
         }
         let info: Value = serde_json::from_str(&env.ok(&["info", "--json"])).expect("info JSON");
         assert_eq!(
-            info["queues"][0]["queued"], 6,
+            queue_counts(&info, "default")["queued"],
+            6,
             "round {round}: every submitted job is there: {info:#}"
         );
     }
+}
+
+/// `wjp api --workers analysis=2,default=1`: each listed queue has slots of
+/// its own, so a long rehearsal job in `default` never holds up shop work.
+#[test]
+fn api_workers_take_slots_per_queue() {
+    let env = Env::new();
+    for (flag, says) in [("cutting=1", "cutting"), ("analysis=0", "from 1 to 1024")] {
+        // Refused before the socket is bound: a port is given all the same,
+        // so a regression fails here rather than hang on a busy port.
+        let out = env.run_within(
+            &["api", "--port", "0", "--workers", flag],
+            Duration::from_secs(60),
+            "a refused --workers",
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag}: {err}");
+        assert!(err.contains("--workers") && err.contains(says), "{err}");
+    }
+
+    let api = env.spawn_api(&["--enable-test-kinds", "--workers", "analysis=2,default=1"]);
+    api.wait_until("both workers registered", || {
+        api.get("/workers").json()["workers"]
+            .as_array()
+            .is_some_and(|w| w.len() == 2)
+    });
+    let workers = api.get("/workers").json();
+    let mut slots: Vec<(String, u64)> = workers["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["queues"].to_string(),
+                w["concurrency"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    slots.sort();
+    assert_eq!(
+        slots,
+        [
+            (r#"["analysis"]"#.to_owned(), 2),
+            (r#"["default"]"#.to_owned(), 1)
+        ]
+    );
+
+    let rehearsal = api.post_json(
+        "/jobs",
+        &serde_json::json!({"kind": "sleep", "payload": {"seconds": 60}}),
+    );
+    assert_eq!(rehearsal.status, 201, "{}", rehearsal.text());
+    let rehearsal_id = rehearsal.json()["job_id"].as_str().unwrap().to_owned();
+    api.wait_until("the rehearsal job runs", || {
+        status_of(&api.get(&format!("/jobs/{rehearsal_id}")).json()) == "running"
+    });
+    let shop = api.post_json(
+        "/jobs",
+        &serde_json::json!({"kind": "noop", "queue": "analysis", "payload": 1}),
+    );
+    let shop_id = shop.json()["job_id"].as_str().unwrap().to_owned();
+    api.wait_until("the analysis job completes", || {
+        status_of(&api.get(&format!("/jobs/{shop_id}")).json()) == "completed"
+    });
+    assert_eq!(
+        status_of(&api.get(&format!("/jobs/{rehearsal_id}")).json()),
+        "running"
+    );
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::{signal, status_of, wait_exit, Env};
+use crate::support::{queue_counts, signal, status_of, wait_exit, Env};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -33,6 +33,14 @@ macro_rules! process_suite {
         fn two_worker_processes_share_the_database_and_drain_it() {
             $crate::processes::two_worker_processes_share_the_database_and_drain_it(&$env);
         }
+        #[test]
+        fn a_job_that_kills_every_worker_it_touches_fails_after_its_stall_budget() {
+            $crate::processes::a_job_that_kills_every_worker_it_touches_fails_after_its_stall_budget(&$env);
+        }
+        #[test]
+        fn a_worker_takes_its_queues_strictly_in_the_order_given() {
+            $crate::processes::a_worker_takes_its_queues_strictly_in_the_order_given(&$env);
+        }
     };
 }
 
@@ -46,14 +54,9 @@ mod redis {
     process_suite!(Env::redis());
 }
 
+/// With the defaults (one attempt): a stall is not a failure.
 pub fn a_worker_killed_mid_job_loses_nothing_the_job_runs_again_and_completes_once(env: &Env) {
-    let id = env.submit(&[
-        "sleep",
-        "--payload",
-        r#"{"seconds": 2}"#,
-        "--max-attempts",
-        "2",
-    ]);
+    let id = env.submit(&["sleep", "--payload", r#"{"seconds": 2}"#]);
     let mut doomed = env.spawn_worker(&["--name", "doomed", "--lease-secs", "1"]);
     env.wait_for(&id, LIMIT, |j| status_of(j) == "running");
     signal(&doomed, "KILL");
@@ -66,7 +69,8 @@ pub fn a_worker_killed_mid_job_loses_nothing_the_job_runs_again_and_completes_on
 
     let mut rescuer = env.spawn_worker(&["--name", "rescuer", "--lease-secs", "1"]);
     let job = env.wait_for(&id, LIMIT, |j| status_of(j) == "completed");
-    assert_eq!(job["attempt"], 2);
+    assert_eq!(job["attempt"], 1, "the dead worker's attempt ran again");
+    assert_eq!(job["stalls"], 1);
     assert_eq!(job["worker"], "rescuer");
     assert_eq!(job["error"], serde_json::Value::Null);
     signal(&rescuer, "TERM");
@@ -163,8 +167,75 @@ pub fn two_worker_processes_share_the_database_and_drain_it(env: &Env) {
     assert!(wait_exit(&mut a, LIMIT).success());
     assert!(wait_exit(&mut b, LIMIT).success());
     let info: serde_json::Value = serde_json::from_str(&env.ok(&["info", "--json"])).unwrap();
-    let default = &info["queues"][0];
+    let default = queue_counts(&info, "default");
     assert_eq!(default["completed"], 500);
     assert_eq!(default["queued"], 0);
     assert_eq!(default["failed"], 0);
+}
+
+/// Every worker that runs the job dies (SIGKILL, as an OOM kill would):
+/// with the default budget of two stalls, the third death fails the job.
+pub fn a_job_that_kills_every_worker_it_touches_fails_after_its_stall_budget(env: &Env) {
+    let id = env.submit(&["sleep", "--payload", r#"{"seconds": 60}"#]);
+    for (run, name) in ["first", "second", "third"].iter().enumerate() {
+        let mut worker = env.spawn_worker(&["--name", name, "--lease-secs", "1"]);
+        env.wait_for(&id, LIMIT, |j| {
+            status_of(j) == "running" && j["worker"] == *name && j["stalls"] == run
+        });
+        signal(&worker, "KILL");
+        wait_exit(&mut worker, LIMIT);
+    }
+    // Someone must notice the last lease running out: a worker with nothing
+    // to run.
+    let mut reaper = env.spawn_worker(&["--name", "reaper", "--lease-secs", "1"]);
+    let job = env.wait_for(&id, LIMIT, |j| status_of(j) == "failed");
+    signal(&reaper, "TERM");
+    wait_exit(&mut reaper, LIMIT);
+    assert_eq!(job["error"]["kind"], "lost_lease");
+    assert_eq!(job["stalls"], 3);
+    assert_eq!(job["attempt"], 1);
+    let message = job["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("third"), "{message}");
+}
+
+/// `--queues analysis,default`: every ready `analysis` job goes before any
+/// `default` one, although the `default` jobs are older.
+pub fn a_worker_takes_its_queues_strictly_in_the_order_given(env: &Env) {
+    let mut older = Vec::new();
+    for _ in 0..4 {
+        older.push(env.submit(&["noop", "--payload", "1"]));
+    }
+    let mut shop = Vec::new();
+    for _ in 0..4 {
+        shop.push(env.submit(&["noop", "--payload", "1", "--queue", "analysis"]));
+    }
+    let mut worker = env.spawn_worker(&[
+        "--burst",
+        "--concurrency",
+        "1",
+        "--queues",
+        "analysis,default",
+    ]);
+    assert!(
+        wait_exit(&mut worker, LIMIT).success(),
+        "{}",
+        env.worker_log_text()
+    );
+    let started = |ids: &[String]| -> Vec<String> {
+        ids.iter()
+            .map(|id| {
+                let job = env.job(id);
+                assert_eq!(status_of(&job), "completed", "{job:#}");
+                job["started_at"].as_str().unwrap_or_default().to_owned()
+            })
+            .collect()
+    };
+    let last_shop = started(&shop).into_iter().max().unwrap_or_default();
+    let first_default = started(&older).into_iter().min().unwrap_or_default();
+    assert!(
+        last_shop <= first_default,
+        "analysis ended at {last_shop}, default began at {first_default}"
+    );
+    let wrong = env.fails(&["worker", "--burst", "--queues", "analysis:3,default"]);
+    assert!(wrong.contains("--weighted"), "{wrong}");
 }

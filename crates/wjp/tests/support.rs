@@ -216,6 +216,14 @@ pub fn signal(child: &Child, signal: &str) {
     assert!(status.success(), "kill -{signal} failed");
 }
 
+/// One queue's counts in `wjp info --json`.
+pub fn queue_counts<'a>(info: &'a Value, name: &str) -> &'a Value {
+    info["queues"]
+        .as_array()
+        .and_then(|queues| queues.iter().find(|q| q["name"] == name))
+        .unwrap_or_else(|| panic!("no queue {name} in {info:#}"))
+}
+
 pub fn status_of(job: &Value) -> &str {
     job["status"].as_str().unwrap_or("?")
 }
