@@ -522,6 +522,7 @@ function renderDetail(job) {
       fact('Job id', String(job.job_id)),
       fact('Queue', job.queue),
       fact('Attempt', `${job.attempt} of ${job.max_attempts}`),
+      fact('Stalls', job.stalls ? `${job.stalls} of ${job.max_stalls} (its worker died)` : 'none'),
       fact('Priority', String(job.priority)),
       fact('Worker', job.worker || '–'),
       fact('Created', fmtTime(job.created_at)),
@@ -531,6 +532,10 @@ function renderDetail(job) {
       fact('Ran', fmtSeconds(between(job.started_at, job.completed_at))),
       fact('Timeout', fmtSeconds(job.timeout))),
   ];
+  if (job.waiting) {
+    parts.push(el('p', { class: 'waiting', role: 'status' },
+      el('strong', { text: 'Why it waits: ' }), job.waiting.message));
+  }
   if (job.error) {
     parts.push(el('div', { class: 'error', role: 'alert' },
       el('strong', { text: `Error (${job.error_kind || 'unknown'}): ` }), job.error));

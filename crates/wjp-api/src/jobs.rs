@@ -188,10 +188,15 @@ async fn list(
 
 async fn show(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let id = parse_id(&id)?;
-    match state.queue.job(&id).await? {
-        Some(job) => Ok(Json(job_view(&job))),
-        None => Err(wjp_queue::QueueError::NotFound(id).into()),
+    let Some(job) = state.queue.job(&id).await? else {
+        return Err(wjp_queue::QueueError::NotFound(id).into());
+    };
+    let mut view = job_view(&job);
+    // Only here, not in lists: it costs a read of the workers' records.
+    if let Some(reason) = state.queue.why_waiting(&job).await? {
+        view["waiting"] = json!({ "message": reason.describe(), "detail": reason });
     }
+    Ok(Json(view))
 }
 
 async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {

@@ -310,6 +310,10 @@ pub fn document() -> Value {
             "max_attempts": { "type": "integer" }, "priority": { "type": "integer" },
             "stalls": { "type": "integer", "description": "How many times the job was put back because its worker died under it." },
             "max_stalls": { "type": "integer" },
+            "waiting": { "type": "object", "description": "GET /jobs/{job_id} of a queued or scheduled job only: why it has not started.", "properties": {
+                "message": { "type": "string" },
+                "detail": { "type": "object", "required": ["reason"], "properties": {
+                    "reason": { "type": "string", "enum": ["scheduled", "no_worker", "workers_busy", "ready"] } } } } },
             "started_at": time.clone(), "enqueued_at": time.clone(), "run_at": { "type": "string", "format": "date-time" },
             "progress_message": nullable_string.clone(), "error_kind": nullable_string.clone(),
             "worker": nullable_string.clone(), "cancel_requested": { "type": "boolean" },

@@ -39,6 +39,7 @@ pub mod event;
 pub mod job;
 pub mod queue;
 pub mod state;
+pub mod waiting;
 pub mod worker;
 
 pub use catalog::{Catalog, Quotas};
@@ -46,6 +47,7 @@ pub use error::QueueError;
 pub use event::Event;
 pub use job::{ErrorKind, Job, JobError, JobId, JobRequest, Kind, QueueName, Status, Timestamp};
 pub use queue::{CancelOutcome, Enqueued, Queue, SystemInfo};
+pub use waiting::WaitReason;
 pub use worker::{
     run_inline, HandlerError, Handlers, JobContext, QueueOrder, Worker, WorkerConfig, WorkerExit,
 };

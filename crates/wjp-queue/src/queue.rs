@@ -239,6 +239,17 @@ impl Queue {
         self.backend.workers(Timestamp::now()).await
     }
 
+    /// Why `job` waits, from the live workers' records; `None` when it
+    /// does not wait. A snapshot: workers come and go.
+    pub async fn why_waiting(&self, job: &Job) -> Result<Option<crate::WaitReason>> {
+        if !matches!(job.status(), Status::Queued | Status::Scheduled) {
+            return Ok(None);
+        }
+        let now = Timestamp::now();
+        let workers = self.backend.workers(now).await?;
+        Ok(crate::waiting::why_waiting(job, &workers, now))
+    }
+
     /// The backend, the counts of every queue and the live workers, in one
     /// snapshot (three backend calls, not one atomic read).
     pub async fn info(&self) -> Result<SystemInfo> {

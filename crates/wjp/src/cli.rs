@@ -262,10 +262,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { id, json } => {
             let queue = global.open_queue().await?;
             let job = find(&queue, &id).await?;
+            let waiting = queue.why_waiting(&job).await?;
             if json {
-                print_json(&job)?;
+                let mut value = serde_json::to_value(&job)?;
+                if let Some(reason) = &waiting {
+                    value["waiting"] =
+                        serde_json::json!({ "message": reason.describe(), "detail": reason });
+                }
+                print_json(&value)?;
             } else {
                 print!("{}", describe(&job));
+                if let Some(reason) = &waiting {
+                    println!("waiting   {}", reason.describe());
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::{fixture, queue_counts, status_of, Env};
+use crate::support::{fixture, queue_counts, signal, status_of, wait_exit, Env};
 
 #[test]
 fn submit_then_burst_worker_completes_the_job_and_status_shows_it() {
@@ -711,4 +711,34 @@ fn api_workers_take_slots_per_queue() {
         status_of(&api.get(&format!("/jobs/{rehearsal_id}")).json()),
         "running"
     );
+}
+
+/// `wjp status` says why a waiting job has not started.
+#[test]
+fn status_says_why_a_job_waits() {
+    let env = Env::new();
+    let later = env.submit(&["noop", "--delay", "3600"]);
+    let text = env.ok(&["status", &later]);
+    assert!(
+        text.contains("waiting   scheduled: it may run from"),
+        "{text}"
+    );
+    let now = env.submit(&["noop", "--queue", "analysis"]);
+    let text = env.ok(&["status", &now]);
+    assert!(
+        text.contains("no live worker serves queue analysis"),
+        "{text}"
+    );
+    // A worker of another queue does not count; one of its queue does.
+    let mut other = env.spawn_worker(&["--queues", "default", "--name", "other"]);
+    let api = env.spawn_api(&["--no-workers"]);
+    api.wait_until("the worker registered", || {
+        api.get("/workers").json()["workers"]
+            .as_array()
+            .is_some_and(|w| w.len() == 1)
+    });
+    let job = api.get(&format!("/jobs/{now}")).json();
+    assert_eq!(job["waiting"]["detail"]["reason"], "no_worker", "{job:#}");
+    signal(&other, "TERM");
+    wait_exit(&mut other, Duration::from_secs(60));
 }

@@ -1,0 +1,179 @@
+//! Why a waiting job has not started: what an operator asks first when a
+//! job sits in `queued` or `scheduled`.
+
+use serde::Serialize;
+
+use crate::backend::WorkerRecord;
+use crate::job::{Job, Status, Timestamp};
+
+/// Why a job that waits (queued or scheduled) has not started, as far as
+/// the live workers' records tell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum WaitReason {
+    /// Its time has not come: a delay asked for, or a retry's backoff.
+    Scheduled {
+        /// When it may run.
+        until: Timestamp,
+    },
+    /// No live worker claims from its queue: it waits until one starts.
+    NoWorker {
+        /// The job's queue.
+        queue: String,
+    },
+    /// Every slot of the live workers of its queue is taken.
+    WorkersBusy {
+        /// The job's queue.
+        queue: String,
+        /// The live workers that claim from it.
+        workers: usize,
+        /// Their slots, all in use.
+        slots: usize,
+    },
+    /// Workers of its queue have free slots: it is taken at their next
+    /// claim, unless queues they serve before it keep them busy.
+    Ready {
+        /// The job's queue.
+        queue: String,
+        /// Free slots of the workers that claim from it.
+        free_slots: usize,
+    },
+}
+
+impl WaitReason {
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        match self {
+            WaitReason::Scheduled { until } => {
+                format!("scheduled: it may run from {}", until.to_rfc3339())
+            }
+            WaitReason::NoWorker { queue } => {
+                format!("no live worker serves queue {queue}; start one with --queues {queue}")
+            }
+            WaitReason::WorkersBusy {
+                queue,
+                workers,
+                slots,
+            } => format!(
+                "waiting for a free worker of queue {queue}: all {slots} slots of its {workers} \
+                 worker{} are busy",
+                if *workers == 1 { "" } else { "s" }
+            ),
+            WaitReason::Ready { queue, free_slots } => format!(
+                "ready: workers of queue {queue} have {free_slots} free slot{} and take it next \
+                 (unless queues they serve first keep them busy)",
+                if *free_slots == 1 { "" } else { "s" }
+            ),
+        }
+    }
+}
+
+/// Why `job` waits, judged from the live `workers` at `now`; `None` when it
+/// does not wait (running or ended).
+pub fn why_waiting(job: &Job, workers: &[WorkerRecord], now: Timestamp) -> Option<WaitReason> {
+    if !matches!(job.status(), Status::Queued | Status::Scheduled) {
+        return None;
+    }
+    if job.state.run_at > now {
+        return Some(WaitReason::Scheduled {
+            until: job.state.run_at,
+        });
+    }
+    let queue = job.queue.to_string();
+    let serving: Vec<&WorkerRecord> = workers
+        .iter()
+        .filter(|w| w.expires_at > now && w.queues.iter().any(|q| *q == queue))
+        .collect();
+    if serving.is_empty() {
+        return Some(WaitReason::NoWorker { queue });
+    }
+    let slots: usize = serving.iter().map(|w| w.concurrency).sum();
+    let busy: usize = serving
+        .iter()
+        .map(|w| w.current_jobs.len().min(w.concurrency))
+        .sum();
+    if busy >= slots {
+        return Some(WaitReason::WorkersBusy {
+            queue,
+            workers: serving.len(),
+            slots,
+        });
+    }
+    Some(WaitReason::Ready {
+        queue,
+        free_slots: slots - busy,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::job::JobRequest;
+    use serde_json::json;
+
+    fn waiting_job(delay: Option<f64>) -> Job {
+        let mut catalog = Catalog::new(&["analysis"]).unwrap();
+        catalog.register("noop", "analysis", None).unwrap();
+        let mut request = JobRequest::new("noop", json!({}));
+        request.delay = delay;
+        crate::state::new_job(request, &catalog, Timestamp(1_000)).unwrap()
+    }
+
+    fn worker(queues: &[&str], concurrency: usize, running: usize) -> WorkerRecord {
+        WorkerRecord {
+            name: "w".into(),
+            host: "h".into(),
+            pid: 1,
+            queues: queues.iter().map(|q| q.to_string()).collect(),
+            concurrency,
+            started_at: Timestamp(0),
+            heartbeat_at: Timestamp(1_000),
+            current_jobs: (0..running).map(|i| format!("j{i}")).collect(),
+            expires_at: Timestamp(60_000),
+        }
+    }
+
+    #[test]
+    fn each_reason_follows_from_the_job_and_the_workers() {
+        let now = Timestamp(2_000);
+        let later = waiting_job(Some(10.0));
+        assert_eq!(
+            why_waiting(&later, &[], now),
+            Some(WaitReason::Scheduled {
+                until: Timestamp(11_000)
+            })
+        );
+        let job = waiting_job(None);
+        let other_queue = worker(&["default"], 4, 0);
+        assert!(matches!(
+            why_waiting(&job, &[other_queue.clone()], now),
+            Some(WaitReason::NoWorker { .. })
+        ));
+        let full = worker(&["analysis", "default"], 2, 2);
+        assert_eq!(
+            why_waiting(&job, &[full.clone(), other_queue], now),
+            Some(WaitReason::WorkersBusy {
+                queue: "analysis".into(),
+                workers: 1,
+                slots: 2
+            })
+        );
+        let free = worker(&["analysis"], 3, 1);
+        assert_eq!(
+            why_waiting(&job, &[full, free], now),
+            Some(WaitReason::Ready {
+                queue: "analysis".into(),
+                free_slots: 2
+            })
+        );
+        let stale = WorkerRecord {
+            expires_at: Timestamp(1_500),
+            ..worker(&["analysis"], 4, 0)
+        };
+        assert!(matches!(
+            why_waiting(&job, &[stale], now),
+            Some(WaitReason::NoWorker { .. })
+        ));
+    }
+}
