@@ -69,10 +69,7 @@ impl RedisBackend {
         status: Status,
         now: Timestamp,
     ) -> Result<Call> {
-        let ids: Vec<&str> = chunk
-            .iter()
-            .map(|i| transitions[*i].job.id.as_str())
-            .collect();
+        let ids = chunk_ids(transitions, chunk);
         let mut call = Call::new(&self.shared.functions.finish, queue, &ids);
         // The event lines go joined, in one string built once.
         let events: Vec<Event> = chunk
@@ -96,10 +93,7 @@ impl RedisBackend {
         chunk: &[usize],
         now: Timestamp,
     ) -> Result<Call> {
-        let ids: Vec<&str> = chunk
-            .iter()
-            .map(|i| transitions[*i].job.id.as_str())
-            .collect();
+        let ids = chunk_ids(transitions, chunk);
         let mut call = Call::new(&self.shared.functions.apply, queue, &ids);
         for &i in chunk {
             transition_args(&mut call, &transitions[i], now)?;
@@ -206,4 +200,12 @@ fn finish_args(call: &mut Call, t: &Transition, seq: u64) -> Result<()> {
         .put(FinishArg::ExpiresAt, header.expires_at)
         .put(FinishArg::ListScore, header.list_score);
     Ok(())
+}
+
+/// The ids of the jobs of `chunk`, the keys of its call.
+fn chunk_ids<'t>(transitions: &'t [Transition], chunk: &[usize]) -> Vec<&'t str> {
+    chunk
+        .iter()
+        .map(|i| transitions[*i].job.id.as_str())
+        .collect()
 }

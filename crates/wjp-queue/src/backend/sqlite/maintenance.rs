@@ -16,21 +16,29 @@ const EVENTS_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// Running jobs whose lease expired before `now`.
 pub(super) fn expired_leases(conn: &Connection, now: Timestamp, limit: usize) -> Result<Vec<Job>> {
-    Ok(select_jobs(
+    jobs_due(
         conn,
-        "status = 'running' AND lease_expires_at < ?1 LIMIT ?2",
-        params![now.0, limit as i64],
-    )?
-    .into_iter()
-    .map(|stored| stored.job)
-    .collect())
+        "status = 'running' AND lease_expires_at < ?1",
+        now,
+        limit,
+    )
 }
 
 /// Scheduled jobs whose run-at time has come, earliest first.
 pub(super) fn due_scheduled(conn: &Connection, now: Timestamp, limit: usize) -> Result<Vec<Job>> {
+    jobs_due(
+        conn,
+        "status = 'scheduled' AND run_at <= ?1 ORDER BY run_at",
+        now,
+        limit,
+    )
+}
+
+/// At most `limit` jobs matching `condition`, whose `?1` is `now`.
+fn jobs_due(conn: &Connection, condition: &str, now: Timestamp, limit: usize) -> Result<Vec<Job>> {
     Ok(select_jobs(
         conn,
-        "status = 'scheduled' AND run_at <= ?1 ORDER BY run_at LIMIT ?2",
+        &format!("{condition} LIMIT ?2"),
         params![now.0, limit as i64],
     )?
     .into_iter()
