@@ -3,11 +3,12 @@
 //!
 //! On a signal the server stops accepting and ends its event streams; the
 //! in-process workers get `--shutdown-grace-secs` to finish their jobs, then
-//! hand back the rest. A worker whose handler thread is stuck is replaced
-//! by a fresh one (the API process cannot `exec` itself as `wjp worker`
-//! does without dropping its clients); shop jobs run in processes of their
-//! own, which are killed, so only the engine's test kind `spin` can leave
-//! a stuck thread behind.
+//! hand back the rest. Each queue has workers of its own unless told
+//! otherwise, so a busy queue never holds up another. A handler thread that
+//! will not stop is abandoned and its worker goes on (the API process
+//! cannot `exec` itself as `wjp worker` does without dropping its
+//! clients); shop jobs run in processes of their own, which are killed, so
+//! only the engine's test kind `spin` can leave a stuck thread behind.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -136,14 +137,16 @@ fn worker_configs(args: &ApiCommandArgs, queue: &Queue) -> anyhow::Result<Vec<Wo
             let mut config = WorkerConfig::new(name, queues);
             config.concurrency = slots;
             config.shutdown_grace = grace;
+            // This process cannot replace itself without dropping its
+            // clients: a stuck thread is abandoned, and the worker goes on.
+            config.restart_when_stuck = false;
             config
         })
         .collect())
 }
 
-/// Runs the in-process workers until shutdown. A worker that needs a
-/// restart (a handler thread would not stop) is replaced by a fresh one: the
-/// stuck thread is lost, the service goes on.
+/// Runs in-process workers until shutdown, replacing one that fails (its
+/// store unreachable for long) after a pause.
 async fn run_workers(
     queue: Queue,
     handlers: Handlers,
@@ -158,10 +161,8 @@ async fn run_workers(
         }
         let worker = Worker::new(queue.clone(), handlers.clone(), config)?;
         match worker.run(shutdown.clone().cancelled_owned()).await {
-            Ok(WorkerExit::RestartNeeded) if !shutdown.is_cancelled() => {
-                tracing::warn!("a handler thread is stuck; starting a fresh in-process worker");
-                generation += 1;
-            }
+            // Not asked for (`restart_when_stuck` is off), but harmless.
+            Ok(WorkerExit::RestartNeeded) if !shutdown.is_cancelled() => generation += 1,
             Ok(_) => return Ok(()),
             Err(e) if !shutdown.is_cancelled() => {
                 tracing::error!(error = %e, "the in-process worker failed; restarting it shortly");

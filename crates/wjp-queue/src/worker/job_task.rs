@@ -200,20 +200,31 @@ impl JobRun {
     }
 
     /// After a timeout or interruption, gives the handler `stuck_grace` to
-    /// return; if it does not, asks for the process to be replaced.
+    /// return; if it does not, asks for the process to be replaced, or
+    /// abandons the thread (`restart_when_stuck`).
     async fn await_stuck_handler(&self, thread_return: oneshot::Receiver<HandlerReturn>) {
         let stuck_grace = self.worker.config.stuck_grace;
         if tokio::time::timeout(stuck_grace, thread_return)
             .await
             .is_err()
         {
-            tracing::error!(
-                job = %self.job.id,
-                kind = %self.job.kind,
-                "the handler did not stop {:?} after being told to; restarting the worker",
-                stuck_grace
-            );
-            self.worker.restart_needed.store(true, Ordering::SeqCst);
+            if self.worker.config.restart_when_stuck {
+                tracing::error!(
+                    job = %self.job.id,
+                    kind = %self.job.kind,
+                    "the handler did not stop {:?} after being told to; restarting the worker",
+                    stuck_grace
+                );
+                self.worker.restart_needed.store(true, Ordering::SeqCst);
+            } else {
+                tracing::error!(
+                    job = %self.job.id,
+                    kind = %self.job.kind,
+                    "the handler did not stop {:?} after being told to; its thread is \
+                     abandoned and its slot goes to the next job",
+                    stuck_grace
+                );
+            }
         }
     }
 

@@ -98,6 +98,14 @@ pub struct WorkerConfig {
     /// How long a timed-out or cancelled handler may take to return before
     /// its thread is declared stuck.
     pub stuck_grace: Duration,
+    /// What a stuck handler thread leads to: with `true`, the worker stops
+    /// claiming, lets its other jobs finish and returns
+    /// [`WorkerExit::RestartNeeded`], so that its program can replace the
+    /// process (the only way to end the thread). A program that cannot
+    /// replace itself (one serving HTTP beside its workers) sets `false`:
+    /// the thread is abandoned to run on, its slot goes to the next job, and
+    /// the worker's other slots never pause.
+    pub restart_when_stuck: bool,
     /// Longest idle wait between two looks for work.
     pub idle_wait: Duration,
 }
@@ -117,6 +125,7 @@ impl WorkerConfig {
             maintenance: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(30),
             stuck_grace: Duration::from_secs(2),
+            restart_when_stuck: true,
             idle_wait: Duration::from_millis(500),
         }
     }

@@ -187,6 +187,7 @@ macro_rules! conformance_suite {
             cancelling_a_queued_job_stops_it_from_running,
             cancelling_a_running_job_stops_it,
             a_handler_that_never_yields_is_timed_out,
+            an_abandoned_stuck_handler_does_not_pause_its_worker,
             an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite,
             a_job_past_its_stall_budget_fails_with_lost_lease,
             a_job_running_again_shows_no_error_of_the_last_attempt,
@@ -761,6 +762,37 @@ pub async fn a_handler_that_never_yields_is_timed_out(store: &dyn Store) {
     assert_eq!(worker.finish().await, WorkerExit::RestartNeeded);
     let healthy = queue.job(&healthy).await.unwrap().unwrap();
     assert_eq!(healthy.status(), Status::Completed);
+}
+
+/// A worker that cannot replace its process (`restart_when_stuck` off)
+/// abandons a handler thread that will not stop: the slot goes to the next
+/// job at once, while the thread is still blocked.
+pub async fn an_abandoned_stuck_handler_does_not_pause_its_worker(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let (release, blocked) = std::sync::mpsc::channel::<()>();
+    let blocked = Arc::new(Mutex::new(blocked));
+    let mut handlers = builtin_handlers();
+    handlers
+        .add("record", move |_: &wjp_queue::JobContext| {
+            // Deaf to its timeout: blocks until the test lets it go.
+            let _ = blocked.lock().unwrap().recv();
+            Ok(json!("released"))
+        })
+        .unwrap();
+    let mut r = request("record", json!({}));
+    r.timeout = Some(0.3);
+    let stubborn = enqueue_id(&queue, r).await;
+    let mut config = fast_config("w-abandon", &["analysis", "default"]);
+    config.concurrency = 1;
+    config.restart_when_stuck = false;
+    let worker = start_worker(&queue, handlers, config);
+    let job = wait_for_status(&queue, &stubborn, Status::Failed).await;
+    assert_eq!(job.state.error.unwrap().kind, ErrorKind::Timeout);
+    // Its one slot is free again although the handler has not returned.
+    let next = enqueue_id(&queue, request("noop", json!(1))).await;
+    wait_for_status(&queue, &next, Status::Completed).await;
+    release.send(()).unwrap();
+    assert_eq!(worker.stop().await, WorkerExit::Shutdown);
 }
 
 pub async fn an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite(store: &dyn Store) {
