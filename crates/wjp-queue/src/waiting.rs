@@ -82,7 +82,7 @@ pub fn why_waiting(job: &Job, workers: &[WorkerRecord], now: Timestamp) -> Optio
     let queue = job.queue.to_string();
     let serving: Vec<&WorkerRecord> = workers
         .iter()
-        .filter(|w| w.expires_at > now && w.queues.iter().any(|q| *q == queue))
+        .filter(|w| w.expires_at > now && w.queues.contains(&queue))
         .collect();
     if serving.is_empty() {
         return Some(WaitReason::NoWorker { queue });
