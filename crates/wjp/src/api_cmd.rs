@@ -10,11 +10,12 @@
 //! a stuck thread behind.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
-use wjp_queue::{Handlers, Queue, Worker, WorkerConfig, WorkerExit};
+use wjp_queue::{Handlers, Outage, Queue, Worker, WorkerConfig, WorkerExit};
 
 use crate::config::GlobalArgs;
 use crate::service;
@@ -117,12 +118,16 @@ async fn run_workers(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut generation = 0u32;
+    // Shared by every generation: a Redis outage that keeps the worker
+    // from starting is one line, and its first success says it is over.
+    let outage = Arc::new(Outage::new());
     loop {
         let mut config = config.clone();
         if generation > 0 {
             config.name = format!("{}-r{generation}", config.name);
         }
-        let worker = Worker::new(queue.clone(), handlers.clone(), config)?;
+        let worker =
+            Worker::new(queue.clone(), handlers.clone(), config)?.share_outage(outage.clone());
         match worker.run(shutdown.clone().cancelled_owned()).await {
             Ok(WorkerExit::RestartNeeded) if !shutdown.is_cancelled() => {
                 tracing::warn!("a handler thread is stuck; starting a fresh in-process worker");
@@ -130,7 +135,11 @@ async fn run_workers(
             }
             Ok(_) => return Ok(()),
             Err(e) if !shutdown.is_cancelled() => {
-                tracing::error!(error = %e, "the in-process worker failed; restarting it shortly");
+                if e.is_client_error() {
+                    tracing::error!(error = %e, "the in-process worker failed; restarting it shortly");
+                } else {
+                    outage.failed("starting the in-process worker", &e);
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(2)) => {}
                     _ = shutdown.cancelled() => return Ok(()),
