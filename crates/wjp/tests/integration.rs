@@ -4,5 +4,6 @@ mod api_fuzz;
 mod attacks;
 mod chaos;
 mod cli;
+mod logs;
 mod processes;
 mod support;
