@@ -128,14 +128,19 @@ impl GlobalArgs {
     /// The shop's catalog under this configuration's quotas.
     fn catalog(&self) -> anyhow::Result<wjp_queue::Catalog> {
         let mut catalog = crate::kinds::catalog(&self.data_dir)?;
+        catalog.quotas = self.quotas();
+        Ok(catalog)
+    }
+
+    /// The storage quotas these settings ask for.
+    pub fn quotas(&self) -> wjp_queue::Quotas {
         const MB: u64 = 1024 * 1024;
-        catalog.quotas = wjp_queue::catalog::Quotas {
+        wjp_queue::Quotas {
             max_waiting_jobs: self.max_waiting_jobs,
             max_waiting_payload_bytes: self.max_waiting_payload_mb * MB,
             max_payload_bytes: self.max_payload_mb * MB,
             max_delay: std::time::Duration::from_secs(self.max_delay_days * 24 * 3600),
-        };
-        Ok(catalog)
+        }
     }
 
     /// The handlers of every kind, shop kinds under this configuration's

@@ -33,13 +33,18 @@ pub struct WorkerArgs {
     /// handed back to the queue.
     #[arg(long, default_value_t = 30.0)]
     pub shutdown_grace_secs: f64,
+    /// For `wjp bench --processes`: take jobs from this benchmark queue
+    /// only (a queue outside the shop's list).
+    #[arg(long, hide = true, conflicts_with = "queues")]
+    pub bench_queue: Option<String>,
 }
 
 pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let queue = global.open_queue().await?;
-    let queues = match &args.queues {
-        Some(list) => queue.parse_queues(list)?,
-        None => queue.catalog().queues().to_vec(),
+    let queues = match (&args.bench_queue, &args.queues) {
+        (Some(bench), _) => vec![wjp_queue::QueueName::parse(bench)?],
+        (None, Some(list)) => queue.parse_queues(list)?,
+        (None, None) => queue.catalog().queues().to_vec(),
     };
     let name = args
         .name

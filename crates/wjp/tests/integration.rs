@@ -2,6 +2,7 @@
 
 mod api_fuzz;
 mod attacks;
+mod bench;
 mod chaos;
 mod cli;
 mod logs;
