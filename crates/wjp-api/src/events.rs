@@ -96,6 +96,7 @@ async fn all_events(
         done: false,
         no_wait: false,
         shutdown: state.shutdown.clone(),
+        outage: state.outage.clone(),
     };
     Ok(Sse::new(follow.into_stream())
         .keep_alive(KeepAlive::new().interval(state.config.keep_alive)))
@@ -136,6 +137,7 @@ async fn job_events(
         done: false,
         no_wait: false,
         shutdown: state.shutdown.clone(),
+        outage: state.outage.clone(),
     };
     follow.no_wait = job.status().is_terminal();
     if resume.is_none() {
@@ -162,6 +164,7 @@ struct Follow {
     /// The first read returns at once, even with nothing new.
     no_wait: bool,
     shutdown: tokio_util::sync::CancellationToken,
+    outage: std::sync::Arc<wjp_queue::Outage>,
 }
 
 impl Follow {
@@ -206,6 +209,9 @@ impl Follow {
                 r = self.queue.next_events(self.cursor.as_deref(), BATCH, wait) => r,
                 _ = self.shutdown.cancelled() => return None,
             };
+            if read.is_ok() {
+                self.outage.succeeded();
+            }
             match read {
                 Ok(events) => {
                     let caught_up = events.len() < BATCH;
@@ -235,7 +241,7 @@ impl Follow {
                     );
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "event stream: the backend did not answer; retrying");
+                    self.outage.failed("event stream", &e);
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                         _ = self.shutdown.cancelled() => return None,

@@ -265,6 +265,7 @@ mod tests {
             config: Default::default(),
             metrics: Default::default(),
             shutdown: Default::default(),
+            outage: Default::default(),
         };
         let routes: Router<AppState> =
             Router::new().route("/boom", get(|| async { panic!("bug") as &'static str }));

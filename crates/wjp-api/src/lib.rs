@@ -269,6 +269,9 @@ pub struct AppState {
     pub inline_slots: Arc<tokio::sync::Semaphore>,
     /// Cancelled on shutdown: ends event streams so the server can stop.
     pub shutdown: CancellationToken,
+    /// Whether the queue store answers: every request that finds it down
+    /// reports here, so an outage is one log line, not one per request.
+    pub outage: Arc<wjp_queue::Outage>,
 }
 
 /// The whole API, for [`run`] and for tests. Creates the managed folders
@@ -314,6 +317,7 @@ fn build(
         metrics,
         enqueuer: enqueue::Enqueuer::start(queue.clone()),
         shutdown,
+        outage: Arc::new(wjp_queue::Outage::new()),
     };
     let routes = Router::new()
         .merge(ops::routes())

@@ -32,9 +32,12 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let counts = match state.queue.counts().await {
-        Ok(c) => Some(c),
+        Ok(c) => {
+            state.outage.succeeded();
+            Some(c)
+        }
         Err(e) => {
-            tracing::warn!(error = %e, "metrics: the backend did not answer");
+            state.outage.failed("metrics", &e);
             None
         }
     };

@@ -162,10 +162,18 @@ async fn dispatch(
     require_kind(state, job)?;
     if async_mode {
         match state.enqueuer.enqueue(request.clone()).await {
-            Ok(enqueued) => return Ok(Ran::Queued(enqueued.job.id.to_string())),
+            Ok(enqueued) => {
+                state.outage.succeeded();
+                return Ok(Ran::Queued(enqueued.job.id.to_string()));
+            }
             Err(e) if e.is_client_error() => return Err(e.into()),
             Err(e) => {
-                tracing::warn!(error = %e, kind, "the queue backend is unreachable: running the job synchronously");
+                // The outage is logged once; each request that falls back
+                // is worth a line only when debugging.
+                state
+                    .outage
+                    .failed("enqueue (requests now run synchronously)", &e);
+                tracing::debug!(error = %e, kind, "queue store unreachable: running the job synchronously");
             }
         }
     }

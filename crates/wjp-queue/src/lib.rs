@@ -16,6 +16,8 @@
 //!   failed registry, events, maintenance). Everything else uses this.
 //! - [`worker`]: the runtime that claims jobs and runs registered handlers
 //!   under leases, timeouts and cancellation.
+//! - [`Outage`]: one log line when the store stops answering, a summary a
+//!   minute while it stays down, one line when it answers again.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), wjp_queue::QueueError> {
@@ -37,6 +39,7 @@ pub mod catalog;
 pub mod error;
 pub mod event;
 pub mod job;
+pub mod outage;
 pub mod queue;
 pub mod state;
 pub mod waiting;
@@ -46,6 +49,7 @@ pub use catalog::{Catalog, Quotas};
 pub use error::QueueError;
 pub use event::Event;
 pub use job::{ErrorKind, Job, JobError, JobId, JobRequest, Kind, QueueName, Status, Timestamp};
+pub use outage::Outage;
 pub use queue::{CancelOutcome, Enqueued, Queue, SystemInfo};
 pub use waiting::WaitReason;
 pub use worker::{

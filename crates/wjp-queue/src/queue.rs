@@ -19,6 +19,33 @@ use crate::state;
 /// backlog is worked off in bounded steps.
 const MAINTENANCE_BATCH: usize = 1000;
 
+/// Logs a job taken back from a worker that stopped renewing its lease:
+/// it runs again, it failed with `lost_lease` (attempts used up), or it
+/// was being cancelled and is now cancelled.
+fn log_taken_back(job: &Job, next: Status) {
+    let worker = job.state.worker.as_deref().unwrap_or("?");
+    let (attempt, max) = (job.state.attempt, job.max_attempts);
+    let what = match next {
+        Status::Queued => "the job is queued to run again",
+        Status::Cancelled => "the job was being cancelled and is now cancelled",
+        _ => "that was its last attempt: the job failed (lost_lease)",
+    };
+    tracing::warn!(
+        kind = %job.kind,
+        queue = %job.queue,
+        job = %job.id,
+        worker,
+        attempt,
+        max_attempts = max,
+        status = %next,
+        "job {} ({} on {}) taken back: worker {worker} stopped renewing its lease during \
+         attempt {attempt} of {max}; {what}",
+        job.id,
+        job.kind,
+        job.queue,
+    );
+}
+
 /// The outcome of an enqueue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enqueued {
@@ -323,19 +350,18 @@ impl Queue {
             .collect();
         let outcomes: Vec<Status> = transitions.iter().map(|t| t.job.status()).collect();
         let applied = self.backend.apply(transitions).await?;
-        for (status, applied) in outcomes.into_iter().zip(applied) {
-            match (applied, status) {
-                (true, Status::Queued) => report.requeued_lost += 1,
-                (true, _) => report.failed_lost += 1,
-                (false, _) => {}
+        for ((job, status), applied) in lost.iter().zip(outcomes).zip(applied) {
+            // Only the pass whose write landed logs: several workers run
+            // maintenance at once, and each job is taken back once.
+            if !applied {
+                continue;
             }
-        }
-        if report.requeued_lost + report.failed_lost > 0 {
-            tracing::warn!(
-                requeued = report.requeued_lost,
-                failed = report.failed_lost,
-                "took back jobs whose worker stopped renewing its lease"
-            );
+            if status == Status::Queued {
+                report.requeued_lost += 1;
+            } else {
+                report.failed_lost += 1;
+            }
+            log_taken_back(job, status);
         }
         report.expired_deleted = self.backend.delete_expired(now).await?;
         Ok(report)

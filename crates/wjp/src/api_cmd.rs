@@ -11,11 +11,12 @@
 //! only the engine's test kind `spin` can leave a stuck thread behind.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
-use wjp_queue::{Handlers, Queue, QueueName, Worker, WorkerConfig, WorkerExit};
+use wjp_queue::{Handlers, Outage, Queue, QueueName, Worker, WorkerConfig, WorkerExit};
 
 use crate::config::GlobalArgs;
 use crate::service;
@@ -47,6 +48,9 @@ pub async fn run(global: &GlobalArgs, args: ApiCommandArgs) -> anyhow::Result<Ex
     let handlers = global.handlers()?;
     let shutdown = CancellationToken::new();
     let mut workers = Vec::new();
+    // One for all the in-process workers: an outage is one line, not one
+    // per queue.
+    let outage = Arc::new(Outage::new());
     for config in worker_configs(&args, &queue)? {
         // Checks the settings before the socket starts answering.
         Worker::new(queue.clone(), handlers.clone(), config.clone())?;
@@ -54,6 +58,7 @@ pub async fn run(global: &GlobalArgs, args: ApiCommandArgs) -> anyhow::Result<Ex
             queue.clone(),
             handlers.clone(),
             config,
+            outage.clone(),
             shutdown.clone(),
         )));
     }
@@ -146,11 +151,14 @@ fn worker_configs(args: &ApiCommandArgs, queue: &Queue) -> anyhow::Result<Vec<Wo
 }
 
 /// Runs in-process workers until shutdown, replacing one that fails (its
-/// store unreachable for long) after a pause.
+/// store unreachable for long) after a pause. `outage` is shared by every
+/// generation and every queue's workers: a Redis outage that keeps them
+/// from starting is one line, and the first success says it is over.
 async fn run_workers(
     queue: Queue,
     handlers: Handlers,
     config: WorkerConfig,
+    outage: Arc<Outage>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut generation = 0u32;
@@ -159,13 +167,18 @@ async fn run_workers(
         if generation > 0 {
             config.name = format!("{}-r{generation}", config.name);
         }
-        let worker = Worker::new(queue.clone(), handlers.clone(), config)?;
+        let worker =
+            Worker::new(queue.clone(), handlers.clone(), config)?.share_outage(outage.clone());
         match worker.run(shutdown.clone().cancelled_owned()).await {
             // Not asked for (`restart_when_stuck` is off), but harmless.
             Ok(WorkerExit::RestartNeeded) if !shutdown.is_cancelled() => generation += 1,
             Ok(_) => return Ok(()),
             Err(e) if !shutdown.is_cancelled() => {
-                tracing::error!(error = %e, "the in-process worker failed; restarting it shortly");
+                if e.is_client_error() {
+                    tracing::error!(error = %e, "the in-process worker failed; restarting it shortly");
+                } else {
+                    outage.failed("starting the in-process worker", &e);
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(2)) => {}
                     _ = shutdown.cancelled() => return Ok(()),

@@ -2,7 +2,13 @@
 //! backend (a fresh temporary database unless `--keep-data-dir` or a Redis
 //! server is given).
 //!
-//! Phases, each on idle queues:
+//! A run never touches the shop's data: its jobs go to a queue of its own,
+//! `bench_<random>`, that no shop worker reads, and when the run ends (done,
+//! failed, or stopped by SIGINT/SIGTERM) everything it made is deleted: the
+//! temporary database, or on Redis every key of its queue and of its
+//! workers (see [`Site::clean_up`]).
+//!
+//! Phases, each on the run's own, idle queue:
 //! 1. enqueue: `--single` jobs one call each, then `--jobs` in batches, with
 //!    no worker running (on Redis, the server's memory per queued job);
 //! 2. drain: workers take and complete all of them;
@@ -17,10 +23,12 @@
 use std::process::{Child, ExitCode};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
 use serde::Serialize;
 use serde_json::json;
-use wjp_queue::{JobRequest, Queue, Status, Worker, WorkerConfig, WorkerExit};
+use wjp_queue::{
+    builtin, Catalog, JobRequest, Queue, QueueName, Status, Worker, WorkerConfig, WorkerExit,
+};
 
 use crate::config::{BackendChoice, GlobalArgs};
 
@@ -77,28 +85,188 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<ExitCod
     if args.jobs == 0 || args.workers == 0 || args.concurrency == 0 || args.batch == 0 {
         bail!("--jobs, --workers, --concurrency and --batch must be at least 1");
     }
-    let _temp_dir;
-    let mut global = global.clone();
-    if matches!(global.backend_choice(), BackendChoice::Sqlite(_)) && !args.keep_data_dir {
-        let dir = tempfile::tempdir().context("creating a temporary data directory")?;
-        global.data_dir = dir.path().to_owned();
-        _temp_dir = dir;
+    let site = Site::open(global, &args).await?;
+    // The workers live outside the measured phases, so that whatever ends
+    // the run (a signal, an error) stops them before the clean-up: a
+    // worker still running would write keys again after it.
+    let mut pool = None;
+    let measured = tokio::select! {
+        report = measure(&site, &args, &mut pool) => report,
+        () = crate::service::shutdown_signal() => Err(anyhow!("interrupted; cleaning up")),
+    };
+    let stopped = match pool.take() {
+        Some(pool) => pool.stop().await,
+        None => Ok(()),
+    };
+    let cleaned = site.clean_up().await;
+    let report = match measured {
+        Ok(report) => {
+            stopped?;
+            cleaned?;
+            report
+        }
+        Err(e) => {
+            // The run's own error comes first; a failed clean-up too must
+            // be seen, since it leaves data behind.
+            for also in [stopped.err(), cleaned.err()].into_iter().flatten() {
+                eprintln!("error: {also:#}");
+            }
+            return Err(e);
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_report(&report);
     }
-    let producer = global.open_queue().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where a run keeps its jobs: a queue of its own on the configured
+/// backend (in a temporary database on SQLite, unless `--keep-data-dir`).
+struct Site {
+    global: GlobalArgs,
+    queue: Queue,
+    /// `bench_<random>`: the run's queue, and the start of its workers'
+    /// names.
+    name: QueueName,
+    temp_dir: Option<tempfile::TempDir>,
+}
+
+impl Site {
+    async fn open(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<Site> {
+        let mut global = global.clone();
+        let mut temp_dir = None;
+        if matches!(global.backend_choice(), BackendChoice::Sqlite(_)) && !args.keep_data_dir {
+            let dir = tempfile::tempdir().context("creating a temporary data directory")?;
+            global.data_dir = dir.path().to_owned();
+            temp_dir = Some(dir);
+        }
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..12];
+        let name = QueueName::parse(&format!("bench_{tag}"))?;
+        // `default` is in every catalog, but no `noop` of this run goes
+        // there: the kind is routed to the run's queue.
+        let mut catalog = Catalog::new(&[name.as_str()])?;
+        builtin::register(&mut catalog)?;
+        catalog.register("noop", name.as_str(), None)?;
+        catalog.quotas = global.quotas();
+        let queue = Queue::new(global.open_backend(false).await?, catalog);
+        Ok(Site {
+            global,
+            queue,
+            name,
+            temp_dir,
+        })
+    }
+
+    /// Deletes what the run made. SQLite: the temporary database, or (with
+    /// `--keep-data-dir`) the run's jobs. Redis: every key of the run's
+    /// queue and of its workers, and the queue's name in the list of
+    /// queues, so the shop's maintenance never visits it again.
+    async fn clean_up(self) -> anyhow::Result<()> {
+        let Site {
+            global,
+            queue,
+            name,
+            temp_dir,
+        } = self;
+        match global.backend_choice() {
+            BackendChoice::Sqlite(_) => {
+                if let Some(dir) = temp_dir {
+                    drop(queue);
+                    return dir.close().context("removing the temporary database");
+                }
+                for status in Status::ALL {
+                    if status != Status::Running {
+                        queue.purge(name.as_str(), status).await?;
+                    }
+                }
+                Ok(())
+            }
+            BackendChoice::Redis(url) => {
+                let name = name.to_string();
+                let location = wjp_queue::backend::redis::redact_url(&url);
+                tokio::task::spawn_blocking(move || delete_redis_keys(&url, &name))
+                    .await
+                    .context("the clean-up task")?
+                    .with_context(|| {
+                        format!("deleting the benchmark's keys from Redis at {location}")
+                    })
+            }
+        }
+    }
+}
+
+/// Deletes the keys of the queue `name` and of the workers named after it.
+/// The layout is the Redis backend's (`backend/redis/keys.rs`): a queue's
+/// keys all start with `wjp:{QUEUE}:`, a worker's record is
+/// `wjp:worker:NAME`, indexed in the sorted set `wjp:workers`, and every
+/// queue that had a job is in the set `wjp:queues`.
+fn delete_redis_keys(url: &str, name: &str) -> anyhow::Result<()> {
+    let mut conn = redis::Client::open(url)
+        .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(10)))
+        .context("connecting")?;
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    conn.set_write_timeout(Some(Duration::from_secs(10)))?;
+    // The queue's name is `bench_` and hex digits: nothing in it is special
+    // to a SCAN pattern.
+    for pattern in [format!("wjp:{{{name}}}:*"), format!("wjp:worker:{name}-*")] {
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query(&mut conn)
+                .with_context(|| format!("SCAN {pattern}"))?;
+            if !keys.is_empty() {
+                redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .exec(&mut conn)
+                    .context("UNLINK")?;
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+    }
+    let workers: Vec<String> = redis::cmd("ZRANGE")
+        .arg("wjp:workers")
+        .arg(0)
+        .arg(-1)
+        .query(&mut conn)
+        .context("ZRANGE wjp:workers")?;
+    let prefix = format!("{name}-");
+    let ours: Vec<&String> = workers.iter().filter(|w| w.starts_with(&prefix)).collect();
+    if !ours.is_empty() {
+        redis::cmd("ZREM")
+            .arg("wjp:workers")
+            .arg(&ours)
+            .exec(&mut conn)
+            .context("ZREM wjp:workers")?;
+    }
+    redis::cmd("SREM")
+        .arg("wjp:queues")
+        .arg(name)
+        .exec(&mut conn)
+        .context("SREM wjp:queues")?;
+    Ok(())
+}
+
+/// The four phases; the workers it starts go to `pool`, for the caller to
+/// stop.
+async fn measure(
+    site: &Site,
+    args: &BenchArgs,
+    pool: &mut Option<WorkerPool>,
+) -> anyhow::Result<Report> {
+    let (producer, global) = (&site.queue, &site.global);
     let backend = producer.backend_info();
-    let busy = producer
-        .counts()
-        .await?
-        .iter()
-        .any(|c| c.queued + c.running + c.scheduled > 0);
-    if busy {
-        bail!(
-            "the backend at {} has jobs waiting or running; bench needs idle queues",
-            backend.location
-        );
-    }
-    let completed_before = completed(&producer).await?;
-    let memory_before = redis_used_memory(&global)?;
+    let completed_before = completed(site).await?;
+    let memory_before = redis_used_memory(global)?;
 
     let start = Instant::now();
     for i in 0..args.single {
@@ -108,28 +276,30 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<ExitCod
     }
     let single_secs = start.elapsed().as_secs_f64();
     let start = Instant::now();
-    enqueue_all(&producer, args.jobs, args.batch).await?;
+    enqueue_all(producer, args.jobs, args.batch).await?;
     let batched_secs = start.elapsed().as_secs_f64();
     let queued = (args.single + args.jobs) as f64;
-    let memory_per_job = match (memory_before, redis_used_memory(&global)?) {
+    let memory_per_job = match (memory_before, redis_used_memory(global)?) {
         (Some(before), Some(after)) => Some((after as f64 - before as f64) / queued),
         _ => None,
     };
 
     let start = Instant::now();
-    let pool = WorkerPool::start(&producer, &args, &global)?;
+    *pool = Some(WorkerPool::start(site, args)?);
     let mut target = completed_before + (args.single + args.jobs) as u64;
-    wait_completed(&producer, target).await?;
+    wait_completed(site, target).await?;
     let drain_secs = start.elapsed().as_secs_f64();
 
     let start = Instant::now();
-    enqueue_all(&producer, args.jobs, args.batch).await?;
+    enqueue_all(producer, args.jobs, args.batch).await?;
     target += args.jobs as u64;
-    wait_completed(&producer, target).await?;
+    wait_completed(site, target).await?;
     let e2e_secs = start.elapsed().as_secs_f64();
 
-    let mut latencies = measure_latency(&producer, args.latency_jobs).await?;
-    pool.stop().await?;
+    let mut latencies = measure_latency(producer, args.latency_jobs).await?;
+    if let Some(pool) = pool.take() {
+        pool.stop().await?;
+    }
     latencies.sort_by(f64::total_cmp);
     let pick = |q: f64| -> f64 {
         if latencies.is_empty() {
@@ -137,7 +307,7 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<ExitCod
         }
         latencies[((latencies.len() - 1) as f64 * q).round() as usize]
     };
-    let report = Report {
+    Ok(Report {
         backend: format!("{} ({})", backend.name, backend.location),
         jobs: args.jobs,
         workers: if args.processes > 0 {
@@ -156,13 +326,7 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<ExitCod
         latency_p50_ms: pick(0.5),
         latency_p99_ms: pick(0.99),
         latency_max_ms: pick(1.0),
-    };
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        print_report(&report);
-    }
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn print_report(r: &Report) {
@@ -217,22 +381,23 @@ async fn enqueue_all(queue: &Queue, jobs: usize, batch: usize) -> anyhow::Result
     Ok(())
 }
 
-async fn completed(queue: &Queue) -> anyhow::Result<u64> {
-    let counts = queue.counts().await?;
-    let default = counts
+/// Completed jobs of the run's queue; an error once one failed.
+async fn completed(site: &Site) -> anyhow::Result<u64> {
+    let counts = site.queue.counts().await?;
+    let ours = counts
         .iter()
-        .find(|c| c.name == "default")
-        .context("no default queue")?;
-    if default.failed > 0 {
-        bail!("{} benchmark jobs failed", default.failed);
+        .find(|c| c.name == site.name.as_str())
+        .context("the benchmark's queue is missing from the counts")?;
+    if ours.failed > 0 {
+        bail!("{} benchmark jobs failed", ours.failed);
     }
-    Ok(default.completed)
+    Ok(ours.completed)
 }
 
-async fn wait_completed(queue: &Queue, target: u64) -> anyhow::Result<()> {
+async fn wait_completed(site: &Site, target: u64) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        let done = completed(queue).await?;
+        let done = completed(site).await?;
         if done >= target {
             return Ok(());
         }
@@ -281,13 +446,15 @@ struct WorkerPool {
 }
 
 impl WorkerPool {
-    fn start(queue: &Queue, args: &BenchArgs, global: &GlobalArgs) -> anyhow::Result<Self> {
+    fn start(site: &Site, args: &BenchArgs) -> anyhow::Result<Self> {
+        let (queue, global) = (&site.queue, &site.global);
         let mut pool = WorkerPool {
             stops: Vec::new(),
             handles: Vec::new(),
             children: Vec::new(),
         };
-        let name = |i: usize| format!("bench-{}-{i}", std::process::id());
+        // Named after the run's queue, so the clean-up finds their records.
+        let name = |i: usize| format!("{}-{i}", site.name);
         if args.processes > 0 {
             let exe = std::env::current_exe().context("finding the wjp binary")?;
             for i in 0..args.processes {
@@ -297,19 +464,27 @@ impl WorkerPool {
                     cmd.args(["--redis-url", &url]);
                 }
                 let concurrency = args.concurrency.to_string();
-                cmd.args(["worker", "--queues", "default", "--name", &name(i)])
-                    .args(["--concurrency", &concurrency])
-                    .env("RUST_LOG", "warn")
-                    .stdin(std::process::Stdio::null());
+                cmd.args([
+                    "worker",
+                    "--bench-queue",
+                    site.name.as_str(),
+                    "--name",
+                    &name(i),
+                ])
+                .args(["--concurrency", &concurrency])
+                .env("RUST_LOG", "warn")
+                .stdin(std::process::Stdio::null());
                 pool.children
                     .push(cmd.spawn().context("starting a worker process")?);
             }
             return Ok(pool);
         }
         for i in 0..args.workers {
-            let mut config = WorkerConfig::new(name(i), queue.parse_queues("default")?);
+            let mut config = WorkerConfig::new(name(i), vec![site.name.clone()]);
             config.concurrency = args.concurrency;
             config.idle_wait = Duration::from_millis(100);
+            // Noop jobs end at once; a stop is never long.
+            config.shutdown_grace = Duration::from_secs(5);
             let worker = Worker::new(queue.clone(), global.handlers()?, config)?;
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             pool.stops.push(tx);
@@ -320,20 +495,32 @@ impl WorkerPool {
         Ok(pool)
     }
 
+    /// Stops every worker, even after one of them failed (the clean-up
+    /// comes next and must not race a live worker); the first error is
+    /// returned.
     async fn stop(self) -> anyhow::Result<()> {
         for stop in self.stops {
             let _ = stop.send(());
         }
+        let mut first_error = None;
         for handle in self.handles {
-            handle.await.context("worker task")??;
+            let ended = match handle.await {
+                Ok(exit) => exit.map(|_| ()).map_err(anyhow::Error::from),
+                Err(e) => Err(anyhow::Error::from(e).context("worker task")),
+            };
+            if let Err(e) = ended {
+                first_error.get_or_insert(e);
+            }
         }
         for mut child in self.children {
             // SIGTERM: the worker finishes (it is idle) and deregisters.
             let _ = std::process::Command::new("kill")
                 .arg(child.id().to_string())
                 .status();
-            child.wait().context("waiting for a worker process")?;
+            if let Err(e) = child.wait() {
+                first_error.get_or_insert(anyhow::Error::from(e).context("waiting for a worker"));
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 }

@@ -128,14 +128,19 @@ impl GlobalArgs {
     /// The shop's catalog under this configuration's quotas.
     fn catalog(&self) -> anyhow::Result<wjp_queue::Catalog> {
         let mut catalog = crate::kinds::catalog(&self.data_dir)?;
+        catalog.quotas = self.quotas();
+        Ok(catalog)
+    }
+
+    /// The storage quotas these settings ask for.
+    pub fn quotas(&self) -> wjp_queue::Quotas {
         const MB: u64 = 1024 * 1024;
-        catalog.quotas = wjp_queue::catalog::Quotas {
+        wjp_queue::Quotas {
             max_waiting_jobs: self.max_waiting_jobs,
             max_waiting_payload_bytes: self.max_waiting_payload_mb * MB,
             max_payload_bytes: self.max_payload_mb * MB,
             max_delay: std::time::Duration::from_secs(self.max_delay_days * 24 * 3600),
-        };
-        Ok(catalog)
+        }
     }
 
     /// The handlers of every kind, shop kinds under this configuration's
@@ -164,17 +169,30 @@ async fn open_redis(url: &str, tolerate_outage: bool) -> anyhow::Result<Arc<dyn 
 }
 
 pub fn init_logging(args: &GlobalArgs, service: bool) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     // Services log their life at info; one-shot commands only what goes wrong.
     let default = if service { "info" } else { "warn" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Escape codes are for eyes: a file, a pipe or journald gets them as
+    // noise, and shippers choke on them.
+    let ansi = args.log_format == LogFormat::Text
+        && std::io::stderr().is_terminal()
+        && colour_allowed(std::env::var_os("NO_COLOR").as_deref());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match args.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
+}
+
+/// Whether `NO_COLOR` (its value, if set) allows colour: any non-empty
+/// value turns it off (no-color.org).
+fn colour_allowed(no_color: Option<&std::ffi::OsStr>) -> bool {
+    no_color.is_none_or(|v| v.is_empty())
 }
 
 #[cfg(test)]
@@ -192,6 +210,28 @@ mod tests {
         let mut argv = vec!["probe"];
         argv.extend_from_slice(args);
         Probe::parse_from(argv).global
+    }
+
+    #[test]
+    fn no_color_with_any_value_turns_colour_off() {
+        assert!(colour_allowed(None));
+        assert!(colour_allowed(Some("".as_ref())));
+        assert!(!colour_allowed(Some("1".as_ref())));
+        assert!(!colour_allowed(Some("0".as_ref())), "any value, even 0");
+    }
+
+    #[test]
+    fn log_format_is_text_or_json_and_nothing_else() {
+        assert_eq!(parse(&[]).log_format, LogFormat::Text);
+        assert_eq!(parse(&["--log-format", "json"]).log_format, LogFormat::Json);
+        let refused = Probe::try_parse_from(["probe", "--log-format", "xml"])
+            .err()
+            .expect("xml is refused");
+        let text = refused.to_string();
+        assert!(
+            text.contains("xml") && text.contains("text") && text.contains("json"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -41,13 +41,18 @@ pub struct WorkerArgs {
     /// handed back to the queue.
     #[arg(long, default_value_t = 30.0)]
     pub shutdown_grace_secs: f64,
+    /// For `wjp bench --processes`: take jobs from this benchmark queue
+    /// only (a queue outside the shop's list).
+    #[arg(long, hide = true, conflicts_with = "queues")]
+    pub bench_queue: Option<String>,
 }
 
 pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let queue = global.open_queue().await?;
-    let weighted: Vec<(QueueName, Option<u32>)> = match &args.queues {
-        Some(list) => service::queue_numbers("queues", list, ':', 1000, &queue)?,
-        None => queue
+    let weighted: Vec<(QueueName, Option<u32>)> = match (&args.bench_queue, &args.queues) {
+        (Some(bench), _) => vec![(QueueName::parse(bench)?, None)],
+        (None, Some(list)) => service::queue_numbers("queues", list, ':', 1000, &queue)?,
+        (None, None) => queue
             .catalog()
             .queues()
             .iter()

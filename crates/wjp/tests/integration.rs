@@ -2,7 +2,9 @@
 
 mod api_fuzz;
 mod attacks;
+mod bench;
 mod chaos;
 mod cli;
+mod logs;
 mod processes;
 mod support;

@@ -13,6 +13,7 @@ use super::WorkerConfig;
 use crate::backend::{LeaseState, WorkerRecord};
 use crate::error::Result;
 use crate::job::Timestamp;
+use crate::outage::Outage;
 use crate::queue::Queue;
 
 /// The running heartbeat task.
@@ -33,6 +34,7 @@ impl Heartbeat {
         config: Arc<WorkerConfig>,
         running: RunningJobs,
         identity: Identity,
+        outage: Arc<Outage>,
     ) -> Heartbeat {
         let stop = Arc::new(Notify::new());
         let task = tokio::spawn(heartbeat_loop(
@@ -40,6 +42,7 @@ impl Heartbeat {
             config,
             running,
             identity,
+            outage,
             stop.clone(),
         ));
         Heartbeat { task, stop }
@@ -57,6 +60,7 @@ async fn heartbeat_loop(
     config: Arc<WorkerConfig>,
     running: RunningJobs,
     identity: Identity,
+    outage: Arc<Outage>,
     stop: Arc<Notify>,
 ) {
     let mut beat = tokio::time::interval(config.heartbeat);
@@ -74,22 +78,29 @@ async fn heartbeat_loop(
         tokio::select! {
             _ = stop.notified() => return,
             _ = beat.tick() => {
-                if let Err(e) = renew(&queue, &config, &running, &identity).await {
-                    tracing::warn!(error = %e, "heartbeat failed");
-                    reap_after = Some(tokio::time::Instant::now() + config.heartbeat * 2);
+                match renew(&queue, &config, &running, &identity).await {
+                    Ok(()) => outage.succeeded(),
+                    Err(e) => {
+                        outage.failed("heartbeat", &e);
+                        reap_after = Some(tokio::time::Instant::now() + config.heartbeat * 2);
+                    }
                 }
             }
             _ = progress_tick.tick() => {
+                // Only failures count here: with no progress to write, the
+                // call may not reach the store at all, so its success
+                // proves nothing.
                 if let Err(e) = queue.backend().set_progress(running.take_progress()).await {
-                    tracing::warn!(error = %e, "progress update failed");
+                    outage.failed("progress update", &e);
                 }
             }
             _ = maintain.tick() => {
                 if reap_after.is_some_and(|t| tokio::time::Instant::now() < t) {
                     continue;
                 }
-                if let Err(e) = queue.maintain().await {
-                    tracing::warn!(error = %e, "queue maintenance failed");
+                match queue.maintain().await {
+                    Ok(_) => outage.succeeded(),
+                    Err(e) => outage.failed("queue maintenance", &e),
                 }
             }
         }

@@ -19,7 +19,7 @@ use super::handler::{
 use super::recorder::Recorded;
 use super::running::{Interrupt, JobSignals};
 use super::Shared;
-use crate::job::{ErrorKind, Job, JobError, Timestamp};
+use crate::job::{ErrorKind, Job, JobError, Status, Timestamp};
 use crate::state::{self, Transition};
 
 /// Everything one job task needs.
@@ -112,7 +112,15 @@ impl JobRun {
         if let Some(transition) = transition {
             self.record(transition).await;
         } else {
-            tracing::warn!(job = %self.job.id, "lease lost; this attempt's outcome is discarded");
+            tracing::warn!(
+                kind = %self.job.kind,
+                queue = %self.job.queue,
+                job = %self.job.id,
+                attempt = self.job.state.attempt,
+                "job {} ({}): lease lost to maintenance; this attempt's outcome is discarded",
+                self.job.id,
+                self.job.kind,
+            );
             self.forget();
         }
         if let (false, Some(thread_return)) = (handler_returned, thread_return) {
@@ -229,19 +237,28 @@ impl JobRun {
     }
 
     /// Sends the outcome to the recorder and, once it is written (or not),
-    /// drops the job from the running set.
+    /// drops the job from the running set. A written outcome is logged
+    /// here, once: the write is what makes it the job's outcome.
     async fn record(&self, transition: Transition) {
-        let status = transition.job.status();
+        let end = End::of(&transition.job);
         match self.worker.recorder.write(transition).await {
-            Recorded::Written => tracing::debug!(job = %self.job.id, %status, "recorded"),
+            Recorded::Written => end.log(&self.job),
             Recorded::Refused => tracing::warn!(
+                kind = %self.job.kind,
+                queue = %self.job.queue,
                 job = %self.job.id,
-                "the job changed under this worker (lease taken over or record gone); \
-                 outcome discarded"
+                "job {}: it changed under this worker (lease taken over or record gone); \
+                 outcome discarded",
+                self.job.id,
             ),
-            Recorded::Failed => {
-                tracing::error!(job = %self.job.id, "outcome could not be recorded")
-            }
+            Recorded::Failed => tracing::error!(
+                kind = %self.job.kind,
+                queue = %self.job.queue,
+                job = %self.job.id,
+                "job {}: its outcome could not be recorded; it runs again once its lease \
+                 lapses",
+                self.job.id,
+            ),
             Recorded::NotSent => {}
         }
         self.forget();
@@ -249,5 +266,112 @@ impl JobRun {
 
     fn forget(&self) {
         self.worker.running.remove(&self.job.id);
+    }
+}
+
+/// What an attempt's outcome says, kept for its log line (the transition
+/// itself goes to the recorder).
+struct End {
+    status: Status,
+    error: Option<JobError>,
+    run_at: Timestamp,
+    started_at: Option<Timestamp>,
+    completed_at: Option<Timestamp>,
+}
+
+impl End {
+    fn of(next: &Job) -> End {
+        End {
+            status: next.status(),
+            error: next.state.error.clone(),
+            run_at: next.state.run_at,
+            started_at: next.state.started_at,
+            completed_at: next.state.completed_at,
+        }
+    }
+
+    /// One line for the operator: INFO for completed, cancelled or handed
+    /// back; WARN for failed and for a failed attempt that will be retried.
+    fn log(&self, job: &Job) {
+        let (attempt, max) = (job.state.attempt, job.max_attempts);
+        let (error_kind, error) = match &self.error {
+            Some(e) => (e.kind.as_str(), e.message.as_str()),
+            None => ("", ""),
+        };
+        match self.status {
+            Status::Completed => {
+                let took_ms = match (self.started_at, self.completed_at) {
+                    (Some(start), Some(end)) => end.millis() - start.millis(),
+                    _ => 0,
+                };
+                tracing::info!(
+                    kind = %job.kind,
+                    queue = %job.queue,
+                    job = %job.id,
+                    attempt,
+                    max_attempts = max,
+                    took_ms,
+                    "job {} ({} on {}) completed on attempt {attempt} of {max} in {took_ms} ms",
+                    job.id,
+                    job.kind,
+                    job.queue,
+                );
+            }
+            Status::Failed => tracing::warn!(
+                kind = %job.kind,
+                queue = %job.queue,
+                job = %job.id,
+                attempt,
+                max_attempts = max,
+                error_kind,
+                error,
+                "job {} ({} on {}) failed on attempt {attempt} of {max}: {error_kind}: {error}",
+                job.id,
+                job.kind,
+                job.queue,
+            ),
+            Status::Scheduled => {
+                let in_secs =
+                    (self.run_at.millis() - Timestamp::now().millis()).max(0) as f64 / 1000.0;
+                tracing::warn!(
+                    kind = %job.kind,
+                    queue = %job.queue,
+                    job = %job.id,
+                    attempt,
+                    max_attempts = max,
+                    error_kind,
+                    error,
+                    retry_at = %self.run_at.to_rfc3339(),
+                    "job {} ({} on {}) failed on attempt {attempt} of {max}: {error_kind}: \
+                     {error}; will be retried in {in_secs:.1} s (at {})",
+                    job.id,
+                    job.kind,
+                    job.queue,
+                    self.run_at.to_rfc3339(),
+                );
+            }
+            Status::Cancelled => tracing::info!(
+                kind = %job.kind,
+                queue = %job.queue,
+                job = %job.id,
+                attempt,
+                max_attempts = max,
+                "job {} ({} on {}) cancelled during attempt {attempt} of {max}",
+                job.id,
+                job.kind,
+                job.queue,
+            ),
+            Status::Queued | Status::Running => tracing::info!(
+                kind = %job.kind,
+                queue = %job.queue,
+                job = %job.id,
+                attempt,
+                max_attempts = max,
+                "job {} ({} on {}) handed back to the queue: this worker is stopping",
+                job.id,
+                job.kind,
+                job.queue,
+            ),
+        }
     }
 }

@@ -65,6 +65,7 @@ pub use order::QueueOrder;
 
 use crate::error::{QueueError, Result};
 use crate::job::{QueueName, Timestamp};
+use crate::outage::Outage;
 use crate::queue::Queue;
 use claimer::Claimer;
 use heartbeat::{Heartbeat, Identity};
@@ -161,6 +162,9 @@ pub struct Worker {
     queue: Queue,
     handlers: Handlers,
     config: WorkerConfig,
+    /// Whether the store answers, shared by the parts that call it, so an
+    /// outage is logged once, not once per failed call.
+    outage: Arc<Outage>,
 }
 
 /// A worker whose background tasks run, and whose claimer is ready.
@@ -207,7 +211,16 @@ impl Worker {
             queue,
             handlers,
             config,
+            outage: Arc::new(Outage::new()),
         })
+    }
+
+    /// Reports the store's outages through `outage`, shared with the rest
+    /// of the process (the API, other workers), so that one outage is one
+    /// line however many parts notice it. By default a worker has its own.
+    pub fn share_outage(mut self, outage: Arc<Outage>) -> Self {
+        self.outage = outage;
+        self
     }
 
     /// Runs until drained (burst), shut down, or a restart is needed.
@@ -227,6 +240,7 @@ impl Worker {
             queue,
             handlers,
             config,
+            outage,
         } = self;
         let config = Arc::new(config);
         let identity = Identity {
@@ -236,8 +250,14 @@ impl Worker {
         refuse_duplicate_name(&queue, &config, &identity.host).await?;
 
         let running = RunningJobs::default();
-        let (recorder, recording) = Recorder::start(queue.clone());
-        let heartbeat = Heartbeat::start(queue.clone(), config.clone(), running.clone(), identity);
+        let (recorder, recording) = Recorder::start(queue.clone(), outage.clone());
+        let heartbeat = Heartbeat::start(
+            queue.clone(),
+            config.clone(),
+            running.clone(),
+            identity,
+            outage,
+        );
         tracing::info!(
             worker = %config.name,
             queues = ?config.queues.iter().map(|q| q.as_str()).collect::<Vec<_>>(),

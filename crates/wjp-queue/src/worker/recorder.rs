@@ -1,11 +1,13 @@
 //! The recorder: one task that writes the outcomes of a worker's jobs in
 //! batches, one backend call for all that finished meanwhile.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::outage::Outage;
 use crate::queue::Queue;
 use crate::state::Transition;
 
@@ -36,9 +38,9 @@ pub(super) struct Recorder {
 
 impl Recorder {
     /// Starts the recorder's task.
-    pub(super) fn start(queue: Queue) -> (Recorder, JoinHandle<()>) {
+    pub(super) fn start(queue: Queue, outage: Arc<Outage>) -> (Recorder, JoinHandle<()>) {
         let (outcomes, received) = mpsc::unbounded_channel::<Outcome>();
-        let task = tokio::spawn(record_outcomes(queue, received));
+        let task = tokio::spawn(record_outcomes(queue, outage, received));
         (Recorder { outcomes }, task)
     }
 
@@ -63,7 +65,11 @@ impl Recorder {
 /// Writes outcomes in batches. A write that fails (backend unreachable) is
 /// retried for up to a minute; after that the leases lapse and the jobs run
 /// again elsewhere, so nothing is lost, only repeated.
-async fn record_outcomes(queue: Queue, mut rx: mpsc::UnboundedReceiver<Outcome>) {
+async fn record_outcomes(
+    queue: Queue,
+    outage: Arc<Outage>,
+    mut rx: mpsc::UnboundedReceiver<Outcome>,
+) {
     const MAX_BATCH: usize = 512;
     while let Some(first) = rx.recv().await {
         // Let the claimer go first: the jobs whose outcomes arrive together
@@ -78,7 +84,7 @@ async fn record_outcomes(queue: Queue, mut rx: mpsc::UnboundedReceiver<Outcome>)
             }
         }
         let transitions: Vec<Transition> = batch.iter().map(|o| o.transition.clone()).collect();
-        match apply_with_retries(&queue, transitions).await {
+        match apply_with_retries(&queue, &outage, transitions).await {
             Some(applied) => {
                 for (outcome, ok) in batch.into_iter().zip(applied) {
                     let _ = outcome.written.send(ok);
@@ -91,14 +97,21 @@ async fn record_outcomes(queue: Queue, mut rx: mpsc::UnboundedReceiver<Outcome>)
 
 /// Applies a batch of transitions, retrying with growing pauses for up to a
 /// minute; `None` if it never succeeded.
-async fn apply_with_retries(queue: &Queue, transitions: Vec<Transition>) -> Option<Vec<bool>> {
+async fn apply_with_retries(
+    queue: &Queue,
+    outage: &Outage,
+    transitions: Vec<Transition>,
+) -> Option<Vec<bool>> {
     let mut delay = Duration::from_millis(50);
     let started = tokio::time::Instant::now();
     loop {
         match queue.backend().apply(transitions.clone()).await {
-            Ok(applied) => break Some(applied),
+            Ok(applied) => {
+                outage.succeeded();
+                break Some(applied);
+            }
             Err(e) if started.elapsed() < Duration::from_secs(60) => {
-                tracing::warn!(error = %e, "recording outcomes failed; retrying");
+                outage.failed("recording outcomes", &e);
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(2));
             }

@@ -1,0 +1,145 @@
+//! What an operator reads: one line per job end, no escape codes in a
+//! file, and JSON lines for log shippers.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{wait_exit, Env};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Three jobs, one of each ending: failed for good, failed and retried,
+/// completed. Returns their ids in that order.
+fn submit_three(env: &Env) -> [String; 3] {
+    let failing = env.submit(&[
+        "fail",
+        "--max-attempts",
+        "1",
+        "--payload",
+        r#"{"message": "nozzle clogged"}"#,
+    ]);
+    let retried = env.submit(&[
+        "fail",
+        "--max-attempts",
+        "2",
+        "--payload",
+        r#"{"message": "abrasive feed stalled", "succeed_on_attempt": 2}"#,
+    ]);
+    let completing = env.submit(&["sleep", "--payload", r#"{"seconds": 0}"#]);
+    [failing, retried, completing]
+}
+
+/// Runs `wjp [GLOBAL] worker --burst` at INFO with its log in a file (not
+/// a terminal) and returns the log.
+fn burst_log(env: &Env, global: &[&str]) -> String {
+    let path = env.dir.path().join("burst.log");
+    let file = std::fs::File::create(&path).expect("log file");
+    let mut child = env
+        .command()
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
+        .args(global)
+        .args(["worker", "--burst"])
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .expect("start the worker");
+    let status = wait_exit(&mut child, LIMIT);
+    let log = std::fs::read_to_string(&path).expect("read the log");
+    assert!(status.success(), "the worker failed: {log}");
+    log
+}
+
+#[test]
+fn each_job_end_is_one_line_in_plain_text_when_the_log_is_a_file() {
+    let env = Env::new();
+    let [failing, retried, completing] = submit_three(&env);
+    let log = burst_log(&env, &[]);
+    assert!(!log.contains("\x1b["), "escape codes in a file: {log:?}");
+    let about = |id: &str| -> Vec<&str> { log.lines().filter(|l| l.contains(id)).collect() };
+
+    let lines = about(&failing);
+    assert_eq!(lines.len(), 1, "one line for the failed job: {log}");
+    let line = lines[0];
+    for part in [
+        " WARN ",
+        "fail",
+        "default",
+        "handler_error",
+        "nozzle clogged",
+        "attempt 1 of 1",
+    ] {
+        assert!(line.contains(part), "{part:?} missing from {line:?}");
+    }
+
+    // The first attempt of the retried job says so; its second (if this
+    // burst ran it) completes.
+    let lines = about(&retried);
+    let retry: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains("will be retried"))
+        .collect();
+    assert_eq!(retry.len(), 1, "one retry line: {log}");
+    assert!(
+        retry[0].contains(" WARN ") && retry[0].contains("attempt 1 of 2"),
+        "{retry:?}"
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains("failed on attempt 2")),
+        "{log}"
+    );
+
+    let lines = about(&completing);
+    assert_eq!(lines.len(), 1, "one line for the completed job: {log}");
+    assert!(
+        lines[0].contains(" INFO ") && lines[0].contains("completed") && lines[0].contains("sleep"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn json_logs_are_one_object_a_line_with_the_same_fields() {
+    let env = Env::new();
+    let [failing, _retried, completing] = submit_three(&env);
+    let log = burst_log(&env, &["--log-format", "json"]);
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}")))
+        .collect();
+    assert!(!lines.is_empty(), "no log at all");
+    let about = |id: &str| -> Vec<&Value> {
+        lines
+            .iter()
+            .filter(|l| l["fields"]["job"].as_str() == Some(id))
+            .collect()
+    };
+
+    let failed = about(&failing);
+    assert_eq!(failed.len(), 1, "{log}");
+    let f = &failed[0];
+    assert_eq!(f["level"], "WARN", "{f}");
+    assert_eq!(f["fields"]["kind"], "fail", "{f}");
+    assert_eq!(f["fields"]["queue"], "default", "{f}");
+    assert_eq!(f["fields"]["attempt"], 1, "{f}");
+    assert_eq!(f["fields"]["max_attempts"], 1, "{f}");
+    assert_eq!(f["fields"]["error_kind"], "handler_error", "{f}");
+    assert_eq!(f["fields"]["error"], "nozzle clogged", "{f}");
+
+    let done = about(&completing);
+    assert_eq!(done.len(), 1, "{log}");
+    assert_eq!(done[0]["level"], "INFO", "{}", done[0]);
+    assert_eq!(done[0]["fields"]["kind"], "sleep", "{}", done[0]);
+}
+
+#[test]
+fn an_unknown_log_format_is_refused_naming_the_choices() {
+    let env = Env::new();
+    let err = env.fails(&["--log-format", "xml", "info"]);
+    assert!(
+        err.contains("xml") && err.contains("text") && err.contains("json"),
+        "{err}"
+    );
+}
