@@ -146,15 +146,20 @@ impl Claimer {
             // Before calling the queues empty, move time along: due
             // jobs and jobs of dead workers may be waiting for it.
             match self.queue.maintain().await {
-                Ok(m) if m.promoted + m.requeued_lost > 0 => return ControlFlow::Continue(()),
-                Ok(_) => return ControlFlow::Break(WorkerExit::Drained),
-                Err(e) => tracing::warn!(error = %e, "queue maintenance failed"),
+                Ok(m) => {
+                    self.worker.outage.succeeded();
+                    if m.promoted + m.requeued_lost > 0 {
+                        return ControlFlow::Continue(());
+                    }
+                    return ControlFlow::Break(WorkerExit::Drained);
+                }
+                Err(e) => self.worker.outage.failed("queue maintenance", &e),
             }
         }
         tokio::select! {
             r = self.queue.backend().wait_for_jobs(&config.queues, self.last_claim_at, config.idle_wait) => {
                 if let Err(e) = r {
-                    tracing::warn!(error = %e, "waiting for jobs failed");
+                    self.worker.outage.failed("waiting for jobs", &e);
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
@@ -203,12 +208,13 @@ impl Claimer {
     ) -> ControlFlow<WorkerExit> {
         match claimed {
             Ok(jobs) => {
+                self.worker.outage.succeeded();
                 self.queues_empty = jobs.is_empty();
                 self.claimed_ahead
                     .extend(jobs.into_iter().filter_map(|job| track(&self.worker, job)));
             }
             Err(e) => {
-                tracing::warn!(error = %e, "claiming failed; retrying shortly");
+                self.worker.outage.failed("claiming jobs", &e);
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                     _ = shutdown => return ControlFlow::Break(WorkerExit::Shutdown),

@@ -155,6 +155,8 @@ struct Shared {
     /// Set by a job task whose handler would not stop.
     restart_needed: AtomicBool,
     pace: Pace,
+    /// Where the claimer reports the store's failures and recoveries.
+    outage: Arc<Outage>,
 }
 
 /// A worker process's runtime.
@@ -256,7 +258,7 @@ impl Worker {
             config.clone(),
             running.clone(),
             identity,
-            outage,
+            outage.clone(),
         );
         tracing::info!(
             worker = %config.name,
@@ -272,6 +274,7 @@ impl Worker {
             recorder,
             restart_needed: AtomicBool::new(false),
             pace: Pace::default(),
+            outage,
         };
         Ok(Started {
             claimer: Claimer::new(queue.clone(), Arc::new(shared)),
