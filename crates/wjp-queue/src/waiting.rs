@@ -147,7 +147,7 @@ mod tests {
         let job = waiting_job(None);
         let other_queue = worker(&["default"], 4, 0);
         assert!(matches!(
-            why_waiting(&job, &[other_queue.clone()], now),
+            why_waiting(&job, std::slice::from_ref(&other_queue), now),
             Some(WaitReason::NoWorker { .. })
         ));
         let full = worker(&["analysis", "default"], 2, 2);
