@@ -142,7 +142,11 @@ impl Site {
             global.data_dir = dir.path().to_owned();
             temp_dir = Some(dir);
         }
-        let tag = &uuid::Uuid::new_v4().simple().to_string()[..12];
+        // Six hex digits: enough to keep concurrent runs apart, and short
+        // enough that a job's key stays in the allocator size class a
+        // shop queue's (`default`, `analysis`) has, so the memory per
+        // queued job measured here is the shop's.
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
         let name = QueueName::parse(&format!("bench_{tag}"))?;
         // `default` is in every catalog, but no `noop` of this run goes
         // there: the kind is routed to the run's queue.
