@@ -266,15 +266,37 @@ impl Queue {
         self.backend.workers(Timestamp::now()).await
     }
 
-    /// Why `job` waits, from the live workers' records; `None` when it
-    /// does not wait. A snapshot: workers come and go.
+    /// Why `job` waits, from its queue's state and the live workers'
+    /// records; `None` when it does not wait. A snapshot: workers come and
+    /// go.
     pub async fn why_waiting(&self, job: &Job) -> Result<Option<crate::WaitReason>> {
         if !matches!(job.status(), Status::Queued | Status::Scheduled) {
             return Ok(None);
         }
         let now = Timestamp::now();
+        let paused = self
+            .backend
+            .counts(std::slice::from_ref(&job.queue))
+            .await?
+            .first()
+            .is_some_and(|c| c.paused);
         let workers = self.backend.workers(now).await?;
-        Ok(crate::waiting::why_waiting(job, &workers, now))
+        Ok(crate::waiting::why_waiting(job, paused, &workers, now))
+    }
+
+    /// Pauses a queue: it still takes jobs, and its running jobs go on,
+    /// but no worker claims from it until [`Queue::resume`]. Whether it was
+    /// running before.
+    pub async fn pause(&self, queue: &str) -> Result<bool> {
+        let queue = self.catalog.queue(queue)?;
+        self.backend.set_paused(&queue, true).await
+    }
+
+    /// Resumes a paused queue; its ready jobs are claimed at once. Whether
+    /// it was paused before.
+    pub async fn resume(&self, queue: &str) -> Result<bool> {
+        let queue = self.catalog.queue(queue)?;
+        self.backend.set_paused(&queue, false).await
     }
 
     /// The backend, the counts of every queue and the live workers, in one

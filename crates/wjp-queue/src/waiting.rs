@@ -11,6 +11,11 @@ use crate::job::{Job, Status, Timestamp};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum WaitReason {
+    /// Its queue is paused: no worker claims from it until it is resumed.
+    Paused {
+        /// The job's queue.
+        queue: String,
+    },
     /// Its time has not come: a delay asked for, or a retry's backoff.
     Scheduled {
         /// When it may run.
@@ -44,6 +49,9 @@ impl WaitReason {
     /// One line for people.
     pub fn describe(&self) -> String {
         match self {
+            WaitReason::Paused { queue } => {
+                format!("queue {queue} is paused; `wjp queue resume {queue}` resumes it")
+            }
             WaitReason::Scheduled { until } => {
                 format!("scheduled: it may run from {}", until.to_rfc3339())
             }
@@ -68,11 +76,22 @@ impl WaitReason {
     }
 }
 
-/// Why `job` waits, judged from the live `workers` at `now`; `None` when it
-/// does not wait (running or ended).
-pub fn why_waiting(job: &Job, workers: &[WorkerRecord], now: Timestamp) -> Option<WaitReason> {
+/// Why `job` waits, judged from whether its queue is `paused` and from the
+/// live `workers` at `now`; `None` when it does not wait (running or
+/// ended).
+pub fn why_waiting(
+    job: &Job,
+    paused: bool,
+    workers: &[WorkerRecord],
+    now: Timestamp,
+) -> Option<WaitReason> {
     if !matches!(job.status(), Status::Queued | Status::Scheduled) {
         return None;
+    }
+    if paused {
+        return Some(WaitReason::Paused {
+            queue: job.queue.to_string(),
+        });
     }
     if job.state.run_at > now {
         return Some(WaitReason::Scheduled {
@@ -139,7 +158,7 @@ mod tests {
         let now = Timestamp(2_000);
         let later = waiting_job(Some(10.0));
         assert_eq!(
-            why_waiting(&later, &[], now),
+            why_waiting(&later, false, &[], now),
             Some(WaitReason::Scheduled {
                 until: Timestamp(11_000)
             })
@@ -147,12 +166,12 @@ mod tests {
         let job = waiting_job(None);
         let other_queue = worker(&["default"], 4, 0);
         assert!(matches!(
-            why_waiting(&job, std::slice::from_ref(&other_queue), now),
+            why_waiting(&job, false, std::slice::from_ref(&other_queue), now),
             Some(WaitReason::NoWorker { .. })
         ));
         let full = worker(&["analysis", "default"], 2, 2);
         assert_eq!(
-            why_waiting(&job, &[full.clone(), other_queue], now),
+            why_waiting(&job, false, &[full.clone(), other_queue], now),
             Some(WaitReason::WorkersBusy {
                 queue: "analysis".into(),
                 workers: 1,
@@ -161,7 +180,7 @@ mod tests {
         );
         let free = worker(&["analysis"], 3, 1);
         assert_eq!(
-            why_waiting(&job, &[full, free], now),
+            why_waiting(&job, false, &[full.clone(), free], now),
             Some(WaitReason::Ready {
                 queue: "analysis".into(),
                 free_slots: 2
@@ -172,8 +191,14 @@ mod tests {
             ..worker(&["analysis"], 4, 0)
         };
         assert!(matches!(
-            why_waiting(&job, &[stale], now),
+            why_waiting(&job, false, &[stale], now),
             Some(WaitReason::NoWorker { .. })
         ));
+        assert_eq!(
+            why_waiting(&job, true, &[full], now),
+            Some(WaitReason::Paused {
+                queue: "analysis".into()
+            })
+        );
     }
 }

@@ -152,6 +152,10 @@ pub struct QueueCounts {
     pub failed: u64,
     /// Cancelled jobs not yet past their failure TTL.
     pub cancelled: u64,
+    /// Whether the queue is paused: it takes jobs, but no worker claims
+    /// from it until it is resumed.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 impl QueueCounts {
@@ -307,6 +311,12 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Counts by status for every queue given (zeros included).
     async fn counts(&self, queues: &[QueueName]) -> Result<Vec<QueueCounts>>;
+
+    /// Pauses (`true`) or resumes a queue; whether that changed anything.
+    /// A paused queue still takes jobs, and its running jobs go on; a claim
+    /// takes nothing from it, atomically with the flag. Resuming wakes
+    /// workers waiting for jobs.
+    async fn set_paused(&self, queue: &QueueName, paused: bool) -> Result<bool>;
 
     /// Deletes the ended jobs of one queue with one status; refuses live ones.
     async fn purge(&self, queue: &QueueName, status: Status) -> Result<u64>;

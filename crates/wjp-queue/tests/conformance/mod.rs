@@ -188,6 +188,7 @@ macro_rules! conformance_suite {
             cancelling_a_running_job_stops_it,
             a_handler_that_never_yields_is_timed_out,
             an_abandoned_stuck_handler_does_not_pause_its_worker,
+            a_paused_queue_takes_jobs_but_gives_none_until_resumed,
             an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite,
             a_job_past_its_stall_budget_fails_with_lost_lease,
             a_job_running_again_shows_no_error_of_the_last_attempt,
@@ -793,6 +794,72 @@ pub async fn an_abandoned_stuck_handler_does_not_pause_its_worker(store: &dyn St
     wait_for_status(&queue, &next, Status::Completed).await;
     release.send(()).unwrap();
     assert_eq!(worker.stop().await, WorkerExit::Shutdown);
+}
+
+/// A paused queue takes jobs and lets its running jobs end, but no claim
+/// takes from it; resuming it wakes a worker waiting for its jobs.
+pub async fn a_paused_queue_takes_jobs_but_gives_none_until_resumed(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let in_queue = |q: &str, id: &str| {
+        let mut r = request("noop", json!(id));
+        r.queue = Some(q.into());
+        r.job_id = Some(id.into());
+        r
+    };
+    queue
+        .enqueue(in_queue("analysis", "running"))
+        .await
+        .unwrap();
+    let running = claim(&queue, &["analysis"], 1, Duration::from_secs(30)).await;
+    assert_eq!(running.len(), 1);
+
+    assert!(queue.pause("analysis").await.unwrap());
+    assert!(!queue.pause("analysis").await.unwrap(), "already paused");
+    assert_eq!(
+        queue.pause("cutting").await.unwrap_err().code(),
+        "unknown_queue"
+    );
+    let held = queue
+        .enqueue(in_queue("analysis", "held"))
+        .await
+        .unwrap()
+        .job;
+    queue.enqueue(in_queue("default", "free")).await.unwrap();
+    let claimed = claim(
+        &queue,
+        &["analysis", "default"],
+        10,
+        Duration::from_secs(30),
+    )
+    .await;
+    let ids: Vec<String> = claimed.iter().map(|j| j.id.to_string()).collect();
+    assert_eq!(ids, ["free"], "nothing from the paused queue");
+    let counts = queue.counts().await.unwrap();
+    let paused: Vec<&str> = counts
+        .iter()
+        .filter(|c| c.paused)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(paused, ["analysis"]);
+    assert!(matches!(
+        queue.why_waiting(&held).await.unwrap(),
+        Some(wjp_queue::WaitReason::Paused { .. })
+    ));
+    // A job already running ends as usual.
+    let done = state::complete(&running[0], json!("done"), Timestamp::now());
+    assert_eq!(queue.backend().apply(vec![done]).await.unwrap(), [true]);
+
+    // A worker of the paused queue waits; resuming lets it take the job.
+    let worker = start_worker(
+        &queue,
+        builtin_handlers(),
+        fast_config("w-paused", &["analysis"]),
+    );
+    assert!(queue.resume("analysis").await.unwrap());
+    assert!(!queue.resume("analysis").await.unwrap(), "already running");
+    wait_for_status(&queue, &held.id, Status::Completed).await;
+    assert!(queue.counts().await.unwrap().iter().all(|c| !c.paused));
+    worker.stop().await;
 }
 
 pub async fn an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite(store: &dyn Store) {

@@ -369,6 +369,10 @@ impl Backend for RedisBackend {
         self.queue_counts(queues).await
     }
 
+    async fn set_paused(&self, queue: &QueueName, paused: bool) -> Result<bool> {
+        self.pause_queue(queue, paused).await
+    }
+
     async fn purge(&self, queue: &QueueName, status: Status) -> Result<u64> {
         self.purge_jobs(queue, status).await
     }

@@ -214,6 +214,8 @@ pub(super) fn lua_prelude() -> String {
     );
     constants::<Header>(&mut lua);
     let _ = writeln!(lua, "local STORED = {STORED}");
+    // KEYS[JOB_KEYS + i] is the i-th job's key: the queue's keys come first.
+    let _ = writeln!(lua, "local JOB_KEYS = {}", super::keys::QUEUE_KEYS);
     constants::<Lease>(&mut lua);
     constants::<ApplyArg>(&mut lua);
     constants::<FinishArg>(&mut lua);

@@ -46,7 +46,8 @@ impl RedisBackend {
         let mut pipe = redis::pipe();
         for q in queues {
             let keys = index_keys(q.as_str());
-            // In Status::ALL's order; running jobs are the lease hash's entries.
+            // In Status::ALL's order; running jobs are the lease hash's
+            // entries. Then whether the queue is paused.
             for (command, key) in [
                 ("ZCARD", &keys[1]),
                 ("ZCARD", &keys[0]),
@@ -54,6 +55,7 @@ impl RedisBackend {
                 ("ZCARD", &keys[5]),
                 ("ZCARD", &keys[6]),
                 ("ZCARD", &keys[7]),
+                ("EXISTS", &keys[12]),
             ] {
                 pipe.cmd(command).arg(key);
             }
@@ -61,7 +63,7 @@ impl RedisBackend {
         let replies = self.run(&pipe).await?;
         queues
             .iter()
-            .zip(replies.chunks(6))
+            .zip(replies.chunks(7))
             .map(|(q, n)| {
                 let mut counts = QueueCounts {
                     name: q.to_string(),
@@ -70,9 +72,21 @@ impl RedisBackend {
                 for (status, n) in Status::ALL.into_iter().zip(n) {
                     counts.add(status, int(n)? as u64);
                 }
+                counts.paused = n.get(6).map(int).transpose()? == Some(1);
                 Ok(counts)
             })
             .collect()
+    }
+
+    /// Pauses or resumes a queue (`pause.lua`); whether that changed
+    /// anything.
+    pub(super) async fn pause_queue(&self, queue: &QueueName, paused: bool) -> Result<bool> {
+        let mut call = Call::new(&self.shared.functions.pause, queue.as_str(), &[]);
+        call.arg(if paused { "1" } else { "0" });
+        let mut pipe = redis::pipe();
+        pipe.add_command(call.cmd);
+        let reply = self.run(&pipe).await?;
+        Ok(reply.first().map(int).transpose()? == Some(1))
     }
 
     /// Deletes a queue's jobs in one waiting or ended status.

@@ -50,7 +50,8 @@ impl SqliteBackend {
 pub(super) fn any_ready(conn: &Connection, queues: &[String], now: Timestamp) -> Result<bool> {
     let sql = format!(
         "SELECT EXISTS (SELECT 1 FROM jobs WHERE queue IN ({}) \
-         AND status IN ('queued', 'scheduled') AND run_at <= ?)",
+         AND status IN ('queued', 'scheduled') AND run_at <= ? \
+         AND queue NOT IN (SELECT queue FROM paused_queues))",
         queue_placeholders(queues.len())
     );
     let mut values: Vec<SqlValue> = queues.iter().map(|q| SqlValue::Text(q.clone())).collect();
@@ -91,6 +92,9 @@ fn best_candidates(tx: &Connection, request: &ClaimRequest) -> Result<Vec<Stored
         if room == 0 {
             break;
         }
+        if is_paused(tx, queue.as_str())? {
+            continue;
+        }
         candidates.extend(select_jobs(
             tx,
             "queue = ?1 AND status IN ('queued', 'scheduled') AND run_at <= ?2 \
@@ -99,4 +103,26 @@ fn best_candidates(tx: &Connection, request: &ClaimRequest) -> Result<Vec<Stored
         )?);
     }
     Ok(candidates)
+}
+
+/// Whether `queue` is paused (read in the claim's transaction, so a pause
+/// committed before it is always seen).
+pub(super) fn is_paused(tx: &Connection, queue: &str) -> Result<bool> {
+    tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM paused_queues WHERE queue = ?1)")
+        .and_then(|mut stmt| stmt.query_row([queue], |r| r.get(0)))
+        .map_err(storage)
+}
+
+/// Pauses or resumes `queue`; whether that changed anything.
+pub(super) fn set_paused(tx: &Connection, queue: &str, paused: bool) -> Result<bool> {
+    let sql = if paused {
+        "INSERT OR IGNORE INTO paused_queues (queue) VALUES (?1)"
+    } else {
+        "DELETE FROM paused_queues WHERE queue = ?1"
+    };
+    let changed = tx
+        .prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute([queue]))
+        .map_err(storage)?;
+    Ok(changed > 0)
 }

@@ -275,6 +275,14 @@ impl Backend for SqliteBackend {
         self.read(move |conn| reads::counts(conn, &queues)).await
     }
 
+    async fn set_paused(&self, queue: &QueueName, paused: bool) -> Result<bool> {
+        let queue = queue.to_string();
+        // A commit wakes this process's waiters; other processes see it at
+        // their next poll.
+        self.write(move |tx| claim::set_paused(tx, &queue, paused))
+            .await
+    }
+
     async fn purge(&self, queue: &QueueName, status: Status) -> Result<u64> {
         let queue = queue.clone();
         self.write(move |tx| updates::purge(tx, &queue, status))

@@ -82,6 +82,7 @@ pub(super) fn counts(conn: &Connection, queues: &[QueueName]) -> Result<Vec<Queu
                 let count = counts.get_mut(status);
                 *count = count.saturating_sub(n);
             }
+            counts.paused = super::claim::is_paused(conn, queue.as_str())?;
             Ok(counts)
         })
         .collect()

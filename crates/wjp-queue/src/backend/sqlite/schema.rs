@@ -60,6 +60,9 @@ CREATE TABLE IF NOT EXISTS workers (
     body TEXT NOT NULL,
     expires_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS paused_queues (
+    queue TEXT PRIMARY KEY
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS queue_usage (
     queue TEXT PRIMARY KEY,
     waiting_jobs INTEGER NOT NULL,

@@ -15,6 +15,8 @@
 -- back per job).
 -- Returns per job two items: ready member (`<ready key>|<id>`), record
 -- (header, newline, body).
+-- A paused queue gives nothing (see pause.lua).
+if redis_call('EXISTS', K_PAUSED) == 1 then return {} end
 local now, max = tonumber(ARGV[3]), tonumber(ARGV[4])
 local token = ARGV[7]
 local due = redis_call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0, max)

@@ -24,7 +24,7 @@
 local find, sub, match, redis_call
 local KEYS, ARGV
 local K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP, K_ENDED, K_EVENTS, K_WAKE, K_SEQ, K_BYTES
-local JOB_KEYS = 12 -- KEYS[JOB_KEYS + i] is the i-th job's key
+local K_PAUSED
 local PREFIX, MAXLEN
 -- What one call collects and writes at its end (see `flush`, `publish`).
 local adds, removals, lease_sets, lease_dels, events, line_before
@@ -50,6 +50,7 @@ local function begin(keys, args)
   K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP = keys[1], keys[2], keys[3], keys[4], keys[5]
   K_ENDED.completed, K_ENDED.failed, K_ENDED.cancelled = keys[6], keys[7], keys[8]
   K_EVENTS, K_WAKE, K_SEQ, K_BYTES = keys[9], keys[10], keys[11], keys[12]
+  K_PAUSED = keys[13]
   PREFIX, MAXLEN = args[1], args[2]
   adds, removals, lease_sets, lease_dels = {}, {}, {}, {}
   bytes_delta = 0

@@ -1,6 +1,7 @@
 -- The ready keys of the best `max` ready jobs of one queue, best first,
 -- without taking them (to share a claim among several queues, in order).
 -- ARGV[3]: now, [4]: max.
+if redis_call('EXISTS', K_PAUSED) == 1 then return {} end
 local now, max = tonumber(ARGV[3]), tonumber(ARGV[4])
 local out = {}
 for _, member in ipairs(redis_call('ZRANGE', K_READY, '-', '+', 'BYLEX', 'LIMIT', 0, max)) do
