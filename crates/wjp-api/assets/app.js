@@ -384,16 +384,33 @@ function renderQueues() {
     const w = windowStats(q.name);
     const rate = w.rate === null ? '–' : `${(w.rate * 100).toFixed(0)} %`;
     const cell = (n) => el('td', { class: 'num', text: String(n ?? 0) });
-    tbody.append(el('tr', { dataset: { queue: q.name } },
-      el('th', { scope: 'row', text: q.name }),
+    // Paused is said in words and by the button's label, not by colour alone.
+    const toggle = el('button', {
+      type: 'button', class: 'link',
+      text: q.paused ? 'Resume' : 'Pause',
+      'aria-label': `${q.paused ? 'Resume' : 'Pause'} queue ${q.name}`,
+      onclick: () => setPaused(q.name, !q.paused),
+    });
+    tbody.append(el('tr', { dataset: { queue: q.name, paused: String(!!q.paused) } },
+      el('th', { scope: 'row' }, q.name, q.paused ? el('span', { class: 'paused', text: ' (paused)' }) : ''),
       cell(q.queued), cell(q.running), cell(q.scheduled), cell(q.completed), cell(q.failed), cell(q.cancelled),
-      cell(w.ok + w.bad), el('td', { class: 'num', text: rate })));
+      cell(w.ok + w.bad), el('td', { class: 'num', text: rate }), el('td', {}, toggle)));
     if (!known.has(q.name)) {
       fq.append(el('option', { value: q.name, text: q.name }));
       list.append(el('option', { value: q.name }));
     }
   }
-  if (!stats.queues.length) tbody.append(el('tr', {}, el('td', { colspan: '9', text: 'No queues.' })));
+  if (!stats.queues.length) tbody.append(el('tr', {}, el('td', { colspan: '10', text: 'No queues.' })));
+}
+
+async function setPaused(name, paused) {
+  try {
+    await api(`/queues/${encodeURIComponent(name)}/${paused ? 'pause' : 'resume'}`, { method: 'POST' });
+    setStatus(paused ? `Queue ${name} paused: its jobs wait until it is resumed.` : `Queue ${name} resumed.`);
+  } catch (e) {
+    showError(e);
+  }
+  loadQueues().catch(() => {});
 }
 
 // Counts and workers are read again shortly after the last of a burst of

@@ -36,6 +36,8 @@ pub fn routes() -> Router<AppState> {
         .route("/jobs/{job_id}/retry", post(retry))
         .route("/jobs/{job_id}/artifacts/{name}", get(artefact))
         .route("/queues", get(queues))
+        .route("/queues/{queue}/pause", post(pause))
+        .route("/queues/{queue}/resume", post(resume))
         .route("/workers", get(workers))
 }
 
@@ -242,6 +244,25 @@ async fn queues(State(state): State<AppState>) -> ApiResult<Json<Value>> {
         "backend": state.queue.backend_info(),
         "queues": counts,
     })))
+}
+
+/// Stops workers from taking a queue's jobs; new jobs are still taken.
+async fn pause(State(state): State<AppState>, Path(queue): Path<String>) -> ApiResult<Json<Value>> {
+    let changed = state.queue.pause(&queue).await?;
+    Ok(Json(
+        json!({ "success": true, "queue": queue, "paused": true, "changed": changed }),
+    ))
+}
+
+/// Lets workers take a paused queue's jobs again.
+async fn resume(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let changed = state.queue.resume(&queue).await?;
+    Ok(Json(
+        json!({ "success": true, "queue": queue, "paused": false, "changed": changed }),
+    ))
 }
 
 async fn workers(State(state): State<AppState>) -> ApiResult<Json<Value>> {

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 /// Every documented (method, path), in the router's path syntax.
-pub const OPERATIONS: [(&str, &str); 23] = [
+pub const OPERATIONS: [(&str, &str); 25] = [
     ("get", "/health"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -28,6 +28,8 @@ pub const OPERATIONS: [(&str, &str); 23] = [
     ("get", "/jobs/{job_id}/events"),
     ("get", "/events"),
     ("get", "/queues"),
+    ("post", "/queues/{queue}/pause"),
+    ("post", "/queues/{queue}/resume"),
     ("get", "/workers"),
 ];
 
@@ -178,6 +180,10 @@ pub fn document() -> Value {
         query("last_event_id", false, json!({ "type": "string" }), "Same as the Last-Event-ID header.")
     ]);
     let job_id = path_param("job_id", "The job's id.");
+    let queue_name = path_param(
+        "queue",
+        "A queue's name (default, analysis, conversion, nesting, gcode).",
+    );
     let paths = json!({
         "/health": { "get": op("health", "operations", "Service health; degraded when the queue backend does not answer. Never needs the API key.", json!([]), None,
             json!({ "200": ok_json("Health.", schema_ref("Health")) })) },
@@ -279,6 +285,14 @@ pub fn document() -> Value {
                 "success": { "type": "boolean" }, "backend": { "type": "object" },
                 "queues": { "type": "array", "items": schema_ref("QueueCounts") } } })),
                 "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
+        "/queues/{queue}/pause": { "post": op("pauseQueue", "queue", "Stop workers from taking the queue's jobs: it still takes new jobs, and running jobs finish.",
+            json!([queue_name]), None,
+            json!({ "200": ok_json("The queue is paused.", schema_ref("PauseResult")), "400": error("Unknown queue (code unknown_queue)."),
+                    "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
+        "/queues/{queue}/resume": { "post": op("resumeQueue", "queue", "Let workers take the queue's jobs again.",
+            json!([queue_name]), None,
+            json!({ "200": ok_json("The queue runs.", schema_ref("PauseResult")), "400": error("Unknown queue (code unknown_queue)."),
+                    "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
         "/workers": { "get": op("workers", "queue", "Live workers.", json!([]), None,
             json!({ "200": ok_json("Workers.", json!({ "type": "object", "properties": {
                 "success": { "type": "boolean" }, "workers": { "type": "array", "items": schema_ref("Worker") } } })),
@@ -369,7 +383,11 @@ pub fn document() -> Value {
         "QueueCounts": { "type": "object", "properties": {
             "name": { "type": "string" }, "scheduled": { "type": "integer" }, "queued": { "type": "integer" },
             "running": { "type": "integer" }, "completed": { "type": "integer" }, "failed": { "type": "integer" },
-            "cancelled": { "type": "integer" } } },
+            "cancelled": { "type": "integer" },
+            "paused": { "type": "boolean", "description": "No worker takes the queue's jobs until it is resumed." } } },
+        "PauseResult": { "type": "object", "required": ["success", "queue", "paused", "changed"], "properties": {
+            "success": { "type": "boolean" }, "queue": { "type": "string" }, "paused": { "type": "boolean" },
+            "changed": { "type": "boolean", "description": "False when the queue already was in that state." } } },
         "Worker": { "type": "object", "properties": {
             "name": { "type": "string" }, "host": { "type": "string" }, "pid": { "type": "integer" },
             "queues": { "type": "array", "items": { "type": "string" } }, "concurrency": { "type": "integer" },

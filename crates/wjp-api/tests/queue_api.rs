@@ -474,3 +474,50 @@ async fn concurrent_submissions_each_get_their_own_answer() {
     let (_, page) = s.get("/jobs?limit=500").await;
     assert_eq!(page["jobs"].as_array().unwrap().len(), 57);
 }
+
+/// `POST /queues/{queue}/pause` holds a queue's jobs (the job says why it
+/// waits, the counts say paused) until `POST /queues/{queue}/resume`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_queue_holds_its_jobs_until_resumed() {
+    let s = Server::start().await;
+    let (status, body) = s.post("/queues/default/pause", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["paused"].clone(), body["changed"].clone()),
+        (json!(true), json!(true))
+    );
+    let (status, body) = s.post("/queues/cutting/pause", json!({})).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (400, json!("unknown_queue")),
+        "{body}"
+    );
+
+    let (_, job) = s
+        .post("/jobs", json!({ "kind": "noop", "payload": 1 }))
+        .await;
+    let id = job["job_id"].as_str().unwrap().to_owned();
+    let (_, waiting) = s.get(&format!("/jobs/{id}")).await;
+    assert_eq!(waiting["status"], "queued");
+    assert_eq!(
+        waiting["waiting"]["detail"]["reason"], "paused",
+        "{waiting}"
+    );
+    let (_, queues) = s.get("/queues").await;
+    let default = queues["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "default")
+        .unwrap()
+        .clone();
+    assert_eq!(default["paused"], true, "{queues}");
+
+    let (status, body) = s.post("/queues/default/resume", json!({})).await;
+    assert_eq!(
+        (status, body["changed"].clone()),
+        (200, json!(true)),
+        "{body}"
+    );
+    s.wait_completed(&id).await;
+}

@@ -26,6 +26,22 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `wjp queue ...`: steering a queue.
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Stop workers from taking the queue's jobs: it still takes new jobs,
+    /// and jobs already running finish.
+    Pause {
+        /// The queue's name.
+        queue: String,
+    },
+    /// Let workers take the queue's jobs again.
+    Resume {
+        /// The queue's name.
+        queue: String,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API and dashboard (with in-process workers on the
@@ -67,6 +83,9 @@ pub enum Command {
         #[arg(long)]
         status: String,
     },
+    /// Pause or resume a queue.
+    #[command(subcommand)]
+    Queue(QueueCommand),
     /// Measure end-to-end throughput and latency of no-op jobs.
     Bench(crate::bench::BenchArgs),
     /// Analyse a DXF drawing here and now: cut length, pierces, parts, time, cost.
@@ -342,6 +361,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let status: Status = status.parse()?;
             let n = queue.purge(&q, status).await?;
             println!("deleted {n} {status} jobs from {q}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Queue(command) => {
+            let queue = global.open_queue().await?;
+            let message = match command {
+                QueueCommand::Pause { queue: q } => match queue.pause(&q).await? {
+                    true => format!("paused {q}: its jobs wait until `wjp queue resume {q}`"),
+                    false => format!("{q} was already paused"),
+                },
+                QueueCommand::Resume { queue: q } => match queue.resume(&q).await? {
+                    true => format!("resumed {q}"),
+                    false => format!("{q} was not paused"),
+                },
+            };
+            println!("{message}");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -726,8 +760,15 @@ fn describe_info(info: &wjp_queue::SystemInfo) -> String {
     );
     for q in &info.queues {
         out += &format!(
-            "{:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n",
-            q.name, q.scheduled, q.queued, q.running, q.completed, q.failed, q.cancelled
+            "{:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{}\n",
+            q.name,
+            q.scheduled,
+            q.queued,
+            q.running,
+            q.completed,
+            q.failed,
+            q.cancelled,
+            if q.paused { "  (paused)" } else { "" }
         );
     }
     if info.workers.is_empty() {

@@ -742,3 +742,29 @@ fn status_says_why_a_job_waits() {
     signal(&other, "TERM");
     wait_exit(&mut other, Duration::from_secs(60));
 }
+
+/// `wjp queue pause` holds a queue's jobs: a burst worker leaves them,
+/// `wjp info` and `wjp status` say why, and `wjp queue resume` lets them run.
+#[test]
+fn a_paused_queue_is_steered_from_the_command_line() {
+    let env = Env::new();
+    let id = env.submit(&["noop", "--payload", "1"]);
+    assert!(env
+        .ok(&["queue", "pause", "default"])
+        .contains("paused default"));
+    assert!(env
+        .ok(&["queue", "pause", "default"])
+        .contains("already paused"));
+    let err = env.fails(&["queue", "pause", "cutting"]);
+    assert!(err.contains("cutting"), "{err}");
+    env.ok(&["worker", "--burst", "--queues", "default"]);
+    assert_eq!(status_of(&env.job(&id)), "queued");
+    assert!(env.ok(&["info"]).contains("(paused)"));
+    let text = env.ok(&["status", &id]);
+    assert!(text.contains("queue default is paused"), "{text}");
+    assert!(env
+        .ok(&["queue", "resume", "default"])
+        .contains("resumed default"));
+    env.ok(&["worker", "--burst", "--queues", "default"]);
+    assert_eq!(status_of(&env.job(&id)), "completed");
+}

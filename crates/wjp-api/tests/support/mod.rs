@@ -118,6 +118,10 @@ impl Backend for Switchable {
         self.check()?;
         self.inner.counts(queues).await
     }
+    async fn set_paused(&self, queue: &QueueName, paused: bool) -> Result<bool, QueueError> {
+        self.check()?;
+        self.inner.set_paused(queue, paused).await
+    }
     async fn purge(&self, queue: &QueueName, status: Status) -> Result<u64, QueueError> {
         self.check()?;
         self.inner.purge(queue, status).await
