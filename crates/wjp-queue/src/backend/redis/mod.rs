@@ -42,6 +42,7 @@
 //! | `wjp:{q}:seq`             | string | enqueue sequence                            |
 //! | `wjp:{q}:waiting_bytes`   | string | payload bytes of the waiting jobs (Quotas)  |
 //! | `wjp:{q}:waiting_bytes:recounted` | string | when they were last summed again; expires |
+//! | `wjp:{q}:paused`          | string | present while the queue is paused (`pause.lua`) |
 //! | `wjp:queues`              | set    | names of queues that ever had a job         |
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
