@@ -731,6 +731,50 @@ async fn dashboard_in_a_real_browser() {
         .await;
     assert_eq!(mark, "same page", "the page reloaded");
 
+    // Pausing a queue from its row: a job sent to it waits, and its panel
+    // says why; resuming lets it run.
+    let pause_button = "#queue-body tr[data-queue=\"default\"] button";
+    browser.click(pause_button).await;
+    browser
+        .wait(
+            "document.querySelector('#queue-body tr[data-queue=\"default\"]')?.dataset.paused === 'true'",
+            "the default queue to show paused",
+        )
+        .await;
+    let held: Value = s
+        .client
+        .post(s.url("/jobs"))
+        .header("X-API-Key", KEY)
+        .json(&json!({ "kind": "noop", "payload": { "held": true } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let held_id = held["job_id"].as_str().unwrap().to_owned();
+    let held_row = format!("#jobs-body tr[data-job-id=\"{held_id}\"] button");
+    browser
+        .wait(
+            &format!("!!document.querySelector('{held_row}')"),
+            "the held job's row",
+        )
+        .await;
+    browser.click(&held_row).await;
+    browser
+        .wait(
+            "document.getElementById('detail-body').textContent.includes('queue default is paused')",
+            "the held job's panel to say its queue is paused",
+        )
+        .await;
+    browser.click(pause_button).await;
+    browser
+        .wait(
+            "document.getElementById('detail').dataset.status === 'completed'",
+            "the held job to run once the queue is resumed",
+        )
+        .await;
+
     // Back to the report for the screenshot.
     browser
         .click(&format!("#jobs-body tr[data-job-id=\"{job_id}\"] button"))
