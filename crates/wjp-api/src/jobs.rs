@@ -58,6 +58,7 @@ pub fn job_view(job: &Job) -> Value {
         "queue": job.queue,
         "attempt": s.attempt,
         "max_attempts": job.max_attempts,
+        "unique_key": job.unique_key,
         "stalls": s.stalls,
         "max_stalls": job.max_stalls,
         "priority": job.priority,

@@ -312,6 +312,8 @@ pub fn document() -> Value {
             "max_attempts": { "type": "integer", "minimum": 1, "maximum": 100 },
             "max_stalls": { "type": "integer", "minimum": 0, "maximum": 100, "description": "How many times the job is put back, without spending an attempt, when the worker running it dies (default 2); the next such death fails it with lost_lease." },
             "job_id": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$", "description": "An id of your own; submitting it again returns the same job." },
+            "unique_key": { "type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "description": "Keeps the job unique in its queue: while a job with this key waits or runs (and for unique_for seconds after it was submitted), submitting another returns that job with created: false." },
+            "unique_for": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds after submission during which unique_key holds even once the job has ended; only with unique_key." },
             "result_ttl": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds a completed job's result is kept (at most a year)." },
             "failure_ttl": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds a failed or cancelled job is kept (at most a year)." },
             "backoff": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds before the first retry; doubles each time." } } });
@@ -324,6 +326,7 @@ pub fn document() -> Value {
             "max_attempts": { "type": "integer" }, "priority": { "type": "integer" },
             "stalls": { "type": "integer", "description": "How many times the job was put back because its worker died under it." },
             "max_stalls": { "type": "integer" },
+            "unique_key": { "type": ["string", "null"], "description": "The key that keeps the job unique in its queue, if any." },
             "waiting": { "type": "object", "description": "GET /jobs/{job_id} of a queued or scheduled job only: why it has not started.", "properties": {
                 "message": { "type": "string" },
                 "detail": { "type": "object", "required": ["reason"], "properties": {

@@ -385,6 +385,16 @@ pub struct JobRequest {
     /// `None`, at most the kind's cap.
     #[serde(default)]
     pub max_stalls: Option<u32>,
+    /// A key of the client's choosing that keeps the job unique in its
+    /// queue: while a job with this key waits or runs (and, with
+    /// `unique_for`, until that many seconds after it was made), enqueueing
+    /// another returns that job instead (see [`crate::state::holds_unique_key`]).
+    #[serde(default)]
+    pub unique_key: Option<String>,
+    /// Seconds from the job's creation during which its `unique_key` holds
+    /// even after it ended; only with `unique_key`.
+    #[serde(default)]
+    pub unique_for: Option<f64>,
     /// An id of the client's choosing, which makes the enqueue idempotent
     /// (see [`crate::state::id_is_reusable`]); a random UUID when `None`.
     #[serde(default)]
@@ -490,6 +500,14 @@ pub struct Job {
     pub backoff_ms: u64,
     /// When the job was made from its request; a retry keeps it.
     pub created_at: Timestamp,
+    /// The key that keeps the job unique in its queue, if any (see
+    /// [`JobRequest::unique_key`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_key: Option<String>,
+    /// Until when the key holds once the job has ended (`unique_for`
+    /// after creation); `None`: only while it waits or runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_until: Option<Timestamp>,
     /// Where the job is in its life; changed only through [`crate::state`].
     #[serde(flatten)]
     pub state: JobState,

@@ -49,10 +49,12 @@ fn log_taken_back(job: &Job, next: Status) {
 /// The outcome of an enqueue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enqueued {
-    /// The job as stored: the new one, or the existing one with the same id.
+    /// The job as stored: the new one, or the existing one with the same id
+    /// (or holding the same unique key).
     pub job: Job,
-    /// `false` when a job with the requested id already existed and was
-    /// returned instead of creating a duplicate.
+    /// `false` when a job with the requested id already existed, or a job
+    /// of the queue held the requested unique key, and was returned instead
+    /// of creating a duplicate.
     pub created: bool,
 }
 

@@ -139,6 +139,7 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
             timeout_ms as f64 / 1000.0
         )));
     }
+    let (unique_key, unique_until) = unique_of(&request, now)?;
     let payload = match &spec.check {
         Some(gate) => gate.check(request.payload)?,
         None => request.payload,
@@ -165,6 +166,8 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
         failure_ttl_ms: seconds_to_ms("failure_ttl", request.failure_ttl, defaults.failure_ttl)?,
         backoff_ms: seconds_to_ms("backoff", request.backoff, defaults.backoff)?,
         created_at: now,
+        unique_key,
+        unique_until,
         state: JobState {
             status,
             progress: None,
@@ -184,6 +187,50 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
             cancel_requested: false,
         },
     })
+}
+
+/// Longest unique key, in characters.
+pub const MAX_UNIQUE_KEY_CHARS: usize = 256;
+
+/// A request's unique key and the end of its window, checked.
+fn unique_of(request: &JobRequest, now: Timestamp) -> Result<(Option<String>, Option<Timestamp>)> {
+    let Some(key) = &request.unique_key else {
+        if request.unique_for.is_some() {
+            return Err(QueueError::InvalidRequest(
+                "unique_for needs a unique_key".into(),
+            ));
+        }
+        return Ok((None, None));
+    };
+    if key.is_empty()
+        || key.chars().count() > MAX_UNIQUE_KEY_CHARS
+        || key.chars().any(char::is_control)
+    {
+        return Err(QueueError::InvalidRequest(format!(
+            "unique_key must be 1 to {MAX_UNIQUE_KEY_CHARS} characters, none of them control \
+             characters"
+        )));
+    }
+    let until = match request.unique_for {
+        Some(_) => Some(now.plus_millis(seconds_to_ms(
+            "unique_for",
+            request.unique_for,
+            Duration::ZERO,
+        )?)),
+        None => None,
+    };
+    Ok((Some(key.clone()), until))
+}
+
+/// Whether `existing`, a job of the queue with the same unique key as a new
+/// request, still holds the key at `now`: it waits or runs, or its
+/// `unique_until` has not passed. If so, the enqueue returns it instead of
+/// making a new job.
+pub fn holds_unique_key(existing: &Job, now: Timestamp) -> bool {
+    matches!(
+        existing.status(),
+        Status::Queued | Status::Scheduled | Status::Running
+    ) || existing.unique_until.is_some_and(|until| now < until)
 }
 
 /// Whether enqueueing a new job under an existing job's id replaces it.

@@ -130,10 +130,11 @@ async fn waiting_usage_is_counted_from_the_jobs_when_it_is_missing_or_wrong() {
     assert_eq!(err.code(), "queue_full");
 }
 
-/// A file of schema version 1 (before stalls were counted) is migrated
-/// when opened: its jobs keep their data and get the default stall budget.
+/// A file of schema version 1 (before stalls were counted and unique keys
+/// kept) is migrated when opened: its jobs keep their data, get the default
+/// stall budget and no unique key.
 #[tokio::test]
-async fn a_version_1_file_gets_the_stall_columns() {
+async fn a_version_1_file_gets_the_stall_and_unique_columns() {
     let store = SqliteStore::new().await;
     let queue = queue_on(&store).await;
     let id = queue
@@ -147,7 +148,9 @@ async fn a_version_1_file_gets_the_stall_columns() {
     let conn = rusqlite::Connection::open(&file).unwrap();
     // As version 1 left it.
     conn.execute_batch(
-        "ALTER TABLE jobs DROP COLUMN max_stalls; ALTER TABLE jobs DROP COLUMN stalls; \
+        "DROP INDEX jobs_unique; ALTER TABLE jobs DROP COLUMN unique_key; \
+         ALTER TABLE jobs DROP COLUMN unique_until; \
+         ALTER TABLE jobs DROP COLUMN max_stalls; ALTER TABLE jobs DROP COLUMN stalls; \
          PRAGMA user_version = 1",
     )
     .unwrap();
@@ -157,11 +160,12 @@ async fn a_version_1_file_gets_the_stall_columns() {
     let job = queue.job(&id).await.unwrap().unwrap();
     assert_eq!(job.payload, json!("kept"));
     assert_eq!((job.max_stalls, job.state.stalls), (2, 0));
+    assert_eq!(job.unique_key, None);
     let version: i64 = rusqlite::Connection::open(&file)
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     // Stalls are counted on the migrated job.
     claim(&queue, &["default"], 1, Duration::from_millis(100)).await;
     tokio::time::sleep(Duration::from_millis(150)).await;

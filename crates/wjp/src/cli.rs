@@ -256,6 +256,14 @@ pub struct SubmitArgs {
     /// A job id of your own; submitting it again returns the same job.
     #[arg(long)]
     pub job_id: Option<String>,
+    /// A key that keeps the job unique in its queue: while a job with this
+    /// key waits or runs, submitting another returns that job.
+    #[arg(long)]
+    pub unique_key: Option<String>,
+    /// Seconds after submission during which the unique key holds even
+    /// once the job has ended (needs --unique-key).
+    #[arg(long, requires = "unique_key")]
+    pub unique_for: Option<f64>,
     /// Wait for the job to end, showing its progress, then print it as JSON.
     #[arg(long)]
     pub wait: bool,
@@ -630,13 +638,19 @@ async fn submit(queue: &Queue, args: SubmitArgs) -> anyhow::Result<ExitCode> {
         timeout: args.timeout,
         max_attempts: args.max_attempts,
         max_stalls: args.max_stalls,
+        unique_key: args.unique_key,
+        unique_for: args.unique_for,
         job_id: args.job_id,
         ..JobRequest::default()
     };
     let enqueued = queue.enqueue(request).await?;
     if !enqueued.created {
+        let holds = match &enqueued.job.unique_key {
+            Some(key) => format!("holds unique key {key:?}"),
+            None => "already exists".to_owned(),
+        };
         eprintln!(
-            "job {} already exists ({}); not submitted again",
+            "job {} {holds} ({}); not submitted again",
             enqueued.job.id,
             enqueued.job.status()
         );

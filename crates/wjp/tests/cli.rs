@@ -768,3 +768,18 @@ fn a_paused_queue_is_steered_from_the_command_line() {
     env.ok(&["worker", "--burst", "--queues", "default"]);
     assert_eq!(status_of(&env.job(&id)), "completed");
 }
+
+/// `wjp submit --unique-key`: a second submission while the first waits
+/// returns the first, saying so.
+#[test]
+fn a_unique_key_keeps_a_second_submission_out() {
+    let env = Env::new();
+    let first = env.submit(&["noop", "--unique-key", "order-17/plate.dxf"]);
+    let out = env.run(&["submit", "noop", "--unique-key", "order-17/plate.dxf"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), first);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("holds unique key"), "{said}");
+    let err = env.fails(&["submit", "noop", "--unique-for", "60"]);
+    assert!(err.contains("--unique-key"), "{err}");
+}

@@ -189,6 +189,7 @@ macro_rules! conformance_suite {
             a_handler_that_never_yields_is_timed_out,
             an_abandoned_stuck_handler_does_not_pause_its_worker,
             a_paused_queue_takes_jobs_but_gives_none_until_resumed,
+            a_unique_key_returns_the_job_that_holds_it,
             an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite,
             a_job_past_its_stall_budget_fails_with_lost_lease,
             a_job_running_again_shows_no_error_of_the_last_attempt,
@@ -860,6 +861,76 @@ pub async fn a_paused_queue_takes_jobs_but_gives_none_until_resumed(store: &dyn 
     wait_for_status(&queue, &held.id, Status::Completed).await;
     assert!(queue.counts().await.unwrap().iter().all(|c| !c.paused));
     worker.stop().await;
+}
+
+/// A unique key holds while its job waits or runs, and with `unique_for`
+/// until that long after the job was made; then a new job may take it.
+/// Keys are per queue, and a batch is held by its own first job.
+pub async fn a_unique_key_returns_the_job_that_holds_it(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let unique = |key: &str, unique_for: Option<f64>| {
+        let mut r = request("noop", json!(key));
+        r.unique_key = Some(key.into());
+        r.unique_for = unique_for;
+        r
+    };
+    let first = queue.enqueue(unique("drawing-7", None)).await.unwrap();
+    assert!(first.created);
+    let again = queue.enqueue(unique("drawing-7", None)).await.unwrap();
+    assert!(!again.created);
+    assert_eq!(again.job.id, first.job.id);
+    let mut elsewhere = unique("drawing-7", None);
+    elsewhere.queue = Some("analysis".into());
+    assert!(
+        queue.enqueue(elsewhere).await.unwrap().created,
+        "keys are per queue"
+    );
+    let batch = queue
+        .enqueue_batch(vec![unique("drawing-8", None), unique("drawing-8", None)])
+        .await
+        .unwrap();
+    assert!(batch[0].created && !batch[1].created);
+    assert_eq!(batch[0].job.id, batch[1].job.id);
+
+    // While it runs it still holds the key; once it ended, it does not.
+    let running = claim(&queue, &["default"], 1, Duration::from_secs(30)).await;
+    assert_eq!(running[0].id, first.job.id);
+    let during = queue.enqueue(unique("drawing-7", None)).await.unwrap();
+    assert_eq!((during.created, &during.job.id), (false, &first.job.id));
+    let done = state::complete(&running[0], json!("done"), Timestamp::now());
+    assert_eq!(queue.backend().apply(vec![done]).await.unwrap(), [true]);
+    let after = queue.enqueue(unique("drawing-7", None)).await.unwrap();
+    assert!(after.created, "an ended job without a window frees its key");
+    assert_ne!(after.job.id, first.job.id);
+
+    // With a window, an ended job keeps its key until the window closes.
+    let windowed = queue
+        .enqueue(unique("drawing-9", Some(3600.0)))
+        .await
+        .unwrap();
+    let taken = claim(&queue, &["default"], 10, Duration::from_secs(30)).await;
+    let job = taken.iter().find(|j| j.id == windowed.job.id).unwrap();
+    let done = state::complete(job, json!("done"), Timestamp::now());
+    assert_eq!(queue.backend().apply(vec![done]).await.unwrap(), [true]);
+    let held = queue.enqueue(unique("drawing-9", None)).await.unwrap();
+    assert_eq!((held.created, &held.job.id), (false, &windowed.job.id));
+    assert_eq!(held.job.status(), Status::Completed);
+
+    let mut bad = request("noop", json!(1));
+    bad.unique_for = Some(10.0);
+    assert_eq!(
+        queue.enqueue(bad).await.unwrap_err().code(),
+        "invalid_request"
+    );
+    // The sweep keeps the keys that still hold.
+    queue.maintain().await.unwrap();
+    assert!(
+        !queue
+            .enqueue(unique("drawing-9", None))
+            .await
+            .unwrap()
+            .created
+    );
 }
 
 pub async fn an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite(store: &dyn Store) {

@@ -64,6 +64,10 @@ struct Record<'a> {
     backoff_ms: u64,
     #[serde(rename = "c")]
     created_at: i64,
+    #[serde(rename = "uk", default, skip_serializing_if = "Option::is_none")]
+    unique_key: Option<Cow<'a, str>>,
+    #[serde(rename = "uu", default, skip_serializing_if = "Option::is_none")]
+    unique_until: Option<i64>,
     #[serde(rename = "s")]
     status: Status,
     #[serde(rename = "pg", default, skip_serializing_if = "Option::is_none")]
@@ -159,6 +163,8 @@ pub(super) fn encode(job: &Job) -> Result<String> {
         failure_ttl_ms: job.failure_ttl_ms,
         backoff_ms: job.backoff_ms,
         created_at: job.created_at.0,
+        unique_key: job.unique_key.as_deref().map(Cow::Borrowed),
+        unique_until: millis(job.unique_until),
         status: s.status,
         progress: s.progress,
         progress_message: s.progress_message.as_deref().map(Cow::Borrowed),
@@ -227,6 +233,8 @@ pub(super) fn decode(body: &[u8]) -> Result<Job> {
         failure_ttl_ms: r.failure_ttl_ms,
         backoff_ms: r.backoff_ms,
         created_at: Timestamp(r.created_at),
+        unique_key: r.unique_key.map(Cow::into_owned),
+        unique_until: time(r.unique_until),
         state: JobState {
             status: r.status,
             progress: r.progress,

@@ -226,7 +226,14 @@ impl RedisBackend {
                         .put(InsertArg::Priority, job.priority)
                         .put(InsertArg::RunAt, job.state.run_at.0)
                         .put(InsertArg::CreatedAt, job.created_at.0)
-                        .put(InsertArg::Kind, job.kind.as_str());
+                        .put(InsertArg::Kind, job.kind.as_str())
+                        .put(InsertArg::Unique, job.unique_key.as_deref().unwrap_or(""))
+                        .put(
+                            InsertArg::UniqueUntil,
+                            job.unique_until
+                                .map(|t| t.0.to_string())
+                                .unwrap_or_default(),
+                        );
                 }
                 pipe.add_command(call.cmd);
                 chunks.push(chunk);

@@ -201,6 +201,10 @@ field_list! {
         CreatedAt = "INSERT_CREATED_AT",
         /// Its kind.
         Kind = "INSERT_KIND",
+        /// Its unique key ('' for none).
+        Unique = "INSERT_UNIQUE",
+        /// Until when the key holds once it ended (ms; '' for no window).
+        UniqueUntil = "INSERT_UNIQUE_UNTIL",
     }
 }
 

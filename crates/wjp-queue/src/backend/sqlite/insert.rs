@@ -49,6 +49,10 @@ pub(super) fn insert_batch(
             IdUse::Free => false,
             IdUse::Replaces => true,
         };
+        if let Some(holder) = unique_holder(tx, &job, now)? {
+            out.push(Inserted::Existing(holder));
+            continue;
+        }
         let payload = to_json_text(&job.payload);
         let payload_len = payload.len() as u64;
         if is_waiting(job.status()) {
@@ -93,4 +97,21 @@ fn id_use(tx: &Connection, job: &Job, now: Timestamp) -> Result<IdUse> {
         }
         None => IdUse::Free,
     })
+}
+
+/// The job of the same queue that holds `job`'s unique key at `now`, if
+/// any (the newest with the key: an older one ended before it was made).
+fn unique_holder(tx: &Connection, job: &Job, now: Timestamp) -> Result<Option<Job>> {
+    let Some(key) = &job.unique_key else {
+        return Ok(None);
+    };
+    let newest = select_jobs(
+        tx,
+        "queue = ?1 AND unique_key = ?2 AND (expires_at IS NULL OR expires_at > ?3) \
+         ORDER BY seq DESC LIMIT 1",
+        params![job.queue.as_str(), key, now.0],
+    )?
+    .pop()
+    .map(|stored| stored.job);
+    Ok(newest.filter(|holder| state::holds_unique_key(holder, now)))
 }

@@ -17,7 +17,7 @@ use crate::state::Transition;
 const JOB_COLUMNS: &str = "id, kind, queue, payload, priority, max_attempts, timeout_ms, \
     result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, status, progress, progress_message, \
     result, error_kind, error_message, attempt, run_at, enqueued_at, started_at, completed_at, \
-    expires_at, worker, lease_token, lease_expires_at, cancel_requested, seq, max_stalls, stalls";
+    expires_at, worker, lease_token, lease_expires_at, cancel_requested, seq, max_stalls, stalls, unique_key, unique_until";
 
 /// The mutable columns, in the order [`state_values`] gives them.
 const STATE_COLUMNS: [&str; 17] = [
@@ -89,6 +89,8 @@ fn row_to_job(row: &Row<'_>) -> rusqlite::Result<StoredJob> {
         failure_ttl_ms: row.get::<_, i64>(8)? as u64,
         backoff_ms: row.get::<_, i64>(9)? as u64,
         created_at: Timestamp(row.get(10)?),
+        unique_key: row.get(30)?,
+        unique_until: ts(row.get(31)?),
         state: read_state(row, error)?,
     };
     Ok(StoredJob {
@@ -210,10 +212,11 @@ pub(super) fn insert_job(tx: &Connection, job: &Job, payload: String) -> Result<
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let sql = SQL.get_or_init(|| {
         let columns = "id, kind, queue, payload, priority, max_attempts, timeout_ms, \
-                       result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, max_stalls, "
+                       result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, max_stalls, \
+                       unique_key, unique_until, "
             .to_owned()
             + &STATE_COLUMNS.join(", ");
-        let n = 12 + STATE_COLUMNS.len();
+        let n = 14 + STATE_COLUMNS.len();
         let marks: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
         format!("INSERT INTO jobs ({columns}) VALUES ({})", marks.join(", "))
     });
@@ -230,6 +233,11 @@ pub(super) fn insert_job(tx: &Connection, job: &Job, payload: String) -> Result<
         SqlValue::Integer(job.backoff_ms as i64),
         SqlValue::Integer(job.created_at.0),
         SqlValue::Integer(job.max_stalls.into()),
+        job.unique_key
+            .as_ref()
+            .map_or(SqlValue::Null, |k| SqlValue::Text(k.clone())),
+        job.unique_until
+            .map_or(SqlValue::Null, |t| SqlValue::Integer(t.0)),
     ];
     values.extend(state_values(&job.state));
     tx.prepare_cached(sql)

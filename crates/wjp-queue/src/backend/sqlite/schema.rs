@@ -6,8 +6,9 @@ use rusqlite::Connection;
 use super::connection::{retry_busy, storage};
 use crate::error::{QueueError, Result};
 
-/// Schema version in `PRAGMA user_version`: 2 added the stall columns.
-const SCHEMA_VERSION: i64 = 2;
+/// Schema version in `PRAGMA user_version`: 2 added the stall columns, 3
+/// the unique key.
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
@@ -40,7 +41,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     lease_expires_at INTEGER,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     max_stalls INTEGER NOT NULL DEFAULT 2,
-    stalls INTEGER NOT NULL DEFAULT 0
+    stalls INTEGER NOT NULL DEFAULT 0,
+    unique_key TEXT,
+    unique_until INTEGER
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(queue, priority DESC, run_at, seq)
     WHERE status IN ('queued', 'scheduled');
@@ -50,6 +53,8 @@ CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs(expires_at) WHERE expires_at IS N
 CREATE INDEX IF NOT EXISTS jobs_by_queue_status ON jobs(queue, status, seq);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, seq);
 CREATE INDEX IF NOT EXISTS jobs_by_kind ON jobs(kind, seq);
+CREATE INDEX IF NOT EXISTS jobs_unique ON jobs(queue, unique_key, seq)
+    WHERE unique_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     body TEXT NOT NULL,
@@ -115,7 +120,7 @@ pub(super) fn migrate(conn: &Connection) -> Result<()> {
 /// file of an earlier version gets them, each job its default (jobs stored
 /// before stalls were counted have stalled 0 times, with the default
 /// budget).
-const ADDED_COLUMNS: [(i64, &str); 2] = [
+const ADDED_COLUMNS: [(i64, &str); 4] = [
     (
         2,
         "ALTER TABLE jobs ADD COLUMN max_stalls INTEGER NOT NULL DEFAULT 2",
@@ -124,6 +129,8 @@ const ADDED_COLUMNS: [(i64, &str); 2] = [
         2,
         "ALTER TABLE jobs ADD COLUMN stalls INTEGER NOT NULL DEFAULT 0",
     ),
+    (3, "ALTER TABLE jobs ADD COLUMN unique_key TEXT"),
+    (3, "ALTER TABLE jobs ADD COLUMN unique_until INTEGER"),
 ];
 
 /// Creates whatever of the schema is missing, inside the migration's

@@ -24,7 +24,7 @@
 local find, sub, match, redis_call
 local KEYS, ARGV
 local K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP, K_ENDED, K_EVENTS, K_WAKE, K_SEQ, K_BYTES
-local K_PAUSED
+local K_PAUSED, K_UNIQUE
 local PREFIX, MAXLEN
 -- What one call collects and writes at its end (see `flush`, `publish`).
 local adds, removals, lease_sets, lease_dels, events, line_before
@@ -50,7 +50,7 @@ local function begin(keys, args)
   K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP = keys[1], keys[2], keys[3], keys[4], keys[5]
   K_ENDED.completed, K_ENDED.failed, K_ENDED.cancelled = keys[6], keys[7], keys[8]
   K_EVENTS, K_WAKE, K_SEQ, K_BYTES = keys[9], keys[10], keys[11], keys[12]
-  K_PAUSED = keys[13]
+  K_PAUSED, K_UNIQUE = keys[13], keys[14]
   PREFIX, MAXLEN = args[1], args[2]
   adds, removals, lease_sets, lease_dels = {}, {}, {}, {}
   bytes_delta = 0
@@ -437,4 +437,23 @@ end
 -- Tells blocked workers that jobs became ready in this queue.
 local function wake()
   redis_call('XADD', K_WAKE, 'MAXLEN', '~', 100, '*', 'w', '1')
+end
+
+-- The job that holds a unique key, from the key's entry in K_UNIQUE
+-- (`id|unique until`, '' for no window): its id and header when it still
+-- holds it (it waits or runs, or its window has not passed; see
+-- `state::holds_unique_key`), else nil.
+local function unique_holder(entry, now)
+  if not entry then return nil end
+  local id, until_ms = match(entry, '^([^|]*)|(.*)$')
+  if not id then return nil end
+  local key = PREFIX .. id
+  local cur = load(id, key)
+  if not cur then return nil end
+  local status = cur[F_STATUS]
+  if status == 'queued' or status == 'scheduled' or status == 'running'
+    or (until_ms ~= '' and tonumber(until_ms) > tonumber(now)) then
+    return id, key, cur
+  end
+  return nil
 end

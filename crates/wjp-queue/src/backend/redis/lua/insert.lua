@@ -5,7 +5,9 @@
 -- ('' for no limit: the caller checked them first, see admit.lua), [6]:
 -- the payload bytes of all the jobs (the sum of their bodies' sizes). Then
 -- per job, INSERT_ARGS arguments from ARGV[7], in the order of `InsertArg`
--- (record.rs): id, status, body, priority, run_at, created_at, kind.
+-- (record.rs): id, status, body, priority, run_at, created_at, kind, unique
+-- key, unique until. A job whose unique key a job of the queue holds (see
+-- `unique_holder`) is not stored: that job is returned instead.
 -- KEYS[JOB_KEYS + i]: the job's key.
 -- Returns per job: 1 when inserted, or the stored job. When the jobs would
 -- take the queue past a quota, nothing is written, and it returns the
@@ -33,14 +35,25 @@ for i = 1, n do
   local id, status, body = ARGV[b + INSERT_ID], ARGV[b + INSERT_STATUS], ARGV[b + INSERT_BODY]
   local priority, run_at = ARGV[b + INSERT_PRIORITY], ARGV[b + INSERT_RUN_AT]
   local created_at, kind = ARGV[b + INSERT_CREATED_AT], ARGV[b + INSERT_KIND]
+  local unique, unique_until = ARGV[b + INSERT_UNIQUE], ARGV[b + INSERT_UNIQUE_UNTIL]
   local key = KEYS[JOB_KEYS + i]
+  local holder_id, holder_key, holder
+  if unique ~= '' then
+    holder_id, holder_key, holder = unique_holder(redis_call('HGET', K_UNIQUE, unique), now)
+  end
   local seq = seq0 + i
   local ls = int(tonumber(created_at) * 1000 + seq % 1000)
   local rk = ready_key(priority, run_at, seq)
   local head = header(status, '', '0', kind, '', int(seq), ls, rk)
   -- The record goes in only if the job is new.
-  local inserted = redis_call('SET', key, head .. '\n' .. body, 'NX') ~= false
-  if not inserted then
+  local inserted = false
+  if holder then
+    out[i] = view(holder_key, holder)
+    added = added - body_payload_bytes(body, 1)
+  else
+    inserted = redis_call('SET', key, head .. '\n' .. body, 'NX') ~= false
+  end
+  if not inserted and not holder then
     local old = load(id, key)
     if not old or old[F_STATUS] == 'failed' or old[F_STATUS] == 'cancelled' then
       if old then unindex(id, old[F_STATUS], old[F_RK]) end
@@ -52,6 +65,7 @@ for i = 1, n do
     end
   end
   if inserted then
+    if unique ~= '' then redis_call('HSET', K_UNIQUE, unique, id .. '|' .. unique_until) end
     zadd(K_ALL, ls, id)
     index(id, status, rk, run_at, ls, 0)
     emit(id, kind, status, '0', false, false, false, now)

@@ -64,4 +64,14 @@ elseif waiting <= RECOUNT_UP_TO
   for _, id in ipairs(redis_call('ZRANGE', K_SCHED, 0, -1)) do add(PREFIX .. id) end
   if tonumber(redis_call('GET', K_BYTES)) ~= sum then redis_call('SET', K_BYTES, int(sum)) end
 end
+-- Unique keys no job holds any more (it ended past its window, or is
+-- gone) leave the queue's unique hash: a hundred entries a sweep, round
+-- the hash (the cursor is kept beside it).
+local cursor_key = K_UNIQUE .. ':cursor'
+local scan = redis_call('HSCAN', K_UNIQUE, redis_call('GET', cursor_key) or '0', 'COUNT', 100)
+local entries = scan[2]
+for i = 1, #entries, 2 do
+  if not unique_holder(entries[i + 1], now) then redis_call('HDEL', K_UNIQUE, entries[i]) end
+end
+if scan[1] == '0' then redis_call('DEL', cursor_key) else redis_call('SET', cursor_key, scan[1]) end
 return { deleted, looked }
