@@ -270,6 +270,7 @@ mod tests {
             config: Default::default(),
             metrics: Default::default(),
             shutdown: Default::default(),
+            sockets: Default::default(),
             outage: Default::default(),
         };
         let routes: Router<AppState> =
