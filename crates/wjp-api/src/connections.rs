@@ -112,7 +112,7 @@ impl Held {
 /// A connection's slot and its place in its address's count; both are
 /// given back when it drops, the count first, so the accept loop never
 /// sees a free slot still counted against an address.
-struct Slot {
+pub(crate) struct Slot {
     held: Arc<Held>,
     address: IpAddr,
     _permit: OwnedSemaphorePermit,
@@ -129,6 +129,12 @@ impl Drop for Slot {
         }
     }
 }
+
+/// The slot of the connection a request came on, in its extensions. A
+/// WebSocket holds it: the HTTP connection ends when it hands its socket
+/// over, and the WebSocket must go on counting against the limits.
+#[derive(Clone)]
+pub(crate) struct ConnectionSlot(#[allow(dead_code)] Arc<Slot>);
 
 /// Refusals are the client's doing and may come by the thousand: they are
 /// logged at debug level, one line per interval at most, with the number
@@ -215,7 +221,9 @@ impl Connections {
         app: Router,
         shutdown: &CancellationToken,
     ) {
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        // The open connections, waited for on shutdown. (hyper-util's
+        // `GracefulShutdown` cannot watch a connection that may upgrade.)
+        let open = tokio_util::task::TaskTracker::new();
         let mut refusal_log = RefusalLog {
             last: None,
             unlogged: [0; 2],
@@ -260,15 +268,37 @@ impl Connections {
             // between events, never meet it.
             let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
             stream.set_write_timeout(Some(self.write_stall_timeout));
-            let service = hyper_util::service::TowerToHyperService::new(app.clone());
-            let connection = graceful.watch(
-                self.http
-                    .serve_connection(hyper_util::rt::TokioIo::new(Box::pin(stream)), service),
+            let slot = ConnectionSlot(Arc::new(slot));
+            let service = hyper_util::service::TowerToHyperService::new(
+                tower::ServiceExt::map_request(app.clone(), {
+                    let slot = slot.clone();
+                    move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                        request.extensions_mut().insert(slot.clone());
+                        request
+                    }
+                }),
             );
-            tokio::spawn(async move {
+            // With upgrades, so WebSockets can take the socket over; it
+            // keeps the write-stall timeout set above.
+            let connection = self
+                .http
+                .serve_connection(hyper_util::rt::TokioIo::new(Box::pin(stream)), service)
+                .with_upgrades();
+            let shutdown = shutdown.clone();
+            open.spawn(async move {
+                let mut connection = std::pin::pin!(connection);
+                // On shutdown a request in flight finishes, then the
+                // connection closes; an idle one closes at once.
+                let ended = tokio::select! {
+                    ended = connection.as_mut() => ended,
+                    () = shutdown.cancelled() => {
+                        connection.as_mut().graceful_shutdown();
+                        connection.await
+                    }
+                };
                 // Timeouts, resets and malformed requests end here; they
                 // are the client's business, not worth more than a trace.
-                if let Err(e) = connection.await {
+                if let Err(e) = ended {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
                 drop(slot);
@@ -276,7 +306,8 @@ impl Connections {
         }
         // No new connections from here on.
         drop(listener);
-        graceful.shutdown().await;
+        open.close();
+        open.wait().await;
     }
 
     /// Counts a connection against its address, or says why it may not

@@ -56,6 +56,10 @@ pub enum Code {
     Internal,
     /// A shop job kind this build does not run.
     NotImplemented,
+    /// A browser page of an origin that may not open a WebSocket here.
+    OriginNotAllowed,
+    /// A WebSocket endpoint asked without the upgrade headers.
+    UpgradeRequired,
     /// Every slot for synchronous work is taken; comes with Retry-After.
     ServerBusy,
     /// The client holds too many connections; comes with Retry-After.
@@ -90,6 +94,8 @@ impl Code {
             Code::UnsupportedMediaType => "unsupported_media_type",
             Code::Internal => "internal_error",
             Code::NotImplemented => "not_implemented",
+            Code::OriginNotAllowed => "origin_not_allowed",
+            Code::UpgradeRequired => "upgrade_required",
             Code::ServerBusy => "server_busy",
             Code::TooManyConnections => "too_many_connections",
             Code::Queue(code, _) | Code::Store(code, _) => code,
@@ -112,6 +118,8 @@ impl Code {
             | Code::AssetNotFound
             | Code::RouteNotFound => StatusCode::NOT_FOUND,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Code::OriginNotAllowed => StatusCode::FORBIDDEN,
+            Code::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
             Code::RequestBodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -8,6 +8,10 @@
 //! it starts with a snapshot of the job as it is now. Streams follow the
 //! backend with [`wjp_queue::Queue::next_events`], send keep-alive comments,
 //! and end on server shutdown.
+//!
+//! [`Follow`] is that following, written once: [`follow_all`] and
+//! [`follow_job`] check a request and give the stream of events; this
+//! module frames it as SSE, [`crate::ws`] as WebSocket messages.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -75,31 +79,8 @@ async fn all_events(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
-    let queue = query
-        .queue
-        .as_deref()
-        .filter(|q| !q.is_empty())
-        .map(|q| state.queue.catalog().queue(q))
-        .transpose()?;
-    let cursor = match resume_point(&state, &headers, &query).await? {
-        Some(c) => Some(c),
-        // Only what happens from now on.
-        None => state.queue.last_event_id().await?,
-    };
-    let follow = Follow {
-        queue: state.queue.clone(),
-        cursor,
-        buffer: VecDeque::new(),
-        job: None,
-        queue_filter: queue.map(|q| q.to_string()),
-        first: None,
-        done: false,
-        no_wait: false,
-        shutdown: state.shutdown.clone(),
-        outage: state.outage.clone(),
-    };
-    Ok(Sse::new(follow.into_stream())
-        .keep_alive(KeepAlive::new().interval(state.config.keep_alive)))
+    let follow = follow_all(&state, &headers, &query).await?;
+    Ok(sse(&state, follow))
 }
 
 async fn job_events(
@@ -108,14 +89,65 @@ async fn job_events(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
-    let id = parse_id(&id)?;
+    let follow = follow_job(&state, &id, &headers, &query).await?;
+    Ok(sse(&state, follow))
+}
+
+/// The SSE framing of a followed stream.
+fn sse(state: &AppState, follow: Follow) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    use futures_util::StreamExt;
+    let messages = follow.into_stream().map(|item| {
+        Ok(match item {
+            Followed::Event(e) => message(&e),
+            Followed::Error(e) => SseEvent::default()
+                .event("error")
+                .json_data(crate::error::error_body(&e.message, e.code))
+                .unwrap_or_default(),
+        })
+    });
+    Sse::new(messages).keep_alive(KeepAlive::new().interval(state.config.keep_alive))
+}
+
+/// Every job's events (or one queue's), from the request's resume point
+/// or, without one, from now on. Checked before the response starts.
+pub(crate) async fn follow_all(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &EventsQuery,
+) -> ApiResult<Follow> {
+    let queue = query
+        .queue
+        .as_deref()
+        .filter(|q| !q.is_empty())
+        .map(|q| state.queue.catalog().queue(q))
+        .transpose()?;
+    let cursor = match resume_point(state, headers, query).await? {
+        Some(c) => Some(c),
+        // Only what happens from now on.
+        None => state.queue.last_event_id().await?,
+    };
+    let mut follow = Follow::new(state, cursor);
+    follow.queue_filter = queue.map(|q| q.to_string());
+    Ok(follow)
+}
+
+/// One job's events until it ends: without a resume point, a snapshot of
+/// the job first. Checked before the response starts (an unknown job is a
+/// 404, not an empty stream).
+pub(crate) async fn follow_job(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    query: &EventsQuery,
+) -> ApiResult<Follow> {
+    let id = parse_id(id)?;
     if query.queue.is_some() {
         return Err(ApiError::new(
             Code::InvalidQuery,
-            "queue is a filter of GET /events only",
+            "queue is a filter of GET /events and GET /ws only",
         ));
     }
-    let resume = resume_point(&state, &headers, &query).await?;
+    let resume = resume_point(state, headers, query).await?;
     // The cursor is read before the job, so nothing between the snapshot
     // and the first followed event is lost (at worst an event repeats it).
     let cursor = match &resume {
@@ -127,18 +159,8 @@ async fn job_events(
         .job(&id)
         .await?
         .ok_or_else(|| wjp_queue::QueueError::NotFound(id.clone()))?;
-    let mut follow = Follow {
-        queue: state.queue.clone(),
-        cursor: cursor.clone(),
-        buffer: VecDeque::new(),
-        job: Some(id),
-        queue_filter: None,
-        first: None,
-        done: false,
-        no_wait: false,
-        shutdown: state.shutdown.clone(),
-        outage: state.outage.clone(),
-    };
+    let mut follow = Follow::new(state, cursor.clone());
+    follow.job = Some(id);
     follow.no_wait = job.status().is_terminal();
     if resume.is_none() {
         let mut snapshot = Event::of(&job, Timestamp::now());
@@ -146,12 +168,24 @@ async fn job_events(
         follow.done = job.status().is_terminal();
         follow.first = Some(snapshot);
     }
-    Ok(Sse::new(follow.into_stream())
-        .keep_alive(KeepAlive::new().interval(state.config.keep_alive)))
+    Ok(follow)
 }
 
-/// The state of one stream.
-struct Follow {
+/// What a followed stream yields.
+pub(crate) enum Followed {
+    /// A job's state after a change; its `id` is the cursor to resume after.
+    Event(Event),
+    /// The stream cannot go on (a resume point the backend no longer
+    /// knows); always the last item.
+    Error(ApiError),
+}
+
+/// Follows the backend's events from a cursor: the one loop behind both
+/// framings of live updates (SSE here, WebSocket in [`crate::ws`]). Ends on
+/// server shutdown, after the last event of a followed job, or after an
+/// [`Followed::Error`]; rides out store outages (logged once through the
+/// shared [`wjp_queue::Outage`]), retrying each second.
+pub(crate) struct Follow {
     queue: Queue,
     cursor: Option<String>,
     buffer: VecDeque<Event>,
@@ -168,10 +202,28 @@ struct Follow {
 }
 
 impl Follow {
-    fn into_stream(self) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+    fn new(state: &AppState, cursor: Option<String>) -> Follow {
+        Follow {
+            queue: state.queue.clone(),
+            cursor,
+            buffer: VecDeque::new(),
+            job: None,
+            queue_filter: None,
+            first: None,
+            done: false,
+            no_wait: false,
+            shutdown: state.shutdown.clone(),
+            outage: state.outage.clone(),
+        }
+    }
+
+    /// The followed events as a stream. Polling its `next()` and dropping
+    /// that future loses nothing (the read in progress lives in the
+    /// stream), so a framing may race it against other work.
+    pub(crate) fn into_stream(self) -> impl Stream<Item = Followed> {
         futures_util::stream::unfold(self, |mut f| async move {
-            let event = f.next().await?;
-            Some((Ok(event), f))
+            let item = f.next().await?;
+            Some((item, f))
         })
     }
 
@@ -183,9 +235,9 @@ impl Follow {
                 .is_none_or(|q| e.queue.as_str() == q)
     }
 
-    async fn next(&mut self) -> Option<SseEvent> {
+    async fn next(&mut self) -> Option<Followed> {
         if let Some(first) = self.first.take() {
-            return Some(message(&first));
+            return Some(Followed::Event(first));
         }
         loop {
             if let Some(e) = self.buffer.pop_front() {
@@ -194,7 +246,7 @@ impl Follow {
                     self.buffer.clear();
                     self.done = true;
                 }
-                return Some(message(&e));
+                return Some(Followed::Event(e));
             }
             if self.done || self.shutdown.is_cancelled() {
                 return None;
@@ -230,15 +282,9 @@ impl Follow {
                 Err(e) if e.is_client_error() => {
                     // A cursor the backend does not know: say so and end.
                     self.done = true;
-                    return Some(
-                        SseEvent::default()
-                            .event("error")
-                            .json_data(crate::error::error_body(
-                                &e.to_string(),
-                                crate::error::ApiError::from(e).code,
-                            ))
-                            .unwrap_or_default(),
-                    );
+                    let message = e.to_string();
+                    let code = ApiError::from(e).code;
+                    return Some(Followed::Error(ApiError::new(code, message)));
                 }
                 Err(e) => {
                     self.outage.failed("event stream", &e);
@@ -256,14 +302,14 @@ impl Follow {
     /// With nothing new for a job stream: whether the job ended anyway (a
     /// stream resumed after its last event, or events pruned). If so, its
     /// state is the stream's last message.
-    async fn check_job_ended(&mut self) -> Option<SseEvent> {
+    async fn check_job_ended(&mut self) -> Option<Followed> {
         let id = self.job.as_ref()?;
         match self.queue.job(id).await {
             Ok(Some(job)) if job.status().is_terminal() => {
                 self.done = true;
                 let mut e = Event::of(&job, Timestamp::now());
                 e.id = self.cursor.clone().unwrap_or_default();
-                Some(message(&e))
+                Some(Followed::Event(e))
             }
             Ok(None) => {
                 self.done = true;

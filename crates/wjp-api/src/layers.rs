@@ -106,6 +106,9 @@ async fn require_key(State(state): State<AppState>, request: Request, next: Next
         return next.run(request).await;
     }
     let headers = request.headers();
+    // Browsers cannot set headers on a WebSocket: its key may come as a
+    // subprotocol (see `ws`). Never logged, as no key is.
+    let in_protocols = crate::ws::key_in_protocols(headers);
     let given = headers
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
@@ -116,7 +119,8 @@ async fn require_key(State(state): State<AppState>, request: Request, next: Next
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().strip_prefix("Bearer "))
                 .map(str::trim)
-        });
+        })
+        .or(in_protocols.as_deref());
     match given {
         Some(g) if same_secret(g.as_bytes(), key.as_bytes()) => next.run(request).await,
         Some(_) => ApiError::new(Code::InvalidApiKey, "the API key is wrong").into_response(),
@@ -124,7 +128,8 @@ async fn require_key(State(state): State<AppState>, request: Request, next: Next
             let mut response = ApiError::new(
                 Code::MissingApiKey,
                 "this endpoint needs the API key: send it as `X-API-Key: KEY` or \
-                 `Authorization: Bearer KEY`",
+                 `Authorization: Bearer KEY` (a browser's WebSocket: offer the \
+                 subprotocols `wjp` and `wjp.key.<KEY in base64url>`)",
             )
             .into_response();
             response
@@ -265,6 +270,7 @@ mod tests {
             config: Default::default(),
             metrics: Default::default(),
             shutdown: Default::default(),
+            sockets: Default::default(),
             outage: Default::default(),
         };
         let routes: Router<AppState> =

@@ -8,7 +8,8 @@
 //!
 //! ## How a request flows
 //! - [`router`] builds every route ([`shop`]: the old endpoints; [`jobs`]:
-//!   the queue; [`events`]: SSE; [`ops`]: health, metrics, OpenAPI;
+//!   the queue; [`events`]: SSE; [`ws`]: the same events over WebSocket;
+//!   [`ops`]: health, metrics, OpenAPI;
 //!   [`dashboard`]: the operators' page at `/`) and wraps them in the layers
 //!   of [`layers`]: JSON errors, metrics, panic catching, CORS, API key.
 //! - A domain endpoint ([`shop`]) checks that its job kind is registered
@@ -18,8 +19,8 @@
 //!   When the backend is unreachable, an async request runs synchronously
 //!   and is answered like a sync one, so clients keep working.
 //! - [`serve`] serves a bound socket until its shutdown token is cancelled;
-//!   then it stops accepting, ends event streams and lets requests in flight
-//!   finish. Process wiring (in-process workers, signals) is the binary's.
+//!   then it stops accepting, ends event streams (closing WebSockets with a
+//!   close frame) and lets requests in flight finish. Process wiring (in-process workers, signals) is the binary's.
 //!
 //! **Invariant**: no handler does CPU-heavy work on the async runtime, and
 //! every error a client sees is JSON `{success: false, error, code}`.
@@ -36,6 +37,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod shop;
+pub mod ws;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -45,6 +47,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use wjp_queue::{Handlers, Queue};
 
 use crate::connections::Connections;
@@ -61,7 +64,8 @@ pub struct ApiArgs {
     #[arg(long, env = "WJP_API_PORT", default_value_t = 8000)]
     pub port: u16,
     /// Key required on every endpoint but /health, as `X-API-Key: KEY` or
-    /// `Authorization: Bearer KEY`.
+    /// `Authorization: Bearer KEY` (a browser's WebSocket: as the
+    /// subprotocol `wjp.key.<KEY in base64url>`).
     #[arg(long, env = "WJP_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// Listen on a non-loopback address without an API key.
@@ -269,6 +273,9 @@ pub struct AppState {
     pub inline_slots: Arc<tokio::sync::Semaphore>,
     /// Cancelled on shutdown: ends event streams so the server can stop.
     pub shutdown: CancellationToken,
+    /// The open WebSockets, which outlive the HTTP connections that
+    /// carried their upgrade: [`serve`] waits for them to close.
+    pub sockets: TaskTracker,
     /// Whether the queue store answers: every request that finds it down
     /// reports here, so an outage is one log line, not one per request.
     pub outage: Arc<wjp_queue::Outage>,
@@ -291,6 +298,7 @@ pub fn router(
         config,
         shutdown,
         Arc::new(Metrics::default()),
+        TaskTracker::new(),
     )
 }
 
@@ -301,6 +309,7 @@ fn build(
     config: ApiConfig,
     shutdown: CancellationToken,
     metrics: Arc<Metrics>,
+    sockets: TaskTracker,
 ) -> anyhow::Result<Router> {
     let folders = Folders::create(data_dir).with_context(|| {
         format!(
@@ -317,6 +326,7 @@ fn build(
         metrics,
         enqueuer: enqueue::Enqueuer::start(queue.clone()),
         shutdown,
+        sockets,
         outage: Arc::new(wjp_queue::Outage::new()),
     };
     let routes = Router::new()
@@ -324,6 +334,7 @@ fn build(
         .merge(shop::routes(&state.config))
         .merge(jobs::routes())
         .merge(events::routes())
+        .merge(ws::routes())
         .merge(dashboard::routes());
     layers::apply(routes, state.clone()).map(|r| r.with_state(state))
 }
@@ -365,6 +376,7 @@ pub async fn serve(
     let metrics = Arc::new(Metrics::default());
     let connections = Connections::of(&config, metrics.clone());
     connections::warn_if_files_run_out(config.max_connections);
+    let sockets = TaskTracker::new();
     let app = build(
         queue.clone(),
         handlers,
@@ -372,11 +384,17 @@ pub async fn serve(
         config,
         shutdown.clone(),
         metrics.clone(),
+        sockets.clone(),
     )?;
     tokio::spawn(metrics::follow_jobs(queue, metrics, shutdown.clone()));
     let addr = listener.local_addr()?;
     tracing::info!(%addr, auth = args.api_key.is_some(), "serving the HTTP API");
     connections.serve(listener, app, &shutdown).await;
+    // WebSockets close on `shutdown` themselves; their close frames are
+    // sent (each write bounded by the write-stall timeout) before `serve`
+    // returns and the process may exit.
+    sockets.close();
+    sockets.wait().await;
     tracing::info!("the HTTP API stopped");
     Ok(())
 }

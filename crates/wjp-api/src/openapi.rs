@@ -27,6 +27,8 @@ pub const OPERATIONS: [(&str, &str); 25] = [
     ("get", "/jobs/{job_id}/artifacts/{name}"),
     ("get", "/jobs/{job_id}/events"),
     ("get", "/events"),
+    ("get", "/ws/jobs/{job_id}"),
+    ("get", "/ws"),
     ("get", "/queues"),
     ("post", "/queues/{queue}/pause"),
     ("post", "/queues/{queue}/resume"),
@@ -173,6 +175,28 @@ fn sse(description: &str) -> Value {
     })
 }
 
+/// The answers of a WebSocket endpoint besides its refusals: 101 with a
+/// socket, or 426 to a plain GET (a fuzzer or a browser's address bar
+/// sends no upgrade headers; they are not parameters, since a client
+/// library sets them itself).
+fn websocket(description: &str) -> Value {
+    json!({
+        "101": { "description": format!("{description} The connection becomes a WebSocket: each text message is one JobEvent (its `id` is the cursor to resume after), or an Error before a close 1008 when the resume point is no longer known. Closes 1000 when a followed job ended, 1001 on server shutdown. Pings every 15 s; a client that answers none, or reads nothing for --write-stall-timeout-secs, is disconnected.") },
+        "403": error("A browser page of an origin that is not the server's own nor one of --cors-origin."),
+        "426": { "description": "A plain GET, without the WebSocket upgrade headers.",
+                 "headers": { "Upgrade": { "schema": { "type": "string", "const": "websocket" } } },
+                 "content": json_content(schema_ref("Error")) },
+    })
+}
+
+/// Responses of both maps merged (the second's win).
+fn merged(mut a: Value, b: Value) -> Value {
+    if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
+        a.extend(b);
+    }
+    a
+}
+
 pub fn document() -> Value {
     let last_event_id = json!([
         { "name": "Last-Event-ID", "in": "header", "required": false, "schema": { "type": "string" },
@@ -280,6 +304,14 @@ pub fn document() -> Value {
             json!([last_event_id[0], last_event_id[1], query("queue", false, json!({ "type": "string" }), "Only this queue.")]), None,
             json!({ "200": sse("Every job's events from now on (or after Last-Event-ID)."), "400": error("Unknown queue, invalid event id (Last-Event-ID or last_event_id) or query."), "401": error("API key missing or wrong."),
                     "503": error("The queue backend is unreachable.") })) },
+        "/ws/jobs/{job_id}": { "get": op("jobEventsSocket", "events", "Live status and progress of one job over a WebSocket: the events of GET /jobs/{job_id}/events, one per text message; starts with a snapshot unless resuming, closes when the job ends. With a key set, a browser sends it as the subprotocols `wjp` and `wjp.key.<key in base64url, unpadded>`.",
+            json!([job_id, last_event_id[0], last_event_id[1]]), None,
+            merged(websocket("The job's events."), json!({ "400": error("Invalid job id, event id (Last-Event-ID or last_event_id) or query."), "401": error("API key missing or wrong."), "404": error("Unknown job."),
+                    "503": error("The queue backend is unreachable.") }))) },
+        "/ws": { "get": op("eventsSocket", "events", "Live status and progress of every job over a WebSocket: the events of GET /events, one per text message. With a key set, a browser sends it as the subprotocols `wjp` and `wjp.key.<key in base64url, unpadded>`.",
+            json!([last_event_id[0], last_event_id[1], query("queue", false, json!({ "type": "string" }), "Only this queue.")]), None,
+            merged(websocket("Every job's events from now on (or after the resume point)."), json!({ "400": error("Unknown queue, invalid event id (Last-Event-ID or last_event_id) or query."), "401": error("API key missing or wrong."),
+                    "503": error("The queue backend is unreachable.") }))) },
         "/queues": { "get": op("queues", "queue", "Jobs per queue and status, and the backend in use.", json!([]), None,
             json!({ "200": ok_json("Counts.", json!({ "type": "object", "properties": {
                 "success": { "type": "boolean" }, "backend": { "type": "object" },
@@ -429,7 +461,7 @@ pub fn document() -> Value {
         "tags": [
             { "name": "shop", "description": "The endpoints of the service wjp replaces." },
             { "name": "queue", "description": "The job queue." },
-            { "name": "events", "description": "Live updates (Server-Sent Events)." },
+            { "name": "events", "description": "Live updates (Server-Sent Events, and the same over WebSocket)." },
             { "name": "operations", "description": "Health, metrics, this document." },
         ],
         "security": [{ "apiKey": [] }, { "bearer": [] }, {}],

@@ -12,3 +12,4 @@ mod redis;
 mod safety;
 mod shop;
 mod slow_clients;
+mod websocket;
