@@ -33,6 +33,7 @@ pub mod events;
 pub mod files;
 pub mod jobs;
 pub mod layers;
+pub mod materials;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
@@ -139,6 +140,10 @@ pub struct ApiArgs {
     /// Default: 256, or --max-connections if lower.
     #[arg(long, env = "WJP_MAX_CONNECTIONS_PER_CLIENT")]
     pub max_connections_per_client: Option<usize>,
+    /// Not a flag: the materials `GET /materials` lists, given by the
+    /// program from the shop's figures (empty: none listed).
+    #[arg(skip)]
+    pub materials: Vec<materials::MaterialEntry>,
 }
 
 /// See `ApiArgs::max_connections_per_client`.
@@ -169,6 +174,8 @@ pub struct ApiConfig {
     pub max_inline_jobs: usize,
     /// Whether the engine's test kinds are served over HTTP.
     pub test_kinds: bool,
+    /// What `GET /materials` lists.
+    pub materials: Vec<materials::MaterialEntry>,
 }
 
 /// One slot per core: synchronous work beyond that only waits for a core.
@@ -191,6 +198,7 @@ impl Default for ApiConfig {
             max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
             max_inline_jobs: cores(),
             test_kinds: false,
+            materials: Vec::new(),
         }
     }
 }
@@ -255,6 +263,7 @@ impl ApiConfig {
             max_connections_per_client,
             max_inline_jobs,
             test_kinds: args.enable_test_kinds,
+            materials: args.materials.clone(),
         })
     }
 }
@@ -333,6 +342,7 @@ fn build(
         .merge(ops::routes())
         .merge(shop::routes(&state.config))
         .merge(jobs::routes())
+        .merge(materials::routes())
         .merge(events::routes())
         .merge(ws::routes())
         .merge(dashboard::routes());

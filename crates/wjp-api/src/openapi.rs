@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 /// Every documented (method, path), in the router's path syntax.
-pub const OPERATIONS: [(&str, &str); 25] = [
+pub const OPERATIONS: [(&str, &str); 28] = [
     ("get", "/health"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -33,6 +33,7 @@ pub const OPERATIONS: [(&str, &str); 25] = [
     ("post", "/queues/{queue}/pause"),
     ("post", "/queues/{queue}/resume"),
     ("get", "/workers"),
+    ("get", "/materials"),
 ];
 
 fn schema_ref(name: &str) -> Value {
@@ -197,6 +198,17 @@ fn merged(mut a: Value, b: Value) -> Value {
     a
 }
 
+/// The answer of `GET /materials`.
+fn materials_schema() -> Value {
+    let material = json!({ "type": "object", "required": ["name", "aliases", "thickness_range_mm"], "properties": {
+        "name": { "type": "string" },
+        "aliases": { "type": "array", "items": { "type": "string" } },
+        "thickness_range_mm": { "type": ["array", "null"], "items": { "type": "number" }, "minItems": 2, "maxItems": 2 } } });
+    json!({ "type": "object", "required": ["success", "materials"], "properties": {
+        "success": { "type": "boolean" },
+        "materials": { "type": "array", "items": material } } })
+}
+
 pub fn document() -> Value {
     let last_event_id = json!([
         { "name": "Last-Event-ID", "in": "header", "required": false, "schema": { "type": "string" },
@@ -329,6 +341,8 @@ pub fn document() -> Value {
             json!({ "200": ok_json("Workers.", json!({ "type": "object", "properties": {
                 "success": { "type": "boolean" }, "workers": { "type": "array", "items": schema_ref("Worker") } } })),
                 "401": error("API key missing or wrong.") })) },
+        "/materials": { "get": op("materials", "shop", "The shop's materials (its wjp.toml): the names and aliases a request may use, and the thickness range the shop cuts in each.", json!([]), None,
+            json!({ "200": ok_json("Materials.", materials_schema()), "401": error("API key missing or wrong.") })) },
     });
     let nullable_string = json!({ "type": ["string", "null"] });
     let time = json!({ "type": ["string", "null"], "format": "date-time" });

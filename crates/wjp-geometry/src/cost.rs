@@ -29,6 +29,12 @@ pub struct Material {
     pub density_kg_m3: f64,
     /// Price per kg of sheet; 0 = material not priced.
     pub price_per_kg: f64,
+    /// Thicknesses the shop cuts in this material, `[min, max]` mm; `None`
+    /// when the shop set no range (the model's own bound, (0, 500] mm,
+    /// still applies). An analysis outside the range is refused, so a quote
+    /// is never made for a slab the shop cannot cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thickness_range_mm: Option<[f64; 2]>,
 }
 
 impl Default for Material {
@@ -40,6 +46,7 @@ impl Default for Material {
             brittle: false,
             density_kg_m3: 7850.0,
             price_per_kg: 0.0,
+            thickness_range_mm: None,
         }
     }
 }
@@ -52,6 +59,7 @@ fn m(name: &str, aliases: &[&str], nm: f64, brittle: bool, density: f64) -> Mate
         brittle,
         density_kg_m3: density,
         price_per_kg: 0.0,
+        thickness_range_mm: None,
     }
 }
 
@@ -83,9 +91,15 @@ pub fn default_materials() -> Vec<Material> {
     ]
 }
 
+/// The form of a material name or alias that lookups compare: trimmed,
+/// lower case, `-` and spaces as `_` (`Mild Steel` is `mild_steel`).
+pub fn material_key(name: &str) -> String {
+    name.trim().to_ascii_lowercase().replace(['-', ' '], "_")
+}
+
 /// Find a material by name or alias (case-insensitive, `-`/space = `_`).
 pub fn find_material<'a>(table: &'a [Material], name: &str) -> Option<&'a Material> {
-    let key = name.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+    let key = material_key(name);
     table
         .iter()
         .find(|m| m.name == key || m.aliases.contains(&key))

@@ -190,7 +190,7 @@ impl AnalysisOptions {
                 format!("{} is not in (0, 1] mm", self.curve_tolerance_mm),
             ));
         }
-        cost::find_material(&self.materials, &self.material).ok_or_else(|| {
+        let material = cost::find_material(&self.materials, &self.material).ok_or_else(|| {
             let names: Vec<&str> = self.materials.iter().map(|m| m.name.as_str()).collect();
             bad(
                 "material",
@@ -200,7 +200,19 @@ impl AnalysisOptions {
                     names.join(", ")
                 ),
             )
-        })
+        })?;
+        if let Some([min, max]) = material.thickness_range_mm {
+            if !(min..=max).contains(&self.thickness_mm) {
+                return Err(bad(
+                    "thickness_mm",
+                    format!(
+                        "{} mm of {} is outside the shop's range for it, {min} to {max} mm",
+                        self.thickness_mm, material.name
+                    ),
+                ));
+            }
+        }
+        Ok(material)
     }
 }
 

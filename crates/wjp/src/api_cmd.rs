@@ -37,15 +37,21 @@ pub struct ApiCommandArgs {
     #[arg(long)]
     pub no_workers: bool,
     /// On shutdown, seconds running jobs of the in-process workers get to
-    /// finish before they are handed back to the queue.
-    #[arg(long, default_value_t = 30.0)]
+    /// finish before they are handed back to the queue (0 to hand them back
+    /// at once, at most 86400).
+    #[arg(long, default_value_t = 30.0, allow_negative_numbers = true)]
     pub shutdown_grace_secs: f64,
 }
 
 pub async fn run(global: &GlobalArgs, args: ApiCommandArgs) -> anyhow::Result<ExitCode> {
-    let addr = wjp_api::bind_address(&args.http)?;
+    // Checked before the socket answers: the API and its workers must not
+    // quote with figures they misread.
+    let shop = global.shop()?;
+    let mut http = args.http.clone();
+    http.materials = crate::shop_config::material_entries(&shop);
+    let addr = wjp_api::bind_address(&http)?;
     let queue = global.open_queue_tolerating_outage().await?;
-    let handlers = global.handlers()?;
+    let handlers = global.handlers(&shop)?;
     let shutdown = CancellationToken::new();
     let mut workers = Vec::new();
     // One for all the in-process workers: an outage is one line, not one
@@ -72,7 +78,7 @@ pub async fn run(global: &GlobalArgs, args: ApiCommandArgs) -> anyhow::Result<Ex
     });
     let served = wjp_api::serve(
         listener,
-        &args.http,
+        &http,
         queue,
         handlers,
         &global.data_dir,

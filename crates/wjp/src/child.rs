@@ -33,6 +33,7 @@ use wjp_queue::{HandlerError, JobContext};
 
 use crate::domain::{Shop, Task};
 use crate::kinds;
+use crate::shop_config::ShopConfig;
 
 /// How often the parent looks at its job's cancel flag while the child
 /// works: the longest a cancelled or timed-out child runs on.
@@ -50,6 +51,8 @@ pub struct InChild {
     pub exe: PathBuf,
     pub data_dir: PathBuf,
     pub memory_budget_mb: u64,
+    /// The shop's figures the parent loaded; the child reads the same file.
+    pub shop_config: Option<PathBuf>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -108,11 +111,19 @@ impl Handler for InChild {
         let failed = |what: &str, e: std::io::Error| {
             HandlerError::Failed(format!("cannot {what} the job's process: {e}"))
         };
-        let child = Command::new(&self.exe)
+        let mut command = Command::new(&self.exe);
+        command
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(["run-job", "--kind", self.kind, "--memory-budget-mb"])
-            .arg(self.memory_budget_mb.to_string())
+            .arg(self.memory_budget_mb.to_string());
+        // Always said, even "none": the child must not find a file of its
+        // own (WJP_CONFIG, a wjp.toml made since) that the parent did not.
+        match &self.shop_config {
+            Some(path) => command.arg("--shop-config").arg(path),
+            None => command.arg("--no-shop-config"),
+        };
+        let child = command
             // mimalloc commits its first arena (1 GiB) up front by default,
             // which a data-segment budget counts in full: commit on use.
             .env("MIMALLOC_ARENA_EAGER_COMMIT", "0")
@@ -216,8 +227,13 @@ impl Drop for KillOnDrop {
 
 /// `wjp run-job`: the child's side. Limits its own memory, reads the job,
 /// runs the kind's handler with panics caught, and reports on stdout.
-pub fn serve(kind: &str, data_dir: &std::path::Path, memory_budget_mb: u64) -> ExitCode {
-    let report = run_job(kind, data_dir, memory_budget_mb);
+pub fn serve(
+    kind: &str,
+    data_dir: &std::path::Path,
+    memory_budget_mb: u64,
+    shop_config: Option<&std::path::Path>,
+) -> ExitCode {
+    let report = run_job(kind, data_dir, memory_budget_mb, shop_config);
     let mut out = std::io::stdout().lock();
     match serde_json::to_string(&report) {
         Ok(line) if writeln!(out, "{line}").and_then(|()| out.flush()).is_ok() => ExitCode::SUCCESS,
@@ -225,7 +241,12 @@ pub fn serve(kind: &str, data_dir: &std::path::Path, memory_budget_mb: u64) -> E
     }
 }
 
-fn run_job(kind: &str, data_dir: &std::path::Path, memory_budget_mb: u64) -> Report {
+fn run_job(
+    kind: &str,
+    data_dir: &std::path::Path,
+    memory_budget_mb: u64,
+    shop_config: Option<&std::path::Path>,
+) -> Report {
     let Some(kind) = kinds::shop_kind(kind) else {
         return HandlerError::Failed(format!("run-job: unknown kind {kind:?}")).into();
     };
@@ -248,7 +269,11 @@ fn run_job(kind: &str, data_dir: &std::path::Path, memory_budget_mb: u64) -> Rep
         Ok(envelope) => envelope,
         Err(e) => return HandlerError::Failed(format!("cannot read the job: {e}")).into(),
     };
-    let shop = match Shop::open(data_dir) {
+    let figures = match shop_config.map(ShopConfig::load).transpose() {
+        Ok(figures) => figures.unwrap_or_default(),
+        Err(e) => return HandlerError::Failed(e.to_string()).into(),
+    };
+    let shop = match Shop::open(data_dir, figures) {
         Ok(shop) => shop,
         Err(e) => return HandlerError::Failed(e).into(),
     };

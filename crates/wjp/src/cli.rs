@@ -12,6 +12,7 @@ use serde_json::Value;
 use wjp_queue::{Job, JobId, JobRequest, Queue, Status};
 
 use crate::config::GlobalArgs;
+use crate::shop_config::ShopConfig;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,39 +54,56 @@ pub enum Command {
     Submit(SubmitArgs),
     /// Show a job.
     Status {
+        /// The job's id, or a unique beginning of it (as the dashboard
+        /// shows it; at least 4 characters).
         id: String,
         /// Print the whole job as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Cancel a job (a running one stops within a few seconds).
-    Cancel { id: String },
+    Cancel {
+        /// The job's id, or a unique beginning of it (at least 4 characters).
+        id: String,
+    },
     /// Run a failed or cancelled job again.
-    Retry { id: String },
+    Retry {
+        /// The job's id, or a unique beginning of it (at least 4 characters).
+        id: String,
+    },
     /// Show the backend, the jobs per queue and status, and the live workers.
     Info {
+        /// Print it as JSON.
         #[arg(long)]
         json: bool,
     },
     /// List failed jobs, newest first.
     Failed {
+        /// Only this queue's (default: every queue's).
         #[arg(long)]
         queue: Option<String>,
-        #[arg(long, default_value_t = 50)]
+        /// At most this many jobs (a whole number, 1 or more).
+        #[arg(long, default_value_t = 50, allow_negative_numbers = true, value_parser = count)]
         limit: usize,
+        /// Print them as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Delete the jobs of a queue in one status.
     Purge {
+        /// The queue (analysis, conversion, nesting, gcode, default).
         #[arg(long)]
         queue: String,
+        /// The status: queued, scheduled, completed, failed or cancelled.
         #[arg(long)]
         status: String,
     },
     /// Pause or resume a queue.
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// The shop's figures: material table, prices, machine calibration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Measure end-to-end throughput and latency of no-op jobs.
     Bench(crate::bench::BenchArgs),
     /// Analyse a DXF drawing here and now: cut length, pierces, parts, time, cost.
@@ -94,7 +112,9 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Analyse a component CSV export here and now.
     Csv {
+        /// The CSV file.
         file: PathBuf,
+        /// Print the analysis as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -108,12 +128,28 @@ pub enum Command {
     RunJob(RunJobArgs),
 }
 
+/// `wjp config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the figures in force, each with its unit and where it came
+    /// from (the default, or FILE:LINE).
+    Show,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct RunJobArgs {
+    /// The shop kind to run.
     #[arg(long)]
     pub kind: String,
+    /// Memory the job may use, in MB.
     #[arg(long)]
     pub memory_budget_mb: u64,
+    /// The shop's figures file the parent loaded.
+    #[arg(long, conflicts_with = "no_shop_config")]
+    pub shop_config: Option<PathBuf>,
+    /// The parent loaded no file: use the compiled-in figures.
+    #[arg(long)]
+    pub no_shop_config: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -124,39 +160,52 @@ pub struct NestArgs {
     /// Sheet size in mm, `WIDTHxHEIGHT`.
     #[arg(long)]
     pub sheet: String,
-    /// Gap between parts and to the sheet edge, kerf included (mm).
-    #[arg(long, default_value_t = 3.0)]
+    /// Gap between parts and to the sheet edge, kerf included, in mm (0 or more).
+    #[arg(long, default_value_t = 3.0, allow_negative_numbers = true, value_parser = non_negative)]
     pub gap: f64,
-    #[arg(long, default_value_t = 1.1)]
+    /// Width of the cut, in mm (more than 0).
+    #[arg(long, default_value_t = 1.1, allow_negative_numbers = true, value_parser = positive)]
     pub kerf: f64,
-    /// Allowed rotations in degrees.
-    #[arg(long, value_delimiter = ',', default_value = "0,90,180,270")]
+    /// Allowed rotations in degrees, comma-separated (negative turns clockwise).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0,90,180,270",
+        allow_hyphen_values = true
+    )]
     pub rotations: Vec<f64>,
-    /// Seconds to spend improving the layout.
-    #[arg(long, default_value_t = 10.0)]
+    /// Seconds to spend improving the layout (more than 0).
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true, value_parser = positive)]
     pub time_limit: f64,
-    /// Where to write one DXF and one SVG per sheet.
+    /// Directory to write one DXF and one SVG per sheet to.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Print the layout as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct GcodeArgs {
+    /// The DXF drawing.
     pub file: PathBuf,
+    /// Material name or alias of the shop's table (`wjp config show`).
     #[arg(long, default_value = "mild_steel")]
     pub material: String,
-    #[arg(long, default_value_t = 6.0)]
+    /// Sheet thickness, in mm (more than 0).
+    #[arg(long, default_value_t = 6.0, allow_negative_numbers = true, value_parser = positive)]
     pub thickness: f64,
-    #[arg(long, default_value_t = 1.1)]
+    /// Width of the cut, in mm (more than 0).
+    #[arg(long, default_value_t = 1.1, allow_negative_numbers = true, value_parser = positive)]
     pub kerf: f64,
-    #[arg(long, default_value_t = 3)]
+    /// Cut quality, 1 (rough separation) to 5 (finest).
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u8).range(1..=5))]
     pub quality: u8,
     /// `linuxcnc` or `fanuc`.
     #[arg(long, default_value = "linuxcnc")]
     pub dialect: String,
-    /// Where to write the program.
+    /// File to write the program to.
     #[arg(short, long)]
     pub output: PathBuf,
     /// Print the summary as JSON.
@@ -166,21 +215,22 @@ pub struct GcodeArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ConvertArgs {
+    /// The picture (PNG, JPEG, BMP).
     pub image: PathBuf,
-    /// Where to write the DXF.
+    /// File to write the DXF to.
     #[arg(short, long)]
     pub output: PathBuf,
-    /// Longer side of the drawing in millimetres (default: 1 pixel = 1 mm).
-    #[arg(long)]
+    /// Longer side of the drawing, in mm (default: 1 pixel = 1 mm).
+    #[arg(long, allow_negative_numbers = true, value_parser = positive)]
     pub size_mm: Option<f64>,
     /// Grey level 0-255 separating shapes from background (default: Otsu's).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub threshold: Option<u8>,
     /// Cut out the light parts instead of the dark ones.
     #[arg(long)]
     pub invert: bool,
-    /// Drop specks enclosing fewer pixels than this.
-    #[arg(long)]
+    /// Drop specks enclosing fewer than this many pixels (0 or more).
+    #[arg(long, allow_negative_numbers = true, value_parser = non_negative)]
     pub min_area: Option<f64>,
     /// Also write an SVG preview to this file.
     #[arg(long)]
@@ -192,16 +242,20 @@ pub struct ConvertArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
+    /// The DXF drawing.
     pub file: PathBuf,
-    /// Material name or alias (mild_steel, stainless, aluminium, granite, glass, ...).
+    /// Material name or alias of the shop's table (mild_steel, stainless,
+    /// aluminium, granite, glass, ...; `wjp config show` lists them).
     #[arg(long)]
     pub material: Option<String>,
-    #[arg(long)]
+    /// Sheet thickness, in mm (more than 0; default 6).
+    #[arg(long, allow_negative_numbers = true, value_parser = positive)]
     pub thickness: Option<f64>,
-    /// Cut quality, 1 (rough separation) to 5 (finest).
-    #[arg(long)]
+    /// Cut quality, 1 (rough separation) to 5 (finest; default 3).
+    #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u8).range(1..=5))]
     pub quality: Option<u8>,
-    #[arg(long)]
+    /// Width of the cut, in mm (more than 0; default 1.1).
+    #[arg(long, allow_negative_numbers = true, value_parser = positive)]
     pub kerf: Option<f64>,
     /// Print the whole report as JSON.
     #[arg(long)]
@@ -234,24 +288,25 @@ pub struct SubmitArgs {
     /// The payload: JSON text, or @FILE to read it from a file.
     #[arg(long, default_value = "{}")]
     pub payload: String,
+    /// The queue (default: the kind's).
     #[arg(long)]
     pub queue: Option<String>,
-    /// Higher runs first.
+    /// Higher runs first (a whole number; negative runs later than 0).
     #[arg(long, allow_negative_numbers = true)]
     pub priority: Option<i32>,
-    /// Seconds to wait before the job may run.
+    /// Seconds to wait before the job may run (0 or more).
     #[arg(long, allow_negative_numbers = true)]
     pub delay: Option<f64>,
-    /// Seconds the job may run.
+    /// Seconds the job may run, up to the kind's cap (default: the kind's).
     #[arg(long, allow_negative_numbers = true)]
     pub timeout: Option<f64>,
     /// How many times the job may run in all (first run included) when it
     /// fails; the kind's default when not given.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub max_attempts: Option<u32>,
     /// How many times the job is put back, without spending an attempt,
     /// when the worker running it dies (default 2).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub max_stalls: Option<u32>,
     /// A job id of your own; submitting it again returns the same job.
     #[arg(long)]
@@ -278,16 +333,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(args) => crate::worker_cmd::run(&global, args).await,
         Command::Api(args) => crate::api_cmd::run(&global, args).await,
         Command::Bench(args) => crate::bench::run(&global, args).await,
-        Command::Analyze(args) => analyze(args),
+        Command::Analyze(args) => analyze(&global.shop()?, args),
         Command::Convert(args) => convert(args),
         Command::Csv { file, json } => csv(&file, json),
-        Command::Nest(args) => nest(args),
-        Command::Gcode(args) => gcode(args),
+        Command::Nest(args) => nest(&global.shop()?, args),
+        Command::Gcode(args) => gcode(&global.shop()?, args),
+        Command::Config(ConfigCommand::Show) => {
+            print!("{}", global.shop()?.show());
+            Ok(ExitCode::SUCCESS)
+        }
         // main() runs it before any runtime exists.
         Command::RunJob(_) => bail!("run-job is started by workers, not from here"),
         Command::Submit(args) => submit(&global.open_queue().await?, args).await,
         Command::Status { id, json } => {
-            let queue = global.open_queue().await?;
+            let queue = global.open_existing_queue().await?;
             let job = find(&queue, &id).await?;
             let waiting = queue.why_waiting(&job).await?;
             if json {
@@ -306,8 +365,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Cancel { id } => {
-            let queue = global.open_queue().await?;
-            let outcome = queue.cancel(&JobId::parse(&id)?).await?;
+            let queue = global.open_existing_queue().await?;
+            let id = find(&queue, &id).await?.id;
+            let outcome = queue.cancel(&id).await?;
             match outcome {
                 wjp_queue::CancelOutcome::Cancelled => println!("{id} cancelled"),
                 wjp_queue::CancelOutcome::Requested => {
@@ -320,13 +380,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Retry { id } => {
-            let queue = global.open_queue().await?;
-            let job = queue.retry(&JobId::parse(&id)?).await?;
+            let queue = global.open_existing_queue().await?;
+            let id = find(&queue, &id).await?.id;
+            let job = queue.retry(&id).await?;
             println!("{} queued again on {}", job.id, job.queue);
             Ok(ExitCode::SUCCESS)
         }
         Command::Info { json } => {
-            let queue = global.open_queue().await?;
+            let queue = global.open_existing_queue().await?;
             let info = queue.info().await?;
             if json {
                 print_json(&info)?;
@@ -340,7 +401,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit,
             json,
         } => {
-            let queue = global.open_queue().await?;
+            let queue = global.open_existing_queue().await?;
             let jobs = queue.failed_jobs(q.as_deref(), limit).await?;
             if json {
                 print_json(&jobs)?;
@@ -365,10 +426,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Purge { queue: q, status } => {
-            let queue = global.open_queue().await?;
+            let queue = global.open_existing_queue().await?;
             let status: Status = status.parse()?;
             let n = queue.purge(&q, status).await?;
-            println!("deleted {n} {status} jobs from {q}");
+            println!("deleted {} from {q}", plural(n, &format!("{status} job")));
             Ok(ExitCode::SUCCESS)
         }
         Command::Queue(command) => {
@@ -389,8 +450,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    let mut options = wjp_geometry::AnalysisOptions::default();
+fn analyze(shop: &ShopConfig, args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let mut options = shop.analysis_options();
     if let Some(m) = args.material {
         options.material = m;
     }
@@ -411,10 +472,47 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     }
     if args.json {
         print_json(&report)?;
+    } else if is_empty(&report) {
+        print!("{}", empty_summary(&report));
     } else {
         print!("{}", report.summary_text());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A drawing with nothing to cut: no contour, no chain.
+fn is_empty(report: &wjp_geometry::AnalysisReport) -> bool {
+    let m = &report.metrics;
+    m.pierce_count == 0 && m.closed_contours == 0 && m.open_chains == 0
+}
+
+/// What an empty drawing is, said plainly: its file and units, that
+/// there is nothing to cut, and its warnings. No length, time or quote,
+/// which would be zeros (or "-0.00") that read like a result.
+fn empty_summary(report: &wjp_geometry::AnalysisReport) -> String {
+    let mut out: String = report
+        .summary_text()
+        .lines()
+        .take_while(|l| !l.starts_with("Size:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    out += "Empty drawing: nothing to cut (no contours, no open chains); no time or quote.\n";
+    for w in &report.warnings {
+        out += &format!("Warning: {} ({}): {}\n", w.code, w.count, w.message);
+    }
+    out
+}
+
+/// `n` and its noun, the noun plural unless `n` is 1 (`1 sheet`, `2 sheets`).
+fn plural(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else if noun.ends_with('s') || noun.ends_with("sh") || noun.ends_with("ch") {
+        format!("{n} {noun}es")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
@@ -442,12 +540,12 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         print_json(r)?;
     } else {
         println!(
-            "{}: {} outlines kept of {} found ({} outer, {} holes), {} dropped; {:.1} x {:.1} mm; wrote {}",
+            "{}: {} kept of {} found ({} outer, {}), {} dropped; {:.1} x {:.1} mm; wrote {}",
             args.image.display(),
-            r.contours_kept,
+            plural(r.contours_kept as u64, "outline"),
             r.contours_found,
             r.outer_count,
-            r.hole_count,
+            plural(r.hole_count as u64, "hole"),
             r.contours_dropped,
             r.size_mm[0],
             r.size_mm[1],
@@ -469,12 +567,12 @@ fn csv(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
     let stats = &value["statistics"];
     let summary = &value["summary"];
     println!(
-        "{}: {} export, {} objects; cutting length {:.3} m, about {} pierces; viability {}",
+        "{}: {} export, {}; cutting length {:.3} m, about {}; viability {}",
         file.display(),
         value["format"].as_str().unwrap_or("?"),
-        stats["total_objects"],
+        plural(stats["total_objects"].as_u64().unwrap_or(0), "object"),
         summary["cutting_length_m"].as_f64().unwrap_or(0.0),
-        summary["pierces_estimate"],
+        plural(summary["pierces_estimate"].as_u64().unwrap_or(0), "pierce"),
         value["recommendations"]["viability_score"]
     );
     for w in value["recommendations"]["warnings"]
@@ -491,13 +589,13 @@ fn csv(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn nest(args: NestArgs) -> anyhow::Result<ExitCode> {
+fn nest(shop: &ShopConfig, args: NestArgs) -> anyhow::Result<ExitCode> {
     let (width, height) = args
         .sheet
         .split_once(['x', 'X'])
         .and_then(|(w, h)| Some((w.trim().parse::<f64>().ok()?, h.trim().parse::<f64>().ok()?)))
         .with_context(|| format!("--sheet {:?} is not WIDTHxHEIGHT in mm", args.sheet))?;
-    let analysis = wjp_geometry::AnalysisOptions::default();
+    let analysis = shop.analysis_options();
     let mut parts = Vec::new();
     for spec in &args.files {
         let (path, quantity) = match spec.rsplit_once(':') {
@@ -543,9 +641,9 @@ fn nest(args: NestArgs) -> anyhow::Result<ExitCode> {
         print_json(&value)?;
     } else {
         println!(
-            "{} parts placed on {} sheets, utilisation {:.1}%, {} did not fit",
-            result.positioned_objects.len(),
-            result.sheets_required,
+            "{} placed on {}, utilisation {:.1}%, {} did not fit",
+            plural(result.positioned_objects.len() as u64, "part"),
+            plural(result.sheets_required as u64, "sheet"),
             result.final_utilization,
             result.failed_objects.len()
         );
@@ -556,7 +654,7 @@ fn nest(args: NestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn gcode(args: GcodeArgs) -> anyhow::Result<ExitCode> {
+fn gcode(shop: &ShopConfig, args: GcodeArgs) -> anyhow::Result<ExitCode> {
     let bytes =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let options = wjp_cam::GcodeOptions {
@@ -565,6 +663,7 @@ fn gcode(args: GcodeArgs) -> anyhow::Result<ExitCode> {
         kerf_mm: args.kerf,
         quality: args.quality,
         dialect: args.dialect,
+        analysis: shop.analysis_options(),
         ..Default::default()
     };
     let program = wjp_cam::generate_gcode(&bytes, &options)
@@ -578,9 +677,9 @@ fn gcode(args: GcodeArgs) -> anyhow::Result<ExitCode> {
     } else {
         let s = serde_json::to_value(&program.summary)?;
         println!(
-            "{}: {} pierces, cut {:.1} mm, rapid {:.1} mm, about {:.2} min; wrote {}",
+            "{}: {}, cut {:.1} mm, rapid {:.1} mm, about {:.2} min; wrote {}",
             args.file.display(),
-            s["pierces"],
+            plural(s["pierces"].as_u64().unwrap_or(0), "pierce"),
             s["cut_length_mm"].as_f64().unwrap_or(0.0),
             s["rapid_length_mm"].as_f64().unwrap_or(0.0),
             s["estimated_time_min"].as_f64().unwrap_or(0.0),
@@ -590,12 +689,97 @@ fn gcode(args: GcodeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The shortest beginning of an id looked up among all jobs.
+const MIN_ID_PREFIX: usize = 4;
+
+/// The job `id` names: its whole id, or a beginning of it that only one
+/// job's id has (the dashboard shows ids shortened). Ambiguous beginnings
+/// are refused with the jobs they match.
 async fn find(queue: &Queue, id: &str) -> anyhow::Result<Job> {
-    let id = JobId::parse(id)?;
-    queue
-        .job(&id)
-        .await?
-        .with_context(|| format!("job {id} not found (it never existed, or its record expired)"))
+    let id = JobId::parse(id.trim())?;
+    if let Some(job) = queue.job(&id).await? {
+        return Ok(job);
+    }
+    let not_found = || format!("job {id} not found (it never existed, or its record expired)");
+    if id.as_str().len() < MIN_ID_PREFIX {
+        bail!(
+            "{}; give at least {MIN_ID_PREFIX} characters to look it up by the beginning of its id",
+            not_found()
+        );
+    }
+    // A prefix: page through every job (newest first). A one-shot command
+    // on a queue whose records expire can afford it; the engine keeps no
+    // index of id prefixes.
+    let mut matches: Vec<Job> = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = queue
+            .list(wjp_queue::backend::JobQuery {
+                queue: None,
+                status: None,
+                kind: None,
+                limit: 1000,
+                cursor,
+            })
+            .await?;
+        matches.extend(
+            page.jobs
+                .into_iter()
+                .filter(|j| j.id.as_str().starts_with(id.as_str())),
+        );
+        cursor = page.next_cursor;
+        if cursor.is_none() || matches.len() > 10 {
+            break;
+        }
+    }
+    match matches.len() {
+        0 => bail!("{}", not_found()),
+        1 => Ok(matches.remove(0)),
+        n => {
+            let listed: Vec<String> = matches
+                .iter()
+                .take(10)
+                .map(|j| format!("  {} {} {}", j.id, j.kind, j.status()))
+                .collect();
+            bail!(
+                "{id} is the beginning of {} ids; give more of it:\n{}{}",
+                if n > 10 {
+                    "more than 10".to_owned()
+                } else {
+                    n.to_string()
+                },
+                listed.join("\n"),
+                if n > 10 { "\n  ..." } else { "" }
+            )
+        }
+    }
+}
+
+/// A number above 0 (a size, a time), for flags.
+fn positive(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        Ok(n) => Err(format!("must be more than 0, got {n}")),
+        Err(_) => Err(format!("{text:?} is not a number")),
+    }
+}
+
+/// A number of 0 or more (a gap, an area), for flags.
+fn non_negative(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Ok(n),
+        Ok(n) => Err(format!("must be 0 or more, got {n}")),
+        Err(_) => Err(format!("{text:?} is not a number")),
+    }
+}
+
+/// A whole number of 1 or more, for flags.
+fn count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<i64>() {
+        Ok(n) if n >= 1 => usize::try_from(n).map_err(|e| e.to_string()),
+        Ok(n) => Err(format!("must be 1 or more, got {n}")),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -788,7 +972,7 @@ fn describe_info(info: &wjp_queue::SystemInfo) -> String {
     if info.workers.is_empty() {
         out += "\nno live workers\n";
     } else {
-        out += &format!("\n{} live workers\n", info.workers.len());
+        out += &format!("\n{}\n", plural(info.workers.len() as u64, "live worker"));
         for w in &info.workers {
             out += &format!(
                 "  {} (pid {} on {}) queues {} running [{}], heartbeat {}\n",

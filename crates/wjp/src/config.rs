@@ -29,18 +29,47 @@ pub struct GlobalArgs {
     )]
     pub data_dir: PathBuf,
 
+    /// The shop's figures (material table, prices, currency, machine
+    /// calibration), a TOML file. Default: wjp.toml in the data directory
+    /// if it exists, else the compiled-in figures (`wjp config show`).
+    #[arg(long, global = true, env = "WJP_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Create the data directory if it is missing. Commands that only read
+    /// (status, cancel, retry, info, failed, purge) refuse a missing one
+    /// without it, so a mistyped --data-dir is an error, not an empty
+    /// queue; api, worker, submit and bench create it anyway.
+    #[arg(long, global = true)]
+    pub init: bool,
+
     /// Redis server URL (redis:// or rediss://, may carry a password). Setting
     /// it, or REDIS_HOST, selects the Redis backend.
     #[arg(long, global = true, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
+    /// Redis host name or address (with --redis-port and --redis-db, when
+    /// no --redis-url is given).
     #[arg(long, global = true, env = "REDIS_HOST")]
     pub redis_host: Option<String>,
 
-    #[arg(long, global = true, env = "REDIS_PORT", default_value_t = 6379)]
+    /// Redis TCP port.
+    #[arg(
+        long,
+        global = true,
+        env = "REDIS_PORT",
+        default_value_t = 6379,
+        allow_negative_numbers = true
+    )]
     pub redis_port: u16,
 
-    #[arg(long, global = true, env = "REDIS_DB", default_value_t = 0)]
+    /// Redis database number (0-15 on a default server).
+    #[arg(
+        long,
+        global = true,
+        env = "REDIS_DB",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
     pub redis_db: u32,
 
     /// Memory a job of a shop kind may use, in MB: each runs in a process
@@ -52,6 +81,7 @@ pub struct GlobalArgs {
         global = true,
         env = "WJP_JOB_MEMORY_MB",
         default_value_t = 256,
+        allow_negative_numbers = true,
         value_parser = clap::value_parser!(u64).range(64..=1_048_576)
     )]
     pub job_memory_mb: u64,
@@ -59,25 +89,25 @@ pub struct GlobalArgs {
     /// Waiting (queued or scheduled) jobs a queue may hold; beyond, an
     /// enqueue is refused (HTTP 429).
     #[arg(long, global = true, env = "WJP_MAX_WAITING_JOBS", default_value_t = 100_000,
-          value_parser = clap::value_parser!(u64).range(1..))]
+          allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_waiting_jobs: u64,
 
     /// Payload of the waiting jobs of a queue, all together, in MB.
     #[arg(long, global = true, env = "WJP_MAX_WAITING_PAYLOAD_MB", default_value_t = 256,
-          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+          allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub max_waiting_payload_mb: u64,
 
     /// Payload of one job, in MB (HTTP 413 beyond).
     #[arg(long, global = true, env = "WJP_MAX_PAYLOAD_MB", default_value_t = 4,
-          value_parser = clap::value_parser!(u64).range(1..=1024))]
+          allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub max_payload_mb: u64,
 
     /// Longest delay before a job runs, in days.
     #[arg(long, global = true, env = "WJP_MAX_DELAY_DAYS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..=366))]
+          allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=366))]
     pub max_delay_days: u64,
 
-    /// Log lines as text or JSON (one object a line).
+    /// Log lines as text or JSON (one object a line) on standard error.
     #[arg(
         long,
         global = true,
@@ -125,6 +155,39 @@ impl GlobalArgs {
         Ok(Queue::new(self.open_backend(false).await?, self.catalog()?))
     }
 
+    /// [`Self::open_queue`] for commands that only read or change existing
+    /// jobs: a missing data directory is refused (unless `--init`) instead
+    /// of becoming a new, empty database under a mistyped name.
+    pub async fn open_existing_queue(&self) -> anyhow::Result<Queue> {
+        if let BackendChoice::Sqlite(dir) = self.backend_choice() {
+            anyhow::ensure!(
+                self.init || dir.is_dir(),
+                "no data directory at {}: check --data-dir (or WJP_DATA_DIR); \
+                 pass --init to create an empty one there",
+                dir.display()
+            );
+        }
+        self.open_queue().await
+    }
+
+    /// Where the shop's figures come from: --config (or WJP_CONFIG), else
+    /// wjp.toml in the data directory if there is one.
+    pub fn shop_config_path(&self) -> Option<PathBuf> {
+        if let Some(path) = &self.config {
+            return Some(path.clone());
+        }
+        let default = self.data_dir.join(crate::shop_config::FILE_NAME);
+        default.is_file().then_some(default)
+    }
+
+    /// The shop's figures, read and checked.
+    pub fn shop(&self) -> anyhow::Result<crate::shop_config::ShopConfig> {
+        match self.shop_config_path() {
+            Some(path) => Ok(crate::shop_config::ShopConfig::load(&path)?),
+            None => Ok(crate::shop_config::ShopConfig::default()),
+        }
+    }
+
     /// The shop's catalog under this configuration's quotas.
     fn catalog(&self) -> anyhow::Result<wjp_queue::Catalog> {
         let mut catalog = crate::kinds::catalog(&self.data_dir)?;
@@ -145,8 +208,17 @@ impl GlobalArgs {
 
     /// The handlers of every kind, shop kinds under this configuration's
     /// memory budget.
-    pub fn handlers(&self) -> anyhow::Result<wjp_queue::Handlers> {
-        Ok(crate::kinds::handlers(&self.data_dir, self.job_memory_mb)?)
+    /// `shop` is the figures this process loaded: each job's process is
+    /// given the same file.
+    pub fn handlers(
+        &self,
+        shop: &crate::shop_config::ShopConfig,
+    ) -> anyhow::Result<wjp_queue::Handlers> {
+        Ok(crate::kinds::handlers(
+            &self.data_dir,
+            self.job_memory_mb,
+            shop.path.as_deref(),
+        )?)
     }
 
     /// For services that must start even while Redis is down.

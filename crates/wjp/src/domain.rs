@@ -16,6 +16,8 @@ use wjp_geometry::{AnalysisError, AnalysisOptions, CostRequest, Limits};
 use wjp_queue::HandlerError;
 use wjp_store::Folders;
 
+use crate::shop_config::ShopConfig;
+
 /// What a handler sees of its job.
 pub struct Task<'a> {
     pub id: &'a str,
@@ -57,24 +59,44 @@ impl ServerLimits {
         options.max_columns = self.csv.max_columns;
         options.max_field_bytes = self.csv.max_field_bytes;
     }
-
-    /// Analysis options of the server's defaults with its limits.
-    fn analysis(&self) -> AnalysisOptions {
-        AnalysisOptions {
-            limits: self.drawing.clone(),
-            ..AnalysisOptions::default()
-        }
-    }
 }
 
-/// Where handlers read and write, and the limits they apply.
+/// Where handlers read and write, the limits they apply, and the shop's
+/// figures they price with.
 pub struct Shop {
     pub folders: Folders,
     pub limits: ServerLimits,
+    pub figures: ShopConfig,
 }
 
 impl Shop {
-    pub fn open(data_dir: &Path) -> Result<Shop, String> {
+    /// Analysis options of the shop's figures with the server's limits.
+    fn analysis(&self) -> AnalysisOptions {
+        AnalysisOptions {
+            limits: self.limits.drawing.clone(),
+            ..self.figures.analysis_options()
+        }
+    }
+
+    /// The shop's figures into options parsed from this task's payload
+    /// (at `at`, `""` for the top), but for what the payload names itself.
+    fn fill(
+        &self,
+        options: &mut AnalysisOptions,
+        task: &Task,
+        at: &str,
+    ) -> Result<(), HandlerError> {
+        let given = if at.is_empty() {
+            task.payload
+        } else {
+            &task.payload[at]
+        };
+        self.figures
+            .fill(options, given)
+            .map_err(HandlerError::InvalidPayload)
+    }
+
+    pub fn open(data_dir: &Path, figures: ShopConfig) -> Result<Shop, String> {
         let folders = Folders::create(data_dir).map_err(|e| {
             format!(
                 "cannot open the managed folders in {}: {e}",
@@ -84,6 +106,7 @@ impl Shop {
         Ok(Shop {
             folders,
             limits: ServerLimits::default(),
+            figures,
         })
     }
 
@@ -133,6 +156,7 @@ fn analysis_failed(path: &Path, e: AnalysisError) -> HandlerError {
 
 pub fn analyze_dxf(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
     let mut args: AnalyzeDxf = task.parse()?;
+    shop.fill(&mut args.options, task, "")?;
     args.options.limits = shop.limits.drawing.clone();
     let report = wjp_geometry::analyze_dxf_file(&args.dxf_path, &args.options, &mut |p, m| {
         task.progress(p * 0.95, m)
@@ -152,7 +176,7 @@ pub fn calculate_cost(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
     let summary = wjp_geometry::calculate_cost_file(
         &args.dxf_path,
         &args.request,
-        &shop.limits.analysis(),
+        &shop.analysis(),
         &mut |p, m| task.progress(p, m),
     )
     .map_err(|e| analysis_failed(&args.dxf_path, e))?;
@@ -410,7 +434,7 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
             "nothing to nest: give `dxf_path` or `files: [{dxf_path, quantity}]`".into(),
         ));
     }
-    let analysis = shop.limits.analysis();
+    let analysis = shop.analysis();
     let mut parts = Vec::new();
     for file in &files {
         let bytes = read_input(
@@ -475,6 +499,7 @@ struct GenerateGcode {
 
 pub fn generate_gcode(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
     let mut args: GenerateGcode = task.parse()?;
+    shop.fill(&mut args.options.analysis, task, "analysis")?;
     args.options.analysis.limits = shop.limits.drawing.clone();
     let limit = args.options.analysis.limits.max_file_bytes as u64;
     let bytes = read_input(&args.dxf_path, limit, "drawing")?;

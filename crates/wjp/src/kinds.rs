@@ -184,7 +184,13 @@ pub fn catalog(data_dir: &Path) -> Result<Catalog, QueueError> {
 
 /// The handler of every kind in [`catalog`]: the engine's own kinds in
 /// this process, the shop's in a child process each.
-pub fn handlers(data_dir: &Path, memory_budget_mb: u64) -> Result<Handlers, QueueError> {
+/// Each job's process reads the shop's figures from `shop_config` (the
+/// compiled-in ones when `None`).
+pub fn handlers(
+    data_dir: &Path,
+    memory_budget_mb: u64,
+    shop_config: Option<&Path>,
+) -> Result<Handlers, QueueError> {
     let mut handlers = Handlers::new();
     builtin::add_handlers(&mut handlers)?;
     let exe = std::env::current_exe().map_err(|e| {
@@ -198,6 +204,7 @@ pub fn handlers(data_dir: &Path, memory_budget_mb: u64) -> Result<Handlers, Queu
                 exe: exe.clone(),
                 data_dir: data_dir.to_path_buf(),
                 memory_budget_mb,
+                shop_config: shop_config.map(Path::to_path_buf),
             },
         )?;
     }
@@ -341,7 +348,7 @@ mod tests {
     #[test]
     fn every_registered_kind_has_a_handler_and_the_old_routing() {
         let catalog = catalog(Path::new("unused")).expect("the kind table is valid");
-        let handlers = handlers(Path::new("unused"), 512).expect("every handler registers");
+        let handlers = handlers(Path::new("unused"), 512, None).expect("every handler registers");
         for spec in catalog.kinds() {
             assert!(
                 handlers.get(&spec.kind).is_some(),

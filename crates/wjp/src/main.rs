@@ -13,6 +13,7 @@ mod config;
 mod domain;
 mod kinds;
 mod service;
+mod shop_config;
 mod worker_cmd;
 
 use clap::Parser;
@@ -27,7 +28,12 @@ fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     // A job's own process: no runtime, no logging, just the job.
     if let cli::Command::RunJob(job) = &args.command {
-        return child::serve(&job.kind, &args.global.data_dir, job.memory_budget_mb);
+        return child::serve(
+            &job.kind,
+            &args.global.data_dir,
+            job.memory_budget_mb,
+            job.shop_config.as_deref(),
+        );
     }
     config::init_logging(&args.global, args.command.is_service());
     let mut builder = if args.command.runs_on_one_thread() {

@@ -30,16 +30,16 @@ pub struct WorkerArgs {
     /// The worker's name (default: HOST.PID); must be unique among live workers.
     #[arg(long)]
     pub name: Option<String>,
-    /// Jobs run at the same time (default: the number of CPU cores).
-    #[arg(long)]
-    pub concurrency: Option<usize>,
+    /// Jobs run at the same time, 1 or more (default: the number of CPU cores).
+    #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: Option<u32>,
     /// Seconds a job stays claimed without a heartbeat before another worker
-    /// may take it over.
-    #[arg(long, default_value_t = 30.0)]
+    /// may take it over (more than 0, at most 86400).
+    #[arg(long, default_value_t = 30.0, allow_negative_numbers = true)]
     pub lease_secs: f64,
     /// On SIGINT/SIGTERM, seconds running jobs get to finish before they are
-    /// handed back to the queue.
-    #[arg(long, default_value_t = 30.0)]
+    /// handed back to the queue (more than 0, at most 86400).
+    #[arg(long, default_value_t = 30.0, allow_negative_numbers = true)]
     pub shutdown_grace_secs: f64,
     /// For `wjp bench --processes`: take jobs from this benchmark queue
     /// only (a queue outside the shop's list).
@@ -48,6 +48,9 @@ pub struct WorkerArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    // Checked before any job is taken: a worker must not price with
+    // figures it misread.
+    let shop = global.shop()?;
     let queue = global.open_queue().await?;
     let weighted: Vec<(QueueName, Option<u32>)> = match (&args.bench_queue, &args.queues) {
         (Some(bench), _) => vec![(QueueName::parse(bench)?, None)],
@@ -75,14 +78,14 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> anyhow::Result<ExitCo
     }
     config.burst = args.burst;
     if let Some(n) = args.concurrency {
-        config.concurrency = n;
+        config.concurrency = n as usize;
     }
     config.lease = service::seconds("lease-secs", args.lease_secs)?;
     // Renew well inside the lease, and at least once a second so
     // cancellations are seen quickly.
     config.heartbeat = (config.lease / 4).min(Duration::from_secs(1));
     config.shutdown_grace = service::seconds("shutdown-grace-secs", args.shutdown_grace_secs)?;
-    let worker = Worker::new(queue, global.handlers()?, config)?;
+    let worker = Worker::new(queue, global.handlers(&shop)?, config)?;
     match worker.run(service::shutdown_signal()).await? {
         WorkerExit::Drained | WorkerExit::Shutdown => Ok(ExitCode::SUCCESS),
         WorkerExit::RestartNeeded => restart_self(),

@@ -201,7 +201,7 @@ fn a_data_dir_that_cannot_be_used_is_reported() {
     let out = env
         .command()
         .env("WJP_DATA_DIR", file.join("sub"))
-        .args(["info"])
+        .args(["info", "--init"])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -616,7 +616,7 @@ fn processes_opening_a_fresh_database_together_all_succeed() {
         let started: Vec<_> = (0..12)
             .map(|i| {
                 let args: &[&str] = if i % 2 == 0 {
-                    &["info"]
+                    &["info", "--init"]
                 } else {
                     &["submit", "noop"]
                 };

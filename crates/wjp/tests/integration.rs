@@ -7,4 +7,5 @@ mod chaos;
 mod cli;
 mod logs;
 mod processes;
+mod shop;
 mod support;

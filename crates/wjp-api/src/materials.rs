@@ -1,0 +1,34 @@
+//! `GET /materials`: the shop's materials, for the forms of its clients.
+//!
+//! The table itself is the shop's (its `wjp.toml`); the API knows nothing
+//! of cutting and serves the list the program gives it
+//! ([`crate::ApiArgs::materials`]), so a form offers exactly the names a
+//! request may use.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::AppState;
+
+/// One material a request may name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MaterialEntry {
+    /// The name requests use (`mild_steel`).
+    pub name: String,
+    /// Other names accepted for it (`steel`, `ms`).
+    pub aliases: Vec<String>,
+    /// Thicknesses the shop cuts in it, `[min, max]` mm; `null` when the
+    /// shop set no range.
+    pub thickness_range_mm: Option<[f64; 2]>,
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/materials", get(list))
+}
+
+async fn list(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "success": true, "materials": state.config.materials }))
+}
