@@ -204,6 +204,9 @@ impl AnalysisOptions {
     }
 }
 
+/// Entity types that are text: reported with `text_not_exploded`, not cut.
+pub const TEXT_ENTITIES: &[&str] = &["TEXT", "MTEXT", "ATTRIB", "ATTDEF"];
+
 /// Entity types that are cut.
 pub const CUT_ENTITIES: &[&str] = &[
     "LINE",
@@ -342,7 +345,10 @@ pub fn load_drawing(
     if let Some(note) = &units.note {
         warnings.push(Warning::new("units_suspicious", 1, note.clone()));
     }
-    let text = ["TEXT", "MTEXT", "ATTDEF"]
+    // Text a viewer shows: TEXT, MTEXT, attribute values on INSERTs (ATTRIB)
+    // and ATTDEFs loose in model space (those in blocks are templates, never
+    // expanded).
+    let text = TEXT_ENTITIES
         .iter()
         .map(|t| exp.counts.get(*t).copied().unwrap_or(0))
         .sum::<u64>();
@@ -350,7 +356,7 @@ pub fn load_drawing(
         warnings.push(Warning::new(
             "text_not_exploded",
             text,
-            format!("{text} TEXT/MTEXT entities are not cut: explode them to outlines if they should be"),
+            format!("{text} TEXT/MTEXT/attribute entities are not cut: explode them to outlines if they should be"),
         ));
     }
     let mut not_cut: Vec<String> = exp
@@ -358,7 +364,8 @@ pub fn load_drawing(
         .iter()
         .filter(|(k, _)| {
             !CUT_ENTITIES.contains(&k.as_str())
-                && !matches!(k.as_str(), "INSERT" | "TEXT" | "MTEXT" | "ATTDEF")
+                && k.as_str() != "INSERT"
+                && !TEXT_ENTITIES.contains(&k.as_str())
         })
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
