@@ -241,6 +241,11 @@ impl Drawing {
     pub fn parts(&self) -> &[Part] {
         &self.topology.parts
     }
+    /// Nothing to cut: no closed contour and no open chain (a file of text,
+    /// dimensions or nothing at all).
+    pub fn is_empty(&self) -> bool {
+        self.topology.contours.is_empty()
+    }
 }
 
 /// Read, expand and join a DXF: everything but time and cost.
@@ -425,6 +430,12 @@ pub fn load_drawing(
     })
 }
 
+/// The sum of `values`, `0.0` (not `-0.0`) when there are none: `Iterator::sum`
+/// of no `f64` is `-0.0`, which an empty drawing's report printed as `-0.00 mm`.
+fn total(values: impl Iterator<Item = f64>) -> f64 {
+    values.fold(0.0, |a, b| a + b)
+}
+
 fn figures(d: &Drawing) -> cost::CutFigures {
     let t = &d.topology;
     let area = d
@@ -432,7 +443,7 @@ fn figures(d: &Drawing) -> cost::CutFigures {
         .map(|b| (b[2] - b[0]) * (b[3] - b[1]))
         .unwrap_or(0.0);
     cost::CutFigures {
-        cut_length_mm: t.contours.iter().map(|c| c.length_mm).sum(),
+        cut_length_mm: total(t.contours.iter().map(|c| c.length_mm)),
         small_radius_length_mm: t.small_radius_length_mm,
         pierces: t.contours.len() as u64,
         sharp_corners: t.sharp_corners,
@@ -517,7 +528,7 @@ pub fn analyze_dxf_bytes(
         hole_count: holes,
         closed_contours: t.contours.iter().filter(|c| c.closed).count() as u64,
         open_chains: t.contours.iter().filter(|c| !c.closed).count() as u64,
-        net_area_mm2: t.parts.iter().map(|p| p.net_area_mm2).sum(),
+        net_area_mm2: total(t.parts.iter().map(|p| p.net_area_mm2)),
         rapid_travel_mm: t.rapid_mm,
         duplicate_count: t.duplicates as u64,
         duplicate_length_mm: t.duplicate_length_mm,
@@ -549,6 +560,7 @@ pub fn analyze_dxf_bytes(
     let report = AnalysisReport {
         file: d.file.clone(),
         units: d.units.clone(),
+        empty: d.is_empty(),
         metrics,
         entity_counts: d.entity_counts.clone(),
         not_cut,
@@ -643,6 +655,9 @@ pub struct CostSummary {
     pub kerf_mm: f64,
     pub cut_length_mm: f64,
     pub pierce_count: u64,
+    /// Nothing to cut (see [`AnalysisReport::empty`]): the figures are zero and
+    /// are not a quote.
+    pub empty: bool,
     pub units: UnitsReport,
     pub time: TimeEstimate,
     pub cost: CostReport,
@@ -675,6 +690,7 @@ pub fn calculate_cost(
         cut_length_mm: fig.cut_length_mm,
         pierce_count: fig.pierces,
         units: d.units.clone(),
+        empty: d.is_empty(),
         total: cost.total,
         currency: cost.currency.clone(),
         time,

@@ -675,3 +675,49 @@ fn attribute_templates_in_blocks_are_not_text() {
     assert!(!has_warning(&r, "text_not_exploded"), "{:?}", r.warnings);
     assert!(r.entity_counts.keys().all(|k| !k.starts_with("ATT")));
 }
+
+// An empty drawing printed "Cut length: -0.00 mm" and quoted its setup cost.
+#[test]
+fn empty_drawings_say_so_and_have_no_negative_zero() {
+    let empty_file = std::fs::read(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/dxf/wjp_MD01_MARB_20_RAW.dxf"),
+    )
+    .expect("fixture");
+    for (what, bytes) in [
+        ("no entities", mm("")),
+        ("text only", mm(&text("NOTE"))),
+        ("wjp_MD01_MARB_20_RAW.dxf", empty_file),
+    ] {
+        let r = analyze(&bytes);
+        assert!(r.empty, "{what}");
+        assert_eq!(r.metrics.pierce_count, 0, "{what}");
+        let json = serde_json::to_string(&r).expect("serializes");
+        assert!(json.contains("\"empty\":true"), "{what}");
+        assert!(!json.contains(":-0.0"), "{what}: negative zero in {json}");
+        let text = r.summary_text();
+        assert!(text.contains("Empty drawing"), "{what}: {text}");
+        assert!(
+            !text.contains("-0.0") && !text.contains("Cost"),
+            "{what}: {text}"
+        );
+        for v in [
+            r.metrics.cut_length_mm,
+            r.metrics.geometry_length_mm,
+            r.metrics.net_area_mm2,
+        ] {
+            assert!(v == 0.0 && v.is_sign_positive(), "{what}: {v}");
+        }
+        let c = calculate_cost(
+            &bytes,
+            &CostRequest::default(),
+            &AnalysisOptions::default(),
+            &mut |_, _| {},
+        )
+        .expect("costs");
+        assert!(c.empty && c.cut_length_mm.is_sign_positive(), "{what}");
+    }
+    let r = analyze(&mm(&square(0.0, 0.0, 10.0)));
+    assert!(!r.empty);
+    assert!(r.summary_text().contains("Cost"));
+}
