@@ -501,3 +501,28 @@ fn everything_inside_a_part_is_cut_before_its_outline() {
     );
     assert!(order.contains(&Drawn::Chain) && order.contains(&Drawn::Hole));
 }
+
+#[test]
+fn toolpath_picture_is_the_drawing_at_real_size() {
+    let prog = generate_gcode(&square_with_hole(), &no_leads()).unwrap();
+    let (w, h, vb) = crate::svg_read::millimetre_size(&prog.svg);
+    assert!((w - vb[2]).abs() < 1e-3 && (h - vb[3]).abs() < 1e-3);
+    assert!((100.0..=120.0).contains(&w), "{w} mm for a 100 mm square");
+    // The first paths draw the contours as drawn: the square and the circle.
+    let tags = crate::svg_read::path_tags(&prog.svg);
+    let mut drawn: Vec<(f64, f64)> = tags[..2]
+        .iter()
+        .map(|t| {
+            let d = crate::svg_read::attribute_of(t, "d").expect("d");
+            let sub = &crate::svg_read::parse_path(&d)[0];
+            (sub.length(), sub.signed_area().abs())
+        })
+        .collect();
+    drawn.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let pi = std::f64::consts::PI;
+    // 3 decimals: each point within 7.1e-4.
+    assert!((drawn[0].0 - 20.0 * pi).abs() < 0.01, "{drawn:?}");
+    assert!((drawn[0].1 - 100.0 * pi).abs() < 0.02, "{drawn:?}");
+    assert!((drawn[1].0 - 400.0).abs() < 0.01, "{drawn:?}");
+    assert!((drawn[1].1 - 10_000.0).abs() < 0.3, "{drawn:?}");
+}
