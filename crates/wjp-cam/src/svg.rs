@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use wjp_geometry::svg::{PathData, SvgFrame};
+use wjp_geometry::svg::{svg_open, PathData, SvgFrame};
 use wjp_geometry::{Bbox, Point};
 
 use crate::toolpath::{ContourCut, CutContour, CutKind, Move};
@@ -36,16 +36,8 @@ pub fn toolpath_svg(contours: &[CutContour], cuts: &[ContourCut], home: Point) -
     };
     let f = |v: f64| frame.size(v);
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="{} {} {} {}" width="{}mm" height="{}mm">"#,
-        f(x0),
-        f(flip - (y0 + h)),
-        f(w),
-        f(h),
-        f(w),
-        f(h)
-    );
+    s.push_str(&svg_open(x0, flip - (y0 + h), w, h));
+    s.push('\n');
     let sw = (w.max(h) / 800.0).max(0.05);
     let _ = writeln!(
         s,

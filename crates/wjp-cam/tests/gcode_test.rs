@@ -451,3 +451,78 @@ fn a_plate_with_many_holes_cuts_every_hole_first() {
         prog.summary.rapid_length_mm
     );
 }
+
+/// Which contour of `square_with_open_chain_and_hole` a cut block follows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Drawn {
+    Outer,
+    Chain,
+    Hole,
+}
+
+#[test]
+fn everything_inside_a_part_is_cut_before_its_outline() {
+    // A 100 mm square with an open chain (an engraved V) and a round hole inside;
+    // the hole is nearer the home corner, the chain farther than the outline from
+    // the hole, so nearest-neighbour alone would cut the outline before the chain.
+    let chain = lwpoly(
+        &[(30.0, 80.0, 0.0), (45.0, 70.0, 0.0), (60.0, 80.0, 0.0)],
+        false,
+    );
+    let bytes = dxf(&(rect(0.0, 0.0, 100.0, 100.0) + &chain + &circle(70.0, 30.0, 10.0)));
+    let prog = generate_gcode(&bytes, &no_leads()).unwrap();
+    let sim = sim_of(&prog);
+    assert_eq!(sim.jet_ons, 3, "one pierce per contour and chain");
+    let mut order: Vec<Drawn> = Vec::new();
+    for block in 1..=sim.jet_ons {
+        let pts: Vec<(f64, f64)> = sim
+            .moves
+            .iter()
+            .filter(|m| m.jet && m.block == block)
+            .flat_map(|m| m.samples(8))
+            .collect();
+        let on = |f: &dyn Fn((f64, f64)) -> bool| !pts.is_empty() && pts.iter().all(|p| f(*p));
+        let kind = if on(&|p| ((p.0 - 70.0).hypot(p.1 - 30.0) - 10.0).abs() < 1.0) {
+            Drawn::Hole
+        } else if on(&|p| (29.0..=61.0).contains(&p.0) && (69.0..=81.0).contains(&p.1)) {
+            Drawn::Chain
+        } else if on(&|p| sd_square(p).abs() < 1.0) {
+            Drawn::Outer
+        } else {
+            panic!("block {block} follows no contour: {pts:?}");
+        };
+        order.push(kind);
+    }
+    assert_eq!(order.len(), 3);
+    assert_eq!(
+        order.last(),
+        Some(&Drawn::Outer),
+        "the outline is cut last: {order:?}"
+    );
+    assert!(order.contains(&Drawn::Chain) && order.contains(&Drawn::Hole));
+}
+
+#[test]
+fn toolpath_picture_is_the_drawing_at_real_size() {
+    let prog = generate_gcode(&square_with_hole(), &no_leads()).unwrap();
+    let (w, h, vb) = crate::svg_read::millimetre_size(&prog.svg);
+    assert!((w - vb[2]).abs() < 1e-3 && (h - vb[3]).abs() < 1e-3);
+    assert!((100.0..=120.0).contains(&w), "{w} mm for a 100 mm square");
+    // The first paths draw the contours as drawn: the square and the circle.
+    let tags = crate::svg_read::path_tags(&prog.svg);
+    let mut drawn: Vec<(f64, f64)> = tags[..2]
+        .iter()
+        .map(|t| {
+            let d = crate::svg_read::attribute_of(t, "d").expect("d");
+            let sub = &crate::svg_read::parse_path(&d)[0];
+            (sub.length(), sub.signed_area().abs())
+        })
+        .collect();
+    drawn.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let pi = std::f64::consts::PI;
+    // 3 decimals: each point within 7.1e-4.
+    assert!((drawn[0].0 - 20.0 * pi).abs() < 0.01, "{drawn:?}");
+    assert!((drawn[0].1 - 100.0 * pi).abs() < 0.02, "{drawn:?}");
+    assert!((drawn[1].0 - 400.0).abs() < 0.01, "{drawn:?}");
+    assert!((drawn[1].1 - 10_000.0).abs() < 0.3, "{drawn:?}");
+}

@@ -180,7 +180,22 @@ fn placed_parts_never_overlap_keep_the_gap_and_stay_on_the_sheet() {
             .filter(|p| p.sheet == s.sheet && p.part == "square_hole")
             .count();
         assert_eq!(holes, want, "holes are carried with their parts");
-        assert!(s.svg.starts_with("<svg"));
+        // The sheet's picture is its DXF: real size, and the parts' outlines and
+        // holes, read back, enclose the areas of the DXF's contours.
+        let (w, h, vb) = crate::svg_read::millimetre_size(&s.svg);
+        assert!((w - vb[2]).abs() < 1e-3 && (h - vb[3]).abs() < 1e-3);
+        let drawn: f64 = crate::svg_read::path_tags(&s.svg)
+            .iter()
+            .filter_map(|t| crate::svg_read::attribute_of(t, "d"))
+            .flat_map(|d| crate::svg_read::parse_path(&d))
+            .map(|sub| sub.signed_area().abs())
+            .sum();
+        let dxf_area: f64 = d.contours().iter().map(|c| c.area_mm2.abs()).sum();
+        assert!(
+            (drawn - dxf_area).abs() < 1e-4 * dxf_area,
+            "sheet {}: drawn {drawn} mm2, DXF {dxf_area} mm2",
+            s.sheet
+        );
     }
     assert!(r.svg.contains("<path"));
 }

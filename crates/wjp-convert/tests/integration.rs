@@ -2,5 +2,8 @@
 
 mod csv_tests;
 mod image_tests;
+mod previews;
 mod properties;
 mod support;
+#[path = "../../wjp-geometry/tests/integration/svg_read.rs"]
+mod svg_read;

@@ -555,7 +555,10 @@ impl Walker<'_> {
                             .then(&ocs)
                             .then(m);
                         for child in &def.entities {
-                            if child.paper_space {
+                            // An ATTDEF in a block is the template of an ATTRIB
+                            // the INSERT carries: not drawn, so not counted (it
+                            // would be once per instance and MINSERT cell).
+                            if child.paper_space || child.type_name == "ATTDEF" {
                                 continue;
                             }
                             self.entity(child, &local, Some(&layer), depth + 1)?;

@@ -216,6 +216,9 @@ impl AnalysisOptions {
     }
 }
 
+/// Entity types that are text: reported with `text_not_exploded`, not cut.
+pub const TEXT_ENTITIES: &[&str] = &["TEXT", "MTEXT", "ATTRIB", "ATTDEF"];
+
 /// Entity types that are cut.
 pub const CUT_ENTITIES: &[&str] = &[
     "LINE",
@@ -249,6 +252,11 @@ impl Drawing {
     /// Parts: each outer contour with its holes.
     pub fn parts(&self) -> &[Part] {
         &self.topology.parts
+    }
+    /// Nothing to cut: no closed contour and no open chain (a file of text,
+    /// dimensions or nothing at all).
+    pub fn is_empty(&self) -> bool {
+        self.topology.contours.is_empty()
     }
 }
 
@@ -354,7 +362,10 @@ pub fn load_drawing(
     if let Some(note) = &units.note {
         warnings.push(Warning::new("units_suspicious", 1, note.clone()));
     }
-    let text = ["TEXT", "MTEXT", "ATTDEF"]
+    // Text a viewer shows: TEXT, MTEXT, attribute values on INSERTs (ATTRIB)
+    // and ATTDEFs loose in model space (those in blocks are templates, never
+    // expanded).
+    let text = TEXT_ENTITIES
         .iter()
         .map(|t| exp.counts.get(*t).copied().unwrap_or(0))
         .sum::<u64>();
@@ -362,7 +373,7 @@ pub fn load_drawing(
         warnings.push(Warning::new(
             "text_not_exploded",
             text,
-            format!("{text} TEXT/MTEXT entities are not cut: explode them to outlines if they should be"),
+            format!("{text} TEXT/MTEXT/attribute entities are not cut: explode them to outlines if they should be"),
         ));
     }
     let mut not_cut: Vec<String> = exp
@@ -370,7 +381,8 @@ pub fn load_drawing(
         .iter()
         .filter(|(k, _)| {
             !CUT_ENTITIES.contains(&k.as_str())
-                && !matches!(k.as_str(), "INSERT" | "TEXT" | "MTEXT" | "ATTDEF")
+                && k.as_str() != "INSERT"
+                && !TEXT_ENTITIES.contains(&k.as_str())
         })
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
@@ -430,6 +442,12 @@ pub fn load_drawing(
     })
 }
 
+/// The sum of `values`, `0.0` (not `-0.0`) when there are none: `Iterator::sum`
+/// of no `f64` is `-0.0`, which an empty drawing's report printed as `-0.00 mm`.
+fn total(values: impl Iterator<Item = f64>) -> f64 {
+    values.fold(0.0, |a, b| a + b)
+}
+
 fn figures(d: &Drawing) -> cost::CutFigures {
     let t = &d.topology;
     let area = d
@@ -437,7 +455,7 @@ fn figures(d: &Drawing) -> cost::CutFigures {
         .map(|b| (b[2] - b[0]) * (b[3] - b[1]))
         .unwrap_or(0.0);
     cost::CutFigures {
-        cut_length_mm: t.contours.iter().map(|c| c.length_mm).sum(),
+        cut_length_mm: total(t.contours.iter().map(|c| c.length_mm)),
         small_radius_length_mm: t.small_radius_length_mm,
         pierces: t.contours.len() as u64,
         sharp_corners: t.sharp_corners,
@@ -522,7 +540,7 @@ pub fn analyze_dxf_bytes(
         hole_count: holes,
         closed_contours: t.contours.iter().filter(|c| c.closed).count() as u64,
         open_chains: t.contours.iter().filter(|c| !c.closed).count() as u64,
-        net_area_mm2: t.parts.iter().map(|p| p.net_area_mm2).sum(),
+        net_area_mm2: total(t.parts.iter().map(|p| p.net_area_mm2)),
         rapid_travel_mm: t.rapid_mm,
         duplicate_count: t.duplicates as u64,
         duplicate_length_mm: t.duplicate_length_mm,
@@ -554,6 +572,7 @@ pub fn analyze_dxf_bytes(
     let report = AnalysisReport {
         file: d.file.clone(),
         units: d.units.clone(),
+        empty: d.is_empty(),
         metrics,
         entity_counts: d.entity_counts.clone(),
         not_cut,
@@ -648,6 +667,9 @@ pub struct CostSummary {
     pub kerf_mm: f64,
     pub cut_length_mm: f64,
     pub pierce_count: u64,
+    /// Nothing to cut (see [`AnalysisReport::empty`]): the figures are zero and
+    /// are not a quote.
+    pub empty: bool,
     pub units: UnitsReport,
     pub time: TimeEstimate,
     pub cost: CostReport,
@@ -680,6 +702,7 @@ pub fn calculate_cost(
         cut_length_mm: fig.cut_length_mm,
         pierce_count: fig.pierces,
         units: d.units.clone(),
+        empty: d.is_empty(),
         total: cost.total,
         currency: cost.currency.clone(),
         time,

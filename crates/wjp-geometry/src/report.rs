@@ -79,6 +79,10 @@ pub struct OptionsEcho {
 pub struct AnalysisReport {
     pub file: FileInfo,
     pub units: UnitsReport,
+    /// The drawing has nothing to cut (no closed contour, no open chain): every
+    /// length is 0 and `time` and `cost` are not a quote (the cost would be the
+    /// setup alone). Say "empty drawing" instead of quoting.
+    pub empty: bool,
     pub metrics: Metrics,
     /// Every entity type in model space, blocks expanded.
     pub entity_counts: BTreeMap<String, u64>,
@@ -158,6 +162,24 @@ impl AnalysisReport {
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
         let _ = writeln!(s, "Entities: {}", counts.join(", "));
+        if self.empty {
+            // A setup cost alone is not a price for nothing: no time, no quote.
+            let _ = writeln!(s, "Empty drawing: nothing to cut, no quote");
+        } else {
+            self.time_and_cost_lines(&mut s);
+        }
+        if self.warnings.is_empty() {
+            let _ = writeln!(s, "Warnings: none");
+        } else {
+            let _ = writeln!(s, "Warnings:");
+            for w in &self.warnings {
+                let _ = writeln!(s, "  - [{}] {}", w.code, w.message);
+            }
+        }
+        s
+    }
+
+    fn time_and_cost_lines(&self, s: &mut String) {
         let t = &self.time;
         let _ = writeln!(
             s,
@@ -181,14 +203,5 @@ impl AnalysisReport {
             self.cost.physical.total,
             self.cost.per_metre.total
         );
-        if self.warnings.is_empty() {
-            let _ = writeln!(s, "Warnings: none");
-        } else {
-            let _ = writeln!(s, "Warnings:");
-            for w in &self.warnings {
-                let _ = writeln!(s, "  - [{}] {}", w.code, w.message);
-            }
-        }
-        s
     }
 }

@@ -4,7 +4,9 @@ mod integration {
     pub mod fixtures;
     pub mod handmade;
     pub mod hostile;
+    pub mod previews;
     pub mod properties;
     pub mod support;
+    pub mod svg_read;
     pub mod writer;
 }

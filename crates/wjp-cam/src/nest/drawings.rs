@@ -3,7 +3,7 @@
 //! sheets side by side in one SVG.
 
 use wjp_geometry::dxf::{write_dxf, Layer, Polyline};
-use wjp_geometry::svg::{PathData, SvgFrame};
+use wjp_geometry::svg::{svg_open, PathData, SvgFrame};
 use wjp_geometry::{Bbox, Path};
 
 use super::SheetSize;
@@ -88,8 +88,8 @@ pub(super) fn all_sheets_svg(layouts: &[SheetLayout]) -> String {
 /// An SVG document in millimetres whose view starts at (`origin`, `origin`).
 fn svg_document(origin: f64, width: f64, height: f64, body: &str) -> String {
     format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"{origin} {origin} {width} {height}\" \
-         width=\"{width}mm\" height=\"{height}mm\">\n{body}</svg>\n"
+        "{}\n{body}</svg>\n",
+        svg_open(origin, origin, width, height)
     )
 }
 

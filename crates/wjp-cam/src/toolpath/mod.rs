@@ -11,8 +11,9 @@
 //!   drawn contour; otherwise a shorter lead, another start point, and finally no
 //!   lead (with a warning) are tried.
 //! - A contour is cut only after every contour inside it (holes before their outer,
-//!   islands before the hole around them); among the ready ones the nearest comes
-//!   next (greedy nearest neighbour from the head position).
+//!   islands before the hole around them, open chains before the smallest closed
+//!   contour holding them); among the ready ones the nearest comes next (greedy
+//!   nearest neighbour from the head position).
 //!
 //! [`build_toolpath`] runs the steps: `offset` (kerf compensation), `order` (which
 //! contour next), then per contour `leads` (start point and leads, checked against
@@ -50,6 +51,8 @@ pub struct CutContour {
     pub role: CutRole,
     pub path: Path,
     /// The smallest closed contour around this one (index into the same list).
+    /// Open chains may leave it `None`: the cut order finds the closed contour
+    /// holding them itself.
     pub parent: Option<usize>,
 }
 

@@ -1,10 +1,12 @@
 //! The cut order: a contour only after every contour inside it (holes before
-//! their outer, islands before the hole around them); among the ready ones the
-//! nearest to the head next. Above [`NEAREST_NEIGHBOUR_LIMIT`] contours (the
+//! their outer, islands before the hole around them, and open chains before the
+//! closed contour around them, so a part never drops before its engraving or
+//! slit is cut); among the ready ones the nearest to the head next. Above [`NEAREST_NEIGHBOUR_LIMIT`] contours (the
 //! greedy search is quadratic), or if parents form a cycle, the rest go deepest
 //! first, then along X.
 
-use wjp_geometry::{Path, Point};
+use wjp_geometry::geom::point_in_ring;
+use wjp_geometry::{Bbox, Path, Point};
 
 use super::{CutContour, CutRole, NEAREST_NEIGHBOUR_LIMIT};
 
@@ -21,13 +23,16 @@ pub(super) fn cut_order(contours: &[CutContour], loops: &[Vec<Path>], home: Poin
             .map(|v| v.point())
             .unwrap_or(home)
     };
+    let parents = parents(contours);
     let mut done = vec![false; n];
     let mut order = Vec::with_capacity(n);
     if n <= NEAREST_NEIGHBOUR_LIMIT {
-        nearest_ready_first(contours, loops, &start_of, home, &mut done, &mut order);
+        nearest_ready_first(
+            contours, &parents, loops, &start_of, home, &mut done, &mut order,
+        );
     }
     if order.len() < n {
-        let depth = depths(contours);
+        let depth = depths(&parents);
         let mut rest: Vec<usize> = (0..n).filter(|&i| !done[i]).collect();
         rest.sort_by(|&a, &b| {
             depth[b]
@@ -43,6 +48,7 @@ pub(super) fn cut_order(contours: &[CutContour], loops: &[Vec<Path>], home: Poin
 /// early only if parents form a cycle.
 fn nearest_ready_first(
     contours: &[CutContour],
+    parents: &[Option<usize>],
     loops: &[Vec<Path>],
     start_of: &dyn Fn(usize) -> Point,
     home: Point,
@@ -52,8 +58,8 @@ fn nearest_ready_first(
     let n = contours.len();
     // Children not yet cut, per contour.
     let mut waiting = vec![0usize; n];
-    for c in contours {
-        if let Some(p) = c.parent {
+    for p in parents {
+        if let Some(p) = *p {
             if p < n {
                 waiting[p] += 1;
             }
@@ -80,7 +86,7 @@ fn nearest_ready_first(
         }
         let Some((_, i)) = best else { break };
         done[i] = true;
-        if let Some(p) = contours[i].parent {
+        if let Some(p) = parents[i] {
             if p < n {
                 waiting[p] = waiting[p].saturating_sub(1);
             }
@@ -114,20 +120,83 @@ fn sample_points(contours: &[CutContour], loops: &[Vec<Path>]) -> Vec<Vec<Point>
 }
 
 /// How many contours enclose each contour (bounded, so a parent cycle ends).
-fn depths(contours: &[CutContour]) -> Vec<usize> {
-    let n = contours.len();
+fn depths(parents: &[Option<usize>]) -> Vec<usize> {
+    let n = parents.len();
     let mut depth = vec![0usize; n];
     for (i, d) in depth.iter_mut().enumerate() {
-        let mut p = contours[i].parent;
+        let mut p = parents[i];
         let mut k = 0;
         while let Some(q) = p {
             if k > n || q >= n {
                 break;
             }
             k += 1;
-            p = contours[q].parent;
+            p = parents[q];
         }
         *d = k;
     }
     depth
+}
+
+/// The contour each one must be cut before. Closed contours keep the parent the
+/// drawing's nesting gave them. Open chains have none there (nesting is of closed
+/// contours), yet one lying inside a part must be cut while the part is still
+/// held by the sheet: its parent here is the smallest closed contour that holds
+/// most of its points.
+fn parents(contours: &[CutContour]) -> Vec<Option<usize>> {
+    let closed: Vec<(usize, Bbox, f64)> = contours
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.role != CutRole::Open)
+        .map(|(i, c)| (i, c.path.bbox(), c.path.signed_area().abs()))
+        .collect();
+    let mut rings: Vec<Option<Vec<Point>>> = vec![None; contours.len()];
+    contours
+        .iter()
+        .map(|c| {
+            if c.role != CutRole::Open || c.parent.is_some() {
+                return c.parent;
+            }
+            open_chain_parent(&c.path, &closed, contours, &mut rings)
+        })
+        .collect()
+}
+
+/// The smallest of the `closed` contours (index, box, area) holding most points
+/// of an open chain; `rings` caches their flattened outlines.
+fn open_chain_parent(
+    chain: &Path,
+    closed: &[(usize, Bbox, f64)],
+    contours: &[CutContour],
+    rings: &mut [Option<Vec<Point>>],
+) -> Option<usize> {
+    let bb = chain.bbox();
+    let mut candidates: Vec<&(usize, Bbox, f64)> = closed
+        .iter()
+        .filter(|(_, cb, _)| cb.contains(&bb, 1e-9))
+        .collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    candidates.sort_by(|a, b| a.2.total_cmp(&b.2));
+    // The vertices (16 at most) and the middle of every sampled segment: a
+    // majority decides, so a chain ending on an outline still belongs inside.
+    let step = (chain.vertices.len() / 16).max(1);
+    let samples: Vec<Point> = chain
+        .segments()
+        .step_by(step)
+        .flat_map(|(a, b, k)| [a, wjp_geometry::geom::segment_point(a, b, k, 0.5)])
+        .chain(chain.end())
+        .collect();
+    for &&(j, cb, _) in &candidates {
+        let ring = rings[j].get_or_insert_with(|| {
+            let tol = (cb.width().max(cb.height()) * 1e-4).max(1e-6);
+            contours[j].path.flatten(tol)
+        });
+        let inside = samples.iter().filter(|p| point_in_ring(**p, ring)).count();
+        if inside * 2 > samples.len() {
+            return Some(j);
+        }
+    }
+    None
 }

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use wjp_geometry::number::decimal;
-use wjp_geometry::svg::{PathData, SvgFrame};
+use wjp_geometry::svg::{svg_open, PathData, SvgFrame};
 use wjp_geometry::Vertex;
 
 pub(crate) struct SvgContour<'a> {
@@ -25,16 +25,8 @@ pub(crate) fn write_svg(contours: &[SvgContour<'_>], extents: [f64; 4]) -> Strin
     );
     let stroke = (w.max(h) / 400.0).max(0.05);
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}mm\" height=\"{}mm\" viewBox=\"{} {} {} {}\">",
-        num(w),
-        num(h),
-        num(x0),
-        num(y0),
-        num(w),
-        num(h)
-    );
+    s.push_str(&svg_open(x0, y0, w, h));
+    s.push('\n');
     let frame = SvgFrame {
         left: 0.0,
         top: 0.0,

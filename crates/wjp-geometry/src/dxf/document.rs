@@ -374,9 +374,13 @@ fn read_entities(
                 }
                 out.push(polyline(body, &vertices, pos, limits)?);
             }
-            "VERTEX" | "SEQEND" | "ATTRIB" => {
-                // Orphans (attributes after an INSERT, stray vertices): not geometry.
+            "VERTEX" | "SEQEND" => {
+                // Orphans (stray vertices, the end of an INSERT's attributes): not
+                // geometry.
             }
+            // An ATTRIB after an INSERT is that insert's text, already in world
+            // coordinates: kept (and so counted) once, whatever the INSERT's
+            // MINSERT cells; its block's ATTDEFs are only templates.
             _ => out.push(entity(type_name, body, pos, limits)?),
         }
     }

@@ -8,7 +8,7 @@
 //! too, which in SVG's y-down coordinates is the negative-angle direction, sweep
 //! flag 0 (SVG 1.1, F.6.5).
 
-use std::f64::consts::PI;
+use std::f64::consts::{FRAC_PI_2, PI};
 
 use crate::geom::{bulge_arc, segments_of, Path, Point, Vertex};
 use crate::number::decimal;
@@ -76,20 +76,46 @@ impl PathData {
 
     /// The segment from `from` (the current point) to `to` with `bulge`: an arc,
     /// or a line when the bulge is 0.
+    ///
+    /// An arc is written in pieces of at most a quarter turn. A viewer finds an
+    /// arc's centre from its endpoints and rounded radius; near a half turn that
+    /// centre moves by the square root of the rounding (a rounded-up radius turns
+    /// a circle's two halves into a lens), while a quarter turn keeps it within a
+    /// few units of the last decimal.
     pub fn segment_to(&mut self, from: Point, to: Point, bulge: f64) {
         let Some(arc) = bulge_arc(from, to, bulge) else {
             self.line_to(to);
             return;
         };
-        let large = u8::from(arc.sweep.abs() > PI);
-        let sweep = u8::from(arc.sweep < 0.0);
-        let r = self.frame.size(arc.radius);
+        let pieces = (arc.sweep.abs() / FRAC_PI_2 - 1e-9).ceil().max(1.0);
+        let step = arc.sweep / pieces;
+        // At most 4 pieces: a bulge describes less than a full turn.
+        let pieces = pieces as usize;
+        for i in 1..=pieces {
+            let end = if i == pieces {
+                to
+            } else {
+                arc.point_at(i as f64 / pieces as f64)
+            };
+            self.arc_to(arc.radius, step, end);
+        }
+    }
+
+    /// A circular arc of `radius` from the current point to `to`, turning by
+    /// `sweep` radians in the drawing (positive counter-clockwise).
+    fn arc_to(&mut self, radius: f64, sweep: f64, to: Point) {
+        // The large-arc flag comes from the angle; the sweep flag from the
+        // direction, inverted because the frame flips y: counter-clockwise in
+        // the drawing is SVG's negative-angle direction, flag 0.
+        let large = u8::from(sweep.abs() > PI);
+        let sweep_flag = u8::from(sweep < 0.0);
+        let r = self.frame.size(radius);
         let words = [
             r.clone(),
             r,
             "0".to_owned(),
             large.to_string(),
-            sweep.to_string(),
+            sweep_flag.to_string(),
             self.frame.x(to.x),
             self.frame.y(to.y),
         ];
@@ -137,30 +163,36 @@ impl PathData {
 mod tests {
     use super::*;
 
-    /// Parse `M x y A r r 0 large sweep x y` and return the arc's midpoint by SVG's
-    /// own rule (the centre from the endpoints and flags, SVG 1.1 F.6.5).
-    fn svg_arc_midpoint(d: &str) -> Point {
+    /// Parse `M x y (A r r 0 large sweep x y)*` and return each arc's midpoint by
+    /// SVG's own rule (the centre from the endpoints and flags, SVG 1.1 F.6.5).
+    fn svg_arc_midpoints(d: &str) -> Vec<Point> {
         let n: Vec<f64> = d
             .split(|c: char| c.is_ascii_alphabetic() || c == ' ')
             .filter(|w| !w.is_empty())
             .map(|w| w.parse().unwrap())
             .collect();
-        let (x1, y1, r, large, sweep, x2, y2) = (n[0], n[1], n[2], n[5], n[6], n[7], n[8]);
-        let (xp, yp) = ((x1 - x2) / 2.0, (y1 - y2) / 2.0);
-        let num = (r * r * r * r - r * r * yp * yp - r * r * xp * xp).max(0.0);
-        let k = (num / (r * r * yp * yp + r * r * xp * xp)).sqrt()
-            * if large == sweep { -1.0 } else { 1.0 };
-        let (cx, cy) = (k * yp + (x1 + x2) / 2.0, -k * xp + (y1 + y2) / 2.0);
-        let (t1, t2) = ((y1 - cy).atan2(x1 - cx), (y2 - cy).atan2(x2 - cx));
-        let mut dt = t2 - t1;
-        if sweep == 0.0 && dt > 0.0 {
-            dt -= 2.0 * PI;
+        let mut out = vec![];
+        let (mut x1, mut y1) = (n[0], n[1]);
+        for a in n[2..].chunks(7) {
+            let (r, large, sweep, x2, y2) = (a[0], a[3], a[4], a[5], a[6]);
+            let (xp, yp) = ((x1 - x2) / 2.0, (y1 - y2) / 2.0);
+            let num = (r * r * r * r - r * r * yp * yp - r * r * xp * xp).max(0.0);
+            let k = (num / (r * r * yp * yp + r * r * xp * xp)).sqrt()
+                * if large == sweep { -1.0 } else { 1.0 };
+            let (cx, cy) = (k * yp + (x1 + x2) / 2.0, -k * xp + (y1 + y2) / 2.0);
+            let (t1, t2) = ((y1 - cy).atan2(x1 - cx), (y2 - cy).atan2(x2 - cx));
+            let mut dt = t2 - t1;
+            if sweep == 0.0 && dt > 0.0 {
+                dt -= 2.0 * PI;
+            }
+            if sweep == 1.0 && dt < 0.0 {
+                dt += 2.0 * PI;
+            }
+            let m = t1 + dt / 2.0;
+            out.push(Point::new(cx + r * m.cos(), cy + r * m.sin()));
+            (x1, y1) = (x2, y2);
         }
-        if sweep == 1.0 && dt < 0.0 {
-            dt += 2.0 * PI;
-        }
-        let m = t1 + dt / 2.0;
-        Point::new(cx + r * m.cos(), cy + r * m.sin())
+        out
     }
 
     #[test]
@@ -171,14 +203,25 @@ mod tests {
             decimals: 6,
         };
         let (a, b) = (Point::new(0.0, 0.0), Point::new(2.0, 0.0));
-        for bulge in [1.0, -1.0, 0.3, -0.3, 2.0] {
+        for (bulge, pieces) in [
+            (1.0, 2),
+            (-1.0, 2),
+            (0.3, 1),
+            (-0.3, 1),
+            (2.0, 3),
+            (-9.0, 4),
+        ] {
             let mut d = PathData::new(frame);
             d.move_to(a);
             d.segment_to(a, b, bulge);
-            let mid = bulge_arc(a, b, bulge).unwrap().point_at(0.5);
-            let want = Point::new(mid.x - frame.left, frame.top - mid.y);
-            let got = svg_arc_midpoint(d.as_str());
-            assert!(got.dist(want) < 1e-5, "bulge {bulge}: {got:?} != {want:?}");
+            let got = svg_arc_midpoints(d.as_str());
+            assert_eq!(got.len(), pieces, "bulge {bulge}: {}", d.as_str());
+            let arc = bulge_arc(a, b, bulge).unwrap();
+            for (i, got) in got.into_iter().enumerate() {
+                let mid = arc.point_at((i as f64 + 0.5) / pieces as f64);
+                let want = Point::new(mid.x - frame.left, frame.top - mid.y);
+                assert!(got.dist(want) < 1e-5, "bulge {bulge}: {got:?} != {want:?}");
+            }
         }
     }
 

@@ -1,9 +1,11 @@
 //! An SVG picture of an analysed drawing: outer contours, holes and open chains in
 //! distinct styles, pierce points, rapid moves and the cut order. Arcs are drawn as
-//! SVG arcs. Y is flipped (DXF grows up, SVG down); units are millimetres.
+//! SVG arcs. Y is flipped (DXF grows up, SVG down); one user unit is a millimetre and
+//! the picture is the drawing's real size ([`super::page`]).
 
 use std::fmt::Write as _;
 
+use super::page::svg_open;
 use super::path::{PathData, SvgFrame};
 use crate::geom::Point;
 use crate::report::AnalysisReport;
@@ -26,7 +28,10 @@ fn esc(s: &str) -> String {
 /// Render the report's drawing.
 pub fn render(r: &AnalysisReport) -> String {
     let Some([x0, y0, x1, y1]) = r.metrics.bbox_mm else {
-        return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"200\" height=\"60\" viewBox=\"0 0 200 60\"><text x=\"10\" y=\"35\" font-family=\"sans-serif\" font-size=\"14\">no cuttable geometry</text></svg>\n".to_owned();
+        return format!(
+            "{}<text x=\"5\" y=\"18\" font-family=\"sans-serif\" font-size=\"8\">no cuttable geometry</text></svg>\n",
+            svg_open(0.0, 0.0, 100.0, 30.0)
+        );
     };
     let w = (x1 - x0).max(1e-6);
     let h = (y1 - y0).max(1e-6);
@@ -36,17 +41,13 @@ pub fn render(r: &AnalysisReport) -> String {
     let frame = SvgFrame {
         left: x0 - margin,
         top: y1 + margin,
-        decimals: 4,
+        decimals: 6,
     };
     let vw = w + 2.0 * margin;
     let vh = h + 2.0 * margin;
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {vw:.4} {vh:.4}\" width=\"{:.0}\" height=\"{:.0}\">",
-        800.0 * vw / vw.max(vh),
-        800.0 * vh / vw.max(vh)
-    );
+    s.push_str(&svg_open(0.0, 0.0, vw, vh));
+    s.push('\n');
     let _ = writeln!(
         s,
         "<title>{}</title>",

@@ -619,3 +619,105 @@ fn drawing_exposes_contours_with_arcs_kept() {
     assert_eq!(d.parts().len(), 1);
     assert_eq!(d.parts()[0].holes, vec![hole.id]);
 }
+
+/// An ATTDEF (attribute template) of tag `tag` at the block's origin.
+fn attdef(tag: &str) -> String {
+    format!(
+        "0\nATTDEF\n8\n0\n10\n0\n20\n0\n30\n0\n40\n2.5\n1\nDEFAULT\n3\nPrompt\n2\n{tag}\n70\n0\n"
+    )
+}
+
+/// An ATTRIB (an attribute value carried by the INSERT before it).
+fn attrib(tag: &str, value: &str) -> String {
+    format!("0\nATTRIB\n8\n0\n10\n1\n20\n1\n30\n0\n40\n2.5\n1\n{value}\n2\n{tag}\n70\n0\n")
+}
+
+// A block's ATTDEFs are templates: a MINSERT of 3 x 2 cells of a block with two
+// of them was counted as 12 texts. Only the ATTRIBs the INSERT carries are text.
+#[test]
+fn attribute_templates_in_blocks_are_not_text() {
+    let block = circle(0.0, 0.0, 2.0) + &attdef("PART") + &attdef("QTY");
+    let minsert = insert("TAG", 0.0, 0.0, 1.0, 1.0, 0.0, 3, 2, 10.0, 10.0)
+        .replace("0\nINSERT\n8\nCUT\n", "0\nINSERT\n8\nCUT\n66\n1\n")
+        + &attrib("PART", "A-17")
+        + &attrib("QTY", "6")
+        + "0\nSEQEND\n8\n0\n";
+    let r = analyze(&doc(
+        Some(4),
+        &[("TAG", (0.0, 0.0), block.clone())],
+        &minsert,
+    ));
+    assert_eq!(
+        r.entity_counts.get("CIRCLE"),
+        Some(&6),
+        "{:?}",
+        r.entity_counts
+    );
+    assert_eq!(r.entity_counts.get("ATTDEF"), None, "{:?}", r.entity_counts);
+    assert_eq!(
+        r.entity_counts.get("ATTRIB"),
+        Some(&2),
+        "{:?}",
+        r.entity_counts
+    );
+    let text = r
+        .warnings
+        .iter()
+        .find(|w| w.code == "text_not_exploded")
+        .expect("the INSERT's attributes are text");
+    assert_eq!(text.count, 2, "{}", text.message);
+    assert_eq!(r.not_cut.get("ATTRIB"), Some(&2));
+    assert!((r.metrics.cut_length_mm - 6.0 * 4.0 * PI).abs() < 1e-9);
+
+    // Without attribute values on the INSERT there is no text at all.
+    let plain = insert("TAG", 0.0, 0.0, 1.0, 1.0, 0.0, 3, 2, 10.0, 10.0);
+    let r = analyze(&doc(Some(4), &[("TAG", (0.0, 0.0), block)], &plain));
+    assert!(!has_warning(&r, "text_not_exploded"), "{:?}", r.warnings);
+    assert!(r.entity_counts.keys().all(|k| !k.starts_with("ATT")));
+}
+
+// An empty drawing printed "Cut length: -0.00 mm" and quoted its setup cost.
+#[test]
+fn empty_drawings_say_so_and_have_no_negative_zero() {
+    let empty_file = std::fs::read(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/dxf/wjp_MD01_MARB_20_RAW.dxf"),
+    )
+    .expect("fixture");
+    for (what, bytes) in [
+        ("no entities", mm("")),
+        ("text only", mm(&text("NOTE"))),
+        ("wjp_MD01_MARB_20_RAW.dxf", empty_file),
+    ] {
+        let r = analyze(&bytes);
+        assert!(r.empty, "{what}");
+        assert_eq!(r.metrics.pierce_count, 0, "{what}");
+        let json = serde_json::to_string(&r).expect("serializes");
+        assert!(json.contains("\"empty\":true"), "{what}");
+        assert!(!json.contains(":-0.0"), "{what}: negative zero in {json}");
+        let text = r.summary_text();
+        assert!(text.contains("Empty drawing"), "{what}: {text}");
+        assert!(
+            !text.contains("-0.0") && !text.contains("Cost"),
+            "{what}: {text}"
+        );
+        for v in [
+            r.metrics.cut_length_mm,
+            r.metrics.geometry_length_mm,
+            r.metrics.net_area_mm2,
+        ] {
+            assert!(v == 0.0 && v.is_sign_positive(), "{what}: {v}");
+        }
+        let c = calculate_cost(
+            &bytes,
+            &CostRequest::default(),
+            &AnalysisOptions::default(),
+            &mut |_, _| {},
+        )
+        .expect("costs");
+        assert!(c.empty && c.cut_length_mm.is_sign_positive(), "{what}");
+    }
+    let r = analyze(&mm(&square(0.0, 0.0, 10.0)));
+    assert!(!r.empty);
+    assert!(r.summary_text().contains("Cost"));
+}
