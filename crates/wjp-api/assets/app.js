@@ -721,12 +721,15 @@ async function submitDxf(event) {
     const data = new FormData();
     data.append('file', file, file.name);
     const up = await api('/upload', { method: 'POST', body: data });
-    const body = await postJson('/analyze-dxf?async_mode=true', {
+    const request = {
       dxf_path: up.relative_path,
       material: $('dxf-material').value,
       thickness: Number($('dxf-thickness').value),
       quality: Number($('dxf-quality').value),
-    });
+    };
+    // Only when chosen: otherwise the drawing's own units stand.
+    if ($('dxf-units').value) request.units = $('dxf-units').value;
+    const body = await postJson('/analyze-dxf?async_mode=true', request);
     await submitted(body, `Analysis of ${file.name}`);
   } catch (e) {
     showError(e);
@@ -874,6 +877,24 @@ async function follow() {
 
 // ---------------------------------------------------------------- start
 
+// The shop's materials (its wjp.toml may add or rename some), in place of
+// the built-in list the page starts with.
+async function loadMaterials() {
+  const body = await api('/materials');
+  const materials = body.materials || [];
+  if (!materials.length) return;
+  const select = $('dxf-material');
+  const chosen = select.value;
+  const label = (name) => name.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase());
+  select.replaceChildren(...materials.map((m) => el('option', {
+    value: m.name,
+    text: m.thickness_range_mm
+      ? `${label(m.name)} (${m.thickness_range_mm[0]}-${m.thickness_range_mm[1]} mm)`
+      : label(m.name),
+  })));
+  if (materials.some((m) => m.name === chosen)) select.value = chosen;
+}
+
 function start() {
   $('dxf-form').addEventListener('submit', submitDxf);
   $('image-form').addEventListener('submit', submitImage);
@@ -906,6 +927,7 @@ function start() {
       follow();
       reloadJobs();
       loadWorkers().catch(() => {});
+      loadMaterials().catch(() => {});
       seedThroughput().then(renderQueues).catch(() => {});
     })
     .catch((e) => showError(e));

@@ -247,9 +247,20 @@ async fn queues(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     })))
 }
 
+/// A queue named in a URL that does not exist is not found (404), as an
+/// unknown job is, with the engine's code and message.
+fn queue_in_path(e: wjp_queue::QueueError) -> ApiError {
+    match e {
+        wjp_queue::QueueError::UnknownQueue { .. } => {
+            ApiError::new(Code::Queue(e.code(), StatusCode::NOT_FOUND), e.to_string())
+        }
+        e => e.into(),
+    }
+}
+
 /// Stops workers from taking a queue's jobs; new jobs are still taken.
 async fn pause(State(state): State<AppState>, Path(queue): Path<String>) -> ApiResult<Json<Value>> {
-    let changed = state.queue.pause(&queue).await?;
+    let changed = state.queue.pause(&queue).await.map_err(queue_in_path)?;
     Ok(Json(
         json!({ "success": true, "queue": queue, "paused": true, "changed": changed }),
     ))
@@ -260,7 +271,7 @@ async fn resume(
     State(state): State<AppState>,
     Path(queue): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let changed = state.queue.resume(&queue).await?;
+    let changed = state.queue.resume(&queue).await.map_err(queue_in_path)?;
     Ok(Json(
         json!({ "success": true, "queue": queue, "paused": false, "changed": changed }),
     ))

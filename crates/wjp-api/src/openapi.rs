@@ -331,11 +331,11 @@ pub fn document() -> Value {
                 "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
         "/queues/{queue}/pause": { "post": op("pauseQueue", "queue", "Stop workers from taking the queue's jobs: it still takes new jobs, and running jobs finish.",
             json!([queue_name]), None,
-            json!({ "200": ok_json("The queue is paused.", schema_ref("PauseResult")), "400": error("Unknown queue (code unknown_queue)."),
+            json!({ "200": ok_json("The queue is paused.", schema_ref("PauseResult")), "404": error("No such queue (code unknown_queue)."),
                     "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
         "/queues/{queue}/resume": { "post": op("resumeQueue", "queue", "Let workers take the queue's jobs again.",
             json!([queue_name]), None,
-            json!({ "200": ok_json("The queue runs.", schema_ref("PauseResult")), "400": error("Unknown queue (code unknown_queue)."),
+            json!({ "200": ok_json("The queue runs.", schema_ref("PauseResult")), "404": error("No such queue (code unknown_queue)."),
                     "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
         "/workers": { "get": op("workers", "queue", "Live workers.", json!([]), None,
             json!({ "200": ok_json("Workers.", json!({ "type": "object", "properties": {

@@ -489,7 +489,7 @@ async fn a_paused_queue_holds_its_jobs_until_resumed() {
     let (status, body) = s.post("/queues/cutting/pause", json!({})).await;
     assert_eq!(
         (status, body["code"].clone()),
-        (400, json!("unknown_queue")),
+        (404, json!("unknown_queue")),
         "{body}"
     );
 
