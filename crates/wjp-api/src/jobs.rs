@@ -67,7 +67,15 @@ where
         }
         serde_urlencoded::from_str(raw)
             .map(CheckedQuery)
-            .map_err(|e| ApiError::new(Code::InvalidValue, format!("query: {e}")))
+            .map_err(|e| {
+                let text = e.to_string();
+                let code = if text.starts_with("missing field") {
+                    Code::MissingField
+                } else {
+                    Code::InvalidValue
+                };
+                ApiError::new(code, format!("query: {text}"))
+            })
     }
 }
 

@@ -50,9 +50,25 @@ async fn upload_stores_under_a_sanitised_unique_name() {
     assert_ne!(again["relative_path"], body["relative_path"]);
 
     // No `file` field.
-    let form = reqwest::multipart::Form::new().text("other", "x");
-    let (status, body) = s.post_form("/upload", form).await;
+    let (status, body) = s
+        .post_form("/upload", reqwest::multipart::Form::new())
+        .await;
     assert_eq!((status, error_code(&body)), (400, "missing_field"));
+    // A field the endpoint does not read is refused, not skipped.
+    let form = reqwest::multipart::Form::new().text("fiel", "x");
+    let (status, body) = s.post_form("/upload", form).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "unknown_field"),
+        "{body}"
+    );
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains(r#"did you mean "file"?"#),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,12 +186,28 @@ async fn convert_image_returns_the_dxf_and_async_gives_a_download_url() {
 
     // Missing file field.
     let (status, body) = s
-        .post_form(
-            "/convert-image",
-            reqwest::multipart::Form::new().text("x", "y"),
-        )
+        .post_form("/convert-image", reqwest::multipart::Form::new())
         .await;
     assert_eq!((status, error_code(&body)), (400, "missing_field"));
+    // A misspelt query parameter is refused, naming the right one.
+    let (status, body) = s
+        .post_form(
+            "/convert-image?treshold=128",
+            reqwest::multipart::Form::new().text("image_file", "PNGDATA"),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "unknown_field"),
+        "{body}"
+    );
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains(r#"did you mean "threshold"?"#),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,7 +303,7 @@ async fn nest_and_gcode_take_the_old_query_with_its_defaults() {
 
     // A required parameter missing: a JSON 400.
     let (status, body) = s.post(&format!("/nest?dxf_path={rel}"), Value::Null).await;
-    assert_eq!((status, error_code(&body)), (400, "invalid_query"));
+    assert_eq!((status, error_code(&body)), (400, "missing_field"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
