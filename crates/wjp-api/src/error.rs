@@ -18,8 +18,16 @@ use wjp_queue::QueueError;
 pub enum Code {
     /// A JSON body or parameter that does not parse or has the wrong shape.
     InvalidJson,
-    /// A query parameter that does not parse or is out of range.
+    /// A query string that does not parse.
     InvalidQuery,
+    /// A field (of a JSON body, a form or a query string) the endpoint does
+    /// not know; the message names the closest known one.
+    UnknownField,
+    /// A number outside its range; the message names the bounds.
+    OutOfRange,
+    /// A value of the wrong type, or not one of the allowed values (which the
+    /// message lists).
+    InvalidValue,
     /// A multipart form that does not parse.
     InvalidMultipart,
     /// A multipart form without the file field the endpoint needs.
@@ -76,6 +84,9 @@ impl Code {
         match self {
             Code::InvalidJson => "invalid_json",
             Code::InvalidQuery => "invalid_query",
+            Code::UnknownField => "unknown_field",
+            Code::OutOfRange => "out_of_range",
+            Code::InvalidValue => "invalid_value",
             Code::InvalidMultipart => "invalid_multipart",
             Code::MissingField => "missing_field",
             Code::BadRequest => "bad_request",
@@ -106,6 +117,9 @@ impl Code {
         match self {
             Code::InvalidJson
             | Code::InvalidQuery
+            | Code::UnknownField
+            | Code::OutOfRange
+            | Code::InvalidValue
             | Code::InvalidMultipart
             | Code::MissingField
             | Code::BadRequest
@@ -198,6 +212,41 @@ impl std::fmt::Display for ApiError {
             self.code.as_str(),
             self.message
         )
+    }
+}
+
+/// The closest of `known` to `given`, when it is close enough to be what
+/// was meant (a typo, not another word).
+pub fn closest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let given = given.to_ascii_lowercase();
+    known
+        .into_iter()
+        .map(|k| (strsim::damerau_levenshtein(&given, k), k))
+        // Within a third of the word, at least one edit: `materail`,
+        // `thicknes` and `time_limit` are found, `colour` is not `kerf`.
+        .filter(|(d, k)| *d <= (k.len().max(given.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// The message of an unknown field, the same at every door:
+/// `unknown field "materail"; did you mean "material"?`, or the known ones
+/// when none is close.
+pub fn unknown_field_message<'a>(
+    given: &str,
+    known: impl IntoIterator<Item = &'a str> + Clone,
+) -> String {
+    match closest(given, known.clone()) {
+        Some(near) => format!("unknown field {given:?}; did you mean {near:?}?"),
+        None => {
+            let mut names: Vec<&str> = known.into_iter().collect();
+            names.sort_unstable();
+            names.dedup();
+            format!(
+                "unknown field {given:?}; known fields: {}",
+                names.join(", ")
+            )
+        }
     }
 }
 
@@ -294,6 +343,9 @@ mod tests {
         let codes = [
             Code::InvalidJson,
             Code::InvalidQuery,
+            Code::UnknownField,
+            Code::OutOfRange,
+            Code::InvalidValue,
             Code::InvalidMultipart,
             Code::MissingField,
             Code::BadRequest,

@@ -28,6 +28,57 @@ pub struct ApiJson<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
 
+/// The names a query string may hold, for [`CheckedQuery`].
+pub trait QueryFields {
+    const FIELDS: &'static [&'static str];
+}
+
+/// A query string parsed into `T` after every name in it was found among
+/// `T`'s fields: a misspelt parameter is refused (400 `unknown_field`,
+/// naming the closest known one), never silently ignored; a value that does
+/// not parse is 400 `invalid_value`.
+pub struct CheckedQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for CheckedQuery<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + QueryFields,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let raw = parts.uri.query().unwrap_or("");
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw).map_err(|e| {
+            ApiError::new(
+                Code::InvalidQuery,
+                format!("the query string does not parse: {e}"),
+            )
+        })?;
+        for (name, _) in &pairs {
+            if !T::FIELDS.contains(&name.as_str()) {
+                return Err(ApiError::new(
+                    Code::UnknownField,
+                    crate::error::unknown_field_message(name, T::FIELDS.iter().copied()),
+                ));
+            }
+        }
+        serde_urlencoded::from_str(raw)
+            .map(CheckedQuery)
+            .map_err(|e| {
+                let text = e.to_string();
+                let code = if text.starts_with("missing field") {
+                    Code::MissingField
+                } else {
+                    Code::InvalidValue
+                };
+                ApiError::new(code, format!("query: {text}"))
+            })
+    }
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/jobs", post(submit).get(list))
@@ -130,7 +181,6 @@ async fn submit(
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     queue: Option<String>,
     status: Option<String>,
@@ -139,9 +189,13 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
+impl QueryFields for ListQuery {
+    const FIELDS: &'static [&'static str] = &["queue", "status", "kind", "limit", "cursor"];
+}
+
 async fn list(
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    CheckedQuery(q): CheckedQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     let queue = q
         .queue

@@ -73,6 +73,18 @@ fn path_param(name: &str, description: &str) -> Value {
     json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" }, "description": description })
 }
 
+/// `units`: the drawing's units when its header is wrong. G-code and
+/// nesting refuse a drawing whose size is implausible in its declared units
+/// until this is given.
+fn units() -> Value {
+    query(
+        "units",
+        false,
+        json!({ "type": "string", "enum": ["mm", "cm", "m", "in", "ft"] }),
+        "The drawing's units, overriding its $INSUNITS header. A drawing whose size is implausible in its declared units is not cut or nested (the job fails, naming the units to give) until this is set.",
+    )
+}
+
 fn async_mode() -> Value {
     query(
         "async_mode",
@@ -87,7 +99,7 @@ fn async_mode() -> Value {
 /// The responses every domain endpoint can give besides its success.
 fn domain_errors(mut responses: Value) -> Value {
     let extra = json!({
-        "400": error("Invalid request: bad JSON or query, a path outside the managed folders, or a field a request may not set (protective limits, output locations)."),
+        "400": error("Invalid request, refused before any job exists, with the same codes at every endpoint and on POST /jobs: unknown_field (a body, form or query field the endpoint does not know; the message names the closest known one), out_of_range (the message names the bounds), invalid_value (wrong type, or not one of the allowed values, which the message lists), missing_field, invalid_json, path_outside_managed_folders, field_not_allowed (protective limits, output locations)."),
         "401": error("The API key is missing or wrong (only when one is configured)."),
         "404": error("The file named by dxf_path does not exist."),
         "429": error("With async_mode=true: the queue holds as many waiting jobs as the server allows."),
@@ -108,6 +120,7 @@ fn multipart(field: &str, description: &str) -> Value {
         "content": { "multipart/form-data": { "schema": {
             "type": "object",
             "required": [field],
+            "additionalProperties": false,
             "properties": { field: { "type": "string", "format": "binary", "description": description } }
         } } }
     })
@@ -229,16 +242,16 @@ pub fn document() -> Value {
         "/openapi.json": { "get": op("openapi", "operations", "This document.", json!([]), None,
             json!({ "200": ok_json("The OpenAPI document.", json!({ "type": "object" })), "401": error("API key missing or wrong.") })) },
         "/analyze-dxf": { "post": op("analyzeDxf", "shop", "Analyse a DXF drawing (job kind analyze_dxf).", json!([async_mode()]),
-            Some(json!({ "required": true, "content": json_content(schema_ref("DxfRequest")) })),
+            Some(json!({ "required": true, "content": json_content(schema_ref("AnalyzeRequest")) })),
             domain_errors(json!({ "200": ok_json("The report, the queued job, or the failure ({success: false, error, code}).",
                 json!({ "oneOf": [schema_ref("AnalysisResult"), schema_ref("Queued"), schema_ref("Error")] })) }))) },
         "/cost": { "post": op("cost", "shop", "Cost of cutting a DXF drawing (job kind calculate_cost).", json!([async_mode()]),
-            Some(json!({ "required": true, "content": json_content(schema_ref("DxfRequest")) })),
+            Some(json!({ "required": true, "content": json_content(schema_ref("CostRequest")) })),
             domain_errors(json!({ "200": ok_json("{success, cost, error}, or the queued job.",
                 json!({ "oneOf": [schema_ref("CostResult"), schema_ref("Queued")] })) }))) },
         "/convert-image": { "post": op("convertImage", "shop", "Convert an image to a DXF drawing (job kind convert_image).",
-            json!([query("min_area", false, json!({ "type": "number" }), "Smallest contour area kept."),
-                   query("threshold", false, json!({ "type": "number" }), "Binarisation threshold."), async_mode()]),
+            json!([query("min_area", false, json!({ "type": "number", "minimum": 0 }), "Smallest contour area kept, in pixels."),
+                   query("threshold", false, json!({ "type": "integer", "minimum": 0, "maximum": 255 }), "Grey level separating shapes from background (default: Otsu's)."), async_mode()]),
             Some(multipart("image_file", "The image.")), file_responses("application/dxf", "The DXF file")) },
         "/csv/ai-analysis": { "post": op("csvAnalysis", "shop", "Analyse a components CSV export (job kind analyze_csv).",
             json!([json!({ "name": "report", "in": "query", "required": false, "description": "The analysis report, as JSON text.",
@@ -253,17 +266,22 @@ pub fn document() -> Value {
                     "413": error("The upload is larger than the limit (default 50 MB).") })) },
         "/nest": { "post": op("nest", "shop", "Nest the parts of a drawing on a sheet (job kind nest).",
             json!([query("dxf_path", true, json!({ "type": "string", "minLength": 1 }), "A file in the managed folders; relative paths are taken in uploads."),
-                   query("sheet_width", true, json!({ "type": "number" }), "mm"),
-                   query("sheet_height", true, json!({ "type": "number" }), "mm"),
-                   query("gap", false, json!({ "type": "number", "default": 3.0 }), "mm between parts"),
-                   query("kerf", false, json!({ "type": "number", "default": 1.1 }), "mm"), async_mode()]),
+                   query("sheet_width", true, json!({ "type": "number", "exclusiveMinimum": 0, "maximum": 100000 }), "mm"),
+                   query("sheet_height", true, json!({ "type": "number", "exclusiveMinimum": 0, "maximum": 100000 }), "mm"),
+                   query("gap", false, json!({ "type": "number", "minimum": 0, "maximum": 500, "default": 3.0 }), "mm between parts and to the sheet's edge; at least the kerf."),
+                   query("kerf", false, json!({ "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 20, "default": 1.1 }), "mm"),
+                   query("time_limit_s", false, json!({ "type": "number", "minimum": 0, "maximum": 86400, "default": 10 }), "Seconds to spend improving the layout."),
+                   units(), async_mode()]),
             None, domain_errors(json!({ "200": ok_json("{success, result}, the queued job, or the failure.",
                 json!({ "oneOf": [schema_ref("Result"), schema_ref("Queued"), schema_ref("Error")] })) }))) },
         "/gcode": { "post": op("gcode", "shop", "Generate G-code for a drawing (job kind generate_gcode).",
             json!([query("dxf_path", true, json!({ "type": "string", "minLength": 1 }), "A file in the managed folders; relative paths are taken in uploads."),
-                   query("material", false, json!({ "type": "string", "default": "steel" }), "Material name."),
-                   query("thickness", false, json!({ "type": "number", "default": 6.0 }), "mm"),
-                   query("kerf", false, json!({ "type": "number", "default": 1.1 }), "mm"), async_mode()]),
+                   query("material", false, json!({ "type": "string", "default": "steel" }), "A material of the table, or an alias (mild_steel or steel, stainless_steel, aluminium, brass, copper, titanium, granite, glass, marble...); another is refused with 400 invalid_value listing them."),
+                   query("thickness", false, json!({ "type": "number", "exclusiveMinimum": 0, "maximum": 500, "default": 6.0 }), "mm"),
+                   query("kerf", false, json!({ "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 20, "default": 1.1 }), "mm"),
+                   query("quality", false, json!({ "type": "integer", "minimum": 1, "maximum": 5, "default": 3 }), "1 (rough separation) to 5 (finest)."),
+                   query("dialect", false, json!({ "type": "string", "default": "linuxcnc" }), "linuxcnc or fanuc (case-insensitive); another is refused with 400 invalid_value."),
+                   units(), async_mode()]),
             None, domain_errors(json!({ "200": ok_json("{success, result}, the queued job, or the failure.",
                 json!({ "oneOf": [schema_ref("Result"), schema_ref("Queued"), schema_ref("Error")] })) }))) },
         "/export/components-csv": { "post": op("exportComponentsCsv", "shop", "Export the components of an analysis report as CSV (job kind export_components_csv).",
@@ -387,18 +405,32 @@ pub fn document() -> Value {
         "Error": { "type": "object", "required": ["success", "error", "code"], "properties": {
             "success": { "type": "boolean", "const": false },
             "error": { "type": "string", "description": "What went wrong, for people." },
-            "code": { "type": "string", "description": "A stable machine-readable code (job_not_found, path_outside_managed_folders, not_implemented, payload_too_large, invalid_json, ...)." } } },
+            "code": { "type": "string", "description": "A stable machine-readable code (unknown_field, out_of_range, invalid_value, missing_field, job_not_found, path_outside_managed_folders, not_implemented, payload_too_large, invalid_json, ...)." } } },
         "Health": { "type": "object", "required": ["status", "service", "version", "timestamp"], "properties": {
             "status": { "type": "string", "enum": ["healthy", "degraded"] }, "service": { "type": "string" },
             "version": { "type": "string" }, "timestamp": { "type": "string", "format": "date-time" },
             "backend": { "type": "string" }, "backend_available": { "type": "boolean" } } },
         "Status": { "type": "string", "enum": ["scheduled", "queued", "running", "completed", "failed", "cancelled"] },
-        "DxfRequest": { "type": "object", "required": ["dxf_path"], "additionalProperties": true, "properties": {
+        "AnalyzeRequest": { "type": "object", "required": ["dxf_path"], "additionalProperties": true,
+            "description": "Any other analysis option may be given by its name (snap_tolerance_mm, pricing, machine, ...); a name the analysis does not know is refused with 400 unknown_field.",
+            "properties": {
             "dxf_path": { "type": "string", "minLength": 1, "description": "A file in the managed folders (uploads, data, output); a relative path is taken in uploads." },
-            "material": { "type": "string" }, "thickness": { "type": "number" }, "kerf": { "type": "number" },
-            "quality": { "type": "integer" }, "normalize": { "type": "boolean" },
-            "target_frame_w": { "type": "number" }, "target_frame_h": { "type": "number" },
-            "rate_per_m": { "type": "number" }, "pierce_cost": { "type": "number" }, "setup_cost": { "type": "number" } } },
+            "material": { "type": "string", "description": "A material of the table or an alias; another is refused with 400 invalid_value listing them." },
+            "thickness": { "type": "number", "exclusiveMinimum": 0, "maximum": 500 },
+            "kerf": { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 20 },
+            "quality": { "type": "integer", "minimum": 1, "maximum": 5 },
+            "units": { "type": "string", "enum": ["mm", "cm", "m", "in", "ft"], "description": "The drawing's units, overriding its $INSUNITS header." },
+            "normalize": { "type": "boolean", "description": "The old rescale to a frame: false is accepted; true is refused (a drawing is never rescaled silently; give units instead)." },
+            "target_frame_w": { "type": "number" }, "target_frame_h": { "type": "number" } } },
+        "CostRequest": { "type": "object", "required": ["dxf_path"], "additionalProperties": false, "properties": {
+            "dxf_path": { "type": "string", "minLength": 1, "description": "A file in the managed folders (uploads, data, output); a relative path is taken in uploads." },
+            "material": { "type": ["string", "null"], "description": "A material of the table or an alias; another is refused with 400 invalid_value listing them." },
+            "thickness": { "type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 500 },
+            "kerf": { "type": ["number", "null"], "exclusiveMinimum": 0, "exclusiveMaximum": 20 },
+            "rate_per_m": { "type": ["number", "null"], "minimum": 0, "maximum": 1000000 },
+            "pierce_cost": { "type": ["number", "null"], "minimum": 0, "maximum": 1000000 },
+            "setup_cost": { "type": ["number", "null"], "minimum": 0, "maximum": 1000000 },
+            "units": { "type": ["string", "null"], "enum": ["mm", "cm", "m", "in", "ft", null], "description": "The drawing's units, overriding its $INSUNITS header." } } },
         "AnalysisResult": { "type": "object", "required": ["success", "report"], "properties": {
             "success": { "type": "boolean" }, "report": { "type": "object" } } },
         "CostResult": { "type": "object", "required": ["success", "cost", "error"], "properties": {

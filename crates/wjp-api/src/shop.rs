@@ -44,7 +44,7 @@ use wjp_queue::{run_inline, JobError, JobRequest, Kind};
 
 use crate::error::{ApiError, ApiResult, Code};
 use crate::files::{tagged_name, unique_name, PathError};
-use crate::jobs::{artefact_path, content_type_of, ApiJson, ApiQuery};
+use crate::jobs::{artefact_path, content_type_of, ApiJson, CheckedQuery, QueryFields};
 use crate::{ApiConfig, AppState};
 
 /// A job kind the shop's endpoints run: its name (the old service's job
@@ -128,7 +128,7 @@ fn flag(value: Option<&str>) -> ApiResult<bool> {
         None | Some("") | Some("false" | "0" | "no" | "off") => Ok(false),
         Some("true" | "1" | "yes" | "on") => Ok(true),
         Some(other) => Err(ApiError::new(
-            Code::InvalidQuery,
+            Code::InvalidValue,
             format!("async_mode must be true or false, got {other:?}"),
         )),
     }
@@ -234,6 +234,18 @@ pub struct AsyncQuery {
     async_mode: Option<String>,
 }
 
+impl QueryFields for AsyncQuery {
+    const FIELDS: &'static [&'static str] = &["async_mode"];
+}
+
+/// The query of an endpoint that takes none.
+#[derive(Debug, Deserialize)]
+pub struct NoQuery {}
+
+impl QueryFields for NoQuery {
+    const FIELDS: &'static [&'static str] = &[];
+}
+
 /// Takes `dxf_path` out of a JSON body and puts back the resolved path.
 async fn resolve_body_path(state: &AppState, mut body: Map<String, Value>) -> ApiResult<Value> {
     let path = match body.get("dxf_path") {
@@ -258,7 +270,7 @@ async fn resolve_body_path(state: &AppState, mut body: Map<String, Value>) -> Ap
 
 async fn analyze_dxf(
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<AsyncQuery>,
+    CheckedQuery(q): CheckedQuery<AsyncQuery>,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Response> {
     require_kind(&state, ANALYZE_DXF)?;
@@ -284,7 +296,7 @@ async fn analyze_dxf(
 
 async fn cost(
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<AsyncQuery>,
+    CheckedQuery(q): CheckedQuery<AsyncQuery>,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Response> {
     require_kind(&state, CALCULATE_COST)?;
@@ -318,7 +330,9 @@ struct Saved {
 }
 
 /// Streams the multipart field `field` into `dir` under a sanitised unique
-/// name, refusing it with 413 past `limit` bytes. Other fields are skipped.
+/// name, refusing it with 413 past `limit` bytes. Any other field is
+/// refused (400 `unknown_field`): a form field the endpoint would ignore is
+/// a mistake the client should hear of.
 async fn save_field(
     multipart: &mut Multipart,
     field: &str,
@@ -326,10 +340,46 @@ async fn save_field(
     default_stem: &str,
     limit: u64,
 ) -> ApiResult<Saved> {
-    while let Some(mut part) = multipart.next_field().await? {
-        if part.name() != Some(field) {
-            continue;
+    let mut saved: Option<Saved> = None;
+    let outcome = async {
+        while let Some(part) = multipart.next_field().await? {
+            let name = part.name().unwrap_or_default().to_owned();
+            if name != field || saved.is_some() {
+                let message = if name == field {
+                    format!("the form holds the field `{field}` twice; send one file")
+                } else {
+                    crate::error::unknown_field_message(&name, [field])
+                };
+                return Err(ApiError::new(Code::UnknownField, message));
+            }
+            saved = Some(save_part(part, dir, default_stem, limit).await?);
         }
+        Ok(())
+    }
+    .await;
+    match (outcome, saved) {
+        (Ok(()), Some(saved)) => Ok(saved),
+        (Ok(()), None) => Err(ApiError::new(
+            Code::MissingField,
+            format!("the multipart form needs a file in the field `{field}`"),
+        )),
+        (Err(e), saved) => {
+            if let Some(saved) = saved {
+                let _ = tokio::fs::remove_file(&saved.path).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Streams one multipart field into `dir`.
+async fn save_part(
+    mut part: axum::extract::multipart::Field<'_>,
+    dir: &Path,
+    default_stem: &str,
+    limit: u64,
+) -> ApiResult<Saved> {
+    {
         let original = part
             .file_name()
             .map(str::to_owned)
@@ -364,21 +414,21 @@ async fn save_field(
             let _ = tokio::fs::remove_file(&path).await;
             return Err(e);
         }
-        return Ok(Saved {
+        Ok(Saved {
             path,
             name,
             file_id,
             original,
             size,
-        });
+        })
     }
-    Err(ApiError::new(
-        Code::MissingField,
-        format!("the multipart form needs a file in the field `{field}`"),
-    ))
 }
 
-async fn upload(State(state): State<AppState>, mut multipart: Multipart) -> ApiResult<Json<Value>> {
+async fn upload(
+    State(state): State<AppState>,
+    CheckedQuery(_): CheckedQuery<NoQuery>,
+    mut multipart: Multipart,
+) -> ApiResult<Json<Value>> {
     let saved = save_field(
         &mut multipart,
         "file",
@@ -403,6 +453,10 @@ pub struct ConvertQuery {
     min_area: Option<f64>,
     threshold: Option<f64>,
     async_mode: Option<String>,
+}
+
+impl QueryFields for ConvertQuery {
+    const FIELDS: &'static [&'static str] = &["min_area", "threshold", "async_mode"];
 }
 
 /// The name a file answer is downloaded under: `requested` (or
@@ -470,7 +524,7 @@ async fn file_outcome(state: &AppState, ran: Ran, answer: FileAnswer<'_>) -> Api
 
 async fn convert_image(
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<ConvertQuery>,
+    CheckedQuery(q): CheckedQuery<ConvertQuery>,
     mut multipart: Multipart,
 ) -> ApiResult<Response> {
     require_kind(&state, CONVERT_IMAGE)?;
@@ -488,7 +542,14 @@ async fn convert_image(
         payload["min_area"] = json!(v);
     }
     if let Some(v) = q.threshold {
-        payload["threshold"] = json!(v);
+        // A grey level: query strings carry `128` or `128.0`, the job a byte.
+        if !(v.fract() == 0.0 && (0.0..=255.0).contains(&v)) {
+            return Err(ApiError::new(
+                Code::OutOfRange,
+                format!("threshold must be a whole grey level from 0 to 255, got {v}"),
+            ));
+        }
+        payload["threshold"] = json!(v as u8);
     }
     let request = request_with_id(CONVERT_IMAGE, payload);
     let name = download_name(
@@ -512,9 +573,13 @@ pub struct CsvQuery {
     async_mode: Option<String>,
 }
 
+impl QueryFields for CsvQuery {
+    const FIELDS: &'static [&'static str] = &["report", "async_mode"];
+}
+
 async fn csv_analysis(
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<CsvQuery>,
+    CheckedQuery(q): CheckedQuery<CsvQuery>,
     mut multipart: Multipart,
 ) -> ApiResult<Response> {
     require_kind(&state, ANALYZE_CSV)?;
@@ -583,18 +648,32 @@ pub struct NestQuery {
     gap: f64,
     #[serde(default = "default_kerf")]
     kerf: f64,
+    time_limit_s: Option<f64>,
+    units: Option<String>,
     async_mode: Option<String>,
 }
 
-fn positive(name: &str, v: f64) -> ApiResult<f64> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(v)
-    } else {
-        Err(ApiError::new(
-            Code::InvalidQuery,
-            format!("{name} must be a finite number of at least 0, got {v}"),
-        ))
+impl QueryFields for NestQuery {
+    const FIELDS: &'static [&'static str] = &[
+        "dxf_path",
+        "sheet_width",
+        "sheet_height",
+        "gap",
+        "kerf",
+        "time_limit_s",
+        "units",
+        "async_mode",
+    ];
+}
+
+/// Adds the optional fields that were given to a payload.
+fn with_given(mut payload: Value, fields: &[(&str, Option<Value>)]) -> Value {
+    for (name, value) in fields {
+        if let Some(v) = value {
+            payload[*name] = v.clone();
+        }
     }
+    payload
 }
 
 /// The answer of `/nest` and `/gcode`: `{success, result}`.
@@ -608,18 +687,25 @@ fn result_outcome(ran: Ran) -> Response {
 
 async fn nest(
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<NestQuery>,
+    CheckedQuery(q): CheckedQuery<NestQuery>,
 ) -> ApiResult<Response> {
     require_kind(&state, NEST)?;
     let async_mode = flag(q.async_mode.as_deref())?;
     let dxf = state.folders.resolve("dxf_path", &q.dxf_path)?;
-    let payload = json!({
-        "dxf_path": dxf,
-        "sheet_width": positive("sheet_width", q.sheet_width)?,
-        "sheet_height": positive("sheet_height", q.sheet_height)?,
-        "gap": positive("gap", q.gap)?,
-        "kerf": positive("kerf", q.kerf)?,
-    });
+    // Ranges are the kind's payload check's, the same at every door.
+    let payload = with_given(
+        json!({
+            "dxf_path": dxf,
+            "sheet_width": q.sheet_width,
+            "sheet_height": q.sheet_height,
+            "gap": q.gap,
+            "kerf": q.kerf,
+        }),
+        &[
+            ("time_limit_s", q.time_limit_s.map(|v| json!(v))),
+            ("units", q.units.map(Value::String)),
+        ],
+    );
     Ok(result_outcome(
         dispatch(
             &state,
@@ -640,22 +726,45 @@ pub struct GcodeQuery {
     thickness: f64,
     #[serde(default = "default_kerf")]
     kerf: f64,
+    quality: Option<u8>,
+    dialect: Option<String>,
+    units: Option<String>,
     async_mode: Option<String>,
+}
+
+impl QueryFields for GcodeQuery {
+    const FIELDS: &'static [&'static str] = &[
+        "dxf_path",
+        "material",
+        "thickness",
+        "kerf",
+        "quality",
+        "dialect",
+        "units",
+        "async_mode",
+    ];
 }
 
 async fn gcode(
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<GcodeQuery>,
+    CheckedQuery(q): CheckedQuery<GcodeQuery>,
 ) -> ApiResult<Response> {
     require_kind(&state, GENERATE_GCODE)?;
     let async_mode = flag(q.async_mode.as_deref())?;
     let dxf = state.folders.resolve("dxf_path", &q.dxf_path)?;
-    let payload = json!({
-        "dxf_path": dxf,
-        "material": q.material,
-        "thickness": positive("thickness", q.thickness)?,
-        "kerf": positive("kerf", q.kerf)?,
-    });
+    let payload = with_given(
+        json!({
+            "dxf_path": dxf,
+            "material": q.material,
+            "thickness": q.thickness,
+            "kerf": q.kerf,
+        }),
+        &[
+            ("quality", q.quality.map(|v| json!(v))),
+            ("dialect", q.dialect.map(Value::String)),
+            ("units", q.units.map(Value::String)),
+        ],
+    );
     Ok(result_outcome(
         dispatch(
             &state,
@@ -671,6 +780,10 @@ async fn gcode(
 pub struct ExportQuery {
     output_filename: Option<String>,
     async_mode: Option<String>,
+}
+
+impl QueryFields for ExportQuery {
+    const FIELDS: &'static [&'static str] = &["output_filename", "async_mode"];
 }
 
 /// What distinguishes the two exports.
@@ -729,7 +842,7 @@ async fn export(
 
 async fn export_components_csv(
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<ExportQuery>,
+    CheckedQuery(q): CheckedQuery<ExportQuery>,
     ApiJson(report): ApiJson<Value>,
 ) -> ApiResult<Response> {
     export(state, q, report, &COMPONENTS_CSV).await
@@ -737,7 +850,7 @@ async fn export_components_csv(
 
 async fn export_layered_dxf(
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<ExportQuery>,
+    CheckedQuery(q): CheckedQuery<ExportQuery>,
     ApiJson(report): ApiJson<Value>,
 ) -> ApiResult<Response> {
     export(state, q, report, &LAYERED_DXF).await

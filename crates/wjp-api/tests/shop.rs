@@ -49,10 +49,21 @@ async fn upload_stores_under_a_sanitised_unique_name() {
     let again = s.upload("../../blueprint.DXF", b"x").await;
     assert_ne!(again["relative_path"], body["relative_path"]);
 
-    // No `file` field.
-    let form = reqwest::multipart::Form::new().text("other", "x");
+    // No `file` field, but another: refused, not skipped.
+    let form = reqwest::multipart::Form::new().text("fiel", "x");
     let (status, body) = s.post_form("/upload", form).await;
-    assert_eq!((status, error_code(&body)), (400, "missing_field"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "unknown_field"),
+        "{body}"
+    );
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains(r#"did you mean "file"?"#),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,14 +179,25 @@ async fn convert_image_returns_the_dxf_and_async_gives_a_download_url() {
     assert_eq!(r.headers()["content-type"], "application/dxf");
     assert!(r.text().await.unwrap().contains("PNGDATA"));
 
-    // Missing file field.
+    // A misspelt query parameter is refused, naming the right one.
     let (status, body) = s
         .post_form(
-            "/convert-image",
-            reqwest::multipart::Form::new().text("x", "y"),
+            "/convert-image?treshold=128",
+            reqwest::multipart::Form::new().text("image_file", "PNGDATA"),
         )
         .await;
-    assert_eq!((status, error_code(&body)), (400, "missing_field"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "unknown_field"),
+        "{body}"
+    );
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains(r#"did you mean "threshold"?"#),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,7 +293,7 @@ async fn nest_and_gcode_take_the_old_query_with_its_defaults() {
 
     // A required parameter missing: a JSON 400.
     let (status, body) = s.post(&format!("/nest?dxf_path={rel}"), Value::Null).await;
-    assert_eq!((status, error_code(&body)), (400, "invalid_query"));
+    assert_eq!((status, error_code(&body)), (400, "missing_field"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

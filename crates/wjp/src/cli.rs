@@ -12,6 +12,7 @@ use serde_json::Value;
 use wjp_queue::{Job, JobId, JobRequest, Queue, Status};
 
 use crate::config::GlobalArgs;
+use crate::domain::{suspicious_units, UnitsDoor};
 use crate::shop_config::ShopConfig;
 
 #[derive(Debug, Parser)]
@@ -180,6 +181,9 @@ pub struct NestArgs {
     /// Directory to write one DXF and one SVG per sheet to.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// The drawing's units, when its header declares the wrong ones.
+    #[arg(long, value_parser = crate::domain::UNITS.map(|(name, _)| name))]
+    pub units: Option<String>,
     /// Print the layout as JSON.
     #[arg(long)]
     pub json: bool,
@@ -208,6 +212,9 @@ pub struct GcodeArgs {
     /// File to write the program to.
     #[arg(short, long)]
     pub output: PathBuf,
+    /// The drawing's units, when its header declares the wrong ones.
+    #[arg(long, value_parser = crate::domain::UNITS.map(|(name, _)| name))]
+    pub units: Option<String>,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -257,6 +264,9 @@ pub struct AnalyzeArgs {
     /// Width of the cut, in mm (more than 0; default 1.1).
     #[arg(long, allow_negative_numbers = true, value_parser = positive)]
     pub kerf: Option<f64>,
+    /// The drawing's units, when its header declares the wrong ones.
+    #[arg(long, value_parser = crate::domain::UNITS.map(|(name, _)| name))]
+    pub units: Option<String>,
     /// Print the whole report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -464,6 +474,7 @@ fn analyze(shop: &ShopConfig, args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     if let Some(k) = args.kerf {
         options.kerf_mm = k;
     }
+    options.units_override = units_code(args.units.as_deref())?;
     let report = wjp_geometry::analyze_dxf_file(&args.file, &options, &mut |_, _| {})
         .with_context(|| format!("analysing {}", args.file.display()))?;
     if let Some(svg) = &args.svg {
@@ -595,7 +606,8 @@ fn nest(shop: &ShopConfig, args: NestArgs) -> anyhow::Result<ExitCode> {
         .split_once(['x', 'X'])
         .and_then(|(w, h)| Some((w.trim().parse::<f64>().ok()?, h.trim().parse::<f64>().ok()?)))
         .with_context(|| format!("--sheet {:?} is not WIDTHxHEIGHT in mm", args.sheet))?;
-    let analysis = shop.analysis_options();
+    let mut analysis = shop.analysis_options();
+    analysis.units_override = units_code(args.units.as_deref())?;
     let mut parts = Vec::new();
     for spec in &args.files {
         let (path, quantity) = match spec.rsplit_once(':') {
@@ -603,6 +615,18 @@ fn nest(shop: &ShopConfig, args: NestArgs) -> anyhow::Result<ExitCode> {
             _ => (spec.as_str(), 1),
         };
         let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
+        if analysis.units_override.is_none() {
+            let drawing = wjp_geometry::load_drawing(&bytes, &analysis, &mut |_, _| {})
+                .with_context(|| format!("reading {path}"))?;
+            if let Some(note) = drawing
+                .units
+                .note
+                .as_deref()
+                .filter(|_| drawing.units.suspicious)
+            {
+                bail!("{path}: {}", suspicious_units(note, UnitsDoor::CommandLine));
+            }
+        }
         let name = std::path::Path::new(path)
             .file_stem()
             .map_or_else(|| "part".into(), |s| s.to_string_lossy().into_owned());
@@ -650,6 +674,7 @@ fn nest(shop: &ShopConfig, args: NestArgs) -> anyhow::Result<ExitCode> {
         for failed in &result.failed_objects {
             println!("  - {}: {}", failed.part, failed.reason);
         }
+        print_warnings(&result.warnings);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -663,11 +688,27 @@ fn gcode(shop: &ShopConfig, args: GcodeArgs) -> anyhow::Result<ExitCode> {
         kerf_mm: args.kerf,
         quality: args.quality,
         dialect: args.dialect,
-        analysis: shop.analysis_options(),
+        analysis: wjp_geometry::AnalysisOptions {
+            units_override: units_code(args.units.as_deref())?,
+            ..shop.analysis_options()
+        },
         ..Default::default()
     };
     let program = wjp_cam::generate_gcode(&bytes, &options)
         .with_context(|| format!("writing the G-code of {}", args.file.display()))?;
+    if options.analysis.units_override.is_none() {
+        if let Some(w) = program
+            .warnings
+            .iter()
+            .find(|w| w.code == "units_suspicious")
+        {
+            bail!(
+                "{}: {}",
+                args.file.display(),
+                suspicious_units(&w.message, UnitsDoor::CommandLine)
+            );
+        }
+    }
     std::fs::write(&args.output, &program.program)
         .with_context(|| format!("writing {}", args.output.display()))?;
     if args.json {
@@ -685,8 +726,21 @@ fn gcode(shop: &ShopConfig, args: GcodeArgs) -> anyhow::Result<ExitCode> {
             s["estimated_time_min"].as_f64().unwrap_or(0.0),
             args.output.display()
         );
+        print_warnings(&program.warnings);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `$INSUNITS` code of `--units` (clap has checked the name).
+fn units_code(units: Option<&str>) -> anyhow::Result<Option<i64>> {
+    Ok(crate::domain::units_field(units, "--units")?)
+}
+
+/// Text mode shows what JSON mode lists under `warnings`.
+fn print_warnings(warnings: &[wjp_geometry::Warning]) {
+    for w in warnings {
+        println!("  warning {}: {}", w.code, w.message);
+    }
 }
 
 /// The shortest beginning of an id looked up among all jobs.

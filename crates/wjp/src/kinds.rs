@@ -42,6 +42,9 @@ pub struct ShopKind {
     /// Payload fields a client may not set: the server's protective limits,
     /// and output locations, which the service chooses.
     pub reserved: &'static [&'static str],
+    /// The check of the payload's fields, types and ranges (in `domain`),
+    /// the same whatever the door.
+    pub check: fn(&Value) -> Result<(), PayloadRefusal>,
     pub run: fn(&Task, &Shop) -> Result<Value, HandlerError>,
 }
 
@@ -79,6 +82,7 @@ pub static SHOP_KINDS: [ShopKind; 8] = [
         max_timeout: HALF_AN_HOUR,
         inputs: &["dxf_path"],
         reserved: &[DRAWING_LIMITS],
+        check: domain::check_analyze_dxf,
         run: domain::analyze_dxf,
     },
     ShopKind {
@@ -88,6 +92,7 @@ pub static SHOP_KINDS: [ShopKind; 8] = [
         max_timeout: FIFTEEN_MINUTES,
         inputs: &["dxf_path"],
         reserved: &[DRAWING_LIMITS],
+        check: domain::check_calculate_cost,
         run: domain::calculate_cost,
     },
     ShopKind {
@@ -103,6 +108,7 @@ pub static SHOP_KINDS: [ShopKind; 8] = [
             IMAGE_LIMITS[3],
             "output_path",
         ],
+        check: domain::check_convert_image,
         run: domain::convert_image,
     },
     ShopKind {
@@ -112,6 +118,7 @@ pub static SHOP_KINDS: [ShopKind; 8] = [
         max_timeout: FIFTEEN_MINUTES,
         inputs: &["csv_path"],
         reserved: &CSV_LIMITS,
+        check: domain::check_analyze_csv,
         run: domain::analyze_csv,
     },
     ShopKind {
@@ -121,6 +128,7 @@ pub static SHOP_KINDS: [ShopKind; 8] = [
         max_timeout: FIFTEEN_MINUTES,
         inputs: &["dxf_path", "files/*/dxf_path"],
         reserved: &[DRAWING_LIMITS],
+        check: domain::check_nest,
         run: domain::nest,
     },
     ShopKind {
@@ -130,6 +138,7 @@ pub static SHOP_KINDS: [ShopKind; 8] = [
         max_timeout: FIFTEEN_MINUTES,
         inputs: &[],
         reserved: &["output_path"],
+        check: domain::check_export,
         run: domain::export_components_csv,
     },
     ShopKind {
@@ -139,6 +148,7 @@ pub static SHOP_KINDS: [ShopKind; 8] = [
         max_timeout: FIFTEEN_MINUTES,
         inputs: &["report/dxf_path"],
         reserved: &["output_path", "report/options/limits"],
+        check: domain::check_export,
         run: domain::export_layered_dxf,
     },
     ShopKind {
@@ -148,6 +158,7 @@ pub static SHOP_KINDS: [ShopKind; 8] = [
         max_timeout: FIFTEEN_MINUTES,
         inputs: &["dxf_path"],
         reserved: &["analysis/limits"],
+        check: domain::check_generate_gcode,
         run: domain::generate_gcode,
     },
 ];
@@ -242,7 +253,9 @@ impl LazyFolders {
 
 /// Checks a payload of `kind` and returns it with every input path made
 /// canonical. Refuses a payload that is not an object, sets a reserved
-/// field, or names a file outside the managed folders (or a missing one).
+/// field, fails the kind's own check (an unknown field, a value of the
+/// wrong type or out of range, a missing required field), or names a file
+/// outside the managed folders (or a missing one).
 pub fn admit(
     kind: &ShopKind,
     folders: &Folders,
@@ -289,6 +302,7 @@ pub fn admit(
             Ok(())
         })?;
     }
+    (kind.check)(&payload)?;
     Ok(payload)
 }
 

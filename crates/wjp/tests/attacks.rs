@@ -211,8 +211,10 @@ fn clients_cannot_raise_protective_limits() {
 /// stopped.
 fn endless_nest(env: &Env) -> Value {
     env.upload_fixture("dxf/wjp_medallion_sample.dxf");
+    // The drawing declares metres for millimetre data: its units are given
+    // as declared, so the nesting takes the 100 m parts it always took here.
     json!({"files": [{"dxf_path": "wjp_medallion_sample.dxf", "quantity": 30}],
-           "time_limit_s": 600, "max_iterations": 1_000_000})
+           "units": "m", "time_limit_s": 600, "max_iterations": 1_000_000})
 }
 
 #[test]

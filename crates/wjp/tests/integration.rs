@@ -4,6 +4,7 @@ mod api_fuzz;
 mod attacks;
 mod bench;
 mod chaos;
+mod checks;
 mod cli;
 mod logs;
 mod processes;

@@ -1,0 +1,241 @@
+//! Requests are checked when they arrive, the same at every door (the
+//! command line, the old endpoints, `POST /jobs`), and a drawing whose
+//! units look wrong is not cut or nested until its units are given.
+
+use serde_json::{json, Value};
+
+use crate::cli::plate_with_hole_dxf;
+use crate::support::{fixture, Env};
+
+/// The 100 mm plate of [`plate_with_hole_dxf`], declared in metres (as the
+/// old converter wrote millimetre data): read as declared it is 100 m wide.
+fn plate_declared_in_metres() -> String {
+    plate_with_hole_dxf().replacen("$INSUNITS\n70\n4\n", "$INSUNITS\n70\n6\n", 1)
+}
+
+#[test]
+fn misspelt_missing_and_out_of_range_payloads_are_refused_by_wjp_submit() {
+    let env = Env::new();
+    let drawing = env.upload("plate.dxf", plate_with_hole_dxf());
+    let typo = json!({"dxf_path": drawing, "materail": "granite", "thicknes": 20});
+    let stderr = env.fails(&["submit", "calculate_cost", "--payload", &typo.to_string()]);
+    assert!(
+        stderr.contains(r#"unknown field "materail"; did you mean "material"?"#),
+        "{stderr}"
+    );
+    let stderr = env.fails(&[
+        "submit",
+        "analyze_dxf",
+        "--payload",
+        r#"{"material":"steel"}"#,
+    ]);
+    assert!(stderr.contains("dxf_path is required"), "{stderr}");
+    let nest =
+        json!({"dxf_path": drawing, "sheet_width": 400, "sheet_height": 250, "time_limit": 2});
+    let stderr = env.fails(&["submit", "nest", "--payload", &nest.to_string()]);
+    assert!(
+        stderr.contains(r#"did you mean "time_limit_s"?"#),
+        "{stderr}"
+    );
+    let thin = json!({"dxf_path": drawing, "thickness": -6});
+    let stderr = env.fails(&["submit", "analyze_dxf", "--payload", &thin.to_string()]);
+    assert!(
+        stderr.contains("thickness_mm") && stderr.contains("-6"),
+        "{stderr}"
+    );
+    let info: Value = serde_json::from_str(&env.ok(&["info", "--json"])).unwrap();
+    let queued: u64 = info["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["queued"].as_u64().unwrap())
+        .sum();
+    assert_eq!(queued, 0, "no refused payload became a job: {info:#}");
+}
+
+#[test]
+fn every_endpoint_refuses_bad_options_with_400_and_a_stable_code() {
+    let env = Env::new();
+    env.upload("plate.dxf", plate_with_hole_dxf());
+    let api = env.spawn_api(&[]);
+    let refused = |path: &str, body: Value, code: &str, says: &str| {
+        let answer = api.post_json(path, &body);
+        let json = answer.json();
+        assert_eq!(
+            (answer.status, answer.code()),
+            (400, code.to_owned()),
+            "{path}: {json}"
+        );
+        assert_eq!(json["success"], false);
+        let error = json["error"].as_str().unwrap();
+        assert!(error.contains(says), "{path}: {error}");
+    };
+    refused(
+        "/cost",
+        json!({"dxf_path": "plate.dxf", "materail": "granite", "thicknes": 20}),
+        "unknown_field",
+        r#"did you mean "material"?"#,
+    );
+    refused(
+        "/cost",
+        json!({"dxf_path": "plate.dxf", "setup_cost": 1e20}),
+        "out_of_range",
+        "1000000",
+    );
+    refused(
+        "/cost",
+        json!({"dxf_path": "plate.dxf", "rate_per_m": -825}),
+        "out_of_range",
+        "rate_per_m",
+    );
+    refused(
+        "/analyze-dxf?async_mode=true",
+        json!({"dxf_path": "plate.dxf", "thickness": -6}),
+        "out_of_range",
+        "thickness",
+    );
+    refused(
+        "/analyze-dxf",
+        json!({"dxf_path": "plate.dxf", "material": "granit"}),
+        "invalid_value",
+        r#"did you mean "granite"?"#,
+    );
+    refused(
+        "/nest?dxf_path=plate.dxf&sheet_width=400&sheet_height=250&time_limit=1",
+        Value::Null,
+        "unknown_field",
+        r#"did you mean "time_limit_s"?"#,
+    );
+    refused(
+        "/gcode?dxf_path=plate.dxf&dialect=mazak",
+        Value::Null,
+        "invalid_value",
+        "linuxcnc, fanuc",
+    );
+    refused(
+        "/jobs",
+        json!({"kind": "generate_gcode", "payload": {"dxf_path": "plate.dxf", "kerf_mn": 1}}),
+        "unknown_field",
+        r#"did you mean "kerf_mm"?"#,
+    );
+
+    // A dialect that was given is the one used.
+    let answer = api.post_json("/gcode?dxf_path=plate.dxf&dialect=fanuc", &Value::Null);
+    let json = answer.json();
+    assert_eq!(json["success"], true, "{json}");
+    assert_eq!(json["result"]["dialect"]["name"], "fanuc", "{json}");
+}
+
+#[test]
+fn convert_image_takes_its_threshold_from_the_query() {
+    let env = Env::new();
+    let api = env.spawn_api(&[]);
+    let image = std::fs::read(fixture("images/simple_shapes.png")).unwrap();
+    let boundary = "wjpboundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"image_file\"; filename=\"shapes.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&image);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let answer = api
+        .request(
+            "POST",
+            "/convert-image?threshold=128&min_area=10",
+            &[("Content-Type", &content_type)],
+            &body,
+        )
+        .unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.header("content-type"), Some("application/dxf"));
+    let answer = api
+        .request(
+            "POST",
+            "/convert-image?threshold=300",
+            &[("Content-Type", &content_type)],
+            &body,
+        )
+        .unwrap();
+    assert_eq!(
+        (answer.status, answer.code()),
+        (400, "out_of_range".to_owned())
+    );
+}
+
+#[test]
+fn gcode_and_nest_refuse_suspicious_units_until_they_are_given() {
+    let env = Env::new();
+    let drawing = env.upload("metres.dxf", plate_declared_in_metres());
+    let path = drawing.to_str().unwrap();
+    let program = env.dir.path().join("plate.ngc");
+    let out = program.to_str().unwrap();
+
+    let stderr = env.fails(&["gcode", path, "-o", out]);
+    assert!(stderr.contains("--units mm"), "{stderr}");
+    assert!(!program.exists(), "no program is written for a 100 m part");
+    let text = env.ok(&["gcode", path, "-o", out, "--units", "mm"]);
+    assert!(text.contains("2 pierces"), "{text}");
+    let g = std::fs::read_to_string(&program).unwrap();
+    let largest = g
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix('X').and_then(|x| x.parse::<f64>().ok()))
+        .fold(0.0_f64, |a, x| a.max(x.abs()));
+    assert!(
+        largest < 200.0,
+        "coordinates in millimetres, got X{largest}"
+    );
+
+    let stderr = env.fails(&["nest", path, "--sheet", "400x250", "--time-limit", "1"]);
+    assert!(stderr.contains("--units mm"), "{stderr}");
+    let text = env.ok(&[
+        "nest",
+        path,
+        "--sheet",
+        "400x250",
+        "--time-limit",
+        "1",
+        "--units",
+        "mm",
+    ]);
+    assert!(text.contains("1 parts placed on 1 sheets"), "{text}");
+
+    // The analysis reports and warns, and reads the override.
+    let text = env.ok(&["analyze", path]);
+    assert!(text.contains("units_suspicious"), "{text}");
+    let report: Value =
+        serde_json::from_str(&env.ok(&["analyze", path, "--units", "mm", "--json"])).unwrap();
+    assert_eq!(report["units"]["factor_to_mm"], 1.0, "{report:#}");
+
+    // The same over HTTP: refused as a job failure that names the field.
+    let api = env.spawn_api(&[]);
+    let json = api
+        .post_json("/gcode?dxf_path=metres.dxf", &Value::Null)
+        .json();
+    assert_eq!(json["success"], false, "{json}");
+    assert!(
+        json["error"].as_str().unwrap().contains(r#""units": "mm""#),
+        "{json}"
+    );
+    let json = api
+        .post_json("/gcode?dxf_path=metres.dxf&units=mm", &Value::Null)
+        .json();
+    assert_eq!(json["success"], true, "{json}");
+    let json = api
+        .post_json(
+            "/nest?dxf_path=metres.dxf&sheet_width=400&sheet_height=250&time_limit_s=1&units=mm",
+            &Value::Null,
+        )
+        .json();
+    assert_eq!(json["success"], true, "{json}");
+    assert_eq!(json["result"]["sheets_required"], 1, "{json}");
+    let json = api
+        .post_json("/cost", &json!({"dxf_path": "metres.dxf", "units": "mm"}))
+        .json();
+    assert_eq!(json["success"], true, "{json}");
+    let total = json["cost"]["total"].as_f64().unwrap_or(f64::MAX);
+    assert!(
+        total < 10_000.0,
+        "a 100 mm plate is no 860,241 INR job: {json}"
+    );
+}
