@@ -557,7 +557,8 @@ async fn dashboard_in_a_real_browser() {
         .await;
     browser
         .script(
-            "document.getElementById('dxf-material').value = 'stainless_steel'; return null;",
+            "document.getElementById('dxf-material').value = 'stainless_steel'; \
+             document.getElementById('dxf-units').value = 'mm'; return null;",
             json!([]),
         )
         .await;
@@ -579,6 +580,18 @@ async fn dashboard_in_a_real_browser() {
             "the analysis to complete",
         )
         .await;
+    // The units chosen in the form went with the job.
+    let submitted: Value = s
+        .client
+        .get(s.url(&format!("/jobs/{job_id}")))
+        .header("X-API-Key", KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(submitted["payload"]["units"], "mm", "{submitted}");
     // The page saw it queued and completed through the live stream, and the
     // table row moved too.
     let seen = browser

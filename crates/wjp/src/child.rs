@@ -279,7 +279,12 @@ fn run_job(
     };
     // Checked again here: a payload may have reached the queue by a door
     // that did not check it (an older client, a hand-written record).
-    let payload = match kinds::admit(kind, &shop.folders, envelope.payload) {
+    let payload = match kinds::admit(
+        kind,
+        &shop.folders,
+        envelope.payload,
+        &shop.figures.materials,
+    ) {
         Ok(payload) => payload,
         Err(refusal) => return HandlerError::InvalidPayload(refusal.to_string()).into(),
     };

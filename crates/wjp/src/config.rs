@@ -188,9 +188,10 @@ impl GlobalArgs {
         }
     }
 
-    /// The shop's catalog under this configuration's quotas.
+    /// The shop's catalog under this configuration's quotas, checking
+    /// payloads against the shop's materials.
     fn catalog(&self) -> anyhow::Result<wjp_queue::Catalog> {
-        let mut catalog = crate::kinds::catalog(&self.data_dir)?;
+        let mut catalog = crate::kinds::catalog(&self.data_dir, self.shop()?.materials)?;
         catalog.quotas = self.quotas();
         Ok(catalog)
     }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use wjp_cam::{GcodeOptions, NestOptions, PartInput};
 use wjp_convert::{ConvertOptions, CsvOptions};
+use wjp_geometry::cost::Material;
 use wjp_geometry::{AnalysisError, AnalysisOptions, CostRequest, Limits};
 use wjp_queue::catalog::PayloadRefusal;
 use wjp_queue::HandlerError;
@@ -894,7 +895,7 @@ fn cam_option_refusal(e: wjp_cam::CamError) -> Result<(), PayloadRefusal> {
 
 /// `analyze_dxf`: the drawing, `units`, the old API's frame fields, and any
 /// analysis option by name.
-pub fn check_analyze_dxf(payload: &Value) -> Result<(), PayloadRefusal> {
+pub fn check_analyze_dxf(payload: &Value, materials: &[Material]) -> Result<(), PayloadRefusal> {
     let extra = [
         "dxf_path",
         "units",
@@ -905,7 +906,9 @@ pub fn check_analyze_dxf(payload: &Value) -> Result<(), PayloadRefusal> {
         "kerf",
     ];
     known_fields(payload, &template(&AnalysisOptions::default()), &extra, "")?;
-    let args: AnalyzeDxf = parse_payload(payload)?;
+    let mut args: AnalyzeDxf = parse_payload(payload)?;
+    // The shop's table, which may add materials to the built-in one.
+    args.options.materials = materials.to_vec();
     units_field(args.units.as_deref(), "units")?;
     if args.normalize == Some(true) {
         return Err(PayloadRefusal::new(
@@ -919,7 +922,10 @@ pub fn check_analyze_dxf(payload: &Value) -> Result<(), PayloadRefusal> {
 }
 
 /// `calculate_cost`: the drawing, `units` and the old `/cost` fields.
-pub fn check_calculate_cost(payload: &Value) -> Result<(), PayloadRefusal> {
+pub fn check_calculate_cost(
+    payload: &Value,
+    _materials: &[Material],
+) -> Result<(), PayloadRefusal> {
     known_fields(
         payload,
         &template(&CostRequest::default()),
@@ -951,7 +957,7 @@ pub fn check_calculate_cost(payload: &Value) -> Result<(), PayloadRefusal> {
 }
 
 /// `convert_image`: the picture and any conversion option by name.
-pub fn check_convert_image(payload: &Value) -> Result<(), PayloadRefusal> {
+pub fn check_convert_image(payload: &Value, _materials: &[Material]) -> Result<(), PayloadRefusal> {
     known_fields(
         payload,
         &template(&ConvertOptions::default()),
@@ -966,7 +972,7 @@ pub fn check_convert_image(payload: &Value) -> Result<(), PayloadRefusal> {
 }
 
 /// `analyze_csv`: the export, the old API's `report`, and any option by name.
-pub fn check_analyze_csv(payload: &Value) -> Result<(), PayloadRefusal> {
+pub fn check_analyze_csv(payload: &Value, _materials: &[Material]) -> Result<(), PayloadRefusal> {
     known_fields(
         payload,
         &template(&CsvOptions::default()),
@@ -985,7 +991,7 @@ pub fn check_analyze_csv(payload: &Value) -> Result<(), PayloadRefusal> {
 }
 
 /// `nest`: one drawing or several (`files`), `units`, and any nesting option.
-pub fn check_nest(payload: &Value) -> Result<(), PayloadRefusal> {
+pub fn check_nest(payload: &Value, _materials: &[Material]) -> Result<(), PayloadRefusal> {
     let extra = [
         "dxf_path",
         "quantity",
@@ -1025,14 +1031,16 @@ pub fn check_nest(payload: &Value) -> Result<(), PayloadRefusal> {
 }
 
 /// `generate_gcode`: the drawing, `units`, and any G-code option by name.
-pub fn check_generate_gcode(payload: &Value) -> Result<(), PayloadRefusal> {
+pub fn check_generate_gcode(payload: &Value, materials: &[Material]) -> Result<(), PayloadRefusal> {
     known_fields(
         payload,
         &template(&GcodeOptions::default()),
         &["dxf_path", "units", "thickness", "kerf"],
         "",
     )?;
-    let args: GenerateGcode = parse_payload(payload)?;
+    let mut args: GenerateGcode = parse_payload(payload)?;
+    // The shop's table, which may add materials to the built-in one.
+    args.options.analysis.materials = materials.to_vec();
     units_field(args.units.as_deref(), "units")?;
     check_material(
         &args.options.analysis.materials,
@@ -1047,7 +1055,7 @@ pub fn check_generate_gcode(payload: &Value) -> Result<(), PayloadRefusal> {
 }
 
 /// The export kinds: an analysis report, and nothing else.
-pub fn check_export(payload: &Value) -> Result<(), PayloadRefusal> {
+pub fn check_export(payload: &Value, _materials: &[Material]) -> Result<(), PayloadRefusal> {
     known_fields(payload, &json!({ "report": {} }), &[], "")?;
     let args: Export = parse_payload(payload)?;
     if !args.report.is_object() {

@@ -17,6 +17,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
+use wjp_geometry::cost::Material;
 use wjp_queue::catalog::{KindCaps, PayloadRefusal};
 use wjp_queue::{builtin, Catalog, HandlerError, Handlers, QueueError};
 use wjp_store::{Folders, PathError};
@@ -44,7 +45,8 @@ pub struct ShopKind {
     pub reserved: &'static [&'static str],
     /// The check of the payload's fields, types and ranges (in `domain`),
     /// the same whatever the door.
-    pub check: fn(&Value) -> Result<(), PayloadRefusal>,
+    /// The shop's materials are given, for the kinds that name one.
+    pub check: fn(&Value, &[Material]) -> Result<(), PayloadRefusal>,
     pub run: fn(&Task, &Shop) -> Result<Value, HandlerError>,
 }
 
@@ -171,7 +173,8 @@ pub fn shop_kind(name: &str) -> Option<&'static ShopKind> {
 /// Every kind this build can run, with its routing, caps and payload
 /// check. The managed folders under `data_dir` are made when the first
 /// payload is checked, so commands that submit nothing never create them.
-pub fn catalog(data_dir: &Path) -> Result<Catalog, QueueError> {
+pub fn catalog(data_dir: &Path, materials: Vec<Material>) -> Result<Catalog, QueueError> {
+    let materials = Arc::new(materials);
     let mut catalog = Catalog::new(&QUEUES)?;
     builtin::register(&mut catalog)?;
     let folders = Arc::new(LazyFolders::new(data_dir));
@@ -186,8 +189,9 @@ pub fn catalog(data_dir: &Path) -> Result<Catalog, QueueError> {
             },
         )?;
         let folders = folders.clone();
+        let materials = materials.clone();
         catalog.check_payloads(kind.name, move |payload: Value| {
-            admit(kind, folders.get()?, payload)
+            admit(kind, folders.get()?, payload, &materials)
         })?;
     }
     Ok(catalog)
@@ -260,6 +264,7 @@ pub fn admit(
     kind: &ShopKind,
     folders: &Folders,
     mut payload: Value,
+    materials: &[Material],
 ) -> Result<Value, PayloadRefusal> {
     if !payload.is_object() {
         return Err(PayloadRefusal::new(
@@ -302,7 +307,7 @@ pub fn admit(
             Ok(())
         })?;
     }
-    (kind.check)(&payload)?;
+    (kind.check)(&payload, materials)?;
     Ok(payload)
 }
 
@@ -361,7 +366,8 @@ mod tests {
 
     #[test]
     fn every_registered_kind_has_a_handler_and_the_old_routing() {
-        let catalog = catalog(Path::new("unused")).expect("the kind table is valid");
+        let catalog = catalog(Path::new("unused"), wjp_geometry::cost::default_materials())
+            .expect("the kind table is valid");
         let handlers = handlers(Path::new("unused"), 512, None).expect("every handler registers");
         for spec in catalog.kinds() {
             assert!(
@@ -386,12 +392,14 @@ mod tests {
     fn inputs_resolve_inside_and_reserved_fields_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let folders = Folders::create(dir.path()).unwrap();
+        let table = wjp_geometry::cost::default_materials();
         std::fs::write(folders.uploads.join("a.dxf"), "0\nEOF\n").unwrap();
         let nest = shop_kind("nest").unwrap();
         let admitted = admit(
             nest,
             &folders,
             json!({"files": [{"dxf_path": "a.dxf"}, {"dxf_path": "a.dxf", "quantity": 2}]}),
+            &table,
         )
         .unwrap();
         let real = folders.uploads.join("a.dxf");
@@ -401,6 +409,7 @@ mod tests {
             nest,
             &folders,
             json!({"files": [{"dxf_path": "a.dxf"}, {"dxf_path": "/etc/passwd"}]}),
+            &table,
         )
         .unwrap_err();
         assert_eq!(
@@ -413,6 +422,7 @@ mod tests {
             layered,
             &folders,
             json!({"report": {"dxf_path": "a.dxf", "options": {"limits": {}}}}),
+            &table,
         )
         .unwrap_err();
         assert_eq!(
@@ -423,21 +433,28 @@ mod tests {
             layered,
             &folders,
             json!({"report": {"dxf_path": "/etc/shadow"}}),
+            &table,
         )
         .unwrap_err();
         assert_eq!(e.code, "path_outside_managed_folders");
 
         let convert = shop_kind("convert_image").unwrap();
         for field in ["max_pixels", "output_path"] {
-            let e = admit(convert, &folders, json!({"image_path": "a.dxf", field: 1})).unwrap_err();
+            let e = admit(
+                convert,
+                &folders,
+                json!({"image_path": "a.dxf", field: 1}),
+                &table,
+            )
+            .unwrap_err();
             assert_eq!((e.code, e.field.as_str()), ("field_not_allowed", field));
         }
         let csv = shop_kind("analyze_csv").unwrap();
-        let e = admit(csv, &folders, json!({"csv_path": "missing.csv"})).unwrap_err();
+        let e = admit(csv, &folders, json!({"csv_path": "missing.csv"}), &table).unwrap_err();
         assert!(e.not_found, "{e}");
-        let e = admit(csv, &folders, json!({"csv_path": 7})).unwrap_err();
+        let e = admit(csv, &folders, json!({"csv_path": 7}), &table).unwrap_err();
         assert_eq!(e.code, "invalid_path");
-        let e = admit(csv, &folders, json!(["csv_path"])).unwrap_err();
+        let e = admit(csv, &folders, json!(["csv_path"]), &table).unwrap_err();
         assert_eq!(e.code, "invalid_payload");
     }
 }

@@ -198,7 +198,7 @@ fn gcode_and_nest_refuse_suspicious_units_until_they_are_given() {
         "--units",
         "mm",
     ]);
-    assert!(text.contains("1 parts placed on 1 sheets"), "{text}");
+    assert!(text.contains("1 part placed on 1 sheet,"), "{text}");
 
     // The analysis reports and warns, and reads the override.
     let text = env.ok(&["analyze", path]);
