@@ -1,0 +1,490 @@
+//! Payload checks. One function per kind, run by `kinds::admit` whenever a
+//! job is made (every door: `POST /jobs`, the old endpoints, `wjp submit`,
+//! inline runs) and again in the job's process. A payload that passes parses
+//! into the handler's type, names no field the kind does not know, and holds
+//! values in the ranges the domain functions accept; what cannot be known
+//! before the file is read (its units, its geometry) is the job's to find.
+
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use wjp_cam::{GcodeOptions, NestOptions};
+use wjp_convert::{ConvertOptions, CsvOptions};
+use wjp_geometry::cost::Material;
+use wjp_geometry::{AnalysisError, AnalysisOptions, CostRequest};
+use wjp_queue::catalog::PayloadRefusal;
+use wjp_queue::HandlerError;
+
+use super::*;
+
+/// Units a request may give for a drawing, with their `$INSUNITS` codes.
+pub const UNITS: [(&str, i64); 5] = [("mm", 4), ("cm", 5), ("m", 6), ("in", 1), ("ft", 2)];
+
+/// The most any price field may be (per metre, per pierce, per job...): a
+/// typo guard, far above any real quote in any currency the shop uses.
+pub const MAX_PRICE: f64 = 1_000_000.0;
+
+/// The `$INSUNITS` code of a `units` value, refusing anything else.
+pub fn units_field(units: Option<&str>, field: &str) -> Result<Option<i64>, PayloadRefusal> {
+    let Some(name) = units else { return Ok(None) };
+    UNITS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, code)| Some(*code))
+        .ok_or_else(|| {
+            PayloadRefusal::new(
+                "invalid_value",
+                field,
+                format!(
+                    "{field} {name:?} is not one of {}",
+                    UNITS.map(|(n, _)| n).join(", ")
+                ),
+            )
+        })
+}
+
+/// Where a refusal of suspicious units tells the user to give the units.
+#[derive(Debug, Clone, Copy)]
+pub enum UnitsDoor {
+    /// A job payload, or an API request (field `units`).
+    Payload,
+    /// The command line (`--units`).
+    CommandLine,
+}
+
+/// The refusal of a drawing whose units look wrong, naming the override
+/// that would read it at a plausible size.
+pub fn suspicious_units(note: &str, door: UnitsDoor) -> String {
+    // The analysis names the plausible reading as an `$INSUNITS` code.
+    let suggested = note
+        .split("units override code ")
+        .nth(1)
+        .and_then(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|d| d.parse::<i64>().ok())
+        })
+        .and_then(|code| UNITS.iter().find(|(_, c)| *c == code))
+        .map_or("mm|cm|m|in|ft", |(name, _)| name);
+    let how = match door {
+        UnitsDoor::Payload => format!("send \"units\": \"{suggested}\""),
+        UnitsDoor::CommandLine => format!("pass --units {suggested}"),
+    };
+    format!(
+        "the drawing's units look wrong, so it is not cut or nested as read: {note} \
+         If the drawing is right as declared, give its units explicitly; to read it \
+         otherwise, {how}."
+    )
+}
+
+pub(super) fn refused(refusal: PayloadRefusal) -> HandlerError {
+    HandlerError::InvalidPayload(refusal.to_string())
+}
+
+/// The default of a payload type as JSON: its keys are the fields the type
+/// knows, and its values their JSON types.
+fn template<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn field_name(at: &str, key: &str) -> String {
+    if at.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{at}.{key}")
+    }
+}
+
+/// Refuses a field of `given` that is neither a key of `template` nor in
+/// `extra`, and a value whose JSON type differs from its default's; goes
+/// into objects (and lists of objects) the template has.
+fn known_fields(
+    given: &Value,
+    template: &Value,
+    extra: &[&str],
+    at: &str,
+) -> Result<(), PayloadRefusal> {
+    let Value::Object(given) = given else {
+        return Ok(());
+    };
+    let empty = serde_json::Map::new();
+    let known = template.as_object().unwrap_or(&empty);
+    for (key, value) in given {
+        let field = field_name(at, key);
+        let Some(default) = known.get(key) else {
+            if extra.contains(&key.as_str()) {
+                continue;
+            }
+            let names = known
+                .keys()
+                .map(String::as_str)
+                .chain(extra.iter().copied());
+            return Err(PayloadRefusal::new(
+                "unknown_field",
+                field,
+                wjp_api::error::unknown_field_message(key, names),
+            ));
+        };
+        if value.is_null() {
+            continue;
+        }
+        let same_type = std::mem::discriminant(value) == std::mem::discriminant(default);
+        if !default.is_null() && !same_type {
+            return Err(PayloadRefusal::new(
+                "invalid_value",
+                field.clone(),
+                format!(
+                    "{field} must be {}, not {}",
+                    type_name(default),
+                    type_name(value)
+                ),
+            ));
+        }
+        match (value, default) {
+            (Value::Object(_), Value::Object(d)) if !d.is_empty() => {
+                // The analysis options nested in G-code options keep their aliases.
+                let aliases: &[&str] = if default.get("thickness_mm").is_some() {
+                    &["thickness", "kerf"]
+                } else {
+                    &[]
+                };
+                known_fields(value, default, aliases, &field)?;
+            }
+            (Value::Array(items), Value::Array(defaults)) => {
+                if let Some(item_template) = defaults.first().filter(|d| d.is_object()) {
+                    for (i, item) in items.iter().enumerate() {
+                        known_fields(item, item_template, &[], &format!("{field}[{i}]"))?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Parses a payload into a handler's type; a refusal names what is missing
+/// or does not fit.
+fn parse_payload<T: DeserializeOwned>(payload: &Value) -> Result<T, PayloadRefusal> {
+    T::deserialize(payload).map_err(|e| {
+        let text = e.to_string();
+        let quoted = text.split('`').nth(1).unwrap_or("payload").to_owned();
+        if text.starts_with("missing field") {
+            PayloadRefusal::new(
+                "missing_field",
+                quoted.clone(),
+                format!("{quoted} is required"),
+            )
+        } else {
+            PayloadRefusal::new("invalid_value", "payload", text)
+        }
+    })
+}
+
+fn out_of_range(field: &str, message: impl std::fmt::Display) -> PayloadRefusal {
+    PayloadRefusal::new("out_of_range", field, format!("{field}: {message}"))
+}
+
+/// Refuses a material the table does not have, listing the table's names
+/// with their aliases.
+fn check_material(
+    table: &[wjp_geometry::Material],
+    name: &str,
+    field: &str,
+) -> Result<(), PayloadRefusal> {
+    if wjp_geometry::cost::find_material(table, name).is_some() {
+        return Ok(());
+    }
+    let known: Vec<String> = table
+        .iter()
+        .map(|m| {
+            if m.aliases.is_empty() {
+                m.name.clone()
+            } else {
+                format!("{} ({})", m.name, m.aliases.join(", "))
+            }
+        })
+        .collect();
+    let names = table
+        .iter()
+        .flat_map(|m| std::iter::once(m.name.as_str()).chain(m.aliases.iter().map(String::as_str)));
+    let hint = wjp_api::error::closest(name, names)
+        .map(|near| format!("did you mean {near:?}? "))
+        .unwrap_or_default();
+    Err(PayloadRefusal::new(
+        "invalid_value",
+        field,
+        format!(
+            "unknown {field} {name:?}; {hint}known materials (aliases in brackets): {}",
+            known.join(", ")
+        ),
+    ))
+}
+
+/// Refuses a price or rate that is negative, not a number, or beyond
+/// [`MAX_PRICE`].
+fn check_price(field: &str, value: f64) -> Result<(), PayloadRefusal> {
+    if value.is_finite() && (0.0..=MAX_PRICE).contains(&value) {
+        Ok(())
+    } else {
+        Err(out_of_range(
+            field,
+            format!("{value} is not between 0 and {MAX_PRICE}"),
+        ))
+    }
+}
+
+fn check_pricing(p: &wjp_geometry::Pricing, at: &str) -> Result<(), PayloadRefusal> {
+    for (name, value) in [
+        ("rate_per_m", p.rate_per_m),
+        ("pierce_ms", p.pierce_ms),
+        ("machine_rate_per_min", p.machine_rate_per_min),
+        ("pierce_cost", p.pierce_cost),
+        ("setup_cost", p.setup_cost),
+        ("abrasive_kg_per_min", p.abrasive_kg_per_min),
+        ("abrasive_price_per_kg", p.abrasive_price_per_kg),
+    ] {
+        check_price(&field_name(at, name), value)?;
+    }
+    if !(p.feed.is_finite() && p.feed > 0.0 && p.feed <= 100_000.0) {
+        return Err(out_of_range(
+            &field_name(at, "feed"),
+            format!("{} is not in (0, 100000] mm/min", p.feed),
+        ));
+    }
+    if !["physical", "per_metre"].contains(&p.mode.as_str()) {
+        let field = field_name(at, "mode");
+        return Err(PayloadRefusal::new(
+            "invalid_value",
+            field.clone(),
+            format!("{field} {:?} is not one of physical, per_metre", p.mode),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks analysis options: ranges, the material, the pricing, and an
+/// `$INSUNITS` override the units table has.
+fn check_analysis(o: &AnalysisOptions, at: &str) -> Result<(), PayloadRefusal> {
+    check_material(&o.materials, &o.material, &field_name(at, "material"))?;
+    o.validate().map_err(|e| match e {
+        AnalysisError::InvalidOption { name, message } => {
+            out_of_range(&field_name(at, &name), message)
+        }
+        other => PayloadRefusal::new("invalid_value", at.to_owned(), other.to_string()),
+    })?;
+    check_pricing(&o.pricing, &field_name(at, "pricing"))?;
+    if let Some(code) = o.units_override {
+        if wjp_geometry::units::insunits(code).is_none_or(|(_, f)| !f.is_finite()) {
+            return Err(out_of_range(
+                &field_name(at, "units_override"),
+                format!("{code} is not an $INSUNITS code of a unit (1 to 21); or give units: mm, cm, m, in or ft"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The G-code and nesting libraries check their options first, before any
+/// work: asked with no input, an error other than an option's means the
+/// options are fine.
+fn cam_option_refusal(e: wjp_cam::CamError) -> Result<(), PayloadRefusal> {
+    use wjp_cam::CamError;
+    match e {
+        CamError::InvalidOption { name, message } => Err(out_of_range(&name, message)),
+        CamError::UnknownDialect { name, known } => Err(PayloadRefusal::new(
+            "invalid_value",
+            "dialect",
+            format!("unknown dialect {name:?}; known: {known}"),
+        )),
+        CamError::Drawing(AnalysisError::InvalidOption { name, message }) => {
+            Err(out_of_range(&name, message))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `analyze_dxf`: the drawing, `units`, the old API's frame fields, and any
+/// analysis option by name.
+pub fn check_analyze_dxf(payload: &Value, materials: &[Material]) -> Result<(), PayloadRefusal> {
+    let extra = [
+        "dxf_path",
+        "units",
+        "normalize",
+        "target_frame_w",
+        "target_frame_h",
+        "thickness",
+        "kerf",
+    ];
+    known_fields(payload, &template(&AnalysisOptions::default()), &extra, "")?;
+    let mut args: AnalyzeDxf = parse_payload(payload)?;
+    // The shop's table, which may add materials to the built-in one.
+    args.options.materials = materials.to_vec();
+    units_field(args.units.as_deref(), "units")?;
+    if args.normalize == Some(true) {
+        return Err(PayloadRefusal::new(
+            "invalid_value",
+            "normalize",
+            "normalize: true (rescale to a frame) is not done: a drawing is never rescaled \
+             silently. If its units are wrong, give them: \"units\": mm, cm, m, in or ft",
+        ));
+    }
+    check_analysis(&args.options, "")
+}
+
+/// `calculate_cost`: the drawing, `units` and the old `/cost` fields.
+pub fn check_calculate_cost(
+    payload: &Value,
+    _materials: &[Material],
+) -> Result<(), PayloadRefusal> {
+    known_fields(
+        payload,
+        &template(&CostRequest::default()),
+        &["dxf_path", "units"],
+        "",
+    )?;
+    let args: CalculateCost = parse_payload(payload)?;
+    units_field(args.units.as_deref(), "units")?;
+    for (name, value) in [
+        ("rate_per_m", args.request.rate_per_m),
+        ("pierce_cost", args.request.pierce_cost),
+        ("setup_cost", args.request.setup_cost),
+    ] {
+        if let Some(v) = value {
+            check_price(name, v)?;
+        }
+    }
+    let options = args.request.apply(&AnalysisOptions::default());
+    check_analysis(&options, "").map_err(|mut r| {
+        // The old API's names, which the request used.
+        for (new, old) in [("thickness_mm", "thickness"), ("kerf_mm", "kerf")] {
+            if r.field == new {
+                r.field = old.into();
+                r.message = r.message.replacen(new, old, 1);
+            }
+        }
+        r
+    })
+}
+
+/// `convert_image`: the picture and any conversion option by name.
+pub fn check_convert_image(payload: &Value, _materials: &[Material]) -> Result<(), PayloadRefusal> {
+    known_fields(
+        payload,
+        &template(&ConvertOptions::default()),
+        &["image_path", "mm_per_px", "min_area", "simplify_tolerance"],
+        "",
+    )?;
+    let args: ConvertImage = parse_payload(payload)?;
+    args.options.validate().map_err(|e| match e {
+        wjp_convert::ConvertError::InvalidOption { name, message } => out_of_range(name, message),
+        other => PayloadRefusal::new("invalid_value", "payload", other.to_string()),
+    })
+}
+
+/// `analyze_csv`: the export, the old API's `report`, and any option by name.
+pub fn check_analyze_csv(payload: &Value, _materials: &[Material]) -> Result<(), PayloadRefusal> {
+    known_fields(
+        payload,
+        &template(&CsvOptions::default()),
+        &["csv_path", "report"],
+        "",
+    )?;
+    let args: AnalyzeCsv = parse_payload(payload)?;
+    match args._report {
+        None | Some(Value::Null | Value::Object(_)) => Ok(()),
+        Some(_) => Err(PayloadRefusal::new(
+            "invalid_value",
+            "report",
+            "report must be an object (an analysis report) or null",
+        )),
+    }
+}
+
+/// `nest`: one drawing or several (`files`), `units`, and any nesting option.
+pub fn check_nest(payload: &Value, _materials: &[Material]) -> Result<(), PayloadRefusal> {
+    let extra = [
+        "dxf_path",
+        "quantity",
+        "files",
+        "units",
+        "sheet_width_mm",
+        "sheet_height_mm",
+        "gap_mm",
+        "kerf_mm",
+    ];
+    known_fields(payload, &template(&NestOptions::default()), &extra, "")?;
+    let file = json!({ "dxf_path": "", "quantity": 1, "units": null });
+    for (i, item) in payload["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        known_fields(item, &file, &[], &format!("files[{i}]"))?;
+    }
+    let args: Nest = parse_payload(payload)?;
+    units_field(args.units.as_deref(), "units")?;
+    for (i, f) in args.files.iter().enumerate() {
+        units_field(f.units.as_deref(), &format!("files[{i}].units"))?;
+    }
+    if args.dxf_path.is_none() && args.files.is_empty() {
+        return Err(PayloadRefusal::new(
+            "missing_field",
+            "dxf_path",
+            "nothing to nest: give dxf_path, or files: [{dxf_path, quantity}]",
+        ));
+    }
+    match wjp_cam::nest(&[], &args.options, &mut |_, _| {}, &|| false) {
+        Ok(_) => Ok(()),
+        Err(e) => cam_option_refusal(e),
+    }
+}
+
+/// `generate_gcode`: the drawing, `units`, and any G-code option by name.
+pub fn check_generate_gcode(payload: &Value, materials: &[Material]) -> Result<(), PayloadRefusal> {
+    known_fields(
+        payload,
+        &template(&GcodeOptions::default()),
+        &["dxf_path", "units", "thickness", "kerf"],
+        "",
+    )?;
+    let mut args: GenerateGcode = parse_payload(payload)?;
+    // The shop's table, which may add materials to the built-in one.
+    args.options.analysis.materials = materials.to_vec();
+    units_field(args.units.as_deref(), "units")?;
+    check_material(
+        &args.options.analysis.materials,
+        &args.options.material,
+        "material",
+    )?;
+    check_analysis(&args.options.analysis, "analysis")?;
+    match wjp_cam::generate_gcode(b"", &args.options) {
+        Ok(_) => Ok(()),
+        Err(e) => cam_option_refusal(e),
+    }
+}
+
+/// The export kinds: an analysis report, and nothing else.
+pub fn check_export(payload: &Value, _materials: &[Material]) -> Result<(), PayloadRefusal> {
+    known_fields(payload, &json!({ "report": {} }), &[], "")?;
+    let args: Export = parse_payload(payload)?;
+    if !args.report.is_object() {
+        return Err(PayloadRefusal::new(
+            "invalid_value",
+            "report",
+            "report must be an object: the result of an analyze_dxf job",
+        ));
+    }
+    Ok(())
+}
