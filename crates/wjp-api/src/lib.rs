@@ -144,6 +144,11 @@ pub struct ApiArgs {
     /// program from the shop's figures (empty: none listed).
     #[arg(skip)]
     pub materials: Vec<materials::MaterialEntry>,
+    /// Not a flag: the program's tracker of the queue store's outages, so
+    /// that the API and the workers of one process report an outage once
+    /// (a tracker of its own when `None`).
+    #[arg(skip)]
+    pub outage: Option<Arc<wjp_queue::Outage>>,
 }
 
 /// See `ApiArgs::max_connections_per_client`.
@@ -176,6 +181,8 @@ pub struct ApiConfig {
     pub test_kinds: bool,
     /// What `GET /materials` lists.
     pub materials: Vec<materials::MaterialEntry>,
+    /// Where the store's outages are reported (see `ApiArgs::outage`).
+    pub outage: Arc<wjp_queue::Outage>,
 }
 
 /// One slot per core: synchronous work beyond that only waits for a core.
@@ -199,6 +206,7 @@ impl Default for ApiConfig {
             max_inline_jobs: cores(),
             test_kinds: false,
             materials: Vec::new(),
+            outage: Arc::new(wjp_queue::Outage::new()),
         }
     }
 }
@@ -264,6 +272,7 @@ impl ApiConfig {
             max_inline_jobs,
             test_kinds: args.enable_test_kinds,
             materials: args.materials.clone(),
+            outage: args.outage.clone().unwrap_or_default(),
         })
     }
 }
@@ -326,6 +335,7 @@ fn build(
             data_dir.display()
         )
     })?;
+    let outage = config.outage.clone();
     let state = AppState {
         queue: queue.clone(),
         handlers,
@@ -336,7 +346,7 @@ fn build(
         enqueuer: enqueue::Enqueuer::start(queue.clone()),
         shutdown,
         sockets,
-        outage: Arc::new(wjp_queue::Outage::new()),
+        outage,
     };
     let routes = Router::new()
         .merge(ops::routes())

@@ -54,9 +54,10 @@ pub async fn run(global: &GlobalArgs, args: ApiCommandArgs) -> anyhow::Result<Ex
     let handlers = global.handlers(&shop)?;
     let shutdown = CancellationToken::new();
     let mut workers = Vec::new();
-    // One for all the in-process workers: an outage is one line, not one
-    // per queue.
+    // One for the HTTP side and all the in-process workers: an outage is
+    // one line, not one per queue or side.
     let outage = Arc::new(Outage::new());
+    http.outage = Some(outage.clone());
     for config in worker_configs(&args, &queue)? {
         // Checks the settings before the socket starts answering.
         Worker::new(queue.clone(), handlers.clone(), config.clone())?;

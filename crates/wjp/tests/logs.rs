@@ -143,3 +143,51 @@ fn an_unknown_log_format_is_refused_naming_the_choices() {
         "{err}"
     );
 }
+
+/// A Redis outage seen by `wjp api` from its HTTP side and its in-process
+/// workers alike is one line when it starts and one when it ends, however
+/// many calls fail meanwhile.
+#[test]
+fn a_store_outage_is_one_line_when_it_goes_and_one_when_it_is_back() {
+    let mut env = Env::redis();
+    let api = env.spawn_api_logging(&["--workers", "default=1"], "info");
+    api.wait_until("the worker registered", || {
+        api.get("/workers").json()["workers"]
+            .as_array()
+            .is_some_and(|w| w.len() == 1)
+    });
+    let log = env.dir.path().join("api.log");
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    let count = |text: &str, what: &str| text.lines().filter(|l| l.contains(what)).count();
+
+    env.redis.as_mut().unwrap().kill();
+    // For two seconds the HTTP side fails (asked for metrics every 100 ms)
+    // and so do the workers' heartbeats and claims (every second or less):
+    // without one tracker for both, each side would log the outage.
+    for _ in 0..20 {
+        api.get("/metrics");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    api.wait_until("the outage to be logged", || {
+        count(&read(), "cannot reach the queue store") >= 1
+    });
+    env.redis.as_mut().unwrap().restart();
+    // Bounded: the clients reconnect with a backoff of a few seconds.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while count(&read(), "reached the queue store again") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no recovery logged: {}",
+            read()
+        );
+        api.get("/metrics");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let text = read();
+    assert_eq!(
+        count(&text, "cannot reach the queue store"),
+        1,
+        "one line for the outage: {text}"
+    );
+    assert_eq!(count(&text, "reached the queue store again"), 1, "{text}");
+}

@@ -237,6 +237,11 @@ pub struct Api {
 impl Env {
     /// Starts `wjp api` with `args` and waits until it answers.
     pub fn spawn_api(&self, args: &[&str]) -> Api {
+        self.spawn_api_logging(args, "warn")
+    }
+
+    /// `spawn_api`, logging at `rust_log` (`RUST_LOG`) to `api.log`.
+    pub fn spawn_api_logging(&self, args: &[&str], rust_log: &str) -> Api {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -245,6 +250,7 @@ impl Env {
             .command()
             .args(["api", "--port", &port.to_string()])
             .args(args)
+            .env("RUST_LOG", rust_log)
             .stdout(Stdio::null())
             .stderr(Stdio::from(
                 std::fs::File::create(self.dir.path().join("api.log")).expect("api log"),
