@@ -12,14 +12,29 @@ const KEY_STORE = 'wjp.apiKey';
 const PAGE = 50;
 const WINDOW_MIN = 15;
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+// Each status has a word and an icon drawn here (no emoji font needed): a
+// clock, three waiting dots, a play mark, a tick, a cross, a struck circle.
 const STATUS = {
-  scheduled: ['🕒', 'Scheduled'],
-  queued: ['⏳', 'Queued'],
-  running: ['▶', 'Running'],
-  completed: ['✔', 'Completed'],
-  failed: ['✖', 'Failed'],
-  cancelled: ['⊘', 'Cancelled'],
+  scheduled: ['M8 1.8a6.2 6.2 0 1 0 0 12.4A6.2 6.2 0 0 0 8 1.8zM8 4.5V8l2.6 1.6', 'Scheduled'],
+  queued: ['M3.2 8h.1M8 8h.1M12.8 8h.1', 'Queued'],
+  running: ['M5 3.2l7.5 4.8L5 12.8z', 'Running'],
+  completed: ['M2.8 8.6l3.4 3.3 7-7.4', 'Completed'],
+  failed: ['M4 4l8 8M12 4l-8 8', 'Failed'],
+  cancelled: ['M8 1.8a6.2 6.2 0 1 0 0 12.4A6.2 6.2 0 0 0 8 1.8zM3.6 12.4l8.8-8.8', 'Cancelled'],
 };
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+function statusIcon(status) {
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 16 16');
+  svg.setAttribute('class', 'icon');
+  svg.setAttribute('aria-hidden', 'true');
+  const path = document.createElementNS(SVG_NS, 'path');
+  path.setAttribute('d', (STATUS[status] || ['M8 8h.1'])[0]);
+  svg.append(path);
+  return svg;
+}
 
 const $ = (id) => document.getElementById(id);
 
@@ -43,12 +58,37 @@ function el(tag, attrs, ...children) {
 }
 
 function statusBadge(status) {
-  const [icon, word] = STATUS[status] || ['?', status || 'unknown'];
-  return el('span', { class: `status s-${status}` },
-    el('span', { class: 'icon', 'aria-hidden': 'true', text: icon }), word);
+  const word = (STATUS[status] || [null, status || 'unknown'])[1];
+  return el('span', { class: `status s-${status}` }, statusIcon(status), word);
+}
+
+// What a shop calls a job: its drawing (or picture, or export) and, for
+// the kinds that take them, its material and thickness. From the payload.
+function drawingOf(job) {
+  const p = job.payload || {};
+  const path = p.dxf_path || p.image_path || p.csv_path
+    || (Array.isArray(p.files) && p.files[0] && p.files[0].dxf_path)
+    || (p.report && p.report.dxf_path) || '';
+  // Uploads are stored under a unique name (`plate_<32 hex>.dxf`): the
+  // name the shop gave is the part before.
+  const name = String(path).split('/').pop().replace(/_[0-9a-f]{32}(\.[^.]*)?$/, '$1');
+  const more = Array.isArray(p.files) && p.files.length > 1 ? ` +${p.files.length - 1}` : '';
+  return name ? `${name}${more}` : '–';
+}
+
+function materialOf(job) {
+  const p = job.payload || {};
+  if (!p.material) return '–';
+  const name = String(p.material).replace(/_/g, ' ');
+  return p.thickness ? `${name}, ${p.thickness} mm` : name;
 }
 
 function progressCell(progress, message, status) {
+  // A job that has not started has no progress: words, not an empty bar
+  // that reads as some per cent done.
+  if (status === 'queued' || status === 'scheduled') {
+    return el('span', { class: 'msg', text: status === 'queued' ? 'waiting for a worker' : 'waiting for its time' });
+  }
   const p = typeof progress === 'number' ? Math.max(0, Math.min(1, progress))
     : status === 'completed' ? 1 : null;
   const pct = p === null ? '–' : `${Math.round(p * 100)} %`;
@@ -178,6 +218,7 @@ function postJson(path, value) {
 
 const jobs = {
   rows: new Map(), // job id -> <tr>
+  views: new Map(), // job id -> the job as last read or heard of
   cursors: [], // cursors of the pages before the current one
   cursor: null, // cursor of the current page (null: newest)
   next: null,
@@ -211,9 +252,14 @@ function fillRow(tr, job) {
     title: String(job.job_id), 'aria-label': `Open job ${job.job_id}`,
     onclick: () => openDetail(job.job_id, true),
   });
+  // A failed row says why, without opening it.
+  const why = job.status === 'failed' && job.error
+    ? el('div', { class: 'msg error-text', text: job.error }) : null;
   tr.replaceChildren(
-    el('td', {}, statusBadge(job.status)),
+    el('td', {}, statusBadge(job.status), why),
     el('td', {}, open),
+    el('td', { class: 'wrap drawing', text: drawingOf(job) }),
+    el('td', { class: 'material', text: materialOf(job) }),
     el('td', { text: job.kind }),
     el('td', { text: job.queue }),
     el('td', {}, progressCell(job.progress, job.progress_message, job.status)),
@@ -237,14 +283,16 @@ async function loadJobs() {
   const next = page.next_cursor || null;
   jobs.next = next;
   jobs.rows.clear();
+  jobs.views.clear();
   const body = $('jobs-body');
   body.replaceChildren();
   for (const j of found) {
+    jobs.views.set(j.job_id, j);
     const tr = jobRow(j);
     jobs.rows.set(j.job_id, tr);
     body.append(tr);
   }
-  if (!found.length) body.append(el('tr', { class: 'empty' }, el('td', { colspan: '6', text: 'No jobs match.' })));
+  if (!found.length) body.append(el('tr', { class: 'empty' }, el('td', { colspan: '8', text: 'No jobs match.' })));
   $('page-older').disabled = !next;
   $('page-newest').disabled = !jobs.cursor;
   pageInfo();
@@ -262,16 +310,22 @@ function reloadJobs() {
 }
 
 // A live event: move the row, or add a new job at the top of the newest page.
+// An event carries the status and progress; what the row shows besides
+// (drawing, material, error) comes from the job as last read, or is read
+// once for a job first heard of here.
 function jobEvent(e) {
+  const known = jobs.views.get(e.job_id) || { created_at: e.at };
   const view = {
+    ...known,
     job_id: e.job_id, status: e.status, kind: e.kind, queue: e.queue,
-    progress: e.progress, progress_message: e.message, created_at: e.at,
+    progress: e.progress, progress_message: e.message,
   };
+  if (e.status === 'failed' && e.error_kind && !view.error) view.error = e.error_kind;
+  jobs.views.set(e.job_id, view);
   const tr = jobs.rows.get(e.job_id);
   if (tr) {
-    const created = tr.lastChild ? tr.lastChild.textContent : '';
     fillRow(tr, view);
-    tr.lastChild.textContent = created;
+    if (e.status === 'failed' && !known.error) refreshRow(e.job_id);
   } else if (!jobs.cursor && matches(view, filters())) {
     const body = $('jobs-body');
     const empty = body.querySelector('tr.empty');
@@ -283,10 +337,25 @@ function jobEvent(e) {
     while (jobs.rows.size > PAGE * 2) {
       const last = body.lastElementChild;
       jobs.rows.delete(last.dataset.jobId);
+      jobs.views.delete(last.dataset.jobId);
       last.remove();
     }
     pageInfo();
+    if (!known.payload) refreshRow(e.job_id);
   }
+}
+
+// Reads a job once to fill its row (payload, error), unless a newer event
+// came meanwhile: then that event's status stands.
+function refreshRow(id) {
+  api(`/jobs/${encodeURIComponent(id)}`).then((job) => {
+    const tr = jobs.rows.get(id);
+    if (!tr) return;
+    const latest = jobs.views.get(id) || {};
+    const view = { ...job, status: latest.status || job.status, progress: latest.progress ?? job.progress };
+    jobs.views.set(id, view);
+    fillRow(tr, view);
+  }).catch(() => {});
 }
 
 // ---------------------------------------------------------------- queues, throughput

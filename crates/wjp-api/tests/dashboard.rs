@@ -580,6 +580,35 @@ async fn dashboard_in_a_real_browser() {
             "the analysis to complete",
         )
         .await;
+    // The list shows the job as the shop sees it: the drawing's name and
+    // the material; a failed row says why; icons are drawn, not emoji.
+    browser
+        .wait(
+            &format!(
+                "(() => {{ const r = document.querySelector('#jobs-body tr[data-job-id=\"{job_id}\"]'); \
+                 return r && r.querySelector('.drawing').textContent.includes('sky_squareandcircle') \
+                   && r.querySelector('.material').textContent === 'stainless steel, 12 mm'; }})()"
+            ),
+            "the analysed job's row to name its drawing and material",
+        )
+        .await;
+    let failed_row_says_why = browser
+        .script(
+            "return [...document.querySelectorAll('#jobs-body tr[data-status=\"failed\"]')] \
+             .some(r => r.textContent.includes('has no outline'));",
+            json!([]),
+        )
+        .await;
+    assert_eq!(failed_row_says_why, true, "a failed row shows its error");
+    let icons = browser
+        .script(
+            "const b = [...document.querySelectorAll('#jobs-body .status')]; \
+             return b.length > 0 && b.every(s => s.querySelector('svg.icon') && \
+               !/[\\u{1F300}-\\u{1FAFF}\\u{23F0}-\\u{23FF}]/u.test(s.textContent));",
+            json!([]),
+        )
+        .await;
+    assert_eq!(icons, true, "every status has a drawn icon and no emoji");
     // The units chosen in the form went with the job.
     let submitted: Value = s
         .client
