@@ -460,16 +460,33 @@ function renderQueues() {
       'aria-label': `${q.paused ? 'Resume' : 'Pause'} queue ${q.name}`,
       onclick: () => setPaused(q.name, !q.paused),
     });
+    const retry = q.failed > 0 ? el('button', {
+      type: 'button', class: 'link retry-failed',
+      text: 'Retry failed',
+      'aria-label': `Run the ${q.failed} failed jobs of queue ${q.name} again`,
+      onclick: () => retryFailed(q.name),
+    }) : null;
     tbody.append(el('tr', { dataset: { queue: q.name, paused: String(!!q.paused) } },
       el('th', { scope: 'row' }, q.name, q.paused ? el('span', { class: 'paused', text: ' (paused)' }) : ''),
       cell(q.queued), cell(q.running), cell(q.scheduled), cell(q.completed), cell(q.failed), cell(q.cancelled),
-      cell(w.ok + w.bad), el('td', { class: 'num', text: rate }), el('td', {}, toggle)));
+      cell(w.ok + w.bad), el('td', { class: 'num', text: rate }), el('td', { class: 'actions-cell' }, toggle, retry)));
     if (!known.has(q.name)) {
       fq.append(el('option', { value: q.name, text: q.name }));
       list.append(el('option', { value: q.name }));
     }
   }
   if (!stats.queues.length) tbody.append(el('tr', {}, el('td', { colspan: '10', text: 'No queues.' })));
+}
+
+async function retryFailed(name) {
+  try {
+    const r = await api(`/queues/${encodeURIComponent(name)}/retry-failed`, { method: 'POST' });
+    setStatus(`Queued ${r.retried} failed job${r.retried === 1 ? '' : 's'} of ${name} again.`);
+  } catch (e) {
+    showError(e);
+  }
+  loadQueues().catch(() => {});
+  reloadJobs();
 }
 
 async function setPaused(name, paused) {

@@ -89,6 +89,7 @@ pub fn routes() -> Router<AppState> {
         .route("/queues", get(queues))
         .route("/queues/{queue}/pause", post(pause))
         .route("/queues/{queue}/resume", post(resume))
+        .route("/queues/{queue}/retry-failed", post(retry_failed))
         .route("/workers", get(workers))
 }
 
@@ -328,6 +329,24 @@ async fn resume(
     let changed = state.queue.resume(&queue).await.map_err(queue_in_path)?;
     Ok(Json(
         json!({ "success": true, "queue": queue, "paused": false, "changed": changed }),
+    ))
+}
+
+/// The most failed jobs one call runs again.
+const RETRY_FAILED_MAX: usize = 10_000;
+
+/// Runs again every failed job of a queue (up to [`RETRY_FAILED_MAX`]).
+async fn retry_failed(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let retried = state
+        .queue
+        .retry_failed(&queue, RETRY_FAILED_MAX)
+        .await
+        .map_err(queue_in_path)?;
+    Ok(Json(
+        json!({ "success": true, "queue": queue, "retried": retried }),
     ))
 }
 

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 /// Every documented (method, path), in the router's path syntax.
-pub const OPERATIONS: [(&str, &str); 28] = [
+pub const OPERATIONS: [(&str, &str); 29] = [
     ("get", "/health"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -32,6 +32,7 @@ pub const OPERATIONS: [(&str, &str); 28] = [
     ("get", "/queues"),
     ("post", "/queues/{queue}/pause"),
     ("post", "/queues/{queue}/resume"),
+    ("post", "/queues/{queue}/retry-failed"),
     ("get", "/workers"),
     ("get", "/materials"),
 ];
@@ -354,6 +355,12 @@ pub fn document() -> Value {
         "/queues/{queue}/resume": { "post": op("resumeQueue", "queue", "Let workers take the queue's jobs again.",
             json!([queue_name]), None,
             json!({ "200": ok_json("The queue runs.", schema_ref("PauseResult")), "404": error("No such queue (code unknown_queue)."),
+                    "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
+        "/queues/{queue}/retry-failed": { "post": op("retryFailed", "queue", "Run every failed job of the queue again (up to 10,000, newest first), each with all its attempts.",
+            json!([queue_name]), None,
+            json!({ "200": ok_json("How many were queued again.", json!({ "type": "object", "required": ["success", "queue", "retried"], "properties": {
+                        "success": { "type": "boolean" }, "queue": { "type": "string" }, "retried": { "type": "integer", "minimum": 0 } } })),
+                    "404": error("No such queue (code unknown_queue)."),
                     "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
         "/workers": { "get": op("workers", "queue", "Live workers.", json!([]), None,
             json!({ "200": ok_json("Workers.", json!({ "type": "object", "properties": {

@@ -817,6 +817,17 @@ async fn dashboard_in_a_real_browser() {
         )
         .await;
 
+    // The three failed jobs of `default` run again from one button.
+    browser
+        .click("#queue-body tr[data-queue=\"default\"] button.retry-failed")
+        .await;
+    browser
+        .wait(
+            "document.getElementById('submit-status')?.textContent.includes('Queued 3 failed jobs of default again')",
+            "the bulk retry to be confirmed",
+        )
+        .await;
+
     // Back to the report for the screenshot.
     browser
         .click(&format!("#jobs-body tr[data-job-id=\"{job_id}\"] button"))

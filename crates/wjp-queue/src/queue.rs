@@ -222,6 +222,21 @@ impl Queue {
         }
     }
 
+    /// Runs again every failed job of `queue` (at most `limit`, newest
+    /// first, in guarded batches): what an operator does once the cause of
+    /// a run of failures is fixed. The number of jobs queued again; a job
+    /// that changed meanwhile (retried by someone else, expired) is left.
+    pub async fn retry_failed(&self, queue: &str, limit: usize) -> Result<u64> {
+        let now = Timestamp::now();
+        let failed = self.failed_jobs(Some(queue), limit).await?;
+        let transitions: Vec<_> = failed
+            .iter()
+            .filter_map(|job| state::retry(job, now).ok())
+            .collect();
+        let applied = self.backend.apply(transitions).await?;
+        Ok(applied.iter().filter(|a| **a).count() as u64)
+    }
+
     /// Jobs waiting in a queue, ready or scheduled (the old `get_queue_length`).
     pub async fn queue_length(&self, queue: &str) -> Result<u64> {
         let queue = self.catalog.queue(queue)?;

@@ -42,6 +42,14 @@ pub enum QueueCommand {
         /// The queue's name.
         queue: String,
     },
+    /// Run every failed job of the queue again, each with all its attempts.
+    RetryFailed {
+        /// The queue's name.
+        queue: String,
+        /// At most this many jobs, newest first.
+        #[arg(long, default_value_t = 10_000)]
+        limit: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -453,6 +461,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     true => format!("resumed {q}"),
                     false => format!("{q} was not paused"),
                 },
+                QueueCommand::RetryFailed { queue: q, limit } => {
+                    let n = queue.retry_failed(&q, limit).await?;
+                    format!("queued {} of {q} again", plural(n, "failed job"))
+                }
             };
             println!("{message}");
             Ok(ExitCode::SUCCESS)

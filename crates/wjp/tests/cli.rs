@@ -783,3 +783,27 @@ fn a_unique_key_keeps_a_second_submission_out() {
     let err = env.fails(&["submit", "noop", "--unique-for", "60"]);
     assert!(err.contains("--unique-key"), "{err}");
 }
+
+/// `wjp queue retry-failed Q` runs every failed job of the queue again.
+#[test]
+fn the_failed_jobs_of_a_queue_are_retried_from_the_command_line() {
+    let env = Env::new();
+    // Two jobs that complete, one that fails: only the failed one runs again.
+    let completing: Vec<String> = (0..2)
+        .map(|_| env.submit(&["fail", "--payload", r#"{"succeed_on_attempt": 1}"#]))
+        .collect();
+    let failing = env.submit(&["fail", "--payload", r#"{"message": "no outline"}"#]);
+    env.ok(&["worker", "--burst", "--queues", "default"]);
+    assert_eq!(status_of(&env.job(&failing)), "failed");
+    let out = env.ok(&["queue", "retry-failed", "default"]);
+    assert!(
+        out.contains("queued 1 failed job of default again"),
+        "{out}"
+    );
+    assert_eq!(status_of(&env.job(&failing)), "queued");
+    for id in &completing {
+        assert_eq!(status_of(&env.job(id)), "completed");
+    }
+    let out = env.ok(&["queue", "retry-failed", "default"]);
+    assert!(out.contains("queued 0 failed jobs"), "{out}");
+}

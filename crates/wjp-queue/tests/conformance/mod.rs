@@ -190,6 +190,7 @@ macro_rules! conformance_suite {
             an_abandoned_stuck_handler_does_not_pause_its_worker,
             a_paused_queue_takes_jobs_but_gives_none_until_resumed,
             a_unique_key_returns_the_job_that_holds_it,
+            the_failed_jobs_of_a_queue_are_retried_together,
             an_expired_lease_is_taken_back_and_the_old_worker_cannot_overwrite,
             a_job_past_its_stall_budget_fails_with_lost_lease,
             a_job_running_again_shows_no_error_of_the_last_attempt,
@@ -930,6 +931,55 @@ pub async fn a_unique_key_returns_the_job_that_holds_it(store: &dyn Store) {
             .await
             .unwrap()
             .created
+    );
+}
+
+/// Every failed job of a queue runs again in one call; other queues' and
+/// other statuses' jobs are left alone.
+pub async fn the_failed_jobs_of_a_queue_are_retried_together(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let mut ids = Vec::new();
+    for q in ["default", "default", "default", "analysis"] {
+        let mut r = request("noop", json!(q));
+        r.queue = Some(q.into());
+        ids.push(enqueue_id(&queue, r).await);
+    }
+    let running = claim(
+        &queue,
+        &["default", "analysis"],
+        10,
+        Duration::from_secs(30),
+    )
+    .await;
+    let failed = running
+        .iter()
+        .map(|j| {
+            state::fail(
+                j,
+                JobError::new(ErrorKind::HandlerError, "nozzle clogged"),
+                Timestamp::now(),
+            )
+        })
+        .collect();
+    queue.backend().apply(failed).await.unwrap();
+    assert_eq!(queue.retry_failed("default", 100).await.unwrap(), 3);
+    for id in &ids[..3] {
+        let job = queue.job(id).await.unwrap().unwrap();
+        assert_eq!(
+            (job.status(), job.state.error.is_none()),
+            (Status::Queued, true)
+        );
+    }
+    let other = queue.job(&ids[3]).await.unwrap().unwrap();
+    assert_eq!(
+        other.status(),
+        Status::Failed,
+        "another queue's job stays failed"
+    );
+    assert_eq!(queue.retry_failed("default", 100).await.unwrap(), 0);
+    assert_eq!(
+        queue.retry_failed("cutting", 100).await.unwrap_err().code(),
+        "unknown_queue"
     );
 }
 
