@@ -796,11 +796,25 @@ function busy(form, on) {
   for (const b of form.querySelectorAll('button')) b.disabled = on;
 }
 
+// Whether a file looks like a DXF drawing: its name, and its first bytes
+// (a text DXF starts with group code 0 or 999, a binary one with its
+// sentinel). A picture chosen by mistake is refused here, not by a job
+// that fails later.
+async function looksLikeDxf(file) {
+  if (!/\.dxf$/i.test(file.name)) return false;
+  const head = await file.slice(0, 32).text();
+  return head.startsWith('AutoCAD Binary DXF') || /^\s*(0|999)\s*[\r\n]/.test(head.replace(/^\uFEFF/, ''));
+}
+
 async function submitDxf(event) {
   event.preventDefault();
   const form = event.target;
   const file = $('dxf-file').files[0];
   if (!file) return;
+  if (!(await looksLikeDxf(file))) {
+    setStatus(`${file.name} is not a DXF drawing: choose a .dxf file (pictures go to "Convert an image to DXF").`, true);
+    return;
+  }
   busy(form, true);
   try {
     setStatus(`Uploading ${file.name}…`);
@@ -824,11 +838,25 @@ async function submitDxf(event) {
   }
 }
 
+// Whether a file is a picture the conversion reads, by its first bytes:
+// PNG, JPEG or BMP.
+async function looksLikeImage(file) {
+  const b = new Uint8Array(await file.slice(0, 4).arrayBuffer());
+  const png = b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
+  const jpeg = b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
+  const bmp = b[0] === 0x42 && b[1] === 0x4d;
+  return png || jpeg || bmp;
+}
+
 async function submitImage(event) {
   event.preventDefault();
   const form = event.target;
   const file = $('image-file').files[0];
   if (!file) return;
+  if (!(await looksLikeImage(file))) {
+    setStatus(`${file.name} is not a PNG, JPEG or BMP picture.`, true);
+    return;
+  }
   busy(form, true);
   try {
     setStatus(`Uploading ${file.name}…`);

@@ -551,7 +551,34 @@ async fn dashboard_in_a_real_browser() {
         .script("window.wjpTestMark = 'same page'; return null;", json!([]))
         .await;
 
+    // A picture chosen in the DXF form is refused at once, before any
+    // upload or job.
+    let picture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/images/simple_shapes.png")
+        .canonicalize()
+        .expect("the fixture image simple_shapes.png");
+    browser
+        .type_into("#dxf-file", &picture.display().to_string())
+        .await;
+    browser.click("#dxf-submit").await;
+    browser
+        .wait(
+            "document.getElementById('submit-status').textContent.includes('is not a DXF drawing')",
+            "the DXF form to refuse a picture",
+        )
+        .await;
+    let uploads = std::fs::read_dir(s.uploads())
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(uploads, 0, "nothing was uploaded");
+
     // Upload and analyse the fixture.
+    browser
+        .script(
+            "document.getElementById('dxf-file').value = ''; return null;",
+            json!([]),
+        )
+        .await;
     browser
         .type_into("#dxf-file", &fixture.display().to_string())
         .await;
