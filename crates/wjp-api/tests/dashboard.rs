@@ -380,6 +380,19 @@ impl Drop for Browser {
     }
 }
 
+/// `GET path` with the API key, as JSON.
+async fn get_json(s: &Server, path: &str) -> Value {
+    s.client
+        .get(s.url(path))
+        .header("X-API-Key", KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn screenshot_path(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -432,16 +445,7 @@ async fn dashboard_in_a_real_browser() {
     }
     let started = Instant::now();
     loop {
-        let body: Value = s
-            .client
-            .get(s.url("/queues"))
-            .header("X-API-Key", KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = get_json(&s, "/queues").await;
         let default = &body["queues"][0];
         assert_eq!(default["name"], "default", "{body}");
         if default["completed"] == 55 && default["failed"] == 3 {
@@ -637,16 +641,7 @@ async fn dashboard_in_a_real_browser() {
         .await;
     assert_eq!(icons, true, "every status has a drawn icon and no emoji");
     // The units chosen in the form went with the job.
-    let submitted: Value = s
-        .client
-        .get(s.url(&format!("/jobs/{job_id}")))
-        .header("X-API-Key", KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let submitted: Value = get_json(&s, &format!("/jobs/{job_id}")).await;
     assert_eq!(submitted["payload"]["units"], "mm", "{submitted}");
     // The page saw it queued and completed through the live stream, and the
     // table row moved too.
@@ -776,16 +771,7 @@ async fn dashboard_in_a_real_browser() {
             "the retried sleep job to be cancelled",
         )
         .await;
-    let job: Value = s
-        .client
-        .get(s.url(&format!("/jobs/{sleep_id}")))
-        .header("X-API-Key", KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let job: Value = get_json(&s, &format!("/jobs/{sleep_id}")).await;
     assert_eq!(job["status"], "cancelled", "{job}");
     browser
         .wait(
