@@ -73,7 +73,8 @@ function drawingOf(job) {
   // name the shop gave is the part before.
   const name = String(path).split('/').pop().replace(/_[0-9a-f]{32}(\.[^.]*)?$/, '$1');
   const more = Array.isArray(p.files) && p.files.length > 1 ? ` +${p.files.length - 1}` : '';
-  return name ? `${name}${more}` : '–';
+  const shown = name ? `${name}${more}` : '–';
+  return job.reference ? `${shown} · ${job.reference}` : shown;
 }
 
 function materialOf(job) {
@@ -829,6 +830,8 @@ async function submitDxf(event) {
     };
     // Only when chosen: otherwise the drawing's own units stand.
     if ($('dxf-units').value) request.units = $('dxf-units').value;
+    const reference = $('dxf-reference').value.trim();
+    if (reference) request.reference = reference;
     const body = await postJson('/analyze-dxf?async_mode=true', request);
     await submitted(body, `Analysis of ${file.name}`);
   } catch (e) {

@@ -110,6 +110,7 @@ pub fn job_view(job: &Job) -> Value {
         "queue": job.queue,
         "attempt": s.attempt,
         "max_attempts": job.max_attempts,
+        "reference": job.reference,
         "unique_key": job.unique_key,
         "stalls": s.stalls,
         "max_stalls": job.max_stalls,

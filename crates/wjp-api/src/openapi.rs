@@ -383,6 +383,7 @@ pub fn document() -> Value {
             "max_attempts": { "type": "integer", "minimum": 1, "maximum": 100 },
             "max_stalls": { "type": "integer", "minimum": 0, "maximum": 100, "description": "How many times the job is put back, without spending an attempt, when the worker running it dies (default 2); the next such death fails it with lost_lease." },
             "job_id": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$", "description": "An id of your own; submitting it again returns the same job." },
+            "reference": { "type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "description": "Your own text kept with the job and shown beside it: a customer, an order, a drawing number." },
             "unique_key": { "type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "description": "Keeps the job unique in its queue: while a job with this key waits or runs (and for unique_for seconds after it was submitted), submitting another returns that job with created: false." },
             "unique_for": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds after submission during which unique_key holds even once the job has ended; only with unique_key." },
             "result_ttl": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds a completed job's result is kept (at most a year)." },
@@ -398,6 +399,7 @@ pub fn document() -> Value {
             "stalls": { "type": "integer", "description": "How many times the job was put back because its worker died under it." },
             "max_stalls": { "type": "integer" },
             "unique_key": { "type": ["string", "null"], "description": "The key that keeps the job unique in its queue, if any." },
+            "reference": { "type": ["string", "null"], "description": "The client's own reference, if any." },
             "waiting": { "type": "object", "description": "GET /jobs/{job_id} of a queued or scheduled job only: why it has not started.", "properties": {
                 "message": { "type": "string" },
                 "detail": { "type": "object", "required": ["reason"], "properties": {
@@ -428,7 +430,8 @@ pub fn document() -> Value {
             "quality": { "type": "integer", "minimum": 1, "maximum": 5 },
             "units": { "type": "string", "enum": ["mm", "cm", "m", "in", "ft"], "description": "The drawing's units, overriding its $INSUNITS header." },
             "normalize": { "type": "boolean", "description": "The old rescale to a frame: false is accepted; true is refused (a drawing is never rescaled silently; give units instead)." },
-            "target_frame_w": { "type": "number" }, "target_frame_h": { "type": "number" } } },
+            "target_frame_w": { "type": "number" }, "target_frame_h": { "type": "number" },
+            "reference": { "type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "description": "Your own text kept with the job (a customer, an order): not an analysis option." } } },
         "CostRequest": { "type": "object", "required": ["dxf_path"], "additionalProperties": false, "properties": {
             "dxf_path": { "type": "string", "minLength": 1, "description": "A file in the managed folders (uploads, data, output); a relative path is taken in uploads." },
             "material": { "type": ["string", "null"], "description": "A material of the table or an alias; another is refused with 400 invalid_value listing them." },

@@ -246,6 +246,19 @@ impl QueryFields for NoQuery {
     const FIELDS: &'static [&'static str] = &[];
 }
 
+/// Takes the job's `reference` (a client's own text, kept with the job, not
+/// an option of the analysis) out of a JSON body.
+fn take_reference(body: &mut Map<String, Value>) -> ApiResult<Option<String>> {
+    match body.remove("reference") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(r)) => Ok(Some(r)),
+        Some(_) => Err(ApiError::new(
+            Code::InvalidJson,
+            "reference must be a string (a customer, an order, a drawing number)",
+        )),
+    }
+}
+
 /// Takes `dxf_path` out of a JSON body and puts back the resolved path.
 async fn resolve_body_path(state: &AppState, mut body: Map<String, Value>) -> ApiResult<Value> {
     let path = match body.get("dxf_path") {
@@ -275,12 +288,17 @@ async fn analyze_dxf(
 ) -> ApiResult<Response> {
     require_kind(&state, ANALYZE_DXF)?;
     let async_mode = flag(q.async_mode.as_deref())?;
+    let mut body = body;
+    let reference = take_reference(&mut body)?;
     let payload = resolve_body_path(&state, body).await?;
     Ok(
         match dispatch(
             &state,
             ANALYZE_DXF,
-            JobRequest::new(ANALYZE_DXF.kind, payload),
+            JobRequest {
+                reference,
+                ..JobRequest::new(ANALYZE_DXF.kind, payload)
+            },
             async_mode,
         )
         .await?

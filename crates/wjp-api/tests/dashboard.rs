@@ -594,6 +594,7 @@ async fn dashboard_in_a_real_browser() {
         )
         .await;
     browser.type_into("#dxf-thickness", "12").await;
+    browser.type_into("#dxf-reference", "order 17").await;
     browser.click("#dxf-submit").await;
     let job_id = browser
         .wait(
@@ -618,6 +619,7 @@ async fn dashboard_in_a_real_browser() {
             &format!(
                 "(() => {{ const r = document.querySelector('#jobs-body tr[data-job-id=\"{job_id}\"]'); \
                  return r && r.querySelector('.drawing').textContent.includes('sky_squareandcircle') \
+                   && r.querySelector('.drawing').textContent.includes('order 17') \
                    && r.querySelector('.material').textContent === 'stainless steel, 12 mm'; }})()"
             ),
             "the analysed job's row to name its drawing and material",
@@ -643,6 +645,7 @@ async fn dashboard_in_a_real_browser() {
     // The units chosen in the form went with the job.
     let submitted: Value = get_json(&s, &format!("/jobs/{job_id}")).await;
     assert_eq!(submitted["payload"]["units"], "mm", "{submitted}");
+    assert_eq!(submitted["reference"], "order 17", "{submitted}");
     // The page saw it queued and completed through the live stream, and the
     // table row moved too.
     let seen = browser

@@ -385,6 +385,10 @@ pub struct JobRequest {
     /// `None`, at most the kind's cap.
     #[serde(default)]
     pub max_stalls: Option<u32>,
+    /// A free text of the client's own (a customer, an order, a drawing
+    /// number), kept with the job and shown beside it; 1 to 200 characters.
+    #[serde(default)]
+    pub reference: Option<String>,
     /// A key of the client's choosing that keeps the job unique in its
     /// queue: while a job with this key waits or runs (and, with
     /// `unique_for`, until that many seconds after it was made), enqueueing
@@ -500,6 +504,9 @@ pub struct Job {
     pub backoff_ms: u64,
     /// When the job was made from its request; a retry keeps it.
     pub created_at: Timestamp,
+    /// The client's reference (see [`JobRequest::reference`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     /// The key that keeps the job unique in its queue, if any (see
     /// [`JobRequest::unique_key`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]

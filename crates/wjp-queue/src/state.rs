@@ -140,6 +140,7 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
         )));
     }
     let (unique_key, unique_until) = unique_of(&request, now)?;
+    let reference = reference_of(&request)?;
     let payload = match &spec.check {
         Some(gate) => gate.check(request.payload)?,
         None => request.payload,
@@ -166,6 +167,7 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
         failure_ttl_ms: seconds_to_ms("failure_ttl", request.failure_ttl, defaults.failure_ttl)?,
         backoff_ms: seconds_to_ms("backoff", request.backoff, defaults.backoff)?,
         created_at: now,
+        reference,
         unique_key,
         unique_until,
         state: JobState {
@@ -187,6 +189,26 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
             cancel_requested: false,
         },
     })
+}
+
+/// Longest reference, in characters.
+pub const MAX_REFERENCE_CHARS: usize = 200;
+
+/// A request's reference, checked.
+fn reference_of(request: &JobRequest) -> Result<Option<String>> {
+    match &request.reference {
+        Some(r)
+            if r.is_empty()
+                || r.chars().count() > MAX_REFERENCE_CHARS
+                || r.chars().any(char::is_control) =>
+        {
+            Err(QueueError::InvalidRequest(format!(
+                "reference must be 1 to {MAX_REFERENCE_CHARS} characters, none of them \
+                 control characters"
+            )))
+        }
+        r => Ok(r.clone()),
+    }
 }
 
 /// Longest unique key, in characters.

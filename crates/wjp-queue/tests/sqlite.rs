@@ -149,6 +149,7 @@ async fn a_version_1_file_gets_the_stall_and_unique_columns() {
     // As version 1 left it.
     conn.execute_batch(
         "DROP INDEX jobs_unique; ALTER TABLE jobs DROP COLUMN unique_key; \
+         ALTER TABLE jobs DROP COLUMN reference; \
          ALTER TABLE jobs DROP COLUMN unique_until; \
          ALTER TABLE jobs DROP COLUMN max_stalls; ALTER TABLE jobs DROP COLUMN stalls; \
          PRAGMA user_version = 1",
@@ -160,12 +161,12 @@ async fn a_version_1_file_gets_the_stall_and_unique_columns() {
     let job = queue.job(&id).await.unwrap().unwrap();
     assert_eq!(job.payload, json!("kept"));
     assert_eq!((job.max_stalls, job.state.stalls), (2, 0));
-    assert_eq!(job.unique_key, None);
+    assert_eq!((job.unique_key, job.reference), (None, None));
     let version: i64 = rusqlite::Connection::open(&file)
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     // Stalls are counted on the migrated job.
     claim(&queue, &["default"], 1, Duration::from_millis(100)).await;
     tokio::time::sleep(Duration::from_millis(150)).await;

@@ -329,6 +329,10 @@ pub struct SubmitArgs {
     /// A job id of your own; submitting it again returns the same job.
     #[arg(long)]
     pub job_id: Option<String>,
+    /// Your own text kept with the job and shown beside it (a customer, an
+    /// order, a drawing number).
+    #[arg(long)]
+    pub reference: Option<String>,
     /// A key that keeps the job unique in its queue: while a job with this
     /// key waits or runs, submitting another returns that job.
     #[arg(long)]
@@ -888,6 +892,7 @@ async fn submit(queue: &Queue, args: SubmitArgs) -> anyhow::Result<ExitCode> {
         timeout: args.timeout,
         max_attempts: args.max_attempts,
         max_stalls: args.max_stalls,
+        reference: args.reference,
         unique_key: args.unique_key,
         unique_for: args.unique_for,
         job_id: args.job_id,
@@ -970,6 +975,9 @@ fn describe(job: &Job) -> String {
         "job       {}\nkind      {}\nqueue     {}\nstatus    {}\nattempt   {} of {}\n",
         job.id, job.kind, job.queue, s.status, s.attempt, job.max_attempts
     );
+    if let Some(reference) = &job.reference {
+        out += &format!("reference {reference}\n");
+    }
     if s.stalls > 0 {
         out += &format!(
             "stalls    {} of {} (its worker died under it)\n",

@@ -807,3 +807,16 @@ fn the_failed_jobs_of_a_queue_are_retried_from_the_command_line() {
     let out = env.ok(&["queue", "retry-failed", "default"]);
     assert!(out.contains("queued 0 failed jobs"), "{out}");
 }
+
+/// `wjp submit --reference` keeps the shop's own text with the job.
+#[test]
+fn a_reference_is_kept_with_the_job() {
+    let env = Env::new();
+    let id = env.submit(&["noop", "--reference", "order 17 / plate A"]);
+    assert_eq!(env.job(&id)["reference"], "order 17 / plate A");
+    assert!(env
+        .ok(&["status", &id])
+        .contains("reference order 17 / plate A"));
+    let err = env.fails(&["submit", "noop", "--reference", "two\nlines"]);
+    assert!(err.contains("reference must be"), "{err}");
+}

@@ -875,8 +875,16 @@ pub async fn a_unique_key_returns_the_job_that_holds_it(store: &dyn Store) {
         r.unique_for = unique_for;
         r
     };
-    let first = queue.enqueue(unique("drawing-7", None)).await.unwrap();
+    let mut with_reference = unique("drawing-7", None);
+    with_reference.reference = Some("order 17".into());
+    let first = queue.enqueue(with_reference).await.unwrap();
     assert!(first.created);
+    let stored = queue.job(&first.job.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.reference.as_deref(),
+        Some("order 17"),
+        "kept as given"
+    );
     let again = queue.enqueue(unique("drawing-7", None)).await.unwrap();
     assert!(!again.created);
     assert_eq!(again.job.id, first.job.id);

@@ -64,6 +64,8 @@ struct Record<'a> {
     backoff_ms: u64,
     #[serde(rename = "c")]
     created_at: i64,
+    #[serde(rename = "rf", default, skip_serializing_if = "Option::is_none")]
+    reference: Option<Cow<'a, str>>,
     #[serde(rename = "uk", default, skip_serializing_if = "Option::is_none")]
     unique_key: Option<Cow<'a, str>>,
     #[serde(rename = "uu", default, skip_serializing_if = "Option::is_none")]
@@ -163,6 +165,7 @@ pub(super) fn encode(job: &Job) -> Result<String> {
         failure_ttl_ms: job.failure_ttl_ms,
         backoff_ms: job.backoff_ms,
         created_at: job.created_at.0,
+        reference: job.reference.as_deref().map(Cow::Borrowed),
         unique_key: job.unique_key.as_deref().map(Cow::Borrowed),
         unique_until: millis(job.unique_until),
         status: s.status,
@@ -233,6 +236,7 @@ pub(super) fn decode(body: &[u8]) -> Result<Job> {
         failure_ttl_ms: r.failure_ttl_ms,
         backoff_ms: r.backoff_ms,
         created_at: Timestamp(r.created_at),
+        reference: r.reference.map(Cow::into_owned),
         unique_key: r.unique_key.map(Cow::into_owned),
         unique_until: time(r.unique_until),
         state: JobState {

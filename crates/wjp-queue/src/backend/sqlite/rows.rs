@@ -17,7 +17,7 @@ use crate::state::Transition;
 const JOB_COLUMNS: &str = "id, kind, queue, payload, priority, max_attempts, timeout_ms, \
     result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, status, progress, progress_message, \
     result, error_kind, error_message, attempt, run_at, enqueued_at, started_at, completed_at, \
-    expires_at, worker, lease_token, lease_expires_at, cancel_requested, seq, max_stalls, stalls, unique_key, unique_until";
+    expires_at, worker, lease_token, lease_expires_at, cancel_requested, seq, max_stalls, stalls, unique_key, unique_until, reference";
 
 /// The mutable columns, in the order [`state_values`] gives them.
 const STATE_COLUMNS: [&str; 17] = [
@@ -91,6 +91,7 @@ fn row_to_job(row: &Row<'_>) -> rusqlite::Result<StoredJob> {
         created_at: Timestamp(row.get(10)?),
         unique_key: row.get(30)?,
         unique_until: ts(row.get(31)?),
+        reference: row.get(32)?,
         state: read_state(row, error)?,
     };
     Ok(StoredJob {
@@ -213,10 +214,10 @@ pub(super) fn insert_job(tx: &Connection, job: &Job, payload: String) -> Result<
     let sql = SQL.get_or_init(|| {
         let columns = "id, kind, queue, payload, priority, max_attempts, timeout_ms, \
                        result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, max_stalls, \
-                       unique_key, unique_until, "
+                       unique_key, unique_until, reference, "
             .to_owned()
             + &STATE_COLUMNS.join(", ");
-        let n = 14 + STATE_COLUMNS.len();
+        let n = 15 + STATE_COLUMNS.len();
         let marks: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
         format!("INSERT INTO jobs ({columns}) VALUES ({})", marks.join(", "))
     });
@@ -238,6 +239,9 @@ pub(super) fn insert_job(tx: &Connection, job: &Job, payload: String) -> Result<
             .map_or(SqlValue::Null, |k| SqlValue::Text(k.clone())),
         job.unique_until
             .map_or(SqlValue::Null, |t| SqlValue::Integer(t.0)),
+        job.reference
+            .as_ref()
+            .map_or(SqlValue::Null, |r| SqlValue::Text(r.clone())),
     ];
     values.extend(state_values(&job.state));
     tx.prepare_cached(sql)

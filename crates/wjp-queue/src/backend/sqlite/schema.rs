@@ -7,8 +7,8 @@ use super::connection::{retry_busy, storage};
 use crate::error::{QueueError, Result};
 
 /// Schema version in `PRAGMA user_version`: 2 added the stall columns, 3
-/// the unique key.
-const SCHEMA_VERSION: i64 = 3;
+/// the unique key, 4 the client's reference.
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     max_stalls INTEGER NOT NULL DEFAULT 2,
     stalls INTEGER NOT NULL DEFAULT 0,
     unique_key TEXT,
-    unique_until INTEGER
+    unique_until INTEGER,
+    reference TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(queue, priority DESC, run_at, seq)
     WHERE status IN ('queued', 'scheduled');
@@ -120,7 +121,7 @@ pub(super) fn migrate(conn: &Connection) -> Result<()> {
 /// file of an earlier version gets them, each job its default (jobs stored
 /// before stalls were counted have stalled 0 times, with the default
 /// budget).
-const ADDED_COLUMNS: [(i64, &str); 4] = [
+const ADDED_COLUMNS: [(i64, &str); 5] = [
     (
         2,
         "ALTER TABLE jobs ADD COLUMN max_stalls INTEGER NOT NULL DEFAULT 2",
@@ -131,6 +132,7 @@ const ADDED_COLUMNS: [(i64, &str); 4] = [
     ),
     (3, "ALTER TABLE jobs ADD COLUMN unique_key TEXT"),
     (3, "ALTER TABLE jobs ADD COLUMN unique_until INTEGER"),
+    (4, "ALTER TABLE jobs ADD COLUMN reference TEXT"),
 ];
 
 /// Creates whatever of the schema is missing, inside the migration's
