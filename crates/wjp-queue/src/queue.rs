@@ -354,8 +354,9 @@ impl Queue {
     }
 
     /// Moves time-driven transitions along: promotes due scheduled jobs,
-    /// takes back jobs whose worker stopped renewing its lease, and deletes
-    /// records past their TTL. Every worker runs this on a fixed interval;
+    /// takes back jobs whose worker stopped renewing its lease, deletes
+    /// records past their TTL, and makes the jobs of schedules whose tick
+    /// has come. Every worker runs this on a fixed interval;
     /// running it from several processes at once is safe (guarded writes).
     pub async fn maintain(&self) -> Result<Maintenance> {
         self.maintain_at(Timestamp::now()).await
@@ -366,7 +367,6 @@ impl Queue {
     /// must not depend on when a pass happens to run).
     pub async fn maintain_at(&self, now: Timestamp) -> Result<Maintenance> {
         let mut report = Maintenance::default();
-        report.scheduled = self.run_schedules(now).await?;
 
         let due = self.backend.due_scheduled(now, MAINTENANCE_BATCH).await?;
         let applied = self
@@ -396,6 +396,8 @@ impl Queue {
             log_taken_back(job, status);
         }
         report.expired_deleted = self.backend.delete_expired(now).await?;
+        // Last, so a schedule's trouble never holds up the jobs' upkeep.
+        report.scheduled = self.run_schedules(now).await?;
         Ok(report)
     }
 
