@@ -232,10 +232,11 @@ pub fn document() -> Value {
         query("last_event_id", false, json!({ "type": "string" }), "Same as the Last-Event-ID header.")
     ]);
     let job_id = path_param("job_id", "The job's id.");
-    let schedule_name = path_param(
+    let mut schedule_name = path_param(
         "name",
         "A schedule's name (1 to 64 lowercase letters, digits or '_').",
     );
+    schedule_name["schema"]["pattern"] = json!("^[a-z0-9_]{1,64}$");
     let queue_name = path_param(
         "queue",
         "A queue's name (default, analysis, conversion, nesting, gcode).",
@@ -495,7 +496,7 @@ pub fn document() -> Value {
             "payload": { "description": "The payload of every job, checked as POST /jobs checks it." },
             "queue": { "type": ["string", "null"], "description": "The jobs' queue (default: the kind's)." },
             "cron": { "type": ["string", "null"], "description": "SEC MIN HOUR DOM MON DOW, e.g. \"0 30 6 * * MON-FRI\"." },
-            "every": { "type": ["number", "null"], "description": "Seconds between ticks (1 to a year), instead of cron." },
+            "every": { "type": ["number", "null"], "minimum": 1, "maximum": 31622400, "description": "Seconds between ticks (1 to 366 days), instead of cron." },
             "timezone": { "type": ["string", "null"], "description": "The IANA time zone of cron (default UTC)." },
             "skip_missed": { "type": "boolean", "default": false, "description": "After downtime, make no job for a tick more than a minute late (default: one job for the latest missed tick)." } } },
         "Schedule": { "type": "object", "properties": {

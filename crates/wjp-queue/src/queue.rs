@@ -404,7 +404,8 @@ impl Queue {
     /// Adds a schedule, or replaces the one of the same name (its next
     /// tick counted afresh from now). Everything is checked first: the
     /// name, the timing, and the job it would make, through the same check
-    /// as every enqueue (kind, queue, payload, caps).
+    /// as every enqueue (kind, queue, payload, caps); and a new name only
+    /// while fewer than [`schedule::MAX_SCHEDULES`] exist.
     pub async fn add_schedule(&self, request: ScheduleRequest) -> Result<Schedule> {
         schedule::check_name(&request.name)?;
         let timing = Timing::from_request(&request)?;
@@ -413,6 +414,16 @@ impl Queue {
         dry_run.queue = request.queue.clone();
         dry_run.job_id = Some(schedule::tick_job_id(&request.name, now));
         let job = state::new_job(dry_run, &self.catalog, now)?;
+        let existing = self.backend.schedules().await?;
+        if existing.len() >= schedule::MAX_SCHEDULES
+            && !existing.iter().any(|s| s.name == request.name)
+        {
+            return Err(QueueError::InvalidRequest(format!(
+                "there are already {} schedules, the most a system holds; remove one first \
+                 (`wjp schedule list` shows them)",
+                existing.len()
+            )));
+        }
         let schedule = Schedule {
             name: request.name,
             kind: job.kind.to_string(),

@@ -37,6 +37,10 @@ use crate::job::{JobRequest, Timestamp};
 /// with `skip_missed` it makes no job.
 pub const MISSED_AFTER_MS: i64 = 60_000;
 
+/// The most schedules a system holds: each is read by every maintenance
+/// pass of every worker, every second.
+pub const MAX_SCHEDULES: usize = 1000;
+
 /// The shortest interval of an `every` schedule.
 pub const MIN_EVERY_MS: u64 = 1_000;
 
