@@ -219,6 +219,7 @@ macro_rules! conformance_suite {
             payloads_past_the_largest_allowed_are_refused,
             racing_maintenance_passes_make_one_job_per_tick,
             a_missed_tick_runs_once_or_is_skipped,
+            a_schedule_left_behind_catches_up_once,
             a_removed_schedule_makes_no_more_jobs,
             a_schedule_is_checked_when_added,
             a_worker_runs_the_jobs_of_a_schedule,

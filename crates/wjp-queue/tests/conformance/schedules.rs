@@ -86,6 +86,25 @@ pub async fn racing_maintenance_passes_make_one_job_per_tick(store: &dyn Store) 
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].next_run, Timestamp(first.millis() + 4000));
     assert_eq!(stored[0].last_job.as_deref(), Some(expected[3].as_str()));
+    // The guard itself: an advance from a next_run that has moved on is
+    // refused, one from the stored value applies.
+    let mut moved = stored[0].clone();
+    moved.next_run = Timestamp(first.millis() + 9000);
+    let backend = queues[0].backend();
+    assert!(!backend.advance_schedule(&moved, first).await.unwrap());
+    assert!(backend
+        .advance_schedule(&moved, stored[0].next_run)
+        .await
+        .unwrap());
+    assert!(!backend
+        .advance_schedule(&moved, stored[0].next_run)
+        .await
+        .unwrap());
+    moved.next_run = stored[0].next_run;
+    assert!(backend
+        .advance_schedule(&moved, Timestamp(first.millis() + 9000))
+        .await
+        .unwrap());
     // A pass before the next tick makes nothing.
     let early = queues[1]
         .maintain_at(Timestamp(first.millis() + 3999))
@@ -140,6 +159,30 @@ pub async fn a_missed_tick_runs_once_or_is_skipped(store: &dyn Store) {
         .await
         .unwrap()
         .is_some());
+}
+
+/// Downtime as the store shows it: a schedule whose next_run is hours in
+/// the past (written straight to the backend) makes one job at the next
+/// real pass, for its latest missed tick.
+pub async fn a_schedule_left_behind_catches_up_once(store: &dyn Store) {
+    let queue = Queue::new(store.connect().await, catalog());
+    let hour = 3_600_000;
+    let mut behind = queue.add_schedule(every("behind", 3600.0)).await.unwrap();
+    behind.next_run = Timestamp(Timestamp::now().millis() - 2 * hour - hour / 2);
+    assert!(
+        !queue.backend().put_schedule(&behind).await.unwrap(),
+        "replaced"
+    );
+    let report = queue.maintain().await.unwrap();
+    assert_eq!(report.scheduled, 1);
+    let latest = Timestamp(behind.next_run.millis() + 2 * hour);
+    assert_eq!(
+        noop_jobs(&queue).await,
+        [tick_id("behind", latest).to_string()]
+    );
+    let stored = queue.schedules().await.unwrap();
+    assert_eq!(stored[0].next_run, Timestamp(latest.millis() + hour));
+    assert_eq!(queue.maintain().await.unwrap().scheduled, 0);
 }
 
 /// A removed schedule makes no more jobs; removing it again says so.
