@@ -42,6 +42,8 @@ pub enum Code {
     InvalidApiKey,
     /// No job with this id (or its record expired).
     JobNotFound,
+    /// No schedule of this name.
+    ScheduleNotFound,
     /// No managed folder of this name.
     FolderNotFound,
     /// The job's result lists no artefact of this name.
@@ -94,6 +96,7 @@ impl Code {
             Code::MissingApiKey => "missing_api_key",
             Code::InvalidApiKey => "invalid_api_key",
             Code::JobNotFound => "job_not_found",
+            Code::ScheduleNotFound => "schedule_not_found",
             Code::FolderNotFound => "folder_not_found",
             Code::ArtefactNotFound => "artefact_not_found",
             Code::ArtefactNotReady => "artefact_not_ready",
@@ -126,6 +129,7 @@ impl Code {
             | Code::KindNotServed => StatusCode::BAD_REQUEST,
             Code::MissingApiKey | Code::InvalidApiKey => StatusCode::UNAUTHORIZED,
             Code::JobNotFound
+            | Code::ScheduleNotFound
             | Code::FolderNotFound
             | Code::ArtefactNotFound
             | Code::ArtefactNotReady
@@ -353,6 +357,7 @@ mod tests {
             Code::MissingApiKey,
             Code::InvalidApiKey,
             Code::JobNotFound,
+            Code::ScheduleNotFound,
             Code::FolderNotFound,
             Code::ArtefactNotFound,
             Code::ArtefactNotReady,

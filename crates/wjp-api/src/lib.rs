@@ -37,6 +37,7 @@ pub mod materials;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod schedules;
 pub mod shop;
 pub mod ws;
 
@@ -352,6 +353,7 @@ fn build(
         .merge(ops::routes())
         .merge(shop::routes(&state.config))
         .merge(jobs::routes())
+        .merge(schedules::routes())
         .merge(materials::routes())
         .merge(events::routes())
         .merge(ws::routes())

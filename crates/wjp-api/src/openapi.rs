@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 /// Every documented (method, path), in the router's path syntax.
-pub const OPERATIONS: [(&str, &str); 29] = [
+pub const OPERATIONS: [(&str, &str); 32] = [
     ("get", "/health"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -35,6 +35,9 @@ pub const OPERATIONS: [(&str, &str); 29] = [
     ("post", "/queues/{queue}/retry-failed"),
     ("get", "/workers"),
     ("get", "/materials"),
+    ("get", "/schedules"),
+    ("put", "/schedules/{name}"),
+    ("delete", "/schedules/{name}"),
 ];
 
 fn schema_ref(name: &str) -> Value {
@@ -230,6 +233,11 @@ pub fn document() -> Value {
         query("last_event_id", false, json!({ "type": "string" }), "Same as the Last-Event-ID header.")
     ]);
     let job_id = path_param("job_id", "The job's id.");
+    let mut schedule_name = path_param(
+        "name",
+        "A schedule's name (1 to 64 lowercase letters, digits or '_').",
+    );
+    schedule_name["schema"]["pattern"] = json!("^[a-z0-9_]{1,64}$");
     let queue_name = path_param(
         "queue",
         "A queue's name (default, analysis, conversion, nesting, gcode).",
@@ -362,6 +370,23 @@ pub fn document() -> Value {
                         "success": { "type": "boolean" }, "queue": { "type": "string" }, "retried": { "type": "integer", "minimum": 0 } } })),
                     "404": error("No such queue (code unknown_queue)."),
                     "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
+        "/schedules": { "get": op("listSchedules", "schedules", "Every schedule, with its next run and the last job it made.", json!([]), None,
+            json!({ "200": ok_json("Schedules.", json!({ "type": "object", "required": ["success", "schedules"], "properties": {
+                "success": { "type": "boolean" }, "schedules": { "type": "array", "items": schema_ref("Schedule") } } })),
+                "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
+        "/schedules/{name}": {
+            "put": op("putSchedule", "schedules", "Add the schedule of this name, or replace it (its next run counted afresh): a job of its kind at each tick, made once however many workers run. Give cron or every.",
+                json!([schedule_name]), Some(json!({ "required": true, "content": json_content(schema_ref("ScheduleRequest")) })),
+                json!({ "200": ok_json("The schedule as stored.", schema_ref("Schedule")),
+                        "400": error("Invalid name, timing, time zone, kind, queue or payload (the checks of POST /jobs)."), "401": error("API key missing or wrong."),
+                        "404": error("The payload names a file that does not exist."),
+                        "501": error("A shop job kind this build cannot run yet."), "503": error("The queue backend is unreachable.") })),
+            "delete": op("deleteSchedule", "schedules", "Remove a schedule: it makes no more jobs (the jobs it made stay).",
+                json!([schedule_name]), None,
+                json!({ "200": ok_json("Removed.", json!({ "type": "object", "required": ["success", "name", "removed"], "properties": {
+                    "success": { "type": "boolean" }, "name": { "type": "string" }, "removed": { "type": "boolean" } } })),
+                        "404": error("No such schedule (code schedule_not_found)."),
+                        "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
         "/workers": { "get": op("workers", "queue", "Live workers.", json!([]), None,
             json!({ "200": ok_json("Workers.", json!({ "type": "object", "properties": {
                 "success": { "type": "boolean" }, "workers": { "type": "array", "items": schema_ref("Worker") } } })),
@@ -476,6 +501,20 @@ pub fn document() -> Value {
             "running": { "type": "integer" }, "completed": { "type": "integer" }, "failed": { "type": "integer" },
             "cancelled": { "type": "integer" },
             "paused": { "type": "boolean", "description": "No worker takes the queue's jobs until it is resumed." } } },
+        "ScheduleRequest": { "type": "object", "additionalProperties": false, "required": ["kind"], "properties": {
+            "kind": { "type": "string", "description": "The kind of job each tick makes." },
+            "payload": { "description": "The payload of every job, checked as POST /jobs checks it." },
+            "queue": { "type": ["string", "null"], "description": "The jobs' queue (default: the kind's)." },
+            "cron": { "type": ["string", "null"], "description": "SEC MIN HOUR DOM MON DOW, e.g. \"0 30 6 * * MON-FRI\"." },
+            "every": { "type": ["number", "null"], "minimum": 1, "maximum": 31622400, "description": "Seconds between ticks (1 to 366 days), instead of cron." },
+            "timezone": { "type": ["string", "null"], "description": "The IANA time zone of cron (default UTC)." },
+            "skip_missed": { "type": "boolean", "default": false, "description": "After downtime, make no job for a tick more than a minute late (default: one job for the latest missed tick)." } } },
+        "Schedule": { "type": "object", "properties": {
+            "name": { "type": "string" }, "kind": { "type": "string" }, "queue": { "type": "string" }, "payload": {},
+            "timing": { "type": "object", "description": "{type: cron, expr, timezone} or {type: every, ms}." },
+            "skip_missed": { "type": "boolean" },
+            "next_run": { "type": "string", "format": "date-time" },
+            "last_job": { "type": ["string", "null"], "description": "The id of the last job it made (sched:<name>:<tick ms>)." } } },
         "PauseResult": { "type": "object", "required": ["success", "queue", "paused", "changed"], "properties": {
             "success": { "type": "boolean" }, "queue": { "type": "string" }, "paused": { "type": "boolean" },
             "changed": { "type": "boolean", "description": "False when the queue already was in that state." } } },
@@ -517,6 +556,7 @@ pub fn document() -> Value {
         "tags": [
             { "name": "shop", "description": "The endpoints of the service wjp replaces." },
             { "name": "queue", "description": "The job queue." },
+            { "name": "schedules", "description": "Jobs made on a timetable, one per tick." },
             { "name": "events", "description": "Live updates (Server-Sent Events, and the same over WebSocket)." },
             { "name": "operations", "description": "Health, metrics, this document." },
         ],

@@ -413,6 +413,8 @@ async fn the_openapi_document_matches_the_routes() {
             let request = match method.as_str() {
                 "get" => s.client.get(s.url(&url)),
                 "post" => s.client.post(s.url(&url)),
+                "put" => s.client.put(s.url(&url)),
+                "delete" => s.client.delete(s.url(&url)),
                 other => panic!("unexpected method {other}"),
             };
             let r = request.send().await.unwrap();
@@ -520,4 +522,90 @@ async fn a_paused_queue_holds_its_jobs_until_resumed() {
         "{body}"
     );
     s.wait_completed(&id).await;
+}
+
+/// `PUT /schedules/{name}` checks the body as `POST /jobs` does; the
+/// server's workers make a tick's job once (the wait bounds a hang);
+/// `GET /schedules` shows it as the last job; `DELETE` stops it, and an
+/// unknown name is 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_are_put_listed_run_and_deleted() {
+    let s = Server::start().await;
+    let put = |name: &str, body: serde_json::Value| {
+        let request = s
+            .client
+            .put(s.url(&format!("/schedules/{name}")))
+            .json(&body);
+        async move { status_json(request.send().await.unwrap()).await }
+    };
+    let delete = |name: &str| {
+        let request = s.client.delete(s.url(&format!("/schedules/{name}")));
+        async move { status_json(request.send().await.unwrap()).await }
+    };
+    for (name, body, code) in [
+        (
+            "a",
+            json!({ "kind": "noop", "cron": "0 2 * * *" }),
+            "invalid_request",
+        ),
+        ("a", json!({ "kind": "noop" }), "invalid_request"),
+        ("a", json!({ "kind": "nope", "every": 1 }), "unknown_kind"),
+        (
+            "a",
+            json!({ "kind": "noop", "every": 1, "queue": "cutting" }),
+            "unknown_queue",
+        ),
+        (
+            "a",
+            json!({ "kind": "noop", "every": 1, "evry": 2 }),
+            "invalid_json",
+        ),
+        ("Bad", json!({ "kind": "noop", "every": 1 }), "invalid_name"),
+    ] {
+        let (status, answer) = put(name, body.clone()).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(error_code(&answer), code, "{body}: {answer}");
+    }
+    let (_, listed) = s.get("/schedules").await;
+    assert_eq!(listed["schedules"], json!([]));
+
+    let (status, added) = put(
+        "tick",
+        json!({ "kind": "noop", "every": 1, "payload": { "n": 3 } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{added}");
+    assert_eq!(added["queue"], "default");
+    let first = format!(
+        "sched:tick:{}",
+        chrono::DateTime::parse_from_rfc3339(added["next_run"].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis()
+    );
+    // The job exists from the tick on; the deadline bounds a hang.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while s.get(&format!("/jobs/{first}")).await.0 == 404 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no job for the first tick"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let job = s.wait_completed(&first).await;
+    assert_eq!(job["payload"], json!({ "n": 3 }));
+    let (status, listed) = s.get("/schedules").await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["success"], true);
+    assert_eq!(listed["schedules"][0]["name"], "tick");
+    assert!(listed["schedules"][0]["last_job"]
+        .as_str()
+        .is_some_and(|j| j.starts_with("sched:tick:")));
+
+    let (status, removed) = delete("tick").await;
+    assert_eq!(status, 200, "{removed}");
+    for name in ["tick", "never", "Not%20a%20name"] {
+        let (status, answer) = delete(name).await;
+        assert_eq!(status, 404, "{name}: {answer}");
+        assert_eq!(error_code(&answer), "schedule_not_found");
+    }
 }

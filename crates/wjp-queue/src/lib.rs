@@ -16,6 +16,8 @@
 //!   failed registry, events, maintenance). Everything else uses this.
 //! - [`worker`]: the runtime that claims jobs and runs registered handlers
 //!   under leases, timeouts and cancellation.
+//! - [`schedule`]: jobs made on a timetable, one per tick however many
+//!   workers run maintenance.
 //! - [`Outage`]: one log line when the store stops answering, a summary a
 //!   minute while it stays down, one line when it answers again.
 //!
@@ -41,6 +43,7 @@ pub mod event;
 pub mod job;
 pub mod outage;
 pub mod queue;
+pub mod schedule;
 pub mod state;
 pub mod waiting;
 pub mod worker;
@@ -51,6 +54,7 @@ pub use event::Event;
 pub use job::{ErrorKind, Job, JobError, JobId, JobRequest, Kind, QueueName, Status, Timestamp};
 pub use outage::Outage;
 pub use queue::{CancelOutcome, Enqueued, Queue, SystemInfo};
+pub use schedule::{Schedule, ScheduleRequest};
 pub use waiting::WaitReason;
 pub use worker::{
     run_inline, HandlerError, Handlers, JobContext, QueueOrder, Worker, WorkerConfig, WorkerExit,

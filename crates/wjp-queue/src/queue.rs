@@ -13,6 +13,7 @@ use crate::catalog::Catalog;
 use crate::error::{QueueError, Result};
 use crate::event::Event;
 use crate::job::{Job, JobId, JobRequest, QueueName, Status, Timestamp};
+use crate::schedule::{self, Schedule, ScheduleRequest, Timing};
 use crate::state;
 
 /// How many jobs one maintenance pass moves at most per kind of work, so a
@@ -368,11 +369,18 @@ impl Queue {
     }
 
     /// Moves time-driven transitions along: promotes due scheduled jobs,
-    /// takes back jobs whose worker stopped renewing its lease, and deletes
-    /// records past their TTL. Every worker runs this on a fixed interval;
+    /// takes back jobs whose worker stopped renewing its lease, deletes
+    /// records past their TTL, and makes the jobs of schedules whose tick
+    /// has come. Every worker runs this on a fixed interval;
     /// running it from several processes at once is safe (guarded writes).
     pub async fn maintain(&self) -> Result<Maintenance> {
-        let now = Timestamp::now();
+        self.maintain_at(Timestamp::now()).await
+    }
+
+    /// [`Queue::maintain`] with the clock given: time-driven transitions
+    /// and schedule ticks as they stand at `now` (for tests and tools that
+    /// must not depend on when a pass happens to run).
+    pub async fn maintain_at(&self, now: Timestamp) -> Result<Maintenance> {
         let mut report = Maintenance::default();
 
         let due = self.backend.due_scheduled(now, MAINTENANCE_BATCH).await?;
@@ -403,7 +411,105 @@ impl Queue {
             log_taken_back(job, status);
         }
         report.expired_deleted = self.backend.delete_expired(now).await?;
+        // Last, so a schedule's trouble never holds up the jobs' upkeep.
+        report.scheduled = self.run_schedules(now).await?;
         Ok(report)
+    }
+
+    /// Adds a schedule, or replaces the one of the same name (its next
+    /// tick counted afresh from now). Everything is checked first: the
+    /// name, the timing, and the job it would make, through the same check
+    /// as every enqueue (kind, queue, payload, caps); and a new name only
+    /// while fewer than [`schedule::MAX_SCHEDULES`] exist.
+    pub async fn add_schedule(&self, request: ScheduleRequest) -> Result<Schedule> {
+        schedule::check_name(&request.name)?;
+        let timing = Timing::from_request(&request)?;
+        let now = Timestamp::now();
+        let mut dry_run = JobRequest::new(&request.kind, request.payload.clone());
+        dry_run.queue = request.queue.clone();
+        dry_run.job_id = Some(schedule::tick_job_id(&request.name, now));
+        let job = state::new_job(dry_run, &self.catalog, now)?;
+        let existing = self.backend.schedules().await?;
+        if existing.len() >= schedule::MAX_SCHEDULES
+            && !existing.iter().any(|s| s.name == request.name)
+        {
+            return Err(QueueError::InvalidRequest(format!(
+                "there are already {} schedules, the most a system holds; remove one first \
+                 (`wjp schedule list` shows them)",
+                existing.len()
+            )));
+        }
+        let schedule = Schedule {
+            name: request.name,
+            kind: job.kind.to_string(),
+            queue: job.queue.to_string(),
+            payload: request.payload,
+            next_run: timing.next_after(now)?,
+            timing,
+            skip_missed: request.skip_missed,
+            last_job: None,
+        };
+        self.backend.put_schedule(&schedule).await?;
+        Ok(schedule)
+    }
+
+    /// Every schedule, by name.
+    pub async fn schedules(&self) -> Result<Vec<Schedule>> {
+        self.backend.schedules().await
+    }
+
+    /// Removes a schedule: it makes no more jobs (those it made stay).
+    /// Whether it existed.
+    pub async fn remove_schedule(&self, name: &str) -> Result<bool> {
+        schedule::check_name(name)?;
+        self.backend.remove_schedule(name).await
+    }
+
+    /// Makes the jobs of the schedules whose tick has come at `now`, one
+    /// per tick however many passes run at once (see [`crate::schedule`]);
+    /// how many this pass made.
+    async fn run_schedules(&self, now: Timestamp) -> Result<u64> {
+        let mut made = 0;
+        for current in self.backend.schedules().await? {
+            let due = match schedule::due(&current, now) {
+                Ok(Some(due)) => due,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(schedule = %current.name, "schedule {} cannot tick: {e}", current.name);
+                    continue;
+                }
+            };
+            let mut advanced = current.clone();
+            advanced.next_run = due.next;
+            if let Some(tick) = due.tick {
+                match self.enqueue(schedule::tick_request(&current, tick)).await {
+                    Ok(enqueued) => {
+                        made += u64::from(enqueued.created);
+                        advanced.last_job = Some(enqueued.job.id.to_string());
+                    }
+                    // The store or the queue's room: try the tick again on
+                    // the next pass.
+                    Err(e @ (QueueError::Unavailable(_) | QueueError::Storage(_))) => {
+                        return Err(e)
+                    }
+                    Err(e @ QueueError::QueueFull { .. }) => {
+                        tracing::warn!(schedule = %current.name, "schedule {} waits: {e}", current.name);
+                        continue;
+                    }
+                    // The catalog changed under the schedule: this tick
+                    // cannot be made; say so and go on to the next.
+                    Err(e) => {
+                        tracing::warn!(schedule = %current.name, "schedule {} skipped a tick: {e}", current.name);
+                    }
+                }
+            } else {
+                tracing::info!(schedule = %current.name, "schedule {} skipped a missed tick", current.name);
+            }
+            self.backend
+                .advance_schedule(&advanced, current.next_run)
+                .await?;
+        }
+        Ok(made)
     }
 
     /// Validates a queue list such as `analysis,conversion`.

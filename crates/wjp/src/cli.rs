@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use serde_json::Value;
-use wjp_queue::{Job, JobId, JobRequest, Queue, Status};
+use wjp_queue::schedule::Timing;
+use wjp_queue::{Job, JobId, JobRequest, Queue, ScheduleRequest, Status};
 
 use crate::config::GlobalArgs;
 use crate::domain::{suspicious_units, UnitsDoor};
@@ -49,6 +50,51 @@ pub enum QueueCommand {
         /// At most this many jobs, newest first.
         #[arg(long, default_value_t = 10_000)]
         limit: usize,
+    },
+}
+
+/// `wjp schedule ...`: jobs made on a timetable.
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Add a schedule (or replace the one of that name): a job of KIND
+    /// at each tick, made once however many workers run.
+    #[command(group(clap::ArgGroup::new("timing").required(true).args(["cron", "every"])))]
+    Add {
+        /// The schedule's name (lowercase letters, digits, '_').
+        name: String,
+        /// The kind of job it makes.
+        kind: String,
+        /// A cron expression with seconds: "SEC MIN HOUR DOM MON DOW"
+        /// (for example "0 30 6 * * MON-FRI").
+        #[arg(long)]
+        cron: Option<String>,
+        /// The interval between ticks: 90, 30s, 5m, 2h or 1d (at least 1 s).
+        #[arg(long, value_parser = duration_seconds)]
+        every: Option<f64>,
+        /// The job's payload: JSON text, or @file.
+        #[arg(long)]
+        payload: Option<String>,
+        /// The job's queue (default: the kind's).
+        #[arg(long)]
+        queue: Option<String>,
+        /// The IANA time zone of --cron (default UTC), e.g. Europe/Berlin.
+        #[arg(long, requires = "cron")]
+        timezone: Option<String>,
+        /// After downtime, make no job for a tick more than a minute late
+        /// (default: one job for the latest missed tick).
+        #[arg(long)]
+        skip_missed: bool,
+    },
+    /// List the schedules with their next run and last job.
+    List {
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a schedule: it makes no more jobs.
+    Remove {
+        /// The schedule's name.
+        name: String,
     },
 }
 
@@ -110,6 +156,9 @@ pub enum Command {
     /// Pause or resume a queue.
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// Add, list or remove schedules (jobs made on a timetable).
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// The shop's figures: material table, prices, machine calibration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -473,6 +522,103 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{message}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Schedule(command) => schedule(&global.open_queue().await?, command).await,
+    }
+}
+
+async fn schedule(queue: &Queue, command: ScheduleCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ScheduleCommand::Add {
+            name,
+            kind,
+            cron,
+            every,
+            payload,
+            queue: q,
+            timezone,
+            skip_missed,
+        } => {
+            let payload = match payload {
+                Some(text) => read_payload(&text)?,
+                None => Value::Null,
+            };
+            let added = queue
+                .add_schedule(ScheduleRequest {
+                    name,
+                    kind,
+                    payload,
+                    queue: q,
+                    cron,
+                    every,
+                    timezone,
+                    skip_missed,
+                })
+                .await?;
+            println!(
+                "schedule {} makes {} jobs in {}; next run {}",
+                added.name,
+                added.kind,
+                added.queue,
+                added.next_run.to_rfc3339()
+            );
+        }
+        ScheduleCommand::List { json } => {
+            let all = queue.schedules().await?;
+            if json {
+                print_json(&all)?;
+            } else if all.is_empty() {
+                println!("no schedules");
+            } else {
+                for s in all {
+                    let timing = match &s.timing {
+                        Timing::Cron { expr, timezone } => format!("cron \"{expr}\" {timezone}"),
+                        Timing::Every { ms } => format!("every {}s", *ms as f64 / 1000.0),
+                    };
+                    let skip = if s.skip_missed { ", skips missed" } else { "" };
+                    println!(
+                        "{}  {} in {}  {timing}{skip}  next {}  last job {}",
+                        s.name,
+                        s.kind,
+                        s.queue,
+                        s.next_run.to_rfc3339(),
+                        s.last_job.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+        }
+        ScheduleCommand::Remove { name } => {
+            if !queue.remove_schedule(&name).await? {
+                bail!("no schedule named {name}; `wjp schedule list` shows them");
+            }
+            println!("removed schedule {name}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An interval for `--every`: seconds, or a number with s, m, h or d.
+fn duration_seconds(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let scale = match unit {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        _ => {
+            return Err(format!(
+                "{text:?}: use a number with s, m, h or d (30s, 5m, 2h)"
+            ))
+        }
+    };
+    match number.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n * scale),
+        _ => Err(format!(
+            "{text:?}: use a number above 0 with s, m, h or d (30s, 5m, 2h)"
+        )),
     }
 }
 

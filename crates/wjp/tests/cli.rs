@@ -820,3 +820,85 @@ fn a_reference_is_kept_with_the_job() {
     let err = env.fails(&["submit", "noop", "--reference", "two\nlines"]);
     assert!(err.contains("reference must be"), "{err}");
 }
+
+/// `wjp schedule add|list|remove`: checked at add, ticks made by a
+/// running worker (the waits bound a hang), shown with the last job, and
+/// stopped by removal.
+#[test]
+fn a_schedule_is_managed_from_the_command_line() {
+    let env = Env::new();
+    let err = env.fails(&["schedule", "add", "nightly", "noop", "--cron", "0 2 * * *"]);
+    assert!(err.contains("six fields"), "{err}");
+    let err = env.fails(&["schedule", "add", "nightly", "nope", "--every", "1s"]);
+    assert!(err.contains("nope"), "{err}");
+    let err = env.fails(&["schedule", "add", "nightly", "noop", "--every", "5 parsecs"]);
+    assert!(err.contains("--every"), "{err}");
+    let err = env.fails(&["schedule", "add", "nightly", "noop"]);
+    assert!(err.contains("--cron") && err.contains("--every"), "{err}");
+    assert!(env.ok(&["schedule", "list"]).contains("no schedules"));
+
+    let added = env.ok(&[
+        "schedule",
+        "add",
+        "nightly",
+        "noop",
+        "--cron",
+        "0 0 2 * * *",
+        "--timezone",
+        "Europe/Berlin",
+        "--payload",
+        r#"{"n": 1}"#,
+    ]);
+    assert!(added.contains("next run"), "{added}");
+    env.ok(&[
+        "schedule",
+        "add",
+        "tick",
+        "noop",
+        "--every",
+        "1s",
+        "--payload",
+        "7",
+    ]);
+    let list = env.ok(&["schedule", "list"]);
+    assert!(
+        list.contains("nightly") && list.contains("Europe/Berlin"),
+        "{list}"
+    );
+
+    let mut worker = env.spawn_worker(&["--queues", "default"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let last_job = loop {
+        let all: Value =
+            serde_json::from_str(&env.ok(&["schedule", "list", "--json"])).expect("list JSON");
+        let tick = all
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["name"] == "tick"))
+            .expect("tick listed")
+            .clone();
+        if let Some(id) = tick["last_job"].as_str() {
+            break id.to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no tick made a job: {}",
+            env.worker_log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(last_job.starts_with("sched:tick:"), "{last_job}");
+    let job = env.wait_for(&last_job, Duration::from_secs(30), |j| {
+        status_of(j) == "completed"
+    });
+    assert_eq!(job["payload"], 7);
+    assert!(env.ok(&["schedule", "list"]).contains(&last_job));
+
+    assert!(env
+        .ok(&["schedule", "remove", "tick"])
+        .contains("removed schedule tick"));
+    let err = env.fails(&["schedule", "remove", "tick"]);
+    assert!(err.contains("no schedule named tick"), "{err}");
+    signal(&worker, "TERM");
+    wait_exit(&mut worker, Duration::from_secs(30));
+    assert!(!env.ok(&["schedule", "list"]).contains("tick"));
+}

@@ -24,7 +24,7 @@ use wjp_queue::backend::{
 use wjp_queue::state::Transition;
 use wjp_queue::{
     builtin, Catalog, Event, HandlerError, Handlers, Job, JobContext, JobId, Queue, QueueError,
-    QueueName, Status, Timestamp, Worker, WorkerConfig,
+    QueueName, Schedule, Status, Timestamp, Worker, WorkerConfig,
 };
 
 /// The real backend, with a switch that makes every call fail.
@@ -113,6 +113,26 @@ impl Backend for Switchable {
     async fn delete_expired(&self, now: Timestamp) -> Result<u64, QueueError> {
         self.check()?;
         self.inner.delete_expired(now).await
+    }
+    async fn put_schedule(&self, schedule: &Schedule) -> Result<bool, QueueError> {
+        self.check()?;
+        self.inner.put_schedule(schedule).await
+    }
+    async fn remove_schedule(&self, name: &str) -> Result<bool, QueueError> {
+        self.check()?;
+        self.inner.remove_schedule(name).await
+    }
+    async fn schedules(&self) -> Result<Vec<Schedule>, QueueError> {
+        self.check()?;
+        self.inner.schedules().await
+    }
+    async fn advance_schedule(
+        &self,
+        schedule: &Schedule,
+        expect_next: Timestamp,
+    ) -> Result<bool, QueueError> {
+        self.check()?;
+        self.inner.advance_schedule(schedule, expect_next).await
     }
     async fn counts(&self, queues: &[QueueName]) -> Result<Vec<QueueCounts>, QueueError> {
         self.check()?;

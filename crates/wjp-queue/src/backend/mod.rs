@@ -20,6 +20,7 @@ use crate::catalog::Quotas;
 use crate::error::{QueueError, Result};
 use crate::event::Event;
 use crate::job::{Job, JobId, Kind, LeaseToken, QueueName, Status, Timestamp};
+use crate::schedule::Schedule;
 use crate::state::Transition;
 
 /// Which backend is in use and where its data lives.
@@ -226,6 +227,10 @@ pub struct Maintenance {
     pub failed_lost: u64,
     /// Ended jobs deleted because they passed their result or failure TTL.
     pub expired_deleted: u64,
+    /// Jobs made by schedules whose tick had come (by this pass: another
+    /// pass may have made the same tick's job first).
+    #[serde(default)]
+    pub scheduled: u64,
 }
 
 /// A refusal of the job at `index` of a batch of `batch_len`: named by its
@@ -317,6 +322,23 @@ pub trait Backend: Send + Sync + 'static {
     /// takes nothing from it, atomically with the flag. Resuming wakes
     /// workers waiting for jobs.
     async fn set_paused(&self, queue: &QueueName, paused: bool) -> Result<bool>;
+
+    // Schedules (`crate::schedule`): global, not per queue.
+
+    /// Stores a schedule, replacing one of the same name; whether it is new.
+    async fn put_schedule(&self, schedule: &Schedule) -> Result<bool>;
+
+    /// Deletes a schedule; whether it existed.
+    async fn remove_schedule(&self, name: &str) -> Result<bool>;
+
+    /// Every schedule, by name.
+    async fn schedules(&self) -> Result<Vec<Schedule>>;
+
+    /// Stores `schedule` (its new `next_run` and `last_job`) only if the
+    /// stored schedule of its name still has `next_run == expect_next`, in
+    /// one atomic step: of maintenance passes racing over one tick, one
+    /// advances it. Whether it applied (`false` also when it was removed).
+    async fn advance_schedule(&self, schedule: &Schedule, expect_next: Timestamp) -> Result<bool>;
 
     /// Deletes the ended jobs of one queue with one status; refuses live ones.
     async fn purge(&self, queue: &QueueName, status: Status) -> Result<u64>;

@@ -23,6 +23,8 @@ use wjp_queue::{
 
 mod quotas;
 pub use quotas::*;
+mod schedules;
+pub use schedules::*;
 
 /// A place jobs are stored, which several handles can connect to, as
 /// several processes would.
@@ -216,6 +218,12 @@ macro_rules! conformance_suite {
             jobs_already_admitted_come_back_to_wait_whatever_the_quota,
             delays_past_the_longest_allowed_are_refused,
             payloads_past_the_largest_allowed_are_refused,
+            racing_maintenance_passes_make_one_job_per_tick,
+            a_missed_tick_runs_once_or_is_skipped,
+            a_schedule_left_behind_catches_up_once,
+            a_removed_schedule_makes_no_more_jobs,
+            a_schedule_is_checked_when_added,
+            a_worker_runs_the_jobs_of_a_schedule,
         );
     };
     (@tests $store:expr; $($name:ident),* $(,)?) => {

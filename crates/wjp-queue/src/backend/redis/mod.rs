@@ -23,6 +23,7 @@
 //! | `events.rs`     | event streams, packed lines, cursors                      |
 //! | `waits.rs`      | blocking reads on their own connection, waiters           |
 //! | `upkeep.rs`     | the sweep, purges, counts, worker records                 |
+//! | `schedules.rs`  | schedules: one global hash, a guarded advance             |
 //!
 //! # Key layout
 //! Every key of a queue shares the queue's hash tag, so a queue lives in one
@@ -46,6 +47,7 @@
 //! | `wjp:queues`              | set    | names of queues that ever had a job         |
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
+//! | `wjp:schedules`           | hash   | schedules: name -> `<next_run>\n<JSON>`     |
 //!
 //! A job is one string, its record: a header of `|`-separated fields that
 //! scripts read and write (status, lease token, attempt, kind, error kind,
@@ -159,6 +161,7 @@ mod quotas;
 mod reads;
 mod record;
 mod reply;
+mod schedules;
 mod upkeep;
 mod waits;
 
@@ -184,6 +187,7 @@ use crate::catalog::Quotas;
 use crate::error::Result;
 use crate::event::Event;
 use crate::job::{Job, JobId, QueueName, Status, Timestamp};
+use crate::schedule::Schedule;
 use crate::state::Transition;
 
 /// Event stream entries kept per queue (approximately: trimming is
@@ -372,6 +376,22 @@ impl Backend for RedisBackend {
 
     async fn set_paused(&self, queue: &QueueName, paused: bool) -> Result<bool> {
         self.pause_queue(queue, paused).await
+    }
+
+    async fn put_schedule(&self, schedule: &Schedule) -> Result<bool> {
+        self.put_schedule_entry(schedule).await
+    }
+
+    async fn remove_schedule(&self, name: &str) -> Result<bool> {
+        self.remove_schedule_entry(name).await
+    }
+
+    async fn schedules(&self) -> Result<Vec<Schedule>> {
+        self.schedule_entries().await
+    }
+
+    async fn advance_schedule(&self, schedule: &Schedule, expect_next: Timestamp) -> Result<bool> {
+        self.advance_schedule_entry(schedule, expect_next).await
     }
 
     async fn purge(&self, queue: &QueueName, status: Status) -> Result<u64> {

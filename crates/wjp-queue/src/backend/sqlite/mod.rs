@@ -42,7 +42,8 @@
 //! `rows` maps jobs to rows and back, `insert`, `claim`, `updates` and
 //! `maintenance` are the writes and reads of each operation, `quotas`
 //! keeps `queue_usage`, `events` the event log, `workers` the worker
-//! records, `reads` the listings and counts, and `wait` the waits.
+//! records, `reads` the listings and counts, `schedules` the schedules,
+//! and `wait` the waits.
 
 mod claim;
 mod connection;
@@ -52,6 +53,7 @@ mod maintenance;
 mod quotas;
 mod reads;
 mod rows;
+mod schedules;
 mod schema;
 mod updates;
 mod wait;
@@ -74,6 +76,7 @@ use crate::catalog::Quotas;
 use crate::error::{QueueError, Result};
 use crate::event::Event;
 use crate::job::{Job, JobId, QueueName, Status, Timestamp};
+use crate::schedule::Schedule;
 use crate::state::Transition;
 use connection::{open_connection, storage};
 use events::parse_event_id;
@@ -280,6 +283,26 @@ impl Backend for SqliteBackend {
         // A commit wakes this process's waiters; other processes see it at
         // their next poll.
         self.write(move |tx| claim::set_paused(tx, &queue, paused))
+            .await
+    }
+
+    async fn put_schedule(&self, schedule: &Schedule) -> Result<bool> {
+        let schedule = schedule.clone();
+        self.write(move |tx| schedules::put(tx, &schedule)).await
+    }
+
+    async fn remove_schedule(&self, name: &str) -> Result<bool> {
+        let name = name.to_owned();
+        self.write(move |tx| schedules::remove(tx, &name)).await
+    }
+
+    async fn schedules(&self) -> Result<Vec<Schedule>> {
+        self.read(schedules::all).await
+    }
+
+    async fn advance_schedule(&self, schedule: &Schedule, expect_next: Timestamp) -> Result<bool> {
+        let schedule = schedule.clone();
+        self.write(move |tx| schedules::advance(tx, &schedule, expect_next))
             .await
     }
 
