@@ -122,6 +122,14 @@ impl Backend for Switchable {
         self.check()?;
         self.inner.set_paused(queue, paused).await
     }
+    async fn set_limits(
+        &self,
+        queue: &QueueName,
+        limits: wjp_queue::QueueLimits,
+    ) -> Result<(), QueueError> {
+        self.check()?;
+        self.inner.set_limits(queue, limits).await
+    }
     async fn purge(&self, queue: &QueueName, status: Status) -> Result<u64, QueueError> {
         self.check()?;
         self.inner.purge(queue, status).await

@@ -21,7 +21,9 @@ use wjp_queue::{
     Queue, QueueName, Status, Timestamp, Worker, WorkerConfig, WorkerExit,
 };
 
+mod limits;
 mod quotas;
+pub use limits::*;
 pub use quotas::*;
 
 /// A place jobs are stored, which several handles can connect to, as
@@ -215,6 +217,9 @@ macro_rules! conformance_suite {
             jobs_already_admitted_come_back_to_wait_whatever_the_quota,
             delays_past_the_longest_allowed_are_refused,
             payloads_past_the_largest_allowed_are_refused,
+            racing_claimers_never_run_more_than_max_running,
+            the_end_of_a_running_job_wakes_workers_held_by_max_running,
+            a_rate_lets_exactly_its_count_through_in_one_window,
         );
     };
     (@tests $store:expr; $($name:ident),* $(,)?) => {

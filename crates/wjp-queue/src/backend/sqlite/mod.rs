@@ -74,6 +74,7 @@ use crate::catalog::Quotas;
 use crate::error::{QueueError, Result};
 use crate::event::Event;
 use crate::job::{Job, JobId, QueueName, Status, Timestamp};
+use crate::limits::QueueLimits;
 use crate::state::Transition;
 use connection::{open_connection, storage};
 use events::parse_event_id;
@@ -280,6 +281,14 @@ impl Backend for SqliteBackend {
         // A commit wakes this process's waiters; other processes see it at
         // their next poll.
         self.write(move |tx| claim::set_paused(tx, &queue, paused))
+            .await
+    }
+
+    async fn set_limits(&self, queue: &QueueName, limits: QueueLimits) -> Result<()> {
+        let queue = queue.to_string();
+        // The commit wakes this process's waiters; other processes see it at
+        // their next poll, as they see a running job's end.
+        self.write(move |tx| claim::set_limits(tx, &queue, limits))
             .await
     }
 

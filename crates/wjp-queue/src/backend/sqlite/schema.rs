@@ -68,6 +68,14 @@ CREATE TABLE IF NOT EXISTS workers (
 CREATE TABLE IF NOT EXISTS paused_queues (
     queue TEXT PRIMARY KEY
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queue_limits (
+    queue TEXT PRIMARY KEY,
+    max_running INTEGER,
+    rate_count INTEGER,
+    rate_period_ms INTEGER,
+    window_start INTEGER NOT NULL DEFAULT 0,
+    window_claims INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS queue_usage (
     queue TEXT PRIMARY KEY,
     waiting_jobs INTEGER NOT NULL,
