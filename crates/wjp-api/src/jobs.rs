@@ -5,7 +5,7 @@
 use axum::extract::{FromRequest, FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -89,6 +89,7 @@ pub fn routes() -> Router<AppState> {
         .route("/queues", get(queues))
         .route("/queues/{queue}/pause", post(pause))
         .route("/queues/{queue}/resume", post(resume))
+        .route("/queues/{queue}/limits", put(set_limits))
         .route("/workers", get(workers))
 }
 
@@ -328,6 +329,23 @@ async fn resume(
     let changed = state.queue.resume(&queue).await.map_err(queue_in_path)?;
     Ok(Json(
         json!({ "success": true, "queue": queue, "paused": false, "changed": changed }),
+    ))
+}
+
+/// Sets a queue's limits (`{}` clears them): running jobs at once and
+/// claims per second or minute, across every worker.
+async fn set_limits(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    ApiJson(limits): ApiJson<wjp_queue::QueueLimits>,
+) -> ApiResult<Json<Value>> {
+    state
+        .queue
+        .set_limits(&queue, limits)
+        .await
+        .map_err(queue_in_path)?;
+    Ok(Json(
+        json!({ "success": true, "queue": queue, "limits": limits }),
     ))
 }
 

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 /// Every documented (method, path), in the router's path syntax.
-pub const OPERATIONS: [(&str, &str); 28] = [
+pub const OPERATIONS: [(&str, &str); 29] = [
     ("get", "/health"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -32,6 +32,7 @@ pub const OPERATIONS: [(&str, &str); 28] = [
     ("get", "/queues"),
     ("post", "/queues/{queue}/pause"),
     ("post", "/queues/{queue}/resume"),
+    ("put", "/queues/{queue}/limits"),
     ("get", "/workers"),
     ("get", "/materials"),
 ];
@@ -355,6 +356,12 @@ pub fn document() -> Value {
             json!([queue_name]), None,
             json!({ "200": ok_json("The queue runs.", schema_ref("PauseResult")), "404": error("No such queue (code unknown_queue)."),
                     "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
+        "/queues/{queue}/limits": { "put": op("setQueueLimits", "queue", "Set the queue's limits across every worker on every machine: jobs running at once and claims per second or minute. Both replace the stored ones; {} clears them. Jobs over a limit stay queued.",
+            json!([queue_name]), Some(json!({ "required": true, "content": json_content(schema_ref("QueueLimits")) })),
+            json!({ "200": ok_json("The queue's limits now.", schema_ref("LimitsResult")),
+                    "400": error("A field unknown or out of range (max_running at least 1; rate N/s or N/m)."),
+                    "404": error("No such queue (code unknown_queue)."),
+                    "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
         "/workers": { "get": op("workers", "queue", "Live workers.", json!([]), None,
             json!({ "200": ok_json("Workers.", json!({ "type": "object", "properties": {
                 "success": { "type": "boolean" }, "workers": { "type": "array", "items": schema_ref("Worker") } } })),
@@ -465,7 +472,14 @@ pub fn document() -> Value {
             "name": { "type": "string" }, "scheduled": { "type": "integer" }, "queued": { "type": "integer" },
             "running": { "type": "integer" }, "completed": { "type": "integer" }, "failed": { "type": "integer" },
             "cancelled": { "type": "integer" },
-            "paused": { "type": "boolean", "description": "No worker takes the queue's jobs until it is resumed." } } },
+            "paused": { "type": "boolean", "description": "No worker takes the queue's jobs until it is resumed." },
+            "limits": schema_ref("QueueLimits"),
+            "rate_claims": { "type": "integer", "description": "Claims in the current window of the rate limit." } } },
+        "QueueLimits": { "type": "object", "additionalProperties": false, "properties": {
+            "max_running": { "type": "integer", "minimum": 1, "description": "At most this many of the queue's jobs run at once." },
+            "rate": { "type": "string", "pattern": "^[0-9]+/[sm]$", "description": "At most N claims per second (N/s) or minute (N/m), N from 1 to 1000000." } } },
+        "LimitsResult": { "type": "object", "required": ["success", "queue", "limits"], "properties": {
+            "success": { "type": "boolean" }, "queue": { "type": "string" }, "limits": schema_ref("QueueLimits") } },
         "PauseResult": { "type": "object", "required": ["success", "queue", "paused", "changed"], "properties": {
             "success": { "type": "boolean" }, "queue": { "type": "string" }, "paused": { "type": "boolean" },
             "changed": { "type": "boolean", "description": "False when the queue already was in that state." } } },

@@ -20,6 +20,7 @@ use crate::error::{QueueError, Result};
 
 /// A queue's limits; `QueueLimits::default()` has none.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct QueueLimits {
     /// At most this many of the queue's jobs run at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]

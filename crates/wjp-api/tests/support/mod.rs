@@ -445,6 +445,17 @@ impl Server {
         status_json(r).await
     }
 
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .client
+            .put(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        status_json(r).await
+    }
+
     /// Sends a multipart form; the raw response, for file answers.
     pub async fn send_form(&self, path: &str, form: reqwest::multipart::Form) -> reqwest::Response {
         self.client
