@@ -476,8 +476,8 @@ pub fn document() -> Value {
             "limits": schema_ref("QueueLimits"),
             "rate_claims": { "type": "integer", "description": "Claims in the current window of the rate limit." } } },
         "QueueLimits": { "type": "object", "additionalProperties": false, "properties": {
-            "max_running": { "type": "integer", "minimum": 1, "description": "At most this many of the queue's jobs run at once." },
-            "rate": { "type": "string", "pattern": "^[0-9]+/[sm]$", "description": "At most N claims per second (N/s) or minute (N/m), N from 1 to 1000000." } } },
+            "max_running": { "type": "integer", "minimum": 1, "maximum": 4294967295_u64, "description": "At most this many of the queue's jobs run at once." },
+            "rate": { "type": "string", "pattern": "^([1-9][0-9]{0,5}|1000000)/[sm]$", "description": "At most N claims per second (N/s) or minute (N/m), N from 1 to 1000000." } } },
         "LimitsResult": { "type": "object", "required": ["success", "queue", "limits"], "properties": {
             "success": { "type": "boolean" }, "queue": { "type": "string" }, "limits": schema_ref("QueueLimits") } },
         "PauseResult": { "type": "object", "required": ["success", "queue", "paused", "changed"], "properties": {
