@@ -337,8 +337,23 @@ async fn resume(
 async fn set_limits(
     State(state): State<AppState>,
     Path(queue): Path<String>,
-    ApiJson(limits): ApiJson<wjp_queue::QueueLimits>,
+    ApiJson(mut body): ApiJson<Value>,
 ) -> ApiResult<Json<Value>> {
+    // JSON Schema counts 3.0 as an integer: so does this endpoint.
+    if let Some(n) = body.get("max_running").and_then(Value::as_f64) {
+        if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) {
+            body["max_running"] = json!(n as u64);
+        }
+    }
+    // An object only: serde would also read a struct from an array.
+    if !body.is_object() {
+        return Err(ApiError::new(
+            Code::InvalidJson,
+            "the body must be a JSON object: {\"max_running\": N, \"rate\": \"N/s\"}, or {} to clear",
+        ));
+    }
+    let limits: wjp_queue::QueueLimits = serde_json::from_value(body)
+        .map_err(|e| ApiError::new(Code::InvalidValue, format!("invalid limits: {e}")))?;
     state
         .queue
         .set_limits(&queue, limits)

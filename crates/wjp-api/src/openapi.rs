@@ -401,7 +401,9 @@ pub fn document() -> Value {
             "waiting": { "type": "object", "description": "GET /jobs/{job_id} of a queued or scheduled job only: why it has not started.", "properties": {
                 "message": { "type": "string" },
                 "detail": { "type": "object", "required": ["reason"], "properties": {
-                    "reason": { "type": "string", "enum": ["scheduled", "no_worker", "workers_busy", "ready"] } } } } },
+                    "reason": { "type": "string", "enum": ["paused", "limited_running", "rate_limited", "scheduled", "no_worker", "workers_busy", "ready"] },
+                    "max_running": { "type": "integer", "description": "limited_running: the queue's limit of jobs running at once." },
+                    "rate": { "type": "string", "description": "rate_limited: the queue's rate limit (N/s or N/m)." } } } } },
             "started_at": time.clone(), "enqueued_at": time.clone(), "run_at": { "type": "string", "format": "date-time" },
             "progress_message": nullable_string.clone(), "error_kind": nullable_string.clone(),
             "worker": nullable_string.clone(), "cancel_requested": { "type": "boolean" },
@@ -476,8 +478,8 @@ pub fn document() -> Value {
             "limits": schema_ref("QueueLimits"),
             "rate_claims": { "type": "integer", "description": "Claims in the current window of the rate limit." } } },
         "QueueLimits": { "type": "object", "additionalProperties": false, "properties": {
-            "max_running": { "type": "integer", "minimum": 1, "maximum": 4294967295_u64, "description": "At most this many of the queue's jobs run at once." },
-            "rate": { "type": "string", "pattern": "^([1-9][0-9]{0,5}|1000000)/[sm]$", "description": "At most N claims per second (N/s) or minute (N/m), N from 1 to 1000000." } } },
+            "max_running": { "type": ["integer", "null"], "minimum": 1, "maximum": 4294967295_u64, "description": "At most this many of the queue's jobs run at once; absent or null for no limit." },
+            "rate": { "type": ["string", "null"], "pattern": "^([1-9][0-9]{0,5}|1000000)/[sm]$", "description": "At most N claims per second (N/s) or minute (N/m), N from 1 to 1000000; absent or null for no limit." } } },
         "LimitsResult": { "type": "object", "required": ["success", "queue", "limits"], "properties": {
             "success": { "type": "boolean" }, "queue": { "type": "string" }, "limits": schema_ref("QueueLimits") } },
         "PauseResult": { "type": "object", "required": ["success", "queue", "paused", "changed"], "properties": {

@@ -537,11 +537,24 @@ async fn queue_limits_are_set_shown_and_cleared() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["limits"], json!({ "max_running": 2, "rate": "1/m" }));
+    let (status, body) = s
+        .put(
+            "/queues/default/limits",
+            json!({ "max_running": 2.0, "rate": "1/m" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["limits"]["max_running"].clone()),
+        (200, json!(2)),
+        "{body}"
+    );
     for (path, limits, code) in [
         ("/queues/cutting/limits", json!({}), 404),
         ("/queues/default/limits", json!({ "max_running": 0 }), 400),
         ("/queues/default/limits", json!({ "rate": "5/h" }), 400),
         ("/queues/default/limits", json!({ "max_runing": 1 }), 400),
+        ("/queues/default/limits", json!([null, null]), 400),
+        ("/queues/default/limits", json!({ "max_running": 1.5 }), 400),
     ] {
         let (status, body) = s.put(path, limits.clone()).await;
         assert_eq!(status, code, "{path} {limits}: {body}");
