@@ -5,7 +5,7 @@
 use axum::extract::{FromRequest, FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -90,6 +90,7 @@ pub fn routes() -> Router<AppState> {
         .route("/queues/{queue}/pause", post(pause))
         .route("/queues/{queue}/resume", post(resume))
         .route("/queues/{queue}/retry-failed", post(retry_failed))
+        .route("/queues/{queue}/limits", put(set_limits))
         .route("/workers", get(workers))
 }
 
@@ -348,6 +349,38 @@ async fn retry_failed(
         .map_err(queue_in_path)?;
     Ok(Json(
         json!({ "success": true, "queue": queue, "retried": retried }),
+    ))
+}
+
+/// Sets a queue's limits (`{}` clears them): running jobs at once and
+/// claims per second or minute, across every worker.
+async fn set_limits(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    ApiJson(mut body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    // JSON Schema counts 3.0 as an integer: so does this endpoint.
+    if let Some(n) = body.get("max_running").and_then(Value::as_f64) {
+        if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) {
+            body["max_running"] = json!(n as u64);
+        }
+    }
+    // An object only: serde would also read a struct from an array.
+    if !body.is_object() {
+        return Err(ApiError::new(
+            Code::InvalidJson,
+            "the body must be a JSON object: {\"max_running\": N, \"rate\": \"N/s\"}, or {} to clear",
+        ));
+    }
+    let limits: wjp_queue::QueueLimits = serde_json::from_value(body)
+        .map_err(|e| ApiError::new(Code::InvalidValue, format!("invalid limits: {e}")))?;
+    state
+        .queue
+        .set_limits(&queue, limits)
+        .await
+        .map_err(queue_in_path)?;
+    Ok(Json(
+        json!({ "success": true, "queue": queue, "limits": limits }),
     ))
 }
 

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 /// Every documented (method, path), in the router's path syntax.
-pub const OPERATIONS: [(&str, &str); 32] = [
+pub const OPERATIONS: [(&str, &str); 33] = [
     ("get", "/health"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -33,6 +33,7 @@ pub const OPERATIONS: [(&str, &str); 32] = [
     ("post", "/queues/{queue}/pause"),
     ("post", "/queues/{queue}/resume"),
     ("post", "/queues/{queue}/retry-failed"),
+    ("put", "/queues/{queue}/limits"),
     ("get", "/workers"),
     ("get", "/materials"),
     ("get", "/schedules"),
@@ -387,6 +388,12 @@ pub fn document() -> Value {
                     "success": { "type": "boolean" }, "name": { "type": "string" }, "removed": { "type": "boolean" } } })),
                         "404": error("No such schedule (code schedule_not_found)."),
                         "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
+        "/queues/{queue}/limits": { "put": op("setQueueLimits", "queue", "Set the queue's limits across every worker on every machine: jobs running at once and claims per second or minute. Both replace the stored ones; {} clears them. Jobs over a limit stay queued.",
+            json!([queue_name]), Some(json!({ "required": true, "content": json_content(schema_ref("QueueLimits")) })),
+            json!({ "200": ok_json("The queue's limits now.", schema_ref("LimitsResult")),
+                    "400": error("A field unknown or out of range (max_running at least 1; rate N/s or N/m)."),
+                    "404": error("No such queue (code unknown_queue)."),
+                    "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
         "/workers": { "get": op("workers", "queue", "Live workers.", json!([]), None,
             json!({ "200": ok_json("Workers.", json!({ "type": "object", "properties": {
                 "success": { "type": "boolean" }, "workers": { "type": "array", "items": schema_ref("Worker") } } })),
@@ -428,13 +435,38 @@ pub fn document() -> Value {
             "waiting": { "type": "object", "description": "GET /jobs/{job_id} of a queued or scheduled job only: why it has not started.", "properties": {
                 "message": { "type": "string" },
                 "detail": { "type": "object", "required": ["reason"], "properties": {
-                    "reason": { "type": "string", "enum": ["scheduled", "no_worker", "workers_busy", "ready"] } } } } },
+                    "reason": { "type": "string", "enum": ["paused", "limited_running", "rate_limited", "scheduled", "no_worker", "workers_busy", "ready"] },
+                    "max_running": { "type": "integer", "description": "limited_running: the queue's limit of jobs running at once." },
+                    "rate": { "type": "string", "description": "rate_limited: the queue's rate limit (N/s or N/m)." } } } } },
             "started_at": time.clone(), "enqueued_at": time.clone(), "run_at": { "type": "string", "format": "date-time" },
             "progress_message": nullable_string.clone(), "error_kind": nullable_string.clone(),
             "worker": nullable_string.clone(), "cancel_requested": { "type": "boolean" },
             "timeout": { "type": "number" }, "payload": {},
             "success": { "type": "boolean", "description": "POST /jobs and retry only." },
             "created": { "type": "boolean", "description": "POST /jobs only: false when an existing job was returned." } } });
+    // The schemas of queue control (limits, schedules), apart: one `json!`
+    // of every schema passes the macro's recursion limit.
+    let control_schemas = json!({
+        "QueueLimits": { "type": "object", "additionalProperties": false, "properties": {
+            "max_running": { "type": ["integer", "null"], "minimum": 1, "maximum": 4294967295_u64, "description": "At most this many of the queue's jobs run at once; absent or null for no limit." },
+            "rate": { "type": ["string", "null"], "pattern": "^([1-9][0-9]{0,5}|1000000)/[sm]$", "description": "At most N claims per second (N/s) or minute (N/m), N from 1 to 1000000; absent or null for no limit." } } },
+        "LimitsResult": { "type": "object", "required": ["success", "queue", "limits"], "properties": {
+            "success": { "type": "boolean" }, "queue": { "type": "string" }, "limits": schema_ref("QueueLimits") } },
+        "ScheduleRequest": { "type": "object", "additionalProperties": false, "required": ["kind"], "properties": {
+            "kind": { "type": "string", "description": "The kind of job each tick makes." },
+            "payload": { "description": "The payload of every job, checked as POST /jobs checks it." },
+            "queue": { "type": ["string", "null"], "description": "The jobs' queue (default: the kind's)." },
+            "cron": { "type": ["string", "null"], "description": "SEC MIN HOUR DOM MON DOW, e.g. \"0 30 6 * * MON-FRI\"." },
+            "every": { "type": ["number", "null"], "minimum": 1, "maximum": 31622400, "description": "Seconds between ticks (1 to 366 days), instead of cron." },
+            "timezone": { "type": ["string", "null"], "description": "The IANA time zone of cron (default UTC)." },
+            "skip_missed": { "type": "boolean", "default": false, "description": "After downtime, make no job for a tick more than a minute late (default: one job for the latest missed tick)." } } },
+        "Schedule": { "type": "object", "properties": {
+            "name": { "type": "string" }, "kind": { "type": "string" }, "queue": { "type": "string" }, "payload": {},
+            "timing": { "type": "object", "description": "{type: cron, expr, timezone} or {type: every, ms}." },
+            "skip_missed": { "type": "boolean" },
+            "next_run": { "type": "string", "format": "date-time" },
+            "last_job": { "type": ["string", "null"], "description": "The id of the last job it made (sched:<name>:<tick ms>)." } } }
+    });
     let schemas = json!({
         "Error": { "type": "object", "required": ["success", "error", "code"], "properties": {
             "success": { "type": "boolean", "const": false },
@@ -500,21 +532,9 @@ pub fn document() -> Value {
             "name": { "type": "string" }, "scheduled": { "type": "integer" }, "queued": { "type": "integer" },
             "running": { "type": "integer" }, "completed": { "type": "integer" }, "failed": { "type": "integer" },
             "cancelled": { "type": "integer" },
-            "paused": { "type": "boolean", "description": "No worker takes the queue's jobs until it is resumed." } } },
-        "ScheduleRequest": { "type": "object", "additionalProperties": false, "required": ["kind"], "properties": {
-            "kind": { "type": "string", "description": "The kind of job each tick makes." },
-            "payload": { "description": "The payload of every job, checked as POST /jobs checks it." },
-            "queue": { "type": ["string", "null"], "description": "The jobs' queue (default: the kind's)." },
-            "cron": { "type": ["string", "null"], "description": "SEC MIN HOUR DOM MON DOW, e.g. \"0 30 6 * * MON-FRI\"." },
-            "every": { "type": ["number", "null"], "minimum": 1, "maximum": 31622400, "description": "Seconds between ticks (1 to 366 days), instead of cron." },
-            "timezone": { "type": ["string", "null"], "description": "The IANA time zone of cron (default UTC)." },
-            "skip_missed": { "type": "boolean", "default": false, "description": "After downtime, make no job for a tick more than a minute late (default: one job for the latest missed tick)." } } },
-        "Schedule": { "type": "object", "properties": {
-            "name": { "type": "string" }, "kind": { "type": "string" }, "queue": { "type": "string" }, "payload": {},
-            "timing": { "type": "object", "description": "{type: cron, expr, timezone} or {type: every, ms}." },
-            "skip_missed": { "type": "boolean" },
-            "next_run": { "type": "string", "format": "date-time" },
-            "last_job": { "type": ["string", "null"], "description": "The id of the last job it made (sched:<name>:<tick ms>)." } } },
+            "paused": { "type": "boolean", "description": "No worker takes the queue's jobs until it is resumed." },
+            "limits": schema_ref("QueueLimits"),
+            "rate_claims": { "type": "integer", "description": "Claims in the current window of the rate limit." } } },
         "PauseResult": { "type": "object", "required": ["success", "queue", "paused", "changed"], "properties": {
             "success": { "type": "boolean" }, "queue": { "type": "string" }, "paused": { "type": "boolean" },
             "changed": { "type": "boolean", "description": "False when the queue already was in that state." } } },
@@ -563,7 +583,7 @@ pub fn document() -> Value {
         "security": [{ "apiKey": [] }, { "bearer": [] }, {}],
         "paths": paths,
         "components": {
-            "schemas": schemas,
+            "schemas": merged(schemas, control_schemas),
             "securitySchemes": {
                 "apiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key" },
                 "bearer": { "type": "http", "scheme": "bearer" },

@@ -609,3 +609,88 @@ async fn schedules_are_put_listed_run_and_deleted() {
         assert_eq!(error_code(&answer), "schedule_not_found");
     }
 }
+
+/// `PUT /queues/{queue}/limits` sets a queue's limits (shown by `GET
+/// /queues`; a job held by one says so) and `{}` clears them; unknown
+/// queues are 404, bad limits and misspelt fields 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_limits_are_set_shown_and_cleared() {
+    let s = Server::start().await;
+    let (status, body) = s
+        .put(
+            "/queues/default/limits",
+            json!({ "max_running": 2, "rate": "1/m" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["limits"], json!({ "max_running": 2, "rate": "1/m" }));
+    let (status, body) = s
+        .put(
+            "/queues/default/limits",
+            json!({ "max_running": 2.0, "rate": "1/m" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["limits"]["max_running"].clone()),
+        (200, json!(2)),
+        "{body}"
+    );
+    for (path, limits, code) in [
+        ("/queues/cutting/limits", json!({}), 404),
+        ("/queues/default/limits", json!({ "max_running": 0 }), 400),
+        ("/queues/default/limits", json!({ "rate": "5/h" }), 400),
+        ("/queues/default/limits", json!({ "max_runing": 1 }), 400),
+        ("/queues/default/limits", json!([null, null]), 400),
+        ("/queues/default/limits", json!({ "max_running": 1.5 }), 400),
+    ] {
+        let (status, body) = s.put(path, limits.clone()).await;
+        assert_eq!(status, code, "{path} {limits}: {body}");
+        assert_eq!(body["success"], false, "{body}");
+    }
+
+    // One claim a minute: the first job runs, the second waits for the window.
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        let (_, job) = s
+            .post("/jobs", json!({ "kind": "noop", "payload": n }))
+            .await;
+        ids.push(job["job_id"].as_str().unwrap().to_owned());
+    }
+    let mut waiting_id = None;
+    for _ in 0..3000 {
+        let mut statuses = Vec::new();
+        for id in &ids {
+            let (_, job) = s.get(&format!("/jobs/{id}")).await;
+            statuses.push((id.clone(), job));
+        }
+        if statuses.iter().any(|(_, j)| j["status"] == "completed") {
+            let (id, job) = statuses
+                .into_iter()
+                .find(|(_, j)| j["status"] == "queued")
+                .expect("one job waits for the next window");
+            assert_eq!(job["waiting"]["detail"]["reason"], "rate_limited", "{job}");
+            assert_eq!(job["waiting"]["detail"]["rate"], "1/m", "{job}");
+            waiting_id = Some(id);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let waiting_id = waiting_id.expect("the first job did not complete within 60 s");
+    let (_, queues) = s.get("/queues").await;
+    let default = queues["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "default")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        default["limits"],
+        json!({ "max_running": 2, "rate": "1/m" })
+    );
+    assert_eq!(default["rate_claims"], 1, "{queues}");
+
+    let (status, body) = s.put("/queues/default/limits", json!({})).await;
+    assert_eq!((status, body["limits"].clone()), (200, json!({})), "{body}");
+    s.wait_completed(&waiting_id).await;
+}

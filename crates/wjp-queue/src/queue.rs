@@ -292,14 +292,39 @@ impl Queue {
             return Ok(None);
         }
         let now = Timestamp::now();
-        let paused = self
+        let counts = self
             .backend
             .counts(std::slice::from_ref(&job.queue))
-            .await?
-            .first()
-            .is_some_and(|c| c.paused);
+            .await?;
         let workers = self.backend.workers(now).await?;
-        Ok(crate::waiting::why_waiting(job, paused, &workers, now))
+        Ok(crate::waiting::why_waiting(
+            job,
+            counts.first(),
+            &workers,
+            now,
+        ))
+    }
+
+    /// Sets a queue's limits: at most `max_running` of its jobs running at
+    /// once, across every worker on every machine, and at most `rate`
+    /// claims of them per second or minute. Both are applied in each
+    /// claim's own atomic step; jobs over them stay queued.
+    /// `QueueLimits::default()` clears them.
+    pub async fn set_limits(&self, queue: &str, limits: crate::QueueLimits) -> Result<()> {
+        let queue = self.catalog.queue(queue)?;
+        limits.check()?;
+        self.backend.set_limits(&queue, limits).await
+    }
+
+    /// Every queue's limits, in the catalog's order (queues without any
+    /// included).
+    pub async fn limits(&self) -> Result<Vec<(String, crate::QueueLimits)>> {
+        Ok(self
+            .counts()
+            .await?
+            .into_iter()
+            .map(|c| (c.name, c.limits))
+            .collect())
     }
 
     /// Pauses a queue: it still takes jobs, and its running jobs go on,

@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 
-use crate::backend::WorkerRecord;
+use crate::backend::{QueueCounts, WorkerRecord};
 use crate::job::{Job, Status, Timestamp};
+use crate::limits::Rate;
 
 /// Why a job that waits (queued or scheduled) has not started, as far as
 /// the live workers' records tell.
@@ -15,6 +16,21 @@ pub enum WaitReason {
     Paused {
         /// The job's queue.
         queue: String,
+    },
+    /// Its queue already runs as many jobs as its limit allows, across
+    /// every worker.
+    LimitedRunning {
+        /// The job's queue.
+        queue: String,
+        /// The queue's limit of jobs running at once.
+        max_running: u32,
+    },
+    /// Its queue's claims in the current window reached its rate limit.
+    RateLimited {
+        /// The job's queue.
+        queue: String,
+        /// The queue's rate limit.
+        rate: Rate,
     },
     /// Its time has not come: a delay asked for, or a retry's backoff.
     Scheduled {
@@ -52,6 +68,13 @@ impl WaitReason {
             WaitReason::Paused { queue } => {
                 format!("queue {queue} is paused; `wjp queue resume {queue}` resumes it")
             }
+            WaitReason::LimitedRunning { queue, max_running } => format!(
+                "queue {queue} runs its limit of {max_running} jobs at once; \
+                 `wjp queue limit {queue} --clear` lifts it"
+            ),
+            WaitReason::RateLimited { queue, rate } => format!(
+                "queue {queue} reached its rate limit of {rate}; the next window lets more through"
+            ),
             WaitReason::Scheduled { until } => {
                 format!("scheduled: it may run from {}", until.to_rfc3339())
             }
@@ -76,15 +99,16 @@ impl WaitReason {
     }
 }
 
-/// Why `job` waits, judged from whether its queue is `paused` and from the
-/// live `workers` at `now`; `None` when it does not wait (running or
-/// ended).
+/// Why `job` waits, judged from its queue's counts (whether it is paused,
+/// its limits) and from the live `workers` at `now`; `None` when it does
+/// not wait (running or ended).
 pub fn why_waiting(
     job: &Job,
-    paused: bool,
+    queue: Option<&QueueCounts>,
     workers: &[WorkerRecord],
     now: Timestamp,
 ) -> Option<WaitReason> {
+    let paused = queue.is_some_and(|q| q.paused);
     if !matches!(job.status(), Status::Queued | Status::Scheduled) {
         return None;
     }
@@ -97,6 +121,24 @@ pub fn why_waiting(
         return Some(WaitReason::Scheduled {
             until: job.state.run_at,
         });
+    }
+    if let Some(q) = queue {
+        if let Some(max_running) = q.limits.max_running {
+            if q.running >= u64::from(max_running) {
+                return Some(WaitReason::LimitedRunning {
+                    queue: q.name.clone(),
+                    max_running,
+                });
+            }
+        }
+        if let Some(rate) = q.limits.rate {
+            if q.rate_claims >= u64::from(rate.count) {
+                return Some(WaitReason::RateLimited {
+                    queue: q.name.clone(),
+                    rate,
+                });
+            }
+        }
     }
     let queue = job.queue.to_string();
     let serving: Vec<&WorkerRecord> = workers
@@ -158,7 +200,7 @@ mod tests {
         let now = Timestamp(2_000);
         let later = waiting_job(Some(10.0));
         assert_eq!(
-            why_waiting(&later, false, &[], now),
+            why_waiting(&later, None, &[], now),
             Some(WaitReason::Scheduled {
                 until: Timestamp(11_000)
             })
@@ -166,12 +208,12 @@ mod tests {
         let job = waiting_job(None);
         let other_queue = worker(&["default"], 4, 0);
         assert!(matches!(
-            why_waiting(&job, false, std::slice::from_ref(&other_queue), now),
+            why_waiting(&job, None, std::slice::from_ref(&other_queue), now),
             Some(WaitReason::NoWorker { .. })
         ));
         let full = worker(&["analysis", "default"], 2, 2);
         assert_eq!(
-            why_waiting(&job, false, &[full.clone(), other_queue], now),
+            why_waiting(&job, None, &[full.clone(), other_queue], now),
             Some(WaitReason::WorkersBusy {
                 queue: "analysis".into(),
                 workers: 1,
@@ -180,7 +222,7 @@ mod tests {
         );
         let free = worker(&["analysis"], 3, 1);
         assert_eq!(
-            why_waiting(&job, false, &[full.clone(), free], now),
+            why_waiting(&job, None, &[full.clone(), free], now),
             Some(WaitReason::Ready {
                 queue: "analysis".into(),
                 free_slots: 2
@@ -191,13 +233,42 @@ mod tests {
             ..worker(&["analysis"], 4, 0)
         };
         assert!(matches!(
-            why_waiting(&job, false, &[stale], now),
+            why_waiting(&job, None, &[stale], now),
             Some(WaitReason::NoWorker { .. })
         ));
+        let mut counts = QueueCounts {
+            name: "analysis".into(),
+            paused: true,
+            running: 2,
+            ..QueueCounts::default()
+        };
         assert_eq!(
-            why_waiting(&job, true, &[full], now),
+            why_waiting(&job, Some(&counts), std::slice::from_ref(&full), now),
             Some(WaitReason::Paused {
                 queue: "analysis".into()
+            })
+        );
+        counts.paused = false;
+        counts.limits.max_running = Some(2);
+        assert_eq!(
+            why_waiting(&job, Some(&counts), std::slice::from_ref(&full), now),
+            Some(WaitReason::LimitedRunning {
+                queue: "analysis".into(),
+                max_running: 2
+            })
+        );
+        counts.limits.max_running = Some(3);
+        let rate = Rate {
+            count: 5,
+            per: crate::limits::RatePeriod::Second,
+        };
+        counts.limits.rate = Some(rate);
+        counts.rate_claims = 5;
+        assert_eq!(
+            why_waiting(&job, Some(&counts), &[full], now),
+            Some(WaitReason::RateLimited {
+                queue: "analysis".into(),
+                rate
             })
         );
     }

@@ -60,6 +60,43 @@ pub struct BenchArgs {
     pub keep_data_dir: bool,
     #[arg(long)]
     pub json: bool,
+    /// Instead of the phases: limit the run's queue to this rate (N/s or
+    /// N/m), drain --jobs jobs, and report the claims per second the limit
+    /// let through in the full windows of the drain.
+    #[arg(long, value_name = "N/s|N/m", value_parser = parse_rate)]
+    pub rate: Option<wjp_queue::Rate>,
+}
+
+fn parse_rate(text: &str) -> Result<wjp_queue::Rate, String> {
+    text.parse()
+        .map_err(|e: wjp_queue::QueueError| e.to_string())
+}
+
+/// What a run measured: the phases, or (`--rate`) a limited drain.
+enum Measured {
+    Phases(Report),
+    Rate(RateReport),
+}
+
+/// What `--rate` measures.
+#[derive(Debug, Serialize)]
+struct RateReport {
+    backend: String,
+    rate: String,
+    jobs: usize,
+    /// Full windows of the rate's period from the first claim, before the
+    /// window of the last claim.
+    windows: u64,
+    /// Claims in those windows.
+    claims_in_windows: u64,
+    /// Claims per second in those windows.
+    claims_per_sec: f64,
+    /// The rate set, per second.
+    rate_per_sec: f64,
+    /// (claims_per_sec - rate_per_sec) / rate_per_sec, in percent.
+    deviation_percent: f64,
+    /// The most claims in one of those windows.
+    max_claims_in_a_window: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -91,7 +128,12 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<ExitCod
     // worker still running would write keys again after it.
     let mut pool = None;
     let measured = tokio::select! {
-        report = measure(&site, &args, &mut pool) => report,
+        report = async {
+            match args.rate {
+                Some(rate) => measure_rate(&site, &args, rate, &mut pool).await.map(Measured::Rate),
+                None => measure(&site, &args, &mut pool).await.map(Measured::Phases),
+            }
+        } => report,
         () = crate::service::shutdown_signal() => Err(anyhow!("interrupted; cleaning up")),
     };
     let stopped = match pool.take() {
@@ -114,12 +156,110 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<ExitCod
             return Err(e);
         }
     };
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        print_report(&report);
+    match report {
+        Measured::Phases(report) if args.json => {
+            println!("{}", serde_json::to_string(&report)?)
+        }
+        Measured::Phases(report) => print_report(&report),
+        Measured::Rate(rated) if args.json => println!("{}", serde_json::to_string(&rated)?),
+        Measured::Rate(r) => println!(
+            "{} at {}: {} claims in {} full windows: {:.1} claims/s ({:+.2}% of {:.1}/s), \
+             at most {} in one window",
+            r.backend,
+            r.rate,
+            r.claims_in_windows,
+            r.windows,
+            r.claims_per_sec,
+            r.deviation_percent,
+            r.rate_per_sec,
+            r.max_claims_in_a_window
+        ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--rate`: the run's queue limited to `rate`, `--jobs` jobs drained; the
+/// claims (each job's start) counted in the windows of the rate's period
+/// from the first claim.
+async fn measure_rate(
+    site: &Site,
+    args: &BenchArgs,
+    rate: wjp_queue::Rate,
+    pool: &mut Option<WorkerPool>,
+) -> anyhow::Result<RateReport> {
+    let queue = &site.queue;
+    queue
+        .set_limits(
+            site.name.as_str(),
+            wjp_queue::QueueLimits {
+                max_running: None,
+                rate: Some(rate),
+            },
+        )
+        .await?;
+    let target = completed(site).await? + args.jobs as u64;
+    enqueue_all(queue, args.jobs, args.batch).await?;
+    *pool = Some(WorkerPool::start(site, args)?);
+    wait_completed(site, target).await?;
+    if let Some(pool) = pool.take() {
+        pool.stop().await?;
+    }
+    let mut starts = Vec::with_capacity(args.jobs);
+    let mut cursor = None;
+    loop {
+        let page = queue
+            .list(wjp_queue::backend::JobQuery {
+                queue: Some(site.name.clone()),
+                status: Some(wjp_queue::Status::Completed),
+                kind: None,
+                limit: 500,
+                cursor,
+            })
+            .await?;
+        starts.extend(
+            page.jobs
+                .iter()
+                .filter_map(|j| j.state.started_at.map(|t| t.0)),
+        );
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    starts.sort_unstable();
+    let (Some(&first), Some(&last)) = (starts.first(), starts.last()) else {
+        bail!("no claims to count");
+    };
+    let period = rate.per.millis();
+    let windows = ((last - first) / period).max(0) as u64;
+    if windows == 0 {
+        bail!("the drain fit in one window: give more --jobs than the rate's count");
+    }
+    let mut per_window = vec![0u64; windows as usize];
+    for t in &starts {
+        let w = ((t - first) / period) as usize;
+        if let Some(n) = per_window.get_mut(w) {
+            *n += 1;
+        }
+    }
+    let claims: u64 = per_window.iter().sum();
+    let seconds = (windows as i64 * period) as f64 / 1000.0;
+    let claims_per_sec = claims as f64 / seconds;
+    let rate_per_sec = f64::from(rate.count) * 1000.0 / period as f64;
+    Ok(RateReport {
+        backend: {
+            let b = queue.backend_info();
+            format!("{} ({})", b.name, b.location)
+        },
+        rate: rate.to_string(),
+        jobs: starts.len(),
+        windows,
+        claims_in_windows: claims,
+        claims_per_sec,
+        rate_per_sec,
+        deviation_percent: (claims_per_sec - rate_per_sec) / rate_per_sec * 100.0,
+        max_claims_in_a_window: per_window.iter().copied().max().unwrap_or(0),
+    })
 }
 
 /// Where a run keeps its jobs: a queue of its own on the configured

@@ -902,3 +902,50 @@ fn a_schedule_is_managed_from_the_command_line() {
     wait_exit(&mut worker, Duration::from_secs(30));
     assert!(!env.ok(&["schedule", "list"]).contains("tick"));
 }
+
+/// `wjp queue limit` sets a queue's limits, shows them, and clears them: a
+/// burst worker takes only what the rate lets through, `wjp status` says
+/// why the rest waits, `wjp info` shows the limits.
+#[test]
+fn queue_limits_are_steered_from_the_command_line() {
+    let env = Env::new();
+    let first = env.submit(&["noop", "--payload", "1"]);
+    let second = env.submit(&["noop", "--payload", "2"]);
+    let set = env.ok(&[
+        "queue",
+        "limit",
+        "default",
+        "--max-running",
+        "2",
+        "--rate",
+        "1/m",
+    ]);
+    assert!(
+        set.contains("limits of default: max 2 running, 1/m"),
+        "{set}"
+    );
+    let kept = env.ok(&["queue", "limit", "default", "--max-running", "1"]);
+    assert!(kept.contains("max 1 running, 1/m"), "{kept}");
+    assert!(env
+        .ok(&["queue", "limit", "default"])
+        .contains("max 1 running, 1/m"));
+    let err = env.fails(&["queue", "limit", "default", "--rate", "5/h"]);
+    assert!(err.contains("N/s or N/m"), "{err}");
+    let err = env.fails(&["queue", "limit", "cutting", "--max-running", "1"]);
+    assert!(err.contains("cutting"), "{err}");
+    let err = env.fails(&["queue", "limit", "default", "--clear", "--rate", "1/s"]);
+    assert!(err.contains("--clear"), "{err}");
+
+    env.ok(&["worker", "--burst", "--queues", "default"]);
+    let (first, second_job) = (env.job(&first), env.job(&second));
+    let statuses = [status_of(&first), status_of(&second_job)];
+    assert_eq!(statuses, ["completed", "queued"], "one claim a minute");
+    let text = env.ok(&["status", &second]);
+    assert!(text.contains("rate limit of 1/m"), "{text}");
+    assert!(env.ok(&["info"]).contains("limits: max 1 running, 1/m"));
+
+    let cleared = env.ok(&["queue", "limit", "default", "--clear"]);
+    assert!(cleared.contains("limits of default: none"), "{cleared}");
+    env.ok(&["worker", "--burst", "--queues", "default"]);
+    assert_eq!(status_of(&env.job(&second)), "completed");
+}

@@ -142,6 +142,14 @@ impl Backend for Switchable {
         self.check()?;
         self.inner.set_paused(queue, paused).await
     }
+    async fn set_limits(
+        &self,
+        queue: &QueueName,
+        limits: wjp_queue::QueueLimits,
+    ) -> Result<(), QueueError> {
+        self.check()?;
+        self.inner.set_limits(queue, limits).await
+    }
     async fn purge(&self, queue: &QueueName, status: Status) -> Result<u64, QueueError> {
         self.check()?;
         self.inner.purge(queue, status).await
@@ -450,6 +458,17 @@ impl Server {
         let r = self
             .client
             .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        status_json(r).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .client
+            .put(self.url(path))
             .json(&body)
             .send()
             .await

@@ -157,6 +157,14 @@ pub struct QueueCounts {
     /// from it until it is resumed.
     #[serde(default)]
     pub paused: bool,
+    /// The queue's limits (running at once, claims per period), applied
+    /// in the claim's atomic step.
+    #[serde(default)]
+    pub limits: crate::limits::QueueLimits,
+    /// Claims counted in the current window of the queue's rate limit (0
+    /// without one, or when its window has passed).
+    #[serde(default)]
+    pub rate_claims: u64,
 }
 
 impl QueueCounts {
@@ -339,6 +347,16 @@ pub trait Backend: Send + Sync + 'static {
     /// one atomic step: of maintenance passes racing over one tick, one
     /// advances it. Whether it applied (`false` also when it was removed).
     async fn advance_schedule(&self, schedule: &Schedule, expect_next: Timestamp) -> Result<bool>;
+
+    /// Sets a queue's limits (`QueueLimits::default()` clears them), and
+    /// starts its rate window afresh. Every claim applies them in its own
+    /// atomic step: the queue's running jobs (on every worker) stay at most
+    /// `max_running`, its claims per rate window at most the rate's count.
+    /// Setting them wakes workers waiting for jobs; so does the end of a
+    /// running job of a queue with `max_running`. Read back in
+    /// [`Backend::counts`].
+    async fn set_limits(&self, queue: &QueueName, limits: crate::limits::QueueLimits)
+        -> Result<()>;
 
     /// Deletes the ended jobs of one queue with one status; refuses live ones.
     async fn purge(&self, queue: &QueueName, status: Status) -> Result<u64>;

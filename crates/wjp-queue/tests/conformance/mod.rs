@@ -21,7 +21,9 @@ use wjp_queue::{
     Queue, QueueName, Status, Timestamp, Worker, WorkerConfig, WorkerExit,
 };
 
+mod limits;
 mod quotas;
+pub use limits::*;
 pub use quotas::*;
 mod schedules;
 pub use schedules::*;
@@ -224,6 +226,9 @@ macro_rules! conformance_suite {
             a_removed_schedule_makes_no_more_jobs,
             a_schedule_is_checked_when_added,
             a_worker_runs_the_jobs_of_a_schedule,
+            racing_claimers_never_run_more_than_max_running,
+            the_end_of_a_running_job_wakes_workers_held_by_max_running,
+            a_rate_lets_exactly_its_count_through_in_one_window,
         );
     };
     (@tests $store:expr; $($name:ident),* $(,)?) => {

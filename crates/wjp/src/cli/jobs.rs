@@ -332,6 +332,9 @@ pub(super) fn describe_info(info: &wjp_queue::SystemInfo) -> String {
             q.cancelled,
             if q.paused { "  (paused)" } else { "" }
         );
+        if !q.limits.is_none() {
+            out += &format!("{:<12}limits: {}\n", "", q.limits.describe());
+        }
     }
     if info.workers.is_empty() {
         out += "\nno live workers\n";

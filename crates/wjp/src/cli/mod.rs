@@ -56,6 +56,27 @@ pub enum QueueCommand {
         #[arg(long, default_value_t = 10_000)]
         limit: usize,
     },
+    /// Limit the queue across every worker on every machine: jobs running
+    /// at once, claims per second or minute. A flag given replaces that
+    /// limit and keeps the other; with no flag, shows the limits.
+    Limit {
+        /// The queue's name.
+        queue: String,
+        /// At most N of the queue's jobs running at once.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        max_running: Option<u32>,
+        /// At most N claims of the queue's jobs per second (N/s) or minute (N/m).
+        #[arg(long, value_name = "N/s|N/m", value_parser = parse_rate)]
+        rate: Option<wjp_queue::Rate>,
+        /// Remove both limits.
+        #[arg(long, conflicts_with_all = ["max_running", "rate"])]
+        clear: bool,
+    },
+}
+
+fn parse_rate(text: &str) -> Result<wjp_queue::Rate, String> {
+    text.parse()
+        .map_err(|e: wjp_queue::QueueError| e.to_string())
 }
 
 /// `wjp schedule ...`: jobs made on a timetable.
@@ -400,6 +421,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 QueueCommand::RetryFailed { queue: q, limit } => {
                     let n = queue.retry_failed(&q, limit).await?;
                     format!("queued {} of {q} again", plural(n, "failed job"))
+                }
+                QueueCommand::Limit {
+                    queue: q,
+                    max_running,
+                    rate,
+                    clear,
+                } => {
+                    let current = queue
+                        .limits()
+                        .await?
+                        .into_iter()
+                        .find(|(name, _)| *name == q)
+                        .map(|(_, limits)| limits);
+                    if !clear && max_running.is_none() && rate.is_none() {
+                        // Only a look; an unknown queue is refused as a change would be.
+                        let limits = match current {
+                            Some(limits) => limits,
+                            None => {
+                                queue.set_limits(&q, Default::default()).await?;
+                                Default::default()
+                            }
+                        };
+                        format!("limits of {q}: {}", limits.describe())
+                    } else {
+                        let mut limits = if clear {
+                            wjp_queue::QueueLimits::default()
+                        } else {
+                            current.unwrap_or_default()
+                        };
+                        limits.max_running = max_running.or(limits.max_running);
+                        limits.rate = rate.or(limits.rate);
+                        queue.set_limits(&q, limits).await?;
+                        format!("limits of {q}: {}", limits.describe())
+                    }
                 }
             };
             println!("{message}");

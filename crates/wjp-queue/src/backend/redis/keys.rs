@@ -32,7 +32,7 @@ pub(super) fn worker_key(name: &str) -> String {
     format!("wjp:worker:{name}")
 }
 
-/// The keys of a queue every script gets as KEYS[1..14], in `common.lua`'s order.
+/// The keys of a queue every script gets as KEYS[1..15], in `common.lua`'s order.
 pub(super) fn index_keys(queue: &str) -> [String; QUEUE_KEYS] {
     let p = key_prefix(queue);
     [
@@ -50,9 +50,10 @@ pub(super) fn index_keys(queue: &str) -> [String; QUEUE_KEYS] {
         format!("{p}waiting_bytes"),
         format!("{p}paused"),
         format!("{p}unique"),
+        format!("{p}limits"),
     ]
 }
 
 /// How many keys of a queue every script gets before its job keys (the
 /// Lua's `JOB_KEYS` is generated from it).
-pub(super) const QUEUE_KEYS: usize = 14;
+pub(super) const QUEUE_KEYS: usize = 15;

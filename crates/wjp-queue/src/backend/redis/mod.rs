@@ -44,6 +44,7 @@
 //! | `wjp:{q}:waiting_bytes`   | string | payload bytes of the waiting jobs (Quotas)  |
 //! | `wjp:{q}:waiting_bytes:recounted` | string | when they were last summed again; expires |
 //! | `wjp:{q}:paused`          | string | present while the queue is paused (`pause.lua`) |
+//! | `wjp:{q}:limits`          | hash   | running and rate limits, the rate window (`limits.lua`) |
 //! | `wjp:queues`              | set    | names of queues that ever had a job         |
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
@@ -187,6 +188,7 @@ use crate::catalog::Quotas;
 use crate::error::Result;
 use crate::event::Event;
 use crate::job::{Job, JobId, QueueName, Status, Timestamp};
+use crate::limits::QueueLimits;
 use crate::schedule::Schedule;
 use crate::state::Transition;
 
@@ -392,6 +394,10 @@ impl Backend for RedisBackend {
 
     async fn advance_schedule(&self, schedule: &Schedule, expect_next: Timestamp) -> Result<bool> {
         self.advance_schedule_entry(schedule, expect_next).await
+    }
+
+    async fn set_limits(&self, queue: &QueueName, limits: QueueLimits) -> Result<()> {
+        self.put_limits(queue, limits).await
     }
 
     async fn purge(&self, queue: &QueueName, status: Status) -> Result<u64> {

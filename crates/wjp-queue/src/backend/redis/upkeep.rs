@@ -11,6 +11,7 @@ use super::{RedisBackend, EVENTS_MAX_AGE};
 use crate::backend::{QueueCounts, WorkerRecord};
 use crate::error::{QueueError, Result};
 use crate::job::{QueueName, Status, Timestamp};
+use crate::limits::{rate_window, QueueLimits, Rate, RatePeriod};
 
 impl RedisBackend {
     /// Sweeps every queue (see [`Backend::delete_expired`](crate::backend::Backend::delete_expired)).
@@ -59,11 +60,18 @@ impl RedisBackend {
             ] {
                 pipe.cmd(command).arg(key);
             }
+            pipe.cmd("HMGET").arg(&keys[14]).arg(&[
+                "max_running",
+                "rate",
+                "per",
+                "start",
+                "claims",
+            ]);
         }
         let replies = self.run(&pipe).await?;
         queues
             .iter()
-            .zip(replies.chunks(7))
+            .zip(replies.chunks(8))
             .map(|(q, n)| {
                 let mut counts = QueueCounts {
                     name: q.to_string(),
@@ -73,6 +81,9 @@ impl RedisBackend {
                     counts.add(status, int(n)? as u64);
                 }
                 counts.paused = n.get(6).map(int).transpose()? == Some(1);
+                if let Some(limits) = n.get(7) {
+                    (counts.limits, counts.rate_claims) = stored_limits(limits, Timestamp::now())?;
+                }
                 Ok(counts)
             })
             .collect()
@@ -87,6 +98,28 @@ impl RedisBackend {
         pipe.add_command(call.cmd);
         let reply = self.run(&pipe).await?;
         Ok(reply.first().map(int).transpose()? == Some(1))
+    }
+
+    /// Sets or clears a queue's limits (`limits.lua`).
+    pub(super) async fn put_limits(&self, queue: &QueueName, limits: QueueLimits) -> Result<()> {
+        let mut call = Call::new(&self.shared.functions.limits, queue.as_str(), &[]);
+        call.arg(
+            limits
+                .max_running
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+        )
+        .arg(limits.rate.map(|r| r.count.to_string()).unwrap_or_default())
+        .arg(
+            limits
+                .rate
+                .map(|r| r.per.millis().to_string())
+                .unwrap_or_default(),
+        );
+        let mut pipe = redis::pipe();
+        pipe.add_command(call.cmd);
+        self.run(&pipe).await?;
+        Ok(())
     }
 
     /// Deletes a queue's jobs in one waiting or ended status.
@@ -166,4 +199,40 @@ impl RedisBackend {
         workers.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(workers)
     }
+}
+
+/// A queue's limits from the `HMGET` of its limits hash (max_running, rate,
+/// per, start, claims), and the claims in its rate window at `now` (this
+/// process's clock: near a window's end, a reading only).
+fn stored_limits(reply: &Value, now: Timestamp) -> Result<(QueueLimits, u64)> {
+    let fields = match reply {
+        Value::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                Value::Nil => Ok(None),
+                v => text(v).map(|t| t.parse::<i64>().ok()),
+            })
+            .collect::<Result<Vec<_>>>()?,
+        _ => return Ok((QueueLimits::default(), 0)),
+    };
+    let field = |i: usize| fields.get(i).copied().flatten();
+    let rate = field(1)
+        .zip(field(2).and_then(RatePeriod::from_millis))
+        .map(|(count, per)| Rate {
+            count: count.clamp(0, i64::from(u32::MAX)) as u32,
+            per,
+        });
+    let limits = QueueLimits {
+        max_running: field(0).map(|n| n.clamp(0, i64::from(u32::MAX)) as u32),
+        rate,
+    };
+    let used = match rate {
+        Some(rate) => {
+            let (_, _, claims) =
+                rate_window(rate, field(3).unwrap_or(0), field(4).unwrap_or(0), now.0);
+            claims.max(0) as u64
+        }
+        None => 0,
+    };
+    Ok((limits, used))
 }

@@ -3,8 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::connection::storage;
 use super::quotas::UsageChange;
@@ -13,6 +12,7 @@ use super::SqliteBackend;
 use crate::backend::ClaimRequest;
 use crate::error::Result;
 use crate::job::{Job, Timestamp};
+use crate::limits::{rate_window, QueueLimits, Rate, RatePeriod};
 use crate::state;
 
 impl SqliteBackend {
@@ -46,54 +46,84 @@ impl SqliteBackend {
     }
 }
 
-/// Whether any job of these queues may be claimed now.
+/// Whether any job of these queues may be claimed now: ready, in a queue
+/// neither paused nor at one of its limits.
 pub(super) fn any_ready(conn: &Connection, queues: &[String], now: Timestamp) -> Result<bool> {
-    let sql = format!(
-        "SELECT EXISTS (SELECT 1 FROM jobs WHERE queue IN ({}) \
-         AND status IN ('queued', 'scheduled') AND run_at <= ? \
-         AND queue NOT IN (SELECT queue FROM paused_queues))",
-        queue_placeholders(queues.len())
-    );
-    let mut values: Vec<SqlValue> = queues.iter().map(|q| SqlValue::Text(q.clone())).collect();
-    values.push(SqlValue::Integer(now.0));
-    conn.prepare_cached(&sql)
-        .and_then(|mut stmt| stmt.query_row(rusqlite::params_from_iter(values), |r| r.get(0)))
-        .map_err(storage)
-}
-
-fn queue_placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
+    let mut ready = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = ?1 \
+             AND status IN ('queued', 'scheduled') AND run_at <= ?2)",
+        )
+        .map_err(storage)?;
+    for queue in queues {
+        if is_paused(conn, queue)? || limit_room(conn, queue, now)?.left == Some(0) {
+            continue;
+        }
+        let exists: bool = ready
+            .query_row(params![queue, now.0], |r| r.get(0))
+            .map_err(storage)?;
+        if exists {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The claim's write: the best ready jobs, each moved to running under a
 /// lease, and the queues' waiting usage lowered by them.
 fn take_ready(tx: &Connection, request: &ClaimRequest) -> Result<Vec<Job>> {
-    let candidates = best_candidates(tx, request)?;
+    let (candidates, mut windows) = best_candidates(tx, request)?;
     let mut claimed = Vec::new();
     let mut usage = UsageChange::default();
     for c in candidates {
         let t = state::claim(&c.job, &request.worker, request.lease, request.now);
         if apply_transition(tx, &t)? {
             usage.add(&c.job.queue, -1, -(c.payload_bytes as i64));
+            if let Some(w) = windows.iter_mut().find(|w| w.queue == c.job.queue.as_str()) {
+                w.claims += 1;
+            }
             claimed.push(t.job);
         }
     }
     usage.write(tx)?;
+    for w in windows {
+        tx.prepare_cached(
+            "UPDATE queue_limits SET window_start = ?2, window_claims = ?3 WHERE queue = ?1",
+        )
+        .and_then(|mut stmt| stmt.execute(params![w.queue, w.start, w.claims]))
+        .map_err(storage)?;
+    }
     Ok(claimed)
 }
 
 /// The best ready jobs of the first queue, then of the next while room is
 /// left (queues rank strictly in the request's order): each per-queue
-/// scan walks the ready index in claim order.
-fn best_candidates(tx: &Connection, request: &ClaimRequest) -> Result<Vec<StoredJob>> {
+/// scan walks the ready index in claim order. A queue's limits cut its
+/// share; the rate windows of the queues looked at come back, to count the
+/// claims in.
+fn best_candidates(
+    tx: &Connection,
+    request: &ClaimRequest,
+) -> Result<(Vec<StoredJob>, Vec<RateWindow>)> {
     let mut candidates = Vec::new();
+    let mut windows = Vec::new();
     for queue in &request.queues {
-        let room = request.max - candidates.len();
+        let mut room = request.max - candidates.len();
         if room == 0 {
             break;
         }
         if is_paused(tx, queue.as_str())? {
             continue;
+        }
+        let limited = limit_room(tx, queue.as_str(), request.now)?;
+        if let Some(window) = limited.window {
+            windows.push(window);
+        }
+        if let Some(left) = limited.left {
+            room = room.min(left as usize);
+            if room == 0 {
+                continue;
+            }
         }
         candidates.extend(select_jobs(
             tx,
@@ -102,7 +132,134 @@ fn best_candidates(tx: &Connection, request: &ClaimRequest) -> Result<Vec<Stored
             params![queue.as_str(), request.now.0, room as i64],
         )?);
     }
-    Ok(candidates)
+    Ok((candidates, windows))
+}
+
+/// A queue's rate window as a claim leaves it: when it started (ms) and
+/// the claims counted in it.
+pub(super) struct RateWindow {
+    queue: String,
+    start: i64,
+    claims: i64,
+}
+
+/// What a queue's limits let a claim at `now` take.
+pub(super) struct LimitRoom {
+    /// How many jobs at most; `None` without limits.
+    pub(super) left: Option<u64>,
+    /// The rate window at `now`, if the queue has a rate.
+    window: Option<RateWindow>,
+}
+
+/// A queue's stored limits and rate window (`None` without limits).
+fn stored_limits(conn: &Connection, queue: &str) -> Result<Option<(QueueLimits, i64, i64)>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT max_running, rate_count, rate_period_ms, window_start, window_claims \
+             FROM queue_limits WHERE queue = ?1",
+        )
+        .map_err(storage)?;
+    let row = stmt
+        .query_row([queue], |r| {
+            Ok((
+                r.get::<_, Option<i64>>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })
+        .optional()
+        .map_err(storage)?;
+    Ok(row.map(|(max_running, count, period, start, claims)| {
+        let rate = count
+            .zip(period.and_then(RatePeriod::from_millis))
+            .map(|(count, per)| Rate {
+                count: count.clamp(0, i64::from(u32::MAX)) as u32,
+                per,
+            });
+        let limits = QueueLimits {
+            max_running: max_running.map(|n| n.clamp(0, i64::from(u32::MAX)) as u32),
+            rate,
+        };
+        (limits, start, claims)
+    }))
+}
+
+/// How many of `queue`'s jobs its limits let a claim at `now` take: its
+/// running jobs counted, and its rate window moved to `now`'s.
+pub(super) fn limit_room(conn: &Connection, queue: &str, now: Timestamp) -> Result<LimitRoom> {
+    let Some((limits, start, claims)) = stored_limits(conn, queue)? else {
+        return Ok(LimitRoom {
+            left: None,
+            window: None,
+        });
+    };
+    let mut left = None;
+    if let Some(max) = limits.max_running {
+        let running = running_jobs(conn, queue)?;
+        left = Some(u64::from(max).saturating_sub(running));
+    }
+    let mut window = None;
+    if let Some(rate) = limits.rate {
+        let (allowed, start, claims) = rate_window(rate, start, claims, now.0);
+        left = Some(left.map_or(allowed, |l: u64| l.min(allowed)));
+        window = Some(RateWindow {
+            queue: queue.to_string(),
+            start,
+            claims,
+        });
+    }
+    Ok(LimitRoom { left, window })
+}
+
+fn running_jobs(conn: &Connection, queue: &str) -> Result<u64> {
+    conn.prepare_cached("SELECT COUNT(*) FROM jobs WHERE queue = ?1 AND status = 'running'")
+        .and_then(|mut stmt| stmt.query_row([queue], |r| r.get::<_, i64>(0)))
+        .map(|n| n.max(0) as u64)
+        .map_err(storage)
+}
+
+/// A queue's limits and the claims in its current rate window at `now`.
+pub(super) fn limits_of(
+    conn: &Connection,
+    queue: &str,
+    now: Timestamp,
+) -> Result<(QueueLimits, u64)> {
+    let Some((limits, start, claims)) = stored_limits(conn, queue)? else {
+        return Ok((QueueLimits::default(), 0));
+    };
+    let used = match limits.rate {
+        Some(rate) => rate_window(rate, start, claims, now.0).2.max(0) as u64,
+        None => 0,
+    };
+    Ok((limits, used))
+}
+
+/// Sets (or, with none, clears) `queue`'s limits; its rate window starts
+/// afresh.
+pub(super) fn set_limits(tx: &Connection, queue: &str, limits: QueueLimits) -> Result<()> {
+    if limits.is_none() {
+        tx.prepare_cached("DELETE FROM queue_limits WHERE queue = ?1")
+            .and_then(|mut stmt| stmt.execute([queue]))
+            .map_err(storage)?;
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO queue_limits \
+         (queue, max_running, rate_count, rate_period_ms, window_start, window_claims) \
+         VALUES (?1, ?2, ?3, ?4, 0, 0)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            queue,
+            limits.max_running.map(i64::from),
+            limits.rate.map(|r| i64::from(r.count)),
+            limits.rate.map(|r| r.per.millis()),
+        ])
+    })
+    .map_err(storage)?;
+    Ok(())
 }
 
 /// Whether `queue` is paused (read in the claim's transaction, so a pause

@@ -76,6 +76,7 @@ use crate::catalog::Quotas;
 use crate::error::{QueueError, Result};
 use crate::event::Event;
 use crate::job::{Job, JobId, QueueName, Status, Timestamp};
+use crate::limits::QueueLimits;
 use crate::schedule::Schedule;
 use crate::state::Transition;
 use connection::{open_connection, storage};
@@ -303,6 +304,14 @@ impl Backend for SqliteBackend {
     async fn advance_schedule(&self, schedule: &Schedule, expect_next: Timestamp) -> Result<bool> {
         let schedule = schedule.clone();
         self.write(move |tx| schedules::advance(tx, &schedule, expect_next))
+            .await
+    }
+
+    async fn set_limits(&self, queue: &QueueName, limits: QueueLimits) -> Result<()> {
+        let queue = queue.to_string();
+        // The commit wakes this process's waiters; other processes see it at
+        // their next poll, as they see a running job's end.
+        self.write(move |tx| claim::set_limits(tx, &queue, limits))
             .await
     }
 

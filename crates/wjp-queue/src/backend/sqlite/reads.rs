@@ -83,6 +83,8 @@ pub(super) fn counts(conn: &Connection, queues: &[QueueName]) -> Result<Vec<Queu
                 *count = count.saturating_sub(n);
             }
             counts.paused = super::claim::is_paused(conn, queue.as_str())?;
+            (counts.limits, counts.rate_claims) =
+                super::claim::limits_of(conn, queue.as_str(), now)?;
             Ok(counts)
         })
         .collect()

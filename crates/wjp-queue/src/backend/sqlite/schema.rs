@@ -74,6 +74,14 @@ CREATE TABLE IF NOT EXISTS schedules (
     next_run INTEGER NOT NULL,
     body TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queue_limits (
+    queue TEXT PRIMARY KEY,
+    max_running INTEGER,
+    rate_count INTEGER,
+    rate_period_ms INTEGER,
+    window_start INTEGER NOT NULL DEFAULT 0,
+    window_claims INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS queue_usage (
     queue TEXT PRIMARY KEY,
     waiting_jobs INTEGER NOT NULL,

@@ -23,6 +23,7 @@ end
 local leases = redis_call('HMGET', K_LEASES, unpack(ids))
 local out = {}
 local woke = false
+local ran = false
 for i = 1, n do
   local b = base(i)
   local id, key = ids[i], KEYS[JOB_KEYS + i]
@@ -33,6 +34,7 @@ for i = 1, n do
     cur[F_STATUS], cur[F_TOKEN] = 'running', string.match(leases[i], '^[^|]*')
   end
   if cur and cur[F_STATUS] == expect_status and cur[F_TOKEN] == expect_token then
+    if expect_status == 'running' then ran = true end
     local status, token, body = ARGV[b + APPLY_STATUS], ARGV[b + APPLY_TOKEN], ARGV[b + APPLY_BODY]
     local attempt, error_kind = ARGV[b + APPLY_ATTEMPT], ARGV[b + APPLY_ERROR]
     local priority, run_at = ARGV[b + APPLY_PRIORITY], ARGV[b + APPLY_RUN_AT]
@@ -64,5 +66,9 @@ for i = 1, n do
 end
 flush()
 publish()
-if woke then wake() end
+if woke then
+  wake()
+elseif ran then
+  wake_if_limited()
+end
 return out

@@ -18,6 +18,11 @@
 -- A paused queue gives nothing (see pause.lua).
 if redis_call('EXISTS', K_PAUSED) == 1 then return {} end
 local now, max = tonumber(ARGV[3]), tonumber(ARGV[4])
+-- The queue's limits cut the claim, in this same call (see limit_room):
+-- jobs over them stay queued.
+local window_start, window_claims
+max, window_start, window_claims = limit_room(max)
+if max == 0 then return {} end
 local token = ARGV[7]
 local due = redis_call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0, max)
 -- The best ready jobs leave the index (all members score 0, so rank is
@@ -115,6 +120,9 @@ for i = 1, last do
   end
 end
 bytes_delta = bytes_delta - taken_bytes
+if window_start then
+  redis_call('HSET', K_LIMITS, 'start', int(window_start), 'claims', int(window_claims + taken))
+end
 flush()
 publish()
 return out

@@ -24,7 +24,7 @@
 local find, sub, match, redis_call
 local KEYS, ARGV
 local K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP, K_ENDED, K_EVENTS, K_WAKE, K_SEQ, K_BYTES
-local K_PAUSED, K_UNIQUE
+local K_PAUSED, K_UNIQUE, K_LIMITS
 local PREFIX, MAXLEN
 -- What one call collects and writes at its end (see `flush`, `publish`).
 local adds, removals, lease_sets, lease_dels, events, line_before
@@ -50,7 +50,7 @@ local function begin(keys, args)
   K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP = keys[1], keys[2], keys[3], keys[4], keys[5]
   K_ENDED.completed, K_ENDED.failed, K_ENDED.cancelled = keys[6], keys[7], keys[8]
   K_EVENTS, K_WAKE, K_SEQ, K_BYTES = keys[9], keys[10], keys[11], keys[12]
-  K_PAUSED, K_UNIQUE = keys[13], keys[14]
+  K_PAUSED, K_UNIQUE, K_LIMITS = keys[13], keys[14], keys[15]
   PREFIX, MAXLEN = args[1], args[2]
   adds, removals, lease_sets, lease_dels = {}, {}, {}, {}
   bytes_delta = 0
@@ -437,6 +437,36 @@ end
 -- Tells blocked workers that jobs became ready in this queue.
 local function wake()
   redis_call('XADD', K_WAKE, 'MAXLEN', '~', 100, '*', 'w', '1')
+end
+
+-- Limits (limits.lua). K_LIMITS, when the queue has limits, is a hash:
+-- `max_running` (jobs running at once: entries of K_LEASES), `rate` and
+-- `per` (claims per period in ms), and the rate window: `start` (ms of
+-- the server's clock, 0 before the first claim) and `claims` in it.
+-- Windows lie end to end (see limits.rs, `rate_window`: the same rule).
+-- How many of `max` jobs the limits let a claim take now, and the rate
+-- window as it stands now (start, claims; nil without a rate).
+local function limit_room(max)
+  local l = redis_call('HMGET', K_LIMITS, 'max_running', 'rate', 'per', 'start', 'claims')
+  local max_running, rate, per = tonumber(l[1]), tonumber(l[2]), tonumber(l[3])
+  if max_running then
+    max = math.min(max, max_running - redis_call('HLEN', K_LEASES))
+  end
+  if not (rate and per) then return math.max(max, 0) end
+  local now = server_now()
+  local start, claims = tonumber(l[4]) or 0, tonumber(l[5]) or 0
+  if start <= 0 then
+    start, claims = now, 0
+  elseif now >= start + per then
+    start, claims = now - (now - start) % per, 0
+  end
+  return math.max(math.min(max, rate - claims), 0), start, claims
+end
+
+-- Wakes waiting workers when a running job of a queue that limits its
+-- running jobs ended: a claim may take the next one now.
+local function wake_if_limited()
+  if redis_call('HEXISTS', K_LIMITS, 'max_running') == 1 then wake() end
 end
 
 -- The job that holds a unique key, from the key's entry in K_UNIQUE

@@ -72,4 +72,5 @@ for expires_at, jobs in pairs(expiring) do
 end
 flush()
 publish()
+wake_if_limited()
 return out

@@ -3,6 +3,8 @@
 -- ARGV[3]: now, [4]: max.
 if redis_call('EXISTS', K_PAUSED) == 1 then return {} end
 local now, max = tonumber(ARGV[3]), tonumber(ARGV[4])
+max = limit_room(max)
+if max == 0 then return {} end
 local out = {}
 for _, member in ipairs(redis_call('ZRANGE', K_READY, '-', '+', 'BYLEX', 'LIMIT', 0, max)) do
   out[#out + 1] = sub(member, 1, READY_KEY_LEN)
