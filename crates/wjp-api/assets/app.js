@@ -667,6 +667,10 @@ function renderResult(job) {
   const preview = r && r.artifacts && r.artifacts.preview_svg;
   if (r && r.metrics && r.time && r.cost) {
     box.append(renderReport(r));
+  } else if (r && Array.isArray(r.sheets) && typeof r.final_utilization === 'number') {
+    box.append(renderNest(r));
+  } else if (r && r.summary && typeof r.summary.pierces === 'number' && r.dialect) {
+    box.append(renderGcode(r));
   } else if (preview) {
     // A conversion: its drawing, and its report for the curious.
     const figure = el('figure', { class: 'preview', id: 'preview' }, el('figcaption', { class: 'msg', text: 'Preview of the result' }));
@@ -679,6 +683,60 @@ function renderResult(job) {
     box.append(el('p', {}, 'Files: ', links.flatMap((l, i) => (i ? [' · ', l] : [l]))));
   }
   return box;
+}
+
+// A nesting: its figures, a row per sheet with its drawings, the layout.
+function renderNest(r) {
+  const files = new Map(((r.artifacts && r.artifacts.sheets) || []).map((s) => [s.sheet, s]));
+  const link = (path, text) => (path ? el('button', {
+    type: 'button', class: 'link', text, onclick: () => download(path),
+  }) : '–');
+  const rows = r.sheets.map((s) => el('tr', { dataset: { sheet: String(s.sheet) } },
+    el('th', { scope: 'row', text: `Sheet ${s.sheet}` }),
+    el('td', { class: 'num', text: `${num(s.width)} × ${num(s.height)} mm` }),
+    el('td', { class: 'num', text: String(s.parts) }),
+    el('td', { class: 'num', text: `${s.utilization.toFixed(1)} %` }),
+    el('td', {}, link((files.get(s.sheet) || {}).dxf, 'DXF'), ' · ', link((files.get(s.sheet) || {}).svg, 'SVG'))));
+  const placed = (r.positioned_objects || []).length;
+  const failed = (r.failed_objects || []).length;
+  const parts = [
+    el('dl', { class: 'facts' },
+      fact('Parts placed', String(placed)),
+      fact('Did not fit', String(failed)),
+      fact('Sheets', String(r.sheets_required)),
+      fact('Utilisation', `${r.final_utilization.toFixed(1)} %`)),
+    el('table', { class: 'sheets' },
+      el('caption', { class: 'visually-hidden', text: 'Sheets of the layout' }),
+      el('thead', {}, el('tr', {}, ['Sheet', 'Size', 'Parts', 'Used', 'Files'].map((h) => el('th', { scope: 'col', text: h })))),
+      el('tbody', {}, rows)),
+  ];
+  for (const f of r.failed_objects || []) parts.push(el('p', { class: 'error-text', text: `${f.part}: ${f.reason}` }));
+  const overview = r.artifacts && r.artifacts.preview_svg;
+  if (overview) {
+    const figure = el('figure', { class: 'preview', id: 'preview' }, el('figcaption', { class: 'msg', text: 'The sheets side by side' }));
+    showPreview(figure, overview);
+    parts.push(figure);
+  }
+  return el('div', { class: 'nest' }, parts);
+}
+
+// A G-code program: what the machine will do, and the toolpath.
+function renderGcode(r) {
+  const s = r.summary;
+  const parts = [el('dl', { class: 'facts' },
+    fact('Dialect', String(s.dialect)),
+    fact('Pierces', String(s.pierces)),
+    fact('Cut length', `${num(s.cut_length_mm / 1000, 2)} m`),
+    fact('Rapid travel', `${num(s.rapid_length_mm / 1000, 2)} m`),
+    fact('Program lines', String(s.program_lines)),
+    s.estimated_time_min !== undefined ? fact('Machine time', `${num(s.estimated_time_min)} min`) : null)];
+  const toolpath = r.artifacts && r.artifacts.preview_svg;
+  if (toolpath) {
+    const figure = el('figure', { class: 'preview', id: 'preview' }, el('figcaption', { class: 'msg', text: 'Toolpath' }));
+    showPreview(figure, toolpath);
+    parts.push(figure);
+  }
+  return el('div', { class: 'gcode' }, parts);
 }
 
 function artifactLinks(result) {

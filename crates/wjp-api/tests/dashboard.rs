@@ -84,6 +84,81 @@ fn convert_image(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError>
     }))
 }
 
+#[derive(Deserialize)]
+struct Nest {
+    dxf_path: PathBuf,
+    quantity: u32,
+    #[serde(flatten)]
+    options: wjp_cam::NestOptions,
+}
+
+/// `nest` as the binary wires it: the nesting of `wjp-cam`, each sheet's
+/// DXF and SVG and the overview as artefacts under `output/nesting/`.
+fn nest(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
+    let args: Nest = ctx.parse_payload()?;
+    let bytes = std::fs::read(&args.dxf_path).map_err(|e| HandlerError::Failed(e.to_string()))?;
+    let parts =
+        wjp_cam::PartInput::from_dxf("part", &bytes, args.quantity, &AnalysisOptions::default())
+            .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
+    let result = wjp_cam::nest(&parts, &args.options, &mut |_, _| {}, &|| false)
+        .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
+    let dir = output.join("nesting");
+    std::fs::create_dir_all(&dir).map_err(|e| HandlerError::Failed(e.to_string()))?;
+    let id = &ctx.job().id;
+    let store = |name: String, text: &str| -> Result<String, HandlerError> {
+        std::fs::write(dir.join(&name), text).map_err(|e| HandlerError::Failed(e.to_string()))?;
+        Ok(format!("output/nesting/{name}"))
+    };
+    let mut sheets = Vec::new();
+    for sheet in &result.sheets {
+        let n = sheet.sheet;
+        sheets.push(json!({
+            "sheet": n,
+            "dxf": store(format!("{id}-sheet{n}.dxf"), &sheet.dxf)?,
+            "svg": store(format!("{id}-sheet{n}.svg"), &sheet.svg)?,
+        }));
+    }
+    let overview = store(format!("{id}.svg"), &result.svg)?;
+    let mut value =
+        serde_json::to_value(&result).map_err(|e| HandlerError::Failed(e.to_string()))?;
+    value["svg"] = Value::Null;
+    for sheet in value["sheets"].as_array_mut().into_iter().flatten() {
+        sheet["dxf"] = Value::Null;
+        sheet["svg"] = Value::Null;
+    }
+    value["artifacts"] = json!({ "preview_svg": overview, "sheets": sheets });
+    Ok(value)
+}
+
+#[derive(Deserialize)]
+struct Gcode {
+    dxf_path: PathBuf,
+    #[serde(flatten)]
+    options: wjp_cam::GcodeOptions,
+}
+
+/// `generate_gcode` as the binary wires it: the program and its toolpath
+/// picture as artefacts under `output/gcode/`.
+fn gcode(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
+    let args: Gcode = ctx.parse_payload()?;
+    let bytes = std::fs::read(&args.dxf_path).map_err(|e| HandlerError::Failed(e.to_string()))?;
+    let program = wjp_cam::generate_gcode(&bytes, &args.options)
+        .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
+    let dir = output.join("gcode");
+    std::fs::create_dir_all(&dir).map_err(|e| HandlerError::Failed(e.to_string()))?;
+    let id = &ctx.job().id;
+    std::fs::write(dir.join(format!("{id}.nc")), &program.program)
+        .map_err(|e| HandlerError::Failed(e.to_string()))?;
+    std::fs::write(dir.join(format!("{id}.svg")), &program.svg)
+        .map_err(|e| HandlerError::Failed(e.to_string()))?;
+    Ok(json!({
+        "dialect": program.dialect,
+        "summary": program.summary,
+        "warnings": program.warnings,
+        "artifacts": { "gcode": format!("output/gcode/{id}.nc"), "preview_svg": format!("output/gcode/{id}.svg") },
+    }))
+}
+
 fn real_handlers(catalog: &mut Catalog, handlers: &mut Handlers, data_dir: &Path) {
     catalog
         .register("analyze_dxf", "analysis", Some(Duration::from_secs(600)))
@@ -91,7 +166,18 @@ fn real_handlers(catalog: &mut Catalog, handlers: &mut Handlers, data_dir: &Path
     catalog
         .register("convert_image", "conversion", None)
         .unwrap();
+    catalog.register("nest", "nesting", None).unwrap();
+    catalog.register("generate_gcode", "gcode", None).unwrap();
     let output = data_dir.join("output");
+    let (nest_out, gcode_out) = (output.clone(), output.clone());
+    handlers
+        .add("nest", move |ctx: &JobContext| nest(ctx, &nest_out))
+        .unwrap();
+    handlers
+        .add("generate_gcode", move |ctx: &JobContext| {
+            gcode(ctx, &gcode_out)
+        })
+        .unwrap();
     let out = output.clone();
     handlers
         .add("analyze_dxf", move |ctx: &JobContext| {
@@ -788,6 +874,84 @@ async fn dashboard_in_a_real_browser() {
         .script("return window.wjpTestMark || null;", json!([]))
         .await;
     assert_eq!(mark, "same page", "the page reloaded");
+
+    // A nesting and a G-code job of the same drawing, each shown as what it
+    // is: the sheets with their files, the program's figures.
+    let drawing = submitted["payload"]["dxf_path"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let send = |body: Value| {
+        let request = s
+            .client
+            .post(s.url("/jobs"))
+            .header("X-API-Key", KEY)
+            .json(&body);
+        async move {
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status(), 201);
+            r.json::<Value>().await.unwrap()["job_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let nest_id = send(json!({ "kind": "nest", "payload": {
+        "dxf_path": drawing, "quantity": 4, "sheet_width": 60, "sheet_height": 40, "time_limit_s": 1 } }))
+    .await;
+    let nest_row = format!("#jobs-body tr[data-job-id=\"{nest_id}\"] button");
+    browser
+        .wait(
+            &format!("!!document.querySelector('{nest_row}')"),
+            "the nest job's row",
+        )
+        .await;
+    browser.click(&nest_row).await;
+    browser
+        .wait(
+            "document.getElementById('detail').dataset.status === 'completed' \
+             && document.querySelectorAll('#result table.sheets tbody tr').length > 0 \
+             && [...document.querySelectorAll('#result table.sheets button')].some(b => b.textContent === 'DXF')",
+            "the nest job's sheets with their files",
+        )
+        .await;
+    let nested = get_json(&s, &format!("/jobs/{nest_id}")).await;
+    let sheet_dxf = nested["result"]["artifacts"]["sheets"][0]["dxf"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The sheet's DXF the page links to is there to download.
+    let file = s
+        .client
+        .get(s.url(&format!("/files/{sheet_dxf}")))
+        .header("X-API-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), 200, "{sheet_dxf}");
+    let text = file.text().await.unwrap();
+    assert!(
+        text.contains("\nSECTION") && text.trim_end().ends_with("EOF"),
+        "{text:.80}"
+    );
+    let gcode_id =
+        send(json!({ "kind": "generate_gcode", "payload": { "dxf_path": drawing } })).await;
+    let gcode_row = format!("#jobs-body tr[data-job-id=\"{gcode_id}\"] button");
+    browser
+        .wait(
+            &format!("!!document.querySelector('{gcode_row}')"),
+            "the G-code job's row",
+        )
+        .await;
+    browser.click(&gcode_row).await;
+    browser
+        .wait(
+            "document.getElementById('detail').dataset.status === 'completed' \
+             && document.getElementById('result').textContent.includes('Pierces') \
+             && document.getElementById('result').textContent.includes('linuxcnc')",
+            "the G-code job's figures",
+        )
+        .await;
 
     // Pausing a queue from its row: a job sent to it waits, and its panel
     // says why; resuming lets it run.
