@@ -468,7 +468,8 @@ function renderQueues() {
       onclick: () => retryFailed(q.name),
     }) : null;
     tbody.append(el('tr', { dataset: { queue: q.name, paused: String(!!q.paused) } },
-      el('th', { scope: 'row' }, q.name, q.paused ? el('span', { class: 'paused', text: ' (paused)' }) : ''),
+      el('th', { scope: 'row' }, q.name, q.paused ? el('span', { class: 'paused', text: ' (paused)' }) : '',
+        limitsText(q.limits) ? el('div', { class: 'msg limits', text: limitsText(q.limits) }) : null),
       cell(q.queued), cell(q.running), cell(q.scheduled), cell(q.completed), cell(q.failed), cell(q.cancelled),
       cell(w.ok + w.bad), el('td', { class: 'num', text: rate }), el('td', { class: 'actions-cell' }, toggle, retry)));
     if (!known.has(q.name)) {
@@ -477,6 +478,15 @@ function renderQueues() {
     }
   }
   if (!stats.queues.length) tbody.append(el('tr', {}, el('td', { colspan: '10', text: 'No queues.' })));
+}
+
+// A queue's limits in words (`max 2 running, 30/m`), or '' for none.
+function limitsText(limits) {
+  if (!limits) return '';
+  const parts = [];
+  if (limits.max_running) parts.push(`max ${limits.max_running} running`);
+  if (limits.rate) parts.push(limits.rate);
+  return parts.join(', ');
 }
 
 async function retryFailed(name) {

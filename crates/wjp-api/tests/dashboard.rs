@@ -997,6 +997,26 @@ async fn dashboard_in_a_real_browser() {
         )
         .await;
 
+    // A queue's limits show in its row.
+    let limited = s
+        .client
+        .put(s.url("/queues/nesting/limits"))
+        .header("X-API-Key", KEY)
+        .json(&json!({ "max_running": 2, "rate": "30/m" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limited.status(), 200);
+    browser
+        .script("loadQueues(); return null;", json!([]))
+        .await;
+    browser
+        .wait(
+            "document.querySelector('#queue-body tr[data-queue=\"nesting\"] .limits')?.textContent === 'max 2 running, 30/m'",
+            "the nesting queue's limits in its row",
+        )
+        .await;
+
     // The three failed jobs of `default` run again from one button.
     browser
         .click("#queue-body tr[data-queue=\"default\"] button.retry-failed")
