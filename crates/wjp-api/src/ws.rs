@@ -158,7 +158,7 @@ fn check_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     }
 }
 
-/// Upgrades the connection and hands it to a [`Session`], or answers 426.
+/// Upgrades the connection and hands it to a [`Subscription`], or answers 426.
 fn open(
     state: &AppState,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -169,13 +169,13 @@ fn open(
         Ok(upgrade) => upgrade,
         Err(rejection) => return upgrade_required(&rejection),
     };
-    let session = Session {
+    let subscription = Subscription {
         follow,
         shutdown: state.shutdown.clone(),
         keep_alive: state.config.keep_alive,
         write_stall: state.config.write_stall_timeout,
     };
-    // Held until the session ends: the server waits for it on shutdown,
+    // Held until the subscription ends: the server waits for it on shutdown,
     // and the connection keeps its slot (the HTTP connection that carried
     // the upgrade ends at once).
     let open_socket = state.sockets.token();
@@ -187,7 +187,7 @@ fn open(
         .max_frame_size(MAX_INCOMING)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "a WebSocket upgrade failed"))
         .on_upgrade(move |socket| async move {
-            session.run(socket).await;
+            subscription.run(socket).await;
             drop(slot);
             drop(open_socket);
         })
@@ -216,14 +216,14 @@ fn upgrade_required(rejection: &WebSocketUpgradeRejection) -> Response {
 
 /// One open WebSocket: frames the followed events, answers the client's
 /// frames, pings it, and closes.
-struct Session {
+struct Subscription {
     follow: Follow,
     shutdown: CancellationToken,
     keep_alive: Duration,
     write_stall: Duration,
 }
 
-/// Why a session ends.
+/// Why a subscription ends.
 enum End {
     /// The followed job ended: close 1000.
     Done,
@@ -238,9 +238,9 @@ enum End {
     Gone,
 }
 
-impl Session {
+impl Subscription {
     async fn run(self, mut socket: WebSocket) {
-        let Session {
+        let Subscription {
             follow,
             shutdown,
             keep_alive,
@@ -333,7 +333,7 @@ impl Session {
 
 /// Sends one message; false if the connection failed or the write stalled
 /// past `write_stall` (the client is not reading, or its network is gone):
-/// either ends the session.
+/// either ends the subscription.
 async fn send(socket: &mut WebSocket, message: Message, write_stall: Duration) -> bool {
     matches!(
         tokio::time::timeout(write_stall, socket.send(message)).await,

@@ -16,6 +16,7 @@
 //! [`Outage::failed`] and [`Outage::succeeded`] use the real clock and log.
 
 use std::fmt::Display;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,10 @@ pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
 #[derive(Debug, Default)]
 pub struct Outage {
     state: Mutex<State>,
+    /// Whether `state.down` is `Some`, readable without the lock: a success
+    /// is reported on every claim and heartbeat, and while the store answers
+    /// it must cost no more than this load.
+    down: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -81,7 +86,7 @@ impl Outage {
 
     /// Whether the last call failed.
     pub fn is_down(&self) -> bool {
-        self.lock().down.is_some()
+        self.down.load(Ordering::Acquire)
     }
 
     /// Records a failed call (`during` says what it was doing) and logs
@@ -109,6 +114,7 @@ impl Outage {
         let error = error.to_string();
         let mut state = self.lock();
         let Some(down) = state.down.as_mut() else {
+            self.down.store(true, Ordering::Release);
             state.down = Some(Down {
                 since: now,
                 failures: 1,
@@ -135,7 +141,14 @@ impl Outage {
     /// Records a success at `now`; returns the recovery line when the
     /// store was down.
     pub fn success_at(&self, now: Instant) -> Option<Notice> {
-        let down = self.lock().down.take()?;
+        if !self.down.load(Ordering::Acquire) {
+            return None;
+        }
+        let down = {
+            let mut state = self.lock();
+            self.down.store(false, Ordering::Release);
+            state.down.take()?
+        };
         Some(Notice::Recovered {
             after: now.saturating_duration_since(down.since),
             failures: down.failures,

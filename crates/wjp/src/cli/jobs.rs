@@ -236,8 +236,7 @@ fn read_batch(path: &PathBuf) -> anyhow::Result<Vec<JobRequest>> {
 async fn follow(queue: &Queue, id: &JobId) -> anyhow::Result<Job> {
     let bar = indicatif::ProgressBar::new(1000);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{bar:40}] {percent:>3}% {msg}")
-            .expect("static template")
+        indicatif::ProgressStyle::with_template("{spinner} [{bar:40}] {percent:>3}% {msg}")?
             .progress_chars("=> "),
     );
     let mut cursor = queue.last_event_id().await?;
