@@ -55,6 +55,10 @@ pub struct ShopKind {
 /// at length.
 const MAX_ATTEMPTS: u32 = 3;
 
+/// Stalls a request may let a shop job survive: a job whose process takes
+/// its worker down (an OOM kill) must not be allowed to do it at length.
+const MAX_STALLS: u32 = 3;
+
 // The default timeouts are the old system's (600 s for analysis, 300 s
 // otherwise); a request may ask for up to three times as much.
 const FIVE_MINUTES: Duration = Duration::from_secs(300);
@@ -185,7 +189,7 @@ pub fn catalog(data_dir: &Path, materials: Vec<Material>) -> Result<Catalog, Que
             KindCaps {
                 max_timeout: kind.max_timeout,
                 max_attempts: MAX_ATTEMPTS,
-                ..KindCaps::default()
+                max_stalls: MAX_STALLS,
             },
         )?;
         let folders = folders.clone();

@@ -202,6 +202,17 @@ fn clients_cannot_raise_protective_limits() {
         json!({"kind": "analyze_dxf", "payload": {"dxf_path": "bomb.dxf"}, "timeout": 86400}),
     );
     assert_refused(&forever, 400, "invalid_request");
+    // Nor may a job that takes its worker down be put back at length.
+    let stalling = submit(
+        &api,
+        json!({"kind": "analyze_dxf", "payload": {"dxf_path": "bomb.dxf"}, "max_stalls": 50}),
+    );
+    assert_refused(&stalling, 400, "invalid_request");
+    assert!(
+        stalling.text().contains("between 0 and 3"),
+        "{}",
+        stalling.text()
+    );
     // The engine's test kinds are not served over HTTP by default.
     let spin = submit(&api, json!({"kind": "spin", "payload": {"seconds": 86400}}));
     assert_refused(&spin, 400, "kind_not_served");
@@ -421,4 +432,78 @@ fn storage_is_bounded_by_quotas() {
         assert!(queued.json()["job_id"].is_string(), "{}", queued.text());
     }
     assert_refused(&analyse(), 429, "queue_full");
+}
+
+/// The newer doors: a schedule's payload is checked as a job's is (no
+/// path outside the data directory, no raised limit, nothing stored when
+/// refused); references and unique keys refuse control characters and
+/// lengths past their bounds; `/analyze-dxf` takes a reference only as text.
+#[test]
+fn schedules_references_and_unique_keys_are_checked_at_the_door() {
+    let env = Env::new();
+    let api = env.spawn_api(&["--no-workers"]);
+    env.upload("plate.dxf", block_bomb(1));
+    let put = |name: &str, body: Value| {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        api.request(
+            "PUT",
+            &format!("/schedules/{name}"),
+            &[("Content-Type", "application/json")],
+            &bytes,
+        )
+        .unwrap()
+    };
+    for (payload, code) in [
+        (
+            json!({"dxf_path": "/etc/passwd"}),
+            "path_outside_managed_folders",
+        ),
+        (
+            json!({"dxf_path": "../../etc/shadow"}),
+            "path_outside_managed_folders",
+        ),
+        (
+            json!({"dxf_path": "plate.dxf", "limits": {"max_entities": 1e12}}),
+            "field_not_allowed",
+        ),
+    ] {
+        let answer = put(
+            "nightly",
+            json!({"kind": "analyze_dxf", "every": 60, "payload": payload}),
+        );
+        assert_refused(&answer, 400, code);
+        assert!(!answer.text().contains("root:"), "{}", answer.text());
+    }
+    let listed = api.get("/schedules").json();
+    assert_eq!(listed["schedules"], json!([]), "nothing stored: {listed}");
+
+    let long = "x".repeat(300);
+    for (field, value) in [
+        ("reference", "order\u{0}17"),
+        ("reference", long.as_str()),
+        ("unique_key", "a\nb"),
+        ("unique_key", long.as_str()),
+    ] {
+        let answer = submit(
+            &api,
+            json!({"kind": "analyze_dxf", "payload": {"dxf_path": "plate.dxf"}, field: value}),
+        );
+        assert_refused(&answer, 400, "invalid_request");
+        assert!(answer.text().contains(field), "{}", answer.text());
+    }
+    let odd = api.post_json(
+        "/analyze-dxf?async_mode=true",
+        &json!({"dxf_path": "plate.dxf", "reference": {"path": "/etc/passwd"}}),
+    );
+    assert_refused(&odd, 400, "invalid_json");
+    let kept = api.post_json(
+        "/analyze-dxf?async_mode=true",
+        &json!({"dxf_path": "plate.dxf", "reference": "order 17"}),
+    );
+    assert_eq!(kept.status, 200, "{}", kept.text());
+    let id = kept.json()["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.get(&format!("/jobs/{id}")).json()["reference"],
+        "order 17"
+    );
 }
