@@ -35,6 +35,21 @@ struct AnalyzeDxf {
     options: AnalysisOptions,
 }
 
+/// A job's artefact: `text` written as `output/<folder>/<name>`; the path
+/// its result names it by.
+fn artefact(output: &Path, folder: &str, name: &str, text: &str) -> Result<String, HandlerError> {
+    let failed = |e: std::io::Error| HandlerError::Failed(e.to_string());
+    let dir = output.join(folder);
+    std::fs::create_dir_all(&dir).map_err(failed)?;
+    std::fs::write(dir.join(name), text).map_err(failed)?;
+    Ok(format!("output/{folder}/{name}"))
+}
+
+/// The file a job's payload names, read whole.
+fn input(path: &Path) -> Result<Vec<u8>, HandlerError> {
+    std::fs::read(path).map_err(|e| HandlerError::Failed(e.to_string()))
+}
+
 /// `analyze_dxf` as the `wjp` binary wires it: the analysis of
 /// `wjp-geometry`, its SVG preview stored as `output/previews/<id>.svg`.
 fn analyze_dxf(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
@@ -43,14 +58,15 @@ fn analyze_dxf(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
         ctx.progress(p * 0.95, m)
     })
     .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
-    let dir = output.join("previews");
-    std::fs::create_dir_all(&dir).map_err(|e| HandlerError::Failed(e.to_string()))?;
-    let name = format!("{}.svg", ctx.job().id);
-    std::fs::write(dir.join(&name), report.to_svg())
-        .map_err(|e| HandlerError::Failed(e.to_string()))?;
+    let preview = artefact(
+        output,
+        "previews",
+        &format!("{}.svg", ctx.job().id),
+        &report.to_svg(),
+    )?;
     let mut result =
         serde_json::to_value(&report).map_err(|e| HandlerError::Failed(e.to_string()))?;
-    result["artifacts"] = json!({ "preview_svg": format!("output/previews/{name}") });
+    result["artifacts"] = json!({ "preview_svg": preview });
     Ok(result)
 }
 
@@ -65,21 +81,14 @@ struct ConvertImage {
 /// the DXF and its preview as artefacts under `output/`.
 fn convert_image(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
     let args: ConvertImage = ctx.parse_payload()?;
-    let bytes = std::fs::read(&args.image_path).map_err(|e| HandlerError::Failed(e.to_string()))?;
-    let conversion = wjp_convert::image_to_dxf(&bytes, &args.options)
+    let conversion = wjp_convert::image_to_dxf(&input(&args.image_path)?, &args.options)
         .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
-    let dir = output.join("conversions");
-    std::fs::create_dir_all(&dir).map_err(|e| HandlerError::Failed(e.to_string()))?;
     let id = &ctx.job().id;
-    std::fs::write(dir.join(format!("{id}.dxf")), conversion.dxf.as_bytes())
-        .map_err(|e| HandlerError::Failed(e.to_string()))?;
-    std::fs::write(dir.join(format!("{id}.svg")), conversion.svg.as_bytes())
-        .map_err(|e| HandlerError::Failed(e.to_string()))?;
     Ok(json!({
         "report": conversion.report,
         "artifacts": {
-            "dxf": format!("output/conversions/{id}.dxf"),
-            "preview_svg": format!("output/conversions/{id}.svg"),
+            "dxf": artefact(output, "conversions", &format!("{id}.dxf"), &conversion.dxf)?,
+            "preview_svg": artefact(output, "conversions", &format!("{id}.svg"), &conversion.svg)?,
         },
     }))
 }
@@ -96,19 +105,14 @@ struct Nest {
 /// DXF and SVG and the overview as artefacts under `output/nesting/`.
 fn nest(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
     let args: Nest = ctx.parse_payload()?;
-    let bytes = std::fs::read(&args.dxf_path).map_err(|e| HandlerError::Failed(e.to_string()))?;
+    let bytes = input(&args.dxf_path)?;
     let parts =
         wjp_cam::PartInput::from_dxf("part", &bytes, args.quantity, &AnalysisOptions::default())
             .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
     let result = wjp_cam::nest(&parts, &args.options, &mut |_, _| {}, &|| false)
         .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
-    let dir = output.join("nesting");
-    std::fs::create_dir_all(&dir).map_err(|e| HandlerError::Failed(e.to_string()))?;
     let id = &ctx.job().id;
-    let store = |name: String, text: &str| -> Result<String, HandlerError> {
-        std::fs::write(dir.join(&name), text).map_err(|e| HandlerError::Failed(e.to_string()))?;
-        Ok(format!("output/nesting/{name}"))
-    };
+    let store = |name: String, text: &str| artefact(output, "nesting", &name, text);
     let mut sheets = Vec::new();
     for sheet in &result.sheets {
         let n = sheet.sheet;
@@ -141,21 +145,17 @@ struct Gcode {
 /// picture as artefacts under `output/gcode/`.
 fn gcode(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
     let args: Gcode = ctx.parse_payload()?;
-    let bytes = std::fs::read(&args.dxf_path).map_err(|e| HandlerError::Failed(e.to_string()))?;
-    let program = wjp_cam::generate_gcode(&bytes, &args.options)
+    let program = wjp_cam::generate_gcode(&input(&args.dxf_path)?, &args.options)
         .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
-    let dir = output.join("gcode");
-    std::fs::create_dir_all(&dir).map_err(|e| HandlerError::Failed(e.to_string()))?;
     let id = &ctx.job().id;
-    std::fs::write(dir.join(format!("{id}.nc")), &program.program)
-        .map_err(|e| HandlerError::Failed(e.to_string()))?;
-    std::fs::write(dir.join(format!("{id}.svg")), &program.svg)
-        .map_err(|e| HandlerError::Failed(e.to_string()))?;
     Ok(json!({
         "dialect": program.dialect,
         "summary": program.summary,
         "warnings": program.warnings,
-        "artifacts": { "gcode": format!("output/gcode/{id}.nc"), "preview_svg": format!("output/gcode/{id}.svg") },
+        "artifacts": {
+            "gcode": artefact(output, "gcode", &format!("{id}.nc"), &program.program)?,
+            "preview_svg": artefact(output, "gcode", &format!("{id}.svg"), &program.svg)?,
+        },
     }))
 }
 

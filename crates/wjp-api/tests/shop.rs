@@ -52,18 +52,7 @@ async fn upload_stores_under_a_sanitised_unique_name() {
     // No `file` field, but another: refused, not skipped.
     let form = reqwest::multipart::Form::new().text("fiel", "x");
     let (status, body) = s.post_form("/upload", form).await;
-    assert_eq!(
-        (status, error_code(&body)),
-        (400, "unknown_field"),
-        "{body}"
-    );
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains(r#"did you mean "file"?"#),
-        "{body}"
-    );
+    assert_unknown_field(status, &body, "file");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,18 +175,7 @@ async fn convert_image_returns_the_dxf_and_async_gives_a_download_url() {
             reqwest::multipart::Form::new().text("image_file", "PNGDATA"),
         )
         .await;
-    assert_eq!(
-        (status, error_code(&body)),
-        (400, "unknown_field"),
-        "{body}"
-    );
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains(r#"did you mean "threshold"?"#),
-        "{body}"
-    );
+    assert_unknown_field(status, &body, "threshold");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -455,4 +433,14 @@ async fn an_export_of_anything_but_an_object_is_refused() {
         }
     }
     s.assert_nothing_queued().await;
+}
+
+/// A 400 `unknown_field` that suggests `near`.
+fn assert_unknown_field(status: u16, body: &serde_json::Value, near: &str) {
+    assert_eq!((status, error_code(body)), (400, "unknown_field"), "{body}");
+    let message = body["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!("did you mean {near:?}?")),
+        "{body}"
+    );
 }
