@@ -2,9 +2,6 @@
 //! server can do: restart under a running worker, expire every key,
 //! authenticate.
 
-#[path = "support/redis_server.rs"]
-mod redis_server;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,11 +12,11 @@ use wjp_queue::backend::redis::RedisBackend;
 use wjp_queue::backend::{Backend, ClaimRequest};
 use wjp_queue::{state, JobId, QueueName, Status, Timestamp};
 
-use self::redis_server::RedisServer;
 use crate::conformance::{
     builtin_handlers, claim, enqueue_id, fast_config, queue_on, request, start_worker,
     wait_for_job, waiting_bytes, Store,
 };
+use crate::redis_server::RedisServer;
 
 pub struct RedisStore {
     server: RedisServer,

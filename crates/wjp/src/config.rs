@@ -47,6 +47,18 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
+    /// Some nodes of a Redis Cluster, comma-separated redis:// or rediss://
+    /// URLs (the others are learnt from them). Selects the Redis backend in
+    /// cluster mode; not together with --redis-url or --redis-host.
+    #[arg(
+        long,
+        global = true,
+        env = "REDIS_CLUSTER_NODES",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub redis_cluster_nodes: Vec<String>,
+
     /// Redis host name or address (with --redis-port and --redis-db, when
     /// no --redis-url is given).
     #[arg(long, global = true, env = "REDIS_HOST")]
@@ -123,10 +135,20 @@ pub struct GlobalArgs {
 pub enum BackendChoice {
     Sqlite(PathBuf),
     Redis(String),
+    RedisCluster(Vec<String>),
 }
 
 impl GlobalArgs {
     pub fn backend_choice(&self) -> BackendChoice {
+        let nodes: Vec<String> = self
+            .redis_cluster_nodes
+            .iter()
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .collect();
+        if !nodes.is_empty() {
+            return BackendChoice::RedisCluster(nodes);
+        }
         if let Some(url) = self.redis_url.as_deref().filter(|u| !u.trim().is_empty()) {
             return BackendChoice::Redis(url.trim().to_owned());
         }
@@ -148,7 +170,30 @@ impl GlobalArgs {
                 Ok(Arc::new(backend))
             }
             BackendChoice::Redis(url) => open_redis(&url, tolerate_outage).await,
+            BackendChoice::RedisCluster(nodes) => {
+                let single = [&self.redis_url, &self.redis_host]
+                    .into_iter()
+                    .flatten()
+                    .any(|v| !v.trim().is_empty());
+                anyhow::ensure!(
+                    !single,
+                    "both a Redis Cluster (--redis-cluster-nodes, REDIS_CLUSTER_NODES) and \
+                     one Redis server (--redis-url/REDIS_URL or --redis-host/REDIS_HOST) are \
+                     set: keep the one wjp should use"
+                );
+                open_redis_cluster(&nodes, tolerate_outage).await
+            }
         }
+    }
+
+    /// A Redis backend of its own, for what only Redis does (a throwaway
+    /// queue deleted whole, memory read); `None` on the embedded backend.
+    pub async fn redis_backend(&self) -> anyhow::Result<Option<RedisBackend>> {
+        Ok(match self.backend_choice() {
+            BackendChoice::Sqlite(_) => None,
+            BackendChoice::Redis(url) => Some(RedisBackend::connect(&url).await?),
+            BackendChoice::RedisCluster(nodes) => Some(RedisBackend::connect_cluster(&nodes).await?),
+        })
     }
 
     pub async fn open_queue(&self) -> anyhow::Result<Queue> {
@@ -238,6 +283,20 @@ async fn open_redis(url: &str, tolerate_outage: bool) -> anyhow::Result<Arc<dyn 
             Ok(Arc::new(RedisBackend::connect_lazy(url)?))
         }
         Err(e) => Err(e).with_context(|| format!("connecting to Redis at {}", redact_url(url))),
+    }
+}
+
+async fn open_redis_cluster(
+    nodes: &[String],
+    tolerate_outage: bool,
+) -> anyhow::Result<Arc<dyn Backend>> {
+    match RedisBackend::connect_cluster(nodes).await {
+        Ok(backend) => Ok(Arc::new(backend)),
+        Err(e) if tolerate_outage && !e.is_client_error() => {
+            tracing::warn!(error = %e, "the Redis Cluster is unreachable; starting degraded");
+            Ok(Arc::new(RedisBackend::connect_cluster_lazy(nodes)?))
+        }
+        Err(e) => Err(e).context("connecting to the Redis Cluster"),
     }
 }
 

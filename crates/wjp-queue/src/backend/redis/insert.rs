@@ -206,8 +206,7 @@ impl RedisBackend {
         let mut pipe = redis::pipe();
         pipe.cmd("SADD")
             .arg(QUEUES_KEY)
-            .arg(by_queue.keys().collect::<Vec<_>>())
-            .ignore();
+            .arg(by_queue.keys().collect::<Vec<_>>());
         let mut chunks = Vec::new();
         for (queue, indexes) in &by_queue {
             for chunk in indexes.chunks(SCRIPT_BATCH) {
@@ -242,8 +241,9 @@ impl RedisBackend {
         if chunks.is_empty() {
             return Ok(());
         }
+        // The first reply is the SADD's.
         let replies = self.run(&pipe).await?;
-        for (chunk, reply) in chunks.into_iter().zip(replies) {
+        for (chunk, reply) in chunks.into_iter().zip(replies.into_iter().skip(1)) {
             let items = array(reply)?;
             if let Some((at, error)) = quota_refusal(&jobs[chunk[0]].queue, &items)? {
                 let index = chunk.get(at).copied().unwrap_or(chunk[0]);

@@ -24,6 +24,9 @@
 //! | `waits.rs`      | blocking reads on their own connection, waiters           |
 //! | `upkeep.rs`     | the sweep, purges, counts, worker records                 |
 //! | `schedules.rs`  | schedules: one global hash, a guarded advance             |
+//! | `link.rs`       | one server or a cluster; pipelines cut by slot            |
+//! | `cluster_waits.rs` | waits on a cluster: one follower per stream            |
+//! | `admin.rs`      | a throwaway queue deleted whole; memory used              |
 //!
 //! # Key layout
 //! Every key of a queue shares the queue's hash tag, so a queue lives in one
@@ -149,15 +152,18 @@
 //! the second up to its fifth event). [`Backend::events_after`] merges the
 //! streams by entry id.
 
+mod admin;
 mod apply;
 mod body;
 mod claim;
+mod cluster_waits;
 mod connection;
 mod events;
 mod insert;
 mod keys;
 mod leases;
 mod library;
+mod link;
 mod quotas;
 mod reads;
 mod record;
@@ -171,13 +177,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
-use redis::{Client, Cmd, Value};
+use redis::{Cmd, Value};
 use tokio::sync::watch;
 
 pub use self::connection::{redact_url, redis_url};
 use self::keys::QUEUES_KEY;
 use self::library::Functions;
+use self::link::Link;
 use self::reply::{array, text};
 use self::waits::{Interest, Signals};
 use super::{
@@ -212,8 +218,7 @@ struct KnownQueues {
 }
 
 struct Shared {
-    client: Client,
-    conn: ConnectionManager,
+    link: Link,
     location: String,
     /// The server's version and settings, read when the connection was made
     /// (empty for a backend that connected later by itself).
@@ -237,13 +242,13 @@ pub struct RedisBackend {
 }
 
 impl RedisBackend {
-    /// The backend over a connection (made or not yet).
-    fn build(client: Client, conn: ConnectionManager, url: &str) -> Self {
+    /// The backend over a link (made or not yet); `location` names it
+    /// without passwords.
+    fn build(link: Link, location: String) -> Self {
         RedisBackend {
             shared: Arc::new(Shared {
-                client,
-                conn,
-                location: redact_url(url),
+                link,
+                location,
                 details: std::sync::OnceLock::new(),
                 functions: Functions::new(),
                 queues: Mutex::new(KnownQueues {
@@ -255,11 +260,6 @@ impl RedisBackend {
                 sequences: Mutex::new(HashMap::new()),
             }),
         }
-    }
-
-    /// The shared connection (a handle: cheap to clone).
-    fn conn(&self) -> ConnectionManager {
-        self.shared.conn.clone()
     }
 
     /// unless `fresh`).
