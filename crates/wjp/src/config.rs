@@ -192,7 +192,9 @@ impl GlobalArgs {
         Ok(match self.backend_choice() {
             BackendChoice::Sqlite(_) => None,
             BackendChoice::Redis(url) => Some(RedisBackend::connect(&url).await?),
-            BackendChoice::RedisCluster(nodes) => Some(RedisBackend::connect_cluster(&nodes).await?),
+            BackendChoice::RedisCluster(nodes) => {
+                Some(RedisBackend::connect_cluster(&nodes).await?)
+            }
         })
     }
 

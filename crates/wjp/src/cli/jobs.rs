@@ -307,8 +307,21 @@ pub(super) fn describe(job: &Job) -> String {
 }
 
 pub(super) fn describe_info(info: &wjp_queue::SystemInfo) -> String {
+    // A cluster is named by the nodes it was reached through; its
+    // primaries are the ones that hold the queues.
+    let primaries = match info.backend.details.get("cluster_primaries") {
+        Some(serde_json::Value::Array(nodes)) => format!(
+            "\nprimaries {}",
+            nodes
+                .iter()
+                .filter_map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => String::new(),
+    };
     let mut out = format!(
-        "backend  {} at {}\n\n{:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n",
+        "backend  {} at {}{primaries}\n\n{:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n",
         info.backend.name,
         info.backend.location,
         "queue",

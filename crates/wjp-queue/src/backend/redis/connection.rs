@@ -339,11 +339,11 @@ impl RedisBackend {
                         .map(String::as_str)
                         .unwrap_or(""),
                 );
-                let names: Vec<serde_json::Value> = nodes
+                let mut names: Vec<String> = nodes
                     .iter()
                     .filter_map(|(address, _)| text(address).ok())
-                    .map(serde_json::Value::from)
                     .collect();
+                names.sort();
                 details.insert("cluster_primaries".into(), names.into());
                 return Ok(details);
             }
