@@ -87,3 +87,106 @@ impl RedisCluster {
         self.nodes.iter().map(|n| n.url(0)).collect()
     }
 }
+
+impl RedisCluster {
+    /// The node's id in the cluster.
+    fn node_id(&self, node: usize) -> String {
+        let mut c = self.nodes[node].connection(0);
+        redis::cmd("CLUSTER")
+            .arg("MYID")
+            .query(&mut c)
+            .expect("CLUSTER MYID")
+    }
+
+    /// The node that holds `key`'s slot now, and the slot.
+    pub fn owner_of(&self, key: &str) -> (usize, u16) {
+        let mut c = self.nodes[0].connection(0);
+        let slot: u16 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query(&mut c)
+            .expect("CLUSTER KEYSLOT");
+        for (i, node) in self.nodes.iter().enumerate() {
+            let mut c = node.connection(0);
+            let nodes: String = redis::cmd("CLUSTER")
+                .arg("NODES")
+                .query(&mut c)
+                .expect("CLUSTER NODES");
+            // The node's own line ends with the slot ranges it serves.
+            let serves = nodes
+                .lines()
+                .find(|l| l.contains("myself"))
+                .is_some_and(|l| {
+                    l.split_whitespace().skip(8).any(|range| {
+                        let (a, b) = range.split_once('-').unwrap_or((range, range));
+                        match (a.parse::<u16>(), b.parse::<u16>()) {
+                            (Ok(a), Ok(b)) => (a..=b).contains(&slot),
+                            _ => false,
+                        }
+                    })
+                });
+            if serves {
+                return (i, slot);
+            }
+        }
+        panic!("no node holds slot {slot}");
+    }
+
+    /// Moves `slot` from node `from` to node `to` while clients use it, as
+    /// a resharding does: the slot is marked migrating and importing, its
+    /// keys are moved a few at a time (clients meanwhile get `ASK`
+    /// redirects, or `TRYAGAIN` for commands on several keys), and then
+    /// every node is told the new owner.
+    pub fn move_slot(&self, slot: u16, from: usize, to: usize) {
+        let (from_id, to_id) = (self.node_id(from), self.node_id(to));
+        let mut src = self.nodes[from].connection(0);
+        let mut dst = self.nodes[to].connection(0);
+        redis::cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(slot)
+            .arg("IMPORTING")
+            .arg(&from_id)
+            .query::<()>(&mut dst)
+            .expect("SETSLOT IMPORTING");
+        redis::cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(slot)
+            .arg("MIGRATING")
+            .arg(&to_id)
+            .query::<()>(&mut src)
+            .expect("SETSLOT MIGRATING");
+        loop {
+            let keys: Vec<String> = redis::cmd("CLUSTER")
+                .arg("GETKEYSINSLOT")
+                .arg(slot)
+                .arg(10)
+                .query(&mut src)
+                .expect("GETKEYSINSLOT");
+            if keys.is_empty() {
+                break;
+            }
+            redis::cmd("MIGRATE")
+                .arg("127.0.0.1")
+                .arg(self.nodes[to].port())
+                .arg("")
+                .arg(0)
+                .arg(5000)
+                .arg("KEYS")
+                .arg(&keys)
+                .query::<()>(&mut src)
+                .expect("MIGRATE");
+            // Slowly, so that clients run into the slot half moved.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for node in &self.nodes {
+            let mut c = node.connection(0);
+            redis::cmd("CLUSTER")
+                .arg("SETSLOT")
+                .arg(slot)
+                .arg("NODE")
+                .arg(&to_id)
+                .query::<()>(&mut c)
+                .expect("SETSLOT NODE");
+        }
+    }
+}
