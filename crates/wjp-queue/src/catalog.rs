@@ -72,6 +72,10 @@ pub struct Quotas {
     pub max_payload_bytes: u64,
     /// Longest delay before a job runs (`--max-delay-days`).
     pub max_delay: Duration,
+    /// Most parents one job may wait for (`--max-parents`).
+    pub max_parents: usize,
+    /// Most jobs one flow may hold (`--max-flow-jobs`).
+    pub max_flow_jobs: usize,
 }
 
 impl Default for Quotas {
@@ -81,6 +85,8 @@ impl Default for Quotas {
             max_waiting_payload_bytes: 256 * 1024 * 1024,
             max_payload_bytes: crate::state::MAX_PAYLOAD_BYTES as u64,
             max_delay: Duration::from_secs(30 * 24 * 3600),
+            max_parents: 100,
+            max_flow_jobs: 1000,
         }
     }
 }
@@ -121,6 +127,8 @@ impl Quotas {
             max_waiting_payload_bytes: u64::MAX,
             max_payload_bytes: u64::MAX,
             max_delay: Duration::MAX,
+            max_parents: usize::MAX,
+            max_flow_jobs: usize::MAX,
         }
     }
 

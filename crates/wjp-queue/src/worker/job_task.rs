@@ -361,7 +361,8 @@ impl End {
                 job.kind,
                 job.queue,
             ),
-            Status::Queued | Status::Running => tracing::info!(
+            // A running job's end never makes it wait for parents.
+            Status::Waiting | Status::Queued | Status::Running => tracing::info!(
                 kind = %job.kind,
                 queue = %job.queue,
                 job = %job.id,

@@ -153,6 +153,7 @@ mod apply;
 mod body;
 mod claim;
 mod connection;
+mod deps;
 mod events;
 mod insert;
 mod keys;
@@ -364,6 +365,10 @@ impl Backend for RedisBackend {
 
     async fn due_scheduled(&self, now: Timestamp, limit: usize) -> Result<Vec<Job>> {
         self.due_jobs(now, limit).await
+    }
+
+    async fn settle_dependants(&self, now: Timestamp) -> Result<u64> {
+        self.settle_all(now).await
     }
 
     async fn delete_expired(&self, now: Timestamp) -> Result<u64> {
