@@ -61,5 +61,6 @@ pub use queue::{CancelOutcome, Enqueued, Queue, SystemInfo};
 pub use schedule::{Schedule, ScheduleRequest};
 pub use waiting::WaitReason;
 pub use worker::{
-    run_inline, HandlerError, Handlers, JobContext, QueueOrder, Worker, WorkerConfig, WorkerExit,
+    run_inline, HandlerError, Handlers, JobContext, ParentResult, QueueOrder, Worker, WorkerConfig,
+    WorkerExit,
 };

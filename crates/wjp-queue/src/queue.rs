@@ -205,7 +205,11 @@ impl Queue {
                 .job
                 .after
                 .iter()
-                .filter_map(|name| names.get(name.as_str()).map(|p| ids[*p].clone()))
+                .map(|name| match names.get(name.as_str()) {
+                    Some(p) => ids[*p].clone(),
+                    // A stored job's id (see `FlowNode`).
+                    None => name.clone(),
+                })
                 .collect();
             let made = state::new_job(job, &self.catalog, now).map_err(|e| {
                 QueueError::InvalidFlow(format!("node {:?}: {e}", node.name))

@@ -284,11 +284,14 @@ pub fn settle_new(
         .filter(|(_, status)| status.is_some_and(|s| ParentEnd::of(s).is_none()))
         .map(|(id, _)| id.clone())
         .collect();
+    // Failures first: one cancels the job whatever the others did.
+    let mut ended: Vec<(&JobId, ParentEnd)> = parents
+        .iter()
+        .filter_map(|(id, status)| status.and_then(ParentEnd::of).map(|end| (id, end)))
+        .collect();
+    ended.sort_by_key(|(_, end)| *end == ParentEnd::Completed);
     let mut job = job;
-    for (parent, status) in parents {
-        let Some(end) = status.and_then(ParentEnd::of) else {
-            continue;
-        };
+    for (parent, end) in ended {
         if let Some(t) = parent_ended(&job, parent, end, live.len(), now) {
             job = t.job;
         }

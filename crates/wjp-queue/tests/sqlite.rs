@@ -152,6 +152,7 @@ async fn a_version_1_file_gets_the_stall_and_unique_columns() {
          ALTER TABLE jobs DROP COLUMN reference; \
          ALTER TABLE jobs DROP COLUMN unique_until; \
          ALTER TABLE jobs DROP COLUMN max_stalls; ALTER TABLE jobs DROP COLUMN stalls; \
+         ALTER TABLE jobs DROP COLUMN parents; ALTER TABLE jobs DROP COLUMN run_anyway; \
          PRAGMA user_version = 1",
     )
     .unwrap();
@@ -166,7 +167,7 @@ async fn a_version_1_file_gets_the_stall_and_unique_columns() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     // Stalls are counted on the migrated job.
     claim(&queue, &["default"], 1, Duration::from_millis(100)).await;
     tokio::time::sleep(Duration::from_millis(150)).await;

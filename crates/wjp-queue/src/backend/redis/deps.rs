@@ -79,6 +79,21 @@ impl RedisBackend {
             self.limits_of_writes(&jobs, &sizes, quotas, true).await?;
             Quotas::unlimited()
         };
+        // Parents from outside the batch must exist before any of it is
+        // stored: a batch with a dangling reference is refused whole (as far
+        // as a look before the writes can tell: the writes are several
+        // calls, see ARCHITECTURE.md).
+        let in_batch: std::collections::HashSet<&JobId> = jobs.iter().map(|j| &j.id).collect();
+        for (index, job) in jobs.iter().enumerate() {
+            for parent in job.after.iter().filter(|p| !in_batch.contains(p)) {
+                if self.find_stored(parent).await?.is_none() {
+                    let e = QueueError::UnknownParent {
+                        parent: parent.clone(),
+                    };
+                    return Err(refused_at(index, n, e));
+                }
+            }
+        }
         let mut out = Vec::with_capacity(n);
         for (index, job) in jobs.into_iter().enumerate() {
             let mut pending = String::new();
