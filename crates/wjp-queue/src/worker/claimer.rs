@@ -144,11 +144,12 @@ impl Claimer {
         let config = &self.worker.config;
         if config.burst && self.worker.running.is_empty() {
             // Before calling the queues empty, move time along: due
-            // jobs and jobs of dead workers may be waiting for it.
+            // jobs, jobs of dead workers and dependants of ended parents
+            // may be waiting for it.
             match self.queue.maintain().await {
                 Ok(m) => {
                     self.worker.outage.succeeded();
-                    if m.promoted + m.requeued_lost > 0 {
+                    if m.promoted + m.requeued_lost + m.dependants_settled > 0 {
                         return ControlFlow::Continue(());
                     }
                     return ControlFlow::Break(WorkerExit::Drained);

@@ -42,6 +42,28 @@ pub(super) fn settle_new_job(tx: &Connection, job: Job, now: Timestamp) -> Resul
     Ok(job)
 }
 
+/// Whether any job waits for a parent: looked at once per write, so the
+/// ends of jobs in a store without dependencies cost nothing more.
+pub(super) struct EdgesExist(Option<bool>);
+
+impl EdgesExist {
+    pub(super) fn unknown() -> Self {
+        EdgesExist(None)
+    }
+
+    fn get(&mut self, tx: &Connection) -> Result<bool> {
+        if let Some(known) = self.0 {
+            return Ok(known);
+        }
+        let exist: bool = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM job_parents)")
+            .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
+            .map_err(storage)?;
+        self.0 = Some(exist);
+        Ok(exist)
+    }
+}
+
 /// What a write must do after a transition applied: a job that ended
 /// settles its dependants; a job that left `waiting` without its parents
 /// ending (a cancel) drops its edges.
@@ -49,18 +71,22 @@ pub(super) fn after_transition(
     tx: &Connection,
     before: Status,
     job: &Job,
+    edges: &mut EdgesExist,
     usage: &mut UsageChange,
     now: Timestamp,
 ) -> Result<()> {
-    if before == Status::Waiting && job.status() != Status::Waiting {
+    let Some(end) = ParentEnd::of(job.status()).filter(|_| before != job.status()) else {
+        return Ok(());
+    };
+    if !edges.get(tx)? {
+        return Ok(());
+    }
+    if before == Status::Waiting {
         tx.prepare_cached("DELETE FROM job_parents WHERE child = ?1")
             .and_then(|mut stmt| stmt.execute([job.id.as_str()]))
             .map_err(storage)?;
     }
-    if let Some(end) = ParentEnd::of(job.status()) {
-        settle_dependants(tx, vec![(job.id.clone(), end)], usage, now)?;
-    }
-    Ok(())
+    settle_dependants(tx, vec![(job.id.clone(), end)], usage, now)
 }
 
 /// Applies the ends of `ended` parents to their dependants, and the ends

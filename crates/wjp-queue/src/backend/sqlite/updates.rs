@@ -19,11 +19,12 @@ pub(super) fn apply_all(tx: &Connection, transitions: &[Transition]) -> Result<V
     let mut usage = UsageChange::default();
     let mut applied = Vec::with_capacity(transitions.len());
     let now = Timestamp::now();
+    let mut edges = deps::EdgesExist::unknown();
     for t in transitions {
         let done = apply_transition(tx, t)?;
         if done {
             usage.add_transition(tx, t)?;
-            deps::after_transition(tx, t.expect.status, &t.job, &mut usage, now)?;
+            deps::after_transition(tx, t.expect.status, &t.job, &mut edges, &mut usage, now)?;
         }
         applied.push(done);
     }
