@@ -32,7 +32,7 @@ pub struct FlowRequest {
 /// other nodes of the flow, or jobs stored before the flow (by id: a name
 /// that is no node's is taken for one, and refused, naming the node, when
 /// no such job exists).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FlowNode {
     /// The node's name, unique in its flow: 1 to 64 characters of letters,
     /// digits, `_`, `.` or `-`.
@@ -40,6 +40,23 @@ pub struct FlowNode {
     /// The job; its `after` holds node names.
     #[serde(flatten)]
     pub job: JobRequest,
+}
+
+/// Read as an object: `name`, and the fields of a [`JobRequest`] beside
+/// it, unknown ones refused (serde's `flatten` would let them pass).
+impl<'de> Deserialize<'de> for FlowNode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut fields = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        let name = match fields.remove("name") {
+            Some(serde_json::Value::String(name)) => name,
+            Some(_) => return Err(D::Error::custom("a node's `name` must be a string")),
+            None => return Err(D::Error::missing_field("name")),
+        };
+        let job = JobRequest::deserialize(serde_json::Value::Object(fields))
+            .map_err(|e| D::Error::custom(format!("node {name:?}: {e}")))?;
+        Ok(FlowNode { name, job })
+    }
 }
 
 /// One node of a submitted flow, as stored.
@@ -222,6 +239,16 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("cycle"), "{message}");
+    }
+
+    #[test]
+    fn a_node_with_an_unknown_field_is_refused() {
+        let text = r#"{"jobs": [{"name": "a", "kind": "noop", "colour": "red"}]}"#;
+        let e = serde_json::from_str::<FlowRequest>(text).unwrap_err();
+        assert!(e.to_string().contains("colour"), "{e}");
+        let ok = r#"{"jobs": [{"name": "a", "kind": "noop", "after": ["b"]}]}"#;
+        let flow: FlowRequest = serde_json::from_str(ok).unwrap();
+        assert_eq!(flow.jobs[0].job.after, ["b"]);
     }
 
     #[test]

@@ -233,6 +233,13 @@ impl Queue {
                     )),
                     None => *error,
                 },
+                // A flow of one node: its refusal is not in a batch.
+                e if order.len() == 1
+                    && e.is_client_error()
+                    && !matches!(e, QueueError::QueueFull { .. }) =>
+                {
+                    QueueError::InvalidFlow(format!("node {:?}: {e}", request.jobs[order[0]].name))
+                }
                 e => e,
             })?;
         let mut out: Vec<Option<crate::FlowJob>> = vec![None; request.jobs.len()];
