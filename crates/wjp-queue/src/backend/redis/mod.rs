@@ -24,6 +24,7 @@
 //! | `waits.rs`      | blocking reads on their own connection, waiters           |
 //! | `upkeep.rs`     | the sweep, purges, counts, worker records                 |
 //! | `schedules.rs`  | schedules: one global hash, a guarded advance             |
+//! | `deps.rs`       | dependants: links, first states, delivery of parents' ends |
 //!
 //! # Key layout
 //! Every key of a queue shares the queue's hash tag, so a queue lives in one
@@ -45,6 +46,10 @@
 //! | `wjp:{q}:waiting_bytes:recounted` | string | when they were last summed again; expires |
 //! | `wjp:{q}:paused`          | string | present while the queue is paused (`pause.lua`) |
 //! | `wjp:{q}:limits`          | hash   | running and rate limits, the rate window (`limits.lua`) |
+//! | `wjp:{q}:pending`         | hash   | waiting jobs: id -> parents still to end (`deps.rs`) |
+//! | `wjp:{q}:dependants`      | hash   | parents some job waits for: id -> '1'       |
+//! | `wjp:{q}:dependants:<id>` | set    | a parent's dependants, `<queue>/<id>`       |
+//! | `wjp:{q}:outbox`          | hash   | ended parents to tell: id -> `<status>\|<ms>` |
 //! | `wjp:queues`              | set    | names of queues that ever had a job         |
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
