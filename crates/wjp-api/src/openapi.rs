@@ -402,16 +402,19 @@ pub fn document() -> Value {
         "/materials": { "get": op("materials", "shop", "The shop's materials (its wjp.toml): the names and aliases a request may use, and the thickness range the shop cuts in each.", json!([]), None,
             json!({ "200": ok_json("Materials.", materials_schema()), "401": error("API key missing or wrong.") })) },
     });
-    let paths = merged(paths, json!({
-        "/flows": { "post": op("submitFlow", "queue", "Submit a flow: a graph of named jobs, each waiting for the nodes its after names. The whole flow is checked first (size, names, references, cycles, each job as POST /jobs checks it) and nothing is stored when a node is refused; the error names the node.", json!([]),
-            Some(json!({ "required": true, "content": json_content(schema_ref("FlowRequest")) })),
-            json!({ "201": ok_json("The flow's jobs.", schema_ref("FlowResult")),
-                    "200": ok_json("Every node's job_id named an existing job, returned as it is.", schema_ref("FlowResult")),
-                    "400": error("Invalid flow (code invalid_flow: a cycle, an unknown or duplicate node name, an odd name, too many nodes, or a refused node) or an after that names no stored job (unknown_parent)."),
-                    "401": error("API key missing or wrong."), "413": error("The body is larger than the server accepts."),
-                    "429": error("A queue holds as many waiting jobs (or payload bytes) as the server allows."),
-                    "501": error("A shop job kind this build cannot run yet."), "503": error("The queue backend is unreachable.") })) },
-    }));
+    let paths = merged(
+        paths,
+        json!({
+            "/flows": { "post": op("submitFlow", "queue", "Submit a flow: a graph of named jobs, each waiting for the nodes its after names. The whole flow is checked first (size, names, references, cycles, each job as POST /jobs checks it) and nothing is stored when a node is refused; the error names the node.", json!([]),
+                Some(json!({ "required": true, "content": json_content(schema_ref("FlowRequest")) })),
+                json!({ "201": ok_json("The flow's jobs.", schema_ref("FlowResult")),
+                        "200": ok_json("Every node's job_id named an existing job, returned as it is.", schema_ref("FlowResult")),
+                        "400": error("Invalid flow (code invalid_flow: a cycle, an unknown or duplicate node name, an odd name, too many nodes, or a refused node) or an after that names no stored job (unknown_parent)."),
+                        "401": error("API key missing or wrong."), "413": error("The body is larger than the server accepts."),
+                        "429": error("A queue holds as many waiting jobs (or payload bytes) as the server allows."),
+                        "501": error("A shop job kind this build cannot run yet."), "503": error("The queue backend is unreachable.") })) },
+        }),
+    );
     let nullable_string = json!({ "type": ["string", "null"] });
     let time = json!({ "type": ["string", "null"], "format": "date-time" });
     // Separate values: one `json!` of every schema passes the macro's
@@ -473,27 +476,30 @@ pub fn document() -> Value {
             "jobs": { "type": "array", "description": "The nodes' jobs, in the request's order, each with its node's name.", "items": { "allOf": [schema_ref("Job")], "properties": {
                 "name": { "type": "string" }, "created": { "type": "boolean" } } } } } },
     });
-    let control_schemas = merged(flow_schemas, json!({
-        "QueueLimits": { "type": "object", "additionalProperties": false, "properties": {
-            "max_running": { "type": ["integer", "null"], "minimum": 1, "maximum": 4294967295_u64, "description": "At most this many of the queue's jobs run at once; absent or null for no limit." },
-            "rate": { "type": ["string", "null"], "pattern": "^([1-9][0-9]{0,5}|1000000)/[sm]$", "description": "At most N claims per second (N/s) or minute (N/m), N from 1 to 1000000; absent or null for no limit." } } },
-        "LimitsResult": { "type": "object", "required": ["success", "queue", "limits"], "properties": {
-            "success": { "type": "boolean" }, "queue": { "type": "string" }, "limits": schema_ref("QueueLimits") } },
-        "ScheduleRequest": { "type": "object", "additionalProperties": false, "required": ["kind"], "properties": {
-            "kind": { "type": "string", "description": "The kind of job each tick makes." },
-            "payload": { "description": "The payload of every job, checked as POST /jobs checks it." },
-            "queue": { "type": ["string", "null"], "description": "The jobs' queue (default: the kind's)." },
-            "cron": { "type": ["string", "null"], "description": "SEC MIN HOUR DOM MON DOW, e.g. \"0 30 6 * * MON-FRI\"." },
-            "every": { "type": ["number", "null"], "minimum": 1, "maximum": 31622400, "description": "Seconds between ticks (1 to 366 days), instead of cron." },
-            "timezone": { "type": ["string", "null"], "description": "The IANA time zone of cron (default UTC)." },
-            "skip_missed": { "type": "boolean", "default": false, "description": "After downtime, make no job for a tick more than a minute late (default: one job for the latest missed tick)." } } },
-        "Schedule": { "type": "object", "properties": {
-            "name": { "type": "string" }, "kind": { "type": "string" }, "queue": { "type": "string" }, "payload": {},
-            "timing": { "type": "object", "description": "{type: cron, expr, timezone} or {type: every, ms}." },
-            "skip_missed": { "type": "boolean" },
-            "next_run": { "type": "string", "format": "date-time" },
-            "last_job": { "type": ["string", "null"], "description": "The id of the last job it made (sched:<name>:<tick ms>)." } } }
-    }));
+    let control_schemas = merged(
+        flow_schemas,
+        json!({
+            "QueueLimits": { "type": "object", "additionalProperties": false, "properties": {
+                "max_running": { "type": ["integer", "null"], "minimum": 1, "maximum": 4294967295_u64, "description": "At most this many of the queue's jobs run at once; absent or null for no limit." },
+                "rate": { "type": ["string", "null"], "pattern": "^([1-9][0-9]{0,5}|1000000)/[sm]$", "description": "At most N claims per second (N/s) or minute (N/m), N from 1 to 1000000; absent or null for no limit." } } },
+            "LimitsResult": { "type": "object", "required": ["success", "queue", "limits"], "properties": {
+                "success": { "type": "boolean" }, "queue": { "type": "string" }, "limits": schema_ref("QueueLimits") } },
+            "ScheduleRequest": { "type": "object", "additionalProperties": false, "required": ["kind"], "properties": {
+                "kind": { "type": "string", "description": "The kind of job each tick makes." },
+                "payload": { "description": "The payload of every job, checked as POST /jobs checks it." },
+                "queue": { "type": ["string", "null"], "description": "The jobs' queue (default: the kind's)." },
+                "cron": { "type": ["string", "null"], "description": "SEC MIN HOUR DOM MON DOW, e.g. \"0 30 6 * * MON-FRI\"." },
+                "every": { "type": ["number", "null"], "minimum": 1, "maximum": 31622400, "description": "Seconds between ticks (1 to 366 days), instead of cron." },
+                "timezone": { "type": ["string", "null"], "description": "The IANA time zone of cron (default UTC)." },
+                "skip_missed": { "type": "boolean", "default": false, "description": "After downtime, make no job for a tick more than a minute late (default: one job for the latest missed tick)." } } },
+            "Schedule": { "type": "object", "properties": {
+                "name": { "type": "string" }, "kind": { "type": "string" }, "queue": { "type": "string" }, "payload": {},
+                "timing": { "type": "object", "description": "{type: cron, expr, timezone} or {type: every, ms}." },
+                "skip_missed": { "type": "boolean" },
+                "next_run": { "type": "string", "format": "date-time" },
+                "last_job": { "type": ["string", "null"], "description": "The id of the last job it made (sched:<name>:<tick ms>)." } } }
+        }),
+    );
     let schemas = json!({
         "Error": { "type": "object", "required": ["success", "error", "code"], "properties": {
             "success": { "type": "boolean", "const": false },

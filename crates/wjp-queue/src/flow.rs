@@ -95,7 +95,9 @@ fn check_name(name: &str) -> Result<()> {
 pub fn order(request: &FlowRequest, max_jobs: usize) -> Result<Vec<usize>> {
     let nodes = &request.jobs;
     if nodes.is_empty() {
-        return Err(QueueError::InvalidFlow("a flow needs at least one job".into()));
+        return Err(QueueError::InvalidFlow(
+            "a flow needs at least one job".into(),
+        ));
     }
     if nodes.len() > max_jobs {
         return Err(QueueError::InvalidFlow(format!(
@@ -213,12 +215,7 @@ mod tests {
             node("d", &["a", "c"]),
         ]);
         let sorted = order(&f, 10).unwrap();
-        let pos = |name: &str| {
-            sorted
-                .iter()
-                .position(|i| f.jobs[*i].name == name)
-                .unwrap()
-        };
+        let pos = |name: &str| sorted.iter().position(|i| f.jobs[*i].name == name).unwrap();
         assert!(pos("a") < pos("b") && pos("b") < pos("c") && pos("c") < pos("d"));
     }
 
@@ -256,11 +253,17 @@ mod tests {
         let dup = flow(vec![node("a", &[]), node("a", &[])]);
         assert!(order(&dup, 10).unwrap_err().to_string().contains("\"a\""));
         let selfish = flow(vec![node("a", &["a"])]);
-        assert!(order(&selfish, 10).unwrap_err().to_string().contains("itself"));
+        assert!(order(&selfish, 10)
+            .unwrap_err()
+            .to_string()
+            .contains("itself"));
         for odd in ["", "a b", "a/b", "é", "x\n", &"n".repeat(65)] {
             assert!(order(&flow(vec![node(odd, &[])]), 10).is_err(), "{odd:?}");
         }
         let big = flow((0..11).map(|i| node(&format!("n{i}"), &[])).collect());
-        assert!(order(&big, 10).unwrap_err().to_string().contains("at most 10"));
+        assert!(order(&big, 10)
+            .unwrap_err()
+            .to_string()
+            .contains("at most 10"));
     }
 }

@@ -211,9 +211,8 @@ impl Queue {
                     None => name.clone(),
                 })
                 .collect();
-            let made = state::new_job(job, &self.catalog, now).map_err(|e| {
-                QueueError::InvalidFlow(format!("node {:?}: {e}", node.name))
-            })?;
+            let made = state::new_job(job, &self.catalog, now)
+                .map_err(|e| QueueError::InvalidFlow(format!("node {:?}: {e}", node.name)))?;
             jobs.push(made);
         }
         let inserted = self
@@ -227,10 +226,9 @@ impl Queue {
                     *error
                 }
                 QueueError::InBatch { position, error } => match order.get(position - 1) {
-                    Some(&i) => QueueError::InvalidFlow(format!(
-                        "node {:?}: {error}",
-                        request.jobs[i].name
-                    )),
+                    Some(&i) => {
+                        QueueError::InvalidFlow(format!("node {:?}: {error}", request.jobs[i].name))
+                    }
                     None => *error,
                 },
                 // A flow of one node: its refusal is not in a batch.
@@ -255,7 +253,9 @@ impl Queue {
             });
         }
         out.into_iter()
-            .map(|o| o.ok_or_else(|| QueueError::Storage("backend returned no job for a node".into())))
+            .map(|o| {
+                o.ok_or_else(|| QueueError::Storage("backend returned no job for a node".into()))
+            })
             .collect()
     }
 

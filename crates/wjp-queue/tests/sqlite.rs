@@ -231,10 +231,7 @@ async fn dependencies_leave_no_edge_behind() {
         .unwrap()
         .job
         .id;
-    queue
-        .enqueue(with_after("noop", &[&doomed]))
-        .await
-        .unwrap();
+    queue.enqueue(with_after("noop", &[&doomed])).await.unwrap();
     let dropped = queue
         .enqueue(with_after("noop", &[&fine]))
         .await

@@ -555,12 +555,22 @@ fn dependencies_and_flows_are_bounded_at_the_door() {
             json!({"kind": "noop", "after": ["no-such-job"]}),
             "unknown_parent",
         ),
-        (json!({"kind": "noop", "run_anyway": true}), "invalid_request"),
-        (json!({"kind": "noop", "after": "not-a-list"}), "invalid_json"),
+        (
+            json!({"kind": "noop", "run_anyway": true}),
+            "invalid_request",
+        ),
+        (
+            json!({"kind": "noop", "after": "not-a-list"}),
+            "invalid_json",
+        ),
     ] {
         let answer = submit(&api, request.clone());
         assert_refused(&answer, 400, code);
-        assert!(!answer.text().contains("root:"), "{request}: {}", answer.text());
+        assert!(
+            !answer.text().contains("root:"),
+            "{request}: {}",
+            answer.text()
+        );
     }
 
     let flow = |nodes: Value| api.post_json("/flows", &json!({ "jobs": nodes }));
@@ -580,8 +590,14 @@ fn dependencies_and_flows_are_bounded_at_the_door() {
     assert_refused(&twice, 400, "invalid_flow");
     let dangling = flow(json!([{"name": "a", "kind": "noop", "after": ["ghost"]}]));
     assert_eq!(dangling.status, 400, "{}", dangling.text());
-    let message = dangling.json()["error"].as_str().unwrap_or_default().to_owned();
-    assert!(message.contains("node \"a\"") && message.contains("ghost"), "{message}");
+    let message = dangling.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("node \"a\"") && message.contains("ghost"),
+        "{message}"
+    );
     for odd in ["../x", "a b", "é", "", "a\u{0}b", &"n".repeat(65)] {
         let answer = flow(json!([{"name": odd, "kind": "noop"}]));
         assert_refused(&answer, 400, "invalid_flow");
@@ -609,11 +625,7 @@ fn dependencies_and_flows_are_bounded_at_the_door() {
 
     // Nothing of the refused requests was stored: only the first parent.
     let listed = api.get("/jobs?limit=500").json();
-    assert_eq!(
-        listed["jobs"].as_array().map(Vec::len),
-        Some(1),
-        "{listed}"
-    );
+    assert_eq!(listed["jobs"].as_array().map(Vec::len), Some(1), "{listed}");
     let ok = flow(json!([
         {"name": "first", "kind": "noop"},
         {"name": "then", "kind": "noop", "after": ["first", parent]},

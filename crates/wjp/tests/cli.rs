@@ -971,7 +971,13 @@ fn dependencies_and_flows_on(env: &Env) {
     assert_eq!(queue_counts(&counts, "nesting")["waiting"], 1);
 
     let failing = env.submit(&["fail", "--queue", "analysis", "--max-attempts", "1"]);
-    let doomed = env.submit(&["noop", "--queue", "gcode", "--after", &format!("{parent},{failing}")]);
+    let doomed = env.submit(&[
+        "noop",
+        "--queue",
+        "gcode",
+        "--after",
+        &format!("{parent},{failing}"),
+    ]);
     let anyway = env.submit(&["noop", "--after", &failing, "--run-anyway"]);
 
     let stderr = env.fails(&["submit", "noop", "--after", "no-such-job"]);

@@ -63,7 +63,13 @@ async fn settled(queue: &Queue, id: &JobId, status: Status) -> Job {
 }
 
 async fn waiting_count(queue: &Queue) -> u64 {
-    queue.counts().await.unwrap().iter().map(|c| c.waiting).sum()
+    queue
+        .counts()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.waiting)
+        .sum()
 }
 
 pub async fn a_dependant_waits_until_every_parent_in_other_queues_completed(store: &dyn Store) {
@@ -72,7 +78,11 @@ pub async fn a_dependant_waits_until_every_parent_in_other_queues_completed(stor
     let b = enqueue(&queue, in_queue("noop", "nesting", &[])).await.id;
     let child = enqueue(&queue, in_queue("noop", "gcode", &[&a, &b, &a])).await;
     assert_eq!(child.status(), Status::Waiting);
-    assert_eq!(child.after, [a.clone(), b.clone()], "a parent named twice counts once");
+    assert_eq!(
+        child.after,
+        [a.clone(), b.clone()],
+        "a parent named twice counts once"
+    );
     assert_eq!(waiting_count(&queue).await, 1);
     assert!(claim(&queue, &["gcode"], 10, Duration::from_secs(60))
         .await
@@ -104,8 +114,12 @@ pub async fn a_dependant_waits_until_every_parent_in_other_queues_completed(stor
 pub async fn a_failed_parent_cancels_its_dependants_down_the_graph(store: &dyn Store) {
     let queue = queue_on(store).await;
     let parent = enqueue(&queue, in_queue("noop", "analysis", &[])).await.id;
-    let child = enqueue(&queue, in_queue("noop", "nesting", &[&parent])).await.id;
-    let grandchild = enqueue(&queue, in_queue("noop", "gcode", &[&child])).await.id;
+    let child = enqueue(&queue, in_queue("noop", "nesting", &[&parent]))
+        .await
+        .id;
+    let grandchild = enqueue(&queue, in_queue("noop", "gcode", &[&child]))
+        .await
+        .id;
     let mut anyway = in_queue("noop", "default", &[&parent]);
     anyway.run_anyway = true;
     let anyway = enqueue(&queue, anyway).await.id;
@@ -145,7 +159,11 @@ pub async fn parents_that_ended_before_the_dependant_count_as_they_ended(store: 
         ErrorKind::DependencyFailed
     );
     let stored = queue.job(&after_failed.id).await.unwrap().unwrap();
-    assert_eq!(stored.status(), Status::Cancelled, "stored as it was returned");
+    assert_eq!(
+        stored.status(),
+        Status::Cancelled,
+        "stored as it was returned"
+    );
     let mut anyway = in_queue("noop", "nesting", &[&failed]);
     anyway.run_anyway = true;
     assert_eq!(enqueue(&queue, anyway).await.status(), Status::Queued);
@@ -178,7 +196,9 @@ pub async fn parents_that_ended_before_the_dependant_count_as_they_ended(store: 
 pub async fn a_cancelled_or_purged_job_leaves_no_dependency_behind(store: &dyn Store) {
     let queue = queue_on(store).await;
     let parent = enqueue(&queue, in_queue("noop", "analysis", &[])).await.id;
-    let child = enqueue(&queue, in_queue("noop", "nesting", &[&parent])).await.id;
+    let child = enqueue(&queue, in_queue("noop", "nesting", &[&parent]))
+        .await
+        .id;
     assert_eq!(
         queue.cancel(&child).await.unwrap(),
         wjp_queue::CancelOutcome::Cancelled
@@ -192,9 +212,15 @@ pub async fn a_cancelled_or_purged_job_leaves_no_dependency_behind(store: &dyn S
 
     // A waiting parent purged: its dependants cannot wait for it.
     let parent = enqueue(&queue, in_queue("noop", "analysis", &[])).await.id;
-    let child = enqueue(&queue, in_queue("noop", "nesting", &[&parent])).await.id;
+    let child = enqueue(&queue, in_queue("noop", "nesting", &[&parent]))
+        .await
+        .id;
     assert_eq!(
-        queue.purge("nesting", Status::Waiting).await.unwrap_err().code(),
+        queue
+            .purge("nesting", Status::Waiting)
+            .await
+            .unwrap_err()
+            .code(),
         "invalid_request"
     );
     assert_eq!(queue.purge("analysis", Status::Queued).await.unwrap(), 1);
@@ -227,7 +253,11 @@ pub async fn a_flow_runs_in_order_and_children_read_their_parents_results(store:
     };
     let jobs = queue.submit_flow(flow).await.unwrap();
     let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-    assert_eq!(names, ["gcode-1", "nest", "part-a", "part-b"], "request order");
+    assert_eq!(
+        names,
+        ["gcode-1", "nest", "part-a", "part-b"],
+        "request order"
+    );
     let statuses: Vec<Status> = jobs.iter().map(|j| j.job.status()).collect();
     assert_eq!(
         statuses,
@@ -240,7 +270,7 @@ pub async fn a_flow_runs_in_order_and_children_read_their_parents_results(store:
     );
     assert!(jobs.iter().all(|j| j.created));
     let nest_id = jobs[1].job.id.clone();
-    assert_eq!(jobs[0].job.after, [nest_id.clone()]);
+    assert_eq!(jobs[0].job.after, std::slice::from_ref(&nest_id));
 
     let mut handlers: Handlers = builtin_handlers();
     handlers
@@ -320,9 +350,7 @@ pub async fn a_bad_flow_is_refused_whole_naming_the_node(store: &dyn Store) {
 /// Parents complete while dependants of them are submitted from many
 /// tasks at once: however the two interleave, every dependant is
 /// released, none left waiting.
-pub async fn parents_completing_while_dependants_are_submitted_release_them_all(
-    store: &dyn Store,
-) {
+pub async fn parents_completing_while_dependants_are_submitted_release_them_all(store: &dyn Store) {
     const SUBMITTERS: usize = 8;
     const EACH: usize = 5;
     let queue = queue_on(store).await;

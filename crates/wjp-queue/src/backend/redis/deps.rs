@@ -106,11 +106,7 @@ impl RedisBackend {
                     .map_err(|e| refused_at(index, n, e))?;
                 let (job, live) = state::settle_new(job, &parents, Timestamp::now())
                     .map_err(|e| refused_at(index, n, e))?;
-                pending = live
-                    .iter()
-                    .map(JobId::as_str)
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                pending = live.iter().map(JobId::as_str).collect::<Vec<_>>().join(" ");
                 job
             };
             let stored = self
@@ -148,10 +144,7 @@ impl RedisBackend {
                 let mut pipe = redis::pipe();
                 pipe.add_command(call.cmd);
                 let reply = self.run(&pipe).await?.pop().unwrap_or(Value::Nil);
-                let states = array(reply)?
-                    .iter()
-                    .map(text)
-                    .collect::<Result<Vec<_>>>()?;
+                let states = array(reply)?.iter().map(text).collect::<Result<Vec<_>>>()?;
                 if states.iter().any(|s| s == "busy") && tries < GUARD_TRIES {
                     // An earlier end of a parent (since retried) is not
                     // delivered yet: deliver it, then link.
@@ -307,9 +300,11 @@ impl RedisBackend {
             pipe.add_command(self.read_call(queue, &[child.as_str()]));
             pipe.cmd("HGET").arg(pending_key).arg(child.as_str());
             let mut replies = self.run(&pipe).await?.into_iter();
-            let record = replies.next().map(array).transpose()?.and_then(|r| {
-                r.into_iter().next().filter(|v| *v != Value::Nil)
-            });
+            let record = replies
+                .next()
+                .map(array)
+                .transpose()?
+                .and_then(|r| r.into_iter().next().filter(|v| *v != Value::Nil));
             let Some(record) = record else {
                 return Ok(Delivery::Missing);
             };
@@ -376,11 +371,7 @@ impl RedisBackend {
             let mut pipe = redis::pipe();
             pipe.add_command(call.cmd);
             let reply = self.run(&pipe).await?.pop().unwrap_or(Value::Nil);
-            let outcome = array(reply)?
-                .first()
-                .map(int)
-                .transpose()?
-                .unwrap_or(0);
+            let outcome = array(reply)?.first().map(int).transpose()?.unwrap_or(0);
             match outcome {
                 1 => return Ok(Delivery::Done(next.is_some())),
                 2 => return Ok(Delivery::Done(false)),

@@ -250,7 +250,10 @@ impl RedisBackend {
                                 .map(|t| t.0.to_string())
                                 .unwrap_or_default(),
                         )
-                        .put(InsertArg::Pending, pending.get(*i).map_or("", String::as_str))
+                        .put(
+                            InsertArg::Pending,
+                            pending.get(*i).map_or("", String::as_str),
+                        )
                         .put(
                             InsertArg::ExpiresAt,
                             job.state

@@ -28,7 +28,12 @@ pub(super) fn settle_new_job(tx: &Connection, job: Job, now: Timestamp) -> Resul
     let parents = job
         .after
         .iter()
-        .map(|parent| Ok((parent.clone(), get_live(tx, parent, now)?.map(|p| p.status()))))
+        .map(|parent| {
+            Ok((
+                parent.clone(),
+                get_live(tx, parent, now)?.map(|p| p.status()),
+            ))
+        })
         .collect::<Result<Vec<_>>>()?;
     let (job, live) = state::settle_new(job, &parents, now)?;
     let mut insert = tx
@@ -119,8 +124,7 @@ pub(super) fn settle_dependants(
                 .prepare_cached("SELECT COUNT(*) FROM job_parents WHERE child = ?1")
                 .and_then(|mut stmt| stmt.query_row([child.as_str()], |r| r.get(0)))
                 .map_err(storage)?;
-            let Some(t) = state::parent_ended(&job, &parent, end, left.max(0) as usize, now)
-            else {
+            let Some(t) = state::parent_ended(&job, &parent, end, left.max(0) as usize, now) else {
                 continue;
             };
             if apply_transition(tx, &t)? {

@@ -54,7 +54,8 @@ pub(super) fn insert_batch(
             out.push(Inserted::Existing(holder));
             continue;
         }
-        let job = deps::settle_new_job(tx, job, now).map_err(|e| refused_at(index, batch_len, e))?;
+        let job =
+            deps::settle_new_job(tx, job, now).map_err(|e| refused_at(index, batch_len, e))?;
         let payload = to_json_text(&job.payload);
         let payload_len = payload.len() as u64;
         if is_waiting(job.status()) {
