@@ -465,12 +465,16 @@ pub fn document() -> Value {
             "created": { "type": "boolean", "description": "POST /jobs only: false when an existing job was returned." } } });
     // The schemas of queue control (limits, schedules), apart: one `json!`
     // of every schema passes the macro's recursion limit.
+    // A node is a JobRequest with a name: the same closed object, one
+    // property more.
+    let mut flow_node_schema = job_request_schema.clone();
+    flow_node_schema["required"] = json!(["name", "kind"]);
+    flow_node_schema["properties"]["name"] = json!({ "type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$",
+        "description": "The node's name, unique in the flow; other nodes name it in their after, which holds node names (or ids of jobs stored before the flow)." });
     let flow_schemas = json!({
         "FlowRequest": { "type": "object", "additionalProperties": false, "required": ["jobs"], "properties": {
             "jobs": { "type": "array", "minItems": 1, "maxItems": 1000, "items": schema_ref("FlowNode"), "description": "The nodes, in any order (at most 1000 unless the server's --max-flow-jobs says otherwise)." } } },
-        "FlowNode": { "allOf": [schema_ref("JobRequest")], "required": ["name", "kind"], "properties": {
-            "name": { "type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$", "description": "The node's name, unique in the flow; other nodes name it in their after." } },
-            "description": "A JobRequest with a name; its after names other nodes of the flow (or ids of jobs stored before it)." },
+        "FlowNode": flow_node_schema,
         "FlowResult": { "type": "object", "required": ["success", "jobs"], "properties": {
             "success": { "type": "boolean" },
             "jobs": { "type": "array", "description": "The nodes' jobs, in the request's order, each with its node's name.", "items": { "allOf": [schema_ref("Job")], "properties": {
