@@ -179,9 +179,22 @@ impl RedisBackend {
     pub(super) async fn settle_all(&self, now: Timestamp) -> Result<u64> {
         let mut changed = 0;
         for _ in 0..DELIVERY_ROUNDS {
+            // Which outboxes hold anything: one round trip for all queues,
+            // so a pass over queues without dependencies costs that alone.
+            let queues = self.known_queues(false).await?;
+            if queues.is_empty() {
+                break;
+            }
+            let mut pipe = redis::pipe();
+            for queue in &queues {
+                pipe.cmd("EXISTS").arg(&index_keys(queue)[17]);
+            }
             let mut delivered_any = false;
-            for queue in self.known_queues(false).await? {
-                let (n, any) = self.deliver_outbox(&queue, now).await?;
+            for (queue, exists) in queues.iter().zip(self.run(&pipe).await?) {
+                if int(&exists)? == 0 {
+                    continue;
+                }
+                let (n, any) = self.deliver_outbox(queue, now).await?;
                 changed += n;
                 delivered_any |= any;
             }
