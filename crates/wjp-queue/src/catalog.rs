@@ -57,8 +57,8 @@ impl Default for Defaults {
 /// The payload and delay limits are checked per request (`state::new_job`);
 /// the waiting limits by the backend, in the same atomic step that stores
 /// the jobs (a transaction, one Lua function call), so concurrent enqueuers
-/// cannot pass them together. *Waiting* means queued or scheduled: jobs a
-/// worker has not taken yet. Jobs already admitted that come back to wait
+/// cannot pass them together. *Waiting* means queued, scheduled, or
+/// waiting for parents: jobs a worker has not taken yet. Jobs already admitted that come back to wait
 /// (a retry after a failure, by hand or after a backoff; a lease taken
 /// back) are never refused, but count towards the figures.
 #[derive(Debug, Clone, PartialEq)]
