@@ -454,3 +454,91 @@ pub async fn a_flow_submitted_while_its_parent_ends_is_settled_whole(store: &dyn
         assert_eq!(waiting_count(&queue).await, 0);
     }
 }
+
+/// Two workers on handles of their own (as two processes) run a graph: a
+/// root, forty jobs that wait for it in two queues, and a join that waits
+/// for all forty. Each job runs once, none before its parents completed,
+/// and the join sees every parent's result.
+pub async fn two_workers_run_a_graph_once_each_and_in_order(store: &dyn Store) {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    const MIDDLE: usize = 40;
+    type Runs = Arc<Mutex<HashMap<String, (usize, Timestamp)>>>;
+    let runs: Runs = Arc::default();
+    let make_handlers = |runs: Runs| {
+        let mut handlers = Handlers::new();
+        handlers
+            .add("record", move |ctx: &wjp_queue::JobContext| {
+                let mut runs = runs.lock().unwrap();
+                let entry = runs
+                    .entry(ctx.job().id.to_string())
+                    .or_insert((0, Timestamp::now()));
+                entry.0 += 1;
+                Ok(json!(ctx.parent_results().len()))
+            })
+            .unwrap();
+        handlers
+    };
+    let node = |name: String, queue: &str, after: Vec<String>| {
+        let mut job = request("record", json!({}));
+        job.queue = Some(queue.into());
+        job.after = after;
+        FlowNode { name, job }
+    };
+    let mut nodes = vec![node("root".into(), "analysis", vec![])];
+    let middles: Vec<String> = (0..MIDDLE).map(|i| format!("m{i}")).collect();
+    for (i, name) in middles.iter().enumerate() {
+        let queue = if i % 2 == 0 { "analysis" } else { "nesting" };
+        nodes.push(node(name.clone(), queue, vec!["root".into()]));
+    }
+    nodes.push(node("join".into(), "gcode", middles.clone()));
+    let producer = queue_on(store).await;
+    let jobs = producer
+        .submit_flow(FlowRequest { jobs: nodes })
+        .await
+        .unwrap();
+
+    let queues = ["analysis", "nesting", "gcode"];
+    let a = queue_on(store).await;
+    let b = queue_on(store).await;
+    let wa = start_worker(
+        &a,
+        make_handlers(runs.clone()),
+        fast_config("graph-a", &queues),
+    );
+    let wb = start_worker(
+        &b,
+        make_handlers(runs.clone()),
+        fast_config("graph-b", &queues),
+    );
+    let join = settled(&producer, &jobs[MIDDLE + 1].job.id, Status::Completed).await;
+    wa.stop().await;
+    wb.stop().await;
+    assert_eq!(
+        join.state.result,
+        Some(json!(MIDDLE)),
+        "the join saw every parent"
+    );
+
+    let runs = runs.lock().unwrap();
+    assert_eq!(runs.len(), MIDDLE + 2);
+    assert!(runs.values().all(|(n, _)| *n == 1), "a job ran twice");
+    let started = |id: &JobId| runs[id.as_str()].1;
+    for j in &jobs {
+        for parent in &j.job.after {
+            let parent = jobs.iter().find(|p| &p.job.id == parent).unwrap();
+            let done = queue_on(store)
+                .await
+                .job(&parent.job.id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(
+                done.state.completed_at.unwrap() <= started(&j.job.id),
+                "{} started before its parent {} completed",
+                j.name,
+                parent.name
+            );
+        }
+    }
+}

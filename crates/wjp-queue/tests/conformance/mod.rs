@@ -239,6 +239,7 @@ macro_rules! conformance_suite {
             a_bad_flow_is_refused_whole_naming_the_node,
             parents_completing_while_dependants_are_submitted_release_them_all,
             a_flow_submitted_while_its_parent_ends_is_settled_whole,
+            two_workers_run_a_graph_once_each_and_in_order,
         );
     };
     (@tests $store:expr; $($name:ident),* $(,)?) => {
