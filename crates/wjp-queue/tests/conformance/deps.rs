@@ -520,24 +520,16 @@ pub async fn two_workers_run_a_graph_once_each_and_in_order(store: &dyn Store) {
         "the join saw every parent"
     );
 
-    let runs = runs.lock().unwrap();
+    let runs: HashMap<String, (usize, Timestamp)> = runs.lock().unwrap().clone();
     assert_eq!(runs.len(), MIDDLE + 2);
     assert!(runs.values().all(|(n, _)| *n == 1), "a job ran twice");
-    let started = |id: &JobId| runs[id.as_str()].1;
     for j in &jobs {
         for parent in &j.job.after {
-            let parent = jobs.iter().find(|p| &p.job.id == parent).unwrap();
-            let done = queue_on(store)
-                .await
-                .job(&parent.job.id)
-                .await
-                .unwrap()
-                .unwrap();
+            let done = producer.job(parent).await.unwrap().unwrap();
             assert!(
-                done.state.completed_at.unwrap() <= started(&j.job.id),
-                "{} started before its parent {} completed",
+                done.state.completed_at.unwrap() <= runs[j.job.id.as_str()].1,
+                "{} started before its parent {parent} completed",
                 j.name,
-                parent.name
             );
         }
     }
