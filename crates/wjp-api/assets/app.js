@@ -13,8 +13,9 @@ const PAGE = 50;
 const WINDOW_MIN = 15;
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 // Each status has a word and an icon drawn here (no emoji font needed): a
-// clock, three waiting dots, a play mark, a tick, a cross, a struck circle.
+// fork of lines (waits for parents), a clock, three waiting dots, a play mark, a tick, a cross, a struck circle.
 const STATUS = {
+  waiting: ['M2.5 4.5H7c3 0 3 7 6.5 7M2.5 11.5h11', 'Waiting'],
   scheduled: ['M8 1.8a6.2 6.2 0 1 0 0 12.4A6.2 6.2 0 0 0 8 1.8zM8 4.5V8l2.6 1.6', 'Scheduled'],
   queued: ['M3.2 8h.1M8 8h.1M12.8 8h.1', 'Queued'],
   running: ['M5 3.2l7.5 4.8L5 12.8z', 'Running'],
@@ -87,8 +88,9 @@ function materialOf(job) {
 function progressCell(progress, message, status) {
   // A job that has not started has no progress: words, not an empty bar
   // that reads as some per cent done.
-  if (status === 'queued' || status === 'scheduled') {
-    return el('span', { class: 'msg', text: status === 'queued' ? 'waiting for a worker' : 'waiting for its time' });
+  if (status === 'queued' || status === 'scheduled' || status === 'waiting') {
+    const words = { queued: 'waiting for a worker', scheduled: 'waiting for its time', waiting: 'waiting for its parents' };
+    return el('span', { class: 'msg', text: words[status] });
   }
   const p = typeof progress === 'number' ? Math.max(0, Math.min(1, progress))
     : status === 'completed' ? 1 : null;

@@ -31,6 +31,11 @@ impl Enqueuer {
     pub async fn enqueue(&self, request: JobRequest) -> Result<Enqueued, QueueError> {
         // Refuse a bad request here, alone.
         wjp_queue::state::new_job(request.clone(), self.queue.catalog(), Timestamp::now())?;
+        // A dependant is stored alone: its parents are looked up as it is
+        // stored, and one that names no job must not refuse its batch-mates.
+        if !request.after.is_empty() {
+            return self.queue.enqueue(request).await;
+        }
         let (reply, answer) = oneshot::channel();
         if self.tx.send((request.clone(), reply)).await.is_err() {
             return self.queue.enqueue(request).await;

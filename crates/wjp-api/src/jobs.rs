@@ -82,6 +82,7 @@ where
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/jobs", post(submit).get(list))
+        .route("/flows", post(submit_flow))
         .route("/jobs/{job_id}", get(show))
         .route("/jobs/{job_id}/cancel", post(cancel))
         .route("/jobs/{job_id}/retry", post(retry))
@@ -113,6 +114,8 @@ pub fn job_view(job: &Job) -> Value {
         "max_attempts": job.max_attempts,
         "reference": job.reference,
         "unique_key": job.unique_key,
+        "after": job.after,
+        "run_anyway": job.run_anyway,
         "stalls": s.stalls,
         "max_stalls": job.max_stalls,
         "priority": job.priority,
@@ -181,6 +184,34 @@ async fn submit(
     view["success"] = json!(true);
     view["created"] = json!(enqueued.created);
     Ok((status, Json(view)))
+}
+
+/// `POST /flows`: a graph of named jobs, stored whole or refused whole.
+async fn submit_flow(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<wjp_queue::FlowRequest>,
+) -> ApiResult<impl IntoResponse> {
+    for node in &request.jobs {
+        check_served(&state, &node.job.kind)?;
+        check_kind(&state, &node.job.kind)?;
+    }
+    let jobs = state.queue.submit_flow(request).await?;
+    let created = jobs.iter().any(|j| j.created);
+    let views: Vec<Value> = jobs
+        .iter()
+        .map(|j| {
+            let mut view = job_view(&j.job);
+            view["name"] = json!(j.name);
+            view["created"] = json!(j.created);
+            view
+        })
+        .collect();
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json!({ "success": true, "jobs": views }))))
 }
 
 #[derive(Debug, Deserialize)]

@@ -124,8 +124,9 @@ impl Metrics {
                         .or_default() += 1;
                 }
             }
-            // An attempt that went back to wait (retry, lost lease).
-            Status::Queued | Status::Scheduled => {
+            // An attempt that went back to wait (retry, lost lease), or a
+            // job that waits for parents (it has not started).
+            Status::Waiting | Status::Queued | Status::Scheduled => {
                 started.remove(&key);
             }
         }

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 /// Every documented (method, path), in the router's path syntax.
-pub const OPERATIONS: [(&str, &str); 33] = [
+pub const OPERATIONS: [(&str, &str); 34] = [
     ("get", "/health"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -21,6 +21,7 @@ pub const OPERATIONS: [(&str, &str); 33] = [
     ("get", "/files/{folder}/{name}"),
     ("post", "/jobs"),
     ("get", "/jobs"),
+    ("post", "/flows"),
     ("get", "/jobs/{job_id}"),
     ("post", "/jobs/{job_id}/cancel"),
     ("post", "/jobs/{job_id}/retry"),
@@ -401,6 +402,19 @@ pub fn document() -> Value {
         "/materials": { "get": op("materials", "shop", "The shop's materials (its wjp.toml): the names and aliases a request may use, and the thickness range the shop cuts in each.", json!([]), None,
             json!({ "200": ok_json("Materials.", materials_schema()), "401": error("API key missing or wrong.") })) },
     });
+    let paths = merged(
+        paths,
+        json!({
+            "/flows": { "post": op("submitFlow", "queue", "Submit a flow: a graph of named jobs, each waiting for the nodes its after names. The whole flow is checked first (size, names, references, cycles, each job as POST /jobs checks it) and nothing is stored when a node is refused; the error names the node.", json!([]),
+                Some(json!({ "required": true, "content": json_content(schema_ref("FlowRequest")) })),
+                json!({ "201": ok_json("The flow's jobs.", schema_ref("FlowResult")),
+                        "200": ok_json("Every node's job_id named an existing job, returned as it is.", schema_ref("FlowResult")),
+                        "400": error("Invalid flow (code invalid_flow: a cycle, an unknown or duplicate node name, an odd name, too many nodes, or a refused node) or an after that names no stored job (unknown_parent)."),
+                        "401": error("API key missing or wrong."), "413": error("The body is larger than the server accepts."),
+                        "429": error("A queue holds as many waiting jobs (or payload bytes) as the server allows."),
+                        "501": error("A shop job kind this build cannot run yet."), "503": error("The queue backend is unreachable.") })) },
+        }),
+    );
     let nullable_string = json!({ "type": ["string", "null"] });
     let time = json!({ "type": ["string", "null"], "format": "date-time" });
     // Separate values: one `json!` of every schema passes the macro's
@@ -420,7 +434,9 @@ pub fn document() -> Value {
             "unique_for": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds after submission during which unique_key holds even once the job has ended; only with unique_key." },
             "result_ttl": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds a completed job's result is kept (at most a year)." },
             "failure_ttl": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds a failed or cancelled job is kept (at most a year)." },
-            "backoff": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds before the first retry; doubles each time." } } });
+            "backoff": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds before the first retry; doubles each time." },
+            "after": { "type": "array", "maxItems": 100, "items": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$" }, "description": "Ids of jobs this one waits for (at most 100 unless the server's --max-parents says otherwise): it stays waiting until every one has completed, and is cancelled with error_kind dependency_failed when one fails or is cancelled. An unknown id is a 400 (unknown_parent). In a flow, node names." },
+            "run_anyway": { "type": "boolean", "default": false, "description": "With after: run once every parent has ended, however it ended." } } });
     let job_schema = json!({ "type": "object", "required": ["job_id", "status", "progress", "result", "error", "created_at", "completed_at"], "properties": {
             "job_id": { "type": "string" }, "status": schema_ref("Status"),
             "progress": { "type": ["number", "null"], "minimum": 0, "maximum": 1 },
@@ -432,10 +448,13 @@ pub fn document() -> Value {
             "max_stalls": { "type": "integer" },
             "unique_key": { "type": ["string", "null"], "description": "The key that keeps the job unique in its queue, if any." },
             "reference": { "type": ["string", "null"], "description": "The client's own reference, if any." },
-            "waiting": { "type": "object", "description": "GET /jobs/{job_id} of a queued or scheduled job only: why it has not started.", "properties": {
+            "after": { "type": "array", "items": { "type": "string" }, "description": "The ids of the jobs it waits (or waited) for." },
+            "run_anyway": { "type": "boolean", "description": "Whether it runs once its parents ended however they ended." },
+            "waiting": { "type": "object", "description": "GET /jobs/{job_id} of a waiting, queued or scheduled job only: why it has not started.", "properties": {
                 "message": { "type": "string" },
                 "detail": { "type": "object", "required": ["reason"], "properties": {
-                    "reason": { "type": "string", "enum": ["paused", "limited_running", "rate_limited", "scheduled", "no_worker", "workers_busy", "ready"] },
+                    "reason": { "type": "string", "enum": ["parents", "paused", "limited_running", "rate_limited", "scheduled", "no_worker", "workers_busy", "ready"] },
+                    "waiting_for": { "type": "array", "items": { "type": "string" }, "description": "parents: the parents that have not ended yet." },
                     "max_running": { "type": "integer", "description": "limited_running: the queue's limit of jobs running at once." },
                     "rate": { "type": "string", "description": "rate_limited: the queue's rate limit (N/s or N/m)." } } } } },
             "started_at": time.clone(), "enqueued_at": time.clone(), "run_at": { "type": "string", "format": "date-time" },
@@ -446,27 +465,45 @@ pub fn document() -> Value {
             "created": { "type": "boolean", "description": "POST /jobs only: false when an existing job was returned." } } });
     // The schemas of queue control (limits, schedules), apart: one `json!`
     // of every schema passes the macro's recursion limit.
-    let control_schemas = json!({
-        "QueueLimits": { "type": "object", "additionalProperties": false, "properties": {
-            "max_running": { "type": ["integer", "null"], "minimum": 1, "maximum": 4294967295_u64, "description": "At most this many of the queue's jobs run at once; absent or null for no limit." },
-            "rate": { "type": ["string", "null"], "pattern": "^([1-9][0-9]{0,5}|1000000)/[sm]$", "description": "At most N claims per second (N/s) or minute (N/m), N from 1 to 1000000; absent or null for no limit." } } },
-        "LimitsResult": { "type": "object", "required": ["success", "queue", "limits"], "properties": {
-            "success": { "type": "boolean" }, "queue": { "type": "string" }, "limits": schema_ref("QueueLimits") } },
-        "ScheduleRequest": { "type": "object", "additionalProperties": false, "required": ["kind"], "properties": {
-            "kind": { "type": "string", "description": "The kind of job each tick makes." },
-            "payload": { "description": "The payload of every job, checked as POST /jobs checks it." },
-            "queue": { "type": ["string", "null"], "description": "The jobs' queue (default: the kind's)." },
-            "cron": { "type": ["string", "null"], "description": "SEC MIN HOUR DOM MON DOW, e.g. \"0 30 6 * * MON-FRI\"." },
-            "every": { "type": ["number", "null"], "minimum": 1, "maximum": 31622400, "description": "Seconds between ticks (1 to 366 days), instead of cron." },
-            "timezone": { "type": ["string", "null"], "description": "The IANA time zone of cron (default UTC)." },
-            "skip_missed": { "type": "boolean", "default": false, "description": "After downtime, make no job for a tick more than a minute late (default: one job for the latest missed tick)." } } },
-        "Schedule": { "type": "object", "properties": {
-            "name": { "type": "string" }, "kind": { "type": "string" }, "queue": { "type": "string" }, "payload": {},
-            "timing": { "type": "object", "description": "{type: cron, expr, timezone} or {type: every, ms}." },
-            "skip_missed": { "type": "boolean" },
-            "next_run": { "type": "string", "format": "date-time" },
-            "last_job": { "type": ["string", "null"], "description": "The id of the last job it made (sched:<name>:<tick ms>)." } } }
+    // A node is a JobRequest with a name: the same closed object, one
+    // property more.
+    let mut flow_node_schema = job_request_schema.clone();
+    flow_node_schema["required"] = json!(["name", "kind"]);
+    flow_node_schema["properties"]["name"] = json!({ "type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$",
+        "description": "The node's name, unique in the flow; other nodes name it in their after, which holds node names (or ids of jobs stored before the flow)." });
+    let flow_schemas = json!({
+        "FlowRequest": { "type": "object", "additionalProperties": false, "required": ["jobs"], "properties": {
+            "jobs": { "type": "array", "minItems": 1, "maxItems": 1000, "items": schema_ref("FlowNode"), "description": "The nodes, in any order (at most 1000 unless the server's --max-flow-jobs says otherwise)." } } },
+        "FlowNode": flow_node_schema,
+        "FlowResult": { "type": "object", "required": ["success", "jobs"], "properties": {
+            "success": { "type": "boolean" },
+            "jobs": { "type": "array", "description": "The nodes' jobs, in the request's order, each with its node's name.", "items": { "allOf": [schema_ref("Job")], "properties": {
+                "name": { "type": "string" }, "created": { "type": "boolean" } } } } } },
     });
+    let control_schemas = merged(
+        flow_schemas,
+        json!({
+            "QueueLimits": { "type": "object", "additionalProperties": false, "properties": {
+                "max_running": { "type": ["integer", "null"], "minimum": 1, "maximum": 4294967295_u64, "description": "At most this many of the queue's jobs run at once; absent or null for no limit." },
+                "rate": { "type": ["string", "null"], "pattern": "^([1-9][0-9]{0,5}|1000000)/[sm]$", "description": "At most N claims per second (N/s) or minute (N/m), N from 1 to 1000000; absent or null for no limit." } } },
+            "LimitsResult": { "type": "object", "required": ["success", "queue", "limits"], "properties": {
+                "success": { "type": "boolean" }, "queue": { "type": "string" }, "limits": schema_ref("QueueLimits") } },
+            "ScheduleRequest": { "type": "object", "additionalProperties": false, "required": ["kind"], "properties": {
+                "kind": { "type": "string", "description": "The kind of job each tick makes." },
+                "payload": { "description": "The payload of every job, checked as POST /jobs checks it." },
+                "queue": { "type": ["string", "null"], "description": "The jobs' queue (default: the kind's)." },
+                "cron": { "type": ["string", "null"], "description": "SEC MIN HOUR DOM MON DOW, e.g. \"0 30 6 * * MON-FRI\"." },
+                "every": { "type": ["number", "null"], "minimum": 1, "maximum": 31622400, "description": "Seconds between ticks (1 to 366 days), instead of cron." },
+                "timezone": { "type": ["string", "null"], "description": "The IANA time zone of cron (default UTC)." },
+                "skip_missed": { "type": "boolean", "default": false, "description": "After downtime, make no job for a tick more than a minute late (default: one job for the latest missed tick)." } } },
+            "Schedule": { "type": "object", "properties": {
+                "name": { "type": "string" }, "kind": { "type": "string" }, "queue": { "type": "string" }, "payload": {},
+                "timing": { "type": "object", "description": "{type: cron, expr, timezone} or {type: every, ms}." },
+                "skip_missed": { "type": "boolean" },
+                "next_run": { "type": "string", "format": "date-time" },
+                "last_job": { "type": ["string", "null"], "description": "The id of the last job it made (sched:<name>:<tick ms>)." } } }
+        }),
+    );
     let schemas = json!({
         "Error": { "type": "object", "required": ["success", "error", "code"], "properties": {
             "success": { "type": "boolean", "const": false },
@@ -476,7 +513,7 @@ pub fn document() -> Value {
             "status": { "type": "string", "enum": ["healthy", "degraded"] }, "service": { "type": "string" },
             "version": { "type": "string" }, "timestamp": { "type": "string", "format": "date-time" },
             "backend": { "type": "string" }, "backend_available": { "type": "boolean" } } },
-        "Status": { "type": "string", "enum": ["scheduled", "queued", "running", "completed", "failed", "cancelled"] },
+        "Status": { "type": "string", "enum": ["waiting", "scheduled", "queued", "running", "completed", "failed", "cancelled"] },
         "AnalyzeRequest": { "type": "object", "required": ["dxf_path"], "additionalProperties": true,
             "description": "Any other analysis option may be given by its name (snap_tolerance_mm, pricing, machine, ...); a name the analysis does not know is refused with 400 unknown_field.",
             "properties": {
@@ -529,7 +566,8 @@ pub fn document() -> Value {
             "status": { "oneOf": [schema_ref("Status"), { "type": "null" }], "description": "The job's status after the cancel; null when its record is already gone (a failure_ttl of 0)." },
             "job": { "oneOf": [schema_ref("Job"), { "type": "null" }], "description": "The job after the cancel; null when its record is already gone." } } },
         "QueueCounts": { "type": "object", "properties": {
-            "name": { "type": "string" }, "scheduled": { "type": "integer" }, "queued": { "type": "integer" },
+            "name": { "type": "string" }, "waiting": { "type": "integer", "description": "Jobs waiting for their parents." },
+            "scheduled": { "type": "integer" }, "queued": { "type": "integer" },
             "running": { "type": "integer" }, "completed": { "type": "integer" }, "failed": { "type": "integer" },
             "cancelled": { "type": "integer" },
             "paused": { "type": "boolean", "description": "No worker takes the queue's jobs until it is resumed." },

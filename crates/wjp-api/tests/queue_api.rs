@@ -694,3 +694,74 @@ async fn queue_limits_are_set_shown_and_cleared() {
     assert_eq!((status, body["limits"].clone()), (200, json!({})), "{body}");
     s.wait_completed(&waiting_id).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependants_wait_for_their_parents_and_flows_run_in_order() {
+    let s = Server::start().await;
+    let (status, parent) = s
+        .post(
+            "/jobs",
+            json!({ "kind": "sleep", "payload": { "seconds": 0.5 }, "queue": "analysis" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{parent}");
+    let parent_id = parent["job_id"].as_str().unwrap().to_owned();
+    let (status, child) = s
+        .post(
+            "/jobs",
+            json!({ "kind": "noop", "payload": { "child": true }, "after": [parent_id] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{child}");
+    assert_eq!(child["status"], "waiting");
+    assert_eq!(child["after"], json!([parent_id]));
+    let child_id = child["job_id"].as_str().unwrap().to_owned();
+    let (_, shown) = s.get(&format!("/jobs/{child_id}")).await;
+    if shown["status"] == "waiting" {
+        assert_eq!(shown["waiting"]["detail"]["reason"], "parents", "{shown}");
+        assert_eq!(
+            shown["waiting"]["detail"]["waiting_for"],
+            json!([parent_id]),
+            "{shown}"
+        );
+    }
+    let done = s.wait_completed(&child_id).await;
+    let parent_done = s.wait_completed(&parent_id).await;
+    assert!(done["started_at"].as_str() >= parent_done["completed_at"].as_str());
+
+    let (status, unknown) = s
+        .post("/jobs", json!({ "kind": "noop", "after": ["no-such-job"] }))
+        .await;
+    assert_eq!((status, error_code(&unknown)), (400, "unknown_parent"));
+
+    let (status, flow) = s
+        .post(
+            "/flows",
+            json!({ "jobs": [
+                { "name": "last", "kind": "noop", "payload": 3, "after": ["middle"] },
+                { "name": "middle", "kind": "noop", "payload": 2, "after": ["first"] },
+                { "name": "first", "kind": "noop", "payload": 1, "queue": "analysis" },
+            ] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{flow}");
+    let jobs = flow["jobs"].as_array().unwrap();
+    assert_eq!(jobs[0]["name"], "last");
+    assert_eq!(jobs[0]["status"], "waiting");
+    assert_eq!(jobs[2]["status"], "queued");
+    assert!(jobs.iter().all(|j| j["created"] == true));
+    let last = jobs[0]["job_id"].as_str().unwrap().to_owned();
+    let done = s.wait_completed(&last).await;
+    assert_eq!(done["result"], 3);
+
+    let (status, cycle) = s
+        .post(
+            "/flows",
+            json!({ "jobs": [
+                { "name": "a", "kind": "noop", "after": ["b"] },
+                { "name": "b", "kind": "noop", "after": ["a"] },
+            ] }),
+        )
+        .await;
+    assert_eq!((status, error_code(&cycle)), (400, "invalid_flow"));
+}

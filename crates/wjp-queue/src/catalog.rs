@@ -57,8 +57,8 @@ impl Default for Defaults {
 /// The payload and delay limits are checked per request (`state::new_job`);
 /// the waiting limits by the backend, in the same atomic step that stores
 /// the jobs (a transaction, one Lua function call), so concurrent enqueuers
-/// cannot pass them together. *Waiting* means queued or scheduled: jobs a
-/// worker has not taken yet. Jobs already admitted that come back to wait
+/// cannot pass them together. *Waiting* means queued, scheduled, or
+/// waiting for parents: jobs a worker has not taken yet. Jobs already admitted that come back to wait
 /// (a retry after a failure, by hand or after a backoff; a lease taken
 /// back) are never refused, but count towards the figures.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +72,10 @@ pub struct Quotas {
     pub max_payload_bytes: u64,
     /// Longest delay before a job runs (`--max-delay-days`).
     pub max_delay: Duration,
+    /// Most parents one job may wait for (`--max-parents`).
+    pub max_parents: usize,
+    /// Most jobs one flow may hold (`--max-flow-jobs`).
+    pub max_flow_jobs: usize,
 }
 
 impl Default for Quotas {
@@ -81,6 +85,8 @@ impl Default for Quotas {
             max_waiting_payload_bytes: 256 * 1024 * 1024,
             max_payload_bytes: crate::state::MAX_PAYLOAD_BYTES as u64,
             max_delay: Duration::from_secs(30 * 24 * 3600),
+            max_parents: 100,
+            max_flow_jobs: 1000,
         }
     }
 }
@@ -121,6 +127,8 @@ impl Quotas {
             max_waiting_payload_bytes: u64::MAX,
             max_payload_bytes: u64::MAX,
             max_delay: Duration::MAX,
+            max_parents: usize::MAX,
+            max_flow_jobs: usize::MAX,
         }
     }
 

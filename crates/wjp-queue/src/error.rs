@@ -113,6 +113,21 @@ pub enum QueueError {
         limit: u64,
     },
 
+    /// A job names a parent (`after`) that no stored job has: it never
+    /// existed, or its record expired.
+    #[error(
+        "job {parent} named in `after` was not found (it never existed, or its record expired)"
+    )]
+    UnknownParent {
+        /// The parent's id.
+        parent: JobId,
+    },
+
+    /// A flow (a graph of jobs submitted together) is malformed; the
+    /// message names the node.
+    #[error("invalid flow: {0}")]
+    InvalidFlow(String),
+
     /// One request of a batch is wrong; the batch was refused whole.
     #[error("job {position} of the batch: {error}")]
     InBatch {
@@ -140,6 +155,8 @@ impl QueueError {
             QueueError::PayloadRefused(refusal) => refusal.code,
             QueueError::QueueFull { .. } => "queue_full",
             QueueError::PayloadTooLarge { .. } => "payload_too_large",
+            QueueError::UnknownParent { .. } => "unknown_parent",
+            QueueError::InvalidFlow(_) => "invalid_flow",
             QueueError::InBatch { error, .. } => error.code(),
         }
     }

@@ -141,6 +141,9 @@ impl QueueName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Waiting for its parents (`after`) to end; it runs once every one
+    /// has completed (or, with `run_anyway`, ended).
+    Waiting,
     /// Waiting for its run-at time (delayed job, or a retry after backoff).
     Scheduled,
     /// Ready to run; the next free worker of its queue takes it.
@@ -159,7 +162,8 @@ pub enum Status {
 
 impl Status {
     /// Every status, in the order of a job's life.
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
+        Status::Waiting,
         Status::Scheduled,
         Status::Queued,
         Status::Running,
@@ -171,6 +175,7 @@ impl Status {
     /// The stable snake_case word used in storage, the API and events.
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Waiting => "waiting",
             Status::Scheduled => "scheduled",
             Status::Queued => "queued",
             Status::Running => "running",
@@ -224,6 +229,9 @@ pub enum ErrorKind {
     LostLease,
     /// No worker of this deployment has a handler for the job's kind.
     NoHandler,
+    /// A parent the job waited for failed or was cancelled, so the job
+    /// never ran.
+    DependencyFailed,
 }
 
 impl ErrorKind {
@@ -237,6 +245,7 @@ impl ErrorKind {
             ErrorKind::Panic => "panic",
             ErrorKind::LostLease => "lost_lease",
             ErrorKind::NoHandler => "no_handler",
+            ErrorKind::DependencyFailed => "dependency_failed",
         }
     }
 
@@ -412,6 +421,15 @@ pub struct JobRequest {
     /// Seconds before the first retry; each further retry waits twice as long.
     #[serde(default)]
     pub backoff: Option<f64>,
+    /// Ids of the jobs this one waits for: it stays `waiting` until every
+    /// one has completed, and is cancelled with `dependency_failed` when
+    /// one fails or is cancelled (unless `run_anyway`). At most
+    /// [`crate::Quotas::max_parents`].
+    #[serde(default)]
+    pub after: Vec<String>,
+    /// Runs once every parent has ended, whether it completed or not.
+    #[serde(default)]
+    pub run_anyway: bool,
 }
 
 impl JobRequest {
@@ -515,9 +533,20 @@ pub struct Job {
     /// after creation); `None`: only while it waits or runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unique_until: Option<Timestamp>,
+    /// The jobs it waits for (see [`JobRequest::after`]); empty for most.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<JobId>,
+    /// Whether it runs once its parents ended however they ended (see
+    /// [`JobRequest::run_anyway`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub run_anyway: bool,
     /// Where the job is in its life; changed only through [`crate::state`].
     #[serde(flatten)]
     pub state: JobState,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 fn default_max_stalls() -> u32 {

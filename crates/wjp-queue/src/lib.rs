@@ -40,6 +40,7 @@ pub mod builtin;
 pub mod catalog;
 pub mod error;
 pub mod event;
+pub mod flow;
 pub mod job;
 pub mod limits;
 pub mod outage;
@@ -52,6 +53,7 @@ pub mod worker;
 pub use catalog::{Catalog, Quotas};
 pub use error::QueueError;
 pub use event::Event;
+pub use flow::{FlowJob, FlowNode, FlowRequest};
 pub use job::{ErrorKind, Job, JobError, JobId, JobRequest, Kind, QueueName, Status, Timestamp};
 pub use limits::{QueueLimits, Rate, RatePeriod};
 pub use outage::Outage;
@@ -59,5 +61,6 @@ pub use queue::{CancelOutcome, Enqueued, Queue, SystemInfo};
 pub use schedule::{Schedule, ScheduleRequest};
 pub use waiting::WaitReason;
 pub use worker::{
-    run_inline, HandlerError, Handlers, JobContext, QueueOrder, Worker, WorkerConfig, WorkerExit,
+    run_inline, HandlerError, Handlers, JobContext, ParentResult, QueueOrder, Worker, WorkerConfig,
+    WorkerExit,
 };

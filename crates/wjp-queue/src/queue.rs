@@ -167,6 +167,98 @@ impl Queue {
             .collect())
     }
 
+    /// Submits a flow: a graph of jobs whose `after` name other nodes of
+    /// the flow (see [`crate::flow`]). The whole flow is checked first
+    /// (size, names, references, cycles, and each job as any enqueue
+    /// checks it), then stored as one batch, parents first. The jobs come
+    /// back in the order of the request's nodes.
+    pub async fn submit_flow(&self, request: crate::FlowRequest) -> Result<Vec<crate::FlowJob>> {
+        let order = crate::flow::order(&request, self.catalog.quotas.max_flow_jobs)?;
+        let now = Timestamp::now();
+        // Every node's job id first: children name their parents by it.
+        let mut ids = Vec::with_capacity(request.jobs.len());
+        for node in &request.jobs {
+            ids.push(match &node.job.job_id {
+                Some(id) => crate::JobId::parse(id)?.to_string(),
+                None => crate::JobId::random().to_string(),
+            });
+        }
+        let mut distinct = std::collections::HashSet::with_capacity(ids.len());
+        if let Some(i) = ids.iter().position(|id| !distinct.insert(id.as_str())) {
+            return Err(QueueError::InvalidFlow(format!(
+                "node {:?} has the job_id of another node",
+                request.jobs[i].name
+            )));
+        }
+        let names: std::collections::HashMap<&str, usize> = request
+            .jobs
+            .iter()
+            .enumerate()
+            .map(|(i, node)| (node.name.as_str(), i))
+            .collect();
+        let mut jobs = Vec::with_capacity(order.len());
+        for &i in &order {
+            let node = &request.jobs[i];
+            let mut job = node.job.clone();
+            job.job_id = Some(ids[i].clone());
+            job.after = node
+                .job
+                .after
+                .iter()
+                .map(|name| match names.get(name.as_str()) {
+                    Some(p) => ids[*p].clone(),
+                    // A stored job's id (see `FlowNode`).
+                    None => name.clone(),
+                })
+                .collect();
+            let made = state::new_job(job, &self.catalog, now)
+                .map_err(|e| QueueError::InvalidFlow(format!("node {:?}: {e}", node.name)))?;
+            jobs.push(made);
+        }
+        let inserted = self
+            .backend
+            .insert_within(jobs, &self.catalog.quotas)
+            .await
+            .map_err(|e| match e {
+                QueueError::InBatch { error, .. }
+                    if matches!(*error, QueueError::QueueFull { .. }) =>
+                {
+                    *error
+                }
+                QueueError::InBatch { position, error } => match order.get(position - 1) {
+                    Some(&i) => {
+                        QueueError::InvalidFlow(format!("node {:?}: {error}", request.jobs[i].name))
+                    }
+                    None => *error,
+                },
+                // A flow of one node: its refusal is not in a batch.
+                e if order.len() == 1
+                    && e.is_client_error()
+                    && !matches!(e, QueueError::QueueFull { .. }) =>
+                {
+                    QueueError::InvalidFlow(format!("node {:?}: {e}", request.jobs[order[0]].name))
+                }
+                e => e,
+            })?;
+        let mut out: Vec<Option<crate::FlowJob>> = vec![None; request.jobs.len()];
+        for (&i, stored) in order.iter().zip(inserted) {
+            let (job, created) = match stored {
+                Inserted::New(job) => (job, true),
+                Inserted::Existing(job) => (job, false),
+            };
+            out[i] = Some(crate::FlowJob {
+                name: request.jobs[i].name.clone(),
+                job,
+                created,
+            });
+        }
+        out.into_iter()
+            .map(|o| {
+                o.ok_or_else(|| QueueError::Storage("backend returned no job for a node".into()))
+            })
+            .collect()
+    }
+
     /// A job by id (the old `get_job_status`); `None` if unknown or expired.
     pub async fn job(&self, id: &JobId) -> Result<Option<Job>> {
         self.backend.get(id).await
@@ -184,7 +276,7 @@ impl Queue {
                 .await?
                 .ok_or_else(|| QueueError::NotFound(id.clone()))?;
             match job.status() {
-                Status::Queued | Status::Scheduled => {
+                Status::Waiting | Status::Queued | Status::Scheduled => {
                     let t = state::cancel_waiting(&job, Timestamp::now())?;
                     if self.backend.apply(vec![t]).await?.first() == Some(&true) {
                         return Ok(CancelOutcome::Cancelled);
@@ -288,6 +380,20 @@ impl Queue {
     /// records; `None` when it does not wait. A snapshot: workers come and
     /// go.
     pub async fn why_waiting(&self, job: &Job) -> Result<Option<crate::WaitReason>> {
+        if job.status() == Status::Waiting {
+            let mut waiting_for = Vec::new();
+            for parent in &job.after {
+                let ended = self
+                    .backend
+                    .get(parent)
+                    .await?
+                    .is_none_or(|p| p.status().is_terminal());
+                if !ended {
+                    waiting_for.push(parent.to_string());
+                }
+            }
+            return Ok(Some(crate::WaitReason::Parents { waiting_for }));
+        }
         if !matches!(job.status(), Status::Queued | Status::Scheduled) {
             return Ok(None);
         }
@@ -359,6 +465,11 @@ impl Queue {
         if status == Status::Running {
             return Err(QueueError::InvalidRequest(
                 "running jobs cannot be purged; cancel them instead".into(),
+            ));
+        }
+        if status == Status::Waiting {
+            return Err(QueueError::InvalidRequest(
+                "jobs waiting for their parents cannot be purged; cancel them instead".into(),
             ));
         }
         self.backend.purge(&queue, status).await
@@ -435,6 +546,7 @@ impl Queue {
             }
             log_taken_back(job, status);
         }
+        report.dependants_settled = self.backend.settle_dependants(now).await?;
         report.expired_deleted = self.backend.delete_expired(now).await?;
         // Last, so a schedule's trouble never holds up the jobs' upkeep.
         report.scheduled = self.run_schedules(now).await?;

@@ -13,7 +13,21 @@
 //!                                                      │      same attempt again)
 //!   failed ◄── error, no attempts left (or not retryable); lease expired, no stalls left
 //!   scheduled ◄── error, attempts left (run_at = now + backoff)
+//!
+//!                every parent completed (or ended, with run_anyway)
+//!  enqueue ──► waiting ─────────────────────────────────────► queued (scheduled
+//!  (after)        │                                            while a delay runs)
+//!                 └── a parent failed or was cancelled, or cancel ──► cancelled
+//!                     (error kind dependency_failed)
 //! ```
+//!
+//! A job made with `after` waits for its parents ([`settle_new`] decides
+//! its first state from theirs, as the insert finds them). When a parent
+//! ends, the backend applies [`parent_ended`] to each of its waiting
+//! dependants in the same atomic step as the parent's end (SQLite), or in
+//! a guarded step that follows it (Redis, whose queues live apart; see
+//! ARCHITECTURE.md). A cancelled dependant is itself an ended parent: the
+//! cascade goes on down the graph.
 //!
 //! Attempts and stalls are counted apart. An attempt is spent when the
 //! handler fails (an error, a panic, a timeout); a stall when the worker
@@ -141,6 +155,8 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
     }
     let (unique_key, unique_until) = unique_of(&request, now)?;
     let reference = reference_of(&request)?;
+    let after = parents_of(&request, &id, catalog.quotas.max_parents)?;
+    let run_anyway = request.run_anyway;
     let payload = match &spec.check {
         Some(gate) => gate.check(request.payload)?,
         None => request.payload,
@@ -149,7 +165,9 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
     catalog.quotas.check_delay(delay_ms)?;
     let defaults = &catalog.defaults;
     let run_at = now.plus_millis(delay_ms);
-    let status = if delay_ms > 0 {
+    let status = if !after.is_empty() {
+        Status::Waiting
+    } else if delay_ms > 0 {
         Status::Scheduled
     } else {
         Status::Queued
@@ -170,6 +188,8 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
         reference,
         unique_key,
         unique_until,
+        after,
+        run_anyway,
         state: JobState {
             status,
             progress: None,
@@ -189,6 +209,148 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
             cancel_requested: false,
         },
     })
+}
+
+/// A request's parents, checked: valid ids, at most `max`, none the job
+/// itself; a parent named twice counts once.
+fn parents_of(request: &JobRequest, id: &JobId, max: usize) -> Result<Vec<JobId>> {
+    if request.run_anyway && request.after.is_empty() {
+        return Err(QueueError::InvalidRequest(
+            "run_anyway needs `after`: the parents to wait for".into(),
+        ));
+    }
+    if request.after.len() > max {
+        return Err(QueueError::InvalidRequest(format!(
+            "`after` names {} jobs; a job may wait for at most {max} on this server \
+             (--max-parents)",
+            request.after.len()
+        )));
+    }
+    let mut parents: Vec<JobId> = Vec::with_capacity(request.after.len());
+    for text in &request.after {
+        let parent = JobId::parse(text)?;
+        if &parent == id {
+            return Err(QueueError::InvalidRequest(format!(
+                "job {id} cannot wait for itself (`after` names its own id)"
+            )));
+        }
+        if !parents.contains(&parent) {
+            parents.push(parent);
+        }
+    }
+    Ok(parents)
+}
+
+/// How a parent ended, as its dependants learn it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParentEnd {
+    /// It completed: one fewer to wait for.
+    Completed,
+    /// It failed for good, or was cancelled (`status` says which).
+    Failed(Status),
+    /// Its record is gone (purged, or expired before its dependant was
+    /// stored): how it ended is unknown, so it counts as failed.
+    Gone,
+}
+
+impl ParentEnd {
+    /// The end of a parent in `status`; `None` while it has not ended.
+    pub fn of(status: Status) -> Option<ParentEnd> {
+        match status {
+            Status::Completed => Some(ParentEnd::Completed),
+            Status::Failed | Status::Cancelled => Some(ParentEnd::Failed(status)),
+            _ => None,
+        }
+    }
+}
+
+/// A new dependant's first state, from its parents as its insert finds
+/// them (`None`: no such job): still waiting for the parents that have
+/// not ended (returned, to remember), released when none is left, or
+/// cancelled with `dependency_failed` when one already failed (unless it
+/// runs anyway). A parent that does not exist refuses the job.
+pub fn settle_new(
+    job: Job,
+    parents: &[(JobId, Option<Status>)],
+    now: Timestamp,
+) -> Result<(Job, Vec<JobId>)> {
+    if let Some((parent, _)) = parents.iter().find(|(_, status)| status.is_none()) {
+        return Err(QueueError::UnknownParent {
+            parent: parent.clone(),
+        });
+    }
+    let live: Vec<JobId> = parents
+        .iter()
+        .filter(|(_, status)| status.is_some_and(|s| ParentEnd::of(s).is_none()))
+        .map(|(id, _)| id.clone())
+        .collect();
+    // Failures first: one cancels the job whatever the others did.
+    let mut ended: Vec<(&JobId, ParentEnd)> = parents
+        .iter()
+        .filter_map(|(id, status)| status.and_then(ParentEnd::of).map(|end| (id, end)))
+        .collect();
+    ended.sort_by_key(|(_, end)| *end == ParentEnd::Completed);
+    let mut job = job;
+    for (parent, end) in ended {
+        if let Some(t) = parent_ended(&job, parent, end, live.len(), now) {
+            job = t.job;
+        }
+        if job.status() != Status::Waiting {
+            return Ok((job, Vec::new()));
+        }
+    }
+    if live.is_empty() && job.status() == Status::Waiting {
+        job = release(&job, now).job;
+    }
+    Ok((job, live))
+}
+
+/// What becomes of a waiting dependant when its parent `parent` ends as
+/// `end`, with `left` of its parents still to end (this one not counted):
+/// cancelled with `dependency_failed` when the parent did not complete
+/// and the job does not run anyway; released when none is left; else
+/// nothing (`None`), as for a job no longer waiting.
+pub fn parent_ended(
+    child: &Job,
+    parent: &JobId,
+    end: ParentEnd,
+    left: usize,
+    now: Timestamp,
+) -> Option<Transition> {
+    if child.status() != Status::Waiting {
+        return None;
+    }
+    let failed = match end {
+        ParentEnd::Completed => None,
+        ParentEnd::Failed(status) => Some(format!("parent {parent} {status}")),
+        ParentEnd::Gone => Some(format!("parent {parent} is gone (purged or expired)")),
+    };
+    match failed {
+        Some(why) if !child.run_anyway => {
+            let mut next = finished(child, Status::Cancelled, child.failure_ttl_ms, now);
+            next.error = Some(JobError::new(
+                ErrorKind::DependencyFailed,
+                format!("{why}, so this job never ran"),
+            ));
+            Some(Transition::from(child, next))
+        }
+        _ if left == 0 => Some(release(child, now)),
+        _ => None,
+    }
+}
+
+/// A waiting dependant whose parents have all ended joins its queue, or
+/// waits out what is left of its delay.
+pub fn release(job: &Job, now: Timestamp) -> Transition {
+    let mut next = job.state.clone();
+    if job.state.run_at > now {
+        next.status = Status::Scheduled;
+    } else {
+        next.status = Status::Queued;
+        next.run_at = now;
+        next.enqueued_at = Some(now);
+    }
+    Transition::from(job, next)
 }
 
 /// Longest reference, in characters.
@@ -251,7 +413,7 @@ fn unique_of(request: &JobRequest, now: Timestamp) -> Result<(Option<String>, Op
 pub fn holds_unique_key(existing: &Job, now: Timestamp) -> bool {
     matches!(
         existing.status(),
-        Status::Queued | Status::Scheduled | Status::Running
+        Status::Waiting | Status::Queued | Status::Scheduled | Status::Running
     ) || existing.unique_until.is_some_and(|until| now < until)
 }
 
@@ -335,9 +497,13 @@ pub fn fail(job: &Job, error: JobError, now: Timestamp) -> Transition {
     Transition::from(job, next)
 }
 
-/// A waiting job (queued or scheduled) is cancelled before it runs.
+/// A waiting job (waiting for parents, queued or scheduled) is cancelled
+/// before it runs.
 pub fn cancel_waiting(job: &Job, now: Timestamp) -> Result<Transition> {
-    if !matches!(job.status(), Status::Queued | Status::Scheduled) {
+    if !matches!(
+        job.status(),
+        Status::Waiting | Status::Queued | Status::Scheduled
+    ) {
         return Err(QueueError::InvalidTransition {
             id: job.id.clone(),
             status: job.status(),

@@ -12,6 +12,11 @@ use crate::limits::Rate;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum WaitReason {
+    /// It waits for parents (`after`) that have not ended yet.
+    Parents {
+        /// The parents still to end, in the order the job names them.
+        waiting_for: Vec<String>,
+    },
     /// Its queue is paused: no worker claims from it until it is resumed.
     Paused {
         /// The job's queue.
@@ -65,6 +70,20 @@ impl WaitReason {
     /// One line for people.
     pub fn describe(&self) -> String {
         match self {
+            WaitReason::Parents { waiting_for } => {
+                const SHOWN: usize = 10;
+                let mut list = waiting_for
+                    .iter()
+                    .take(SHOWN)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if waiting_for.len() > SHOWN {
+                    list.push_str(&format!(" and {} more", waiting_for.len() - SHOWN));
+                }
+                let s = if waiting_for.len() == 1 { "" } else { "s" };
+                format!("waiting for parent{s} {list}")
+            }
             WaitReason::Paused { queue } => {
                 format!("queue {queue} is paused; `wjp queue resume {queue}` resumes it")
             }

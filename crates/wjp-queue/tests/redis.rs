@@ -205,6 +205,90 @@ async fn no_key_lives_forever() {
     assert!(bounded.contains("wjp:queues"), "{keys:?}");
 }
 
+/// A graph whose parents fail, complete and are cancelled, across queues:
+/// once its jobs expired, no key of the dependencies is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dependencies_leave_no_key_behind() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let short = |kind: &str, payload: serde_json::Value, queue: &str, after: &[&JobId]| {
+        let mut r = request(kind, payload);
+        r.queue = Some(queue.into());
+        r.result_ttl = Some(0.3);
+        r.failure_ttl = Some(0.3);
+        r.max_attempts = Some(1);
+        r.after = after.iter().map(|id| id.to_string()).collect();
+        r
+    };
+    let failing = queue
+        .enqueue(short("fail", json!({"message": "x"}), "analysis", &[]))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let fine = queue
+        .enqueue(short("noop", json!(1), "analysis", &[]))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let doomed = queue
+        .enqueue(short("noop", json!(2), "nesting", &[&failing, &fine]))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let below = queue
+        .enqueue(short("noop", json!(3), "gcode", &[&doomed]))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let released = queue
+        .enqueue(short("noop", json!(4), "default", &[&fine]))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let dropped = queue
+        .enqueue(short("noop", json!(5), "conversion", &[&fine]))
+        .await
+        .unwrap()
+        .job
+        .id;
+    queue.cancel(&dropped).await.unwrap();
+    let mut config = fast_config("w-deps", &["analysis", "nesting", "gcode", "default"]);
+    config.burst = true;
+    start_worker(&queue, builtin_handlers(), config)
+        .finish()
+        .await;
+    for (id, status) in [
+        (&doomed, Status::Cancelled),
+        (&below, Status::Cancelled),
+        (&released, Status::Completed),
+    ] {
+        let job = wait_for_job(&queue, id, Duration::from_secs(20), |j| {
+            j.status() == status
+        })
+        .await;
+        assert_eq!(job.status(), status);
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    queue.maintain().await.unwrap();
+    let mut conn = store.server.connection(0);
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
+    let left: Vec<&String> = keys
+        .iter()
+        .filter(|k| {
+            k.contains(":job:")
+                || k.ends_with(":pending")
+                || k.contains(":dependants")
+                || k.ends_with(":outbox")
+        })
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 #[tokio::test]
 async fn a_password_is_used_but_never_shown() {
     let server = RedisServer::start(&["--requirepass", "s3cret"]);

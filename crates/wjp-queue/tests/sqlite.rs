@@ -152,6 +152,7 @@ async fn a_version_1_file_gets_the_stall_and_unique_columns() {
          ALTER TABLE jobs DROP COLUMN reference; \
          ALTER TABLE jobs DROP COLUMN unique_until; \
          ALTER TABLE jobs DROP COLUMN max_stalls; ALTER TABLE jobs DROP COLUMN stalls; \
+         ALTER TABLE jobs DROP COLUMN parents; ALTER TABLE jobs DROP COLUMN run_anyway; \
          PRAGMA user_version = 1",
     )
     .unwrap();
@@ -166,7 +167,7 @@ async fn a_version_1_file_gets_the_stall_and_unique_columns() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     // Stalls are counted on the migrated job.
     claim(&queue, &["default"], 1, Duration::from_millis(100)).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
@@ -209,4 +210,51 @@ async fn writes_refused_within_a_group_commit_roll_back_alone() {
     assert_eq!(backend.events_after(None, 1000).await.unwrap().len(), 10);
     // 4 bytes of JSON each.
     assert_eq!(waiting_bytes(&queue, "default").await, 40);
+}
+
+/// A graph that ends every way leaves no edge in `job_parents`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependencies_leave_no_edge_behind() {
+    let store = SqliteStore::new().await;
+    let queue = queue_on(&store).await;
+    let with_after = |kind: &str, after: &[&wjp_queue::JobId]| {
+        let mut r = request(kind, json!({"message": "x"}));
+        r.max_attempts = Some(1);
+        r.after = after.iter().map(|id| id.to_string()).collect();
+        r
+    };
+    let failing = queue.enqueue(with_after("fail", &[])).await.unwrap().job.id;
+    let fine = queue.enqueue(with_after("noop", &[])).await.unwrap().job.id;
+    let doomed = queue
+        .enqueue(with_after("noop", &[&failing, &fine]))
+        .await
+        .unwrap()
+        .job
+        .id;
+    queue.enqueue(with_after("noop", &[&doomed])).await.unwrap();
+    let dropped = queue
+        .enqueue(with_after("noop", &[&fine]))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let edges = |store: &SqliteStore| -> i64 {
+        rusqlite::Connection::open(store.dir.path().join("wjp.db"))
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM job_parents", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(edges(&store), 4, "two, one and one");
+    queue.cancel(&dropped).await.unwrap();
+    assert_eq!(edges(&store), 3);
+    let mut config = crate::conformance::fast_config("w-deps", &["default"]);
+    config.burst = true;
+    crate::conformance::start_worker(&queue, crate::conformance::builtin_handlers(), config)
+        .finish()
+        .await;
+    assert_eq!(edges(&store), 0);
+    assert_eq!(
+        queue.job(&doomed).await.unwrap().unwrap().status(),
+        Status::Cancelled
+    );
 }

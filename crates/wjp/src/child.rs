@@ -143,9 +143,15 @@ impl Handler for InChild {
                 "the job's process has no pipes".into(),
             ));
         };
+        let payload = crate::domain::sheet_from_parents(
+            self.kind,
+            &ctx.job().payload,
+            ctx.parent_results(),
+            &self.data_dir,
+        )?;
         let envelope = Envelope {
             id: ctx.job().id.to_string(),
-            payload: ctx.job().payload.clone(),
+            payload,
         };
         let line = serde_json::to_string(&envelope)
             .map_err(|e| HandlerError::Failed(format!("cannot encode the job: {e}")))?;

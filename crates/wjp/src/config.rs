@@ -98,7 +98,7 @@ pub struct GlobalArgs {
     )]
     pub job_memory_mb: u64,
 
-    /// Waiting (queued or scheduled) jobs a queue may hold; beyond, an
+    /// Waiting (queued, scheduled, or waiting for parents) jobs a queue may hold; beyond, an
     /// enqueue is refused (HTTP 429).
     #[arg(long, global = true, env = "WJP_MAX_WAITING_JOBS", default_value_t = 100_000,
           allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
@@ -118,6 +118,16 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "WJP_MAX_DELAY_DAYS", default_value_t = 30,
           allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=366))]
     pub max_delay_days: u64,
+
+    /// Most jobs one job may wait for (`after`).
+    #[arg(long, global = true, env = "WJP_MAX_PARENTS", default_value_t = 100,
+          allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_parents: u64,
+
+    /// Most jobs one flow may hold (`POST /flows`, `wjp submit --flow`).
+    #[arg(long, global = true, env = "WJP_MAX_FLOW_JOBS", default_value_t = 1000,
+          allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_flow_jobs: u64,
 
     /// Log lines as text or JSON (one object a line) on standard error.
     #[arg(
@@ -251,6 +261,8 @@ impl GlobalArgs {
             max_waiting_payload_bytes: self.max_waiting_payload_mb * MB,
             max_payload_bytes: self.max_payload_mb * MB,
             max_delay: std::time::Duration::from_secs(self.max_delay_days * 24 * 3600),
+            max_parents: self.max_parents as usize,
+            max_flow_jobs: self.max_flow_jobs as usize,
         }
     }
 

@@ -507,3 +507,131 @@ fn schedules_references_and_unique_keys_are_checked_at_the_door() {
         "order 17"
     );
 }
+
+#[test]
+fn dependencies_and_flows_are_bounded_at_the_door() {
+    let env = Env::new();
+    let api = env.spawn_api(&[
+        "--no-workers",
+        "--enable-test-kinds",
+        "--max-parents",
+        "5",
+        "--max-flow-jobs",
+        "50",
+    ]);
+    let parent = submit(&api, json!({"kind": "noop", "delay": 3600}));
+    assert_eq!(parent.status, 201, "{}", parent.text());
+    let parent = parent.json()["job_id"].as_str().unwrap().to_owned();
+
+    // More parents than the server allows, however they are spelt.
+    let many: Vec<String> = (0..6).map(|i| format!("p{i}")).collect();
+    let answer = submit(&api, json!({"kind": "noop", "after": many}));
+    assert_refused(&answer, 400, "invalid_request");
+    assert!(answer.text().contains("at most 5"), "{}", answer.text());
+    let huge: Vec<String> = (0..50_000).map(|i| format!("p{i}")).collect();
+    let answer = submit(&api, json!({"kind": "noop", "after": huge}));
+    assert!(
+        matches!(answer.status, 400 | 413),
+        "{}: {}",
+        answer.status,
+        answer.text()
+    );
+    // The same parent named five more times counts once, but the list is
+    // still capped as sent.
+    let repeated = vec![parent.clone(); 6];
+    let answer = submit(&api, json!({"kind": "noop", "after": repeated}));
+    assert_refused(&answer, 400, "invalid_request");
+
+    for (request, code) in [
+        (
+            json!({"kind": "noop", "job_id": "me", "after": ["me"]}),
+            "invalid_request",
+        ),
+        (
+            json!({"kind": "noop", "after": ["../../etc/passwd"]}),
+            "invalid_job_id",
+        ),
+        (
+            json!({"kind": "noop", "after": ["no-such-job"]}),
+            "unknown_parent",
+        ),
+        (
+            json!({"kind": "noop", "run_anyway": true}),
+            "invalid_request",
+        ),
+        (
+            json!({"kind": "noop", "after": "not-a-list"}),
+            "invalid_json",
+        ),
+    ] {
+        let answer = submit(&api, request.clone());
+        assert_refused(&answer, 400, code);
+        assert!(
+            !answer.text().contains("root:"),
+            "{request}: {}",
+            answer.text()
+        );
+    }
+
+    let flow = |nodes: Value| api.post_json("/flows", &json!({ "jobs": nodes }));
+    let cycle = flow(json!([
+        {"name": "a", "kind": "noop", "after": ["c"]},
+        {"name": "b", "kind": "noop", "after": ["a"]},
+        {"name": "c", "kind": "noop", "after": ["b"]},
+    ]));
+    assert_refused(&cycle, 400, "invalid_flow");
+    assert!(cycle.text().contains("cycle"), "{}", cycle.text());
+    let selfish = flow(json!([{"name": "a", "kind": "noop", "after": ["a"]}]));
+    assert_refused(&selfish, 400, "invalid_flow");
+    let twice = flow(json!([
+        {"name": "a", "kind": "noop"},
+        {"name": "a", "kind": "noop"},
+    ]));
+    assert_refused(&twice, 400, "invalid_flow");
+    let dangling = flow(json!([{"name": "a", "kind": "noop", "after": ["ghost"]}]));
+    assert_eq!(dangling.status, 400, "{}", dangling.text());
+    let message = dangling.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("node \"a\"") && message.contains("ghost"),
+        "{message}"
+    );
+    for odd in ["../x", "a b", "é", "", "a\u{0}b", &"n".repeat(65)] {
+        let answer = flow(json!([{"name": odd, "kind": "noop"}]));
+        assert_refused(&answer, 400, "invalid_flow");
+    }
+    let over: Vec<Value> = (0..51)
+        .map(|i| json!({"name": format!("n{i}"), "kind": "noop"}))
+        .collect();
+    let answer = flow(json!(over));
+    assert_refused(&answer, 400, "invalid_flow");
+    assert!(answer.text().contains("at most 50"), "{}", answer.text());
+    // A hundred thousand nodes: refused whole (by the body's size or the
+    // flow's), and the server answers the next request.
+    let flood: Vec<Value> = (0..100_000)
+        .map(|i| json!({"name": format!("n{i}"), "kind": "noop"}))
+        .collect();
+    let answer = flow(json!(flood));
+    assert!(
+        matches!(answer.status, 400 | 413),
+        "{}: {}",
+        answer.status,
+        answer.text()
+    );
+    let unknown_field = flow(json!([{"name": "a", "kind": "noop", "colour": "red"}]));
+    assert_eq!(unknown_field.status, 400, "{}", unknown_field.text());
+
+    // Nothing of the refused requests was stored: only the first parent.
+    let listed = api.get("/jobs?limit=500").json();
+    assert_eq!(listed["jobs"].as_array().map(Vec::len), Some(1), "{listed}");
+    let ok = flow(json!([
+        {"name": "first", "kind": "noop"},
+        {"name": "then", "kind": "noop", "after": ["first", parent]},
+    ]));
+    assert_eq!(ok.status, 201, "{}", ok.text());
+    let then = &ok.json()["jobs"][1];
+    assert_eq!(then["status"], "waiting");
+    assert_eq!(then["name"], "then");
+}

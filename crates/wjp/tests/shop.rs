@@ -275,3 +275,79 @@ fn an_empty_drawing_is_printed_as_empty() {
         assert!(!text.contains(absent), "{absent:?} in: {text}");
     }
 }
+
+/// The shop's flow: two drawings analysed, nested together once both are
+/// good, and a G-code program made for each sheet of the nest, each from
+/// the sheet drawing its nest made (`sheet` names it). One `--flow` file,
+/// one burst worker.
+#[test]
+fn analyse_then_nest_then_gcode_per_sheet_as_one_flow() {
+    let env = Env::new();
+    let square = env.upload_fixture("dxf/sky_squareandcircle.dxf");
+    let holes = env.upload_fixture("dxf/sky_arrayed_holes.dxf");
+    // Sheets are numbered as the nest numbers them, from 0.
+    let gcode = |sheet: u32| {
+        json!({"name": format!("gcode-{sheet}"), "kind": "generate_gcode", "after": ["nest"],
+               "payload": {"sheet": sheet, "material": "steel", "thickness": 6, "kerf": 1.1}})
+    };
+    // The holed plate (47 x 184 mm) fits once on a 60 x 200 sheet: two of
+    // them need two sheets.
+    let flow = json!({"jobs": [
+        {"name": "analyse-square", "kind": "analyze_dxf", "payload": {"dxf_path": square}},
+        {"name": "analyse-holes", "kind": "analyze_dxf", "payload": {"dxf_path": holes}},
+        {"name": "nest", "kind": "nest", "after": ["analyse-square", "analyse-holes"],
+         "payload": {"files": [{"dxf_path": square, "quantity": 2}, {"dxf_path": holes, "quantity": 2}],
+                     "sheet_width": 60, "sheet_height": 200, "gap": 2.0, "time_limit_s": 2}},
+        gcode(0),
+        gcode(1),
+    ]});
+    let file = env.write("order-17.json", &flow.to_string());
+    let out = env.ok(&["submit", "--flow", file.to_str().unwrap()]);
+    let ids: std::collections::HashMap<&str, &str> = out
+        .lines()
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            (cols[0], cols[1])
+        })
+        .collect();
+    assert_eq!(status_of(&env.job(ids["nest"])), "waiting");
+    assert_eq!(status_of(&env.job(ids["gcode-1"])), "waiting");
+
+    env.ok(&["worker", "--burst", "--name", "shop-floor"]);
+    let nest = env.job(ids["nest"]);
+    assert_eq!(status_of(&nest), "completed", "{nest:#}");
+    let sheets = nest["result"]["artifacts"]["sheets"].as_array().unwrap();
+    assert_eq!(sheets.len(), 2, "{:#}", nest["result"]);
+    let analysed = env.job(ids["analyse-holes"]);
+    assert!(nest["started_at"].as_str() >= analysed["completed_at"].as_str());
+    for (sheet, name) in sheets.iter().zip(["gcode-0", "gcode-1"]) {
+        let job = env.job(ids[name]);
+        assert_eq!(status_of(&job), "completed", "{job:#}");
+        // The program cuts what its sheet holds: the same as a program
+        // made here and now from the sheet's drawing.
+        let sheet_dxf = env.data_dir().join(sheet["dxf"].as_str().unwrap());
+        let here = env.dir.path().join(format!("{name}.ngc"));
+        let made: Value = serde_json::from_str(&env.ok(&[
+            "gcode",
+            sheet_dxf.to_str().unwrap(),
+            "--material",
+            "steel",
+            "--thickness",
+            "6",
+            "--kerf",
+            "1.1",
+            "-o",
+            here.to_str().unwrap(),
+            "--json",
+        ]))
+        .unwrap();
+        let summary = &job["result"]["summary"];
+        assert_eq!(summary["pierces"], made["summary"]["pierces"], "{name}");
+        assert_eq!(summary["contours"], made["summary"]["contours"], "{name}");
+        assert!(summary["pierces"].as_u64().unwrap() > 0);
+        let program = env
+            .data_dir()
+            .join(job["result"]["artifacts"]["gcode"].as_str().unwrap());
+        assert!(std::fs::read_to_string(program).unwrap().contains("G21"));
+    }
+}

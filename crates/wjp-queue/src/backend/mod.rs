@@ -141,6 +141,9 @@ pub struct JobPage {
 pub struct QueueCounts {
     /// The queue's name.
     pub name: String,
+    /// Jobs waiting for their parents to end (`after`).
+    #[serde(default)]
+    pub waiting: u64,
     /// Jobs waiting for their run-at time (a delay or a retry backoff).
     pub scheduled: u64,
     /// Jobs ready to run, waiting for a worker.
@@ -176,6 +179,7 @@ impl QueueCounts {
     /// The count of `status`, to change in place.
     pub fn get_mut(&mut self, status: Status) -> &mut u64 {
         match status {
+            Status::Waiting => &mut self.waiting,
             Status::Scheduled => &mut self.scheduled,
             Status::Queued => &mut self.queued,
             Status::Running => &mut self.running,
@@ -188,6 +192,7 @@ impl QueueCounts {
     /// The count of `status`.
     pub fn get(&self, status: Status) -> u64 {
         match status {
+            Status::Waiting => self.waiting,
             Status::Scheduled => self.scheduled,
             Status::Queued => self.queued,
             Status::Running => self.running,
@@ -239,6 +244,11 @@ pub struct Maintenance {
     /// pass may have made the same tick's job first).
     #[serde(default)]
     pub scheduled: u64,
+    /// Dependants released or cancelled because a parent ended, by a
+    /// backend that settles them after the parent's end (Redis, whose
+    /// queues live apart); 0 where the end settles them itself (SQLite).
+    #[serde(default)]
+    pub dependants_settled: u64,
 }
 
 /// A refusal of the job at `index` of a batch of `batch_len`: named by its
@@ -321,6 +331,18 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Deletes ended jobs past their TTL, stale workers and old events.
     async fn delete_expired(&self, now: Timestamp) -> Result<u64>;
+
+    /// Settles the dependants of parents that ended (releases them, or
+    /// cancels them with `dependency_failed`) where the parent's end could
+    /// not do it in its own atomic step: the Redis backend keeps a queue's
+    /// ends in an outbox of that queue and delivers them to dependants in
+    /// other queues here, each delivery guarded and idempotent. Returns
+    /// how many dependants changed. A backend whose ends settle their
+    /// dependants atomically (SQLite) has nothing to do.
+    async fn settle_dependants(&self, now: Timestamp) -> Result<u64> {
+        let _ = now;
+        Ok(0)
+    }
 
     /// Counts by status for every queue given (zeros included).
     async fn counts(&self, queues: &[QueueName]) -> Result<Vec<QueueCounts>>;

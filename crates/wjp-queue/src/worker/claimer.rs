@@ -43,6 +43,12 @@ pub(super) struct Claimer {
     /// When the last claim started: the wait for jobs after a claim that
     /// found none returns at once for jobs that came since.
     last_claim_at: Instant,
+    /// Burst mode: whether a maintenance pass ran, with nothing running,
+    /// since the last claim that found jobs. The claim after that pass
+    /// decides: nothing found, and the worker stops. (Ends of this
+    /// worker's jobs, or another pass, may have made jobs ready: the
+    /// dependants of a completed job.)
+    burst_maintained: bool,
 }
 
 impl Claimer {
@@ -56,6 +62,7 @@ impl Claimer {
             claiming: None,
             queues_empty: false,
             last_claim_at: Instant::now(),
+            burst_maintained: false,
         }
     }
 
@@ -143,15 +150,18 @@ impl Claimer {
         self.queues_empty = false;
         let config = &self.worker.config;
         if config.burst && self.worker.running.is_empty() {
-            // Before calling the queues empty, move time along: due
-            // jobs and jobs of dead workers may be waiting for it.
+            if self.burst_maintained {
+                // The claim after the last pass found nothing.
+                return ControlFlow::Break(WorkerExit::Drained);
+            }
+            // Before calling the queues empty, move time along (due jobs,
+            // jobs of dead workers, dependants of ended parents), then
+            // claim once more.
             match self.queue.maintain().await {
-                Ok(m) => {
+                Ok(_) => {
                     self.worker.outage.succeeded();
-                    if m.promoted + m.requeued_lost > 0 {
-                        return ControlFlow::Continue(());
-                    }
-                    return ControlFlow::Break(WorkerExit::Drained);
+                    self.burst_maintained = true;
+                    return ControlFlow::Continue(());
                 }
                 Err(e) => self.worker.outage.failed("queue maintenance", &e),
             }
@@ -210,6 +220,9 @@ impl Claimer {
             Ok(jobs) => {
                 self.worker.outage.succeeded();
                 self.queues_empty = jobs.is_empty();
+                if !jobs.is_empty() {
+                    self.burst_maintained = false;
+                }
                 self.claimed_ahead
                     .extend(jobs.into_iter().filter_map(|job| track(&self.worker, job)));
             }

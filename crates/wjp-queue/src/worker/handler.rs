@@ -159,15 +159,45 @@ impl Handlers {
     }
 }
 
+/// What a job's handler learns of one of its parents (`after`), read
+/// when its attempt starts.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ParentResult {
+    /// The parent's id.
+    pub id: crate::job::JobId,
+    /// Its status then; `None` when its record is gone (its result TTL
+    /// passed before this job ran).
+    pub status: Option<crate::job::Status>,
+    /// What it returned, if it completed and its result is still kept.
+    pub result: Option<Value>,
+}
+
 /// What a handler sees of its job, and how it talks back.
 pub struct JobContext {
     job: Job,
     signals: Arc<JobSignals>,
+    parents: Vec<ParentResult>,
 }
 
 impl JobContext {
     pub(super) fn new(job: Job, signals: Arc<JobSignals>) -> Self {
-        JobContext { job, signals }
+        JobContext {
+            job,
+            signals,
+            parents: Vec::new(),
+        }
+    }
+
+    pub(super) fn with_parents(mut self, parents: Vec<ParentResult>) -> Self {
+        self.parents = parents;
+        self
+    }
+
+    /// The results of the jobs this one waited for (`after`), in the order
+    /// it names them; empty for a job without parents. A job that runs
+    /// anyway sees its failed parents too, without a result.
+    pub fn parent_results(&self) -> &[ParentResult] {
+        &self.parents
     }
 
     /// The job being run, as it was claimed (this attempt's number, its

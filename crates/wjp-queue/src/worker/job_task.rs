@@ -14,7 +14,8 @@ use serde_json::Value;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 use super::handler::{
-    panic_error, panic_message, timeout_error, HandlerError, JobContext, Placement, Registered,
+    panic_error, panic_message, timeout_error, HandlerError, JobContext, ParentResult, Placement,
+    Registered,
 };
 use super::recorder::Recorded;
 use super::running::{Interrupt, JobSignals};
@@ -144,7 +145,19 @@ impl JobRun {
     /// Runs the handler where it was registered to run, with panics caught.
     async fn run_handler(&self, registered: &Registered) -> HandlerRun {
         let handler = registered.handler.clone();
-        let ctx = JobContext::new(self.job.clone(), self.signals.clone());
+        let parents = match self.parent_results().await {
+            Ok(parents) => parents,
+            // The store did not answer: this attempt fails, and is retried.
+            Err(e) => {
+                return HandlerRun {
+                    ending: Ending::Returned(Err(HandlerError::Failed(format!(
+                        "cannot read the results of the job's parents: {e}"
+                    )))),
+                    thread_return: None,
+                }
+            }
+        };
+        let ctx = JobContext::new(self.job.clone(), self.signals.clone()).with_parents(parents);
         let run = move || {
             std::panic::catch_unwind(AssertUnwindSafe(|| handler.run(&ctx))).map_err(panic_message)
         };
@@ -158,6 +171,20 @@ impl JobRun {
         };
         self.worker.pace.record(started.elapsed());
         handler_run
+    }
+
+    /// The results of the job's parents, read now (none for most jobs).
+    async fn parent_results(&self) -> crate::error::Result<Vec<ParentResult>> {
+        let mut parents = Vec::with_capacity(self.job.after.len());
+        for id in &self.job.after {
+            let parent = self.worker.queue.job(id).await?;
+            parents.push(ParentResult {
+                id: id.clone(),
+                status: parent.as_ref().map(Job::status),
+                result: parent.and_then(|p| p.state.result),
+            });
+        }
+        Ok(parents)
     }
 
     /// Hands the handler to a blocking-pool thread and waits for its
@@ -361,7 +388,8 @@ impl End {
                 job.kind,
                 job.queue,
             ),
-            Status::Queued | Status::Running => tracing::info!(
+            // A running job's end never makes it wait for parents.
+            Status::Waiting | Status::Queued | Status::Running => tracing::info!(
                 kind = %job.kind,
                 queue = %job.queue,
                 job = %job.id,

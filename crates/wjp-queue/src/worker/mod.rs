@@ -59,7 +59,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-pub use handler::{Handler, HandlerError, Handlers, JobContext};
+pub use handler::{Handler, HandlerError, Handlers, JobContext, ParentResult};
 pub use inline::run_inline;
 pub use order::QueueOrder;
 
@@ -157,6 +157,9 @@ struct Shared {
     pace: Pace,
     /// Where the claimer reports the store's failures and recoveries.
     outage: Arc<Outage>,
+    /// The queue, for what a job task reads besides its job (the results
+    /// of its parents).
+    queue: Queue,
 }
 
 /// A worker process's runtime.
@@ -275,6 +278,7 @@ impl Worker {
             restart_needed: AtomicBool::new(false),
             pace: Pace::default(),
             outage,
+            queue: queue.clone(),
         };
         Ok(Started {
             claimer: Claimer::new(queue.clone(), Arc::new(shared)),

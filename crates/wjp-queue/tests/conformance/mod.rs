@@ -21,8 +21,10 @@ use wjp_queue::{
     Queue, QueueName, Status, Timestamp, Worker, WorkerConfig, WorkerExit,
 };
 
+mod deps;
 mod limits;
 mod quotas;
+pub use deps::*;
 pub use limits::*;
 pub use quotas::*;
 mod schedules;
@@ -229,6 +231,15 @@ macro_rules! conformance_suite {
             racing_claimers_never_run_more_than_max_running,
             the_end_of_a_running_job_wakes_workers_held_by_max_running,
             a_rate_lets_exactly_its_count_through_in_one_window,
+            a_dependant_waits_until_every_parent_in_other_queues_completed,
+            a_failed_parent_cancels_its_dependants_down_the_graph,
+            parents_that_ended_before_the_dependant_count_as_they_ended,
+            a_cancelled_or_purged_job_leaves_no_dependency_behind,
+            a_flow_runs_in_order_and_children_read_their_parents_results,
+            a_bad_flow_is_refused_whole_naming_the_node,
+            parents_completing_while_dependants_are_submitted_release_them_all,
+            a_flow_submitted_while_its_parent_ends_is_settled_whole,
+            two_workers_run_a_graph_once_each_and_in_order,
         );
     };
     (@tests $store:expr; $($name:ident),* $(,)?) => {

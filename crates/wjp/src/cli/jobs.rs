@@ -172,6 +172,18 @@ pub(super) async fn submit(queue: &Queue, args: SubmitArgs) -> anyhow::Result<Ex
         }
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(path) = &args.flow {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading flow file {}", path.display()))?;
+        let flow: wjp_queue::FlowRequest = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a flow ({{\"jobs\": [...]}})", path.display()))?;
+        let jobs = queue.submit_flow(flow).await?;
+        let mut stdout = std::io::stdout().lock();
+        for j in jobs {
+            writeln!(stdout, "{}\t{}\t{}", j.name, j.job.id, j.job.status())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let kind = args.kind.clone().unwrap_or_default();
     let request = JobRequest {
         kind,
@@ -186,6 +198,8 @@ pub(super) async fn submit(queue: &Queue, args: SubmitArgs) -> anyhow::Result<Ex
         unique_key: args.unique_key,
         unique_for: args.unique_for,
         job_id: args.job_id,
+        after: args.after,
+        run_anyway: args.run_anyway,
         ..JobRequest::default()
     };
     let enqueued = queue.enqueue(request).await?;
@@ -267,6 +281,11 @@ pub(super) fn describe(job: &Job) -> String {
     if let Some(reference) = &job.reference {
         out += &format!("reference {reference}\n");
     }
+    if !job.after.is_empty() {
+        let ids: Vec<&str> = job.after.iter().map(|id| id.as_str()).collect();
+        let anyway = if job.run_anyway { " (runs anyway)" } else { "" };
+        out += &format!("after     {}{anyway}\n", ids.join(", "));
+    }
     if s.stalls > 0 {
         out += &format!(
             "stalls    {} of {} (its worker died under it)\n",
@@ -321,10 +340,11 @@ pub(super) fn describe_info(info: &wjp_queue::SystemInfo) -> String {
         _ => String::new(),
     };
     let mut out = format!(
-        "backend  {} at {}{primaries}\n\n{:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n",
+        "backend  {} at {}{primaries}\n\n{:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n",
         info.backend.name,
         info.backend.location,
         "queue",
+        "waiting",
         "scheduled",
         "queued",
         "running",
@@ -334,8 +354,9 @@ pub(super) fn describe_info(info: &wjp_queue::SystemInfo) -> String {
     );
     for q in &info.queues {
         out += &format!(
-            "{:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{}\n",
+            "{:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{}\n",
             q.name,
+            q.waiting,
             q.scheduled,
             q.queued,
             q.running,

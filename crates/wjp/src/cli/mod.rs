@@ -175,7 +175,8 @@ pub enum Command {
         /// The queue (analysis, conversion, nesting, gcode, default).
         #[arg(long)]
         queue: String,
-        /// The status: queued, scheduled, completed, failed or cancelled.
+        /// The status: queued, scheduled, completed, failed or cancelled
+        /// (waiting jobs are cancelled, not purged).
         #[arg(long)]
         status: String,
     },
@@ -253,8 +254,9 @@ impl Command {
 
 #[derive(Debug, clap::Args)]
 pub struct SubmitArgs {
-    /// The job kind (noop, sleep, analyze_dxf, ...). Not used with --batch.
-    #[arg(required_unless_present = "batch")]
+    /// The job kind (noop, sleep, analyze_dxf, ...). Not used with --batch
+    /// or --flow.
+    #[arg(required_unless_present_any = ["batch", "flow"])]
     pub kind: Option<String>,
     /// The payload: JSON text, or @FILE to read it from a file.
     #[arg(long, default_value = "{}")]
@@ -294,12 +296,25 @@ pub struct SubmitArgs {
     /// once the job has ended (needs --unique-key).
     #[arg(long, requires = "unique_key")]
     pub unique_for: Option<f64>,
+    /// Jobs this one waits for (ids, comma-separated): it runs once every
+    /// one has completed, and is cancelled (dependency_failed) when one
+    /// fails or is cancelled.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub after: Vec<String>,
+    /// With --after: run once every parent has ended, however it ended.
+    #[arg(long, requires = "after")]
+    pub run_anyway: bool,
     /// Wait for the job to end, showing its progress, then print it as JSON.
     #[arg(long)]
     pub wait: bool,
     /// A JSON Lines file of jobs: {"kind", "payload", ...} one a line.
-    #[arg(long, conflicts_with_all = ["kind", "wait", "job_id"])]
+    #[arg(long, conflicts_with_all = ["kind", "wait", "job_id", "flow"])]
     pub batch: Option<PathBuf>,
+    /// A flow: a JSON file {"jobs": [{"name", "kind", "payload", "after":
+    /// [names], ...}]}, stored whole (or refused whole, naming the node).
+    /// Prints one line per node: name, job id, status.
+    #[arg(long, conflicts_with_all = ["kind", "wait", "job_id", "after"])]
+    pub flow: Option<PathBuf>,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -456,10 +456,27 @@ pub fn check_generate_gcode(payload: &Value, materials: &[Material]) -> Result<(
     known_fields(
         payload,
         &template(&GcodeOptions::default()),
-        &["dxf_path", "units", "thickness", "kerf"],
+        &["dxf_path", "sheet", "units", "thickness", "kerf"],
         "",
     )?;
     let mut args: GenerateGcode = parse_payload(payload)?;
+    match (&args.dxf_path, args.sheet) {
+        (Some(_), None) | (None, Some(_)) => {}
+        (Some(_), Some(_)) => {
+            return Err(PayloadRefusal::new(
+                "invalid_value",
+                "sheet",
+                "give dxf_path or sheet, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(PayloadRefusal::new(
+                "missing_field",
+                "dxf_path",
+                "dxf_path is required (or sheet: a sheet of the nest this job waits for)",
+            ))
+        }
+    }
     // The shop's table, which may add materials to the built-in one.
     args.options.analysis.materials = materials.to_vec();
     units_field(args.units.as_deref(), "units")?;

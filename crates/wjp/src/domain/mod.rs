@@ -534,11 +534,55 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
     Ok(value)
 }
 
+/// A `generate_gcode` payload that names a `sheet` instead of a drawing,
+/// with that sheet's drawing from the result of a nest the job waited for
+/// (`artifacts.sheets[].dxf`, a file under `output/` of `data_dir`) as its
+/// `dxf_path`. Other payloads come back as they are. The job's process
+/// checks the path again, as it checks every input.
+pub fn sheet_from_parents(
+    kind: &str,
+    payload: &Value,
+    parents: &[wjp_queue::ParentResult],
+    data_dir: &Path,
+) -> Result<Value, HandlerError> {
+    let Some(sheet) = payload.get("sheet").filter(|_| kind == "generate_gcode") else {
+        return Ok(payload.clone());
+    };
+    let drawing = parents
+        .iter()
+        .filter_map(|p| p.result.as_ref()?.pointer("/artifacts/sheets")?.as_array())
+        .flatten()
+        .find(|s| s.get("sheet") == Some(sheet))
+        .and_then(|s| s.get("dxf")?.as_str());
+    let Some(drawing) = drawing else {
+        return Err(HandlerError::InvalidPayload(format!(
+            "sheet {sheet}: no completed nest this job waits for (`after`) has that sheet"
+        )));
+    };
+    let mut payload = payload.clone();
+    if let Some(fields) = payload.as_object_mut() {
+        fields.remove("sheet");
+        fields.insert(
+            "dxf_path".into(),
+            json!(data_dir.join(drawing).to_string_lossy()),
+        );
+    }
+    Ok(payload)
+}
+
 /// The payload of `generate_gcode`: the drawing and any G-code option by
 /// name (the old API's `material`, `thickness` and `kerf` included).
 #[derive(Deserialize)]
 struct GenerateGcode {
-    dxf_path: PathBuf,
+    /// The drawing; or, instead, `sheet`.
+    #[serde(default)]
+    dxf_path: Option<PathBuf>,
+    /// A sheet of the nest the job waits for (`after`), numbered as the
+    /// nest numbers them (`artifacts.sheets[].sheet`, from 0): its
+    /// drawing becomes `dxf_path` when the job starts
+    /// ([`sheet_from_parents`]).
+    #[serde(default)]
+    sheet: Option<u32>,
     #[serde(default)]
     units: Option<String>,
     #[serde(flatten)]
@@ -552,11 +596,16 @@ pub fn generate_gcode(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
     if let Some(code) = units_field(args.units.as_deref(), "units").map_err(refused)? {
         args.options.analysis.units_override = Some(code);
     }
+    let Some(dxf_path) = args.dxf_path else {
+        return Err(HandlerError::InvalidPayload(
+            "give dxf_path, or sheet with a nest job in `after`".into(),
+        ));
+    };
     let limit = args.options.analysis.limits.max_file_bytes as u64;
-    let bytes = read_input(&args.dxf_path, limit, "drawing")?;
+    let bytes = read_input(&dxf_path, limit, "drawing")?;
     task.progress(0.1, "planning the toolpath");
     let program = wjp_cam::generate_gcode(&bytes, &args.options).map_err(|e| {
-        HandlerError::InvalidPayload(format!("{} ({}): {e}", args.dxf_path.display(), e.code()))
+        HandlerError::InvalidPayload(format!("{} ({}): {e}", dxf_path.display(), e.code()))
     })?;
     if args.options.analysis.units_override.is_none() {
         if let Some(w) = program
@@ -566,7 +615,7 @@ pub fn generate_gcode(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
         {
             return Err(HandlerError::InvalidPayload(format!(
                 "{}: {}",
-                args.dxf_path.display(),
+                dxf_path.display(),
                 suspicious_units(&w.message, UnitsDoor::Payload)
             )));
         }

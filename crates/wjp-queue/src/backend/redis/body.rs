@@ -70,6 +70,10 @@ struct Record<'a> {
     unique_key: Option<Cow<'a, str>>,
     #[serde(rename = "uu", default, skip_serializing_if = "Option::is_none")]
     unique_until: Option<i64>,
+    #[serde(rename = "af", default, skip_serializing_if = "<[_]>::is_empty")]
+    after: Cow<'a, [JobId]>,
+    #[serde(rename = "ay", default, skip_serializing_if = "is_false")]
+    run_anyway: bool,
     #[serde(rename = "s")]
     status: Status,
     #[serde(rename = "pg", default, skip_serializing_if = "Option::is_none")]
@@ -150,7 +154,10 @@ fn millis(t: Option<Timestamp>) -> Option<i64> {
 /// job's header and lease entry carry it.
 pub(super) fn encode(job: &Job) -> Result<String> {
     let s = &job.state;
-    let waiting = matches!(s.status, Status::Queued | Status::Scheduled);
+    let waiting = matches!(
+        s.status,
+        Status::Waiting | Status::Queued | Status::Scheduled
+    );
     let record = Record {
         payload_bytes: waiting.then(|| json_len(&job.payload)),
         kind: Cow::Borrowed(job.kind.as_str()),
@@ -168,6 +175,8 @@ pub(super) fn encode(job: &Job) -> Result<String> {
         reference: job.reference.as_deref().map(Cow::Borrowed),
         unique_key: job.unique_key.as_deref().map(Cow::Borrowed),
         unique_until: millis(job.unique_until),
+        after: Cow::Borrowed(&job.after),
+        run_anyway: job.run_anyway,
         status: s.status,
         progress: s.progress,
         progress_message: s.progress_message.as_deref().map(Cow::Borrowed),
@@ -238,6 +247,8 @@ pub(super) fn decode(body: &[u8]) -> Result<Job> {
         created_at: Timestamp(r.created_at),
         reference: r.reference.map(Cow::into_owned),
         unique_key: r.unique_key.map(Cow::into_owned),
+        after: r.after.into_owned(),
+        run_anyway: r.run_anyway,
         unique_until: time(r.unique_until),
         state: JobState {
             status: r.status,

@@ -28,7 +28,7 @@ struct StoredElsewhere {
 
 /// The quota limits the write calls check themselves, as `insert.lua`
 /// takes them: empty for none (no limit, or checked before the writes).
-struct WriteLimits {
+pub(super) struct WriteLimits {
     max_jobs: String,
     max_bytes: String,
 }
@@ -39,6 +39,20 @@ impl RedisBackend {
         &self,
         jobs: Vec<Job>,
         quotas: &Quotas,
+    ) -> Result<Vec<Inserted>> {
+        if jobs.iter().any(|job| !job.after.is_empty()) {
+            return self.insert_dependants(jobs, quotas).await;
+        }
+        self.insert_batch(jobs, quotas, &[]).await
+    }
+
+    /// Inserts a batch; `pending[i]`, when given, is the i-th job's
+    /// parents still to end, space-separated (see `deps.rs`).
+    pub(super) async fn insert_batch(
+        &self,
+        jobs: Vec<Job>,
+        quotas: &Quotas,
+        pending: &[String],
     ) -> Result<Vec<Inserted>> {
         if jobs.is_empty() {
             return Ok(Vec::new());
@@ -58,7 +72,7 @@ impl RedisBackend {
             .limits_of_writes(&jobs, &sizes, quotas, !elsewhere.is_empty())
             .await?;
         self.forget_elsewhere(&jobs, elsewhere, &mut out).await?;
-        self.write_jobs(&jobs, &mut bodies, &sizes, &limits, now, &mut out)
+        self.write_jobs(&jobs, &mut bodies, &sizes, &limits, now, pending, &mut out)
             .await?;
         out.into_iter()
             .map(|o| o.ok_or_else(|| QueueError::Storage("Redis returned no insert result".into())))
@@ -124,7 +138,7 @@ impl RedisBackend {
     /// checks the quotas itself. Otherwise every queue is checked here
     /// first (refusing the batch), and the writes check nothing more (see
     /// the module's doc, Quotas).
-    async fn limits_of_writes(
+    pub(super) async fn limits_of_writes(
         &self,
         jobs: &[Job],
         sizes: &[u64],
@@ -188,6 +202,7 @@ impl RedisBackend {
     /// Writes the jobs not answered yet (`insert.lua`): one call per queue
     /// and up to `SCRIPT_BATCH` jobs, in one pipeline with the `SADD` that
     /// names their queues.
+    #[allow(clippy::too_many_arguments)]
     async fn write_jobs(
         &self,
         jobs: &[Job],
@@ -195,6 +210,7 @@ impl RedisBackend {
         sizes: &[u64],
         limits: &WriteLimits,
         now: Timestamp,
+        pending: &[String],
         out: &mut [Option<Inserted>],
     ) -> Result<()> {
         let mut by_queue: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -230,6 +246,17 @@ impl RedisBackend {
                         .put(
                             InsertArg::UniqueUntil,
                             job.unique_until
+                                .map(|t| t.0.to_string())
+                                .unwrap_or_default(),
+                        )
+                        .put(
+                            InsertArg::Pending,
+                            pending.get(*i).map_or("", String::as_str),
+                        )
+                        .put(
+                            InsertArg::ExpiresAt,
+                            job.state
+                                .expires_at
                                 .map(|t| t.0.to_string())
                                 .unwrap_or_default(),
                         );

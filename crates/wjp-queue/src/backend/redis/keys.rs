@@ -32,7 +32,7 @@ pub(super) fn worker_key(name: &str) -> String {
     format!("wjp:worker:{name}")
 }
 
-/// The keys of a queue every script gets as KEYS[1..15], in `common.lua`'s order.
+/// The keys of a queue every script gets as KEYS[1..18], in `common.lua`'s order.
 pub(super) fn index_keys(queue: &str) -> [String; QUEUE_KEYS] {
     let p = key_prefix(queue);
     [
@@ -51,9 +51,18 @@ pub(super) fn index_keys(queue: &str) -> [String; QUEUE_KEYS] {
         format!("{p}paused"),
         format!("{p}unique"),
         format!("{p}limits"),
+        format!("{p}pending"),
+        format!("{p}dependants"),
+        format!("{p}outbox"),
     ]
+}
+
+/// The set of a parent's dependants (`<queue>/<id>` each), beside its
+/// queue's `dependants` hash.
+pub(super) fn dependants_key(queue: &str, parent: &str) -> String {
+    format!("wjp:{{{queue}}}:dependants:{parent}")
 }
 
 /// How many keys of a queue every script gets before its job keys (the
 /// Lua's `JOB_KEYS` is generated from it).
-pub(super) const QUEUE_KEYS: usize = 15;
+pub(super) const QUEUE_KEYS: usize = 18;

@@ -48,7 +48,7 @@ macro_rules! function_library {
 
 function_library!(
     insert, admit, apply, finish, claim, peek, renew, progress, cancel, forget, sweep, purge, list,
-    read, pause, limits,
+    read, pause, limits, link, settle,
 );
 
 /// Operations that only read: flagged so that a server out of memory (or

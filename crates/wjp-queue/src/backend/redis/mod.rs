@@ -27,6 +27,7 @@
 //! | `link.rs`       | one server or a cluster; pipelines cut by slot            |
 //! | `cluster_waits.rs` | waits on a cluster: one follower per stream            |
 //! | `admin.rs`      | a throwaway queue deleted whole; memory used              |
+//! | `deps.rs`       | dependants: links, first states, delivery of parents' ends |
 //!
 //! # Key layout
 //! Every key of a queue shares the queue's hash tag, so a queue lives in one
@@ -48,6 +49,10 @@
 //! | `wjp:{q}:waiting_bytes:recounted` | string | when they were last summed again; expires |
 //! | `wjp:{q}:paused`          | string | present while the queue is paused (`pause.lua`) |
 //! | `wjp:{q}:limits`          | hash   | running and rate limits, the rate window (`limits.lua`) |
+//! | `wjp:{q}:pending`         | hash   | waiting jobs: id -> parents still to end (`deps.rs`) |
+//! | `wjp:{q}:dependants`      | hash   | parents some job waits for: id -> '1'       |
+//! | `wjp:{q}:dependants:<id>` | set    | a parent's dependants, `<queue>/<id>`       |
+//! | `wjp:{q}:outbox`          | hash   | ended parents to tell: id -> `<status>\|<ms>` |
 //! | `wjp:queues`              | set    | names of queues that ever had a job         |
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
@@ -158,6 +163,7 @@ mod body;
 mod claim;
 mod cluster_waits;
 mod connection;
+mod deps;
 mod events;
 mod insert;
 mod keys;
@@ -364,6 +370,10 @@ impl Backend for RedisBackend {
 
     async fn due_scheduled(&self, now: Timestamp, limit: usize) -> Result<Vec<Job>> {
         self.due_jobs(now, limit).await
+    }
+
+    async fn settle_dependants(&self, now: Timestamp) -> Result<u64> {
+        self.settle_all(now).await
     }
 
     async fn delete_expired(&self, now: Timestamp) -> Result<u64> {

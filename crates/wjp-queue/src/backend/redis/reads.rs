@@ -163,7 +163,7 @@ impl RedisBackend {
     }
 
     /// A call of `read.lua`: these jobs of one queue as readers see them.
-    fn read_call(&self, queue: &str, ids: &[&str]) -> Cmd {
+    pub(super) fn read_call(&self, queue: &str, ids: &[&str]) -> Cmd {
         let mut call = Call::new(&self.shared.functions.read, queue, ids);
         for id in ids {
             call.arg(*id);

@@ -205,6 +205,39 @@ field_list! {
         Unique = "INSERT_UNIQUE",
         /// Until when the key holds once it ended (ms; '' for no window).
         UniqueUntil = "INSERT_UNIQUE_UNTIL",
+        /// A waiting job's parents still to end, space-separated ('' for
+        /// other jobs).
+        Pending = "INSERT_PENDING",
+        /// An ended job's expiry (ms; '' for other jobs): a dependant made
+        /// after its parent failed is stored cancelled.
+        ExpiresAt = "INSERT_EXPIRES_AT",
+    }
+}
+
+field_list! {
+    /// The arguments of one dependant told of its parent's end, for
+    /// `settle.lua`, in order.
+    SettleArg, count "SETTLE_ARGS" {
+        /// The dependant's id.
+        Id = "SETTLE_ID",
+        /// The parent that ended.
+        Parent = "SETTLE_PARENT",
+        /// Its entry in the queue's `pending` hash as read (the guard).
+        Expect = "SETTLE_EXPECT",
+        /// Its new status ('' while it waits for other parents).
+        Status = "SETTLE_STATUS",
+        /// Its new body ('' while it waits).
+        Body = "SETTLE_BODY",
+        /// The error's kind ('' for none).
+        ErrorKind = "SETTLE_ERROR",
+        /// A waiting job's priority, else ''.
+        Priority = "SETTLE_PRIORITY",
+        /// A waiting job's run-at, else ''.
+        RunAt = "SETTLE_RUN_AT",
+        /// An ended job's expiry (ms), else ''.
+        ExpiresAt = "SETTLE_EXPIRES_AT",
+        /// The event's time.
+        At = "SETTLE_AT",
     }
 }
 
@@ -224,6 +257,7 @@ pub(super) fn lua_prelude() -> String {
     constants::<ApplyArg>(&mut lua);
     constants::<FinishArg>(&mut lua);
     constants::<InsertArg>(&mut lua);
+    constants::<SettleArg>(&mut lua);
     // A fresh stored header, its fields given in order (false or nil
     // for an empty one). Parameters are named after the fields.
     let stored = &Header::LUA_NAMES[..STORED];

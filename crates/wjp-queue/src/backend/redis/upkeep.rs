@@ -50,6 +50,7 @@ impl RedisBackend {
             // In Status::ALL's order; running jobs are the lease hash's
             // entries. Then whether the queue is paused.
             for (command, key) in [
+                ("HLEN", &keys[15]),
                 ("ZCARD", &keys[1]),
                 ("ZCARD", &keys[0]),
                 ("HLEN", &keys[2]),
@@ -71,7 +72,7 @@ impl RedisBackend {
         let replies = self.run(&pipe).await?;
         queues
             .iter()
-            .zip(replies.chunks(8))
+            .zip(replies.chunks(9))
             .map(|(q, n)| {
                 let mut counts = QueueCounts {
                     name: q.to_string(),
@@ -80,8 +81,8 @@ impl RedisBackend {
                 for (status, n) in Status::ALL.into_iter().zip(n) {
                     counts.add(status, int(n)? as u64);
                 }
-                counts.paused = n.get(6).map(int).transpose()? == Some(1);
-                if let Some(limits) = n.get(7) {
+                counts.paused = n.get(7).map(int).transpose()? == Some(1);
+                if let Some(limits) = n.get(8) {
                     (counts.limits, counts.rate_claims) = stored_limits(limits, Timestamp::now())?;
                 }
                 Ok(counts)

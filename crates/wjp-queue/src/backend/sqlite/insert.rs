@@ -6,6 +6,7 @@ use std::collections::hash_map::{Entry, HashMap};
 use rusqlite::{params, Connection};
 
 use super::connection::storage;
+use super::deps;
 use super::events::append_event;
 use super::quotas::{is_waiting, waiting_usage, UsageChange, WaitingUsage};
 use super::rows::{insert_job, select_jobs, to_json_text, StoredJob};
@@ -53,6 +54,8 @@ pub(super) fn insert_batch(
             out.push(Inserted::Existing(holder));
             continue;
         }
+        let job =
+            deps::settle_new_job(tx, job, now).map_err(|e| refused_at(index, batch_len, e))?;
         let payload = to_json_text(&job.payload);
         let payload_len = payload.len() as u64;
         if is_waiting(job.status()) {

@@ -47,6 +47,7 @@
 
 mod claim;
 mod connection;
+mod deps;
 mod events;
 mod insert;
 mod maintenance;

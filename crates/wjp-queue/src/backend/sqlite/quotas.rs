@@ -16,14 +16,14 @@ use crate::state::Transition;
 /// Each queue's waiting jobs and their payload bytes, counted from the jobs
 /// (octet_length reads a value's size without its content).
 const COUNT_WAITING: &str = "SELECT queue, COUNT(*), SUM(octet_length(payload)) FROM jobs \
-    WHERE status IN ('queued', 'scheduled') GROUP BY queue";
+    WHERE status IN ('waiting', 'queued', 'scheduled') GROUP BY queue";
 /// How often a process counts the waiting jobs again to set `queue_usage`
 /// right (see the module doc).
 const RECOUNT_EVERY: Duration = Duration::from_secs(60);
 
 /// Whether a job in this status counts as waiting.
 pub(super) fn is_waiting(status: Status) -> bool {
-    matches!(status, Status::Queued | Status::Scheduled)
+    matches!(status, Status::Waiting | Status::Queued | Status::Scheduled)
 }
 
 /// A queue's waiting jobs and the bytes of their payloads.

@@ -17,7 +17,7 @@ use crate::state::Transition;
 const JOB_COLUMNS: &str = "id, kind, queue, payload, priority, max_attempts, timeout_ms, \
     result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, status, progress, progress_message, \
     result, error_kind, error_message, attempt, run_at, enqueued_at, started_at, completed_at, \
-    expires_at, worker, lease_token, lease_expires_at, cancel_requested, seq, max_stalls, stalls, unique_key, unique_until, reference";
+    expires_at, worker, lease_token, lease_expires_at, cancel_requested, seq, max_stalls, stalls, unique_key, unique_until, reference, parents, run_anyway";
 
 /// The mutable columns, in the order [`state_values`] gives them.
 const STATE_COLUMNS: [&str; 17] = [
@@ -92,6 +92,8 @@ fn row_to_job(row: &Row<'_>) -> rusqlite::Result<StoredJob> {
         unique_key: row.get(30)?,
         unique_until: ts(row.get(31)?),
         reference: row.get(32)?,
+        after: read_parents(row)?,
+        run_anyway: row.get::<_, i64>(34)? != 0,
         state: read_state(row, error)?,
     };
     Ok(StoredJob {
@@ -99,6 +101,14 @@ fn row_to_job(row: &Row<'_>) -> rusqlite::Result<StoredJob> {
         seq: row.get(27)?,
         payload_bytes,
     })
+}
+
+/// The parents a row names (JSON list of ids in `parents`; none when null).
+fn read_parents(row: &Row<'_>) -> rusqlite::Result<Vec<JobId>> {
+    match row.get::<_, Option<String>>(33)? {
+        Some(text) => serde_json::from_str(&text).map_err(|e| corrupt("parents", e)),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The error columns (kind, message) of a row; none without a kind.
@@ -214,10 +224,10 @@ pub(super) fn insert_job(tx: &Connection, job: &Job, payload: String) -> Result<
     let sql = SQL.get_or_init(|| {
         let columns = "id, kind, queue, payload, priority, max_attempts, timeout_ms, \
                        result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, max_stalls, \
-                       unique_key, unique_until, reference, "
+                       unique_key, unique_until, reference, parents, run_anyway, "
             .to_owned()
             + &STATE_COLUMNS.join(", ");
-        let n = 15 + STATE_COLUMNS.len();
+        let n = 17 + STATE_COLUMNS.len();
         let marks: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
         format!("INSERT INTO jobs ({columns}) VALUES ({})", marks.join(", "))
     });
@@ -242,6 +252,14 @@ pub(super) fn insert_job(tx: &Connection, job: &Job, payload: String) -> Result<
         job.reference
             .as_ref()
             .map_or(SqlValue::Null, |r| SqlValue::Text(r.clone())),
+        if job.after.is_empty() {
+            SqlValue::Null
+        } else {
+            SqlValue::Text(serde_json::to_string(&job.after).map_err(|e| {
+                QueueError::Storage(format!("cannot encode the parents of {}: {e}", job.id))
+            })?)
+        },
+        SqlValue::Integer(job.run_anyway.into()),
     ];
     values.extend(state_values(&job.state));
     tx.prepare_cached(sql)

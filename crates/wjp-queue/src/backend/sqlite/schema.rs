@@ -7,8 +7,9 @@ use super::connection::{retry_busy, storage};
 use crate::error::{QueueError, Result};
 
 /// Schema version in `PRAGMA user_version`: 2 added the stall columns, 3
-/// the unique key, 4 the client's reference.
-const SCHEMA_VERSION: i64 = 4;
+/// the unique key, 4 the client's reference, 5 dependencies (`parents`,
+/// `run_anyway`, the `job_parents` edges).
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
@@ -44,7 +45,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     stalls INTEGER NOT NULL DEFAULT 0,
     unique_key TEXT,
     unique_until INTEGER,
-    reference TEXT
+    reference TEXT,
+    parents TEXT,
+    run_anyway INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(queue, priority DESC, run_at, seq)
     WHERE status IN ('queued', 'scheduled');
@@ -56,6 +59,12 @@ CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, seq);
 CREATE INDEX IF NOT EXISTS jobs_by_kind ON jobs(kind, seq);
 CREATE INDEX IF NOT EXISTS jobs_unique ON jobs(queue, unique_key, seq)
     WHERE unique_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS job_parents (
+    parent TEXT NOT NULL,
+    child TEXT NOT NULL,
+    PRIMARY KEY (parent, child)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS job_parents_child ON job_parents(child);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     body TEXT NOT NULL,
@@ -94,7 +103,7 @@ CREATE TABLE IF NOT EXISTS queue_usage (
 const COUNT_USAGE: &str = "
 INSERT INTO queue_usage (queue, waiting_jobs, waiting_bytes)
 SELECT queue, COUNT(*), SUM(octet_length(payload)) FROM jobs
-WHERE status IN ('queued', 'scheduled') GROUP BY queue;
+WHERE status IN ('waiting', 'queued', 'scheduled') GROUP BY queue;
 ";
 
 /// Creates or checks the schema in one `BEGIN IMMEDIATE` transaction: it
@@ -134,7 +143,7 @@ pub(super) fn migrate(conn: &Connection) -> Result<()> {
 /// file of an earlier version gets them, each job its default (jobs stored
 /// before stalls were counted have stalled 0 times, with the default
 /// budget).
-const ADDED_COLUMNS: [(i64, &str); 5] = [
+const ADDED_COLUMNS: [(i64, &str); 7] = [
     (
         2,
         "ALTER TABLE jobs ADD COLUMN max_stalls INTEGER NOT NULL DEFAULT 2",
@@ -146,6 +155,11 @@ const ADDED_COLUMNS: [(i64, &str); 5] = [
     (3, "ALTER TABLE jobs ADD COLUMN unique_key TEXT"),
     (3, "ALTER TABLE jobs ADD COLUMN unique_until INTEGER"),
     (4, "ALTER TABLE jobs ADD COLUMN reference TEXT"),
+    (5, "ALTER TABLE jobs ADD COLUMN parents TEXT"),
+    (
+        5,
+        "ALTER TABLE jobs ADD COLUMN run_anyway INTEGER NOT NULL DEFAULT 0",
+    ),
 ];
 
 /// Creates whatever of the schema is missing, inside the migration's

@@ -4,6 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::connection::storage;
+use super::deps;
 use super::events::append_event;
 use super::quotas::{is_waiting, UsageChange};
 use super::rows::{apply_transition, get_live};
@@ -17,10 +18,13 @@ use crate::state::Transition;
 pub(super) fn apply_all(tx: &Connection, transitions: &[Transition]) -> Result<Vec<bool>> {
     let mut usage = UsageChange::default();
     let mut applied = Vec::with_capacity(transitions.len());
+    let now = Timestamp::now();
+    let mut edges = deps::EdgesExist::unknown();
     for t in transitions {
         let done = apply_transition(tx, t)?;
         if done {
             usage.add_transition(tx, t)?;
+            deps::after_transition(tx, t.expect.status, &t.job, &mut edges, &mut usage, now)?;
         }
         applied.push(done);
     }
@@ -110,9 +114,20 @@ pub(super) fn request_cancel(tx: &Connection, id: &JobId) -> Result<bool> {
 }
 
 /// Deletes the jobs of one queue in one status; waiting ones leave the
-/// queue's usage with them.
+/// queue's usage with them, and their dependants are cancelled as if they
+/// had failed.
 pub(super) fn purge(tx: &Connection, queue: &QueueName, status: Status) -> Result<u64> {
     if is_waiting(status) {
+        let gone = deps::purged_parents(tx, queue.as_str(), status)?;
+        if !gone.is_empty() {
+            let mut usage = UsageChange::default();
+            let ended = gone
+                .into_iter()
+                .map(|id| (id, crate::state::ParentEnd::Gone))
+                .collect();
+            deps::settle_dependants(tx, ended, &mut usage, Timestamp::now())?;
+            usage.write(tx)?;
+        }
         let (jobs, bytes): (i64, Option<i64>) = tx
             .query_row(
                 "SELECT COUNT(*), SUM(octet_length(payload)) FROM jobs \

@@ -59,6 +59,7 @@ for i = 1, n do
     emit(id, cur[F_KIND], status, attempt, ARGV[b + APPLY_PROGRESS], ARGV[b + APPLY_MESSAGE],
       error_kind, ARGV[b + APPLY_AT])
     if status == 'queued' then woke = true end
+    if K_ENDED[status] then parent_ended(id, status) end
     out[i] = 1
   else
     out[i] = 0

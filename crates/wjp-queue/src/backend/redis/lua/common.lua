@@ -24,10 +24,13 @@
 local find, sub, match, redis_call
 local KEYS, ARGV
 local K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP, K_ENDED, K_EVENTS, K_WAKE, K_SEQ, K_BYTES
-local K_PAUSED, K_UNIQUE, K_LIMITS
+local K_PAUSED, K_UNIQUE, K_LIMITS, K_PENDING, K_DEPS, K_OUTBOX
 local PREFIX, MAXLEN
 -- What one call collects and writes at its end (see `flush`, `publish`).
-local adds, removals, lease_sets, lease_dels, events, line_before
+local adds, removals, lease_sets, lease_dels, events, line_before, pending_dels
+-- Whether the queue's `dependants` hash exists, once looked at in this
+-- call (nil before).
+local deps_exist
 -- The change of the queue's waiting payload bytes (K_BYTES) in this call.
 local bytes_delta
 -- The server's clock in ms, read once per call (see `server_now`).
@@ -51,8 +54,10 @@ local function begin(keys, args)
   K_ENDED.completed, K_ENDED.failed, K_ENDED.cancelled = keys[6], keys[7], keys[8]
   K_EVENTS, K_WAKE, K_SEQ, K_BYTES = keys[9], keys[10], keys[11], keys[12]
   K_PAUSED, K_UNIQUE, K_LIMITS = keys[13], keys[14], keys[15]
+  K_PENDING, K_DEPS, K_OUTBOX = keys[16], keys[17], keys[18]
   PREFIX, MAXLEN = args[1], args[2]
-  adds, removals, lease_sets, lease_dels = {}, {}, {}, {}
+  adds, removals, lease_sets, lease_dels, pending_dels = {}, {}, {}, {}, {}
+  deps_exist = nil
   bytes_delta = 0
   events, line_before = {}, {}
   now_ms = nil
@@ -132,7 +137,8 @@ local function flush()
   for key, list in pairs(adds) do in_chunks('ZADD', key, list) end
   in_chunks('HDEL', K_LEASES, lease_dels)
   in_chunks('HSET', K_LEASES, lease_sets)
-  adds, removals, lease_sets, lease_dels = {}, {}, {}, {}
+  in_chunks('HDEL', K_PENDING, pending_dels)
+  adds, removals, lease_sets, lease_dels, pending_dels = {}, {}, {}, {}, {}
   if bytes_delta ~= 0 then
     redis_call('INCRBY', K_BYTES, int(bytes_delta))
     bytes_delta = 0
@@ -145,6 +151,8 @@ local function unindex(id, status, rk)
     if rk then zrem(K_READY, rk .. '|' .. id) end
   elseif status == 'scheduled' then
     zrem(K_SCHED, id)
+  elseif status == 'waiting' then
+    pending_dels[#pending_dels + 1] = id
   elseif status == 'running' then
     drop_lease(id)
   elseif K_ENDED[status] then
@@ -388,7 +396,7 @@ local function record_payload_bytes(rec)
   return nl and body_payload_bytes(rec, nl + 1) or 0
 end
 local function waiting_status(status)
-  return status == 'queued' or status == 'scheduled'
+  return status == 'queued' or status == 'scheduled' or status == 'waiting'
 end
 
 -- Whether `n` more jobs with `total` payload bytes in all fit the queue's
@@ -401,7 +409,8 @@ end
 -- with no waiting job holds no payload, whatever K_BYTES says (see mod.rs
 -- on drift); with `writable`, K_BYTES is set right then.
 local function over_quota(max_jobs, max_bytes, n, total, writable, job_at)
-  local waiting = redis_call('ZCARD', K_READY) + redis_call('ZCARD', K_SCHED)
+  local waiting = redis_call('ZCARD', K_READY) + redis_call('ZCARD', K_SCHED) +
+    redis_call('HLEN', K_PENDING)
   local bytes = tonumber(redis_call('GET', K_BYTES)) or 0
   if waiting == 0 and bytes ~= 0 then
     if writable then redis_call('DEL', K_BYTES) end
@@ -481,9 +490,32 @@ local function unique_holder(entry, now)
   local cur = load(id, key)
   if not cur then return nil end
   local status = cur[F_STATUS]
-  if status == 'queued' or status == 'scheduled' or status == 'running'
+  if status == 'queued' or status == 'scheduled' or status == 'running' or status == 'waiting'
     or (until_ms ~= '' and tonumber(until_ms) > tonumber(now)) then
     return id, key, cur
   end
   return nil
+end
+
+-- Dependencies. A job that waits for parents (status `waiting`) has an
+-- entry in its queue's K_PENDING: id -> the ids of the parents it still
+-- waits for, space-separated (ids hold no space). A parent that some job
+-- waits for has an entry in its own queue's K_DEPS (id -> '1') and a set
+-- of its dependants, `<K_DEPS>:<id>`, of `<queue>/<id>` members: a
+-- dependant may live in another queue, which no call of this queue may
+-- touch. When the parent ends, the call that ends it moves its K_DEPS
+-- entry to K_OUTBOX (id -> `<status>|<server ms>`), in the same call;
+-- maintenance then delivers the end to each dependant with a guarded
+-- call on the dependant's queue (settle.lua) and empties the set. So
+-- every end reaches its dependants, whatever queue they are in, and the
+-- end itself costs a queue with no dependants one EXISTS per call.
+
+-- Records that `id`, which just ended as `status` (or was purged:
+-- 'gone'), has dependants to tell, if it has any.
+local function parent_ended(id, status)
+  if deps_exist == nil then deps_exist = redis_call('EXISTS', K_DEPS) == 1 end
+  if not deps_exist then return end
+  if redis_call('HDEL', K_DEPS, id) == 1 then
+    redis_call('HSET', K_OUTBOX, id, status .. '|' .. int(server_now()))
+  end
 end

@@ -52,6 +52,12 @@ for i = 1, n do
   end
 end
 in_chunks('MSET', false, records)
+if #records > 0 and redis_call('EXISTS', K_DEPS) == 1 then
+  deps_exist = true
+  for i = 1, n do
+    if out[i] == 1 then parent_ended(ids[i], ARGV[3]) end
+  end
+end
 if n > 0 and not refused then
   events[1] = ARGV[4]
 elseif n > 0 then

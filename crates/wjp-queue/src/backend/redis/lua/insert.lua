@@ -6,7 +6,8 @@
 -- the payload bytes of all the jobs (the sum of their bodies' sizes). Then
 -- per job, INSERT_ARGS arguments from ARGV[7], in the order of `InsertArg`
 -- (record.rs): id, status, body, priority, run_at, created_at, kind, unique
--- key, unique until. A job whose unique key a job of the queue holds (see
+-- key, unique until, the parents it waits for (space-separated; only for
+-- a waiting job, see `parent_ended`). A job whose unique key a job of the queue holds (see
 -- `unique_holder`) is not stored: that job is returned instead.
 -- KEYS[JOB_KEYS + i]: the job's key.
 -- Returns per job: 1 when inserted, or the stored job. When the jobs would
@@ -44,7 +45,11 @@ for i = 1, n do
   local seq = seq0 + i
   local ls = int(tonumber(created_at) * 1000 + seq % 1000)
   local rk = ready_key(priority, run_at, seq)
-  local head = header(status, '', '0', kind, '', int(seq), ls, rk)
+  -- A dependant whose parent had already failed is stored ended.
+  local expires_at = ARGV[b + INSERT_EXPIRES_AT]
+  local error_kind = ''
+  if K_ENDED[status] then rk, error_kind = expires_at, 'dependency_failed' end
+  local head = header(status, '', '0', kind, error_kind, int(seq), ls, rk)
   -- The record goes in only if the job is new.
   local inserted = false
   if holder then
@@ -65,10 +70,17 @@ for i = 1, n do
     end
   end
   if inserted then
+    if status == 'waiting' then
+      redis_call('HSET', K_PENDING, id, ARGV[b + INSERT_PENDING])
+    end
     if unique ~= '' then redis_call('HSET', K_UNIQUE, unique, id .. '|' .. unique_until) end
     zadd(K_ALL, ls, id)
-    index(id, status, rk, run_at, ls, 0)
-    emit(id, kind, status, '0', false, false, false, now)
+    if K_ENDED[status] then
+      redis_call('PEXPIREAT', key, expires_at)
+      added = added - body_payload_bytes(body, 1)
+    end
+    index(id, status, rk, run_at, ls, expires_at)
+    emit(id, kind, status, '0', false, false, error_kind, now)
     if status == 'queued' then woke = true end
     out[i] = 1
   end

@@ -22,6 +22,7 @@ for _, member in ipairs(members) do
     unindex(id, status, cur[F_RK])
     zrem(K_ALL, id)
     redis_call('DEL', key)
+    if waiting_status(status) then parent_ended(id, 'gone') end
     deleted = deleted + 1
   end
   -- Stale entries (the job moved on, or its record expired) go as well.

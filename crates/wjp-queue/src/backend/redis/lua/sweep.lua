@@ -46,7 +46,8 @@ redis_call('XTRIM', K_EVENTS, 'MINID', '~', ARGV[5])
 -- are read again (the start of each record: see `raw_head`), at most once
 -- a minute (a key with a TTL says when it was done).
 local RECOUNT_UP_TO = 100
-local waiting = redis_call('ZCARD', K_READY) + redis_call('ZCARD', K_SCHED)
+local waiting = redis_call('ZCARD', K_READY) + redis_call('ZCARD', K_SCHED) +
+  redis_call('HLEN', K_PENDING)
 if waiting == 0 then
   redis_call('DEL', K_BYTES)
 elseif waiting <= RECOUNT_UP_TO
@@ -62,6 +63,7 @@ elseif waiting <= RECOUNT_UP_TO
     add(PREFIX .. sub(member, READY_KEY_LEN + 2))
   end
   for _, id in ipairs(redis_call('ZRANGE', K_SCHED, 0, -1)) do add(PREFIX .. id) end
+  for _, id in ipairs(redis_call('HKEYS', K_PENDING)) do add(PREFIX .. id) end
   if tonumber(redis_call('GET', K_BYTES)) ~= sum then redis_call('SET', K_BYTES, int(sum)) end
 end
 -- Unique keys no job holds any more (it ended past its window, or is
