@@ -319,6 +319,8 @@ pub struct Catalog {
     pub defaults: Defaults,
     /// How much clients may store.
     pub quotas: Quotas,
+    /// How long the audit log keeps its entries, and how many.
+    pub history: crate::audit::AuditRetention,
 }
 
 impl Default for Catalog {
@@ -329,6 +331,7 @@ impl Default for Catalog {
             kinds: BTreeMap::new(),
             defaults: Defaults::default(),
             quotas: Quotas::default(),
+            history: crate::audit::AuditRetention::default(),
         }
     }
 }

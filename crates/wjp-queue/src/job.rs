@@ -412,6 +412,11 @@ pub struct JobRequest {
     /// Seconds before the first retry; each further retry waits twice as long.
     #[serde(default)]
     pub backoff: Option<f64>,
+    /// Who asks for the job, as the audit log records it (an API key's
+    /// fingerprint, a client address, `cli`): set by the program that
+    /// took the request, never read from a client's JSON.
+    #[serde(skip)]
+    pub origin: Option<String>,
 }
 
 impl JobRequest {

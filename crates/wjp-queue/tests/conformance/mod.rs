@@ -21,8 +21,10 @@ use wjp_queue::{
     Queue, QueueName, Status, Timestamp, Worker, WorkerConfig, WorkerExit,
 };
 
+mod audit;
 mod limits;
 mod quotas;
+pub use audit::*;
 pub use limits::*;
 pub use quotas::*;
 mod schedules;
@@ -229,6 +231,10 @@ macro_rules! conformance_suite {
             racing_claimers_never_run_more_than_max_running,
             the_end_of_a_running_job_wakes_workers_held_by_max_running,
             a_rate_lets_exactly_its_count_through_in_one_window,
+            the_audit_log_records_each_step_of_a_jobs_life,
+            the_history_outlives_the_jobs_record,
+            the_history_is_filtered_and_paged_without_gaps,
+            the_audit_log_is_trimmed_by_age_and_count,
         );
     };
     (@tests $store:expr; $($name:ident),* $(,)?) => {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use redis::Value;
 
+use super::audit::call_lines;
 use super::body;
 use super::keys::{job_key, QUEUES_KEY};
 use super::library::Call;
@@ -13,6 +14,7 @@ use super::quotas::quota_refusal;
 use super::record::{job_from_value, ArgWriter, InsertArg};
 use super::reply::{array, int, text};
 use super::{RedisBackend, SCRIPT_BATCH};
+use crate::audit::submission_line;
 use crate::backend::Inserted;
 use crate::catalog::Quotas;
 use crate::error::{QueueError, Result};
@@ -39,6 +41,7 @@ impl RedisBackend {
         &self,
         jobs: Vec<Job>,
         quotas: &Quotas,
+        origins: &[String],
     ) -> Result<Vec<Inserted>> {
         if jobs.is_empty() {
             return Ok(Vec::new());
@@ -58,7 +61,7 @@ impl RedisBackend {
             .limits_of_writes(&jobs, &sizes, quotas, !elsewhere.is_empty())
             .await?;
         self.forget_elsewhere(&jobs, elsewhere, &mut out).await?;
-        self.write_jobs(&jobs, &mut bodies, &sizes, &limits, now, &mut out)
+        self.write_jobs(&jobs, &mut bodies, &sizes, &limits, now, origins, &mut out)
             .await?;
         out.into_iter()
             .map(|o| o.ok_or_else(|| QueueError::Storage("Redis returned no insert result".into())))
@@ -187,7 +190,9 @@ impl RedisBackend {
 
     /// Writes the jobs not answered yet (`insert.lua`): one call per queue
     /// and up to `SCRIPT_BATCH` jobs, in one pipeline with the `SADD` that
-    /// names their queues.
+    /// names their queues. Each call records its new jobs' submissions,
+    /// by `origins[i]`, in the audit log.
+    #[allow(clippy::too_many_arguments)]
     async fn write_jobs(
         &self,
         jobs: &[Job],
@@ -195,6 +200,7 @@ impl RedisBackend {
         sizes: &[u64],
         limits: &WriteLimits,
         now: Timestamp,
+        origins: &[String],
         out: &mut [Option<Inserted>],
     ) -> Result<()> {
         let mut by_queue: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -235,6 +241,10 @@ impl RedisBackend {
                                 .unwrap_or_default(),
                         );
                 }
+                call.arg(call_lines(chunk.iter().map(|i| {
+                    let origin = origins.get(*i).map_or("", String::as_str);
+                    Some(submission_line(&jobs[*i], origin, now))
+                })));
                 pipe.add_command(call.cmd);
                 chunks.push(chunk);
             }

@@ -24,6 +24,7 @@
 //! | `waits.rs`      | blocking reads on their own connection, waiters           |
 //! | `upkeep.rs`     | the sweep, purges, counts, worker records                 |
 //! | `schedules.rs`  | schedules: one global hash, a guarded advance             |
+//! | `audit.rs`      | the audit log: lines sent with each call, reads, trims    |
 //!
 //! # Key layout
 //! Every key of a queue shares the queue's hash tag, so a queue lives in one
@@ -45,6 +46,7 @@
 //! | `wjp:{q}:waiting_bytes:recounted` | string | when they were last summed again; expires |
 //! | `wjp:{q}:paused`          | string | present while the queue is paused (`pause.lua`) |
 //! | `wjp:{q}:limits`          | hash   | running and rate limits, the rate window (`limits.lua`) |
+//! | `wjp:{q}:audit`           | stream | the audit log, one entry per call; trimmed by maintenance (`audit.rs`) |
 //! | `wjp:queues`              | set    | names of queues that ever had a job         |
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
@@ -150,6 +152,7 @@
 //! streams by entry id.
 
 mod apply;
+mod audit;
 mod body;
 mod claim;
 mod connection;
@@ -184,6 +187,7 @@ use super::{
     Backend, BackendInfo, ClaimRequest, Inserted, JobPage, JobQuery, LeaseRef, LeaseState,
     ProgressUpdate, QueueCounts, WorkerRecord,
 };
+use crate::audit::{AuditPage, AuditQuery, AuditRetention};
 use crate::catalog::Quotas;
 use crate::error::Result;
 use crate::event::Event;
@@ -323,11 +327,32 @@ impl Backend for RedisBackend {
     }
 
     async fn insert(&self, jobs: Vec<Job>) -> Result<Vec<Inserted>> {
-        self.insert_jobs(jobs, &Quotas::unlimited()).await
+        self.insert_jobs(jobs, &Quotas::unlimited(), &[]).await
     }
 
     async fn insert_within(&self, jobs: Vec<Job>, quotas: &Quotas) -> Result<Vec<Inserted>> {
-        self.insert_jobs(jobs, quotas).await
+        self.insert_jobs(jobs, quotas, &[]).await
+    }
+
+    async fn insert_recorded(
+        &self,
+        jobs: Vec<Job>,
+        quotas: &Quotas,
+        origins: Vec<String>,
+    ) -> Result<Vec<Inserted>> {
+        self.insert_jobs(jobs, quotas, &origins).await
+    }
+
+    async fn audit_entries(&self, query: &AuditQuery) -> Result<AuditPage> {
+        self.audit_page(query).await
+    }
+
+    async fn trim_audit(&self, now: Timestamp, retention: &AuditRetention) -> Result<u64> {
+        self.trim_audit_streams(now, retention).await
+    }
+
+    async fn forget_audit(&self, queue: &QueueName) -> Result<()> {
+        self.forget_audit_stream(queue).await
     }
 
     async fn get(&self, id: &JobId) -> Result<Option<Job>> {

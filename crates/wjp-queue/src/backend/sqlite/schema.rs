@@ -7,8 +7,9 @@ use super::connection::{retry_busy, storage};
 use crate::error::{QueueError, Result};
 
 /// Schema version in `PRAGMA user_version`: 2 added the stall columns, 3
-/// the unique key, 4 the client's reference.
-const SCHEMA_VERSION: i64 = 4;
+/// the unique key, 4 the client's reference, 5 the audit log
+/// (`audit.rs`).
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
@@ -170,6 +171,7 @@ fn create_schema(conn: &Connection, version: i64) -> rusqlite::Result<()> {
         }
     }
     conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(super::audit::SCHEMA)?;
     if !had_usage {
         conn.execute_batch(COUNT_USAGE)?;
     }
