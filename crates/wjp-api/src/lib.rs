@@ -31,12 +31,14 @@ pub mod enqueue;
 pub mod error;
 pub mod events;
 pub mod files;
+pub mod history;
 pub mod jobs;
 pub mod layers;
 pub mod materials;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod origin;
 pub mod schedules;
 pub mod shop;
 pub mod ws;
@@ -354,6 +356,7 @@ fn build(
         .merge(shop::routes(&state.config))
         .merge(jobs::routes())
         .merge(schedules::routes())
+        .merge(history::routes())
         .merge(materials::routes())
         .merge(events::routes())
         .merge(ws::routes())

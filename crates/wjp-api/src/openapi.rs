@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 /// Every documented (method, path), in the router's path syntax.
-pub const OPERATIONS: [(&str, &str); 33] = [
+pub const OPERATIONS: [(&str, &str); 34] = [
     ("get", "/health"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -39,6 +39,7 @@ pub const OPERATIONS: [(&str, &str); 33] = [
     ("get", "/schedules"),
     ("put", "/schedules/{name}"),
     ("delete", "/schedules/{name}"),
+    ("get", "/history"),
 ];
 
 fn schema_ref(name: &str) -> Value {
@@ -206,6 +207,59 @@ fn websocket(description: &str) -> Value {
                  "headers": { "Upgrade": { "schema": { "type": "string", "const": "websocket" } } },
                  "content": json_content(schema_ref("Error")) },
     })
+}
+
+/// `GET /history`, apart: one `json!` of every path passes the macro's
+/// recursion limit.
+fn history_paths() -> Value {
+    let text = |name: &str, description: &str| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": { "type": "string", "maxLength": 200 } });
+    let outcomes: Vec<&str> = wjp_queue::audit::Outcome::ALL
+        .iter()
+        .map(|o| o.as_str())
+        .collect();
+    let parameters = json!([
+        text("since", "Entries at or after this date (2026-12-04, UTC) or RFC 3339 time."),
+        text("until", "Entries before this RFC 3339 time, or up to the end of this date; a page's next_until goes here for the next page."),
+        text("kind", "Only jobs of this kind."),
+        text("queue", "Only this queue."),
+        text("job", "Only this job (its id)."),
+        text("reference", "Only jobs whose reference holds this text (any case)."),
+        { "name": "outcome", "in": "query", "required": false, "schema": { "type": "string", "enum": outcomes } },
+        { "name": "limit", "in": "query", "required": false, "description": "Entries per JSON page (default 100).", "schema": { "type": "integer", "minimum": 1, "maximum": wjp_queue::audit::MAX_PAGE } },
+        { "name": "format", "in": "query", "required": false, "description": "json (a page) or csv (the whole range, at most 100,000 rows; formula-like cells start with an apostrophe).", "schema": { "type": "string", "enum": ["json", "csv"] } },
+    ]);
+    json!({ "/history": { "get": op("history", "history",
+        "The audit log, newest first: each job's submission (who, when, options) and each attempt's end (worker, outcome, error), kept 90 days (--history-days) after the job's record expired. A page looks at no more than 100,000 entries; next_until says where to go on.",
+        parameters, None,
+        json!({ "200": {
+                "description": "A page of entries (JSON), or the range as CSV.",
+                "content": {
+                    "application/json": { "schema": { "type": "object", "required": ["success", "entries", "next_until"], "properties": {
+                        "success": { "type": "boolean" },
+                        "entries": { "type": "array", "items": schema_ref("AuditEntry") },
+                        "next_until": { "type": ["string", "null"], "format": "date-time", "description": "Pass as until for the next page; null on the last." } } } },
+                    "text/csv": { "schema": { "type": "string" } } } },
+                "400": error("A name unknown, a time that does not parse, since not before until, a limit out of range."),
+                "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) } })
+}
+
+/// The schema of an audit entry.
+fn history_schemas() -> Value {
+    let nullable = |t: &str| json!({ "type": [t, "null"] });
+    let time = json!({ "type": ["string", "null"], "format": "date-time" });
+    json!({ "AuditEntry": { "type": "object",
+        "required": ["at", "job_id", "queue", "kind", "outcome", "attempt", "stalls"],
+        "properties": {
+            "at": { "type": "string", "format": "date-time" },
+            "job_id": { "type": "string" }, "queue": { "type": "string" }, "kind": { "type": "string" },
+            "outcome": { "type": "string", "enum": wjp_queue::audit::Outcome::ALL.iter().map(|o| o.as_str()).collect::<Vec<_>>() },
+            "reference": nullable("string"),
+            "attempt": { "type": "integer", "minimum": 0 },
+            "worker": nullable("string"), "started_at": time,
+            "error_kind": nullable("string"), "message": nullable("string"),
+            "stalls": { "type": "integer", "minimum": 0 },
+            "origin": { "type": ["string", "null"], "description": "Submissions: who asked (the API key's fingerprint, the client's address, cli, a schedule)." },
+            "options": { "type": ["object", "null"], "description": "Submissions: the payload's top-level options, text cut, lists counted, secrets left out." } } } })
 }
 
 /// Responses of both maps merged (the second's win).
@@ -401,6 +455,7 @@ pub fn document() -> Value {
         "/materials": { "get": op("materials", "shop", "The shop's materials (its wjp.toml): the names and aliases a request may use, and the thickness range the shop cuts in each.", json!([]), None,
             json!({ "200": ok_json("Materials.", materials_schema()), "401": error("API key missing or wrong.") })) },
     });
+    let paths = merged(paths, history_paths());
     let nullable_string = json!({ "type": ["string", "null"] });
     let time = json!({ "type": ["string", "null"], "format": "date-time" });
     // Separate values: one `json!` of every schema passes the macro's
@@ -577,13 +632,14 @@ pub fn document() -> Value {
             { "name": "shop", "description": "The endpoints of the service wjp replaces." },
             { "name": "queue", "description": "The job queue." },
             { "name": "schedules", "description": "Jobs made on a timetable, one per tick." },
+            { "name": "history", "description": "The audit log: every job's life, kept after its record expired." },
             { "name": "events", "description": "Live updates (Server-Sent Events, and the same over WebSocket)." },
             { "name": "operations", "description": "Health, metrics, this document." },
         ],
         "security": [{ "apiKey": [] }, { "bearer": [] }, {}],
         "paths": paths,
         "components": {
-            "schemas": merged(schemas, control_schemas),
+            "schemas": merged(merged(schemas, control_schemas), history_schemas()),
             "securitySchemes": {
                 "apiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key" },
                 "bearer": { "type": "http", "scheme": "bearer" },

@@ -507,3 +507,101 @@ fn schedules_references_and_unique_keys_are_checked_at_the_door() {
         "order 17"
     );
 }
+
+/// `GET /history`: absurd, huge and odd query values are refused with a
+/// named error, never a panic or an unbounded read; a reference made to
+/// look like a spreadsheet formula comes out of the CSV export inert; the
+/// key that submitted a job shows as a fingerprint, never as itself.
+#[test]
+fn history_queries_are_bounded_and_its_csv_is_inert() {
+    let env = Env::new();
+    let key = "correct-horse-battery-staple";
+    let api = env.spawn_api(&["--no-workers", "--enable-test-kinds", "--api-key", key]);
+    let with_key = [("X-API-Key", key), ("Content-Type", "application/json")];
+    let get = |path: &str| api.request("GET", path, &with_key, b"").unwrap();
+    let evil = [
+        "=HYPERLINK(\"http://example.invalid\",\"x\")",
+        "+SUM(1)",
+        "-2+3",
+        "@SUM(1)",
+    ];
+    for reference in evil {
+        let body = serde_json::to_vec(
+            &json!({"kind": "noop", "payload": {"api_token": "s3cret"}, "reference": reference}),
+        )
+        .unwrap();
+        let answer = api.request("POST", "/jobs", &with_key, &body).unwrap();
+        assert_eq!(answer.status, 201, "{}", answer.text());
+    }
+
+    for (query, code) in [
+        ("since=99999-01-01", "invalid_query"),
+        ("since=2026-13-45", "invalid_query"),
+        ("until=%2B262143-12-31", "invalid_query"),
+        ("since=2027-01-01&until=2026-01-01", "invalid_query"),
+        (
+            "since=2026-01-01T00:00:00Z&until=2026-01-01T00:00:00Z",
+            "invalid_query",
+        ),
+        ("limit=0", "invalid_query"),
+        ("limit=1000001", "invalid_query"),
+        ("limit=18446744073709551616", "invalid_value"),
+        ("limit=-1", "invalid_value"),
+        ("outcome=exploded", "invalid_request"),
+        ("kind=..%2F..%2Fetc", "unknown_kind"),
+        ("queue=nope", "unknown_queue"),
+        ("job=..%2Fetc%2Fpasswd", "invalid_query"),
+        ("format=xlsx", "invalid_query"),
+        ("refrence=x", "unknown_field"),
+    ] {
+        let answer = get(&format!("/history?{query}"));
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (400, code),
+            "{query}: {}",
+            answer.text()
+        );
+    }
+    let long = "x".repeat(5_000);
+    let answer = get(&format!("/history?reference={long}"));
+    assert_eq!(answer.status, 400, "{}", answer.text());
+
+    // The widest range there is answers, bounded, with what exists.
+    let all = get("/history?since=0001-01-01&until=9999-12-31&limit=1000");
+    assert_eq!(all.status, 200, "{}", all.text());
+    let entries = all.json()["entries"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), evil.len());
+    for e in &entries {
+        assert_eq!(e["options"], json!(null), "no secret kept: {e}");
+        let origin = e["origin"].as_str().unwrap();
+        assert!(
+            origin.starts_with("key ") && origin.contains("from 127.0.0.1"),
+            "{origin}"
+        );
+        assert!(!origin.contains(key), "{origin}");
+    }
+
+    let csv = get("/history?format=csv&reference=%2B");
+    assert_eq!(csv.status, 200, "{}", csv.text());
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    let mut reader = csv::Reader::from_reader(csv.body.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    let column = headers.iter().position(|h| h == "reference").unwrap();
+    let references: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[column].to_owned())
+        .collect();
+    assert_eq!(
+        references,
+        ["'-2+3", "'+SUM(1)"],
+        "only those holding +, newest first"
+    );
+    let all_csv = get("/history?format=csv").text();
+    for reference in evil {
+        assert!(!all_csv.contains(&format!(",{reference}")), "{all_csv}");
+        assert!(!all_csv.contains(&format!("\"{reference}")), "{all_csv}");
+    }
+    // Without the key, nothing.
+    let anonymous = api.get("/history");
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text());
+}
