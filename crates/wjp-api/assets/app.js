@@ -1,66 +1,25 @@
-// wjp dashboard: a client of the public HTTP API, in plain JavaScript.
+// wjp dashboard: a client of the public HTTP API, in plain JavaScript ES
+// modules served as they are (no build step): dom.js builds elements and
+// formats, api.js calls the API, history.js shows the audit log, and this
+// file the queues, workers, jobs, details and forms.
 //
-// - Every call goes through api(), which adds the API key (asked once, kept
-//   in sessionStorage) as X-API-Key and turns error bodies into Errors.
+// - Every call goes through api() (api.js), which adds the API key (asked
+//   once, kept in sessionStorage) as X-API-Key and turns error bodies into
+//   Errors.
 // - Live updates come from GET /events, read with fetch() as a stream (so
 //   the key travels as a header) and resumed with Last-Event-ID.
 // - Everything on screen is built with DOM calls and textContent: nothing
 //   from the server is ever parsed as HTML.
-'use strict';
 
-const KEY_STORE = 'wjp.apiKey';
+import {
+  $, el, STATUS, statusBadge, fmtTime, fmtSeconds, between, num, shortId, announce,
+} from './dom.js';
+import { KEY_STORE, apiKey, askKey, headers, api, postJson } from './api.js';
+import { setupHistory, showJobHistory } from './history.js';
+
 const PAGE = 50;
 const WINDOW_MIN = 15;
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
-// Each status has a word and an icon drawn here (no emoji font needed): a
-// clock, three waiting dots, a play mark, a tick, a cross, a struck circle.
-const STATUS = {
-  scheduled: ['M8 1.8a6.2 6.2 0 1 0 0 12.4A6.2 6.2 0 0 0 8 1.8zM8 4.5V8l2.6 1.6', 'Scheduled'],
-  queued: ['M3.2 8h.1M8 8h.1M12.8 8h.1', 'Queued'],
-  running: ['M5 3.2l7.5 4.8L5 12.8z', 'Running'],
-  completed: ['M2.8 8.6l3.4 3.3 7-7.4', 'Completed'],
-  failed: ['M4 4l8 8M12 4l-8 8', 'Failed'],
-  cancelled: ['M8 1.8a6.2 6.2 0 1 0 0 12.4A6.2 6.2 0 0 0 8 1.8zM3.6 12.4l8.8-8.8', 'Cancelled'],
-};
-
-const SVG_NS = 'http://www.w3.org/2000/svg';
-
-function statusIcon(status) {
-  const svg = document.createElementNS(SVG_NS, 'svg');
-  svg.setAttribute('viewBox', '0 0 16 16');
-  svg.setAttribute('class', 'icon');
-  svg.setAttribute('aria-hidden', 'true');
-  const path = document.createElementNS(SVG_NS, 'path');
-  path.setAttribute('d', (STATUS[status] || ['M8 8h.1'])[0]);
-  svg.append(path);
-  return svg;
-}
-
-const $ = (id) => document.getElementById(id);
-
-// ---------------------------------------------------------------- helpers
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === 'class') node.className = v;
-    else if (k === 'text') node.textContent = v;
-    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else if (k === 'dataset') Object.assign(node.dataset, v);
-    else node.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return node;
-}
-
-function statusBadge(status) {
-  const word = (STATUS[status] || [null, status || 'unknown'])[1];
-  return el('span', { class: `status s-${status}` }, statusIcon(status), word);
-}
 
 // What a shop calls a job: its drawing (or picture, or export) and, for
 // the kinds that take them, its material and thickness. From the payload.
@@ -98,121 +57,6 @@ function progressCell(progress, message, status) {
   return el('div', {},
     el('div', { class: 'prog' }, bar, el('span', { class: 'pct', text: pct })),
     message ? el('div', { class: 'msg', text: message }) : null);
-}
-
-function fmtTime(iso) {
-  if (!iso) return '–';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  const sameDay = d.toDateString() === new Date().toDateString();
-  return sameDay ? d.toLocaleTimeString() : d.toLocaleString();
-}
-
-function fmtSeconds(s) {
-  if (s === null || s === undefined || !Number.isFinite(s)) return '–';
-  if (s < 1) return `${Math.round(s * 1000)} ms`;
-  if (s < 90) return `${s.toFixed(1)} s`;
-  if (s < 5400) return `${(s / 60).toFixed(1)} min`;
-  return `${(s / 3600).toFixed(1)} h`;
-}
-
-function between(a, b) {
-  if (!a || !b) return null;
-  return (new Date(b) - new Date(a)) / 1000;
-}
-
-function num(v, digits = 1) {
-  return typeof v === 'number' && Number.isFinite(v)
-    ? v.toLocaleString(undefined, { maximumFractionDigits: digits }) : '–';
-}
-
-function shortId(id) {
-  return String(id).length > 12 ? `${String(id).slice(0, 8)}…` : String(id);
-}
-
-function announce(text) {
-  const region = $('announce');
-  region.textContent = '';
-  // A fresh text node is what screen readers notice.
-  setTimeout(() => { region.textContent = text; }, 30);
-}
-
-// ---------------------------------------------------------------- API key
-
-let keyPrompt = null;
-
-function apiKey() {
-  return sessionStorage.getItem(KEY_STORE) || '';
-}
-
-function askKey(message) {
-  if (keyPrompt) return keyPrompt;
-  keyPrompt = new Promise((resolve) => {
-    const dialog = $('key-dialog');
-    $('key-error').textContent = message || '';
-    $('api-key').value = '';
-    const done = (event) => {
-      event.preventDefault();
-      const key = $('api-key').value.trim();
-      if (!key) return;
-      sessionStorage.setItem(KEY_STORE, key);
-      $('key-form').removeEventListener('submit', done);
-      dialog.close();
-      $('forget-key').hidden = false;
-      keyPrompt = null;
-      resolve(key);
-    };
-    $('key-form').addEventListener('submit', done);
-    if (!dialog.open) dialog.showModal();
-    $('api-key').focus();
-  });
-  return keyPrompt;
-}
-
-function headers(extra) {
-  const h = Object.assign({}, extra || {});
-  const key = apiKey();
-  if (key) h['X-API-Key'] = key;
-  return h;
-}
-
-class ApiError extends Error {
-  constructor(status, body) {
-    super((body && (body.error || body.message || body.detail)) || `HTTP ${status}`);
-    this.status = status;
-    this.code = body && body.code;
-  }
-}
-
-// Calls the API; on 401 asks for the key and tries again.
-async function api(path, options = {}) {
-  for (;;) {
-    const response = await fetch(path, Object.assign({}, options, {
-      headers: headers(options.headers),
-      cache: 'no-store',
-    }));
-    if (response.status === 401) {
-      const body = await response.json().catch(() => ({}));
-      sessionStorage.removeItem(KEY_STORE);
-      await askKey(body.code === 'invalid_api_key' ? 'That key was refused; try again.' : '');
-      continue;
-    }
-    if (options.raw) {
-      if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
-      return response;
-    }
-    const body = await response.json().catch(() => null);
-    if (!response.ok || (body && body.success === false)) throw new ApiError(response.status, body);
-    return body;
-  }
-}
-
-function postJson(path, value) {
-  return api(path, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(value),
-  });
 }
 
 // ---------------------------------------------------------------- jobs table
@@ -656,6 +500,10 @@ function renderDetail(job) {
   }
   if (job.result !== null && job.result !== undefined) parts.push(renderResult(job));
   parts.push(el('h3', { text: 'Payload' }), el('pre', { text: JSON.stringify(job.payload, null, 2) }));
+  // Its attempts, workers and errors, as the audit log keeps them.
+  const steps = el('ol', { class: 'history', id: 'detail-steps' }, el('li', { text: 'Loading…' }));
+  parts.push(el('h3', { text: 'History' }), steps);
+  showJobHistory(steps, job).catch((e) => steps.replaceChildren(el('li', { text: e.message })));
   parts.push(el('h3', { text: 'Seen on this page' }),
     el('ol', { class: 'history', id: 'detail-history' },
       (timeline.get(job.job_id) || []).map((h) => el('li', { dataset: { status: h.status } },
@@ -1114,6 +962,7 @@ function start() {
       loadWorkers().catch(() => {});
       loadMaterials().catch(() => {});
       seedThroughput().then(renderQueues).catch(() => {});
+      setupHistory();
     })
     .catch((e) => showError(e));
   setInterval(() => { loadWorkers().catch(() => {}); }, 5000);

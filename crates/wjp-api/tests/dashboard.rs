@@ -1007,9 +1007,7 @@ async fn dashboard_in_a_real_browser() {
         .await
         .unwrap();
     assert_eq!(limited.status(), 200);
-    browser
-        .script("loadQueues(); return null;", json!([]))
-        .await;
+    // The page reads the queues again every 15 s.
     browser
         .wait(
             "document.querySelector('#queue-body tr[data-queue=\"nesting\"] .limits')?.textContent === 'max 2 running, 30/m'",
@@ -1026,6 +1024,106 @@ async fn dashboard_in_a_real_browser() {
             "document.getElementById('submit-status')?.textContent.includes('Queued 3 failed jobs of default again')",
             "the bulk retry to be confirmed",
         )
+        .await;
+
+    // The history keeps a job's life after its record expired: who
+    // submitted it (the key's fingerprint, never the key), and its end.
+    let short_lived = s
+        .client
+        .post(s.url("/jobs"))
+        .header("X-API-Key", KEY)
+        .json(
+            &json!({ "kind": "noop", "payload": {}, "reference": "PO-HIST-7", "result_ttl": 0.5 }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(short_lived.status(), 201);
+    let short_lived: Value = short_lived.json().await.unwrap();
+    let short_id = short_lived["job_id"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    loop {
+        let r = s
+            .client
+            .get(s.url(&format!("/jobs/{short_id}")))
+            .header("X-API-Key", KEY)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 404 {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "job {short_id} did not expire");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.type_into("#h-reference", "po-hist").await;
+    browser.click("#h-search").await;
+    browser
+        .wait(
+            &format!(
+                "(() => {{ const rows = [...document.querySelectorAll('#history-body tr[data-job=\"{short_id}\"]')]; \
+                 const sub = rows.find(r => r.dataset.outcome === 'submitted'); \
+                 return rows.some(r => r.dataset.outcome === 'completed') && sub \
+                   && sub.textContent.includes('PO-HIST-7') && sub.textContent.includes('by key ') \
+                   && !sub.textContent.includes('{KEY}'); }})()"
+            ),
+            "the expired job's life in the history",
+        )
+        .await;
+    browser
+        .script(
+            "document.getElementById('history').scrollIntoView(); return null;",
+            json!([]),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("dashboard-history.png"))
+        .await;
+
+    // A failed job's details list its attempts from the audit log.
+    let failing = s
+        .client
+        .post(s.url("/jobs"))
+        .header("X-API-Key", KEY)
+        .json(
+            &json!({ "kind": "fail", "payload": { "message": "the sheet is too small" },
+                       "max_attempts": 2, "backoff": 0, "reference": "PO-FAIL-9" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    let failing: Value = failing.json().await.unwrap();
+    let failing_id = failing["job_id"].as_str().unwrap().to_owned();
+    browser
+        .wait(
+            &format!(
+                "document.querySelector('#jobs-body tr[data-job-id=\"{failing_id}\"][data-status=\"failed\"]')"
+            ),
+            "the failing job's row, failed",
+        )
+        .await;
+    browser
+        .click(&format!(
+            "#jobs-body tr[data-job-id=\"{failing_id}\"] button"
+        ))
+        .await;
+    browser
+        .wait(
+            "(() => { const s = [...document.querySelectorAll('#detail-steps li')]; \
+             return s.some(li => li.dataset.outcome === 'retrying' && li.textContent.includes('attempt 1') \
+                 && li.textContent.includes('the sheet is too small')) \
+               && s.some(li => li.dataset.outcome === 'failed' && li.textContent.includes('attempt 2')); })()",
+            "the failed job's attempts in its details",
+        )
+        .await;
+    browser
+        .script(
+            "document.getElementById('detail').scrollIntoView(); return null;",
+            json!([]),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("dashboard-details-failed.png"))
         .await;
 
     // Back to the report for the screenshot.
