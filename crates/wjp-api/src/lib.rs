@@ -41,6 +41,7 @@ pub mod ops;
 pub mod origin;
 pub mod schedules;
 pub mod shop;
+pub mod steering;
 pub mod ws;
 
 use std::net::{IpAddr, SocketAddr};
@@ -357,6 +358,7 @@ fn build(
         .merge(jobs::routes())
         .merge(schedules::routes())
         .merge(history::routes())
+        .merge(steering::routes())
         .merge(materials::routes())
         .merge(events::routes())
         .merge(ws::routes())

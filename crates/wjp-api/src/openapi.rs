@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 /// Every documented (method, path), in the router's path syntax.
-pub const OPERATIONS: [(&str, &str); 34] = [
+pub const OPERATIONS: [(&str, &str); 37] = [
     ("get", "/health"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -40,6 +40,9 @@ pub const OPERATIONS: [(&str, &str); 34] = [
     ("put", "/schedules/{name}"),
     ("delete", "/schedules/{name}"),
     ("get", "/history"),
+    ("post", "/jobs/{job_id}/rerun"),
+    ("post", "/bulk/cancel"),
+    ("post", "/bulk/retry"),
 ];
 
 fn schema_ref(name: &str) -> Value {
@@ -241,6 +244,47 @@ fn history_paths() -> Value {
                     "text/csv": { "schema": { "type": "string" } } } },
                 "400": error("A name unknown, a time that does not parse, since not before until, a limit out of range."),
                 "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) } })
+}
+
+/// The steering endpoints, apart (the macro's recursion limit).
+fn steering_paths() -> Value {
+    let job_id = json!({ "name": "job_id", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$" } });
+    let ids = json!({ "type": "array", "minItems": 1, "maxItems": crate::steering::MAX_BULK_IDS, "items": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$" } });
+    let common = |extra: Value| {
+        merged(
+            json!({ "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") }),
+            extra,
+        )
+    };
+    json!({
+        "/jobs/{job_id}/rerun": { "post": op("rerunJob", "queue",
+            "Run a job again as a new job with some options changed (material, thickness, quality, units, kerf, sheet size, ...): the same kind, queue, priority, attempts and timeout, the payload's fields replaced by those given (null removes one), checked as POST /jobs checks a payload. The history records it as a re-run of the old job.",
+            json!([job_id]),
+            Some(json!({ "required": true, "content": json_content(json!({ "type": "object", "additionalProperties": false, "properties": {
+                "payload": { "type": "object", "description": "Fields that replace the old payload's." },
+                "reference": { "type": "string", "minLength": 1, "maxLength": 200, "description": "The new job's reference (default: the old one's)." } } })) })),
+            common(json!({ "201": with_job_links(ok_json("The new job.", schema_ref("Job"))),
+                "400": error("A field unknown or out of range, a path outside the managed folders (the checks of POST /jobs)."),
+                "404": error("No such job (it never existed, or its record expired)."),
+                "429": error("The queue is full."), "501": error("A shop job kind this build cannot run yet.") }))) },
+        "/bulk/cancel": { "post": op("bulkCancel", "queue",
+            "Cancel many jobs: those named by ids, or every waiting (queued or scheduled) job of a queue, up to 10,000. Running ones are told to stop.",
+            json!([]),
+            Some(json!({ "required": true, "content": json_content(json!({ "type": "object", "additionalProperties": false, "properties": {
+                "ids": ids.clone(), "queue": { "type": "string" } } })) })),
+            common(json!({ "200": ok_json("What became of them.", json!({ "type": "object", "required": ["success", "cancelled", "requested", "already_ended", "not_found"], "properties": {
+                    "success": { "type": "boolean" }, "cancelled": { "type": "integer" }, "requested": { "type": "integer" },
+                    "already_ended": { "type": "integer" }, "not_found": { "type": "array", "items": { "type": "string" } } } })),
+                "400": error("Neither or both of ids and queue, too many ids, an id that cannot exist."),
+                "404": error("No such queue (code unknown_queue).") }))) },
+        "/bulk/retry": { "post": op("bulkRetry", "queue",
+            "Run many failed or cancelled jobs again, each with all its attempts; the others are listed with why.",
+            json!([]),
+            Some(json!({ "required": true, "content": json_content(json!({ "type": "object", "additionalProperties": false, "required": ["ids"], "properties": { "ids": ids } })) })),
+            common(json!({ "200": ok_json("How many run again, and those refused.", json!({ "type": "object", "required": ["success", "retried", "refused"], "properties": {
+                    "success": { "type": "boolean" }, "retried": { "type": "integer" }, "refused": { "type": "array", "items": { "type": "object" } } } })),
+                "400": error("No ids, too many, or an id that cannot exist.") }))) },
+    })
 }
 
 /// The schema of an audit entry.
@@ -455,7 +499,7 @@ pub fn document() -> Value {
         "/materials": { "get": op("materials", "shop", "The shop's materials (its wjp.toml): the names and aliases a request may use, and the thickness range the shop cuts in each.", json!([]), None,
             json!({ "200": ok_json("Materials.", materials_schema()), "401": error("API key missing or wrong.") })) },
     });
-    let paths = merged(paths, history_paths());
+    let paths = merged(merged(paths, history_paths()), steering_paths());
     let nullable_string = json!({ "type": ["string", "null"] });
     let time = json!({ "type": ["string", "null"], "format": "date-time" });
     // Separate values: one `json!` of every schema passes the macro's

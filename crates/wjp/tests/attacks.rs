@@ -605,3 +605,119 @@ fn history_queries_are_bounded_and_its_csv_is_inert() {
     let anonymous = api.get("/history");
     assert_eq!(anonymous.status, 401, "{}", anonymous.text());
 }
+
+/// Re-runs and bulk steering: a re-run is a new job through the same
+/// checks as `POST /jobs` (no path outside the data directory, no raised
+/// limit), and bulk requests are bounded and refuse ids that cannot exist.
+#[test]
+fn reruns_and_bulk_steering_are_checked_at_the_door() {
+    let env = Env::new();
+    let api = env.spawn_api(&["--no-workers"]);
+    env.upload("plate.dxf", crate::cli::plate_with_hole_dxf());
+    let first = submit(
+        &api,
+        json!({"kind": "analyze_dxf", "payload": {"dxf_path": "plate.dxf", "material": "steel", "thickness": 10}}),
+    );
+    assert_eq!(first.status, 201, "{}", first.text());
+    let id = first.json()["job_id"].as_str().unwrap().to_owned();
+    let rerun = |body: Value| api.post_json(&format!("/jobs/{id}/rerun"), &body);
+
+    for (body, status, code) in [
+        (
+            json!({"payload": {"dxf_path": "/etc/passwd"}}),
+            400,
+            "path_outside_managed_folders",
+        ),
+        (
+            json!({"payload": {"dxf_path": "../../../etc/shadow"}}),
+            400,
+            "path_outside_managed_folders",
+        ),
+        (
+            json!({"payload": {"limits": {"max_entities": 1e12}}}),
+            400,
+            "field_not_allowed",
+        ),
+        (json!({"payload": {"thickness": -5}}), 400, "out_of_range"),
+        (json!({"payload": {}, "kind": "spin"}), 400, "invalid_json"),
+        (json!({"payload": [1, 2]}), 400, "invalid_json"),
+        (json!({"reference": "a\u{0}b"}), 400, "invalid_request"),
+    ] {
+        let answer = rerun(body.clone());
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (status, code),
+            "{body}: {}",
+            answer.text()
+        );
+        assert!(!answer.text().contains("root:"), "{}", answer.text());
+    }
+    let missing = api.post_json("/jobs/no-such-job/rerun", &json!({}));
+    assert_refused(&missing, 404, "job_not_found");
+    let odd = api.post_json("/jobs/..%2F..%2Fetc/rerun", &json!({}));
+    assert_eq!(odd.status, 404, "{}", odd.text());
+
+    let again = rerun(json!({"payload": {"material": "aluminium", "thickness": 3}}));
+    assert_eq!(again.status, 201, "{}", again.text());
+    let again = again.json();
+    assert_eq!(again["payload"]["material"], "aluminium");
+    assert_eq!(
+        again["payload"]["dxf_path"],
+        first.json()["payload"]["dxf_path"]
+    );
+    assert_eq!(again["rerun_of"], id.as_str());
+    assert_ne!(again["job_id"], id.as_str());
+
+    let many: Vec<String> = (0..1001).map(|i| format!("j{i}")).collect();
+    for (path, body, status, code) in [
+        ("/bulk/cancel", json!({"ids": many}), 400, "invalid_value"),
+        ("/bulk/retry", json!({"ids": many}), 400, "invalid_value"),
+        ("/bulk/cancel", json!({"ids": []}), 400, "invalid_value"),
+        (
+            "/bulk/cancel",
+            json!({"ids": ["../../etc/passwd"]}),
+            400,
+            "invalid_value",
+        ),
+        (
+            "/bulk/cancel",
+            json!({"ids": ["a"], "queue": "analysis"}),
+            400,
+            "invalid_value",
+        ),
+        ("/bulk/cancel", json!({}), 400, "invalid_value"),
+        (
+            "/bulk/cancel",
+            json!({"queue": "nope"}),
+            404,
+            "unknown_queue",
+        ),
+        (
+            "/bulk/retry",
+            json!({"queue": "analysis"}),
+            400,
+            "invalid_value",
+        ),
+        ("/bulk/retry", json!({"ids": "all"}), 400, "invalid_json"),
+    ] {
+        let answer = api.post_json(path, &body);
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (status, code),
+            "{path} {body}: {}",
+            answer.text()
+        );
+    }
+    // Every waiting job of a queue, at once; then nothing is left to cancel.
+    let all = api.post_json("/bulk/cancel", &json!({"queue": "analysis"}));
+    assert_eq!(all.status, 200, "{}", all.text());
+    assert_eq!(all.json()["cancelled"], 2, "{}", all.text());
+    let retried = api.post_json("/bulk/retry", &json!({"ids": [id, "never-was"]}));
+    assert_eq!(retried.json()["retried"], 1, "{}", retried.text());
+    assert_eq!(
+        retried.json()["refused"][0]["job_id"],
+        "never-was",
+        "{}",
+        retried.text()
+    );
+}
