@@ -16,6 +16,7 @@ import {
 } from './dom.js';
 import { KEY_STORE, apiKey, askKey, headers, api, postJson } from './api.js';
 import { setupHistory, showJobHistory } from './history.js';
+import { pickCell, cancelWaitingButton, rerunForm, setupSteering } from './steering.js';
 
 const PAGE = 50;
 const WINDOW_MIN = 15;
@@ -100,7 +101,9 @@ function fillRow(tr, job) {
   // A failed row says why, without opening it.
   const why = job.status === 'failed' && job.error
     ? el('div', { class: 'msg error-text', text: job.error }) : null;
+  const wasPicked = tr.querySelector('input.pick')?.checked;
   tr.replaceChildren(
+    pickCell(job, wasPicked),
     el('td', {}, statusBadge(job.status), why),
     el('td', {}, open),
     el('td', { class: 'wrap drawing', text: drawingOf(job) }),
@@ -137,7 +140,7 @@ async function loadJobs() {
     jobs.rows.set(j.job_id, tr);
     body.append(tr);
   }
-  if (!found.length) body.append(el('tr', { class: 'empty' }, el('td', { colspan: '8', text: 'No jobs match.' })));
+  if (!found.length) body.append(el('tr', { class: 'empty' }, el('td', { colspan: '9', text: 'No jobs match.' })));
   $('page-older').disabled = !next;
   $('page-newest').disabled = !jobs.cursor;
   pageInfo();
@@ -315,7 +318,8 @@ function renderQueues() {
       el('th', { scope: 'row' }, q.name, q.paused ? el('span', { class: 'paused', text: ' (paused)' }) : '',
         limitsText(q.limits) ? el('div', { class: 'msg limits', text: limitsText(q.limits) }) : null),
       cell(q.queued), cell(q.running), cell(q.scheduled), cell(q.completed), cell(q.failed), cell(q.cancelled),
-      cell(w.ok + w.bad), el('td', { class: 'num', text: rate }), el('td', { class: 'actions-cell' }, toggle, retry)));
+      cell(w.ok + w.bad), el('td', { class: 'num', text: rate }),
+      el('td', { class: 'actions-cell' }, toggle, retry, cancelWaitingButton(q))));
     if (!known.has(q.name)) {
       fq.append(el('option', { value: q.name, text: q.name }));
       list.append(el('option', { value: q.name }));
@@ -500,6 +504,7 @@ function renderDetail(job) {
   }
   if (job.result !== null && job.result !== undefined) parts.push(renderResult(job));
   parts.push(el('h3', { text: 'Payload' }), el('pre', { text: JSON.stringify(job.payload, null, 2) }));
+  parts.push(rerunForm(job));
   // Its attempts, workers and errors, as the audit log keeps them.
   const steps = el('ol', { class: 'history', id: 'detail-steps' }, el('li', { text: 'Loading…' }));
   parts.push(el('h3', { text: 'History' }), steps);
@@ -926,6 +931,8 @@ async function loadMaterials() {
       : label(m.name),
   })));
   if (materials.some((m) => m.name === chosen)) select.value = chosen;
+  // The names a re-run may choose from.
+  $('materials-list').replaceChildren(...materials.map((m) => el('option', { value: m.name })));
 }
 
 function start() {
@@ -963,6 +970,7 @@ function start() {
       loadMaterials().catch(() => {});
       seedThroughput().then(renderQueues).catch(() => {});
       setupHistory();
+      setupSteering({ reloadJobs, loadQueues, openDetail, setStatus, showError });
     })
     .catch((e) => showError(e));
   setInterval(() => { loadWorkers().catch(() => {}); }, 5000);

@@ -1126,6 +1126,142 @@ async fn dashboard_in_a_real_browser() {
         .screenshot(&screenshot_path("dashboard-details-failed.png"))
         .await;
 
+    // The analysed drawing runs again in aluminium, from its details: a
+    // new job with the new material, the rest as before.
+    browser
+        .click(&format!("#jobs-body tr[data-job-id=\"{job_id}\"] button"))
+        .await;
+    browser
+        .wait(
+            &format!(
+                "document.getElementById('detail').dataset.jobId === '{job_id}' \
+                 && document.getElementById('rerun-material')"
+            ),
+            "the re-run form of the analysed job",
+        )
+        .await;
+    browser.type_into("#rerun-material", "aluminium").await;
+    browser.click("#rerun-submit").await;
+    let rerun_id = browser
+        .wait(
+            &format!(
+                "(() => {{ const d = document.getElementById('detail'); \
+                 return d.dataset.jobId && d.dataset.jobId !== '{job_id}' \
+                   && d.dataset.status === 'completed' && d.dataset.jobId; }})()"
+            ),
+            "the re-run job, completed",
+        )
+        .await;
+    let rerun_id = rerun_id.as_str().unwrap().to_owned();
+    let rerun: Value = get_json(&s, &format!("/jobs/{rerun_id}")).await;
+    assert_eq!(rerun["payload"]["material"], "aluminium", "{rerun}");
+    assert_eq!(rerun["payload"]["thickness"], 12.0, "{rerun}");
+    assert_eq!(rerun["reference"], "order 17", "{rerun}");
+    browser
+        .wait(
+            &format!(
+                "document.querySelector('#jobs-body tr[data-job-id=\"{rerun_id}\"] .material')?.textContent === 'aluminium, 12 mm'"
+            ),
+            "the re-run job's row in aluminium",
+        )
+        .await;
+    browser
+        .script(
+            "document.getElementById('detail').scrollIntoView(); return null;",
+            json!([]),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("dashboard-details-rerun.png"))
+        .await;
+
+    // Picked rows: two failed jobs run again together, two waiting ones
+    // are cancelled together, and a queue's waiting jobs from its row.
+    let submit_id = |body: Value| {
+        let request = s
+            .client
+            .post(s.url("/jobs"))
+            .header("X-API-Key", KEY)
+            .json(&body);
+        async move {
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status(), 201);
+            let body: Value = r.json().await.unwrap();
+            body["job_id"].as_str().unwrap().to_owned()
+        }
+    };
+    let mut failed_ids = Vec::new();
+    for i in 0..2 {
+        failed_ids.push(
+            submit_id(json!({ "kind": "fail", "payload": { "message": format!("bulk {i}") }, "max_attempts": 1 }))
+                .await,
+        );
+    }
+    for id in &failed_ids {
+        browser
+            .wait(
+                &format!("document.querySelector('#jobs-body tr[data-job-id=\"{id}\"][data-status=\"failed\"]')"),
+                "a failed job to pick",
+            )
+            .await;
+        browser
+            .click(&format!("#jobs-body tr[data-job-id=\"{id}\"] input.pick"))
+            .await;
+    }
+    browser.click("#bulk-retry").await;
+    browser
+        .wait(
+            "document.getElementById('submit-status')?.textContent.includes('Queued 2 jobs again')",
+            "the picked jobs to run again",
+        )
+        .await;
+    for id in &failed_ids {
+        let retried = get_json(&s, &format!("/history?job={id}&outcome=retried")).await;
+        assert_eq!(retried["entries"].as_array().unwrap().len(), 1, "{retried}");
+    }
+    let mut waiting_ids = Vec::new();
+    for _ in 0..2 {
+        waiting_ids.push(submit_id(json!({ "kind": "noop", "payload": {}, "delay": 3600 })).await);
+    }
+    for id in &waiting_ids {
+        browser
+            .wait(
+                &format!("document.querySelector('#jobs-body tr[data-job-id=\"{id}\"][data-status=\"scheduled\"]')"),
+                "a waiting job to pick",
+            )
+            .await;
+        browser
+            .click(&format!("#jobs-body tr[data-job-id=\"{id}\"] input.pick"))
+            .await;
+    }
+    browser.click("#bulk-cancel").await;
+    for id in &waiting_ids {
+        browser
+            .wait(
+                &format!("document.querySelector('#jobs-body tr[data-job-id=\"{id}\"][data-status=\"cancelled\"]')"),
+                "the picked jobs, cancelled",
+            )
+            .await;
+    }
+    for _ in 0..2 {
+        submit_id(json!({ "kind": "noop", "payload": {}, "delay": 3600 })).await;
+    }
+    browser
+        .click("#queue-body tr[data-queue=\"default\"] button.cancel-waiting")
+        .await;
+    browser
+        .wait(
+            "document.getElementById('submit-status')?.textContent.includes('Cancelled 2 waiting jobs of default')",
+            "the queue's waiting jobs, cancelled",
+        )
+        .await;
+    browser
+        .script("window.scrollTo(0, 0); return null;", json!([]))
+        .await;
+    browser
+        .screenshot(&screenshot_path("dashboard-list.png"))
+        .await;
+
     // Back to the report for the screenshot.
     browser
         .click(&format!("#jobs-body tr[data-job-id=\"{job_id}\"] button"))

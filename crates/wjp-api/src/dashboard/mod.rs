@@ -1,5 +1,6 @@
 //! The operators' dashboard: one HTML page, one stylesheet and a few
-//! JavaScript modules (`app.js` imports `dom.js`, `api.js`, `history.js`),
+//! JavaScript modules (`app.js` imports `dom.js`, `api.js`, `history.js`,
+//! `steering.js`),
 //! hand-written and built into the binary, served at `/` and `/assets/*`.
 //!
 //! The page is a client of the public API and nothing more: it reads
@@ -31,7 +32,7 @@ struct Asset {
 
 const INDEX: &str = include_str!("../../assets/index.html");
 
-const ASSETS: [Asset; 6] = [
+const ASSETS: [Asset; 7] = [
     Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
@@ -56,6 +57,11 @@ const ASSETS: [Asset; 6] = [
         name: "history.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/history.js"),
+    },
+    Asset {
+        name: "steering.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/steering.js"),
     },
     Asset {
         name: "icon.svg",
