@@ -76,11 +76,21 @@ function filters() {
     queue: $('f-queue').value,
     status: $('f-status').value,
     kind: $('f-kind').value.trim(),
+    q: $('f-search').value.trim(),
+    since: $('f-since').value,
+    until: $('f-until').value,
   };
 }
 
+// Whether a job heard of live belongs in the list as filtered; the server
+// decides for the pages it sends (GET /jobs with the same filters).
 function matches(job, f) {
-  return (!f.queue || job.queue === f.queue)
+  const text = f.q.toLowerCase();
+  const found = !text || String(job.job_id).toLowerCase().startsWith(text)
+    || (job.reference || '').toLowerCase().includes(text)
+    || drawingOf(job).toLowerCase().includes(text);
+  return found && !f.since && !f.until
+    && (!f.queue || job.queue === f.queue)
     && (!f.status || job.status === f.status)
     && (!f.kind || job.kind === f.kind);
 }
@@ -124,6 +134,9 @@ async function loadJobs() {
   if (f.queue) q.set('queue', f.queue);
   if (f.status) q.set('status', f.status);
   if (f.kind) q.set('kind', f.kind);
+  if (f.q) q.set('q', f.q);
+  if (f.since) q.set('since', f.since);
+  if (f.until) q.set('until', f.until);
   if (jobs.cursor) q.set('cursor', jobs.cursor);
   const page = await api(`/jobs?${q}`);
   if (ticket !== jobs.loading) return;
@@ -943,6 +956,9 @@ function start() {
   $('f-queue').addEventListener('change', reloadJobs);
   $('f-status').addEventListener('change', reloadJobs);
   $('f-kind').addEventListener('change', reloadJobs);
+  $('f-search').addEventListener('change', reloadJobs);
+  $('f-since').addEventListener('change', reloadJobs);
+  $('f-until').addEventListener('change', reloadJobs);
   $('page-older').addEventListener('click', () => {
     if (!jobs.next) return;
     jobs.cursors.push(jobs.cursor);

@@ -40,6 +40,7 @@ pub mod openapi;
 pub mod ops;
 pub mod origin;
 pub mod schedules;
+pub mod search;
 pub mod shop;
 pub mod steering;
 pub mod ws;

@@ -417,7 +417,10 @@ pub fn document() -> Value {
                        query("status", false, json!({ "anyOf": [schema_ref("Status"), { "const": "" }] }), "Only this status (empty: any, as a form sends it)."),
                        query("kind", false, json!({ "type": "string" }), "Only this job kind (empty: any). A kind this build does not register is a 400."),
                        query("limit", false, json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 50 }), "Page size."),
-                       query("cursor", false, json!({ "type": "string" }), "next_cursor of the previous page.")]), None,
+                       query("cursor", false, json!({ "type": "string" }), "next_cursor of the previous page."),
+                       query("q", false, json!({ "type": "string", "maxLength": 200 }), "Search (any case): the start of a job id, or part of a reference or of an input file's name. A search page reads at most 40 pages of the list and may come back short with a next_cursor."),
+                       query("since", false, json!({ "type": "string", "maxLength": 40 }), "Jobs created at or after this date (2026-12-04, UTC) or RFC 3339 time."),
+                       query("until", false, json!({ "type": "string", "maxLength": 40 }), "Jobs created before this RFC 3339 time, or up to the end of this date.")]), None,
                 json!({ "200": ok_json("A page of jobs.", schema_ref("JobPage")), "400": error("Invalid filter."), "401": error("API key missing or wrong.") }))
         },
         "/jobs/{job_id}": { "get": op("getJob", "queue", "A job: the old fields plus kind, queue, attempt, started_at, progress_message and more.",

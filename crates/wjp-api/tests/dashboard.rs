@@ -1175,6 +1175,37 @@ async fn dashboard_in_a_real_browser() {
         .screenshot(&screenshot_path("dashboard-details-rerun.png"))
         .await;
 
+    // The list is searched on the server, by reference.
+    browser.type_into("#f-search", "ORDER 17").await;
+    browser.click("#f-apply").await;
+    browser
+        .wait(
+            &format!(
+                "(() => {{ const rows = [...document.querySelectorAll('#jobs-body tr[data-job-id]')]; \
+                 return rows.length === 2 && rows.every(r => r.querySelector('.drawing').textContent.includes('order 17')) \
+                   && rows.some(r => r.dataset.jobId === '{rerun_id}'); }})()"
+            ),
+            "the search by reference",
+        )
+        .await;
+    browser
+        .script(
+            "document.getElementById('jobs').scrollIntoView(); return null;",
+            json!([]),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("dashboard-search.png"))
+        .await;
+    browser.type_into("#f-search", "").await;
+    browser.click("#f-apply").await;
+    browser
+        .wait(
+            "document.querySelectorAll('#jobs-body tr[data-job-id]').length === 50",
+            "the whole list again",
+        )
+        .await;
+
     // Picked rows: two failed jobs run again together, two waiting ones
     // are cancelled together, and a queue's waiting jobs from its row.
     let submit_id = |body: Value| {
