@@ -17,6 +17,7 @@ import {
 import { KEY_STORE, apiKey, askKey, headers, api, postJson } from './api.js';
 import { setupHistory, showJobHistory } from './history.js';
 import { pickCell, cancelWaitingButton, rerunForm, setupSteering } from './steering.js';
+import { isConversion, renderConversion, isCsvAnalysis, renderCsv } from './details.js';
 
 const PAGE = 50;
 const WINDOW_MIN = 15;
@@ -547,6 +548,10 @@ function renderResult(job) {
     box.append(renderNest(r));
   } else if (r && r.summary && typeof r.summary.pierces === 'number' && r.dialect) {
     box.append(renderGcode(r));
+  } else if (isConversion(r)) {
+    box.append(renderConversion(r, showPreview));
+  } else if (isCsvAnalysis(r)) {
+    box.append(renderCsv(r));
   } else if (preview) {
     // A conversion: its drawing, and its report for the curious.
     const figure = el('figure', { class: 'preview', id: 'preview' }, el('figcaption', { class: 'msg', text: 'Preview of the result' }));

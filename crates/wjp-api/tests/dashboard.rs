@@ -189,6 +189,24 @@ fn real_handlers(catalog: &mut Catalog, handlers: &mut Handlers, data_dir: &Path
             convert_image(ctx, &output)
         })
         .unwrap();
+    catalog.register("analyze_csv", "analysis", None).unwrap();
+    handlers.add("analyze_csv", analyze_csv).unwrap();
+}
+
+#[derive(Deserialize)]
+struct AnalyzeCsv {
+    csv_path: PathBuf,
+}
+
+/// `analyze_csv` as the binary wires it: the analysis of `wjp-convert`.
+fn analyze_csv(ctx: &JobContext) -> Result<Value, HandlerError> {
+    let args: AnalyzeCsv = ctx.parse_payload()?;
+    let analysis = wjp_convert::analyze_components_csv(
+        &input(&args.csv_path)?,
+        &wjp_convert::CsvOptions::default(),
+    )
+    .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
+    serde_json::to_value(&analysis).map_err(|e| HandlerError::Failed(e.to_string()))
 }
 
 // ------------------------------------------------------------ a small WebDriver client
@@ -817,6 +835,67 @@ async fn dashboard_in_a_real_browser() {
                && document.getElementById('download-output'); })()",
             "the conversion's preview and download",
         )
+        .await;
+
+    // Its details say what was traced and kept, and how large it is.
+    browser
+        .wait(
+            "(() => { const f = document.getElementById('conversion-facts'); \
+             return f && f.textContent.includes('Outlines kept') && f.textContent.includes(' mm'); })()",
+            "the conversion's figures",
+        )
+        .await;
+    browser
+        .script(
+            "document.getElementById('detail').scrollIntoView(); return null;",
+            json!([]),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("dashboard-details-conversion.png"))
+        .await;
+
+    // A components CSV: its statistics and layers as tables, not JSON.
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/csv/lengths.csv")
+        .canonicalize()
+        .expect("the fixture lengths.csv");
+    let csv_job = s
+        .client
+        .post(s.url("/jobs"))
+        .header("X-API-Key", KEY)
+        .json(&json!({ "kind": "analyze_csv", "payload": { "csv_path": csv } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv_job.status(), 201);
+    let csv_job: Value = csv_job.json().await.unwrap();
+    let csv_id = csv_job["job_id"].as_str().unwrap().to_owned();
+    browser
+        .wait(
+            &format!("document.querySelector('#jobs-body tr[data-job-id=\"{csv_id}\"][data-status=\"completed\"]')"),
+            "the CSV analysis to complete",
+        )
+        .await;
+    browser
+        .click(&format!("#jobs-body tr[data-job-id=\"{csv_id}\"] button"))
+        .await;
+    browser
+        .wait(
+            "(() => { const s = document.getElementById('csv-stats'); const l = document.getElementById('csv-layers'); \
+             return s && l && s.textContent.includes('Objects') && l.textContent.includes('HOLE') \
+               && !document.querySelector('#result pre'); })()",
+            "the CSV analysis as tables",
+        )
+        .await;
+    browser
+        .script(
+            "document.getElementById('detail').scrollIntoView(); return null;",
+            json!([]),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("dashboard-details-csv.png"))
         .await;
 
     // A long sleep job, submitted and cancelled from the page. Long enough
