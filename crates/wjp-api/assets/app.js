@@ -18,6 +18,7 @@ import { KEY_STORE, apiKey, askKey, headers, api, postJson } from './api.js';
 import { setupHistory, showJobHistory } from './history.js';
 import { pickCell, cancelWaitingButton, rerunForm, setupSteering } from './steering.js';
 import { isConversion, renderConversion, isCsvAnalysis, renderCsv } from './details.js';
+import { loadSchedules } from './schedules.js';
 
 const PAGE = 50;
 const WINDOW_MIN = 15;
@@ -991,11 +992,13 @@ function start() {
       loadMaterials().catch(() => {});
       seedThroughput().then(renderQueues).catch(() => {});
       setupHistory();
+      loadSchedules().catch(() => {});
       setupSteering({ reloadJobs, loadQueues, openDetail, setStatus, showError });
     })
     .catch((e) => showError(e));
   setInterval(() => { loadWorkers().catch(() => {}); }, 5000);
   setInterval(() => { loadQueues().catch(() => {}); }, 15000);
+  setInterval(() => { loadSchedules().catch(() => {}); }, 30000);
   setInterval(() => { drawChart(); renderWorkers(); }, 5000);
   drawChart();
 }

@@ -562,6 +562,17 @@ async fn dashboard_in_a_real_browser() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    // A schedule, which the page lists.
+    let scheduled = s
+        .client
+        .put(s.url("/schedules/nightly_report"))
+        .header("X-API-Key", KEY)
+        .json(&json!({ "kind": "noop", "every": 3600 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scheduled.status(), 200);
+
     let browser = Browser::start().await;
 
     // The page loads without the key, then asks for it once.
@@ -590,6 +601,12 @@ async fn dashboard_in_a_real_browser() {
         .wait(
             "document.querySelector('#worker-body tr[data-worker]')",
             "the worker table",
+        )
+        .await;
+    browser
+        .wait(
+            "document.querySelector('#schedule-body tr[data-schedule=\"nightly_report\"]')?.textContent.includes('every 60.0 min')",
+            "the schedule in its table",
         )
         .await;
     // Paging through history, and filtering it.
