@@ -1407,6 +1407,29 @@ async fn dashboard_in_a_real_browser() {
     browser.screenshot(&path).await;
     eprintln!("dashboard screenshot: {}", path.display());
 
+    // At 1280 px and on a tablet (portrait) nothing is wider than the
+    // screen: wide tables scroll inside their own box.
+    for (width, height, name) in [
+        (1280, 900, "dashboard-screenshot-1280.png"),
+        (820, 1180, "dashboard-screenshot-tablet.png"),
+    ] {
+        browser.resize(width, height).await;
+        let overflow = browser
+            .wait(
+                &format!(
+                    "(() => {{ const w = document.documentElement; \
+                     return Math.abs(w.clientWidth - {width}) < 40 && String(w.scrollWidth - w.clientWidth); }})()"
+                ),
+                "the layout at this width",
+            )
+            .await;
+        assert_eq!(overflow, "0", "the page is wider than {width} px");
+        browser
+            .script("window.scrollTo(0, 0); return null;", json!([]))
+            .await;
+        browser.screenshot(&screenshot_path(name)).await;
+    }
+
     // The same page on a phone: one column, nothing wider than the screen.
     browser.resize(390, 844).await;
     let overflow = browser
