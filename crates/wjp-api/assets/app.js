@@ -1,7 +1,9 @@
 // wjp dashboard: a client of the public HTTP API, in plain JavaScript ES
 // modules served as they are (no build step): dom.js builds elements and
-// formats, api.js calls the API, history.js shows the audit log, and this
-// file the queues, workers, jobs, details and forms.
+// formats, api.js calls the API, forms.js submits work, history.js shows
+// the audit log, steering.js re-runs and bulk actions, details.js the
+// details of conversions and CSV analyses, schedules.js the schedules, and
+// this file the queues, workers, job list, live stream and details.
 //
 // - Every call goes through api() (api.js), which adds the API key (asked
 //   once, kept in sessionStorage) as X-API-Key and turns error bodies into
@@ -19,6 +21,7 @@ import { setupHistory, showJobHistory } from './history.js';
 import { pickCell, cancelWaitingButton, rerunForm, setupSteering } from './steering.js';
 import { isConversion, renderConversion, isCsvAnalysis, renderCsv } from './details.js';
 import { loadSchedules } from './schedules.js';
+import { setStatus, showError, setupForms } from './forms.js';
 
 const PAGE = 50;
 const WINDOW_MIN = 15;
@@ -712,139 +715,6 @@ async function retryJob(id) {
   refreshDetailSoon();
 }
 
-// ---------------------------------------------------------------- submit
-
-function setStatus(text, isError) {
-  const p = $('submit-status');
-  p.textContent = text;
-  p.classList.toggle('error', Boolean(isError));
-}
-
-function showError(e) {
-  setStatus(`⚠ ${e.message || e}`, true);
-}
-
-async function submitted(body, what) {
-  if (body.job_id) {
-    setStatus(`${what}: job ${shortId(body.job_id)} queued. Following it below.`);
-    await openDetail(body.job_id, false);
-  } else {
-    setStatus(`${what}: done at once (the queue was unreachable).`);
-  }
-}
-
-function busy(form, on) {
-  for (const b of form.querySelectorAll('button')) b.disabled = on;
-}
-
-// Whether a file looks like a DXF drawing: its name, and its first bytes
-// (a text DXF starts with group code 0 or 999, a binary one with its
-// sentinel). A picture chosen by mistake is refused here, not by a job
-// that fails later.
-async function looksLikeDxf(file) {
-  if (!/\.dxf$/i.test(file.name)) return false;
-  const head = await file.slice(0, 32).text();
-  return head.startsWith('AutoCAD Binary DXF') || /^\s*(0|999)\s*[\r\n]/.test(head.replace(/^\uFEFF/, ''));
-}
-
-async function submitDxf(event) {
-  event.preventDefault();
-  const form = event.target;
-  const file = $('dxf-file').files[0];
-  if (!file) return;
-  if (!(await looksLikeDxf(file))) {
-    setStatus(`${file.name} is not a DXF drawing: choose a .dxf file (pictures go to "Convert an image to DXF").`, true);
-    return;
-  }
-  busy(form, true);
-  try {
-    setStatus(`Uploading ${file.name}…`);
-    const data = new FormData();
-    data.append('file', file, file.name);
-    const up = await api('/upload', { method: 'POST', body: data });
-    const request = {
-      dxf_path: up.relative_path,
-      material: $('dxf-material').value,
-      thickness: Number($('dxf-thickness').value),
-      quality: Number($('dxf-quality').value),
-    };
-    // Only when chosen: otherwise the drawing's own units stand.
-    if ($('dxf-units').value) request.units = $('dxf-units').value;
-    const reference = $('dxf-reference').value.trim();
-    if (reference) request.reference = reference;
-    const body = await postJson('/analyze-dxf?async_mode=true', request);
-    await submitted(body, `Analysis of ${file.name}`);
-  } catch (e) {
-    showError(e);
-  } finally {
-    busy(form, false);
-  }
-}
-
-// Whether a file is a picture the conversion reads, by its first bytes:
-// PNG, JPEG or BMP.
-async function looksLikeImage(file) {
-  const b = new Uint8Array(await file.slice(0, 4).arrayBuffer());
-  const png = b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
-  const jpeg = b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
-  const bmp = b[0] === 0x42 && b[1] === 0x4d;
-  return png || jpeg || bmp;
-}
-
-async function submitImage(event) {
-  event.preventDefault();
-  const form = event.target;
-  const file = $('image-file').files[0];
-  if (!file) return;
-  if (!(await looksLikeImage(file))) {
-    setStatus(`${file.name} is not a PNG, JPEG or BMP picture.`, true);
-    return;
-  }
-  busy(form, true);
-  try {
-    setStatus(`Uploading ${file.name}…`);
-    const data = new FormData();
-    data.append('image_file', file, file.name);
-    const response = await api('/convert-image?async_mode=true', { method: 'POST', body: data, raw: true });
-    const type = response.headers.get('content-type') || '';
-    if (type.startsWith('application/json')) {
-      const body = await response.json();
-      if (body.job_id && body.download_url) downloads.set(body.job_id, body.download_url);
-      await submitted(body, `Conversion of ${file.name}`);
-    }
-    else setStatus(`Conversion of ${file.name}: done at once (the queue was unreachable).`);
-  } catch (e) {
-    showError(e);
-  } finally {
-    busy(form, false);
-  }
-}
-
-async function submitJob(event) {
-  event.preventDefault();
-  const form = event.target;
-  let payload;
-  try {
-    const text = $('job-payload').value.trim();
-    payload = text ? JSON.parse(text) : {};
-  } catch (e) {
-    setStatus(`⚠ The payload is not JSON: ${e.message}`, true);
-    $('job-payload').focus();
-    return;
-  }
-  const request = { kind: $('job-kind').value.trim(), payload };
-  const queue = $('job-queue').value.trim();
-  if (queue) request.queue = queue;
-  busy(form, true);
-  try {
-    await submitted(await postJson('/jobs', request), `Job ${request.kind}`);
-  } catch (e) {
-    showError(e);
-  } finally {
-    busy(form, false);
-  }
-}
-
 // ---------------------------------------------------------------- live stream
 
 const live = { lastId: null, backoff: 1000 };
@@ -955,9 +825,7 @@ async function loadMaterials() {
 }
 
 function start() {
-  $('dxf-form').addEventListener('submit', submitDxf);
-  $('image-form').addEventListener('submit', submitImage);
-  $('job-form').addEventListener('submit', submitJob);
+  setupForms({ openDetail, downloads });
   $('filters').addEventListener('submit', (e) => { e.preventDefault(); reloadJobs(); });
   $('f-queue').addEventListener('change', reloadJobs);
   $('f-status').addEventListener('change', reloadJobs);

@@ -1,6 +1,6 @@
 //! The operators' dashboard: one HTML page, one stylesheet and a few
 //! JavaScript modules (`app.js` imports `dom.js`, `api.js`, `history.js`,
-//! `steering.js`, `details.js`, `schedules.js`),
+//! `steering.js`, `details.js`, `schedules.js`, `forms.js`),
 //! hand-written and built into the binary, served at `/` and `/assets/*`.
 //!
 //! The page is a client of the public API and nothing more: it reads
@@ -32,7 +32,7 @@ struct Asset {
 
 const INDEX: &str = include_str!("../../assets/index.html");
 
-const ASSETS: [Asset; 9] = [
+const ASSETS: [Asset; 10] = [
     Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
@@ -72,6 +72,11 @@ const ASSETS: [Asset; 9] = [
         name: "schedules.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/schedules.js"),
+    },
+    Asset {
+        name: "forms.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/forms.js"),
     },
     Asset {
         name: "icon.svg",
