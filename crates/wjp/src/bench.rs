@@ -304,7 +304,7 @@ impl Site {
     }
 
     /// Deletes what the run made. SQLite: the temporary database, or (with
-    /// `--keep-data-dir`) the run's jobs. Redis: every key of the run's
+    /// `--keep-data-dir`) the run's jobs and audit entries. Redis: every key of the run's
     /// queue and of its workers, and the queue's name in the list of
     /// queues, so the shop's maintenance never visits it again.
     async fn clean_up(self) -> anyhow::Result<()> {
@@ -325,6 +325,8 @@ impl Site {
                         queue.purge(name.as_str(), status).await?;
                     }
                 }
+                // Its audit entries too: a benchmark is no job's history.
+                queue.forget_history(name.as_str()).await?;
                 Ok(())
             }
             BackendChoice::Redis(_) | BackendChoice::RedisCluster(_) => {

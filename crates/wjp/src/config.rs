@@ -129,6 +129,19 @@ pub struct GlobalArgs {
           allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub max_flow_jobs: u64,
 
+    /// Days the audit log keeps each job's history (`wjp history`, GET
+    /// /history), counted from each step.
+    #[arg(long, global = true, env = "WJP_HISTORY_DAYS", default_value_t = 90,
+          allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=3660))]
+    pub history_days: u64,
+
+    /// Most entries the audit log keeps (SQLite: in all; Redis: per queue,
+    /// an entry holding the steps of one write); the oldest go first.
+    #[arg(long, global = true, env = "WJP_HISTORY_MAX_ENTRIES", default_value_t = 2_000_000,
+          allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u64).range(1_000..=1_000_000_000))]
+    pub history_max_entries: u64,
+
     /// Log lines as text or JSON (one object a line) on standard error.
     #[arg(
         long,
@@ -250,6 +263,10 @@ impl GlobalArgs {
     fn catalog(&self) -> anyhow::Result<wjp_queue::Catalog> {
         let mut catalog = crate::kinds::catalog(&self.data_dir, self.shop()?.materials)?;
         catalog.quotas = self.quotas();
+        catalog.history = wjp_queue::AuditRetention {
+            max_age: std::time::Duration::from_secs(self.history_days * 24 * 3600),
+            max_entries: self.history_max_entries,
+        };
         Ok(catalog)
     }
 

@@ -149,6 +149,15 @@ pub(super) async fn find(queue: &Queue, id: &str) -> anyhow::Result<Job> {
     }
 }
 
+/// Who submits from the command line, as the audit log records it: `cli`
+/// and the user's login name when the environment gives one.
+fn cli_origin() -> String {
+    match std::env::var("USER").or_else(|_| std::env::var("USERNAME")) {
+        Ok(user) if !user.is_empty() => format!("cli {user}"),
+        _ => "cli".to_owned(),
+    }
+}
+
 /// Reads `--payload`: JSON text, or `@path` for a file holding it.
 fn read_payload(text: &str) -> anyhow::Result<Value> {
     let (source, body) = match text.strip_prefix('@') {
@@ -164,7 +173,10 @@ fn read_payload(text: &str) -> anyhow::Result<Value> {
 
 pub(super) async fn submit(queue: &Queue, args: SubmitArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.batch {
-        let requests = read_batch(path)?;
+        let mut requests = read_batch(path)?;
+        for request in &mut requests {
+            request.origin = Some(cli_origin());
+        }
         let out = queue.enqueue_batch(requests).await?;
         let mut stdout = std::io::stdout().lock();
         for e in out {
@@ -200,6 +212,7 @@ pub(super) async fn submit(queue: &Queue, args: SubmitArgs) -> anyhow::Result<Ex
         job_id: args.job_id,
         after: args.after,
         run_anyway: args.run_anyway,
+        origin: Some(cli_origin()),
         ..JobRequest::default()
     };
     let enqueued = queue.enqueue(request).await?;

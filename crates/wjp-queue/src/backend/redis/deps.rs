@@ -68,6 +68,7 @@ impl RedisBackend {
         &self,
         jobs: Vec<Job>,
         quotas: &Quotas,
+        origins: &[String],
     ) -> Result<Vec<Inserted>> {
         let n = jobs.len();
         // One job: its own call checks the quotas, atomically. Several:
@@ -109,8 +110,14 @@ impl RedisBackend {
                 pending = live.iter().map(JobId::as_str).collect::<Vec<_>>().join(" ");
                 job
             };
+            let origin = origins.get(index).cloned().unwrap_or_default();
             let stored = self
-                .insert_batch(vec![job], &per_job, std::slice::from_ref(&pending))
+                .insert_batch(
+                    vec![job],
+                    &per_job,
+                    std::slice::from_ref(&pending),
+                    std::slice::from_ref(&origin),
+                )
                 .await
                 .map_err(|e| refused_at(index, n, e))?;
             out.extend(stored);

@@ -28,6 +28,7 @@
 //! | `cluster_waits.rs` | waits on a cluster: one follower per stream            |
 //! | `admin.rs`      | a throwaway queue deleted whole; memory used              |
 //! | `deps.rs`       | dependants: links, first states, delivery of parents' ends |
+//! | `audit.rs`      | the audit log: lines sent with each call, reads, trims    |
 //!
 //! # Key layout
 //! Every key of a queue shares the queue's hash tag, so a queue lives in one
@@ -53,6 +54,7 @@
 //! | `wjp:{q}:dependants`      | hash   | parents some job waits for: id -> '1'       |
 //! | `wjp:{q}:dependants:<id>` | set    | a parent's dependants, `<queue>/<id>`       |
 //! | `wjp:{q}:outbox`          | hash   | ended parents to tell: id -> `<status>\|<ms>` |
+//! | `wjp:{q}:audit`           | stream | the audit log, one entry per call; trimmed by maintenance (`audit.rs`) |
 //! | `wjp:queues`              | set    | names of queues that ever had a job         |
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
@@ -159,6 +161,7 @@
 
 mod admin;
 mod apply;
+mod audit;
 mod body;
 mod claim;
 mod cluster_waits;
@@ -196,6 +199,7 @@ use super::{
     Backend, BackendInfo, ClaimRequest, Inserted, JobPage, JobQuery, LeaseRef, LeaseState,
     ProgressUpdate, QueueCounts, WorkerRecord,
 };
+use crate::audit::{AuditPage, AuditQuery, AuditRetention};
 use crate::catalog::Quotas;
 use crate::error::Result;
 use crate::event::Event;
@@ -329,11 +333,32 @@ impl Backend for RedisBackend {
     }
 
     async fn insert(&self, jobs: Vec<Job>) -> Result<Vec<Inserted>> {
-        self.insert_jobs(jobs, &Quotas::unlimited()).await
+        self.insert_jobs(jobs, &Quotas::unlimited(), &[]).await
     }
 
     async fn insert_within(&self, jobs: Vec<Job>, quotas: &Quotas) -> Result<Vec<Inserted>> {
-        self.insert_jobs(jobs, quotas).await
+        self.insert_jobs(jobs, quotas, &[]).await
+    }
+
+    async fn insert_recorded(
+        &self,
+        jobs: Vec<Job>,
+        quotas: &Quotas,
+        origins: Vec<String>,
+    ) -> Result<Vec<Inserted>> {
+        self.insert_jobs(jobs, quotas, &origins).await
+    }
+
+    async fn audit_entries(&self, query: &AuditQuery) -> Result<AuditPage> {
+        self.audit_page(query).await
+    }
+
+    async fn trim_audit(&self, now: Timestamp, retention: &AuditRetention) -> Result<u64> {
+        self.trim_audit_streams(now, retention).await
+    }
+
+    async fn forget_audit(&self, queue: &QueueName) -> Result<()> {
+        self.forget_audit_stream(queue).await
     }
 
     async fn get(&self, id: &JobId) -> Result<Option<Job>> {
