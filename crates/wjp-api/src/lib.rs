@@ -53,7 +53,7 @@ use tokio_util::task::TaskTracker;
 use wjp_queue::{Handlers, Queue};
 
 use crate::connections::Connections;
-use crate::files::Folders;
+use crate::files::Store;
 use crate::metrics::Metrics;
 
 /// Flags of `wjp api`.
@@ -150,6 +150,10 @@ pub struct ApiArgs {
     /// (a tracker of its own when `None`).
     #[arg(skip)]
     pub outage: Option<Arc<wjp_queue::Outage>>,
+    /// Not a flag: the artefact store the program opened (the data
+    /// directory's folders when `None`).
+    #[arg(skip)]
+    pub store: Option<Store>,
 }
 
 /// See `ApiArgs::max_connections_per_client`.
@@ -184,6 +188,8 @@ pub struct ApiConfig {
     pub materials: Vec<materials::MaterialEntry>,
     /// Where the store's outages are reported (see `ApiArgs::outage`).
     pub outage: Arc<wjp_queue::Outage>,
+    /// See `ApiArgs::store`.
+    pub store: Option<Store>,
 }
 
 /// One slot per core: synchronous work beyond that only waits for a core.
@@ -208,6 +214,7 @@ impl Default for ApiConfig {
             test_kinds: false,
             materials: Vec::new(),
             outage: Arc::new(wjp_queue::Outage::new()),
+            store: None,
         }
     }
 }
@@ -274,6 +281,7 @@ impl ApiConfig {
             test_kinds: args.enable_test_kinds,
             materials: args.materials.clone(),
             outage: args.outage.clone().unwrap_or_default(),
+            store: args.store.clone(),
         })
     }
 }
@@ -283,7 +291,8 @@ impl ApiConfig {
 pub struct AppState {
     pub queue: Queue,
     pub handlers: Handlers,
-    pub folders: Arc<Folders>,
+    /// Where every file is: uploads, inputs, artefacts.
+    pub store: Store,
     pub config: Arc<ApiConfig>,
     pub metrics: Arc<Metrics>,
     /// Writes enqueues in groups (see [`enqueue`]).
@@ -330,17 +339,20 @@ fn build(
     metrics: Arc<Metrics>,
     sockets: TaskTracker,
 ) -> anyhow::Result<Router> {
-    let folders = Folders::create(data_dir).with_context(|| {
-        format!(
-            "creating the managed folders (uploads, data, output) in {}",
-            data_dir.display()
-        )
-    })?;
+    let store = match &config.store {
+        Some(store) => store.clone(),
+        None => Store::local(data_dir).with_context(|| {
+            format!(
+                "creating the managed folders (uploads, data, output) in {}",
+                data_dir.display()
+            )
+        })?,
+    };
     let outage = config.outage.clone();
     let state = AppState {
         queue: queue.clone(),
         handlers,
-        folders: Arc::new(folders),
+        store,
         inline_slots: Arc::new(tokio::sync::Semaphore::new(config.max_inline_jobs)),
         config: Arc::new(config),
         metrics,

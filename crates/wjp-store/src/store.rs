@@ -413,7 +413,8 @@ impl Store {
     }
 
     /// Writes a whole file in one request (small files: a job's outputs).
-    pub async fn put(&self, key: &Key, bytes: Bytes) -> Result<Stored, StoreError> {
+    pub async fn put(&self, key: &Key, bytes: impl Into<Bytes>) -> Result<Stored, StoreError> {
+        let bytes: Bytes = bytes.into();
         let size = bytes.len() as u64;
         let sha256 = hex(&Sha256::digest(&bytes));
         self.objects

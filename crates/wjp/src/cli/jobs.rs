@@ -306,9 +306,9 @@ pub(super) fn describe(job: &Job) -> String {
     out
 }
 
-pub(super) fn describe_info(info: &wjp_queue::SystemInfo) -> String {
+pub(super) fn describe_info(info: &wjp_queue::SystemInfo, store: &str) -> String {
     let mut out = format!(
-        "backend  {} at {}\n\n{:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n",
+        "backend  {} at {}\nstore    {store}\n\n{:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n",
         info.backend.name,
         info.backend.location,
         "queue",
