@@ -9,4 +9,5 @@ mod cli;
 mod logs;
 mod processes;
 mod shop;
+mod stores;
 mod support;
