@@ -111,7 +111,8 @@ impl Key {
         let mut segments = Vec::new();
         for segment in relative.split('/') {
             match segment {
-                "" | "." => {}
+                "." => {}
+                "" => return Err(malformed("has an empty folder name (//, or a trailing /)")),
                 ".." => return Err(outside()),
                 s if s.starts_with('.') => return Err(malformed("names a hidden file")),
                 s if s.len() > MAX_SEGMENT_BYTES => {
@@ -244,6 +245,8 @@ mod tests {
             ".env",
             "uploads/.hidden",
             "x#1",
+            "uploads//a.dxf",
+            "uploads/",
         ] {
             assert_eq!(code(malformed), "invalid_key", "{malformed:?}");
         }

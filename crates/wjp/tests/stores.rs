@@ -8,6 +8,16 @@ use serde_json::{json, Value};
 
 use crate::support::{fixture, status_of, Api, Env};
 
+/// A worker process, killed when the test ends however it ends.
+struct Worker(std::process::Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A multipart form with one file.
 fn form(field: &str, file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     let boundary = "wjpstoreboundary";
@@ -236,9 +246,9 @@ fn machines_sharing_only_redis_and_a_bucket_run_the_shop() {
         env.machine("worker-b"),
     );
     let api = env.spawn_api_from(env.command_on(&api_host), &["--no-workers"], "warn");
-    let mut workers = vec![
-        env.spawn_worker_from(env.command_on(&worker_a), &["--name", "a"]),
-        env.spawn_worker_from(env.command_on(&worker_b), &["--name", "b"]),
+    let _workers = [
+        Worker(env.spawn_worker_from(env.command_on(&worker_a), &["--name", "a"])),
+        Worker(env.spawn_worker_from(env.command_on(&worker_b), &["--name", "b"])),
     ];
     let health = api.get("/health").json();
     assert_eq!(
@@ -282,10 +292,6 @@ fn machines_sharing_only_redis_and_a_bucket_run_the_shop() {
     let info = env.run(&["info", "--json"]);
     let info: Value = serde_json::from_slice(&info.stdout).expect("info JSON");
     assert_eq!(info["store"]["kind"], "s3", "{info:#}");
-    for worker in &mut workers {
-        let _ = worker.kill();
-        let _ = worker.wait();
-    }
 }
 
 #[test]
@@ -413,7 +419,7 @@ fn an_unreachable_bucket_degrades_health_and_jobs_wait_to_retry() {
         (&json!("degraded"), &json!(false)),
         "{health:#}"
     );
-    let mut worker = env.spawn_worker(&[]);
+    let _worker = Worker(env.spawn_worker(&[]));
     let deadline = Instant::now() + Duration::from_secs(120);
     let job = loop {
         let job = api.get(&format!("/jobs/{id}")).json();
@@ -432,6 +438,4 @@ fn an_unreachable_bucket_degrades_health_and_jobs_wait_to_retry() {
             .contains("store_unreachable"),
         "{job:#}"
     );
-    let _ = worker.kill();
-    let _ = worker.wait();
 }
