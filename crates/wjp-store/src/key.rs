@@ -90,10 +90,11 @@ impl Key {
             let Some(folders) = folders else {
                 return Err(outside());
             };
-            (
-                folders.relative(Path::new(given)).ok_or_else(outside)?,
-                true,
-            )
+            let relative = folders.relative(Path::new(given)).ok_or_else(outside)?;
+            if relative.is_empty() {
+                return Err(outside());
+            }
+            (relative, true)
         } else {
             (given.to_owned(), false)
         };
