@@ -134,6 +134,60 @@ pub async fn periodically(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wjp_queue::backend::sqlite::{SqliteBackend, SqliteOptions};
+    use wjp_queue::{Catalog, JobRequest};
+
+    #[tokio::test]
+    async fn a_pass_deletes_files_of_jobs_without_a_record_and_old_uploads() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = SqliteBackend::open_dir(dir.path(), SqliteOptions::default()).unwrap();
+        let mut catalog = Catalog::default();
+        wjp_queue::builtin::register(&mut catalog).unwrap();
+        let queue = Queue::new(std::sync::Arc::new(backend), catalog);
+        let job = queue
+            .enqueue(JobRequest {
+                job_id: Some("kept.1".into()),
+                ..JobRequest::new("noop", serde_json::json!({}))
+            })
+            .await
+            .unwrap();
+        assert_eq!(job.job.id.as_str(), "kept.1");
+        let store = Store::local(&dir.path().join("store")).unwrap();
+        let key = |k: &str| wjp_store::Key::from_client("k", k, None).unwrap();
+        for k in [
+            "output/previews/kept.1.svg",
+            "output/nesting/kept.1.sheet1.dxf",
+            "output/previews/gone.svg",
+            "uploads/old.dxf",
+        ] {
+            store.put(&key(k), b"x".to_vec()).await.unwrap();
+        }
+        // Young files are kept whatever their job.
+        let swept = once(&store, &queue, Duration::from_secs(3600), NO_RECORD_GRACE)
+            .await
+            .unwrap();
+        assert_eq!(swept, Swept::default());
+        let swept = once(&store, &queue, Duration::ZERO, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(
+            swept,
+            Swept {
+                artefacts: 1,
+                uploads: 1
+            }
+        );
+        let left: Vec<String> = store
+            .list("output")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.key.to_string())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(left.iter().all(|k| k.contains("kept.1")), "{left:?}");
+        assert!(store.list("uploads").await.unwrap().is_empty());
+    }
 
     #[test]
     fn an_artefact_names_its_job() {

@@ -439,3 +439,19 @@ fn an_unreachable_bucket_degrades_health_and_jobs_wait_to_retry() {
         "{job:#}"
     );
 }
+
+#[test]
+fn purge_takes_the_files_of_the_jobs_it_deletes() {
+    let env = Env::new();
+    env.upload("plate.dxf", crate::cli::plate_with_hole_dxf());
+    let id = env.submit(&["analyze_dxf", "--payload", r#"{"dxf_path": "plate.dxf"}"#]);
+    env.ok(&["worker", "--burst", "--queues", "analysis"]);
+    assert_eq!(status_of(&env.job(&id)), "completed");
+    let preview = env.data_dir().join(format!("output/previews/{id}.svg"));
+    assert!(preview.is_file(), "{}", preview.display());
+    let out = env.ok(&["purge", "--queue", "analysis", "--status", "completed"]);
+    assert!(out.contains("1 stored file"), "{out}");
+    assert!(!preview.exists(), "{}", preview.display());
+    // The upload is not a job's file: it stays for its TTL.
+    assert!(env.data_dir().join("uploads/plate.dxf").is_file());
+}
