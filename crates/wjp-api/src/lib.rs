@@ -13,7 +13,7 @@
 //!   [`dashboard`]: the operators' page at `/`) and wraps them in the layers
 //!   of [`layers`]: JSON errors, metrics, panic catching, CORS, API key.
 //! - A domain endpoint ([`shop`]) checks that its job kind is registered
-//!   (501 otherwise), confines client paths to the managed folders
+//!   (501 otherwise), turns client paths into keys of the artefact store
 //!   ([`files`]), then either runs the handler at once on the blocking pool
 //!   (`run_inline`: sync requests) or enqueues a job (`async_mode=true`).
 //!   When the backend is unreachable, an async request runs synchronously

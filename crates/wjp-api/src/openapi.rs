@@ -104,7 +104,7 @@ fn async_mode() -> Value {
 /// The responses every domain endpoint can give besides its success.
 fn domain_errors(mut responses: Value) -> Value {
     let extra = json!({
-        "400": error("Invalid request, refused before any job exists, with the same codes at every endpoint and on POST /jobs: unknown_field (a body, form or query field the endpoint does not know; the message names the closest known one), out_of_range (the message names the bounds), invalid_value (wrong type, or not one of the allowed values, which the message lists), missing_field, invalid_json, path_outside_managed_folders, field_not_allowed (protective limits, output locations)."),
+        "400": error("Invalid request, refused before any job exists, with the same codes at every endpoint and on POST /jobs: unknown_field (a body, form or query field the endpoint does not know; the message names the closest known one), out_of_range (the message names the bounds), invalid_value (wrong type, or not one of the allowed values, which the message lists), missing_field, invalid_json, path_outside_managed_folders, invalid_key (a name with %, #, a backslash, a control character, a hidden or empty segment, or over 512 bytes), field_not_allowed (protective limits, output locations)."),
         "401": error("The API key is missing or wrong (only when one is configured)."),
         "404": error("The file named by dxf_path does not exist."),
         "429": error("With async_mode=true: the queue holds as many waiting jobs as the server allows."),
@@ -291,7 +291,7 @@ pub fn document() -> Value {
                     "400": error("No `file` field."), "401": error("API key missing or wrong."),
                     "413": error("The upload is larger than the limit (default 50 MB).") })) },
         "/nest": { "post": op("nest", "shop", "Nest the parts of a drawing on a sheet (job kind nest).",
-            json!([query("dxf_path", true, json!({ "type": "string", "minLength": 1 }), "A file in the managed folders; relative paths are taken in uploads."),
+            json!([query("dxf_path", true, json!({ "type": "string", "minLength": 1 }), "A file of the store by key (uploads/…, data/…, output/…); other relative names are taken in uploads."),
                    query("sheet_width", true, json!({ "type": "number", "exclusiveMinimum": 0, "maximum": 100000 }), "mm"),
                    query("sheet_height", true, json!({ "type": "number", "exclusiveMinimum": 0, "maximum": 100000 }), "mm"),
                    query("gap", false, json!({ "type": "number", "minimum": 0, "maximum": 500, "default": 3.0 }), "mm between parts and to the sheet's edge; at least the kerf."),
@@ -301,7 +301,7 @@ pub fn document() -> Value {
             None, domain_errors(json!({ "200": ok_json("{success, result}, the queued job, or the failure.",
                 json!({ "oneOf": [schema_ref("Result"), schema_ref("Queued"), schema_ref("Error")] })) }))) },
         "/gcode": { "post": op("gcode", "shop", "Generate G-code for a drawing (job kind generate_gcode).",
-            json!([query("dxf_path", true, json!({ "type": "string", "minLength": 1 }), "A file in the managed folders; relative paths are taken in uploads."),
+            json!([query("dxf_path", true, json!({ "type": "string", "minLength": 1 }), "A file of the store by key (uploads/…, data/…, output/…); other relative names are taken in uploads."),
                    query("material", false, json!({ "type": "string", "default": "steel" }), "A material of the table, or an alias (mild_steel or steel, stainless_steel, aluminium, brass, copper, titanium, granite, glass, marble...); another is refused with 400 invalid_value listing them."),
                    query("thickness", false, json!({ "type": "number", "exclusiveMinimum": 0, "maximum": 500, "default": 6.0 }), "mm"),
                    query("kerf", false, json!({ "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 20, "default": 1.1 }), "mm"),
@@ -497,7 +497,7 @@ pub fn document() -> Value {
         "AnalyzeRequest": { "type": "object", "required": ["dxf_path"], "additionalProperties": true,
             "description": "Any other analysis option may be given by its name (snap_tolerance_mm, pricing, machine, ...); a name the analysis does not know is refused with 400 unknown_field.",
             "properties": {
-            "dxf_path": { "type": "string", "minLength": 1, "description": "A file in the managed folders (uploads, data, output); a relative path is taken in uploads." },
+            "dxf_path": { "type": "string", "minLength": 1, "description": "A file of the store by key (uploads/…, data/…, output/…); other relative names are taken in uploads." },
             "material": { "type": "string", "description": "A material of the table or an alias; another is refused with 400 invalid_value listing them." },
             "thickness": { "type": "number", "exclusiveMinimum": 0, "maximum": 500 },
             "kerf": { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 20 },
@@ -507,7 +507,7 @@ pub fn document() -> Value {
             "target_frame_w": { "type": "number" }, "target_frame_h": { "type": "number" },
             "reference": { "type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "description": "Your own text kept with the job (a customer, an order): not an analysis option." } } },
         "CostRequest": { "type": "object", "required": ["dxf_path"], "additionalProperties": false, "properties": {
-            "dxf_path": { "type": "string", "minLength": 1, "description": "A file in the managed folders (uploads, data, output); a relative path is taken in uploads." },
+            "dxf_path": { "type": "string", "minLength": 1, "description": "A file of the store by key (uploads/…, data/…, output/…); other relative names are taken in uploads." },
             "material": { "type": ["string", "null"], "description": "A material of the table or an alias; another is refused with 400 invalid_value listing them." },
             "thickness": { "type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 500 },
             "kerf": { "type": ["number", "null"], "exclusiveMinimum": 0, "exclusiveMaximum": 20 },
