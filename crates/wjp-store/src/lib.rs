@@ -115,16 +115,6 @@ impl Folders {
         [&self.uploads, &self.data, &self.output]
     }
 
-    /// The folder of a name used in URLs (`/files/{folder}/{name}`).
-    pub fn by_name(&self, name: &str) -> Option<&Path> {
-        match name {
-            "uploads" => Some(&self.uploads),
-            "data" => Some(&self.data),
-            "output" => Some(&self.output),
-            _ => None,
-        }
-    }
-
     /// Resolves a client-given path to an existing file inside a managed
     /// folder. A relative path is taken inside `uploads/`; anything that
     /// leads elsewhere (`..`, another absolute path, a symlink pointing
@@ -179,15 +169,6 @@ impl Folders {
             });
         }
         Ok(real)
-    }
-
-    /// The path of an artefact the service names: `output/<folder>/<name>`,
-    /// its folder created. `folder` and `name` come from the service (a job
-    /// id is one), never from a client.
-    pub fn artefact(&self, folder: &str, name: &str) -> std::io::Result<PathBuf> {
-        let dir = self.output.join(folder);
-        std::fs::create_dir_all(&dir)?;
-        Ok(dir.join(name))
     }
 }
 
