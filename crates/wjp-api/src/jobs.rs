@@ -471,47 +471,30 @@ async fn workers(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "success": true, "workers": workers })))
 }
 
-/// The file of artefact `name` of a completed job's result (`artifacts`
-/// lists them, as paths below the data directory's `output/`).
-pub fn artefact_path(
-    folders: &crate::files::Folders,
-    result: &Value,
-    name: &str,
-) -> ApiResult<std::path::PathBuf> {
-    let relative = result["artifacts"][name]
-        .as_str()
-        .and_then(|p| p.strip_prefix("output/"))
-        .ok_or_else(|| {
-            ApiError::new(
-                Code::ArtefactNotFound,
-                format!("the job's result lists no artefact {name:?}"),
-            )
-        })?;
-    Ok(folders.resolve("artefact", &folders.output.join(relative).to_string_lossy())?)
-}
-
-/// The media type of a file the API serves, by its extension.
-pub fn content_type_of(path: &std::path::Path) -> &'static str {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "dxf" => "application/dxf",
-        "csv" => "text/csv; charset=utf-8",
-        "svg" => "image/svg+xml",
-        "json" => "application/json",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "nc" | "gcode" | "ngc" | "txt" => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
+/// The key of artefact `name` of a completed job's result (`artifacts`
+/// lists them, as keys in the store's `output/`).
+pub fn artefact_key(result: &Value, name: &str) -> ApiResult<crate::files::Key> {
+    let not_listed = || {
+        ApiError::new(
+            Code::ArtefactNotFound,
+            format!("the job's result lists no artefact {name:?}"),
+        )
+    };
+    let text = result["artifacts"][name].as_str().ok_or_else(not_listed)?;
+    // A result is the job's own, but its payload was a client's: the key is
+    // checked like any client name, and must be an artefact.
+    let key = crate::files::Key::from_client("artefact", text, None)?;
+    if key.folder() != "output" {
+        return Err(not_listed());
     }
+    Ok(key)
 }
 
 /// `GET /jobs/{id}/artifacts/{name}`: a file a completed job wrote.
 async fn artefact(
     State(state): State<AppState>,
     Path((id, name)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<axum::response::Response> {
     let id = parse_id(&id)?;
     let job = state
@@ -530,10 +513,14 @@ async fn artefact(
         ));
     }
     let result = job.state.result.unwrap_or(Value::Null);
-    let path = artefact_path(&state.folders, &result, &name)?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    crate::shop::file_response(&path, &file_name, content_type_of(&path)).await
+    let key = artefact_key(&result, &name)?;
+    let file_name = key.file_name().to_owned();
+    crate::files::serve(
+        &state.store,
+        &key,
+        &file_name,
+        crate::files::content_type_of(&file_name),
+        &headers,
+    )
+    .await
 }

@@ -269,7 +269,7 @@ mod tests {
             enqueuer: crate::enqueue::Enqueuer::start(queue.clone()),
             queue,
             handlers: Default::default(),
-            folders: std::sync::Arc::new(crate::files::Folders::create(dir.path()).unwrap()),
+            store: crate::files::Store::local(dir.path()).unwrap(),
             inline_slots: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
             config: Default::default(),
             metrics: Default::default(),

@@ -13,7 +13,7 @@
 //!   [`dashboard`]: the operators' page at `/`) and wraps them in the layers
 //!   of [`layers`]: JSON errors, metrics, panic catching, CORS, API key.
 //! - A domain endpoint ([`shop`]) checks that its job kind is registered
-//!   (501 otherwise), confines client paths to the managed folders
+//!   (501 otherwise), turns client paths into keys of the artefact store
 //!   ([`files`]), then either runs the handler at once on the blocking pool
 //!   (`run_inline`: sync requests) or enqueues a job (`async_mode=true`).
 //!   When the backend is unreachable, an async request runs synchronously
@@ -57,7 +57,7 @@ use tokio_util::task::TaskTracker;
 use wjp_queue::{Handlers, Queue};
 
 use crate::connections::Connections;
-use crate::files::Folders;
+use crate::files::Store;
 use crate::metrics::Metrics;
 
 /// Flags of `wjp api`.
@@ -154,6 +154,10 @@ pub struct ApiArgs {
     /// (a tracker of its own when `None`).
     #[arg(skip)]
     pub outage: Option<Arc<wjp_queue::Outage>>,
+    /// Not a flag: the artefact store the program opened (the data
+    /// directory's folders when `None`).
+    #[arg(skip)]
+    pub store: Option<Store>,
 }
 
 /// See `ApiArgs::max_connections_per_client`.
@@ -188,6 +192,8 @@ pub struct ApiConfig {
     pub materials: Vec<materials::MaterialEntry>,
     /// Where the store's outages are reported (see `ApiArgs::outage`).
     pub outage: Arc<wjp_queue::Outage>,
+    /// See `ApiArgs::store`.
+    pub store: Option<Store>,
 }
 
 /// One slot per core: synchronous work beyond that only waits for a core.
@@ -212,6 +218,7 @@ impl Default for ApiConfig {
             test_kinds: false,
             materials: Vec::new(),
             outage: Arc::new(wjp_queue::Outage::new()),
+            store: None,
         }
     }
 }
@@ -278,6 +285,7 @@ impl ApiConfig {
             test_kinds: args.enable_test_kinds,
             materials: args.materials.clone(),
             outage: args.outage.clone().unwrap_or_default(),
+            store: args.store.clone(),
         })
     }
 }
@@ -287,7 +295,8 @@ impl ApiConfig {
 pub struct AppState {
     pub queue: Queue,
     pub handlers: Handlers,
-    pub folders: Arc<Folders>,
+    /// Where every file is: uploads, inputs, artefacts.
+    pub store: Store,
     pub config: Arc<ApiConfig>,
     pub metrics: Arc<Metrics>,
     /// Writes enqueues in groups (see [`enqueue`]).
@@ -334,17 +343,20 @@ fn build(
     metrics: Arc<Metrics>,
     sockets: TaskTracker,
 ) -> anyhow::Result<Router> {
-    let folders = Folders::create(data_dir).with_context(|| {
-        format!(
-            "creating the managed folders (uploads, data, output) in {}",
-            data_dir.display()
-        )
-    })?;
+    let store = match &config.store {
+        Some(store) => store.clone(),
+        None => Store::local(data_dir).with_context(|| {
+            format!(
+                "creating the managed folders (uploads, data, output) in {}",
+                data_dir.display()
+            )
+        })?,
+    };
     let outage = config.outage.clone();
     let state = AppState {
         queue: queue.clone(),
         handlers,
-        folders: Arc::new(folders),
+        store,
         inline_slots: Arc::new(tokio::sync::Semaphore::new(config.max_inline_jobs)),
         config: Arc::new(config),
         metrics,

@@ -109,7 +109,7 @@ fn async_mode() -> Value {
 /// The responses every domain endpoint can give besides its success.
 fn domain_errors(mut responses: Value) -> Value {
     let extra = json!({
-        "400": error("Invalid request, refused before any job exists, with the same codes at every endpoint and on POST /jobs: unknown_field (a body, form or query field the endpoint does not know; the message names the closest known one), out_of_range (the message names the bounds), invalid_value (wrong type, or not one of the allowed values, which the message lists), missing_field, invalid_json, path_outside_managed_folders, field_not_allowed (protective limits, output locations)."),
+        "400": error("Invalid request, refused before any job exists, with the same codes at every endpoint and on POST /jobs: unknown_field (a body, form or query field the endpoint does not know; the message names the closest known one), out_of_range (the message names the bounds), invalid_value (wrong type, or not one of the allowed values, which the message lists), missing_field, invalid_json, path_outside_managed_folders, invalid_key (a name with %, #, a backslash, a control character, a hidden or empty segment, or over 512 bytes), field_not_allowed (protective limits, output locations)."),
         "401": error("The API key is missing or wrong (only when one is configured)."),
         "404": error("The file named by dxf_path does not exist."),
         "429": error("With async_mode=true: the queue holds as many waiting jobs as the server allows."),
@@ -172,6 +172,22 @@ fn op(
         op["requestBody"] = body;
     }
     op
+}
+
+/// The `Range` header of a download.
+fn range_header() -> Value {
+    json!({ "name": "Range", "in": "header", "required": false, "schema": { "type": "string" },
+            "description": "One byte range (bytes=START-END, bytes=START-, bytes=-LAST); other forms are ignored and the whole file is sent." })
+}
+
+/// The answers of a download of a stored file.
+fn file_download_responses(bad: &str, missing: &str) -> Value {
+    let binary = json!({ "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } });
+    json!({ "200": { "description": "The file, with Content-Disposition and Accept-Ranges.", "content": binary.clone() },
+            "206": { "description": "The byte range asked for, with Content-Range.", "content": binary },
+            "400": error(bad), "401": error("API key missing or wrong."), "404": error(missing),
+            "416": error("A range outside the file; Content-Range gives its size."),
+            "503": error("The artefact store does not answer; try again (Retry-After).") })
 }
 
 fn file_responses(media: &str, description: &str) -> Value {
@@ -343,7 +359,7 @@ pub fn document() -> Value {
         "A queue's name (default, analysis, conversion, nesting, gcode).",
     );
     let paths = json!({
-        "/health": { "get": op("health", "operations", "Service health; degraded when the queue backend does not answer. Never needs the API key.", json!([]), None,
+        "/health": { "get": op("health", "operations", "Service health; degraded when the queue backend or the artefact store does not answer. Never needs the API key.", json!([]), None,
             json!({ "200": ok_json("Health.", schema_ref("Health")) })) },
         "/metrics": { "get": op("metrics", "operations", "Prometheus metrics: HTTP requests and latencies, jobs by queue and status.", json!([]), None,
             json!({ "200": { "description": "Prometheus text format 0.0.4.", "content": { "text/plain": { "schema": { "type": "string" } } } },
@@ -374,7 +390,7 @@ pub fn document() -> Value {
                     "400": error("No `file` field."), "401": error("API key missing or wrong."),
                     "413": error("The upload is larger than the limit (default 50 MB).") })) },
         "/nest": { "post": op("nest", "shop", "Nest the parts of a drawing on a sheet (job kind nest).",
-            json!([query("dxf_path", true, json!({ "type": "string", "minLength": 1 }), "A file in the managed folders; relative paths are taken in uploads."),
+            json!([query("dxf_path", true, json!({ "type": "string", "minLength": 1 }), "A file of the store by key (uploads/…, data/…, output/…); other relative names are taken in uploads."),
                    query("sheet_width", true, json!({ "type": "number", "exclusiveMinimum": 0, "maximum": 100000 }), "mm"),
                    query("sheet_height", true, json!({ "type": "number", "exclusiveMinimum": 0, "maximum": 100000 }), "mm"),
                    query("gap", false, json!({ "type": "number", "minimum": 0, "maximum": 500, "default": 3.0 }), "mm between parts and to the sheet's edge; at least the kerf."),
@@ -384,7 +400,7 @@ pub fn document() -> Value {
             None, domain_errors(json!({ "200": ok_json("{success, result}, the queued job, or the failure.",
                 json!({ "oneOf": [schema_ref("Result"), schema_ref("Queued"), schema_ref("Error")] })) }))) },
         "/gcode": { "post": op("gcode", "shop", "Generate G-code for a drawing (job kind generate_gcode).",
-            json!([query("dxf_path", true, json!({ "type": "string", "minLength": 1 }), "A file in the managed folders; relative paths are taken in uploads."),
+            json!([query("dxf_path", true, json!({ "type": "string", "minLength": 1 }), "A file of the store by key (uploads/…, data/…, output/…); other relative names are taken in uploads."),
                    query("material", false, json!({ "type": "string", "default": "steel" }), "A material of the table, or an alias (mild_steel or steel, stainless_steel, aluminium, brass, copper, titanium, granite, glass, marble...); another is refused with 400 invalid_value listing them."),
                    query("thickness", false, json!({ "type": "number", "exclusiveMinimum": 0, "maximum": 500, "default": 6.0 }), "mm"),
                    query("kerf", false, json!({ "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 20, "default": 1.1 }), "mm"),
@@ -401,10 +417,9 @@ pub fn document() -> Value {
             json!([query("output_filename", false, json!({ "type": "string" }), "Name of the file (sanitised, made unique)."), async_mode()]),
             Some(json!({ "required": true, "content": json_content(json!({ "type": "object", "description": "An analysis report." })) })),
             file_responses("application/dxf", "The DXF file")) },
-        "/files/{folder}/{name}": { "get": op("download", "shop", "Download a file of a managed folder (job artefacts, uploads).",
-            json!([path_param("folder", "uploads, data or output."), path_param("name", "The file name, or a path below the folder such as previews/<job id>.svg (the preview_svg artefact of an analysis).")]), None,
-            json!({ "200": { "description": "The file.", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
-                    "400": error("A path that leaves the folder or names a hidden file."), "401": error("API key missing or wrong."), "404": error("No such folder or file.") })) },
+        "/files/{folder}/{name}": { "get": op("download", "shop", "Download a file of the artefact store (job artefacts, uploads), from any node; streamed, with a byte range when the Range header asks for one.",
+            json!([path_param("folder", "uploads, data or output."), path_param("name", "The file name, or a path below the folder such as previews/<job id>.svg (the preview_svg artefact of an analysis)."), range_header()]), None,
+            file_download_responses("A path that leaves the folder, names a hidden file, or holds characters keys may not (%, #, backslash, control characters).", "No such folder or file.")) },
         "/jobs": {
             "post": op("submitJob", "queue", "Submit a job of any registered kind. An existing job_id returns that job (200) instead of a duplicate (201).", json!([]),
                 Some(json!({ "required": true, "content": json_content(schema_ref("JobRequest")) })),
@@ -435,9 +450,8 @@ pub fn document() -> Value {
             json!({ "200": ok_json("The job, queued again.", schema_ref("Job")), "401": error("API key missing or wrong."),
                     "404": error("Unknown job."), "409": error("The job is not failed or cancelled.") })) },
         "/jobs/{job_id}/artifacts/{name}": { "get": op("jobArtifact", "queue", "A file a completed job wrote: one of the paths its result lists under `artifacts` (dxf, csv, preview_svg...).",
-            json!([job_id, path_param("name", "The artefact's name in the job's result, such as dxf or preview_svg.")]), None,
-            json!({ "200": { "description": "The file.", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
-                    "401": error("API key missing or wrong."), "404": error("Unknown job, a job not completed yet, or no such artefact.") })) },
+            json!([job_id, path_param("name", "The artefact's name in the job's result, such as dxf or preview_svg."), range_header()]), None,
+            file_download_responses("A stored name the store refuses.", "Unknown job, a job not completed yet, or no such artefact.")) },
         "/jobs/{job_id}/events": { "get": op("jobEvents", "events", "Live status and progress of one job (SSE); starts with a snapshot unless resuming, ends when the job ends.",
             json!([job_id, last_event_id[0], last_event_id[1]]), None,
             json!({ "200": sse("The job's events."), "400": error("Invalid job id, event id (Last-Event-ID or last_event_id) or query."), "401": error("API key missing or wrong."), "404": error("Unknown job."),
@@ -614,12 +628,15 @@ pub fn document() -> Value {
         "Health": { "type": "object", "required": ["status", "service", "version", "timestamp"], "properties": {
             "status": { "type": "string", "enum": ["healthy", "degraded"] }, "service": { "type": "string" },
             "version": { "type": "string" }, "timestamp": { "type": "string", "format": "date-time" },
-            "backend": { "type": "string" }, "backend_available": { "type": "boolean" } } },
+            "backend": { "type": "string" }, "backend_available": { "type": "boolean" },
+            "store": { "type": "string", "enum": ["local", "s3"], "description": "The artefact store's kind." },
+            "store_location": { "type": "string", "description": "Where the store is (a folder, or s3://bucket/prefix and its endpoint)." },
+            "store_available": { "type": "boolean", "description": "Whether the store answered; degraded when not." } } },
         "Status": { "type": "string", "enum": ["waiting", "scheduled", "queued", "running", "completed", "failed", "cancelled"] },
         "AnalyzeRequest": { "type": "object", "required": ["dxf_path"], "additionalProperties": true,
             "description": "Any other analysis option may be given by its name (snap_tolerance_mm, pricing, machine, ...); a name the analysis does not know is refused with 400 unknown_field.",
             "properties": {
-            "dxf_path": { "type": "string", "minLength": 1, "description": "A file in the managed folders (uploads, data, output); a relative path is taken in uploads." },
+            "dxf_path": { "type": "string", "minLength": 1, "description": "A file of the store by key (uploads/…, data/…, output/…); other relative names are taken in uploads." },
             "material": { "type": "string", "description": "A material of the table or an alias; another is refused with 400 invalid_value listing them." },
             "thickness": { "type": "number", "exclusiveMinimum": 0, "maximum": 500 },
             "kerf": { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 20 },
@@ -629,7 +646,7 @@ pub fn document() -> Value {
             "target_frame_w": { "type": "number" }, "target_frame_h": { "type": "number" },
             "reference": { "type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "description": "Your own text kept with the job (a customer, an order): not an analysis option." } } },
         "CostRequest": { "type": "object", "required": ["dxf_path"], "additionalProperties": false, "properties": {
-            "dxf_path": { "type": "string", "minLength": 1, "description": "A file in the managed folders (uploads, data, output); a relative path is taken in uploads." },
+            "dxf_path": { "type": "string", "minLength": 1, "description": "A file of the store by key (uploads/…, data/…, output/…); other relative names are taken in uploads." },
             "material": { "type": ["string", "null"], "description": "A material of the table or an alias; another is refused with 400 invalid_value listing them." },
             "thickness": { "type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 500 },
             "kerf": { "type": ["number", "null"], "exclusiveMinimum": 0, "exclusiveMaximum": 20 },
@@ -652,10 +669,13 @@ pub fn document() -> Value {
             "status_url": { "type": "string" }, "download_url": { "type": "string", "description": "Where the file can be downloaded once the job completed (/jobs/{job_id}/artifacts/{name})." } } },
         "Upload": { "type": "object", "required": ["success", "file_id", "file_path", "relative_path", "filename", "size"], "properties": {
             "success": { "type": "boolean" }, "file_id": { "type": "string" },
-            "file_path": { "type": "string", "description": "Absolute path on the server." },
+            "file_path": { "type": "string", "description": "Absolute path on the server when the store is a local folder; the key when it is a bucket. Either may be passed as dxf_path." },
             "relative_path": { "type": "string", "description": "The stored name; pass it as dxf_path." },
+            "key": { "type": "string", "description": "The file's key in the artefact store (uploads/<name>)." },
+            "url": { "type": "string", "description": "Where the file can be downloaded (/files/uploads/<name>)." },
             "filename": { "type": "string", "description": "The name the client sent." },
-            "size": { "type": "integer" } } },
+            "size": { "type": "integer" },
+            "sha256": { "type": "string", "description": "The SHA-256 of the content, hex." } } },
         "JobRequest": job_request_schema,
         "Job": job_schema,
         "JobPage": { "type": "object", "required": ["jobs", "next_cursor"], "properties": {

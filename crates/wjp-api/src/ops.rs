@@ -17,16 +17,23 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The old health check; `degraded` when the queue backend does not answer
-/// (requests are then served synchronously).
+/// (requests are then served synchronously) or the artefact store does not
+/// (jobs with files wait and retry).
 async fn health(State(state): State<AppState>) -> Json<Value> {
-    let available = state.queue.is_available().await;
+    let (available, store) = tokio::join!(state.queue.is_available(), state.store.check());
+    if let Err(e) = &store {
+        tracing::warn!(error = %e, "health: the artefact store does not answer");
+    }
     Json(json!({
-        "status": if available { "healthy" } else { "degraded" },
+        "status": if available && store.is_ok() { "healthy" } else { "degraded" },
         "service": "wjp",
         "version": env!("CARGO_PKG_VERSION"),
         "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "backend": state.queue.backend_info().name,
         "backend_available": available,
+        "store": state.store.kind(),
+        "store_location": state.store.describe(),
+        "store_available": store.is_ok(),
     }))
 }
 

@@ -45,16 +45,23 @@ fn artefact(output: &Path, folder: &str, name: &str, text: &str) -> Result<Strin
     Ok(format!("output/{folder}/{name}"))
 }
 
+/// The local file of a key a job's payload names (`uploads/a.dxf`): the
+/// store is the data directory's folders, `output`'s parent.
+fn local(output: &Path, key: &Path) -> PathBuf {
+    output.parent().unwrap_or(output).join(key)
+}
+
 /// The file a job's payload names, read whole.
-fn input(path: &Path) -> Result<Vec<u8>, HandlerError> {
-    std::fs::read(path).map_err(|e| HandlerError::Failed(e.to_string()))
+fn input(output: &Path, key: &Path) -> Result<Vec<u8>, HandlerError> {
+    std::fs::read(local(output, key)).map_err(|e| HandlerError::Failed(e.to_string()))
 }
 
 /// `analyze_dxf` as the `wjp` binary wires it: the analysis of
 /// `wjp-geometry`, its SVG preview stored as `output/previews/<id>.svg`.
 fn analyze_dxf(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
     let args: AnalyzeDxf = ctx.parse_payload()?;
-    let report = wjp_geometry::analyze_dxf_file(&args.dxf_path, &args.options, &mut |p, m| {
+    let drawing = local(output, &args.dxf_path);
+    let report = wjp_geometry::analyze_dxf_file(&drawing, &args.options, &mut |p, m| {
         ctx.progress(p * 0.95, m)
     })
     .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
@@ -81,7 +88,7 @@ struct ConvertImage {
 /// the DXF and its preview as artefacts under `output/`.
 fn convert_image(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
     let args: ConvertImage = ctx.parse_payload()?;
-    let conversion = wjp_convert::image_to_dxf(&input(&args.image_path)?, &args.options)
+    let conversion = wjp_convert::image_to_dxf(&input(output, &args.image_path)?, &args.options)
         .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
     let id = &ctx.job().id;
     Ok(json!({
@@ -105,7 +112,7 @@ struct Nest {
 /// DXF and SVG and the overview as artefacts under `output/nesting/`.
 fn nest(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
     let args: Nest = ctx.parse_payload()?;
-    let bytes = input(&args.dxf_path)?;
+    let bytes = input(output, &args.dxf_path)?;
     let parts =
         wjp_cam::PartInput::from_dxf("part", &bytes, args.quantity, &AnalysisOptions::default())
             .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
@@ -145,7 +152,7 @@ struct Gcode {
 /// picture as artefacts under `output/gcode/`.
 fn gcode(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
     let args: Gcode = ctx.parse_payload()?;
-    let program = wjp_cam::generate_gcode(&input(&args.dxf_path)?, &args.options)
+    let program = wjp_cam::generate_gcode(&input(output, &args.dxf_path)?, &args.options)
         .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
     let id = &ctx.job().id;
     Ok(json!({
@@ -184,13 +191,18 @@ fn real_handlers(catalog: &mut Catalog, handlers: &mut Handlers, data_dir: &Path
             analyze_dxf(ctx, &out)
         })
         .unwrap();
+    let out = output.clone();
     handlers
         .add("convert_image", move |ctx: &JobContext| {
-            convert_image(ctx, &output)
+            convert_image(ctx, &out)
         })
         .unwrap();
     catalog.register("analyze_csv", "analysis", None).unwrap();
-    handlers.add("analyze_csv", analyze_csv).unwrap();
+    handlers
+        .add("analyze_csv", move |ctx: &JobContext| {
+            analyze_csv(ctx, &output)
+        })
+        .unwrap();
 }
 
 #[derive(Deserialize)]
@@ -199,10 +211,10 @@ struct AnalyzeCsv {
 }
 
 /// `analyze_csv` as the binary wires it: the analysis of `wjp-convert`.
-fn analyze_csv(ctx: &JobContext) -> Result<Value, HandlerError> {
+fn analyze_csv(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
     let args: AnalyzeCsv = ctx.parse_payload()?;
     let analysis = wjp_convert::analyze_components_csv(
-        &input(&args.csv_path)?,
+        &input(output, &args.csv_path)?,
         &wjp_convert::CsvOptions::default(),
     )
     .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;

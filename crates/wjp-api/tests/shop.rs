@@ -248,7 +248,8 @@ async fn nest_and_gcode_take_the_old_query_with_its_defaults() {
     assert_eq!(nested["gap"], 3.0);
     assert_eq!(nested["kerf"], 1.1);
     assert_eq!(nested["sheet_width"], 3000.0);
-    assert_eq!(nested["dxf_path"], up["file_path"]);
+    // Inputs travel as keys of the store.
+    assert_eq!(nested["dxf_path"], format!("uploads/{rel}"));
 
     let (status, body) = s
         .post(&format!("/gcode?dxf_path={rel}&kerf=0.9"), Value::Null)

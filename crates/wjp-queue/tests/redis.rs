@@ -123,7 +123,10 @@ async fn events_and_waits_resume_after_a_redis_restart() {
     // that command), a later one must not.
     let back = tokio::time::Instant::now() + Duration::from_secs(30);
     while !queue.is_available().await {
-        assert!(tokio::time::Instant::now() < back, "Redis did not come back");
+        assert!(
+            tokio::time::Instant::now() < back,
+            "Redis did not come back"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let worker = start_worker(

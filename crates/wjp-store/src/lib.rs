@@ -1,17 +1,33 @@
 //! # wjp-store: where wjp keeps files
 //!
-//! The data directory holds three managed folders: `uploads/` (files clients
-//! sent), `data/` (files an operator put there) and `output/` (artefacts the
-//! jobs wrote). Clients name files by path; every such path is resolved here
-//! and must stay inside the managed folders.
+//! Every file the service touches lives in one artefact store ([`Store`]):
+//! a folder (by default the data directory) or an S3-compatible bucket
+//! under a prefix, shared by every machine of a shop. It holds three
+//! folders: `uploads/` (files clients sent), `data/` (files an operator put
+//! there) and `output/` (artefacts the jobs wrote). Files are named by
+//! [`Key`]s; a job process fetches its inputs into a private directory,
+//! works on local files, and stores its outputs.
 //!
-//! **Invariant**: a path a client gave reaches the file system only through
-//! [`Folders::resolve`], and a file the service writes is named by the
-//! service ([`unique_name`], or a job's artefact name), never by a client.
-//! A path is checked twice: on its text first (so a path outside is refused
-//! without telling whether it exists), then after following symlinks.
+//! **Invariants**
+//! - A name a client gave reaches the store only as a [`Key`] made by
+//!   [`Key::from_client`], checked on its text first (so a name outside is
+//!   refused without telling whether it exists); in a local store a key is
+//!   checked again after following symlinks ([`Folders::resolve`]).
+//! - A file the service writes is named by the service ([`unique_name`], or
+//!   a job's artefact name), never by a client.
+//! - A write is visible whole or not at all: small files are one `PUT`
+//!   (a rename in a folder), large ones a multipart upload committed at the
+//!   end ([`Upload`]); a process that dies mid-write leaves no key behind.
+//!
+//! This crate knows nothing of HTTP, queues or jobs.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
+
+mod key;
+mod store;
+
+pub use key::{Key, FOLDERS, MAX_KEY_BYTES, MAX_SEGMENT_BYTES};
+pub use store::{ByteRange, Download, Store, StoreError, Stored, Upload};
 
 /// Why a client's path was refused. Messages quote the path as given (cut to
 /// 200 characters), never anything read from a file.
@@ -35,6 +51,13 @@ pub enum PathError {
         given: String,
         reason: String,
     },
+
+    #[error("{field} {given:?} is not a usable name: it {reason}")]
+    Malformed {
+        field: String,
+        given: String,
+        reason: String,
+    },
 }
 
 impl PathError {
@@ -45,6 +68,7 @@ impl PathError {
             PathError::Outside { .. } => "path_outside_managed_folders",
             PathError::NotFound { .. } => "file_not_found",
             PathError::Unreadable { .. } => "invalid_path",
+            PathError::Malformed { .. } => "invalid_key",
         }
     }
 
@@ -54,7 +78,8 @@ impl PathError {
             PathError::Missing { field }
             | PathError::Outside { field, .. }
             | PathError::NotFound { field, .. }
-            | PathError::Unreadable { field, .. } => field,
+            | PathError::Unreadable { field, .. }
+            | PathError::Malformed { field, .. } => field,
         }
     }
 }
@@ -63,6 +88,7 @@ impl PathError {
 #[derive(Debug, Clone)]
 pub struct Folders {
     /// Canonical paths, so a symlinked data directory still compares equal.
+    pub root: PathBuf,
     pub uploads: PathBuf,
     pub data: PathBuf,
     pub output: PathBuf,
@@ -76,7 +102,9 @@ impl Folders {
             std::fs::create_dir_all(&dir)?;
             dir.canonicalize()
         };
+        std::fs::create_dir_all(data_dir)?;
         Ok(Folders {
+            root: data_dir.canonicalize()?,
             uploads: make("uploads")?,
             data: make("data")?,
             output: make("output")?,
@@ -85,16 +113,6 @@ impl Folders {
 
     fn roots(&self) -> [&Path; 3] {
         [&self.uploads, &self.data, &self.output]
-    }
-
-    /// The folder of a name used in URLs (`/files/{folder}/{name}`).
-    pub fn by_name(&self, name: &str) -> Option<&Path> {
-        match name {
-            "uploads" => Some(&self.uploads),
-            "data" => Some(&self.data),
-            "output" => Some(&self.output),
-            _ => None,
-        }
     }
 
     /// Resolves a client-given path to an existing file inside a managed
@@ -122,7 +140,7 @@ impl Folders {
         } else {
             self.uploads.join(path)
         };
-        let lexical = normalize(&joined).ok_or_else(outside)?;
+        let lexical = key::normalize(&joined).ok_or_else(outside)?;
         if !self.roots().iter().any(|r| lexical.starts_with(r)) {
             return Err(outside());
         }
@@ -152,38 +170,10 @@ impl Folders {
         }
         Ok(real)
     }
-
-    /// The path of an artefact the service names: `output/<folder>/<name>`,
-    /// its folder created. `folder` and `name` come from the service (a job
-    /// id is one), never from a client.
-    pub fn artefact(&self, folder: &str, name: &str) -> std::io::Result<PathBuf> {
-        let dir = self.output.join(folder);
-        std::fs::create_dir_all(&dir)?;
-        Ok(dir.join(name))
-    }
 }
 
-fn shorten(text: &str) -> String {
+pub(crate) fn shorten(text: &str) -> String {
     text.chars().take(200).collect()
-}
-
-/// Removes `.` and resolves `..` without touching the file system; `None`
-/// when `..` climbs above the root.
-fn normalize(path: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::Prefix(_) | Component::RootDir => out.push(c.as_os_str()),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    return None;
-                }
-            }
-            Component::Normal(part) => out.push(part),
-        }
-    }
-    Some(out)
 }
 
 /// A safe, unique file name for a client-given one:
@@ -258,6 +248,7 @@ mod tests {
 
     #[test]
     fn normalize_refuses_climbing_above_the_root() {
+        use key::normalize;
         assert_eq!(
             normalize(Path::new("/a/b/../c")),
             Some(PathBuf::from("/a/c"))

@@ -52,7 +52,16 @@ pub async fn run(global: &GlobalArgs, args: ApiCommandArgs) -> anyhow::Result<Ex
     let addr = wjp_api::bind_address(&http)?;
     let queue = global.open_queue_tolerating_outage().await?;
     let handlers = global.handlers(&shop)?;
+    let store = global.open_store()?;
+    tracing::info!(store = %store.describe(), "artefact store");
+    http.store = Some(store.clone());
     let shutdown = CancellationToken::new();
+    tokio::spawn(crate::sweep::periodically(
+        store,
+        queue.clone(),
+        global.upload_ttl(),
+        shutdown.clone().cancelled_owned(),
+    ));
     let mut workers = Vec::new();
     // One for the HTTP side and all the in-process workers: an outage is
     // one line, not one per queue or side.

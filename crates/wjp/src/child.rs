@@ -16,6 +16,11 @@
 //! The child ends by itself when its parent goes away (its standard input
 //! closes), so no orphan keeps running after a crash of the service.
 //!
+//! Files: the parent makes a private working directory for the child (under
+//! the data directory's `work/`) and deletes it when the child is gone,
+//! whatever ended it; the child copies its inputs there from the artefact
+//! store, and writes its outputs to the store.
+//!
 //! The protocol is JSON lines. In: one line `{"id", "payload"}`. Out:
 //! `{"progress": f, "message": m}` lines, then one `{"result": v}` or
 //! `{"error": {"kind", "message"}}`.
@@ -50,6 +55,9 @@ pub struct InChild {
     pub kind: &'static str,
     pub exe: PathBuf,
     pub data_dir: PathBuf,
+    /// The artefact store the child opens (the data directory's folders
+    /// when `None`).
+    pub storage_url: Option<String>,
     pub memory_budget_mb: u64,
     /// The shop's figures the parent loaded; the child reads the same file.
     pub shop_config: Option<PathBuf>,
@@ -111,12 +119,22 @@ impl Handler for InChild {
         let failed = |what: &str, e: std::io::Error| {
             HandlerError::Failed(format!("cannot {what} the job's process: {e}"))
         };
+        // Deleted when this function returns, after the child was reaped
+        // (`child` below is declared later, so it is dropped first).
+        let work = make_work_dir(&self.data_dir).map_err(|e| failed("prepare", e))?;
         let mut command = Command::new(&self.exe);
         command
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(["run-job", "--kind", self.kind, "--memory-budget-mb"])
-            .arg(self.memory_budget_mb.to_string());
+            .arg(self.memory_budget_mb.to_string())
+            .arg("--work-dir")
+            .arg(work.path());
+        match &self.storage_url {
+            Some(url) => command.arg("--storage-url").arg(url),
+            // Never a WJP_STORAGE_URL of the environment the flags overrode.
+            None => command.env_remove("WJP_STORAGE_URL"),
+        };
         // Always said, even "none": the child must not find a file of its
         // own (WJP_CONFIG, a wjp.toml made since) that the parent did not.
         match &self.shop_config {
@@ -143,12 +161,8 @@ impl Handler for InChild {
                 "the job's process has no pipes".into(),
             ));
         };
-        let payload = crate::domain::sheet_from_parents(
-            self.kind,
-            &ctx.job().payload,
-            ctx.parent_results(),
-            &self.data_dir,
-        )?;
+        let payload =
+            crate::domain::sheet_from_parents(self.kind, &ctx.job().payload, ctx.parent_results())?;
         let envelope = Envelope {
             id: ctx.job().id.to_string(),
             payload,
@@ -219,6 +233,13 @@ impl Handler for InChild {
     }
 }
 
+/// A private directory for one job's files, under `<data dir>/work/`.
+fn make_work_dir(data_dir: &std::path::Path) -> std::io::Result<tempfile::TempDir> {
+    let parent = data_dir.join("work");
+    std::fs::create_dir_all(&parent)?;
+    tempfile::Builder::new().prefix("job-").tempdir_in(parent)
+}
+
 /// Kills and reaps the child when the handler returns, whatever the way.
 struct KillOnDrop(Child);
 
@@ -233,13 +254,8 @@ impl Drop for KillOnDrop {
 
 /// `wjp run-job`: the child's side. Limits its own memory, reads the job,
 /// runs the kind's handler with panics caught, and reports on stdout.
-pub fn serve(
-    kind: &str,
-    data_dir: &std::path::Path,
-    memory_budget_mb: u64,
-    shop_config: Option<&std::path::Path>,
-) -> ExitCode {
-    let report = run_job(kind, data_dir, memory_budget_mb, shop_config);
+pub fn serve(job: &JobProcess<'_>) -> ExitCode {
+    let report = run_job(job);
     let mut out = std::io::stdout().lock();
     match serde_json::to_string(&report) {
         Ok(line) if writeln!(out, "{line}").and_then(|()| out.flush()).is_ok() => ExitCode::SUCCESS,
@@ -247,16 +263,22 @@ pub fn serve(
     }
 }
 
-fn run_job(
-    kind: &str,
-    data_dir: &std::path::Path,
-    memory_budget_mb: u64,
-    shop_config: Option<&std::path::Path>,
-) -> Report {
-    let Some(kind) = kinds::shop_kind(kind) else {
-        return HandlerError::Failed(format!("run-job: unknown kind {kind:?}")).into();
+/// What `wjp run-job` is told.
+pub struct JobProcess<'a> {
+    pub kind: &'a str,
+    pub data_dir: &'a std::path::Path,
+    pub storage_url: Option<&'a str>,
+    /// The private directory the parent made for this job's files.
+    pub work_dir: &'a std::path::Path,
+    pub memory_budget_mb: u64,
+    pub shop_config: Option<&'a std::path::Path>,
+}
+
+fn run_job(job: &JobProcess<'_>) -> Report {
+    let Some(kind) = kinds::shop_kind(job.kind) else {
+        return HandlerError::Failed(format!("run-job: unknown kind {:?}", job.kind)).into();
     };
-    if let Err(e) = limit_memory(memory_budget_mb) {
+    if let Err(e) = limit_memory(job.memory_budget_mb) {
         return HandlerError::Failed(format!("cannot set the job's memory budget: {e}")).into();
     }
     let mut line = String::new();
@@ -275,25 +297,31 @@ fn run_job(
         Ok(envelope) => envelope,
         Err(e) => return HandlerError::Failed(format!("cannot read the job: {e}")).into(),
     };
-    let figures = match shop_config.map(ShopConfig::load).transpose() {
+    let figures = match job.shop_config.map(ShopConfig::load).transpose() {
         Ok(figures) => figures.unwrap_or_default(),
         Err(e) => return HandlerError::Failed(e.to_string()).into(),
     };
-    let shop = match Shop::open(data_dir, figures) {
+    let store = match wjp_store::Store::open(job.storage_url, job.data_dir) {
+        Ok(store) => store,
+        Err(e) => return HandlerError::Failed(e.to_string()).into(),
+    };
+    let mut shop = match Shop::open(store, figures) {
         Ok(shop) => shop,
         Err(e) => return HandlerError::Failed(e).into(),
     };
     // Checked again here: a payload may have reached the queue by a door
     // that did not check it (an older client, a hand-written record).
-    let payload = match kinds::admit(
-        kind,
-        &shop.folders,
-        envelope.payload,
-        &shop.figures.materials,
-    ) {
+    let payload = match kinds::admit(kind, &shop.store, envelope.payload, &shop.figures.materials) {
         Ok(payload) => payload,
+        Err(refusal) if refusal.not_found => {
+            return HandlerError::InvalidPayload(format!("missing_input: {refusal}")).into()
+        }
         Err(refusal) => return HandlerError::InvalidPayload(refusal.to_string()).into(),
     };
+    let inputs = kinds::input_keys(kind, &payload);
+    if let Err(e) = shop.fetch_inputs(&inputs, &job.work_dir.join("inputs")) {
+        return e.into();
+    }
     let progress = Progress::default();
     let task = Task {
         id: &envelope.id,
@@ -301,7 +329,12 @@ fn run_job(
         progress: &|fraction, message| progress.report(fraction, message),
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (kind.run)(&task, &shop))) {
-        Ok(Ok(value)) => Report::Result(value),
+        Ok(Ok(mut value)) => {
+            if let Some(result) = value.as_object_mut() {
+                result.insert("artifact_files".into(), shop.stored_files());
+            }
+            Report::Result(value)
+        }
         Ok(Err(e)) => e.into(),
         Err(panic) => HandlerError::Panicked(
             panic

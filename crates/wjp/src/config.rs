@@ -42,6 +42,19 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub init: bool,
 
+    /// Where files live: nothing for the data directory's folders,
+    /// `s3://BUCKET/PREFIX` for an S3-compatible bucket every machine of a
+    /// shop shares (with AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_REGION; an http:// endpoint is allowed),
+    /// or `file:///PATH` for another folder.
+    #[arg(long, global = true, env = "WJP_STORAGE_URL", value_name = "URL")]
+    pub storage_url: Option<String>,
+
+    /// Days an upload is kept before the sweep deletes it.
+    #[arg(long, global = true, env = "WJP_UPLOAD_TTL_DAYS", default_value_t = 7,
+          allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub upload_ttl_days: u64,
+
     /// Redis server URL (redis:// or rediss://, may carry a password). Setting
     /// it, or REDIS_HOST, selects the Redis backend.
     #[arg(long, global = true, env = "REDIS_URL", hide_env_values = true)]
@@ -258,10 +271,28 @@ impl GlobalArgs {
         }
     }
 
+    /// The artefact store these settings name (nothing is read or written
+    /// yet: an unreachable bucket is found when used).
+    pub fn open_store(&self) -> anyhow::Result<wjp_store::Store> {
+        Ok(wjp_store::Store::open(
+            self.storage_url.as_deref(),
+            &self.data_dir,
+        )?)
+    }
+
+    /// How long an upload is kept.
+    pub fn upload_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.upload_ttl_days * 86_400)
+    }
+
     /// The shop's catalog under this configuration's quotas, checking
     /// payloads against the shop's materials.
     fn catalog(&self) -> anyhow::Result<wjp_queue::Catalog> {
-        let mut catalog = crate::kinds::catalog(&self.data_dir, self.shop()?.materials)?;
+        let mut catalog = crate::kinds::catalog(
+            &self.data_dir,
+            self.storage_url.clone(),
+            self.shop()?.materials,
+        )?;
         catalog.quotas = self.quotas();
         catalog.history = wjp_queue::AuditRetention {
             max_age: std::time::Duration::from_secs(self.history_days * 24 * 3600),
@@ -293,6 +324,7 @@ impl GlobalArgs {
     ) -> anyhow::Result<wjp_queue::Handlers> {
         Ok(crate::kinds::handlers(
             &self.data_dir,
+            self.storage_url.as_deref(),
             self.job_memory_mb,
             shop.path.as_deref(),
         )?)

@@ -7,8 +7,10 @@
 //! - A payload is checked ([`admit`]) whenever a job is made of it, by any
 //!   door (the API's old endpoints and `POST /jobs`, `wjp submit`, inline
 //!   runs), and again by the handler before it reads anything: every input
-//!   path resolves inside the managed folders, and no reserved field (a
-//!   protective limit, an output location) is present.
+//!   names a key of the artefact store's folders (the old relative names
+//!   are keys in `uploads/`), written back as that key; in a local store
+//!   the file must exist and stay inside the folders after symlinks; no
+//!   reserved field (a protective limit, an output location) is present.
 //! - Shop handlers run in a child process each ([`crate::child`]), under a
 //!   memory budget, killed when their job times out or is cancelled.
 
@@ -20,7 +22,7 @@ use serde_json::Value;
 use wjp_geometry::cost::Material;
 use wjp_queue::catalog::{KindCaps, PayloadRefusal};
 use wjp_queue::{builtin, Catalog, HandlerError, Handlers, QueueError};
-use wjp_store::{Folders, PathError};
+use wjp_store::{PathError, Store};
 
 use crate::child::InChild;
 use crate::domain::{self, Shop, Task};
@@ -175,13 +177,18 @@ pub fn shop_kind(name: &str) -> Option<&'static ShopKind> {
 }
 
 /// Every kind this build can run, with its routing, caps and payload
-/// check. The managed folders under `data_dir` are made when the first
-/// payload is checked, so commands that submit nothing never create them.
-pub fn catalog(data_dir: &Path, materials: Vec<Material>) -> Result<Catalog, QueueError> {
+/// check. The store (`storage_url`, or the folders under `data_dir`) is
+/// opened when the first payload is checked, so commands that submit
+/// nothing never create the folders.
+pub fn catalog(
+    data_dir: &Path,
+    storage_url: Option<String>,
+    materials: Vec<Material>,
+) -> Result<Catalog, QueueError> {
     let materials = Arc::new(materials);
     let mut catalog = Catalog::new(&QUEUES)?;
     builtin::register(&mut catalog)?;
-    let folders = Arc::new(LazyFolders::new(data_dir));
+    let store = Arc::new(LazyStore::new(data_dir, storage_url));
     for kind in &SHOP_KINDS {
         catalog.register(kind.name, kind.queue, Some(kind.timeout))?;
         catalog.cap(
@@ -192,10 +199,10 @@ pub fn catalog(data_dir: &Path, materials: Vec<Material>) -> Result<Catalog, Que
                 max_stalls: MAX_STALLS,
             },
         )?;
-        let folders = folders.clone();
+        let store = store.clone();
         let materials = materials.clone();
         catalog.check_payloads(kind.name, move |payload: Value| {
-            admit(kind, folders.get()?, payload, &materials)
+            admit(kind, store.get()?, payload, &materials)
         })?;
     }
     Ok(catalog)
@@ -207,6 +214,7 @@ pub fn catalog(data_dir: &Path, materials: Vec<Material>) -> Result<Catalog, Que
 /// compiled-in ones when `None`).
 pub fn handlers(
     data_dir: &Path,
+    storage_url: Option<&str>,
     memory_budget_mb: u64,
     shop_config: Option<&Path>,
 ) -> Result<Handlers, QueueError> {
@@ -222,6 +230,7 @@ pub fn handlers(
                 kind: kind.name,
                 exe: exe.clone(),
                 data_dir: data_dir.to_path_buf(),
+                storage_url: storage_url.map(str::to_owned),
                 memory_budget_mb,
                 shop_config: shop_config.map(Path::to_path_buf),
             },
@@ -230,43 +239,41 @@ pub fn handlers(
     Ok(handlers)
 }
 
-/// The managed folders, made on first use.
-struct LazyFolders {
+/// The artefact store, opened on first use.
+struct LazyStore {
     data_dir: std::path::PathBuf,
-    folders: OnceLock<Result<Folders, String>>,
+    storage_url: Option<String>,
+    store: OnceLock<Result<Store, String>>,
 }
 
-impl LazyFolders {
-    fn new(data_dir: &Path) -> Self {
-        LazyFolders {
+impl LazyStore {
+    fn new(data_dir: &Path, storage_url: Option<String>) -> Self {
+        LazyStore {
             data_dir: data_dir.to_path_buf(),
-            folders: OnceLock::new(),
+            storage_url,
+            store: OnceLock::new(),
         }
     }
 
-    fn get(&self) -> Result<&Folders, PayloadRefusal> {
-        self.folders
+    fn get(&self) -> Result<&Store, PayloadRefusal> {
+        self.store
             .get_or_init(|| {
-                Folders::create(&self.data_dir).map_err(|e| {
-                    format!(
-                        "the data directory {} cannot hold the managed folders: {e}",
-                        self.data_dir.display()
-                    )
-                })
+                Store::open(self.storage_url.as_deref(), &self.data_dir).map_err(|e| e.to_string())
             })
             .as_ref()
-            .map_err(|message| PayloadRefusal::new("data_dir_unusable", "payload", message))
+            .map_err(|message| PayloadRefusal::new("store_unusable", "payload", message))
     }
 }
 
-/// Checks a payload of `kind` and returns it with every input path made
-/// canonical. Refuses a payload that is not an object, sets a reserved
-/// field, fails the kind's own check (an unknown field, a value of the
-/// wrong type or out of range, a missing required field), or names a file
-/// outside the managed folders (or a missing one).
+/// Checks a payload of `kind` and returns it with every input named by its
+/// key (`plate.dxf` becomes `uploads/plate.dxf`). Refuses a payload that is
+/// not an object, sets a reserved field, fails the kind's own check (an
+/// unknown field, a value of the wrong type or out of range, a missing
+/// required field), or names a file outside the store's folders (or, in a
+/// local store, a missing one: a bucket is asked when the job runs).
 pub fn admit(
     kind: &ShopKind,
-    folders: &Folders,
+    store: &Store,
     mut payload: Value,
     materials: &[Material],
 ) -> Result<Value, PayloadRefusal> {
@@ -306,8 +313,9 @@ pub fn admit(
                     format!("{at} must be a string naming a file"),
                 ));
             };
-            let real = folders.resolve(&at, text).map_err(refusal)?;
-            *value = Value::String(real.to_string_lossy().into_owned());
+            let key = store.client_key(&at, text).map_err(refusal)?;
+            store.check_local(&at, &key).map_err(refusal)?;
+            *value = Value::String(key.to_string());
             Ok(())
         })?;
     }
@@ -322,6 +330,22 @@ fn refusal(e: PathError) -> PayloadRefusal {
         field: e.field().to_owned(),
         message: e.to_string(),
     }
+}
+
+/// The keys a payload admitted by [`admit`] names at `kind`'s input fields,
+/// with the field of each.
+pub fn input_keys(kind: &ShopKind, payload: &Value) -> Vec<(String, String)> {
+    let mut payload = payload.clone();
+    let mut keys = Vec::new();
+    for input in kind.inputs {
+        let _ = visit(&mut payload, input, String::new(), &mut |value, at| {
+            if let Value::String(key) = value {
+                keys.push((at, key.clone()));
+            }
+            Ok(())
+        });
+    }
+    keys
 }
 
 /// Calls `found` on every value at `path` (`a/b`, `files/*/dxf_path`) that
@@ -370,9 +394,14 @@ mod tests {
 
     #[test]
     fn every_registered_kind_has_a_handler_and_the_old_routing() {
-        let catalog = catalog(Path::new("unused"), wjp_geometry::cost::default_materials())
-            .expect("the kind table is valid");
-        let handlers = handlers(Path::new("unused"), 512, None).expect("every handler registers");
+        let catalog = catalog(
+            Path::new("unused"),
+            None,
+            wjp_geometry::cost::default_materials(),
+        )
+        .expect("the kind table is valid");
+        let handlers =
+            handlers(Path::new("unused"), None, 512, None).expect("every handler registers");
         for spec in catalog.kinds() {
             assert!(
                 handlers.get(&spec.kind).is_some(),
@@ -395,23 +424,34 @@ mod tests {
     #[test]
     fn inputs_resolve_inside_and_reserved_fields_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let folders = Folders::create(dir.path()).unwrap();
+        let store = Store::local(dir.path()).unwrap();
+        let folders = store.local_folders().unwrap().clone();
         let table = wjp_geometry::cost::default_materials();
         std::fs::write(folders.uploads.join("a.dxf"), "0\nEOF\n").unwrap();
         let nest = shop_kind("nest").unwrap();
         let admitted = admit(
             nest,
-            &folders,
+            &store,
             json!({"files": [{"dxf_path": "a.dxf"}, {"dxf_path": "a.dxf", "quantity": 2}]}),
             &table,
         )
         .unwrap();
-        let real = folders.uploads.join("a.dxf");
-        assert_eq!(admitted["files"][1]["dxf_path"], json!(real));
+        assert_eq!(admitted["files"][1]["dxf_path"], json!("uploads/a.dxf"));
+        assert_eq!(
+            input_keys(nest, &admitted),
+            [
+                ("files[0].dxf_path".to_owned(), "uploads/a.dxf".to_owned()),
+                ("files[1].dxf_path".to_owned(), "uploads/a.dxf".to_owned())
+            ]
+        );
+        // An absolute path inside the data directory is its key.
+        let absolute = folders.uploads.join("a.dxf");
+        let admitted = admit(nest, &store, json!({"dxf_path": absolute}), &table).unwrap();
+        assert_eq!(admitted["dxf_path"], json!("uploads/a.dxf"));
 
         let e = admit(
             nest,
-            &folders,
+            &store,
             json!({"files": [{"dxf_path": "a.dxf"}, {"dxf_path": "/etc/passwd"}]}),
             &table,
         )
@@ -424,7 +464,7 @@ mod tests {
         let layered = shop_kind("export_layered_dxf").unwrap();
         let e = admit(
             layered,
-            &folders,
+            &store,
             json!({"report": {"dxf_path": "a.dxf", "options": {"limits": {}}}}),
             &table,
         )
@@ -435,7 +475,7 @@ mod tests {
         );
         let e = admit(
             layered,
-            &folders,
+            &store,
             json!({"report": {"dxf_path": "/etc/shadow"}}),
             &table,
         )
@@ -446,7 +486,7 @@ mod tests {
         for field in ["max_pixels", "output_path"] {
             let e = admit(
                 convert,
-                &folders,
+                &store,
                 json!({"image_path": "a.dxf", field: 1}),
                 &table,
             )
@@ -454,11 +494,11 @@ mod tests {
             assert_eq!((e.code, e.field.as_str()), ("field_not_allowed", field));
         }
         let csv = shop_kind("analyze_csv").unwrap();
-        let e = admit(csv, &folders, json!({"csv_path": "missing.csv"}), &table).unwrap_err();
+        let e = admit(csv, &store, json!({"csv_path": "missing.csv"}), &table).unwrap_err();
         assert!(e.not_found, "{e}");
-        let e = admit(csv, &folders, json!({"csv_path": 7}), &table).unwrap_err();
+        let e = admit(csv, &store, json!({"csv_path": 7}), &table).unwrap_err();
         assert_eq!(e.code, "invalid_path");
-        let e = admit(csv, &folders, json!(["csv_path"]), &table).unwrap_err();
+        let e = admit(csv, &store, json!(["csv_path"]), &table).unwrap_err();
         assert_eq!(e.code, "invalid_payload");
     }
 }

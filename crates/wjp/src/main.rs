@@ -14,6 +14,7 @@ mod domain;
 mod kinds;
 mod service;
 mod shop_config;
+mod sweep;
 mod worker_cmd;
 
 use clap::Parser;
@@ -28,12 +29,14 @@ fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     // A job's own process: no runtime, no logging, just the job.
     if let cli::Command::RunJob(job) = &args.command {
-        return child::serve(
-            &job.kind,
-            &args.global.data_dir,
-            job.memory_budget_mb,
-            job.shop_config.as_deref(),
-        );
+        return child::serve(&child::JobProcess {
+            kind: &job.kind,
+            data_dir: &args.global.data_dir,
+            storage_url: args.global.storage_url.as_deref(),
+            work_dir: &job.work_dir,
+            memory_budget_mb: job.memory_budget_mb,
+            shop_config: job.shop_config.as_deref(),
+        });
     }
     config::init_logging(&args.global, args.command.is_service());
     let mut builder = if args.command.runs_on_one_thread() {

@@ -85,6 +85,14 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> anyhow::Result<ExitCo
     // cancellations are seen quickly.
     config.heartbeat = (config.lease / 4).min(Duration::from_secs(1));
     config.shutdown_grace = service::seconds("shutdown-grace-secs", args.shutdown_grace_secs)?;
+    let store = global.open_store()?;
+    tracing::info!(store = %store.describe(), "artefact store");
+    tokio::spawn(crate::sweep::periodically(
+        store,
+        queue.clone(),
+        global.upload_ttl(),
+        std::future::pending(),
+    ));
     let worker = Worker::new(queue, global.handlers(&shop)?, config)?;
     match worker.run(service::shutdown_signal()).await? {
         WorkerExit::Drained | WorkerExit::Shutdown => Ok(ExitCode::SUCCESS),

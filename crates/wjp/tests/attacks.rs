@@ -849,3 +849,58 @@ fn reruns_and_bulk_steering_are_checked_at_the_door() {
         retried.text()
     );
 }
+
+/// Names that are not keys, at every door of a local store, and storage
+/// settings that name no store.
+#[test]
+fn keys_that_climb_encode_or_overflow_are_refused_and_bad_stores_stop_the_start() {
+    let env = Env::new();
+    let api = env.spawn_api(&["--no-workers"]);
+    env.upload("plate.dxf", block_bomb(1));
+    let long = format!("{}.dxf", "a".repeat(600));
+    for (name, code) in [
+        ("%2e%2e/%2e%2e/etc/passwd", "invalid_key"),
+        ("..\\..\\etc\\passwd", "invalid_key"),
+        ("uploads/.env", "invalid_key"),
+        ("uploads//plate.dxf", "invalid_key"),
+        (long.as_str(), "invalid_key"),
+        ("output/../../../etc/passwd", "path_outside_managed_folders"),
+    ] {
+        let answer = submit(
+            &api,
+            json!({"kind": "analyze_dxf", "payload": {"dxf_path": name}}),
+        );
+        assert_refused(&answer, 400, code);
+        let answer = api.get(&format!("/files/uploads/{}", name.replace('\\', "%5C")));
+        assert!(
+            matches!(answer.status, 400 | 404),
+            "{name}: {} {}",
+            answer.status,
+            answer.text()
+        );
+    }
+    let stderr = env.fails(&[
+        "submit",
+        "analyze_dxf",
+        "--payload",
+        r#"{"dxf_path": "%2e%2e/etc/passwd"}"#,
+    ]);
+    assert!(stderr.contains("never decoded"), "{stderr}");
+    for (flag, value) in [
+        ("--storage-url", "ftp://shop/files"),
+        ("--storage-url", "s3://A_B/x"),
+        ("--storage-url", "s3://bucket/../other"),
+        ("--upload-ttl-days", "0"),
+    ] {
+        let stderr = env.fails(&[flag, value, "info"]);
+        assert!(
+            stderr.contains("storage")
+                || stderr.contains("bucket")
+                || stderr.contains("prefix")
+                || stderr.contains("upload-ttl-days"),
+            "{flag} {value}: {stderr}"
+        );
+    }
+    let jobs = api.get("/jobs").json();
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 0, "{jobs}");
+}

@@ -11,4 +11,5 @@ mod flows;
 mod logs;
 mod processes;
 mod shop;
+mod stores;
 mod support;

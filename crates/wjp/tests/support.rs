@@ -18,12 +18,124 @@ mod redis_cluster;
 pub use redis_cluster::RedisCluster;
 pub use redis_server::RedisServer;
 
+/// A private S3-compatible server (`s3s-fs`, a real server storing objects
+/// as files) on a port picked here, with one bucket; stopped when dropped.
+/// `scripts/test` installs the binary when it is missing.
+pub struct S3Server {
+    child: Child,
+    pub port: u16,
+    pub root: tempfile::TempDir,
+    pub bucket: String,
+}
+
+const S3_ACCESS_KEY: &str = "wjp-test-access";
+const S3_SECRET_KEY: &str = "wjp-test-secret-key";
+
+impl S3Server {
+    pub fn start() -> S3Server {
+        let exe = std::env::var_os("S3S_FS")
+            .map(PathBuf::from)
+            .or_else(|| {
+                let home = std::env::var_os("HOME")?;
+                let cargo = PathBuf::from(home).join(".cargo/bin/s3s-fs");
+                cargo.is_file().then_some(cargo)
+            })
+            .unwrap_or_else(|| PathBuf::from("s3s-fs"));
+        let root = tempfile::tempdir().expect("temp dir");
+        let bucket = "wjp-shop".to_owned();
+        std::fs::create_dir(root.path().join(&bucket)).expect("bucket folder");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(&exe)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+            .arg(root.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {} ({e}): install it with scripts/test, or \
+                     `cargo install s3s-fs@0.14.1 --locked --features binary`",
+                    exe.display()
+                )
+            });
+        let server = S3Server {
+            child,
+            port,
+            root,
+            bucket,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "s3s-fs did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    /// Points `cmd` at this server's bucket, under `prefix`.
+    pub fn configure(&self, cmd: &mut Command, prefix: &str) {
+        cmd.env("WJP_STORAGE_URL", format!("s3://{}/{prefix}", self.bucket))
+            .env(
+                "AWS_ENDPOINT_URL",
+                format!("http://127.0.0.1:{}", self.port),
+            )
+            .env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY)
+            .env("AWS_REGION", "us-east-1");
+    }
+
+    /// The files the server holds under `prefix` of the bucket.
+    pub fn files(&self, prefix: &str) -> Vec<String> {
+        let base = self.root.path().join(&self.bucket).join(prefix);
+        let mut out = Vec::new();
+        let mut todo = vec![base.clone()];
+        while let Some(dir) = todo.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    todo.push(path);
+                } else {
+                    out.push(
+                        path.strip_prefix(&base)
+                            .expect("below the bucket")
+                            .to_string_lossy()
+                            .into_owned(),
+                    );
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+impl S3Server {
+    /// Stops the server (its port stays unanswered).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// A fresh backend: the embedded one in a temporary directory, or a
-/// private redis-server.
+/// private redis-server; and a store: the data directory's folders, or a
+/// private S3 server.
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub redis: Option<RedisServer>,
     pub cluster: Option<RedisCluster>,
+    pub s3: Option<S3Server>,
 }
 
 impl Env {
@@ -32,6 +144,7 @@ impl Env {
             dir: tempfile::tempdir().expect("temp dir"),
             redis: None,
             cluster: None,
+            s3: None,
         }
     }
 
@@ -41,6 +154,33 @@ impl Env {
             cluster: Some(RedisCluster::start(3, &[])),
             ..Env::new()
         }
+    }
+
+    /// Redis for the queue and an S3 server for files: what machines of a
+    /// shop share.
+    pub fn shared() -> Self {
+        Env {
+            redis: Some(RedisServer::start(&[])),
+            s3: Some(S3Server::start()),
+            ..Env::new()
+        }
+    }
+
+    /// A machine of a shop: a working directory of its own, with its own
+    /// data directory inside.
+    pub fn machine(&self, name: &str) -> PathBuf {
+        let dir = self.dir.path().join("machines").join(name);
+        std::fs::create_dir_all(&dir).expect("machine dir");
+        dir
+    }
+
+    /// `command` as run on `machine`: started there, with its data
+    /// directory there.
+    pub fn command_on(&self, machine: &std::path::Path) -> Command {
+        let mut cmd = self.command();
+        cmd.current_dir(machine)
+            .env("WJP_DATA_DIR", machine.join("wjp-data"));
+        cmd
     }
 
     pub fn redis() -> Self {
@@ -60,6 +200,9 @@ impl Env {
             .env_remove("REDIS_URL")
             .env_remove("REDIS_HOST")
             .env_remove("REDIS_CLUSTER_NODES")
+            .env_remove("WJP_STORAGE_URL")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ENDPOINT")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null());
         if let Some(redis) = &self.redis {
@@ -67,6 +210,9 @@ impl Env {
         }
         if let Some(cluster) = &self.cluster {
             cmd.env("REDIS_CLUSTER_NODES", cluster.urls().join(","));
+        }
+        if let Some(s3) = &self.s3 {
+            s3.configure(&mut cmd, "shop");
         }
         cmd
     }
@@ -157,12 +303,17 @@ impl Env {
     /// Starts `wjp worker ARGS` in the background. Its log goes to a file
     /// (`worker_log`): a pipe nobody reads would stall a chatty worker.
     pub fn spawn_worker(&self, args: &[&str]) -> Child {
+        self.spawn_worker_from(self.command(), args)
+    }
+
+    /// `spawn_worker` with the command `command`.
+    pub fn spawn_worker_from(&self, mut command: Command, args: &[&str]) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.worker_log())
             .expect("worker log file");
-        self.command()
+        command
             .arg("worker")
             .args(args)
             .stdout(Stdio::null())
@@ -261,12 +412,17 @@ impl Env {
 
     /// `spawn_api`, logging at `rust_log` (`RUST_LOG`) to `api.log`.
     pub fn spawn_api_logging(&self, args: &[&str], rust_log: &str) -> Api {
+        self.spawn_api_from(self.command(), args, rust_log)
+    }
+
+    /// `spawn_api` with the command `command` (for instance one of
+    /// [`Env::command_on`]).
+    pub fn spawn_api_from(&self, mut command: Command, args: &[&str], rust_log: &str) -> Api {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = self
-            .command()
+        let child = command
             .args(["api", "--port", &port.to_string()])
             .args(args)
             .env("RUST_LOG", rust_log)

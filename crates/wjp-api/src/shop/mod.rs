@@ -1,11 +1,12 @@
 //! The shop's API: the endpoints of the service wjp replaced, same paths,
 //! parameters and fields (described in `docs/legacy-api.md`), plus `GET /files/{folder}/{name}`
-//! to download files of the managed folders (`name` may be a path below the
-//! folder, such as `previews/<job id>.svg`).
+//! to download files of the artefact store (`name` may be a path below the
+//! folder, such as `previews/<job id>.svg`), from any node of a shop.
 //!
 //! Each domain endpoint is the same few steps: check that its job kind is
-//! registered in this build (501 otherwise: never a fake success), confine
-//! client paths to the managed folders, build the job payload, then run the
+//! registered in this build (501 otherwise: never a fake success), turn
+//! client paths into keys of the store (which must exist), build the job
+//! payload, then run the
 //! handler at once ([`wjp_queue::run_inline`], holding one of the
 //! `--max-inline-jobs` slots; 503 when none is free) or, with
 //! `async_mode=true`, enqueue the job and answer its id. When the backend is
@@ -15,8 +16,9 @@
 //! status 200 on JSON endpoints (as the old service did: the request was
 //! fine, the drawing was not) and 422 on endpoints that return a file.
 //!
-//! Payloads the handlers receive (paths canonical, inside managed folders;
-//! the kind's payload check resolves them again when the job is made):
+//! Payloads the handlers receive (inputs as keys of the store, such as
+//! `uploads/plate_<hex>.dxf`; the kind's payload check checks them again
+//! when the job is made):
 //! - `analyze_dxf`: the request body with `dxf_path` resolved;
 //! - `calculate_cost`: likewise;
 //! - `convert_image`: `{image_path, min_area?, threshold?}`;
@@ -29,22 +31,18 @@
 //! id and listed in its result (`artifacts`): the endpoints that answer with
 //! a file send that artefact, or, queued, a `download_url` for it.
 
-use std::path::{Path, PathBuf};
-
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Multipart, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use tokio::io::AsyncWriteExt;
 use wjp_queue::{run_inline, JobError, JobRequest, Kind};
 
 use crate::error::{ApiError, ApiResult, Code};
-use crate::files::{tagged_name, unique_name, PathError};
-use crate::jobs::{artefact_path, content_type_of, ApiJson, CheckedQuery, QueryFields};
+use crate::files::{content_type_of, input_key, tagged_name, unique_name, Key, PathError, Store};
+use crate::jobs::{artefact_key, ApiJson, CheckedQuery, QueryFields};
 use crate::{ApiConfig, AppState};
 
 mod upload;
@@ -263,7 +261,7 @@ fn take_reference(body: &mut Map<String, Value>) -> ApiResult<Option<String>> {
     }
 }
 
-/// Takes `dxf_path` out of a JSON body and puts back the resolved path.
+/// Takes `dxf_path` out of a JSON body and puts back its key.
 async fn resolve_body_path(state: &AppState, mut body: Map<String, Value>) -> ApiResult<Value> {
     let path = match body.get("dxf_path") {
         Some(Value::String(p)) => p.clone(),
@@ -280,8 +278,8 @@ async fn resolve_body_path(state: &AppState, mut body: Map<String, Value>) -> Ap
             ))
         }
     };
-    let real = state.folders.resolve("dxf_path", &path)?;
-    body.insert("dxf_path".into(), json!(real));
+    let key = input_key(&state.store, "dxf_path", &path).await?;
+    body.insert("dxf_path".into(), json!(key.as_str()));
     Ok(Value::Object(body))
 }
 
@@ -366,27 +364,6 @@ fn download_name(requested: Option<&str>, default_stem: &str, ext: &str, job_id:
     tagged_name(&format!("{stem}.{ext}"), default_stem, &tag)
 }
 
-/// A file of the managed folders, as the response, downloaded as `name`.
-pub(crate) async fn file_response(
-    path: &Path,
-    name: &str,
-    content_type: &'static str,
-) -> ApiResult<Response> {
-    let file = tokio::fs::File::open(path).await.map_err(|e| {
-        ApiError::internal(format!(
-            "the job succeeded but its output file cannot be read: {}",
-            e.kind()
-        ))
-    })?;
-    let mut response = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(response)
-}
-
 /// What an endpoint that answers with a file sends: the job's artefact
 /// `artefact` (a key of its result's `artifacts`), downloaded as `name`.
 struct FileAnswer<'a> {
@@ -396,7 +373,12 @@ struct FileAnswer<'a> {
 }
 
 /// The answer of an endpoint that returns a file.
-async fn file_outcome(state: &AppState, ran: Ran, answer: FileAnswer<'_>) -> ApiResult<Response> {
+async fn file_outcome(
+    state: &AppState,
+    ran: Ran,
+    answer: FileAnswer<'_>,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     match ran {
         Ran::Queued(id) => Ok(Json(json!({
             "success": true,
@@ -407,8 +389,15 @@ async fn file_outcome(state: &AppState, ran: Ran, answer: FileAnswer<'_>) -> Api
         }))
         .into_response()),
         Ran::Done(Ok(result)) => {
-            let path = artefact_path(&state.folders, &result, answer.artefact)?;
-            file_response(&path, &answer.name, answer.content_type).await
+            let key = artefact_key(&result, answer.artefact)?;
+            crate::files::serve(
+                &state.store,
+                &key,
+                &answer.name,
+                answer.content_type,
+                headers,
+            )
+            .await
         }
         Ran::Done(Err(e)) => {
             Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(failed(&e, &[]))).into_response())
@@ -419,6 +408,7 @@ async fn file_outcome(state: &AppState, ran: Ran, answer: FileAnswer<'_>) -> Api
 async fn convert_image(
     State(state): State<AppState>,
     CheckedQuery(q): CheckedQuery<ConvertQuery>,
+    headers: HeaderMap,
     mut multipart: Multipart,
 ) -> ApiResult<Response> {
     require_kind(&state, CONVERT_IMAGE)?;
@@ -426,12 +416,12 @@ async fn convert_image(
     let saved = save_field(
         &mut multipart,
         "image_file",
-        &state.folders.uploads,
+        &state.store,
         "image",
         state.config.max_upload_bytes,
     )
     .await?;
-    let mut payload = json!({ "image_path": saved.path });
+    let mut payload = json!({ "image_path": saved.key.as_str() });
     if let Some(v) = q.min_area {
         payload["min_area"] = json!(v);
     }
@@ -458,7 +448,7 @@ async fn convert_image(
         name,
         content_type: "application/dxf",
     };
-    file_outcome(&state, ran, answer).await
+    file_outcome(&state, ran, answer, &headers).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -498,12 +488,12 @@ async fn csv_analysis(
     let saved = save_field(
         &mut multipart,
         "csv_file",
-        &state.folders.uploads,
+        &state.store,
         "components",
         state.config.max_upload_bytes,
     )
     .await?;
-    let payload = json!({ "csv_path": saved.path, "report": report });
+    let payload = json!({ "csv_path": saved.key.as_str(), "report": report });
     Ok(
         match dispatch(
             &state,
@@ -585,11 +575,11 @@ async fn nest(
 ) -> ApiResult<Response> {
     require_kind(&state, NEST)?;
     let async_mode = flag(q.async_mode.as_deref())?;
-    let dxf = state.folders.resolve("dxf_path", &q.dxf_path)?;
+    let dxf = input_key(&state.store, "dxf_path", &q.dxf_path).await?;
     // Ranges are the kind's payload check's, the same at every door.
     let payload = with_given(
         json!({
-            "dxf_path": dxf,
+            "dxf_path": dxf.as_str(),
             "sheet_width": q.sheet_width,
             "sheet_height": q.sheet_height,
             "gap": q.gap,
@@ -645,10 +635,10 @@ async fn gcode(
 ) -> ApiResult<Response> {
     require_kind(&state, GENERATE_GCODE)?;
     let async_mode = flag(q.async_mode.as_deref())?;
-    let dxf = state.folders.resolve("dxf_path", &q.dxf_path)?;
+    let dxf = input_key(&state.store, "dxf_path", &q.dxf_path).await?;
     let payload = with_given(
         json!({
-            "dxf_path": dxf,
+            "dxf_path": dxf.as_str(),
             "material": q.material,
             "thickness": q.thickness,
             "kerf": q.kerf,
@@ -707,6 +697,7 @@ async fn export(
     q: ExportQuery,
     report: Value,
     spec: &ExportSpec,
+    headers: &HeaderMap,
 ) -> ApiResult<Response> {
     require_kind(&state, spec.job)?;
     let async_mode = flag(q.async_mode.as_deref())?;
@@ -731,55 +722,59 @@ async fn export(
         name,
         content_type: spec.content_type,
     };
-    file_outcome(&state, ran, answer).await
+    file_outcome(&state, ran, answer, headers).await
 }
 
 async fn export_components_csv(
     State(state): State<AppState>,
     CheckedQuery(q): CheckedQuery<ExportQuery>,
+    headers: HeaderMap,
     ApiJson(report): ApiJson<Value>,
 ) -> ApiResult<Response> {
-    export(state, q, report, &COMPONENTS_CSV).await
+    export(state, q, report, &COMPONENTS_CSV, &headers).await
 }
 
 async fn export_layered_dxf(
     State(state): State<AppState>,
     CheckedQuery(q): CheckedQuery<ExportQuery>,
+    headers: HeaderMap,
     ApiJson(report): ApiJson<Value>,
 ) -> ApiResult<Response> {
-    export(state, q, report, &LAYERED_DXF).await
+    export(state, q, report, &LAYERED_DXF, &headers).await
 }
 
-/// Downloads a file of a managed folder (job artefacts, uploads).
+/// Downloads a file of the store (job artefacts, uploads, data), from
+/// whichever node holds it, with ranges.
 async fn download(
     State(state): State<AppState>,
     axum::extract::Path((folder, name)): axum::extract::Path<(String, String)>,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let dir = state.folders.by_name(&folder).ok_or_else(|| {
-        ApiError::new(
+    if !wjp_store::FOLDERS.contains(&folder.as_str()) {
+        return Err(ApiError::new(
             Code::FolderNotFound,
             format!("no folder {folder:?}: use uploads, data or output"),
-        )
-    })?;
-    // A name, or a path below the folder (`previews/<job id>.svg`): every
-    // segment a plain name, none hidden, none climbing.
-    if name.contains('\\')
-        || name
-            .split('/')
-            .any(|segment| segment.is_empty() || segment.starts_with('.'))
-    {
+        ));
+    }
+    // The same check as every client name, and the folder must stay the
+    // one in the URL (`uploads/../output/x` is refused by the check).
+    let key = state
+        .store
+        .client_key("file", &format!("{folder}/{name}"))?;
+    if key.folder() != folder {
         return Err(PathError::Outside {
-            field: "name".into(),
+            field: "file".into(),
             given: name.chars().take(200).collect(),
         }
         .into());
     }
-    let path = state
-        .folders
-        .resolve("file", &dir.join(&name).to_string_lossy())?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    file_response(&path, &file_name, content_type_of(&path)).await
+    let file_name = key.file_name().to_owned();
+    crate::files::serve(
+        &state.store,
+        &key,
+        &file_name,
+        content_type_of(&file_name),
+        &headers,
+    )
+    .await
 }

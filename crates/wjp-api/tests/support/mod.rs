@@ -237,10 +237,12 @@ pub const SHOP_KINDS: [(&str, &str); 8] = [
     ("export_layered_dxf", "default"),
 ];
 
-fn path_of(ctx: &JobContext, field: &str) -> Result<PathBuf, HandlerError> {
+/// The local file of the input `field` names: payloads name inputs by
+/// their key in the store, the data directory's folders here.
+fn path_of(ctx: &JobContext, data_dir: &Path, field: &str) -> Result<PathBuf, HandlerError> {
     ctx.job().payload[field]
         .as_str()
-        .map(PathBuf::from)
+        .map(|key| data_dir.join(key))
         .ok_or_else(|| HandlerError::InvalidPayload(format!("{field} is missing")))
 }
 
@@ -268,8 +270,8 @@ fn write_artefact(
 
 /// Stand-ins for the shop's handlers: each reads what it is given and
 /// answers something derived from it.
-fn analyze(ctx: &JobContext) -> Result<Value, HandlerError> {
-    let path = path_of(ctx, "dxf_path")?;
+fn analyze(ctx: &JobContext, data_dir: &Path) -> Result<Value, HandlerError> {
+    let path = path_of(ctx, data_dir, "dxf_path")?;
     let text = read(&path)?;
     if text.starts_with("BAD") {
         return Err(HandlerError::Failed("not a DXF file".into()));
@@ -278,25 +280,30 @@ fn analyze(ctx: &JobContext) -> Result<Value, HandlerError> {
 }
 
 pub fn shop_handlers(handlers: &mut Handlers, data_dir: &Path) {
-    handlers.add("analyze_dxf", analyze).unwrap();
+    let dir = data_dir.to_path_buf();
     handlers
-        .add("calculate_cost", |ctx: &JobContext| {
-            let text = read(&path_of(ctx, "dxf_path")?)?;
+        .add("analyze_dxf", move |ctx: &JobContext| analyze(ctx, &dir))
+        .unwrap();
+    let dir = data_dir.to_path_buf();
+    handlers
+        .add("calculate_cost", move |ctx: &JobContext| {
+            let text = read(&path_of(ctx, &dir, "dxf_path")?)?;
             Ok(json!({ "total": text.len() as f64 * 0.5, "currency": "EUR" }))
         })
         .unwrap();
     let dir = data_dir.to_path_buf();
     handlers
         .add("convert_image", move |ctx: &JobContext| {
-            let image = read(&path_of(ctx, "image_path")?)?;
+            let image = read(&path_of(ctx, &dir, "image_path")?)?;
             let dxf = format!("0\nSECTION\n999\n{image}\n0\nEOF\n");
             let artefact = write_artefact(ctx, &dir, "conversions", "dxf", &dxf)?;
             Ok(json!({ "artifacts": { "dxf": artefact } }))
         })
         .unwrap();
+    let dir = data_dir.to_path_buf();
     handlers
-        .add("analyze_csv", |ctx: &JobContext| {
-            let text = read(&path_of(ctx, "csv_path")?)?;
+        .add("analyze_csv", move |ctx: &JobContext| {
+            let text = read(&path_of(ctx, &dir, "csv_path")?)?;
             Ok(json!({ "rows": text.lines().count() - 1, "report": ctx.job().payload["report"] }))
         })
         .unwrap();

@@ -338,7 +338,7 @@ pub(super) fn describe(job: &Job) -> String {
     out
 }
 
-pub(super) fn describe_info(info: &wjp_queue::SystemInfo) -> String {
+pub(super) fn describe_info(info: &wjp_queue::SystemInfo, store: &str) -> String {
     // A cluster is named by the nodes it was reached through; its
     // primaries are the ones that hold the queues.
     let primaries = match info.backend.details.get("cluster_primaries") {
@@ -353,7 +353,7 @@ pub(super) fn describe_info(info: &wjp_queue::SystemInfo) -> String {
         _ => String::new(),
     };
     let mut out = format!(
-        "backend  {} at {}{primaries}\n\n{:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n",
+        "backend  {} at {}{primaries}\nstore    {store}\n\n{:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n",
         info.backend.name,
         info.backend.location,
         "queue",

@@ -220,6 +220,32 @@ pub enum Command {
     RunJob(RunJobArgs),
 }
 
+/// The ids of every job of `queue` in `status`.
+async fn ids_of(
+    queue: &wjp_queue::Queue,
+    name: &str,
+    status: Status,
+) -> anyhow::Result<std::collections::HashSet<String>> {
+    let mut ids = std::collections::HashSet::new();
+    let mut cursor = None;
+    loop {
+        let page = queue
+            .list(wjp_queue::backend::JobQuery {
+                queue: Some(queue.catalog().queue(name)?),
+                status: Some(status),
+                kind: None,
+                limit: 1000,
+                cursor,
+            })
+            .await?;
+        ids.extend(page.jobs.iter().map(|j| j.id.to_string()));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(ids),
+        }
+    }
+}
+
 /// `wjp config ...`.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -236,6 +262,9 @@ pub struct RunJobArgs {
     /// Memory the job may use, in MB.
     #[arg(long)]
     pub memory_budget_mb: u64,
+    /// The private directory the parent made for the job's files.
+    #[arg(long)]
+    pub work_dir: PathBuf,
     /// The shop's figures file the parent loaded.
     #[arg(long, conflicts_with = "no_shop_config")]
     pub shop_config: Option<PathBuf>,
@@ -389,10 +418,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Info { json } => {
             let queue = global.open_existing_queue().await?;
             let info = queue.info().await?;
+            let store = global.open_store()?;
             if json {
-                print_json(&info)?;
+                let mut value = serde_json::to_value(&info)?;
+                value["store"] = serde_json::json!({
+                    "kind": store.kind(),
+                    "location": store.describe(),
+                });
+                print_json(&value)?;
             } else {
-                print!("{}", describe_info(&info));
+                print!("{}", describe_info(&info, &store.describe()));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -428,8 +463,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Purge { queue: q, status } => {
             let queue = global.open_existing_queue().await?;
             let status: Status = status.parse()?;
+            // The ids first: once purged, nothing says whose files are whose.
+            let ids = ids_of(&queue, &q, status).await?;
             let n = queue.purge(&q, status).await?;
             println!("deleted {} from {q}", plural(n, &format!("{status} job")));
+            let files = crate::sweep::artefacts_of(&global.open_store()?, &ids).await?;
+            if files > 0 {
+                println!("deleted {} of theirs", plural(files as u64, "stored file"));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Queue(command) => {

@@ -1,11 +1,18 @@
 //! Handlers of the waterjet job kinds: each parses its payload, calls one
 //! domain function, and shapes the result. They run in a child process of
 //! their own ([`crate::child`]); their payloads were checked by
-//! [`crate::kinds::admit`] (input paths canonical, inside the managed
-//! folders; no reserved field). The protective limits they apply are the
-//! server's ([`ServerLimits`]), never the request's.
+//! [`crate::kinds::admit`] (inputs named by keys of the artefact store; no
+//! reserved field). The protective limits they apply are the server's
+//! ([`ServerLimits`]), never the request's.
+//!
+//! Handlers work on local files: the job's process copies its inputs from
+//! the store into a private directory first ([`Shop::fetch_inputs`]), and
+//! every file a handler writes goes to the store at once ([`Shop::store`]),
+//! so the domain code never knows where the store is.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -14,7 +21,7 @@ use wjp_cam::{GcodeOptions, NestOptions, PartInput};
 use wjp_convert::{ConvertOptions, CsvOptions};
 use wjp_geometry::{AnalysisError, AnalysisOptions, CostRequest, Limits};
 use wjp_queue::HandlerError;
-use wjp_store::Folders;
+use wjp_store::{Key, Store, StoreError, Stored};
 
 use crate::shop_config::ShopConfig;
 
@@ -64,12 +71,31 @@ impl ServerLimits {
     }
 }
 
+impl ServerLimits {
+    /// The largest input any kind may read: inputs past it are refused
+    /// before a byte is copied out of the store.
+    pub fn max_input_bytes(&self) -> u64 {
+        let largest = self
+            .drawing
+            .max_file_bytes
+            .max(self.image.max_input_bytes)
+            .max(self.csv.max_bytes);
+        u64::try_from(largest).unwrap_or(u64::MAX)
+    }
+}
+
 /// Where handlers read and write, the limits they apply, and the shop's
 /// figures they price with.
 pub struct Shop {
-    pub folders: Folders,
+    pub store: Store,
     pub limits: ServerLimits,
     pub figures: ShopConfig,
+    /// The local copies of the job's inputs, by key.
+    inputs: HashMap<String, PathBuf>,
+    /// What this job stored, as its result lists it.
+    stored: Mutex<Vec<Stored>>,
+    /// Runs the store's requests: handlers are synchronous.
+    runtime: tokio::runtime::Runtime,
 }
 
 impl Shop {
@@ -99,22 +125,70 @@ impl Shop {
             .map_err(HandlerError::InvalidPayload)
     }
 
-    pub fn open(data_dir: &Path, figures: ShopConfig) -> Result<Shop, String> {
-        let folders = Folders::create(data_dir).map_err(|e| {
-            format!(
-                "cannot open the managed folders in {}: {e}",
-                data_dir.display()
-            )
-        })?;
+    pub fn open(store: Store, figures: ShopConfig) -> Result<Shop, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the job's I/O runtime: {e}"))?;
         Ok(Shop {
-            folders,
+            store,
             limits: ServerLimits::default(),
             figures,
+            inputs: HashMap::new(),
+            stored: Mutex::new(Vec::new()),
+            runtime,
         })
     }
 
-    /// Writes `bytes` as `output/<folder>/<job id>.<ext>` and returns that
-    /// path relative to the data directory, as the API serves it.
+    /// Copies the inputs (`(field, key)` pairs) from the store into `dir`,
+    /// streamed, each refused past the server's input limit before it is
+    /// read. A key not in the store fails the job for good
+    /// (`missing_input`, naming the field and the key); a store that does
+    /// not answer fails this attempt only, so the job is tried again.
+    pub fn fetch_inputs(
+        &mut self,
+        keys: &[(String, String)],
+        dir: &Path,
+    ) -> Result<(), HandlerError> {
+        let limit = self.limits.max_input_bytes();
+        for (field, text) in keys {
+            if self.inputs.contains_key(text) {
+                continue;
+            }
+            let key = Key::from_client(field, text, None)
+                .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
+            let local = key.under(dir);
+            self.runtime
+                .block_on(self.store.fetch_to(&key, &local, limit))
+                .map_err(|e| match e {
+                    StoreError::NotFound { key } => HandlerError::InvalidPayload(format!(
+                        "missing_input: {field} names {key}, which is not in the artefact \
+                         store ({}); upload it first (POST /upload)",
+                        self.store.describe()
+                    )),
+                    e if e.is_retryable() => HandlerError::Failed(format!("{}: {e}", e.code())),
+                    e => HandlerError::InvalidPayload(format!("{field}: {e}")),
+                })?;
+            self.inputs.insert(text.clone(), local);
+        }
+        Ok(())
+    }
+
+    /// The local copy of the input named `key` in the payload.
+    fn local(&self, key: &Path) -> Result<&Path, HandlerError> {
+        self.inputs
+            .get(key.to_string_lossy().as_ref())
+            .map(PathBuf::as_path)
+            .ok_or_else(|| {
+                HandlerError::Failed(format!(
+                    "{} was not fetched from the store before the job ran",
+                    key.display()
+                ))
+            })
+    }
+
+    /// Writes `bytes` as `output/<folder>/<job id>.<ext>` in the store and
+    /// returns that key, as results name artefacts and the API serves them.
     fn store(
         &self,
         task: &Task,
@@ -123,14 +197,36 @@ impl Shop {
         bytes: &[u8],
     ) -> Result<String, HandlerError> {
         let name = format!("{}.{ext}", task.id);
-        let path = self
-            .folders
-            .artefact(folder, &name)
-            .map_err(|e| HandlerError::Failed(format!("cannot create output/{folder}: {e}")))?;
-        std::fs::write(&path, bytes).map_err(|e| {
-            HandlerError::Failed(format!("cannot write output/{folder}/{name}: {e}"))
-        })?;
-        Ok(format!("output/{folder}/{name}"))
+        let key = Key::service("output", &format!("{folder}/{name}"))
+            .map_err(|e| HandlerError::InvalidPayload(format!("artefact name: {e}")))?;
+        let stored = self
+            .runtime
+            .block_on(self.store.put(&key, bytes.to_vec()))
+            .map_err(|e| HandlerError::Failed(format!("{}: cannot store {key}: {e}", e.code())))?;
+        self.stored
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(stored);
+        Ok(key.to_string())
+    }
+
+    /// Every file this job stored: key, size, SHA-256 and where the API
+    /// serves it.
+    pub fn stored_files(&self) -> Value {
+        let stored = self.stored.lock().unwrap_or_else(|p| p.into_inner());
+        Value::Array(
+            stored
+                .iter()
+                .map(|s| {
+                    json!({
+                        "key": s.key.as_str(),
+                        "size": s.size,
+                        "sha256": s.sha256,
+                        "url": format!("/files/{}", s.key),
+                    })
+                })
+                .collect(),
+        )
     }
 }
 
@@ -177,7 +273,8 @@ pub fn analyze_dxf(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
     if let Some(code) = units_field(args.units.as_deref(), "units").map_err(refused)? {
         args.options.units_override = Some(code);
     }
-    let report = wjp_geometry::analyze_dxf_file(&args.dxf_path, &args.options, &mut |p, m| {
+    let local = shop.local(&args.dxf_path)?;
+    let report = wjp_geometry::analyze_dxf_file(local, &args.options, &mut |p, m| {
         task.progress(p * 0.95, m)
     })
     .map_err(|e| analysis_failed(&args.dxf_path, e))?;
@@ -194,8 +291,9 @@ pub fn calculate_cost(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
     let args: CalculateCost = task.parse()?;
     let mut analysis = shop.analysis();
     analysis.units_override = units_field(args.units.as_deref(), "units").map_err(refused)?;
+    let local = shop.local(&args.dxf_path)?;
     let summary =
-        wjp_geometry::calculate_cost_file(&args.dxf_path, &args.request, &analysis, &mut |p, m| {
+        wjp_geometry::calculate_cost_file(local, &args.request, &analysis, &mut |p, m| {
             task.progress(p, m)
         })
         .map_err(|e| analysis_failed(&args.dxf_path, e))?;
@@ -203,17 +301,18 @@ pub fn calculate_cost(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
         .map_err(|e| HandlerError::Failed(format!("cannot encode the cost: {e}")))
 }
 
-/// Reads a whole input file, refusing one larger than `limit` before
-/// reading it.
-fn read_input(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, HandlerError> {
+/// Reads a whole input file (named by its key, read from its local copy),
+/// refusing one larger than `limit` before reading it.
+fn read_input(shop: &Shop, key: &Path, limit: u64, what: &str) -> Result<Vec<u8>, HandlerError> {
+    let path = shop.local(key)?;
     let cannot = |e: std::io::Error| {
-        HandlerError::InvalidPayload(format!("cannot read {what} {}: {e}", path.display()))
+        HandlerError::InvalidPayload(format!("cannot read {what} {}: {e}", key.display()))
     };
     let size = std::fs::metadata(path).map_err(cannot)?.len();
     if size > limit {
         return Err(HandlerError::InvalidPayload(format!(
             "{what} {} is {size} bytes; the limit is {limit}",
-            path.display()
+            key.display()
         )));
     }
     std::fs::read(path).map_err(cannot)
@@ -233,6 +332,7 @@ pub fn convert_image(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
     shop.limits.apply_to_image(&mut args.options);
     task.progress(0.05, "reading the image");
     let bytes = read_input(
+        shop,
         &args.image_path,
         args.options.max_input_bytes as u64,
         "image",
@@ -265,7 +365,12 @@ struct AnalyzeCsv {
 pub fn analyze_csv(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
     let mut args: AnalyzeCsv = task.parse()?;
     shop.limits.apply_to_csv(&mut args.options);
-    let bytes = read_input(&args.csv_path, args.options.max_bytes as u64, "CSV file")?;
+    let bytes = read_input(
+        shop,
+        &args.csv_path,
+        args.options.max_bytes as u64,
+        "CSV file",
+    )?;
     task.progress(0.2, "analysing");
     let analysis = wjp_convert::analyze_components_csv(&bytes, &args.options).map_err(|e| {
         HandlerError::InvalidPayload(format!("{} ({}): {e}", args.csv_path.display(), e.code()))
@@ -371,7 +476,7 @@ pub fn export_layered_dxf(task: &Task, shop: &Shop) -> Result<Value, HandlerErro
     let mut options: AnalysisOptions =
         serde_json::from_value(args.report["options"].clone()).unwrap_or_default();
     options.limits = shop.limits.drawing.clone();
-    let bytes = read_input(&path, options.limits.max_file_bytes as u64, "drawing")?;
+    let bytes = read_input(shop, &path, options.limits.max_file_bytes as u64, "drawing")?;
     let drawing =
         wjp_geometry::load_drawing(&bytes, &options, &mut |p, m| task.progress(p * 0.8, m))
             .map_err(|e| analysis_failed(&path, e))?;
@@ -466,6 +571,7 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
         let units = file.units.as_deref().or(args.units.as_deref());
         analysis.units_override = units_field(units, "units").map_err(refused)?;
         let bytes = read_input(
+            shop,
             &file.dxf_path,
             analysis.limits.max_file_bytes as u64,
             "drawing",
@@ -536,14 +642,13 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
 
 /// A `generate_gcode` payload that names a `sheet` instead of a drawing,
 /// with that sheet's drawing from the result of a nest the job waited for
-/// (`artifacts.sheets[].dxf`, a file under `output/` of `data_dir`) as its
-/// `dxf_path`. Other payloads come back as they are. The job's process
-/// checks the path again, as it checks every input.
+/// (`artifacts.sheets[].dxf`, the key of a file in the store's `output/`)
+/// as its `dxf_path`. Other payloads come back as they are. The job's
+/// process checks the key again, as it checks every input.
 pub fn sheet_from_parents(
     kind: &str,
     payload: &Value,
     parents: &[wjp_queue::ParentResult],
-    data_dir: &Path,
 ) -> Result<Value, HandlerError> {
     let Some(sheet) = payload.get("sheet").filter(|_| kind == "generate_gcode") else {
         return Ok(payload.clone());
@@ -562,10 +667,7 @@ pub fn sheet_from_parents(
     let mut payload = payload.clone();
     if let Some(fields) = payload.as_object_mut() {
         fields.remove("sheet");
-        fields.insert(
-            "dxf_path".into(),
-            json!(data_dir.join(drawing).to_string_lossy()),
-        );
+        fields.insert("dxf_path".into(), json!(drawing));
     }
     Ok(payload)
 }
@@ -602,7 +704,7 @@ pub fn generate_gcode(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
         ));
     };
     let limit = args.options.analysis.limits.max_file_bytes as u64;
-    let bytes = read_input(&dxf_path, limit, "drawing")?;
+    let bytes = read_input(shop, &dxf_path, limit, "drawing")?;
     task.progress(0.1, "planning the toolpath");
     let program = wjp_cam::generate_gcode(&bytes, &args.options).map_err(|e| {
         HandlerError::InvalidPayload(format!("{} ({}): {e}", dxf_path.display(), e.code()))
