@@ -100,7 +100,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             outputs: false,
             ..NestOptions::default()
         };
-        let r = nest(&parts, &o, &mut |_, _| {}, &|| false)
+        let r = nest(&parts, &o, &mut |_| {}, &|| false)
             .map_err(|e| format!("{file}: {} {e}", e.code()))?;
         // Used length: the highest point of any placed outline (transposed x).
         let mut used: f64 = 0.0;

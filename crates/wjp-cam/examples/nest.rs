@@ -46,9 +46,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let t = std::time::Instant::now();
     let verbose = std::env::var("WJP_VERBOSE").is_ok();
-    let mut report = |f: f64, m: &str| {
+    let mut report = |p: &wjp_cam::NestProgress| {
         if verbose {
-            eprintln!("{:7.3}s {:5.1}% {m}", t.elapsed().as_secs_f64(), 100.0 * f);
+            eprintln!(
+                "{:7.3}s {:5.1}% {}",
+                t.elapsed().as_secs_f64(),
+                100.0 * p.fraction,
+                p.message
+            );
         }
     };
     let r = match nest(&parts, &o, &mut report, &|| false) {

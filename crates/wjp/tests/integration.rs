@@ -7,6 +7,7 @@ mod chaos;
 mod checks;
 mod cli;
 mod logs;
+mod nesting;
 mod processes;
 mod shop;
 mod support;

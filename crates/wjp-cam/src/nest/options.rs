@@ -111,7 +111,9 @@ pub struct NestOptions {
     /// allowed, for every part, instead of `rotations`.
     pub rotation_step: Option<f64>,
     pub time_limit_s: f64,
-    /// Upper bound on improvement passes (the first layout plus this many).
+    /// Upper bound on improvement passes (the first layout plus this many). The
+    /// default is high enough that `time_limit_s` ends the search: the search is
+    /// anytime and keeps improving until then.
     pub max_iterations: u32,
     /// Arcs are flattened to chords within this (mm); the gap is kept exactly.
     pub curve_tolerance_mm: f64,
@@ -140,7 +142,7 @@ impl Default for NestOptions {
             rotations: vec![0.0, 90.0, 180.0, 270.0],
             rotation_step: None,
             time_limit_s: 10.0,
-            max_iterations: 200,
+            max_iterations: 1_000_000,
             curve_tolerance_mm: 0.05,
             seed: 1,
             material: "mild_steel".into(),
@@ -161,10 +163,11 @@ pub(super) fn validate(parts: &[PartInput], o: &NestOptions) -> Result<Vec<Sheet
             Err(CamError::option(name, format!("{v} is not in (0, {max}]")))
         }
     };
-    if !(o.kerf.is_finite() && o.kerf > 0.0 && o.kerf < 20.0) {
+    // A zero kerf is a shop's normal choice when the gap already includes it.
+    if !(o.kerf.is_finite() && (0.0..20.0).contains(&o.kerf)) {
         return Err(CamError::option(
             "kerf",
-            format!("{} is not in (0, 20) mm", o.kerf),
+            format!("{} is not in [0, 20) mm", o.kerf),
         ));
     }
     if !(o.gap.is_finite() && o.gap >= o.kerf && o.gap <= 500.0) {
@@ -213,6 +216,19 @@ pub(super) fn validate(parts: &[PartInput], o: &NestOptions) -> Result<Vec<Sheet
     for s in &sheets {
         pos("sheet_width", s.width, 100_000.0)?;
         pos("sheet_height", s.height, 100_000.0)?;
+        if s.width.min(s.height) <= 2.0 * (o.gap + o.curve_tolerance_mm) {
+            return Err(CamError::option(
+                if o.sheets.is_empty() {
+                    "sheet_width"
+                } else {
+                    "sheets"
+                },
+                format!(
+                    "a {} x {} mm sheet leaves no room inside the {} mm gap to its edge",
+                    s.width, s.height, o.gap
+                ),
+            ));
+        }
         n += s.quantity as usize;
     }
     if n == 0 {

@@ -108,9 +108,16 @@ pub(super) fn part_def(i: usize, p: &PartInput, o: &NestOptions, importer: &Impo
         importer.import_item(&ext, i)
     })) {
         Ok(Ok(item)) => def.item = Some(item),
-        Ok(Err(e)) => bad(
+        // The engine's error text prints the whole outline (hundreds of kilobytes for
+        // a traced part): the user gets our words and the outline's size instead.
+        Ok(Err(_)) => bad(
             &mut def,
-            format!("its outline is not a simple polygon ({e})"),
+            format!(
+                "the nesting engine refused its outline ({} points, {:.1} x {:.1} mm)",
+                pts.len(),
+                bb.width(),
+                bb.height()
+            ),
         ),
         Err(_) => bad(
             &mut def,

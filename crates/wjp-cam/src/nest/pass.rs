@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use jagua_rs::entities::{Container, Item, Layout};
+use jagua_rs::entities::{Container, Item, Layout, PItemKey};
 use jagua_rs::geometry::DTransformation;
 use jagua_rs::io::export::int_to_ext_transformation;
 use jagua_rs::io::ext_repr::{ExtContainer, ExtSPolygon, ExtShape};
@@ -26,12 +26,23 @@ pub(super) struct PartCopy {
     pub copy: u32,
 }
 
+/// One step of a pass: which copy, and the one rotation it must take (an
+/// index into its part's allowed rotations), or `None` for the best of them.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(super) struct Gene {
+    pub copy: usize,
+    pub rotation: Option<usize>,
+}
+
 /// A copy placed on a sheet.
 #[derive(Clone)]
 pub(super) struct Placed {
     pub copy: PartCopy,
     pub sheet: usize,
     pub position: Position,
+    /// Its key in the sheet's layout; `None` when it sits in a hole of another
+    /// part (those stay where they are when the layout is refined).
+    pub key: Option<PItemKey>,
 }
 
 /// A copy that could not be placed, and why.
@@ -49,6 +60,10 @@ pub(super) struct PassResult {
     pub sheets_used: usize,
     /// Top of the highest part on the last sheet used.
     pub last_top: f64,
+    /// The sheets' layouts in the engine, by sheet instance (`None`: unused).
+    pub layouts: Vec<Option<Layout>>,
+    /// Some copies sit in holes of others: their hosts must not move.
+    pub holes_used: bool,
 }
 
 impl PassResult {
@@ -114,7 +129,7 @@ pub(super) fn drawing_offset(item: &Item, t: &DTransformation) -> (f64, f64) {
 /// kept.
 pub(super) fn run_pass(
     ctx: &PassCtx,
-    order: &[usize],
+    order: &[Gene],
     report: &mut dyn FnMut(usize, usize),
     stop: &dyn Fn() -> bool,
     keep_on_stop: bool,
@@ -128,24 +143,32 @@ pub(super) fn run_pass(
     };
     let mut placed = Vec::new();
     let mut failed = Vec::new();
-    for (k, &ci) in order.iter().enumerate() {
+    for (k, gene) in order.iter().enumerate() {
         if k % 4 == 0 {
             report(k, order.len());
             if stop() {
                 if !keep_on_stop {
                     return None;
                 }
-                for &rest in &order[k..] {
+                for rest in &order[k..] {
                     failed.push(FailedCopy {
-                        copy: ctx.copies[rest],
+                        copy: ctx.copies[rest.copy],
                         reason: "not tried: the nesting was stopped before this part".into(),
                     });
                 }
                 break;
             }
         }
-        let copy = ctx.copies[ci];
+        let copy = ctx.copies[gene.copy];
         let def = &ctx.defs[copy.part];
+        let forced;
+        let rotations: &[f64] = match gene.rotation.and_then(|r| def.rotations.get(r)) {
+            Some(&r) => {
+                forced = [r];
+                &forced
+            }
+            None => &def.rotations,
+        };
         let Some(item) = &def.item else {
             failed.push(FailedCopy {
                 copy,
@@ -156,11 +179,19 @@ pub(super) fn run_pass(
             });
             continue;
         };
-        let placement = match in_a_hole(ctx, &mut sheets, copy, item)
-            .or_else(|| on_an_open_sheet(ctx, &mut sheets, copy, item))
+        let placement = match in_a_hole(ctx, &mut sheets, copy, item, rotations)
+            .or_else(|| on_an_open_sheet(ctx, &mut sheets, copy, item, rotations))
         {
             Some(p) => Ok(p),
-            None => on_a_new_sheet(ctx, &mut sheets, copy, item),
+            // A forced rotation that fits no new sheet does not make the part fail:
+            // the free choice is tried before giving up.
+            None => on_a_new_sheet(ctx, &mut sheets, copy, item, rotations).or_else(|e| {
+                if rotations.len() < def.rotations.len() {
+                    on_a_new_sheet(ctx, &mut sheets, copy, item, &def.rotations)
+                } else {
+                    Err(e)
+                }
+            }),
         };
         match placement {
             Ok(p) => placed.push(p),
@@ -173,10 +204,12 @@ pub(super) fn run_pass(
         .collect();
     let last_top = used.last().map(|&s| sheets.tops[s]).unwrap_or(0.0);
     Some(PassResult {
+        holes_used: placed.iter().any(|p: &Placed| p.key.is_none()),
         placed,
         failed,
         sheets_used: used.len(),
         last_top,
+        layouts: sheets.layouts,
     })
 }
 
@@ -186,19 +219,21 @@ fn in_a_hole(
     sheets: &mut Sheets,
     copy: PartCopy,
     item: &Arc<Item>,
+    rotations: &[f64],
 ) -> Option<Placed> {
-    let rotations = &ctx.defs[copy.part].rotations;
     for hole in sheets.holes.iter_mut() {
         if f64::from(item.area()) > hole.free_area {
             continue;
         }
-        if let Some(position) = place_in(&mut hole.layout, item, rotations, hole.region, ctx.margin)
+        if let Some((position, _)) =
+            place_in(&mut hole.layout, item, rotations, hole.region, ctx.margin)
         {
             hole.free_area -= f64::from(item.area());
             return Some(Placed {
                 copy,
                 sheet: hole.sheet,
                 position,
+                key: None,
             });
         }
     }
@@ -211,14 +246,14 @@ fn on_an_open_sheet(
     sheets: &mut Sheets,
     copy: PartCopy,
     item: &Arc<Item>,
+    rotations: &[f64],
 ) -> Option<Placed> {
-    let def = &ctx.defs[copy.part];
     for (s, slot) in sheets.layouts.iter_mut().enumerate() {
         let Some(layout) = slot else { continue };
-        if let Some(position) = place_in(
+        if let Some((position, key)) = place_in(
             layout,
             item,
-            &def.rotations,
+            rotations,
             ctx.sheet_sizes[s].region(),
             ctx.margin,
         ) {
@@ -228,6 +263,7 @@ fn on_an_open_sheet(
                 copy,
                 sheet: s,
                 position,
+                key: Some(key),
             });
         }
     }
@@ -240,12 +276,15 @@ fn on_a_new_sheet(
     sheets: &mut Sheets,
     copy: PartCopy,
     item: &Arc<Item>,
+    rotations: &[f64],
 ) -> Result<Placed, String> {
     let def = &ctx.defs[copy.part];
     let n_sheets = ctx.sheet_sizes.len();
     let mut reason = None;
+    // Sizes this call already found too small: the next sheet of the same size is too.
+    let mut too_small: Vec<SheetSize> = Vec::new();
     for s in 0..n_sheets {
-        if sheets.layouts[s].is_some() {
+        if sheets.layouts[s].is_some() || too_small.contains(&ctx.sheet_sizes[s]) {
             continue;
         }
         if sheets.no_fit_empty[copy.part][s] {
@@ -253,10 +292,10 @@ fn on_a_new_sheet(
             continue;
         }
         let mut layout = Layout::new(ctx.containers[s].clone());
-        if let Some(position) = place_in(
+        if let Some((position, key)) = place_in(
             &mut layout,
             item,
-            &def.rotations,
+            rotations,
             ctx.sheet_sizes[s].region(),
             ctx.margin,
         ) {
@@ -267,12 +306,17 @@ fn on_a_new_sheet(
                 copy,
                 sheet: s,
                 position,
+                key: Some(key),
             });
         }
-        // Does not fit an empty sheet of this size: remember it for every such sheet.
-        for (j, size) in ctx.sheet_sizes.iter().enumerate() {
-            if *size == ctx.sheet_sizes[s] {
-                sheets.no_fit_empty[copy.part][j] = true;
+        too_small.push(ctx.sheet_sizes[s]);
+        // Does not fit an empty sheet of this size in any allowed rotation:
+        // remember it for every such sheet.
+        if rotations.len() == def.rotations.len() {
+            for (j, size) in ctx.sheet_sizes.iter().enumerate() {
+                if *size == ctx.sheet_sizes[s] {
+                    sheets.no_fit_empty[copy.part][j] = true;
+                }
             }
         }
         reason = Some(too_big(def, ctx, s));
@@ -281,16 +325,16 @@ fn on_a_new_sheet(
 }
 
 /// Place the item bottom-left in `layout` (`region` of it) if it fits there.
-fn place_in(
+pub(super) fn place_in(
     layout: &mut Layout,
     item: &Arc<Item>,
     rotations: &[f64],
     region: [f64; 4],
     margin: f64,
-) -> Option<Position> {
+) -> Option<(Position, PItemKey)> {
     let position = find_position(layout, item, rotations, region, margin)?;
-    layout.place_item(item, position.transform);
-    Some(position)
+    let key = layout.place_item(item, position.transform);
+    Some((position, key))
 }
 
 /// Register the holes of a part just placed as containers, if parts may go in

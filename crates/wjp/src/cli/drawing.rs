@@ -22,9 +22,12 @@ pub struct NestArgs {
     /// Gap between parts and to the sheet edge, kerf included, in mm (0 or more).
     #[arg(long, default_value_t = 3.0, allow_negative_numbers = true, value_parser = non_negative)]
     pub gap: f64,
-    /// Width of the cut, in mm (more than 0).
-    #[arg(long, default_value_t = 1.1, allow_negative_numbers = true, value_parser = positive)]
+    /// Width of the cut, in mm (0 or more: 0 when the gap already includes it).
+    #[arg(long, default_value_t = 1.1, allow_negative_numbers = true, value_parser = non_negative)]
     pub kerf: f64,
+    /// Succeed (exit 0) even when some parts could not be placed.
+    #[arg(long)]
+    pub allow_partial: bool,
     /// Allowed rotations in degrees, comma-separated (negative turns clockwise).
     #[arg(
         long,
@@ -305,7 +308,18 @@ pub(super) fn nest(shop: &ShopConfig, args: NestArgs) -> anyhow::Result<ExitCode
         time_limit_s: args.time_limit,
         ..Default::default()
     };
-    let result = wjp_cam::nest(&parts, &options, &mut |_, _| {}, &|| false).context("nesting")?;
+    // The improvements as they happen, on stderr (stdout is the answer).
+    let started = std::time::Instant::now();
+    let mut show = |p: &wjp_cam::NestProgress| {
+        if let (Some(best), Some(_)) = (p.best, p.improved) {
+            eprintln!(
+                "{:7.1} s  better layout: {}",
+                started.elapsed().as_secs_f64(),
+                best.describe()
+            );
+        }
+    };
+    let result = wjp_cam::nest(&parts, &options, &mut show, &|| false).context("nesting")?;
     if let Some(dir) = &args.output {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for sheet in &result.sheets {
@@ -332,10 +346,31 @@ pub(super) fn nest(shop: &ShopConfig, args: NestArgs) -> anyhow::Result<ExitCode
             result.final_utilization,
             result.failed_objects.len()
         );
-        for failed in &result.failed_objects {
-            println!("  - {}: {}", failed.part, failed.reason);
+        for u in &result.unplaced {
+            println!(
+                "  - {} ({:.1} x {:.1} mm), {}: {}",
+                u.part,
+                u.width,
+                u.height,
+                copies(u.copies),
+                u.reason
+            );
+        }
+        if let Some(r) = &result.remnant {
+            println!(
+                "  offcut of sheet {}: {:.1} x {:.1} mm at y = {:.1} mm",
+                r.sheet, r.width, r.height, r.y
+            );
         }
         print_warnings(&result.warnings);
+    }
+    if !result.all_placed && !args.allow_partial {
+        let unplaced: usize = result.unplaced.iter().map(|u| u.copies).sum();
+        eprintln!(
+            "error: {} of the parts not placed (give --allow-partial to accept a partial layout)",
+            copies(unplaced)
+        );
+        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -398,6 +433,15 @@ fn units_code(units: Option<&str>) -> anyhow::Result<Option<i64>> {
 }
 
 /// Text mode shows what JSON mode lists under `warnings`.
+/// `1 copy`, `3 copies`.
+fn copies(n: usize) -> String {
+    if n == 1 {
+        "1 copy".into()
+    } else {
+        format!("{n} copies")
+    }
+}
+
 fn print_warnings(warnings: &[wjp_geometry::Warning]) {
     for w in warnings {
         println!("  warning {}: {}", w.code, w.message);

@@ -422,6 +422,7 @@ pub fn check_nest(payload: &Value, _materials: &[Material]) -> Result<(), Payloa
         "sheet_height_mm",
         "gap_mm",
         "kerf_mm",
+        "allow_partial",
     ];
     known_fields(payload, &template(&NestOptions::default()), &extra, "")?;
     let file = json!({ "dxf_path": "", "quantity": 1, "units": null });
@@ -445,7 +446,7 @@ pub fn check_nest(payload: &Value, _materials: &[Material]) -> Result<(), Payloa
             "nothing to nest: give dxf_path, or files: [{dxf_path, quantity}]",
         ));
     }
-    match wjp_cam::nest(&[], &args.options, &mut |_, _| {}, &|| false) {
+    match wjp_cam::nest(&[], &args.options, &mut |_| {}, &|| false) {
         Ok(_) => Ok(()),
         Err(e) => cam_option_refusal(e),
     }

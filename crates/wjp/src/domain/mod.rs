@@ -441,6 +441,10 @@ struct Nest {
     /// The units of every drawing that does not give its own.
     #[serde(default)]
     units: Option<String>,
+    /// Complete the job even when some parts could not be placed (else it fails
+    /// with the parts named).
+    #[serde(default)]
+    allow_partial: bool,
     #[serde(flatten)]
     options: NestOptions,
 }
@@ -505,11 +509,16 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
     let result = wjp_cam::nest(
         &parts,
         &args.options,
-        &mut |p, m| task.progress(p * 0.95, m),
+        // The message carries the best layout's figures (parts, sheets,
+        // utilisation) once there is a layout.
+        &mut |p| task.progress(p.fraction * 0.95, p.message),
         // A cancelled job's process is killed: nothing to ask here.
         &|| false,
     )
     .map_err(|e| HandlerError::InvalidPayload(format!("nesting ({}): {e}", e.code())))?;
+    if !result.all_placed && !args.allow_partial {
+        return Err(HandlerError::InvalidPayload(unplaced_message(&result)));
+    }
     // Sheet drawings go to files; the result names them.
     let mut sheets = Vec::new();
     for sheet in &result.sheets {
@@ -532,6 +541,28 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
     }
     value["artifacts"] = json!({ "preview_svg": overview, "sheets": sheets });
     Ok(value)
+}
+
+/// Why a nesting that left parts out failed: each part once, with its size and
+/// the reason (which names the sheet's size when the part is too big for it).
+fn unplaced_message(result: &wjp_cam::NestResult) -> String {
+    let parts: Vec<String> = result
+        .unplaced
+        .iter()
+        .map(|u| {
+            format!(
+                "{} x{} ({:.1} x {:.1} mm): {}",
+                u.part, u.copies, u.width, u.height, u.reason
+            )
+        })
+        .collect();
+    format!(
+        "not every part was placed: {} of {} part copies are left out: {}. Give \
+         allow_partial: true to accept a partial layout",
+        result.failed_objects.len(),
+        result.failed_objects.len() + result.positioned_objects.len(),
+        parts.join("; ")
+    )
 }
 
 /// The payload of `generate_gcode`: the drawing and any G-code option by
