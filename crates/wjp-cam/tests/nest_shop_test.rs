@@ -237,3 +237,138 @@ fn a_stop_returns_the_best_layout_reported_so_far() {
     assert!(r.all_placed);
     assert_layout_holds(&parts, &r, o.gap, &[(400.0, 300.0); 4]);
 }
+
+#[test]
+fn the_edge_distance_is_kept_apart_from_the_gap() {
+    let parts = vec![part("sq", &dxf(&rect(0.0, 0.0, 60.0, 40.0)), 6)];
+    let o = NestOptions {
+        gap: 2.0,
+        edge_distance: Some(12.0),
+        ..shop(300.0, 200.0, 1)
+    };
+    let r = run(&parts, &o);
+    assert!(r.all_placed, "{:?}", r.unplaced);
+    // Edges checked at 12 mm, neighbours at 2 mm.
+    assert_layout_holds(&parts, &r, 2.0, &[(300.0, 200.0)]);
+    let sheet = Rect::new((12.0 - 0.02, 12.0 - 0.02), (288.02, 188.02)).to_polygon();
+    let mut lowest = f64::INFINITY;
+    for p in &r.positioned_objects {
+        let poly = placed_polygon(&parts, p);
+        assert!(
+            poly.difference(&sheet).unsigned_area() < 1e-6,
+            "{p:?} is within 12 mm of the edge"
+        );
+        lowest = lowest.min(p.y);
+    }
+    assert!(lowest < 12.6, "packed down to the edge distance: {lowest}");
+    // Too close to the edge distances for any part: named with the distance.
+    let r = run(
+        &parts,
+        &NestOptions {
+            edge_distance: Some(85.0),
+            ..o
+        },
+    );
+    assert_eq!(r.unplaced[0].copies, 6);
+    assert!(
+        r.unplaced[0].reason.contains("85 mm to the edge"),
+        "{}",
+        r.unplaced[0].reason
+    );
+}
+
+#[test]
+fn parts_go_into_holes_by_default_and_the_holes_are_honoured() {
+    // A 200 mm frame with a 120 mm square hole nearly fills the sheet; the four
+    // 50 mm squares fit only inside the hole.
+    let frame = part(
+        "frame",
+        &dxf(&(rect(0.0, 0.0, 200.0, 200.0) + &rect(40.0, 40.0, 120.0, 120.0))),
+        1,
+    );
+    let small = part("small", &dxf(&rect(0.0, 0.0, 50.0, 50.0)), 4);
+    let parts = vec![frame, small];
+    let o = shop(210.0, 210.0, 1);
+    let r = run(&parts, &o);
+    assert!(r.all_placed, "{:?}", r.unplaced);
+    // The frame's polygon has its hole: `geo` measures each small part's distance
+    // to the frame's material, so a part across the hole's edge fails here.
+    assert_layout_holds(&parts, &r, o.gap, &[(210.0, 210.0)]);
+    let r = run(
+        &parts,
+        &NestOptions {
+            allow_parts_in_holes: false,
+            ..o
+        },
+    );
+    // Without holes the frame and the small squares do not both fit.
+    assert!(!r.all_placed);
+    let frame_placed = r.positioned_objects.iter().any(|p| p.part == "frame");
+    let smalls = r.positioned_objects.len() - usize::from(frame_placed);
+    assert!(!frame_placed || smalls == 0, "{:?}", r.positioned_objects);
+}
+
+#[test]
+fn a_part_kept_to_its_grain_is_not_turned() {
+    let mut long = part("long", &dxf(&rect(0.0, 0.0, 280.0, 50.0)), 1);
+    let o = shop(100.0, 300.0, 1);
+    let r = run(std::slice::from_ref(&long), &o);
+    assert!(r.all_placed, "turned, it fits");
+    long.rotations = Some(vec![0.0]);
+    let r = run(std::slice::from_ref(&long), &o);
+    assert!(!r.all_placed, "kept to its grain, it does not");
+    assert!(
+        r.unplaced[0].reason.contains("(0)"),
+        "{}",
+        r.unplaced[0].reason
+    );
+}
+
+#[test]
+fn each_sheet_has_a_layer_per_part_and_the_cut_list_adds_up() {
+    let parts = vec![
+        part("plate", &square_with_hole(), 3),
+        part("bar=1", &dxf(&rect(0.0, 0.0, 150.0, 30.0)), 4),
+    ];
+    let r = run(&parts, &shop(400.0, 250.0, 3));
+    assert!(r.all_placed);
+    for s in &r.sheets {
+        let on_sheet: Vec<&str> = r
+            .positioned_objects
+            .iter()
+            .filter(|p| p.sheet == s.sheet)
+            .map(|p| p.part.as_str())
+            .collect();
+        for (name, layer) in [("plate", "plate"), ("bar=1", "bar_1")] {
+            let tagged = s.dxf.contains(&format!("\n  8\n{layer}\n"));
+            assert_eq!(
+                tagged,
+                on_sheet.contains(&name),
+                "sheet {} layer {layer}",
+                s.sheet
+            );
+        }
+        // Holes stay with their part, on its layer.
+        let d = wjp_geometry::load_drawing(
+            s.dxf.as_bytes(),
+            &AnalysisOptions::default(),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let holes: usize = d.parts().iter().map(|p| p.holes.len()).sum();
+        assert_eq!(holes, on_sheet.iter().filter(|n| **n == "plate").count());
+    }
+    let mut from_list: Vec<(usize, String, u32, f64, f64, f64)> = Vec::new();
+    for e in &r.cut_list {
+        assert_eq!(e.quantity, e.placements.len());
+        for c in &e.placements {
+            from_list.push((e.sheet, e.part.clone(), c.copy, c.x, c.y, c.rotation));
+        }
+    }
+    let placed: Vec<(usize, String, u32, f64, f64, f64)> = r
+        .positioned_objects
+        .iter()
+        .map(|p| (p.sheet, p.part.clone(), p.copy, p.x, p.y, p.rotation))
+        .collect();
+    assert_eq!(from_list, placed);
+}

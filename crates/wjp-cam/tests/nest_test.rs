@@ -521,14 +521,16 @@ fn small_parts_go_into_holes_only_when_allowed() {
     );
     let small = part("small", &dxf(&rect(0.0, 0.0, 50.0, 50.0)), 4);
     let parts = vec![frame, small];
-    let o = opts(210.0, 210.0, 1);
+    let o = NestOptions {
+        allow_parts_in_holes: false,
+        ..opts(210.0, 210.0, 1)
+    };
     let r = run(&parts, &o);
     assert_eq!(r.positioned_objects.len(), 1);
     assert_eq!(r.failed_objects.len(), 4);
-    let o = NestOptions {
-        allow_parts_in_holes: true,
-        ..o
-    };
+    // On by default.
+    let o = opts(210.0, 210.0, 1);
+    assert!(o.allow_parts_in_holes);
     let r = run(&parts, &o);
     assert_eq!(r.positioned_objects.len(), 5, "{:?}", r.failed_objects);
     // Where is the hole on the sheet?

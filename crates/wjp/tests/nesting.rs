@@ -52,6 +52,7 @@ fn wjp_nest_takes_a_zero_kerf_and_fits_forty_triangles_on_one_sheet() {
     let env = Env::new();
     let drawing = env.upload("triangle.dxf", triangle_dxf());
     let spec = format!("{}:40", drawing.display());
+    let out = env.dir.path().join("sheets");
     let result: Value = serde_json::from_str(&env.ok(&[
         "nest",
         &spec,
@@ -63,6 +64,8 @@ fn wjp_nest_takes_a_zero_kerf_and_fits_forty_triangles_on_one_sheet() {
         "0",
         "--time-limit",
         "5",
+        "-o",
+        out.to_str().unwrap(),
         "--json",
     ]))
     .unwrap();
@@ -72,6 +75,20 @@ fn wjp_nest_takes_a_zero_kerf_and_fits_forty_triangles_on_one_sheet() {
         result["sheets_required"], 1,
         "pairs make squares: 6 x 4 fit"
     );
+    // The cut list: a header and one row per triangle, all on sheet 0.
+    let csv = std::fs::read_to_string(out.join("cut_list.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "sheet,part,quantity,copy,x_mm,y_mm,rotation_deg");
+    assert_eq!(rows.len(), 41, "{csv}");
+    assert!(
+        rows[1..].iter().all(|r| r.starts_with("0,triangle,40,")),
+        "{csv}"
+    );
+    let list: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("cut_list.json")).unwrap()).unwrap();
+    assert_eq!(list[0]["quantity"], 40, "{list:#}");
+    let dxf = std::fs::read_to_string(out.join("sheet0.dxf")).unwrap();
+    assert!(dxf.contains("\n  8\ntriangle\n"), "a layer per part name");
 }
 
 #[test]
@@ -138,4 +155,19 @@ fn a_queued_nest_job_that_leaves_parts_out_fails_unless_partial_is_allowed() {
     let job = env.job(&partial_id);
     assert_eq!(status_of(&job), "completed", "{job:#}");
     assert_eq!(job["result"]["failed_objects"].as_array().unwrap().len(), 1);
+    let csv = job["result"]["artifacts"]["cut_list"]["csv"]
+        .as_str()
+        .unwrap();
+    let text = std::fs::read_to_string(env.data_dir().join(csv)).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "nothing placed, a header alone: {text}"
+    );
+
+    // Per-file rotations are checked at the door.
+    let bad = json!({"files": [{"dxf_path": drawing, "rotations": []}],
+                     "sheet_width": 400, "sheet_height": 250});
+    let stderr = env.fails(&["submit", "nest", "--payload", &bad.to_string()]);
+    assert!(stderr.contains("files[0].rotations"), "{stderr}");
 }

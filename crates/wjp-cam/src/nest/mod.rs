@@ -62,8 +62,8 @@ use pass::{run_pass, Gene, PartCopy, PassCtx, PassResult};
 
 pub use options::{NestOptions, PartInput, SheetSpec};
 pub use result::{
-    BestSoFar, FailedObject, NestProgress, NestResult, Placement, Remnant, SheetResult,
-    UnplacedPart,
+    BestSoFar, CutListEntry, CutPlacement, FailedObject, NestProgress, NestResult, Placement,
+    Remnant, SheetResult, UnplacedPart,
 };
 
 /// Bounds.
@@ -78,9 +78,9 @@ pub(crate) struct SheetSize {
 }
 
 impl SheetSize {
-    /// The sheet as a region `[x0, y0, x1, y1]`.
-    fn region(self) -> [f64; 4] {
-        [0.0, 0.0, self.width, self.height]
+    /// The sheet less `inset` on every side, as a region `[x0, y0, x1, y1]`.
+    fn region(self, inset: f64) -> [f64; 4] {
+        [inset, inset, self.width - inset, self.height - inset]
     }
 }
 
@@ -140,13 +140,17 @@ fn nest_inner(
         .collect();
     let copies = copies_of(parts);
     let sheet_sizes = sheet_instances(&sheets);
-    let containers = containers(&importer, &sheet_sizes)?;
+    // The engine keeps the separation from the container's edge: the container
+    // is the sheet grown or shrunk so that this comes to the edge distance.
+    let edge_inset = options.edge() - options.gap;
+    let containers = containers(&importer, &sheet_sizes, edge_inset)?;
     let ctx = PassCtx {
         defs: &defs,
         copies: &copies,
         sheet_sizes: &sheet_sizes,
         containers: &containers,
-        gap: options.gap,
+        edge: options.edge(),
+        edge_inset,
         margin: separation / 2.0,
         parts_in_holes: options.allow_parts_in_holes,
         importer: &importer,
@@ -246,7 +250,11 @@ fn sheet_instances(sheets: &[SheetSpec]) -> Vec<SheetSize> {
 }
 
 /// The empty sheets as the engine's containers.
-fn containers(importer: &Importer, sizes: &[SheetSize]) -> Result<Vec<Container>, CamError> {
+fn containers(
+    importer: &Importer,
+    sizes: &[SheetSize],
+    inset: f64,
+) -> Result<Vec<Container>, CamError> {
     sizes
         .iter()
         .map(|&SheetSize { width, height }| {
@@ -254,10 +262,10 @@ fn containers(importer: &Importer, sizes: &[SheetSize]) -> Result<Vec<Container>
                 .import_container(&ExtContainer {
                     id: 0,
                     shape: ExtShape::Rectangle {
-                        x_min: 0.0,
-                        y_min: 0.0,
-                        width: width as f32,
-                        height: height as f32,
+                        x_min: inset as f32,
+                        y_min: inset as f32,
+                        width: (width - 2.0 * inset) as f32,
+                        height: (height - 2.0 * inset) as f32,
                     },
                     zones: vec![],
                 })

@@ -125,9 +125,12 @@ pub struct NestOptions {
     /// Write the per-sheet DXF and SVG.
     pub outputs: bool,
     /// Let small parts be placed inside the holes of larger ones (with the same gap
-    /// to the hole's edge). Off by default: a part cut inside a hole drops with the
-    /// slug unless the shop tabs or catches it.
+    /// to the hole's edge) when a hole is at least as large as the smallest part.
+    /// On by default; off for a machine without a slat bed that catches them (a
+    /// part cut inside a hole drops with the slug unless tabbed or caught).
     pub allow_parts_in_holes: bool,
+    /// Least distance from a part to the sheet's edge (mm); `None`: the gap.
+    pub edge_distance: Option<f64>,
 }
 
 impl Default for NestOptions {
@@ -148,8 +151,16 @@ impl Default for NestOptions {
             material: "mild_steel".into(),
             thickness: 6.0,
             outputs: true,
-            allow_parts_in_holes: false,
+            allow_parts_in_holes: true,
+            edge_distance: None,
         }
+    }
+}
+
+impl NestOptions {
+    /// The least distance from a part to the sheet's edge, mm.
+    pub fn edge(&self) -> f64 {
+        self.edge_distance.unwrap_or(self.gap)
     }
 }
 
@@ -194,6 +205,14 @@ pub(super) fn validate(parts: &[PartInput], o: &NestOptions) -> Result<Vec<Sheet
             format!("{} is not in [0, 86400] s", o.time_limit_s),
         ));
     }
+    if let Some(e) = o.edge_distance {
+        if !(e.is_finite() && (0.0..=500.0).contains(&e)) {
+            return Err(CamError::option(
+                "edge_distance",
+                format!("{e} is not in [0, 500] mm"),
+            ));
+        }
+    }
     check_rotations("rotations", &o.rotations)?;
     if let Some(step) = o.rotation_step {
         if !(step.is_finite() && (1.0..=180.0).contains(&step)) {
@@ -216,7 +235,7 @@ pub(super) fn validate(parts: &[PartInput], o: &NestOptions) -> Result<Vec<Sheet
     for s in &sheets {
         pos("sheet_width", s.width, 100_000.0)?;
         pos("sheet_height", s.height, 100_000.0)?;
-        if s.width.min(s.height) <= 2.0 * (o.gap + o.curve_tolerance_mm) {
+        if s.width.min(s.height) <= 2.0 * (o.edge() + o.curve_tolerance_mm) {
             return Err(CamError::option(
                 if o.sheets.is_empty() {
                     "sheet_width"
@@ -224,8 +243,10 @@ pub(super) fn validate(parts: &[PartInput], o: &NestOptions) -> Result<Vec<Sheet
                     "sheets"
                 },
                 format!(
-                    "a {} x {} mm sheet leaves no room inside the {} mm gap to its edge",
-                    s.width, s.height, o.gap
+                    "a {} x {} mm sheet leaves no room inside the {} mm distance to its edge",
+                    s.width,
+                    s.height,
+                    o.edge()
                 ),
             ));
         }
@@ -236,6 +257,11 @@ pub(super) fn validate(parts: &[PartInput], o: &NestOptions) -> Result<Vec<Sheet
             "max_sheets",
             "no sheet is available (quantity 0)",
         ));
+    }
+    for p in parts {
+        if let Some(r) = &p.rotations {
+            check_rotations(&format!("{}.rotations", p.name), r)?;
+        }
     }
     if parts.is_empty() {
         return Err(CamError::Empty {
@@ -254,11 +280,6 @@ pub(super) fn validate(parts: &[PartInput], o: &NestOptions) -> Result<Vec<Sheet
         return Err(CamError::TooLarge {
             message: format!("{total} part copies (limit {MAX_COPIES})"),
         });
-    }
-    for p in parts {
-        if let Some(r) = &p.rotations {
-            check_rotations(&format!("{}.rotations", p.name), r)?;
-        }
     }
     Ok(sheets)
 }

@@ -83,7 +83,10 @@ pub(super) struct PassCtx<'a> {
     pub copies: &'a [PartCopy],
     pub sheet_sizes: &'a [SheetSize],
     pub containers: &'a [Container],
-    pub gap: f64,
+    /// Least distance from a part to the sheet's edge.
+    pub edge: f64,
+    /// How far the container lies inside the sheet's edge (negative: outside).
+    pub edge_inset: f64,
     /// How far jagua-rs deflates the sheet (half the separation).
     pub margin: f64,
     pub parts_in_holes: bool,
@@ -254,7 +257,7 @@ fn on_an_open_sheet(
             layout,
             item,
             rotations,
-            ctx.sheet_sizes[s].region(),
+            ctx.sheet_sizes[s].region(ctx.edge_inset),
             ctx.margin,
         ) {
             sheets.tops[s] = sheets.tops[s].max(position.top);
@@ -296,7 +299,7 @@ fn on_a_new_sheet(
             &mut layout,
             item,
             rotations,
-            ctx.sheet_sizes[s].region(),
+            ctx.sheet_sizes[s].region(ctx.edge_inset),
             ctx.margin,
         ) {
             sheets.layouts[s] = Some(layout);
@@ -384,10 +387,10 @@ fn add_holes(
 fn too_big(def: &PartDef, ctx: &PassCtx, s: usize) -> String {
     let size = ctx.sheet_sizes[s];
     format!(
-        "does not fit on an empty {} x {} mm sheet with a {} mm gap to the edge in any allowed rotation ({}); part is {:.1} x {:.1} mm",
+        "does not fit on an empty {} x {} mm sheet with {} mm to the edge in any allowed rotation ({}); part is {:.1} x {:.1} mm",
         size.width,
         size.height,
-        ctx.gap,
+        ctx.edge,
         def.rotations
             .iter()
             .map(|r| format!("{r}"))

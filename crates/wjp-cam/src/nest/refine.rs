@@ -136,7 +136,7 @@ fn recreate(
             let Some(layout) = state.layouts[s].as_mut() else {
                 continue;
             };
-            let mut region = ctx.sheet_sizes[s].region();
+            let mut region = ctx.sheet_sizes[s].region(ctx.edge_inset);
             if s == last {
                 // The target is a top of an inflated outline: the region is the
                 // sheet up to it, plus the margin the engine keeps from the edge.

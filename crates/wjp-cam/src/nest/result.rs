@@ -37,6 +37,26 @@ pub struct FailedObject {
     pub reason: String,
 }
 
+/// The copies of one part on one sheet, for the cut list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CutListEntry {
+    pub sheet: usize,
+    pub part: String,
+    pub quantity: usize,
+    /// Each copy's position (its drawing origin on the sheet, mm) and rotation
+    /// (degrees, counter-clockwise about that origin).
+    pub placements: Vec<CutPlacement>,
+}
+
+/// One copy in the cut list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CutPlacement {
+    pub copy: u32,
+    pub x: f64,
+    pub y: f64,
+    pub rotation: f64,
+}
+
 /// What the search reports as it goes.
 #[derive(Debug, Clone, Copy)]
 pub struct NestProgress<'a> {
@@ -113,8 +133,8 @@ pub struct SheetResult {
     pub utilization: f64,
     /// Top of the highest part on the sheet (its outline), mm.
     pub used_height: f64,
-    /// The parts' outlines (layer `OUTER`) and holes (layer `HOLE`), placed: an
-    /// R2000 ASCII DXF in millimetres by wjp-geometry's writer.
+    /// The parts' outlines and holes, placed, one layer per part name: an R2000
+    /// ASCII DXF in millimetres by wjp-geometry's writer.
     pub dxf: String,
     pub svg: String,
 }
@@ -131,6 +151,8 @@ pub struct NestResult {
     pub waste_area_mm2: f64,
     /// One entry per copy (the old API's form).
     pub failed_objects: Vec<FailedObject>,
+    /// What to cut where: per sheet and part, how many and their placements.
+    pub cut_list: Vec<CutListEntry>,
     /// The same, one entry per part and reason.
     pub unplaced: Vec<UnplacedPart>,
     /// Every copy was placed.
@@ -187,6 +209,7 @@ pub(super) fn build_result(
 ) -> NestResult {
     let best = &outcome.best;
     let positioned = placements(defs, best);
+    let names: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
     let mut per_sheet: Vec<Vec<PlacedPart>> = vec![Vec::new(); sheet_sizes.len()];
     for p in &positioned {
         let def = &defs[p.part_index];
@@ -234,7 +257,7 @@ pub(super) fn build_result(
             utilization: 100.0 * area / (w * h),
             used_height,
             dxf: if outputs {
-                sheet_dxf(layout)
+                sheet_dxf(layout, &names)
             } else {
                 String::new()
             },
@@ -276,6 +299,7 @@ pub(super) fn build_result(
         })
     });
     NestResult {
+        cut_list: cut_list(&positioned),
         all_placed: failed_objects.is_empty(),
         unplaced: unplaced_parts(defs, &failed_objects),
         remnant,
@@ -320,5 +344,32 @@ fn unplaced_parts(defs: &[PartDef], failed: &[FailedObject]) -> Vec<UnplacedPart
         });
     }
     out.sort_by_key(|u| u.part_index);
+    out
+}
+
+/// The cut list: placements grouped by sheet and part, in the order given
+/// (placements come sorted by sheet, part and copy).
+fn cut_list(positioned: &[Placement]) -> Vec<CutListEntry> {
+    let mut out: Vec<CutListEntry> = Vec::new();
+    for p in positioned {
+        let copy = CutPlacement {
+            copy: p.copy,
+            x: p.x,
+            y: p.y,
+            rotation: p.rotation,
+        };
+        match out.last_mut() {
+            Some(e) if e.sheet == p.sheet && e.part == p.part => {
+                e.quantity += 1;
+                e.placements.push(copy);
+            }
+            _ => out.push(CutListEntry {
+                sheet: p.sheet,
+                part: p.part.clone(),
+                quantity: 1,
+                placements: vec![copy],
+            }),
+        }
+    }
     out
 }

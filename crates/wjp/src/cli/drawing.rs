@@ -28,6 +28,13 @@ pub struct NestArgs {
     /// Succeed (exit 0) even when some parts could not be placed.
     #[arg(long)]
     pub allow_partial: bool,
+    /// Least distance from a part to the sheet's edge, in mm (default: the gap).
+    #[arg(long, allow_negative_numbers = true, value_parser = non_negative)]
+    pub edge_distance: Option<f64>,
+    /// Never place a part inside another part's hole (by default small parts go
+    /// into holes large enough for them).
+    #[arg(long)]
+    pub no_parts_in_holes: bool,
     /// Allowed rotations in degrees, comma-separated (negative turns clockwise).
     #[arg(
         long,
@@ -39,7 +46,8 @@ pub struct NestArgs {
     /// Seconds to spend improving the layout (more than 0).
     #[arg(long, default_value_t = 10.0, allow_negative_numbers = true, value_parser = positive)]
     pub time_limit: f64,
-    /// Directory to write one DXF and one SVG per sheet to.
+    /// Directory to write one DXF and one SVG per sheet to, and the cut list
+    /// (`cut_list.csv`, `cut_list.json`).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// The drawing's units, when its header declares the wrong ones.
@@ -306,6 +314,8 @@ pub(super) fn nest(shop: &ShopConfig, args: NestArgs) -> anyhow::Result<ExitCode
         kerf: args.kerf,
         rotations: args.rotations,
         time_limit_s: args.time_limit,
+        edge_distance: args.edge_distance,
+        allow_parts_in_holes: !args.no_parts_in_holes,
         ..Default::default()
     };
     // The improvements as they happen, on stderr (stdout is the answer).
@@ -328,6 +338,12 @@ pub(super) fn nest(shop: &ShopConfig, args: NestArgs) -> anyhow::Result<ExitCode
                 std::fs::write(&path, text)
                     .with_context(|| format!("writing {}", path.display()))?;
             }
+        }
+        let csv = crate::domain::cut_list_csv(&result).context("writing the cut list")?;
+        let json = serde_json::to_vec_pretty(&result.cut_list)?;
+        for (name, bytes) in [("cut_list.csv", csv), ("cut_list.json", json)] {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
         }
     }
     if args.json {

@@ -421,6 +421,10 @@ struct NestFile {
     /// This drawing's units, when its header is wrong; else the payload's `units`.
     #[serde(default)]
     units: Option<String>,
+    /// The rotations allowed for this drawing's parts (degrees; `[0]` keeps the
+    /// grain direction); else the options' `rotations`.
+    #[serde(default)]
+    rotations: Option<Vec<f64>>,
 }
 
 fn one() -> u32 {
@@ -457,6 +461,7 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
             dxf_path: path,
             quantity: args.quantity.unwrap_or(1),
             units: None,
+            rotations: None,
         });
     }
     if files.is_empty() {
@@ -496,15 +501,18 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
             .dxf_path
             .file_stem()
             .map_or_else(|| "part".into(), |s| s.to_string_lossy().into_owned());
-        parts.extend(
+        let mut drawn =
             PartInput::from_dxf(&name, &bytes, file.quantity, &analysis).map_err(|e| {
                 HandlerError::InvalidPayload(format!(
                     "{} ({}): {e}",
                     file.dxf_path.display(),
                     e.code()
                 ))
-            })?,
-        );
+            })?;
+        for part in &mut drawn {
+            part.rotations.clone_from(&file.rotations);
+        }
+        parts.extend(drawn);
     }
     let result = wjp_cam::nest(
         &parts,
@@ -530,6 +538,14 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
         }));
     }
     let overview = shop.store(task, "nesting", "svg", result.svg.as_bytes())?;
+    let csv = cut_list_csv(&result)
+        .map_err(|e| HandlerError::Failed(format!("cannot write the cut list: {e}")))?;
+    let cut_list_json = serde_json::to_vec_pretty(&result.cut_list)
+        .map_err(|e| HandlerError::Failed(format!("cannot encode the cut list: {e}")))?;
+    let cut_list = json!({
+        "csv": shop.store(task, "nesting", "cut_list.csv", &csv)?,
+        "json": shop.store(task, "nesting", "cut_list.json", &cut_list_json)?,
+    });
     let mut value = serde_json::to_value(&result)
         .map_err(|e| HandlerError::Failed(format!("cannot encode the layout: {e}")))?;
     value["svg"] = Value::Null;
@@ -539,8 +555,38 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
             sheet["svg"] = Value::Null;
         }
     }
-    value["artifacts"] = json!({ "preview_svg": overview, "sheets": sheets });
+    value["artifacts"] = json!({ "preview_svg": overview, "sheets": sheets, "cut_list": cut_list });
     Ok(value)
+}
+
+/// The cut list as CSV, one row per copy: `sheet, part, quantity` (copies of
+/// the part on that sheet), `copy, x_mm, y_mm, rotation_deg`. Part names come
+/// from customers' file names: cells are made inert for spreadsheets.
+pub fn cut_list_csv(result: &wjp_cam::NestResult) -> Result<Vec<u8>, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record([
+        "sheet",
+        "part",
+        "quantity",
+        "copy",
+        "x_mm",
+        "y_mm",
+        "rotation_deg",
+    ])?;
+    for entry in &result.cut_list {
+        for p in &entry.placements {
+            out.write_record([
+                entry.sheet.to_string(),
+                inert_cell(&entry.part),
+                entry.quantity.to_string(),
+                p.copy.to_string(),
+                format!("{:.3}", p.x),
+                format!("{:.3}", p.y),
+                format!("{:.3}", p.rotation),
+            ])?;
+        }
+    }
+    out.into_inner().map_err(|e| e.into_error().into())
 }
 
 /// Why a nesting that left parts out failed: each part once, with its size and
