@@ -39,11 +39,12 @@ fn ring(pts: Vec<(f64, f64)>) -> LineString<f64> {
 /// The placed copy as a `geo` polygon (outline and holes), flattened finely.
 pub fn placed_polygon(parts: &[PartInput], p: &Placement) -> Polygon<f64> {
     let (s, c) = p.rotation.to_radians().sin_cos();
+    let m = if p.mirrored { -1.0 } else { 1.0 };
     let moved = |path: &wjp_geometry::Path| {
         ring(
             path.flatten(0.005)
                 .iter()
-                .map(|q| (c * q.x - s * q.y + p.x, s * q.x + c * q.y + p.y))
+                .map(|q| (c * m * q.x - s * q.y + p.x, s * m * q.x + c * q.y + p.y))
                 .collect(),
         )
     };
@@ -100,6 +101,8 @@ fn forty_right_triangles_pair_into_squares_on_one_sheet() {
     let o = NestOptions {
         gap: 3.0,
         kerf: 0.0,
+        // The first layout does it; a pass and a few refining steps may not undo it.
+        max_iterations: 4,
         ..shop(660.0, 450.0, 2)
     };
     let r = run(&parts, &o);
@@ -225,7 +228,7 @@ fn a_stop_returns_the_best_layout_reported_so_far() {
             }
         },
         // Stops after a fixed number of reports, not after a time.
-        &|| passes_seen.get() >= 30,
+        &|| passes_seen.get() >= 12,
     )
     .unwrap();
     assert_eq!(r.stopped_by, "stopped");
@@ -371,4 +374,63 @@ fn each_sheet_has_a_layer_per_part_and_the_cut_list_adds_up() {
         .map(|p| (p.sheet, p.part.clone(), p.copy, p.x, p.y, p.rotation))
         .collect();
     assert_eq!(from_list, placed);
+}
+
+#[test]
+fn a_part_is_turned_over_only_when_mirroring_is_allowed() {
+    // A frame whose hole is an L with its upright on the left; the small L has
+    // its upright on the right, so it fits the hole only turned over (no
+    // rotations allowed), and nowhere else on the sheet.
+    let hole = [
+        (40.0, 40.0, 0.0),
+        (160.0, 40.0, 0.0),
+        (160.0, 80.0, 0.0),
+        (80.0, 80.0, 0.0),
+        (80.0, 160.0, 0.0),
+        (40.0, 160.0, 0.0),
+    ];
+    let frame = part(
+        "frame",
+        &dxf(&(rect(0.0, 0.0, 200.0, 200.0) + &lwpoly(&hole, true))),
+        1,
+    );
+    let ell = [
+        (0.0, 0.0, 0.0),
+        (110.0, 0.0, 0.0),
+        (110.0, 110.0, 0.0),
+        (80.0, 110.0, 0.0),
+        (80.0, 30.0, 0.0),
+        (0.0, 30.0, 0.0),
+    ];
+    let small = part("ell", &dxf(&lwpoly(&ell, true)), 1);
+    let parts = vec![frame, small];
+    let o = NestOptions {
+        rotations: vec![0.0],
+        ..shop(210.0, 210.0, 1)
+    };
+    let r = run(&parts, &o);
+    assert!(!r.all_placed, "as drawn, the L does not fit the hole");
+    assert!(r.positioned_objects.iter().all(|p| !p.mirrored));
+    let o = NestOptions {
+        allow_mirror: true,
+        ..o
+    };
+    let r = run(&parts, &o);
+    assert!(r.all_placed, "{:?}", r.unplaced);
+    let ell = r
+        .positioned_objects
+        .iter()
+        .find(|p| p.part == "ell")
+        .unwrap();
+    assert!(ell.mirrored, "{ell:?}");
+    assert_layout_holds(&parts, &r, o.gap, &[(210.0, 210.0)]);
+    // The sheet's drawing has the L turned over, inside the hole: it reads back
+    // as a part within the frame's hole.
+    let d = wjp_geometry::load_drawing(
+        r.sheets[0].dxf.as_bytes(),
+        &AnalysisOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(d.parts().len(), 2);
 }

@@ -23,9 +23,9 @@
 //! - The search is anytime: it runs until `time_limit_s` (or `max_iterations`, or
 //!   a stop) and a stop returns the best layout so far. The first pass orders
 //!   copies by area, largest first, and always completes (there is always a
-//!   layout). For the first quarter of the time further passes perturb the order
-//!   and the rotations ([`search`]); then ruin and recreate ([`refine`]) takes a
-//!   few parts off the last sheet and puts them back lower. Layouts compare by
+//!   layout). Further passes perturb the order and the rotations ([`search`]),
+//!   taking turns with ruin and recreate ([`refine`]), which takes a few parts
+//!   off the last sheet and puts them back lower. Layouts compare by
 //!   fewer failed parts, fewer sheets, then a lower top on the last sheet.
 //! - Every failure is put in our words: a part that fits no sheet is named with
 //!   its size and the sheet's, once per part ([`UnplacedPart`]); the engine's
@@ -84,10 +84,17 @@ impl SheetSize {
     }
 }
 
-/// A path as placed: rotated by `rotation_deg` counter-clockwise about the drawing
-/// origin, then moved by (x, y). Bulges are unchanged (a rotation keeps arcs).
-fn place(path: &Path, rotation_deg: f64, x: f64, y: f64) -> Path {
-    let placement = Affine::rotate(rotation_deg.to_radians()).then(&Affine::translate(x, y));
+/// A path as placed: mirrored about the drawing's Y axis when `mirrored`, rotated
+/// by `rotation_deg` counter-clockwise about the drawing origin, then moved by
+/// (x, y). Arcs stay arcs (a mirror turns their bulges the other way).
+fn place(path: &Path, mirrored: bool, rotation_deg: f64, x: f64, y: f64) -> Path {
+    let turn = Affine::rotate(rotation_deg.to_radians());
+    let turn = if mirrored {
+        Affine::scale(-1.0, 1.0).then(&turn)
+    } else {
+        turn
+    };
+    let placement = turn.then(&Affine::translate(x, y));
     // A rotation is a similarity, so no arc is flattened and the tolerance is unused.
     path.transformed(&placement, 0.0)
 }

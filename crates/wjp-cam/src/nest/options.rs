@@ -131,6 +131,9 @@ pub struct NestOptions {
     pub allow_parts_in_holes: bool,
     /// Least distance from a part to the sheet's edge (mm); `None`: the gap.
     pub edge_distance: Option<f64>,
+    /// Parts may also be placed mirrored (turned over), for material with the
+    /// same two faces. Off by default: a mirrored part is a different part.
+    pub allow_mirror: bool,
 }
 
 impl Default for NestOptions {
@@ -153,6 +156,7 @@ impl Default for NestOptions {
             outputs: true,
             allow_parts_in_holes: true,
             edge_distance: None,
+            allow_mirror: false,
         }
     }
 }

@@ -183,14 +183,14 @@ pub(super) fn run_pass(
             continue;
         };
         let placement = match in_a_hole(ctx, &mut sheets, copy, item, rotations)
-            .or_else(|| on_an_open_sheet(ctx, &mut sheets, copy, item, rotations))
+            .or_else(|| on_an_open_sheet(ctx, &mut sheets, copy, rotations))
         {
             Some(p) => Ok(p),
             // A forced rotation that fits no new sheet does not make the part fail:
             // the free choice is tried before giving up.
-            None => on_a_new_sheet(ctx, &mut sheets, copy, item, rotations).or_else(|e| {
+            None => on_a_new_sheet(ctx, &mut sheets, copy, rotations).or_else(|e| {
                 if rotations.len() < def.rotations.len() {
-                    on_a_new_sheet(ctx, &mut sheets, copy, item, &def.rotations)
+                    on_a_new_sheet(ctx, &mut sheets, copy, &def.rotations)
                 } else {
                     Err(e)
                 }
@@ -228,9 +228,13 @@ fn in_a_hole(
         if f64::from(item.area()) > hole.free_area {
             continue;
         }
-        if let Some((position, _)) =
-            place_in(&mut hole.layout, item, rotations, hole.region, ctx.margin)
-        {
+        if let Some((position, _)) = place_in(
+            &mut hole.layout,
+            &ctx.defs[copy.part],
+            rotations,
+            hole.region,
+            ctx.margin,
+        ) {
             hole.free_area -= f64::from(item.area());
             return Some(Placed {
                 copy,
@@ -248,14 +252,13 @@ fn on_an_open_sheet(
     ctx: &PassCtx,
     sheets: &mut Sheets,
     copy: PartCopy,
-    item: &Arc<Item>,
     rotations: &[f64],
 ) -> Option<Placed> {
     for (s, slot) in sheets.layouts.iter_mut().enumerate() {
         let Some(layout) = slot else { continue };
         if let Some((position, key)) = place_in(
             layout,
-            item,
+            &ctx.defs[copy.part],
             rotations,
             ctx.sheet_sizes[s].region(ctx.edge_inset),
             ctx.margin,
@@ -278,7 +281,6 @@ fn on_a_new_sheet(
     ctx: &PassCtx,
     sheets: &mut Sheets,
     copy: PartCopy,
-    item: &Arc<Item>,
     rotations: &[f64],
 ) -> Result<Placed, String> {
     let def = &ctx.defs[copy.part];
@@ -297,7 +299,7 @@ fn on_a_new_sheet(
         let mut layout = Layout::new(ctx.containers[s].clone());
         if let Some((position, key)) = place_in(
             &mut layout,
-            item,
+            def,
             rotations,
             ctx.sheet_sizes[s].region(ctx.edge_inset),
             ctx.margin,
@@ -327,16 +329,26 @@ fn on_a_new_sheet(
     Err(reason.unwrap_or_else(|| format!("no room left on the {n_sheets} available sheet(s)")))
 }
 
-/// Place the item bottom-left in `layout` (`region` of it) if it fits there.
+/// Place the part bottom-left in `layout` (`region` of it) if it fits there, as
+/// drawn or mirrored (when allowed), whichever goes lower.
 pub(super) fn place_in(
     layout: &mut Layout,
-    item: &Arc<Item>,
+    def: &PartDef,
     rotations: &[f64],
     region: [f64; 4],
     margin: f64,
 ) -> Option<(Position, PItemKey)> {
-    let position = find_position(layout, item, rotations, region, margin)?;
-    let key = layout.place_item(item, position.transform);
+    let mut best: Option<Position> = None;
+    for (mirrored, item) in def.variants() {
+        if let Some(mut p) = find_position(layout, item, rotations, region, margin) {
+            p.mirrored = mirrored;
+            if best.is_none_or(|b| p.score < b.score - 1e-9) {
+                best = Some(p);
+            }
+        }
+    }
+    let position = best?;
+    let key = layout.place_item(def.variant(position.mirrored)?, position.transform);
     Some((position, key))
 }
 
@@ -353,11 +365,13 @@ fn add_holes(
         return;
     }
     let def = &ctx.defs[part];
-    let Some(item) = &def.item else { return };
+    let Some(item) = def.variant(position.mirrored) else {
+        return;
+    };
     let (x, y) = drawing_offset(item, &position.transform);
     for h in &def.holes {
         // Chords lie inside a hole's arcs: the flattened hole is never larger.
-        let placed = place(h, position.rotation_deg, x, y);
+        let placed = place(h, position.mirrored, position.rotation_deg, x, y);
         let pts = dedupe_ring(placed.flatten(ctx.tolerance), 1e-3);
         let area = placed.signed_area().abs();
         if area < ctx.smallest_part_area || pts.len() < 3 || !is_simple(&pts) {

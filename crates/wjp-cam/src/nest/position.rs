@@ -22,6 +22,10 @@ pub(super) struct Position {
     pub transform: DTransformation,
     /// Top of the placed shape (its inflated box), mm.
     pub top: f64,
+    /// The bottom-left score: lower is better (height first, then right edge).
+    pub score: f64,
+    /// Placed as the mirrored outline.
+    pub mirrored: bool,
 }
 
 /// The translations of one rotation that keep the (inflated) shape's box inside
@@ -87,6 +91,8 @@ pub(super) fn find_position(
                     rotation_deg: rot,
                     transform: DTransformation::new(rad, (x as f32, y as f32)),
                     top,
+                    score,
+                    mirrored: false,
                 };
                 best = Some((score, position));
             }

@@ -130,7 +130,6 @@ fn recreate(
     for i in order {
         let copy = state.placed[i].copy;
         let def = &ctx.defs[copy.part];
-        let Some(item) = &def.item else { return false };
         let mut done = false;
         for s in 0..=last {
             let Some(layout) = state.layouts[s].as_mut() else {
@@ -142,8 +141,7 @@ fn recreate(
                 // sheet up to it, plus the margin the engine keeps from the edge.
                 region[3] = region[3].min(target + ctx.margin + 1e-3);
             }
-            if let Some((position, key)) =
-                place_in(layout, item, &def.rotations, region, ctx.margin)
+            if let Some((position, key)) = place_in(layout, def, &def.rotations, region, ctx.margin)
             {
                 let placed = &mut state.placed[i];
                 placed.sheet = s;

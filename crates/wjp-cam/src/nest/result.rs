@@ -13,7 +13,8 @@ use super::search::SearchOutcome;
 use super::{place, SheetSize};
 
 /// Where a part copy went. Its drawing coordinates `p` map to sheet coordinates
-/// `R(rotation) p + (x, y)` (rotation counter-clockwise about the drawing origin).
+/// `R(rotation) M p + (x, y)` (rotation counter-clockwise about the drawing
+/// origin; `M` mirrors x when `mirrored`, else is the identity).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Placement {
     pub part: String,
@@ -26,6 +27,8 @@ pub struct Placement {
     pub y: f64,
     /// Degrees, counter-clockwise.
     pub rotation: f64,
+    /// Turned over: mirrored about the drawing's Y axis before the rotation.
+    pub mirrored: bool,
 }
 
 /// A part copy that was not placed, and why.
@@ -55,6 +58,7 @@ pub struct CutPlacement {
     pub x: f64,
     pub y: f64,
     pub rotation: f64,
+    pub mirrored: bool,
 }
 
 /// What the search reports as it goes.
@@ -177,7 +181,9 @@ pub(super) fn placements(defs: &[PartDef], pass: &PassResult) -> Vec<Placement> 
     let mut positioned = Vec::with_capacity(pass.placed.len());
     for p in &pass.placed {
         let def = &defs[p.copy.part];
-        let Some(item) = &def.item else { continue };
+        let Some(item) = def.variant(p.position.mirrored) else {
+            continue;
+        };
         let (x, y) = drawing_offset(item, &p.position.transform);
         // The angle as asked (jagua-rs works in f32 radians; the f32 error of the
         // angle is far below the flattening allowance in the separation).
@@ -190,6 +196,7 @@ pub(super) fn placements(defs: &[PartDef], pass: &PassResult) -> Vec<Placement> 
             x,
             y,
             rotation: rot,
+            mirrored: p.position.mirrored,
         });
     }
     positioned.sort_by_key(|p| (p.sheet, p.part_index, p.copy));
@@ -213,12 +220,12 @@ pub(super) fn build_result(
     let mut per_sheet: Vec<Vec<PlacedPart>> = vec![Vec::new(); sheet_sizes.len()];
     for p in &positioned {
         let def = &defs[p.part_index];
-        let (rot, x, y) = (p.rotation, p.x, p.y);
+        let (m, rot, x, y) = (p.mirrored, p.rotation, p.x, p.y);
         if p.sheet < per_sheet.len() {
             per_sheet[p.sheet].push(PlacedPart {
                 part: p.part_index,
-                outer: place(&def.outer, rot, x, y),
-                holes: def.holes.iter().map(|h| place(h, rot, x, y)).collect(),
+                outer: place(&def.outer, m, rot, x, y),
+                holes: def.holes.iter().map(|h| place(h, m, rot, x, y)).collect(),
             });
         }
     }
@@ -357,6 +364,7 @@ fn cut_list(positioned: &[Placement]) -> Vec<CutListEntry> {
             x: p.x,
             y: p.y,
             rotation: p.rotation,
+            mirrored: p.mirrored,
         };
         match out.last_mut() {
             Some(e) if e.sheet == p.sheet && e.part == p.part => {

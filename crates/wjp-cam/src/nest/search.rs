@@ -1,6 +1,6 @@
-//! The improvement passes, an anytime search: it runs until `time_limit_s` (or
-//! `max_iterations`, or a stop) and keeps the best layout found so far, which is
-//! what a stop returns.
+//! The improvement passes and ruin and recreate, taking turns: an anytime search.
+//! It runs until `time_limit_s` (or `max_iterations`, or a stop) and keeps the
+//! best layout found so far, which is what a stop returns.
 //!
 //! The state is the sequence of genes a greedy pass follows (which copy next, and
 //! optionally the one rotation it must take). A move changes the best sequence a
@@ -85,12 +85,13 @@ pub(super) fn improve(
         };
     }
     let mut stopped_by = "max_iterations";
-    // The greedy passes get the first quarter (of the time, or of the passes when
-    // those end the search first); ruin and recreate refines their best after.
-    let greedy_share = |iterations: u32| {
-        started.elapsed().as_secs_f64() < 0.25 * deadline
-            && (iterations as f64) < 0.25 * options.max_iterations as f64
-    };
+    // The two searches take turns: a greedy pass places every copy, a ruin and
+    // recreate step a handful, so after each pass about a third as many steps as
+    // there are copies take about as long. Counted in steps, not seconds, so the
+    // same seed and bound give the same layout. Ruin and recreate works on the
+    // best layout, and starts again from it whenever a pass finds a better one.
+    let steps_per_pass = (ctx.copies.len() / 3).max(1);
+    let mut steps_due = 0usize;
     let mut refining: Option<PassResult> = None;
     while iterations <= options.max_iterations {
         if should_stop() {
@@ -101,7 +102,8 @@ pub(super) fn improve(
             stopped_by = "time_limit";
             break;
         }
-        if !greedy_share(iterations) {
+        if steps_due > 0 {
+            steps_due -= 1;
             let state = refining.get_or_insert_with(|| best.clone());
             if let Some(improved) = refine::step(ctx, state, &mut rng) {
                 iterations += 1;
@@ -150,9 +152,11 @@ pub(super) fn improve(
             current = cand;
             current_pass = r.clone();
         }
+        steps_due = steps_per_pass;
         if improved {
             best = r;
             best_summary = summary(ctx, &best);
+            refining = None;
         }
         report(
             ctx,

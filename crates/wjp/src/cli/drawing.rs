@@ -35,6 +35,10 @@ pub struct NestArgs {
     /// into holes large enough for them).
     #[arg(long)]
     pub no_parts_in_holes: bool,
+    /// Parts may also be placed turned over (mirrored), for material whose two
+    /// faces are alike.
+    #[arg(long)]
+    pub allow_mirror: bool,
     /// Allowed rotations in degrees, comma-separated (negative turns clockwise).
     #[arg(
         long,
@@ -316,6 +320,7 @@ pub(super) fn nest(shop: &ShopConfig, args: NestArgs) -> anyhow::Result<ExitCode
         time_limit_s: args.time_limit,
         edge_distance: args.edge_distance,
         allow_parts_in_holes: !args.no_parts_in_holes,
+        allow_mirror: args.allow_mirror,
         ..Default::default()
     };
     // The improvements as they happen, on stderr (stdout is the answer).
