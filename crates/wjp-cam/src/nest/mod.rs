@@ -26,7 +26,8 @@
 //!   layout). Further passes perturb the order and the rotations ([`search`]),
 //!   taking turns with ruin and recreate ([`refine`]), which takes a few parts
 //!   off the last sheet and puts them back lower. Layouts compare by
-//!   fewer failed parts, fewer sheets, then a lower top on the last sheet.
+//!   less material left out, fewer failed parts, fewer sheets, then a lower top
+//!   on the last sheet.
 //! - Every failure is put in our words: a part that fits no sheet is named with
 //!   its size and the sheet's, once per part ([`UnplacedPart`]); the engine's
 //!   own error texts (which print whole outlines) never reach the caller.

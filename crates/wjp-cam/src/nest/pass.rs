@@ -57,6 +57,8 @@ pub(super) struct FailedCopy {
 pub(super) struct PassResult {
     pub placed: Vec<Placed>,
     pub failed: Vec<FailedCopy>,
+    /// Net area of the failed copies, mm².
+    pub failed_area: f64,
     pub sheets_used: usize,
     /// Top of the highest part on the last sheet used.
     pub last_top: f64,
@@ -67,8 +69,14 @@ pub(super) struct PassResult {
 }
 
 impl PassResult {
-    /// Fewer failed copies, then fewer sheets, then a lower top on the last sheet.
+    /// Less material left out, then fewer failed copies, then fewer sheets, then a
+    /// lower top on the last sheet.
     pub fn better_than(&self, o: &PassResult) -> bool {
+        // Material left out first: leaving out one large part is worse than
+        // leaving out several small ones.
+        if (self.failed_area - o.failed_area).abs() > 1e-6 {
+            return self.failed_area < o.failed_area;
+        }
         let (a, b) = (
             (self.failed.len(), self.sheets_used),
             (o.failed.len(), o.sheets_used),
@@ -207,6 +215,10 @@ pub(super) fn run_pass(
         .collect();
     let last_top = used.last().map(|&s| sheets.tops[s]).unwrap_or(0.0);
     Some(PassResult {
+        failed_area: failed
+            .iter()
+            .map(|f: &FailedCopy| ctx.defs[f.copy.part].net_area)
+            .sum(),
         holes_used: placed.iter().any(|p: &Placed| p.key.is_none()),
         placed,
         failed,
