@@ -171,3 +171,33 @@ fn a_queued_nest_job_that_leaves_parts_out_fails_unless_partial_is_allowed() {
     let stderr = env.fails(&["submit", "nest", "--payload", &bad.to_string()]);
     assert!(stderr.contains("files[0].rotations"), "{stderr}");
 }
+
+#[test]
+fn wjp_nest_takes_a_stock_list_of_sheet_sizes() {
+    let env = Env::new();
+    let drawing = env.upload("plate.dxf", plate_with_hole_dxf());
+    let spec = format!("{}:3", drawing.display());
+    // The small sheet cannot take a 100 mm plate with its 3 mm edge distance;
+    // two plates fit the next size, the third goes on the last one.
+    let result: Value = serde_json::from_str(&env.ok(&[
+        "nest",
+        &spec,
+        "--sheet",
+        "100x100:1,220x110:1,300x300:1",
+        "--time-limit",
+        "1",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(result["all_placed"], true, "{result:#}");
+    let sizes: Vec<(f64, f64)> = result["sheets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["width"].as_f64().unwrap(), s["height"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(sizes, vec![(220.0, 110.0), (300.0, 300.0)], "{result:#}");
+    assert_eq!(result["remnant"]["sheet"], 2, "{result:#}");
+    let stderr = env.fails(&["nest", &spec, "--sheet", "300x300:0"]);
+    assert!(stderr.contains("1 or more"), "{stderr}");
+}

@@ -16,7 +16,8 @@ pub struct NestArgs {
     /// Drawings, each optionally with a quantity: `bracket.dxf:4`.
     #[arg(required = true)]
     pub files: Vec<String>,
-    /// Sheet size in mm, `WIDTHxHEIGHT`.
+    /// Sheet size in mm, `WIDTHxHEIGHT`; or a stock list used in order,
+    /// `WIDTHxHEIGHT:COUNT,...` (a size without a count may be used 10 times).
     #[arg(long)]
     pub sheet: String,
     /// Gap between parts and to the sheet edge, kerf included, in mm (0 or more).
@@ -277,11 +278,7 @@ pub(super) fn csv(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 pub(super) fn nest(shop: &ShopConfig, args: NestArgs) -> anyhow::Result<ExitCode> {
-    let (width, height) = args
-        .sheet
-        .split_once(['x', 'X'])
-        .and_then(|(w, h)| Some((w.trim().parse::<f64>().ok()?, h.trim().parse::<f64>().ok()?)))
-        .with_context(|| format!("--sheet {:?} is not WIDTHxHEIGHT in mm", args.sheet))?;
+    let stock = sheet_stock(&args.sheet)?;
     let mut analysis = shop.analysis_options();
     analysis.units_override = units_code(args.units.as_deref())?;
     let mut parts = Vec::new();
@@ -312,8 +309,7 @@ pub(super) fn nest(shop: &ShopConfig, args: NestArgs) -> anyhow::Result<ExitCode
         );
     }
     let options = wjp_cam::NestOptions {
-        sheet_width: width,
-        sheet_height: height,
+        sheets: stock,
         gap: args.gap,
         kerf: args.kerf,
         rotations: args.rotations,
@@ -454,6 +450,37 @@ fn units_code(units: Option<&str>) -> anyhow::Result<Option<i64>> {
 }
 
 /// Text mode shows what JSON mode lists under `warnings`.
+/// `--sheet`: one size, `WIDTHxHEIGHT`, or a stock list `WxH:COUNT,WxH:COUNT`.
+fn sheet_stock(text: &str) -> anyhow::Result<Vec<wjp_cam::SheetSpec>> {
+    let mut stock = Vec::new();
+    for item in text.split(',') {
+        let (size, count) = match item.rsplit_once(':') {
+            Some((size, count)) => {
+                let count = count.trim().parse::<u32>().ok().filter(|&n| n >= 1);
+                let count = count.with_context(|| {
+                    format!(
+                        "--sheet {item:?}: the count after ':' must be a whole number, 1 or more"
+                    )
+                })?;
+                (size, count)
+            }
+            None => (item, 10),
+        };
+        let (width, height) = size
+            .split_once(['x', 'X'])
+            .and_then(|(w, h)| Some((w.trim().parse::<f64>().ok()?, h.trim().parse::<f64>().ok()?)))
+            .with_context(|| {
+                format!("--sheet {text:?} is not WIDTHxHEIGHT in mm (or WxH:COUNT,...)")
+            })?;
+        stock.push(wjp_cam::SheetSpec {
+            width,
+            height,
+            quantity: count,
+        });
+    }
+    Ok(stock)
+}
+
 /// `1 copy`, `3 copies`.
 fn copies(n: usize) -> String {
     if n == 1 {
