@@ -116,7 +116,7 @@ fn nest(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
     let parts =
         wjp_cam::PartInput::from_dxf("part", &bytes, args.quantity, &AnalysisOptions::default())
             .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
-    let result = wjp_cam::nest(&parts, &args.options, &mut |_, _| {}, &|| false)
+    let result = wjp_cam::nest(&parts, &args.options, &mut |_| {}, &|| false)
         .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
     let id = &ctx.job().id;
     let store = |name: String, text: &str| artefact(output, "nesting", &name, text);

@@ -96,11 +96,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             kerf: 0.001,
             curve_tolerance_mm: 0.001,
             time_limit_s: limit,
-            max_iterations: u32::MAX,
+            // `WJP_STEPS` bounds the search by steps instead (a run that gives the
+            // same layout whatever the machine's load, to compare two searches).
+            max_iterations: std::env::var("WJP_STEPS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(u32::MAX),
             outputs: false,
             ..NestOptions::default()
         };
-        let r = nest(&parts, &o, &mut |_, _| {}, &|| false)
+        let r = nest(&parts, &o, &mut |_| {}, &|| false)
             .map_err(|e| format!("{file}: {} {e}", e.code()))?;
         // Used length: the highest point of any placed outline (transposed x).
         let mut used: f64 = 0.0;

@@ -1,5 +1,7 @@
 //! `cargo run --release -p wjp-cam --example nest -- WxH TIME_S OUT_DIR FILE[:QTY]...`:
 //! nest DXF parts, print the result's figures, write one DXF and SVG per sheet.
+//! `WJP_GAP`, `WJP_KERF` (mm) and `WJP_UNITS` override defaults; `WJP_VERBOSE=1`
+//! prints progress with timestamps (each better layout as it is found).
 use wjp_cam::{nest, NestOptions, PartInput};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -22,6 +24,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..NestOptions::default()
     };
     o.max_sheets = 20;
+    // `WJP_GAP` and `WJP_KERF` override the defaults (3 and 1.1 mm).
+    for (var, field) in [("WJP_GAP", &mut o.gap), ("WJP_KERF", &mut o.kerf)] {
+        if let Ok(text) = std::env::var(var) {
+            *field = text.parse().map_err(|_| bad(var, &text))?;
+        }
+    }
     let out = std::path::Path::new(&args[3]);
     std::fs::create_dir_all(out).map_err(|e| format!("creating {}: {e}", out.display()))?;
     let mut parts = Vec::new();
@@ -46,9 +54,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let t = std::time::Instant::now();
     let verbose = std::env::var("WJP_VERBOSE").is_ok();
-    let mut report = |f: f64, m: &str| {
+    let mut report = |p: &wjp_cam::NestProgress| {
         if verbose {
-            eprintln!("{:7.3}s {:5.1}% {m}", t.elapsed().as_secs_f64(), 100.0 * f);
+            eprintln!(
+                "{:7.3}s {:5.1}% {}",
+                t.elapsed().as_secs_f64(),
+                100.0 * p.fraction,
+                p.message
+            );
         }
     };
     let r = match nest(&parts, &o, &mut report, &|| false) {

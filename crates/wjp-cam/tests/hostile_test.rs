@@ -135,7 +135,7 @@ fn random_parts_nest_without_panics_and_account_for_every_copy() {
             outputs: false,
             ..NestOptions::default()
         };
-        let res = nest(&parts, &o, &mut |_, _| {}, &|| false).unwrap();
+        let res = nest(&parts, &o, &mut |_| {}, &|| false).unwrap();
         let copies: usize = parts.iter().map(|p| p.quantity as usize).sum();
         assert_eq!(
             res.positioned_objects.len() + res.failed_objects.len(),

@@ -47,7 +47,7 @@ fn opts(w: f64, h: f64, sheets: u32) -> NestOptions {
 }
 
 fn run(parts: &[PartInput], o: &NestOptions) -> NestResult {
-    nest(parts, o, &mut |_, _| {}, &|| false).unwrap()
+    nest(parts, o, &mut |_| {}, &|| false).unwrap()
 }
 
 // ---- an exact (up to flattening) polygon test, independent of the nesting engine
@@ -293,9 +293,9 @@ fn should_stop_after_the_first_layout_keeps_it() {
     let r = nest(
         &parts,
         &opts(400.0, 300.0, 3),
-        &mut |f, m| {
-            seen.push((f, m.to_string()));
-            if f >= 0.5 {
+        &mut |p| {
+            seen.push((p.fraction, p.message.to_string()));
+            if p.fraction >= 0.5 {
                 first_done.set(true);
             }
         },
@@ -315,7 +315,7 @@ fn should_stop_after_the_first_layout_keeps_it() {
 #[test]
 fn should_stop_at_once_reports_every_part_as_not_tried() {
     let parts = vec![square_hole(), disc()];
-    let r = nest(&parts, &opts(400.0, 300.0, 3), &mut |_, _| {}, &|| true).unwrap();
+    let r = nest(&parts, &opts(400.0, 300.0, 3), &mut |_| {}, &|| true).unwrap();
     assert_eq!(r.stopped_by, "stopped");
     assert!(r.positioned_objects.is_empty());
     assert_eq!(r.failed_objects.len(), 7);
@@ -431,7 +431,7 @@ fn old_api_names_and_bad_options() {
     );
     assert_eq!(o.rotations, vec![0.0, 90.0, 180.0, 270.0]);
     let p = vec![square_hole()];
-    let e = |o: NestOptions| nest(&p, &o, &mut |_, _| {}, &|| false).unwrap_err();
+    let e = |o: NestOptions| nest(&p, &o, &mut |_| {}, &|| false).unwrap_err();
     assert_eq!(
         e(NestOptions {
             gap: 0.5,
@@ -443,7 +443,7 @@ fn old_api_names_and_bad_options() {
     );
     assert_eq!(
         e(NestOptions {
-            kerf: 0.0,
+            kerf: -1.0,
             ..o.clone()
         })
         .code(),
@@ -483,9 +483,7 @@ fn old_api_names_and_bad_options() {
     );
     let none: Vec<PartInput> = vec![];
     assert_eq!(
-        nest(&none, &o, &mut |_, _| {}, &|| false)
-            .unwrap_err()
-            .code(),
+        nest(&none, &o, &mut |_| {}, &|| false).unwrap_err().code(),
         "nothing_to_do"
     );
     let open = PartInput::from_dxf(
@@ -523,14 +521,16 @@ fn small_parts_go_into_holes_only_when_allowed() {
     );
     let small = part("small", &dxf(&rect(0.0, 0.0, 50.0, 50.0)), 4);
     let parts = vec![frame, small];
-    let o = opts(210.0, 210.0, 1);
+    let o = NestOptions {
+        allow_parts_in_holes: false,
+        ..opts(210.0, 210.0, 1)
+    };
     let r = run(&parts, &o);
     assert_eq!(r.positioned_objects.len(), 1);
     assert_eq!(r.failed_objects.len(), 4);
-    let o = NestOptions {
-        allow_parts_in_holes: true,
-        ..o
-    };
+    // On by default.
+    let o = opts(210.0, 210.0, 1);
+    assert!(o.allow_parts_in_holes);
     let r = run(&parts, &o);
     assert_eq!(r.positioned_objects.len(), 5, "{:?}", r.failed_objects);
     // Where is the hole on the sheet?
@@ -612,9 +612,7 @@ fn free_rotation_turns_a_diagonal_bar_flat() {
         ..o
     };
     assert_eq!(
-        nest(&[], &bad, &mut |_, _| {}, &|| false)
-            .unwrap_err()
-            .code(),
+        nest(&[], &bad, &mut |_| {}, &|| false).unwrap_err().code(),
         "invalid_option"
     );
 }

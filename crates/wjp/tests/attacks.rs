@@ -904,3 +904,37 @@ fn keys_that_climb_encode_or_overflow_are_refused_and_bad_stores_stop_the_start(
     let jobs = api.get("/jobs").json();
     assert_eq!(jobs["jobs"].as_array().unwrap().len(), 0, "{jobs}");
 }
+
+#[test]
+fn nesting_options_cannot_stretch_the_work_or_the_sheet() {
+    let env = Env::new();
+    let api = env.spawn_api(&["--no-workers"]);
+    env.upload("part.dxf", crate::cli::plate_with_hole_dxf());
+    let nest = |extra: Value| {
+        let mut payload = json!({"dxf_path": "part.dxf", "sheet_width": 400, "sheet_height": 250});
+        for (k, v) in extra.as_object().unwrap() {
+            payload[k] = v.clone();
+        }
+        submit(&api, json!({"kind": "nest", "payload": payload}))
+    };
+    // An edge distance past any sheet, or not a number the engine can use.
+    for edge in [json!(1e308), json!(-1), json!(501)] {
+        let answer = nest(json!({ "edge_distance": edge }));
+        assert_refused(&answer, 400, "out_of_range");
+        assert!(answer.text().contains("edge_distance"), "{}", answer.text());
+    }
+    // Thousands of rotations per drawing would multiply every placement's work.
+    let many: Vec<f64> = (0..5000).map(f64::from).collect();
+    let answer = nest(json!({ "files": [{"dxf_path": "part.dxf", "rotations": many}] }));
+    assert_refused(&answer, 400, "out_of_range");
+    assert!(
+        answer.text().contains("files[0].rotations"),
+        "{}",
+        answer.text()
+    );
+    // A flag is a flag.
+    let answer = nest(json!({ "allow_partial": "yes please" }));
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    let answer = nest(json!({ "allow_mirror": 1 }));
+    assert_eq!(answer.status, 400, "{}", answer.text());
+}

@@ -9,6 +9,7 @@ mod cli;
 mod cluster;
 mod flows;
 mod logs;
+mod nesting;
 mod processes;
 mod shop;
 mod stores;

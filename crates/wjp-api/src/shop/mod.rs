@@ -126,12 +126,17 @@ pub fn routes(config: &ApiConfig) -> Router<AppState> {
 
 /// `async_mode` as the old service parsed booleans (`true`, `1`, `yes`, `on`).
 fn flag(value: Option<&str>) -> ApiResult<bool> {
+    named_flag("async_mode", value)
+}
+
+/// A true/false query field called `name`.
+fn named_flag(name: &str, value: Option<&str>) -> ApiResult<bool> {
     match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
         None | Some("") | Some("false" | "0" | "no" | "off") => Ok(false),
         Some("true" | "1" | "yes" | "on") => Ok(true),
         Some(other) => Err(ApiError::new(
             Code::InvalidValue,
-            format!("async_mode must be true or false, got {other:?}"),
+            format!("{name} must be true or false, got {other:?}"),
         )),
     }
 }
@@ -534,6 +539,7 @@ pub struct NestQuery {
     kerf: f64,
     time_limit_s: Option<f64>,
     units: Option<String>,
+    allow_partial: Option<String>,
     async_mode: Option<String>,
 }
 
@@ -546,6 +552,7 @@ impl QueryFields for NestQuery {
         "kerf",
         "time_limit_s",
         "units",
+        "allow_partial",
         "async_mode",
     ];
 }
@@ -575,6 +582,7 @@ async fn nest(
 ) -> ApiResult<Response> {
     require_kind(&state, NEST)?;
     let async_mode = flag(q.async_mode.as_deref())?;
+    let allow_partial = named_flag("allow_partial", q.allow_partial.as_deref())?;
     let dxf = input_key(&state.store, "dxf_path", &q.dxf_path).await?;
     // Ranges are the kind's payload check's, the same at every door.
     let payload = with_given(
@@ -588,6 +596,7 @@ async fn nest(
         &[
             ("time_limit_s", q.time_limit_s.map(|v| json!(v))),
             ("units", q.units.map(Value::String)),
+            ("allow_partial", allow_partial.then_some(json!(true))),
         ],
     );
     Ok(result_outcome(

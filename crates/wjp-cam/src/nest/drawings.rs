@@ -1,5 +1,5 @@
 //! The drawings of a nesting: each used sheet as a DXF (wjp-geometry's writer:
-//! outlines on layer `OUTER`, holes on `HOLE`, millimetres) and as an SVG, and all
+//! one layer per part name, holes with their part, millimetres) and as an SVG, and all
 //! sheets side by side in one SVG.
 
 use wjp_geometry::dxf::{write_dxf, Layer, Polyline};
@@ -24,43 +24,79 @@ pub(super) struct SheetLayout {
     pub parts: Vec<PlacedPart>,
 }
 
-/// The sheet's DXF: every outer contour on `OUTER`, every hole on `HOLE`, so the
-/// file reads back as parts with their holes (and G-code can be made from it).
-pub(super) fn sheet_dxf(layout: &SheetLayout) -> String {
+/// The sheet's DXF: every part's outline and holes on a layer named after the
+/// part (so CAM can select, colour or order by part), millimetres. The file
+/// reads back as parts with their holes (and G-code can be made from it).
+pub(super) fn sheet_dxf(layout: &SheetLayout, names: &[String]) -> String {
+    let mut layer_names: Vec<(usize, String)> = Vec::new();
+    for p in &layout.parts {
+        if !layer_names.iter().any(|(k, _)| *k == p.part) {
+            let name = names.get(p.part).map_or("part", String::as_str);
+            layer_names.push((p.part, layer_name(name)));
+        }
+    }
+    let layer_of = |part: usize| {
+        layer_names
+            .iter()
+            .find(|(k, _)| *k == part)
+            .map_or("0", |(_, n)| n.as_str())
+    };
     let mut polylines = Vec::new();
     let mut extent = Bbox::EMPTY;
     for p in &layout.parts {
         extent.union(&p.outer.bbox());
+        let layer = layer_of(p.part);
         polylines.push(Polyline {
-            layer: "OUTER",
+            layer,
             vertices: &p.outer.vertices,
             closed: true,
         });
         polylines.extend(p.holes.iter().map(|h| Polyline {
-            layer: "HOLE",
+            layer,
             vertices: &h.vertices,
             closed: true,
         }));
     }
+    let layers: Vec<Layer> = layer_names
+        .iter()
+        .map(|(k, name)| Layer {
+            name,
+            // AutoCAD colours 1 to 255, a different one per part as far as they go.
+            color: (1 + (*k * 37) % 255) as i16,
+        })
+        .collect();
     let SheetSize { width, height } = layout.size;
     write_dxf(
         &format!(
             "wjp-cam: sheet {} ({width} x {height} mm) as nested, units mm",
             layout.sheet
         ),
-        &[
-            Layer {
-                name: "OUTER",
-                color: 5,
-            },
-            Layer {
-                name: "HOLE",
-                color: 1,
-            },
-        ],
+        &layers,
         &polylines,
         extent.to_array().unwrap_or([0.0; 4]),
     )
+}
+
+/// A part's name as a DXF layer name: the characters DXF refuses in one (angle
+/// brackets, slashes, quotes, colon, semicolon, question mark, asterisk, bar,
+/// equals, comma, backquote, controls) become `_`; at most 255 characters.
+pub(super) fn layer_name(part: &str) -> String {
+    let name: String = part
+        .chars()
+        .map(|c| {
+            if c.is_control() || "<>/\\\":;?*|=,`".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .take(255)
+        .collect();
+    if name.trim().is_empty() {
+        "part".into()
+    } else {
+        name
+    }
 }
 
 pub(super) fn sheet_svg(layout: &SheetLayout) -> String {

@@ -12,30 +12,38 @@
 //!   least the kerf, or two cuts would overlap.)
 //! - Placement is a bottom-left fill: for every part copy, for every open sheet,
 //!   for every allowed rotation, positions on a grid are tried bottom row first;
-//!   the first free one is slid down and left (halving steps) and the lowest,
-//!   leftmost result over the rotations wins. A copy that fits no open sheet opens
-//!   the next one.
+//!   the first free one is slid down, left and diagonally down (halving steps)
+//!   and the lowest, leftmost result over the rotations wins. A copy that fits no
+//!   open sheet opens the next one.
 //! - With `allow_parts_in_holes`, every hole of a placed part becomes a small
 //!   container of its own (flattened hole, same gap to its edge), tried before the
 //!   sheets.
 //! - An outline that touches or crosses itself is nested by its convex hull (a
 //!   superset, so the gap still holds), with a warning.
-//! - The first pass orders copies by area, largest first. Further passes perturb
-//!   the best order (swaps) and keep a layout only if it is better (fewer failed
-//!   parts, fewer sheets, then a lower top on the last sheet). The search stops at
-//!   `time_limit_s`, `max_iterations`, or when `should_stop()` says so; the first
-//!   pass always completes, so there is always a layout.
+//! - The search is anytime: it runs until `time_limit_s` (or `max_iterations`, or
+//!   a stop) and a stop returns the best layout so far. The first pass orders
+//!   copies by area, largest first, and always completes (there is always a
+//!   layout). Further passes perturb the order and the rotations ([`search`]),
+//!   taking turns with ruin and recreate ([`refine`]), which takes a few parts
+//!   off the last sheet and puts them back lower. Layouts compare by
+//!   less material left out, fewer failed parts, fewer sheets, then a lower top
+//!   on the last sheet.
+//! - Every failure is put in our words: a part that fits no sheet is named with
+//!   its size and the sheet's, once per part ([`UnplacedPart`]); the engine's
+//!   own error texts (which print whole outlines) never reach the caller.
 //!
 //! The rooms: `options` (what is asked, validation), `parts` (outlines made ready
 //! for the engine), `position` (bottom-left placement of one part), `pass` (one
-//! greedy pass), `search` (the improvement passes), `result` and `drawings` (the
-//! answer, with a DXF and an SVG per sheet). [`nest`] calls them in that order.
+//! greedy pass), `search` (the anytime search), `refine` (ruin and recreate),
+//! `result` and `drawings` (the answer, with a DXF and an SVG per sheet). [`nest`]
+//! calls them in that order.
 
 mod drawings;
 mod options;
 mod parts;
 mod pass;
 mod position;
+mod refine;
 mod result;
 mod search;
 
@@ -51,10 +59,13 @@ use wjp_geometry::{Path, Warning};
 
 use crate::error::CamError;
 use parts::PartDef;
-use pass::{run_pass, PartCopy, PassCtx, PassResult};
+use pass::{run_pass, Gene, PartCopy, PassCtx, PassResult};
 
 pub use options::{NestOptions, PartInput, SheetSpec};
-pub use result::{FailedObject, NestResult, Placement, SheetResult};
+pub use result::{
+    BestSoFar, CutListEntry, CutPlacement, FailedObject, NestProgress, NestResult, Placement,
+    Remnant, SheetResult, UnplacedPart,
+};
 
 /// Bounds.
 pub const MAX_COPIES: usize = 5000;
@@ -68,16 +79,23 @@ pub(crate) struct SheetSize {
 }
 
 impl SheetSize {
-    /// The sheet as a region `[x0, y0, x1, y1]`.
-    fn region(self) -> [f64; 4] {
-        [0.0, 0.0, self.width, self.height]
+    /// The sheet less `inset` on every side, as a region `[x0, y0, x1, y1]`.
+    fn region(self, inset: f64) -> [f64; 4] {
+        [inset, inset, self.width - inset, self.height - inset]
     }
 }
 
-/// A path as placed: rotated by `rotation_deg` counter-clockwise about the drawing
-/// origin, then moved by (x, y). Bulges are unchanged (a rotation keeps arcs).
-fn place(path: &Path, rotation_deg: f64, x: f64, y: f64) -> Path {
-    let placement = Affine::rotate(rotation_deg.to_radians()).then(&Affine::translate(x, y));
+/// A path as placed: mirrored about the drawing's Y axis when `mirrored`, rotated
+/// by `rotation_deg` counter-clockwise about the drawing origin, then moved by
+/// (x, y). Arcs stay arcs (a mirror turns their bulges the other way).
+fn place(path: &Path, mirrored: bool, rotation_deg: f64, x: f64, y: f64) -> Path {
+    let turn = Affine::rotate(rotation_deg.to_radians());
+    let turn = if mirrored {
+        Affine::scale(-1.0, 1.0).then(&turn)
+    } else {
+        turn
+    };
+    let placement = turn.then(&Affine::translate(x, y));
     // A rotation is a similarity, so no arc is flattened and the tolerance is unused.
     path.transformed(&placement, 0.0)
 }
@@ -85,10 +103,15 @@ fn place(path: &Path, rotation_deg: f64, x: f64, y: f64) -> Path {
 /// Nest the parts on the sheets. A panic inside the collision engine (none is
 /// known) becomes a `geometry_engine_failed` error rather than unwinding into the
 /// worker.
+///
+/// The search is anytime: `progress` hears the best layout's figures as it
+/// improves (and its placements each time it does), and when `should_stop` says
+/// stop the best layout so far is returned (`stopped_by: "stopped"`), so a
+/// cancelled job still has a layout to give.
 pub fn nest(
     parts: &[PartInput],
     options: &NestOptions,
-    progress: &mut dyn FnMut(f64, &str),
+    progress: &mut dyn FnMut(&NestProgress),
     should_stop: &dyn Fn() -> bool,
 ) -> Result<NestResult, CamError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -105,12 +128,12 @@ pub fn nest(
 fn nest_inner(
     parts: &[PartInput],
     options: &NestOptions,
-    progress: &mut dyn FnMut(f64, &str),
+    progress: &mut dyn FnMut(&NestProgress),
     should_stop: &dyn Fn() -> bool,
 ) -> Result<NestResult, CamError> {
     let started = Instant::now();
     let sheets = options::validate(parts, options)?;
-    progress(0.0, "preparing parts");
+    say(progress, 0.0, "preparing parts");
     let separation = options.gap + 2.0 * options.curve_tolerance_mm;
     let importer = importer(separation)?;
     let defs: Vec<PartDef> = parts
@@ -125,13 +148,17 @@ fn nest_inner(
         .collect();
     let copies = copies_of(parts);
     let sheet_sizes = sheet_instances(&sheets);
-    let containers = containers(&importer, &sheet_sizes)?;
+    // The engine keeps the separation from the container's edge: the container
+    // is the sheet grown or shrunk so that this comes to the edge distance.
+    let edge_inset = options.edge() - options.gap;
+    let containers = containers(&importer, &sheet_sizes, edge_inset)?;
     let ctx = PassCtx {
         defs: &defs,
         copies: &copies,
         sheet_sizes: &sheet_sizes,
         containers: &containers,
-        gap: options.gap,
+        edge: options.edge(),
+        edge_inset,
         margin: separation / 2.0,
         parts_in_holes: options.allow_parts_in_holes,
         importer: &importer,
@@ -144,8 +171,15 @@ fn nest_inner(
     };
     let order = largest_first(&defs, &copies);
     let first = first_layout(&ctx, &order, progress, should_stop)?;
+    let first_summary = search::summary(&ctx, &first);
+    progress(&NestProgress {
+        fraction: 0.5,
+        message: &format!("first layout: {}", first_summary.describe()),
+        best: Some(first_summary),
+        improved: Some(&result::placements(&defs, &first)),
+    });
     let outcome = search::improve(&ctx, first, order, options, started, progress, should_stop);
-    progress(0.95, "writing sheets");
+    say(progress, 0.95, "writing sheets");
     if options.gap < options.kerf * 2.0 {
         warnings.push(Warning::new(
             "narrow_gap",
@@ -165,8 +199,15 @@ fn nest_inner(
         started,
         warnings,
         options.outputs,
+        options.gap,
     );
-    progress(1.0, "done");
+    let best = search::summary(&ctx, &outcome.best);
+    progress(&NestProgress {
+        fraction: 1.0,
+        message: &format!("done: {}", best.describe()),
+        best: Some(best),
+        improved: None,
+    });
     Ok(result)
 }
 
@@ -182,9 +223,9 @@ fn importer(separation: f64) -> Result<Importer, CamError> {
     };
     Importer::new(cde, None, None)
         .with_min_item_separation(separation as f32)
-        .map_err(|e| CamError::Engine {
+        .map_err(|_| CamError::Engine {
             what: "separation".into(),
-            message: e.to_string(),
+            message: format!("the engine refused a separation of {separation} mm"),
         })
 }
 
@@ -217,7 +258,11 @@ fn sheet_instances(sheets: &[SheetSpec]) -> Vec<SheetSize> {
 }
 
 /// The empty sheets as the engine's containers.
-fn containers(importer: &Importer, sizes: &[SheetSize]) -> Result<Vec<Container>, CamError> {
+fn containers(
+    importer: &Importer,
+    sizes: &[SheetSize],
+    inset: f64,
+) -> Result<Vec<Container>, CamError> {
     sizes
         .iter()
         .map(|&SheetSize { width, height }| {
@@ -225,23 +270,24 @@ fn containers(importer: &Importer, sizes: &[SheetSize]) -> Result<Vec<Container>
                 .import_container(&ExtContainer {
                     id: 0,
                     shape: ExtShape::Rectangle {
-                        x_min: 0.0,
-                        y_min: 0.0,
-                        width: width as f32,
-                        height: height as f32,
+                        x_min: inset as f32,
+                        y_min: inset as f32,
+                        width: (width - 2.0 * inset) as f32,
+                        height: (height - 2.0 * inset) as f32,
                     },
                     zones: vec![],
                 })
-                .map_err(|e| CamError::Engine {
-                    what: format!("sheet {width} x {height}"),
-                    message: e.to_string(),
+                .map_err(|_| CamError::Engine {
+                    what: format!("sheet {width} x {height} mm"),
+                    message: "the engine refused the sheet's outline".into(),
                 })
         })
         .collect()
 }
 
-/// The order of the first pass: largest net area first (ties in input order).
-fn largest_first(defs: &[PartDef], copies: &[PartCopy]) -> Vec<usize> {
+/// The order of the first pass: largest net area first (ties in input order),
+/// each copy free to take its best rotation.
+fn largest_first(defs: &[PartDef], copies: &[PartCopy]) -> Vec<Gene> {
     let mut order: Vec<usize> = (0..copies.len()).collect();
     order.sort_by(|&a, &b| {
         defs[copies[b].part]
@@ -250,18 +296,35 @@ fn largest_first(defs: &[PartDef], copies: &[PartCopy]) -> Vec<usize> {
             .then(a.cmp(&b))
     });
     order
+        .into_iter()
+        .map(|copy| Gene {
+            copy,
+            rotation: None,
+        })
+        .collect()
+}
+
+/// A progress report with no layout yet.
+fn say(progress: &mut dyn FnMut(&NestProgress), fraction: f64, message: &str) {
+    progress(&NestProgress {
+        fraction,
+        message,
+        best: None,
+        improved: None,
+    });
 }
 
 /// The first layout. It ignores the time limit (there must be a layout) but not
 /// a stop.
 fn first_layout(
     ctx: &PassCtx,
-    order: &[usize],
-    progress: &mut dyn FnMut(f64, &str),
+    order: &[Gene],
+    progress: &mut dyn FnMut(&NestProgress),
     should_stop: &dyn Fn() -> bool,
 ) -> Result<PassResult, CamError> {
     let mut report = |k: usize, n: usize| {
-        progress(
+        say(
+            progress,
             0.05 + 0.45 * k as f64 / n.max(1) as f64,
             &format!("first layout: {k}/{n} parts"),
         )

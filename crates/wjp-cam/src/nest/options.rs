@@ -111,7 +111,9 @@ pub struct NestOptions {
     /// allowed, for every part, instead of `rotations`.
     pub rotation_step: Option<f64>,
     pub time_limit_s: f64,
-    /// Upper bound on improvement passes (the first layout plus this many).
+    /// Upper bound on improvement passes (the first layout plus this many). The
+    /// default is high enough that `time_limit_s` ends the search: the search is
+    /// anytime and keeps improving until then.
     pub max_iterations: u32,
     /// Arcs are flattened to chords within this (mm); the gap is kept exactly.
     pub curve_tolerance_mm: f64,
@@ -123,9 +125,15 @@ pub struct NestOptions {
     /// Write the per-sheet DXF and SVG.
     pub outputs: bool,
     /// Let small parts be placed inside the holes of larger ones (with the same gap
-    /// to the hole's edge). Off by default: a part cut inside a hole drops with the
-    /// slug unless the shop tabs or catches it.
+    /// to the hole's edge) when a hole is at least as large as the smallest part.
+    /// On by default; off for a machine without a slat bed that catches them (a
+    /// part cut inside a hole drops with the slug unless tabbed or caught).
     pub allow_parts_in_holes: bool,
+    /// Least distance from a part to the sheet's edge (mm); `None`: the gap.
+    pub edge_distance: Option<f64>,
+    /// Parts may also be placed mirrored (turned over), for material with the
+    /// same two faces. Off by default: a mirrored part is a different part.
+    pub allow_mirror: bool,
 }
 
 impl Default for NestOptions {
@@ -140,14 +148,23 @@ impl Default for NestOptions {
             rotations: vec![0.0, 90.0, 180.0, 270.0],
             rotation_step: None,
             time_limit_s: 10.0,
-            max_iterations: 200,
+            max_iterations: 1_000_000,
             curve_tolerance_mm: 0.05,
             seed: 1,
             material: "mild_steel".into(),
             thickness: 6.0,
             outputs: true,
-            allow_parts_in_holes: false,
+            allow_parts_in_holes: true,
+            edge_distance: None,
+            allow_mirror: false,
         }
+    }
+}
+
+impl NestOptions {
+    /// The least distance from a part to the sheet's edge, mm.
+    pub fn edge(&self) -> f64 {
+        self.edge_distance.unwrap_or(self.gap)
     }
 }
 
@@ -161,10 +178,11 @@ pub(super) fn validate(parts: &[PartInput], o: &NestOptions) -> Result<Vec<Sheet
             Err(CamError::option(name, format!("{v} is not in (0, {max}]")))
         }
     };
-    if !(o.kerf.is_finite() && o.kerf > 0.0 && o.kerf < 20.0) {
+    // A zero kerf is a shop's normal choice when the gap already includes it.
+    if !(o.kerf.is_finite() && (0.0..20.0).contains(&o.kerf)) {
         return Err(CamError::option(
             "kerf",
-            format!("{} is not in (0, 20) mm", o.kerf),
+            format!("{} is not in [0, 20) mm", o.kerf),
         ));
     }
     if !(o.gap.is_finite() && o.gap >= o.kerf && o.gap <= 500.0) {
@@ -191,6 +209,14 @@ pub(super) fn validate(parts: &[PartInput], o: &NestOptions) -> Result<Vec<Sheet
             format!("{} is not in [0, 86400] s", o.time_limit_s),
         ));
     }
+    if let Some(e) = o.edge_distance {
+        if !(e.is_finite() && (0.0..=500.0).contains(&e)) {
+            return Err(CamError::option(
+                "edge_distance",
+                format!("{e} is not in [0, 500] mm"),
+            ));
+        }
+    }
     check_rotations("rotations", &o.rotations)?;
     if let Some(step) = o.rotation_step {
         if !(step.is_finite() && (1.0..=180.0).contains(&step)) {
@@ -213,6 +239,21 @@ pub(super) fn validate(parts: &[PartInput], o: &NestOptions) -> Result<Vec<Sheet
     for s in &sheets {
         pos("sheet_width", s.width, 100_000.0)?;
         pos("sheet_height", s.height, 100_000.0)?;
+        if s.width.min(s.height) <= 2.0 * (o.edge() + o.curve_tolerance_mm) {
+            return Err(CamError::option(
+                if o.sheets.is_empty() {
+                    "sheet_width"
+                } else {
+                    "sheets"
+                },
+                format!(
+                    "a {} x {} mm sheet leaves no room inside the {} mm distance to its edge",
+                    s.width,
+                    s.height,
+                    o.edge()
+                ),
+            ));
+        }
         n += s.quantity as usize;
     }
     if n == 0 {
@@ -220,6 +261,11 @@ pub(super) fn validate(parts: &[PartInput], o: &NestOptions) -> Result<Vec<Sheet
             "max_sheets",
             "no sheet is available (quantity 0)",
         ));
+    }
+    for p in parts {
+        if let Some(r) = &p.rotations {
+            check_rotations(&format!("{}.rotations", p.name), r)?;
+        }
     }
     if parts.is_empty() {
         return Err(CamError::Empty {
@@ -238,11 +284,6 @@ pub(super) fn validate(parts: &[PartInput], o: &NestOptions) -> Result<Vec<Sheet
         return Err(CamError::TooLarge {
             message: format!("{total} part copies (limit {MAX_COPIES})"),
         });
-    }
-    for p in parts {
-        if let Some(r) = &p.rotations {
-            check_rotations(&format!("{}.rotations", p.name), r)?;
-        }
     }
     Ok(sheets)
 }

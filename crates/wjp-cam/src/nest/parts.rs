@@ -26,6 +26,8 @@ pub(super) struct PartDef {
     pub rotations: Vec<f64>,
     /// The outline in the engine; `None` when unusable.
     pub item: Option<Arc<Item>>,
+    /// The outline mirrored about the drawing's Y axis, when mirroring is allowed.
+    pub mirrored: Option<Arc<Item>>,
     /// Why it cannot be nested at all.
     pub unusable: Option<String>,
     /// `[min_x, min_y, max_x, max_y]` of the outer contour.
@@ -49,6 +51,7 @@ pub(super) fn part_def(i: usize, p: &PartInput, o: &NestOptions, importer: &Impo
             None => p.rotations.clone().unwrap_or_else(|| o.rotations.clone()),
         },
         item: None,
+        mirrored: None,
         unusable: None,
         bbox: [0.0; 4],
         note: None,
@@ -93,29 +96,65 @@ pub(super) fn part_def(i: usize, p: &PartInput, o: &NestOptions, importer: &Impo
             p.name
         ));
     }
+    let outline: Vec<(f32, f32)> = pts.iter().map(|q| (q.x as f32, q.y as f32)).collect();
+    match import(importer, i, outline.clone()) {
+        Some(item) => {
+            def.item = Some(item);
+            if o.allow_mirror {
+                // x -> -x, and the order reversed so the outline keeps its turn.
+                let flipped = outline.iter().rev().map(|&(x, y)| (-x, y)).collect();
+                def.mirrored = import(importer, i, flipped);
+            }
+        }
+        // The engine's error text prints the whole outline (hundreds of kilobytes for
+        // a traced part): the user gets our words and the outline's size instead.
+        None => bad(
+            &mut def,
+            format!(
+                "the nesting engine refused its outline ({} points, {:.1} x {:.1} mm)",
+                pts.len(),
+                bb.width(),
+                bb.height()
+            ),
+        ),
+    }
+    def
+}
+
+/// The outline as a jagua-rs item, or `None` when the engine refuses it (or
+/// panics on it: caught here).
+fn import(importer: &Importer, i: usize, outline: Vec<(f32, f32)>) -> Option<Arc<Item>> {
     let ext = ExtItem {
         id: i as u64,
-        shape: ExtShape::SimplePolygon(ExtSPolygon(
-            pts.iter().map(|q| (q.x as f32, q.y as f32)).collect(),
-        )),
+        shape: ExtShape::SimplePolygon(ExtSPolygon(outline)),
         orientation: ExtOrientation {
             rotation: ExtRotation::Discrete { angles: vec![0.0] },
             reflection_axes: vec![],
         },
         min_quality: None,
     };
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         importer.import_item(&ext, i)
-    })) {
-        Ok(Ok(item)) => def.item = Some(item),
-        Ok(Err(e)) => bad(
-            &mut def,
-            format!("its outline is not a simple polygon ({e})"),
-        ),
-        Err(_) => bad(
-            &mut def,
-            "the nesting engine could not read its outline".into(),
-        ),
+    }))
+    .ok()
+    .and_then(Result::ok)
+}
+
+impl PartDef {
+    /// The outlines a copy may be placed as: as drawn, and mirrored when allowed.
+    pub fn variants(&self) -> impl Iterator<Item = (bool, &Arc<Item>)> {
+        self.item
+            .iter()
+            .map(|i| (false, i))
+            .chain(self.mirrored.iter().map(|i| (true, i)))
     }
-    def
+
+    /// The outline as drawn or mirrored.
+    pub fn variant(&self, mirrored: bool) -> Option<&Arc<Item>> {
+        if mirrored {
+            self.mirrored.as_ref()
+        } else {
+            self.item.as_ref()
+        }
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use jagua_rs::entities::{Container, Item, Layout};
+use jagua_rs::entities::{Container, Item, Layout, PItemKey};
 use jagua_rs::geometry::DTransformation;
 use jagua_rs::io::export::int_to_ext_transformation;
 use jagua_rs::io::ext_repr::{ExtContainer, ExtSPolygon, ExtShape};
@@ -26,12 +26,23 @@ pub(super) struct PartCopy {
     pub copy: u32,
 }
 
+/// One step of a pass: which copy, and the one rotation it must take (an
+/// index into its part's allowed rotations), or `None` for the best of them.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(super) struct Gene {
+    pub copy: usize,
+    pub rotation: Option<usize>,
+}
+
 /// A copy placed on a sheet.
 #[derive(Clone)]
 pub(super) struct Placed {
     pub copy: PartCopy,
     pub sheet: usize,
     pub position: Position,
+    /// Its key in the sheet's layout; `None` when it sits in a hole of another
+    /// part (those stay where they are when the layout is refined).
+    pub key: Option<PItemKey>,
 }
 
 /// A copy that could not be placed, and why.
@@ -46,14 +57,26 @@ pub(super) struct FailedCopy {
 pub(super) struct PassResult {
     pub placed: Vec<Placed>,
     pub failed: Vec<FailedCopy>,
+    /// Net area of the failed copies, mm².
+    pub failed_area: f64,
     pub sheets_used: usize,
     /// Top of the highest part on the last sheet used.
     pub last_top: f64,
+    /// The sheets' layouts in the engine, by sheet instance (`None`: unused).
+    pub layouts: Vec<Option<Layout>>,
+    /// Some copies sit in holes of others: their hosts must not move.
+    pub holes_used: bool,
 }
 
 impl PassResult {
-    /// Fewer failed copies, then fewer sheets, then a lower top on the last sheet.
+    /// Less material left out, then fewer failed copies, then fewer sheets, then a
+    /// lower top on the last sheet.
     pub fn better_than(&self, o: &PassResult) -> bool {
+        // Material left out first: leaving out one large part is worse than
+        // leaving out several small ones.
+        if (self.failed_area - o.failed_area).abs() > 1e-6 {
+            return self.failed_area < o.failed_area;
+        }
         let (a, b) = (
             (self.failed.len(), self.sheets_used),
             (o.failed.len(), o.sheets_used),
@@ -68,7 +91,10 @@ pub(super) struct PassCtx<'a> {
     pub copies: &'a [PartCopy],
     pub sheet_sizes: &'a [SheetSize],
     pub containers: &'a [Container],
-    pub gap: f64,
+    /// Least distance from a part to the sheet's edge.
+    pub edge: f64,
+    /// How far the container lies inside the sheet's edge (negative: outside).
+    pub edge_inset: f64,
     /// How far jagua-rs deflates the sheet (half the separation).
     pub margin: f64,
     pub parts_in_holes: bool,
@@ -114,7 +140,7 @@ pub(super) fn drawing_offset(item: &Item, t: &DTransformation) -> (f64, f64) {
 /// kept.
 pub(super) fn run_pass(
     ctx: &PassCtx,
-    order: &[usize],
+    order: &[Gene],
     report: &mut dyn FnMut(usize, usize),
     stop: &dyn Fn() -> bool,
     keep_on_stop: bool,
@@ -128,24 +154,32 @@ pub(super) fn run_pass(
     };
     let mut placed = Vec::new();
     let mut failed = Vec::new();
-    for (k, &ci) in order.iter().enumerate() {
+    for (k, gene) in order.iter().enumerate() {
         if k % 4 == 0 {
             report(k, order.len());
             if stop() {
                 if !keep_on_stop {
                     return None;
                 }
-                for &rest in &order[k..] {
+                for rest in &order[k..] {
                     failed.push(FailedCopy {
-                        copy: ctx.copies[rest],
+                        copy: ctx.copies[rest.copy],
                         reason: "not tried: the nesting was stopped before this part".into(),
                     });
                 }
                 break;
             }
         }
-        let copy = ctx.copies[ci];
+        let copy = ctx.copies[gene.copy];
         let def = &ctx.defs[copy.part];
+        let forced;
+        let rotations: &[f64] = match gene.rotation.and_then(|r| def.rotations.get(r)) {
+            Some(&r) => {
+                forced = [r];
+                &forced
+            }
+            None => &def.rotations,
+        };
         let Some(item) = &def.item else {
             failed.push(FailedCopy {
                 copy,
@@ -156,11 +190,19 @@ pub(super) fn run_pass(
             });
             continue;
         };
-        let placement = match in_a_hole(ctx, &mut sheets, copy, item)
-            .or_else(|| on_an_open_sheet(ctx, &mut sheets, copy, item))
+        let placement = match in_a_hole(ctx, &mut sheets, copy, item, rotations)
+            .or_else(|| on_an_open_sheet(ctx, &mut sheets, copy, rotations))
         {
             Some(p) => Ok(p),
-            None => on_a_new_sheet(ctx, &mut sheets, copy, item),
+            // A forced rotation that fits no new sheet does not make the part fail:
+            // the free choice is tried before giving up.
+            None => on_a_new_sheet(ctx, &mut sheets, copy, rotations).or_else(|e| {
+                if rotations.len() < def.rotations.len() {
+                    on_a_new_sheet(ctx, &mut sheets, copy, &def.rotations)
+                } else {
+                    Err(e)
+                }
+            }),
         };
         match placement {
             Ok(p) => placed.push(p),
@@ -173,10 +215,16 @@ pub(super) fn run_pass(
         .collect();
     let last_top = used.last().map(|&s| sheets.tops[s]).unwrap_or(0.0);
     Some(PassResult {
+        failed_area: failed
+            .iter()
+            .map(|f: &FailedCopy| ctx.defs[f.copy.part].net_area)
+            .sum(),
+        holes_used: placed.iter().any(|p: &Placed| p.key.is_none()),
         placed,
         failed,
         sheets_used: used.len(),
         last_top,
+        layouts: sheets.layouts,
     })
 }
 
@@ -186,19 +234,25 @@ fn in_a_hole(
     sheets: &mut Sheets,
     copy: PartCopy,
     item: &Arc<Item>,
+    rotations: &[f64],
 ) -> Option<Placed> {
-    let rotations = &ctx.defs[copy.part].rotations;
     for hole in sheets.holes.iter_mut() {
         if f64::from(item.area()) > hole.free_area {
             continue;
         }
-        if let Some(position) = place_in(&mut hole.layout, item, rotations, hole.region, ctx.margin)
-        {
+        if let Some((position, _)) = place_in(
+            &mut hole.layout,
+            &ctx.defs[copy.part],
+            rotations,
+            hole.region,
+            ctx.margin,
+        ) {
             hole.free_area -= f64::from(item.area());
             return Some(Placed {
                 copy,
                 sheet: hole.sheet,
                 position,
+                key: None,
             });
         }
     }
@@ -210,16 +264,15 @@ fn on_an_open_sheet(
     ctx: &PassCtx,
     sheets: &mut Sheets,
     copy: PartCopy,
-    item: &Arc<Item>,
+    rotations: &[f64],
 ) -> Option<Placed> {
-    let def = &ctx.defs[copy.part];
     for (s, slot) in sheets.layouts.iter_mut().enumerate() {
         let Some(layout) = slot else { continue };
-        if let Some(position) = place_in(
+        if let Some((position, key)) = place_in(
             layout,
-            item,
-            &def.rotations,
-            ctx.sheet_sizes[s].region(),
+            &ctx.defs[copy.part],
+            rotations,
+            ctx.sheet_sizes[s].region(ctx.edge_inset),
             ctx.margin,
         ) {
             sheets.tops[s] = sheets.tops[s].max(position.top);
@@ -228,6 +281,7 @@ fn on_an_open_sheet(
                 copy,
                 sheet: s,
                 position,
+                key: Some(key),
             });
         }
     }
@@ -239,13 +293,15 @@ fn on_a_new_sheet(
     ctx: &PassCtx,
     sheets: &mut Sheets,
     copy: PartCopy,
-    item: &Arc<Item>,
+    rotations: &[f64],
 ) -> Result<Placed, String> {
     let def = &ctx.defs[copy.part];
     let n_sheets = ctx.sheet_sizes.len();
     let mut reason = None;
+    // Sizes this call already found too small: the next sheet of the same size is too.
+    let mut too_small: Vec<SheetSize> = Vec::new();
     for s in 0..n_sheets {
-        if sheets.layouts[s].is_some() {
+        if sheets.layouts[s].is_some() || too_small.contains(&ctx.sheet_sizes[s]) {
             continue;
         }
         if sheets.no_fit_empty[copy.part][s] {
@@ -253,11 +309,11 @@ fn on_a_new_sheet(
             continue;
         }
         let mut layout = Layout::new(ctx.containers[s].clone());
-        if let Some(position) = place_in(
+        if let Some((position, key)) = place_in(
             &mut layout,
-            item,
-            &def.rotations,
-            ctx.sheet_sizes[s].region(),
+            def,
+            rotations,
+            ctx.sheet_sizes[s].region(ctx.edge_inset),
             ctx.margin,
         ) {
             sheets.layouts[s] = Some(layout);
@@ -267,12 +323,17 @@ fn on_a_new_sheet(
                 copy,
                 sheet: s,
                 position,
+                key: Some(key),
             });
         }
-        // Does not fit an empty sheet of this size: remember it for every such sheet.
-        for (j, size) in ctx.sheet_sizes.iter().enumerate() {
-            if *size == ctx.sheet_sizes[s] {
-                sheets.no_fit_empty[copy.part][j] = true;
+        too_small.push(ctx.sheet_sizes[s]);
+        // Does not fit an empty sheet of this size in any allowed rotation:
+        // remember it for every such sheet.
+        if rotations.len() == def.rotations.len() {
+            for (j, size) in ctx.sheet_sizes.iter().enumerate() {
+                if *size == ctx.sheet_sizes[s] {
+                    sheets.no_fit_empty[copy.part][j] = true;
+                }
             }
         }
         reason = Some(too_big(def, ctx, s));
@@ -280,17 +341,27 @@ fn on_a_new_sheet(
     Err(reason.unwrap_or_else(|| format!("no room left on the {n_sheets} available sheet(s)")))
 }
 
-/// Place the item bottom-left in `layout` (`region` of it) if it fits there.
-fn place_in(
+/// Place the part bottom-left in `layout` (`region` of it) if it fits there, as
+/// drawn or mirrored (when allowed), whichever goes lower.
+pub(super) fn place_in(
     layout: &mut Layout,
-    item: &Arc<Item>,
+    def: &PartDef,
     rotations: &[f64],
     region: [f64; 4],
     margin: f64,
-) -> Option<Position> {
-    let position = find_position(layout, item, rotations, region, margin)?;
-    layout.place_item(item, position.transform);
-    Some(position)
+) -> Option<(Position, PItemKey)> {
+    let mut best: Option<Position> = None;
+    for (mirrored, item) in def.variants() {
+        if let Some(mut p) = find_position(layout, item, rotations, region, margin) {
+            p.mirrored = mirrored;
+            if best.is_none_or(|b| p.score < b.score - 1e-9) {
+                best = Some(p);
+            }
+        }
+    }
+    let position = best?;
+    let key = layout.place_item(def.variant(position.mirrored)?, position.transform);
+    Some((position, key))
 }
 
 /// Register the holes of a part just placed as containers, if parts may go in
@@ -306,11 +377,13 @@ fn add_holes(
         return;
     }
     let def = &ctx.defs[part];
-    let Some(item) = &def.item else { return };
+    let Some(item) = def.variant(position.mirrored) else {
+        return;
+    };
     let (x, y) = drawing_offset(item, &position.transform);
     for h in &def.holes {
         // Chords lie inside a hole's arcs: the flattened hole is never larger.
-        let placed = place(h, position.rotation_deg, x, y);
+        let placed = place(h, position.mirrored, position.rotation_deg, x, y);
         let pts = dedupe_ring(placed.flatten(ctx.tolerance), 1e-3);
         let area = placed.signed_area().abs();
         if area < ctx.smallest_part_area || pts.len() < 3 || !is_simple(&pts) {
@@ -340,10 +413,10 @@ fn add_holes(
 fn too_big(def: &PartDef, ctx: &PassCtx, s: usize) -> String {
     let size = ctx.sheet_sizes[s];
     format!(
-        "does not fit on an empty {} x {} mm sheet with a {} mm gap to the edge in any allowed rotation ({}); part is {:.1} x {:.1} mm",
+        "does not fit on an empty {} x {} mm sheet with {} mm to the edge in any allowed rotation ({}); part is {:.1} x {:.1} mm",
         size.width,
         size.height,
-        ctx.gap,
+        ctx.edge,
         def.rotations
             .iter()
             .map(|r| format!("{r}"))

@@ -1,6 +1,6 @@
 //! Bottom-left placement of one part in one layout: for each allowed rotation,
-//! free positions on a grid are found bottom row first, each slid down and left
-//! with halving steps, and the lowest, leftmost result wins.
+//! free positions on a grid are found bottom row first, each slid down, left and
+//! diagonally down with halving steps, and the lowest, leftmost result wins.
 
 use jagua_rs::collision_detection::hazards::filter::NoFilter;
 use jagua_rs::entities::{Item, Layout};
@@ -22,6 +22,10 @@ pub(super) struct Position {
     pub transform: DTransformation,
     /// Top of the placed shape (its inflated box), mm.
     pub top: f64,
+    /// The bottom-left score: lower is better (height first, then right edge).
+    pub score: f64,
+    /// Placed as the mirrored outline.
+    pub mirrored: bool,
 }
 
 /// The translations of one rotation that keep the (inflated) shape's box inside
@@ -87,6 +91,8 @@ pub(super) fn find_position(
                     rotation_deg: rot,
                     transform: DTransformation::new(rad, (x as f32, y as f32)),
                     top,
+                    score,
+                    mirrored: false,
                 };
                 best = Some((score, position));
             }
@@ -154,8 +160,15 @@ fn free_starts(
     starts
 }
 
-/// Slide down, then left, with halving steps from `step0` to `min_step`; a few
-/// rounds, until neither moves.
+/// The directions a part slides in, in order: down, left, and the two
+/// diagonals down. A part resting on a slope (a triangle's long side) can move
+/// neither straight down nor straight left without touching it, but slides
+/// along it diagonally into the corner; every one of these moves lowers the
+/// bottom-left score (height first).
+const SLIDES: [(f64, f64); 4] = [(0.0, -1.0), (-1.0, 0.0), (-1.0, -1.0), (1.0, -1.0)];
+
+/// Slide in each of [`SLIDES`] with halving steps from `step0` to `min_step`;
+/// a few rounds, until nothing moves.
 fn slide(
     layout: &Layout,
     item: &Item,
@@ -165,25 +178,21 @@ fn slide(
     step0: f64,
     min_step: f64,
 ) -> (f64, f64) {
-    let (tx0, ty0) = (reach.x.0, reach.y.0);
-    for _ in 0..4 {
+    let (tx0, tx1) = reach.x;
+    let ty0 = reach.y.0;
+    let within = |x: f64, y: f64| x >= tx0 - 1e-9 && x <= tx1 + 1e-9 && y >= ty0 - 1e-9;
+    for _ in 0..6 {
         let mut moved = false;
-        let mut step = step0;
-        while step > min_step {
-            if y - step >= ty0 - 1e-9 && free(layout, item, rad, x, y - step) {
-                y -= step;
-                moved = true;
-            } else {
-                step /= 2.0;
-            }
-        }
-        let mut step = step0;
-        while step > min_step {
-            if x - step >= tx0 - 1e-9 && free(layout, item, rad, x - step, y) {
-                x -= step;
-                moved = true;
-            } else {
-                step /= 2.0;
+        for (dx, dy) in SLIDES {
+            let mut step = step0;
+            while step > min_step {
+                let (nx, ny) = (x + dx * step, y + dy * step);
+                if within(nx, ny) && free(layout, item, rad, nx, ny) {
+                    (x, y) = (nx, ny);
+                    moved = true;
+                } else {
+                    step /= 2.0;
+                }
             }
         }
         if !moved {

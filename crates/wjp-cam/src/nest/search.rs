@@ -1,12 +1,23 @@
-//! The improvement passes: the best order so far is perturbed (one to three
-//! swaps, a seeded xorshift, so the same input gives the same layout) and a pass
-//! replaces the best layout only if it is better. Stops at `max_iterations`, at
-//! `time_limit_s`, or when told to; a stopped pass is discarded.
+//! The improvement passes and ruin and recreate, taking turns: an anytime search.
+//! It runs until `time_limit_s` (or `max_iterations`, or a stop) and keeps the
+//! best layout found so far, which is what a stop returns.
+//!
+//! The state is the sequence of genes a greedy pass follows (which copy next, and
+//! optionally the one rotation it must take). A move changes the best sequence a
+//! little: two copies of different parts swap, one copy moves earlier or later, or
+//! one copy's rotation is forced or freed. Rotation moves matter most when many
+//! copies are of the same part (swapping identical copies changes nothing). A
+//! candidate replaces the current sequence when its layout is no worse (so the
+//! search walks along plateaus of equal layouts), and the best layout when it is
+//! strictly better. The generator is seeded: the same input, seed and number of
+//! passes give the same layout.
 
 use std::time::Instant;
 
 use super::options::NestOptions;
-use super::pass::{run_pass, PassCtx, PassResult};
+use super::pass::{run_pass, Gene, PassCtx, PassResult};
+use super::refine;
+use super::result::{placements, BestSoFar, NestProgress};
 
 /// The best layout found and why the search ended.
 pub(super) struct SearchOutcome {
@@ -17,22 +28,53 @@ pub(super) struct SearchOutcome {
     pub stopped_by: &'static str,
 }
 
+/// The figures of a layout, for progress reports.
+pub(super) fn summary(ctx: &PassCtx, pass: &PassResult) -> BestSoFar {
+    let mut used = vec![false; ctx.sheet_sizes.len()];
+    let mut parts_area = 0.0;
+    for p in &pass.placed {
+        parts_area += ctx.defs[p.copy.part].net_area;
+        if let Some(u) = used.get_mut(p.sheet) {
+            *u = true;
+        }
+    }
+    let sheets_area: f64 = ctx
+        .sheet_sizes
+        .iter()
+        .zip(&used)
+        .filter(|(_, &u)| u)
+        .map(|(s, _)| s.width * s.height)
+        .sum();
+    BestSoFar {
+        placed: pass.placed.len(),
+        unplaced: pass.failed.len(),
+        sheets: pass.sheets_used,
+        utilization: if sheets_area > 0.0 {
+            100.0 * parts_area / sheets_area
+        } else {
+            0.0
+        },
+    }
+}
+
 /// Improve on the first layout (`first`, from `order`).
 pub(super) fn improve(
     ctx: &PassCtx,
     first: PassResult,
-    order: Vec<usize>,
+    order: Vec<Gene>,
     options: &NestOptions,
     started: Instant,
-    progress: &mut dyn FnMut(f64, &str),
+    progress: &mut dyn FnMut(&NestProgress),
     should_stop: &dyn Fn() -> bool,
 ) -> SearchOutcome {
     let deadline = options.time_limit_s;
     let out_of_time = || started.elapsed().as_secs_f64() >= deadline;
     let mut best = first;
-    let mut best_order = order;
+    let mut best_summary = summary(ctx, &best);
+    let mut current = order;
+    let mut current_pass = best.clone();
     let mut iterations = 1u32;
-    let mut rng = options.seed.max(1);
+    let mut rng = Rng(options.seed.max(1));
     // All placed on one sheet as the only part: nothing can be better.
     let trivially_best = best.failed.is_empty() && best.sheets_used <= 1 && best.placed.len() <= 1;
     if trivially_best || ctx.copies.len() < 2 {
@@ -43,6 +85,14 @@ pub(super) fn improve(
         };
     }
     let mut stopped_by = "max_iterations";
+    // The two searches take turns: a greedy pass places every copy, a ruin and
+    // recreate step a handful, so after each pass about a third as many steps as
+    // there are copies take about as long. Counted in steps, not seconds, so the
+    // same seed and bound give the same layout. Ruin and recreate works on the
+    // best layout, and starts again from it whenever a pass finds a better one.
+    let steps_per_pass = (ctx.copies.len() / 3).max(1);
+    let mut steps_due = 0usize;
+    let mut refining: Option<PassResult> = None;
     while iterations <= options.max_iterations {
         if should_stop() {
             stopped_by = "stopped";
@@ -52,13 +102,40 @@ pub(super) fn improve(
             stopped_by = "time_limit";
             break;
         }
-        let mut cand = best_order.clone();
-        let swaps = 1 + (next(&mut rng) % 3) as usize;
-        for _ in 0..swaps {
-            let a = (next(&mut rng) % cand.len() as u64) as usize;
-            let b = (next(&mut rng) % cand.len() as u64) as usize;
-            cand.swap(a, b);
+        if steps_due > 0 {
+            steps_due -= 1;
+            let state = refining.get_or_insert_with(|| best.clone());
+            if let Some(improved) = refine::step(ctx, state, &mut rng) {
+                iterations += 1;
+                if improved && state.better_than(&best) {
+                    best = state.clone();
+                    best_summary = summary(ctx, &best);
+                    report(
+                        ctx,
+                        &best,
+                        best_summary,
+                        iterations,
+                        true,
+                        progress,
+                        started,
+                        options,
+                    );
+                } else if iterations.is_multiple_of(64) {
+                    report(
+                        ctx,
+                        &best,
+                        best_summary,
+                        iterations,
+                        false,
+                        progress,
+                        started,
+                        options,
+                    );
+                }
+                continue;
+            }
         }
+        let cand = neighbour(ctx, &current, &mut rng);
         let stop = || should_stop() || out_of_time();
         let r = run_pass(ctx, &cand, &mut |_, _| {}, &stop, false);
         iterations += 1;
@@ -70,18 +147,26 @@ pub(super) fn improve(
             };
             break;
         };
-        if r.better_than(&best) {
-            best = r;
-            best_order = cand;
+        let improved = r.better_than(&best);
+        if !current_pass.better_than(&r) {
+            current = cand;
+            current_pass = r.clone();
         }
-        let frac = if deadline > 0.0 {
-            (started.elapsed().as_secs_f64() / deadline).min(1.0)
-        } else {
-            1.0
-        };
-        progress(
-            0.5 + 0.45 * frac.max(iterations as f64 / (options.max_iterations as f64 + 1.0)),
-            &format!("improving: pass {iterations}"),
+        steps_due = steps_per_pass;
+        if improved {
+            best = r;
+            best_summary = summary(ctx, &best);
+            refining = None;
+        }
+        report(
+            ctx,
+            &best,
+            best_summary,
+            iterations,
+            improved,
+            progress,
+            started,
+            options,
         );
     }
     SearchOutcome {
@@ -91,10 +176,103 @@ pub(super) fn improve(
     }
 }
 
-/// xorshift64*: a small, seeded generator (the same seed gives the same swaps).
-fn next(s: &mut u64) -> u64 {
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    s.wrapping_mul(0x2545_F491_4F6C_DD1D)
+/// Tell `progress` how far the search is and what its best layout is (with the
+/// placements when it has just improved).
+#[allow(clippy::too_many_arguments)]
+fn report(
+    ctx: &PassCtx,
+    best: &PassResult,
+    best_summary: BestSoFar,
+    iterations: u32,
+    improved: bool,
+    progress: &mut dyn FnMut(&NestProgress),
+    started: Instant,
+    options: &NestOptions,
+) {
+    let deadline = options.time_limit_s;
+    let frac = if deadline > 0.0 {
+        (started.elapsed().as_secs_f64() / deadline).min(1.0)
+    } else {
+        1.0
+    };
+    let fraction = 0.5 + 0.45 * frac.max(iterations as f64 / (options.max_iterations as f64 + 1.0));
+    let layout = improved.then(|| placements(ctx.defs, best));
+    let message = if improved {
+        format!(
+            "improving: step {iterations}, better layout: {}",
+            best_summary.describe()
+        )
+    } else {
+        format!(
+            "improving: step {iterations}, best {}",
+            best_summary.describe()
+        )
+    };
+    progress(&NestProgress {
+        fraction,
+        message: &message,
+        best: Some(best_summary),
+        improved: layout.as_deref(),
+    });
+}
+
+/// A small change of `order`: one to three swaps of copies of different parts,
+/// a copy moved, or a copy's rotation forced or freed.
+fn neighbour(ctx: &PassCtx, order: &[Gene], rng: &mut Rng) -> Vec<Gene> {
+    let mut cand = order.to_vec();
+    let n = cand.len();
+    let part_of = |g: &Gene| ctx.copies[g.copy].part;
+    let moves = 1 + rng.below(3);
+    for _ in 0..moves {
+        match rng.below(4) {
+            0 | 1 => {
+                // A swap of copies of the same part changes nothing: look for another.
+                let a = rng.below(n);
+                for _ in 0..8 {
+                    let b = rng.below(n);
+                    if part_of(&cand[a]) != part_of(&cand[b]) {
+                        cand.swap(a, b);
+                        break;
+                    }
+                }
+            }
+            2 => {
+                let (from, to) = (rng.below(n), rng.below(n));
+                let gene = cand.remove(from);
+                cand.insert(to, gene);
+            }
+            _ => {
+                let k = rng.below(n);
+                let choices = ctx.defs[part_of(&cand[k])].rotations.len();
+                cand[k].rotation = match rng.below(choices + 1) {
+                    0 => None,
+                    r => Some(r - 1),
+                };
+            }
+        }
+    }
+    cand
+}
+
+/// xorshift64*: a small, seeded generator (the same seed gives the same moves).
+pub(super) struct Rng(pub u64);
+
+impl Rng {
+    /// A number in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn next(&mut self) -> u64 {
+        let s = &mut self.0;
+        *s ^= *s >> 12;
+        *s ^= *s << 25;
+        *s ^= *s >> 27;
+        s.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n` (`n` at least 1).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
 }

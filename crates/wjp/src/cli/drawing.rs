@@ -16,15 +16,30 @@ pub struct NestArgs {
     /// Drawings, each optionally with a quantity: `bracket.dxf:4`.
     #[arg(required = true)]
     pub files: Vec<String>,
-    /// Sheet size in mm, `WIDTHxHEIGHT`.
+    /// Sheet size in mm, `WIDTHxHEIGHT`; or a stock list used in order,
+    /// `WIDTHxHEIGHT:COUNT,...` (a size without a count may be used 10 times).
     #[arg(long)]
     pub sheet: String,
     /// Gap between parts and to the sheet edge, kerf included, in mm (0 or more).
     #[arg(long, default_value_t = 3.0, allow_negative_numbers = true, value_parser = non_negative)]
     pub gap: f64,
-    /// Width of the cut, in mm (more than 0).
-    #[arg(long, default_value_t = 1.1, allow_negative_numbers = true, value_parser = positive)]
+    /// Width of the cut, in mm (0 or more: 0 when the gap already includes it).
+    #[arg(long, default_value_t = 1.1, allow_negative_numbers = true, value_parser = non_negative)]
     pub kerf: f64,
+    /// Succeed (exit 0) even when some parts could not be placed.
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// Least distance from a part to the sheet's edge, in mm (default: the gap).
+    #[arg(long, allow_negative_numbers = true, value_parser = non_negative)]
+    pub edge_distance: Option<f64>,
+    /// Never place a part inside another part's hole (by default small parts go
+    /// into holes large enough for them).
+    #[arg(long)]
+    pub no_parts_in_holes: bool,
+    /// Parts may also be placed turned over (mirrored), for material whose two
+    /// faces are alike.
+    #[arg(long)]
+    pub allow_mirror: bool,
     /// Allowed rotations in degrees, comma-separated (negative turns clockwise).
     #[arg(
         long,
@@ -36,7 +51,8 @@ pub struct NestArgs {
     /// Seconds to spend improving the layout (more than 0).
     #[arg(long, default_value_t = 10.0, allow_negative_numbers = true, value_parser = positive)]
     pub time_limit: f64,
-    /// Directory to write one DXF and one SVG per sheet to.
+    /// Directory to write one DXF and one SVG per sheet to, and the cut list
+    /// (`cut_list.csv`, `cut_list.json`).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// The drawing's units, when its header declares the wrong ones.
@@ -262,11 +278,7 @@ pub(super) fn csv(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 pub(super) fn nest(shop: &ShopConfig, args: NestArgs) -> anyhow::Result<ExitCode> {
-    let (width, height) = args
-        .sheet
-        .split_once(['x', 'X'])
-        .and_then(|(w, h)| Some((w.trim().parse::<f64>().ok()?, h.trim().parse::<f64>().ok()?)))
-        .with_context(|| format!("--sheet {:?} is not WIDTHxHEIGHT in mm", args.sheet))?;
+    let stock = sheet_stock(&args.sheet)?;
     let mut analysis = shop.analysis_options();
     analysis.units_override = units_code(args.units.as_deref())?;
     let mut parts = Vec::new();
@@ -297,15 +309,28 @@ pub(super) fn nest(shop: &ShopConfig, args: NestArgs) -> anyhow::Result<ExitCode
         );
     }
     let options = wjp_cam::NestOptions {
-        sheet_width: width,
-        sheet_height: height,
+        sheets: stock,
         gap: args.gap,
         kerf: args.kerf,
         rotations: args.rotations,
         time_limit_s: args.time_limit,
+        edge_distance: args.edge_distance,
+        allow_parts_in_holes: !args.no_parts_in_holes,
+        allow_mirror: args.allow_mirror,
         ..Default::default()
     };
-    let result = wjp_cam::nest(&parts, &options, &mut |_, _| {}, &|| false).context("nesting")?;
+    // The improvements as they happen, on stderr (stdout is the answer).
+    let started = std::time::Instant::now();
+    let mut show = |p: &wjp_cam::NestProgress| {
+        if let (Some(best), Some(_)) = (p.best, p.improved) {
+            eprintln!(
+                "{:7.1} s  better layout: {}",
+                started.elapsed().as_secs_f64(),
+                best.describe()
+            );
+        }
+    };
+    let result = wjp_cam::nest(&parts, &options, &mut show, &|| false).context("nesting")?;
     if let Some(dir) = &args.output {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for sheet in &result.sheets {
@@ -314,6 +339,12 @@ pub(super) fn nest(shop: &ShopConfig, args: NestArgs) -> anyhow::Result<ExitCode
                 std::fs::write(&path, text)
                     .with_context(|| format!("writing {}", path.display()))?;
             }
+        }
+        let csv = crate::domain::cut_list_csv(&result).context("writing the cut list")?;
+        let json = serde_json::to_vec_pretty(&result.cut_list)?;
+        for (name, bytes) in [("cut_list.csv", csv), ("cut_list.json", json)] {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
         }
     }
     if args.json {
@@ -332,10 +363,31 @@ pub(super) fn nest(shop: &ShopConfig, args: NestArgs) -> anyhow::Result<ExitCode
             result.final_utilization,
             result.failed_objects.len()
         );
-        for failed in &result.failed_objects {
-            println!("  - {}: {}", failed.part, failed.reason);
+        for u in &result.unplaced {
+            println!(
+                "  - {} ({:.1} x {:.1} mm), {}: {}",
+                u.part,
+                u.width,
+                u.height,
+                copies(u.copies),
+                u.reason
+            );
+        }
+        if let Some(r) = &result.remnant {
+            println!(
+                "  offcut of sheet {}: {:.1} x {:.1} mm at y = {:.1} mm",
+                r.sheet, r.width, r.height, r.y
+            );
         }
         print_warnings(&result.warnings);
+    }
+    if !result.all_placed && !args.allow_partial {
+        let unplaced: usize = result.unplaced.iter().map(|u| u.copies).sum();
+        eprintln!(
+            "error: {} of the parts not placed (give --allow-partial to accept a partial layout)",
+            copies(unplaced)
+        );
+        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -398,6 +450,46 @@ fn units_code(units: Option<&str>) -> anyhow::Result<Option<i64>> {
 }
 
 /// Text mode shows what JSON mode lists under `warnings`.
+/// `--sheet`: one size, `WIDTHxHEIGHT`, or a stock list `WxH:COUNT,WxH:COUNT`.
+fn sheet_stock(text: &str) -> anyhow::Result<Vec<wjp_cam::SheetSpec>> {
+    let mut stock = Vec::new();
+    for item in text.split(',') {
+        let (size, count) = match item.rsplit_once(':') {
+            Some((size, count)) => {
+                let count = count.trim().parse::<u32>().ok().filter(|&n| n >= 1);
+                let count = count.with_context(|| {
+                    format!(
+                        "--sheet {item:?}: the count after ':' must be a whole number, 1 or more"
+                    )
+                })?;
+                (size, count)
+            }
+            None => (item, 10),
+        };
+        let (width, height) = size
+            .split_once(['x', 'X'])
+            .and_then(|(w, h)| Some((w.trim().parse::<f64>().ok()?, h.trim().parse::<f64>().ok()?)))
+            .with_context(|| {
+                format!("--sheet {text:?} is not WIDTHxHEIGHT in mm (or WxH:COUNT,...)")
+            })?;
+        stock.push(wjp_cam::SheetSpec {
+            width,
+            height,
+            quantity: count,
+        });
+    }
+    Ok(stock)
+}
+
+/// `1 copy`, `3 copies`.
+fn copies(n: usize) -> String {
+    if n == 1 {
+        "1 copy".into()
+    } else {
+        format!("{n} copies")
+    }
+}
+
 fn print_warnings(warnings: &[wjp_geometry::Warning]) {
     for w in warnings {
         println!("  warning {}: {}", w.code, w.message);

@@ -422,9 +422,10 @@ pub fn check_nest(payload: &Value, _materials: &[Material]) -> Result<(), Payloa
         "sheet_height_mm",
         "gap_mm",
         "kerf_mm",
+        "allow_partial",
     ];
     known_fields(payload, &template(&NestOptions::default()), &extra, "")?;
-    let file = json!({ "dxf_path": "", "quantity": 1, "units": null });
+    let file = json!({ "dxf_path": "", "quantity": 1, "units": null, "rotations": null });
     for (i, item) in payload["files"]
         .as_array()
         .into_iter()
@@ -435,8 +436,22 @@ pub fn check_nest(payload: &Value, _materials: &[Material]) -> Result<(), Payloa
     }
     let args: Nest = parse_payload(payload)?;
     units_field(args.units.as_deref(), "units")?;
+    let mut parts = Vec::new();
     for (i, f) in args.files.iter().enumerate() {
         units_field(f.units.as_deref(), &format!("files[{i}].units"))?;
+        if let Some(rotations) = &f.rotations {
+            // The library checks a part's rotations by the part's name.
+            parts.push(wjp_cam::PartInput {
+                name: format!("files[{i}]"),
+                quantity: 0,
+                outer: wjp_geometry::Path {
+                    vertices: vec![],
+                    closed: true,
+                },
+                holes: vec![],
+                rotations: Some(rotations.clone()),
+            });
+        }
     }
     if args.dxf_path.is_none() && args.files.is_empty() {
         return Err(PayloadRefusal::new(
@@ -445,7 +460,7 @@ pub fn check_nest(payload: &Value, _materials: &[Material]) -> Result<(), Payloa
             "nothing to nest: give dxf_path, or files: [{dxf_path, quantity}]",
         ));
     }
-    match wjp_cam::nest(&[], &args.options, &mut |_, _| {}, &|| false) {
+    match wjp_cam::nest(&parts, &args.options, &mut |_| {}, &|| false) {
         Ok(_) => Ok(()),
         Err(e) => cam_option_refusal(e),
     }

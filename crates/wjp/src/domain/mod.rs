@@ -526,6 +526,10 @@ struct NestFile {
     /// This drawing's units, when its header is wrong; else the payload's `units`.
     #[serde(default)]
     units: Option<String>,
+    /// The rotations allowed for this drawing's parts (degrees; `[0]` keeps the
+    /// grain direction); else the options' `rotations`.
+    #[serde(default)]
+    rotations: Option<Vec<f64>>,
 }
 
 fn one() -> u32 {
@@ -546,6 +550,10 @@ struct Nest {
     /// The units of every drawing that does not give its own.
     #[serde(default)]
     units: Option<String>,
+    /// Complete the job even when some parts could not be placed (else it fails
+    /// with the parts named).
+    #[serde(default)]
+    allow_partial: bool,
     #[serde(flatten)]
     options: NestOptions,
 }
@@ -558,6 +566,7 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
             dxf_path: path,
             quantity: args.quantity.unwrap_or(1),
             units: None,
+            rotations: None,
         });
     }
     if files.is_empty() {
@@ -598,24 +607,32 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
             .dxf_path
             .file_stem()
             .map_or_else(|| "part".into(), |s| s.to_string_lossy().into_owned());
-        parts.extend(
+        let mut drawn =
             PartInput::from_dxf(&name, &bytes, file.quantity, &analysis).map_err(|e| {
                 HandlerError::InvalidPayload(format!(
                     "{} ({}): {e}",
                     file.dxf_path.display(),
                     e.code()
                 ))
-            })?,
-        );
+            })?;
+        for part in &mut drawn {
+            part.rotations.clone_from(&file.rotations);
+        }
+        parts.extend(drawn);
     }
     let result = wjp_cam::nest(
         &parts,
         &args.options,
-        &mut |p, m| task.progress(p * 0.95, m),
+        // The message carries the best layout's figures (parts, sheets,
+        // utilisation) once there is a layout.
+        &mut |p| task.progress(p.fraction * 0.95, p.message),
         // A cancelled job's process is killed: nothing to ask here.
         &|| false,
     )
     .map_err(|e| HandlerError::InvalidPayload(format!("nesting ({}): {e}", e.code())))?;
+    if !result.all_placed && !args.allow_partial {
+        return Err(HandlerError::InvalidPayload(unplaced_message(&result)));
+    }
     // Sheet drawings go to files; the result names them.
     let mut sheets = Vec::new();
     for sheet in &result.sheets {
@@ -627,6 +644,14 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
         }));
     }
     let overview = shop.store(task, "nesting", "svg", result.svg.as_bytes())?;
+    let csv = cut_list_csv(&result)
+        .map_err(|e| HandlerError::Failed(format!("cannot write the cut list: {e}")))?;
+    let cut_list_json = serde_json::to_vec_pretty(&result.cut_list)
+        .map_err(|e| HandlerError::Failed(format!("cannot encode the cut list: {e}")))?;
+    let cut_list = json!({
+        "csv": shop.store(task, "nesting", "cut_list.csv", &csv)?,
+        "json": shop.store(task, "nesting", "cut_list.json", &cut_list_json)?,
+    });
     let mut value = serde_json::to_value(&result)
         .map_err(|e| HandlerError::Failed(format!("cannot encode the layout: {e}")))?;
     value["svg"] = Value::Null;
@@ -636,7 +661,7 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
             sheet["svg"] = Value::Null;
         }
     }
-    value["artifacts"] = json!({ "preview_svg": overview, "sheets": sheets });
+    value["artifacts"] = json!({ "preview_svg": overview, "sheets": sheets, "cut_list": cut_list });
     Ok(value)
 }
 
@@ -670,6 +695,58 @@ pub fn sheet_from_parents(
         fields.insert("dxf_path".into(), json!(drawing));
     }
     Ok(payload)
+}
+
+/// The cut list as CSV, one row per copy: `sheet, part, quantity` (copies of
+/// the part on that sheet), `copy, x_mm, y_mm, rotation_deg`. Part names come
+/// from customers' file names: cells are made inert for spreadsheets.
+pub fn cut_list_csv(result: &wjp_cam::NestResult) -> Result<Vec<u8>, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record([
+        "sheet",
+        "part",
+        "quantity",
+        "copy",
+        "x_mm",
+        "y_mm",
+        "rotation_deg",
+    ])?;
+    for entry in &result.cut_list {
+        for p in &entry.placements {
+            out.write_record([
+                entry.sheet.to_string(),
+                inert_cell(&entry.part),
+                entry.quantity.to_string(),
+                p.copy.to_string(),
+                format!("{:.3}", p.x),
+                format!("{:.3}", p.y),
+                format!("{:.3}", p.rotation),
+            ])?;
+        }
+    }
+    out.into_inner().map_err(|e| e.into_error().into())
+}
+
+/// Why a nesting that left parts out failed: each part once, with its size and
+/// the reason (which names the sheet's size when the part is too big for it).
+fn unplaced_message(result: &wjp_cam::NestResult) -> String {
+    let parts: Vec<String> = result
+        .unplaced
+        .iter()
+        .map(|u| {
+            format!(
+                "{} x{} ({:.1} x {:.1} mm): {}",
+                u.part, u.copies, u.width, u.height, u.reason
+            )
+        })
+        .collect();
+    format!(
+        "not every part was placed: {} of {} part copies are left out: {}. Give \
+         allow_partial: true to accept a partial layout",
+        result.failed_objects.len(),
+        result.failed_objects.len() + result.positioned_objects.len(),
+        parts.join("; ")
+    )
 }
 
 /// The payload of `generate_gcode`: the drawing and any G-code option by
