@@ -279,7 +279,7 @@ fn steering_paths() -> Value {
             json!([job_id]),
             Some(json!({ "required": true, "content": json_content(json!({ "type": "object", "additionalProperties": false, "properties": {
                 "payload": { "type": "object", "description": "Fields that replace the old payload's." },
-                "reference": { "type": "string", "minLength": 1, "maxLength": 200, "description": "The new job's reference (default: the old one's)." } } })) })),
+                "reference": { "type": ["string", "null"], "minLength": 1, "maxLength": 200, "description": "The new job's reference (default, or null: the old one's)." } } })) })),
             common(json!({ "201": with_job_links(ok_json("The new job.", schema_ref("Job"))),
                 "400": error("A field unknown or out of range, a path outside the managed folders (the checks of POST /jobs)."),
                 "404": error("No such job (it never existed, or its record expired)."),
@@ -288,7 +288,7 @@ fn steering_paths() -> Value {
             "Cancel many jobs: those named by ids, or every waiting (queued or scheduled) job of a queue, up to 10,000. Running ones are told to stop.",
             json!([]),
             Some(json!({ "required": true, "content": json_content(json!({ "type": "object", "additionalProperties": false, "properties": {
-                "ids": ids.clone(), "queue": { "type": "string" } } })) })),
+                "ids": ids.clone(), "queue": { "type": ["string", "null"], "description": "A queue whose waiting jobs to cancel; null or absent when ids are given." } } })) })),
             common(json!({ "200": ok_json("What became of them.", json!({ "type": "object", "required": ["success", "cancelled", "requested", "already_ended", "not_found"], "properties": {
                     "success": { "type": "boolean" }, "cancelled": { "type": "integer" }, "requested": { "type": "integer" },
                     "already_ended": { "type": "integer" }, "not_found": { "type": "array", "items": { "type": "string" } } } })),
