@@ -79,4 +79,4 @@ end
 flush()
 publish()
 wake_if_limited()
-return out
+return with_deliveries(out, n)
