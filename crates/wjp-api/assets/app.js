@@ -1,67 +1,31 @@
-// wjp dashboard: a client of the public HTTP API, in plain JavaScript.
+// wjp dashboard: a client of the public HTTP API, in plain JavaScript ES
+// modules served as they are (no build step): dom.js builds elements and
+// formats, api.js calls the API, forms.js submits work, history.js shows
+// the audit log, steering.js re-runs and bulk actions, details.js the
+// details of conversions and CSV analyses, schedules.js the schedules, and
+// this file the queues, workers, job list, live stream and details.
 //
-// - Every call goes through api(), which adds the API key (asked once, kept
-//   in sessionStorage) as X-API-Key and turns error bodies into Errors.
+// - Every call goes through api() (api.js), which adds the API key (asked
+//   once, kept in sessionStorage) as X-API-Key and turns error bodies into
+//   Errors.
 // - Live updates come from GET /events, read with fetch() as a stream (so
 //   the key travels as a header) and resumed with Last-Event-ID.
 // - Everything on screen is built with DOM calls and textContent: nothing
 //   from the server is ever parsed as HTML.
-'use strict';
 
-const KEY_STORE = 'wjp.apiKey';
+import {
+  $, el, STATUS, statusBadge, fmtTime, fmtSeconds, between, num, shortId, announce,
+} from './dom.js';
+import { KEY_STORE, apiKey, askKey, headers, api, postJson } from './api.js';
+import { setupHistory, showJobHistory } from './history.js';
+import { pickCell, cancelWaitingButton, rerunForm, setupSteering } from './steering.js';
+import { isConversion, renderConversion, isCsvAnalysis, renderCsv } from './details.js';
+import { loadSchedules } from './schedules.js';
+import { setStatus, showError, setupForms } from './forms.js';
+
 const PAGE = 50;
 const WINDOW_MIN = 15;
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
-// Each status has a word and an icon drawn here (no emoji font needed): a
-// fork of lines (waits for parents), a clock, three waiting dots, a play mark, a tick, a cross, a struck circle.
-const STATUS = {
-  waiting: ['M2.5 4.5H7c3 0 3 7 6.5 7M2.5 11.5h11', 'Waiting'],
-  scheduled: ['M8 1.8a6.2 6.2 0 1 0 0 12.4A6.2 6.2 0 0 0 8 1.8zM8 4.5V8l2.6 1.6', 'Scheduled'],
-  queued: ['M3.2 8h.1M8 8h.1M12.8 8h.1', 'Queued'],
-  running: ['M5 3.2l7.5 4.8L5 12.8z', 'Running'],
-  completed: ['M2.8 8.6l3.4 3.3 7-7.4', 'Completed'],
-  failed: ['M4 4l8 8M12 4l-8 8', 'Failed'],
-  cancelled: ['M8 1.8a6.2 6.2 0 1 0 0 12.4A6.2 6.2 0 0 0 8 1.8zM3.6 12.4l8.8-8.8', 'Cancelled'],
-};
-
-const SVG_NS = 'http://www.w3.org/2000/svg';
-
-function statusIcon(status) {
-  const svg = document.createElementNS(SVG_NS, 'svg');
-  svg.setAttribute('viewBox', '0 0 16 16');
-  svg.setAttribute('class', 'icon');
-  svg.setAttribute('aria-hidden', 'true');
-  const path = document.createElementNS(SVG_NS, 'path');
-  path.setAttribute('d', (STATUS[status] || ['M8 8h.1'])[0]);
-  svg.append(path);
-  return svg;
-}
-
-const $ = (id) => document.getElementById(id);
-
-// ---------------------------------------------------------------- helpers
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === 'class') node.className = v;
-    else if (k === 'text') node.textContent = v;
-    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else if (k === 'dataset') Object.assign(node.dataset, v);
-    else node.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return node;
-}
-
-function statusBadge(status) {
-  const word = (STATUS[status] || [null, status || 'unknown'])[1];
-  return el('span', { class: `status s-${status}` }, statusIcon(status), word);
-}
 
 // What a shop calls a job: its drawing (or picture, or export) and, for
 // the kinds that take them, its material and thickness. From the payload.
@@ -102,121 +66,6 @@ function progressCell(progress, message, status) {
     message ? el('div', { class: 'msg', text: message }) : null);
 }
 
-function fmtTime(iso) {
-  if (!iso) return '–';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  const sameDay = d.toDateString() === new Date().toDateString();
-  return sameDay ? d.toLocaleTimeString() : d.toLocaleString();
-}
-
-function fmtSeconds(s) {
-  if (s === null || s === undefined || !Number.isFinite(s)) return '–';
-  if (s < 1) return `${Math.round(s * 1000)} ms`;
-  if (s < 90) return `${s.toFixed(1)} s`;
-  if (s < 5400) return `${(s / 60).toFixed(1)} min`;
-  return `${(s / 3600).toFixed(1)} h`;
-}
-
-function between(a, b) {
-  if (!a || !b) return null;
-  return (new Date(b) - new Date(a)) / 1000;
-}
-
-function num(v, digits = 1) {
-  return typeof v === 'number' && Number.isFinite(v)
-    ? v.toLocaleString(undefined, { maximumFractionDigits: digits }) : '–';
-}
-
-function shortId(id) {
-  return String(id).length > 12 ? `${String(id).slice(0, 8)}…` : String(id);
-}
-
-function announce(text) {
-  const region = $('announce');
-  region.textContent = '';
-  // A fresh text node is what screen readers notice.
-  setTimeout(() => { region.textContent = text; }, 30);
-}
-
-// ---------------------------------------------------------------- API key
-
-let keyPrompt = null;
-
-function apiKey() {
-  return sessionStorage.getItem(KEY_STORE) || '';
-}
-
-function askKey(message) {
-  if (keyPrompt) return keyPrompt;
-  keyPrompt = new Promise((resolve) => {
-    const dialog = $('key-dialog');
-    $('key-error').textContent = message || '';
-    $('api-key').value = '';
-    const done = (event) => {
-      event.preventDefault();
-      const key = $('api-key').value.trim();
-      if (!key) return;
-      sessionStorage.setItem(KEY_STORE, key);
-      $('key-form').removeEventListener('submit', done);
-      dialog.close();
-      $('forget-key').hidden = false;
-      keyPrompt = null;
-      resolve(key);
-    };
-    $('key-form').addEventListener('submit', done);
-    if (!dialog.open) dialog.showModal();
-    $('api-key').focus();
-  });
-  return keyPrompt;
-}
-
-function headers(extra) {
-  const h = Object.assign({}, extra || {});
-  const key = apiKey();
-  if (key) h['X-API-Key'] = key;
-  return h;
-}
-
-class ApiError extends Error {
-  constructor(status, body) {
-    super((body && (body.error || body.message || body.detail)) || `HTTP ${status}`);
-    this.status = status;
-    this.code = body && body.code;
-  }
-}
-
-// Calls the API; on 401 asks for the key and tries again.
-async function api(path, options = {}) {
-  for (;;) {
-    const response = await fetch(path, Object.assign({}, options, {
-      headers: headers(options.headers),
-      cache: 'no-store',
-    }));
-    if (response.status === 401) {
-      const body = await response.json().catch(() => ({}));
-      sessionStorage.removeItem(KEY_STORE);
-      await askKey(body.code === 'invalid_api_key' ? 'That key was refused; try again.' : '');
-      continue;
-    }
-    if (options.raw) {
-      if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
-      return response;
-    }
-    const body = await response.json().catch(() => null);
-    if (!response.ok || (body && body.success === false)) throw new ApiError(response.status, body);
-    return body;
-  }
-}
-
-function postJson(path, value) {
-  return api(path, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(value),
-  });
-}
-
 // ---------------------------------------------------------------- jobs table
 
 const jobs = {
@@ -233,11 +82,21 @@ function filters() {
     queue: $('f-queue').value,
     status: $('f-status').value,
     kind: $('f-kind').value.trim(),
+    q: $('f-search').value.trim(),
+    since: $('f-since').value,
+    until: $('f-until').value,
   };
 }
 
+// Whether a job heard of live belongs in the list as filtered; the server
+// decides for the pages it sends (GET /jobs with the same filters).
 function matches(job, f) {
-  return (!f.queue || job.queue === f.queue)
+  const text = f.q.toLowerCase();
+  const found = !text || String(job.job_id).toLowerCase().startsWith(text)
+    || (job.reference || '').toLowerCase().includes(text)
+    || drawingOf(job).toLowerCase().includes(text);
+  return found && !f.since && !f.until
+    && (!f.queue || job.queue === f.queue)
     && (!f.status || job.status === f.status)
     && (!f.kind || job.kind === f.kind);
 }
@@ -258,7 +117,9 @@ function fillRow(tr, job) {
   // A failed row says why, without opening it.
   const why = job.status === 'failed' && job.error
     ? el('div', { class: 'msg error-text', text: job.error }) : null;
+  const wasPicked = tr.querySelector('input.pick')?.checked;
   tr.replaceChildren(
+    pickCell(job, wasPicked),
     el('td', {}, statusBadge(job.status), why),
     el('td', {}, open),
     el('td', { class: 'wrap drawing', text: drawingOf(job) }),
@@ -279,6 +140,9 @@ async function loadJobs() {
   if (f.queue) q.set('queue', f.queue);
   if (f.status) q.set('status', f.status);
   if (f.kind) q.set('kind', f.kind);
+  if (f.q) q.set('q', f.q);
+  if (f.since) q.set('since', f.since);
+  if (f.until) q.set('until', f.until);
   if (jobs.cursor) q.set('cursor', jobs.cursor);
   const page = await api(`/jobs?${q}`);
   if (ticket !== jobs.loading) return;
@@ -295,7 +159,7 @@ async function loadJobs() {
     jobs.rows.set(j.job_id, tr);
     body.append(tr);
   }
-  if (!found.length) body.append(el('tr', { class: 'empty' }, el('td', { colspan: '8', text: 'No jobs match.' })));
+  if (!found.length) body.append(el('tr', { class: 'empty' }, el('td', { colspan: '9', text: 'No jobs match.' })));
   $('page-older').disabled = !next;
   $('page-newest').disabled = !jobs.cursor;
   pageInfo();
@@ -473,7 +337,8 @@ function renderQueues() {
       el('th', { scope: 'row' }, q.name, q.paused ? el('span', { class: 'paused', text: ' (paused)' }) : '',
         limitsText(q.limits) ? el('div', { class: 'msg limits', text: limitsText(q.limits) }) : null),
       cell(q.queued), cell(q.running), cell(q.scheduled), cell(q.completed), cell(q.failed), cell(q.cancelled),
-      cell(w.ok + w.bad), el('td', { class: 'num', text: rate }), el('td', { class: 'actions-cell' }, toggle, retry)));
+      cell(w.ok + w.bad), el('td', { class: 'num', text: rate }),
+      el('td', { class: 'actions-cell' }, toggle, retry, cancelWaitingButton(q))));
     if (!known.has(q.name)) {
       fq.append(el('option', { value: q.name, text: q.name }));
       list.append(el('option', { value: q.name }));
@@ -658,6 +523,11 @@ function renderDetail(job) {
   }
   if (job.result !== null && job.result !== undefined) parts.push(renderResult(job));
   parts.push(el('h3', { text: 'Payload' }), el('pre', { text: JSON.stringify(job.payload, null, 2) }));
+  parts.push(rerunForm(job));
+  // Its attempts, workers and errors, as the audit log keeps them.
+  const steps = el('ol', { class: 'history', id: 'detail-steps' }, el('li', { text: 'Loading…' }));
+  parts.push(el('h3', { text: 'History' }), steps);
+  showJobHistory(steps, job).catch((e) => steps.replaceChildren(el('li', { text: e.message })));
   parts.push(el('h3', { text: 'Seen on this page' }),
     el('ol', { class: 'history', id: 'detail-history' },
       (timeline.get(job.job_id) || []).map((h) => el('li', { dataset: { status: h.status } },
@@ -683,6 +553,10 @@ function renderResult(job) {
     box.append(renderNest(r));
   } else if (r && r.summary && typeof r.summary.pierces === 'number' && r.dialect) {
     box.append(renderGcode(r));
+  } else if (isConversion(r)) {
+    box.append(renderConversion(r, showPreview));
+  } else if (isCsvAnalysis(r)) {
+    box.append(renderCsv(r));
   } else if (preview) {
     // A conversion: its drawing, and its report for the curious.
     const figure = el('figure', { class: 'preview', id: 'preview' }, el('figcaption', { class: 'msg', text: 'Preview of the result' }));
@@ -842,139 +716,6 @@ async function retryJob(id) {
   refreshDetailSoon();
 }
 
-// ---------------------------------------------------------------- submit
-
-function setStatus(text, isError) {
-  const p = $('submit-status');
-  p.textContent = text;
-  p.classList.toggle('error', Boolean(isError));
-}
-
-function showError(e) {
-  setStatus(`⚠ ${e.message || e}`, true);
-}
-
-async function submitted(body, what) {
-  if (body.job_id) {
-    setStatus(`${what}: job ${shortId(body.job_id)} queued. Following it below.`);
-    await openDetail(body.job_id, false);
-  } else {
-    setStatus(`${what}: done at once (the queue was unreachable).`);
-  }
-}
-
-function busy(form, on) {
-  for (const b of form.querySelectorAll('button')) b.disabled = on;
-}
-
-// Whether a file looks like a DXF drawing: its name, and its first bytes
-// (a text DXF starts with group code 0 or 999, a binary one with its
-// sentinel). A picture chosen by mistake is refused here, not by a job
-// that fails later.
-async function looksLikeDxf(file) {
-  if (!/\.dxf$/i.test(file.name)) return false;
-  const head = await file.slice(0, 32).text();
-  return head.startsWith('AutoCAD Binary DXF') || /^\s*(0|999)\s*[\r\n]/.test(head.replace(/^\uFEFF/, ''));
-}
-
-async function submitDxf(event) {
-  event.preventDefault();
-  const form = event.target;
-  const file = $('dxf-file').files[0];
-  if (!file) return;
-  if (!(await looksLikeDxf(file))) {
-    setStatus(`${file.name} is not a DXF drawing: choose a .dxf file (pictures go to "Convert an image to DXF").`, true);
-    return;
-  }
-  busy(form, true);
-  try {
-    setStatus(`Uploading ${file.name}…`);
-    const data = new FormData();
-    data.append('file', file, file.name);
-    const up = await api('/upload', { method: 'POST', body: data });
-    const request = {
-      dxf_path: up.relative_path,
-      material: $('dxf-material').value,
-      thickness: Number($('dxf-thickness').value),
-      quality: Number($('dxf-quality').value),
-    };
-    // Only when chosen: otherwise the drawing's own units stand.
-    if ($('dxf-units').value) request.units = $('dxf-units').value;
-    const reference = $('dxf-reference').value.trim();
-    if (reference) request.reference = reference;
-    const body = await postJson('/analyze-dxf?async_mode=true', request);
-    await submitted(body, `Analysis of ${file.name}`);
-  } catch (e) {
-    showError(e);
-  } finally {
-    busy(form, false);
-  }
-}
-
-// Whether a file is a picture the conversion reads, by its first bytes:
-// PNG, JPEG or BMP.
-async function looksLikeImage(file) {
-  const b = new Uint8Array(await file.slice(0, 4).arrayBuffer());
-  const png = b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
-  const jpeg = b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
-  const bmp = b[0] === 0x42 && b[1] === 0x4d;
-  return png || jpeg || bmp;
-}
-
-async function submitImage(event) {
-  event.preventDefault();
-  const form = event.target;
-  const file = $('image-file').files[0];
-  if (!file) return;
-  if (!(await looksLikeImage(file))) {
-    setStatus(`${file.name} is not a PNG, JPEG or BMP picture.`, true);
-    return;
-  }
-  busy(form, true);
-  try {
-    setStatus(`Uploading ${file.name}…`);
-    const data = new FormData();
-    data.append('image_file', file, file.name);
-    const response = await api('/convert-image?async_mode=true', { method: 'POST', body: data, raw: true });
-    const type = response.headers.get('content-type') || '';
-    if (type.startsWith('application/json')) {
-      const body = await response.json();
-      if (body.job_id && body.download_url) downloads.set(body.job_id, body.download_url);
-      await submitted(body, `Conversion of ${file.name}`);
-    }
-    else setStatus(`Conversion of ${file.name}: done at once (the queue was unreachable).`);
-  } catch (e) {
-    showError(e);
-  } finally {
-    busy(form, false);
-  }
-}
-
-async function submitJob(event) {
-  event.preventDefault();
-  const form = event.target;
-  let payload;
-  try {
-    const text = $('job-payload').value.trim();
-    payload = text ? JSON.parse(text) : {};
-  } catch (e) {
-    setStatus(`⚠ The payload is not JSON: ${e.message}`, true);
-    $('job-payload').focus();
-    return;
-  }
-  const request = { kind: $('job-kind').value.trim(), payload };
-  const queue = $('job-queue').value.trim();
-  if (queue) request.queue = queue;
-  busy(form, true);
-  try {
-    await submitted(await postJson('/jobs', request), `Job ${request.kind}`);
-  } catch (e) {
-    showError(e);
-  } finally {
-    busy(form, false);
-  }
-}
-
 // ---------------------------------------------------------------- live stream
 
 const live = { lastId: null, backoff: 1000 };
@@ -1080,16 +821,19 @@ async function loadMaterials() {
       : label(m.name),
   })));
   if (materials.some((m) => m.name === chosen)) select.value = chosen;
+  // The names a re-run may choose from.
+  $('materials-list').replaceChildren(...materials.map((m) => el('option', { value: m.name })));
 }
 
 function start() {
-  $('dxf-form').addEventListener('submit', submitDxf);
-  $('image-form').addEventListener('submit', submitImage);
-  $('job-form').addEventListener('submit', submitJob);
+  setupForms({ openDetail, downloads });
   $('filters').addEventListener('submit', (e) => { e.preventDefault(); reloadJobs(); });
   $('f-queue').addEventListener('change', reloadJobs);
   $('f-status').addEventListener('change', reloadJobs);
   $('f-kind').addEventListener('change', reloadJobs);
+  $('f-search').addEventListener('change', reloadJobs);
+  $('f-since').addEventListener('change', reloadJobs);
+  $('f-until').addEventListener('change', reloadJobs);
   $('page-older').addEventListener('click', () => {
     if (!jobs.next) return;
     jobs.cursors.push(jobs.cursor);
@@ -1116,10 +860,14 @@ function start() {
       loadWorkers().catch(() => {});
       loadMaterials().catch(() => {});
       seedThroughput().then(renderQueues).catch(() => {});
+      setupHistory();
+      loadSchedules().catch(() => {});
+      setupSteering({ reloadJobs, loadQueues, openDetail, setStatus, showError });
     })
     .catch((e) => showError(e));
   setInterval(() => { loadWorkers().catch(() => {}); }, 5000);
   setInterval(() => { loadQueues().catch(() => {}); }, 15000);
+  setInterval(() => { loadSchedules().catch(() => {}); }, 30000);
   setInterval(() => { drawChart(); renderWorkers(); }, 5000);
   drawChart();
 }

@@ -269,11 +269,13 @@ impl Connections {
             let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
             stream.set_write_timeout(Some(self.write_stall_timeout));
             let slot = ConnectionSlot(Arc::new(slot));
+            let address = crate::origin::ClientAddress(client_address(peer));
             let service = hyper_util::service::TowerToHyperService::new(
                 tower::ServiceExt::map_request(app.clone(), {
                     let slot = slot.clone();
                     move |mut request: axum::http::Request<hyper::body::Incoming>| {
                         request.extensions_mut().insert(slot.clone());
+                        request.extensions_mut().insert(address);
                         request
                     }
                 }),

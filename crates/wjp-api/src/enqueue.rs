@@ -28,7 +28,13 @@ impl Enqueuer {
         Enqueuer { queue, tx }
     }
 
-    pub async fn enqueue(&self, request: JobRequest) -> Result<Enqueued, QueueError> {
+    /// Enqueues a request, recorded in the audit log as submitted by the
+    /// origin of the HTTP request being handled (see `origin.rs`) unless
+    /// it names its own.
+    pub async fn enqueue(&self, mut request: JobRequest) -> Result<Enqueued, QueueError> {
+        if request.origin.is_none() {
+            request.origin = crate::origin::current();
+        }
         // Refuse a bad request here, alone.
         wjp_queue::state::new_job(request.clone(), self.queue.catalog(), Timestamp::now())?;
         // A dependant is stored alone: its parents are looked up as it is

@@ -221,10 +221,58 @@ pub struct ListQuery {
     kind: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
+    /// Search text: the start of an id, or part of a reference or file name.
+    q: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
 }
 
 impl QueryFields for ListQuery {
-    const FIELDS: &'static [&'static str] = &["queue", "status", "kind", "limit", "cursor"];
+    const FIELDS: &'static [&'static str] = &[
+        "queue", "status", "kind", "limit", "cursor", "q", "since", "until",
+    ];
+}
+
+/// The search part of a list query, checked.
+fn search_of(q: &ListQuery) -> ApiResult<crate::search::JobSearch> {
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let time = |name: &str, v: &Option<String>, end: bool| {
+        given(v)
+            .map(|t| crate::history::parse_time(name, &t, end))
+            .transpose()
+            .map_err(|m| ApiError::new(Code::InvalidQuery, m))
+    };
+    let text = given(&q.q).map(|t| t.to_lowercase());
+    if let Some(t) = &text {
+        if t.chars().count() > crate::search::MAX_TEXT || t.chars().any(char::is_control) {
+            return Err(ApiError::new(
+                Code::InvalidQuery,
+                format!(
+                    "q must be 1 to {} characters, none of them control characters",
+                    crate::search::MAX_TEXT
+                ),
+            ));
+        }
+    }
+    let search = crate::search::JobSearch {
+        text,
+        since: time("since", &q.since, false)?,
+        until: time("until", &q.until, true)?,
+    };
+    if let (Some(since), Some(until)) = (search.since, search.until) {
+        if since >= until {
+            return Err(ApiError::new(
+                Code::InvalidQuery,
+                "since must be before until",
+            ));
+        }
+    }
+    Ok(search)
 }
 
 async fn list(
@@ -260,16 +308,19 @@ async fn list(
             format!("limit must be between 1 and {MAX_PAGE}, got {limit}"),
         ));
     }
-    let page = state
-        .queue
-        .list(JobQuery {
-            queue,
-            status,
-            kind,
-            limit,
-            cursor: q.cursor.filter(|c| !c.is_empty()),
-        })
-        .await?;
+    let search = search_of(&q)?;
+    let query = JobQuery {
+        queue,
+        status,
+        kind,
+        limit,
+        cursor: q.cursor.filter(|c| !c.is_empty()),
+    };
+    let page = if search.is_empty() {
+        state.queue.list(query).await?
+    } else {
+        crate::search::search_page(&state, query, &search).await?
+    };
     Ok(Json(json!({
         "success": true,
         "jobs": page.jobs.iter().map(job_view).collect::<Vec<_>>(),

@@ -36,6 +36,10 @@ pub fn apply(routes: Router<AppState>, state: AppState) -> anyhow::Result<Router
         .fallback(not_found)
         // Upload routes raise this for themselves (see `shop::routes`).
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::origin::record_origin,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), require_key));
     if let Some(cors) = cors(&state.config.cors_origins)? {
         router = router.layer(cors);

@@ -31,14 +31,18 @@ pub mod enqueue;
 pub mod error;
 pub mod events;
 pub mod files;
+pub mod history;
 pub mod jobs;
 pub mod layers;
 pub mod materials;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod origin;
 pub mod schedules;
+pub mod search;
 pub mod shop;
+pub mod steering;
 pub mod ws;
 
 use std::net::{IpAddr, SocketAddr};
@@ -354,6 +358,8 @@ fn build(
         .merge(shop::routes(&state.config))
         .merge(jobs::routes())
         .merge(schedules::routes())
+        .merge(history::routes())
+        .merge(steering::routes())
         .merge(materials::routes())
         .merge(events::routes())
         .merge(ws::routes())

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 /// Every documented (method, path), in the router's path syntax.
-pub const OPERATIONS: [(&str, &str); 34] = [
+pub const OPERATIONS: [(&str, &str); 38] = [
     ("get", "/health"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -40,6 +40,10 @@ pub const OPERATIONS: [(&str, &str); 34] = [
     ("get", "/schedules"),
     ("put", "/schedules/{name}"),
     ("delete", "/schedules/{name}"),
+    ("get", "/history"),
+    ("post", "/jobs/{job_id}/rerun"),
+    ("post", "/bulk/cancel"),
+    ("post", "/bulk/retry"),
 ];
 
 fn schema_ref(name: &str) -> Value {
@@ -209,6 +213,100 @@ fn websocket(description: &str) -> Value {
     })
 }
 
+/// `GET /history`, apart: one `json!` of every path passes the macro's
+/// recursion limit.
+fn history_paths() -> Value {
+    let text = |name: &str, description: &str| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": { "type": "string", "maxLength": 200 } });
+    let outcomes: Vec<&str> = wjp_queue::audit::Outcome::ALL
+        .iter()
+        .map(|o| o.as_str())
+        .collect();
+    let parameters = json!([
+        text("since", "Entries at or after this date (2026-12-04, UTC) or RFC 3339 time."),
+        text("until", "Entries before this RFC 3339 time, or up to the end of this date; a page's next_until goes here for the next page."),
+        text("kind", "Only jobs of this kind."),
+        text("queue", "Only this queue."),
+        text("job", "Only this job (its id)."),
+        text("reference", "Only jobs whose reference holds this text (any case)."),
+        { "name": "outcome", "in": "query", "required": false, "schema": { "type": "string", "enum": outcomes } },
+        { "name": "limit", "in": "query", "required": false, "description": "Entries per JSON page (default 100).", "schema": { "type": "integer", "minimum": 1, "maximum": wjp_queue::audit::MAX_PAGE } },
+        { "name": "format", "in": "query", "required": false, "description": "json (a page) or csv (the whole range, at most 100,000 rows; formula-like cells start with an apostrophe).", "schema": { "type": "string", "enum": ["json", "csv"] } },
+    ]);
+    json!({ "/history": { "get": op("history", "history",
+        "The audit log, newest first: each job's submission (who, when, options) and each attempt's end (worker, outcome, error), kept 90 days (--history-days) after the job's record expired. A page looks at no more than 100,000 entries; next_until says where to go on.",
+        parameters, None,
+        json!({ "200": {
+                "description": "A page of entries (JSON), or the range as CSV.",
+                "content": {
+                    "application/json": { "schema": { "type": "object", "required": ["success", "entries", "next_until"], "properties": {
+                        "success": { "type": "boolean" },
+                        "entries": { "type": "array", "items": schema_ref("AuditEntry") },
+                        "next_until": { "type": ["string", "null"], "format": "date-time", "description": "Pass as until for the next page; null on the last." } } } },
+                    "text/csv": { "schema": { "type": "string" } } } },
+                "400": error("A name unknown, a time that does not parse, since not before until, a limit out of range."),
+                "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) } })
+}
+
+/// The steering endpoints, apart (the macro's recursion limit).
+fn steering_paths() -> Value {
+    let job_id = json!({ "name": "job_id", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$" } });
+    let ids = json!({ "type": "array", "minItems": 1, "maxItems": crate::steering::MAX_BULK_IDS, "items": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$" } });
+    let common = |extra: Value| {
+        merged(
+            json!({ "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") }),
+            extra,
+        )
+    };
+    json!({
+        "/jobs/{job_id}/rerun": { "post": op("rerunJob", "queue",
+            "Run a job again as a new job with some options changed (material, thickness, quality, units, kerf, sheet size, ...): the same kind, queue, priority, attempts and timeout, the payload's fields replaced by those given (null removes one), checked as POST /jobs checks a payload. The history records it as a re-run of the old job.",
+            json!([job_id]),
+            Some(json!({ "required": true, "content": json_content(json!({ "type": "object", "additionalProperties": false, "properties": {
+                "payload": { "type": "object", "description": "Fields that replace the old payload's." },
+                "reference": { "type": "string", "minLength": 1, "maxLength": 200, "description": "The new job's reference (default: the old one's)." } } })) })),
+            common(json!({ "201": with_job_links(ok_json("The new job.", schema_ref("Job"))),
+                "400": error("A field unknown or out of range, a path outside the managed folders (the checks of POST /jobs)."),
+                "404": error("No such job (it never existed, or its record expired)."),
+                "429": error("The queue is full."), "501": error("A shop job kind this build cannot run yet.") }))) },
+        "/bulk/cancel": { "post": op("bulkCancel", "queue",
+            "Cancel many jobs: those named by ids, or every waiting (queued or scheduled) job of a queue, up to 10,000. Running ones are told to stop.",
+            json!([]),
+            Some(json!({ "required": true, "content": json_content(json!({ "type": "object", "additionalProperties": false, "properties": {
+                "ids": ids.clone(), "queue": { "type": "string" } } })) })),
+            common(json!({ "200": ok_json("What became of them.", json!({ "type": "object", "required": ["success", "cancelled", "requested", "already_ended", "not_found"], "properties": {
+                    "success": { "type": "boolean" }, "cancelled": { "type": "integer" }, "requested": { "type": "integer" },
+                    "already_ended": { "type": "integer" }, "not_found": { "type": "array", "items": { "type": "string" } } } })),
+                "400": error("Neither or both of ids and queue, too many ids, an id that cannot exist."),
+                "404": error("No such queue (code unknown_queue).") }))) },
+        "/bulk/retry": { "post": op("bulkRetry", "queue",
+            "Run many failed or cancelled jobs again, each with all its attempts; the others are listed with why.",
+            json!([]),
+            Some(json!({ "required": true, "content": json_content(json!({ "type": "object", "additionalProperties": false, "required": ["ids"], "properties": { "ids": ids } })) })),
+            common(json!({ "200": ok_json("How many run again, and those refused.", json!({ "type": "object", "required": ["success", "retried", "refused"], "properties": {
+                    "success": { "type": "boolean" }, "retried": { "type": "integer" }, "refused": { "type": "array", "items": { "type": "object" } } } })),
+                "400": error("No ids, too many, or an id that cannot exist.") }))) },
+    })
+}
+
+/// The schema of an audit entry.
+fn history_schemas() -> Value {
+    let nullable = |t: &str| json!({ "type": [t, "null"] });
+    let time = json!({ "type": ["string", "null"], "format": "date-time" });
+    json!({ "AuditEntry": { "type": "object",
+        "required": ["at", "job_id", "queue", "kind", "outcome", "attempt", "stalls"],
+        "properties": {
+            "at": { "type": "string", "format": "date-time" },
+            "job_id": { "type": "string" }, "queue": { "type": "string" }, "kind": { "type": "string" },
+            "outcome": { "type": "string", "enum": wjp_queue::audit::Outcome::ALL.iter().map(|o| o.as_str()).collect::<Vec<_>>() },
+            "reference": nullable("string"),
+            "attempt": { "type": "integer", "minimum": 0 },
+            "worker": nullable("string"), "started_at": time,
+            "error_kind": nullable("string"), "message": nullable("string"),
+            "stalls": { "type": "integer", "minimum": 0 },
+            "origin": { "type": ["string", "null"], "description": "Submissions: who asked (the API key's fingerprint, the client's address, cli, a schedule)." },
+            "options": { "type": ["object", "null"], "description": "Submissions: the payload's top-level options, text cut, lists counted, secrets left out." } } } })
+}
+
 /// Responses of both maps merged (the second's win).
 fn merged(mut a: Value, b: Value) -> Value {
     if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
@@ -320,7 +418,10 @@ pub fn document() -> Value {
                        query("status", false, json!({ "anyOf": [schema_ref("Status"), { "const": "" }] }), "Only this status (empty: any, as a form sends it)."),
                        query("kind", false, json!({ "type": "string" }), "Only this job kind (empty: any). A kind this build does not register is a 400."),
                        query("limit", false, json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 50 }), "Page size."),
-                       query("cursor", false, json!({ "type": "string" }), "next_cursor of the previous page.")]), None,
+                       query("cursor", false, json!({ "type": "string" }), "next_cursor of the previous page."),
+                       query("q", false, json!({ "type": "string", "maxLength": 200 }), "Search (any case): the start of a job id, or part of a reference or of an input file's name. A search page reads at most 40 pages of the list and may come back short with a next_cursor."),
+                       query("since", false, json!({ "type": "string", "maxLength": 40 }), "Jobs created at or after this date (2026-12-04, UTC) or RFC 3339 time."),
+                       query("until", false, json!({ "type": "string", "maxLength": 40 }), "Jobs created before this RFC 3339 time, or up to the end of this date.")]), None,
                 json!({ "200": ok_json("A page of jobs.", schema_ref("JobPage")), "400": error("Invalid filter."), "401": error("API key missing or wrong.") }))
         },
         "/jobs/{job_id}": { "get": op("getJob", "queue", "A job: the old fields plus kind, queue, attempt, started_at, progress_message and more.",
@@ -415,6 +516,7 @@ pub fn document() -> Value {
                         "501": error("A shop job kind this build cannot run yet."), "503": error("The queue backend is unreachable.") })) },
         }),
     );
+    let paths = merged(merged(paths, history_paths()), steering_paths());
     let nullable_string = json!({ "type": ["string", "null"] });
     let time = json!({ "type": ["string", "null"], "format": "date-time" });
     // Separate values: one `json!` of every schema passes the macro's
@@ -615,13 +717,14 @@ pub fn document() -> Value {
             { "name": "shop", "description": "The endpoints of the service wjp replaces." },
             { "name": "queue", "description": "The job queue." },
             { "name": "schedules", "description": "Jobs made on a timetable, one per tick." },
+            { "name": "history", "description": "The audit log: every job's life, kept after its record expired." },
             { "name": "events", "description": "Live updates (Server-Sent Events, and the same over WebSocket)." },
             { "name": "operations", "description": "Health, metrics, this document." },
         ],
         "security": [{ "apiKey": [] }, { "bearer": [] }, {}],
         "paths": paths,
         "components": {
-            "schemas": merged(schemas, control_schemas),
+            "schemas": merged(merged(schemas, control_schemas), history_schemas()),
             "securitySchemes": {
                 "apiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key" },
                 "bearer": { "type": "http", "scheme": "bearer" },

@@ -189,6 +189,24 @@ fn real_handlers(catalog: &mut Catalog, handlers: &mut Handlers, data_dir: &Path
             convert_image(ctx, &output)
         })
         .unwrap();
+    catalog.register("analyze_csv", "analysis", None).unwrap();
+    handlers.add("analyze_csv", analyze_csv).unwrap();
+}
+
+#[derive(Deserialize)]
+struct AnalyzeCsv {
+    csv_path: PathBuf,
+}
+
+/// `analyze_csv` as the binary wires it: the analysis of `wjp-convert`.
+fn analyze_csv(ctx: &JobContext) -> Result<Value, HandlerError> {
+    let args: AnalyzeCsv = ctx.parse_payload()?;
+    let analysis = wjp_convert::analyze_components_csv(
+        &input(&args.csv_path)?,
+        &wjp_convert::CsvOptions::default(),
+    )
+    .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
+    serde_json::to_value(&analysis).map_err(|e| HandlerError::Failed(e.to_string()))
 }
 
 // ------------------------------------------------------------ a small WebDriver client
@@ -544,6 +562,17 @@ async fn dashboard_in_a_real_browser() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    // A schedule, which the page lists.
+    let scheduled = s
+        .client
+        .put(s.url("/schedules/nightly_report"))
+        .header("X-API-Key", KEY)
+        .json(&json!({ "kind": "noop", "every": 3600 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scheduled.status(), 200);
+
     let browser = Browser::start().await;
 
     // The page loads without the key, then asks for it once.
@@ -572,6 +601,12 @@ async fn dashboard_in_a_real_browser() {
         .wait(
             "document.querySelector('#worker-body tr[data-worker]')",
             "the worker table",
+        )
+        .await;
+    browser
+        .wait(
+            "document.querySelector('#schedule-body tr[data-schedule=\"nightly_report\"]')?.textContent.includes('every 60.0 min')",
+            "the schedule in its table",
         )
         .await;
     // Paging through history, and filtering it.
@@ -819,6 +854,67 @@ async fn dashboard_in_a_real_browser() {
         )
         .await;
 
+    // Its details say what was traced and kept, and how large it is.
+    browser
+        .wait(
+            "(() => { const f = document.getElementById('conversion-facts'); \
+             return f && f.textContent.includes('Outlines kept') && f.textContent.includes(' mm'); })()",
+            "the conversion's figures",
+        )
+        .await;
+    browser
+        .script(
+            "document.getElementById('detail').scrollIntoView(); return null;",
+            json!([]),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("dashboard-details-conversion.png"))
+        .await;
+
+    // A components CSV: its statistics and layers as tables, not JSON.
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/csv/lengths.csv")
+        .canonicalize()
+        .expect("the fixture lengths.csv");
+    let csv_job = s
+        .client
+        .post(s.url("/jobs"))
+        .header("X-API-Key", KEY)
+        .json(&json!({ "kind": "analyze_csv", "payload": { "csv_path": csv } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv_job.status(), 201);
+    let csv_job: Value = csv_job.json().await.unwrap();
+    let csv_id = csv_job["job_id"].as_str().unwrap().to_owned();
+    browser
+        .wait(
+            &format!("document.querySelector('#jobs-body tr[data-job-id=\"{csv_id}\"][data-status=\"completed\"]')"),
+            "the CSV analysis to complete",
+        )
+        .await;
+    browser
+        .click(&format!("#jobs-body tr[data-job-id=\"{csv_id}\"] button"))
+        .await;
+    browser
+        .wait(
+            "(() => { const s = document.getElementById('csv-stats'); const l = document.getElementById('csv-layers'); \
+             return s && l && s.textContent.includes('Objects') && l.textContent.includes('HOLE') \
+               && !document.querySelector('#result pre'); })()",
+            "the CSV analysis as tables",
+        )
+        .await;
+    browser
+        .script(
+            "document.getElementById('detail').scrollIntoView(); return null;",
+            json!([]),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("dashboard-details-csv.png"))
+        .await;
+
     // A long sleep job, submitted and cancelled from the page. Long enough
     // to outlast the clicks on a slow machine, short enough that a failing
     // run reports within a minute: the runtime waits for the job's thread.
@@ -1007,9 +1103,7 @@ async fn dashboard_in_a_real_browser() {
         .await
         .unwrap();
     assert_eq!(limited.status(), 200);
-    browser
-        .script("loadQueues(); return null;", json!([]))
-        .await;
+    // The page reads the queues again every 15 s.
     browser
         .wait(
             "document.querySelector('#queue-body tr[data-queue=\"nesting\"] .limits')?.textContent === 'max 2 running, 30/m'",
@@ -1026,6 +1120,273 @@ async fn dashboard_in_a_real_browser() {
             "document.getElementById('submit-status')?.textContent.includes('Queued 3 failed jobs of default again')",
             "the bulk retry to be confirmed",
         )
+        .await;
+
+    // The history keeps a job's life after its record expired: who
+    // submitted it (the key's fingerprint, never the key), and its end.
+    let short_lived = s
+        .client
+        .post(s.url("/jobs"))
+        .header("X-API-Key", KEY)
+        .json(
+            &json!({ "kind": "noop", "payload": {}, "reference": "PO-HIST-7", "result_ttl": 0.5 }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(short_lived.status(), 201);
+    let short_lived: Value = short_lived.json().await.unwrap();
+    let short_id = short_lived["job_id"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    loop {
+        let r = s
+            .client
+            .get(s.url(&format!("/jobs/{short_id}")))
+            .header("X-API-Key", KEY)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 404 {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "job {short_id} did not expire");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.type_into("#h-reference", "po-hist").await;
+    browser.click("#h-search").await;
+    browser
+        .wait(
+            &format!(
+                "(() => {{ const rows = [...document.querySelectorAll('#history-body tr[data-job=\"{short_id}\"]')]; \
+                 const sub = rows.find(r => r.dataset.outcome === 'submitted'); \
+                 return rows.some(r => r.dataset.outcome === 'completed') && sub \
+                   && sub.textContent.includes('PO-HIST-7') && sub.textContent.includes('by key ') \
+                   && !sub.textContent.includes('{KEY}'); }})()"
+            ),
+            "the expired job's life in the history",
+        )
+        .await;
+    browser
+        .script(
+            "document.getElementById('history').scrollIntoView(); return null;",
+            json!([]),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("dashboard-history.png"))
+        .await;
+
+    // A failed job's details list its attempts from the audit log.
+    let failing = s
+        .client
+        .post(s.url("/jobs"))
+        .header("X-API-Key", KEY)
+        .json(
+            &json!({ "kind": "fail", "payload": { "message": "the sheet is too small" },
+                       "max_attempts": 2, "backoff": 0, "reference": "PO-FAIL-9" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    let failing: Value = failing.json().await.unwrap();
+    let failing_id = failing["job_id"].as_str().unwrap().to_owned();
+    browser
+        .wait(
+            &format!(
+                "document.querySelector('#jobs-body tr[data-job-id=\"{failing_id}\"][data-status=\"failed\"]')"
+            ),
+            "the failing job's row, failed",
+        )
+        .await;
+    browser
+        .click(&format!(
+            "#jobs-body tr[data-job-id=\"{failing_id}\"] button"
+        ))
+        .await;
+    browser
+        .wait(
+            "(() => { const s = [...document.querySelectorAll('#detail-steps li')]; \
+             return s.some(li => li.dataset.outcome === 'retrying' && li.textContent.includes('attempt 1') \
+                 && li.textContent.includes('the sheet is too small')) \
+               && s.some(li => li.dataset.outcome === 'failed' && li.textContent.includes('attempt 2')); })()",
+            "the failed job's attempts in its details",
+        )
+        .await;
+    browser
+        .script(
+            "document.getElementById('detail').scrollIntoView(); return null;",
+            json!([]),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("dashboard-details-failed.png"))
+        .await;
+
+    // The analysed drawing runs again in aluminium, from its details: a
+    // new job with the new material, the rest as before.
+    browser
+        .click(&format!("#jobs-body tr[data-job-id=\"{job_id}\"] button"))
+        .await;
+    browser
+        .wait(
+            &format!(
+                "document.getElementById('detail').dataset.jobId === '{job_id}' \
+                 && document.getElementById('rerun-material')"
+            ),
+            "the re-run form of the analysed job",
+        )
+        .await;
+    browser.type_into("#rerun-material", "aluminium").await;
+    browser.click("#rerun-submit").await;
+    let rerun_id = browser
+        .wait(
+            &format!(
+                "(() => {{ const d = document.getElementById('detail'); \
+                 return d.dataset.jobId && d.dataset.jobId !== '{job_id}' \
+                   && d.dataset.status === 'completed' && d.dataset.jobId; }})()"
+            ),
+            "the re-run job, completed",
+        )
+        .await;
+    let rerun_id = rerun_id.as_str().unwrap().to_owned();
+    let rerun: Value = get_json(&s, &format!("/jobs/{rerun_id}")).await;
+    assert_eq!(rerun["payload"]["material"], "aluminium", "{rerun}");
+    assert_eq!(rerun["payload"]["thickness"], 12.0, "{rerun}");
+    assert_eq!(rerun["reference"], "order 17", "{rerun}");
+    browser
+        .wait(
+            &format!(
+                "document.querySelector('#jobs-body tr[data-job-id=\"{rerun_id}\"] .material')?.textContent === 'aluminium, 12 mm'"
+            ),
+            "the re-run job's row in aluminium",
+        )
+        .await;
+    browser
+        .script(
+            "document.getElementById('detail').scrollIntoView(); return null;",
+            json!([]),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("dashboard-details-rerun.png"))
+        .await;
+
+    // The list is searched on the server, by reference.
+    browser.type_into("#f-search", "ORDER 17").await;
+    browser.click("#f-apply").await;
+    browser
+        .wait(
+            &format!(
+                "(() => {{ const rows = [...document.querySelectorAll('#jobs-body tr[data-job-id]')]; \
+                 return rows.length === 2 && rows.every(r => r.querySelector('.drawing').textContent.includes('order 17')) \
+                   && rows.some(r => r.dataset.jobId === '{rerun_id}'); }})()"
+            ),
+            "the search by reference",
+        )
+        .await;
+    browser
+        .script(
+            "document.getElementById('jobs').scrollIntoView(); return null;",
+            json!([]),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("dashboard-search.png"))
+        .await;
+    browser.type_into("#f-search", "").await;
+    browser.click("#f-apply").await;
+    browser
+        .wait(
+            "document.querySelectorAll('#jobs-body tr[data-job-id]').length === 50",
+            "the whole list again",
+        )
+        .await;
+
+    // Picked rows: two failed jobs run again together, two waiting ones
+    // are cancelled together, and a queue's waiting jobs from its row.
+    let submit_id = |body: Value| {
+        let request = s
+            .client
+            .post(s.url("/jobs"))
+            .header("X-API-Key", KEY)
+            .json(&body);
+        async move {
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status(), 201);
+            let body: Value = r.json().await.unwrap();
+            body["job_id"].as_str().unwrap().to_owned()
+        }
+    };
+    let mut failed_ids = Vec::new();
+    for i in 0..2 {
+        failed_ids.push(
+            submit_id(json!({ "kind": "fail", "payload": { "message": format!("bulk {i}") }, "max_attempts": 1 }))
+                .await,
+        );
+    }
+    for id in &failed_ids {
+        browser
+            .wait(
+                &format!("document.querySelector('#jobs-body tr[data-job-id=\"{id}\"][data-status=\"failed\"]')"),
+                "a failed job to pick",
+            )
+            .await;
+        browser
+            .click(&format!("#jobs-body tr[data-job-id=\"{id}\"] input.pick"))
+            .await;
+    }
+    browser.click("#bulk-retry").await;
+    browser
+        .wait(
+            "document.getElementById('submit-status')?.textContent.includes('Queued 2 jobs again')",
+            "the picked jobs to run again",
+        )
+        .await;
+    for id in &failed_ids {
+        let retried = get_json(&s, &format!("/history?job={id}&outcome=retried")).await;
+        assert_eq!(retried["entries"].as_array().unwrap().len(), 1, "{retried}");
+    }
+    let mut waiting_ids = Vec::new();
+    for _ in 0..2 {
+        waiting_ids.push(submit_id(json!({ "kind": "noop", "payload": {}, "delay": 3600 })).await);
+    }
+    for id in &waiting_ids {
+        browser
+            .wait(
+                &format!("document.querySelector('#jobs-body tr[data-job-id=\"{id}\"][data-status=\"scheduled\"]')"),
+                "a waiting job to pick",
+            )
+            .await;
+        browser
+            .click(&format!("#jobs-body tr[data-job-id=\"{id}\"] input.pick"))
+            .await;
+    }
+    browser.click("#bulk-cancel").await;
+    for id in &waiting_ids {
+        browser
+            .wait(
+                &format!("document.querySelector('#jobs-body tr[data-job-id=\"{id}\"][data-status=\"cancelled\"]')"),
+                "the picked jobs, cancelled",
+            )
+            .await;
+    }
+    for _ in 0..2 {
+        submit_id(json!({ "kind": "noop", "payload": {}, "delay": 3600 })).await;
+    }
+    browser
+        .click("#queue-body tr[data-queue=\"default\"] button.cancel-waiting")
+        .await;
+    browser
+        .wait(
+            "document.getElementById('submit-status')?.textContent.includes('Cancelled 2 waiting jobs of default')",
+            "the queue's waiting jobs, cancelled",
+        )
+        .await;
+    browser
+        .script("window.scrollTo(0, 0); return null;", json!([]))
+        .await;
+    browser
+        .screenshot(&screenshot_path("dashboard-list.png"))
         .await;
 
     // Back to the report for the screenshot.
@@ -1045,6 +1406,29 @@ async fn dashboard_in_a_real_browser() {
     let path = screenshot_path("dashboard-screenshot.png");
     browser.screenshot(&path).await;
     eprintln!("dashboard screenshot: {}", path.display());
+
+    // At 1280 px and on a tablet (portrait) nothing is wider than the
+    // screen: wide tables scroll inside their own box.
+    for (width, height, name) in [
+        (1280, 900, "dashboard-screenshot-1280.png"),
+        (820, 1180, "dashboard-screenshot-tablet.png"),
+    ] {
+        browser.resize(width, height).await;
+        let overflow = browser
+            .wait(
+                &format!(
+                    "(() => {{ const w = document.documentElement; \
+                     return Math.abs(w.clientWidth - {width}) < 40 && String(w.scrollWidth - w.clientWidth); }})()"
+                ),
+                "the layout at this width",
+            )
+            .await;
+        assert_eq!(overflow, "0", "the page is wider than {width} px");
+        browser
+            .script("window.scrollTo(0, 0); return null;", json!([]))
+            .await;
+        browser.screenshot(&screenshot_path(name)).await;
+    }
 
     // The same page on a phone: one column, nothing wider than the screen.
     browser.resize(390, 844).await;

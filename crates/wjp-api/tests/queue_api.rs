@@ -58,6 +58,81 @@ async fn an_existing_job_id_returns_that_job() {
     assert_eq!(again["created_at"], first["created_at"]);
 }
 
+/// `GET /jobs?q=...`: by reference, file name or id prefix, in pages
+/// that never exceed their limit and never show a job twice; odd values
+/// are refused by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_job_list_is_searched_on_the_server() {
+    let s = Server::with(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let mut wanted = Vec::new();
+    for i in 0..30 {
+        let reference = if i % 3 == 0 {
+            format!("Cust-A order {i}")
+        } else {
+            format!("other {i}")
+        };
+        let (status, job) = s
+            .post(
+                "/jobs",
+                json!({ "kind": "noop", "payload": { "dxf_path": format!("uploads/plate{i}.dxf") }, "delay": 600, "reference": reference }),
+            )
+            .await;
+        assert_eq!(status, 201, "{job}");
+        if i % 3 == 0 {
+            wanted.push(job["job_id"].as_str().unwrap().to_owned());
+        }
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..20 {
+        let mut path = "/jobs?q=cust-a&limit=4".to_owned();
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={}", urlencode(c)));
+        }
+        let (status, page) = s.get(&path).await;
+        assert_eq!(status, 200, "{page}");
+        let jobs = page["jobs"].as_array().unwrap();
+        assert!(jobs.len() <= 4, "{page}");
+        seen.extend(
+            jobs.iter()
+                .map(|j| j["job_id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    wanted.reverse();
+    assert_eq!(seen, wanted, "newest first, every match once");
+    let (_, by_file) = s.get("/jobs?q=PLATE27.dxf").await;
+    assert_eq!(by_file["jobs"].as_array().unwrap().len(), 1, "{by_file}");
+    let prefix = &wanted[0][..8];
+    let (_, by_id) = s.get(&format!("/jobs?q={prefix}")).await;
+    assert_eq!(by_id["jobs"][0]["job_id"], wanted[0].as_str(), "{by_id}");
+    let (_, later) = s.get("/jobs?since=2999-01-01").await;
+    assert_eq!(later["jobs"], json!([]), "{later}");
+    let (_, today) = s
+        .get("/jobs?since=2000-01-01&until=2999-12-31&q=other&limit=500")
+        .await;
+    assert_eq!(today["jobs"].as_array().unwrap().len(), 20, "{today}");
+    let long = "x".repeat(201);
+    for path in [
+        "/jobs?since=99999-01-01".to_owned(),
+        "/jobs?until=yesterday".to_owned(),
+        "/jobs?since=2026-02-01&until=2026-01-01".to_owned(),
+        format!("/jobs?q={long}"),
+        "/jobs?q=a%00b".to_owned(),
+        "/jobs?serch=x".to_owned(),
+    ] {
+        let (status, body) = s.get(&path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_history_is_newest_first_and_paginated() {
     let s = Server::with(Options {

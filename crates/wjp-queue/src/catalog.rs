@@ -327,6 +327,8 @@ pub struct Catalog {
     pub defaults: Defaults,
     /// How much clients may store.
     pub quotas: Quotas,
+    /// How long the audit log keeps its entries, and how many.
+    pub history: crate::audit::AuditRetention,
 }
 
 impl Default for Catalog {
@@ -337,6 +339,7 @@ impl Default for Catalog {
             kinds: BTreeMap::new(),
             defaults: Defaults::default(),
             quotas: Quotas::default(),
+            history: crate::audit::AuditRetention::default(),
         }
     }
 }

@@ -430,6 +430,11 @@ pub struct JobRequest {
     /// Runs once every parent has ended, whether it completed or not.
     #[serde(default)]
     pub run_anyway: bool,
+    /// Who asks for the job, as the audit log records it (an API key's
+    /// fingerprint, a client address, `cli`): set by the program that
+    /// took the request, never read from a client's JSON.
+    #[serde(skip)]
+    pub origin: Option<String>,
 }
 
 impl JobRequest {

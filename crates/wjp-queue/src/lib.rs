@@ -16,6 +16,8 @@
 //!   failed registry, events, maintenance). Everything else uses this.
 //! - [`worker`]: the runtime that claims jobs and runs registered handlers
 //!   under leases, timeouts and cancellation.
+//! - [`audit`]: the audit log, every job's life kept long after its
+//!   record expired, written in the step that makes each change.
 //! - [`schedule`]: jobs made on a timetable, one per tick however many
 //!   workers run maintenance.
 //! - [`Outage`]: one log line when the store stops answering, a summary a
@@ -35,6 +37,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod audit;
 pub mod backend;
 pub mod builtin;
 pub mod catalog;
@@ -50,6 +53,7 @@ pub mod state;
 pub mod waiting;
 pub mod worker;
 
+pub use audit::{AuditEntry, AuditPage, AuditQuery, AuditRetention, Outcome};
 pub use catalog::{Catalog, Quotas};
 pub use error::QueueError;
 pub use event::Event;

@@ -1,11 +1,13 @@
 //! [`Queue`]: the engine's public API. The CLI and the HTTP API use this and
 //! nothing underneath it.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{AuditPage, AuditQuery};
 use crate::backend::{
     Backend, BackendInfo, Inserted, JobPage, JobQuery, Maintenance, QueueCounts, WorkerRecord,
 };
@@ -82,11 +84,16 @@ pub struct SystemInfo {
     pub workers: Vec<WorkerRecord>,
 }
 
+/// How often a process trims the audit log (in its maintenance passes).
+const AUDIT_TRIM_EVERY_MS: i64 = 60_000;
+
 /// A handle on the queue system. Cheap to clone; share it freely.
 #[derive(Clone)]
 pub struct Queue {
     backend: Arc<dyn Backend>,
     catalog: Arc<Catalog>,
+    /// When this handle's maintenance last trimmed the audit log (ms).
+    audit_trimmed_at: Arc<AtomicI64>,
 }
 
 impl Queue {
@@ -96,6 +103,7 @@ impl Queue {
         Queue {
             backend,
             catalog: Arc::new(catalog),
+            audit_trimmed_at: Arc::new(AtomicI64::new(i64::MIN)),
         }
     }
 
@@ -138,6 +146,10 @@ impl Queue {
     pub async fn enqueue_batch(&self, requests: Vec<JobRequest>) -> Result<Vec<Enqueued>> {
         let now = Timestamp::now();
         let mut jobs = Vec::with_capacity(requests.len());
+        let origins: Vec<String> = requests
+            .iter()
+            .map(|r| r.origin.clone().unwrap_or_default())
+            .collect();
         let single = requests.len() == 1;
         for (i, request) in requests.into_iter().enumerate() {
             match state::new_job(request, &self.catalog, now) {
@@ -153,7 +165,7 @@ impl Queue {
         }
         let inserted = self
             .backend
-            .insert_within(jobs, &self.catalog.quotas)
+            .insert_recorded(jobs, &self.catalog.quotas, origins)
             .await?;
         Ok(inserted
             .into_iter()
@@ -548,6 +560,7 @@ impl Queue {
         }
         report.dependants_settled = self.backend.settle_dependants(now).await?;
         report.expired_deleted = self.backend.delete_expired(now).await?;
+        self.trim_audit_when_due(now).await?;
         // Last, so a schedule's trouble never holds up the jobs' upkeep.
         report.scheduled = self.run_schedules(now).await?;
         Ok(report)
@@ -619,7 +632,9 @@ impl Queue {
             let mut advanced = current.clone();
             advanced.next_run = due.next;
             if let Some(tick) = due.tick {
-                match self.enqueue(schedule::tick_request(&current, tick)).await {
+                let mut request = schedule::tick_request(&current, tick);
+                request.origin = Some(format!("schedule {}", current.name));
+                match self.enqueue(request).await {
                     Ok(enqueued) => {
                         made += u64::from(enqueued.created);
                         advanced.last_job = Some(enqueued.job.id.to_string());
@@ -647,6 +662,32 @@ impl Queue {
                 .await?;
         }
         Ok(made)
+    }
+
+    /// Trims the audit log to the catalog's retention, once a minute per
+    /// handle at most: its age limit moves slowly, and its count limit is
+    /// a bound, not a figure to hold to the entry.
+    async fn trim_audit_when_due(&self, now: Timestamp) -> Result<()> {
+        let last = self.audit_trimmed_at.load(Ordering::Relaxed);
+        if now.0.saturating_sub(last) < AUDIT_TRIM_EVERY_MS {
+            return Ok(());
+        }
+        self.audit_trimmed_at.store(now.0, Ordering::Relaxed);
+        self.backend.trim_audit(now, &self.catalog.history).await?;
+        Ok(())
+    }
+
+    /// One page of the audit log, newest first (see [`crate::audit`]): the
+    /// life of jobs, kept after their records expired.
+    pub async fn history(&self, query: &AuditQuery) -> Result<AuditPage> {
+        query.check()?;
+        self.backend.audit_entries(query).await
+    }
+
+    /// Deletes a queue's audit entries (`wjp bench` deletes what it made).
+    pub async fn forget_history(&self, queue: &str) -> Result<()> {
+        let queue = self.catalog.queue(queue)?;
+        self.backend.forget_audit(&queue).await
     }
 
     /// Validates a queue list such as `analysis,conversion`.

@@ -5,5 +5,10 @@
 
 #[macro_use]
 mod conformance;
+mod cluster;
 mod redis;
+#[path = "support/redis_cluster.rs"]
+mod redis_cluster;
+#[path = "support/redis_server.rs"]
+mod redis_server;
 mod sqlite;

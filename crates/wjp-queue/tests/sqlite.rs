@@ -167,7 +167,23 @@ async fn a_version_1_file_gets_the_stall_and_unique_columns() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
+    // The audit log is there, and records from now on.
+    queue.cancel(&id).await.unwrap();
+    queue.retry(&id).await.unwrap();
+    let history = queue
+        .history(&wjp_queue::AuditQuery {
+            job: Some(id.clone()),
+            limit: 10,
+            ..wjp_queue::AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let newest: Vec<wjp_queue::Outcome> = history.entries[..2].iter().map(|e| e.outcome).collect();
+    assert_eq!(
+        newest,
+        [wjp_queue::Outcome::Retried, wjp_queue::Outcome::Cancelled]
+    );
     // Stalls are counted on the migrated job.
     claim(&queue, &["default"], 1, Duration::from_millis(100)).await;
     tokio::time::sleep(Duration::from_millis(150)).await;

@@ -304,7 +304,7 @@ impl Site {
     }
 
     /// Deletes what the run made. SQLite: the temporary database, or (with
-    /// `--keep-data-dir`) the run's jobs. Redis: every key of the run's
+    /// `--keep-data-dir`) the run's jobs and audit entries. Redis: every key of the run's
     /// queue and of its workers, and the queue's name in the list of
     /// queues, so the shop's maintenance never visits it again.
     async fn clean_up(self) -> anyhow::Result<()> {
@@ -325,79 +325,30 @@ impl Site {
                         queue.purge(name.as_str(), status).await?;
                     }
                 }
+                // Its audit entries too: a benchmark is no job's history.
+                queue.forget_history(name.as_str()).await?;
                 Ok(())
             }
-            BackendChoice::Redis(url) => {
-                let name = name.to_string();
-                let location = wjp_queue::backend::redis::redact_url(&url);
-                tokio::task::spawn_blocking(move || delete_redis_keys(&url, &name))
+            BackendChoice::Redis(_) | BackendChoice::RedisCluster(_) => {
+                let Some(redis) = global.redis_backend().await? else {
+                    return Ok(());
+                };
+                redis
+                    .delete_queue(&name)
                     .await
-                    .context("the clean-up task")?
-                    .with_context(|| {
-                        format!("deleting the benchmark's keys from Redis at {location}")
-                    })
+                    .with_context(|| format!("deleting the benchmark's queue {name}"))?;
+                // Their records expire by themselves; gone now, they never
+                // show in `wjp info` after the run.
+                let prefix = format!("{name}-");
+                for worker in queue.workers().await? {
+                    if worker.name.starts_with(&prefix) {
+                        wjp_queue::backend::Backend::remove_worker(&redis, &worker.name).await?;
+                    }
+                }
+                Ok(())
             }
         }
     }
-}
-
-/// Deletes the keys of the queue `name` and of the workers named after it.
-/// The layout is the Redis backend's (`backend/redis/keys.rs`): a queue's
-/// keys all start with `wjp:{QUEUE}:`, a worker's record is
-/// `wjp:worker:NAME`, indexed in the sorted set `wjp:workers`, and every
-/// queue that had a job is in the set `wjp:queues`.
-fn delete_redis_keys(url: &str, name: &str) -> anyhow::Result<()> {
-    let mut conn = redis::Client::open(url)
-        .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(10)))
-        .context("connecting")?;
-    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
-    conn.set_write_timeout(Some(Duration::from_secs(10)))?;
-    // The queue's name is `bench_` and hex digits: nothing in it is special
-    // to a SCAN pattern.
-    for pattern in [format!("wjp:{{{name}}}:*"), format!("wjp:worker:{name}-*")] {
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query(&mut conn)
-                .with_context(|| format!("SCAN {pattern}"))?;
-            if !keys.is_empty() {
-                redis::cmd("UNLINK")
-                    .arg(&keys)
-                    .exec(&mut conn)
-                    .context("UNLINK")?;
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-    }
-    let workers: Vec<String> = redis::cmd("ZRANGE")
-        .arg("wjp:workers")
-        .arg(0)
-        .arg(-1)
-        .query(&mut conn)
-        .context("ZRANGE wjp:workers")?;
-    let prefix = format!("{name}-");
-    let ours: Vec<&String> = workers.iter().filter(|w| w.starts_with(&prefix)).collect();
-    if !ours.is_empty() {
-        redis::cmd("ZREM")
-            .arg("wjp:workers")
-            .arg(&ours)
-            .exec(&mut conn)
-            .context("ZREM wjp:workers")?;
-    }
-    redis::cmd("SREM")
-        .arg("wjp:queues")
-        .arg(name)
-        .exec(&mut conn)
-        .context("SREM wjp:queues")?;
-    Ok(())
 }
 
 /// The four phases; the workers it starts go to `pool`, for the caller to
@@ -410,7 +361,7 @@ async fn measure(
     let (producer, global) = (&site.queue, &site.global);
     let backend = producer.backend_info();
     let completed_before = completed(site).await?;
-    let memory_before = redis_used_memory(global)?;
+    let memory_before = redis_used_memory(global).await?;
 
     let start = Instant::now();
     for i in 0..args.single {
@@ -423,7 +374,7 @@ async fn measure(
     enqueue_all(producer, args.jobs, args.batch).await?;
     let batched_secs = start.elapsed().as_secs_f64();
     let queued = (args.single + args.jobs) as f64;
-    let memory_per_job = match (memory_before, redis_used_memory(global)?) {
+    let memory_per_job = match (memory_before, redis_used_memory(global).await?) {
         (Some(before), Some(after)) => Some((after as f64 - before as f64) / queued),
         _ => None,
     };
@@ -494,22 +445,18 @@ fn print_report(r: &Report) {
     );
 }
 
-/// Redis's `used_memory`, when the backend is Redis.
-fn redis_used_memory(global: &GlobalArgs) -> anyhow::Result<Option<u64>> {
-    let BackendChoice::Redis(url) = global.backend_choice() else {
-        return Ok(None);
-    };
-    let mut conn = redis::Client::open(url.as_str())
-        .and_then(|c| c.get_connection())
-        .context("connecting to Redis to read its memory use")?;
-    let info: String = redis::cmd("INFO")
-        .arg("memory")
-        .query(&mut conn)
-        .context("INFO memory")?;
-    Ok(info
-        .lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .and_then(|v| v.trim().parse().ok()))
+/// Redis's `used_memory` (summed over a cluster's primaries), when the
+/// backend is Redis.
+async fn redis_used_memory(global: &GlobalArgs) -> anyhow::Result<Option<u64>> {
+    match global.redis_backend().await? {
+        Some(redis) => Ok(Some(
+            redis
+                .used_memory()
+                .await
+                .context("reading Redis's memory use")?,
+        )),
+        None => Ok(None),
+    }
 }
 
 async fn enqueue_all(queue: &Queue, jobs: usize, batch: usize) -> anyhow::Result<()> {
@@ -604,8 +551,14 @@ impl WorkerPool {
             for i in 0..args.processes {
                 let mut cmd = std::process::Command::new(&exe);
                 cmd.args(["--data-dir".as_ref(), global.data_dir.as_os_str()]);
-                if let BackendChoice::Redis(url) = global.backend_choice() {
-                    cmd.args(["--redis-url", &url]);
+                match global.backend_choice() {
+                    BackendChoice::Redis(url) => {
+                        cmd.args(["--redis-url", &url]);
+                    }
+                    BackendChoice::RedisCluster(nodes) => {
+                        cmd.args(["--redis-cluster-nodes", &nodes.join(",")]);
+                    }
+                    BackendChoice::Sqlite(_) => {}
                 }
                 let concurrency = args.concurrency.to_string();
                 cmd.args([

@@ -47,6 +47,18 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
+    /// Some nodes of a Redis Cluster, comma-separated redis:// or rediss://
+    /// URLs (the others are learnt from them). Selects the Redis backend in
+    /// cluster mode; not together with --redis-url or --redis-host.
+    #[arg(
+        long,
+        global = true,
+        env = "REDIS_CLUSTER_NODES",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub redis_cluster_nodes: Vec<String>,
+
     /// Redis host name or address (with --redis-port and --redis-db, when
     /// no --redis-url is given).
     #[arg(long, global = true, env = "REDIS_HOST")]
@@ -117,6 +129,19 @@ pub struct GlobalArgs {
           allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub max_flow_jobs: u64,
 
+    /// Days the audit log keeps each job's history (`wjp history`, GET
+    /// /history), counted from each step.
+    #[arg(long, global = true, env = "WJP_HISTORY_DAYS", default_value_t = 90,
+          allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=3660))]
+    pub history_days: u64,
+
+    /// Most entries the audit log keeps (SQLite: in all; Redis: per queue,
+    /// an entry holding the steps of one write); the oldest go first.
+    #[arg(long, global = true, env = "WJP_HISTORY_MAX_ENTRIES", default_value_t = 2_000_000,
+          allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u64).range(1_000..=1_000_000_000))]
+    pub history_max_entries: u64,
+
     /// Log lines as text or JSON (one object a line) on standard error.
     #[arg(
         long,
@@ -133,10 +158,20 @@ pub struct GlobalArgs {
 pub enum BackendChoice {
     Sqlite(PathBuf),
     Redis(String),
+    RedisCluster(Vec<String>),
 }
 
 impl GlobalArgs {
     pub fn backend_choice(&self) -> BackendChoice {
+        let nodes: Vec<String> = self
+            .redis_cluster_nodes
+            .iter()
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .collect();
+        if !nodes.is_empty() {
+            return BackendChoice::RedisCluster(nodes);
+        }
         if let Some(url) = self.redis_url.as_deref().filter(|u| !u.trim().is_empty()) {
             return BackendChoice::Redis(url.trim().to_owned());
         }
@@ -158,7 +193,32 @@ impl GlobalArgs {
                 Ok(Arc::new(backend))
             }
             BackendChoice::Redis(url) => open_redis(&url, tolerate_outage).await,
+            BackendChoice::RedisCluster(nodes) => {
+                let single = [&self.redis_url, &self.redis_host]
+                    .into_iter()
+                    .flatten()
+                    .any(|v| !v.trim().is_empty());
+                anyhow::ensure!(
+                    !single,
+                    "both a Redis Cluster (--redis-cluster-nodes, REDIS_CLUSTER_NODES) and \
+                     one Redis server (--redis-url/REDIS_URL or --redis-host/REDIS_HOST) are \
+                     set: keep the one wjp should use"
+                );
+                open_redis_cluster(&nodes, tolerate_outage).await
+            }
         }
+    }
+
+    /// A Redis backend of its own, for what only Redis does (a throwaway
+    /// queue deleted whole, memory read); `None` on the embedded backend.
+    pub async fn redis_backend(&self) -> anyhow::Result<Option<RedisBackend>> {
+        Ok(match self.backend_choice() {
+            BackendChoice::Sqlite(_) => None,
+            BackendChoice::Redis(url) => Some(RedisBackend::connect(&url).await?),
+            BackendChoice::RedisCluster(nodes) => {
+                Some(RedisBackend::connect_cluster(&nodes).await?)
+            }
+        })
     }
 
     pub async fn open_queue(&self) -> anyhow::Result<Queue> {
@@ -203,6 +263,10 @@ impl GlobalArgs {
     fn catalog(&self) -> anyhow::Result<wjp_queue::Catalog> {
         let mut catalog = crate::kinds::catalog(&self.data_dir, self.shop()?.materials)?;
         catalog.quotas = self.quotas();
+        catalog.history = wjp_queue::AuditRetention {
+            max_age: std::time::Duration::from_secs(self.history_days * 24 * 3600),
+            max_entries: self.history_max_entries,
+        };
         Ok(catalog)
     }
 
@@ -250,6 +314,20 @@ async fn open_redis(url: &str, tolerate_outage: bool) -> anyhow::Result<Arc<dyn 
             Ok(Arc::new(RedisBackend::connect_lazy(url)?))
         }
         Err(e) => Err(e).with_context(|| format!("connecting to Redis at {}", redact_url(url))),
+    }
+}
+
+async fn open_redis_cluster(
+    nodes: &[String],
+    tolerate_outage: bool,
+) -> anyhow::Result<Arc<dyn Backend>> {
+    match RedisBackend::connect_cluster(nodes).await {
+        Ok(backend) => Ok(Arc::new(backend)),
+        Err(e) if tolerate_outage && !e.is_client_error() => {
+            tracing::warn!(error = %e, "the Redis Cluster is unreachable; starting degraded");
+            Ok(Arc::new(RedisBackend::connect_cluster_lazy(nodes)?))
+        }
+        Err(e) => Err(e).context("connecting to the Redis Cluster"),
     }
 }
 

@@ -635,3 +635,217 @@ fn dependencies_and_flows_are_bounded_at_the_door() {
     assert_eq!(then["status"], "waiting");
     assert_eq!(then["name"], "then");
 }
+
+/// `GET /history`: absurd, huge and odd query values are refused with a
+/// named error, never a panic or an unbounded read; a reference made to
+/// look like a spreadsheet formula comes out of the CSV export inert; the
+/// key that submitted a job shows as a fingerprint, never as itself.
+#[test]
+fn history_queries_are_bounded_and_its_csv_is_inert() {
+    let env = Env::new();
+    let key = "correct-horse-battery-staple";
+    let api = env.spawn_api(&["--no-workers", "--enable-test-kinds", "--api-key", key]);
+    let with_key = [("X-API-Key", key), ("Content-Type", "application/json")];
+    let get = |path: &str| api.request("GET", path, &with_key, b"").unwrap();
+    let evil = [
+        "=HYPERLINK(\"http://example.invalid\",\"x\")",
+        "+SUM(1)",
+        "-2+3",
+        "@SUM(1)",
+    ];
+    for reference in evil {
+        let body = serde_json::to_vec(
+            &json!({"kind": "noop", "payload": {"api_token": "s3cret"}, "reference": reference}),
+        )
+        .unwrap();
+        let answer = api.request("POST", "/jobs", &with_key, &body).unwrap();
+        assert_eq!(answer.status, 201, "{}", answer.text());
+    }
+
+    for (query, code) in [
+        ("since=99999-01-01", "invalid_query"),
+        ("since=2026-13-45", "invalid_query"),
+        ("until=%2B262143-12-31", "invalid_query"),
+        ("since=2027-01-01&until=2026-01-01", "invalid_query"),
+        (
+            "since=2026-01-01T00:00:00Z&until=2026-01-01T00:00:00Z",
+            "invalid_query",
+        ),
+        ("limit=0", "invalid_query"),
+        ("limit=1000001", "invalid_query"),
+        ("limit=18446744073709551616", "invalid_value"),
+        ("limit=-1", "invalid_value"),
+        ("outcome=exploded", "invalid_request"),
+        ("kind=..%2F..%2Fetc", "unknown_kind"),
+        ("queue=nope", "unknown_queue"),
+        ("job=..%2Fetc%2Fpasswd", "invalid_query"),
+        ("format=xlsx", "invalid_query"),
+        ("refrence=x", "unknown_field"),
+    ] {
+        let answer = get(&format!("/history?{query}"));
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (400, code),
+            "{query}: {}",
+            answer.text()
+        );
+    }
+    let long = "x".repeat(5_000);
+    let answer = get(&format!("/history?reference={long}"));
+    assert_eq!(answer.status, 400, "{}", answer.text());
+
+    // The widest range there is answers, bounded, with what exists.
+    let all = get("/history?since=0001-01-01&until=9999-12-31&limit=1000");
+    assert_eq!(all.status, 200, "{}", all.text());
+    let entries = all.json()["entries"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), evil.len());
+    for e in &entries {
+        assert_eq!(e["options"], json!(null), "no secret kept: {e}");
+        let origin = e["origin"].as_str().unwrap();
+        assert!(
+            origin.starts_with("key ") && origin.contains("from 127.0.0.1"),
+            "{origin}"
+        );
+        assert!(!origin.contains(key), "{origin}");
+    }
+
+    let csv = get("/history?format=csv&reference=%2B");
+    assert_eq!(csv.status, 200, "{}", csv.text());
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    let mut reader = csv::Reader::from_reader(csv.body.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    let column = headers.iter().position(|h| h == "reference").unwrap();
+    let references: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[column].to_owned())
+        .collect();
+    assert_eq!(
+        references,
+        ["'-2+3", "'+SUM(1)"],
+        "only those holding +, newest first"
+    );
+    let all_csv = get("/history?format=csv").text();
+    for reference in evil {
+        assert!(!all_csv.contains(&format!(",{reference}")), "{all_csv}");
+        assert!(!all_csv.contains(&format!("\"{reference}")), "{all_csv}");
+    }
+    // Without the key, nothing.
+    let anonymous = api.get("/history");
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text());
+}
+
+/// Re-runs and bulk steering: a re-run is a new job through the same
+/// checks as `POST /jobs` (no path outside the data directory, no raised
+/// limit), and bulk requests are bounded and refuse ids that cannot exist.
+#[test]
+fn reruns_and_bulk_steering_are_checked_at_the_door() {
+    let env = Env::new();
+    let api = env.spawn_api(&["--no-workers"]);
+    env.upload("plate.dxf", crate::cli::plate_with_hole_dxf());
+    let first = submit(
+        &api,
+        json!({"kind": "analyze_dxf", "payload": {"dxf_path": "plate.dxf", "material": "steel", "thickness": 10}}),
+    );
+    assert_eq!(first.status, 201, "{}", first.text());
+    let id = first.json()["job_id"].as_str().unwrap().to_owned();
+    let rerun = |body: Value| api.post_json(&format!("/jobs/{id}/rerun"), &body);
+
+    for (body, status, code) in [
+        (
+            json!({"payload": {"dxf_path": "/etc/passwd"}}),
+            400,
+            "path_outside_managed_folders",
+        ),
+        (
+            json!({"payload": {"dxf_path": "../../../etc/shadow"}}),
+            400,
+            "path_outside_managed_folders",
+        ),
+        (
+            json!({"payload": {"limits": {"max_entities": 1e12}}}),
+            400,
+            "field_not_allowed",
+        ),
+        (json!({"payload": {"thickness": -5}}), 400, "out_of_range"),
+        (json!({"payload": {}, "kind": "spin"}), 400, "invalid_json"),
+        (json!({"payload": [1, 2]}), 400, "invalid_json"),
+        (json!({"reference": "a\u{0}b"}), 400, "invalid_request"),
+    ] {
+        let answer = rerun(body.clone());
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (status, code),
+            "{body}: {}",
+            answer.text()
+        );
+        assert!(!answer.text().contains("root:"), "{}", answer.text());
+    }
+    let missing = api.post_json("/jobs/no-such-job/rerun", &json!({}));
+    assert_refused(&missing, 404, "job_not_found");
+    let odd = api.post_json("/jobs/..%2F..%2Fetc/rerun", &json!({}));
+    assert_eq!(odd.status, 404, "{}", odd.text());
+
+    let again = rerun(json!({"payload": {"material": "aluminium", "thickness": 3}}));
+    assert_eq!(again.status, 201, "{}", again.text());
+    let again = again.json();
+    assert_eq!(again["payload"]["material"], "aluminium");
+    assert_eq!(
+        again["payload"]["dxf_path"],
+        first.json()["payload"]["dxf_path"]
+    );
+    assert_eq!(again["rerun_of"], id.as_str());
+    assert_ne!(again["job_id"], id.as_str());
+
+    let many: Vec<String> = (0..1001).map(|i| format!("j{i}")).collect();
+    for (path, body, status, code) in [
+        ("/bulk/cancel", json!({"ids": many}), 400, "invalid_value"),
+        ("/bulk/retry", json!({"ids": many}), 400, "invalid_value"),
+        ("/bulk/cancel", json!({"ids": []}), 400, "invalid_value"),
+        (
+            "/bulk/cancel",
+            json!({"ids": ["../../etc/passwd"]}),
+            400,
+            "invalid_value",
+        ),
+        (
+            "/bulk/cancel",
+            json!({"ids": ["a"], "queue": "analysis"}),
+            400,
+            "invalid_value",
+        ),
+        ("/bulk/cancel", json!({}), 400, "invalid_value"),
+        (
+            "/bulk/cancel",
+            json!({"queue": "nope"}),
+            404,
+            "unknown_queue",
+        ),
+        (
+            "/bulk/retry",
+            json!({"queue": "analysis"}),
+            400,
+            "invalid_value",
+        ),
+        ("/bulk/retry", json!({"ids": "all"}), 400, "invalid_json"),
+    ] {
+        let answer = api.post_json(path, &body);
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (status, code),
+            "{path} {body}: {}",
+            answer.text()
+        );
+    }
+    // Every waiting job of a queue, at once; then nothing is left to cancel.
+    let all = api.post_json("/bulk/cancel", &json!({"queue": "analysis"}));
+    assert_eq!(all.status, 200, "{}", all.text());
+    assert_eq!(all.json()["cancelled"], 2, "{}", all.text());
+    let retried = api.post_json("/bulk/retry", &json!({"ids": [id, "never-was"]}));
+    assert_eq!(retried.json()["retried"], 1, "{}", retried.text());
+    assert_eq!(
+        retried.json()["refused"][0]["job_id"],
+        "never-was",
+        "{}",
+        retried.text()
+    );
+}

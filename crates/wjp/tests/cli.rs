@@ -128,6 +128,69 @@ fn cancel_retry_failed_and_purge() {
 }
 
 #[test]
+fn history_shows_each_jobs_life_after_its_record_expired() {
+    let env = Env::new();
+    let done = env.submit(&["noop", "--reference", "PO 4711 Smith"]);
+    let failing = env.submit(&[
+        "fail",
+        "--payload",
+        r#"{"message": "bad contour"}"#,
+        "--reference",
+        "=cmd|' /C calc'!A0",
+    ]);
+    env.ok(&["worker", "--burst", "--queues", "default"]);
+    env.ok(&["purge", "--queue", "default", "--status", "completed"]);
+    assert!(env.fails(&["status", &done]).contains("not found"));
+
+    let text = env.ok(&["history", "--reference", "smith"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains("completed") && lines[0].contains(&done),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains("submitted") && lines[1].contains("by cli"),
+        "{text}"
+    );
+
+    let failed = env.ok(&["history", "--outcome", "failed", "--json"]);
+    let entry: Value = serde_json::from_str(failed.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["job_id"], failing.as_str());
+    assert_eq!(entry["error_kind"], "handler_error");
+    assert_eq!(entry["message"], "bad contour");
+    assert_eq!(entry["attempt"], 1);
+
+    let csv = env.ok(&["history", "--csv", "--job", &failing]);
+    assert!(csv.contains("'=cmd|"), "{csv}");
+    let today = env.ok(&[
+        "history",
+        "--since",
+        "2000-01-01",
+        "--until",
+        "2999-12-31",
+        "--kind",
+        "fail",
+    ]);
+    assert_eq!(today.lines().count(), 2, "{today}");
+    for (args, words) in [
+        (
+            vec!["history", "--since", "tomorrow"],
+            "--since must be a date",
+        ),
+        (
+            vec!["history", "--outcome", "exploded"],
+            "outcome \"exploded\" is unknown",
+        ),
+        (vec!["history", "--limit", "0"], "--limit must be 1 or more"),
+        (vec!["history", "--kind", "nope"], "nope"),
+    ] {
+        let error = env.fails(&args);
+        assert!(error.contains(words), "{args:?}: {error}");
+    }
+}
+
+#[test]
 fn bad_input_gets_a_clear_error_naming_what_is_wrong() {
     let env = Env::new();
     let cases: &[(&[&str], &str)] = &[

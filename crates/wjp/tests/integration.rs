@@ -6,6 +6,7 @@ mod bench;
 mod chaos;
 mod checks;
 mod cli;
+mod cluster;
 mod flows;
 mod logs;
 mod processes;

@@ -11,6 +11,11 @@ use serde_json::Value;
 #[path = "../../wjp-queue/tests/support/redis_server.rs"]
 mod redis_server;
 
+#[allow(dead_code)]
+#[path = "../../wjp-queue/tests/support/redis_cluster.rs"]
+mod redis_cluster;
+
+pub use redis_cluster::RedisCluster;
 pub use redis_server::RedisServer;
 
 /// A fresh backend: the embedded one in a temporary directory, or a
@@ -18,6 +23,7 @@ pub use redis_server::RedisServer;
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub redis: Option<RedisServer>,
+    pub cluster: Option<RedisCluster>,
 }
 
 impl Env {
@@ -25,6 +31,15 @@ impl Env {
         Env {
             dir: tempfile::tempdir().expect("temp dir"),
             redis: None,
+            cluster: None,
+        }
+    }
+
+    /// A private Redis Cluster of three primaries.
+    pub fn redis_cluster() -> Self {
+        Env {
+            cluster: Some(RedisCluster::start(3, &[])),
+            ..Env::new()
         }
     }
 
@@ -44,10 +59,14 @@ impl Env {
         cmd.env("WJP_DATA_DIR", self.data_dir())
             .env_remove("REDIS_URL")
             .env_remove("REDIS_HOST")
+            .env_remove("REDIS_CLUSTER_NODES")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null());
         if let Some(redis) = &self.redis {
             cmd.env("REDIS_URL", redis.url(0));
+        }
+        if let Some(cluster) = &self.cluster {
+            cmd.env("REDIS_CLUSTER_NODES", cluster.urls().join(","));
         }
         cmd
     }

@@ -1,4 +1,6 @@
-//! The operators' dashboard: one HTML page, one stylesheet and one script,
+//! The operators' dashboard: one HTML page, one stylesheet and a few
+//! JavaScript modules (`app.js` imports `dom.js`, `api.js`, `history.js`,
+//! `steering.js`, `details.js`, `schedules.js`, `forms.js`),
 //! hand-written and built into the binary, served at `/` and `/assets/*`.
 //!
 //! The page is a client of the public API and nothing more: it reads
@@ -30,7 +32,7 @@ struct Asset {
 
 const INDEX: &str = include_str!("../../assets/index.html");
 
-const ASSETS: [Asset; 3] = [
+const ASSETS: [Asset; 10] = [
     Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
@@ -40,6 +42,41 @@ const ASSETS: [Asset; 3] = [
         name: "app.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/app.js"),
+    },
+    Asset {
+        name: "dom.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/dom.js"),
+    },
+    Asset {
+        name: "api.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/api.js"),
+    },
+    Asset {
+        name: "history.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/history.js"),
+    },
+    Asset {
+        name: "steering.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/steering.js"),
+    },
+    Asset {
+        name: "details.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/details.js"),
+    },
+    Asset {
+        name: "schedules.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/schedules.js"),
+    },
+    Asset {
+        name: "forms.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/forms.js"),
     },
     Asset {
         name: "icon.svg",
@@ -113,6 +150,20 @@ mod tests {
             );
         }
         assert!(!INDEX.contains("http://") && !INDEX.contains("https://"));
+    }
+
+    #[test]
+    fn the_modules_import_only_embedded_modules() {
+        for asset in ASSETS.iter().filter(|a| a.name.ends_with(".js")) {
+            for part in asset.body.split("from './").skip(1) {
+                let name: String = part.chars().take_while(|c| *c != '\'').collect();
+                assert!(
+                    ASSETS.iter().any(|a| a.name == name),
+                    "{} imports ./{name}, which is not embedded",
+                    asset.name
+                );
+            }
+        }
     }
 
     #[test]

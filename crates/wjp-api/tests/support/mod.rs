@@ -70,6 +70,34 @@ impl Backend for Switchable {
         self.check()?;
         self.inner.insert_within(jobs, quotas).await
     }
+    async fn insert_recorded(
+        &self,
+        jobs: Vec<Job>,
+        quotas: &wjp_queue::catalog::Quotas,
+        origins: Vec<String>,
+    ) -> Result<Vec<Inserted>, QueueError> {
+        self.check()?;
+        self.inner.insert_recorded(jobs, quotas, origins).await
+    }
+    async fn audit_entries(
+        &self,
+        query: &wjp_queue::AuditQuery,
+    ) -> Result<wjp_queue::AuditPage, QueueError> {
+        self.check()?;
+        self.inner.audit_entries(query).await
+    }
+    async fn trim_audit(
+        &self,
+        now: wjp_queue::Timestamp,
+        retention: &wjp_queue::AuditRetention,
+    ) -> Result<u64, QueueError> {
+        self.check()?;
+        self.inner.trim_audit(now, retention).await
+    }
+    async fn forget_audit(&self, queue: &wjp_queue::QueueName) -> Result<(), QueueError> {
+        self.check()?;
+        self.inner.forget_audit(queue).await
+    }
     async fn get(&self, id: &JobId) -> Result<Option<Job>, QueueError> {
         self.check()?;
         self.inner.get(id).await

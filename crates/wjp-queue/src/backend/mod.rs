@@ -16,6 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{AuditPage, AuditQuery, AuditRetention};
 use crate::catalog::Quotas;
 use crate::error::{QueueError, Result};
 use crate::event::Event;
@@ -296,6 +297,48 @@ pub trait Backend: Send + Sync + 'static {
     async fn insert_within(&self, jobs: Vec<Job>, quotas: &Quotas) -> Result<Vec<Inserted>> {
         let _ = quotas;
         self.insert(jobs).await
+    }
+
+    /// Stores new jobs as [`Backend::insert_within`] does, and in the same
+    /// atomic step the audit log's entry of each job it stored, naming who
+    /// submitted it (`origins[i]` for `jobs[i]`; `""` or a missing one when
+    /// not known). Both backends' `insert_within` record their jobs too,
+    /// with no origin: every stored job has its entry, whatever the door.
+    ///
+    /// The default forgets the origins: it is for wrappers that forward
+    /// `insert_within`.
+    async fn insert_recorded(
+        &self,
+        jobs: Vec<Job>,
+        quotas: &Quotas,
+        origins: Vec<String>,
+    ) -> Result<Vec<Inserted>> {
+        let _ = origins;
+        self.insert_within(jobs, quotas).await
+    }
+
+    /// One page of the audit log (`crate::audit`), newest first: at most
+    /// `query.limit` matching entries, after looking at no more than
+    /// [`crate::audit::SCAN_BUDGET`] entries.
+    async fn audit_entries(&self, query: &AuditQuery) -> Result<AuditPage> {
+        let _ = query;
+        Err(QueueError::Unavailable(
+            "this backend keeps no audit log".into(),
+        ))
+    }
+
+    /// Deletes the audit entries older than `retention.max_age` before
+    /// `now`, and the oldest beyond `retention.max_entries`; how many went.
+    async fn trim_audit(&self, now: Timestamp, retention: &AuditRetention) -> Result<u64> {
+        let _ = (now, retention);
+        Ok(0)
+    }
+
+    /// Deletes every audit entry of a queue (for `wjp bench`, which deletes
+    /// the queue it made).
+    async fn forget_audit(&self, queue: &QueueName) -> Result<()> {
+        let _ = queue;
+        Ok(())
     }
 
     /// A job by id; `None` if it never existed or its record expired.

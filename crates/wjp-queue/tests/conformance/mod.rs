@@ -21,9 +21,11 @@ use wjp_queue::{
     Queue, QueueName, Status, Timestamp, Worker, WorkerConfig, WorkerExit,
 };
 
+mod audit;
 mod deps;
 mod limits;
 mod quotas;
+pub use audit::*;
 pub use deps::*;
 pub use limits::*;
 pub use quotas::*;
@@ -240,6 +242,10 @@ macro_rules! conformance_suite {
             parents_completing_while_dependants_are_submitted_release_them_all,
             a_flow_submitted_while_its_parent_ends_is_settled_whole,
             two_workers_run_a_graph_once_each_and_in_order,
+            the_audit_log_records_each_step_of_a_jobs_life,
+            the_history_outlives_the_jobs_record,
+            the_history_is_filtered_and_paged_without_gaps,
+            the_audit_log_is_trimmed_by_age_and_count,
         );
     };
     (@tests $store:expr; $($name:ident),* $(,)?) => {

@@ -149,6 +149,15 @@ pub(super) async fn find(queue: &Queue, id: &str) -> anyhow::Result<Job> {
     }
 }
 
+/// Who submits from the command line, as the audit log records it: `cli`
+/// and the user's login name when the environment gives one.
+fn cli_origin() -> String {
+    match std::env::var("USER").or_else(|_| std::env::var("USERNAME")) {
+        Ok(user) if !user.is_empty() => format!("cli {user}"),
+        _ => "cli".to_owned(),
+    }
+}
+
 /// Reads `--payload`: JSON text, or `@path` for a file holding it.
 fn read_payload(text: &str) -> anyhow::Result<Value> {
     let (source, body) = match text.strip_prefix('@') {
@@ -164,7 +173,10 @@ fn read_payload(text: &str) -> anyhow::Result<Value> {
 
 pub(super) async fn submit(queue: &Queue, args: SubmitArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.batch {
-        let requests = read_batch(path)?;
+        let mut requests = read_batch(path)?;
+        for request in &mut requests {
+            request.origin = Some(cli_origin());
+        }
         let out = queue.enqueue_batch(requests).await?;
         let mut stdout = std::io::stdout().lock();
         for e in out {
@@ -200,6 +212,7 @@ pub(super) async fn submit(queue: &Queue, args: SubmitArgs) -> anyhow::Result<Ex
         job_id: args.job_id,
         after: args.after,
         run_anyway: args.run_anyway,
+        origin: Some(cli_origin()),
         ..JobRequest::default()
     };
     let enqueued = queue.enqueue(request).await?;
@@ -326,8 +339,21 @@ pub(super) fn describe(job: &Job) -> String {
 }
 
 pub(super) fn describe_info(info: &wjp_queue::SystemInfo) -> String {
+    // A cluster is named by the nodes it was reached through; its
+    // primaries are the ones that hold the queues.
+    let primaries = match info.backend.details.get("cluster_primaries") {
+        Some(serde_json::Value::Array(nodes)) => format!(
+            "\nprimaries {}",
+            nodes
+                .iter()
+                .filter_map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => String::new(),
+    };
     let mut out = format!(
-        "backend  {} at {}\n\n{:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n",
+        "backend  {} at {}{primaries}\n\n{:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n",
         info.backend.name,
         info.backend.location,
         "queue",

@@ -1,8 +1,9 @@
 //! The command line: one subcommand per task, each a thin layer over the
 //! engine's [`wjp_queue::Queue`] API or a domain crate. This file holds the
 //! commands' flags and the dispatch; `jobs.rs` the commands that talk to the
-//! queue (submit, status, schedules, ...), `drawing.rs` those that work on a
-//! file here and now (analyze, convert, csv, nest, gcode).
+//! queue (submit, status, schedules, ...), `history.rs` the audit log,
+//! `drawing.rs` those that work on a file here and now (analyze, convert,
+//! csv, nest, gcode).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,10 +14,12 @@ use clap::{Parser, Subcommand};
 use wjp_queue::Status;
 
 mod drawing;
+mod history;
 mod jobs;
 
 use drawing::{analyze, convert, csv, gcode, nest};
 pub use drawing::{AnalyzeArgs, ConvertArgs, GcodeArgs, NestArgs};
+pub use history::HistoryArgs;
 use jobs::{describe, describe_info, find, schedule, submit};
 
 use crate::config::GlobalArgs;
@@ -170,6 +173,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The audit log, newest first: who submitted each job, when, with what
+    /// options, and each attempt's worker and outcome, kept after the
+    /// job's record expired.
+    History(HistoryArgs),
     /// Delete the jobs of a queue in one status.
     Purge {
         /// The queue (analysis, conversion, nesting, gcode, default).
@@ -335,6 +342,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         // main() runs it before any runtime exists.
         Command::RunJob(_) => bail!("run-job is started by workers, not from here"),
         Command::Submit(args) => submit(&global.open_queue().await?, args).await,
+        Command::History(args) => {
+            history::history(&global.open_existing_queue().await?, args).await
+        }
         Command::Status { id, json } => {
             let queue = global.open_existing_queue().await?;
             let job = find(&queue, &id).await?;

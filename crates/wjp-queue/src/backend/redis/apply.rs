@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use super::audit::call_lines;
 use super::body;
 use super::events::event_lines;
 use super::library::Call;
@@ -93,6 +94,7 @@ impl RedisBackend {
                 finish_args(&mut call, &transitions[i], seq)?;
             }
         }
+        call.arg(audit_lines(transitions, chunk, now));
         Ok(call)
     }
 
@@ -109,6 +111,7 @@ impl RedisBackend {
         for &i in chunk {
             transition_args(&mut call, &transitions[i], now)?;
         }
+        call.arg(audit_lines(transitions, chunk, now));
         Ok(call)
     }
 }
@@ -211,6 +214,16 @@ fn finish_args(call: &mut Call, t: &Transition, seq: u64) -> Result<()> {
         .put(FinishArg::ExpiresAt, header.expires_at)
         .put(FinishArg::ListScore, header.list_score);
     Ok(())
+}
+
+/// The audit argument of a call with the transitions of `chunk` (see
+/// `audit.rs`).
+fn audit_lines(transitions: &[Transition], chunk: &[usize], now: Timestamp) -> String {
+    call_lines(
+        chunk
+            .iter()
+            .map(|&i| crate::audit::transition_line(&transitions[i], now)),
+    )
 }
 
 /// The ids of the jobs of `chunk`, the keys of its call.

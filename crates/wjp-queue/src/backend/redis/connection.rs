@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterConfig;
 use redis::{Client, Cmd, Pipeline, Value};
 
+use super::link::{cluster_client, Link, CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
 use super::reply::text;
 use super::RedisBackend;
 use crate::error::{QueueError, Result};
@@ -84,6 +86,10 @@ fn is_transient(e: &redis::RedisError) -> bool {
             redis::ErrorKind::Io
                 | redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading)
                 | redis::ErrorKind::Server(redis::ServerErrorKind::TryAgain)
+                // A cluster whose slot has no primary for now (a failover
+                // under way, a node restarting).
+                | redis::ErrorKind::Server(redis::ServerErrorKind::ClusterDown)
+                | redis::ErrorKind::Server(redis::ServerErrorKind::MasterDown)
         )
 }
 
@@ -130,10 +136,10 @@ fn redis_err(e: redis::RedisError) -> QueueError {
 /// The shared connection's timeouts and retries.
 fn connection_config() -> ConnectionManagerConfig {
     ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(3)))
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
         // Scripts are bounded (SCRIPT_BATCH jobs), but a busy server with
         // an fsync-always AOF can be slow: be patient before calling it dead.
-        .set_response_timeout(Some(Duration::from_secs(10)))
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
         .set_number_of_retries(3)
         .set_max_delay(Duration::from_secs(1))
 }
@@ -154,38 +160,47 @@ impl RedisBackend {
 
     /// Connects with a client made from `url`; see [`RedisBackend::connect`].
     async fn connect_with(client: Client, url: &str) -> Result<Self> {
+        let location = redact_url(url);
         let conn = ConnectionManager::new_with_config(client.clone(), connection_config())
             .await
-            .map_err(|e| {
-                let auth = e.kind() == redis::ErrorKind::AuthenticationFailed
-                    || matches!(e.code(), Some("WRONGPASS" | "NOAUTH"));
-                if auth {
-                    // Waiting will not help: say what to fix.
-                    QueueError::InvalidRequest(format!(
-                        "Redis at {} refused the credentials: check the password in the URL ({e})",
-                        redact_url(url)
-                    ))
-                } else {
-                    QueueError::Unavailable(format!("cannot connect to {}: {e}", redact_url(url)))
-                }
-            })?;
-        let backend = Self::build(client, conn, url);
-        let details = backend.server_details().await?;
+            .map_err(|e| connect_err(&location, e))?;
+        Self::build(Link::Server { client, conn }, location)
+            .checked()
+            .await
+    }
+
+    /// Connects to a Redis Cluster through some of its nodes (`redis://` or
+    /// `rediss://` URLs; the client learns the others), checks every
+    /// primary's version, and loads the function library on every primary.
+    pub async fn connect_cluster(urls: &[String]) -> Result<Self> {
+        let location = cluster_location(urls)?;
+        let client = Self::cluster(urls)?;
+        let conn = client
+            .get_async_connection()
+            .await
+            .map_err(|e| connect_err(&location, e))?;
+        Self::build(Link::Cluster { client, conn }, location)
+            .checked()
+            .await
+    }
+
+    /// The backend once the server (every primary of a cluster) is checked
+    /// and has the function library.
+    async fn checked(self) -> Result<Self> {
+        let details = self.server_details().await?;
         if let Some(version) = details.get("server_version").and_then(|v| v.as_str()) {
             if !supported_server(version) {
                 return Err(QueueError::InvalidRequest(format!(
                     "Redis at {} is version {version}; wjp needs Redis {}.{} or later \
                      (it runs as a function library, FUNCTION LOAD)",
-                    redact_url(url),
-                    OLDEST_SERVER.0,
-                    OLDEST_SERVER.1,
+                    self.shared.location, OLDEST_SERVER.0, OLDEST_SERVER.1,
                 )));
             }
         }
-        backend.load_library().await?;
+        self.load_library().await?;
         // Set once, here, before anyone else holds the backend.
-        let _ = backend.shared.details.set(details);
-        Ok(backend)
+        let _ = self.shared.details.set(details);
+        Ok(self)
     }
 
     /// Like [`RedisBackend::connect`], but succeeds while the server is
@@ -195,7 +210,37 @@ impl RedisBackend {
         let client = Self::client(url, None)?;
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), connection_config())
             .map_err(|e| QueueError::InvalidRequest(format!("invalid Redis URL: {e}")))?;
-        Ok(Self::build(client, conn, url))
+        Ok(Self::build(Link::Server { client, conn }, redact_url(url)))
+    }
+
+    /// Like [`RedisBackend::connect_cluster`], but succeeds while the
+    /// cluster is unreachable (see [`RedisBackend::connect_lazy`]).
+    pub fn connect_cluster_lazy(urls: &[String]) -> Result<Self> {
+        let location = cluster_location(urls)?;
+        let client = Self::cluster(urls)?;
+        let conn = client.get_pending_async_connection_with_config(
+            ClusterConfig::new()
+                .set_connection_timeout(CONNECT_TIMEOUT)
+                .set_response_timeout(RESPONSE_TIMEOUT),
+        );
+        Ok(Self::build(Link::Cluster { client, conn }, location))
+    }
+
+    /// A cluster client for `urls`.
+    fn cluster(urls: &[String]) -> Result<redis::cluster::ClusterClient> {
+        if urls.iter().any(|u| u.starts_with("rediss://")) {
+            // As for one server: rustls with ring, installed once.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        cluster_client(urls).map_err(|e| {
+            QueueError::InvalidRequest(format!(
+                "invalid Redis Cluster nodes {}: {e}",
+                urls.iter()
+                    .map(|u| redact_url(u))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ))
+        })
     }
 
     /// A client for `url`, trusting `ca_certificate_pem` alone for TLS when given.
@@ -244,7 +289,7 @@ impl RedisBackend {
         let mut tries = 0u64;
         loop {
             tries += 1;
-            let err = match pipe.query_async::<Vec<Value>>(&mut self.conn()).await {
+            let err = match self.shared.link.pipeline(pipe).await {
                 Ok(values) => return Ok(values),
                 Err(e) => e,
             };
@@ -279,7 +324,37 @@ impl RedisBackend {
     async fn server_details(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
         let mut cmd = redis::cmd("INFO");
         cmd.arg("server").arg("memory").arg("persistence");
-        let info = text(&self.query(cmd).await?)?;
+        // A cluster answers for every primary, by address: the oldest
+        // version speaks for all (every primary must run the functions).
+        let info = match self.query(cmd).await? {
+            Value::Map(nodes) => {
+                let mut infos = Vec::new();
+                for (_, info) in &nodes {
+                    infos.push(text(info)?);
+                }
+                let mut details = self.details_of(
+                    infos
+                        .iter()
+                        .min_by_key(|i| version_of(i))
+                        .map(String::as_str)
+                        .unwrap_or(""),
+                );
+                let mut names: Vec<String> = nodes
+                    .iter()
+                    .filter_map(|(address, _)| text(address).ok())
+                    .collect();
+                names.sort();
+                details.insert("cluster_primaries".into(), names.into());
+                return Ok(details);
+            }
+            info => text(&info)?,
+        };
+        Ok(self.details_of(&info))
+    }
+
+    /// The settings worth showing from one server's `INFO`, with a warning
+    /// when it may evict keys.
+    fn details_of(&self, info: &str) -> serde_json::Map<String, serde_json::Value> {
         let fields: HashMap<&str, &str> = info
             .lines()
             .filter_map(|line| line.trim().split_once(':'))
@@ -304,8 +379,42 @@ impl RedisBackend {
                 );
             }
         }
-        Ok(details)
+        details
     }
+}
+
+/// The version an `INFO` reply names, as numbers that sort (0 when none).
+fn version_of(info: &str) -> Vec<u32> {
+    info.lines()
+        .find_map(|line| line.trim().strip_prefix("redis_version:"))
+        .map(|v| v.split('.').map(|p| p.parse().unwrap_or(0)).collect())
+        .unwrap_or_default()
+}
+
+/// How a connection failure reads: the credentials when refused (waiting
+/// will not help: say what to fix), unavailable otherwise.
+fn connect_err(location: &str, e: redis::RedisError) -> QueueError {
+    let auth = e.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(e.code(), Some("WRONGPASS" | "NOAUTH"));
+    if auth {
+        QueueError::InvalidRequest(format!(
+            "Redis at {location} refused the credentials: check the password in the URL ({e})"
+        ))
+    } else {
+        QueueError::Unavailable(format!("cannot connect to {location}: {e}"))
+    }
+}
+
+/// How a cluster is named in logs and `wjp info`: its seed nodes without
+/// passwords. No node at all is a mistake worth saying.
+fn cluster_location(urls: &[String]) -> Result<String> {
+    if urls.is_empty() {
+        return Err(QueueError::InvalidRequest(
+            "a Redis Cluster needs at least one node URL (REDIS_CLUSTER_NODES)".into(),
+        ));
+    }
+    let nodes: Vec<String> = urls.iter().map(|u| redact_url(u)).collect();
+    Ok(format!("cluster {}", nodes.join(",")))
 }
 
 #[cfg(test)]

@@ -70,6 +70,7 @@ impl RedisBackend {
         &self,
         jobs: Vec<Job>,
         quotas: &Quotas,
+        origins: &[String],
     ) -> Result<Vec<Inserted>> {
         let n = jobs.len();
         // One job: its own call checks the quotas, atomically. Several:
@@ -111,8 +112,14 @@ impl RedisBackend {
                 pending = live.iter().map(JobId::as_str).collect::<Vec<_>>().join(" ");
                 job
             };
+            let origin = origins.get(index).cloned().unwrap_or_default();
             let stored = self
-                .insert_batch(vec![job], &per_job, std::slice::from_ref(&pending))
+                .insert_batch(
+                    vec![job],
+                    &per_job,
+                    std::slice::from_ref(&pending),
+                    std::slice::from_ref(&origin),
+                )
                 .await
                 .map_err(|e| refused_at(index, n, e))?;
             out.extend(stored);
@@ -284,7 +291,7 @@ impl RedisBackend {
             }
             let mut pipe = redis::pipe();
             if !done.is_empty() {
-                pipe.cmd("SREM").arg(&set).arg(&done).ignore();
+                pipe.cmd("SREM").arg(&set).arg(&done);
             }
             pipe.cmd("EXISTS").arg(&set);
             let left = int(&self.run(&pipe).await?.pop().unwrap_or(Value::Int(1)))?;
@@ -292,7 +299,7 @@ impl RedisBackend {
                 // No member can join an ended parent's set (a link sees the
                 // end, or `busy` while this entry exists), so it is done.
                 let mut pipe = redis::pipe();
-                pipe.cmd("HDEL").arg(outbox).arg(&parent).ignore();
+                pipe.cmd("HDEL").arg(outbox).arg(&parent);
                 self.run(&pipe).await?;
             }
         }

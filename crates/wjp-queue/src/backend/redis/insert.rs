@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use redis::Value;
 
+use super::audit::call_lines;
 use super::body;
 use super::keys::{job_key, QUEUES_KEY};
 use super::library::Call;
@@ -13,6 +14,7 @@ use super::quotas::quota_refusal;
 use super::record::{job_from_value, ArgWriter, InsertArg};
 use super::reply::{array, int, text};
 use super::{RedisBackend, SCRIPT_BATCH};
+use crate::audit::submission_line;
 use crate::backend::Inserted;
 use crate::catalog::Quotas;
 use crate::error::{QueueError, Result};
@@ -39,20 +41,23 @@ impl RedisBackend {
         &self,
         jobs: Vec<Job>,
         quotas: &Quotas,
+        origins: &[String],
     ) -> Result<Vec<Inserted>> {
         if jobs.iter().any(|job| !job.after.is_empty()) {
-            return self.insert_dependants(jobs, quotas).await;
+            return self.insert_dependants(jobs, quotas, origins).await;
         }
-        self.insert_batch(jobs, quotas, &[]).await
+        self.insert_batch(jobs, quotas, &[], origins).await
     }
 
     /// Inserts a batch; `pending[i]`, when given, is the i-th job's
-    /// parents still to end, space-separated (see `deps.rs`).
+    /// parents still to end, space-separated (see `deps.rs`), and
+    /// `origins[i]` who submitted it (for the audit log).
     pub(super) async fn insert_batch(
         &self,
         jobs: Vec<Job>,
         quotas: &Quotas,
         pending: &[String],
+        origins: &[String],
     ) -> Result<Vec<Inserted>> {
         if jobs.is_empty() {
             return Ok(Vec::new());
@@ -72,8 +77,17 @@ impl RedisBackend {
             .limits_of_writes(&jobs, &sizes, quotas, !elsewhere.is_empty())
             .await?;
         self.forget_elsewhere(&jobs, elsewhere, &mut out).await?;
-        self.write_jobs(&jobs, &mut bodies, &sizes, &limits, now, pending, &mut out)
-            .await?;
+        self.write_jobs(
+            &jobs,
+            &mut bodies,
+            &sizes,
+            &limits,
+            now,
+            pending,
+            origins,
+            &mut out,
+        )
+        .await?;
         out.into_iter()
             .map(|o| o.ok_or_else(|| QueueError::Storage("Redis returned no insert result".into())))
             .collect()
@@ -201,7 +215,8 @@ impl RedisBackend {
 
     /// Writes the jobs not answered yet (`insert.lua`): one call per queue
     /// and up to `SCRIPT_BATCH` jobs, in one pipeline with the `SADD` that
-    /// names their queues.
+    /// names their queues. Each call records its new jobs' submissions,
+    /// by `origins[i]`, in the audit log.
     #[allow(clippy::too_many_arguments)]
     async fn write_jobs(
         &self,
@@ -211,6 +226,7 @@ impl RedisBackend {
         limits: &WriteLimits,
         now: Timestamp,
         pending: &[String],
+        origins: &[String],
         out: &mut [Option<Inserted>],
     ) -> Result<()> {
         let mut by_queue: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -222,8 +238,7 @@ impl RedisBackend {
         let mut pipe = redis::pipe();
         pipe.cmd("SADD")
             .arg(QUEUES_KEY)
-            .arg(by_queue.keys().collect::<Vec<_>>())
-            .ignore();
+            .arg(by_queue.keys().collect::<Vec<_>>());
         let mut chunks = Vec::new();
         for (queue, indexes) in &by_queue {
             for chunk in indexes.chunks(SCRIPT_BATCH) {
@@ -262,6 +277,10 @@ impl RedisBackend {
                                 .unwrap_or_default(),
                         );
                 }
+                call.arg(call_lines(chunk.iter().map(|i| {
+                    let origin = origins.get(*i).map_or("", String::as_str);
+                    Some(submission_line(&jobs[*i], origin, now))
+                })));
                 pipe.add_command(call.cmd);
                 chunks.push(chunk);
             }
@@ -269,8 +288,9 @@ impl RedisBackend {
         if chunks.is_empty() {
             return Ok(());
         }
+        // The first reply is the SADD's.
         let replies = self.run(&pipe).await?;
-        for (chunk, reply) in chunks.into_iter().zip(replies) {
+        for (chunk, reply) in chunks.into_iter().zip(replies.into_iter().skip(1)) {
             let items = array(reply)?;
             if let Some((at, error)) = quota_refusal(&jobs[chunk[0]].queue, &items)? {
                 let index = chunk.get(at).copied().unwrap_or(chunk[0]);

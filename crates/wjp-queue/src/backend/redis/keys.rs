@@ -17,6 +17,11 @@ pub(super) fn events_key(queue: &str) -> String {
     format!("wjp:{{{queue}}}:events")
 }
 
+/// A queue's audit log (`audit.rs`).
+pub(super) fn audit_key(queue: &str) -> String {
+    format!("wjp:{{{queue}}}:audit")
+}
+
 /// A queue's stream of "jobs became ready" signals.
 pub(super) fn wake_key(queue: &str) -> String {
     format!("wjp:{{{queue}}}:wake")
@@ -32,7 +37,7 @@ pub(super) fn worker_key(name: &str) -> String {
     format!("wjp:worker:{name}")
 }
 
-/// The keys of a queue every script gets as KEYS[1..18], in `common.lua`'s order.
+/// The keys of a queue every script gets as KEYS[1..19], in `common.lua`'s order.
 pub(super) fn index_keys(queue: &str) -> [String; QUEUE_KEYS] {
     let p = key_prefix(queue);
     [
@@ -54,6 +59,7 @@ pub(super) fn index_keys(queue: &str) -> [String; QUEUE_KEYS] {
         format!("{p}pending"),
         format!("{p}dependants"),
         format!("{p}outbox"),
+        format!("{p}audit"),
     ]
 }
 
@@ -65,4 +71,4 @@ pub(super) fn dependants_key(queue: &str, parent: &str) -> String {
 
 /// How many keys of a queue every script gets before its job keys (the
 /// Lua's `JOB_KEYS` is generated from it).
-pub(super) const QUEUE_KEYS: usize = 18;
+pub(super) const QUEUE_KEYS: usize = 19;

@@ -87,11 +87,13 @@ impl RedisBackend {
     /// is made from its code, so a library of that name is this code: no
     /// `REPLACE`, which would compile it again on every connect.
     pub(super) async fn load_library(&self) -> Result<()> {
-        let loaded = redis::cmd("FUNCTION")
+        // On a cluster, the command goes to every primary; one that has
+        // the library answers that it exists, the others load it.
+        let mut pipe = redis::pipe();
+        pipe.cmd("FUNCTION")
             .arg("LOAD")
-            .arg(&self.shared.functions.library)
-            .query_async::<()>(&mut self.conn())
-            .await;
+            .arg(&self.shared.functions.library);
+        let loaded = self.shared.link.pipeline(&pipe).await;
         match loaded {
             Err(e) if !is_library_present(&e) => Err(self.storage_err(e)),
             _ => Ok(()),

@@ -24,7 +24,11 @@
 //! | `waits.rs`      | blocking reads on their own connection, waiters           |
 //! | `upkeep.rs`     | the sweep, purges, counts, worker records                 |
 //! | `schedules.rs`  | schedules: one global hash, a guarded advance             |
+//! | `link.rs`       | one server or a cluster; pipelines cut by slot            |
+//! | `cluster_waits.rs` | waits on a cluster: one follower per stream            |
+//! | `admin.rs`      | a throwaway queue deleted whole; memory used              |
 //! | `deps.rs`       | dependants: links, first states, delivery of parents' ends |
+//! | `audit.rs`      | the audit log: lines sent with each call, reads, trims    |
 //!
 //! # Key layout
 //! Every key of a queue shares the queue's hash tag, so a queue lives in one
@@ -50,6 +54,7 @@
 //! | `wjp:{q}:dependants`      | hash   | parents some job waits for: id -> '1'       |
 //! | `wjp:{q}:dependants:<id>` | set    | a parent's dependants, `<queue>/<id>`       |
 //! | `wjp:{q}:outbox`          | hash   | ended parents to tell: id -> `<status>\|<ms>` |
+//! | `wjp:{q}:audit`           | stream | the audit log, one entry per call; trimmed by maintenance (`audit.rs`) |
 //! | `wjp:queues`              | set    | names of queues that ever had a job         |
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
@@ -154,9 +159,12 @@
 //! the second up to its fifth event). [`Backend::events_after`] merges the
 //! streams by entry id.
 
+mod admin;
 mod apply;
+mod audit;
 mod body;
 mod claim;
+mod cluster_waits;
 mod connection;
 mod deps;
 mod events;
@@ -164,6 +172,7 @@ mod insert;
 mod keys;
 mod leases;
 mod library;
+mod link;
 mod quotas;
 mod reads;
 mod record;
@@ -177,19 +186,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
-use redis::{Client, Cmd, Value};
+use redis::{Cmd, Value};
 use tokio::sync::watch;
 
 pub use self::connection::{redact_url, redis_url};
 use self::keys::QUEUES_KEY;
 use self::library::Functions;
+use self::link::Link;
 use self::reply::{array, text};
 use self::waits::{Interest, Signals};
 use super::{
     Backend, BackendInfo, ClaimRequest, Inserted, JobPage, JobQuery, LeaseRef, LeaseState,
     ProgressUpdate, QueueCounts, WorkerRecord,
 };
+use crate::audit::{AuditPage, AuditQuery, AuditRetention};
 use crate::catalog::Quotas;
 use crate::error::Result;
 use crate::event::Event;
@@ -218,8 +228,7 @@ struct KnownQueues {
 }
 
 struct Shared {
-    client: Client,
-    conn: ConnectionManager,
+    link: Link,
     location: String,
     /// The server's version and settings, read when the connection was made
     /// (empty for a backend that connected later by itself).
@@ -243,13 +252,13 @@ pub struct RedisBackend {
 }
 
 impl RedisBackend {
-    /// The backend over a connection (made or not yet).
-    fn build(client: Client, conn: ConnectionManager, url: &str) -> Self {
+    /// The backend over a link (made or not yet); `location` names it
+    /// without passwords.
+    fn build(link: Link, location: String) -> Self {
         RedisBackend {
             shared: Arc::new(Shared {
-                client,
-                conn,
-                location: redact_url(url),
+                link,
+                location,
                 details: std::sync::OnceLock::new(),
                 functions: Functions::new(),
                 queues: Mutex::new(KnownQueues {
@@ -261,11 +270,6 @@ impl RedisBackend {
                 sequences: Mutex::new(HashMap::new()),
             }),
         }
-    }
-
-    /// The shared connection (a handle: cheap to clone).
-    fn conn(&self) -> ConnectionManager {
-        self.shared.conn.clone()
     }
 
     /// unless `fresh`).
@@ -329,11 +333,32 @@ impl Backend for RedisBackend {
     }
 
     async fn insert(&self, jobs: Vec<Job>) -> Result<Vec<Inserted>> {
-        self.insert_jobs(jobs, &Quotas::unlimited()).await
+        self.insert_jobs(jobs, &Quotas::unlimited(), &[]).await
     }
 
     async fn insert_within(&self, jobs: Vec<Job>, quotas: &Quotas) -> Result<Vec<Inserted>> {
-        self.insert_jobs(jobs, quotas).await
+        self.insert_jobs(jobs, quotas, &[]).await
+    }
+
+    async fn insert_recorded(
+        &self,
+        jobs: Vec<Job>,
+        quotas: &Quotas,
+        origins: Vec<String>,
+    ) -> Result<Vec<Inserted>> {
+        self.insert_jobs(jobs, quotas, &origins).await
+    }
+
+    async fn audit_entries(&self, query: &AuditQuery) -> Result<AuditPage> {
+        self.audit_page(query).await
+    }
+
+    async fn trim_audit(&self, now: Timestamp, retention: &AuditRetention) -> Result<u64> {
+        self.trim_audit_streams(now, retention).await
+    }
+
+    async fn forget_audit(&self, queue: &QueueName) -> Result<()> {
+        self.forget_audit_stream(queue).await
     }
 
     async fn get(&self, id: &JobId) -> Result<Option<Job>> {

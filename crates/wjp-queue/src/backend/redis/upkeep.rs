@@ -152,13 +152,11 @@ impl RedisBackend {
             .arg(worker_key(&worker.name))
             .arg(body)
             .arg("PXAT")
-            .arg(worker.expires_at.0)
-            .ignore();
+            .arg(worker.expires_at.0);
         pipe.cmd("ZADD")
             .arg(WORKERS_KEY)
             .arg(worker.expires_at.0)
-            .arg(&worker.name)
-            .ignore();
+            .arg(&worker.name);
         self.run(&pipe).await?;
         Ok(())
     }
@@ -166,8 +164,8 @@ impl RedisBackend {
     /// Deletes a worker's record.
     pub(super) async fn delete_worker(&self, name: &str) -> Result<()> {
         let mut pipe = redis::pipe();
-        pipe.cmd("DEL").arg(worker_key(name)).ignore();
-        pipe.cmd("ZREM").arg(WORKERS_KEY).arg(name).ignore();
+        pipe.cmd("DEL").arg(worker_key(name));
+        pipe.cmd("ZREM").arg(WORKERS_KEY).arg(name);
         self.run(&pipe).await?;
         Ok(())
     }

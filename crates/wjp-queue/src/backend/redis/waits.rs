@@ -7,19 +7,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionManager, MultiplexedConnection};
+use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, Value};
 use tokio::sync::{watch, Notify};
 
 use super::events::stream_entries;
 use super::keys::{events_key, wake_key, QUEUES_KEY};
+use super::link::Link;
 use super::reply::{array, text};
 use super::RedisBackend;
 use crate::error::Result;
 use crate::job::QueueName;
 
 /// How long the waiting task blocks in one `XREAD`.
-const BLOCK: Duration = Duration::from_secs(2);
+pub(super) const BLOCK: Duration = Duration::from_secs(2);
 
 /// becoming ready, and one for events.
 #[derive(Debug, Clone, Default)]
@@ -43,10 +44,10 @@ fn after(signal: Option<Instant>, since: Instant) -> bool {
 #[derive(Default)]
 pub(super) struct Interest {
     wake: Mutex<BTreeSet<String>>,
-    events: AtomicBool,
+    pub(super) events: AtomicBool,
     /// Told when either grows: the watcher stops blocking on the streams it
     /// has and starts again with the new set.
-    grew: Notify,
+    pub(super) grew: Notify,
 }
 
 impl Interest {
@@ -74,7 +75,7 @@ impl Interest {
     }
 
     /// The queues whose wake streams are watched.
-    fn wake_queues(&self) -> Vec<String> {
+    pub(super) fn wake_queues(&self) -> Vec<String> {
         let wake = self.wake.lock().unwrap_or_else(|p| p.into_inner());
         wake.iter().cloned().collect()
     }
@@ -93,12 +94,25 @@ impl RedisBackend {
             return rx.clone();
         }
         let (tx, rx) = watch::channel(Signals::default());
-        tokio::spawn(watch_streams(
-            self.shared.client.clone(),
-            self.conn(),
-            self.shared.interest.clone(),
-            tx,
-        ));
+        let interest = self.shared.interest.clone();
+        match &self.shared.link {
+            Link::Server { client, .. } => {
+                tokio::spawn(watch_streams(
+                    client.clone(),
+                    self.shared.link.clone(),
+                    interest,
+                    tx,
+                ));
+            }
+            Link::Cluster { client, .. } => {
+                tokio::spawn(super::cluster_waits::watch_cluster_streams(
+                    client.clone(),
+                    self.shared.link.clone(),
+                    interest,
+                    tx,
+                ));
+            }
+        }
         *slot = Some(rx.clone());
         rx
     }
@@ -163,13 +177,13 @@ impl RedisBackend {
 /// counters of what changed. It ends when the backend is dropped.
 async fn watch_streams(
     client: Client,
-    conn: ConnectionManager,
+    link: Link,
     interest: Arc<Interest>,
     tx: watch::Sender<Signals>,
 ) {
     let mut w = Watcher {
         client,
-        conn,
+        link,
         interest,
         tx,
         last: BTreeMap::new(),
@@ -225,7 +239,7 @@ async fn watch_streams(
 /// The waiting task's state.
 struct Watcher {
     client: Client,
-    conn: ConnectionManager,
+    link: Link,
     interest: Arc<Interest>,
     tx: watch::Sender<Signals>,
     /// Stream key -> last id seen; rebuilt from the streams' tops on a refresh.
@@ -284,7 +298,7 @@ impl Watcher {
     /// read failed.
     async fn refresh_tops(&mut self) -> bool {
         let events = self.interest.events.load(Ordering::SeqCst);
-        match stream_tops(&self.conn, self.interest.wake_queues(), events).await {
+        match stream_tops(&self.link, self.interest.wake_queues(), events).await {
             Ok((names, tops)) => {
                 signal(
                     &self.tx,
@@ -367,17 +381,19 @@ impl Watcher {
 /// The streams to watch and the last id of each ("0-0" for an empty one):
 /// the wake streams of `wake_queues`, and with `events`, the event streams
 /// of every known queue. Returns the wake queues too, to name signals by.
-async fn stream_tops(
-    conn: &ConnectionManager,
+pub(super) async fn stream_tops(
+    link: &Link,
     wake_queues: Vec<String>,
     events: bool,
 ) -> redis::RedisResult<(Vec<String>, BTreeMap<String, String>)> {
     let mut keys: Vec<String> = wake_queues.iter().map(|q| wake_key(q)).collect();
     if events {
-        let known: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(QUEUES_KEY)
-            .query_async(&mut conn.clone())
-            .await?;
+        let mut members = redis::pipe();
+        members.cmd("SMEMBERS").arg(QUEUES_KEY);
+        let known: Vec<String> = match link.pipeline(&members).await?.pop() {
+            Some(reply) => redis::from_redis_value(reply)?,
+            None => Vec::new(),
+        };
         let mut queues: BTreeSet<&String> = known.iter().collect();
         queues.extend(&wake_queues);
         keys.extend(queues.into_iter().map(|q| events_key(q)));
@@ -395,7 +411,7 @@ async fn stream_tops(
             .arg("COUNT")
             .arg(1);
     }
-    let replies: Vec<Value> = pipe.query_async(&mut conn.clone()).await?;
+    let replies: Vec<Value> = link.pipeline(&pipe).await?;
     for (key, top) in keys.into_iter().zip(replies) {
         let id = stream_entries(top)
             .ok()
@@ -407,7 +423,7 @@ async fn stream_tops(
 }
 
 /// The newest id per stream in an `XREAD` reply.
-fn read_reply_tops(reply: Value) -> Vec<(String, String)> {
+pub(super) fn read_reply_tops(reply: Value) -> Vec<(String, String)> {
     let streams = match reply {
         Value::Map(pairs) => pairs,
         other => array(other)
@@ -430,7 +446,7 @@ fn read_reply_tops(reply: Value) -> Vec<(String, String)> {
 }
 
 /// Bumps the counters of the streams that moved.
-fn signal<'a>(
+pub(super) fn signal<'a>(
     tx: &watch::Sender<Signals>,
     queues: &[String],
     moved: impl Iterator<Item = &'a String>,

@@ -28,11 +28,13 @@ enum IdUse {
 }
 
 /// Stores `jobs` in order, unless one would take its queue past `quotas`:
-/// then the error names it and the write stores nothing.
+/// then the error names it and the write stores nothing. Each job stored
+/// gets its audit entry, submitted by `origins[i]`.
 pub(super) fn insert_batch(
     tx: &Connection,
     jobs: Vec<Job>,
     quotas: &Quotas,
+    origins: &[String],
 ) -> Result<Vec<Inserted>> {
     let now = Timestamp::now();
     let batch_len = jobs.len();
@@ -79,6 +81,8 @@ pub(super) fn insert_batch(
         }
         insert_job(tx, &job, payload)?;
         append_event(tx, &Event::of(&job, now))?;
+        let origin = origins.get(index).map_or("", String::as_str);
+        super::audit::record_submission(tx, &job, origin, now)?;
         out.push(Inserted::New(job));
     }
     change.write(tx)?;

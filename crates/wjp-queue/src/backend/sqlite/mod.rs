@@ -41,10 +41,11 @@
 //! readers, `writer` is the writer thread, `schema` creates the tables,
 //! `rows` maps jobs to rows and back, `insert`, `claim`, `updates` and
 //! `maintenance` are the writes and reads of each operation, `quotas`
-//! keeps `queue_usage`, `events` the event log, `workers` the worker
+//! keeps `queue_usage`, `events` the event log, `audit` the audit log, `workers` the worker
 //! records, `reads` the listings and counts, `schedules` the schedules,
 //! and `wait` the waits.
 
+mod audit;
 mod claim;
 mod connection;
 mod deps;
@@ -73,6 +74,7 @@ use super::{
     Backend, BackendInfo, ClaimRequest, Inserted, JobPage, JobQuery, LeaseRef, LeaseState,
     ProgressUpdate, QueueCounts, WorkerRecord,
 };
+use crate::audit::{AuditPage, AuditQuery, AuditRetention};
 use crate::catalog::Quotas;
 use crate::error::{QueueError, Result};
 use crate::event::Event;
@@ -209,9 +211,33 @@ impl Backend for SqliteBackend {
     }
 
     async fn insert_within(&self, jobs: Vec<Job>, quotas: &Quotas) -> Result<Vec<Inserted>> {
+        self.insert_recorded(jobs, quotas, Vec::new()).await
+    }
+
+    async fn insert_recorded(
+        &self,
+        jobs: Vec<Job>,
+        quotas: &Quotas,
+        origins: Vec<String>,
+    ) -> Result<Vec<Inserted>> {
         let quotas = quotas.clone();
-        self.write(move |tx| insert::insert_batch(tx, jobs, &quotas))
+        self.write(move |tx| insert::insert_batch(tx, jobs, &quotas, &origins))
             .await
+    }
+
+    async fn audit_entries(&self, query: &AuditQuery) -> Result<AuditPage> {
+        let query = query.clone();
+        self.read(move |conn| audit::entries(conn, &query)).await
+    }
+
+    async fn trim_audit(&self, now: Timestamp, retention: &AuditRetention) -> Result<u64> {
+        let retention = *retention;
+        self.write(move |tx| audit::trim(tx, now, &retention)).await
+    }
+
+    async fn forget_audit(&self, queue: &QueueName) -> Result<()> {
+        let queue = queue.clone();
+        self.write(move |tx| audit::forget(tx, &queue)).await
     }
 
     async fn get(&self, id: &JobId) -> Result<Option<Job>> {

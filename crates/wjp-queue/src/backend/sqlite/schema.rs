@@ -8,8 +8,8 @@ use crate::error::{QueueError, Result};
 
 /// Schema version in `PRAGMA user_version`: 2 added the stall columns, 3
 /// the unique key, 4 the client's reference, 5 dependencies (`parents`,
-/// `run_anyway`, the `job_parents` edges).
-const SCHEMA_VERSION: i64 = 5;
+/// `run_anyway`, the `job_parents` edges), 6 the audit log (`audit.rs`).
+const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
@@ -184,6 +184,7 @@ fn create_schema(conn: &Connection, version: i64) -> rusqlite::Result<()> {
         }
     }
     conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(super::audit::SCHEMA)?;
     if !had_usage {
         conn.execute_batch(COUNT_USAGE)?;
     }

@@ -5,9 +5,10 @@
 -- none), new status, new token ('' for none), body, attempt, error kind
 -- ('' for none), priority and run_at (for a waiting job, else ''),
 -- expires_at, event progress ('' for none), event message (hex, '' for
--- none), event time. KEYS[JOB_KEYS + i]: the job's key.
+-- none), event time. KEYS[JOB_KEYS + i]: the job's key. The last
+-- argument: the transitions' audit lines (see `keep_audit`).
 -- Returns per transition: 1 applied, 0 refused.
-local n = (#ARGV - 2) / APPLY_ARGS
+local n = (#ARGV - 3) / APPLY_ARGS
 -- Where the i-th transition's arguments start (ARGV[base(i) + APPLY_ID] is its id).
 local function base(i)
   return 2 + (i - 1) * APPLY_ARGS
@@ -65,6 +66,7 @@ for i = 1, n do
     out[i] = 0
   end
 end
+keep_audit(ARGV[#ARGV], out)
 flush()
 publish()
 if woke then

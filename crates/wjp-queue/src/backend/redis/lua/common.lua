@@ -10,9 +10,9 @@
 -- While the library loads, only `redis.register_function` is reachable: the
 -- standard library and `redis.call` are taken on the first call (`begin`).
 --
--- keys[1..12] are the keys of one queue (its indexes, streams and
+-- keys[1..16] are the keys of one queue (its indexes, streams and
 -- counters), always in this order (all share the queue's hash tag,
--- `wjp:{queue}:`); keys[13..] are job keys.
+-- `wjp:{queue}:`); keys[17..] are job keys.
 -- args[1] is the job key prefix (`wjp:{queue}:job:`), used only for jobs
 -- found through an index (claim, sweep, purge, list): such keys carry the
 -- same hash tag, so they live in the same cluster slot. args[2] is the
@@ -24,13 +24,15 @@
 local find, sub, match, redis_call
 local KEYS, ARGV
 local K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP, K_ENDED, K_EVENTS, K_WAKE, K_SEQ, K_BYTES
-local K_PAUSED, K_UNIQUE, K_LIMITS, K_PENDING, K_DEPS, K_OUTBOX
+local K_PAUSED, K_UNIQUE, K_LIMITS, K_PENDING, K_DEPS, K_OUTBOX, K_AUDIT
 local PREFIX, MAXLEN
 -- What one call collects and writes at its end (see `flush`, `publish`).
 local adds, removals, lease_sets, lease_dels, events, line_before, pending_dels
 -- Whether the queue's `dependants` hash exists, once looked at in this
 -- call (nil before); whether this call moved a parent to the outbox.
 local deps_exist, deps_moved
+-- The audit lines this call keeps (see `keep_audit`), or nil.
+local audit_text
 -- The change of the queue's waiting payload bytes (K_BYTES) in this call.
 local bytes_delta
 -- The server's clock in ms, read once per call (see `server_now`).
@@ -55,11 +57,13 @@ local function begin(keys, args)
   K_EVENTS, K_WAKE, K_SEQ, K_BYTES = keys[9], keys[10], keys[11], keys[12]
   K_PAUSED, K_UNIQUE, K_LIMITS = keys[13], keys[14], keys[15]
   K_PENDING, K_DEPS, K_OUTBOX = keys[16], keys[17], keys[18]
+  K_AUDIT = keys[19]
   PREFIX, MAXLEN = args[1], args[2]
   adds, removals, lease_sets, lease_dels, pending_dels = {}, {}, {}, {}, {}
   deps_exist, deps_moved = nil, false
   bytes_delta = 0
   events, line_before = {}, {}
+  audit_text = nil
   now_ms = nil
 end
 
@@ -364,6 +368,38 @@ local function publish()
     redis_call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'e', entry)
     events = {}
   end
+  if audit_text then
+    -- Trimmed by maintenance (audit.rs), not here: no cap to pass.
+    redis_call('XADD', K_AUDIT, '*', 'a', audit_text)
+    audit_text = nil
+  end
+end
+
+-- The audit log (crate::audit, audit.rs). `text` holds one line per job
+-- of the call, in order, each ending in a newline (empty for a change the
+-- log does not keep), or is empty when none has one; `out[i]` is 1 where
+-- the call changed job i. The lines of the changed jobs are kept for
+-- `publish`: when every job changed, the text goes as it came, with no
+-- string made per job.
+local function keep_audit(text, out)
+  if text == '' then return end
+  local all = true
+  for i = 1, #out do
+    if out[i] ~= 1 then
+      all = false
+      break
+    end
+  end
+  if all then
+    audit_text = text
+    return
+  end
+  local kept, i = {}, 0
+  for line in string.gmatch(text, '([^\n]*)\n') do
+    i = i + 1
+    if out[i] == 1 and line ~= '' then kept[#kept + 1] = line end
+  end
+  if #kept > 0 then audit_text = table.concat(kept, '\n') end
 end
 
 -- Quotas. A waiting job's body begins with the size of its payload,

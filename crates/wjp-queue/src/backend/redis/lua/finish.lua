@@ -13,10 +13,11 @@
 -- (lines never hold a newline: messages are hex).
 -- Then per transition, FINISH_ARGS arguments from ARGV[5], in the order of
 -- `FinishArg` (record.rs): id, expected token followed by '|', the new
--- record, expires_at, list score.
+-- record, expires_at, list score. The last argument: the ends' audit
+-- lines (see `keep_audit`).
 -- KEYS[JOB_KEYS + i]: the job's key.
 -- Returns per transition: 1 applied, 0 refused.
-local n = (#ARGV - 4) / FINISH_ARGS
+local n = (#ARGV - 5) / FINISH_ARGS
 local ended = K_ENDED[ARGV[3]]
 if not ended then return redis.error_reply('finish.lua ends jobs only') end
 -- Where the i-th end's arguments start (ARGV[base(i) + FINISH_ID] is its id).
@@ -76,6 +77,7 @@ for expires_at, jobs in pairs(expiring) do
   -- Ids never hold a space.
   zadd(K_EXP, expires_at, #jobs == 1 and jobs[1] or table.concat(jobs, ' '))
 end
+keep_audit(ARGV[#ARGV], out)
 flush()
 publish()
 wake_if_limited()

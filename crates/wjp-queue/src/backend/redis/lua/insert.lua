@@ -8,13 +8,14 @@
 -- (record.rs): id, status, body, priority, run_at, created_at, kind, unique
 -- key, unique until, the parents it waits for (space-separated; only for
 -- a waiting job, see `parent_ended`). A job whose unique key a job of the queue holds (see
--- `unique_holder`) is not stored: that job is returned instead.
+-- `unique_holder`) is not stored: that job is returned instead. The last
+-- argument: the jobs' audit lines (see `keep_audit`).
 -- KEYS[JOB_KEYS + i]: the job's key.
 -- Returns per job: 1 when inserted, or the stored job. When the jobs would
 -- take the queue past a quota, nothing is written, and it returns the
 -- refusal (see `over_quota`).
 local now = ARGV[3]
-local n = (#ARGV - 6) / INSERT_ARGS
+local n = (#ARGV - 7) / INSERT_ARGS
 -- Where the i-th job's arguments start (ARGV[base(i) + INSERT_ID] is its id).
 local function base(i)
   return 6 + (i - 1) * INSERT_ARGS
@@ -86,6 +87,7 @@ for i = 1, n do
   end
 end
 bytes_delta = bytes_delta + added
+keep_audit(ARGV[#ARGV], out)
 flush()
 publish()
 if woke then wake() end

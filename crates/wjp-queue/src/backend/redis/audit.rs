@@ -1,0 +1,203 @@
+//! The audit log (`crate::audit`) on Redis: one stream per queue,
+//! `wjp:{queue}:audit`, under the queue's hash tag.
+//!
+//! Writes: `insert.lua`, `apply.lua` and `finish.lua` take, as their last
+//! argument, one line per job of the call (made by `crate::audit`, each
+//! ending in a newline, empty for a change the log does not keep: see
+//! [`call_lines`]); the lines of the jobs the call changed go to the
+//! stream as one entry, field `a`, in the same function call
+//! (`keep_audit` and `publish` in `common.lua`). A call whose jobs have no
+//! line sends an empty argument and writes nothing.
+//!
+//! Reads merge the queues' streams newest first by entry id (the
+//! server's clock), so a page is cut at one instant for every queue. An
+//! entry's time is its stream id's: when the change was stored.
+//!
+//! Trims are plain `XTRIM`s from maintenance, once a minute per process,
+//! by age (`MINID`) and by count (`MAXLEN`, entries of one call each),
+//! exact: what a minute brought is little, and an operator's retention
+//! holds to the entry.
+
+use std::collections::VecDeque;
+
+use redis::Value;
+
+use super::events::stream_entries;
+use super::keys::audit_key;
+use super::RedisBackend;
+use crate::audit::{AuditEntry, AuditPage, AuditQuery, AuditRetention, PageBuilder};
+use crate::error::Result;
+use crate::job::{QueueName, Timestamp};
+
+/// Stream entries read per round trip while scanning.
+const READ_BATCH: usize = 200;
+
+/// The audit argument of one call: the lines of its jobs (`None` for a
+/// job whose change the log does not keep), each ending in a newline; or
+/// the empty string when none has one.
+pub(super) fn call_lines(lines: impl IntoIterator<Item = Option<String>>) -> String {
+    let lines: Vec<Option<String>> = lines.into_iter().collect();
+    if lines.iter().all(Option::is_none) {
+        return String::new();
+    }
+    let mut out = String::new();
+    for line in lines.into_iter() {
+        if let Some(line) = line {
+            out.push_str(&line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// One queue's stream as a scan reads it, newest first.
+struct StreamScan {
+    key: String,
+    /// Lines read and not yet taken, newest first, with their entry's time.
+    buffer: VecDeque<(Timestamp, String)>,
+    /// The (exclusive) end of the next read; `None` once the stream has
+    /// nothing more in the range.
+    next_end: Option<String>,
+}
+
+impl RedisBackend {
+    /// One page of the audit log (see `Backend::audit_entries`).
+    pub(super) async fn audit_page(&self, query: &AuditQuery) -> Result<AuditPage> {
+        let queues = match &query.queue {
+            Some(q) => vec![q.to_string()],
+            None => self.known_queues(true).await?,
+        };
+        let start = query
+            .since
+            .map_or("-".to_owned(), |t| t.0.max(0).to_string());
+        // An incomplete id as the end takes every entry of that millisecond.
+        let first_end = match query.until {
+            Some(t) if t.0 <= 0 => return Ok(AuditPage::default()),
+            Some(t) => (t.0 - 1).to_string(),
+            None => "+".to_owned(),
+        };
+        let mut scans: Vec<StreamScan> = queues
+            .iter()
+            .map(|q| StreamScan {
+                key: audit_key(q),
+                buffer: VecDeque::new(),
+                next_end: Some(first_end.clone()),
+            })
+            .collect();
+        let mut page = PageBuilder::new(query);
+        loop {
+            self.refill(&mut scans, &start).await?;
+            // The newest line of all the queues' next ones.
+            let newest = scans
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.buffer.front().map(|(at, _)| (*at, i)))
+                .max();
+            let Some((at, i)) = newest else {
+                return Ok(page.finish());
+            };
+            let Some((_, line)) = scans[i].buffer.pop_front() else {
+                return Ok(page.finish());
+            };
+            let mut entry = AuditEntry::from_line(&line)?;
+            entry.at = at;
+            let matching = query.matches(&entry).then_some(entry);
+            if !page.push(at, matching) {
+                return Ok(page.finish());
+            }
+        }
+    }
+
+    /// Reads the next entries of every scan whose buffer ran dry, in one
+    /// pipeline.
+    async fn refill(&self, scans: &mut [StreamScan], start: &str) -> Result<()> {
+        let dry: Vec<usize> = (0..scans.len())
+            .filter(|i| scans[*i].buffer.is_empty() && scans[*i].next_end.is_some())
+            .collect();
+        if dry.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for i in &dry {
+            let scan = &scans[*i];
+            pipe.cmd("XREVRANGE")
+                .arg(&scan.key)
+                .arg(scan.next_end.as_deref().unwrap_or("+"))
+                .arg(start)
+                .arg("COUNT")
+                .arg(READ_BATCH);
+        }
+        let replies: Vec<Value> = self.run(&pipe).await?;
+        for (i, reply) in dry.into_iter().zip(replies) {
+            let entries = stream_entries(reply)?;
+            let scan = &mut scans[i];
+            scan.next_end = match entries.last() {
+                Some((pos, _)) if entries.len() == READ_BATCH => Some(format!("({pos}")),
+                _ => None,
+            };
+            for (pos, fields) in entries {
+                let at = Timestamp(i64::try_from(pos.0).unwrap_or(i64::MAX));
+                let Some(text) = fields.get("a") else {
+                    continue;
+                };
+                // Lines of one call, oldest first: taken newest first.
+                for line in text.lines().rev().filter(|l| !l.is_empty()) {
+                    scan.buffer.push_back((at, line.to_owned()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Trims every known queue's audit stream (see the module doc).
+    pub(super) async fn trim_audit_streams(
+        &self,
+        now: Timestamp,
+        retention: &AuditRetention,
+    ) -> Result<u64> {
+        let queues = self.known_queues(true).await?;
+        if queues.is_empty() {
+            return Ok(0);
+        }
+        let oldest_kept = now
+            .0
+            .saturating_sub(i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX))
+            .max(0);
+        let mut pipe = redis::pipe();
+        for q in &queues {
+            let key = audit_key(q);
+            pipe.cmd("XTRIM").arg(&key).arg("MINID").arg(oldest_kept);
+            pipe.cmd("XTRIM")
+                .arg(&key)
+                .arg("MAXLEN")
+                .arg(retention.max_entries);
+        }
+        let trimmed: Vec<Value> = self.run(&pipe).await?;
+        Ok(trimmed
+            .iter()
+            .map(|v| match v {
+                Value::Int(n) => (*n).max(0) as u64,
+                _ => 0,
+            })
+            .sum())
+    }
+
+    /// Deletes a queue's audit stream.
+    pub(super) async fn forget_audit_stream(&self, queue: &QueueName) -> Result<()> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("UNLINK").arg(audit_key(queue.as_str()));
+        self.run(&pipe).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_without_lines_sends_nothing_and_one_with_lines_one_per_job() {
+        assert_eq!(call_lines([None, None]), "");
+        assert_eq!(call_lines([Some("a".into()), None]), "a\n\n");
+    }
+}

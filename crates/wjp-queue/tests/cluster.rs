@@ -1,0 +1,193 @@
+//! The conformance suite against a real Redis Cluster of three primaries,
+//! and what only a cluster can do to a queue: lose a primary mid-run.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::json;
+use wjp_queue::backend::redis::RedisBackend;
+use wjp_queue::backend::Backend;
+use wjp_queue::{Handlers, JobRequest, Status};
+
+use crate::conformance::{fast_config, queue_on, request, start_worker, wait_for_job, Store};
+use crate::redis_cluster::RedisCluster;
+
+pub struct ClusterStore {
+    cluster: RedisCluster,
+}
+
+impl ClusterStore {
+    pub async fn new() -> Self {
+        ClusterStore {
+            cluster: RedisCluster::start(3, &[]),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for ClusterStore {
+    async fn connect(&self) -> Arc<dyn Backend> {
+        Arc::new(
+            RedisBackend::connect_cluster(&self.cluster.urls())
+                .await
+                .expect("connect to the test Redis Cluster"),
+        )
+    }
+}
+
+conformance_suite!(ClusterStore::new().await);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_cluster_is_named_with_its_primaries() {
+    let store = ClusterStore::new().await;
+    let backend = store.connect().await;
+    let info = backend.info();
+    assert_eq!(info.name, "redis");
+    assert!(
+        info.location.starts_with("cluster redis://127.0.0.1:"),
+        "{}",
+        info.location
+    );
+    let primaries = info.details["cluster_primaries"].as_array().unwrap();
+    assert_eq!(primaries.len(), 3, "{:?}", info.details);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_primary_killed_mid_run_loses_no_job_and_records_each_once() {
+    // Every write fsynced: a primary killed and started again has every
+    // write it acknowledged.
+    let mut store = ClusterStore {
+        cluster: RedisCluster::start(3, &["--appendfsync", "always"]),
+    };
+    let queue = queue_on(&store).await;
+    let queues = ["default", "analysis", "conversion", "nesting", "gcode"];
+    let runs: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let handlers = recording(&runs, 20);
+    let mut ids = Vec::new();
+    for i in 0..150 {
+        let mut r: JobRequest = request("record", json!(i));
+        r.queue = Some(queues[i % queues.len()].to_string());
+        ids.push(queue.enqueue(r).await.unwrap().job.id);
+    }
+    let worker = start_worker(&queue, handlers, fast_config("w-cluster", &queues));
+    wait_for_job(&queue, &ids[0], Duration::from_secs(30), |j| {
+        j.status() == Status::Completed
+    })
+    .await;
+
+    // The primary of the first slot goes down hard, and comes back with
+    // its AOF while the worker carries on with the other primaries' queues.
+    store.cluster.nodes[0].kill();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    store.cluster.nodes[0].restart();
+    store.cluster.wait_ok(Duration::from_secs(30));
+
+    for id in &ids {
+        let job = wait_for_job(&queue, id, Duration::from_secs(90), |j| {
+            j.status().is_terminal()
+        })
+        .await;
+        assert_eq!(job.status(), Status::Completed, "{job:#?}");
+        assert_eq!(job.state.result, Some(json!(id.to_string())));
+    }
+    worker.stop().await;
+    let counts = queue.counts().await.unwrap();
+    let completed: u64 = counts.iter().map(|c| c.completed).sum();
+    assert_eq!(completed, 150, "{counts:?}");
+    assert!(counts
+        .iter()
+        .all(|c| c.queued + c.running + c.scheduled + c.failed == 0));
+    // Delivery is at least once: a job whose primary died as it ended may
+    // run again, but none is lost and none has two outcomes.
+    let runs = runs.lock().unwrap();
+    assert_eq!(runs.len(), 150);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_queue_moved_to_another_primary_mid_run_loses_nothing() {
+    let store = ClusterStore::new().await;
+    let queue = queue_on(&store).await;
+    let runs: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let mut ids = Vec::new();
+    for i in 0..300 {
+        let mut r: JobRequest = request("record", json!(i));
+        r.queue = Some("default".into());
+        ids.push(queue.enqueue(r).await.unwrap().job.id);
+    }
+    let worker = start_worker(
+        &queue,
+        recording(&runs, 5),
+        fast_config("w-reshard", &["default"]),
+    );
+    wait_for_job(&queue, &ids[0], Duration::from_secs(30), |j| {
+        j.status() == Status::Completed
+    })
+    .await;
+    // The queue's slot moves, keys a few at a time, while the worker claims
+    // and ends jobs in it: the client follows ASK and MOVED, and scripts
+    // refused while their keys are split between two nodes are tried again.
+    let done = queue.counts().await.unwrap()[0].completed;
+    assert!(done < 300, "the worker is still busy when the move starts");
+    let (from, slot) = store.cluster.owner_of("{default}");
+    let to = (from + 1) % store.cluster.nodes.len();
+    let cluster = &store.cluster;
+    tokio::task::block_in_place(|| cluster.move_slot(slot, from, to));
+    assert_eq!(store.cluster.owner_of("{default}").0, to);
+    // Jobs enqueued after the move land on the new primary.
+    for i in 300..320 {
+        let mut r: JobRequest = request("record", json!(i));
+        r.queue = Some("default".into());
+        ids.push(queue.enqueue(r).await.unwrap().job.id);
+    }
+    for id in &ids {
+        let job = wait_for_job(&queue, id, Duration::from_secs(90), |j| {
+            j.status().is_terminal()
+        })
+        .await;
+        assert_eq!(job.status(), Status::Completed, "{job:#?}");
+    }
+    worker.stop().await;
+    assert_eq!(runs.lock().unwrap().len(), 320);
+    let counts = &queue.counts().await.unwrap();
+    let default = counts
+        .iter()
+        .find(|c| c.name.as_str() == "default")
+        .unwrap();
+    assert_eq!(default.completed, 320, "{counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_primary_that_lost_the_library_gets_it_again() {
+    let store = ClusterStore::new().await;
+    let queue = queue_on(&store).await;
+    let (owner, _) = store.cluster.owner_of("{default}");
+    let mut c = store.cluster.nodes[owner].connection(0);
+    redis::cmd("FUNCTION")
+        .arg("FLUSH")
+        .query::<()>(&mut c)
+        .unwrap();
+    let job = queue.enqueue(request("noop", json!(1))).await.unwrap();
+    assert!(job.created);
+    let libraries: Vec<redis::Value> = redis::cmd("FUNCTION").arg("LIST").query(&mut c).unwrap();
+    assert_eq!(libraries.len(), 1, "the library is back on the primary");
+}
+
+/// Handlers that record each run of a `record` job, each run taking `ms`.
+fn recording(runs: &Arc<Mutex<HashMap<String, usize>>>, ms: u64) -> Handlers {
+    let runs = runs.clone();
+    let mut handlers = Handlers::new();
+    handlers
+        .add("record", move |ctx: &wjp_queue::JobContext| {
+            std::thread::sleep(Duration::from_millis(ms));
+            *runs
+                .lock()
+                .unwrap()
+                .entry(ctx.job().id.to_string())
+                .or_default() += 1;
+            Ok(json!(ctx.job().id.to_string()))
+        })
+        .unwrap();
+    handlers
+}
