@@ -306,6 +306,30 @@ async fn dependencies_leave_no_key_behind() {
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
+/// The process that ends a parent delivers its end to dependants in other
+/// queues at once, without waiting for a maintenance pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_reaches_dependants_in_other_queues_without_maintenance() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut parent = request("noop", json!(1));
+    parent.queue = Some("analysis".into());
+    let parent = queue.enqueue(parent).await.unwrap().job.id;
+    let mut child = request("noop", json!(2));
+    child.queue = Some("nesting".into());
+    child.after = vec![parent.to_string()];
+    let child = queue.enqueue(child).await.unwrap().job.id;
+    let taken = claim(&queue, &["analysis"], 1, Duration::from_secs(60)).await;
+    let t = state::complete(&taken[0], json!(1), Timestamp::now());
+    assert_eq!(queue.backend().apply(vec![t]).await.unwrap(), [true]);
+    let job = queue.job(&child).await.unwrap().unwrap();
+    assert_eq!(
+        job.status(),
+        Status::Queued,
+        "released by the end's own process"
+    );
+}
+
 #[tokio::test]
 async fn a_password_is_used_but_never_shown() {
     let server = RedisServer::start(&["--requirepass", "s3cret"]);

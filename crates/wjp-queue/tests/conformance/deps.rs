@@ -74,6 +74,7 @@ async fn waiting_count(queue: &Queue) -> u64 {
 
 pub async fn a_dependant_waits_until_every_parent_in_other_queues_completed(store: &dyn Store) {
     let queue = queue_on(store).await;
+    let before = queue.last_event_id().await.unwrap();
     let a = enqueue(&queue, in_queue("noop", "analysis", &[])).await.id;
     let b = enqueue(&queue, in_queue("noop", "nesting", &[])).await.id;
     let child = enqueue(&queue, in_queue("noop", "gcode", &[&a, &b, &a])).await;
@@ -105,6 +106,13 @@ pub async fn a_dependant_waits_until_every_parent_in_other_queues_completed(stor
     end(&queue, "nesting", &b, Ok(json!(2))).await;
     let released = settled(&queue, &child.id, Status::Queued).await;
     assert!(released.state.error.is_none());
+    let events = queue.events_after(before.as_deref(), 1000).await.unwrap();
+    let of_child: Vec<Status> = events
+        .iter()
+        .filter(|e| e.job_id == child.id)
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(of_child, [Status::Waiting, Status::Queued], "{events:#?}");
     assert_eq!(waiting_count(&queue).await, 0);
     let taken = claim(&queue, &["gcode"], 10, Duration::from_secs(60)).await;
     assert_eq!(taken.len(), 1);

@@ -52,9 +52,20 @@ impl RedisBackend {
             }
         }
         let mut out = vec![false; transitions.len()];
+        let mut ended_parents = false;
         for (chunk, reply) in chunks.into_iter().zip(self.run(&pipe).await?) {
-            for (i, applied) in chunk.iter().zip(array(reply)?) {
+            let items = array(reply)?;
+            // One more item than jobs: the call moved parents to the outbox.
+            ended_parents |= items.len() > chunk.len();
+            for (i, applied) in chunk.iter().zip(items) {
                 out[*i] = int(&applied)? == 1;
+            }
+        }
+        if ended_parents {
+            // Their dependants hear of it now; maintenance delivers
+            // whatever this misses (the store gone meanwhile).
+            if let Err(e) = self.settle_all(now).await {
+                tracing::debug!("dependants of ended jobs left to maintenance: {e}");
             }
         }
         Ok(out)

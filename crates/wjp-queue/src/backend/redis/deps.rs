@@ -7,8 +7,10 @@
 //! different hash tags, which no one function call may touch together.
 //! So the end of a parent records, in the call that ends it, that its
 //! dependants must hear of it (its queue's outbox, see `parent_ended` in
-//! `common.lua`), and maintenance delivers that end with one guarded call
-//! per dependant's queue ([`RedisBackend::settle_all`]). A delivery is
+//! `common.lua`), and the process that ended it delivers that end at once
+//! (its call's reply says it moved a parent), with one guarded call per
+//! dependant's queue ([`RedisBackend::settle_all`]); maintenance delivers
+//! whatever that missed. A delivery is
 //! idempotent: the dependant's entry in its queue's `pending` hash names
 //! the parents it still waits for, and a delivery applies only while the
 //! entry is what the deliverer read, and removes the parent from it.

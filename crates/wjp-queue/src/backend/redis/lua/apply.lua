@@ -74,4 +74,4 @@ if woke then
 elseif ran then
   wake_if_limited()
 end
-return out
+return with_deliveries(out, n)

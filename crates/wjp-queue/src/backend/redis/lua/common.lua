@@ -29,8 +29,8 @@ local PREFIX, MAXLEN
 -- What one call collects and writes at its end (see `flush`, `publish`).
 local adds, removals, lease_sets, lease_dels, events, line_before, pending_dels
 -- Whether the queue's `dependants` hash exists, once looked at in this
--- call (nil before).
-local deps_exist
+-- call (nil before); whether this call moved a parent to the outbox.
+local deps_exist, deps_moved
 -- The audit lines this call keeps (see `keep_audit`), or nil.
 local audit_text
 -- The change of the queue's waiting payload bytes (K_BYTES) in this call.
@@ -60,7 +60,7 @@ local function begin(keys, args)
   K_AUDIT = keys[19]
   PREFIX, MAXLEN = args[1], args[2]
   adds, removals, lease_sets, lease_dels, pending_dels = {}, {}, {}, {}, {}
-  deps_exist = nil
+  deps_exist, deps_moved = nil, false
   bytes_delta = 0
   events, line_before = {}, {}
   audit_text = nil
@@ -553,5 +553,14 @@ local function parent_ended(id, status)
   if not deps_exist then return end
   if redis_call('HDEL', K_DEPS, id) == 1 then
     redis_call('HSET', K_OUTBOX, id, status .. '|' .. int(server_now()))
+    deps_moved = true
   end
+end
+
+-- A reply of one element per job, with one more (2) when the call moved
+-- parents to the outbox: the caller delivers their ends at once rather
+-- than at the next maintenance pass.
+local function with_deliveries(out, n)
+  if deps_moved then out[n + 1] = 2 end
+  return out
 end

@@ -81,4 +81,4 @@ keep_audit(ARGV[#ARGV], out)
 flush()
 publish()
 wake_if_limited()
-return out
+return with_deliveries(out, n)
