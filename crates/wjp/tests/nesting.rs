@@ -78,7 +78,10 @@ fn wjp_nest_takes_a_zero_kerf_and_fits_forty_triangles_on_one_sheet() {
     // The cut list: a header and one row per triangle, all on sheet 0.
     let csv = std::fs::read_to_string(out.join("cut_list.csv")).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
-    assert_eq!(rows[0], "sheet,part,quantity,copy,x_mm,y_mm,rotation_deg");
+    assert_eq!(
+        rows[0],
+        "sheet,part,quantity,copy,x_mm,y_mm,rotation_deg,mirrored"
+    );
     assert_eq!(rows.len(), 41, "{csv}");
     assert!(
         rows[1..].iter().all(|r| r.starts_with("0,triangle,40,")),

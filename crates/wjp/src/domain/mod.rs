@@ -698,7 +698,7 @@ pub fn sheet_from_parents(
 }
 
 /// The cut list as CSV, one row per copy: `sheet, part, quantity` (copies of
-/// the part on that sheet), `copy, x_mm, y_mm, rotation_deg`. Part names come
+/// the part on that sheet), `copy, x_mm, y_mm, rotation_deg, mirrored`. Part names come
 /// from customers' file names: cells are made inert for spreadsheets.
 pub fn cut_list_csv(result: &wjp_cam::NestResult) -> Result<Vec<u8>, csv::Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
@@ -710,6 +710,7 @@ pub fn cut_list_csv(result: &wjp_cam::NestResult) -> Result<Vec<u8>, csv::Error>
         "x_mm",
         "y_mm",
         "rotation_deg",
+        "mirrored",
     ])?;
     for entry in &result.cut_list {
         for p in &entry.placements {
@@ -721,6 +722,7 @@ pub fn cut_list_csv(result: &wjp_cam::NestResult) -> Result<Vec<u8>, csv::Error>
                 format!("{:.3}", p.x),
                 format!("{:.3}", p.y),
                 format!("{:.3}", p.rotation),
+                p.mirrored.to_string(),
             ])?;
         }
     }
