@@ -232,6 +232,9 @@ pub enum ErrorKind {
     /// A parent the job waited for failed or was cancelled, so the job
     /// never ran.
     DependencyFailed,
+    /// A file the job reads is not where its payload says (not uploaded,
+    /// or deleted since); retrying cannot help until someone puts it there.
+    MissingInput,
 }
 
 impl ErrorKind {
@@ -246,6 +249,7 @@ impl ErrorKind {
             ErrorKind::LostLease => "lost_lease",
             ErrorKind::NoHandler => "no_handler",
             ErrorKind::DependencyFailed => "dependency_failed",
+            ErrorKind::MissingInput => "missing_input",
         }
     }
 

@@ -83,6 +83,7 @@ enum Report {
 enum ErrorWord {
     Failed,
     InvalidPayload,
+    MissingInput,
     Cancelled,
     Panicked,
 }
@@ -92,6 +93,7 @@ impl From<HandlerError> for Report {
         let (kind, message) = match e {
             HandlerError::Failed(m) => (ErrorWord::Failed, m),
             HandlerError::InvalidPayload(m) => (ErrorWord::InvalidPayload, m),
+            HandlerError::MissingInput(m) => (ErrorWord::MissingInput, m),
             HandlerError::Cancelled => (ErrorWord::Cancelled, String::new()),
             HandlerError::Panicked(m) => (ErrorWord::Panicked, m),
         };
@@ -107,6 +109,7 @@ impl Report {
             Report::Error { kind, message } => Some(Err(match kind {
                 ErrorWord::Failed => HandlerError::Failed(message),
                 ErrorWord::InvalidPayload => HandlerError::InvalidPayload(message),
+                ErrorWord::MissingInput => HandlerError::MissingInput(message),
                 ErrorWord::Cancelled => HandlerError::Cancelled,
                 ErrorWord::Panicked => HandlerError::Panicked(message),
             })),
@@ -314,7 +317,7 @@ fn run_job(job: &JobProcess<'_>) -> Report {
     let payload = match kinds::admit(kind, &shop.store, envelope.payload, &shop.figures.materials) {
         Ok(payload) => payload,
         Err(refusal) if refusal.not_found => {
-            return HandlerError::InvalidPayload(format!("missing_input: {refusal}")).into()
+            return HandlerError::MissingInput(refusal.to_string()).into()
         }
         Err(refusal) => return HandlerError::InvalidPayload(refusal.to_string()).into(),
     };

@@ -21,6 +21,9 @@ pub enum HandlerError {
     /// The payload is wrong; retrying cannot help.
     #[error("invalid payload: {0}")]
     InvalidPayload(String),
+    /// A file the payload names is not there; retrying cannot help.
+    #[error("missing input: {0}")]
+    MissingInput(String),
     /// The handler saw that its job was cancelled and stopped.
     #[error("cancelled")]
     Cancelled,
@@ -36,6 +39,7 @@ impl HandlerError {
         match self {
             HandlerError::Failed(m) => JobError::new(ErrorKind::HandlerError, m),
             HandlerError::InvalidPayload(m) => JobError::new(ErrorKind::InvalidPayload, m),
+            HandlerError::MissingInput(m) => JobError::new(ErrorKind::MissingInput, m),
             HandlerError::Cancelled => JobError::new(ErrorKind::Cancelled, "cancelled"),
             HandlerError::Panicked(m) => panic_error(&m),
         }

@@ -161,8 +161,8 @@ impl Shop {
             self.runtime
                 .block_on(self.store.fetch_to(&key, &local, limit))
                 .map_err(|e| match e {
-                    StoreError::NotFound { key } => HandlerError::InvalidPayload(format!(
-                        "missing_input: {field} names {key}, which is not in the artefact \
+                    StoreError::NotFound { key } => HandlerError::MissingInput(format!(
+                        "{field} names {key}, which is not in the artefact \
                          store ({}); upload it first (POST /upload)",
                         self.store.describe()
                     )),
