@@ -249,7 +249,7 @@ fn history_paths() -> Value {
 /// The steering endpoints, apart (the macro's recursion limit).
 fn steering_paths() -> Value {
     let job_id = json!({ "name": "job_id", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$" } });
-    let ids = json!({ "type": "array", "minItems": 1, "maxItems": crate::steering::MAX_BULK_IDS, "items": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$" } });
+    let ids = json!({ "type": ["array", "null"], "minItems": 1, "maxItems": crate::steering::MAX_BULK_IDS, "items": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$" } });
     let common = |extra: Value| {
         merged(
             json!({ "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") }),
@@ -262,7 +262,7 @@ fn steering_paths() -> Value {
             json!([job_id]),
             Some(json!({ "required": true, "content": json_content(json!({ "type": "object", "additionalProperties": false, "properties": {
                 "payload": { "type": "object", "description": "Fields that replace the old payload's." },
-                "reference": { "type": "string", "minLength": 1, "maxLength": 200, "description": "The new job's reference (default: the old one's)." } } })) })),
+                "reference": { "type": ["string", "null"], "minLength": 1, "maxLength": 200, "description": "The new job's reference (default, or null: the old one's)." } } })) })),
             common(json!({ "201": with_job_links(ok_json("The new job.", schema_ref("Job"))),
                 "400": error("A field unknown or out of range, a path outside the managed folders (the checks of POST /jobs)."),
                 "404": error("No such job (it never existed, or its record expired)."),
@@ -271,7 +271,7 @@ fn steering_paths() -> Value {
             "Cancel many jobs: those named by ids, or every waiting (queued or scheduled) job of a queue, up to 10,000. Running ones are told to stop.",
             json!([]),
             Some(json!({ "required": true, "content": json_content(json!({ "type": "object", "additionalProperties": false, "properties": {
-                "ids": ids.clone(), "queue": { "type": "string" } } })) })),
+                "ids": ids.clone(), "queue": { "type": ["string", "null"] } } })) })),
             common(json!({ "200": ok_json("What became of them.", json!({ "type": "object", "required": ["success", "cancelled", "requested", "already_ended", "not_found"], "properties": {
                     "success": { "type": "boolean" }, "cancelled": { "type": "integer" }, "requested": { "type": "integer" },
                     "already_ended": { "type": "integer" }, "not_found": { "type": "array", "items": { "type": "string" } } } })),
