@@ -19,7 +19,9 @@ import {
 import { KEY_STORE, apiKey, askKey, headers, api, postJson } from './api.js';
 import { setupHistory, showJobHistory } from './history.js';
 import { pickCell, cancelWaitingButton, rerunForm, setupSteering } from './steering.js';
-import { isConversion, renderConversion, isCsvAnalysis, renderCsv } from './details.js';
+import {
+  isConversion, renderConversion, isCsvAnalysis, renderCsv, figuresOf,
+} from './details.js';
 import { loadSchedules } from './schedules.js';
 import { setStatus, showError, setupForms } from './forms.js';
 
@@ -123,6 +125,7 @@ function fillRow(tr, job) {
     el('td', {}, open),
     el('td', { class: 'wrap drawing', text: drawingOf(job) }),
     el('td', { class: 'material', text: materialOf(job) }),
+    el('td', { class: 'figures', text: figuresOf(job) || '–' }),
     el('td', { text: job.kind }),
     el('td', { text: job.queue }),
     el('td', {}, progressCell(job.progress, job.progress_message, job.status)),
@@ -158,7 +161,7 @@ async function loadJobs() {
     jobs.rows.set(j.job_id, tr);
     body.append(tr);
   }
-  if (!found.length) body.append(el('tr', { class: 'empty' }, el('td', { colspan: '9', text: 'No jobs match.' })));
+  if (!found.length) body.append(el('tr', { class: 'empty' }, el('td', { colspan: '10', text: 'No jobs match.' })));
   $('page-older').disabled = !next;
   $('page-newest').disabled = !jobs.cursor;
   pageInfo();
@@ -192,6 +195,8 @@ function jobEvent(e) {
   if (tr) {
     fillRow(tr, view);
     if (e.status === 'failed' && !known.error) refreshRow(e.job_id);
+    // Its figures come with its result, which events do not carry.
+    if (e.status === 'completed' && !known.result) refreshRow(e.job_id);
   } else if (!jobs.cursor && matches(view, filters())) {
     const body = $('jobs-body');
     const empty = body.querySelector('tr.empty');
