@@ -76,6 +76,11 @@ const jobs = {
   cursor: null, // cursor of the current page (null: newest)
   next: null,
   loading: 0,
+  // Events heard while a page is being read: a job that started after the
+  // server read the page would be wiped by it, so its events are played
+  // again once the page is shown.
+  inflight: 0,
+  heard: [],
 };
 
 function filters() {
@@ -146,7 +151,14 @@ async function loadJobs() {
   if (f.since) q.set('since', f.since);
   if (f.until) q.set('until', f.until);
   if (jobs.cursor) q.set('cursor', jobs.cursor);
-  const page = await api(`/jobs?${q}`);
+  jobs.inflight += 1;
+  let page;
+  try {
+    page = await api(`/jobs?${q}`);
+  } finally {
+    jobs.inflight -= 1;
+  }
+  const heard = jobs.inflight ? jobs.heard.slice() : jobs.heard.splice(0);
   if (ticket !== jobs.loading) return;
   const found = page.jobs;
   const next = page.next_cursor || null;
@@ -162,6 +174,9 @@ async function loadJobs() {
     body.append(tr);
   }
   if (!found.length) body.append(el('tr', { class: 'empty' }, el('td', { colspan: '10', text: 'No jobs match.' })));
+  // Jobs the page missed because they came after it was read.
+  const missed = new Set(heard.map((e) => e.job_id).filter((id) => !jobs.rows.has(id)));
+  for (const e of heard) if (missed.has(e.job_id)) jobEvent(Object.assign(e, { replayed: true }));
   $('page-older').disabled = !next;
   $('page-newest').disabled = !jobs.cursor;
   pageInfo();
@@ -183,6 +198,7 @@ function reloadJobs() {
 // (drawing, material, error) comes from the job as last read, or is read
 // once for a job first heard of here.
 function jobEvent(e) {
+  if (jobs.inflight && !e.replayed) jobs.heard.push(e);
   const known = jobs.views.get(e.job_id) || { created_at: e.at };
   const view = {
     ...known,
