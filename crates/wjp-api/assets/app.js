@@ -19,7 +19,9 @@ import {
 import { KEY_STORE, apiKey, askKey, headers, api, postJson } from './api.js';
 import { setupHistory, showJobHistory } from './history.js';
 import { pickCell, cancelWaitingButton, rerunForm, setupSteering } from './steering.js';
-import { isConversion, renderConversion, isCsvAnalysis, renderCsv } from './details.js';
+import {
+  isConversion, renderConversion, isCsvAnalysis, renderCsv, figuresOf,
+} from './details.js';
 import { loadSchedules } from './schedules.js';
 import { setStatus, showError, setupForms } from './forms.js';
 
@@ -75,6 +77,11 @@ const jobs = {
   cursor: null, // cursor of the current page (null: newest)
   next: null,
   loading: 0,
+  // Events heard while a page is being read: a job that started after the
+  // server read the page would be wiped by it, so its events are played
+  // again once the page is shown.
+  inflight: 0,
+  heard: [],
 };
 
 function filters() {
@@ -124,6 +131,7 @@ function fillRow(tr, job) {
     el('td', {}, open),
     el('td', { class: 'wrap drawing', text: drawingOf(job) }),
     el('td', { class: 'material', text: materialOf(job) }),
+    el('td', { class: 'figures', text: figuresOf(job) || '–' }),
     el('td', { text: job.kind }),
     el('td', { text: job.queue }),
     el('td', {}, progressCell(job.progress, job.progress_message, job.status)),
@@ -144,7 +152,14 @@ async function loadJobs() {
   if (f.since) q.set('since', f.since);
   if (f.until) q.set('until', f.until);
   if (jobs.cursor) q.set('cursor', jobs.cursor);
-  const page = await api(`/jobs?${q}`);
+  jobs.inflight += 1;
+  let page;
+  try {
+    page = await api(`/jobs?${q}`);
+  } finally {
+    jobs.inflight -= 1;
+  }
+  const heard = jobs.inflight ? jobs.heard.slice() : jobs.heard.splice(0);
   if (ticket !== jobs.loading) return;
   const found = page.jobs;
   const next = page.next_cursor || null;
@@ -159,7 +174,10 @@ async function loadJobs() {
     jobs.rows.set(j.job_id, tr);
     body.append(tr);
   }
-  if (!found.length) body.append(el('tr', { class: 'empty' }, el('td', { colspan: '9', text: 'No jobs match.' })));
+  if (!found.length) body.append(el('tr', { class: 'empty' }, el('td', { colspan: '10', text: 'No jobs match.' })));
+  // Jobs the page missed because they came after it was read.
+  const missed = new Set(heard.map((e) => e.job_id).filter((id) => !jobs.rows.has(id)));
+  for (const e of heard) if (missed.has(e.job_id)) jobEvent(Object.assign(e, { replayed: true }));
   $('page-older').disabled = !next;
   $('page-newest').disabled = !jobs.cursor;
   pageInfo();
@@ -181,6 +199,7 @@ function reloadJobs() {
 // (drawing, material, error) comes from the job as last read, or is read
 // once for a job first heard of here.
 function jobEvent(e) {
+  if (jobs.inflight && !e.replayed) jobs.heard.push(e);
   const known = jobs.views.get(e.job_id) || { created_at: e.at };
   const view = {
     ...known,
@@ -193,6 +212,8 @@ function jobEvent(e) {
   if (tr) {
     fillRow(tr, view);
     if (e.status === 'failed' && !known.error) refreshRow(e.job_id);
+    // Its figures come with its result, which events do not carry.
+    if (e.status === 'completed' && !known.result) refreshRow(e.job_id);
   } else if (!jobs.cursor && matches(view, filters())) {
     const body = $('jobs-body');
     const empty = body.querySelector('tr.empty');

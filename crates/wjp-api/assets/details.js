@@ -69,3 +69,23 @@ export function renderCsv(r) {
   return el('div', { id: 'csv-analysis' }, stats, layers,
     advice.length ? el('ul', { class: 'warnings' }, advice.map((a) => el('li', { text: a.message }))) : null);
 }
+
+// A job's result at a glance, for its row in the list: cut length,
+// pierces and cost of an analysis; sheets and utilisation of a nesting;
+// pierces and cut length of a program; outlines kept of a conversion.
+export function figuresOf(job) {
+  const r = job.status === 'completed' ? job.result : null;
+  if (!r || typeof r !== 'object') return '';
+  if (r.metrics && r.cost) {
+    return `${num(r.metrics.cut_length_mm / 1000, 2)} m · ${r.metrics.pierce_count} pierces · ${num(r.cost.total, 2)} ${r.cost.currency}`;
+  }
+  if (Array.isArray(r.sheets) && typeof r.final_utilization === 'number') {
+    return `${r.sheets.length} sheet${r.sheets.length === 1 ? '' : 's'} · ${num(r.final_utilization, 1)} % used`;
+  }
+  if (r.summary && typeof r.summary.pierces === 'number' && r.dialect) {
+    return `${num(r.summary.cut_length_mm / 1000, 2)} m · ${r.summary.pierces} pierces`;
+  }
+  if (isConversion(r)) return `${r.report.contours_kept} outlines · ${num(r.report.size_mm[0])} × ${num(r.report.size_mm[1])} mm`;
+  if (isCsvAnalysis(r)) return `${num(r.summary.cutting_length_m, 2)} m · ${r.summary.pierces_estimate} pierces`;
+  return '';
+}

@@ -266,7 +266,7 @@ fn history_paths() -> Value {
 /// The steering endpoints, apart (the macro's recursion limit).
 fn steering_paths() -> Value {
     let job_id = json!({ "name": "job_id", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$" } });
-    let ids = json!({ "type": "array", "minItems": 1, "maxItems": crate::steering::MAX_BULK_IDS, "items": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$" } });
+    let ids = json!({ "type": ["array", "null"], "minItems": 1, "maxItems": crate::steering::MAX_BULK_IDS, "items": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$" } });
     let common = |extra: Value| {
         merged(
             json!({ "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") }),

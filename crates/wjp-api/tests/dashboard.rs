@@ -758,6 +758,16 @@ async fn dashboard_in_a_real_browser() {
             "the analysed job's row to name its drawing and material",
         )
         .await;
+    // And its figures at a glance: cut length, pierces, cost.
+    browser
+        .wait(
+            &format!(
+                "(() => {{ const f = document.querySelector('#jobs-body tr[data-job-id=\"{job_id}\"] .figures'); \
+                 return f && / m · 2 pierces · [0-9.,]+ /.test(f.textContent); }})()"
+            ),
+            "the analysed job's figures in its row",
+        )
+        .await;
     let failed_row_says_why = browser
         .script(
             "return [...document.querySelectorAll('#jobs-body tr[data-status=\"failed\"]')] \

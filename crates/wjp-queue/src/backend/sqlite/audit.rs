@@ -1,5 +1,8 @@
 //! The audit log (`crate::audit`) in the table `audit`: one row per entry,
-//! written in the savepoint of the insert or transition it records.
+//! written in the savepoint of the insert or transition it records. The
+//! entries are made (and their lines written) by the caller, before the
+//! write goes to the writer thread (`Prepared`); claims, which leave no
+//! entry, take no part.
 //!
 //! Rows are appended in `id` order; the index on `at` serves the history's
 //! time ranges and the age trim. The columns beside the entry's line are
@@ -33,7 +36,45 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
 ";
 
-fn append(tx: &Connection, entry: &AuditEntry) -> Result<()> {
+/// An entry ready for the writer: made, and its line written, before the
+/// write reaches the writer thread, which SQLite's single writer makes the
+/// bottleneck of every process on the file.
+pub(super) struct Prepared {
+    entry: AuditEntry,
+    line: String,
+}
+
+impl Prepared {
+    fn of(entry: AuditEntry) -> Prepared {
+        let line = entry.to_line();
+        Prepared { entry, line }
+    }
+}
+
+/// The entries of new jobs, in their order (stored for the jobs the
+/// insert stores), submitted by `origins[i]`.
+pub(super) fn submissions(jobs: &[Job], origins: &[String], now: Timestamp) -> Vec<Prepared> {
+    jobs.iter()
+        .enumerate()
+        .map(|(i, job)| {
+            let origin = origins.get(i).map_or("", String::as_str);
+            Prepared::of(submission_entry(job, origin, now))
+        })
+        .collect()
+}
+
+/// The entries of transitions, in their order (`None` where the log keeps
+/// no step; stored for those that apply).
+pub(super) fn transitions(transitions: &[Transition], now: Timestamp) -> Vec<Option<Prepared>> {
+    transitions
+        .iter()
+        .map(|t| transition_entry(t, now).map(Prepared::of))
+        .collect()
+}
+
+/// Stores a prepared entry, in the write of the change it records.
+pub(super) fn append(tx: &Connection, prepared: &Prepared) -> Result<()> {
+    let entry = &prepared.entry;
     tx.prepare_cached(
         "INSERT INTO audit (at, job_id, queue, kind, outcome, reference, line) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -46,30 +87,11 @@ fn append(tx: &Connection, entry: &AuditEntry) -> Result<()> {
             entry.kind.as_str(),
             entry.outcome.as_str(),
             entry.reference,
-            entry.to_line(),
+            prepared.line,
         ])
     })
     .map_err(storage)?;
     Ok(())
-}
-
-/// Records a new job's submission, in the write that stores it.
-pub(super) fn record_submission(
-    tx: &Connection,
-    job: &Job,
-    origin: &str,
-    now: Timestamp,
-) -> Result<()> {
-    append(tx, &submission_entry(job, origin, now))
-}
-
-/// Records an applied transition, in the write that applied it, if it is
-/// a step the log keeps.
-pub(super) fn record_transition(tx: &Connection, t: &Transition, now: Timestamp) -> Result<()> {
-    match transition_entry(t, now) {
-        Some(entry) => append(tx, &entry),
-        None => Ok(()),
-    }
 }
 
 /// One page of the log, newest first.

@@ -29,12 +29,12 @@ enum IdUse {
 
 /// Stores `jobs` in order, unless one would take its queue past `quotas`:
 /// then the error names it and the write stores nothing. Each job stored
-/// gets its audit entry, submitted by `origins[i]`.
+/// gets its audit entry, `audit[i]` (made before the write).
 pub(super) fn insert_batch(
     tx: &Connection,
     jobs: Vec<Job>,
     quotas: &Quotas,
-    origins: &[String],
+    audit: &[super::audit::Prepared],
 ) -> Result<Vec<Inserted>> {
     let now = Timestamp::now();
     let batch_len = jobs.len();
@@ -81,8 +81,9 @@ pub(super) fn insert_batch(
         }
         insert_job(tx, &job, payload)?;
         append_event(tx, &Event::of(&job, now))?;
-        let origin = origins.get(index).map_or("", String::as_str);
-        super::audit::record_submission(tx, &job, origin, now)?;
+        if let Some(entry) = audit.get(index) {
+            super::audit::append(tx, entry)?;
+        }
         out.push(Inserted::New(job));
     }
     change.write(tx)?;

@@ -221,7 +221,8 @@ impl Backend for SqliteBackend {
         origins: Vec<String>,
     ) -> Result<Vec<Inserted>> {
         let quotas = quotas.clone();
-        self.write(move |tx| insert::insert_batch(tx, jobs, &quotas, &origins))
+        let audit = audit::submissions(&jobs, &origins, Timestamp::now());
+        self.write(move |tx| insert::insert_batch(tx, jobs, &quotas, &audit))
             .await
     }
 
@@ -259,7 +260,8 @@ impl Backend for SqliteBackend {
         if transitions.is_empty() {
             return Ok(Vec::new());
         }
-        self.write(move |tx| updates::apply_all(tx, &transitions))
+        let audit = audit::transitions(&transitions, Timestamp::now());
+        self.write(move |tx| updates::apply_all(tx, &transitions, &audit))
             .await
     }
 

@@ -269,8 +269,8 @@ pub(super) fn insert_job(tx: &Connection, job: &Job, payload: String) -> Result<
     Ok(())
 }
 
-/// Writes a transition's new state if the guard holds, with its event and
-/// its audit entry; `true` if it did.
+/// Writes a transition's new state if the guard holds, with its event;
+/// `true` if it did.
 pub(super) fn apply_transition(tx: &Connection, t: &Transition) -> Result<bool> {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let sql = SQL.get_or_init(|| {
@@ -302,9 +302,7 @@ pub(super) fn apply_transition(tx: &Connection, t: &Transition) -> Result<bool> 
         .execute(rusqlite::params_from_iter(values))
         .map_err(storage)?;
     if changed == 1 {
-        let now = Timestamp::now();
-        append_event(tx, &Event::of(&t.job, now))?;
-        super::audit::record_transition(tx, t, now)?;
+        append_event(tx, &Event::of(&t.job, Timestamp::now()))?;
     }
     Ok(changed == 1)
 }

@@ -14,16 +14,25 @@ use crate::event::Event;
 use crate::job::{JobId, QueueName, Status, Timestamp};
 use crate::state::Transition;
 
-/// Applies each transition whose guard holds; `true` for each that did.
-pub(super) fn apply_all(tx: &Connection, transitions: &[Transition]) -> Result<Vec<bool>> {
+/// Applies each transition whose guard holds, with its audit entry
+/// (`audit[i]`, made before the write) if it has one; `true` for each
+/// that did.
+pub(super) fn apply_all(
+    tx: &Connection,
+    transitions: &[Transition],
+    audit: &[Option<super::audit::Prepared>],
+) -> Result<Vec<bool>> {
     let mut usage = UsageChange::default();
     let mut applied = Vec::with_capacity(transitions.len());
     let now = Timestamp::now();
     let mut edges = deps::EdgesExist::unknown();
-    for t in transitions {
+    for (i, t) in transitions.iter().enumerate() {
         let done = apply_transition(tx, t)?;
         if done {
             usage.add_transition(tx, t)?;
+            if let Some(Some(entry)) = audit.get(i) {
+                super::audit::append(tx, entry)?;
+            }
             deps::after_transition(tx, t.expect.status, &t.job, &mut edges, &mut usage, now)?;
         }
         applied.push(done);
