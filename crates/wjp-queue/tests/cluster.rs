@@ -1,17 +1,18 @@
 //! The conformance suite against a real Redis Cluster of three primaries,
 //! and what only a cluster can do to a queue: lose a primary mid-run.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
 use wjp_queue::backend::redis::RedisBackend;
 use wjp_queue::backend::Backend;
-use wjp_queue::{Handlers, JobRequest, Status};
+use wjp_queue::{JobRequest, Status};
 
-use crate::conformance::{fast_config, queue_on, request, start_worker, wait_for_job, Store};
+use crate::conformance::{
+    fast_config, queue_on, recording_handlers, request, start_worker, wait_for_job, Runs, Store,
+};
 use crate::redis_cluster::RedisCluster;
 
 pub struct ClusterStore {
@@ -63,8 +64,8 @@ async fn a_primary_killed_mid_run_loses_no_job_and_records_each_once() {
     };
     let queue = queue_on(&store).await;
     let queues = ["default", "analysis", "conversion", "nesting", "gcode"];
-    let runs: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-    let handlers = recording(&runs, 20);
+    let runs: Runs = Arc::default();
+    let handlers = recording_handlers(&runs, Duration::from_millis(20));
     let mut ids = Vec::new();
     for i in 0..150 {
         let mut r: JobRequest = request("record", json!(i));
@@ -109,7 +110,7 @@ async fn a_primary_killed_mid_run_loses_no_job_and_records_each_once() {
 async fn a_queue_moved_to_another_primary_mid_run_loses_nothing() {
     let store = ClusterStore::new().await;
     let queue = queue_on(&store).await;
-    let runs: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let runs: Runs = Arc::default();
     let mut ids = Vec::new();
     for i in 0..300 {
         let mut r: JobRequest = request("record", json!(i));
@@ -118,7 +119,7 @@ async fn a_queue_moved_to_another_primary_mid_run_loses_nothing() {
     }
     let worker = start_worker(
         &queue,
-        recording(&runs, 5),
+        recording_handlers(&runs, Duration::from_millis(5)),
         fast_config("w-reshard", &["default"]),
     );
     wait_for_job(&queue, &ids[0], Duration::from_secs(30), |j| {
@@ -172,22 +173,4 @@ async fn a_primary_that_lost_the_library_gets_it_again() {
     assert!(job.created);
     let libraries: Vec<redis::Value> = redis::cmd("FUNCTION").arg("LIST").query(&mut c).unwrap();
     assert_eq!(libraries.len(), 1, "the library is back on the primary");
-}
-
-/// Handlers that record each run of a `record` job, each run taking `ms`.
-fn recording(runs: &Arc<Mutex<HashMap<String, usize>>>, ms: u64) -> Handlers {
-    let runs = runs.clone();
-    let mut handlers = Handlers::new();
-    handlers
-        .add("record", move |ctx: &wjp_queue::JobContext| {
-            std::thread::sleep(Duration::from_millis(ms));
-            *runs
-                .lock()
-                .unwrap()
-                .entry(ctx.job().id.to_string())
-                .or_default() += 1;
-            Ok(json!(ctx.job().id.to_string()))
-        })
-        .unwrap();
-    handlers
 }

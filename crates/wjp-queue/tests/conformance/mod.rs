@@ -1227,24 +1227,34 @@ pub async fn a_stale_end_leading_a_batch_is_refused_alone(store: &dyn Store) {
     assert_eq!(owned.state.lease_token, owner.state.lease_token);
 }
 
+/// How many times each job ran, by id.
+pub type Runs = Arc<Mutex<HashMap<String, usize>>>;
+
+/// Handlers whose `record` kind counts each run of a job in `runs`, each
+/// run taking `time`, and returns the job's id.
+pub fn recording_handlers(runs: &Runs, time: Duration) -> Handlers {
+    let runs = runs.clone();
+    let mut handlers = Handlers::new();
+    handlers
+        .add("record", move |ctx: &wjp_queue::JobContext| {
+            if !time.is_zero() {
+                std::thread::sleep(time);
+            }
+            *runs
+                .lock()
+                .unwrap()
+                .entry(ctx.job().id.to_string())
+                .or_default() += 1;
+            Ok(json!(ctx.job().id.to_string()))
+        })
+        .unwrap();
+    handlers
+}
+
 pub async fn two_workers_racing_complete_every_job_exactly_once(store: &dyn Store) {
     const JOBS: usize = 1000;
-    let runs: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-    let make_handlers = || {
-        let runs = runs.clone();
-        let mut handlers = Handlers::new();
-        handlers
-            .add("record", move |ctx: &wjp_queue::JobContext| {
-                *runs
-                    .lock()
-                    .unwrap()
-                    .entry(ctx.job().id.to_string())
-                    .or_default() += 1;
-                Ok(json!(ctx.job().id.to_string()))
-            })
-            .unwrap();
-        handlers
-    };
+    let runs: Runs = Arc::default();
+    let make_handlers = || recording_handlers(&runs, Duration::ZERO);
     let producer = queue_on(store).await;
     let requests: Vec<_> = (0..JOBS).map(|i| request("record", json!(i))).collect();
     let ids = enqueue_ids(&producer, requests).await;
