@@ -2,8 +2,9 @@
 // modules served as they are (no build step): dom.js builds elements and
 // formats, api.js calls the API, forms.js submits work, history.js shows
 // the audit log, steering.js re-runs and bulk actions, details.js the
-// details of conversions and CSV analyses, schedules.js the schedules, and
-// this file the queues, workers, job list, live stream and details.
+// details of conversions and CSV analyses, schedules.js the schedules,
+// thumbs.js the list's small previews, and this file the queues, workers,
+// job list, live stream and details.
 //
 // - Every call goes through api() (api.js), which adds the API key (asked
 //   once, kept in sessionStorage) as X-API-Key and turns error bodies into
@@ -23,6 +24,7 @@ import {
   isConversion, renderConversion, isCsvAnalysis, renderCsv, figuresOf,
 } from './details.js';
 import { loadSchedules } from './schedules.js';
+import { thumbnail } from './thumbs.js';
 import { setStatus, showError, setupForms } from './forms.js';
 
 const PAGE = 50;
@@ -129,7 +131,7 @@ function fillRow(tr, job) {
     pickCell(job, wasPicked),
     el('td', {}, statusBadge(job.status), why),
     el('td', {}, open),
-    el('td', { class: 'wrap drawing', text: drawingOf(job) }),
+    el('td', { class: 'wrap drawing' }, thumbnail(job), drawingOf(job)),
     el('td', { class: 'material', text: materialOf(job) }),
     el('td', { class: 'figures', text: figuresOf(job) || '–' }),
     el('td', { text: job.kind }),

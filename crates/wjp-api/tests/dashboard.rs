@@ -758,6 +758,17 @@ async fn dashboard_in_a_real_browser() {
             "the analysed job's row to name its drawing and material",
         )
         .await;
+    // A thumbnail of its preview beside the name, loaded through the API
+    // (an SVG drawn by the analysis, shown from a blob URL).
+    browser
+        .wait(
+            &format!(
+                "(() => {{ const t = document.querySelector('#jobs-body tr[data-job-id=\"{job_id}\"] img.thumb'); \
+                 return t && t.src.startsWith('blob:') && t.complete && t.naturalWidth > 0; }})()"
+            ),
+            "the analysed job's thumbnail in its row",
+        )
+        .await;
     // And its figures at a glance: cut length, pierces, cost.
     browser
         .wait(

@@ -32,7 +32,7 @@ struct Asset {
 
 const INDEX: &str = include_str!("../../assets/index.html");
 
-const ASSETS: [Asset; 10] = [
+const ASSETS: [Asset; 11] = [
     Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
@@ -72,6 +72,11 @@ const ASSETS: [Asset; 10] = [
         name: "schedules.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/schedules.js"),
+    },
+    Asset {
+        name: "thumbs.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/thumbs.js"),
     },
     Asset {
         name: "forms.js",
