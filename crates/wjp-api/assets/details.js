@@ -2,11 +2,7 @@
 // conversion (what was traced and kept, the size, the preview) and a
 // components CSV analysis (its statistics and layers as tables, its
 // advice), instead of raw JSON.
-import { el, num } from './dom.js';
-
-function fact(name, value) {
-  return el('div', {}, el('dt', { text: name }), el('dd', { text: value }));
-}
+import { el, fact, num } from './dom.js';
 
 // The result of an image conversion: `{report, artifacts}`.
 export function isConversion(r) {

@@ -88,3 +88,8 @@ export function announce(text) {
   // A fresh text node is what screen readers notice.
   setTimeout(() => { region.textContent = text; }, 30);
 }
+
+// One named figure of a definition list: a name and its value.
+export function fact(name, value) {
+  return el('div', {}, el('dt', { text: name }), el('dd', { text: value }));
+}

@@ -32,7 +32,7 @@ struct Asset {
 
 const INDEX: &str = include_str!("../../assets/index.html");
 
-const ASSETS: [Asset; 11] = [
+const ASSETS: [Asset; 12] = [
     Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
@@ -72,6 +72,11 @@ const ASSETS: [Asset; 11] = [
         name: "schedules.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/schedules.js"),
+    },
+    Asset {
+        name: "results.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/results.js"),
     },
     Asset {
         name: "thumbs.js",
