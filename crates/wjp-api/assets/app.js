@@ -3,9 +3,10 @@
 // formats, api.js calls the API, forms.js submits work, history.js shows
 // the audit log, steering.js re-runs and bulk actions, details.js the
 // details of conversions and CSV analyses, schedules.js the schedules,
-// thumbs.js the list's small previews, results.js a job's result by kind
-// and its files, and this file the queues, workers, job list, live stream
-// and a job's details around its result.
+// thumbs.js the list's small previews, throughput.js the chart of the last
+// minutes, results.js a job's result by kind and its files, and this file
+// the queues, workers, job list, live stream and a job's details around
+// its result.
 //
 // - Every call goes through api() (api.js), which adds the API key (asked
 //   once, kept in sessionStorage) as X-API-Key and turns error bodies into
@@ -24,11 +25,11 @@ import { pickCell, cancelWaitingButton, rerunForm, setupSteering } from './steer
 import { figuresOf } from './details.js';
 import { loadSchedules } from './schedules.js';
 import { thumbnail } from './thumbs.js';
+import { countFinished, seedThroughput, windowStats, drawChart } from './throughput.js';
 import { renderResult, forgetPreview, downloads } from './results.js';
 import { setStatus, showError, setupForms } from './forms.js';
 
 const PAGE = 50;
-const WINDOW_MIN = 15;
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
 // What a shop calls a job: its drawing (or picture, or export) and, for
@@ -250,86 +251,12 @@ function refreshRow(id) {
 
 // ---------------------------------------------------------------- queues, throughput
 
-const stats = {
-  counted: new Set(), // job ids already counted as finished
-  finished: [], // {at: ms, queue, ok: bool}
-  queues: [],
-};
-
-function countFinished(id, queue, status, at) {
-  if (!TERMINAL.has(status) || status === 'cancelled' || stats.counted.has(id)) return;
-  const t = new Date(at).getTime();
-  if (!Number.isFinite(t) || t < Date.now() - WINDOW_MIN * 60000) return;
-  stats.counted.add(id);
-  stats.finished.push({ id, at: t, queue, ok: status === 'completed' });
-}
-
-async function seedThroughput() {
-  for (const status of ['completed', 'failed']) {
-    const page = await api(`/jobs?status=${status}&limit=500`);
-    for (const j of page.jobs) countFinished(j.job_id, j.queue, j.status, j.completed_at);
-  }
-  drawChart();
-}
-
-function windowStats(queue) {
-  const since = Date.now() - WINDOW_MIN * 60000;
-  let ok = 0;
-  let bad = 0;
-  for (const f of stats.finished) {
-    if (f.at < since || (queue && f.queue !== queue)) continue;
-    if (f.ok) ok += 1; else bad += 1;
-  }
-  return { ok, bad, rate: ok + bad ? bad / (ok + bad) : null };
-}
-
-function drawChart() {
-  const now = Date.now();
-  const since = now - WINDOW_MIN * 60000;
-  stats.finished = stats.finished.filter((f) => f.at >= since);
-  if (stats.counted.size > 20000) stats.counted = new Set(stats.finished.map((f) => f.id));
-  const buckets = Array.from({ length: WINDOW_MIN }, () => ({ ok: 0, bad: 0 }));
-  for (const f of stats.finished) {
-    const i = Math.min(WINDOW_MIN - 1, Math.floor((f.at - since) / 60000));
-    if (f.ok) buckets[i].ok += 1; else buckets[i].bad += 1;
-  }
-  const max = Math.max(1, ...buckets.map((b) => b.ok + b.bad));
-  const W = 300; const H = 90; const top = 10; const bottom = 14; const bw = W / WINDOW_MIN;
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
-  svg.setAttribute('role', 'img');
-  const add = (tag, attrs, text) => {
-    const n = document.createElementNS(ns, tag);
-    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
-    if (text) n.textContent = text;
-    svg.append(n);
-    return n;
-  };
-  const scale = (H - top - bottom) / max;
-  buckets.forEach((b, i) => {
-    const x = i * bw + 1.5;
-    const hOk = b.ok * scale;
-    const hBad = b.bad * scale;
-    const base = H - bottom;
-    if (b.ok) add('rect', { class: 'ok', x, y: base - hOk, width: bw - 3, height: hOk });
-    // Failures sit on top, hatched by a gap so they differ by shape too.
-    if (b.bad) add('rect', { class: 'bad', x: x + 2, y: base - hOk - hBad - 1, width: bw - 7, height: hBad });
-  });
-  add('line', { class: 'axis', x1: 0, x2: W, y1: H - bottom + 0.5, y2: H - bottom + 0.5 });
-  add('text', { x: 0, y: H - 2 }, `−${WINDOW_MIN} min`);
-  add('text', { x: W, y: H - 2, 'text-anchor': 'end' }, 'now');
-  add('text', { x: 0, y: 8 }, `max ${max}/min`);
-  $('chart').replaceChildren(svg);
-  const all = windowStats(null);
-  const rate = all.rate === null ? 'no failures measured' : `${(all.rate * 100).toFixed(0)} % failure rate`;
-  $('chart-caption').textContent = `Last ${WINDOW_MIN} minutes: ${all.ok} completed (solid bars), `
-    + `${all.bad} failed (narrow bars on top), ${rate}; ${(all.ok / WINDOW_MIN).toFixed(1)} jobs/min.`;
-}
+// The queues as last read.
+let queueList = [];
 
 async function loadQueues() {
   const body = await api('/queues');
-  stats.queues = body.queues || [];
+  queueList = body.queues || [];
   renderQueues();
 }
 
@@ -339,7 +266,7 @@ function renderQueues() {
   const fq = $('f-queue');
   const known = new Set([...fq.options].map((o) => o.value));
   const list = $('queues');
-  for (const q of stats.queues) {
+  for (const q of queueList) {
     const w = windowStats(q.name);
     const rate = w.rate === null ? '–' : `${(w.rate * 100).toFixed(0)} %`;
     const cell = (n) => el('td', { class: 'num', text: String(n ?? 0) });
@@ -367,7 +294,7 @@ function renderQueues() {
       list.append(el('option', { value: q.name }));
     }
   }
-  if (!stats.queues.length) tbody.append(el('tr', {}, el('td', { colspan: '10', text: 'No queues.' })));
+  if (!queueList.length) tbody.append(el('tr', {}, el('td', { colspan: '10', text: 'No queues.' })));
 }
 
 // A queue's limits in words (`max 2 running, 30/m`), or '' for none.

@@ -32,7 +32,7 @@ struct Asset {
 
 const INDEX: &str = include_str!("../../assets/index.html");
 
-const ASSETS: [Asset; 12] = [
+const ASSETS: [Asset; 13] = [
     Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
@@ -77,6 +77,11 @@ const ASSETS: [Asset; 12] = [
         name: "results.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/results.js"),
+    },
+    Asset {
+        name: "throughput.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/throughput.js"),
     },
     Asset {
         name: "thumbs.js",
