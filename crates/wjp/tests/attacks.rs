@@ -932,9 +932,60 @@ fn nesting_options_cannot_stretch_the_work_or_the_sheet() {
         "{}",
         answer.text()
     );
+    // A stock list, a search time and a rotation step past what the engine
+    // takes: refused by name before a job exists.
+    for (extra, field) in [
+        (
+            json!({ "sheets": [{"width": 1e9, "height": 500, "quantity": 1}] }),
+            "sheet_width",
+        ),
+        (
+            json!({ "sheets": [{"width": 500, "height": 500, "quantity": 0}] }),
+            "max_sheets",
+        ),
+        (json!({ "time_limit_s": 1e9 }), "time_limit_s"),
+        (json!({ "rotation_step": 0 }), "rotation_step"),
+    ] {
+        let answer = nest(extra.clone());
+        assert_refused(&answer, 400, "out_of_range");
+        assert!(answer.text().contains(field), "{extra}: {}", answer.text());
+    }
     // A flag is a flag.
     let answer = nest(json!({ "allow_partial": "yes please" }));
     assert_eq!(answer.status, 400, "{}", answer.text());
     let answer = nest(json!({ "allow_mirror": 1 }));
     assert_eq!(answer.status, 400, "{}", answer.text());
+}
+
+/// A G-code job that names a `sheet` takes its drawing from the result of a
+/// parent it waits for. A parent whose result a client wrote (a test kind
+/// echoing its payload) cannot point that drawing outside the store: the
+/// job's process checks the name it is handed like any other input.
+#[test]
+fn a_sheet_taken_from_a_parent_result_is_confined_like_any_input() {
+    let env = Env::new();
+    let api = env.spawn_api(&["--enable-test-kinds"]);
+    let parent = submit(
+        &api,
+        json!({"kind": "noop", "payload": {"artifacts": {"sheets": [{"sheet": 0, "dxf": "/etc/passwd"}]}}}),
+    );
+    assert_eq!(parent.status, 201, "{}", parent.text());
+    let parent = parent.json()["job_id"].as_str().unwrap().to_owned();
+    let child = submit(
+        &api,
+        json!({"kind": "generate_gcode", "after": [parent], "payload": {"sheet": 0}}),
+    );
+    assert_eq!(child.status, 201, "{}", child.text());
+    let id = child.json()["job_id"].as_str().unwrap().to_owned();
+    api.wait_until("the G-code job ends", || {
+        status_of(&api.get(&format!("/jobs/{id}")).json()) == "failed"
+    });
+    let job = api.get(&format!("/jobs/{id}")).json();
+    assert_eq!(job["error_kind"], "invalid_payload", "{job:#}");
+    let error = job["error"].as_str().unwrap();
+    assert!(
+        error.contains("path_outside_managed_folders") || error.contains("outside"),
+        "{job:#}"
+    );
+    assert!(!error.contains("root:"), "{job:#}");
 }
