@@ -189,7 +189,8 @@ async fn history(
 
 /// A text cell made inert for spreadsheets: a cell that starts with `=`,
 /// `+`, `-`, `@`, a tab or a carriage return would be read as a formula
-/// (references and error messages come from clients and their drawings),
+/// (references, error messages, layer and part names come from clients and
+/// their drawings; the binary's CSV exports use it too),
 /// so it gets a leading apostrophe, which spreadsheets show as text.
 pub fn inert_cell(text: &str) -> String {
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {

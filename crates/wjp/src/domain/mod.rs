@@ -13,6 +13,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+// One rule for every CSV the service writes: the history export's.
+use wjp_api::history::inert_cell;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -393,18 +395,6 @@ fn exported(task: &Task, shop: &Shop, ext: &str, bytes: &[u8]) -> Result<Value, 
         "bytes": bytes.len(),
         "artifacts": { ext: artefact },
     }))
-}
-
-/// A text cell of a CSV export, made inert for spreadsheets: a cell that
-/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return would be read
-/// as a formula (layer names come from customers' drawings), so it gets a
-/// leading apostrophe, which spreadsheets show as text.
-fn inert_cell(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    }
 }
 
 /// The report's contours, refusing a report that has none.
