@@ -50,6 +50,7 @@ pub mod outage;
 pub mod queue;
 pub mod schedule;
 pub mod state;
+pub mod stock;
 pub mod waiting;
 pub mod worker;
 
@@ -63,6 +64,7 @@ pub use limits::{QueueLimits, Rate, RatePeriod};
 pub use outage::Outage;
 pub use queue::{CancelOutcome, Enqueued, Queue, SystemInfo};
 pub use schedule::{Schedule, ScheduleRequest};
+pub use stock::StockItem;
 pub use waiting::WaitReason;
 pub use worker::{
     run_inline, HandlerError, Handlers, JobContext, ParentResult, QueueOrder, Worker, WorkerConfig,

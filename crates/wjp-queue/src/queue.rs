@@ -17,6 +17,7 @@ use crate::event::Event;
 use crate::job::{Job, JobId, JobRequest, QueueName, Status, Timestamp};
 use crate::schedule::{self, Schedule, ScheduleRequest, Timing};
 use crate::state;
+use crate::stock::{self, StockItem};
 
 /// How many jobs one maintenance pass moves at most per kind of work, so a
 /// backlog is worked off in bounded steps.
@@ -613,6 +614,70 @@ impl Queue {
     pub async fn remove_schedule(&self, name: &str) -> Result<bool> {
         schedule::check_name(name)?;
         self.backend.remove_schedule(name).await
+    }
+
+    /// Adds an item to a stock pool ([`crate::stock`]) unless the pool holds
+    /// `max_items` already or the id is taken; whether it was added.
+    pub async fn stock_add(
+        &self,
+        pool: &str,
+        id: &str,
+        body: &str,
+        max_items: usize,
+    ) -> Result<bool> {
+        stock::check_name("pool", pool)?;
+        stock::check_name("item", id)?;
+        stock::check_body(body)?;
+        self.backend.stock_add(pool, id, body, max_items).await
+    }
+
+    /// Every item of a stock pool, by id, with its hold if any.
+    pub async fn stock(&self, pool: &str) -> Result<Vec<StockItem>> {
+        stock::check_name("pool", pool)?;
+        self.backend.stock_items(pool).await
+    }
+
+    /// Takes for `holder`, for `hold`, each of `ids` that is free, in one
+    /// atomic step: of callers asking for the same item at once, on any
+    /// machine, one gets it. The ids taken.
+    pub async fn stock_take(
+        &self,
+        pool: &str,
+        ids: &[String],
+        holder: &str,
+        hold: Duration,
+    ) -> Result<Vec<String>> {
+        stock::check_name("pool", pool)?;
+        stock::check_ids(ids)?;
+        stock::check_holder(holder)?;
+        let now = Timestamp::now();
+        let until = now.plus_millis(u64::try_from(hold.as_millis()).unwrap_or(u64::MAX));
+        self.backend.stock_take(pool, ids, holder, until, now).await
+    }
+
+    /// Of the items `holder` holds, deletes `used` and gives `released`
+    /// back, in one atomic step.
+    pub async fn stock_settle(
+        &self,
+        pool: &str,
+        holder: &str,
+        used: &[String],
+        released: &[String],
+    ) -> Result<()> {
+        stock::check_name("pool", pool)?;
+        stock::check_ids(used)?;
+        stock::check_ids(released)?;
+        stock::check_holder(holder)?;
+        self.backend
+            .stock_settle(pool, holder, used, released)
+            .await
+    }
+
+    /// Deletes an item of a stock pool, held or not; whether it existed.
+    pub async fn stock_remove(&self, pool: &str, id: &str) -> Result<bool> {
+        stock::check_name("pool", pool)?;
+        stock::check_name("item", id)?;
+        self.backend.stock_remove(pool, id).await
     }
 
     /// Makes the jobs of the schedules whose tick has come at `now`, one

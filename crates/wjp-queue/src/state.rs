@@ -520,11 +520,19 @@ pub fn cancel_waiting(job: &Job, now: Timestamp) -> Result<Transition> {
 
 /// The worker stopped a running job because it was cancelled.
 pub fn cancelled_while_running(job: &Job, now: Timestamp) -> Transition {
+    cancelled_with_result(job, None, now)
+}
+
+/// The worker stopped a running job because it was cancelled, and its
+/// handler answered with what it had so far: the job ends `cancelled` and
+/// keeps that result (kept as long as a failure is).
+pub fn cancelled_with_result(job: &Job, result: Option<Value>, now: Timestamp) -> Transition {
     let mut next = finished(job, Status::Cancelled, job.failure_ttl_ms, now);
     next.error = Some(JobError::new(
         ErrorKind::Cancelled,
         "cancelled while running",
     ));
+    next.result = result;
     Transition::from(job, next)
 }
 

@@ -162,6 +162,45 @@ impl Backend for Switchable {
         self.check()?;
         self.inner.advance_schedule(schedule, expect_next).await
     }
+    async fn stock_add(
+        &self,
+        pool: &str,
+        id: &str,
+        body: &str,
+        max_items: usize,
+    ) -> Result<bool, QueueError> {
+        self.check()?;
+        self.inner.stock_add(pool, id, body, max_items).await
+    }
+    async fn stock_items(&self, pool: &str) -> Result<Vec<wjp_queue::StockItem>, QueueError> {
+        self.check()?;
+        self.inner.stock_items(pool).await
+    }
+    async fn stock_take(
+        &self,
+        pool: &str,
+        ids: &[String],
+        holder: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<String>, QueueError> {
+        self.check()?;
+        self.inner.stock_take(pool, ids, holder, until, now).await
+    }
+    async fn stock_settle(
+        &self,
+        pool: &str,
+        holder: &str,
+        used: &[String],
+        released: &[String],
+    ) -> Result<(), QueueError> {
+        self.check()?;
+        self.inner.stock_settle(pool, holder, used, released).await
+    }
+    async fn stock_remove(&self, pool: &str, id: &str) -> Result<bool, QueueError> {
+        self.check()?;
+        self.inner.stock_remove(pool, id).await
+    }
     async fn counts(&self, queues: &[QueueName]) -> Result<Vec<QueueCounts>, QueueError> {
         self.check()?;
         self.inner.counts(queues).await

@@ -413,6 +413,40 @@ pub trait Backend: Send + Sync + 'static {
     /// advances it. Whether it applied (`false` also when it was removed).
     async fn advance_schedule(&self, schedule: &Schedule, expect_next: Timestamp) -> Result<bool>;
 
+    // Stock (`crate::stock`): global pools of items taken once.
+
+    /// Adds an item to a pool unless the pool already holds `max_items`
+    /// (or the id is taken), in one atomic step; whether it was added.
+    async fn stock_add(&self, pool: &str, id: &str, body: &str, max_items: usize) -> Result<bool>;
+
+    /// Every item of a pool, by id.
+    async fn stock_items(&self, pool: &str) -> Result<Vec<crate::stock::StockItem>>;
+
+    /// Holds for `holder` until `until`, in one atomic step, each of `ids`
+    /// that exists and is free at `now` ([`crate::stock::StockItem::takeable_by`]);
+    /// the ids it now holds.
+    async fn stock_take(
+        &self,
+        pool: &str,
+        ids: &[String],
+        holder: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<String>>;
+
+    /// Of the items `holder` holds, deletes `used` and frees `released`, in
+    /// one atomic step; items held by another are left alone.
+    async fn stock_settle(
+        &self,
+        pool: &str,
+        holder: &str,
+        used: &[String],
+        released: &[String],
+    ) -> Result<()>;
+
+    /// Deletes an item, held or not; whether it existed.
+    async fn stock_remove(&self, pool: &str, id: &str) -> Result<bool>;
+
     /// Sets a queue's limits (`QueueLimits::default()` clears them), and
     /// starts its rate window afresh. Every claim applies them in its own
     /// atomic step: the queue's running jobs (on every worker) stay at most

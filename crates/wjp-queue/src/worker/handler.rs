@@ -27,6 +27,11 @@ pub enum HandlerError {
     /// The handler saw that its job was cancelled and stopped.
     #[error("cancelled")]
     Cancelled,
+    /// The handler saw that its job was cancelled and stopped with what it
+    /// had so far (the best answer of an anytime search): the job ends
+    /// `cancelled` and keeps this as its result.
+    #[error("cancelled, with the result so far")]
+    CancelledWithResult(Value),
     /// The handler's code panicked somewhere the worker could not catch it
     /// (a handler that runs its work in a child process reports it so).
     #[error("the handler panicked: {0}")]
@@ -40,7 +45,9 @@ impl HandlerError {
             HandlerError::Failed(m) => JobError::new(ErrorKind::HandlerError, m),
             HandlerError::InvalidPayload(m) => JobError::new(ErrorKind::InvalidPayload, m),
             HandlerError::MissingInput(m) => JobError::new(ErrorKind::MissingInput, m),
-            HandlerError::Cancelled => JobError::new(ErrorKind::Cancelled, "cancelled"),
+            HandlerError::Cancelled | HandlerError::CancelledWithResult(_) => {
+                JobError::new(ErrorKind::Cancelled, "cancelled")
+            }
             HandlerError::Panicked(m) => panic_error(&m),
         }
     }

@@ -203,6 +203,26 @@ impl JobRun {
             _ = tokio::time::sleep_until(deadline) => Ending::TimedOut,
             _ = self.signals.interrupted() => Ending::Interrupted,
         };
+        if matches!(ending, Ending::Interrupted) && self.signals.interruption() == Interrupt::Cancel
+        {
+            // A cancelled handler may answer with what it has so far (an
+            // anytime search's best layout): it gets the stuck grace to do
+            // so, and whatever it returns then ends the job `cancelled`.
+            if let Ok(returned) =
+                tokio::time::timeout(self.worker.config.stuck_grace, &mut done_rx).await
+            {
+                let ending = match Ending::of(returned) {
+                    Ending::Returned(Ok(value)) => {
+                        Ending::Returned(Err(HandlerError::CancelledWithResult(value)))
+                    }
+                    other => other,
+                };
+                return HandlerRun {
+                    ending,
+                    thread_return: None,
+                };
+            }
+        }
         HandlerRun {
             ending,
             thread_return: Some(done_rx),
@@ -220,6 +240,9 @@ impl JobRun {
             (Ending::Interrupted, Interrupt::Shutdown) => Some(state::hand_back(job, now)),
             (Ending::Interrupted, _) | (Ending::Returned(Err(HandlerError::Cancelled)), _) => {
                 Some(state::cancelled_while_running(job, now))
+            }
+            (Ending::Returned(Err(HandlerError::CancelledWithResult(value))), _) => {
+                Some(state::cancelled_with_result(job, Some(value), now))
             }
             (Ending::Returned(Ok(value)), _) => Some(state::complete(job, value, now)),
             (Ending::Returned(Err(error)), _) => {

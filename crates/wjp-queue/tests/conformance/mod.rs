@@ -31,6 +31,8 @@ pub use limits::*;
 pub use quotas::*;
 mod schedules;
 pub use schedules::*;
+mod stock;
+pub use stock::*;
 
 /// A place jobs are stored, which several handles can connect to, as
 /// several processes would.
@@ -246,6 +248,9 @@ macro_rules! conformance_suite {
             the_history_outlives_the_jobs_record,
             the_history_is_filtered_and_paged_without_gaps,
             the_audit_log_is_trimmed_by_age_and_count,
+            racing_holders_take_each_stock_item_once,
+            a_stock_hold_runs_out_and_only_its_holder_settles,
+            a_cancelled_handler_keeps_the_result_it_answers,
         );
     };
     (@tests $store:expr; $($name:ident),* $(,)?) => {

@@ -24,6 +24,7 @@
 //! | `waits.rs`      | blocking reads on their own connection, waiters           |
 //! | `upkeep.rs`     | the sweep, purges, counts, worker records                 |
 //! | `schedules.rs`  | schedules: one global hash, a guarded advance             |
+//! | `stock.rs`      | stock pools: two global hashes, guarded `EVAL`s           |
 //! | `link.rs`       | one server or a cluster; pipelines cut by slot            |
 //! | `cluster_waits.rs` | waits on a cluster: one follower per stream            |
 //! | `admin.rs`      | a throwaway queue deleted whole; memory used              |
@@ -59,6 +60,8 @@
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
 //! | `wjp:schedules`           | hash   | schedules: name -> `<next_run>\n<JSON>`     |
+//! | `wjp:stock:{p}:items`     | hash   | stock pool `p`: id -> body (`stock.rs`)     |
+//! | `wjp:stock:{p}:holds`     | hash   | id -> `<held until>\n<holder>`              |
 //!
 //! A job is one string, its record: a header of `|`-separated fields that
 //! scripts read and write (status, lease token, attempt, kind, error kind,
@@ -178,6 +181,7 @@ mod reads;
 mod record;
 mod reply;
 mod schedules;
+mod stock;
 mod upkeep;
 mod waits;
 
@@ -429,6 +433,39 @@ impl Backend for RedisBackend {
 
     async fn advance_schedule(&self, schedule: &Schedule, expect_next: Timestamp) -> Result<bool> {
         self.advance_schedule_entry(schedule, expect_next).await
+    }
+
+    async fn stock_add(&self, pool: &str, id: &str, body: &str, max_items: usize) -> Result<bool> {
+        self.add_stock(pool, id, body, max_items).await
+    }
+
+    async fn stock_items(&self, pool: &str) -> Result<Vec<crate::stock::StockItem>> {
+        self.stock_of(pool).await
+    }
+
+    async fn stock_take(
+        &self,
+        pool: &str,
+        ids: &[String],
+        holder: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<String>> {
+        self.take_stock(pool, ids, holder, until, now).await
+    }
+
+    async fn stock_settle(
+        &self,
+        pool: &str,
+        holder: &str,
+        used: &[String],
+        released: &[String],
+    ) -> Result<()> {
+        self.settle_stock(pool, holder, used, released).await
+    }
+
+    async fn stock_remove(&self, pool: &str, id: &str) -> Result<bool> {
+        self.remove_stock(pool, id).await
     }
 
     async fn set_limits(&self, queue: &QueueName, limits: QueueLimits) -> Result<()> {

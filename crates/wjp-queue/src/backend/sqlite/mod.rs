@@ -57,6 +57,7 @@ mod reads;
 mod rows;
 mod schedules;
 mod schema;
+mod stock;
 mod updates;
 mod wait;
 mod workers;
@@ -334,6 +335,48 @@ impl Backend for SqliteBackend {
         let schedule = schedule.clone();
         self.write(move |tx| schedules::advance(tx, &schedule, expect_next))
             .await
+    }
+
+    async fn stock_add(&self, pool: &str, id: &str, body: &str, max_items: usize) -> Result<bool> {
+        let (pool, id, body) = (pool.to_owned(), id.to_owned(), body.to_owned());
+        self.write(move |tx| stock::add(tx, &pool, &id, &body, max_items))
+            .await
+    }
+
+    async fn stock_items(&self, pool: &str) -> Result<Vec<crate::stock::StockItem>> {
+        let pool = pool.to_owned();
+        self.read(move |conn| stock::items(conn, &pool)).await
+    }
+
+    async fn stock_take(
+        &self,
+        pool: &str,
+        ids: &[String],
+        holder: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<String>> {
+        let (pool, ids, holder) = (pool.to_owned(), ids.to_vec(), holder.to_owned());
+        self.write(move |tx| stock::take(tx, &pool, &ids, &holder, until, now))
+            .await
+    }
+
+    async fn stock_settle(
+        &self,
+        pool: &str,
+        holder: &str,
+        used: &[String],
+        released: &[String],
+    ) -> Result<()> {
+        let (pool, holder) = (pool.to_owned(), holder.to_owned());
+        let (used, released) = (used.to_vec(), released.to_vec());
+        self.write(move |tx| stock::settle(tx, &pool, &holder, &used, &released))
+            .await
+    }
+
+    async fn stock_remove(&self, pool: &str, id: &str) -> Result<bool> {
+        let (pool, id) = (pool.to_owned(), id.to_owned());
+        self.write(move |tx| stock::remove(tx, &pool, &id)).await
     }
 
     async fn set_limits(&self, queue: &QueueName, limits: QueueLimits) -> Result<()> {

@@ -185,6 +185,7 @@ fn create_schema(conn: &Connection, version: i64) -> rusqlite::Result<()> {
     }
     conn.execute_batch(SCHEMA)?;
     conn.execute_batch(super::audit::SCHEMA)?;
+    conn.execute_batch(super::stock::SCHEMA)?;
     if !had_usage {
         conn.execute_batch(COUNT_USAGE)?;
     }
