@@ -82,6 +82,17 @@ function renderNest(r) {
       el('thead', {}, el('tr', {}, ['Sheet', 'Size', 'Parts', 'Used', 'Files'].map((h) => el('th', { scope: 'col', text: h })))),
       el('tbody', {}, rows)),
   ];
+  if (r.stopped_by === 'stopped') {
+    parts.unshift(el('p', { class: 'msg', role: 'status', text: 'Cancelled: the best layout found before the stop.' }));
+  }
+  const used = r.remnants_used || [];
+  if (used.length) {
+    parts.push(el('p', { class: 'msg', text: `Remnants used first: ${used.map((u) => `sheet ${u.sheet} is remnant ${u.id} (${num(u.width)} × ${num(u.height)} mm)`).join('; ')}.` }));
+  }
+  if (r.remnant) {
+    const kept = r.remnant.id ? `, kept in the inventory as ${r.remnant.id}` : '';
+    parts.push(el('p', { class: 'msg', text: `Offcut of sheet ${r.remnant.sheet}: ${num(r.remnant.width)} × ${num(r.remnant.height)} mm${kept}.` }));
+  }
   for (const f of r.failed_objects || []) parts.push(el('p', { class: 'error-text', text: `${f.part}: ${f.reason}` }));
   const overview = r.artifacts && r.artifacts.preview_svg;
   if (overview) {

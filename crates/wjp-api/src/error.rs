@@ -44,6 +44,10 @@ pub enum Code {
     JobNotFound,
     /// No schedule of this name.
     ScheduleNotFound,
+    /// No remnant of this id in the inventory.
+    RemnantNotFound,
+    /// The remnant inventory holds as many as it may.
+    RemnantInventoryFull,
     /// No managed folder of this name.
     FolderNotFound,
     /// The job's result lists no artefact of this name.
@@ -97,6 +101,8 @@ impl Code {
             Code::InvalidApiKey => "invalid_api_key",
             Code::JobNotFound => "job_not_found",
             Code::ScheduleNotFound => "schedule_not_found",
+            Code::RemnantNotFound => "remnant_not_found",
+            Code::RemnantInventoryFull => "remnant_inventory_full",
             Code::FolderNotFound => "folder_not_found",
             Code::ArtefactNotFound => "artefact_not_found",
             Code::ArtefactNotReady => "artefact_not_ready",
@@ -130,11 +136,13 @@ impl Code {
             Code::MissingApiKey | Code::InvalidApiKey => StatusCode::UNAUTHORIZED,
             Code::JobNotFound
             | Code::ScheduleNotFound
+            | Code::RemnantNotFound
             | Code::FolderNotFound
             | Code::ArtefactNotFound
             | Code::ArtefactNotReady
             | Code::AssetNotFound
             | Code::RouteNotFound => StatusCode::NOT_FOUND,
+            Code::RemnantInventoryFull => StatusCode::CONFLICT,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Code::OriginNotAllowed => StatusCode::FORBIDDEN,
             Code::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
@@ -358,6 +366,8 @@ mod tests {
             Code::InvalidApiKey,
             Code::JobNotFound,
             Code::ScheduleNotFound,
+            Code::RemnantNotFound,
+            Code::RemnantInventoryFull,
             Code::FolderNotFound,
             Code::ArtefactNotFound,
             Code::ArtefactNotReady,

@@ -39,6 +39,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod origin;
+pub mod remnants;
 pub mod schedules;
 pub mod search;
 pub mod shop;
@@ -370,6 +371,7 @@ fn build(
         .merge(shop::routes(&state.config))
         .merge(jobs::routes())
         .merge(schedules::routes())
+        .merge(remnants::routes())
         .merge(history::routes())
         .merge(steering::routes())
         .merge(materials::routes())

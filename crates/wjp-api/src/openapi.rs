@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 /// Every documented (method, path), in the router's path syntax.
-pub const OPERATIONS: [(&str, &str); 38] = [
+pub const OPERATIONS: [(&str, &str); 41] = [
     ("get", "/health"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -40,6 +40,9 @@ pub const OPERATIONS: [(&str, &str); 38] = [
     ("get", "/schedules"),
     ("put", "/schedules/{name}"),
     ("delete", "/schedules/{name}"),
+    ("get", "/remnants"),
+    ("post", "/remnants"),
+    ("delete", "/remnants/{id}"),
     ("get", "/history"),
     ("post", "/jobs/{job_id}/rerun"),
     ("post", "/bulk/cancel"),
@@ -231,6 +234,57 @@ fn websocket(description: &str) -> Value {
 
 /// `GET /history`, apart: one `json!` of every path passes the macro's
 /// recursion limit.
+/// The remnant inventory's endpoints.
+fn remnant_paths() -> Value {
+    let mut id = path_param(
+        "id",
+        "A remnant's id (r and 32 hex digits, as GET /remnants lists it).",
+    );
+    id["schema"]["pattern"] = json!("^[A-Za-z0-9_-]{1,64}$");
+    json!({
+        "/remnants": {
+            "get": op("listRemnants", "remnants", "Every remnant of the inventory, oldest first: its size, material and thickness when known, the nest and sheet that left it, and the nest holding it now if one does.",
+                json!([]), None,
+                json!({ "200": ok_json("The inventory.", json!({ "type": "object", "required": ["success", "count", "remnants"], "properties": {
+                    "success": { "type": "boolean" }, "count": { "type": "integer", "minimum": 0 },
+                    "remnants": { "type": "array", "items": schema_ref("Remnant") } } })),
+                    "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })),
+            "post": op("addRemnant", "remnants", "Add a remnant to the inventory (a piece of sheet on the rack): later nests of the same material and thickness use it before full sheets.",
+                json!([]), Some(json!({ "required": true, "content": json_content(schema_ref("NewRemnant")) })),
+                json!({ "200": ok_json("The remnant as stored, with its id.", json!({ "type": "object", "required": ["success", "remnant"], "properties": {
+                    "success": { "type": "boolean" }, "remnant": schema_ref("Remnant") } })),
+                    "400": error("A size, thickness or material out of range, or an unknown field."),
+                    "409": error("The inventory holds as many remnants as it may (code remnant_inventory_full)."),
+                    "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
+        "/remnants/{id}": {
+            "delete": op("deleteRemnant", "remnants", "Remove a remnant from the inventory (cut, scrapped or lost), held by a nest or not.",
+                json!([id]), None,
+                json!({ "200": ok_json("Removed.", json!({ "type": "object", "required": ["success", "id", "removed"], "properties": {
+                    "success": { "type": "boolean" }, "id": { "type": "string" }, "removed": { "type": "boolean" } } })),
+                    "404": error("No such remnant (code remnant_not_found)."),
+                    "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
+    })
+}
+
+fn remnant_schemas() -> Value {
+    let side = json!({ "type": "number", "exclusiveMinimum": 0, "maximum": crate::remnants::MAX_SIDE_MM, "description": "mm" });
+    json!({
+        "NewRemnant": { "type": "object", "additionalProperties": false, "required": ["width", "height"], "properties": {
+            "width": side, "height": side,
+            "material": { "type": ["string", "null"], "minLength": 1, "maxLength": crate::remnants::MAX_MATERIAL_CHARS,
+                "description": "As nests name it (their material field); a nest uses only remnants whose material and thickness agree with its own, absent with absent." },
+            "thickness": { "type": ["number", "null"], "exclusiveMinimum": 0, "maximum": crate::remnants::MAX_THICKNESS_MM, "description": "mm" } } },
+        "Remnant": { "type": "object", "required": ["id", "width", "height", "created_at"], "properties": {
+            "id": { "type": "string" }, "width": { "type": "number" }, "height": { "type": "number" },
+            "material": { "type": ["string", "null"] }, "thickness": { "type": ["number", "null"] },
+            "source_job": { "type": ["string", "null"], "description": "The nest that left it; null when added by hand." },
+            "source_sheet": { "type": ["integer", "null"], "description": "Its sheet in that nest's result." },
+            "created_at": { "type": "string", "format": "date-time" },
+            "held_by": { "type": ["string", "null"], "description": "GET /remnants: the nest job holding it now." },
+            "held_until": { "type": ["string", "null"], "format": "date-time" } } },
+    })
+}
+
 fn history_paths() -> Value {
     let text = |name: &str, description: &str| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": { "type": "string", "maxLength": 200 } });
     let outcomes: Vec<&str> = wjp_queue::audit::Outcome::ALL
@@ -397,6 +451,7 @@ pub fn document() -> Value {
                    query("kerf", false, json!({ "type": "number", "minimum": 0, "exclusiveMaximum": 20, "default": 1.1 }), "mm; 0 when the gap already includes it."),
                    query("time_limit_s", false, json!({ "type": "number", "minimum": 0, "maximum": 86400, "default": 10 }), "Seconds to spend improving the layout."),
                    query("allow_partial", false, json!({ "type": "boolean", "default": false }), "Succeed with a partial layout; by default a nesting that leaves parts out answers success: false naming them."),
+                   query("use_remnants", false, json!({ "type": "boolean", "default": true }), "Place parts on matching remnants of the inventory (GET /remnants) before full sheets; the result's remnants_used names them."),
                    units(), async_mode()]),
             None, domain_errors(json!({ "200": ok_json("{success, result}, the queued job, or the failure.",
                 json!({ "oneOf": [schema_ref("Result"), schema_ref("Queued"), schema_ref("Error")] })) }))) },
@@ -531,7 +586,10 @@ pub fn document() -> Value {
                         "501": error("A shop job kind this build cannot run yet."), "503": error("The queue backend is unreachable.") })) },
         }),
     );
-    let paths = merged(merged(paths, history_paths()), steering_paths());
+    let paths = merged(
+        merged(merged(paths, history_paths()), steering_paths()),
+        remnant_paths(),
+    );
     let nullable_string = json!({ "type": ["string", "null"] });
     let time = json!({ "type": ["string", "null"], "format": "date-time" });
     // Separate values: one `json!` of every schema passes the macro's
@@ -738,6 +796,7 @@ pub fn document() -> Value {
             { "name": "shop", "description": "The endpoints of the service wjp replaces." },
             { "name": "queue", "description": "The job queue." },
             { "name": "schedules", "description": "Jobs made on a timetable, one per tick." },
+            { "name": "remnants", "description": "The inventory of offcuts that nests leave and later nests use first." },
             { "name": "history", "description": "The audit log: every job's life, kept after its record expired." },
             { "name": "events", "description": "Live updates (Server-Sent Events, and the same over WebSocket)." },
             { "name": "operations", "description": "Health, metrics, this document." },
@@ -745,7 +804,10 @@ pub fn document() -> Value {
         "security": [{ "apiKey": [] }, { "bearer": [] }, {}],
         "paths": paths,
         "components": {
-            "schemas": merged(merged(schemas, control_schemas), history_schemas()),
+            "schemas": merged(
+                merged(merged(schemas, control_schemas), history_schemas()),
+                remnant_schemas(),
+            ),
             "securitySchemes": {
                 "apiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key" },
                 "bearer": { "type": "http", "scheme": "bearer" },

@@ -101,3 +101,9 @@ pub(crate) fn check_ids(ids: &[String]) -> Result<()> {
     }
     ids.iter().try_for_each(|id| check_name("item", id))
 }
+
+/// Whether `id` could name an item (for callers that answer "not found" to
+/// anything else without asking the store).
+pub fn check_item_id(id: &str) -> Result<()> {
+    check_name("item", id)
+}

@@ -51,7 +51,7 @@ pub async fn run(global: &GlobalArgs, args: ApiCommandArgs) -> anyhow::Result<Ex
     http.materials = crate::shop_config::material_entries(&shop);
     let addr = wjp_api::bind_address(&http)?;
     let queue = global.open_queue_tolerating_outage().await?;
-    let handlers = global.handlers(&shop)?;
+    let handlers = global.handlers(&shop, &queue)?;
     let store = global.open_store()?;
     tracing::info!(store = %store.describe(), "artefact store");
     http.store = Some(store.clone());

@@ -582,7 +582,8 @@ impl WorkerPool {
             config.idle_wait = Duration::from_millis(100);
             // Noop jobs end at once; a stop is never long.
             config.shutdown_grace = Duration::from_secs(5);
-            let worker = Worker::new(queue.clone(), global.handlers(&global.shop()?)?, config)?;
+            let handlers = global.handlers(&global.shop()?, &queue)?;
+            let worker = Worker::new(queue.clone(), handlers, config)?;
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             pool.stops.push(tx);
             pool.handles.push(tokio::spawn(worker.run(async move {

@@ -11,7 +11,10 @@
 //! - forwards the child's progress to the job;
 //! - kills the child as soon as the job is cancelled, times out, or its
 //!   request was dropped, so a runaway job stops using the CPU at once,
-//!   in `wjp api` as in `wjp worker`.
+//!   in `wjp api` as in `wjp worker`. A kind whose search can stop with
+//!   its best answer so far (`nest`) is first asked to stop (a `stop` line
+//!   on its standard input) and given [`STOP_GRACE`] to answer: a
+//!   cancelled job keeps that answer as its result.
 //!
 //! The child ends by itself when its parent goes away (its standard input
 //! closes), so no orphan keeps running after a crash of the service.
@@ -21,13 +24,16 @@
 //! whatever ended it; the child copies its inputs there from the artefact
 //! store, and writes its outputs to the store.
 //!
-//! The protocol is JSON lines. In: one line `{"id", "payload"}`. Out:
+//! The protocol is JSON lines. In: one line `{"id", "payload", "remnants"}`
+//! (the remnants the parent took for a nest, [`crate::remnants`]), then
+//! perhaps `stop`. Out:
 //! `{"progress": f, "message": m}` lines, then one `{"result": v}` or
 //! `{"error": {"kind", "message"}}`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -36,13 +42,25 @@ use serde_json::Value;
 use wjp_queue::worker::Handler;
 use wjp_queue::{HandlerError, JobContext};
 
-use crate::domain::{Shop, Task};
+use crate::domain::{RemnantSheet, Shop, Task};
 use crate::kinds;
+use crate::remnants::Held;
 use crate::shop_config::ShopConfig;
 
 /// How often the parent looks at its job's cancel flag while the child
 /// works: the longest a cancelled or timed-out child runs on.
 const POLL: Duration = Duration::from_millis(20);
+
+/// How long a child asked to stop has to answer with what it has. Within
+/// the worker's stuck grace (2 s by default), which bounds how long the
+/// engine waits for a cancelled handler's answer.
+const STOP_GRACE: Duration = Duration::from_millis(1500);
+
+/// The line that asks a child to stop with what it has.
+const STOP_LINE: &str = "stop";
+
+/// Set in the child when its parent asks it to stop.
+static STOP_ASKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// How much of the child's error output is kept for the job's error.
 const STDERR_KEPT: usize = 4096;
@@ -61,12 +79,18 @@ pub struct InChild {
     pub memory_budget_mb: u64,
     /// The shop's figures the parent loaded; the child reads the same file.
     pub shop_config: Option<PathBuf>,
+    /// The remnant inventory nests use first (for `nest` only).
+    pub remnants: Option<wjp_api::remnants::Inventory>,
+    /// Whether the kind stops with its best answer so far when asked.
+    pub stops_with_best: bool,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Envelope {
     id: String,
     payload: Value,
+    #[serde(default)]
+    remnants: Vec<RemnantSheet>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -96,6 +120,8 @@ impl From<HandlerError> for Report {
             HandlerError::MissingInput(m) => (ErrorWord::MissingInput, m),
             HandlerError::Cancelled => (ErrorWord::Cancelled, String::new()),
             HandlerError::Panicked(m) => (ErrorWord::Panicked, m),
+            // The answer so far is an answer: the parent knows it asked.
+            HandlerError::CancelledWithResult(value) => return Report::Result(value),
         };
         Report::Error { kind, message }
     }
@@ -119,6 +145,26 @@ impl Report {
 
 impl Handler for InChild {
     fn run(&self, ctx: &JobContext) -> Result<Value, HandlerError> {
+        let held = self
+            .remnants
+            .as_ref()
+            .and_then(|inventory| crate::remnants::Held::take(inventory, ctx.job()));
+        let sheets = held.as_ref().map(Held::sheets).unwrap_or_default();
+        let mut outcome = self.run_child(ctx, sheets);
+        if let Some(held) = held {
+            held.settle(&mut outcome);
+        }
+        outcome
+    }
+}
+
+impl InChild {
+    fn run_child(
+        &self,
+        ctx: &JobContext,
+        remnants: Vec<RemnantSheet>,
+    ) -> Result<Value, HandlerError> {
+        let started = Instant::now();
         let failed = |what: &str, e: std::io::Error| {
             HandlerError::Failed(format!("cannot {what} the job's process: {e}"))
         };
@@ -169,6 +215,7 @@ impl Handler for InChild {
         let envelope = Envelope {
             id: ctx.job().id.to_string(),
             payload,
+            remnants,
         };
         let line = serde_json::to_string(&envelope)
             .map_err(|e| HandlerError::Failed(format!("cannot encode the job: {e}")))?;
@@ -195,7 +242,13 @@ impl Handler for InChild {
         loop {
             if ctx.is_cancelled() {
                 // Cancelled, timed out, or nobody waits any more: the
-                // engine records which; the child only has to stop now.
+                // engine records which. Past the job's timeout the child
+                // only has to stop now; otherwise a child that can gives
+                // its best answer so far.
+                let timed_out = started.elapsed() >= Duration::from_millis(ctx.job().timeout_ms);
+                if self.stops_with_best && !timed_out {
+                    return Err(ask_to_stop(&mut stdin, &received));
+                }
                 return Err(HandlerError::Cancelled);
             }
             match received.recv_timeout(POLL) {
@@ -234,6 +287,29 @@ impl Handler for InChild {
             }
         )))
     }
+}
+
+/// Asks the child to stop and waits up to [`STOP_GRACE`] for its answer:
+/// the result it gives then is kept on the cancelled job.
+fn ask_to_stop(stdin: &mut impl Write, received: &mpsc::Receiver<String>) -> HandlerError {
+    if writeln!(stdin, "{STOP_LINE}")
+        .and_then(|()| stdin.flush())
+        .is_err()
+    {
+        return HandlerError::Cancelled;
+    }
+    let deadline = Instant::now() + STOP_GRACE;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Ok(line) = received.recv_timeout(left) else {
+            break;
+        };
+        match serde_json::from_str::<Report>(&line) {
+            Ok(Report::Progress { .. }) => continue,
+            Ok(Report::Result(value)) => return HandlerError::CancelledWithResult(value),
+            _ => break,
+        }
+    }
+    HandlerError::Cancelled
 }
 
 /// A private directory for one job's files, under `<data dir>/work/`.
@@ -290,10 +366,16 @@ fn run_job(job: &JobProcess<'_>) -> Report {
         return HandlerError::Failed(format!("cannot read the job: {e}")).into();
     }
     // The parent keeps our stdin open while it waits; its end means the
-    // parent is gone (or gave up on us), and the work is wasted.
+    // parent is gone (or gave up on us), and the work is wasted. A `stop`
+    // line asks for the best answer so far.
     std::thread::spawn(|| {
-        let mut rest = Vec::new();
-        let _ = std::io::stdin().lock().read_to_end(&mut rest);
+        for line in std::io::stdin().lock().lines() {
+            match line {
+                Ok(line) if line.trim() == STOP_LINE => STOP_ASKED.store(true, Ordering::SeqCst),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
         std::process::exit(3);
     });
     let envelope: Envelope = match serde_json::from_str(&line) {
@@ -330,6 +412,8 @@ fn run_job(job: &JobProcess<'_>) -> Report {
         id: &envelope.id,
         payload: &payload,
         progress: &|fraction, message| progress.report(fraction, message),
+        should_stop: &|| STOP_ASKED.load(Ordering::SeqCst),
+        remnants: &envelope.remnants,
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (kind.run)(&task, &shop))) {
         Ok(Ok(mut value)) => {

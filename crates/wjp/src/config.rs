@@ -318,15 +318,18 @@ impl GlobalArgs {
     /// memory budget.
     /// `shop` is the figures this process loaded: each job's process is
     /// given the same file.
+    /// `queue` keeps the remnant inventory that nests use first.
     pub fn handlers(
         &self,
         shop: &crate::shop_config::ShopConfig,
+        queue: &Queue,
     ) -> anyhow::Result<wjp_queue::Handlers> {
         Ok(crate::kinds::handlers(
             &self.data_dir,
             self.storage_url.as_deref(),
             self.job_memory_mb,
             shop.path.as_deref(),
+            Some(wjp_api::remnants::Inventory::new(queue.clone())),
         )?)
     }
 

@@ -217,6 +217,7 @@ pub fn handlers(
     storage_url: Option<&str>,
     memory_budget_mb: u64,
     shop_config: Option<&Path>,
+    remnants: Option<wjp_api::remnants::Inventory>,
 ) -> Result<Handlers, QueueError> {
     let mut handlers = Handlers::new();
     builtin::add_handlers(&mut handlers)?;
@@ -233,6 +234,8 @@ pub fn handlers(
                 storage_url: storage_url.map(str::to_owned),
                 memory_budget_mb,
                 shop_config: shop_config.map(Path::to_path_buf),
+                remnants: remnants.clone().filter(|_| kind.name == "nest"),
+                stops_with_best: kind.name == "nest",
             },
         )?;
     }
@@ -401,7 +404,7 @@ mod tests {
         )
         .expect("the kind table is valid");
         let handlers =
-            handlers(Path::new("unused"), None, 512, None).expect("every handler registers");
+            handlers(Path::new("unused"), None, 512, None, None).expect("every handler registers");
         for spec in catalog.kinds() {
             assert!(
                 handlers.get(&spec.kind).is_some(),

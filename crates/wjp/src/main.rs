@@ -12,6 +12,7 @@ mod cli;
 mod config;
 mod domain;
 mod kinds;
+mod remnants;
 mod service;
 mod shop_config;
 mod sweep;

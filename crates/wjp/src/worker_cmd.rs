@@ -93,7 +93,8 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> anyhow::Result<ExitCo
         global.upload_ttl(),
         std::future::pending(),
     ));
-    let worker = Worker::new(queue, global.handlers(&shop)?, config)?;
+    let handlers = global.handlers(&shop, &queue)?;
+    let worker = Worker::new(queue, handlers, config)?;
     match worker.run(service::shutdown_signal()).await? {
         WorkerExit::Drained | WorkerExit::Shutdown => Ok(ExitCode::SUCCESS),
         WorkerExit::RestartNeeded => restart_self(),

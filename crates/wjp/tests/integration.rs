@@ -11,6 +11,7 @@ mod flows;
 mod logs;
 mod nesting;
 mod processes;
+mod remnants;
 mod shop;
 mod stores;
 mod support;

@@ -8,7 +8,7 @@ use crate::cli::plate_with_hole_dxf;
 use crate::support::{status_of, Env};
 
 /// A right triangle with legs of 100 mm, in millimetres.
-fn triangle_dxf() -> String {
+pub fn triangle_dxf() -> String {
     let mut s = String::from("0\nLWPOLYLINE\n8\nCUT\n90\n3\n70\n1\n");
     for (x, y) in [(0.0, 0.0), (100.0, 0.0), (0.0, 100.0)] {
         s += &format!("10\n{x}\n20\n{y}\n");

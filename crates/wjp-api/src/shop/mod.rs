@@ -540,6 +540,7 @@ pub struct NestQuery {
     time_limit_s: Option<f64>,
     units: Option<String>,
     allow_partial: Option<String>,
+    use_remnants: Option<String>,
     async_mode: Option<String>,
 }
 
@@ -553,6 +554,7 @@ impl QueryFields for NestQuery {
         "time_limit_s",
         "units",
         "allow_partial",
+        "use_remnants",
         "async_mode",
     ];
 }
@@ -583,6 +585,11 @@ async fn nest(
     require_kind(&state, NEST)?;
     let async_mode = flag(q.async_mode.as_deref())?;
     let allow_partial = named_flag("allow_partial", q.allow_partial.as_deref())?;
+    // On unless said otherwise: an absent field keeps the payload's default.
+    let use_remnants = match q.use_remnants.as_deref() {
+        None => None,
+        given => Some(named_flag("use_remnants", given)?),
+    };
     let dxf = input_key(&state.store, "dxf_path", &q.dxf_path).await?;
     // Ranges are the kind's payload check's, the same at every door.
     let payload = with_given(
@@ -597,6 +604,7 @@ async fn nest(
             ("time_limit_s", q.time_limit_s.map(|v| json!(v))),
             ("units", q.units.map(Value::String)),
             ("allow_partial", allow_partial.then_some(json!(true))),
+            ("use_remnants", use_remnants.map(Value::Bool)),
         ],
     );
     Ok(result_outcome(

@@ -16,6 +16,7 @@ use wjp_queue::Status;
 mod drawing;
 mod history;
 mod jobs;
+mod remnants;
 
 use drawing::{analyze, convert, csv, gcode, nest};
 pub use drawing::{AnalyzeArgs, ConvertArgs, GcodeArgs, NestArgs};
@@ -193,6 +194,9 @@ pub enum Command {
     /// Add, list or remove schedules (jobs made on a timetable).
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// List, add or remove the remnants that nests use before full sheets.
+    #[command(subcommand)]
+    Remnants(remnants::RemnantsCommand),
     /// The shop's figures: material table, prices, machine calibration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -527,6 +531,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Schedule(command) => schedule(&global.open_queue().await?, command).await,
+        Command::Remnants(command) => {
+            remnants::remnants(&global.open_queue().await?, command).await
+        }
     }
 }
 

@@ -423,6 +423,7 @@ pub fn check_nest(payload: &Value, _materials: &[Material]) -> Result<(), Payloa
         "gap_mm",
         "kerf_mm",
         "allow_partial",
+        "use_remnants",
     ];
     known_fields(payload, &template(&NestOptions::default()), &extra, "")?;
     let file = json!({ "dxf_path": "", "quantity": 1, "units": null, "rotations": null });

@@ -35,6 +35,19 @@ pub struct Task<'a> {
     pub id: &'a str,
     pub payload: &'a Value,
     pub progress: &'a dyn Fn(f64, &str),
+    /// Whether the job's parent asked it to stop with its best answer so
+    /// far (a cancelled nest).
+    pub should_stop: &'a dyn Fn() -> bool,
+    /// The remnants the parent took for a nest, to use before its sheets.
+    pub remnants: &'a [RemnantSheet],
+}
+
+/// A remnant of the inventory as a nest uses it: a sheet of its own.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+pub struct RemnantSheet {
+    pub id: String,
+    pub width: f64,
+    pub height: f64,
 }
 
 impl Task<'_> {
@@ -544,8 +557,16 @@ struct Nest {
     /// with the parts named).
     #[serde(default)]
     allow_partial: bool,
+    /// Whether remnants of the inventory come first (the parent takes them,
+    /// [`crate::remnants`]); on by default.
+    #[serde(default = "yes")]
+    use_remnants: bool,
     #[serde(flatten)]
     options: NestOptions,
+}
+
+fn yes() -> bool {
+    true
 }
 
 pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
@@ -610,17 +631,25 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
         }
         parts.extend(drawn);
     }
+    let remnants = if args.use_remnants {
+        task.remnants
+    } else {
+        &[]
+    };
+    let options = on_remnants_first(args.options, remnants);
     let result = wjp_cam::nest(
         &parts,
-        &args.options,
+        &options,
         // The message carries the best layout's figures (parts, sheets,
         // utilisation) once there is a layout.
         &mut |p| task.progress(p.fraction * 0.95, p.message),
-        // A cancelled job's process is killed: nothing to ask here.
-        &|| false,
+        // A cancelled job's parent asks for the best layout so far.
+        task.should_stop,
     )
     .map_err(|e| HandlerError::InvalidPayload(format!("nesting ({}): {e}", e.code())))?;
-    if !result.all_placed && !args.allow_partial {
+    // A stopped search answers with what it has, placed or not.
+    let stopped = result.stopped_by == "stopped";
+    if !result.all_placed && !args.allow_partial && !stopped {
         return Err(HandlerError::InvalidPayload(unplaced_message(&result)));
     }
     // Sheet drawings go to files; the result names them.
@@ -652,7 +681,48 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
         }
     }
     value["artifacts"] = json!({ "preview_svg": overview, "sheets": sheets, "cut_list": cut_list });
+    value["remnants_used"] = remnants_used(&result, remnants);
     Ok(value)
+}
+
+/// The nest's options with the taken remnants as its first sheets, one
+/// each, before its own stock (which a single size becomes a list of).
+fn on_remnants_first(mut options: NestOptions, remnants: &[RemnantSheet]) -> NestOptions {
+    if remnants.is_empty() {
+        return options;
+    }
+    let stock = if options.sheets.is_empty() {
+        vec![wjp_cam::SheetSpec {
+            width: options.sheet_width,
+            height: options.sheet_height,
+            quantity: options.max_sheets,
+        }]
+    } else {
+        std::mem::take(&mut options.sheets)
+    };
+    options.sheets = remnants
+        .iter()
+        .map(|r| wjp_cam::SheetSpec {
+            width: r.width,
+            height: r.height,
+            quantity: 1,
+        })
+        .chain(stock)
+        .collect();
+    options
+}
+
+/// The remnants the layout placed parts on: the sheets numbered below the
+/// count of remnants, which came first.
+fn remnants_used(result: &wjp_cam::NestResult, remnants: &[RemnantSheet]) -> Value {
+    result
+        .sheets
+        .iter()
+        .filter_map(|s| {
+            let r = remnants.get(s.sheet)?;
+            Some(json!({ "id": r.id, "sheet": s.sheet, "width": r.width, "height": r.height }))
+        })
+        .collect()
 }
 
 /// A `generate_gcode` payload that names a `sheet` instead of a drawing,
