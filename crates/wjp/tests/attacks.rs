@@ -989,3 +989,76 @@ fn a_sheet_taken_from_a_parent_result_is_confined_like_any_input() {
     );
     assert!(!error.contains("root:"), "{job:#}");
 }
+
+/// The remnant inventory's doors: sizes, thicknesses and material names out
+/// of range, fields a client may not set (the source, the id, a limit),
+/// ids that climb or overflow, and a nest payload that names its own
+/// remnants are all refused; nothing outside the data directory is reached.
+#[test]
+fn remnant_inventory_doors_are_bounded() {
+    let env = Env::new();
+    let api = env.spawn_api(&["--no-workers"]);
+    let outside = env.dir.path().join("outside.txt");
+    std::fs::write(&outside, "keep me").unwrap();
+    for (body, code) in [
+        (json!({"width": 1e308, "height": 100}), "out_of_range"),
+        (json!({"width": -1, "height": 100}), "out_of_range"),
+        (json!({"width": 0, "height": 100}), "out_of_range"),
+        (json!({"width": 100, "height": 100_001}), "out_of_range"),
+        (json!({"width": 100, "height": 100, "thickness": 0}), "out_of_range"),
+        (json!({"width": 100, "height": 100, "thickness": 1e9}), "out_of_range"),
+        (json!({"width": 100, "height": 100, "material": "x".repeat(65)}), "invalid_value"),
+        (json!({"width": 100, "height": 100, "material": "../../etc"}), "invalid_value"),
+        (json!({"width": 100, "height": 100, "material": "a\nb"}), "invalid_value"),
+        (json!({"width": 100, "height": 100, "material": " "}), "invalid_value"),
+        (json!({"width": 100, "height": 100, "id": "../x"}), "invalid_json"),
+        (json!({"width": 100, "height": 100, "source_job": "x"}), "invalid_json"),
+        (json!({"width": 100, "height": 100, "max_remnants": 1e9}), "invalid_json"),
+        (json!({"width": "wide", "height": 100}), "invalid_json"),
+    ] {
+        let answer = api.post_json("/remnants", &body);
+        assert_refused(&answer, 400, code);
+    }
+    let listed = api.get("/remnants").json();
+    assert_eq!(listed["count"], 0, "nothing stored: {listed}");
+    for id in [
+        "..%2F..%2Foutside.txt",
+        "..",
+        "%00",
+        &"r".repeat(65),
+        "r0000000000000000000000000000000",
+    ] {
+        let answer = api
+            .request("DELETE", &format!("/remnants/{id}"), &[], b"")
+            .unwrap();
+        assert_eq!(answer.status, 404, "{id}: {}", answer.text());
+    }
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep me");
+    // A nest cannot name the remnants it cuts from, nor turn the switch
+    // into anything but a flag.
+    env.upload("part.dxf", crate::cli::plate_with_hole_dxf());
+    for extra in [
+        json!({"remnants": [{"id": "r1", "width": 1e5, "height": 1e5}]}),
+        json!({"use_remnants": "yes"}),
+    ] {
+        let mut payload = json!({"dxf_path": "part.dxf", "sheet_width": 400, "sheet_height": 250});
+        for (k, v) in extra.as_object().unwrap() {
+            payload[k] = v.clone();
+        }
+        let answer = submit(&api, json!({"kind": "nest", "payload": payload}));
+        assert_eq!(answer.status, 400, "{extra}: {}", answer.text());
+    }
+    let answer = api.post_json(
+        "/nest?dxf_path=part.dxf&sheet_width=400&sheet_height=250&use_remnants=maybe",
+        &Value::Null,
+    );
+    assert_refused(&answer, 400, "invalid_value");
+    // The command line refuses what the API refuses.
+    let stderr = env.fails(&["remnants", "add", "1e9x10"]);
+    assert!(stderr.contains("width"), "{stderr}");
+    let stderr = env.fails(&["remnants", "add", "10x10", "--material", "a/b"]);
+    assert!(stderr.contains("material"), "{stderr}");
+    let stderr = env.fails(&["remnants", "remove", "../outside.txt"]);
+    assert!(stderr.contains("not found"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep me");
+}
