@@ -582,7 +582,7 @@ impl WorkerPool {
             config.idle_wait = Duration::from_millis(100);
             // Noop jobs end at once; a stop is never long.
             config.shutdown_grace = Duration::from_secs(5);
-            let handlers = global.handlers(&global.shop()?, &queue)?;
+            let handlers = global.handlers(&global.shop()?, queue)?;
             let worker = Worker::new(queue.clone(), handlers, config)?;
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             pool.stops.push(tx);

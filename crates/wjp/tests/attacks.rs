@@ -1005,15 +1005,42 @@ fn remnant_inventory_doors_are_bounded() {
         (json!({"width": -1, "height": 100}), "out_of_range"),
         (json!({"width": 0, "height": 100}), "out_of_range"),
         (json!({"width": 100, "height": 100_001}), "out_of_range"),
-        (json!({"width": 100, "height": 100, "thickness": 0}), "out_of_range"),
-        (json!({"width": 100, "height": 100, "thickness": 1e9}), "out_of_range"),
-        (json!({"width": 100, "height": 100, "material": "x".repeat(65)}), "invalid_value"),
-        (json!({"width": 100, "height": 100, "material": "../../etc"}), "invalid_value"),
-        (json!({"width": 100, "height": 100, "material": "a\nb"}), "invalid_value"),
-        (json!({"width": 100, "height": 100, "material": " "}), "invalid_value"),
-        (json!({"width": 100, "height": 100, "id": "../x"}), "invalid_json"),
-        (json!({"width": 100, "height": 100, "source_job": "x"}), "invalid_json"),
-        (json!({"width": 100, "height": 100, "max_remnants": 1e9}), "invalid_json"),
+        (
+            json!({"width": 100, "height": 100, "thickness": 0}),
+            "out_of_range",
+        ),
+        (
+            json!({"width": 100, "height": 100, "thickness": 1e9}),
+            "out_of_range",
+        ),
+        (
+            json!({"width": 100, "height": 100, "material": "x".repeat(65)}),
+            "invalid_value",
+        ),
+        (
+            json!({"width": 100, "height": 100, "material": "../../etc"}),
+            "invalid_value",
+        ),
+        (
+            json!({"width": 100, "height": 100, "material": "a\nb"}),
+            "invalid_value",
+        ),
+        (
+            json!({"width": 100, "height": 100, "material": " "}),
+            "invalid_value",
+        ),
+        (
+            json!({"width": 100, "height": 100, "id": "../x"}),
+            "invalid_json",
+        ),
+        (
+            json!({"width": 100, "height": 100, "source_job": "x"}),
+            "invalid_json",
+        ),
+        (
+            json!({"width": 100, "height": 100, "max_remnants": 1e9}),
+            "invalid_json",
+        ),
         (json!({"width": "wide", "height": 100}), "invalid_json"),
     ] {
         let answer = api.post_json("/remnants", &body);
