@@ -116,8 +116,16 @@ fn nest(ctx: &JobContext, output: &Path) -> Result<Value, HandlerError> {
     let parts =
         wjp_cam::PartInput::from_dxf("part", &bytes, args.quantity, &AnalysisOptions::default())
             .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
-    let result = wjp_cam::nest(&parts, &args.options, &mut |_| {}, &|| false)
-        .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
+    // The best layout's figures as progress, and a cancel that stops the
+    // search with its best layout (which the job then keeps), as the
+    // binary's job process does.
+    let result = wjp_cam::nest(
+        &parts,
+        &args.options,
+        &mut |p| ctx.progress(p.fraction, p.message),
+        &|| ctx.is_cancelled(),
+    )
+    .map_err(|e| HandlerError::InvalidPayload(e.to_string()))?;
     let id = &ctx.job().id;
     let store = |name: String, text: &str| artefact(output, "nesting", &name, text);
     let mut sheets = Vec::new();
@@ -1079,6 +1087,37 @@ async fn dashboard_in_a_real_browser() {
              && document.getElementById('result').textContent.includes('Pierces') \
              && document.getElementById('result').textContent.includes('linuxcnc')",
             "the G-code job's figures",
+        )
+        .await;
+
+    // A long nesting: its view shows the best layout's figures while it
+    // searches; cancelled from the view, it keeps that layout.
+    let long_id = send(json!({ "kind": "nest", "payload": {
+        "dxf_path": drawing, "quantity": 4, "sheet_width": 60, "sheet_height": 40, "time_limit_s": 300 } }))
+    .await;
+    let long_row = format!("#jobs-body tr[data-job-id=\"{long_id}\"] button");
+    browser
+        .wait(
+            &format!("!!document.querySelector('{long_row}')"),
+            "the long nest job's row",
+        )
+        .await;
+    browser.click(&long_row).await;
+    browser
+        .wait(
+            "document.getElementById('detail').dataset.status === 'running' \
+             && /improving: step \\d+, .*(\\d+)\\/\\1 parts on 1 sheet, \\d+\\.\\d%/.test(\
+                document.querySelector('#detail .prog-big .msg')?.textContent || '')",
+            "the best layout's figures while the nest searches",
+        )
+        .await;
+    browser.click("#cancel-btn").await;
+    browser
+        .wait(
+            "document.getElementById('detail').dataset.status === 'cancelled' \
+             && document.querySelectorAll('#result table.sheets tbody tr').length > 0 \
+             && document.getElementById('result').textContent.includes('best layout found before the stop')",
+            "the cancelled nest's layout",
         )
         .await;
 
