@@ -13,6 +13,16 @@ use serde_json::{json, Value};
 use crate::nesting::triangle_dxf;
 use crate::support::{status_of, Env};
 
+/// A worker process, killed when the test ends however it ends.
+struct Worker(std::process::Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A `w` x `h` mm rectangle, in millimetres.
 fn rectangle_dxf(w: f64, h: f64) -> String {
     let mut s = String::from("0\nLWPOLYLINE\n8\nCUT\n90\n4\n70\n1\n");
@@ -178,8 +188,8 @@ fn two_nests_at_once_never_share_a_remnant(env: &Env) {
     let ids: Vec<String> = (0..2)
         .map(|_| env.submit(&["nest", "--payload", &payload.to_string()]))
         .collect();
-    let mut workers: Vec<_> = (0..2)
-        .map(|_| env.spawn_worker(&["--queues", "nesting", "--concurrency", "1"]))
+    let _workers: Vec<Worker> = (0..2)
+        .map(|_| Worker(env.spawn_worker(&["--queues", "nesting", "--concurrency", "1"])))
         .collect();
     let jobs: Vec<Value> = ids
         .iter()
@@ -189,10 +199,6 @@ fn two_nests_at_once_never_share_a_remnant(env: &Env) {
             })
         })
         .collect();
-    for w in &mut workers {
-        let _ = w.kill();
-        let _ = w.wait();
-    }
     let users: Vec<&Value> = jobs
         .iter()
         .filter(|j| {
@@ -313,5 +319,71 @@ fn wjp_nest_shows_each_better_layout_as_it_comes() {
     assert!(
         first.contains("20/20 parts on 1 sheet, ") && first.ends_with('%'),
         "{first}"
+    );
+}
+
+/// The API on one machine, the worker on another, a third that only runs
+/// the command line: they share Redis and a bucket, and one inventory. The
+/// worker's nest leaves an offcut that the API lists, the command line on
+/// the third machine sees, and the next nest uses.
+#[test]
+fn machines_sharing_redis_and_a_bucket_share_one_inventory() {
+    let env = Env::shared();
+    let (api_host, worker_host, desk) = (
+        env.machine("api"),
+        env.machine("worker"),
+        env.machine("desk"),
+    );
+    let api = env.spawn_api_from(env.command_on(&api_host), &["--no-workers"], "warn");
+    let _worker =
+        Worker(env.spawn_worker_from(env.command_on(&worker_host), &["--queues", "nesting"]));
+    let (content_type, body) =
+        crate::stores::form("file", "bar.dxf", rectangle_dxf(100.0, 60.0).as_bytes());
+    let uploaded = api
+        .request("POST", "/upload", &[("Content-Type", &content_type)], &body)
+        .unwrap()
+        .json();
+    let key = uploaded["key"].as_str().unwrap().to_owned();
+    let run = |quantity: u32, sheet: u32| {
+        let answer = api.post_json(
+            "/jobs",
+            &json!({"kind": "nest", "payload": {"dxf_path": key, "quantity": quantity,
+                    "sheet_width": sheet, "sheet_height": sheet, "time_limit_s": 1}}),
+        );
+        let id = answer.json()["job_id"].as_str().unwrap().to_owned();
+        let mut job = Value::Null;
+        api.wait_until("the nest ends", || {
+            job = api.get(&format!("/jobs/{id}")).json();
+            matches!(status_of(&job), "completed" | "failed" | "cancelled")
+        });
+        assert_eq!(status_of(&job), "completed", "{job:#}");
+        job
+    };
+    let first = run(4, 500);
+    let offcut = first["result"]["remnant"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = api.get("/remnants").json();
+    assert_eq!(listed["remnants"][0]["id"], offcut.as_str(), "{listed}");
+    assert_eq!(
+        listed["remnants"][0]["source_job"], first["job_id"],
+        "{listed}"
+    );
+    let on_desk = env
+        .command_on(&desk)
+        .args(["remnants", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&on_desk.stdout).contains(&offcut),
+        "{}",
+        String::from_utf8_lossy(&on_desk.stderr)
+    );
+    let second = run(2, 2000);
+    assert_eq!(
+        second["result"]["remnants_used"][0]["id"],
+        offcut.as_str(),
+        "{second:#}"
     );
 }

@@ -19,7 +19,7 @@ impl Drop for Worker {
 }
 
 /// A multipart form with one file.
-fn form(field: &str, file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+pub fn form(field: &str, file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     let boundary = "wjpstoreboundary";
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; \
