@@ -11,17 +11,8 @@ use geo::{Area, BooleanOps, Coord, LineString, Polygon, Rect};
 use serde_json::{json, Value};
 
 use crate::nesting::triangle_dxf;
+use crate::stores::Worker;
 use crate::support::{status_of, Env};
-
-/// A worker process, killed when the test ends however it ends.
-struct Worker(std::process::Child);
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A `w` x `h` mm rectangle, in millimetres.
 fn rectangle_dxf(w: f64, h: f64) -> String {

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::support::{fixture, status_of, Api, Env};
 
 /// A worker process, killed when the test ends however it ends.
-struct Worker(std::process::Child);
+pub struct Worker(pub std::process::Child);
 
 impl Drop for Worker {
     fn drop(&mut self) {
