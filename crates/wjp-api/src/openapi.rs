@@ -615,7 +615,7 @@ pub fn document() -> Value {
     let job_schema = json!({ "type": "object", "required": ["job_id", "status", "progress", "result", "error", "created_at", "completed_at"], "properties": {
             "job_id": { "type": "string" }, "status": schema_ref("Status"),
             "progress": { "type": ["number", "null"], "minimum": 0, "maximum": 1 },
-            "result": {}, "error": nullable_string.clone(),
+            "result": { "description": "What the job answered: a completed job's result, or, for a nest cancelled while it searched, its best layout so far (stopped_by: stopped)." }, "error": nullable_string.clone(),
             "created_at": { "type": "string", "format": "date-time" }, "completed_at": time.clone(),
             "kind": { "type": "string" }, "queue": { "type": "string" }, "attempt": { "type": "integer" },
             "max_attempts": { "type": "integer" }, "priority": { "type": "integer" },

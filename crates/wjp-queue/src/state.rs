@@ -21,6 +21,10 @@
 //!                     (error kind dependency_failed)
 //! ```
 //!
+//! A running job that is cancelled ends `cancelled`, keeping the result its
+//! handler answered on its way out if it gave one ([`cancelled_with_result`]:
+//! an anytime search's best so far).
+//!
 //! A job made with `after` waits for its parents ([`settle_new`] decides
 //! its first state from theirs, as the insert finds them). When a parent
 //! ends, the backend applies [`parent_ended`] to each of its waiting
