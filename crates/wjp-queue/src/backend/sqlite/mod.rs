@@ -43,7 +43,7 @@
 //! `maintenance` are the writes and reads of each operation, `quotas`
 //! keeps `queue_usage`, `events` the event log, `audit` the audit log, `workers` the worker
 //! records, `reads` the listings and counts, `schedules` the schedules,
-//! and `wait` the waits.
+//! `stock` the stock pools, and `wait` the waits.
 
 mod audit;
 mod claim;
