@@ -242,11 +242,14 @@ impl InChild {
         loop {
             if ctx.is_cancelled() {
                 // Cancelled, timed out, or nobody waits any more: the
-                // engine records which. Past the job's timeout the child
-                // only has to stop now; otherwise a child that can gives
-                // its best answer so far.
+                // engine records which. A job of the queue cancelled before
+                // its timeout keeps the best answer so far of a child that
+                // can give one; otherwise (a timeout, or a synchronous
+                // request whose client left: no record keeps an answer) the
+                // child only has to stop now.
                 let timed_out = started.elapsed() >= Duration::from_millis(ctx.job().timeout_ms);
-                if self.stops_with_best && !timed_out {
+                let recorded = ctx.job().state.lease_token.is_some();
+                if self.stops_with_best && recorded && !timed_out {
                     return Err(ask_to_stop(&mut stdin, &received));
                 }
                 return Err(HandlerError::Cancelled);
