@@ -46,6 +46,7 @@ mod position;
 mod refine;
 mod result;
 mod search;
+mod squeeze;
 
 use std::time::Instant;
 

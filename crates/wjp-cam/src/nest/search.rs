@@ -12,12 +12,18 @@
 //! strictly better. The generator is seeded: the same input, seed and number of
 //! passes give the same layout.
 
+use std::cell::Cell;
 use std::time::Instant;
 
 use super::options::NestOptions;
 use super::pass::{run_pass, Gene, PassCtx, PassResult};
 use super::refine;
 use super::result::{placements, BestSoFar, NestProgress};
+use super::squeeze::Squeeze;
+
+/// Share of the time (and of the step bound) the greedy passes and ruin and
+/// recreate have before the squeeze takes over the last sheet.
+const GREEDY_SHARE: f64 = 0.25;
 
 /// The best layout found and why the search ended.
 pub(super) struct SearchOutcome {
@@ -93,6 +99,7 @@ pub(super) fn improve(
     let steps_per_pass = (ctx.copies.len() / 3).max(1);
     let mut steps_due = 0usize;
     let mut refining: Option<PassResult> = None;
+    let mut squeezed = false;
     while iterations <= options.max_iterations {
         if should_stop() {
             stopped_by = "stopped";
@@ -101,6 +108,27 @@ pub(super) fn improve(
         if out_of_time() {
             stopped_by = "time_limit";
             break;
+        }
+        if !squeezed
+            && (started.elapsed().as_secs_f64() >= GREEDY_SHARE * deadline
+                || f64::from(iterations) >= GREEDY_SHARE * f64::from(options.max_iterations))
+        {
+            squeezed = true;
+            if let Some(ended) = squeeze(
+                ctx,
+                &mut best,
+                &mut iterations,
+                &mut rng,
+                options,
+                started,
+                progress,
+                should_stop,
+            ) {
+                stopped_by = ended;
+                break;
+            }
+            best_summary = summary(ctx, &best);
+            refining = None;
         }
         if steps_due > 0 {
             steps_due -= 1;
@@ -174,6 +202,58 @@ pub(super) fn improve(
         iterations,
         stopped_by,
     }
+}
+
+/// The squeeze of the best layout's last sheet ([`Squeeze`]) for the rest of
+/// the time, each of its rounds a step. `None` when it does not apply to this
+/// layout or ended early (the other searches go on); else why the search ended.
+#[allow(clippy::too_many_arguments)]
+fn squeeze(
+    ctx: &PassCtx,
+    best: &mut PassResult,
+    iterations: &mut u32,
+    rng: &mut Rng,
+    options: &NestOptions,
+    started: Instant,
+    progress: &mut dyn FnMut(&NestProgress),
+    should_stop: &dyn Fn() -> bool,
+) -> Option<&'static str> {
+    let mut squeeze = Squeeze::new(ctx, best)?;
+    let steps = Cell::new(*iterations);
+    let ended = Cell::new(None);
+    let mut keep_going = || {
+        let why = if should_stop() {
+            Some("stopped")
+        } else if started.elapsed().as_secs_f64() >= options.time_limit_s {
+            Some("time_limit")
+        } else if steps.get() >= options.max_iterations {
+            Some("max_iterations")
+        } else {
+            None
+        };
+        ended.set(why);
+        steps.set(steps.get() + 1);
+        why.is_none()
+    };
+    let start = best.clone();
+    let mut better = |state: PassResult| {
+        if state.better_than(best) {
+            *best = state;
+            report(
+                ctx,
+                best,
+                summary(ctx, best),
+                steps.get(),
+                true,
+                progress,
+                started,
+                options,
+            );
+        }
+    };
+    squeeze.run(&start, rng, &mut keep_going, &mut better);
+    *iterations = steps.get();
+    ended.get()
 }
 
 /// Tell `progress` how far the search is and what its best layout is (with the
