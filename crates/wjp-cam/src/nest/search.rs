@@ -12,7 +12,6 @@
 //! strictly better. The generator is seeded: the same input, seed and number of
 //! passes give the same layout.
 
-use std::cell::Cell;
 use std::time::Instant;
 
 use super::options::NestOptions;
@@ -22,8 +21,11 @@ use super::result::{placements, BestSoFar, NestProgress};
 use super::squeeze::Squeeze;
 
 /// Share of the time (and of the step bound) the greedy passes and ruin and
-/// recreate have before the squeeze takes over the last sheet.
+/// recreate have before the squeeze takes over the last sheet: more when the
+/// layout takes several sheets (only they can save a sheet), less for one
+/// sheet (where the squeeze does better from the first layout on).
 const GREEDY_SHARE: f64 = 0.25;
+const GREEDY_SHARE_ONE_SHEET: f64 = 0.1;
 
 /// The best layout found and why the search ended.
 pub(super) struct SearchOutcome {
@@ -109,9 +111,14 @@ pub(super) fn improve(
             stopped_by = "time_limit";
             break;
         }
+        let share = if best.sheets_used > 1 {
+            GREEDY_SHARE
+        } else {
+            GREEDY_SHARE_ONE_SHEET
+        };
         if !squeezed
-            && (started.elapsed().as_secs_f64() >= GREEDY_SHARE * deadline
-                || f64::from(iterations) >= GREEDY_SHARE * f64::from(options.max_iterations))
+            && (started.elapsed().as_secs_f64() >= share * deadline
+                || f64::from(iterations) >= share * f64::from(options.max_iterations))
         {
             squeezed = true;
             if let Some(ended) = squeeze(
@@ -219,41 +226,53 @@ fn squeeze(
     should_stop: &dyn Fn() -> bool,
 ) -> Option<&'static str> {
     let mut squeeze = Squeeze::new(ctx, best)?;
-    let steps = Cell::new(*iterations);
-    let ended = Cell::new(None);
-    let mut keep_going = || {
-        let why = if should_stop() {
+    let mut ended = None;
+    let start = best.clone();
+    let mut round = |better: Option<PassResult>| {
+        match better {
+            Some(state) if state.better_than(best) => {
+                *best = state;
+                report(
+                    ctx,
+                    best,
+                    summary(ctx, best),
+                    *iterations,
+                    true,
+                    progress,
+                    started,
+                    options,
+                );
+            }
+            Some(_) => {}
+            None => {
+                *iterations += 1;
+                if iterations.is_multiple_of(16) {
+                    report(
+                        ctx,
+                        best,
+                        summary(ctx, best),
+                        *iterations,
+                        false,
+                        progress,
+                        started,
+                        options,
+                    );
+                }
+            }
+        }
+        ended = if should_stop() {
             Some("stopped")
         } else if started.elapsed().as_secs_f64() >= options.time_limit_s {
             Some("time_limit")
-        } else if steps.get() >= options.max_iterations {
+        } else if *iterations >= options.max_iterations {
             Some("max_iterations")
         } else {
             None
         };
-        ended.set(why);
-        steps.set(steps.get() + 1);
-        why.is_none()
+        ended.is_none()
     };
-    let start = best.clone();
-    let mut better = |state: PassResult| {
-        if state.better_than(best) {
-            *best = state;
-            report(
-                ctx,
-                best,
-                summary(ctx, best),
-                steps.get(),
-                true,
-                progress,
-                started,
-                options,
-            );
-        }
-    };
-    squeeze.run(&start, rng, &mut keep_going, &mut better);
-    *iterations = steps.get();
-    ended.get()
+    squeeze.run(&start, rng, &mut round);
+    ended
 }
 
 /// Tell `progress` how far the search is and what its best layout is (with the

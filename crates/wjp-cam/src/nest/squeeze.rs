@@ -36,7 +36,7 @@ use jagua_rs::collision_detection::hazards::filter::NoFilter;
 use jagua_rs::collision_detection::hazards::BasicHazardEntity;
 use jagua_rs::entities::{Item, Layout, PItemKey};
 use jagua_rs::geometry::fail_fast::SPSurrogateConfig;
-use jagua_rs::geometry::geo_traits::Transformable;
+use jagua_rs::geometry::geo_traits::{Transformable, TransformableFrom};
 use jagua_rs::geometry::primitives::{Circle, SPolygon};
 use jagua_rs::geometry::DTransformation;
 
@@ -81,6 +81,8 @@ struct Pose {
     /// Fourth root of the convex hull's area: the pair estimate's scale.
     scale: f32,
     diameter: f32,
+    /// The outline as last moved by an evaluation (saves an allocation each).
+    moved: Option<SPolygon>,
 }
 
 impl Pose {
@@ -128,6 +130,7 @@ pub(super) struct Squeeze<'a> {
     /// The highest top allowed now.
     limit: f64,
     collector: BasicHazardCollector,
+    pole_buffer: Vec<Circle>,
 }
 
 /// Poles of an outline; the pole of inaccessibility alone when the engine
@@ -224,6 +227,7 @@ impl<'a> Squeeze<'a> {
             weight: vec![1.0; n * n],
             limit: state.last_top,
             collector: BasicHazardCollector::new(),
+            pole_buffer: Vec::new(),
             members,
         };
         for k in 0..n {
@@ -234,14 +238,14 @@ impl<'a> Squeeze<'a> {
         Some(squeeze)
     }
 
-    /// Lower the last sheet's top for as long as `keep_going` says; hand each
-    /// lower feasible layout to `better`. `keep_going` is asked once per round.
+    /// Lower the last sheet's top for as long as `round` says go on. `round` is
+    /// called once per round of moves with `None`, and with each lower feasible
+    /// layout as it is found; it answers whether to go on.
     pub fn run(
         &mut self,
         best: &PassResult,
         rng: &mut Rng,
-        keep_going: &mut dyn FnMut() -> bool,
-        better: &mut dyn FnMut(PassResult),
+        round: &mut dyn FnMut(Option<PassResult>) -> bool,
     ) {
         let mut best_top = self.current_top();
         let mut best_snapshot = self.members.clone();
@@ -251,18 +255,19 @@ impl<'a> Squeeze<'a> {
         if !self.shrink(best_top * (1.0 - step), rng) {
             return;
         }
-        loop {
-            let Some(separated) = self.separate(rng, keep_going) else {
+        while round(None) {
+            let Some(separated) = self.separate(rng, round) else {
                 return;
             };
             if separated {
-                if let Some(state) =
-                    self.to_state(best_state.as_ref().unwrap_or(best), &best_snapshot)
-                {
+                let base = best_state.as_ref().unwrap_or(best);
+                if let Some(state) = self.to_state(base, &best_snapshot) {
                     best_top = self.current_top();
-                    best_snapshot = self.members.clone();
-                    better(state.clone());
-                    best_state = Some(state);
+                    best_snapshot.clone_from(&self.members);
+                    best_state = Some(state.clone());
+                    if !round(Some(state)) {
+                        return;
+                    }
                     failures = 0;
                 }
             } else {
@@ -272,15 +277,16 @@ impl<'a> Squeeze<'a> {
                     continue;
                 }
                 failures = 0;
-                step = (step / 2.0).max(SMALLEST_STEP);
+                // Past the smallest step, start again from a larger one (the
+                // random split of the next shrink makes it another attempt).
+                step = if step <= SMALLEST_STEP {
+                    FIRST_STEP / 4.0
+                } else {
+                    (step / 2.0).max(SMALLEST_STEP)
+                };
+                self.load(&best_snapshot);
             }
-            self.load(&best_snapshot);
             self.limit = best_top;
-            // A failed smallest step starts again from a larger one elsewhere
-            // (the random split of the next shrink).
-            if step <= SMALLEST_STEP && failures == 0 && !separated {
-                step = FIRST_STEP / 4.0;
-            }
             if !self.shrink(best_top * (1.0 - step), rng) {
                 return;
             }
@@ -393,10 +399,15 @@ impl<'a> Squeeze<'a> {
     /// (x, y); stops counting, and answers infinity, past `bound`. Outside the
     /// sheet is infinity.
     fn evaluate(&mut self, k: usize, pose: usize, x: f64, y: f64, bound: f32) -> f32 {
-        let p = &self.poses[self.members[k].part][pose];
+        let part = self.members[k].part;
+        let mut shape = match self.poses[part][pose].moved.take() {
+            Some(shape) => shape,
+            None => self.poses[part][pose].item.shape_cd().as_ref().clone(),
+        };
+        let mut poles = std::mem::take(&mut self.pole_buffer);
+        let p = &self.poses[part][pose];
         let t = p.transform(x, y);
-        let shape = p.item.shape_cd().as_ref().transform_clone(&t.compose());
-        let mut poles = Vec::with_capacity(p.poles.len());
+        shape.transform_from(p.item.shape_cd(), &t.compose());
         moved_poles(p, &t, &mut poles);
         let n = self.members.len();
         let mut total = 0.0f32;
@@ -428,6 +439,8 @@ impl<'a> Squeeze<'a> {
             },
         );
         self.collector = collector;
+        self.poses[part][pose].moved = Some(shape);
+        self.pole_buffer = poles;
         if stopped || total > bound {
             f32::INFINITY
         } else {
@@ -451,8 +464,12 @@ impl<'a> Squeeze<'a> {
 
     /// Rounds of moves until no overlap is left (`Some(true)`), the strikes run
     /// out (`Some(false)`, with the least overlapping layout loaded), or
-    /// `keep_going` says stop (`None`).
-    fn separate(&mut self, rng: &mut Rng, keep_going: &mut dyn FnMut() -> bool) -> Option<bool> {
+    /// `round` says stop (`None`).
+    fn separate(
+        &mut self,
+        rng: &mut Rng,
+        round: &mut dyn FnMut(Option<PassResult>) -> bool,
+    ) -> Option<bool> {
         let mut least = self.total_loss();
         if least == 0.0 {
             return Some(true);
@@ -463,7 +480,7 @@ impl<'a> Squeeze<'a> {
             let at_start = least;
             let mut idle = 0;
             while idle < ROUNDS_WITHOUT_PROGRESS {
-                if !keep_going() {
+                if !round(None) {
                     return None;
                 }
                 self.move_overlapping(rng);
@@ -788,6 +805,7 @@ fn poses_of_part(ctx: &PassCtx, part: usize) -> Vec<Pose> {
                 poles: Arc::clone(&poles),
                 scale: hull_area.max(0.0).sqrt().sqrt(),
                 diameter: shape.diameter(),
+                moved: None,
             });
         }
     }
