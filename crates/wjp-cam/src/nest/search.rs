@@ -18,7 +18,7 @@ use super::options::NestOptions;
 use super::pass::{run_pass, Gene, PassCtx, PassResult};
 use super::refine;
 use super::result::{placements, BestSoFar, NestProgress};
-use super::squeeze::Squeeze;
+use super::squeeze::{Budget, Squeeze};
 
 /// Share of the time (and of the step bound) the greedy passes and ruin and
 /// recreate have before the squeeze takes over the last sheet: more when the
@@ -225,7 +225,9 @@ fn squeeze(
     progress: &mut dyn FnMut(&NestProgress),
     should_stop: &dyn Fn() -> bool,
 ) -> Option<&'static str> {
-    let mut squeeze = Squeeze::new(ctx, best)?;
+    let mut squeeze = Squeeze::new(ctx, best, &mut || {
+        !should_stop() && started.elapsed().as_secs_f64() < options.time_limit_s
+    })?;
     let mut ended = None;
     let start = best.clone();
     let mut round = |better: Option<PassResult>| {
@@ -260,6 +262,8 @@ fn squeeze(
                 }
             }
         }
+        let used = (started.elapsed().as_secs_f64() / options.time_limit_s)
+            .max(f64::from(*iterations) / f64::from(options.max_iterations.max(1)));
         ended = if should_stop() {
             Some("stopped")
         } else if started.elapsed().as_secs_f64() >= options.time_limit_s {
@@ -269,7 +273,11 @@ fn squeeze(
         } else {
             None
         };
-        ended.is_none()
+        match ended {
+            Some(_) => Budget::Spent,
+            None if used >= 0.8 => Budget::Late,
+            None => Budget::Left,
+        }
     };
     squeeze.run(&start, rng, &mut round);
     ended

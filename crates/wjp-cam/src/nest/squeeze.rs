@@ -48,6 +48,10 @@ use super::search::Rng;
 const MAX_MEMBERS: usize = 400;
 /// Poles per outline: at most 32, 16 once they cover 75% of it, 8 at 90%.
 const POLE_LIMITS: [(usize, f32); 3] = [(32, 0.0), (16, 0.75), (8, 0.9)];
+/// Outlines with more points than this get fewer poles: each pole costs a
+/// search over the whole outline.
+const DETAILED_OUTLINE: usize = 200;
+const DETAILED_POLE_LIMITS: [(usize, f32); 3] = [(8, 0.0), (4, 0.6), (2, 0.8)];
 /// Random positions tried per move on the whole shortened sheet, and near the
 /// part's current position.
 const WIDE_SAMPLES: usize = 40;
@@ -64,9 +68,20 @@ const WEIGHT_DECAY: f32 = 0.95;
 /// The first step, as a fraction of the top, and the smallest.
 const FIRST_STEP: f64 = 0.01;
 const SMALLEST_STEP: f64 = 0.0002;
+/// The largest step in the last fifth of the budget.
+const LATE_STEP: f64 = 0.001;
 /// Failed attempts at one top (each after a swap of two large parts) before a
 /// smaller step.
 const ATTEMPTS_PER_TOP: usize = 2;
+
+/// How much of the search's budget (time or steps) is left.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Budget {
+    Left,
+    /// Less than a fifth: small steps only.
+    Late,
+    Spent,
+}
 
 /// One way a part can lie: as drawn or mirrored, at one allowed rotation.
 struct Pose {
@@ -137,7 +152,11 @@ pub(super) struct Squeeze<'a> {
 /// cannot make more (or fails on the outline).
 fn poles_of(shape: &SPolygon) -> (Vec<Circle>, f32) {
     let config = SPSurrogateConfig {
-        n_pole_limits: POLE_LIMITS,
+        n_pole_limits: if shape.n_vertices() > DETAILED_OUTLINE {
+            DETAILED_POLE_LIMITS
+        } else {
+            POLE_LIMITS
+        },
         ff_pole_area_ratio: 0.0,
         n_ff_piers: 0,
     };
@@ -169,7 +188,8 @@ fn pair_loss(a: &[Circle], b: &[Circle], epsilon: f32, scale: f32) -> f32 {
             sum += d * p.radius.min(q.radius);
         }
     }
-    (sum + epsilon * epsilon).sqrt() * scale
+    // Never zero: the engine found a collision, so it must cost something.
+    ((sum + epsilon * epsilon).sqrt() * scale).max(f32::MIN_POSITIVE)
 }
 
 fn moved_poles(pose: &Pose, t: &DTransformation, out: &mut Vec<Circle>) {
@@ -180,8 +200,13 @@ fn moved_poles(pose: &Pose, t: &DTransformation, out: &mut Vec<Circle>) {
 
 impl<'a> Squeeze<'a> {
     /// The squeeze of `state`'s last sheet; `None` when it does not apply (a part
-    /// of that sheet in a hole, too many parts, fewer than two).
-    pub fn new(ctx: &'a PassCtx<'a>, state: &PassResult) -> Option<Self> {
+    /// of that sheet in a hole, too many parts, fewer than two) or when
+    /// `go_on` says stop while the parts' poles are made.
+    pub fn new(
+        ctx: &'a PassCtx<'a>,
+        state: &PassResult,
+        go_on: &mut dyn FnMut() -> bool,
+    ) -> Option<Self> {
         let sheet = state.placed.iter().map(|p| p.sheet).max()?;
         let on_sheet: Vec<usize> = (0..state.placed.len())
             .filter(|&i| state.placed[i].sheet == sheet)
@@ -198,6 +223,9 @@ impl<'a> Squeeze<'a> {
             let p = &state.placed[i];
             let part = p.copy.part;
             if poses[part].is_empty() {
+                if !go_on() {
+                    return None;
+                }
                 poses[part] = poses_of_part(ctx, part);
             }
             let pose = poses[part].iter().position(|q| {
@@ -240,12 +268,12 @@ impl<'a> Squeeze<'a> {
 
     /// Lower the last sheet's top for as long as `round` says go on. `round` is
     /// called once per round of moves with `None`, and with each lower feasible
-    /// layout as it is found; it answers whether to go on.
+    /// layout as it is found; it answers how much of the budget is left.
     pub fn run(
         &mut self,
         best: &PassResult,
         rng: &mut Rng,
-        round: &mut dyn FnMut(Option<PassResult>) -> bool,
+        round: &mut dyn FnMut(Option<PassResult>) -> Budget,
     ) {
         let mut best_top = self.current_top();
         let mut best_snapshot = self.members.clone();
@@ -255,7 +283,12 @@ impl<'a> Squeeze<'a> {
         if !self.shrink(best_top * (1.0 - step), rng) {
             return;
         }
-        while round(None) {
+        loop {
+            let late = match round(None) {
+                Budget::Spent => return,
+                Budget::Late => true,
+                Budget::Left => false,
+            };
             let Some(separated) = self.separate(rng, round) else {
                 return;
             };
@@ -265,7 +298,7 @@ impl<'a> Squeeze<'a> {
                     best_top = self.current_top();
                     best_snapshot.clone_from(&self.members);
                     best_state = Some(state.clone());
-                    if !round(Some(state)) {
+                    if round(Some(state)) == Budget::Spent {
                         return;
                     }
                     failures = 0;
@@ -278,13 +311,17 @@ impl<'a> Squeeze<'a> {
                 }
                 failures = 0;
                 // Past the smallest step, start again from a larger one (the
-                // random split of the next shrink makes it another attempt).
-                step = if step <= SMALLEST_STEP {
+                // random split of the next shrink makes it another attempt),
+                // unless the end is near: then only small steps (compression).
+                step = if step <= SMALLEST_STEP && !late {
                     FIRST_STEP / 4.0
                 } else {
                     (step / 2.0).max(SMALLEST_STEP)
                 };
                 self.load(&best_snapshot);
+            }
+            if late {
+                step = step.min(LATE_STEP);
             }
             self.limit = best_top;
             if !self.shrink(best_top * (1.0 - step), rng) {
@@ -468,7 +505,7 @@ impl<'a> Squeeze<'a> {
     fn separate(
         &mut self,
         rng: &mut Rng,
-        round: &mut dyn FnMut(Option<PassResult>) -> bool,
+        round: &mut dyn FnMut(Option<PassResult>) -> Budget,
     ) -> Option<bool> {
         let mut least = self.total_loss();
         if least == 0.0 {
@@ -480,7 +517,7 @@ impl<'a> Squeeze<'a> {
             let at_start = least;
             let mut idle = 0;
             while idle < ROUNDS_WITHOUT_PROGRESS {
-                if !round(None) {
+                if round(None) == Budget::Spent {
                     return None;
                 }
                 self.move_overlapping(rng);
@@ -746,11 +783,13 @@ impl<'a> Squeeze<'a> {
     }
 
     /// The layout `base` with the last sheet as the squeeze has it now, if the
-    /// engine's exact test finds no collision and every part lies under the
-    /// limit; `None` otherwise (`fallback` is then loaded back).
+    /// engine's exact test finds no collision; `None` otherwise (`fallback` is
+    /// then loaded back).
     fn to_state(&mut self, base: &PassResult, fallback: &Snapshot) -> Option<PassResult> {
+        // Only the exact test decides: a top a rounding error over the limit
+        // is still a valid layout (the comparison of tops decides on it).
         let top = self.current_top();
-        if !self.layout.is_collision_free() || top > self.limit + 1e-3 {
+        if !self.layout.is_collision_free() {
             self.load(fallback);
             return None;
         }
