@@ -18,7 +18,7 @@ use super::options::NestOptions;
 use super::pass::{run_pass, Gene, PassCtx, PassResult};
 use super::refine;
 use super::result::{placements, BestSoFar, NestProgress};
-use super::squeeze::{Budget, Squeeze};
+use super::squeeze::{Budget, Squeeze, Tick};
 
 /// Share of the time (and of the step bound) the greedy passes and ruin and
 /// recreate have before the squeeze takes over the last sheet: more when the
@@ -230,9 +230,9 @@ fn squeeze(
     })?;
     let mut ended = None;
     let start = best.clone();
-    let mut round = |better: Option<PassResult>| {
-        match better {
-            Some(state) if state.better_than(best) => {
+    let mut round = |tick: Tick| {
+        match tick {
+            Tick::Better(state) if state.better_than(best) => {
                 *best = state;
                 report(
                     ctx,
@@ -245,21 +245,19 @@ fn squeeze(
                     options,
                 );
             }
-            Some(_) => {}
-            None => {
+            Tick::Better(_) | Tick::Move => {}
+            Tick::Round => {
                 *iterations += 1;
-                if iterations.is_multiple_of(16) {
-                    report(
-                        ctx,
-                        best,
-                        summary(ctx, best),
-                        *iterations,
-                        false,
-                        progress,
-                        started,
-                        options,
-                    );
-                }
+                report(
+                    ctx,
+                    best,
+                    summary(ctx, best),
+                    *iterations,
+                    false,
+                    progress,
+                    started,
+                    options,
+                );
             }
         }
         let used = (started.elapsed().as_secs_f64() / options.time_limit_s)

@@ -83,6 +83,16 @@ pub(super) enum Budget {
     Spent,
 }
 
+/// What the squeeze tells its caller, who answers with the [`Budget`] left.
+pub(super) enum Tick {
+    /// A round of moves begins (a step of the search).
+    Round,
+    /// A part is about to move (not a step: only a stop or the time ends it).
+    Move,
+    /// A lower feasible layout.
+    Better(PassResult),
+}
+
 /// One way a part can lie: as drawn or mirrored, at one allowed rotation.
 struct Pose {
     mirrored: bool,
@@ -266,15 +276,10 @@ impl<'a> Squeeze<'a> {
         Some(squeeze)
     }
 
-    /// Lower the last sheet's top for as long as `round` says go on. `round` is
-    /// called once per round of moves with `None`, and with each lower feasible
-    /// layout as it is found; it answers how much of the budget is left.
-    pub fn run(
-        &mut self,
-        best: &PassResult,
-        rng: &mut Rng,
-        round: &mut dyn FnMut(Option<PassResult>) -> Budget,
-    ) {
+    /// Lower the last sheet's top for as long as `round` says go on. `round`
+    /// hears of every round, every move and every lower feasible layout, and
+    /// answers how much of the budget is left.
+    pub fn run(&mut self, best: &PassResult, rng: &mut Rng, round: &mut dyn FnMut(Tick) -> Budget) {
         let mut best_top = self.current_top();
         let mut best_snapshot = self.members.clone();
         let mut best_state: Option<PassResult> = None;
@@ -284,7 +289,7 @@ impl<'a> Squeeze<'a> {
             return;
         }
         loop {
-            let late = match round(None) {
+            let late = match round(Tick::Round) {
                 Budget::Spent => return,
                 Budget::Late => true,
                 Budget::Left => false,
@@ -298,7 +303,7 @@ impl<'a> Squeeze<'a> {
                     best_top = self.current_top();
                     best_snapshot.clone_from(&self.members);
                     best_state = Some(state.clone());
-                    if round(Some(state)) == Budget::Spent {
+                    if round(Tick::Better(state)) == Budget::Spent {
                         return;
                     }
                     failures = 0;
@@ -502,11 +507,7 @@ impl<'a> Squeeze<'a> {
     /// Rounds of moves until no overlap is left (`Some(true)`), the strikes run
     /// out (`Some(false)`, with the least overlapping layout loaded), or
     /// `round` says stop (`None`).
-    fn separate(
-        &mut self,
-        rng: &mut Rng,
-        round: &mut dyn FnMut(Option<PassResult>) -> Budget,
-    ) -> Option<bool> {
+    fn separate(&mut self, rng: &mut Rng, round: &mut dyn FnMut(Tick) -> Budget) -> Option<bool> {
         let mut least = self.total_loss();
         if least == 0.0 {
             return Some(true);
@@ -517,10 +518,12 @@ impl<'a> Squeeze<'a> {
             let at_start = least;
             let mut idle = 0;
             while idle < ROUNDS_WITHOUT_PROGRESS {
-                if round(None) == Budget::Spent {
+                if round(Tick::Round) == Budget::Spent {
                     return None;
                 }
-                self.move_overlapping(rng);
+                if !self.move_overlapping(rng, round) {
+                    return None;
+                }
                 let loss = self.total_loss();
                 if loss == 0.0 {
                     return Some(true);
@@ -565,8 +568,9 @@ impl<'a> Squeeze<'a> {
         }
     }
 
-    /// Each overlapping member, in random order, to its best sampled position.
-    fn move_overlapping(&mut self, rng: &mut Rng) {
+    /// Each overlapping member, in random order, to its best sampled position;
+    /// `false` when `round` says stop between two moves.
+    fn move_overlapping(&mut self, rng: &mut Rng, round: &mut dyn FnMut(Tick) -> Budget) -> bool {
         let mut order: Vec<usize> = (0..self.members.len())
             .filter(|&k| self.member_loss(k) > 0.0)
             .collect();
@@ -574,10 +578,14 @@ impl<'a> Squeeze<'a> {
             order.swap(i, rng.below(i + 1));
         }
         for k in order {
+            if round(Tick::Move) == Budget::Spent {
+                return false;
+            }
             if self.member_loss(k) > 0.0 {
                 self.move_member(k, rng);
             }
         }
+        true
     }
 
     fn move_member(&mut self, k: usize, rng: &mut Rng) {
