@@ -1,6 +1,7 @@
-//! The improvement passes and ruin and recreate, taking turns: an anytime search.
-//! It runs until `time_limit_s` (or `max_iterations`, or a stop) and keeps the
-//! best layout found so far, which is what a stop returns.
+//! The improvement passes and ruin and recreate, taking turns, then the squeeze
+//! ([`Squeeze`]) on the last sheet: an anytime search. It runs until
+//! `time_limit_s` (or `max_iterations`, or a stop) and keeps the best layout
+//! found so far, which is what a stop returns.
 //!
 //! The state is the sequence of genes a greedy pass follows (which copy next, and
 //! optionally the one rotation it must take). A move changes the best sequence a

@@ -61,8 +61,8 @@ const REFINED: usize = 2;
 /// Rounds without a clear improvement before a strike; strikes before giving up.
 const ROUNDS_WITHOUT_PROGRESS: usize = 40;
 const STRIKES: usize = 3;
-/// Weight growth for the most overlapping pair and for a barely overlapping
-/// one; decay for pairs apart.
+/// Weight growth for a barely overlapping pair and for the most overlapping
+/// one (in between in proportion to the overlap); decay for pairs apart.
 const WEIGHT_GROWTH: (f32, f32) = (1.2, 2.0);
 const WEIGHT_DECAY: f32 = 0.95;
 /// The first step, as a fraction of the top, and the smallest.
