@@ -26,6 +26,18 @@ fn get<'a>(v: &'a Value, a: &str, b: &str) -> &'a Value {
     }
 }
 
+/// Used length: the highest point of any placed outline (transposed x).
+fn used_length(parts: &[PartInput], r: &wjp_cam::NestResult) -> f64 {
+    let mut used: f64 = 0.0;
+    for p in &r.positioned_objects {
+        let (s, c) = p.rotation.to_radians().sin_cos();
+        for q in &parts[p.part_index].outer.vertices {
+            used = used.max(s * q.x + c * q.y + p.y);
+        }
+    }
+    used
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
@@ -105,16 +117,57 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             outputs: false,
             ..NestOptions::default()
         };
-        let r = nest(&parts, &o, &mut |_| {}, &|| false)
-            .map_err(|e| format!("{file}: {} {e}", e.code()))?;
-        // Used length: the highest point of any placed outline (transposed x).
-        let mut used: f64 = 0.0;
-        for p in &r.positioned_objects {
-            let (s, c) = p.rotation.to_radians().sin_cos();
-            for q in &parts[p.part_index].outer.vertices {
-                used = used.max(s * q.x + c * q.y + p.y);
+        // `WJP_VERBOSE=1` prints each better layout as it is found; `WJP_SEED`
+        // sets the seed (default 1); `WJP_THREADS=N` runs N independent searches
+        // on N threads, seeds SEED to SEED + N - 1, and keeps the shortest layout.
+        let verbose = std::env::var("WJP_VERBOSE").is_ok_and(|v| v == "1");
+        let env_num = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(default)
+        };
+        let seed = env_num("WJP_SEED", 1);
+        let threads = env_num("WJP_THREADS", 1).clamp(1, 64);
+        let started = std::time::Instant::now();
+        let runs: Vec<Result<(f64, wjp_cam::NestResult), String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let o = NestOptions {
+                        seed: seed + t,
+                        ..o.clone()
+                    };
+                    let parts = &parts;
+                    scope.spawn(move || {
+                        let mut progress = |p: &wjp_cam::NestProgress| {
+                            if verbose && p.improved.is_some() {
+                                eprintln!(
+                                    "{:7.2} s seed {} {}",
+                                    started.elapsed().as_secs_f64(),
+                                    o.seed,
+                                    p.message
+                                );
+                            }
+                        };
+                        nest(parts, &o, &mut progress, &|| false)
+                            .map(|r| (used_length(parts, &r), r))
+                            .map_err(|e| format!("{file}: {} {e}", e.code()))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err("a search panicked".into())))
+                .collect()
+        });
+        let mut best: Option<(f64, wjp_cam::NestResult)> = None;
+        for run in runs {
+            let run = run?;
+            if best.as_ref().is_none_or(|b| run.0 < b.0) {
+                best = Some(run);
             }
         }
+        let (used, r) = best.ok_or("no search ran")?;
         let placed: u32 = r.positioned_objects.len() as u32;
         let items: u32 = parts.iter().map(|p| p.quantity).sum();
         let density = if used > 0.0 {

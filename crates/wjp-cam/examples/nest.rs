@@ -90,8 +90,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
         }
         println!(
-            "sheet {}: {} parts, {:.1}%",
-            s.sheet, s.parts, s.utilization
+            "sheet {}: {} parts, {:.1}%, used height {:.1} mm",
+            s.sheet, s.parts, s.utilization, s.used_height
         );
     }
     Ok(())

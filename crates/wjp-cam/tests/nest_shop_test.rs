@@ -434,3 +434,49 @@ fn a_part_is_turned_over_only_when_mirroring_is_allowed() {
     .unwrap();
     assert_eq!(d.parts().len(), 2);
 }
+
+#[test]
+fn the_squeeze_lowers_the_top_of_a_long_sheet_and_keeps_every_gap() {
+    // Ells, triangles and bars on a sheet much longer than they need: the first
+    // layout only (one step) against the search with a step bound, most of which
+    // the squeeze (overlap minimisation on the last sheet) takes.
+    let ell = lwpoly(
+        &[
+            (0.0, 0.0, 0.0),
+            (80.0, 0.0, 0.0),
+            (80.0, 20.0, 0.0),
+            (20.0, 20.0, 0.0),
+            (20.0, 60.0, 0.0),
+            (0.0, 60.0, 0.0),
+        ],
+        true,
+    );
+    let parts = vec![
+        part("ell", &dxf(&ell), 6),
+        triangle(70.0, 6),
+        part("bar", &dxf(&rect(0.0, 0.0, 90.0, 25.0)), 4),
+    ];
+    let first_only = NestOptions {
+        max_iterations: 1,
+        ..shop(200.0, 2000.0, 1)
+    };
+    let first = run(&parts, &first_only);
+    let searched = NestOptions {
+        max_iterations: 12,
+        ..first_only.clone()
+    };
+    let r = run(&parts, &searched);
+    assert!(r.all_placed, "{:?}", r.unplaced);
+    assert!(
+        r.sheets[0].used_height < first.sheets[0].used_height - 1e-6,
+        "searched {} mm, first layout {} mm",
+        r.sheets[0].used_height,
+        first.sheets[0].used_height
+    );
+    assert_layout_holds(&parts, &r, searched.gap, &[(200.0, 2000.0)]);
+    // The same seed and step bound give the same layout.
+    assert_eq!(
+        run(&parts, &searched).positioned_objects,
+        r.positioned_objects
+    );
+}

@@ -25,7 +25,11 @@
 //!   copies by area, largest first, and always completes (there is always a
 //!   layout). Further passes perturb the order and the rotations ([`search`]),
 //!   taking turns with ruin and recreate ([`refine`]), which takes a few parts
-//!   off the last sheet and puts them back lower. Layouts compare by
+//!   off the last sheet and puts them back lower. After a tenth of the time
+//!   (a quarter when the layout takes several sheets) the squeeze ([`squeeze`]) takes over the last sheet: it lowers its top,
+//!   lets parts overlap, and moves them until no overlap is left (guided local
+//!   search on pair weights), again and again; each layout it gives back has
+//!   passed the engine's exact collision test. Layouts compare by
 //!   less material left out, fewer failed parts, fewer sheets, then a lower top
 //!   on the last sheet.
 //! - Every failure is put in our words: a part that fits no sheet is named with
@@ -35,6 +39,7 @@
 //! The rooms: `options` (what is asked, validation), `parts` (outlines made ready
 //! for the engine), `position` (bottom-left placement of one part), `pass` (one
 //! greedy pass), `search` (the anytime search), `refine` (ruin and recreate),
+//! `squeeze` (overlap minimisation on the last sheet),
 //! `result` and `drawings` (the answer, with a DXF and an SVG per sheet). [`nest`]
 //! calls them in that order.
 
@@ -46,6 +51,7 @@ mod position;
 mod refine;
 mod result;
 mod search;
+mod squeeze;
 
 use std::time::Instant;
 

@@ -1,6 +1,7 @@
-//! The improvement passes and ruin and recreate, taking turns: an anytime search.
-//! It runs until `time_limit_s` (or `max_iterations`, or a stop) and keeps the
-//! best layout found so far, which is what a stop returns.
+//! The improvement passes and ruin and recreate, taking turns, then the squeeze
+//! ([`Squeeze`]) on the last sheet: an anytime search. It runs until
+//! `time_limit_s` (or `max_iterations`, or a stop) and keeps the best layout
+//! found so far, which is what a stop returns.
 //!
 //! The state is the sequence of genes a greedy pass follows (which copy next, and
 //! optionally the one rotation it must take). A move changes the best sequence a
@@ -18,6 +19,14 @@ use super::options::NestOptions;
 use super::pass::{run_pass, Gene, PassCtx, PassResult};
 use super::refine;
 use super::result::{placements, BestSoFar, NestProgress};
+use super::squeeze::{Budget, Squeeze, Tick};
+
+/// Share of the time (and of the step bound) the greedy passes and ruin and
+/// recreate have before the squeeze takes over the last sheet: more when the
+/// layout takes several sheets (only they can save a sheet), less for one
+/// sheet (where the squeeze does better from the first layout on).
+const GREEDY_SHARE: f64 = 0.25;
+const GREEDY_SHARE_ONE_SHEET: f64 = 0.1;
 
 /// The best layout found and why the search ended.
 pub(super) struct SearchOutcome {
@@ -93,6 +102,7 @@ pub(super) fn improve(
     let steps_per_pass = (ctx.copies.len() / 3).max(1);
     let mut steps_due = 0usize;
     let mut refining: Option<PassResult> = None;
+    let mut squeezed = false;
     while iterations <= options.max_iterations {
         if should_stop() {
             stopped_by = "stopped";
@@ -101,6 +111,32 @@ pub(super) fn improve(
         if out_of_time() {
             stopped_by = "time_limit";
             break;
+        }
+        let share = if best.sheets_used > 1 {
+            GREEDY_SHARE
+        } else {
+            GREEDY_SHARE_ONE_SHEET
+        };
+        if !squeezed
+            && (started.elapsed().as_secs_f64() >= share * deadline
+                || f64::from(iterations) >= share * f64::from(options.max_iterations))
+        {
+            squeezed = true;
+            if let Some(ended) = squeeze(
+                ctx,
+                &mut best,
+                &mut iterations,
+                &mut rng,
+                options,
+                started,
+                progress,
+                should_stop,
+            ) {
+                stopped_by = ended;
+                break;
+            }
+            best_summary = summary(ctx, &best);
+            refining = None;
         }
         if steps_due > 0 {
             steps_due -= 1;
@@ -174,6 +210,76 @@ pub(super) fn improve(
         iterations,
         stopped_by,
     }
+}
+
+/// The squeeze of the best layout's last sheet ([`Squeeze`]) for the rest of
+/// the time, each of its rounds a step. `None` when it does not apply to this
+/// layout or ended early (the other searches go on); else why the search ended.
+#[allow(clippy::too_many_arguments)]
+fn squeeze(
+    ctx: &PassCtx,
+    best: &mut PassResult,
+    iterations: &mut u32,
+    rng: &mut Rng,
+    options: &NestOptions,
+    started: Instant,
+    progress: &mut dyn FnMut(&NestProgress),
+    should_stop: &dyn Fn() -> bool,
+) -> Option<&'static str> {
+    let mut squeeze = Squeeze::new(ctx, best, &mut || {
+        !should_stop() && started.elapsed().as_secs_f64() < options.time_limit_s
+    })?;
+    let mut ended = None;
+    let start = best.clone();
+    let mut round = |tick: Tick| {
+        match tick {
+            Tick::Better(state) if state.better_than(best) => {
+                *best = state;
+                report(
+                    ctx,
+                    best,
+                    summary(ctx, best),
+                    *iterations,
+                    true,
+                    progress,
+                    started,
+                    options,
+                );
+            }
+            Tick::Better(_) | Tick::Move => {}
+            Tick::Round => {
+                *iterations += 1;
+                report(
+                    ctx,
+                    best,
+                    summary(ctx, best),
+                    *iterations,
+                    false,
+                    progress,
+                    started,
+                    options,
+                );
+            }
+        }
+        let used = (started.elapsed().as_secs_f64() / options.time_limit_s)
+            .max(f64::from(*iterations) / f64::from(options.max_iterations.max(1)));
+        ended = if should_stop() {
+            Some("stopped")
+        } else if started.elapsed().as_secs_f64() >= options.time_limit_s {
+            Some("time_limit")
+        } else if *iterations >= options.max_iterations {
+            Some("max_iterations")
+        } else {
+            None
+        };
+        match ended {
+            Some(_) => Budget::Spent,
+            None if used >= 0.8 => Budget::Late,
+            None => Budget::Left,
+        }
+    };
+    squeeze.run(&start, rng, &mut round);
+    ended
 }
 
 /// Tell `progress` how far the search is and what its best layout is (with the
