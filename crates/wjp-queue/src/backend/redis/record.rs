@@ -16,7 +16,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::body;
+use super::body::{self, Identity};
 use super::reply::{corrupt, unhex};
 use crate::error::Result;
 use crate::job::{Job, LeaseToken, Status, Timestamp};
@@ -100,6 +100,9 @@ field_list! {
         Message = "F_MESSAGE",
         /// '1' when a cancel was requested.
         CancelRequested = "F_CANCEL",
+        /// The job's key, which names its queue and id (bodies leave them
+        /// out, see `body.rs`).
+        Key = "F_KEY",
     }
 }
 
@@ -373,7 +376,8 @@ pub(super) fn ended_record(header: &EndedHeader, body: &str) -> String {
             | Header::LeaseUntil
             | Header::Progress
             | Header::Message
-            | Header::CancelRequested => Ok(()),
+            | Header::CancelRequested
+            | Header::Key => Ok(()),
         };
     }
     record.push('\n');
@@ -425,7 +429,8 @@ pub(super) fn job_from_value(value: &str) -> Result<Job> {
         .split_once('\n')
         .ok_or_else(|| corrupt("stored job without a header"))?;
     let fields = HeaderFields::parse(header)?;
-    let mut job = body::decode(body.as_bytes())?;
+    let identity = Identity::of_key(fields.text(Header::Key))?;
+    let mut job = body::decode(body.as_bytes(), &identity)?;
     let status: Status = fields.text(Header::Status).parse()?;
     if status == Status::Running && job.state.status != Status::Running {
         let worker = unhex(fields.text(Header::Worker))?;
@@ -464,11 +469,22 @@ pub(super) fn list_score(created_at: Timestamp, seq: u64) -> i64 {
     created_at.0 * 1000 + (seq % 1000) as i64
 }
 
-/// The enqueue sequence at the end of a ready member's key (see
-/// `common.lua`'s `ready_key`: 10 digits of priority, 15 of run-at, 12 of
-/// sequence).
+/// The length of a ready key (see `common.lua`'s `ready_key`: 10 digits
+/// of priority, 15 of run-at, 12 of sequence); a ready member is the key,
+/// `|`, the job's id.
+const READY_KEY_LEN: usize = 37;
+
+/// The enqueue sequence at the end of a ready member's key.
 pub(super) fn sequence_of(member: &str) -> Option<u64> {
-    member.get(25..37)?.parse().ok()
+    member.get(READY_KEY_LEN - 12..READY_KEY_LEN)?.parse().ok()
+}
+
+/// The job id of a ready member.
+pub(super) fn id_of(member: &str) -> Option<&str> {
+    member
+        .get(READY_KEY_LEN..)?
+        .strip_prefix('|')
+        .filter(|id| !id.is_empty())
 }
 
 #[cfg(test)]
@@ -481,7 +497,7 @@ mod tests {
         assert!(lua.contains(
             "local F_STATUS, F_TOKEN, F_ATTEMPT, F_KIND, F_ERROR, F_SEQ, F_LS, F_RK, F_WORKER,"
         ));
-        assert!(lua.contains("local FIELDS = 15\nlocal STORED = 8\n"));
+        assert!(lua.contains("local FIELDS = 16\nlocal STORED = 8\n"));
         assert!(lua.contains("local LEASE_FIELDS = 10\n"));
         assert!(lua.contains("local APPLY_ARGS = 14\n"));
         assert!(lua
@@ -496,7 +512,16 @@ mod tests {
             [Header::Status, Header::Attempt, Header::Kind].map(Header::index),
             [0, 2, 3]
         );
-        assert_eq!(STORED, Header::ALL.len() - 7);
+        assert_eq!(STORED, Header::ALL.len() - 8);
+    }
+
+    #[test]
+    fn a_ready_member_gives_its_sequence_and_id() {
+        let member = "2147483647001796436921494000000000017|job-1";
+        assert_eq!(sequence_of(member), Some(17));
+        assert_eq!(id_of(member), Some("job-1"));
+        assert_eq!(id_of("2147483647001796436921494000000000017|"), None);
+        assert_eq!(id_of("short|job-1"), None);
     }
 
     #[test]

@@ -317,10 +317,12 @@ local function load(id, key)
   return cur
 end
 
--- A job as readers get it: the header they see, a newline, the body.
+-- A job as readers get it: the header they see (with the job's key last:
+-- bodies leave out the queue and id it names), a newline, the body.
 local function view(key, cur)
   local out = {}
   for i = 1, FIELDS do out[i] = cur[i] or '' end
+  out[F_KEY] = key
   local rec = record(key) or '\n'
   return table.concat(out, '|') .. sub(rec, find(rec, '\n', 1, true) or #rec + 1)
 end
