@@ -207,6 +207,8 @@ async fn no_key_lives_forever() {
             "string" if key.ends_with(":seq") => true,
             // The queue names.
             "set" if key == "wjp:queues" => true,
+            // The layout of the keys: one per server.
+            "string" if key == "wjp:layout" => true,
             _ => false,
         };
         assert!(
@@ -804,4 +806,60 @@ async fn the_sweep_sets_a_drifted_count_of_waiting_payload_bytes_right() {
         .unwrap();
     queue.maintain().await.unwrap();
     assert_eq!(read(&mut conn), None);
+}
+
+/// Waiting jobs of an earlier layout (ready keys of 37 decimal digits)
+/// cannot be claimed by this version: it refuses the server, naming the
+/// queues, rather than drop them as stale; a server it marked is not
+/// refused, and one marked by another layout is.
+#[tokio::test]
+async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
+    let server = RedisServer::start(&[]);
+    let mut conn = server.connection(0);
+    let earlier = "2147483647001796436921494000000000001|0bb592f4-b0e1-49be-91ea-891930d6a1e1";
+    let _: () = redis::cmd("SADD")
+        .arg("wjp:queues")
+        .arg("default")
+        .query(&mut conn)
+        .unwrap();
+    let _: () = redis::cmd("ZADD")
+        .arg("wjp:{default}:ready")
+        .arg(0)
+        .arg(earlier)
+        .query(&mut conn)
+        .unwrap();
+    let err = RedisBackend::connect(&server.url(0))
+        .await
+        .err()
+        .expect("an earlier layout's waiting jobs are refused")
+        .to_string();
+    assert!(
+        err.contains("earlier wjp") && err.contains("default (1)"),
+        "{err}"
+    );
+
+    // Once they are gone, the server is marked and taken.
+    let _: () = redis::cmd("DEL")
+        .arg("wjp:{default}:ready")
+        .query(&mut conn)
+        .unwrap();
+    RedisBackend::connect(&server.url(0)).await.unwrap();
+    let layout: String = redis::cmd("GET")
+        .arg("wjp:layout")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(layout, "2");
+    RedisBackend::connect(&server.url(0)).await.unwrap();
+
+    let _: () = redis::cmd("SET")
+        .arg("wjp:layout")
+        .arg("3")
+        .query(&mut conn)
+        .unwrap();
+    let err = RedisBackend::connect(&server.url(0))
+        .await
+        .err()
+        .expect("another layout is refused")
+        .to_string();
+    assert!(err.contains("layout 3"), "{err}");
 }

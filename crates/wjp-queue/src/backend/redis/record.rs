@@ -256,6 +256,11 @@ pub(super) fn lua_prelude() -> String {
     let _ = writeln!(lua, "local STORED = {STORED}");
     // KEYS[JOB_KEYS + i] is the i-th job's key: the queue's keys come first.
     let _ = writeln!(lua, "local JOB_KEYS = {}", super::keys::QUEUE_KEYS);
+    let _ = writeln!(
+        lua,
+        "local READY_KEY_WIDTHS = {{ {}, {}, {} }}\nlocal READY_KEY_LEN = {READY_KEY_LEN}",
+        READY_KEY_WIDTHS[0], READY_KEY_WIDTHS[1], READY_KEY_WIDTHS[2]
+    );
     constants::<Lease>(&mut lua);
     constants::<ApplyArg>(&mut lua);
     constants::<FinishArg>(&mut lua);
@@ -469,14 +474,26 @@ pub(super) fn list_score(created_at: Timestamp, seq: u64) -> i64 {
     created_at.0 * 1000 + (seq % 1000) as i64
 }
 
-/// The length of a ready key (see `common.lua`'s `ready_key`: 10 digits
-/// of priority, 15 of run-at, 12 of sequence); a ready member is the key,
-/// `|`, the job's id.
-const READY_KEY_LEN: usize = 37;
+/// How many base-64 digits a ready key gives the priority (as
+/// `2147483647 - priority`, so the highest sorts first), the run-at (ms)
+/// and the enqueue sequence (see `ready_key` in `common.lua`). Each covers
+/// its range: 2^32 priorities, run-at times past the year 10,000, 4.4
+/// trillion jobs per queue.
+pub(super) const READY_KEY_WIDTHS: [usize; 3] = [6, 8, 7];
+
+/// The length of a ready key; a ready member is the key, `|`, the job's id.
+pub(super) const READY_KEY_LEN: usize =
+    READY_KEY_WIDTHS[0] + READY_KEY_WIDTHS[1] + READY_KEY_WIDTHS[2];
 
 /// The enqueue sequence at the end of a ready member's key.
 pub(super) fn sequence_of(member: &str) -> Option<u64> {
-    member.get(READY_KEY_LEN - 12..READY_KEY_LEN)?.parse().ok()
+    let digits = member
+        .as_bytes()
+        .get(READY_KEY_LEN - READY_KEY_WIDTHS[2]..READY_KEY_LEN)?;
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d < 64)?;
+        Some(n * 64 + u64::from(digit))
+    })
 }
 
 /// The job id of a ready member.
@@ -517,11 +534,15 @@ mod tests {
 
     #[test]
     fn a_ready_member_gives_its_sequence_and_id() {
-        let member = "2147483647001796436921494000000000017|job-1";
-        assert_eq!(sequence_of(member), Some(17));
+        // Sequence 17 * 64 + 3 in its seven digits ('0' is 0, 'A' is 17).
+        let member = "1ooooo0000000000000A3|job-1";
+        assert_eq!(sequence_of(member), Some(17 * 64 + 3));
         assert_eq!(id_of(member), Some("job-1"));
-        assert_eq!(id_of("2147483647001796436921494000000000017|"), None);
+        assert_eq!(sequence_of("1ooooo00000000000000p|job-1"), None);
+        assert_eq!(id_of("1ooooo0000000000000A3|"), None);
         assert_eq!(id_of("short|job-1"), None);
+        assert!(lua_prelude()
+            .contains("local READY_KEY_WIDTHS = { 6, 8, 7 }\nlocal READY_KEY_LEN = 21\n"));
     }
 
     #[test]

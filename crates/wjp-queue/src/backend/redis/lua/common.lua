@@ -86,12 +86,29 @@ local function int(n)
 end
 
 -- Claim order as a fixed-width text: priority (highest first), run-at,
--- then enqueue sequence. Ready members are `<ready key>|<id>`.
-local function ready_key(priority, run_at, seq)
-  return string.format('%010d%015d%012d', 2147483647 - tonumber(priority),
-    tonumber(run_at), tonumber(seq))
+-- then enqueue sequence, each as digits of base 64 (READY_KEY_WIDTHS,
+-- from record.rs: 6, 8 and 7 of them), digit d written as the byte
+-- 48 + d ('0' to 'o': ascending, never '|' or a newline), so the texts sort
+-- as the jobs' claim order. Ready members are `<ready key>|<id>`: 21 + 1 +
+-- 36 bytes for a generated id, within Redis's 64-byte allocation where 37
+-- decimal digits took an 80-byte one (and 16 bytes of every waiting job's
+-- header).
+local order_digits = {}
+local function base64_digits(n, width)
+  local d = order_digits
+  n = math.max(0, math.min(n, 64 ^ width - 1))
+  for i = width, 1, -1 do
+    local q = math.floor(n / 64)
+    d[i] = 48 + (n - q * 64)
+    n = q
+  end
+  return string.char(unpack(d, 1, width))
 end
-local READY_KEY_LEN = 37
+local function ready_key(priority, run_at, seq)
+  return base64_digits(2147483647 - tonumber(priority), READY_KEY_WIDTHS[1]) ..
+    base64_digits(tonumber(run_at), READY_KEY_WIDTHS[2]) ..
+    base64_digits(tonumber(seq), READY_KEY_WIDTHS[3])
+end
 
 -- Index changes are collected and sent at the end of a call, one
 -- ZADD/ZREM per index instead of one per job: each `redis.call` costs about
@@ -265,7 +282,7 @@ local function record(key)
 end
 
 -- Headers are short (the longest fields are the kind, at most 64 bytes, and
--- the 37-byte ready key), so the first bytes of a record hold the header.
+-- the ready key), so the first bytes of a record hold the header.
 local HEAD_READ = 511
 
 -- The header of a record (or of its start): the text before the first
