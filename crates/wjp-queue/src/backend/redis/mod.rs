@@ -40,8 +40,8 @@
 //! | `wjp:{q}:leases`          | hash   | running jobs: id -> lease entry             |
 //! | `wjp:{q}:ready`           | zset   | queued jobs in claim order: `<ready key>\|<id>`, all scored 0 |
 //! | `wjp:{q}:scheduled`       | zset   | scheduled jobs by run-at                    |
-//! | `wjp:{q}:all`             | zset   | every job by list score (for listing)       |
-//! | `wjp:{q}:completed` ...   | zset   | ended jobs by list score, one per status    |
+//! | `wjp:{q}:all`             | zset   | jobs that wait or run, by list score (listing) |
+//! | `wjp:{q}:completed` ...   | zset   | ended jobs by list score, one per status (listing too) |
 //! | `wjp:{q}:expiry`          | zset   | ended jobs by expiry time (for the sweep)   |
 //! | `wjp:{q}:events`          | stream | events, capped (`MAXLEN ~`) and aged out    |
 //! | `wjp:{q}:wake`            | stream | "jobs became ready" signals, capped at ~100 |

@@ -182,6 +182,18 @@ local function unindex(id, status, rk)
   end
 end
 
+-- K_ALL lists the jobs that wait or run, by list score; an ended job is
+-- listed by the index of its status (K_ENDED), so a retained job costs one
+-- sorted-set entry, not two. Moves a job that changes from `from` to `to`
+-- in or out of K_ALL.
+local function keep_listed(id, from, to, ls)
+  if K_ENDED[from] and not K_ENDED[to] then
+    zadd(K_ALL, ls, id)
+  elseif K_ENDED[to] and not K_ENDED[from] then
+    zrem(K_ALL, id)
+  end
+end
+
 -- Puts a job into the index of its (new) status. The caller stores an
 -- ended job's expiry (see `store`).
 local function index(id, status, rk, run_at, ls, expires_at)
