@@ -7,21 +7,11 @@
 //        node scripts/bullmq-memory.js [JOBS] [SINGLE] [BATCH] [PROCS] [CONCURRENCY]
 // It empties the Redis database it is pointed at: give it a private one. The anchor
 // scripts (../shared/bench/anchors/run.sh) install bullmq; their NODE_PATH works here.
-const { fork } = require('child_process');
-const { Queue, Worker } = require('bullmq');
-const IORedis = require('ioredis');
-const url = process.env.REDIS_URL || 'redis://127.0.0.1:6379/0';
-const connection = () => new IORedis(url, { maxRetriesPerRequest: null });
+const { Queue } = require('bullmq');
+const { connection, serveAsWorker, startWorkers } = require('./bullmq-common');
 const QUEUE = 'memory';
 
-if (process.argv[2] === '--worker') {
-  const w = new Worker(QUEUE, async (job) => job.data.i, {
-    connection: connection(),
-    concurrency: Number(process.argv[3]),
-  });
-  process.on('message', async () => { await w.close(); process.exit(0); });
-  w.waitUntilReady().then(() => process.send('ready'));
-} else {
+if (!serveAsWorker(QUEUE)) {
   (async () => {
     const [jobs, single, batch, procs, conc] = [50000, 500, 100, 2, 50]
       .map((d, i) => Number(process.argv[2 + i] || d));
@@ -42,8 +32,7 @@ if (process.argv[2] === '--worker') {
     }
     const total = single + jobs;
     const queued = await usedMemory();
-    const ws = [...Array(procs)].map(() => fork(__filename, ['--worker', String(conc)]));
-    await Promise.all(ws.map((w) => new Promise((ok) => w.once('message', ok))));
+    const ws = await startWorkers(__filename, procs, conc);
     while ((await q.getCompletedCount()) < total) await new Promise((ok) => setTimeout(ok, 50));
     ws.forEach((w) => w.send('stop'));
     await Promise.all(ws.map((w) => new Promise((ok) => w.once('exit', ok))));

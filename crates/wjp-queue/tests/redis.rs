@@ -895,16 +895,17 @@ async fn an_ended_job_listed_by_the_earlier_layout_shows_once_and_is_swept() {
         .query(&mut conn)
         .unwrap();
 
-    let listed = queue
-        .list(JobQuery {
-            limit: 10,
-            ..JobQuery::default()
-        })
-        .await
-        .unwrap()
-        .jobs;
-    let ids: Vec<&JobId> = listed.iter().map(|j| &j.id).collect();
-    assert_eq!(ids, [&waiting, &id]);
+    let listed_ids = || async {
+        let page = queue
+            .list(JobQuery {
+                limit: 10,
+                ..JobQuery::default()
+            })
+            .await
+            .unwrap();
+        page.jobs.into_iter().map(|j| j.id).collect::<Vec<JobId>>()
+    };
+    assert_eq!(listed_ids().await, [waiting.clone(), id.clone()]);
 
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(queue.maintain().await.unwrap().expired_deleted, 1);
@@ -914,13 +915,5 @@ async fn an_ended_job_listed_by_the_earlier_layout_shows_once_and_is_swept() {
         .query(&mut conn)
         .unwrap();
     assert_eq!(in_all, None);
-    let listed = queue
-        .list(JobQuery {
-            limit: 10,
-            ..JobQuery::default()
-        })
-        .await
-        .unwrap()
-        .jobs;
-    assert_eq!(listed.iter().map(|j| &j.id).collect::<Vec<_>>(), [&waiting]);
+    assert_eq!(listed_ids().await, [waiting]);
 }
