@@ -104,10 +104,29 @@ local function base64_digits(n, width)
   end
   return string.char(unpack(d, 1, width))
 end
+-- The digits of the last priority, run-at and sequence (but its last
+-- digit) written: the jobs of a call mostly share the first two and
+-- follow each other in the third, and writing digits one by one in Lua
+-- cost an enqueue a third more instructions than all its other work.
+local last_priority, last_priority_digits, last_run_at, last_run_at_digits
+local last_seq_high, last_seq_high_digits
 local function ready_key(priority, run_at, seq)
-  return base64_digits(2147483647 - tonumber(priority), READY_KEY_WIDTHS[1]) ..
-    base64_digits(tonumber(run_at), READY_KEY_WIDTHS[2]) ..
-    base64_digits(tonumber(seq), READY_KEY_WIDTHS[3])
+  if priority ~= last_priority then
+    last_priority_digits = base64_digits(2147483647 - tonumber(priority), READY_KEY_WIDTHS[1])
+    last_priority = priority
+  end
+  if run_at ~= last_run_at then
+    last_run_at_digits = base64_digits(tonumber(run_at), READY_KEY_WIDTHS[2])
+    last_run_at = run_at
+  end
+  seq = math.min(tonumber(seq), 64 ^ READY_KEY_WIDTHS[3] - 1)
+  local high = math.floor(seq / 64)
+  if high ~= last_seq_high then
+    last_seq_high_digits = base64_digits(high, READY_KEY_WIDTHS[3] - 1)
+    last_seq_high = high
+  end
+  return last_priority_digits .. last_run_at_digits .. last_seq_high_digits ..
+    string.char(48 + seq - high * 64)
 end
 
 -- Index changes are collected and sent at the end of a call, one
