@@ -9,7 +9,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterConfig;
 use redis::{Client, Cmd, Pipeline, Value};
 
-use super::keys::{index_keys, LAYOUT, LAYOUT_KEY};
+use super::keys::{key_prefix, LAYOUT, LAYOUT_KEY};
 use super::link::{cluster_client, Link, CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
 use super::reply::text;
 use super::RedisBackend;
@@ -228,12 +228,11 @@ impl RedisBackend {
         }
         let mut earlier = Vec::new();
         for queue in self.known_queues(true).await? {
-            // `ready`, `scheduled` and `pending`, in `common.lua`'s order.
-            let keys = index_keys(&queue);
+            let prefix = key_prefix(&queue);
             let mut pipe = redis::pipe();
-            pipe.cmd("ZCARD").arg(&keys[0]);
-            pipe.cmd("ZCARD").arg(&keys[1]);
-            pipe.cmd("HLEN").arg(&keys[15]);
+            pipe.cmd("ZCARD").arg(format!("{prefix}ready"));
+            pipe.cmd("ZCARD").arg(format!("{prefix}scheduled"));
+            pipe.cmd("HLEN").arg(format!("{prefix}pending"));
             let waiting: i64 = self
                 .run(&pipe)
                 .await?

@@ -71,9 +71,9 @@
 //! get the key as the last field of the header. A ready key is the claim
 //! order in 21 base-64 digits (priority, run-at, sequence: `record.rs`),
 //! so that a ready member with a generated id fits Redis's 64-byte
-//! allocation. A queued no-op job holds about 600 bytes of Redis memory:
+//! allocation. A queued no-op job holds about 700 bytes of Redis memory:
 //! its record (about 230), its `ready` and `all` entries (about 160 and
-//! 145), its share of the audit stream (about 100) and of the event stream
+//! 145), its lines in the audit stream (about 100) and in the event stream
 //! (about 40); see BENCHMARKS.md.
 //!
 //! `wjp:layout` says which layout the keys are in. Layout 2 changed the
