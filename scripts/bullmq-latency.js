@@ -5,21 +5,11 @@
 //        node scripts/bullmq-latency.js [JOBS] [PROCS] [CONCURRENCY]
 // It empties the Redis database it is pointed at: give it a private one. The anchor
 // scripts (../shared/bench/anchors/run.sh) install bullmq; their NODE_PATH works here.
-const { fork } = require('child_process');
-const { Queue, QueueEvents, Worker } = require('bullmq');
-const IORedis = require('ioredis');
-const url = process.env.REDIS_URL || 'redis://127.0.0.1:6379/0';
-const connection = () => new IORedis(url, { maxRetriesPerRequest: null });
+const { Queue, QueueEvents } = require('bullmq');
+const { connection, serveAsWorker, startWorkers } = require('./bullmq-common');
 const QUEUE = 'latency';
 
-if (process.argv[2] === '--worker') {
-  const w = new Worker(QUEUE, async (job) => job.data.i, {
-    connection: connection(),
-    concurrency: Number(process.argv[3]),
-  });
-  process.on('message', async () => { await w.close(); process.exit(0); });
-  w.waitUntilReady().then(() => process.send('ready'));
-} else {
+if (!serveAsWorker(QUEUE)) {
   (async () => {
     const [jobs, procs, conc] = [1000, 2, 50].map((d, i) => Number(process.argv[2 + i] || d));
     const r = connection();
@@ -27,8 +17,7 @@ if (process.argv[2] === '--worker') {
     const q = new Queue(QUEUE, { connection: connection() });
     const events = new QueueEvents(QUEUE, { connection: connection() });
     await events.waitUntilReady();
-    const ws = [...Array(procs)].map(() => fork(__filename, ['--worker', String(conc)]));
-    await Promise.all(ws.map((w) => new Promise((ok) => w.once('message', ok))));
+    const ws = await startWorkers(__filename, procs, conc);
     const ms = [];
     for (let i = 0; i < jobs; i++) {
       const t0 = process.hrtime.bigint();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::json;
 use wjp_queue::backend::redis::RedisBackend;
-use wjp_queue::backend::{Backend, ClaimRequest};
+use wjp_queue::backend::{Backend, ClaimRequest, JobQuery};
 use wjp_queue::{state, JobId, QueueName, Status, Timestamp};
 
 use crate::conformance::{
@@ -207,6 +207,8 @@ async fn no_key_lives_forever() {
             "string" if key.ends_with(":seq") => true,
             // The queue names.
             "set" if key == "wjp:queues" => true,
+            // The layout of the keys: one per server.
+            "string" if key == "wjp:layout" => true,
             _ => false,
         };
         assert!(
@@ -608,13 +610,15 @@ async fn an_ended_job_keeps_its_sequence_and_list_score_whoever_ends_it() {
             format!("completed||1|noop||{seq}|{score}|{expires}"),
             "{id}"
         );
-        for index in ["completed", "all"] {
-            let z: String = redis::cmd("ZSCORE")
+        // Listed by the index of its status, no longer by `all`, which
+        // lists the jobs that wait or run.
+        for (index, listed) in [("completed", Some(score)), ("all", None)] {
+            let z: Option<String> = redis::cmd("ZSCORE")
                 .arg(format!("wjp:{{default}}:{index}"))
                 .arg(id.as_str())
                 .query(&mut conn)
                 .unwrap();
-            assert_eq!(z, score, "{id} in {index}");
+            assert_eq!(z, listed, "{id} in {index}");
         }
     }
 }
@@ -804,4 +808,112 @@ async fn the_sweep_sets_a_drifted_count_of_waiting_payload_bytes_right() {
         .unwrap();
     queue.maintain().await.unwrap();
     assert_eq!(read(&mut conn), None);
+}
+
+/// Waiting jobs of an earlier layout (ready keys of 37 decimal digits)
+/// cannot be claimed by this version: it refuses the server, naming the
+/// queues, rather than drop them as stale; a server it marked is not
+/// refused, and one marked by another layout is.
+#[tokio::test]
+async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
+    let server = RedisServer::start(&[]);
+    let mut conn = server.connection(0);
+    let earlier = "2147483647001796436921494000000000001|0bb592f4-b0e1-49be-91ea-891930d6a1e1";
+    let _: () = redis::cmd("SADD")
+        .arg("wjp:queues")
+        .arg("default")
+        .query(&mut conn)
+        .unwrap();
+    let _: () = redis::cmd("ZADD")
+        .arg("wjp:{default}:ready")
+        .arg(0)
+        .arg(earlier)
+        .query(&mut conn)
+        .unwrap();
+    let err = RedisBackend::connect(&server.url(0))
+        .await
+        .err()
+        .expect("an earlier layout's waiting jobs are refused")
+        .to_string();
+    assert!(
+        err.contains("earlier wjp") && err.contains("default (1)"),
+        "{err}"
+    );
+
+    // Once they are gone, the server is marked and taken.
+    let _: () = redis::cmd("DEL")
+        .arg("wjp:{default}:ready")
+        .query(&mut conn)
+        .unwrap();
+    RedisBackend::connect(&server.url(0)).await.unwrap();
+    let layout: String = redis::cmd("GET")
+        .arg("wjp:layout")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(layout, "2");
+    RedisBackend::connect(&server.url(0)).await.unwrap();
+
+    let _: () = redis::cmd("SET")
+        .arg("wjp:layout")
+        .arg("3")
+        .query(&mut conn)
+        .unwrap();
+    let err = RedisBackend::connect(&server.url(0))
+        .await
+        .err()
+        .expect("another layout is refused")
+        .to_string();
+    assert!(err.contains("layout 3"), "{err}");
+}
+
+/// The earlier layout listed ended jobs in `all` too: such an entry neither
+/// shows its job twice in a listing nor outlives the job's expiry, and the
+/// sweep counts the job once.
+#[tokio::test]
+async fn an_ended_job_listed_by_the_earlier_layout_shows_once_and_is_swept() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut r = request("noop", json!(1));
+    r.result_ttl = Some(0.3);
+    let id = queue.enqueue(r).await.unwrap().job.id;
+    let waiting = enqueue_id(&queue, request("noop", json!(2))).await;
+    let backend = store.connect().await;
+    let jobs = backend.claim(&claim_default(1)).await.unwrap();
+    assert_eq!(jobs[0].id, id);
+    let ended = state::complete(&jobs[0], json!("done"), Timestamp::now());
+    assert_eq!(backend.apply(vec![ended]).await.unwrap(), [true]);
+    let mut conn = store.server.connection(0);
+    let score: String = redis::cmd("ZSCORE")
+        .arg("wjp:{default}:completed")
+        .arg(id.as_str())
+        .query(&mut conn)
+        .unwrap();
+    let _: () = redis::cmd("ZADD")
+        .arg("wjp:{default}:all")
+        .arg(&score)
+        .arg(id.as_str())
+        .query(&mut conn)
+        .unwrap();
+
+    let listed_ids = || async {
+        let page = queue
+            .list(JobQuery {
+                limit: 10,
+                ..JobQuery::default()
+            })
+            .await
+            .unwrap();
+        page.jobs.into_iter().map(|j| j.id).collect::<Vec<JobId>>()
+    };
+    assert_eq!(listed_ids().await, [waiting.clone(), id.clone()]);
+
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(queue.maintain().await.unwrap().expired_deleted, 1);
+    let in_all: Option<String> = redis::cmd("ZSCORE")
+        .arg("wjp:{default}:all")
+        .arg(id.as_str())
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(in_all, None);
+    assert_eq!(listed_ids().await, [waiting]);
 }

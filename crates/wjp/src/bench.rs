@@ -110,6 +110,10 @@ struct Report {
     enqueue_batched_jobs_per_sec: f64,
     /// Server memory per queued job (Redis only).
     memory_bytes_per_queued_job: Option<f64>,
+    /// Server memory per completed job the queue retains (until its
+    /// result TTL), measured once the queued jobs were drained (Redis
+    /// only).
+    memory_bytes_per_completed_job: Option<f64>,
     drain_jobs_per_sec: f64,
     end_to_end_jobs_per_sec: f64,
     latency_jobs: usize,
@@ -374,16 +378,18 @@ async fn measure(
     enqueue_all(producer, args.jobs, args.batch).await?;
     let batched_secs = start.elapsed().as_secs_f64();
     let queued = (args.single + args.jobs) as f64;
-    let memory_per_job = match (memory_before, redis_used_memory(global).await?) {
+    let per_job_since_start = |after: Option<u64>| match (memory_before, after) {
         (Some(before), Some(after)) => Some((after as f64 - before as f64) / queued),
         _ => None,
     };
+    let memory_per_job = per_job_since_start(redis_used_memory(global).await?);
 
     let start = Instant::now();
     *pool = Some(WorkerPool::start(site, args)?);
     let mut target = completed_before + (args.single + args.jobs) as u64;
     wait_completed(site, target).await?;
     let drain_secs = start.elapsed().as_secs_f64();
+    let memory_per_completed_job = per_job_since_start(redis_used_memory(global).await?);
 
     let start = Instant::now();
     enqueue_all(producer, args.jobs, args.batch).await?;
@@ -415,6 +421,7 @@ async fn measure(
         enqueue_single_jobs_per_sec: args.single as f64 / single_secs,
         enqueue_batched_jobs_per_sec: args.jobs as f64 / batched_secs,
         memory_bytes_per_queued_job: memory_per_job,
+        memory_bytes_per_completed_job: memory_per_completed_job,
         drain_jobs_per_sec: queued / drain_secs,
         end_to_end_jobs_per_sec: args.jobs as f64 / e2e_secs,
         latency_jobs: latencies.len(),
@@ -436,6 +443,9 @@ fn print_report(r: &Report) {
     );
     if let Some(bytes) = r.memory_bytes_per_queued_job {
         println!("memory       {bytes:>10.0} bytes per queued job (Redis used_memory)");
+    }
+    if let Some(bytes) = r.memory_bytes_per_completed_job {
+        println!("             {bytes:>10.0} bytes per retained completed job");
     }
     println!("drain        {:>10.0} jobs/s", r.drain_jobs_per_sec);
     println!("end to end   {:>10.0} jobs/s", r.end_to_end_jobs_per_sec);

@@ -106,6 +106,13 @@ fn a_bench_on_redis_uses_its_own_queue_and_deletes_it_at_the_end() {
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
     assert_eq!(report["latency_jobs"], 5, "{report}");
+    // Completed jobs are kept (until their result TTL): they hold memory.
+    for figure in [
+        "memory_bytes_per_queued_job",
+        "memory_bytes_per_completed_job",
+    ] {
+        assert!(report[figure].as_f64().is_some_and(|b| b > 0.0), "{report}");
+    }
     assert_eq!(bench_keys(&env), Vec::<String>::new());
     assert_eq!(shop(&env), before, "the bench left something behind");
     assert_eq!(status_of(&env.job(&id)), "queued");

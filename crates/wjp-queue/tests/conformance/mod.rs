@@ -217,6 +217,7 @@ macro_rules! conformance_suite {
             progress_is_recorded_and_published,
             retrying_a_failed_job_runs_it_again,
             counts_listing_and_purge,
+            a_listing_of_every_status_shows_each_job_once_newest_first,
             unknown_kinds_queues_and_bad_values_are_refused,
             events_can_be_followed_from_a_cursor,
             a_full_queue_refuses_jobs_until_a_claim_makes_room,
@@ -1644,6 +1645,74 @@ pub async fn counts_listing_and_purge(store: &dyn Store) {
             .code(),
         "unknown_queue"
     );
+}
+
+/// Jobs that wait, run and ended, listed together: newest first, each once,
+/// page after page (a backend may keep them in several indexes).
+pub async fn a_listing_of_every_status_shows_each_job_once_newest_first(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    // The first six end: noops complete, fails fail.
+    let mut ended = Vec::new();
+    for i in 0..6 {
+        let kind = if i % 2 == 0 { "noop" } else { "fail" };
+        ended.push(enqueue_id(&queue, request(kind, json!(i))).await);
+    }
+    let worker = start_worker(
+        &queue,
+        builtin_handlers(),
+        fast_config("w-list", &["default"]),
+    );
+    for (i, id) in ended.iter().enumerate() {
+        let status = if i % 2 == 0 {
+            Status::Completed
+        } else {
+            Status::Failed
+        };
+        wait_for_status(&queue, id, status).await;
+    }
+    worker.stop().await;
+    // Then one runs, one is cancelled, the rest wait.
+    let mut later = Vec::new();
+    for i in 6..12 {
+        later.push(enqueue_id(&queue, request("noop", json!(i))).await);
+    }
+    queue.cancel(&later[2]).await.unwrap();
+    let running = claim(&queue, &["default"], 1, Duration::from_secs(60)).await;
+    assert_eq!(running.len(), 1);
+
+    let mut seen = Vec::new();
+    let mut statuses = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = queue
+            .list(JobQuery {
+                queue: Some(q("default")),
+                status: None,
+                kind: None,
+                limit: 5,
+                cursor,
+            })
+            .await
+            .unwrap();
+        for job in &page.jobs {
+            seen.push(job.payload.as_i64().unwrap());
+            statuses.push(job.status());
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..12).rev().collect::<Vec<i64>>());
+    for status in [
+        Status::Queued,
+        Status::Running,
+        Status::Completed,
+        Status::Failed,
+        Status::Cancelled,
+    ] {
+        assert!(statuses.contains(&status), "{status:?} in {statuses:?}");
+    }
 }
 
 pub async fn unknown_kinds_queues_and_bad_values_are_refused(store: &dyn Store) {

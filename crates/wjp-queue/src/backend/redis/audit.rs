@@ -2,7 +2,8 @@
 //! `wjp:{queue}:audit`, under the queue's hash tag.
 //!
 //! Writes: `insert.lua`, `apply.lua` and `finish.lua` take, as their last
-//! argument, one line per job of the call (made by `crate::audit`, each
+//! argument, one line per job of the call (made by `crate::audit`, without
+//! time and queue, which the stream's entry id and key say; each
 //! ending in a newline, empty for a change the log does not keep: see
 //! [`call_lines`]); the lines of the jobs the call changed go to the
 //! stream as one entry, field `a`, in the same function call
@@ -52,6 +53,7 @@ pub(super) fn call_lines(lines: impl IntoIterator<Item = Option<String>>) -> Str
 
 /// One queue's stream as a scan reads it, newest first.
 struct StreamScan {
+    queue: QueueName,
     key: String,
     /// Lines read and not yet taken, newest first, with their entry's time.
     buffer: VecDeque<(Timestamp, String)>,
@@ -76,14 +78,17 @@ impl RedisBackend {
             Some(t) => (t.0 - 1).to_string(),
             None => "+".to_owned(),
         };
-        let mut scans: Vec<StreamScan> = queues
+        let mut scans = queues
             .iter()
-            .map(|q| StreamScan {
-                key: audit_key(q),
-                buffer: VecDeque::new(),
-                next_end: Some(first_end.clone()),
+            .map(|q| {
+                Ok(StreamScan {
+                    queue: QueueName::parse(q)?,
+                    key: audit_key(q),
+                    buffer: VecDeque::new(),
+                    next_end: Some(first_end.clone()),
+                })
             })
-            .collect();
+            .collect::<Result<Vec<StreamScan>>>()?;
         let mut page = PageBuilder::new(query);
         loop {
             self.refill(&mut scans, &start).await?;
@@ -99,8 +104,7 @@ impl RedisBackend {
             let Some((_, line)) = scans[i].buffer.pop_front() else {
                 return Ok(page.finish());
             };
-            let mut entry = AuditEntry::from_line(&line)?;
-            entry.at = at;
+            let entry = AuditEntry::from_stream_line(&line, &scans[i].queue, at)?;
             let matching = query.matches(&entry).then_some(entry);
             if !page.push(at, matching) {
                 return Ok(page.finish());

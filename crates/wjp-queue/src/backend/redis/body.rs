@@ -15,6 +15,15 @@
 //! its compact JSON), where the scripts find it without parsing the body:
 //! they keep each queue's waiting payload bytes from it (see `mod.rs`,
 //! Quotas).
+//!
+//! A body holds nothing that its key or its header says already: the id and
+//! the queue are in the key (`wjp:{queue}:job:<id>`), and what a fresh
+//! queued job would hold anyway is left out (status `queued`, attempt 0, an
+//! enqueue time equal to the creation time). For a queued no-op job that
+//! is 99 bytes less, most of its body, in Redis's memory and through Lua on
+//! every claim. Bodies written before (with `id` and `q`) are still read:
+//! their `id` tells them apart, which matters for one field only (an
+//! absent enqueue time meant none there, the creation time now).
 
 use std::borrow::Cow;
 
@@ -35,9 +44,11 @@ struct Record<'a> {
     payload_bytes: Option<u64>,
     #[serde(rename = "k")]
     kind: Cow<'a, str>,
-    id: Cow<'a, str>,
-    #[serde(rename = "q")]
-    queue: Cow<'a, str>,
+    /// Only in bodies written before ids and queues were left to the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<Cow<'a, str>>,
+    #[serde(rename = "q", default, skip_serializing_if = "Option::is_none")]
+    queue: Option<Cow<'a, str>>,
     #[serde(rename = "p")]
     payload: Cow<'a, Value>,
     #[serde(rename = "pr", default, skip_serializing_if = "is_zero")]
@@ -74,8 +85,9 @@ struct Record<'a> {
     after: Cow<'a, [JobId]>,
     #[serde(rename = "ay", default, skip_serializing_if = "is_false")]
     run_anyway: bool,
-    #[serde(rename = "s")]
-    status: Status,
+    /// Left out for `queued`, the status of most stored jobs.
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    status: Option<Status>,
     #[serde(rename = "pg", default, skip_serializing_if = "Option::is_none")]
     progress: Option<f64>,
     #[serde(rename = "pm", default, skip_serializing_if = "Option::is_none")]
@@ -84,7 +96,7 @@ struct Record<'a> {
     result: Option<Cow<'a, Value>>,
     #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
     error: Option<Cow<'a, JobError>>,
-    #[serde(rename = "a")]
+    #[serde(rename = "a", default, skip_serializing_if = "is_zero_u32")]
     attempt: u32,
     #[serde(rename = "sl", default, skip_serializing_if = "is_zero_u32")]
     stalls: u32,
@@ -92,8 +104,12 @@ struct Record<'a> {
     /// run now.
     #[serde(rename = "ra", default, skip_serializing_if = "Option::is_none")]
     run_at: Option<i64>,
+    /// Left out when it is the creation time (as for every job enqueued to
+    /// run now); `null` for none. In a body with an `id` (the earlier
+    /// form), left out meant none.
     #[serde(rename = "eq", default, skip_serializing_if = "Option::is_none")]
-    enqueued_at: Option<i64>,
+    #[serde(deserialize_with = "present")]
+    enqueued_at: Option<Option<i64>>,
     #[serde(rename = "st", default, skip_serializing_if = "Option::is_none")]
     started_at: Option<i64>,
     #[serde(rename = "ca", default, skip_serializing_if = "Option::is_none")]
@@ -146,6 +162,14 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// A field that is there, `null` or not: `Some(None)` for `null`, where a
+/// plain `Option` would not tell it from a field left out.
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
+}
+
 fn millis(t: Option<Timestamp>) -> Option<i64> {
     t.map(|t| t.0)
 }
@@ -161,8 +185,8 @@ pub(super) fn encode(job: &Job) -> Result<String> {
     let record = Record {
         payload_bytes: waiting.then(|| json_len(&job.payload)),
         kind: Cow::Borrowed(job.kind.as_str()),
-        id: Cow::Borrowed(job.id.as_str()),
-        queue: Cow::Borrowed(job.queue.as_str()),
+        id: None,
+        queue: None,
         payload: Cow::Borrowed(&job.payload),
         priority: job.priority,
         max_attempts: job.max_attempts,
@@ -177,7 +201,7 @@ pub(super) fn encode(job: &Job) -> Result<String> {
         unique_until: millis(job.unique_until),
         after: Cow::Borrowed(&job.after),
         run_anyway: job.run_anyway,
-        status: s.status,
+        status: (s.status != Status::Queued).then_some(s.status),
         progress: s.progress,
         progress_message: s.progress_message.as_deref().map(Cow::Borrowed),
         result: s.result.as_ref().map(Cow::Borrowed),
@@ -185,7 +209,7 @@ pub(super) fn encode(job: &Job) -> Result<String> {
         attempt: s.attempt,
         stalls: s.stalls,
         run_at: (s.run_at != job.created_at).then_some(s.run_at.0),
-        enqueued_at: millis(s.enqueued_at),
+        enqueued_at: (s.enqueued_at != Some(job.created_at)).then(|| millis(s.enqueued_at)),
         started_at: millis(s.started_at),
         completed_at: millis(s.completed_at),
         expires_at: millis(s.expires_at),
@@ -227,15 +251,21 @@ pub(super) fn payload_bytes_of(body: &str) -> u64 {
     rest[..end].parse().unwrap_or(0)
 }
 
-/// The job a stored body holds.
-pub(super) fn decode(body: &[u8]) -> Result<Job> {
+/// The job a stored body holds, stored under `id` in `queue` (as its key
+/// says: see [`Identity::of_key`]).
+pub(super) fn decode(body: &[u8], identity: &Identity) -> Result<Job> {
     let corrupt = |e: serde_json::Error| QueueError::Corrupt(format!("stored job body: {e}"));
     let r: Record = serde_json::from_slice(body).map_err(corrupt)?;
     let time = |ms: Option<i64>| ms.map(Timestamp);
+    let enqueued_at = match r.enqueued_at {
+        Some(stored) => stored,
+        None if r.id.is_some() => None,
+        None => Some(r.created_at),
+    };
     Ok(Job {
-        id: JobId::parse(&r.id)?,
+        id: JobId::parse(&identity.id)?,
         kind: Kind::parse(&r.kind)?,
-        queue: QueueName::parse(&r.queue)?,
+        queue: QueueName::parse(&identity.queue)?,
         payload: r.payload.into_owned(),
         priority: r.priority,
         max_attempts: r.max_attempts,
@@ -251,7 +281,7 @@ pub(super) fn decode(body: &[u8]) -> Result<Job> {
         run_anyway: r.run_anyway,
         unique_until: time(r.unique_until),
         state: JobState {
-            status: r.status,
+            status: r.status.unwrap_or(Status::Queued),
             progress: r.progress,
             progress_message: r.progress_message.map(Cow::into_owned),
             result: r.result.map(Cow::into_owned),
@@ -259,7 +289,7 @@ pub(super) fn decode(body: &[u8]) -> Result<Job> {
             attempt: r.attempt,
             stalls: r.stalls,
             run_at: Timestamp(r.run_at.unwrap_or(r.created_at)),
-            enqueued_at: time(r.enqueued_at),
+            enqueued_at: time(enqueued_at),
             started_at: time(r.started_at),
             completed_at: time(r.completed_at),
             expires_at: time(r.expires_at),
@@ -271,6 +301,32 @@ pub(super) fn decode(body: &[u8]) -> Result<Job> {
     })
 }
 
+/// Which job a body belongs to: what its key says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Identity {
+    pub(super) queue: String,
+    pub(super) id: String,
+}
+
+impl Identity {
+    /// The queue and id a job key names (`wjp:{queue}:job:<id>`, see
+    /// `keys.rs`).
+    pub(super) fn of_key(key: &str) -> Result<Identity> {
+        let named = key
+            .strip_prefix("wjp:{")
+            .and_then(|rest| rest.split_once("}:job:"));
+        match named {
+            Some((queue, id)) if !queue.is_empty() && !id.is_empty() => Ok(Identity {
+                queue: queue.to_owned(),
+                id: id.to_owned(),
+            }),
+            _ => Err(QueueError::Corrupt(format!(
+                "{key:?} is not a job key (wjp:{{queue}}:job:<id>)"
+            ))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -279,6 +335,13 @@ mod tests {
     use crate::job::ErrorKind;
 
     type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    fn identity_of(job: &Job) -> Identity {
+        Identity {
+            queue: job.queue.to_string(),
+            id: job.id.to_string(),
+        }
+    }
 
     fn sample() -> serde_json::Result<Job> {
         let body = json!({
@@ -307,8 +370,8 @@ mod tests {
             Some(ErrorKind::Timeout)
         );
         let body = encode(&job)?;
-        assert!(body.starts_with(r#"{"k":"analyze_dxf","id":"#), "{body}");
-        assert_eq!(decode(body.as_bytes())?, job);
+        assert!(body.starts_with(r#"{"k":"analyze_dxf","p":"#), "{body}");
+        assert_eq!(decode(body.as_bytes(), &identity_of(&job))?, job);
         Ok(())
     }
 
@@ -321,7 +384,8 @@ mod tests {
             "result_ttl_ms": 3600000, "failure_ttl_ms": 604800000, "backoff_ms": 10000,
             "created_at": "2026-12-03T17:48:47.849Z", "status": "queued",
             "progress": null, "progress_message": null, "result": null, "error": null,
-            "attempt": 0, "run_at": "2026-12-03T17:48:47.849Z", "enqueued_at": null,
+            "attempt": 0, "run_at": "2026-12-03T17:48:47.849Z",
+            "enqueued_at": "2026-12-03T17:48:47.849Z",
             "started_at": null, "completed_at": null, "expires_at": null, "worker": null,
             "lease_expires_at": null, "cancel_requested": false
         }))?;
@@ -329,12 +393,14 @@ mod tests {
         let left_out = [
             "pr", "pg", "r", "e", "w", "cr", // unset
             "ma", "to", "rt", "ft", "bo", // the engine's defaults
-            "ra", // the creation time
+            "ra", "eq", // the creation time
+            "id", "q", // in the key
+            "s", "a", // a fresh queued job's
         ];
         for left_out in left_out.map(|name| format!("\"{name}\"")) {
             assert!(!body.contains(&left_out), "{left_out} in {body}");
         }
-        assert_eq!(decode(body.as_bytes())?, job);
+        assert_eq!(decode(body.as_bytes(), &identity_of(&job))?, job);
         let public = serde_json::to_string(&job)?;
         assert!(body.len() * 2 < public.len(), "{body} vs {public}");
         Ok(())
@@ -349,6 +415,7 @@ mod tests {
         job.failure_ttl_ms = 3;
         job.backoff_ms = 4;
         job.state.run_at = Timestamp(job.created_at.0 + 5);
+        job.state.enqueued_at = None;
         let body = encode(&job)?;
         for kept in [
             r#""to":1,"#,
@@ -356,10 +423,57 @@ mod tests {
             r#""ft":3,"#,
             r#""bo":4,"#,
             r#""ra":"#,
+            r#""eq":null"#,
         ] {
             assert!(body.contains(kept), "{kept} not in {body}");
         }
-        assert_eq!(decode(body.as_bytes())?, job);
+        assert_eq!(decode(body.as_bytes(), &identity_of(&job))?, job);
+        Ok(())
+    }
+
+    /// Bodies written before ids and queues were left to the key hold
+    /// both, and left out an enqueue time that was none.
+    #[test]
+    fn bodies_of_the_earlier_form_are_read_as_they_were_written() -> TestResult {
+        let identity = Identity {
+            queue: "default".into(),
+            id: "0bb592f4-b0e1-49be-91ea-891930d6a1e1".into(),
+        };
+        let queued = r#"{"pl":9,"k":"noop","id":"0bb592f4-b0e1-49be-91ea-891930d6a1e1","q":"default","p":{"i":123},"c":1796436921494,"s":"queued","a":0,"eq":1796436921494}"#;
+        let job = decode(queued.as_bytes(), &identity)?;
+        assert_eq!(job.id.as_str(), identity.id);
+        assert_eq!(job.queue.as_str(), "default");
+        assert_eq!(job.state.enqueued_at, Some(Timestamp(1796436921494)));
+        let scheduled = r#"{"pl":9,"k":"noop","id":"0bb592f4-b0e1-49be-91ea-891930d6a1e1","q":"default","p":{"i":123},"c":1796436921494,"s":"scheduled","a":0,"ra":1796436991494}"#;
+        let job = decode(scheduled.as_bytes(), &identity)?;
+        assert_eq!(job.state.status, Status::Scheduled);
+        assert_eq!(job.state.enqueued_at, None);
+        // Written again, both lose what the key holds, and read back alike.
+        let body = encode(&job)?;
+        assert!(
+            !body.contains(r#""id""#) && !body.contains(r#""q""#),
+            "{body}"
+        );
+        assert_eq!(decode(body.as_bytes(), &identity)?, job);
+        Ok(())
+    }
+
+    #[test]
+    fn a_job_key_names_its_queue_and_id() -> TestResult {
+        let identity = Identity::of_key("wjp:{gcode}:job:a.b:c-1")?;
+        assert_eq!(
+            (identity.queue.as_str(), identity.id.as_str()),
+            ("gcode", "a.b:c-1")
+        );
+        for bad in [
+            "wjp:{gcode}:jobs:x",
+            "wjp:{}:job:x",
+            "wjp:{gcode}:job:",
+            "job:x",
+        ] {
+            let e = Identity::of_key(bad).unwrap_err().to_string();
+            assert!(e.contains("not a job key"), "{bad}: {e}");
+        }
         Ok(())
     }
 
@@ -379,7 +493,7 @@ mod tests {
                 "{body}"
             );
             assert_eq!(payload_bytes_of(&body), bytes);
-            assert_eq!(decode(body.as_bytes())?, job);
+            assert_eq!(decode(body.as_bytes(), &identity_of(&job))?, job);
         }
         Ok(())
     }
@@ -394,7 +508,11 @@ mod tests {
             ),
             ("not json", "stored job body"),
         ] {
-            let e = decode(body.as_bytes()).unwrap_err().to_string();
+            let identity = Identity {
+                queue: "default".into(),
+                id: "x".into(),
+            };
+            let e = decode(body.as_bytes(), &identity).unwrap_err().to_string();
             assert!(e.contains(says), "{body}: {e}");
         }
     }

@@ -4,9 +4,9 @@
 
 use redis::Value;
 
-use super::body;
+use super::body::{self, Identity};
 use super::library::Call;
-use super::record::{body_of, sequence_of};
+use super::record::{body_of, id_of, sequence_of};
 use super::reply::{array, corrupt, hex, text};
 use super::RedisBackend;
 use crate::backend::ClaimRequest;
@@ -88,7 +88,7 @@ impl RedisBackend {
         if sequences.len() > SEQUENCES_KEPT {
             sequences.clear();
         }
-        for (reply, token) in replies.into_iter().zip(tokens) {
+        for ((reply, token), (queue, _)) in replies.into_iter().zip(tokens).zip(allotment) {
             let items = array(reply)?;
             if items.len() % 2 != 0 {
                 return Err(corrupt("malformed claim reply"));
@@ -108,7 +108,14 @@ impl RedisBackend {
                 let Some(body) = body else {
                     return Err(corrupt(format!("a claimed job without a record: {rk}")));
                 };
-                let job = body::decode(body)?;
+                let Some(id) = id_of(&rk) else {
+                    return Err(corrupt(format!("a ready member without an id: {rk}")));
+                };
+                let identity = Identity {
+                    queue: queue.clone(),
+                    id: id.to_owned(),
+                };
+                let job = body::decode(body, &identity)?;
                 let mut t = state::claim(&job, &request.worker, request.lease, request.now);
                 t.job.state.lease_token = Some(token);
                 if let Some(seq) = sequence_of(&rk) {

@@ -9,6 +9,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterConfig;
 use redis::{Client, Cmd, Pipeline, Value};
 
+use super::keys::{key_prefix, LAYOUT, LAYOUT_KEY};
 use super::link::{cluster_client, Link, CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
 use super::reply::text;
 use super::RedisBackend;
@@ -198,9 +199,64 @@ impl RedisBackend {
             }
         }
         self.load_library().await?;
+        self.check_layout().await?;
         // Set once, here, before anyone else holds the backend.
         let _ = self.shared.details.set(details);
         Ok(self)
+    }
+
+    /// Refuses a server whose waiting jobs an earlier wjp wrote in a
+    /// layout this one cannot claim (ready keys of 37 decimal digits), and
+    /// marks a server without such jobs as holding this version's layout.
+    /// Running and ended jobs of the earlier layout are read and ended as
+    /// they are: only a waiting job's ready key changed.
+    async fn check_layout(&self) -> Result<()> {
+        let mut get = redis::cmd("GET");
+        get.arg(LAYOUT_KEY);
+        match self.query(get).await? {
+            Value::Nil => {}
+            stored => {
+                let stored = text(&stored)?;
+                if stored == LAYOUT {
+                    return Ok(());
+                }
+                return Err(QueueError::InvalidRequest(format!(
+                    "Redis at {} holds wjp's keys in layout {stored}, written by another                      version of wjp; this one reads layout {LAYOUT}: run the version                      that wrote them",
+                    self.shared.location
+                )));
+            }
+        }
+        let mut earlier = Vec::new();
+        for queue in self.known_queues(true).await? {
+            let prefix = key_prefix(&queue);
+            let mut pipe = redis::pipe();
+            pipe.cmd("ZCARD").arg(format!("{prefix}ready"));
+            pipe.cmd("ZCARD").arg(format!("{prefix}scheduled"));
+            pipe.cmd("HLEN").arg(format!("{prefix}pending"));
+            let waiting: i64 = self
+                .run(&pipe)
+                .await?
+                .iter()
+                .map(|v| match v {
+                    Value::Int(n) => *n,
+                    _ => 0,
+                })
+                .sum();
+            if waiting > 0 {
+                earlier.push(format!("{queue} ({waiting})"));
+            }
+        }
+        if !earlier.is_empty() {
+            return Err(QueueError::InvalidRequest(format!(
+                "Redis at {} holds waiting jobs written by an earlier wjp, in a layout this                  version cannot claim: {}. Let the earlier version run them (or purge                  them: wjp purge --queue Q --status queued|scheduled), then start this one",
+                self.shared.location,
+                earlier.join(", ")
+            )));
+        }
+        let mut set = redis::cmd("SET");
+        set.arg(LAYOUT_KEY).arg(LAYOUT).arg("NX");
+        self.query(set).await?;
+        Ok(())
     }
 
     /// Like [`RedisBackend::connect`], but succeeds while the server is

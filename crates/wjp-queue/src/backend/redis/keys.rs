@@ -29,6 +29,12 @@ pub(super) fn wake_key(queue: &str) -> String {
 
 /// The names of the queues that ever had a job.
 pub(super) const QUEUES_KEY: &str = "wjp:queues";
+/// The layout of wjp's keys this server holds (see `connection.rs`,
+/// `check_layout`).
+pub(super) const LAYOUT_KEY: &str = "wjp:layout";
+/// The layout this version writes: 2 since ready keys are base-64 digits
+/// (`record.rs`, `READY_KEY_WIDTHS`); none was written before.
+pub(super) const LAYOUT: &str = "2";
 /// Worker names by the expiry of their records.
 pub(super) const WORKERS_KEY: &str = "wjp:workers";
 

@@ -39,10 +39,10 @@
 //! |---------------------------|--------|---------------------------------------------|
 //! | `wjp:{q}:job:<id>`        | string | one job's record (below); ended ones expire |
 //! | `wjp:{q}:leases`          | hash   | running jobs: id -> lease entry             |
-//! | `wjp:{q}:ready`           | zset   | queued jobs in claim order (lexicographic)  |
+//! | `wjp:{q}:ready`           | zset   | queued jobs in claim order: `<ready key>\|<id>`, all scored 0 |
 //! | `wjp:{q}:scheduled`       | zset   | scheduled jobs by run-at                    |
-//! | `wjp:{q}:all`             | zset   | every job by list score (for listing)       |
-//! | `wjp:{q}:completed` ...   | zset   | ended jobs by list score, one per status    |
+//! | `wjp:{q}:all`             | zset   | jobs that wait or run, by list score (listing) |
+//! | `wjp:{q}:completed` ...   | zset   | ended jobs by list score, one per status (listing too) |
 //! | `wjp:{q}:expiry`          | zset   | ended jobs by expiry time (for the sweep)   |
 //! | `wjp:{q}:events`          | stream | events, capped (`MAXLEN ~`) and aged out    |
 //! | `wjp:{q}:wake`            | stream | "jobs became ready" signals, capped at ~100 |
@@ -57,6 +57,7 @@
 //! | `wjp:{q}:outbox`          | hash   | ended parents to tell: id -> `<status>\|<ms>` |
 //! | `wjp:{q}:audit`           | stream | the audit log, one entry per call; trimmed by maintenance (`audit.rs`) |
 //! | `wjp:queues`              | set    | names of queues that ever had a job         |
+//! | `wjp:layout`              | string | the layout of these keys (`2`); see below   |
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
 //! | `wjp:schedules`           | hash   | schedules: name -> `<next_run>\n<JSON>`     |
@@ -68,7 +69,22 @@
 //! enqueue sequence, list score, and a waiting job's ready key or an ended
 //! job's expiry), a newline, and the job's body: the job as the state
 //! machine last wrote it, in a compact JSON form of its own (`body.rs`),
-//! which scripts store and pass on but never parse. The completion path
+//! which scripts store and pass on but never parse. A body leaves out what
+//! the key says (id, queue) and what a fresh job holds anyway; readers
+//! get the key as the last field of the header. A ready key is the claim
+//! order in 21 base-64 digits (priority, run-at, sequence: `record.rs`),
+//! so that a ready member with a generated id fits Redis's 64-byte
+//! allocation. A queued no-op job holds about 700 bytes of Redis memory:
+//! its record (about 230), its `ready` and `all` entries (about 160 and
+//! 145), its lines in the audit stream (about 100) and in the event stream
+//! (about 40); see BENCHMARKS.md.
+//!
+//! `wjp:layout` says which layout the keys are in. Layout 2 changed the
+//! ready key (37 decimal digits before): a server whose queues hold
+//! waiting jobs of the earlier layout is refused at connection, with the
+//! queues named, rather than have their ready members dropped as stale;
+//! running and ended jobs of the earlier layout are read and ended as
+//! they are, and so are bodies that still hold their id and queue. The completion path
 //! writes its records with one `MSET` and no TTL (a `SET` with `PXAT` per
 //! job was a tenth of a drained job's Redis time): readers in Lua treat an
 //! ended record past its expiry as gone, by the server's clock, and the

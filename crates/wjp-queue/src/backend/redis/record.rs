@@ -16,7 +16,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::body;
+use super::body::{self, Identity};
 use super::reply::{corrupt, unhex};
 use crate::error::Result;
 use crate::job::{Job, LeaseToken, Status, Timestamp};
@@ -100,6 +100,9 @@ field_list! {
         Message = "F_MESSAGE",
         /// '1' when a cancel was requested.
         CancelRequested = "F_CANCEL",
+        /// The job's key, which names its queue and id (bodies leave them
+        /// out, see `body.rs`).
+        Key = "F_KEY",
     }
 }
 
@@ -253,6 +256,11 @@ pub(super) fn lua_prelude() -> String {
     let _ = writeln!(lua, "local STORED = {STORED}");
     // KEYS[JOB_KEYS + i] is the i-th job's key: the queue's keys come first.
     let _ = writeln!(lua, "local JOB_KEYS = {}", super::keys::QUEUE_KEYS);
+    let _ = writeln!(
+        lua,
+        "local READY_KEY_WIDTHS = {{ {}, {}, {} }}\nlocal READY_KEY_LEN = {READY_KEY_LEN}",
+        READY_KEY_WIDTHS[0], READY_KEY_WIDTHS[1], READY_KEY_WIDTHS[2]
+    );
     constants::<Lease>(&mut lua);
     constants::<ApplyArg>(&mut lua);
     constants::<FinishArg>(&mut lua);
@@ -373,7 +381,8 @@ pub(super) fn ended_record(header: &EndedHeader, body: &str) -> String {
             | Header::LeaseUntil
             | Header::Progress
             | Header::Message
-            | Header::CancelRequested => Ok(()),
+            | Header::CancelRequested
+            | Header::Key => Ok(()),
         };
     }
     record.push('\n');
@@ -425,7 +434,8 @@ pub(super) fn job_from_value(value: &str) -> Result<Job> {
         .split_once('\n')
         .ok_or_else(|| corrupt("stored job without a header"))?;
     let fields = HeaderFields::parse(header)?;
-    let mut job = body::decode(body.as_bytes())?;
+    let identity = Identity::of_key(fields.text(Header::Key))?;
+    let mut job = body::decode(body.as_bytes(), &identity)?;
     let status: Status = fields.text(Header::Status).parse()?;
     if status == Status::Running && job.state.status != Status::Running {
         let worker = unhex(fields.text(Header::Worker))?;
@@ -464,11 +474,34 @@ pub(super) fn list_score(created_at: Timestamp, seq: u64) -> i64 {
     created_at.0 * 1000 + (seq % 1000) as i64
 }
 
-/// The enqueue sequence at the end of a ready member's key (see
-/// `common.lua`'s `ready_key`: 10 digits of priority, 15 of run-at, 12 of
-/// sequence).
+/// How many base-64 digits a ready key gives the priority (as
+/// `2147483647 - priority`, so the highest sorts first), the run-at (ms)
+/// and the enqueue sequence (see `ready_key` in `common.lua`). Each covers
+/// its range: 2^32 priorities, run-at times past the year 10,000, 4.4
+/// trillion jobs per queue.
+pub(super) const READY_KEY_WIDTHS: [usize; 3] = [6, 8, 7];
+
+/// The length of a ready key; a ready member is the key, `|`, the job's id.
+pub(super) const READY_KEY_LEN: usize =
+    READY_KEY_WIDTHS[0] + READY_KEY_WIDTHS[1] + READY_KEY_WIDTHS[2];
+
+/// The enqueue sequence at the end of a ready member's key.
 pub(super) fn sequence_of(member: &str) -> Option<u64> {
-    member.get(25..37)?.parse().ok()
+    let digits = member
+        .as_bytes()
+        .get(READY_KEY_LEN - READY_KEY_WIDTHS[2]..READY_KEY_LEN)?;
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d < 64)?;
+        Some(n * 64 + u64::from(digit))
+    })
+}
+
+/// The job id of a ready member.
+pub(super) fn id_of(member: &str) -> Option<&str> {
+    member
+        .get(READY_KEY_LEN..)?
+        .strip_prefix('|')
+        .filter(|id| !id.is_empty())
 }
 
 #[cfg(test)]
@@ -481,7 +514,7 @@ mod tests {
         assert!(lua.contains(
             "local F_STATUS, F_TOKEN, F_ATTEMPT, F_KIND, F_ERROR, F_SEQ, F_LS, F_RK, F_WORKER,"
         ));
-        assert!(lua.contains("local FIELDS = 15\nlocal STORED = 8\n"));
+        assert!(lua.contains("local FIELDS = 16\nlocal STORED = 8\n"));
         assert!(lua.contains("local LEASE_FIELDS = 10\n"));
         assert!(lua.contains("local APPLY_ARGS = 14\n"));
         assert!(lua
@@ -496,7 +529,20 @@ mod tests {
             [Header::Status, Header::Attempt, Header::Kind].map(Header::index),
             [0, 2, 3]
         );
-        assert_eq!(STORED, Header::ALL.len() - 7);
+        assert_eq!(STORED, Header::ALL.len() - 8);
+    }
+
+    #[test]
+    fn a_ready_member_gives_its_sequence_and_id() {
+        // Sequence 17 * 64 + 3 in its seven digits ('0' is 0, 'A' is 17).
+        let member = "1ooooo0000000000000A3|job-1";
+        assert_eq!(sequence_of(member), Some(17 * 64 + 3));
+        assert_eq!(id_of(member), Some("job-1"));
+        assert_eq!(sequence_of("1ooooo00000000000000p|job-1"), None);
+        assert_eq!(id_of("1ooooo0000000000000A3|"), None);
+        assert_eq!(id_of("short|job-1"), None);
+        assert!(lua_prelude()
+            .contains("local READY_KEY_WIDTHS = { 6, 8, 7 }\nlocal READY_KEY_LEN = 21\n"));
     }
 
     #[test]

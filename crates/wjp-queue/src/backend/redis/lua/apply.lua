@@ -49,6 +49,7 @@ for i = 1, n do
       bytes_delta = bytes_delta + body_payload_bytes(body, 1)
     end
     unindex(id, cur[F_STATUS], cur[F_RK])
+    keep_listed(id, cur[F_STATUS], status, cur[F_LS])
     local rk = false
     if waiting_status(status) then
       rk = ready_key(priority, run_at, cur[F_SEQ])

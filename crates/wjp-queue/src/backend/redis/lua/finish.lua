@@ -44,6 +44,7 @@ for i = 1, n do
     records[#records + 1] = KEYS[JOB_KEYS + i]
     records[#records + 1] = ARGV[b + FINISH_RECORD]
     zadd(ended, ARGV[b + FINISH_LS], id)
+    zrem(K_ALL, id)
     local same_expiry = table_at(expiring, expires_at)
     same_expiry[#same_expiry + 1] = id
     out[i] = 1

@@ -75,7 +75,7 @@ for i = 1, n do
       redis_call('HSET', K_PENDING, id, ARGV[b + INSERT_PENDING])
     end
     if unique ~= '' then redis_call('HSET', K_UNIQUE, unique, id .. '|' .. unique_until) end
-    zadd(K_ALL, ls, id)
+    if not K_ENDED[status] then zadd(K_ALL, ls, id) end
     if K_ENDED[status] then
       redis_call('PEXPIREAT', key, expires_at)
       added = added - body_payload_bytes(body, 1)

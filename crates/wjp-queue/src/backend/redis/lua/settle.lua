@@ -44,6 +44,7 @@ for i = 1, n do
         rk = ready_key(ARGV[b + SETTLE_PRIORITY], run_at, cur[F_SEQ])
       end
       unindex(id, 'waiting', nil)
+      keep_listed(id, 'waiting', status, cur[F_LS])
       local ended = K_ENDED[status] and expires_at
       store(key, header(status, '', cur[F_ATTEMPT], cur[F_KIND], error_kind, cur[F_SEQ],
         cur[F_LS], rk or ended), body, ended)

@@ -27,15 +27,25 @@ for _, entry in ipairs(entries) do
       -- Ended again since, with a later expiry (or this server's clock is
       -- behind the one that ended it): look again then.
       zadd(K_EXP, int(expires), id)
-    else
-      for _, k in pairs(K_ENDED) do zrem(k, id) end
-      if not status or K_ENDED[status] then
-        -- Gone, or past its expiry. Counted once, however many entries
-        -- name it.
-        deleted = deleted + redis_call('ZREM', K_ALL, id)
-        if status then gone[#gone + 1] = key end
+    elseif not status or K_ENDED[status] then
+      -- Gone, or past its expiry: out of the index of its status (of every
+      -- ended status when its record is gone), and out of K_ALL, where the
+      -- earlier layout listed ended jobs too. Counted once, however many
+      -- entries name it.
+      local removed = 0
+      for s, k in pairs(K_ENDED) do
+        if not status or s == status then
+          removed = removed + redis_call('ZREM', k, id)
+        else
+          zrem(k, id)
+        end
       end
-      -- Otherwise the id was enqueued afresh after its old record expired.
+      zrem(K_ALL, id)
+      if removed > 0 then deleted = deleted + 1 end
+      if status then gone[#gone + 1] = key end
+    else
+      -- The id was enqueued afresh after its old record expired.
+      for _, k in pairs(K_ENDED) do zrem(k, id) end
     end
   end
 end
