@@ -153,6 +153,8 @@ async fn a_version_1_file_gets_the_stall_and_unique_columns() {
          ALTER TABLE jobs DROP COLUMN unique_until; \
          ALTER TABLE jobs DROP COLUMN max_stalls; ALTER TABLE jobs DROP COLUMN stalls; \
          ALTER TABLE jobs DROP COLUMN parents; ALTER TABLE jobs DROP COLUMN run_anyway; \
+         DROP INDEX jobs_group_ready; DROP INDEX jobs_group_running; \
+         ALTER TABLE jobs DROP COLUMN grp; DROP TABLE group_turns; DROP TABLE queue_limits; \
          PRAGMA user_version = 1",
     )
     .unwrap();
@@ -167,7 +169,8 @@ async fn a_version_1_file_gets_the_stall_and_unique_columns() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
+    assert_eq!(job.group, None);
     // The audit log is there, and records from now on.
     queue.cancel(&id).await.unwrap();
     queue.retry(&id).await.unwrap();

@@ -73,7 +73,7 @@ pub async fn racing_claimers_never_run_more_than_max_running(store: &dyn Store) 
     let queue = queue_on(store).await;
     let limited = |n: u32| QueueLimits {
         max_running: Some(n),
-        rate: None,
+        ..QueueLimits::default()
     };
     assert_eq!(
         queue
@@ -153,6 +153,7 @@ pub async fn the_end_of_a_running_job_wakes_workers_held_by_max_running(store: &
             QueueLimits {
                 max_running: Some(1),
                 rate: None,
+                ..QueueLimits::default()
             },
         )
         .await
@@ -189,6 +190,7 @@ pub async fn a_rate_lets_exactly_its_count_through_in_one_window(store: &dyn Sto
             QueueLimits {
                 max_running: None,
                 rate: Some(per_minute),
+                ..QueueLimits::default()
             },
         )
         .await
@@ -229,6 +231,7 @@ pub async fn a_rate_lets_exactly_its_count_through_in_one_window(store: &dyn Sto
             QueueLimits {
                 max_running: None,
                 rate: Some(per_second),
+                ..QueueLimits::default()
             },
         )
         .await

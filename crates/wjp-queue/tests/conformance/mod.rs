@@ -23,10 +23,12 @@ use wjp_queue::{
 
 mod audit;
 mod deps;
+mod groups;
 mod limits;
 mod quotas;
 pub use audit::*;
 pub use deps::*;
+pub use groups::*;
 pub use limits::*;
 pub use quotas::*;
 mod schedules;
@@ -246,6 +248,11 @@ macro_rules! conformance_suite {
             the_history_outlives_the_jobs_record,
             the_history_is_filtered_and_paged_without_gaps,
             the_audit_log_is_trimmed_by_age_and_count,
+            claims_take_the_groups_of_a_queue_in_turns,
+            priority_and_order_hold_within_each_group,
+            jobs_becoming_ready_join_their_groups_turns,
+            a_group_at_its_cap_waits_while_others_go_on,
+            racing_submitters_and_claimers_keep_turns_and_caps,
         );
     };
     (@tests $store:expr; $($name:ident),* $(,)?) => {

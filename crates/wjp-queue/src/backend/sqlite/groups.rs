@@ -156,7 +156,9 @@ impl Rotation {
     /// wait for nothing (the queue leaves turns when only the ungrouped
     /// row would be left).
     pub(super) fn write(&self, tx: &Connection) -> Result<()> {
-        if self.ungrouped_missing && self.served.iter().any(|(g, _)| g == UNGROUPED) {
+        // Jobs without a group join the round when it starts, first (they
+        // were all that was served before).
+        if self.ungrouped_missing {
             tx.prepare_cached("INSERT OR IGNORE INTO group_turns (queue, grp, turn) VALUES (?1, '', 0)")
                 .and_then(|mut stmt| stmt.execute([&self.queue]))
                 .map_err(storage)?;
