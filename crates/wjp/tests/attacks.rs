@@ -561,7 +561,13 @@ fn group_names_and_the_group_cap_are_checked_at_every_door() {
         )
         .unwrap()
     };
-    for bad in [json!(0), json!(-1), json!(1.5), json!("2"), json!(1u64 << 40)] {
+    for bad in [
+        json!(0),
+        json!(-1),
+        json!(1.5),
+        json!("2"),
+        json!(1u64 << 40),
+    ] {
         let answer = limits(json!({ "per_group_max_running": bad }));
         assert_eq!(answer.status, 400, "{bad}: {}", answer.text());
     }
@@ -569,7 +575,10 @@ fn group_names_and_the_group_cap_are_checked_at_every_door() {
     assert_eq!(set.status, 200, "{}", set.text());
     assert_eq!(set.json()["limits"], json!({ "per_group_max_running": 2 }));
 
-    let kept = submit(&api, json!({"kind": "noop", "group": "customer-17@shop:a.b_c"}));
+    let kept = submit(
+        &api,
+        json!({"kind": "noop", "group": "customer-17@shop:a.b_c"}),
+    );
     assert_eq!(kept.status, 201, "{}", kept.text());
     let id = kept.json()["job_id"].as_str().unwrap().to_owned();
     assert_eq!(

@@ -119,7 +119,15 @@ fn a_bench_over_groups_measures_both_drains_and_leaves_nothing() {
     let (id, before) = shop_with_a_waiting_job(&env);
     let out = env.run_within(
         &[
-            "bench", "--groups", "40", "--jobs", "200", "--batch", "50", "--concurrency", "8",
+            "bench",
+            "--groups",
+            "40",
+            "--jobs",
+            "200",
+            "--batch",
+            "50",
+            "--concurrency",
+            "8",
             "--json",
         ],
         LIMIT,

@@ -880,19 +880,31 @@ fn groups_take_turns_and_a_cap_holds_a_big_order_back() {
         .collect();
     let small = env.submit(&["noop", "--group", "customer-small"]);
     assert_eq!(env.job(&small)["group"], "customer-small");
-    assert!(env.ok(&["status", &small]).contains("group     customer-small"));
+    assert!(env
+        .ok(&["status", &small])
+        .contains("group     customer-small"));
     for bad in ["two words", "a{b}", "x\ny", &"g".repeat(65)] {
         let err = env.fails(&["submit", "noop", "--group", bad]);
         assert!(err.contains("is not a group name"), "{err}");
     }
     let err = env.fails(&["queue", "limit", "default", "--per-group-max-running", "0"]);
     assert!(err.contains("per-group-max-running"), "{err}");
-    env.ok(&["worker", "--burst", "--queues", "default", "--concurrency", "4"]);
+    env.ok(&[
+        "worker",
+        "--burst",
+        "--queues",
+        "default",
+        "--concurrency",
+        "4",
+    ]);
     let started = |id: &str| env.job(id)["started_at"].as_str().unwrap().to_owned();
     for id in big.iter().chain([&small]) {
         assert_eq!(status_of(&env.job(id)), "completed");
     }
-    assert!(started(&small) <= started(&big[1]), "the small order waited");
+    assert!(
+        started(&small) <= started(&big[1]),
+        "the small order waited"
+    );
     let out = env.ok(&["queue", "limit", "default", "--clear"]);
     assert!(out.contains("limits of default: none"), "{out}");
 }

@@ -53,7 +53,11 @@ pub async fn claims_take_the_groups_of_a_queue_in_turns(store: &dyn Store) {
     // Each round serves every group with jobs once.
     for round in groups.chunks(3) {
         let distinct: HashSet<&&str> = round.iter().collect();
-        assert_eq!(distinct.len(), 3, "one round takes each group once: {groups:?}");
+        assert_eq!(
+            distinct.len(),
+            3,
+            "one round takes each group once: {groups:?}"
+        );
     }
     // Within a group, first enqueued first.
     let big: Vec<i64> = order
@@ -66,7 +70,10 @@ pub async fn claims_take_the_groups_of_a_queue_in_turns(store: &dyn Store) {
     // The small order and the ungrouped jobs are done: the rest is big's,
     // taken in order by one batch claim.
     let rest = claim(&queue, &["analysis"], 100, Duration::from_secs(60)).await;
-    let ns: Vec<i64> = rest.iter().map(|j| j.payload["n"].as_i64().unwrap()).collect();
+    let ns: Vec<i64> = rest
+        .iter()
+        .map(|j| j.payload["n"].as_i64().unwrap())
+        .collect();
     assert_eq!(ns, (2..20).collect::<Vec<_>>());
 
     // A batch claim interleaves as single claims do.
@@ -82,7 +89,11 @@ pub async fn claims_take_the_groups_of_a_queue_in_turns(store: &dyn Store) {
     assert_eq!(per_group.len(), 3, "{per_group:?}");
     assert!(per_group.values().all(|n| *n == 3), "{per_group:?}");
     let firsts: HashSet<&str> = batch[..3].iter().map(group_of).collect();
-    assert_eq!(firsts.len(), 3, "the first three of a batch are of three groups");
+    assert_eq!(
+        firsts.len(),
+        3,
+        "the first three of a batch are of three groups"
+    );
 }
 
 /// Priority holds within a group (its highest first), and a group's turn
@@ -126,7 +137,10 @@ pub async fn jobs_becoming_ready_join_their_groups_turns(store: &dyn Store) {
         "invalid_request"
     );
     bad.group = Some("x".repeat(65));
-    assert_eq!(queue.enqueue(bad).await.unwrap_err().code(), "invalid_request");
+    assert_eq!(
+        queue.enqueue(bad).await.unwrap_err().code(),
+        "invalid_request"
+    );
 
     let mut later = grouped(1, Some("late"));
     later.delay = Some(0.2);
@@ -137,7 +151,13 @@ pub async fn jobs_becoming_ready_join_their_groups_turns(store: &dyn Store) {
     let child = queue.enqueue(child).await.unwrap().job;
     assert_eq!(later.group.as_deref(), Some("late"));
     assert_eq!(
-        queue.job(&child.id).await.unwrap().unwrap().group.as_deref(),
+        queue
+            .job(&child.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .group
+            .as_deref(),
         Some("kid")
     );
 
@@ -178,7 +198,11 @@ pub async fn jobs_becoming_ready_join_their_groups_turns(store: &dyn Store) {
     // Purge takes the queued jobs of groups too.
     enqueue_ids(
         &queue,
-        vec![grouped(5, Some("a")), grouped(6, Some("b")), grouped(7, None)],
+        vec![
+            grouped(5, Some("a")),
+            grouped(6, Some("b")),
+            grouped(7, None),
+        ],
     )
     .await;
     assert_eq!(queue.purge("analysis", Status::Queued).await.unwrap(), 3);

@@ -70,7 +70,9 @@ impl RedisBackend {
                 "per_group",
             ]);
             // Queued jobs of fairness groups wait in their groups' indexes.
-            pipe.cmd("HGET").arg(group_state_key(q.as_str())).arg("ready");
+            pipe.cmd("HGET")
+                .arg(group_state_key(q.as_str()))
+                .arg("ready");
         }
         let replies = self.run(&pipe).await?;
         queues

@@ -197,20 +197,22 @@ fn stored_limits(conn: &Connection, queue: &str) -> Result<Option<(QueueLimits, 
         .optional()
         .map_err(storage)?;
     let count_of = |n: i64| n.clamp(0, i64::from(u32::MAX)) as u32;
-    Ok(row.map(|(max_running, count, period, start, claims, per_group)| {
-        let rate = count
-            .zip(period.and_then(RatePeriod::from_millis))
-            .map(|(count, per)| Rate {
-                count: count.clamp(0, i64::from(u32::MAX)) as u32,
-                per,
-            });
-        let limits = QueueLimits {
-            max_running: max_running.map(count_of),
-            rate,
-            per_group_max_running: per_group.map(count_of),
-        };
-        (limits, start, claims)
-    }))
+    Ok(
+        row.map(|(max_running, count, period, start, claims, per_group)| {
+            let rate = count
+                .zip(period.and_then(RatePeriod::from_millis))
+                .map(|(count, per)| Rate {
+                    count: count.clamp(0, i64::from(u32::MAX)) as u32,
+                    per,
+                });
+            let limits = QueueLimits {
+                max_running: max_running.map(count_of),
+                rate,
+                per_group_max_running: per_group.map(count_of),
+            };
+            (limits, start, claims)
+        }),
+    )
 }
 
 /// How many of `queue`'s jobs its limits let a claim at `now` take: its

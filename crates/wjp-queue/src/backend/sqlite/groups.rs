@@ -80,12 +80,12 @@ pub(super) fn rotation(
     let mut last_turn = 0;
     {
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT grp, turn FROM group_turns WHERE queue = ?1 ORDER BY turn, grp",
-            )
+            .prepare_cached("SELECT grp, turn FROM group_turns WHERE queue = ?1 ORDER BY turn, grp")
             .map_err(storage)?;
         let rows = stmt
-            .query_map([queue], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .query_map([queue], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
             .map_err(storage)?;
         for row in rows {
             let (group, turn) = row.map_err(storage)?;
@@ -159,9 +159,11 @@ impl Rotation {
         // Jobs without a group join the round when it starts, first (they
         // were all that was served before).
         if self.ungrouped_missing {
-            tx.prepare_cached("INSERT OR IGNORE INTO group_turns (queue, grp, turn) VALUES (?1, '', 0)")
-                .and_then(|mut stmt| stmt.execute([&self.queue]))
-                .map_err(storage)?;
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO group_turns (queue, grp, turn) VALUES (?1, '', 0)",
+            )
+            .and_then(|mut stmt| stmt.execute([&self.queue]))
+            .map_err(storage)?;
         }
         for (group, turn) in &self.served {
             tx.prepare_cached("UPDATE group_turns SET turn = ?3 WHERE queue = ?1 AND grp = ?2")
@@ -176,7 +178,9 @@ impl Rotation {
             }
         }
         let named: bool = tx
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM group_turns WHERE queue = ?1 AND grp != '')")
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM group_turns WHERE queue = ?1 AND grp != '')",
+            )
             .and_then(|mut stmt| stmt.query_row([&self.queue], |r| r.get(0)))
             .map_err(storage)?;
         if !named {

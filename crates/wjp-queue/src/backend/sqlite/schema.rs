@@ -173,7 +173,10 @@ const ADDED_COLUMNS: [(i64, &str); 8] = [
         5,
         "ALTER TABLE jobs ADD COLUMN run_anyway INTEGER NOT NULL DEFAULT 0",
     ),
-    (7, "ALTER TABLE jobs ADD COLUMN grp TEXT NOT NULL DEFAULT ''"),
+    (
+        7,
+        "ALTER TABLE jobs ADD COLUMN grp TEXT NOT NULL DEFAULT ''",
+    ),
 ];
 
 /// Creates whatever of the schema is missing, inside the migration's
