@@ -10,7 +10,10 @@ use serde_json::json;
 use tokio::sync::Barrier;
 use wjp_queue::{state, Job, JobRequest, Queue, QueueLimits, Status, Timestamp, WaitReason};
 
-use super::{claim, enqueue_ids, queue_on, request, Store};
+use super::{
+    builtin_handlers, claim, enqueue_ids, fast_config, queue_on, request, start_worker,
+    wait_for_job, Store,
+};
 
 fn grouped(n: i64, group: Option<&str>) -> JobRequest {
     let mut r = request("noop", json!({ "n": n }));
@@ -385,4 +388,36 @@ async fn race(store: &dyn Store, claimers: usize, max: usize) -> Vec<Job> {
         all.extend(t.await.unwrap());
     }
     all
+}
+
+/// A worker held by the per-group cap waits as for an empty queue, and the
+/// end of the group's running job wakes it, long before its idle wait
+/// (here longer than the test's hang guard) would.
+pub async fn the_end_of_a_groups_job_wakes_workers_held_by_its_cap(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    queue.set_limits("analysis", capped(1)).await.unwrap();
+    let requests = (0..4)
+        .map(|_| {
+            let mut r = request("sleep", json!({ "seconds": 0.05 }));
+            r.queue = Some("analysis".into());
+            r.group = Some("order-17".into());
+            r
+        })
+        .collect();
+    let ids = enqueue_ids(&queue, requests).await;
+    let mut config = fast_config("w-grouped", &["analysis"]);
+    config.idle_wait = Duration::from_secs(600);
+    let worker = start_worker(&queue, builtin_handlers(), config);
+    let mut peak = 0;
+    for id in &ids {
+        wait_for_job(&queue, id, Duration::from_secs(60), |j| {
+            j.status() == Status::Completed
+        })
+        .await;
+        let counts = queue.counts().await.unwrap();
+        let analysis = counts.iter().find(|c| c.name == "analysis").unwrap();
+        peak = peak.max(analysis.running);
+    }
+    assert!(peak <= 1, "running at once: {peak}");
+    worker.stop().await;
 }

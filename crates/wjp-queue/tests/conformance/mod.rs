@@ -253,6 +253,7 @@ macro_rules! conformance_suite {
             jobs_becoming_ready_join_their_groups_turns,
             a_group_at_its_cap_waits_while_others_go_on,
             racing_submitters_and_claimers_keep_turns_and_caps,
+            the_end_of_a_groups_job_wakes_workers_held_by_its_cap,
         );
     };
     (@tests $store:expr; $($name:ident),* $(,)?) => {
