@@ -8,12 +8,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use tokio::sync::Barrier;
-use wjp_queue::{state, Job, JobRequest, Queue, QueueLimits, Status, Timestamp, WaitReason};
+use wjp_queue::{state, Job, JobRequest, QueueLimits, Status, Timestamp, WaitReason};
 
-use super::{
-    builtin_handlers, claim, enqueue_ids, fast_config, queue_on, request, start_worker,
-    wait_for_job, Store,
-};
+use super::{claim, enqueue_ids, queue_on, request, Store};
 
 fn grouped(n: i64, group: Option<&str>) -> JobRequest {
     let mut r = request("noop", json!({ "n": n }));
@@ -233,7 +230,7 @@ pub async fn a_group_at_its_cap_waits_while_others_go_on(store: &dyn Store) {
     requests.extend((9..12).map(|i| grouped(i, None)));
     let ids = enqueue_ids(&queue, requests).await;
 
-    let taken = race(store, 6, 2).await;
+    let taken = super::limits::race_claims(store, 6, &["analysis"], 2).await;
     let mut per_group: HashMap<&str, usize> = HashMap::new();
     for j in &taken {
         *per_group.entry(group_of(j)).or_default() += 1;
@@ -363,33 +360,6 @@ pub async fn racing_submitters_and_claimers_keep_turns_and_caps(store: &dyn Stor
     assert_eq!((analysis.queued, analysis.running), (0, 0));
 }
 
-/// `claimers` handles of their own claim from `analysis` together, each
-/// until a claim gives nothing; every job they took.
-async fn race(store: &dyn Store, claimers: usize, max: usize) -> Vec<Job> {
-    let barrier = Arc::new(Barrier::new(claimers));
-    let mut tasks = Vec::new();
-    for _ in 0..claimers {
-        let queue: Queue = queue_on(store).await;
-        let barrier = barrier.clone();
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
-            let mut taken = Vec::new();
-            loop {
-                let jobs = claim(&queue, &["analysis"], max, Duration::from_secs(60)).await;
-                if jobs.is_empty() {
-                    return taken;
-                }
-                taken.extend(jobs);
-            }
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    all
-}
-
 /// A worker held by the per-group cap waits as for an empty queue, and the
 /// end of the group's running job wakes it, long before its idle wait
 /// (here longer than the test's hang guard) would.
@@ -405,19 +375,6 @@ pub async fn the_end_of_a_groups_job_wakes_workers_held_by_its_cap(store: &dyn S
         })
         .collect();
     let ids = enqueue_ids(&queue, requests).await;
-    let mut config = fast_config("w-grouped", &["analysis"]);
-    config.idle_wait = Duration::from_secs(600);
-    let worker = start_worker(&queue, builtin_handlers(), config);
-    let mut peak = 0;
-    for id in &ids {
-        wait_for_job(&queue, id, Duration::from_secs(60), |j| {
-            j.status() == Status::Completed
-        })
-        .await;
-        let counts = queue.counts().await.unwrap();
-        let analysis = counts.iter().find(|c| c.name == "analysis").unwrap();
-        peak = peak.max(analysis.running);
-    }
+    let peak = super::limits::peak_running_of_a_patient_worker(&queue, &ids).await;
     assert!(peak <= 1, "running at once: {peak}");
-    worker.stop().await;
 }
