@@ -133,6 +133,53 @@ async fn waiting_usage_is_counted_from_the_jobs_when_it_is_missing_or_wrong() {
 /// A file of schema version 1 (before stalls were counted and unique keys
 /// kept) is migrated when opened: its jobs keep their data, get the default
 /// stall budget and no unique key.
+/// A file of version 6 (before fairness groups) keeps its jobs and its
+/// queue limits, and gets the group column, table and per-group cap.
+#[tokio::test]
+async fn a_version_6_file_gets_groups_and_keeps_its_limits() {
+    let store = SqliteStore::new().await;
+    let queue = queue_on(&store).await;
+    let limits = wjp_queue::QueueLimits {
+        max_running: Some(3),
+        ..wjp_queue::QueueLimits::default()
+    };
+    queue.set_limits("default", limits).await.unwrap();
+    let id = queue
+        .enqueue(request("noop", json!("kept")))
+        .await
+        .unwrap()
+        .job
+        .id;
+    drop(queue);
+    let file = store.dir.path().join("wjp.db");
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    conn.execute_batch(
+        "DROP INDEX jobs_group_ready; DROP INDEX jobs_group_running; \
+         ALTER TABLE jobs DROP COLUMN grp; DROP TABLE group_turns; \
+         ALTER TABLE queue_limits DROP COLUMN per_group_max_running; \
+         PRAGMA user_version = 6",
+    )
+    .unwrap();
+    drop(conn);
+
+    let queue = queue_on(&store).await;
+    assert_eq!(queue.job(&id).await.unwrap().unwrap().group, None);
+    assert_eq!(
+        queue.limits().await.unwrap()[0],
+        ("default".to_string(), limits)
+    );
+    let capped = wjp_queue::QueueLimits {
+        per_group_max_running: Some(1),
+        ..limits
+    };
+    queue.set_limits("default", capped).await.unwrap();
+    let mut grouped = request("noop", json!("new"));
+    grouped.group = Some("order-17".into());
+    queue.enqueue(grouped).await.unwrap();
+    let claimed = claim(&queue, &["default"], 10, Duration::from_secs(60)).await;
+    assert_eq!(claimed.len(), 2, "one job of the group, one without");
+}
+
 #[tokio::test]
 async fn a_version_1_file_gets_the_stall_and_unique_columns() {
     let store = SqliteStore::new().await;
