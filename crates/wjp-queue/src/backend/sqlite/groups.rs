@@ -76,27 +76,30 @@ pub(super) fn rotation(
     now: Timestamp,
     cap: Option<u32>,
 ) -> Result<Rotation> {
-    let mut ring: VecDeque<String> = VecDeque::new();
-    let mut last_turn = 0;
-    {
-        let mut stmt = conn
-            .prepare_cached("SELECT grp, turn FROM group_turns WHERE queue = ?1 ORDER BY turn, grp")
-            .map_err(storage)?;
-        let rows = stmt
-            .query_map([queue], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })
-            .map_err(storage)?;
-        for row in rows {
-            let (group, turn) = row.map_err(storage)?;
-            last_turn = last_turn.max(turn);
-            ring.push_back(group);
-        }
-    }
-    let ungrouped_missing = !ring.iter().any(|g| g == UNGROUPED);
-    if ungrouped_missing {
-        ring.push_back(UNGROUPED.to_string());
-    }
+    // The round is read a chunk at a time, oldest turn first (a claim
+    // rarely needs more groups than it has room for); served groups come
+    // back after it with newer turns.
+    let chunk = room.max(16);
+    let mut round = RoundReader {
+        queue,
+        chunk,
+        offset: 0,
+        done: false,
+    };
+    let mut ring: VecDeque<String> = round.next_chunk(conn)?;
+    let mut last_turn: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(turn), 0) FROM group_turns WHERE queue = ?1")
+        .and_then(|mut stmt| stmt.query_row([queue], |r| r.get(0)))
+        .map_err(storage)?;
+    let ungrouped_row: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM group_turns WHERE queue = ?1 AND grp = '')")
+        .and_then(|mut stmt| stmt.query_row([queue], |r| r.get(0)))
+        .map_err(storage)?;
+    let ungrouped_missing = !ungrouped_row;
+    // Without a row yet, the jobs without a group come after the round.
+    let mut ungrouped_pending = ungrouped_missing;
+    // Served groups, to come back once the round is read.
+    let mut again: VecDeque<String> = VecDeque::new();
     let mut rotation = Rotation {
         queue: queue.to_string(),
         jobs: Vec::new(),
@@ -107,10 +110,21 @@ pub(super) fn rotation(
     let mut taken: HashMap<String, usize> = HashMap::new();
     let mut running: HashMap<String, u64> = HashMap::new();
     while rotation.jobs.len() < room {
-        let Some(group) = ring.pop_front() else { break };
+        if ring.is_empty() && !round.done {
+            ring = round.next_chunk(conn)?;
+        }
+        let next = match ring.pop_front() {
+            Some(group) => Some(group),
+            None if ungrouped_pending => {
+                ungrouped_pending = false;
+                Some(UNGROUPED.to_string())
+            }
+            None => again.pop_front(),
+        };
+        let Some(group) = next else { break };
         let already = taken.get(&group).copied().unwrap_or(0);
         let mut want = 1;
-        if ring.is_empty() {
+        if ring.is_empty() && round.done && !ungrouped_pending && again.is_empty() {
             // The last group with jobs: the rest of the room at once.
             want = room - rotation.jobs.len();
         }
@@ -145,10 +159,41 @@ pub(super) fn rotation(
             None => rotation.served.push((group.clone(), last_turn)),
         }
         if got == want {
-            ring.push_back(group);
+            again.push_back(group);
         }
     }
     Ok(rotation)
+}
+
+/// Reads a queue's round in chunks, oldest turn first.
+struct RoundReader<'a> {
+    queue: &'a str,
+    chunk: usize,
+    offset: usize,
+    done: bool,
+}
+
+impl RoundReader<'_> {
+    fn next_chunk(&mut self, conn: &Connection) -> Result<VecDeque<String>> {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT grp FROM group_turns WHERE queue = ?1 ORDER BY turn, grp \
+                 LIMIT ?2 OFFSET ?3",
+            )
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map(
+                params![self.queue, self.chunk as i64, self.offset as i64],
+                |r| r.get::<_, String>(0),
+            )
+            .map_err(storage)?;
+        let groups = rows
+            .collect::<rusqlite::Result<VecDeque<String>>>()
+            .map_err(storage)?;
+        self.offset += groups.len();
+        self.done = groups.len() < self.chunk;
+        Ok(groups)
+    }
 }
 
 impl Rotation {

@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS group_turns (
     turn INTEGER NOT NULL,
     PRIMARY KEY (queue, grp)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS group_turns_by_turn ON group_turns(queue, turn, grp);
 CREATE INDEX IF NOT EXISTS jobs_leases ON jobs(lease_expires_at) WHERE status = 'running';
 CREATE INDEX IF NOT EXISTS jobs_scheduled ON jobs(run_at) WHERE status = 'scheduled';
 CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs(expires_at) WHERE expires_at IS NOT NULL;
