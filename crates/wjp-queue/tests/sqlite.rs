@@ -133,6 +133,27 @@ async fn waiting_usage_is_counted_from_the_jobs_when_it_is_missing_or_wrong() {
 /// A file of schema version 1 (before stalls were counted and unique keys
 /// kept) is migrated when opened: its jobs keep their data, get the default
 /// stall budget and no unique key.
+/// Stores a `noop` job through `queue`, closes it, and rewrites the
+/// database with `sql` as an older version would have left it; the job's
+/// id and the file.
+async fn stored_then_made_older(
+    store: &SqliteStore,
+    queue: wjp_queue::Queue,
+    sql: &str,
+) -> (wjp_queue::JobId, std::path::PathBuf) {
+    let id = queue
+        .enqueue(request("noop", json!("kept")))
+        .await
+        .unwrap()
+        .job
+        .id;
+    drop(queue);
+    let file = store.dir.path().join("wjp.db");
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    conn.execute_batch(sql).unwrap();
+    (id, file)
+}
+
 /// A file of version 6 (before fairness groups) keeps its jobs and its
 /// queue limits, and gets the group column, table and per-group cap.
 #[tokio::test]
@@ -144,23 +165,15 @@ async fn a_version_6_file_gets_groups_and_keeps_its_limits() {
         ..wjp_queue::QueueLimits::default()
     };
     queue.set_limits("default", limits).await.unwrap();
-    let id = queue
-        .enqueue(request("noop", json!("kept")))
-        .await
-        .unwrap()
-        .job
-        .id;
-    drop(queue);
-    let file = store.dir.path().join("wjp.db");
-    let conn = rusqlite::Connection::open(&file).unwrap();
-    conn.execute_batch(
+    let (id, _) = stored_then_made_older(
+        &store,
+        queue,
         "DROP INDEX jobs_group_ready; DROP INDEX jobs_group_running; \
          ALTER TABLE jobs DROP COLUMN grp; DROP TABLE group_turns; \
          ALTER TABLE queue_limits DROP COLUMN per_group_max_running; \
          PRAGMA user_version = 6",
     )
-    .unwrap();
-    drop(conn);
+    .await;
 
     let queue = queue_on(&store).await;
     assert_eq!(queue.job(&id).await.unwrap().unwrap().group, None);
@@ -184,17 +197,10 @@ async fn a_version_6_file_gets_groups_and_keeps_its_limits() {
 async fn a_version_1_file_gets_the_stall_and_unique_columns() {
     let store = SqliteStore::new().await;
     let queue = queue_on(&store).await;
-    let id = queue
-        .enqueue(request("noop", json!("kept")))
-        .await
-        .unwrap()
-        .job
-        .id;
-    drop(queue);
-    let file = store.dir.path().join("wjp.db");
-    let conn = rusqlite::Connection::open(&file).unwrap();
     // As version 1 left it.
-    conn.execute_batch(
+    let (id, file) = stored_then_made_older(
+        &store,
+        queue,
         "DROP INDEX jobs_unique; ALTER TABLE jobs DROP COLUMN unique_key; \
          ALTER TABLE jobs DROP COLUMN reference; \
          ALTER TABLE jobs DROP COLUMN unique_until; \
@@ -204,8 +210,7 @@ async fn a_version_1_file_gets_the_stall_and_unique_columns() {
          ALTER TABLE jobs DROP COLUMN grp; DROP TABLE group_turns; DROP TABLE queue_limits; \
          PRAGMA user_version = 1",
     )
-    .unwrap();
-    drop(conn);
+    .await;
 
     let queue = queue_on(&store).await;
     let job = queue.job(&id).await.unwrap().unwrap();
