@@ -114,6 +114,7 @@ pub fn job_view(job: &Job) -> Value {
         "max_attempts": job.max_attempts,
         "reference": job.reference,
         "unique_key": job.unique_key,
+        "group": job.group,
         "after": job.after,
         "run_anyway": job.run_anyway,
         "stalls": s.stalls,
@@ -434,17 +435,20 @@ async fn retry_failed(
     ))
 }
 
-/// Sets a queue's limits (`{}` clears them): running jobs at once and
-/// claims per second or minute, across every worker.
+/// Sets a queue's limits (`{}` clears them): running jobs at once, claims
+/// per second or minute, and one group's running jobs at once, across every
+/// worker.
 async fn set_limits(
     State(state): State<AppState>,
     Path(queue): Path<String>,
     ApiJson(mut body): ApiJson<Value>,
 ) -> ApiResult<Json<Value>> {
     // JSON Schema counts 3.0 as an integer: so does this endpoint.
-    if let Some(n) = body.get("max_running").and_then(Value::as_f64) {
-        if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) {
-            body["max_running"] = json!(n as u64);
+    for field in ["max_running", "per_group_max_running"] {
+        if let Some(n) = body.get(field).and_then(Value::as_f64) {
+            if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) {
+                body[field] = json!(n as u64);
+            }
         }
     }
     // An object only: serde would also read a struct from an array.

@@ -560,10 +560,10 @@ pub fn document() -> Value {
                     "success": { "type": "boolean" }, "name": { "type": "string" }, "removed": { "type": "boolean" } } })),
                         "404": error("No such schedule (code schedule_not_found)."),
                         "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
-        "/queues/{queue}/limits": { "put": op("setQueueLimits", "queue", "Set the queue's limits across every worker on every machine: jobs running at once and claims per second or minute. Both replace the stored ones; {} clears them. Jobs over a limit stay queued.",
+        "/queues/{queue}/limits": { "put": op("setQueueLimits", "queue", "Set the queue's limits across every worker on every machine: jobs running at once, claims per second or minute, and jobs of one group running at once. They replace the stored ones; {} clears them. Jobs over a limit stay queued.",
             json!([queue_name]), Some(json!({ "required": true, "content": json_content(schema_ref("QueueLimits")) })),
             json!({ "200": ok_json("The queue's limits now.", schema_ref("LimitsResult")),
-                    "400": error("A field unknown or out of range (max_running at least 1; rate N/s or N/m)."),
+                    "400": error("A field unknown or out of range (max_running and per_group_max_running at least 1; rate N/s or N/m)."),
                     "404": error("No such queue (code unknown_queue)."),
                     "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
         "/workers": { "get": op("workers", "queue", "Live workers.", json!([]), None,
@@ -606,6 +606,7 @@ pub fn document() -> Value {
             "job_id": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$", "description": "An id of your own; submitting it again returns the same job." },
             "reference": { "type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "description": "Your own text kept with the job and shown beside it: a customer, an order, a drawing number." },
             "unique_key": { "type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "description": "Keeps the job unique in its queue: while a job with this key waits or runs (and for unique_for seconds after it was submitted), submitting another returns that job with created: false." },
+            "group": { "type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9._:@-]+$", "description": "The job's fairness group in its queue (a customer, an order): claims take the queue's groups in turns, so one group's many jobs cannot starve another's few; the queue's per_group_max_running caps one group's running jobs." },
             "unique_for": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds after submission during which unique_key holds even once the job has ended; only with unique_key." },
             "result_ttl": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds a completed job's result is kept (at most a year)." },
             "failure_ttl": { "type": "number", "minimum": 0, "maximum": 31622400, "description": "Seconds a failed or cancelled job is kept (at most a year)." },
@@ -622,15 +623,18 @@ pub fn document() -> Value {
             "stalls": { "type": "integer", "description": "How many times the job was put back because its worker died under it." },
             "max_stalls": { "type": "integer" },
             "unique_key": { "type": ["string", "null"], "description": "The key that keeps the job unique in its queue, if any." },
+            "group": { "type": ["string", "null"], "description": "The job's fairness group in its queue, if any." },
             "reference": { "type": ["string", "null"], "description": "The client's own reference, if any." },
             "after": { "type": "array", "items": { "type": "string" }, "description": "The ids of the jobs it waits (or waited) for." },
             "run_anyway": { "type": "boolean", "description": "Whether it runs once its parents ended however they ended." },
             "waiting": { "type": "object", "description": "GET /jobs/{job_id} of a waiting, queued or scheduled job only: why it has not started.", "properties": {
                 "message": { "type": "string" },
                 "detail": { "type": "object", "required": ["reason"], "properties": {
-                    "reason": { "type": "string", "enum": ["parents", "paused", "limited_running", "rate_limited", "scheduled", "no_worker", "workers_busy", "ready"] },
+                    "reason": { "type": "string", "enum": ["parents", "paused", "limited_running", "group_limited", "rate_limited", "scheduled", "no_worker", "workers_busy", "ready"] },
                     "waiting_for": { "type": "array", "items": { "type": "string" }, "description": "parents: the parents that have not ended yet." },
                     "max_running": { "type": "integer", "description": "limited_running: the queue's limit of jobs running at once." },
+                    "group": { "type": "string", "description": "group_limited: the job's group." },
+                    "per_group_max_running": { "type": "integer", "description": "group_limited: the queue's limit of one group's jobs running at once." },
                     "rate": { "type": "string", "description": "rate_limited: the queue's rate limit (N/s or N/m)." } } } } },
             "started_at": time.clone(), "enqueued_at": time.clone(), "run_at": { "type": "string", "format": "date-time" },
             "progress_message": nullable_string.clone(), "error_kind": nullable_string.clone(),
@@ -660,7 +664,8 @@ pub fn document() -> Value {
         json!({
             "QueueLimits": { "type": "object", "additionalProperties": false, "properties": {
                 "max_running": { "type": ["integer", "null"], "minimum": 1, "maximum": 4294967295_u64, "description": "At most this many of the queue's jobs run at once; absent or null for no limit." },
-                "rate": { "type": ["string", "null"], "pattern": "^([1-9][0-9]{0,5}|1000000)/[sm]$", "description": "At most N claims per second (N/s) or minute (N/m), N from 1 to 1000000; absent or null for no limit." } } },
+                "rate": { "type": ["string", "null"], "pattern": "^([1-9][0-9]{0,5}|1000000)/[sm]$", "description": "At most N claims per second (N/s) or minute (N/m), N from 1 to 1000000; absent or null for no limit." },
+                "per_group_max_running": { "type": ["integer", "null"], "minimum": 1, "maximum": 4294967295_u64, "description": "At most this many jobs of one group (a job's group) run at once; jobs without a group are not held by it; absent or null for no limit." } } },
             "LimitsResult": { "type": "object", "required": ["success", "queue", "limits"], "properties": {
                 "success": { "type": "boolean" }, "queue": { "type": "string" }, "limits": schema_ref("QueueLimits") } },
             "ScheduleRequest": { "type": "object", "additionalProperties": false, "required": ["kind"], "properties": {
@@ -703,7 +708,8 @@ pub fn document() -> Value {
             "units": { "type": "string", "enum": ["mm", "cm", "m", "in", "ft"], "description": "The drawing's units, overriding its $INSUNITS header." },
             "normalize": { "type": "boolean", "description": "The old rescale to a frame: false is accepted; true is refused (a drawing is never rescaled silently; give units instead)." },
             "target_frame_w": { "type": "number" }, "target_frame_h": { "type": "number" },
-            "reference": { "type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "description": "Your own text kept with the job (a customer, an order): not an analysis option." } } },
+            "reference": { "type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "description": "Your own text kept with the job (a customer, an order): not an analysis option." },
+            "group": { "type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9._:@-]+$", "description": "The job's fairness group (a customer, an order; see POST /jobs): not an analysis option." } } },
         "CostRequest": { "type": "object", "required": ["dxf_path"], "additionalProperties": false, "properties": {
             "dxf_path": { "type": "string", "minLength": 1, "description": "A file of the store by key (uploads/…, data/…, output/…); other relative names are taken in uploads." },
             "material": { "type": ["string", "null"], "description": "A material of the table or an alias; another is refused with 400 invalid_value listing them." },

@@ -88,6 +88,7 @@ async fn rerun(
         max_attempts: Some(old.max_attempts),
         max_stalls: Some(old.max_stalls),
         reference: body.reference.or(old.reference),
+        group: old.group,
         origin: Some(format!("{origin}, re-run of {id}")),
         ..JobRequest::default()
     };

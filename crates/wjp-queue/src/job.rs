@@ -412,6 +412,12 @@ pub struct JobRequest {
     /// even after it ended; only with `unique_key`.
     #[serde(default)]
     pub unique_for: Option<f64>,
+    /// The fairness group the job belongs to in its queue (a customer, an
+    /// order): claims take the queue's groups in turn, so one group's many
+    /// jobs cannot starve another's few (see [`crate::state::check_group`]
+    /// for the names allowed).
+    #[serde(default)]
+    pub group: Option<String>,
     /// An id of the client's choosing, which makes the enqueue idempotent
     /// (see [`crate::state::id_is_reusable`]); a random UUID when `None`.
     #[serde(default)]
@@ -542,6 +548,9 @@ pub struct Job {
     /// after creation); `None`: only while it waits or runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unique_until: Option<Timestamp>,
+    /// Its fairness group in its queue, if any (see [`JobRequest::group`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// The jobs it waits for (see [`JobRequest::after`]); empty for most.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<JobId>,

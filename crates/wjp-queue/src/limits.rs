@@ -28,12 +28,17 @@ pub struct QueueLimits {
     /// At most this many claims of the queue's jobs per period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<Rate>,
+    /// At most this many jobs of one fairness group (see
+    /// [`crate::JobRequest::group`]) run at once; jobs without a group are
+    /// not held by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_group_max_running: Option<u32>,
 }
 
 impl QueueLimits {
     /// Whether no limit is set.
     pub fn is_none(&self) -> bool {
-        self.max_running.is_none() && self.rate.is_none()
+        self.max_running.is_none() && self.rate.is_none() && self.per_group_max_running.is_none()
     }
 
     /// Refuses a `max_running` of 0 (pausing is [`crate::Queue::pause`]).
@@ -41,6 +46,11 @@ impl QueueLimits {
         if self.max_running == Some(0) {
             return Err(QueueError::InvalidRequest(
                 "max_running must be at least 1 (to hold every job, pause the queue)".into(),
+            ));
+        }
+        if self.per_group_max_running == Some(0) {
+            return Err(QueueError::InvalidRequest(
+                "per_group_max_running must be at least 1".into(),
             ));
         }
         Ok(())
@@ -54,6 +64,9 @@ impl QueueLimits {
         }
         if let Some(rate) = self.rate {
             parts.push(rate.to_string());
+        }
+        if let Some(n) = self.per_group_max_running {
+            parts.push(format!("max {n} running per group"));
         }
         if parts.is_empty() {
             "none".into()
@@ -184,6 +197,7 @@ mod tests {
         let json = serde_json::to_string(&QueueLimits {
             max_running: Some(2),
             rate: Some(r),
+            per_group_max_running: None,
         })
         .unwrap();
         assert_eq!(json, r#"{"max_running":2,"rate":"10/s"}"#);

@@ -416,12 +416,45 @@ impl Queue {
             .counts(std::slice::from_ref(&job.queue))
             .await?;
         let workers = self.backend.workers(now).await?;
+        let capped = counts
+            .first()
+            .is_some_and(|q| q.limits.per_group_max_running.is_some());
+        let group_running = match (&job.group, capped) {
+            (Some(group), true) => Some(self.running_in_group(&job.queue, group).await?),
+            _ => None,
+        };
         Ok(crate::waiting::why_waiting(
             job,
             counts.first(),
+            group_running,
             &workers,
             now,
         ))
+    }
+
+    /// How many jobs of `group` run in `queue` now (the running jobs are
+    /// few: at most the workers' slots).
+    async fn running_in_group(&self, queue: &QueueName, group: &str) -> Result<u64> {
+        let mut query = crate::backend::JobQuery {
+            queue: Some(queue.clone()),
+            status: Some(Status::Running),
+            kind: None,
+            limit: 500,
+            cursor: None,
+        };
+        let mut n = 0;
+        loop {
+            let page = self.backend.list(&query).await?;
+            n += page
+                .jobs
+                .iter()
+                .filter(|j| j.group.as_deref() == Some(group))
+                .count() as u64;
+            match page.next_cursor {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => return Ok(n),
+            }
+        }
     }
 
     /// Sets a queue's limits: at most `max_running` of its jobs running at

@@ -159,6 +159,10 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
     }
     let (unique_key, unique_until) = unique_of(&request, now)?;
     let reference = reference_of(&request)?;
+    let group = match &request.group {
+        Some(name) => Some(check_group(name)?.to_string()),
+        None => None,
+    };
     let after = parents_of(&request, &id, catalog.quotas.max_parents)?;
     let run_anyway = request.run_anyway;
     let payload = match &spec.check {
@@ -192,6 +196,7 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
         reference,
         unique_key,
         unique_until,
+        group,
         after,
         run_anyway,
         state: JobState {
@@ -355,6 +360,25 @@ pub fn release(job: &Job, now: Timestamp) -> Transition {
         next.enqueued_at = Some(now);
     }
     Transition::from(job, next)
+}
+
+/// Longest fairness group name, in characters.
+pub const MAX_GROUP_CHARS: usize = 64;
+
+/// Checks a fairness group's name: 1 to [`MAX_GROUP_CHARS`] ASCII letters,
+/// digits and `.`, `_`, `-`, `:`, `@`. The name becomes part of storage
+/// keys (a Redis key per group), so it holds nothing that could end a key
+/// or a field: no space, separator, brace or control character.
+pub fn check_group(name: &str) -> Result<&str> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '@');
+    if name.is_empty() || name.len() > MAX_GROUP_CHARS || !name.chars().all(allowed) {
+        let shown: String = name.chars().take(40).collect();
+        return Err(QueueError::InvalidRequest(format!(
+            "group {shown:?} is not a group name: write 1 to {MAX_GROUP_CHARS} ASCII letters, \
+             digits or . _ - : @ (a customer's or an order's short name)"
+        )));
+    }
+    Ok(name)
 }
 
 /// Longest reference, in characters.

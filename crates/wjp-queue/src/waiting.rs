@@ -30,6 +30,16 @@ pub enum WaitReason {
         /// The queue's limit of jobs running at once.
         max_running: u32,
     },
+    /// Its fairness group already runs as many jobs as its queue lets one
+    /// group run at once.
+    GroupLimited {
+        /// The job's queue.
+        queue: String,
+        /// The job's group.
+        group: String,
+        /// The queue's limit of one group's jobs running at once.
+        per_group_max_running: u32,
+    },
     /// Its queue's claims in the current window reached its rate limit.
     RateLimited {
         /// The job's queue.
@@ -91,6 +101,15 @@ impl WaitReason {
                 "queue {queue} runs its limit of {max_running} jobs at once; \
                  `wjp queue limit {queue} --clear` lifts it"
             ),
+            WaitReason::GroupLimited {
+                queue,
+                group,
+                per_group_max_running,
+            } => format!(
+                "group {group} runs its limit of {per_group_max_running} jobs at once in queue \
+                 {queue}; other groups' jobs go first, and `wjp queue limit {queue} --clear` \
+                 lifts it"
+            ),
             WaitReason::RateLimited { queue, rate } => format!(
                 "queue {queue} reached its rate limit of {rate}; the next window lets more through"
             ),
@@ -119,11 +138,13 @@ impl WaitReason {
 }
 
 /// Why `job` waits, judged from its queue's counts (whether it is paused,
-/// its limits) and from the live `workers` at `now`; `None` when it does
-/// not wait (running or ended).
+/// its limits), from how many jobs of its group run (`group_running`, when
+/// the queue caps groups and the job has one) and from the live `workers`
+/// at `now`; `None` when it does not wait (running or ended).
 pub fn why_waiting(
     job: &Job,
     queue: Option<&QueueCounts>,
+    group_running: Option<u64>,
     workers: &[WorkerRecord],
     now: Timestamp,
 ) -> Option<WaitReason> {
@@ -147,6 +168,17 @@ pub fn why_waiting(
                 return Some(WaitReason::LimitedRunning {
                     queue: q.name.clone(),
                     max_running,
+                });
+            }
+        }
+        if let (Some(cap), Some(group), Some(running)) =
+            (q.limits.per_group_max_running, &job.group, group_running)
+        {
+            if running >= u64::from(cap) {
+                return Some(WaitReason::GroupLimited {
+                    queue: q.name.clone(),
+                    group: group.clone(),
+                    per_group_max_running: cap,
                 });
             }
         }
@@ -219,7 +251,7 @@ mod tests {
         let now = Timestamp(2_000);
         let later = waiting_job(Some(10.0));
         assert_eq!(
-            why_waiting(&later, None, &[], now),
+            why_waiting(&later, None, None, &[], now),
             Some(WaitReason::Scheduled {
                 until: Timestamp(11_000)
             })
@@ -227,12 +259,12 @@ mod tests {
         let job = waiting_job(None);
         let other_queue = worker(&["default"], 4, 0);
         assert!(matches!(
-            why_waiting(&job, None, std::slice::from_ref(&other_queue), now),
+            why_waiting(&job, None, None, std::slice::from_ref(&other_queue), now),
             Some(WaitReason::NoWorker { .. })
         ));
         let full = worker(&["analysis", "default"], 2, 2);
         assert_eq!(
-            why_waiting(&job, None, &[full.clone(), other_queue], now),
+            why_waiting(&job, None, None, &[full.clone(), other_queue], now),
             Some(WaitReason::WorkersBusy {
                 queue: "analysis".into(),
                 workers: 1,
@@ -241,7 +273,7 @@ mod tests {
         );
         let free = worker(&["analysis"], 3, 1);
         assert_eq!(
-            why_waiting(&job, None, &[full.clone(), free], now),
+            why_waiting(&job, None, None, &[full.clone(), free], now),
             Some(WaitReason::Ready {
                 queue: "analysis".into(),
                 free_slots: 2
@@ -252,7 +284,7 @@ mod tests {
             ..worker(&["analysis"], 4, 0)
         };
         assert!(matches!(
-            why_waiting(&job, None, &[stale], now),
+            why_waiting(&job, None, None, &[stale], now),
             Some(WaitReason::NoWorker { .. })
         ));
         let mut counts = QueueCounts {
@@ -262,7 +294,7 @@ mod tests {
             ..QueueCounts::default()
         };
         assert_eq!(
-            why_waiting(&job, Some(&counts), std::slice::from_ref(&full), now),
+            why_waiting(&job, Some(&counts), None, std::slice::from_ref(&full), now),
             Some(WaitReason::Paused {
                 queue: "analysis".into()
             })
@@ -270,7 +302,7 @@ mod tests {
         counts.paused = false;
         counts.limits.max_running = Some(2);
         assert_eq!(
-            why_waiting(&job, Some(&counts), std::slice::from_ref(&full), now),
+            why_waiting(&job, Some(&counts), None, std::slice::from_ref(&full), now),
             Some(WaitReason::LimitedRunning {
                 queue: "analysis".into(),
                 max_running: 2
@@ -284,7 +316,7 @@ mod tests {
         counts.limits.rate = Some(rate);
         counts.rate_claims = 5;
         assert_eq!(
-            why_waiting(&job, Some(&counts), &[full], now),
+            why_waiting(&job, Some(&counts), None, &[full], now),
             Some(WaitReason::RateLimited {
                 queue: "analysis".into(),
                 rate

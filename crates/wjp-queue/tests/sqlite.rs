@@ -133,10 +133,14 @@ async fn waiting_usage_is_counted_from_the_jobs_when_it_is_missing_or_wrong() {
 /// A file of schema version 1 (before stalls were counted and unique keys
 /// kept) is migrated when opened: its jobs keep their data, get the default
 /// stall budget and no unique key.
-#[tokio::test]
-async fn a_version_1_file_gets_the_stall_and_unique_columns() {
-    let store = SqliteStore::new().await;
-    let queue = queue_on(&store).await;
+/// Stores a `noop` job through `queue`, closes it, and rewrites the
+/// database with `sql` as an older version would have left it; the job's
+/// id and the file.
+async fn stored_then_made_older(
+    store: &SqliteStore,
+    queue: wjp_queue::Queue,
+    sql: &str,
+) -> (wjp_queue::JobId, std::path::PathBuf) {
     let id = queue
         .enqueue(request("noop", json!("kept")))
         .await
@@ -146,17 +150,67 @@ async fn a_version_1_file_gets_the_stall_and_unique_columns() {
     drop(queue);
     let file = store.dir.path().join("wjp.db");
     let conn = rusqlite::Connection::open(&file).unwrap();
+    conn.execute_batch(sql).unwrap();
+    (id, file)
+}
+
+/// A file of version 6 (before fairness groups) keeps its jobs and its
+/// queue limits, and gets the group column, table and per-group cap.
+#[tokio::test]
+async fn a_version_6_file_gets_groups_and_keeps_its_limits() {
+    let store = SqliteStore::new().await;
+    let queue = queue_on(&store).await;
+    let limits = wjp_queue::QueueLimits {
+        max_running: Some(3),
+        ..wjp_queue::QueueLimits::default()
+    };
+    queue.set_limits("default", limits).await.unwrap();
+    let (id, _) = stored_then_made_older(
+        &store,
+        queue,
+        "DROP INDEX jobs_group_ready; DROP INDEX jobs_group_running; \
+         ALTER TABLE jobs DROP COLUMN grp; DROP TABLE group_turns; \
+         ALTER TABLE queue_limits DROP COLUMN per_group_max_running; \
+         PRAGMA user_version = 6",
+    )
+    .await;
+
+    let queue = queue_on(&store).await;
+    assert_eq!(queue.job(&id).await.unwrap().unwrap().group, None);
+    assert_eq!(
+        queue.limits().await.unwrap()[0],
+        ("default".to_string(), limits)
+    );
+    let capped = wjp_queue::QueueLimits {
+        per_group_max_running: Some(1),
+        ..limits
+    };
+    queue.set_limits("default", capped).await.unwrap();
+    let mut grouped = request("noop", json!("new"));
+    grouped.group = Some("order-17".into());
+    queue.enqueue(grouped).await.unwrap();
+    let claimed = claim(&queue, &["default"], 10, Duration::from_secs(60)).await;
+    assert_eq!(claimed.len(), 2, "one job of the group, one without");
+}
+
+#[tokio::test]
+async fn a_version_1_file_gets_the_stall_and_unique_columns() {
+    let store = SqliteStore::new().await;
+    let queue = queue_on(&store).await;
     // As version 1 left it.
-    conn.execute_batch(
+    let (id, file) = stored_then_made_older(
+        &store,
+        queue,
         "DROP INDEX jobs_unique; ALTER TABLE jobs DROP COLUMN unique_key; \
          ALTER TABLE jobs DROP COLUMN reference; \
          ALTER TABLE jobs DROP COLUMN unique_until; \
          ALTER TABLE jobs DROP COLUMN max_stalls; ALTER TABLE jobs DROP COLUMN stalls; \
          ALTER TABLE jobs DROP COLUMN parents; ALTER TABLE jobs DROP COLUMN run_anyway; \
+         DROP INDEX jobs_group_ready; DROP INDEX jobs_group_running; \
+         ALTER TABLE jobs DROP COLUMN grp; DROP TABLE group_turns; DROP TABLE queue_limits; \
          PRAGMA user_version = 1",
     )
-    .unwrap();
-    drop(conn);
+    .await;
 
     let queue = queue_on(&store).await;
     let job = queue.job(&id).await.unwrap().unwrap();
@@ -167,7 +221,8 @@ async fn a_version_1_file_gets_the_stall_and_unique_columns() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
+    assert_eq!(job.group, None);
     // The audit log is there, and records from now on.
     queue.cancel(&id).await.unwrap();
     queue.retry(&id).await.unwrap();

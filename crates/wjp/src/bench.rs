@@ -16,6 +16,9 @@
 //! 4. latency: one job at a time, from enqueue until its `completed` event
 //!    reaches a follower, as a client watching the job would see it.
 //!
+//! `--rate` measures a rate-limited drain instead, and `--groups N` a drain
+//! of jobs spread over N fairness groups beside a plain drain of as many.
+//!
 //! Workers run in this process (`--workers` runtimes sharing the producer's
 //! backend handle, as `wjp api` does) or as `--processes` separate
 //! `wjp worker` processes.
@@ -65,6 +68,12 @@ pub struct BenchArgs {
     /// let through in the full windows of the drain.
     #[arg(long, value_name = "N/s|N/m", value_parser = parse_rate)]
     pub rate: Option<wjp_queue::Rate>,
+    /// Instead of the phases: drain --jobs jobs without a group, then
+    /// --jobs jobs spread over this many fairness groups (claimed in
+    /// turns), and report the claims per second of each drain.
+    #[arg(long, value_name = "N", conflicts_with = "rate",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub groups: Option<u32>,
 }
 
 fn parse_rate(text: &str) -> Result<wjp_queue::Rate, String> {
@@ -76,6 +85,20 @@ fn parse_rate(text: &str) -> Result<wjp_queue::Rate, String> {
 enum Measured {
     Phases(Report),
     Rate(RateReport),
+    Groups(GroupsReport),
+}
+
+/// What `--groups` measures: claims per second (each job is one claim of
+/// a `noop`) of a drain without groups and of one with them, same run.
+#[derive(Debug, Serialize)]
+struct GroupsReport {
+    backend: String,
+    jobs: usize,
+    groups: u32,
+    workers: String,
+    concurrency: usize,
+    plain_drain_claims_per_sec: f64,
+    grouped_drain_claims_per_sec: f64,
 }
 
 /// What `--rate` measures.
@@ -133,9 +156,14 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<ExitCod
     let mut pool = None;
     let measured = tokio::select! {
         report = async {
-            match args.rate {
-                Some(rate) => measure_rate(&site, &args, rate, &mut pool).await.map(Measured::Rate),
-                None => measure(&site, &args, &mut pool).await.map(Measured::Phases),
+            match (args.rate, args.groups) {
+                (Some(rate), _) => {
+                    measure_rate(&site, &args, rate, &mut pool).await.map(Measured::Rate)
+                }
+                (None, Some(groups)) => {
+                    measure_groups(&site, &args, groups, &mut pool).await.map(Measured::Groups)
+                }
+                (None, None) => measure(&site, &args, &mut pool).await.map(Measured::Phases),
             }
         } => report,
         () = crate::service::shutdown_signal() => Err(anyhow!("interrupted; cleaning up")),
@@ -178,8 +206,71 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<ExitCod
             r.rate_per_sec,
             r.max_claims_in_a_window
         ),
+        Measured::Groups(g) if args.json => println!("{}", serde_json::to_string(&g)?),
+        Measured::Groups(g) => println!(
+            "{}: {} jobs, {} workers x {}: {:.0} claims/s without groups, {:.0} claims/s \
+             over {} groups",
+            g.backend,
+            g.jobs,
+            g.workers,
+            g.concurrency,
+            g.plain_drain_claims_per_sec,
+            g.grouped_drain_claims_per_sec,
+            g.groups
+        ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--groups`: `--jobs` jobs without a group drained, then as many spread
+/// over `groups` groups (job i in group i mod groups), each drain timed
+/// from the workers' start to the last completion.
+async fn measure_groups(
+    site: &Site,
+    args: &BenchArgs,
+    groups: u32,
+    pool: &mut Option<WorkerPool>,
+) -> anyhow::Result<GroupsReport> {
+    let mut drains = Vec::new();
+    for grouped in [false, true] {
+        let target = completed(site).await? + args.jobs as u64;
+        let mut left = args.jobs;
+        while left > 0 {
+            let n = left.min(args.batch);
+            let requests = (0..n)
+                .map(|i| {
+                    let mut r = JobRequest::new("noop", json!({ "i": i }));
+                    if grouped {
+                        r.group = Some(format!("g{}", (left - i) % groups as usize));
+                    }
+                    r
+                })
+                .collect();
+            site.queue.enqueue_batch(requests).await?;
+            left -= n;
+        }
+        let start = Instant::now();
+        *pool = Some(WorkerPool::start(site, args)?);
+        wait_completed(site, target).await?;
+        drains.push(args.jobs as f64 / start.elapsed().as_secs_f64());
+        if let Some(pool) = pool.take() {
+            pool.stop().await?;
+        }
+    }
+    let backend = site.queue.backend_info();
+    Ok(GroupsReport {
+        backend: format!("{} ({})", backend.name, backend.location),
+        jobs: args.jobs,
+        groups,
+        workers: if args.processes > 0 {
+            format!("{} processes", args.processes)
+        } else {
+            format!("{} in-process", args.workers)
+        },
+        concurrency: args.concurrency,
+        plain_drain_claims_per_sec: drains[0],
+        grouped_drain_claims_per_sec: drains[1],
+    })
 }
 
 /// `--rate`: the run's queue limited to `rate`, `--jobs` jobs drained; the
@@ -196,8 +287,8 @@ async fn measure_rate(
         .set_limits(
             site.name.as_str(),
             wjp_queue::QueueLimits {
-                max_running: None,
                 rate: Some(rate),
+                ..wjp_queue::QueueLimits::default()
             },
         )
         .await?;

@@ -508,6 +508,85 @@ fn schedules_references_and_unique_keys_are_checked_at_the_door() {
     );
 }
 
+/// Fairness groups become part of storage keys: every door refuses a name
+/// that could reach outside its queue's keys (braces of a hash tag, a
+/// separator, a path, control characters) or run long, naming the field,
+/// and stores nothing; the per-group cap takes only whole numbers from 1.
+#[test]
+fn group_names_and_the_group_cap_are_checked_at_every_door() {
+    let env = Env::new();
+    let api = env.spawn_api(&["--no-workers", "--enable-test-kinds"]);
+    env.upload("plate.dxf", block_bomb(1));
+    let long = "g".repeat(65);
+    let hostile = [
+        "{analysis}",
+        "a|b",
+        "../../etc",
+        "g\nx",
+        "g\u{0}x",
+        "*",
+        "two words",
+        "",
+        long.as_str(),
+    ];
+    for group in hostile {
+        let answer = submit(&api, json!({"kind": "noop", "group": group}));
+        assert_refused(&answer, 400, "invalid_request");
+        assert!(answer.text().contains("group"), "{}", answer.text());
+        let flow = api.post_json(
+            "/flows",
+            &json!({"jobs": [{"name": "a", "kind": "noop", "group": group}]}),
+        );
+        assert_eq!(flow.status, 400, "{}", flow.text());
+        let old = api.post_json(
+            "/analyze-dxf?async_mode=true",
+            &json!({"dxf_path": "plate.dxf", "group": group}),
+        );
+        assert_eq!(old.status, 400, "{}", old.text());
+    }
+    for odd in [json!(7), json!(["a"]), json!({"name": "a"})] {
+        let answer = submit(&api, json!({"kind": "noop", "group": odd}));
+        assert_eq!(answer.status, 400, "{}", answer.text());
+    }
+    let listed = api.get("/jobs?limit=10").json();
+    assert_eq!(listed["jobs"], json!([]), "nothing stored: {listed}");
+
+    let limits = |body: Value| {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        api.request(
+            "PUT",
+            "/queues/default/limits",
+            &[("Content-Type", "application/json")],
+            &bytes,
+        )
+        .unwrap()
+    };
+    for bad in [
+        json!(0),
+        json!(-1),
+        json!(1.5),
+        json!("2"),
+        json!(1u64 << 40),
+    ] {
+        let answer = limits(json!({ "per_group_max_running": bad }));
+        assert_eq!(answer.status, 400, "{bad}: {}", answer.text());
+    }
+    let set = limits(json!({ "per_group_max_running": 2.0 }));
+    assert_eq!(set.status, 200, "{}", set.text());
+    assert_eq!(set.json()["limits"], json!({ "per_group_max_running": 2 }));
+
+    let kept = submit(
+        &api,
+        json!({"kind": "noop", "group": "customer-17@shop:a.b_c"}),
+    );
+    assert_eq!(kept.status, 201, "{}", kept.text());
+    let id = kept.json()["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.get(&format!("/jobs/{id}")).json()["group"],
+        "customer-17@shop:a.b_c"
+    );
+}
+
 #[test]
 fn dependencies_and_flows_are_bounded_at_the_door() {
     let env = Env::new();

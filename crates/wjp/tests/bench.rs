@@ -118,6 +118,43 @@ fn a_bench_on_redis_uses_its_own_queue_and_deletes_it_at_the_end() {
     assert_eq!(status_of(&env.job(&id)), "queued");
 }
 
+/// `--groups`: a plain drain and one over many groups, both measured, and
+/// the groups' keys deleted with the run's queue.
+#[test]
+fn a_bench_over_groups_measures_both_drains_and_leaves_nothing() {
+    let env = Env::redis();
+    let (id, before) = shop_with_a_waiting_job(&env);
+    let out = env.run_within(
+        &[
+            "bench",
+            "--groups",
+            "40",
+            "--jobs",
+            "200",
+            "--batch",
+            "50",
+            "--concurrency",
+            "8",
+            "--json",
+        ],
+        LIMIT,
+        "a bench over groups",
+    );
+    assert!(
+        out.status.success(),
+        "bench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(report["groups"], 40, "{report}");
+    for drain in ["plain_drain_claims_per_sec", "grouped_drain_claims_per_sec"] {
+        assert!(report[drain].as_f64().unwrap() > 0.0, "{report}");
+    }
+    assert_eq!(bench_keys(&env), Vec::<String>::new());
+    assert_eq!(shop(&env), before, "the bench left something behind");
+    assert_eq!(status_of(&env.job(&id)), "queued");
+}
+
 #[test]
 fn an_interrupted_bench_stops_its_workers_and_deletes_its_queue() {
     let env = Env::redis();

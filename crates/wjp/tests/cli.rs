@@ -866,6 +866,49 @@ fn the_failed_jobs_of_a_queue_are_retried_from_the_command_line() {
     assert!(out.contains("queued 0 failed jobs"), "{out}");
 }
 
+/// `wjp submit --group` and `wjp queue limit --per-group-max-running`: the
+/// group is kept and shown, a bad name refused with what is allowed, the
+/// cap shown and cleared; a worker runs one big order's jobs one at a time
+/// while a small order's job goes in the first claim.
+#[test]
+fn groups_take_turns_and_a_cap_holds_a_big_order_back() {
+    let env = Env::new();
+    let out = env.ok(&["queue", "limit", "default", "--per-group-max-running", "1"]);
+    assert!(out.contains("max 1 running per group"), "{out}");
+    let big: Vec<String> = (0..3)
+        .map(|_| env.submit(&["noop", "--group", "customer-big"]))
+        .collect();
+    let small = env.submit(&["noop", "--group", "customer-small"]);
+    assert_eq!(env.job(&small)["group"], "customer-small");
+    assert!(env
+        .ok(&["status", &small])
+        .contains("group     customer-small"));
+    for bad in ["two words", "a{b}", "x\ny", &"g".repeat(65)] {
+        let err = env.fails(&["submit", "noop", "--group", bad]);
+        assert!(err.contains("is not a group name"), "{err}");
+    }
+    let err = env.fails(&["queue", "limit", "default", "--per-group-max-running", "0"]);
+    assert!(err.contains("per-group-max-running"), "{err}");
+    env.ok(&[
+        "worker",
+        "--burst",
+        "--queues",
+        "default",
+        "--concurrency",
+        "4",
+    ]);
+    let started = |id: &str| env.job(id)["started_at"].as_str().unwrap().to_owned();
+    for id in big.iter().chain([&small]) {
+        assert_eq!(status_of(&env.job(id)), "completed");
+    }
+    assert!(
+        started(&small) <= started(&big[1]),
+        "the small order waited"
+    );
+    let out = env.ok(&["queue", "limit", "default", "--clear"]);
+    assert!(out.contains("limits of default: none"), "{out}");
+}
+
 /// `wjp submit --reference` keeps the shop's own text with the job.
 #[test]
 fn a_reference_is_kept_with_the_job() {

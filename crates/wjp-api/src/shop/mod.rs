@@ -256,13 +256,33 @@ impl QueryFields for NoQuery {
 /// Takes the job's `reference` (a client's own text, kept with the job, not
 /// an option of the analysis) out of a JSON body.
 fn take_reference(body: &mut Map<String, Value>) -> ApiResult<Option<String>> {
-    match body.remove("reference") {
+    take_text(
+        body,
+        "reference",
+        "reference must be a string (a customer, an order, a drawing number)",
+    )
+}
+
+/// Takes the job's fairness `group` (a customer, an order; checked with
+/// the job) out of a JSON body.
+fn take_group(body: &mut Map<String, Value>) -> ApiResult<Option<String>> {
+    take_text(
+        body,
+        "group",
+        "group must be a string (a customer's or an order's short name)",
+    )
+}
+
+/// Takes a text field of the job (not of the payload) out of a JSON body.
+fn take_text(
+    body: &mut Map<String, Value>,
+    field: &str,
+    wrong_type: &'static str,
+) -> ApiResult<Option<String>> {
+    match body.remove(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(r)) => Ok(Some(r)),
-        Some(_) => Err(ApiError::new(
-            Code::InvalidJson,
-            "reference must be a string (a customer, an order, a drawing number)",
-        )),
+        Some(_) => Err(ApiError::new(Code::InvalidJson, wrong_type)),
     }
 }
 
@@ -297,6 +317,7 @@ async fn analyze_dxf(
     let async_mode = flag(q.async_mode.as_deref())?;
     let mut body = body;
     let reference = take_reference(&mut body)?;
+    let group = take_group(&mut body)?;
     let payload = resolve_body_path(&state, body).await?;
     Ok(
         match dispatch(
@@ -304,6 +325,7 @@ async fn analyze_dxf(
             ANALYZE_DXF,
             JobRequest {
                 reference,
+                group,
                 ..JobRequest::new(ANALYZE_DXF.kind, payload)
             },
             async_mode,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tokio::sync::Barrier;
-use wjp_queue::{state, Queue, QueueLimits, Rate, Status, Timestamp, WaitReason};
+use wjp_queue::{state, JobId, Queue, QueueLimits, Rate, Status, Timestamp, WaitReason};
 
 use super::{
     builtin_handlers, claim, enqueue_ids, fast_config, queue_on, request, start_worker,
@@ -22,7 +22,7 @@ fn in_queue(kind: &str, payload: serde_json::Value, queue: &str) -> wjp_queue::J
 /// `claimers` handles of their own (separate connections, as separate
 /// processes have) claim from `queues` together, each until a claim gives
 /// nothing; every job they took.
-async fn race_claims(
+pub(super) async fn race_claims(
     store: &dyn Store,
     claimers: usize,
     queues: &'static [&'static str],
@@ -73,7 +73,7 @@ pub async fn racing_claimers_never_run_more_than_max_running(store: &dyn Store) 
     let queue = queue_on(store).await;
     let limited = |n: u32| QueueLimits {
         max_running: Some(n),
-        rate: None,
+        ..QueueLimits::default()
     };
     assert_eq!(
         queue
@@ -153,6 +153,7 @@ pub async fn the_end_of_a_running_job_wakes_workers_held_by_max_running(store: &
             QueueLimits {
                 max_running: Some(1),
                 rate: None,
+                ..QueueLimits::default()
             },
         )
         .await
@@ -161,19 +162,27 @@ pub async fn the_end_of_a_running_job_wakes_workers_held_by_max_running(store: &
         .map(|_| in_queue("sleep", json!({ "seconds": 0.05 }), "analysis"))
         .collect();
     let ids = enqueue_ids(&queue, requests).await;
-    let mut config = fast_config("w-limited", &["analysis"]);
+    let peak = peak_running_of_a_patient_worker(&queue, &ids).await;
+    assert!(peak <= 1, "running at once: {peak}");
+}
+
+/// Runs the jobs `ids` of `analysis` with one worker whose idle wait is
+/// longer than the test's hang guard (so only a wake-up gets it going
+/// again), and gives the most of them seen running at once.
+pub(super) async fn peak_running_of_a_patient_worker(queue: &Queue, ids: &[JobId]) -> u64 {
+    let mut config = fast_config("w-patient", &["analysis"]);
     config.idle_wait = Duration::from_secs(600);
-    let worker = start_worker(&queue, builtin_handlers(), config);
+    let worker = start_worker(queue, builtin_handlers(), config);
     let mut peak = 0;
-    for id in &ids {
-        wait_for_job(&queue, id, Duration::from_secs(60), |j| {
+    for id in ids {
+        wait_for_job(queue, id, Duration::from_secs(60), |j| {
             j.status() == Status::Completed
         })
         .await;
-        peak = peak.max(counts_of(&queue, "analysis").await.running);
+        peak = peak.max(counts_of(queue, "analysis").await.running);
     }
-    assert!(peak <= 1, "running at once: {peak}");
     worker.stop().await;
+    peak
 }
 
 /// Claimers racing on a queue with a rate get exactly its count through in
@@ -189,6 +198,7 @@ pub async fn a_rate_lets_exactly_its_count_through_in_one_window(store: &dyn Sto
             QueueLimits {
                 max_running: None,
                 rate: Some(per_minute),
+                ..QueueLimits::default()
             },
         )
         .await
@@ -229,6 +239,7 @@ pub async fn a_rate_lets_exactly_its_count_through_in_one_window(store: &dyn Sto
             QueueLimits {
                 max_running: None,
                 rate: Some(per_second),
+                ..QueueLimits::default()
             },
         )
         .await

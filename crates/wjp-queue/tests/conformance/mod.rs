@@ -23,10 +23,12 @@ use wjp_queue::{
 
 mod audit;
 mod deps;
+mod groups;
 mod limits;
 mod quotas;
 pub use audit::*;
 pub use deps::*;
+pub use groups::*;
 pub use limits::*;
 pub use quotas::*;
 mod schedules;
@@ -252,6 +254,12 @@ macro_rules! conformance_suite {
             racing_holders_take_each_stock_item_once,
             a_stock_hold_runs_out_and_only_its_holder_settles,
             a_cancelled_handler_keeps_the_result_it_answers,
+            claims_take_the_groups_of_a_queue_in_turns,
+            priority_and_order_hold_within_each_group,
+            jobs_becoming_ready_join_their_groups_turns,
+            a_group_at_its_cap_waits_while_others_go_on,
+            racing_submitters_and_claimers_keep_turns_and_caps,
+            the_end_of_a_groups_job_wakes_workers_held_by_its_cap,
         );
     };
     (@tests $store:expr; $($name:ident),* $(,)?) => {

@@ -209,6 +209,7 @@ pub(super) async fn submit(queue: &Queue, args: SubmitArgs) -> anyhow::Result<Ex
         reference: args.reference,
         unique_key: args.unique_key,
         unique_for: args.unique_for,
+        group: args.group,
         job_id: args.job_id,
         after: args.after,
         run_anyway: args.run_anyway,
@@ -293,6 +294,9 @@ pub(super) fn describe(job: &Job) -> String {
     );
     if let Some(reference) = &job.reference {
         out += &format!("reference {reference}\n");
+    }
+    if let Some(group) = &job.group {
+        out += &format!("group     {group}\n");
     }
     if !job.after.is_empty() {
         let ids: Vec<&str> = job.after.iter().map(|id| id.as_str()).collect();

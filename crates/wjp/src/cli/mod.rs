@@ -61,8 +61,9 @@ pub enum QueueCommand {
         limit: usize,
     },
     /// Limit the queue across every worker on every machine: jobs running
-    /// at once, claims per second or minute. A flag given replaces that
-    /// limit and keeps the other; with no flag, shows the limits.
+    /// at once, claims per second or minute, jobs of one group running at
+    /// once. A flag given replaces that limit and keeps the others; with no
+    /// flag, shows the limits.
     Limit {
         /// The queue's name.
         queue: String,
@@ -72,8 +73,12 @@ pub enum QueueCommand {
         /// At most N claims of the queue's jobs per second (N/s) or minute (N/m).
         #[arg(long, value_name = "N/s|N/m", value_parser = parse_rate)]
         rate: Option<wjp_queue::Rate>,
-        /// Remove both limits.
-        #[arg(long, conflicts_with_all = ["max_running", "rate"])]
+        /// At most N jobs of one group (`wjp submit --group`) running at
+        /// once; jobs without a group are not held by it.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        per_group_max_running: Option<u32>,
+        /// Remove every limit.
+        #[arg(long, conflicts_with_all = ["max_running", "rate", "per_group_max_running"])]
         clear: bool,
     },
 }
@@ -336,6 +341,11 @@ pub struct SubmitArgs {
     /// once the job has ended (needs --unique-key).
     #[arg(long, requires = "unique_key")]
     pub unique_for: Option<f64>,
+    /// The job's fairness group in its queue (a customer, an order): claims
+    /// take the queue's groups in turns, so one group's many jobs cannot
+    /// starve another's few. 1 to 64 letters, digits or . _ - : @.
+    #[arg(long)]
+    pub group: Option<String>,
     /// Jobs this one waits for (ids, comma-separated): it runs once every
     /// one has completed, and is cancelled (dependency_failed) when one
     /// fails or is cancelled.
@@ -496,6 +506,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     queue: q,
                     max_running,
                     rate,
+                    per_group_max_running,
                     clear,
                 } => {
                     let current = queue
@@ -504,7 +515,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         .into_iter()
                         .find(|(name, _)| *name == q)
                         .map(|(_, limits)| limits);
-                    if !clear && max_running.is_none() && rate.is_none() {
+                    if !clear
+                        && max_running.is_none()
+                        && rate.is_none()
+                        && per_group_max_running.is_none()
+                    {
                         // Only a look; an unknown queue is refused as a change would be.
                         let limits = match current {
                             Some(limits) => limits,
@@ -522,6 +537,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         };
                         limits.max_running = max_running.or(limits.max_running);
                         limits.rate = rate.or(limits.rate);
+                        limits.per_group_max_running =
+                            per_group_max_running.or(limits.per_group_max_running);
                         queue.set_limits(&q, limits).await?;
                         format!("limits of {q}: {}", limits.describe())
                     }

@@ -14,7 +14,9 @@
 //! A waiting job's body begins with its payload's size (`pl`, the bytes of
 //! its compact JSON), where the scripts find it without parsing the body:
 //! they keep each queue's waiting payload bytes from it (see `mod.rs`,
-//! Quotas).
+//! Quotas). A grouped job's fairness group (`g`) follows it, before any
+//! other field, where the scripts find it the same way (`group_in` in
+//! common.lua): a client's payload, later in the body, cannot pose as it.
 //!
 //! A body holds nothing that its key or its header says already: the id and
 //! the queue are in the key (`wjp:{queue}:job:<id>`), and what a fresh
@@ -42,6 +44,9 @@ struct Record<'a> {
     /// Only in bodies of waiting jobs, first (see the top of this file).
     #[serde(rename = "pl", default, skip_serializing_if = "Option::is_none")]
     payload_bytes: Option<u64>,
+    /// The fairness group, right after `pl` (see the top of this file).
+    #[serde(rename = "g", default, skip_serializing_if = "Option::is_none")]
+    group: Option<Cow<'a, str>>,
     #[serde(rename = "k")]
     kind: Cow<'a, str>,
     /// Only in bodies written before ids and queues were left to the key.
@@ -184,6 +189,7 @@ pub(super) fn encode(job: &Job) -> Result<String> {
     );
     let record = Record {
         payload_bytes: waiting.then(|| json_len(&job.payload)),
+        group: job.group.as_deref().map(Cow::Borrowed),
         kind: Cow::Borrowed(job.kind.as_str()),
         id: None,
         queue: None,
@@ -277,6 +283,7 @@ pub(super) fn decode(body: &[u8], identity: &Identity) -> Result<Job> {
         created_at: Timestamp(r.created_at),
         reference: r.reference.map(Cow::into_owned),
         unique_key: r.unique_key.map(Cow::into_owned),
+        group: r.group.map(Cow::into_owned),
         after: r.after.into_owned(),
         run_anyway: r.run_anyway,
         unique_until: time(r.unique_until),

@@ -27,6 +27,12 @@ pub(super) fn wake_key(queue: &str) -> String {
     format!("wjp:{{{queue}}}:wake")
 }
 
+/// A queue's fairness groups' turn counters and the number of queued jobs
+/// in its groups' indexes (common.lua, Fairness groups).
+pub(super) fn group_state_key(queue: &str) -> String {
+    format!("wjp:{{{queue}}}:group_state")
+}
+
 /// The names of the queues that ever had a job.
 pub(super) const QUEUES_KEY: &str = "wjp:queues";
 /// The layout of wjp's keys this server holds (see `connection.rs`,

@@ -51,6 +51,10 @@
 //! | `wjp:{q}:waiting_bytes:recounted` | string | when they were last summed again; expires |
 //! | `wjp:{q}:paused`          | string | present while the queue is paused (`pause.lua`) |
 //! | `wjp:{q}:limits`          | hash   | running and rate limits, the rate window (`limits.lua`) |
+//! | `wjp:{q}:group:<name>`    | zset   | a fairness group's queued jobs, as `ready` (common.lua) |
+//! | `wjp:{q}:groups`          | zset   | groups with queued jobs by their last turn  |
+//! | `wjp:{q}:group_state`     | hash   | last turn, the ungrouped jobs' turn, jobs in groups' indexes |
+//! | `wjp:{q}:group_running`   | hash   | running jobs per group (`per_group` limit)  |
 //! | `wjp:{q}:pending`         | hash   | waiting jobs: id -> parents still to end (`deps.rs`) |
 //! | `wjp:{q}:dependants`      | hash   | parents some job waits for: id -> '1'       |
 //! | `wjp:{q}:dependants:<id>` | set    | a parent's dependants, `<queue>/<id>`       |

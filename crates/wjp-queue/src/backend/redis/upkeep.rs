@@ -4,7 +4,7 @@
 use redis::Value;
 
 use super::events::StreamPos;
-use super::keys::{index_keys, worker_key, WORKERS_KEY};
+use super::keys::{group_state_key, index_keys, worker_key, WORKERS_KEY};
 use super::library::Call;
 use super::reply::{array, corrupt, int, text};
 use super::{RedisBackend, EVENTS_MAX_AGE};
@@ -67,12 +67,17 @@ impl RedisBackend {
                 "per",
                 "start",
                 "claims",
+                "per_group",
             ]);
+            // Queued jobs of fairness groups wait in their groups' indexes.
+            pipe.cmd("HGET")
+                .arg(group_state_key(q.as_str()))
+                .arg("ready");
         }
         let replies = self.run(&pipe).await?;
         queues
             .iter()
-            .zip(replies.chunks(9))
+            .zip(replies.chunks(10))
             .map(|(q, n)| {
                 let mut counts = QueueCounts {
                     name: q.to_string(),
@@ -82,6 +87,10 @@ impl RedisBackend {
                     counts.add(status, int(n)? as u64);
                 }
                 counts.paused = n.get(7).map(int).transpose()? == Some(1);
+                if let Some(Value::BulkString(grouped)) = n.get(9) {
+                    let grouped = String::from_utf8_lossy(grouped).parse::<i64>().unwrap_or(0);
+                    counts.add(Status::Queued, grouped.max(0) as u64);
+                }
                 if let Some(limits) = n.get(8) {
                     (counts.limits, counts.rate_claims) = stored_limits(limits, Timestamp::now())?;
                 }
@@ -115,6 +124,12 @@ impl RedisBackend {
             limits
                 .rate
                 .map(|r| r.per.millis().to_string())
+                .unwrap_or_default(),
+        )
+        .arg(
+            limits
+                .per_group_max_running
+                .map(|n| n.to_string())
                 .unwrap_or_default(),
         );
         let mut pipe = redis::pipe();
@@ -201,7 +216,7 @@ impl RedisBackend {
 }
 
 /// A queue's limits from the `HMGET` of its limits hash (max_running, rate,
-/// per, start, claims), and the claims in its rate window at `now` (this
+/// per, start, claims, per_group), and the claims in its rate window at `now` (this
 /// process's clock: near a window's end, a reading only).
 fn stored_limits(reply: &Value, now: Timestamp) -> Result<(QueueLimits, u64)> {
     let fields = match reply {
@@ -221,9 +236,11 @@ fn stored_limits(reply: &Value, now: Timestamp) -> Result<(QueueLimits, u64)> {
             count: count.clamp(0, i64::from(u32::MAX)) as u32,
             per,
         });
+    let count_of = |n: i64| n.clamp(0, i64::from(u32::MAX)) as u32;
     let limits = QueueLimits {
-        max_running: field(0).map(|n| n.clamp(0, i64::from(u32::MAX)) as u32),
+        max_running: field(0).map(count_of),
         rate,
+        per_group_max_running: field(5).map(count_of),
     };
     let used = match rate {
         Some(rate) => {

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::connection::storage;
+use super::groups;
 use super::quotas::UsageChange;
 use super::rows::{apply_transition, select_jobs, StoredJob};
 use super::SqliteBackend;
@@ -56,7 +57,21 @@ pub(super) fn any_ready(conn: &Connection, queues: &[String], now: Timestamp) ->
         )
         .map_err(storage)?;
     for queue in queues {
-        if is_paused(conn, queue)? || limit_room(conn, queue, now)?.left == Some(0) {
+        if is_paused(conn, queue)? {
+            continue;
+        }
+        let limited = limit_room(conn, queue, now)?;
+        if limited.left == Some(0) {
+            continue;
+        }
+        if limited.per_group.is_some() && groups::in_turns(conn, queue)? {
+            // Ready jobs may all be of groups at their cap.
+            if !groups::rotation(conn, queue, 1, now, limited.per_group)?
+                .jobs
+                .is_empty()
+            {
+                return Ok(true);
+            }
             continue;
         }
         let exists: bool = ready
@@ -125,6 +140,13 @@ fn best_candidates(
                 continue;
             }
         }
+        if groups::in_turns(tx, queue.as_str())? {
+            let rotation =
+                groups::rotation(tx, queue.as_str(), room, request.now, limited.per_group)?;
+            rotation.write(tx)?;
+            candidates.extend(rotation.jobs);
+            continue;
+        }
         candidates.extend(select_jobs(
             tx,
             "queue = ?1 AND status IN ('queued', 'scheduled') AND run_at <= ?2 \
@@ -149,14 +171,16 @@ pub(super) struct LimitRoom {
     pub(super) left: Option<u64>,
     /// The rate window at `now`, if the queue has a rate.
     window: Option<RateWindow>,
+    /// The most jobs of one group running at once, if limited.
+    pub(super) per_group: Option<u32>,
 }
 
 /// A queue's stored limits and rate window (`None` without limits).
 fn stored_limits(conn: &Connection, queue: &str) -> Result<Option<(QueueLimits, i64, i64)>> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT max_running, rate_count, rate_period_ms, window_start, window_claims \
-             FROM queue_limits WHERE queue = ?1",
+            "SELECT max_running, rate_count, rate_period_ms, window_start, window_claims, \
+             per_group_max_running FROM queue_limits WHERE queue = ?1",
         )
         .map_err(storage)?;
     let row = stmt
@@ -167,23 +191,28 @@ fn stored_limits(conn: &Connection, queue: &str) -> Result<Option<(QueueLimits, 
                 r.get::<_, Option<i64>>(2)?,
                 r.get::<_, i64>(3)?,
                 r.get::<_, i64>(4)?,
+                r.get::<_, Option<i64>>(5)?,
             ))
         })
         .optional()
         .map_err(storage)?;
-    Ok(row.map(|(max_running, count, period, start, claims)| {
-        let rate = count
-            .zip(period.and_then(RatePeriod::from_millis))
-            .map(|(count, per)| Rate {
-                count: count.clamp(0, i64::from(u32::MAX)) as u32,
-                per,
-            });
-        let limits = QueueLimits {
-            max_running: max_running.map(|n| n.clamp(0, i64::from(u32::MAX)) as u32),
-            rate,
-        };
-        (limits, start, claims)
-    }))
+    let count_of = |n: i64| n.clamp(0, i64::from(u32::MAX)) as u32;
+    Ok(
+        row.map(|(max_running, count, period, start, claims, per_group)| {
+            let rate = count
+                .zip(period.and_then(RatePeriod::from_millis))
+                .map(|(count, per)| Rate {
+                    count: count.clamp(0, i64::from(u32::MAX)) as u32,
+                    per,
+                });
+            let limits = QueueLimits {
+                max_running: max_running.map(count_of),
+                rate,
+                per_group_max_running: per_group.map(count_of),
+            };
+            (limits, start, claims)
+        }),
+    )
 }
 
 /// How many of `queue`'s jobs its limits let a claim at `now` take: its
@@ -193,6 +222,7 @@ pub(super) fn limit_room(conn: &Connection, queue: &str, now: Timestamp) -> Resu
         return Ok(LimitRoom {
             left: None,
             window: None,
+            per_group: None,
         });
     };
     let mut left = None;
@@ -210,7 +240,11 @@ pub(super) fn limit_room(conn: &Connection, queue: &str, now: Timestamp) -> Resu
             claims,
         });
     }
-    Ok(LimitRoom { left, window })
+    Ok(LimitRoom {
+        left,
+        window,
+        per_group: limits.per_group_max_running,
+    })
 }
 
 fn running_jobs(conn: &Connection, queue: &str) -> Result<u64> {
@@ -247,8 +281,8 @@ pub(super) fn set_limits(tx: &Connection, queue: &str, limits: QueueLimits) -> R
     }
     tx.prepare_cached(
         "INSERT OR REPLACE INTO queue_limits \
-         (queue, max_running, rate_count, rate_period_ms, window_start, window_claims) \
-         VALUES (?1, ?2, ?3, ?4, 0, 0)",
+         (queue, max_running, rate_count, rate_period_ms, window_start, window_claims, \
+          per_group_max_running) VALUES (?1, ?2, ?3, ?4, 0, 0, ?5)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -256,6 +290,7 @@ pub(super) fn set_limits(tx: &Connection, queue: &str, limits: QueueLimits) -> R
             limits.max_running.map(i64::from),
             limits.rate.map(|r| i64::from(r.count)),
             limits.rate.map(|r| r.per.millis()),
+            limits.per_group_max_running.map(i64::from),
         ])
     })
     .map_err(storage)?;

@@ -80,6 +80,7 @@ pub(super) fn insert_batch(
             change.add(&job.queue, 1, payload_len as i64);
         }
         insert_job(tx, &job, payload)?;
+        super::groups::note_waiting(tx, &job)?;
         append_event(tx, &Event::of(&job, now))?;
         if let Some(entry) = audit.get(index) {
             super::audit::append(tx, entry)?;

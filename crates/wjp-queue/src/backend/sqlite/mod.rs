@@ -50,6 +50,7 @@ mod claim;
 mod connection;
 mod deps;
 mod events;
+mod groups;
 mod insert;
 mod maintenance;
 mod quotas;

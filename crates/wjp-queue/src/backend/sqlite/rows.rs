@@ -17,7 +17,7 @@ use crate::state::Transition;
 const JOB_COLUMNS: &str = "id, kind, queue, payload, priority, max_attempts, timeout_ms, \
     result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, status, progress, progress_message, \
     result, error_kind, error_message, attempt, run_at, enqueued_at, started_at, completed_at, \
-    expires_at, worker, lease_token, lease_expires_at, cancel_requested, seq, max_stalls, stalls, unique_key, unique_until, reference, parents, run_anyway";
+    expires_at, worker, lease_token, lease_expires_at, cancel_requested, seq, max_stalls, stalls, unique_key, unique_until, reference, parents, run_anyway, grp";
 
 /// The mutable columns, in the order [`state_values`] gives them.
 const STATE_COLUMNS: [&str; 17] = [
@@ -94,6 +94,7 @@ fn row_to_job(row: &Row<'_>) -> rusqlite::Result<StoredJob> {
         reference: row.get(32)?,
         after: read_parents(row)?,
         run_anyway: row.get::<_, i64>(34)? != 0,
+        group: Some(row.get::<_, String>(35)?).filter(|g| !g.is_empty()),
         state: read_state(row, error)?,
     };
     Ok(StoredJob {
@@ -224,10 +225,10 @@ pub(super) fn insert_job(tx: &Connection, job: &Job, payload: String) -> Result<
     let sql = SQL.get_or_init(|| {
         let columns = "id, kind, queue, payload, priority, max_attempts, timeout_ms, \
                        result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, max_stalls, \
-                       unique_key, unique_until, reference, parents, run_anyway, "
+                       unique_key, unique_until, reference, parents, run_anyway, grp, "
             .to_owned()
             + &STATE_COLUMNS.join(", ");
-        let n = 17 + STATE_COLUMNS.len();
+        let n = 18 + STATE_COLUMNS.len();
         let marks: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
         format!("INSERT INTO jobs ({columns}) VALUES ({})", marks.join(", "))
     });
@@ -260,6 +261,7 @@ pub(super) fn insert_job(tx: &Connection, job: &Job, payload: String) -> Result<
             })?)
         },
         SqlValue::Integer(job.run_anyway.into()),
+        SqlValue::Text(job.group.clone().unwrap_or_default()),
     ];
     values.extend(state_values(&job.state));
     tx.prepare_cached(sql)
@@ -303,6 +305,7 @@ pub(super) fn apply_transition(tx: &Connection, t: &Transition) -> Result<bool> 
         .map_err(storage)?;
     if changed == 1 {
         append_event(tx, &Event::of(&t.job, Timestamp::now()))?;
+        super::groups::note_waiting(tx, &t.job)?;
     }
     Ok(changed == 1)
 }

@@ -8,8 +8,9 @@ use crate::error::{QueueError, Result};
 
 /// Schema version in `PRAGMA user_version`: 2 added the stall columns, 3
 /// the unique key, 4 the client's reference, 5 dependencies (`parents`,
-/// `run_anyway`, the `job_parents` edges), 6 the audit log (`audit.rs`).
-const SCHEMA_VERSION: i64 = 6;
+/// `run_anyway`, the `job_parents` edges), 6 the audit log (`audit.rs`), 7
+/// fairness groups (`grp`, `group_turns`, `queue_limits.per_group_max_running`).
+const SCHEMA_VERSION: i64 = 7;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
@@ -47,10 +48,22 @@ CREATE TABLE IF NOT EXISTS jobs (
     unique_until INTEGER,
     reference TEXT,
     parents TEXT,
-    run_anyway INTEGER NOT NULL DEFAULT 0
+    run_anyway INTEGER NOT NULL DEFAULT 0,
+    grp TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(queue, priority DESC, run_at, seq)
     WHERE status IN ('queued', 'scheduled');
+CREATE INDEX IF NOT EXISTS jobs_group_ready ON jobs(queue, grp, priority DESC, run_at, seq)
+    WHERE status IN ('queued', 'scheduled') AND grp != '';
+CREATE INDEX IF NOT EXISTS jobs_group_running ON jobs(queue, grp)
+    WHERE status = 'running' AND grp != '';
+CREATE TABLE IF NOT EXISTS group_turns (
+    queue TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    turn INTEGER NOT NULL,
+    PRIMARY KEY (queue, grp)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS group_turns_by_turn ON group_turns(queue, turn, grp);
 CREATE INDEX IF NOT EXISTS jobs_leases ON jobs(lease_expires_at) WHERE status = 'running';
 CREATE INDEX IF NOT EXISTS jobs_scheduled ON jobs(run_at) WHERE status = 'scheduled';
 CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs(expires_at) WHERE expires_at IS NOT NULL;
@@ -89,7 +102,8 @@ CREATE TABLE IF NOT EXISTS queue_limits (
     rate_count INTEGER,
     rate_period_ms INTEGER,
     window_start INTEGER NOT NULL DEFAULT 0,
-    window_claims INTEGER NOT NULL DEFAULT 0
+    window_claims INTEGER NOT NULL DEFAULT 0,
+    per_group_max_running INTEGER
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS queue_usage (
     queue TEXT PRIMARY KEY,
@@ -143,7 +157,7 @@ pub(super) fn migrate(conn: &Connection) -> Result<()> {
 /// file of an earlier version gets them, each job its default (jobs stored
 /// before stalls were counted have stalled 0 times, with the default
 /// budget).
-const ADDED_COLUMNS: [(i64, &str); 7] = [
+const ADDED_COLUMNS: [(i64, &str); 8] = [
     (
         2,
         "ALTER TABLE jobs ADD COLUMN max_stalls INTEGER NOT NULL DEFAULT 2",
@@ -159,6 +173,10 @@ const ADDED_COLUMNS: [(i64, &str); 7] = [
     (
         5,
         "ALTER TABLE jobs ADD COLUMN run_anyway INTEGER NOT NULL DEFAULT 0",
+    ),
+    (
+        7,
+        "ALTER TABLE jobs ADD COLUMN grp TEXT NOT NULL DEFAULT ''",
     ),
 ];
 
@@ -182,6 +200,16 @@ fn create_schema(conn: &Connection, version: i64) -> rusqlite::Result<()> {
                 conn.execute_batch(sql)?;
             }
         }
+    }
+    // `queue_limits` came after the first version: a file may have it
+    // without the per-group column, or lack it (then SCHEMA makes it whole).
+    let had_limits: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'queue_limits')",
+        [],
+        |r| r.get(0),
+    )?;
+    if had_limits && version < 7 {
+        conn.execute_batch("ALTER TABLE queue_limits ADD COLUMN per_group_max_running INTEGER")?;
     }
     conn.execute_batch(SCHEMA)?;
     conn.execute_batch(super::audit::SCHEMA)?;

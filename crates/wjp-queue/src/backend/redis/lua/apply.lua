@@ -48,7 +48,9 @@ for i = 1, n do
     if waiting_status(status) then
       bytes_delta = bytes_delta + body_payload_bytes(body, 1)
     end
-    unindex(id, cur[F_STATUS], cur[F_RK])
+    -- A job's group never changes: the new body's is the stored one's.
+    local group = group_in(body, 1)
+    unindex(id, cur[F_STATUS], cur[F_RK], group)
     keep_listed(id, cur[F_STATUS], status, cur[F_LS])
     local rk = false
     if waiting_status(status) then
@@ -57,7 +59,7 @@ for i = 1, n do
     local ended = K_ENDED[status] and expires_at
     store(key, header(status, token, attempt, cur[F_KIND], error_kind, cur[F_SEQ], cur[F_LS],
       rk or ended), body, ended)
-    index(id, status, rk, run_at, cur[F_LS], expires_at)
+    index(id, status, rk, run_at, cur[F_LS], expires_at, group)
     emit(id, cur[F_KIND], status, attempt, ARGV[b + APPLY_PROGRESS], ARGV[b + APPLY_MESSAGE],
       error_kind, ARGV[b + APPLY_AT])
     if status == 'queued' then woke = true end

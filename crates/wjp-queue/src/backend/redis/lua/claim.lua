@@ -24,28 +24,40 @@ local window_start, window_claims
 max, window_start, window_claims = limit_room(max)
 if max == 0 then return {} end
 local token = ARGV[7]
-local due = redis_call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0, max)
+-- A queue with fairness groups is taken in turns (common.lua); its due
+-- scheduled jobs wait for their promotion.
+local in_turns = take_in_turns(max)
+local due = in_turns and {} or redis_call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0, max)
 -- The best ready jobs leave the index (all members score 0, so rank is
 -- key order); those a due scheduled job outranks go back. A range and a
 -- removal by rank, not ZPOPMIN: its scores cost formatting and a Lua
 -- string per job, for nothing.
-local candidates = redis_call('ZRANGE', K_READY, 0, max - 1)
-if #candidates > 0 then redis_call('ZREMRANGEBYRANK', K_READY, 0, #candidates - 1) end
+local candidates = in_turns and in_turns.members or redis_call('ZRANGE', K_READY, 0, max - 1)
+if #candidates > 0 and not in_turns then
+  redis_call('ZREMRANGEBYRANK', K_READY, 0, #candidates - 1)
+end
 local scheduled = {}
 -- Candidates `from`..`to` are not taken: popped ready members go back as
 -- they were; a due scheduled job never left its own index.
 local function put_back(from, to)
   for i = from, to do
-    if not scheduled[candidates[i]] then zadd(K_READY, '0', candidates[i]) end
+    if in_turns then
+      back_in_turn(in_turns, candidates[i])
+    elseif not scheduled[candidates[i]] then
+      zadd(K_READY, '0', candidates[i])
+    end
   end
 end
 if #due > 0 then
   for _, id in ipairs(due) do
-    local cur = stored(PREFIX .. id)
+    local cur, start = stored(PREFIX .. id)
     if cur and cur[F_STATUS] == 'scheduled' and redis_call('HEXISTS', K_LEASES, id) == 0 then
-      local member = cur[F_RK] .. '|' .. id
-      candidates[#candidates + 1] = member
-      scheduled[member] = id
+      -- A grouped job enters its group's turns when it is promoted.
+      if not record_group(start) then
+        local member = cur[F_RK] .. '|' .. id
+        candidates[#candidates + 1] = member
+        scheduled[member] = id
+      end
     else
       zrem(K_SCHED, id)
     end
@@ -114,6 +126,7 @@ for i = 1, last do
     if digits then taken_bytes = taken_bytes + (size_numbers[digits] or size_number(digits)) end
     local attempt = NEXT_ATTEMPT[attempt_was] or int((tonumber(attempt_was) or 0) + 1)
     set_lease(id, lease_of(attempt, kind))
+    if in_turns then group_started(in_turns.group[member]) end
     emit(id, kind, 'running', attempt, '0', false, false, ARGV[3])
     out[#out + 1] = member
     out[#out + 1] = rec

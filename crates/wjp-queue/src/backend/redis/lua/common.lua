@@ -26,6 +26,10 @@ local KEYS, ARGV
 local K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP, K_ENDED, K_EVENTS, K_WAKE, K_SEQ, K_BYTES
 local K_PAUSED, K_UNIQUE, K_LIMITS, K_PENDING, K_DEPS, K_OUTBOX, K_AUDIT
 local PREFIX, MAXLEN
+-- Fairness groups' keys (see Fairness groups below), and whether this
+-- call found the queue's group running counts (nil before it looked).
+local QUEUE_PREFIX, K_GROUPS, K_GROUP_STATE, K_GROUP_RUNNING
+local groups_running
 -- What one call collects and writes at its end (see `flush`, `publish`).
 local adds, removals, lease_sets, lease_dels, events, line_before, pending_dels
 -- Whether the queue's `dependants` hash exists, once looked at in this
@@ -58,6 +62,12 @@ local function begin(keys, args)
   K_PAUSED, K_UNIQUE, K_LIMITS = keys[13], keys[14], keys[15]
   K_PENDING, K_DEPS, K_OUTBOX = keys[16], keys[17], keys[18]
   K_AUDIT = keys[19]
+  -- The queue's own prefix, `wjp:{queue}:`: the group keys share its hash
+  -- tag, as the job keys found through an index do (see above).
+  QUEUE_PREFIX = sub(K_READY, 1, -6)
+  K_GROUPS = QUEUE_PREFIX .. 'groups'
+  K_GROUP_STATE, K_GROUP_RUNNING = QUEUE_PREFIX .. 'group_state', QUEUE_PREFIX .. 'group_running'
+  groups_running = nil
   PREFIX, MAXLEN = args[1], args[2]
   adds, removals, lease_sets, lease_dels, pending_dels = {}, {}, {}, {}, {}
   deps_exist, deps_moved = nil, false
@@ -185,16 +195,195 @@ local function flush()
   end
 end
 
--- Takes a job out of the index of the status it is in (`rk`: its ready key).
-local function unindex(id, status, rk)
+-- Fairness groups. A queued job of a group waits in its group's index,
+-- `group:<name>` (members and order as in K_READY), not in K_READY, which
+-- holds the queued jobs without a group. K_GROUPS, the round, holds each
+-- group with queued jobs, scored by the turn it was last served in (a
+-- newcomer gets the next turn: it joins the end of the round).
+-- K_GROUP_STATE holds `turn` (the last turn given), `plain` (the turn of
+-- the jobs without a group, served as one more group) and `ready` (the
+-- jobs in the groups' indexes, which the queue's waiting counts add).
+-- K_GROUP_RUNNING counts each group's running jobs, for the queue's
+-- `per_group` limit. A claim takes in turns only while K_GROUPS exists
+-- (`take_in_turns`); the plain path pays one EXISTS. Due scheduled jobs
+-- of a group wait for maintenance's promotion (each second) to enter their
+-- group's index.
+-- The group of a job is in its body, right after the payload size (body.rs).
+local function group_in(text, at)
+  return match(text, '^{"pl":%d+,"g":"([^"]+)"', at) or match(text, '^{"g":"([^"]+)"', at)
+end
+local function record_group(rec)
+  local nl = rec and find(rec, '\n', 1, true)
+  return nl and group_in(rec, nl + 1) or nil
+end
+local function group_key(group)
+  return QUEUE_PREFIX .. 'group:' .. group
+end
+-- A queued job of `group` (its ready member) enters its group's index.
+local function group_index(group, member)
+  local key = group_key(group)
+  if redis_call('ZADD', key, '0', member) == 1 then
+    redis_call('HINCRBY', K_GROUP_STATE, 'ready', 1)
+    if redis_call('ZCARD', key) == 1 then
+      redis_call('ZADD', K_GROUPS, 'NX', redis_call('HINCRBY', K_GROUP_STATE, 'turn', 1), group)
+    end
+  end
+end
+local function group_unindex(group, member)
+  local key = group_key(group)
+  if redis_call('ZREM', key, member) == 1 then
+    redis_call('HINCRBY', K_GROUP_STATE, 'ready', -1)
+    if redis_call('EXISTS', key) == 0 then redis_call('ZREM', K_GROUPS, group) end
+  end
+end
+-- The queued jobs in groups' indexes.
+local function grouped_ready()
+  return tonumber(redis_call('HGET', K_GROUP_STATE, 'ready')) or 0
+end
+-- A job of `group` starts or stops running.
+local function group_started(group)
+  if group then
+    redis_call('HINCRBY', K_GROUP_RUNNING, group, 1)
+    groups_running = true
+  end
+end
+local function group_stopped(group)
+  if group and redis_call('HINCRBY', K_GROUP_RUNNING, group, -1) <= 0 then
+    redis_call('HDEL', K_GROUP_RUNNING, group)
+  end
+end
+-- Whether any job of a group runs in this queue (looked at once a call):
+-- the ends of a queue without grouped jobs need not look for groups.
+local function any_group_running()
+  if groups_running == nil then groups_running = redis_call('EXISTS', K_GROUP_RUNNING) == 1 end
+  return groups_running
+end
+
+-- Up to `max` queued jobs taken out of their indexes in turns: one of the
+-- group whose turn is oldest, then one of the next, each served group
+-- taking the newest turn; the jobs without a group (K_READY) take theirs
+-- as one more group. A group with `per_group` running jobs is passed
+-- over. Returns nil when the queue has no group with queued jobs (the
+-- caller claims as before), else {members in claim order, group = member
+-- -> group name (nil without one)}. Order within a group is K_READY's.
+local function take_in_turns(max)
+  if redis_call('EXISTS', K_GROUPS) == 0 then return nil end
+  local cap = tonumber(redis_call('HGET', K_LIMITS, 'per_group'))
+  local st = redis_call('HMGET', K_GROUP_STATE, 'turn', 'plain')
+  local turn, plain_turn = tonumber(st[1]) or 0, tonumber(st[2]) or 0
+  local plain_due = redis_call('EXISTS', K_READY) == 1
+  local taken = { members = {}, group = {} }
+  local members = taken.members
+  -- The round is read a chunk at a time, oldest turn first; it does not
+  -- change until the end of the call. Served groups come back after it.
+  local CHUNK_OF_ROUND = math.max(max, 16)
+  local round, at, offset, round_read = {}, 1, 0, false
+  local again, again_at = {}, 1
+  local function next_group()
+    if at > #round and not round_read then
+      round = redis_call('ZRANGE', K_GROUPS, offset, offset + CHUNK_OF_ROUND - 1, 'WITHSCORES')
+      offset, at = offset + CHUNK_OF_ROUND, 1
+      round_read = #round < 2 * CHUNK_OF_ROUND
+    end
+    if at <= #round then
+      if plain_due and plain_turn <= tonumber(round[at + 1]) then
+        plain_due = false
+        return ''
+      end
+      at = at + 2
+      return round[at - 2]
+    end
+    if plain_due then
+      plain_due = false
+      return ''
+    end
+    if again_at <= #again then
+      again_at = again_at + 1
+      return again[again_at - 1]
+    end
+    return nil
+  end
+  local running, served, count = {}, {}, {}
+  local grouped_taken = 0
+  while #members < max do
+    local group = next_group()
+    if not group then break end
+    local want = 1
+    if round_read and at > #round and not plain_due and again_at > #again then
+      -- The last group with jobs: the rest at once.
+      want = max - #members
+    end
+    if cap and group ~= '' then
+      if not running[group] then
+        running[group] = tonumber(redis_call('HGET', K_GROUP_RUNNING, group)) or 0
+      end
+      want = math.min(want, cap - running[group] - (count[group] or 0))
+    end
+    if want > 0 then
+      local key = group == '' and K_READY or group_key(group)
+      local got = redis_call('ZRANGE', key, 0, want - 1)
+      if #got > 0 then
+        redis_call('ZREMRANGEBYRANK', key, 0, #got - 1)
+        for _, member in ipairs(got) do
+          members[#members + 1] = member
+          if group ~= '' then taken.group[member] = group end
+        end
+        if group ~= '' then grouped_taken = grouped_taken + #got end
+        count[group] = (count[group] or 0) + #got
+        turn = turn + 1
+        served[group] = turn
+        if #got == want then again[#again + 1] = group end
+      end
+    end
+  end
+  for group, t in pairs(served) do
+    if group == '' then
+      redis_call('HSET', K_GROUP_STATE, 'plain', int(t))
+    elseif redis_call('EXISTS', group_key(group)) == 1 then
+      redis_call('ZADD', K_GROUPS, 'XX', int(t), group)
+    else
+      redis_call('ZREM', K_GROUPS, group)
+    end
+  end
+  redis_call('HSET', K_GROUP_STATE, 'turn', int(turn))
+  if grouped_taken > 0 then redis_call('HINCRBY', K_GROUP_STATE, 'ready', -grouped_taken) end
+  return taken
+end
+-- Up to `n` queued jobs of the groups' indexes, added to `members`, each
+-- noted in `in_group` (member -> group): for a purge.
+local function grouped_members(n, members, in_group)
+  if n <= 0 then return end
+  for _, group in ipairs(redis_call('ZRANGE', K_GROUPS, 0, -1)) do
+    for _, member in ipairs(redis_call('ZRANGE', group_key(group), 0, n - 1)) do
+      members[#members + 1] = member
+      in_group[member] = group
+      n = n - 1
+    end
+    if n <= 0 then return end
+  end
+end
+-- A member `take_in_turns` took that the claim does not keep goes back.
+local function back_in_turn(taken, member)
+  local group = taken.group[member]
+  if group then group_index(group, member) else zadd(K_READY, '0', member) end
+end
+
+-- Takes a job out of the index of the status it is in (`rk`: its ready
+-- key; `group`: its fairness group, if any).
+local function unindex(id, status, rk, group)
   if status == 'queued' then
-    if rk then zrem(K_READY, rk .. '|' .. id) end
+    if rk and group then
+      group_unindex(group, rk .. '|' .. id)
+    elseif rk then
+      zrem(K_READY, rk .. '|' .. id)
+    end
   elseif status == 'scheduled' then
     zrem(K_SCHED, id)
   elseif status == 'waiting' then
     pending_dels[#pending_dels + 1] = id
   elseif status == 'running' then
     drop_lease(id)
+    group_stopped(group)
   elseif K_ENDED[status] then
     zrem(K_ENDED[status], id)
     zrem(K_EXP, id)
@@ -215,8 +404,10 @@ end
 
 -- Puts a job into the index of its (new) status. The caller stores an
 -- ended job's expiry (see `store`).
-local function index(id, status, rk, run_at, ls, expires_at)
-  if status == 'queued' then
+local function index(id, status, rk, run_at, ls, expires_at, group)
+  if status == 'queued' and group then
+    group_index(group, rk .. '|' .. id)
+  elseif status == 'queued' then
     zadd(K_READY, '0', rk .. '|' .. id)
   elseif status == 'scheduled' then
     zadd(K_SCHED, run_at, id)
@@ -496,7 +687,7 @@ end
 -- on drift); with `writable`, K_BYTES is set right then.
 local function over_quota(max_jobs, max_bytes, n, total, writable, job_at)
   local waiting = redis_call('ZCARD', K_READY) + redis_call('ZCARD', K_SCHED) +
-    redis_call('HLEN', K_PENDING)
+    redis_call('HLEN', K_PENDING) + grouped_ready()
   local bytes = tonumber(redis_call('GET', K_BYTES)) or 0
   if waiting == 0 and bytes ~= 0 then
     if writable then redis_call('DEL', K_BYTES) end
@@ -559,9 +750,10 @@ local function limit_room(max)
 end
 
 -- Wakes waiting workers when a running job of a queue that limits its
--- running jobs ended: a claim may take the next one now.
+-- running jobs (or its groups') ended: a claim may take the next one now.
 local function wake_if_limited()
-  if redis_call('HEXISTS', K_LIMITS, 'max_running') == 1 then wake() end
+  local l = redis_call('HMGET', K_LIMITS, 'max_running', 'per_group')
+  if l[1] or l[2] then wake() end
 end
 
 -- The job that holds a unique key, from the key's entry in K_UNIQUE

@@ -41,6 +41,7 @@ for i = 1, n do
   if lease and find(lease, expect, 1, true) == 1 then
     local id, expires_at = ids[i], ARGV[b + FINISH_EXPIRES_AT]
     drop_lease(id)
+    if any_group_running() then group_stopped(record_group(ARGV[b + FINISH_RECORD])) end
     records[#records + 1] = KEYS[JOB_KEYS + i]
     records[#records + 1] = ARGV[b + FINISH_RECORD]
     zadd(ended, ARGV[b + FINISH_LS], id)

@@ -80,7 +80,7 @@ for i = 1, n do
       redis_call('PEXPIREAT', key, expires_at)
       added = added - body_payload_bytes(body, 1)
     end
-    index(id, status, rk, run_at, ls, expires_at)
+    index(id, status, rk, run_at, ls, expires_at, group_in(body, 1))
     emit(id, kind, status, '0', false, false, error_kind, now)
     if status == 'queued' then woke = true end
     out[i] = 1

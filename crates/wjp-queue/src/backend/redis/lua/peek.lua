@@ -13,6 +13,9 @@ for _, id in ipairs(redis_call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0
   local cur = stored(PREFIX .. id)
   if cur and cur[F_STATUS] == 'scheduled' then out[#out + 1] = cur[F_RK] end
 end
+-- Queued jobs of fairness groups count too (placeholders: the caller
+-- counts, and they sort last); a group's cap is not looked at here.
+for _ = 1, math.min(grouped_ready(), max - #out) do out[#out + 1] = '~' end
 table.sort(out)
 while #out > max do table.remove(out) end
 return out

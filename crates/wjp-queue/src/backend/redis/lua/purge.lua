@@ -2,8 +2,11 @@
 -- ARGV[3]: status, [4]: limit. Returns {deleted, index entries looked at}.
 local status, limit = ARGV[3], tonumber(ARGV[4])
 local members
+-- Queued jobs of fairness groups: member -> group.
+local in_group = {}
 if status == 'queued' then
   members = redis_call('ZRANGE', K_READY, 0, limit - 1)
+  grouped_members(limit - #members, members, in_group)
 elseif status == 'scheduled' then
   members = redis_call('ZRANGE', K_SCHED, 0, limit - 1)
 elseif K_ENDED[status] then
@@ -19,14 +22,16 @@ for _, member in ipairs(members) do
   local cur, start = stored(key)
   if cur and cur[F_STATUS] == status then
     if waiting_status(status) then bytes_delta = bytes_delta - record_payload_bytes(start) end
-    unindex(id, status, cur[F_RK])
+    unindex(id, status, cur[F_RK], in_group[member])
     zrem(K_ALL, id)
     redis_call('DEL', key)
     if waiting_status(status) then parent_ended(id, 'gone') end
     deleted = deleted + 1
   end
   -- Stale entries (the job moved on, or its record expired) go as well.
-  if status == 'queued' then
+  if in_group[member] then
+    group_unindex(in_group[member], member)
+  elseif status == 'queued' then
     zrem(K_READY, member)
   else
     zrem(K_ENDED[status] or K_SCHED, id)

@@ -56,11 +56,12 @@ redis_call('XTRIM', K_EVENTS, 'MINID', '~', ARGV[5])
 -- are read again (the start of each record: see `raw_head`), at most once
 -- a minute (a key with a TTL says when it was done).
 local RECOUNT_UP_TO = 100
+local grouped = grouped_ready()
 local waiting = redis_call('ZCARD', K_READY) + redis_call('ZCARD', K_SCHED) +
-  redis_call('HLEN', K_PENDING)
+  redis_call('HLEN', K_PENDING) + grouped
 if waiting == 0 then
   redis_call('DEL', K_BYTES)
-elseif waiting <= RECOUNT_UP_TO
+elseif waiting <= RECOUNT_UP_TO and grouped == 0
   and redis_call('SET', K_BYTES .. ':recounted', '1', 'NX', 'PX', 60000) then
   local sum = 0
   local function add(key)
