@@ -299,7 +299,7 @@ impl<'a> Squeeze<'a> {
             };
             if separated {
                 let base = best_state.as_ref().unwrap_or(best);
-                if let Some(state) = self.to_state(base, &best_snapshot) {
+                if let Some(state) = self.checked_layout(base, &best_snapshot) {
                     best_top = self.current_top();
                     best_snapshot.clone_from(&self.members);
                     best_state = Some(state.clone());
@@ -793,7 +793,7 @@ impl<'a> Squeeze<'a> {
     /// The layout `base` with the last sheet as the squeeze has it now, if the
     /// engine's exact test finds no collision; `None` otherwise (`fallback` is
     /// then loaded back).
-    fn to_state(&mut self, base: &PassResult, fallback: &Snapshot) -> Option<PassResult> {
+    fn checked_layout(&mut self, base: &PassResult, fallback: &Snapshot) -> Option<PassResult> {
         // Only the exact test decides: a top a rounding error over the limit
         // is still a valid layout (the comparison of tops decides on it).
         let top = self.current_top();
