@@ -767,7 +767,17 @@ async fn dashboard_in_a_real_browser() {
         )
         .await;
     // A thumbnail of its preview beside the name, loaded through the API
-    // (an SVG drawn by the analysis, shown from a blob URL).
+    // (an SVG drawn by the analysis, shown from a blob URL). Thumbnails load
+    // when their row comes near the screen, and the open job view above the
+    // list may have pushed the row out of it: scroll to it, as a user would.
+    browser
+        .script(
+            &format!(
+                "document.querySelector('#jobs-body tr[data-job-id=\"{job_id}\"]').scrollIntoView(); return null;"
+            ),
+            json!([]),
+        )
+        .await;
     browser
         .wait(
             &format!(
