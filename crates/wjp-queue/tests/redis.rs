@@ -836,7 +836,7 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
         .expect("an earlier layout's waiting jobs are refused")
         .to_string();
     assert!(
-        err.contains("earlier wjp") && err.contains("default (1)"),
+        err.contains("earlier wjp") && err.contains("default (1)") && !err.contains("  "),
         "{err}"
     );
 
@@ -863,7 +863,7 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
         .err()
         .expect("another layout is refused")
         .to_string();
-    assert!(err.contains("layout 3"), "{err}");
+    assert!(err.contains("layout 3") && !err.contains("  "), "{err}");
 }
 
 /// The earlier layout listed ended jobs in `all` too: such an entry neither

@@ -221,7 +221,9 @@ impl RedisBackend {
                     return Ok(());
                 }
                 return Err(QueueError::InvalidRequest(format!(
-                    "Redis at {} holds wjp's keys in layout {stored}, written by another                      version of wjp; this one reads layout {LAYOUT}: run the version                      that wrote them",
+                    "Redis at {} holds wjp's keys in layout {stored}, written by another \
+                     version of wjp; this one reads layout {LAYOUT}: run the version \
+                     that wrote them",
                     self.shared.location
                 )));
             }
@@ -248,7 +250,9 @@ impl RedisBackend {
         }
         if !earlier.is_empty() {
             return Err(QueueError::InvalidRequest(format!(
-                "Redis at {} holds waiting jobs written by an earlier wjp, in a layout this                  version cannot claim: {}. Let the earlier version run them (or purge                  them: wjp purge --queue Q --status queued|scheduled), then start this one",
+                "Redis at {} holds waiting jobs written by an earlier wjp, in a layout this \
+                 version cannot claim: {}. Let the earlier version run them (or purge \
+                 them: wjp purge --queue Q --status queued|scheduled), then start this one",
                 self.shared.location,
                 earlier.join(", ")
             )));
