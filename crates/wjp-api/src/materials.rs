@@ -25,6 +25,14 @@ pub struct MaterialEntry {
     pub thickness_range_mm: Option<[f64; 2]>,
 }
 
+/// A material's name as the shop's table compares names: case, spaces and
+/// `-` aside (`Mild Steel`, `mild-steel` and `mild_steel` are one). The
+/// table's own lookup (in the geometry crate, which this crate does not
+/// know) compares the same way.
+pub fn name_key(name: &str) -> String {
+    name.trim().to_ascii_lowercase().replace(['-', ' '], "_")
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new().route("/materials", get(list))
 }

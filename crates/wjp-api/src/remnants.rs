@@ -13,6 +13,7 @@
 //! Over HTTP: `GET /remnants`, `POST /remnants` (an operator adds one),
 //! `DELETE /remnants/{id}`. The binary's nest jobs use [`Inventory`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -24,6 +25,7 @@ use wjp_queue::{Queue, StockItem, Timestamp};
 
 use crate::error::{ApiError, ApiResult, Code};
 use crate::jobs::ApiJson;
+use crate::materials::{name_key, MaterialEntry};
 use crate::AppState;
 
 /// The stock pool of the inventory.
@@ -61,23 +63,6 @@ pub struct Remnant {
 }
 
 impl Remnant {
-    /// Whether a nest of `material` and `thickness` (each as its payload
-    /// names it, or `None`) may cut from this remnant: both must agree,
-    /// `None` with `None` (material names compare without case).
-    pub fn matches(&self, material: Option<&str>, thickness: Option<f64>) -> bool {
-        let material_agrees = match (&self.material, material) {
-            (Some(a), Some(b)) => a.trim().eq_ignore_ascii_case(b.trim()),
-            (None, None) => true,
-            _ => false,
-        };
-        let thickness_agrees = match (self.thickness, thickness) {
-            (Some(a), Some(b)) => (a - b).abs() < 1e-6,
-            (None, None) => true,
-            _ => false,
-        };
-        material_agrees && thickness_agrees
-    }
-
     fn area(&self) -> f64 {
         self.width * self.height
     }
@@ -143,10 +128,15 @@ pub struct Listed {
     pub held_until: Option<String>,
 }
 
-/// The inventory, over the queue's store.
+/// The inventory, over the queue's store. Materials are named as the
+/// shop's table names them: an alias (`ms`) or another spelling (`Mild
+/// Steel`) of a material is stored, and matched, as its name (`mild_steel`),
+/// so a remnant recorded under one name is found by a nest that uses
+/// another.
 #[derive(Clone)]
 pub struct Inventory {
     queue: Queue,
+    materials: Arc<[MaterialEntry]>,
 }
 
 fn parse(item: &StockItem) -> Option<Remnant> {
@@ -164,8 +154,78 @@ fn not_found(id: &str) -> ApiError {
 }
 
 impl Inventory {
-    pub fn new(queue: Queue) -> Self {
-        Inventory { queue }
+    /// The inventory of `queue`'s store, for a shop whose materials are
+    /// `materials` (none: names are kept as given, compared without case).
+    pub fn new(queue: Queue, materials: &[MaterialEntry]) -> Self {
+        Inventory {
+            queue,
+            materials: materials.into(),
+        }
+    }
+
+    /// The table's name for `name` (its own, an alias's, or another
+    /// spelling's: case, spaces and `-` aside); `None` when the table has no
+    /// such material.
+    fn known_material(&self, name: &str) -> Option<&str> {
+        let key = name_key(name);
+        self.materials
+            .iter()
+            .find(|m| name_key(&m.name) == key || m.aliases.iter().any(|a| name_key(a) == key))
+            .map(|m| m.name.as_str())
+    }
+
+    /// What `name` is compared as: the table's name for it, or (a material
+    /// the table lacks, such as one recorded before the table changed) its
+    /// own spelling with case, spaces and `-` aside.
+    fn material_key(&self, name: &str) -> String {
+        self.known_material(name)
+            .map_or_else(|| name_key(name), str::to_owned)
+    }
+
+    /// Whether a nest of `material` and `thickness` (each as its payload
+    /// names it, or `None`) may cut from `remnant`: both must agree, `None`
+    /// with `None`.
+    fn matches(&self, remnant: &Remnant, material: Option<&str>, thickness: Option<f64>) -> bool {
+        let material_agrees = match (&remnant.material, material) {
+            (Some(a), Some(b)) => self.material_key(a) == self.material_key(b),
+            (None, None) => true,
+            _ => false,
+        };
+        let thickness_agrees = match (remnant.thickness, thickness) {
+            (Some(a), Some(b)) => (a - b).abs() < 1e-6,
+            (None, None) => true,
+            _ => false,
+        };
+        material_agrees && thickness_agrees
+    }
+
+    /// The material a new remnant is stored under: the table's name. An
+    /// operator's name the table lacks is refused (a typo would hide the
+    /// remnant from every nest); a nest's offcut keeps its job's material
+    /// as spelled, the job having been accepted already.
+    fn stored_material(&self, name: &str, from_a_nest: bool) -> ApiResult<String> {
+        if let Some(known) = self.known_material(name) {
+            return Ok(known.to_owned());
+        }
+        if from_a_nest || self.materials.is_empty() {
+            return Ok(name.trim().to_owned());
+        }
+        let names = self.materials.iter().flat_map(|m| {
+            std::iter::once(m.name.as_str()).chain(m.aliases.iter().map(String::as_str))
+        });
+        let hint = crate::error::closest(name, names)
+            .map(|near| format!("did you mean {near:?}? "))
+            .unwrap_or_default();
+        let known: Vec<&str> = self.materials.iter().map(|m| m.name.as_str()).collect();
+        Err(ApiError::new(
+            Code::InvalidValue,
+            format!(
+                "material {:?} is not one of the shop's materials; {hint}known: {} \
+                 (GET /materials lists them with their aliases)",
+                name.trim(),
+                known.join(", ")
+            ),
+        ))
     }
 
     /// Every remnant, oldest first, with its hold.
@@ -201,11 +261,16 @@ impl Inventory {
         source_sheet: Option<usize>,
     ) -> ApiResult<Remnant> {
         new.check()?;
+        let material = new
+            .material
+            .as_deref()
+            .map(|m| self.stored_material(m, source_job.is_some()))
+            .transpose()?;
         let remnant = Remnant {
             id: format!("r{}", uuid::Uuid::new_v4().simple()),
             width: new.width,
             height: new.height,
-            material: new.material.map(|m| m.trim().to_owned()),
+            material,
             thickness: new.thickness,
             source_job,
             source_sheet,
@@ -261,7 +326,7 @@ impl Inventory {
             .iter()
             .filter(|item| item.takeable_by(holder, now))
             .filter_map(parse)
-            .filter(|r| r.matches(material, thickness) && fits(r))
+            .filter(|r| self.matches(r, material, thickness) && fits(r))
             .collect();
         candidates.sort_by(|a, b| a.area().total_cmp(&b.area()).then(a.id.cmp(&b.id)));
         candidates.truncate(max);
@@ -289,7 +354,9 @@ impl Inventory {
 }
 
 async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let remnants = Inventory::new(state.queue).list().await?;
+    let remnants = Inventory::new(state.queue, &state.config.materials)
+        .list()
+        .await?;
     Ok(Json(
         json!({ "success": true, "count": remnants.len(), "remnants": remnants }),
     ))
@@ -299,11 +366,15 @@ async fn add(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewRemnant>,
 ) -> ApiResult<Json<Value>> {
-    let remnant = Inventory::new(state.queue).add(body, None, None).await?;
+    let remnant = Inventory::new(state.queue, &state.config.materials)
+        .add(body, None, None)
+        .await?;
     Ok(Json(json!({ "success": true, "remnant": remnant })))
 }
 
 async fn remove(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Inventory::new(state.queue).remove(&id).await?;
+    Inventory::new(state.queue, &state.config.materials)
+        .remove(&id)
+        .await?;
     Ok(Json(json!({ "success": true, "id": id, "removed": true })))
 }

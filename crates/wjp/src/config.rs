@@ -329,7 +329,10 @@ impl GlobalArgs {
             self.storage_url.as_deref(),
             self.job_memory_mb,
             shop.path.as_deref(),
-            Some(wjp_api::remnants::Inventory::new(queue.clone())),
+            Some(wjp_api::remnants::Inventory::new(
+                queue.clone(),
+                &crate::shop_config::material_entries(shop),
+            )),
         )?)
     }
 

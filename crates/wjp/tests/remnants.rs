@@ -167,6 +167,47 @@ fn a_nest_leaves_a_remnant_that_the_next_nest_uses_first_on_redis() {
     a_nest_leaves_a_remnant_that_the_next_nest_uses_first(&Env::redis());
 }
 
+/// A remnant is stored under the shop's name for its material, whatever
+/// alias or spelling the operator used, and a nest naming the material
+/// another way takes it; a name the shop does not know is refused, with a
+/// suggestion, at both doors (the inventory's and the nest's).
+#[test]
+fn aliases_and_spellings_of_a_material_find_the_same_remnants() {
+    let env = Env::new();
+    let drawing = env.upload("bar.dxf", rectangle_dxf(100.0, 60.0));
+    env.ok(&[
+        "remnants",
+        "add",
+        "400x300",
+        "--material",
+        "AL",
+        "--thickness",
+        "5",
+    ]);
+    let kept = inventory(&env);
+    assert_eq!(kept.len(), 1, "{kept:#?}");
+    assert_eq!(kept[0]["material"], "aluminium", "{kept:#?}");
+    let remnant = kept[0]["id"].as_str().unwrap().to_owned();
+
+    let typo = env.fails(&["remnants", "add", "400x300", "--material", "alumnium"]);
+    assert!(typo.contains("\"alumnium\""), "{typo}");
+    assert!(typo.contains("did you mean \"aluminium\""), "{typo}");
+    assert_eq!(inventory(&env).len(), 1, "nothing was added");
+    let payload = json!({"dxf_path": drawing, "quantity": 2, "sheet_width": 1000,
+                         "sheet_height": 800, "time_limit_s": 1, "material": "alumnium"});
+    let refused = env.fails(&["submit", "nest", "--payload", &payload.to_string()]);
+    assert!(refused.contains("material"), "{refused}");
+    assert!(refused.contains("did you mean \"aluminium\""), "{refused}");
+
+    let payload = json!({"dxf_path": drawing, "quantity": 2, "sheet_width": 1000,
+                         "sheet_height": 800, "time_limit_s": 1,
+                         "material": "Aluminum", "thickness": 5});
+    let job = nest_job(&env, payload);
+    let used = &job["result"]["remnants_used"];
+    assert_eq!(used[0]["id"], remnant.as_str(), "{job:#}");
+    assert_inside(&job["result"], 0, 400.0, 300.0, 3.0, (100.0, 60.0));
+}
+
 /// Two nests that both fit on the one remnant run at once, on two workers:
 /// one of them uses it, never both.
 fn two_nests_at_once_never_share_a_remnant(env: &Env) {

@@ -549,7 +549,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Schedule(command) => schedule(&global.open_queue().await?, command).await,
         Command::Remnants(command) => {
-            remnants::remnants(&global.open_queue().await?, command).await
+            let materials = crate::shop_config::material_entries(&global.shop()?);
+            remnants::remnants(&global.open_queue().await?, &materials, command).await
         }
     }
 }

@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use anyhow::anyhow;
+use wjp_api::materials::MaterialEntry;
 use wjp_api::remnants::{Inventory, NewRemnant};
 use wjp_queue::Queue;
 
@@ -38,8 +39,12 @@ pub enum RemnantsCommand {
     },
 }
 
-pub(super) async fn remnants(queue: &Queue, command: RemnantsCommand) -> anyhow::Result<ExitCode> {
-    let inventory = Inventory::new(queue.clone());
+pub(super) async fn remnants(
+    queue: &Queue,
+    materials: &[MaterialEntry],
+    command: RemnantsCommand,
+) -> anyhow::Result<ExitCode> {
+    let inventory = Inventory::new(queue.clone(), materials);
     // The API's refusals carry the words; their codes are for HTTP.
     let refused = |e: wjp_api::error::ApiError| anyhow!("{}", e.message);
     match command {

@@ -412,7 +412,7 @@ pub fn check_analyze_csv(payload: &Value, _materials: &[Material]) -> Result<(),
 }
 
 /// `nest`: one drawing or several (`files`), `units`, and any nesting option.
-pub fn check_nest(payload: &Value, _materials: &[Material]) -> Result<(), PayloadRefusal> {
+pub fn check_nest(payload: &Value, materials: &[Material]) -> Result<(), PayloadRefusal> {
     let extra = [
         "dxf_path",
         "quantity",
@@ -437,6 +437,12 @@ pub fn check_nest(payload: &Value, _materials: &[Material]) -> Result<(), Payloa
     }
     let args: Nest = parse_payload(payload)?;
     units_field(args.units.as_deref(), "units")?;
+    // A nest's material picks the remnants it may use: a typo would pass
+    // over every one of them without a word. Checked when named only: the
+    // default need not be in a shop's own table.
+    if payload.get("material").is_some() {
+        check_material(materials, &args.options.material, "material")?;
+    }
     let mut parts = Vec::new();
     for (i, f) in args.files.iter().enumerate() {
         units_field(f.units.as_deref(), &format!("files[{i}].units"))?;
