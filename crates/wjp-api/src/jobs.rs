@@ -124,6 +124,7 @@ pub fn job_view(job: &Job) -> Value {
         "enqueued_at": s.enqueued_at,
         "run_at": s.run_at,
         "progress_message": s.progress_message,
+        "progress_detail": s.progress_detail,
         "error_kind": s.error.as_ref().map(|e| e.kind),
         "worker": s.worker,
         "cancel_requested": s.cancel_requested,

@@ -637,7 +637,9 @@ pub fn document() -> Value {
                     "per_group_max_running": { "type": "integer", "description": "group_limited: the queue's limit of one group's jobs running at once." },
                     "rate": { "type": "string", "description": "rate_limited: the queue's rate limit (N/s or N/m)." } } } } },
             "started_at": time.clone(), "enqueued_at": time.clone(), "run_at": { "type": "string", "format": "date-time" },
-            "progress_message": nullable_string.clone(), "error_kind": nullable_string.clone(),
+            "progress_message": nullable_string.clone(),
+            "progress_detail": { "type": ["object", "null"], "description": "The figures the handler gave with its last progress, while it runs (a nest: its best layout's placed, unplaced, sheets, utilization)." },
+            "error_kind": nullable_string.clone(),
             "worker": nullable_string.clone(), "cancel_requested": { "type": "boolean" },
             "timeout": { "type": "number" }, "payload": {},
             "success": { "type": "boolean", "description": "POST /jobs and retry only." },
@@ -789,6 +791,7 @@ pub fn document() -> Value {
             "status": schema_ref("Status"), "attempt": { "type": "integer", "minimum": 0 },
             "progress": { "type": ["number", "null"], "minimum": 0, "maximum": 1 },
             "message": { "type": ["string", "null"], "description": "The progress message, or a word on the change." },
+            "detail": { "type": "object", "description": "Progress events of handlers that give figures beside the message (a nest: its best layout's placed, unplaced, sheets, utilization); absent otherwise." },
             "error_kind": nullable_string, "at": { "type": "string", "format": "date-time" } } },
     });
     json!({

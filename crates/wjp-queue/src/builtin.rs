@@ -53,16 +53,17 @@ fn noop(ctx: &JobContext) -> Result<Value, HandlerError> {
     Ok(ctx.job().payload.clone())
 }
 
-/// Sleeps `{"seconds": S}`, reporting progress ten times, and stops early
-/// when cancelled.
+/// Sleeps `{"seconds": S}`, reporting progress ten times (with the step as
+/// a detail), and stops early when cancelled.
 fn sleep(ctx: &JobContext) -> Result<Value, HandlerError> {
     let total = seconds(ctx)?;
     let step = total / 10;
     for i in 0..10 {
         ctx.sleep(step)?;
-        ctx.progress(
+        ctx.progress_with_detail(
             (i + 1) as f64 / 10.0,
             format!("slept {} of 10 steps", i + 1),
+            json!({ "step": i + 1, "steps": 10 }),
         );
     }
     Ok(json!({ "slept_seconds": total.as_secs_f64() }))

@@ -4,6 +4,7 @@
 //! so a follower never sees a change without its event or the reverse.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::job::{ErrorKind, Job, JobId, Kind, QueueName, Status, Timestamp};
 
@@ -27,6 +28,10 @@ pub struct Event {
     pub progress: Option<f64>,
     /// The progress message, or a word on the change (such as `cancel requested`).
     pub message: Option<String>,
+    /// The figures the handler gave with its progress (see
+    /// [`JobState::progress_detail`](crate::job::JobState::progress_detail)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Value>,
     /// Why its last attempt failed, when it did.
     pub error_kind: Option<ErrorKind>,
     /// When the change happened.
@@ -45,6 +50,7 @@ impl Event {
             attempt: job.state.attempt,
             progress: job.state.progress,
             message: job.state.progress_message.clone(),
+            detail: job.state.progress_detail.clone(),
             error_kind: job.state.error.as_ref().map(|e| e.kind),
             at,
         }

@@ -17,6 +17,10 @@ use crate::error::QueueError;
 /// hash-based id, short enough to keep keys and index entries small.
 pub const MAX_JOB_ID_LEN: usize = 128;
 
+/// Largest progress detail (its compact JSON), bytes: figures for a
+/// program, not a second result. A larger one is dropped, with a warning.
+pub const MAX_PROGRESS_DETAIL_BYTES: usize = 2048;
+
 /// A job's identity: a UUID by default, or an id the client chose (which
 /// makes enqueueing idempotent).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -468,6 +472,11 @@ pub struct JobState {
     pub progress: Option<f64>,
     /// What the handler last said it was doing.
     pub progress_message: Option<String>,
+    /// The figures the handler gave with its last progress, for programs
+    /// (a nest's best layout so far: `{"placed", "sheets", "utilization"}`):
+    /// a JSON object of at most [`MAX_PROGRESS_DETAIL_BYTES`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_detail: Option<Value>,
     /// What the handler returned, once completed.
     pub result: Option<Value>,
     /// Why the last attempt failed; kept while a retry waits, so the cause

@@ -203,6 +203,7 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
             status,
             progress: None,
             progress_message: None,
+            progress_detail: None,
             result: None,
             error: None,
             attempt: 0,
@@ -470,6 +471,7 @@ pub fn claim(job: &Job, worker: &str, lease: Duration, now: Timestamp) -> Transi
     next.lease_expires_at = Some(now.plus_millis(lease.as_millis() as u64));
     next.progress = Some(0.0);
     next.progress_message = None;
+    next.progress_detail = None;
     next.error = None;
     next.cancel_requested = false;
     Transition::from(job, next)
@@ -584,6 +586,7 @@ pub fn lease_expired(job: &Job, now: Timestamp) -> Transition {
         next.lease_expires_at = None;
         next.progress = None;
         next.progress_message = None;
+        next.progress_detail = None;
         // Why it waits again shows until the attempt starts over.
         next.error = Some(JobError::new(
             ErrorKind::LostLease,
@@ -621,6 +624,7 @@ pub fn hand_back(job: &Job, now: Timestamp) -> Transition {
     next.lease_expires_at = None;
     next.progress = None;
     next.progress_message = None;
+    next.progress_detail = None;
     Transition::from(job, next)
 }
 
@@ -646,6 +650,7 @@ pub fn retry(job: &Job, now: Timestamp) -> Result<Transition> {
     next.error = None;
     next.progress = None;
     next.progress_message = None;
+    next.progress_detail = None;
     next.cancel_requested = false;
     Ok(Transition::from(job, next))
 }

@@ -154,8 +154,9 @@ async fn stored_then_made_older(
     (id, file)
 }
 
-/// A file of version 6 (before fairness groups) keeps its jobs and its
-/// queue limits, and gets the group column, table and per-group cap.
+/// A file of version 6 (before fairness groups and progress details) keeps
+/// its jobs and its queue limits, and gets the group column, table and
+/// per-group cap, and the progress detail column.
 #[tokio::test]
 async fn a_version_6_file_gets_groups_and_keeps_its_limits() {
     let store = SqliteStore::new().await;
@@ -171,6 +172,7 @@ async fn a_version_6_file_gets_groups_and_keeps_its_limits() {
         "DROP INDEX jobs_group_ready; DROP INDEX jobs_group_running; \
          ALTER TABLE jobs DROP COLUMN grp; DROP TABLE group_turns; \
          ALTER TABLE queue_limits DROP COLUMN per_group_max_running; \
+         ALTER TABLE jobs DROP COLUMN progress_detail; \
          PRAGMA user_version = 6",
     )
     .await;
@@ -208,6 +210,7 @@ async fn a_version_1_file_gets_the_stall_and_unique_columns() {
          ALTER TABLE jobs DROP COLUMN parents; ALTER TABLE jobs DROP COLUMN run_anyway; \
          DROP INDEX jobs_group_ready; DROP INDEX jobs_group_running; \
          ALTER TABLE jobs DROP COLUMN grp; DROP TABLE group_turns; DROP TABLE queue_limits; \
+         ALTER TABLE jobs DROP COLUMN progress_detail; \
          PRAGMA user_version = 1",
     )
     .await;
@@ -221,7 +224,7 @@ async fn a_version_1_file_gets_the_stall_and_unique_columns() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 7);
+    assert_eq!(version, 8);
     assert_eq!(job.group, None);
     // The audit log is there, and records from now on.
     queue.cancel(&id).await.unwrap();

@@ -96,9 +96,17 @@ struct Envelope {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Report {
-    Progress { progress: f64, message: String },
+    Progress {
+        progress: f64,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<Value>,
+    },
     Result(Value),
-    Error { kind: ErrorWord, message: String },
+    Error {
+        kind: ErrorWord,
+        message: String,
+    },
 }
 
 /// How a handler's error crosses the process boundary.
@@ -256,7 +264,16 @@ impl InChild {
             }
             match received.recv_timeout(POLL) {
                 Ok(line) => match serde_json::from_str::<Report>(&line) {
-                    Ok(Report::Progress { progress, message }) => ctx.progress(progress, message),
+                    Ok(Report::Progress {
+                        progress,
+                        message,
+                        detail: None,
+                    }) => ctx.progress(progress, message),
+                    Ok(Report::Progress {
+                        progress,
+                        message,
+                        detail: Some(detail),
+                    }) => ctx.progress_with_detail(progress, message, detail),
                     Ok(report) => outcome = report.into_outcome(),
                     Err(e) => {
                         return Err(HandlerError::Failed(format!(
@@ -414,7 +431,7 @@ fn run_job(job: &JobProcess<'_>) -> Report {
     let task = Task {
         id: &envelope.id,
         payload: &payload,
-        progress: &|fraction, message| progress.report(fraction, message),
+        progress: &|fraction, message, detail| progress.report(fraction, message, detail),
         should_stop: &|| STOP_ASKED.load(Ordering::SeqCst),
         remnants: &envelope.remnants,
     };
@@ -453,7 +470,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn report(&self, fraction: f64, message: &str) {
+    fn report(&self, fraction: f64, message: &str, detail: Option<&Value>) {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         if last.is_some_and(|t| t.elapsed() < Duration::from_millis(50)) {
             return;
@@ -462,6 +479,7 @@ impl Progress {
         let report = Report::Progress {
             progress: fraction,
             message: message.to_owned(),
+            detail: detail.cloned(),
         };
         if let Ok(line) = serde_json::to_string(&report) {
             let mut out = std::io::stdout().lock();

@@ -289,14 +289,27 @@ fn a_cancelled_nest_keeps_its_best_layout(env: &Env) {
     let path = format!("/jobs/{job_id}");
     // The figures of the best layout so far, while it runs.
     let mut message = String::new();
+    let mut detail = Value::Null;
     api.wait_until("the nest reports its best layout", || {
         let job = api.get(&path).json();
         message = job["progress_message"].as_str().unwrap_or("").to_owned();
+        detail = job["progress_detail"].clone();
         status_of(&job) == "running" && message.contains("improving")
     });
     assert!(
         message.contains("30/30 parts on 1 sheet, ") && message.ends_with('%'),
         "{message}"
+    );
+    // The same figures, for programs.
+    assert_eq!(
+        (&detail["placed"], &detail["unplaced"], &detail["sheets"]),
+        (&json!(30), &json!(0), &json!(1)),
+        "{detail}"
+    );
+    let utilization = detail["utilization"].as_f64().expect("utilization");
+    assert!(
+        message.ends_with(&format!(", {utilization:.1}%")),
+        "{message} / {detail}"
     );
     let cancel = api.post_json(&format!("/jobs/{job_id}/cancel"), &Value::Null);
     assert_eq!(cancel.status, 200, "{}", cancel.text());

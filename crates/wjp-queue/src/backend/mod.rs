@@ -110,6 +110,9 @@ pub struct ProgressUpdate {
     pub progress: f64,
     /// What the handler is doing, for people watching (`step 3 of 5`).
     pub message: Option<String>,
+    /// Its figures, for programs: a JSON object of at most
+    /// [`MAX_PROGRESS_DETAIL_BYTES`](crate::job::MAX_PROGRESS_DETAIL_BYTES).
+    pub detail: Option<serde_json::Value>,
 }
 
 /// Filters for listing jobs, newest first.

@@ -39,6 +39,7 @@ impl Interrupt {
 pub(super) struct Progress {
     pub(super) fraction: f64,
     pub(super) message: String,
+    pub(super) detail: Option<serde_json::Value>,
 }
 
 /// How a job's handler, its task and the heartbeat talk to each other.
@@ -159,11 +160,16 @@ impl RunningJobs {
         self.lock()
             .values()
             .filter_map(|r| {
-                let Progress { fraction, message } = r.signals.take_progress()?;
+                let Progress {
+                    fraction,
+                    message,
+                    detail,
+                } = r.signals.take_progress()?;
                 Some(ProgressUpdate {
                     lease: r.lease.clone(),
                     progress: fraction,
                     message: Some(message),
+                    detail,
                 })
             })
             .collect()

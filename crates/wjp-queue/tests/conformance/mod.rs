@@ -1525,21 +1525,35 @@ pub async fn progress_is_recorded_and_published(store: &dyn Store) {
         j.state.progress.is_some_and(|p| p > 0.0 && p < 1.0)
     })
     .await;
-    assert!(midway
+    let message = midway.state.progress_message.clone().unwrap_or_default();
+    assert!(message.contains("of 10 steps"), "{message}");
+    // The figures beside the message agree with it.
+    let detail = midway
         .state
-        .progress_message
-        .as_deref()
-        .is_some_and(|m| m.contains("of 10 steps")));
+        .progress_detail
+        .clone()
+        .expect("a progress detail");
+    assert_eq!(detail["steps"], 10, "{detail}");
+    let step = detail["step"].as_u64().expect("a step");
+    assert!(
+        message.starts_with(&format!("slept {step} of")),
+        "{message} / {detail}"
+    );
     wait_for_status(&queue, &id, Status::Completed).await;
     worker.stop().await;
     let events = queue.events_after(cursor.as_deref(), 1000).await.unwrap();
-    let progress: Vec<f64> = events
+    let running: Vec<&wjp_queue::Event> = events
         .iter()
         .filter(|e| e.job_id == id && e.status == Status::Running)
-        .filter_map(|e| e.progress)
+        .filter(|e| e.progress.is_some_and(|p| p > 0.0))
         .collect();
+    let progress: Vec<f64> = running.iter().filter_map(|e| e.progress).collect();
     assert!(progress.len() >= 3, "progress events: {progress:?}");
     assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    for e in &running {
+        let step = e.detail.as_ref().and_then(|d| d["step"].as_f64());
+        assert_eq!(step.map(|s| s / 10.0), e.progress, "{e:?}");
+    }
     assert_eq!(
         events.last().filter(|e| e.job_id == id).map(|e| e.status),
         Some(Status::Completed)

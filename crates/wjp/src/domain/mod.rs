@@ -34,7 +34,9 @@ pub use checks::*;
 pub struct Task<'a> {
     pub id: &'a str,
     pub payload: &'a Value,
-    pub progress: &'a dyn Fn(f64, &str),
+    /// Reports the fraction done, a message for people and, when there
+    /// are any, figures for programs (a JSON object).
+    pub progress: &'a dyn Fn(f64, &str, Option<&Value>),
     /// Whether the job's parent asked it to stop with its best answer so
     /// far (a cancelled nest).
     pub should_stop: &'a dyn Fn() -> bool,
@@ -57,7 +59,7 @@ impl Task<'_> {
     }
 
     fn progress(&self, fraction: f64, message: &str) {
-        (self.progress)(fraction, message)
+        (self.progress)(fraction, message, None)
     }
 }
 
@@ -640,9 +642,13 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
     let result = wjp_cam::nest(
         &parts,
         &options,
-        // The message carries the best layout's figures (parts, sheets,
-        // utilisation) once there is a layout.
-        &mut |p| task.progress(p.fraction * 0.95, p.message),
+        // Once there is a layout, the best one's figures (parts placed and
+        // not, sheets, utilisation): in the message for people, and as the
+        // progress detail for programs.
+        &mut |p| {
+            let best = p.best.and_then(|b| serde_json::to_value(b).ok());
+            (task.progress)(p.fraction * 0.95, p.message, best.as_ref())
+        },
         // A cancelled job's parent asks for the best layout so far.
         task.should_stop,
     )

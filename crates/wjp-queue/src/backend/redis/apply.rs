@@ -9,7 +9,7 @@ use super::body;
 use super::events::event_lines;
 use super::library::Call;
 use super::record::{ended_record, list_score, ApplyArg, ArgWriter, EndedHeader, FinishArg};
-use super::reply::{array, int, optional_hex};
+use super::reply::{array, int, note_hex};
 use super::{RedisBackend, SCRIPT_BATCH};
 use crate::error::Result;
 use crate::event::Event;
@@ -186,7 +186,10 @@ fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()
             ApplyArg::Progress,
             event.progress.map(|p| p.to_string()).unwrap_or_default(),
         )
-        .put(ApplyArg::Message, optional_hex(event.message.as_deref()))
+        .put(
+            ApplyArg::Message,
+            note_hex(event.message.as_deref(), event.detail.as_ref()),
+        )
         .put(ApplyArg::At, now.0);
     Ok(())
 }

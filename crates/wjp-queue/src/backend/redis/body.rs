@@ -97,6 +97,8 @@ struct Record<'a> {
     progress: Option<f64>,
     #[serde(rename = "pm", default, skip_serializing_if = "Option::is_none")]
     progress_message: Option<Cow<'a, str>>,
+    #[serde(rename = "pd", default, skip_serializing_if = "Option::is_none")]
+    progress_detail: Option<Cow<'a, Value>>,
     #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     result: Option<Cow<'a, Value>>,
     #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
@@ -210,6 +212,7 @@ pub(super) fn encode(job: &Job) -> Result<String> {
         status: (s.status != Status::Queued).then_some(s.status),
         progress: s.progress,
         progress_message: s.progress_message.as_deref().map(Cow::Borrowed),
+        progress_detail: s.progress_detail.as_ref().map(Cow::Borrowed),
         result: s.result.as_ref().map(Cow::Borrowed),
         error: s.error.as_ref().map(Cow::Borrowed),
         attempt: s.attempt,
@@ -291,6 +294,7 @@ pub(super) fn decode(body: &[u8], identity: &Identity) -> Result<Job> {
             status: r.status.unwrap_or(Status::Queued),
             progress: r.progress,
             progress_message: r.progress_message.map(Cow::into_owned),
+            progress_detail: r.progress_detail.map(Cow::into_owned),
             result: r.result.map(Cow::into_owned),
             error: r.error.map(Cow::into_owned),
             attempt: r.attempt,

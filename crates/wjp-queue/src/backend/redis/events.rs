@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use redis::Value;
 
 use super::keys::events_key;
-use super::reply::{array, corrupt, hash, optional_hex, text, unhex};
+use super::reply::{array, corrupt, hash, note_hex, note_of, text};
 use super::RedisBackend;
 use crate::error::{QueueError, Result};
 use crate::event::Event;
@@ -100,6 +100,7 @@ fn event_from_line(queue: &str, line: &str) -> Result<Event> {
     let [job, kind, status, attempt, progress, error_kind, at, message] = f[..] else {
         return Err(corrupt(format!("malformed event {line:?}")));
     };
+    let (message, detail) = note_of(message)?;
     Ok(Event {
         id: String::new(),
         job_id: JobId::parse(job)?,
@@ -111,10 +112,8 @@ fn event_from_line(queue: &str, line: &str) -> Result<Event> {
             "" => None,
             p => Some(p.parse().map_err(corrupt)?),
         },
-        message: match message {
-            "" => None,
-            m => Some(unhex(m)?),
-        },
+        message,
+        detail,
         error_kind: match error_kind {
             "" => None,
             e => Some(e.parse::<ErrorKind>()?),
@@ -160,6 +159,7 @@ pub(super) fn event_lines<'a>(events: impl IntoIterator<Item = &'a Event>) -> St
                 b.error_kind,
                 b.at,
                 &b.message,
+                &b.detail,
             ) == (
                 &e.kind,
                 e.status,
@@ -168,6 +168,7 @@ pub(super) fn event_lines<'a>(events: impl IntoIterator<Item = &'a Event>) -> St
                 e.error_kind,
                 e.at,
                 &e.message,
+                &e.detail,
             )
         });
         if !same_fields {
@@ -181,7 +182,7 @@ pub(super) fn event_lines<'a>(events: impl IntoIterator<Item = &'a Event>) -> St
                 e.progress.map(|p| p.to_string()).unwrap_or_default(),
                 e.error_kind.map_or("", |k| k.as_str()),
                 e.at.0,
-                optional_hex(e.message.as_deref()),
+                note_hex(e.message.as_deref(), e.detail.as_ref()),
             );
         }
         before = Some(e);

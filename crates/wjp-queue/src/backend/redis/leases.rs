@@ -5,7 +5,7 @@
 use redis::Value;
 
 use super::library::{Call, Function};
-use super::reply::{array, int, optional_hex};
+use super::reply::{array, int, note_hex};
 use super::RedisBackend;
 use crate::backend::{LeaseRef, LeaseState, ProgressUpdate};
 use crate::error::Result;
@@ -60,7 +60,7 @@ impl RedisBackend {
                 call.arg(u.lease.id.as_str())
                     .arg(u.lease.token.0)
                     .arg(u.progress.to_string())
-                    .arg(optional_hex(u.message.as_deref()));
+                    .arg(note_hex(u.message.as_deref(), u.detail.as_ref()));
             }
         })
         .await?;

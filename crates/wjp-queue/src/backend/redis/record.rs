@@ -17,7 +17,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::body::{self, Identity};
-use super::reply::{corrupt, unhex};
+use super::reply::{corrupt, note_of, unhex};
 use crate::error::Result;
 use crate::job::{Job, LeaseToken, Status, Timestamp};
 use crate::state;
@@ -96,7 +96,7 @@ field_list! {
         LeaseUntil = "F_UNTIL",
         /// Progress ('' for none).
         Progress = "F_PROGRESS",
-        /// The progress message (hex, '' for none).
+        /// The progress message and detail (`reply::note_hex`, '' for none).
         Message = "F_MESSAGE",
         /// '1' when a cancel was requested.
         CancelRequested = "F_CANCEL",
@@ -128,7 +128,7 @@ field_list! {
         Until = "L_UNTIL",
         /// Progress ('' for none).
         Progress = "L_PROGRESS",
-        /// The progress message (hex, '' for none).
+        /// The progress message and detail (`reply::note_hex`, '' for none).
         Message = "L_MESSAGE",
         /// '1' when a cancel was requested, else ''.
         CancelRequested = "L_CANCEL",
@@ -164,7 +164,7 @@ field_list! {
         ExpiresAt = "APPLY_EXPIRES_AT",
         /// The event's progress ('' for none).
         Progress = "APPLY_PROGRESS",
-        /// The event's message (hex, '' for none).
+        /// The event's message and detail (`reply::note_hex`, '' for none).
         Message = "APPLY_MESSAGE",
         /// The event's time.
         At = "APPLY_AT",
@@ -452,10 +452,8 @@ pub(super) fn job_from_value(value: &str) -> Result<Job> {
     }
     if let Some(progress) = fields.value::<f64>(Header::Progress)? {
         job.state.progress = Some(progress);
-        job.state.progress_message = match fields.text(Header::Message) {
-            "" => None,
-            m => Some(unhex(m)?),
-        };
+        (job.state.progress_message, job.state.progress_detail) =
+            note_of(fields.text(Header::Message))?;
     }
     if fields.text(Header::CancelRequested) == "1" {
         job.state.cancel_requested = true;

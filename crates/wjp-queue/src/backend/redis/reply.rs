@@ -84,6 +84,36 @@ pub(super) fn optional_hex(text: Option<&str>) -> String {
     text.map(hex).unwrap_or_default()
 }
 
+/// A progress message and its detail as the one field that carries them
+/// (`L_MESSAGE` of a lease, `F_MESSAGE` of a header, an event's message),
+/// in hex: the message, then, when there is a detail, a NUL and the
+/// detail's JSON. The scripts carry that field without reading it, so the
+/// detail needs no field of its own in the lease, the header or the event
+/// line, whose layouts every script parses. A message never holds a NUL
+/// (the worker takes them out); `""` is neither.
+pub(super) fn note_hex(message: Option<&str>, detail: Option<&serde_json::Value>) -> String {
+    match detail {
+        None => optional_hex(message),
+        Some(detail) => hex(&format!("{}\0{detail}", message.unwrap_or(""))),
+    }
+}
+
+/// The message and the detail of a `note_hex` field.
+pub(super) fn note_of(field: &str) -> Result<(Option<String>, Option<serde_json::Value>)> {
+    let text = unhex(field)?;
+    let (message, detail) = match text.split_once('\0') {
+        Some((message, detail)) => (
+            message,
+            Some(
+                serde_json::from_str(detail)
+                    .map_err(|e| corrupt(format!("progress detail: {e}")))?,
+            ),
+        ),
+        None => (text.as_str(), None),
+    };
+    Ok(((!message.is_empty()).then(|| message.to_owned()), detail))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,13 +17,14 @@ use crate::state::Transition;
 const JOB_COLUMNS: &str = "id, kind, queue, payload, priority, max_attempts, timeout_ms, \
     result_ttl_ms, failure_ttl_ms, backoff_ms, created_at, status, progress, progress_message, \
     result, error_kind, error_message, attempt, run_at, enqueued_at, started_at, completed_at, \
-    expires_at, worker, lease_token, lease_expires_at, cancel_requested, seq, max_stalls, stalls, unique_key, unique_until, reference, parents, run_anyway, grp";
+    expires_at, worker, lease_token, lease_expires_at, cancel_requested, seq, max_stalls, stalls, unique_key, unique_until, reference, parents, run_anyway, grp, progress_detail";
 
 /// The mutable columns, in the order [`state_values`] gives them.
-const STATE_COLUMNS: [&str; 17] = [
+const STATE_COLUMNS: [&str; 18] = [
     "status",
     "progress",
     "progress_message",
+    "progress_detail",
     "result",
     "error_kind",
     "error_message",
@@ -139,6 +140,7 @@ fn read_state(row: &Row<'_>, error: Option<JobError>) -> rusqlite::Result<JobSta
             .map_err(|e| corrupt("status", e))?,
         progress: row.get(12)?,
         progress_message: row.get(13)?,
+        progress_detail: read_json(row, 36, "progress detail")?,
         result: read_json(row, 14, "result")?,
         error,
         attempt: row.get(17)?,
@@ -199,6 +201,9 @@ fn state_values(s: &JobState) -> Vec<SqlValue> {
         SqlValue::Text(s.status.as_str().to_owned()),
         s.progress.map_or(SqlValue::Null, SqlValue::Real),
         text(s.progress_message.as_deref()),
+        s.progress_detail
+            .as_ref()
+            .map_or(SqlValue::Null, |d| SqlValue::Text(to_json_text(d))),
         s.result
             .as_ref()
             .map_or(SqlValue::Null, |r| SqlValue::Text(to_json_text(r))),

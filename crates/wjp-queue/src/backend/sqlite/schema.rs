@@ -10,7 +10,7 @@ use crate::error::{QueueError, Result};
 /// the unique key, 4 the client's reference, 5 dependencies (`parents`,
 /// `run_anyway`, the `job_parents` edges), 6 the audit log (`audit.rs`), 7
 /// fairness groups (`grp`, `group_turns`, `queue_limits.per_group_max_running`).
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     reference TEXT,
     parents TEXT,
     run_anyway INTEGER NOT NULL DEFAULT 0,
-    grp TEXT NOT NULL DEFAULT ''
+    grp TEXT NOT NULL DEFAULT '',
+    progress_detail TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(queue, priority DESC, run_at, seq)
     WHERE status IN ('queued', 'scheduled');
@@ -157,7 +158,7 @@ pub(super) fn migrate(conn: &Connection) -> Result<()> {
 /// file of an earlier version gets them, each job its default (jobs stored
 /// before stalls were counted have stalled 0 times, with the default
 /// budget).
-const ADDED_COLUMNS: [(i64, &str); 8] = [
+const ADDED_COLUMNS: [(i64, &str); 9] = [
     (
         2,
         "ALTER TABLE jobs ADD COLUMN max_stalls INTEGER NOT NULL DEFAULT 2",
@@ -178,6 +179,7 @@ const ADDED_COLUMNS: [(i64, &str); 8] = [
         7,
         "ALTER TABLE jobs ADD COLUMN grp TEXT NOT NULL DEFAULT ''",
     ),
+    (8, "ALTER TABLE jobs ADD COLUMN progress_detail TEXT"),
 ];
 
 /// Creates whatever of the schema is missing, inside the migration's

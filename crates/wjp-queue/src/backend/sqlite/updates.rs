@@ -7,7 +7,7 @@ use super::connection::storage;
 use super::deps;
 use super::events::append_event;
 use super::quotas::{is_waiting, UsageChange};
-use super::rows::{apply_transition, get_live};
+use super::rows::{apply_transition, get_live, to_json_text};
 use crate::backend::{LeaseRef, LeaseState, ProgressUpdate};
 use crate::error::Result;
 use crate::event::Event;
@@ -82,13 +82,14 @@ pub(super) fn set_progress(tx: &Connection, updates: Vec<ProgressUpdate>) -> Res
     for update in updates {
         let changed = tx
             .prepare_cached(
-                "UPDATE jobs SET progress = ?1, progress_message = ?2 \
-                 WHERE id = ?3 AND status = 'running' AND lease_token = ?4",
+                "UPDATE jobs SET progress = ?1, progress_message = ?2, progress_detail = ?3 \
+                 WHERE id = ?4 AND status = 'running' AND lease_token = ?5",
             )
             .map_err(storage)?
             .execute(params![
                 update.progress,
                 update.message,
+                update.detail.as_ref().map(to_json_text),
                 update.lease.id.as_str(),
                 update.lease.token.0 as i64
             ])
