@@ -253,7 +253,7 @@ fn remnant_paths() -> Value {
                 json!([]), Some(json!({ "required": true, "content": json_content(schema_ref("NewRemnant")) })),
                 json!({ "200": ok_json("The remnant as stored, with its id.", json!({ "type": "object", "required": ["success", "remnant"], "properties": {
                     "success": { "type": "boolean" }, "remnant": schema_ref("Remnant") } })),
-                    "400": error("A size, thickness or material out of range, or an unknown field."),
+                    "400": error("A size or thickness out of range, a material the shop does not have, or an unknown field."),
                     "409": error("The inventory holds as many remnants as it may (code remnant_inventory_full)."),
                     "401": error("API key missing or wrong."), "503": error("The queue backend is unreachable.") })) },
         "/remnants/{id}": {
@@ -272,7 +272,7 @@ fn remnant_schemas() -> Value {
         "NewRemnant": { "type": "object", "additionalProperties": false, "required": ["width", "height"], "properties": {
             "width": side, "height": side,
             "material": { "type": ["string", "null"], "minLength": 1, "maxLength": crate::remnants::MAX_MATERIAL_CHARS,
-                "description": "As nests name it (their material field); a nest uses only remnants whose material and thickness agree with its own, absent with absent." },
+                "description": "A material of the shop's table or an alias (GET /materials), stored under the table's name; another is refused with 400 invalid_value naming the nearest. A nest uses only remnants whose material and thickness agree with its own (an alias or another spelling of the same material agrees), absent with absent." },
             "thickness": { "type": ["number", "null"], "exclusiveMinimum": 0, "maximum": crate::remnants::MAX_THICKNESS_MM, "description": "mm" } } },
         "Remnant": { "type": "object", "required": ["id", "width", "height", "created_at"], "properties": {
             "id": { "type": "string" }, "width": { "type": "number" }, "height": { "type": "number" },
