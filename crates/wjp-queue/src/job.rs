@@ -13,6 +13,22 @@ use serde_json::Value;
 
 use crate::error::QueueError;
 
+/// The length of a generated job id ([`JobId::random`]): 62^22 > 2^128, so
+/// every 128-bit number has 22 digits.
+pub const RANDOM_ID_LEN: usize = 22;
+
+/// `n` as [`RANDOM_ID_LEN`] digits of base 62 (`0-9A-Za-z`), leading zeros
+/// kept so that every generated id has the same length.
+fn base62_id(mut n: u128) -> String {
+    const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut out = [b'0'; RANDOM_ID_LEN];
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[(n % 62) as usize];
+        n /= 62;
+    }
+    out.iter().map(|&b| char::from(b)).collect()
+}
+
 /// Longest client-given job id we accept; long enough for any UUID or
 /// hash-based id, short enough to keep keys and index entries small.
 pub const MAX_JOB_ID_LEN: usize = 128;
@@ -21,16 +37,22 @@ pub const MAX_JOB_ID_LEN: usize = 128;
 /// program, not a second result. A larger one is dropped, with a warning.
 pub const MAX_PROGRESS_DETAIL_BYTES: usize = 2048;
 
-/// A job's identity: a UUID by default, or an id the client chose (which
-/// makes enqueueing idempotent).
+/// A job's identity: 22 random letters and digits by default, or an id the
+/// client chose (which makes enqueueing idempotent).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct JobId(String);
 
 impl JobId {
-    /// A fresh random (version 4) UUID, for requests that name no id.
+    /// A fresh random id, for requests that name no id: 128 random bits as
+    /// [`RANDOM_ID_LEN`] base-62 digits. As unguessable as a version 4 UUID
+    /// (which has 122 random bits) in 14 bytes less, and an id is stored in
+    /// a job's key, its index entries and its audit and event lines (see
+    /// BENCHMARKS.md, Redis memory per queued job). Only letters and digits:
+    /// an id never starts with `-` (a command line would take it for a
+    /// flag) and needs no escaping anywhere.
     pub fn random() -> Self {
-        JobId(uuid::Uuid::new_v4().to_string())
+        JobId(base62_id(rand::random::<u128>()))
     }
 
     /// Accepts 1 to 128 characters of `[A-Za-z0-9_.:-]`: safe in file names,
@@ -423,7 +445,7 @@ pub struct JobRequest {
     #[serde(default)]
     pub group: Option<String>,
     /// An id of the client's choosing, which makes the enqueue idempotent
-    /// (see [`crate::state::id_is_reusable`]); a random UUID when `None`.
+    /// (see [`crate::state::id_is_reusable`]); a random id ([`JobId::random`]) when `None`.
     #[serde(default)]
     pub job_id: Option<String>,
     /// Seconds a completed job's result is kept.
@@ -597,6 +619,25 @@ mod tests {
         for bad in ["", "a b", "../etc", "x/y", "é", &"x".repeat(129)] {
             assert!(JobId::parse(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn generated_ids_are_22_letters_and_digits_for_any_128_bits() {
+        assert_eq!(base62_id(0), "0".repeat(RANDOM_ID_LEN));
+        assert_eq!(base62_id(61), format!("{}z", "0".repeat(RANDOM_ID_LEN - 1)));
+        assert_eq!(
+            base62_id(62),
+            format!("{}10", "0".repeat(RANDOM_ID_LEN - 2))
+        );
+        assert_eq!(base62_id(u128::MAX), "7n42DGM5Tflk9n8mt7Fhc7");
+        let id = JobId::random();
+        assert_eq!(id.as_str().len(), RANDOM_ID_LEN);
+        assert!(
+            id.as_str().chars().all(|c| c.is_ascii_alphanumeric()),
+            "{id:?}"
+        );
+        assert_eq!(JobId::parse(id.as_str()).unwrap(), id);
+        assert_ne!(JobId::random(), id);
     }
 
     #[test]

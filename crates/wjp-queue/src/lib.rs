@@ -59,7 +59,9 @@ pub use catalog::{Catalog, Quotas};
 pub use error::QueueError;
 pub use event::Event;
 pub use flow::{FlowJob, FlowNode, FlowRequest};
-pub use job::{ErrorKind, Job, JobError, JobId, JobRequest, Kind, QueueName, Status, Timestamp};
+pub use job::{
+    ErrorKind, Job, JobError, JobId, JobRequest, Kind, QueueName, Status, Timestamp, RANDOM_ID_LEN,
+};
 pub use limits::{QueueLimits, Rate, RatePeriod};
 pub use outage::Outage;
 pub use queue::{CancelOutcome, Enqueued, Queue, SystemInfo};

@@ -781,7 +781,7 @@ async fn the_sweep_sets_a_drifted_count_of_waiting_payload_bytes_right() {
     // One record edited by hand: a body without a size.
     let key = format!("wjp:{{default}}:job:{}", ids[0]);
     let record: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
-    assert!(record.contains("\n{\"pl\":10,\"k\":"), "{record}");
+    assert!(record.contains("\n{\"pl\":10,\"p\":"), "{record}");
     let edited = record.replacen("\n{\"pl\":10,", "\n{", 1);
     let _: () = redis::cmd("SET")
         .arg(&key)
@@ -850,12 +850,26 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
         .arg("wjp:layout")
         .query(&mut conn)
         .unwrap();
-    assert_eq!(layout, "2");
+    assert_eq!(layout, "3");
     RedisBackend::connect(&server.url(0)).await.unwrap();
+
+    // Layout 2 (bodies with their kind and creation time) is read as it is,
+    // and marked as this version's.
+    let _: () = redis::cmd("SET")
+        .arg("wjp:layout")
+        .arg("2")
+        .query(&mut conn)
+        .unwrap();
+    RedisBackend::connect(&server.url(0)).await.unwrap();
+    let layout: String = redis::cmd("GET")
+        .arg("wjp:layout")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(layout, "3");
 
     let _: () = redis::cmd("SET")
         .arg("wjp:layout")
-        .arg("3")
+        .arg("4")
         .query(&mut conn)
         .unwrap();
     let err = RedisBackend::connect(&server.url(0))
@@ -863,7 +877,7 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
         .err()
         .expect("another layout is refused")
         .to_string();
-    assert!(err.contains("layout 3") && !err.contains("  "), "{err}");
+    assert!(err.contains("layout 4") && !err.contains("  "), "{err}");
 }
 
 /// The earlier layout listed ended jobs in `all` too: such an entry neither

@@ -10,7 +10,7 @@ use crate::support::{fixture, queue_counts, signal, status_of, wait_exit, Env};
 fn submit_then_burst_worker_completes_the_job_and_status_shows_it() {
     let env = Env::new();
     let id = env.submit(&["noop", "--payload", r#"{"drawing": "a.dxf"}"#]);
-    assert_eq!(id.len(), 36, "a UUID: {id}");
+    assert_eq!(id.len(), wjp_queue::RANDOM_ID_LEN, "a generated id: {id}");
     let job = env.job(&id);
     assert_eq!(status_of(&job), "queued");
     assert_eq!(job["kind"], "noop");

@@ -19,13 +19,18 @@
 //! common.lua): a client's payload, later in the body, cannot pose as it.
 //!
 //! A body holds nothing that its key or its header says already: the id and
-//! the queue are in the key (`wjp:{queue}:job:<id>`), and what a fresh
-//! queued job would hold anyway is left out (status `queued`, attempt 0, an
-//! enqueue time equal to the creation time). For a queued no-op job that
-//! is 99 bytes less, most of its body, in Redis's memory and through Lua on
-//! every claim. Bodies written before (with `id` and `q`) are still read:
-//! their `id` tells them apart, which matters for one field only (an
-//! absent enqueue time meant none there, the creation time now).
+//! the queue are in the key (`wjp:{queue}:job:<id>`); the kind, the creation
+//! time (the list score's milliseconds) and an ended job's expiry are in the
+//! header ([`FromHeader`]); and what a fresh queued job would hold anyway is
+//! left out (status `queued`, attempt 0, an enqueue time equal to the
+//! creation time). For a queued no-op job that is 128 bytes less, most of
+//! its body, in Redis's memory and through Lua on every claim; the last 29
+//! (kind and creation time) took its record below an allocator size class
+//! (96 bytes of value instead of 128), and the expiry a retained one's (192
+//! instead of 224). Bodies written before are still read: one with `id` and
+//! `q` is told apart by its `id`, which matters for one field only (an
+//! absent enqueue time meant none there, the creation time now); one with
+//! `k`, `c` or `x` is read by them.
 
 use std::borrow::Cow;
 
@@ -47,8 +52,9 @@ struct Record<'a> {
     /// The fairness group, right after `pl` (see the top of this file).
     #[serde(rename = "g", default, skip_serializing_if = "Option::is_none")]
     group: Option<Cow<'a, str>>,
-    #[serde(rename = "k")]
-    kind: Cow<'a, str>,
+    /// Only in bodies written before the kind was left to the header.
+    #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
+    kind: Option<Cow<'a, str>>,
     /// Only in bodies written before ids and queues were left to the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     id: Option<Cow<'a, str>>,
@@ -78,8 +84,10 @@ struct Record<'a> {
     #[serde(rename = "bo", default = "default_backoff_ms")]
     #[serde(skip_serializing_if = "is_default_backoff_ms")]
     backoff_ms: u64,
-    #[serde(rename = "c")]
-    created_at: i64,
+    /// Only in bodies written before the creation time was left to the
+    /// header.
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    created_at: Option<i64>,
     #[serde(rename = "rf", default, skip_serializing_if = "Option::is_none")]
     reference: Option<Cow<'a, str>>,
     #[serde(rename = "uk", default, skip_serializing_if = "Option::is_none")]
@@ -90,11 +98,15 @@ struct Record<'a> {
     after: Cow<'a, [JobId]>,
     #[serde(rename = "ay", default, skip_serializing_if = "is_false")]
     run_anyway: bool,
-    /// Left out for `queued`, the status of most stored jobs.
+    /// Left out for `queued`, the status of most stored jobs, and for an
+    /// ended status, which the header says.
     #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
     status: Option<Status>,
+    /// Left out when unset, and for a completed job when it is 1, as every
+    /// completion sets it; `null` for a completed job without one.
     #[serde(rename = "pg", default, skip_serializing_if = "Option::is_none")]
-    progress: Option<f64>,
+    #[serde(deserialize_with = "present")]
+    progress: Option<Option<f64>>,
     #[serde(rename = "pm", default, skip_serializing_if = "Option::is_none")]
     progress_message: Option<Cow<'a, str>>,
     #[serde(rename = "pd", default, skip_serializing_if = "Option::is_none")]
@@ -121,6 +133,7 @@ struct Record<'a> {
     started_at: Option<i64>,
     #[serde(rename = "ca", default, skip_serializing_if = "Option::is_none")]
     completed_at: Option<i64>,
+    /// Left out of an ended job's body: its header ends with it.
     #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<i64>,
     #[serde(rename = "w", default, skip_serializing_if = "Option::is_none")]
@@ -171,11 +184,14 @@ fn is_false(b: &bool) -> bool {
 
 /// A field that is there, `null` or not: `Some(None)` for `null`, where a
 /// plain `Option` would not tell it from a field left out.
-fn present<'de, D: serde::Deserializer<'de>>(
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
-) -> std::result::Result<Option<Option<i64>>, D::Error> {
-    Option::<i64>::deserialize(d).map(Some)
+) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
+
+/// The progress every completion sets (`state::complete`).
+const COMPLETED_PROGRESS: f64 = 1.0;
 
 fn millis(t: Option<Timestamp>) -> Option<i64> {
     t.map(|t| t.0)
@@ -192,7 +208,7 @@ pub(super) fn encode(job: &Job) -> Result<String> {
     let record = Record {
         payload_bytes: waiting.then(|| json_len(&job.payload)),
         group: job.group.as_deref().map(Cow::Borrowed),
-        kind: Cow::Borrowed(job.kind.as_str()),
+        kind: None,
         id: None,
         queue: None,
         payload: Cow::Borrowed(&job.payload),
@@ -203,14 +219,18 @@ pub(super) fn encode(job: &Job) -> Result<String> {
         result_ttl_ms: job.result_ttl_ms,
         failure_ttl_ms: job.failure_ttl_ms,
         backoff_ms: job.backoff_ms,
-        created_at: job.created_at.0,
+        created_at: None,
         reference: job.reference.as_deref().map(Cow::Borrowed),
         unique_key: job.unique_key.as_deref().map(Cow::Borrowed),
         unique_until: millis(job.unique_until),
         after: Cow::Borrowed(&job.after),
         run_anyway: job.run_anyway,
-        status: (s.status != Status::Queued).then_some(s.status),
-        progress: s.progress,
+        status: (s.status != Status::Queued && !s.status.is_terminal()).then_some(s.status),
+        progress: match (s.status, s.progress) {
+            (Status::Completed, Some(p)) if p == COMPLETED_PROGRESS => None,
+            (Status::Completed, p) => Some(p),
+            (_, p) => p.map(Some),
+        },
         progress_message: s.progress_message.as_deref().map(Cow::Borrowed),
         progress_detail: s.progress_detail.as_ref().map(Cow::Borrowed),
         result: s.result.as_ref().map(Cow::Borrowed),
@@ -221,7 +241,7 @@ pub(super) fn encode(job: &Job) -> Result<String> {
         enqueued_at: (s.enqueued_at != Some(job.created_at)).then(|| millis(s.enqueued_at)),
         started_at: millis(s.started_at),
         completed_at: millis(s.completed_at),
-        expires_at: millis(s.expires_at),
+        expires_at: millis(s.expires_at).filter(|_| !s.status.is_terminal()),
         worker: s.worker.as_deref().map(Cow::Borrowed),
         lease_expires_at: millis(s.lease_expires_at),
         cancel_requested: s.cancel_requested,
@@ -260,20 +280,58 @@ pub(super) fn payload_bytes_of(body: &str) -> u64 {
     rest[..end].parse().unwrap_or(0)
 }
 
+/// What a body leaves to its record's header (see the top of this file),
+/// as [`super::record::from_header`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct FromHeader<'a> {
+    /// The job's kind.
+    pub(super) kind: &'a str,
+    /// The status of an ended job (a record's header holds it as the body
+    /// does); `None` for any other, whose body says its status (a reader's
+    /// header says `running` for a job whose body says `queued`).
+    pub(super) ended_status: Option<Status>,
+    /// The creation time (ms): the list score's milliseconds.
+    pub(super) created_at: Option<i64>,
+    /// An ended job's expiry (ms), the header's last field; `None` for a
+    /// job that has not ended.
+    pub(super) expires_at: Option<i64>,
+}
+
 /// The job a stored body holds, stored under `id` in `queue` (as its key
-/// says: see [`Identity::of_key`]).
-pub(super) fn decode(body: &[u8], identity: &Identity) -> Result<Job> {
+/// says: see [`Identity::of_key`]), with the header it was stored with.
+pub(super) fn decode(body: &[u8], identity: &Identity, header: FromHeader) -> Result<Job> {
     let corrupt = |e: serde_json::Error| QueueError::Corrupt(format!("stored job body: {e}"));
     let r: Record = serde_json::from_slice(body).map_err(corrupt)?;
     let time = |ms: Option<i64>| ms.map(Timestamp);
+    let created_at = r.created_at.or(header.created_at).ok_or_else(|| {
+        QueueError::Corrupt(format!(
+            "stored job {} has no creation time in its body or header",
+            identity.id
+        ))
+    })?;
+    let kind = match &r.kind {
+        Some(kind) => Kind::parse(kind)?,
+        None => Kind::parse(header.kind)?,
+    };
+    let status = r.status.or(header.ended_status).unwrap_or(Status::Queued);
+    let progress = match r.progress {
+        Some(stored) => stored,
+        None if status == Status::Completed => Some(COMPLETED_PROGRESS),
+        None => None,
+    };
+    let expires_at = match r.expires_at {
+        Some(stored) => Some(stored),
+        None if status.is_terminal() => header.expires_at,
+        None => None,
+    };
     let enqueued_at = match r.enqueued_at {
         Some(stored) => stored,
         None if r.id.is_some() => None,
-        None => Some(r.created_at),
+        None => Some(created_at),
     };
     Ok(Job {
         id: JobId::parse(&identity.id)?,
-        kind: Kind::parse(&r.kind)?,
+        kind,
         queue: QueueName::parse(&identity.queue)?,
         payload: r.payload.into_owned(),
         priority: r.priority,
@@ -283,7 +341,7 @@ pub(super) fn decode(body: &[u8], identity: &Identity) -> Result<Job> {
         result_ttl_ms: r.result_ttl_ms,
         failure_ttl_ms: r.failure_ttl_ms,
         backoff_ms: r.backoff_ms,
-        created_at: Timestamp(r.created_at),
+        created_at: Timestamp(created_at),
         reference: r.reference.map(Cow::into_owned),
         unique_key: r.unique_key.map(Cow::into_owned),
         group: r.group.map(Cow::into_owned),
@@ -291,19 +349,19 @@ pub(super) fn decode(body: &[u8], identity: &Identity) -> Result<Job> {
         run_anyway: r.run_anyway,
         unique_until: time(r.unique_until),
         state: JobState {
-            status: r.status.unwrap_or(Status::Queued),
-            progress: r.progress,
+            status,
+            progress,
             progress_message: r.progress_message.map(Cow::into_owned),
             progress_detail: r.progress_detail.map(Cow::into_owned),
             result: r.result.map(Cow::into_owned),
             error: r.error.map(Cow::into_owned),
             attempt: r.attempt,
             stalls: r.stalls,
-            run_at: Timestamp(r.run_at.unwrap_or(r.created_at)),
+            run_at: Timestamp(r.run_at.unwrap_or(created_at)),
             enqueued_at: time(enqueued_at),
             started_at: time(r.started_at),
             completed_at: time(r.completed_at),
-            expires_at: time(r.expires_at),
+            expires_at: time(expires_at),
             worker: r.worker.map(Cow::into_owned),
             lease_token: None,
             lease_expires_at: time(r.lease_expires_at),
@@ -354,6 +412,33 @@ mod tests {
         }
     }
 
+    /// What the header stored with `job`'s body says (see `record.rs`).
+    fn header_of(job: &Job) -> FromHeader<'_> {
+        FromHeader {
+            kind: job.kind.as_str(),
+            ended_status: Some(job.state.status).filter(|s| s.is_terminal()),
+            created_at: Some(job.created_at.0),
+            expires_at: job
+                .state
+                .expires_at
+                .filter(|_| job.state.status.is_terminal())
+                .map(|t| t.0),
+        }
+    }
+
+    /// A header that says nothing, as for bodies that say it all.
+    const NO_HEADER: FromHeader<'static> = FromHeader {
+        kind: "",
+        ended_status: None,
+        created_at: None,
+        expires_at: None,
+    };
+
+    /// Decodes `job`'s body as stored with its header.
+    fn round_trip(job: &Job) -> Result<Job> {
+        decode(encode(job)?.as_bytes(), &identity_of(job), header_of(job))
+    }
+
     fn sample() -> serde_json::Result<Job> {
         let body = json!({
             "id": "0f0261f9-9e4c-4bd3-a6e1-bd2d2b05583b", "kind": "analyze_dxf",
@@ -381,8 +466,8 @@ mod tests {
             Some(ErrorKind::Timeout)
         );
         let body = encode(&job)?;
-        assert!(body.starts_with(r#"{"k":"analyze_dxf","p":"#), "{body}");
-        assert_eq!(decode(body.as_bytes(), &identity_of(&job))?, job);
+        assert!(body.starts_with(r#"{"p":"#), "{body}");
+        assert_eq!(round_trip(&job)?, job);
         Ok(())
     }
 
@@ -407,11 +492,12 @@ mod tests {
             "ra", "eq", // the creation time
             "id", "q", // in the key
             "s", "a", // a fresh queued job's
+            "k", "c", // in the header
         ];
         for left_out in left_out.map(|name| format!("\"{name}\"")) {
             assert!(!body.contains(&left_out), "{left_out} in {body}");
         }
-        assert_eq!(decode(body.as_bytes(), &identity_of(&job))?, job);
+        assert_eq!(round_trip(&job)?, job);
         let public = serde_json::to_string(&job)?;
         assert!(body.len() * 2 < public.len(), "{body} vs {public}");
         Ok(())
@@ -438,7 +524,7 @@ mod tests {
         ] {
             assert!(body.contains(kept), "{kept} not in {body}");
         }
-        assert_eq!(decode(body.as_bytes(), &identity_of(&job))?, job);
+        assert_eq!(round_trip(&job)?, job);
         Ok(())
     }
 
@@ -451,21 +537,73 @@ mod tests {
             id: "0bb592f4-b0e1-49be-91ea-891930d6a1e1".into(),
         };
         let queued = r#"{"pl":9,"k":"noop","id":"0bb592f4-b0e1-49be-91ea-891930d6a1e1","q":"default","p":{"i":123},"c":1796436921494,"s":"queued","a":0,"eq":1796436921494}"#;
-        let job = decode(queued.as_bytes(), &identity)?;
+        let job = decode(queued.as_bytes(), &identity, NO_HEADER)?;
         assert_eq!(job.id.as_str(), identity.id);
         assert_eq!(job.queue.as_str(), "default");
         assert_eq!(job.state.enqueued_at, Some(Timestamp(1796436921494)));
         let scheduled = r#"{"pl":9,"k":"noop","id":"0bb592f4-b0e1-49be-91ea-891930d6a1e1","q":"default","p":{"i":123},"c":1796436921494,"s":"scheduled","a":0,"ra":1796436991494}"#;
-        let job = decode(scheduled.as_bytes(), &identity)?;
+        let job = decode(scheduled.as_bytes(), &identity, NO_HEADER)?;
         assert_eq!(job.state.status, Status::Scheduled);
         assert_eq!(job.state.enqueued_at, None);
-        // Written again, both lose what the key holds, and read back alike.
+        // Written again, both lose what the key and header hold, and read
+        // back alike.
         let body = encode(&job)?;
-        assert!(
-            !body.contains(r#""id""#) && !body.contains(r#""q""#),
-            "{body}"
-        );
-        assert_eq!(decode(body.as_bytes(), &identity)?, job);
+        for held in [r#""id""#, r#""q""#, r#""k""#, r#""c""#] {
+            assert!(!body.contains(held), "{held} in {body}");
+        }
+        assert_eq!(decode(body.as_bytes(), &identity, header_of(&job))?, job);
+        Ok(())
+    }
+
+    /// A completed job's progress is 1 (every completion sets it): left
+    /// out then, and `null` when there is none.
+    #[test]
+    fn a_completed_job_s_progress_is_left_out_when_it_is_one() -> TestResult {
+        let mut job = sample()?;
+        job.state.status = Status::Completed;
+        for (progress, stored) in [
+            (Some(1.0), None),
+            (None, Some(r#""pg":null"#)),
+            (Some(0.5), Some(r#""pg":0.5"#)),
+        ] {
+            job.state.progress = progress;
+            let body = encode(&job)?;
+            match stored {
+                Some(text) => assert!(body.contains(text), "{text} not in {body}"),
+                None => assert!(!body.contains(r#""pg""#), "{body}"),
+            }
+            assert_eq!(round_trip(&job)?, job);
+        }
+        // Failed at half way: kept, and read back as it was.
+        job.state.status = Status::Failed;
+        assert!(encode(&job)?.contains(r#""pg":0.5"#));
+        assert_eq!(round_trip(&job)?, job);
+        Ok(())
+    }
+
+    /// An ended job's body leaves its expiry to the header, which ends with
+    /// it; one written before holds it, and its own value is read.
+    #[test]
+    fn an_ended_job_s_expiry_is_read_from_its_header() -> TestResult {
+        let job = sample()?;
+        let expiry = job.state.expires_at.map(|t| t.0);
+        assert!(expiry.is_some());
+        let body = encode(&job)?;
+        for held in [r#""x""#, r#""s""#] {
+            assert!(!body.contains(held), "{held} in {body}");
+        }
+        assert_eq!(round_trip(&job)?, job);
+        let header = header_of(&job);
+        assert_eq!(header.expires_at, expiry);
+        let without = FromHeader {
+            expires_at: None,
+            ..header
+        };
+        let read = decode(body.as_bytes(), &identity_of(&job), without)?;
+        assert_eq!(read.state.expires_at, None);
+        let earlier = body.replacen('{', r#"{"x":1796436921494,"#, 1);
+        let read = decode(earlier.as_bytes(), &identity_of(&job), header)?;
+        assert_eq!(read.state.expires_at, Some(Timestamp(1796436921494)));
         Ok(())
     }
 
@@ -500,11 +638,11 @@ mod tests {
             job.state.status = status;
             let body = encode(&job)?;
             assert!(
-                body.starts_with(&format!(r#"{{"pl":{bytes},"k":"#)),
+                body.starts_with(&format!(r#"{{"pl":{bytes},"p":"#)),
                 "{body}"
             );
             assert_eq!(payload_bytes_of(&body), bytes);
-            assert_eq!(decode(body.as_bytes(), &identity_of(&job))?, job);
+            assert_eq!(round_trip(&job)?, job);
         }
         Ok(())
     }
@@ -513,6 +651,7 @@ mod tests {
     fn a_bad_body_is_an_error_naming_what_is_wrong() {
         for (body, says) in [
             (r#"{"k":"noop"}"#, "missing field"),
+            (r#"{"p":null}"#, "no creation time"),
             (
                 r#"{"k":"no op","id":"x","q":"default","p":null,"ma":1,"to":1,"rt":1,"ft":1,"bo":1,"c":0,"s":"queued","a":0,"ra":0}"#,
                 "kind",
@@ -523,7 +662,9 @@ mod tests {
                 queue: "default".into(),
                 id: "x".into(),
             };
-            let e = decode(body.as_bytes(), &identity).unwrap_err().to_string();
+            let e = decode(body.as_bytes(), &identity, NO_HEADER)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(says), "{body}: {e}");
         }
     }

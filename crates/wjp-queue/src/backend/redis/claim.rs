@@ -6,7 +6,7 @@ use redis::Value;
 
 use super::body::{self, Identity};
 use super::library::Call;
-use super::record::{body_of, id_of, sequence_of};
+use super::record::{from_header, id_of, sequence_of, split_record};
 use super::reply::{array, corrupt, hex, text};
 use super::RedisBackend;
 use crate::backend::ClaimRequest;
@@ -101,11 +101,11 @@ impl RedisBackend {
                 };
                 let rk = text(rk)?;
                 // Parsed where it lies: no copy of each body on the claim path.
-                let body = match record {
-                    Value::BulkString(record) => body_of(record),
+                let parts = match record {
+                    Value::BulkString(record) => split_record(record),
                     _ => None,
                 };
-                let Some(body) = body else {
+                let Some((header, body)) = parts else {
                     return Err(corrupt(format!("a claimed job without a record: {rk}")));
                 };
                 let Some(id) = id_of(&rk) else {
@@ -115,7 +115,7 @@ impl RedisBackend {
                     queue: queue.clone(),
                     id: id.to_owned(),
                 };
-                let job = body::decode(body, &identity)?;
+                let job = body::decode(body, &identity, from_header(header))?;
                 let mut t = state::claim(&job, &request.worker, request.lease, request.now);
                 t.job.state.lease_token = Some(token);
                 if let Some(seq) = sequence_of(&rk) {

@@ -9,7 +9,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterConfig;
 use redis::{Client, Cmd, Pipeline, Value};
 
-use super::keys::{key_prefix, LAYOUT, LAYOUT_KEY};
+use super::keys::{key_prefix, LAYOUT, LAYOUTS_READ, LAYOUT_KEY};
 use super::link::{cluster_client, Link, CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
 use super::reply::text;
 use super::RedisBackend;
@@ -209,7 +209,10 @@ impl RedisBackend {
     /// layout this one cannot claim (ready keys of 37 decimal digits), and
     /// marks a server without such jobs as holding this version's layout.
     /// Running and ended jobs of the earlier layout are read and ended as
-    /// they are: only a waiting job's ready key changed.
+    /// they are: only a waiting job's ready key changed. A server of a
+    /// layout this version reads as it is (`LAYOUTS_READ`) is marked as
+    /// this one's, so that the earlier version, which cannot read the
+    /// bodies this one writes, refuses it from then on.
     async fn check_layout(&self) -> Result<()> {
         let mut get = redis::cmd("GET");
         get.arg(LAYOUT_KEY);
@@ -218,6 +221,12 @@ impl RedisBackend {
             stored => {
                 let stored = text(&stored)?;
                 if stored == LAYOUT {
+                    return Ok(());
+                }
+                if LAYOUTS_READ.contains(&stored.as_str()) {
+                    let mut set = redis::cmd("SET");
+                    set.arg(LAYOUT_KEY).arg(LAYOUT);
+                    self.query(set).await?;
                     return Ok(());
                 }
                 return Err(QueueError::InvalidRequest(format!(

@@ -39,8 +39,13 @@ pub(super) const QUEUES_KEY: &str = "wjp:queues";
 /// `check_layout`).
 pub(super) const LAYOUT_KEY: &str = "wjp:layout";
 /// The layout this version writes: 2 since ready keys are base-64 digits
-/// (`record.rs`, `READY_KEY_WIDTHS`); none was written before.
-pub(super) const LAYOUT: &str = "2";
+/// (`record.rs`, `READY_KEY_WIDTHS`; none was written before), 3 since
+/// bodies leave their kind, creation time and an ended job's expiry to the
+/// header (`body.rs`), which an earlier version cannot read.
+pub(super) const LAYOUT: &str = "3";
+/// Earlier layouts this version reads as they are, and marks as its own
+/// (see `connection.rs`, `check_layout`).
+pub(super) const LAYOUTS_READ: &[&str] = &["2"];
 /// Worker names by the expiry of their records.
 pub(super) const WORKERS_KEY: &str = "wjp:workers";
 

@@ -61,7 +61,7 @@
 //! | `wjp:{q}:outbox`          | hash   | ended parents to tell: id -> `<status>\|<ms>` |
 //! | `wjp:{q}:audit`           | stream | the audit log, one entry per call; trimmed by maintenance (`audit.rs`) |
 //! | `wjp:queues`              | set    | names of queues that ever had a job         |
-//! | `wjp:layout`              | string | the layout of these keys (`2`); see below   |
+//! | `wjp:layout`              | string | the layout of these keys (`3`); see below   |
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
 //! | `wjp:schedules`           | hash   | schedules: name -> `<next_run>\n<JSON>`     |
@@ -74,21 +74,30 @@
 //! job's expiry), a newline, and the job's body: the job as the state
 //! machine last wrote it, in a compact JSON form of its own (`body.rs`),
 //! which scripts store and pass on but never parse. A body leaves out what
-//! the key says (id, queue) and what a fresh job holds anyway; readers
-//! get the key as the last field of the header. A ready key is the claim
-//! order in 21 base-64 digits (priority, run-at, sequence: `record.rs`),
-//! so that a ready member with a generated id fits Redis's 64-byte
-//! allocation. A queued no-op job holds about 700 bytes of Redis memory:
-//! its record (about 230), its `ready` and `all` entries (about 160 and
-//! 145), its lines in the audit stream (about 100) and in the event stream
-//! (about 40); see BENCHMARKS.md.
+//! the key says (id, queue), what the header says (kind, creation time, an
+//! ended job's status and expiry) and what a fresh job holds anyway;
+//! readers get the key as the last field of the header. A ready key is the
+//! claim order in 21 base-64 digits (priority, run-at, sequence:
+//! `record.rs`), so that a ready member with a generated id (22 letters and
+//! digits, `JobId::random`) fits Redis's 48-byte allocation. A queued no-op
+//! job holds about 620 bytes of Redis memory: its record (about 185), its
+//! `ready` and `all` entries (about 145 and 130), its lines in the audit
+//! stream (about 85) and in the event stream (about 25); see BENCHMARKS.md.
 //!
 //! `wjp:layout` says which layout the keys are in. Layout 2 changed the
 //! ready key (37 decimal digits before): a server whose queues hold
 //! waiting jobs of the earlier layout is refused at connection, with the
 //! queues named, rather than have their ready members dropped as stale;
 //! running and ended jobs of the earlier layout are read and ended as
-//! they are, and so are bodies that still hold their id and queue. The completion path
+//! they are, and so are bodies that still hold their id and queue. Layout
+//! 3 left the kind, creation time, an ended job's status and expiry, and a
+//! completed job's progress of 1 out of bodies (`body.rs`), and submission
+//! lines of the audit log leave out their outcome: this version reads
+//! layout 2 as it is and marks the server as layout 3 when it connects,
+//! after which a version of layout 2, which could not read the new bodies,
+//! refuses it. Stop the workers of the earlier version before starting
+//! this one: one still running when the first body of layout 3 is written
+//! fails to read it. The completion path
 //! writes its records with one `MSET` and no TTL (a `SET` with `PXAT` per
 //! job was a tenth of a drained job's Redis time): readers in Lua treat an
 //! ended record past its expiry as gone, by the server's clock, and the

@@ -16,7 +16,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::body::{self, Identity};
+use super::body::{self, FromHeader, Identity};
 use super::reply::{corrupt, note_of, unhex};
 use crate::error::Result;
 use crate::job::{Job, LeaseToken, Status, Timestamp};
@@ -390,11 +390,35 @@ pub(super) fn ended_record(header: &EndedHeader, body: &str) -> String {
     record
 }
 
-/// The body of a record (the bytes after its header's newline), or `None`
-/// for a record without a header.
-pub(super) fn body_of(record: &[u8]) -> Option<&[u8]> {
+/// The header and body of a record (the text before its first newline, and
+/// the bytes after it), or `None` for a record without a header (or with
+/// one that is not text, which no script writes).
+pub(super) fn split_record(record: &[u8]) -> Option<(&str, &[u8])> {
     let nl = record.iter().position(|&b| b == b'\n')?;
-    Some(&record[nl + 1..])
+    let header = std::str::from_utf8(&record[..nl]).ok()?;
+    Some((header, &record[nl + 1..]))
+}
+
+/// What a body leaves to its header (see `body.rs`), from a stored header
+/// or a reader's (their first [`STORED`] fields are the same). A field
+/// that is missing or not a number is `None`: the body of a record
+/// written before holds it, and `body::decode` says so if neither does.
+pub(super) fn from_header(header: &str) -> FromHeader<'_> {
+    let mut fields = [""; STORED];
+    for (slot, text) in fields.iter_mut().zip(header.split('|')) {
+        *slot = text;
+    }
+    let number = |field: Header| fields[field.index()].parse::<i64>().ok();
+    let ended_status = fields[Header::Status.index()]
+        .parse::<Status>()
+        .ok()
+        .filter(|s| s.is_terminal());
+    FromHeader {
+        kind: fields[Header::Kind.index()],
+        ended_status,
+        created_at: number(Header::ListScore).map(|score| score.div_euclid(1000)),
+        expires_at: number(Header::ReadyKeyOrExpiry).filter(|_| ended_status.is_some()),
+    }
 }
 
 /// The fields of a header line as a reader gets it, by [`Header`].
@@ -435,7 +459,7 @@ pub(super) fn job_from_value(value: &str) -> Result<Job> {
         .ok_or_else(|| corrupt("stored job without a header"))?;
     let fields = HeaderFields::parse(header)?;
     let identity = Identity::of_key(fields.text(Header::Key))?;
-    let mut job = body::decode(body.as_bytes(), &identity)?;
+    let mut job = body::decode(body.as_bytes(), &identity, from_header(header))?;
     let status: Status = fields.text(Header::Status).parse()?;
     if status == Status::Running && job.state.status != Status::Running {
         let worker = unhex(fields.text(Header::Worker))?;
@@ -505,6 +529,34 @@ pub(super) fn id_of(member: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_gives_kind_creation_time_and_an_ended_job_s_expiry() {
+        let ended = from_header("completed||1|noop||6987|1796448457367987|1796452058859");
+        assert_eq!(
+            ended,
+            FromHeader {
+                kind: "noop",
+                ended_status: Some(Status::Completed),
+                created_at: Some(1796448457367),
+                expires_at: Some(1796452058859),
+            }
+        );
+        // A waiting job's last field is its ready key, never an expiry; a
+        // reader's header of a running job says `running`, which the body
+        // does not.
+        for header in [
+            "queued||0|noop||1|1796447943339001|1ooooo0J94Y3Z[0000001",
+            "running|5|1|noop||1|1796447943339001|1ooooo0J94Y3Z[0000001|77|30000|1|2||||wjp:{default}:job:x",
+        ] {
+            let read = from_header(header);
+            assert_eq!(
+                (read.kind, read.ended_status, read.expires_at, read.created_at),
+                ("noop", None, None, Some(1796447943339))
+            );
+        }
+        assert_eq!(from_header("").created_at, None);
+    }
 
     #[test]
     fn the_prelude_numbers_every_list_from_one() {

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Where a queued and a retained completed `noop` job's Redis memory goes (BENCHMARKS.md,
+# command K): JOBS jobs submitted in one `wjp submit --batch` to an empty private
+# redis-server, then drained by `wjp worker --burst`. After each step it prints
+# `used_memory` per job (against the server after one warm-up job, which loads the
+# function library) and `MEMORY USAGE key SAMPLES 0` of each key of the queue per job;
+# a job's record is one sampled record, not divided.
+# usage: scripts/redis-memory-parts.sh [WJP_BINARY] [JOBS]   (needs redis-server, python3)
+set -euo pipefail
+bin=$(realpath "${1:-target/release/wjp}")
+jobs=${2:-10000}
+work=$(mktemp -d)
+port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save "" --appendonly no \
+  >"$work/redis.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 300); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+export REDIS_URL="redis://127.0.0.1:$port/0"
+cli() { redis-cli -p "$port" "$@"; }
+used() { cli info memory | tr -d '\r' | sed -n 's/^used_memory://p'; }
+python3 -c "
+import json, sys
+with open(sys.argv[1], 'w') as f:
+    for i in range(int(sys.argv[2])):
+        f.write(json.dumps({'kind': 'noop', 'payload': {'i': i}}) + '\n')" "$work/jobs.jsonl" "$jobs"
+run() { "$bin" "$@" --data-dir "$work/data" >/dev/null 2>&1; }
+run submit noop --payload '{"i": -1}' --init
+run worker --burst --queues default --concurrency 50
+# The warm-up job's record expires after its result TTL; the sweep leaves the rest.
+before=$(used)
+parts() {
+  echo "$1: used_memory per job $(( ($(used) - before) / jobs ))"
+  for key in $(cli --scan --pattern 'wjp:{default}:*' | grep -v ':job:' | sort); do
+    echo "  $key $(( $(cli memory usage "$key" samples 0) / jobs ))"
+  done
+  local record
+  record=$(cli --scan --pattern 'wjp:{default}:job:*' | sed -n 1p)
+  echo "  one record: $(cli memory usage "$record" samples 0) ($(cli strlen "$record") bytes of value)"
+}
+run submit --batch "$work/jobs.jsonl"
+parts queued
+run worker --burst --queues default --concurrency 50
+parts "retained completed"
