@@ -542,6 +542,58 @@ async fn rediss_with_a_password_works_and_hides_the_password() {
 }
 
 /// A claim of up to `max` jobs of the default queue by worker "claimer".
+/// Lua compares strings by the server's collation (Redis takes
+/// LC_COLLATE from its environment), and under en_US.UTF-8 that is not
+/// byte order: it puts 'a' before 'B' and passes over punctuation, all of
+/// which appear among the digits of ready keys. Jobs that became due while
+/// waiting, claimed in one call (which sorts them in Lua), still come by
+/// priority, then in the order they were due.
+#[tokio::test]
+async fn claim_order_does_not_follow_the_servers_locale() {
+    let locales = tempfile::tempdir().unwrap();
+    let made = std::process::Command::new("localedef")
+        .args(["-i", "en_US", "-f", "UTF-8"])
+        .arg(locales.path().join("en_US.UTF-8"))
+        .status();
+    assert!(
+        made.is_ok_and(|s| s.success()),
+        "localedef could not make en_US.UTF-8 (its sources are in Debian's `locales` package)"
+    );
+    let locpath = locales.path().display().to_string();
+    let store = RedisStore {
+        server: RedisServer::start_with_env(
+            &[],
+            &[("LOCPATH", &locpath), ("LC_ALL", "en_US.UTF-8")],
+        ),
+    };
+    // The hazard is real on this server: its Lua does not compare bytes.
+    let mut conn = store.server.connection(0);
+    let collated: i64 = redis::cmd("EVAL")
+        .arg("if 'a' < 'B' then return 1 else return 0 end")
+        .arg(0)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(collated, 1, "the server should collate by en_US.UTF-8");
+
+    let queue = queue_on(&store).await;
+    // Due one after another, a millisecond or more apart (the last digits
+    // of their run-at times run through '0'..'o'), at three priorities.
+    let mut expected = Vec::new();
+    for i in 0..40 {
+        let mut r = request("noop", json!(i));
+        r.priority = Some([0, 7, -7][i % 3]);
+        r.delay = Some(0.3 + i as f64 * 0.002);
+        expected.push((-[0, 7, -7][i % 3], enqueue_id(&queue, r).await));
+    }
+    // The highest priority first, then the order they were due.
+    expected.sort_by_key(|(p, _)| *p);
+    let expected: Vec<JobId> = expected.into_iter().map(|(_, id)| id).collect();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let claimed = claim(&queue, &["default"], 100, Duration::from_secs(30)).await;
+    let order: Vec<JobId> = claimed.into_iter().map(|j| j.id).collect();
+    assert_eq!(order, expected);
+}
+
 fn claim_default(max: usize) -> ClaimRequest {
     ClaimRequest {
         queues: vec![QueueName::parse("default").unwrap()],

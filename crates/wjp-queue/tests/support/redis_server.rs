@@ -13,6 +13,8 @@ pub struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     extra: Vec<String>,
+    /// Environment variables of the server's process.
+    env: Vec<(String, String)>,
     tls: bool,
 }
 
@@ -39,11 +41,21 @@ fn free_port() -> u16 {
 impl RedisServer {
     /// Starts a server; `extra` are more `redis-server` arguments.
     pub fn start(extra: &[&str]) -> RedisServer {
+        RedisServer::start_with_env(extra, &[])
+    }
+
+    /// Starts a server whose process has `env` besides this one's
+    /// environment (a locale, say).
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> RedisServer {
         let mut server = RedisServer {
             child: None,
             port: free_port(),
             dir: tempfile::tempdir().expect("temp dir"),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             tls: false,
         };
         server.spawn(true);
@@ -75,6 +87,7 @@ impl RedisServer {
                 "--requirepass".into(),
                 password.into(),
             ],
+            env: Vec::new(),
             tls: true,
         };
         server.spawn(false);
@@ -96,6 +109,7 @@ impl RedisServer {
                 .args(["--save", "", "--appendonly", "yes", "--daemonize", "no"])
                 .args(["--logfile", "redis.log"])
                 .args(&self.extra)
+                .envs(self.env.iter().map(|(k, v)| (k, v)))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

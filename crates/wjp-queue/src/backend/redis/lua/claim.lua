@@ -62,7 +62,7 @@ if #due > 0 then
       zrem(K_SCHED, id)
     end
   end
-  table.sort(candidates)
+  sort_bytewise(candidates)
   put_back(max + 1, #candidates)
 end
 -- A fresh job's next attempt without number formatting, which costs a

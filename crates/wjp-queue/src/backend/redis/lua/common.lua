@@ -587,6 +587,24 @@ end
 -- it: a batch of jobs moving alike (a claim, an enqueue, a completion call)
 -- costs a script no new string per job, where a full line cost one string
 -- and its bytes twice (made, then joined).
+-- Sorts strings as sorted sets order their members: byte by byte. Lua's
+-- `<` on strings follows the server's collation (Redis takes LC_COLLATE
+-- from its environment), which under a locale such as en_US.UTF-8 puts
+-- 'a' before 'B' and passes over punctuation: ready keys, whose base-64
+-- digits run from '0' to 'o', would leave claim order.
+local function byte_order(a, b)
+  local byte = string.byte
+  local n = #a < #b and #a or #b
+  for i = 1, n do
+    local x, y = byte(a, i), byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+local function sort_bytewise(list)
+  table.sort(list, byte_order)
+end
+
 local function emit(id, kind, status, attempt, progress, message_hex, error_kind, at)
   progress, error_kind, message_hex = progress or '', error_kind or '', message_hex or ''
   -- Comparing interned strings compares pointers: no string is made here.

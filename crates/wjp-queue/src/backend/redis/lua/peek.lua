@@ -16,6 +16,6 @@ end
 -- Queued jobs of fairness groups count too (placeholders: the caller
 -- counts, and they sort last); a group's cap is not looked at here.
 for _ = 1, math.min(grouped_ready(), max - #out) do out[#out + 1] = '~' end
-table.sort(out)
+sort_bytewise(out)
 while #out > max do table.remove(out) end
 return out
