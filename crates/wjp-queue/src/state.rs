@@ -485,6 +485,9 @@ fn finished(job: &Job, status: Status, ttl_ms: u64, now: Timestamp) -> JobState 
     next.lease_token = None;
     next.lease_expires_at = None;
     next.cancel_requested = false;
+    // Figures of a run in progress; an ended job's result tells the rest
+    // (and whichever copy ends it, the worker's or the sweep's, agrees).
+    next.progress_detail = None;
     next
 }
 

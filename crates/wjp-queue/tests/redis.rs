@@ -541,7 +541,6 @@ async fn rediss_with_a_password_works_and_hides_the_password() {
     assert!(!err.to_string().contains("nope"), "{err}");
 }
 
-/// A claim of up to `max` jobs of the default queue by worker "claimer".
 /// Lua compares strings by the server's collation (Redis takes
 /// LC_COLLATE from its environment), and under en_US.UTF-8 that is not
 /// byte order: it puts 'a' before 'B' and passes over punctuation, all of
@@ -594,6 +593,7 @@ async fn claim_order_does_not_follow_the_servers_locale() {
     assert_eq!(order, expected);
 }
 
+/// A claim of up to `max` jobs of the default queue by worker "claimer".
 fn claim_default(max: usize) -> ClaimRequest {
     ClaimRequest {
         queues: vec![QueueName::parse("default").unwrap()],

@@ -115,6 +115,35 @@ pub struct ProgressUpdate {
     pub detail: Option<serde_json::Value>,
 }
 
+impl ProgressUpdate {
+    /// The update as a backend keeps it, whoever made it: no NUL in the
+    /// message (the Redis backend keeps message and detail as one text,
+    /// split at a NUL), and a detail only when it is a JSON object of at
+    /// most [`MAX_PROGRESS_DETAIL_BYTES`](crate::job::MAX_PROGRESS_DETAIL_BYTES)
+    /// (another is left out, with a warning; the message still goes).
+    pub fn checked(mut self) -> Self {
+        if let Some(message) = self.message.as_mut().filter(|m| m.contains('\0')) {
+            message.retain(|c| c != '\0');
+        }
+        let limit = crate::job::MAX_PROGRESS_DETAIL_BYTES;
+        self.detail = match self.detail.take() {
+            Some(detail) if !detail.is_object() => {
+                tracing::warn!(job = %self.lease.id, "a progress detail must be a JSON object; left out");
+                None
+            }
+            Some(detail) if detail.to_string().len() > limit => {
+                tracing::warn!(
+                    job = %self.lease.id,
+                    "a progress detail is larger than {limit} bytes; left out"
+                );
+                None
+            }
+            other => other,
+        };
+        self
+    }
+}
+
 /// Filters for listing jobs, newest first.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobQuery {
@@ -497,4 +526,44 @@ pub trait Backend: Send + Sync + 'static {
     /// may exist, or `max_wait` passes. Taking the caller's cursor makes a
     /// wake-up impossible to lose between the caller's read and this wait.
     async fn wait_for_events(&self, after: Option<&str>, max_wait: Duration) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::job::MAX_PROGRESS_DETAIL_BYTES;
+
+    fn update(message: &str, detail: Option<serde_json::Value>) -> ProgressUpdate {
+        ProgressUpdate {
+            lease: LeaseRef {
+                id: JobId::random(),
+                token: LeaseToken(7),
+            },
+            progress: 0.5,
+            message: Some(message.to_owned()),
+            detail,
+        }
+    }
+
+    #[test]
+    fn a_progress_update_is_kept_without_nuls_and_with_a_small_object_only() {
+        let fine = update("step\0 3", Some(json!({"step": 3})));
+        let kept = fine.checked();
+        assert_eq!(kept.message.as_deref(), Some("step 3"));
+        assert_eq!(kept.detail, Some(json!({"step": 3})));
+
+        let large = json!({ "text": "x".repeat(MAX_PROGRESS_DETAIL_BYTES) });
+        for detail in [json!([1, 2]), json!("figures"), large] {
+            let kept = update("step 3", Some(detail.clone())).checked();
+            assert_eq!(kept.detail, None, "{detail}");
+            assert_eq!(kept.message.as_deref(), Some("step 3"));
+        }
+        // The largest object kept: its compact JSON at the limit.
+        let room = MAX_PROGRESS_DETAIL_BYTES - r#"{"t":""}"#.len();
+        let at_limit = json!({ "t": "x".repeat(room) });
+        assert_eq!(at_limit.to_string().len(), MAX_PROGRESS_DETAIL_BYTES);
+        assert!(update("", Some(at_limit)).checked().detail.is_some());
+    }
 }

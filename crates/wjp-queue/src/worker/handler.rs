@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::running::{JobSignals, Progress};
 use crate::error::Result;
-use crate::job::{ErrorKind, Job, JobError, Kind, MAX_PROGRESS_DETAIL_BYTES};
+use crate::job::{ErrorKind, Job, JobError, Kind};
 
 /// Why a handler did not return a result.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -248,32 +248,13 @@ impl JobContext {
     /// Reports progress with figures for programs (`detail`, a JSON object:
     /// a nest's best layout so far), which the job's record and its
     /// progress events carry beside the message. A detail that is not an
-    /// object, or larger than [`MAX_PROGRESS_DETAIL_BYTES`], is left out
+    /// object, or larger than [`MAX_PROGRESS_DETAIL_BYTES`](crate::job::MAX_PROGRESS_DETAIL_BYTES), is left out
     /// (the message still goes), with a warning.
     pub fn progress_with_detail(&self, fraction: f64, message: impl Into<String>, detail: Value) {
-        let size = detail.to_string().len();
-        let detail = if !detail.is_object() {
-            tracing::warn!(job = %self.job.id, "a progress detail must be a JSON object; left out");
-            None
-        } else if size > MAX_PROGRESS_DETAIL_BYTES {
-            tracing::warn!(
-                job = %self.job.id,
-                size,
-                "a progress detail is larger than {MAX_PROGRESS_DETAIL_BYTES} bytes; left out"
-            );
-            None
-        } else {
-            Some(detail)
-        };
-        self.report(fraction, message.into(), detail);
+        self.report(fraction, message.into(), Some(detail));
     }
 
-    fn report(&self, fraction: f64, mut message: String, detail: Option<Value>) {
-        // A NUL ends the message where a store keeps message and detail as
-        // one text (the Redis backend's `note_hex`): no message holds one.
-        if message.contains('\0') {
-            message.retain(|c| c != '\0');
-        }
+    fn report(&self, fraction: f64, message: String, detail: Option<Value>) {
         let fraction = if fraction.is_finite() {
             fraction.clamp(0.0, 1.0)
         } else {

@@ -1539,7 +1539,9 @@ pub async fn progress_is_recorded_and_published(store: &dyn Store) {
         message.starts_with(&format!("slept {step} of")),
         "{message} / {detail}"
     );
-    wait_for_status(&queue, &id, Status::Completed).await;
+    // A run's figures go with the run: the result tells the rest.
+    let done = wait_for_status(&queue, &id, Status::Completed).await;
+    assert_eq!(done.state.progress_detail, None);
     worker.stop().await;
     let events = queue.events_after(cursor.as_deref(), 1000).await.unwrap();
     let running: Vec<&wjp_queue::Event> = events

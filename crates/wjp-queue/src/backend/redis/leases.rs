@@ -53,6 +53,8 @@ impl RedisBackend {
             return Ok(());
         }
         let now = Timestamp::now();
+        let updates: Vec<ProgressUpdate> =
+            updates.into_iter().map(ProgressUpdate::checked).collect();
         let ids: Vec<&str> = updates.iter().map(|u| u.lease.id.as_str()).collect();
         self.on_every_queue(&self.shared.functions.progress, &ids, |call| {
             call.arg(now.0);

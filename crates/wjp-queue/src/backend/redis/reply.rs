@@ -98,16 +98,17 @@ pub(super) fn note_hex(message: Option<&str>, detail: Option<&serde_json::Value>
     }
 }
 
-/// The message and the detail of a `note_hex` field.
+/// The message and the detail of a `note_hex` field. What follows a NUL
+/// and is not a JSON object (a message that held a NUL before messages
+/// lost them) is left out: a job or an event stays readable.
 pub(super) fn note_of(field: &str) -> Result<(Option<String>, Option<serde_json::Value>)> {
     let text = unhex(field)?;
     let (message, detail) = match text.split_once('\0') {
-        Some((message, detail)) => (
+        Some((message, rest)) => (
             message,
-            Some(
-                serde_json::from_str(detail)
-                    .map_err(|e| corrupt(format!("progress detail: {e}")))?,
-            ),
+            serde_json::from_str::<serde_json::Value>(rest)
+                .ok()
+                .filter(serde_json::Value::is_object),
         ),
         None => (text.as_str(), None),
     };
@@ -117,6 +118,33 @@ pub(super) fn note_of(field: &str) -> Result<(Option<String>, Option<serde_json:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_note_gives_back_its_message_and_detail() {
+        let detail = serde_json::json!({"placed": 40, "utilization": 61.2});
+        let cases = [
+            (Some("step 3"), Some(&detail)),
+            (None, Some(&detail)),
+            (Some("step 3"), None),
+            (None, None),
+        ];
+        for (message, detail) in cases {
+            let note = note_hex(message, detail);
+            let (m, d) = note_of(&note).unwrap();
+            assert_eq!((m.as_deref(), d.as_ref()), (message, detail), "{note}");
+        }
+        // An empty message is none, as before details.
+        assert_eq!(note_hex(Some(""), None), "");
+    }
+
+    #[test]
+    fn what_follows_a_nul_and_is_no_object_is_left_out() {
+        for rest in ["", "not json", "[1, 2]", "42"] {
+            let note = hex(&format!("old message\0{rest}"));
+            let (m, d) = note_of(&note).unwrap();
+            assert_eq!((m.as_deref(), d), (Some("old message"), None), "{rest:?}");
+        }
+    }
 
     #[test]
     fn text_survives_hex() {

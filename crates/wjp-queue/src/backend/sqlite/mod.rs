@@ -280,6 +280,7 @@ impl Backend for SqliteBackend {
         if updates.is_empty() {
             return Ok(());
         }
+        let updates = updates.into_iter().map(ProgressUpdate::checked).collect();
         self.write(move |tx| updates::set_progress(tx, updates))
             .await
     }

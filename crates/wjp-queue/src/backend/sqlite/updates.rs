@@ -117,6 +117,8 @@ pub(super) fn request_cancel(tx: &Connection, id: &JobId) -> Result<bool> {
         if let Some(job) = get_live(tx, id, now)? {
             let mut event = Event::of(&job, now);
             event.message = Some("cancel requested".into());
+            // A word on the change, as on Redis: not the run's figures.
+            event.detail = None;
             append_event(tx, &event)?;
         }
     }

@@ -100,9 +100,9 @@ end
 -- from record.rs: 6, 8 and 7 of them), digit d written as the byte
 -- 48 + d ('0' to 'o': ascending, never '|' or a newline), so the texts sort
 -- as the jobs' claim order. Ready members are `<ready key>|<id>`: 21 + 1 +
--- 36 bytes for a generated id, within Redis's 64-byte allocation where 37
--- decimal digits took an 80-byte one (and 16 bytes of every waiting job's
--- header).
+-- 22 bytes for a generated id, within Redis's 48-byte allocation where 37
+-- decimal digits and a UUID took an 80-byte one (and 16 bytes of every
+-- waiting job's header).
 local order_digits = {}
 local function base64_digits(n, width)
   local d = order_digits
@@ -581,12 +581,6 @@ end
 -- is made by `header`, generated in the prelude: its parameters are the
 -- stored fields in order.
 
--- Events of one script call go out as one stream entry (field `e`), one
--- line each: job|kind|status|attempt|progress|error kind|time|message (hex).
--- A line that is only a job id has every other field of the line before
--- it: a batch of jobs moving alike (a claim, an enqueue, a completion call)
--- costs a script no new string per job, where a full line cost one string
--- and its bytes twice (made, then joined).
 -- Sorts strings as sorted sets order their members: byte by byte. Lua's
 -- `<` on strings follows the server's collation (Redis takes LC_COLLATE
 -- from its environment), which under a locale such as en_US.UTF-8 puts
@@ -605,6 +599,14 @@ local function sort_bytewise(list)
   table.sort(list, byte_order)
 end
 
+-- Events of one script call go out as one stream entry (field `e`), one
+-- line each: job|kind|status|attempt|progress|error kind|time|note, the
+-- note being the message and any progress detail in hex (`note_hex` in
+-- reply.rs), carried here unread.
+-- A line that is only a job id has every other field of the line before
+-- it: a batch of jobs moving alike (a claim, an enqueue, a completion call)
+-- costs a script no new string per job, where a full line cost one string
+-- and its bytes twice (made, then joined).
 local function emit(id, kind, status, attempt, progress, message_hex, error_kind, at)
   progress, error_kind, message_hex = progress or '', error_kind or '', message_hex or ''
   -- Comparing interned strings compares pointers: no string is made here.

@@ -1,6 +1,7 @@
 -- Records progress of running jobs of one queue (ignored on a stale
 -- lease): only their lease entries change. ARGV[3]: now. Per update from
--- ARGV[4]: id, token, progress, message (hex, '' for none).
+-- ARGV[4]: id, token, progress, note (the message and any detail, hex:
+-- `note_hex` in reply.rs; '' for none).
 -- Returns per update 1 or 0.
 local now = ARGV[3]
 local N = 4
