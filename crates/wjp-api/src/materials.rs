@@ -40,3 +40,27 @@ pub fn routes() -> Router<AppState> {
 async fn list(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "success": true, "materials": state.config.materials }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::name_key;
+
+    /// The table's own lookup and this one must agree on every spelling.
+    #[test]
+    fn names_compare_as_the_material_table_compares_them() {
+        for name in [
+            "Mild Steel",
+            "mild-steel",
+            " mild_steel ",
+            "AL",
+            "Stainless Steel 304",
+            "cu",
+        ] {
+            assert_eq!(
+                name_key(name),
+                wjp_geometry::cost::material_key(name),
+                "{name:?}"
+            );
+        }
+    }
+}

@@ -549,7 +549,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Schedule(command) => schedule(&global.open_queue().await?, command).await,
         Command::Remnants(command) => {
-            let materials = crate::shop_config::material_entries(&global.shop()?);
+            // Only an added remnant's material is looked up: listing and
+            // removing work whatever state the shop's file is in.
+            let materials = match command {
+                remnants::RemnantsCommand::Add { .. } => {
+                    crate::shop_config::material_entries(&global.shop()?)
+                }
+                _ => Vec::new(),
+            };
             remnants::remnants(&global.open_queue().await?, &materials, command).await
         }
     }
