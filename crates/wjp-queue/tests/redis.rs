@@ -906,10 +906,47 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
     RedisBackend::connect(&server.url(0)).await.unwrap();
 
     // Layout 2 (bodies with their kind and creation time) is read as it is,
-    // and marked as this version's.
+    // and marked as this version's, but not while a worker of that version
+    // runs (its record names no layout): it would claim jobs it cannot read.
     let _: () = redis::cmd("SET")
         .arg("wjp:layout")
         .arg("2")
+        .query(&mut conn)
+        .unwrap();
+    let until = Timestamp::now().0 + 60_000;
+    let older = json!({"name": "w-old", "host": "press-2", "pid": 7, "queues": ["default"],
+                       "concurrency": 1, "started_at": 0, "heartbeat_at": 0,
+                       "current_jobs": [], "expires_at": until});
+    let _: () = redis::pipe()
+        .cmd("SET")
+        .arg("wjp:worker:w-old")
+        .arg(older.to_string())
+        .cmd("ZADD")
+        .arg("wjp:workers")
+        .arg(until)
+        .arg("w-old")
+        .query(&mut conn)
+        .unwrap();
+    let err = RedisBackend::connect(&server.url(0))
+        .await
+        .err()
+        .expect("a running worker of layout 2 holds the server back")
+        .to_string();
+    assert!(
+        err.contains("w-old on press-2") && err.contains("stop them") && !err.contains("  "),
+        "{err}"
+    );
+    let layout: String = redis::cmd("GET")
+        .arg("wjp:layout")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(layout, "2", "not marked while the worker runs");
+    // A worker of this version does not hold it back.
+    let mut ours = older.clone();
+    ours["layout"] = json!("3");
+    let _: () = redis::cmd("SET")
+        .arg("wjp:worker:w-old")
+        .arg(ours.to_string())
         .query(&mut conn)
         .unwrap();
     RedisBackend::connect(&server.url(0)).await.unwrap();

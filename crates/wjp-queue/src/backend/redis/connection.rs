@@ -9,9 +9,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterConfig;
 use redis::{Client, Cmd, Pipeline, Value};
 
-use super::keys::{key_prefix, LAYOUT, LAYOUTS_READ, LAYOUT_KEY};
+use super::keys::{key_prefix, worker_key, LAYOUT, LAYOUTS_READ, LAYOUT_KEY, WORKERS_KEY};
 use super::link::{cluster_client, Link, CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
-use super::reply::text;
+use super::reply::{array, text};
 use super::RedisBackend;
 use crate::error::{QueueError, Result};
 
@@ -224,6 +224,7 @@ impl RedisBackend {
                     return Ok(());
                 }
                 if LAYOUTS_READ.contains(&stored.as_str()) {
+                    self.refuse_older_workers().await?;
                     let mut set = redis::cmd("SET");
                     set.arg(LAYOUT_KEY).arg(LAYOUT);
                     self.query(set).await?;
@@ -266,10 +267,52 @@ impl RedisBackend {
                 earlier.join(", ")
             )));
         }
+        self.refuse_older_workers().await?;
         let mut set = redis::cmd("SET");
         set.arg(LAYOUT_KEY).arg(LAYOUT).arg("NX");
         self.query(set).await?;
         Ok(())
+    }
+
+    /// Refuses to mark the server as this version's while workers of an
+    /// earlier wjp run on it: their records name no layout, or another, and
+    /// they could not read the jobs this version writes (they would claim
+    /// them and fail them). Stopping them first is an upgrade's one step.
+    async fn refuse_older_workers(&self) -> Result<()> {
+        let now = crate::job::Timestamp::now();
+        let mut live = redis::cmd("ZRANGEBYSCORE");
+        live.arg(WORKERS_KEY).arg(format!("({}", now.0)).arg("+inf");
+        let names = array(self.query(live).await?)?
+            .iter()
+            .map(text)
+            .collect::<Result<Vec<_>>>()?;
+        if names.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for name in &names {
+            pipe.cmd("GET").arg(worker_key(name));
+        }
+        let mut older = Vec::new();
+        for (name, record) in names.iter().zip(self.run(&pipe).await?) {
+            let Value::BulkString(bytes) = record else {
+                continue;
+            };
+            let record: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            if record["layout"].as_str() != Some(LAYOUT) {
+                let host = record["host"].as_str().unwrap_or("?");
+                older.push(format!("{name} on {host}"));
+            }
+        }
+        if older.is_empty() {
+            return Ok(());
+        }
+        Err(QueueError::InvalidRequest(format!(
+            "Redis at {} has workers of an earlier wjp running ({}); they cannot read the \
+             jobs this version writes: stop them, then start this version",
+            self.shared.location,
+            older.join(", ")
+        )))
     }
 
     /// Like [`RedisBackend::connect`], but succeeds while the server is

@@ -4,7 +4,7 @@
 use redis::Value;
 
 use super::events::StreamPos;
-use super::keys::{group_state_key, index_keys, worker_key, WORKERS_KEY};
+use super::keys::{group_state_key, index_keys, worker_key, LAYOUT, WORKERS_KEY};
 use super::library::Call;
 use super::reply::{array, corrupt, int, text};
 use super::{RedisBackend, EVENTS_MAX_AGE};
@@ -161,7 +161,14 @@ impl RedisBackend {
 
     /// Writes a worker's record, which expires by itself.
     pub(super) async fn put_worker(&self, worker: &WorkerRecord) -> Result<()> {
-        let body = serde_json::to_string(worker).map_err(|e| QueueError::Storage(e.to_string()))?;
+        // With the layout this version writes: a later version that changes
+        // it waits until this worker is stopped (`refuse_older_workers`).
+        let mut body =
+            serde_json::to_value(worker).map_err(|e| QueueError::Storage(e.to_string()))?;
+        if let Some(fields) = body.as_object_mut() {
+            fields.insert("layout".into(), LAYOUT.into());
+        }
+        let body = body.to_string();
         let mut pipe = redis::pipe();
         pipe.cmd("SET")
             .arg(worker_key(&worker.name))
