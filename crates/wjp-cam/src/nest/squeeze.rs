@@ -12,8 +12,10 @@
 //! search: pairs that keep overlapping get pushed apart harder) and the others
 //! decay back to 1. When no overlap is left the layout is feasible: it is the
 //! new best, and the top is lowered again. When the overlaps do not go away,
-//! the search swaps two large parts and tries again, then tries a smaller step
-//! from the best layout. Steps shrink as the search goes on, so its end is a
+//! the least overlapping layout joins a pool of the failed ones at that top,
+//! and the search tries again from one of them (the least overlapping most
+//! often) with two large parts swapped; then it tries a smaller step from the
+//! best layout. Steps shrink as the search goes on, so its end is a
 //! compression by small steps.
 //!
 //! The overlap of two parts is estimated from circles inscribed in their
