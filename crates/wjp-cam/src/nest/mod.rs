@@ -271,24 +271,32 @@ fn containers(
 ) -> Result<Vec<Container>, CamError> {
     sizes
         .iter()
-        .map(|&SheetSize { width, height }| {
-            importer
-                .import_container(&ExtContainer {
-                    id: 0,
-                    shape: ExtShape::Rectangle {
-                        x_min: inset as f32,
-                        y_min: inset as f32,
-                        width: (width - 2.0 * inset) as f32,
-                        height: (height - 2.0 * inset) as f32,
-                    },
-                    zones: vec![],
-                })
-                .map_err(|_| CamError::Engine {
-                    what: format!("sheet {width} x {height} mm"),
-                    message: "the engine refused the sheet's outline".into(),
-                })
-        })
+        .map(|&size| container(importer, size, inset))
         .collect()
+}
+
+/// One empty sheet of `size`, less `inset` on every side, as the engine's
+/// container.
+pub(super) fn container(
+    importer: &Importer,
+    SheetSize { width, height }: SheetSize,
+    inset: f64,
+) -> Result<Container, CamError> {
+    importer
+        .import_container(&ExtContainer {
+            id: 0,
+            shape: ExtShape::Rectangle {
+                x_min: inset as f32,
+                y_min: inset as f32,
+                width: (width - 2.0 * inset) as f32,
+                height: (height - 2.0 * inset) as f32,
+            },
+            zones: vec![],
+        })
+        .map_err(|_| CamError::Engine {
+            what: format!("sheet {width} x {height} mm"),
+            message: "the engine refused the sheet's outline".into(),
+        })
 }
 
 /// The order of the first pass: largest net area first (ties in input order),

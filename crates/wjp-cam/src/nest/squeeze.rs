@@ -12,8 +12,10 @@
 //! search: pairs that keep overlapping get pushed apart harder) and the others
 //! decay back to 1. When no overlap is left the layout is feasible: it is the
 //! new best, and the top is lowered again. When the overlaps do not go away,
-//! the search swaps two large parts and tries again, then tries a smaller step
-//! from the best layout. Steps shrink as the search goes on, so its end is a
+//! the least overlapping layout joins a pool of the failed ones at that top,
+//! and the search tries again from one of them (the least overlapping most
+//! often) with two large parts swapped; then it tries a smaller step from the
+//! best layout. Steps shrink as the search goes on, so its end is a
 //! compression by small steps.
 //!
 //! The overlap of two parts is estimated from circles inscribed in their
@@ -43,6 +45,7 @@ use jagua_rs::geometry::DTransformation;
 use super::pass::{PassCtx, PassResult};
 use super::position::Position;
 use super::search::Rng;
+use super::SheetSize;
 
 /// More parts than this on the last sheet: the pair tables grow too big.
 const MAX_MEMBERS: usize = 400;
@@ -72,7 +75,10 @@ const SMALLEST_STEP: f64 = 0.0002;
 const LATE_STEP: f64 = 0.001;
 /// Failed attempts at one top (each after a swap of two large parts) before a
 /// smaller step.
-const ATTEMPTS_PER_TOP: usize = 2;
+const ATTEMPTS_PER_TOP: usize = 4;
+/// Spread of the choice among the layouts that failed at one top (see
+/// [`pick_from_pool`]).
+const POOL_SPREAD: f64 = 0.25;
 
 /// How much of the search's budget (time or steps) is left.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -252,15 +258,29 @@ impl<'a> Squeeze<'a> {
             });
         }
         let n = members.len();
+        let size = ctx.sheet_sizes[sheet];
+        let region = size.region(ctx.edge_inset);
+        // The engine's quadtree divides its container evenly: on a sheet much
+        // taller than the parts' top (a strip) most cells would be empty and a
+        // query would start high in the tree, testing many parts. The squeeze
+        // never raises the top, so its own container ends a little above the
+        // first one (the exact test still checks every part against it).
+        let slack = 0.01 * (state.last_top - region[1]).max(0.0) + 2.0 * ctx.margin;
+        let cropped = SheetSize {
+            height: (state.last_top + ctx.edge_inset + ctx.margin + slack).min(size.height),
+            ..size
+        };
+        let container = super::container(ctx.importer, cropped, ctx.edge_inset)
+            .unwrap_or_else(|_| ctx.containers[sheet].clone());
         let mut squeeze = Squeeze {
             ctx,
             sheet,
-            region: ctx.sheet_sizes[sheet].region(ctx.edge_inset),
+            region,
             poses,
             keys: Vec::with_capacity(n),
             owner: HashMap::new(),
             poles: vec![Vec::new(); n],
-            layout: Layout::new(ctx.containers[sheet].clone()),
+            layout: Layout::new(container),
             loss: vec![0.0; n * n],
             weight: vec![1.0; n * n],
             limit: state.last_top,
@@ -285,6 +305,9 @@ impl<'a> Squeeze<'a> {
         let mut best_state: Option<PassResult> = None;
         let mut step = FIRST_STEP;
         let mut failures = 0;
+        // The layouts that could not be separated at this top, least
+        // overlapping first: each new attempt starts from one of them.
+        let mut pool: Vec<(f32, Snapshot)> = Vec::new();
         if !self.shrink(best_top * (1.0 - step), rng) {
             return;
         }
@@ -308,13 +331,22 @@ impl<'a> Squeeze<'a> {
                     }
                     failures = 0;
                 }
+                pool.clear();
             } else {
                 failures += 1;
                 if failures <= ATTEMPTS_PER_TOP {
+                    let loss = self.total_loss();
+                    let at = pool.partition_point(|(l, _)| *l <= loss);
+                    pool.insert(at, (loss, self.members.clone()));
+                    let pick = pick_from_pool(pool.len(), rng);
+                    if pick != at {
+                        self.load(&pool[pick].1);
+                    }
                     self.disrupt(rng);
                     continue;
                 }
                 failures = 0;
+                pool.clear();
                 // Past the smallest step, start again from a larger one (the
                 // random split of the next shrink makes it another attempt),
                 // unless the end is near: then only small steps (compression).
@@ -802,11 +834,14 @@ impl<'a> Squeeze<'a> {
             return None;
         }
         let mut state = base.clone();
+        // The squeeze's container is cropped: the layout handed back is on the
+        // whole sheet.
+        let mut layout = Layout::new(self.ctx.containers[self.sheet].clone());
         for k in 0..self.members.len() {
             let m = &self.members[k];
             let pose = &self.poses[m.part][m.pose];
-            let key = self.keys[k];
-            let top = f64::from(self.layout.placed_items()[key].shape().bbox().y_max);
+            let key = layout.place_item(&pose.item, pose.transform(m.x, m.y));
+            let top = f64::from(layout.placed_items()[key].shape().bbox().y_max);
             let placed = state.placed.get_mut(m.placed)?;
             placed.position = Position {
                 rotation_deg: pose.rotation_deg,
@@ -817,10 +852,21 @@ impl<'a> Squeeze<'a> {
             };
             placed.key = Some(key);
         }
-        *state.layouts.get_mut(self.sheet)? = Some(self.layout.clone());
+        *state.layouts.get_mut(self.sheet)? = Some(layout);
         state.last_top = top;
         Some(state)
     }
+}
+
+/// An index into a pool of `len` layouts sorted best first: the best most
+/// often, the worst seldom (the absolute value of a normal variable with a
+/// standard deviation of a quarter of the pool).
+fn pick_from_pool(len: usize, rng: &mut Rng) -> usize {
+    // Box-Muller; `1 - unit` is in (0, 1], so the logarithm is finite.
+    let radius = (-2.0 * (1.0 - rng.unit()).ln()).sqrt();
+    let normal = radius * (std::f64::consts::TAU * rng.unit()).cos();
+    let at = (normal.abs() * POOL_SPREAD).min(0.999);
+    ((at * len as f64) as usize).min(len.saturating_sub(1))
 }
 
 /// Every pose of part `part`: its allowed rotations, as drawn and mirrored
@@ -857,4 +903,24 @@ fn poses_of_part(ctx: &PassCtx, part: usize) -> Vec<Pose> {
         }
     }
     poses
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pick_from_the_pool_stays_in_it_and_favours_the_least_overlapping() {
+        let mut rng = Rng(7);
+        let mut counts = [0usize; 8];
+        for _ in 0..10_000 {
+            counts[pick_from_pool(8, &mut rng)] += 1;
+        }
+        assert!(
+            counts[0] > counts[1] && counts[1] > counts[4] && counts[4] > counts[7],
+            "{counts:?}"
+        );
+        assert!(counts[0] > 2_000, "{counts:?}");
+        assert!((0..100).all(|_| pick_from_pool(1, &mut rng) == 0));
+    }
 }
