@@ -13,7 +13,7 @@ use wjp_queue::backend::{Backend, ClaimRequest, JobQuery};
 use wjp_queue::{state, JobId, QueueName, Status, Timestamp};
 
 use crate::conformance::{
-    builtin_handlers, claim, enqueue_id, fast_config, queue_on, request, start_worker,
+    builtin_handlers, claim, enqueue_id, enqueue_ids, fast_config, queue_on, request, start_worker,
     wait_for_job, waiting_bytes, Store,
 };
 use crate::redis_server::RedisServer;
@@ -591,6 +591,78 @@ async fn claim_order_does_not_follow_the_servers_locale() {
     let claimed = claim(&queue, &["default"], 100, Duration::from_secs(30)).await;
     let order: Vec<JobId> = claimed.into_iter().map(|j| j.id).collect();
     assert_eq!(order, expected);
+}
+
+/// Records as the layout before this one wrote them (the header as now,
+/// the body with its kind and creation time, and, ended, its status,
+/// expiry and a progress of 1) are read as they were, claimed and ended
+/// by this version: a server keeps its jobs across the upgrade.
+#[tokio::test]
+async fn records_of_layout_2_are_read_claimed_and_ended() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut conn = store.server.connection(0);
+    let ids = enqueue_ids(
+        &queue,
+        vec![
+            request("noop", json!("ended")),
+            request("noop", json!("waits")),
+        ],
+    )
+    .await;
+    let ended = claim(&queue, &["default"], 1, Duration::from_secs(30)).await;
+    let done = state::complete(&ended[0], json!("done"), Timestamp::now());
+    assert_eq!(queue.backend().apply(vec![done]).await.unwrap(), [true]);
+    let before: Vec<wjp_queue::Job> = {
+        let mut jobs = Vec::new();
+        for id in &ids {
+            jobs.push(queue.job(id).await.unwrap().unwrap());
+        }
+        jobs
+    };
+    // The bodies as layout 2 had them: the fields this one leaves to the
+    // header written into the body again.
+    for job in &before {
+        let key = format!("wjp:{{default}}:job:{}", job.id);
+        let record: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
+        let (header, body) = record.split_once('\n').unwrap();
+        let mut earlier = format!(r#"{{"k":"noop","c":{},"#, job.created_at.0);
+        if job.state.status == Status::Completed {
+            let expires = job.state.expires_at.unwrap().0;
+            earlier += &format!(r#""s":"completed","x":{expires},"pg":1,"#);
+        }
+        let earlier = body.replacen('{', &earlier, 1);
+        assert!(earlier.len() > body.len(), "{earlier}");
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg(format!("{header}\n{earlier}"))
+            .query(&mut conn)
+            .unwrap();
+    }
+    let _: () = redis::cmd("SET")
+        .arg("wjp:layout")
+        .arg("2")
+        .query(&mut conn)
+        .unwrap();
+
+    let queue = queue_on(&store).await;
+    for job in &before {
+        assert_eq!(&queue.job(&job.id).await.unwrap().unwrap(), job);
+    }
+    let claimed = claim(&queue, &["default"], 10, Duration::from_secs(30)).await;
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        (&claimed[0].id, &claimed[0].payload),
+        (&ids[1], &json!("waits"))
+    );
+    assert_eq!(claimed[0].created_at, before[1].created_at);
+    let done = state::complete(&claimed[0], json!("done too"), Timestamp::now());
+    assert_eq!(queue.backend().apply(vec![done]).await.unwrap(), [true]);
+    let job = queue.job(&ids[1]).await.unwrap().unwrap();
+    assert_eq!(
+        (job.status(), job.state.result),
+        (Status::Completed, Some(json!("done too")))
+    );
 }
 
 /// A claim of up to `max` jobs of the default queue by worker "claimer".
