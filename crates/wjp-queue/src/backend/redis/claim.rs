@@ -7,7 +7,7 @@ use redis::Value;
 use super::body::{self, Identity};
 use super::library::Call;
 use super::record::{from_header, id_of, sequence_of, split_record};
-use super::reply::{array, corrupt, hex, text};
+use super::reply::{array, corrupt, hex, int, text};
 use super::RedisBackend;
 use crate::backend::ClaimRequest;
 use crate::error::Result;
@@ -49,7 +49,7 @@ impl RedisBackend {
         let mut room = request.max;
         let mut allotment = Vec::new();
         for (q, reply) in request.queues.iter().zip(self.run(&pipe).await?) {
-            let ready = array(reply)?.len().min(room);
+            let ready = usize::try_from(int(&reply)?).unwrap_or(0).min(room);
             if ready > 0 {
                 allotment.push((q.to_string(), ready));
                 room -= ready;
