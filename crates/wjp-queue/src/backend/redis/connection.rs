@@ -9,9 +9,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterConfig;
 use redis::{Client, Cmd, Pipeline, Value};
 
-use super::keys::{key_prefix, worker_key, LAYOUT, LAYOUTS_READ, LAYOUT_KEY, WORKERS_KEY};
+use super::keys::{key_prefix, LAYOUT, LAYOUTS_READ, LAYOUT_KEY};
 use super::link::{cluster_client, Link, CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
-use super::reply::{array, text};
+use super::reply::text;
 use super::RedisBackend;
 use crate::error::{QueueError, Result};
 
@@ -279,26 +279,12 @@ impl RedisBackend {
     /// they could not read the jobs this version writes (they would claim
     /// them and fail them). Stopping them first is an upgrade's one step.
     async fn refuse_older_workers(&self) -> Result<()> {
-        let now = crate::job::Timestamp::now();
-        let mut live = redis::cmd("ZRANGEBYSCORE");
-        live.arg(WORKERS_KEY).arg(format!("({}", now.0)).arg("+inf");
-        let names = array(self.query(live).await?)?
-            .iter()
-            .map(text)
-            .collect::<Result<Vec<_>>>()?;
-        if names.is_empty() {
-            return Ok(());
-        }
-        let mut pipe = redis::pipe();
-        for name in &names {
-            pipe.cmd("GET").arg(worker_key(name));
-        }
         let mut older = Vec::new();
-        for (name, record) in names.iter().zip(self.run(&pipe).await?) {
-            let Value::BulkString(bytes) = record else {
-                continue;
-            };
-            let record: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        for (name, record) in self
+            .live_worker_records(crate::job::Timestamp::now())
+            .await?
+        {
+            let record: serde_json::Value = serde_json::from_str(&record).unwrap_or_default();
             if record["layout"].as_str() != Some(LAYOUT) {
                 let host = record["host"].as_str().unwrap_or("?");
                 older.push(format!("{name} on {host}"));

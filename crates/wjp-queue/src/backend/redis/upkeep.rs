@@ -194,6 +194,23 @@ impl RedisBackend {
 
     /// The workers whose records have not expired, by name.
     pub(super) async fn live_workers(&self, now: Timestamp) -> Result<Vec<WorkerRecord>> {
+        let mut workers = Vec::new();
+        for (_, body) in self.live_worker_records(now).await? {
+            let record: WorkerRecord = serde_json::from_str(&body).map_err(corrupt)?;
+            if record.expires_at > now {
+                workers.push(record);
+            }
+        }
+        workers.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(workers)
+    }
+
+    /// The names and stored records (JSON text) of the workers the index
+    /// lists as live at `now`.
+    pub(super) async fn live_worker_records(
+        &self,
+        now: Timestamp,
+    ) -> Result<Vec<(String, String)>> {
         let mut cmd = redis::cmd("ZRANGEBYSCORE");
         cmd.arg(WORKERS_KEY).arg(format!("({}", now.0)).arg("+inf");
         let names = array(self.query(cmd).await?)?
@@ -207,18 +224,13 @@ impl RedisBackend {
         for name in &names {
             pipe.cmd("GET").arg(worker_key(name));
         }
-        let mut workers = Vec::new();
-        for body in self.run(&pipe).await? {
-            if body == Value::Nil {
-                continue;
-            }
-            let record: WorkerRecord = serde_json::from_str(&text(&body)?).map_err(corrupt)?;
-            if record.expires_at > now {
-                workers.push(record);
+        let mut records = Vec::new();
+        for (name, body) in names.into_iter().zip(self.run(&pipe).await?) {
+            if body != Value::Nil {
+                records.push((name, text(&body)?));
             }
         }
-        workers.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(workers)
+        Ok(records)
     }
 }
 
