@@ -665,6 +665,65 @@ async fn records_of_layout_2_are_read_claimed_and_ended() {
     );
 }
 
+/// Registers a live worker "w-old" on "press-2" as a version of layout 2
+/// did (its record names no layout); returns the record.
+fn register_older_worker(conn: &mut redis::Connection) -> serde_json::Value {
+    let until = Timestamp::now().0 + 60_000;
+    let older = json!({"name": "w-old", "host": "press-2", "pid": 7, "queues": ["default"],
+                       "concurrency": 1, "started_at": 0, "heartbeat_at": 0,
+                       "current_jobs": [], "expires_at": until});
+    let _: () = redis::pipe()
+        .cmd("SET")
+        .arg("wjp:worker:w-old")
+        .arg(older.to_string())
+        .cmd("ZADD")
+        .arg("wjp:workers")
+        .arg(until)
+        .arg("w-old")
+        .query(conn)
+        .unwrap();
+    older
+}
+
+/// A lazy connection (the API's) checks the layout at its first contact
+/// with the server, before it loads its functions: while a worker of the
+/// earlier layout runs, every call is refused, naming it; once it is gone,
+/// calls go through and the server is marked.
+#[tokio::test]
+async fn a_lazy_connection_checks_the_layout_at_its_first_contact() {
+    let server = RedisServer::start(&[]);
+    let mut conn = server.connection(0);
+    let _: () = redis::cmd("SET")
+        .arg("wjp:layout")
+        .arg("2")
+        .query(&mut conn)
+        .unwrap();
+    register_older_worker(&mut conn);
+    let backend = RedisBackend::connect_lazy(&server.url(0)).unwrap();
+    for _ in 0..2 {
+        let err = backend
+            .claim(&claim_default(1))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("w-old on press-2"), "{err}");
+    }
+    let _: () = redis::pipe()
+        .cmd("DEL")
+        .arg("wjp:worker:w-old")
+        .cmd("ZREM")
+        .arg("wjp:workers")
+        .arg("w-old")
+        .query(&mut conn)
+        .unwrap();
+    assert!(backend.claim(&claim_default(1)).await.unwrap().is_empty());
+    let layout: String = redis::cmd("GET")
+        .arg("wjp:layout")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(layout, "3");
+}
+
 /// A claim of up to `max` jobs of the default queue by worker "claimer".
 fn claim_default(max: usize) -> ClaimRequest {
     ClaimRequest {
@@ -985,20 +1044,7 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
         .arg("2")
         .query(&mut conn)
         .unwrap();
-    let until = Timestamp::now().0 + 60_000;
-    let older = json!({"name": "w-old", "host": "press-2", "pid": 7, "queues": ["default"],
-                       "concurrency": 1, "started_at": 0, "heartbeat_at": 0,
-                       "current_jobs": [], "expires_at": until});
-    let _: () = redis::pipe()
-        .cmd("SET")
-        .arg("wjp:worker:w-old")
-        .arg(older.to_string())
-        .cmd("ZADD")
-        .arg("wjp:workers")
-        .arg(until)
-        .arg("w-old")
-        .query(&mut conn)
-        .unwrap();
+    let older = register_older_worker(&mut conn);
     let err = RedisBackend::connect(&server.url(0))
         .await
         .err()

@@ -395,7 +395,12 @@ impl RedisBackend {
                 return Err(self.storage_err(err));
             }
             if is_missing_function(&err) {
-                tracing::info!("Redis lost the wjp functions (restarted?); loading them again");
+                tracing::info!("Redis lacks this version's wjp functions; loading them");
+                // The first contact of a lazy connection (or a server that
+                // lost the library): the layout is checked before this
+                // version's functions are there to write in it. A refusal
+                // leaves them absent, so every later call checks again.
+                Box::pin(self.check_layout()).await?;
                 self.load_library().await?;
             } else if is_transient(&err) && !err.is_connection_refusal() {
                 // A refusal means the server is down, not restarting under
