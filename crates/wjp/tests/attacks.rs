@@ -1125,6 +1125,14 @@ fn remnant_inventory_doors_are_bounded() {
         let answer = api.post_json("/remnants", &body);
         assert_refused(&answer, 400, code);
     }
+    // A material must be one of the shop's: anything else is refused with
+    // the nearest known name, never stored under a name no nest would use.
+    for material in ["alumnium", "unobtainium", "mild steel 2"] {
+        let body = json!({"width": 100, "height": 100, "material": material});
+        let answer = api.post_json("/remnants", &body);
+        assert_refused(&answer, 400, "invalid_value");
+        assert!(answer.text().contains(material), "{}", answer.text());
+    }
     let listed = api.get("/remnants").json();
     assert_eq!(listed["count"], 0, "nothing stored: {listed}");
     for id in [
@@ -1146,6 +1154,9 @@ fn remnant_inventory_doors_are_bounded() {
     for extra in [
         json!({"remnants": [{"id": "r1", "width": 1e5, "height": 1e5}]}),
         json!({"use_remnants": "yes"}),
+        json!({"material": "alumnium"}),
+        json!({"material": 5}),
+        json!({"material": "../../etc/passwd"}),
     ] {
         let mut payload = json!({"dxf_path": "part.dxf", "sheet_width": 400, "sheet_height": 250});
         for (k, v) in extra.as_object().unwrap() {
