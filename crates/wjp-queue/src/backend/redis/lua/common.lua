@@ -21,7 +21,7 @@
 --
 -- Globals the per-job paths use, as upvalues: each read of a global is a
 -- table lookup (`string.find` two), each read of an upvalue none.
-local find, sub, match, redis_call
+local find, sub, match, byte, redis_call
 local KEYS, ARGV
 local K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP, K_ENDED, K_EVENTS, K_WAKE, K_SEQ, K_BYTES
 local K_PAUSED, K_UNIQUE, K_LIMITS, K_PENDING, K_DEPS, K_OUTBOX, K_AUDIT
@@ -49,7 +49,7 @@ local HEADER, LEASE
 -- collections (a call that failed may have left some behind).
 local function begin(keys, args)
   if not find then
-    find, sub, match = string.find, string.sub, string.match
+    find, sub, match, byte = string.find, string.sub, string.match, string.byte
     redis_call = redis.call
     HEADER = '^' .. string.rep('([^|]*)|', STORED - 1) .. '([^|]*)$'
     LEASE = '^' .. string.rep('([^|]*)|', LEASE_FIELDS - 1) .. '([^|]*)$'
@@ -587,7 +587,6 @@ end
 -- 'a' before 'B' and passes over punctuation: ready keys, whose base-64
 -- digits run from '0' to 'o', would leave claim order.
 local function byte_order(a, b)
-  local byte = string.byte
   local n = #a < #b and #a or #b
   for i = 1, n do
     local x, y = byte(a, i), byte(b, i)
