@@ -137,6 +137,9 @@ pub struct Listed {
 pub struct Inventory {
     queue: Queue,
     materials: Arc<[MaterialEntry]>,
+    /// Every name and alias of the table as compared (`name_key`), with the
+    /// table's name it stands for: made once, looked up per remnant.
+    spellings: Arc<[(String, String)]>,
 }
 
 fn parse(item: &StockItem) -> Option<Remnant> {
@@ -160,6 +163,14 @@ impl Inventory {
         Inventory {
             queue,
             materials: materials.into(),
+            spellings: materials
+                .iter()
+                .flat_map(|m| {
+                    std::iter::once(&m.name)
+                        .chain(&m.aliases)
+                        .map(|spelling| (name_key(spelling), m.name.clone()))
+                })
+                .collect(),
         }
     }
 
@@ -168,10 +179,10 @@ impl Inventory {
     /// such material.
     fn known_material(&self, name: &str) -> Option<&str> {
         let key = name_key(name);
-        self.materials
+        self.spellings
             .iter()
-            .find(|m| name_key(&m.name) == key || m.aliases.iter().any(|a| name_key(a) == key))
-            .map(|m| m.name.as_str())
+            .find(|(spelling, _)| *spelling == key)
+            .map(|(_, table_name)| table_name.as_str())
     }
 
     /// What `name` is compared as: the table's name for it, or (a material
@@ -182,12 +193,17 @@ impl Inventory {
             .map_or_else(|| name_key(name), str::to_owned)
     }
 
-    /// Whether a nest of `material` and `thickness` (each as its payload
-    /// names it, or `None`) may cut from `remnant`: both must agree, `None`
-    /// with `None`.
-    fn matches(&self, remnant: &Remnant, material: Option<&str>, thickness: Option<f64>) -> bool {
-        let material_agrees = match (&remnant.material, material) {
-            (Some(a), Some(b)) => self.material_key(a) == self.material_key(b),
+    /// Whether a nest of the material compared as `material_key` and of
+    /// `thickness` (each `None` when its payload names none) may cut from
+    /// `remnant`: both must agree, `None` with `None`.
+    fn matches(
+        &self,
+        remnant: &Remnant,
+        material_key: Option<&str>,
+        thickness: Option<f64>,
+    ) -> bool {
+        let material_agrees = match (&remnant.material, material_key) {
+            (Some(a), Some(b)) => self.material_key(a) == b,
             (None, None) => true,
             _ => false,
         };
@@ -319,6 +335,7 @@ impl Inventory {
         max: usize,
     ) -> ApiResult<Vec<Remnant>> {
         let now = Timestamp::now();
+        let wanted = material.map(|m| self.material_key(m));
         let mut candidates: Vec<Remnant> = self
             .queue
             .stock(POOL)
@@ -326,7 +343,7 @@ impl Inventory {
             .iter()
             .filter(|item| item.takeable_by(holder, now))
             .filter_map(parse)
-            .filter(|r| self.matches(r, material, thickness) && fits(r))
+            .filter(|r| self.matches(r, wanted.as_deref(), thickness) && fits(r))
             .collect();
         candidates.sort_by(|a, b| a.area().total_cmp(&b.area()).then(a.id.cmp(&b.id)));
         candidates.truncate(max);
