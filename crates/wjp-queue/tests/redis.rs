@@ -721,7 +721,7 @@ async fn a_lazy_connection_checks_the_layout_at_its_first_contact() {
         .arg("wjp:layout")
         .query(&mut conn)
         .unwrap();
-    assert_eq!(layout, "3");
+    assert_eq!(layout, "4");
 }
 
 /// A claim of up to `max` jobs of the default queue by worker "claimer".
@@ -1033,7 +1033,7 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
         .arg("wjp:layout")
         .query(&mut conn)
         .unwrap();
-    assert_eq!(layout, "3");
+    assert_eq!(layout, "4");
     RedisBackend::connect(&server.url(0)).await.unwrap();
 
     // Layout 2 (bodies with their kind and creation time) is read as it is,
@@ -1061,7 +1061,7 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
     assert_eq!(layout, "2", "not marked while the worker runs");
     // A worker of this version does not hold it back.
     let mut ours = older.clone();
-    ours["layout"] = json!("3");
+    ours["layout"] = json!("4");
     let _: () = redis::cmd("SET")
         .arg("wjp:worker:w-old")
         .arg(ours.to_string())
@@ -1072,11 +1072,11 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
         .arg("wjp:layout")
         .query(&mut conn)
         .unwrap();
-    assert_eq!(layout, "3");
+    assert_eq!(layout, "4");
 
     let _: () = redis::cmd("SET")
         .arg("wjp:layout")
-        .arg("4")
+        .arg("5")
         .query(&mut conn)
         .unwrap();
     let err = RedisBackend::connect(&server.url(0))
@@ -1084,7 +1084,7 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
         .err()
         .expect("another layout is refused")
         .to_string();
-    assert!(err.contains("layout 4") && !err.contains("  "), "{err}");
+    assert!(err.contains("layout 5") && !err.contains("  "), "{err}");
 }
 
 /// The earlier layout listed ended jobs in `all` too: such an entry neither

@@ -122,6 +122,49 @@ pub async fn the_audit_log_records_each_step_of_a_jobs_life(store: &dyn Store) {
     assert_eq!(life[0].origin, None, "no origin given, none invented");
 }
 
+/// A batch's submissions differ only in their ids; when the first job of
+/// a batch exists already (no new submission), the others are still
+/// logged whole: on Redis they travel as repeats of the first job's line,
+/// which the function leaves out (`keep_audit`).
+pub async fn a_batch_logs_each_new_job_whole_when_its_first_existed(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let mut r = request("noop", json!({"file": "uploads/a.dxf", "parts": [1, 2]}));
+    r.origin = Some("key 5e6f from 192.0.2.8".into());
+    r.job_id = Some("batch-1".into());
+    assert!(queue.enqueue(r.clone()).await.unwrap().created);
+    let batch = (1..=4)
+        .map(|i| {
+            let mut r = r.clone();
+            r.job_id = Some(format!("batch-{i}"));
+            r
+        })
+        .collect();
+    let created: Vec<bool> = queue
+        .enqueue_batch(batch)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.created)
+        .collect();
+    assert_eq!(created, [false, true, true, true]);
+    for i in 1..=4 {
+        let id = JobId::parse(&format!("batch-{i}")).unwrap();
+        let life = all_entries(&queue, of_job(&id), 100).await;
+        assert_eq!(life.len(), 1, "one submission of {id}: {life:?}");
+        let entry = &life[0];
+        assert_eq!(entry.job_id, id);
+        assert_eq!(entry.outcome, Outcome::Submitted);
+        assert_eq!(entry.kind.as_str(), "noop");
+        assert_eq!(entry.origin.as_deref(), Some("key 5e6f from 192.0.2.8"));
+        assert_eq!(
+            entry.options,
+            Some(json!({"file": "uploads/a.dxf", "parts": "[2 items]"}))
+        );
+    }
+    let every = all_entries(&queue, AuditQuery::default(), 2).await;
+    assert_eq!(every.len(), 4, "no line lost or doubled: {every:?}");
+}
+
 pub async fn the_history_outlives_the_jobs_record(store: &dyn Store) {
     let queue = queue_on(store).await;
     let mut r = request("noop", json!({}));

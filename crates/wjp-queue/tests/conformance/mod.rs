@@ -185,6 +185,7 @@ macro_rules! conformance_suite {
         conformance_suite!(@tests $store;
             a_job_moves_from_queued_to_running_to_completed_with_events,
             claims_take_the_highest_priority_then_the_oldest,
+            claim_order_holds_for_jobs_arriving_out_of_order,
             claims_take_queues_strictly_in_the_given_order,
             one_claim_of_mixed_jobs_gives_each_its_own_kind_and_attempt,
             delayed_jobs_wait_for_their_time,
@@ -248,6 +249,7 @@ macro_rules! conformance_suite {
             a_flow_submitted_while_its_parent_ends_is_settled_whole,
             two_workers_run_a_graph_once_each_and_in_order,
             the_audit_log_records_each_step_of_a_jobs_life,
+            a_batch_logs_each_new_job_whole_when_its_first_existed,
             the_history_outlives_the_jobs_record,
             the_history_is_filtered_and_paged_without_gaps,
             the_audit_log_is_trimmed_by_age_and_count,
@@ -345,6 +347,62 @@ pub async fn claims_take_the_highest_priority_then_the_oldest(store: &dyn Store)
     }
     assert_eq!(order, ["high", "mid", "low-1", "low-2", "neg"]);
     assert!(claim(&queue, &["default"], 1, Duration::from_secs(30))
+        .await
+        .is_empty());
+}
+
+/// Jobs arriving in claim order and out of it (a higher priority, then a
+/// lower one, then more of the usual), one cancelled from the middle:
+/// claims of one job and of many take them in claim order, and the counts
+/// agree; a purge takes every queued job, wherever it waits. (On Redis the
+/// jobs that arrive in claim order wait in a list, the others in a sorted
+/// set: `common.lua`, Ready jobs.)
+pub async fn claim_order_holds_for_jobs_arriving_out_of_order(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let mut ids = HashMap::new();
+    for (name, priority) in [
+        ("a1", 0),
+        ("a2", 0),
+        ("a3", 0),
+        ("high", 5),
+        ("a4", 0),
+        ("low", -2),
+        ("a5", 0),
+        ("a6", 0),
+    ] {
+        let mut r = request("noop", json!({}));
+        r.priority = Some(priority);
+        r.job_id = Some(name.into());
+        ids.insert(name, queue.enqueue(r).await.unwrap().job.id);
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    queue.cancel(&ids["a2"]).await.unwrap();
+    assert_eq!(queue.counts().await.unwrap()[0].queued, 7);
+    let mut order = Vec::new();
+    for max in [2, 1, 10] {
+        let claimed = claim(&queue, &["default"], max, Duration::from_secs(30)).await;
+        order.push(claimed.iter().map(|j| j.id.to_string()).collect::<Vec<_>>());
+    }
+    assert_eq!(
+        order,
+        [
+            vec!["high", "a1"],
+            vec!["a3"],
+            vec!["a4", "a5", "a6", "low"]
+        ]
+    );
+    assert_eq!(queue.counts().await.unwrap()[0].queued, 0);
+
+    for (name, priority) in [("b1", 0), ("b2", 0), ("b-high", 5), ("b3", 0)] {
+        let mut r = request("noop", json!({}));
+        r.priority = Some(priority);
+        r.job_id = Some(name.into());
+        queue.enqueue(r).await.unwrap();
+    }
+    assert_eq!(queue.counts().await.unwrap()[0].queued, 4);
+    assert_eq!(queue.purge("default", Status::Queued).await.unwrap(), 4);
+    assert_eq!(queue.counts().await.unwrap()[0].queued, 0);
+    assert!(claim(&queue, &["default"], 10, Duration::from_secs(30))
         .await
         .is_empty());
 }

@@ -41,11 +41,13 @@ pub(super) const LAYOUT_KEY: &str = "wjp:layout";
 /// The layout this version writes: 2 since ready keys are base-64 digits
 /// (`record.rs`, `READY_KEY_WIDTHS`; none was written before), 3 since
 /// bodies leave their kind, creation time and an ended job's expiry to the
-/// header (`body.rs`), which an earlier version cannot read.
-pub(super) const LAYOUT: &str = "3";
+/// header (`body.rs`), which an earlier version cannot read; 4 since audit
+/// lines that repeat the line before them but for the job are its id alone
+/// (`audit.rs`, Repeats), which an earlier version cannot read.
+pub(super) const LAYOUT: &str = "4";
 /// Earlier layouts this version reads as they are, and marks as its own
 /// (see `connection.rs`, `check_layout`).
-pub(super) const LAYOUTS_READ: &[&str] = &["2"];
+pub(super) const LAYOUTS_READ: &[&str] = &["2", "3"];
 /// Worker names by the expiry of their records.
 pub(super) const WORKERS_KEY: &str = "wjp:workers";
 
@@ -54,7 +56,7 @@ pub(super) fn worker_key(name: &str) -> String {
     format!("wjp:worker:{name}")
 }
 
-/// The keys of a queue every script gets as KEYS[1..19], in `common.lua`'s order.
+/// The keys of a queue every script gets as KEYS[1..20], in `common.lua`'s order.
 pub(super) fn index_keys(queue: &str) -> [String; QUEUE_KEYS] {
     let p = key_prefix(queue);
     [
@@ -77,6 +79,7 @@ pub(super) fn index_keys(queue: &str) -> [String; QUEUE_KEYS] {
         format!("{p}dependants"),
         format!("{p}outbox"),
         format!("{p}audit"),
+        format!("{p}ready_list"),
     ]
 }
 
@@ -88,4 +91,4 @@ pub(super) fn dependants_key(queue: &str, parent: &str) -> String {
 
 /// How many keys of a queue every script gets before its job keys (the
 /// Lua's `JOB_KEYS` is generated from it).
-pub(super) const QUEUE_KEYS: usize = 19;
+pub(super) const QUEUE_KEYS: usize = 20;

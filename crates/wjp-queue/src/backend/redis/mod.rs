@@ -39,7 +39,8 @@
 //! |---------------------------|--------|---------------------------------------------|
 //! | `wjp:{q}:job:<id>`        | string | one job's record (below); ended ones expire |
 //! | `wjp:{q}:leases`          | hash   | running jobs: id -> lease entry             |
-//! | `wjp:{q}:ready`           | zset   | queued jobs in claim order: `<ready key>\|<id>`, all scored 0 |
+//! | `wjp:{q}:ready_list`      | list   | queued jobs that came in claim order: `<ready key>\|<id>` |
+//! | `wjp:{q}:ready`           | zset   | the other queued jobs, members as the list's, all scored 0 |
 //! | `wjp:{q}:scheduled`       | zset   | scheduled jobs by run-at                    |
 //! | `wjp:{q}:all`             | zset   | jobs that wait or run, by list score (listing) |
 //! | `wjp:{q}:completed` ...   | zset   | ended jobs by list score, one per status (listing too) |
@@ -61,7 +62,7 @@
 //! | `wjp:{q}:outbox`          | hash   | ended parents to tell: id -> `<status>\|<ms>` |
 //! | `wjp:{q}:audit`           | stream | the audit log, one entry per call; trimmed by maintenance (`audit.rs`) |
 //! | `wjp:queues`              | set    | names of queues that ever had a job         |
-//! | `wjp:layout`              | string | the layout of these keys (`3`); see below   |
+//! | `wjp:layout`              | string | the layout of these keys (`4`); see below   |
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
 //! | `wjp:schedules`           | hash   | schedules: name -> `<next_run>\n<JSON>`     |
@@ -92,12 +93,14 @@
 //! they are, and so are bodies that still hold their id and queue. Layout
 //! 3 left the kind, creation time, an ended job's status and expiry, and a
 //! completed job's progress of 1 out of bodies (`body.rs`), and submission
-//! lines of the audit log leave out their outcome: this version reads
-//! layout 2 as it is and marks the server as layout 3 when it connects,
-//! after which a version of layout 2, which could not read the new bodies,
-//! refuses it. Stop the workers of the earlier version before starting
-//! this one: one still running when the first body of layout 3 is written
-//! fails to read it. The completion path
+//! lines of the audit log leave out their outcome. Layout 4 writes an
+//! audit line that repeats the one before it but for the job as the job's
+//! id alone (`audit.rs`). This version reads layouts 2 and 3 as they are
+//! and marks the server as layout 4 when it connects, after which a
+//! version of an earlier layout, which could not read what this one
+//! writes, refuses it. Stop the workers of the earlier version before
+//! starting this one: this one refuses to mark the server while they run
+//! (their worker records name their layout, or none before layout 3). The completion path
 //! writes its records with one `MSET` and no TTL (a `SET` with `PXAT` per
 //! job was a tenth of a drained job's Redis time): readers in Lua treat an
 //! ended record past its expiry as gone, by the server's clock, and the

@@ -73,11 +73,13 @@ impl RedisBackend {
             pipe.cmd("HGET")
                 .arg(group_state_key(q.as_str()))
                 .arg("ready");
+            // Plain queued jobs that came in claim order are in a list.
+            pipe.cmd("LLEN").arg(&keys[19]);
         }
         let replies = self.run(&pipe).await?;
         queues
             .iter()
-            .zip(replies.chunks(10))
+            .zip(replies.chunks(11))
             .map(|(q, n)| {
                 let mut counts = QueueCounts {
                     name: q.to_string(),
@@ -87,6 +89,10 @@ impl RedisBackend {
                     counts.add(status, int(n)? as u64);
                 }
                 counts.paused = n.get(7).map(int).transpose()? == Some(1);
+                counts.add(
+                    Status::Queued,
+                    n.get(10).map(int).transpose()?.unwrap_or(0) as u64,
+                );
                 if let Some(Value::BulkString(grouped)) = n.get(9) {
                     let grouped = String::from_utf8_lossy(grouped).parse::<i64>().unwrap_or(0);
                     counts.add(Status::Queued, grouped.max(0) as u64);

@@ -28,14 +28,9 @@ local token = ARGV[7]
 -- scheduled jobs wait for their promotion.
 local in_turns = take_in_turns(max)
 local due = in_turns and {} or redis_call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0, max)
--- The best ready jobs leave the index (all members score 0, so rank is
--- key order); those a due scheduled job outranks go back. A range and a
--- removal by rank, not ZPOPMIN: its scores cost formatting and a Lua
--- string per job, for nothing.
-local candidates = in_turns and in_turns.members or redis_call('ZRANGE', K_READY, 0, max - 1)
-if #candidates > 0 and not in_turns then
-  redis_call('ZREMRANGEBYRANK', K_READY, 0, #candidates - 1)
-end
+-- The best ready jobs leave the index (`ready_take`); those a due
+-- scheduled job outranks go back (to the sorted set, which may hold any).
+local candidates = in_turns and in_turns.members or ready_take(max)
 local scheduled = {}
 -- Candidates `from`..`to` are not taken: popped ready members go back as
 -- they were; a due scheduled job never left its own index.

@@ -10,9 +10,9 @@
 -- While the library loads, only `redis.register_function` is reachable: the
 -- standard library and `redis.call` are taken on the first call (`begin`).
 --
--- keys[1..16] are the keys of one queue (its indexes, streams and
+-- keys[1..JOB_KEYS] are the keys of one queue (its indexes, streams and
 -- counters), always in this order (all share the queue's hash tag,
--- `wjp:{queue}:`); keys[17..] are job keys.
+-- `wjp:{queue}:`; keys.rs, `index_keys`); the keys after them are job keys.
 -- args[1] is the job key prefix (`wjp:{queue}:job:`), used only for jobs
 -- found through an index (claim, sweep, purge, list): such keys carry the
 -- same hash tag, so they live in the same cluster slot. args[2] is the
@@ -24,7 +24,7 @@
 local find, sub, match, byte, redis_call
 local KEYS, ARGV
 local K_READY, K_SCHED, K_LEASES, K_ALL, K_EXP, K_ENDED, K_EVENTS, K_WAKE, K_SEQ, K_BYTES
-local K_PAUSED, K_UNIQUE, K_LIMITS, K_PENDING, K_DEPS, K_OUTBOX, K_AUDIT
+local K_PAUSED, K_UNIQUE, K_LIMITS, K_PENDING, K_DEPS, K_OUTBOX, K_AUDIT, K_READY_LIST
 local PREFIX, MAXLEN
 -- Fairness groups' keys (see Fairness groups below), and whether this
 -- call found the queue's group running counts (nil before it looked).
@@ -32,6 +32,10 @@ local QUEUE_PREFIX, K_GROUPS, K_GROUP_STATE, K_GROUP_RUNNING
 local groups_running
 -- What one call collects and writes at its end (see `flush`, `publish`).
 local adds, removals, lease_sets, lease_dels, events, line_before, pending_dels
+-- The plain ready index's list (see Ready jobs below): members to push at
+-- its tail, members to take out of the index, and its last member as this
+-- call knows it (nil before it looked, false when the list is empty).
+local ready_pushes, ready_dels, ready_tail
 -- Whether the queue's `dependants` hash exists, once looked at in this
 -- call (nil before); whether this call moved a parent to the outbox.
 local deps_exist, deps_moved
@@ -61,7 +65,7 @@ local function begin(keys, args)
   K_EVENTS, K_WAKE, K_SEQ, K_BYTES = keys[9], keys[10], keys[11], keys[12]
   K_PAUSED, K_UNIQUE, K_LIMITS = keys[13], keys[14], keys[15]
   K_PENDING, K_DEPS, K_OUTBOX = keys[16], keys[17], keys[18]
-  K_AUDIT = keys[19]
+  K_AUDIT, K_READY_LIST = keys[19], keys[20]
   -- The queue's own prefix, `wjp:{queue}:`: the group keys share its hash
   -- tag, as the job keys found through an index do (see above).
   QUEUE_PREFIX = sub(K_READY, 1, -6)
@@ -70,6 +74,7 @@ local function begin(keys, args)
   groups_running = nil
   PREFIX, MAXLEN = args[1], args[2]
   adds, removals, lease_sets, lease_dels, pending_dels = {}, {}, {}, {}, {}
+  ready_pushes, ready_dels, ready_tail = {}, {}, nil
   deps_exist, deps_moved = nil, false
   bytes_delta = 0
   events, line_before = {}, {}
@@ -153,6 +158,23 @@ local function table_at(t, k)
   end
   return v
 end
+-- Sorts strings as sorted sets order their members: byte by byte. Lua's
+-- `<` on strings follows the server's collation (Redis takes LC_COLLATE
+-- from its environment), which under a locale such as en_US.UTF-8 puts
+-- 'a' before 'B' and passes over punctuation: ready keys, whose base-64
+-- digits run from '0' to 'o', would leave claim order.
+local function byte_order(a, b)
+  local n = #a < #b and #a or #b
+  for i = 1, n do
+    local x, y = byte(a, i), byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+local function sort_bytewise(list)
+  table.sort(list, byte_order)
+end
+
 local function zadd(key, score, member)
   local list = table_at(adds, key)
   list[#list + 1] = score
@@ -184,7 +206,23 @@ local function in_chunks(command, key, list)
 end
 local function flush()
   for key, list in pairs(removals) do in_chunks('ZREM', key, list) end
+  if #ready_dels > 0 then
+    -- A member is in one of the two: the list is looked through only for
+    -- those the sorted set did not hold (LREM reads the list up to it).
+    if redis_call('EXISTS', K_READY_LIST) == 0 then
+      in_chunks('ZREM', K_READY, ready_dels)
+    else
+      for _, member in ipairs(ready_dels) do
+        if redis_call('ZREM', K_READY, member) == 0 then
+          redis_call('LREM', K_READY_LIST, 1, member)
+        end
+      end
+    end
+    ready_dels = {}
+  end
   for key, list in pairs(adds) do in_chunks('ZADD', key, list) end
+  in_chunks('RPUSH', K_READY_LIST, ready_pushes)
+  ready_pushes = {}
   in_chunks('HDEL', K_LEASES, lease_dels)
   in_chunks('HSET', K_LEASES, lease_sets)
   in_chunks('HDEL', K_PENDING, pending_dels)
@@ -193,6 +231,68 @@ local function flush()
     redis_call('INCRBY', K_BYTES, int(bytes_delta))
     bytes_delta = 0
   end
+end
+
+-- Ready jobs. The plain ready index (queued jobs without a fairness group,
+-- each a member `<ready key>|<id>` whose byte order is the claim order) is
+-- two structures: K_READY_LIST, a list in claim order that grows only at
+-- its tail, holds the jobs that arrived after every job in it (every job of
+-- one priority enqueued to run now: the common case), and K_READY, a
+-- sorted set with every score 0, holds the others. A list entry costs
+-- about 46 bytes of Redis memory, a sorted-set entry about 145 (see
+-- BENCHMARKS.md). The claim order is the two merged (`ready_take`). Taking
+-- a job out of the list's middle (a cancel, a rewrite) reads the list up
+-- to it, as BullMQ's wait list does.
+
+-- Adds a member to the plain ready index (written by `flush`).
+local function ready_add(member)
+  if ready_tail == nil then ready_tail = redis_call('LINDEX', K_READY_LIST, -1) end
+  if not ready_tail or byte_order(ready_tail, member) then
+    ready_pushes[#ready_pushes + 1] = member
+    ready_tail = member
+  else
+    zadd(K_READY, '0', member)
+  end
+end
+-- Takes a member out of the plain ready index (by `flush`).
+local function ready_remove(member)
+  ready_dels[#ready_dels + 1] = member
+end
+-- Up to `max` members of the plain ready index, first in claim order
+-- first, taken out of it now.
+local function ready_take(max)
+  local set = redis_call('ZRANGE', K_READY, 0, max - 1)
+  local list = redis_call('LRANGE', K_READY_LIST, 0, max - 1)
+  local out, s, l = set, #set + 1, 1
+  if #set == 0 then
+    out, s, l = list, 1, #list + 1
+  elseif #list > 0 then
+    out, s = {}, 1
+    while #out < max and (s <= #set or l <= #list) do
+      if l > #list or (s <= #set and byte_order(set[s], list[l])) then
+        out[#out + 1] = set[s]
+        s = s + 1
+      else
+        out[#out + 1] = list[l]
+        l = l + 1
+      end
+    end
+  end
+  if s > 1 then redis_call('ZREMRANGEBYRANK', K_READY, 0, s - 2) end
+  if l > 1 then redis_call('LTRIM', K_READY_LIST, l - 1, -1) end
+  return out
+end
+-- Every member of the plain ready index, in no particular order.
+local function ready_members()
+  local members = redis_call('ZRANGE', K_READY, 0, -1)
+  for _, member in ipairs(redis_call('LRANGE', K_READY_LIST, 0, -1)) do
+    members[#members + 1] = member
+  end
+  return members
+end
+-- How many jobs the plain ready index holds.
+local function ready_count()
+  return redis_call('ZCARD', K_READY) + redis_call('LLEN', K_READY_LIST)
 end
 
 -- Fairness groups. A queued job of a group waits in its group's index,
@@ -271,7 +371,7 @@ local function take_in_turns(max)
   local cap = tonumber(redis_call('HGET', K_LIMITS, 'per_group'))
   local st = redis_call('HMGET', K_GROUP_STATE, 'turn', 'plain')
   local turn, plain_turn = tonumber(st[1]) or 0, tonumber(st[2]) or 0
-  local plain_due = redis_call('EXISTS', K_READY) == 1
+  local plain_due = redis_call('EXISTS', K_READY, K_READY_LIST) > 0
   local taken = { members = {}, group = {} }
   local members = taken.members
   -- The round is read a chunk at a time, oldest turn first; it does not
@@ -320,10 +420,15 @@ local function take_in_turns(max)
       want = math.min(want, cap - running[group] - (count[group] or 0))
     end
     if want > 0 then
-      local key = group == '' and K_READY or group_key(group)
-      local got = redis_call('ZRANGE', key, 0, want - 1)
+      local got
+      if group == '' then
+        got = ready_take(want)
+      else
+        local key = group_key(group)
+        got = redis_call('ZRANGE', key, 0, want - 1)
+        if #got > 0 then redis_call('ZREMRANGEBYRANK', key, 0, #got - 1) end
+      end
       if #got > 0 then
-        redis_call('ZREMRANGEBYRANK', key, 0, #got - 1)
         for _, member in ipairs(got) do
           members[#members + 1] = member
           if group ~= '' then taken.group[member] = group end
@@ -375,7 +480,7 @@ local function unindex(id, status, rk, group)
     if rk and group then
       group_unindex(group, rk .. '|' .. id)
     elseif rk then
-      zrem(K_READY, rk .. '|' .. id)
+      ready_remove(rk .. '|' .. id)
     end
   elseif status == 'scheduled' then
     zrem(K_SCHED, id)
@@ -408,7 +513,7 @@ local function index(id, status, rk, run_at, ls, expires_at, group)
   if status == 'queued' and group then
     group_index(group, rk .. '|' .. id)
   elseif status == 'queued' then
-    zadd(K_READY, '0', rk .. '|' .. id)
+    ready_add(rk .. '|' .. id)
   elseif status == 'scheduled' then
     zadd(K_SCHED, run_at, id)
   elseif K_ENDED[status] then
@@ -581,22 +686,6 @@ end
 -- is made by `header`, generated in the prelude: its parameters are the
 -- stored fields in order.
 
--- Sorts strings as sorted sets order their members: byte by byte. Lua's
--- `<` on strings follows the server's collation (Redis takes LC_COLLATE
--- from its environment), which under a locale such as en_US.UTF-8 puts
--- 'a' before 'B' and passes over punctuation: ready keys, whose base-64
--- digits run from '0' to 'o', would leave claim order.
-local function byte_order(a, b)
-  local n = #a < #b and #a or #b
-  for i = 1, n do
-    local x, y = byte(a, i), byte(b, i)
-    if x ~= y then return x < y end
-  end
-  return #a < #b
-end
-local function sort_bytewise(list)
-  table.sort(list, byte_order)
-end
 
 -- Events of one script call go out as one stream entry (field `e`), one
 -- line each: job|kind|status|attempt|progress|error kind|time|note, the
@@ -640,7 +729,11 @@ end
 -- log does not keep), or is empty when none has one; `out[i]` is 1 where
 -- the call changed job i. The lines of the changed jobs are kept for
 -- `publish`: when every job changed, the text goes as it came, with no
--- string made per job.
+-- string made per job. A line that is only a job id repeats the nearest
+-- whole line before it but for the id (audit.rs, Repeats); a whole line
+-- starts with AUDIT_LINE_START and the id. When the whole line is left
+-- out, the first repeat kept after it is written whole instead.
+local AUDIT_LINE_START = '{"j":"'
 local function keep_audit(text, out)
   if text == '' then return end
   local all = true
@@ -654,10 +747,25 @@ local function keep_audit(text, out)
     audit_text = text
     return
   end
-  local kept, i = {}, 0
+  -- `rest`: what follows the id in the last whole line met; `rest_kept`:
+  -- whether the last line kept ends in it (so a repeat may follow).
+  local kept, i, rest, rest_kept = {}, 0, nil, false
   for line in string.gmatch(text, '([^\n]*)\n') do
     i = i + 1
-    if out[i] == 1 and line ~= '' then kept[#kept + 1] = line end
+    if line ~= '' then
+      local whole = byte(line, 1) == 123 -- '{'
+      if whole then
+        local close = sub(line, 1, 6) == AUDIT_LINE_START and find(line, '"', 7, true)
+        rest, rest_kept = close and sub(line, close) or nil, false
+      end
+      if out[i] == 1 then
+        if not whole and not rest_kept and rest then
+          line = AUDIT_LINE_START .. line .. rest
+        end
+        kept[#kept + 1] = line
+        rest_kept = rest ~= nil
+      end
+    end
   end
   if #kept > 0 then audit_text = table.concat(kept, '\n') end
 end
@@ -705,7 +813,7 @@ end
 -- with no waiting job holds no payload, whatever K_BYTES says (see mod.rs
 -- on drift); with `writable`, K_BYTES is set right then.
 local function over_quota(max_jobs, max_bytes, n, total, writable, job_at)
-  local waiting = redis_call('ZCARD', K_READY) + redis_call('ZCARD', K_SCHED) +
+  local waiting = ready_count() + redis_call('ZCARD', K_SCHED) +
     redis_call('HLEN', K_PENDING) + grouped_ready()
   local bytes = tonumber(redis_call('GET', K_BYTES)) or 0
   if waiting == 0 and bytes ~= 0 then

@@ -5,7 +5,7 @@ if redis_call('EXISTS', K_PAUSED) == 1 then return 0 end
 local now, max = tonumber(ARGV[3]), tonumber(ARGV[4])
 max = limit_room(max)
 if max == 0 then return 0 end
-local n = math.min(redis_call('ZCARD', K_READY), max)
+local n = math.min(ready_count(), max)
 if n < max then
   for _, id in ipairs(redis_call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0, max)) do
     local cur = stored(PREFIX .. id)

@@ -4,8 +4,10 @@ local status, limit = ARGV[3], tonumber(ARGV[4])
 local members
 -- Queued jobs of fairness groups: member -> group.
 local in_group = {}
+-- Plain queued jobs leave their index at once (`ready_take`): one at a
+-- time, a job in the middle of the ready list would cost a read of it.
 if status == 'queued' then
-  members = redis_call('ZRANGE', K_READY, 0, limit - 1)
+  members = ready_take(limit)
   grouped_members(limit - #members, members, in_group)
 elseif status == 'scheduled' then
   members = redis_call('ZRANGE', K_SCHED, 0, limit - 1)
@@ -22,7 +24,11 @@ for _, member in ipairs(members) do
   local cur, start = stored(key)
   if cur and cur[F_STATUS] == status then
     if waiting_status(status) then bytes_delta = bytes_delta - record_payload_bytes(start) end
-    unindex(id, status, cur[F_RK], in_group[member])
+    -- A plain queued job left its index above (no ready key: nothing to
+    -- take out again).
+    local rk = cur[F_RK]
+    if status == 'queued' and not in_group[member] then rk = nil end
+    unindex(id, status, rk, in_group[member])
     zrem(K_ALL, id)
     redis_call('DEL', key)
     if waiting_status(status) then parent_ended(id, 'gone') end
@@ -31,9 +37,7 @@ for _, member in ipairs(members) do
   -- Stale entries (the job moved on, or its record expired) go as well.
   if in_group[member] then
     group_unindex(in_group[member], member)
-  elseif status == 'queued' then
-    zrem(K_READY, member)
-  else
+  elseif status ~= 'queued' then
     zrem(K_ENDED[status] or K_SCHED, id)
   end
 end

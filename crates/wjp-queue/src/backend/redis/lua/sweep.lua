@@ -57,7 +57,7 @@ redis_call('XTRIM', K_EVENTS, 'MINID', '~', ARGV[5])
 -- a minute (a key with a TTL says when it was done).
 local RECOUNT_UP_TO = 100
 local grouped = grouped_ready()
-local waiting = redis_call('ZCARD', K_READY) + redis_call('ZCARD', K_SCHED) +
+local waiting = ready_count() + redis_call('ZCARD', K_SCHED) +
   redis_call('HLEN', K_PENDING) + grouped
 if waiting == 0 then
   redis_call('DEL', K_BYTES)
@@ -70,7 +70,7 @@ elseif waiting <= RECOUNT_UP_TO and grouped == 0
       sum = sum + record_payload_bytes(start)
     end
   end
-  for _, member in ipairs(redis_call('ZRANGE', K_READY, 0, -1)) do
+  for _, member in ipairs(ready_members()) do
     add(PREFIX .. sub(member, READY_KEY_LEN + 2))
   end
   for _, id in ipairs(redis_call('ZRANGE', K_SCHED, 0, -1)) do add(PREFIX .. id) end
