@@ -58,6 +58,12 @@ pub struct BenchArgs {
     /// Jobs in the latency phase.
     #[arg(long, default_value_t = 1_000)]
     pub latency_jobs: usize,
+    /// Give every job's payload a `file` string of this many bytes beside
+    /// its number (0: none): a shop's drawing path and options weigh about
+    /// 100-200 bytes, and payload size changes what Redis memory a job
+    /// costs (compact encodings hold only short values).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=65_536))]
+    pub payload_bytes: u32,
     /// Use the configured --data-dir instead of a fresh temporary database.
     #[arg(long)]
     pub keep_data_dir: bool,
@@ -129,6 +135,8 @@ struct Report {
     workers: String,
     concurrency: usize,
     batch: usize,
+    /// `--payload-bytes`.
+    payload_bytes: u32,
     enqueue_single_jobs_per_sec: f64,
     enqueue_batched_jobs_per_sec: f64,
     /// Server memory per queued job (Redis only).
@@ -239,7 +247,7 @@ async fn measure_groups(
             let n = left.min(args.batch);
             let requests = (0..n)
                 .map(|i| {
-                    let mut r = JobRequest::new("noop", json!({ "i": i }));
+                    let mut r = JobRequest::new("noop", payload(args, i));
                     if grouped {
                         r.group = Some(format!("g{}", (left - i) % groups as usize));
                     }
@@ -293,7 +301,7 @@ async fn measure_rate(
         )
         .await?;
     let target = completed(site).await? + args.jobs as u64;
-    enqueue_all(queue, args.jobs, args.batch).await?;
+    enqueue_all(queue, args).await?;
     *pool = Some(WorkerPool::start(site, args)?);
     wait_completed(site, target).await?;
     if let Some(pool) = pool.take() {
@@ -461,12 +469,12 @@ async fn measure(
     let start = Instant::now();
     for i in 0..args.single {
         producer
-            .enqueue(JobRequest::new("noop", json!({ "i": i })))
+            .enqueue(JobRequest::new("noop", payload(args, i)))
             .await?;
     }
     let single_secs = start.elapsed().as_secs_f64();
     let start = Instant::now();
-    enqueue_all(producer, args.jobs, args.batch).await?;
+    enqueue_all(producer, args).await?;
     let batched_secs = start.elapsed().as_secs_f64();
     let queued = (args.single + args.jobs) as f64;
     let per_job_since_start = |after: Option<u64>| match (memory_before, after) {
@@ -483,7 +491,7 @@ async fn measure(
     let memory_per_completed_job = per_job_since_start(redis_used_memory(global).await?);
 
     let start = Instant::now();
-    enqueue_all(producer, args.jobs, args.batch).await?;
+    enqueue_all(producer, args).await?;
     target += args.jobs as u64;
     wait_completed(site, target).await?;
     let e2e_secs = start.elapsed().as_secs_f64();
@@ -509,6 +517,7 @@ async fn measure(
         },
         concurrency: args.concurrency,
         batch: args.batch,
+        payload_bytes: args.payload_bytes,
         enqueue_single_jobs_per_sec: args.single as f64 / single_secs,
         enqueue_batched_jobs_per_sec: args.jobs as f64 / batched_secs,
         memory_bytes_per_queued_job: memory_per_job,
@@ -560,12 +569,21 @@ async fn redis_used_memory(global: &GlobalArgs) -> anyhow::Result<Option<u64>> {
     }
 }
 
-async fn enqueue_all(queue: &Queue, jobs: usize, batch: usize) -> anyhow::Result<()> {
-    let mut left = jobs;
+/// The payload of the run's job `i` (see `--payload-bytes`).
+fn payload(args: &BenchArgs, i: usize) -> serde_json::Value {
+    match args.payload_bytes {
+        0 => json!({ "i": i }),
+        n => json!({ "i": i, "file": "f".repeat(n as usize) }),
+    }
+}
+
+/// `--jobs` jobs enqueued in calls of `--batch`.
+async fn enqueue_all(queue: &Queue, args: &BenchArgs) -> anyhow::Result<()> {
+    let mut left = args.jobs;
     while left > 0 {
-        let n = left.min(batch);
+        let n = left.min(args.batch);
         let requests = (0..n)
-            .map(|i| JobRequest::new("noop", json!({ "i": i })))
+            .map(|i| JobRequest::new("noop", payload(args, i)))
             .collect();
         queue.enqueue_batch(requests).await?;
         left -= n;
