@@ -43,9 +43,19 @@ fn shop(env: &Env) -> Shop {
             .query(conn)
             .unwrap()
     };
+    // Queued jobs wait in the ready list, or in the ready set when they
+    // came out of claim order.
+    let mut ready = range("wjp:{default}:ready", &mut conn);
+    let listed: Vec<String> = redis::cmd("LRANGE")
+        .arg("wjp:{default}:ready_list")
+        .arg(0)
+        .arg(-1)
+        .query(&mut conn)
+        .unwrap();
+    ready.extend(listed);
     Shop {
         keys,
-        ready: range("wjp:{default}:ready", &mut conn),
+        ready,
         all: range("wjp:{default}:all", &mut conn),
         queues,
     }

@@ -42,7 +42,7 @@ fn jobs_of_every_queue_run_on_a_cluster_and_info_names_its_primaries() {
         .filter(|node| {
             let mut conn = node.connection(0);
             let keys: Vec<String> = redis::cmd("KEYS")
-                .arg("wjp:{*}:ready")
+                .arg("wjp:{*}:ready*")
                 .query(&mut conn)
                 .unwrap();
             !keys.is_empty()

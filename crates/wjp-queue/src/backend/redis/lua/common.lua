@@ -270,8 +270,8 @@ end
 -- Adds a job with ready key `rk` to the plain ready index (written by
 -- `flush`). Keys are compared by the numbers their digits hold, which
 -- order them as their bytes do: a byte-by-byte loop in Lua cost an
--- enqueue 40% more instructions. An enqueue's keys were just made
--- (`made_key`): their numbers are known.
+-- enqueue 40% more Redis instructions. An enqueue's keys were just made
+-- (`made`): their numbers are known.
 local function ready_add(rk, id)
   local member = rk .. '|' .. id
   local t = ready
@@ -293,7 +293,9 @@ local function ready_add(rk, id)
   end
 end
 -- Up to `max` members of the plain ready index, first in claim order
--- first, taken out of it now.
+-- first, taken out of it now: ranges and removals by rank (all members of
+-- the set score 0, so rank is claim order), not ZPOPMIN, whose scores
+-- cost formatting and a Lua string per job, for nothing.
 local function ready_take(max)
   local set = redis_call('ZRANGE', K_READY, 0, max - 1)
   local list = redis_call('LRANGE', K_READY_LIST, 0, max - 1)
@@ -711,7 +713,6 @@ end
 -- A fresh stored header (what a job carries in a waiting or ended status)
 -- is made by `header`, generated in the prelude: its parameters are the
 -- stored fields in order.
-
 
 -- Events of one script call go out as one stream entry (field `e`), one
 -- line each: job|kind|status|attempt|progress|error kind|time|note, the
