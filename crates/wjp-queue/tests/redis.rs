@@ -665,6 +665,120 @@ async fn records_of_layout_2_are_read_claimed_and_ended() {
     );
 }
 
+/// The ids of a queue's ready list and ready set, each in its order.
+fn ready_ids(conn: &mut redis::Connection) -> (Vec<String>, Vec<String>) {
+    let ids = |members: Vec<String>| -> Vec<String> {
+        members
+            .iter()
+            .map(|m| m.split_once('|').expect("a ready member").1.to_owned())
+            .collect()
+    };
+    let list: Vec<String> = redis::cmd("LRANGE")
+        .arg("wjp:{default}:ready_list")
+        .arg(0)
+        .arg(-1)
+        .query(conn)
+        .unwrap();
+    let mut sorted = list.clone();
+    sorted.sort();
+    assert_eq!(sorted, list, "the ready list is in claim order");
+    let set: Vec<String> = redis::cmd("ZRANGE")
+        .arg("wjp:{default}:ready")
+        .arg(0)
+        .arg(-1)
+        .query(conn)
+        .unwrap();
+    (ids(list), ids(set))
+}
+
+/// Queued jobs of the default priority that arrive in claim order wait in
+/// the ready list (a third of a sorted-set entry's memory), the others in
+/// the ready set, also within one call of mixed priorities; a job of a low
+/// priority does not send the jobs after it to the set; cancels near
+/// either end of the list take out just their job; claims take the two
+/// merged in claim order.
+#[tokio::test]
+async fn default_priority_jobs_wait_in_the_ready_list_in_claim_order() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let priority = |i: usize| match i % 5 {
+        1 => -2,
+        3 => 4,
+        _ => 0,
+    };
+    let name = |i: usize| format!("j{i:02}");
+    let batch = (0..20)
+        .map(|i| {
+            let mut r = request("noop", json!({ "i": i }));
+            r.priority = Some(priority(i));
+            r.job_id = Some(name(i));
+            r
+        })
+        .collect();
+    queue.enqueue_batch(batch).await.unwrap();
+    for i in 20..25 {
+        let mut r = request("noop", json!({ "i": i }));
+        r.job_id = Some(name(i));
+        queue.enqueue(r).await.unwrap();
+    }
+    let mut conn = store.server.connection(0);
+    let (list, set) = ready_ids(&mut conn);
+    // The batch's jobs of priority 0, then the five enqueued one by one.
+    let default: Vec<String> = (0..20)
+        .filter(|i| priority(*i) == 0)
+        .chain(20..25)
+        .map(name)
+        .collect();
+    assert_eq!(list, default);
+    let others = |p: i32| (0..20).filter(move |i| priority(*i) == p).map(name);
+    assert_eq!(set, others(4).chain(others(-2)).collect::<Vec<_>>());
+
+    for id in ["j00", "j23"] {
+        queue.cancel(&JobId::parse(id).unwrap()).await.unwrap();
+    }
+    let (list, _) = ready_ids(&mut conn);
+    let left: Vec<String> = default
+        .iter()
+        .filter(|id| *id != "j00" && *id != "j23")
+        .cloned()
+        .collect();
+    assert_eq!(list, left);
+    assert_eq!(queue.counts().await.unwrap()[0].queued, 23);
+
+    let claimed: Vec<String> = claim(&queue, &["default"], 50, Duration::from_secs(30))
+        .await
+        .iter()
+        .map(|j| j.id.to_string())
+        .collect();
+    let expected: Vec<String> = others(4).chain(left).chain(others(-2)).collect();
+    assert_eq!(claimed, expected);
+
+    // Every job of the set before every job of the list, and the other way
+    // round: one claim takes both in order.
+    for (id, p) in [("d1", 0), ("h1", 4), ("d2", 0), ("h2", 4), ("d3", 0)] {
+        let mut r = request("noop", json!({}));
+        r.priority = Some(p);
+        r.job_id = Some(id.into());
+        queue.enqueue(r).await.unwrap();
+    }
+    let claimed: Vec<String> = claim(&queue, &["default"], 4, Duration::from_secs(30))
+        .await
+        .iter()
+        .map(|j| j.id.to_string())
+        .collect();
+    assert_eq!(claimed, ["h1", "h2", "d1", "d2"]);
+    let mut r = request("noop", json!({}));
+    r.priority = Some(-1);
+    r.job_id = Some("l1".into());
+    queue.enqueue(r).await.unwrap();
+    let claimed: Vec<String> = claim(&queue, &["default"], 4, Duration::from_secs(30))
+        .await
+        .iter()
+        .map(|j| j.id.to_string())
+        .collect();
+    assert_eq!(claimed, ["d3", "l1"]);
+}
+
 /// Registers a live worker "w-old" on "press-2" as a version of layout 2
 /// did (its record names no layout); returns the record.
 fn register_older_worker(conn: &mut redis::Connection) -> serde_json::Value {
@@ -1065,6 +1179,18 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
     let _: () = redis::cmd("SET")
         .arg("wjp:worker:w-old")
         .arg(ours.to_string())
+        .query(&mut conn)
+        .unwrap();
+    RedisBackend::connect(&server.url(0)).await.unwrap();
+    let layout: String = redis::cmd("GET")
+        .arg("wjp:layout")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(layout, "4");
+    // Layout 3 (before the ready list and audit repeats) likewise.
+    let _: () = redis::cmd("SET")
+        .arg("wjp:layout")
+        .arg("3")
         .query(&mut conn)
         .unwrap();
     RedisBackend::connect(&server.url(0)).await.unwrap();

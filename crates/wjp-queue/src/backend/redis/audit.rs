@@ -11,10 +11,10 @@
 //! line sends an empty argument and writes nothing.
 //!
 //! Repeats: a line whose fields all equal those of the nearest whole line
-//! before it in the entry, but for the job's id, is stored as the id alone.
-//! Every job of a batch submission has such a line (same kind, origin,
-//! options), which costs about 24 bytes of Redis memory instead of 83 (see
-//! BENCHMARKS.md, Redis memory per queued job). A whole line starts with
+//! before it in the entry, but for the job's id, is stored as the id alone:
+//! the completions of one claim, the submissions of a batch whose jobs share
+//! their options. Such a line costs about 24 bytes of Redis memory instead
+//! of 83 or more (see BENCHMARKS.md, Redis memory per queued job). A whole line starts with
 //! [`LINE_START`] and the id (ids hold no quote), a repeat never does; when
 //! a script keeps only some of a call's lines, it writes a repeat whose
 //! whole line it left out as a whole line again (`keep_audit`).
@@ -84,7 +84,7 @@ pub(super) fn call_lines(lines: impl IntoIterator<Item = Option<String>>) -> Str
 
 /// The lines of one stream entry, oldest first, repeats written out whole
 /// again. A repeat without a whole line before it is passed on as it is
-/// (its reading then fails, naming it).
+/// (its reading then fails as a corrupt entry).
 fn entry_lines(text: &str) -> Vec<String> {
     let mut whole_rest: Option<&str> = None;
     let mut out = Vec::new();

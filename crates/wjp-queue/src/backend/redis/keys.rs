@@ -41,9 +41,11 @@ pub(super) const LAYOUT_KEY: &str = "wjp:layout";
 /// The layout this version writes: 2 since ready keys are base-64 digits
 /// (`record.rs`, `READY_KEY_WIDTHS`; none was written before), 3 since
 /// bodies leave their kind, creation time and an ended job's expiry to the
-/// header (`body.rs`), which an earlier version cannot read; 4 since audit
-/// lines that repeat the line before them but for the job are its id alone
-/// (`audit.rs`, Repeats), which an earlier version cannot read.
+/// header (`body.rs`), which an earlier version cannot read; 4 since queued
+/// jobs of the default priority wait in `ready_list` (`common.lua`, Ready
+/// jobs), which an earlier version would neither claim, count nor cancel,
+/// and audit lines that repeat the line before them but for the job are
+/// its id alone (`audit.rs`, Repeats), which it cannot read.
 pub(super) const LAYOUT: &str = "4";
 /// Earlier layouts this version reads as they are, and marks as its own
 /// (see `connection.rs`, `check_layout`).

@@ -100,9 +100,12 @@
 //! id alone (`audit.rs`). This version reads layouts 2 and 3 as they are
 //! and marks the server as layout 4 when it connects, after which a
 //! version of an earlier layout, which could not read what this one
-//! writes, refuses it. Stop the workers of the earlier version before
-//! starting this one: this one refuses to mark the server while they run
-//! (their worker records name their layout, or none before layout 3). The completion path
+//! writes, refuses it. Stop every process of the earlier version (workers
+//! and API) before starting this one: this one refuses to mark the server
+//! while earlier workers run (their worker records name their layout, or
+//! none before layout 3), but an API process of an earlier version that
+//! connected before the mark is not told: it would count and cancel queued
+//! jobs without looking at `ready_list`. The completion path
 //! writes its records with one `MSET` and no TTL (a `SET` with `PXAT` per
 //! job was a tenth of a drained job's Redis time): readers in Lua treat an
 //! ended record past its expiry as gone, by the server's clock, and the
@@ -137,14 +140,16 @@
 //! guard, write the job, move the id
 //! between indexes, append the events. Batches (insert, claim, apply) are
 //! one script call per queue and up to 500 jobs, sent in one pipeline;
-//! inside a call, index changes go out as one `ZADD`/`ZREM` per index and
+//! inside a call, index changes go out as one `ZADD`/`ZREM`/`RPUSH` per
+//! index (a queued job taken out of the ready list one `LREM` each) and
 //! the events as one stream entry, because each `redis.call` costs about as
 //! much as the work it does.
 //!
 //! # Quotas
 //! An enqueue is checked against the queue's waiting limits (`Quotas`) in
 //! the call that writes it (`insert.lua`): the waiting jobs are the sizes
-//! of `ready` and `scheduled` (`ZCARD`, exact), and their payload bytes are
+//! of `ready_list`, `ready`, `scheduled`, `pending` and the groups' indexes
+//! (exact), and their payload bytes are
 //! kept in `waiting_bytes`. Its invariant: it is the sum of the payload
 //! sizes that the bodies of the queue's waiting records begin with (`pl`,
 //! see `body.rs`; bodies without one count 0). Each call that makes a job

@@ -32,8 +32,9 @@ local due = in_turns and {} or redis_call('ZRANGEBYSCORE', K_SCHED, '-inf', now,
 -- scheduled job outranks go back (to the sorted set, which may hold any).
 local candidates = in_turns and in_turns.members or ready_take(max)
 local scheduled = {}
--- Candidates `from`..`to` are not taken: popped ready members go back as
--- they were; a due scheduled job never left its own index.
+-- Candidates `from`..`to` are not taken: popped ready members go back (to
+-- the sorted set, which may hold any member); a due scheduled job never
+-- left its own index.
 local function put_back(from, to)
   for i = from, to do
     if in_turns then

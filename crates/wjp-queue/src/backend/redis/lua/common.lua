@@ -231,13 +231,21 @@ local function flush()
   for key, list in pairs(removals) do in_chunks('ZREM', key, list) end
   if #ready.dels > 0 then
     -- A member is in one of the two: the list is looked through only for
-    -- those the sorted set did not hold (LREM reads the list up to it).
-    if redis_call('EXISTS', K_READY_LIST) == 0 then
+    -- those the sorted set did not hold. LREM reads the list up to the
+    -- member, from the end whose run-at is nearer its own (run-ats do not
+    -- fall along the list): a cancel of the newest of a million queued
+    -- jobs reads a few entries, not the whole list.
+    local head = redis_call('LINDEX', K_READY_LIST, 0)
+    if not head then
       in_chunks('ZREM', K_READY, ready.dels)
     else
+      local _, head_run_at = ready_key_numbers(head)
+      local _, tail_run_at = ready_key_numbers(redis_call('LINDEX', K_READY_LIST, -1))
       for _, member in ipairs(ready.dels) do
         if redis_call('ZREM', K_READY, member) == 0 then
-          redis_call('LREM', K_READY_LIST, 1, member)
+          local _, run_at = ready_key_numbers(member)
+          local from_tail = tail_run_at - run_at < run_at - head_run_at
+          redis_call('LREM', K_READY_LIST, from_tail and -1 or 1, member)
         end
       end
     end
@@ -259,13 +267,16 @@ end
 -- Ready jobs. The plain ready index (queued jobs without a fairness group,
 -- each a member `<ready key>|<id>` whose byte order is the claim order) is
 -- two structures: K_READY_LIST, a list in claim order that grows only at
--- its tail, holds the jobs that arrived after every job in it (every job of
--- one priority enqueued to run now: the common case), and K_READY, a
+-- its tail, holds jobs of the default priority (0) that arrived after
+-- every job in it (enqueued to run now: the common case), and K_READY, a
 -- sorted set with every score 0, holds the others. A list entry costs
 -- about 46 bytes of Redis memory, a sorted-set entry about 145 (see
--- BENCHMARKS.md). The claim order is the two merged (`ready_take`). Taking
--- a job out of the list's middle (a cancel, a rewrite) reads the list up
--- to it, as BullMQ's wait list does.
+-- BENCHMARKS.md). Only the default priority goes to the list: one job of a
+-- low priority at its tail would send every later job to the set for as
+-- long as it waits. Jobs whose run-at (the submitter's clock) is earlier
+-- than the tail's go to the set too. The claim order is the two merged
+-- (`ready_take`). Taking a job out of the list's middle (a cancel, a
+-- rewrite) reads the list from its nearer end up to it (`flush`).
 
 -- Adds a job with ready key `rk` to the plain ready index (written by
 -- `flush`). Keys are compared by the numbers their digits hold, which
@@ -285,7 +296,9 @@ local function ready_add(rk, id)
   else
     p, r, q = ready_key_numbers(rk)
   end
-  if not t.tail or p > t[1] or (p == t[1] and (r > t[2] or (r == t[2] and q > t[3]))) then
+  -- 2147483647: the priority number of priority 0 (`ready_key`).
+  if p == 2147483647 and
+      (not t.tail or p > t[1] or (p == t[1] and (r > t[2] or (r == t[2] and q > t[3])))) then
     t.pushes[#t.pushes + 1] = member
     t.tail, t[1], t[2], t[3] = member, p, r, q
   else
@@ -302,6 +315,14 @@ local function ready_take(max)
   local out, s, l = set, #set + 1, 1
   if #set == 0 then
     out, s, l = list, 1, #list + 1
+  elseif #list > 0 and byte_order(list[#list], set[1]) then
+    -- Every job read from the list comes first (one comparison, where
+    -- a merge costs one per job).
+    out, s, l = list, 1, #list + 1
+    for i = 1, math.min(#set, max - #list) do list[#list + 1] = set[i]; s = i + 1 end
+  elseif #list > 0 and not byte_order(list[1], set[#set]) then
+    -- Every job read from the set comes first.
+    for i = 1, math.min(#list, max - #set) do set[#set + 1] = list[i]; l = i + 1 end
   elseif #list > 0 then
     out, s = {}, 1
     while #out < max and (s <= #set or l <= #list) do
@@ -324,8 +345,9 @@ local function ready_count()
 end
 
 -- Fairness groups. A queued job of a group waits in its group's index,
--- `group:<name>` (members and order as in K_READY), not in K_READY, which
--- holds the queued jobs without a group. K_GROUPS, the round, holds each
+-- `group:<name>` (members and order as in K_READY), not in the plain
+-- ready index (K_READY_LIST and K_READY), which holds the queued jobs
+-- without a group. K_GROUPS, the round, holds each
 -- group with queued jobs, scored by the turn it was last served in (a
 -- newcomer gets the next turn: it joins the end of the round).
 -- K_GROUP_STATE holds `turn` (the last turn given), `plain` (the turn of
@@ -389,11 +411,11 @@ end
 
 -- Up to `max` queued jobs taken out of their indexes in turns: one of the
 -- group whose turn is oldest, then one of the next, each served group
--- taking the newest turn; the jobs without a group (K_READY) take theirs
+-- taking the newest turn; the jobs without a group (`ready_take`) take theirs
 -- as one more group. A group with `per_group` running jobs is passed
 -- over. Returns nil when the queue has no group with queued jobs (the
 -- caller claims as before), else {members in claim order, group = member
--- -> group name (nil without one)}. Order within a group is K_READY's.
+-- -> group name (nil without one)}. Order within a group is claim order.
 local function take_in_turns(max)
   if redis_call('EXISTS', K_GROUPS) == 0 then return nil end
   local cap = tonumber(redis_call('HGET', K_LIMITS, 'per_group'))

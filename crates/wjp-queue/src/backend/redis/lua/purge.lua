@@ -25,9 +25,9 @@ for _, member in ipairs(members) do
   if cur and cur[F_STATUS] == status then
     if waiting_status(status) then bytes_delta = bytes_delta - record_payload_bytes(start) end
     -- A plain queued job left its index above (no ready key: nothing to
-    -- take out again).
+    -- take out again), unless the record names another member of it.
     local rk = cur[F_RK]
-    if status == 'queued' and not in_group[member] then rk = nil end
+    if status == 'queued' and not in_group[member] and member == rk .. '|' .. id then rk = nil end
     unindex(id, status, rk, in_group[member])
     zrem(K_ALL, id)
     redis_call('DEL', key)
