@@ -130,3 +130,42 @@ impl Call {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How many locals the top level of `code` declares: the names of
+    /// `local` statements and `local function`s that start a line (nested
+    /// code is indented).
+    fn top_level_locals(code: &str) -> usize {
+        code.lines()
+            .filter_map(|line| line.strip_prefix("local "))
+            .map(|decl| match decl.strip_prefix("function ") {
+                Some(_) => 1,
+                None => decl.split('=').next().map_or(0, |names| {
+                    names.split(',').filter(|n| !n.trim().is_empty()).count()
+                }),
+            })
+            .sum()
+    }
+
+    /// Lua refuses a chunk whose top level holds more than 200 locals, and
+    /// `FUNCTION LOAD` with it every server: the prelude and `common.lua`
+    /// are that top level. Fails here, with the count, before any server.
+    #[test]
+    fn the_library_stays_within_luas_200_locals() {
+        let mut code = lua_prelude();
+        code.push_str(COMMON);
+        let n = top_level_locals(&code);
+        assert!(n > 150, "the count found the declarations: {n}");
+        assert!(
+            n <= 200,
+            "{n} locals at the library's top level; Lua allows 200"
+        );
+        assert_eq!(
+            top_level_locals("local a, b = 1\n  local c\nlocal function f()\n"),
+            3
+        );
+    }
+}
