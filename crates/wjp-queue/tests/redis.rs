@@ -779,6 +779,53 @@ async fn default_priority_jobs_wait_in_the_ready_list_in_claim_order() {
     assert_eq!(claimed, ["d3", "l1"]);
 }
 
+/// A job stamped earlier than the ready list's tail (another producer's
+/// clock, a batch that took longer to arrive) joins the list after it,
+/// and is claimed after it: among due jobs of one priority, arrival
+/// decides where the stamps disagree with it.
+#[tokio::test]
+async fn a_job_stamped_before_the_lists_tail_joins_the_list_after_it() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let stamped = |id: &str, at: Timestamp| {
+        let mut r = request("noop", json!({}));
+        r.job_id = Some(id.into());
+        state::new_job(r, queue.catalog(), at).unwrap()
+    };
+    let now = Timestamp::now();
+    let earlier = Timestamp(now.0 - 5_000);
+    queue
+        .backend()
+        .insert(vec![stamped("late-stamp", now)])
+        .await
+        .unwrap();
+    queue
+        .backend()
+        .insert(vec![
+            stamped("early-1", earlier),
+            stamped("early-2", earlier),
+        ])
+        .await
+        .unwrap();
+    let mut conn = store.server.connection(0);
+    let (list, set) = ready_ids(&mut conn);
+    assert_eq!(list, ["late-stamp", "early-1", "early-2"]);
+    assert!(set.is_empty(), "{set:?}");
+    // The jobs keep their own run-at.
+    let early = queue
+        .job(&JobId::parse("early-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(early.state.run_at, earlier);
+    let claimed: Vec<String> = claim(&queue, &["default"], 10, Duration::from_secs(30))
+        .await
+        .iter()
+        .map(|j| j.id.to_string())
+        .collect();
+    assert_eq!(claimed, ["late-stamp", "early-1", "early-2"]);
+}
+
 /// Registers a live worker "w-old" on "press-2" as a version of layout 2
 /// did (its record names no layout); returns the record.
 fn register_older_worker(conn: &mut redis::Connection) -> serde_json::Value {

@@ -30,6 +30,8 @@ if max_jobs or max_bytes then
   if refusal then return refusal end
 end
 local out = {}
+-- The last run-at a job of this call was ordered by, and the answer.
+local seen_run_at, seen_order
 local seq0 = redis_call('INCRBY', K_SEQ, n) - n
 local woke = false
 for i = 1, n do
@@ -45,7 +47,16 @@ for i = 1, n do
   end
   local seq = seq0 + i
   local ls = int(tonumber(created_at) * 1000 + seq % 1000)
-  local rk = ready_key(priority, run_at, seq)
+  local group = group_in(body, 1)
+  -- A due job of the default priority without a group is ordered among
+  -- the ready list's jobs by its arrival (`ready.run_at`), asked once per
+  -- run-at of the call (whether it joins the list is decided job by job).
+  local order_run_at = run_at
+  if status == 'queued' and priority == '0' and not group then
+    if run_at ~= seen_run_at then seen_run_at, seen_order = run_at, ready.run_at(run_at) end
+    order_run_at = seen_order
+  end
+  local rk = ready_key(priority, order_run_at, seq)
   -- A dependant whose parent had already failed is stored ended.
   local expires_at = ARGV[b + INSERT_EXPIRES_AT]
   local error_kind = ''
@@ -80,7 +91,7 @@ for i = 1, n do
       redis_call('PEXPIREAT', key, expires_at)
       added = added - body_payload_bytes(body, 1)
     end
-    index(id, status, rk, run_at, ls, expires_at, group_in(body, 1))
+    index(id, status, rk, run_at, ls, expires_at, group)
     emit(id, kind, status, '0', false, false, error_kind, now)
     if status == 'queued' then woke = true end
     out[i] = 1
