@@ -639,11 +639,7 @@ async fn records_of_layout_2_are_read_claimed_and_ended() {
             .query(&mut conn)
             .unwrap();
     }
-    let _: () = redis::cmd("SET")
-        .arg("wjp:layout")
-        .arg("2")
-        .query(&mut conn)
-        .unwrap();
+    set_layout(&mut conn, "2");
 
     let queue = queue_on(&store).await;
     for job in &before {
@@ -854,11 +850,7 @@ fn register_older_worker(conn: &mut redis::Connection) -> serde_json::Value {
 async fn a_lazy_connection_checks_the_layout_at_its_first_contact() {
     let server = RedisServer::start(&[]);
     let mut conn = server.connection(0);
-    let _: () = redis::cmd("SET")
-        .arg("wjp:layout")
-        .arg("2")
-        .query(&mut conn)
-        .unwrap();
+    set_layout(&mut conn, "2");
     register_older_worker(&mut conn);
     let backend = RedisBackend::connect_lazy(&server.url(0)).unwrap();
     for _ in 0..2 {
@@ -878,11 +870,7 @@ async fn a_lazy_connection_checks_the_layout_at_its_first_contact() {
         .query(&mut conn)
         .unwrap();
     assert!(backend.claim(&claim_default(1)).await.unwrap().is_empty());
-    let layout: String = redis::cmd("GET")
-        .arg("wjp:layout")
-        .query(&mut conn)
-        .unwrap();
-    assert_eq!(layout, "4");
+    assert_eq!(layout(&mut conn), "4");
 }
 
 /// A claim of up to `max` jobs of the default queue by worker "claimer".
@@ -1154,6 +1142,19 @@ async fn the_sweep_sets_a_drifted_count_of_waiting_payload_bytes_right() {
     assert_eq!(read(&mut conn), None);
 }
 
+/// The layout marker on the server.
+fn layout(conn: &mut redis::Connection) -> String {
+    redis::cmd("GET").arg("wjp:layout").query(conn).unwrap()
+}
+
+fn set_layout(conn: &mut redis::Connection, layout: &str) {
+    let _: () = redis::cmd("SET")
+        .arg("wjp:layout")
+        .arg(layout)
+        .query(conn)
+        .unwrap();
+}
+
 /// Waiting jobs of an earlier layout (ready keys of 37 decimal digits)
 /// cannot be claimed by this version: it refuses the server, naming the
 /// queues, rather than drop them as stale; a server it marked is not
@@ -1190,21 +1191,13 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
         .query(&mut conn)
         .unwrap();
     RedisBackend::connect(&server.url(0)).await.unwrap();
-    let layout: String = redis::cmd("GET")
-        .arg("wjp:layout")
-        .query(&mut conn)
-        .unwrap();
-    assert_eq!(layout, "4");
+    assert_eq!(layout(&mut conn), "4");
     RedisBackend::connect(&server.url(0)).await.unwrap();
 
     // Layout 2 (bodies with their kind and creation time) is read as it is,
     // and marked as this version's, but not while a worker of that version
     // runs (its record names no layout): it would claim jobs it cannot read.
-    let _: () = redis::cmd("SET")
-        .arg("wjp:layout")
-        .arg("2")
-        .query(&mut conn)
-        .unwrap();
+    set_layout(&mut conn, "2");
     let older = register_older_worker(&mut conn);
     let err = RedisBackend::connect(&server.url(0))
         .await
@@ -1215,11 +1208,7 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
         err.contains("w-old on press-2") && err.contains("stop them") && !err.contains("  "),
         "{err}"
     );
-    let layout: String = redis::cmd("GET")
-        .arg("wjp:layout")
-        .query(&mut conn)
-        .unwrap();
-    assert_eq!(layout, "2", "not marked while the worker runs");
+    assert_eq!(layout(&mut conn), "2", "not marked while the worker runs");
     // A worker of this version does not hold it back.
     let mut ours = older.clone();
     ours["layout"] = json!("4");
@@ -1229,29 +1218,13 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
         .query(&mut conn)
         .unwrap();
     RedisBackend::connect(&server.url(0)).await.unwrap();
-    let layout: String = redis::cmd("GET")
-        .arg("wjp:layout")
-        .query(&mut conn)
-        .unwrap();
-    assert_eq!(layout, "4");
+    assert_eq!(layout(&mut conn), "4");
     // Layout 3 (before the ready list and audit repeats) likewise.
-    let _: () = redis::cmd("SET")
-        .arg("wjp:layout")
-        .arg("3")
-        .query(&mut conn)
-        .unwrap();
+    set_layout(&mut conn, "3");
     RedisBackend::connect(&server.url(0)).await.unwrap();
-    let layout: String = redis::cmd("GET")
-        .arg("wjp:layout")
-        .query(&mut conn)
-        .unwrap();
-    assert_eq!(layout, "4");
+    assert_eq!(layout(&mut conn), "4");
 
-    let _: () = redis::cmd("SET")
-        .arg("wjp:layout")
-        .arg("5")
-        .query(&mut conn)
-        .unwrap();
+    set_layout(&mut conn, "5");
     let err = RedisBackend::connect(&server.url(0))
         .await
         .err()
