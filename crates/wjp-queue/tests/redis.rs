@@ -661,6 +661,23 @@ async fn records_of_layout_2_are_read_claimed_and_ended() {
     );
 }
 
+/// Claims up to `max` jobs of `default` and gives their ids in order.
+async fn claimed_ids(queue: &wjp_queue::Queue, max: usize) -> Vec<String> {
+    claim(queue, &["default"], max, Duration::from_secs(30))
+        .await
+        .iter()
+        .map(|j| j.id.to_string())
+        .collect()
+}
+
+/// Enqueues a `noop` job with this id and priority.
+async fn enqueue_with_priority(queue: &wjp_queue::Queue, id: &str, priority: i32) {
+    let mut r = request("noop", json!({}));
+    r.priority = Some(priority);
+    r.job_id = Some(id.into());
+    queue.enqueue(r).await.unwrap();
+}
+
 /// The ids of a queue's ready list and ready set, each in its order.
 fn ready_ids(conn: &mut redis::Connection) -> (Vec<String>, Vec<String>) {
     let ids = |members: Vec<String>| -> Vec<String> {
@@ -713,9 +730,7 @@ async fn default_priority_jobs_wait_in_the_ready_list_in_claim_order() {
         .collect();
     queue.enqueue_batch(batch).await.unwrap();
     for i in 20..25 {
-        let mut r = request("noop", json!({ "i": i }));
-        r.job_id = Some(name(i));
-        queue.enqueue(r).await.unwrap();
+        enqueue_with_priority(&queue, &name(i), 0).await;
     }
     let mut conn = store.server.connection(0);
     let (list, set) = ready_ids(&mut conn);
@@ -741,37 +756,19 @@ async fn default_priority_jobs_wait_in_the_ready_list_in_claim_order() {
     assert_eq!(list, left);
     assert_eq!(queue.counts().await.unwrap()[0].queued, 23);
 
-    let claimed: Vec<String> = claim(&queue, &["default"], 50, Duration::from_secs(30))
-        .await
-        .iter()
-        .map(|j| j.id.to_string())
-        .collect();
+    let claimed = claimed_ids(&queue, 50).await;
     let expected: Vec<String> = others(4).chain(left).chain(others(-2)).collect();
     assert_eq!(claimed, expected);
 
     // Every job of the set before every job of the list, and the other way
     // round: one claim takes both in order.
     for (id, p) in [("d1", 0), ("h1", 4), ("d2", 0), ("h2", 4), ("d3", 0)] {
-        let mut r = request("noop", json!({}));
-        r.priority = Some(p);
-        r.job_id = Some(id.into());
-        queue.enqueue(r).await.unwrap();
+        enqueue_with_priority(&queue, id, p).await;
     }
-    let claimed: Vec<String> = claim(&queue, &["default"], 4, Duration::from_secs(30))
-        .await
-        .iter()
-        .map(|j| j.id.to_string())
-        .collect();
+    let claimed = claimed_ids(&queue, 4).await;
     assert_eq!(claimed, ["h1", "h2", "d1", "d2"]);
-    let mut r = request("noop", json!({}));
-    r.priority = Some(-1);
-    r.job_id = Some("l1".into());
-    queue.enqueue(r).await.unwrap();
-    let claimed: Vec<String> = claim(&queue, &["default"], 4, Duration::from_secs(30))
-        .await
-        .iter()
-        .map(|j| j.id.to_string())
-        .collect();
+    enqueue_with_priority(&queue, "l1", -1).await;
+    let claimed = claimed_ids(&queue, 4).await;
     assert_eq!(claimed, ["d3", "l1"]);
 }
 
@@ -814,11 +811,7 @@ async fn a_job_stamped_before_the_lists_tail_joins_the_list_after_it() {
         .unwrap()
         .unwrap();
     assert_eq!(early.state.run_at, earlier);
-    let claimed: Vec<String> = claim(&queue, &["default"], 10, Duration::from_secs(30))
-        .await
-        .iter()
-        .map(|j| j.id.to_string())
-        .collect();
+    let claimed = claimed_ids(&queue, 10).await;
     assert_eq!(claimed, ["late-stamp", "early-1", "early-2"]);
 }
 
