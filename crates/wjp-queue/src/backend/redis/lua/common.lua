@@ -275,15 +275,10 @@ end
 -- low priority at its tail would send every later job to the set for as
 -- long as it waits. A due job stamped earlier than the tail (by another
 -- producer's clock) is ordered by the tail's run-at (`ready.run_at`). The
--- claim order is the two merged
--- (`ready_take`). Taking a job out of the list's middle (a cancel, a
--- rewrite) reads the list from its nearer end up to it (`flush`).
+-- claim order is the two merged (`ready_take`). Taking a job out of the
+-- list's middle (a cancel, a rewrite) reads the list from its nearer end
+-- up to it (`flush`).
 
--- Adds a job with ready key `rk` to the plain ready index (written by
--- `flush`). Keys are compared by the numbers their digits hold, which
--- order them as their bytes do: a byte-by-byte loop in Lua cost an
--- enqueue 40% more Redis instructions. An enqueue's keys were just made
--- (`made`): their numbers are known.
 -- `ready.tail` and its numbers, read once a call. (`ready`'s functions
 -- are fields: the library's main chunk may hold at most 200 locals.)
 function ready.load_tail()
@@ -309,6 +304,11 @@ function ready.run_at(run_at)
   end
   return run_at
 end
+-- Adds a job with ready key `rk` to the plain ready index (written by
+-- `flush`). Keys are compared by the numbers their digits hold, which
+-- order them as their bytes do: a byte-by-byte loop in Lua cost an
+-- enqueue 40% more Redis instructions. An enqueue's keys were just made
+-- (`made`): their numbers are known.
 local function ready_add(rk, id)
   local member = rk .. '|' .. id
   local t = ready
