@@ -29,7 +29,7 @@ pub use dialect::{CommentStyle, Dialect, DwellUnit};
 pub use error::CamError;
 pub use gcode::{generate_gcode, GcodeOptions, GcodeProgram, GcodeSummary, OpenContourPolicy};
 pub use nest::{
-    nest, BestSoFar, CutListEntry, CutPlacement, FailedObject, NestOptions, NestProgress,
+    nest, nest_with_clock, BestSoFar, CutListEntry, CutPlacement, FailedObject, NestOptions, NestProgress,
     NestResult, PartInput, Placement, Remnant, SheetResult, SheetSpec, UnplacedPart,
 };
 pub use toolpath::{LeadKind, LeadOptions};
