@@ -182,37 +182,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // `WJP_WALL=1` counts wall time instead.
         let wall_clock = std::env::var("WJP_WALL").is_ok_and(|v| v == "1");
         let started = std::time::Instant::now();
-        let runs: Vec<Result<(f64, wjp_cam::NestResult, f64), String>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let o = NestOptions {
-                        seed: seed + t,
-                        ..o.clone()
-                    };
-                    let parts = &parts;
-                    scope.spawn(move || {
-                        let mut progress = |p: &wjp_cam::NestProgress| {
-                            if verbose && p.improved.is_some() {
-                                eprintln!(
-                                    "{:7.2} s seed {} {}",
-                                    started.elapsed().as_secs_f64(),
-                                    o.seed,
-                                    p.message
-                                );
-                            }
+        let runs: Vec<Result<(f64, wjp_cam::NestResult, f64), String>> =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|t| {
+                        let o = NestOptions {
+                            seed: seed + t,
+                            ..o.clone()
                         };
-                        let clock = SearchClock::new(wall_clock);
-                        nest_with_clock(parts, &o, &mut progress, &|| false, &|| clock.seconds())
+                        let parts = &parts;
+                        scope.spawn(move || {
+                            let mut progress = |p: &wjp_cam::NestProgress| {
+                                if verbose && p.improved.is_some() {
+                                    eprintln!(
+                                        "{:7.2} s seed {} {}",
+                                        started.elapsed().as_secs_f64(),
+                                        o.seed,
+                                        p.message
+                                    );
+                                }
+                            };
+                            let clock = SearchClock::new(wall_clock);
+                            nest_with_clock(parts, &o, &mut progress, &|| false, &|| {
+                                clock.seconds()
+                            })
                             .map(|r| (used_length(parts, &r), r, clock.seconds()))
                             .map_err(|e| format!("{file}: {} {e}", e.code()))
+                        })
                     })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err("a search panicked".into())))
-                .collect()
-        });
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Err("a search panicked".into())))
+                    .collect()
+            });
         let mut best: Option<(f64, wjp_cam::NestResult, f64)> = None;
         for run in runs {
             let run = run?;

@@ -80,6 +80,42 @@ const ATTEMPTS_PER_TOP: usize = 4;
 /// [`pick_from_pool`]).
 const POOL_SPREAD: f64 = 0.25;
 
+/// Experiment knobs (temporary).
+#[derive(Clone, Copy)]
+struct Tuning {
+    workers: usize,
+    reset_weights: bool,
+    idle: usize,
+    first_step: f64,
+    center_split: bool,
+    wide: usize,
+    near: usize,
+    refined: usize,
+    fine: bool,
+}
+
+impl Tuning {
+    fn from_env() -> Self {
+        let num = |name: &str, default: f64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|s| s.parse::<f64>().ok())
+                .unwrap_or(default)
+        };
+        Tuning {
+            workers: num("WJP_X_WORKERS", 1.0) as usize,
+            reset_weights: num("WJP_X_RESET", 0.0) > 0.0,
+            idle: num("WJP_X_IDLE", ROUNDS_WITHOUT_PROGRESS as f64) as usize,
+            first_step: num("WJP_X_STEP", FIRST_STEP),
+            center_split: num("WJP_X_CENTER", 0.0) > 0.0,
+            wide: num("WJP_X_WIDE", WIDE_SAMPLES as f64) as usize,
+            near: num("WJP_X_NEAR", NEAR_SAMPLES as f64) as usize,
+            refined: num("WJP_X_REFINED", REFINED as f64) as usize,
+            fine: num("WJP_X_FINE", 0.0) > 0.0,
+        }
+    }
+}
+
 /// How much of the search's budget (time or steps) is left.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Budget {
@@ -109,6 +145,12 @@ struct Pose {
     bbox: [f64; 4],
     /// The outline's poles, in the item's own frame (not rotated).
     poles: Arc<Vec<Circle>>,
+    /// The engine's outline carrying those poles (the largest, covering half
+    /// of it, first): an evaluation moves it, and looks for collisions with
+    /// those poles before the edges, so that a bad sample costs enough to be
+    /// dropped before its edges are tested. `None` when the engine could not
+    /// make the poles.
+    screened: Option<Arc<SPolygon>>,
     /// Fourth root of the convex hull's area: the pair estimate's scale.
     scale: f32,
     diameter: f32,
@@ -153,7 +195,7 @@ pub(super) struct Squeeze<'a> {
     keys: Vec<PItemKey>,
     owner: HashMap<PItemKey, usize>,
     /// Each member's poles as it lies.
-    poles: Vec<Vec<Circle>>,
+    poles: Vec<Poles>,
     layout: Layout,
     /// Pair estimates and weights, n x n, symmetric.
     loss: Vec<f32>,
@@ -161,57 +203,107 @@ pub(super) struct Squeeze<'a> {
     /// The highest top allowed now.
     limit: f64,
     collector: BasicHazardCollector,
-    pole_buffer: Vec<Circle>,
+    pole_buffer: Poles,
+    tuning: Tuning,
 }
 
-/// Poles of an outline; the pole of inaccessibility alone when the engine
+/// Share of an outline's area its largest poles cover that an evaluation tests
+/// for collisions before the edges.
+const SCREENED_AREA: f32 = 0.5;
+
+/// Poles of an outline, its convex hull's area and the outline carrying them
+/// (see [`Pose::screened`]); the pole of inaccessibility alone when the engine
 /// cannot make more (or fails on the outline).
-fn poles_of(shape: &SPolygon) -> (Vec<Circle>, f32) {
+fn poles_of(shape: &SPolygon) -> (Vec<Circle>, f32, Option<SPolygon>) {
     let config = SPSurrogateConfig {
         n_pole_limits: if shape.n_vertices() > DETAILED_OUTLINE {
             DETAILED_POLE_LIMITS
         } else {
             POLE_LIMITS
         },
-        ff_pole_area_ratio: 0.0,
+        ff_pole_area_ratio: SCREENED_AREA,
         n_ff_piers: 0,
     };
     let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut s = shape.clone();
-        s.generate_surrogate(config)
-            .ok()
-            .map(|()| (s.surrogate().poles.clone(), s.surrogate().convex_hull_area))
+        s.generate_surrogate(config).ok().map(|()| {
+            let poles = s.surrogate().poles.clone();
+            let hull_area = s.surrogate().convex_hull_area;
+            (poles, hull_area, Some(s))
+        })
     }))
     .ok()
     .flatten();
-    made.unwrap_or_else(|| (vec![shape.poi()], shape.area()))
+    made.unwrap_or_else(|| (vec![shape.poi()], shape.area(), None))
+}
+
+/// Poles as columns (centres' x, centres' y, radii), padded with circles of
+/// radius 0 far away to a multiple of [`LANES`]: the pair estimate's inner loop
+/// then runs on whole groups that the compiler turns into vector instructions.
+#[derive(Clone, Default)]
+struct Poles {
+    x: Vec<f32>,
+    y: Vec<f32>,
+    r: Vec<f32>,
+}
+
+/// Width of the pair estimate's groups of poles.
+const LANES: usize = 8;
+/// Where the padding circles lie: far enough that they never overlap a pole,
+/// near enough that squared distances stay finite in `f32`.
+const FAR: f32 = 1.0e15;
+
+impl Poles {
+    fn set(&mut self, circles: impl Iterator<Item = Circle>) {
+        self.x.clear();
+        self.y.clear();
+        self.r.clear();
+        for c in circles {
+            self.x.push(c.center.0);
+            self.y.push(c.center.1);
+            self.r.push(c.radius);
+        }
+        while !self.r.len().is_multiple_of(LANES) {
+            self.x.push(FAR);
+            self.y.push(FAR);
+            self.r.push(0.0);
+        }
+    }
 }
 
 /// The estimated overlap of two sets of poles (moved), scaled by the parts' sizes.
-fn pair_loss(a: &[Circle], b: &[Circle], epsilon: f32, scale: f32) -> f32 {
-    let mut sum = 0.0f32;
-    for p in a {
-        for q in b {
-            let (dx, dy) = (p.center.0 - q.center.0, p.center.1 - q.center.1);
-            let depth = p.radius + q.radius - (dx * dx + dy * dy).sqrt();
-            // Below epsilon (near misses included) the depth fades smoothly
-            // toward zero but never reaches it.
-            let d = if depth >= epsilon {
-                depth
-            } else {
-                epsilon * epsilon / (2.0 * epsilon - depth)
-            };
-            sum += d * p.radius.min(q.radius);
+fn pair_loss(a: &Poles, b: &Poles, epsilon: f32, scale: f32) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    let eps_squared = epsilon * epsilon;
+    for ((&ax, &ay), &ar) in a.x.iter().zip(&a.y).zip(&a.r) {
+        // A padding circle of `a` adds nothing (its radius is 0).
+        if ar == 0.0 {
+            continue;
+        }
+        let groups =
+            b.x.chunks_exact(LANES)
+                .zip(b.y.chunks_exact(LANES))
+                .zip(b.r.chunks_exact(LANES));
+        for ((bx, by), br) in groups {
+            for l in 0..LANES {
+                let (dx, dy) = (ax - bx[l], ay - by[l]);
+                let depth = ar + br[l] - (dx * dx + dy * dy).sqrt();
+                // Below epsilon (near misses included) the depth fades
+                // smoothly toward zero but never reaches it.
+                let faded = eps_squared / (2.0 * epsilon - depth);
+                let d = if depth >= epsilon { depth } else { faded };
+                lanes[l] += d * ar.min(br[l]);
+            }
         }
     }
+    let sum: f32 = lanes.iter().sum();
     // Never zero: the engine found a collision, so it must cost something.
-    ((sum + epsilon * epsilon).sqrt() * scale).max(f32::MIN_POSITIVE)
+    ((sum + eps_squared).sqrt() * scale).max(f32::MIN_POSITIVE)
 }
 
-fn moved_poles(pose: &Pose, t: &DTransformation, out: &mut Vec<Circle>) {
+fn moved_poles(pose: &Pose, t: &DTransformation, out: &mut Poles) {
     let m = t.compose();
-    out.clear();
-    out.extend(pose.poles.iter().map(|c| c.transform_clone(&m)));
+    out.set(pose.poles.iter().map(|c| c.transform_clone(&m)));
 }
 
 impl<'a> Squeeze<'a> {
@@ -279,14 +371,15 @@ impl<'a> Squeeze<'a> {
             poses,
             keys: Vec::with_capacity(n),
             owner: HashMap::new(),
-            poles: vec![Vec::new(); n],
+            poles: vec![Poles::default(); n],
             layout: Layout::new(container),
             loss: vec![0.0; n * n],
             weight: vec![1.0; n * n],
             limit: state.last_top,
             collector: BasicHazardCollector::new(),
-            pole_buffer: Vec::new(),
+            pole_buffer: Poles::default(),
             members,
+            tuning: Tuning::from_env(),
         };
         for k in 0..n {
             let key = squeeze.place(k);
@@ -303,7 +396,8 @@ impl<'a> Squeeze<'a> {
         let mut best_top = self.current_top();
         let mut best_snapshot = self.members.clone();
         let mut best_state: Option<PassResult> = None;
-        let mut step = FIRST_STEP;
+        let first_step = self.tuning.first_step;
+        let mut step = first_step;
         let mut failures = 0;
         // The layouts that could not be separated at this top, least
         // overlapping first: each new attempt starts from one of them.
@@ -343,6 +437,9 @@ impl<'a> Squeeze<'a> {
                         self.load(&pool[pick].1);
                     }
                     self.disrupt(rng);
+                    if self.tuning.reset_weights {
+                        self.weight.iter_mut().for_each(|w| *w = 1.0);
+                    }
                     continue;
                 }
                 failures = 0;
@@ -351,7 +448,7 @@ impl<'a> Squeeze<'a> {
                 // random split of the next shrink makes it another attempt),
                 // unless the end is near: then only small steps (compression).
                 step = if step <= SMALLEST_STEP && !late {
-                    FIRST_STEP / 4.0
+                    first_step / 4.0
                 } else {
                     (step / 2.0).max(SMALLEST_STEP)
                 };
@@ -454,7 +551,7 @@ impl<'a> Squeeze<'a> {
     }
 
     /// The estimate between member `k` (with poles `poles`) and member `j`.
-    fn estimate(&self, k: usize, poles: &[Circle], j: usize) -> f32 {
+    fn estimate(&self, k: usize, poles: &Poles, j: usize) -> f32 {
         let (a, b) = (self.pose(k), self.pose(j));
         let epsilon = a.diameter.max(b.diameter) * 0.01;
         pair_loss(poles, &self.poles[j], epsilon, a.scale * b.scale)
@@ -474,44 +571,50 @@ impl<'a> Squeeze<'a> {
     /// sheet is infinity.
     fn evaluate(&mut self, k: usize, pose: usize, x: f64, y: f64, bound: f32) -> f32 {
         let part = self.members[k].part;
-        let mut shape = match self.poses[part][pose].moved.take() {
-            Some(shape) => shape,
-            None => self.poses[part][pose].item.shape_cd().as_ref().clone(),
-        };
-        let mut poles = std::mem::take(&mut self.pole_buffer);
+        let mut shape = self.poses[part][pose].moved.take();
         let p = &self.poses[part][pose];
+        let reference: &SPolygon = match &p.screened {
+            Some(screened) => screened,
+            None => p.item.shape_cd(),
+        };
+        let mut shape = shape.take().unwrap_or_else(|| reference.clone());
+        let mut poles = std::mem::take(&mut self.pole_buffer);
         let t = p.transform(x, y);
-        shape.transform_from(p.item.shape_cd(), &t.compose());
+        shape.transform_from(reference, &t.compose());
         moved_poles(p, &t, &mut poles);
         let n = self.members.len();
         let mut total = 0.0f32;
         let mut collector = std::mem::take(&mut self.collector);
         collector.clear();
         let this = &*self;
-        let stopped = this.layout.cde().collect_poly_collisions_until(
-            &shape,
-            &NoFilter,
-            &mut collector,
-            |e| match e {
-                BasicHazardEntity::PlacedItem { pk, .. } => match this.owner.get(&pk) {
-                    Some(&j) => {
-                        let b = &this.poses[this.members[j].part][this.members[j].pose];
-                        let epsilon = p.diameter.max(b.diameter) * 0.01;
-                        let l = pair_loss(&poles, &this.poles[j], epsilon, p.scale * b.scale);
-                        total += this.weight[k * n + j] * l;
-                        total > bound
-                    }
-                    None => {
-                        total = f32::INFINITY;
-                        true
-                    }
-                },
-                _ => {
+        let mut judge = |e: BasicHazardEntity| match e {
+            BasicHazardEntity::PlacedItem { pk, .. } => match this.owner.get(&pk) {
+                Some(&j) => {
+                    let b = &this.poses[this.members[j].part][this.members[j].pose];
+                    let epsilon = p.diameter.max(b.diameter) * 0.01;
+                    let l = pair_loss(&poles, &this.poles[j], epsilon, p.scale * b.scale);
+                    total += this.weight[k * n + j] * l;
+                    total > bound
+                }
+                None => {
                     total = f32::INFINITY;
                     true
                 }
             },
-        );
+            _ => {
+                total = f32::INFINITY;
+                true
+            }
+        };
+        let cde = this.layout.cde();
+        let stopped = (p.screened.is_some()
+            && cde.collect_surrogate_collisions_until(
+                &shape,
+                &NoFilter,
+                &mut collector,
+                &mut judge,
+            ))
+            || cde.collect_poly_collisions_until(&shape, &NoFilter, &mut collector, &mut judge);
         self.collector = collector;
         self.poses[part][pose].moved = Some(shape);
         self.pole_buffer = poles;
@@ -549,11 +652,11 @@ impl<'a> Squeeze<'a> {
         while strikes < STRIKES {
             let at_start = least;
             let mut idle = 0;
-            while idle < ROUNDS_WITHOUT_PROGRESS {
+            while idle < self.tuning.idle {
                 if round(Tick::Round) == Budget::Spent {
                     return None;
                 }
-                if !self.move_overlapping(rng, round) {
+                if !self.best_of_moves(rng, round) {
                     return None;
                 }
                 let loss = self.total_loss();
@@ -581,6 +684,44 @@ impl<'a> Squeeze<'a> {
             self.load(&least_snapshot);
         }
         Some(false)
+    }
+
+    /// Several rounds of moves from the same layout, the least weighted
+    /// overlap kept; `false` when `round` says stop.
+    fn best_of_moves(&mut self, rng: &mut Rng, round: &mut dyn FnMut(Tick) -> Budget) -> bool {
+        let workers = self.tuning.workers.max(1);
+        if workers == 1 {
+            return self.move_overlapping(rng, round);
+        }
+        let start = self.members.clone();
+        let mut best: Option<(f32, usize, Snapshot)> = None;
+        for w in 0..workers {
+            if w > 0 {
+                self.load(&start);
+            }
+            if !self.move_overlapping(rng, round) {
+                return false;
+            }
+            let weighted = self.weighted_loss();
+            if best.as_ref().is_none_or(|b| weighted < b.0) {
+                best = Some((weighted, w, self.members.clone()));
+            }
+        }
+        if let Some((_, w, snapshot)) = best {
+            if w + 1 != workers {
+                self.load(&snapshot);
+            }
+        }
+        true
+    }
+
+    fn weighted_loss(&self) -> f32 {
+        self.loss
+            .iter()
+            .zip(&self.weight)
+            .map(|(l, w)| l * w)
+            .sum::<f32>()
+            / 2.0
     }
 
     /// Grow the weights of overlapping pairs, let the others decay toward 1.
@@ -625,16 +766,18 @@ impl<'a> Squeeze<'a> {
         let current = self.members[k].clone();
         let n_poses = self.poses[current.part].len();
         // The best few samples, lowest loss first: (loss, pose, x, y).
-        let mut kept: Vec<(f32, usize, f64, f64)> = Vec::with_capacity(REFINED + 1);
+        let refined_n = self.tuning.refined.max(1);
+        let (wide, near) = (self.tuning.wide, self.tuning.near);
+        let mut kept: Vec<(f32, usize, f64, f64)> = Vec::with_capacity(refined_n + 1);
         let keep = |kept: &mut Vec<(f32, usize, f64, f64)>, s: (f32, usize, f64, f64)| {
             if s.0.is_finite() {
                 let at = kept.partition_point(|o| o.0 <= s.0);
                 kept.insert(at, s);
-                kept.truncate(REFINED);
+                kept.truncate(refined_n);
             }
         };
         let bound = |kept: &Vec<(f32, usize, f64, f64)>| {
-            if kept.len() < REFINED {
+            if kept.len() < refined_n {
                 f32::INFINITY
             } else {
                 kept[kept.len() - 1].0
@@ -646,7 +789,7 @@ impl<'a> Squeeze<'a> {
             let p = self.pose(k);
             (p.bbox[2] - p.bbox[0], p.bbox[3] - p.bbox[1])
         };
-        for s in 0..WIDE_SAMPLES + NEAR_SAMPLES {
+        for s in 0..wide + near {
             if kept.first().is_some_and(|b| b.0 == 0.0) {
                 break;
             }
@@ -654,7 +797,7 @@ impl<'a> Squeeze<'a> {
             let Some(r) = self.reach(&self.poses[current.part][pose]) else {
                 continue;
             };
-            let (x, y) = if s < WIDE_SAMPLES {
+            let (x, y) = if s < wide {
                 (
                     r[0] + (r[2] - r[0]) * rng.unit(),
                     r[1] + (r[3] - r[1]) * rng.unit(),
@@ -677,10 +820,13 @@ impl<'a> Squeeze<'a> {
             if best.0 == 0.0 {
                 break;
             }
-            let refined = self.descend(k, start, rng);
+            let refined = self.descend(k, start, rng, 0.25, 0.002);
             if refined.0 < best.0 {
                 best = refined;
             }
+        }
+        if self.tuning.fine && best.0 > 0.0 {
+            best = self.descend(k, best, rng, 0.01, 0.001);
         }
         self.members[k] = Member {
             pose: best.1,
@@ -699,13 +845,15 @@ impl<'a> Squeeze<'a> {
         k: usize,
         (mut loss, pose, mut x, mut y): (f32, usize, f64, f64),
         rng: &mut Rng,
+        first_step: f64,
+        smallest_step: f64,
     ) -> (f32, usize, f64, f64) {
         let Some(r) = self.reach(&self.poses[self.members[k].part][pose]) else {
             return (loss, pose, x, y);
         };
         let side = self.poses[self.members[k].part][pose].min_side();
-        let mut steps = [side * 0.25; 2];
-        let limit = side * 0.002;
+        let mut steps = [side * first_step; 2];
+        let limit = side * smallest_step;
         let mut axis = rng.below(4);
         for _ in 0..60 {
             if steps[0] < limit && steps[1] < limit || loss == 0.0 {
@@ -751,8 +899,15 @@ impl<'a> Squeeze<'a> {
     /// member cannot lie under it at all.
     fn shrink(&mut self, target: f64, rng: &mut Rng) -> bool {
         let drop = self.limit - target;
-        let split = self.region[1] + (target - self.region[1]) * rng.unit();
+        let split = if self.tuning.center_split {
+            self.region[1] + (self.limit - self.region[1]) * 0.5
+        } else {
+            self.region[1] + (target - self.region[1]) * rng.unit()
+        };
         self.limit = target;
+        if self.tuning.reset_weights {
+            self.weight.iter_mut().for_each(|w| *w = 1.0);
+        }
         for k in 0..self.members.len() {
             let mut m = self.members[k].clone();
             if m.y > split {
@@ -876,8 +1031,9 @@ fn poses_of_part(ctx: &PassCtx, part: usize) -> Vec<Pose> {
     let mut poses = Vec::new();
     for (mirrored, item) in def.variants() {
         let shape = item.shape_cd();
-        let (poles, hull_area) = poles_of(shape);
+        let (poles, hull_area, screened) = poles_of(shape);
         let poles = Arc::new(poles);
+        let screened = screened.map(Arc::new);
         for &rotation_deg in &def.rotations {
             let rad = rotation_deg.to_radians() as f32;
             let rotated = shape
@@ -896,6 +1052,7 @@ fn poses_of_part(ctx: &PassCtx, part: usize) -> Vec<Pose> {
                     f64::from(bb.y_max),
                 ],
                 poles: Arc::clone(&poles),
+                screened: screened.clone(),
                 scale: hull_area.max(0.0).sqrt().sqrt(),
                 diameter: shape.diameter(),
                 moved: None,
