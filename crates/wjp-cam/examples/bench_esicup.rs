@@ -9,6 +9,10 @@
 //! instance is a mirror, which maps layouts to layouts and keeps the rotation sets
 //! {0, 180} and {0, 90, 180, 270}, so the density is the same. Density = items'
 //! area / (strip height x used length). The gap is 0.001 (ESICUP has none).
+//!
+//! TIME_LIMIT_S counts the search thread's CPU time (the machine this runs on is
+//! shared: a minute of wall time may give the search half a core); `WJP_WALL=1`
+//! counts wall time. The last column is the time the limit counted.
 
 use serde_json::Value;
 use std::cell::Cell;

@@ -31,6 +31,7 @@
 //! ever handed back after the engine's exact collision test passes on it.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use jagua_rs::collision_detection::hazards::collector::BasicHazardCollector;
@@ -80,39 +81,31 @@ const ATTEMPTS_PER_TOP: usize = 4;
 /// [`pick_from_pool`]).
 const POOL_SPREAD: f64 = 0.25;
 
-/// Experiment knobs (temporary).
-#[derive(Clone, Copy)]
-struct Tuning {
-    workers: usize,
-    reset_weights: bool,
-    idle: usize,
-    first_step: f64,
-    center_split: bool,
-    wide: usize,
-    near: usize,
-    refined: usize,
-    fine: bool,
-}
+/// A hasher for the engine's item keys (two small integers): every collision
+/// an evaluation finds looks its part up by key, and the standard hasher,
+/// made to resist crafted keys, costs more than the rest of that lookup.
+#[derive(Default)]
+struct KeyHasher(u64);
 
-impl Tuning {
-    fn from_env() -> Self {
-        let num = |name: &str, default: f64| {
-            std::env::var(name)
-                .ok()
-                .and_then(|s| s.parse::<f64>().ok())
-                .unwrap_or(default)
-        };
-        Tuning {
-            workers: num("WJP_X_WORKERS", 1.0) as usize,
-            reset_weights: num("WJP_X_RESET", 0.0) > 0.0,
-            idle: num("WJP_X_IDLE", ROUNDS_WITHOUT_PROGRESS as f64) as usize,
-            first_step: num("WJP_X_STEP", FIRST_STEP),
-            center_split: num("WJP_X_CENTER", 0.0) > 0.0,
-            wide: num("WJP_X_WIDE", WIDE_SAMPLES as f64) as usize,
-            near: num("WJP_X_NEAR", NEAR_SAMPLES as f64) as usize,
-            refined: num("WJP_X_REFINED", REFINED as f64) as usize,
-            fine: num("WJP_X_FINE", 0.0) > 0.0,
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
         }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Multiply-rotate mixing (as in the Fx hasher): cheap and enough
+        // to spread sequential indices over the table.
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
 
@@ -193,7 +186,7 @@ pub(super) struct Squeeze<'a> {
     poses: Vec<Vec<Pose>>,
     members: Vec<Member>,
     keys: Vec<PItemKey>,
-    owner: HashMap<PItemKey, usize>,
+    owner: HashMap<PItemKey, usize, BuildHasherDefault<KeyHasher>>,
     /// Each member's poles as it lies.
     poles: Vec<Poles>,
     layout: Layout,
@@ -204,7 +197,6 @@ pub(super) struct Squeeze<'a> {
     limit: f64,
     collector: BasicHazardCollector,
     pole_buffer: Poles,
-    tuning: Tuning,
 }
 
 /// Share of an outline's area its largest poles cover that an evaluation tests
@@ -370,7 +362,7 @@ impl<'a> Squeeze<'a> {
             region,
             poses,
             keys: Vec::with_capacity(n),
-            owner: HashMap::new(),
+            owner: HashMap::default(),
             poles: vec![Poles::default(); n],
             layout: Layout::new(container),
             loss: vec![0.0; n * n],
@@ -379,7 +371,6 @@ impl<'a> Squeeze<'a> {
             collector: BasicHazardCollector::new(),
             pole_buffer: Poles::default(),
             members,
-            tuning: Tuning::from_env(),
         };
         for k in 0..n {
             let key = squeeze.place(k);
@@ -396,8 +387,7 @@ impl<'a> Squeeze<'a> {
         let mut best_top = self.current_top();
         let mut best_snapshot = self.members.clone();
         let mut best_state: Option<PassResult> = None;
-        let first_step = self.tuning.first_step;
-        let mut step = first_step;
+        let mut step = FIRST_STEP;
         let mut failures = 0;
         // The layouts that could not be separated at this top, least
         // overlapping first: each new attempt starts from one of them.
@@ -437,9 +427,6 @@ impl<'a> Squeeze<'a> {
                         self.load(&pool[pick].1);
                     }
                     self.disrupt(rng);
-                    if self.tuning.reset_weights {
-                        self.weight.iter_mut().for_each(|w| *w = 1.0);
-                    }
                     continue;
                 }
                 failures = 0;
@@ -448,7 +435,7 @@ impl<'a> Squeeze<'a> {
                 // random split of the next shrink makes it another attempt),
                 // unless the end is near: then only small steps (compression).
                 step = if step <= SMALLEST_STEP && !late {
-                    first_step / 4.0
+                    FIRST_STEP / 4.0
                 } else {
                     (step / 2.0).max(SMALLEST_STEP)
                 };
@@ -571,13 +558,13 @@ impl<'a> Squeeze<'a> {
     /// sheet is infinity.
     fn evaluate(&mut self, k: usize, pose: usize, x: f64, y: f64, bound: f32) -> f32 {
         let part = self.members[k].part;
-        let mut shape = self.poses[part][pose].moved.take();
+        let shape = self.poses[part][pose].moved.take();
         let p = &self.poses[part][pose];
         let reference: &SPolygon = match &p.screened {
             Some(screened) => screened,
             None => p.item.shape_cd(),
         };
-        let mut shape = shape.take().unwrap_or_else(|| reference.clone());
+        let mut shape = shape.unwrap_or_else(|| reference.clone());
         let mut poles = std::mem::take(&mut self.pole_buffer);
         let t = p.transform(x, y);
         shape.transform_from(reference, &t.compose());
@@ -652,11 +639,11 @@ impl<'a> Squeeze<'a> {
         while strikes < STRIKES {
             let at_start = least;
             let mut idle = 0;
-            while idle < self.tuning.idle {
+            while idle < ROUNDS_WITHOUT_PROGRESS {
                 if round(Tick::Round) == Budget::Spent {
                     return None;
                 }
-                if !self.best_of_moves(rng, round) {
+                if !self.move_overlapping(rng, round) {
                     return None;
                 }
                 let loss = self.total_loss();
@@ -684,44 +671,6 @@ impl<'a> Squeeze<'a> {
             self.load(&least_snapshot);
         }
         Some(false)
-    }
-
-    /// Several rounds of moves from the same layout, the least weighted
-    /// overlap kept; `false` when `round` says stop.
-    fn best_of_moves(&mut self, rng: &mut Rng, round: &mut dyn FnMut(Tick) -> Budget) -> bool {
-        let workers = self.tuning.workers.max(1);
-        if workers == 1 {
-            return self.move_overlapping(rng, round);
-        }
-        let start = self.members.clone();
-        let mut best: Option<(f32, usize, Snapshot)> = None;
-        for w in 0..workers {
-            if w > 0 {
-                self.load(&start);
-            }
-            if !self.move_overlapping(rng, round) {
-                return false;
-            }
-            let weighted = self.weighted_loss();
-            if best.as_ref().is_none_or(|b| weighted < b.0) {
-                best = Some((weighted, w, self.members.clone()));
-            }
-        }
-        if let Some((_, w, snapshot)) = best {
-            if w + 1 != workers {
-                self.load(&snapshot);
-            }
-        }
-        true
-    }
-
-    fn weighted_loss(&self) -> f32 {
-        self.loss
-            .iter()
-            .zip(&self.weight)
-            .map(|(l, w)| l * w)
-            .sum::<f32>()
-            / 2.0
     }
 
     /// Grow the weights of overlapping pairs, let the others decay toward 1.
@@ -766,18 +715,16 @@ impl<'a> Squeeze<'a> {
         let current = self.members[k].clone();
         let n_poses = self.poses[current.part].len();
         // The best few samples, lowest loss first: (loss, pose, x, y).
-        let refined_n = self.tuning.refined.max(1);
-        let (wide, near) = (self.tuning.wide, self.tuning.near);
-        let mut kept: Vec<(f32, usize, f64, f64)> = Vec::with_capacity(refined_n + 1);
+        let mut kept: Vec<(f32, usize, f64, f64)> = Vec::with_capacity(REFINED + 1);
         let keep = |kept: &mut Vec<(f32, usize, f64, f64)>, s: (f32, usize, f64, f64)| {
             if s.0.is_finite() {
                 let at = kept.partition_point(|o| o.0 <= s.0);
                 kept.insert(at, s);
-                kept.truncate(refined_n);
+                kept.truncate(REFINED);
             }
         };
         let bound = |kept: &Vec<(f32, usize, f64, f64)>| {
-            if kept.len() < refined_n {
+            if kept.len() < REFINED {
                 f32::INFINITY
             } else {
                 kept[kept.len() - 1].0
@@ -789,7 +736,7 @@ impl<'a> Squeeze<'a> {
             let p = self.pose(k);
             (p.bbox[2] - p.bbox[0], p.bbox[3] - p.bbox[1])
         };
-        for s in 0..wide + near {
+        for s in 0..WIDE_SAMPLES + NEAR_SAMPLES {
             if kept.first().is_some_and(|b| b.0 == 0.0) {
                 break;
             }
@@ -797,7 +744,7 @@ impl<'a> Squeeze<'a> {
             let Some(r) = self.reach(&self.poses[current.part][pose]) else {
                 continue;
             };
-            let (x, y) = if s < wide {
+            let (x, y) = if s < WIDE_SAMPLES {
                 (
                     r[0] + (r[2] - r[0]) * rng.unit(),
                     r[1] + (r[3] - r[1]) * rng.unit(),
@@ -820,13 +767,10 @@ impl<'a> Squeeze<'a> {
             if best.0 == 0.0 {
                 break;
             }
-            let refined = self.descend(k, start, rng, 0.25, 0.002);
+            let refined = self.descend(k, start, rng);
             if refined.0 < best.0 {
                 best = refined;
             }
-        }
-        if self.tuning.fine && best.0 > 0.0 {
-            best = self.descend(k, best, rng, 0.01, 0.001);
         }
         self.members[k] = Member {
             pose: best.1,
@@ -845,15 +789,13 @@ impl<'a> Squeeze<'a> {
         k: usize,
         (mut loss, pose, mut x, mut y): (f32, usize, f64, f64),
         rng: &mut Rng,
-        first_step: f64,
-        smallest_step: f64,
     ) -> (f32, usize, f64, f64) {
         let Some(r) = self.reach(&self.poses[self.members[k].part][pose]) else {
             return (loss, pose, x, y);
         };
         let side = self.poses[self.members[k].part][pose].min_side();
-        let mut steps = [side * first_step; 2];
-        let limit = side * smallest_step;
+        let mut steps = [side * 0.25; 2];
+        let limit = side * 0.002;
         let mut axis = rng.below(4);
         for _ in 0..60 {
             if steps[0] < limit && steps[1] < limit || loss == 0.0 {
@@ -899,15 +841,8 @@ impl<'a> Squeeze<'a> {
     /// member cannot lie under it at all.
     fn shrink(&mut self, target: f64, rng: &mut Rng) -> bool {
         let drop = self.limit - target;
-        let split = if self.tuning.center_split {
-            self.region[1] + (self.limit - self.region[1]) * 0.5
-        } else {
-            self.region[1] + (target - self.region[1]) * rng.unit()
-        };
+        let split = self.region[1] + (target - self.region[1]) * rng.unit();
         self.limit = target;
-        if self.tuning.reset_weights {
-            self.weight.iter_mut().for_each(|w| *w = 1.0);
-        }
         for k in 0..self.members.len() {
             let mut m = self.members[k].clone();
             if m.y > split {
