@@ -1000,6 +1000,51 @@ fn poses_of_part(ctx: &PassCtx, part: usize) -> Vec<Pose> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jagua_rs::geometry::primitives::Point;
+
+    /// The estimate in columns (padded to groups of 8) against the same sum
+    /// written out pole by pole, for sets whose sizes are no multiple of 8.
+    #[test]
+    fn the_pair_estimate_in_columns_matches_the_estimate_pole_by_pole() {
+        let circles = |n: usize, shift: f32| -> Vec<Circle> {
+            (0..n)
+                .map(|i| {
+                    let t = i as f32;
+                    Circle::try_new(Point(t * 0.7 + shift, (t * 1.3).sin() * 2.0), 0.3 + 0.1 * t)
+                        .expect("a positive radius")
+                })
+                .collect()
+        };
+        let by_pole = |a: &[Circle], b: &[Circle], epsilon: f32, scale: f32| -> f32 {
+            let mut sum = 0.0f32;
+            for p in a {
+                for q in b {
+                    let (dx, dy) = (p.center.0 - q.center.0, p.center.1 - q.center.1);
+                    let depth = p.radius + q.radius - (dx * dx + dy * dy).sqrt();
+                    let d = if depth >= epsilon {
+                        depth
+                    } else {
+                        epsilon * epsilon / (2.0 * epsilon - depth)
+                    };
+                    sum += d * p.radius.min(q.radius);
+                }
+            }
+            (sum + epsilon * epsilon).sqrt() * scale
+        };
+        for (na, nb, shift) in [(1, 1, 0.0), (5, 11, 0.5), (13, 3, 3.0), (9, 17, 40.0)] {
+            let (a, b) = (circles(na, 0.0), circles(nb, shift));
+            let (mut pa, mut pb) = (Poles::default(), Poles::default());
+            pa.set(a.iter().copied());
+            pb.set(b.iter().copied());
+            assert!(pa.r.len().is_multiple_of(LANES) && pb.r.len().is_multiple_of(LANES));
+            let expected = by_pole(&a, &b, 0.05, 1.5);
+            let got = pair_loss(&pa, &pb, 0.05, 1.5);
+            assert!(
+                (got - expected).abs() <= 1e-4 * expected.max(1.0),
+                "{na} x {nb} poles, shift {shift}: {got} against {expected}"
+            );
+        }
+    }
 
     #[test]
     fn a_pick_from_the_pool_stays_in_it_and_favours_the_least_overlapping() {
