@@ -9,9 +9,16 @@
 //! instance is a mirror, which maps layouts to layouts and keeps the rotation sets
 //! {0, 180} and {0, 90, 180, 270}, so the density is the same. Density = items'
 //! area / (strip height x used length). The gap is 0.001 (ESICUP has none).
+//!
+//! TIME_LIMIT_S counts the search thread's CPU time (the machine this runs on is
+//! shared: a minute of wall time may give the search half a core); `WJP_WALL=1`
+//! counts wall time. The last column is the time the limit counted.
 
 use serde_json::Value;
-use wjp_cam::{nest, NestOptions, PartInput};
+use std::cell::Cell;
+use std::time::Instant;
+
+use wjp_cam::{nest_with_clock, NestOptions, PartInput};
 use wjp_geometry::{Path, Vertex};
 
 fn num(v: &Value) -> f64 {
@@ -38,6 +45,49 @@ fn used_length(parts: &[PartInput], r: &wjp_cam::NestResult) -> f64 {
     used
 }
 
+/// Seconds since it was made: of the calling thread's CPU time (Linux's
+/// `/proc/thread-self/schedstat`), or of wall time when asked or when that file
+/// cannot be read. The file is read at most every millisecond of wall time (the
+/// search asks far more often), so the figure lags by at most that.
+struct SearchClock {
+    wall: bool,
+    started: Instant,
+    cpu_at_start: f64,
+    last_read: Cell<(Instant, f64)>,
+}
+
+fn thread_cpu_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos: f64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(nanos * 1e-9)
+}
+
+impl SearchClock {
+    fn new(wall: bool) -> Self {
+        let cpu = if wall { None } else { thread_cpu_seconds() };
+        let now = Instant::now();
+        SearchClock {
+            wall: cpu.is_none(),
+            started: now,
+            cpu_at_start: cpu.unwrap_or(0.0),
+            last_read: Cell::new((now, 0.0)),
+        }
+    }
+
+    fn seconds(&self) -> f64 {
+        if self.wall {
+            return self.started.elapsed().as_secs_f64();
+        }
+        let (at, seconds) = self.last_read.get();
+        if at.elapsed().as_secs_f64() < 1e-3 {
+            return seconds;
+        }
+        let now = thread_cpu_seconds().map_or(seconds, |cpu| cpu - self.cpu_at_start);
+        self.last_read.set((Instant::now(), now));
+        now
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
@@ -47,8 +97,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let limit: f64 = args[1]
         .parse()
         .map_err(|e| format!("time limit in seconds {:?}: {e}", args[1]))?;
-    println!("| instance | items | strip height | length | density | passes | time s |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| instance | items | strip height | length | density | passes | time s | search clock s |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for file in &args[2..] {
         let text = std::fs::read_to_string(file).map_err(|e| format!("reading {file}: {e}"))?;
         let v: Value =
@@ -129,45 +181,53 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         let seed = env_num("WJP_SEED", 1);
         let threads = env_num("WJP_THREADS", 1).clamp(1, 64);
+        // The time limit counts the search thread's CPU time (the machine is
+        // shared: a wall-clock minute may give a search half a core);
+        // `WJP_WALL=1` counts wall time instead.
+        let wall_clock = std::env::var("WJP_WALL").is_ok_and(|v| v == "1");
         let started = std::time::Instant::now();
-        let runs: Vec<Result<(f64, wjp_cam::NestResult), String>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let o = NestOptions {
-                        seed: seed + t,
-                        ..o.clone()
-                    };
-                    let parts = &parts;
-                    scope.spawn(move || {
-                        let mut progress = |p: &wjp_cam::NestProgress| {
-                            if verbose && p.improved.is_some() {
-                                eprintln!(
-                                    "{:7.2} s seed {} {}",
-                                    started.elapsed().as_secs_f64(),
-                                    o.seed,
-                                    p.message
-                                );
-                            }
+        let runs: Vec<Result<(f64, wjp_cam::NestResult, f64), String>> =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|t| {
+                        let o = NestOptions {
+                            seed: seed + t,
+                            ..o.clone()
                         };
-                        nest(parts, &o, &mut progress, &|| false)
-                            .map(|r| (used_length(parts, &r), r))
+                        let parts = &parts;
+                        scope.spawn(move || {
+                            let mut progress = |p: &wjp_cam::NestProgress| {
+                                if verbose && p.improved.is_some() {
+                                    eprintln!(
+                                        "{:7.2} s seed {} {}",
+                                        started.elapsed().as_secs_f64(),
+                                        o.seed,
+                                        p.message
+                                    );
+                                }
+                            };
+                            let clock = SearchClock::new(wall_clock);
+                            nest_with_clock(parts, &o, &mut progress, &|| false, &|| {
+                                clock.seconds()
+                            })
+                            .map(|r| (used_length(parts, &r), r, clock.seconds()))
                             .map_err(|e| format!("{file}: {} {e}", e.code()))
+                        })
                     })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err("a search panicked".into())))
-                .collect()
-        });
-        let mut best: Option<(f64, wjp_cam::NestResult)> = None;
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Err("a search panicked".into())))
+                    .collect()
+            });
+        let mut best: Option<(f64, wjp_cam::NestResult, f64)> = None;
         for run in runs {
             let run = run?;
             if best.as_ref().is_none_or(|b| run.0 < b.0) {
                 best = Some(run);
             }
         }
-        let (used, r) = best.ok_or("no search ran")?;
+        let (used, r, clock_s) = best.ok_or("no search ran")?;
         let placed: u32 = r.positioned_objects.len() as u32;
         let items: u32 = parts.iter().map(|p| p.quantity).sum();
         let density = if used > 0.0 {
@@ -176,7 +236,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             0.0
         };
         println!(
-            "| {name} | {placed}/{items} | {strip} | {used:.2} | {:.1}% | {} | {:.1} |",
+            "| {name} | {placed}/{items} | {strip} | {used:.2} | {:.1}% | {} | {:.1} | {clock_s:.1} |",
             100.0 * density,
             r.iterations,
             r.elapsed_s

@@ -13,8 +13,6 @@
 //! strictly better. The generator is seeded: the same input, seed and number of
 //! passes give the same layout.
 
-use std::time::Instant;
-
 use super::options::NestOptions;
 use super::pass::{run_pass, Gene, PassCtx, PassResult};
 use super::refine;
@@ -72,12 +70,12 @@ pub(super) fn improve(
     first: PassResult,
     order: Vec<Gene>,
     options: &NestOptions,
-    started: Instant,
+    clock: &dyn Fn() -> f64,
     progress: &mut dyn FnMut(&NestProgress),
     should_stop: &dyn Fn() -> bool,
 ) -> SearchOutcome {
     let deadline = options.time_limit_s;
-    let out_of_time = || started.elapsed().as_secs_f64() >= deadline;
+    let out_of_time = || clock() >= deadline;
     let mut best = first;
     let mut best_summary = summary(ctx, &best);
     let mut current = order;
@@ -118,7 +116,7 @@ pub(super) fn improve(
             GREEDY_SHARE_ONE_SHEET
         };
         if !squeezed
-            && (started.elapsed().as_secs_f64() >= share * deadline
+            && (clock() >= share * deadline
                 || f64::from(iterations) >= share * f64::from(options.max_iterations))
         {
             squeezed = true;
@@ -128,7 +126,7 @@ pub(super) fn improve(
                 &mut iterations,
                 &mut rng,
                 options,
-                started,
+                clock,
                 progress,
                 should_stop,
             ) {
@@ -153,7 +151,7 @@ pub(super) fn improve(
                         iterations,
                         true,
                         progress,
-                        started,
+                        clock,
                         options,
                     );
                 } else if iterations.is_multiple_of(64) {
@@ -164,7 +162,7 @@ pub(super) fn improve(
                         iterations,
                         false,
                         progress,
-                        started,
+                        clock,
                         options,
                     );
                 }
@@ -201,7 +199,7 @@ pub(super) fn improve(
             iterations,
             improved,
             progress,
-            started,
+            clock,
             options,
         );
     }
@@ -222,12 +220,12 @@ fn squeeze(
     iterations: &mut u32,
     rng: &mut Rng,
     options: &NestOptions,
-    started: Instant,
+    clock: &dyn Fn() -> f64,
     progress: &mut dyn FnMut(&NestProgress),
     should_stop: &dyn Fn() -> bool,
 ) -> Option<&'static str> {
     let mut squeeze = Squeeze::new(ctx, best, &mut || {
-        !should_stop() && started.elapsed().as_secs_f64() < options.time_limit_s
+        !should_stop() && clock() < options.time_limit_s
     })?;
     let mut ended = None;
     let start = best.clone();
@@ -242,7 +240,7 @@ fn squeeze(
                     *iterations,
                     true,
                     progress,
-                    started,
+                    clock,
                     options,
                 );
             }
@@ -256,16 +254,16 @@ fn squeeze(
                     *iterations,
                     false,
                     progress,
-                    started,
+                    clock,
                     options,
                 );
             }
         }
-        let used = (started.elapsed().as_secs_f64() / options.time_limit_s)
+        let used = (clock() / options.time_limit_s)
             .max(f64::from(*iterations) / f64::from(options.max_iterations.max(1)));
         ended = if should_stop() {
             Some("stopped")
-        } else if started.elapsed().as_secs_f64() >= options.time_limit_s {
+        } else if clock() >= options.time_limit_s {
             Some("time_limit")
         } else if *iterations >= options.max_iterations {
             Some("max_iterations")
@@ -292,12 +290,12 @@ fn report(
     iterations: u32,
     improved: bool,
     progress: &mut dyn FnMut(&NestProgress),
-    started: Instant,
+    clock: &dyn Fn() -> f64,
     options: &NestOptions,
 ) {
     let deadline = options.time_limit_s;
     let frac = if deadline > 0.0 {
-        (started.elapsed().as_secs_f64() / deadline).min(1.0)
+        (clock() / deadline).min(1.0)
     } else {
         1.0
     };
