@@ -97,7 +97,12 @@ async fn a_redis_restart_under_a_running_worker_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn events_and_waits_resume_after_a_redis_restart() {
-    let store = RedisStore::new().await;
+    // fsync on every write: with the default (every second) a busy disk
+    // lets Redis postpone its AOF write by up to two seconds, and the
+    // SIGKILL below lost the job it had acknowledged.
+    let store = RedisStore {
+        server: RedisServer::start(&["--appendfsync", "always"]),
+    };
     let queue = queue_on(&store).await;
     let first = queue
         .enqueue(request("noop", json!(1)))
