@@ -104,6 +104,8 @@ fn a_bench_on_redis_uses_its_own_queue_and_deletes_it_at_the_end() {
             "1",
             "--concurrency",
             "8",
+            "--payload-bytes",
+            "200",
             "--json",
         ],
         LIMIT,
@@ -116,6 +118,7 @@ fn a_bench_on_redis_uses_its_own_queue_and_deletes_it_at_the_end() {
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
     assert_eq!(report["latency_jobs"], 5, "{report}");
+    assert_eq!(report["payload_bytes"], 200, "{report}");
     // Completed jobs are kept (until their result TTL): they hold memory.
     for figure in [
         "memory_bytes_per_queued_job",
@@ -126,6 +129,16 @@ fn a_bench_on_redis_uses_its_own_queue_and_deletes_it_at_the_end() {
     assert_eq!(bench_keys(&env), Vec::<String>::new());
     assert_eq!(shop(&env), before, "the bench left something behind");
     assert_eq!(status_of(&env.job(&id)), "queued");
+
+    // A payload past the bench's bound is refused before anything runs.
+    let out = env.run(&["bench", "--payload-bytes", "70000"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("--payload-bytes") && err.contains("70000"),
+        "{err}"
+    );
+    assert_eq!(bench_keys(&env), Vec::<String>::new());
 }
 
 /// `--groups`: a plain drain and one over many groups, both measured, and
