@@ -30,8 +30,6 @@
 //! only where no part of that sheet sits in a hole of another. A layout is only
 //! ever handed back after the engine's exact collision test passes on it.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use jagua_rs::collision_detection::hazards::collector::BasicHazardCollector;
@@ -42,6 +40,7 @@ use jagua_rs::geometry::fail_fast::SPSurrogateConfig;
 use jagua_rs::geometry::geo_traits::{Transformable, TransformableFrom};
 use jagua_rs::geometry::primitives::{Circle, SPolygon};
 use jagua_rs::geometry::DTransformation;
+use rustc_hash::FxHashMap;
 
 use super::pass::{PassCtx, PassResult};
 use super::position::Position;
@@ -80,34 +79,6 @@ const ATTEMPTS_PER_TOP: usize = 4;
 /// Spread of the choice among the layouts that failed at one top (see
 /// [`pick_from_pool`]).
 const POOL_SPREAD: f64 = 0.25;
-
-/// A hasher for the engine's item keys (two small integers): every collision
-/// an evaluation finds looks its part up by key, and the standard hasher,
-/// made to resist crafted keys, costs more than the rest of that lookup.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        // Multiply-rotate mixing (as in the Fx hasher): cheap and enough
-        // to spread sequential indices over the table.
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
 
 /// How much of the search's budget (time or steps) is left.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -186,7 +157,10 @@ pub(super) struct Squeeze<'a> {
     poses: Vec<Vec<Pose>>,
     members: Vec<Member>,
     keys: Vec<PItemKey>,
-    owner: HashMap<PItemKey, usize, BuildHasherDefault<KeyHasher>>,
+    /// The part a collision names, by the engine's key: looked up for every
+    /// collision an evaluation finds, so with a cheap hash (the standard
+    /// one, made to resist crafted keys, cost more than the rest).
+    owner: FxHashMap<PItemKey, usize>,
     /// Each member's poles as it lies.
     poles: Vec<Poles>,
     layout: Layout,
@@ -362,7 +336,7 @@ impl<'a> Squeeze<'a> {
             region,
             poses,
             keys: Vec::with_capacity(n),
-            owner: HashMap::default(),
+            owner: FxHashMap::default(),
             poles: vec![Poles::default(); n],
             layout: Layout::new(container),
             loss: vec![0.0; n * n],
