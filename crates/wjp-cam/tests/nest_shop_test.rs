@@ -4,7 +4,9 @@
 //! with the nesting engine's own collision test.
 
 use crate::support::*;
-use geo::{Area, BooleanOps, Distance, Euclidean, LineString, Polygon, Rect};
+use geo::{
+    Area, BooleanOps, BoundingRect, Contains, Distance, Euclidean, LineString, Polygon, Rect,
+};
 use wjp_cam::{nest, NestOptions, NestResult, PartInput, Placement};
 use wjp_geometry::AnalysisOptions;
 
@@ -479,4 +481,89 @@ fn the_squeeze_lowers_the_top_of_a_long_sheet_and_keeps_every_gap() {
         run(&parts, &searched).positioned_objects,
         r.positioned_objects
     );
+}
+
+/// The step a progress message names ("improving: step N, ...").
+fn step_of(message: &str) -> Option<u32> {
+    let rest = message.strip_prefix("improving: step ")?;
+    rest.split(',').next()?.parse().ok()
+}
+
+#[test]
+fn parts_in_holes_ride_with_their_hosts_while_the_sheet_is_squeezed() {
+    // Frames whose 60 mm holes take four 25 mm squares each (3 + 25 + 3 + 25 +
+    // 3 = 59), and triangles around them: the squeeze has room to lower the top.
+    let parts = vec![
+        part(
+            "frame",
+            &dxf(&(rect(0.0, 0.0, 100.0, 100.0) + &rect(20.0, 20.0, 60.0, 60.0))),
+            3,
+        ),
+        part("small", &dxf(&rect(0.0, 0.0, 25.0, 25.0)), 8),
+        triangle(90.0, 7),
+    ];
+    let steps = 300;
+    let o = NestOptions {
+        max_iterations: steps,
+        ..shop(330.0, 1000.0, 1)
+    };
+    let top = |layout: &[Placement]| {
+        layout
+            .iter()
+            .filter_map(|p| placed_polygon(&parts, p).bounding_rect())
+            .map(|b| b.max().y)
+            .fold(0.0, f64::max)
+    };
+    // The greedy passes have the first tenth of the steps; every improvement
+    // after it is the squeeze's.
+    let mut greedy_top = f64::INFINITY;
+    let mut squeezed: Vec<Vec<Placement>> = Vec::new();
+    let r = nest(
+        &parts,
+        &o,
+        &mut |p| {
+            if let (Some(layout), Some(step)) = (p.improved, step_of(p.message)) {
+                if step > steps / 10 + 1 {
+                    squeezed.push(layout.to_vec());
+                } else {
+                    greedy_top = top(layout);
+                }
+            }
+        },
+        &|| false,
+    )
+    .unwrap();
+    assert!(r.all_placed, "{:?}", r.unplaced);
+    let last = squeezed
+        .last()
+        .expect("the squeeze lowered a sheet whose frames hold parts");
+    assert_eq!(last, &r.positioned_objects, "its last layout is the answer");
+    assert!(
+        top(last) < 0.9 * greedy_top,
+        "the squeeze took the top from {greedy_top} mm to {} mm only",
+        top(last)
+    );
+    for layout in &squeezed {
+        let result = NestResult {
+            positioned_objects: layout.clone(),
+            ..r.clone()
+        };
+        assert_layout_holds(&parts, &result, o.gap, &[(330.0, 1000.0)]);
+        // The small squares went into the frames' holes before the squeeze,
+        // and stay there as the frames move.
+        let holes: Vec<Polygon<f64>> = layout
+            .iter()
+            .filter(|p| p.part_index == 0)
+            .map(|p| Polygon::new(placed_polygon(&parts, p).interiors()[0].clone(), vec![]))
+            .collect();
+        let in_holes = layout
+            .iter()
+            .filter(|p| p.part_index == 1)
+            .filter(|p| {
+                let square = placed_polygon(&parts, p);
+                holes.iter().any(|h| h.contains(&square))
+            })
+            .count();
+        assert_eq!(in_holes, 8, "every small square stays in a hole");
+    }
 }

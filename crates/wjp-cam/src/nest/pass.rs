@@ -41,8 +41,11 @@ pub(super) struct Placed {
     pub sheet: usize,
     pub position: Position,
     /// Its key in the sheet's layout; `None` when it sits in a hole of another
-    /// part (those stay where they are when the layout is refined).
+    /// part.
     pub key: Option<PItemKey>,
+    /// The index in `placed` of the part whose hole holds it: a copy in a hole
+    /// moves with its host, which keeps its rotation and side.
+    pub host: Option<usize>,
 }
 
 /// A copy that could not be placed, and why.
@@ -64,8 +67,6 @@ pub(super) struct PassResult {
     pub last_top: f64,
     /// The sheets' layouts in the engine, by sheet instance (`None`: unused).
     pub layouts: Vec<Option<Layout>>,
-    /// Some copies sit in holes of others: their hosts must not move.
-    pub holes_used: bool,
 }
 
 impl PassResult {
@@ -108,6 +109,8 @@ pub(super) struct PassCtx<'a> {
 /// A hole of a placed part, used as a container of its own.
 struct HoleSpace {
     sheet: usize,
+    /// The index in `placed` of the part it is a hole of.
+    host: usize,
     layout: Layout,
     /// `[x0, y0, x1, y1]` of the hole.
     region: [f64; 4],
@@ -190,15 +193,16 @@ pub(super) fn run_pass(
             });
             continue;
         };
+        let index = placed.len();
         let placement = match in_a_hole(ctx, &mut sheets, copy, item, rotations)
-            .or_else(|| on_an_open_sheet(ctx, &mut sheets, copy, rotations))
+            .or_else(|| on_an_open_sheet(ctx, &mut sheets, copy, index, rotations))
         {
             Some(p) => Ok(p),
             // A forced rotation that fits no new sheet does not make the part fail:
             // the free choice is tried before giving up.
-            None => on_a_new_sheet(ctx, &mut sheets, copy, rotations).or_else(|e| {
+            None => on_a_new_sheet(ctx, &mut sheets, copy, index, rotations).or_else(|e| {
                 if rotations.len() < def.rotations.len() {
-                    on_a_new_sheet(ctx, &mut sheets, copy, &def.rotations)
+                    on_a_new_sheet(ctx, &mut sheets, copy, index, &def.rotations)
                 } else {
                     Err(e)
                 }
@@ -219,7 +223,6 @@ pub(super) fn run_pass(
             .iter()
             .map(|f: &FailedCopy| ctx.defs[f.copy.part].net_area)
             .sum(),
-        holes_used: placed.iter().any(|p: &Placed| p.key.is_none()),
         placed,
         failed,
         sheets_used: used.len(),
@@ -253,17 +256,19 @@ fn in_a_hole(
                 sheet: hole.sheet,
                 position,
                 key: None,
+                host: Some(hole.host),
             });
         }
     }
     None
 }
 
-/// On the first open sheet that takes the copy.
+/// On the first open sheet that takes the copy, which becomes `placed[index]`.
 fn on_an_open_sheet(
     ctx: &PassCtx,
     sheets: &mut Sheets,
     copy: PartCopy,
+    index: usize,
     rotations: &[f64],
 ) -> Option<Placed> {
     for (s, slot) in sheets.layouts.iter_mut().enumerate() {
@@ -276,23 +281,26 @@ fn on_an_open_sheet(
             ctx.margin,
         ) {
             sheets.tops[s] = sheets.tops[s].max(position.top);
-            add_holes(ctx, &mut sheets.holes, copy.part, s, &position);
+            add_holes(ctx, &mut sheets.holes, copy.part, s, index, &position);
             return Some(Placed {
                 copy,
                 sheet: s,
                 position,
                 key: Some(key),
+                host: None,
             });
         }
     }
     None
 }
 
-/// On the first unused sheet that takes the copy; else why not.
+/// On the first unused sheet that takes the copy, which becomes
+/// `placed[index]`; else why not.
 fn on_a_new_sheet(
     ctx: &PassCtx,
     sheets: &mut Sheets,
     copy: PartCopy,
+    index: usize,
     rotations: &[f64],
 ) -> Result<Placed, String> {
     let def = &ctx.defs[copy.part];
@@ -318,12 +326,13 @@ fn on_a_new_sheet(
         ) {
             sheets.layouts[s] = Some(layout);
             sheets.tops[s] = position.top;
-            add_holes(ctx, &mut sheets.holes, copy.part, s, &position);
+            add_holes(ctx, &mut sheets.holes, copy.part, s, index, &position);
             return Ok(Placed {
                 copy,
                 sheet: s,
                 position,
                 key: Some(key),
+                host: None,
             });
         }
         too_small.push(ctx.sheet_sizes[s]);
@@ -364,13 +373,14 @@ pub(super) fn place_in(
     Some((position, key))
 }
 
-/// Register the holes of a part just placed as containers, if parts may go in
-/// holes.
+/// Register the holes of a part just placed (to be `placed[host]`) as
+/// containers, if parts may go in holes.
 fn add_holes(
     ctx: &PassCtx,
     holes: &mut Vec<HoleSpace>,
     part: usize,
     sheet: usize,
+    host: usize,
     position: &Position,
 ) {
     if !ctx.parts_in_holes || holes.len() >= MAX_HOLE_SPACES {
@@ -400,6 +410,7 @@ fn add_holes(
         let bb = placed.bbox();
         holes.push(HoleSpace {
             sheet,
+            host,
             layout: Layout::new(container),
             region: [bb.min_x, bb.min_y, bb.max_x, bb.max_y],
             free_area: area,

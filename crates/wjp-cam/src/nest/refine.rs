@@ -8,7 +8,8 @@
 //! step is undone. Each step costs a handful of placements where a greedy pass
 //! costs one per copy, so far more of them fit in the time.
 //!
-//! Copies in holes, and the parts whose holes hold them, never move.
+//! Copies in holes, and the parts whose holes hold them, never move: a step
+//! that would have to move one is not taken.
 
 use super::pass::{place_in, PassCtx, PassResult};
 use super::search::Rng;
@@ -36,8 +37,17 @@ fn centre(state: &PassResult, i: usize) -> (f64, f64) {
 /// better, `Some(false)` when it was kept as good or undone, `None` when there is
 /// nothing this step can move.
 pub(super) fn step(ctx: &PassCtx, state: &mut PassResult, rng: &mut Rng) -> Option<bool> {
-    if state.holes_used || state.placed.is_empty() {
+    if state.placed.is_empty() {
         return None;
+    }
+    let mut fixed = vec![false; state.placed.len()];
+    for (i, p) in state.placed.iter().enumerate() {
+        if let Some(host) = p.host {
+            fixed[i] = true;
+            if let Some(f) = fixed.get_mut(host) {
+                *f = true;
+            }
+        }
     }
     let last = state.placed.iter().map(|p| p.sheet).max()?;
     let top = sheet_top(state, last);
@@ -47,14 +57,19 @@ pub(super) fn step(ctx: &PassCtx, state: &mut PassResult, rng: &mut Rng) -> Opti
     } else {
         top - top * (0.001 + 0.019 * rng.unit())
     };
-    let on_last: Vec<usize> = (0..state.placed.len())
+    let mut ruined: Vec<usize> = (0..state.placed.len())
         .filter(|&i| state.placed[i].sheet == last)
-        .collect();
-    let mut ruined: Vec<usize> = on_last
-        .iter()
-        .copied()
         .filter(|&i| state.placed[i].position.top > target + 1e-9)
         .collect();
+    if ruined.iter().any(|&i| fixed[i]) {
+        return Some(false);
+    }
+    let on_last: Vec<usize> = (0..state.placed.len())
+        .filter(|&i| state.placed[i].sheet == last && !fixed[i])
+        .collect();
+    if on_last.is_empty() {
+        return None;
+    }
     // A neighbourhood: a part of the last sheet (half the time one near the
     // top) and its nearest neighbours there.
     let near_top: Vec<usize> = on_last

@@ -26,9 +26,12 @@
 //! estimate is scaled by the parts' sizes so that large and small parts count
 //! alike.
 //!
-//! It works on the last used sheet only, with every other sheet as it is, and
-//! only where no part of that sheet sits in a hole of another. A layout is only
-//! ever handed back after the engine's exact collision test passes on it.
+//! It works on the last used sheet only, with every other sheet as it is. A
+//! part sitting in a hole of another moves with its host, which keeps its
+//! rotation and side so that the hole keeps its shape around it; the host
+//! still moves anywhere (the engine sees its outline only, so no other part
+//! can enter the hole). A layout is only ever handed back after the engine's
+//! exact collision test passes on it.
 
 use std::sync::Arc;
 
@@ -156,6 +159,8 @@ pub(super) struct Squeeze<'a> {
     /// Poses by part (empty for parts not on the sheet).
     poses: Vec<Vec<Pose>>,
     members: Vec<Member>,
+    /// By member: it holds parts in its holes, so it keeps its pose.
+    pinned: Vec<bool>,
     keys: Vec<PItemKey>,
     /// The part a collision names, by the engine's key: looked up for every
     /// collision an evaluation finds, so with a cheap hash (the standard
@@ -273,9 +278,10 @@ fn moved_poles(pose: &Pose, t: &DTransformation, out: &mut Poles) {
 }
 
 impl<'a> Squeeze<'a> {
-    /// The squeeze of `state`'s last sheet; `None` when it does not apply (a part
-    /// of that sheet in a hole, too many parts, fewer than two) or when
-    /// `go_on` says stop while the parts' poles are made.
+    /// The squeeze of `state`'s last sheet; `None` when it does not apply (too
+    /// many parts, fewer than two) or when `go_on` says stop while the parts'
+    /// poles are made. The parts in holes are not members: they follow their
+    /// hosts.
     pub fn new(
         ctx: &'a PassCtx<'a>,
         state: &PassResult,
@@ -283,7 +289,7 @@ impl<'a> Squeeze<'a> {
     ) -> Option<Self> {
         let sheet = state.placed.iter().map(|p| p.sheet).max()?;
         let on_sheet: Vec<usize> = (0..state.placed.len())
-            .filter(|&i| state.placed[i].sheet == sheet)
+            .filter(|&i| state.placed[i].sheet == sheet && state.placed[i].host.is_none())
             .collect();
         if on_sheet.len() < 2
             || on_sheet.len() > MAX_MEMBERS
@@ -291,6 +297,10 @@ impl<'a> Squeeze<'a> {
         {
             return None;
         }
+        let pinned: Vec<bool> = on_sheet
+            .iter()
+            .map(|&i| state.placed.iter().any(|p| p.host == Some(i)))
+            .collect();
         let mut poses: Vec<Vec<Pose>> = (0..ctx.defs.len()).map(|_| Vec::new()).collect();
         let mut members = Vec::new();
         for &i in &on_sheet {
@@ -335,6 +345,7 @@ impl<'a> Squeeze<'a> {
             sheet,
             region,
             poses,
+            pinned,
             keys: Vec::with_capacity(n),
             owner: FxHashMap::default(),
             poles: vec![Poles::default(); n],
@@ -714,7 +725,11 @@ impl<'a> Squeeze<'a> {
             if kept.first().is_some_and(|b| b.0 == 0.0) {
                 break;
             }
-            let pose = rng.below(n_poses);
+            let pose = if self.pinned[k] {
+                current.pose
+            } else {
+                rng.below(n_poses)
+            };
             let Some(r) = self.reach(&self.poses[current.part][pose]) else {
                 continue;
             };
@@ -825,6 +840,8 @@ impl<'a> Squeeze<'a> {
             let fits = |pose: usize| self.reach(&self.poses[m.part][pose]);
             let r = match fits(m.pose) {
                 Some(r) => r,
+                // A host keeps its pose (its holes hold parts).
+                None if self.pinned[k] => return false,
                 None => {
                     let Some(p) = (0..self.poses[m.part].len()).find(|&p| fits(p).is_some()) else {
                         return false;
@@ -904,6 +921,15 @@ impl<'a> Squeeze<'a> {
         for k in 0..self.members.len() {
             let m = &self.members[k];
             let pose = &self.poses[m.part][m.pose];
+            if self.pinned[k] {
+                let (x0, y0) = base.placed.get(m.placed)?.position.transform.translation();
+                follow_host(
+                    &mut state,
+                    m.placed,
+                    m.x - f64::from(x0),
+                    m.y - f64::from(y0),
+                );
+            }
             let key = layout.place_item(&pose.item, pose.transform(m.x, m.y));
             let top = f64::from(layout.placed_items()[key].shape().bbox().y_max);
             let placed = state.placed.get_mut(m.placed)?;
@@ -919,6 +945,22 @@ impl<'a> Squeeze<'a> {
         *state.layouts.get_mut(self.sheet)? = Some(layout);
         state.last_top = top;
         Some(state)
+    }
+}
+
+/// Move the parts in the holes of `placed[host]` by (dx, dy), as their host
+/// moved (it kept its pose, so its holes are where they were, shifted).
+fn follow_host(state: &mut PassResult, host: usize, dx: f64, dy: f64) {
+    for p in state.placed.iter_mut().filter(|p| p.host == Some(host)) {
+        let t = &p.position.transform;
+        let (x, y) = t.translation();
+        p.position.transform = DTransformation::new(
+            t.rotation(),
+            ((f64::from(x) + dx) as f32, (f64::from(y) + dy) as f32),
+        )
+        .with_reflection(t.reflected);
+        p.position.top += dy;
+        p.position.score += dy;
     }
 }
 
