@@ -165,8 +165,11 @@ pub struct Recommendations {
 pub struct CsvSummary {
     /// Total perimeter in metres.
     pub cutting_length_m: f64,
-    /// One pierce per object with an area.
+    /// One pierce per object that is cut (a perimeter above zero): a closed
+    /// contour or an open chain, with an area or not.
     pub pierces_estimate: u64,
+    /// The area the parts cover: outer boundaries less their holes (see
+    /// [`net_area`]).
     pub net_operable_area_mm2: f64,
 }
 
@@ -194,6 +197,60 @@ struct Columns {
     layer: Option<usize>,
     group: Option<usize>,
     selected: Option<usize>,
+}
+
+/// Layers that say an object's role, as the analyser's exports name them.
+const OUTER_LAYERS: [&str; 1] = ["OUTER"];
+const HOLE_LAYERS: [&str; 3] = ["HOLE", "HOLES", "INNER"];
+
+/// The area the parts cover: each outer boundary less the holes in it.
+/// Every area in the file is positive, holes included, so a plain sum
+/// counts a hole as material. Holes are told by a role layer (`HOLE`,
+/// `INNER`) when the file uses role layers; else, within each group (a
+/// part, as wjp's component export writes it), every object but the
+/// largest is a hole of the largest; without either, all objects add up.
+fn net_area(rows: &[ObjectRow]) -> f64 {
+    let layer_is = |r: &ObjectRow, names: &[&str]| {
+        r.layer
+            .as_deref()
+            .is_some_and(|l| names.iter().any(|n| l.trim().eq_ignore_ascii_case(n)))
+    };
+    let with_area = || rows.iter().filter(|r| r.area_mm2 > 0.0);
+    if rows
+        .iter()
+        .any(|r| layer_is(r, &OUTER_LAYERS) || layer_is(r, &HOLE_LAYERS))
+    {
+        return with_area()
+            .map(|r| {
+                if layer_is(r, &HOLE_LAYERS) {
+                    -r.area_mm2
+                } else {
+                    r.area_mm2
+                }
+            })
+            .sum();
+    }
+    fn group_of(r: &ObjectRow) -> Option<&str> {
+        r.group.as_deref().map(str::trim).filter(|g| !g.is_empty())
+    }
+    // Per group: its largest area and the sum of its areas.
+    let mut groups: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+    let mut ungrouped = 0.0;
+    for r in with_area() {
+        match group_of(r) {
+            Some(g) => {
+                let (largest, total) = groups.entry(g).or_default();
+                *largest = largest.max(r.area_mm2);
+                *total += r.area_mm2;
+            }
+            None => ungrouped += r.area_mm2,
+        }
+    }
+    ungrouped
+        + groups
+            .values()
+            .map(|(largest, total)| largest - (total - largest))
+            .sum::<f64>()
 }
 
 fn summary4(values: &mut [f64]) -> Summary4 {
@@ -596,8 +653,8 @@ fn analyse_rows(
         },
         summary: CsvSummary {
             cutting_length_m: total_perimeter / 1000.0,
-            pierces_estimate: operable,
-            net_operable_area_mm2: operable_area,
+            pierces_estimate: count(&|r| r.perimeter_mm > 0.0),
+            net_operable_area_mm2: net_area(rows),
         },
     }
 }

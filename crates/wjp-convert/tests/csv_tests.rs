@@ -20,16 +20,20 @@ fn lengths_fixture_matches_a_plain_parse() {
         "layer,id,perimeter_mm,area_mm2"
     );
     let (mut n, mut per, mut area, mut holes, mut zero) = (0u64, 0.0f64, 0.0f64, 0u64, 0u64);
+    let (mut cut, mut net) = (0u64, 0.0f64);
     let mut max_area: f64 = 0.0;
     for line in lines.filter(|l| !l.trim().is_empty()) {
         let f: Vec<&str> = line.split(',').collect();
         n += 1;
-        per += f[2].trim().parse::<f64>().unwrap();
+        let p: f64 = f[2].trim().parse().unwrap();
+        per += p;
+        cut += u64::from(p > 0.0);
         let a: f64 = f[3].trim().parse().unwrap();
         area += a;
         zero += u64::from(a == 0.0);
         max_area = max_area.max(a);
         holes += u64::from(f[0] == "HOLE");
+        net += if f[0] == "HOLE" { -a } else { a };
     }
 
     let a = analyze_components_csv(&bytes, &CsvOptions::default()).unwrap();
@@ -67,7 +71,13 @@ fn lengths_fixture_matches_a_plain_parse() {
     assert_eq!(a.recommendations.viability_score, Viability::Poor);
     assert_eq!(a.recommendations.warnings[0].kind, "zero_area");
     assert_eq!(a.recommendations.warnings[0].count, Some(zero));
-    assert_eq!(a.summary.pierces_estimate, n - zero);
+    // Every object with a perimeter is cut, so pierced: the zero-area
+    // traces too (they count in the cutting length).
+    assert_eq!(a.summary.pierces_estimate, cut);
+    assert_eq!(cut, n);
+    // Holes are taken off the outer boundary's area, not added to it.
+    assert!((a.summary.net_operable_area_mm2 - net).abs() < 1e-6 * area);
+    assert!(a.summary.net_operable_area_mm2 < s.operable_area_mm2);
     assert!(a
         .recommendations
         .info
@@ -110,7 +120,9 @@ fn component_export_with_selection_and_warnings() {
     assert_eq!(s.area_stats.median, 0.0);
     assert_eq!(s.perimeter_stats.median, 8.0);
     assert_eq!(s.area_distribution.zero, 3);
-    assert_eq!(a.summary.pierces_estimate, 2);
+    // Five objects are cut; the INNER one with an area is a hole.
+    assert_eq!(a.summary.pierces_estimate, 5);
+    assert_eq!(a.summary.net_operable_area_mm2, 999.5);
     assert_eq!(a.layer_statistics["INNER"].zero_area, 3);
     let kinds: Vec<_> = a.recommendations.warnings.iter().map(|w| w.kind).collect();
     assert!(
@@ -125,6 +137,28 @@ fn component_export_with_selection_and_warnings() {
     let b = analyse("perimeter_MM,AREA_MM2\n10,5\n20,7\n").unwrap();
     assert_eq!(b.statistics.total_area_mm2, 12.0);
     assert!(b.layer_distribution.is_empty());
+}
+
+/// wjp's own component export writes each contour on its drawing's layer
+/// (here `0`), grouped by part, every area positive: within a part, all
+/// but the largest are its holes.
+#[test]
+fn the_net_area_of_a_component_export_takes_each_parts_holes_off() {
+    let text = "ID,Layer,Group,Area_mm2,Perimeter_mm,Selected\n\
+                0,0,0,10000,400,true\n\
+                1,0,0,314.159,62.832,true\n\
+                2,0,0,100,40,true\n\
+                3,0,1,2500,200,true\n\
+                4,0,,30,22,true\n\
+                5,0,,0,15,false\n";
+    let a = analyse(text).unwrap();
+    let net = (10000.0 - 314.159 - 100.0) + 2500.0 + 30.0;
+    assert!((a.summary.net_operable_area_mm2 - net).abs() < 1e-9);
+    assert_eq!(a.statistics.operable_area_mm2, 12944.159);
+    assert_eq!(a.summary.pierces_estimate, 6);
+    // Without layers of roles or groups, nothing says what is a hole.
+    let b = analyse("Area_mm2,Perimeter_mm\n100,40\n10,12\n").unwrap();
+    assert_eq!(b.summary.net_operable_area_mm2, 110.0);
 }
 
 #[test]
