@@ -91,6 +91,10 @@ struct Envelope {
     payload: Value,
     #[serde(default)]
     remnants: Vec<RemnantSheet>,
+    /// How long the job may still run when its process starts (`None`: no
+    /// timeout).
+    #[serde(default)]
+    time_left_ms: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -220,10 +224,15 @@ impl InChild {
         };
         let payload =
             crate::domain::sheet_from_parents(self.kind, &ctx.job().payload, ctx.parent_results())?;
+        let timeout = Duration::from_millis(ctx.job().timeout_ms);
         let envelope = Envelope {
             id: ctx.job().id.to_string(),
             payload,
             remnants,
+            time_left_ms: Some(
+                u64::try_from(timeout.saturating_sub(started.elapsed()).as_millis())
+                    .unwrap_or(u64::MAX),
+            ),
         };
         let line = serde_json::to_string(&envelope)
             .map_err(|e| HandlerError::Failed(format!("cannot encode the job: {e}")))?;
@@ -382,7 +391,10 @@ fn run_job(job: &JobProcess<'_>) -> Report {
     }
     let mut line = String::new();
     let stdin = std::io::stdin();
-    if let Err(e) = stdin.lock().read_line(&mut line) {
+    let read = stdin.lock().read_line(&mut line);
+    // The parent measured the time left just before it wrote the job.
+    let child_started = Instant::now();
+    if let Err(e) = read {
         return HandlerError::Failed(format!("cannot read the job: {e}")).into();
     }
     // The parent keeps our stdin open while it waits; its end means the
@@ -434,6 +446,9 @@ fn run_job(job: &JobProcess<'_>) -> Report {
         progress: &|fraction, message, detail| progress.report(fraction, message, detail),
         should_stop: &|| STOP_ASKED.load(Ordering::SeqCst),
         remnants: &envelope.remnants,
+        deadline: envelope
+            .time_left_ms
+            .and_then(|ms| child_started.checked_add(Duration::from_millis(ms))),
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (kind.run)(&task, &shop))) {
         Ok(Ok(mut value)) => {

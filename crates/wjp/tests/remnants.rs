@@ -339,6 +339,44 @@ fn a_cancelled_nest_keeps_its_best_layout_on_redis() {
     a_cancelled_nest_keeps_its_best_layout(&Env::redis());
 }
 
+/// A search asked for longer than the job's timeout allows ends early enough
+/// to write its layout: the job completes with it, and a warning says why
+/// the search was shorter.
+#[test]
+fn a_nest_longer_than_its_jobs_timeout_completes_with_its_layout() {
+    let env = Env::new();
+    env.upload("triangle.dxf", triangle_dxf());
+    let api = env.spawn_api(&[]);
+    let submitted = api.post_json(
+        "/jobs",
+        &json!({"kind": "nest", "timeout": 10, "payload": {"dxf_path": "triangle.dxf",
+                "quantity": 30, "sheet_width": 660, "sheet_height": 450, "gap": 3,
+                "kerf": 0, "time_limit_s": 300}}),
+    );
+    assert_eq!(submitted.status, 201, "{}", submitted.text());
+    let path = format!("/jobs/{}", submitted.json()["job_id"].as_str().unwrap());
+    let mut job = Value::Null;
+    api.wait_until("the nest ends", || {
+        job = api.get(&path).json();
+        matches!(status_of(&job), "completed" | "failed")
+    });
+    assert_eq!(status_of(&job), "completed", "{job:#}");
+    let result = &job["result"];
+    assert_eq!(result["stopped_by"], "time_limit", "{result:#}");
+    assert_eq!(result["positioned_objects"].as_array().unwrap().len(), 30);
+    let warning = result["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["code"] == "time_limit_capped")
+        .expect("a warning says the search was cut short");
+    let message = warning["message"].as_str().unwrap();
+    assert!(
+        message.contains("of the 300 s asked") && message.contains("timeout"),
+        "{message}"
+    );
+}
+
 /// `wjp nest` prints each better layout's figures on stderr as it finds it.
 #[test]
 fn wjp_nest_shows_each_better_layout_as_it_comes() {

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use wjp_cam::{GcodeOptions, NestOptions, PartInput};
 use wjp_convert::{ConvertOptions, CsvOptions};
-use wjp_geometry::{AnalysisError, AnalysisOptions, CostRequest, Limits};
+use wjp_geometry::{AnalysisError, AnalysisOptions, CostRequest, Limits, Warning};
 use wjp_queue::HandlerError;
 use wjp_store::{Key, Store, StoreError, Stored};
 
@@ -42,6 +42,9 @@ pub struct Task<'a> {
     pub should_stop: &'a dyn Fn() -> bool,
     /// The remnants the parent took for a nest, to use before its sheets.
     pub remnants: &'a [RemnantSheet],
+    /// When the job's timeout ends it (`None`: no timeout): a nest's search
+    /// stops early enough to write its layout before then.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// A remnant of the inventory as a nest uses it: a sheet of its own.
@@ -638,8 +641,24 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
     } else {
         &[]
     };
-    let options = on_remnants_first(args.options, remnants);
-    let result = wjp_cam::nest(
+    let mut options = on_remnants_first(args.options, remnants);
+    let capped = task.deadline.and_then(|deadline| {
+        let budget = search_budget(deadline.saturating_duration_since(std::time::Instant::now()));
+        (options.time_limit_s > budget).then(|| {
+            let asked = options.time_limit_s;
+            options.time_limit_s = budget;
+            Warning::new(
+                "time_limit_capped",
+                1,
+                format!(
+                    "the search had {budget:.1} s of the {asked} s asked: the job's timeout \
+                     came first (its layout must be written before it); give the job a \
+                     longer `timeout` to search longer"
+                ),
+            )
+        })
+    });
+    let mut result = wjp_cam::nest(
         &parts,
         &options,
         // Once there is a layout, the best one's figures (parts placed and
@@ -653,6 +672,7 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
         task.should_stop,
     )
     .map_err(|e| HandlerError::InvalidPayload(format!("nesting ({}): {e}", e.code())))?;
+    result.warnings.extend(capped);
     // A stopped search answers with what it has, placed or not.
     let stopped = result.stopped_by == "stopped";
     if !result.all_placed && !args.allow_partial && !stopped {
@@ -689,6 +709,13 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
     value["artifacts"] = json!({ "preview_svg": overview, "sheets": sheets, "cut_list": cut_list });
     value["remnants_used"] = remnants_used(&result, remnants);
     Ok(value)
+}
+
+/// Of the time left before a job's timeout, the seconds its nest may search:
+/// the rest goes to writing the sheets and the cut list, and to the answer's
+/// way back.
+fn search_budget(left: std::time::Duration) -> f64 {
+    (left.as_secs_f64() * 0.9 - 1.0).max(0.0)
 }
 
 /// The nest's options with the taken remnants as its first sheets, one
