@@ -567,3 +567,36 @@ fn parts_in_holes_ride_with_their_hosts_while_the_sheet_is_squeezed() {
         assert_eq!(in_holes, 8, "every small square stays in a hole");
     }
 }
+
+#[test]
+fn parts_of_straight_lines_that_fit_exactly_are_placed() {
+    // 3 + 94 + 3 = 100: the gap to the edge, exactly.
+    let parts = vec![part("sq", &dxf(&rect(0.0, 0.0, 94.0, 94.0)), 1)];
+    let r = run(&parts, &shop(100.0, 100.0, 1));
+    assert!(r.all_placed, "{:?}", r.unplaced);
+    assert_layout_holds(&parts, &r, 3.0, &[(100.0, 100.0)]);
+    // Four plates make the sheet, 3 mm apart and from the edges:
+    // 3 + 1495.5 + 3 + 1495.5 + 3 = 3000 and 3 + 745.5 + 3 + 745.5 + 3 = 1500.
+    let parts = vec![part("plate", &dxf(&rect(0.0, 0.0, 1495.5, 745.5)), 4)];
+    let o = NestOptions {
+        rotations: vec![0.0],
+        ..shop(3000.0, 1500.0, 1)
+    };
+    let r = run(&parts, &o);
+    assert!(r.all_placed, "{:?}", r.unplaced);
+    assert_layout_holds(&parts, &r, 3.0, &[(3000.0, 1500.0)]);
+    // A hair more does not fit.
+    let parts = vec![part("sq", &dxf(&rect(0.0, 0.0, 94.01, 94.0)), 1)];
+    let r = run(&parts, &shop(100.0, 100.0, 1));
+    assert!(!r.all_placed);
+    // Without a gap, parts may touch but never overlap.
+    let parts = vec![part("sq", &dxf(&rect(0.0, 0.0, 40.0, 40.0)), 4)];
+    let o = NestOptions {
+        gap: 0.0,
+        kerf: 0.0,
+        ..shop(100.0, 100.0, 1)
+    };
+    let r = run(&parts, &o);
+    assert!(r.all_placed, "{:?}", r.unplaced);
+    assert_layout_holds(&parts, &r, 0.0, &[(100.0, 100.0)]);
+}

@@ -6,10 +6,13 @@
 //!   `curve_tolerance_mm`), as a simple polygon; its holes are carried along and
 //!   written back in the output. jagua-rs inflates every part by half the
 //!   separation and deflates the sheet by the same, so outlines end up at least
-//!   `gap` apart and at least `gap` from the sheet edge. The separation given to
-//!   jagua-rs is `gap + 2 * curve_tolerance_mm`, so flattening can never eat into
-//!   the gap. (The gap includes the kerf, as in the shop's practice: it must be at
-//!   least the kerf, or two cuts would overlap.)
+//!   `gap` apart and at least `gap` from the sheet edge. When an outline has
+//!   arcs, the separation given to jagua-rs is `gap + 2 * curve_tolerance_mm`
+//!   and flattened outlines keep one tolerance more from the sheet's edge, so
+//!   flattening can never eat into the gap; outlines of straight lines keep
+//!   exactly the gap (to within [`FIT_SLACK_MM`], 2 micrometres, or half the
+//!   gap when that is less). (The gap includes the kerf, as in the shop's practice: it
+//!   must be at least the kerf, or two cuts would overlap.)
 //! - Placement is a bottom-left fill: for every part copy, for every open sheet,
 //!   for every allowed rotation, positions on a grid are tried bottom row first;
 //!   the first free one is slid down, left and diagonally down (halving steps)
@@ -160,7 +163,18 @@ fn nest_inner(
     let started = Instant::now();
     let sheets = options::validate(parts, options)?;
     say(progress, 0.0, "preparing parts");
-    let separation = options.gap + 2.0 * options.curve_tolerance_mm;
+    // A flattened arc lies inside the true one, by up to the curve tolerance:
+    // with curved outlines the engine keeps that much more on each side.
+    // Outlines of straight lines are exact, and keep exactly the gap (a 94 mm
+    // square fits a 100 mm sheet with 3 mm to the edge).
+    let curve_allowance = if parts.iter().any(|p| p.outer.has_arcs()) {
+        options.curve_tolerance_mm
+    } else {
+        0.0
+    };
+    // Never more slack than half the gap: a gap of a hundredth stays positive.
+    let slack = FIT_SLACK_MM.min(options.gap / 2.0);
+    let separation = options.gap + 2.0 * curve_allowance - slack;
     let importer = importer(separation)?;
     let defs: Vec<PartDef> = parts
         .iter()
@@ -175,8 +189,9 @@ fn nest_inner(
     let copies = copies_of(parts);
     let sheet_sizes = sheet_instances(&sheets);
     // The engine keeps the separation from the container's edge: the container
-    // is the sheet grown or shrunk so that this comes to the edge distance.
-    let edge_inset = options.edge() - options.gap;
+    // is the sheet grown or shrunk so that this comes to the edge distance (a
+    // curved outline needs its allowance once there, not twice).
+    let edge_inset = options.edge() - options.gap - curve_allowance - slack;
     let containers = containers(&importer, &sheet_sizes, edge_inset)?;
     let ctx = PassCtx {
         defs: &defs,
@@ -236,6 +251,13 @@ fn nest_inner(
     });
     Ok(result)
 }
+
+/// How much closer than the gap (to each other and to the edge) outlines may
+/// come, mm (at most half the gap): two micrometres, far below any cutting machine's accuracy, so that
+/// parts that fit exactly (a 94 mm square on a 100 mm sheet with 3 mm to the
+/// edge) are not refused for a rounding error in the engine's single-precision
+/// geometry.
+const FIT_SLACK_MM: f64 = 0.002;
 
 /// How much the engine may simplify a part's outline, as a share of its area:
 /// it drops points while the outline only grows (never into the part) and grows
