@@ -126,13 +126,23 @@ pub fn generate_gcode(bytes: &[u8], options: &GcodeOptions) -> Result<GcodeProgr
     let (dialect, analysis) = validate(options)?;
     let drawing = wjp_geometry::load_drawing(bytes, &analysis, &mut |_, _| {})?;
     let contours = contours_of_drawing(&drawing);
+    // What the drawing says about its units and contents, and what the jet
+    // cannot cut as drawn at this kerf (the analysis's manufacturability
+    // findings, made with the program's kerf).
     let mut warnings: Vec<Warning> = drawing
         .warnings
         .iter()
+        .chain(&drawing.topology.warnings)
         .filter(|w| {
             matches!(
                 w.code.as_str(),
-                "units_missing" | "units_suspicious" | "open_contours" | "text_not_exploded"
+                "units_missing"
+                    | "units_suspicious"
+                    | "open_contours"
+                    | "text_not_exploded"
+                    | "inside_radius_below_kerf"
+                    | "feature_smaller_than_kerf"
+                    | "narrow_web"
             )
         })
         .cloned()

@@ -526,3 +526,26 @@ fn toolpath_picture_is_the_drawing_at_real_size() {
     assert!((drawn[1].0 - 400.0).abs() < 0.01, "{drawn:?}");
     assert!((drawn[1].1 - 10_000.0).abs() < 0.3, "{drawn:?}");
 }
+
+#[test]
+fn what_the_jet_cannot_cut_as_drawn_is_said_with_the_program() {
+    // A 0.5 mm slot (narrower than the 1.1 mm kerf) beside the outer boundary,
+    // 0.4 mm from it: the slot is cut away, and the web between them too.
+    let bytes = dxf(&(rect(0.0, 0.0, 100.0, 100.0) + &rect(10.0, 0.4, 30.0, 0.5)));
+    let program = generate_gcode(&bytes, &GcodeOptions::default()).unwrap();
+    let codes: Vec<&str> = program.warnings.iter().map(|w| w.code.as_str()).collect();
+    for code in ["feature_smaller_than_kerf", "narrow_web"] {
+        assert!(codes.contains(&code), "{code} in {codes:?}");
+    }
+    // The same drawing without the slot draws no such warning.
+    let clean = generate_gcode(
+        &dxf(&rect(0.0, 0.0, 100.0, 100.0)),
+        &GcodeOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        clean.warnings.iter().all(|w| w.code != "narrow_web"),
+        "{:?}",
+        clean.warnings
+    );
+}
