@@ -13,9 +13,10 @@ pub struct ConvertOptions {
     /// Longer side of the traced drawing (the bounding box of the kept outlines) in
     /// mm; the aspect ratio is kept. `None`: `pixel_size_mm` applies.
     pub size_mm: Option<f64>,
-    /// Millimetres per pixel when `size_mm` is `None` (default 1: 1 px = 1 mm).
+    /// Millimetres per pixel (`None`: 1, 1 px = 1 mm); not with `size_mm`,
+    /// which sets the scale another way.
     #[serde(alias = "mm_per_px")]
-    pub pixel_size_mm: f64,
+    pub pixel_size_mm: Option<f64>,
     /// Grey level 0..=255; pixels at or below it are foreground (before `invert`).
     /// `None`: Otsu's level.
     pub threshold: Option<u8>,
@@ -55,7 +56,7 @@ impl Default for ConvertOptions {
     fn default() -> Self {
         ConvertOptions {
             size_mm: None,
-            pixel_size_mm: 1.0,
+            pixel_size_mm: None,
             threshold: None,
             invert: false,
             auto_invert: true,
@@ -88,14 +89,18 @@ impl ConvertOptions {
                 return Err(bad("size_mm", format!("{s} is not in (0, 1000000] mm")));
             }
         }
-        if !(self.pixel_size_mm.is_finite()
-            && self.pixel_size_mm > 0.0
-            && self.pixel_size_mm <= 1e3)
-        {
-            return Err(bad(
-                "pixel_size_mm",
-                format!("{} is not in (0, 1000] mm", self.pixel_size_mm),
-            ));
+        if let Some(p) = self.pixel_size_mm {
+            if !(p.is_finite() && p > 0.0 && p <= 1e3) {
+                return Err(bad("pixel_size_mm", format!("{p} is not in (0, 1000] mm")));
+            }
+            if self.size_mm.is_some() {
+                return Err(bad(
+                    "pixel_size_mm",
+                    "give size_mm (the drawing's longer side) or pixel_size_mm (mm_per_px), \
+                     not both: each sets the scale"
+                        .into(),
+                ));
+            }
         }
         if !(self.min_area_px.is_finite() && self.min_area_px >= 0.0) {
             return Err(bad(

@@ -319,6 +319,11 @@ fn options_from_a_json_payload_with_old_names() {
     let err = image_to_dxf(&fixture("images/simple_shapes.png"), &bad).unwrap_err();
     assert_eq!(err.code(), "invalid_option");
     assert!(err.to_string().contains("simplify_tolerance_px"));
+    // Two ways to set the scale at once: neither silently wins.
+    let both: ConvertOptions = serde_json::from_str(r#"{"size_mm": 400, "mm_per_px": 2}"#).unwrap();
+    let err = image_to_dxf(&fixture("images/simple_shapes.png"), &both).unwrap_err();
+    assert_eq!(err.code(), "invalid_option");
+    assert!(err.to_string().contains("not both"), "{err}");
 }
 
 #[test]

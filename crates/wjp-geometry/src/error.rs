@@ -54,7 +54,7 @@ pub enum AnalysisError {
         pos: SourcePos,
     },
     /// A coordinate is NaN, infinite or absurdly large.
-    #[error("{entity} at {pos} has an invalid coordinate ({value}); coordinates must be finite and below {limit:e} in magnitude")]
+    #[error("{entity} at {pos} has an invalid coordinate ({value:e}); coordinates must be finite and below {limit:e} in magnitude")]
     BadCoordinate {
         entity: String,
         pos: SourcePos,

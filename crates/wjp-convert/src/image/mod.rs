@@ -198,7 +198,7 @@ pub fn image_to_dxf(bytes: &[u8], options: &ConvertOptions) -> Result<Conversion
     let (bw, bh) = (f64::from(bb[2] - bb[0]), f64::from(bb[3] - bb[1]));
     let scale = match options.size_mm {
         Some(size) => size / bw.max(bh),
-        None => options.pixel_size_mm,
+        None => options.pixel_size_mm.unwrap_or(1.0),
     };
     let to_mm = |x: f64, y: f64| {
         Point::new(
