@@ -129,11 +129,14 @@ fn known_fields(
                 .keys()
                 .map(String::as_str)
                 .chain(extra.iter().copied());
-            return Err(PayloadRefusal::new(
-                "unknown_field",
-                field,
-                wjp_api::error::unknown_field_message(key, names),
-            ));
+            let message = wjp_api::error::unknown_field_message(key, names);
+            // Inside an object or a list, the message says where.
+            let message = if at.is_empty() {
+                message
+            } else {
+                format!("{at}: {message}")
+            };
+            return Err(PayloadRefusal::new("unknown_field", field, message));
         };
         if value.is_null() {
             continue;
@@ -426,6 +429,7 @@ pub fn check_nest(payload: &Value, materials: &[Material]) -> Result<(), Payload
         "use_remnants",
     ];
     known_fields(payload, &template(&NestOptions::default()), &extra, "")?;
+    check_sheet_sizes(payload)?;
     let file = json!({ "dxf_path": "", "quantity": 1, "units": null, "rotations": null });
     for (i, item) in payload["files"]
         .as_array()
@@ -471,6 +475,61 @@ pub fn check_nest(payload: &Value, materials: &[Material]) -> Result<(), Payload
         Ok(_) => Ok(()),
         Err(e) => cam_option_refusal(e),
     }
+}
+
+/// A stock sheet is never given a size of its own: `sheets[]` items name
+/// only the fields of a sheet, with both sides; the single size
+/// (`sheet_width`, `sheet_height`) is given whole or not at all (then the
+/// documented 3000 x 1500 mm applies).
+fn check_sheet_sizes(payload: &Value) -> Result<(), PayloadRefusal> {
+    let given = |item: &Value, names: &[&str]| names.iter().any(|n| !item[*n].is_null());
+    let sheet = template(&wjp_cam::SheetSpec::default());
+    for (i, item) in payload["sheets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let at = format!("sheets[{i}]");
+        known_fields(item, &sheet, &["width_mm", "height_mm"], &at)?;
+        if !item.is_object() {
+            return Err(PayloadRefusal::new(
+                "invalid_value",
+                at.clone(),
+                format!("{at} must be an object: {{\"width\", \"height\", \"quantity\"}} (mm)"),
+            ));
+        }
+        for side in ["width", "height"] {
+            if !given(item, &[side, &format!("{side}_mm")]) {
+                return Err(PayloadRefusal::new(
+                    "missing_field",
+                    format!("{at}.{side}"),
+                    format!(
+                        "{at}.{side} is required: a stock sheet needs its width and height \
+                         in mm (quantity is 1 when not given)"
+                    ),
+                ));
+            }
+        }
+    }
+    let width = given(payload, &["sheet_width", "sheet_width_mm"]);
+    let height = given(payload, &["sheet_height", "sheet_height_mm"]);
+    if width != height {
+        let (missing, other) = if width {
+            ("sheet_height", "sheet_width")
+        } else {
+            ("sheet_width", "sheet_height")
+        };
+        return Err(PayloadRefusal::new(
+            "missing_field",
+            missing,
+            format!(
+                "{missing} is required with {other}: give both sides of the sheet in mm \
+                 (or neither, for the default 3000 x 1500 mm sheet)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `generate_gcode`: the drawing, `units`, and any G-code option by name.

@@ -1,0 +1,93 @@
+//! What a request asks is checked at the door, before a job exists: a
+//! stock sheet, a material of the shop's own table, a request that could
+//! never run, and the names in the refusals are the client's own. Each
+//! case goes through a real door: `POST /jobs` or an old endpoint over a
+//! socket, or `wjp submit`.
+
+use serde_json::{json, Value};
+
+use crate::cli::plate_with_hole_dxf;
+use crate::support::{Answer, Api, Env};
+
+/// Asserts a refusal: its status, code, the field it names and words of
+/// its message.
+fn refused(answer: &Answer, code: &str, says: &[&str]) {
+    let body = answer.json();
+    assert_eq!(
+        (answer.status, answer.code().as_str()),
+        (400, code),
+        "{body}"
+    );
+    let error = body["error"].as_str().unwrap_or_default();
+    for words in says {
+        assert!(error.contains(words), "{words:?} not in: {error}");
+    }
+}
+
+fn nest_job(api: &Api, payload: Value) -> Answer {
+    api.post_json("/jobs", &json!({"kind": "nest", "payload": payload}))
+}
+
+/// The number of jobs the queue holds, whatever their state.
+fn job_count(api: &Api) -> usize {
+    api.get("/jobs").json()["jobs"]
+        .as_array()
+        .map_or(usize::MAX, Vec::len)
+}
+
+#[test]
+fn a_stock_sheet_is_never_given_a_size_the_client_did_not_send() {
+    let env = Env::new();
+    env.upload("plate.dxf", plate_with_hole_dxf());
+    let api = env.spawn_api(&["--no-workers"]);
+    let with_sheets = |sheets: Value| json!({"dxf_path": "plate.dxf", "sheets": sheets});
+
+    let typo = nest_job(
+        &api,
+        with_sheets(json!([{"widht": 1100, "height": 1100, "quantity": 3}])),
+    );
+    refused(
+        &typo,
+        "unknown_field",
+        &[
+            "sheets[0]: unknown field \"widht\"",
+            r#"did you mean "width"?"#,
+        ],
+    );
+    let typo = nest_job(
+        &api,
+        with_sheets(json!([{"width": 1100, "height": 1100, "quantty": 3}])),
+    );
+    refused(&typo, "unknown_field", &[r#"did you mean "quantity"?"#]);
+    let empty = nest_job(&api, with_sheets(json!([{}])));
+    refused(&empty, "missing_field", &["sheets[0].width is required"]);
+    let half = nest_job(
+        &api,
+        with_sheets(json!([{"width": 500, "height": 500}, {"width": 1000}])),
+    );
+    refused(&half, "missing_field", &["sheets[1].height is required"]);
+    let half = nest_job(&api, json!({"dxf_path": "plate.dxf", "sheet_width": 1000}));
+    refused(&half, "missing_field", &["sheet_height is required"]);
+    assert_eq!(job_count(&api), 0, "no refused nest became a job");
+
+    // The same at the command line.
+    let stderr = env.fails(&[
+        "submit",
+        "nest",
+        "--payload",
+        &with_sheets(json!([{"height": 800}])).to_string(),
+    ]);
+    assert!(stderr.contains("sheets[0].width is required"), "{stderr}");
+
+    // Whole sizes, in either name, and no size at all (the documented
+    // 3000 x 1500 mm sheet) are still taken.
+    for payload in [
+        with_sheets(json!([{"width": 1100, "height": 1100, "quantity": 3}])),
+        with_sheets(json!([{"width_mm": 1100, "height_mm": 1100}])),
+        json!({"dxf_path": "plate.dxf", "sheet_width": 400, "sheet_height": 250}),
+        json!({"dxf_path": "plate.dxf"}),
+    ] {
+        let answer = nest_job(&api, payload.clone());
+        assert_eq!(answer.status, 201, "{payload}: {}", answer.text());
+    }
+}
