@@ -91,3 +91,48 @@ fn a_stock_sheet_is_never_given_a_size_the_client_did_not_send() {
         assert_eq!(answer.status, 201, "{payload}: {}", answer.text());
     }
 }
+
+/// A shop file that adds bronze (alias `cuzn`) and sets the thicknesses
+/// of granite the shop cuts.
+const SHOP: &str = "[materials.bronze]\naliases = [\"cuzn\"]\nmachinability = 125\n\
+                    density_kg_m3 = 8800\n\n[materials.granite]\nthickness_range_mm = [10, 60]\n";
+
+#[test]
+fn a_quote_takes_the_shops_materials_and_their_thickness_ranges() {
+    let env = Env::new();
+    env.upload("plate.dxf", plate_with_hole_dxf());
+    std::fs::create_dir_all(env.data_dir()).unwrap();
+    std::fs::write(env.data_dir().join("wjp.toml"), SHOP).unwrap();
+    let api = env.spawn_api(&[]);
+
+    for material in ["bronze", "cuzn"] {
+        let answer = api.post_json(
+            "/cost",
+            &json!({"dxf_path": "plate.dxf", "material": material, "thickness": 12}),
+        );
+        let body = answer.json();
+        assert_eq!(
+            (answer.status, &body["success"]),
+            (200, &json!(true)),
+            "{body}"
+        );
+        assert_eq!(body["cost"]["material"], "bronze", "{body}");
+    }
+    // A thickness outside the shop's range is a 400 naming the field and
+    // the range, as /analyze-dxf answers, not a job that fails when it runs.
+    let thin = json!({"dxf_path": "plate.dxf", "material": "granite", "thickness": 5});
+    let answer = api.post_json("/cost", &thin);
+    refused(
+        &answer,
+        "out_of_range",
+        &["thickness: 5 mm of granite", "10 to 60 mm"],
+    );
+    let stderr = env.fails(&[
+        "submit",
+        "calculate_cost",
+        "--payload",
+        &json!({"dxf_path": "plate.dxf", "material": "granite", "thickness": 80}).to_string(),
+    ]);
+    assert!(stderr.contains("10 to 60 mm"), "{stderr}");
+    assert_eq!(job_count(&api), 0, "no refused quote became a job");
+}

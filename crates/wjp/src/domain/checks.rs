@@ -346,10 +346,7 @@ pub fn check_analyze_dxf(payload: &Value, materials: &[Material]) -> Result<(), 
 }
 
 /// `calculate_cost`: the drawing, `units` and the old `/cost` fields.
-pub fn check_calculate_cost(
-    payload: &Value,
-    _materials: &[Material],
-) -> Result<(), PayloadRefusal> {
+pub fn check_calculate_cost(payload: &Value, materials: &[Material]) -> Result<(), PayloadRefusal> {
     known_fields(
         payload,
         &template(&CostRequest::default()),
@@ -367,7 +364,13 @@ pub fn check_calculate_cost(
             check_price(name, v)?;
         }
     }
-    let options = args.request.apply(&AnalysisOptions::default());
+    // The shop's table, as the job prices with it: its own materials, and
+    // the thickness range it cuts each in.
+    let shop = AnalysisOptions {
+        materials: materials.to_vec(),
+        ..AnalysisOptions::default()
+    };
+    let options = args.request.apply(&shop);
     check_analysis(&options, "").map_err(|mut r| {
         // The old API's names, which the request used.
         for (new, old) in [("thickness_mm", "thickness"), ("kerf_mm", "kerf")] {
