@@ -136,3 +136,129 @@ fn a_quote_takes_the_shops_materials_and_their_thickness_ranges() {
     assert!(stderr.contains("10 to 60 mm"), "{stderr}");
     assert_eq!(job_count(&api), 0, "no refused quote became a job");
 }
+
+/// Two 100 mm plates side by side: a drawing of two parts.
+fn two_plates_dxf() -> String {
+    let second = "0\nLWPOLYLINE\n8\nCUT\n90\n4\n70\n1\n\
+                  10\n200\n20\n0\n10\n300\n20\n0\n10\n300\n20\n100\n10\n200\n20\n100\n";
+    plate_with_hole_dxf().replacen(
+        "0\nENDSEC\n0\nEOF",
+        &format!("{second}0\nENDSEC\n0\nEOF"),
+        1,
+    )
+}
+
+#[test]
+fn a_request_that_could_never_run_is_refused_at_the_door() {
+    let env = Env::new();
+    env.upload("plate.dxf", plate_with_hole_dxf());
+    let api = env.spawn_api(&["--no-workers"]);
+    let plate = |extra: Value| {
+        let mut payload = json!({"dxf_path": "plate.dxf", "sheet_width": 400, "sheet_height": 250});
+        for (k, v) in extra.as_object().unwrap() {
+            payload[k] = v.clone();
+        }
+        payload
+    };
+    let files = |quantities: &[u32]| {
+        let list: Vec<Value> = quantities
+            .iter()
+            .map(|q| json!({"dxf_path": "plate.dxf", "quantity": q}))
+            .collect();
+        json!({"files": list, "sheet_width": 400, "sheet_height": 250})
+    };
+    for (payload, code, says) in [
+        (
+            plate(json!({"quantity": 0})),
+            "out_of_range",
+            &["quantity: 0 is not in 1..=5000"][..],
+        ),
+        (
+            files(&[2, 100_000]),
+            "out_of_range",
+            &["files[1].quantity: 100000 is not in 1..=5000"][..],
+        ),
+        (
+            files(&[3000, 3000]),
+            "out_of_range",
+            &["6000 copies", "at most 5000 part copies"][..],
+        ),
+        (
+            plate(json!({"max_sheets": 5000})),
+            "out_of_range",
+            &["max_sheets: 5000 is more than the 1000 sheets"][..],
+        ),
+        (
+            plate(
+                json!({"sheets": [{"width": 400, "height": 250, "quantity": 600},
+                                     {"width": 500, "height": 250, "quantity": 600}]}),
+            ),
+            "out_of_range",
+            &["1200 sheets", "1000"][..],
+        ),
+        (
+            plate(json!({"files": [{"dxf_path": "plate.dxf", "quantity": 2}]})),
+            "invalid_value",
+            &["give dxf_path", "or files", "not both"][..],
+        ),
+        (
+            {
+                let mut payload = files(&[2]);
+                payload["quantity"] = json!(5);
+                payload
+            },
+            "invalid_value",
+            &["quantity goes with dxf_path"][..],
+        ),
+    ] {
+        refused(&nest_job(&api, payload), code, says);
+    }
+
+    // A G-code job of a nest's sheet waits for that nest: without `after`
+    // it could never find its drawing.
+    let sheet = json!({"sheet": 0, "material": "granite", "thickness": 20});
+    let answer = api.post_json(
+        "/jobs",
+        &json!({"kind": "generate_gcode", "payload": sheet}),
+    );
+    refused(&answer, "missing_field", &["sheet 0", "after"]);
+    let batch = env.write(
+        "jobs.jsonl",
+        &format!("{}\n", json!({"kind": "generate_gcode", "payload": sheet})),
+    );
+    let stderr = env.fails(&["submit", "--batch", batch.to_str().unwrap()]);
+    assert!(stderr.contains("after"), "{stderr}");
+    assert_eq!(job_count(&api), 0, "no refused request became a job");
+
+    // Within bounds, all of these are taken.
+    let nest = nest_job(&api, plate(json!({"quantity": 5000, "max_sheets": 1000})));
+    assert_eq!(nest.status, 201, "{}", nest.text());
+    let nest = nest.json()["job_id"].as_str().unwrap().to_owned();
+    let answer = api.post_json(
+        "/jobs",
+        &json!({"kind": "generate_gcode", "after": [nest], "payload": sheet}),
+    );
+    assert_eq!(answer.status, 201, "{}", answer.text());
+    let answer = nest_job(&api, files(&[2500, 2500]));
+    assert_eq!(answer.status, 201, "{}", answer.text());
+}
+
+#[test]
+fn a_nest_past_the_part_copies_names_its_drawings_parts_and_copies() {
+    let env = Env::new();
+    env.upload("pair.dxf", two_plates_dxf());
+    let payload = json!({"files": [{"dxf_path": "pair.dxf", "quantity": 3000}],
+                         "sheet_width": 400, "sheet_height": 250});
+    let id = env.submit(&["nest", "--payload", &payload.to_string()]);
+    env.ok(&["worker", "--burst", "--queues", "nesting"]);
+    let job = env.job(&id);
+    assert_eq!(job["status"], "failed", "{job:#}");
+    let message = job["error"]["message"].as_str().unwrap_or_default();
+    for words in [
+        "6000 part copies",
+        "pair.dxf: 2 parts x 3000 = 6000",
+        "at most 5000",
+    ] {
+        assert!(message.contains(words), "{words:?} not in: {message}");
+    }
+}

@@ -16,6 +16,18 @@ use wjp_queue::HandlerError;
 
 use super::*;
 
+/// What a payload check knows besides the payload.
+#[derive(Debug, Clone, Copy)]
+pub struct Door<'a> {
+    /// The shop's material table: the built-in one with the shop file's
+    /// changes and additions.
+    pub materials: &'a [Material],
+    /// How many jobs the job waits for (`after`), when the job is made;
+    /// `None` in the job's own process, which checks the payload again
+    /// once its parents' results are in it.
+    pub parents: Option<usize>,
+}
+
 /// Units a request may give for a drawing, with their `$INSUNITS` codes.
 pub const UNITS: [(&str, i64); 5] = [("mm", 4), ("cm", 5), ("m", 6), ("in", 1), ("ft", 2)];
 
@@ -319,7 +331,7 @@ fn cam_option_refusal(e: wjp_cam::CamError) -> Result<(), PayloadRefusal> {
 
 /// `analyze_dxf`: the drawing, `units`, the old API's frame fields, and any
 /// analysis option by name.
-pub fn check_analyze_dxf(payload: &Value, materials: &[Material]) -> Result<(), PayloadRefusal> {
+pub fn check_analyze_dxf(payload: &Value, door: &Door) -> Result<(), PayloadRefusal> {
     let extra = [
         "dxf_path",
         "units",
@@ -332,7 +344,7 @@ pub fn check_analyze_dxf(payload: &Value, materials: &[Material]) -> Result<(), 
     known_fields(payload, &template(&AnalysisOptions::default()), &extra, "")?;
     let mut args: AnalyzeDxf = parse_payload(payload)?;
     // The shop's table, which may add materials to the built-in one.
-    args.options.materials = materials.to_vec();
+    args.options.materials = door.materials.to_vec();
     units_field(args.units.as_deref(), "units")?;
     if args.normalize == Some(true) {
         return Err(PayloadRefusal::new(
@@ -346,7 +358,7 @@ pub fn check_analyze_dxf(payload: &Value, materials: &[Material]) -> Result<(), 
 }
 
 /// `calculate_cost`: the drawing, `units` and the old `/cost` fields.
-pub fn check_calculate_cost(payload: &Value, materials: &[Material]) -> Result<(), PayloadRefusal> {
+pub fn check_calculate_cost(payload: &Value, door: &Door) -> Result<(), PayloadRefusal> {
     known_fields(
         payload,
         &template(&CostRequest::default()),
@@ -367,7 +379,7 @@ pub fn check_calculate_cost(payload: &Value, materials: &[Material]) -> Result<(
     // The shop's table, as the job prices with it: its own materials, and
     // the thickness range it cuts each in.
     let shop = AnalysisOptions {
-        materials: materials.to_vec(),
+        materials: door.materials.to_vec(),
         ..AnalysisOptions::default()
     };
     let options = args.request.apply(&shop);
@@ -384,7 +396,7 @@ pub fn check_calculate_cost(payload: &Value, materials: &[Material]) -> Result<(
 }
 
 /// `convert_image`: the picture and any conversion option by name.
-pub fn check_convert_image(payload: &Value, _materials: &[Material]) -> Result<(), PayloadRefusal> {
+pub fn check_convert_image(payload: &Value, _door: &Door) -> Result<(), PayloadRefusal> {
     known_fields(
         payload,
         &template(&ConvertOptions::default()),
@@ -399,7 +411,7 @@ pub fn check_convert_image(payload: &Value, _materials: &[Material]) -> Result<(
 }
 
 /// `analyze_csv`: the export, the old API's `report`, and any option by name.
-pub fn check_analyze_csv(payload: &Value, _materials: &[Material]) -> Result<(), PayloadRefusal> {
+pub fn check_analyze_csv(payload: &Value, _door: &Door) -> Result<(), PayloadRefusal> {
     known_fields(
         payload,
         &template(&CsvOptions::default()),
@@ -418,7 +430,7 @@ pub fn check_analyze_csv(payload: &Value, _materials: &[Material]) -> Result<(),
 }
 
 /// `nest`: one drawing or several (`files`), `units`, and any nesting option.
-pub fn check_nest(payload: &Value, materials: &[Material]) -> Result<(), PayloadRefusal> {
+pub fn check_nest(payload: &Value, door: &Door) -> Result<(), PayloadRefusal> {
     let extra = [
         "dxf_path",
         "quantity",
@@ -448,7 +460,7 @@ pub fn check_nest(payload: &Value, materials: &[Material]) -> Result<(), Payload
     // over every one of them without a word. Checked when named only: the
     // default need not be in a shop's own table.
     if payload.get("material").is_some() {
-        check_material(materials, &args.options.material, "material")?;
+        check_material(door.materials, &args.options.material, "material")?;
     }
     let mut parts = Vec::new();
     for (i, f) in args.files.iter().enumerate() {
@@ -475,9 +487,94 @@ pub fn check_nest(payload: &Value, materials: &[Material]) -> Result<(), Payload
         ));
     }
     match wjp_cam::nest(&parts, &args.options, &mut |_| {}, &|| false) {
-        Ok(_) => Ok(()),
-        Err(e) => cam_option_refusal(e),
+        Ok(_) => {}
+        Err(e) => cam_option_refusal(e)?,
     }
+    check_copies(&args)?;
+    check_sheet_count(&args.options)
+}
+
+/// The drawings of a nest and their copies, each of which the job places:
+/// one form of giving them (`dxf_path` with its `quantity`, or `files`),
+/// and at least one copy of each and at most as many in all as a nest
+/// places ([`wjp_cam::nest::MAX_COPIES`]). Every drawing holds one part or
+/// more, so the quantities asked bound the part copies from below; a
+/// drawing of many parts may still pass the limit, which its job names.
+fn check_copies(args: &Nest) -> Result<(), PayloadRefusal> {
+    use wjp_cam::nest::MAX_COPIES;
+    if args.dxf_path.is_some() && !args.files.is_empty() {
+        return Err(PayloadRefusal::new(
+            "invalid_value",
+            "files",
+            "give dxf_path (one drawing, with quantity) or files (several, each with its \
+             quantity), not both",
+        ));
+    }
+    if args.dxf_path.is_none() && args.quantity.is_some() {
+        return Err(PayloadRefusal::new(
+            "invalid_value",
+            "quantity",
+            "quantity goes with dxf_path; with files, give each file its own quantity \
+             (files[i].quantity)",
+        ));
+    }
+    let asked: Vec<(String, u32)> = if args.dxf_path.is_some() {
+        vec![("quantity".to_owned(), args.quantity.unwrap_or(1))]
+    } else {
+        args.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (format!("files[{i}].quantity"), f.quantity))
+            .collect()
+    };
+    for (field, quantity) in &asked {
+        if *quantity == 0 || *quantity as usize > MAX_COPIES {
+            return Err(out_of_range(
+                field,
+                format!(
+                    "{quantity} is not in 1..={MAX_COPIES}: the copies of each part of the \
+                     drawing, and a nest places at most {MAX_COPIES} part copies in all"
+                ),
+            ));
+        }
+    }
+    let total: usize = asked.iter().map(|(_, q)| *q as usize).sum();
+    if total > MAX_COPIES {
+        return Err(out_of_range(
+            "files",
+            format!(
+                "the quantities add up to {total} copies, at least one part each, and a nest \
+                 places at most {MAX_COPIES} part copies"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The sheets a nest may use, at most [`wjp_cam::nest::MAX_SHEETS`]: a
+/// count past it is refused, never cut down without a word.
+fn check_sheet_count(options: &NestOptions) -> Result<(), PayloadRefusal> {
+    use wjp_cam::nest::MAX_SHEETS;
+    if options.sheets.is_empty() {
+        if options.max_sheets as usize > MAX_SHEETS {
+            return Err(out_of_range(
+                "max_sheets",
+                format!(
+                    "{} is more than the {MAX_SHEETS} sheets a nest may use",
+                    options.max_sheets
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    let total: usize = options.sheets.iter().map(|s| s.quantity as usize).sum();
+    if total > MAX_SHEETS {
+        return Err(out_of_range(
+            "sheets",
+            format!("their quantities add up to {total} sheets, more than the {MAX_SHEETS} a nest may use"),
+        ));
+    }
+    Ok(())
 }
 
 /// A stock sheet is never given a size of its own: `sheets[]` items name
@@ -536,7 +633,7 @@ fn check_sheet_sizes(payload: &Value) -> Result<(), PayloadRefusal> {
 }
 
 /// `generate_gcode`: the drawing, `units`, and any G-code option by name.
-pub fn check_generate_gcode(payload: &Value, materials: &[Material]) -> Result<(), PayloadRefusal> {
+pub fn check_generate_gcode(payload: &Value, door: &Door) -> Result<(), PayloadRefusal> {
     known_fields(
         payload,
         &template(&GcodeOptions::default()),
@@ -545,6 +642,17 @@ pub fn check_generate_gcode(payload: &Value, materials: &[Material]) -> Result<(
     )?;
     let mut args: GenerateGcode = parse_payload(payload)?;
     match (&args.dxf_path, args.sheet) {
+        (None, Some(sheet)) if door.parents == Some(0) => {
+            return Err(PayloadRefusal::new(
+                "missing_field",
+                "after",
+                format!(
+                    "sheet {sheet} is a sheet of the nest this job waits for, and it waits \
+                     for no job: submit it with after: [the nest's job id] (wjp submit \
+                     --after ID), or give dxf_path"
+                ),
+            ))
+        }
         (Some(_), None) | (None, Some(_)) => {}
         (Some(_), Some(_)) => {
             return Err(PayloadRefusal::new(
@@ -562,7 +670,7 @@ pub fn check_generate_gcode(payload: &Value, materials: &[Material]) -> Result<(
         }
     }
     // The shop's table, which may add materials to the built-in one.
-    args.options.analysis.materials = materials.to_vec();
+    args.options.analysis.materials = door.materials.to_vec();
     units_field(args.units.as_deref(), "units")?;
     check_material(
         &args.options.analysis.materials,
@@ -577,7 +685,7 @@ pub fn check_generate_gcode(payload: &Value, materials: &[Material]) -> Result<(
 }
 
 /// The export kinds: an analysis report, and nothing else.
-pub fn check_export(payload: &Value, _materials: &[Material]) -> Result<(), PayloadRefusal> {
+pub fn check_export(payload: &Value, _door: &Door) -> Result<(), PayloadRefusal> {
     known_fields(payload, &json!({ "report": {} }), &[], "")?;
     let args: Export = parse_payload(payload)?;
     if !args.report.is_object() {
