@@ -93,9 +93,10 @@ fn a_stock_sheet_is_never_given_a_size_the_client_did_not_send() {
 }
 
 /// A shop file that adds bronze (alias `cuzn`) and sets the thicknesses
-/// of granite the shop cuts.
+/// of granite and mild steel the shop cuts.
 const SHOP: &str = "[materials.bronze]\naliases = [\"cuzn\"]\nmachinability = 125\n\
-                    density_kg_m3 = 8800\n\n[materials.granite]\nthickness_range_mm = [10, 60]\n";
+                    density_kg_m3 = 8800\n\n[materials.granite]\nthickness_range_mm = [10, 60]\n\n\
+                    [materials.mild_steel]\nthickness_range_mm = [8, 30]\n";
 
 #[test]
 fn a_quote_takes_the_shops_materials_and_their_thickness_ranges() {
@@ -260,5 +261,97 @@ fn a_nest_past_the_part_copies_names_its_drawings_parts_and_copies() {
         "at most 5000",
     ] {
         assert!(message.contains(words), "{words:?} not in: {message}");
+    }
+}
+
+#[test]
+fn refusals_name_the_fields_the_client_sent() {
+    let env = Env::new();
+    env.upload("plate.dxf", plate_with_hole_dxf());
+    std::fs::create_dir_all(env.data_dir()).unwrap();
+    std::fs::write(env.data_dir().join("wjp.toml"), SHOP).unwrap();
+    let api = env.spawn_api(&["--no-workers"]);
+    let gcode = |payload: Value| {
+        api.post_json(
+            "/jobs",
+            &json!({"kind": "generate_gcode", "payload": payload}),
+        )
+    };
+    let not_the_option = |answer: &Answer| {
+        let text = answer.text();
+        assert!(
+            !text.contains("thickness_mm") && !text.contains("kerf_mm"),
+            "{text}"
+        );
+    };
+
+    for (path, body, says) in [
+        (
+            "/analyze-dxf",
+            json!({"dxf_path": "plate.dxf", "thickness": 0}),
+            "thickness: 0 is not in (0, 500] mm",
+        ),
+        (
+            "/analyze-dxf",
+            json!({"dxf_path": "plate.dxf", "thickness": 10, "kerf": 25}),
+            "kerf: 25 is not in (0, 20) mm",
+        ),
+        (
+            "/cost",
+            json!({"dxf_path": "plate.dxf", "thickness": 0}),
+            "thickness: 0 is not in (0, 500] mm",
+        ),
+        (
+            "/analyze-dxf",
+            json!({"dxf_path": "plate.dxf", "material": "granite", "thickness": 5}),
+            "thickness: 5 mm of granite",
+        ),
+    ] {
+        let answer = api.post_json(path, &body);
+        refused(&answer, "out_of_range", &[says]);
+        not_the_option(&answer);
+    }
+    let answer = gcode(json!({"dxf_path": "plate.dxf", "thickness": 0}));
+    refused(
+        &answer,
+        "out_of_range",
+        &["thickness: 0 is not in (0, 500] mm"],
+    );
+    not_the_option(&answer);
+    // A client that uses the option's own name reads that name.
+    let answer = api.post_json(
+        "/analyze-dxf",
+        &json!({"dxf_path": "plate.dxf", "thickness_mm": 0}),
+    );
+    refused(&answer, "out_of_range", &["thickness_mm: 0 is not in"]);
+
+    // No thickness of a material the shop cuts only from 10 to 60 mm: the
+    // thickness is missing, and the default of 6 mm is nobody's to blame.
+    let granite = json!({"dxf_path": "plate.dxf", "material": "granite"});
+    for answer in [
+        api.post_json("/analyze-dxf", &granite),
+        api.post_json("/cost", &granite),
+        gcode(granite.clone()),
+    ] {
+        refused(
+            &answer,
+            "missing_field",
+            &["thickness is required for granite", "10 to 60 mm"],
+        );
+        assert!(!answer.text().contains("6 mm"), "{}", answer.text());
+    }
+    let stderr = env.fails(&["submit", "analyze_dxf", "--payload", &granite.to_string()]);
+    assert!(
+        stderr.contains("thickness is required for granite"),
+        "{stderr}"
+    );
+    // Given within the range, it is taken; so is the default material at
+    // a thickness the shop cuts it in, the one the program is cut with.
+    for payload in [
+        json!({"dxf_path": "plate.dxf", "material": "granite", "thickness": 20}),
+        json!({"dxf_path": "plate.dxf", "thickness": 10}),
+    ] {
+        let answer = gcode(payload.clone());
+        assert_eq!(answer.status, 201, "{payload}: {}", answer.text());
     }
 }

@@ -288,13 +288,65 @@ fn check_pricing(p: &wjp_geometry::Pricing, at: &str) -> Result<(), PayloadRefus
     Ok(())
 }
 
+/// The old API's names of analysis options, which requests may use, with
+/// the options' own names.
+const OLD_NAMES: [(&str, &str); 2] = [("thickness_mm", "thickness"), ("kerf_mm", "kerf")];
+
+/// `refusal` naming its field as the request sent it (`thickness`, not
+/// `thickness_mm`, when the request said `thickness`); `given` is the
+/// object at `at` as sent.
+fn as_sent(mut refusal: PayloadRefusal, given: &Value, at: &str) -> PayloadRefusal {
+    for (name, old) in OLD_NAMES {
+        let field = field_name(at, name);
+        if refusal.field == field && given.get(old).is_some_and(|v| !v.is_null()) {
+            let sent = field_name(at, old);
+            refusal.message = refusal.message.replacen(&field, &sent, 1);
+            refusal.field = sent;
+        }
+    }
+    refusal
+}
+
+/// Refuses a request that gives no thickness of a material the shop cuts
+/// only in a range the default thickness is outside: the thickness is
+/// missing, and the default is no value of the client's to blame.
+fn check_thickness_given(
+    o: &AnalysisOptions,
+    given: &Value,
+    at: &str,
+) -> Result<(), PayloadRefusal> {
+    let sent = ["thickness", "thickness_mm"]
+        .iter()
+        .any(|name| given.get(name).is_some_and(|v| !v.is_null()));
+    let material = wjp_geometry::cost::find_material(&o.materials, &o.material);
+    let Some((material, [min, max])) = material.and_then(|m| Some((m, m.thickness_range_mm?)))
+    else {
+        return Ok(());
+    };
+    if sent || (min..=max).contains(&o.thickness_mm) {
+        return Ok(());
+    }
+    let field = field_name(at, "thickness");
+    Err(PayloadRefusal::new(
+        "missing_field",
+        field.clone(),
+        format!(
+            "{field} is required for {}: the shop cuts it from {min} to {max} mm; give the \
+             sheet's thickness in mm",
+            material.name
+        ),
+    ))
+}
+
 /// Checks analysis options: ranges, the material, the pricing, and an
-/// `$INSUNITS` override the units table has.
-fn check_analysis(o: &AnalysisOptions, at: &str) -> Result<(), PayloadRefusal> {
+/// `$INSUNITS` override the units table has. `given` is the object at `at`
+/// as the request sent it, for the names of its fields.
+fn check_analysis(o: &AnalysisOptions, given: &Value, at: &str) -> Result<(), PayloadRefusal> {
     check_material(&o.materials, &o.material, &field_name(at, "material"))?;
+    check_thickness_given(o, given, at)?;
     o.validate().map_err(|e| match e {
         AnalysisError::InvalidOption { name, message } => {
-            out_of_range(&field_name(at, &name), message)
+            as_sent(out_of_range(&field_name(at, &name), message), given, at)
         }
         other => PayloadRefusal::new("invalid_value", at.to_owned(), other.to_string()),
     })?;
@@ -354,7 +406,7 @@ pub fn check_analyze_dxf(payload: &Value, door: &Door) -> Result<(), PayloadRefu
              silently. If its units are wrong, give them: \"units\": mm, cm, m, in or ft",
         ));
     }
-    check_analysis(&args.options, "")
+    check_analysis(&args.options, payload, "")
 }
 
 /// `calculate_cost`: the drawing, `units` and the old `/cost` fields.
@@ -383,16 +435,7 @@ pub fn check_calculate_cost(payload: &Value, door: &Door) -> Result<(), PayloadR
         ..AnalysisOptions::default()
     };
     let options = args.request.apply(&shop);
-    check_analysis(&options, "").map_err(|mut r| {
-        // The old API's names, which the request used.
-        for (new, old) in [("thickness_mm", "thickness"), ("kerf_mm", "kerf")] {
-            if r.field == new {
-                r.field = old.into();
-                r.message = r.message.replacen(new, old, 1);
-            }
-        }
-        r
-    })
+    check_analysis(&options, payload, "")
 }
 
 /// `convert_image`: the picture and any conversion option by name.
@@ -677,11 +720,19 @@ pub fn check_generate_gcode(payload: &Value, door: &Door) -> Result<(), PayloadR
         &args.options.material,
         "material",
     )?;
-    check_analysis(&args.options.analysis, "analysis")?;
+    // The library cuts with these four of the top level, whatever the
+    // analysis options say: they are checked there, by the names sent.
+    let analysis = &mut args.options.analysis;
+    analysis.material.clone_from(&args.options.material);
+    analysis.thickness_mm = args.options.thickness_mm;
+    analysis.kerf_mm = args.options.kerf_mm;
+    analysis.quality = args.options.quality;
+    check_thickness_given(analysis, payload, "")?;
     match wjp_cam::generate_gcode(b"", &args.options) {
-        Ok(_) => Ok(()),
-        Err(e) => cam_option_refusal(e),
+        Ok(_) => {}
+        Err(e) => cam_option_refusal(e).map_err(|r| as_sent(r, payload, ""))?,
     }
+    check_analysis(&args.options.analysis, &payload["analysis"], "analysis")
 }
 
 /// The export kinds: an analysis report, and nothing else.
