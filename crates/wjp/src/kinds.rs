@@ -189,6 +189,7 @@ pub fn catalog(
     let materials = Arc::new(materials);
     let mut catalog = Catalog::new(&QUEUES)?;
     builtin::register(&mut catalog)?;
+    builtin::check_payloads(&mut catalog)?;
     let store = Arc::new(LazyStore::new(data_dir, storage_url));
     for kind in &SHOP_KINDS {
         catalog.register(kind.name, kind.queue, Some(kind.timeout))?;

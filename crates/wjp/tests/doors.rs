@@ -355,3 +355,50 @@ fn refusals_name_the_fields_the_client_sent() {
         assert_eq!(answer.status, 201, "{payload}: {}", answer.text());
     }
 }
+
+#[test]
+fn the_test_kinds_check_their_payloads_at_submit() {
+    let env = Env::new();
+    let api = env.spawn_api(&["--enable-test-kinds", "--no-workers"]);
+    let job = |kind: &str, payload: Value| {
+        api.post_json("/jobs", &json!({"kind": kind, "payload": payload}))
+    };
+    for (kind, payload, code, says) in [
+        (
+            "sleep",
+            json!({"secnds": 3}),
+            "unknown_field",
+            r#"unknown field "secnds"; sleep takes {"seconds": S}"#,
+        ),
+        (
+            "sleep",
+            json!({"seconds": -3}),
+            "out_of_range",
+            "seconds: -3 is not between 0 and 86400",
+        ),
+        (
+            "spin",
+            json!({"seconds": "3"}),
+            "invalid_value",
+            "seconds must be a number",
+        ),
+        ("spin", json!({}), "missing_field", "seconds is required"),
+        ("fail", json!({"mesage": "x"}), "invalid_value", "mesage"),
+    ] {
+        refused(&job(kind, payload), code, &[says]);
+    }
+    let stderr = env.fails(&["submit", "sleep", "--payload", r#"{"secnds": 3}"#]);
+    assert!(stderr.contains(r#"unknown field "secnds""#), "{stderr}");
+    assert_eq!(job_count(&api), 0, "no refused payload became a job");
+
+    for (kind, payload) in [
+        ("sleep", json!({"seconds": 0.1})),
+        ("spin", json!({"seconds": 0})),
+        ("fail", Value::Null),
+        ("fail", json!({"message": "boom", "succeed_on_attempt": 2})),
+        ("noop", json!([1, "anything"])),
+    ] {
+        let answer = job(kind, payload.clone());
+        assert_eq!(answer.status, 201, "{kind} {payload}: {}", answer.text());
+    }
+}
