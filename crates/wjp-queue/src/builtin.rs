@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Admission, Catalog, PayloadRefusal};
 use crate::error::Result;
 use crate::worker::{HandlerError, Handlers, JobContext};
 
@@ -19,6 +19,74 @@ pub fn register(catalog: &mut Catalog) -> Result<()> {
         catalog.register(kind, "default", None)?;
     }
     Ok(())
+}
+
+/// Has the payloads of the built-in kinds checked whenever a job is made,
+/// as a program's own kinds are: a misspelt field or a value out of range
+/// is refused when the job is submitted, instead of failing when it runs.
+/// Apart from [`register`], for programs that want it.
+pub fn check_payloads(catalog: &mut Catalog) -> Result<()> {
+    for kind in ["sleep", "spin"] {
+        catalog.check_payloads(kind, move |payload: Value, _: Admission| {
+            check_seconds(kind, &payload)?;
+            Ok(payload)
+        })?;
+    }
+    catalog.check_payloads("fail", |payload: Value, _: Admission| {
+        if !payload.is_null() {
+            FailArgs::deserialize(&payload).map_err(|e| {
+                PayloadRefusal::new(
+                    "invalid_value",
+                    "payload",
+                    format!(
+                        "fail takes {{\"message\", \"panic\", \"succeed_on_attempt\"}} \
+                         or null: {e}"
+                    ),
+                )
+            })?;
+        }
+        Ok(payload)
+    })?;
+    Ok(())
+}
+
+/// The longest a `sleep` or `spin` may be asked to last, seconds.
+const MAX_SECONDS: f64 = 86_400.0;
+
+/// Refuses a payload of `sleep` or `spin` that is not `{"seconds": S}`
+/// with S from 0 to [`MAX_SECONDS`].
+fn check_seconds(kind: &str, payload: &Value) -> std::result::Result<(), PayloadRefusal> {
+    let usage = format!("{kind} takes {{\"seconds\": S}}, S from 0 to {MAX_SECONDS}");
+    let Some(fields) = payload.as_object() else {
+        return Err(PayloadRefusal::new("invalid_payload", "payload", usage));
+    };
+    if let Some(other) = fields.keys().find(|k| k.as_str() != "seconds") {
+        return Err(PayloadRefusal::new(
+            "unknown_field",
+            other.clone(),
+            format!("unknown field {other:?}; {usage}"),
+        ));
+    }
+    match fields.get("seconds") {
+        None => Err(PayloadRefusal::new(
+            "missing_field",
+            "seconds",
+            format!("seconds is required: {usage}"),
+        )),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(s) if (0.0..=MAX_SECONDS).contains(&s) => Ok(()),
+            _ => Err(PayloadRefusal::new(
+                "out_of_range",
+                "seconds",
+                format!("seconds: {n} is not between 0 and {MAX_SECONDS}"),
+            )),
+        },
+        Some(_) => Err(PayloadRefusal::new(
+            "invalid_value",
+            "seconds",
+            format!("seconds must be a number: {usage}"),
+        )),
+    }
 }
 
 /// Adds the built-in handlers.
@@ -39,9 +107,9 @@ struct Seconds {
 
 fn seconds(ctx: &JobContext) -> Result<Duration, HandlerError> {
     let args: Seconds = ctx.parse_payload()?;
-    if !args.seconds.is_finite() || !(0.0..=86_400.0).contains(&args.seconds) {
+    if !args.seconds.is_finite() || !(0.0..=MAX_SECONDS).contains(&args.seconds) {
         return Err(HandlerError::InvalidPayload(format!(
-            "seconds must be between 0 and 86400, got {}",
+            "seconds must be between 0 and {MAX_SECONDS}, got {}",
             args.seconds
         )));
     }

@@ -243,6 +243,15 @@ impl Default for KindCaps {
     }
 }
 
+/// What a [`PayloadCheck`] knows of the job besides its payload: a
+/// payload may only make sense for a job that waits for others (one that
+/// reads its parents' results).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Admission {
+    /// How many jobs the job waits for (`after`).
+    pub parents: usize,
+}
+
 /// A program's check of the payloads of one kind, run whenever a job of
 /// that kind is made from a request (every enqueue, every inline run),
 /// before anything is stored. It may refuse the payload, or return it
@@ -250,15 +259,23 @@ impl Default for KindCaps {
 /// engine knows nothing of what it checks.
 pub trait PayloadCheck: Send + Sync + 'static {
     /// The payload to store (as given, or changed), or why it is refused.
-    fn check(&self, payload: Value) -> std::result::Result<Value, PayloadRefusal>;
+    fn check(
+        &self,
+        payload: Value,
+        admission: Admission,
+    ) -> std::result::Result<Value, PayloadRefusal>;
 }
 
 impl<F> PayloadCheck for F
 where
-    F: Fn(Value) -> std::result::Result<Value, PayloadRefusal> + Send + Sync + 'static,
+    F: Fn(Value, Admission) -> std::result::Result<Value, PayloadRefusal> + Send + Sync + 'static,
 {
-    fn check(&self, payload: Value) -> std::result::Result<Value, PayloadRefusal> {
-        self(payload)
+    fn check(
+        &self,
+        payload: Value,
+        admission: Admission,
+    ) -> std::result::Result<Value, PayloadRefusal> {
+        self(payload, admission)
     }
 }
 
@@ -299,8 +316,12 @@ pub struct PayloadGate(Arc<dyn PayloadCheck>);
 
 impl PayloadGate {
     /// Runs the registered check on a payload.
-    pub fn check(&self, payload: Value) -> std::result::Result<Value, PayloadRefusal> {
-        self.0.check(payload)
+    pub fn check(
+        &self,
+        payload: Value,
+        admission: Admission,
+    ) -> std::result::Result<Value, PayloadRefusal> {
+        self.0.check(payload, admission)
     }
 }
 

@@ -166,7 +166,12 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
     let after = parents_of(&request, &id, catalog.quotas.max_parents)?;
     let run_anyway = request.run_anyway;
     let payload = match &spec.check {
-        Some(gate) => gate.check(request.payload)?,
+        Some(gate) => gate.check(
+            request.payload,
+            crate::catalog::Admission {
+                parents: after.len(),
+            },
+        )?,
         None => request.payload,
     };
     let delay_ms = seconds_to_ms("delay", request.delay, Duration::ZERO)?;

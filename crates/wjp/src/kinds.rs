@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use wjp_geometry::cost::Material;
-use wjp_queue::catalog::{KindCaps, PayloadRefusal};
+use wjp_queue::catalog::{Admission, KindCaps, PayloadRefusal};
 use wjp_queue::{builtin, Catalog, HandlerError, Handlers, QueueError};
 use wjp_store::{PathError, Store};
 
@@ -47,8 +47,9 @@ pub struct ShopKind {
     pub reserved: &'static [&'static str],
     /// The check of the payload's fields, types and ranges (in `domain`),
     /// the same whatever the door.
-    /// The shop's materials are given, for the kinds that name one.
-    pub check: fn(&Value, &[Material]) -> Result<(), PayloadRefusal>,
+    /// The shop's materials are given, for the kinds that name one, and
+    /// how many jobs the job waits for.
+    pub check: fn(&Value, &domain::Door) -> Result<(), PayloadRefusal>,
     pub run: fn(&Task, &Shop) -> Result<Value, HandlerError>,
 }
 
@@ -188,6 +189,7 @@ pub fn catalog(
     let materials = Arc::new(materials);
     let mut catalog = Catalog::new(&QUEUES)?;
     builtin::register(&mut catalog)?;
+    builtin::check_payloads(&mut catalog)?;
     let store = Arc::new(LazyStore::new(data_dir, storage_url));
     for kind in &SHOP_KINDS {
         catalog.register(kind.name, kind.queue, Some(kind.timeout))?;
@@ -201,8 +203,12 @@ pub fn catalog(
         )?;
         let store = store.clone();
         let materials = materials.clone();
-        catalog.check_payloads(kind.name, move |payload: Value| {
-            admit(kind, store.get()?, payload, &materials)
+        catalog.check_payloads(kind.name, move |payload: Value, admission: Admission| {
+            let door = domain::Door {
+                materials: &materials,
+                parents: Some(admission.parents),
+            };
+            admit_at(kind, store.get()?, payload, &door)
         })?;
     }
     Ok(catalog)
@@ -277,8 +283,22 @@ impl LazyStore {
 pub fn admit(
     kind: &ShopKind,
     store: &Store,
-    mut payload: Value,
+    payload: Value,
     materials: &[Material],
+) -> Result<Value, PayloadRefusal> {
+    let door = domain::Door {
+        materials,
+        parents: None,
+    };
+    admit_at(kind, store, payload, &door)
+}
+
+/// [`admit`] at a door that knows what `door` says of the job.
+fn admit_at(
+    kind: &ShopKind,
+    store: &Store,
+    mut payload: Value,
+    door: &domain::Door,
 ) -> Result<Value, PayloadRefusal> {
     if !payload.is_object() {
         return Err(PayloadRefusal::new(
@@ -322,7 +342,7 @@ pub fn admit(
             Ok(())
         })?;
     }
-    (kind.check)(&payload, materials)?;
+    (kind.check)(&payload, door)?;
     Ok(payload)
 }
 

@@ -7,6 +7,7 @@ mod chaos;
 mod checks;
 mod cli;
 mod cluster;
+mod doors;
 mod flows;
 mod logs;
 mod nesting;

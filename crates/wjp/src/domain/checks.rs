@@ -16,6 +16,18 @@ use wjp_queue::HandlerError;
 
 use super::*;
 
+/// What a payload check knows besides the payload.
+#[derive(Debug, Clone, Copy)]
+pub struct Door<'a> {
+    /// The shop's material table: the built-in one with the shop file's
+    /// changes and additions.
+    pub materials: &'a [Material],
+    /// How many jobs the job waits for (`after`), when the job is made;
+    /// `None` in the job's own process, which checks the payload again
+    /// once its parents' results are in it.
+    pub parents: Option<usize>,
+}
+
 /// Units a request may give for a drawing, with their `$INSUNITS` codes.
 pub const UNITS: [(&str, i64); 5] = [("mm", 4), ("cm", 5), ("m", 6), ("in", 1), ("ft", 2)];
 
@@ -129,11 +141,14 @@ fn known_fields(
                 .keys()
                 .map(String::as_str)
                 .chain(extra.iter().copied());
-            return Err(PayloadRefusal::new(
-                "unknown_field",
-                field,
-                wjp_api::error::unknown_field_message(key, names),
-            ));
+            let message = wjp_api::error::unknown_field_message(key, names);
+            // Inside an object or a list, the message says where.
+            let message = if at.is_empty() {
+                message
+            } else {
+                format!("{at}: {message}")
+            };
+            return Err(PayloadRefusal::new("unknown_field", field, message));
         };
         if value.is_null() {
             continue;
@@ -273,13 +288,65 @@ fn check_pricing(p: &wjp_geometry::Pricing, at: &str) -> Result<(), PayloadRefus
     Ok(())
 }
 
+/// The old API's names of analysis options, which requests may use, with
+/// the options' own names.
+const OLD_NAMES: [(&str, &str); 2] = [("thickness_mm", "thickness"), ("kerf_mm", "kerf")];
+
+/// `refusal` naming its field as the request sent it (`thickness`, not
+/// `thickness_mm`, when the request said `thickness`); `given` is the
+/// object at `at` as sent.
+fn as_sent(mut refusal: PayloadRefusal, given: &Value, at: &str) -> PayloadRefusal {
+    for (name, old) in OLD_NAMES {
+        let field = field_name(at, name);
+        if refusal.field == field && given.get(old).is_some_and(|v| !v.is_null()) {
+            let sent = field_name(at, old);
+            refusal.message = refusal.message.replacen(&field, &sent, 1);
+            refusal.field = sent;
+        }
+    }
+    refusal
+}
+
+/// Refuses a request that gives no thickness of a material the shop cuts
+/// only in a range the default thickness is outside: the thickness is
+/// missing, and the default is no value of the client's to blame.
+fn check_thickness_given(
+    o: &AnalysisOptions,
+    given: &Value,
+    at: &str,
+) -> Result<(), PayloadRefusal> {
+    let sent = ["thickness", "thickness_mm"]
+        .iter()
+        .any(|name| given.get(name).is_some_and(|v| !v.is_null()));
+    let material = wjp_geometry::cost::find_material(&o.materials, &o.material);
+    let Some((material, [min, max])) = material.and_then(|m| Some((m, m.thickness_range_mm?)))
+    else {
+        return Ok(());
+    };
+    if sent || (min..=max).contains(&o.thickness_mm) {
+        return Ok(());
+    }
+    let field = field_name(at, "thickness");
+    Err(PayloadRefusal::new(
+        "missing_field",
+        field.clone(),
+        format!(
+            "{field} is required for {}: the shop cuts it from {min} to {max} mm; give the \
+             sheet's thickness in mm",
+            material.name
+        ),
+    ))
+}
+
 /// Checks analysis options: ranges, the material, the pricing, and an
-/// `$INSUNITS` override the units table has.
-fn check_analysis(o: &AnalysisOptions, at: &str) -> Result<(), PayloadRefusal> {
+/// `$INSUNITS` override the units table has. `given` is the object at `at`
+/// as the request sent it, for the names of its fields.
+fn check_analysis(o: &AnalysisOptions, given: &Value, at: &str) -> Result<(), PayloadRefusal> {
     check_material(&o.materials, &o.material, &field_name(at, "material"))?;
+    check_thickness_given(o, given, at)?;
     o.validate().map_err(|e| match e {
         AnalysisError::InvalidOption { name, message } => {
-            out_of_range(&field_name(at, &name), message)
+            as_sent(out_of_range(&field_name(at, &name), message), given, at)
         }
         other => PayloadRefusal::new("invalid_value", at.to_owned(), other.to_string()),
     })?;
@@ -316,7 +383,7 @@ fn cam_option_refusal(e: wjp_cam::CamError) -> Result<(), PayloadRefusal> {
 
 /// `analyze_dxf`: the drawing, `units`, the old API's frame fields, and any
 /// analysis option by name.
-pub fn check_analyze_dxf(payload: &Value, materials: &[Material]) -> Result<(), PayloadRefusal> {
+pub fn check_analyze_dxf(payload: &Value, door: &Door) -> Result<(), PayloadRefusal> {
     let extra = [
         "dxf_path",
         "units",
@@ -329,7 +396,7 @@ pub fn check_analyze_dxf(payload: &Value, materials: &[Material]) -> Result<(), 
     known_fields(payload, &template(&AnalysisOptions::default()), &extra, "")?;
     let mut args: AnalyzeDxf = parse_payload(payload)?;
     // The shop's table, which may add materials to the built-in one.
-    args.options.materials = materials.to_vec();
+    args.options.materials = door.materials.to_vec();
     units_field(args.units.as_deref(), "units")?;
     if args.normalize == Some(true) {
         return Err(PayloadRefusal::new(
@@ -339,14 +406,11 @@ pub fn check_analyze_dxf(payload: &Value, materials: &[Material]) -> Result<(), 
              silently. If its units are wrong, give them: \"units\": mm, cm, m, in or ft",
         ));
     }
-    check_analysis(&args.options, "")
+    check_analysis(&args.options, payload, "")
 }
 
 /// `calculate_cost`: the drawing, `units` and the old `/cost` fields.
-pub fn check_calculate_cost(
-    payload: &Value,
-    _materials: &[Material],
-) -> Result<(), PayloadRefusal> {
+pub fn check_calculate_cost(payload: &Value, door: &Door) -> Result<(), PayloadRefusal> {
     known_fields(
         payload,
         &template(&CostRequest::default()),
@@ -364,21 +428,18 @@ pub fn check_calculate_cost(
             check_price(name, v)?;
         }
     }
-    let options = args.request.apply(&AnalysisOptions::default());
-    check_analysis(&options, "").map_err(|mut r| {
-        // The old API's names, which the request used.
-        for (new, old) in [("thickness_mm", "thickness"), ("kerf_mm", "kerf")] {
-            if r.field == new {
-                r.field = old.into();
-                r.message = r.message.replacen(new, old, 1);
-            }
-        }
-        r
-    })
+    // The shop's table, as the job prices with it: its own materials, and
+    // the thickness range it cuts each in.
+    let shop = AnalysisOptions {
+        materials: door.materials.to_vec(),
+        ..AnalysisOptions::default()
+    };
+    let options = args.request.apply(&shop);
+    check_analysis(&options, payload, "")
 }
 
 /// `convert_image`: the picture and any conversion option by name.
-pub fn check_convert_image(payload: &Value, _materials: &[Material]) -> Result<(), PayloadRefusal> {
+pub fn check_convert_image(payload: &Value, _door: &Door) -> Result<(), PayloadRefusal> {
     known_fields(
         payload,
         &template(&ConvertOptions::default()),
@@ -393,7 +454,7 @@ pub fn check_convert_image(payload: &Value, _materials: &[Material]) -> Result<(
 }
 
 /// `analyze_csv`: the export, the old API's `report`, and any option by name.
-pub fn check_analyze_csv(payload: &Value, _materials: &[Material]) -> Result<(), PayloadRefusal> {
+pub fn check_analyze_csv(payload: &Value, _door: &Door) -> Result<(), PayloadRefusal> {
     known_fields(
         payload,
         &template(&CsvOptions::default()),
@@ -412,7 +473,7 @@ pub fn check_analyze_csv(payload: &Value, _materials: &[Material]) -> Result<(),
 }
 
 /// `nest`: one drawing or several (`files`), `units`, and any nesting option.
-pub fn check_nest(payload: &Value, materials: &[Material]) -> Result<(), PayloadRefusal> {
+pub fn check_nest(payload: &Value, door: &Door) -> Result<(), PayloadRefusal> {
     let extra = [
         "dxf_path",
         "quantity",
@@ -426,6 +487,7 @@ pub fn check_nest(payload: &Value, materials: &[Material]) -> Result<(), Payload
         "use_remnants",
     ];
     known_fields(payload, &template(&NestOptions::default()), &extra, "")?;
+    check_sheet_sizes(payload)?;
     let file = json!({ "dxf_path": "", "quantity": 1, "units": null, "rotations": null });
     for (i, item) in payload["files"]
         .as_array()
@@ -441,7 +503,7 @@ pub fn check_nest(payload: &Value, materials: &[Material]) -> Result<(), Payload
     // over every one of them without a word. Checked when named only: the
     // default need not be in a shop's own table.
     if payload.get("material").is_some() {
-        check_material(materials, &args.options.material, "material")?;
+        check_material(door.materials, &args.options.material, "material")?;
     }
     let mut parts = Vec::new();
     for (i, f) in args.files.iter().enumerate() {
@@ -468,13 +530,153 @@ pub fn check_nest(payload: &Value, materials: &[Material]) -> Result<(), Payload
         ));
     }
     match wjp_cam::nest(&parts, &args.options, &mut |_| {}, &|| false) {
-        Ok(_) => Ok(()),
-        Err(e) => cam_option_refusal(e),
+        Ok(_) => {}
+        Err(e) => cam_option_refusal(e)?,
     }
+    check_copies(&args)?;
+    check_sheet_count(&args.options)
+}
+
+/// The drawings of a nest and their copies, each of which the job places:
+/// one form of giving them (`dxf_path` with its `quantity`, or `files`),
+/// and at least one copy of each and at most as many in all as a nest
+/// places ([`wjp_cam::nest::MAX_COPIES`]). Every drawing holds one part or
+/// more, so the quantities asked bound the part copies from below; a
+/// drawing of many parts may still pass the limit, which its job names.
+fn check_copies(args: &Nest) -> Result<(), PayloadRefusal> {
+    use wjp_cam::nest::MAX_COPIES;
+    if args.dxf_path.is_some() && !args.files.is_empty() {
+        return Err(PayloadRefusal::new(
+            "invalid_value",
+            "files",
+            "give dxf_path (one drawing, with quantity) or files (several, each with its \
+             quantity), not both",
+        ));
+    }
+    if args.dxf_path.is_none() && args.quantity.is_some() {
+        return Err(PayloadRefusal::new(
+            "invalid_value",
+            "quantity",
+            "quantity goes with dxf_path; with files, give each file its own quantity \
+             (files[i].quantity)",
+        ));
+    }
+    let asked: Vec<(String, u32)> = if args.dxf_path.is_some() {
+        vec![("quantity".to_owned(), args.quantity.unwrap_or(1))]
+    } else {
+        args.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (format!("files[{i}].quantity"), f.quantity))
+            .collect()
+    };
+    for (field, quantity) in &asked {
+        if *quantity == 0 || *quantity as usize > MAX_COPIES {
+            return Err(out_of_range(
+                field,
+                format!(
+                    "{quantity} is not in 1..={MAX_COPIES}: the copies of each part of the \
+                     drawing, and a nest places at most {MAX_COPIES} part copies in all"
+                ),
+            ));
+        }
+    }
+    let total: usize = asked.iter().map(|(_, q)| *q as usize).sum();
+    if total > MAX_COPIES {
+        return Err(out_of_range(
+            "files",
+            format!(
+                "the quantities add up to {total} copies, at least one part each, and a nest \
+                 places at most {MAX_COPIES} part copies"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The sheets a nest may use, at most [`wjp_cam::nest::MAX_SHEETS`]: a
+/// count past it is refused, never cut down without a word.
+fn check_sheet_count(options: &NestOptions) -> Result<(), PayloadRefusal> {
+    use wjp_cam::nest::MAX_SHEETS;
+    if options.sheets.is_empty() {
+        if options.max_sheets as usize > MAX_SHEETS {
+            return Err(out_of_range(
+                "max_sheets",
+                format!(
+                    "{} is more than the {MAX_SHEETS} sheets a nest may use",
+                    options.max_sheets
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    let total: usize = options.sheets.iter().map(|s| s.quantity as usize).sum();
+    if total > MAX_SHEETS {
+        return Err(out_of_range(
+            "sheets",
+            format!("their quantities add up to {total} sheets, more than the {MAX_SHEETS} a nest may use"),
+        ));
+    }
+    Ok(())
+}
+
+/// A stock sheet is never given a size of its own: `sheets[]` items name
+/// only the fields of a sheet, with both sides; the single size
+/// (`sheet_width`, `sheet_height`) is given whole or not at all (then the
+/// documented 3000 x 1500 mm applies).
+fn check_sheet_sizes(payload: &Value) -> Result<(), PayloadRefusal> {
+    let given = |item: &Value, names: &[&str]| names.iter().any(|n| !item[*n].is_null());
+    let sheet = template(&wjp_cam::SheetSpec::default());
+    for (i, item) in payload["sheets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let at = format!("sheets[{i}]");
+        known_fields(item, &sheet, &["width_mm", "height_mm"], &at)?;
+        if !item.is_object() {
+            return Err(PayloadRefusal::new(
+                "invalid_value",
+                at.clone(),
+                format!("{at} must be an object: {{\"width\", \"height\", \"quantity\"}} (mm)"),
+            ));
+        }
+        for side in ["width", "height"] {
+            if !given(item, &[side, &format!("{side}_mm")]) {
+                return Err(PayloadRefusal::new(
+                    "missing_field",
+                    format!("{at}.{side}"),
+                    format!(
+                        "{at}.{side} is required: a stock sheet needs its width and height \
+                         in mm (quantity is 1 when not given)"
+                    ),
+                ));
+            }
+        }
+    }
+    let width = given(payload, &["sheet_width", "sheet_width_mm"]);
+    let height = given(payload, &["sheet_height", "sheet_height_mm"]);
+    if width != height {
+        let (missing, other) = if width {
+            ("sheet_height", "sheet_width")
+        } else {
+            ("sheet_width", "sheet_height")
+        };
+        return Err(PayloadRefusal::new(
+            "missing_field",
+            missing,
+            format!(
+                "{missing} is required with {other}: give both sides of the sheet in mm \
+                 (or neither, for the default 3000 x 1500 mm sheet)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `generate_gcode`: the drawing, `units`, and any G-code option by name.
-pub fn check_generate_gcode(payload: &Value, materials: &[Material]) -> Result<(), PayloadRefusal> {
+pub fn check_generate_gcode(payload: &Value, door: &Door) -> Result<(), PayloadRefusal> {
     known_fields(
         payload,
         &template(&GcodeOptions::default()),
@@ -483,6 +685,17 @@ pub fn check_generate_gcode(payload: &Value, materials: &[Material]) -> Result<(
     )?;
     let mut args: GenerateGcode = parse_payload(payload)?;
     match (&args.dxf_path, args.sheet) {
+        (None, Some(sheet)) if door.parents == Some(0) => {
+            return Err(PayloadRefusal::new(
+                "missing_field",
+                "after",
+                format!(
+                    "sheet {sheet} is a sheet of the nest this job waits for, and it waits \
+                     for no job: submit it with after: [the nest's job id] (wjp submit \
+                     --after ID), or give dxf_path"
+                ),
+            ))
+        }
         (Some(_), None) | (None, Some(_)) => {}
         (Some(_), Some(_)) => {
             return Err(PayloadRefusal::new(
@@ -500,22 +713,30 @@ pub fn check_generate_gcode(payload: &Value, materials: &[Material]) -> Result<(
         }
     }
     // The shop's table, which may add materials to the built-in one.
-    args.options.analysis.materials = materials.to_vec();
+    args.options.analysis.materials = door.materials.to_vec();
     units_field(args.units.as_deref(), "units")?;
     check_material(
         &args.options.analysis.materials,
         &args.options.material,
         "material",
     )?;
-    check_analysis(&args.options.analysis, "analysis")?;
+    // The library cuts with these four of the top level, whatever the
+    // analysis options say: they are checked there, by the names sent.
+    let analysis = &mut args.options.analysis;
+    analysis.material.clone_from(&args.options.material);
+    analysis.thickness_mm = args.options.thickness_mm;
+    analysis.kerf_mm = args.options.kerf_mm;
+    analysis.quality = args.options.quality;
+    check_thickness_given(analysis, payload, "")?;
     match wjp_cam::generate_gcode(b"", &args.options) {
-        Ok(_) => Ok(()),
-        Err(e) => cam_option_refusal(e),
+        Ok(_) => {}
+        Err(e) => cam_option_refusal(e).map_err(|r| as_sent(r, payload, ""))?,
     }
+    check_analysis(&args.options.analysis, &payload["analysis"], "analysis")
 }
 
 /// The export kinds: an analysis report, and nothing else.
-pub fn check_export(payload: &Value, _materials: &[Material]) -> Result<(), PayloadRefusal> {
+pub fn check_export(payload: &Value, _door: &Door) -> Result<(), PayloadRefusal> {
     known_fields(payload, &json!({ "report": {} }), &[], "")?;
     let args: Export = parse_payload(payload)?;
     if !args.report.is_object() {

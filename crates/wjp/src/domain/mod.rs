@@ -591,6 +591,9 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
         ));
     }
     let mut parts = Vec::new();
+    // Each drawing's name, parts and copies asked, to name the ones that
+    // pass the limit of part copies.
+    let mut copies = Vec::new();
     for file in &files {
         let mut analysis = shop.analysis();
         let units = file.units.as_deref().or(args.units.as_deref());
@@ -634,8 +637,14 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
         for part in &mut drawn {
             part.rotations.clone_from(&file.rotations);
         }
+        copies.push((
+            file.dxf_path.display().to_string(),
+            drawn.len(),
+            file.quantity,
+        ));
         parts.extend(drawn);
     }
+    too_many_copies(&copies).map_err(HandlerError::InvalidPayload)?;
     let remnants = if args.use_remnants {
         task.remnants
     } else {
@@ -716,6 +725,36 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
 /// way back.
 fn search_budget(left: std::time::Duration) -> f64 {
     (left.as_secs_f64() * 0.9 - 1.0).max(0.0)
+}
+
+/// Refuses drawings whose parts times their quantities pass the part
+/// copies a nest places, naming each drawing's parts and copies and the
+/// quantity that would fit: the payload check could bound the quantities
+/// only, before the drawings were read.
+fn too_many_copies(drawings: &[(String, usize, u32)]) -> Result<(), String> {
+    use wjp_cam::nest::MAX_COPIES;
+    let total: usize = drawings
+        .iter()
+        .map(|(_, parts, quantity)| parts * *quantity as usize)
+        .sum();
+    if total <= MAX_COPIES {
+        return Ok(());
+    }
+    let each: Vec<String> = drawings
+        .iter()
+        .map(|(name, parts, quantity)| {
+            format!(
+                "{name}: {parts} part{} x {quantity} = {}",
+                if *parts == 1 { "" } else { "s" },
+                parts * *quantity as usize
+            )
+        })
+        .collect();
+    Err(format!(
+        "too_large: {total} part copies ({}), and a nest places at most {MAX_COPIES}: \
+         lower the quantities, or nest the drawings in several jobs",
+        each.join("; ")
+    ))
 }
 
 /// The nest's options with the taken remnants as its first sheets, one
