@@ -217,6 +217,19 @@ async fn the_history_is_newest_first_and_paginated() {
         assert_eq!(status, 400, "{bad}: {body}");
         error_code(&body);
     }
+    // A word that is not a status names the statuses, and the one meant.
+    let (status, body) = s.get("/jobs?status=complete").await;
+    assert_eq!((status, error_code(&body)), (400, "invalid_name"), "{body}");
+    let text = body["error"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with(r#""complete" is not a job status; did you mean "completed"?"#),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("queued, running, completed, failed, cancelled"),
+        "{text}"
+    );
+    assert!(!text.contains("lowercase letters"), "{text}");
 }
 
 fn urlencode(text: &str) -> String {

@@ -230,7 +230,11 @@ fn bad_input_gets_a_clear_error_naming_what_is_wrong() {
         ),
         (
             &["purge", "--queue", "default", "--status", "started"],
-            "invalid job status",
+            "\"started\" is not a job status; the statuses are waiting, scheduled,",
+        ),
+        (
+            &["purge", "--queue", "default", "--status", "complete"],
+            "\"complete\" is not a job status; did you mean \"completed\"?",
         ),
         (
             &["purge", "--queue", "default", "--status", "running"],
