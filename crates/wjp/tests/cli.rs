@@ -226,7 +226,15 @@ fn bad_input_gets_a_clear_error_naming_what_is_wrong() {
         ),
         (
             &["worker", "--lease-secs", "0"],
-            "--lease-secs must be between",
+            "--lease-secs must be more than 0 and at most 86400 seconds, got 0",
+        ),
+        (
+            &["worker", "--shutdown-grace-secs", "-1"],
+            "--shutdown-grace-secs must be between 0 and 86400 seconds, got -1",
+        ),
+        (
+            &["api", "--no-workers", "--shutdown-grace-secs", "90000"],
+            "--shutdown-grace-secs must be between 0 and 86400 seconds, got 90000",
         ),
         (
             &["purge", "--queue", "default", "--status", "started"],
@@ -259,6 +267,30 @@ fn bad_input_gets_a_clear_error_naming_what_is_wrong() {
     let bad_batch = env.write("bad.jsonl", "{\"kind\": \"noop\"}\n{\"kind\": 5}\n");
     let stderr = env.fails(&["submit", "--batch", bad_batch.to_str().unwrap()]);
     assert!(stderr.contains("line 2"), "{stderr}");
+}
+
+/// The seconds flags say the bounds they keep: a grace of 0 (jobs handed
+/// back at once) is taken by `wjp worker` as by `wjp api`, and both
+/// `--help` texts say so.
+#[test]
+fn seconds_flags_keep_the_bounds_their_help_and_messages_give() {
+    let env = Env::new();
+    env.ok(&["worker", "--burst", "--shutdown-grace-secs", "0"]);
+    for command in ["worker", "api"] {
+        let help = env.ok(&[command, "--help"]);
+        let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("(0 to hand them back at once, at most 86400)"),
+            "{command}: {help}"
+        );
+    }
+    let help = env.ok(&["--help"]);
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("Commands that look at or change jobs that already exist"),
+        "{help}"
+    );
+    assert!(!flat.contains("only read"), "{help}");
 }
 
 #[test]
