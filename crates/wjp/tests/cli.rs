@@ -62,6 +62,76 @@ fn submit_wait_follows_the_job_to_its_end() {
     crate::support::wait_exit(&mut worker, Duration::from_secs(30));
 }
 
+/// `submit --wait` with no worker running says the job's id at once and
+/// that no worker serves its queue, then goes on waiting, and ends when a
+/// worker comes and runs the job.
+#[test]
+fn submit_wait_without_a_worker_says_so_and_keeps_waiting() {
+    use std::io::{BufRead, Read};
+    use std::process::Stdio;
+    let env = Env::new();
+    let mut submit = env
+        .command()
+        .args(["submit", "noop", "--wait"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn submit --wait");
+    let stderr = submit.stderr.take().expect("piped stderr");
+    let (lines, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Bounded: without the messages the test would otherwise hang.
+    let next = || {
+        said.recv_timeout(Duration::from_secs(60))
+            .expect("a line on stderr")
+    };
+    let first = next();
+    let id = first
+        .strip_prefix("job ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no job id first: {first}"))
+        .to_owned();
+    assert_eq!(
+        first,
+        format!("job {id} submitted to queue default; waiting for it to end")
+    );
+    let second = next();
+    assert_eq!(
+        second,
+        format!(
+            "job {id} waits: no live worker serves queue default; start one with --queues default"
+        )
+    );
+    // Still waiting: a worker now runs the job, and the wait ends with it.
+    assert!(submit.try_wait().expect("try_wait").is_none());
+    let mut worker = env.spawn_worker(&["--name", "late"]);
+    let status = wait_exit(&mut submit, Duration::from_secs(120));
+    let mut out = String::new();
+    submit
+        .stdout
+        .take()
+        .expect("piped stdout")
+        .read_to_string(&mut out)
+        .expect("stdout");
+    assert!(status.success(), "{status}: {out}");
+    let job: Value = serde_json::from_str(&out).expect("final job as JSON");
+    assert_eq!(
+        (job["id"].as_str(), status_of(&job)),
+        (Some(id.as_str()), "completed")
+    );
+    signal(&worker, "TERM");
+    assert!(wait_exit(&mut worker, Duration::from_secs(30)).success());
+}
+
 #[test]
 fn payload_files_batches_and_idempotent_ids() {
     let env = Env::new();
