@@ -132,6 +132,56 @@ fn submit_wait_without_a_worker_says_so_and_keeps_waiting() {
     assert!(wait_exit(&mut worker, Duration::from_secs(30)).success());
 }
 
+/// A reader that closed its end of the pipe (`wjp history | head`) has all
+/// it wanted: the command ends quietly, with success, whether its output
+/// was being written line by line or as one JSON document.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let env = Env::new();
+    let mut worker = env.spawn_worker(&["--name", "piped"]);
+    let wait = |args: &[&str]| env.run_within(args, Duration::from_secs(120), "submit --wait");
+    let failed = wait(&[
+        "submit",
+        "fail",
+        "--payload",
+        r#"{"message": "no"}"#,
+        "--wait",
+    ]);
+    assert!(!failed.status.success(), "{failed:?}");
+    for args in [
+        &["history"][..],
+        &["failed"][..],
+        &["submit", "noop", "--wait"][..],
+    ] {
+        // The reader is gone before the command writes a byte: every
+        // write it makes to stdout fails as with `| head` after its lines.
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let mut command = env.command();
+        command
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped());
+        let out = command
+            .spawn()
+            .expect("spawn wjp")
+            .wait_with_output()
+            .expect("wait for wjp");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "wjp {args:?}: {}: {stderr}",
+            out.status
+        );
+        assert!(
+            !stderr.contains("error") && !stderr.contains("panicked"),
+            "wjp {args:?}: {stderr}"
+        );
+    }
+    signal(&worker, "TERM");
+    assert!(wait_exit(&mut worker, Duration::from_secs(30)).success());
+}
+
 #[test]
 fn payload_files_batches_and_idempotent_ids() {
     let env = Env::new();

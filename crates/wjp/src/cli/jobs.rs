@@ -56,20 +56,23 @@ pub(super) async fn schedule(queue: &Queue, command: ScheduleCommand) -> anyhow:
             } else if all.is_empty() {
                 println!("no schedules");
             } else {
+                // Written, not printed: a closed pipe is an error to return.
+                let mut out = std::io::stdout().lock();
                 for s in all {
                     let timing = match &s.timing {
                         Timing::Cron { expr, timezone } => format!("cron \"{expr}\" {timezone}"),
                         Timing::Every { ms } => format!("every {}s", *ms as f64 / 1000.0),
                     };
                     let skip = if s.skip_missed { ", skips missed" } else { "" };
-                    println!(
+                    writeln!(
+                        out,
                         "{}  {} in {}  {timing}{skip}  next {}  last job {}",
                         s.name,
                         s.kind,
                         s.queue,
                         s.next_run.to_rfc3339(),
                         s.last_job.as_deref().unwrap_or("-")
-                    );
+                    )?;
                 }
             }
         }
