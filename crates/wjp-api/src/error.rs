@@ -228,18 +228,9 @@ impl std::fmt::Display for ApiError {
 }
 
 /// The closest of `known` to `given`, when it is close enough to be what
-/// was meant (a typo, not another word).
-pub fn closest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let given = given.to_ascii_lowercase();
-    known
-        .into_iter()
-        .map(|k| (strsim::damerau_levenshtein(&given, k), k))
-        // Within a third of the word, at least one edit: `materail`,
-        // `thicknes` and `time_limit` are found, `colour` is not `kerf`.
-        .filter(|(d, k)| *d <= (k.len().max(given.len()) / 3).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
+/// was meant: the engine's one measure, so the API's suggestions and the
+/// engine's agree.
+pub use wjp_queue::suggest::closest;
 
 /// The message of an unknown field, the same at every door:
 /// `unknown field "materail"; did you mean "material"?`, or the known ones

@@ -2,7 +2,7 @@
 //! job (the old `GET /jobs/{job_id}` shape plus more), cancel, retry, counts
 //! per queue, live workers.
 
-use axum::extract::{FromRequest, FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
@@ -18,10 +18,7 @@ use crate::AppState;
 /// Longest page of `GET /jobs`.
 pub const MAX_PAGE: usize = 500;
 
-/// `Json` whose rejection is our JSON error.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub struct ApiJson<T>(pub T);
+pub use crate::body::ApiJson;
 
 /// `Query` whose rejection is our JSON error.
 #[derive(FromRequestParts)]

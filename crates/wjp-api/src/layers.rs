@@ -121,8 +121,7 @@ async fn require_key(State(state): State<AppState>, request: Request, next: Next
             headers
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().strip_prefix("Bearer "))
-                .map(str::trim)
+                .and_then(bearer_token)
         })
         .or(in_protocols.as_deref());
     match given {
@@ -142,6 +141,16 @@ async fn require_key(State(state): State<AppState>, request: Request, next: Next
             response
         }
     }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header. The scheme's name
+/// is case-insensitive (RFC 7235, section 2.1): `bearer` and `BEARER` are
+/// `Bearer`.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' ').trim())
 }
 
 /// Bounds how slowly a request body may arrive. tower-http's `TimeoutBody`

@@ -25,6 +25,7 @@
 //! **Invariant**: no handler does CPU-heavy work on the async runtime, and
 //! every error a client sees is JSON `{success: false, error, code}`.
 
+pub mod body;
 mod connections;
 pub mod dashboard;
 pub mod enqueue;

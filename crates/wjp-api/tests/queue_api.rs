@@ -217,6 +217,19 @@ async fn the_history_is_newest_first_and_paginated() {
         assert_eq!(status, 400, "{bad}: {body}");
         error_code(&body);
     }
+    // A word that is not a status names the statuses, and the one meant.
+    let (status, body) = s.get("/jobs?status=complete").await;
+    assert_eq!((status, error_code(&body)), (400, "invalid_name"), "{body}");
+    let text = body["error"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with(r#""complete" is not a job status; did you mean "completed"?"#),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("queued, running, completed, failed, cancelled"),
+        "{text}"
+    );
+    assert!(!text.contains("lowercase letters"), "{text}");
 }
 
 fn urlencode(text: &str) -> String {
@@ -410,6 +423,58 @@ async fn queues_workers_and_metrics() {
     assert!(text.contains("wjp_job_duration_seconds_count{kind=\"fail\",status=\"failed\"} 1"));
 }
 
+/// A misspelt top-level field of a JSON body is refused as a misspelt
+/// query parameter is: 400 `unknown_field`, naming the field meant, at every
+/// door that takes a JSON body of known fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misspelt_body_fields_are_unknown_fields_with_the_one_meant() {
+    let s = Server::start().await;
+    let (status, job) = s.post("/jobs", json!({ "kind": "noop" })).await;
+    assert_eq!(status, 201, "{job}");
+    let id = job["job_id"].as_str().unwrap().to_owned();
+    let rerun = format!("/jobs/{id}/rerun");
+    for (path, body, message) in [
+        (
+            "/jobs",
+            json!({ "kind": "noop", "priorty": 5 }),
+            r#"unknown field "priorty"; did you mean "priority"?"#,
+        ),
+        (
+            "/remnants",
+            json!({ "width": 100, "height": 100, "thicknes": 6 }),
+            r#"unknown field "thicknes"; did you mean "thickness"?"#,
+        ),
+        (
+            "/bulk/cancel",
+            json!({ "queu": "default" }),
+            r#"unknown field "queu"; did you mean "queue"?"#,
+        ),
+        (
+            rerun.as_str(),
+            json!({ "refrence": "order 17" }),
+            r#"unknown field "refrence"; did you mean "reference"?"#,
+        ),
+        (
+            "/jobs",
+            json!({ "kind": "noop", "colour": "red" }),
+            r#"unknown field "colour"; known fields: after, backoff,"#,
+        ),
+    ] {
+        let (status, answer) = s.post(path, body.clone()).await;
+        assert_eq!(
+            (status, error_code(&answer)),
+            (400, "unknown_field"),
+            "{path} {body}: {answer}"
+        );
+        let text = answer["error"].as_str().unwrap_or_default();
+        assert!(text.starts_with(message), "{path} {body}: {text}");
+        assert!(!text.contains("Failed to deserialize"), "{text}");
+    }
+    // Only the job made to be re-run exists: every refusal queued nothing.
+    let (_, page) = s.get("/jobs").await;
+    assert_eq!(page["jobs"].as_array().map(Vec::len), Some(1), "{page}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_json_errors() {
     let s = Server::start().await;
@@ -438,7 +503,17 @@ async fn bad_requests_are_json_errors() {
     let (status, body) = s
         .post("/jobs", json!({ "kind": "noop", "colour": "red" }))
         .await;
-    assert_eq!((status, error_code(&body)), (400, "invalid_json"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "unknown_field"),
+        "{body}"
+    );
+    // A field of the right name with a value of the wrong type is still
+    // the deserializer's refusal.
+    let (status, body) = s
+        .post("/jobs", json!({ "kind": "noop", "priority": "high" }))
+        .await;
+    assert_eq!((status, error_code(&body)), (400, "invalid_json"), "{body}");
     let (status, body) = s
         .post("/jobs", json!({ "kind": "noop", "queue": "cutting" }))
         .await;
@@ -633,7 +708,7 @@ async fn schedules_are_put_listed_run_and_deleted() {
         (
             "a",
             json!({ "kind": "noop", "every": 1, "evry": 2 }),
-            "invalid_json",
+            "unknown_field",
         ),
         ("Bad", json!({ "kind": "noop", "every": 1 }), "invalid_name"),
     ] {

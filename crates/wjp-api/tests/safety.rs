@@ -236,14 +236,25 @@ async fn the_api_key_guards_everything_but_health() {
         .unwrap();
     let (status, job) = status_json(r).await;
     assert_eq!(status, 201, "{job}");
-    let r = s
-        .client
-        .get(s.url(&format!("/jobs/{}", job["job_id"].as_str().unwrap())))
-        .header("Authorization", "Bearer s3cret-key")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    // The scheme's name is case-insensitive (RFC 7235), the key is not.
+    let job_path = format!("/jobs/{}", job["job_id"].as_str().unwrap());
+    for (authorization, status) in [
+        ("Bearer s3cret-key", 200),
+        ("bearer s3cret-key", 200),
+        ("BEARER  s3cret-key", 200),
+        ("Bearer S3CRET-KEY", 401),
+        ("Basic s3cret-key", 401),
+        ("Bearers3cret-key", 401),
+    ] {
+        let r = s
+            .client
+            .get(s.url(&job_path))
+            .header("Authorization", authorization)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{authorization}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,12 +14,25 @@ pub enum QueueError {
     )]
     InvalidJobId(String),
 
-    /// A kind, queue, status or error-kind name is malformed.
+    /// A kind, queue or error-kind name is malformed.
     #[error("invalid {what} {name:?}: use 1 to 64 characters of lowercase letters, digits or '_'")]
     InvalidName {
         /// What the name was for (`job kind`, `queue name`, ...).
         what: &'static str,
         /// The name as given, cut to 100 characters.
+        name: String,
+    },
+
+    /// A status filter that is a well-formed word but not a job status.
+    #[error(
+        "{name:?} is not a job status; {}the statuses are {}",
+        crate::suggest::closest(name, Status::ALL.map(Status::as_str))
+            .map(|near| format!("did you mean {near:?}? "))
+            .unwrap_or_default(),
+        Status::ALL.map(Status::as_str).join(", ")
+    )]
+    UnknownStatus {
+        /// The word as given, cut to 100 characters.
         name: String,
     },
 
@@ -143,7 +156,9 @@ impl QueueError {
     pub fn code(&self) -> &'static str {
         match self {
             QueueError::InvalidJobId(_) => "invalid_job_id",
-            QueueError::InvalidName { .. } => "invalid_name",
+            // The code a bad status had before it got its own message:
+            // clients that test it keep working.
+            QueueError::InvalidName { .. } | QueueError::UnknownStatus { .. } => "invalid_name",
             QueueError::UnknownKind { .. } => "unknown_kind",
             QueueError::UnknownQueue { .. } => "unknown_queue",
             QueueError::InvalidRequest(_) => "invalid_request",

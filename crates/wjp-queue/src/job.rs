@@ -229,8 +229,7 @@ impl FromStr for Status {
         Status::ALL
             .into_iter()
             .find(|s| s.as_str() == text)
-            .ok_or_else(|| QueueError::InvalidName {
-                what: "job status",
+            .ok_or_else(|| QueueError::UnknownStatus {
                 name: text.chars().take(100).collect(),
             })
     }
@@ -654,5 +653,20 @@ mod tests {
             assert_eq!(s.as_str().parse::<Status>().unwrap(), s);
         }
         assert!("started".parse::<Status>().is_err());
+    }
+
+    #[test]
+    fn a_word_that_is_not_a_status_is_answered_with_the_statuses() {
+        let near = "complete".parse::<Status>().unwrap_err().to_string();
+        assert_eq!(
+            near,
+            "\"complete\" is not a job status; did you mean \"completed\"? the statuses are \
+             waiting, scheduled, queued, running, completed, failed, cancelled"
+        );
+        let far = "started".parse::<Status>().unwrap_err().to_string();
+        assert!(
+            far.starts_with("\"started\" is not a job status; the statuses are waiting,"),
+            "{far}"
+        );
     }
 }

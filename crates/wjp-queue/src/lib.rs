@@ -51,6 +51,7 @@ pub mod queue;
 pub mod schedule;
 pub mod state;
 pub mod stock;
+pub mod suggest;
 pub mod waiting;
 pub mod worker;
 

@@ -111,6 +111,8 @@ pub async fn run(global: &GlobalArgs, args: ApiCommandArgs) -> anyhow::Result<Ex
 /// The in-process workers' settings: one worker per group of slots, none
 /// with `--no-workers`.
 fn worker_configs(args: &ApiCommandArgs, queue: &Queue) -> anyhow::Result<Vec<WorkerConfig>> {
+    // Checked with or without workers: a flag given is a flag checked.
+    let grace = service::grace_seconds("shutdown-grace-secs", args.shutdown_grace_secs)?;
     if args.no_workers {
         return Ok(Vec::new());
     }
@@ -141,11 +143,6 @@ fn worker_configs(args: &ApiCommandArgs, queue: &Queue) -> anyhow::Result<Vec<Wo
         std::process::id(),
         &uuid::Uuid::new_v4().simple().to_string()[..6]
     );
-    let grace = if args.shutdown_grace_secs == 0.0 {
-        Duration::ZERO
-    } else {
-        service::seconds("shutdown-grace-secs", args.shutdown_grace_secs)?
-    };
     let single = groups.len() == 1;
     Ok(groups
         .into_iter()

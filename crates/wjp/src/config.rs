@@ -35,10 +35,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "WJP_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
 
-    /// Create the data directory if it is missing. Commands that only read
-    /// (status, cancel, retry, info, failed, purge) refuse a missing one
-    /// without it, so a mistyped --data-dir is an error, not an empty
-    /// queue; api, worker, submit and bench create it anyway.
+    /// Create the data directory if it is missing. Commands that look at or
+    /// change jobs that already exist (history, status, info, failed,
+    /// cancel, retry, purge) refuse a missing one without it, so a mistyped
+    /// --data-dir is an error, not an empty queue; api, worker, submit and
+    /// bench create it anyway.
     #[arg(long, global = true)]
     pub init: bool,
 

@@ -39,7 +39,8 @@ fn main() -> std::process::ExitCode {
             shop_config: job.shop_config.as_deref(),
         });
     }
-    config::init_logging(&args.global, args.command.is_service());
+    let service = args.command.is_service();
+    config::init_logging(&args.global, service);
     let mut builder = if args.command.runs_on_one_thread() {
         tokio::runtime::Builder::new_current_thread()
     } else {
@@ -58,9 +59,28 @@ fn main() -> std::process::ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     match outcome {
         Ok(code) => code,
+        // The reader of a one-shot command's output went away (`wjp history
+        // | head`): it has all it wanted, so the command ends quietly, as a
+        // shell tool does. A service's broken pipe is a real failure.
+        Err(e) if !service && closed_pipe(&e) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `error` came from writing to a pipe whose reader had closed it.
+fn closed_pipe(error: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == BrokenPipe)
+            // serde_json wraps the write error of a JSON written out.
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(BrokenPipe)
+    })
 }

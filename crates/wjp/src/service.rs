@@ -41,12 +41,30 @@ pub fn host_name() -> String {
     }
 }
 
-/// A positive number of seconds up to a day, from a flag.
+/// The longest any seconds flag may be: a day.
+const MAX_FLAG_SECS: u64 = 86_400;
+
+/// A positive number of seconds up to a day, from a flag (a lease of 0
+/// would expire as it is taken).
 pub fn seconds(flag: &str, value: f64) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(value)
         .ok()
-        .filter(|d| !d.is_zero() && *d <= Duration::from_secs(86_400))
-        .with_context(|| format!("--{flag} must be between 0 and 86400 seconds, got {value}"))
+        .filter(|d| !d.is_zero() && *d <= Duration::from_secs(MAX_FLAG_SECS))
+        .with_context(|| {
+            format!("--{flag} must be more than 0 and at most {MAX_FLAG_SECS} seconds, got {value}")
+        })
+}
+
+/// The seconds running jobs get to finish on shutdown, from 0 (handed back
+/// to the queue at once) up to a day; the same for `wjp worker` and the
+/// in-process workers of `wjp api`.
+pub fn grace_seconds(flag: &str, value: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| *d <= Duration::from_secs(MAX_FLAG_SECS))
+        .with_context(|| {
+            format!("--{flag} must be between 0 and {MAX_FLAG_SECS} seconds, got {value}")
+        })
 }
 
 /// A comma-separated list of queues, each with an optional number after

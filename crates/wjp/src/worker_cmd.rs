@@ -38,7 +38,7 @@ pub struct WorkerArgs {
     #[arg(long, default_value_t = 30.0, allow_negative_numbers = true)]
     pub lease_secs: f64,
     /// On SIGINT/SIGTERM, seconds running jobs get to finish before they are
-    /// handed back to the queue (more than 0, at most 86400).
+    /// handed back to the queue (0 to hand them back at once, at most 86400).
     #[arg(long, default_value_t = 30.0, allow_negative_numbers = true)]
     pub shutdown_grace_secs: f64,
     /// For `wjp bench --processes`: take jobs from this benchmark queue
@@ -84,7 +84,8 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> anyhow::Result<ExitCo
     // Renew well inside the lease, and at least once a second so
     // cancellations are seen quickly.
     config.heartbeat = (config.lease / 4).min(Duration::from_secs(1));
-    config.shutdown_grace = service::seconds("shutdown-grace-secs", args.shutdown_grace_secs)?;
+    config.shutdown_grace =
+        service::grace_seconds("shutdown-grace-secs", args.shutdown_grace_secs)?;
     let store = global.open_store()?;
     tracing::info!(store = %store.describe(), "artefact store");
     tokio::spawn(crate::sweep::periodically(

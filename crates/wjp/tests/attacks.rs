@@ -846,7 +846,7 @@ fn reruns_and_bulk_steering_are_checked_at_the_door() {
             "field_not_allowed",
         ),
         (json!({"payload": {"thickness": -5}}), 400, "out_of_range"),
-        (json!({"payload": {}, "kind": "spin"}), 400, "invalid_json"),
+        (json!({"payload": {}, "kind": "spin"}), 400, "unknown_field"),
         (json!({"payload": [1, 2]}), 400, "invalid_json"),
         (json!({"reference": "a\u{0}b"}), 400, "invalid_request"),
     ] {
@@ -1110,15 +1110,15 @@ fn remnant_inventory_doors_are_bounded() {
         ),
         (
             json!({"width": 100, "height": 100, "id": "../x"}),
-            "invalid_json",
+            "unknown_field",
         ),
         (
             json!({"width": 100, "height": 100, "source_job": "x"}),
-            "invalid_json",
+            "unknown_field",
         ),
         (
             json!({"width": 100, "height": 100, "max_remnants": 1e9}),
-            "invalid_json",
+            "unknown_field",
         ),
         (json!({"width": "wide", "height": 100}), "invalid_json"),
     ] {

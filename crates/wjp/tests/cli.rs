@@ -62,6 +62,126 @@ fn submit_wait_follows_the_job_to_its_end() {
     crate::support::wait_exit(&mut worker, Duration::from_secs(30));
 }
 
+/// `submit --wait` with no worker running says the job's id at once and
+/// that no worker serves its queue, then goes on waiting, and ends when a
+/// worker comes and runs the job.
+#[test]
+fn submit_wait_without_a_worker_says_so_and_keeps_waiting() {
+    use std::io::{BufRead, Read};
+    use std::process::Stdio;
+    let env = Env::new();
+    let mut submit = env
+        .command()
+        .args(["submit", "noop", "--wait"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn submit --wait");
+    let stderr = submit.stderr.take().expect("piped stderr");
+    let (lines, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Bounded: without the messages the test would otherwise hang.
+    let next = || {
+        said.recv_timeout(Duration::from_secs(60))
+            .expect("a line on stderr")
+    };
+    let first = next();
+    let id = first
+        .strip_prefix("job ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no job id first: {first}"))
+        .to_owned();
+    assert_eq!(
+        first,
+        format!("job {id} submitted to queue default; waiting for it to end")
+    );
+    let second = next();
+    assert_eq!(
+        second,
+        format!(
+            "job {id} waits: no live worker serves queue default; start one with --queues default"
+        )
+    );
+    // Still waiting: a worker now runs the job, and the wait ends with it.
+    assert!(submit.try_wait().expect("try_wait").is_none());
+    let mut worker = env.spawn_worker(&["--name", "late"]);
+    let status = wait_exit(&mut submit, Duration::from_secs(120));
+    let mut out = String::new();
+    submit
+        .stdout
+        .take()
+        .expect("piped stdout")
+        .read_to_string(&mut out)
+        .expect("stdout");
+    assert!(status.success(), "{status}: {out}");
+    let job: Value = serde_json::from_str(&out).expect("final job as JSON");
+    assert_eq!(
+        (job["id"].as_str(), status_of(&job)),
+        (Some(id.as_str()), "completed")
+    );
+    signal(&worker, "TERM");
+    assert!(wait_exit(&mut worker, Duration::from_secs(30)).success());
+}
+
+/// A reader that closed its end of the pipe (`wjp history | head`) has all
+/// it wanted: the command ends quietly, with success, whether its output
+/// was being written line by line or as one JSON document.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let env = Env::new();
+    let mut worker = env.spawn_worker(&["--name", "piped"]);
+    let wait = |args: &[&str]| env.run_within(args, Duration::from_secs(120), "submit --wait");
+    let failed = wait(&[
+        "submit",
+        "fail",
+        "--payload",
+        r#"{"message": "no"}"#,
+        "--wait",
+    ]);
+    assert!(!failed.status.success(), "{failed:?}");
+    for args in [
+        &["history"][..],
+        &["failed"][..],
+        &["submit", "noop", "--wait"][..],
+    ] {
+        // The reader is gone before the command writes a byte: every
+        // write it makes to stdout fails as with `| head` after its lines.
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let mut command = env.command();
+        command
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped());
+        let out = command
+            .spawn()
+            .expect("spawn wjp")
+            .wait_with_output()
+            .expect("wait for wjp");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "wjp {args:?}: {}: {stderr}",
+            out.status
+        );
+        assert!(
+            !stderr.contains("error") && !stderr.contains("panicked"),
+            "wjp {args:?}: {stderr}"
+        );
+    }
+    signal(&worker, "TERM");
+    assert!(wait_exit(&mut worker, Duration::from_secs(30)).success());
+}
+
 #[test]
 fn payload_files_batches_and_idempotent_ids() {
     let env = Env::new();
@@ -226,11 +346,23 @@ fn bad_input_gets_a_clear_error_naming_what_is_wrong() {
         ),
         (
             &["worker", "--lease-secs", "0"],
-            "--lease-secs must be between",
+            "--lease-secs must be more than 0 and at most 86400 seconds, got 0",
+        ),
+        (
+            &["worker", "--shutdown-grace-secs", "-1"],
+            "--shutdown-grace-secs must be between 0 and 86400 seconds, got -1",
+        ),
+        (
+            &["api", "--no-workers", "--shutdown-grace-secs", "90000"],
+            "--shutdown-grace-secs must be between 0 and 86400 seconds, got 90000",
         ),
         (
             &["purge", "--queue", "default", "--status", "started"],
-            "invalid job status",
+            "\"started\" is not a job status; the statuses are waiting, scheduled,",
+        ),
+        (
+            &["purge", "--queue", "default", "--status", "complete"],
+            "\"complete\" is not a job status; did you mean \"completed\"?",
         ),
         (
             &["purge", "--queue", "default", "--status", "running"],
@@ -255,6 +387,30 @@ fn bad_input_gets_a_clear_error_naming_what_is_wrong() {
     let bad_batch = env.write("bad.jsonl", "{\"kind\": \"noop\"}\n{\"kind\": 5}\n");
     let stderr = env.fails(&["submit", "--batch", bad_batch.to_str().unwrap()]);
     assert!(stderr.contains("line 2"), "{stderr}");
+}
+
+/// The seconds flags say the bounds they keep: a grace of 0 (jobs handed
+/// back at once) is taken by `wjp worker` as by `wjp api`, and both
+/// `--help` texts say so.
+#[test]
+fn seconds_flags_keep_the_bounds_their_help_and_messages_give() {
+    let env = Env::new();
+    env.ok(&["worker", "--burst", "--shutdown-grace-secs", "0"]);
+    for command in ["worker", "api"] {
+        let help = env.ok(&[command, "--help"]);
+        let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("(0 to hand them back at once, at most 86400)"),
+            "{command}: {help}"
+        );
+    }
+    let help = env.ok(&["--help"]);
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("Commands that look at or change jobs that already exist"),
+        "{help}"
+    );
+    assert!(!flat.contains("only read"), "{help}");
 }
 
 #[test]

@@ -190,7 +190,7 @@ fn numbers_of_flags_are_checked_with_their_own_words() {
         (&["failed", "--limit", "-3"][..], "must be 1 or more"),
         (
             &["worker", "--lease-secs", "-1"][..],
-            "--lease-secs must be between",
+            "--lease-secs must be more than 0 and at most 86400 seconds, got -1",
         ),
     ] {
         let stderr = env.fails(args);

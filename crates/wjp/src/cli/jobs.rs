@@ -56,20 +56,23 @@ pub(super) async fn schedule(queue: &Queue, command: ScheduleCommand) -> anyhow:
             } else if all.is_empty() {
                 println!("no schedules");
             } else {
+                // Written, not printed: a closed pipe is an error to return.
+                let mut out = std::io::stdout().lock();
                 for s in all {
                     let timing = match &s.timing {
                         Timing::Cron { expr, timezone } => format!("cron \"{expr}\" {timezone}"),
                         Timing::Every { ms } => format!("every {}s", *ms as f64 / 1000.0),
                     };
                     let skip = if s.skip_missed { ", skips missed" } else { "" };
-                    println!(
+                    writeln!(
+                        out,
                         "{}  {} in {}  {timing}{skip}  next {}  last job {}",
                         s.name,
                         s.kind,
                         s.queue,
                         s.next_run.to_rfc3339(),
                         s.last_job.as_deref().unwrap_or("-")
-                    );
+                    )?;
                 }
             }
         }
@@ -232,6 +235,14 @@ pub(super) async fn submit(queue: &Queue, args: SubmitArgs) -> anyhow::Result<Ex
         println!("{}", enqueued.job.id);
         return Ok(ExitCode::SUCCESS);
     }
+    // stdout is kept for the job as it ends; the id is said at once, so a
+    // wait that turns out long can be left and the job looked up later.
+    if enqueued.created {
+        eprintln!(
+            "job {} submitted to queue {}; waiting for it to end",
+            enqueued.job.id, enqueued.job.queue
+        );
+    }
     let job = follow(queue, &enqueued.job.id).await?;
     print_json(&job)?;
     Ok(if job.status() == Status::Completed {
@@ -260,7 +271,8 @@ fn read_batch(path: &PathBuf) -> anyhow::Result<Vec<JobRequest>> {
     Ok(requests)
 }
 
-/// Follows a job's events with a progress bar until it ends.
+/// Follows a job's events with a progress bar until it ends, saying (on
+/// stderr) when no live worker serves its queue, as `wjp status` does.
 async fn follow(queue: &Queue, id: &JobId) -> anyhow::Result<Job> {
     let bar = indicatif::ProgressBar::new(1000);
     bar.set_style(
@@ -269,7 +281,22 @@ async fn follow(queue: &Queue, id: &JobId) -> anyhow::Result<Job> {
     );
     let mut cursor = queue.last_event_id().await?;
     let mut job = find(queue, &id.to_string()).await?;
+    // What was last said about a missing worker, so it is said once, and
+    // again only if the workers that came went away.
+    let mut said = None;
     while !job.status().is_terminal() {
+        let no_worker = match queue.why_waiting(&job).await? {
+            Some(reason @ wjp_queue::WaitReason::NoWorker { .. }) => Some(reason.describe()),
+            _ => None,
+        };
+        if let Some(text) = &no_worker {
+            if said.as_ref() != Some(text) {
+                // Above the bar, which hides itself when stderr is not a
+                // terminal (its own println would then print nothing).
+                bar.suspend(|| eprintln!("job {id} waits: {text}"));
+            }
+        }
+        said = no_worker;
         bar.set_position((job.state.progress.unwrap_or(0.0) * 1000.0) as u64);
         let message = job.state.progress_message.clone().unwrap_or_default();
         bar.set_message(format!("{} {}", job.status(), message));

@@ -457,9 +457,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else if jobs.is_empty() {
                 println!("no failed jobs");
             } else {
+                // Written, not printed: a closed pipe (`| head`) is an
+                // error to return, where println! would panic.
+                let mut out = std::io::stdout().lock();
                 for job in jobs {
                     let error = job.state.error.as_ref();
-                    println!(
+                    writeln!(
+                        out,
                         "{}  {}  {}  {}: {}",
                         job.id,
                         job.kind,
@@ -469,7 +473,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             .unwrap_or_default(),
                         error.map_or("unknown", |e| e.kind.as_str()),
                         error.map_or("", |e| e.message.as_str()),
-                    );
+                    )?;
                 }
             }
             Ok(ExitCode::SUCCESS)

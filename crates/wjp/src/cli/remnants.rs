@@ -2,6 +2,7 @@
 //! before full sheets ([`wjp_api::remnants`]), as the operator keeps it:
 //! pieces put on the rack by hand, pieces cut or scrapped.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::anyhow;
@@ -55,6 +56,8 @@ pub(super) async fn remnants(
             } else if all.is_empty() {
                 println!("no remnants");
             } else {
+                // Written, not printed: a closed pipe is an error to return.
+                let mut out = std::io::stdout().lock();
                 for listed in all {
                     let r = &listed.remnant;
                     let what = match (&r.material, r.thickness) {
@@ -72,10 +75,11 @@ pub(super) async fn remnants(
                         .held_by
                         .map(|job| format!("  held by {job}"))
                         .unwrap_or_default();
-                    println!(
+                    writeln!(
+                        out,
                         "{}  {:.1} x {:.1} mm  {what}  {from}  {}{held}",
                         r.id, r.width, r.height, r.created_at
-                    );
+                    )?;
                 }
             }
         }
