@@ -600,3 +600,30 @@ fn parts_of_straight_lines_that_fit_exactly_are_placed() {
     assert!(r.all_placed, "{:?}", r.unplaced);
     assert_layout_holds(&parts, &r, 0.0, &[(100.0, 100.0)]);
 }
+
+#[test]
+fn the_cut_list_says_where_a_part_drawn_far_from_its_origin_lies() {
+    let parts = vec![part("far", &dxf(&rect(1000.0, 2000.0, 80.0, 40.0)), 3)];
+    let r = run(&parts, &shop(300.0, 200.0, 1));
+    assert!(r.all_placed, "{:?}", r.unplaced);
+    let entry = &r.cut_list[0];
+    assert_eq!(entry.placements.len(), 3);
+    for (c, p) in entry.placements.iter().zip(&r.positioned_objects) {
+        let [x0, y0, x1, y1] = c.box_mm;
+        let b = placed_polygon(&parts, p).bounding_rect().unwrap();
+        for (got, want) in [
+            (x0, b.min().x),
+            (y0, b.min().y),
+            (x1, b.max().x),
+            (y1, b.max().y),
+        ] {
+            assert!((got - want).abs() < 1e-6, "{:?} against {b:?}", c.box_mm);
+        }
+        assert!(
+            x0 >= 2.99 && y0 >= 2.99 && x1 <= 297.01 && y1 <= 197.01,
+            "{c:?}"
+        );
+        // The drawing's origin goes far off the sheet.
+        assert!(c.x < -500.0 || c.y < -500.0, "{c:?}");
+    }
+}

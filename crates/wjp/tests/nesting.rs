@@ -80,13 +80,23 @@ fn wjp_nest_takes_a_zero_kerf_and_fits_forty_triangles_on_one_sheet() {
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(
         rows[0],
-        "sheet,part,quantity,copy,x_mm,y_mm,rotation_deg,mirrored"
+        "sheet,part,quantity,copy,x_mm,y_mm,rotation_deg,mirrored,\
+         x_min_mm,y_min_mm,x_max_mm,y_max_mm"
     );
     assert_eq!(rows.len(), 41, "{csv}");
     assert!(
         rows[1..].iter().all(|r| r.starts_with("0,triangle,40,")),
         "{csv}"
     );
+    // Each triangle's box lies on the sheet, at least the gap from its edge.
+    for row in &rows[1..] {
+        let cells: Vec<f64> = row.split(',').skip(8).map(|c| c.parse().unwrap()).collect();
+        let [x0, y0, x1, y1] = [cells[0], cells[1], cells[2], cells[3]];
+        assert!(
+            x0 >= 2.99 && y0 >= 2.99 && x1 <= 657.01 && y1 <= 447.01 && x1 - x0 > 99.0,
+            "{row}"
+        );
+    }
     let list: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("cut_list.json")).unwrap()).unwrap();
     assert_eq!(list[0]["quantity"], 40, "{list:#}");

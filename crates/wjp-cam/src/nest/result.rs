@@ -55,10 +55,15 @@ pub struct CutListEntry {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CutPlacement {
     pub copy: u32,
+    /// Where the drawing's origin goes on the sheet (mm): the transform a CAD
+    /// program applies. A drawing far from its origin puts this off the sheet;
+    /// `box_mm` says where the part itself lies.
     pub x: f64,
     pub y: f64,
     pub rotation: f64,
     pub mirrored: bool,
+    /// The placed outline's box on the sheet: x min, y min, x max, y max (mm).
+    pub box_mm: [f64; 4],
 }
 
 /// What the search reports as it goes.
@@ -306,7 +311,7 @@ pub(super) fn build_result(
         })
     });
     NestResult {
-        cut_list: cut_list(&positioned),
+        cut_list: cut_list(defs, &positioned),
         all_placed: failed_objects.is_empty(),
         unplaced: unplaced_parts(defs, &failed_objects),
         remnant,
@@ -356,15 +361,17 @@ fn unplaced_parts(defs: &[PartDef], failed: &[FailedObject]) -> Vec<UnplacedPart
 
 /// The cut list: placements grouped by sheet and part, in the order given
 /// (placements come sorted by sheet, part and copy).
-fn cut_list(positioned: &[Placement]) -> Vec<CutListEntry> {
+fn cut_list(defs: &[PartDef], positioned: &[Placement]) -> Vec<CutListEntry> {
     let mut out: Vec<CutListEntry> = Vec::new();
     for p in positioned {
+        let placed = place(&defs[p.part_index].outer, p.mirrored, p.rotation, p.x, p.y).bbox();
         let copy = CutPlacement {
             copy: p.copy,
             x: p.x,
             y: p.y,
             rotation: p.rotation,
             mirrored: p.mirrored,
+            box_mm: [placed.min_x, placed.min_y, placed.max_x, placed.max_y],
         };
         match out.last_mut() {
             Some(e) if e.sheet == p.sheet && e.part == p.part => {

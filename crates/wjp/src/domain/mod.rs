@@ -830,8 +830,10 @@ pub fn sheet_from_parents(
 }
 
 /// The cut list as CSV, one row per copy: `sheet, part, quantity` (copies of
-/// the part on that sheet), `copy, x_mm, y_mm, rotation_deg, mirrored`. Part names come
-/// from customers' file names: cells are made inert for spreadsheets.
+/// the part on that sheet), `copy, x_mm, y_mm, rotation_deg, mirrored` (where
+/// the drawing's origin goes), `x_min_mm, y_min_mm, x_max_mm, y_max_mm` (where
+/// the part lies on the sheet). Part names come from customers' file names:
+/// cells are made inert for spreadsheets.
 pub fn cut_list_csv(result: &wjp_cam::NestResult) -> Result<Vec<u8>, csv::Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record([
@@ -843,6 +845,10 @@ pub fn cut_list_csv(result: &wjp_cam::NestResult) -> Result<Vec<u8>, csv::Error>
         "y_mm",
         "rotation_deg",
         "mirrored",
+        "x_min_mm",
+        "y_min_mm",
+        "x_max_mm",
+        "y_max_mm",
     ])?;
     for entry in &result.cut_list {
         for p in &entry.placements {
@@ -855,6 +861,10 @@ pub fn cut_list_csv(result: &wjp_cam::NestResult) -> Result<Vec<u8>, csv::Error>
                 format!("{:.3}", p.y),
                 format!("{:.3}", p.rotation),
                 p.mirrored.to_string(),
+                format!("{:.3}", p.box_mm[0]),
+                format!("{:.3}", p.box_mm[1]),
+                format!("{:.3}", p.box_mm[2]),
+                format!("{:.3}", p.box_mm[3]),
             ])?;
         }
     }
