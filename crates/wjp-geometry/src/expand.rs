@@ -70,6 +70,7 @@ struct Walker<'a> {
     repaired_splines: u64,
     fit_splines: u64,
     nonuniform_arcs: u64,
+    negative_radii: u64,
     zero_z_expanded: u64,
     zero_z_skipped: u64,
     degenerate_inserts: u64,
@@ -88,6 +89,7 @@ pub fn expand(doc: &Document, limits: ExpandLimits) -> Result<Expansion, Analysi
         repaired_splines: 0,
         fit_splines: 0,
         nonuniform_arcs: 0,
+        negative_radii: 0,
         zero_z_expanded: 0,
         zero_z_skipped: 0,
         degenerate_inserts: 0,
@@ -106,7 +108,7 @@ pub fn expand(doc: &Document, limits: ExpandLimits) -> Result<Expansion, Analysi
         ));
     }
     // Counted repairs and skips, each reported once with its count.
-    let counted: [(u64, &'static str, &str); 6] = [
+    let counted: [(u64, &'static str, &str); 7] = [
         (
             w.repaired_splines,
             "spline_repaired",
@@ -131,6 +133,11 @@ pub fn expand(doc: &Document, limits: ExpandLimits) -> Result<Expansion, Analysi
             w.degenerate_inserts,
             "insert_zero_scale",
             "INSERT(s) have an X or Y scale of 0 (the block collapses to a line) and were skipped",
+        ),
+        (
+            w.negative_radii,
+            "negative_radius",
+            "circle(s) or arc(s) have a negative radius (a damaged or hand-made file); read as its size",
         ),
         (
             w.nonuniform_arcs,
@@ -199,6 +206,15 @@ fn cross3(a: P3, b: P3) -> P3 {
 impl Walker<'_> {
     fn count(&mut self, name: &str) {
         *self.out.counts.entry(name.to_owned()).or_insert(0) += 1;
+    }
+
+    /// A circle's or arc's radius as a size: a negative one (which no CAD
+    /// program writes) is counted for a warning and read as its magnitude.
+    fn size_of(&mut self, radius: f64) -> f64 {
+        if radius < 0.0 {
+            self.negative_radii += 1;
+        }
+        radius.abs()
     }
 
     fn emit(
@@ -304,7 +320,7 @@ impl Walker<'_> {
                 radius,
                 extrusion,
             } => {
-                let local = circle_path(Point::new(center[0], center[1]), *radius);
+                let local = circle_path(Point::new(center[0], center[1]), self.size_of(*radius));
                 let mm = ocs_affine(*extrusion, center[2]).then(m);
                 if !mm.is_conformal() {
                     self.nonuniform_arcs += 1;
@@ -323,7 +339,12 @@ impl Walker<'_> {
                 if sweep <= 1e-12 {
                     sweep = TAU;
                 }
-                let local = arc_path(Point::new(center[0], center[1]), *radius, s, sweep);
+                let local = arc_path(
+                    Point::new(center[0], center[1]),
+                    self.size_of(*radius),
+                    s,
+                    sweep,
+                );
                 let mm = ocs_affine(*extrusion, center[2]).then(m);
                 if !mm.is_conformal() {
                     self.nonuniform_arcs += 1;

@@ -508,12 +508,12 @@ fn entity(
                 "LINE" => EntityKind::Line { p1: p[0], p2: p[1] },
                 "CIRCLE" => EntityKind::Circle {
                     center: p[0],
-                    radius: r40.abs(),
+                    radius: r40,
                     extrusion: ext,
                 },
                 "ARC" => EntityKind::Arc {
                     center: p[0],
-                    radius: r40.abs(),
+                    radius: r40,
                     start_deg: a50,
                     end_deg: a51,
                     extrusion: ext,

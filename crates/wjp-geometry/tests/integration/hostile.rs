@@ -278,3 +278,25 @@ fn star_of_lines_from_one_point_is_bounded() {
     assert!(r.metrics.junctions >= 1);
     assert!(r.metrics.pierce_count >= 2000);
 }
+
+#[test]
+fn a_negative_radius_is_read_as_its_size_and_said() {
+    let circle = "0\nCIRCLE\n8\n0\n10\n50\n20\n50\n40\n-10\n";
+    let report = analyze_dxf_bytes(&mm(circle), &AnalysisOptions::default(), &mut |_, _| {})
+        .expect("a report");
+    let warning = report
+        .warnings
+        .iter()
+        .find(|w| w.code == "negative_radius")
+        .expect("a negative_radius warning");
+    assert!(warning.message.starts_with("1 "), "{}", warning.message);
+    // The same drawing as with a radius of 10.
+    let plain = analyze_dxf_bytes(
+        &mm("0\nCIRCLE\n8\n0\n10\n50\n20\n50\n40\n10\n"),
+        &AnalysisOptions::default(),
+        &mut |_, _| {},
+    )
+    .expect("a report");
+    assert!((report.metrics.cut_length_mm - plain.metrics.cut_length_mm).abs() < 1e-9);
+    assert!(plain.warnings.iter().all(|w| w.code != "negative_radius"));
+}
