@@ -218,8 +218,8 @@ fn clients_cannot_raise_protective_limits() {
     assert_refused(&spin, 400, "kind_not_served");
 }
 
-/// A nesting job that would run for ten minutes: it stops only if it is
-/// stopped.
+/// A nesting job that would search for minutes (to just before its job's
+/// timeout): it stops early only if it is stopped.
 fn endless_nest(env: &Env) -> Value {
     env.upload_fixture("dxf/wjp_medallion_sample.dxf");
     // The drawing declares metres for millimetre data: its units are given
@@ -262,10 +262,14 @@ fn synchronous_work_is_bounded_and_a_dropped_request_stops_its_job() {
 fn a_job_that_times_out_or_is_cancelled_stops_using_the_cpu_in_the_api() {
     let env = Env::new();
     let api = env.spawn_api(&["--workers", "1"]);
-    let payload = endless_nest(&env);
+    // A nest's search ends before its job's timeout by itself, with its
+    // layout, but its first layout must be whole: four thousand triangles
+    // take far longer than two seconds to place.
+    env.upload("triangle.dxf", crate::nesting::triangle_dxf());
     let timed = submit(
         &api,
-        json!({"kind": "nest", "payload": payload, "timeout": 2}),
+        json!({"kind": "nest", "timeout": 2, "payload": {"dxf_path": "triangle.dxf",
+               "quantity": 4000, "max_sheets": 1000}}),
     );
     assert_eq!(timed.status, 201, "{}", timed.text());
     let id = timed.json()["job_id"].as_str().unwrap().to_owned();
@@ -274,7 +278,7 @@ fn a_job_that_times_out_or_is_cancelled_stops_using_the_cpu_in_the_api() {
     });
     api.wait_until("its process ends", || api.job_processes().is_empty());
 
-    let cancelled = submit(&api, json!({"kind": "nest", "payload": payload}));
+    let cancelled = submit(&api, json!({"kind": "nest", "payload": endless_nest(&env)}));
     let id = cancelled.json()["job_id"].as_str().unwrap().to_owned();
     api.wait_until("the job runs", || !api.job_processes().is_empty());
     let answer = api.post_json(&format!("/jobs/{id}/cancel"), &Value::Null);
