@@ -340,6 +340,14 @@ fn refusals_name_the_fields_the_client_sent() {
         );
         assert!(!answer.text().contains("6 mm"), "{}", answer.text());
     }
+    // The old endpoint too: it fills in no thickness of its own.
+    let answer = api.post_json("/gcode?dxf_path=plate.dxf&material=granite", &Value::Null);
+    refused(
+        &answer,
+        "missing_field",
+        &["thickness is required for granite", "10 to 60 mm"],
+    );
+    assert!(!answer.text().contains("6 mm"), "{}", answer.text());
     let stderr = env.fails(&["submit", "analyze_dxf", "--payload", &granite.to_string()]);
     assert!(
         stderr.contains("thickness is required for granite"),
