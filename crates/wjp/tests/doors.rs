@@ -410,3 +410,31 @@ fn the_test_kinds_check_their_payloads_at_submit() {
         assert_eq!(answer.status, 201, "{kind} {payload}: {}", answer.text());
     }
 }
+
+/// The dashboard's analysis form starts at the thickness a request
+/// without one is analysed at, not a number of its own.
+#[test]
+fn the_dashboard_offers_the_thickness_the_api_takes_by_default() {
+    let env = Env::new();
+    env.upload("plate.dxf", plate_with_hole_dxf());
+    let api = env.spawn_api(&[]);
+    let answer = api.post_json("/analyze-dxf", &json!({"dxf_path": "plate.dxf"}));
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let report = answer.json();
+    let analysed = report["report"]["time"]["thickness_mm"].as_f64();
+    assert_eq!(
+        analysed,
+        Some(wjp_geometry::AnalysisOptions::default().thickness_mm),
+        "{report:#}"
+    );
+    let page = api.get("/").text();
+    let input = page
+        .split("id=\"dxf-thickness\"")
+        .nth(1)
+        .and_then(|rest| rest.split('>').next())
+        .unwrap_or_default();
+    assert!(
+        input.contains(&format!("value=\"{}\"", analysed.unwrap_or_default())),
+        "{input}"
+    );
+}

@@ -544,6 +544,11 @@ fn default_gap() -> f64 {
 fn default_kerf() -> f64 {
     1.1
 }
+/// The thickness (mm) a drawing is analysed and cut at when a request
+/// gives none: the analysis's own default, which the dashboard's form
+/// starts at too (a test holds the two together).
+pub const DEFAULT_THICKNESS_MM: f64 = 6.0;
+
 fn default_material() -> String {
     "steel".into()
 }
