@@ -190,8 +190,11 @@ pub(super) async fn submit(queue: &Queue, args: SubmitArgs) -> anyhow::Result<Ex
     if let Some(path) = &args.flow {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading flow file {}", path.display()))?;
-        let flow: wjp_queue::FlowRequest = serde_json::from_str(&text)
+        let mut flow: wjp_queue::FlowRequest = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a flow ({{\"jobs\": [...]}})", path.display()))?;
+        for node in &mut flow.jobs {
+            node.job.origin = Some(cli_origin());
+        }
         let jobs = queue.submit_flow(flow).await?;
         let mut stdout = std::io::stdout().lock();
         for j in jobs {
