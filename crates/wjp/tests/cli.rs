@@ -387,6 +387,23 @@ fn bad_input_gets_a_clear_error_naming_what_is_wrong() {
     let bad_batch = env.write("bad.jsonl", "{\"kind\": \"noop\"}\n{\"kind\": 5}\n");
     let stderr = env.fails(&["submit", "--batch", bad_batch.to_str().unwrap()]);
     assert!(stderr.contains("line 2"), "{stderr}");
+
+    // A request the queue refuses is named by its line of the file too,
+    // whatever blank lines come before it; a batch of one as well.
+    let name = bad_batch.display().to_string();
+    let bad_batch = env.write(
+        "bad.jsonl",
+        "{\"kind\": \"noop\"}\n\n{\"kind\": \"nope\"}\n",
+    );
+    let stderr = env.fails(&["submit", "--batch", &name]);
+    assert!(
+        stderr.contains(&format!("{name} line 3 (job 2 of the batch)")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nope"), "{stderr}");
+    std::fs::write(&bad_batch, "\n{\"kind\": \"nope\"}\n").unwrap();
+    let stderr = env.fails(&["submit", "--batch", &name]);
+    assert!(stderr.contains(&format!("{name} line 2")), "{stderr}");
 }
 
 /// The seconds flags say the bounds they keep: a grace of 0 (jobs handed
