@@ -1107,6 +1107,15 @@ fn a_schedule_is_managed_from_the_command_line() {
     assert!(err.contains("nope"), "{err}");
     let err = env.fails(&["schedule", "add", "nightly", "noop", "--every", "5 parsecs"]);
     assert!(err.contains("--every"), "{err}");
+    // A bare number is no interval: seconds or minutes, it does not say.
+    // Refused, as an unknown unit is, with the forms that are taken.
+    for every in ["5", "5min"] {
+        let err = env.fails(&["schedule", "add", "nightly", "noop", "--every", every]);
+        assert!(
+            err.contains(&format!("{every:?}")) && err.contains("30s, 5m, 2h or 1d"),
+            "{err}"
+        );
+    }
     let err = env.fails(&["schedule", "add", "nightly", "noop"]);
     assert!(err.contains("--cron") && err.contains("--every"), "{err}");
     assert!(env.ok(&["schedule", "list"]).contains("no schedules"));
