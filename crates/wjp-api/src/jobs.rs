@@ -188,11 +188,14 @@ async fn submit(
 /// `POST /flows`: a graph of named jobs, stored whole or refused whole.
 async fn submit_flow(
     State(state): State<AppState>,
-    ApiJson(request): ApiJson<wjp_queue::FlowRequest>,
+    ApiJson(mut request): ApiJson<wjp_queue::FlowRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    for node in &request.jobs {
+    let origin = crate::origin::current();
+    for node in &mut request.jobs {
         check_served(&state, &node.job.kind)?;
         check_kind(&state, &node.job.kind)?;
+        // Recorded as `POST /jobs` records a job: who sent it.
+        node.job.origin.clone_from(&origin);
     }
     let jobs = state.queue.submit_flow(request).await?;
     let created = jobs.iter().any(|j| j.created);

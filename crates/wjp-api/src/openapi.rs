@@ -458,7 +458,7 @@ pub fn document() -> Value {
         "/gcode": { "post": op("gcode", "shop", "Generate G-code for a drawing (job kind generate_gcode).",
             json!([query("dxf_path", true, json!({ "type": "string", "minLength": 1 }), "A file of the store by key (uploads/…, data/…, output/…); other relative names are taken in uploads."),
                    query("material", false, json!({ "type": "string", "default": "steel" }), "A material of the table, or an alias (mild_steel or steel, stainless_steel, aluminium, brass, copper, titanium, granite, glass, marble...); another is refused with 400 invalid_value listing them."),
-                   query("thickness", false, json!({ "type": "number", "exclusiveMinimum": 0, "maximum": 500, "default": 6.0 }), "mm"),
+                   query("thickness", false, json!({ "type": "number", "exclusiveMinimum": 0, "maximum": 500, "default": crate::shop::DEFAULT_THICKNESS_MM }), "mm. Required for a material the shop cuts only in a thickness range that leaves out the default (400 missing_field naming the range)."),
                    query("kerf", false, json!({ "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 20, "default": 1.1 }), "mm"),
                    query("quality", false, json!({ "type": "integer", "minimum": 1, "maximum": 5, "default": 3 }), "1 (rough separation) to 5 (finest)."),
                    query("dialect", false, json!({ "type": "string", "default": "linuxcnc" }), "linuxcnc or fanuc (case-insensitive); another is refused with 400 invalid_value."),

@@ -3,7 +3,8 @@
 //! (the API key's fingerprint when a key is set, and the client's address)
 //! and keeps it for the request's handler in a task-local, so every door
 //! that enqueues (`POST /jobs`, the old endpoints) records it through the
-//! one [`crate::enqueue::Enqueuer`] without each handler passing it on.
+//! one [`crate::enqueue::Enqueuer`] without each handler passing it on;
+//! `POST /flows`, which stores its jobs together, sets it on each node.
 //!
 //! The key itself is never stored: its fingerprint is the first 8 hex
 //! digits of its SHA-1, enough to tell a rotated key from the one before,

@@ -257,8 +257,20 @@ async fn nest_and_gcode_take_the_old_query_with_its_defaults() {
     assert_eq!(status, 200, "{body}");
     let g = &body["result"]["gcode_for"];
     assert_eq!(g["material"], "steel");
-    assert_eq!(g["thickness"], 6.0);
+    // Not given, so not sent: the kind's defaults apply, and its check
+    // can tell a missing thickness from a chosen one.
+    assert_eq!(g.get("thickness"), None, "{g}");
     assert_eq!(g["kerf"], 0.9);
+    let (status, body) = s
+        .post(&format!("/gcode?dxf_path={rel}&thickness=12"), Value::Null)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let g = &body["result"]["gcode_for"];
+    assert_eq!(
+        (&g["thickness"], g.get("kerf")),
+        (&json!(12.0), None),
+        "{g}"
+    );
 
     let (status, body) = s
         .post(

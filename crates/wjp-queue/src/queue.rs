@@ -210,6 +210,12 @@ impl Queue {
             .map(|(i, node)| (node.name.as_str(), i))
             .collect();
         let mut jobs = Vec::with_capacity(order.len());
+        // Who submitted each job, in the order they are stored, for the
+        // audit log (as `enqueue_batch` records them).
+        let origins: Vec<String> = order
+            .iter()
+            .map(|&i| request.jobs[i].job.origin.clone().unwrap_or_default())
+            .collect();
         for &i in &order {
             let node = &request.jobs[i];
             let mut job = node.job.clone();
@@ -230,7 +236,7 @@ impl Queue {
         }
         let inserted = self
             .backend
-            .insert_within(jobs, &self.catalog.quotas)
+            .insert_recorded(jobs, &self.catalog.quotas, origins)
             .await
             .map_err(|e| match e {
                 QueueError::InBatch { error, .. }

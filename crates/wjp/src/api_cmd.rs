@@ -55,6 +55,11 @@ pub async fn run(global: &GlobalArgs, args: ApiCommandArgs) -> anyhow::Result<Ex
     let store = global.open_store()?;
     tracing::info!(store = %store.describe(), "artefact store");
     http.store = Some(store.clone());
+    // Bound before any task starts: a port in use must end the command
+    // with that error alone, not with tasks cut off in their first call.
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(crate::sweep::periodically(
         store,
@@ -78,9 +83,6 @@ pub async fn run(global: &GlobalArgs, args: ApiCommandArgs) -> anyhow::Result<Ex
             shutdown.clone(),
         )));
     }
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listening on {addr}"))?;
     let on_signal = shutdown.clone();
     tokio::spawn(async move {
         service::shutdown_signal().await;

@@ -387,6 +387,23 @@ fn bad_input_gets_a_clear_error_naming_what_is_wrong() {
     let bad_batch = env.write("bad.jsonl", "{\"kind\": \"noop\"}\n{\"kind\": 5}\n");
     let stderr = env.fails(&["submit", "--batch", bad_batch.to_str().unwrap()]);
     assert!(stderr.contains("line 2"), "{stderr}");
+
+    // A request the queue refuses is named by its line of the file too,
+    // whatever blank lines come before it; a batch of one as well.
+    let name = bad_batch.display().to_string();
+    let bad_batch = env.write(
+        "bad.jsonl",
+        "{\"kind\": \"noop\"}\n\n{\"kind\": \"nope\"}\n",
+    );
+    let stderr = env.fails(&["submit", "--batch", &name]);
+    assert!(
+        stderr.contains(&format!("{name} line 3 (job 2 of the batch)")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nope"), "{stderr}");
+    std::fs::write(&bad_batch, "\n{\"kind\": \"nope\"}\n").unwrap();
+    let stderr = env.fails(&["submit", "--batch", &name]);
+    assert!(stderr.contains(&format!("{name} line 2")), "{stderr}");
 }
 
 /// The seconds flags say the bounds they keep: a grace of 0 (jobs handed
@@ -1090,6 +1107,15 @@ fn a_schedule_is_managed_from_the_command_line() {
     assert!(err.contains("nope"), "{err}");
     let err = env.fails(&["schedule", "add", "nightly", "noop", "--every", "5 parsecs"]);
     assert!(err.contains("--every"), "{err}");
+    // A bare number is no interval: seconds or minutes, it does not say.
+    // Refused, as an unknown unit is, with the forms that are taken.
+    for every in ["5", "5min"] {
+        let err = env.fails(&["schedule", "add", "nightly", "noop", "--every", every]);
+        assert!(
+            err.contains(&format!("{every:?}")) && err.contains("30s, 5m, 2h or 1d"),
+            "{err}"
+        );
+    }
     let err = env.fails(&["schedule", "add", "nightly", "noop"]);
     assert!(err.contains("--cron") && err.contains("--every"), "{err}");
     assert!(env.ok(&["schedule", "list"]).contains("no schedules"));

@@ -340,6 +340,14 @@ fn refusals_name_the_fields_the_client_sent() {
         );
         assert!(!answer.text().contains("6 mm"), "{}", answer.text());
     }
+    // The old endpoint too: it fills in no thickness of its own.
+    let answer = api.post_json("/gcode?dxf_path=plate.dxf&material=granite", &Value::Null);
+    refused(
+        &answer,
+        "missing_field",
+        &["thickness is required for granite", "10 to 60 mm"],
+    );
+    assert!(!answer.text().contains("6 mm"), "{}", answer.text());
     let stderr = env.fails(&["submit", "analyze_dxf", "--payload", &granite.to_string()]);
     assert!(
         stderr.contains("thickness is required for granite"),
@@ -401,4 +409,32 @@ fn the_test_kinds_check_their_payloads_at_submit() {
         let answer = job(kind, payload.clone());
         assert_eq!(answer.status, 201, "{kind} {payload}: {}", answer.text());
     }
+}
+
+/// The dashboard's analysis form starts at the thickness a request
+/// without one is analysed at, not a number of its own.
+#[test]
+fn the_dashboard_offers_the_thickness_the_api_takes_by_default() {
+    let env = Env::new();
+    env.upload("plate.dxf", plate_with_hole_dxf());
+    let api = env.spawn_api(&[]);
+    let answer = api.post_json("/analyze-dxf", &json!({"dxf_path": "plate.dxf"}));
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let report = answer.json();
+    let analysed = report["report"]["time"]["thickness_mm"].as_f64();
+    assert_eq!(
+        analysed,
+        Some(wjp_geometry::AnalysisOptions::default().thickness_mm),
+        "{report:#}"
+    );
+    let page = api.get("/").text();
+    let input = page
+        .split("id=\"dxf-thickness\"")
+        .nth(1)
+        .and_then(|rest| rest.split('>').next())
+        .unwrap_or_default();
+    assert!(
+        input.contains(&format!("value=\"{}\"", analysed.unwrap_or_default())),
+        "{input}"
+    );
 }

@@ -83,3 +83,43 @@ fn dependencies_and_flows_from_the_command_line() {
     dependencies_and_flows_on(&Env::new());
     dependencies_and_flows_on(&Env::redis());
 }
+
+/// The jobs of a flow are recorded as submitted by whoever sent it, as a
+/// single job is: the client's address over HTTP, `cli` from the command
+/// line.
+#[test]
+fn a_flows_jobs_name_who_submitted_them() {
+    let env = Env::new();
+    let flow = json!({"jobs": [
+        {"name": "first", "kind": "noop"},
+        {"name": "second", "kind": "noop", "after": ["first"]},
+    ]});
+    let path = env.write("flow.json", &flow.to_string());
+    env.ok(&["submit", "--flow", path.to_str().unwrap()]);
+    let api = env.spawn_api(&["--no-workers", "--enable-test-kinds"]);
+    let answer = api.post_json("/jobs", &json!({"kind": "noop", "reference": "single"}));
+    assert_eq!(answer.status, 201, "{}", answer.text());
+    let answer = api.post_json("/flows", &flow);
+    assert_eq!(answer.status, 201, "{}", answer.text());
+
+    let entries: Vec<Value> = env
+        .ok(&["history", "--json"])
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(entries.len(), 5, "{entries:#?}");
+    let by = |said: fn(&str) -> bool| {
+        entries
+            .iter()
+            .filter(|e| said(e["origin"].as_str().unwrap_or_default()))
+            .count()
+    };
+    assert_eq!(by(|o| o == "client 127.0.0.1"), 3, "{entries:#?}");
+    assert_eq!(
+        by(|o| o == "cli" || o.starts_with("cli ")),
+        2,
+        "{entries:#?}"
+    );
+    let text = env.ok(&["history"]);
+    assert_eq!(text.matches("by client 127.0.0.1").count(), 3, "{text}");
+}

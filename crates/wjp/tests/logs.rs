@@ -191,3 +191,30 @@ fn a_store_outage_is_one_line_when_it_goes_and_one_when_it_is_back() {
     );
     assert_eq!(count(&text, "reached the queue store again"), 1, "{text}");
 }
+
+/// `wjp api` on a port another program holds: the one thing said is
+/// that, naming the address, and the command fails; nothing it started
+/// in the meantime complains of being stopped.
+#[test]
+fn a_port_in_use_is_the_only_thing_the_api_says() {
+    let env = Env::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    for _ in 0..3 {
+        let out = env.run_within(
+            &["api", "--host", "127.0.0.1", "--port", &port],
+            LIMIT,
+            "wjp api on a port in use",
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains(&format!("127.0.0.1:{port}")) && stderr.contains("in use"),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("WARN") && !stderr.contains("cannot reach"),
+            "{stderr}"
+        );
+    }
+}

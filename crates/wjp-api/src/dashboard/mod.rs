@@ -133,8 +133,17 @@ fn respond(content_type: &'static str, cache: &'static str, body: &'static str) 
     response
 }
 
+/// The page as served: its form starts at the API's default thickness,
+/// so the two cannot disagree.
+static PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    INDEX.replace(
+        "{{default_thickness_mm}}",
+        &crate::shop::DEFAULT_THICKNESS_MM.to_string(),
+    )
+});
+
 async fn index() -> Response {
-    respond("text/html; charset=utf-8", "no-cache", INDEX)
+    respond("text/html; charset=utf-8", "no-cache", PAGE.as_str())
 }
 
 async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
@@ -179,6 +188,21 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_page_fills_in_every_value_it_leaves_open() {
+        assert!(INDEX.contains("{{default_thickness_mm}}"));
+        assert!(!PAGE.contains("{{"), "a value is left open");
+        assert!(PAGE.contains(r#"value="6" required"#));
+        assert_eq!(
+            crate::shop::DEFAULT_THICKNESS_MM,
+            wjp_geometry::AnalysisOptions::default().thickness_mm
+        );
+        assert_eq!(
+            crate::shop::DEFAULT_THICKNESS_MM,
+            wjp_cam::GcodeOptions::default().thickness_mm
+        );
     }
 
     #[test]

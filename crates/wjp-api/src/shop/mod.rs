@@ -24,7 +24,8 @@
 //! - `convert_image`: `{image_path, min_area?, threshold?}`;
 //! - `analyze_csv`: `{csv_path, report?}`;
 //! - `nest`: `{dxf_path, sheet_width, sheet_height, gap, kerf}`;
-//! - `generate_gcode`: `{dxf_path, material, thickness, kerf}`;
+//! - `generate_gcode`: `{dxf_path, material, thickness?, kerf?}` (absent
+//!   ones take the kind's defaults, 6 mm and 1.1 mm);
 //! - `export_components_csv`, `export_layered_dxf`: `{report}`.
 //!
 //! Files a job writes are its artefacts, named by the service after the job
@@ -543,11 +544,13 @@ fn default_gap() -> f64 {
 fn default_kerf() -> f64 {
     1.1
 }
+/// The thickness (mm) a drawing is analysed and cut at when a request
+/// gives none: the analysis's own default, which the dashboard's form
+/// starts at too (a test holds the two together).
+pub const DEFAULT_THICKNESS_MM: f64 = 6.0;
+
 fn default_material() -> String {
     "steel".into()
-}
-fn default_thickness() -> f64 {
-    6.0
 }
 
 #[derive(Debug, Deserialize)]
@@ -645,10 +648,10 @@ pub struct GcodeQuery {
     dxf_path: String,
     #[serde(default = "default_material")]
     material: String,
-    #[serde(default = "default_thickness")]
-    thickness: f64,
-    #[serde(default = "default_kerf")]
-    kerf: f64,
+    // Left out when not given: the job's defaults apply, and its payload
+    // check can tell a missing thickness from one the client chose.
+    thickness: Option<f64>,
+    kerf: Option<f64>,
     quality: Option<u8>,
     dialect: Option<String>,
     units: Option<String>,
@@ -679,10 +682,10 @@ async fn gcode(
         json!({
             "dxf_path": dxf.as_str(),
             "material": q.material,
-            "thickness": q.thickness,
-            "kerf": q.kerf,
         }),
         &[
+            ("thickness", q.thickness.map(|v| json!(v))),
+            ("kerf", q.kerf.map(|v| json!(v))),
             ("quality", q.quality.map(|v| json!(v))),
             ("dialect", q.dialect.map(Value::String)),
             ("units", q.units.map(Value::String)),

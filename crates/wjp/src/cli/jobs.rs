@@ -176,11 +176,31 @@ fn read_payload(text: &str) -> anyhow::Result<Value> {
 
 pub(super) async fn submit(queue: &Queue, args: SubmitArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.batch {
-        let mut requests = read_batch(path)?;
+        let (lines, mut requests) = read_batch(path)?;
         for request in &mut requests {
             request.origin = Some(cli_origin());
         }
-        let out = queue.enqueue_batch(requests).await?;
+        let single = requests.len() == 1;
+        // A refusal names the request by its line of the file, which the
+        // user can find; the queue knows only its place in the batch.
+        let out = queue.enqueue_batch(requests).await.map_err(|e| {
+            let file = path.display();
+            match e {
+                wjp_queue::QueueError::InBatch { position, error } => {
+                    match lines.get(position.wrapping_sub(1)) {
+                        Some(line) => anyhow::anyhow!(
+                            "{file} line {line} (job {position} of the batch): {error}"
+                        ),
+                        None => anyhow::Error::new(*error),
+                    }
+                }
+                e if single && e.is_client_error() => match lines.first() {
+                    Some(line) => anyhow::anyhow!("{file} line {line}: {e}"),
+                    None => anyhow::Error::new(e),
+                },
+                e => anyhow::Error::new(e),
+            }
+        })?;
         let mut stdout = std::io::stdout().lock();
         for e in out {
             writeln!(stdout, "{}", e.job.id)?;
@@ -190,8 +210,11 @@ pub(super) async fn submit(queue: &Queue, args: SubmitArgs) -> anyhow::Result<Ex
     if let Some(path) = &args.flow {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading flow file {}", path.display()))?;
-        let flow: wjp_queue::FlowRequest = serde_json::from_str(&text)
+        let mut flow: wjp_queue::FlowRequest = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a flow ({{\"jobs\": [...]}})", path.display()))?;
+        for node in &mut flow.jobs {
+            node.job.origin = Some(cli_origin());
+        }
         let jobs = queue.submit_flow(flow).await?;
         let mut stdout = std::io::stdout().lock();
         for j in jobs {
@@ -252,9 +275,11 @@ pub(super) async fn submit(queue: &Queue, args: SubmitArgs) -> anyhow::Result<Ex
     })
 }
 
-fn read_batch(path: &PathBuf) -> anyhow::Result<Vec<JobRequest>> {
+/// The requests of a batch file, and the line (from 1) each is on.
+fn read_batch(path: &PathBuf) -> anyhow::Result<(Vec<usize>, Vec<JobRequest>)> {
     let file = std::fs::File::open(path)
         .with_context(|| format!("opening batch file {}", path.display()))?;
+    let mut lines = Vec::new();
     let mut requests = Vec::new();
     for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.with_context(|| format!("reading {} line {}", path.display(), n + 1))?;
@@ -263,12 +288,13 @@ fn read_batch(path: &PathBuf) -> anyhow::Result<Vec<JobRequest>> {
         }
         let request: JobRequest = serde_json::from_str(&line)
             .with_context(|| format!("{} line {}: not a job request", path.display(), n + 1))?;
+        lines.push(n + 1);
         requests.push(request);
     }
     if requests.is_empty() {
         bail!("batch file {} holds no jobs", path.display());
     }
-    Ok(requests)
+    Ok((lines, requests))
 }
 
 /// Follows a job's events with a progress bar until it ends, saying (on

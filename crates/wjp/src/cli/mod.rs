@@ -103,7 +103,8 @@ pub enum ScheduleCommand {
         /// (for example "0 30 6 * * MON-FRI").
         #[arg(long)]
         cron: Option<String>,
-        /// The interval between ticks: 90, 30s, 5m, 2h or 1d (at least 1 s).
+        /// The interval between ticks, with its unit: 30s, 5m, 2h or 1d (at
+        /// least 1 s; a bare number is refused).
         #[arg(long, value_parser = duration_seconds)]
         every: Option<f64>,
         /// The job's payload: JSON text, or @file.
@@ -357,7 +358,9 @@ pub struct SubmitArgs {
     /// Wait for the job to end, showing its progress, then print it as JSON.
     #[arg(long)]
     pub wait: bool,
-    /// A JSON Lines file of jobs: {"kind", "payload", ...} one a line.
+    /// A JSON Lines file of jobs: {"kind", "payload", ...} one a line
+    /// (blank lines skipped). Stored all or none: a refusal names the
+    /// file's line.
     #[arg(long, conflicts_with_all = ["kind", "wait", "job_id", "flow"])]
     pub batch: Option<PathBuf>,
     /// A flow: a JSON file {"jobs": [{"name", "kind", "payload", "after":
@@ -578,29 +581,28 @@ fn plural(n: impl Into<u64>, noun: &str) -> String {
     }
 }
 
-/// An interval for `--every`: seconds, or a number with s, m, h or d.
+/// The forms `--every` takes, for its messages.
+const EVERY_FORMS: &str = "a number above 0 with its unit, s, m, h or d: 30s, 5m, 2h or 1d";
+
+/// An interval for `--every`, in seconds: a number with its unit, s, m, h
+/// or d. A bare number is refused: `5` could mean seconds or minutes, and
+/// a schedule that ticks 60 times too often is a costly misreading.
 fn duration_seconds(text: &str) -> Result<f64, String> {
     let text = text.trim();
-    let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
-        Some((i, _)) => text.split_at(i),
-        None => (text, "s"),
+    let Some((i, _)) = text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) else {
+        return Err(format!("{text:?} has no unit: use {EVERY_FORMS}"));
     };
+    let (number, unit) = text.split_at(i);
     let scale = match unit {
         "s" => 1.0,
         "m" => 60.0,
         "h" => 3600.0,
         "d" => 86_400.0,
-        _ => {
-            return Err(format!(
-                "{text:?}: use a number with s, m, h or d (30s, 5m, 2h)"
-            ))
-        }
+        _ => return Err(format!("{text:?}: use {EVERY_FORMS}")),
     };
     match number.trim().parse::<f64>() {
         Ok(n) if n.is_finite() && n > 0.0 => Ok(n * scale),
-        _ => Err(format!(
-            "{text:?}: use a number above 0 with s, m, h or d (30s, 5m, 2h)"
-        )),
+        _ => Err(format!("{text:?}: use {EVERY_FORMS}")),
     }
 }
 

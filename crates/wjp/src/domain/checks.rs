@@ -81,6 +81,16 @@ pub fn suspicious_units(note: &str, door: UnitsDoor) -> String {
         UnitsDoor::Payload => format!("send \"units\": \"{suggested}\""),
         UnitsDoor::CommandLine => format!("pass --units {suggested}"),
     };
+    // The code is the analysis's own name for the unit: the client is
+    // told the unit's name to send instead.
+    let note = match note.find(" (units override code ") {
+        Some(start) => {
+            let rest = &note[start + 1..];
+            let end = rest.find(')').map_or(rest.len(), |i| i + 1);
+            format!("{}{}", &note[..start], &rest[end..])
+        }
+        None => note.to_owned(),
+    };
     format!(
         "the drawing's units look wrong, so it is not cut or nested as read: {note} \
          If the drawing is right as declared, give its units explicitly; to read it \
