@@ -14,8 +14,8 @@
 //! new best, and the top is lowered again. When the overlaps do not go away,
 //! the least overlapping layout joins a pool of the failed ones at that top,
 //! and the search tries again from one of them (the least overlapping most
-//! often) with two large parts swapped; then it tries a smaller step from the
-//! best layout. Steps shrink as the search goes on, so its end is a
+//! often) with the parts still overlapping put at random places; then it
+//! tries a smaller step from the best layout. Steps shrink as the search goes on, so its end is a
 //! compression by small steps.
 //!
 //! The overlap of two parts is estimated from circles inscribed in their
@@ -76,8 +76,8 @@ const FIRST_STEP: f64 = 0.01;
 const SMALLEST_STEP: f64 = 0.0002;
 /// The largest step in the last fifth of the budget.
 const LATE_STEP: f64 = 0.001;
-/// Failed attempts at one top (each after a swap of two large parts) before a
-/// smaller step.
+/// Failed attempts at one top (each after the parts still overlapping were
+/// put at random places) before a smaller step.
 const ATTEMPTS_PER_TOP: usize = 4;
 /// Spread of the choice among the layouts that failed at one top (see
 /// [`pick_from_pool`]).
@@ -411,7 +411,7 @@ impl<'a> Squeeze<'a> {
                     if pick != at {
                         self.load(&pool[pick].1);
                     }
-                    self.disrupt(rng);
+                    self.scatter_overlapping(rng);
                     continue;
                 }
                 failures = 0;
@@ -863,41 +863,26 @@ impl<'a> Squeeze<'a> {
         true
     }
 
-    /// Swap two of the larger members (a different part each, when there is one).
-    fn disrupt(&mut self, rng: &mut Rng) {
-        let n = self.members.len();
-        let area = |s: &Self, k: usize| f64::from(s.pose(k).item.area());
-        let mut by_area: Vec<usize> = (0..n).collect();
-        by_area.sort_by(|&a, &b| area(self, b).total_cmp(&area(self, a)));
-        let large = &by_area[..n.div_ceil(2).max(2).min(n)];
-        let a = large[rng.below(large.len())];
-        let differs = |s: &Self, k: usize| s.members[k].part != s.members[a].part;
-        let others: Vec<usize> = large
-            .iter()
-            .copied()
-            .filter(|&k| differs(self, k))
+    /// Every member still overlapping to a random pose and place under the
+    /// limit. A failed attempt ends with a few parts that the moves cannot
+    /// get apart; putting only those elsewhere leaves the rest of the layout
+    /// as it was, where a swap of two large parts (tried before) started the
+    /// next attempt from 3 to 20 times the overlap and seldom separated.
+    fn scatter_overlapping(&mut self, rng: &mut Rng) {
+        let overlapping: Vec<usize> = (0..self.members.len())
+            .filter(|&k| self.member_loss(k) > 0.0)
             .collect();
-        let b = if others.is_empty() {
-            (a + 1 + rng.below(n - 1)) % n
-        } else {
-            others[rng.below(others.len())]
-        };
-        let (ma, mb) = (self.members[a].clone(), self.members[b].clone());
-        for (k, from, to) in [(a, &ma, &mb), (b, &mb, &ma)] {
-            let pose = &self.poses[from.part][from.pose];
-            let Some(r) = self.reach(pose) else { continue };
-            // Centre on the other's centre.
-            let centre = |m: &Member, p: &Pose| {
-                (
-                    m.x + (p.bbox[0] + p.bbox[2]) / 2.0,
-                    m.y + (p.bbox[1] + p.bbox[3]) / 2.0,
-                )
+        for k in overlapping {
+            let m = self.members[k].clone();
+            let pose = rng.below(self.poses[m.part].len());
+            let Some(r) = self.reach(&self.poses[m.part][pose]) else {
+                continue;
             };
-            let (cx, cy) = centre(to, &self.poses[to.part][to.pose]);
             let member = Member {
-                x: (cx - (pose.bbox[0] + pose.bbox[2]) / 2.0).clamp(r[0], r[2]),
-                y: (cy - (pose.bbox[1] + pose.bbox[3]) / 2.0).clamp(r[1], r[3]),
-                ..from.clone()
+                pose,
+                x: r[0] + (r[2] - r[0]) * rng.unit(),
+                y: r[1] + (r[3] - r[1]) * rng.unit(),
+                ..m
             };
             self.relocate(k, member);
         }
