@@ -15,8 +15,8 @@
 //! the least overlapping layout joins a pool of the failed ones at that top,
 //! and the search tries again from one of them (the least overlapping most
 //! often) with the parts still overlapping put at random places; then it
-//! tries a smaller step from the best layout. Steps shrink as the search goes on, so its end is a
-//! compression by small steps.
+//! tries a smaller step from the best layout. Steps shrink as the search goes
+//! on, so its end is a compression by small steps.
 //!
 //! The overlap of two parts is estimated from circles inscribed in their
 //! outlines (the engine's poles): the depth by which two circles interpenetrate,
@@ -874,7 +874,12 @@ impl<'a> Squeeze<'a> {
             .collect();
         for k in overlapping {
             let m = self.members[k].clone();
-            let pose = rng.below(self.poses[m.part].len());
+            // A host keeps its pose (its holes hold parts).
+            let pose = if self.pinned[k] {
+                m.pose
+            } else {
+                rng.below(self.poses[m.part].len())
+            };
             let Some(r) = self.reach(&self.poses[m.part][pose]) else {
                 continue;
             };
