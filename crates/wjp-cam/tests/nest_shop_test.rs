@@ -170,6 +170,16 @@ fn a_part_that_fits_no_sheet_is_named_once_with_both_sizes() {
     );
     assert!(u.reason.len() < 300, "no shape dump: {}", u.reason);
     assert_eq!(r.positioned_objects.len(), 2);
+    // When no copy fits at all, no other order can do better: the search
+    // ends after the first layout instead of using its whole budget.
+    let alone = part("flower", &dxf(&lwpoly(&many, true)), 5);
+    let o = NestOptions {
+        max_iterations: 1_000_000,
+        ..shop(300.0, 300.0, 2)
+    };
+    let r = run(&[alone], &o);
+    assert!(r.positioned_objects.is_empty());
+    assert_eq!((r.stopped_by.as_str(), r.iterations), ("completed", 1));
 }
 
 #[test]

@@ -221,11 +221,9 @@ fn clients_cannot_raise_protective_limits() {
 /// A nesting job that would search for minutes (to just before its job's
 /// timeout): it stops early only if it is stopped.
 fn endless_nest(env: &Env) -> Value {
-    env.upload_fixture("dxf/wjp_medallion_sample.dxf");
-    // The drawing declares metres for millimetre data: its units are given
-    // as declared, so the nesting takes the 100 m parts it always took here.
-    json!({"files": [{"dxf_path": "wjp_medallion_sample.dxf", "quantity": 30}],
-           "units": "m", "time_limit_s": 600, "max_iterations": 1_000_000})
+    env.upload("triangle.dxf", crate::nesting::triangle_dxf());
+    json!({"dxf_path": "triangle.dxf", "quantity": 30, "sheet_width": 660,
+           "sheet_height": 450, "time_limit_s": 600, "max_iterations": 1_000_000})
 }
 
 #[test]

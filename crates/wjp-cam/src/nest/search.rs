@@ -82,13 +82,17 @@ pub(super) fn improve(
     let mut current_pass = best.clone();
     let mut iterations = 1u32;
     let mut rng = Rng(options.seed.max(1));
-    // All placed on one sheet as the only part: nothing can be better.
+    // All placed on one sheet as the only part: nothing can be better. Nothing
+    // placed at all: every copy fits no empty sheet (or has no usable
+    // outline), which no other order or rotation changes.
     let trivially_best = best.failed.is_empty() && best.sheets_used <= 1 && best.placed.len() <= 1;
-    if trivially_best || ctx.copies.len() < 2 {
+    if trivially_best || best.placed.is_empty() || ctx.copies.len() < 2 {
+        // (Nothing placed may also mean stopped before the first copy.)
+        let stopped = best.placed.is_empty() && should_stop();
         return SearchOutcome {
             best,
             iterations,
-            stopped_by: "completed",
+            stopped_by: if stopped { "stopped" } else { "completed" },
         };
     }
     let mut stopped_by = "max_iterations";
