@@ -698,7 +698,6 @@ impl<'a> Squeeze<'a> {
     fn move_member(&mut self, k: usize, rng: &mut Rng) {
         self.unplace(k);
         let current = self.members[k].clone();
-        let n_poses = self.poses[current.part].len();
         // The best few samples, lowest loss first: (loss, pose, x, y).
         let mut kept: Vec<(f32, usize, f64, f64)> = Vec::with_capacity(REFINED + 1);
         let keep = |kept: &mut Vec<(f32, usize, f64, f64)>, s: (f32, usize, f64, f64)| {
@@ -725,11 +724,7 @@ impl<'a> Squeeze<'a> {
             if kept.first().is_some_and(|b| b.0 == 0.0) {
                 break;
             }
-            let pose = if self.pinned[k] {
-                current.pose
-            } else {
-                rng.below(n_poses)
-            };
+            let pose = self.random_pose(k, rng);
             let Some(r) = self.reach(&self.poses[current.part][pose]) else {
                 continue;
             };
@@ -863,6 +858,17 @@ impl<'a> Squeeze<'a> {
         true
     }
 
+    /// A random pose of member `k`'s part; its own when it is a host (its
+    /// holes hold parts).
+    fn random_pose(&self, k: usize, rng: &mut Rng) -> usize {
+        let m = &self.members[k];
+        if self.pinned[k] {
+            m.pose
+        } else {
+            rng.below(self.poses[m.part].len())
+        }
+    }
+
     /// Every member still overlapping to a random pose and place under the
     /// limit. A failed attempt ends with a few parts that the moves cannot
     /// get apart; putting only those elsewhere leaves the rest of the layout
@@ -874,12 +880,7 @@ impl<'a> Squeeze<'a> {
             .collect();
         for k in overlapping {
             let m = self.members[k].clone();
-            // A host keeps its pose (its holes hold parts).
-            let pose = if self.pinned[k] {
-                m.pose
-            } else {
-                rng.below(self.poses[m.part].len())
-            };
+            let pose = self.random_pose(k, rng);
             let Some(r) = self.reach(&self.poses[m.part][pose]) else {
                 continue;
             };
