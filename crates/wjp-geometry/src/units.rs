@@ -110,6 +110,30 @@ pub fn resolve(
     }
 }
 
+/// The units a person may name for a drawing (a request's `units`, the
+/// command line's `--units`), by symbol, with their `$INSUNITS` codes.
+pub const UNIT_SYMBOLS: [(&str, i64); 5] = [("mm", 4), ("cm", 5), ("m", 6), ("in", 1), ("ft", 2)];
+
+/// The `$INSUNITS` code of a unit's symbol (`mm`, `in`...).
+pub fn symbol_code(symbol: &str) -> Option<i64> {
+    UNIT_SYMBOLS
+        .iter()
+        .find(|(s, _)| *s == symbol)
+        .map(|(_, code)| *code)
+}
+
+/// How a suspicious-units note introduces the unit that reads the drawing at a
+/// plausible size; [`suggested_symbol`] reads it back.
+const SUGGESTION: &str = "; read in ";
+
+/// The symbol of the unit a suspicious-units note (of [`sanity_check`])
+/// suggests, if it suggests one.
+pub fn suggested_symbol(note: &str) -> Option<&'static str> {
+    let rest = &note[note.find(SUGGESTION)? + SUGGESTION.len()..];
+    let word = rest.split(' ').next()?;
+    UNIT_SYMBOLS.iter().map(|(s, _)| *s).find(|s| *s == word)
+}
+
 /// Check the size of the drawing in millimetres; set `suspicious` and a note (never
 /// rescale). `min_mm` and `max_mm` are the plausible limits of a part's largest side.
 pub fn sanity_check(u: &mut UnitsReport, largest_side_mm: f64, min_mm: f64, max_mm: f64) {
@@ -120,10 +144,14 @@ pub fn sanity_check(u: &mut UnitsReport, largest_side_mm: f64, min_mm: f64, max_
         u.suspicious = true;
         let raw = largest_side_mm / u.factor_to_mm;
         // Suggest the first unit that gives a plausible size (millimetres first).
-        let suggestion = [4i64, 1, 5, 6, 2]
+        let suggestion = ["mm", "in", "cm", "m", "ft"]
             .into_iter()
-            .filter_map(|c| insunits(c).map(|(n, f)| (c, n, f)))
-            .find(|(_, _, f)| {
+            .filter_map(|symbol| {
+                symbol_code(symbol)
+                    .and_then(insunits)
+                    .map(|(_, f)| (symbol, f))
+            })
+            .find(|(_, f)| {
                 let s = raw * f;
                 (10.0..=5000.0).contains(&s)
             });
@@ -131,9 +159,9 @@ pub fn sanity_check(u: &mut UnitsReport, largest_side_mm: f64, min_mm: f64, max_
             "the drawing's largest side is {:.6} {} = {:.3} mm, outside the plausible {} mm to {} mm for a cut part",
             raw, u.assumed, largest_side_mm, min_mm, max_mm
         );
-        if let Some((c, n, f)) = suggestion {
+        if let Some((symbol, f)) = suggestion {
             note.push_str(&format!(
-                "; read as {n} it would be {:.3} mm (units override code {c})",
+                "{SUGGESTION}{symbol} it would be {:.3} mm",
                 raw * f
             ));
         }
@@ -171,6 +199,12 @@ mod tests {
         sanity_check(&mut u, 1000.0 * 1000.0, 1.0, 20_000.0);
         assert!(u.suspicious);
         assert_eq!(u.factor_to_mm, 1000.0);
-        assert!(u.note.unwrap().contains("override code 4"));
+        let note = u.note.unwrap();
+        assert!(
+            note.contains("read in mm it would be 1000.000 mm"),
+            "{note}"
+        );
+        assert_eq!(suggested_symbol(&note), Some("mm"));
+        assert!(!note.contains("code"), "{note}");
     }
 }

@@ -175,7 +175,7 @@ fn gcode_and_nest_refuse_suspicious_units_until_they_are_given() {
     let stderr = env.fails(&["gcode", path, "-o", out]);
     assert!(stderr.contains("--units mm"), "{stderr}");
     // The unit is named; the analysis's internal code for it is not.
-    assert!(stderr.contains("read as millimetre"), "{stderr}");
+    assert!(stderr.contains("read in mm it would be"), "{stderr}");
     assert!(!stderr.contains("override code"), "{stderr}");
     assert!(!program.exists(), "no program is written for a 100 m part");
     let text = env.ok(&["gcode", path, "-o", out, "--units", "mm"]);
@@ -207,6 +207,9 @@ fn gcode_and_nest_refuse_suspicious_units_until_they_are_given() {
     // The analysis reports and warns, and reads the override.
     let text = env.ok(&["analyze", path]);
     assert!(text.contains("units_suspicious"), "{text}");
+    // The report names the unit as the user gives it, not by its DXF code.
+    assert!(text.contains("read in mm it would be"), "{text}");
+    assert!(!text.contains("override code"), "{text}");
     let report: Value =
         serde_json::from_str(&env.ok(&["analyze", path, "--units", "mm", "--json"])).unwrap();
     assert_eq!(report["units"]["factor_to_mm"], 1.0, "{report:#}");

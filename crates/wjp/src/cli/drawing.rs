@@ -56,7 +56,7 @@ pub struct NestArgs {
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// The drawing's units, when its header declares the wrong ones.
-    #[arg(long, value_parser = crate::domain::UNITS.map(|(name, _)| name))]
+    #[arg(long, value_parser = wjp_geometry::units::UNIT_SYMBOLS.map(|(name, _)| name))]
     pub units: Option<String>,
     /// Print the layout as JSON.
     #[arg(long)]
@@ -87,7 +87,7 @@ pub struct GcodeArgs {
     #[arg(short, long)]
     pub output: PathBuf,
     /// The drawing's units, when its header declares the wrong ones.
-    #[arg(long, value_parser = crate::domain::UNITS.map(|(name, _)| name))]
+    #[arg(long, value_parser = wjp_geometry::units::UNIT_SYMBOLS.map(|(name, _)| name))]
     pub units: Option<String>,
     /// Print the summary as JSON.
     #[arg(long)]
@@ -139,7 +139,7 @@ pub struct AnalyzeArgs {
     #[arg(long, allow_negative_numbers = true, value_parser = positive)]
     pub kerf: Option<f64>,
     /// The drawing's units, when its header declares the wrong ones.
-    #[arg(long, value_parser = crate::domain::UNITS.map(|(name, _)| name))]
+    #[arg(long, value_parser = wjp_geometry::units::UNIT_SYMBOLS.map(|(name, _)| name))]
     pub units: Option<String>,
     /// Print the whole report as JSON.
     #[arg(long)]

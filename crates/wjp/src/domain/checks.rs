@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use wjp_cam::{GcodeOptions, NestOptions};
 use wjp_convert::{ConvertOptions, CsvOptions};
 use wjp_geometry::cost::Material;
+use wjp_geometry::units::{suggested_symbol, symbol_code, UNIT_SYMBOLS};
 use wjp_geometry::{AnalysisError, AnalysisOptions, CostRequest};
 use wjp_queue::catalog::PayloadRefusal;
 use wjp_queue::HandlerError;
@@ -28,9 +29,6 @@ pub struct Door<'a> {
     pub parents: Option<usize>,
 }
 
-/// Units a request may give for a drawing, with their `$INSUNITS` codes.
-pub const UNITS: [(&str, i64); 5] = [("mm", 4), ("cm", 5), ("m", 6), ("in", 1), ("ft", 2)];
-
 /// The most any price field may be (per metre, per pierce, per job...): a
 /// typo guard, far above any real quote in any currency the shop uses.
 pub const MAX_PRICE: f64 = 1_000_000.0;
@@ -38,20 +36,16 @@ pub const MAX_PRICE: f64 = 1_000_000.0;
 /// The `$INSUNITS` code of a `units` value, refusing anything else.
 pub fn units_field(units: Option<&str>, field: &str) -> Result<Option<i64>, PayloadRefusal> {
     let Some(name) = units else { return Ok(None) };
-    UNITS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, code)| Some(*code))
-        .ok_or_else(|| {
-            PayloadRefusal::new(
-                "invalid_value",
-                field,
-                format!(
-                    "{field} {name:?} is not one of {}",
-                    UNITS.map(|(n, _)| n).join(", ")
-                ),
-            )
-        })
+    symbol_code(name).map(Some).ok_or_else(|| {
+        PayloadRefusal::new(
+            "invalid_value",
+            field,
+            format!(
+                "{field} {name:?} is not one of {}",
+                UNIT_SYMBOLS.map(|(n, _)| n).join(", ")
+            ),
+        )
+    })
 }
 
 /// Where a refusal of suspicious units tells the user to give the units.
@@ -66,30 +60,10 @@ pub enum UnitsDoor {
 /// The refusal of a drawing whose units look wrong, naming the override
 /// that would read it at a plausible size.
 pub fn suspicious_units(note: &str, door: UnitsDoor) -> String {
-    // The analysis names the plausible reading as an `$INSUNITS` code.
-    let suggested = note
-        .split("units override code ")
-        .nth(1)
-        .and_then(|rest| {
-            rest.split(|c: char| !c.is_ascii_digit())
-                .next()
-                .and_then(|d| d.parse::<i64>().ok())
-        })
-        .and_then(|code| UNITS.iter().find(|(_, c)| *c == code))
-        .map_or("mm|cm|m|in|ft", |(name, _)| name);
+    let suggested = suggested_symbol(note).unwrap_or("mm|cm|m|in|ft");
     let how = match door {
         UnitsDoor::Payload => format!("send \"units\": \"{suggested}\""),
         UnitsDoor::CommandLine => format!("pass --units {suggested}"),
-    };
-    // The code is the analysis's own name for the unit: the client is
-    // told the unit's name to send instead.
-    let note = match note.find(" (units override code ") {
-        Some(start) => {
-            let rest = &note[start + 1..];
-            let end = rest.find(')').map_or(rest.len(), |i| i + 1);
-            format!("{}{}", &note[..start], &rest[end..])
-        }
-        None => note.to_owned(),
     };
     format!(
         "the drawing's units look wrong, so it is not cut or nested as read: {note} \
