@@ -128,7 +128,7 @@ fn every_endpoint_refuses_bad_options_with_400_and_a_stable_code() {
 }
 
 #[test]
-fn convert_image_takes_its_threshold_from_the_query() {
+fn convert_image_takes_its_threshold_and_scale_from_the_query() {
     let env = Env::new();
     let api = env.spawn_api(&[]);
     let image = std::fs::read(fixture("images/simple_shapes.png")).unwrap();
@@ -162,6 +162,54 @@ fn convert_image_takes_its_threshold_from_the_query() {
         (answer.status, answer.code()),
         (400, "out_of_range".to_owned())
     );
+
+    // The drawing's scale: its longer side, or millimetres per pixel.
+    let side = |query: &str| {
+        let answer = api
+            .request("POST", query, &[("Content-Type", &content_type)], &body)
+            .unwrap();
+        assert_eq!(answer.status, 200, "{query}: {}", answer.text());
+        let (width, height) = dxf_extent(&answer.text());
+        width.max(height)
+    };
+    let at_one_mm_per_pixel = side("/convert-image");
+    let sized = side("/convert-image?size_mm=200");
+    assert!((sized - 200.0).abs() < 0.01, "longer side {sized} mm");
+    let half = side("/convert-image?mm_per_px=0.5");
+    assert!(
+        (half - at_one_mm_per_pixel / 2.0).abs() < 0.01,
+        "{half} mm at 0.5 mm/px, {at_one_mm_per_pixel} mm at 1 mm/px"
+    );
+    let answer = api
+        .request(
+            "POST",
+            "/convert-image?size_mm=200&pixel_size_mm=0.5",
+            &[("Content-Type", &content_type)],
+            &body,
+        )
+        .unwrap();
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    assert!(answer.text().contains("not both"), "{}", answer.text());
+}
+
+/// Width and height of the points of a DXF text (group codes 10 and 20).
+fn dxf_extent(dxf: &str) -> (f64, f64) {
+    let lines: Vec<&str> = dxf.lines().map(str::trim).collect();
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for pair in lines.chunks(2) {
+        if let [code, value] = pair {
+            match (*code, value.parse::<f64>()) {
+                ("10", Ok(x)) => xs.push(x),
+                ("20", Ok(y)) => ys.push(y),
+                _ => {}
+            }
+        }
+    }
+    let span = |v: &[f64]| {
+        v.iter().copied().fold(f64::MIN, f64::max) - v.iter().copied().fold(f64::MAX, f64::min)
+    };
+    assert!(!xs.is_empty() && !ys.is_empty(), "no points in {dxf}");
+    (span(&xs), span(&ys))
 }
 
 #[test]

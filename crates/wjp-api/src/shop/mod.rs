@@ -21,7 +21,8 @@
 //! when the job is made):
 //! - `analyze_dxf`: the request body with `dxf_path` resolved;
 //! - `calculate_cost`: likewise;
-//! - `convert_image`: `{image_path, min_area?, threshold?}`;
+//! - `convert_image`: `{image_path, min_area?, threshold?, size_mm?,
+//!   pixel_size_mm?}`;
 //! - `analyze_csv`: `{csv_path, report?}`;
 //! - `nest`: `{dxf_path, sheet_width, sheet_height, gap, kerf}`;
 //! - `generate_gcode`: `{dxf_path, material, thickness?, kerf?}` (absent
@@ -372,11 +373,21 @@ async fn cost(
 pub struct ConvertQuery {
     min_area: Option<f64>,
     threshold: Option<f64>,
+    size_mm: Option<f64>,
+    #[serde(alias = "mm_per_px")]
+    pixel_size_mm: Option<f64>,
     async_mode: Option<String>,
 }
 
 impl QueryFields for ConvertQuery {
-    const FIELDS: &'static [&'static str] = &["min_area", "threshold", "async_mode"];
+    const FIELDS: &'static [&'static str] = &[
+        "min_area",
+        "threshold",
+        "size_mm",
+        "pixel_size_mm",
+        "mm_per_px",
+        "async_mode",
+    ];
 }
 
 /// The name a file answer is downloaded under: `requested` (or
@@ -462,6 +473,14 @@ async fn convert_image(
             ));
         }
         payload["threshold"] = json!(v as u8);
+    }
+    // The drawing's scale: its bounds and the refusal of both together are
+    // the job's own checks, made before anything is queued.
+    if let Some(v) = q.size_mm {
+        payload["size_mm"] = json!(v);
+    }
+    if let Some(v) = q.pixel_size_mm {
+        payload["pixel_size_mm"] = json!(v);
     }
     let request = request_with_id(CONVERT_IMAGE, payload);
     let name = download_name(
