@@ -26,13 +26,54 @@ where
         // as before, with the same rejections; the text is kept so that
         // a body `T` refuses can be looked at again.
         let axum::Json(raw) = axum::Json::<Box<RawValue>>::from_request(req, state).await?;
-        match axum::Json::<T>::from_bytes(raw.get().as_bytes()) {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => {
-                Err(unknown_top_level_field::<T>(raw.get()).unwrap_or_else(|| rejection.into()))
-            }
-        }
+        parse_body(raw.get(), &|_| None).map(ApiJson)
     }
+}
+
+/// `body` as a `T`; refused as [`ApiJson`] refuses it, and when `T` refuses
+/// it, with `nested`'s refusal of an unknown field inside (see
+/// [`unknown_item_field`]) before the deserializer's text.
+pub fn parse_body<T: DeserializeOwned>(
+    body: &str,
+    nested: &dyn Fn(&str) -> Option<ApiError>,
+) -> Result<T, ApiError> {
+    match axum::Json::<T>::from_bytes(body.as_bytes()) {
+        Ok(axum::Json(value)) => Ok(value),
+        Err(rejection) => Err(unknown_top_level_field::<T>(body)
+            .or_else(|| nested(body))
+            .unwrap_or_else(|| rejection.into())),
+    }
+}
+
+/// The refusal of the first field of an object of the list `list` in `body`
+/// that neither `Item`'s fields nor `also` include, named by its place
+/// (`jobs[1].kidn`): the nodes of a flow are job requests with a name.
+pub fn unknown_item_field<Item: DeserializeOwned>(
+    body: &str,
+    list: &str,
+    also: &[&'static str],
+) -> Option<ApiError> {
+    let known: Vec<&str> = struct_fields::<Item>()?
+        .iter()
+        .chain(also)
+        .copied()
+        .collect();
+    let given: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(body).ok()?;
+    let items = given.get(list)?.as_array()?;
+    items.iter().enumerate().find_map(|(i, item)| {
+        let unknown = item
+            .as_object()?
+            .keys()
+            .find(|k| !known.contains(&k.as_str()))?;
+        Some(ApiError::new(
+            Code::UnknownField,
+            format!(
+                "{list}[{i}]: {}",
+                crate::error::unknown_field_message(unknown, known.iter().copied())
+            ),
+        ))
+    })
 }
 
 /// The refusal of the first field of `body` (a JSON object) that `T`'s

@@ -188,8 +188,12 @@ async fn submit(
 /// `POST /flows`: a graph of named jobs, stored whole or refused whole.
 async fn submit_flow(
     State(state): State<AppState>,
-    ApiJson(mut request): ApiJson<wjp_queue::FlowRequest>,
+    ApiJson(body): ApiJson<Box<serde_json::value::RawValue>>,
 ) -> ApiResult<impl IntoResponse> {
+    // A node's misspelt field is named as a job's is on `POST /jobs`.
+    let mut request: wjp_queue::FlowRequest = crate::body::parse_body(body.get(), &|raw| {
+        crate::body::unknown_item_field::<JobRequest>(raw, "jobs", &["name"])
+    })?;
     let origin = crate::origin::current();
     for node in &mut request.jobs {
         check_served(&state, &node.job.kind)?;

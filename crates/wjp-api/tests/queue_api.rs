@@ -914,4 +914,36 @@ async fn dependants_wait_for_their_parents_and_flows_run_in_order() {
         )
         .await;
     assert_eq!((status, error_code(&cycle)), (400, "invalid_flow"));
+
+    // A misspelt field of a node is named, with its node and the field meant.
+    let (status, typo) = s
+        .post(
+            "/flows",
+            json!({ "jobs": [
+                { "name": "a", "kind": "noop" },
+                { "name": "b", "kind": "noop", "afetr": ["a"] },
+            ] }),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&typo)),
+        (400, "unknown_field"),
+        "{typo}"
+    );
+    let message = typo["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("jobs[1]") && message.contains(r#"did you mean "after"?"#),
+        "{typo}"
+    );
+    let (status, typo) = s
+        .post(
+            "/flows",
+            json!({ "jbos": [{ "name": "a", "kind": "noop" }] }),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&typo)),
+        (400, "unknown_field"),
+        "{typo}"
+    );
 }
