@@ -46,14 +46,19 @@ fn used_length(parts: &[PartInput], r: &wjp_cam::NestResult) -> f64 {
 }
 
 /// Seconds since it was made: of the calling thread's CPU time (Linux's
-/// `/proc/thread-self/schedstat`), or of wall time when asked or when that file
-/// cannot be read. The file is read at most every millisecond of wall time (the
-/// search asks far more often), so the figure lags by at most that.
+/// `/proc/thread-self/schedstat`, less the making thread's at the start), or of
+/// wall time when asked or when that file cannot be read. The file is read at
+/// most every millisecond of wall time per thread (the search asks far more
+/// often), so the figure lags by at most that.
 struct SearchClock {
     wall: bool,
     started: Instant,
     cpu_at_start: f64,
-    last_read: Cell<(Instant, f64)>,
+}
+
+thread_local! {
+    /// This thread's last reading of its CPU time, and when it was taken.
+    static LAST_READ: Cell<Option<(Instant, f64)>> = const { Cell::new(None) };
 }
 
 fn thread_cpu_seconds() -> Option<f64> {
@@ -62,15 +67,22 @@ fn thread_cpu_seconds() -> Option<f64> {
     Some(nanos * 1e-9)
 }
 
+/// The process's CPU time, all its threads (`/proc/self/stat`, whose times
+/// are in hundredths of a second on every Linux this runs on).
+fn process_cpu_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    Some((ticks(11)? + ticks(12)?) / 100.0)
+}
+
 impl SearchClock {
     fn new(wall: bool) -> Self {
         let cpu = if wall { None } else { thread_cpu_seconds() };
-        let now = Instant::now();
         SearchClock {
             wall: cpu.is_none(),
-            started: now,
+            started: Instant::now(),
             cpu_at_start: cpu.unwrap_or(0.0),
-            last_read: Cell::new((now, 0.0)),
         }
     }
 
@@ -78,13 +90,15 @@ impl SearchClock {
         if self.wall {
             return self.started.elapsed().as_secs_f64();
         }
-        let (at, seconds) = self.last_read.get();
-        if at.elapsed().as_secs_f64() < 1e-3 {
-            return seconds;
-        }
-        let now = thread_cpu_seconds().map_or(seconds, |cpu| cpu - self.cpu_at_start);
-        self.last_read.set((Instant::now(), now));
-        now
+        let cpu = LAST_READ.with(|last| match last.get() {
+            Some((at, cpu)) if at.elapsed().as_secs_f64() < 1e-3 => cpu,
+            earlier => {
+                let cpu = thread_cpu_seconds().unwrap_or(earlier.map_or(0.0, |(_, c)| c));
+                last.set(Some((Instant::now(), cpu)));
+                cpu
+            }
+        });
+        cpu - self.cpu_at_start
     }
 }
 
@@ -170,8 +184,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..NestOptions::default()
         };
         // `WJP_VERBOSE=1` prints each better layout as it is found; `WJP_SEED`
-        // sets the seed (default 1); `WJP_THREADS=N` runs N independent searches
-        // on N threads, seeds SEED to SEED + N - 1, and keeps the shortest layout.
+        // sets the seed (default 1); `WJP_THREADS=N` runs N searches side by side
+        // (the options' `threads`: seeds SEED to SEED + N - 1, the shortest
+        // layout kept).
         let verbose = std::env::var("WJP_VERBOSE").is_ok_and(|v| v == "1");
         let env_num = |name: &str, default: u64| {
             std::env::var(name)
@@ -180,54 +195,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or(default)
         };
         let seed = env_num("WJP_SEED", 1);
-        let threads = env_num("WJP_THREADS", 1).clamp(1, 64);
+        let threads =
+            env_num("WJP_THREADS", 1).clamp(1, u64::from(wjp_cam::nest::MAX_THREADS)) as u32;
         // The time limit counts the search thread's CPU time (the machine is
         // shared: a wall-clock minute may give a search half a core);
         // `WJP_WALL=1` counts wall time instead.
         let wall_clock = std::env::var("WJP_WALL").is_ok_and(|v| v == "1");
         let started = std::time::Instant::now();
-        let runs: Vec<Result<(f64, wjp_cam::NestResult, f64), String>> =
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..threads)
-                    .map(|t| {
-                        let o = NestOptions {
-                            seed: seed + t,
-                            ..o.clone()
-                        };
-                        let parts = &parts;
-                        scope.spawn(move || {
-                            let mut progress = |p: &wjp_cam::NestProgress| {
-                                if verbose && p.improved.is_some() {
-                                    eprintln!(
-                                        "{:7.2} s seed {} {}",
-                                        started.elapsed().as_secs_f64(),
-                                        o.seed,
-                                        p.message
-                                    );
-                                }
-                            };
-                            let clock = SearchClock::new(wall_clock);
-                            nest_with_clock(parts, &o, &mut progress, &|| false, &|| {
-                                clock.seconds()
-                            })
-                            .map(|r| (used_length(parts, &r), r, clock.seconds()))
-                            .map_err(|e| format!("{file}: {} {e}", e.code()))
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|_| Err("a search panicked".into())))
-                    .collect()
-            });
-        let mut best: Option<(f64, wjp_cam::NestResult, f64)> = None;
-        for run in runs {
-            let run = run?;
-            if best.as_ref().is_none_or(|b| run.0 < b.0) {
-                best = Some(run);
+        let o = NestOptions { seed, threads, ..o };
+        let mut progress = |p: &wjp_cam::NestProgress| {
+            if verbose && p.improved.is_some() {
+                eprintln!("{:7.2} s {}", started.elapsed().as_secs_f64(), p.message);
             }
-        }
-        let (used, r, clock_s) = best.ok_or("no search ran")?;
+        };
+        let clock = SearchClock::new(wall_clock);
+        let cpu_before = process_cpu_seconds().unwrap_or(0.0);
+        let r = nest_with_clock(&parts, &o, &mut progress, &|| false, &|| clock.seconds())
+            .map_err(|e| format!("{file}: {} {e}", e.code()))?;
+        // With several searches the clock of this thread, which only waited,
+        // says nothing: the process's CPU time per search does.
+        let clock_s = if threads > 1 && !wall_clock {
+            process_cpu_seconds().map_or(f64::NAN, |cpu| (cpu - cpu_before) / f64::from(threads))
+        } else {
+            clock.seconds()
+        };
+        let used = used_length(&parts, &r);
         let placed: u32 = r.positioned_objects.len() as u32;
         let items: u32 = parts.iter().map(|p| p.quantity).sum();
         let density = if used > 0.0 {

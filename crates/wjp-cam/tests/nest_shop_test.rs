@@ -254,6 +254,97 @@ fn a_stop_returns_the_best_layout_reported_so_far() {
 }
 
 #[test]
+fn searches_side_by_side_report_only_better_layouts_and_answer_the_best() {
+    let parts = vec![
+        part("plate", &square_with_hole(), 5),
+        part("bar", &dxf(&rect(0.0, 0.0, 150.0, 30.0)), 6),
+        triangle(80.0, 6),
+    ];
+    let o = NestOptions {
+        max_iterations: 1_000_000,
+        threads: 2,
+        ..shop(400.0, 300.0, 4)
+    };
+    let mut improvements: Vec<(wjp_cam::BestSoFar, Vec<Placement>)> = Vec::new();
+    let mut side_by_side = false;
+    let reports = std::cell::Cell::new(0);
+    let r = nest(
+        &parts,
+        &o,
+        &mut |p| {
+            if let (Some(best), Some(layout)) = (p.best, p.improved) {
+                improvements.push((best, layout.to_vec()));
+            }
+            side_by_side |= p.message.starts_with("improving: 2 searches");
+            if p.best.is_some() && p.message.starts_with("improving") {
+                reports.set(reports.get() + 1);
+            }
+        },
+        // Stops after a fixed number of reports, not after a time.
+        &|| reports.get() >= 40,
+    )
+    .unwrap();
+    assert_eq!(r.stopped_by, "stopped");
+    let (_, last) = improvements.last().expect("the first layout is reported");
+    assert_eq!(
+        last, &r.positioned_objects,
+        "the last better layout told is the answer, whichever search found it"
+    );
+    for pair in improvements.windows(2) {
+        let (a, b) = (pair[0].0, pair[1].0);
+        assert!(
+            b.placed >= a.placed && (b.placed > a.placed || b.sheets <= a.sheets),
+            "a later report is never worse: {a:?} then {b:?}"
+        );
+    }
+    assert!(r.all_placed);
+    assert_layout_holds(&parts, &r, o.gap, &[(400.0, 300.0); 4]);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(
+        side_by_side,
+        cores >= 2,
+        "two searches ran where there are two cores: {:?}",
+        r.warnings
+    );
+}
+
+#[test]
+fn the_count_of_searches_is_bounded_and_capped_at_the_cores() {
+    let parts = vec![part("sq", &dxf(&rect(0.0, 0.0, 50.0, 50.0)), 3)];
+    for threads in [0, wjp_cam::nest::MAX_THREADS + 1] {
+        let o = NestOptions {
+            threads,
+            ..shop(200.0, 200.0, 1)
+        };
+        let e = nest(&parts, &o, &mut |_| {}, &|| false).unwrap_err();
+        assert_eq!(e.code(), "invalid_option");
+        assert!(e.to_string().contains("threads"), "{e}");
+    }
+    let o = NestOptions {
+        threads: wjp_cam::nest::MAX_THREADS,
+        ..shop(200.0, 200.0, 1)
+    };
+    let r = run(&parts, &o);
+    assert!(r.all_placed);
+    assert_layout_holds(&parts, &r, o.gap, &[(200.0, 200.0)]);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let capped = r.warnings.iter().find(|w| w.code == "threads_capped");
+    assert_eq!(
+        capped.is_some(),
+        cores < wjp_cam::nest::MAX_THREADS as usize,
+        "{:?}",
+        r.warnings
+    );
+    if let Some(w) = capped {
+        assert!(
+            w.message.contains(&format!("{cores} cores")),
+            "{}",
+            w.message
+        );
+    }
+}
+
+#[test]
 fn the_edge_distance_is_kept_apart_from_the_gap() {
     let parts = vec![part("sq", &dxf(&rect(0.0, 0.0, 60.0, 40.0)), 6)];
     let o = NestOptions {

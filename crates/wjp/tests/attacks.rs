@@ -1026,6 +1026,10 @@ fn nesting_options_cannot_stretch_the_work_or_the_sheet() {
         ),
         (json!({ "time_limit_s": 1e9 }), "time_limit_s"),
         (json!({ "rotation_step": 0 }), "rotation_step"),
+        // More searches side by side than the library runs: a request
+        // cannot ask for the machine's every core many times over.
+        (json!({ "threads": 17 }), "threads"),
+        (json!({ "threads": 0 }), "threads"),
     ] {
         let answer = nest(extra.clone());
         assert_refused(&answer, 400, "out_of_range");

@@ -70,7 +70,7 @@ use crate::error::CamError;
 use parts::PartDef;
 use pass::{run_pass, Gene, PartCopy, PassCtx, PassResult};
 
-pub use options::{NestOptions, PartInput, SheetSpec};
+pub use options::{NestOptions, PartInput, SheetSpec, MAX_THREADS};
 pub use result::{
     BestSoFar, CutListEntry, CutPlacement, FailedObject, NestProgress, NestResult, Placement,
     Remnant, SheetResult, UnplacedPart,
@@ -140,7 +140,7 @@ pub fn nest_with_clock(
     options: &NestOptions,
     progress: &mut dyn FnMut(&NestProgress),
     should_stop: &dyn Fn() -> bool,
-    clock: &dyn Fn() -> f64,
+    clock: &(dyn Fn() -> f64 + Sync),
 ) -> Result<NestResult, CamError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         nest_inner(parts, options, progress, should_stop, clock)
@@ -158,7 +158,7 @@ fn nest_inner(
     options: &NestOptions,
     progress: &mut dyn FnMut(&NestProgress),
     should_stop: &dyn Fn() -> bool,
-    clock: &dyn Fn() -> f64,
+    clock: &(dyn Fn() -> f64 + Sync),
 ) -> Result<NestResult, CamError> {
     let started = Instant::now();
     let sheets = options::validate(parts, options)?;
@@ -219,7 +219,43 @@ fn nest_inner(
         best: Some(first_summary),
         improved: Some(&result::placements(&defs, &first)),
     });
-    let outcome = search::improve(&ctx, first, order, options, clock, progress, should_stop);
+    // No more searches than cores: a search shares a core with no other.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+    let threads = u64::from(options.threads).min(cores);
+    if threads < u64::from(options.threads) {
+        warnings.push(Warning::new(
+            "threads_capped",
+            1,
+            format!(
+                "{} searches were asked for and this machine has {cores} cores: {threads} ran",
+                options.threads
+            ),
+        ));
+    }
+    let outcome = if threads > 1 {
+        search::improve_on_threads(
+            &ctx,
+            first,
+            order,
+            options,
+            threads,
+            clock,
+            progress,
+            should_stop,
+        )
+    } else {
+        let rivals = search::Rivals::none();
+        search::improve(
+            &ctx,
+            first,
+            order,
+            options,
+            clock,
+            progress,
+            should_stop,
+            &rivals,
+        )
+    };
     say(progress, 0.95, "writing sheets");
     if options.gap < options.kerf * 2.0 {
         warnings.push(Warning::new(

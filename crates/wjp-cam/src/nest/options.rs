@@ -119,6 +119,11 @@ pub struct NestOptions {
     pub curve_tolerance_mm: f64,
     /// Seed of the improvement passes (same seed, same input: same layout).
     pub seed: u64,
+    /// Searches run side by side on as many cores, seeds `seed` to `seed +
+    /// threads - 1`, each from the first layout; the best layout of all is
+    /// kept, and reported as it improves. 1 to [`MAX_THREADS`]; at most the
+    /// machine's cores are used (a warning says when fewer than asked).
+    pub threads: u32,
     /// Echoed for the G-code step; not used by nesting.
     pub material: String,
     pub thickness: f64,
@@ -136,6 +141,9 @@ pub struct NestOptions {
     pub allow_mirror: bool,
 }
 
+/// Most searches one nest runs side by side ([`NestOptions::threads`]).
+pub const MAX_THREADS: u32 = 16;
+
 impl Default for NestOptions {
     fn default() -> Self {
         NestOptions {
@@ -151,6 +159,7 @@ impl Default for NestOptions {
             max_iterations: 1_000_000,
             curve_tolerance_mm: 0.05,
             seed: 1,
+            threads: 1,
             material: "mild_steel".into(),
             thickness: 6.0,
             outputs: true,
@@ -207,6 +216,12 @@ pub(super) fn validate(parts: &[PartInput], o: &NestOptions) -> Result<Vec<Sheet
         return Err(CamError::option(
             "time_limit_s",
             format!("{} is not in [0, 86400] s", o.time_limit_s),
+        ));
+    }
+    if !(1..=MAX_THREADS).contains(&o.threads) {
+        return Err(CamError::option(
+            "threads",
+            format!("{} is not in [1, {MAX_THREADS}]", o.threads),
         ));
     }
     if let Some(e) = o.edge_distance {

@@ -73,15 +73,38 @@ impl PassResult {
     /// Less material left out, then fewer failed copies, then fewer sheets, then a
     /// lower top on the last sheet.
     pub fn better_than(&self, o: &PassResult) -> bool {
+        self.rank().better_than(&o.rank())
+    }
+
+    /// The figures that decide whether it is better than another layout.
+    pub fn rank(&self) -> Rank {
+        Rank {
+            failed_area: self.failed_area,
+            failed: self.failed.len(),
+            sheets_used: self.sheets_used,
+            last_top: self.last_top,
+        }
+    }
+}
+
+/// The figures of a layout that [`PassResult::better_than`] compares, without
+/// the layout: what searches on other threads need of each other's best.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Rank {
+    failed_area: f64,
+    failed: usize,
+    sheets_used: usize,
+    last_top: f64,
+}
+
+impl Rank {
+    pub fn better_than(&self, o: &Rank) -> bool {
         // Material left out first: leaving out one large part is worse than
         // leaving out several small ones.
         if (self.failed_area - o.failed_area).abs() > 1e-6 {
             return self.failed_area < o.failed_area;
         }
-        let (a, b) = (
-            (self.failed.len(), self.sheets_used),
-            (o.failed.len(), o.sheets_used),
-        );
+        let (a, b) = ((self.failed, self.sheets_used), (o.failed, o.sheets_used));
         a < b || (a == b && self.last_top < o.last_top - 1e-6)
     }
 }

@@ -13,10 +13,15 @@
 //! strictly better. The generator is seeded: the same input, seed and number of
 //! passes give the same layout.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
 use super::options::NestOptions;
-use super::pass::{run_pass, Gene, PassCtx, PassResult};
+use super::pass::{run_pass, Gene, PassCtx, PassResult, Rank};
 use super::refine;
-use super::result::{placements, BestSoFar, NestProgress};
+use super::result::{placements, BestSoFar, NestProgress, Placement};
 use super::squeeze::{Budget, Squeeze, Tick};
 
 /// Share of the time (and of the step bound) the greedy passes and ruin and
@@ -64,7 +69,197 @@ pub(super) fn summary(ctx: &PassCtx, pass: &PassResult) -> BestSoFar {
     }
 }
 
+/// What the searches of one nest on several threads know of each other: the
+/// best layout any of them has reported. A search reports a layout as better
+/// (with its placements) only when it beats that one, so the layouts a caller
+/// hears of only ever improve.
+pub(super) struct Rivals(Option<Mutex<Rank>>);
+
+impl Rivals {
+    /// A search on its own.
+    pub fn none() -> Self {
+        Rivals(None)
+    }
+
+    /// Searches that all start from `first`.
+    fn from(first: &PassResult) -> Self {
+        Rivals(Some(Mutex::new(first.rank())))
+    }
+
+    /// Whether `layout`, better than its own search's best, is news: on its
+    /// own, always; beside other searches, when it beats every search's
+    /// reported best, which it then becomes. A layout that is news holds the
+    /// others' reports back until its own is passed on (the [`Admission`] is
+    /// dropped), so the caller hears better layouts in the order they were
+    /// admitted.
+    fn admit(&self, layout: &PassResult) -> Admission<'_> {
+        let Some(best) = &self.0 else {
+            return Admission::Alone;
+        };
+        let mut best = best.lock().unwrap_or_else(PoisonError::into_inner);
+        let rank = layout.rank();
+        if rank.better_than(&best) {
+            *best = rank;
+            Admission::Best { _held: best }
+        } else {
+            Admission::Behind
+        }
+    }
+}
+
+/// What [`Rivals::admit`] decided of a better layout.
+enum Admission<'a> {
+    /// No other search: the layout is news.
+    Alone,
+    /// Better than every search's: news, and the others wait until it is told.
+    Best {
+        _held: std::sync::MutexGuard<'a, Rank>,
+    },
+    /// Another search has reported a layout at least as good.
+    Behind,
+}
+
+impl Admission<'_> {
+    fn is_news(&self) -> bool {
+        !matches!(self, Admission::Behind)
+    }
+}
+
+/// A progress report of a search on another thread, as the caller's thread
+/// passes it on.
+struct Heard {
+    fraction: f64,
+    message: String,
+    best: Option<BestSoFar>,
+    improved: Option<Vec<Placement>>,
+    search: u64,
+}
+
+/// [`improve`] by `threads` searches side by side, seeds `options.seed` on,
+/// each from the first layout; the best layout of all. The caller's thread
+/// passes their reports on to `progress` (every better layout, and the
+/// figures of the first search) and tells them to stop when `should_stop`
+/// says so. Each search's time counts from the call, as `clock` counts it
+/// on its own thread (a clock of the calling thread's CPU time gives each
+/// search the CPU time of one search alone).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn improve_on_threads(
+    ctx: &PassCtx,
+    first: PassResult,
+    order: Vec<Gene>,
+    options: &NestOptions,
+    threads: u64,
+    clock: &(dyn Fn() -> f64 + Sync),
+    progress: &mut dyn FnMut(&NestProgress),
+    should_stop: &dyn Fn() -> bool,
+) -> SearchOutcome {
+    let rivals = Rivals::from(&first);
+    let stop = AtomicBool::new(false);
+    let (tell, heard) = mpsc::channel::<Heard>();
+    let at_start = clock();
+    let outcomes: Vec<SearchOutcome> = std::thread::scope(|scope| {
+        let searches: Vec<_> = (0..threads)
+            .map(|search| {
+                let (tell, first, order) = (tell.clone(), first.clone(), order.clone());
+                let options = NestOptions {
+                    seed: options.seed.wrapping_add(search),
+                    ..options.clone()
+                };
+                let (rivals, stop) = (&rivals, &stop);
+                scope.spawn(move || {
+                    let base = clock();
+                    let own_clock = || at_start + (clock() - base);
+                    let mut forward = |p: &NestProgress| {
+                        // The caller has gone only when it stopped listening.
+                        let _ = tell.send(Heard {
+                            fraction: p.fraction,
+                            message: p.message.to_owned(),
+                            best: p.best,
+                            improved: p.improved.map(<[Placement]>::to_vec),
+                            search,
+                        });
+                    };
+                    let stopped = || stop.load(Ordering::Relaxed);
+                    improve(
+                        ctx,
+                        first,
+                        order,
+                        &options,
+                        &own_clock,
+                        &mut forward,
+                        &stopped,
+                        rivals,
+                    )
+                })
+            })
+            .collect();
+        drop(tell);
+        // The best of all searches as reported: the first search's reports
+        // of its progress carry it instead of its own.
+        let mut best_of_all: Option<BestSoFar> = None;
+        loop {
+            match heard.recv_timeout(Duration::from_millis(50)) {
+                Ok(h) if h.improved.is_some() => {
+                    best_of_all = h.best;
+                    progress(&NestProgress {
+                        fraction: h.fraction,
+                        message: &h.message,
+                        best: h.best,
+                        improved: h.improved.as_deref(),
+                    });
+                }
+                Ok(h) if h.search == 0 => {
+                    let best = best_of_all.or(h.best);
+                    let message = match best {
+                        Some(best) => {
+                            format!("improving: {threads} searches, best {}", best.describe())
+                        }
+                        None => h.message,
+                    };
+                    progress(&NestProgress {
+                        fraction: h.fraction,
+                        message: &message,
+                        best,
+                        improved: None,
+                    });
+                }
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if should_stop() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+        searches.into_iter().filter_map(|s| s.join().ok()).collect()
+    });
+    let iterations = outcomes.iter().map(|o| o.iterations).sum();
+    let stopped = stop.load(Ordering::Relaxed);
+    let mut kept: Option<SearchOutcome> = None;
+    for outcome in outcomes {
+        if kept
+            .as_ref()
+            .is_none_or(|k| outcome.best.better_than(&k.best))
+        {
+            kept = Some(outcome);
+        }
+    }
+    match kept {
+        Some(kept) => SearchOutcome {
+            iterations,
+            stopped_by: if stopped { "stopped" } else { kept.stopped_by },
+            ..kept
+        },
+        // Every search panicked: the first layout is still a layout.
+        None => SearchOutcome {
+            best: first,
+            iterations: 1,
+            stopped_by: "stopped",
+        },
+    }
+}
+
 /// Improve on the first layout (`first`, from `order`).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn improve(
     ctx: &PassCtx,
     first: PassResult,
@@ -73,6 +268,7 @@ pub(super) fn improve(
     clock: &dyn Fn() -> f64,
     progress: &mut dyn FnMut(&NestProgress),
     should_stop: &dyn Fn() -> bool,
+    rivals: &Rivals,
 ) -> SearchOutcome {
     let deadline = options.time_limit_s;
     let out_of_time = || clock() >= deadline;
@@ -133,6 +329,7 @@ pub(super) fn improve(
                 clock,
                 progress,
                 should_stop,
+                rivals,
             ) {
                 stopped_by = ended;
                 break;
@@ -157,6 +354,7 @@ pub(super) fn improve(
                         progress,
                         clock,
                         options,
+                        rivals,
                     );
                 } else if iterations.is_multiple_of(64) {
                     report(
@@ -168,6 +366,7 @@ pub(super) fn improve(
                         progress,
                         clock,
                         options,
+                        rivals,
                     );
                 }
                 continue;
@@ -205,6 +404,7 @@ pub(super) fn improve(
             progress,
             clock,
             options,
+            rivals,
         );
     }
     SearchOutcome {
@@ -227,6 +427,7 @@ fn squeeze(
     clock: &dyn Fn() -> f64,
     progress: &mut dyn FnMut(&NestProgress),
     should_stop: &dyn Fn() -> bool,
+    rivals: &Rivals,
 ) -> Option<&'static str> {
     let mut squeeze = Squeeze::new(ctx, best, &mut || {
         !should_stop() && clock() < options.time_limit_s
@@ -246,6 +447,7 @@ fn squeeze(
                     progress,
                     clock,
                     options,
+                    rivals,
                 );
             }
             Tick::Better(_) | Tick::Move => {}
@@ -260,6 +462,7 @@ fn squeeze(
                     progress,
                     clock,
                     options,
+                    rivals,
                 );
             }
         }
@@ -296,7 +499,16 @@ fn report(
     progress: &mut dyn FnMut(&NestProgress),
     clock: &dyn Fn() -> f64,
     options: &NestOptions,
+    rivals: &Rivals,
 ) {
+    // With searches on other threads, a layout better than this search's
+    // own best is news only when it beats theirs too (held until told).
+    let admission = if improved {
+        rivals.admit(best)
+    } else {
+        Admission::Behind
+    };
+    let improved = admission.is_news();
     let deadline = options.time_limit_s;
     let frac = if deadline > 0.0 {
         (clock() / deadline).min(1.0)
@@ -322,6 +534,8 @@ fn report(
         best: Some(best_summary),
         improved: layout.as_deref(),
     });
+    // Only now may the other searches report theirs.
+    drop(admission);
 }
 
 /// A small change of `order`: one to three swaps of copies of different parts,

@@ -51,6 +51,10 @@ pub struct NestArgs {
     /// Seconds to spend improving the layout (more than 0).
     #[arg(long, default_value_t = 10.0, allow_negative_numbers = true, value_parser = positive)]
     pub time_limit: f64,
+    /// Searches to run side by side, one per core (1 to 16; at most the
+    /// machine's cores run): the best layout of all is kept.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i64::from(wjp_cam::nest::MAX_THREADS)))]
+    pub threads: u32,
     /// Directory to write one DXF and one SVG per sheet to, and the cut list
     /// (`cut_list.csv`, `cut_list.json`).
     #[arg(short, long)]
@@ -314,6 +318,7 @@ pub(super) fn nest(shop: &ShopConfig, args: NestArgs) -> anyhow::Result<ExitCode
         kerf: args.kerf,
         rotations: args.rotations,
         time_limit_s: args.time_limit,
+        threads: args.threads,
         edge_distance: args.edge_distance,
         allow_parts_in_holes: !args.no_parts_in_holes,
         allow_mirror: args.allow_mirror,
