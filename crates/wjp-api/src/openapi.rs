@@ -452,6 +452,7 @@ pub fn document() -> Value {
                    query("gap", false, json!({ "type": "number", "minimum": 0, "maximum": 500, "default": 3.0 }), "mm between parts and to the sheet's edge; at least the kerf."),
                    query("kerf", false, json!({ "type": "number", "minimum": 0, "exclusiveMaximum": 20, "default": 1.1 }), "mm; 0 when the gap already includes it."),
                    query("time_limit_s", false, json!({ "type": "number", "minimum": 0, "maximum": 86400, "default": 10 }), "Seconds to spend improving the layout."),
+                   query("threads", false, json!({ "type": "integer", "minimum": 1, "maximum": 16, "default": 1 }), "Searches to run side by side, one per core (at most the machine's cores run); the best layout is kept."),
                    query("allow_partial", false, json!({ "type": "boolean", "default": false }), "Succeed with a partial layout; by default a nesting that leaves parts out answers success: false naming them."),
                    query("use_remnants", false, json!({ "type": "boolean", "default": true }), "Place parts on matching remnants of the inventory (GET /remnants) before full sheets; the result's remnants_used names them."),
                    units(), async_mode()]),

@@ -90,6 +90,12 @@ fn every_endpoint_refuses_bad_options_with_400_and_a_stable_code() {
         "rate_per_m",
     );
     refused(
+        "/nest?dxf_path=plate.dxf&sheet_width=400&sheet_height=250&threads=17",
+        Value::Null,
+        "out_of_range",
+        "threads",
+    );
+    refused(
         "/analyze-dxf?async_mode=true",
         json!({"dxf_path": "plate.dxf", "thickness": -6}),
         "out_of_range",
@@ -277,7 +283,7 @@ fn gcode_and_nest_refuse_suspicious_units_until_they_are_given() {
     assert_eq!(json["success"], true, "{json}");
     let json = api
         .post_json(
-            "/nest?dxf_path=metres.dxf&sheet_width=400&sheet_height=250&time_limit_s=1&units=mm",
+            "/nest?dxf_path=metres.dxf&sheet_width=400&sheet_height=250&time_limit_s=1&units=mm&threads=2",
             &Value::Null,
         )
         .json();

@@ -582,6 +582,7 @@ pub struct NestQuery {
     #[serde(default = "default_kerf")]
     kerf: f64,
     time_limit_s: Option<f64>,
+    threads: Option<f64>,
     units: Option<String>,
     allow_partial: Option<String>,
     use_remnants: Option<String>,
@@ -596,6 +597,7 @@ impl QueryFields for NestQuery {
         "gap",
         "kerf",
         "time_limit_s",
+        "threads",
         "units",
         "allow_partial",
         "use_remnants",
@@ -634,6 +636,20 @@ async fn nest(
         None => None,
         given => Some(named_flag("use_remnants", given)?),
     };
+    // A count: query strings carry `2` or `2.0`, the job a whole number
+    // (whose range the payload check gives).
+    let threads = match q.threads {
+        None => None,
+        Some(v) if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) => {
+            Some(json!(v as u32))
+        }
+        Some(v) => {
+            return Err(ApiError::new(
+                Code::OutOfRange,
+                format!("threads must be a whole number of searches, got {v}"),
+            ))
+        }
+    };
     let dxf = input_key(&state.store, "dxf_path", &q.dxf_path).await?;
     // Ranges are the kind's payload check's, the same at every door.
     let payload = with_given(
@@ -646,6 +662,7 @@ async fn nest(
         }),
         &[
             ("time_limit_s", q.time_limit_s.map(|v| json!(v))),
+            ("threads", threads),
             ("units", q.units.map(Value::String)),
             ("allow_partial", allow_partial.then_some(json!(true))),
             ("use_remnants", use_remnants.map(Value::Bool)),
