@@ -215,13 +215,19 @@ fn the_offcut_of_the_last_sheet_is_one_clean_rectangle() {
     assert_layout_holds(&parts, &r, o.gap, &[(500.0, 400.0); 3]);
 }
 
-#[test]
-fn a_stop_returns_the_best_layout_reported_so_far() {
-    let parts = vec![
+/// Five plates with a hole, six bars and six triangles: a mix whose search
+/// improves on the first layout several times.
+fn plates_bars_and_triangles() -> Vec<PartInput> {
+    vec![
         part("plate", &square_with_hole(), 5),
         part("bar", &dxf(&rect(0.0, 0.0, 150.0, 30.0)), 6),
         triangle(80.0, 6),
-    ];
+    ]
+}
+
+#[test]
+fn a_stop_returns_the_best_layout_reported_so_far() {
+    let parts = plates_bars_and_triangles();
     let o = NestOptions {
         max_iterations: 1_000_000,
         ..shop(400.0, 300.0, 4)
@@ -255,11 +261,7 @@ fn a_stop_returns_the_best_layout_reported_so_far() {
 
 #[test]
 fn searches_side_by_side_report_only_better_layouts_and_answer_the_best() {
-    let parts = vec![
-        part("plate", &square_with_hole(), 5),
-        part("bar", &dxf(&rect(0.0, 0.0, 150.0, 30.0)), 6),
-        triangle(80.0, 6),
-    ];
+    let parts = plates_bars_and_triangles();
     let o = NestOptions {
         max_iterations: 1_000_000,
         threads: 2,

@@ -146,24 +146,14 @@ fn convert_image_takes_its_threshold_and_scale_from_the_query() {
     body.extend_from_slice(&image);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     let content_type = format!("multipart/form-data; boundary={boundary}");
-    let answer = api
-        .request(
-            "POST",
-            "/convert-image?threshold=128&min_area=10",
-            &[("Content-Type", &content_type)],
-            &body,
-        )
-        .unwrap();
+    let convert = |query: &str| {
+        api.request("POST", query, &[("Content-Type", &content_type)], &body)
+            .unwrap()
+    };
+    let answer = convert("/convert-image?threshold=128&min_area=10");
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert_eq!(answer.header("content-type"), Some("application/dxf"));
-    let answer = api
-        .request(
-            "POST",
-            "/convert-image?threshold=300",
-            &[("Content-Type", &content_type)],
-            &body,
-        )
-        .unwrap();
+    let answer = convert("/convert-image?threshold=300");
     assert_eq!(
         (answer.status, answer.code()),
         (400, "out_of_range".to_owned())
@@ -171,9 +161,7 @@ fn convert_image_takes_its_threshold_and_scale_from_the_query() {
 
     // The drawing's scale: its longer side, or millimetres per pixel.
     let side = |query: &str| {
-        let answer = api
-            .request("POST", query, &[("Content-Type", &content_type)], &body)
-            .unwrap();
+        let answer = convert(query);
         assert_eq!(answer.status, 200, "{query}: {}", answer.text());
         let (width, height) = dxf_extent(&answer.text());
         width.max(height)
@@ -186,14 +174,7 @@ fn convert_image_takes_its_threshold_and_scale_from_the_query() {
         (half - at_one_mm_per_pixel / 2.0).abs() < 0.01,
         "{half} mm at 0.5 mm/px, {at_one_mm_per_pixel} mm at 1 mm/px"
     );
-    let answer = api
-        .request(
-            "POST",
-            "/convert-image?size_mm=200&pixel_size_mm=0.5",
-            &[("Content-Type", &content_type)],
-            &body,
-        )
-        .unwrap();
+    let answer = convert("/convert-image?size_mm=200&pixel_size_mm=0.5");
     assert_eq!(answer.status, 400, "{}", answer.text());
     assert!(answer.text().contains("not both"), "{}", answer.text());
 }
