@@ -230,7 +230,17 @@ pub(super) fn improve_on_threads(
                 stop.store(true, Ordering::Relaxed);
             }
         }
-        searches.into_iter().filter_map(|s| s.join().ok()).collect()
+        // Every search has ended (the channel closes when the last one
+        // drops its end). One that panicked fails the nest as one search's
+        // panic does (`nest_with_clock` makes it an engine error), rather
+        // than leaving its share of the work out without a word.
+        searches
+            .into_iter()
+            .map(|s| {
+                s.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
     });
     let iterations = outcomes.iter().map(|o| o.iterations).sum();
     let stopped = stop.load(Ordering::Relaxed);
@@ -249,11 +259,11 @@ pub(super) fn improve_on_threads(
             stopped_by: if stopped { "stopped" } else { kept.stopped_by },
             ..kept
         },
-        // Every search panicked: the first layout is still a layout.
+        // No search ran (no thread was asked for): the first layout.
         None => SearchOutcome {
             best: first,
             iterations: 1,
-            stopped_by: "stopped",
+            stopped_by: "completed",
         },
     }
 }
