@@ -77,6 +77,8 @@ pub struct InChild {
     /// when `None`).
     pub storage_url: Option<String>,
     pub memory_budget_mb: u64,
+    /// Cores the job may use (a nest's searches side by side).
+    pub job_threads: u32,
     /// The shop's figures the parent loaded; the child reads the same file.
     pub shop_config: Option<PathBuf>,
     /// The remnant inventory nests use first (for `nest` only).
@@ -95,6 +97,13 @@ struct Envelope {
     /// timeout).
     #[serde(default)]
     time_left_ms: Option<u64>,
+    /// Cores the job may use.
+    #[serde(default = "one_thread")]
+    job_threads: u32,
+}
+
+fn one_thread() -> u32 {
+    1
 }
 
 #[derive(Serialize, Deserialize)]
@@ -233,6 +242,7 @@ impl InChild {
                 u64::try_from(timeout.saturating_sub(started.elapsed()).as_millis())
                     .unwrap_or(u64::MAX),
             ),
+            job_threads: self.job_threads,
         };
         let line = serde_json::to_string(&envelope)
             .map_err(|e| HandlerError::Failed(format!("cannot encode the job: {e}")))?;
@@ -446,6 +456,7 @@ fn run_job(job: &JobProcess<'_>) -> Report {
         progress: &|fraction, message, detail| progress.report(fraction, message, detail),
         should_stop: &|| STOP_ASKED.load(Ordering::SeqCst),
         remnants: &envelope.remnants,
+        job_threads: envelope.job_threads.max(1),
         deadline: envelope
             .time_left_ms
             .and_then(|ms| child_started.checked_add(Duration::from_millis(ms))),

@@ -112,6 +112,20 @@ pub struct GlobalArgs {
     )]
     pub job_memory_mb: u64,
 
+    /// Cores a job of a shop kind may use: a nest that asks for more
+    /// searches side by side (`threads`) runs this many, and says so
+    /// (warning `threads_capped`). A service's cores in use are about its
+    /// job slots times this.
+    #[arg(
+        long,
+        global = true,
+        env = "WJP_JOB_THREADS",
+        default_value_t = 1,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(wjp_cam::nest::MAX_THREADS))
+    )]
+    pub job_threads: u32,
+
     /// Waiting (queued, scheduled, or waiting for parents) jobs a queue may hold; beyond, an
     /// enqueue is refused (HTTP 429).
     #[arg(long, global = true, env = "WJP_MAX_WAITING_JOBS", default_value_t = 100_000,
@@ -329,6 +343,7 @@ impl GlobalArgs {
             &self.data_dir,
             self.storage_url.as_deref(),
             self.job_memory_mb,
+            self.job_threads,
             shop.path.as_deref(),
             Some(wjp_api::remnants::Inventory::new(
                 queue.clone(),

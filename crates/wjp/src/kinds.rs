@@ -222,6 +222,7 @@ pub fn handlers(
     data_dir: &Path,
     storage_url: Option<&str>,
     memory_budget_mb: u64,
+    job_threads: u32,
     shop_config: Option<&Path>,
     remnants: Option<wjp_api::remnants::Inventory>,
 ) -> Result<Handlers, QueueError> {
@@ -239,6 +240,7 @@ pub fn handlers(
                 data_dir: data_dir.to_path_buf(),
                 storage_url: storage_url.map(str::to_owned),
                 memory_budget_mb,
+                job_threads,
                 shop_config: shop_config.map(Path::to_path_buf),
                 remnants: remnants.clone().filter(|_| kind.name == "nest"),
                 stops_with_best: kind.name == "nest",
@@ -423,8 +425,8 @@ mod tests {
             wjp_geometry::cost::default_materials(),
         )
         .expect("the kind table is valid");
-        let handlers =
-            handlers(Path::new("unused"), None, 512, None, None).expect("every handler registers");
+        let handlers = handlers(Path::new("unused"), None, 512, 1, None, None)
+            .expect("every handler registers");
         for spec in catalog.kinds() {
             assert!(
                 handlers.get(&spec.kind).is_some(),

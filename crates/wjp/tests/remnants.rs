@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::nesting::triangle_dxf;
 use crate::stores::Worker;
-use crate::support::{status_of, Env};
+use crate::support::{status_of, Api, Env};
 
 /// A `w` x `h` mm rectangle, in millimetres.
 fn rectangle_dxf(w: f64, h: f64) -> String {
@@ -375,6 +375,41 @@ fn a_nest_longer_than_its_jobs_timeout_completes_with_its_layout() {
         message.contains("of the 300 s asked") && message.contains("timeout"),
         "{message}"
     );
+}
+
+/// A nest may ask for searches side by side; a job uses no more cores than
+/// the operator lets it (`--job-threads`), and says when it used fewer.
+#[test]
+fn a_nests_searches_side_by_side_are_bounded_by_the_operator() {
+    let env = Env::new();
+    env.upload("triangle.dxf", triangle_dxf());
+    let nest_with_two = |api: &Api| {
+        let answer = api.post_json(
+            "/nest?dxf_path=triangle.dxf&sheet_width=660&sheet_height=450&gap=3&kerf=0&time_limit_s=1&threads=2",
+            &Value::Null,
+        );
+        let json = answer.json();
+        assert_eq!(json["success"], true, "{json}");
+        let capped: Vec<String> = json["result"]["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["code"] == "threads_capped")
+            .map(|w| w["message"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        capped
+    };
+    // By default a job is one core's work: one search ran, and the job says why.
+    let capped = nest_with_two(&env.spawn_api(&[]));
+    assert_eq!(capped.len(), 1, "{capped:?}");
+    assert!(
+        capped[0].contains("2 searches") && capped[0].contains("--job-threads"),
+        "{capped:?}"
+    );
+    // Allowed two, it runs two where the machine has two cores.
+    let capped = nest_with_two(&env.spawn_api(&["--job-threads", "2"]));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(capped.is_empty(), cores >= 2, "{capped:?}");
 }
 
 /// `wjp nest` prints each better layout's figures on stderr as it finds it.

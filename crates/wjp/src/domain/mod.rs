@@ -45,6 +45,9 @@ pub struct Task<'a> {
     /// When the job's timeout ends it (`None`: no timeout): a nest's search
     /// stops early enough to write its layout before then.
     pub deadline: Option<std::time::Instant>,
+    /// Cores the job may use: a nest runs at most this many searches side
+    /// by side, whatever its payload asks.
+    pub job_threads: u32,
 }
 
 /// A remnant of the inventory as a nest uses it: a sheet of its own.
@@ -667,6 +670,21 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
             )
         })
     });
+    let threads_capped = (options.threads > task.job_threads).then(|| {
+        let asked = options.threads;
+        options.threads = task.job_threads;
+        Warning::new(
+            "threads_capped",
+            1,
+            format!(
+                "{asked} searches side by side were asked for and this service lets a job \
+                 use {} core{}: {} ran (the operator sets it: --job-threads, WJP_JOB_THREADS)",
+                task.job_threads,
+                if task.job_threads == 1 { "" } else { "s" },
+                task.job_threads
+            ),
+        )
+    });
     let mut result = wjp_cam::nest(
         &parts,
         &options,
@@ -682,6 +700,7 @@ pub fn nest(task: &Task, shop: &Shop) -> Result<Value, HandlerError> {
     )
     .map_err(|e| HandlerError::InvalidPayload(format!("nesting ({}): {e}", e.code())))?;
     result.warnings.extend(capped);
+    result.warnings.extend(threads_capped);
     // A stopped search answers with what it has, placed or not.
     let stopped = result.stopped_by == "stopped";
     if !result.all_placed && !args.allow_partial && !stopped {
