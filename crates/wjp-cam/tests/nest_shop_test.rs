@@ -311,6 +311,34 @@ fn searches_side_by_side_report_only_better_layouts_and_answer_the_best() {
 }
 
 #[test]
+fn sheets_past_the_limit_are_cut_with_a_warning_not_in_silence() {
+    let parts = vec![part("sq", &dxf(&rect(0.0, 0.0, 50.0, 50.0)), 2)];
+    let sheets = |quantity| wjp_cam::SheetSpec {
+        width: 200.0,
+        height: 200.0,
+        quantity,
+    };
+    let o = NestOptions {
+        sheets: vec![sheets(600), sheets(600)],
+        ..shop(200.0, 200.0, 1)
+    };
+    let r = run(&parts, &o);
+    assert!(r.all_placed);
+    let capped = r.warnings.iter().find(|w| w.code == "sheets_capped");
+    let message = &capped.expect("a warning says sheets were left out").message;
+    assert!(
+        message.contains("1200") && message.contains("1000"),
+        "{message}"
+    );
+    let o = NestOptions {
+        sheets: vec![sheets(500), sheets(500)],
+        ..o
+    };
+    let r = run(&parts, &o);
+    assert!(r.warnings.iter().all(|w| w.code != "sheets_capped"));
+}
+
+#[test]
 fn the_count_of_searches_is_bounded_and_capped_at_the_cores() {
     let parts = vec![part("sq", &dxf(&rect(0.0, 0.0, 50.0, 50.0)), 3)];
     for threads in [0, wjp_cam::nest::MAX_THREADS + 1] {

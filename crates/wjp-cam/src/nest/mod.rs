@@ -188,6 +188,19 @@ fn nest_inner(
         .collect();
     let copies = copies_of(parts);
     let sheet_sizes = sheet_instances(&sheets);
+    let sheets_given: u64 = sheets.iter().map(|s| u64::from(s.quantity)).sum();
+    if sheets_given > sheet_sizes.len() as u64 {
+        // A caller's own list is refused past the limit at its door; sheets
+        // added to it at run time (remnants put first) may still pass it.
+        warnings.push(Warning::new(
+            "sheets_capped",
+            1,
+            format!(
+                "the sheets add up to {sheets_given} and a nest uses at most {MAX_SHEETS}: \
+                 the first {MAX_SHEETS} in the order given were used"
+            ),
+        ));
+    }
     // The engine keeps the separation from the container's edge: the container
     // is the sheet grown or shrunk so that this comes to the edge distance (a
     // curved outline needs its allowance once there, not twice).
