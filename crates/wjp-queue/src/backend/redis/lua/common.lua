@@ -39,11 +39,12 @@ local adds, removals, lease_sets, lease_dels, events, line_before, pending_dels
 -- ready key (see `ready_add`); `tail_ls`, the list score a job must pass
 -- to join the list (nil before it looked, see `ready.load_tail_ls`);
 -- `late_key`, `late_pushes`, `late` and [4..6], the same for the late
--- list (see Ready jobs below); `took`, `took_n` and `took_key`, the
--- lists `ready_take` read, how many members of each it took and from
--- which key; `unshift`, key -> members taken from that list that go
--- back to its head (`ready.put_back`). One table: the library's main
--- chunk may hold at most 200 locals.
+-- list (see Ready jobs below), `late_of` the queue prefix `late_key` was
+-- made for; `took`, {list read, how many members of it were taken, its
+-- key} for each list `ready_take` took from (nil for none); `unshift`,
+-- key -> members taken from that list that go back to its head
+-- (`ready.put_back`). One table: the library's main chunk may hold at
+-- most 200 locals.
 local ready = {}
 -- Whether the queue's `dependants` hash exists, once looked at in this
 -- call (nil before); whether this call moved a parent to the outbox.
@@ -84,8 +85,12 @@ local function begin(keys, args)
   PREFIX, MAXLEN = args[1], args[2]
   adds, removals, lease_sets, lease_dels, pending_dels = {}, {}, {}, {}, {}
   ready.pushes, ready.dels, ready.tail, ready.tail_ls = {}, {}, nil, nil
-  ready.late_key, ready.late_pushes, ready.late = QUEUE_PREFIX .. 'ready_late', {}, nil
-  ready.took, ready.took_n, ready.took_key, ready.unshift, ready.from_list = {}, {}, {}, {}, nil
+  if ready.late_of ~= QUEUE_PREFIX then
+    ready.late_key, ready.late_of = QUEUE_PREFIX .. 'ready_late', QUEUE_PREFIX
+  end
+  ready.late_pushes, ready.late = {}, nil
+  -- Made when needed: a table a call makes costs it, whether used or not.
+  ready.took, ready.unshift, ready.from_list = nil, nil, nil
   deps_exist, deps_moved = nil, false
   bytes_delta = 0
   events, line_before = {}, {}
@@ -268,7 +273,7 @@ local function flush()
     ready.dels = {}
   end
   for key, list in pairs(adds) do in_chunks('ZADD', key, list) end
-  for key, back in pairs(ready.unshift) do
+  for key, back in pairs(ready.unshift or {}) do
     -- Members a claim took from a list's head and did not keep go back
     -- there in claim order (LPUSH puts its last argument first).
     sort_bytewise(back)
@@ -276,7 +281,7 @@ local function flush()
     for i = #back, 1, -1 do reversed[#reversed + 1] = back[i] end
     in_chunks('LPUSH', key, reversed)
   end
-  ready.unshift = {}
+  ready.unshift = nil
   in_chunks('RPUSH', K_READY_LIST, ready.pushes)
   in_chunks('RPUSH', ready.late_key, ready.late_pushes)
   ready.pushes, ready.late_pushes = {}, {}
@@ -395,25 +400,24 @@ end
 -- the set score 0, so rank is claim order), not ZPOPMIN, whose scores
 -- cost formatting and a Lua string per job, for nothing.
 local function ready_take(max)
-  local sources = {
-    { redis_call('ZRANGE', K_READY, 0, max - 1), 1, K_READY },
-    { redis_call('LRANGE', K_READY_LIST, 0, max - 1), 1, K_READY_LIST },
-    { redis_call('LRANGE', ready.late_key, 0, max - 1), 1, ready.late_key },
-  }
-  local held = {}
-  for _, src in ipairs(sources) do
-    if #src[1] > 0 then held[#held + 1] = src end
-  end
-  local out = {}
-  if #held == 1 then
-    -- One index holds jobs (the common case): no comparison at all.
-    out = held[1][1]
-    held[1][2] = #out + 1
-  elseif #held > 1 then
+  local set = redis_call('ZRANGE', K_READY, 0, max - 1)
+  local list = redis_call('LRANGE', K_READY_LIST, 0, max - 1)
+  local late = redis_call('LRANGE', ready.late_key, 0, max - 1)
+  local out, s, l, t
+  if #list == 0 and #late == 0 then
+    -- One index holds jobs (the common cases): no comparison at all.
+    out, s, l, t = set, #set, 0, 0
+  elseif #set == 0 and #late == 0 then
+    out, s, l, t = list, 0, #list, 0
+  elseif #set == 0 and #list == 0 then
+    out, s, l, t = late, 0, 0, #late
+  else
     -- A merge by runs: the index whose head comes first gives every job
     -- before the others' first heads at once, found by halving: members
     -- are compared byte by byte in Lua (`byte_order`), which costs, so
     -- not once per job.
+    local held = { { set, 1 }, { list, 1 }, { late, 1 } }
+    out = {}
     while #out < max do
       local first, limit
       for _, src in ipairs(held) do
@@ -433,9 +437,9 @@ local function ready_take(max)
       if not first then break end
       local members, at = first[1], first[2]
       local last = #members
-      if limit then
+      if limit and not byte_order(members[last], limit) then
         -- The last member before `limit`: members[at] is.
-        local lo, hi = at, #members + 1
+        local lo, hi = at, last
         while hi - lo > 1 do
           local mid = math.floor((lo + hi) / 2)
           if byte_order(members[mid], limit) then lo = mid else hi = mid end
@@ -446,19 +450,19 @@ local function ready_take(max)
       for i = at, last do out[#out + 1] = members[i] end
       first[2] = last + 1
     end
+    s, l, t = held[1][2] - 1, held[2][2] - 1, held[3][2] - 1
   end
-  for _, src in ipairs(held) do
-    local taken = src[2] - 1
-    if taken > 0 then
-      if src[3] == K_READY then
-        redis_call('ZREMRANGEBYRANK', K_READY, 0, taken - 1)
-      else
-        redis_call('LTRIM', src[3], taken, -1)
-        -- Noted for `ready.put_back`: members[1..taken] came from this list.
-        local n = #ready.took + 1
-        ready.took[n], ready.took_n[n], ready.took_key[n] = src[1], taken, src[3]
-      end
-    end
+  if s > 0 then redis_call('ZREMRANGEBYRANK', K_READY, 0, s - 1) end
+  -- Noted for `ready.put_back`: members[1..taken] of each came from it.
+  if l > 0 then
+    redis_call('LTRIM', K_READY_LIST, l, -1)
+    ready.took = ready.took or {}
+    ready.took[#ready.took + 1] = { list, l, K_READY_LIST }
+  end
+  if t > 0 then
+    redis_call('LTRIM', ready.late_key, t, -1)
+    ready.took = ready.took or {}
+    ready.took[#ready.took + 1] = { late, t, ready.late_key }
   end
   return out
 end
@@ -467,11 +471,12 @@ end
 -- caller reorders the table `ready_take` returned (claim.lua), which may
 -- be a list it read.
 function ready.list_members()
+  local took = ready.took or {}
   local from_list = ready.from_list
-  if not from_list or from_list.n ~= #ready.took then
-    from_list = { n = #ready.took }
-    for i, list in ipairs(ready.took) do
-      for j = 1, ready.took_n[i] do from_list[list[j]] = ready.took_key[i] end
+  if not from_list or from_list.n ~= #took then
+    from_list = { n = #took }
+    for _, read in ipairs(took) do
+      for j = 1, read[2] do from_list[read[1][j]] = read[3] end
     end
     ready.from_list = from_list
   end
@@ -484,6 +489,7 @@ end
 function ready.put_back(member)
   local key = ready.list_members()[member]
   if key then
+    ready.unshift = ready.unshift or {}
     local back = table_at(ready.unshift, key)
     back[#back + 1] = member
   else
