@@ -82,11 +82,13 @@
 //! claim order in 21 base-64 digits (priority, run-at, sequence:
 //! `record.rs`), so that a ready member with a generated id (22 letters and
 //! digits, `JobId::random`) fits Redis's 48-byte allocation. A queued no-op
-//! job holds about 490 bytes of Redis memory: its record (about 185), its
-//! `ready_list` and `all` entries (about 46 and 130), its lines in the
-//! audit stream (about 85) and in the event stream (about 25); see
-//! BENCHMARKS.md. Jobs that arrive in claim order wait in `ready_list`, the
-//! others in `ready` (common.lua, Ready jobs).
+//! job holds about 360 bytes of Redis memory: its record (about 185), its
+//! `ready_list` entry (about 46), its lines in the audit stream (about 85)
+//! and in the event stream (about 25); see BENCHMARKS.md. Jobs that arrive
+//! in claim order and in list-score order wait in `ready_list`, which
+//! listings read (no `all` entry); those that arrive in claim order only
+//! in `ready_late`, with an `all` entry (about 130 more); the others in
+//! `ready` (common.lua, Ready jobs).
 //!
 //! `wjp:layout` says which layout the keys are in. Layout 2 changed the
 //! ready key (37 decimal digits before): a server whose queues hold
