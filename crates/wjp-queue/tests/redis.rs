@@ -1032,6 +1032,71 @@ async fn jobs_listed_out_of_their_claim_order_wait_in_the_late_list() {
     assert_eq!(listed_ids(&queue, None, 4).await, everything);
 }
 
+/// Promotions and releases bring jobs back with the list score they were
+/// created with: one whose score is above the ready list's tail joins the
+/// list and leaves `all`; one whose score is not joins the late list and
+/// keeps its `all` entry. Each is listed once, newest first.
+#[tokio::test]
+async fn promoted_and_released_jobs_join_the_list_only_in_list_score_order() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut conn = store.server.connection(0);
+    let job = |id: &str, delay: Option<f64>, after: &[&str]| {
+        let mut r = request("noop", json!({}));
+        r.job_id = Some(id.into());
+        r.delay = delay;
+        r.after = after.iter().map(|a| a.to_string()).collect();
+        r
+    };
+    queue
+        .enqueue(job("early-delayed", Some(0.05), &[]))
+        .await
+        .unwrap();
+    queue.enqueue(job("parent", None, &[])).await.unwrap();
+    queue
+        .enqueue(job("child", None, &["parent"]))
+        .await
+        .unwrap();
+    queue
+        .enqueue(job("late-delayed", Some(0.05), &[]))
+        .await
+        .unwrap();
+    let (mut ids, _) = all_entries(&mut conn);
+    ids.sort();
+    assert_eq!(ids, ["child", "early-delayed", "late-delayed"]);
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(queue.maintain().await.unwrap().promoted, 2);
+    assert_eq!(ready_ids(&mut conn).0, ["parent", "late-delayed"]);
+    assert_eq!(late_ids(&mut conn), ["early-delayed"]);
+    let running = claim(&queue, &["default"], 1, Duration::from_secs(60)).await;
+    assert_eq!(running[0].id.as_str(), "parent");
+    let done = state::complete(&running[0], json!("done"), Timestamp::now());
+    assert_eq!(queue.backend().apply(vec![done]).await.unwrap(), [true]);
+    let child = JobId::parse("child").unwrap();
+    queue.maintain().await.unwrap();
+    wait_for_job(&queue, &child, Duration::from_secs(5), |j| {
+        j.status() == Status::Queued
+    })
+    .await;
+
+    assert_eq!(ready_ids(&mut conn).0, ["late-delayed"]);
+    assert_eq!(late_ids(&mut conn), ["early-delayed", "child"]);
+    let (mut ids, _) = all_entries(&mut conn);
+    ids.sort();
+    assert_eq!(ids, ["child", "early-delayed"]);
+    let newest_first = ["late-delayed", "child", "parent", "early-delayed"];
+    for limit in [1, 2] {
+        assert_eq!(listed_ids(&queue, None, limit).await, newest_first);
+        let queued = listed_ids(&queue, Some(Status::Queued), limit).await;
+        assert_eq!(queued, ["late-delayed", "child", "early-delayed"]);
+    }
+    assert_eq!(
+        claimed_ids(&queue, 10).await,
+        ["early-delayed", "late-delayed", "child"]
+    );
+}
+
 /// Queued jobs the earlier layout put in the ready list have an `all`
 /// entry too: they are listed once, before and among the jobs this layout
 /// lists from the list, in pages whose bounds fall anywhere in it, also
