@@ -879,13 +879,17 @@ function ready.load_tail_ls()
   if ready.tail == nil then ready.load_tail() end
   local ls = -math.huge
   if ready.tail then
-    if not ready.ls_pattern then
-      ready.ls_pattern = '^' .. string.rep('[^|]*|', F_LS - 1) .. '(%d+)|'
-    end
-    local start = redis_call('GETRANGE', PREFIX .. sub(ready.tail, READY_KEY_LEN + 2), 0, 255)
-    ls = tonumber(match(start, ready.ls_pattern)) or math.huge
+    ls = tonumber(ready.list_score_of(PREFIX .. sub(ready.tail, READY_KEY_LEN + 2))) or math.huge
   end
   ready.tail_ls = ls
+end
+-- The list score (text) in the header of the record at `key`, or nil,
+-- read from the record's start alone: no header taken apart, no lease.
+function ready.list_score_of(key)
+  if not ready.ls_pattern then
+    ready.ls_pattern = '^' .. string.rep('[^|]*|', F_LS - 1) .. '(%d+)|'
+  end
+  return match(redis_call('GETRANGE', key, 0, 255), ready.ls_pattern)
 end
 
 -- A job's current header, or nil when there is no job.

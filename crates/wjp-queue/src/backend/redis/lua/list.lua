@@ -19,8 +19,10 @@ local below = bound == '+inf' and math.huge or tonumber(sub(bound, 2))
 local CHUNK_ENTRIES = 100
 
 -- A source gives entries {score, score text, id, status it must have ('' for
--- any that is neither ended nor running), header when read} newest first:
--- `buf` from `at` on, refilled by `fill` until `done`.
+-- any that is neither ended nor running)} newest first: `buf` from `at`
+-- on, refilled by `fill` until `done`. Sources that must read a record
+-- to learn its score read only its start (`ready.list_score_of`): the
+-- merge reads whole headers of the entries it looks at.
 local function source(fill)
   return { buf = {}, at = 1, done = false, fill = fill }
 end
@@ -47,16 +49,15 @@ local function sorted_set(key, must)
   end)
 end
 
--- Running jobs, from the lease hash: a few per worker slot, read whole.
+-- Running jobs, from the lease hash: a few per worker slot, read whole
+-- (as the reaper reads it).
 local function running()
   return source(function(s)
     s.done = true
     for _, id in ipairs(redis_call('HKEYS', K_LEASES)) do
-      local cur = load(id, PREFIX .. id)
-      local score = cur and tonumber(cur[F_LS])
-      if score and cur[F_STATUS] == 'running' and score < below then
-        s.buf[#s.buf + 1] = { score, cur[F_LS], id, 'running', cur }
-      end
+      local text = ready.list_score_of(PREFIX .. id)
+      local score = tonumber(text)
+      if score and score < below then s.buf[#s.buf + 1] = { score, text, id, 'running' } end
     end
     -- Equal scores as ZREVRANGEBYSCORE gives them: the greater id first.
     table.sort(s.buf, function(a, b)
@@ -87,8 +88,7 @@ local function ready_list()
       local id = member and id_of(member)
       local before = true
       if id and not redis_call('ZSCORE', K_ALL, id) then
-        local cur = stored(PREFIX .. id)
-        before = not cur or (tonumber(cur[F_LS]) or -math.huge) < below
+        before = (tonumber(ready.list_score_of(PREFIX .. id)) or -math.huge) < below
       end
       if before then lo = mid else hi = mid end
     end
@@ -112,11 +112,10 @@ local function ready_list()
         break
       end
       local id = ids[i]
-      local cur = load(id, PREFIX .. id)
-      local score = cur and tonumber(cur[F_LS])
-      if score and score < below and cur[F_STATUS] == 'queued' and
-          cur[F_RK] .. '|' .. id == members[i] then
-        s.buf[#s.buf + 1] = { score, cur[F_LS], id, 'queued', cur }
+      local text = ready.list_score_of(PREFIX .. id)
+      local score = tonumber(text)
+      if score and score < below then
+        s.buf[#s.buf + 1] = { score, text, id, 'queued', members[i] }
       end
     end
     if at < 0 then s.done = true end
@@ -157,14 +156,17 @@ while found < want and scanned < cap do
     break
   end
   best.at = best.at + 1
-  local _, score, id, must, cur = unpack(best_entry)
+  local _, score, id, must, member = unpack(best_entry)
   scanned = scanned + 1
   bound = '(' .. score
   local key = PREFIX .. id
-  cur = cur or load(id, key)
+  local cur = load(id, key)
   local now = cur and cur[F_STATUS]
+  -- A job of the ready list is listed from it while it waits there (an
+  -- entry the record does not name is stale).
   local listed = now and (now == must or
-    (must == '' and not K_ENDED[now] and now ~= 'running'))
+    (must == '' and not K_ENDED[now] and now ~= 'running')) and
+    (not member or cur[F_RK] .. '|' .. id == member)
   if listed and (kind == '' or cur[F_KIND] == kind) then
     out[#out + 1] = score
     out[#out + 1] = view(key, cur)
