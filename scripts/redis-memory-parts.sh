@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Where a queued and a retained completed `noop` job's Redis memory goes (BENCHMARKS.md,
-# command K): JOBS jobs submitted in one `wjp submit --batch` to an empty private
-# redis-server, then drained by `wjp worker --burst`. After each step it prints
+# command K): JOBS jobs submitted in `wjp submit --batch` calls of BATCH jobs (all in one
+# by default) to an empty private redis-server, then drained by `wjp worker --burst`.
+# The jobs of one call share their creation time, which decides where they wait: see
+# BENCHMARKS.md. After each step it prints
 # `used_memory` per job (against the server after one warm-up job, which loads the
 # function library) and `MEMORY USAGE key SAMPLES 0` of each key of the queue per job;
 # a job's record is one sampled record, not divided.
-# usage: scripts/redis-memory-parts.sh [WJP_BINARY] [JOBS]   (needs redis-server, python3)
+# usage: scripts/redis-memory-parts.sh [WJP_BINARY] [JOBS] [BATCH]   (needs redis-server, python3)
 set -euo pipefail
 bin=$(realpath "${1:-target/release/wjp}")
 jobs=${2:-10000}
+batch=${3:-$jobs}
 work=$(mktemp -d)
 port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save "" --appendonly no \
@@ -38,7 +41,8 @@ parts() {
   record=$(cli --scan --pattern 'wjp:{default}:job:*' | sed -n 1p)
   echo "  one record: $(cli memory usage "$record" samples 0) ($(cli strlen "$record") bytes of value)"
 }
-run submit --batch "$work/jobs.jsonl"
+split -l "$batch" -d -a 6 "$work/jobs.jsonl" "$work/call."
+for calls in "$work"/call.*; do run submit --batch "$calls"; done
 parts queued
 run worker --burst --queues default --concurrency 50
 parts "retained completed"

@@ -778,9 +778,10 @@ async fn default_priority_jobs_wait_in_the_ready_list_in_claim_order() {
 }
 
 /// A job stamped earlier than the ready list's tail (another producer's
-/// clock, a batch that took longer to arrive) joins the list after it,
-/// and is claimed after it: among due jobs of one priority, arrival
-/// decides where the stamps disagree with it.
+/// clock, a batch that took longer to arrive) joins the late list (its
+/// list score is below the tail's), not the set, and is claimed after the
+/// tail: among due jobs of one priority, arrival decides where the stamps
+/// disagree with it.
 #[tokio::test]
 async fn a_job_stamped_before_the_lists_tail_joins_the_list_after_it() {
     let store = RedisStore::new().await;
@@ -807,8 +808,11 @@ async fn a_job_stamped_before_the_lists_tail_joins_the_list_after_it() {
         .unwrap();
     let mut conn = store.server.connection(0);
     let (list, set) = ready_ids(&mut conn);
-    assert_eq!(list, ["late-stamp", "early-1", "early-2"]);
+    assert_eq!(list, ["late-stamp"]);
+    assert_eq!(late_ids(&mut conn), ["early-1", "early-2"]);
     assert!(set.is_empty(), "{set:?}");
+    let listed = listed_ids(&queue, Some(Status::Queued), 1).await;
+    assert_eq!(listed, ["late-stamp", "early-2", "early-1"]);
     // The jobs keep their own run-at.
     let early = queue
         .job(&JobId::parse("early-1").unwrap())
@@ -818,6 +822,349 @@ async fn a_job_stamped_before_the_lists_tail_joins_the_list_after_it() {
     assert_eq!(early.state.run_at, earlier);
     let claimed = claimed_ids(&queue, 10).await;
     assert_eq!(claimed, ["late-stamp", "early-1", "early-2"]);
+}
+
+/// The ids `all` holds, and what the key costs (`MEMORY USAGE`; 0 when
+/// there is no key).
+fn all_entries(conn: &mut redis::Connection) -> (Vec<String>, u64) {
+    let ids: Vec<String> = redis::cmd("ZRANGE")
+        .arg("wjp:{default}:all")
+        .arg(0)
+        .arg(-1)
+        .query(conn)
+        .unwrap();
+    let bytes: Option<u64> = redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg("wjp:{default}:all")
+        .arg("SAMPLES")
+        .arg(0)
+        .query(conn)
+        .unwrap();
+    (ids, bytes.unwrap_or(0))
+}
+
+/// The ids of a queue's late list, in its order.
+fn late_ids(conn: &mut redis::Connection) -> Vec<String> {
+    let members: Vec<String> = redis::cmd("LRANGE")
+        .arg("wjp:{default}:ready_late")
+        .arg(0)
+        .arg(-1)
+        .query(conn)
+        .unwrap();
+    members
+        .iter()
+        .map(|m| m.split_once('|').expect("a ready member").1.to_owned())
+        .collect()
+}
+
+/// The ids a listing of `default` gives, page after page.
+async fn listed_ids(queue: &wjp_queue::Queue, status: Option<Status>, limit: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = queue
+            .list(JobQuery {
+                queue: Some(QueueName::parse("default").unwrap()),
+                status,
+                kind: None,
+                limit,
+                cursor,
+            })
+            .await
+            .unwrap();
+        seen.extend(page.jobs.iter().map(|j| j.id.to_string()));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return seen,
+        }
+    }
+}
+
+/// A queued job of the ready list is listed from the list: it has no entry
+/// in `all` (about 130 bytes), nor once a claim takes it; jobs of the
+/// ready set and delayed ones keep theirs, and an entry a claim leaves
+/// behind goes when the job ends.
+#[tokio::test]
+async fn a_job_of_the_ready_list_has_no_entry_in_all() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut conn = store.server.connection(0);
+    for (id, priority) in [("l1", 0), ("h1", 5), ("l2", 0), ("l3", 0)] {
+        enqueue_with_priority(&queue, id, priority).await;
+    }
+    let mut r = request("noop", json!({}));
+    r.job_id = Some("later".into());
+    r.delay = Some(3600.0);
+    queue.enqueue(r).await.unwrap();
+    let (list, set) = ready_ids(&mut conn);
+    assert_eq!(
+        (list, set),
+        (
+            vec!["l1".into(), "l2".into(), "l3".into()],
+            vec!["h1".into()]
+        )
+    );
+    let (mut ids, bytes) = all_entries(&mut conn);
+    ids.sort();
+    assert_eq!(ids, ["h1", "later"]);
+    assert!(bytes > 0);
+    assert_eq!(
+        listed_ids(&queue, None, 2).await,
+        ["later", "l3", "l2", "h1", "l1"]
+    );
+
+    let running = claim(&queue, &["default"], 2, Duration::from_secs(60)).await;
+    let claimed: Vec<&str> = running.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(claimed, ["h1", "l1"]);
+    let (mut ids, _) = all_entries(&mut conn);
+    ids.sort();
+    assert_eq!(ids, ["h1", "later"], "a claim writes no index");
+    assert_eq!(
+        listed_ids(&queue, Some(Status::Running), 1).await,
+        ["h1", "l1"]
+    );
+    assert_eq!(
+        listed_ids(&queue, Some(Status::Queued), 1).await,
+        ["l3", "l2"]
+    );
+    assert_eq!(
+        listed_ids(&queue, None, 3).await,
+        ["later", "l3", "l2", "h1", "l1"]
+    );
+
+    let ends = running
+        .iter()
+        .map(|j| state::complete(j, json!("done"), Timestamp::now()))
+        .collect();
+    assert_eq!(queue.backend().apply(ends).await.unwrap(), [true, true]);
+    assert_eq!(all_entries(&mut conn).0, ["later"]);
+    assert_eq!(
+        listed_ids(&queue, None, 2).await,
+        ["later", "l3", "l2", "h1", "l1"]
+    );
+    assert!(listed_ids(&queue, Some(Status::Running), 2)
+        .await
+        .is_empty());
+}
+
+/// A job whose list score is not above the ready list's tail waits in the
+/// late list with an `all` entry: the jobs of a batch past an enqueue
+/// sequence that ends in 000 (they share their creation time, and the
+/// score ends in the sequence's last three digits), and a job retried
+/// with its old score. Listings keep the list-score order, claims the
+/// claim order.
+#[tokio::test]
+async fn jobs_listed_out_of_their_claim_order_wait_in_the_late_list() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut conn = store.server.connection(0);
+    let _: () = redis::cmd("SET")
+        .arg("wjp:{default}:seq")
+        .arg(995)
+        .query(&mut conn)
+        .unwrap();
+    let batch = (0..10)
+        .map(|i| {
+            let mut r = request("noop", json!(i));
+            r.job_id = Some(format!("b{i}"));
+            r
+        })
+        .collect();
+    queue.enqueue_batch(batch).await.unwrap();
+    let name = |i: usize| format!("b{i}");
+    let (list, set) = ready_ids(&mut conn);
+    assert_eq!(list, (0..4).map(name).collect::<Vec<_>>());
+    assert!(set.is_empty(), "{set:?}");
+    assert_eq!(late_ids(&mut conn), (4..10).map(name).collect::<Vec<_>>());
+    let (mut ids, _) = all_entries(&mut conn);
+    ids.sort();
+    assert_eq!(ids, (4..10).map(name).collect::<Vec<_>>());
+    // Sequences 996..999 end the scores of b0..b3, 1000..1005 those of b4..b9.
+    let by_score: Vec<String> = [3, 2, 1, 0, 9, 8, 7, 6, 5, 4]
+        .into_iter()
+        .map(name)
+        .collect();
+    for limit in [1, 3, 4] {
+        assert_eq!(
+            listed_ids(&queue, Some(Status::Queued), limit).await,
+            by_score
+        );
+        assert_eq!(listed_ids(&queue, None, limit).await, by_score);
+    }
+    assert_eq!(queue.counts().await.unwrap()[0].queued, 10);
+    assert_eq!(claimed_ids(&queue, 3).await, ["b0", "b1", "b2"]);
+
+    // A failed job retried comes back with its score, below the tail's.
+    // (The pauses keep the run-ats of the steps apart: claim order then
+    // does not hang on the enqueue sequences.)
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut r = request("noop", json!(10));
+    r.job_id = Some("fresh".into());
+    queue.enqueue(r).await.unwrap();
+    let running = claim(&queue, &["default"], 1, Duration::from_secs(60)).await;
+    assert_eq!(running[0].id.as_str(), "b3");
+    let failed = state::fail(
+        &running[0],
+        wjp_queue::JobError::new(wjp_queue::ErrorKind::InvalidPayload, "no"),
+        Timestamp::now(),
+    );
+    assert_eq!(queue.backend().apply(vec![failed]).await.unwrap(), [true]);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    queue.retry(&JobId::parse("b3").unwrap()).await.unwrap();
+    assert_eq!(ready_ids(&mut conn).0, ["fresh"]);
+    assert_eq!(
+        late_ids(&mut conn),
+        ["b4", "b5", "b6", "b7", "b8", "b9", "b3"]
+    );
+    assert!(all_entries(&mut conn).0.contains(&"b3".to_string()));
+    let queued = listed_ids(&queue, Some(Status::Queued), 2).await;
+    assert_eq!(queued, ["fresh", "b3", "b9", "b8", "b7", "b6", "b5", "b4"]);
+    let everything: Vec<String> = ["fresh", "b3", "b2", "b1", "b0"]
+        .into_iter()
+        .map(String::from)
+        .chain([9, 8, 7, 6, 5, 4].into_iter().map(name))
+        .collect();
+    assert_eq!(listed_ids(&queue, None, 2).await, everything);
+    let order = claimed_ids(&queue, 20).await;
+    assert_eq!(order, ["b4", "b5", "b6", "b7", "b8", "b9", "fresh", "b3"]);
+    // The entries of the late list's jobs stay while they run.
+    assert_eq!(all_entries(&mut conn).0.len(), 7);
+    assert_eq!(listed_ids(&queue, None, 4).await, everything);
+}
+
+/// Promotions and releases bring jobs back with the list score they were
+/// created with: one whose score is above the ready list's tail joins the
+/// list and leaves `all`; one whose score is not joins the late list and
+/// keeps its `all` entry. Each is listed once, newest first.
+#[tokio::test]
+async fn promoted_and_released_jobs_join_the_list_only_in_list_score_order() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut conn = store.server.connection(0);
+    let job = |id: &str, delay: Option<f64>, after: &[&str]| {
+        let mut r = request("noop", json!({}));
+        r.job_id = Some(id.into());
+        r.delay = delay;
+        r.after = after.iter().map(|a| a.to_string()).collect();
+        r
+    };
+    queue
+        .enqueue(job("early-delayed", Some(0.05), &[]))
+        .await
+        .unwrap();
+    queue.enqueue(job("parent", None, &[])).await.unwrap();
+    queue
+        .enqueue(job("child", None, &["parent"]))
+        .await
+        .unwrap();
+    queue
+        .enqueue(job("late-delayed", Some(0.05), &[]))
+        .await
+        .unwrap();
+    let (mut ids, _) = all_entries(&mut conn);
+    ids.sort();
+    assert_eq!(ids, ["child", "early-delayed", "late-delayed"]);
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(queue.maintain().await.unwrap().promoted, 2);
+    assert_eq!(ready_ids(&mut conn).0, ["parent", "late-delayed"]);
+    assert_eq!(late_ids(&mut conn), ["early-delayed"]);
+    let running = claim(&queue, &["default"], 1, Duration::from_secs(60)).await;
+    assert_eq!(running[0].id.as_str(), "parent");
+    let done = state::complete(&running[0], json!("done"), Timestamp::now());
+    assert_eq!(queue.backend().apply(vec![done]).await.unwrap(), [true]);
+    let child = JobId::parse("child").unwrap();
+    queue.maintain().await.unwrap();
+    wait_for_job(&queue, &child, Duration::from_secs(5), |j| {
+        j.status() == Status::Queued
+    })
+    .await;
+
+    assert_eq!(ready_ids(&mut conn).0, ["late-delayed"]);
+    assert_eq!(late_ids(&mut conn), ["early-delayed", "child"]);
+    let (mut ids, _) = all_entries(&mut conn);
+    ids.sort();
+    assert_eq!(ids, ["child", "early-delayed"]);
+    let newest_first = ["late-delayed", "child", "parent", "early-delayed"];
+    for limit in [1, 2] {
+        assert_eq!(listed_ids(&queue, None, limit).await, newest_first);
+        let queued = listed_ids(&queue, Some(Status::Queued), limit).await;
+        assert_eq!(queued, ["late-delayed", "child", "early-delayed"]);
+    }
+    assert_eq!(
+        claimed_ids(&queue, 10).await,
+        ["early-delayed", "late-delayed", "child"]
+    );
+}
+
+/// Queued jobs the earlier layout put in the ready list have an `all`
+/// entry too: they are listed once, before and among the jobs this layout
+/// lists from the list, in pages whose bounds fall anywhere in it, also
+/// once claims have taken its head.
+#[tokio::test]
+async fn list_jobs_of_the_earlier_layout_are_listed_once() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut conn = store.server.connection(0);
+    let requests = |from: usize, to: usize| -> Vec<wjp_queue::JobRequest> {
+        (from..to)
+            .map(|i| {
+                let mut r = request("noop", json!(i));
+                r.job_id = Some(format!("j{i:03}"));
+                r.priority = Some(if i % 10 == 7 { 1 } else { 0 });
+                r
+            })
+            .collect()
+    };
+    queue.enqueue_batch(requests(0, 40)).await.unwrap();
+    // As layout 4 listed them: every queued job in `all`, by its score.
+    let list: Vec<String> = redis::cmd("LRANGE")
+        .arg("wjp:{default}:ready_list")
+        .arg(0)
+        .arg(-1)
+        .query(&mut conn)
+        .unwrap();
+    for member in &list {
+        let id = member.split_once('|').unwrap().1;
+        let job = queue
+            .job(&JobId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let score = job.created_at.0 * 1000 + job.payload.as_i64().unwrap() + 1;
+        let _: () = redis::cmd("ZADD")
+            .arg("wjp:{default}:all")
+            .arg(score)
+            .arg(id)
+            .query(&mut conn)
+            .unwrap();
+    }
+    for i in 40..300 {
+        queue.enqueue_batch(requests(i, i + 1)).await.unwrap();
+    }
+    let newest_first =
+        |from: usize| -> Vec<String> { (from..300).rev().map(|i| format!("j{i:03}")).collect() };
+    for limit in [1, 7, 50] {
+        assert_eq!(
+            listed_ids(&queue, Some(Status::Queued), limit).await,
+            newest_first(0)
+        );
+        assert_eq!(listed_ids(&queue, None, limit).await, newest_first(0));
+    }
+    // Claims take the high-priority jobs first, then the list from its head.
+    let claimed = claimed_ids(&queue, 60).await;
+    assert_eq!(claimed.len(), 60);
+    let queued: Vec<String> = newest_first(0)
+        .into_iter()
+        .filter(|id| !claimed.contains(id))
+        .collect();
+    for limit in [3, 13] {
+        assert_eq!(
+            listed_ids(&queue, Some(Status::Queued), limit).await,
+            queued
+        );
+        assert_eq!(listed_ids(&queue, None, limit).await, newest_first(0));
+    }
 }
 
 /// Registers a live worker "w-old" on "press-2" as a version of layout 2
@@ -868,7 +1215,7 @@ async fn a_lazy_connection_checks_the_layout_at_its_first_contact() {
         .query(&mut conn)
         .unwrap();
     assert!(backend.claim(&claim_default(1)).await.unwrap().is_empty());
-    assert_eq!(layout(&mut conn), "4");
+    assert_eq!(layout(&mut conn), "5");
 }
 
 /// A claim of up to `max` jobs of the default queue by worker "claimer".
@@ -1056,6 +1403,7 @@ async fn a_claim_of_large_jobs_stops_at_its_byte_budget_and_leaves_the_rest_read
     );
 
     let lease = Duration::from_secs(30);
+    let mut conn = store.server.connection(0);
     let mut rounds = Vec::new();
     loop {
         let jobs = claim(&queue, &["default"], 10, lease).await;
@@ -1063,6 +1411,18 @@ async fn a_claim_of_large_jobs_stops_at_its_byte_budget_and_leaves_the_rest_read
             break;
         }
         rounds.push(jobs.into_iter().map(|j| j.id).collect::<Vec<_>>());
+        if rounds.len() == 1 {
+            // The jobs left go back to the head of the ready list, where
+            // they are listed from (they have no `all` entry).
+            let left: Vec<String> = ids[1..].iter().map(|id| id.to_string()).collect();
+            assert_eq!(ready_ids(&mut conn), (left.clone(), Vec::new()));
+            assert!(all_entries(&mut conn).0.is_empty());
+            let newest_first: Vec<String> = left.into_iter().rev().collect();
+            assert_eq!(
+                listed_ids(&queue, Some(Status::Queued), 2).await,
+                newest_first
+            );
+        }
     }
     // One large job per claim, the last with the small one that fits
     // beside it; in enqueue order, none lost, none twice.
@@ -1189,7 +1549,7 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
         .query(&mut conn)
         .unwrap();
     RedisBackend::connect(&server.url(0)).await.unwrap();
-    assert_eq!(layout(&mut conn), "4");
+    assert_eq!(layout(&mut conn), "5");
     RedisBackend::connect(&server.url(0)).await.unwrap();
 
     // Layout 2 (bodies with their kind and creation time) is read as it is,
@@ -1209,26 +1569,29 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
     assert_eq!(layout(&mut conn), "2", "not marked while the worker runs");
     // A worker of this version does not hold it back.
     let mut ours = older.clone();
-    ours["layout"] = json!("4");
+    ours["layout"] = json!("5");
     let _: () = redis::cmd("SET")
         .arg("wjp:worker:w-old")
         .arg(ours.to_string())
         .query(&mut conn)
         .unwrap();
     RedisBackend::connect(&server.url(0)).await.unwrap();
-    assert_eq!(layout(&mut conn), "4");
-    // Layout 3 (before the ready list and audit repeats) likewise.
-    set_layout(&mut conn, "3");
-    RedisBackend::connect(&server.url(0)).await.unwrap();
-    assert_eq!(layout(&mut conn), "4");
+    assert_eq!(layout(&mut conn), "5");
+    // Layouts 3 (before the ready list and audit repeats) and 4 (before
+    // list jobs without an `all` entry) likewise.
+    for earlier in ["3", "4"] {
+        set_layout(&mut conn, earlier);
+        RedisBackend::connect(&server.url(0)).await.unwrap();
+        assert_eq!(layout(&mut conn), "5");
+    }
 
-    set_layout(&mut conn, "5");
+    set_layout(&mut conn, "6");
     let err = RedisBackend::connect(&server.url(0))
         .await
         .err()
         .expect("another layout is refused")
         .to_string();
-    assert!(err.contains("layout 5") && !err.contains("  "), "{err}");
+    assert!(err.contains("layout 6") && !err.contains("  "), "{err}");
 }
 
 /// The earlier layout listed ended jobs in `all` too: such an entry neither

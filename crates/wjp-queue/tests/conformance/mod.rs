@@ -221,6 +221,7 @@ macro_rules! conformance_suite {
             retrying_a_failed_job_runs_it_again,
             counts_listing_and_purge,
             a_listing_of_every_status_shows_each_job_once_newest_first,
+            a_listing_pages_through_jobs_of_every_index,
             unknown_kinds_queues_and_bad_values_are_refused,
             events_can_be_followed_from_a_cursor,
             a_full_queue_refuses_jobs_until_a_claim_makes_room,
@@ -1794,6 +1795,88 @@ pub async fn a_listing_of_every_status_shows_each_job_once_newest_first(store: &
         Status::Cancelled,
     ] {
         assert!(statuses.contains(&status), "{status:?} in {statuses:?}");
+    }
+}
+
+/// The payloads of a listing of `default` (of one status, or of every
+/// one), read page after page, `limit` jobs a page.
+pub async fn listed_payloads(queue: &Queue, status: Option<Status>, limit: usize) -> Vec<i64> {
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = queue
+            .list(JobQuery {
+                queue: Some(q("default")),
+                status,
+                kind: None,
+                limit,
+                cursor,
+            })
+            .await
+            .unwrap();
+        seen.extend(page.jobs.iter().map(|j| j.payload.as_i64().unwrap()));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return seen,
+        }
+    }
+}
+
+/// Jobs queued at the default priority and at others, delayed, running
+/// (claimed from either kind of queued job), completed and cancelled,
+/// listed in small pages: each once, newest first, whatever index a
+/// backend keeps it in and whichever index the page boundaries fall in.
+pub async fn a_listing_pages_through_jobs_of_every_index(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let with = |i: i64, priority: i32, delay: Option<f64>| {
+        let mut r = request("noop", json!(i));
+        r.priority = Some(priority);
+        r.delay = delay;
+        r
+    };
+    let complete = |job: &Job| state::complete(job, json!("done"), Timestamp::now());
+    enqueue_id(&queue, with(0, 0, None)).await;
+    enqueue_id(&queue, with(1, 3, None)).await;
+    let running = claim(&queue, &["default"], 2, Duration::from_secs(60)).await;
+    let claimed: Vec<i64> = running
+        .iter()
+        .map(|j| j.payload.as_i64().unwrap())
+        .collect();
+    assert_eq!(claimed, [1, 0]);
+    let done = queue.backend().apply(vec![complete(&running[0])]).await;
+    assert_eq!(done.unwrap(), [true]);
+    enqueue_id(&queue, with(2, 0, Some(3600.0))).await;
+    let cancelled = enqueue_id(&queue, with(3, 0, None)).await;
+    enqueue_id(&queue, with(4, 0, None)).await;
+    queue.cancel(&cancelled).await.unwrap();
+    enqueue_id(&queue, with(5, -1, None)).await;
+    enqueue_id(&queue, with(6, 0, None)).await;
+    let next = claim(&queue, &["default"], 1, Duration::from_secs(60)).await;
+    assert_eq!(next[0].payload, json!(4));
+    let done = queue.backend().apply(vec![complete(&next[0])]).await;
+    assert_eq!(done.unwrap(), [true]);
+    enqueue_id(&queue, with(7, 0, None)).await;
+    enqueue_id(&queue, with(8, 2, None)).await;
+    enqueue_id(&queue, with(9, 0, None)).await;
+
+    for limit in [1, 2, 3] {
+        assert_eq!(
+            listed_payloads(&queue, None, limit).await,
+            (0..10).rev().collect::<Vec<i64>>(),
+            "pages of {limit}"
+        );
+    }
+    for (status, payloads) in [
+        (Status::Queued, vec![9, 8, 7, 6, 5]),
+        (Status::Running, vec![0]),
+        (Status::Scheduled, vec![2]),
+        (Status::Completed, vec![4, 1]),
+        (Status::Cancelled, vec![3]),
+    ] {
+        for limit in [1, 2] {
+            let listed = listed_payloads(&queue, Some(status), limit).await;
+            assert_eq!(listed, payloads, "{status:?} in pages of {limit}");
+        }
     }
 }
 

@@ -27,6 +27,13 @@ pub(super) fn wake_key(queue: &str) -> String {
     format!("wjp:{{{queue}}}:wake")
 }
 
+/// A queue's late list: queued jobs that came in claim order but not in
+/// list-score order, listed by `all` (common.lua, Ready jobs). Scripts
+/// name it from the queue's prefix, as they name the group keys.
+pub(super) fn ready_late_key(queue: &str) -> String {
+    format!("wjp:{{{queue}}}:ready_late")
+}
+
 /// A queue's fairness groups' turn counters and the number of queued jobs
 /// in its groups' indexes (common.lua, Fairness groups).
 pub(super) fn group_state_key(queue: &str) -> String {
@@ -45,11 +52,14 @@ pub(super) const LAYOUT_KEY: &str = "wjp:layout";
 /// jobs of the default priority wait in `ready_list` (`common.lua`, Ready
 /// jobs), which an earlier version would neither claim, count nor cancel,
 /// and audit lines that repeat the line before them but for the job are
-/// its id alone (`audit.rs`, Repeats), which it cannot read.
-pub(super) const LAYOUT: &str = "4";
+/// its id alone (`audit.rs`, Repeats), which it cannot read; 5 since a
+/// job of `ready_list` has no entry in `all` (an earlier version would
+/// not list it) and jobs wait in `ready_late` too (it would not claim
+/// them).
+pub(super) const LAYOUT: &str = "5";
 /// Earlier layouts this version reads as they are, and marks as its own
 /// (see `connection.rs`, `check_layout`).
-pub(super) const LAYOUTS_READ: &[&str] = &["2", "3"];
+pub(super) const LAYOUTS_READ: &[&str] = &["2", "3", "4"];
 /// Worker names by the expiry of their records.
 pub(super) const WORKERS_KEY: &str = "wjp:workers";
 

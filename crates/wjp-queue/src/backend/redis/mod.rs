@@ -39,10 +39,11 @@
 //! |---------------------------|--------|---------------------------------------------|
 //! | `wjp:{q}:job:<id>`        | string | one job's record (below); ended ones expire |
 //! | `wjp:{q}:leases`          | hash   | running jobs: id -> lease entry             |
-//! | `wjp:{q}:ready_list`      | list   | queued jobs that came in claim order: `<ready key>\|<id>` |
+//! | `wjp:{q}:ready_list`      | list   | queued jobs that came in claim and list-score order: `<ready key>\|<id>`; listed from it |
+//! | `wjp:{q}:ready_late`      | list   | queued jobs that came in claim order only, members as the list's |
 //! | `wjp:{q}:ready`           | zset   | the other queued jobs, members as the list's, all scored 0 |
 //! | `wjp:{q}:scheduled`       | zset   | scheduled jobs by run-at                    |
-//! | `wjp:{q}:all`             | zset   | jobs that wait or run, by list score (listing) |
+//! | `wjp:{q}:all`             | zset   | waiting jobs but those of `ready_list`, by list score (listing) |
 //! | `wjp:{q}:completed` ...   | zset   | ended jobs by list score, one per status (listing too) |
 //! | `wjp:{q}:expiry`          | zset   | ended jobs by expiry time (for the sweep)   |
 //! | `wjp:{q}:events`          | stream | events, capped (`MAXLEN ~`) and aged out    |
@@ -62,7 +63,7 @@
 //! | `wjp:{q}:outbox`          | hash   | ended parents to tell: id -> `<status>\|<ms>` |
 //! | `wjp:{q}:audit`           | stream | the audit log, one entry per call; trimmed by maintenance (`audit.rs`) |
 //! | `wjp:queues`              | set    | names of queues that ever had a job         |
-//! | `wjp:layout`              | string | the layout of these keys (`4`); see below   |
+//! | `wjp:layout`              | string | the layout of these keys (`5`); see below   |
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
 //! | `wjp:schedules`           | hash   | schedules: name -> `<next_run>\n<JSON>`     |
@@ -81,11 +82,13 @@
 //! claim order in 21 base-64 digits (priority, run-at, sequence:
 //! `record.rs`), so that a ready member with a generated id (22 letters and
 //! digits, `JobId::random`) fits Redis's 48-byte allocation. A queued no-op
-//! job holds about 490 bytes of Redis memory: its record (about 185), its
-//! `ready_list` and `all` entries (about 46 and 130), its lines in the
-//! audit stream (about 85) and in the event stream (about 25); see
-//! BENCHMARKS.md. Jobs that arrive in claim order wait in `ready_list`, the
-//! others in `ready` (common.lua, Ready jobs).
+//! job holds about 360 bytes of Redis memory: its record (about 185), its
+//! `ready_list` entry (about 46), its lines in the audit stream (about 85)
+//! and in the event stream (about 25); see BENCHMARKS.md. Jobs that arrive
+//! in claim order and in list-score order wait in `ready_list`, which
+//! listings read (no `all` entry); those that arrive in claim order only
+//! in `ready_late`, with an `all` entry (about 130 more); the others in
+//! `ready` (common.lua, Ready jobs).
 //!
 //! `wjp:layout` says which layout the keys are in. Layout 2 changed the
 //! ready key (37 decimal digits before): a server whose queues hold
@@ -97,15 +100,20 @@
 //! completed job's progress of 1 out of bodies (`body.rs`), and submission
 //! lines of the audit log leave out their outcome. Layout 4 writes an
 //! audit line that repeats the one before it but for the job as the job's
-//! id alone (`audit.rs`). This version reads layouts 2 and 3 as they are
-//! and marks the server as layout 4 when it connects, after which a
+//! id alone (`audit.rs`). Layout 5 lists a job of `ready_list` from the
+//! list, without an `all` entry, and keeps jobs that came in claim order
+//! but not in list-score order in `ready_late` (common.lua, Ready jobs).
+//! This version reads layouts 2 to 4 as they are (a list job of layout 4
+//! has an `all` entry: listings leave it to `all`) and marks the server
+//! as layout 5 when it connects, after which a
 //! version of an earlier layout, which could not read what this one
 //! writes, refuses it. Stop every process of the earlier version (workers
 //! and API) before starting this one: this one refuses to mark the server
 //! while earlier workers run (their worker records name their layout, or
 //! none before layout 3), but an API process of an earlier version that
 //! connected before the mark is not told: it would count and cancel queued
-//! jobs without looking at `ready_list`. The completion path
+//! jobs without looking at `ready_list` (layout 3) or `ready_late`
+//! (layout 4), and list no job of `ready_list` (layout 4). The completion path
 //! writes its records with one `MSET` and no TTL (a `SET` with `PXAT` per
 //! job was a tenth of a drained job's Redis time): readers in Lua treat an
 //! ended record past its expiry as gone, by the server's clock, and the
@@ -148,7 +156,7 @@
 //! # Quotas
 //! An enqueue is checked against the queue's waiting limits (`Quotas`) in
 //! the call that writes it (`insert.lua`): the waiting jobs are the sizes
-//! of `ready_list`, `ready`, `scheduled`, `pending` and the groups' indexes
+//! of `ready_list`, `ready_late`, `ready`, `scheduled`, `pending` and the groups' indexes
 //! (exact), and their payload bytes are
 //! kept in `waiting_bytes`. Its invariant: it is the sum of the payload
 //! sizes that the bodies of the queue's waiting records begin with (`pl`,

@@ -4,7 +4,7 @@
 use redis::Value;
 
 use super::events::StreamPos;
-use super::keys::{group_state_key, index_keys, worker_key, LAYOUT, WORKERS_KEY};
+use super::keys::{group_state_key, index_keys, ready_late_key, worker_key, LAYOUT, WORKERS_KEY};
 use super::library::Call;
 use super::reply::{array, corrupt, int, text};
 use super::{RedisBackend, EVENTS_MAX_AGE};
@@ -73,13 +73,15 @@ impl RedisBackend {
             pipe.cmd("HGET")
                 .arg(group_state_key(q.as_str()))
                 .arg("ready");
-            // Plain queued jobs that came in claim order are in a list.
+            // Plain queued jobs that came in claim order are in a list,
+            // or in the late list (common.lua, Ready jobs).
             pipe.cmd("LLEN").arg(&keys[19]);
+            pipe.cmd("LLEN").arg(ready_late_key(q.as_str()));
         }
         let replies = self.run(&pipe).await?;
         queues
             .iter()
-            .zip(replies.chunks(11))
+            .zip(replies.chunks(12))
             .map(|(q, n)| {
                 let mut counts = QueueCounts {
                     name: q.to_string(),
@@ -89,10 +91,12 @@ impl RedisBackend {
                     counts.add(status, int(n)? as u64);
                 }
                 counts.paused = n.get(7).map(int).transpose()? == Some(1);
-                counts.add(
-                    Status::Queued,
-                    n.get(10).map(int).transpose()?.unwrap_or(0) as u64,
-                );
+                for listed in [10, 11] {
+                    counts.add(
+                        Status::Queued,
+                        n.get(listed).map(int).transpose()?.unwrap_or(0) as u64,
+                    );
+                }
                 if let Some(Value::BulkString(grouped)) = n.get(9) {
                     let grouped = String::from_utf8_lossy(grouped).parse::<i64>().unwrap_or(0);
                     counts.add(Status::Queued, grouped.max(0) as u64);

@@ -51,7 +51,6 @@ for i = 1, n do
     -- A job's group never changes: the new body's is the stored one's.
     local group = group_in(body, 1)
     unindex(id, cur[F_STATUS], cur[F_RK], group)
-    keep_listed(id, cur[F_STATUS], status, cur[F_LS])
     local rk = false
     if waiting_status(status) then
       rk = ready_key(priority, run_at, cur[F_SEQ])
@@ -59,7 +58,7 @@ for i = 1, n do
     local ended = K_ENDED[status] and expires_at
     store(key, header(status, token, attempt, cur[F_KIND], error_kind, cur[F_SEQ], cur[F_LS],
       rk or ended), body, ended)
-    index(id, status, rk, run_at, cur[F_LS], expires_at, group)
+    index(id, status, rk, run_at, cur[F_LS], expires_at, group, false)
     emit(id, cur[F_KIND], status, attempt, ARGV[b + APPLY_PROGRESS], ARGV[b + APPLY_MESSAGE],
       error_kind, ARGV[b + APPLY_AT])
     if status == 'queued' then woke = true end

@@ -29,18 +29,18 @@ local token = ARGV[7]
 local in_turns = take_in_turns(max)
 local due = in_turns and {} or redis_call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0, max)
 -- The best ready jobs leave the index (`ready_take`); those a due
--- scheduled job outranks go back (to the sorted set, which may hold any).
+-- scheduled job outranks go back (`ready.put_back`).
 local candidates = in_turns and in_turns.members or ready_take(max)
 local scheduled = {}
--- Candidates `from`..`to` are not taken: popped ready members go back (to
--- the sorted set, which may hold any member); a due scheduled job never
--- left its own index.
+-- Candidates `from`..`to` are not taken: popped ready members go back
+-- where they were (`ready.put_back`: the list's head, or the sorted set);
+-- a due scheduled job never left its own index.
 local function put_back(from, to)
   for i = from, to do
     if in_turns then
       back_in_turn(in_turns, candidates[i])
     elseif not scheduled[candidates[i]] then
-      zadd(K_READY, '0', candidates[i])
+      ready.put_back(candidates[i])
     end
   end
 end
@@ -58,6 +58,7 @@ if #due > 0 then
       zrem(K_SCHED, id)
     end
   end
+  ready.list_members()
   sort_bytewise(candidates)
   put_back(max + 1, #candidates)
 end

@@ -36,8 +36,15 @@ local adds, removals, lease_sets, lease_dels, events, line_before, pending_dels
 -- `pushes`, members to push at its list's tail; `dels`, members to take
 -- out; `tail`, the list's last member as this call knows it (nil before
 -- it looked, false when the list is empty), and [1..3] the numbers of its
--- ready key (see `ready_add`). One table: the library's main chunk may
--- hold at most 200 locals.
+-- ready key (see `ready_add`); `tail_ls`, the list score a job must pass
+-- to join the list (nil before it looked, see `ready.load_tail_ls`);
+-- `late_key`, `late_pushes`, `late` and [4..6], the same for the late
+-- list (see Ready jobs below), `late_of` the queue prefix `late_key` was
+-- made for; `took`, {list read, how many members of it were taken, its
+-- key} for each list `ready_take` took from (nil for none); `unshift`,
+-- key -> members taken from that list that go back to its head
+-- (`ready.put_back`). One table: the library's main chunk may hold at
+-- most 200 locals.
 local ready = {}
 -- Whether the queue's `dependants` hash exists, once looked at in this
 -- call (nil before); whether this call moved a parent to the outbox.
@@ -77,7 +84,13 @@ local function begin(keys, args)
   groups_running = nil
   PREFIX, MAXLEN = args[1], args[2]
   adds, removals, lease_sets, lease_dels, pending_dels = {}, {}, {}, {}, {}
-  ready.pushes, ready.dels, ready.tail = {}, {}, nil
+  ready.pushes, ready.dels, ready.tail, ready.tail_ls = {}, {}, nil, nil
+  if ready.late_of ~= QUEUE_PREFIX then
+    ready.late_key, ready.late_of = QUEUE_PREFIX .. 'ready_late', QUEUE_PREFIX
+  end
+  ready.late_pushes, ready.late = {}, nil
+  -- Made when needed: a table a call makes costs it, whether used or not.
+  ready.took, ready.unshift, ready.from_list = nil, nil, nil
   deps_exist, deps_moved = nil, false
   bytes_delta = 0
   events, line_before = {}, {}
@@ -230,30 +243,48 @@ end
 local function flush()
   for key, list in pairs(removals) do in_chunks('ZREM', key, list) end
   if #ready.dels > 0 then
-    -- A member is in one of the two: the list is looked through only for
-    -- those the sorted set did not hold. LREM reads the list up to the
+    -- A member is in one of the three: the lists are looked through only
+    -- for those the sorted set did not hold. LREM reads a list up to the
     -- member, from the end whose run-at is nearer its own (run-ats do not
     -- fall along the list): a cancel of the newest of a million queued
     -- jobs reads a few entries, not the whole list.
-    local head = redis_call('LINDEX', K_READY_LIST, 0)
-    if not head then
+    local ends = {}
+    for _, key in ipairs({ K_READY_LIST, ready.late_key }) do
+      local head = redis_call('LINDEX', key, 0)
+      if head then
+        local _, head_run_at = ready_key_numbers(head)
+        local _, tail_run_at = ready_key_numbers(redis_call('LINDEX', key, -1))
+        ends[#ends + 1] = { key, head_run_at, tail_run_at }
+      end
+    end
+    if #ends == 0 then
       in_chunks('ZREM', K_READY, ready.dels)
     else
-      local _, head_run_at = ready_key_numbers(head)
-      local _, tail_run_at = ready_key_numbers(redis_call('LINDEX', K_READY_LIST, -1))
       for _, member in ipairs(ready.dels) do
         if redis_call('ZREM', K_READY, member) == 0 then
           local _, run_at = ready_key_numbers(member)
-          local from_tail = tail_run_at - run_at < run_at - head_run_at
-          redis_call('LREM', K_READY_LIST, from_tail and -1 or 1, member)
+          for _, e in ipairs(ends) do
+            local from_tail = e[3] - run_at < run_at - e[2]
+            if redis_call('LREM', e[1], from_tail and -1 or 1, member) > 0 then break end
+          end
         end
       end
     end
     ready.dels = {}
   end
   for key, list in pairs(adds) do in_chunks('ZADD', key, list) end
+  for key, back in pairs(ready.unshift or {}) do
+    -- Members a claim took from a list's head and did not keep go back
+    -- there in claim order (LPUSH puts its last argument first).
+    sort_bytewise(back)
+    local reversed = {}
+    for i = #back, 1, -1 do reversed[#reversed + 1] = back[i] end
+    in_chunks('LPUSH', key, reversed)
+  end
+  ready.unshift = nil
   in_chunks('RPUSH', K_READY_LIST, ready.pushes)
-  ready.pushes = {}
+  in_chunks('RPUSH', ready.late_key, ready.late_pushes)
+  ready.pushes, ready.late_pushes = {}, {}
   in_chunks('HDEL', K_LEASES, lease_dels)
   in_chunks('HSET', K_LEASES, lease_sets)
   in_chunks('HDEL', K_PENDING, pending_dels)
@@ -266,18 +297,35 @@ end
 
 -- Ready jobs. The plain ready index (queued jobs without a fairness group,
 -- each a member `<ready key>|<id>` whose byte order is the claim order) is
--- two structures: K_READY_LIST, a list in claim order that grows only at
+-- three structures: K_READY_LIST, a list in claim order that grows only at
 -- its tail, holds jobs of the default priority (0) that arrived after
--- every job in it (enqueued to run now: the common case), and K_READY, a
--- sorted set with every score 0, holds the others. A list entry costs
+-- every job in it (enqueued to run now: the common case) with a list
+-- score above every job in it; the late list (`ready.late_key`,
+-- `ready_late`), a list like it, holds the jobs that arrived after every
+-- job of both lists with a list score that is not; and K_READY, a sorted
+-- set with every score 0, holds the others. A list entry costs
 -- about 46 bytes of Redis memory, a sorted-set entry about 145 (see
 -- BENCHMARKS.md). Only the default priority goes to the list: one job of a
 -- low priority at its tail would send every later job to the set for as
 -- long as it waits. A due job stamped earlier than the tail (by another
 -- producer's clock) is ordered by the tail's run-at (`ready.run_at`). The
--- claim order is the two merged (`ready_take`). Taking a job out of the
+-- claim order is the three merged (`ready_take`). Taking a job out of a
 -- list's middle (a cancel, a rewrite) reads the list from its nearer end
 -- up to it (`flush`).
+--
+-- A job of K_READY_LIST has no entry in K_ALL (about 130 bytes): listings
+-- read the list itself (list.lua), which is in list-score order as well
+-- as in claim order. The list score of a job is its creation time (ms)
+-- times 1000 plus the last three digits of its enqueue sequence, and its
+-- creation time is read back from it (record.rs): it cannot be changed to
+-- follow arrival. The two orders disagree for the jobs of one batch past
+-- a sequence number that ends in 000 (they share their creation time),
+-- for a job stamped by another producer's clock before the list's tail,
+-- and for a job that comes back with its old score (a promotion, a retry,
+-- a release, a rewrite): such a job waits in the late list, listed by
+-- K_ALL, as every job of the ready list was before. Entries the earlier
+-- layout wrote in K_READY_LIST have a K_ALL entry too; they are all before
+-- the first entry without one, and list.lua leaves them to K_ALL.
 
 -- `ready.tail` and its numbers, read once a call. (`ready`'s functions
 -- are fields: the library's main chunk may hold at most 200 locals.)
@@ -285,6 +333,8 @@ function ready.load_tail()
   if ready.tail == nil then
     ready.tail = redis_call('LINDEX', K_READY_LIST, -1)
     if ready.tail then ready[1], ready[2], ready[3] = ready_key_numbers(ready.tail) end
+    ready.late = redis_call('LINDEX', ready.late_key, -1)
+    if ready.late then ready[4], ready[5], ready[6] = ready_key_numbers(ready.late) end
   end
 end
 -- The run-at a due job of the default priority without a group is ordered
@@ -299,17 +349,23 @@ end
 -- share it, and converting it to a number costs.)
 function ready.run_at(run_at)
   if ready.tail == nil then ready.load_tail() end
-  if ready.tail and ready[1] == 2147483647 and tonumber(run_at) < ready[2] then
-    return ready[2]
-  end
+  local n = tonumber(run_at)
+  local floor = n
+  if ready.tail and ready[1] == 2147483647 and ready[2] > floor then floor = ready[2] end
+  if ready.late and ready[4] == 2147483647 and ready[5] > floor then floor = ready[5] end
+  if floor > n then return floor end
   return run_at
 end
--- Adds a job with ready key `rk` to the plain ready index (written by
--- `flush`). Keys are compared by the numbers their digits hold, which
--- order them as their bytes do: a byte-by-byte loop in Lua cost an
--- enqueue 40% more Redis instructions. An enqueue's keys were just made
--- (`made`): their numbers are known.
-local function ready_add(rk, id)
+-- Adds a job with ready key `rk` and list score `ls` (a number) to the
+-- plain ready index (written by `flush`): K_READY_LIST when it comes
+-- after its tail in both orders, else the late list when it comes after
+-- that one's tail in claim order, else the set. Returns true when it
+-- joined K_READY_LIST, where it is listed without a K_ALL entry. Keys
+-- are compared by the numbers their digits hold, which order them as
+-- their bytes do: a byte-by-byte loop in Lua cost an enqueue 40% more
+-- Redis instructions.
+-- An enqueue's keys were just made (`made`): their numbers are known.
+local function ready_add(rk, id, ls)
   local member = rk .. '|' .. id
   local t = ready
   if t.tail == nil then t.load_tail() end
@@ -320,13 +376,24 @@ local function ready_add(rk, id)
     p, r, q = ready_key_numbers(rk)
   end
   -- 2147483647: the priority number of priority 0 (`ready_key`).
-  if p == 2147483647 and
-      (not t.tail or p > t[1] or (p == t[1] and (r > t[2] or (r == t[2] and q > t[3])))) then
-    t.pushes[#t.pushes + 1] = member
-    t.tail, t[1], t[2], t[3] = member, p, r, q
-  else
-    zadd(K_READY, '0', member)
+  if p == 2147483647 then
+    if ls and
+        (not t.tail or p > t[1] or (p == t[1] and (r > t[2] or (r == t[2] and q > t[3])))) then
+      if t.tail_ls == nil then t.load_tail_ls() end
+      if ls > t.tail_ls then
+        t.pushes[#t.pushes + 1] = member
+        t.tail, t[1], t[2], t[3], t.tail_ls = member, p, r, q, ls
+        return true
+      end
+    end
+    if not t.late or p > t[4] or (p == t[4] and (r > t[5] or (r == t[5] and q > t[6]))) then
+      t.late_pushes[#t.late_pushes + 1] = member
+      t.late, t[4], t[5], t[6] = member, p, r, q
+      return false
+    end
   end
+  zadd(K_READY, '0', member)
+  return false
 end
 -- Up to `max` members of the plain ready index, first in claim order
 -- first, taken out of it now: ranges and removals by rank (all members of
@@ -335,41 +402,109 @@ end
 local function ready_take(max)
   local set = redis_call('ZRANGE', K_READY, 0, max - 1)
   local list = redis_call('LRANGE', K_READY_LIST, 0, max - 1)
-  local out, s, l = set, #set + 1, 1
-  if #set == 0 then
-    out, s, l = list, 1, #list + 1
-  elseif #list > 0 and byte_order(list[#list], set[1]) then
-    -- Every job read from the list comes first (one comparison, where
-    -- a merge costs one per job).
-    out, s, l = list, 1, #list + 1
-    for i = 1, math.min(#set, max - #list) do list[#list + 1] = set[i]; s = i + 1 end
-  elseif #list > 0 and not byte_order(list[1], set[#set]) then
-    -- Every job read from the set comes first.
-    for i = 1, math.min(#list, max - #set) do set[#set + 1] = list[i]; l = i + 1 end
-  elseif #list > 0 then
-    out, s = {}, 1
-    while #out < max and (s <= #set or l <= #list) do
-      if l > #list or (s <= #set and byte_order(set[s], list[l])) then
-        out[#out + 1] = set[s]
-        s = s + 1
-      else
-        out[#out + 1] = list[l]
-        l = l + 1
+  local late = redis_call('LRANGE', ready.late_key, 0, max - 1)
+  local out, s, l, t
+  if #list == 0 and #late == 0 then
+    -- One index holds jobs (the common cases): no comparison at all.
+    out, s, l, t = set, #set, 0, 0
+  elseif #set == 0 and #late == 0 then
+    out, s, l, t = list, 0, #list, 0
+  elseif #set == 0 and #list == 0 then
+    out, s, l, t = late, 0, 0, #late
+  else
+    -- A merge by runs: the index whose head comes first gives every job
+    -- before the others' first heads at once, found by halving: members
+    -- are compared byte by byte in Lua (`byte_order`), which costs, so
+    -- not once per job.
+    local held = { { set, 1 }, { list, 1 }, { late, 1 } }
+    out = {}
+    while #out < max do
+      local first, limit
+      for _, src in ipairs(held) do
+        local h = src[1][src[2]]
+        if h then
+          if not first then
+            first = src
+          elseif byte_order(h, first[1][first[2]]) then
+            local f = first[1][first[2]]
+            if not limit or byte_order(f, limit) then limit = f end
+            first = src
+          elseif not limit or byte_order(h, limit) then
+            limit = h
+          end
+        end
       end
+      if not first then break end
+      local members, at = first[1], first[2]
+      local last = #members
+      if limit and not byte_order(members[last], limit) then
+        -- The last member before `limit`: members[at] is.
+        local lo, hi = at, last
+        while hi - lo > 1 do
+          local mid = math.floor((lo + hi) / 2)
+          if byte_order(members[mid], limit) then lo = mid else hi = mid end
+        end
+        last = lo
+      end
+      last = math.min(last, at + max - #out - 1)
+      for i = at, last do out[#out + 1] = members[i] end
+      first[2] = last + 1
     end
+    s, l, t = held[1][2] - 1, held[2][2] - 1, held[3][2] - 1
   end
-  if s > 1 then redis_call('ZREMRANGEBYRANK', K_READY, 0, s - 2) end
-  if l > 1 then redis_call('LTRIM', K_READY_LIST, l - 1, -1) end
+  if s > 0 then redis_call('ZREMRANGEBYRANK', K_READY, 0, s - 1) end
+  -- Noted for `ready.put_back`: members[1..taken] of each came from it.
+  if l > 0 then
+    redis_call('LTRIM', K_READY_LIST, l, -1)
+    ready.took = ready.took or {}
+    ready.took[#ready.took + 1] = { list, l, K_READY_LIST }
+  end
+  if t > 0 then
+    redis_call('LTRIM', ready.late_key, t, -1)
+    ready.took = ready.took or {}
+    ready.took[#ready.took + 1] = { late, t, ready.late_key }
+  end
   return out
+end
+-- The members `ready_take` took from the lists in this call: member ->
+-- its list's key. Made only when one goes back (rare), but before a
+-- caller reorders the table `ready_take` returned (claim.lua), which may
+-- be a list it read.
+function ready.list_members()
+  local took = ready.took or {}
+  local from_list = ready.from_list
+  if not from_list or from_list.n ~= #took then
+    from_list = { n = #took }
+    for _, read in ipairs(took) do
+      for j = 1, read[2] do from_list[read[1][j]] = read[3] end
+    end
+    ready.from_list = from_list
+  end
+  return from_list
+end
+-- A member `ready_take` took in this call that is not kept goes back:
+-- one of a list to that list's head (`flush`), where it was, so that the
+-- list keeps its orders (a job of K_READY_LIST is listed from it, with
+-- no K_ALL entry); one of the set to the set.
+function ready.put_back(member)
+  local key = ready.list_members()[member]
+  if key then
+    ready.unshift = ready.unshift or {}
+    local back = table_at(ready.unshift, key)
+    back[#back + 1] = member
+  else
+    zadd(K_READY, '0', member)
+  end
 end
 -- How many jobs the plain ready index holds.
 local function ready_count()
-  return redis_call('ZCARD', K_READY) + redis_call('LLEN', K_READY_LIST)
+  return redis_call('ZCARD', K_READY) + redis_call('LLEN', K_READY_LIST) +
+    redis_call('LLEN', ready.late_key)
 end
 
 -- Fairness groups. A queued job of a group waits in its group's index,
 -- `group:<name>` (members and order as in K_READY), not in the plain
--- ready index (K_READY_LIST and K_READY), which holds the queued jobs
+-- ready index (the two lists and K_READY), which holds the queued jobs
 -- without a group. K_GROUPS, the round, holds each
 -- group with queued jobs, scored by the turn it was last served in (a
 -- newcomer gets the next turn: it joins the end of the round).
@@ -444,7 +579,7 @@ local function take_in_turns(max)
   local cap = tonumber(redis_call('HGET', K_LIMITS, 'per_group'))
   local st = redis_call('HMGET', K_GROUP_STATE, 'turn', 'plain')
   local turn, plain_turn = tonumber(st[1]) or 0, tonumber(st[2]) or 0
-  local plain_due = redis_call('EXISTS', K_READY, K_READY_LIST) > 0
+  local plain_due = redis_call('EXISTS', K_READY, K_READY_LIST, ready.late_key) > 0
   local taken = { members = {}, group = {} }
   local members = taken.members
   -- The round is read a chunk at a time, oldest turn first; it does not
@@ -543,7 +678,7 @@ end
 -- A member `take_in_turns` took that the claim does not keep goes back.
 local function back_in_turn(taken, member)
   local group = taken.group[member]
-  if group then group_index(group, member) else zadd(K_READY, '0', member) end
+  if group then group_index(group, member) else ready.put_back(member) end
 end
 
 -- Takes a job out of the index of the status it is in (`rk`: its ready
@@ -568,30 +703,36 @@ local function unindex(id, status, rk, group)
   end
 end
 
--- K_ALL lists the jobs that wait or run, by list score; an ended job is
--- listed by the index of its status (K_ENDED), so a retained job costs one
--- sorted-set entry, not two. Moves a job that changes from `from` to `to`
--- in or out of K_ALL.
-local function keep_listed(id, from, to, ls)
-  if K_ENDED[from] and not K_ENDED[to] then
-    zadd(K_ALL, ls, id)
-  elseif K_ENDED[to] and not K_ENDED[from] then
-    zrem(K_ALL, id)
-  end
-end
+-- Listings (list.lua) find a job by its list score in one place: a
+-- waiting job in K_ALL, but a queued job of the ready list in the list
+-- itself (see Ready jobs); a running job in the lease hash (a claim
+-- writes no index: an entry it had in K_ALL stays until the job leaves
+-- running, and listings pass over it); an ended job in the index of its
+-- status (K_ENDED), so a retained job costs one sorted-set entry, not two.
 
--- Puts a job into the index of its (new) status. The caller stores an
--- ended job's expiry (see `store`).
-local function index(id, status, rk, run_at, ls, expires_at, group)
+-- Puts a job into the index of its (new) status, and into K_ALL where
+-- that is where it is listed; takes it out of K_ALL otherwise, unless it
+-- is `fresh` (just made: it has no entry). `ls`: its list score as text.
+-- The caller stores an ended job's expiry (see `store`).
+local function index(id, status, rk, run_at, ls, expires_at, group, fresh)
   if status == 'queued' and group then
     group_index(group, rk .. '|' .. id)
+    zadd(K_ALL, ls, id)
   elseif status == 'queued' then
-    ready_add(rk, id)
+    if ready_add(rk, id, tonumber(ls)) then
+      if not fresh then zrem(K_ALL, id) end
+    else
+      zadd(K_ALL, ls, id)
+    end
   elseif status == 'scheduled' then
     zadd(K_SCHED, run_at, id)
+    zadd(K_ALL, ls, id)
+  elseif status == 'waiting' then
+    zadd(K_ALL, ls, id)
   elseif K_ENDED[status] then
     zadd(K_ENDED[status], ls, id)
     zadd(K_EXP, expires_at, id)
+    if not fresh then zrem(K_ALL, id) end
   end
 end
 
@@ -725,6 +866,30 @@ local function stored(key)
     return nil
   end
   return cur, start
+end
+
+-- The list score a job must pass to join the ready list (see Ready jobs):
+-- its tail's, read from the start of the tail's record alone (a whole
+-- header taken apart cost a single enqueue a sixth more); none (-inf)
+-- when the list is empty; none may pass (+inf) when the tail's record is
+-- gone, which only an edit by hand does. (A tail of the earlier layout,
+-- listed by K_ALL, is passed like any other: the jobs after it are then
+-- in list-score order among themselves, which is what list.lua needs.)
+function ready.load_tail_ls()
+  if ready.tail == nil then ready.load_tail() end
+  local ls = -math.huge
+  if ready.tail then
+    ls = tonumber(ready.list_score_of(PREFIX .. sub(ready.tail, READY_KEY_LEN + 2))) or math.huge
+  end
+  ready.tail_ls = ls
+end
+-- The list score (text) in the header of the record at `key`, or nil,
+-- read from the record's start alone: no header taken apart, no lease.
+function ready.list_score_of(key)
+  if not ready.ls_pattern then
+    ready.ls_pattern = '^' .. string.rep('[^|]*|', F_LS - 1) .. '(%d+)|'
+  end
+  return match(redis_call('GETRANGE', key, 0, 255), ready.ls_pattern)
 end
 
 -- A job's current header, or nil when there is no job.

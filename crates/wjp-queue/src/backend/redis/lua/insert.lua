@@ -49,8 +49,8 @@ for i = 1, n do
   local ls = int(tonumber(created_at) * 1000 + seq % 1000)
   local group = group_in(body, 1)
   -- A due job of the default priority without a group is ordered among
-  -- the ready list's jobs by its arrival (`ready.run_at`), asked once per
-  -- run-at of the call (whether it joins the list is decided job by job).
+  -- the ready lists' jobs by its arrival (`ready.run_at`), asked once per
+  -- run-at of the call (whether it joins a list is decided job by job).
   local order_run_at = run_at
   if status == 'queued' and priority == '0' and not group then
     if run_at ~= seen_run_at then seen_run_at, seen_order = run_at, ready.run_at(run_at) end
@@ -63,7 +63,7 @@ for i = 1, n do
   if K_ENDED[status] then rk, error_kind = expires_at, 'dependency_failed' end
   local head = header(status, '', '0', kind, error_kind, int(seq), ls, rk)
   -- The record goes in only if the job is new.
-  local inserted = false
+  local inserted, fresh = false, true
   if holder then
     out[i] = view(holder_key, holder)
     added = added - body_payload_bytes(body, 1)
@@ -74,6 +74,9 @@ for i = 1, n do
     local old = load(id, key)
     if not old or old[F_STATUS] == 'failed' or old[F_STATUS] == 'cancelled' then
       if old then unindex(id, old[F_STATUS], old[F_RK]) end
+      -- An entry in K_ALL of the job it replaces (or of an expired one)
+      -- is taken out or moved by `index`.
+      fresh = false
       store(key, head, body, false)
       inserted = true
     else
@@ -86,12 +89,11 @@ for i = 1, n do
       redis_call('HSET', K_PENDING, id, ARGV[b + INSERT_PENDING])
     end
     if unique ~= '' then redis_call('HSET', K_UNIQUE, unique, id .. '|' .. unique_until) end
-    if not K_ENDED[status] then zadd(K_ALL, ls, id) end
     if K_ENDED[status] then
       redis_call('PEXPIREAT', key, expires_at)
       added = added - body_payload_bytes(body, 1)
     end
-    index(id, status, rk, run_at, ls, expires_at, group)
+    index(id, status, rk, run_at, ls, expires_at, group, fresh)
     emit(id, kind, status, '0', false, false, error_kind, now)
     if status == 'queued' then woke = true end
     out[i] = 1

@@ -3,64 +3,174 @@
 -- [5]: how many, [6]: how many index entries to look at at most, [7]: kind
 -- or ''.
 -- Returns {resume bound or '' when the indexes are exhausted, score1, job1, ...}.
--- Waiting and running jobs are listed by K_ALL, ended ones by the index of
--- their status (see `keep_listed`): a listing of every status merges the
--- four by score. An entry of K_ALL for an ended job (the earlier layout
--- put them there) is left to its status's index, so no job shows twice.
+-- Each job is listed from one place (common.lua, `index`): a waiting job
+-- from K_ALL, a queued job of the ready list from the list, a running job
+-- from the lease hash, an ended one from the index of its status. A
+-- listing merges the places its status needs by score. An entry of K_ALL
+-- for a running or ended job (a claim leaves it; the earlier layout put
+-- ended jobs there too) is left to the lease hash or its status's index,
+-- and a list job that has a K_ALL entry (the earlier layout) to K_ALL, so
+-- no job shows twice.
 local bound, status = ARGV[3], ARGV[4]
 local want, cap, kind = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
--- Each source: its key, and the status its jobs must have ('' for any
--- status that is not ended).
+-- The bound as a number: list scores (ms times a thousand) are exact in
+-- a double.
+local below = bound == '+inf' and math.huge or tonumber(sub(bound, 2))
+local CHUNK_ENTRIES = 100
+
+-- A source gives entries {score, score text, id, status it must have ('' for
+-- any that is neither ended nor running)} newest first: `buf` from `at`
+-- on, refilled by `fill` until `done`. Sources that must read a record
+-- to learn its score read only its start (`ready.list_score_of`): the
+-- merge reads whole headers of the entries it looks at.
+local function source(fill)
+  return { buf = {}, at = 1, done = false, fill = fill }
+end
+local function head(s)
+  while s.at > #s.buf and not s.done do
+    s.buf, s.at = {}, 1
+    s.fill(s)
+  end
+  return s.buf[s.at]
+end
+
+-- A sorted set of ids by list score, read in chunks below the bound the
+-- call was given (`bound` moves down as the merge goes).
+local function sorted_set(key, must)
+  local offset = 0
+  return source(function(s)
+    local chunk = redis_call('ZREVRANGEBYSCORE', key, ARGV[3], '-inf', 'WITHSCORES', 'LIMIT',
+      offset, CHUNK_ENTRIES)
+    offset = offset + #chunk / 2
+    s.done = #chunk < 2 * CHUNK_ENTRIES
+    for i = 1, #chunk, 2 do
+      s.buf[#s.buf + 1] = { tonumber(chunk[i + 1]), chunk[i + 1], chunk[i], must }
+    end
+  end)
+end
+
+-- Running jobs, from the lease hash: a few per worker slot, read whole
+-- (as the reaper reads it).
+local function running()
+  return source(function(s)
+    s.done = true
+    for _, id in ipairs(redis_call('HKEYS', K_LEASES)) do
+      local text = ready.list_score_of(PREFIX .. id)
+      local score = tonumber(text)
+      if score and score < below then s.buf[#s.buf + 1] = { score, text, id, 'running' } end
+    end
+    -- Equal scores as ZREVRANGEBYSCORE gives them: the greater id first.
+    table.sort(s.buf, function(a, b)
+      if a[1] ~= b[1] then return a[1] > b[1] end
+      return byte_order(b[3], a[3])
+    end)
+  end)
+end
+
+-- The queued jobs of the ready list that have no K_ALL entry. They are
+-- in list-score order (common.lua, Ready jobs), after every entry that
+-- has one: the list is read from the last of them below the bound (found
+-- by halving, one entry read at each step) towards its head.
+local function ready_list()
+  local function id_of(member)
+    return sub(member, READY_KEY_LEN + 2)
+  end
+  local len = redis_call('LLEN', K_READY_LIST)
+  local at = len - 1
+  if below ~= math.huge then
+    -- The last entry that has a K_ALL entry or a score below the bound
+    -- (an entry whose record is gone, which only an edit by hand leaves,
+    -- counts as below).
+    local lo, hi = -1, len
+    while hi - lo > 1 do
+      local mid = math.floor((lo + hi) / 2)
+      local member = redis_call('LINDEX', K_READY_LIST, mid)
+      local id = member and id_of(member)
+      local before = true
+      if id and not redis_call('ZSCORE', K_ALL, id) then
+        before = (tonumber(ready.list_score_of(PREFIX .. id)) or -math.huge) < below
+      end
+      if before then lo = mid else hi = mid end
+    end
+    at = lo
+  end
+  return source(function(s)
+    if at < 0 then
+      s.done = true
+      return
+    end
+    local from = math.max(0, at - CHUNK_ENTRIES + 1)
+    local members = redis_call('LRANGE', K_READY_LIST, from, at)
+    local ids = {}
+    for i, member in ipairs(members) do ids[i] = id_of(member) end
+    local listed = #ids > 0 and redis_call('ZMSCORE', K_ALL, unpack(ids)) or {}
+    at = from - 1
+    for i = #members, 1, -1 do
+      if listed[i] then
+        -- An entry of the earlier layout: every entry before it is one too.
+        at = -1
+        break
+      end
+      local id = ids[i]
+      local text = ready.list_score_of(PREFIX .. id)
+      local score = tonumber(text)
+      if score and score < below then
+        s.buf[#s.buf + 1] = { score, text, id, 'queued', members[i] }
+      end
+    end
+    if at < 0 then s.done = true end
+  end)
+end
+
 local sources
 if K_ENDED[status] then
-  sources = { { K_ENDED[status], status } }
+  sources = { sorted_set(K_ENDED[status], status) }
+elseif status == 'running' then
+  sources = { running() }
+elseif status == 'queued' then
+  sources = { sorted_set(K_ALL, status), ready_list() }
 elseif status ~= '' then
-  sources = { { K_ALL, status } }
+  sources = { sorted_set(K_ALL, status) }
 else
-  sources = { { K_ALL, '' }, { K_ENDED.completed, 'completed' }, { K_ENDED.failed, 'failed' },
-    { K_ENDED.cancelled, 'cancelled' } }
+  sources = { sorted_set(K_ALL, ''), ready_list(), running(),
+    sorted_set(K_ENDED.completed, 'completed'), sorted_set(K_ENDED.failed, 'failed'),
+    sorted_set(K_ENDED.cancelled, 'cancelled') }
 end
-local CHUNK_ENTRIES = 100
+
 local out = { '' }
 local found, scanned = 0, 0
 local exhausted = false
 while found < want and scanned < cap do
-  -- The next entries of every source below the bound, merged newest
-  -- first. Past the last entry of a source that gave a whole chunk, that
-  -- source may hold entries not read yet: the merge stops there.
-  local entries, floor = {}, nil
-  for _, source in ipairs(sources) do
-    local chunk = redis_call('ZREVRANGEBYSCORE', source[1], bound, '-inf', 'WITHSCORES', 'LIMIT',
-      0, CHUNK_ENTRIES)
-    for i = 1, #chunk, 2 do
-      entries[#entries + 1] = { tonumber(chunk[i + 1]), chunk[i + 1], chunk[i], source[2] }
-    end
-    if #chunk == 2 * CHUNK_ENTRIES then
-      local last = tonumber(chunk[#chunk])
-      if not floor or last > floor then floor = last end
+  -- The newest entry of every source; on equal scores the greater id, as
+  -- one sorted set would give them.
+  local best, best_entry
+  for _, s in ipairs(sources) do
+    local e = head(s)
+    if e and (not best_entry or e[1] > best_entry[1] or
+        (e[1] == best_entry[1] and byte_order(best_entry[3], e[3]))) then
+      best, best_entry = s, e
     end
   end
-  if #entries == 0 then
+  if not best then
     exhausted = true
     break
   end
-  if #sources > 1 then
-    table.sort(entries, function(a, b) return a[1] > b[1] end)
-  end
-  for _, e in ipairs(entries) do
-    if floor and e[1] < floor then break end
-    local score, id, must = e[2], e[3], e[4]
-    scanned = scanned + 1
-    bound = '(' .. score
-    local key = PREFIX .. id
-    local cur = load(id, key)
-    local listed = cur and (must == '' and not K_ENDED[cur[F_STATUS]] or cur[F_STATUS] == must)
-    if listed and (kind == '' or cur[F_KIND] == kind) then
-      out[#out + 1] = score
-      out[#out + 1] = view(key, cur)
-      found = found + 1
-    end
-    if found >= want or scanned >= cap then break end
+  best.at = best.at + 1
+  local _, score, id, must, member = unpack(best_entry)
+  scanned = scanned + 1
+  bound = '(' .. score
+  local key = PREFIX .. id
+  local cur = load(id, key)
+  local now = cur and cur[F_STATUS]
+  -- A job of the ready list is listed from it while it waits there (an
+  -- entry the record does not name is stale).
+  local listed = now and (now == must or
+    (must == '' and not K_ENDED[now] and now ~= 'running')) and
+    (not member or cur[F_RK] .. '|' .. id == member)
+  if listed and (kind == '' or cur[F_KIND] == kind) then
+    out[#out + 1] = score
+    out[#out + 1] = view(key, cur)
+    found = found + 1
   end
 end
 if not exhausted then out[1] = bound end

@@ -44,11 +44,10 @@ for i = 1, n do
         rk = ready_key(ARGV[b + SETTLE_PRIORITY], run_at, cur[F_SEQ])
       end
       unindex(id, 'waiting', nil)
-      keep_listed(id, 'waiting', status, cur[F_LS])
       local ended = K_ENDED[status] and expires_at
       store(key, header(status, '', cur[F_ATTEMPT], cur[F_KIND], error_kind, cur[F_SEQ],
         cur[F_LS], rk or ended), body, ended)
-      index(id, status, rk, run_at, cur[F_LS], expires_at, group_in(body, 1))
+      index(id, status, rk, run_at, cur[F_LS], expires_at, group_in(body, 1), false)
       emit(id, cur[F_KIND], status, cur[F_ATTEMPT], false, false, error_kind, ARGV[b + SETTLE_AT])
       if status == 'queued' then woke = true end
       if K_ENDED[status] then parent_ended(id, status) end

@@ -70,7 +70,7 @@ elseif waiting <= RECOUNT_UP_TO and grouped == 0
       sum = sum + record_payload_bytes(start)
     end
   end
-  for _, key in ipairs({ K_READY, K_READY_LIST }) do
+  for _, key in ipairs({ K_READY, K_READY_LIST, ready.late_key }) do
     local members = key == K_READY and redis_call('ZRANGE', key, 0, -1) or
       redis_call('LRANGE', key, 0, -1)
     for _, member in ipairs(members) do add(PREFIX .. sub(member, READY_KEY_LEN + 2)) end
