@@ -222,6 +222,7 @@ macro_rules! conformance_suite {
             counts_listing_and_purge,
             a_listing_of_every_status_shows_each_job_once_newest_first,
             a_listing_pages_through_jobs_of_every_index,
+            a_listing_of_a_large_batch_pages_through_each_job_once,
             unknown_kinds_queues_and_bad_values_are_refused,
             events_can_be_followed_from_a_cursor,
             a_full_queue_refuses_jobs_until_a_claim_makes_room,
@@ -1820,6 +1821,34 @@ pub async fn listed_payloads(queue: &Queue, status: Option<Status>, limit: usize
             None => return seen,
         }
     }
+}
+
+/// A batch of more than a thousand jobs made at one instant, listed in
+/// pages that end anywhere among them: each job once, on every page
+/// size, the batch's jobs newest first as a whole. (Redis orders a listing
+/// by creation time and three digits of the sequence: such a batch's jobs
+/// share scores, and a cursor of the score alone lost those left on it.)
+pub async fn a_listing_of_a_large_batch_pages_through_each_job_once(store: &dyn Store) {
+    let queue = queue_on(store).await;
+    let jobs = 2_500;
+    let requests = (0..jobs).map(|i| request("noop", json!(i))).collect();
+    queue.enqueue_batch(requests).await.unwrap();
+    for limit in [7, 100, 1000] {
+        let mut seen = listed_payloads(&queue, Some(Status::Queued), limit).await;
+        assert_eq!(seen.len(), jobs as usize, "pages of {limit}: each job once");
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen, (0..jobs).collect::<Vec<i64>>(), "pages of {limit}");
+    }
+    let claimed = claim(&queue, &["default"], 3, Duration::from_secs(60)).await;
+    assert_eq!(claimed.len(), 3);
+    let mut seen = listed_payloads(&queue, None, 250).await;
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (0..jobs).collect::<Vec<i64>>(),
+        "every status, pages of 250"
+    );
 }
 
 /// Jobs queued at the default priority and at others, delayed, running

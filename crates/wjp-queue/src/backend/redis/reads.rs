@@ -44,12 +44,9 @@ impl RedisBackend {
     pub(super) async fn list_jobs(&self, query: &JobQuery) -> Result<JobPage> {
         let limit = query.limit.clamp(1, 1000);
         let bound = match &query.cursor {
-            Some(c) => {
-                let score: i64 = c
-                    .parse()
-                    .map_err(|_| QueueError::InvalidRequest(format!("invalid cursor {c:?}")))?;
-                format!("({score}")
-            }
+            Some(c) => Position::parse(c)
+                .ok_or_else(|| QueueError::InvalidRequest(format!("invalid cursor {c:?}")))?
+                .bound(),
             None => "+inf".into(),
         };
         let queues = match &query.queue {
@@ -73,16 +70,16 @@ impl RedisBackend {
             pipe.add_command(call.cmd);
         }
         let now = Timestamp::now();
-        let mut found: Vec<(i64, Job)> = Vec::new();
+        let mut found: Vec<(Position, Job)> = Vec::new();
         // Below the highest point where some queue stopped looking, the
         // merge is incomplete: only what lies above it is certain.
-        let mut cutoff: Option<i64> = None;
+        let mut cutoff: Option<Position> = None;
         for reply in self.run(&pipe).await? {
             let mut items = array(reply)?.into_iter();
             let resume = text(&items.next().unwrap_or(Value::Nil)).unwrap_or_default();
-            if let Some(score) = resume.strip_prefix('(') {
-                let score: i64 = score.parse().map_err(corrupt)?;
-                cutoff = Some(cutoff.map_or(score, |c| c.max(score)));
+            if !resume.is_empty() {
+                let at = Position::parse(&resume).ok_or_else(|| corrupt(&resume))?;
+                cutoff = Some(cutoff.map_or(at.clone(), |c| c.max(at)));
             }
             while let (Some(score), Some(h)) = (items.next(), items.next()) {
                 let score: i64 = text(&score)?.parse().map_err(corrupt)?;
@@ -90,16 +87,23 @@ impl RedisBackend {
                 if job.state.expires_at.is_some_and(|t| t <= now) {
                     continue;
                 }
-                found.push((score, job));
+                let at = Position {
+                    score,
+                    id: Some(job.id.to_string()),
+                };
+                found.push((at, job));
             }
         }
-        found.retain(|(score, _)| cutoff.is_none_or(|c| *score >= c));
-        found.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
+        found.retain(|(at, _)| cutoff.as_ref().is_none_or(|c| at >= c));
+        found.sort_by(|(a, _), (b, _)| b.cmp(a));
         let next_cursor = if found.len() > limit {
             found.truncate(limit);
-            found.last().map(|(s, _)| s.to_string())
+            found.last().map(|(at, _)| at.to_string())
         } else {
-            cutoff.map(|c| found.last().map_or(c, |(s, _)| (*s).min(c)).to_string())
+            cutoff.map(|c| match found.last() {
+                Some((last, _)) if *last < c => last.to_string(),
+                _ => c.to_string(),
+            })
         };
         Ok(JobPage {
             jobs: found.into_iter().map(|(_, job)| job).collect(),
@@ -244,5 +248,52 @@ impl RedisBackend {
             }
         }
         Ok(jobs)
+    }
+}
+
+/// A place in a listing, which runs by list score, newest first, and
+/// among jobs of one score by id, the greatest first (as a sorted set
+/// gives them): a cursor is the place of the last job of a page, and the
+/// next page starts after it. Jobs of one score are common (a batch of
+/// more than a thousand jobs shares a creation time, and the score keeps
+/// three digits of the sequence), so the id is part of the place; a cursor
+/// of the score alone (given out before) starts below the score.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Position {
+    score: i64,
+    /// `None` sorts below every id: the place below every job of the score.
+    id: Option<String>,
+}
+
+impl Position {
+    /// `SCORE:ID`, or `SCORE` (also as the scripts' `(SCORE`).
+    fn parse(text: &str) -> Option<Position> {
+        let text = text.strip_prefix('(').unwrap_or(text);
+        let (score, id) = match text.split_once(':') {
+            Some((score, id)) if !id.is_empty() => (score, Some(id.to_owned())),
+            Some(_) => return None,
+            None => (text, None),
+        };
+        Some(Position {
+            score: score.parse().ok()?,
+            id,
+        })
+    }
+
+    /// The start of a listing after this place, as `list.lua` takes it.
+    fn bound(&self) -> String {
+        match &self.id {
+            Some(id) => format!("{}:{id}", self.score),
+            None => format!("({}", self.score),
+        }
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.id {
+            Some(id) => write!(f, "{}:{id}", self.score),
+            None => write!(f, "{}", self.score),
+        }
     }
 }

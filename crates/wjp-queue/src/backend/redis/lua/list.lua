@@ -1,5 +1,8 @@
 -- Lists jobs of one queue, newest first, below a list score.
--- ARGV[3]: exclusive upper bound ('+inf' or '(score'), [4]: status or '',
+-- ARGV[3]: where the listing starts: '+inf', '(score' (below the score),
+-- or 'score:id' (below the score, and at the score the ids below `id`
+-- byte by byte: jobs of equal score are listed the greater id first, so a
+-- page that ends inside a run of them goes on with the rest), [4]: status or '',
 -- [5]: how many, [6]: how many index entries to look at at most, [7]: kind
 -- or ''.
 -- Returns {resume bound or '' when the indexes are exhausted, score1, job1, ...}.
@@ -13,9 +16,23 @@
 -- no job shows twice.
 local bound, status = ARGV[3], ARGV[4]
 local want, cap, kind = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
--- The bound as a number: list scores (ms times a thousand) are exact in
--- a double.
-local below = bound == '+inf' and math.huge or tonumber(sub(bound, 2))
+-- The bound as a number (list scores, ms times a thousand, are exact in a
+-- double), the id below which a job of that very score is listed (nil:
+-- none is), and the highest score a sorted set is read from, as text.
+local below, below_id, top = math.huge, nil, bound
+if bound ~= '+inf' then
+  if sub(bound, 1, 1) == '(' then
+    below = tonumber(sub(bound, 2))
+  else
+    local colon = string.find(bound, ':', 1, true)
+    top = sub(bound, 1, colon - 1)
+    below, below_id = tonumber(top), sub(bound, colon + 1)
+  end
+end
+-- Whether a job with `score` and `id` comes after the start.
+local function listed_after(score, id)
+  return score < below or (below_id ~= nil and score == below and byte_order(id, below_id))
+end
 local CHUNK_ENTRIES = 100
 
 -- A source gives entries {score, score text, id, status it must have ('' for
@@ -39,12 +56,15 @@ end
 local function sorted_set(key, must)
   local offset = 0
   return source(function(s)
-    local chunk = redis_call('ZREVRANGEBYSCORE', key, ARGV[3], '-inf', 'WITHSCORES', 'LIMIT',
+    local chunk = redis_call('ZREVRANGEBYSCORE', key, top, '-inf', 'WITHSCORES', 'LIMIT',
       offset, CHUNK_ENTRIES)
     offset = offset + #chunk / 2
     s.done = #chunk < 2 * CHUNK_ENTRIES
     for i = 1, #chunk, 2 do
-      s.buf[#s.buf + 1] = { tonumber(chunk[i + 1]), chunk[i + 1], chunk[i], must }
+      local score, id = tonumber(chunk[i + 1]), chunk[i]
+      if listed_after(score, id) then
+        s.buf[#s.buf + 1] = { score, chunk[i + 1], id, must }
+      end
     end
   end)
 end
@@ -57,7 +77,7 @@ local function running()
     for _, id in ipairs(redis_call('HKEYS', K_LEASES)) do
       local text = ready.list_score_of(PREFIX .. id)
       local score = tonumber(text)
-      if score and score < below then s.buf[#s.buf + 1] = { score, text, id, 'running' } end
+      if score and listed_after(score, id) then s.buf[#s.buf + 1] = { score, text, id, 'running' } end
     end
     -- Equal scores as ZREVRANGEBYSCORE gives them: the greater id first.
     table.sort(s.buf, function(a, b)
@@ -88,7 +108,8 @@ local function ready_list()
       local id = member and id_of(member)
       local before = true
       if id and not redis_call('ZSCORE', K_ALL, id) then
-        before = (tonumber(ready.list_score_of(PREFIX .. id)) or -math.huge) < below
+        -- Scores rise strictly along the list: this holds for a prefix.
+        before = listed_after(tonumber(ready.list_score_of(PREFIX .. id)) or -math.huge, id)
       end
       if before then lo = mid else hi = mid end
     end
@@ -114,7 +135,7 @@ local function ready_list()
       local id = ids[i]
       local text = ready.list_score_of(PREFIX .. id)
       local score = tonumber(text)
-      if score and score < below then
+      if score and listed_after(score, id) then
         s.buf[#s.buf + 1] = { score, text, id, 'queued', members[i] }
       end
     end
@@ -158,7 +179,7 @@ while found < want and scanned < cap do
   best.at = best.at + 1
   local _, score, id, must, member = unpack(best_entry)
   scanned = scanned + 1
-  bound = '(' .. score
+  bound = score .. ':' .. id
   local key = PREFIX .. id
   local cur = load(id, key)
   local now = cur and cur[F_STATUS]
