@@ -859,25 +859,8 @@ fn late_ids(conn: &mut redis::Connection) -> Vec<String> {
 
 /// The ids a listing of `default` gives, page after page.
 async fn listed_ids(queue: &wjp_queue::Queue, status: Option<Status>, limit: usize) -> Vec<String> {
-    let mut seen = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = queue
-            .list(JobQuery {
-                queue: Some(QueueName::parse("default").unwrap()),
-                status,
-                kind: None,
-                limit,
-                cursor,
-            })
-            .await
-            .unwrap();
-        seen.extend(page.jobs.iter().map(|j| j.id.to_string()));
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return seen,
-        }
-    }
+    let jobs = crate::conformance::listed_jobs(queue, status, limit).await;
+    jobs.iter().map(|j| j.id.to_string()).collect()
 }
 
 /// A queued job of the ready list is listed from the list: it has no entry

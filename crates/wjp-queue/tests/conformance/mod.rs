@@ -1675,25 +1675,7 @@ pub async fn counts_listing_and_purge(store: &dyn Store) {
     assert_eq!((counts[0].queued, counts[3].queued), (20, 5));
 
     // Newest first, in pages.
-    let mut seen = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = queue
-            .list(JobQuery {
-                queue: Some(q("default")),
-                status: Some(Status::Queued),
-                kind: None,
-                limit: 7,
-                cursor,
-            })
-            .await
-            .unwrap();
-        seen.extend(page.jobs.iter().map(|j| j.payload.as_i64().unwrap()));
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let seen = listed_payloads(&queue, Some(Status::Queued), 7).await;
     let expected: Vec<i64> = (0..25).rev().filter(|i| i % 5 != 0).collect();
     assert_eq!(seen, expected);
 
@@ -1799,9 +1781,9 @@ pub async fn a_listing_of_every_status_shows_each_job_once_newest_first(store: &
     }
 }
 
-/// The payloads of a listing of `default` (of one status, or of every
-/// one), read page after page, `limit` jobs a page.
-pub async fn listed_payloads(queue: &Queue, status: Option<Status>, limit: usize) -> Vec<i64> {
+/// The jobs of a listing of `default` (of one status, or of every one),
+/// read page after page, `limit` jobs a page.
+pub async fn listed_jobs(queue: &Queue, status: Option<Status>, limit: usize) -> Vec<Job> {
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
@@ -1815,12 +1797,18 @@ pub async fn listed_payloads(queue: &Queue, status: Option<Status>, limit: usize
             })
             .await
             .unwrap();
-        seen.extend(page.jobs.iter().map(|j| j.payload.as_i64().unwrap()));
+        seen.extend(page.jobs);
         match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => return seen,
         }
     }
+}
+
+/// The payloads of [`listed_jobs`].
+pub async fn listed_payloads(queue: &Queue, status: Option<Status>, limit: usize) -> Vec<i64> {
+    let jobs = listed_jobs(queue, status, limit).await;
+    jobs.iter().map(|j| j.payload.as_i64().unwrap()).collect()
 }
 
 /// A batch of more than a thousand jobs made at one instant, listed in
