@@ -196,7 +196,7 @@ fn payload_files_batches_and_idempotent_ids() {
 
     let batch = env.write(
         "jobs.jsonl",
-        "{\"kind\": \"noop\", \"payload\": 1}\n\n{\"kind\": \"sleep\", \"payload\": {\"seconds\": 0}, \"queue\": \"gcode\", \"priority\": 3}\n{\"kind\": \"noop\", \"payload\": 3, \"delay\": 3600}\n",
+        "# tonight's plates\n{\"kind\": \"noop\", \"payload\": 1}\n\n  # the G-code queue\n{\"kind\": \"sleep\", \"payload\": {\"seconds\": 0}, \"queue\": \"gcode\", \"priority\": 3}\n{\"kind\": \"noop\", \"payload\": 3, \"delay\": 3600}\n",
     );
     let out = env.ok(&["submit", "--batch", batch.to_str().unwrap()]);
     let ids: Vec<&str> = out.lines().collect();

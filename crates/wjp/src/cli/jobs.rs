@@ -283,7 +283,10 @@ fn read_batch(path: &PathBuf) -> anyhow::Result<(Vec<usize>, Vec<JobRequest>)> {
     let mut requests = Vec::new();
     for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.with_context(|| format!("reading {} line {}", path.display(), n + 1))?;
-        if line.trim().is_empty() {
+        // Blank lines and comments (`#`, which no JSON line starts with)
+        // are for the person who wrote the file.
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
         let request: JobRequest = serde_json::from_str(&line)

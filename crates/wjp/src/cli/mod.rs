@@ -359,8 +359,8 @@ pub struct SubmitArgs {
     #[arg(long)]
     pub wait: bool,
     /// A JSON Lines file of jobs: {"kind", "payload", ...} one a line
-    /// (blank lines skipped). Stored all or none: a refusal names the
-    /// file's line.
+    /// (blank lines and lines starting with # skipped). Stored all or
+    /// none: a refusal names the file's line.
     #[arg(long, conflicts_with_all = ["kind", "wait", "job_id", "flow"])]
     pub batch: Option<PathBuf>,
     /// A flow: a JSON file {"jobs": [{"name", "kind", "payload", "after":
