@@ -6,6 +6,15 @@ use serde_json::{json, Value};
 
 use crate::support::{fixture, queue_counts, signal, status_of, wait_exit, Env};
 
+/// A job that fails, submitted with `--wait`.
+const SUBMIT_FAILING_AND_WAIT: &[&str] = &[
+    "submit",
+    "fail",
+    "--payload",
+    r#"{"message": "no"}"#,
+    "--wait",
+];
+
 #[test]
 fn submit_then_burst_worker_completes_the_job_and_status_shows_it() {
     let env = Env::new();
@@ -48,13 +57,7 @@ fn submit_wait_follows_the_job_to_its_end() {
 
     // A failing job makes --wait exit non-zero, with the job still printed.
     let mut worker = env.spawn_worker(&["--name", "waiter2"]);
-    let out = wait(&[
-        "submit",
-        "fail",
-        "--payload",
-        r#"{"message": "no"}"#,
-        "--wait",
-    ]);
+    let out = wait(SUBMIT_FAILING_AND_WAIT);
     assert!(!out.status.success());
     let job: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(job["error"]["kind"], "handler_error");
@@ -140,13 +143,7 @@ fn a_closed_stdout_ends_the_command_quietly() {
     let env = Env::new();
     let mut worker = env.spawn_worker(&["--name", "piped"]);
     let wait = |args: &[&str]| env.run_within(args, Duration::from_secs(120), "submit --wait");
-    let failed = wait(&[
-        "submit",
-        "fail",
-        "--payload",
-        r#"{"message": "no"}"#,
-        "--wait",
-    ]);
+    let failed = wait(SUBMIT_FAILING_AND_WAIT);
     assert!(!failed.status.success(), "{failed:?}");
     for args in [
         &["history"][..],

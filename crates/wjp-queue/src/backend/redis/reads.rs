@@ -282,8 +282,8 @@ impl Position {
 
     /// The start of a listing after this place, as `list.lua` takes it.
     fn bound(&self) -> String {
-        match &self.id {
-            Some(id) => format!("{}:{id}", self.score),
+        match self.id {
+            Some(_) => self.to_string(),
             None => format!("({}", self.score),
         }
     }
