@@ -98,12 +98,19 @@ const SHOP: &str = "[materials.bronze]\naliases = [\"cuzn\"]\nmachinability = 12
                     density_kg_m3 = 8800\n\n[materials.granite]\nthickness_range_mm = [10, 60]\n\n\
                     [materials.mild_steel]\nthickness_range_mm = [8, 30]\n";
 
-#[test]
-fn a_quote_takes_the_shops_materials_and_their_thickness_ranges() {
+/// A service's data directory with a plate drawing and the shop file
+/// [`SHOP`].
+fn shop_env() -> Env {
     let env = Env::new();
     env.upload("plate.dxf", plate_with_hole_dxf());
     std::fs::create_dir_all(env.data_dir()).unwrap();
     std::fs::write(env.data_dir().join("wjp.toml"), SHOP).unwrap();
+    env
+}
+
+#[test]
+fn a_quote_takes_the_shops_materials_and_their_thickness_ranges() {
+    let env = shop_env();
     let api = env.spawn_api(&[]);
 
     for material in ["bronze", "cuzn"] {
@@ -266,10 +273,7 @@ fn a_nest_past_the_part_copies_names_its_drawings_parts_and_copies() {
 
 #[test]
 fn refusals_name_the_fields_the_client_sent() {
-    let env = Env::new();
-    env.upload("plate.dxf", plate_with_hole_dxf());
-    std::fs::create_dir_all(env.data_dir()).unwrap();
-    std::fs::write(env.data_dir().join("wjp.toml"), SHOP).unwrap();
+    let env = shop_env();
     let api = env.spawn_api(&["--no-workers"]);
     let gcode = |payload: Value| {
         api.post_json(
