@@ -177,6 +177,16 @@ fn convert_image_takes_its_threshold_and_scale_from_the_query() {
     let answer = convert("/convert-image?size_mm=200&pixel_size_mm=0.5");
     assert_eq!(answer.status, 400, "{}", answer.text());
     assert!(answer.text().contains("not both"), "{}", answer.text());
+    // The scale cannot stretch the drawing past what the job kind takes.
+    for (query, field) in [
+        ("/convert-image?size_mm=1e9", "size_mm"),
+        ("/convert-image?mm_per_px=5000", "pixel_size_mm"),
+        ("/convert-image?size_mm=-3", "size_mm"),
+    ] {
+        let answer = convert(query);
+        assert_eq!(answer.status, 400, "{query}: {}", answer.text());
+        assert!(answer.text().contains(field), "{query}: {}", answer.text());
+    }
 }
 
 /// Width and height of the points of a DXF text (group codes 10 and 20).

@@ -442,3 +442,32 @@ fn the_dashboard_offers_the_thickness_the_api_takes_by_default() {
         "{input}"
     );
 }
+
+/// A listing's cursor on Redis is the last job's score and id: a cursor
+/// that is neither that nor a score is refused, and one that is pages on.
+#[test]
+fn a_listing_cursor_is_a_place_or_is_refused() {
+    let env = Env::redis();
+    let api = env.spawn_api(&["--no-workers", "--enable-test-kinds"]);
+    for i in 0..3 {
+        let answer = api.post_json("/jobs", &json!({"kind": "noop", "payload": i}));
+        assert_eq!(answer.status, 201, "{}", answer.text());
+    }
+    for cursor in ["nonsense", "12:", ":abc", "1e9:abc", "%00"] {
+        let answer = api.get(&format!("/jobs?queue=default&limit=1&cursor={cursor}"));
+        assert_eq!(answer.status, 400, "{cursor}: {}", answer.text());
+    }
+    let mut seen = Vec::new();
+    let mut path = "/jobs?queue=default&limit=1".to_owned();
+    loop {
+        let page = api.get(&path).json();
+        for job in page["jobs"].as_array().unwrap() {
+            seen.push(job["payload"].as_i64().unwrap());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => path = format!("/jobs?queue=default&limit=1&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, [2, 1, 0]);
+}
