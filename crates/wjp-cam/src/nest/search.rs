@@ -132,7 +132,6 @@ struct Heard {
     message: String,
     best: Option<BestSoFar>,
     improved: Option<Vec<Placement>>,
-    search: u64,
 }
 
 /// [`improve`] by `threads` searches side by side, seeds `options.seed` on,
@@ -170,13 +169,18 @@ pub(super) fn improve_on_threads(
                     let base = clock();
                     let own_clock = || at_start + (clock() - base);
                     let mut forward = |p: &NestProgress| {
+                        // The caller passes on every better layout, and of
+                        // the others the first search's alone: the rest of
+                        // the reports are not made at all.
+                        if p.improved.is_none() && search != 0 {
+                            return;
+                        }
                         // The caller has gone only when it stopped listening.
                         let _ = tell.send(Heard {
                             fraction: p.fraction,
                             message: p.message.to_owned(),
                             best: p.best,
                             improved: p.improved.map(<[Placement]>::to_vec),
-                            search,
                         });
                     };
                     let stopped = || stop.load(Ordering::Relaxed);
@@ -208,7 +212,7 @@ pub(super) fn improve_on_threads(
                         improved: h.improved.as_deref(),
                     });
                 }
-                Ok(h) if h.search == 0 => {
+                Ok(h) => {
                     let best = best_of_all.or(h.best);
                     let message = match best {
                         Some(best) => {
@@ -223,7 +227,7 @@ pub(super) fn improve_on_threads(
                         improved: None,
                     });
                 }
-                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             if should_stop() {
