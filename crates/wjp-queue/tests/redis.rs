@@ -1198,7 +1198,7 @@ async fn a_lazy_connection_checks_the_layout_at_its_first_contact() {
         .query(&mut conn)
         .unwrap();
     assert!(backend.claim(&claim_default(1)).await.unwrap().is_empty());
-    assert_eq!(layout(&mut conn), "5");
+    assert_eq!(layout(&mut conn), "6");
 }
 
 /// A claim of up to `max` jobs of the default queue by worker "claimer".
@@ -1532,7 +1532,7 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
         .query(&mut conn)
         .unwrap();
     RedisBackend::connect(&server.url(0)).await.unwrap();
-    assert_eq!(layout(&mut conn), "5");
+    assert_eq!(layout(&mut conn), "6");
     RedisBackend::connect(&server.url(0)).await.unwrap();
 
     // Layout 2 (bodies with their kind and creation time) is read as it is,
@@ -1552,29 +1552,30 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
     assert_eq!(layout(&mut conn), "2", "not marked while the worker runs");
     // A worker of this version does not hold it back.
     let mut ours = older.clone();
-    ours["layout"] = json!("5");
+    ours["layout"] = json!("6");
     let _: () = redis::cmd("SET")
         .arg("wjp:worker:w-old")
         .arg(ours.to_string())
         .query(&mut conn)
         .unwrap();
     RedisBackend::connect(&server.url(0)).await.unwrap();
-    assert_eq!(layout(&mut conn), "5");
-    // Layouts 3 (before the ready list and audit repeats) and 4 (before
-    // list jobs without an `all` entry) likewise.
-    for earlier in ["3", "4"] {
+    assert_eq!(layout(&mut conn), "6");
+    // Layouts 3 (before the ready list and audit repeats), 4 (before list
+    // jobs without an `all` entry) and 5 (before partial audit repeats)
+    // likewise.
+    for earlier in ["3", "4", "5"] {
         set_layout(&mut conn, earlier);
         RedisBackend::connect(&server.url(0)).await.unwrap();
-        assert_eq!(layout(&mut conn), "5");
+        assert_eq!(layout(&mut conn), "6");
     }
 
-    set_layout(&mut conn, "6");
+    set_layout(&mut conn, "7");
     let err = RedisBackend::connect(&server.url(0))
         .await
         .err()
         .expect("another layout is refused")
         .to_string();
-    assert!(err.contains("layout 6") && !err.contains("  "), "{err}");
+    assert!(err.contains("layout 7") && !err.contains("  "), "{err}");
 }
 
 /// The earlier layout listed ended jobs in `all` too: such an entry neither

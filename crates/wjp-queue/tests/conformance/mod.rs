@@ -252,6 +252,7 @@ macro_rules! conformance_suite {
             two_workers_run_a_graph_once_each_and_in_order,
             the_audit_log_records_each_step_of_a_jobs_life,
             a_batch_logs_each_new_job_whole_when_its_first_existed,
+            a_batch_of_differing_payloads_logs_each_jobs_own_options,
             the_history_outlives_the_jobs_record,
             the_history_is_filtered_and_paged_without_gaps,
             the_audit_log_is_trimmed_by_age_and_count,

@@ -10,14 +10,21 @@
 //! (`keep_audit` and `publish` in `common.lua`). A call whose jobs have no
 //! line sends an empty argument and writes nothing.
 //!
-//! Repeats: a line whose fields all equal those of the nearest whole line
-//! before it in the entry, but for the job's id, is stored as the id alone:
-//! the completions of one claim, the submissions of a batch whose jobs share
-//! their options. Such a line costs about 24 bytes of Redis memory instead
-//! of 83 or more (see BENCHMARKS.md, Redis memory per queued job). A whole line starts with
-//! [`LINE_START`] and the id (ids hold no quote), a repeat never does; when
-//! a script keeps only some of a call's lines, it writes a repeat whose
-//! whole line it left out as a whole line again (`keep_audit`).
+//! Repeats: a line is stored against the line before it in the entry
+//! (its reference). One whose fields all equal the reference's but for
+//! the job's id is the id alone: the completions of one claim, the
+//! submissions of a batch whose jobs share their options. One that shares
+//! a start with the reference's text after the id, but not all of it (a
+//! batch whose payloads differ in a number or a file name), is
+//! `<id> <n> <tail>`: the reference's first `n` bytes after its id, then
+//! `tail` (always shorter than the whole line: the text after an id
+//! starts with the quote that closes it). Ids hold no space, so the first space ends the id. A repeat costs about 24 bytes of
+//! Redis memory instead of 83 or more, a partial one about 30 for a no-op
+//! job's submission (see BENCHMARKS.md, Redis memory per queued job). A
+//! whole line starts with [`LINE_START`] and the id (ids hold no quote), a
+//! repeat never does; when a script keeps only some of a call's lines, it
+//! writes whole every repeat kept whose reference it left out
+//! (`keep_audit`).
 //!
 //! Reads merge the queues' streams newest first by entry id (the
 //! server's clock), so a page is cut at one instant for every queue. An
@@ -29,6 +36,7 @@
 //! holds to the entry.
 
 use std::collections::VecDeque;
+use std::fmt::Write;
 
 use redis::Value;
 
@@ -57,46 +65,73 @@ fn split_at_id(line: &str) -> Option<(&str, &str)> {
 
 /// The audit argument of one call: the lines of its jobs (`None` for a
 /// job whose change the log does not keep), each ending in a newline, a
-/// line that repeats the whole line before it as its id alone (see the
-/// module doc); or the empty string when none has one.
+/// line that repeats the one before it (all of it or a start) as a repeat
+/// (see the module doc); or the empty string when none has one.
 pub(super) fn call_lines(lines: impl IntoIterator<Item = Option<String>>) -> String {
     let lines: Vec<Option<String>> = lines.into_iter().collect();
     if lines.iter().all(Option::is_none) {
         return String::new();
     }
     let mut out = String::new();
-    // What follows the id in the last whole line written.
-    let mut whole_rest: Option<&str> = None;
-    for line in lines.iter() {
+    // What follows the id in the line before: the reference.
+    let mut reference: Option<&str> = None;
+    for line in &lines {
         if let Some(line) = line {
-            match split_at_id(line) {
-                Some((id, rest)) if whole_rest == Some(rest) => out.push_str(id),
-                split => {
-                    whole_rest = split.map(|(_, rest)| rest);
-                    out.push_str(line);
+            let split = split_at_id(line);
+            match (split, reference) {
+                (Some((id, rest)), Some(before)) if rest == before => out.push_str(id),
+                (Some((id, rest)), Some(before)) => {
+                    let shared = shared_start(before, rest);
+                    // Writing to a String cannot fail.
+                    let _ = write!(out, "{id} {shared} {}", &rest[shared..]);
                 }
+                _ => out.push_str(line),
             }
+            reference = split.map(|(_, rest)| rest);
         }
         out.push('\n');
     }
     out
 }
 
+/// How many bytes `a` and `b` start with alike, at a character boundary
+/// of both.
+fn shared_start(a: &str, b: &str) -> usize {
+    let mut n = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    while !(a.is_char_boundary(n) && b.is_char_boundary(n)) {
+        n -= 1;
+    }
+    n
+}
+
 /// The lines of one stream entry, oldest first, repeats written out whole
-/// again. A repeat without a whole line before it is passed on as it is
-/// (its reading then fails as a corrupt entry).
+/// again. A repeat without a line before it, or a partial one whose start
+/// is not one of its reference's, is passed on as it is (its reading then
+/// fails as a corrupt entry).
 fn entry_lines(text: &str) -> Vec<String> {
-    let mut whole_rest: Option<&str> = None;
-    let mut out = Vec::new();
+    let mut out: Vec<String> = Vec::new();
+    // Whether the last line in `out` is whole (a reference).
+    let mut last_whole = false;
     for line in text.lines().filter(|l| !l.is_empty()) {
-        if line.starts_with('{') {
-            whole_rest = split_at_id(line).map(|(_, rest)| rest);
-            out.push(line.to_owned());
-        } else if let Some(rest) = whole_rest {
-            out.push(format!("{LINE_START}{line}{rest}"));
+        let reference = out
+            .last()
+            .filter(|_| last_whole)
+            .and_then(|before| split_at_id(before))
+            .map(|(_, rest)| rest);
+        let whole = if line.starts_with('{') {
+            Some(line.to_owned())
         } else {
-            out.push(line.to_owned());
-        }
+            reference.and_then(|rest| match line.split_once(' ') {
+                None => Some(format!("{LINE_START}{line}{rest}")),
+                Some((id, partial)) => {
+                    let (shared, tail) = partial.split_once(' ')?;
+                    let start = rest.get(..shared.parse::<usize>().ok()?)?;
+                    Some(format!("{LINE_START}{id}{start}{tail}"))
+                }
+            })
+        };
+        last_whole = whole.is_some();
+        out.push(whole.unwrap_or_else(|| line.to_owned()));
     }
     out
 }
@@ -270,8 +305,7 @@ mod tests {
         assert_eq!(
             text,
             "{\"j\":\"a1\",\"k\":\"noop\",\"by\":\"cli\"}\n\nb2\n\
-             {\"j\":\"c3\",\"k\":\"nest\",\"by\":\"cli\"}\nd4\n\
-             {\"j\":\"e5\",\"k\":\"noop\",\"by\":\"cli\"}\n"
+             c3 8 est\",\"by\":\"cli\"}\nd4\ne5 8 oop\",\"by\":\"cli\"}\n"
         );
         let expected: Vec<String> = [
             line("a1", "noop"),
@@ -287,5 +321,37 @@ mod tests {
         // A repeat with no whole line before it is left for the reader to
         // refuse.
         assert_eq!(entry_lines("x9\n"), vec!["x9".to_owned()]);
+    }
+
+    #[test]
+    fn lines_that_share_a_start_go_as_partial_repeats_and_come_back_whole() {
+        let line = |id: &str, file: &str| {
+            Some(format!(
+                r#"{{"j":"{id}","k":"nest","by":"cli","p":{{"file":"{file}"}}}}"#
+            ))
+        };
+        let lines = [
+            line("a1", "uploads/plate-1.dxf"),
+            line("b2", "uploads/plate-2.dxf"),
+            line("c3", "uploads/plate-1.dxf"),
+            // Little shared: the quote that closes the id and more.
+            Some(r#"{"j":"d4","o":"completed"}"#.to_owned()),
+            // A start shared at a character boundary only.
+            line("e5", "é"),
+            line("f6", "è"),
+        ];
+        let text = call_lines(lines.clone());
+        assert_eq!(
+            text,
+            "{\"j\":\"a1\",\"k\":\"nest\",\"by\":\"cli\",\"p\":{\"file\":\"uploads/plate-1.dxf\"}}\n\
+             b2 51 2.dxf\"}}\nc3 51 1.dxf\"}}\nd4 3 o\":\"completed\"}\n\
+             e5 3 k\":\"nest\",\"by\":\"cli\",\"p\":{\"file\":\"é\"}}\nf6 37 è\"}}\n"
+        );
+        let expected: Vec<String> = lines.into_iter().flatten().collect();
+        assert_eq!(entry_lines(&text), expected);
+        // A start longer than the reference, or not a number, is passed on
+        // for the reader to refuse.
+        let bad = "{\"j\":\"a1\",\"o\":\"x\"}\nb2 99 y\nc3 z y\n";
+        assert_eq!(entry_lines(bad)[1..], ["b2 99 y", "c3 z y"]);
     }
 }

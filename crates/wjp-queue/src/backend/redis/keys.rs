@@ -55,11 +55,13 @@ pub(super) const LAYOUT_KEY: &str = "wjp:layout";
 /// its id alone (`audit.rs`, Repeats), which it cannot read; 5 since a
 /// job of `ready_list` has no entry in `all` (an earlier version would
 /// not list it) and jobs wait in `ready_late` too (it would not claim
-/// them).
-pub(super) const LAYOUT: &str = "5";
+/// them); 6 since an audit line repeats the line before it, not the
+/// nearest whole one, and may repeat only its start (`audit.rs`,
+/// Repeats), which an earlier version would read as a job id.
+pub(super) const LAYOUT: &str = "6";
 /// Earlier layouts this version reads as they are, and marks as its own
 /// (see `connection.rs`, `check_layout`).
-pub(super) const LAYOUTS_READ: &[&str] = &["2", "3", "4"];
+pub(super) const LAYOUTS_READ: &[&str] = &["2", "3", "4", "5"];
 /// Worker names by the expiry of their records.
 pub(super) const WORKERS_KEY: &str = "wjp:workers";
 

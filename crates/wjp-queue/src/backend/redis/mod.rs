@@ -103,9 +103,12 @@
 //! id alone (`audit.rs`). Layout 5 lists a job of `ready_list` from the
 //! list, without an `all` entry, and keeps jobs that came in claim order
 //! but not in list-score order in `ready_late` (common.lua, Ready jobs).
-//! This version reads layouts 2 to 4 as they are (a list job of layout 4
-//! has an `all` entry: listings leave it to `all`) and marks the server
-//! as layout 5 when it connects, after which a
+//! Layout 6 writes an audit line as a repeat of the line before it, of
+//! all of it or of its start (`audit.rs`). This version reads layouts 2
+//! to 5 as they are (a list job of layout 4 has an `all` entry: listings
+//! leave it to `all`; audit lines of layout 5 are whole or repeat all of
+//! the line before, which this version reads) and marks the server as
+//! layout 6 when it connects, after which a
 //! version of an earlier layout, which could not read what this one
 //! writes, refuses it. Stop every process of the earlier version (workers
 //! and API) before starting this one: this one refuses to mark the server

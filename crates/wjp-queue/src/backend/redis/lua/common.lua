@@ -966,10 +966,11 @@ end
 -- log does not keep), or is empty when none has one; `out[i]` is 1 where
 -- the call changed job i. The lines of the changed jobs are kept for
 -- `publish`: when every job changed, the text goes as it came, with no
--- string made per job. A line that is only a job id repeats the nearest
--- whole line before it but for the id (audit.rs, Repeats); a whole line
--- starts with `{"j":"` and the id. When the whole line is left
--- out, the first repeat kept after it is written whole instead.
+-- string made per job. A line that is not whole repeats the line before
+-- it, its reference (audit.rs, Repeats): it is the job id alone (the
+-- reference's text after its id, all of it), or `<id> <n> <tail>` (its
+-- first n bytes, then the tail); a whole line starts with `{"j":"` and
+-- the id. A repeat kept whose reference is left out is written whole.
 local function keep_audit(text, out)
   if text == '' then return end
   local all = true
@@ -983,24 +984,29 @@ local function keep_audit(text, out)
     audit_text = text
     return
   end
-  -- `rest`: what follows the id in the last whole line met; `rest_kept`:
-  -- whether the last line kept ends in it (so a repeat may follow).
-  local kept, i, rest, rest_kept = {}, 0, nil, false
+  -- `ref`: the text after the id of the line before; `ref_kept`: that of
+  -- the last line kept. Strings are interned: comparing them compares
+  -- pointers.
+  local kept, i, ref, ref_kept = {}, 0, nil, nil
   for line in string.gmatch(text, '([^\n]*)\n') do
     i = i + 1
     if line ~= '' then
-      local whole = byte(line, 1) == 123 -- '{'
-      if whole then
+      -- A repeat's id; the line's text after its id (nil when unknown).
+      local id, rest
+      if byte(line, 1) == 123 then -- '{'
         local close = sub(line, 1, 6) == '{"j":"' and find(line, '"', 7, true)
-        rest, rest_kept = close and sub(line, close) or nil, false
+        rest = close and sub(line, close) or nil
+      elseif ref then
+        local shared, tail
+        id, shared, tail = match(line, '^([^ ]*) (%d+) (.*)$')
+        if id then rest = sub(ref, 1, tonumber(shared)) .. tail else id, rest = line, ref end
       end
       if out[i] == 1 then
-        if not whole and not rest_kept and rest then
-          line = '{"j":"' .. line .. rest
-        end
+        if id and ref ~= ref_kept then line = '{"j":"' .. id .. rest end
         kept[#kept + 1] = line
-        rest_kept = rest ~= nil
+        ref_kept = rest
       end
+      ref = rest
     end
   end
   if #kept > 0 then audit_text = table.concat(kept, '\n') end
