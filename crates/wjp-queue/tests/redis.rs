@@ -229,6 +229,39 @@ async fn no_key_lives_forever() {
     assert!(bounded.contains("wjp:queues"), "{keys:?}");
 }
 
+/// The event stream keeps about its cap of events whatever the calls'
+/// sizes: 30,000 jobs enqueued 500 a call would keep all 30,000 events
+/// under a cap of 20,000 entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_event_stream_keeps_about_its_cap_of_events_whatever_the_batch_size() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    for call in 0..60 {
+        let batch = (0..500)
+            .map(|i| request("noop", json!(call * 500 + i)))
+            .collect();
+        queue.enqueue_batch(batch).await.unwrap();
+    }
+    let mut conn = store.server.connection(0);
+    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg("wjp:{default}:events")
+        .arg("-")
+        .arg("+")
+        .query(&mut conn)
+        .unwrap();
+    let events: usize = entries
+        .iter()
+        .flat_map(|(_, fields)| fields.iter())
+        .filter(|(field, _)| field == "e")
+        .map(|(_, lines)| lines.lines().count())
+        .sum();
+    assert!(
+        (19_000..=21_000).contains(&events),
+        "{events} events in {} entries",
+        entries.len()
+    );
+}
+
 /// A graph whose parents fail, complete and are cancelled, across queues:
 /// once its jobs expired, no key of the dependencies is left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

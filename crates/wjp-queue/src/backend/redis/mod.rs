@@ -46,7 +46,7 @@
 //! | `wjp:{q}:all`             | zset   | waiting jobs but those of `ready_list`, by list score (listing) |
 //! | `wjp:{q}:completed` ...   | zset   | ended jobs by list score, one per status (listing too) |
 //! | `wjp:{q}:expiry`          | zset   | ended jobs by expiry time (for the sweep)   |
-//! | `wjp:{q}:events`          | stream | events, capped (`MAXLEN ~`) and aged out    |
+//! | `wjp:{q}:events`          | stream | events, capped by count and aged out        |
 //! | `wjp:{q}:wake`            | stream | "jobs became ready" signals, capped at ~100 |
 //! | `wjp:{q}:seq`             | string | enqueue sequence                            |
 //! | `wjp:{q}:waiting_bytes`   | string | payload bytes of the waiting jobs (Quotas)  |
@@ -262,9 +262,11 @@ use crate::limits::QueueLimits;
 use crate::schedule::Schedule;
 use crate::state::Transition;
 
-/// Event stream entries kept per queue (approximately: trimming is
-/// `MAXLEN ~`). An entry holds the events of one script call: one for a
-/// lone change, up to a batch (500) for batched ones.
+/// Events kept per queue, approximately. An entry holds the events of one
+/// script call (one for a lone change, up to a batch, 500, for batched
+/// ones); each call trims the stream to as many entries as would hold this
+/// many events of its own size (`publish` in `common.lua`; `MAXLEN ~`
+/// trims whole nodes of the stream, so a few more stay).
 const EVENTS_KEPT: u64 = 20_000;
 /// Events older than this are trimmed by maintenance.
 const EVENTS_MAX_AGE: Duration = Duration::from_secs(24 * 3600);

@@ -951,7 +951,12 @@ local function publish()
   if #events > 0 then
     -- One piece goes as it is: joining would copy it into a new string.
     local entry = #events == 1 and events[1] or table.concat(events, '\n')
-    redis_call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'e', entry)
+    -- The cap counts events, not entries: the stream keeps about as many
+    -- entries as it would hold entries of this call's size. A cap of
+    -- entries alone let batches of 500 keep 500 times the events.
+    local entries = MAXLEN
+    if #events > 1 then entries = math.max(1, math.floor(tonumber(MAXLEN) / #events)) end
+    redis_call('XADD', K_EVENTS, 'MAXLEN', '~', entries, '*', 'e', entry)
     events = {}
   end
   if audit_text then
