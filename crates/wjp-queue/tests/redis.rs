@@ -716,30 +716,46 @@ async fn enqueue_with_priority(queue: &wjp_queue::Queue, id: &str, priority: i32
     queue.enqueue(r).await.unwrap();
 }
 
-/// The ids of a queue's ready list and ready set, each in its order.
-fn ready_ids(conn: &mut redis::Connection) -> (Vec<String>, Vec<String>) {
-    let ids = |members: Vec<String>| -> Vec<String> {
-        members
-            .iter()
-            .map(|m| m.split_once('|').expect("a ready member").1.to_owned())
-            .collect()
-    };
-    let list: Vec<String> = redis::cmd("LRANGE")
-        .arg("wjp:{default}:ready_list")
+/// The ready key in the header of a job's record of `default`.
+fn ready_key_of(conn: &mut redis::Connection, id: &str) -> String {
+    let record: String = redis::cmd("GET")
+        .arg(format!("wjp:{{default}}:job:{id}"))
+        .query(conn)
+        .unwrap();
+    let header = record.split_once('\n').unwrap().0;
+    header.rsplit('|').next().unwrap().to_owned()
+}
+
+/// The entries of one of `default`'s ready lists: job ids, in claim order
+/// (their records' ready keys ascend).
+fn list_ids(conn: &mut redis::Connection, list: &str) -> Vec<String> {
+    let ids: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("wjp:{{default}}:{list}"))
         .arg(0)
         .arg(-1)
         .query(conn)
         .unwrap();
-    let mut sorted = list.clone();
+    assert!(ids.iter().all(|id| !id.contains('|')), "ids alone: {ids:?}");
+    let keys: Vec<String> = ids.iter().map(|id| ready_key_of(conn, id)).collect();
+    let mut sorted = keys.clone();
     sorted.sort();
-    assert_eq!(sorted, list, "the ready list is in claim order");
+    assert_eq!(sorted, keys, "{list} is in claim order");
+    ids
+}
+
+/// The ids of a queue's ready list and ready set, each in its order.
+fn ready_ids(conn: &mut redis::Connection) -> (Vec<String>, Vec<String>) {
     let set: Vec<String> = redis::cmd("ZRANGE")
         .arg("wjp:{default}:ready")
         .arg(0)
         .arg(-1)
         .query(conn)
         .unwrap();
-    (ids(list), ids(set))
+    let set = set
+        .iter()
+        .map(|m| m.split_once('|').expect("a ready member").1.to_owned())
+        .collect();
+    (list_ids(conn, "ready_list"), set)
 }
 
 /// Queued jobs of the default priority that arrive in claim order wait in
@@ -878,16 +894,7 @@ fn all_entries(conn: &mut redis::Connection) -> (Vec<String>, u64) {
 
 /// The ids of a queue's late list, in its order.
 fn late_ids(conn: &mut redis::Connection) -> Vec<String> {
-    let members: Vec<String> = redis::cmd("LRANGE")
-        .arg("wjp:{default}:ready_late")
-        .arg(0)
-        .arg(-1)
-        .query(conn)
-        .unwrap();
-    members
-        .iter()
-        .map(|m| m.split_once('|').expect("a ready member").1.to_owned())
-        .collect()
+    list_ids(conn, "ready_late")
 }
 
 /// The ids a listing of `default` gives, page after page.
@@ -1140,8 +1147,7 @@ async fn list_jobs_of_the_earlier_layout_are_listed_once() {
         .arg(-1)
         .query(&mut conn)
         .unwrap();
-    for member in &list {
-        let id = member.split_once('|').unwrap().1;
+    for id in &list {
         let job = queue
             .job(&JobId::parse(id).unwrap())
             .await
@@ -1181,6 +1187,115 @@ async fn list_jobs_of_the_earlier_layout_are_listed_once() {
         );
         assert_eq!(listed_ids(&queue, None, limit).await, newest_first(0));
     }
+}
+
+/// Rewrites one of `default`'s ready lists as layouts 4 to 6 kept it: each
+/// entry `<ready key>|<id>`, the key from the job's record.
+fn as_earlier_layout(conn: &mut redis::Connection, list: &str) {
+    let key = format!("wjp:{{default}}:{list}");
+    let ids: Vec<String> = redis::cmd("LRANGE")
+        .arg(&key)
+        .arg(0)
+        .arg(-1)
+        .query(conn)
+        .unwrap();
+    let members: Vec<String> = ids
+        .iter()
+        .map(|id| format!("{}|{id}", ready_key_of(conn, id)))
+        .collect();
+    let _: () = redis::cmd("DEL").arg(&key).query(conn).unwrap();
+    let _: () = redis::cmd("RPUSH")
+        .arg(&key)
+        .arg(&members)
+        .query(conn)
+        .unwrap();
+    let stored: Vec<String> = redis::cmd("LRANGE")
+        .arg(&key)
+        .arg(0)
+        .arg(-1)
+        .query(conn)
+        .unwrap();
+    assert_eq!(stored, members);
+    assert!(members
+        .iter()
+        .all(|m| m.len() == 22 + m.split_once('|').unwrap().1.len()));
+}
+
+/// Ready lists that layout 6 wrote (entries `<ready key>|<id>`) are
+/// rewritten to ids, in their order, when this version marks the server,
+/// once however many times it connects: their jobs are then listed once,
+/// cancelled from a list's middle, and claimed in claim order merged with
+/// the set's and with jobs enqueued after the upgrade.
+#[tokio::test]
+async fn ready_lists_of_layout_6_are_rewritten_to_ids_and_their_jobs_claimed() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut conn = store.server.connection(0);
+    for (id, priority) in [
+        ("l0", 0),
+        ("l1", 0),
+        ("l2", 0),
+        ("h1", 5),
+        ("l3", 0),
+        ("l4", 0),
+        ("l5", 0),
+    ] {
+        enqueue_with_priority(&queue, id, priority).await;
+    }
+    // Stamped before the list's tail: the late list.
+    let earlier = Timestamp(Timestamp::now().0 - 5_000);
+    let stamped = |id: &str| {
+        let mut r = request("noop", json!({}));
+        r.job_id = Some(id.into());
+        state::new_job(r, queue.catalog(), earlier).unwrap()
+    };
+    queue
+        .backend()
+        .insert(vec![stamped("early-1"), stamped("early-2")])
+        .await
+        .unwrap();
+    let list: Vec<String> = ["l0", "l1", "l2", "l3", "l4", "l5"]
+        .map(String::from)
+        .into();
+    assert_eq!(ready_ids(&mut conn), (list.clone(), vec!["h1".to_string()]));
+    assert_eq!(late_ids(&mut conn), ["early-1", "early-2"]);
+    as_earlier_layout(&mut conn, "ready_list");
+    as_earlier_layout(&mut conn, "ready_late");
+    set_layout(&mut conn, "6");
+
+    let queue = queue_on(&store).await;
+    assert_eq!(layout(&mut conn), "7");
+    assert_eq!(ready_ids(&mut conn), (list.clone(), vec!["h1".to_string()]));
+    assert_eq!(late_ids(&mut conn), ["early-1", "early-2"]);
+    // Rewriting lists that hold ids changes nothing.
+    set_layout(&mut conn, "6");
+    let queue = {
+        drop(queue);
+        queue_on(&store).await
+    };
+    assert_eq!(layout(&mut conn), "7");
+    assert_eq!(ready_ids(&mut conn).0, list);
+    assert_eq!(late_ids(&mut conn), ["early-1", "early-2"]);
+
+    let newest_first = [
+        "l5", "l4", "l3", "h1", "l2", "l1", "l0", "early-2", "early-1",
+    ];
+    for limit in [1, 4] {
+        assert_eq!(listed_ids(&queue, None, limit).await, newest_first);
+        assert_eq!(
+            listed_ids(&queue, Some(Status::Queued), limit).await,
+            newest_first
+        );
+    }
+    queue.cancel(&JobId::parse("l2").unwrap()).await.unwrap();
+    enqueue_with_priority(&queue, "l6", 0).await;
+    assert_eq!(ready_ids(&mut conn).0, ["l0", "l1", "l3", "l4", "l5", "l6"]);
+    assert_eq!(queue.counts().await.unwrap()[0].queued, 9);
+    assert_eq!(claimed_ids(&queue, 4).await, ["h1", "l0", "l1", "l3"]);
+    assert_eq!(
+        claimed_ids(&queue, 10).await,
+        ["l4", "l5", "early-1", "early-2", "l6"]
+    );
 }
 
 /// Registers a live worker "w-old" on "press-2" as a version of layout 2
@@ -1231,7 +1346,7 @@ async fn a_lazy_connection_checks_the_layout_at_its_first_contact() {
         .query(&mut conn)
         .unwrap();
     assert!(backend.claim(&claim_default(1)).await.unwrap().is_empty());
-    assert_eq!(layout(&mut conn), "6");
+    assert_eq!(layout(&mut conn), "7");
 }
 
 /// A claim of up to `max` jobs of the default queue by worker "claimer".
@@ -1565,7 +1680,7 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
         .query(&mut conn)
         .unwrap();
     RedisBackend::connect(&server.url(0)).await.unwrap();
-    assert_eq!(layout(&mut conn), "6");
+    assert_eq!(layout(&mut conn), "7");
     RedisBackend::connect(&server.url(0)).await.unwrap();
 
     // Layout 2 (bodies with their kind and creation time) is read as it is,
@@ -1585,30 +1700,30 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
     assert_eq!(layout(&mut conn), "2", "not marked while the worker runs");
     // A worker of this version does not hold it back.
     let mut ours = older.clone();
-    ours["layout"] = json!("6");
+    ours["layout"] = json!("7");
     let _: () = redis::cmd("SET")
         .arg("wjp:worker:w-old")
         .arg(ours.to_string())
         .query(&mut conn)
         .unwrap();
     RedisBackend::connect(&server.url(0)).await.unwrap();
-    assert_eq!(layout(&mut conn), "6");
+    assert_eq!(layout(&mut conn), "7");
     // Layouts 3 (before the ready list and audit repeats), 4 (before list
-    // jobs without an `all` entry) and 5 (before partial audit repeats)
-    // likewise.
-    for earlier in ["3", "4", "5"] {
+    // jobs without an `all` entry), 5 (before partial audit repeats) and
+    // 6 (before lists of ids) likewise.
+    for earlier in ["3", "4", "5", "6"] {
         set_layout(&mut conn, earlier);
         RedisBackend::connect(&server.url(0)).await.unwrap();
-        assert_eq!(layout(&mut conn), "6");
+        assert_eq!(layout(&mut conn), "7");
     }
 
-    set_layout(&mut conn, "7");
+    set_layout(&mut conn, "8");
     let err = RedisBackend::connect(&server.url(0))
         .await
         .err()
         .expect("another layout is refused")
         .to_string();
-    assert!(err.contains("layout 7") && !err.contains("  "), "{err}");
+    assert!(err.contains("layout 8") && !err.contains("  "), "{err}");
 }
 
 /// The earlier layout listed ended jobs in `all` too: such an entry neither

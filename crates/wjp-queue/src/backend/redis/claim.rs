@@ -6,7 +6,7 @@ use redis::Value;
 
 use super::body::{self, Identity};
 use super::library::Call;
-use super::record::{from_header, id_of, sequence_of, split_record};
+use super::record::{from_header, sequence_in, split_record};
 use super::reply::{array, corrupt, hex, int, text};
 use super::RedisBackend;
 use crate::backend::ClaimRequest;
@@ -93,32 +93,31 @@ impl RedisBackend {
             if items.len() % 2 != 0 {
                 return Err(corrupt("malformed claim reply"));
             }
-            // Per job: ready member (its ready key comes first, so members
-            // sort as the jobs' claim order), record.
+            // Per job: id, record.
             for item in items.chunks(2) {
-                let [rk, record] = item else {
+                let [id, record] = item else {
                     return Err(corrupt("malformed claim reply"));
                 };
-                let rk = text(rk)?;
+                let id = text(id)?;
                 // Parsed where it lies: no copy of each body on the claim path.
                 let parts = match record {
                     Value::BulkString(record) => split_record(record),
                     _ => None,
                 };
                 let Some((header, body)) = parts else {
-                    return Err(corrupt(format!("a claimed job without a record: {rk}")));
+                    return Err(corrupt(format!("a claimed job without a record: {id}")));
                 };
-                let Some(id) = id_of(&rk) else {
-                    return Err(corrupt(format!("a ready member without an id: {rk}")));
-                };
+                if id.is_empty() {
+                    return Err(corrupt("a claimed job without an id"));
+                }
                 let identity = Identity {
                     queue: queue.clone(),
-                    id: id.to_owned(),
+                    id,
                 };
                 let job = body::decode(body, &identity, from_header(header))?;
                 let mut t = state::claim(&job, &request.worker, request.lease, request.now);
                 t.job.state.lease_token = Some(token);
-                if let Some(seq) = sequence_of(&rk) {
+                if let Some(seq) = sequence_in(header) {
                     sequences.insert(t.job.id.clone(), (token.0, seq));
                 }
                 claimed.push(t.job);

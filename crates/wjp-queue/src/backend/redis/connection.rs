@@ -9,14 +9,19 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterConfig;
 use redis::{Client, Cmd, Pipeline, Value};
 
-use super::keys::{key_prefix, LAYOUT, LAYOUTS_READ, LAYOUT_KEY};
+use super::keys::{key_prefix, ready_late_key, ready_list_key, LAYOUT, LAYOUTS_READ, LAYOUT_KEY};
 use super::link::{cluster_client, Link, CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
+use super::record::READY_KEY_LEN;
 use super::reply::text;
 use super::RedisBackend;
 use crate::error::{QueueError, Result};
 
 /// The oldest Redis release wjp's functions run on (major, minor).
 const OLDEST_SERVER: (u32, u32) = (7, 0);
+
+/// The script that rewrites a queue's ready lists in this layout's form
+/// (`relist_queues`).
+const RELIST: &str = include_str!("lua/relist.lua");
 
 /// Whether a server reporting `version` (`redis_version`) runs wjp's functions.
 /// A version that does not parse is given the benefit of the doubt: forks
@@ -210,9 +215,10 @@ impl RedisBackend {
     /// marks a server without such jobs as holding this version's layout.
     /// Running and ended jobs of the earlier layout are read and ended as
     /// they are: only a waiting job's ready key changed. A server of a
-    /// layout this version reads as it is (`LAYOUTS_READ`) is marked as
-    /// this one's, so that the earlier version, which cannot read the
-    /// bodies this one writes, refuses it from then on.
+    /// layout this version reads (`LAYOUTS_READ`) has its queues' ready
+    /// lists rewritten in this layout's form (`relist_queues`), then is
+    /// marked as this one's, so that the earlier version, which cannot
+    /// read the bodies this one writes, refuses it from then on.
     async fn check_layout(&self) -> Result<()> {
         let mut get = redis::cmd("GET");
         get.arg(LAYOUT_KEY);
@@ -225,6 +231,7 @@ impl RedisBackend {
                 }
                 if LAYOUTS_READ.contains(&stored.as_str()) {
                     self.refuse_older_workers().await?;
+                    self.relist_queues().await?;
                     let mut set = redis::cmd("SET");
                     set.arg(LAYOUT_KEY).arg(LAYOUT);
                     self.query(set).await?;
@@ -268,9 +275,37 @@ impl RedisBackend {
             )));
         }
         self.refuse_older_workers().await?;
+        // No mark, no list of an earlier layout but one whose mark was
+        // deleted by hand: rewritten all the same (an empty list costs a
+        // call per queue, once).
+        self.relist_queues().await?;
         let mut set = redis::cmd("SET");
         set.arg(LAYOUT_KEY).arg(LAYOUT).arg("NX");
         self.query(set).await?;
+        Ok(())
+    }
+
+    /// Rewrites the ready lists of every queue the server knows as this
+    /// layout keeps them (`lua/relist.lua`, an `EVAL` per queue: a lazy
+    /// connection has no functions loaded yet; see `keys.rs`, `LAYOUT`):
+    /// run before the server is marked, so that no call of this version,
+    /// here or in another process, meets an entry of the earlier form.
+    /// Safe to run again, and by two processes at once.
+    async fn relist_queues(&self) -> Result<()> {
+        let queues = self.known_queues(true).await?;
+        if queues.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for queue in &queues {
+            pipe.cmd("EVAL")
+                .arg(RELIST)
+                .arg(2)
+                .arg(ready_list_key(queue))
+                .arg(ready_late_key(queue))
+                .arg(READY_KEY_LEN);
+        }
+        self.run(&pipe).await?;
         Ok(())
     }
 

@@ -27,6 +27,12 @@ pub(super) fn wake_key(queue: &str) -> String {
     format!("wjp:{{{queue}}}:wake")
 }
 
+/// A queue's ready list (common.lua, Ready jobs); scripts get it as
+/// `index_keys`' last.
+pub(super) fn ready_list_key(queue: &str) -> String {
+    format!("wjp:{{{queue}}}:ready_list")
+}
+
 /// A queue's late list: queued jobs that came in claim order but not in
 /// list-score order, listed by `all` (common.lua, Ready jobs). Scripts
 /// name it from the queue's prefix, as they name the group keys.
@@ -57,11 +63,27 @@ pub(super) const LAYOUT_KEY: &str = "wjp:layout";
 /// not list it) and jobs wait in `ready_late` too (it would not claim
 /// them); 6 since an audit line repeats the line before it, not the
 /// nearest whole one, and may repeat only its start (`audit.rs`,
-/// Repeats), which an earlier version would read as a job id.
-pub(super) const LAYOUT: &str = "6";
-/// Earlier layouts this version reads as they are, and marks as its own
-/// (see `connection.rs`, `check_layout`).
-pub(super) const LAYOUTS_READ: &[&str] = &["2", "3", "4", "5"];
+/// Repeats), which an earlier version would read as a job id; 7 since an
+/// entry of `ready_list` or `ready_late` is the job's id alone (about 24
+/// bytes of Redis memory where `<ready key>|<id>` took 46), its ready key
+/// read from its record where a merge needs it (`common.lua`, Ready
+/// jobs), which an earlier version would take for a member and drop as
+/// stale.
+///
+/// The lists of layouts 4 to 6 are rewritten in place when this version
+/// marks the server (`lua/relist.lua`, one call per queue, each list in
+/// one step), rather than read in both forms: every later read and write
+/// of a list then meets one form, and the common paths (an enqueue at the
+/// tail, a claim from the head) pay no test for the other. This relies on
+/// what every layout change already asks: no process of the earlier
+/// version runs once the server is marked (workers are refused while
+/// they run; an API process is not told, and would push entries of the
+/// old form).
+pub(super) const LAYOUT: &str = "7";
+/// Earlier layouts this version reads (their ready lists rewritten, see
+/// [`LAYOUT`]), and marks as its own (see `connection.rs`,
+/// `check_layout`).
+pub(super) const LAYOUTS_READ: &[&str] = &["2", "3", "4", "5", "6"];
 /// Worker names by the expiry of their records.
 pub(super) const WORKERS_KEY: &str = "wjp:workers";
 
@@ -93,7 +115,7 @@ pub(super) fn index_keys(queue: &str) -> [String; QUEUE_KEYS] {
         format!("{p}dependants"),
         format!("{p}outbox"),
         format!("{p}audit"),
-        format!("{p}ready_list"),
+        ready_list_key(queue),
     ]
 }
 

@@ -39,9 +39,9 @@
 //! |---------------------------|--------|---------------------------------------------|
 //! | `wjp:{q}:job:<id>`        | string | one job's record (below); ended ones expire |
 //! | `wjp:{q}:leases`          | hash   | running jobs: id -> lease entry             |
-//! | `wjp:{q}:ready_list`      | list   | queued jobs that came in claim and list-score order: `<ready key>\|<id>`; listed from it |
-//! | `wjp:{q}:ready_late`      | list   | queued jobs that came in claim order only, members as the list's |
-//! | `wjp:{q}:ready`           | zset   | the other queued jobs, members as the list's, all scored 0 |
+//! | `wjp:{q}:ready_list`      | list   | queued jobs that came in claim and list-score order: their ids; listed from it |
+//! | `wjp:{q}:ready_late`      | list   | queued jobs that came in claim order only: their ids |
+//! | `wjp:{q}:ready`           | zset   | the other queued jobs, `<ready key>\|<id>`, all scored 0 |
 //! | `wjp:{q}:scheduled`       | zset   | scheduled jobs by run-at                    |
 //! | `wjp:{q}:all`             | zset   | waiting jobs but those of `ready_list`, by list score (listing) |
 //! | `wjp:{q}:completed` ...   | zset   | ended jobs by list score, one per status (listing too) |
@@ -63,7 +63,7 @@
 //! | `wjp:{q}:outbox`          | hash   | ended parents to tell: id -> `<status>\|<ms>` |
 //! | `wjp:{q}:audit`           | stream | the audit log, one entry per call; trimmed by maintenance (`audit.rs`) |
 //! | `wjp:queues`              | set    | names of queues that ever had a job         |
-//! | `wjp:layout`              | string | the layout of these keys (`5`); see below   |
+//! | `wjp:layout`              | string | the layout of these keys (`7`); see below   |
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
 //! | `wjp:schedules`           | hash   | schedules: name -> `<next_run>\n<JSON>`     |
@@ -80,10 +80,15 @@
 //! ended job's status and expiry) and what a fresh job holds anyway;
 //! readers get the key as the last field of the header. A ready key is the
 //! claim order in 21 base-64 digits (priority, run-at, sequence:
-//! `record.rs`), so that a ready member with a generated id (22 letters and
-//! digits, `JobId::random`) fits Redis's 48-byte allocation. A queued no-op
-//! job holds about 360 bytes of Redis memory: its record (about 185), its
-//! `ready_list` entry (about 46), its lines in the audit stream (about 85)
+//! `record.rs`), so that a member of `ready` with a generated id (22
+//! letters and digits, `JobId::random`) fits Redis's 48-byte allocation.
+//! An entry of `ready_list` or `ready_late` is the id alone (about 24
+//! bytes where the member took 46): the ready key is in the job's header,
+//! and a claim reads it (from the record's start, never the body) only
+//! where it merges a list with the set or the other list, and an enqueue
+//! only for each list's tail (common.lua, Ready jobs). A queued no-op
+//! job holds about 290 bytes of Redis memory: its record (about 185), its
+//! `ready_list` entry (about 24), its lines in the audit stream (about 33)
 //! and in the event stream (about 25); see BENCHMARKS.md. Jobs that arrive
 //! in claim order and in list-score order wait in `ready_list`, which
 //! listings read (no `all` entry); those that arrive in claim order only
@@ -104,19 +109,25 @@
 //! list, without an `all` entry, and keeps jobs that came in claim order
 //! but not in list-score order in `ready_late` (common.lua, Ready jobs).
 //! Layout 6 writes an audit line as a repeat of the line before it, of
-//! all of it or of its start (`audit.rs`). This version reads layouts 2
-//! to 5 as they are (a list job of layout 4 has an `all` entry: listings
+//! all of it or of its start (`audit.rs`). Layout 7 keeps the job's id
+//! alone in `ready_list` and `ready_late`. This version reads layouts 2
+//! to 6 as they are (a list job of layout 4 has an `all` entry: listings
 //! leave it to `all`; audit lines of layout 5 are whole or repeat all of
-//! the line before, which this version reads) and marks the server as
-//! layout 6 when it connects, after which a
+//! the line before, which this version reads) but for their lists, whose
+//! entries `<ready key>|<id>` it rewrites to ids (`lua/relist.lua`, one
+//! call per queue, each list rewritten whole in its order) before it
+//! marks the server as layout 7 when it connects, after which a
 //! version of an earlier layout, which could not read what this one
-//! writes, refuses it. Stop every process of the earlier version (workers
+//! writes, refuses it (see `keys.rs`, `LAYOUT`, for why a rewrite rather
+//! than reading both forms). Stop every process of the earlier version (workers
 //! and API) before starting this one: this one refuses to mark the server
 //! while earlier workers run (their worker records name their layout, or
 //! none before layout 3), but an API process of an earlier version that
 //! connected before the mark is not told: it would count and cancel queued
 //! jobs without looking at `ready_list` (layout 3) or `ready_late`
-//! (layout 4), and list no job of `ready_list` (layout 4). The completion path
+//! (layout 4), list no job of `ready_list` (layout 4), and push entries
+//! of the earlier form into the lists and drop this one's as stale
+//! (layouts 4 to 6). The completion path
 //! writes its records with one `MSET` and no TTL (a `SET` with `PXAT` per
 //! job was a tenth of a drained job's Redis time): readers in Lua treat an
 //! ended record past its expiry as gone, by the server's clock, and the

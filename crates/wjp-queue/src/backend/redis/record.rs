@@ -503,27 +503,18 @@ pub(super) fn list_score(created_at: Timestamp, seq: u64) -> i64 {
 /// trillion jobs per queue.
 pub(super) const READY_KEY_WIDTHS: [usize; 3] = [6, 8, 7];
 
-/// The length of a ready key; a ready member is the key, `|`, the job's id.
+/// The length of a ready key; a member of the ready set is the key, `|`,
+/// the job's id (an entry of a ready list is the id alone).
 pub(super) const READY_KEY_LEN: usize =
     READY_KEY_WIDTHS[0] + READY_KEY_WIDTHS[1] + READY_KEY_WIDTHS[2];
 
-/// The enqueue sequence at the end of a ready member's key.
-pub(super) fn sequence_of(member: &str) -> Option<u64> {
-    let digits = member
-        .as_bytes()
-        .get(READY_KEY_LEN - READY_KEY_WIDTHS[2]..READY_KEY_LEN)?;
-    digits.iter().try_fold(0u64, |n, &b| {
-        let digit = b.checked_sub(b'0').filter(|d| *d < 64)?;
-        Some(n * 64 + u64::from(digit))
-    })
-}
-
-/// The job id of a ready member.
-pub(super) fn id_of(member: &str) -> Option<&str> {
-    member
-        .get(READY_KEY_LEN..)?
-        .strip_prefix('|')
-        .filter(|id| !id.is_empty())
+/// The enqueue sequence in a stored header (or a reader's).
+pub(super) fn sequence_in(header: &str) -> Option<u64> {
+    header
+        .split('|')
+        .nth(Header::Sequence.index())?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -583,16 +574,24 @@ mod tests {
     }
 
     #[test]
-    fn a_ready_member_gives_its_sequence_and_id() {
-        // Sequence 17 * 64 + 3 in its seven digits ('0' is 0, 'A' is 17).
-        let member = "1ooooo0000000000000A3|job-1";
-        assert_eq!(sequence_of(member), Some(17 * 64 + 3));
-        assert_eq!(id_of(member), Some("job-1"));
-        assert_eq!(sequence_of("1ooooo00000000000000p|job-1"), None);
-        assert_eq!(id_of("1ooooo0000000000000A3|"), None);
-        assert_eq!(id_of("short|job-1"), None);
+    fn a_header_gives_its_sequence() {
+        assert_eq!(
+            sequence_in("queued||0|noop||1091|1700000000000091|1ooooo0000000000000H3"),
+            Some(1091)
+        );
+        assert_eq!(sequence_in("queued||0|noop||x|1|2"), None);
+        assert_eq!(sequence_in("queued"), None);
         assert!(lua_prelude()
             .contains("local READY_KEY_WIDTHS = { 6, 8, 7 }\nlocal READY_KEY_LEN = 21\n"));
+    }
+
+    /// `ready.order_of` in `common.lua` reads a ready list's entry's list
+    /// score and ready key with one pattern over the record's start: the
+    /// two last stored fields, in this order.
+    #[test]
+    fn the_list_score_and_ready_key_end_the_stored_header() {
+        assert_eq!(Header::ReadyKeyOrExpiry.index(), STORED - 1);
+        assert_eq!(Header::ListScore.index(), STORED - 2);
     }
 
     #[test]

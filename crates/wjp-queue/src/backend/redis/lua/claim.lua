@@ -13,8 +13,7 @@
 -- this claim of a job from any later claim of it, and one string for all
 -- spares Lua a new string per job (in the completions too, which send it
 -- back per job).
--- Returns per job two items: ready member (`<ready key>|<id>`), record
--- (header, newline, body).
+-- Returns per job two items: id, record (header, newline, body).
 -- A paused queue gives nothing (see pause.lua).
 if redis_call('EXISTS', K_PAUSED) == 1 then return {} end
 local now, max = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -29,7 +28,10 @@ local token = ARGV[7]
 local in_turns = take_in_turns(max)
 local due = in_turns and {} or redis_call('ZRANGEBYSCORE', K_SCHED, '-inf', now, 'LIMIT', 0, max)
 -- The best ready jobs leave the index (`ready_take`); those a due
--- scheduled job outranks go back (`ready.put_back`).
+-- scheduled job outranks go back (`ready.put_back`). A candidate is an
+-- entry of the plain ready index (a member `<ready key>|<id>` or a list's
+-- id, `ready.id_of`), a member of a group's index or a due scheduled
+-- job's member.
 local candidates = in_turns and in_turns.members or ready_take(max)
 local scheduled = {}
 -- Candidates `from`..`to` are not taken: popped ready members go back
@@ -45,22 +47,40 @@ local function put_back(from, to)
   end
 end
 if #due > 0 then
+  local dues = {}
   for _, id in ipairs(due) do
     local cur, start = stored(PREFIX .. id)
     if cur and cur[F_STATUS] == 'scheduled' and redis_call('HEXISTS', K_LEASES, id) == 0 then
       -- A grouped job enters its group's turns when it is promoted.
       if not record_group(start) then
         local member = cur[F_RK] .. '|' .. id
-        candidates[#candidates + 1] = member
+        dues[#dues + 1] = member
         scheduled[member] = id
       end
     else
       zrem(K_SCHED, id)
     end
   end
-  ready.list_members()
-  sort_bytewise(candidates)
-  put_back(max + 1, #candidates)
+  if #dues > 0 then
+    -- The due jobs go among the candidates, which are in claim order:
+    -- each at the place found by halving, so that only the keys of the
+    -- list entries compared are read from their records (`ready.key_of`).
+    sort_bytewise(dues)
+    local merged, at = {}, 1
+    for _, member in ipairs(dues) do
+      local lo, hi = at - 1, #candidates + 1
+      while hi - lo > 1 do
+        local mid = math.floor((lo + hi) / 2)
+        if byte_order(member, ready.key_of(candidates[mid])) then hi = mid else lo = mid end
+      end
+      for i = at, hi - 1 do merged[#merged + 1] = candidates[i] end
+      merged[#merged + 1] = member
+      at = hi
+    end
+    for i = at, #candidates do merged[#merged + 1] = candidates[i] end
+    candidates = merged
+    put_back(max + 1, #candidates)
+  end
 end
 -- A fresh job's next attempt without number formatting, which costs a
 -- script more than the rest of the claim's string work.
@@ -100,7 +120,10 @@ local taken, taken_bytes = 0, 0
 local last = math.min(#candidates, max)
 for i = 1, last do
   local member = candidates[i]
-  local id = sub(member, READY_KEY_LEN + 2)
+  -- A list's entry is the id itself (`ready.id_of`, written out: a call
+  -- per job costs).
+  local id = member
+  if byte(member, READY_KEY_LEN + 1) == 124 then id = sub(member, READY_KEY_LEN + 2) end
   local rec = record(PREFIX .. id)
   local size = rec and #rec or 0
   if taken > 0 and bytes + size > BODY_BUDGET then
@@ -125,7 +148,7 @@ for i = 1, last do
     set_lease(id, lease_of(attempt, kind))
     if in_turns then group_started(in_turns.group[member]) end
     emit(id, kind, 'running', attempt, '0', false, false, ARGV[3])
-    out[#out + 1] = member
+    out[#out + 1] = id
     out[#out + 1] = rec
   end
 end

@@ -33,18 +33,19 @@ local groups_running
 -- What one call collects and writes at its end (see `flush`, `publish`).
 local adds, removals, lease_sets, lease_dels, events, line_before, pending_dels
 -- What a call changes in the plain ready index (see Ready jobs below):
--- `pushes`, members to push at its list's tail; `dels`, members to take
--- out; `tail`, the list's last member as this call knows it (nil before
--- it looked, false when the list is empty), and [1..3] the numbers of its
--- ready key (see `ready_add`); `tail_ls`, the list score a job must pass
--- to join the list (nil before it looked, see `ready.load_tail_ls`);
+-- `pushes`, ids to push at its list's tail; `dels`, members (`<ready
+-- key>|<id>`) to take out; `tail`, the id at the list's tail as this call
+-- knows it (nil before it looked, false when the list is empty), and
+-- [1..3] the numbers of its ready key (see `ready_add`); `tail_ls`, the
+-- list score a job must pass to join the list (see `ready.load_tail`);
 -- `late_key`, `late_pushes`, `late` and [4..6], the same for the late
 -- list (see Ready jobs below), `late_of` the queue prefix `late_key` was
--- made for; `took`, {list read, how many members of it were taken, its
+-- made for; `took`, {list read, how many entries of it were taken, its
 -- key} for each list `ready_take` took from (nil for none); `unshift`,
--- key -> members taken from that list that go back to its head
--- (`ready.put_back`). One table: the library's main chunk may hold at
--- most 200 locals.
+-- key -> entries taken from that list that go back to its head
+-- (`ready.put_back`); `keys`, id -> the claim-order key of a list's entry
+-- this call read (`ready.key_of`). One table: the library's main chunk
+-- may hold at most 200 locals.
 local ready = {}
 -- Whether the queue's `dependants` hash exists, once looked at in this
 -- call (nil before); whether this call moved a parent to the outbox.
@@ -90,7 +91,7 @@ local function begin(keys, args)
   end
   ready.late_pushes, ready.late = {}, nil
   -- Made when needed: a table a call makes costs it, whether used or not.
-  ready.took, ready.unshift, ready.from_list = nil, nil, nil
+  ready.took, ready.unshift, ready.from_list, ready.keys = nil, nil, nil, nil
   deps_exist, deps_moved = nil, false
   bytes_delta = 0
   events, line_before = {}, {}
@@ -120,10 +121,11 @@ end
 -- then enqueue sequence, each as digits of base 64 (READY_KEY_WIDTHS,
 -- from record.rs: 6, 8 and 7 of them), digit d written as the byte
 -- 48 + d ('0' to 'o': ascending, never '|' or a newline), so the texts sort
--- as the jobs' claim order. Ready members are `<ready key>|<id>`: 21 + 1 +
--- 22 bytes for a generated id, within Redis's 48-byte allocation where 37
--- decimal digits and a UUID took an 80-byte one (and 16 bytes of every
--- waiting job's header).
+-- as the jobs' claim order. Members of the ready set and of the groups'
+-- indexes are `<ready key>|<id>`: 21 + 1 + 22 bytes for a generated id,
+-- within Redis's 48-byte allocation where 37 decimal digits and a UUID
+-- took an 80-byte one (and 16 bytes of every waiting job's header). The
+-- ready lists hold the id alone (see Ready jobs).
 local order_digits = {}
 local function base64_digits(n, width)
   local d = order_digits
@@ -245,17 +247,15 @@ local function flush()
   if #ready.dels > 0 then
     -- A member is in one of the three: the lists are looked through only
     -- for those the sorted set did not hold. LREM reads a list up to the
-    -- member, from the end whose run-at is nearer its own (run-ats do not
-    -- fall along the list): a cancel of the newest of a million queued
-    -- jobs reads a few entries, not the whole list.
+    -- job's id, from the end whose run-at is nearer its own (run-ats do
+    -- not fall along the list): a cancel of the newest of a million queued
+    -- jobs reads a few entries, not the whole list. The run-ats of a
+    -- list's ends come from their records, read only when a member is not
+    -- in the set.
     local ends = {}
     for _, key in ipairs({ K_READY_LIST, ready.late_key }) do
       local head = redis_call('LINDEX', key, 0)
-      if head then
-        local _, head_run_at = ready_key_numbers(head)
-        local _, tail_run_at = ready_key_numbers(redis_call('LINDEX', key, -1))
-        ends[#ends + 1] = { key, head_run_at, tail_run_at }
-      end
+      if head then ends[#ends + 1] = { key, head } end
     end
     if #ends == 0 then
       in_chunks('ZREM', K_READY, ready.dels)
@@ -263,9 +263,14 @@ local function flush()
       for _, member in ipairs(ready.dels) do
         if redis_call('ZREM', K_READY, member) == 0 then
           local _, run_at = ready_key_numbers(member)
+          local id = sub(member, READY_KEY_LEN + 2)
           for _, e in ipairs(ends) do
-            local from_tail = e[3] - run_at < run_at - e[2]
-            if redis_call('LREM', e[1], from_tail and -1 or 1, member) > 0 then break end
+            if not e[3] then
+              e[3] = ready.run_at_in(e[2])
+              e[4] = ready.run_at_in(redis_call('LINDEX', e[1], -1))
+            end
+            local from_tail = e[4] - run_at < run_at - e[3]
+            if redis_call('LREM', e[1], from_tail and -1 or 1, id) > 0 then break end
           end
         end
       end
@@ -274,9 +279,11 @@ local function flush()
   end
   for key, list in pairs(adds) do in_chunks('ZADD', key, list) end
   for key, back in pairs(ready.unshift or {}) do
-    -- Members a claim took from a list's head and did not keep go back
-    -- there in claim order (LPUSH puts its last argument first).
-    sort_bytewise(back)
+    -- Entries a claim took from a list's head and did not keep go back
+    -- there in the order they were read, which is claim order (LPUSH puts
+    -- its last argument first).
+    local at = ready.list_pos
+    table.sort(back, function(a, b) return at[a] < at[b] end)
     local reversed = {}
     for i = #back, 1, -1 do reversed[#reversed + 1] = back[i] end
     in_chunks('LPUSH', key, reversed)
@@ -296,22 +303,27 @@ local function flush()
 end
 
 -- Ready jobs. The plain ready index (queued jobs without a fairness group,
--- each a member `<ready key>|<id>` whose byte order is the claim order) is
--- three structures: K_READY_LIST, a list in claim order that grows only at
--- its tail, holds jobs of the default priority (0) that arrived after
--- every job in it (enqueued to run now: the common case) with a list
--- score above every job in it; the late list (`ready.late_key`,
--- `ready_late`), a list like it, holds the jobs that arrived after every
--- job of both lists with a list score that is not; and K_READY, a sorted
--- set with every score 0, holds the others. A list entry costs
--- about 46 bytes of Redis memory, a sorted-set entry about 145 (see
+-- in claim order: the byte order of `<ready key>|<id>`) is three
+-- structures: K_READY_LIST, a list in claim order that grows only at its
+-- tail, holds jobs of the default priority (0) that arrived after every
+-- job in it (enqueued to run now: the common case) with a list score
+-- above every job in it; the late list (`ready.late_key`, `ready_late`),
+-- a list like it, holds the jobs that arrived after every job of both
+-- lists with a list score that is not; and K_READY, a sorted set with
+-- every score 0 and members `<ready key>|<id>`, holds the others. An
+-- entry of either list is the job's id alone: its ready key is in its
+-- record's header (F_RK), read from the record's start where a merge
+-- needs it (`ready.key_of`, `ready.load_tail`), never with the body. A
+-- list entry of a generated id costs about 24 bytes of Redis memory
+-- (46 with the ready key), a sorted-set entry about 145 (see
 -- BENCHMARKS.md). Only the default priority goes to the list: one job of a
 -- low priority at its tail would send every later job to the set for as
 -- long as it waits. A due job stamped earlier than the tail (by another
 -- producer's clock) is ordered by the tail's run-at (`ready.run_at`). The
--- claim order is the three merged (`ready_take`). Taking a job out of a
--- list's middle (a cancel, a rewrite) reads the list from its nearer end
--- up to it (`flush`).
+-- claim order is the three merged (`ready_take`), which reads records
+-- only where two of them hold jobs. Taking a job out of a list's middle (a
+-- cancel, a rewrite) reads the list from its nearer end up to it
+-- (`flush`).
 --
 -- A job of K_READY_LIST has no entry in K_ALL (about 130 bytes): listings
 -- read the list itself (list.lua), which is in list-score order as well
@@ -323,18 +335,89 @@ end
 -- for a job stamped by another producer's clock before the list's tail,
 -- and for a job that comes back with its old score (a promotion, a retry,
 -- a release, a rewrite): such a job waits in the late list, listed by
--- K_ALL, as every job of the ready list was before. Entries the earlier
--- layout wrote in K_READY_LIST have a K_ALL entry too; they are all before
--- the first entry without one, and list.lua leaves them to K_ALL.
+-- K_ALL, as every job of the ready list was before. Entries layout 4
+-- wrote in K_READY_LIST have a K_ALL entry too; they are all before
+-- the first entry without one, and list.lua leaves them to K_ALL. Lists
+-- of layouts 4 to 6, whose entries were `<ready key>|<id>`, are
+-- rewritten to ids when this layout marks the server (relist.lua).
 
--- `ready.tail` and its numbers, read once a call. (`ready`'s functions
--- are fields: the library's main chunk may hold at most 200 locals.)
+-- The ready key and list score (text) in the header of the job `id`'s
+-- record, or nil when there is none (or no id: a list emptied meanwhile),
+-- read from the record's start alone: no header taken apart, no lease, no
+-- body. (The list score and the ready key are the header's last two
+-- stored fields, a test in record.rs keeps them there.)
+function ready.order_of(id)
+  if not id then return nil end
+  if not ready.order_pattern then
+    ready.order_pattern = '^' .. string.rep('[^|]*|', F_LS - 1) .. '(%d+)|([^|\n]*)\n'
+  end
+  local ls, rk = match(redis_call('GETRANGE', PREFIX .. id, 0, 255), ready.order_pattern)
+  return rk, ls
+end
+-- The numbers of the ready key of a list's entry, from its record; each
+-- past every ready key's when there is no record (an edit by hand), so
+-- that no job is ordered after it.
+function ready.numbers_in(id)
+  local rk, ls = ready.order_of(id)
+  if rk and #rk == READY_KEY_LEN then
+    local p, r, q = ready_key_numbers(rk)
+    return p, r, q, tonumber(ls)
+  end
+  return math.huge, math.huge, math.huge, nil
+end
+-- The run-at in the ready key of a list's entry (0 without a record).
+function ready.run_at_in(id)
+  local _, r = ready.numbers_in(id)
+  return r < math.huge and r or 0
+end
+-- The id of an entry of the plain ready index: a member of the set is
+-- `<ready key>|<id>`, an entry of a list the id (ids hold no '|').
+function ready.id_of(entry)
+  if byte(entry, READY_KEY_LEN + 1) == 124 then return sub(entry, READY_KEY_LEN + 2) end
+  return entry
+end
+-- The claim-order key of an entry of the plain ready index: a set's
+-- member is its own; a list's id gets its record's ready key before it,
+-- read once a call; without a record, '' (first: a claim takes the entry
+-- and drops it as stale).
+function ready.key_of(entry)
+  if byte(entry, READY_KEY_LEN + 1) == 124 then return entry end
+  local keys = ready.keys
+  if not keys then
+    keys = {}
+    ready.keys = keys
+  end
+  local key = keys[entry]
+  if not key then
+    local rk = ready.order_of(entry)
+    key = rk and rk .. '|' .. entry or ''
+    keys[entry] = key
+  end
+  return key
+end
+
+-- `ready.tail` and the numbers of its ready key, and the list score a job
+-- must pass to join the list (`ready.tail_ls`: none, -inf, when the list
+-- is empty; none may pass, +inf, when the tail's record is gone, which
+-- only an edit by hand does); `ready.late` and its numbers. Read once a
+-- call, each tail's from the start of its record: one GETRANGE gives
+-- both the ready key and the list score (a whole header taken apart cost
+-- a single enqueue a sixth more). (A tail of layout 4, listed by K_ALL,
+-- is passed like any other: the jobs after it are then in list-score
+-- order among themselves, which is what list.lua needs.) (`ready`'s
+-- functions are fields: the library's main chunk may hold at most 200
+-- locals.)
 function ready.load_tail()
   if ready.tail == nil then
     ready.tail = redis_call('LINDEX', K_READY_LIST, -1)
-    if ready.tail then ready[1], ready[2], ready[3] = ready_key_numbers(ready.tail) end
+    ready.tail_ls = -math.huge
+    if ready.tail then
+      local ls
+      ready[1], ready[2], ready[3], ls = ready.numbers_in(ready.tail)
+      ready.tail_ls = ls or math.huge
+    end
     ready.late = redis_call('LINDEX', ready.late_key, -1)
-    if ready.late then ready[4], ready[5], ready[6] = ready_key_numbers(ready.late) end
+    if ready.late then ready[4], ready[5], ready[6] = ready.numbers_in(ready.late) end
   end
 end
 -- The run-at a due job of the default priority without a group is ordered
@@ -363,12 +446,11 @@ end
 -- joined K_READY_LIST, where it is listed without a K_ALL entry. Keys
 -- are compared by the numbers their digits hold, which order them as
 -- their bytes do: a byte-by-byte loop in Lua cost an enqueue 40% more
--- Redis instructions.
+-- Redis instructions. The tails are read only for a job of the default
+-- priority, the only one a list may take.
 -- An enqueue's keys were just made (`made`): their numbers are known.
 local function ready_add(rk, id, ls)
-  local member = rk .. '|' .. id
   local t = ready
-  if t.tail == nil then t.load_tail() end
   local p, r, q
   if rk == made[1] then
     p, r, q = made[2], made[3], made[4]
@@ -377,35 +459,35 @@ local function ready_add(rk, id, ls)
   end
   -- 2147483647: the priority number of priority 0 (`ready_key`).
   if p == 2147483647 then
-    if ls and
+    if t.tail == nil then t.load_tail() end
+    if ls and ls > t.tail_ls and
         (not t.tail or p > t[1] or (p == t[1] and (r > t[2] or (r == t[2] and q > t[3])))) then
-      if t.tail_ls == nil then t.load_tail_ls() end
-      if ls > t.tail_ls then
-        t.pushes[#t.pushes + 1] = member
-        t.tail, t[1], t[2], t[3], t.tail_ls = member, p, r, q, ls
-        return true
-      end
+      t.pushes[#t.pushes + 1] = id
+      t.tail, t[1], t[2], t[3], t.tail_ls = id, p, r, q, ls
+      return true
     end
     if not t.late or p > t[4] or (p == t[4] and (r > t[5] or (r == t[5] and q > t[6]))) then
-      t.late_pushes[#t.late_pushes + 1] = member
-      t.late, t[4], t[5], t[6] = member, p, r, q
+      t.late_pushes[#t.late_pushes + 1] = id
+      t.late, t[4], t[5], t[6] = id, p, r, q
       return false
     end
   end
-  zadd(K_READY, '0', member)
+  zadd(K_READY, '0', rk .. '|' .. id)
   return false
 end
--- Up to `max` members of the plain ready index, first in claim order
+-- Up to `max` entries of the plain ready index, first in claim order
 -- first, taken out of it now: ranges and removals by rank (all members of
 -- the set score 0, so rank is claim order), not ZPOPMIN, whose scores
--- cost formatting and a Lua string per job, for nothing.
+-- cost formatting and a Lua string per job, for nothing. An entry is a
+-- set's member or a list's id (`ready.id_of`).
 local function ready_take(max)
   local set = redis_call('ZRANGE', K_READY, 0, max - 1)
   local list = redis_call('LRANGE', K_READY_LIST, 0, max - 1)
   local late = redis_call('LRANGE', ready.late_key, 0, max - 1)
   local out, s, l, t
   if #list == 0 and #late == 0 then
-    -- One index holds jobs (the common cases): no comparison at all.
+    -- One index holds jobs (the common cases): no comparison at all, no
+    -- record read.
     out, s, l, t = set, #set, 0, 0
   elseif #set == 0 and #late == 0 then
     out, s, l, t = list, 0, #list, 0
@@ -413,36 +495,38 @@ local function ready_take(max)
     out, s, l, t = late, 0, 0, #late
   else
     -- A merge by runs: the index whose head comes first gives every job
-    -- before the others' first heads at once, found by halving: members
-    -- are compared byte by byte in Lua (`byte_order`), which costs, so
+    -- before the others' first heads at once, found by halving: keys
+    -- are compared byte by byte in Lua (`byte_order`), which costs, and
+    -- a list's entry's key is read from its record (`ready.key_of`), so
     -- not once per job.
+    local key_of = ready.key_of
     local held = { { set, 1 }, { list, 1 }, { late, 1 } }
     out = {}
     while #out < max do
-      local first, limit
+      local first, first_key, limit
       for _, src in ipairs(held) do
         local h = src[1][src[2]]
         if h then
+          local key = key_of(h)
           if not first then
-            first = src
-          elseif byte_order(h, first[1][first[2]]) then
-            local f = first[1][first[2]]
-            if not limit or byte_order(f, limit) then limit = f end
-            first = src
-          elseif not limit or byte_order(h, limit) then
-            limit = h
+            first, first_key = src, key
+          elseif byte_order(key, first_key) then
+            if not limit or byte_order(first_key, limit) then limit = first_key end
+            first, first_key = src, key
+          elseif not limit or byte_order(key, limit) then
+            limit = key
           end
         end
       end
       if not first then break end
       local members, at = first[1], first[2]
       local last = #members
-      if limit and not byte_order(members[last], limit) then
-        -- The last member before `limit`: members[at] is.
+      if limit and not byte_order(key_of(members[last]), limit) then
+        -- The last entry before `limit`: members[at] is.
         local lo, hi = at, last
         while hi - lo > 1 do
           local mid = math.floor((lo + hi) / 2)
-          if byte_order(members[mid], limit) then lo = mid else hi = mid end
+          if byte_order(key_of(members[mid]), limit) then lo = mid else hi = mid end
         end
         last = lo
       end
@@ -453,7 +537,7 @@ local function ready_take(max)
     s, l, t = held[1][2] - 1, held[2][2] - 1, held[3][2] - 1
   end
   if s > 0 then redis_call('ZREMRANGEBYRANK', K_READY, 0, s - 1) end
-  -- Noted for `ready.put_back`: members[1..taken] of each came from it.
+  -- Noted for `ready.put_back`: entries[1..taken] of each came from it.
   if l > 0 then
     redis_call('LTRIM', K_READY_LIST, l, -1)
     ready.took = ready.took or {}
@@ -466,34 +550,34 @@ local function ready_take(max)
   end
   return out
 end
--- The members `ready_take` took from the lists in this call: member ->
--- its list's key. Made only when one goes back (rare), but before a
--- caller reorders the table `ready_take` returned (claim.lua), which may
--- be a list it read.
+-- The entries `ready_take` took from the lists in this call: entry ->
+-- its list's key (and, in `ready.list_pos`, entry -> its place in what
+-- was read of that list). Made only when one goes back (rare).
 function ready.list_members()
   local took = ready.took or {}
   local from_list = ready.from_list
   if not from_list or from_list.n ~= #took then
     from_list = { n = #took }
+    local at = {}
     for _, read in ipairs(took) do
-      for j = 1, read[2] do from_list[read[1][j]] = read[3] end
+      for j = 1, read[2] do from_list[read[1][j]], at[read[1][j]] = read[3], j end
     end
-    ready.from_list = from_list
+    ready.from_list, ready.list_pos = from_list, at
   end
   return from_list
 end
--- A member `ready_take` took in this call that is not kept goes back:
+-- An entry `ready_take` took in this call that is not kept goes back:
 -- one of a list to that list's head (`flush`), where it was, so that the
 -- list keeps its orders (a job of K_READY_LIST is listed from it, with
 -- no K_ALL entry); one of the set to the set.
-function ready.put_back(member)
-  local key = ready.list_members()[member]
+function ready.put_back(entry)
+  local key = ready.list_members()[entry]
   if key then
     ready.unshift = ready.unshift or {}
     local back = table_at(ready.unshift, key)
-    back[#back + 1] = member
+    back[#back + 1] = entry
   else
-    zadd(K_READY, '0', member)
+    zadd(K_READY, '0', entry)
   end
 end
 -- How many jobs the plain ready index holds.
@@ -675,7 +759,7 @@ local function grouped_members(n, members, in_group)
     if n <= 0 then return end
   end
 end
--- A member `take_in_turns` took that the claim does not keep goes back.
+-- An entry `take_in_turns` took that the claim does not keep goes back.
 local function back_in_turn(taken, member)
   local group = taken.group[member]
   if group then group_index(group, member) else ready.put_back(member) end
@@ -868,21 +952,6 @@ local function stored(key)
   return cur, start
 end
 
--- The list score a job must pass to join the ready list (see Ready jobs):
--- its tail's, read from the start of the tail's record alone (a whole
--- header taken apart cost a single enqueue a sixth more); none (-inf)
--- when the list is empty; none may pass (+inf) when the tail's record is
--- gone, which only an edit by hand does. (A tail of the earlier layout,
--- listed by K_ALL, is passed like any other: the jobs after it are then
--- in list-score order among themselves, which is what list.lua needs.)
-function ready.load_tail_ls()
-  if ready.tail == nil then ready.load_tail() end
-  local ls = -math.huge
-  if ready.tail then
-    ls = tonumber(ready.list_score_of(PREFIX .. sub(ready.tail, READY_KEY_LEN + 2))) or math.huge
-  end
-  ready.tail_ls = ls
-end
 -- The list score (text) in the header of the record at `key`, or nil,
 -- read from the record's start alone: no header taken apart, no lease.
 function ready.list_score_of(key)

@@ -90,11 +90,9 @@ end
 -- The queued jobs of the ready list that have no K_ALL entry. They are
 -- in list-score order (common.lua, Ready jobs), after every entry that
 -- has one: the list is read from the last of them below the bound (found
--- by halving, one entry read at each step) towards its head.
+-- by halving, one entry read at each step) towards its head. The list's
+-- entries are ids.
 local function ready_list()
-  local function id_of(member)
-    return sub(member, READY_KEY_LEN + 2)
-  end
   local len = redis_call('LLEN', K_READY_LIST)
   local at = len - 1
   if below ~= math.huge then
@@ -104,8 +102,7 @@ local function ready_list()
     local lo, hi = -1, len
     while hi - lo > 1 do
       local mid = math.floor((lo + hi) / 2)
-      local member = redis_call('LINDEX', K_READY_LIST, mid)
-      local id = member and id_of(member)
+      local id = redis_call('LINDEX', K_READY_LIST, mid)
       local before = true
       if id and not redis_call('ZSCORE', K_ALL, id) then
         -- Scores rise strictly along the list: this holds for a prefix.
@@ -121,12 +118,10 @@ local function ready_list()
       return
     end
     local from = math.max(0, at - CHUNK_ENTRIES + 1)
-    local members = redis_call('LRANGE', K_READY_LIST, from, at)
-    local ids = {}
-    for i, member in ipairs(members) do ids[i] = id_of(member) end
+    local ids = redis_call('LRANGE', K_READY_LIST, from, at)
     local listed = #ids > 0 and redis_call('ZMSCORE', K_ALL, unpack(ids)) or {}
     at = from - 1
-    for i = #members, 1, -1 do
+    for i = #ids, 1, -1 do
       if listed[i] then
         -- An entry of the earlier layout: every entry before it is one too.
         at = -1
@@ -136,7 +131,7 @@ local function ready_list()
       local text = ready.list_score_of(PREFIX .. id)
       local score = tonumber(text)
       if score and listed_after(score, id) then
-        s.buf[#s.buf + 1] = { score, text, id, 'queued', members[i] }
+        s.buf[#s.buf + 1] = { score, text, id, 'queued' }
       end
     end
     if at < 0 then s.done = true end
@@ -177,17 +172,17 @@ while found < want and scanned < cap do
     break
   end
   best.at = best.at + 1
-  local _, score, id, must, member = unpack(best_entry)
+  local _, score, id, must = unpack(best_entry)
   scanned = scanned + 1
   bound = score .. ':' .. id
   local key = PREFIX .. id
   local cur = load(id, key)
   local now = cur and cur[F_STATUS]
-  -- A job of the ready list is listed from it while it waits there (an
-  -- entry the record does not name is stale).
+  -- A job of the ready list is listed from it while it waits there: a
+  -- queued job elsewhere has a K_ALL entry, which ends the list's part
+  -- (`ready_list`).
   local listed = now and (now == must or
-    (must == '' and not K_ENDED[now] and now ~= 'running')) and
-    (not member or cur[F_RK] .. '|' .. id == member)
+    (must == '' and not K_ENDED[now] and now ~= 'running'))
   if listed and (kind == '' or cur[F_KIND] == kind) then
     out[#out + 1] = score
     out[#out + 1] = view(key, cur)

@@ -19,15 +19,19 @@ end
 local deleted = 0
 for _, member in ipairs(members) do
   local id = member
-  if status == 'queued' then id = sub(member, READY_KEY_LEN + 2) end
+  if status == 'queued' then id = ready.id_of(member) end
   local key = PREFIX .. id
   local cur, start = stored(key)
   if cur and cur[F_STATUS] == status then
     if waiting_status(status) then bytes_delta = bytes_delta - record_payload_bytes(start) end
     -- A plain queued job left its index above (no ready key: nothing to
-    -- take out again), unless the record names another member of it.
+    -- take out again), unless the record names another member of it (a
+    -- list's entry, the id alone, is the one its record names).
     local rk = cur[F_RK]
-    if status == 'queued' and not in_group[member] and member == rk .. '|' .. id then rk = nil end
+    if status == 'queued' and not in_group[member] and
+        (member == id or member == rk .. '|' .. id) then
+      rk = nil
+    end
     unindex(id, status, rk, in_group[member])
     zrem(K_ALL, id)
     redis_call('DEL', key)

@@ -73,7 +73,7 @@ elseif waiting <= RECOUNT_UP_TO and grouped == 0
   for _, key in ipairs({ K_READY, K_READY_LIST, ready.late_key }) do
     local members = key == K_READY and redis_call('ZRANGE', key, 0, -1) or
       redis_call('LRANGE', key, 0, -1)
-    for _, member in ipairs(members) do add(PREFIX .. sub(member, READY_KEY_LEN + 2)) end
+    for _, entry in ipairs(members) do add(PREFIX .. ready.id_of(entry)) end
   end
   for _, id in ipairs(redis_call('ZRANGE', K_SCHED, 0, -1)) do add(PREFIX .. id) end
   for _, id in ipairs(redis_call('HKEYS', K_PENDING)) do add(PREFIX .. id) end
