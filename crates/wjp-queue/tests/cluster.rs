@@ -11,7 +11,8 @@ use wjp_queue::backend::Backend;
 use wjp_queue::{JobRequest, Status};
 
 use crate::conformance::{
-    fast_config, queue_on, recording_handlers, request, start_worker, wait_for_job, Runs, Store,
+    claim, fast_config, queue_on, recording_handlers, request, start_worker, wait_for_job, Runs,
+    Store,
 };
 use crate::redis_cluster::RedisCluster;
 
@@ -173,4 +174,95 @@ async fn a_primary_that_lost_the_library_gets_it_again() {
     assert!(job.created);
     let libraries: Vec<redis::Value> = redis::cmd("FUNCTION").arg("LIST").query(&mut c).unwrap();
     assert_eq!(libraries.len(), 1, "the library is back on the primary");
+}
+
+/// The ready lists of an earlier layout (`<ready key>|<id>` entries) are
+/// rewritten to ids on every primary when a client of this version marks
+/// the cluster: one call per queue, each sent to the primary that holds
+/// the queue's slot. Their jobs are then claimed, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ready_lists_of_an_earlier_layout_are_rewritten_on_every_primary() {
+    let store = ClusterStore::new().await;
+    let queue = queue_on(&store).await;
+    let names = ["default", "analysis", "conversion", "nesting", "gcode"];
+    let connection_to = |key: &str| {
+        let (owner, _) = store.cluster.owner_of(key);
+        store.cluster.nodes[owner].connection(0)
+    };
+    let list_of = |name: &str| {
+        let key = format!("wjp:{{{name}}}:ready_list");
+        let entries: Vec<String> = redis::cmd("LRANGE")
+            .arg(&key)
+            .arg(0)
+            .arg(-1)
+            .query(&mut connection_to(&key))
+            .unwrap();
+        entries
+    };
+    let mut lists = Vec::new();
+    for name in names {
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            let mut r: JobRequest = request("noop", json!(i));
+            r.queue = Some(name.to_string());
+            ids.push(queue.enqueue(r).await.unwrap().job.id.to_string());
+        }
+        assert_eq!(list_of(name), ids);
+        lists.push((name, ids));
+    }
+    let owners: std::collections::HashSet<usize> = names
+        .iter()
+        .map(|name| store.cluster.owner_of(&format!("{{{name}}}")).0)
+        .collect();
+    assert!(owners.len() > 1, "the queues live on several primaries");
+
+    // Written back as layouts 4 to 6 kept them, and the cluster marked 6.
+    for (name, ids) in &lists {
+        let key = format!("wjp:{{{name}}}:ready_list");
+        let mut conn = connection_to(&key);
+        let entries: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                let record: String = redis::cmd("GET")
+                    .arg(format!("wjp:{{{name}}}:job:{id}"))
+                    .query(&mut conn)
+                    .unwrap();
+                let header = record.split_once('\n').unwrap().0;
+                format!("{}|{id}", header.rsplit('|').next().unwrap())
+            })
+            .collect();
+        redis::pipe()
+            .cmd("DEL")
+            .arg(&key)
+            .cmd("RPUSH")
+            .arg(&key)
+            .arg(&entries)
+            .query::<()>(&mut conn)
+            .unwrap();
+        assert_eq!(list_of(name), entries);
+    }
+    redis::cmd("SET")
+        .arg("wjp:layout")
+        .arg("6")
+        .query::<()>(&mut connection_to("wjp:layout"))
+        .unwrap();
+
+    let queue = queue_on(&store).await;
+    let layout: String = redis::cmd("GET")
+        .arg("wjp:layout")
+        .query(&mut connection_to("wjp:layout"))
+        .unwrap();
+    assert_eq!(layout, "7");
+    for (name, ids) in &lists {
+        assert_eq!(&list_of(name), ids, "{name}'s list holds ids again");
+    }
+    let mut claimed = Vec::new();
+    for _ in 0..3 {
+        let running = claim(&queue, &names, 10, Duration::from_secs(60)).await;
+        claimed.extend(running.iter().map(|j| j.id.to_string()));
+    }
+    claimed.sort();
+    let mut all: Vec<String> = lists.into_iter().flat_map(|(_, ids)| ids).collect();
+    all.sort();
+    assert_eq!(claimed, all, "every job claimed once");
 }
