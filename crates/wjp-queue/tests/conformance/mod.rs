@@ -1747,29 +1747,9 @@ pub async fn a_listing_of_every_status_shows_each_job_once_newest_first(store: &
     let running = claim(&queue, &["default"], 1, Duration::from_secs(60)).await;
     assert_eq!(running.len(), 1);
 
-    let mut seen = Vec::new();
-    let mut statuses = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = queue
-            .list(JobQuery {
-                queue: Some(q("default")),
-                status: None,
-                kind: None,
-                limit: 5,
-                cursor,
-            })
-            .await
-            .unwrap();
-        for job in &page.jobs {
-            seen.push(job.payload.as_i64().unwrap());
-            statuses.push(job.status());
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let listed = listed_jobs(&queue, None, 5).await;
+    let seen: Vec<i64> = listed.iter().map(|j| j.payload.as_i64().unwrap()).collect();
+    let statuses: Vec<Status> = listed.iter().map(Job::status).collect();
     assert_eq!(seen, (0..12).rev().collect::<Vec<i64>>());
     for status in [
         Status::Queued,
