@@ -1035,6 +1035,24 @@ fn nesting_options_cannot_stretch_the_work_or_the_sheet() {
         assert_refused(&answer, 400, "out_of_range");
         assert!(answer.text().contains(field), "{extra}: {}", answer.text());
     }
+    // A count of searches is a whole number.
+    for threads in [json!(2.5), json!(-1), json!("2"), json!(4_294_967_296_u64)] {
+        let answer = nest(json!({ "threads": threads }));
+        assert_eq!(answer.status, 400, "{threads}: {}", answer.text());
+        assert!(
+            answer.text().contains("threads"),
+            "{threads}: {}",
+            answer.text()
+        );
+    }
+    // A value of the wrong type in a list is named by its place.
+    let answer = nest(json!({ "files": [{"dxf_path": "part.dxf", "quantity": "many"}] }));
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    assert!(
+        answer.text().contains("files[0].quantity"),
+        "{}",
+        answer.text()
+    );
     // A flag is a flag.
     let answer = nest(json!({ "allow_partial": "yes please" }));
     assert_eq!(answer.status, 400, "{}", answer.text());

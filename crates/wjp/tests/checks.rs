@@ -89,12 +89,16 @@ fn every_endpoint_refuses_bad_options_with_400_and_a_stable_code() {
         "out_of_range",
         "rate_per_m",
     );
-    refused(
-        "/nest?dxf_path=plate.dxf&sheet_width=400&sheet_height=250&threads=17",
-        Value::Null,
-        "out_of_range",
-        "threads",
-    );
+    // Searches side by side: a whole number from 1 to 16, whatever the
+    // query string holds.
+    for threads in ["17", "0", "2.5", "-1", "1e30", "nan", "inf"] {
+        refused(
+            &format!("/nest?dxf_path=plate.dxf&sheet_width=400&sheet_height=250&threads={threads}"),
+            Value::Null,
+            "out_of_range",
+            "threads",
+        );
+    }
     refused(
         "/analyze-dxf?async_mode=true",
         json!({"dxf_path": "plate.dxf", "thickness": -6}),

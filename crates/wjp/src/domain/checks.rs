@@ -175,8 +175,10 @@ fn known_fields(
 /// Parses a payload into a handler's type; a refusal names what is missing
 /// or does not fit.
 fn parse_payload<T: DeserializeOwned>(payload: &Value) -> Result<T, PayloadRefusal> {
-    T::deserialize(payload).map_err(|e| {
-        let text = e.to_string();
+    // The path names the field a value of the wrong type is in
+    // (`files[0].quantity`): serde's own text says only what it expected.
+    serde_path_to_error::deserialize(payload).map_err(|e| {
+        let text = e.inner().to_string();
         let quoted = text.split('`').nth(1).unwrap_or("payload").to_owned();
         if text.starts_with("missing field") {
             PayloadRefusal::new(
@@ -185,9 +187,41 @@ fn parse_payload<T: DeserializeOwned>(payload: &Value) -> Result<T, PayloadRefus
                 format!("{quoted} is required"),
             )
         } else {
-            PayloadRefusal::new("invalid_value", "payload", text)
+            let field = match e.path().to_string() {
+                root if root == "." => culprit::<T>(payload),
+                path => Some(path),
+            };
+            match field {
+                Some(field) => {
+                    let message = format!("{field}: {text}");
+                    PayloadRefusal::new("invalid_value", field, message)
+                }
+                None => PayloadRefusal::new("invalid_value", "payload", text),
+            }
         }
     })
+}
+
+/// Most top-level fields [`culprit`] tries one by one.
+const CULPRIT_FIELDS: usize = 64;
+
+/// The top-level field of `payload` without which it reads as a `T`: the
+/// one whose value has the wrong type, when it belongs to a flattened
+/// struct (serde reads those through a buffer whose errors carry no
+/// path). Looked for on a refusal only, reading the payload in place.
+fn culprit<T: DeserializeOwned>(payload: &Value) -> Option<String> {
+    let fields = payload.as_object().filter(|f| f.len() <= CULPRIT_FIELDS)?;
+    fields
+        .keys()
+        .find(|key| {
+            let others = fields
+                .iter()
+                .filter(|(k, _)| k != key)
+                .map(|(k, v)| (k.as_str(), v));
+            let map = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(others);
+            T::deserialize(map).is_ok()
+        })
+        .cloned()
 }
 
 fn out_of_range(field: &str, message: impl std::fmt::Display) -> PayloadRefusal {
