@@ -6,7 +6,8 @@
 # BENCHMARKS.md. After each step it prints
 # `used_memory` per job (against the server after one warm-up job, which loads the
 # function library) and `MEMORY USAGE key SAMPLES 0` of each key of the queue per job;
-# a job's record is one sampled record, not divided.
+# the record hashes (packed records) summed, per job; a record with a key of its own is
+# one sampled record, not divided.
 # usage: scripts/redis-memory-parts.sh [WJP_BINARY] [JOBS] [BATCH]   (needs redis-server, python3)
 set -euo pipefail
 bin=$(realpath "${1:-target/release/wjp}")
@@ -34,12 +35,21 @@ run worker --burst --queues default --concurrency 50
 before=$(used)
 parts() {
   echo "$1: used_memory per job $(( ($(used) - before) / jobs ))"
-  for key in $(cli --scan --pattern 'wjp:{default}:*' | grep -v ':job:' | sort); do
+  for key in $(cli --scan --pattern 'wjp:{default}:*' | grep -v -e ':job:' -e ':r:' | sort); do
     echo "  $key $(( $(cli memory usage "$key" samples 0) / jobs ))"
   done
+  # Packed records: fields of the record hashes `wjp:{default}:r:<xx>`.
+  local hashes=0 packed=0 key
+  for key in $(cli --scan --pattern 'wjp:{default}:r:*'); do
+    hashes=$((hashes + 1))
+    packed=$((packed + $(cli memory usage "$key" samples 0)))
+  done
+  echo "  record hashes: $hashes, $((packed / jobs)) bytes per job"
   local record
   record=$(cli --scan --pattern 'wjp:{default}:job:*' | sed -n 1p)
-  echo "  one record: $(cli memory usage "$record" samples 0) ($(cli strlen "$record") bytes of value)"
+  if [ -n "$record" ]; then
+    echo "  one record key: $(cli memory usage "$record" samples 0) ($(cli strlen "$record") bytes of value)"
+  fi
 }
 split -l "$batch" -d -a 6 "$work/jobs.jsonl" "$work/call."
 for calls in "$work"/call.*; do run submit --batch "$calls"; done

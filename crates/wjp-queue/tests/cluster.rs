@@ -15,6 +15,7 @@ use crate::conformance::{
     Store,
 };
 use crate::redis_cluster::RedisCluster;
+use crate::redis_server::{ready_key_in, stored_record};
 
 pub struct ClusterStore {
     cluster: RedisCluster,
@@ -223,12 +224,8 @@ async fn ready_lists_of_an_earlier_layout_are_rewritten_on_every_primary() {
         let entries: Vec<String> = ids
             .iter()
             .map(|id| {
-                let record: String = redis::cmd("GET")
-                    .arg(format!("wjp:{{{name}}}:job:{id}"))
-                    .query(&mut conn)
-                    .unwrap();
-                let header = record.split_once('\n').unwrap().0;
-                format!("{}|{id}", header.rsplit('|').next().unwrap())
+                let record = stored_record(&mut conn, name, id).unwrap();
+                format!("{}|{id}", ready_key_in(record.split_once('\n').unwrap().0))
             })
             .collect();
         redis::pipe()
@@ -252,7 +249,7 @@ async fn ready_lists_of_an_earlier_layout_are_rewritten_on_every_primary() {
         .arg("wjp:layout")
         .query(&mut connection_to("wjp:layout"))
         .unwrap();
-    assert_eq!(layout, "7");
+    assert_eq!(layout, "8");
     for (name, ids) in &lists {
         assert_eq!(&list_of(name), ids, "{name}'s list holds ids again");
     }

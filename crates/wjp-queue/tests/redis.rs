@@ -16,7 +16,9 @@ use crate::conformance::{
     builtin_handlers, claim, enqueue_id, enqueue_ids, fast_config, queue_on, request, start_worker,
     wait_for_job, waiting_bytes, Store,
 };
-use crate::redis_server::RedisServer;
+use crate::redis_server::{
+    earlier_header, ready_key_in, store_record_as_key, stored_record, RedisServer,
+};
 
 pub struct RedisStore {
     server: RedisServer,
@@ -661,8 +663,8 @@ async fn records_of_layout_2_are_read_claimed_and_ended() {
     // The bodies as layout 2 had them: the fields this one leaves to the
     // header written into the body again.
     for job in &before {
-        let key = format!("wjp:{{default}}:job:{}", job.id);
-        let record: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
+        let id = job.id.as_str();
+        let record = stored_record(&mut conn, "default", id).unwrap();
         let (header, body) = record.split_once('\n').unwrap();
         let mut earlier = format!(r#"{{"k":"noop","c":{},"#, job.created_at.0);
         if job.state.status == Status::Completed {
@@ -671,11 +673,8 @@ async fn records_of_layout_2_are_read_claimed_and_ended() {
         }
         let earlier = body.replacen('{', &earlier, 1);
         assert!(earlier.len() > body.len(), "{earlier}");
-        let _: () = redis::cmd("SET")
-            .arg(&key)
-            .arg(format!("{header}\n{earlier}"))
-            .query(&mut conn)
-            .unwrap();
+        let header = earlier_header(header);
+        store_record_as_key(&mut conn, "default", id, &format!("{header}\n{earlier}"));
     }
     set_layout(&mut conn, "2");
 
@@ -699,6 +698,195 @@ async fn records_of_layout_2_are_read_claimed_and_ended() {
     );
 }
 
+/// The keys of `default` that match `pattern` after its prefix.
+fn default_keys(conn: &mut redis::Connection, pattern: &str) -> Vec<String> {
+    redis::cmd("KEYS")
+        .arg(format!("wjp:{{default}}:{pattern}"))
+        .query(conn)
+        .unwrap()
+}
+
+/// A waiting job's record of at most 64 bytes is a field of its queue's
+/// record hash, its status a letter and its plain ready key left out; a
+/// larger one (a long payload; a priority, whose ready key is written) is
+/// a key of its own.
+/// An ended job's record is a key of its own, out of the hash; once no
+/// job waits, no record hash is left.
+#[tokio::test]
+async fn small_waiting_records_are_packed_and_ended_ones_are_keys() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut conn = store.server.connection(0);
+    let mut small = request("noop", json!(1));
+    small.job_id = Some("order-1".into());
+    let mut urgent = request("noop", json!(2));
+    urgent.job_id = Some("order-2".into());
+    urgent.priority = Some(5);
+    let mut large = request("noop", json!("x".repeat(200)));
+    large.job_id = Some("order-3".into());
+    for r in [small, urgent, large] {
+        queue.enqueue(r).await.unwrap();
+    }
+    let packed = |conn: &mut redis::Connection, id: &str| -> Option<String> {
+        let tail = &id[id.len() - 2..];
+        redis::cmd("HGET")
+            .arg(format!("wjp:{{default}}:r:{tail}"))
+            .arg(id)
+            .query(conn)
+            .unwrap()
+    };
+    let small = packed(&mut conn, "order-1").expect("a small record is packed");
+    assert!(small.len() <= 64, "{small}");
+    let header = small.split_once('\n').unwrap().0;
+    assert!(
+        header.starts_with("q||0|noop||") && header.ends_with('|'),
+        "{header}"
+    );
+    // A priority writes the ready key (21 bytes), which takes this one
+    // past 64.
+    assert_eq!(packed(&mut conn, "order-2"), None);
+    let urgent = stored_record(&mut conn, "default", "order-2").unwrap();
+    let urgent_header = urgent.split_once('\n').unwrap().0;
+    assert_eq!(
+        urgent_header.rsplit('|').next().unwrap().len(),
+        21,
+        "{urgent}"
+    );
+    assert_eq!(packed(&mut conn, "order-3"), None);
+    let mut own = default_keys(&mut conn, "job:*");
+    own.sort();
+    assert_eq!(
+        own,
+        ["wjp:{default}:job:order-2", "wjp:{default}:job:order-3"]
+    );
+    assert_eq!(
+        claimed_ids(&queue, 1).await,
+        ["order-2"],
+        "the priority first"
+    );
+
+    // Read back as they were written, through every place.
+    for id in ["order-1", "order-2", "order-3"] {
+        let job = queue
+            .job(&JobId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(job.id.as_str(), id);
+    }
+    let mut listed = listed_ids(&queue, Some(Status::Queued), 10).await;
+    listed.sort();
+    assert_eq!(listed, ["order-1", "order-3"]);
+
+    // Ended: keys of their own, out of the hashes.
+    queue
+        .cancel(&JobId::parse("order-1").unwrap())
+        .await
+        .unwrap();
+    for job in claim(&queue, &["default"], 10, Duration::from_secs(30)).await {
+        let done = state::complete(&job, json!("done"), Timestamp::now());
+        assert_eq!(queue.backend().apply(vec![done]).await.unwrap(), [true]);
+    }
+    let running = JobId::parse("order-2").unwrap();
+    let job = queue.job(&running).await.unwrap().unwrap();
+    let done = state::complete(&job, json!("done"), Timestamp::now());
+    assert_eq!(queue.backend().apply(vec![done]).await.unwrap(), [true]);
+    assert_eq!(default_keys(&mut conn, "r:*"), Vec::<String>::new());
+    let mut ended = default_keys(&mut conn, "job:*");
+    ended.sort();
+    assert_eq!(
+        ended,
+        [
+            "wjp:{default}:job:order-1",
+            "wjp:{default}:job:order-2",
+            "wjp:{default}:job:order-3"
+        ]
+    );
+    let cancelled = stored_record(&mut conn, "default", "order-1").unwrap();
+    assert!(cancelled.starts_with("x||0|noop|cancelled|"), "{cancelled}");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg("wjp:{default}:job:order-1")
+        .query(&mut conn)
+        .unwrap();
+    assert!(ttl > 0, "a cancelled record expires: {ttl}");
+    for id in ["order-1", "order-2", "order-3"] {
+        let job = queue
+            .job(&JobId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(job.status().is_terminal(), "{id}: {:?}", job.status());
+    }
+}
+
+/// Records of layout 7 (keys of their own, statuses as words, every ready
+/// key written) are read, kept from a second enqueue, cancelled, claimed
+/// in order and retried by this version, which marks the server 8 without
+/// rewriting them; a record it writes again is in one place only.
+#[tokio::test]
+async fn records_of_layout_7_are_read_claimed_and_rewritten_in_one_place() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut conn = store.server.connection(0);
+    let mut requests = Vec::new();
+    for (i, priority) in [0, 3, 0, 0].into_iter().enumerate() {
+        let mut r = request("noop", json!(i));
+        r.job_id = Some(format!("old-{i}"));
+        r.priority = Some(priority);
+        r.max_attempts = Some(3);
+        requests.push(r);
+    }
+    let ids = enqueue_ids(&queue, requests).await;
+    let before: Vec<wjp_queue::Job> = {
+        let mut jobs = Vec::new();
+        for id in &ids {
+            jobs.push(queue.job(id).await.unwrap().unwrap());
+        }
+        jobs
+    };
+    for id in &ids {
+        let record = stored_record(&mut conn, "default", id.as_str()).unwrap();
+        let (header, body) = record.split_once('\n').unwrap();
+        let earlier = format!("{}\n{body}", earlier_header(header));
+        assert!(earlier.starts_with("queued||0|noop||"), "{earlier}");
+        store_record_as_key(&mut conn, "default", id.as_str(), &earlier);
+    }
+    assert_eq!(default_keys(&mut conn, "r:*"), Vec::<String>::new());
+    set_layout(&mut conn, "7");
+
+    let queue = queue_on(&store).await;
+    assert_eq!(layout(&mut conn), "8");
+    for job in &before {
+        assert_eq!(&queue.job(&job.id).await.unwrap().unwrap(), job);
+    }
+    let mut again = request("noop", json!("again"));
+    again.job_id = Some("old-0".into());
+    assert!(!queue.enqueue(again).await.unwrap().created);
+    queue.cancel(&ids[2]).await.unwrap();
+    assert_eq!(claimed_ids(&queue, 1).await, ["old-1"]);
+    // A retry writes the record again, in one place: its error makes it
+    // too large to pack, so the key.
+    let job = queue.job(&ids[1]).await.unwrap().unwrap();
+    let retried = state::fail(
+        &job,
+        wjp_queue::JobError::new(wjp_queue::ErrorKind::HandlerError, "again"),
+        Timestamp::now(),
+    );
+    assert_eq!(queue.backend().apply(vec![retried]).await.unwrap(), [true]);
+    let job = queue.job(&ids[1]).await.unwrap().unwrap();
+    assert!(!job.status().is_terminal(), "retried: {:?}", job.status());
+    let record = stored_record(&mut conn, "default", "old-1").unwrap();
+    assert!(record.len() > 64 && record.contains("again"), "{record}");
+    let in_hash: bool = redis::cmd("HEXISTS")
+        .arg("wjp:{default}:r:-1")
+        .arg("old-1")
+        .query(&mut conn)
+        .unwrap();
+    assert!(!in_hash);
+    let queued = usize::from(job.status() == Status::Queued);
+    assert_eq!(claimed_ids(&queue, 10).await.len(), 2 + queued);
+}
+
 /// Claims up to `max` jobs of `default` and gives their ids in order.
 async fn claimed_ids(queue: &wjp_queue::Queue, max: usize) -> Vec<String> {
     claim(queue, &["default"], max, Duration::from_secs(30))
@@ -718,12 +906,8 @@ async fn enqueue_with_priority(queue: &wjp_queue::Queue, id: &str, priority: i32
 
 /// The ready key in the header of a job's record of `default`.
 fn ready_key_of(conn: &mut redis::Connection, id: &str) -> String {
-    let record: String = redis::cmd("GET")
-        .arg(format!("wjp:{{default}}:job:{id}"))
-        .query(conn)
-        .unwrap();
-    let header = record.split_once('\n').unwrap().0;
-    header.rsplit('|').next().unwrap().to_owned()
+    let record = stored_record(conn, "default", id).unwrap();
+    ready_key_in(record.split_once('\n').unwrap().0)
 }
 
 /// The entries of one of `default`'s ready lists: job ids, in claim order
@@ -1264,7 +1448,7 @@ async fn ready_lists_of_layout_6_are_rewritten_to_ids_and_their_jobs_claimed() {
     set_layout(&mut conn, "6");
 
     let queue = queue_on(&store).await;
-    assert_eq!(layout(&mut conn), "7");
+    assert_eq!(layout(&mut conn), "8");
     assert_eq!(ready_ids(&mut conn), (list.clone(), vec!["h1".to_string()]));
     assert_eq!(late_ids(&mut conn), ["early-1", "early-2"]);
     // Rewriting lists that hold ids changes nothing.
@@ -1273,7 +1457,7 @@ async fn ready_lists_of_layout_6_are_rewritten_to_ids_and_their_jobs_claimed() {
         drop(queue);
         queue_on(&store).await
     };
-    assert_eq!(layout(&mut conn), "7");
+    assert_eq!(layout(&mut conn), "8");
     assert_eq!(ready_ids(&mut conn).0, list);
     assert_eq!(late_ids(&mut conn), ["early-1", "early-2"]);
 
@@ -1346,7 +1530,7 @@ async fn a_lazy_connection_checks_the_layout_at_its_first_contact() {
         .query(&mut conn)
         .unwrap();
     assert!(backend.claim(&claim_default(1)).await.unwrap().is_empty());
-    assert_eq!(layout(&mut conn), "7");
+    assert_eq!(layout(&mut conn), "8");
 }
 
 /// A claim of up to `max` jobs of the default queue by worker "claimer".
@@ -1384,10 +1568,7 @@ async fn an_ended_job_keeps_its_sequence_and_list_score_whoever_ends_it() {
     };
     let mut conn = store.server.connection(0);
     let header = |conn: &mut redis::Connection, id: &JobId| -> String {
-        let record: String = redis::cmd("GET")
-            .arg(format!("wjp:{{default}}:job:{id}"))
-            .query(conn)
-            .unwrap();
+        let record = stored_record(conn, "default", id.as_str()).unwrap();
         record.split_once('\n').unwrap().0.to_owned()
     };
     // Fields 6 and 7 of the header: sequence and list score.
@@ -1415,7 +1596,7 @@ async fn an_ended_job_keeps_its_sequence_and_list_score_whoever_ends_it() {
     for ((id, (seq, score)), expires) in ids.iter().zip(enqueued).zip(expiries) {
         assert_eq!(
             header(&mut conn, id),
-            format!("completed||1|noop||{seq}|{score}|{expires}"),
+            format!("c||1|noop||{seq}|{score}|{expires}"),
             "{id}"
         );
         // Listed by the index of its status, no longer by `all`, which
@@ -1600,15 +1781,10 @@ async fn the_sweep_sets_a_drifted_count_of_waiting_payload_bytes_right() {
     assert_eq!(read(&mut conn), Some(30));
 
     // One record edited by hand: a body without a size.
-    let key = format!("wjp:{{default}}:job:{}", ids[0]);
-    let record: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
+    let record = stored_record(&mut conn, "default", ids[0].as_str()).unwrap();
     assert!(record.contains("\n{\"pl\":10,\"p\":"), "{record}");
     let edited = record.replacen("\n{\"pl\":10,", "\n{", 1);
-    let _: () = redis::cmd("SET")
-        .arg(&key)
-        .arg(edited)
-        .query(&mut conn)
-        .unwrap();
+    store_record_as_key(&mut conn, "default", ids[0].as_str(), &edited);
     // Summed again at most once a minute: as if a minute had passed.
     let _: () = redis::cmd("DEL")
         .arg(format!("{counter}:recounted"))
@@ -1680,7 +1856,7 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
         .query(&mut conn)
         .unwrap();
     RedisBackend::connect(&server.url(0)).await.unwrap();
-    assert_eq!(layout(&mut conn), "7");
+    assert_eq!(layout(&mut conn), "8");
     RedisBackend::connect(&server.url(0)).await.unwrap();
 
     // Layout 2 (bodies with their kind and creation time) is read as it is,
@@ -1700,24 +1876,24 @@ async fn a_server_with_waiting_jobs_of_an_earlier_layout_is_refused() {
     assert_eq!(layout(&mut conn), "2", "not marked while the worker runs");
     // A worker of this version does not hold it back.
     let mut ours = older.clone();
-    ours["layout"] = json!("7");
+    ours["layout"] = json!("8");
     let _: () = redis::cmd("SET")
         .arg("wjp:worker:w-old")
         .arg(ours.to_string())
         .query(&mut conn)
         .unwrap();
     RedisBackend::connect(&server.url(0)).await.unwrap();
-    assert_eq!(layout(&mut conn), "7");
+    assert_eq!(layout(&mut conn), "8");
     // Layouts 3 (before the ready list and audit repeats), 4 (before list
     // jobs without an `all` entry), 5 (before partial audit repeats) and
-    // 6 (before lists of ids) likewise.
-    for earlier in ["3", "4", "5", "6"] {
+    // 6 (before lists of ids) and 7 (before packed records) likewise.
+    for earlier in ["3", "4", "5", "6", "7"] {
         set_layout(&mut conn, earlier);
         RedisBackend::connect(&server.url(0)).await.unwrap();
-        assert_eq!(layout(&mut conn), "7");
+        assert_eq!(layout(&mut conn), "8");
     }
 
-    set_layout(&mut conn, "8");
+    set_layout(&mut conn, "9");
     let err = RedisBackend::connect(&server.url(0))
         .await
         .err()

@@ -197,9 +197,9 @@ fn swept_at_its_expiry(conn: &mut redis::Connection, key: &str) -> bool {
         return false;
     };
     let header = record.split('\n').next().unwrap_or_default();
-    let ended = ["completed|", "failed|", "cancelled|"]
-        .iter()
-        .any(|s| header.starts_with(s));
+    // A stored status is a letter (earlier layouts wrote the word).
+    let status = header.split('|').next().unwrap_or_default();
+    let ended = ["c", "f", "x", "completed", "failed", "cancelled"].contains(&status);
     let expiry = header
         .rsplit('|')
         .next()

@@ -207,3 +207,81 @@ impl Drop for RedisServer {
         self.kill();
     }
 }
+
+/// A job's record as the server holds it: a field of its queue's record
+/// hash (`wjp:{q}:r:<the id's last two characters>`) when packed, else the
+/// job's own key; `None` when there is neither.
+pub fn stored_record(conn: &mut redis::Connection, queue: &str, id: &str) -> Option<String> {
+    let packed: Option<String> = redis::cmd("HGET")
+        .arg(record_hash(queue, id))
+        .arg(id)
+        .query(conn)
+        .expect("HGET of a record hash");
+    packed.or_else(|| {
+        redis::cmd("GET")
+            .arg(format!("wjp:{{{queue}}}:job:{id}"))
+            .query(conn)
+            .expect("GET of a job key")
+    })
+}
+
+/// Writes a job's record as a key of its own, as layouts before 8 kept
+/// every record, and takes it out of its record hash.
+pub fn store_record_as_key(conn: &mut redis::Connection, queue: &str, id: &str, record: &str) {
+    redis::pipe()
+        .cmd("HDEL")
+        .arg(record_hash(queue, id))
+        .arg(id)
+        .cmd("SET")
+        .arg(format!("wjp:{{{queue}}}:job:{id}"))
+        .arg(record)
+        .query::<()>(conn)
+        .expect("a record written as a key");
+}
+
+/// The record hash that packs the record of job `id` of `queue`.
+fn record_hash(queue: &str, id: &str) -> String {
+    let tail = &id[id.len().saturating_sub(2)..];
+    format!("wjp:{{{queue}}}:r:{tail}")
+}
+
+/// The ready key in a stored header (its last field), made again from
+/// the list score and sequence when the header leaves it out (the plain
+/// key: default priority, due at its creation); base-64 digits written as
+/// the bytes `'0' + d`, 6, 8 and 7 of them.
+pub fn ready_key_in(header: &str) -> String {
+    let fields: Vec<&str> = header.split('|').collect();
+    let stored = fields[7];
+    if !stored.is_empty() {
+        return stored.to_owned();
+    }
+    let digits = |mut n: u64, width: usize| -> String {
+        let mut out = vec![b'0'; width];
+        for slot in out.iter_mut().rev() {
+            *slot = b'0' + (n % 64) as u8;
+            n /= 64;
+        }
+        String::from_utf8(out).expect("ASCII digits")
+    };
+    let seq: u64 = fields[5].parse().expect("a sequence");
+    let list_score: u64 = fields[6].parse().expect("a list score");
+    digits(2_147_483_647, 6) + &digits(list_score / 1000, 8) + &digits(seq, 7)
+}
+
+/// A stored header as layouts before 8 wrote it: the status as a word, the
+/// ready key always there.
+pub fn earlier_header(header: &str) -> String {
+    let mut fields: Vec<String> = header.split('|').map(str::to_owned).collect();
+    let word = match fields[0].as_str() {
+        "w" => "waiting",
+        "s" => "scheduled",
+        "q" => "queued",
+        "c" => "completed",
+        "f" => "failed",
+        "x" => "cancelled",
+        other => other,
+    };
+    fields[0] = word.to_owned();
+    fields[7] = ready_key_in(header);
+    fields.join("|")
+}

@@ -9,7 +9,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterConfig;
 use redis::{Client, Cmd, Pipeline, Value};
 
-use super::keys::{key_prefix, ready_late_key, ready_list_key, LAYOUT, LAYOUTS_READ, LAYOUT_KEY};
+use super::keys::{
+    key_prefix, ready_late_key, ready_list_key, LAYOUT, LAYOUTS_READ, LAYOUTS_RELISTED, LAYOUT_KEY,
+};
 use super::link::{cluster_client, Link, CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
 use super::record::READY_KEY_LEN;
 use super::reply::text;
@@ -231,7 +233,9 @@ impl RedisBackend {
                 }
                 if LAYOUTS_READ.contains(&stored.as_str()) {
                     self.refuse_older_workers().await?;
-                    self.relist_queues().await?;
+                    if LAYOUTS_RELISTED.contains(&stored.as_str()) {
+                        self.relist_queues().await?;
+                    }
                     let mut set = redis::cmd("SET");
                     set.arg(LAYOUT_KEY).arg(LAYOUT);
                     self.query(set).await?;

@@ -8,7 +8,7 @@ use redis::Value;
 
 use super::audit::call_lines;
 use super::body;
-use super::keys::{job_key, QUEUES_KEY};
+use super::keys::QUEUES_KEY;
 use super::library::Call;
 use super::quotas::quota_refusal;
 use super::record::{job_from_value, ArgWriter, InsertArg};
@@ -94,8 +94,9 @@ impl RedisBackend {
     }
 
     /// The jobs of the batch whose id is stored in another known queue. One
-    /// multi-key `EXISTS` per other queue (its keys share a slot); only
-    /// when one counts a hit, each id of it is looked at.
+    /// call of `exists.lua` per other queue (its keys share a slot), which
+    /// counts the ids stored there; only when it counts a hit, each id of
+    /// it is looked at.
     async fn stored_elsewhere(&self, jobs: &[Job]) -> Result<Vec<StoredElsewhere>> {
         let queues = self.known_queues(false).await?;
         let groups: Vec<(&String, Vec<usize>)> = queues
@@ -111,22 +112,20 @@ impl RedisBackend {
         if groups.is_empty() {
             return Ok(Vec::new());
         }
+        let exists = |q: &str, ids: &[usize]| {
+            let ids: Vec<&str> = ids.iter().map(|i| jobs[*i].id.as_str()).collect();
+            Call::new(&self.shared.functions.exists, q, &ids).cmd
+        };
         let mut pipe = redis::pipe();
         for (q, ids) in &groups {
-            let keys: Vec<String> = ids
-                .iter()
-                .map(|i| job_key(q, jobs[*i].id.as_str()))
-                .collect();
-            pipe.cmd("EXISTS").arg(keys);
+            pipe.add_command(exists(q, ids));
         }
         let mut candidates = Vec::new();
         let mut pipe_each = redis::pipe();
         for ((q, ids), hits) in groups.iter().zip(self.run(&pipe).await?) {
             if int(&hits)? > 0 {
                 for i in ids {
-                    pipe_each
-                        .cmd("EXISTS")
-                        .arg(job_key(q, jobs[*i].id.as_str()));
+                    pipe_each.add_command(exists(q, &[*i]));
                     candidates.push(StoredElsewhere {
                         index: *i,
                         queue: (*q).clone(),

@@ -68,7 +68,12 @@ pub(super) const LAYOUT_KEY: &str = "wjp:layout";
 /// bytes of Redis memory where `<ready key>|<id>` took 46), its ready key
 /// read from its record where a merge needs it (`common.lua`, Ready
 /// jobs), which an earlier version would take for a member and drop as
-/// stale.
+/// stale; 8 since records without an expiry of at most 64 bytes are
+/// fields of the queue's record hashes (`common.lua`, `records`), their
+/// status a letter and a plain ready key left out (`record.rs`,
+/// `STATUS_CODES`), which an earlier version would not find or not read.
+/// Records of layout 7 need no rewrite: they are keys of their own, which
+/// this version reads, with statuses as words, which it reads too.
 ///
 /// The lists of layouts 4 to 6 are rewritten in place when this version
 /// marks the server (`lua/relist.lua`, one call per queue, each list in
@@ -79,11 +84,14 @@ pub(super) const LAYOUT_KEY: &str = "wjp:layout";
 /// version runs once the server is marked (workers are refused while
 /// they run; an API process is not told, and would push entries of the
 /// old form).
-pub(super) const LAYOUT: &str = "7";
+pub(super) const LAYOUT: &str = "8";
 /// Earlier layouts this version reads (their ready lists rewritten, see
 /// [`LAYOUT`]), and marks as its own (see `connection.rs`,
 /// `check_layout`).
-pub(super) const LAYOUTS_READ: &[&str] = &["2", "3", "4", "5", "6"];
+pub(super) const LAYOUTS_READ: &[&str] = &["2", "3", "4", "5", "6", "7"];
+/// The layouts of [`LAYOUTS_READ`] whose ready lists may hold entries
+/// `<ready key>|<id>`, which `lua/relist.lua` rewrites.
+pub(super) const LAYOUTS_RELISTED: &[&str] = &["4", "5", "6"];
 /// Worker names by the expiry of their records.
 pub(super) const WORKERS_KEY: &str = "wjp:workers";
 

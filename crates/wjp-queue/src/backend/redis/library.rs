@@ -48,13 +48,13 @@ macro_rules! function_library {
 
 function_library!(
     insert, admit, apply, finish, claim, peek, renew, progress, cancel, forget, sweep, purge, list,
-    read, pause, limits, link, settle,
+    read, pause, limits, link, settle, exists,
 );
 
 /// Operations that only read: flagged so that a server out of memory (or
 /// a replica) still runs them; a function without flags is refused there
 /// before it runs.
-const READS: [&str; 4] = ["admit", "peek", "list", "read"];
+const READS: [&str; 5] = ["admit", "peek", "list", "read", "exists"];
 
 /// The library's name and code, from each operation's name and body. The
 /// name is made from the code: processes of different versions sharing a

@@ -37,7 +37,8 @@
 //!
 //! | key                       | type   | what                                        |
 //! |---------------------------|--------|---------------------------------------------|
-//! | `wjp:{q}:job:<id>`        | string | one job's record (below); ended ones expire |
+//! | `wjp:{q}:job:<id>`        | string | one job's record (below) when not packed; ended ones expire |
+//! | `wjp:{q}:r:<xx>`          | hash   | packed records: id -> record, for ids ending in `xx` (below) |
 //! | `wjp:{q}:leases`          | hash   | running jobs: id -> lease entry             |
 //! | `wjp:{q}:ready_list`      | list   | queued jobs that came in claim and list-score order: their ids; listed from it |
 //! | `wjp:{q}:ready_late`      | list   | queued jobs that came in claim order only: their ids |
@@ -63,7 +64,7 @@
 //! | `wjp:{q}:outbox`          | hash   | ended parents to tell: id -> `<status>\|<ms>` |
 //! | `wjp:{q}:audit`           | stream | the audit log, one entry per call; trimmed by maintenance (`audit.rs`) |
 //! | `wjp:queues`              | set    | names of queues that ever had a job         |
-//! | `wjp:layout`              | string | the layout of these keys (`7`); see below   |
+//! | `wjp:layout`              | string | the layout of these keys (`8`); see below   |
 //! | `wjp:worker:<name>`       | string | worker record, expires                      |
 //! | `wjp:workers`             | zset   | worker names by expiry                      |
 //! | `wjp:schedules`           | hash   | schedules: name -> `<next_run>\n<JSON>`     |
@@ -71,9 +72,10 @@
 //! | `wjp:stock:{p}:holds`     | hash   | id -> `<held until>\n<holder>`              |
 //!
 //! A job is one string, its record: a header of `|`-separated fields that
-//! scripts read and write (status, lease token, attempt, kind, error kind,
-//! enqueue sequence, list score, and a waiting job's ready key or an ended
-//! job's expiry), a newline, and the job's body: the job as the state
+//! scripts read and write (status as one letter, lease token, attempt,
+//! kind, error kind, enqueue sequence, list score, and a waiting job's
+//! ready key, left out when it is the plain one, or an ended job's
+//! expiry), a newline, and the job's body: the job as the state
 //! machine last wrote it, in a compact JSON form of its own (`body.rs`),
 //! which scripts store and pass on but never parse. A body leaves out what
 //! the key says (id, queue), what the header says (kind, creation time, an
@@ -86,10 +88,22 @@
 //! bytes where the member took 46): the ready key is in the job's header,
 //! and a claim reads it (from the record's start, never the body) only
 //! where it merges a list with the set or the other list, and an enqueue
-//! only for each list's tail (common.lua, Ready jobs). A queued no-op
-//! job holds about 290 bytes of Redis memory: its record (about 185), its
-//! `ready_list` entry (about 24), its lines in the audit stream (about 33)
-//! and in the event stream (about 25); see BENCHMARKS.md. Jobs that arrive
+//! only for each list's tail (common.lua, Ready jobs).
+//!
+//! Records: a record without an expiry (a waiting or running job's) of at
+//! most 64 bytes is packed: a field, named by the id, of the hash
+//! `wjp:{q}:r:<the id's last two characters>`, which Redis stores as one
+//! compact listpack while it holds at most 128 such fields (its default
+//! `hash-max-listpack-entries` and `-value`); any other record is a key
+//! of its own (`common.lua`, `records`). A waiting no-op job's record fits:
+//! its status is one letter and its ready key, when it is the plain one
+//! (default priority, due at its creation), is left out and made again
+//! from its list score and sequence when read. A queued no-op job then
+//! holds about 200 bytes of Redis memory: its record (about 100 in its
+//! hash), its `ready_list` entry (about 24), its lines in the audit stream
+//! (about 33) and in the event stream (about 25); see BENCHMARKS.md. A
+//! job whose record is larger (a shop's payload names files) keeps a key
+//! of its own, about 100 bytes more. Jobs that arrive
 //! in claim order and in list-score order wait in `ready_list`, which
 //! listings read (no `all` entry); those that arrive in claim order only
 //! in `ready_late`, with an `all` entry (about 130 more); the others in
@@ -110,13 +124,16 @@
 //! but not in list-score order in `ready_late` (common.lua, Ready jobs).
 //! Layout 6 writes an audit line as a repeat of the line before it, of
 //! all of it or of its start (`audit.rs`). Layout 7 keeps the job's id
-//! alone in `ready_list` and `ready_late`. This version reads layouts 2
-//! to 6 as they are (a list job of layout 4 has an `all` entry: listings
+//! alone in `ready_list` and `ready_late`. Layout 8 packs records into
+//! hashes, writes statuses as letters and leaves plain ready keys out
+//! (above); records of layout 7 and before, keys of their own with
+//! statuses as words, are read as they are, and packed when next written.
+//! This version reads layouts 2 to 7 as they are (a list job of layout 4 has an `all` entry: listings
 //! leave it to `all`; audit lines of layout 5 are whole or repeat all of
 //! the line before, which this version reads) but for their lists, whose
 //! entries `<ready key>|<id>` it rewrites to ids (`lua/relist.lua`, one
 //! call per queue, each list rewritten whole in its order) before it
-//! marks the server as layout 7 when it connects, after which a
+//! marks the server as layout 8 when it connects, after which a
 //! version of an earlier layout, which could not read what this one
 //! writes, refuses it (see `keys.rs`, `LAYOUT`, for why a rewrite rather
 //! than reading both forms). Stop every process of the earlier version (workers

@@ -110,6 +110,40 @@ field_list! {
 /// [`Header::ReadyKeyOrExpiry`]); Lua's `STORED`.
 pub(super) const STORED: usize = Header::ReadyKeyOrExpiry as usize + 1;
 
+/// The letter a stored header writes for each status a record is stored
+/// in (a running job's record keeps the status it waited in). A waiting
+/// no-op job's record fits the 64 bytes Redis packs into a hash's compact
+/// encoding with a letter (see `mod.rs`, Records), not with the word;
+/// headers written before, with the word, are read as well. Readers get
+/// the word (`parse` in `common.lua` gives it).
+const STATUS_CODES: [(Status, &str); 6] = [
+    (Status::Waiting, "w"),
+    (Status::Scheduled, "s"),
+    (Status::Queued, "q"),
+    (Status::Completed, "c"),
+    (Status::Failed, "f"),
+    (Status::Cancelled, "x"),
+];
+
+/// The stored form of the status named `name` (a status word): its
+/// letter, or the word itself for a status that has none.
+fn status_code(name: &str) -> &str {
+    STATUS_CODES
+        .iter()
+        .find(|(status, _)| status.as_str() == name)
+        .map_or(name, |(_, code)| code)
+}
+
+/// The status a stored header's first field names, by its letter or its
+/// word.
+fn stored_status(text: &str) -> Option<Status> {
+    STATUS_CODES
+        .iter()
+        .find(|(_, code)| *code == text)
+        .map(|(status, _)| *status)
+        .or_else(|| text.parse().ok())
+}
+
 field_list! {
     /// The fields of a running job's entry in its queue's lease hash, in
     /// order.
@@ -266,6 +300,19 @@ pub(super) fn lua_prelude() -> String {
     constants::<FinishArg>(&mut lua);
     constants::<InsertArg>(&mut lua);
     constants::<SettleArg>(&mut lua);
+    // Status letters both ways (see `STATUS_CODES`).
+    let pairs: Vec<(&str, &str)> = STATUS_CODES
+        .iter()
+        .map(|(status, code)| (status.as_str(), *code))
+        .collect();
+    let to_code: Vec<String> = pairs.iter().map(|(w, c)| format!("{w} = '{c}'")).collect();
+    let to_word: Vec<String> = pairs.iter().map(|(w, c)| format!("{c} = '{w}'")).collect();
+    let _ = writeln!(
+        lua,
+        "local STATUS_CODE = {{ {} }}\nlocal STATUS_OF = {{ {} }}",
+        to_code.join(", "),
+        to_word.join(", ")
+    );
     // A fresh stored header, its fields given in order (false or nil
     // for an empty one). Parameters are named after the fields.
     let stored = &Header::LUA_NAMES[..STORED];
@@ -366,7 +413,7 @@ pub(super) fn ended_record(header: &EndedHeader, body: &str) -> String {
         }
         // Writing to a String cannot fail.
         let _ = match field {
-            Header::Status => write!(record, "{}", header.status),
+            Header::Status => write!(record, "{}", status_code(header.status)),
             Header::Attempt => write!(record, "{}", header.attempt),
             Header::Kind => write!(record, "{}", header.kind),
             Header::ErrorKind => write!(record, "{}", header.error_kind),
@@ -409,10 +456,7 @@ pub(super) fn from_header(header: &str) -> FromHeader<'_> {
         *slot = text;
     }
     let number = |field: Header| fields[field.index()].parse::<i64>().ok();
-    let ended_status = fields[Header::Status.index()]
-        .parse::<Status>()
-        .ok()
-        .filter(|s| s.is_terminal());
+    let ended_status = stored_status(fields[Header::Status.index()]).filter(|s| s.is_terminal());
     FromHeader {
         kind: fields[Header::Kind.index()],
         ended_status,
@@ -595,6 +639,32 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_status_is_read_by_its_letter_or_its_word() {
+        for status in Status::ALL {
+            let code = status_code(status.as_str());
+            if status == Status::Running {
+                assert_eq!(code, "running", "a record is never stored running");
+                continue;
+            }
+            assert_eq!(code.len(), 1, "{status}");
+            assert_eq!(stored_status(code), Some(status));
+            assert_eq!(stored_status(status.as_str()), Some(status));
+        }
+        assert_eq!(stored_status("r"), None);
+        assert_eq!(stored_status(""), None);
+        let lua = lua_prelude();
+        assert!(lua.contains("local STATUS_CODE = { waiting = 'w', scheduled = 's', queued = 'q',"));
+        assert!(lua.contains("local STATUS_OF = { w = 'waiting', s = 'scheduled', q = 'queued',"));
+        let ended = from_header("x||1|noop|cancelled|6|1796448457367006|1796452058859");
+        assert_eq!(ended.ended_status, Some(Status::Cancelled));
+        assert_eq!(ended.expires_at, Some(1796452058859));
+        assert_eq!(
+            from_header("q||0|noop||6|1796448457367006|").ended_status,
+            None
+        );
+    }
+
+    #[test]
     fn an_ended_record_is_written_in_header_order() {
         let header = EndedHeader {
             status: "completed",
@@ -606,9 +676,6 @@ mod tests {
             expires_at: 1_700_000_360_000,
         };
         let record = ended_record(&header, "{}");
-        assert_eq!(
-            record,
-            "completed||2|noop||17|1700000000000017|1700000360000\n{}"
-        );
+        assert_eq!(record, "c||2|noop||17|1700000000000017|1700000360000\n{}");
     }
 }

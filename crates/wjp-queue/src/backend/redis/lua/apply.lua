@@ -56,7 +56,7 @@ for i = 1, n do
       rk = ready_key(priority, run_at, cur[F_SEQ])
     end
     local ended = K_ENDED[status] and expires_at
-    store(key, header(status, token, attempt, cur[F_KIND], error_kind, cur[F_SEQ], cur[F_LS],
+    store(key, stored_head(status, token, attempt, cur[F_KIND], error_kind, cur[F_SEQ], cur[F_LS],
       rk or ended), body, ended)
     index(id, status, rk, run_at, cur[F_LS], expires_at, group, false)
     emit(id, cur[F_KIND], status, attempt, ARGV[b + APPLY_PROGRESS], ARGV[b + APPLY_MESSAGE],

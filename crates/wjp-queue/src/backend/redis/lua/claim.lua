@@ -124,7 +124,7 @@ for i = 1, last do
   -- per job costs).
   local id = member
   if byte(member, READY_KEY_LEN + 1) == 124 then id = sub(member, READY_KEY_LEN + 2) end
-  local rec = record(PREFIX .. id)
+  local rec = records.of(id)
   local size = rec and #rec or 0
   if taken > 0 and bytes + size > BODY_BUDGET then
     put_back(i, last)

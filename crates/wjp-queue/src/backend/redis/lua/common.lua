@@ -109,6 +109,55 @@ local function server_now()
   return now_ms
 end
 
+-- Where a job's record is. A record without an expiry (a waiting job's,
+-- or a running one's, which stays where it waited) of at most
+-- `records.PACKED_MAX` bytes is a field, named by the job's id, of one of
+-- its queue's record hashes: `<queue prefix>r:` and the id's last two
+-- characters (3,844 hashes for generated ids). Any other record (an ended
+-- one, whose expiry the server may enforce; a larger one) is a string key
+-- of its own, the job key (`PREFIX .. id`). Redis keeps a hash of at most
+-- 128 fields, each of at most 64 bytes, as one compact listpack (its
+-- defaults, `hash-max-listpack-entries` and `-value`): a packed record
+-- costs its bytes, the id's and a few more, where a key of its own costs
+-- about 100 bytes more than that (BENCHMARKS.md, Redis memory per queued
+-- job). Past 492,000 waiting jobs in a queue its hashes grow past 128
+-- fields and Redis stores them as tables, still smaller than keys. A
+-- record is in one place at a time: every write to one place takes it out
+-- of the other; readers look in the hash first (where the waiting jobs a
+-- claim reads are), then at the key. One table: the library's main chunk
+-- may hold at most 200 locals.
+local records = { PACKED_MAX = 64 }
+-- The record hash of the job `id` (`prefix`, the hashes' common start, is
+-- made once per queue a process's library serves in turn, not per job).
+function records.hash(id)
+  if records.prefix_of ~= QUEUE_PREFIX then
+    records.prefix, records.prefix_of = QUEUE_PREFIX .. 'r:', QUEUE_PREFIX
+  end
+  return records.prefix .. sub(id, -2)
+end
+-- The record hash of the job key `key`, and the job's id.
+function records.hash_of(key)
+  local id = sub(key, #PREFIX + 1)
+  return records.hash(id), id
+end
+-- The whole record of the job `id`, or false when there is none; its key
+-- is made only when the record is not packed.
+function records.of(id)
+  return redis_call('HGET', records.hash(id), id) or redis_call('GET', PREFIX .. id)
+end
+-- The start of a job's record (all of a packed one, the first 256 bytes
+-- of one of its own), or '' when there is none.
+function records.start(key)
+  local hash, id = records.hash_of(key)
+  return redis_call('HGET', hash, id) or redis_call('GETRANGE', key, 0, 255)
+end
+-- Deletes a job's record, wherever it is.
+function records.delete(key)
+  local hash, id = records.hash_of(key)
+  redis_call('HDEL', hash, id)
+  redis_call('DEL', key)
+end
+
 -- Integers as exact decimal text (tostring would round big ones). `%d`
 -- formats through a 64-bit integer, exact for every value we store
 -- (times in ms, sequences), and costs a fifth of `%.0f`, which goes
@@ -180,6 +229,22 @@ local function ready_key_numbers(rk)
     numbers[part], at = n, at + READY_KEY_WIDTHS[part]
   end
   return numbers[1], numbers[2], numbers[3]
+end
+-- Whether `rk`, the key `ready_key` made last, is the plain one of a job
+-- with list score `ls` and sequence `seq`: the default priority, due at
+-- its creation (the list score's milliseconds), as most jobs are. A
+-- stored header leaves such a key out (see `stored_head`): 21 of a
+-- waiting no-op job's 60 bytes.
+function ready.is_plain(rk, ls, seq)
+  return rk == made[1] and made[2] == 2147483647 and made[4] == tonumber(seq)
+    and made[3] == math.floor(tonumber(ls) / 1000)
+end
+-- The plain ready key of a job with list score `ls` and sequence `seq`
+-- (texts), which a stored header leaves out.
+function ready.plain_key(ls, seq)
+  local w = READY_KEY_WIDTHS
+  return base64_digits(2147483647, w[1]) .. base64_digits(math.floor(tonumber(ls) / 1000), w[2]) ..
+    base64_digits(tonumber(seq), w[3])
 end
 
 -- Index changes are collected and sent at the end of a call, one
@@ -344,14 +409,15 @@ end
 -- The ready key and list score (text) in the header of the job `id`'s
 -- record, or nil when there is none (or no id: a list emptied meanwhile),
 -- read from the record's start alone: no header taken apart, no lease, no
--- body. (The list score and the ready key are the header's last two
--- stored fields, a test in record.rs keeps them there.)
+-- body. (The sequence, the list score and the ready key are the header's
+-- last three stored fields, a test in record.rs keeps them there.)
 function ready.order_of(id)
   if not id then return nil end
   if not ready.order_pattern then
-    ready.order_pattern = '^' .. string.rep('[^|]*|', F_LS - 1) .. '(%d+)|([^|\n]*)\n'
+    ready.order_pattern = '^' .. string.rep('[^|]*|', F_SEQ - 1) .. '(%d+)|(%d+)|([^|\n]*)\n'
   end
-  local ls, rk = match(redis_call('GETRANGE', PREFIX .. id, 0, 255), ready.order_pattern)
+  local seq, ls, rk = match(records.start(PREFIX .. id), ready.order_pattern)
+  if rk == '' then rk = ready.plain_key(ls, seq) end
   return rk, ls
 end
 -- The numbers of the ready key of a list's entry, from its record; each
@@ -860,9 +926,19 @@ local function fields_of(text, pattern, n)
   return fields
 end
 
--- The fields of a stored header, or nil.
+-- The fields of a stored header, or nil: its status as a word (a header
+-- stores a letter, record.rs `STATUS_CODES`; earlier ones the word), and
+-- a waiting job's plain ready key where the header leaves it out (see
+-- `stored_head`).
 local function parse(head)
-  return fields_of(head, HEADER, STORED)
+  local cur = fields_of(head, HEADER, STORED)
+  if not cur then return nil end
+  local status = STATUS_OF[cur[F_STATUS]] or cur[F_STATUS]
+  cur[F_STATUS] = status
+  if cur[F_RK] == '' and not K_ENDED[status] then
+    cur[F_RK] = ready.plain_key(cur[F_LS], cur[F_SEQ])
+  end
+  return cur
 end
 
 -- Status, attempt and kind of a stored header, or of a whole record, and
@@ -877,7 +953,8 @@ local function head_fields(head)
   local c = b and find(head, '|', b + 1, true)
   local d = c and find(head, '|', c + 1, true)
   if not d then return nil end
-  return sub(head, 1, a - 1), sub(head, b + 1, c - 1), sub(head, c + 1, d - 1), sub(head, 1, d)
+  local status = sub(head, 1, a - 1)
+  return STATUS_OF[status] or status, sub(head, b + 1, c - 1), sub(head, c + 1, d - 1), sub(head, 1, d)
 end
 
 -- A lease entry: its fields (L_*, LEASE_FIELDS of them: token, attempt,
@@ -903,7 +980,8 @@ end
 
 -- A job's whole record (header, newline, body), or false when there is none.
 local function record(key)
-  return redis_call('GET', key)
+  local hash, id = records.hash_of(key)
+  return redis_call('HGET', hash, id) or redis_call('GET', key)
 end
 
 -- Headers are short (the longest fields are the kind, at most 64 bytes, and
@@ -922,7 +1000,8 @@ end
 -- Second, the start of the record read (header, newline, the body's first
 -- bytes).
 local function raw_head(key)
-  local start = redis_call('GETRANGE', key, 0, HEAD_READ)
+  local hash, id = records.hash_of(key)
+  local start = redis_call('HGET', hash, id) or redis_call('GETRANGE', key, 0, HEAD_READ)
   if start == '' then return false end
   local head = head_of(start)
   if head then return head, start end
@@ -936,6 +1015,7 @@ end
 -- the header apart.
 local function status_and_expiry(head)
   local status = sub(head, 1, (find(head, '|', 1, true) or 1) - 1)
+  status = STATUS_OF[status] or status
   if not K_ENDED[status] then return status, nil end
   return status, tonumber(string.match(head, '|(%d+)$'))
 end
@@ -958,7 +1038,7 @@ function ready.list_score_of(key)
   if not ready.ls_pattern then
     ready.ls_pattern = '^' .. string.rep('[^|]*|', F_LS - 1) .. '(%d+)|'
   end
-  return match(redis_call('GETRANGE', key, 0, 255), ready.ls_pattern)
+  return match(records.start(key), ready.ls_pattern)
 end
 
 -- A job's current header, or nil when there is no job.
@@ -978,20 +1058,46 @@ local function view(key, cur)
   return table.concat(out, '|') .. sub(rec, find(rec, '\n', 1, true) or #rec + 1)
 end
 
--- Stores a job: its header (the stored fields of `fields`) and body. An
--- ended job expires at `expires_at`; any other is kept until it ends (a
--- SET without PXAT also drops the expiry of a job that is alive again).
+-- Stores a job: its header (see `stored_head`) and body, packed or in a
+-- key of its own (see `records`). An ended job expires at `expires_at`;
+-- any other is kept until it ends (a SET without PXAT also drops the
+-- expiry of a job that is alive again).
 local function store(key, head, body, expires_at)
-  if expires_at then
-    redis_call('SET', key, head .. '\n' .. body, 'PXAT', expires_at)
-  else
-    redis_call('SET', key, head .. '\n' .. body)
+  local rec = head .. '\n' .. body
+  local hash, id = records.hash_of(key)
+  if not expires_at and #rec <= records.PACKED_MAX then
+    redis_call('HSET', hash, id, rec)
+    redis_call('DEL', key)
+    return
   end
+  if expires_at then
+    redis_call('SET', key, rec, 'PXAT', expires_at)
+  else
+    redis_call('SET', key, rec)
+  end
+  redis_call('HDEL', hash, id)
+end
+-- Stores a new job's record as `store` does, unless the job has one
+-- (packed or not); whether it stored it.
+function records.add(key, rec, expires_at)
+  local hash, id = records.hash_of(key)
+  if not expires_at and #rec <= records.PACKED_MAX then
+    return redis_call('EXISTS', key) == 0 and redis_call('HSETNX', hash, id, rec) == 1
+  end
+  if redis_call('HEXISTS', hash, id) == 1 then return false end
+  if expires_at then return redis_call('SET', key, rec, 'NX', 'PXAT', expires_at) ~= false end
+  return redis_call('SET', key, rec, 'NX') ~= false
 end
 
--- A fresh stored header (what a job carries in a waiting or ended status)
--- is made by `header`, generated in the prelude: its parameters are the
--- stored fields in order.
+-- A stored header: the stored fields in order (`header`, generated in
+-- the prelude), the status as its letter, and a waiting job's ready key
+-- left out when it is the plain one, which its list score and sequence
+-- give (`ready.is_plain`; `parse` puts it back): with both, a waiting
+-- no-op job's record fits a packed field (see `records`).
+local function stored_head(status, token, attempt, kind, error_kind, seq, ls, rk)
+  if rk and not K_ENDED[status] and ready.is_plain(rk, ls, seq) then rk = '' end
+  return header(STATUS_CODE[status] or status, token, attempt, kind, error_kind, seq, ls, rk)
+end
 
 -- Events of one script call go out as one stream entry (field `e`), one
 -- line each: job|kind|status|attempt|progress|error kind|time|note, the

@@ -33,7 +33,7 @@ local refused = false
 -- naming its jobs (see sweep.lua). One sorted-set insert per job cost a
 -- completion more than anything else it did (8% of a drained job's cost).
 local expiring = {}
-local records = {}
+local ended_records = {}
 for i = 1, n do
   local b = base(i)
   local lease, expect = leases[i], ARGV[b + FINISH_EXPECT]
@@ -42,8 +42,8 @@ for i = 1, n do
     local id, expires_at = ids[i], ARGV[b + FINISH_EXPIRES_AT]
     drop_lease(id)
     if any_group_running() then group_stopped(record_group(ARGV[b + FINISH_RECORD])) end
-    records[#records + 1] = KEYS[JOB_KEYS + i]
-    records[#records + 1] = ARGV[b + FINISH_RECORD]
+    ended_records[#ended_records + 1] = KEYS[JOB_KEYS + i]
+    ended_records[#ended_records + 1] = ARGV[b + FINISH_RECORD]
     zadd(ended, ARGV[b + FINISH_LS], id)
     zrem(K_ALL, id)
     local same_expiry = table_at(expiring, expires_at)
@@ -54,8 +54,13 @@ for i = 1, n do
     refused = true
   end
 end
-in_chunks('MSET', false, records)
-if #records > 0 and redis_call('EXISTS', K_DEPS) == 1 then
+in_chunks('MSET', false, ended_records)
+-- Their waiting records leave the record hashes (see `records` in
+-- common.lua): one HDEL each (the jobs of a call seldom share a hash).
+for i = 1, n do
+  if out[i] == 1 then redis_call('HDEL', records.hash(ids[i]), ids[i]) end
+end
+if #ended_records > 0 and redis_call('EXISTS', K_DEPS) == 1 then
   deps_exist = true
   for i = 1, n do
     if out[i] == 1 then parent_ended(ids[i], ARGV[3]) end

@@ -10,5 +10,5 @@ end
 unindex(id, cur[F_STATUS], cur[F_RK])
 zrem(K_ALL, id)
 flush()
-redis_call('DEL', key)
+records.delete(key)
 return 1

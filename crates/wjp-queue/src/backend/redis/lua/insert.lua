@@ -60,15 +60,16 @@ for i = 1, n do
   -- A dependant whose parent had already failed is stored ended.
   local expires_at = ARGV[b + INSERT_EXPIRES_AT]
   local error_kind = ''
-  if K_ENDED[status] then rk, error_kind = expires_at, 'dependency_failed' end
-  local head = header(status, '', '0', kind, error_kind, int(seq), ls, rk)
+  local ended_at = false
+  if K_ENDED[status] then rk, error_kind, ended_at = expires_at, 'dependency_failed', expires_at end
+  local head = stored_head(status, '', '0', kind, error_kind, int(seq), ls, rk)
   -- The record goes in only if the job is new.
   local inserted, fresh = false, true
   if holder then
     out[i] = view(holder_key, holder)
     added = added - body_payload_bytes(body, 1)
   else
-    inserted = redis_call('SET', key, head .. '\n' .. body, 'NX') ~= false
+    inserted = records.add(key, head .. '\n' .. body, ended_at)
   end
   if not inserted and not holder then
     local old = load(id, key)
@@ -77,7 +78,7 @@ for i = 1, n do
       -- An entry in K_ALL of the job it replaces (or of an expired one)
       -- is taken out or moved by `index`.
       fresh = false
-      store(key, head, body, false)
+      store(key, head, body, ended_at)
       inserted = true
     else
       out[i] = view(key, old)
@@ -89,10 +90,7 @@ for i = 1, n do
       redis_call('HSET', K_PENDING, id, ARGV[b + INSERT_PENDING])
     end
     if unique ~= '' then redis_call('HSET', K_UNIQUE, unique, id .. '|' .. unique_until) end
-    if K_ENDED[status] then
-      redis_call('PEXPIREAT', key, expires_at)
-      added = added - body_payload_bytes(body, 1)
-    end
+    if K_ENDED[status] then added = added - body_payload_bytes(body, 1) end
     index(id, status, rk, run_at, ls, expires_at, group, fresh)
     emit(id, kind, status, '0', false, false, error_kind, now)
     if status == 'queued' then woke = true end

@@ -34,7 +34,7 @@ for _, member in ipairs(members) do
     end
     unindex(id, status, rk, in_group[member])
     zrem(K_ALL, id)
-    redis_call('DEL', key)
+    records.delete(key)
     if waiting_status(status) then parent_ended(id, 'gone') end
     deleted = deleted + 1
   end

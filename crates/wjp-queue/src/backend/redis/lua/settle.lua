@@ -45,7 +45,7 @@ for i = 1, n do
       end
       unindex(id, 'waiting', nil)
       local ended = K_ENDED[status] and expires_at
-      store(key, header(status, '', cur[F_ATTEMPT], cur[F_KIND], error_kind, cur[F_SEQ],
+      store(key, stored_head(status, '', cur[F_ATTEMPT], cur[F_KIND], error_kind, cur[F_SEQ],
         cur[F_LS], rk or ended), body, ended)
       index(id, status, rk, run_at, cur[F_LS], expires_at, group_in(body, 1), false)
       emit(id, cur[F_KIND], status, cur[F_ATTEMPT], false, false, error_kind, ARGV[b + SETTLE_AT])
