@@ -1078,11 +1078,12 @@ local function store(key, head, body, expires_at)
   redis_call('HDEL', hash, id)
 end
 -- Stores a new job's record as `store` does, unless the job has one
--- (packed or not); whether it stored it.
-function records.add(key, rec, expires_at)
+-- (packed or not); whether it stored it. `no_keys`: the caller knows the
+-- job has no key of its own (see insert.lua), which spares a look.
+function records.add(key, rec, expires_at, no_keys)
   local hash, id = records.hash_of(key)
   if not expires_at and #rec <= records.PACKED_MAX then
-    return redis_call('EXISTS', key) == 0 and redis_call('HSETNX', hash, id, rec) == 1
+    return (no_keys or redis_call('EXISTS', key) == 0) and redis_call('HSETNX', hash, id, rec) == 1
   end
   if redis_call('HEXISTS', hash, id) == 1 then return false end
   if expires_at then return redis_call('SET', key, rec, 'NX', 'PXAT', expires_at) ~= false end

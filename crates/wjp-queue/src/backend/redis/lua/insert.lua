@@ -33,6 +33,10 @@ local out = {}
 -- The last run-at a job of this call was ordered by, and the answer.
 local seen_run_at, seen_order
 local seq0 = redis_call('INCRBY', K_SEQ, n) - n
+-- Whether none of the jobs has a key of its own (an ended or large record
+-- of the same id): one EXISTS for the call, where a packed record would
+-- cost one per job (see `records.add`).
+local no_keys = n > 0 and redis_call('EXISTS', unpack(KEYS, JOB_KEYS + 1, JOB_KEYS + n)) == 0
 local woke = false
 for i = 1, n do
   local b = base(i)
@@ -69,7 +73,7 @@ for i = 1, n do
     out[i] = view(holder_key, holder)
     added = added - body_payload_bytes(body, 1)
   else
-    inserted = records.add(key, head .. '\n' .. body, ended_at)
+    inserted = records.add(key, head .. '\n' .. body, ended_at, no_keys)
   end
   if not inserted and not holder then
     local old = load(id, key)
