@@ -653,13 +653,7 @@ async fn records_of_layout_2_are_read_claimed_and_ended() {
     let ended = claim(&queue, &["default"], 1, Duration::from_secs(30)).await;
     let done = state::complete(&ended[0], json!("done"), Timestamp::now());
     assert_eq!(queue.backend().apply(vec![done]).await.unwrap(), [true]);
-    let before: Vec<wjp_queue::Job> = {
-        let mut jobs = Vec::new();
-        for id in &ids {
-            jobs.push(queue.job(id).await.unwrap().unwrap());
-        }
-        jobs
-    };
+    let before = stored_jobs(&queue, &ids).await;
     // The bodies as layout 2 had them: the fields this one leaves to the
     // header written into the body again.
     for job in &before {
@@ -696,6 +690,15 @@ async fn records_of_layout_2_are_read_claimed_and_ended() {
         (job.status(), job.state.result),
         (Status::Completed, Some(json!("done too")))
     );
+}
+
+/// The jobs of these ids as the queue reads them, in order.
+async fn stored_jobs(queue: &wjp_queue::Queue, ids: &[JobId]) -> Vec<wjp_queue::Job> {
+    let mut jobs = Vec::new();
+    for id in ids {
+        jobs.push(queue.job(id).await.unwrap().unwrap());
+    }
+    jobs
 }
 
 /// The keys of `default` that match `pattern` after its prefix.
@@ -837,13 +840,7 @@ async fn records_of_layout_7_are_read_claimed_and_rewritten_in_one_place() {
         requests.push(r);
     }
     let ids = enqueue_ids(&queue, requests).await;
-    let before: Vec<wjp_queue::Job> = {
-        let mut jobs = Vec::new();
-        for id in &ids {
-            jobs.push(queue.job(id).await.unwrap().unwrap());
-        }
-        jobs
-    };
+    let before = stored_jobs(&queue, &ids).await;
     for id in &ids {
         let record = stored_record(&mut conn, "default", id.as_str()).unwrap();
         let (header, body) = record.split_once('\n').unwrap();
