@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use super::audit::call_lines;
 use super::body;
+use super::claim::Noted;
 use super::events::event_lines;
 use super::library::Call;
 use super::record::{ended_record, list_score, ApplyArg, ArgWriter, EndedHeader, FinishArg};
@@ -32,7 +33,7 @@ impl RedisBackend {
         }
         // Ends of jobs this process claimed go to `finish.lua`, which needs
         // their enqueue sequence (noted at the claim); the rest to `apply.lua`.
-        let sequences: Vec<Option<u64>> = transitions
+        let sequences: Vec<Option<Noted>> = transitions
             .iter()
             .map(|t| finishes(t).then(|| self.take_sequence(t)).flatten())
             .collect();
@@ -77,7 +78,7 @@ impl RedisBackend {
         queue: &str,
         transitions: &[Transition],
         chunk: &[usize],
-        sequences: &[Option<u64>],
+        sequences: &[Option<Noted>],
         status: Status,
         now: Timestamp,
     ) -> Result<Call> {
@@ -88,10 +89,24 @@ impl RedisBackend {
             .iter()
             .map(|&i| Event::of(&transitions[i].job, now))
             .collect();
-        call.arg(status.as_str()).arg(event_lines(&events));
+        // Per job, whether its waiting record may be packed (at most
+        // `PACKED_MAX` bytes when claimed): one string for the call, where
+        // an argument per job costs Redis an object and a Lua string each. A record
+        // that was not is a key of its own, which the new one overwrites:
+        // there is no hash field to delete.
+        let packed: String = chunk
+            .iter()
+            .map(|&i| match sequences[i] {
+                Some(Noted { packed: true, .. }) => '1',
+                _ => '0',
+            })
+            .collect();
+        call.arg(status.as_str())
+            .arg(event_lines(&events))
+            .arg(packed);
         for &i in chunk {
-            if let Some(seq) = sequences[i] {
-                finish_args(&mut call, &transitions[i], seq)?;
+            if let Some(noted) = sequences[i] {
+                finish_args(&mut call, &transitions[i], noted)?;
             }
         }
         call.arg(audit_lines(transitions, chunk, now));
@@ -197,8 +212,9 @@ fn transition_args(call: &mut Call, t: &Transition, now: Timestamp) -> Result<()
 /// The arguments of one transition for `finish.lua` (see `finishes`), in
 /// `FinishArg`'s order: among them the whole ended record, made with the
 /// job's enqueue sequence noted at the claim.
-fn finish_args(call: &mut Call, t: &Transition, seq: u64) -> Result<()> {
+fn finish_args(call: &mut Call, t: &Transition, noted: Noted) -> Result<()> {
     let s = &t.job.state;
+    let seq = noted.sequence;
     let token = t.expect.lease_token.map_or(0, |t| t.0);
     let header = EndedHeader {
         status: s.status.as_str(),

@@ -6,13 +6,31 @@ use redis::Value;
 
 use super::body::{self, Identity};
 use super::library::Call;
-use super::record::{from_header, sequence_in, split_record};
+use super::record::{from_header, sequence_in, split_record, PACKED_MAX};
 use super::reply::{array, corrupt, hex, int, text};
 use super::RedisBackend;
 use crate::backend::ClaimRequest;
 use crate::error::Result;
 use crate::job::{Job, LeaseToken, QueueName};
 use crate::state::{self, Transition};
+
+/// What the claim of a job tells its end (`finish.lua`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Noted {
+    /// The job's enqueue sequence, which its ended record's header holds.
+    pub(super) sequence: u64,
+    /// Whether its record may be packed (see `mod.rs`, Records): when not,
+    /// it is a key of its own, and its end has no hash field to delete.
+    pub(super) packed: bool,
+}
+
+/// The length of a claimed record as the claim returned it.
+fn record_len(record: &Value) -> usize {
+    match record {
+        Value::BulkString(bytes) => bytes.len(),
+        _ => usize::MAX,
+    }
+}
 
 /// Bounds `Shared::sequences`: entries of jobs whose lease was lost are
 /// never taken out, so past this size the map starts again.
@@ -117,8 +135,13 @@ impl RedisBackend {
                 let job = body::decode(body, &identity, from_header(header))?;
                 let mut t = state::claim(&job, &request.worker, request.lease, request.now);
                 t.job.state.lease_token = Some(token);
-                if let Some(seq) = sequence_in(header) {
-                    sequences.insert(t.job.id.clone(), (token.0, seq));
+                if let Some(sequence) = sequence_in(header) {
+                    let noted = Noted {
+                        sequence,
+                        // Only a record this short may be packed.
+                        packed: record_len(record) <= PACKED_MAX,
+                    };
+                    sequences.insert(t.job.id.clone(), (token.0, noted));
                 }
                 claimed.push(t.job);
             }
@@ -126,16 +149,16 @@ impl RedisBackend {
         Ok(claimed)
     }
 
-    /// The enqueue sequence this process noted when it claimed the job
-    /// under the lease that `t` ends, taken out of the map.
-    pub(super) fn take_sequence(&self, t: &Transition) -> Option<u64> {
+    /// What this process noted when it claimed the job under the lease
+    /// that `t` ends, taken out of the map.
+    pub(super) fn take_sequence(&self, t: &Transition) -> Option<Noted> {
         let mut sequences = self
             .shared
             .sequences
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         match sequences.remove(&t.job.id) {
-            Some((token, seq)) if Some(token) == t.expect.lease_token.map(|l| l.0) => Some(seq),
+            Some((token, noted)) if Some(token) == t.expect.lease_token.map(|l| l.0) => Some(noted),
             _ => None,
         }
     }

@@ -322,11 +322,12 @@ struct Shared {
     signals: Mutex<Option<watch::Receiver<Signals>>>,
     interest: Arc<Interest>,
     /// Per job this process claimed and has not ended: its lease token and
-    /// enqueue sequence, so that `finish.lua` can be sent the job's whole
-    /// ended record and need not read the stored one. Only a hint: a job
-    /// without one (claimed elsewhere, or the map was cleared) ends through
-    /// `apply.lua`, which reads its header.
-    sequences: Mutex<HashMap<JobId, (u64, u64)>>,
+    /// what `finish.lua` needs of the claimed record (`claim::Noted`), so
+    /// that it can be sent the job's whole ended record and need not read
+    /// the stored one. Only a hint: a job without one (claimed elsewhere,
+    /// or the map was cleared) ends through `apply.lua`, which reads its
+    /// header.
+    sequences: Mutex<HashMap<JobId, (u64, claim::Noted)>>,
 }
 
 /// The Redis backend. Cheap to clone.

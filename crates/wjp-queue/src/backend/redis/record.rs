@@ -110,6 +110,11 @@ field_list! {
 /// [`Header::ReadyKeyOrExpiry`]); Lua's `STORED`.
 pub(super) const STORED: usize = Header::ReadyKeyOrExpiry as usize + 1;
 
+/// The longest record packed into a record hash (see `mod.rs`, Records):
+/// Redis's default `hash-max-listpack-value`, the longest value a hash
+/// keeps in its compact encoding. Lua's `PACKED_MAX`.
+pub(super) const PACKED_MAX: usize = 64;
+
 /// The letter a stored header writes for each status a record is stored
 /// in (a running job's record keeps the status it waited in). A waiting
 /// no-op job's record fits the 64 bytes Redis packs into a hash's compact
@@ -287,7 +292,10 @@ pub(super) fn lua_prelude() -> String {
          -- arguments, from 1.\n",
     );
     constants::<Header>(&mut lua);
-    let _ = writeln!(lua, "local STORED = {STORED}");
+    let _ = writeln!(
+        lua,
+        "local STORED = {STORED}\nlocal PACKED_MAX = {PACKED_MAX}"
+    );
     // KEYS[JOB_KEYS + i] is the i-th job's key: the queue's keys come first.
     let _ = writeln!(lua, "local JOB_KEYS = {}", super::keys::QUEUE_KEYS);
     let _ = writeln!(
@@ -300,7 +308,8 @@ pub(super) fn lua_prelude() -> String {
     constants::<FinishArg>(&mut lua);
     constants::<InsertArg>(&mut lua);
     constants::<SettleArg>(&mut lua);
-    // Status letters both ways (see `STATUS_CODES`).
+    // Status letters both ways (see `STATUS_CODES`), one table: the
+    // library's main chunk may hold at most 200 locals.
     let pairs: Vec<(&str, &str)> = STATUS_CODES
         .iter()
         .map(|(status, code)| (status.as_str(), *code))
@@ -309,7 +318,7 @@ pub(super) fn lua_prelude() -> String {
     let to_word: Vec<String> = pairs.iter().map(|(w, c)| format!("{c} = '{w}'")).collect();
     let _ = writeln!(
         lua,
-        "local STATUS_CODE = {{ {} }}\nlocal STATUS_OF = {{ {} }}",
+        "local STATUS = {{ code = {{ {} }}, word = {{ {} }} }}",
         to_code.join(", "),
         to_word.join(", ")
     );
@@ -653,8 +662,11 @@ mod tests {
         assert_eq!(stored_status("r"), None);
         assert_eq!(stored_status(""), None);
         let lua = lua_prelude();
-        assert!(lua.contains("local STATUS_CODE = { waiting = 'w', scheduled = 's', queued = 'q',"));
-        assert!(lua.contains("local STATUS_OF = { w = 'waiting', s = 'scheduled', q = 'queued',"));
+        assert!(lua.contains(
+            "local STATUS = { code = { waiting = 'w', scheduled = 's', queued = 'q', completed = 'c', \
+             failed = 'f', cancelled = 'x' }, word = { w = 'waiting', s = 'scheduled', q = 'queued', \
+             c = 'completed', f = 'failed', x = 'cancelled' } }\n"
+        ));
         let ended = from_header("x||1|noop|cancelled|6|1796448457367006|1796452058859");
         assert_eq!(ended.ended_status, Some(Status::Cancelled));
         assert_eq!(ended.expires_at, Some(1796452058859));

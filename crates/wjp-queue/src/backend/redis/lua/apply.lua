@@ -56,8 +56,8 @@ for i = 1, n do
       rk = ready_key(priority, run_at, cur[F_SEQ])
     end
     local ended = K_ENDED[status] and expires_at
-    store(key, stored_head(status, token, attempt, cur[F_KIND], error_kind, cur[F_SEQ], cur[F_LS],
-      rk or ended), body, ended)
+    store(key, records.head(status, token, attempt, cur[F_KIND], error_kind, cur[F_SEQ], cur[F_LS],
+      rk or ended, rk and ready.is_plain(priority, run_at, cur[F_LS])), body, ended)
     index(id, status, rk, run_at, cur[F_LS], expires_at, group, false)
     emit(id, cur[F_KIND], status, attempt, ARGV[b + APPLY_PROGRESS], ARGV[b + APPLY_MESSAGE],
       error_kind, ARGV[b + APPLY_AT])

@@ -111,7 +111,7 @@ end
 
 -- Where a job's record is. A record without an expiry (a waiting job's,
 -- or a running one's, which stays where it waited) of at most
--- `records.PACKED_MAX` bytes is a field, named by the job's id, of one of
+-- PACKED_MAX bytes (record.rs) is a field, named by the job's id, of one of
 -- its queue's record hashes: `<queue prefix>r:` and the id's last two
 -- characters (3,844 hashes for generated ids). Any other record (an ended
 -- one, whose expiry the server may enforce; a larger one) is a string key
@@ -126,7 +126,7 @@ end
 -- of the other; readers look in the hash first (where the waiting jobs a
 -- claim reads are), then at the key. One table: the library's main chunk
 -- may hold at most 200 locals.
-local records = { PACKED_MAX = 64 }
+local records = { keyed = {} }
 -- The record hash of the job `id` (`prefix`, the hashes' common start, is
 -- made once per queue a process's library serves in turn, not per job).
 function records.hash(id)
@@ -140,10 +140,25 @@ function records.hash_of(key)
   local id = sub(key, #PREFIX + 1)
   return records.hash(id), id
 end
--- The whole record of the job `id`, or false when there is none; its key
--- is made only when the record is not packed.
+-- The whole record of the job `id`, or false when there is none, for a
+-- claim: looked for first where the queue's last claimed record was found
+-- (`keyed[queue prefix]` when as a key), kept from call to call. A
+-- queue's jobs are mostly alike, a shop's all too large to pack, a test's
+-- all small, and a wrong guess costs one look more.
 function records.of(id)
-  return redis_call('HGET', records.hash(id), id) or redis_call('GET', PREFIX .. id)
+  local keyed = records.keyed
+  if keyed[QUEUE_PREFIX] then
+    local rec = redis_call('GET', PREFIX .. id)
+    if rec then return rec end
+    rec = redis_call('HGET', records.hash(id), id)
+    if rec then keyed[QUEUE_PREFIX] = nil end
+    return rec
+  end
+  local rec = redis_call('HGET', records.hash(id), id)
+  if rec then return rec end
+  rec = redis_call('GET', PREFIX .. id)
+  if rec then keyed[QUEUE_PREFIX] = true end
+  return rec
 end
 -- The start of a job's record (all of a packed one, the first 256 bytes
 -- of one of its own), or '' when there is none.
@@ -230,14 +245,15 @@ local function ready_key_numbers(rk)
   end
   return numbers[1], numbers[2], numbers[3]
 end
--- Whether `rk`, the key `ready_key` made last, is the plain one of a job
--- with list score `ls` and sequence `seq`: the default priority, due at
--- its creation (the list score's milliseconds), as most jobs are. A
--- stored header leaves such a key out (see `stored_head`): 21 of a
--- waiting no-op job's 60 bytes.
-function ready.is_plain(rk, ls, seq)
-  return rk == made[1] and made[2] == 2147483647 and made[4] == tonumber(seq)
-    and made[3] == math.floor(tonumber(ls) / 1000)
+-- Whether the ready key `ready_key` makes of `priority` and `run_at`
+-- (texts, as it got them) for a job with list score `ls` (text) is the
+-- plain one: the default priority, due at its creation, as most jobs are.
+-- A stored header leaves such a key out (see `records.head`): 21 of a
+-- waiting no-op job's 60 bytes. Compared as texts (a list score is the
+-- creation's milliseconds and three digits): `tonumber` of a 16-digit
+-- list score cost an enqueue 2,000 instructions.
+function ready.is_plain(priority, run_at, ls)
+  return priority == '0' and run_at == sub(ls, 1, -4)
 end
 -- The plain ready key of a job with list score `ls` and sequence `seq`
 -- (texts), which a stored header leaves out.
@@ -929,11 +945,11 @@ end
 -- The fields of a stored header, or nil: its status as a word (a header
 -- stores a letter, record.rs `STATUS_CODES`; earlier ones the word), and
 -- a waiting job's plain ready key where the header leaves it out (see
--- `stored_head`).
+-- `records.head`).
 local function parse(head)
   local cur = fields_of(head, HEADER, STORED)
   if not cur then return nil end
-  local status = STATUS_OF[cur[F_STATUS]] or cur[F_STATUS]
+  local status = STATUS.word[cur[F_STATUS]] or cur[F_STATUS]
   cur[F_STATUS] = status
   if cur[F_RK] == '' and not K_ENDED[status] then
     cur[F_RK] = ready.plain_key(cur[F_LS], cur[F_SEQ])
@@ -954,7 +970,7 @@ local function head_fields(head)
   local d = c and find(head, '|', c + 1, true)
   if not d then return nil end
   local status = sub(head, 1, a - 1)
-  return STATUS_OF[status] or status, sub(head, b + 1, c - 1), sub(head, c + 1, d - 1), sub(head, 1, d)
+  return STATUS.word[status] or status, sub(head, b + 1, c - 1), sub(head, c + 1, d - 1), sub(head, 1, d)
 end
 
 -- A lease entry: its fields (L_*, LEASE_FIELDS of them: token, attempt,
@@ -1015,7 +1031,7 @@ end
 -- the header apart.
 local function status_and_expiry(head)
   local status = sub(head, 1, (find(head, '|', 1, true) or 1) - 1)
-  status = STATUS_OF[status] or status
+  status = STATUS.word[status] or status
   if not K_ENDED[status] then return status, nil end
   return status, tonumber(string.match(head, '|(%d+)$'))
 end
@@ -1058,14 +1074,14 @@ local function view(key, cur)
   return table.concat(out, '|') .. sub(rec, find(rec, '\n', 1, true) or #rec + 1)
 end
 
--- Stores a job: its header (see `stored_head`) and body, packed or in a
+-- Stores a job: its header (see `records.head`) and body, packed or in a
 -- key of its own (see `records`). An ended job expires at `expires_at`;
 -- any other is kept until it ends (a SET without PXAT also drops the
 -- expiry of a job that is alive again).
 local function store(key, head, body, expires_at)
   local rec = head .. '\n' .. body
   local hash, id = records.hash_of(key)
-  if not expires_at and #rec <= records.PACKED_MAX then
+  if not expires_at and #rec <= PACKED_MAX then
     redis_call('HSET', hash, id, rec)
     redis_call('DEL', key)
     return
@@ -1077,12 +1093,12 @@ local function store(key, head, body, expires_at)
   end
   redis_call('HDEL', hash, id)
 end
--- Stores a new job's record as `store` does, unless the job has one
--- (packed or not); whether it stored it. `no_keys`: the caller knows the
--- job has no key of its own (see insert.lua), which spares a look.
-function records.add(key, rec, expires_at, no_keys)
-  local hash, id = records.hash_of(key)
-  if not expires_at and #rec <= records.PACKED_MAX then
+-- Stores the new job `id`'s record as `store` does, unless the job has
+-- one (packed or not); whether it stored it. `no_keys`: the caller knows
+-- the job has no key of its own (see insert.lua), which spares a look.
+function records.add(key, id, rec, expires_at, no_keys)
+  local hash = records.hash(id)
+  if not expires_at and #rec <= PACKED_MAX then
     return (no_keys or redis_call('EXISTS', key) == 0) and redis_call('HSETNX', hash, id, rec) == 1
   end
   if redis_call('HEXISTS', hash, id) == 1 then return false end
@@ -1092,12 +1108,12 @@ end
 
 -- A stored header: the stored fields in order (`header`, generated in
 -- the prelude), the status as its letter, and a waiting job's ready key
--- left out when it is the plain one, which its list score and sequence
--- give (`ready.is_plain`; `parse` puts it back): with both, a waiting
--- no-op job's record fits a packed field (see `records`).
-local function stored_head(status, token, attempt, kind, error_kind, seq, ls, rk)
-  if rk and not K_ENDED[status] and ready.is_plain(rk, ls, seq) then rk = '' end
-  return header(STATUS_CODE[status] or status, token, attempt, kind, error_kind, seq, ls, rk)
+-- left out when it is the plain one (`plain`, see `ready.is_plain`), which
+-- its list score and sequence give (`parse` puts it back): with both, a
+-- waiting no-op job's record fits a packed field (see `records`).
+function records.head(status, token, attempt, kind, error_kind, seq, ls, rk, plain)
+  if plain and rk and not K_ENDED[status] then rk = '' end
+  return header(STATUS.code[status] or status, token, attempt, kind, error_kind, seq, ls, rk)
 end
 
 -- Events of one script call go out as one stream entry (field `e`), one

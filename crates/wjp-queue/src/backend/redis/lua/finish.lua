@@ -11,18 +11,21 @@
 -- (see `emit`; bare job ids included), in order, joined by newlines: one
 -- string for the call, where a string per line cost Lua a string per job
 -- (lines never hold a newline: messages are hex).
--- Then per transition, FINISH_ARGS arguments from ARGV[5], in the order of
+-- ARGV[5]: per transition, '1' when its waiting record may be packed (see
+-- `records` in common.lua), else '0'.
+-- Then per transition, FINISH_ARGS arguments from ARGV[6], in the order of
 -- `FinishArg` (record.rs): id, expected token followed by '|', the new
 -- record, expires_at, list score. The last argument: the ends' audit
 -- lines (see `keep_audit`).
 -- KEYS[JOB_KEYS + i]: the job's key.
 -- Returns per transition: 1 applied, 0 refused.
-local n = (#ARGV - 5) / FINISH_ARGS
+local n = (#ARGV - 6) / FINISH_ARGS
+local packed = ARGV[5]
 local ended = K_ENDED[ARGV[3]]
 if not ended then return redis.error_reply('finish.lua ends jobs only') end
 -- Where the i-th end's arguments start (ARGV[base(i) + FINISH_ID] is its id).
 local function base(i)
-  return 4 + (i - 1) * FINISH_ARGS
+  return 5 + (i - 1) * FINISH_ARGS
 end
 local ids = {}
 for i = 1, n do ids[i] = ARGV[base(i) + FINISH_ID] end
@@ -56,9 +59,10 @@ for i = 1, n do
 end
 in_chunks('MSET', false, ended_records)
 -- Their waiting records leave the record hashes (see `records` in
--- common.lua): one HDEL each (the jobs of a call seldom share a hash).
+-- common.lua): one HDEL each (the jobs of a call seldom share a hash), for
+-- the records short enough to have been packed (ARGV[5]).
 for i = 1, n do
-  if out[i] == 1 then redis_call('HDEL', records.hash(ids[i]), ids[i]) end
+  if out[i] == 1 and byte(packed, i) == 49 then redis_call('HDEL', records.hash(ids[i]), ids[i]) end
 end
 if #ended_records > 0 and redis_call('EXISTS', K_DEPS) == 1 then
   deps_exist = true

@@ -66,14 +66,15 @@ for i = 1, n do
   local error_kind = ''
   local ended_at = false
   if K_ENDED[status] then rk, error_kind, ended_at = expires_at, 'dependency_failed', expires_at end
-  local head = stored_head(status, '', '0', kind, error_kind, int(seq), ls, rk)
+  local head = records.head(status, '', '0', kind, error_kind, int(seq), ls, rk,
+    ready.is_plain(priority, order_run_at, ls))
   -- The record goes in only if the job is new.
   local inserted, fresh = false, true
   if holder then
     out[i] = view(holder_key, holder)
     added = added - body_payload_bytes(body, 1)
   else
-    inserted = records.add(key, head .. '\n' .. body, ended_at, no_keys)
+    inserted = records.add(key, id, head .. '\n' .. body, ended_at, no_keys)
   end
   if not inserted and not holder then
     local old = load(id, key)

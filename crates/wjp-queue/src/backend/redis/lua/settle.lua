@@ -45,8 +45,9 @@ for i = 1, n do
       end
       unindex(id, 'waiting', nil)
       local ended = K_ENDED[status] and expires_at
-      store(key, stored_head(status, '', cur[F_ATTEMPT], cur[F_KIND], error_kind, cur[F_SEQ],
-        cur[F_LS], rk or ended), body, ended)
+      store(key, records.head(status, '', cur[F_ATTEMPT], cur[F_KIND], error_kind, cur[F_SEQ],
+        cur[F_LS], rk or ended, rk and ready.is_plain(ARGV[b + SETTLE_PRIORITY], run_at, cur[F_LS])),
+        body, ended)
       index(id, status, rk, run_at, cur[F_LS], expires_at, group_in(body, 1), false)
       emit(id, cur[F_KIND], status, cur[F_ATTEMPT], false, false, error_kind, ARGV[b + SETTLE_AT])
       if status == 'queued' then woke = true end
