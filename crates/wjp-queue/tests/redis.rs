@@ -822,6 +822,52 @@ async fn small_waiting_records_are_packed_and_ended_ones_are_keys() {
     }
 }
 
+/// A claim looks first where its queue's last claimed record was (a key
+/// or a record hash) and finds each job in the other place too, within a
+/// call and from call to call; ends leave no packed record behind.
+#[tokio::test]
+async fn claims_find_packed_and_keyed_records_in_any_mix() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut conn = store.server.connection(0);
+    let sizes = [200, 1, 1, 200, 200, 1, 1, 200, 1, 200, 200, 1];
+    let requests = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            let mut r = request("noop", json!("x".repeat(n)));
+            r.job_id = Some(format!("mix-{i:02}"));
+            r
+        })
+        .collect();
+    let ids = enqueue_ids(&queue, requests).await;
+    assert_eq!(default_keys(&mut conn, "job:*").len(), 6, "the large ones");
+    // One at a time for the first six (each call starts from the last
+    // call's guess), then the rest in one call.
+    let mut claimed = Vec::new();
+    for _ in 0..6 {
+        claimed.extend(claim(&queue, &["default"], 1, Duration::from_secs(30)).await);
+    }
+    claimed.extend(claim(&queue, &["default"], 10, Duration::from_secs(30)).await);
+    let order: Vec<&str> = claimed.iter().map(|j| j.id.as_str()).collect();
+    let expected: Vec<&str> = ids.iter().map(JobId::as_str).collect();
+    assert_eq!(order, expected);
+    for (job, &n) in claimed.iter().zip(&sizes) {
+        assert_eq!(job.payload, json!("x".repeat(n)), "{}", job.id);
+    }
+    let ends: Vec<_> = claimed
+        .iter()
+        .map(|job| state::complete(job, json!("done"), Timestamp::now()))
+        .collect();
+    assert_eq!(queue.backend().apply(ends).await.unwrap(), [true; 12]);
+    assert_eq!(default_keys(&mut conn, "r:*"), Vec::<String>::new());
+    assert_eq!(default_keys(&mut conn, "job:*").len(), 12);
+    for id in &ids {
+        let job = queue.job(id).await.unwrap().unwrap();
+        assert_eq!(job.status(), Status::Completed, "{id}");
+    }
+}
+
 /// Records of layout 7 (keys of their own, statuses as words, every ready
 /// key written) are read, kept from a second enqueue, cancelled, claimed
 /// in order and retried by this version, which marks the server 8 without

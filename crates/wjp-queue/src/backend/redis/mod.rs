@@ -95,7 +95,11 @@
 //! `wjp:{q}:r:<the id's last two characters>`, which Redis stores as one
 //! compact listpack while it holds at most 128 such fields (its default
 //! `hash-max-listpack-entries` and `-value`); any other record is a key
-//! of its own (`common.lua`, `records`). A waiting no-op job's record fits:
+//! of its own (`common.lua`, `records`); a claim looks first where its
+//! queue's last claimed record was, and the claiming process notes
+//! whether a record was short enough to be packed, so that a queue whose
+//! records never are (a shop's payloads name files) pays for neither
+//! look nor delete. A waiting no-op job's record fits:
 //! its status is one letter and its ready key, when it is the plain one
 //! (default priority, due at its creation), is left out and made again
 //! from its list score and sequence when read. A queued no-op job then

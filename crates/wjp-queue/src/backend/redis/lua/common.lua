@@ -123,9 +123,11 @@ end
 -- job). Past 492,000 waiting jobs in a queue its hashes grow past 128
 -- fields and Redis stores them as tables, still smaller than keys. A
 -- record is in one place at a time: every write to one place takes it out
--- of the other; readers look in the hash first (where the waiting jobs a
--- claim reads are), then at the key. One table: the library's main chunk
--- may hold at most 200 locals.
+-- of the other. Readers look in the hash first, then at the key; a claim
+-- looks first where its queue's last claimed record was (`records.of`);
+-- an end deletes a hash field only for a record short enough to have been
+-- packed (finish.lua). One table: the library's main chunk may hold at
+-- most 200 locals.
 local records = { keyed = {} }
 -- The record hash of the job `id` (`prefix`, the hashes' common start, is
 -- made once per queue a process's library serves in turn, not per job).
