@@ -91,9 +91,9 @@ impl RedisBackend {
             .collect();
         // Per job, whether its waiting record may be packed (at most
         // `PACKED_MAX` bytes when claimed): one string for the call, where
-        // an argument per job costs Redis an object and a Lua string each. A record
-        // that was not is a key of its own, which the new one overwrites:
-        // there is no hash field to delete.
+        // an argument per job costs Redis an object and a Lua string each.
+        // A record that was not is a key of its own, which the new one
+        // overwrites: there is no hash field to delete.
         let packed: String = chunk
             .iter()
             .map(|&i| match sequences[i] {
