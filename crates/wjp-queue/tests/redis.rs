@@ -769,14 +769,20 @@ async fn small_waiting_records_are_packed_and_ended_ones_are_keys() {
     );
 
     // Read back as they were written, through every place.
-    for id in ["order-1", "order-2", "order-3"] {
-        let job = queue
-            .job(&JobId::parse(id).unwrap())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(job.id.as_str(), id);
-    }
+    let order_ids = ["order-1", "order-2", "order-3"].map(|id| JobId::parse(id).unwrap());
+    let read: Vec<String> = stored_jobs(&queue, &order_ids)
+        .await
+        .iter()
+        .map(|job| format!("{} {}", job.id, job.payload))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            "order-1 1",
+            "order-2 2",
+            &format!("order-3 \"{}\"", "x".repeat(200))
+        ]
+    );
     let mut listed = listed_ids(&queue, Some(Status::Queued), 10).await;
     listed.sort();
     assert_eq!(listed, ["order-1", "order-3"]);
@@ -812,14 +818,15 @@ async fn small_waiting_records_are_packed_and_ended_ones_are_keys() {
         .query(&mut conn)
         .unwrap();
     assert!(ttl > 0, "a cancelled record expires: {ttl}");
-    for id in ["order-1", "order-2", "order-3"] {
-        let job = queue
-            .job(&JobId::parse(id).unwrap())
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(job.status().is_terminal(), "{id}: {:?}", job.status());
-    }
+    let statuses: Vec<Status> = stored_jobs(&queue, &order_ids)
+        .await
+        .iter()
+        .map(|job| job.status())
+        .collect();
+    assert_eq!(
+        statuses,
+        [Status::Cancelled, Status::Completed, Status::Completed]
+    );
 }
 
 /// A claim looks first where its queue's last claimed record was (a key
@@ -862,10 +869,12 @@ async fn claims_find_packed_and_keyed_records_in_any_mix() {
     assert_eq!(queue.backend().apply(ends).await.unwrap(), [true; 12]);
     assert_eq!(default_keys(&mut conn, "r:*"), Vec::<String>::new());
     assert_eq!(default_keys(&mut conn, "job:*").len(), 12);
-    for id in &ids {
-        let job = queue.job(id).await.unwrap().unwrap();
-        assert_eq!(job.status(), Status::Completed, "{id}");
-    }
+    let statuses: Vec<Status> = stored_jobs(&queue, &ids)
+        .await
+        .iter()
+        .map(|job| job.status())
+        .collect();
+    assert_eq!(statuses, [Status::Completed; 12]);
 }
 
 /// Records of layout 7 (keys of their own, statuses as words, every ready
