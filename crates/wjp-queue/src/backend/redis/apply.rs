@@ -33,18 +33,18 @@ impl RedisBackend {
         }
         // Ends of jobs this process claimed go to `finish.lua`, which needs
         // their enqueue sequence (noted at the claim); the rest to `apply.lua`.
-        let sequences: Vec<Option<Noted>> = transitions
+        let notes: Vec<Option<Noted>> = transitions
             .iter()
-            .map(|t| finishes(t).then(|| self.take_sequence(t)).flatten())
+            .map(|t| finishes(t).then(|| self.take_noted(t)).flatten())
             .collect();
-        let finishing_to = |i: usize| sequences[i].map(|_| transitions[i].job.state.status);
+        let finishing_to = |i: usize| notes[i].map(|_| transitions[i].job.state.status);
         let mut pipe = redis::pipe();
         let mut chunks = Vec::new();
         for (queue, indexes) in &by_queue {
             for chunk in calls_of_queue(&transitions, indexes, finishing_to) {
                 let call = match finishing_to(chunk[0]) {
                     Some(status) => {
-                        self.finish_call(queue, &transitions, &chunk, &sequences, status, now)?
+                        self.finish_call(queue, &transitions, &chunk, &notes, status, now)?
                     }
                     None => self.apply_call(queue, &transitions, &chunk, now)?,
                 };
@@ -78,7 +78,7 @@ impl RedisBackend {
         queue: &str,
         transitions: &[Transition],
         chunk: &[usize],
-        sequences: &[Option<Noted>],
+        notes: &[Option<Noted>],
         status: Status,
         now: Timestamp,
     ) -> Result<Call> {
@@ -96,7 +96,7 @@ impl RedisBackend {
         // overwrites: there is no hash field to delete.
         let packed: String = chunk
             .iter()
-            .map(|&i| match sequences[i] {
+            .map(|&i| match notes[i] {
                 Some(Noted { packed: true, .. }) => '1',
                 _ => '0',
             })
@@ -105,7 +105,7 @@ impl RedisBackend {
             .arg(event_lines(&events))
             .arg(packed);
         for &i in chunk {
-            if let Some(noted) = sequences[i] {
+            if let Some(noted) = notes[i] {
                 finish_args(&mut call, &transitions[i], noted)?;
             }
         }

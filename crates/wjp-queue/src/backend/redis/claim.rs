@@ -1,6 +1,6 @@
 //! Claiming: which queues to take from (a peek at each when there are
-//! several), then one `claim.lua` call per queue; and the enqueue
-//! sequences noted per claimed job, which let its end go to `finish.lua`.
+//! several), then one `claim.lua` call per queue; and what is noted per
+//! claimed job (`Noted`), which lets its end go to `finish.lua`.
 
 use redis::Value;
 
@@ -32,9 +32,9 @@ fn record_len(record: &Value) -> usize {
     }
 }
 
-/// Bounds `Shared::sequences`: entries of jobs whose lease was lost are
+/// Bounds `Shared::noted`: entries of jobs whose lease was lost are
 /// never taken out, so past this size the map starts again.
-const SEQUENCES_KEPT: usize = 100_000;
+const NOTED_KEPT: usize = 100_000;
 
 impl RedisBackend {
     /// Claims up to `request.max` jobs (see [`Backend::claim`](crate::backend::Backend::claim)).
@@ -98,13 +98,9 @@ impl RedisBackend {
         }
         let replies = self.run(&pipe).await?;
         let mut claimed = Vec::new();
-        let mut sequences = self
-            .shared
-            .sequences
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if sequences.len() > SEQUENCES_KEPT {
-            sequences.clear();
+        let mut notes = self.shared.noted.lock().unwrap_or_else(|p| p.into_inner());
+        if notes.len() > NOTED_KEPT {
+            notes.clear();
         }
         for ((reply, token), (queue, _)) in replies.into_iter().zip(tokens).zip(allotment) {
             let items = array(reply)?;
@@ -141,7 +137,7 @@ impl RedisBackend {
                         // Only a record this short may be packed.
                         packed: record_len(record) <= PACKED_MAX,
                     };
-                    sequences.insert(t.job.id.clone(), (token.0, noted));
+                    notes.insert(t.job.id.clone(), (token.0, noted));
                 }
                 claimed.push(t.job);
             }
@@ -151,13 +147,9 @@ impl RedisBackend {
 
     /// What this process noted when it claimed the job under the lease
     /// that `t` ends, taken out of the map.
-    pub(super) fn take_sequence(&self, t: &Transition) -> Option<Noted> {
-        let mut sequences = self
-            .shared
-            .sequences
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        match sequences.remove(&t.job.id) {
+    pub(super) fn take_noted(&self, t: &Transition) -> Option<Noted> {
+        let mut notes = self.shared.noted.lock().unwrap_or_else(|p| p.into_inner());
+        match notes.remove(&t.job.id) {
             Some((token, noted)) if Some(token) == t.expect.lease_token.map(|l| l.0) => Some(noted),
             _ => None,
         }

@@ -16,7 +16,7 @@
 //! | `reply.rs`      | replies read as Rust values                               |
 //! | `insert.rs`     | enqueue: ids stored elsewhere, quotas, the writes         |
 //! | `quotas.rs`     | waiting quotas: refusals, the check of a large batch      |
-//! | `claim.rs`      | claims, and the sequences that let ends go to `finish`    |
+//! | `claim.rs`      | claims, and what they note that lets ends go to `finish`  |
 //! | `apply.rs`      | transitions: `apply.lua`, and `finish.lua` for ends       |
 //! | `leases.rs`     | renewals, progress, cancel requests                       |
 //! | `reads.rs`      | reading and listing jobs; what the reaper looks at        |
@@ -331,7 +331,7 @@ struct Shared {
     /// the stored one. Only a hint: a job without one (claimed elsewhere,
     /// or the map was cleared) ends through `apply.lua`, which reads its
     /// header.
-    sequences: Mutex<HashMap<JobId, (u64, claim::Noted)>>,
+    noted: Mutex<HashMap<JobId, (u64, claim::Noted)>>,
 }
 
 /// The Redis backend. Cheap to clone.
@@ -356,7 +356,7 @@ impl RedisBackend {
                 }),
                 signals: Mutex::new(None),
                 interest: Arc::default(),
-                sequences: Mutex::new(HashMap::new()),
+                noted: Mutex::new(HashMap::new()),
             }),
         }
     }
