@@ -1045,6 +1045,24 @@ fn nesting_options_cannot_stretch_the_work_or_the_sheet() {
             answer.text()
         );
     }
+    // In a payload too large to search field by field (each try reads the
+    // rest again), the wrong type is refused without a name.
+    let files = vec![json!({"dxf_path": "part.dxf", "quantity": 1}); 2000];
+    let answer = nest(json!({ "threads": 2.5, "files": files }));
+    assert_refused(&answer, 400, "invalid_value");
+    let text = answer.text();
+    assert!(
+        text.contains("floating point `2.5`") && !text.contains("threads"),
+        "{text}"
+    );
+    // The same payload, small, names it.
+    let answer = nest(json!({ "threads": 2.5, "files": [{"dxf_path": "part.dxf"}] }));
+    assert_refused(&answer, 400, "invalid_value");
+    assert!(
+        answer.text().contains("threads: invalid type"),
+        "{}",
+        answer.text()
+    );
     // A value of the wrong type in a list is named by its place.
     let answer = nest(json!({ "files": [{"dxf_path": "part.dxf", "quantity": "many"}] }));
     assert_eq!(answer.status, 400, "{}", answer.text());

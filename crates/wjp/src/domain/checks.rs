@@ -205,12 +205,23 @@ fn parse_payload<T: DeserializeOwned>(payload: &Value) -> Result<T, PayloadRefus
 /// Most top-level fields [`culprit`] tries one by one.
 const CULPRIT_FIELDS: usize = 64;
 
+/// Largest payload (compact JSON) [`culprit`] looks into: each field it
+/// tries reads the rest of the payload again, so a refused payload of
+/// megabytes (the limit is the operator's `--max-payload-mb`) would cost
+/// as many full reads as it has fields; past this size a refusal names no
+/// field.
+const CULPRIT_PAYLOAD_BYTES: usize = 64 * 1024;
+
 /// The top-level field of `payload` without which it reads as a `T`: the
 /// one whose value has the wrong type, when it belongs to a flattened
 /// struct (serde reads those through a buffer whose errors carry no
 /// path). Looked for on a refusal only, reading the payload in place.
 fn culprit<T: DeserializeOwned>(payload: &Value) -> Option<String> {
     let fields = payload.as_object().filter(|f| f.len() <= CULPRIT_FIELDS)?;
+    let size = serde_json::to_vec(payload).map_or(usize::MAX, |json| json.len());
+    if size > CULPRIT_PAYLOAD_BYTES {
+        return None;
+    }
     fields
         .keys()
         .find(|key| {
