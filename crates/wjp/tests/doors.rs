@@ -471,3 +471,35 @@ fn a_listing_cursor_is_a_place_or_is_refused() {
     }
     assert_eq!(seen, [2, 1, 0]);
 }
+
+/// On Redis a small waiting job's record is packed into a hash named by
+/// its id's last two characters: client ids that all share them land in
+/// one hash, past its compact size, and each stays its own job; the same
+/// id with a payload too large to pack is the job that has it; an id that
+/// would name a key outside its queue's hash tag is refused.
+#[test]
+fn client_ids_sharing_their_ending_stay_apart_and_cannot_leave_their_queue() {
+    let env = Env::redis();
+    let api = env.spawn_api(&["--no-workers", "--enable-test-kinds"]);
+    let post = |id: &str, payload: Value| {
+        api.post_json(
+            "/jobs",
+            &json!({"kind": "noop", "job_id": id, "payload": payload}),
+        )
+    };
+    for i in 0..200 {
+        let answer = post(&format!("order-{i}-zz"), json!(i));
+        assert_eq!(answer.status, 201, "{i}: {}", answer.text());
+    }
+    let again = post("order-7-zz", json!("x".repeat(200)));
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.json()["payload"], json!(7));
+    for i in [0, 7, 150, 199] {
+        let job = api.get(&format!("/jobs/order-{i}-zz")).json();
+        assert_eq!(job["payload"], json!(i), "{job}");
+    }
+    for bad in ["a}zz", "{b}zz", "c zz", "../zz", "d\nzz"] {
+        let answer = post(bad, json!(0));
+        assert_eq!(answer.status, 400, "{bad:?}: {}", answer.text());
+    }
+}
