@@ -24,14 +24,6 @@ pub(super) struct Noted {
     pub(super) packed: bool,
 }
 
-/// The length of a claimed record as the claim returned it.
-fn record_len(record: &Value) -> usize {
-    match record {
-        Value::BulkString(bytes) => bytes.len(),
-        _ => usize::MAX,
-    }
-}
-
 /// Bounds `Shared::noted`: entries of jobs whose lease was lost are
 /// never taken out, so past this size the map starts again.
 const NOTED_KEPT: usize = 100_000;
@@ -134,8 +126,9 @@ impl RedisBackend {
                 if let Some(sequence) = sequence_in(header) {
                     let noted = Noted {
                         sequence,
-                        // Only a record this short may be packed.
-                        packed: record_len(record) <= PACKED_MAX,
+                        // Only a record this short (header, newline,
+                        // body) may be packed.
+                        packed: header.len() + 1 + body.len() <= PACKED_MAX,
                     };
                     notes.insert(t.job.id.clone(), (token.0, noted));
                 }

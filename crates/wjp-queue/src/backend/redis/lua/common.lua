@@ -162,11 +162,10 @@ function records.of(id)
   if rec then keyed[QUEUE_PREFIX] = true end
   return rec
 end
--- The start of a job's record (all of a packed one, the first 256 bytes
--- of one of its own), or '' when there is none.
-function records.start(key)
-  local hash, id = records.hash_of(key)
-  return redis_call('HGET', hash, id) or redis_call('GETRANGE', key, 0, 255)
+-- The start of the job `id`'s record (all of a packed one, the first 256
+-- bytes of one of its own), or '' when there is none.
+function records.start(id)
+  return redis_call('HGET', records.hash(id), id) or redis_call('GETRANGE', PREFIX .. id, 0, 255)
 end
 -- Deletes a job's record, wherever it is.
 function records.delete(key)
@@ -434,7 +433,7 @@ function ready.order_of(id)
   if not ready.order_pattern then
     ready.order_pattern = '^' .. string.rep('[^|]*|', F_SEQ - 1) .. '(%d+)|(%d+)|([^|\n]*)\n'
   end
-  local seq, ls, rk = match(records.start(PREFIX .. id), ready.order_pattern)
+  local seq, ls, rk = match(records.start(id), ready.order_pattern)
   if rk == '' then rk = ready.plain_key(ls, seq) end
   return rk, ls
 end
@@ -1050,13 +1049,13 @@ local function stored(key)
   return cur, start
 end
 
--- The list score (text) in the header of the record at `key`, or nil,
+-- The list score (text) in the header of the job `id`'s record, or nil,
 -- read from the record's start alone: no header taken apart, no lease.
-function ready.list_score_of(key)
+function ready.list_score_of(id)
   if not ready.ls_pattern then
     ready.ls_pattern = '^' .. string.rep('[^|]*|', F_LS - 1) .. '(%d+)|'
   end
-  return match(records.start(key), ready.ls_pattern)
+  return match(records.start(id), ready.ls_pattern)
 end
 
 -- A job's current header, or nil when there is no job.

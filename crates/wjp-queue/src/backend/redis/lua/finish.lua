@@ -44,6 +44,10 @@ for i = 1, n do
   if lease and find(lease, expect, 1, true) == 1 then
     local id, expires_at = ids[i], ARGV[b + FINISH_EXPIRES_AT]
     drop_lease(id)
+    -- Its waiting record leaves its record hash (see `records` in
+    -- common.lua) when it was short enough to have been packed (ARGV[5]);
+    -- the jobs of a call seldom share a hash, so one HDEL each.
+    if byte(packed, i) == 49 then redis_call('HDEL', records.hash(id), id) end
     if any_group_running() then group_stopped(record_group(ARGV[b + FINISH_RECORD])) end
     ended_records[#ended_records + 1] = KEYS[JOB_KEYS + i]
     ended_records[#ended_records + 1] = ARGV[b + FINISH_RECORD]
@@ -58,12 +62,6 @@ for i = 1, n do
   end
 end
 in_chunks('MSET', false, ended_records)
--- Their waiting records leave the record hashes (see `records` in
--- common.lua): one HDEL each (the jobs of a call seldom share a hash), for
--- the records short enough to have been packed (ARGV[5]).
-for i = 1, n do
-  if out[i] == 1 and byte(packed, i) == 49 then redis_call('HDEL', records.hash(ids[i]), ids[i]) end
-end
 if #ended_records > 0 and redis_call('EXISTS', K_DEPS) == 1 then
   deps_exist = true
   for i = 1, n do

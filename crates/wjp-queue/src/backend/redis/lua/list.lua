@@ -75,7 +75,7 @@ local function running()
   return source(function(s)
     s.done = true
     for _, id in ipairs(redis_call('HKEYS', K_LEASES)) do
-      local text = ready.list_score_of(PREFIX .. id)
+      local text = ready.list_score_of(id)
       local score = tonumber(text)
       if score and listed_after(score, id) then s.buf[#s.buf + 1] = { score, text, id, 'running' } end
     end
@@ -106,7 +106,7 @@ local function ready_list()
       local before = true
       if id and not redis_call('ZSCORE', K_ALL, id) then
         -- Scores rise strictly along the list: this holds for a prefix.
-        before = listed_after(tonumber(ready.list_score_of(PREFIX .. id)) or -math.huge, id)
+        before = listed_after(tonumber(ready.list_score_of(id)) or -math.huge, id)
       end
       if before then lo = mid else hi = mid end
     end
@@ -128,7 +128,7 @@ local function ready_list()
         break
       end
       local id = ids[i]
-      local text = ready.list_score_of(PREFIX .. id)
+      local text = ready.list_score_of(id)
       local score = tonumber(text)
       if score and listed_after(score, id) then
         s.buf[#s.buf + 1] = { score, text, id, 'queued' }
