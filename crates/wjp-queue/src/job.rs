@@ -13,20 +13,51 @@ use serde_json::Value;
 
 use crate::error::QueueError;
 
-/// The length of a generated job id ([`JobId::random`]): 62^22 > 2^128, so
-/// every 128-bit number has 22 digits.
+/// The length of a generated job id ([`JobId::random`]): 20 random digits
+/// of base 62 and 2 that name its run.
 pub const RANDOM_ID_LEN: usize = 22;
 
-/// `n` as [`RANDOM_ID_LEN`] digits of base 62 (`0-9A-Za-z`), leading zeros
-/// kept so that every generated id has the same length.
-fn base62_id(mut n: u128) -> String {
-    const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut out = [b'0'; RANDOM_ID_LEN];
+/// How many ids [`JobId::random`] makes in a row with the same last two
+/// digits. A backend may group what it stores by an id's end (the Redis
+/// backend's record hashes, see `backend/redis/mod.rs`): jobs enqueued
+/// together are then claimed and ended together with one command per
+/// group rather than one per job. 32 keeps a group well inside the 128
+/// entries Redis stores compactly in one hash.
+pub(crate) const ID_RUN: u64 = 32;
+
+/// The digits of base 62 (`0-9A-Za-z`), in order.
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// `n` as `out.len()` digits of base 62, leading zeros kept, the digits
+/// of `n` past them dropped.
+fn base62_into(mut n: u128, out: &mut [u8]) {
     for slot in out.iter_mut().rev() {
-        *slot = DIGITS[(n % 62) as usize];
+        *slot = BASE62[(n % 62) as usize];
         n /= 62;
     }
+}
+
+/// A generated id: `random` as 20 digits of base 62 (62^20 > 2^119, so
+/// every 119-bit number has 20), then the run number `run` as 2 (its
+/// value modulo 62^2).
+fn base62_id(random: u128, run: u64) -> String {
+    let mut out = [b'0'; RANDOM_ID_LEN];
+    let (body, tail) = out.split_at_mut(RANDOM_ID_LEN - 2);
+    base62_into(random >> 9, body);
+    base62_into(u128::from(run), tail);
     out.iter().map(|&b| char::from(b)).collect()
+}
+
+/// The run of the next id this process makes (see [`ID_RUN`]): counted
+/// from a random start, so that processes enqueueing at once seldom share
+/// runs.
+fn next_run() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static START: OnceLock<u64> = OnceLock::new();
+    static MADE: AtomicU64 = AtomicU64::new(0);
+    let start = *START.get_or_init(|| rand::random::<u64>() % (62 * 62));
+    start + MADE.fetch_add(1, Ordering::Relaxed) / ID_RUN
 }
 
 /// Longest client-given job id we accept; long enough for any UUID or
@@ -37,22 +68,23 @@ pub const MAX_JOB_ID_LEN: usize = 128;
 /// program, not a second result. A larger one is dropped, with a warning.
 pub const MAX_PROGRESS_DETAIL_BYTES: usize = 2048;
 
-/// A job's identity: 22 random letters and digits by default, or an id the
+/// A job's identity: 22 letters and digits, mostly random, by default, or an id the
 /// client chose (which makes enqueueing idempotent).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct JobId(String);
 
 impl JobId {
-    /// A fresh random id, for requests that name no id: 128 random bits as
-    /// [`RANDOM_ID_LEN`] base-62 digits. As unguessable as a version 4 UUID
-    /// (which has 122 random bits) in 14 bytes less, and an id is stored in
-    /// a job's key, its index entries and its audit and event lines (see
-    /// BENCHMARKS.md, Redis memory per queued job). Only letters and digits:
-    /// an id never starts with `-` (a command line would take it for a
-    /// flag) and needs no escaping anywhere.
+    /// A fresh id, for requests that name no id: 119 random bits as 20
+    /// base-62 digits, then 2 it shares with the other ids of its run
+    /// ([`ID_RUN`] ids this process makes in a row). About as unguessable
+    /// as a version 4 UUID (which has 122 random bits) in 14 bytes less, and an id is stored in a job's
+    /// key, its index entries and its audit and event lines (see
+    /// BENCHMARKS.md, Redis memory per queued job). Only letters and
+    /// digits: an id never starts with `-` (a command line would take it
+    /// for a flag) and needs no escaping anywhere.
     pub fn random() -> Self {
-        JobId(base62_id(rand::random::<u128>()))
+        JobId(base62_id(rand::random::<u128>(), next_run()))
     }
 
     /// Accepts 1 to 128 characters of `[A-Za-z0-9_.:-]`: safe in file names,
@@ -621,14 +653,17 @@ mod tests {
     }
 
     #[test]
-    fn generated_ids_are_22_letters_and_digits_for_any_128_bits() {
-        assert_eq!(base62_id(0), "0".repeat(RANDOM_ID_LEN));
-        assert_eq!(base62_id(61), format!("{}z", "0".repeat(RANDOM_ID_LEN - 1)));
+    fn generated_ids_are_20_random_digits_then_2_of_their_run() {
+        assert_eq!(base62_id(0, 0), "0".repeat(RANDOM_ID_LEN));
+        // The lowest 9 random bits are dropped: 119 of them fill 20 digits.
+        assert_eq!(base62_id(511, 0), "0".repeat(RANDOM_ID_LEN));
         assert_eq!(
-            base62_id(62),
-            format!("{}10", "0".repeat(RANDOM_ID_LEN - 2))
+            base62_id(512 * 61, 1),
+            format!("{}z01", "0".repeat(RANDOM_ID_LEN - 3))
         );
-        assert_eq!(base62_id(u128::MAX), "7n42DGM5Tflk9n8mt7Fhc7");
+        assert_eq!(base62_id(u128::MAX, 0), "wUlFeUHcE1B9u5BFOMyF00");
+        assert_eq!(base62_id(0, 62 * 62 - 1), format!("{}zz", "0".repeat(20)));
+        assert_eq!(base62_id(0, 62 * 62), "0".repeat(RANDOM_ID_LEN));
         let id = JobId::random();
         assert_eq!(id.as_str().len(), RANDOM_ID_LEN);
         assert!(
@@ -637,6 +672,22 @@ mod tests {
         );
         assert_eq!(JobId::parse(id.as_str()).unwrap(), id);
         assert_ne!(JobId::random(), id);
+    }
+
+    #[test]
+    fn ids_made_in_a_row_share_their_end_for_a_run() {
+        // Other tests make ids at the same time: among 3 runs' worth made
+        // here, most neighbours share their last two digits, and at least
+        // two ends occur (the run moves on).
+        let ids: Vec<JobId> = (0..3 * ID_RUN).map(|_| JobId::random()).collect();
+        let end = |id: &JobId| id.as_str()[RANDOM_ID_LEN - 2..].to_owned();
+        let shared = ids.windows(2).filter(|w| end(&w[0]) == end(&w[1])).count();
+        assert!(
+            shared as u64 >= 2 * ID_RUN,
+            "{shared} neighbours share an end"
+        );
+        let ends: std::collections::HashSet<String> = ids.iter().map(end).collect();
+        assert!(ends.len() >= 2, "{ends:?}");
     }
 
     #[test]

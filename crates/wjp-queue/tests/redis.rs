@@ -877,6 +877,80 @@ async fn claims_find_packed_and_keyed_records_in_any_mix() {
     assert_eq!(statuses, [Status::Completed; 12]);
 }
 
+/// Calls of the record hashes' commands (`HGET`, `HMGET`, `HSET`,
+/// `HSETNX`, `HDEL`) since the server's counters were last reset.
+fn record_hash_calls(conn: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();
+    let calls = |command: &str| -> u64 {
+        let line = format!("cmdstat_{command}:calls=");
+        info.lines()
+            .find_map(|l| l.strip_prefix(&line))
+            .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
+    };
+    ["hget", "hmget", "hset", "hsetnx", "hdel"]
+        .into_iter()
+        .map(calls)
+        .sum()
+}
+
+/// The records of jobs whose ids share their end (as generated ids made in
+/// a row do) are written, read and deleted with one command per record
+/// hash, not per job; the same id twice in one call is stored once, in
+/// one place.
+#[tokio::test]
+async fn a_calls_records_are_handled_one_command_per_hash() {
+    let store = RedisStore::new().await;
+    let queue = queue_on(&store).await;
+    let mut conn = store.server.connection(0);
+    let requests = (0..60)
+        .map(|i| {
+            let mut r = request("noop", json!(i));
+            r.job_id = Some(format!("run-{i:02}-{}", if i < 40 { "zz" } else { "yy" }));
+            r
+        })
+        .collect();
+    let reset = |conn: &mut redis::Connection| {
+        let () = redis::cmd("CONFIG").arg("RESETSTAT").query(conn).unwrap();
+    };
+    reset(&mut conn);
+    let ids = enqueue_ids(&queue, requests).await;
+    let enqueue_calls = record_hash_calls(&mut conn);
+    let fields: usize = redis::cmd("HLEN")
+        .arg("wjp:{default}:r:zz")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(fields, 40);
+
+    reset(&mut conn);
+    let claimed = claim(&queue, &["default"], 60, Duration::from_secs(30)).await;
+    let order: Vec<&JobId> = claimed.iter().map(|j| &j.id).collect();
+    assert_eq!(order, ids.iter().collect::<Vec<_>>());
+    let ends: Vec<_> = claimed
+        .iter()
+        .map(|job| state::complete(job, json!("done"), Timestamp::now()))
+        .collect();
+    assert_eq!(queue.backend().apply(ends).await.unwrap(), [true; 60]);
+    let drain_calls = record_hash_calls(&mut conn);
+    // One command per hash (two hashes) and a few for the call's own
+    // hashes (leases, limits): per job it would be 60 and 120.
+    assert!(enqueue_calls <= 6, "enqueue: {enqueue_calls} calls");
+    assert!(drain_calls <= 10, "claim and end: {drain_calls} calls");
+    assert_eq!(default_keys(&mut conn, "r:*"), Vec::<String>::new());
+
+    // The same id twice in a call: the first is stored (a key, as its
+    // record is too large to pack), the second is that job.
+    let mut large = request("noop", json!("x".repeat(200)));
+    large.job_id = Some("twice-zz".into());
+    let mut small = request("noop", json!(1));
+    small.job_id = Some("twice-zz".into());
+    let enqueued = queue.enqueue_batch(vec![large, small]).await.unwrap();
+    assert!(enqueued[0].created && !enqueued[1].created);
+    assert_eq!(enqueued[1].job.payload, json!("x".repeat(200)));
+    assert_eq!(default_keys(&mut conn, "r:*"), Vec::<String>::new());
+    let job = queue.job(&enqueued[0].job.id).await.unwrap().unwrap();
+    assert_eq!(job.payload, json!("x".repeat(200)));
+}
+
 /// Records of layout 7 (keys of their own, statuses as words, every ready
 /// key written) are read, kept from a second enqueue, cancelled, claimed
 /// in order and retried by this version, which marks the server 8 without

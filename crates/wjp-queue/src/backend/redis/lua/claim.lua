@@ -118,13 +118,19 @@ local start, status, attempt_was, kind
 local out = {}
 local taken, taken_bytes = 0, 0
 local last = math.min(#candidates, max)
+-- The candidates' ids: a list's entry is the id itself (`ready.id_of`,
+-- written out: a call per job costs).
+local ids = {}
 for i = 1, last do
   local member = candidates[i]
-  -- A list's entry is the id itself (`ready.id_of`, written out: a call
-  -- per job costs).
-  local id = member
-  if byte(member, READY_KEY_LEN + 1) == 124 then id = sub(member, READY_KEY_LEN + 2) end
-  local rec = records.of(id)
+  ids[i] = byte(member, READY_KEY_LEN + 1) == 124 and sub(member, READY_KEY_LEN + 2) or member
+end
+-- Packed records are read with one HMGET per hash, unless the queue's
+-- last claimed record was a key (see `records.of`).
+local found = not records.keyed[QUEUE_PREFIX] and records.fetch(ids, 1, last) or nil
+for i = 1, last do
+  local member, id = candidates[i], ids[i]
+  local rec = records.of(id, found)
   local size = rec and #rec or 0
   if taken > 0 and bytes + size > BODY_BUDGET then
     put_back(i, last)

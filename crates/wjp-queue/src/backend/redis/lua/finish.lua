@@ -37,6 +37,10 @@ local refused = false
 -- completion more than anything else it did (8% of a drained job's cost).
 local expiring = {}
 local ended_records = {}
+-- The applied ends' packed records, by hash (`records.group`): deleted
+-- before anything reads a record, which a reader looks for in the hash
+-- first.
+local unpacking = {}
 for i = 1, n do
   local b = base(i)
   local lease, expect = leases[i], ARGV[b + FINISH_EXPECT]
@@ -45,9 +49,8 @@ for i = 1, n do
     local id, expires_at = ids[i], ARGV[b + FINISH_EXPIRES_AT]
     drop_lease(id)
     -- Its waiting record leaves its record hash (see `records` in
-    -- common.lua) when it was short enough to have been packed (ARGV[5]);
-    -- the jobs of a call seldom share a hash, so one HDEL each.
-    if byte(packed, i) == 49 then redis_call('HDEL', records.hash(id), id) end
+    -- common.lua) when it was short enough to have been packed (ARGV[5]).
+    if byte(packed, i) == 49 then records.group(unpacking, id) end
     if any_group_running() then group_stopped(record_group(ARGV[b + FINISH_RECORD])) end
     ended_records[#ended_records + 1] = KEYS[JOB_KEYS + i]
     ended_records[#ended_records + 1] = ARGV[b + FINISH_RECORD]
@@ -61,6 +64,7 @@ for i = 1, n do
     refused = true
   end
 end
+records.drop(unpacking)
 in_chunks('MSET', false, ended_records)
 if #ended_records > 0 and redis_call('EXISTS', K_DEPS) == 1 then
   deps_exist = true
