@@ -97,10 +97,9 @@
 //! `hash-max-listpack-entries` and `-value`); any other record is a key
 //! of its own (`common.lua`, `records`). Generated ids made in a row
 //! share their last two characters (`JobId::random`, 32 at a time), so the
-//! jobs of one enqueue, claim or completion call mostly share a few hashes,
-//! and a script reads, writes or deletes their records with one command
-//! per hash (`records.fetch`, `records.write`, `records.drop`), not per
-//! job. A claim looks first where its
+//! jobs a claim takes, and those a completion call ends, mostly come in
+//! runs that share a hash, and a script reads or deletes a run's records
+//! with one command (`records.by_runs`), not one per job. A claim looks first where its
 //! queue's last claimed record was, and the claiming process notes
 //! whether a record was short enough to be packed, so that a queue whose
 //! records never are (a shop's payloads name files) pays for neither

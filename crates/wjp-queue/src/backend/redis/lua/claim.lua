@@ -125,12 +125,17 @@ for i = 1, last do
   local member = candidates[i]
   ids[i] = byte(member, READY_KEY_LEN + 1) == 124 and sub(member, READY_KEY_LEN + 2) or member
 end
--- Packed records are read with one HMGET per hash, unless the queue's
--- last claimed record was a key (see `records.of`).
-local found = not records.keyed[QUEUE_PREFIX] and records.fetch(ids, 1, last) or nil
+-- Packed records are read with one command per run of ids sharing a
+-- hash, unless the queue's last claimed record was a key (see
+-- `records.of`).
+local packed
+if not records.keyed[QUEUE_PREFIX] then
+  packed = {}
+  records.by_runs('HMGET', ids, 1, last, packed)
+end
 for i = 1, last do
   local member, id = candidates[i], ids[i]
-  local rec = records.of(id, found)
+  local rec = records.of(id, packed and packed[i])
   local size = rec and #rec or 0
   if taken > 0 and bytes + size > BODY_BUDGET then
     put_back(i, last)

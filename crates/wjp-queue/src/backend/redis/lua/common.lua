@@ -47,10 +47,6 @@ local adds, removals, lease_sets, lease_dels, events, line_before, pending_dels
 -- this call read (`ready.key_of`). One table: the library's main chunk
 -- may hold at most 200 locals.
 local ready = {}
--- Where records are and how they are read (see Records below); `held`,
--- the packed records this call's inserts have not written yet (see
--- `records.add`), reset by `begin`.
-local records = { keyed = {} }
 -- Whether the queue's `dependants` hash exists, once looked at in this
 -- call (nil before); whether this call moved a parent to the outbox.
 local deps_exist, deps_moved
@@ -101,7 +97,6 @@ local function begin(keys, args)
   events, line_before = {}, {}
   audit_text = nil
   now_ms = nil
-  records.held = nil
 end
 
 -- The server's clock in ms: what judges an ended job's expiry, as the
@@ -119,7 +114,7 @@ end
 -- PACKED_MAX bytes (record.rs) is a field, named by the job's id, of one of
 -- its queue's record hashes: `<queue prefix>r:` and the id's last two
 -- characters (3,844 hashes for generated ids, 32 made in a row sharing
--- one: see `records.group`). Any other record (an ended
+-- one: see `records.by_runs`). Any other record (an ended
 -- one, whose expiry the server may enforce; a larger one) is a string key
 -- of its own, the job key (`PREFIX .. id`). Redis keeps a hash of at most
 -- 128 fields, each of at most 64 bytes, as one compact listpack (its
@@ -134,7 +129,7 @@ end
 -- an end deletes a hash field only for a record short enough to have been
 -- packed (finish.lua). One table: the library's main chunk may hold at
 -- most 200 locals.
---
+local records = { keyed = {} }
 -- The record hash of the job `id` (`prefix`, the hashes' common start, is
 -- made once per queue a process's library serves in turn, not per job).
 function records.hash(id)
@@ -150,16 +145,18 @@ function records.hash_of(key)
 end
 -- The whole record of the job `id`, or false when there is none, for a
 -- claim: looked for first where the queue's last claimed record was found
--- (`keyed[queue prefix]` when as a key), kept from call to call, or in
--- `found` (see `records.fetch`) when given. A
+-- (`keyed[queue prefix]` when as a key), kept from call to call; or,
+-- given `packed`, what was found in its hash (false for nothing), then at
+-- its key. A
 -- queue's jobs are mostly alike, a shop's all too large to pack, a test's
 -- all small, and a wrong guess costs one look more.
-function records.of(id, found)
+function records.of(id, packed)
   local keyed = records.keyed
-  if found then
-    -- `found` is `records.fetch`'s answer, which looked in the hash.
-    local rec = found[id] or redis_call('GET', PREFIX .. id)
-    if rec and not found[id] then keyed[QUEUE_PREFIX] = true end
+  if packed ~= nil then
+    -- What `records.by_runs` found in the hash (false: not there).
+    if packed then return packed end
+    local rec = redis_call('GET', PREFIX .. id)
+    if rec then keyed[QUEUE_PREFIX] = true end
     return rec
   end
   if keyed[QUEUE_PREFIX] then
@@ -178,7 +175,6 @@ end
 -- The start of the job `id`'s record (all of a packed one, the first 256
 -- bytes of one of its own), or '' when there is none.
 function records.start(id)
-  if records.held then records.write() end
   return redis_call('HGET', records.hash(id), id) or redis_call('GETRANGE', PREFIX .. id, 0, 255)
 end
 -- Deletes a job's record, wherever it is.
@@ -338,33 +334,36 @@ local function in_chunks(command, key, list)
     end
   end
 end
--- Jobs by record hash: `groups[the id's last two characters]` lists the
--- ids (`records.hash` of those two characters is the hash). Generated ids
--- made in a row share their end (`ID_RUN` in job.rs), so the jobs of one
--- call mostly share a few hashes, and one command per hash reads or
--- deletes their records, where a command per job cost a script about
--- 3,000 instructions each (BENCHMARKS.md, Redis cost per job).
-function records.group(groups, id)
-  local group = table_at(groups, sub(id, -2))
-  group[#group + 1] = id
-end
--- The packed records of `ids[from..to]`, by id (false for one that is not
--- packed).
-function records.fetch(ids, from, to)
-  local groups, found = {}, {}
-  for i = from, to do records.group(groups, ids[i]) end
-  for tail, group in pairs(groups) do
-    for i = 1, #group, CHUNK do
-      local last = math.min(i + CHUNK - 1, #group)
-      local recs = redis_call('HMGET', records.hash(tail), unpack(group, i, last))
-      for j = i, last do found[group[j]] = recs[j - i + 1] end
+-- Runs of ids that share their record hash, one command per run: where
+-- `ids[i..j]` end in the same two characters (as generated ids made in a
+-- row do: `ID_RUN` in job.rs), `command(hash, ids[i..j])`, and the
+-- reply's items go to `out[i..j]` when `out` is given. Jobs enqueued
+-- together are claimed together and mostly end together, so a call's
+-- ids come in a few runs, and a command per job cost a script far more
+-- than the command did. Runs are found by comparing the last two bytes
+-- of neighbours: no string, no table per id (a grouping table per call
+-- cost more than it saved for ids that share nothing, a client's).
+function records.by_runs(command, ids, from, to, out)
+  local i = from
+  while i <= to do
+    local a, b = byte(ids[i], -2, -1)
+    local j = i
+    while j < to and j - i + 1 < CHUNK do
+      local c, d = byte(ids[j + 1], -2, -1)
+      if c ~= a or d ~= b then break end
+      j = j + 1
     end
+    local hash = records.hash(ids[i])
+    if j == i and command == 'HMGET' then
+      if out then out[i] = redis_call('HGET', hash, ids[i]) end
+    else
+      local reply = redis_call(command, hash, unpack(ids, i, j))
+      if out then
+        for k = i, j do out[k] = reply[k - i + 1] end
+      end
+    end
+    i = j + 1
   end
-  return found
-end
--- Deletes the packed records of `groups` (see `records.group`).
-function records.drop(groups)
-  for tail, group in pairs(groups) do in_chunks('HDEL', records.hash(tail), group) end
 end
 local function flush()
   for key, list in pairs(removals) do in_chunks('ZREM', key, list) end
@@ -1039,7 +1038,6 @@ end
 
 -- A job's whole record (header, newline, body), or false when there is none.
 local function record(key)
-  if records.held then records.write() end
   local hash, id = records.hash_of(key)
   return redis_call('HGET', hash, id) or redis_call('GET', key)
 end
@@ -1060,7 +1058,6 @@ end
 -- Second, the start of the record read (header, newline, the body's first
 -- bytes).
 local function raw_head(key)
-  if records.held then records.write() end
   local hash, id = records.hash_of(key)
   local start = redis_call('HGET', hash, id) or redis_call('GETRANGE', key, 0, HEAD_READ)
   if start == '' then return false end
@@ -1139,34 +1136,17 @@ local function store(key, head, body, expires_at)
   redis_call('HDEL', hash, id)
 end
 -- Stores the new job `id`'s record as `store` does, unless the job has
--- one (packed or not); whether it stored it. `present`: the call's packed
--- records by id (`records.fetch`, kept up to date by the caller). `no_keys`:
--- the caller knows the job has no key of its own (see insert.lua), which
--- spares a look. A packed record is held back until `records.write`, so
--- that the records of a call go in with one HSET per hash.
-function records.add(key, id, rec, expires_at, no_keys, present)
-  if present[id] then return false end
+-- one (packed or not); whether it stored it, and whether as a key of its
+-- own. `no_keys`: the caller knows the job has no key of its own (see
+-- insert.lua), which spares a look.
+function records.add(key, id, rec, expires_at, no_keys)
+  local hash = records.hash(id)
   if not expires_at and #rec <= PACKED_MAX then
-    if not no_keys and redis_call('EXISTS', key) == 1 then return false end
-    local held = records.held
-    if not held then
-      held = {}
-      records.held = held
-    end
-    local list = table_at(held, sub(id, -2))
-    list[#list + 1] = id
-    list[#list + 1] = rec
-    return true
+    return (no_keys or redis_call('EXISTS', key) == 0) and redis_call('HSETNX', hash, id, rec) == 1, false
   end
-  if expires_at then return redis_call('SET', key, rec, 'NX', 'PXAT', expires_at) ~= false end
-  return redis_call('SET', key, rec, 'NX') ~= false
-end
--- Writes the packed records `records.add` held back. Every read of a
--- record calls it first, so that a call reads what it wrote.
-function records.write()
-  local held = records.held
-  records.held = nil
-  for tail, list in pairs(held) do in_chunks('HSET', records.hash(tail), list) end
+  if redis_call('HEXISTS', hash, id) == 1 then return false, true end
+  if expires_at then return redis_call('SET', key, rec, 'NX', 'PXAT', expires_at) ~= false, true end
+  return redis_call('SET', key, rec, 'NX') ~= false, true
 end
 
 -- A stored header: the stored fields in order (`header`, generated in

@@ -37,7 +37,7 @@ local refused = false
 -- completion more than anything else it did (8% of a drained job's cost).
 local expiring = {}
 local ended_records = {}
--- The applied ends' packed records, by hash (`records.group`): deleted
+-- The ids of the applied ends' packed records: deleted (`records.by_runs`)
 -- before anything reads a record, which a reader looks for in the hash
 -- first.
 local unpacking = {}
@@ -50,7 +50,7 @@ for i = 1, n do
     drop_lease(id)
     -- Its waiting record leaves its record hash (see `records` in
     -- common.lua) when it was short enough to have been packed (ARGV[5]).
-    if byte(packed, i) == 49 then records.group(unpacking, id) end
+    if byte(packed, i) == 49 then unpacking[#unpacking + 1] = id end
     if any_group_running() then group_stopped(record_group(ARGV[b + FINISH_RECORD])) end
     ended_records[#ended_records + 1] = KEYS[JOB_KEYS + i]
     ended_records[#ended_records + 1] = ARGV[b + FINISH_RECORD]
@@ -64,7 +64,7 @@ for i = 1, n do
     refused = true
   end
 end
-records.drop(unpacking)
+records.by_runs('HDEL', unpacking, 1, #unpacking)
 in_chunks('MSET', false, ended_records)
 if #ended_records > 0 and redis_call('EXISTS', K_DEPS) == 1 then
   deps_exist = true

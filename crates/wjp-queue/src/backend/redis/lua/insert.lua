@@ -37,12 +37,6 @@ local seq0 = redis_call('INCRBY', K_SEQ, n) - n
 -- of the same id): one EXISTS for the call, where a packed record would
 -- cost one per job (see `records.add`).
 local no_keys = n > 0 and redis_call('EXISTS', unpack(KEYS, JOB_KEYS + 1, JOB_KEYS + n)) == 0
--- The jobs' packed records, one HMGET per record hash (see `records.add`);
--- a job stored by this call joins them, so that the same id twice in a
--- call is stored once.
-local ids = {}
-for i = 1, n do ids[i] = ARGV[base(i) + INSERT_ID] end
-local present = records.fetch(ids, 1, n)
 local woke = false
 for i = 1, n do
   local b = base(i)
@@ -80,7 +74,10 @@ for i = 1, n do
     out[i] = view(holder_key, holder)
     added = added - body_payload_bytes(body, 1)
   else
-    inserted = records.add(key, id, head .. '\n' .. body, ended_at, no_keys, present)
+    local keyed
+    inserted, keyed = records.add(key, id, head .. '\n' .. body, ended_at, no_keys)
+    -- The same id again in this call must find this key.
+    if inserted and keyed then no_keys = false end
   end
   if not inserted and not holder then
     local old = load(id, key)
@@ -97,7 +94,6 @@ for i = 1, n do
     end
   end
   if inserted then
-    present[id] = true
     if status == 'waiting' then
       redis_call('HSET', K_PENDING, id, ARGV[b + INSERT_PENDING])
     end
@@ -109,7 +105,6 @@ for i = 1, n do
     out[i] = 1
   end
 end
-if records.held then records.write() end
 bytes_delta = bytes_delta + added
 keep_audit(ARGV[#ARGV], out)
 flush()
