@@ -895,7 +895,8 @@ fn record_hash_calls(conn: &mut redis::Connection) -> u64 {
 
 /// The records of jobs whose ids share their end (as generated ids made in
 /// a row do) are read and deleted with one command per record hash, not
-/// per job; the same id twice in one call is stored once, in one place.
+/// per job; the same id twice in one call is stored once, in one place,
+/// whichever of its records is the one that could be packed.
 #[tokio::test]
 async fn a_calls_records_are_handled_one_command_per_hash() {
     let store = RedisStore::new().await;
@@ -946,6 +947,16 @@ async fn a_calls_records_are_handled_one_command_per_hash() {
     assert_eq!(default_keys(&mut conn, "r:*"), Vec::<String>::new());
     let job = queue.job(&enqueued[0].job.id).await.unwrap().unwrap();
     assert_eq!(job.payload, json!("x".repeat(200)));
+    // The other way round: the first packed, the second that job.
+    let mut small = request("noop", json!(2));
+    small.job_id = Some("again-zz".into());
+    let mut large = request("noop", json!("y".repeat(200)));
+    large.job_id = Some("again-zz".into());
+    let enqueued = queue.enqueue_batch(vec![small, large]).await.unwrap();
+    assert!(enqueued[0].created && !enqueued[1].created);
+    assert_eq!(enqueued[1].job.payload, json!(2));
+    assert_eq!(default_keys(&mut conn, "job:again-zz"), Vec::<String>::new());
+    assert!(stored_record(&mut conn, "default", "again-zz").is_some());
 }
 
 /// Records of layout 7 (keys of their own, statuses as words, every ready
