@@ -5,7 +5,7 @@
 # usage: scripts/redis-instructions.sh [WJP_BINARY] [JOBS]   (needs valgrind, redis-server)
 # REDIS_SERVER=path runs another redis-server build (one built with symbols names Lua's
 # own functions in a profile); PROFILE=file keeps the drain's callgrind profile, for
-# `callgrind_annotate --inclusive=yes --tree=calling file`.
+# `callgrind_annotate --inclusive=yes --tree=calling file`. SHOP=1 sends a shop's payloads.
 set -euo pipefail
 bin=${1:-target/release/wjp}
 jobs=${2:-2000}
@@ -18,7 +18,17 @@ server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 300); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 export REDIS_URL="redis://127.0.0.1:$port/0"
-for i in $(seq "$jobs"); do echo "{\"kind\":\"noop\",\"payload\":{\"i\":$i}}"; done >"$work/jobs.jsonl"
+# SHOP=1: each payload a 147-byte object naming a file, as a shop's jobs do (a record too
+# large to pack); otherwise `{"i": N}`.
+python3 -c '
+import sys, uuid
+for i in range(int(sys.argv[1])):
+    if sys.argv[2] == "1":
+        payload = ("{\"file\":\"uploads/plate_%s_%d.dxf\",\"material\":\"steel\",\"thickness\":6,"
+                   "\"kerf\":1.1,\"normalize\":true,\"sheet\":\"S-2026-12\"}" % (uuid.uuid4().hex, i))
+    else:
+        payload = "{\"i\":%d}" % i
+    print("{\"kind\":\"noop\",\"payload\":%s}" % payload)' "$jobs" "${SHOP:-0}" >"$work/jobs.jsonl"
 # Instructions since the last zeroing: dump, read the newest dump's total.
 instructions() {
   callgrind_control -d "$server" >/dev/null 2>&1
