@@ -68,8 +68,8 @@ pub const MAX_JOB_ID_LEN: usize = 128;
 /// program, not a second result. A larger one is dropped, with a warning.
 pub const MAX_PROGRESS_DETAIL_BYTES: usize = 2048;
 
-/// A job's identity: 22 letters and digits, mostly random, by default, or an id the
-/// client chose (which makes enqueueing idempotent).
+/// A job's identity: 22 letters and digits, mostly random, by default, or
+/// an id the client chose (which makes enqueueing idempotent).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct JobId(String);
@@ -78,11 +78,11 @@ impl JobId {
     /// A fresh id, for requests that name no id: 119 random bits as 20
     /// base-62 digits, then 2 it shares with the other ids of its run
     /// ([`ID_RUN`] ids this process makes in a row). About as unguessable
-    /// as a version 4 UUID (which has 122 random bits) in 14 bytes less, and an id is stored in a job's
-    /// key, its index entries and its audit and event lines (see
-    /// BENCHMARKS.md, Redis memory per queued job). Only letters and
-    /// digits: an id never starts with `-` (a command line would take it
-    /// for a flag) and needs no escaping anywhere.
+    /// as a version 4 UUID (which has 122 random bits) in 14 bytes less,
+    /// and an id is stored in a job's key, its index entries and its audit
+    /// and event lines (see BENCHMARKS.md, Redis memory per queued job).
+    /// Only letters and digits: an id never starts with `-` (a command line
+    /// would take it for a flag) and needs no escaping anywhere.
     pub fn random() -> Self {
         JobId(base62_id(rand::random::<u128>(), next_run()))
     }

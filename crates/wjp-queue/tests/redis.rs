@@ -955,7 +955,10 @@ async fn a_calls_records_are_handled_one_command_per_hash() {
     let enqueued = queue.enqueue_batch(vec![small, large]).await.unwrap();
     assert!(enqueued[0].created && !enqueued[1].created);
     assert_eq!(enqueued[1].job.payload, json!(2));
-    assert_eq!(default_keys(&mut conn, "job:again-zz"), Vec::<String>::new());
+    assert_eq!(
+        default_keys(&mut conn, "job:again-zz"),
+        Vec::<String>::new()
+    );
     assert!(stored_record(&mut conn, "default", "again-zz").is_some());
 }
 

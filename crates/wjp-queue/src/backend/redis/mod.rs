@@ -99,12 +99,12 @@
 //! share their last two characters (`JobId::random`, 32 at a time), so the
 //! jobs a claim takes, and those a completion call ends, mostly come in
 //! runs that share a hash, and a script reads or deletes a run's records
-//! with one command (`records.by_runs`), not one per job. A claim looks first where its
-//! queue's last claimed record was, and the claiming process notes
-//! whether a record was short enough to be packed, so that a queue whose
-//! records never are (a shop's payloads name files) pays for neither
-//! look nor delete. A waiting no-op job's record fits:
-//! its status is one letter and its ready key, when it is the plain one
+//! with one command (`records.by_runs`), not one per job. A claim looks
+//! first where its queue's last claimed record was, and the claiming
+//! process notes whether a record was short enough to be packed, so that
+//! a queue whose records never are (a shop's payloads name files) pays
+//! for neither look nor delete. A waiting no-op job's record fits: its
+//! status is one letter and its ready key, when it is the plain one
 //! (default priority, due at its creation), is left out and made again
 //! from its list score and sequence when read. A queued no-op job then
 //! holds about 200 bytes of Redis memory: its record (about 100 in its
