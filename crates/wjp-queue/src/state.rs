@@ -123,10 +123,7 @@ pub fn new_job(request: JobRequest, catalog: &Catalog, now: Timestamp) -> Result
         Some(id) => JobId::parse(id)?,
         None => JobId::random(),
     };
-    let payload_len = serde_json::to_string(&request.payload)
-        .map(|text| text.len())
-        .unwrap_or(usize::MAX);
-    catalog.quotas.check_payload(payload_len as u64)?;
+    catalog.quotas.check_payload(json_len(&request.payload))?;
     let max_attempts = request.max_attempts.unwrap_or(spec.max_attempts);
     let attempts_cap = spec.caps.max_attempts.min(MAX_ATTEMPTS);
     if !(1..=attempts_cap).contains(&max_attempts) {
@@ -669,6 +666,26 @@ pub fn promote(job: &Job, now: Timestamp) -> Transition {
     next.status = Status::Queued;
     next.enqueued_at = Some(now);
     Transition::from(job, next)
+}
+
+/// The bytes of `value` as compact JSON (as `serde_json::to_string` writes
+/// it), without building the text: how a payload is measured against its
+/// quota, here and by the backends and the service's checks.
+pub fn json_len(value: &Value) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len() as u64;
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail, and a `Value` always serialises.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 #[cfg(test)]

@@ -210,7 +210,7 @@ const CULPRIT_FIELDS: usize = 64;
 /// megabytes (the limit is the operator's `--max-payload-mb`) would cost
 /// as many full reads as it has fields; past this size a refusal names no
 /// field.
-const CULPRIT_PAYLOAD_BYTES: usize = 64 * 1024;
+const CULPRIT_PAYLOAD_BYTES: u64 = 64 * 1024;
 
 /// The top-level field of `payload` without which it reads as a `T`: the
 /// one whose value has the wrong type, when it belongs to a flattened
@@ -218,8 +218,7 @@ const CULPRIT_PAYLOAD_BYTES: usize = 64 * 1024;
 /// path). Looked for on a refusal only, reading the payload in place.
 fn culprit<T: DeserializeOwned>(payload: &Value) -> Option<String> {
     let fields = payload.as_object().filter(|f| f.len() <= CULPRIT_FIELDS)?;
-    let size = serde_json::to_vec(payload).map_or(usize::MAX, |json| json.len());
-    if size > CULPRIT_PAYLOAD_BYTES {
+    if wjp_queue::state::json_len(payload) > CULPRIT_PAYLOAD_BYTES {
         return None;
     }
     fields

@@ -41,6 +41,7 @@ use serde_json::Value;
 use crate::catalog::Defaults;
 use crate::error::{QueueError, Result};
 use crate::job::{Job, JobError, JobId, JobState, Kind, QueueName, Status, Timestamp};
+use crate::state::json_len;
 
 /// The stored fields of a [`Job`], borrowed when written and owned when read.
 /// `payload_bytes` (when there is one) comes first, where the scripts find
@@ -248,25 +249,6 @@ pub(super) fn encode(job: &Job) -> Result<String> {
         cancel_requested: s.cancel_requested,
     };
     serde_json::to_string(&record).map_err(|e| QueueError::Storage(e.to_string()))
-}
-
-/// The bytes of `value` as compact JSON (as `serde_json::to_string` writes
-/// it, and as `state::new_job` measures a payload), without building the text.
-pub(super) fn json_len(value: &Value) -> u64 {
-    struct Count(u64);
-    impl std::io::Write for Count {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0 += bytes.len() as u64;
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    // Writing to a counter cannot fail, and a `Value` always serialises.
-    let _ = serde_json::to_writer(&mut count, value);
-    count.0
 }
 
 /// The payload size a body begins with (a waiting job's, see the top of

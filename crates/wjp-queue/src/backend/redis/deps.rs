@@ -78,7 +78,10 @@ impl RedisBackend {
         let per_job = if n == 1 {
             quotas.clone()
         } else {
-            let sizes: Vec<u64> = jobs.iter().map(|j| body::json_len(&j.payload)).collect();
+            let sizes: Vec<u64> = jobs
+                .iter()
+                .map(|j| crate::state::json_len(&j.payload))
+                .collect();
             self.limits_of_writes(&jobs, &sizes, quotas, true).await?;
             Quotas::unlimited()
         };

@@ -144,33 +144,29 @@ function records.hash_of(key)
   return records.hash(id), id
 end
 -- The whole record of the job `id`, or false when there is none, for a
--- claim: looked for first where the queue's last claimed record was found
--- (`keyed[queue prefix]` when as a key), kept from call to call; or,
--- given `packed`, what was found in its hash (false for nothing), then at
--- its key. A
+-- claim, which looks first where the queue's last claimed record was
+-- found, as a key (`keyed[queue prefix]`, kept from call to call) or in
+-- its hash; `packed` is what the claim found in the hash (`records.by_runs`:
+-- the record, or false), or nil when it did not look there first. A
 -- queue's jobs are mostly alike, a shop's all too large to pack, a test's
 -- all small, and a wrong guess costs one look more.
 function records.of(id, packed)
+  if packed then return packed end
   local keyed = records.keyed
-  if packed ~= nil then
-    -- What `records.by_runs` found in the hash (false: not there).
-    if packed then return packed end
+  if packed == false then
     local rec = redis_call('GET', PREFIX .. id)
     if rec then keyed[QUEUE_PREFIX] = true end
     return rec
   end
-  if keyed[QUEUE_PREFIX] then
-    local rec = redis_call('GET', PREFIX .. id)
-    if rec then return rec end
-    rec = redis_call('HGET', records.hash(id), id)
-    if rec then keyed[QUEUE_PREFIX] = nil end
-    return rec
-  end
-  local rec = redis_call('HGET', records.hash(id), id)
+  local rec = redis_call('GET', PREFIX .. id)
   if rec then return rec end
-  rec = redis_call('GET', PREFIX .. id)
-  if rec then keyed[QUEUE_PREFIX] = true end
+  rec = redis_call('HGET', records.hash(id), id)
+  if rec then keyed[QUEUE_PREFIX] = nil end
   return rec
+end
+-- Whether a record is packed rather than a key of its own (see above).
+function records.packs(rec, expires_at)
+  return not expires_at and #rec <= PACKED_MAX
 end
 -- The start of the job `id`'s record (all of a packed one, the first 256
 -- bytes of one of its own), or '' when there is none.
@@ -1123,7 +1119,7 @@ end
 local function store(key, head, body, expires_at)
   local rec = head .. '\n' .. body
   local hash, id = records.hash_of(key)
-  if not expires_at and #rec <= PACKED_MAX then
+  if records.packs(rec, expires_at) then
     redis_call('HSET', hash, id, rec)
     redis_call('DEL', key)
     return
@@ -1141,7 +1137,7 @@ end
 -- insert.lua), which spares a look.
 function records.add(key, id, rec, expires_at, no_keys)
   local hash = records.hash(id)
-  if not expires_at and #rec <= PACKED_MAX then
+  if records.packs(rec, expires_at) then
     return (no_keys or redis_call('EXISTS', key) == 0) and redis_call('HSETNX', hash, id, rec) == 1, false
   end
   if redis_call('HEXISTS', hash, id) == 1 then return false, true end
