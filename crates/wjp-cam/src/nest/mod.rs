@@ -319,8 +319,6 @@ const OUTLINE_SIMPLIFICATION: f32 = 0.001;
 /// the separation, part outlines simplified outward.
 fn importer(separation: f64) -> Result<Importer, CamError> {
     let cde = CDEConfig {
-        quadtree_depth: 5,
-        cd_threshold: 16,
         // No fail-fast surrogates: measured here, generating their poles for detailed
         // outlines (traced designs) cost more than they saved.
         item_surrogate_config: SPSurrogateConfig::none(),
@@ -375,7 +373,7 @@ fn containers(
 
 /// One empty sheet of `size`, less `inset` on every side, as the engine's
 /// container.
-pub(super) fn container(
+fn container(
     importer: &Importer,
     SheetSize { width, height }: SheetSize,
     inset: f64,

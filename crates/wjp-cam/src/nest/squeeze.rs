@@ -48,7 +48,6 @@ use rustc_hash::FxHashMap;
 use super::pass::{PassCtx, PassResult};
 use super::position::Position;
 use super::search::Rng;
-use super::SheetSize;
 
 /// More parts than this on the last sheet: the pair tables grow too big.
 const MAX_MEMBERS: usize = 400;
@@ -193,7 +192,6 @@ fn poles_of(shape: &SPolygon) -> (Vec<Circle>, f32, Option<SPolygon>) {
             POLE_LIMITS
         },
         ff_pole_area_ratio: SCREENED_AREA,
-        n_ff_piers: 0,
     };
     let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut s = shape.clone();
@@ -328,18 +326,7 @@ impl<'a> Squeeze<'a> {
         let n = members.len();
         let size = ctx.sheet_sizes[sheet];
         let region = size.region(ctx.edge_inset);
-        // The engine's quadtree divides its container evenly: on a sheet much
-        // taller than the parts' top (a strip) most cells would be empty and a
-        // query would start high in the tree, testing many parts. The squeeze
-        // never raises the top, so its own container ends a little above the
-        // first one (the exact test still checks every part against it).
-        let slack = 0.01 * (state.last_top - region[1]).max(0.0) + 2.0 * ctx.margin;
-        let cropped = SheetSize {
-            height: (state.last_top + ctx.edge_inset + ctx.margin + slack).min(size.height),
-            ..size
-        };
-        let container = super::container(ctx.importer, cropped, ctx.edge_inset)
-            .unwrap_or_else(|_| ctx.containers[sheet].clone());
+        let container = ctx.containers[sheet].clone();
         let mut squeeze = Squeeze {
             ctx,
             sheet,
@@ -906,8 +893,8 @@ impl<'a> Squeeze<'a> {
             return None;
         }
         let mut state = base.clone();
-        // The squeeze's container is cropped: the layout handed back is on the
-        // whole sheet.
+        // A layout of its own, so that the keys the state records are its
+        // keys, whatever the squeeze's layout went through.
         let mut layout = Layout::new(self.ctx.containers[self.sheet].clone());
         for k in 0..self.members.len() {
             let m = &self.members[k];
