@@ -30,7 +30,7 @@
 //! (96 bytes of value instead of 128), and with its status, expiry and a
 //! progress of 1, a retained one's (a value of 145 bytes in 160 instead of
 //! 218 in 224); the times after the creation time took it to 128 (a
-//! value of 115 bytes). Bodies written before are still read: one with
+//! value of about 116 bytes). Bodies written before are still read: one with
 //! `id` and `q` is told apart by its `id`, which matters for one field only
 //! (an absent enqueue time meant none there, the creation time now); one
 //! with `k`, `c`, `x`, `st` or `ca` is read by them.
@@ -252,8 +252,8 @@ pub(super) fn encode(job: &Job) -> Result<String> {
         stalls: s.stalls,
         run_at: (s.run_at != job.created_at).then_some(s.run_at.0),
         enqueued_at: (s.enqueued_at != Some(job.created_at)).then(|| millis(s.enqueued_at)),
-        started_after: s.started_at.map(|t| t.0 - job.created_at.0),
-        ended_after: s.completed_at.map(|t| t.0 - job.created_at.0),
+        started_after: s.started_at.map(|t| t.0.saturating_sub(job.created_at.0)),
+        ended_after: s.completed_at.map(|t| t.0.saturating_sub(job.created_at.0)),
         started_at: None,
         completed_at: None,
         expires_at: millis(s.expires_at).filter(|_| !s.status.is_terminal()),
@@ -305,6 +305,8 @@ pub(super) fn decode(body: &[u8], identity: &Identity, header: FromHeader) -> Re
             identity.id
         ))
     })?;
+    // Saturating: the numbers of a damaged record must not overflow.
+    let after_creation = |ms: Option<i64>| ms.map(|ms| created_at.saturating_add(ms));
     let kind = match &r.kind {
         Some(kind) => Kind::parse(kind)?,
         None => Kind::parse(header.kind)?,
@@ -355,8 +357,8 @@ pub(super) fn decode(body: &[u8], identity: &Identity, header: FromHeader) -> Re
             stalls: r.stalls,
             run_at: Timestamp(r.run_at.unwrap_or(created_at)),
             enqueued_at: time(enqueued_at),
-            started_at: time(r.started_at.or(r.started_after.map(|d| created_at + d))),
-            completed_at: time(r.completed_at.or(r.ended_after.map(|d| created_at + d))),
+            started_at: time(r.started_at.or(after_creation(r.started_after))),
+            completed_at: time(r.completed_at.or(after_creation(r.ended_after))),
             expires_at: time(expires_at),
             worker: r.worker.map(Cow::into_owned),
             lease_token: None,

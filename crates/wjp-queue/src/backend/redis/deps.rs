@@ -37,6 +37,7 @@ use crate::backend::{refused_at, Inserted};
 use crate::catalog::Quotas;
 use crate::error::{QueueError, Result};
 use crate::job::{Job, JobId, Status, Timestamp};
+use crate::state::json_len;
 use crate::state::{self, ParentEnd};
 
 /// How long an outbox keeps a member whose dependant does not exist: the
@@ -78,10 +79,7 @@ impl RedisBackend {
         let per_job = if n == 1 {
             quotas.clone()
         } else {
-            let sizes: Vec<u64> = jobs
-                .iter()
-                .map(|j| crate::state::json_len(&j.payload))
-                .collect();
+            let sizes: Vec<u64> = jobs.iter().map(|j| json_len(&j.payload)).collect();
             self.limits_of_writes(&jobs, &sizes, quotas, true).await?;
             Quotas::unlimited()
         };
