@@ -503,3 +503,33 @@ fn client_ids_sharing_their_ending_stay_apart_and_cannot_leave_their_queue() {
         assert_eq!(answer.status, 400, "{bad:?}: {}", answer.text());
     }
 }
+
+/// On Redis a job's stored body names its fields with short keys (its
+/// start and end as `sa` and `ea`, earlier bodies' `st` and `ca`, the
+/// waiting payload's size as `pl`). A client's payload holding those names
+/// stays the payload: it cannot set the job's times or its size, and comes
+/// back as it was sent.
+#[test]
+fn a_payload_cannot_pose_as_the_stored_body_s_fields() {
+    let env = Env::redis();
+    let api = env.spawn_api(&["--enable-test-kinds"]);
+    let payload = json!({"sa": -1_000_000_000_000_i64, "ea": -5, "st": 1, "ca": 2, "pl": 3});
+    let answer = api.post_json("/jobs", &json!({"kind": "noop", "payload": payload}));
+    assert_eq!(answer.status, 201, "{}", answer.text());
+    let id = answer.json()["job_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut job = Value::Null;
+    api.wait_until("the noop job to complete", || {
+        job = api.get(&format!("/jobs/{id}")).json();
+        job["status"] == "completed"
+    });
+    assert_eq!(job["payload"], payload, "{job}");
+    let time = |field: &str| job[field].as_str().unwrap_or_default().to_owned();
+    let (created, started, completed) =
+        (time("created_at"), time("started_at"), time("completed_at"));
+    // The same RFC 3339 form throughout: text order is time order.
+    assert!(created.starts_with("20"), "{job}");
+    assert!(created <= started && started <= completed, "{job}");
+}
