@@ -2,13 +2,17 @@
 # Counts the instructions redis-server spends per job, for enqueueing and for draining
 # `noop` jobs, under valgrind's callgrind: a count that does not depend on how busy the
 # machine is, so two builds can be compared on a noisy machine.
-# usage: scripts/redis-instructions.sh [WJP_BINARY] [JOBS]   (needs valgrind, redis-server)
+# usage: scripts/redis-instructions.sh [WJP_BINARY] [JOBS] [BATCH]   (needs valgrind, redis-server)
+# BATCH: jobs per `wjp submit --batch` call (all in one by default). The jobs of one call
+# share their creation time, and past an enqueue sequence ending in 000 they wait in the
+# late list (see BENCHMARKS.md): calls of 100 keep nearly all in the ready list.
 # REDIS_SERVER=path runs another redis-server build (one built with symbols names Lua's
 # own functions in a profile); PROFILE=file keeps the drain's callgrind profile, for
 # `callgrind_annotate --inclusive=yes --tree=calling file`. SHOP=1 sends a shop's payloads.
 set -euo pipefail
 bin=${1:-target/release/wjp}
 jobs=${2:-2000}
+batch=${3:-$jobs}
 work=$(mktemp -d)
 port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 valgrind --tool=callgrind --callgrind-out-file="$work/cg.%p" \
@@ -38,7 +42,8 @@ instructions() {
 echo '{"kind":"noop"}' | "$bin" submit --batch /dev/stdin >/dev/null
 "$bin" worker --queues default --burst --name warm-up >/dev/null 2>&1
 callgrind_control -z "$server" >/dev/null 2>&1
-"$bin" submit --batch "$work/jobs.jsonl" >/dev/null
+split -l "$batch" -d -a 6 "$work/jobs.jsonl" "$work/call."
+for calls in "$work"/call.*; do "$bin" submit --batch "$calls" >/dev/null; done
 enqueue=$(instructions)
 callgrind_control -z "$server" >/dev/null 2>&1
 "$bin" worker --queues default --burst --concurrency 50 --name counted >/dev/null 2>&1

@@ -1226,8 +1226,8 @@ async fn listed_ids(queue: &wjp_queue::Queue, status: Option<Status>, limit: usi
 
 /// A queued job of the ready list is listed from the list: it has no entry
 /// in `all` (about 130 bytes), nor once a claim takes it; jobs of the
-/// ready set and delayed ones keep theirs, and an entry a claim leaves
-/// behind goes when the job ends.
+/// ready set and delayed ones have theirs while they wait, and the claim
+/// takes it out (their end then has nothing to remove from `all`).
 #[tokio::test]
 async fn a_job_of_the_ready_list_has_no_entry_in_all() {
     let store = RedisStore::new().await;
@@ -1262,7 +1262,7 @@ async fn a_job_of_the_ready_list_has_no_entry_in_all() {
     assert_eq!(claimed, ["h1", "l1"]);
     let (mut ids, _) = all_entries(&mut conn);
     ids.sort();
-    assert_eq!(ids, ["h1", "later"], "a claim writes no index");
+    assert_eq!(ids, ["later"], "the claim took h1's entry out");
     assert_eq!(
         listed_ids(&queue, Some(Status::Running), 1).await,
         ["h1", "l1"]
@@ -1369,11 +1369,28 @@ async fn jobs_listed_out_of_their_claim_order_wait_in_the_late_list() {
         .chain([9, 8, 7, 6, 5, 4].into_iter().map(name))
         .collect();
     assert_eq!(listed_ids(&queue, None, 2).await, everything);
-    let order = claimed_ids(&queue, 20).await;
+    let running = claim(&queue, &["default"], 20, Duration::from_secs(30)).await;
+    let order: Vec<&str> = running.iter().map(|j| j.id.as_str()).collect();
     assert_eq!(order, ["b4", "b5", "b6", "b7", "b8", "b9", "fresh", "b3"]);
-    // The entries of the late list's jobs stay while they run.
-    assert_eq!(all_entries(&mut conn).0.len(), 7);
+    // The late list's jobs leave `all` with their claim (their ends then
+    // remove nothing from it), and are listed once, as running (with b0,
+    // b1 and b2, claimed before).
+    assert_eq!(all_entries(&mut conn).0, Vec::<String>::new());
     assert_eq!(listed_ids(&queue, None, 4).await, everything);
+    let mut running_now = listed_ids(&queue, Some(Status::Running), 3).await;
+    running_now.sort();
+    let mut expected = everything.clone();
+    expected.sort();
+    assert_eq!(running_now, expected);
+    let ends = running
+        .iter()
+        .map(|j| state::complete(j, json!("done"), Timestamp::now()))
+        .collect();
+    assert_eq!(queue.backend().apply(ends).await.unwrap(), [true; 8]);
+    assert_eq!(listed_ids(&queue, None, 4).await, everything);
+    let completed = listed_ids(&queue, Some(Status::Completed), 4).await;
+    assert_eq!(completed.len(), 8, "{completed:?}");
+    assert!(all_entries(&mut conn).0.is_empty());
 }
 
 /// Promotions and releases bring jobs back with the list score they were

@@ -133,9 +133,14 @@ if not records.keyed[QUEUE_PREFIX] then
   packed = {}
   records.by_runs('HMGET', ids, 1, last, packed)
 end
+local late_taken = ready.late_taken
+-- The lease text of the job before (see `lease_of`): a call per job costs.
+local lease_attempt, lease_kind, lease
 for i = 1, last do
   local member, id = candidates[i], ids[i]
-  local rec = records.of(id, packed and packed[i])
+  -- `records.of`, called only when the record was not found packed.
+  local found = packed and packed[i]
+  local rec = found or records.of(id, found)
   local size = rec and #rec or 0
   if taken > 0 and bytes + size > BODY_BUDGET then
     put_back(i, last)
@@ -156,7 +161,19 @@ for i = 1, last do
     local digits = nl and match(rec, '^{"pl":(%d+)', nl + 1)
     if digits then taken_bytes = taken_bytes + (size_numbers[digits] or size_number(digits)) end
     local attempt = NEXT_ATTEMPT[attempt_was] or int((tonumber(attempt_was) or 0) + 1)
-    set_lease(id, lease_of(attempt, kind))
+    -- Its K_ALL entry, where it has one, leaves with the claim (see
+    -- Listings in common.lua), not with its end: a member of the set, of a
+    -- group or of the scheduled jobs (`<ready key>|<id>`, not the id) has
+    -- one, as a job of the late list has; a job of the ready list, most
+    -- jobs, has none, and its end then sends no removal that finds nothing.
+    if member ~= id or (late_taken and (late_taken == true or late_taken[id])) then
+      zrem(K_ALL, id)
+    end
+    if attempt ~= lease_attempt or kind ~= lease_kind then
+      lease_attempt, lease_kind, lease = attempt, kind, lease_of(attempt, kind)
+    end
+    lease_sets[#lease_sets + 1] = id
+    lease_sets[#lease_sets + 1] = lease
     if in_turns then group_started(in_turns.group[member]) end
     emit(id, kind, 'running', attempt, '0', false, false, ARGV[3])
     out[#out + 1] = id

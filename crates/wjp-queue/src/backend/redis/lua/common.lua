@@ -41,7 +41,10 @@ local adds, removals, lease_sets, lease_dels, events, line_before, pending_dels
 -- `late_key`, `late_pushes`, `late` and [4..6], the same for the late
 -- list (see Ready jobs below), `late_of` the queue prefix `late_key` was
 -- made for; `took`, {list read, how many entries of it were taken, its
--- key} for each list `ready_take` took from (nil for none); `unshift`,
+-- key} for each list `ready_take` took from (nil for none);
+-- `late_taken`, the ids it took from the late list, which are listed by
+-- K_ALL (see Listings): a set of them, true when it took only such, nil
+-- for none; `unshift`,
 -- key -> entries taken from that list that go back to its head
 -- (`ready.put_back`); `keys`, id -> the claim-order key of a list's entry
 -- this call read (`ready.key_of`). One table: the library's main chunk
@@ -92,6 +95,7 @@ local function begin(keys, args)
   ready.late_pushes, ready.late = {}, nil
   -- Made when needed: a table a call makes costs it, whether used or not.
   ready.took, ready.unshift, ready.from_list, ready.keys = nil, nil, nil, nil
+  ready.late_taken = nil
   deps_exist, deps_moved = nil, false
   bytes_delta = 0
   events, line_before = {}, {}
@@ -113,7 +117,7 @@ end
 -- or a running one's, which stays where it waited) of at most
 -- PACKED_MAX bytes (record.rs) is a field, named by the job's id, of one of
 -- its queue's record hashes: `<queue prefix>r:` and the id's last two
--- characters (3,844 hashes for generated ids, 32 made in a row sharing
+-- characters (3,844 hashes for generated ids, 16 made in a row sharing
 -- one: see `records.by_runs`). Any other record (an ended
 -- one, whose expiry the server may enforce; a larger one) is a string key
 -- of its own, the job key (`PREFIX .. id`). Redis keeps a hash of at most
@@ -667,6 +671,12 @@ local function ready_take(max)
     redis_call('LTRIM', ready.late_key, t, -1)
     ready.took = ready.took or {}
     ready.took[#ready.took + 1] = { late, t, ready.late_key }
+    if t == #out then
+      ready.late_taken = true
+    else
+      ready.late_taken = {}
+      for i = 1, t do ready.late_taken[late[i]] = true end
+    end
   end
   return out
 end
@@ -909,10 +919,12 @@ end
 
 -- Listings (list.lua) find a job by its list score in one place: a
 -- waiting job in K_ALL, but a queued job of the ready list in the list
--- itself (see Ready jobs); a running job in the lease hash (a claim
--- writes no index: an entry it had in K_ALL stays until the job leaves
--- running, and listings pass over it); an ended job in the index of its
--- status (K_ENDED), so a retained job costs one sorted-set entry, not two.
+-- itself (see Ready jobs); a running job in the lease hash (the claim
+-- takes out the K_ALL entry of a job that has one, claim.lua); an ended
+-- job in the index of its status (K_ENDED), so a retained job costs one
+-- sorted-set entry, not two. A K_ALL entry of a running or ended job (a
+-- claim by an earlier version left it) is passed over by listings and
+-- removed when the job is swept or ends again.
 
 -- Puts a job into the index of its (new) status, and into K_ALL where
 -- that is where it is listed; takes it out of K_ALL otherwise, unless it

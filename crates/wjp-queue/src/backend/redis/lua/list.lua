@@ -10,8 +10,9 @@
 -- from K_ALL, a queued job of the ready list from the list, a running job
 -- from the lease hash, an ended one from the index of its status. A
 -- listing merges the places its status needs by score. An entry of K_ALL
--- for a running or ended job (a claim leaves it; the earlier layout put
--- ended jobs there too) is left to the lease hash or its status's index,
+-- for a running or ended job (a claim by an earlier version left it; the
+-- earlier layout put ended jobs there too) is left to the lease hash or
+-- its status's index,
 -- and a list job that has a K_ALL entry (the earlier layout) to K_ALL, so
 -- no job shows twice.
 local bound, status = ARGV[3], ARGV[4]
