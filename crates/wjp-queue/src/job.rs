@@ -21,9 +21,13 @@ pub const RANDOM_ID_LEN: usize = 22;
 /// digits. A backend may group what it stores by an id's end (the Redis
 /// backend's record hashes, see `backend/redis/mod.rs`): jobs enqueued
 /// together are then claimed and ended together with one command per
-/// group rather than one per job. 32 keeps a group well inside the 128
-/// entries Redis stores compactly in one hash.
-pub(crate) const ID_RUN: u64 = 32;
+/// group rather than one per job. Redis searches a compact hash from its
+/// start for every field it reads and shifts it for every field it
+/// deletes, so a run's commands cost about the square of its length: 16
+/// cost Redis about 0.9k fewer instructions per drained no-op job than 32
+/// and 1.5k fewer per enqueued one, for 3 bytes more memory per queued job
+/// (more hashes; BENCHMARKS.md, Redis memory per queued job).
+pub(crate) const ID_RUN: u64 = 16;
 
 /// The digits of base 62 (`0-9A-Za-z`), in order.
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

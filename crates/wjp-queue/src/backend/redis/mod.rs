@@ -96,7 +96,7 @@
 //! compact listpack while it holds at most 128 such fields (its default
 //! `hash-max-listpack-entries` and `-value`); any other record is a key
 //! of its own (`common.lua`, `records`). Generated ids made in a row
-//! share their last two characters (`JobId::random`, 32 at a time), so the
+//! share their last two characters (`JobId::random`, 16 at a time), so the
 //! jobs a claim takes, and those a completion call ends, mostly come in
 //! runs that share a hash, and a script reads or deletes a run's records
 //! with one command (`records.by_runs`), not one per job. A claim looks
