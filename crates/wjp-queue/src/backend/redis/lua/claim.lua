@@ -134,8 +134,13 @@ if not records.keyed[QUEUE_PREFIX] then
   records.by_runs('HMGET', ids, 1, last, packed)
 end
 local late_taken = ready.late_taken
--- The lease text of the job before (see `lease_of`): a call per job costs.
-local lease_attempt, lease_kind, lease
+-- The lease text of the job before (see `lease_of`), and the event line
+-- made for it (`emit`): a job of the same kind and attempt takes both as
+-- they are, with no function called (a call per job costs), and its event
+-- is its id alone (see `emit`) while no other line came between. Lengths
+-- are counted, not asked of the tables (`#` searches).
+local lease_attempt, lease_kind, lease, line_emitted
+local out_n, leases_n, events_n = 0, #lease_sets, #events
 for i = 1, last do
   local member, id = candidates[i], ids[i]
   -- `records.of`, called only when the record was not found packed.
@@ -169,15 +174,21 @@ for i = 1, last do
     if member ~= id or (late_taken and (late_taken == true or late_taken[id])) then
       zrem(K_ALL, id)
     end
-    if attempt ~= lease_attempt or kind ~= lease_kind then
+    if attempt == lease_attempt and kind == lease_kind and line_before == line_emitted then
+      events_n = events_n + 1
+      events[events_n] = id
+    else
       lease_attempt, lease_kind, lease = attempt, kind, lease_of(attempt, kind)
+      emit(id, kind, 'running', attempt, '0', false, false, ARGV[3])
+      line_emitted, events_n = line_before, #events
     end
-    lease_sets[#lease_sets + 1] = id
-    lease_sets[#lease_sets + 1] = lease
+    lease_sets[leases_n + 1] = id
+    lease_sets[leases_n + 2] = lease
+    leases_n = leases_n + 2
     if in_turns then group_started(in_turns.group[member]) end
-    emit(id, kind, 'running', attempt, '0', false, false, ARGV[3])
-    out[#out + 1] = id
-    out[#out + 1] = rec
+    out[out_n + 1] = id
+    out[out_n + 2] = rec
+    out_n = out_n + 2
   end
 end
 bytes_delta = bytes_delta - taken_bytes

@@ -45,6 +45,10 @@ local unpacking = {}
 -- 74.7k (BENCHMARKS.md, Burst drain).
 local ended_adds = table_at(adds, ended)
 local grouped = n > 0 and any_group_running()
+-- Lengths counted, not asked of the tables (`#` searches); whether every
+-- record may be packed asked once, not per job.
+local dels_n, unpacking_n, adds_n = #lease_dels, 0, #ended_adds
+local all_packed = not find(packed, '0', 1, true)
 local b = 5 - FINISH_ARGS
 for i = 1, n do
   b = b + FINISH_ARGS
@@ -52,17 +56,22 @@ for i = 1, n do
   -- A plain search anchored by its answer: no substring to allocate.
   if lease and find(lease, expect, 1, true) == 1 then
     local id, expires_at = ids[i], ARGV[b + FINISH_EXPIRES_AT]
-    lease_dels[#lease_dels + 1] = id
+    dels_n = dels_n + 1
+    lease_dels[dels_n] = id
     -- Its waiting record leaves its record hash (see `records` in
     -- common.lua) when it was short enough to have been packed (ARGV[5]).
-    if byte(packed, i) == 49 then unpacking[#unpacking + 1] = id end
+    if all_packed or byte(packed, i) == 49 then
+      unpacking_n = unpacking_n + 1
+      unpacking[unpacking_n] = id
+    end
     if grouped then group_stopped(record_group(ARGV[b + FINISH_RECORD])) end
     ended_records[records_n + 1] = KEYS[JOB_KEYS + i]
     ended_records[records_n + 2] = ARGV[b + FINISH_RECORD]
     records_n = records_n + 2
     -- No K_ALL entry to take out: the claim took it (claim.lua).
-    ended_adds[#ended_adds + 1] = ARGV[b + FINISH_LS]
-    ended_adds[#ended_adds + 1] = id
+    ended_adds[adds_n + 1] = ARGV[b + FINISH_LS]
+    ended_adds[adds_n + 2] = id
+    adds_n = adds_n + 2
     local same_expiry = expiring[expires_at]
     if same_expiry then
       same_expiry[#same_expiry + 1] = id
@@ -75,7 +84,7 @@ for i = 1, n do
     refused = true
   end
 end
-records.by_runs('HDEL', unpacking, 1, #unpacking)
+records.by_runs('HDEL', unpacking, 1, unpacking_n)
 in_chunks('MSET', false, ended_records)
 if records_n > 0 and redis_call('EXISTS', K_DEPS) == 1 then
   deps_exist = true
