@@ -42,7 +42,7 @@ local unpacking = {}
 -- What `drop_lease`, `zadd` and `table_at` would do per job, written out
 -- below: a Lua function call per job costs. With the claim's loop written
 -- out too, a drained no-op job cost Redis 3.7k fewer instructions, of
--- 74.7k (BENCHMARKS.md, Burst drain).
+-- 74.7k (BENCHMARKS.md, the Redis path's design decisions, Claims).
 local ended_adds = table_at(adds, ended)
 local grouped = n > 0 and any_group_running()
 -- Lengths counted, not asked of the tables (`#` searches); whether every

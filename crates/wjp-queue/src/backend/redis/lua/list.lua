@@ -12,9 +12,8 @@
 -- listing merges the places its status needs by score. An entry of K_ALL
 -- for a running or ended job (a claim by an earlier version left it; the
 -- earlier layout put ended jobs there too) is left to the lease hash or
--- its status's index,
--- and a list job that has a K_ALL entry (the earlier layout) to K_ALL, so
--- no job shows twice.
+-- its status's index, and a list job that has a K_ALL entry (the earlier
+-- layout) to K_ALL, so no job shows twice.
 local bound, status = ARGV[3], ARGV[4]
 local want, cap, kind = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 -- The bound as a number (list scores, ms times a thousand, are exact in a
