@@ -38,8 +38,14 @@ local seq0 = redis_call('INCRBY', K_SEQ, n) - n
 -- cost one per job (see `records.add`).
 local no_keys = n > 0 and redis_call('EXISTS', unpack(KEYS, JOB_KEYS + 1, JOB_KEYS + n)) == 0
 local woke = false
+-- The fields of the event line last made here (see `emit`): a job like
+-- the one before (a batch's jobs mostly are) gets the bare-id line
+-- without a call, while no other line came between.
+local emitted_kind, emitted_status, emitted_error, line_emitted
+local events_n = #events
+local b = base(0)
 for i = 1, n do
-  local b = base(i)
+  b = b + INSERT_ARGS
   local id, status, body = ARGV[b + INSERT_ID], ARGV[b + INSERT_STATUS], ARGV[b + INSERT_BODY]
   local priority, run_at = ARGV[b + INSERT_PRIORITY], ARGV[b + INSERT_RUN_AT]
   local created_at, kind = ARGV[b + INSERT_CREATED_AT], ARGV[b + INSERT_KIND]
@@ -100,7 +106,15 @@ for i = 1, n do
     if unique ~= '' then redis_call('HSET', K_UNIQUE, unique, id .. '|' .. unique_until) end
     if K_ENDED[status] then added = added - body_payload_bytes(body, 1) end
     index(id, status, rk, run_at, ls, expires_at, group, fresh)
-    emit(id, kind, status, '0', false, false, error_kind, now)
+    if kind == emitted_kind and status == emitted_status and error_kind == emitted_error
+        and line_before == line_emitted then
+      events_n = events_n + 1
+      events[events_n] = id
+    else
+      emit(id, kind, status, '0', false, false, error_kind, now)
+      emitted_kind, emitted_status, emitted_error = kind, status, error_kind
+      line_emitted, events_n = line_before, #events
+    end
     if status == 'queued' then woke = true end
     out[i] = 1
   end
