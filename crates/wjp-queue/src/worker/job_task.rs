@@ -231,30 +231,12 @@ impl JobRun {
 
     /// The job's next state after `ending`; none when its lease was lost.
     fn transition_after(&self, ending: Ending) -> Option<Transition> {
-        let job = &self.job;
-        let now = Timestamp::now();
-        match (ending, self.signals.interruption()) {
-            // A lost lease means another worker owns the job now: whatever
-            // this attempt produced is discarded.
-            (_, Interrupt::LostLease) => None,
-            (Ending::Interrupted, Interrupt::Shutdown) => Some(state::hand_back(job, now)),
-            (Ending::Interrupted, _) | (Ending::Returned(Err(HandlerError::Cancelled)), _) => {
-                Some(state::cancelled_while_running(job, now))
-            }
-            (Ending::Returned(Err(HandlerError::CancelledWithResult(value))), _) => {
-                Some(state::cancelled_with_result(job, Some(value), now))
-            }
-            (Ending::Returned(Ok(value)), _) => Some(state::complete(job, value, now)),
-            (Ending::Returned(Err(error)), _) => {
-                Some(state::fail(job, error.into_job_error(), now))
-            }
-            (Ending::Panicked(message), _) => Some(state::fail(job, panic_error(&message), now)),
-            (Ending::TimedOut, _) => Some(state::fail(
-                job,
-                timeout_error(job.timeout_ms as f64 / 1000.0),
-                now,
-            )),
-        }
+        next_state(
+            &self.job,
+            ending,
+            self.signals.interruption(),
+            Timestamp::now(),
+        )
     }
 
     /// After a timeout or interruption, gives the handler `stuck_grace` to
@@ -424,5 +406,100 @@ impl End {
                 job.queue,
             ),
         }
+    }
+}
+
+/// A job's next state after its handler's `ending`, the job interrupted
+/// for `interruption` (if at all); none when its lease was lost.
+fn next_state(
+    job: &Job,
+    ending: Ending,
+    interruption: Interrupt,
+    now: Timestamp,
+) -> Option<Transition> {
+    match (ending, interruption) {
+        // A lost lease means another worker owns the job now: whatever
+        // this attempt produced is discarded.
+        (_, Interrupt::LostLease) => None,
+        (Ending::Interrupted, Interrupt::Shutdown) => Some(state::hand_back(job, now)),
+        (Ending::Interrupted, _) | (Ending::Returned(Err(HandlerError::Cancelled)), _) => {
+            Some(state::cancelled_while_running(job, now))
+        }
+        (Ending::Returned(Err(HandlerError::CancelledWithResult(value))), _) => {
+            Some(state::cancelled_with_result(job, Some(value), now))
+        }
+        // A handler that returns as soon as it hears of its cancel may
+        // be seen returning before the interruption is (`run_on_thread`
+        // waits for whichever comes first): its answer is what it had,
+        // as if it came within the grace, and the job ends cancelled.
+        (Ending::Returned(Ok(value)), Interrupt::Cancel) => {
+            Some(state::cancelled_with_result(job, Some(value), now))
+        }
+        (Ending::Returned(Ok(value)), _) => Some(state::complete(job, value, now)),
+        (Ending::Returned(Err(error)), _) => Some(state::fail(job, error.into_job_error(), now)),
+        (Ending::Panicked(message), _) => Some(state::fail(job, panic_error(&message), now)),
+        (Ending::TimedOut, _) => Some(state::fail(
+            job,
+            timeout_error(job.timeout_ms as f64 / 1000.0),
+            now,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::job::JobRequest;
+    use serde_json::json;
+
+    fn running_job() -> Job {
+        let mut catalog = Catalog::default();
+        catalog.register("noop", "default", None).unwrap();
+        let job = state::new_job(
+            JobRequest::new("noop", json!({})),
+            &catalog,
+            Timestamp(1_000),
+        )
+        .unwrap();
+        state::claim(&job, "w1", Duration::from_secs(30), Timestamp(1_000)).job
+    }
+
+    /// The handler's return and the cancel can reach the job's task in
+    /// either order; either way the job ends cancelled with the answer.
+    #[test]
+    fn an_answer_to_a_cancel_ends_the_job_cancelled_whichever_is_seen_first() {
+        let job = running_job();
+        let answer = json!({"best": "finished"});
+        for ending in [
+            Ending::Returned(Ok(answer.clone())),
+            Ending::Returned(Err(HandlerError::CancelledWithResult(answer.clone()))),
+        ] {
+            let next = next_state(&job, ending, Interrupt::Cancel, Timestamp(2_000)).unwrap();
+            assert_eq!(next.job.status(), Status::Cancelled);
+            assert_eq!(next.job.state.result, Some(answer.clone()));
+            assert_eq!(
+                next.job.state.error.map(|e| e.kind),
+                Some(ErrorKind::Cancelled)
+            );
+        }
+        // Without a cancel, the same return completes the job.
+        let next = next_state(
+            &job,
+            Ending::Returned(Ok(answer.clone())),
+            Interrupt::None,
+            Timestamp(2_000),
+        )
+        .unwrap();
+        assert_eq!(next.job.status(), Status::Completed);
+        assert_eq!(next.job.state.result, Some(answer));
+        // A lost lease discards whatever the attempt produced.
+        let lost = next_state(
+            &job,
+            Ending::Returned(Ok(json!(1))),
+            Interrupt::LostLease,
+            Timestamp(2_000),
+        );
+        assert!(lost.is_none());
     }
 }
