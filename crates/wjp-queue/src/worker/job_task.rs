@@ -103,7 +103,12 @@ impl JobRun {
         let handler_returned = ending.handler_returned();
         // Tell a handler that is still going to stop (it may not listen).
         self.signals.ask_to_stop();
-        let transition = self.transition_after(ending);
+        let transition = next_state(
+            &self.job,
+            ending,
+            self.signals.interruption(),
+            Timestamp::now(),
+        );
         let kept_slot = if handler_returned {
             drop(slot);
             None
@@ -227,16 +232,6 @@ impl JobRun {
             ending,
             thread_return: Some(done_rx),
         }
-    }
-
-    /// The job's next state after `ending`; none when its lease was lost.
-    fn transition_after(&self, ending: Ending) -> Option<Transition> {
-        next_state(
-            &self.job,
-            ending,
-            self.signals.interruption(),
-            Timestamp::now(),
-        )
     }
 
     /// After a timeout or interruption, gives the handler `stuck_grace` to

@@ -23,10 +23,13 @@ local n = (#ARGV - 6) / FINISH_ARGS
 local packed = ARGV[5]
 local ended = K_ENDED[ARGV[3]]
 if not ended then return redis.error_reply('finish.lua ends jobs only') end
--- The i-th end's arguments follow ARGV[5 + (i - 1) * FINISH_ARGS] (its id
--- is ARGV[that + FINISH_ID]); the loops below step through them.
+-- Where the i-th end's arguments start (ARGV[base(i) + FINISH_ID] is its
+-- id); the main loop steps through them rather than call this per job.
+local function base(i)
+  return 5 + (i - 1) * FINISH_ARGS
+end
 local ids = {}
-for i = 1, n do ids[i] = ARGV[5 + (i - 1) * FINISH_ARGS + FINISH_ID] end
+for i = 1, n do ids[i] = ARGV[base(i) + FINISH_ID] end
 local leases = redis_call('HMGET', K_LEASES, unpack(ids))
 local out = {}
 local refused = false
@@ -49,7 +52,7 @@ local grouped = n > 0 and any_group_running()
 -- record may be packed asked once, not per job.
 local dels_n, unpacking_n, adds_n = #lease_dels, 0, #ended_adds
 local all_packed = not find(packed, '0', 1, true)
-local b = 5 - FINISH_ARGS
+local b = base(0)
 for i = 1, n do
   b = b + FINISH_ARGS
   local lease, expect = leases[i], ARGV[b + FINISH_EXPECT]
